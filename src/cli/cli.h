@@ -1,0 +1,22 @@
+/* cli.h - shared helpers of the offerq command-line front end.
+ * Each command lives in src/cli/cmd_<name>.c and is listed in main.c. */
+#ifndef OQ_CLI_H
+#define OQ_CLI_H
+
+#include <stdint.h>
+#include "offerq/error.h"
+
+/* Commands: argv[0] is the command name. Return the process exit code. */
+int cmd_gen(int argc, char **argv);
+int cmd_summary(int argc, char **argv);
+
+/* Print "offerq: error: <formatted err>" and a hint (may be NULL); returns 1. */
+int cli_fail(const oq_error *err, const char *hint);
+/* Print "offerq <cmd>: <msg>" and "Try 'offerq <cmd> --help'."; returns 2. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) OQ_PRINTF(2, 3);
+/* Parse option values strictly; on failure print a usage error and return -1. */
+int cli_long(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out);
+int cli_double(const char *cmd, const char *opt, const char *s, double lo, double hi, double *out);
+int cli_u64(const char *cmd, const char *opt, const char *s, uint64_t *out);
+
+#endif

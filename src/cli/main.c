@@ -1,0 +1,58 @@
+/* main.c - the offerq command-line program: dispatch to src/cli/cmd_*.c. */
+#include "cli/cli.h"
+
+#include <gsl/gsl_errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#ifndef OFFERQ_VERSION
+#define OFFERQ_VERSION "0.1.0"
+#endif
+
+typedef struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"gen", cmd_gen, "generate a ground-truth example log (+ events, orders, truth)"},
+    {"summary", cmd_summary, "validate a customer log and print its statistics"},
+};
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+            "offerq %s - learns which offer to make to whom, from a shop's own logs\n\n"
+            "Usage: offerq <command> [options]   (offerq <command> --help for details)\n\n"
+            "Commands:\n",
+            OFFERQ_VERSION);
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        fprintf(fp, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(fp, "\nExample:\n"
+                "  offerq gen --seed 1 --out example/log.csv\n"
+                "  offerq summary example/log.csv\n");
+}
+
+int main(int argc, char **argv)
+{
+    /* GSL's default handler aborts the process; we check status codes instead. */
+    gsl_set_error_handler_off();
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("offerq %s\n", OFFERQ_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "offerq: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,61 @@
+/* testutil.c - see testutil.h. */
+#include "testutil.h"
+
+#include <gsl/gsl_errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+static const char *join(const char *env, const char *dflt, const char *rel)
+{
+    static char buf[8][4096];
+    static int slot = 0;
+    const char *base = getenv(env);
+    if (!base) base = dflt;
+    char *b = buf[slot++ & 7];
+    snprintf(b, 4096, "%s/%s", base, rel);
+    return b;
+}
+
+const char *tu_shared(const char *rel)
+{
+    gsl_set_error_handler_off();
+    return join("OQ_SHARED", "../shared", rel);
+}
+
+const char *tu_source(const char *rel)
+{
+    return join("OQ_SOURCE", ".", rel);
+}
+
+char *tu_tmpdir(void)
+{
+    gsl_set_error_handler_off();
+    char tmpl[] = "/tmp/offerq-test-XXXXXX";
+    char *d = mkdtemp(tmpl);
+    return d ? strdup(d) : NULL;
+}
+
+void tu_rmdir(const char *dir)
+{
+    if (dir && strncmp(dir, "/tmp/offerq-test-", 17) == 0) tu_system("rm -rf '%s'", dir);
+}
+
+const char *tu_bin(void)
+{
+    const char *b = getenv("OQ_BIN");
+    return b ? b : "./offerq";
+}
+
+int tu_system(const char *fmt, ...)
+{
+    char cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    int st = system(cmd);
+    if (st == -1 || !WIFEXITED(st)) return -1;
+    return WEXITSTATUS(st);
+}

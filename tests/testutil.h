@@ -1,0 +1,22 @@
+/* testutil.h - helpers shared by the cmocka tests. */
+#ifndef OQ_TESTUTIL_H
+#define OQ_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+/* $OQ_SHARED (../shared) joined with rel, in a static buffer per call slot. */
+const char *tu_shared(const char *rel);
+/* $OQ_SOURCE (the source tree) joined with rel. */
+const char *tu_source(const char *rel);
+/* A fresh temporary directory (removed by tu_rmdir). */
+char *tu_tmpdir(void);
+void tu_rmdir(const char *dir);
+/* Path of the offerq binary ($OQ_BIN). */
+const char *tu_bin(void);
+/* Run a shell command, return its exit status (or -1). */
+int tu_system(const char *fmt, ...);
+
+#endif
