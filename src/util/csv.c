@@ -106,26 +106,34 @@ static int process_line(reader *r, char *s, size_t len)
         len -= 3;
     }
     if (len && s[len - 1] == '\r') len--;
-    if (!r->in_csv && memchr(s, '"', len) == NULL) {
+    if (!r->in_csv) {
         if (len == 0) return 0; /* blank line */
-        s[len] = 0;
+        /* Fast path: one pass that splits at delimiters in place; a quote
+         * anywhere sends the whole line to libcsv instead. */
         size_t nf = 0;
-        char *f = s;
-        for (;;) {
-            if (ensure_fields(r, nf + 1)) return r->rc;
-            char *d = memchr(f, r->o.delim, (size_t)(s + len - f));
-            r->fields[nf] = f;
-            if (!d) {
-                r->lens[nf++] = (size_t)(s + len - f);
+        char *f = s, *end = s + len, delim = r->o.delim;
+        int quoted = 0;
+        for (char *p = s; p < end; p++) {
+            char ch = *p;
+            if (ch == delim) {
+                if (nf + 1 >= r->fcap && ensure_fields(r, nf + 2)) return r->rc;
+                r->fields[nf] = f;
+                r->lens[nf++] = (size_t)(p - f);
+                f = p + 1;
+            } else if (ch == '"') {
+                quoted = 1;
                 break;
             }
-            *d = 0;
-            r->lens[nf++] = (size_t)(d - f);
-            f = d + 1;
         }
-        int rc = r->fn(r->ctx, r->fields, r->lens, nf, r->line, r->err);
-        if (rc) r->rc = rc;
-        return r->rc;
+        if (!quoted) {
+            if (ensure_fields(r, nf + 1)) return r->rc;
+            r->fields[nf] = f;
+            r->lens[nf++] = (size_t)(end - f);
+            for (size_t i = 0; i < nf; i++) r->fields[i][r->lens[i]] = 0;
+            int rc = r->fn(r->ctx, r->fields, r->lens, nf, r->line, r->err);
+            if (rc) r->rc = rc;
+            return r->rc;
+        }
     }
     if (!r->in_csv) {
         r->rec_line = r->line;

@@ -169,7 +169,10 @@ void oq_progress_update(oq_progress *p, double done)
 {
     if (p->quiet) return;
     double t = oq_now();
-    if (t - p->start < 0.5 || t - p->last_print < 0.25) return; /* quick work stays silent */
+    /* Quick work stays silent; on a terminal redraw 4 times a second, into a
+     * log file (not a tty) write a line every 5 seconds. */
+    int tty = isatty(2);
+    if (t - p->start < 0.5 || t - p->last_print < (tty ? 0.25 : 5.0)) return;
     p->last_print = t;
     p->printed = 1;
     double frac = p->total > 0 ? done / p->total : 0;
@@ -180,13 +183,15 @@ void oq_progress_update(oq_progress *p, double done)
     bar[width] = 0;
     double el = t - p->start;
     double eta = frac > 0 ? el / frac - el : 0;
-    fprintf(stderr, "\r%-12s [%s] %5.1f%%  %.1fs elapsed, ~%.1fs left ", p->label, bar,
-            100 * frac, el, eta);
+    fprintf(stderr, "%s%-12s [%s] %5.1f%%  %.1fs elapsed, ~%.1fs left %s", tty ? "\r" : "",
+            p->label, bar, 100 * frac, el, eta, tty ? "" : "\n");
     fflush(stderr);
 }
 
 void oq_progress_done(oq_progress *p)
 {
     if (p->quiet) return;
-    if (p->printed) fprintf(stderr, "\r%-12s done in %.2fs%40s\n", p->label, oq_now() - p->start, "");
+    if (p->printed)
+        fprintf(stderr, "%s%-12s done in %.2fs%40s\n", isatty(2) ? "\r" : "", p->label,
+                oq_now() - p->start, "");
 }

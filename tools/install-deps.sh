@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# install-deps.sh - install offerq's build and test dependencies (Debian 12).
+# The package list is the README's "Dependencies" table.
+set -euo pipefail
+PKGS=(
+  cmake make gcc pkg-config   # build
+  libcsv-dev                  # CSV parsing (RFC 4180)
+  libgsl-dev                  # special functions, optimisers, random variates
+  libopenblas-openmp-dev      # cblas matrix products (OpenMP build)
+  libjansson-dev              # JSON
+  libcmocka-dev               # unit tests
+)
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${PKGS[@]}" >/dev/null
+echo "install-deps: ${#PKGS[@]} packages present"
