@@ -111,6 +111,26 @@ int main(int argc, char **argv)
              "Ratio offerq / raw read time: %.1fx; bytes per row in memory: %.1f.\n",
              n, mb, t, n / t / 1e6, mb / t, rss_mb, lines - 1, mb, t_raw,
              (double)(lines - 1) / t_raw / 1e6, mb / t_raw, t / t_raw, rss_mb * 1048576.0 / n);
+    /* The peer, in the same command, when pandas is installed. */
+    char cmd[8300], line[512] = "", pandas[600] = "";
+    snprintf(cmd, sizeof cmd,
+             "/usr/bin/python3 -c 'import pandas' 2>/dev/null && /usr/bin/python3 "
+             "bench/ingest_pandas.py '%s' 2>/dev/null",
+             file);
+    FILE *pp = popen(cmd, "r");
+    if (pp && fgets(line, sizeof line, pp)) {
+        double tp = 0;
+        char *c = line;
+        for (int k = 0; k < 3 && c; k++) c = strchr(c + 1, '|');
+        if (c) tp = atof(c + 1);
+        line[strcspn(line, "\n")] = 0;
+        if (tp > 0)
+            snprintf(pandas, sizeof pandas, "%s\n\nofferq is %.1fx faster than pandas.read_csv.\n",
+                     line, tp / t);
+    }
+    if (pp) pclose(pp);
+    size_t tl = strlen(table);
+    if (pandas[0]) snprintf(table + tl, sizeof table - tl, "\nPeer (same file, same run):\n\n%s", pandas);
     printf("%s", table);
     FILE *fp = fopen(out, "w");
     if (fp) {
