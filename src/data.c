@@ -122,7 +122,7 @@ int oq_dict_intern(oq_dict *d, const char *s, size_t len, uint32_t *id)
         uint32_t h = hash_str(s, len) & (d->nslots - 1);
         while (d->slots[h]) {
             const char *n = d->names[d->slots[h] - 1];
-            if (strncmp(n, s, len) == 0 && n[len] == 0) {
+            if (strlen(n) == len && memcmp(n, s, len) == 0) {
                 *id = d->slots[h] - 1;
                 return 0;
             }

@@ -133,6 +133,19 @@ static void test_bad_inputs(void **state)
     }
 }
 
+/* A NUL byte inside a field (a binary file, say) is an error, not a shorter string. */
+static void test_nul_byte(void **state)
+{
+    (void)state;
+    static const char csv[] = HDR "1,2025-01-05,3,2,45.50,ba\0by,0.9,10,1,30.25\n";
+    oq_log *log = NULL;
+    oq_error err = {0};
+    assert_int_equal(oq_log_read_mem("nul.csv", csv, sizeof csv - 1, &log, &err), OQ_EPARSE);
+    assert_int_equal(err.line, 2);
+    assert_int_equal(err.col, 6);
+    assert_non_null(strstr(err.msg, "NUL byte"));
+}
+
 static void test_file_errors(void **state)
 {
     (void)state;
@@ -254,7 +267,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_log),  cmocka_unit_test(test_accepted_variants),
-        cmocka_unit_test(test_bad_inputs), cmocka_unit_test(test_file_errors),
+        cmocka_unit_test(test_bad_inputs), cmocka_unit_test(test_nul_byte),
+        cmocka_unit_test(test_file_errors),
         cmocka_unit_test(test_dates),     cmocka_unit_test(test_dict),
         cmocka_unit_test(test_index),     cmocka_unit_test(test_events),
         cmocka_unit_test(test_large_roundtrip),

@@ -9,6 +9,7 @@ PKGS=(
   libopenblas-openmp-dev      # cblas matrix products (OpenMP build)
   libjansson-dev              # JSON
   libcmocka-dev               # unit tests
+  clang libclang-rt-14-dev    # libFuzzer targets (tools/fuzz.sh)
 )
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi

@@ -47,11 +47,21 @@ static int ensure_fields(reader *r, size_t n)
     return 0;
 }
 
+static int nul_byte(reader *r, long col)
+{
+    return oq_error_set(r->err, OQ_EPARSE, r->name, r->line, col,
+                        "NUL byte in a text field (is this a binary file?)");
+}
+
 /* libcsv callback: one field. */
 static void cb_field(void *s, size_t len, void *data)
 {
     reader *r = data;
     if (r->rc) return;
+    if (len && memchr(s, 0, len)) {
+        nul_byte(r, (long)r->nf + 1);
+        return;
+    }
     if (ensure_fields(r, r->nf + 1)) return;
     if (r->rlen + len + 1 > r->rcap) {
         size_t cap = r->rcap ? r->rcap : 256;
@@ -123,6 +133,8 @@ static int process_line(reader *r, char *s, size_t len)
             } else if (ch == '"') {
                 quoted = 1;
                 break;
+            } else if (ch == 0) {
+                return r->rc = nul_byte(r, (long)nf + 1);
             }
         }
         if (!quoted) {
@@ -148,9 +160,11 @@ static int process_line(reader *r, char *s, size_t len)
     return r->rc;
 }
 
-static int read_stream(reader *r, FILE *fp)
+static int read_stream(reader *r, FILE *fp, size_t hint)
 {
-    size_t cap = 1 << 20, have = 0;
+    /* hint: the input's size when known (memory reads), so small inputs do
+     * not pay for a 1 MiB buffer. */
+    size_t cap = hint && hint < (1 << 20) ? (hint < 4096 ? 4096 : hint) : 1 << 20, have = 0;
     char *buf = malloc(cap + 1);
     int any = 0, eof = 0;
     if (!buf) return r->rc = oq_error_set(r->err, OQ_ENOMEM, r->name, 0, 0, "out of memory");
@@ -223,8 +237,8 @@ static int read_stream(reader *r, FILE *fp)
     return r->rc;
 }
 
-static int run(const char *name, FILE *fp, const oq_csv_opts *opts, oq_csv_row_fn fn, void *ctx,
-               oq_error *err)
+static int run(const char *name, FILE *fp, size_t hint, const oq_csv_opts *opts, oq_csv_row_fn fn,
+               void *ctx, oq_error *err)
 {
     reader r;
     memset(&r, 0, sizeof r);
@@ -240,7 +254,7 @@ static int run(const char *name, FILE *fp, const oq_csv_opts *opts, oq_csv_row_f
         return oq_error_set(err, OQ_ENOMEM, name, 0, 0, "out of memory");
     csv_set_space_func(&r.p, no_space);
     csv_set_delim(&r.p, (unsigned char)r.o.delim);
-    int rc = read_stream(&r, fp);
+    int rc = read_stream(&r, fp, hint);
     csv_free(&r.p);
     free(r.fields);
     free(r.lens);
@@ -252,10 +266,10 @@ static int run(const char *name, FILE *fp, const oq_csv_opts *opts, oq_csv_row_f
 int oq_csv_read(const char *path, const oq_csv_opts *opts, oq_csv_row_fn fn, void *ctx,
                 oq_error *err)
 {
-    if (strcmp(path, "-") == 0) return run("<stdin>", stdin, opts, fn, ctx, err);
+    if (strcmp(path, "-") == 0) return run("<stdin>", stdin, 0, opts, fn, ctx, err);
     FILE *fp = fopen(path, "rb");
     if (!fp) return oq_error_set(err, OQ_EIO, path, 0, 0, "cannot open: %s", strerror(errno));
-    int rc = run(path, fp, opts, fn, ctx, err);
+    int rc = run(path, fp, 0, opts, fn, ctx, err);
     fclose(fp);
     return rc;
 }
@@ -266,7 +280,7 @@ int oq_csv_read_mem(const char *name, const char *data, size_t len, const oq_csv
     if (len == 0) return oq_error_set(err, OQ_EPARSE, name, 1, 1, "empty file: expected a header line");
     FILE *fp = fmemopen((void *)data, len, "rb");
     if (!fp) return oq_error_set(err, OQ_ENOMEM, name, 0, 0, "fmemopen failed");
-    int rc = run(name, fp, opts, fn, ctx, err);
+    int rc = run(name, fp, len + 1, opts, fn, ctx, err);
     fclose(fp);
     return rc;
 }

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# fuzz.sh - build the libFuzzer targets with clang and run each for N seconds.
+#   bash tools/fuzz.sh [SECONDS] [TARGET...]     (default 60 s, all targets)
+# New crashing inputs land in build-fuzz/findings/<target>/; copy them into
+# tests/fuzz/corpus/<target>/ after fixing, so every build replays them.
+# Long runs: bash tools/fuzz.sh 3600 log
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-60}
+shift || true
+CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOQ_FUZZ=ON -DOQ_OPENMP=OFF >/dev/null
+cmake --build build-fuzz -j "$(nproc)" >/dev/null
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+  for f in tests/fuzz/fuzz_*.c; do t=$(basename "$f" .c); targets+=("${t#fuzz_}"); done
+fi
+export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+for t in "${targets[@]}"; do
+  work=build-fuzz/work/$t findings=build-fuzz/findings/$t
+  rm -rf "$work" "$findings"; mkdir -p "$work" "$findings"
+  cp tests/fuzz/corpus/"$t"/* "$work"/ 2>/dev/null || true
+  dict=(); [ -f tests/fuzz/"$t".dict ] && dict=(-dict=tests/fuzz/"$t".dict)
+  echo "fuzz: $t for ${secs}s"
+  ./build-fuzz/fuzz_"$t" "$work" "${dict[@]}" -max_total_time="$secs" -max_len=4096 \
+     -artifact_prefix="$findings/" -print_final_stats=1 2>&1 | grep -E 'stat::number_of_executed_units|stat::peak_rss|ERROR|SUMMARY' || true
+  if [ -n "$(find "$findings" -type f 2>/dev/null | head -1)" ]; then
+    echo "fuzz: $t FOUND A FAILURE: see $findings"; exit 1
+  fi
+done
+echo "fuzz: all targets ran clean"
