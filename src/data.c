@@ -530,7 +530,7 @@ int oq_log_print_summary(const oq_log *log, const char *name, void *fpv, oq_erro
     FILE *fp = fpv;
     oq_log_index *ix = NULL;
     int rc = oq_log_index_build(log, &ix, err);
-    if (rc) return rc;
+    if (rc || !ix) return rc ? rc : OQ_ENOMEM;
     int32_t lo = INT32_MAX, hi = INT32_MIN;
     size_t orders = 0;
     double profit = 0, reward = 0;

@@ -234,7 +234,7 @@ static int simulate(const oq_gen_config *cfg, long idx, gsl_rng *rng, oq_gen_cus
 
     /* Contact days: `snapshots` distinct days in (birth, end], Floyd's sampling. */
     int S = cfg->snapshots;
-    int32_t snap[64];
+    int32_t snap[64] = {0};
     int32_t lo = cu->birth_day + 1, n_days = cfg->end_day - lo + 1;
     int ns = 0;
     for (int32_t j = n_days - S; j < n_days; j++) {

@@ -10,6 +10,7 @@ PKGS=(
   libjansson-dev              # JSON
   libcmocka-dev               # unit tests
   clang libclang-rt-14-dev    # libFuzzer targets (tools/fuzz.sh)
+  clang-tidy cppcheck         # static analysis (tools/lint.sh)
 )
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi

@@ -33,9 +33,10 @@ static int ensure_fields(reader *r, size_t n)
     if (n > r->o.max_fields)
         return r->rc = oq_error_set(r->err, OQ_ELIMIT, r->name, r->line, (long)n,
                                     "more than %zu fields in one record", r->o.max_fields);
-    size_t cap = r->fcap ? r->fcap * 2 : 32;
+    size_t cap = r->fcap ? r->fcap * 2 : 32; /* never 0 */
     while (cap < n) cap *= 2;
     if (cap > r->o.max_fields + 1) cap = r->o.max_fields + 1;
+    if (cap < n) cap = n; /* max_fields >= 1, so cap >= 1 */
     char **f = realloc(r->fields, cap * sizeof *f);
     if (f) r->fields = f;
     size_t *l = realloc(r->lens, cap * sizeof *l);

@@ -14,7 +14,7 @@ int oq_error_set(oq_error *err, int code, const char *file, long line, long col,
     err->col = col;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized)
     va_end(ap);
     return code;
 }

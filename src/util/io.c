@@ -137,8 +137,7 @@ int oq_sidecar_path(const char *log_path, const char *suffix, char *out, size_t 
     const char *dot = strrchr(log_path, '.');
     size_t stem = (dot && (!slash || dot > slash)) ? (size_t)(dot - log_path) : strlen(log_path);
     if (stem + strlen(suffix) + 1 > len) return OQ_EINVAL;
-    memcpy(out, log_path, stem);
-    strcpy(out + stem, suffix);
+    snprintf(out, len, "%.*s%s", (int)stem, log_path, suffix);
     return 0;
 }
 
