@@ -19,7 +19,8 @@ void oq_rock_records_free(oq_rock_records *r)
     free(r->off);
     free(r->item);
     free(r->value);
-    for (uint32_t a = 0; a < r->n_attr; a++) free(r->attr ? r->attr[a] : NULL);
+    for (uint32_t a = 0; a < r->n_attr; a++)
+        free(r->attr ? r->attr[a] : NULL);
     free(r->attr);
     oq_dict_clear(&r->items);
     free(r->label);
@@ -37,16 +38,18 @@ typedef struct csv_ctx {
     oq_rock_records *r;
     const char *name;
     const char *label_col;
-    long label_idx;      /* column of the label, -1 none */
+    long label_idx; /* column of the label, -1 none */
     size_t ncol;
-    char **colname;      /* (ncol) */
-    uint32_t *tmp;       /* (ncol) */
+    char **colname; /* (ncol) */
+    uint32_t *tmp;  /* (ncol) */
 } csv_ctx;
 
 static void trim(const char **s, size_t *len)
 {
-    while (*len && isspace((unsigned char)**s)) (*s)++, (*len)--;
-    while (*len && isspace((unsigned char)(*s)[*len - 1])) (*len)--;
+    while (*len && isspace((unsigned char)**s))
+        (*s)++, (*len)--;
+    while (*len && isspace((unsigned char)(*s)[*len - 1]))
+        (*len)--;
 }
 
 static int rec_reserve(oq_rock_records *r, size_t nattr)
@@ -78,13 +81,15 @@ static int csv_row(void *vctx, char **fields, const size_t *lens, size_t nf, lon
         c->ncol = nf;
         c->colname = calloc(nf, sizeof *c->colname);
         c->tmp = malloc(nf * sizeof *c->tmp);
-        if (!c->colname || !c->tmp) return oq_error_set(err, OQ_ENOMEM, c->name, line, 0, "out of memory");
+        if (!c->colname || !c->tmp)
+            return oq_error_set(err, OQ_ENOMEM, c->name, line, 0, "out of memory");
         for (size_t i = 0; i < nf; i++) {
             const char *s = fields[i];
             size_t len = lens[i];
             trim(&s, &len);
             c->colname[i] = strndup(s, len);
-            if (!c->colname[i]) return oq_error_set(err, OQ_ENOMEM, c->name, line, 0, "out of memory");
+            if (!c->colname[i])
+                return oq_error_set(err, OQ_ENOMEM, c->name, line, 0, "out of memory");
             if (c->label_col && !strcmp(c->colname[i], c->label_col)) c->label_idx = (long)i;
         }
         if (c->label_col && c->label_idx < 0)
@@ -93,21 +98,24 @@ static int csv_row(void *vctx, char **fields, const size_t *lens, size_t nf, lon
                                 c->label_col);
         r->n_attr = (uint32_t)(nf - (c->label_idx >= 0));
         if (r->n_attr == 0)
-            return oq_error_set(err, OQ_EPARSE, c->name, line, 1, "expected at least one attribute column");
+            return oq_error_set(err, OQ_EPARSE, c->name, line, 1,
+                                "expected at least one attribute column");
         r->attr = calloc(r->n_attr, sizeof *r->attr);
         if (!r->attr) return oq_error_set(err, OQ_ENOMEM, c->name, line, 0, "out of memory");
         uint32_t a = 0;
         for (size_t i = 0; i < nf; i++)
             if ((long)i != c->label_idx) {
                 r->attr[a] = strdup(c->colname[i]);
-                if (!r->attr[a++]) return oq_error_set(err, OQ_ENOMEM, c->name, line, 0, "out of memory");
+                if (!r->attr[a++])
+                    return oq_error_set(err, OQ_ENOMEM, c->name, line, 0, "out of memory");
             }
         return 0;
     }
     if (nf != c->ncol)
-        return oq_error_set(err, OQ_EPARSE, c->name, line, 0, "expected %zu fields as in the header, got %zu",
-                            c->ncol, nf);
-    if (rec_reserve(r, r->n_attr)) return oq_error_set(err, OQ_ENOMEM, c->name, line, 0, "out of memory");
+        return oq_error_set(err, OQ_EPARSE, c->name, line, 0,
+                            "expected %zu fields as in the header, got %zu", c->ncol, nf);
+    if (rec_reserve(r, r->n_attr))
+        return oq_error_set(err, OQ_ENOMEM, c->name, line, 0, "out of memory");
     uint32_t a = 0;
     size_t k = 0;
     uint64_t base = r->off[r->n];
@@ -134,7 +142,8 @@ static int csv_row(void *vctx, char **fields, const size_t *lens, size_t nf, lon
             int rc = oq_dict_intern(&r->items, buf, (size_t)m, &id);
             if (rc)
                 return oq_error_set(err, rc, c->name, line, (long)i + 1, "%s",
-                                    rc == OQ_ELIMIT ? "too many distinct attribute values" : "out of memory");
+                                    rc == OQ_ELIMIT ? "too many distinct attribute values"
+                                                    : "out of memory");
             *v = id;
             r->item[base + k++] = id;
         }
@@ -159,8 +168,10 @@ static int read_any(const char *path, const char *data, size_t len, const char *
     oq_csv_opts o = {.delim = ',', .allow_no_final_newline = 1};
     int rc = data ? oq_csv_read_mem(path, data, len, &o, csv_row, &c, err)
                   : oq_csv_read(path, &o, csv_row, &c, err);
-    if (!rc && r->n == 0) rc = oq_error_set(err, OQ_EPARSE, path, 2, 1, "expected data rows after the header");
-    for (size_t i = 0; c.colname && i < c.ncol; i++) free(c.colname[i]);
+    if (!rc && r->n == 0)
+        rc = oq_error_set(err, OQ_EPARSE, path, 2, 1, "expected data rows after the header");
+    for (size_t i = 0; c.colname && i < c.ncol; i++)
+        free(c.colname[i]);
     free(c.colname);
     free(c.tmp);
     if (!label_column) {
@@ -203,7 +214,8 @@ int oq_rock_records_from_items(const oq_baskets *b, uint64_t min_count, oq_rock_
         rc = OQ_ENOMEM;
         goto cleanup;
     }
-    for (size_t j = 0; j < b->nnz; j++) cnt[b->item[j]]++;
+    for (size_t j = 0; j < b->nnz; j++)
+        cnt[b->item[j]]++;
     size_t nr = 0, nnz = 0;
     for (uint32_t i = 0; i < ni; i++) {
         rec_of[i] = UINT32_MAX;
@@ -223,7 +235,8 @@ int oq_rock_records_from_items(const oq_baskets *b, uint64_t min_count, oq_rock_
         rc = OQ_ENOMEM;
         goto cleanup;
     }
-    for (size_t q = 0; q < nr; q++) r->off[q + 1] = r->off[q] + cnt[io[q]];
+    for (size_t q = 0; q < nr; q++)
+        r->off[q + 1] = r->off[q] + cnt[io[q]];
     /* record of item i = ascending basket ids containing i; "items" = baskets */
     for (size_t t = 0; t < b->n; t++)
         for (uint64_t j = b->off[t]; j < b->off[t + 1]; j++) {
@@ -284,7 +297,8 @@ static double sim(const oq_rock_records *r, int pairwise, size_t i, size_t j)
     if (r->value) { /* categorical: |T1 n T2| = equal present values */
         const uint32_t *a = r->value + i * r->n_attr, *b = r->value + j * r->n_attr;
         unsigned eq = 0;
-        for (uint32_t t = 0; t < r->n_attr; t++) eq += a[t] == b[t] && a[t] != OQ_ROCK_MISSING;
+        for (uint32_t t = 0; t < r->n_attr; t++)
+            eq += a[t] == b[t] && a[t] != OQ_ROCK_MISSING;
         size_t u = (r->off[i + 1] - r->off[i]) + (r->off[j + 1] - r->off[j]) - eq;
         return u ? (double)eq / (double)u : 0.0;
     }
@@ -322,8 +336,8 @@ size_t oq_rock_link(const oq_rock_records *r, const oq_rock_params *p, size_t i,
 
 typedef struct hent {
     double g;
-    uint32_t id;   /* partner cluster (local heap) or cluster (global heap) */
-    uint32_t aux;  /* link count (local) or version (global) */
+    uint32_t id;  /* partner cluster (local heap) or cluster (global heap) */
+    uint32_t aux; /* link count (local) or version (global) */
 } hent;
 
 typedef struct heap {
@@ -378,22 +392,24 @@ static void heap_pop(heap *h)
 
 static void heap_build(heap *h)
 {
-    for (size_t i = h->n / 2; i-- > 0;) heap_sift_down(h, i);
+    for (size_t i = h->n / 2; i-- > 0;)
+        heap_sift_down(h, i);
 }
 
-/* ---- the algorithm ------------------------------------------------------------------------------- */
+/* ---- the algorithm
+ * ------------------------------------------------------------------------------- */
 
 typedef struct rock {
-    size_t m;             /* points clustered */
-    double e;             /* 1 + 2 f(theta) */
-    uint32_t *sz;         /* (2m) cluster sizes */
-    uint8_t *alive;       /* (2m) */
-    uint32_t *ver;        /* (2m) global-heap version */
-    uint32_t *parent;     /* (2m) merged into, UINT32_MAX = root */
-    heap *q;              /* (2m) local heaps */
-    heap Q;               /* global heap */
-    uint64_t *acc;        /* (2m) scratch link sums */
-    uint32_t *touched;    /* (2m) */
+    size_t m;          /* points clustered */
+    double e;          /* 1 + 2 f(theta) */
+    uint32_t *sz;      /* (2m) cluster sizes */
+    uint8_t *alive;    /* (2m) */
+    uint32_t *ver;     /* (2m) global-heap version */
+    uint32_t *parent;  /* (2m) merged into, UINT32_MAX = root */
+    heap *q;           /* (2m) local heaps */
+    heap Q;            /* global heap */
+    uint64_t *acc;     /* (2m) scratch link sums */
+    uint32_t *touched; /* (2m) */
     size_t next_id;
 } rock;
 
@@ -408,7 +424,8 @@ static double goodness(const rock *k, uint32_t link, uint32_t ni, uint32_t nj)
 static int clean_top(rock *k, uint32_t x)
 {
     heap *h = &k->q[x];
-    while (h->n && !k->alive[h->e[0].id]) heap_pop(h);
+    while (h->n && !k->alive[h->e[0].id])
+        heap_pop(h);
     return h->n > 0;
 }
 
@@ -485,7 +502,8 @@ static int neighbours(const oq_rock_records *r, const oq_rock_params *p, const u
         }
     for (size_t i = 0; i < m; i++) {
         uint32_t d = 0;
-        for (size_t w = 0; w < W; w++) d += (uint32_t)__builtin_popcountll(A[i * W + w]);
+        for (size_t w = 0; w < W; w++)
+            d += (uint32_t)__builtin_popcountll(A[i * W + w]);
         deg[i] = d;
     }
     *npairs = pairs;
@@ -504,7 +522,8 @@ link_row(const uint64_t *A, size_t W, size_t i, uint64_t *cand, uint32_t *js, ui
             size_t l = w * 64 + (size_t)__builtin_ctzll(bits);
             bits &= bits - 1;
             const uint64_t *Al = A + l * W;
-            for (size_t t = 0; t < W; t++) cand[t] |= Al[t];
+            for (size_t t = 0; t < W; t++)
+                cand[t] |= Al[t];
         }
     }
     size_t n = 0;
@@ -516,7 +535,8 @@ link_row(const uint64_t *A, size_t W, size_t i, uint64_t *cand, uint32_t *js, ui
             bits &= bits - 1;
             const uint64_t *Aj = A + j * W;
             uint32_t c = 0;
-            for (size_t t = 0; t < W; t++) c += (uint32_t)__builtin_popcountll(Ai[t] & Aj[t]);
+            for (size_t t = 0; t < W; t++)
+                c += (uint32_t)__builtin_popcountll(Ai[t] & Aj[t]);
             if (c) {
                 js[n] = (uint32_t)j;
                 ls[n++] = c;
@@ -533,9 +553,9 @@ static int cluster_points(const oq_rock_records *r, const oq_rock_params *p, con
     int rc = 0;
     size_t W = (m + 63) / 64;
     rock k = {0};
-    uint64_t *A = calloc(m * W + 1, sizeof *A);   // (m, W) neighbour bitsets
-    uint32_t *deg = malloc((m ? m : 1) * sizeof *deg);     // (m)
-    uint64_t *cand = malloc((W ? W : 1) * sizeof *cand);    // (W)
+    uint64_t *A = calloc(m * W + 1, sizeof *A);          // (m, W) neighbour bitsets
+    uint32_t *deg = malloc((m ? m : 1) * sizeof *deg);   // (m)
+    uint64_t *cand = malloc((W ? W : 1) * sizeof *cand); // (W)
     uint32_t *js = malloc((m ? m : 1) * sizeof *js), *ls = malloc((m ? m : 1) * sizeof *ls);
     k.m = m;
     k.e = 1.0 + 2.0 * (1.0 - p->theta) / (1.0 + p->theta);
@@ -559,7 +579,8 @@ static int cluster_points(const oq_rock_records *r, const oq_rock_params *p, con
     oq_progress_done(&pg);
     /* points with too few neighbours are outliers from the start */
     size_t alive = 0;
-    for (size_t i = 0; i < M; i++) k.parent[i] = UINT32_MAX;
+    for (size_t i = 0; i < M; i++)
+        k.parent[i] = UINT32_MAX;
     for (size_t i = 0; i < m; i++) {
         k.sz[i] = 1;
         k.alive[i] = deg[i] >= p->min_neighbours && deg[i] > 0;
@@ -577,7 +598,8 @@ static int cluster_points(const oq_rock_records *r, const oq_rock_params *p, con
             uint32_t j = js[t];
             if (!k.alive[j]) continue;
             double g = goodness(&k, ls[t], 1, 1);
-            if (heap_push(&k.q[i], (hent){g, j, ls[t]}) || heap_push(&k.q[j], (hent){g, (uint32_t)i, ls[t]})) {
+            if (heap_push(&k.q[i], (hent){g, j, ls[t]}) ||
+                heap_push(&k.q[j], (hent){g, (uint32_t)i, ls[t]})) {
                 rc = OQ_ENOMEM;
                 goto cleanup;
             }
@@ -632,7 +654,8 @@ static int cluster_points(const oq_rock_records *r, const oq_rock_params *p, con
     /* roots: alive clusters; everything else under a dead root is an outlier */
     for (size_t i = 0; i < m; i++) {
         uint32_t c = (uint32_t)i;
-        while (k.parent[c] != UINT32_MAX) c = k.parent[c];
+        while (k.parent[c] != UINT32_MAX)
+            c = k.parent[c];
         cl[i] = k.alive[c] ? c : UINT32_MAX;
     }
 cleanup:
@@ -642,7 +665,8 @@ cleanup:
     free(js);
     free(ls);
     if (k.q)
-        for (size_t i = 0; i < M; i++) free(k.q[i].e);
+        for (size_t i = 0; i < M; i++)
+            free(k.q[i].e);
     free(k.q);
     free(k.Q.e);
     free(k.sz);
@@ -672,7 +696,8 @@ int oq_rock_cluster(const oq_rock_records *r, const oq_rock_params *p, oq_rock_r
 {
     *out = NULL;
     if (!(p->theta >= 0 && p->theta < 1))
-        return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "theta must be in [0, 1), got %g", p->theta);
+        return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "theta must be in [0, 1), got %g",
+                            p->theta);
     if (p->k < 1) return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "k must be >= 1");
     if (r->n == 0) return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "no records");
     if (r->n >= UINT32_MAX / 2) return oq_error_set(err, OQ_ELIMIT, NULL, 0, 0, "too many records");
@@ -680,8 +705,8 @@ int oq_rock_cluster(const oq_rock_records *r, const oq_rock_params *p, oq_rock_r
     size_t n = r->n;
     size_t m = p->sample && p->sample < n ? p->sample : n;
     oq_rock_result *res = calloc(1, sizeof *res);
-    uint32_t *pts = malloc(n * sizeof *pts);      // (m) clustered points
-    uint32_t *cl = malloc(n * sizeof *cl);        // (m) root cluster of each
+    uint32_t *pts = malloc(n * sizeof *pts);                     // (m) clustered points
+    uint32_t *cl = malloc(n * sizeof *cl);                       // (m) root cluster of each
     uint32_t *label_of = malloc((2 * m + 1) * sizeof *label_of); // root id -> final label
     csort *cs = malloc((m ? m : 1) * sizeof *cs);
     uint8_t *in_sample = calloc(n, 1);
@@ -696,7 +721,8 @@ int oq_rock_cluster(const oq_rock_records *r, const oq_rock_params *p, oq_rock_r
         rc = OQ_ENOMEM;
         goto cleanup;
     }
-    for (size_t i = 0; i < n; i++) pts[i] = (uint32_t)i;
+    for (size_t i = 0; i < n; i++)
+        pts[i] = (uint32_t)i;
     if (m < n) { /* uniform random sample, kept in input order */
         rng = oq_rng_new(p->seed, 0);
         if (!rng) {
@@ -712,10 +738,12 @@ int oq_rock_cluster(const oq_rock_records *r, const oq_rock_params *p, oq_rock_r
         gsl_ran_choose(rng, pts, m, all, n, sizeof *pts);
         free(all);
     }
-    for (size_t i = 0; i < m; i++) in_sample[pts[i]] = 1;
+    for (size_t i = 0; i < m; i++)
+        in_sample[pts[i]] = 1;
     if ((rc = cluster_points(r, p, pts, m, cl, res))) goto cleanup;
     /* number clusters by decreasing size */
-    for (size_t c = 0; c < 2 * m + 1; c++) label_of[c] = UINT32_MAX;
+    for (size_t c = 0; c < 2 * m + 1; c++)
+        label_of[c] = UINT32_MAX;
     size_t nc = 0;
     for (size_t i = 0; i < m; i++) {
         if (cl[i] == UINT32_MAX) continue;
@@ -729,11 +757,14 @@ int oq_rock_cluster(const oq_rock_records *r, const oq_rock_params *p, oq_rock_r
     /* links ran out with more than k clusters: keep the k largest, the rest
      * (clusters no other cluster links to) are outliers */
     if (nc > p->k) {
-        for (size_t c = p->k; c < nc; c++) res->unlinked += cs[c].size;
-        for (size_t c = p->k; c < nc; c++) label_of[cs[c].root] = 0;
+        for (size_t c = p->k; c < nc; c++)
+            res->unlinked += cs[c].size;
+        for (size_t c = p->k; c < nc; c++)
+            label_of[cs[c].root] = 0;
         nc = p->k;
     }
-    for (size_t c = 0; c < nc; c++) label_of[cs[c].root] = (uint32_t)(c + 1);
+    for (size_t c = 0; c < nc; c++)
+        label_of[cs[c].root] = (uint32_t)(c + 1);
     for (size_t i = 0; i < m; i++)
         res->cluster[pts[i]] = cl[i] == UINT32_MAX ? 0 : label_of[cl[i]];
     res->n_clusters = nc;
@@ -767,7 +798,8 @@ int oq_rock_cluster(const oq_rock_records *r, const oq_rock_params *p, oq_rock_r
         rc = OQ_ENOMEM;
         goto cleanup;
     }
-    for (size_t i = 0; i < n; i++) res->size[res->cluster[i]]++;
+    for (size_t i = 0; i < n; i++)
+        res->size[res->cluster[i]]++;
 cleanup:
     free(pts);
     free(cl);
@@ -789,7 +821,8 @@ int oq_rock_write_csv(const oq_rock_result *res, const char *path, oq_error *err
     int rc = oq_afile_open(&af, path, err);
     if (rc) return rc;
     fputs("row,cluster\n", af.fp);
-    for (size_t i = 0; i < res->n; i++) fprintf(af.fp, "%zu,%u\n", i + 1, res->cluster[i]);
+    for (size_t i = 0; i < res->n; i++)
+        fprintf(af.fp, "%zu,%u\n", i + 1, res->cluster[i]);
     return oq_afile_commit(&af, err);
 }
 
@@ -798,7 +831,8 @@ void oq_rock_print_table(const oq_rock_result *res, const oq_rock_records *r, FI
     uint32_t nl = r->label ? r->labels.n : 0;
     size_t *t = calloc((res->n_clusters + 1) * (nl ? nl : 1), sizeof *t); // (clusters + 1, labels)
     if (!t) return;
-    for (size_t i = 0; i < res->n && nl; i++) t[res->cluster[i] * nl + r->label[i]]++;
+    for (size_t i = 0; i < res->n && nl; i++)
+        t[res->cluster[i] * nl + r->label[i]]++;
     fprintf(fp, "cluster,size");
     for (uint32_t l = 0; l < nl; l++) {
         fputc(',', fp);
@@ -812,7 +846,8 @@ void oq_rock_print_table(const oq_rock_result *res, const oq_rock_records *r, FI
             fprintf(fp, "outliers,%zu", res->size[0]);
         else
             fprintf(fp, "%zu,%zu", cc, res->size[cc]);
-        for (uint32_t l = 0; l < nl; l++) fprintf(fp, ",%zu", t[cc * nl + l]);
+        for (uint32_t l = 0; l < nl; l++)
+            fprintf(fp, ",%zu", t[cc * nl + l]);
         fputc('\n', fp);
     }
     free(t);

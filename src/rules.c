@@ -52,7 +52,8 @@ static int baskets_reserve(oq_baskets *b, size_t k)
     }
     if (b->nnz + k > b->cap_nnz) {
         size_t cap = b->cap_nnz ? b->cap_nnz * 2 : 4096;
-        while (cap < b->nnz + k) cap *= 2;
+        while (cap < b->nnz + k)
+            cap *= 2;
         uint32_t *it = realloc(b->item, cap * sizeof *it);
         if (!it) return OQ_ENOMEM;
         b->item = it;
@@ -64,6 +65,10 @@ static int baskets_reserve(oq_baskets *b, size_t k)
 /* Sort and de-duplicate the basket being appended at item[nnz..nnz+k). */
 static void baskets_close(oq_baskets *b, size_t k)
 {
+    if (!k) {
+        b->off[++b->n] = b->nnz;
+        return;
+    }
     uint32_t *s = b->item + b->nnz;
     qsort(s, k, sizeof *s, cmp_u32);
     size_t m = 0;
@@ -77,10 +82,11 @@ int oq_baskets_add(oq_baskets *b, const uint32_t *ids, size_t k, oq_error *err)
 {
     for (size_t i = 0; i < k; i++)
         if (ids[i] >= b->items.n)
-            return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "item id %u is not in the dictionary (%u items)",
-                                ids[i], b->items.n);
+            return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
+                                "item id %u is not in the dictionary (%u items)", ids[i],
+                                b->items.n);
     if (baskets_reserve(b, k)) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
-    memcpy(b->item + b->nnz, ids, k * sizeof *ids);
+    if (k) memcpy(b->item + b->nnz, ids, k * sizeof *ids);
     baskets_close(b, k);
     return 0;
 }
@@ -95,20 +101,23 @@ static int basket_row(void *vctx, char **fields, const size_t *lens, size_t nf, 
 {
     read_ctx *c = vctx;
     oq_baskets *b = c->b;
-    if (baskets_reserve(b, nf)) return oq_error_set(err, OQ_ENOMEM, c->name, line, 0, "out of memory");
+    if (baskets_reserve(b, nf))
+        return oq_error_set(err, OQ_ENOMEM, c->name, line, 0, "out of memory");
     size_t k = 0;
     for (size_t i = 0; i < nf; i++) {
         /* arules' read.transactions: trimws() each item, drop empty ones. */
         const char *s = fields[i];
         size_t len = lens[i];
-        while (len && isspace((unsigned char)*s)) s++, len--;
-        while (len && isspace((unsigned char)s[len - 1])) len--;
+        while (len && isspace((unsigned char)*s))
+            s++, len--;
+        while (len && isspace((unsigned char)s[len - 1]))
+            len--;
         if (!len) continue;
         uint32_t id;
         int rc = oq_dict_intern(&b->items, s, len, &id);
         if (rc == OQ_ELIMIT)
-            return oq_error_set(err, OQ_ELIMIT, c->name, line, 0,
-                                "more than %d distinct items", OQ_MAX_CATEGORIES);
+            return oq_error_set(err, OQ_ELIMIT, c->name, line, 0, "more than %d distinct items",
+                                OQ_MAX_CATEGORIES);
         if (rc) return oq_error_set(err, OQ_ENOMEM, c->name, line, 0, "out of memory");
         b->item[b->nnz + k++] = id;
     }
@@ -123,8 +132,8 @@ static int baskets_read_any(const char *path, const char *data, size_t len, oq_b
     oq_baskets *b = oq_baskets_new();
     if (!b) return oq_error_set(err, OQ_ENOMEM, path, 0, 0, "out of memory");
     read_ctx c = {b, path};
-    oq_csv_opts o = {.delim = ',', .max_line = 16u << 20, .max_fields = 1u << 20,
-                     .allow_no_final_newline = 1};
+    oq_csv_opts o = {
+        .delim = ',', .max_line = 16u << 20, .max_fields = 1u << 20, .allow_no_final_newline = 1};
     int rc = data ? oq_csv_read_mem(path, data, len, &o, basket_row, &c, err)
                   : oq_csv_read(path, &o, basket_row, &c, err);
     if (rc) {
@@ -184,7 +193,8 @@ static int itemsets_push(oq_itemsets *s, const uint32_t *ids, size_t k, uint64_t
     size_t used = s->off[s->n];
     if (used + k > s->cap_items) {
         size_t cap = s->cap_items ? s->cap_items * 2 : 4096;
-        while (cap < used + k) cap *= 2;
+        while (cap < used + k)
+            cap *= 2;
         uint32_t *it = realloc(s->item, cap * sizeof *it);
         if (!it) return OQ_ENOMEM;
         s->item = it;
@@ -200,14 +210,16 @@ static int itemsets_push(oq_itemsets *s, const uint32_t *ids, size_t k, uint64_t
 static int itemsets_index(oq_itemsets *s)
 {
     size_t ns = 64;
-    while (ns < s->n * 2 + 2) ns *= 2;
+    while (ns < s->n * 2 + 2)
+        ns *= 2;
     free(s->slots);
     s->slots = calloc(ns, sizeof *s->slots);
     if (!s->slots) return OQ_ENOMEM;
     s->nslots = ns;
     for (size_t i = 0; i < s->n; i++) {
         size_t h = hash_ids(s->item + s->off[i], s->off[i + 1] - s->off[i]) & (ns - 1);
-        while (s->slots[h]) h = (h + 1) & (ns - 1);
+        while (s->slots[h])
+            h = (h + 1) & (ns - 1);
         s->slots[h] = (uint32_t)(i + 1);
     }
     return 0;
@@ -233,24 +245,27 @@ int64_t oq_itemsets_count(const oq_itemsets *s, const uint32_t *ids, size_t k)
  * global ranks: the tree of ranks < r built from r's prefix paths. */
 
 typedef struct fpnode {
-    uint32_t rank;     /* item rank (unused for the root) */
-    uint32_t parent;   /* node index; root = 0 */
-    uint32_t child;    /* first child, 0 = none */
-    uint32_t sibling;  /* next sibling, 0 = none */
-    uint32_t next;     /* next node of the same rank, 0 = none */
+    uint32_t rank;    /* item rank (unused for the root) */
+    uint32_t parent;  /* node index; root = 0 */
+    uint32_t child;   /* first child, 0 = none */
+    uint32_t sibling; /* next sibling, 0 = none */
+    uint32_t next;    /* next node of the same rank, 0 = none */
     uint64_t count;
 } fpnode;
 
 typedef struct fptree {
-    fpnode *node;      /* (n) node 0 is the root */
+    fpnode *node; /* (n) node 0 is the root */
     size_t n, cap;
-    uint32_t nr;       /* ranks 0..nr-1 may occur */
-    uint32_t *head;    /* (nr) first node of each rank, 0 = none */
-    uint64_t *cnt;     /* (nr) total count of each rank in the tree */
+    uint32_t nr;    /* ranks 0..nr-1 may occur */
+    uint32_t *head; /* (nr) first node of each rank, 0 = none */
+    uint64_t *cnt;  /* (nr) total count of each rank in the tree */
+    uint32_t *slots; /* (nslots) child index: node + 1 keyed by (parent, rank), 0 = empty */
+    size_t nslots;
 } fptree;
 
 static void fptree_free(fptree *t)
 {
+    free(t->slots);
     free(t->node);
     free(t->head);
     free(t->cnt);
@@ -270,6 +285,48 @@ static int fptree_init(fptree *t, uint32_t nr, size_t cap)
     }
     memset(&t->node[0], 0, sizeof t->node[0]);
     t->n = 1;
+    t->nslots = 64;
+    while (t->nslots < 2 * t->cap) t->nslots *= 2;
+    t->slots = calloc(t->nslots, sizeof *t->slots);
+    if (!t->slots) {
+        fptree_free(t);
+        return OQ_ENOMEM;
+    }
+    return 0;
+}
+
+static size_t child_hash(uint32_t parent, uint32_t rank)
+{
+    uint64_t h = ((uint64_t)parent << 32 | rank) * 0x9E3779B97F4A7C15ull;
+    return (size_t)(h >> 17);
+}
+
+/* Child of parent with this rank: a hash on (parent, rank) instead of the
+ * sibling list, which a root with thousands of children makes quadratic. */
+static uint32_t child_find(const fptree *t, uint32_t parent, uint32_t rank)
+{
+    size_t m = t->nslots - 1, h = child_hash(parent, rank) & m;
+    while (t->slots[h]) {
+        const fpnode *nd = &t->node[t->slots[h] - 1];
+        if (nd->parent == parent && nd->rank == rank) return t->slots[h] - 1;
+        h = (h + 1) & m;
+    }
+    return 0;
+}
+
+static int child_index_grow(fptree *t)
+{
+    size_t ns = t->nslots * 2;
+    uint32_t *sl = calloc(ns, sizeof *sl);
+    if (!sl) return OQ_ENOMEM;
+    for (size_t i = 1; i < t->n; i++) {
+        size_t h = child_hash(t->node[i].parent, t->node[i].rank) & (ns - 1);
+        while (sl[h]) h = (h + 1) & (ns - 1);
+        sl[h] = (uint32_t)i + 1;
+    }
+    free(t->slots);
+    t->slots = sl;
+    t->nslots = ns;
     return 0;
 }
 
@@ -278,17 +335,17 @@ static int fptree_insert(fptree *t, const uint32_t *p, size_t k, uint64_t c)
 {
     uint32_t cur = 0;
     for (size_t i = 0; i < k; i++) {
-        uint32_t r = p[i], ch = t->node[cur].child;
-        while (ch && t->node[ch].rank != r) ch = t->node[ch].sibling;
+        uint32_t r = p[i], ch = child_find(t, cur, r);
         if (!ch) {
             if (t->n == t->cap) {
-                if (t->cap > UINT32_MAX / 2) return OQ_ELIMIT;
+                if (t->cap > UINT32_MAX / 4) return OQ_ELIMIT;
                 size_t cap = t->cap * 2;
                 fpnode *nn = realloc(t->node, cap * sizeof *nn);
                 if (!nn) return OQ_ENOMEM;
                 t->node = nn;
                 t->cap = cap;
             }
+            if (2 * (t->n + 1) > t->nslots && child_index_grow(t)) return OQ_ENOMEM;
             ch = (uint32_t)t->n++;
             fpnode *nd = &t->node[ch];
             nd->rank = r;
@@ -299,6 +356,9 @@ static int fptree_insert(fptree *t, const uint32_t *p, size_t k, uint64_t c)
             nd->next = t->head[r];
             t->head[r] = ch;
             nd->count = 0;
+            size_t m = t->nslots - 1, h = child_hash(cur, r) & m;
+            while (t->slots[h]) h = (h + 1) & m;
+            t->slots[h] = ch + 1;
         }
         t->node[ch].count += c;
         t->cnt[r] += c;
@@ -309,10 +369,10 @@ static int fptree_insert(fptree *t, const uint32_t *p, size_t k, uint64_t c)
 
 typedef struct fpmine {
     uint64_t minc;
-    int max_len;              /* <= 0: unlimited */
+    int max_len;               /* <= 0: unlimited */
     const uint32_t *rank_item; /* (nr) item id of each rank */
-    uint32_t *prefix;         /* (nr) current prefix, as item ids */
-    uint32_t *path;           /* (nr) scratch path */
+    uint32_t *prefix;          /* (nr) current prefix, as item ids */
+    uint32_t *path;            /* (nr) scratch path */
     oq_itemsets *out;
 } fpmine;
 
@@ -336,7 +396,8 @@ static int fp_mine(fpmine *m, const fptree *t, size_t plen)
             }
         }
         int any = 0;
-        for (uint32_t q = 0; q < r && !any; q++) any = ccnt[q] >= m->minc;
+        for (uint32_t q = 0; q < r && !any; q++)
+            any = ccnt[q] >= m->minc;
         if (!any) {
             free(ccnt);
             continue;
@@ -395,8 +456,8 @@ int oq_itemsets_mine(const oq_baskets *b, double min_support, int max_len, oq_it
     int rc = 0;
     uint32_t ni = b->items.n;
     uint64_t minc = min_count(min_support, b->n);
-    uint64_t *icnt = calloc(ni ? ni : 1, sizeof *icnt);       // (ni)
-    rank_sort *rs = malloc((ni ? ni : 1) * sizeof *rs);        // (ni)
+    uint64_t *icnt = calloc(ni ? ni : 1, sizeof *icnt);          // (ni)
+    rank_sort *rs = malloc((ni ? ni : 1) * sizeof *rs);          // (ni)
     uint32_t *rank_of = malloc((ni ? ni : 1) * sizeof *rank_of); // (ni), UINT32_MAX = infrequent
     uint32_t *rank_item = malloc((ni ? ni : 1) * sizeof *rank_item);
     uint32_t *prefix = malloc((ni + 1) * sizeof *prefix);
@@ -413,12 +474,14 @@ int oq_itemsets_mine(const oq_baskets *b, double min_support, int max_len, oq_it
         goto cleanup;
     }
     s->n_baskets = b->n;
-    for (size_t i = 0; i < b->nnz; i++) icnt[b->item[i]]++;
+    for (size_t i = 0; i < b->nnz; i++)
+        icnt[b->item[i]]++;
     uint32_t nr = 0;
     for (uint32_t i = 0; i < ni; i++)
         if (icnt[i] >= minc) rs[nr++] = (rank_sort){icnt[i], i};
     qsort(rs, nr, sizeof *rs, cmp_rank);
-    for (uint32_t i = 0; i < ni; i++) rank_of[i] = UINT32_MAX;
+    for (uint32_t i = 0; i < ni; i++)
+        rank_of[i] = UINT32_MAX;
     for (uint32_t r = 0; r < nr; r++) {
         rank_of[rs[r].item] = r;
         rank_item[r] = rs[r].item;
@@ -484,7 +547,8 @@ static int ruleset_push(oq_ruleset *r, int type, const uint32_t *lhs, size_t k, 
     }
     if (r->n_items + k > r->cap_items) {
         size_t cap = r->cap_items ? r->cap_items * 2 : 4096;
-        while (cap < r->n_items + k) cap *= 2;
+        while (cap < r->n_items + k)
+            cap *= 2;
         uint32_t *it = realloc(r->items, cap * sizeof *it);
         if (!it) return OQ_ENOMEM;
         r->items = it;
@@ -520,8 +584,8 @@ static int positive_rules(const oq_itemsets *s, const oq_rules_params *p, const 
             if (conf < p->min_confidence - RATIO_EPS) continue;
             double lift = conf / ((double)icnt[Z[y]] / (double)n);
             if (lift < p->min_lift - RATIO_EPS) continue;
-            int rc = ruleset_push(r, OQ_RULE_POSITIVE, lhs, m, Z[y], (double)s->count[z] / (double)n,
-                                  conf, lift, s->count[z]);
+            int rc = ruleset_push(r, OQ_RULE_POSITIVE, lhs, m, Z[y],
+                                  (double)s->count[z] / (double)n, conf, lift, s->count[z]);
             if (rc) return rc;
         }
     }
@@ -538,11 +602,11 @@ static int negative_rules(const oq_baskets *b, const oq_itemsets *s, const oq_ru
     size_t n = b->n;
     uint32_t ni = b->items.n;
     uint64_t minc = min_count(p->min_support, n);
-    uint64_t *voff = calloc((size_t)ni + 1, sizeof *voff);   // (ni + 1)
+    uint64_t *voff = calloc((size_t)ni + 1, sizeof *voff);         // (ni + 1)
     uint32_t *vtid = malloc((b->nnz ? b->nnz : 1) * sizeof *vtid); // (nnz) basket ids per item
-    uint32_t *tid = malloc((n ? n : 1) * sizeof *tid);      // (n) baskets containing X
+    uint32_t *tid = malloc((n ? n : 1) * sizeof *tid);             // (n) baskets containing X
     uint32_t *tmp = malloc((n ? n : 1) * sizeof *tmp);
-    uint64_t *co = calloc(ni ? ni : 1, sizeof *co);          // (ni) count(X u {y})
+    uint64_t *co = calloc(ni ? ni : 1, sizeof *co); // (ni) count(X u {y})
     uint32_t *cand = malloc((ni ? ni : 1) * sizeof *cand);
     if (!voff || !vtid || !tid || !tmp || !co || !cand) {
         rc = OQ_ENOMEM;
@@ -552,8 +616,10 @@ static int negative_rules(const oq_baskets *b, const oq_itemsets *s, const oq_ru
         rc = OQ_ELIMIT;
         goto cleanup;
     }
-    for (size_t j = 0; j < b->nnz; j++) voff[b->item[j] + 1]++;
-    for (uint32_t i = 0; i < ni; i++) voff[i + 1] += voff[i];
+    for (size_t j = 0; j < b->nnz; j++)
+        voff[b->item[j] + 1]++;
+    for (uint32_t i = 0; i < ni; i++)
+        voff[i + 1] += voff[i];
     {
         uint64_t *fill = calloc(ni ? ni : 1, sizeof *fill);
         if (!fill) {
@@ -579,7 +645,8 @@ static int negative_rules(const oq_baskets *b, const oq_itemsets *s, const oq_ru
             if (icnt[y] < minc) continue;
             if (sx * ((double)icnt[y] / dn) < p->min_support - RATIO_EPS) continue;
             int inx = 0;
-            for (size_t i = 0; i < k && !inx; i++) inx = X[i] == y;
+            for (size_t i = 0; i < k && !inx; i++)
+                inx = X[i] == y;
             if (!inx) cand[nc++] = y;
         }
         if (!nc) continue;
@@ -607,7 +674,8 @@ static int negative_rules(const oq_baskets *b, const oq_itemsets *s, const oq_ru
             goto cleanup;
         }
         for (size_t t = 0; t < nt; t++)
-            for (uint64_t j = b->off[tid[t]]; j < b->off[tid[t] + 1]; j++) co[b->item[j]]++;
+            for (uint64_t j = b->off[tid[t]]; j < b->off[tid[t] + 1]; j++)
+                co[b->item[j]]++;
         for (size_t c = 0; c < nc && !rc; c++) {
             uint32_t y = cand[c];
             double sy = (double)icnt[y] / dn;
@@ -623,7 +691,8 @@ static int negative_rules(const oq_baskets *b, const oq_itemsets *s, const oq_ru
             rc = ruleset_push(r, OQ_RULE_NEGATIVE, X, k, y, (double)cneg / dn, conf, lift, cneg);
         }
         for (size_t t = 0; t < nt; t++)
-            for (uint64_t j = b->off[tid[t]]; j < b->off[tid[t] + 1]; j++) co[b->item[j]] = 0;
+            for (uint64_t j = b->off[tid[t]]; j < b->off[tid[t] + 1]; j++)
+                co[b->item[j]] = 0;
         if (rc) goto cleanup;
     }
 cleanup:
@@ -690,8 +759,10 @@ static void msort_ctx(char *base, char *tmp, size_t n, size_t sz,
         else
             memcpy(tmp + k++ * sz, base + i++ * sz, sz);
     }
-    while (i < h) memcpy(tmp + k++ * sz, base + i++ * sz, sz);
-    while (j < n) memcpy(tmp + k++ * sz, base + j++ * sz, sz);
+    while (i < h)
+        memcpy(tmp + k++ * sz, base + i++ * sz, sz);
+    while (j < n)
+        memcpy(tmp + k++ * sz, base + j++ * sz, sz);
     memcpy(base, tmp, n * sz);
 }
 
@@ -746,9 +817,12 @@ int oq_rules_mine(const oq_baskets *b, const oq_rules_params *p, oq_ruleset **ou
     r->n_baskets = b->n;
     if ((rc = oq_itemsets_mine(b, p->min_support, p->max_len, &s, err))) goto cleanup;
     r->n_itemsets = s->n;
-    for (size_t i = 0; i < b->nnz; i++) icnt[b->item[i]]++;
+    for (size_t i = 0; i < b->nnz; i++)
+        icnt[b->item[i]]++;
     if ((rc = positive_rules(s, p, icnt, b->n, r, lhs))) {
-        rc = oq_error_set(err, rc, NULL, 0, 0, "%s", rc == OQ_ENOMEM ? "out of memory" : "internal error: subset not frequent");
+        rc =
+            oq_error_set(err, rc, NULL, 0, 0, "%s",
+                         rc == OQ_ENOMEM ? "out of memory" : "internal error: subset not frequent");
         goto cleanup;
     }
     if (p->negative && (rc = negative_rules(b, s, p, icnt, r))) {
@@ -761,9 +835,11 @@ int oq_rules_mine(const oq_baskets *b, const oq_rules_params *p, oq_ruleset **ou
         rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
         goto cleanup;
     }
-    for (uint32_t i = 0; i < ni; i++) order[i] = i;
+    for (uint32_t i = 0; i < ni; i++)
+        order[i] = i;
     msort_ctx((char *)order, tmp, ni, sizeof *order, cmp_name_idx, b->items.names);
-    for (uint32_t i = 0; i < ni; i++) name_rank[order[i]] = i;
+    for (uint32_t i = 0; i < ni; i++)
+        name_rank[order[i]] = i;
     sort_lhs_by_name(r, name_rank);
     sort_ctx sc = {r, name_rank};
     msort_ctx((char *)r->rule, tmp, r->n, sizeof *r->rule, cmp_rule, &sc);
@@ -802,7 +878,8 @@ int oq_rules_write_csv(const oq_ruleset *r, const oq_dict *names, const char *pa
             const char *nm = names->names[r->items[q->lhs_off + j]];
             size_t need = len + strlen(nm) + 4;
             if (need > cap) {
-                while (cap < need) cap *= 2;
+                while (cap < need)
+                    cap *= 2;
                 char *nb = realloc(buf, cap);
                 if (!nb) {
                     free(buf);

@@ -49,7 +49,8 @@ static void check_golden(const char *rel, double theta, size_t k)
     oq_error err = {0};
     oq_rock_result *res = NULL;
     assert_int_equal(oq_rock_cluster(r, &p, &res, &err), 0);
-    for (size_t i = 0; i < r->n; i++) assert_int_equal(res->cluster[i], want[i]);
+    for (size_t i = 0; i < r->n; i++)
+        assert_int_equal(res->cluster[i], want[i]);
     oq_rock_result_free(res);
     oq_rock_records_free(r);
     free(want);
@@ -88,7 +89,8 @@ static void crosstab(const oq_rock_result *res, const oq_rock_records *r, const 
     long l = oq_dict_find(&r->labels, label);
     assert_true(l >= 0);
     *out = 0;
-    for (size_t i = 0; i < r->n; i++) *out += res->cluster[i] == c && r->label[i] == (uint32_t)l;
+    for (size_t i = 0; i < r->n; i++)
+        *out += res->cluster[i] == c && r->label[i] == (uint32_t)l;
 }
 
 /* The paper, table "Clustering result for Congressional voting data" (theta 0.73,
@@ -249,11 +251,13 @@ static void test_cli(void **state)
                                "'%s/table.txt'",
                                dir, dir),
                      0);
-    assert_int_equal(tu_system("test $(wc -l < '%s/c.csv') -eq 436 && head -1 '%s/c.csv' | grep -qx "
-                               "'row,cluster'",
-                               dir, dir),
-                     0);
-    assert_int_equal(tu_system("'%s' rock --data x.csv --theta 2 --k 2 --out y 2>/dev/null", tu_bin()), 2);
+    assert_int_equal(
+        tu_system("test $(wc -l < '%s/c.csv') -eq 436 && head -1 '%s/c.csv' | grep -qx "
+                  "'row,cluster'",
+                  dir, dir),
+        0);
+    assert_int_equal(
+        tu_system("'%s' rock --data x.csv --theta 2 --k 2 --out y 2>/dev/null", tu_bin()), 2);
     tu_rmdir(dir);
     free(dir);
 }
@@ -261,10 +265,13 @@ static void test_cli(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_paper_example),   cmocka_unit_test(test_random_vs_reference),
+        cmocka_unit_test(test_paper_example),
+        cmocka_unit_test(test_random_vs_reference),
         cmocka_unit_test(test_votes),
-        cmocka_unit_test(test_mushroom_sample), cmocka_unit_test(test_items_from_baskets),
-        cmocka_unit_test(test_reader_errors),   cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_mushroom_sample),
+        cmocka_unit_test(test_items_from_baskets),
+        cmocka_unit_test(test_reader_errors),
+        cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -68,7 +68,8 @@ static void test_groceries_arules(void **state)
     }
     /* maxlen = 3 (itemsets of at most 3 items) keeps exactly the rules with |lhs| <= 2 */
     size_t small = 0;
-    for (size_t i = 0; i < r->n; i++) small += r->rule[i].lhs_len <= 2;
+    for (size_t i = 0; i < r->n; i++)
+        small += r->rule[i].lhs_len <= 2;
     oq_ruleset *r3 = NULL;
     p.max_len = 3;
     assert_int_equal(oq_rules_mine(b, &p, &r3, &err), 0);
@@ -117,7 +118,8 @@ static void test_bruteforce(void **state)
         uint32_t nsets = 1u << ni;
         uint64_t *cnt = calloc(nsets, sizeof *cnt); // (2^ni) baskets containing each set
         for (uint32_t s = 1; s < nsets; s++)
-            for (size_t t = 0; t < nb; t++) cnt[s] += (mask[t] & s) == s;
+            for (size_t t = 0; t < nb; t++)
+                cnt[s] += (mask[t] & s) == s;
         double minsup = 0.03 + 0.01 * trial, minconf = 0.3;
         int max_len = trial % 2 ? 3 : 0;
         uint64_t minc = (uint64_t)ceil(minsup * (double)nb - 1e-9);
@@ -172,7 +174,8 @@ static void test_bruteforce(void **state)
                 double cpos = (double)cnt[Z] / (double)cnt[s];
                 if (cpos / sy > p.neg_max_lift + 1e-12) continue;
                 uint64_t cneg = 0; /* counted directly: X present, y absent */
-                for (size_t t = 0; t < nb; t++) cneg += (mask[t] & s) == s && !(mask[t] & yb);
+                for (size_t t = 0; t < nb; t++)
+                    cneg += (mask[t] & s) == s && !(mask[t] & yb);
                 if (cneg < minc || (double)cneg / (double)cnt[s] < minconf - 1e-12) continue;
                 nneg++;
                 /* find it and check the SPEC identities */
@@ -181,7 +184,8 @@ static void test_bruteforce(void **state)
                     const oq_rule *q = &r->rule[i];
                     if (q->type != OQ_RULE_NEGATIVE || q->rhs != (uint32_t)y) continue;
                     uint32_t xm = 0;
-                    for (uint32_t j = 0; j < q->lhs_len; j++) xm |= 1u << r->items[q->lhs_off + j];
+                    for (uint32_t j = 0; j < q->lhs_len; j++)
+                        xm |= 1u << r->items[q->lhs_off + j];
                     if (xm != s) continue;
                     found = 1;
                     assert_int_equal(q->count, cneg);
@@ -201,7 +205,8 @@ static void test_bruteforce(void **state)
             const oq_rule *q = &r->rule[i];
             if (q->type != OQ_RULE_POSITIVE) continue;
             uint32_t xm = 0;
-            for (uint32_t j = 0; j < q->lhs_len; j++) xm |= 1u << r->items[q->lhs_off + j];
+            for (uint32_t j = 0; j < q->lhs_len; j++)
+                xm |= 1u << r->items[q->lhs_off + j];
             uint32_t zm = xm | 1u << q->rhs;
             assert_int_equal(q->count, cnt[zm]);
             assert_true(fabs(q->confidence - (double)cnt[zm] / (double)cnt[xm]) < 1e-12);
@@ -334,10 +339,11 @@ static void test_cli(void **state)
                                tu_bin(), tu_shared("data/groceries.csv"), dir),
                      0);
     assert_int_equal(tu_system("test $(wc -l < '%s/r.csv') -eq 5669", dir), 0);
-    assert_int_equal(tu_system("'%s' rules --baskets x --min-support 2 --min-confidence 0.5 --out y "
-                               "2>/dev/null",
-                               tu_bin()),
-                     2);
+    assert_int_equal(
+        tu_system("'%s' rules --baskets x --min-support 2 --min-confidence 0.5 --out y "
+                  "2>/dev/null",
+                  tu_bin()),
+        2);
     tu_rmdir(dir);
     free(dir);
 }
@@ -345,8 +351,10 @@ static void test_cli(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_groceries_arules), cmocka_unit_test(test_bruteforce),
-        cmocka_unit_test(test_negative_by_hand), cmocka_unit_test(test_reader),
+        cmocka_unit_test(test_groceries_arules),
+        cmocka_unit_test(test_bruteforce),
+        cmocka_unit_test(test_negative_by_hand),
+        cmocka_unit_test(test_reader),
         cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -53,12 +53,12 @@
 /* ---- baskets --------------------------------------------------------------- */
 
 typedef struct oq_baskets {
-    size_t n;          /* baskets */
-    size_t nnz;        /* item occurrences (after de-duplication) */
+    size_t n;   /* baskets */
+    size_t nnz; /* item occurrences (after de-duplication) */
     size_t cap_n, cap_nnz;
-    uint64_t *off;     /* (n + 1) basket b owns item[off[b] .. off[b+1]) */
-    uint32_t *item;    /* (nnz) item ids, ascending and unique within a basket */
-    oq_dict items;     /* names; an item's id is its position */
+    uint64_t *off;  /* (n + 1) basket b owns item[off[b] .. off[b+1]) */
+    uint32_t *item; /* (nnz) item ids, ascending and unique within a basket */
+    oq_dict items;  /* names; an item's id is its position */
 } oq_baskets;
 
 /* Empty basket set (names interned with oq_dict_intern(&b->items, ...)).
@@ -78,13 +78,13 @@ void oq_baskets_free(oq_baskets *b);
 /* ---- frequent itemsets ------------------------------------------------------- */
 
 typedef struct oq_itemsets {
-    size_t n;            /* itemsets */
-    size_t n_baskets;    /* n of the basket set they were mined from */
-    uint64_t *off;       /* (n + 1) set s owns item[off[s] .. off[s+1]) */
-    uint32_t *item;      /* item ids, ascending within a set */
-    uint64_t *count;     /* (n) baskets that contain the set */
+    size_t n;         /* itemsets */
+    size_t n_baskets; /* n of the basket set they were mined from */
+    uint64_t *off;    /* (n + 1) set s owns item[off[s] .. off[s+1]) */
+    uint32_t *item;   /* item ids, ascending within a set */
+    uint64_t *count;  /* (n) baskets that contain the set */
     size_t cap, cap_items;
-    uint32_t *slots;     /* private: hash index (set + 1, 0 = empty) */
+    uint32_t *slots; /* private: hash index (set + 1, 0 = empty) */
     size_t nslots;
 } oq_itemsets;
 
@@ -102,14 +102,14 @@ void oq_itemsets_free(oq_itemsets *s);
 enum { OQ_RULE_POSITIVE = 0, OQ_RULE_NEGATIVE = 1 };
 
 typedef struct oq_rule {
-    int type;            /* OQ_RULE_POSITIVE (X => y) or OQ_RULE_NEGATIVE (X => not y) */
-    uint32_t lhs_len;    /* |X| >= 1 */
-    uint64_t lhs_off;    /* X = ruleset->items[lhs_off .. lhs_off + lhs_len), ascending ids */
-    uint32_t rhs;        /* y */
-    double support;      /* s(X u y), or s(X u not y) for a negative rule */
+    int type;         /* OQ_RULE_POSITIVE (X => y) or OQ_RULE_NEGATIVE (X => not y) */
+    uint32_t lhs_len; /* |X| >= 1 */
+    uint64_t lhs_off; /* X = ruleset->items[lhs_off .. lhs_off + lhs_len), in name order */
+    uint32_t rhs;     /* y */
+    double support;   /* s(X u y), or s(X u not y) for a negative rule */
     double confidence;
     double lift;
-    uint64_t count;      /* baskets behind support: count(X u y) or count(X) - count(X u y) */
+    uint64_t count; /* baskets behind support: count(X u y) or count(X) - count(X u y) */
 } oq_rule;
 
 typedef struct oq_rules_params {
@@ -125,13 +125,13 @@ void oq_rules_params_default(oq_rules_params *p);
 
 typedef struct oq_ruleset {
     size_t n, cap;
-    oq_rule *rule;       /* (n) sorted: lift desc, support desc, confidence desc,
-                          * positive first, then by item names */
-    uint32_t *items;     /* lhs storage */
+    oq_rule *rule;   /* (n) sorted: lift desc, support desc, confidence desc,
+                      * positive first, then by item names */
+    uint32_t *items; /* lhs storage */
     size_t n_items, cap_items;
     size_t n_baskets;
     size_t n_positive, n_negative;
-    size_t n_itemsets;   /* frequent itemsets the rules came from */
+    size_t n_itemsets; /* frequent itemsets the rules came from */
 } oq_ruleset;
 
 /* Mine rules from baskets (names of b->items are used for the final sort).

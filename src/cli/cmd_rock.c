@@ -39,22 +39,32 @@ static void help(FILE *fp)
 
 int cmd_rock(int argc, char **argv)
 {
-    enum { O_DATA = 256, O_THETA, O_K, O_LABEL, O_PLAIN, O_MINN, O_WEED, O_SAMPLE, O_SEED, O_QUIET,
-           O_OUT };
-    static const struct option opts[] = {
-        {"help", no_argument, 0, 'h'},
-        {"data", required_argument, 0, O_DATA},
-        {"theta", required_argument, 0, O_THETA},
-        {"k", required_argument, 0, O_K},
-        {"label", required_argument, 0, O_LABEL},
-        {"pairwise-missing", no_argument, 0, O_PLAIN},
-        {"min-neighbours", required_argument, 0, O_MINN},
-        {"weed-size", required_argument, 0, O_WEED},
-        {"sample", required_argument, 0, O_SAMPLE},
-        {"seed", required_argument, 0, O_SEED},
-        {"quiet", no_argument, 0, O_QUIET},
-        {"out", required_argument, 0, O_OUT},
-        {0, 0, 0, 0}};
+    enum {
+        O_DATA = 256,
+        O_THETA,
+        O_K,
+        O_LABEL,
+        O_PLAIN,
+        O_MINN,
+        O_WEED,
+        O_SAMPLE,
+        O_SEED,
+        O_QUIET,
+        O_OUT
+    };
+    static const struct option opts[] = {{"help", no_argument, 0, 'h'},
+                                         {"data", required_argument, 0, O_DATA},
+                                         {"theta", required_argument, 0, O_THETA},
+                                         {"k", required_argument, 0, O_K},
+                                         {"label", required_argument, 0, O_LABEL},
+                                         {"pairwise-missing", no_argument, 0, O_PLAIN},
+                                         {"min-neighbours", required_argument, 0, O_MINN},
+                                         {"weed-size", required_argument, 0, O_WEED},
+                                         {"sample", required_argument, 0, O_SAMPLE},
+                                         {"seed", required_argument, 0, O_SEED},
+                                         {"quiet", no_argument, 0, O_QUIET},
+                                         {"out", required_argument, 0, O_OUT},
+                                         {0, 0, 0, 0}};
     oq_rock_params p;
     oq_rock_params_default(&p);
     p.quiet = 0;
@@ -65,8 +75,12 @@ int cmd_rock(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'h': help(stdout); return 0;
-        case O_DATA: data = optarg; break;
+        case 'h':
+            help(stdout);
+            return 0;
+        case O_DATA:
+            data = optarg;
+            break;
         case O_THETA:
             if (cli_double("rock", "--theta", optarg, 0, 0.999999, &p.theta)) return 2;
             have_theta = 1;
@@ -76,8 +90,12 @@ int cmd_rock(int argc, char **argv)
             p.k = (size_t)lv;
             have_k = 1;
             break;
-        case O_LABEL: label = optarg; break;
-        case O_PLAIN: p.pairwise_missing = 1; break;
+        case O_LABEL:
+            label = optarg;
+            break;
+        case O_PLAIN:
+            p.pairwise_missing = 1;
+            break;
         case O_MINN:
             if (cli_long("rock", "--min-neighbours", optarg, 0, 1000000000, &lv)) return 2;
             p.min_neighbours = (size_t)lv;
@@ -93,9 +111,14 @@ int cmd_rock(int argc, char **argv)
         case O_SEED:
             if (cli_u64("rock", "--seed", optarg, &p.seed)) return 2;
             break;
-        case O_QUIET: p.quiet = 1; break;
-        case O_OUT: out = optarg; break;
-        default: return cli_usage_error("rock", "unknown option");
+        case O_QUIET:
+            p.quiet = 1;
+            break;
+        case O_OUT:
+            out = optarg;
+            break;
+        default:
+            return cli_usage_error("rock", "unknown option");
         }
     }
     if (optind != argc) return cli_usage_error("rock", "unexpected argument '%s'", argv[optind]);
@@ -107,7 +130,8 @@ int cmd_rock(int argc, char **argv)
     oq_error err = {0};
     oq_rock_records *r = NULL;
     oq_rock_result *res = NULL;
-    if (oq_rock_read_csv(data, label, &r, &err)) return cli_fail(&err, "fix the data file and run again");
+    if (oq_rock_read_csv(data, label, &r, &err))
+        return cli_fail(&err, "fix the data file and run again");
     double t0 = oq_now();
     int rc = oq_rock_cluster(r, &p, &res, &err);
     double t1 = oq_now();
@@ -118,12 +142,13 @@ int cmd_rock(int argc, char **argv)
         return cli_fail(&err, NULL);
     }
     if (!p.quiet)
-        fprintf(stderr,
-                "offerq rock: %zu rows, %u attributes, %zu neighbour pairs, %zu linked pairs, "
-                "%zu merges -> %zu clusters + %zu outliers (%zu in clusters beyond k without links) "
-                "in %s (%.3f s)\n",
-                r->n, r->n_attr, res->neighbour_pairs, res->link_pairs, res->merges,
-                res->n_clusters, res->size[0], res->unlinked, out, t1 - t0);
+        fprintf(
+            stderr,
+            "offerq rock: %zu rows, %u attributes, %zu neighbour pairs, %zu linked pairs, "
+            "%zu merges -> %zu clusters + %zu outliers (%zu in clusters beyond k without links) "
+            "in %s (%.3f s)\n",
+            r->n, r->n_attr, res->neighbour_pairs, res->link_pairs, res->merges, res->n_clusters,
+            res->size[0], res->unlinked, out, t1 - t0);
     if (label) oq_rock_print_table(res, r, stdout);
     oq_rock_result_free(res);
     oq_rock_records_free(r);
