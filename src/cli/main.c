@@ -18,6 +18,8 @@ typedef struct command {
 static const command commands[] = {
     {"gen", cmd_gen, "generate a ground-truth example log (+ events, orders, truth)"},
     {"summary", cmd_summary, "validate a customer log and print its statistics"},
+    {"rules", cmd_rules, "mine positive and negative association rules from baskets"},
+    {"rock", cmd_rock, "ROCK clustering of categorical records (Guha et al. 1999)"},
 };
 
 static void usage(FILE *fp)
