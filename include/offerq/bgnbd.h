@@ -169,7 +169,8 @@ typedef struct oq_bgnbd_fit_report {
     double grad_norm;    /* |gradient of the objective|_inf at the optimum */
     int iterations;      /* iterations of the best start */
     int evaluations;     /* objective evaluations, all starts */
-    int converged;       /* 1 if grad_norm < gtol */
+    int converged;       /* 1 if grad_norm < gtol, or the Newton decrement reached
+                          * the rounding level of the objective */
     int starts;          /* starts run */
     int starts_agree;    /* starts that reached the best objective (within 1e-8) */
     const char *method;  /* "newton", "newton+bfgs2" or "newton+bfgs2+nelder-mead" */
