@@ -18,6 +18,7 @@ typedef struct command {
 static const command commands[] = {
     {"gen", cmd_gen, "generate a ground-truth example log (+ events, orders, truth)"},
     {"summary", cmd_summary, "validate a customer log and print its statistics"},
+    {"bgnbd", cmd_bgnbd, "BG/NBD customer-alive model: fit, score (P(alive), purchases)"},
 };
 
 static void usage(FILE *fp)
