@@ -20,6 +20,7 @@ static const command commands[] = {
     {"summary", cmd_summary, "validate a customer log and print its statistics"},
     {"rules", cmd_rules, "mine positive and negative association rules from baskets"},
     {"rock", cmd_rock, "ROCK clustering of categorical records (Guha et al. 1999)"},
+    {"bgnbd", cmd_bgnbd, "BG/NBD customer-alive model: fit, score (P(alive), purchases)"},
 };
 
 static void usage(FILE *fp)
