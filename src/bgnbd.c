@@ -172,8 +172,9 @@ static int cmp_xw(const void *a, const void *b)
 /* Sort the distinct x ascending (eval_scaled walks them with recurrences). */
 static int sort_x(oq_bgnbd_data *d)
 {
-    xw *t = malloc(d->n_x * sizeof *t);
-    uint32_t *pos = malloc(d->n_x * sizeof *pos);
+    size_t nx = d->n_x ? d->n_x : 1;
+    xw *t = malloc(nx * sizeof *t);
+    uint32_t *pos = calloc(nx, sizeof *pos);
     if (!t || !pos) {
         free(t);
         free(pos);
@@ -186,7 +187,7 @@ static int sort_x(oq_bgnbd_data *d)
         d->wx[j] = t[j].w;
         pos[t[j].old] = (uint32_t)j;
     }
-    for (size_t k = 0; k < d->n_groups; k++) d->gx[k] = pos[d->gx[k]];
+    for (size_t k = 0; k < d->n_groups; k++) d->gx[k] = pos[d->gx[k]]; // NOLINT(clang-analyzer-core.uninitialized.ArraySubscript): gx[k] < n_x, pos is calloc'ed
     free(t);
     free(pos);
     return 0;
@@ -307,7 +308,7 @@ int oq_bgnbd_data_new(const double *x, const double *tx, const double *T, const 
      * if one does, the larger block is kept). */
 #define TRIM(f, m)                                                                             \
     do {                                                                                       \
-        void *q = realloc(d->f, (m) * sizeof *d->f);                                           \
+        void *q = realloc(d->f, ((m) ? (m) : 1) * sizeof *d->f);                               \
         if (q) d->f = q;                                                                       \
     } while (0)
     TRIM(xv, d->n_x);
@@ -318,9 +319,10 @@ int oq_bgnbd_data_new(const double *x, const double *tx, const double *T, const 
     TRIM(gT, d->n_groups);
     TRIM(gw, d->n_groups);
 #undef TRIM
-    d->L = malloc(d->n_t * sizeof *d->L);
-    d->R = malloc(d->n_t * sizeof *d->R);
-    d->lax = malloc(d->n_x * sizeof *d->lax);
+    size_t nt1 = d->n_t ? d->n_t : 1;
+    d->L = malloc(nt1 * sizeof *d->L);
+    d->R = malloc(nt1 * sizeof *d->R);
+    d->lax = malloc((d->n_x ? d->n_x : 1) * sizeof *d->lax);
     if (!d->L || !d->R || !d->lax) {
         rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
         goto cleanup;
@@ -382,7 +384,7 @@ static double eval_scaled(const oq_bgnbd_data *dc, double r, double as, double a
                 qab = gsl_sf_psi_1(a + b + x) - gsl_sf_psi_1(a + b);
             }
         } else {
-            for (double k = xcur; k < x; k++) {
+            for (double k = xcur; k < x; k++) { // NOLINT(clang-analyzer-security.FloatLoopCounter): k is a whole number below 2^53
                 cr += log(r + k);
                 cb += log(b + k);
                 cab += log(a + b + k);
@@ -578,7 +580,7 @@ static double inf_norm(const gsl_vector *g)
  * is not positive definite. */
 static int solve_damped(const double H[16], const double g[4], double mu, double p[4])
 {
-    double Lm[16] = {0}, y[4];
+    double Lm[16] = {0}, y[4] = {0};
     for (int i = 0; i < 4; i++) {
         for (int j = 0; j <= i; j++) {
             double sum = H[4 * i + j] + (i == j ? mu : 0);
@@ -636,7 +638,7 @@ static int newton(fit_ctx *c, double th[4], int max_iter, double gtol, double *f
         int moved = 0;
         for (double mu = 0; mu < 1e12 * (1 + dmax) && !moved;
              mu = mu > 0 ? mu * 10 : 1e-8 * (1 + dmax)) {
-            double p[4];
+            double p[4] = {0};
             if (solve_damped(H, g, mu, p)) continue;
             double pmax = 0, slope = 0;
             for (int i = 0; i < 4; i++) {

@@ -347,7 +347,7 @@ typedef struct heap {
 
 static int hbefore(const hent *a, const hent *b)
 {
-    return a->g > b->g || (a->g == b->g && a->id < b->id);
+    return a->g > b->g || (a->g == b->g && a->id < b->id); // NOLINT(clang-analyzer-core.UndefinedBinaryOperatorResult): heap slots below n are initialised
 }
 
 static int heap_push(heap *h, hent x)
@@ -555,8 +555,11 @@ static int cluster_points(const oq_rock_records *r, const oq_rock_params *p, con
     rock k = {0};
     uint64_t *A = calloc(m * W + 1, sizeof *A);          // (m, W) neighbour bitsets
     uint32_t *deg = malloc((m ? m : 1) * sizeof *deg);   // (m)
-    uint64_t *cand = malloc((W ? W : 1) * sizeof *cand); // (W)
-    uint32_t *js = malloc((m ? m : 1) * sizeof *js), *ls = malloc((m ? m : 1) * sizeof *ls);
+    size_t w1 = W ? W : 1;
+    uint64_t *cand = malloc(w1 * sizeof *cand); // (W) NOLINT(clang-analyzer-optin.portability.UnixAPI)
+    size_t m1 = m ? m : 1;
+    uint32_t *js = malloc(m1 * sizeof *js);                 // NOLINT(clang-analyzer-optin.portability.UnixAPI): m1 >= 1
+    uint32_t *ls = malloc(m1 * sizeof *ls);                 // NOLINT(clang-analyzer-optin.portability.UnixAPI): m1 >= 1
     k.m = m;
     k.e = 1.0 + 2.0 * (1.0 - p->theta) / (1.0 + p->theta);
     size_t M = 2 * m + 1;

@@ -140,7 +140,7 @@ static int parse_args(const char *cmd, int argc, char **argv, args *a)
         case O_PAR: a->params = optarg; break;
         case O_PLOT: a->plot = optarg; break;
         case O_UNIT:
-            if (strcmp(optarg, "days") && strcmp(optarg, "weeks")) {
+            if (strcmp(optarg, "days") != 0 && strcmp(optarg, "weeks") != 0) {
                 cli_usage_error(cmd, "--unit expects days or weeks, got '%s'", optarg);
                 return -1;
             }
@@ -193,7 +193,7 @@ static int do_fit(int argc, char **argv)
     double unit = a.unit && !strcmp(a.unit, "weeks") ? 7 : 1;
     if (a.summary) unit = 0; /* the summary's unit is not known */
     oq_bgnbd_summary *s = NULL;
-    if ((rc = load_summary(cmd, &a, unit, &s))) return rc;
+    if ((rc = load_summary(cmd, &a, unit, &s)) || !s) return rc ? rc : 1;
     oq_error err = {0};
     oq_bgnbd_data *d = NULL;
     oq_bgnbd_fit_report rep;
@@ -242,7 +242,7 @@ static int do_score(int argc, char **argv)
         return cli_usage_error(cmd, "--unit %s differs from the unit of %s (%g days)", a.unit,
                                a.params, punit);
     oq_bgnbd_summary *s = NULL;
-    if ((rc = load_summary(cmd, &a, unit, &s))) return rc;
+    if ((rc = load_summary(cmd, &a, unit, &s)) || !s) return rc ? rc : 1;
     if (a.plot && !s->x_holdout) {
         oq_bgnbd_summary_free(s);
         return cli_usage_error(cmd, "--plot needs a holdout period (--observation-end, or "
