@@ -18,6 +18,8 @@ typedef struct command {
 static const command commands[] = {
     {"gen", cmd_gen, "generate a ground-truth example log (+ events, orders, truth)"},
     {"summary", cmd_summary, "validate a customer log and print its statistics"},
+    {"run", cmd_run, "nightly coupon job: Dyna-Q + budget plan -> recommendations"},
+    {"eval", cmd_eval, "true and off-policy value of a run's coupon policy"},
 };
 
 static void usage(FILE *fp)
