@@ -108,7 +108,8 @@ typedef struct pol_ctx {
     const char *path;
     size_t n;
     int *coupon;
-    int cu, cc; /* column of user_id and coupon, -1 until the header */
+    uint64_t *state;
+    int cu, cc, cs; /* column of user_id, coupon, state; -1 until the header */
 } pol_ctx;
 
 static int pol_row(void *ctx, char **f, const size_t *lens, size_t nf, long line, oq_error *err)
@@ -118,6 +119,7 @@ static int pol_row(void *ctx, char **f, const size_t *lens, size_t nf, long line
         for (size_t k = 0; k < nf; k++) {
             if (!strcmp(f[k], "user_id")) c->cu = (int)k;
             if (!strcmp(f[k], "coupon")) c->cc = (int)k;
+            if (!strcmp(f[k], "state")) c->cs = (int)k;
         }
         if (c->cu < 0 || c->cc < 0)
             return oq_error_set(err, OQ_EPARSE, c->path, line, 1,
@@ -136,14 +138,62 @@ static int pol_row(void *ctx, char **f, const size_t *lens, size_t nf, long line
         return oq_error_set(err, OQ_EPARSE, c->path, line, c->cc + 1,
                             "coupon \"%.30s\": expected one of none, 5, 10, 20", f[c->cc]);
     c->coupon[u - 1] = cp;
+    if (c->state && c->cs >= 0 && (size_t)c->cs < nf) {
+        uint64_t h = 1469598103934665603ull; /* FNV-1a */
+        for (size_t k = 0; k < lens[c->cs]; k++) h = (h ^ (unsigned char)f[c->cs][k]) * 1099511628211ull;
+        c->state[u - 1] = h | 1;
+    }
     return 0;
+}
+
+int oq_policy_read_csv_states(const char *path, size_t n, int *coupon, uint64_t *state,
+                              oq_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        coupon[i] = OQ_COUPON_NONE;
+        if (state) state[i] = 0;
+    }
+    pol_ctx c = {path, n, coupon, state, -1, -1, -1};
+    return oq_csv_read(path, NULL, pol_row, &c, err);
 }
 
 int oq_policy_read_csv(const char *path, size_t n, int *coupon, oq_error *err)
 {
-    for (size_t i = 0; i < n; i++) coupon[i] = OQ_COUPON_NONE;
-    pol_ctx c = {path, n, coupon, -1, -1};
-    return oq_csv_read(path, NULL, pol_row, &c, err);
+    return oq_policy_read_csv_states(path, n, coupon, NULL, err);
+}
+
+typedef struct keyed {
+    uint64_t key;
+    size_t i;
+} keyed;
+
+static int cmp_keyed(const void *a, const void *b)
+{
+    const keyed *x = a, *y = b;
+    if (x->key != y->key) return x->key < y->key ? -1 : 1;
+    return (x->i > y->i) - (x->i < y->i);
+}
+
+int oq_truth_state_oracle(const oq_truth *t, const uint64_t *state, int *coupon, oq_error *err)
+{
+    size_t n = t->n;
+    keyed *k = malloc((n ? n : 1) * sizeof *k);
+    if (!k) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    for (size_t i = 0; i < n; i++) k[i] = (keyed){state[i], i};
+    qsort(k, n, sizeof *k, cmp_keyed);
+    for (size_t a = 0; a < n;) {
+        size_t b = a;
+        double sum[OQ_N_COUPONS] = {0};
+        for (; b < n && k[b].key == k[a].key; b++)
+            for (int c = 0; c < OQ_N_COUPONS; c++) sum[c] += t->reward[k[b].i * 4 + c];
+        int best = 0;
+        for (int c = 1; c < OQ_N_COUPONS; c++)
+            if (sum[c] > sum[best]) best = c;
+        for (size_t m = a; m < b; m++) coupon[k[m].i] = best;
+        a = b;
+    }
+    free(k);
+    return 0;
 }
 
 /* ---- off-policy evaluation -------------------------------------------------------------- */
@@ -248,6 +298,61 @@ static void add_policy(oq_eval_report *r, const char *name, double profit, doubl
     p->spend = spend;
 }
 
+/* Rows of log whose user_id has parity `fold` (a 2-fold split by customer). */
+static int log_fold(const oq_log *log, int fold, oq_log **out, oq_error *err)
+{
+    *out = NULL;
+    oq_log *t = calloc(1, sizeof *t);
+    size_t m = 0, c;
+    for (size_t i = 0; i < log->n; i++) m += (size_t)(log->user_id[i] & 1) == (size_t)fold;
+    c = m ? m : 1;
+    if (!t || !(t->user_id = malloc(c * sizeof *t->user_id)) || !(t->day = malloc(c * sizeof *t->day)) ||
+        !(t->days_since = malloc(c * sizeof *t->days_since)) ||
+        !(t->purchases_30d = malloc(c * sizeof *t->purchases_30d)) ||
+        !(t->aov = malloc(c * sizeof *t->aov)) || !(t->category = malloc(c * sizeof *t->category)) ||
+        !(t->budget = malloc(c * sizeof *t->budget)) || !(t->coupon = malloc(c)) ||
+        !(t->order = malloc(c)) || !(t->profit = malloc(c * sizeof *t->profit))) {
+        oq_log_free(t);
+        return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    }
+    for (uint32_t k = 0; k < log->cats.n; k++) {
+        uint32_t id;
+        if (oq_dict_intern(&t->cats, log->cats.names[k], strlen(log->cats.names[k]), &id)) {
+            oq_log_free(t);
+            return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        }
+    }
+    size_t j = 0;
+    for (size_t i = 0; i < log->n; i++) {
+        if ((size_t)(log->user_id[i] & 1) != (size_t)fold) continue;
+        t->user_id[j] = log->user_id[i];
+        t->day[j] = log->day[i];
+        t->days_since[j] = log->days_since[i];
+        t->purchases_30d[j] = log->purchases_30d[i];
+        t->aov[j] = log->aov[i];
+        t->category[j] = log->category[i];
+        t->budget[j] = log->budget[i];
+        t->coupon[j] = log->coupon[i];
+        t->order[j] = log->order[i];
+        t->profit[j] = log->profit[i];
+        j++;
+    }
+    t->n = t->cap = m;
+    *out = t;
+    return 0;
+}
+
+/* Q-greedy coupon of each row of log (none for states q never trained on). */
+static void q_greedy_rows(const oq_qtable *q, const oq_log *log, int fold, int *rowpol)
+{
+    for (size_t i = 0; i < log->n; i++) {
+        if (fold >= 0 && (size_t)(log->user_id[i] & 1) != (size_t)fold) continue;
+        long e = oq_qtable_find(q, oq_dynaq_key_row(&q->disc, log, i));
+        const uint32_t *nv = e >= 0 ? q->visits + (size_t)e * 4 : NULL;
+        rowpol[i] = nv && nv[0] + nv[1] + nv[2] + nv[3] ? oq_qtable_argmax(q, (size_t)e) : 0;
+    }
+}
+
 int oq_eval_run(const char *log_path, const char *run_dir, const char *truth_path, int quiet,
                 oq_eval_report *out, oq_error *err)
 {
@@ -259,6 +364,7 @@ int oq_eval_run(const char *log_path, const char *run_dir, const char *truth_pat
     oq_interim *im = NULL;
     oq_pipeline_result *fr = NULL;
     int *pol = NULL, *rowpol = NULL;
+    uint64_t *states = NULL;
     double *truec = NULL, *qhat = NULL, *pa = NULL;
     int rc = 0;
     if (!truth_path) {
@@ -312,9 +418,17 @@ int oq_eval_run(const char *log_path, const char *run_dir, const char *truth_pat
         rc = oq_error_set(err, OQ_EINVAL, run_dir, 0, 0, "path too long");
         goto cleanup;
     }
-    if ((rc = oq_policy_read_csv(path, n, pol, err))) goto cleanup;
+    if (!(states = malloc(n * sizeof *states))) {
+        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        goto cleanup;
+    }
+    if ((rc = oq_policy_read_csv_states(path, n, pol, states, err))) goto cleanup;
     oq_truth_value(t, pol, &p, &s);
     add_policy(out, "offerq", p, s);
+    /* the ceiling of any policy over the run's states (truth per state) */
+    if ((rc = oq_truth_state_oracle(t, states, pol, err))) goto cleanup;
+    oq_truth_value(t, pol, &p, &s);
+    add_policy(out, "state-oracle", p, s);
     oq_truth_oracle(t, NULL, &p, &s);
     add_policy(out, "oracle", p, s);
     double none = out->pol[0].profit, orc = out->pol[out->npol - 1].profit;
@@ -334,18 +448,31 @@ int oq_eval_run(const char *log_path, const char *run_dir, const char *truth_pat
     if ((rc = oq_scorer_score_all(&sc, log, 0, pa, qhat, err))) goto cleanup;
     out->scorer_interim = 1;
     snprintf(out->scorer, sizeof out->scorer, "%s", fr->scorer_name);
-    for (size_t i = 0; i < log->n; i++) {
-        long e = oq_qtable_find(q, oq_dynaq_key_row(&q->disc, log, i));
-        const uint32_t *nv = e >= 0 ? q->visits + (size_t)e * 4 : NULL;
-        rowpol[i] = nv && nv[0] + nv[1] + nv[2] + nv[3] ? oq_qtable_argmax(q, (size_t)e) : 0;
+    /* Honest OPE of the training procedure: 2-fold cross-fitting by customer
+     * (train on one half, estimate on the other), as a policy fitted on the
+     * rows it is evaluated on picks the rows whose logged reward was lucky. */
+    po.dq.faithful = 0;
+    for (int f = 0; f < 2; f++) {
+        oq_log *half = NULL;
+        oq_pipeline_result *hr = NULL;
+        if ((rc = log_fold(log, f, &half, err))) goto cleanup;
+        rc = half->n ? oq_pipeline_run(&po, half, &hr, err) : 0;
+        if (!rc && hr) q_greedy_rows(hr->q, log, 1 - f, rowpol);
+        oq_pipeline_result_free(hr);
+        oq_log_free(half);
+        if (rc) goto cleanup;
     }
-    for (int k = -1; k < OQ_N_COUPONS; k++) {
+    for (int k = -2; k < OQ_N_COUPONS; k++) {
+        if (k == -1) q_greedy_rows(q, log, -1, rowpol);
         if (k >= 0)
             for (size_t i = 0; i < log->n; i++) rowpol[i] = k;
         if ((rc = oq_ope_estimate(log, t->cfg.p_log, rowpol, qhat, truec, &out->ope[out->nope], err)))
             goto cleanup;
         snprintf(out->ope_name[out->nope], sizeof out->ope_name[0], "%s",
-                 k < 0 ? "offerq (Q-greedy per row)" : k ? oq_coupon_name(k) : "no coupon");
+                 k == -2   ? "offerq (2-fold cross-fit)"
+                 : k == -1 ? "offerq in-sample (biased)"
+                 : k       ? oq_coupon_name(k)
+                           : "no coupon");
         out->nope++;
     }
 cleanup:
@@ -355,6 +482,7 @@ cleanup:
     oq_interim_free(im);
     oq_pipeline_result_free(fr);
     free(pol);
+    free(states);
     free(rowpol);
     free(truec);
     free(qhat);

@@ -395,7 +395,8 @@ int oq_pipeline_run(const oq_pipeline_opts *o, const oq_log *log_in, oq_pipeline
     oq_pipeline_result *r = calloc(1, sizeof *r);
     double *p_alive = NULL, *rtilde = NULL, *tp = NULL, *tr = NULL, *po = NULL, *val = NULL,
            *spend = NULL;
-    size_t *rows = NULL;
+    size_t *rows = NULL, *rcnt = NULL;
+    double *rbar = NULL;
     int rc = 0;
     if (!r) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
     if (!(o->budget >= 0)) {
@@ -467,6 +468,18 @@ int oq_pipeline_run(const oq_pipeline_opts *o, const oq_log *log_in, oq_pipeline
     if ((rc = oq_scorer_score_all(&scorer, tlog, 0, r->p_alive, tr, err))) goto cleanup;
     for (size_t c = 0; c < nc; c++) rows[c] = c;
     oq_interim_p_order(interim, tlog, rows, nc, po);
+    /* rbar (S, 4): mean simulated reward of each trained state and coupon, so
+     * that Q(s, a) - rbar(s, a) is the learned continuation gamma E[V(s')]. */
+    if (!(rbar = calloc(r->q->n * 4 + 1, sizeof *rbar)) ||
+        !(rcnt = calloc(r->q->n + 1, sizeof *rcnt))) {
+        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        goto cleanup;
+    }
+    for (size_t i = 0; i < n; i++) {
+        long e = oq_qtable_find(r->q, oq_dynaq_key_row(&o->disc, log, i));
+        rcnt[e]++;
+        for (int a = 0; a < OQ_N_COUPONS; a++) rbar[(size_t)e * 4 + a] += rtilde[i * 4 + a];
+    }
     for (size_t c = 0; c < nc; c++) {
         uint64_t key = oq_dynaq_key_row(&o->disc, tlog, c);
         long e = oq_qtable_find(r->q, key);
@@ -476,9 +489,15 @@ int oq_pipeline_run(const oq_pipeline_opts *o, const oq_log *log_in, oq_pipeline
         r->user_id[c] = tlog->user_id[c];
         r->state[c] = key;
         for (int a = 0; a < OQ_N_COUPONS; a++) {
-            /* unseen states: the scorer's r~ (one-step lookahead); the seed's
-             * defaultdict gives Q = 0 for all, i.e. no coupon */
-            val[c * 4 + a] = known ? r->q->q[(size_t)e * 4 + a] : o->dq.faithful ? 0 : tr[c * 4 + a];
+            /* The customer's own r~ plus the state's learned continuation:
+             * value = r~_c(a) + [Q(s, a) - rbar(s, a)]. The Q table aggregates
+             * customers by state; this keeps what the models know about each
+             * customer. Unseen states: r~ alone (no continuation known).
+             * Seed-faithful: argmax Q as the seed (defaultdict: Q = 0 when unseen). */
+            size_t ea = (size_t)e * 4 + a;
+            double cont = known ? r->q->q[ea] - rbar[ea] / (double)rcnt[e] : 0;
+            if (o->dq.faithful) val[c * 4 + a] = known ? r->q->q[ea] : 0;
+            else val[c * 4 + a] = tr[c * 4 + a] + cont;
             spend[c * 4 + a] = r->p_alive[c] * po[c * 4 + a] * oq_coupon_value(a);
         }
     }
@@ -522,5 +541,7 @@ cleanup:
     free(val);
     free(spend);
     free(rows);
+    free(rbar);
+    free(rcnt);
     return rc;
 }

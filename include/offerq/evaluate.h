@@ -49,6 +49,15 @@ void oq_truth_oracle(const oq_truth *t, int *coupon, double *profit, double *spe
  * policy over n customers: coupon[uid - 1]; customers not listed get none.
  * OQ_EPARSE with file:line:col on a bad id (outside 1..n) or coupon. */
 int oq_policy_read_csv(const char *path, size_t n, int *coupon, oq_error *err) OQ_WUR;
+/* Same, and state[uid - 1] = a 64-bit hash of the "state" column (0 for
+ * customers not listed, or when the column is missing). */
+int oq_policy_read_csv_states(const char *path, size_t n, int *coupon, uint64_t *state,
+                              oq_error *err) OQ_WUR;
+/* The best policy that depends only on the state: for each distinct state
+ * (n) the coupon with the largest total true reward over its customers. A
+ * ceiling for any policy over these states. coupon (n) out. OQ_ENOMEM. */
+int oq_truth_state_oracle(const oq_truth *t, const uint64_t *state, int *coupon,
+                          oq_error *err) OQ_WUR;
 
 /* ---- off-policy evaluation ---------------------------------------------------------- */
 

@@ -80,9 +80,13 @@ const char *oq_pipeline_stage_name(int stage);
 /* Run the job. log may be NULL (then o->log_path is read). Tomorrow's state
  * of each customer is derived from its latest snapshot (days since the last
  * purchase advanced to tomorrow; other features carried over). The plan
- * maximises the sum over customers of Q(s, c) (or, for a state never seen
- * in training, the scorer's r~) subject to expected coupon spend <= budget
- * (oq_budget_plan). *out owned by the caller (oq_pipeline_result_free). */
+ * maximises sum over customers of value_i(c) = r~_i(c) + [Q(s_i, c) -
+ * rbar(s_i, c)] (the customer's own simulated reward plus the state's
+ * learned continuation gamma E[V(s')], rbar = mean r~ of the state's rows;
+ * r~_i(c) alone for states never seen in training) subject to expected
+ * coupon spend sum_i P(alive) P(order | c) c <= budget (oq_budget_plan).
+ * Seed-faithful runs plan with argmax Q (0 for unseen states) as the seed.
+ * *out owned by the caller (oq_pipeline_result_free). */
 int oq_pipeline_run(const oq_pipeline_opts *o, const oq_log *log, oq_pipeline_result **out,
                     oq_error *err) OQ_WUR;
 void oq_pipeline_result_free(oq_pipeline_result *r);

@@ -27,6 +27,8 @@ static void help(FILE *fp)
             "  --epochs N      Dyna-Q epochs (default 4)\n"
             "  --plan-k K      planning updates per real step (default 20)\n"
             "  --gamma G       discount (default 0.95)\n"
+            "  --w-days W --w-p30 W --w-aov W --budget-levels L\n"
+            "                  state buckets (default 10 2 20 10, SPEC.md)\n"
             "  --faithful      the seed's simplified loop instead of Dyna-Q (for comparison)\n"
             "  --quiet         no progress on stderr\n\n"
             "Example:\n  offerq gen --seed 1 --out example/log.csv\n"
@@ -35,13 +37,15 @@ static void help(FILE *fp)
 
 int cmd_run(int argc, char **argv)
 {
-    enum { O_LOG = 256, O_OUT, O_BUDGET, O_SEED, O_EPOCHS, O_PLANK, O_FAITHFUL, O_QUIET, O_GAMMA };
+    enum { O_LOG = 256, O_OUT, O_BUDGET, O_SEED, O_EPOCHS, O_PLANK, O_FAITHFUL, O_QUIET, O_GAMMA, O_WD, O_WP, O_WA, O_BL };
     static const struct option opts[] = {
         {"help", no_argument, 0, 'h'},          {"log", required_argument, 0, O_LOG},
         {"out-dir", required_argument, 0, O_OUT}, {"budget", required_argument, 0, O_BUDGET},
         {"seed", required_argument, 0, O_SEED}, {"epochs", required_argument, 0, O_EPOCHS},
         {"plan-k", required_argument, 0, O_PLANK}, {"faithful", no_argument, 0, O_FAITHFUL},
         {"quiet", no_argument, 0, O_QUIET},     {"gamma", required_argument, 0, O_GAMMA},
+        {"w-days", required_argument, 0, O_WD}, {"w-p30", required_argument, 0, O_WP},
+        {"w-aov", required_argument, 0, O_WA},  {"budget-levels", required_argument, 0, O_BL},
         {0, 0, 0, 0}};
     oq_pipeline_opts o;
     oq_pipeline_opts_default(&o);
@@ -69,6 +73,18 @@ int cmd_run(int argc, char **argv)
             break;
         case O_GAMMA:
             if (cli_double("run", "--gamma", optarg, 0, 1, &o.dq.gamma)) return 2;
+            break;
+        case O_WD:
+            if (cli_double("run", "--w-days", optarg, 1e-3, 1e6, &o.disc.w_days)) return 2;
+            break;
+        case O_WP:
+            if (cli_double("run", "--w-p30", optarg, 1e-3, 1e6, &o.disc.w_p30)) return 2;
+            break;
+        case O_WA:
+            if (cli_double("run", "--w-aov", optarg, 1e-3, 1e9, &o.disc.w_aov)) return 2;
+            break;
+        case O_BL:
+            if (cli_double("run", "--budget-levels", optarg, 1, 255, &o.disc.budget_levels)) return 2;
             break;
         case O_FAITHFUL: o.dq.faithful = 1; break;
         case O_QUIET: o.quiet = 1; break;
