@@ -380,7 +380,6 @@ void oq_dynaq_config_default(oq_dynaq_config *c)
     c->faithful_daily = 1500;
 }
 
-#define NONE ((size_t)-1)
 
 static int egreedy(const double *v, double eps, gsl_rng *rng)
 {
@@ -484,36 +483,50 @@ cleanup:
     return rc;
 }
 
+/* What a planning step reads about a real row, packed so that one step
+ * touches few cache lines (the loop is memory-bound on big logs). */
+typedef struct prow {
+    double rt[OQ_N_COUPONS]; /* r~ of each coupon */
+    uint32_t e;              /* Q entry of the row's state */
+    uint32_t succ;           /* Q entry of its successor, or TERMINAL */
+} prow;
+#define TERMINAL UINT32_MAX
+
 static int train_dynaq(oq_qtable *q, const size_t *row_entry, const oq_log *log,
                        const oq_log_index *ix, const double *rtilde, const oq_dynaq_config *c,
                        gsl_rng *rng, oq_dynaq_stats *st, oq_error *err)
 {
     size_t n = log->n, nc = ix->n_customers, ng = q->n * 4;
-    size_t *next = malloc((n ? n : 1) * sizeof *next);      // (n) successor row or NONE
+    prow *pr = malloc((n ? n : 1) * sizeof *pr);              // (n) packed rows
     size_t *gstart = calloc(ng + 1, sizeof *gstart);         // (S*4 + 1) model groups
-    size_t *grow = malloc((n ? n : 1) * sizeof *grow);       // (n) rows by (s, a)
+    uint32_t *gsucc = malloc((n ? n : 1) * sizeof *gsucc);   // (n) successors by (s, a)
     size_t *seen = malloc((n ? n : 1) * sizeof *seen);       // (n) real rows seen so far
     size_t *order = malloc((nc ? nc : 1) * sizeof *order);   // (C) customer order
     int rc = 0;
-    if (!next || !gstart || !grow || !seen || !order) {
+    if (!pr || !gstart || !gsucc || !seen || !order) {
         rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
         goto cleanup;
     }
     /* Successors: the same customer's next snapshot (oq_log_index sorts by day). */
     for (size_t cu = 0; cu < nc; cu++)
-        for (size_t k = ix->start[cu]; k < ix->start[cu + 1]; k++)
-            next[ix->row[k]] = k + 1 < ix->start[cu + 1] ? ix->row[k + 1] : NONE;
-    /* The model: the real transitions of every (s, a), grouped (counting sort). */
+        for (size_t k = ix->start[cu]; k < ix->start[cu + 1]; k++) {
+            size_t i = ix->row[k];
+            pr[i].e = (uint32_t)row_entry[i];
+            pr[i].succ = k + 1 < ix->start[cu + 1] ? (uint32_t)row_entry[ix->row[k + 1]] : TERMINAL;
+            memcpy(pr[i].rt, rtilde + i * 4, sizeof pr[i].rt);
+        }
+    /* The model: the successors of the real transitions of every (s, a),
+     * grouped (counting sort). */
     for (size_t i = 0; i < n; i++) gstart[row_entry[i] * 4 + log->coupon[i] + 1]++;
     for (size_t g = 0; g < ng; g++) gstart[g + 1] += gstart[g];
-    for (size_t i = 0; i < n; i++) grow[gstart[row_entry[i] * 4 + log->coupon[i]]++] = i;
+    for (size_t i = 0; i < n; i++) gsucc[gstart[row_entry[i] * 4 + log->coupon[i]]++] = pr[i].succ;
     for (size_t g = ng; g > 0; g--) gstart[g] = gstart[g - 1];
     gstart[0] = 0;
     for (size_t cu = 0; cu < nc; cu++) order[cu] = cu;
 
     size_t nseen = 0, chunk = n / OQ_DYNAQ_CURVE_PER_EPOCH + 1;
-    oq_progress pr;
-    oq_progress_start(&pr, "dyna-q", (double)n * c->epochs, c->quiet);
+    oq_progress prog;
+    oq_progress_start(&prog, "dyna-q", (double)n * c->epochs, c->quiet);
     for (int ep = 0; ep < c->epochs; ep++) {
         double eps = c->epochs > 1 ? c->eps0 + (c->eps_end - c->eps0) * ep / (c->epochs - 1)
                                    : c->eps_end;
@@ -524,30 +537,31 @@ static int train_dynaq(oq_qtable *q, const size_t *row_entry, const oq_log *log,
             size_t cu = order[oc];
             for (size_t k = ix->start[cu]; k < ix->start[cu + 1]; k++) {
                 /* (a)-(d): a real step from the log. */
-                size_t i = ix->row[k], e = row_entry[i], nx = next[i];
+                size_t i = ix->row[k], e = pr[i].e;
+                uint32_t nx = pr[i].succ;
                 int a = log->coupon[i];
                 uint32_t *nv = &q->visits[e * 4 + a];
                 if (*nv < UINT32_MAX) (*nv)++;
                 double al = step_alpha(c, *nv, ep);
-                double mx = nx == NONE ? 0 : qmax(q->q + row_entry[nx] * 4);
+                double mx = nx == TERMINAL ? 0 : qmax(q->q + (size_t)nx * 4);
                 double td = fabs(oq_dynaq_td_update(&q->q[e * 4 + a], oq_log_reward(log, i), mx,
-                                                    nx == NONE, al, c->gamma));
+                                                    nx == TERMINAL, al, c->gamma));
                 tdr += td, csum += td, asum += al, nal++;
                 /* (e): the model remembers it (its group was built up front). */
                 if (ep == 0) seen[nseen++] = i;
                 /* (f): k planning steps on simulated experience. */
                 for (int p = 0; p < c->plan_k; p++) {
-                    size_t j = seen[gsl_rng_uniform_int(rng, nseen)], ej = row_entry[j];
+                    const prow *pj = &pr[seen[gsl_rng_uniform_int(rng, nseen)]];
+                    size_t ej = pj->e;
                     double *v = q->q + ej * 4;
                     int b = egreedy(v, eps, rng);
                     size_t g = ej * 4 + (size_t)b, cnt = gstart[g + 1] - gstart[g];
-                    size_t t = cnt ? grow[gstart[g] + gsl_rng_uniform_int(rng, cnt)] : j;
-                    size_t sx = next[t];
+                    uint32_t sx = cnt ? gsucc[gstart[g] + gsl_rng_uniform_int(rng, cnt)] : pj->succ;
                     uint32_t *nb = &q->visits[g];
                     if (*nb < UINT32_MAX) (*nb)++;
                     double alp = step_alpha(c, *nb, ep);
-                    double mxs = sx == NONE ? 0 : qmax(q->q + row_entry[sx] * 4);
-                    tdp += fabs(oq_dynaq_td_update(&v[b], rtilde[j * 4 + b], mxs, sx == NONE, alp,
+                    double mxs = sx == TERMINAL ? 0 : qmax(q->q + (size_t)sx * 4);
+                    tdp += fabs(oq_dynaq_td_update(&v[b], pj->rt[b], mxs, sx == TERMINAL, alp,
                                                    c->gamma));
                     asum += alp, nal++;
                 }
@@ -561,7 +575,7 @@ static int train_dynaq(oq_qtable *q, const size_t *row_entry, const oq_log *log,
                     csum = 0, csteps = 0;
                 }
             }
-            if ((oc & 1023) == 0) oq_progress_update(&pr, (double)n * ep + (double)steps);
+            if ((oc & 1023) == 0) oq_progress_update(&prog, (double)n * ep + (double)steps);
         }
         if (st) {
             st->eps[ep] = eps;
@@ -573,11 +587,11 @@ static int train_dynaq(oq_qtable *q, const size_t *row_entry, const oq_log *log,
             epoch_stats(q, st, ep);
         }
     }
-    oq_progress_done(&pr);
+    oq_progress_done(&prog);
 cleanup:
-    free(next);
+    free(pr);
     free(gstart);
-    free(grow);
+    free(gsucc);
     free(seen);
     free(order);
     return rc;
