@@ -134,6 +134,7 @@ typedef struct logrow {
     double aov;
     int cat, coupon, order;
     double profit;
+    int fav, alive; /* truth on the contact day (oq_gen_contact_truth) */
 } logrow;
 
 typedef struct purchase {
@@ -297,6 +298,8 @@ static int simulate(const oq_gen_config *cfg, long idx, gsl_rng *rng, oq_gen_cus
                 row->coupon = coupon;
                 row->order = buy;
                 row->profit = buy ? value * cat_margin[ocat] : 0;
+                row->fav = fav;
+                row->alive = alive;
                 if (buy && coupon && b->spend) b->spend[d - cfg->start_day] += oq_coupon_value(coupon);
             }
             next_snap++;
@@ -328,6 +331,36 @@ int oq_gen_customer_truth(const oq_gen_config *cfg, long idx, oq_gen_customer *o
     if (!rng) return OQ_ENOMEM;
     int rc = simulate(cfg, idx, rng, out, NULL);
     gsl_rng_free(rng);
+    return rc;
+}
+
+int oq_gen_contact_truth(const oq_gen_config *cfg, long idx, int32_t *day, double *reward,
+                         double *spend, int *nrows)
+{
+    *nrows = 0;
+    gsl_rng *rng = oq_rng_new(cfg->seed, 0);
+    sim_buf b;
+    memset(&b, 0, sizeof b);
+    oq_gen_customer cu;
+    int rc = rng ? simulate(cfg, idx, rng, &cu, &b) : OQ_ENOMEM;
+    for (int k = 0; !rc && k < b.nrows; k++) {
+        const logrow *r = &b.rows[k];
+        /* The contact-day order model of simulate(): natural purchase or
+         * contact intent, value and margin by the order category. */
+        double pn = r->alive ? 1 - exp(-cu.lambda) : 0;
+        double g = expected_gross(cfg, &cu, r->fav);
+        day[k] = r->day;
+        for (int c = 0; c < 4; c++) {
+            double q = r->alive ? contact_intent(cfg, &cu, c) : 0;
+            double p = 1 - (1 - pn) * (1 - q), v = oq_coupon_value(c);
+            reward[k * 4 + c] = p * (g - v);
+            spend[k * 4 + c] = p * v;
+        }
+    }
+    if (!rc) *nrows = b.nrows;
+    gsl_rng_free(rng);
+    free(b.buys);
+    free(b.evs);
     return rc;
 }
 

@@ -95,6 +95,14 @@ int oq_gen_customer_truth(const oq_gen_config *cfg, long idx, oq_gen_customer *o
 void oq_gen_expected(const oq_gen_config *cfg, const oq_gen_customer *cu, int c,
                      double *p_order, double *reward, double *spend);
 
+/* Truth of customer idx's contact days (its rows in the log, in day order):
+ * day[k] (64) and, for each coupon c, the expected net reward reward[k*4+c]
+ * (64, 4) and coupon spend spend[k*4+c] (64, 4) of that contact had c been
+ * shown, given the customer's type, aliveness and favourite category that
+ * day. *nrows = cfg->snapshots rows. For off-policy evaluation. OQ_ENOMEM. */
+int oq_gen_contact_truth(const oq_gen_config *cfg, long idx, int32_t *day, double *reward,
+                         double *spend, int *nrows) OQ_WUR;
+
 /* Write the log to log_path and its sidecars (<stem>.events.csv,
  * <stem>.orders.csv, <stem>.truth.json), each atomically. */
 int oq_gen_write(const oq_gen_config *cfg, const char *log_path, oq_error *err) OQ_WUR;

@@ -21,6 +21,8 @@ static const command commands[] = {
     {"rules", cmd_rules, "mine positive and negative association rules from baskets"},
     {"rock", cmd_rock, "ROCK clustering of categorical records (Guha et al. 1999)"},
     {"bgnbd", cmd_bgnbd, "BG/NBD customer-alive model: fit, score (P(alive), purchases)"},
+    {"run", cmd_run, "nightly coupon job: Dyna-Q + budget plan -> recommendations"},
+    {"eval", cmd_eval, "true and off-policy value of a run's coupon policy"},
 };
 
 static void usage(FILE *fp)

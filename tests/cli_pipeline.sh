@@ -1,0 +1,60 @@
+#!/bin/bash
+# cli_pipeline.sh - `offerq run` and `offerq eval` end to end on a small generated log.
+set -u
+BIN=${OQ_BIN:-./offerq}
+T=$(mktemp -d /tmp/offerq-test-XXXXXX)
+trap 'rm -rf "$T"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+
+"$BIN" run --help | grep -q "Example" || fail "run --help"
+"$BIN" eval --help | grep -q "Example" || fail "eval --help"
+"$BIN" run --log x.csv >/dev/null 2>&1; [ $? -eq 2 ] || fail "run without --out-dir must exit 2"
+"$BIN" run --log x.csv --out-dir "$T/r" --budget -1 >/dev/null 2>&1; [ $? -eq 2 ] || fail "negative budget must exit 2"
+"$BIN" run --log "$T/missing.csv" --out-dir "$T/r" --quiet 2>"$T/err"; [ $? -eq 1 ] || fail "missing log must exit 1"
+grep -q "missing.csv" "$T/err" || fail "error names the file"
+
+"$BIN" gen --customers 1500 --seed 3 --quiet --no-events --no-orders --out "$T/log.csv" || fail gen
+"$BIN" run --log "$T/log.csv" --out-dir "$T/run" --budget 300 --seed 2 --quiet 2>"$T/run.err" || fail run
+for f in recommendations.csv qtable.ofq params.json report.json learning_curve.svg; do
+    [ -s "$T/run/$f" ] || fail "missing $f"
+done
+ls "$T/run" | grep -q tmp && fail "temporary files left behind"
+head -1 "$T/run/recommendations.csv" | grep -qx "user_id,snapshot_date,state,coupon,expected_profit,p_alive" || fail "recommendations header"
+[ "$(wc -l < "$T/run/recommendations.csv")" -eq 1501 ] || fail "one recommendation per customer"
+grep -q INTERIM "$T/run.err" || fail "interim scorer must be announced"
+python3 - "$T" <<'PY' || fail "report/params content"
+import json, sys
+t = sys.argv[1]
+rep = json.load(open(t + "/run/report.json"))
+par = json.load(open(t + "/run/params.json"))
+assert rep["scorer"]["interim"] is True and "INTERIM" in rep["scorer"]["note"]
+assert rep["plan"]["expected_spend"] <= 300 + 1e-9
+eps = [e["epsilon"] for e in rep["dynaq"]["per_epoch"]]
+assert abs(eps[0] - 0.30) < 1e-12 and abs(eps[-1] - 0.05) < 1e-12, eps
+assert par["dynaq"]["plan_k"] == 20 and par["dynaq"]["gamma"] == 0.95 and par["seed"] == 2
+assert set(rep["timings_s"]) >= {"ingest", "scorer_fit", "score", "dynaq", "plan", "write"}
+PY
+# same seed, same bytes
+"$BIN" run --log "$T/log.csv" --out-dir "$T/run2" --budget 300 --seed 2 --quiet 2>/dev/null || fail run2
+cmp -s "$T/run/recommendations.csv" "$T/run2/recommendations.csv" || fail "not deterministic"
+cmp -s "$T/run/qtable.ofq" "$T/run2/qtable.ofq" || fail "Q table not deterministic"
+
+"$BIN" eval --log "$T/log.csv" --run "$T/run" --json "$T/eval.json" --quiet > "$T/eval.txt" || fail eval
+grep -q "oracle" "$T/eval.txt" || fail "eval table"
+python3 - "$T" <<'PY' || fail "eval JSON"
+import json, sys
+j = json.load(open(sys.argv[1] + "/eval.json"))
+names = [p["name"] for p in j["policies"]]
+for n in ["no coupon", "5", "10", "20", "random (logging)", "seed-faithful", "offerq", "oracle"]:
+    assert n in names, n
+for p in j["policies"]:
+    assert set(p) == {"name", "profit", "spend", "pct_of_oracle_uplift"}
+assert j["policies"][names.index("oracle")]["pct_of_oracle_uplift"] == 100
+for k, o in j["ope"].items():
+    if "in-sample" in k: continue
+    assert abs(o["ips"] - o["true"]) < 0.15 * abs(o["true"]), (k, o)
+PY
+# a run directory without its files
+mkdir -p "$T/empty"
+"$BIN" eval --log "$T/log.csv" --run "$T/empty" --quiet >/dev/null 2>&1; [ $? -eq 1 ] || fail "eval of an empty dir must exit 1"
+echo OK
