@@ -18,6 +18,9 @@ typedef struct command {
 static const command commands[] = {
     {"gen", cmd_gen, "generate a ground-truth example log (+ events, orders, truth)"},
     {"summary", cmd_summary, "validate a customer log and print its statistics"},
+    {"db", cmd_db, "PostgreSQL: create the schema, load a log, save a run"},
+    {"publish", cmd_publish, "Redis: publish a run's Q table and list atomically, or roll back"},
+    {"serve", cmd_serve, "HTTP: recommendations, model endpoints, metrics and the dashboard"},
 };
 
 static void usage(FILE *fp)
