@@ -48,7 +48,10 @@ start_serve() { # start_serve ARGS...  (waits until /healthz answers)
   done
   cat "$T/serve.log"; return 1
 }
-stop_serve() { kill "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null; SERVE_PID=; }
+stop_serve() { # SIGTERM; the server must exit 0 (a sanitizer report would make it fail)
+  kill "$SERVE_PID"; wait "$SERVE_PID"; local rc=$?; SERVE_PID=
+  check "serve stops cleanly on SIGTERM (exit $rc)" test $rc -eq 0 || cat "$T/serve.log"
+}
 rcli() { redis-cli -p "$REDIS_PORT" --raw "$@"; }
 
 pg_start "$T" || die "PostgreSQL did not start"
