@@ -54,6 +54,12 @@ stop_serve() { # SIGTERM; the server must exit 0 (a sanitizer report would make 
 }
 rcli() { redis-cli -p "$REDIS_PORT" --raw "$@"; }
 
+for c in db publish serve; do
+  check "offerq $c --help shows an example" bash -c "'$BIN' $c --help | grep -q Example"
+done
+check "serve needs exactly one source" bash -c "'$BIN' serve --port 1 2>/dev/null; test \$? -eq 2"
+check "db without --pg is a usage error" bash -c "OFFERQ_PG= '$BIN' db status 2>/dev/null; test \$? -eq 2"
+
 pg_start "$T" || die "PostgreSQL did not start"
 redis_start "$T" || die "redis-server did not start"
 echo "servers: $PG_URL $REDIS_URL"
