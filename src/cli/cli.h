@@ -14,6 +14,9 @@ int cmd_rock(int argc, char **argv);
 int cmd_bgnbd(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_db(int argc, char **argv);
+int cmd_publish(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* Print "offerq: error: <formatted err>" and a hint (may be NULL); returns 1. */
 int cli_fail(const oq_error *err, const char *hint);
