@@ -254,8 +254,8 @@ int oq_qtable_load(const char *path, oq_qtable **out, oq_error *err)
         goto cleanup;
     }
     oq_dynaq_disc d = {disc[0], disc[1], disc[2], disc[3]};
-    if ((rc = oq_qtable_new(&d, &q, err))) {
-        if (rc == OQ_EINVAL) rc = OQ_EFORMAT;
+    if ((rc = oq_qtable_new(&d, &q, err)) || !q) {
+        if (rc == OQ_EINVAL || !rc) rc = rc ? OQ_EFORMAT : OQ_ENOMEM;
         goto cleanup;
     }
     const unsigned char *e = p + QT_HEADER;
@@ -284,7 +284,9 @@ cleanup:
 
 int oq_qtable_merge(oq_qtable *dst, const oq_qtable *src, oq_error *err)
 {
-    if (memcmp(&dst->disc, &src->disc, sizeof dst->disc) != 0)
+    const oq_dynaq_disc *a = &dst->disc, *b = &src->disc;
+    if (a->w_days != b->w_days || a->w_p30 != b->w_p30 || a->w_aov != b->w_aov ||
+        a->budget_levels != b->budget_levels)
         return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
                             "cannot merge Q tables with different state discretisations");
     for (size_t s = 0; s < src->n; s++) {
@@ -512,14 +514,14 @@ static int train_dynaq(oq_qtable *q, const size_t *row_entry, const oq_log *log,
         for (size_t k = ix->start[cu]; k < ix->start[cu + 1]; k++) {
             size_t i = ix->row[k];
             pr[i].e = (uint32_t)row_entry[i];
-            pr[i].succ = k + 1 < ix->start[cu + 1] ? (uint32_t)row_entry[ix->row[k + 1]] : TERMINAL;
+            pr[i].succ = k + 1 < ix->start[cu + 1] ? (uint32_t)row_entry[ix->row[k + 1]] : TERMINAL; // NOLINT(clang-analyzer-core.uninitialized.Assign): row_entry is filled for every row above
             memcpy(pr[i].rt, rtilde + i * 4, sizeof pr[i].rt);
         }
     /* The model: the successors of the real transitions of every (s, a),
      * grouped (counting sort). */
     for (size_t i = 0; i < n; i++) gstart[row_entry[i] * 4 + log->coupon[i] + 1]++;
     for (size_t g = 0; g < ng; g++) gstart[g + 1] += gstart[g];
-    for (size_t i = 0; i < n; i++) gsucc[gstart[row_entry[i] * 4 + log->coupon[i]]++] = pr[i].succ;
+    for (size_t i = 0; i < n; i++) gsucc[gstart[row_entry[i] * 4 + log->coupon[i]]++] = pr[i].succ; // NOLINT(clang-analyzer-core.uninitialized.Assign)
     for (size_t g = ng; g > 0; g--) gstart[g] = gstart[g - 1];
     gstart[0] = 0;
     for (size_t cu = 0; cu < nc; cu++) order[cu] = cu;
@@ -537,8 +539,8 @@ static int train_dynaq(oq_qtable *q, const size_t *row_entry, const oq_log *log,
             size_t cu = order[oc];
             for (size_t k = ix->start[cu]; k < ix->start[cu + 1]; k++) {
                 /* (a)-(d): a real step from the log. */
-                size_t i = ix->row[k], e = pr[i].e;
-                uint32_t nx = pr[i].succ;
+                size_t i = ix->row[k], e = pr[i].e; // NOLINT(clang-analyzer-core.uninitialized.Assign)
+                uint32_t nx = pr[i].succ; // NOLINT(clang-analyzer-core.uninitialized.Assign): pr is filled for every row above
                 int a = log->coupon[i];
                 uint32_t *nv = &q->visits[e * 4 + a];
                 if (*nv < UINT32_MAX) (*nv)++;
@@ -701,7 +703,7 @@ int oq_budget_plan(size_t n, const double *value, const double *spend, double bu
     size_t nu = 0;
     double left = budget, tv = 0;
     for (size_t i = 0; i < n; i++) {
-        int h[OQ_N_COUPONS];
+        int h[OQ_N_COUPONS] = {0};
         int m = hull(value + i * 4, spend + i * 4, h);
         choice[i] = h[0];
         left -= spend[i * 4 + h[0]];

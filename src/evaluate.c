@@ -377,6 +377,10 @@ int oq_eval_run(const char *log_path, const char *run_dir, const char *truth_pat
                             "no truth file: eval needs a log written by `offerq gen` (or --truth)");
     if ((rc = oq_log_read(log_path, &log, err))) goto cleanup;
     if ((rc = oq_truth_build(truth_path, &t, err))) goto cleanup;
+    if (!t) {
+        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        goto cleanup;
+    }
     size_t n = t->n;
     out->customers = n;
     pol = malloc(n * sizeof *pol);

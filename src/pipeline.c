@@ -448,18 +448,22 @@ int oq_pipeline_run(const oq_pipeline_opts *o, const oq_log *log_in, oq_pipeline
         if (log->day[i] > last) last = log->day[i];
     r->tomorrow = last + 1;
     if ((rc = tomorrow_log(log, ix, r->tomorrow, &tlog, err))) goto cleanup;
+    if (!tlog) {
+        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        goto cleanup;
+    }
     size_t nc = tlog->n;
     r->n = nc;
-    r->user_id = malloc(nc * sizeof *r->user_id);
-    r->state = malloc(nc * sizeof *r->state);
-    r->coupon = malloc(nc * sizeof *r->coupon);
-    r->expected_profit = malloc(nc * sizeof *r->expected_profit);
-    r->p_alive = malloc(nc * sizeof *r->p_alive);
+    r->user_id = malloc((nc ? nc : 1) * sizeof *r->user_id);
+    r->state = malloc((nc ? nc : 1) * sizeof *r->state);
+    r->coupon = malloc((nc ? nc : 1) * sizeof *r->coupon);
+    r->expected_profit = malloc((nc ? nc : 1) * sizeof *r->expected_profit);
+    r->p_alive = malloc((nc ? nc : 1) * sizeof *r->p_alive);
     tr = malloc(nc * 4 * sizeof *tr);
     po = malloc(nc * 4 * sizeof *po);
     val = malloc(nc * 4 * sizeof *val);
     spend = malloc(nc * 4 * sizeof *spend);
-    rows = malloc(nc * sizeof *rows);
+    rows = malloc((nc ? nc : 1) * sizeof *rows);
     if (!r->user_id || !r->state || !r->coupon || !r->expected_profit || !r->p_alive || !tr ||
         !po || !val || !spend || !rows) {
         rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
