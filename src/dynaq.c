@@ -284,9 +284,9 @@ cleanup:
 
 int oq_qtable_merge(oq_qtable *dst, const oq_qtable *src, oq_error *err)
 {
-    const oq_dynaq_disc *a = &dst->disc, *b = &src->disc;
-    if (a->w_days != b->w_days || a->w_p30 != b->w_p30 || a->w_aov != b->w_aov ||
-        a->budget_levels != b->budget_levels)
+    const oq_dynaq_disc *da = &dst->disc, *db = &src->disc;
+    if (da->w_days != db->w_days || da->w_p30 != db->w_p30 || da->w_aov != db->w_aov ||
+        da->budget_levels != db->budget_levels)
         return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
                             "cannot merge Q tables with different state discretisations");
     for (size_t s = 0; s < src->n; s++) {

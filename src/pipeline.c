@@ -459,10 +459,10 @@ int oq_pipeline_run(const oq_pipeline_opts *o, const oq_log *log_in, oq_pipeline
     r->coupon = malloc((nc ? nc : 1) * sizeof *r->coupon);
     r->expected_profit = malloc((nc ? nc : 1) * sizeof *r->expected_profit);
     r->p_alive = malloc((nc ? nc : 1) * sizeof *r->p_alive);
-    tr = malloc(nc * 4 * sizeof *tr);
-    po = malloc(nc * 4 * sizeof *po);
-    val = malloc(nc * 4 * sizeof *val);
-    spend = malloc(nc * 4 * sizeof *spend);
+    tr = malloc((nc ? nc : 1) * 4 * sizeof *tr);
+    po = malloc((nc ? nc : 1) * 4 * sizeof *po);
+    val = malloc((nc ? nc : 1) * 4 * sizeof *val);
+    spend = malloc((nc ? nc : 1) * 4 * sizeof *spend);
     rows = malloc((nc ? nc : 1) * sizeof *rows);
     if (!r->user_id || !r->state || !r->coupon || !r->expected_profit || !r->p_alive || !tr ||
         !po || !val || !spend || !rows) {
