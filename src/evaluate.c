@@ -411,6 +411,7 @@ int oq_eval_run(const char *log_path, const char *run_dir, const char *truth_pat
     if ((rc = load_params(path, &po, err))) goto cleanup;
     po.dq.faithful = 1;
     po.quiet = quiet;
+    po.log_path = log_path; /* for the sidecar rule (the purchases file) */
     if ((rc = oq_pipeline_run(&po, log, &fr, err))) goto cleanup;
     for (size_t i = 0; i < n; i++) pol[i] = OQ_COUPON_NONE;
     for (size_t c = 0; c < fr->n; c++)

@@ -1,6 +1,7 @@
 /* pipeline.c - the nightly coupon job; see include/offerq/pipeline.h.
  * Includes the INTERIM scorer that stands in for BG/NBD x Transformer. */
 #include "offerq/pipeline.h"
+#include "offerq/models.h"
 #include "offerq/io.h"
 
 #include <errno.h>
@@ -215,16 +216,19 @@ cleanup:
     return rc;
 }
 
-/* THE SWAP POINT. Until BG/NBD (P(alive)) and the profit Transformer (r^) are
- * merged, the interim empirical scorer is used. To swap: fit the two models
- * here and return a scorer whose score() fills p_alive from the BG/NBD batch
- * scorer and rhat from the Transformer's batched predict. */
-static int pipeline_scorer(const oq_log *log, const oq_dynaq_disc *d, oq_interim **interim,
-                           oq_scorer *out, oq_error *err)
+/* The models: P(alive) from a BG/NBD fit on the purchases (models.h); r^
+ * from the empirical interim estimate until the profit Transformer is wired
+ * in (the scorer's name and the interim flag say which). */
+static int pipeline_scorer(const oq_pipeline_opts *o, const oq_log *log, oq_interim **interim,
+                           oq_models **models, oq_scorer *out, oq_error *err)
 {
-    int rc = oq_interim_fit(log, d, 0, interim, err);
+    int rc = oq_interim_fit(log, &o->disc, 0, interim, err);
     if (rc) return rc;
-    *out = oq_interim_scorer(*interim);
+    oq_scorer rhat = oq_interim_scorer(*interim);
+    rhat.name = "interim empirical r^ (mean net reward per state x coupon)";
+    oq_models_opts mo = {.log_path = o->log_path, .quiet = o->quiet};
+    if ((rc = oq_models_fit(log, &mo, rhat, models, err))) return rc;
+    *out = oq_models_scorer(*models);
     return 0;
 }
 
@@ -336,12 +340,12 @@ static json_t *report_json(const oq_pipeline_opts *o, const oq_pipeline_result *
     for (size_t c = 0; c < r->n; c++) per_coupon[r->coupon[c]]++;
     char date[11];
     oq_date_format(r->tomorrow, date);
-    return json_pack(
+    json_t *rep = json_pack(
         "{s:{s:s, s:b, s:s}, s:o, s:{s:s, s:i, s:I, s:I, s:I, s:o, s:o}, s:{s:s, s:I, s:I, "
         "s:o, s:f, s:f, s:{s:I, s:I, s:I, s:I}}}",
         "scorer", "name", r->scorer_name, "interim", r->scorer_interim, "note",
-        r->scorer_interim ? "INTERIM stand-in scorer: P(alive)=1 and empirical mean reward per "
-                            "state x coupon; not the product's BG/NBD x Transformer result"
+        r->scorer_interim ? "P(alive) from BG/NBD; r^ is the INTERIM empirical mean net reward per "
+                            "state x coupon, a stand-in for the profit Transformer"
                           : "models",
         "timings_s", t, "dynaq", "mode", o->dq.faithful ? "seed-faithful" : "dyna-q", "epochs",
         s->epochs, "real_steps", (json_int_t)s->real_steps, "plan_steps",
@@ -352,6 +356,13 @@ static json_t *report_json(const oq_pipeline_opts *o, const oq_pipeline_result *
         "objective", r->plan_value, "coupons", "none", (json_int_t)per_coupon[0], "5",
         (json_int_t)per_coupon[1], "10", (json_int_t)per_coupon[2], "20",
         (json_int_t)per_coupon[3]);
+    if (rep && r->has_bgnbd)
+        json_object_set_new(rep, "bgnbd",
+                            json_pack("{s:f, s:f, s:f, s:f, s:f, s:b, s:s, s:s}", "r", r->bgnbd.r,
+                                      "alpha", r->bgnbd.alpha, "a", r->bgnbd.a, "b", r->bgnbd.b,
+                                      "ll", r->bgnbd_ll, "converged", r->bgnbd_converged,
+                                      "time_unit", "day", "purchases", r->purchase_source));
+    return rep;
 }
 
 static int write_outputs(const oq_pipeline_opts *o, const oq_pipeline_result *r, oq_error *err)
@@ -392,6 +403,7 @@ int oq_pipeline_run(const oq_pipeline_opts *o, const oq_log *log_in, oq_pipeline
     oq_log *own = NULL, *tlog = NULL;
     oq_log_index *ix = NULL;
     oq_interim *interim = NULL;
+    oq_models *models = NULL;
     oq_pipeline_result *r = calloc(1, sizeof *r);
     double *p_alive = NULL, *rtilde = NULL, *tp = NULL, *tr = NULL, *po = NULL, *val = NULL,
            *spend = NULL;
@@ -419,9 +431,18 @@ int oq_pipeline_run(const oq_pipeline_opts *o, const oq_log *log_in, oq_pipeline
     r->stage_s[OQ_STAGE_INGEST] = t1 - t0;
     /* 2. models (BG/NBD, profit) -> scorer; INTERIM until they are merged */
     oq_scorer scorer;
-    if ((rc = pipeline_scorer(log, &o->disc, &interim, &scorer, err))) goto cleanup;
-    r->scorer_name = scorer.name;
+    if ((rc = pipeline_scorer(o, log, &interim, &models, &scorer, err))) goto cleanup;
+    snprintf(r->scorer_name, sizeof r->scorer_name, "%s", scorer.name);
     r->scorer_interim = scorer.interim;
+    {
+        const oq_bgnbd_fit_report *f = oq_models_bgnbd(models);
+        r->has_bgnbd = 1;
+        r->bgnbd = f->p;
+        r->bgnbd_ll = f->ll;
+        r->bgnbd_converged = f->converged;
+        snprintf(r->purchase_source, sizeof r->purchase_source, "%s",
+                 oq_models_purchase_source(models));
+    }
     double t2 = oq_now();
     r->stage_s[OQ_STAGE_FIT] = t2 - t1;
     /* 3. r~ = P(alive) x r^ of every row and coupon, in batches */
@@ -536,6 +557,7 @@ cleanup:
     oq_log_free(own);
     oq_log_free(tlog);
     oq_log_index_free(ix);
+    oq_models_free(models);
     oq_interim_free(interim);
     free(p_alive);
     free(rtilde);

@@ -98,7 +98,7 @@ typedef struct oq_eval_report {
     char ope_name[OQ_EVAL_MAX_POLICIES][32];
     int nope;
     int scorer_interim;       /* the run used the interim scorer */
-    char scorer[128];
+    char scorer[256];
 } oq_eval_report;
 
 /* Evaluate run_dir (recommendations.csv, qtable.ofq, params.json of

@@ -20,6 +20,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "offerq/bgnbd.h"
 #include "offerq/data.h"
 #include "offerq/dynaq.h"
 #include "offerq/error.h"
@@ -69,8 +70,13 @@ typedef struct oq_pipeline_result {
     int32_t tomorrow;          /* last log day + 1 */
     double plan_value, plan_spend; /* objective and expected spend of the plan */
     double stage_s[OQ_N_STAGES];
-    const char *scorer_name;
+    char scorer_name[256];
     int scorer_interim;
+    int has_bgnbd;             /* 1: P(alive) from a BG/NBD fit (below) */
+    oq_bgnbd_params bgnbd;     /* per day */
+    double bgnbd_ll;
+    int bgnbd_converged;
+    char purchase_source[256]; /* where BG/NBD's purchases came from */
     oq_dynaq_stats stats;
     oq_qtable *q;              /* owned */
 } oq_pipeline_result;
