@@ -18,6 +18,7 @@ typedef struct command {
 static const command commands[] = {
     {"gen", cmd_gen, "generate a ground-truth example log (+ events, orders, truth)"},
     {"summary", cmd_summary, "validate a customer log and print its statistics"},
+    {"crosssell", cmd_crosssell, "dynamic cross-selling: K-Q-learning, simulator, offers"},
 };
 
 static void usage(FILE *fp)
