@@ -322,6 +322,12 @@ const double *oq_xsell_qtable_find(const oq_xsell_qtable *t, uint64_t state, int
     return t->q + h * (size_t)t->D;
 }
 
+const uint32_t *oq_xsell_qtable_counts(const oq_xsell_qtable *t, uint64_t state, int e)
+{
+    size_t h = slot_of(t, state * (uint64_t)t->mdp.n_items + (uint64_t)e);
+    return t->keys[h] == EMPTY ? NULL : t->cnt + h * (size_t)t->D;
+}
+
 /* argmax over the valid decisions, first index on ties (none first). */
 static int argmax_valid(const double *q, const uint8_t *valid, int D)
 {

@@ -165,7 +165,12 @@ size_t oq_xsell_qtable_size(const oq_xsell_qtable *t);
  * insertion. */
 const double *oq_xsell_qtable_find(const oq_xsell_qtable *t, uint64_t state, int e,
                                    uint32_t *visits);
+/* Update counts (D) of (state, e): how often each decision was tried and
+ * updated by (15); NULL if never visited. Valid until the next insertion. */
+const uint32_t *oq_xsell_qtable_counts(const oq_xsell_qtable *t, uint64_t state, int e);
 /* The table's answer for inventory inv and request e: argmax_{d in H} Q.
+ * Only decisions tried at least once in training compete (an untried one
+ * holds only its initial value); none when none was tried.
  * Returns 1 when (state, e) was learned, 0 when unseen (decision none).
  * *q_out (may be NULL) gets Q of the decision (0 when unseen). */
 int oq_xsell_qtable_decide(const oq_xsell_qtable *t, const uint32_t *inv, int e, int *d,
