@@ -17,6 +17,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_db(int argc, char **argv);
 int cmd_publish(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_crosssell(int argc, char **argv);
 
 /* Print "offerq: error: <formatted err>" and a hint (may be NULL); returns 1. */
 int cli_fail(const oq_error *err, const char *hint);

@@ -26,6 +26,7 @@ static const command commands[] = {
     {"db", cmd_db, "PostgreSQL: create the schema, load a log, save a run"},
     {"publish", cmd_publish, "Redis: publish a run's Q table and list atomically, or roll back"},
     {"serve", cmd_serve, "HTTP: recommendations, model endpoints, metrics and the dashboard"},
+    {"crosssell", cmd_crosssell, "dynamic cross-selling: K-Q-learning, simulator, offers"},
 };
 
 static void usage(FILE *fp)
