@@ -414,7 +414,7 @@ int oq_xsell_experiment(const oq_xsell_exp_config *c, const char *out_dir,
     int done = 0, first_rc = 0;
     oq_error first_err = {0};
 #ifdef _OPENMP
-    int nth = c->threads > 0 ? c->threads : omp_get_max_threads();
+    int nth = c->threads > 0 ? c->threads : omp_get_max_threads(); // NOLINT(clang-analyzer-deadcode.DeadStores): read by the pragma
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nth)
 #endif
     for (int k = 0; k < ntask; k++) {

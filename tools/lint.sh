@@ -10,8 +10,14 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 cppcheck --enable=warning,performance,portability --std=c11 --inline-suppr --quiet \
   --error-exitcode=0 -I include -I src $files 2> "$out" || true
-echo "$files" | xargs -P "$(nproc)" -n 4 clang-tidy -p build --quiet 2>/dev/null \
-  | grep -E '(warning|error):' >> "$out" || true
+# One file at a time: a clang-tidy that dies must fail the run, not pass silently.
+for f in $files; do
+  if ! clang-tidy -p build --quiet "$f" > "$out.one" 2>/dev/null; then
+    echo "$f: clang-tidy failed" >> "$out"
+  fi
+  grep -E '(warning|error):' "$out.one" >> "$out" || true
+done
+rm -f "$out.one"
 if [ -s "$out" ]; then
   cat "$out"
   echo "lint: $(grep -cE '(warning|error)' "$out") findings"
