@@ -2,6 +2,7 @@
  * cross-selling with K-Q-learning (include/offerq/crosssell.h). */
 #include "cli/cli.h"
 #include "offerq/crosssell.h"
+#include "offerq/rules.h"
 #include "offerq/io.h"
 #include "offerq/rng.h"
 
@@ -17,7 +18,8 @@ static void help(FILE *fp)
 {
     fprintf(fp,
             "Usage: offerq crosssell experiment --out DIR [--seed S] [--quick] [--seeds R]\n"
-            "       offerq crosssell learn --items ITEMS.csv --rules RULES.csv --out TABLE.oxq\n"
+            "       offerq crosssell learn --items ITEMS.csv (--rules RULES.csv | --baskets B.csv)\n"
+            "                              --out TABLE.oxq\n"
             "       offerq crosssell offer --table TABLE.oxq --item NAME --inventory 3,10,0,5,7\n\n"
             "Dynamic cross-selling (SPEC.md, K-Q-learning): when a buyer asks for item i,\n"
             "offer one item j bundled at a discount, given the inventory. The lookup table\n"
@@ -34,6 +36,10 @@ static void help(FILE *fp)
             "             (item,price,cost,inventory[,arrival]) and the rules of `offerq rules`\n"
             "             (type,lhs,rhs,support,confidence,lift,count; single-item rules are\n"
             "             used, the rule confidence is the buyer's interest in the add-on).\n"
+            "  --baskets FILE      mine the rules from baskets instead (one basket a line,\n"
+            "                      items comma-separated), positive and negative, and write\n"
+            "                      them beside the table as TABLE.rules.csv\n"
+            "  --min-support S --min-confidence C   for --baskets (default 0.01, 0.3)\n"
             "  --episodes N        training seasons (default 20000)\n"
             "  --discounts LIST    discount levels (default 0,0.1,0.2,0.3)\n"
             "  --survival G        P(season goes on after a period) (default 0.98)\n"
@@ -136,7 +142,7 @@ static int cmd_experiment(int argc, char **argv)
 static int cmd_learn(int argc, char **argv)
 {
     enum { O_ITEMS = 256, O_RULES, O_EPISODES, O_OUT, O_SEED, O_DISC, O_SURV, O_ARR, O_METHOD,
-           O_QUIET };
+           O_QUIET, O_BASKETS, O_MINSUP, O_MINCONF };
     static const struct option opts[] = {
         {"help", no_argument, 0, 'h'},
         {"items", required_argument, 0, O_ITEMS},
@@ -149,8 +155,14 @@ static int cmd_learn(int argc, char **argv)
         {"arrival-total", required_argument, 0, O_ARR},
         {"method", required_argument, 0, O_METHOD},
         {"quiet", no_argument, 0, O_QUIET},
+        {"baskets", required_argument, 0, O_BASKETS},
+        {"min-support", required_argument, 0, O_MINSUP},
+        {"min-confidence", required_argument, 0, O_MINCONF},
         {0, 0, 0, 0}};
     const char *cmd = "crosssell learn", *items = NULL, *rules_path = NULL, *out = NULL;
+    const char *baskets = NULL;
+    double min_sup = 0.01, min_conf = 0.3;
+    char mined_path[4096];
     long episodes = 20000;
     uint64_t seed = 1;
     double disc[OQ_XSELL_MAX_DISC] = {0, 0.1, 0.2, 0.3}, survival = 0.98, arr_total = 0.6;
@@ -190,13 +202,43 @@ static int cmd_learn(int argc, char **argv)
                 return cli_usage_error(cmd, "--method expects kq or qlearning, got '%s'", optarg);
             break;
         case O_QUIET: quiet = 1; break;
+        case O_BASKETS: baskets = optarg; break;
+        case O_MINSUP:
+            if (cli_double(cmd, "--min-support", optarg, 1e-9, 1, &min_sup)) return 2;
+            break;
+        case O_MINCONF:
+            if (cli_double(cmd, "--min-confidence", optarg, 0, 1, &min_conf)) return 2;
+            break;
         default: return cli_usage_error(cmd, "unknown option");
         }
     }
     if (optind != argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-    if (!items || !rules_path || !out)
-        return cli_usage_error(cmd, "--items, --rules and --out are required");
+    if (!items || !out || !(rules_path || baskets) || (rules_path && baskets))
+        return cli_usage_error(cmd, "--items, --out and one of --rules or --baskets are required");
     oq_error err = {0};
+    if (baskets) {
+        /* Mine positive and negative rules, keep them beside the table (so a
+         * user sees what steered the learning), then read them like --rules. */
+        oq_baskets *b = NULL;
+        oq_ruleset *rs = NULL;
+        oq_rules_params rp;
+        oq_rules_params_default(&rp);
+        rp.min_support = min_sup;
+        rp.min_confidence = min_conf;
+        rp.max_len = 2; /* single-item rules are what the MDP uses */
+        rp.negative = 1;
+        int bad = oq_sidecar_path(out, ".rules.csv", mined_path, sizeof mined_path) ||
+                  oq_baskets_read(baskets, &b, &err) || oq_rules_mine(b, &rp, &rs, &err) ||
+                  oq_rules_write_csv(rs, &b->items, mined_path, &err);
+        if (!bad)
+            fprintf(stderr, "offerq crosssell: mined %zu positive and %zu negative rules from %zu "
+                            "baskets into %s\n",
+                    rs->n_positive, rs->n_negative, b->n, mined_path);
+        oq_ruleset_free(rs);
+        oq_baskets_free(b);
+        if (bad) return cli_fail(&err, NULL);
+        rules_path = mined_path;
+    }
     oq_xsell_sim sim;
     oq_xsell_sim_default(&sim);
     sim.survival = survival;
