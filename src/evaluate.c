@@ -513,8 +513,8 @@ void oq_eval_print(const oq_eval_report *r, void *fpv)
                 100 * (o->ips - o->truth) / fabs(o->truth), 100 * (o->dr - o->truth) / fabs(o->truth));
     }
     if (r->scorer_interim)
-        fprintf(fp, "\nNOTE: the run used the INTERIM scorer (%s), a stand-in until the BG/NBD and "
-                    "profit models are merged.\n", r->scorer);
+        fprintf(fp, "\nNOTE: the run's scorer was %s; its r^ is an interim stand-in, not the "
+                    "profit model.\n", r->scorer);
 }
 
 int oq_eval_write_json(const oq_eval_report *r, const char *path, oq_error *err)

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # quickstart.sh - install dependencies, build, and run the main job on a
-# generated example log (example/log.csv and its sidecars).
+# generated example log: generate (example/log.csv + sidecars), validate and
+# summarise, run the nightly coupon job (example/run/), and evaluate its plan
+# against the generator's truth (example/eval.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install-deps.sh
@@ -9,3 +11,5 @@ cmake --build build -j "$(nproc)" >/dev/null
 mkdir -p example
 ./build/offerq gen --seed 1 --out example/log.csv
 ./build/offerq summary example/log.csv
+./build/offerq run --log example/log.csv --out-dir example/run --budget 5000
+./build/offerq eval --log example/log.csv --run example/run --json example/eval.json
