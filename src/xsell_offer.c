@@ -30,9 +30,8 @@ int oq_xsell_items_match(const oq_xsell_mdp *m, const oq_xsell_mdp *cur, oq_erro
                                 "(same items in the same order expected)",
                                 i + 1, m->items[i].name, cur->items[i].name);
     if (m->n_items != cur->n_items)
-        return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
-                            "the table has %d items, the items file %d", m->n_items,
-                            cur->n_items);
+        return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "the table has %d items, the items file %d",
+                            m->n_items, cur->n_items);
     return 0;
 }
 
@@ -46,17 +45,18 @@ int oq_xsell_offer_lookup(const oq_xsell_qtable *t, const char *item, const long
     out->bundle = out->level = -1;
     int e = oq_xsell_item_find(m, item);
     if (e < 0)
-        return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "unknown item '%s' (not an item of the table)",
-                            item);
+        return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
+                            "unknown item '%s' (not an item of the table)", item);
     if (n != (size_t)N)
         return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
                             "inventory has %zu counts, the table has %d items", n, N);
-    uint32_t x[OQ_XSELL_MAX_ITEMS];
+    uint32_t x[OQ_XSELL_MAX_ITEMS] = {0};
     for (int i = 0; i < N; i++) {
         if (inv[i] < 0 || inv[i] > (long)m->items[i].capacity)
-            return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
-                                "inventory of '%s' must be in [0, %u] (the table's capacity), got %ld",
-                                m->items[i].name, m->items[i].capacity, inv[i]);
+            return oq_error_set(
+                err, OQ_EINVAL, NULL, 0, 0,
+                "inventory of '%s' must be in [0, %u] (the table's capacity), got %ld",
+                m->items[i].name, m->items[i].capacity, inv[i]);
         x[i] = (uint32_t)inv[i];
     }
     if (x[e] == 0)
@@ -89,8 +89,8 @@ int oq_xsell_offer_json(const oq_xsell_mdp *m, const oq_xsell_offer *o, json_t *
 {
     int bad = 0;
     bad |= json_object_set_new(obj, "item", json_string(m->items[o->item].name));
-    bad |= json_object_set_new(obj, "bundle",
-                               o->bundle >= 0 ? json_string(m->items[o->bundle].name) : json_null());
+    bad |= json_object_set_new(
+        obj, "bundle", o->bundle >= 0 ? json_string(m->items[o->bundle].name) : json_null());
     bad |= json_object_set_new(obj, "discount", json_real(o->discount));
     bad |= json_object_set_new(obj, "item_price", json_real(o->item_price));
     bad |= json_object_set_new(obj, "addon_list_price", json_real(o->addon_list));
