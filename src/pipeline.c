@@ -226,7 +226,7 @@ static int pipeline_scorer(const oq_pipeline_opts *o, const oq_log *log, oq_inte
     if (rc) return rc;
     oq_scorer rhat = oq_interim_scorer(*interim);
     rhat.name = "interim empirical r^ (mean net reward per state x coupon)";
-    oq_models_opts mo = {.log_path = o->log_path, .quiet = o->quiet};
+    oq_models_opts mo = {.log_path = o->log_path, .orders_path = o->orders_path, .quiet = o->quiet};
     if ((rc = oq_models_fit(log, &mo, rhat, models, err))) return rc;
     *out = oq_models_scorer(*models);
     return 0;
@@ -390,6 +390,8 @@ static int write_outputs(const oq_pipeline_opts *o, const oq_pipeline_result *r,
     if ((rc = write_svg(path, &r->stats, o->dq.faithful, err))) goto cleanup;
     PATH("recommendations.csv");
     if ((rc = write_recs(path, r, err))) goto cleanup;
+    PATH("bgnbd.json");
+    if (r->has_bgnbd && (rc = oq_bgnbd_params_save(path, &r->bgnbd_fit, 0, 1, err))) goto cleanup;
 cleanup:
 #undef PATH
     json_decref(j);
@@ -440,6 +442,7 @@ int oq_pipeline_run(const oq_pipeline_opts *o, const oq_log *log_in, oq_pipeline
         r->bgnbd = f->p;
         r->bgnbd_ll = f->ll;
         r->bgnbd_converged = f->converged;
+        r->bgnbd_fit = *f;
         snprintf(r->purchase_source, sizeof r->purchase_source, "%s",
                  oq_models_purchase_source(models));
     }
@@ -570,4 +573,33 @@ cleanup:
     free(rbar);
     free(rcnt);
     return rc;
+}
+
+int oq_pipeline_reco(const oq_pipeline_result *r, oq_reco **out, oq_error *err)
+{
+    *out = NULL;
+    oq_reco *l = oq_reco_new();
+    if (!l) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    int rc = 0;
+    for (size_t c = 0; c < r->n; c++) {
+        oq_reco_row w = {.user_id = r->user_id[c], .day = r->tomorrow,
+                         .coupon = (uint8_t)r->coupon[c],
+                         .expected_profit = r->expected_profit[c], .p_alive = r->p_alive[c]};
+        oq_dynaq_key_format(r->state[c], w.state, sizeof w.state);
+        if ((rc = oq_reco_push(l, &w, err))) goto cleanup;
+    }
+    if ((rc = oq_reco_sort(l, err))) goto cleanup;
+    *out = l;
+    l = NULL;
+cleanup:
+    oq_reco_free(l);
+    return rc;
+}
+
+char *oq_pipeline_report_text(const oq_pipeline_opts *o, const oq_pipeline_result *r)
+{
+    json_t *j = report_json(o, r);
+    char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(17)) : NULL;
+    json_decref(j);
+    return text;
 }

@@ -244,19 +244,30 @@ static int h_alive(oq_serve *s, const char *path, struct MHD_Connection *conn, r
     (void)path, (void)conn;
     json_t *o = body_object(rq, out);
     if (!o) return out->status;
-    double x, tx, T;
+    double x, tx, T, t = -1;
     int bad = num_field(o, "x", 0, 1e7, &x, out) || num_field(o, "t_x", 0, 1e7, &tx, out) ||
-              num_field(o, "T", 0, 1e7, &T, out);
+              num_field(o, "T", 0, 1e7, &T, out) ||
+              (json_object_get(o, "t") && num_field(o, "t", 0, 1e7, &t, out));
     json_decref(o);
     if (bad) return out->status;
     if (x != floor(x)) return reply_error(out, 400, "x must be a whole number of repeat purchases");
     if (!(T > 0)) return reply_error(out, 400, "T must be > 0");
     if (tx > T) return reply_error(out, 400, "t_x (%g) must not exceed T (%g)", tx, T);
     if (x == 0 && tx != 0) return reply_error(out, 400, "t_x must be 0 when x = 0");
-    if (!s->cfg.models.p_alive) return model_missing(out, "bgnbd");
-    double p = s->cfg.models.p_alive(s->cfg.models.alive_ctx, x, tx, T);
+    const oq_serve_models *m = &s->cfg.models;
+    if (!m->p_alive || (t >= 0 && !m->expected)) return model_missing(out, "bgnbd");
+    double p = m->p_alive(m->alive_ctx, x, tx, T), ex = 0;
     if (!(p >= 0 && p <= 1)) return reply_error(out, 500, "model returned %g", p);
-    return reply_json(out, 200, json_pack("{s:f}", "p_alive", p));
+    if (t >= 0 && (m->expected(m->alive_ctx, t, x, tx, T, &ex) || !(ex >= 0) || !isfinite(ex)))
+        return reply_error(out, 500, "model could not compute the expected purchases in t = %g", t);
+    json_t *r = json_pack("{s:f}", "p_alive", p);
+    if (r && t >= 0) {
+        json_object_set_new(r, "t", json_real(t));
+        json_object_set_new(r, "expected_purchases", json_real(ex));
+    }
+    if (r && m->alive_unit_days > 0)
+        json_object_set_new(r, "unit_days", json_real(m->alive_unit_days));
+    return reply_json(out, 200, r);
 }
 
 static int h_profit(oq_serve *s, const char *path, struct MHD_Connection *conn, request *rq,
@@ -339,9 +350,8 @@ static int h_crosssell(oq_serve *s, const char *path, struct MHD_Connection *con
     const char *inv = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "inventory");
     if (!item || !inv)
         return reply_error(out, 400, "missing query parameter \"%s\"", !item ? "item" : "inventory");
-    int64_t it;
-    if (oq_parse_i64(item, strlen(item), &it) || it < 0 || it > 1000000)
-        return reply_error(out, 400, "item must be an integer item id >= 0");
+    if (!item[0] || strlen(item) > 255)
+        return reply_error(out, 400, "item must be an item name (1 to 255 bytes)");
     long levels[1024];
     size_t n = 0;
     for (const char *p = inv; *p;) {
@@ -354,12 +364,11 @@ static int h_crosssell(oq_serve *s, const char *path, struct MHD_Connection *con
         p += l + (p[l] == ',');
     }
     if (n == 0) return reply_error(out, 400, "inventory must not be empty");
-    if ((size_t)it >= n)
-        return reply_error(out, 400, "item %lld has no inventory level (%zu given)", (long long)it, n);
     if (!s->cfg.models.crosssell) return model_missing(out, "crosssell");
     json_t *o = json_object();
+    if (!o) return reply_error(out, 500, "out of memory");
     char msg[256] = "";
-    int rc = s->cfg.models.crosssell(s->cfg.models.crosssell_ctx, (long)it, levels, n, o, msg,
+    int rc = s->cfg.models.crosssell(s->cfg.models.crosssell_ctx, item, levels, n, o, msg,
                                      sizeof msg);
     if (rc) {
         json_decref(o);

@@ -2,10 +2,12 @@
 # cli_prod.sh - the production path with real servers (issue 6): a throwaway
 # PostgreSQL and redis-server (tests/servers.sh), then
 #   db init -> db load (all or nothing, line numbers) -> read back (dump, every
-#   field compared with the CSV) -> save-run -> publish -> serve (every
+#   field compared with the CSV) -> save-run -> run --pg (the nightly job
+#   from PostgreSQL, its list saved back) -> publish -> serve (every
 #   endpoint) -> publish v2 -> rollback -> publish killed by kill -9 before its
 #   switch (the previous version stays served, the orphan is cleaned) ->
-#   serve --dir -> the dashboard in headless Chromium.
+#   serve with the models (BG/NBD from run --pg, a cross-sell table from
+#   crosssell learn) -> serve --dir -> the dashboard in headless Chromium.
 # Needs: postgresql, redis-server, curl, python3, chromium (OQ_SKIP_BROWSER=1
 # skips the browser part explicitly). Servers are always stopped (trap).
 set -u
@@ -134,6 +136,42 @@ out=$("$BIN" db save-run --pg "$PG_URL" "$T/badrun" 2>&1); rc=$?
 check "a bad list is refused at recommendations.csv:5:6" grep -q "recommendations.csv:5:6:" <<< "$out"
 check "  and no run is recorded" test "$(count runs)" = 1
 
+# ---- the nightly job from PostgreSQL ---------------------------------------------
+check "run needs exactly one of --log / --pg" bash -c \
+  "'$BIN' run --pg '$PG_URL' --log '$T/log.csv' --out-dir '$T/x' 2>/dev/null; test \$? -eq 2"
+out=$("$BIN" run --pg "$PG_URL" --orders "$T/log.orders.csv" --budget 300 --out-dir "$T/runpg" --quiet 2>"$T/run.err"); rc=$?
+check "run --pg: the list saved as run 2" test $rc -eq 0 -a "$out" = "run 2: $users recommendations saved"
+check "  runs and recommendations grew by one run" test "$(count runs) $(count recommendations)" = "2 $((2 * users))"
+check "  DIR outputs written (list, Q table, bgnbd.json, report)" test -s "$T/runpg/recommendations.csv" -a -s "$T/runpg/qtable.ofq" -a -s "$T/runpg/bgnbd.json" -a -s "$T/runpg/report.json"
+"$BIN" run --log "$T/log.csv" --budget 300 --out-dir "$T/runcsv" --quiet 2>/dev/null
+check "  same list, Q table and BG/NBD fit as run --log on the CSV" bash -c \
+  "cd '$T' && cmp -s runpg/recommendations.csv runcsv/recommendations.csv && cmp -s runpg/qtable.ofq runcsv/qtable.ofq && cmp -s runpg/bgnbd.json runcsv/bgnbd.json"
+"$(pg_bindir)/psql" "$PG_URL" -AtF, -c "SELECT user_id, snapshot_date, state, coupon, expected_profit, p_alive FROM recommendations WHERE run_id = 2 ORDER BY user_id" > "$T/db_list.csv"
+check "  the saved list equals DIR/recommendations.csv" python3 - "$T/runpg/recommendations.csv" "$T/db_list.csv" <<'EOF2'
+import csv, sys
+a = list(csv.DictReader(open(sys.argv[1])))
+b = list(csv.reader(open(sys.argv[2])))
+assert len(a) == len(b) > 0, (len(a), len(b))
+for x, y in zip(a, b):
+    assert [x["user_id"], x["snapshot_date"], x["state"], x["coupon"]] == y[:4], (x, y)
+    # the CSV has 4 decimals, the database full precision
+    assert abs(float(x["expected_profit"]) - float(y[4])) <= 5.1e-5, (x, y)
+    assert abs(float(x["p_alive"]) - float(y[5])) <= 5.1e-5, (x, y)
+EOF2
+check "  the run's report stored (customers, source, log rows)" test \
+  "$("$(pg_bindir)/psql" "$PG_URL" -At -c "SELECT report->'plan'->>'customers', source, log_rows FROM runs WHERE run_id = 2")" = "$users|offerq run --pg|$rows"
+out=$("$BIN" run --pg "postgresql://offerq@127.0.0.1:$(free_port)/postgres" --quiet 2>&1); rc=$?
+check "run --pg with the database down fails with 1" test $rc -eq 1
+check "  and says so" grep -q "is the database up" <<< "$out"
+check "offerq eval on the run" bash -c "'$BIN' eval --log '$T/log.csv' --run '$T/runpg' --json '$T/runpg/eval.json' --quiet >/dev/null"
+
+# ---- a cross-sell table (learned on a tiny items file + rules) --------------------
+printf 'item,price,cost,inventory\nbread,20,10,3\nmilk,12,8,3\nbutter,30,20,3\n' > "$T/items.csv"
+printf 'type,lhs,rhs,support,confidence,lift,count\npositive,bread,butter,0.1,0.9,1.8,40\n' > "$T/rules.csv"
+"$BIN" crosssell learn --items "$T/items.csv" --rules "$T/rules.csv" --episodes 3000 --quiet \
+  --out "$T/xs.oxq" --summary "$T/runpg/crosssell.json" > "$T/learn.txt" 2>&1
+check "crosssell learn with a dashboard summary" test $? -eq 0 -a -s "$T/runpg/crosssell.json"
+
 # ---- Redis publish ------------------------------------------------------------------
 out=$("$BIN" publish --redis "$REDIS_URL" "$T/run1" 2>/dev/null)
 check "publish run1 -> version 1" test "$(head -1 <<< "$out")" = "current 1"
@@ -169,8 +207,9 @@ http POST /v1/profit -d "{\"sequence\": $seq30, \"features\": [3, 1, 45.5, 0.8],
 check "profit 4 features -> 400" test "$CODE" = 400
 http POST /v1/profit -d "{\"sequence\": $seq30, \"features\": [3, 1, 45.5, 0.8, 2], \"coupon\": 7}"
 check "profit coupon 7 -> 400" test "$CODE" = 400
-http GET '/v1/crosssell?item=1&inventory=10,9,8,7,6';  check "crosssell valid -> 503" test "$CODE" = 503
-http GET '/v1/crosssell?item=9&inventory=10,9';        check "crosssell item without inventory -> 400" test "$CODE" = 400
+http GET '/v1/crosssell?item=1&inventory=10,9,8,7,6';  check "crosssell valid -> 503" test "$CODE $(j 'd["model"]')" = "503 crosssell"
+http GET '/v1/crosssell?item=&inventory=10,9';         check "crosssell empty item -> 400" test "$CODE" = 400
+http GET '/v1/crosssell?item=1&inventory=10,,9';       check "crosssell malformed inventory -> 400" test "$CODE" = 400
 http GET '/v1/crosssell?inventory=10,9';               check "crosssell missing item -> 400" test "$CODE" = 400
 # A body delivered in chunks (Transfer-Encoding: chunked, ~37 KB) is accumulated whole.
 python3 -c 'import json; print(json.dumps({"sequence": ["category-%d" % i for i in range(3000)], "features": [1, 1, 1, 0.5, 1], "coupon": "20"}))' > "$T/big.json"
@@ -212,20 +251,118 @@ check "  and versions older than previous (2)" test "$(rcli EXISTS offerq:v:2:li
 check "  keeping previous 1 for rollback" test "$(rcli EXISTS offerq:v:1:list)" = 1
 stop_serve
 
-# ---- serve --dir and the dashboard ------------------------------------------------
-cat > "$T/run1/eval.json" <<'EOF'
-{"policies": [{"name": "no coupon", "profit": 100.5, "spend": 0, "pct_of_oracle_uplift": 0},
-              {"name": "offerq", "profit": 180.25, "spend": 20.5, "pct_of_oracle_uplift": 93.1}]}
-EOF
-echo '{"spend": 1234.5, "budget": 5000, "losses": [3.1, 2.2, 1.7, 1.5, 1.4]}' > "$T/run1/report.json"
-start_serve --dir "$T/run1" || die "serve --dir did not start"
+
+# ---- the models: BG/NBD of run --pg and the cross-sell table ------------------------
+# Today's prices: bread up to 22, butter down to 21 at cost 20 (a discounted
+# butter add-on would now sell below cost).
+printf 'item,price,cost,inventory\nbread,22,10,3\nmilk,12,8,3\nbutter,21,20,3\n' > "$T/items_now.csv"
+printf 'item,price,cost,inventory\nmilk,12,8,3\nbread,20,10,3\nbutter,30,20,3\n' > "$T/items_swapped.csv"
+echo '{"r": 1, "alpha": -2, "a": 1, "b": 1}' > "$T/bad_bgnbd.json"
+out=$("$BIN" serve --port 0 --dir "$T/runpg" --bgnbd "$T/bad_bgnbd.json" 2>&1); rc=$?
+check "serve refuses invalid BG/NBD parameters (exit 1)" test $rc -eq 1
+out=$("$BIN" serve --port 0 --dir "$T/runpg" --crosssell "$T/xs.oxq" --items "$T/items_swapped.csv" 2>&1); rc=$?
+check "serve refuses items in another order than the table" bash -c "test $rc -eq 1 && grep -q \"item 1 is 'bread' in the table but 'milk'\" <<< \"\$1\"" _ "$out"
+
+out=$("$BIN" publish --redis "$REDIS_URL" "$T/runpg" 2>/dev/null)
+check "publish the run --pg directory -> version 5" test "$(head -1 <<< "$out")" = "current 5"
+start_serve --redis "$REDIS_URL" --bgnbd "$T/runpg/bgnbd.json" --crosssell "$T/xs.oxq" --items "$T/items_now.csv" || die "serve with models did not start"
+cpg=$(awk -F, -v u=$u '$1 == u {print $4}' "$T/runpg/recommendations.csv")
+http GET /v1/recommend/$u
+check "recommend: run --pg's coupon ($cpg), version 5" test "$CODE $(j 'd["coupon"], d["version"]')" = "200 $cpg 5"
+# P(alive) and E[X(t)] against an independent evaluation of the formulas
+# (Fader, Hardie & Lee 2005, eqs. 10 and the P(alive) of Hardie's note 021;
+# 2F1 by its plain power series).
+check "alive: P(alive) and expected purchases match the BG/NBD formulas (8 cases)" python3 - "$PORT" "$T/runpg/bgnbd.json" <<'EOF2'
+import json, sys, urllib.request
+port, p = sys.argv[1], json.load(open(sys.argv[2]))
+r, al, a, b = p["r"], p["alpha"], p["a"], p["b"]
+def hyp2f1(A, B, C, z):
+    s, term, k = 1.0, 1.0, 0
+    while abs(term) > 1e-17 * abs(s):
+        term *= (A + k) * (B + k) / ((C + k) * (k + 1)) * z
+        s += term; k += 1
+        assert k < 100000
+    return s
+def odds(x, tx, T):
+    return a / (b + x - 1) * ((al + T) / (al + tx)) ** (r + x) if x > 0 else 0.0
+def expected(t, x, tx, T):
+    z = t / (al + T + t)
+    g = ((al + T) / (al + T + t)) ** (r + x) * hyp2f1(r + x, b + x, a + b + x - 1, z)
+    return (a + b + x - 1) / (a - 1) * (1 - g) / (1 + odds(x, tx, T))
+cases = [(0, 0, 30, 7), (1, 5, 60, 30), (2, 30, 90, 30), (3, 80, 90, 90), (5, 10, 120, 14),
+         (1, 1, 1, 1), (10, 200, 365, 365), (4, 0.5, 30.5, 0)]
+for x, tx, T, t in cases:
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/alive",
+                                 data=json.dumps({"x": x, "t_x": tx, "T": T, "t": t}).encode())
+    d = json.load(urllib.request.urlopen(req))
+    pa = 1 / (1 + odds(x, tx, T))
+    assert abs(d["p_alive"] - pa) <= 1e-12 * pa, (x, tx, T, d, pa)
+    e = expected(t, x, tx, T)
+    assert abs(d["expected_purchases"] - e) <= 1e-9 * max(e, 1e-300), (x, tx, T, t, d, e)
+    assert d["t"] == t and d["unit_days"] == 1, d
+EOF2
+http POST /v1/alive -d '{"x": 2, "t_x": 30, "T": 90}'
+check "alive without t: p_alive only" test "$CODE $(j '"expected_purchases" in d, 0 < d["p_alive"] < 1')" = "200 False True"
+pa_bgnbd=$(j 'd["p_alive"]')
+http POST /v1/alive -d '{"x": 2, "t_x": 30, "T": 90, "t": -1}'; check "alive t < 0 -> 400" test "$CODE" = 400
+http POST /v1/alive -d '{"x": 2, "t_x": 30, "T": 90, "t": "a"}'; check "alive t not a number -> 400" test "$CODE" = 400
+http POST /v1/alive -d '{"x": 0, "t_x": 3, "T": 90}'; check "alive t_x > 0 with x = 0 -> 400" test "$CODE" = 400
+http POST /v1/alive -d '{"x": 1.5, "t_x": 3, "T": 90}'; check "alive fractional x -> 400" test "$CODE" = 400
+http GET '/v1/crosssell?item=bread&inventory=3,3,3'
+xs_now=$(cat "$T/body")
+check "crosssell with today's items: bread quoted at 22" test "$CODE $(j 'd["item"], d["item_price"]')" = "200 bread 22.0"
+check "  a bundle now below cost is not offered, others are priced from today's list" python3 - "$T/body" "$T/xs.oxq" "$BIN" <<'EOF2'
+import json, subprocess, sys
+now = json.load(open(sys.argv[1]))
+table = json.loads(subprocess.check_output([sys.argv[3], "crosssell", "offer", "--table", sys.argv[2],
+                                            "--item", "bread", "--inventory", "3,3,3", "--json"]))
+price = {"bread": 22.0, "milk": 12.0, "butter": 21.0}
+cost = {"bread": 10.0, "milk": 8.0, "butter": 20.0}
+j, disc = table["bundle"], table["discount"]
+if j is not None and (1 - disc) * price[j] < cost[j]:
+    assert now["bundle"] is None and now.get("below_cost") is True and now["bundle_price"] == 22.0, now
+else:
+    assert now["bundle"] == j and now["discount"] == disc, (now, table)
+    assert abs(now["bundle_price"] - (22.0 + (0 if j is None else (1 - disc) * price[j]))) < 1e-12, now
+EOF2
+http GET /metrics
+check "metrics: bgnbd and crosssell loaded" bash -c "grep -q '^offerq_models_loaded{model=\"bgnbd\"} 1$' '$T/body' && grep -q '^offerq_models_loaded{model=\"crosssell\"} 1$' '$T/body'"
+stop_serve
+
+# ---- serve --dir: bgnbd.json picked up, the cross-sell table, the dashboard ----------
+start_serve --dir "$T/runpg" --crosssell "$T/xs.oxq" || die "serve --dir did not start"
 http GET /v1/recommend/$u
 check "dir: recommend 200, version dir-<crc>" bash -c "test '$CODE' = 200 && grep -q '\"version\":\"dir-[0-9a-f]\{8\}\"' '$T/body'"
+check "dir: /v1/alive answered with DIR/bgnbd.json" grep -q "/v1/alive uses $T/runpg/bgnbd.json" "$T/serve.log"
+http POST /v1/alive -d '{"x": 2, "t_x": 30, "T": 90}'
+check "  same P(alive) as with --bgnbd" test "$CODE $(j 'd["p_alive"]')" = "200 $pa_bgnbd"
+http GET '/v1/crosssell?item=bread&inventory=3,3,3'
+check "crosssell: the answer of crosssell offer --json" python3 - "$T/body" "$T/xs.oxq" "$BIN" <<'EOF2'
+import json, subprocess, sys
+got = json.load(open(sys.argv[1]))
+want = json.loads(subprocess.check_output([sys.argv[3], "crosssell", "offer", "--table", sys.argv[2],
+                                           "--item", "bread", "--inventory", "3,3,3", "--json"]))
+del want["inventory"]
+assert got == want, (got, want)
+# the planted rule bread => butter (confidence 0.9) with stock to spare: butter is bundled
+assert got["bundle"] == "butter" and got["learned"], got
+assert abs(got["bundle_price"] - (20 + (1 - got["discount"]) * 30)) < 1e-12, got
+EOF2
+http GET '/v1/crosssell?item=2&inventory=3,3,3';  check "crosssell item by position: 2 = milk" test "$CODE $(j 'd["item"]')" = "200 milk"
+http GET '/v1/crosssell?item=bread&inventory=3,0,0'
+check "crosssell: nothing else in stock -> no bundle" test "$CODE $(j 'd["bundle"], d["bundle_price"]')" = "200 None 20.0"
+http GET '/v1/crosssell?item=jam&inventory=3,3,3';     check "crosssell unknown item -> 400" test "$CODE $(j 'd["error"]')" = "400 unknown item 'jam' (not an item of the table)"
+http GET '/v1/crosssell?item=bread&inventory=3,3';     check "crosssell inventory of 2 items for 3 -> 400" test "$CODE" = 400
+http GET '/v1/crosssell?item=bread&inventory=3,3,4';   check "crosssell count over capacity -> 400" test "$CODE" = 400
+http GET '/v1/crosssell?item=bread&inventory=0,3,3';   check "crosssell requested item out of stock -> 400" test "$CODE" = 400
+http GET '/v1/crosssell?item=bread&inventory=3,x,3';   check "crosssell non-numeric count -> 400" test "$CODE" = 400
+http GET '/v1/crosssell?item=bread';                   check "crosssell missing inventory -> 400" test "$CODE" = 400
 http GET /v1/dashboard.json
 check "dashboard.json: users and rows" test "$(j 'd["users"], len(d["rows"])')" = "$users $users"
 check "dashboard.json: coupon mix sums to users" test "$(j 'sum(m["count"] for m in d["coupon_mix"])')" = "$users"
 check "dashboard.json: P(alive) histogram sums to users" test "$(j 'sum(d["p_alive_hist"]["counts"])')" = "$users"
-check "dashboard.json: eval and report parsed" test "$(j 'd["eval"]["policies"][1]["name"], d["report"]["spend"]')" = "offerq 1234.5"
+check "dashboard.json: eval, crosssell and report parsed" test \
+  "$(j '[p["name"] for p in d["eval"]["policies"]].count("offerq"), len(d["crosssell"]["decisions"]), d["report"]["plan"]["customers"]')" = "1 3 $users"
 http GET /
 check "dashboard page served" bash -c "test '$CODE' = 200 && grep -q '<table id=\"list\">' '$T/body'"
 check "dashboard embed in sync with src/web/dashboard.html" bash -c \
@@ -241,21 +378,41 @@ else
       --user-data-dir="$T/chrome" --virtual-time-budget=5000 --dump-dom \
       "http://127.0.0.1:$PORT/" > "$T/dom.html" 2>"$T/chrome.log"
     check "browser: page script finished" grep -q 'data-ready="1"' "$T/dom.html"
-    check "browser: list table has rows" python3 - "$T/dom.html" "$users" <<'EOF'
+    check "browser: list table has rows" python3 - "$T/dom.html" "$users" <<'EOF2'
 import re, sys
 dom, users = open(sys.argv[1]).read(), int(sys.argv[2])
 body = re.search(r'<table id="list">.*?<tbody>(.*?)</tbody>', dom, re.S).group(1)
 n = body.count("<tr>")
 assert n == min(500, users), n
 assert f"showing {min(500, users)} of {users}" in dom
-EOF
+EOF2
     check "browser: coupon mix chart drawn (4 bars)" python3 -c "
 import re,sys; d=open('$T/dom.html').read(); s=re.search(r'<svg[^>]*id=\"mix-chart\".*?</svg>', d, re.S).group(0); assert s.count('<rect')==4"
     check "browser: P(alive) chart drawn (10 bars)" python3 -c "
 import re,sys; d=open('$T/dom.html').read(); s=re.search(r'<svg[^>]*id=\"palive-chart\".*?</svg>', d, re.S).group(0); assert s.count('<rect')==10"
-    check "browser: evaluation table" grep -q '<table id="eval-table">.*offerq' "$T/dom.html"
+    check "browser: evaluation table (9 policies, offerq among them) and OPE table" python3 - "$T/dom.html" "$T/runpg/eval.json" <<'EOF2'
+import json, re, sys
+dom, ev = open(sys.argv[1]).read(), json.load(open(sys.argv[2]))
+t = re.search(r'<table id="eval-table">.*?<tbody>(.*?)</tbody>', dom, re.S).group(1)
+names = [p["name"] for p in ev["policies"]]
+assert t.count("<tr>") == len(names) and "offerq" in names, (t.count("<tr>"), names)
+for n in names: assert f'<td class="t">{n}</td>' in t, n
+o = re.search(r'<table id="ope-table">.*?<tbody>(.*?)</tbody>', dom, re.S).group(1)
+assert o.count("<tr>") == len(ev["ope"]), o
+EOF2
+    check "browser: cross-selling table (3 requests, bread -> butter) and its evaluation" python3 - "$T/dom.html" <<'EOF2'
+import re, sys
+dom = open(sys.argv[1]).read()
+t = re.search(r'<table id="xsell-table">.*?<tbody>(.*?)</tbody>', dom, re.S).group(1)
+rows = re.findall(r"<tr>(.*?)</tr>", t, re.S)
+assert len(rows) == 3, rows
+assert rows[0].startswith('<td class="t">bread</td><td class="t">butter</td>'), rows[0]
+e = re.search(r'<table id="xsell-eval-table">.*?<tbody>(.*?)</tbody>', dom, re.S).group(1)
+assert e.count("<tr>") == 3 and "optimum (DP)" in e, e
+EOF2
     check "browser: learning curve from report.json" grep -q 'class="curve"' "$T/dom.html"
-    check "browser: budget shows the report's spend" grep -q 'report: spend' "$T/dom.html"
+    check "browser: budget card shows the run's budget and expected spend" bash -c \
+      "grep -q 'plan: budget</td><td>300' '$T/dom.html' && grep -q 'plan: expected_spend' '$T/dom.html'"
   fi
 fi
 stop_serve

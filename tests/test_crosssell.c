@@ -579,6 +579,125 @@ static void test_cli_learn_offer(void **state)
     free(dir);
 }
 
+/* ---- answering requests with a learned table (offer, HTTP service) -------- */
+
+static void test_offer_lookup(void **state)
+{
+    (void)state;
+    /* bread 20/10, milk 12/8, butter 30/20, 3 units each; bread => butter planted */
+    oq_xsell_sim s;
+    oq_xsell_sim_default(&s);
+    s.mdp.n_items = 3;
+    const char *names[3] = {"bread", "milk", "butter"};
+    const double price[3] = {20, 12, 30}, cost[3] = {10, 8, 20};
+    for (int i = 0; i < 3; i++) {
+        snprintf(s.mdp.items[i].name, sizeof s.mdp.items[i].name, "%s", names[i]);
+        s.mdp.items[i].price = price[i];
+        s.mdp.items[i].cost = cost[i];
+        s.mdp.items[i].capacity = 3;
+        s.arrival[i] = 0.2;
+    }
+    oq_xsell_rule rule = {.lhs_item = 0, .rhs_item = 2, .confidence = 0.9};
+    oq_xsell_kb kb;
+    oq_error err = {0};
+    oq_xsell_qtable *t = NULL;
+    assert_int_equal(oq_xsell_sim_plant(&s, &rule, 1, &err), 0);
+    assert_int_equal(oq_xsell_kb_build(&s.mdp, &rule, 1, &kb, &err), 0);
+    assert_int_equal(oq_xsell_qtable_new(&s.mdp, &t, &err), 0);
+    oq_xsell_learn_opts o;
+    oq_xsell_learn_opts_default(&o, OQ_XSELL_KQ);
+    gsl_rng *r = oq_rng_new(5, 0);
+    for (int ep = 0; ep < 3000; ep++)
+        assert_int_equal(oq_xsell_learn_episode(t, &s, &kb, &o, r, NULL, &err), 0);
+    gsl_rng_free(r);
+
+    /* item names, then positions counted from 1 */
+    static const struct { const char *name; int want; } find[] = {
+        {"bread", 0}, {"butter", 2}, {"1", 0}, {"3", 2}, {"0", -1}, {"4", -1},
+        {"jam", -1}, {"2x", -1}, {"", -1}, {"-1", -1}, {"+2", -1}};
+    for (size_t k = 0; k < sizeof find / sizeof *find; k++)
+        assert_int_equal(oq_xsell_item_find(&s.mdp, find[k].name), find[k].want);
+
+    /* every learned (inventory, request): the same decision as the table's own
+     * argmax, priced by (1 - delta_k) p_j, never an out-of-stock add-on */
+    int bundles = 0;
+    for (uint64_t st = 0; st < oq_xsell_n_states(&s.mdp); st++) {
+        uint32_t x[3];
+        oq_xsell_state_decode(&s.mdp, st, x);
+        long inv[3] = {x[0], x[1], x[2]};
+        for (int e = 0; e < 3; e++) {
+            if (!x[e]) continue;
+            oq_xsell_offer of;
+            int d, j, k;
+            double q;
+            assert_int_equal(oq_xsell_offer_lookup(t, names[e], inv, 3, NULL, &of, &err), 0);
+            int learned = oq_xsell_qtable_decide(t, x, e, &d, &q);
+            oq_xsell_decision_decode(&s.mdp, d, &j, &k);
+            assert_int_equal(of.item, e);
+            assert_int_equal(of.learned, learned);
+            assert_int_equal(of.bundle, j);
+            assert_int_equal(of.level, k);
+            assert_true(of.q == q && !of.below_cost);
+            assert_true(of.item_price == price[e]);
+            if (j >= 0) {
+                bundles++;
+                assert_true(x[j] > 0 && j != e);
+                assert_true(of.discount == s.mdp.disc[k]);
+                assert_true(of.addon_price == (1 - s.mdp.disc[k]) * price[j]);
+                assert_true(of.addon_price >= cost[j]);
+            } else {
+                assert_true(of.discount == 0 && of.addon_price == 0);
+            }
+            assert_true(of.bundle_price == of.item_price + of.addon_price);
+        }
+    }
+    assert_true(bundles > 0);
+    long full[3] = {3, 3, 3};
+    oq_xsell_offer of;
+    assert_int_equal(oq_xsell_offer_lookup(t, "bread", full, 3, NULL, &of, &err), 0);
+    assert_int_equal(of.bundle, 2); /* the planted rule, stock to spare */
+
+    /* today's prices: quoted; butter now below cost at any discount > 0 */
+    oq_xsell_mdp now = s.mdp;
+    now.items[0].price = 22;
+    now.items[2].price = 21;
+    assert_int_equal(oq_xsell_items_match(&s.mdp, &now, &err), 0);
+    oq_xsell_offer o2;
+    assert_int_equal(oq_xsell_offer_lookup(t, "bread", full, 3, &now, &o2, &err), 0);
+    assert_true(o2.item_price == 22);
+    if (of.discount > 0)
+        assert_true(o2.below_cost && o2.bundle == -1 && o2.bundle_price == 22);
+    else
+        assert_true(!o2.below_cost && o2.bundle == 2 && o2.bundle_price == 22 + 21);
+
+    /* the items file must list the table's items in its order */
+    oq_xsell_mdp sw = s.mdp;
+    sw.items[0] = s.mdp.items[1];
+    sw.items[1] = s.mdp.items[0];
+    assert_int_equal(oq_xsell_items_match(&s.mdp, &sw, &err), OQ_EINVAL);
+    assert_non_null(strstr(err.msg, "item 1 is 'bread' in the table but 'milk'"));
+    sw = s.mdp;
+    sw.n_items = 2;
+    assert_int_equal(oq_xsell_items_match(&s.mdp, &sw, &err), OQ_EINVAL);
+
+    /* bad requests: OQ_EINVAL with a message saying what is wrong */
+    static const struct { const char *item; long inv[4]; size_t n; const char *msg; } bad[] = {
+        {"jam", {3, 3, 3}, 3, "unknown item 'jam'"},
+        {"4", {3, 3, 3}, 3, "unknown item '4'"},
+        {"bread", {3, 3}, 2, "inventory has 2 counts, the table has 3 items"},
+        {"bread", {3, 3, 3, 3}, 4, "inventory has 4 counts"},
+        {"bread", {3, 4, 3}, 3, "inventory of 'milk' must be in [0, 3]"},
+        {"bread", {3, -1, 3}, 3, "inventory of 'milk' must be in [0, 3]"},
+        {"bread", {0, 3, 3}, 3, "'bread' is out of stock"}};
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        memset(&err, 0, sizeof err);
+        assert_int_equal(oq_xsell_offer_lookup(t, bad[k].item, bad[k].inv, bad[k].n, NULL, &of, &err),
+                         OQ_EINVAL);
+        if (!strstr(err.msg, bad[k].msg)) fail_msg("case %zu: '%s'", k, err.msg);
+    }
+    oq_xsell_qtable_free(t);
+}
+
 /* ---- the experiment (figures 2a, 2b) on the quick configuration ---------- */
 
 static void test_experiment_orderings(void **state)
@@ -636,6 +755,7 @@ int main(void)
         cmocka_unit_test(test_table_file),
         cmocka_unit_test(test_readers),
         cmocka_unit_test(test_cli_learn_offer),
+        cmocka_unit_test(test_offer_lookup),
         cmocka_unit_test(test_experiment_orderings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

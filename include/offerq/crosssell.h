@@ -184,6 +184,51 @@ void oq_xsell_qtable_greedy(const oq_xsell_qtable *t, uint8_t *dec);
 int oq_xsell_qtable_save(const oq_xsell_qtable *t, const char *path, oq_error *err) OQ_WUR;
 int oq_xsell_qtable_load(const char *path, oq_xsell_qtable **out, oq_error *err) OQ_WUR;
 
+/* ---- answering requests with a learned table (offer, HTTP service) ------- */
+
+/* One decision of a learned table for a request. */
+typedef struct oq_xsell_offer {
+    int item;              /* requested item (index) */
+    int bundle;            /* add-on item (index), -1: no bundle */
+    int level;             /* discount level (index), -1 with no bundle */
+    double discount;       /* delta_k, 0 with no bundle */
+    double item_price;     /* p_i */
+    double addon_list;     /* p_j, 0 with no bundle */
+    double addon_price;    /* (1 - delta_k) p_j, 0 with no bundle */
+    double bundle_price;   /* item_price + addon_price */
+    double q;              /* Q of the table's decision (0 when unseen) */
+    uint32_t visits;       /* training visits of (inventory, request) */
+    int learned;           /* 1 if (inventory, request) was seen in training */
+    int below_cost;        /* 1 if the table's bundle was dropped because its
+                            * add-on would sell below cost at the quoted prices */
+} oq_xsell_offer;
+
+/* Index of the item called name in m; when no item has that name, a whole
+ * number k in [1, N] names the k-th item. -1 if neither. */
+int oq_xsell_item_find(const oq_xsell_mdp *m, const char *name);
+
+/* OQ_EINVAL (naming the first difference) unless cur lists exactly the items
+ * of the table's mdp m, by name, in the same order. */
+int oq_xsell_items_match(const oq_xsell_mdp *m, const oq_xsell_mdp *cur, oq_error *err) OQ_WUR;
+
+/* The table's decision for a buyer asking for item (name or position, see
+ * oq_xsell_item_find) when the stock is inv[0..n), in the table's item
+ * order. prices: NULL quotes the table's prices; else the current items
+ * (checked by oq_xsell_items_match beforehand), whose prices are quoted and
+ * whose costs are checked again: a bundle that would sell its add-on below
+ * the current cost is not offered (out->below_cost = 1, bundle -1).
+ * OQ_EINVAL with a message for an unknown item, n != N, a count outside
+ * [0, capacity] or a requested item out of stock. */
+int oq_xsell_offer_lookup(const oq_xsell_qtable *t, const char *item, const long *inv, size_t n,
+                          const oq_xsell_mdp *prices, oq_xsell_offer *out, oq_error *err) OQ_WUR;
+
+struct json_t;
+/* Set the fields of o in the JSON object obj: item, bundle (name or null),
+ * discount, item_price, addon_list_price, addon_price, bundle_price, q,
+ * learned, visits (and below_cost when set). m gives the names. Returns 0,
+ * OQ_ENOMEM. */
+int oq_xsell_offer_json(const oq_xsell_mdp *m, const oq_xsell_offer *o, struct json_t *obj) OQ_WUR;
+
 /* ---- the simulator (paper 4.2) ------------------------------------------- */
 
 typedef struct oq_xsell_sim {

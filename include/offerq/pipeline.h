@@ -14,6 +14,8 @@
  *   params.json          every setting of the run
  *   report.json          timings per stage, Dyna-Q losses, epsilon schedule, spend
  *   learning_curve.svg   mean |TD error| of real steps over training
+ *   bgnbd.json           the BG/NBD fit (oq_bgnbd_params_save, per day): what
+ *                        `offerq serve --dir` answers /v1/alive with
  */
 #ifndef OFFERQ_PIPELINE_H
 #define OFFERQ_PIPELINE_H
@@ -24,6 +26,7 @@
 #include "offerq/data.h"
 #include "offerq/dynaq.h"
 #include "offerq/error.h"
+#include "offerq/reco.h"
 
 /* ---- the interim scorer (stand-in for BG/NBD x Transformer) ------------------------- */
 
@@ -48,6 +51,7 @@ void oq_interim_p_order(const oq_interim *m, const oq_log *log, const size_t *ro
 typedef struct oq_pipeline_opts {
     const char *log_path;  /* read when no log is passed to oq_pipeline_run */
     const char *out_dir;   /* NULL: compute in memory, write nothing */
+    const char *orders_path; /* purchases for BG/NBD; NULL: log_path's sidecar rule (models.h) */
     double budget;         /* money available for tomorrow's coupons; INFINITY = none */
     oq_dynaq_disc disc;
     oq_dynaq_config dq;    /* dq.seed, dq.faithful, ... */
@@ -77,6 +81,7 @@ typedef struct oq_pipeline_result {
     double bgnbd_ll;
     int bgnbd_converged;
     char purchase_source[256]; /* where BG/NBD's purchases came from */
+    oq_bgnbd_fit_report bgnbd_fit; /* the whole fit (bgnbd.json) */
     oq_dynaq_stats stats;
     oq_qtable *q;              /* owned */
 } oq_pipeline_result;
@@ -96,5 +101,12 @@ const char *oq_pipeline_stage_name(int stage);
 int oq_pipeline_run(const oq_pipeline_opts *o, const oq_log *log, oq_pipeline_result **out,
                     oq_error *err) OQ_WUR;
 void oq_pipeline_result_free(oq_pipeline_result *r);
+
+/* The day's list of a result as an oq_reco (the rows of recommendations.csv,
+ * in full precision), sorted by user. *out: oq_reco_free. OQ_ENOMEM. */
+int oq_pipeline_reco(const oq_pipeline_result *r, oq_reco **out, oq_error *err) OQ_WUR;
+/* report.json's text of a result (malloc'ed, caller frees); NULL if out of
+ * memory. */
+char *oq_pipeline_report_text(const oq_pipeline_opts *o, const oq_pipeline_result *r);
 
 #endif

@@ -5,10 +5,11 @@
  *   GET  /v1/recommend/{user_id}  today's coupon for a user: coupon,
  *                                 coupon_value, expected_profit, p_alive,
  *                                 snapshot_date, state, version; 404 unknown user
- *   POST /v1/alive                {"x","t_x","T"} -> {"p_alive"}        (BG/NBD)
+ *   POST /v1/alive                {"x","t_x","T"[,"t"]} -> {"p_alive"[,
+ *                                 "expected_purchases"]}               (BG/NBD)
  *   POST /v1/profit               {"sequence":[category, ...], "features":
  *                                 [5 numbers], "coupon": 0|5|10|20} -> {"r_hat"}
- *   GET  /v1/crosssell?item=I&inventory=n1,n2,...  -> the model's JSON
+ *   GET  /v1/crosssell?item=NAME&inventory=n1,n2,...  -> the model's JSON
  *   GET  /v1/dashboard.json       data behind the dashboard
  *   GET  /v1/files/NAME.svg       SVG files of the run directory (--dir)
  *   GET  /healthz                 200 {"status":"ok",...} or 503
@@ -38,7 +39,12 @@ typedef struct oq_serve_models {
      * (validated: x whole >= 0, 0 <= t_x <= T, T > 0, t_x = 0 when x = 0).
      * Return a value in [0, 1]; anything else answers 500. */
     double (*p_alive)(void *ctx, double x, double t_x, double T);
+    /* Expected repeat purchases in the next t (same ctx; asked for when the
+     * body has "t" >= 0). Return 0, or a negative OQ_E* (answers 500).
+     * NULL: a body with "t" answers 503. */
+    int (*expected)(void *ctx, double t, double x, double t_x, double T, double *out);
     void *alive_ctx;
+    double alive_unit_days; /* time unit of x, t_x, T, t in days (echoed); 0: unknown */
     /* Net reward r^ of offering coupon (OQ_COUPON_* index) to a customer
      * with category stream seq[0..n) (oldest first, names as in the log) and
      * the 5 raw state features. Return 0, or a negative OQ_E* with msg filled
@@ -46,11 +52,13 @@ typedef struct oq_serve_models {
     int (*profit)(void *ctx, const char *const *seq, size_t n, const double *feat, int coupon,
                   double *r_hat, char *msg, size_t msg_len);
     void *profit_ctx;
-    /* Cross-sell decision for a request of item given inventory[0..n): set
-     * fields of the JSON object out (e.g. "bundle", "discount"). Return 0, or
-     * a negative OQ_E* with msg (OQ_EINVAL answers 400, others 500). */
-    int (*crosssell)(void *ctx, long item, const long *inventory, size_t n, struct json_t *out,
-                     char *msg, size_t msg_len);
+    /* Cross-sell decision for a request of item (the query's text, non-empty,
+     * < 256 bytes) given inventory[0..n) (n >= 1, each >= 0): set fields of
+     * the JSON object out (e.g. "bundle", "discount"). Return 0, or a
+     * negative OQ_E* with msg (OQ_EINVAL answers 400, others 500): the model
+     * checks that item is one of its items and n matches them. */
+    int (*crosssell)(void *ctx, const char *item, const long *inventory, size_t n,
+                     struct json_t *out, char *msg, size_t msg_len);
     void *crosssell_ctx;
 } oq_serve_models;
 

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,7 +46,10 @@ static void help(FILE *fp)
             "  --survival G        P(season goes on after a period) (default 0.98)\n"
             "  --arrival-total A   buyer probability per period shared by items without an\n"
             "                      arrival column (default 0.6)\n"
-            "  --method kq|qlearning   (default kq)   --seed S   --quiet\n\n"
+            "  --method kq|qlearning   (default kq)   --seed S   --quiet\n"
+            "  --summary FILE.json JSON for the dashboard (put it in the run directory as\n"
+            "                      crosssell.json): the decision for each item at full stock,\n"
+            "                      the items, and the exact expected revenue per season\n\n"
             "offer        looks a decision up: the bundle item and discount for a request.\n"
             "  --item NAME         requested item (name, or position counted from 1)\n"
             "  --inventory LIST    current stock of every item, in the table's item order\n"
@@ -139,10 +143,87 @@ static int cmd_experiment(int argc, char **argv)
     return 0;
 }
 
+typedef struct learn_info {
+    const char *table;
+    long episodes;
+    int method;
+    size_t n_rules;
+    double mean_training_revenue;
+    double ev[6]; /* learned, none, DP optimum: revenue, profit (NaN: not computed) */
+} learn_info;
+
+static json_t *num_or_null(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+/* The JSON summary the dashboard shows (DIR/crosssell.json): "decisions" (the
+ * table's answer to a request of each item at full stock) first, then the
+ * items, the training settings and the exact evaluation in the simulator. */
+static int write_summary(const char *path, const oq_xsell_qtable *t, const oq_xsell_sim *sim,
+                         const learn_info *li, oq_error *err)
+{
+    const oq_xsell_mdp *m = &sim->mdp;
+    json_t *root = json_object(), *dec = json_array(), *its = json_array();
+    int rc = 0;
+    if (!root || !dec || !its) goto oom;
+    long full[OQ_XSELL_MAX_ITEMS];
+    for (int i = 0; i < m->n_items; i++) full[i] = (long)m->items[i].capacity;
+    for (int i = 0; i < m->n_items; i++) {
+        oq_xsell_offer o;
+        json_t *row = json_object();
+        if (!row || json_array_append_new(dec, row)) goto oom;
+        if ((rc = oq_xsell_offer_lookup(t, m->items[i].name, full, (size_t)m->n_items, NULL, &o,
+                                        err)) ||
+            (rc = oq_xsell_offer_json(m, &o, row)))
+            goto cleanup;
+        json_t *it = json_pack("{s:s, s:f, s:f, s:i, s:f}", "item", m->items[i].name, "price",
+                               m->items[i].price, "cost", m->items[i].cost, "capacity",
+                               (int)m->items[i].capacity, "arrival", sim->arrival[i]);
+        if (!it || json_array_append_new(its, it)) goto oom;
+    }
+    json_t *disc = json_array();
+    for (int k = 0; disc && k < m->n_disc; k++) json_array_append_new(disc, json_real(m->disc[k]));
+    json_t *ev = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "learned_revenue",
+                           num_or_null(li->ev[0]), "learned_profit", num_or_null(li->ev[1]),
+                           "none_revenue", num_or_null(li->ev[2]), "none_profit",
+                           num_or_null(li->ev[3]), "dp_revenue", num_or_null(li->ev[4]),
+                           "dp_profit", num_or_null(li->ev[5]));
+    if (json_object_set_new(root, "decisions", dec) || json_object_set_new(root, "items", its) ||
+        json_object_set_new(root, "discounts", disc) ||
+        json_object_set_new(root, "expected_per_season", ev)) {
+        dec = its = NULL;
+        goto oom;
+    }
+    dec = its = NULL;
+    json_t *info = json_pack("{s:s, s:s, s:I, s:I, s:I, s:f, s:f, s:s}", "table", li->table,
+                             "method", li->method == OQ_XSELL_KQ ? "kq" : "qlearning",
+                             "episodes", (json_int_t)li->episodes, "rules_used",
+                             (json_int_t)li->n_rules, "entries",
+                             (json_int_t)oq_xsell_qtable_size(t), "survival", sim->survival,
+                             "mean_training_revenue", li->mean_training_revenue,
+                             "decisions_at", "full stock");
+    if (!info || json_object_update_new(root, info)) goto oom;
+    char *text = json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    if (!text) goto oom;
+    size_t len = strlen(text);
+    text[len] = '\n'; /* the NUL: json_dumps allocated len + 1 bytes */
+    rc = oq_write_file_atomic(path, text, len + 1, err);
+    free(text);
+    goto cleanup;
+oom:
+    rc = oq_error_set(err, OQ_ENOMEM, path, 0, 0, "out of memory");
+cleanup:
+    json_decref(dec);
+    json_decref(its);
+    json_decref(root);
+    return rc;
+}
+
 static int cmd_learn(int argc, char **argv)
 {
     enum { O_ITEMS = 256, O_RULES, O_EPISODES, O_OUT, O_SEED, O_DISC, O_SURV, O_ARR, O_METHOD,
-           O_QUIET, O_BASKETS, O_MINSUP, O_MINCONF };
+           O_QUIET, O_BASKETS, O_MINSUP, O_MINCONF, O_SUMMARY };
     static const struct option opts[] = {
         {"help", no_argument, 0, 'h'},
         {"items", required_argument, 0, O_ITEMS},
@@ -158,8 +239,10 @@ static int cmd_learn(int argc, char **argv)
         {"baskets", required_argument, 0, O_BASKETS},
         {"min-support", required_argument, 0, O_MINSUP},
         {"min-confidence", required_argument, 0, O_MINCONF},
+        {"summary", required_argument, 0, O_SUMMARY},
         {0, 0, 0, 0}};
-    const char *cmd = "crosssell learn", *items = NULL, *rules_path = NULL, *out = NULL;
+    const char *cmd = "crosssell learn", *items = NULL, *rules_path = NULL, *out = NULL,
+               *summary = NULL;
     const char *baskets = NULL;
     double min_sup = 0.01, min_conf = 0.3;
     char mined_path[4096];
@@ -174,6 +257,7 @@ static int cmd_learn(int argc, char **argv)
         case O_ITEMS: items = optarg; break;
         case O_RULES: rules_path = optarg; break;
         case O_OUT: out = optarg; break;
+        case O_SUMMARY: summary = optarg; break;
         case O_EPISODES:
             if (cli_long(cmd, "--episodes", optarg, 1, 100000000, &episodes)) return 2;
             break;
@@ -285,6 +369,7 @@ static int cmd_learn(int argc, char **argv)
     printf("table: %s, %zu (inventory, request) entries\n", out, oq_xsell_qtable_size(t));
     printf("mean revenue per training season: %.2f\n", sum / (double)episodes);
     uint64_t S = oq_xsell_n_states(&sim.mdp);
+    double ev[6] = {NAN, NAN, NAN, NAN, NAN, NAN}; /* learned, none, DP: revenue, profit */
     if (S <= 2000000) {
         /* exact comparison in the simulator: learned, no cross-selling, DP optimum */
         double v_l, p_l, v_n, p_n, v_d, p_d;
@@ -298,6 +383,14 @@ static int cmd_learn(int argc, char **argv)
         printf("expected revenue per season (profit): learned %.2f (%.2f), no cross-selling "
                "%.2f (%.2f), DP optimum %.2f (%.2f): %.2f%% below the optimum\n",
                v_l, p_l, v_n, p_n, v_d, p_d, 100 * (v_d - v_l) / v_d);
+        ev[0] = v_l, ev[1] = p_l, ev[2] = v_n, ev[3] = p_n, ev[4] = v_d, ev[5] = p_d;
+    }
+    if (summary) {
+        learn_info li = {.table = out, .episodes = episodes, .method = method,
+                         .n_rules = n_rules, .mean_training_revenue = sum / (double)episodes};
+        memcpy(li.ev, ev, sizeof ev);
+        if (write_summary(summary, t, &sim, &li, &err)) goto fail;
+        fprintf(stderr, "offerq crosssell: wrote %s\n", summary);
     }
     rc = 0;
     goto cleanup;
@@ -338,18 +431,11 @@ static int cmd_offer(int argc, char **argv)
     oq_xsell_qtable *t = NULL;
     if (oq_xsell_qtable_load(tpath, &t, &err)) return cli_fail(&err, NULL);
     const oq_xsell_mdp *m = oq_xsell_qtable_mdp(t);
-    int rc = 2, e = -1, N = m->n_items;
-    for (int i = 0; i < N; i++)
-        if (!strcmp(m->items[i].name, item)) e = i;
-    if (e < 0) {
-        char *end;
-        long v = strtol(item, &end, 10);
-        if (*item && !*end && v >= 1 && v <= N) e = (int)v - 1;
-    }
+    int rc = 2, N = m->n_items;
     double vals[OQ_XSELL_MAX_ITEMS + 1];
-    uint32_t inv[OQ_XSELL_MAX_ITEMS];
+    long inv[OQ_XSELL_MAX_ITEMS];
     int n = parse_list(invs, vals, OQ_XSELL_MAX_ITEMS + 1);
-    if (e < 0) {
+    if (oq_xsell_item_find(m, item) < 0) {
         cli_usage_error(cmd, "--item '%s' is not an item of the table", item);
         goto cleanup;
     }
@@ -359,52 +445,45 @@ static int cmd_offer(int argc, char **argv)
         goto cleanup;
     }
     for (int i = 0; i < N; i++) {
-        if (vals[i] != (double)(long)vals[i] || vals[i] < 0 || vals[i] > m->items[i].capacity) {
-            cli_usage_error(cmd, "inventory of '%s' must be an integer in [0, %u], got %g",
-                            m->items[i].name, m->items[i].capacity, vals[i]);
+        if (vals[i] != (double)(long)vals[i]) {
+            cli_usage_error(cmd, "inventory of '%s' must be an integer, got %g", m->items[i].name,
+                            vals[i]);
             goto cleanup;
         }
-        inv[i] = (uint32_t)vals[i];
+        inv[i] = (long)vals[i];
     }
-    if (inv[e] == 0) {
-        cli_usage_error(cmd, "'%s' is out of stock: there is nothing to sell", m->items[e].name);
+    oq_xsell_offer o;
+    if (oq_xsell_offer_lookup(t, item, inv, (size_t)N, NULL, &o, &err)) {
+        cli_usage_error(cmd, "%s", err.msg);
         goto cleanup;
     }
-    int d, j, k;
-    double q;
-    uint32_t visits = 0;
-    int learned = oq_xsell_qtable_decide(t, inv, e, &d, &q);
-    oq_xsell_qtable_find(t, oq_xsell_state_encode(m, inv), e, &visits);
-    oq_xsell_decision_decode(m, d, &j, &k);
-    double pe = m->items[e].price, pj = j >= 0 ? oq_xsell_addon_price(m, j, k) : 0;
+    const char *en = m->items[o.item].name;
     if (json) {
-        json_t *o = json_object();
-        json_object_set_new(o, "item", json_string(m->items[e].name));
-        json_t *a = json_array();
-        for (int i = 0; i < N; i++) json_array_append_new(a, json_integer(inv[i]));
-        json_object_set_new(o, "inventory", a);
-        json_object_set_new(o, "learned", json_boolean(learned));
-        json_object_set_new(o, "visits", json_integer(visits));
-        json_object_set_new(o, "bundle", j >= 0 ? json_string(m->items[j].name) : json_null());
-        json_object_set_new(o, "discount", json_real(j >= 0 ? m->disc[k] : 0));
-        json_object_set_new(o, "item_price", json_real(pe));
-        json_object_set_new(o, "addon_price", json_real(pj));
-        json_object_set_new(o, "bundle_price", json_real(pe + pj));
-        json_object_set_new(o, "q", json_real(q));
-        char *s = json_dumps(o, JSON_REAL_PRECISION(17));
-        json_decref(o);
+        json_t *js = json_object(), *a = json_array();
+        for (int i = 0; a && i < N; i++) json_array_append_new(a, json_integer(inv[i]));
+        int bad = !js || !a;
+        if (bad) json_decref(a);
+        else bad = json_object_set_new(js, "inventory", a) || oq_xsell_offer_json(m, &o, js);
+        if (bad) {
+            json_decref(js);
+            fprintf(stderr, "offerq: error: out of memory\n");
+            rc = 1;
+            goto cleanup;
+        }
+        char *s = json_dumps(js, JSON_REAL_PRECISION(17));
+        json_decref(js);
         if (s) puts(s);
         free(s);
-    } else if (!learned) {
-        printf("%s: no bundle (this inventory state was not seen in training)\n",
-               m->items[e].name);
-    } else if (j < 0) {
-        printf("%s: no bundle (Q = %.2f, %u visits)\n", m->items[e].name, q, visits);
+    } else if (!o.learned) {
+        printf("%s: no bundle (this inventory state was not seen in training)\n", en);
+    } else if (o.bundle < 0) {
+        printf("%s: no bundle (Q = %.2f, %u visits)\n", en, o.q, o.visits);
     } else {
+        const char *jn = m->items[o.bundle].name;
         printf("%s: bundle with %s at %g%% off: %s %.2f + %s %.2f (list %.2f) = %.2f "
                "(Q = %.2f, %u visits)\n",
-               m->items[e].name, m->items[j].name, 100 * m->disc[k], m->items[e].name, pe,
-               m->items[j].name, pj, m->items[j].price, pe + pj, q, visits);
+               en, jn, 100 * o.discount, en, o.item_price, jn, o.addon_price, o.addon_list,
+               o.bundle_price, o.q, o.visits);
     }
     rc = 0;
 cleanup:

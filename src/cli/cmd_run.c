@@ -1,15 +1,19 @@
 /* cmd_run.c - `offerq run`: the nightly coupon job (include/offerq/pipeline.h). */
 #include "cli/cli.h"
+#include "offerq/db.h"
+#include "offerq/io.h"
 #include "offerq/pipeline.h"
 
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 static void help(FILE *fp)
 {
     fprintf(fp,
-            "Usage: offerq run --log LOG.csv --out-dir DIR [options]\n\n"
+            "Usage: offerq run --log LOG.csv --out-dir DIR [options]\n"
+            "       offerq run --pg URL [--orders ORDERS.csv] [--out-dir DIR] [options]\n\n"
             "The nightly job: reads the customer log, scores every row and coupon with\n"
             "r~ = P(alive) x r^, learns Q(s, a) with Dyna-Q (real steps from the log + 20\n"
             "planning steps each), and plans tomorrow's coupon for every customer within the\n"
@@ -19,9 +23,17 @@ static void help(FILE *fp)
             "  DIR/params.json          the settings\n"
             "  DIR/report.json          timings per stage, Dyna-Q losses, epsilon schedule, spend\n"
             "  DIR/learning_curve.svg   mean |TD error| over training\n"
+            "  DIR/bgnbd.json           the BG/NBD fit (per day), for `offerq serve --dir`\n"
+            "With --pg the log is read from PostgreSQL (table customer_log of `offerq db`)\n"
+            "and the day's list is written back with the run's report in one transaction\n"
+            "(tables runs, recommendations); --out-dir is then optional.\n"
             "NOTE: until the BG/NBD and profit models are merged, the scores come from an\n"
             "INTERIM empirical scorer (P(alive) = 1); report.json says so.\n\n"
             "Options:\n"
+            "  --pg URL        read the log from PostgreSQL, save the list there\n"
+            "  --orders FILE   purchases for BG/NBD (user_id,date[,value]); default: the log's\n"
+            "                  LOG.orders.csv sidecar if it exists, else its order rows\n"
+            "                  (with --pg: the log's order rows unless --orders is given)\n"
             "  --budget X      money for tomorrow's coupons (expected spend); default: no limit\n"
             "  --seed S        random seed (default 1)\n"
             "  --epochs N      Dyna-Q epochs (default 4)\n"
@@ -32,12 +44,15 @@ static void help(FILE *fp)
             "  --faithful      the seed's simplified loop instead of Dyna-Q (for comparison)\n"
             "  --quiet         no progress on stderr\n\n"
             "Example:\n  offerq gen --seed 1 --out example/log.csv\n"
-            "  offerq run --log example/log.csv --out-dir example/run --budget 5000\n");
+            "  offerq run --log example/log.csv --out-dir example/run --budget 5000\n"
+            "  offerq run --pg postgresql://offerq@127.0.0.1:5432/offerq \\\n"
+            "      --orders example/log.orders.csv --out-dir example/run\n");
 }
 
 int cmd_run(int argc, char **argv)
 {
-    enum { O_LOG = 256, O_OUT, O_BUDGET, O_SEED, O_EPOCHS, O_PLANK, O_FAITHFUL, O_QUIET, O_GAMMA, O_WD, O_WP, O_WA, O_BL };
+    enum { O_LOG = 256, O_OUT, O_BUDGET, O_SEED, O_EPOCHS, O_PLANK, O_FAITHFUL, O_QUIET, O_GAMMA, O_WD, O_WP, O_WA, O_BL,
+           O_PG, O_ORDERS };
     static const struct option opts[] = {
         {"help", no_argument, 0, 'h'},          {"log", required_argument, 0, O_LOG},
         {"out-dir", required_argument, 0, O_OUT}, {"budget", required_argument, 0, O_BUDGET},
@@ -46,7 +61,9 @@ int cmd_run(int argc, char **argv)
         {"quiet", no_argument, 0, O_QUIET},     {"gamma", required_argument, 0, O_GAMMA},
         {"w-days", required_argument, 0, O_WD}, {"w-p30", required_argument, 0, O_WP},
         {"w-aov", required_argument, 0, O_WA},  {"budget-levels", required_argument, 0, O_BL},
+        {"pg", required_argument, 0, O_PG},     {"orders", required_argument, 0, O_ORDERS},
         {0, 0, 0, 0}};
+    const char *pg = NULL;
     oq_pipeline_opts o;
     oq_pipeline_opts_default(&o);
     long lv;
@@ -57,6 +74,8 @@ int cmd_run(int argc, char **argv)
         case 'h': help(stdout); return 0;
         case O_LOG: o.log_path = optarg; break;
         case O_OUT: o.out_dir = optarg; break;
+        case O_PG: pg = optarg; break;
+        case O_ORDERS: o.orders_path = optarg; break;
         case O_BUDGET:
             if (cli_double("run", "--budget", optarg, 0, 1e15, &o.budget)) return 2;
             break;
@@ -92,22 +111,54 @@ int cmd_run(int argc, char **argv)
         }
     }
     if (optind != argc) return cli_usage_error("run", "unexpected argument '%s'", argv[optind]);
-    if (!o.log_path) return cli_usage_error("run", "--log LOG.csv is required");
-    if (!o.out_dir) return cli_usage_error("run", "--out-dir DIR is required");
+    if (!!o.log_path == !!pg)
+        return cli_usage_error("run", "give exactly one of --log LOG.csv or --pg URL");
+    if (!o.out_dir && !pg) return cli_usage_error("run", "--out-dir DIR is required");
     oq_error err = {0};
     oq_pipeline_result *r = NULL;
-    if (oq_pipeline_run(&o, NULL, &r, &err)) return cli_fail(&err, NULL);
+    oq_log *log = NULL;
+    double t0 = oq_now();
+    if (pg) {
+        if (oq_db_read_log(pg, &log, &err)) return cli_fail(&err, "is the database up and loaded "
+                                                                  "(offerq db init, db load)?");
+        if (!o.quiet) fprintf(stderr, "offerq run: read %zu log rows from PostgreSQL\n", log->n);
+    }
+    int failed = oq_pipeline_run(&o, log, &r, &err);
+    size_t log_rows = log ? log->n : 0;
+    oq_log_free(log);
+    if (failed) return cli_fail(&err, NULL);
     double total = 0;
     for (int k = 0; k < OQ_N_STAGES; k++) total += r->stage_s[k];
     size_t cnt[OQ_N_COUPONS] = {0};
     for (size_t i = 0; i < r->n; i++) cnt[r->coupon[i]]++;
     fprintf(stderr,
             "offerq run: %zu customers, coupons none/5/10/20 = %zu/%zu/%zu/%zu, expected spend "
-            "%.2f%s, %.2fs; wrote %s/\n",
+            "%.2f%s, %.2fs%s%s%s\n",
             r->n, cnt[0], cnt[1], cnt[2], cnt[3], r->plan_spend,
-            isfinite(o.budget) ? " (budget-limited)" : "", total, o.out_dir);
+            isfinite(o.budget) ? " (budget-limited)" : "", total, o.out_dir ? "; wrote " : "",
+            o.out_dir ? o.out_dir : "", o.out_dir ? "/" : "");
     if (r->scorer_interim)
         fprintf(stderr, "offerq run: NOTE: INTERIM scorer (%s)\n", r->scorer_name);
+    int rc = 0;
+    if (pg) {
+        /* The day's list and the report go back in one transaction (db.h). */
+        oq_reco *reco = NULL;
+        char *report = oq_pipeline_report_text(&o, r);
+        int64_t run_id = 0;
+        oq_db_run run = {.source = "offerq run --pg", .started_at = t0, .log_rows = log_rows,
+                         .report_json = report};
+        if (!report) {
+            fprintf(stderr, "offerq: error: out of memory\n");
+            rc = 1;
+        } else if (oq_pipeline_reco(r, &reco, &err) ||
+                   oq_db_save_run(pg, reco, &run, &run_id, &err)) {
+            rc = cli_fail(&err, "nothing was saved to the database");
+        } else {
+            printf("run %lld: %zu recommendations saved\n", (long long)run_id, reco->n);
+        }
+        oq_reco_free(reco);
+        free(report);
+    }
     oq_pipeline_result_free(r);
-    return 0;
+    return rc;
 }

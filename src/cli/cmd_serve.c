@@ -1,8 +1,12 @@
 /* cmd_serve.c - `offerq serve`: the HTTP service and dashboard (serve.h). */
 #include "cli/cli.h"
+#include "offerq/bgnbd.h"
+#include "offerq/crosssell.h"
+#include "offerq/io.h"
 #include "offerq/serve.h"
 
 #include <getopt.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,35 +20,138 @@ static void help(FILE *fp)
             "Serves today's recommendations, the model endpoints, Prometheus metrics and\n"
             "the marketing dashboard until SIGINT/SIGTERM.\n\n"
             "  GET  /v1/recommend/{user_id}   coupon, expected profit, P(alive), version\n"
-            "  POST /v1/alive                 {\"x\":2,\"t_x\":30,\"T\":90} -> P(alive)\n"
+            "  POST /v1/alive                 {\"x\":2,\"t_x\":30,\"T\":90[,\"t\":30]} -> P(alive)\n"
+            "                                 [and expected repeat purchases in the next t]\n"
             "  POST /v1/profit                {\"sequence\":[...],\"features\":[5],\"coupon\":10}\n"
-            "  GET  /v1/crosssell?item=I&inventory=n1,n2,...\n"
+            "  GET  /v1/crosssell?item=NAME&inventory=n1,n2,...  bundle, discount, price\n"
             "  GET  /healthz, /metrics, /v1/dashboard.json, / (dashboard)\n"
-            "Model endpoints answer 503 \"model not loaded\" until a model is wired in.\n\n"
+            "A model endpoint answers 503 \"model not loaded\" unless its model is given.\n\n"
             "Options:\n"
             "  --port P             TCP port (0: any free port, printed on stderr)\n"
             "  --bind ADDR          IPv4 address to listen on (default 127.0.0.1)\n"
             "  --redis URL          read the list published by `offerq publish` (or $OFFERQ_REDIS)\n"
             "  --prefix P           Redis key prefix (default offerq)\n"
             "  --dir DIR            read DIR/recommendations.csv (+ report.json, eval.json,\n"
-            "                       crosssell.json, *.svg) once at start\n"
+            "                       crosssell.json, *.svg, bgnbd.json) once at start\n"
+            "  --bgnbd FILE         BG/NBD parameters for /v1/alive (`offerq bgnbd fit --params`,\n"
+            "                       or DIR/bgnbd.json of `offerq run`; with --dir that file is\n"
+            "                       used when --bgnbd is not given). x, t_x, T, t are in the\n"
+            "                       fit's time unit (days for `offerq run`; echoed as unit_days)\n"
+            "  --crosssell TABLE    cross-sell table of `offerq crosssell learn` for /v1/crosssell\n"
+            "                       (item: a name, or a position counted from 1; inventory: the\n"
+            "                       stock of every item in the table's order)\n"
+            "  --items FILE         current items (item,price,cost,inventory) for --crosssell:\n"
+            "                       same items in the same order as the table; their prices are\n"
+            "                       quoted and a bundle now below cost is not offered\n"
             "  --threads N          worker threads (default 2)\n"
             "  --max-connections N  concurrent connections (default 512)\n"
             "  --max-body BYTES     largest POST body (default 65536)\n\n"
-            "Example:\n  offerq serve --port 8080 --redis redis://127.0.0.1:6379\n"
-            "  curl http://127.0.0.1:8080/v1/recommend/42\n");
+            "Example:\n  offerq serve --port 8080 --redis redis://127.0.0.1:6379 \\\n"
+            "      --bgnbd out/bgnbd.json --crosssell table.oxq\n"
+            "  curl http://127.0.0.1:8080/v1/recommend/42\n"
+            "  curl -d '{\"x\":2,\"t_x\":30,\"T\":90,\"t\":30}' http://127.0.0.1:8080/v1/alive\n"
+            "  curl 'http://127.0.0.1:8080/v1/crosssell?item=bread&inventory=3,3,3'\n");
+}
+
+/* ---- the model wrappers behind oq_serve_models ------------------------------ */
+
+typedef struct alive_model {
+    oq_bgnbd_params p;
+    double unit_days;
+} alive_model;
+
+static double alive_fn(void *ctx, double x, double tx, double T)
+{
+    const alive_model *a = ctx;
+    return oq_bgnbd_p_alive(&a->p, x, tx, T);
+}
+
+static int expected_fn(void *ctx, double t, double x, double tx, double T, double *out)
+{
+    const alive_model *a = ctx;
+    return oq_bgnbd_expected(&a->p, t, x, tx, T, out);
+}
+
+typedef struct xsell_model {
+    oq_xsell_qtable *t;  /* read only while serving: safe from every worker */
+    oq_xsell_sim items;  /* current prices (--items) */
+    int has_items;
+} xsell_model;
+
+static int xsell_fn(void *ctx, const char *item, const long *inv, size_t n, json_t *out,
+                    char *msg, size_t msg_len)
+{
+    const xsell_model *x = ctx;
+    oq_error err = {0};
+    oq_xsell_offer o;
+    int rc = oq_xsell_offer_lookup(x->t, item, inv, n, x->has_items ? &x->items.mdp : NULL, &o,
+                                   &err);
+    if (!rc) rc = oq_xsell_offer_json(oq_xsell_qtable_mdp(x->t), &o, out);
+    if (rc) snprintf(msg, msg_len, "%s", err.msg[0] ? err.msg : oq_strerror(rc));
+    return rc;
+}
+
+/* Load the BG/NBD parameters (path, or DIR/bgnbd.json when dir has one). */
+static int load_alive(const char *path, const char *dir, alive_model *a, int *loaded,
+                      oq_error *err)
+{
+    char side[4096];
+    *loaded = 0;
+    if (!path && dir) {
+        if (snprintf(side, sizeof side, "%s/bgnbd.json", dir) >= (int)sizeof side ||
+            !oq_file_exists(side))
+            return 0;
+        path = side;
+    }
+    if (!path) return 0;
+    int rc = oq_bgnbd_params_load(path, &a->p, &a->unit_days, err);
+    if (!rc && (rc = oq_bgnbd_params_check(&a->p, err)) != 0)
+        snprintf(err->file, sizeof err->file, "%.500s", path);
+    if (rc) return rc;
+    fprintf(stderr, "offerq serve: /v1/alive uses %s (r=%.4g alpha=%.4g a=%.4g b=%.4g, unit %g days)\n",
+            path, a->p.r, a->p.alpha, a->p.a, a->p.b, a->unit_days);
+    *loaded = 1;
+    return 0;
+}
+
+static int load_xsell(const char *table, const char *items, xsell_model *x, oq_error *err)
+{
+    int rc = oq_xsell_qtable_load(table, &x->t, err);
+    if (rc) return rc;
+    if (items) {
+        oq_xsell_sim_default(&x->items);
+        x->items.mdp.n_items = 0;
+        if ((rc = oq_xsell_items_read(items, 0.6, &x->items, err))) return rc;
+        const oq_xsell_mdp *m = oq_xsell_qtable_mdp(x->t);
+        if ((rc = oq_xsell_items_match(m, &x->items.mdp, err))) {
+            snprintf(err->file, sizeof err->file, "%s", items);
+            return rc;
+        }
+        /* discount levels come from the table */
+        x->items.mdp.n_disc = m->n_disc;
+        for (int k = 0; k < m->n_disc; k++) x->items.mdp.disc[k] = m->disc[k];
+        x->has_items = 1;
+    }
+    fprintf(stderr, "offerq serve: /v1/crosssell uses %s (%d items, %zu entries)%s%s\n", table,
+            oq_xsell_qtable_mdp(x->t)->n_items, oq_xsell_qtable_size(x->t),
+            items ? ", prices from " : "", items ? items : "");
+    return 0;
 }
 
 int cmd_serve(int argc, char **argv)
 {
-    enum { O_PORT = 256, O_BIND, O_REDIS, O_PREFIX, O_DIR, O_THREADS, O_MAXC, O_MAXB };
+    enum { O_PORT = 256, O_BIND, O_REDIS, O_PREFIX, O_DIR, O_THREADS, O_MAXC, O_MAXB, O_BGNBD,
+           O_XSELL, O_ITEMS };
     static const struct option opts[] = {
         {"help", no_argument, 0, 'h'},           {"port", required_argument, 0, O_PORT},
         {"bind", required_argument, 0, O_BIND},  {"redis", required_argument, 0, O_REDIS},
         {"prefix", required_argument, 0, O_PREFIX}, {"dir", required_argument, 0, O_DIR},
         {"threads", required_argument, 0, O_THREADS},
         {"max-connections", required_argument, 0, O_MAXC},
-        {"max-body", required_argument, 0, O_MAXB}, {0, 0, 0, 0}};
+        {"max-body", required_argument, 0, O_MAXB}, {"bgnbd", required_argument, 0, O_BGNBD},
+        {"crosssell", required_argument, 0, O_XSELL}, {"items", required_argument, 0, O_ITEMS},
+        {0, 0, 0, 0}};
+    const char *bgnbd = NULL, *xtable = NULL, *xitems = NULL;
     oq_serve_config cfg = {0};
     long lv;
     int c, have_port = 0, redis_opt = 0;
@@ -74,6 +181,9 @@ int cmd_serve(int argc, char **argv)
             if (cli_long("serve", "--max-body", optarg, 16, 64L << 20, &lv)) return 2;
             cfg.max_body = (size_t)lv;
             break;
+        case O_BGNBD: bgnbd = optarg; break;
+        case O_XSELL: xtable = optarg; break;
+        case O_ITEMS: xitems = optarg; break;
         default: return cli_usage_error("serve", "unknown option");
         }
     }
@@ -82,6 +192,26 @@ int cmd_serve(int argc, char **argv)
     if (cfg.dir && !redis_opt) cfg.redis_url = NULL; /* --dir wins over $OFFERQ_REDIS */
     if (!!cfg.dir == !!cfg.redis_url)
         return cli_usage_error("serve", "give exactly one of --redis URL or --dir DIR");
+    if (xitems && !xtable) return cli_usage_error("serve", "--items needs --crosssell TABLE");
+    oq_error err = {0};
+    alive_model am = {0};
+    xsell_model xm = {0};
+    int have_alive = 0, rc = 1;
+    if (load_alive(bgnbd, cfg.dir, &am, &have_alive, &err) ||
+        (xtable && load_xsell(xtable, xitems, &xm, &err))) {
+        rc = cli_fail(&err, NULL);
+        goto cleanup;
+    }
+    if (have_alive) {
+        cfg.models.p_alive = alive_fn;
+        cfg.models.expected = expected_fn;
+        cfg.models.alive_ctx = &am;
+        cfg.models.alive_unit_days = am.unit_days;
+    }
+    if (xm.t) {
+        cfg.models.crosssell = xsell_fn;
+        cfg.models.crosssell_ctx = &xm;
+    }
     /* Block the stop signals in every thread (the pool inherits this mask);
      * the main thread then waits for them with sigwait. */
     sigset_t set;
@@ -90,9 +220,11 @@ int cmd_serve(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
-    oq_error err = {0};
     oq_serve *s = NULL;
-    if (oq_serve_start(&cfg, &s, &err)) return cli_fail(&err, NULL);
+    if (oq_serve_start(&cfg, &s, &err)) {
+        rc = cli_fail(&err, NULL);
+        goto cleanup;
+    }
     fprintf(stderr, "offerq serve: listening on http://%s:%d/ (%s %s)\n",
             cfg.bind ? cfg.bind : "127.0.0.1", oq_serve_port(s), cfg.dir ? "dir" : "redis",
             cfg.dir ? cfg.dir : cfg.redis_url);
@@ -100,5 +232,8 @@ int cmd_serve(int argc, char **argv)
     sigwait(&set, &sig);
     fprintf(stderr, "offerq serve: stopping (signal %d)\n", sig);
     oq_serve_stop(s);
-    return 0;
+    rc = 0;
+cleanup:
+    oq_xsell_qtable_free(xm.t);
+    return rc;
 }
