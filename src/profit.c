@@ -8,6 +8,13 @@
  * MHA = scaled dot-product attention (Vaswani et al. 2017, eq. 1) with
  * dropout on the attention weights (as torch does), LN eps 1e-5 (torch's).
  */
+/* The hot loops below are short (T = 30, head size 8) and need GCC's loop
+ * vectoriser, which -O2 (the project's flags) only runs in its "very cheap"
+ * mode that skips loops of unknown trip count. O3 for this file only; still
+ * IEEE arithmetic (no -ffast-math, no FMA contraction in ISO C mode). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("O3")
+#endif
 #include "offerq/profit.h"
 #include "offerq/io.h"
 #include "offerq/rng.h"
@@ -197,9 +204,18 @@ struct oq_profit_acts {
     float *dz;      /* (B, C + 6) */
     float *da1;     /* (B, H) */
     float *dout;    /* (B) */
+    float *scratch; /* (B, scratch_per_sample) attention work space */
     uint16_t *tok;  /* (B, T) tokens of the last forward */
     gsl_rng **rng;  /* (B) dropout streams */
 };
+
+/* Floats of attention scratch per sample (padded per-head copies, see
+ * attention_backward1, the larger user). */
+static size_t scratch_per_sample(const oq_profit_config *c)
+{
+    size_t Tp = ((size_t)c->seq_len + 7) & ~(size_t)7, hp = ((size_t)(c->d / c->heads) + 7) & ~(size_t)7;
+    return 3 * Tp * hp + hp * Tp + 2 * Tp * Tp + Tp;
+}
 
 static void acts_free(oq_profit_acts *a)
 {
@@ -233,7 +249,8 @@ static oq_profit_acts *acts_new(const oq_profit_config *c, int B, int training)
         {&a->g, L * BTF, 0},     {&a->r2, L * BTC, 0},      {&a->xo, L * BTC, 0},
         {&a->mean2, L * BT, 0},  {&a->rstd2, L * BT, 0},    {&a->z, b * Z, 0},
         {&a->a1, b * H, 0},      {&a->a1r, b * H, 0},       {&a->out, b, 0},
-        {&a->y, b, 0},           {&a->attm, L * ATT, 1},    {&a->m1, L * BTC, 1},
+        {&a->y, b, 0},           {&a->scratch, b * scratch_per_sample(c), 0},
+        {&a->attm, L * ATT, 1},    {&a->m1, L * BTC, 1},
         {&a->m2, L * BTF, 1},    {&a->m3, L * BTC, 1},      {&a->dA, BTC, 1},
         {&a->dB, BTC, 1},        {&a->dC, BTC, 1},          {&a->dD, BTC, 1},
         {&a->dF, BTF, 1},        {&a->dQKV, 3 * BTC, 1},    {&a->dz, b * Z, 1},
@@ -356,83 +373,136 @@ static void layernorm_backward(float *dinp, float *dw, float *db, const float *d
     }
 }
 
+/* The attention loops work on contiguous per-head copies, padded to
+ * multiples of 8, with fixed 8-wide inner blocks whose accumulators stay in
+ * a vector register; target_clones builds an AVX2 version next to the
+ * portable one, picked at load time (no -march=native needed; no FMA
+ * contraction in ISO C mode, so both give the same IEEE operations). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(OQ_NO_CLONES)
+#define VEC_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define VEC_CLONES
+#endif
+#define PAD8(x) (((x) + 7) & ~7)
+
 /* Multi-head attention core for one sample: y (T, C) from qkv (T, 3C);
- * p (NH, T, T) gets the softmax, pm the dropout scales (or NULL). */
+ * p (NH, T, T) gets the softmax, pm the dropout scales (or NULL).
+ * w: scratch_per_sample floats. */
+VEC_CLONES
 static void attention_forward1(float *y, float *p, const float *pm, const float *qkv, int T,
-                               int C, int NH)
+                               int C, int NH, float *w)
 {
-    int hs = C / NH, C3 = 3 * C;
+    int hs = C / NH, C3 = 3 * C, Tp = PAD8(T), hp = PAD8(hs);
     float scale = 1.0f / sqrtf((float)hs);
-    for (int h = 0; h < NH; h++)
-        for (int t = 0; t < T; t++) {
-            const float *q = qkv + (size_t)t * C3 + h * hs;
-            float *pr = p + ((size_t)h * T + t) * T;
-            float mx = -INFINITY;
-            for (int s = 0; s < T; s++) {
-                const float *k = qkv + (size_t)s * C3 + C + h * hs;
-                float dot = 0;
-                for (int i = 0; i < hs; i++) dot += q[i] * k[i];
-                dot *= scale;
-                pr[s] = dot;
-                if (dot > mx) mx = dot;
+    float *q = w, *kt = q + (size_t)T * hp, *v = kt + (size_t)hp * Tp, *row = v + (size_t)T * hp;
+    memset(w, 0, ((size_t)T * hp * 2 + (size_t)hp * Tp + Tp) * sizeof *w);
+    for (int h = 0; h < NH; h++) {
+        for (int t = 0; t < T; t++)
+            for (int i = 0; i < hs; i++) {
+                q[t * hp + i] = qkv[(size_t)t * C3 + h * hs + i] * scale;
+                kt[i * Tp + t] = qkv[(size_t)t * C3 + C + h * hs + i];
+                v[t * hp + i] = qkv[(size_t)t * C3 + 2 * C + h * hs + i];
             }
+        for (int t = 0; t < T; t++) {
+            float *pr = p + ((size_t)h * T + t) * T;
+            for (int s0 = 0; s0 < Tp; s0 += 8) {
+                float acc[8] = {0};
+                for (int i = 0; i < hs; i++) {
+                    float qi = q[t * hp + i];
+                    const float *kr = kt + i * Tp + s0;
+                    for (int j = 0; j < 8; j++) acc[j] += qi * kr[j];
+                }
+                for (int j = 0; j < 8; j++) row[s0 + j] = acc[j];
+            }
+            float mx = row[0];
+            for (int s = 1; s < T; s++) mx = row[s] > mx ? row[s] : mx;
             float sum = 0;
             for (int s = 0; s < T; s++) {
-                pr[s] = expf(pr[s] - mx);
+                pr[s] = expf(row[s] - mx);
                 sum += pr[s];
             }
             float inv = 1.0f / sum;
             for (int s = 0; s < T; s++) pr[s] *= inv;
             const float *pmr = pm ? pm + ((size_t)h * T + t) * T : NULL;
-            float *yo = y + (size_t)t * C + h * hs;
-            for (int i = 0; i < hs; i++) yo[i] = 0;
-            for (int s = 0; s < T; s++) {
-                float w = pmr ? pr[s] * pmr[s] : pr[s];
-                const float *v = qkv + (size_t)s * C3 + 2 * C + h * hs;
-                for (int i = 0; i < hs; i++) yo[i] += w * v[i];
+            for (int s = 0; s < T; s++) row[s] = pmr ? pr[s] * pmr[s] : pr[s];
+            for (int i0 = 0; i0 < hp; i0 += 8) {
+                float acc[8] = {0};
+                for (int s = 0; s < T; s++) {
+                    float a = row[s];
+                    const float *vs = v + s * hp + i0;
+                    for (int j = 0; j < 8; j++) acc[j] += a * vs[j];
+                }
+                for (int j = 0; j < 8 && i0 + j < hs; j++) y[(size_t)t * C + h * hs + i0 + j] = acc[j];
             }
         }
+    }
 }
 
 /* Backward of attention_forward1: dqkv (T, 3C) (overwritten) from dy (T, C).
- * scratch: (T) floats. */
+ * w: scratch_per_sample floats. */
+VEC_CLONES
 static void attention_backward1(float *dqkv, const float *dy, const float *p, const float *pm,
-                                const float *qkv, int T, int C, int NH, float *dp)
+                                const float *qkv, int T, int C, int NH, float *w)
 {
-    int hs = C / NH, C3 = 3 * C;
+    int hs = C / NH, C3 = 3 * C, Tp = PAD8(T), hp = PAD8(hs);
+    size_t n = (size_t)T * hp;
     float scale = 1.0f / sqrtf((float)hs);
-    memset(dqkv, 0, (size_t)T * C3 * sizeof *dqkv);
-    for (int h = 0; h < NH; h++)
+    float *q = w, *k = q + n, *dyh = k + n, *vt = dyh + n, *ds = vt + (size_t)hp * Tp,
+          *a = ds + (size_t)T * Tp;
+    memset(w, 0, (3 * n + (size_t)hp * Tp + 2 * (size_t)T * Tp) * sizeof *w);
+    for (int h = 0; h < NH; h++) {
+        for (int t = 0; t < T; t++)
+            for (int i = 0; i < hs; i++) {
+                q[t * hp + i] = qkv[(size_t)t * C3 + h * hs + i];
+                k[t * hp + i] = qkv[(size_t)t * C3 + C + h * hs + i];
+                vt[i * Tp + t] = qkv[(size_t)t * C3 + 2 * C + h * hs + i];
+                dyh[t * hp + i] = dy[(size_t)t * C + h * hs + i];
+            }
         for (int t = 0; t < T; t++) {
             const float *pr = p + ((size_t)h * T + t) * T;
             const float *pmr = pm ? pm + ((size_t)h * T + t) * T : NULL;
-            const float *dyt = dy + (size_t)t * C + h * hs;
-            /* y_t = sum_s (p_ts m_ts) v_s */
-            for (int s = 0; s < T; s++) {
-                const float *v = qkv + (size_t)s * C3 + 2 * C + h * hs;
-                float *dv = dqkv + (size_t)s * C3 + 2 * C + h * hs;
-                float m = pmr ? pmr[s] : 1.0f, dot = 0;
+            float *dsr = ds + (size_t)t * Tp, *ar = a + (size_t)t * Tp;
+            /* y_t = sum_s a_ts v_s with a = p m: d a_ts = dy_t . v_s */
+            for (int s0 = 0; s0 < Tp; s0 += 8) {
+                float acc[8] = {0};
                 for (int i = 0; i < hs; i++) {
-                    dot += dyt[i] * v[i];
-                    dv[i] += pr[s] * m * dyt[i];
+                    float d = dyh[t * hp + i];
+                    const float *vr = vt + i * Tp + s0;
+                    for (int j = 0; j < 8; j++) acc[j] += d * vr[j];
                 }
-                dp[s] = dot * m;
+                for (int j = 0; j < 8; j++) dsr[s0 + j] = acc[j];
             }
-            /* softmax: ds = p (dp - sum p dp) */
+            for (int s = 0; s < T; s++) {
+                ar[s] = pmr ? pr[s] * pmr[s] : pr[s];
+                if (pmr) dsr[s] *= pmr[s];
+            }
+            /* softmax: ds = p (dp - sum p dp), times the score scale */
             float acc = 0;
-            for (int s = 0; s < T; s++) acc += pr[s] * dp[s];
-            const float *q = qkv + (size_t)t * C3 + h * hs;
-            float *dq = dqkv + (size_t)t * C3 + h * hs;
-            for (int s = 0; s < T; s++) {
-                float ds = pr[s] * (dp[s] - acc) * scale;
-                const float *k = qkv + (size_t)s * C3 + C + h * hs;
-                float *dk = dqkv + (size_t)s * C3 + C + h * hs;
-                for (int i = 0; i < hs; i++) {
-                    dq[i] += ds * k[i];
-                    dk[i] += ds * q[i];
+            for (int s = 0; s < T; s++) acc += pr[s] * dsr[s];
+            for (int s = 0; s < T; s++) dsr[s] = pr[s] * (dsr[s] - acc) * scale;
+        }
+        /* dq_t = sum_s ds_ts k_s;  dk_s = sum_t ds_ts q_t;  dv_s = sum_t a_ts dy_t */
+        for (int t = 0; t < T; t++)
+            for (int i0 = 0; i0 < hp; i0 += 8) {
+                float aq[8] = {0}, ak[8] = {0}, av[8] = {0};
+                for (int u = 0; u < T; u++) {
+                    float x = ds[(size_t)t * Tp + u], y2 = ds[(size_t)u * Tp + t];
+                    float z = a[(size_t)u * Tp + t];
+                    const float *ku = k + u * hp + i0, *qu = q + u * hp + i0,
+                                *du = dyh + u * hp + i0;
+                    for (int j = 0; j < 8; j++) {
+                        aq[j] += x * ku[j];
+                        ak[j] += y2 * qu[j];
+                        av[j] += z * du[j];
+                    }
+                }
+                for (int j = 0; j < 8 && i0 + j < hs; j++) {
+                    dqkv[(size_t)t * C3 + h * hs + i0 + j] = aq[j];
+                    dqkv[(size_t)t * C3 + C + h * hs + i0 + j] = ak[j];
+                    dqkv[(size_t)t * C3 + 2 * C + h * hs + i0 + j] = av[j];
                 }
             }
-        }
+    }
 }
 
 /* ---- the network ------------------------------------------------------------ */
@@ -442,8 +512,10 @@ static void draw_masks(const oq_profit_config *c, oq_profit_acts *a, int b, uint
 {
     size_t T = (size_t)c->seq_len, C = (size_t)c->d, F = (size_t)c->ff, NH = (size_t)c->heads;
     size_t L = (size_t)c->layers, B = (size_t)a->B;
-    double p = c->dropout;
-    float keep = (float)(1.0 / (1.0 - p));
+    /* Each 32-bit draw gives two 16-bit uniforms: an element is dropped when
+     * its uniform is below round(p 2^16) (p resolved to 1/65536). */
+    uint32_t thr = (uint32_t)lround(c->dropout * 65536.0);
+    float keep = (float)(1.0 / (1.0 - c->dropout));
     OMP_FOR
     for (int i = 0; i < b; i++) {
         gsl_rng *r = a->rng[i];
@@ -456,9 +528,16 @@ static void draw_masks(const oq_profit_config *c, oq_profit_acts *a, int b, uint
                          {a->m1 + (l * B + i) * T * C, T * C},
                          {a->m2 + (l * B + i) * T * F, T * F},
                          {a->m3 + (l * B + i) * T * C, T * C}};
-            for (int k = 0; k < 4; k++)
-                for (size_t j = 0; j < part[k].n; j++)
-                    part[k].x[j] = gsl_rng_uniform(r) < p ? 0.0f : keep;
+            for (int k = 0; k < 4; k++) {
+                float *x = part[k].x;
+                size_t n = part[k].n, j = 0;
+                for (; j + 1 < n; j += 2) {
+                    uint32_t u = (uint32_t)gsl_rng_get(r);
+                    x[j] = (u & 0xffff) < thr ? 0.0f : keep;
+                    x[j + 1] = (u >> 16) < thr ? 0.0f : keep;
+                }
+                if (j < n) x[j] = ((uint32_t)gsl_rng_get(r) & 0xffff) < thr ? 0.0f : keep;
+            }
         }
     }
 }
@@ -489,10 +568,12 @@ static void encoder_forward(const oq_profit *m, oq_profit_acts *a, int b, int ma
         matmul_forward(qkv, x, p->qkvw + (size_t)l * 3 * C * C, p->qkvb + (size_t)l * 3 * C, N, C,
                        3 * C);
         OMP_FOR
-        for (int i = 0; i < b; i++)
+        for (int i = 0; i < b; i++) {
+            float *w = a->scratch + (size_t)i * scratch_per_sample(c);
             attention_forward1(atty + (size_t)i * T * C, att + (size_t)i * NH * T * T,
                                attm ? attm + (size_t)i * NH * T * T : NULL,
-                               qkv + (size_t)i * T * 3 * C, T, C, NH);
+                               qkv + (size_t)i * T * 3 * C, T, C, NH, w);
+        }
         matmul_forward(r1, atty, p->projw + (size_t)l * C * C, p->projb + (size_t)l * C, N, C, C);
         OMP_FOR
         for (int n = 0; n < N * C; n++) r1[n] = x[n] + (m1 ? r1[n] * m1[n] : r1[n]);
@@ -661,11 +742,11 @@ int oq_profit_backward(oq_profit *m, oq_error *err)
         /* dh1 now holds d atty */
         OMP_FOR
         for (int i = 0; i < b; i++) {
-            float dp[OQ_PROFIT_MAX_SEQ];
+            float *w = a->scratch + (size_t)i * scratch_per_sample(c);
             attention_backward1(dqkv + (size_t)i * T * 3 * C, dh1 + (size_t)i * T * C,
                                 att + (size_t)i * NH * T * T,
                                 attm ? attm + (size_t)i * NH * T * T : NULL,
-                                qkv + (size_t)i * T * 3 * C, T, C, NH, dp);
+                                qkv + (size_t)i * T * 3 * C, T, C, NH, w);
         }
         matmul_backward(dxo, 1, g->qkvw + lC * 3 * C, g->qkvb + lC * 3, dqkv, x,
                         p->qkvw + lC * 3 * C, N, C, 3 * C);

@@ -9,6 +9,8 @@
 /* Commands: argv[0] is the command name. Return the process exit code. */
 int cmd_gen(int argc, char **argv);
 int cmd_summary(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
 
 /* Print "offerq: error: <formatted err>" and a hint (may be NULL); returns 1. */
 int cli_fail(const oq_error *err, const char *hint);

@@ -18,6 +18,8 @@ typedef struct command {
 static const command commands[] = {
     {"gen", cmd_gen, "generate a ground-truth example log (+ events, orders, truth)"},
     {"summary", cmd_summary, "validate a customer log and print its statistics"},
+    {"train", cmd_train, "train the profit Transformer on a log (+ events stream)"},
+    {"predict", cmd_predict, "predict the reward of every coupon with a trained model"},
 };
 
 static void usage(FILE *fp)
