@@ -27,6 +27,8 @@ static const command commands[] = {
     {"publish", cmd_publish, "Redis: publish a run's Q table and list atomically, or roll back"},
     {"serve", cmd_serve, "HTTP: recommendations, model endpoints, metrics and the dashboard"},
     {"crosssell", cmd_crosssell, "dynamic cross-selling: K-Q-learning, simulator, offers"},
+    {"train", cmd_train, "train the profit Transformer on a log (+ events stream)"},
+    {"predict", cmd_predict, "predict the reward of every coupon with a trained model"},
 };
 
 static void usage(FILE *fp)
