@@ -411,7 +411,15 @@ int oq_eval_run(const char *log_path, const char *run_dir, const char *truth_pat
     if ((rc = load_params(path, &po, err))) goto cleanup;
     po.dq.faithful = 1;
     po.quiet = quiet;
-    po.log_path = log_path; /* for the sidecar rule (the purchases file) */
+    po.log_path = log_path; /* for the sidecar rules (purchases, events) */
+    /* Re-runs reuse the run's profit model rather than train again (the
+     * Dyna-Q part is re-run; the model itself saw every row). */
+    char model[4096];
+    if (snprintf(model, sizeof model, "%s/model.ofq", run_dir) < (int)sizeof model &&
+        oq_file_exists(model))
+        po.model_path = model;
+    else
+        po.use_profit = 0;
     if ((rc = oq_pipeline_run(&po, log, &fr, err))) goto cleanup;
     for (size_t i = 0; i < n; i++) pol[i] = OQ_COUPON_NONE;
     for (size_t c = 0; c < fr->n; c++)

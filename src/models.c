@@ -1,6 +1,7 @@
 /* models.c - BG/NBD P(alive) x r^ scorer for the nightly job (models.h). */
 #include "offerq/models.h"
 #include "offerq/io.h"
+#include "offerq/profit.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,16 @@ struct oq_models {
     int32_t *day;      /* distinct purchase days, ascending per customer */
     oq_scorer rhat;
     char name[256];
+    /* profit-model r^, precomputed for the log's rows and tomorrow's customers */
+    const oq_log *log;
+    double *rhat_log;  /* (log->n, 4) */
+    double *rhat_tom;  /* (n_tom, 4) */
+    size_t n_tom;
+    int32_t tomorrow;
+    oq_models_profit_report prep;
 };
+
+static int fit_profit(oq_models *m, const oq_log *log, const oq_models_opts *o, oq_error *err);
 
 typedef struct ud {
     int64_t u;
@@ -91,8 +101,22 @@ static int models_score(void *ctx, const oq_log *log, const size_t *rows, size_t
                         double *p_alive, double *rhat, oq_error *err)
 {
     oq_models *m = ctx;
-    int rc = m->rhat.score(m->rhat.ctx, log, rows, n, p_alive, rhat, err);
-    if (rc) return rc;
+    if (m->rhat_log) {
+        /* The profit model's r^ was predicted in batches at fit time. */
+        const double *src;
+        if (log == m->log) {
+            src = m->rhat_log;
+        } else if (log->n == m->n_tom && n && log->day[rows[0]] == m->tomorrow) {
+            src = m->rhat_tom;
+        } else {
+            return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
+                                "profit scorer asked about rows it was not prepared for");
+        }
+        for (size_t k = 0; k < n; k++) memcpy(rhat + 4 * k, src + 4 * rows[k], 4 * sizeof *src);
+    } else {
+        int rc = m->rhat.score(m->rhat.ctx, log, rows, n, p_alive, rhat, err);
+        if (rc) return rc;
+    }
     for (size_t k = 0; k < n; k++) {
         size_t i = rows[k];
         double x, tx, T;
@@ -140,7 +164,17 @@ int oq_models_fit(const oq_log *log, const oq_models_opts *o, oq_scorer rhat, oq
                 s->n, m->source, m->fit.p.r, m->fit.p.alpha, m->fit.p.a, m->fit.p.b,
                 m->fit.converged ? "" : " (NOT converged)");
     if ((rc = build_histories(m, tx, err))) goto cleanup;
-    snprintf(m->name, sizeof m->name, "BG/NBD P(alive) x %s", rhat.name);
+    if (o && o->use_profit) {
+        if (!o->ix) {
+            rc = oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "the profit scorer needs the log index");
+            goto cleanup;
+        }
+        if ((rc = fit_profit(m, log, o, err))) goto cleanup;
+        snprintf(m->name, sizeof m->name, "BG/NBD P(alive) x profit Transformer r^");
+        m->rhat.interim = 0;
+    } else {
+        snprintf(m->name, sizeof m->name, "BG/NBD P(alive) x %s", rhat.name);
+    }
     *out = m;
     m = NULL;
 cleanup:
@@ -151,9 +185,100 @@ cleanup:
     return rc;
 }
 
+/* r^ for samples (n, 4) as doubles, in batches. */
+static int predict4(const oq_profit *pm, const oq_profit_samples *s, double **out, oq_error *err)
+{
+    float *f = malloc((s->n ? s->n : 1) * 4 * sizeof *f);
+    double *d = malloc((s->n ? s->n : 1) * 4 * sizeof *d);
+    int rc = 0;
+    if (!f || !d) {
+        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    } else if (!(rc = oq_profit_predict_all(pm, s, f, err))) {
+        for (size_t i = 0; i < s->n * 4; i++) d[i] = f[i];
+        *out = d;
+        d = NULL;
+    }
+    free(f);
+    free(d);
+    return rc;
+}
+
+/* Load or train the profit model and predict r^ for the log and tomorrow. */
+static int fit_profit(oq_models *m, const oq_log *log, const oq_models_opts *o, oq_error *err)
+{
+    int rc = 0;
+    oq_events *ev = NULL;
+    oq_profit *pm = NULL;
+    oq_profit_data *d = NULL;
+    oq_profit_samples *s = NULL, *st = NULL;
+    char side[4096];
+    const char *events = o->events_path;
+    if (!events && o->log_path &&
+        oq_sidecar_path(o->log_path, ".events.csv", side, sizeof side) == 0 &&
+        oq_file_exists(side))
+        events = side;
+    if (events) {
+        /* Events intern their categories into the log's dictionary so the ids
+         * agree (a category only seen in the events gets a new id; the log's
+         * rows are untouched). */
+        if ((rc = oq_events_read(events, (oq_dict *)&log->cats, &ev, err))) goto cleanup;
+        snprintf(m->prep.events, sizeof m->prep.events, "%.200s", events);
+    } else {
+        snprintf(m->prep.events, sizeof m->prep.events, "none (categories of earlier log rows)");
+    }
+    if (o->model_path) {
+        if ((rc = oq_profit_load(o->model_path, &pm, err))) goto cleanup;
+        m->prep.loaded = 1;
+    } else {
+        oq_profit_config cfg;
+        oq_profit_config_default(&cfg);
+        if ((rc = oq_profit_new(&cfg, &log->cats, o->seed, &pm, err))) goto cleanup;
+    }
+    if ((rc = oq_profit_data_new(log, o->ix, ev, pm, pm->cfg.seq_len, &d, err))) goto cleanup;
+    if ((rc = oq_profit_data_build(d, &s, err))) goto cleanup;
+    if (!o->model_path) {
+        oq_profit_train_opts to;
+        oq_profit_train_opts_default(&to);
+        to.epochs = o->epochs > 0 ? (o->epochs < 8 ? o->epochs : 8) : 3;
+        to.seed = o->seed;
+        to.quiet = o->quiet;
+        oq_profit_epoch hist[8];
+        if ((rc = oq_profit_train(pm, s, &to, hist, err))) goto cleanup;
+        m->prep.trained = 1;
+        m->prep.epochs = to.epochs;
+        for (int e = 0; e < to.epochs; e++) {
+            m->prep.val_mse[e] = hist[e].val_mse;
+            m->prep.val_mse_mean[e] = hist[e].val_mse_mean;
+            m->prep.train_mse[e] = hist[e].train_mse;
+            m->prep.seconds[e] = hist[e].seconds;
+        }
+        if (o->save_model && (rc = oq_profit_save(pm, o->save_model, err))) goto cleanup;
+    }
+    if ((rc = predict4(pm, s, &m->rhat_log, err))) goto cleanup;
+    if ((rc = oq_profit_data_day(d, o->tomorrow, &st, err))) goto cleanup;
+    if ((rc = predict4(pm, st, &m->rhat_tom, err))) goto cleanup;
+    m->n_tom = st->n;
+    m->tomorrow = o->tomorrow;
+    m->log = log;
+cleanup:
+    oq_profit_samples_free(s);
+    oq_profit_samples_free(st);
+    oq_profit_data_free(d);
+    oq_profit_free(pm);
+    oq_events_free(ev);
+    return rc;
+}
+
+const oq_models_profit_report *oq_models_profit(const oq_models *m)
+{
+    return &m->prep;
+}
+
 void oq_models_free(oq_models *m)
 {
     if (!m) return;
+    free(m->rhat_log);
+    free(m->rhat_tom);
     free(m->user);
     free(m->start);
     free(m->day);

@@ -133,6 +133,8 @@ void oq_pipeline_opts_default(oq_pipeline_opts *o)
     o->budget = INFINITY;
     oq_dynaq_disc_default(&o->disc);
     oq_dynaq_config_default(&o->dq);
+    o->use_profit = 1;
+    o->profit_epochs = 3;
 }
 
 const char *oq_pipeline_stage_name(int s)
@@ -216,27 +218,38 @@ cleanup:
     return rc;
 }
 
-/* The models: P(alive) from a BG/NBD fit on the purchases (models.h); r^
- * from the empirical interim estimate until the profit Transformer is wired
- * in (the scorer's name and the interim flag say which). */
-static int pipeline_scorer(const oq_pipeline_opts *o, const oq_log *log, oq_interim **interim,
-                           oq_models **models, oq_scorer *out, oq_error *err)
-{
-    int rc = oq_interim_fit(log, &o->disc, 0, interim, err);
-    if (rc) return rc;
-    oq_scorer rhat = oq_interim_scorer(*interim);
-    rhat.name = "interim empirical r^ (mean net reward per state x coupon)";
-    oq_models_opts mo = {.log_path = o->log_path, .orders_path = o->orders_path, .quiet = o->quiet};
-    if ((rc = oq_models_fit(log, &mo, rhat, models, err))) return rc;
-    *out = oq_models_scorer(*models);
-    return 0;
-}
-
 static int make_dir(const char *dir, oq_error *err)
 {
     if (mkdir(dir, 0777) == 0 || errno == EEXIST) return 0;
     return oq_error_set(err, OQ_EIO, dir, 0, 0, "cannot create directory: %s", strerror(errno));
 }
+
+/* The models: P(alive) from a BG/NBD fit on the purchases (models.h); r^
+ * from the empirical interim estimate until the profit Transformer is wired
+ * in (the scorer's name and the interim flag say which). */
+static int pipeline_scorer(const oq_pipeline_opts *o, const oq_log *log, const oq_log_index *ix,
+                           int32_t tomorrow, oq_interim **interim, oq_models **models,
+                           oq_scorer *out, oq_error *err)
+{
+    int rc = oq_interim_fit(log, &o->disc, 0, interim, err);
+    if (rc) return rc;
+    oq_scorer rhat = oq_interim_scorer(*interim);
+    rhat.name = "interim empirical r^ (mean net reward per state x coupon)";
+    char save[4096];
+    int have_dir = o->out_dir && snprintf(save, sizeof save, "%s/model.ofq", o->out_dir) <
+                                     (int)sizeof save;
+    if (have_dir && (rc = make_dir(o->out_dir, err))) return rc;
+    oq_models_opts mo = {.log_path = o->log_path, .orders_path = o->orders_path,
+                         .quiet = o->quiet, .use_profit = o->use_profit,
+                         .events_path = o->events_path, .model_path = o->model_path,
+                         .save_model = have_dir && !o->model_path ? save : NULL,
+                         .epochs = o->profit_epochs, .seed = o->dq.seed, .ix = ix,
+                         .tomorrow = tomorrow};
+    if ((rc = oq_models_fit(log, &mo, rhat, models, err))) return rc;
+    *out = oq_models_scorer(*models);
+    return 0;
+}
+
 
 static int write_json(const char *path, json_t *root, oq_error *err)
 {
@@ -433,7 +446,12 @@ int oq_pipeline_run(const oq_pipeline_opts *o, const oq_log *log_in, oq_pipeline
     r->stage_s[OQ_STAGE_INGEST] = t1 - t0;
     /* 2. models (BG/NBD, profit) -> scorer; INTERIM until they are merged */
     oq_scorer scorer;
-    if ((rc = pipeline_scorer(o, log, &interim, &models, &scorer, err))) goto cleanup;
+    int32_t last = INT32_MIN;
+    for (size_t i = 0; i < log->n; i++)
+        if (log->day[i] > last) last = log->day[i];
+    r->tomorrow = last + 1;
+    if ((rc = pipeline_scorer(o, log, ix, r->tomorrow, &interim, &models, &scorer, err)))
+        goto cleanup;
     snprintf(r->scorer_name, sizeof r->scorer_name, "%s", scorer.name);
     r->scorer_interim = scorer.interim;
     {
@@ -467,10 +485,6 @@ int oq_pipeline_run(const oq_pipeline_opts *o, const oq_log *log_in, oq_pipeline
     double t4 = oq_now();
     r->stage_s[OQ_STAGE_DYNAQ] = t4 - t3;
     /* 5. tomorrow's states, scores and the budget plan */
-    int32_t last = INT32_MIN;
-    for (size_t i = 0; i < n; i++)
-        if (log->day[i] > last) last = log->day[i];
-    r->tomorrow = last + 1;
     if ((rc = tomorrow_log(log, ix, r->tomorrow, &tlog, err))) goto cleanup;
     if (!tlog) {
         rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");

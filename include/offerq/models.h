@@ -8,9 +8,13 @@
  * `<stem>.orders.csv` sidecar when it exists (the shop's full order stream),
  * else from the log's own order rows (order_placed = 1).
  *
- * r^ comes from the profit model when one is given; without one, from the
- * empirical shrunken mean reward per (state, coupon) of the interim scorer
- * (pipeline.h), and the scorer says so in its name.
+ * r^ comes from the profit Transformer (profit.h) when use_profit is set:
+ * loaded from model_path, or trained on the log (+ its events stream, the
+ * `<stem>.events.csv` sidecar or events_path) and saved to save_model. It is
+ * predicted once for every log row and coupon, and for every customer on
+ * `tomorrow` (the rows of the pipeline's tomorrow log, in customer index
+ * order), in batches (oq_profit_predict_all). Without it, r^ is the rhat
+ * scorer passed in (the interim empirical estimate), and the name says so.
  */
 #ifndef OFFERQ_MODELS_H
 #define OFFERQ_MODELS_H
@@ -26,7 +30,26 @@ typedef struct oq_models_opts {
     const char *log_path;    /* for the sidecar rule; may be NULL */
     const char *orders_path; /* explicit purchases file; NULL: sidecar or log rows */
     int quiet;
+    /* the profit Transformer */
+    int use_profit;          /* 1: r^ from the profit model; 0: the rhat scorer given */
+    const char *events_path; /* NULL: the log's events sidecar if present, else none */
+    const char *model_path;  /* reuse this checkpoint; NULL: train one */
+    const char *save_model;  /* write the trained model here, or NULL */
+    int epochs;              /* training epochs (3) */
+    uint64_t seed;
+    const oq_log_index *ix;  /* the log's index (required with use_profit) */
+    int32_t tomorrow;        /* the day the plan is for */
 } oq_models_opts;
+
+/* Validation MSE per epoch of the profit model trained in oq_models_fit
+ * (n = 0 when it was loaded or not used): model, predict-the-mean. */
+typedef struct oq_models_profit_report {
+    int epochs;
+    double val_mse[8], val_mse_mean[8], train_mse[8], seconds[8];
+    int trained, loaded;
+    char events[256];
+} oq_models_profit_report;
+const oq_models_profit_report *oq_models_profit(const oq_models *m);
 
 /* Fit BG/NBD on the purchases (see above) and prepare per-customer purchase
  * histories. rhat_ctx/rhat supply r^ (n, 4) for rows: the caller's profit

@@ -52,6 +52,10 @@ typedef struct oq_pipeline_opts {
     const char *log_path;  /* read when no log is passed to oq_pipeline_run */
     const char *out_dir;   /* NULL: compute in memory, write nothing */
     const char *orders_path; /* purchases for BG/NBD; NULL: log_path's sidecar rule (models.h) */
+    int use_profit;        /* 1 (default): r^ from the profit Transformer; 0: interim r^ */
+    const char *events_path; /* events for the profit model; NULL: log_path's sidecar rule */
+    const char *model_path;  /* reuse this profit model; NULL: train one (saved as DIR/model.ofq) */
+    int profit_epochs;       /* 3 */
     double budget;         /* money available for tomorrow's coupons; INFINITY = none */
     oq_dynaq_disc disc;
     oq_dynaq_config dq;    /* dq.seed, dq.faithful, ... */

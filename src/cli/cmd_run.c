@@ -27,13 +27,20 @@ static void help(FILE *fp)
             "With --pg the log is read from PostgreSQL (table customer_log of `offerq db`)\n"
             "and the day's list is written back with the run's report in one transaction\n"
             "(tables runs, recommendations); --out-dir is then optional.\n"
-            "NOTE: until the BG/NBD and profit models are merged, the scores come from an\n"
-            "INTERIM empirical scorer (P(alive) = 1); report.json says so.\n\n"
+            "P(alive) comes from a BG/NBD fit on the purchases; r^ from the profit\n"
+            "Transformer, trained on the log and its events stream (saved as DIR/model.ofq)\n"
+            "or reused with --model.\n\n"
             "Options:\n"
             "  --pg URL        read the log from PostgreSQL, save the list there\n"
             "  --orders FILE   purchases for BG/NBD (user_id,date[,value]); default: the log's\n"
             "                  LOG.orders.csv sidecar if it exists, else its order rows\n"
             "                  (with --pg: the log's order rows unless --orders is given)\n"
+            "  --events FILE   browsing stream for the profit model (user_id,date,category);\n"
+            "                  default: the log's LOG.events.csv sidecar if it exists\n"
+            "  --model FILE    reuse a trained profit model (offerq train) instead of training\n"
+            "  --profit-epochs N  training epochs of the profit model (default 3)\n"
+            "  --interim       r^ from the empirical mean reward per state x coupon instead\n"
+            "                  of the profit model (fast; for comparison)\n"
             "  --budget X      money for tomorrow's coupons (expected spend); default: no limit\n"
             "  --seed S        random seed (default 1)\n"
             "  --epochs N      Dyna-Q epochs (default 4)\n"
@@ -52,7 +59,7 @@ static void help(FILE *fp)
 int cmd_run(int argc, char **argv)
 {
     enum { O_LOG = 256, O_OUT, O_BUDGET, O_SEED, O_EPOCHS, O_PLANK, O_FAITHFUL, O_QUIET, O_GAMMA, O_WD, O_WP, O_WA, O_BL,
-           O_PG, O_ORDERS };
+           O_PG, O_ORDERS, O_EVENTS, O_MODEL, O_PEPOCHS, O_INTERIM };
     static const struct option opts[] = {
         {"help", no_argument, 0, 'h'},          {"log", required_argument, 0, O_LOG},
         {"out-dir", required_argument, 0, O_OUT}, {"budget", required_argument, 0, O_BUDGET},
@@ -62,6 +69,8 @@ int cmd_run(int argc, char **argv)
         {"w-days", required_argument, 0, O_WD}, {"w-p30", required_argument, 0, O_WP},
         {"w-aov", required_argument, 0, O_WA},  {"budget-levels", required_argument, 0, O_BL},
         {"pg", required_argument, 0, O_PG},     {"orders", required_argument, 0, O_ORDERS},
+        {"events", required_argument, 0, O_EVENTS}, {"model", required_argument, 0, O_MODEL},
+        {"profit-epochs", required_argument, 0, O_PEPOCHS}, {"interim", no_argument, 0, O_INTERIM},
         {0, 0, 0, 0}};
     const char *pg = NULL;
     oq_pipeline_opts o;
@@ -76,6 +85,13 @@ int cmd_run(int argc, char **argv)
         case O_OUT: o.out_dir = optarg; break;
         case O_PG: pg = optarg; break;
         case O_ORDERS: o.orders_path = optarg; break;
+        case O_EVENTS: o.events_path = optarg; break;
+        case O_MODEL: o.model_path = optarg; break;
+        case O_INTERIM: o.use_profit = 0; break;
+        case O_PEPOCHS:
+            if (cli_long("run", "--profit-epochs", optarg, 1, 8, &lv)) return 2;
+            o.profit_epochs = (int)lv;
+            break;
         case O_BUDGET:
             if (cli_double("run", "--budget", optarg, 0, 1e15, &o.budget)) return 2;
             break;
