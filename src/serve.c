@@ -832,7 +832,7 @@ int oq_serve_start(const oq_serve_config *cfg, oq_serve **out, oq_error *err)
     oq_serve *s = NULL;
     int rc = oq_serve_load(cfg, &s, err);
     *out = NULL;
-    if (rc) return rc;
+    if (rc || !s) return rc ? rc : OQ_ENOMEM;
     struct sockaddr_in sa = {0};
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)cfg->port);
