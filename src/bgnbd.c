@@ -938,17 +938,25 @@ static int one_minus_G(double r, double a, double b, double x, double z, double 
             break;
         }
     }
-    double lnG;
-    if (ok && 1 + sm1 > 0) {
-        lnG = q * log1p(-z) + log1p(sm1);
+    /* F = 2F1(C-A, C-B; C; z). It can be negative when C < 0 (x = 0 and
+     * a + b < 1); then G = (1-z)^q F < 0 and 1 - G = 1 + |G|. GSL's 2F1 is
+     * used only for C > 0: for C in (-1, 0) and z near 1 it returned values
+     * of the wrong sign (e.g. a = b = r = 1e-4: +4.9e-5 where mpmath gives
+     * -4.9e-5), which made E[X(t)] negative; there we answer OQ_ENUM. */
+    double F;
+    if (ok) {
+        F = 1 + sm1;
     } else {
         gsl_sf_result res;
+        if (!(c > 0)) return OQ_ENUM;
         int st = gsl_sf_hyperg_2F1_e(p1, q, c, z, &res);
-        if (st != GSL_SUCCESS || !isfinite(res.val) || !(res.val > 0)) return OQ_ENUM;
-        lnG = q * log1p(-z) + log(res.val);
+        if (st != GSL_SUCCESS || !isfinite(res.val))
+            return OQ_ENUM;
+        F = res.val;
     }
-    *out = -expm1(lnG);
-    return 0;
+    if (F > 0) *out = -expm1(q * log1p(-z) + log(F));
+    else *out = 1 + exp(q * log1p(-z) + log(-F));
+    return isfinite(*out) ? 0 : OQ_ENUM;
 }
 
 /* FHL eq. 10: (a+b+x-1)/(a-1) [1 - G] / (1 + [x>0] a/(b+x-1) ((alpha+T)/(alpha+t_x))^(r+x)). */
@@ -960,7 +968,9 @@ int oq_bgnbd_expected(const oq_bgnbd_params *p, double t, double x, double tx, d
     double omg;
     int rc = one_minus_G(p->r, p->a, p->b, x, t / (p->alpha + T + t), &omg);
     if (rc) return rc;
-    *out = (p->a + p->b + x - 1) / (p->a - 1) * omg * oq_bgnbd_p_alive(p, x, tx, T);
+    double e = (p->a + p->b + x - 1) / (p->a - 1) * omg * oq_bgnbd_p_alive(p, x, tx, T);
+    if (!isfinite(e) || e < 0) return OQ_ENUM; /* never a wrong number: *out stays NaN */
+    *out = e;
     return 0;
 }
 

@@ -440,6 +440,9 @@ static int sum_row(void *ctx, char **f, const size_t *lens, size_t n, long line,
         return oq_error_set(err, OQ_EPARSE, c->name, line, COL(S_FREQ),
                             "frequency: got %g, expected a whole number of repeat purchases",
                             v[S_FREQ]);
+    if (!(v[S_T] > 0))
+        return oq_error_set(err, OQ_EPARSE, c->name, line, COL(S_T),
+                            "T: got %g, expected a customer age > 0", v[S_T]);
     if (v[S_REC] > v[S_T])
         return oq_error_set(err, OQ_EPARSE, c->name, line, COL(S_REC),
                             "recency %g is larger than T %g (the last purchase cannot come after "

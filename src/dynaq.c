@@ -264,7 +264,8 @@ int oq_qtable_load(const char *path, oq_qtable **out, oq_error *err)
         size_t ent;
         memcpy(&key, e, 8);
         if ((rc = oq_qtable_insert(q, key, &ent))) {
-            oq_error_set(err, rc, path, 0, 0, "out of memory");
+            oq_error_set(err, rc, path, 0, 0, "%s",
+                         rc == OQ_ELIMIT ? "too many entries" : "out of memory");
             goto cleanup;
         }
         if (ent != i) {

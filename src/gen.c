@@ -64,7 +64,9 @@ static int check_config(const oq_gen_config *c, oq_error *err)
     int span = c->end_day - c->start_day + 1;
     if (c->n_customers < 1 || c->n_customers > 100000000)
         return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "customers must be in [1, 1e8]");
-    if (c->snapshots < 1 || c->snapshots > 64 || c->birth_window < 1 || c->birth_window + c->snapshots >= span)
+    /* Written so that nothing overflows with any int from a truth file. */
+    if (c->snapshots < 1 || c->snapshots > 64 || c->birth_window < 1 ||
+        c->birth_window >= span - c->snapshots)
         return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
                             "the period (%d days) must be longer than birth window (%d) + "
                             "snapshots (%d)",

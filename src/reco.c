@@ -59,8 +59,9 @@ static int cmp_ukey(const void *a, const void *b)
 static int sort_rows(oq_reco *r, const long *lines, const char *name, oq_error *err)
 {
     int rc = 0;
-    ukey *k = malloc((r->n ? r->n : 1) * sizeof *k);
-    oq_reco_row *tmp = malloc((r->n ? r->n : 1) * sizeof *tmp);
+    if (r->n < 2) return 0; /* sorted; and rows may be NULL (memcpy(NULL, ...) is UB) */
+    ukey *k = malloc(r->n * sizeof *k);
+    oq_reco_row *tmp = malloc(r->n * sizeof *tmp);
     if (!k || !tmp) {
         rc = oq_error_set(err, OQ_ENOMEM, name, 0, 0, "out of memory");
         goto cleanup;

@@ -150,6 +150,13 @@ static int csv_row(void *vctx, char **fields, const size_t *lens, size_t nf, lon
         a++;
     }
     qsort(r->item + base, k, sizeof *r->item, cmp_u32);
+    /* Two columns can name the same item ("a=b" + "c" and "a" + "b=c", or a
+     * repeated column name): a record is a set, keep each item once (the
+     * fuzzer found duplicates, which inflated |A n B| in the Jaccard). */
+    size_t u = 0;
+    for (size_t j = 0; j < k; j++)
+        if (u == 0 || r->item[base + j] != r->item[base + u - 1]) r->item[base + u++] = r->item[base + j];
+    k = u;
     r->off[++r->n] = base + k;
     r->nnz = base + k;
     return 0;

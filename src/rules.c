@@ -85,6 +85,9 @@ int oq_baskets_add(oq_baskets *b, const uint32_t *ids, size_t k, oq_error *err)
             return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
                                 "item id %u is not in the dictionary (%u items)", ids[i],
                                 b->items.n);
+    if (b->n >= OQ_MAX_BASKETS)
+        return oq_error_set(err, OQ_ELIMIT, NULL, 0, 0,
+                            "more than %u baskets (basket ids are 32-bit)", OQ_MAX_BASKETS);
     if (baskets_reserve(b, k)) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
     if (k) memcpy(b->item + b->nnz, ids, k * sizeof *ids);
     baskets_close(b, k);
@@ -101,6 +104,9 @@ static int basket_row(void *vctx, char **fields, const size_t *lens, size_t nf, 
 {
     read_ctx *c = vctx;
     oq_baskets *b = c->b;
+    if (b->n >= OQ_MAX_BASKETS)
+        return oq_error_set(err, OQ_ELIMIT, c->name, line, 0,
+                            "more than %u baskets (basket ids are 32-bit)", OQ_MAX_BASKETS);
     if (baskets_reserve(b, nf))
         return oq_error_set(err, OQ_ENOMEM, c->name, line, 0, "out of memory");
     size_t k = 0;

@@ -95,6 +95,7 @@ typedef struct request {
     char *body;
     size_t len, cap;
     int too_big;
+    const char *query; /* raw query string when there is no connection (oq_serve_handle) */
 } request;
 
 typedef struct reply {
@@ -150,6 +151,14 @@ static void drop_redis(oq_serve *s)
     redisContext *c = pthread_getspecific(s->redis_key);
     if (c) redisFree(c);
     pthread_setspecific(s->redis_key, NULL);
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
 }
 
 /* ---- handlers -------------------------------------------------------------------- */
@@ -342,12 +351,45 @@ cleanup:
     return st;
 }
 
+/* Value of query argument key: from libmicrohttpd (already %-decoded) when
+ * there is a connection, else parsed from rq->query into buf (%XX and '+'
+ * decoded; a value that does not fit is cut). NULL if absent. */
+static const char *query_arg(struct MHD_Connection *conn, const request *rq, const char *key,
+                             char *buf, size_t len)
+{
+    if (conn) return MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, key);
+    size_t kl = strlen(key);
+    for (const char *p = rq->query; p && *p;) {
+        size_t l = strcspn(p, "&");
+        if (l >= kl && !strncmp(p, key, kl) && (l == kl || p[kl] == '=')) {
+            const char *v = p + kl + (l > kl), *end = p + l;
+            size_t n = 0;
+            while (v < end && n + 1 < len) {
+                int hi, lo;
+                if (*v == '%' && end - v >= 3 && (hi = hexval(v[1])) >= 0 &&
+                    (lo = hexval(v[2])) >= 0) {
+                    buf[n++] = (char)(hi * 16 + lo);
+                    v += 3;
+                } else {
+                    buf[n++] = *v == '+' ? ' ' : *v;
+                    v++;
+                }
+            }
+            buf[n] = 0;
+            return buf;
+        }
+        p += l + (p[l] == '&');
+    }
+    return NULL;
+}
+
 static int h_crosssell(oq_serve *s, const char *path, struct MHD_Connection *conn, request *rq,
                        reply *out)
 {
-    (void)path, (void)rq;
-    const char *item = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "item");
-    const char *inv = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "inventory");
+    (void)path;
+    char ibuf[64], vbuf[16384];
+    const char *item = query_arg(conn, rq, "item", ibuf, sizeof ibuf);
+    const char *inv = query_arg(conn, rq, "inventory", vbuf, sizeof vbuf);
     if (!item || !inv)
         return reply_error(out, 400, "missing query parameter \"%s\"", !item ? "item" : "inventory");
     if (!item[0] || strlen(item) > 255)
@@ -730,7 +772,7 @@ static int load_dir(oq_serve *s, oq_error *err)
     return 0;
 }
 
-int oq_serve_start(const oq_serve_config *cfg, oq_serve **out, oq_error *err)
+int oq_serve_load(const oq_serve_config *cfg, oq_serve **out, oq_error *err)
 {
     *out = NULL;
     if (!!cfg->redis_url == !!cfg->dir)
@@ -756,6 +798,50 @@ int oq_serve_start(const oq_serve_config *cfg, oq_serve **out, oq_error *err)
         if ((rc = oq_redis_connect(cfg->redis_url, &c, err))) goto fail;
         redisFree(c);
     }
+    *out = s;
+    return 0;
+fail:
+    oq_serve_stop(s);
+    return rc;
+}
+
+int oq_serve_handle(oq_serve *s, const char *method, const char *path, const char *query,
+                    const char *body, size_t len, char **resp, const char **type)
+{
+    request rq = {0};
+    reply out = {0};
+    int ep;
+    *resp = NULL;
+    rq.t0 = oq_now();
+    rq.query = query;
+    if (len > s->cfg.max_body) {
+        rq.too_big = 1;
+    } else if (body) {
+        /* As on_request keeps it: a NUL-terminated copy. */
+        if (!(rq.body = malloc(len + 1))) return -1;
+        memcpy(rq.body, body, len);
+        rq.body[len] = 0;
+        rq.len = rq.cap = len;
+    }
+    dispatch(s, NULL, method, path, &rq, &out, &ep);
+    free(rq.body);
+    observe(&s->m, ep, out.status, oq_now() - rq.t0);
+    *type = out.type ? out.type : "application/json";
+    if (out.static_body) {
+        *resp = strdup(out.static_body);
+        if (!*resp) return -1;
+    } else {
+        *resp = out.body;
+    }
+    return out.status;
+}
+
+int oq_serve_start(const oq_serve_config *cfg, oq_serve **out, oq_error *err)
+{
+    oq_serve *s = NULL;
+    int rc = oq_serve_load(cfg, &s, err);
+    *out = NULL;
+    if (rc || !s) return rc ? rc : OQ_ENOMEM;
     struct sockaddr_in sa = {0};
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)cfg->port);

@@ -3,7 +3,8 @@
 #   bash tools/fuzz.sh [SECONDS] [TARGET...]     (default 60 s, all targets)
 # New crashing inputs land in build-fuzz/findings/<target>/; copy them into
 # tests/fuzz/corpus/<target>/ after fixing, so every build replays them.
-# Long runs: bash tools/fuzz.sh 3600 log
+# Long runs: bash tools/fuzz.sh 3600 log. An input that takes over 25 s is a
+# finding too (a hang would otherwise stall CI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}
@@ -22,7 +23,7 @@ for t in "${targets[@]}"; do
   dict=(); [ -f tests/fuzz/"$t".dict ] && dict=(-dict=tests/fuzz/"$t".dict)
   echo "fuzz: $t for ${secs}s"
   ./build-fuzz/fuzz_"$t" "$work" "${dict[@]}" -max_total_time="$secs" -max_len=4096 \
-     -artifact_prefix="$findings/" -print_final_stats=1 2>&1 | grep -E 'stat::number_of_executed_units|stat::peak_rss|ERROR|SUMMARY' || true
+     -timeout=25 -artifact_prefix="$findings/" -print_final_stats=1 2>&1 | grep -E 'stat::number_of_executed_units|stat::peak_rss|ERROR|SUMMARY' || true
   if [ -n "$(find "$findings" -type f 2>/dev/null | head -1)" ]; then
     echo "fuzz: $t FOUND A FAILURE: see $findings"; exit 1
   fi

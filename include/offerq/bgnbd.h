@@ -208,7 +208,8 @@ int oq_bgnbd_p_alive_batch(const oq_bgnbd_params *p, const double *x, const doub
  * 2F1(r+x, b+x; a+b+x-1; z) (1-z)^(r+x) = (1-z)^(a-1) 2F1(a+b-1-r, a-1;
  * a+b+x-1; z), z = t/(alpha+T+t), whose series has small parameters and
  * converges for any x; close to z = 1 it falls back to gsl_sf_hyperg_2F1.
- * Returns 0 or OQ_ENUM (*out NaN) if neither converges. */
+ * Returns 0 (*out finite, >= 0) or OQ_ENUM (*out NaN) if neither converges:
+ * the corner x = 0, a + b < 1 with z close to 1, where GSL is not trusted. */
 int oq_bgnbd_expected(const oq_bgnbd_params *p, double t, double x, double tx, double T,
                       double *out) OQ_WUR;
 /* Same for n customers with one horizon t each (t may be NULL: use t0). */

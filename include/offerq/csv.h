@@ -15,6 +15,7 @@
 #define OFFERQ_CSV_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "offerq/error.h"
 
 /* Called once per record. fields[i] is NUL-terminated, lens[i] its length.
@@ -28,7 +29,17 @@ typedef struct oq_csv_opts {
     size_t max_line;     /* bytes; 0 means 1 MiB */
     size_t max_fields;   /* per record; 0 means 4096 */
     int allow_no_final_newline; /* 1: accept a last line without '\n' */
+    size_t max_records;  /* records (header included); 0 means oq_csv_max_records() */
 } oq_csv_opts;
+
+/* Default record limit: every reader indexes rows with 32-bit ids somewhere
+ * downstream, so more than 2^31 - 1 rows is refused with OQ_ELIMIT naming the
+ * file and line instead of wrapping around. */
+#define OQ_CSV_MAX_RECORDS ((size_t)INT32_MAX)
+/* The limit in force when opts->max_records is 0: $OQ_MAX_ROWS (a positive
+ * integer) if set and valid, else OQ_CSV_MAX_RECORDS. Read per call (the
+ * library keeps no mutable global). */
+size_t oq_csv_max_records(void);
 
 /* Read path record by record. path "-" reads stdin. Returns 0, or the
  * callback's code, or OQ_EIO / OQ_EPARSE / OQ_ELIMIT / OQ_ENOMEM with err

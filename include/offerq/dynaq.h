@@ -72,7 +72,8 @@ int oq_qtable_new(const oq_dynaq_disc *d, oq_qtable **out, oq_error *err) OQ_WUR
 void oq_qtable_free(oq_qtable *q);
 /* Entry index of key, or -1. */
 long oq_qtable_find(const oq_qtable *q, uint64_t key);
-/* Entry of key, inserted with Q = 0 and no visits if new. 0 or OQ_ENOMEM. */
+/* Entry of key, inserted with Q = 0 and no visits if new. 0, OQ_ENOMEM, or
+ * OQ_ELIMIT past UINT32_MAX - 2 entries (the hash slots hold 32-bit ids). */
 int oq_qtable_insert(oq_qtable *q, uint64_t key, size_t *entry) OQ_WUR;
 /* argmax_a Q(entry, a); ties go to the cheaper coupon. */
 int oq_qtable_argmax(const oq_qtable *q, size_t entry);

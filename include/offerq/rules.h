@@ -61,11 +61,16 @@ typedef struct oq_baskets {
     oq_dict items;  /* names; an item's id is its position */
 } oq_baskets;
 
+/* Baskets are numbered with 32-bit ids (tid lists of the miner, ROCK's
+ * item records): more is OQ_ELIMIT. */
+#define OQ_MAX_BASKETS (UINT32_MAX - 1u)
+
 /* Empty basket set (names interned with oq_dict_intern(&b->items, ...)).
  * NULL when out of memory. Free with oq_baskets_free. */
 oq_baskets *oq_baskets_new(void);
 /* Append a basket of k item ids (any order, repeats allowed: they are sorted
- * and de-duplicated). Ids must be < b->items.n. OQ_EINVAL / OQ_ENOMEM. */
+ * and de-duplicated). Ids must be < b->items.n. OQ_EINVAL / OQ_ENOMEM /
+ * OQ_ELIMIT (more than OQ_MAX_BASKETS). */
 int oq_baskets_add(oq_baskets *b, const uint32_t *ids, size_t k, oq_error *err) OQ_WUR;
 /* Read a basket file (path "-" = stdin). *out is the caller's (oq_baskets_free);
  * NULL on error, with err naming file:line:column. */

@@ -25,7 +25,31 @@ typedef struct reader {
     char *rowbuf;    /* libcsv path: field bytes, NUL-separated */
     size_t rlen, rcap;
     size_t *offs;    /* (fcap) field offsets into rowbuf */
+    size_t nrec;     /* records handed to fn so far */
 } reader;
+
+/* Hand one record to the callback, counting it against max_records. */
+static int deliver(reader *r, size_t nf, long line)
+{
+    if (r->nrec >= r->o.max_records)
+        return oq_error_set(r->err, OQ_ELIMIT, r->name, line, 0,
+                            "more than %zu records (the limit; set OQ_MAX_ROWS to change it)",
+                            r->o.max_records);
+    r->nrec++;
+    return r->fn(r->ctx, r->fields, r->lens, nf, line, r->err);
+}
+
+size_t oq_csv_max_records(void)
+{
+    const char *e = getenv("OQ_MAX_ROWS");
+    if (e && *e) {
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(e, &end, 10);
+        if (!errno && *end == 0 && v >= 1 && e[0] != '-') return (size_t)v;
+    }
+    return OQ_CSV_MAX_RECORDS;
+}
 
 static int ensure_fields(reader *r, size_t n)
 {
@@ -96,7 +120,7 @@ static void cb_row(int c, void *data)
     r->in_csv = 0;
     if (r->rc) return;
     for (size_t i = 0; i < r->nf; i++) r->fields[i] = r->rowbuf + r->offs[i];
-    int rc = r->fn(r->ctx, r->fields, r->lens, r->nf, r->rec_line, r->err);
+    int rc = deliver(r, r->nf, r->rec_line);
     if (rc) r->rc = rc;
     r->nf = 0;
     r->rlen = 0;
@@ -143,7 +167,7 @@ static int process_line(reader *r, char *s, size_t len)
             r->fields[nf] = f;
             r->lens[nf++] = (size_t)(end - f);
             for (size_t i = 0; i < nf; i++) r->fields[i][r->lens[i]] = 0;
-            int rc = r->fn(r->ctx, r->fields, r->lens, nf, r->line, r->err);
+            int rc = deliver(r, nf, r->line);
             if (rc) r->rc = rc;
             return r->rc;
         }
@@ -248,6 +272,7 @@ static int run(const char *name, FILE *fp, size_t hint, const oq_csv_opts *opts,
     if (!r.o.delim) r.o.delim = ',';
     if (!r.o.max_line) r.o.max_line = 1 << 20;
     if (!r.o.max_fields) r.o.max_fields = 4096;
+    if (!r.o.max_records) r.o.max_records = oq_csv_max_records();
     r.fn = fn;
     r.ctx = ctx;
     r.err = err;
