@@ -1152,6 +1152,11 @@ static double get_f64(rbuf *r)
     return d;
 }
 
+static int truncated(oq_error *err, const char *path)
+{
+    return oq_error_set(err, OQ_EFORMAT, path, 0, 0, "model file is truncated");
+}
+
 int oq_profit_load(const char *path, oq_profit **out, oq_error *err)
 {
     *out = NULL;
@@ -1168,6 +1173,10 @@ int oq_profit_load(const char *path, oq_profit **out, oq_error *err)
                           "'offerq train')");
         goto cleanup;
     }
+    if (len < 16) {
+        rc = truncated(err, path);
+        goto cleanup;
+    }
     uint32_t ver = get_u32(&r);
     if (ver != OQ_PROFIT_VERSION) {
         rc = oq_error_set(err, OQ_EFORMAT, path, 0, 0,
@@ -1176,12 +1185,9 @@ int oq_profit_load(const char *path, oq_profit **out, oq_error *err)
                           ver, OQ_PROFIT_VERSION);
         goto cleanup;
     }
-    if (len < 12) goto truncated;
     {
-        uint32_t stored;
-        memcpy(&stored, data + len - 4, 4);
         const unsigned char *sb = (const unsigned char *)data + len - 4;
-        stored = (uint32_t)sb[0] | (uint32_t)sb[1] << 8 | (uint32_t)sb[2] << 16 |
+        uint32_t stored = (uint32_t)sb[0] | (uint32_t)sb[1] << 8 | (uint32_t)sb[2] << 16 |
                  (uint32_t)sb[3] << 24;
         if (oq_crc32(0, data, len - 4) != stored) {
             rc = oq_error_set(err, OQ_EFORMAT, path, 0, 0,
@@ -1196,7 +1202,10 @@ int oq_profit_load(const char *path, oq_profit **out, oq_error *err)
     c = (oq_profit_config){.seq_len = dims[0], .d = dims[1], .heads = dims[2], .layers = dims[3],
                            .ff = dims[4], .hidden = dims[5], .vocab = dims[6]};
     c.dropout = get_f32(&r);
-    if (r.short_read) goto truncated;
+    if (r.short_read) {
+        rc = truncated(err, path);
+        goto cleanup;
+    }
     if ((rc = model_alloc(&c, &m, err))) {
         rc = oq_error_set(err, OQ_EFORMAT, path, 0, 0, "bad configuration in model file: %s",
                           err ? err->msg : "");
@@ -1214,7 +1223,10 @@ int oq_profit_load(const char *path, oq_profit **out, oq_error *err)
         const unsigned char *lb = take(&r, 2);
         size_t n = lb ? (size_t)lb[0] | (size_t)lb[1] << 8 : 0;
         const unsigned char *s = take(&r, n);
-        if (!s) goto truncated;
+        if (!s) {
+            rc = truncated(err, path);
+            goto cleanup;
+        }
         if (!(m->cat_names[k] = strndup((const char *)s, n))) {
             rc = oq_error_set(err, OQ_ENOMEM, path, 0, 0, "out of memory");
             goto cleanup;
@@ -1226,22 +1238,25 @@ int oq_profit_load(const char *path, oq_profit **out, oq_error *err)
         goto cleanup;
     }
     for (size_t i = 0; i < m->n_params; i++) m->mem[i] = get_f32(&r);
-    if (r.short_read) goto truncated;
+    if (r.short_read) {
+        rc = truncated(err, path);
+        goto cleanup;
+    }
     if (r.pos != r.len) {
         rc = oq_error_set(err, OQ_EFORMAT, path, 0, 0, "trailing bytes after the weights");
         goto cleanup;
     }
     for (int k = 0; k < OQ_PROFIT_NFEAT; k++)
-        if (!(m->feat_std[k] > 0) || !isfinite(m->feat_mean[k])) goto badscale;
-    if (!(m->y_std > 0) || !isfinite(m->y_mean)) goto badscale;
+        if (!(m->feat_std[k] > 0) || !isfinite(m->feat_mean[k])) {
+            rc = oq_error_set(err, OQ_EFORMAT, path, 0, 0, "invalid feature scaling in model file");
+            goto cleanup;
+        }
+    if (!(m->y_std > 0) || !isfinite(m->y_mean)) {
+        rc = oq_error_set(err, OQ_EFORMAT, path, 0, 0, "invalid target scaling in model file");
+        goto cleanup;
+    }
     *out = m;
     m = NULL;
-    goto cleanup;
-badscale:
-    rc = oq_error_set(err, OQ_EFORMAT, path, 0, 0, "invalid feature scaling in model file");
-    goto cleanup;
-truncated:
-    rc = oq_error_set(err, OQ_EFORMAT, path, 0, 0, "model file is truncated");
 cleanup:
     oq_profit_free(m);
     free(data);
