@@ -36,13 +36,17 @@ static int profit(void *ctx, const char *const *seq, size_t n, const double *fea
     return 0;
 }
 
-static int xsell(void *ctx, long item, const long *inv, size_t n, json_t *out, char *msg,
+static int xsell(void *ctx, const char *item, const long *inv, size_t n, json_t *out, char *msg,
                  size_t msg_len)
 {
     (void)ctx;
-    if (n > 16) return snprintf(msg, msg_len, "at most 16 items"), OQ_EINVAL;
-    json_object_set_new(out, "bundle", json_integer((item + 1) % (long)n));
-    json_object_set_new(out, "discount", json_real(inv[item] > 2 ? 0.1 : 0));
+    if (n == 0 || n > 16) return snprintf(msg, msg_len, "1 to 16 items"), OQ_EINVAL;
+    /* Items are named by position ("1".."n") in this stand-in table. */
+    char *end;
+    long i = strtol(item, &end, 10);
+    if (*end || i < 1 || i > (long)n) return snprintf(msg, msg_len, "unknown item"), OQ_EINVAL;
+    json_object_set_new(out, "bundle", json_integer(i % (long)n));
+    json_object_set_new(out, "discount", json_real(inv[i - 1] > 2 ? 0.1 : 0));
     return 0;
 }
 
