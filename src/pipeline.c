@@ -369,6 +369,17 @@ static json_t *report_json(const oq_pipeline_opts *o, const oq_pipeline_result *
         "objective", r->plan_value, "coupons", "none", (json_int_t)per_coupon[0], "5",
         (json_int_t)per_coupon[1], "10", (json_int_t)per_coupon[2], "20",
         (json_int_t)per_coupon[3]);
+    if (rep && (r->profit_epochs || r->profit_loaded)) {
+        json_t *pe = json_array();
+        for (int e = 0; e < r->profit_epochs; e++)
+            json_array_append_new(pe, json_pack("{s:i, s:f, s:f, s:f}", "epoch", e + 1,
+                                                "train_mse", r->profit_train_mse[e], "val_mse",
+                                                r->profit_val_mse[e], "val_mse_predict_mean",
+                                                r->profit_val_mse_mean[e]));
+        json_object_set_new(rep, "profit_model",
+                            json_pack("{s:b, s:o, s:s}", "loaded", r->profit_loaded, "epochs", pe,
+                                      "events", r->profit_events));
+    }
     if (rep && r->has_bgnbd)
         json_object_set_new(rep, "bgnbd",
                             json_pack("{s:f, s:f, s:f, s:f, s:f, s:b, s:s, s:s}", "r", r->bgnbd.r,
@@ -463,6 +474,15 @@ int oq_pipeline_run(const oq_pipeline_opts *o, const oq_log *log_in, oq_pipeline
         r->bgnbd_fit = *f;
         snprintf(r->purchase_source, sizeof r->purchase_source, "%s",
                  oq_models_purchase_source(models));
+        const oq_models_profit_report *pp = oq_models_profit(models);
+        r->profit_epochs = pp->trained ? pp->epochs : 0;
+        r->profit_loaded = pp->loaded;
+        for (int e = 0; e < r->profit_epochs; e++) {
+            r->profit_val_mse[e] = pp->val_mse[e];
+            r->profit_val_mse_mean[e] = pp->val_mse_mean[e];
+            r->profit_train_mse[e] = pp->train_mse[e];
+        }
+        snprintf(r->profit_events, sizeof r->profit_events, "%s", pp->events);
     }
     double t2 = oq_now();
     r->stage_s[OQ_STAGE_FIT] = t2 - t1;

@@ -12,8 +12,8 @@ BIN=${OQ_BIN:?OQ_BIN must point at the offerq binary}
 KILLS=${KILLS:-100}
 T=$(mktemp -d /tmp/offerq-test-XXXXXX)
 trap 'rm -rf "$T"' EXIT
-det=(recommendations.csv qtable.ofq params.json learning_curve.svg)
-run() { "$BIN" run --log "$1" --out-dir "$2" --budget 500 --epochs 2 --quiet 2>/dev/null; }
+det=(recommendations.csv qtable.ofq params.json learning_curve.svg bgnbd.json)
+run() { "$BIN" run --log "$1" --out-dir "$2" --budget 500 --epochs 2 --interim --quiet 2>/dev/null; }
 json_ok() { # complete JSON object: python3 if present, else first/last byte
   if command -v python3 >/dev/null; then
     python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$1" 2>/dev/null
@@ -35,7 +35,7 @@ mkdir -p "$T/live" && cp "$T"/old/* "$T/live/"
 
 torn=0 old=0 new=0 finished=0
 for i in $(seq 1 "$KILLS"); do
-  "$BIN" run --log "$T/b.csv" --out-dir "$T/live" --budget 500 --epochs 2 --quiet 2>/dev/null &
+  "$BIN" run --log "$T/b.csv" --out-dir "$T/live" --budget 500 --epochs 2 --interim --quiet 2>/dev/null &
   pid=$!
   # A random moment in [0, 90% of the run's duration]: the writes come last.
   d=$((RANDOM * 32768 + RANDOM)); d=$((d % ms))
@@ -54,7 +54,7 @@ for i in $(seq 1 "$KILLS"); do
   # Temporaries of a killed writer may stay behind, never under a final name.
   rm -f "$T"/live/*.tmp.*
   [ -z "$(ls "$T/live" | grep -v -x -e recommendations.csv -e qtable.ofq -e params.json \
-         -e learning_curve.svg -e report.json)" ] || { echo "FAIL kill $i: stray files:"; ls "$T/live"; torn=$((torn + 1)); }
+         -e learning_curve.svg -e report.json -e bgnbd.json -e model.ofq)" ] || { echo "FAIL kill $i: stray files:"; ls "$T/live"; torn=$((torn + 1)); }
   cp "$T"/old/* "$T/live/"
 done
 echo "kills: $KILLS (run ${ms} ms; $finished finished before the kill); files seen old: $old, new: $new, torn: $torn"

@@ -20,19 +20,27 @@ check "a limit above the size reads the file" test $? -eq 0
 OQ_MAX_ROWS=junk "$BIN" summary "$T/x.csv" >/dev/null 2>&1
 check "an invalid OQ_MAX_ROWS falls back to the default" test $? -eq 0
 
-if (ulimit -v 200000; "$BIN" --help >/dev/null 2>&1); then
+# One thread: OpenBLAS' OpenMP start-up spins forever when it cannot map its
+# thread buffers under a small address-space limit (a library issue, not
+# ours); every command is also bounded by `timeout`, so a hang fails loudly.
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+base=0
+for kb in $(seq 150000 25000 400000); do # the smallest limit at which the program starts
+  if (ulimit -v "$kb"; timeout 4 "$BIN" --help >/dev/null 2>&1); then base=$kb; break; fi
+done
+if [ "$base" -gt 0 ]; then
   oom=0 ok=0
-  for kb in $(seq 24000 1000 44000); do
-    for cmd in "run --log $T/x.csv --out-dir $T/o --epochs 1 --quiet" "summary $T/x.csv"; do
-      (ulimit -v "$kb"; exec "$BIN" $cmd >/dev/null 2>"$T/err"); rc=$?
+  for kb in $(seq "$base" 2000 $((base + 16000))); do
+    for cmd in "run --log $T/x.csv --out-dir $T/o --epochs 1 --interim --quiet" "summary $T/x.csv"; do
+      (ulimit -v "$kb"; exec timeout 60 "$BIN" $cmd >/dev/null 2>"$T/err"); rc=$?
       if [ $rc -eq 0 ]; then ok=$((ok + 1))
       elif [ $rc -eq 1 ] && grep -q "out of memory\|cannot allocate\|Cannot allocate" "$T/err"; then oom=$((oom + 1))
-      elif [ $rc -eq 127 ]; then :  # the loader itself could not map the binary
       else echo "FAIL: offerq $cmd under ulimit -v $kb: status $rc: $(tail -c 300 "$T/err")"; fail=$((fail + 1)); fi
     done
   done
-  echo "memory limits: $oom clean out-of-memory errors, $ok completed runs"
+  echo "memory limits from ${base} kB: $oom clean out-of-memory errors, $ok completed runs"
   check "some limits hit out of memory" test $oom -gt 0
+  check "some limits complete" test $ok -gt 0
 else
   echo "skipped the ulimit part (sanitizer build)"
 fi

@@ -14,7 +14,7 @@ fail() { echo "FAIL: $*"; exit 1; }
 grep -q "missing.csv" "$T/err" || fail "error names the file"
 
 "$BIN" gen --customers 1500 --seed 3 --quiet --no-events --no-orders --out "$T/log.csv" || fail gen
-"$BIN" run --log "$T/log.csv" --out-dir "$T/run" --budget 300 --seed 2 --quiet 2>"$T/run.err" || fail run
+"$BIN" run --log "$T/log.csv" --out-dir "$T/run" --budget 300 --seed 2 --interim --quiet 2>"$T/run.err" || fail run
 for f in recommendations.csv qtable.ofq params.json report.json learning_curve.svg; do
     [ -s "$T/run/$f" ] || fail "missing $f"
 done
@@ -35,7 +35,7 @@ assert par["dynaq"]["plan_k"] == 20 and par["dynaq"]["gamma"] == 0.95 and par["s
 assert set(rep["timings_s"]) >= {"ingest", "scorer_fit", "score", "dynaq", "plan", "write"}
 PY
 # same seed, same bytes
-"$BIN" run --log "$T/log.csv" --out-dir "$T/run2" --budget 300 --seed 2 --quiet 2>/dev/null || fail run2
+"$BIN" run --log "$T/log.csv" --out-dir "$T/run2" --budget 300 --seed 2 --interim --quiet 2>/dev/null || fail run2
 cmp -s "$T/run/recommendations.csv" "$T/run2/recommendations.csv" || fail "not deterministic"
 cmp -s "$T/run/qtable.ofq" "$T/run2/qtable.ofq" || fail "Q table not deterministic"
 
@@ -57,4 +57,20 @@ PY
 # a run directory without its files
 mkdir -p "$T/empty"
 "$BIN" eval --log "$T/log.csv" --run "$T/empty" --quiet >/dev/null 2>&1; [ $? -eq 1 ] || fail "eval of an empty dir must exit 1"
+# The product's scorer: BG/NBD P(alive) x the profit Transformer (trained here
+# for one epoch on a small log), saved as model.ofq and reused by --model / eval.
+"$BIN" gen --customers 300 --quiet --seed 3 --out "$T/small.csv" 2>/dev/null || fail "gen small"
+"$BIN" run --log "$T/small.csv" --out-dir "$T/prun" --profit-epochs 1 --budget 200 --quiet \
+  2>"$T/prun.err" || fail "run with the profit model"
+[ -s "$T/prun/model.ofq" ] || fail "the trained profit model is saved as model.ofq"
+python3 - "$T/prun" <<'PY' || fail "report of the profit-model run"
+import json, sys
+rep = json.load(open(sys.argv[1] + "/report.json"))
+assert rep["scorer"]["interim"] is False, rep["scorer"]
+assert "Transformer" in rep["scorer"]["name"], rep["scorer"]
+PY
+"$BIN" run --log "$T/small.csv" --out-dir "$T/prun2" --model "$T/prun/model.ofq" --budget 200 \
+  --quiet 2>/dev/null || fail "run --model"
+cmp -s "$T/prun/recommendations.csv" "$T/prun2/recommendations.csv" || fail "--model reproduces the run's list"
+"$BIN" eval --log "$T/small.csv" --run "$T/prun" --quiet >/dev/null 2>&1 || fail "eval of a profit-model run"
 echo OK

@@ -139,11 +139,11 @@ check "  and no run is recorded" test "$(count runs)" = 1
 # ---- the nightly job from PostgreSQL ---------------------------------------------
 check "run needs exactly one of --log / --pg" bash -c \
   "'$BIN' run --pg '$PG_URL' --log '$T/log.csv' --out-dir '$T/x' 2>/dev/null; test \$? -eq 2"
-out=$("$BIN" run --pg "$PG_URL" --orders "$T/log.orders.csv" --budget 300 --out-dir "$T/runpg" --quiet 2>"$T/run.err"); rc=$?
+out=$("$BIN" run --pg "$PG_URL" --orders "$T/log.orders.csv" --budget 300 --interim --out-dir "$T/runpg" --quiet 2>"$T/run.err"); rc=$?
 check "run --pg: the list saved as run 2" test $rc -eq 0 -a "$out" = "run 2: $users recommendations saved"
 check "  runs and recommendations grew by one run" test "$(count runs) $(count recommendations)" = "2 $((2 * users))"
 check "  DIR outputs written (list, Q table, bgnbd.json, report)" test -s "$T/runpg/recommendations.csv" -a -s "$T/runpg/qtable.ofq" -a -s "$T/runpg/bgnbd.json" -a -s "$T/runpg/report.json"
-"$BIN" run --log "$T/log.csv" --budget 300 --out-dir "$T/runcsv" --quiet 2>/dev/null
+"$BIN" run --log "$T/log.csv" --budget 300 --interim --out-dir "$T/runcsv" --quiet 2>/dev/null
 check "  same list, Q table and BG/NBD fit as run --log on the CSV" bash -c \
   "cd '$T' && cmp -s runpg/recommendations.csv runcsv/recommendations.csv && cmp -s runpg/qtable.ofq runcsv/qtable.ofq && cmp -s runpg/bgnbd.json runcsv/bgnbd.json"
 "$(pg_bindir)/psql" "$PG_URL" -AtF, -c "SELECT user_id, snapshot_date, state, coupon, expected_profit, p_alive FROM recommendations WHERE run_id = 2 ORDER BY user_id" > "$T/db_list.csv"

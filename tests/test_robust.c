@@ -224,7 +224,7 @@ static void test_run_budgets(void **state)
     const char *budgets[] = {"0", "1e15"}; /* 1e15: the CLI's largest budget */
     for (int k = 0; k < 2; k++) {
         assert_int_equal(tu_system("'%s' run --log '%s/x.csv' --out-dir '%s/r%d' --budget %s "
-                                   "--epochs 1 --quiet 2>/dev/null",
+                                   "--epochs 1 --interim --quiet 2>/dev/null",
                                    bin, dir, dir, k, budgets[k]),
                          0);
         const char *files[] = {"recommendations.csv", "report.json", "params.json"};

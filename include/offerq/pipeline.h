@@ -85,6 +85,10 @@ typedef struct oq_pipeline_result {
     double bgnbd_ll;
     int bgnbd_converged;
     char purchase_source[256]; /* where BG/NBD's purchases came from */
+    int profit_epochs;         /* epochs of the profit model trained in this run (0: none) */
+    int profit_loaded;         /* 1: the profit model was loaded (--model) */
+    double profit_val_mse[8], profit_val_mse_mean[8], profit_train_mse[8];
+    char profit_events[256];
     oq_bgnbd_fit_report bgnbd_fit; /* the whole fit (bgnbd.json) */
     oq_dynaq_stats stats;
     oq_qtable *q;              /* owned */
