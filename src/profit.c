@@ -129,7 +129,7 @@ int oq_profit_new(const oq_profit_config *cfg0, const oq_dict *cats, uint64_t se
     oq_profit *m = NULL;
     gsl_rng *r = NULL;
     int rc = model_alloc(&cfg, &m, err);
-    if (rc) return rc;
+    if (rc || !m) return rc ? rc : OQ_ENOMEM;
     for (uint32_t k = 0; k < m->n_cats; k++)
         if (!(m->cat_names[k] = strdup(cats->names[k]))) {
             rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
@@ -261,7 +261,7 @@ static oq_profit_acts *acts_new(const oq_profit_config *c, int B, int training)
         if (!parts[i].train || training) total += parts[i].n;
     a->mem = malloc(total * sizeof(float));
     a->tok = malloc(BT * sizeof *a->tok);
-    if (training) a->rng = calloc(b, sizeof *a->rng);
+    if (training) a->rng = calloc(b, sizeof *a->rng); // NOLINT(bugprone-sizeof-expression): one pointer per sample
     if (!a->mem || !a->tok || (training && !a->rng)) goto fail;
     float *q = a->mem;
     for (size_t i = 0; i < np; i++)
@@ -1167,7 +1167,7 @@ int oq_profit_load(const char *path, oq_profit **out, oq_error *err)
     if (rc) return rc;
     rbuf r = {(const unsigned char *)data, len, 0, 0};
     const unsigned char *mg = take(&r, 8);
-    if (!mg || memcmp(mg, MAGIC, 8)) {
+    if (!mg || memcmp(mg, MAGIC, 8) != 0) {
         rc = oq_error_set(err, OQ_EFORMAT, path, 0, 0,
                           "not an offerq profit model (bad magic; expected a file written by "
                           "'offerq train')");

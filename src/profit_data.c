@@ -181,7 +181,7 @@ int oq_profit_data_build(const oq_profit_data *d, oq_profit_samples **out, oq_er
     const oq_log_index *ix = d->ix;
     oq_profit_samples *s;
     int rc = oq_profit_samples_new(log->n, d->T, &s, err);
-    if (rc) return rc;
+    if (rc || !s) return rc ? rc : OQ_ENOMEM;
     for (size_t c = 0; c < ix->n_customers; c++)
         for (size_t k = ix->start[c]; k < ix->start[c + 1]; k++) {
             size_t r = ix->row[k];
@@ -203,7 +203,7 @@ int oq_profit_data_day(const oq_profit_data *d, int32_t day, oq_profit_samples *
     const oq_log_index *ix = d->ix;
     oq_profit_samples *s;
     int rc = oq_profit_samples_new(ix->n_customers, d->T, &s, err);
-    if (rc) return rc;
+    if (rc || !s) return rc ? rc : OQ_ENOMEM;
     for (size_t c = 0; c < ix->n_customers; c++) {
         size_t k = ix->start[c];
         while (k + 1 < ix->start[c + 1] && log->day[ix->row[k + 1]] < day) k++;
