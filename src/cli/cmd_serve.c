@@ -1,6 +1,9 @@
 /* cmd_serve.c - `offerq serve`: the HTTP service and dashboard (serve.h). */
 #include "cli/cli.h"
 #include "offerq/bgnbd.h"
+#include "offerq/io.h"
+#include "offerq/profit.h"
+#include <pthread.h>
 #include "offerq/crosssell.h"
 #include "offerq/io.h"
 #include "offerq/serve.h"
@@ -37,6 +40,9 @@ static void help(FILE *fp)
             "                       or DIR/bgnbd.json of `offerq run`; with --dir that file is\n"
             "                       used when --bgnbd is not given). x, t_x, T, t are in the\n"
             "                       fit's time unit (days for `offerq run`; echoed as unit_days)\n"
+            "  --profit MODEL       profit Transformer (`offerq train`, or DIR/model.ofq of\n"
+            "                       `offerq run`, used with --dir when --profit is not given)\n"
+            "                       for POST /v1/profit {sequence, features, coupon}\n"
             "  --crosssell TABLE    cross-sell table of `offerq crosssell learn` for /v1/crosssell\n"
             "                       (item: a name, or a position counted from 1; inventory: the\n"
             "                       stock of every item in the table's order)\n"
@@ -70,6 +76,61 @@ static int expected_fn(void *ctx, double t, double x, double tx, double T, doubl
 {
     const alive_model *a = ctx;
     return oq_bgnbd_expected(&a->p, t, x, tx, T, out);
+}
+
+/* The profit Transformer for POST /v1/profit. A model serves one thread at
+ * a time (profit.h), so requests take a mutex. */
+typedef struct profit_model {
+    oq_profit *m;
+    oq_profit_samples *s; /* one sample, reused */
+    pthread_mutex_t mu;
+} profit_model;
+
+static int profit_fn(void *ctx, const char *const *seq, size_t n, const double *feat, int coupon,
+                     double *r_hat, char *msg, size_t msg_len)
+{
+    profit_model *pm = ctx;
+    const oq_profit *m = pm->m;
+    int T = m->cfg.seq_len, rc;
+    pthread_mutex_lock(&pm->mu);
+    oq_profit_samples *s = pm->s;
+    /* The latest T days, right-aligned; PAD where the stream is shorter;
+     * categories the model never saw read as EMPTY. */
+    size_t take = n < (size_t)T ? n : (size_t)T;
+    for (int t = 0; t < T; t++) s->tok[t] = OQ_PROFIT_TOK_PAD;
+    for (size_t k = 0; k < take; k++) {
+        const char *name = seq[n - take + k];
+        uint16_t tok = OQ_PROFIT_TOK_EMPTY;
+        for (uint32_t c = 0; c < m->n_cats; c++)
+            if (!strcmp(m->cat_names[c], name)) tok = (uint16_t)(OQ_PROFIT_TOK_CAT0 + c);
+        s->tok[(size_t)T - take + k] = tok;
+    }
+    for (int f = 0; f < OQ_PROFIT_NFEAT; f++) s->feat[f] = (float)feat[f];
+    s->coupon[0] = (uint8_t)coupon;
+    float out = 0;
+    oq_error err = {0};
+    rc = oq_profit_predict(m, s, &out, &err);
+    pthread_mutex_unlock(&pm->mu);
+    if (rc) {
+        snprintf(msg, msg_len, "%s", err.msg);
+        return rc == OQ_EINVAL ? OQ_ENUM : rc; /* the request was valid: a server error */
+    }
+    *r_hat = out;
+    return 0;
+}
+
+/* Load the profit model (path, or DIR/model.ofq when dir has one). */
+static int load_profit(const char *path, const char *dir, profit_model *pm, oq_error *err)
+{
+    char side[4096];
+    if (!path && dir && snprintf(side, sizeof side, "%s/model.ofq", dir) < (int)sizeof side &&
+        oq_file_exists(side))
+        path = side;
+    if (!path) return 0;
+    int rc = oq_profit_load(path, &pm->m, err);
+    if (!rc) rc = oq_profit_samples_new(1, pm->m->cfg.seq_len, &pm->s, err);
+    if (!rc) pthread_mutex_init(&pm->mu, NULL);
+    return rc;
 }
 
 typedef struct xsell_model {
@@ -141,7 +202,7 @@ static int load_xsell(const char *table, const char *items, xsell_model *x, oq_e
 int cmd_serve(int argc, char **argv)
 {
     enum { O_PORT = 256, O_BIND, O_REDIS, O_PREFIX, O_DIR, O_THREADS, O_MAXC, O_MAXB, O_BGNBD,
-           O_XSELL, O_ITEMS };
+           O_XSELL, O_ITEMS, O_PROFIT };
     static const struct option opts[] = {
         {"help", no_argument, 0, 'h'},           {"port", required_argument, 0, O_PORT},
         {"bind", required_argument, 0, O_BIND},  {"redis", required_argument, 0, O_REDIS},
@@ -150,8 +211,9 @@ int cmd_serve(int argc, char **argv)
         {"max-connections", required_argument, 0, O_MAXC},
         {"max-body", required_argument, 0, O_MAXB}, {"bgnbd", required_argument, 0, O_BGNBD},
         {"crosssell", required_argument, 0, O_XSELL}, {"items", required_argument, 0, O_ITEMS},
+        {"profit", required_argument, 0, O_PROFIT},
         {0, 0, 0, 0}};
-    const char *bgnbd = NULL, *xtable = NULL, *xitems = NULL;
+    const char *bgnbd = NULL, *xtable = NULL, *xitems = NULL, *profit = NULL;
     oq_serve_config cfg = {0};
     long lv;
     int c, have_port = 0, redis_opt = 0;
@@ -184,6 +246,7 @@ int cmd_serve(int argc, char **argv)
         case O_BGNBD: bgnbd = optarg; break;
         case O_XSELL: xtable = optarg; break;
         case O_ITEMS: xitems = optarg; break;
+        case O_PROFIT: profit = optarg; break;
         default: return cli_usage_error("serve", "unknown option");
         }
     }
@@ -196,8 +259,10 @@ int cmd_serve(int argc, char **argv)
     oq_error err = {0};
     alive_model am = {0};
     xsell_model xm = {0};
+    profit_model pm = {0};
     int have_alive = 0, rc = 1;
     if (load_alive(bgnbd, cfg.dir, &am, &have_alive, &err) ||
+        load_profit(profit, cfg.dir, &pm, &err) ||
         (xtable && load_xsell(xtable, xitems, &xm, &err))) {
         rc = cli_fail(&err, NULL);
         goto cleanup;
@@ -207,6 +272,10 @@ int cmd_serve(int argc, char **argv)
         cfg.models.expected = expected_fn;
         cfg.models.alive_ctx = &am;
         cfg.models.alive_unit_days = am.unit_days;
+    }
+    if (pm.m) {
+        cfg.models.profit = profit_fn;
+        cfg.models.profit_ctx = &pm;
     }
     if (xm.t) {
         cfg.models.crosssell = xsell_fn;
@@ -235,5 +304,8 @@ int cmd_serve(int argc, char **argv)
     rc = 0;
 cleanup:
     oq_xsell_qtable_free(xm.t);
+    if (pm.m) pthread_mutex_destroy(&pm.mu);
+    oq_profit_samples_free(pm.s);
+    oq_profit_free(pm.m);
     return rc;
 }
