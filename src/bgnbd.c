@@ -2,6 +2,7 @@
  * calibration/holdout report. Formulas: Fader, Hardie & Lee (2005) (FHL),
  * Hardie's notes 021 (P(alive)) and 027 (the log-likelihood in a form that
  * cannot overflow). See include/offerq/bgnbd.h. */
+#include "util/json.h"
 #include "offerq/bgnbd.h"
 #include "offerq/io.h"
 #include "offerq/rng.h"
@@ -833,14 +834,8 @@ int oq_bgnbd_params_save(const char *path, const oq_bgnbd_fit_report *rep, doubl
         rep->grad_norm, "converged", rep->converged, "penalizer", penalizer, "time_unit", unit,
         "unit_days", unit_days, "method", rep->method ? rep->method : "", "starts", rep->starts,
         "starts_agree", rep->starts_agree);
-    if (!root) return oq_error_set(err, OQ_ENOMEM, path, 0, 0, "out of memory");
-    char *text = json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    int rc = oq_json_write_atomic(path, root, err);
     json_decref(root);
-    if (!text) return oq_error_set(err, OQ_ENOMEM, path, 0, 0, "out of memory");
-    size_t len = strlen(text);
-    text[len] = '\n'; /* json_dumps leaves room for the NUL we overwrite */
-    int rc = oq_write_file_atomic(path, text, len + 1, err);
-    free(text);
     return rc;
 }
 

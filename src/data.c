@@ -178,7 +178,7 @@ static const char *col_names[NCOL] = {
     "avg_order_value", "category",             "remaining_budget_pct",     "coupon_offered",
     "order_placed",   "order_profit"};
 
-static int log_reserve(oq_log *l, size_t n)
+int oq_log_reserve(oq_log *l, size_t n)
 {
     if (n <= l->cap) return 0;
     size_t cap = l->cap ? l->cap * 2 : 4096;
@@ -262,7 +262,7 @@ static int log_row(void *ctx, char **f, const size_t *lens, size_t n, long line,
     if (!c->header_done) return parse_header(c, f, lens, n, line, err, col_names, NCOL, c->map);
     if (check_count(c->name, n, c->nfields, line, err)) return OQ_EPARSE;
     oq_log *l = c->log;
-    if (log_reserve(l, l->n + 1)) return oq_error_set(err, OQ_ENOMEM, c->name, line, 0, "out of memory");
+    if (oq_log_reserve(l, l->n + 1)) return oq_error_set(err, OQ_ENOMEM, c->name, line, 0, "out of memory");
     size_t r = l->n;
     const int *m = c->map;
     int64_t iv;

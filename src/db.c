@@ -277,31 +277,6 @@ cleanup:
 
 /* ---- COPY TO STDOUT ---------------------------------------------------------- */
 
-static int log_reserve(oq_log *l, size_t n)
-{
-    if (n <= l->cap) return 0;
-    size_t cap = l->cap ? l->cap * 2 : 4096;
-    while (cap < n) cap *= 2;
-#define GROW(f)                                                                                \
-    do {                                                                                       \
-        void *p = realloc(l->f, cap * sizeof *l->f);                                           \
-        if (!p) return OQ_ENOMEM;                                                              \
-        l->f = p;                                                                              \
-    } while (0)
-    GROW(user_id);
-    GROW(day);
-    GROW(days_since);
-    GROW(purchases_30d);
-    GROW(aov);
-    GROW(category);
-    GROW(budget);
-    GROW(coupon);
-    GROW(order);
-    GROW(profit);
-#undef GROW
-    l->cap = cap;
-    return 0;
-}
 
 /* Undo text-format escapes in place; returns the new length. */
 static size_t unescape(char *s, size_t len)
@@ -390,7 +365,7 @@ int oq_db_read_log(const char *url, oq_log **out, oq_error *err)
         if (!rc) {
             size_t n = (size_t)len;
             if (n && row[n - 1] == '\n') n--;
-            if (log_reserve(l, l->n + 1))
+            if (oq_log_reserve(l, l->n + 1))
                 rc = oq_error_set(err, OQ_ENOMEM, WHERE, 0, 0, "out of memory");
             else if (parse_row(l, row, n, l->n))
                 rc = oq_error_set(err, OQ_EPARSE, "customer_log", (long)l->n + 1, 0,

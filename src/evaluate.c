@@ -1,6 +1,7 @@
 /* evaluate.c - true policy values on generated logs, and off-policy
  * estimates (IPS, doubly robust); see include/offerq/evaluate.h. */
 #include "offerq/evaluate.h"
+#include "util/json.h"
 #include "offerq/csv.h"
 #include "offerq/dynaq.h"
 #include "offerq/io.h"
@@ -543,12 +544,7 @@ int oq_eval_write_json(const oq_eval_report *r, const char *path, oq_error *err)
     json_object_set_new(root, "scorer", json_pack("{s:s, s:b}", "name", r->scorer, "interim", r->scorer_interim));
     json_object_set_new(root, "policies", pols);
     json_object_set_new(root, "ope", ope);
-    char *text = json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    int rc = oq_json_write_atomic(path, root, err);
     json_decref(root);
-    if (!text) return oq_error_set(err, OQ_ENOMEM, path, 0, 0, "out of memory (JSON)");
-    size_t len = strlen(text);
-    text[len] = '\n';
-    int rc = oq_write_file_atomic(path, text, len + 1, err);
-    free(text);
     return rc;
 }

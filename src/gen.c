@@ -1,4 +1,5 @@
 /* gen.c - ground-truth log generator. The story is in include/offerq/gen.h. */
+#include "util/json.h"
 #include "offerq/gen.h"
 #include "offerq/data.h"
 #include "offerq/io.h"
@@ -383,14 +384,8 @@ static int write_truth(const oq_gen_config *c, const char *path, oq_error *err)
         c->type_mix[3], "logging_propensity", c->p_log[0], c->p_log[1], c->p_log[2],
         c->p_log[3], "contact_effect", c->contact_effect, "drift", c->drift, "budget_left_end",
         c->budget_left_end, "categories", c->n_cats);
-    if (!root) return oq_error_set(err, OQ_ENOMEM, path, 0, 0, "out of memory");
-    char *text = json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+    int rc = oq_json_write_atomic(path, root, err);
     json_decref(root);
-    if (!text) return oq_error_set(err, OQ_ENOMEM, path, 0, 0, "out of memory");
-    size_t len = strlen(text);
-    text[len] = '\n'; /* json_dumps leaves room for the NUL we overwrite */
-    int rc = oq_write_file_atomic(path, text, len + 1, err);
-    free(text);
     return rc;
 }
 

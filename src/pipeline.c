@@ -2,6 +2,7 @@
  * Includes the INTERIM scorer that stands in for BG/NBD x Transformer. */
 #include "offerq/pipeline.h"
 #include "offerq/models.h"
+#include "util/json.h"
 #include "offerq/io.h"
 
 #include <errno.h>
@@ -253,13 +254,7 @@ static int pipeline_scorer(const oq_pipeline_opts *o, const oq_log *log, const o
 
 static int write_json(const char *path, json_t *root, oq_error *err)
 {
-    char *text = json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
-    if (!text) return oq_error_set(err, OQ_ENOMEM, path, 0, 0, "out of memory");
-    size_t len = strlen(text);
-    text[len] = '\n';
-    int rc = oq_write_file_atomic(path, text, len + 1, err);
-    free(text);
-    return rc;
+    return oq_json_write_atomic(path, root, err);
 }
 
 static int write_recs(const char *path, const oq_pipeline_result *r, oq_error *err)

@@ -2,6 +2,7 @@
  * planted rules, K-Q-learning against plain Q-learning, the static bundle
  * rule, no cross-selling and the DP optimum, averaged over seeds with 95%
  * confidence intervals; CSV, SVG and JSON outputs. */
+#include "util/json.h"
 #include "offerq/crosssell.h"
 #include "offerq/csv.h"
 #include "offerq/io.h"
@@ -376,13 +377,9 @@ static int write_outputs(const oq_xsell_exp_config *c, const char *dir,
         json_array_append_new(pts, o);
     }
     json_object_set_new(j, "points", pts);
-    char *txt = json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
-    json_decref(j);
-    if (!txt) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
     snprintf(path, sizeof path, "%s/summary.json", dir);
-    size_t len = strlen(txt);
-    rc = oq_write_file_atomic(path, txt, len, err);
-    free(txt);
+    rc = oq_json_write_atomic(path, j, err);
+    json_decref(j);
     return rc;
 }
 

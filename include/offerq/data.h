@@ -86,6 +86,9 @@ int oq_log_read(const char *path, oq_log **out, oq_error *err) OQ_WUR;
 int oq_log_read_mem(const char *name, const char *data, size_t len, oq_log **out,
                     oq_error *err) OQ_WUR;
 void oq_log_free(oq_log *log);
+/* Grow every column of log to hold at least n rows (for writers that fill a
+ * log row by row, e.g. from a database). OQ_ENOMEM leaves log as it was. */
+int oq_log_reserve(oq_log *log, size_t n) OQ_WUR;
 
 /* reward of row i: order_profit - coupon value when an order was placed, else 0. */
 static inline double oq_log_reward(const oq_log *log, size_t i)

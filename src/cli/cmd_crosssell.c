@@ -3,6 +3,7 @@
 #include "cli/cli.h"
 #include "offerq/crosssell.h"
 #include "offerq/rules.h"
+#include "util/json.h"
 #include "offerq/io.h"
 #include "offerq/rng.h"
 
@@ -204,12 +205,7 @@ static int write_summary(const char *path, const oq_xsell_qtable *t, const oq_xs
                              "mean_training_revenue", li->mean_training_revenue,
                              "decisions_at", "full stock");
     if (!info || json_object_update_new(root, info)) goto oom;
-    char *text = json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
-    if (!text) goto oom;
-    size_t len = strlen(text);
-    text[len] = '\n'; /* the NUL: json_dumps allocated len + 1 bytes */
-    rc = oq_write_file_atomic(path, text, len + 1, err);
-    free(text);
+    rc = oq_json_write_atomic(path, root, err);
     goto cleanup;
 oom:
     rc = oq_error_set(err, OQ_ENOMEM, path, 0, 0, "out of memory");
