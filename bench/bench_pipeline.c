@@ -56,7 +56,7 @@ static int run_one(long customers, int snapshots, result *res)
         o.out_dir = out;
         /* The interim r^: this measures ingest, BG/NBD, Dyna-Q and the plan;
          * the Transformer's training speed is bench_train's. */
-        o.use_profit = 0;
+        o.reward = OQ_REWARD_EMPIRICAL;
         oq_pipeline_result *r = NULL;
         if (oq_pipeline_run(&o, NULL, &r, &err)) {
             fprintf(stderr, "run: %s\n", err.msg);

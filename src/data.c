@@ -590,3 +590,82 @@ cleanup:
     oq_log_index_free(ix);
     return rc;
 }
+
+/* ---- events by customer ---------------------------------------------------- */
+
+typedef struct ev_key {
+    int64_t user;
+    int32_t day;
+    size_t i;
+} ev_key;
+
+static int cmp_ev(const void *a, const void *b)
+{
+    const ev_key *x = a, *y = b;
+    if (x->user != y->user) return x->user < y->user ? -1 : 1;
+    if (x->day != y->day) return x->day < y->day ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i; /* stable: a later duplicate day wins */
+}
+
+void oq_events_ix_free(oq_events_ix *x)
+{
+    if (!x) return;
+    free(x->order);
+    free(x->lo);
+    free(x->hi);
+    free(x);
+}
+
+int oq_events_ix_build(const oq_events *ev, const oq_log_index *ix, oq_events_ix **out,
+                       oq_error *err)
+{
+    *out = NULL;
+    oq_events_ix *x = calloc(1, sizeof *x);
+    if (!x || !(x->order = malloc((ev->n ? ev->n : 1) * sizeof *x->order)) ||
+        !(x->lo = calloc(ix->n_customers + 1, sizeof *x->lo)) ||
+        !(x->hi = calloc(ix->n_customers + 1, sizeof *x->hi))) {
+        oq_events_ix_free(x);
+        return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    }
+    x->n_customers = ix->n_customers;
+    int sorted = 1;
+    for (size_t i = 0; i < ev->n; i++) {
+        x->order[i] = i;
+        if (i && (ev->user_id[i] < ev->user_id[i - 1] ||
+                  (ev->user_id[i] == ev->user_id[i - 1] && ev->day[i] < ev->day[i - 1])))
+            sorted = 0;
+    }
+    /* `offerq gen` writes events sorted by (user, day); others get sorted. */
+    if (!sorted) {
+        ev_key *k = malloc(ev->n * sizeof *k);
+        if (!k) {
+            oq_events_ix_free(x);
+            return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        }
+        for (size_t i = 0; i < ev->n; i++) k[i] = (ev_key){ev->user_id[i], ev->day[i], i};
+        qsort(k, ev->n, sizeof *k, cmp_ev);
+        for (size_t i = 0; i < ev->n; i++) x->order[i] = k[i].i;
+        free(k);
+    }
+    /* merge: customers (ascending ids) against sorted events */
+    size_t j = 0;
+    for (size_t c = 0; c < ix->n_customers; c++) {
+        while (j < ev->n && ev->user_id[x->order[j]] < ix->user_id[c]) j++;
+        x->lo[c] = j;
+        while (j < ev->n && ev->user_id[x->order[j]] == ix->user_id[c]) j++;
+        x->hi[c] = j;
+    }
+    *out = x;
+    return 0;
+}
+
+size_t oq_events_ix_seek(const oq_events *ev, const oq_events_ix *x, size_t c, int32_t day)
+{
+    size_t lo = x->lo[c], hi = x->hi[c];
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ev->day[x->order[mid]] < day) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}

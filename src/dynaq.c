@@ -349,7 +349,7 @@ int oq_scorer_score_all(const oq_scorer *s, const oq_log *log, size_t batch, dou
                 goto cleanup;
             }
             for (int a = 0; a < OQ_N_COUPONS; a++) {
-                double r = pa * rhat[k * 4 + a];
+                double r = s->rhat_has_alive ? rhat[k * 4 + a] : pa * rhat[k * 4 + a];
                 if (!isfinite(r)) {
                     rc = oq_error_set(err, OQ_ENUM, NULL, 0, 0, "scorer %s: r^ of row %zu is %g",
                                       s->name, b0 + k, rhat[k * 4 + a]);

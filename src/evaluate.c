@@ -5,6 +5,7 @@
 #include "offerq/csv.h"
 #include "offerq/dynaq.h"
 #include "offerq/io.h"
+#include "offerq/models.h"
 #include "offerq/pipeline.h"
 #include "util/num.h"
 
@@ -285,6 +286,10 @@ static int load_params(const char *path, oq_pipeline_opts *o, oq_error *err)
     } else {
         o->dq.seed = (uint64_t)seed;
         o->budget = json_is_number(budget) ? json_number_value(budget) : INFINITY;
+        /* The run's r^ source; params of older runs name none: the Transformer. */
+        json_t *rw = json_object_get(json_object_get(root, "scorer"), "reward");
+        int reward = json_is_string(rw) ? oq_reward_parse(json_string_value(rw)) : -1;
+        o->reward = reward >= 0 ? reward : OQ_REWARD_TRANSFORMER;
     }
     json_decref(root);
     return rc;
@@ -354,6 +359,81 @@ static void q_greedy_rows(const oq_qtable *q, const oq_log *log, int fold, int *
     }
 }
 
+static int argmax4(const double *v)
+{
+    int b = 0;
+    for (int a = 1; a < OQ_N_COUPONS; a++) b = v[a] > v[b] ? a : b;
+    return b;
+}
+
+/* Row policies of a response-model run (its plan is per customer, not per
+ * Q-table state): cross: for each fold of customers (user_id parity), the
+ * response model fitted on the other fold's rows picks argmax r^ of each
+ * row; insample: the model fitted on every row. The features and the BG/NBD
+ * fit (P(alive), an input) come from the whole log: BG/NBD sees purchases,
+ * never coupon outcomes. The budget is not applied (argmax per row). */
+static int response_row_policies(const oq_log *log, const oq_pipeline_opts *po, int *cross,
+                                 int *insample, oq_error *err)
+{
+    oq_log_index *ix = NULL;
+    oq_models *mods = NULL;
+    uint8_t *cp = NULL, *ord = NULL;
+    double *X = NULL, *pf = NULL, *aov = NULL;
+    size_t n = log->n;
+    int rc = oq_log_index_build(log, &ix, err);
+    if (rc) return rc;
+    int32_t last = INT32_MIN;
+    for (size_t i = 0; i < n; i++) last = log->day[i] > last ? log->day[i] : last;
+    oq_models_opts mo = {.log_path = po->log_path, .orders_path = po->orders_path,
+                         .events_path = po->events_path, .quiet = 1,
+                         .reward = OQ_REWARD_RESPONSE, .ix = ix, .tomorrow = last + 1};
+    oq_scorer none = {0};
+    if ((rc = oq_models_fit(log, &mo, none, &mods, err))) goto cleanup;
+    const double *F = oq_models_response_features(mods);
+    const oq_resp *all = oq_models_response(mods);
+    double rh[4];
+    for (size_t i = 0; i < n; i++) {
+        oq_resp_rhat(all, F + i * OQ_RESP_NFEAT, rh);
+        insample[i] = argmax4(rh);
+    }
+    cp = malloc(n ? n : 1);
+    ord = malloc(n ? n : 1);
+    X = malloc((n ? n : 1) * OQ_RESP_NFEAT * sizeof *X);
+    pf = malloc((n ? n : 1) * sizeof *pf);
+    aov = malloc((n ? n : 1) * sizeof *aov);
+    if (!cp || !ord || !X || !pf || !aov) {
+        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        goto cleanup;
+    }
+    for (int f = 0; f < 2 && !rc; f++) {
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+            if ((size_t)(log->user_id[i] & 1) != (size_t)f) continue;
+            memcpy(X + m * OQ_RESP_NFEAT, F + i * OQ_RESP_NFEAT, OQ_RESP_NFEAT * sizeof *X);
+            cp[m] = log->coupon[i];
+            ord[m] = log->order[i];
+            pf[m] = log->profit[i];
+            aov[m++] = log->aov[i];
+        }
+        oq_resp half;
+        if ((rc = oq_resp_fit(X, cp, ord, pf, aov, m, NULL, &half, err))) break;
+        for (size_t i = 0; i < n; i++) {
+            if ((size_t)(log->user_id[i] & 1) == (size_t)f) continue;
+            oq_resp_rhat(&half, F + i * OQ_RESP_NFEAT, rh);
+            cross[i] = argmax4(rh);
+        }
+    }
+cleanup:
+    free(cp);
+    free(ord);
+    free(X);
+    free(pf);
+    free(aov);
+    oq_models_free(mods);
+    oq_log_index_free(ix);
+    return rc;
+}
+
 int oq_eval_run(const char *log_path, const char *run_dir, const char *truth_path, int quiet,
                 oq_eval_report *out, oq_error *err)
 {
@@ -364,7 +444,7 @@ int oq_eval_run(const char *log_path, const char *run_dir, const char *truth_pat
     oq_qtable *q = NULL;
     oq_interim *im = NULL;
     oq_pipeline_result *fr = NULL;
-    int *pol = NULL, *rowpol = NULL;
+    int *pol = NULL, *rowpol = NULL, *rowin = NULL;
     uint64_t *states = NULL;
     double *truec = NULL, *qhat = NULL, *pa = NULL;
     int rc = 0;
@@ -413,14 +493,17 @@ int oq_eval_run(const char *log_path, const char *run_dir, const char *truth_pat
     po.dq.faithful = 1;
     po.quiet = quiet;
     po.log_path = log_path; /* for the sidecar rules (purchases, events) */
-    /* Re-runs reuse the run's profit model rather than train again (the
-     * Dyna-Q part is re-run; the model itself saw every row). */
+    /* The same r^ source as the run. A Transformer run's model is reused
+     * rather than trained again (the Dyna-Q part is re-run; the model itself
+     * saw every row); without it, the empirical r^. */
     char model[4096];
-    if (snprintf(model, sizeof model, "%s/model.ofq", run_dir) < (int)sizeof model &&
-        oq_file_exists(model))
-        po.model_path = model;
-    else
-        po.use_profit = 0;
+    if (po.reward == OQ_REWARD_TRANSFORMER) {
+        if (snprintf(model, sizeof model, "%s/model.ofq", run_dir) < (int)sizeof model &&
+            oq_file_exists(model))
+            po.model_path = model;
+        else
+            po.reward = OQ_REWARD_EMPIRICAL;
+    }
     if ((rc = oq_pipeline_run(&po, log, &fr, err))) goto cleanup;
     for (size_t i = 0; i < n; i++) pol[i] = OQ_COUPON_NONE;
     for (size_t c = 0; c < fr->n; c++)
@@ -460,13 +543,22 @@ int oq_eval_run(const char *log_path, const char *run_dir, const char *truth_pat
     if ((rc = oq_interim_fit(log, &q->disc, 0, &im, err))) goto cleanup;
     oq_scorer sc = oq_interim_scorer(im);
     if ((rc = oq_scorer_score_all(&sc, log, 0, pa, qhat, err))) goto cleanup;
-    out->scorer_interim = 1;
+    out->scorer_interim = fr->scorer_interim;
     snprintf(out->scorer, sizeof out->scorer, "%s", fr->scorer_name);
     /* Honest OPE of the training procedure: 2-fold cross-fitting by customer
      * (train on one half, estimate on the other), as a policy fitted on the
      * rows it is evaluated on picks the rows whose logged reward was lucky. */
     po.dq.faithful = 0;
-    for (int f = 0; f < 2; f++) {
+    if (!(rowin = malloc((log->n ? log->n : 1) * sizeof *rowin))) {
+        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        goto cleanup;
+    }
+    if (po.reward == OQ_REWARD_RESPONSE) {
+        if ((rc = response_row_policies(log, &po, rowpol, rowin, err))) goto cleanup;
+    } else {
+        q_greedy_rows(q, log, -1, rowin);
+    }
+    for (int f = 0; po.reward != OQ_REWARD_RESPONSE && f < 2; f++) {
         oq_log *half = NULL;
         oq_pipeline_result *hr = NULL;
         if ((rc = log_fold(log, f, &half, err))) goto cleanup;
@@ -477,7 +569,7 @@ int oq_eval_run(const char *log_path, const char *run_dir, const char *truth_pat
         if (rc) goto cleanup;
     }
     for (int k = -2; k < OQ_N_COUPONS; k++) {
-        if (k == -1) q_greedy_rows(q, log, -1, rowpol);
+        if (k == -1) memcpy(rowpol, rowin, log->n * sizeof *rowpol);
         if (k >= 0)
             for (size_t i = 0; i < log->n; i++) rowpol[i] = k;
         if ((rc = oq_ope_estimate(log, t->cfg.p_log, rowpol, qhat, truec, &out->ope[out->nope], err)))
@@ -490,6 +582,7 @@ int oq_eval_run(const char *log_path, const char *run_dir, const char *truth_pat
         out->nope++;
     }
 cleanup:
+    free(rowin);
     oq_log_free(log);
     oq_truth_free(t);
     oq_qtable_free(q);

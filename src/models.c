@@ -3,6 +3,7 @@
 #include "offerq/io.h"
 #include "offerq/profit.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,9 +24,30 @@ struct oq_models {
     size_t n_tom;
     int32_t tomorrow;
     oq_models_profit_report prep;
+    int has_resp;
+    oq_resp resp;
+    double *p_order_tom; /* (n_tom, 4) response model's P(order), or NULL */
+    double *resp_x;      /* (log->n, F) its features of the log's rows, or NULL */
 };
 
+const char *oq_reward_name(int reward)
+{
+    switch (reward) {
+    case OQ_REWARD_TRANSFORMER: return "transformer";
+    case OQ_REWARD_RESPONSE: return "response";
+    default: return "empirical";
+    }
+}
+
+int oq_reward_parse(const char *name)
+{
+    for (int r = 0; r < 3; r++)
+        if (!strcmp(name, oq_reward_name(r))) return r;
+    return -1;
+}
+
 static int fit_profit(oq_models *m, const oq_log *log, const oq_models_opts *o, oq_error *err);
+static int fit_response(oq_models *m, const oq_log *log, const oq_models_opts *o, oq_error *err);
 
 typedef struct ud {
     int64_t u;
@@ -164,13 +186,19 @@ int oq_models_fit(const oq_log *log, const oq_models_opts *o, oq_scorer rhat, oq
                 s->n, m->source, m->fit.p.r, m->fit.p.alpha, m->fit.p.a, m->fit.p.b,
                 m->fit.converged ? "" : " (NOT converged)");
     if ((rc = build_histories(m, tx, err))) goto cleanup;
-    if (o && o->use_profit) {
+    if (o && o->reward != OQ_REWARD_EMPIRICAL) {
         if (!o->ix) {
-            rc = oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "the profit scorer needs the log index");
+            rc = oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "the r^ models need the log index");
             goto cleanup;
         }
-        if ((rc = fit_profit(m, log, o, err))) goto cleanup;
-        snprintf(m->name, sizeof m->name, "BG/NBD P(alive) x profit Transformer r^");
+        if (o->reward == OQ_REWARD_TRANSFORMER) {
+            if ((rc = fit_profit(m, log, o, err))) goto cleanup;
+            snprintf(m->name, sizeof m->name, "BG/NBD P(alive) x profit Transformer r^");
+        } else {
+            if ((rc = fit_response(m, log, o, err))) goto cleanup;
+            snprintf(m->name, sizeof m->name,
+                     "BG/NBD P(alive) x response-model r^ (P(order | history, coupon) x margin)");
+        }
         m->rhat.interim = 0;
     } else {
         snprintf(m->name, sizeof m->name, "BG/NBD P(alive) x %s", rhat.name);
@@ -203,6 +231,107 @@ static int predict4(const oq_profit *pm, const oq_profit_samples *s, double **ou
     return rc;
 }
 
+/* The events stream: events_path, or the log's sidecar, or none (*ev NULL). */
+static int read_events(oq_models *m, const oq_log *log, const oq_models_opts *o, oq_events **ev,
+                       oq_error *err)
+{
+    *ev = NULL;
+    char side[4096];
+    const char *events = o->events_path;
+    if (!events && o->log_path &&
+        oq_sidecar_path(o->log_path, ".events.csv", side, sizeof side) == 0 &&
+        oq_file_exists(side))
+        events = side;
+    if (!events) {
+        snprintf(m->prep.events, sizeof m->prep.events, "none");
+        return 0;
+    }
+    /* Events intern their categories into the log's dictionary so the ids
+     * agree (a category only seen in the events gets a new id; the log's
+     * rows are untouched). */
+    snprintf(m->prep.events, sizeof m->prep.events, "%.200s", events);
+    return oq_events_read(events, (oq_dict *)&log->cats, ev, err);
+}
+
+/* The response model's BG/NBD feature of customer u just before day d:
+ * f[10] = P(alive) (1 without a purchase). (E[X(30)] as a further feature
+ * was tried: no gain on seeds 1-3.) */
+static void bgnbd_features(const oq_models *m, int64_t u, int32_t d, double *f)
+{
+    double x, tx, T;
+    f[10] = oq_models_rft(m, u, d, &x, &tx, &T) ? oq_bgnbd_p_alive(&m->fit.p, x, tx, T) : 1.0;
+}
+
+/* Fit the response model on the log's rows and predict r^ for them and for
+ * tomorrow's customers (index order). */
+static int fit_response(oq_models *m, const oq_log *log, const oq_models_opts *o, oq_error *err)
+{
+    const oq_log_index *ix = o->ix;
+    oq_events *ev = NULL;
+    oq_events_ix *evx = NULL;
+    size_t n = log->n, nc = ix->n_customers;
+    double *X = malloc((n ? n : 1) * OQ_RESP_NFEAT * sizeof *X);
+    double *Xt = malloc((nc ? nc : 1) * OQ_RESP_NFEAT * sizeof *Xt);
+    m->rhat_log = malloc((n ? n : 1) * 4 * sizeof *m->rhat_log);
+    m->rhat_tom = malloc((nc ? nc : 1) * 4 * sizeof *m->rhat_tom);
+    m->p_order_tom = malloc((nc ? nc : 1) * 4 * sizeof *m->p_order_tom);
+    int rc = 0;
+    if (!X || !Xt || !m->rhat_log || !m->rhat_tom || !m->p_order_tom) {
+        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        goto cleanup;
+    }
+    if ((rc = read_events(m, log, o, &ev, err))) goto cleanup;
+    if (ev && (rc = oq_events_ix_build(ev, ix, &evx, err))) goto cleanup;
+    if ((rc = oq_resp_features(log, ix, ev, evx, o->tomorrow, X, Xt, err))) goto cleanup;
+    for (size_t i = 0; i < n; i++)
+        bgnbd_features(m, log->user_id[i], log->day[i], X + i * OQ_RESP_NFEAT);
+    for (size_t c = 0; c < nc; c++)
+        bgnbd_features(m, ix->user_id[c], o->tomorrow, Xt + c * OQ_RESP_NFEAT);
+    if ((rc = oq_resp_fit(X, log->coupon, log->order, log->profit, log->aov, n, NULL, &m->resp,
+                          err)))
+        goto cleanup;
+    m->has_resp = 1;
+    for (size_t i = 0; i < n; i++) oq_resp_rhat(&m->resp, X + i * OQ_RESP_NFEAT, m->rhat_log + 4 * i);
+    for (size_t c = 0; c < nc; c++) {
+        oq_resp_rhat(&m->resp, Xt + c * OQ_RESP_NFEAT, m->rhat_tom + 4 * c);
+        oq_resp_p_order(&m->resp, Xt + c * OQ_RESP_NFEAT, m->p_order_tom + 4 * c);
+    }
+    m->n_tom = nc;
+    m->tomorrow = o->tomorrow;
+    m->log = log;
+    if (!o->quiet)
+        fprintf(stderr,
+                "offerq: response model on %zu rows (events: %s): P(order) none/5/10/20 = "
+                "%.3f/%.3f/%.3f/%.3f, gross profit %.3f x avg_order_value\n",
+                n, m->prep.events, m->resp.orders[0] / (double)m->resp.n_rows[0],
+                m->resp.orders[1] / (double)m->resp.n_rows[1],
+                m->resp.orders[2] / (double)m->resp.n_rows[2],
+                m->resp.orders[3] / (double)m->resp.n_rows[3], m->resp.gross_ratio);
+    m->resp_x = X;
+    X = NULL;
+cleanup:
+    free(X);
+    free(Xt);
+    oq_events_ix_free(evx);
+    oq_events_free(ev);
+    return rc;
+}
+
+const oq_resp *oq_models_response(const oq_models *m)
+{
+    return m->has_resp ? &m->resp : NULL;
+}
+
+const double *oq_models_response_features(const oq_models *m)
+{
+    return m->has_resp ? m->resp_x : NULL;
+}
+
+const double *oq_models_p_order_tomorrow(const oq_models *m)
+{
+    return m->has_resp ? m->p_order_tom : NULL;
+}
+
 /* Load or train the profit model and predict r^ for the log and tomorrow. */
 static int fit_profit(oq_models *m, const oq_log *log, const oq_models_opts *o, oq_error *err)
 {
@@ -211,21 +340,9 @@ static int fit_profit(oq_models *m, const oq_log *log, const oq_models_opts *o, 
     oq_profit *pm = NULL;
     oq_profit_data *d = NULL;
     oq_profit_samples *s = NULL, *st = NULL;
-    char side[4096];
-    const char *events = o->events_path;
-    if (!events && o->log_path &&
-        oq_sidecar_path(o->log_path, ".events.csv", side, sizeof side) == 0 &&
-        oq_file_exists(side))
-        events = side;
-    if (events) {
-        /* Events intern their categories into the log's dictionary so the ids
-         * agree (a category only seen in the events gets a new id; the log's
-         * rows are untouched). */
-        if ((rc = oq_events_read(events, (oq_dict *)&log->cats, &ev, err))) goto cleanup;
-        snprintf(m->prep.events, sizeof m->prep.events, "%.200s", events);
-    } else {
+    if ((rc = read_events(m, log, o, &ev, err))) goto cleanup;
+    if (!ev)
         snprintf(m->prep.events, sizeof m->prep.events, "none (categories of earlier log rows)");
-    }
     if (o->model_path) {
         if ((rc = oq_profit_load(o->model_path, &pm, err))) goto cleanup;
         m->prep.loaded = 1;
@@ -279,6 +396,8 @@ void oq_models_free(oq_models *m)
     if (!m) return;
     free(m->rhat_log);
     free(m->rhat_tom);
+    free(m->p_order_tom);
+    free(m->resp_x);
     free(m->user);
     free(m->start);
     free(m->day);
@@ -287,7 +406,8 @@ void oq_models_free(oq_models *m)
 
 oq_scorer oq_models_scorer(oq_models *m)
 {
-    return (oq_scorer){.name = m->name, .interim = m->rhat.interim, .score = models_score, .ctx = m};
+    return (oq_scorer){.name = m->name, .interim = m->rhat.interim, .score = models_score,
+                       .ctx = m, .rhat_has_alive = m->has_resp};
 }
 
 const oq_bgnbd_fit_report *oq_models_bgnbd(const oq_models *m)

@@ -134,8 +134,9 @@ void oq_pipeline_opts_default(oq_pipeline_opts *o)
     o->budget = INFINITY;
     oq_dynaq_disc_default(&o->disc);
     oq_dynaq_config_default(&o->dq);
-    o->use_profit = 1;
+    o->reward = OQ_REWARD_RESPONSE;
     o->profit_epochs = 3;
+    o->continuation = 0;
 }
 
 const char *oq_pipeline_stage_name(int s)
@@ -241,7 +242,7 @@ static int pipeline_scorer(const oq_pipeline_opts *o, const oq_log *log, const o
                                      (int)sizeof save;
     if (have_dir && (rc = make_dir(o->out_dir, err))) return rc;
     oq_models_opts mo = {.log_path = o->log_path, .orders_path = o->orders_path,
-                         .quiet = o->quiet, .use_profit = o->use_profit,
+                         .quiet = o->quiet, .reward = o->reward,
                          .events_path = o->events_path, .model_path = o->model_path,
                          .save_model = have_dir && !o->model_path ? save : NULL,
                          .epochs = o->profit_epochs, .seed = o->dq.seed, .ix = ix,
@@ -316,7 +317,7 @@ static json_t *params_json(const oq_pipeline_opts *o, const oq_pipeline_result *
     const oq_dynaq_config *c = &o->dq;
     json_t *j = json_pack(
         "{s:s?, s:o, s:I, s:b, s:{s:f, s:f, s:f, s:f}, s:{s:i, s:i, s:f, s:f, s:f, s:s, s:f, "
-        "s:f}, s:{s:s, s:b}}",
+        "s:f}, s:{s:s, s:b, s:s}}",
         "log", o->log_path, "budget", isfinite(o->budget) ? json_real(o->budget) : json_null(),
         "seed", (json_int_t)c->seed, "faithful", c->faithful, "state", "w_days", o->disc.w_days,
         "w_p30", o->disc.w_p30, "w_aov", o->disc.w_aov, "budget_levels", o->disc.budget_levels,
@@ -324,7 +325,11 @@ static json_t *params_json(const oq_pipeline_opts *o, const oq_pipeline_result *
         c->eps_end, "alpha0", c->alpha0, "alpha_mode",
         c->faithful ? "constant" : c->alpha_mode == OQ_DYNAQ_ALPHA_DECAY ? "decay" : "1/n(s,a)",
         "alpha_min", c->alpha_min, "gamma", c->gamma, "scorer", "name", r->scorer_name,
-        "interim", r->scorer_interim);
+        "interim", r->scorer_interim, "reward", oq_reward_name(o->reward));
+    if (j) json_object_set_new(j, "plan", json_pack("{s:s}", "objective",
+                                                    o->continuation
+                                                        ? "r~ + gamma E[V(s')] (continuation)"
+                                                        : "tomorrow's r~"));
     return j;
 }
 
@@ -374,6 +379,23 @@ static json_t *report_json(const oq_pipeline_opts *o, const oq_pipeline_result *
         json_object_set_new(rep, "profit_model",
                             json_pack("{s:b, s:o, s:s}", "loaded", r->profit_loaded, "epochs", pe,
                                       "events", r->profit_events));
+    }
+    if (rep && r->has_resp) {
+        const oq_resp *m = &r->resp;
+        json_t *arms = json_array();
+        for (int c = 0; c < 4; c++) {
+            json_t *w = json_array();
+            for (int j = 0; j <= OQ_RESP_NFEAT; j++) json_array_append_new(w, json_real(m->w[c][j]));
+            json_array_append_new(arms, json_pack("{s:s, s:I, s:f, s:f, s:i, s:b, s:o}", "coupon",
+                                                  oq_coupon_name(c), "rows", (json_int_t)m->n_rows[c],
+                                                  "orders", m->orders[c], "loss", m->loss[c],
+                                                  "newton_iterations", m->iters[c], "converged",
+                                                  m->converged[c], "weights", w));
+        }
+        json_object_set_new(rep, "response_model",
+                            json_pack("{s:f, s:f, s:s, s:o}", "gross_ratio", m->gross_ratio,
+                                      "gross_mean", m->gross_mean, "events", r->profit_events,
+                                      "arms", arms));
     }
     if (rep && r->has_bgnbd)
         json_object_set_new(rep, "bgnbd",
@@ -478,6 +500,12 @@ int oq_pipeline_run(const oq_pipeline_opts *o, const oq_log *log_in, oq_pipeline
             r->profit_train_mse[e] = pp->train_mse[e];
         }
         snprintf(r->profit_events, sizeof r->profit_events, "%s", pp->events);
+        r->reward = o->reward;
+        const oq_resp *rm = oq_models_response(models);
+        if (rm) {
+            r->has_resp = 1;
+            r->resp = *rm;
+        }
     }
     double t2 = oq_now();
     r->stage_s[OQ_STAGE_FIT] = t2 - t1;
@@ -524,19 +552,37 @@ int oq_pipeline_run(const oq_pipeline_opts *o, const oq_log *log_in, oq_pipeline
     }
     if ((rc = oq_scorer_score_all(&scorer, tlog, 0, r->p_alive, tr, err))) goto cleanup;
     for (size_t c = 0; c < nc; c++) rows[c] = c;
-    oq_interim_p_order(interim, tlog, rows, nc, po);
-    /* rbar (S, 4): mean simulated reward of each trained state and coupon, so
-     * that Q(s, a) - rbar(s, a) is the learned continuation gamma E[V(s')]. */
+    /* P(order | coupon): the response model's, per customer, or else the
+     * interim estimate per state (then times P(alive)). */
+    const double *po_resp = oq_models_p_order_tomorrow(models);
+    if (po_resp) memcpy(po, po_resp, nc * 4 * sizeof *po);
+    else oq_interim_p_order(interim, tlog, rows, nc, po);
+    /* The continuation gamma E[V(s') | s, a] (--continuation): the mean over
+     * the log's real steps from s with coupon a of gamma max_a' Q(s', a')
+     * (0 at a customer's last row); a coupon never logged in s gets the
+     * state's mean over its steps. rbar (S, 4) sums, rcnt (S, 4) counts. */
     if (!(rbar = calloc(r->q->n * 4 + 1, sizeof *rbar)) ||
-        !(rcnt = calloc(r->q->n + 1, sizeof *rcnt))) {
+        !(rcnt = calloc(r->q->n * 4 + 1, sizeof *rcnt))) {
         rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
         goto cleanup;
     }
-    for (size_t i = 0; i < n; i++) {
-        long e = oq_qtable_find(r->q, oq_dynaq_key_row(&o->disc, log, i));
-        rcnt[e]++;
-        for (int a = 0; a < OQ_N_COUPONS; a++) rbar[(size_t)e * 4 + a] += rtilde[i * 4 + a];
-    }
+    for (size_t c = 0; o->continuation && c < ix->n_customers; c++)
+        for (size_t k = ix->start[c]; k < ix->start[c + 1]; k++) {
+            size_t i = ix->row[k];
+            long e = oq_qtable_find(r->q, oq_dynaq_key_row(&o->disc, log, i));
+            if (e < 0) continue;
+            double v = 0;
+            if (k + 1 < ix->start[c + 1]) {
+                long e2 = oq_qtable_find(r->q, oq_dynaq_key_row(&o->disc, log, ix->row[k + 1]));
+                if (e2 >= 0) {
+                    const double *q2 = r->q->q + (size_t)e2 * 4;
+                    v = q2[0];
+                    for (int a = 1; a < OQ_N_COUPONS; a++) v = q2[a] > v ? q2[a] : v;
+                }
+            }
+            rbar[(size_t)e * 4 + log->coupon[i]] += o->dq.gamma * v;
+            rcnt[(size_t)e * 4 + log->coupon[i]]++;
+        }
     for (size_t c = 0; c < nc; c++) {
         uint64_t key = oq_dynaq_key_row(&o->disc, tlog, c);
         long e = oq_qtable_find(r->q, key);
@@ -546,16 +592,24 @@ int oq_pipeline_run(const oq_pipeline_opts *o, const oq_log *log_in, oq_pipeline
         r->user_id[c] = tlog->user_id[c];
         r->state[c] = key;
         for (int a = 0; a < OQ_N_COUPONS; a++) {
-            /* The customer's own r~ plus the state's learned continuation:
-             * value = r~_c(a) + [Q(s, a) - rbar(s, a)]. The Q table aggregates
-             * customers by state; this keeps what the models know about each
-             * customer. Unseen states: r~ alone (no continuation known).
+            /* Tomorrow's expected reward of the customer, r~_c(a), plus with
+             * --continuation the state's learned gamma E[V(s') | s, a] (the Q
+             * table aggregates customers by state; r~ keeps what the models
+             * know about each customer; unseen states: r~ alone).
              * Seed-faithful: argmax Q as the seed (defaultdict: Q = 0 when unseen). */
             size_t ea = (size_t)e * 4 + a;
-            double cont = known ? r->q->q[ea] - rbar[ea] / (double)rcnt[e] : 0;
+            double cont = 0;
+            if (known && o->continuation) {
+                double sv = 0, sn = 0;
+                for (int b = 0; b < OQ_N_COUPONS; b++) {
+                    sv += rbar[(size_t)e * 4 + b];
+                    sn += rcnt[(size_t)e * 4 + b];
+                }
+                cont = rcnt[ea] ? rbar[ea] / (double)rcnt[ea] : sn > 0 ? sv / sn : 0;
+            }
             if (o->dq.faithful) val[c * 4 + a] = known ? r->q->q[ea] : 0;
             else val[c * 4 + a] = tr[c * 4 + a] + cont;
-            spend[c * 4 + a] = r->p_alive[c] * po[c * 4 + a] * oq_coupon_value(a);
+            spend[c * 4 + a] = (po_resp ? 1 : r->p_alive[c]) * po[c * 4 + a] * oq_coupon_value(a);
         }
     }
     if ((rc = oq_budget_plan(nc, val, spend, o->budget, r->coupon, &r->plan_value,

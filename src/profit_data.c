@@ -15,8 +15,7 @@ struct oq_profit_data {
     const oq_log *log;
     const oq_log_index *ix;
     const oq_events *ev;   /* or NULL */
-    size_t *ev_order;      /* (ev->n) events sorted by (user, day) */
-    size_t *ev_lo, *ev_hi; /* (n_customers) customer c's events: ev_order[ev_lo[c] .. ev_hi[c]) */
+    oq_events_ix *evx;     /* customer c's events in day order (data.h), or NULL */
     uint16_t *tok_of_cat;  /* (log->cats.n) token of each log category */
     float *feat_of_cat;    /* (log->cats.n) its category_idx feature */
     int T;
@@ -25,26 +24,10 @@ struct oq_profit_data {
 void oq_profit_data_free(oq_profit_data *d)
 {
     if (!d) return;
-    free(d->ev_order);
-    free(d->ev_lo);
-    free(d->ev_hi);
+    oq_events_ix_free(d->evx);
     free(d->tok_of_cat);
     free(d->feat_of_cat);
     free(d);
-}
-
-typedef struct ev_key {
-    int64_t user;
-    int32_t day;
-    size_t i;
-} ev_key;
-
-static int cmp_ev(const void *a, const void *b)
-{
-    const ev_key *x = a, *y = b;
-    if (x->user != y->user) return x->user < y->user ? -1 : 1;
-    if (x->day != y->day) return x->day < y->day ? -1 : 1;
-    return x->i < y->i ? -1 : x->i > y->i; /* stable: a later duplicate day wins */
 }
 
 int oq_profit_data_new(const oq_log *log, const oq_log_index *ix, const oq_events *ev,
@@ -61,9 +44,7 @@ int oq_profit_data_new(const oq_log *log, const oq_log_index *ix, const oq_event
     oq_profit_data *d = calloc(1, sizeof *d);
     size_t nc = log->cats.n ? log->cats.n : 1;
     if (!d || !(d->tok_of_cat = malloc(nc * sizeof *d->tok_of_cat)) ||
-        !(d->feat_of_cat = malloc(nc * sizeof *d->feat_of_cat)) ||
-        !(d->ev_lo = calloc(ix->n_customers + 1, sizeof *d->ev_lo)) ||
-        !(d->ev_hi = calloc(ix->n_customers + 1, sizeof *d->ev_hi))) {
+        !(d->feat_of_cat = malloc(nc * sizeof *d->feat_of_cat))) {
         rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
         goto cleanup;
     }
@@ -89,43 +70,13 @@ int oq_profit_data_new(const oq_log *log, const oq_log_index *ix, const oq_event
             }
         }
     if (ev) {
-        if (!(d->ev_order = malloc((ev->n ? ev->n : 1) * sizeof *d->ev_order))) {
-            rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
-            goto cleanup;
-        }
-        int sorted = 1;
-        for (size_t i = 0; i < ev->n; i++) {
-            d->ev_order[i] = i;
-            if (i && (ev->user_id[i] < ev->user_id[i - 1] ||
-                      (ev->user_id[i] == ev->user_id[i - 1] && ev->day[i] < ev->day[i - 1])))
-                sorted = 0;
-        }
-        /* `offerq gen` writes events sorted by (user, day); others get sorted. */
-        if (!sorted) {
-            ev_key *k = malloc(ev->n * sizeof *k);
-            if (!k) {
-                rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
-                goto cleanup;
-            }
-            for (size_t i = 0; i < ev->n; i++) k[i] = (ev_key){ev->user_id[i], ev->day[i], i};
-            qsort(k, ev->n, sizeof *k, cmp_ev);
-            for (size_t i = 0; i < ev->n; i++) d->ev_order[i] = k[i].i;
-            free(k);
-        }
         for (size_t k = 0; k < ev->n; k++)
             if (ev->category[k] >= log->cats.n) {
                 rc = oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
                                   "events were not read with the log's category dictionary");
                 goto cleanup;
             }
-        /* merge: customers (ascending ids) against sorted events */
-        size_t j = 0;
-        for (size_t c = 0; c < ix->n_customers; c++) {
-            while (j < ev->n && ev->user_id[d->ev_order[j]] < ix->user_id[c]) j++;
-            d->ev_lo[c] = j;
-            while (j < ev->n && ev->user_id[d->ev_order[j]] == ix->user_id[c]) j++;
-            d->ev_hi[c] = j;
-        }
+        if ((rc = oq_events_ix_build(ev, ix, &d->evx, err))) goto cleanup;
     }
     *out = d;
     d = NULL;
@@ -141,15 +92,9 @@ void oq_profit_data_tokens(const oq_profit_data *d, size_t c, int32_t day, uint1
     if (d->ev) {
         const oq_events *ev = d->ev;
         for (int t = 0; t < T; t++) tok[t] = OQ_PROFIT_TOK_EMPTY;
-        size_t lo = d->ev_lo[c], hi = d->ev_hi[c];
         int32_t first = day - T;
-        while (lo < hi) { /* first event on or after day - T */
-            size_t mid = lo + (hi - lo) / 2;
-            if (ev->day[d->ev_order[mid]] < first) lo = mid + 1;
-            else hi = mid;
-        }
-        for (size_t j = lo; j < d->ev_hi[c]; j++) {
-            size_t e = d->ev_order[j];
+        for (size_t j = oq_events_ix_seek(ev, d->evx, c, first); j < d->evx->hi[c]; j++) {
+            size_t e = d->evx->order[j];
             if (ev->day[e] >= day) break;
             tok[ev->day[e] - first] = d->tok_of_cat[ev->category[e]];
         }

@@ -142,7 +142,7 @@ static void test_pipeline_and_eval(void **st)
     o.out_dir = run_dir;
     o.quiet = 1;
     o.budget = 500;
-    o.use_profit = 0; /* the interim r^: fast; the Transformer path is in cli_pipeline.sh */
+    o.reward = OQ_REWARD_EMPIRICAL; /* the interim r^: fast; the Transformer path is in cli_pipeline.sh */
     oq_pipeline_result *r = NULL;
     oq_error err = {0};
     assert_int_equal(oq_pipeline_run(&o, NULL, &r, &err), 0);

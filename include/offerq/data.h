@@ -127,6 +127,20 @@ int oq_events_read_mem(const char *name, const char *data, size_t len, oq_dict *
                        oq_events **out, oq_error *err) OQ_WUR;
 void oq_events_free(oq_events *ev);
 
+/* Events grouped by the customers of a log index: customer c's events, in
+ * day order, are ev->...[order[lo[c]] .. order[hi[c] - 1]]. Events of users
+ * not in the index are skipped. Errors: OQ_ENOMEM. */
+typedef struct oq_events_ix {
+    size_t n_customers;
+    size_t *order;      /* (ev->n) event positions sorted by (user, day) */
+    size_t *lo, *hi;    /* (n_customers) */
+} oq_events_ix;
+int oq_events_ix_build(const oq_events *ev, const oq_log_index *ix, oq_events_ix **out,
+                       oq_error *err) OQ_WUR;
+void oq_events_ix_free(oq_events_ix *x);
+/* Position in [lo[c], hi[c]] of customer c's first event on or after day. */
+size_t oq_events_ix_seek(const oq_events *ev, const oq_events_ix *x, size_t c, int32_t day);
+
 /* ---- summary ------------------------------------------------------------- */
 
 /* Print the human summary of `offerq summary` (rows, customers, date span,

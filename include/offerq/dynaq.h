@@ -108,13 +108,16 @@ double oq_dynaq_td_update(double *q, double r, double max_next, int terminal, do
 typedef struct oq_scorer {
     const char *name;  /* shown in reports, e.g. "interim-empirical" */
     int interim;       /* 1: a stand-in, not the product's models */
+    int rhat_has_alive; /* 1: r^ already is the whole expected reward (it was
+                           predicted with P(alive) as an input): r~ = r^ */
     int (*score)(void *ctx, const oq_log *log, const size_t *rows, size_t n,
                  double *p_alive /* (n) */, double *rhat /* (n, 4) */, oq_error *err);
     void *ctx;
 } oq_scorer;
 
 /* Score every row of log in batches of `batch` rows (0: 4096) and fill
- * p_alive (n) and rtilde (n, 4) = p_alive x r^. Non-finite scores are
+ * p_alive (n) and rtilde (n, 4) = p_alive x r^ (r^ itself when
+ * rhat_has_alive). Non-finite scores are
  * OQ_ENUM. */
 int oq_scorer_score_all(const oq_scorer *s, const oq_log *log, size_t batch,
                         double *p_alive /* (n) */, double *rtilde /* (n, 4) */,

@@ -8,7 +8,14 @@
  * `<stem>.orders.csv` sidecar when it exists (the shop's full order stream),
  * else from the log's own order rows (order_placed = 1).
  *
- * r^ comes from the profit Transformer (profit.h) when use_profit is set:
+ * r^ comes from one of three sources (oq_models_opts.reward):
+ *   OQ_REWARD_RESPONSE (the default of `offerq run`): the coupon response
+ *     model (response.h), fitted on the log's contact rows with each
+ *     customer's own history and browsing features, in seconds;
+ *   OQ_REWARD_TRANSFORMER: the profit Transformer (profit.h), see below;
+ *   OQ_REWARD_EMPIRICAL: the rhat scorer passed in (the interim empirical
+ *     mean per state x coupon).
+ * The profit Transformer is
  * loaded from model_path, or trained on the log (+ its events stream, the
  * `<stem>.events.csv` sidecar or events_path) and saved to save_model. It is
  * predicted once for every log row and coupon, and for every customer on
@@ -23,21 +30,28 @@
 #include "offerq/data.h"
 #include "offerq/dynaq.h"
 #include "offerq/error.h"
+#include "offerq/response.h"
 
 typedef struct oq_models oq_models;
+
+enum { OQ_REWARD_EMPIRICAL = 0, OQ_REWARD_TRANSFORMER = 1, OQ_REWARD_RESPONSE = 2 };
+/* "empirical", "transformer", "response"; parse returns -1 for an unknown name. */
+const char *oq_reward_name(int reward);
+int oq_reward_parse(const char *name);
 
 typedef struct oq_models_opts {
     const char *log_path;    /* for the sidecar rule; may be NULL */
     const char *orders_path; /* explicit purchases file; NULL: sidecar or log rows */
     int quiet;
+    int reward;              /* OQ_REWARD_*: where r^ comes from */
+    const char *events_path; /* events for the Transformer and the response model; NULL:
+                                the log's events sidecar if present, else none */
     /* the profit Transformer */
-    int use_profit;          /* 1: r^ from the profit model; 0: the rhat scorer given */
-    const char *events_path; /* NULL: the log's events sidecar if present, else none */
     const char *model_path;  /* reuse this checkpoint; NULL: train one */
     const char *save_model;  /* write the trained model here, or NULL */
     int epochs;              /* training epochs (3) */
     uint64_t seed;
-    const oq_log_index *ix;  /* the log's index (required with use_profit) */
+    const oq_log_index *ix;  /* the log's index (required unless reward is EMPIRICAL) */
     int32_t tomorrow;        /* the day the plan is for */
 } oq_models_opts;
 
@@ -50,6 +64,14 @@ typedef struct oq_models_profit_report {
     char events[256];
 } oq_models_profit_report;
 const oq_models_profit_report *oq_models_profit(const oq_models *m);
+/* The response model fitted in oq_models_fit (NULL unless reward is RESPONSE). */
+const oq_resp *oq_models_response(const oq_models *m);
+/* The response model's P(order | x, coupon) of tomorrow's customers (index
+ * order; (n_customers, 4)), or NULL when r^ is not the response model. */
+const double *oq_models_p_order_tomorrow(const oq_models *m);
+/* The response model's features of the log's rows ((log->n, OQ_RESP_NFEAT),
+ * P(alive) filled), or NULL when r^ is not the response model. */
+const double *oq_models_response_features(const oq_models *m);
 
 /* Fit BG/NBD on the purchases (see above) and prepare per-customer purchase
  * histories. rhat_ctx/rhat supply r^ (n, 4) for rows: the caller's profit

@@ -26,7 +26,9 @@
 #include "offerq/data.h"
 #include "offerq/dynaq.h"
 #include "offerq/error.h"
+#include "offerq/models.h"
 #include "offerq/reco.h"
+#include "offerq/response.h"
 
 /* ---- the interim scorer (stand-in for BG/NBD x Transformer) ------------------------- */
 
@@ -52,10 +54,13 @@ typedef struct oq_pipeline_opts {
     const char *log_path;  /* read when no log is passed to oq_pipeline_run */
     const char *out_dir;   /* NULL: compute in memory, write nothing */
     const char *orders_path; /* purchases for BG/NBD; NULL: log_path's sidecar rule (models.h) */
-    int use_profit;        /* 1 (default): r^ from the profit Transformer; 0: interim r^ */
+    int reward;            /* OQ_REWARD_* (models.h): RESPONSE (default), TRANSFORMER,
+                              EMPIRICAL (the interim r^) */
     const char *events_path; /* events for the profit model; NULL: log_path's sidecar rule */
     const char *model_path;  /* reuse this profit model; NULL: train one (saved as DIR/model.ofq) */
     int profit_epochs;       /* 3 */
+    int continuation;        /* 0 (default): plan on tomorrow's r~; 1: add Dyna-Q's
+                                gamma E[V(s') | s, a] (see oq_pipeline_run) */
     double budget;         /* money available for tomorrow's coupons; INFINITY = none */
     oq_dynaq_disc disc;
     oq_dynaq_config dq;    /* dq.seed, dq.faithful, ... */
@@ -87,6 +92,9 @@ typedef struct oq_pipeline_result {
     char purchase_source[256]; /* where BG/NBD's purchases came from */
     int profit_epochs;         /* epochs of the profit model trained in this run (0: none) */
     int profit_loaded;         /* 1: the profit model was loaded (--model) */
+    int reward;                /* OQ_REWARD_* used */
+    int has_resp;              /* 1: resp below is the response model used */
+    oq_resp resp;
     double profit_val_mse[8], profit_val_mse_mean[8], profit_train_mse[8];
     char profit_events[256];
     oq_bgnbd_fit_report bgnbd_fit; /* the whole fit (bgnbd.json) */
@@ -99,11 +107,15 @@ const char *oq_pipeline_stage_name(int stage);
 /* Run the job. log may be NULL (then o->log_path is read). Tomorrow's state
  * of each customer is derived from its latest snapshot (days since the last
  * purchase advanced to tomorrow; other features carried over). The plan
- * maximises sum over customers of value_i(c) = r~_i(c) + [Q(s_i, c) -
- * rbar(s_i, c)] (the customer's own simulated reward plus the state's
- * learned continuation gamma E[V(s')], rbar = mean r~ of the state's rows;
- * r~_i(c) alone for states never seen in training) subject to expected
- * coupon spend sum_i P(alive) P(order | c) c <= budget (oq_budget_plan).
+ * maximises sum over customers of value_i(c) = r~_i(c), tomorrow's expected
+ * reward of customer i under coupon c, or with o->continuation
+ * r~_i(c) + gamma E[max_a Q(s', a) | s_i, c] (the mean over the log's real
+ * steps from state s_i with coupon c; 0 at a customer's last row), subject
+ * to expected coupon spend sum_i P(order | c) c <= budget (oq_budget_plan;
+ * P(order) from the response model, else P(alive) x the interim estimate).
+ * The continuation is off by default: on the generated logs coupons have no
+ * lasting effect, and Dyna-Q's state-level continuation credits the coupon
+ * with the value of being a recent buyer (docs/readme/dynaq.md measures it).
  * Seed-faithful runs plan with argmax Q (0 for unseen states) as the seed.
  * *out owned by the caller (oq_pipeline_result_free). */
 int oq_pipeline_run(const oq_pipeline_opts *o, const oq_log *log, oq_pipeline_result **out,

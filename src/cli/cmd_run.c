@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 #include "offerq/db.h"
 #include "offerq/io.h"
+#include "offerq/models.h"
 #include "offerq/pipeline.h"
 
 #include <getopt.h>
@@ -27,20 +28,26 @@ static void help(FILE *fp)
             "With --pg the log is read from PostgreSQL (table customer_log of `offerq db`)\n"
             "and the day's list is written back with the run's report in one transaction\n"
             "(tables runs, recommendations); --out-dir is then optional.\n"
-            "P(alive) comes from a BG/NBD fit on the purchases; r^ from the profit\n"
-            "Transformer, trained on the log and its events stream (saved as DIR/model.ofq)\n"
-            "or reused with --model.\n\n"
+            "P(alive) comes from a BG/NBD fit on the purchases. r^ (--reward) comes by default\n"
+            "from the response model: P(order | the customer's own history, coupon) from one\n"
+            "logistic regression per coupon on the log's contact rows and browsing stream,\n"
+            "times the order's gross profit minus the coupon (seconds). --reward transformer\n"
+            "uses the profit Transformer instead, trained on the log and its events stream\n"
+            "(saved as DIR/model.ofq; minutes) or reused with --model.\n\n"
             "Options:\n"
             "  --pg URL        read the log from PostgreSQL, save the list there\n"
             "  --orders FILE   purchases for BG/NBD (user_id,date[,value]); default: the log's\n"
             "                  LOG.orders.csv sidecar if it exists, else its order rows\n"
             "                  (with --pg: the log's order rows unless --orders is given)\n"
-            "  --events FILE   browsing stream for the profit model (user_id,date,category);\n"
+            "  --reward NAME   where r^ comes from: response (default), transformer, empirical\n"
+            "  --events FILE   browsing stream for the r^ models (user_id,date,category);\n"
             "                  default: the log's LOG.events.csv sidecar if it exists\n"
             "  --model FILE    reuse a trained profit model (offerq train) instead of training\n"
-            "  --profit-epochs N  training epochs of the profit model (default 3)\n"
-            "  --interim       r^ from the empirical mean reward per state x coupon instead\n"
-            "                  of the profit model (fast; for comparison)\n"
+            "                  (implies --reward transformer)\n"
+            "  --profit-epochs N  training epochs of the profit model (default 3; implies\n"
+            "                  --reward transformer)\n"
+            "  --interim       the same as --reward empirical: the mean reward per state x\n"
+            "                  coupon (for comparison)\n"
             "  --budget X      money for tomorrow's coupons (expected spend); default: no limit\n"
             "  --seed S        random seed (default 1)\n"
             "  --epochs N      Dyna-Q epochs (default 4)\n"
@@ -48,6 +55,8 @@ static void help(FILE *fp)
             "  --gamma G       discount (default 0.95)\n"
             "  --w-days W --w-p30 W --w-aov W --budget-levels L\n"
             "                  state buckets (default 10 2 20 10, SPEC.md)\n"
+            "  --continuation  plan on tomorrow's r~ plus Dyna-Q's gamma E[V(s')] (default:\n"
+            "                  tomorrow's r~ alone; see docs/readme/dynaq.md)\n"
             "  --faithful      the seed's simplified loop instead of Dyna-Q (for comparison)\n"
             "  --quiet         no progress on stderr\n\n"
             "Example:\n  offerq gen --seed 1 --out example/log.csv\n"
@@ -59,7 +68,7 @@ static void help(FILE *fp)
 int cmd_run(int argc, char **argv)
 {
     enum { O_LOG = 256, O_OUT, O_BUDGET, O_SEED, O_EPOCHS, O_PLANK, O_FAITHFUL, O_QUIET, O_GAMMA, O_WD, O_WP, O_WA, O_BL,
-           O_PG, O_ORDERS, O_EVENTS, O_MODEL, O_PEPOCHS, O_INTERIM };
+           O_PG, O_ORDERS, O_EVENTS, O_MODEL, O_PEPOCHS, O_INTERIM, O_REWARD, O_CONT };
     static const struct option opts[] = {
         {"help", no_argument, 0, 'h'},          {"log", required_argument, 0, O_LOG},
         {"out-dir", required_argument, 0, O_OUT}, {"budget", required_argument, 0, O_BUDGET},
@@ -71,12 +80,13 @@ int cmd_run(int argc, char **argv)
         {"pg", required_argument, 0, O_PG},     {"orders", required_argument, 0, O_ORDERS},
         {"events", required_argument, 0, O_EVENTS}, {"model", required_argument, 0, O_MODEL},
         {"profit-epochs", required_argument, 0, O_PEPOCHS}, {"interim", no_argument, 0, O_INTERIM},
+        {"reward", required_argument, 0, O_REWARD}, {"continuation", no_argument, 0, O_CONT},
         {0, 0, 0, 0}};
     const char *pg = NULL;
     oq_pipeline_opts o;
     oq_pipeline_opts_default(&o);
     long lv;
-    int c;
+    int c, reward = -1, pepochs = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -87,10 +97,16 @@ int cmd_run(int argc, char **argv)
         case O_ORDERS: o.orders_path = optarg; break;
         case O_EVENTS: o.events_path = optarg; break;
         case O_MODEL: o.model_path = optarg; break;
-        case O_INTERIM: o.use_profit = 0; break;
+        case O_INTERIM: reward = OQ_REWARD_EMPIRICAL; break;
+        case O_REWARD:
+            if ((reward = oq_reward_parse(optarg)) < 0)
+                return cli_usage_error("run", "--reward: expected response, transformer or "
+                                              "empirical, got '%s'", optarg);
+            break;
         case O_PEPOCHS:
             if (cli_long("run", "--profit-epochs", optarg, 1, 8, &lv)) return 2;
             o.profit_epochs = (int)lv;
+            pepochs = 1;
             break;
         case O_BUDGET:
             if (cli_double("run", "--budget", optarg, 0, 1e15, &o.budget)) return 2;
@@ -122,11 +138,17 @@ int cmd_run(int argc, char **argv)
             if (cli_double("run", "--budget-levels", optarg, 1, 255, &o.disc.budget_levels)) return 2;
             break;
         case O_FAITHFUL: o.dq.faithful = 1; break;
+        case O_CONT: o.continuation = 1; break;
         case O_QUIET: o.quiet = 1; break;
         default: return cli_usage_error("run", "unknown option");
         }
     }
     if (optind != argc) return cli_usage_error("run", "unexpected argument '%s'", argv[optind]);
+    int want_tf = o.model_path || pepochs;
+    if (want_tf && reward >= 0 && reward != OQ_REWARD_TRANSFORMER)
+        return cli_usage_error("run", "--model and --profit-epochs are for the profit "
+                                      "Transformer: they need --reward transformer");
+    o.reward = reward >= 0 ? reward : want_tf ? OQ_REWARD_TRANSFORMER : OQ_REWARD_RESPONSE;
     if (!!o.log_path == !!pg)
         return cli_usage_error("run", "give exactly one of --log LOG.csv or --pg URL");
     if (!o.out_dir && !pg) return cli_usage_error("run", "--out-dir DIR is required");
