@@ -1,9 +1,12 @@
 /* bench_pipeline.c - wall time, CPU time and peak memory of the nightly job
  * (oq_pipeline_run, what `offerq run` calls) on generated logs.
  *
- * Usage: bench_pipeline [--customers N[,N...]] [--snapshots K] [--out FILE]
- *   default: 10000 customers x 7 snapshots = 70k rows (the seed's scale).
- * Each size: the log is generated (--no-events) into /tmp, then the job runs
+ * Usage: bench_pipeline [--customers N[,N...]] [--snapshots K] [--reward NAME] [--out FILE]
+ *   default: 10000 customers x 7 snapshots = 70k rows (the seed's scale), the
+ *   default r^ (response model).
+ * Each size: the log is generated (with its events and orders sidecars, as
+ * `offerq gen` writes them; without them for --reward empirical) into /tmp,
+ * then the job runs
  * in a forked child so that wait4() reports its own peak RSS and CPU time.
  * Results go to stdout and to bench/results/pipeline.md (or --out). */
 #include "offerq/gen.h"
@@ -25,7 +28,7 @@ typedef struct result {
     double wall, cpu, rss_mb, stage[OQ_N_STAGES];
 } result;
 
-static int run_one(long customers, int snapshots, result *res)
+static int run_one(long customers, int snapshots, int reward, result *res)
 {
     char dir[] = "/tmp/offerq-bench-XXXXXX";
     if (!mkdtemp(dir)) return -1;
@@ -36,8 +39,8 @@ static int run_one(long customers, int snapshots, result *res)
     oq_gen_config_default(&cfg);
     cfg.n_customers = customers;
     cfg.snapshots = snapshots;
-    cfg.write_events = 0;
-    cfg.write_orders = 0;
+    cfg.write_events = reward != OQ_REWARD_EMPIRICAL;
+    cfg.write_orders = reward != OQ_REWARD_EMPIRICAL;
     oq_error err = {0};
     fprintf(stderr, "generating %ld customers x %d snapshots...\n", customers, snapshots);
     if (oq_gen_write(&cfg, log, &err)) {
@@ -54,9 +57,8 @@ static int run_one(long customers, int snapshots, result *res)
         oq_pipeline_opts_default(&o);
         o.log_path = log;
         o.out_dir = out;
-        /* The interim r^: this measures ingest, BG/NBD, Dyna-Q and the plan;
-         * the Transformer's training speed is bench_train's. */
-        o.reward = OQ_REWARD_EMPIRICAL;
+        /* The Transformer's training speed is bench_train's. */
+        o.reward = reward;
         oq_pipeline_result *r = NULL;
         if (oq_pipeline_run(&o, NULL, &r, &err)) {
             fprintf(stderr, "run: %s\n", err.msg);
@@ -94,13 +96,16 @@ int main(int argc, char **argv)
 {
     gsl_set_error_handler_off();
     const char *sizes = "10000", *outp = "bench/results/pipeline.md";
-    int snapshots = 7;
+    int snapshots = 7, reward = OQ_REWARD_RESPONSE;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--customers") && i + 1 < argc) sizes = argv[++i];
         else if (!strcmp(argv[i], "--snapshots") && i + 1 < argc) snapshots = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--out") && i + 1 < argc) outp = argv[++i];
+        else if (!strcmp(argv[i], "--reward") && i + 1 < argc && oq_reward_parse(argv[i + 1]) >= 0)
+            reward = oq_reward_parse(argv[++i]);
         else {
-            fprintf(stderr, "usage: bench_pipeline [--customers N[,N...]] [--snapshots K] [--out FILE]\n");
+            fprintf(stderr, "usage: bench_pipeline [--customers N[,N...]] [--snapshots K] "
+                            "[--reward response|empirical] [--out FILE]\n");
             return 2;
         }
     }
@@ -109,7 +114,7 @@ int main(int argc, char **argv)
     char buf[256];
     snprintf(buf, sizeof buf, "%s", sizes);
     for (char *tok = strtok(buf, ","); tok && nres < 16; tok = strtok(NULL, ",")) {
-        if (run_one(atol(tok), snapshots, &res[nres])) {
+        if (run_one(atol(tok), snapshots, reward, &res[nres])) {
             fprintf(stderr, "bench failed at %s customers\n", tok);
             return 1;
         }
@@ -121,8 +126,11 @@ int main(int argc, char **argv)
         FILE *o = outs[k];
         if (!o) continue;
         fprintf(o, "# offerq run: pipeline benchmark\n\n");
-        fprintf(o, "Scorer: BG/NBD P(alive) x interim empirical r^ (the Transformer's training is "
-                   "not in these timings: see bench_train). Dyna-Q: 4 epochs, k = 20.\n\n");
+        fprintf(o, "r^: %s (`--reward %s`; the Transformer's training is not in these timings: "
+                   "see bench_train). Dyna-Q: 4 epochs, k = 20. Stage \"scorer fit\" includes "
+                   "reading the events stream and fitting BG/NBD and the r^ model.\n\n",
+                reward == OQ_REWARD_RESPONSE ? "the response model (default)" : "empirical",
+                oq_reward_name(reward));
         fprintf(o, "| rows | customers | wall s | CPU s | peak RSS MiB | ingest | scorer fit | "
                    "score | dyna-q | plan | write | rows/s |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         for (int r = 0; r < nres; r++)
@@ -130,8 +138,9 @@ int main(int argc, char **argv)
                     res[r].rows, res[r].customers, res[r].wall, res[r].cpu, res[r].rss_mb,
                     res[r].stage[0], res[r].stage[1], res[r].stage[2], res[r].stage[3],
                     res[r].stage[4], res[r].stage[5], res[r].rows / res[r].wall);
-        fprintf(o, "\nCommand: `build/bench_pipeline --customers %s --snapshots %d` "
-                   "(RelWithDebInfo -O2, shared 2-core machine).\n", sizes, snapshots);
+        fprintf(o, "\nCommand: `build/bench_pipeline --customers %s --snapshots %d --reward %s` "
+                   "(RelWithDebInfo -O2, shared 2-core machine).\n", sizes, snapshots,
+                oq_reward_name(reward));
     }
     if (f) fclose(f);
     return 0;
