@@ -3,9 +3,10 @@
  * within a basket); on small inputs the miner then runs on them without error
  * (positive rules, and negative ones when the input's size is odd) and every
  * rule is well formed (items known, rhs not in the lhs, support, confidence in
- * [0, 1], lift finite >= 0). Itemsets are capped at 4 items: one basket of 12
- * items would otherwise give 2^12 frequent itemsets and 25k rules per input
- * (60 ms under the sanitizers) without exercising anything new. */
+ * [0, 1], lift finite >= 0). Mining is bounded to inputs with <= 8 distinct
+ * items and itemsets of <= 4 items: one basket of 12 items gave 2^12 frequent
+ * itemsets and 25k rules (60 ms under the sanitizers), and the miner took 85 %
+ * of the target's time at <= 12 items (3k executions/s; 3x faster at 8). */
 #include "offerq/rules.h"
 #include "fuzz_util.h"
 
@@ -39,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     p.min_support = 0.2;
     p.max_len = 4;
     p.negative = (int)(size & 1);
-    if (b->n > 0 && b->n < 200 && b->items.n <= 12) { /* bounded: <= 794 itemsets */
+    if (b->n > 0 && b->n < 200 && b->items.n <= 8) { /* bounded: <= 163 itemsets */
         rc = oq_rules_mine(b, &p, &r, &err);
         fuzz_check_rejection(rc, &err);
         if (rc == 0) {
