@@ -781,6 +781,7 @@ double oq_profit_adamw(oq_profit *m, double lr, double beta1, double beta2, doub
     double ss = 0;
     for (size_t i = 0; i < n; i++) ss += (double)m->gmem[i] * m->gmem[i];
     double norm = sqrt(ss);
+    if (!isfinite(norm)) return norm; /* no step: the caller stops */
     /* torch.nn.utils.clip_grad_norm_: scale by clip / (norm + 1e-6) when < 1 */
     float gs = 1.0f;
     if (clip > 0 && clip / (norm + 1e-6) < 1) gs = (float)(clip / (norm + 1e-6));
@@ -811,12 +812,20 @@ double oq_profit_flops(const oq_profit_config *c, int training)
 
 /* ---- inference ------------------------------------------------------------- */
 
-/* z features of sample i: standardised state features and coupon/20. */
+/* A standardised feature beyond this many standard deviations is outside
+ * any training distribution; clamping it keeps the head's output finite for
+ * extreme raw values (days_since 1e30 would otherwise become inf, then NaN). */
+#define Z_CLAMP 1e4
+
+/* z features of sample i: standardised state features (clamped to
+ * +-Z_CLAMP; NaN to 0) and coupon/20. */
 static void zfeat_of(const oq_profit *m, const oq_profit_samples *s, size_t i, int coupon,
                      float *z)
 {
-    for (int k = 0; k < OQ_PROFIT_NFEAT; k++)
-        z[k] = (float)((s->feat[i * OQ_PROFIT_NFEAT + k] - m->feat_mean[k]) / m->feat_std[k]);
+    for (int k = 0; k < OQ_PROFIT_NFEAT; k++) {
+        double v = (s->feat[i * OQ_PROFIT_NFEAT + k] - m->feat_mean[k]) / m->feat_std[k];
+        z[k] = (float)(v > Z_CLAMP ? Z_CLAMP : v < -Z_CLAMP ? -Z_CLAMP : v == v ? v : 0);
+    }
     z[OQ_PROFIT_NFEAT] = (float)(oq_coupon_value(coupon) / 20.0);
 }
 
@@ -848,6 +857,13 @@ static int predict_impl(const oq_profit *m, const oq_profit_samples *s, float *o
             head_forward(m, a, b);
             for (int i = 0; i < b; i++) {
                 float r = (float)(m->y_mean + m->y_std * a->out[i]);
+                if (!isfinite(r)) {
+                    acts_free(a);
+                    return oq_error_set(err, OQ_ENUM, NULL, 0, 0,
+                                        "non-finite prediction for sample %zu (model weights or "
+                                        "scaling out of range)",
+                                        i0 + (size_t)i);
+                }
                 if (all) out[(i0 + i) * OQ_N_COUPONS + cp] = r;
                 else out[i0 + i] = r;
             }
@@ -957,16 +973,30 @@ int oq_profit_train(oq_profit *m, const oq_profit_samples *s, const oq_profit_tr
         rc = oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "no training samples");
         goto cleanup;
     }
-    /* Feature and target scaling from the training part. */
+    /* Feature and target scaling from the training part: two passes (no
+     * cancellation in E[v^2] - E[v]^2, so a constant column gets variance 0
+     * and std 1, not the rounding noise of a large mean). */
     for (int k = 0; k <= OQ_PROFIT_NFEAT; k++) {
+        static const char *names[OQ_PROFIT_NFEAT + 1] = {
+            "days_since_last_purchase", "purchases_last_30d", "avg_order_value",
+            "remaining_budget_pct", "category_idx", "reward (target)"};
         double sum = 0, sq = 0;
+        for (size_t j = 0; j < ntr; j++)
+            sum += k < OQ_PROFIT_NFEAT ? s->feat[tr[j] * OQ_PROFIT_NFEAT + k] : s->target[tr[j]];
+        double mean = sum / ntr;
         for (size_t j = 0; j < ntr; j++) {
             double v = k < OQ_PROFIT_NFEAT ? s->feat[tr[j] * OQ_PROFIT_NFEAT + k] : s->target[tr[j]];
-            sum += v;
-            sq += v * v;
+            sq += (v - mean) * (v - mean);
         }
-        double mean = sum / ntr, var = sq / ntr - mean * mean;
-        double sd = var > 1e-12 ? sqrt(var) : 1.0;
+        double var = sq / ntr;
+        if (!isfinite(mean) || !isfinite(var)) {
+            rc = oq_error_set(err, OQ_ENUM, NULL, 0, 0,
+                              "%s has non-finite or overflowing values in the training set "
+                              "(mean %g, variance %g)",
+                              names[k], mean, var);
+            goto cleanup;
+        }
+        double sd = var > 1e-12 * (1 + mean * mean) ? sqrt(var) : 1.0;
         if (k < OQ_PROFIT_NFEAT) {
             m->feat_mean[k] = mean;
             m->feat_std[k] = sd;
@@ -1004,9 +1034,17 @@ int oq_profit_train(oq_profit *m, const oq_profit_samples *s, const oq_profit_tr
                 goto cleanup;
             }
             if ((rc = oq_profit_backward(m, err))) goto cleanup;
-            if (isnan(oq_profit_adamw(m, o->lr, o->beta1, o->beta2, o->eps, o->weight_decay,
-                                      o->clip))) {
+            double gnorm = oq_profit_adamw(m, o->lr, o->beta1, o->beta2, o->eps,
+                                           o->weight_decay, o->clip);
+            if (!m->m) {
                 rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory (optimiser)");
+                goto cleanup;
+            }
+            if (!isfinite(gnorm)) {
+                rc = oq_error_set(err, OQ_ENUM, NULL, 0, 0,
+                                  "training gradient is not finite (epoch %d, batch %zu): try a "
+                                  "smaller --lr",
+                                  e + 1, k + 1);
                 goto cleanup;
             }
             sum += loss * b;
@@ -1206,11 +1244,27 @@ int oq_profit_load(const char *path, oq_profit **out, oq_error *err)
         rc = truncated(err, path);
         goto cleanup;
     }
-    if ((rc = model_alloc(&c, &m, err))) {
-        rc = oq_error_set(err, OQ_EFORMAT, path, 0, 0, "bad configuration in model file: %s",
-                          err ? err->msg : "");
-        goto cleanup;
+    {
+        oq_error why = {0}; /* its own buffer: err->msg cannot format itself */
+        if (check_config(&c, &why)) {
+            rc = oq_error_set(err, OQ_EFORMAT, path, 0, 0, "bad configuration in model file: %s",
+                              why.msg);
+            goto cleanup;
+        }
     }
+    {
+        /* The weights must be in the file before they are allocated: the
+         * configuration alone may ask for up to 10^11 parameters. */
+        size_t sz[OQ_PROFIT_NTENSORS], np = 0;
+        tensor_sizes(&c, sz);
+        for (int i = 0; i < OQ_PROFIT_NTENSORS; i++) np += sz[i];
+        if (np > (r.len - r.pos) / sizeof(float)) {
+            rc = oq_error_set(err, OQ_EFORMAT, path, 0, 0,
+                              "model file too short for its configuration (%zu parameters)", np);
+            goto cleanup;
+        }
+    }
+    if ((rc = model_alloc(&c, &m, err))) goto cleanup;
     for (int k = 0; k < OQ_PROFIT_NFEAT; k++) m->feat_mean[k] = get_f64(&r);
     for (int k = 0; k < OQ_PROFIT_NFEAT; k++) m->feat_std[k] = get_f64(&r);
     m->y_mean = get_f64(&r);
@@ -1242,16 +1296,22 @@ int oq_profit_load(const char *path, oq_profit **out, oq_error *err)
         rc = truncated(err, path);
         goto cleanup;
     }
+    for (size_t i = 0; i < m->n_params; i++)
+        if (!isfinite(m->mem[i])) {
+            rc = oq_error_set(err, OQ_EFORMAT, path, 0, 0,
+                              "non-finite weight (parameter %zu): the model file is corrupt", i);
+            goto cleanup;
+        }
     if (r.pos != r.len) {
         rc = oq_error_set(err, OQ_EFORMAT, path, 0, 0, "trailing bytes after the weights");
         goto cleanup;
     }
     for (int k = 0; k < OQ_PROFIT_NFEAT; k++)
-        if (!(m->feat_std[k] > 0) || !isfinite(m->feat_mean[k])) {
+        if (!(m->feat_std[k] > 0) || !isfinite(m->feat_std[k]) || !isfinite(m->feat_mean[k])) {
             rc = oq_error_set(err, OQ_EFORMAT, path, 0, 0, "invalid feature scaling in model file");
             goto cleanup;
         }
-    if (!(m->y_std > 0) || !isfinite(m->y_mean)) {
+    if (!(m->y_std > 0) || !isfinite(m->y_std) || !isfinite(m->y_mean)) {
         rc = oq_error_set(err, OQ_EFORMAT, path, 0, 0, "invalid target scaling in model file");
         goto cleanup;
     }

@@ -55,7 +55,7 @@ static void trim(const char **s, size_t *len)
 static int rec_reserve(oq_rock_records *r, size_t nattr)
 {
     if (r->n + 1 <= r->cap) return 0;
-    size_t cap = r->cap ? r->cap * 2 : 256;
+    size_t cap = r->cap ? r->cap * 2 : 16;
     uint64_t *o = realloc(r->off, (cap + 1) * sizeof *o);
     if (!o) return OQ_ENOMEM;
     r->off = o;

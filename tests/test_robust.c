@@ -4,8 +4,11 @@
  * the fit on degenerate data gives an error or finite estimates, the budget
  * planner copes with zero and huge budgets, the nightly job with zero and
  * huge budgets writes finite numbers, and the generator's edge configs write
- * logs that read back (bad ones are refused, not overflowed).
- * The profit Transformer is not on main yet: no test of it here. */
+ * logs that read back (bad ones are refused, not overflowed). The profit
+ * Transformer predicts finite numbers for extreme features and out-of-range
+ * tokens, fits constant columns (std 1) and single-category logs, stops with
+ * OQ_ENUM on a non-finite target or loss, and its loader refuses configs the
+ * file cannot hold, non-finite weights and bad dimensions with a message. */
 #include "testutil.h"
 
 #include "offerq/bgnbd.h"
@@ -13,6 +16,7 @@
 #include "offerq/dynaq.h"
 #include "offerq/gen.h"
 #include "offerq/io.h"
+#include "offerq/profit.h"
 
 #include <gsl/gsl_errno.h>
 #include <float.h>
@@ -304,6 +308,192 @@ static void test_gen_edges(void **state)
     free(dir);
 }
 
+/* ---- the profit Transformer ------------------------------------------------ */
+
+/* n training samples of a tiny model: tokens from ncat categories (token
+ * 2 + k), features either varied or constant, reward target. */
+static oq_profit_samples *profit_samples(size_t n, int T, int ncat, int constant, double target)
+{
+    oq_profit_samples *s = NULL;
+    oq_error err = {0};
+    assert_int_equal(oq_profit_samples_new(n, T, &s, &err), 0);
+    for (size_t i = 0; i < n; i++) {
+        for (int t = 0; t < T; t++)
+            s->tok[i * T + t] = (uint16_t)(OQ_PROFIT_TOK_CAT0 + (i + (size_t)t) % (size_t)ncat);
+        float *f = s->feat + i * OQ_PROFIT_NFEAT;
+        if (constant) { /* one customer type: every column constant */
+            f[0] = 7, f[1] = 2, f[2] = 199.17f, f[3] = 0.5f, f[4] = 0;
+        } else {
+            f[0] = (float)(i % 40), f[1] = (float)(i % 5), f[2] = 20 + (float)(i % 97) * 3,
+            f[3] = (float)(i % 10) / 10, f[4] = (float)(i % (size_t)ncat);
+        }
+        s->coupon[i] = (uint8_t)(i % OQ_N_COUPONS);
+        s->target[i] = (float)(target * (double)(i % 3));
+        s->user_id[i] = (int64_t)(i / 4);
+    }
+    return s;
+}
+
+static oq_profit *profit_model(int ncat)
+{
+    oq_dict d;
+    memset(&d, 0, sizeof d);
+    for (int k = 0; k < ncat; k++) {
+        char name[16];
+        uint32_t id;
+        snprintf(name, sizeof name, "cat%d", k);
+        assert_int_equal(oq_dict_intern(&d, name, strlen(name), &id), 0);
+    }
+    oq_profit_config cfg = {.seq_len = 8, .d = 8, .heads = 2, .layers = 1, .ff = 16, .hidden = 16,
+                            .dropout = 0.1f};
+    oq_profit *m = NULL;
+    oq_error err = {0};
+    assert_int_equal(oq_profit_new(&cfg, &d, 5, &m, &err), 0);
+    oq_dict_clear(&d);
+    return m;
+}
+
+/* Every coupon's r^ for extreme but valid features (0, 1e6 days, 1e9
+ * purchases, aov up to FLT_MAX, unknown category ids) and out-of-range
+ * tokens: finite. Returns how many numbers were checked. */
+static int profit_extreme_predictions(const oq_profit *m)
+{
+    static const float ex[][OQ_PROFIT_NFEAT] = {
+        {0, 0, 0, 0, 0},
+        {1e6f, 1e9f, 1e9f, 1, 65535},
+        {FLT_MAX, FLT_MAX, FLT_MAX, 1, FLT_MAX},
+        {FLT_MAX, 0, FLT_MAX, 0, 0},
+        {0, FLT_MAX, 0, 1, FLT_MAX},
+        {36500, 1000, 1e-30f, 1, 3},
+    };
+    size_t n = sizeof ex / sizeof *ex;
+    int T = m->cfg.seq_len;
+    oq_profit_samples *s = NULL;
+    oq_error err = {0};
+    assert_int_equal(oq_profit_samples_new(n, T, &s, &err), 0);
+    memcpy(s->feat, ex, sizeof ex);
+    for (size_t j = 0; j < n * (size_t)T; j++) s->tok[j] = (uint16_t)(j % 2 ? 65535 : j % 7);
+    float *out = malloc(n * OQ_N_COUPONS * sizeof *out);
+    assert_non_null(out);
+    assert_int_equal(oq_profit_predict_all(m, s, out, &err), 0);
+    for (size_t i = 0; i < n * OQ_N_COUPONS; i++) assert_true(isfinite(out[i]));
+    free(out);
+    oq_profit_samples_free(s);
+    return (int)(n * OQ_N_COUPONS);
+}
+
+static void test_profit_extremes(void **state)
+{
+    (void)state;
+    oq_profit_train_opts o;
+    oq_profit_train_opts_default(&o);
+    o.epochs = 2;
+    o.batch = 64;
+    o.quiet = 1;
+    oq_error err = {0};
+    int checked = 0;
+
+    /* An ordinary fit, then extreme inputs. */
+    oq_profit *m = profit_model(4);
+    oq_profit_samples *s = profit_samples(1000, 8, 4, 0, 25);
+    assert_int_equal(oq_profit_train(m, s, &o, NULL, &err), 0);
+    checked += profit_extreme_predictions(m);
+    oq_profit_samples_free(s);
+    oq_profit_free(m);
+
+    /* Constant columns (one customer type, ~800 training rows, aov 199.17f:
+     * the one-pass variance E[v^2] - E[v]^2 gave ~6e-10 from rounding, std
+     * 2.5e-5, so an aov of 200 became 33,000 standard deviations), one
+     * category, all-zero targets: every std is the zero-variance fallback 1
+     * and the fit is finite. */
+    m = profit_model(1);
+    s = profit_samples(1000, 8, 1, 1, 0);
+    oq_profit_epoch hist[2];
+    assert_int_equal(oq_profit_train(m, s, &o, hist, &err), 0);
+    for (int k = 0; k < OQ_PROFIT_NFEAT; k++) assert_true(m->feat_std[k] == 1.0);
+    assert_true(m->y_std == 1.0 && m->y_mean == 0.0);
+    assert_true(isfinite(hist[1].train_mse) && isfinite(hist[1].val_mse));
+    checked += profit_extreme_predictions(m);
+    oq_profit_samples_free(s);
+
+    /* Non-finite target: refused before training, naming the column. */
+    s = profit_samples(200, 8, 1, 0, 1);
+    s->target[3] = INFINITY;
+    assert_int_equal(oq_profit_train(m, s, &o, NULL, &err), OQ_ENUM);
+    assert_non_null(strstr(err.msg, "reward (target)"));
+    s->target[3] = 3e38f; /* huge but finite: the double scaling copes */
+    assert_int_equal(oq_profit_train(m, s, &o, NULL, &err), 0);
+    assert_true(isfinite(m->y_std) && m->y_std > 1e36);
+    /* (r^ = y_mean + y_std * out may now pass FLT_MAX: predict answers
+     * OQ_ENUM then, never inf; the fuzz target checks that.) */
+    s->target[3] = 1;
+    /* An absurd learning rate without clipping: the loss overflows and
+     * training stops with OQ_ENUM (not a model of NaNs). */
+    o.lr = 1e30;
+    o.clip = 0;
+    o.batch = 16;
+    assert_int_equal(oq_profit_train(m, s, &o, NULL, &err), OQ_ENUM);
+    assert_non_null(strstr(err.msg, "not finite"));
+    print_message("profit: lr 1e30 stops with: %s\n", err.msg);
+    oq_profit_samples_free(s);
+    oq_profit_free(m);
+    print_message("profit: %d extreme predictions finite\n", checked);
+}
+
+/* The checkpoint loader: a config asking for more weights than the file
+ * holds (the fuzzer's regress-huge-dims: 154 GB from a 1.2 KB file) is
+ * refused before allocating; bad dimensions are named in the message; a
+ * non-finite weight is refused. */
+static void test_profit_load_bad(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir();
+    char path[512];
+    snprintf(path, sizeof path, "%s/m.ofq", dir);
+    oq_profit *m = profit_model(3), *back = NULL;
+    oq_error err = {0};
+    assert_int_equal(oq_profit_save(m, path, &err), 0);
+    char *data = NULL;
+    size_t len = 0;
+    assert_int_equal(oq_read_file(path, 1 << 20, &data, &len, &err), 0);
+    /* header: magic(8) version(4) T C NH L F H V (u32 each, at 12..40) */
+    struct {
+        uint32_t off, val;
+        const char *msg;
+    } cases[] = {
+        {16, 4096, "too short"},   /* C = 4096 */
+        {24, 64, "too short"},     /* L = 64 */
+        {28, 65536, "too short"},  /* F = 65536 */
+        {20, 3, "heads must divide"},
+        {12, 0, "T=0"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        char *d2 = malloc(len);
+        assert_non_null(d2);
+        memcpy(d2, data, len);
+        for (int b = 0; b < 4; b++) d2[cases[c].off + b] = (char)(cases[c].val >> (8 * b));
+        uint32_t crc = oq_crc32(0, d2, len - 4);
+        for (int b = 0; b < 4; b++) d2[len - 4 + b] = (char)(crc >> (8 * b));
+        assert_int_equal(oq_write_file_atomic(path, d2, len, &err), 0);
+        assert_int_equal(oq_profit_load(path, &back, &err), OQ_EFORMAT);
+        assert_null(back);
+        assert_non_null(strstr(err.msg, cases[c].msg));
+        free(d2);
+    }
+    /* A NaN weight (the last one before the CRC). */
+    float nan = NAN;
+    memcpy(data + len - 8, &nan, 4);
+    uint32_t crc = oq_crc32(0, data, len - 4);
+    for (int b = 0; b < 4; b++) data[len - 4 + b] = (char)(crc >> (8 * b));
+    assert_int_equal(oq_write_file_atomic(path, data, len, &err), 0);
+    assert_int_equal(oq_profit_load(path, &back, &err), OQ_EFORMAT);
+    assert_non_null(strstr(err.msg, "non-finite weight"));
+    free(data);
+    oq_profit_free(m);
+    tu_rmdir(dir);
+    free(dir);
+}
+
 int main(void)
 {
     gsl_set_error_handler_off();
@@ -313,6 +503,8 @@ int main(void)
         cmocka_unit_test(test_budget_extremes),
         cmocka_unit_test(test_run_budgets),
         cmocka_unit_test(test_gen_edges),
+        cmocka_unit_test(test_profit_extremes),
+        cmocka_unit_test(test_profit_load_bad),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,7 +11,7 @@ D=../shared/data
 C=tests/fuzz/corpus
 T=$(mktemp -d /tmp/offerq-seeds-XXXXXX)
 trap 'rm -rf "$T"' EXIT
-for t in baskets rock bgnbd_summary bgnbd_tx qtable xsell_table xsell_csv reco gen_truth serve; do
+for t in baskets rock bgnbd_summary bgnbd_tx qtable xsell_table xsell_csv reco gen_truth serve profit; do
   mkdir -p "$C/$t"; find "$C/$t" -type f ! -name 'regress-*' -delete
 done
 # Prefix byte + file (targets whose first byte is a mode).
@@ -62,6 +62,18 @@ printf '\x00item,price,cost,inventory,arrival\nbread,2.5,1,3,0.2\nmilk,1.2,0.8,2
 printf '\x00item,price,cost,inventory\nbread,2.5,3,6\nmilk,1,0.5,70000\n' > $C/xsell_csv/items_bad
 pre '\x01' "$T/rules.csv" $C/xsell_csv/rules
 printf '\x01type,lhs,rhs,support,confidence,lift,count\npositive,bread,"milk, whole",0.1,0.62,1.8,40\npositive,bread & milk,butter,0.1,0.6,1.1,3\npositive,bread,jam,0.02,0.7,2.1,8\n' > $C/xsell_csv/rules_mixed
+# profit (first byte odd: CRC appended by the target); a tiny model (T 4,
+# C 4, one layer: 1.1 KB) so the fuzzer's 4 KB inputs can hold a whole one.
+"$BIN" train --log "$T/x.csv" --out "$T/p.ofq" --epochs 1 --seq 4 --dim 4 --heads 1 --layers 1 \
+  --ff 4 --hidden 4 --quiet
+pre '\x00' "$T/p.ofq" $C/profit/tiny
+head -c $(( $(stat -c %s "$T/p.ofq") - 4 )) "$T/p.ofq" > "$T/p.body"
+pre '\x01' "$T/p.body" $C/profit/tiny_body_crc
+head -c 300 "$T/p.body" > "$T/p.cut"; pre '\x01' "$T/p.cut" $C/profit/truncated_crc
+head -c 100 "$T/p.ofq" > "$T/p.cut"; pre '\x00' "$T/p.cut" $C/profit/truncated
+{ printf '\x01OQPROFIX'; tail -c +9 "$T/p.body"; } > $C/profit/bad_magic
+{ printf '\x01OQPROFIT\x02\x00\x00\x00'; tail -c +13 "$T/p.body"; } > $C/profit/version2
+printf '\x01OQPROFIT' > $C/profit/magic_only
 # reco
 head -20 "$T/run/recommendations.csv" > $C/reco/real20
 printf 'user_id,snapshot_date,state,coupon,expected_profit,p_alive\n1,2025-07-01,s,10,1,0.5\n2,2025-07-01,s,10,1,0.5\n1,2025-07-01,s,5,1,0.5\n' > $C/reco/duplicate

@@ -205,21 +205,26 @@ int oq_profit_is_val(uint64_t seed, int64_t user_id, double val_frac);
  * decoupled weight decay, Loshchilov & Hutter 2019, alg. 2; gradient clipping
  * by global norm); validation after each epoch into hist[epoch] (hist may be
  * NULL). Progress on stderr unless quiet. Errors: OQ_EINVAL (no training
- * samples, wrong seq_len), OQ_ENOMEM, OQ_ENUM (non-finite loss). */
+ * samples, wrong seq_len), OQ_ENOMEM, OQ_ENUM (a feature or the target with
+ * non-finite or overflowing values, or a non-finite loss). A column with
+ * variance <= 1e-12 (1 + mean^2) is constant: std 1. */
 int oq_profit_train(oq_profit *m, const oq_profit_samples *s, const oq_profit_train_opts *opts,
                     oq_profit_epoch *hist, oq_error *err) OQ_WUR;
 
 /* ---- inference ----------------------------------------------------------- */
 
 /* r^ for each sample with its own coupon into out (n). Eval mode (no
- * dropout). Errors: OQ_EINVAL (seq_len mismatch), OQ_ENOMEM. */
+ * dropout). Standardised features are clamped to +-1e4 standard deviations
+ * (NaN to 0), so extreme raw values give finite answers. Errors: OQ_EINVAL
+ * (seq_len mismatch), OQ_ENOMEM, OQ_ENUM (a non-finite r^: weights or
+ * scaling out of range). */
 int oq_profit_predict(const oq_profit *m, const oq_profit_samples *s, float *out,
                       oq_error *err) OQ_WUR;
 
 /* The optimiser's call: r^ for every sample and every coupon (none, 5, 10,
  * 20) into out (n, 4), row-major (out[4*i + c]); s->coupon is ignored. The
  * encoder runs once per sample, in chunks of 256 over OpenMP threads and
- * sgemm. Same errors as oq_profit_predict. */
+ * sgemm. Same clamping and errors as oq_profit_predict. */
 int oq_profit_predict_all(const oq_profit *m, const oq_profit_samples *s, float *out,
                           oq_error *err) OQ_WUR;
 
@@ -238,7 +243,9 @@ int oq_profit_forward(oq_profit *m, const uint16_t *tok, const float *zfeat, int
 int oq_profit_backward(oq_profit *m, oq_error *err) OQ_WUR;
 /* Clip the gradient to global norm `clip` (0 = none), then one AdamW step
  * (Loshchilov & Hutter 2019, alg. 2; bias-corrected as torch.optim.AdamW).
- * Returns the norm before clipping. */
+ * Returns the norm before clipping; a non-finite norm (overflowing
+ * gradients) is returned without any update, NAN when the moments cannot be
+ * allocated (m->m stays NULL). */
 double oq_profit_adamw(oq_profit *m, double lr, double beta1, double beta2, double eps,
                        double weight_decay, double clip);
 /* FLOPs of one training sample (forward + backward) and one inference
@@ -255,7 +262,10 @@ double oq_profit_flops(const oq_profit_config *cfg, int training);
  * Written atomically (oq_afile). */
 int oq_profit_save(const oq_profit *m, const char *path, oq_error *err) OQ_WUR;
 /* Load a checkpoint; OQ_EFORMAT with a clear message on bad magic, another
- * version, a bad checksum or a truncated file; OQ_EIO if unreadable. */
+ * version, a bad checksum, a truncated file, a configuration outside
+ * oq_profit_new's limits or asking for more weights than the file holds
+ * (checked before allocating), non-finite weights or scalings; OQ_EIO if
+ * unreadable. */
 int oq_profit_load(const char *path, oq_profit **out, oq_error *err) OQ_WUR;
 
 #endif

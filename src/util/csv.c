@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 typedef struct reader {
     const char *name;
@@ -187,8 +188,8 @@ static int process_line(reader *r, char *s, size_t len)
 
 static int read_stream(reader *r, FILE *fp, size_t hint)
 {
-    /* hint: the input's size when known (memory reads), so small inputs do
-     * not pay for a 1 MiB buffer. */
+    /* hint: the input's size + 1 when known (memory reads, regular files),
+     * so small inputs do not pay for a 1 MiB buffer. */
     size_t cap = hint && hint < (1 << 20) ? (hint < 4096 ? 4096 : hint) : 1 << 20, have = 0;
     char *buf = malloc(cap + 1);
     int any = 0, eof = 0;
@@ -295,7 +296,11 @@ int oq_csv_read(const char *path, const oq_csv_opts *opts, oq_csv_row_fn fn, voi
     if (strcmp(path, "-") == 0) return run("<stdin>", stdin, 0, opts, fn, ctx, err);
     FILE *fp = fopen(path, "rb");
     if (!fp) return oq_error_set(err, OQ_EIO, path, 0, 0, "cannot open: %s", strerror(errno));
-    int rc = run(path, fp, 0, opts, fn, ctx, err);
+    struct stat st;
+    size_t hint = 0;
+    if (fstat(fileno(fp), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+        hint = (size_t)st.st_size + 1;
+    int rc = run(path, fp, hint, opts, fn, ctx, err);
     fclose(fp);
     return rc;
 }
