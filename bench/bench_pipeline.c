@@ -28,7 +28,7 @@ typedef struct result {
     double wall, cpu, rss_mb, stage[OQ_N_STAGES];
 } result;
 
-static int run_one(long customers, int snapshots, int reward, result *res)
+static int run_one(long customers, int snapshots, int reward, int shards, result *res)
 {
     char dir[] = "/tmp/offerq-bench-XXXXXX";
     if (!mkdtemp(dir)) return -1;
@@ -59,6 +59,7 @@ static int run_one(long customers, int snapshots, int reward, result *res)
         o.out_dir = out;
         /* The Transformer's training speed is bench_train's. */
         o.reward = reward;
+        o.shards = shards;
         oq_pipeline_result *r = NULL;
         if (oq_pipeline_run(&o, NULL, &r, &err)) {
             fprintf(stderr, "run: %s\n", err.msg);
@@ -96,16 +97,17 @@ int main(int argc, char **argv)
 {
     gsl_set_error_handler_off();
     const char *sizes = "10000", *outp = "bench/results/pipeline.md";
-    int snapshots = 7, reward = OQ_REWARD_RESPONSE;
+    int snapshots = 7, reward = OQ_REWARD_RESPONSE, shards = 1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--customers") && i + 1 < argc) sizes = argv[++i];
         else if (!strcmp(argv[i], "--snapshots") && i + 1 < argc) snapshots = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--out") && i + 1 < argc) outp = argv[++i];
         else if (!strcmp(argv[i], "--reward") && i + 1 < argc && oq_reward_parse(argv[i + 1]) >= 0)
             reward = oq_reward_parse(argv[++i]);
+        else if (!strcmp(argv[i], "--shards") && i + 1 < argc) shards = atoi(argv[++i]);
         else {
             fprintf(stderr, "usage: bench_pipeline [--customers N[,N...]] [--snapshots K] "
-                            "[--reward response|empirical] [--out FILE]\n");
+                            "[--reward response|empirical] [--shards N] [--out FILE]\n");
             return 2;
         }
     }
@@ -114,7 +116,7 @@ int main(int argc, char **argv)
     char buf[256];
     snprintf(buf, sizeof buf, "%s", sizes);
     for (char *tok = strtok(buf, ","); tok && nres < 16; tok = strtok(NULL, ",")) {
-        if (run_one(atol(tok), snapshots, reward, &res[nres])) {
+        if (run_one(atol(tok), snapshots, reward, shards, &res[nres])) {
             fprintf(stderr, "bench failed at %s customers\n", tok);
             return 1;
         }
@@ -127,10 +129,11 @@ int main(int argc, char **argv)
         if (!o) continue;
         fprintf(o, "# offerq run: pipeline benchmark\n\n");
         fprintf(o, "r^: %s (`--reward %s`; the Transformer's training is not in these timings: "
-                   "see bench_train). Dyna-Q: 4 epochs, k = 20. Stage \"scorer fit\" includes "
-                   "reading the events stream and fitting BG/NBD and the r^ model.\n\n",
+                   "see bench_train). Dyna-Q: 4 epochs, k = 20, %d shard(s). Stage \"scorer "
+                   "fit\" includes reading the events stream and fitting BG/NBD and the r^ "
+                   "model.\n\n",
                 reward == OQ_REWARD_RESPONSE ? "the response model (default)" : "empirical",
-                oq_reward_name(reward));
+                oq_reward_name(reward), shards);
         fprintf(o, "| rows | customers | wall s | CPU s | peak RSS MiB | ingest | scorer fit | "
                    "score | dyna-q | plan | write | rows/s |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         for (int r = 0; r < nres; r++)
@@ -138,9 +141,9 @@ int main(int argc, char **argv)
                     res[r].rows, res[r].customers, res[r].wall, res[r].cpu, res[r].rss_mb,
                     res[r].stage[0], res[r].stage[1], res[r].stage[2], res[r].stage[3],
                     res[r].stage[4], res[r].stage[5], res[r].rows / res[r].wall);
-        fprintf(o, "\nCommand: `build/bench_pipeline --customers %s --snapshots %d --reward %s` "
-                   "(RelWithDebInfo -O2, shared 2-core machine).\n", sizes, snapshots,
-                oq_reward_name(reward));
+        fprintf(o, "\nCommand: `build/bench_pipeline --customers %s --snapshots %d --reward %s "
+                   "--shards %d` (RelWithDebInfo -O2, shared 2-core machine).\n", sizes, snapshots,
+                oq_reward_name(reward), shards);
     }
     if (f) fclose(f);
     return 0;

@@ -639,6 +639,124 @@ cleanup:
     return rc;
 }
 
+/* ---- data-parallel Dyna-Q ------------------------------------------------------------- */
+
+static unsigned shard_of(int64_t u, int shards)
+{
+    uint64_t z = (uint64_t)u + 0x9e3779b97f4a7c15ULL; /* splitmix64 finaliser */
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return (unsigned)((z ^ (z >> 31)) % (uint64_t)shards);
+}
+
+/* The rows of shard s's customers (each customer's rows in day order) as a
+ * log of their own with their rtilde. Category ids are kept (the state key
+ * uses them); the sub-log has no dictionary. */
+static int shard_log(const oq_log *log, const oq_log_index *ix, const double *rtilde, int shards,
+                     unsigned s, oq_log **out, double **rt)
+{
+    size_t m = 0;
+    for (size_t c = 0; c < ix->n_customers; c++)
+        if (shard_of(ix->user_id[c], shards) == s) m += ix->start[c + 1] - ix->start[c];
+    oq_log *l = calloc(1, sizeof *l);
+    double *r = malloc((m ? m : 1) * 4 * sizeof *r);
+    if (!l || !r || oq_log_reserve(l, m ? m : 1)) {
+        oq_log_free(l);
+        free(r);
+        return OQ_ENOMEM;
+    }
+    for (size_t c = 0; c < ix->n_customers; c++) {
+        if (shard_of(ix->user_id[c], shards) != s) continue;
+        for (size_t k = ix->start[c]; k < ix->start[c + 1]; k++) {
+            size_t i = ix->row[k], j = l->n++;
+            l->user_id[j] = log->user_id[i];
+            l->day[j] = log->day[i];
+            l->days_since[j] = log->days_since[i];
+            l->purchases_30d[j] = log->purchases_30d[i];
+            l->aov[j] = log->aov[i];
+            l->category[j] = log->category[i];
+            l->budget[j] = log->budget[i];
+            l->coupon[j] = log->coupon[i];
+            l->order[j] = log->order[i];
+            l->profit[j] = log->profit[i];
+            memcpy(r + j * 4, rtilde + i * 4, 4 * sizeof *r);
+        }
+    }
+    *out = l;
+    *rt = r;
+    return 0;
+}
+
+int oq_dynaq_train_sharded(oq_qtable *q, const oq_log *log, const oq_log_index *ix,
+                           const double *rtilde, const oq_dynaq_config *c, int shards,
+                           oq_dynaq_stats *st, oq_error *err)
+{
+    if (shards == 1) return oq_dynaq_train(q, log, ix, rtilde, c, st, err);
+    if (shards < 1 || shards > OQ_DYNAQ_MAX_SHARDS)
+        return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "shards must be in 1..%d",
+                            OQ_DYNAQ_MAX_SHARDS);
+    double t0 = oq_now();
+    oq_qtable *tab[OQ_DYNAQ_MAX_SHARDS] = {0};
+    oq_dynaq_stats *sst = calloc((size_t)shards, sizeof *sst);
+    oq_error serr[OQ_DYNAQ_MAX_SHARDS];
+    int src[OQ_DYNAQ_MAX_SHARDS] = {0};
+    if (!sst) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+#pragma omp parallel for schedule(static, 1)
+    for (int s = 0; s < shards; s++) {
+        oq_log *l = NULL;
+        oq_log_index *lix = NULL;
+        double *rt = NULL;
+        oq_dynaq_config cs = *c;
+        cs.seed = c->seed ^ (0x9e3779b97f4a7c15ULL * (uint64_t)(s + 1));
+        cs.quiet = c->quiet || s > 0; /* one progress bar */
+        memset(&serr[s], 0, sizeof serr[s]);
+        src[s] = shard_log(log, ix, rtilde, shards, (unsigned)s, &l, &rt);
+        if (src[s]) {
+            src[s] = oq_error_set(&serr[s], OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        } else if (!(src[s] = oq_log_index_build(l, &lix, &serr[s])) &&
+                   !(src[s] = oq_qtable_new(&q->disc, &tab[s], &serr[s]))) {
+            src[s] = oq_dynaq_train(tab[s], l, lix, rt, &cs, &sst[s], &serr[s]);
+        }
+        oq_log_index_free(lix);
+        oq_log_free(l);
+        free(rt);
+    }
+    int rc = 0;
+    for (int s = 0; s < shards && !rc; s++)
+        if (src[s]) {
+            *err = serr[s];
+            rc = src[s];
+        }
+    for (int s = 0; s < shards && !rc; s++) rc = oq_qtable_merge(q, tab[s], err);
+    if (!rc && st) {
+        memset(st, 0, sizeof *st);
+        *st = sst[0];
+        st->real_steps = st->plan_steps = 0;
+        for (int ep = 0; ep < c->epochs; ep++) {
+            double a = 0, tr = 0, tp = 0, w = 0;
+            for (int s = 0; s < shards; s++) {
+                double n = (double)sst[s].real_steps / c->epochs;
+                a += n * sst[s].alpha[ep];
+                tr += n * sst[s].td_real[ep];
+                tp += n * sst[s].td_plan[ep];
+                w += n;
+            }
+            st->alpha[ep] = w > 0 ? a / w : 0;
+            st->td_real[ep] = w > 0 ? tr / w : 0;
+            st->td_plan[ep] = w > 0 ? tp / w : 0;
+        }
+        for (int s = 0; s < shards; s++) {
+            st->real_steps += sst[s].real_steps;
+            st->plan_steps += sst[s].plan_steps;
+        }
+        epoch_stats(q, st, c->epochs - 1);
+        st->seconds = oq_now() - t0;
+    }
+    for (int s = 0; s < shards; s++) oq_qtable_free(tab[s]);
+    free(sst);
+    return rc;
+}
+
 /* ---- budget planner ------------------------------------------------------------------ */
 
 typedef struct upgrade {

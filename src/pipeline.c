@@ -137,6 +137,7 @@ void oq_pipeline_opts_default(oq_pipeline_opts *o)
     o->reward = OQ_REWARD_RESPONSE;
     o->profit_epochs = 3;
     o->continuation = 0;
+    o->shards = 1;
 }
 
 const char *oq_pipeline_stage_name(int s)
@@ -326,6 +327,7 @@ static json_t *params_json(const oq_pipeline_opts *o, const oq_pipeline_result *
         c->faithful ? "constant" : c->alpha_mode == OQ_DYNAQ_ALPHA_DECAY ? "decay" : "1/n(s,a)",
         "alpha_min", c->alpha_min, "gamma", c->gamma, "scorer", "name", r->scorer_name,
         "interim", r->scorer_interim, "reward", oq_reward_name(o->reward));
+    if (j) json_object_set_new(json_object_get(j, "dynaq"), "shards", json_integer(o->shards));
     if (j) json_object_set_new(j, "plan", json_pack("{s:s}", "objective",
                                                     o->continuation
                                                         ? "r~ + gamma E[V(s')] (continuation)"
@@ -524,7 +526,8 @@ int oq_pipeline_run(const oq_pipeline_opts *o, const oq_log *log_in, oq_pipeline
     if ((rc = oq_qtable_new(&o->disc, &r->q, err))) goto cleanup;
     oq_dynaq_config dq = o->dq;
     dq.quiet = o->quiet;
-    if ((rc = oq_dynaq_train(r->q, log, ix, rtilde, &dq, &r->stats, err))) goto cleanup;
+    if ((rc = oq_dynaq_train_sharded(r->q, log, ix, rtilde, &dq, o->shards, &r->stats, err)))
+        goto cleanup;
     double t4 = oq_now();
     r->stage_s[OQ_STAGE_DYNAQ] = t4 - t3;
     /* 5. tomorrow's states, scores and the budget plan */

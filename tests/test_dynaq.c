@@ -237,6 +237,57 @@ static void test_dynaq_converges(void **st)
     oq_log_free(log);
 }
 
+/* Data-parallel Dyna-Q: 3 shards of the two-step MDP's customers, trained
+ * apart and merged, reach the same Q* (each shard sees both states); every
+ * real step is counted once; the result depends on the seed and the shard
+ * count only (two runs agree byte for byte). */
+static void test_dynaq_sharded(void **st)
+{
+    (void)st;
+    oq_log *log = mdp_log();
+    oq_log_index *ix = NULL;
+    assert_int_equal(oq_log_index_build(log, &ix, NULL), 0);
+    double *rt = malloc(log->n * 4 * sizeof *rt);
+    for (size_t i = 0; i < log->n; i++)
+        for (int a = 0; a < 4; a++) rt[i * 4 + a] = log->days_since[i] == 5 ? rA[a] : rB[a];
+    oq_dynaq_disc d;
+    oq_dynaq_disc_default(&d);
+    oq_dynaq_config c;
+    oq_dynaq_config_default(&c);
+    c.quiet = 1;
+    c.epochs = 8;
+    c.alpha_mode = OQ_DYNAQ_ALPHA_DECAY;
+    c.alpha0 = 0.5;
+    oq_qtable *q = NULL, *q2 = NULL;
+    oq_dynaq_stats s;
+    assert_int_equal(oq_qtable_new(&d, &q, NULL), 0);
+    assert_int_equal(oq_dynaq_train_sharded(q, log, ix, rt, &c, 3, &s, NULL), 0);
+    assert_int_equal(q->n, 2);
+    long ea = oq_qtable_find(q, oq_dynaq_key_row(&d, log, 0));
+    long eb = oq_qtable_find(q, oq_dynaq_key_row(&d, log, 1));
+    uint64_t visits = 0;
+    for (int a = 0; a < 4; a++) {
+        assert_true(fabs(q->q[eb * 4 + a] - rB[a]) < 0.01 * rB[a]);
+        assert_true(fabs(q->q[ea * 4 + a] - (rA[a] + 0.95 * 25)) < 0.01 * (rA[a] + 0.95 * 25));
+        visits += q->visits[ea * 4 + a] + q->visits[eb * 4 + a];
+    }
+    assert_int_equal(s.real_steps, 8 * log->n);
+    assert_int_equal(s.plan_steps, 20 * s.real_steps);
+    assert_int_equal(visits, s.real_steps + s.plan_steps);
+    assert_int_equal(oq_qtable_new(&d, &q2, NULL), 0);
+    assert_int_equal(oq_dynaq_train_sharded(q2, log, ix, rt, &c, 3, NULL, NULL), 0);
+    assert_memory_equal(q->q, q2->q, q->n * 4 * sizeof(double));
+    oq_qtable_free(q2);
+    oq_error err = {0};
+    assert_int_equal(oq_dynaq_train_sharded(q, log, ix, rt, &c, 0, NULL, &err), OQ_EINVAL);
+    assert_int_equal(oq_dynaq_train_sharded(q, log, ix, rt, &c, OQ_DYNAQ_MAX_SHARDS + 1, NULL, &err),
+                     OQ_EINVAL);
+    oq_qtable_free(q);
+    free(rt);
+    oq_log_index_free(ix);
+    oq_log_free(log);
+}
+
 /* Brute force over all 4^n plans. */
 static double brute(size_t n, const double *v, const double *s, double budget)
 {
@@ -309,7 +360,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_worked_example), cmocka_unit_test(test_keys),
         cmocka_unit_test(test_table_and_files), cmocka_unit_test(test_merge),
-        cmocka_unit_test(test_dynaq_converges), cmocka_unit_test(test_planner),
+        cmocka_unit_test(test_dynaq_converges), cmocka_unit_test(test_dynaq_sharded),
+        cmocka_unit_test(test_planner),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

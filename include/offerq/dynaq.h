@@ -185,6 +185,21 @@ int oq_dynaq_train(oq_qtable *q, const oq_log *log, const oq_log_index *ix,
                    const double *rtilde /* (n, 4) */, const oq_dynaq_config *cfg,
                    oq_dynaq_stats *stats, oq_error *err) OQ_WUR;
 
+/* Data-parallel Dyna-Q: customers are split into `shards` groups by a hash
+ * of user_id; each group trains its own Q table with oq_dynaq_train (its
+ * own random stream, derived from cfg->seed and the shard number) in
+ * parallel (OpenMP), and the tables are merged into q in shard order with
+ * oq_qtable_merge (visit-weighted averages). shards = 1 is oq_dynaq_train
+ * itself. Deterministic given cfg->seed and shards (not the thread count).
+ * This is the multi-node design on one machine: a shard is what a node
+ * would train. stats: summed steps, step-weighted means, the merged table's
+ * states; the learning curve is shard 0's. OQ_EINVAL (shards outside
+ * 1..64), OQ_ENOMEM. */
+#define OQ_DYNAQ_MAX_SHARDS 64
+int oq_dynaq_train_sharded(oq_qtable *q, const oq_log *log, const oq_log_index *ix,
+                           const double *rtilde /* (n, 4) */, const oq_dynaq_config *cfg,
+                           int shards, oq_dynaq_stats *stats, oq_error *err) OQ_WUR;
+
 /* ---- budget planner ------------------------------------------------------------------ */
 
 /* Choose one coupon per customer to maximise sum_i value[i, c_i] subject to

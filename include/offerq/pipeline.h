@@ -59,6 +59,8 @@ typedef struct oq_pipeline_opts {
     const char *events_path; /* events for the profit model; NULL: log_path's sidecar rule */
     const char *model_path;  /* reuse this profit model; NULL: train one (saved as DIR/model.ofq) */
     int profit_epochs;       /* 3 */
+    int shards;              /* Dyna-Q shards trained in parallel and merged
+                                (oq_dynaq_train_sharded), 1 */
     int continuation;        /* 0 (default): plan on tomorrow's r~; 1: add Dyna-Q's
                                 gamma E[V(s') | s, a] (see oq_pipeline_run) */
     double budget;         /* money available for tomorrow's coupons; INFINITY = none */

@@ -52,6 +52,9 @@ static void help(FILE *fp)
             "  --seed S        random seed (default 1)\n"
             "  --epochs N      Dyna-Q epochs (default 4)\n"
             "  --plan-k K      planning updates per real step (default 20)\n"
+            "  --shards N      train Dyna-Q on N groups of customers in parallel and merge\n"
+            "                  the Q tables (default 1: one sequential learner; results\n"
+            "                  depend on N, not on the number of threads)\n"
             "  --gamma G       discount (default 0.95)\n"
             "  --w-days W --w-p30 W --w-aov W --budget-levels L\n"
             "                  state buckets (default 10 2 20 10, SPEC.md)\n"
@@ -68,7 +71,7 @@ static void help(FILE *fp)
 int cmd_run(int argc, char **argv)
 {
     enum { O_LOG = 256, O_OUT, O_BUDGET, O_SEED, O_EPOCHS, O_PLANK, O_FAITHFUL, O_QUIET, O_GAMMA, O_WD, O_WP, O_WA, O_BL,
-           O_PG, O_ORDERS, O_EVENTS, O_MODEL, O_PEPOCHS, O_INTERIM, O_REWARD, O_CONT };
+           O_PG, O_ORDERS, O_EVENTS, O_MODEL, O_PEPOCHS, O_INTERIM, O_REWARD, O_CONT, O_SHARDS };
     static const struct option opts[] = {
         {"help", no_argument, 0, 'h'},          {"log", required_argument, 0, O_LOG},
         {"out-dir", required_argument, 0, O_OUT}, {"budget", required_argument, 0, O_BUDGET},
@@ -81,6 +84,7 @@ int cmd_run(int argc, char **argv)
         {"events", required_argument, 0, O_EVENTS}, {"model", required_argument, 0, O_MODEL},
         {"profit-epochs", required_argument, 0, O_PEPOCHS}, {"interim", no_argument, 0, O_INTERIM},
         {"reward", required_argument, 0, O_REWARD}, {"continuation", no_argument, 0, O_CONT},
+        {"shards", required_argument, 0, O_SHARDS},
         {0, 0, 0, 0}};
     const char *pg = NULL;
     oq_pipeline_opts o;
@@ -139,6 +143,10 @@ int cmd_run(int argc, char **argv)
             break;
         case O_FAITHFUL: o.dq.faithful = 1; break;
         case O_CONT: o.continuation = 1; break;
+        case O_SHARDS:
+            if (cli_long("run", "--shards", optarg, 1, OQ_DYNAQ_MAX_SHARDS, &lv)) return 2;
+            o.shards = (int)lv;
+            break;
         case O_QUIET: o.quiet = 1; break;
         default: return cli_usage_error("run", "unknown option");
         }
