@@ -180,23 +180,31 @@ static oq_log *mdp_log(void)
     return log;
 }
 
+/* The MDP log's index, exact r~, default states and a converging config. */
+static void mdp_setup(const oq_log *log, oq_log_index **ix, double **rt, oq_dynaq_disc *d,
+                      oq_dynaq_config *c)
+{
+    assert_int_equal(oq_log_index_build(log, ix, NULL), 0);
+    *rt = malloc(log->n * 4 * sizeof **rt);
+    for (size_t i = 0; i < log->n; i++)
+        for (int a = 0; a < 4; a++) (*rt)[i * 4 + a] = log->days_since[i] == 5 ? rA[a] : rB[a];
+    oq_dynaq_disc_default(d);
+    oq_dynaq_config_default(c);
+    c->quiet = 1;
+    c->epochs = 8;
+    c->alpha_mode = OQ_DYNAQ_ALPHA_DECAY;
+    c->alpha0 = 0.5;
+}
+
 static void test_dynaq_converges(void **st)
 {
     (void)st;
     oq_log *log = mdp_log();
     oq_log_index *ix = NULL;
-    assert_int_equal(oq_log_index_build(log, &ix, NULL), 0);
-    double *rt = malloc(log->n * 4 * sizeof *rt);
-    for (size_t i = 0; i < log->n; i++)
-        for (int a = 0; a < 4; a++) rt[i * 4 + a] = log->days_since[i] == 5 ? rA[a] : rB[a];
+    double *rt = NULL;
     oq_dynaq_disc d;
-    oq_dynaq_disc_default(&d);
     oq_dynaq_config c;
-    oq_dynaq_config_default(&c);
-    c.quiet = 1;
-    c.epochs = 8;
-    c.alpha_mode = OQ_DYNAQ_ALPHA_DECAY;
-    c.alpha0 = 0.5;
+    mdp_setup(log, &ix, &rt, &d, &c);
     oq_qtable *q = NULL;
     oq_dynaq_stats s;
     assert_int_equal(oq_qtable_new(&d, &q, NULL), 0);
@@ -246,18 +254,10 @@ static void test_dynaq_sharded(void **st)
     (void)st;
     oq_log *log = mdp_log();
     oq_log_index *ix = NULL;
-    assert_int_equal(oq_log_index_build(log, &ix, NULL), 0);
-    double *rt = malloc(log->n * 4 * sizeof *rt);
-    for (size_t i = 0; i < log->n; i++)
-        for (int a = 0; a < 4; a++) rt[i * 4 + a] = log->days_since[i] == 5 ? rA[a] : rB[a];
+    double *rt = NULL;
     oq_dynaq_disc d;
-    oq_dynaq_disc_default(&d);
     oq_dynaq_config c;
-    oq_dynaq_config_default(&c);
-    c.quiet = 1;
-    c.epochs = 8;
-    c.alpha_mode = OQ_DYNAQ_ALPHA_DECAY;
-    c.alpha0 = 0.5;
+    mdp_setup(log, &ix, &rt, &d, &c);
     oq_qtable *q = NULL, *q2 = NULL;
     oq_dynaq_stats s;
     assert_int_equal(oq_qtable_new(&d, &q, NULL), 0);
