@@ -386,7 +386,8 @@ static int response_row_policies(const oq_log *log, const oq_pipeline_opts *po, 
     for (size_t i = 0; i < n; i++) last = log->day[i] > last ? log->day[i] : last;
     oq_models_opts mo = {.log_path = po->log_path, .orders_path = po->orders_path,
                          .events_path = po->events_path, .quiet = 1,
-                         .reward = OQ_REWARD_RESPONSE, .ix = ix, .tomorrow = last + 1};
+                         .reward = OQ_REWARD_RESPONSE, .ix = ix, .tomorrow = last + 1,
+                         .keep_features = 1};
     oq_scorer none = {0};
     if ((rc = oq_models_fit(log, &mo, none, &mods, err))) goto cleanup;
     const double *F = oq_models_response_features(mods);

@@ -307,8 +307,10 @@ static int fit_response(oq_models *m, const oq_log *log, const oq_models_opts *o
                 m->resp.orders[1] / (double)m->resp.n_rows[1],
                 m->resp.orders[2] / (double)m->resp.n_rows[2],
                 m->resp.orders[3] / (double)m->resp.n_rows[3], m->resp.gross_ratio);
-    m->resp_x = X;
-    X = NULL;
+    if (o->keep_features) {
+        m->resp_x = X;
+        X = NULL;
+    }
 cleanup:
     free(X);
     free(Xt);

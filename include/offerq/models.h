@@ -44,6 +44,8 @@ typedef struct oq_models_opts {
     const char *orders_path; /* explicit purchases file; NULL: sidecar or log rows */
     int quiet;
     int reward;              /* OQ_REWARD_*: where r^ comes from */
+    int keep_features;       /* keep the response model's row features for
+                                oq_models_response_features (n x 11 doubles) */
     const char *events_path; /* events for the Transformer and the response model; NULL:
                                 the log's events sidecar if present, else none */
     /* the profit Transformer */
@@ -70,7 +72,8 @@ const oq_resp *oq_models_response(const oq_models *m);
  * order; (n_customers, 4)), or NULL when r^ is not the response model. */
 const double *oq_models_p_order_tomorrow(const oq_models *m);
 /* The response model's features of the log's rows ((log->n, OQ_RESP_NFEAT),
- * P(alive) filled), or NULL when r^ is not the response model. */
+ * P(alive) filled), or NULL when r^ is not the response model or the
+ * features were not kept (oq_models_opts.keep_features). */
 const double *oq_models_response_features(const oq_models *m);
 
 /* Fit BG/NBD on the purchases (see above) and prepare per-customer purchase
