@@ -494,6 +494,7 @@ typedef struct prow {
     uint32_t succ;           /* Q entry of its successor, or TERMINAL */
 } prow;
 #define TERMINAL UINT32_MAX
+#define PLAN_BATCH 32 /* planning steps whose rows are drawn and prefetched together */
 
 static int train_dynaq(oq_qtable *q, const size_t *row_entry, const oq_log *log,
                        const oq_log_index *ix, const double *rtilde, const oq_dynaq_config *c,
@@ -552,9 +553,29 @@ static int train_dynaq(oq_qtable *q, const size_t *row_entry, const oq_log *log,
                 tdr += td, csum += td, asum += al, nal++;
                 /* (e): the model remembers it (its group was built up front). */
                 if (ep == 0) seen[nseen++] = i;
-                /* (f): k planning steps on simulated experience. */
-                for (int p = 0; p < c->plan_k; p++) {
-                    const prow *pj = &pr[seen[gsl_rng_uniform_int(rng, nseen)]];
+                /* (f): k planning steps on simulated experience. The k rows
+                 * are drawn first and their data prefetched in stages
+                 * (row ids, rows, Q entries and model groups): the steps are
+                 * random accesses into tables far larger than the caches. */
+                for (int p0 = 0; p0 < c->plan_k; p0 += PLAN_BATCH) {
+                    int nbat = c->plan_k - p0 < PLAN_BATCH ? c->plan_k - p0 : PLAN_BATCH;
+                    size_t pick[PLAN_BATCH];
+                    const prow *prj[PLAN_BATCH];
+                    for (int p = 0; p < nbat; p++) {
+                        pick[p] = gsl_rng_uniform_int(rng, nseen);
+                        __builtin_prefetch(&seen[pick[p]]);
+                    }
+                    for (int p = 0; p < nbat; p++) {
+                        prj[p] = &pr[seen[pick[p]]];
+                        __builtin_prefetch(prj[p]);
+                    }
+                    for (int p = 0; p < nbat; p++) {
+                        __builtin_prefetch(q->q + (size_t)prj[p]->e * 4);
+                        __builtin_prefetch(q->visits + (size_t)prj[p]->e * 4);
+                        __builtin_prefetch(gstart + (size_t)prj[p]->e * 4);
+                    }
+                for (int p = 0; p < nbat; p++) {
+                    const prow *pj = prj[p];
                     size_t ej = pj->e;
                     double *v = q->q + ej * 4;
                     int b = egreedy(v, eps, rng);
@@ -567,6 +588,7 @@ static int train_dynaq(oq_qtable *q, const size_t *row_entry, const oq_log *log,
                     tdp += fabs(oq_dynaq_td_update(&v[b], pj->rt[b], mxs, sx == TERMINAL, alp,
                                                    c->gamma));
                     asum += alp, nal++;
+                }
                 }
                 steps++, csteps++;
                 if (csteps == chunk || steps == n) {
