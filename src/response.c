@@ -291,18 +291,25 @@ int oq_resp_fit(const double *X, const uint8_t *coupon, const uint8_t *order,
     }
     out->gross_ratio = ga > 0 ? gp / ga : 0;
     out->gross_mean = no > 0 ? gm / no : 0;
-    for (int c = 0; c < 4; c++)
-        if (!out->n_rows[c]) {
-            rc = oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
-                              "response model: no log row with coupon %s (every coupon must "
-                              "have been offered)",
-                              oq_coupon_name(c));
-            goto cleanup;
-        }
     for (int c = 0; c < 4 && !rc; c++) {
+        if (!out->n_rows[c]) continue;
         arm am = {.m = out, .X = X, .coupon = coupon, .order = order, .n = n, .c = c,
                   .rows = out->n_rows[c]};
         rc = fit_arm(&am, o, out->w[c], &out->loss[c], &out->iters[c], &out->converged[c], err);
+    }
+    /* A coupon never offered has no data: it borrows the weights of the
+     * nearest cheaper coupon that has (else the nearest dearer one), i.e. it
+     * is assumed to move nobody, so it costs more for the same orders and the
+     * plan never picks it. */
+    for (int c = 0; c < 4 && !rc; c++) {
+        if (out->n_rows[c]) continue;
+        int from = -1;
+        for (int d = c - 1; d >= 0 && from < 0; d--)
+            if (out->n_rows[d]) from = d;
+        for (int d = c + 1; d < 4 && from < 0; d++)
+            if (out->n_rows[d]) from = d;
+        memcpy(out->w[c], out->w[from], sizeof out->w[c]); /* n > 0: some arm has rows */
+        out->converged[c] = out->converged[from];
     }
 cleanup:
     free(x0);

@@ -10,6 +10,10 @@ fail() { echo "FAIL: $*"; exit 1; }
 "$BIN" eval --help | grep -q "Example" || fail "eval --help"
 "$BIN" run --log x.csv >/dev/null 2>&1; [ $? -eq 2 ] || fail "run without --out-dir must exit 2"
 "$BIN" run --log x.csv --out-dir "$T/r" --budget -1 >/dev/null 2>&1; [ $? -eq 2 ] || fail "negative budget must exit 2"
+"$BIN" run --log x.csv --out-dir "$T/r" --reward magic 2>"$T/err"; [ $? -eq 2 ] || fail "unknown --reward must exit 2"
+grep -q "expected response, transformer or empirical" "$T/err" || fail "--reward error names the choices"
+"$BIN" run --log x.csv --out-dir "$T/r" --reward response --model m.ofq >/dev/null 2>&1; [ $? -eq 2 ] || fail "--model with --reward response must exit 2"
+"$BIN" run --log x.csv --out-dir "$T/r" --shards 0 >/dev/null 2>&1; [ $? -eq 2 ] || fail "--shards 0 must exit 2"
 "$BIN" run --log "$T/missing.csv" --out-dir "$T/r" --quiet 2>"$T/err"; [ $? -eq 1 ] || fail "missing log must exit 1"
 grep -q "missing.csv" "$T/err" || fail "error names the file"
 

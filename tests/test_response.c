@@ -198,12 +198,29 @@ static void test_errors(void **state)
     oq_resp m;
     size_t n = fx.log->n;
     uint8_t *cp = malloc(n);
-    /* A coupon never offered: no rows to learn its response from. */
+    /* A coupon never offered: it borrows the cheaper coupon's weights, so it
+     * is never better than that coupon; without the no-coupon arm, none
+     * borrows coupon 5's weights and is preferred to it. */
     for (size_t i = 0; i < n; i++) cp[i] = fx.log->coupon[i] == 3 ? 2 : fx.log->coupon[i];
     assert_int_equal(oq_resp_fit(fx.X, cp, fx.log->order, fx.log->profit, fx.log->aov, n, NULL,
                                  &m, &err),
+                     0);
+    assert_int_equal(m.n_rows[3], 0);
+    assert_memory_equal(m.w[3], m.w[2], sizeof m.w[3]);
+    for (size_t c = 0; c < fx.ix->n_customers; c++) {
+        double rh[4];
+        oq_resp_rhat(&m, fx.Xt + c * OQ_RESP_NFEAT, rh);
+        assert_true(rh[3] < rh[2]);
+    }
+    for (size_t i = 0; i < n; i++) cp[i] = fx.log->coupon[i] == 0 ? 1 : fx.log->coupon[i];
+    assert_int_equal(oq_resp_fit(fx.X, cp, fx.log->order, fx.log->profit, fx.log->aov, n, NULL,
+                                 &m, &err),
+                     0);
+    assert_memory_equal(m.w[0], m.w[1], sizeof m.w[0]);
+    for (int c = 0; c < 4; c++) cp[c] = 7;
+    assert_int_equal(oq_resp_fit(fx.X, cp, fx.log->order, fx.log->profit, fx.log->aov, n, NULL,
+                                 &m, &err),
                      OQ_EINVAL);
-    assert_non_null(strstr(err.msg, "coupon 20"));
     /* A non-finite feature. */
     double keep = fx.X[5];
     fx.X[5] = NAN;

@@ -90,9 +90,11 @@ int oq_resp_features(const oq_log *log, const oq_log_index *ix, const oq_events 
                      double *tom_f /* (n_customers, F) or NULL */, oq_error *err) OQ_WUR;
 
 /* Fit on n rows: features X (n, F), coupon (n), order (n), gross profit
- * (n; used where order is 1) and avg_order_value (n). Errors: OQ_EINVAL (no
- * rows, or a coupon without rows), OQ_ENUM (non-finite data or a failed
- * solve). */
+ * (n; used where order is 1) and avg_order_value (n). A coupon that no row
+ * was offered gets the weights of the nearest cheaper coupon with rows (else
+ * the nearest dearer one): it is assumed to move nobody, so r^ never prefers
+ * it (n_rows[c] = 0 says so). Errors: OQ_EINVAL (no rows, a coupon index
+ * over 3), OQ_ENUM (non-finite data or a failed solve). */
 int oq_resp_fit(const double *X, const uint8_t *coupon, const uint8_t *order,
                 const double *profit, const double *aov, size_t n, const oq_resp_opts *o,
                 oq_resp *out, oq_error *err) OQ_WUR;
