@@ -302,11 +302,11 @@ static int fit_response(oq_models *m, const oq_log *log, const oq_models_opts *o
     if (!o->quiet)
         fprintf(stderr,
                 "offerq: response model on %zu rows (events: %s): P(order) none/5/10/20 = "
-                "%.3f/%.3f/%.3f/%.3f, gross profit %.3f x avg_order_value\n",
+                "%.3f/%.3f/%.3f/%.3f, log gross profit = %.3f + %.3f log avg_order_value\n",
                 n, m->prep.events, m->resp.orders[0] / (double)m->resp.n_rows[0],
                 m->resp.orders[1] / (double)m->resp.n_rows[1],
                 m->resp.orders[2] / (double)m->resp.n_rows[2],
-                m->resp.orders[3] / (double)m->resp.n_rows[3], m->resp.gross_ratio);
+                m->resp.orders[3] / (double)m->resp.n_rows[3], m->resp.gross_b0, m->resp.gross_b1);
     if (o->keep_features) {
         m->resp_x = X;
         X = NULL;

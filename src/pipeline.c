@@ -395,8 +395,10 @@ static json_t *report_json(const oq_pipeline_opts *o, const oq_pipeline_result *
                                                   m->converged[c], "weights", w));
         }
         json_object_set_new(rep, "response_model",
-                            json_pack("{s:f, s:f, s:s, s:o}", "gross_ratio", m->gross_ratio,
-                                      "gross_mean", m->gross_mean, "events", r->profit_events,
+                            json_pack("{s:{s:f, s:f, s:f, s:I}, s:f, s:s, s:o}", "gross_loglog",
+                                      "b0", m->gross_b0, "b1", m->gross_b1, "s2", m->gross_s2,
+                                      "orders", (json_int_t)m->gross_n, "gross_mean",
+                                      m->gross_mean, "events", r->profit_events,
                                       "arms", arms));
     }
     if (rep && r->has_bgnbd)

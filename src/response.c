@@ -272,7 +272,7 @@ int oq_resp_fit(const double *X, const uint8_t *coupon, const uint8_t *order,
         double sd = sqrt(s2[j] / (double)n);
         out->std[j] = sd > 1e-12 ? sd : 1;
     }
-    double gp = 0, ga = 0, gm = 0, no = 0;
+    double gm = 0, no = 0, sx = 0, sy = 0, nl = 0;
     for (size_t i = 0; i < n; i++) {
         if (coupon[i] > 3) {
             rc = oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "response model: coupon %d", coupon[i]);
@@ -283,14 +283,34 @@ int oq_resp_fit(const double *X, const uint8_t *coupon, const uint8_t *order,
         if (order[i]) {
             gm += profit[i];
             no++;
-            if (aov[i] > 0) {
-                gp += profit[i];
-                ga += aov[i];
+            if (aov[i] > 0 && profit[i] > 0) {
+                sx += log(aov[i]);
+                sy += log(profit[i]);
+                nl++;
             }
         }
     }
-    out->gross_ratio = ga > 0 ? gp / ga : 0;
     out->gross_mean = no > 0 ? gm / no : 0;
+    /* g: OLS of log gross profit on log avg_order_value over the orders
+     * (two passes), E[g] = exp(b0 + b1 log aov + s2 / 2) (lognormal mean). */
+    if (nl >= 2) {
+        double mx = sx / nl, my = sy / nl, sxx = 0, sxy = 0, see = 0;
+        for (size_t i = 0; i < n; i++)
+            if (order[i] && aov[i] > 0 && profit[i] > 0) {
+                double dx = log(aov[i]) - mx;
+                sxx += dx * dx;
+                sxy += dx * (log(profit[i]) - my);
+            }
+        out->gross_b1 = sxx > 0 ? sxy / sxx : 0;
+        out->gross_b0 = my - out->gross_b1 * mx;
+        for (size_t i = 0; i < n; i++)
+            if (order[i] && aov[i] > 0 && profit[i] > 0) {
+                double e = log(profit[i]) - out->gross_b0 - out->gross_b1 * log(aov[i]);
+                see += e * e;
+            }
+        out->gross_s2 = see / nl;
+        out->gross_n = (size_t)nl;
+    }
     for (int c = 0; c < 4 && !rc; c++) {
         if (!out->n_rows[c]) continue;
         arm am = {.m = out, .X = X, .coupon = coupon, .order = order, .n = n, .c = c,
@@ -332,6 +352,8 @@ void oq_resp_rhat(const oq_resp *m, const double *x, double rhat[4])
     double p[4];
     oq_resp_p_order(m, x, p);
     double aov = expm1(x[9]);
-    double g = aov > 0 && m->gross_ratio > 0 ? m->gross_ratio * aov : m->gross_mean;
+    double g = aov > 0 && m->gross_n >= 2
+                   ? exp(m->gross_b0 + m->gross_b1 * log(aov) + 0.5 * m->gross_s2)
+                   : m->gross_mean;
     for (int c = 0; c < 4; c++) rhat[c] = p[c] * (g - oq_coupon_value(c));
 }

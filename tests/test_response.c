@@ -139,7 +139,7 @@ static void test_fit_golden(void **state)
     FILE *fp = fopen(tu_source("tests/golden/response/model.csv"), "r");
     char line[16384];
     double *rows[9] = {0};
-    int widths[9] = {OQ_RESP_NKNOT, NI, NI, NI + 1, NI + 1, NI + 1, NI + 1, 4, 2};
+    int widths[9] = {OQ_RESP_NKNOT, NI, NI, NI + 1, NI + 1, NI + 1, NI + 1, 4, 4};
     int r = 0;
     while (r < 9 && fgets(line, sizeof line, fp)) {
         if (line[0] == '#') continue;
@@ -171,8 +171,10 @@ static void test_fit_golden(void **state)
         assert_close(m.loss[c], loss[c], 1e-9, "loss", (size_t)c, 0);
         for (int j = 0; j <= NI; j++) assert_close(m.w[c][j], w[j], 1e-6, "weight", (size_t)c, j);
     }
-    assert_close(m.gross_ratio, gross[0], 1e-12, "gross_ratio", 0, 0);
-    assert_close(m.gross_mean, gross[1], 1e-12, "gross_mean", 0, 0);
+    assert_close(m.gross_b0, gross[0], 1e-10, "gross_b0", 0, 0);
+    assert_close(m.gross_b1, gross[1], 1e-10, "gross_b1", 0, 0);
+    assert_close(m.gross_s2, gross[2], 1e-10, "gross_s2", 0, 0);
+    assert_close(m.gross_mean, gross[3], 1e-12, "gross_mean", 0, 0);
     size_t n = read_matrix(tu_source("tests/golden/response/rhat.csv"), 4, &g);
     assert_int_equal(n, fx.ix->n_customers);
     for (size_t i = 0; i < n; i++) {

@@ -150,13 +150,16 @@ def main():
         msk = coupon == c
         Z = np.hstack([np.ones((msk.sum(), 1)), (U[msk] - mean) / std])
         W[c], loss[c] = newton(Z, order[msk].astype(float))
-    sel = (order == 1) & (aov > 0)
-    ratio = profit[sel].sum() / aov[sel].sum()
+    sel = (order == 1) & (aov > 0) & (profit > 0)
+    lx, ly = np.log(aov[sel]), np.log(profit[sel])
+    b1 = ((lx - lx.mean()) * (ly - ly.mean())).sum() / ((lx - lx.mean()) ** 2).sum()
+    b0 = ly.mean() - b1 * lx.mean()
+    s2 = ((ly - b0 - b1 * lx) ** 2).mean()
     gmean = profit[order == 1].mean()
     Ut = (inputs(Xt) - mean) / std
     p = 1 / (1 + np.exp(-(W[:, 0][None, :] + Ut @ W[:, 1:].T)))
     a = np.expm1(Xt[:, 9])
-    g = np.where((a > 0) & (ratio > 0), ratio * a, gmean)
+    g = np.where(a > 0, np.exp(b0 + b1 * np.log(np.where(a > 0, a, 1)) + s2 / 2), gmean)
     rhat = p * (g[:, None] - VALUE[None, :])
 
     os.makedirs(OUT, exist_ok=True)
@@ -165,8 +168,8 @@ def main():
     np.savetxt(os.path.join(OUT, "rhat.csv"), rhat, fmt="%.17g", delimiter=",")
     with open(os.path.join(OUT, "model.csv"), "w") as f:
         f.write("# knots (9); mean, std (20 each); weights per coupon (21 each); "
-                "loss (4); gross_ratio gross_mean\n")
-        for row in [knots, mean, std, *W, loss, [ratio, gmean]]:
+                "loss (4); gross b0 b1 s2 mean\n")
+        for row in [knots, mean, std, *W, loss, [b0, b1, s2, gmean]]:
             f.write(",".join("%.17g" % v for v in row) + "\n")
     print("rows %d customers %d; losses %s" % (n, len(users), loss))
 

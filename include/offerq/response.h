@@ -11,8 +11,10 @@
  *     r^(x, c) = P(order | x, c) x (g(x) - value(c)),
  * learns P(order | x, c) with one logistic regression per coupon (a
  * "T-learner": the difference between arms is the customer's uplift) on
- * the log's contact rows, and g(x), the gross profit of an order, as a ratio
- * to the customer's average order value.
+ * the log's contact rows, and g(x), the gross profit of an order, from a
+ * log-log regression on the customer's average order value (its slope, about
+ * 0.6 on the example log, shrinks an average of few orders towards the
+ * mean: 81.7 % -> 82.6 % of the oracle's uplift against a plain ratio).
  *
  * Features x of a customer on day t, from history strictly before t
  * (OQ_RESP_NFEAT, in this order):
@@ -66,8 +68,10 @@ typedef struct oq_resp {
     double knot[OQ_RESP_NKNOT];                   /* hinge knots on feature 0 */
     double mean[OQ_RESP_NIN], std[OQ_RESP_NIN];   /* standardisation of the inputs */
     double w[4][OQ_RESP_NIN + 1]; /* per coupon: intercept, then weights */
-    double gross_ratio; /* gross profit of an order / avg_order_value */
-    double gross_mean;  /* gross profit of an order where avg_order_value is 0 */
+    double gross_b0, gross_b1, gross_s2; /* log g = b0 + b1 log aov, residual variance */
+    size_t gross_n;     /* orders with aov > 0 and profit > 0 in that fit (< 2: unused) */
+    double gross_mean;  /* mean gross profit of an order: g where the fit is unused or
+                           avg_order_value is 0 */
     size_t n_rows[4];   /* training rows per coupon */
     double orders[4];   /* orders among them */
     double loss[4];     /* final objective per coupon */
@@ -102,7 +106,8 @@ int oq_resp_fit(const double *X, const uint8_t *coupon, const uint8_t *order,
 /* P(order | x, c) for the 4 coupons. */
 void oq_resp_p_order(const oq_resp *m, const double *x, double p[4]);
 /* r^(x, c) = P(order | x, c) (g(x) - value(c)) for the 4 coupons, with
- * g(x) = gross_ratio x avg_order_value (from x[9]) or gross_mean. */
+ * g(x) = exp(gross_b0 + gross_b1 log aov + gross_s2 / 2) with aov from x[9],
+ * or gross_mean where aov is 0 or the fit has fewer than 2 orders. */
 void oq_resp_rhat(const oq_resp *m, const double *x, double rhat[4]);
 
 #endif
