@@ -621,24 +621,23 @@ int oq_events_ix_build(const oq_events *ev, const oq_log_index *ix, oq_events_ix
 {
     *out = NULL;
     oq_events_ix *x = calloc(1, sizeof *x);
-    if (!x || !(x->order = malloc((ev->n ? ev->n : 1) * sizeof *x->order)) ||
-        !(x->lo = calloc(ix->n_customers + 1, sizeof *x->lo)) ||
+    if (!x || !(x->lo = calloc(ix->n_customers + 1, sizeof *x->lo)) ||
         !(x->hi = calloc(ix->n_customers + 1, sizeof *x->hi))) {
         oq_events_ix_free(x);
         return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
     }
     x->n_customers = ix->n_customers;
     int sorted = 1;
-    for (size_t i = 0; i < ev->n; i++) {
-        x->order[i] = i;
-        if (i && (ev->user_id[i] < ev->user_id[i - 1] ||
-                  (ev->user_id[i] == ev->user_id[i - 1] && ev->day[i] < ev->day[i - 1])))
+    for (size_t i = 1; i < ev->n && sorted; i++)
+        if (ev->user_id[i] < ev->user_id[i - 1] ||
+            (ev->user_id[i] == ev->user_id[i - 1] && ev->day[i] < ev->day[i - 1]))
             sorted = 0;
-    }
-    /* `offerq gen` writes events sorted by (user, day); others get sorted. */
+    /* `offerq gen` writes events sorted by (user, day): no permutation then.
+     * Others get sorted (stably: within a day, file order). */
     if (!sorted) {
         ev_key *k = malloc(ev->n * sizeof *k);
-        if (!k) {
+        if (!k || !(x->order = malloc(ev->n * sizeof *x->order))) {
+            free(k);
             oq_events_ix_free(x);
             return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
         }
@@ -650,9 +649,9 @@ int oq_events_ix_build(const oq_events *ev, const oq_log_index *ix, oq_events_ix
     /* merge: customers (ascending ids) against sorted events */
     size_t j = 0;
     for (size_t c = 0; c < ix->n_customers; c++) {
-        while (j < ev->n && ev->user_id[x->order[j]] < ix->user_id[c]) j++;
+        while (j < ev->n && ev->user_id[oq_events_ix_at(x, j)] < ix->user_id[c]) j++;
         x->lo[c] = j;
-        while (j < ev->n && ev->user_id[x->order[j]] == ix->user_id[c]) j++;
+        while (j < ev->n && ev->user_id[oq_events_ix_at(x, j)] == ix->user_id[c]) j++;
         x->hi[c] = j;
     }
     *out = x;
@@ -664,7 +663,7 @@ size_t oq_events_ix_seek(const oq_events *ev, const oq_events_ix *x, size_t c, i
     size_t lo = x->lo[c], hi = x->hi[c];
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (ev->day[x->order[mid]] < day) lo = mid + 1;
+        if (ev->day[oq_events_ix_at(x, mid)] < day) lo = mid + 1;
         else hi = mid;
     }
     return lo;

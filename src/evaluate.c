@@ -378,7 +378,8 @@ static int response_row_policies(const oq_log *log, const oq_pipeline_opts *po, 
     oq_log_index *ix = NULL;
     oq_models *mods = NULL;
     uint8_t *cp = NULL, *ord = NULL;
-    double *X = NULL, *pf = NULL, *aov = NULL;
+    oq_resp_feat *X = NULL;
+    double *pf = NULL, *aov = NULL;
     size_t n = log->n;
     int rc = oq_log_index_build(log, &ix, err);
     if (rc) return rc;
@@ -390,7 +391,7 @@ static int response_row_policies(const oq_log *log, const oq_pipeline_opts *po, 
                          .keep_features = 1};
     oq_scorer none = {0};
     if ((rc = oq_models_fit(log, &mo, none, &mods, err))) goto cleanup;
-    const double *F = oq_models_response_features(mods);
+    const oq_resp_feat *F = oq_models_response_features(mods);
     const oq_resp *all = oq_models_response(mods);
     double rh[4];
     for (size_t i = 0; i < n; i++) {

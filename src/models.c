@@ -27,7 +27,7 @@ struct oq_models {
     int has_resp;
     oq_resp resp;
     double *p_order_tom; /* (n_tom, 4) response model's P(order), or NULL */
-    double *resp_x;      /* (log->n, F) its features of the log's rows, or NULL */
+    oq_resp_feat *resp_x; /* (log->n, F) its features of the log's rows, or NULL */
 };
 
 const char *oq_reward_name(int reward)
@@ -256,10 +256,12 @@ static int read_events(oq_models *m, const oq_log *log, const oq_models_opts *o,
 /* The response model's BG/NBD feature of customer u just before day d:
  * f[10] = P(alive) (1 without a purchase). (E[X(30)] as a further feature
  * was tried: no gain on seeds 1-3.) */
-static void bgnbd_features(const oq_models *m, int64_t u, int32_t d, double *f)
+static void bgnbd_features(const oq_models *m, int64_t u, int32_t d, oq_resp_feat *f)
 {
     double x, tx, T;
-    f[10] = oq_models_rft(m, u, d, &x, &tx, &T) ? oq_bgnbd_p_alive(&m->fit.p, x, tx, T) : 1.0;
+    f[10] = (oq_resp_feat)(oq_models_rft(m, u, d, &x, &tx, &T)
+                               ? oq_bgnbd_p_alive(&m->fit.p, x, tx, T)
+                               : 1.0);
 }
 
 /* Fit the response model on the log's rows and predict r^ for them and for
@@ -270,8 +272,8 @@ static int fit_response(oq_models *m, const oq_log *log, const oq_models_opts *o
     oq_events *ev = NULL;
     oq_events_ix *evx = NULL;
     size_t n = log->n, nc = ix->n_customers;
-    double *X = malloc((n ? n : 1) * OQ_RESP_NFEAT * sizeof *X);
-    double *Xt = malloc((nc ? nc : 1) * OQ_RESP_NFEAT * sizeof *Xt);
+    oq_resp_feat *X = malloc((n ? n : 1) * OQ_RESP_NFEAT * sizeof *X);
+    oq_resp_feat *Xt = malloc((nc ? nc : 1) * OQ_RESP_NFEAT * sizeof *Xt);
     m->rhat_log = malloc((n ? n : 1) * 4 * sizeof *m->rhat_log);
     m->rhat_tom = malloc((nc ? nc : 1) * 4 * sizeof *m->rhat_tom);
     m->p_order_tom = malloc((nc ? nc : 1) * 4 * sizeof *m->p_order_tom);
@@ -287,6 +289,10 @@ static int fit_response(oq_models *m, const oq_log *log, const oq_models_opts *o
         bgnbd_features(m, log->user_id[i], log->day[i], X + i * OQ_RESP_NFEAT);
     for (size_t c = 0; c < nc; c++)
         bgnbd_features(m, ix->user_id[c], o->tomorrow, Xt + c * OQ_RESP_NFEAT);
+    oq_events_ix_free(evx); /* the features hold what the fit needs from them */
+    evx = NULL;
+    oq_events_free(ev);
+    ev = NULL;
     if ((rc = oq_resp_fit(X, log->coupon, log->order, log->profit, log->aov, n, NULL, &m->resp,
                           err)))
         goto cleanup;
@@ -324,7 +330,7 @@ const oq_resp *oq_models_response(const oq_models *m)
     return m->has_resp ? &m->resp : NULL;
 }
 
-const double *oq_models_response_features(const oq_models *m)
+const oq_resp_feat *oq_models_response_features(const oq_models *m)
 {
     return m->has_resp ? m->resp_x : NULL;
 }

@@ -94,7 +94,7 @@ void oq_profit_data_tokens(const oq_profit_data *d, size_t c, int32_t day, uint1
         for (int t = 0; t < T; t++) tok[t] = OQ_PROFIT_TOK_EMPTY;
         int32_t first = day - T;
         for (size_t j = oq_events_ix_seek(ev, d->evx, c, first); j < d->evx->hi[c]; j++) {
-            size_t e = d->evx->order[j];
+            size_t e = oq_events_ix_at(d->evx, j);
             if (ev->day[e] >= day) break;
             tok[ev->day[e] - first] = d->tok_of_cat[ev->category[e]];
         }

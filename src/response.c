@@ -32,20 +32,20 @@ typedef struct hist {
 } hist;
 
 static void put_features(const hist *h, size_t n30, int32_t t, double days_since, double p30,
-                         double aov, double *f)
+                         double aov, oq_resp_feat *f)
 {
     double pairs = h->n_ev > 1 ? (double)(h->n_ev - 1) : 0;
     int32_t span = t - h->first_day;
-    f[0] = ((double)h->same + 0.3) / (pairs + 1);
-    f[1] = h->n_ev ? (double)h->n_ev / (span > 1 ? span : 1) : 0;
-    f[2] = (double)n30 / 30.0;
-    f[3] = (h->cnt[1] + 0.2) / (h->cnt[0] + 1);
-    f[4] = (h->cnt[3] + 0.2) / (h->cnt[2] + 1);
-    f[5] = h->cnt[0];
-    f[6] = h->cnt[2];
-    f[7] = log1p(days_since);
-    f[8] = p30;
-    f[9] = log1p(aov);
+    f[0] = (oq_resp_feat)(((double)h->same + 0.3) / (pairs + 1));
+    f[1] = (oq_resp_feat)(h->n_ev ? (double)h->n_ev / (span > 1 ? span : 1) : 0);
+    f[2] = (oq_resp_feat)((double)n30 / 30.0);
+    f[3] = (oq_resp_feat)((h->cnt[1] + 0.2) / (h->cnt[0] + 1));
+    f[4] = (oq_resp_feat)((h->cnt[3] + 0.2) / (h->cnt[2] + 1));
+    f[5] = (oq_resp_feat)(h->cnt[0]);
+    f[6] = (oq_resp_feat)(h->cnt[2]);
+    f[7] = (oq_resp_feat)(log1p(days_since));
+    f[8] = (oq_resp_feat)(p30);
+    f[9] = (oq_resp_feat)(log1p(aov));
     f[10] = 1; /* P(alive): filled by the caller */
 }
 
@@ -53,8 +53,8 @@ static void put_features(const hist *h, size_t n30, int32_t t, double days_since
  * walk the events: ej (first event on or after the query day) and w (first
  * event inside the 30-day window). */
 static void customer_features(const oq_log *log, const oq_log_index *ix, const oq_events *ev,
-                              const oq_events_ix *evx, size_t c, int32_t tomorrow, double *row_f,
-                              double *tom_f)
+                              const oq_events_ix *evx, size_t c, int32_t tomorrow,
+                              oq_resp_feat *row_f, oq_resp_feat *tom_f)
 {
     size_t s = ix->start[c], e = ix->start[c + 1];
     size_t ej = evx ? evx->lo[c] : 0, eh = evx ? evx->hi[c] : 0, w = ej, k = s;
@@ -66,8 +66,8 @@ static void customer_features(const oq_log *log, const oq_log_index *ix, const o
         int tom = q == e;
         if (tom && (!tom_f || e == s)) break;
         int32_t t = tom ? tomorrow : log->day[ix->row[q]];
-        for (; ej < eh && ev->day[evx->order[ej]] < t; ej++) {
-            size_t id = evx->order[ej];
+        for (; ej < eh && ev->day[oq_events_ix_at(evx, ej)] < t; ej++) {
+            size_t id = oq_events_ix_at(evx, ej);
             if (ev->day[id] == h.last_day) continue; /* one active day, counted once */
             if (h.n_ev == 0) h.first_day = ev->day[id];
             else h.same += ev->category[id] == h.last_cat;
@@ -76,9 +76,9 @@ static void customer_features(const oq_log *log, const oq_log_index *ix, const o
             h.n_ev++;
         }
         size_t n30 = 0;
-        while (w < ej && ev->day[evx->order[w]] < t - 30) w++;
+        while (w < ej && ev->day[oq_events_ix_at(evx, w)] < t - 30) w++;
         for (size_t j = w; j < ej; j++) /* distinct days, as above */
-            n30 += j == w || ev->day[evx->order[j]] != ev->day[evx->order[j - 1]];
+            n30 += j == w || ev->day[oq_events_ix_at(evx, j)] != ev->day[oq_events_ix_at(evx, j - 1)];
         for (; k < e && log->day[ix->row[k]] < t; k++) {
             size_t r = ix->row[k];
             int a = log->coupon[r] ? 2 : 0;
@@ -100,7 +100,8 @@ static void customer_features(const oq_log *log, const oq_log_index *ix, const o
 }
 
 int oq_resp_features(const oq_log *log, const oq_log_index *ix, const oq_events *ev,
-                     const oq_events_ix *evx, int32_t tomorrow, double *row_f, double *tom_f,
+                     const oq_events_ix *evx, int32_t tomorrow, oq_resp_feat *row_f,
+                     oq_resp_feat *tom_f,
                      oq_error *err)
 {
     if (!ev != !evx)
@@ -118,7 +119,7 @@ int oq_resp_features(const oq_log *log, const oq_log_index *ix, const oq_events 
 /* ---- fit ---------------------------------------------------------------------- */
 
 /* Raw model inputs of features x: x, then the hinges on x[0]. */
-static void inputs(const oq_resp *m, const double *x, double *u)
+static void inputs(const oq_resp *m, const oq_resp_feat *x, double *u)
 {
     for (int j = 0; j < F; j++) u[j] = x[j];
     for (int k = 0; k < OQ_RESP_NKNOT; k++) u[F + k] = x[0] > m->knot[k] ? x[0] - m->knot[k] : 0;
@@ -144,7 +145,7 @@ static double pen(double ridge, int j)
  * leading 1 (computed on the fly: nothing of size n is allocated). */
 typedef struct arm {
     const oq_resp *m;
-    const double *X;
+    const oq_resp_feat *X;
     const uint8_t *coupon, *order;
     size_t n;
     int c;
@@ -237,7 +238,7 @@ static int fit_arm(const arm *a, const oq_resp_opts *o, double *w, double *loss,
     return 0;
 }
 
-int oq_resp_fit(const double *X, const uint8_t *coupon, const uint8_t *order,
+int oq_resp_fit(const oq_resp_feat *X, const uint8_t *coupon, const uint8_t *order,
                 const double *profit, const double *aov, size_t n, const oq_resp_opts *o,
                 oq_resp *out, oq_error *err)
 {
@@ -336,7 +337,7 @@ cleanup:
     return rc;
 }
 
-void oq_resp_p_order(const oq_resp *m, const double *x, double p[4])
+void oq_resp_p_order(const oq_resp *m, const oq_resp_feat *x, double p[4])
 {
     double u[NI];
     inputs(m, x, u);
@@ -347,7 +348,7 @@ void oq_resp_p_order(const oq_resp *m, const double *x, double p[4])
     }
 }
 
-void oq_resp_rhat(const oq_resp *m, const double *x, double rhat[4])
+void oq_resp_rhat(const oq_resp *m, const oq_resp_feat *x, double rhat[4])
 {
     double p[4];
     oq_resp_p_order(m, x, p);

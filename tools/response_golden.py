@@ -134,6 +134,9 @@ def main():
         ds = gap if order[last] else float(log[last][2]) + gap
         Xt[ci] = features([(coupon[q], order[q]) for q in ks], evs, tomorrow, ds,
                           float(log[last][3]), aov[last])
+    # features are stored as float32 (response.h: oq_resp_feat); the rest in double
+    X = X.astype(np.float32).astype(np.float64)
+    Xt = Xt.astype(np.float32).astype(np.float64)
     # knots, inputs, standardisation (population std; 1 where it is 0)
     knots = np.quantile(X[:, 0], np.arange(1, NKNOT + 1) / 10.0)  # linear interpolation
 

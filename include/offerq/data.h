@@ -128,13 +128,18 @@ int oq_events_read_mem(const char *name, const char *data, size_t len, oq_dict *
 void oq_events_free(oq_events *ev);
 
 /* Events grouped by the customers of a log index: customer c's events, in
- * day order, are ev->...[order[lo[c]] .. order[hi[c] - 1]]. Events of users
- * not in the index are skipped. Errors: OQ_ENOMEM. */
+ * day order, are at positions oq_events_ix_at(x, j) for j in [lo[c], hi[c]).
+ * Events of users not in the index are skipped. Errors: OQ_ENOMEM. */
 typedef struct oq_events_ix {
     size_t n_customers;
-    size_t *order;      /* (ev->n) event positions sorted by (user, day) */
+    size_t *order;      /* (ev->n) event positions sorted by (user, day); NULL when the
+                           events already were (what `offerq gen` writes) */
     size_t *lo, *hi;    /* (n_customers) */
 } oq_events_ix;
+static inline size_t oq_events_ix_at(const oq_events_ix *x, size_t j)
+{
+    return x->order ? x->order[j] : j;
+}
 int oq_events_ix_build(const oq_events *ev, const oq_log_index *ix, oq_events_ix **out,
                        oq_error *err) OQ_WUR;
 void oq_events_ix_free(oq_events_ix *x);

@@ -74,7 +74,7 @@ const double *oq_models_p_order_tomorrow(const oq_models *m);
 /* The response model's features of the log's rows ((log->n, OQ_RESP_NFEAT),
  * P(alive) filled), or NULL when r^ is not the response model or the
  * features were not kept (oq_models_opts.keep_features). */
-const double *oq_models_response_features(const oq_models *m);
+const oq_resp_feat *oq_models_response_features(const oq_models *m);
 
 /* Fit BG/NBD on the purchases (see above) and prepare per-customer purchase
  * histories. rhat_ctx/rhat supply r^ (n, 4) for rows: the caller's profit

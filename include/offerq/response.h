@@ -64,6 +64,10 @@
 #define OQ_RESP_NKNOT 9
 #define OQ_RESP_NIN (OQ_RESP_NFEAT + OQ_RESP_NKNOT) /* model inputs */
 
+/* Features are stored in single precision (10M rows x 11 = 440 MB); every
+ * computation on them is in double. */
+typedef float oq_resp_feat;
+
 typedef struct oq_resp {
     double knot[OQ_RESP_NKNOT];                   /* hinge knots on feature 0 */
     double mean[OQ_RESP_NIN], std[OQ_RESP_NIN];   /* standardisation of the inputs */
@@ -90,8 +94,8 @@ void oq_resp_opts_default(oq_resp_opts *o);
  * every customer of ix (n_customers, F) on day `tomorrow`. ev (grouped by
  * evx) may be NULL. Customers are independent: parallel over customers. */
 int oq_resp_features(const oq_log *log, const oq_log_index *ix, const oq_events *ev,
-                     const oq_events_ix *evx, int32_t tomorrow, double *row_f /* (n, F) */,
-                     double *tom_f /* (n_customers, F) or NULL */, oq_error *err) OQ_WUR;
+                     const oq_events_ix *evx, int32_t tomorrow, oq_resp_feat *row_f /* (n, F) */,
+                     oq_resp_feat *tom_f /* (n_customers, F) or NULL */, oq_error *err) OQ_WUR;
 
 /* Fit on n rows: features X (n, F), coupon (n), order (n), gross profit
  * (n; used where order is 1) and avg_order_value (n). A coupon that no row
@@ -99,15 +103,15 @@ int oq_resp_features(const oq_log *log, const oq_log_index *ix, const oq_events 
  * the nearest dearer one): it is assumed to move nobody, so r^ never prefers
  * it (n_rows[c] = 0 says so). Errors: OQ_EINVAL (no rows, a coupon index
  * over 3), OQ_ENUM (non-finite data or a failed solve). */
-int oq_resp_fit(const double *X, const uint8_t *coupon, const uint8_t *order,
+int oq_resp_fit(const oq_resp_feat *X, const uint8_t *coupon, const uint8_t *order,
                 const double *profit, const double *aov, size_t n, const oq_resp_opts *o,
                 oq_resp *out, oq_error *err) OQ_WUR;
 
 /* P(order | x, c) for the 4 coupons. */
-void oq_resp_p_order(const oq_resp *m, const double *x, double p[4]);
+void oq_resp_p_order(const oq_resp *m, const oq_resp_feat *x, double p[4]);
 /* r^(x, c) = P(order | x, c) (g(x) - value(c)) for the 4 coupons, with
  * g(x) = exp(gross_b0 + gross_b1 log aov + gross_s2 / 2) with aov from x[9],
  * or gross_mean where aov is 0 or the fit has fewer than 2 orders. */
-void oq_resp_rhat(const oq_resp *m, const double *x, double rhat[4]);
+void oq_resp_rhat(const oq_resp *m, const oq_resp_feat *x, double rhat[4]);
 
 #endif
