@@ -272,8 +272,9 @@ static int load_params(const char *path, oq_pipeline_opts *o, oq_error *err)
     json_error_t je;
     json_t *root = json_load_file(path, 0, &je);
     if (!root) return oq_error_set(err, OQ_EPARSE, path, je.line, je.column, "%s", je.text);
-    json_int_t seed = 1;
+    json_int_t seed = 1, max_rows = 0;
     json_t *budget = NULL;
+    const char *kind = "boost";
     int rc = json_unpack_ex(root, &je, 0, "{s:I, s:o, s:{s:F, s:F, s:F, s:F}, s:{s:i, s:i, s:F, s:F, s:F, s:F}}",
                             "seed", &seed, "budget", &budget, "state", "w_days", &o->disc.w_days,
                             "w_p30", &o->disc.w_p30, "w_aov", &o->disc.w_aov, "budget_levels",
@@ -290,6 +291,21 @@ static int load_params(const char *path, oq_pipeline_opts *o, oq_error *err)
         json_t *rw = json_object_get(json_object_get(root, "scorer"), "reward");
         int reward = json_is_string(rw) ? oq_reward_parse(json_string_value(rw)) : -1;
         o->reward = reward >= 0 ? reward : OQ_REWARD_TRANSFORMER;
+        /* The P(order) learner; runs before it had one used logistic regressions. */
+        json_t *pm = json_object_get(json_object_get(root, "scorer"), "p_model");
+        if (o->reward == OQ_REWARD_RESPONSE && !pm) o->pmodel.kind = OQ_PMODEL_LOGISTIC;
+        if (pm && json_unpack_ex(pm, &je, 0, "{s:s, s:i, s:i, s:F, s:F, s:F, s:F, s:I}", "kind",
+                                 &kind, "trees", &o->pmodel.trees, "depth", &o->pmodel.depth,
+                                 "eta", &o->pmodel.eta, "subsample", &o->pmodel.subsample,
+                                 "min_child_weight", &o->pmodel.min_child_weight, "lambda",
+                                 &o->pmodel.lambda, "max_rows", &max_rows)) {
+            rc = oq_error_set(err, OQ_EPARSE, path, je.line, je.column, "scorer.p_model: %s",
+                              je.text);
+        } else if (pm && (o->pmodel.kind = oq_pmodel_parse(kind)) < 0) {
+            rc = oq_error_set(err, OQ_EPARSE, path, 0, 0, "scorer.p_model.kind: unknown '%s'", kind);
+        } else if (pm) {
+            o->pmodel.max_rows = max_rows > 0 ? (size_t)max_rows : o->pmodel.max_rows;
+        }
     }
     json_decref(root);
     return rc;
@@ -359,7 +375,7 @@ static void q_greedy_rows(const oq_qtable *q, const oq_log *log, int fold, int *
     }
 }
 
-static int argmax4(const double *v)
+static int argmax4(const double v[4])
 {
     int b = 0;
     for (int a = 1; a < OQ_N_COUPONS; a++) b = v[a] > v[b] ? a : b;
@@ -368,42 +384,44 @@ static int argmax4(const double *v)
 
 /* Row policies of a response-model run (its plan is per customer, not per
  * Q-table state): cross: for each fold of customers (user_id parity), the
- * response model fitted on the other fold's rows picks argmax r^ of each
- * row; insample: the model fitted on every row. The features and the BG/NBD
- * fit (P(alive), an input) come from the whole log: BG/NBD sees purchases,
- * never coupon outcomes. The budget is not applied (argmax per row). */
+ * P(order) learner (the run's, pmodel.h) fitted on the other fold's rows
+ * picks argmax r^ = P(order) (g - value) of each row; insample: the run's
+ * own r^ of every row. The features, g and the BG/NBD fit (P(alive), an
+ * input) come from the whole log: they see purchases and browsing, never
+ * coupon outcomes. The budget is not applied (argmax per row). */
 static int response_row_policies(const oq_log *log, const oq_pipeline_opts *po, int *cross,
                                  int *insample, oq_error *err)
 {
     oq_log_index *ix = NULL;
     oq_models *mods = NULL;
+    oq_pmodel *pm = NULL;
     uint8_t *cp = NULL, *ord = NULL;
     oq_resp_feat *X = NULL;
-    double *pf = NULL, *aov = NULL;
+    double *pf = NULL, *aov = NULL, *p = NULL;
     size_t n = log->n;
     int rc = oq_log_index_build(log, &ix, err);
     if (rc) return rc;
     int32_t last = INT32_MIN;
     for (size_t i = 0; i < n; i++) last = log->day[i] > last ? log->day[i] : last;
+    oq_pmodel_opts popt = po->pmodel;
+    popt.seed = po->dq.seed;
+    popt.quiet = 1;
     oq_models_opts mo = {.log_path = po->log_path, .orders_path = po->orders_path,
                          .events_path = po->events_path, .quiet = 1,
                          .reward = OQ_REWARD_RESPONSE, .ix = ix, .tomorrow = last + 1,
-                         .keep_features = 1};
+                         .keep_features = 1, .seed = po->dq.seed, .pmodel = &popt};
     oq_scorer none = {0};
     if ((rc = oq_models_fit(log, &mo, none, &mods, err))) goto cleanup;
     const oq_resp_feat *F = oq_models_response_features(mods);
-    const oq_resp *all = oq_models_response(mods);
-    double rh[4];
-    for (size_t i = 0; i < n; i++) {
-        oq_resp_rhat(all, F + i * OQ_RESP_NFEAT, rh);
-        insample[i] = argmax4(rh);
-    }
+    const double *rall = oq_models_rhat_rows(mods), *g = oq_models_gross_rows(mods);
+    for (size_t i = 0; i < n; i++) insample[i] = argmax4(rall + 4 * i);
     cp = malloc(n ? n : 1);
     ord = malloc(n ? n : 1);
     X = malloc((n ? n : 1) * OQ_RESP_NFEAT * sizeof *X);
     pf = malloc((n ? n : 1) * sizeof *pf);
     aov = malloc((n ? n : 1) * sizeof *aov);
-    if (!cp || !ord || !X || !pf || !aov) {
+    p = malloc((n ? n : 1) * 4 * sizeof *p);
+    if (!cp || !ord || !X || !pf || !aov || !p) {
         rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
         goto cleanup;
     }
@@ -417,20 +435,31 @@ static int response_row_policies(const oq_log *log, const oq_pipeline_opts *po, 
             pf[m] = log->profit[i];
             aov[m++] = log->aov[i];
         }
-        oq_resp half;
-        if ((rc = oq_resp_fit(X, cp, ord, pf, aov, m, NULL, &half, err))) break;
+        oq_pmodel_free(pm);
+        pm = NULL;
+        if ((rc = oq_pmodel_fit(&popt, X, cp, ord, pf, aov, m, &pm, err))) break;
+        m = 0; /* the other fold's rows, then their r^ */
+        for (size_t i = 0; i < n; i++)
+            if ((size_t)(log->user_id[i] & 1) != (size_t)f)
+                memcpy(X + m++ * OQ_RESP_NFEAT, F + i * OQ_RESP_NFEAT, OQ_RESP_NFEAT * sizeof *X);
+        if ((rc = oq_pmodel_predict(pm, X, m, p, err))) break;
+        m = 0;
         for (size_t i = 0; i < n; i++) {
             if ((size_t)(log->user_id[i] & 1) == (size_t)f) continue;
-            oq_resp_rhat(&half, F + i * OQ_RESP_NFEAT, rh);
+            double rh[4];
+            for (int c = 0; c < 4; c++) rh[c] = p[4 * m + c] * (g[i] - oq_coupon_value(c));
             cross[i] = argmax4(rh);
+            m++;
         }
     }
 cleanup:
+    oq_pmodel_free(pm);
     free(cp);
     free(ord);
     free(X);
     free(pf);
     free(aov);
+    free(p);
     oq_models_free(mods);
     oq_log_index_free(ix);
     return rc;

@@ -1,6 +1,7 @@
 /* models.c - BG/NBD P(alive) x r^ scorer for the nightly job (models.h). */
 #include "offerq/models.h"
 #include "offerq/io.h"
+#include "offerq/pmodel.h"
 #include "offerq/profit.h"
 
 #include <math.h>
@@ -28,6 +29,8 @@ struct oq_models {
     oq_resp resp;
     double *p_order_tom; /* (n_tom, 4) response model's P(order), or NULL */
     oq_resp_feat *resp_x; /* (log->n, F) its features of the log's rows, or NULL */
+    double *gross_log;    /* (log->n) response model's g of each row, or NULL */
+    oq_pmodel_info pinfo;
 };
 
 const char *oq_reward_name(int reward)
@@ -277,8 +280,10 @@ static int fit_response(oq_models *m, const oq_log *log, const oq_models_opts *o
     m->rhat_log = malloc((n ? n : 1) * 4 * sizeof *m->rhat_log);
     m->rhat_tom = malloc((nc ? nc : 1) * 4 * sizeof *m->rhat_tom);
     m->p_order_tom = malloc((nc ? nc : 1) * 4 * sizeof *m->p_order_tom);
+    m->gross_log = malloc((n ? n : 1) * sizeof *m->gross_log);
+    oq_pmodel *pm = NULL;
     int rc = 0;
-    if (!X || !Xt || !m->rhat_log || !m->rhat_tom || !m->p_order_tom) {
+    if (!X || !Xt || !m->rhat_log || !m->rhat_tom || !m->p_order_tom || !m->gross_log) {
         rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
         goto cleanup;
     }
@@ -293,23 +298,50 @@ static int fit_response(oq_models *m, const oq_log *log, const oq_models_opts *o
     evx = NULL;
     oq_events_free(ev);
     ev = NULL;
-    if ((rc = oq_resp_fit(X, log->coupon, log->order, log->profit, log->aov, n, NULL, &m->resp,
+    /* g and the report's standardisation from the logistic module; P(order)
+     * from the chosen learner (pmodel.h), written into rhat_log / p_order_tom
+     * and turned into r^ = P (g - value) in place. */
+    oq_pmodel_opts po;
+    if (o->pmodel) {
+        po = *o->pmodel;
+    } else {
+        oq_pmodel_opts_default(&po);
+        po.seed = o->seed ? o->seed : 1;
+    }
+    po.quiet = po.quiet || o->quiet;
+    oq_resp_opts ro;
+    oq_resp_opts_default(&ro);
+    ro.gross_only = po.kind != OQ_PMODEL_LOGISTIC;
+    if ((rc = oq_resp_fit(X, log->coupon, log->order, log->profit, log->aov, n, &ro, &m->resp,
                           err)))
         goto cleanup;
+    if ((rc = oq_pmodel_fit(&po, X, log->coupon, log->order, log->profit, log->aov, n, &pm, err)) ||
+        (rc = oq_pmodel_predict(pm, X, n, m->rhat_log, err)) ||
+        (rc = oq_pmodel_predict(pm, Xt, nc, m->p_order_tom, err)))
+        goto cleanup;
+    m->pinfo = *oq_pmodel_get_info(pm);
+    if (po.kind == OQ_PMODEL_LOGISTIC) m->resp = *oq_pmodel_logistic(pm);
     m->has_resp = 1;
-    for (size_t i = 0; i < n; i++) oq_resp_rhat(&m->resp, X + i * OQ_RESP_NFEAT, m->rhat_log + 4 * i);
+    for (size_t i = 0; i < n; i++) {
+        double g = oq_resp_gross(&m->resp, X + i * OQ_RESP_NFEAT);
+        m->gross_log[i] = g;
+        for (int c = 0; c < 4; c++) m->rhat_log[4 * i + c] *= g - oq_coupon_value(c);
+    }
     for (size_t c = 0; c < nc; c++) {
-        oq_resp_rhat(&m->resp, Xt + c * OQ_RESP_NFEAT, m->rhat_tom + 4 * c);
-        oq_resp_p_order(&m->resp, Xt + c * OQ_RESP_NFEAT, m->p_order_tom + 4 * c);
+        double g = oq_resp_gross(&m->resp, Xt + c * OQ_RESP_NFEAT);
+        for (int a = 0; a < 4; a++)
+            m->rhat_tom[4 * c + a] = m->p_order_tom[4 * c + a] * (g - oq_coupon_value(a));
     }
     m->n_tom = nc;
     m->tomorrow = o->tomorrow;
     m->log = log;
     if (!o->quiet)
         fprintf(stderr,
-                "offerq: response model on %zu rows (events: %s): P(order) none/5/10/20 = "
+                "offerq: response model on %zu rows (events: %s; P(order): %s, log-loss %.4f, "
+                "%.2fs): orders none/5/10/20 = "
                 "%.3f/%.3f/%.3f/%.3f, log gross profit = %.3f + %.3f log avg_order_value\n",
-                n, m->prep.events, m->resp.orders[0] / (double)m->resp.n_rows[0],
+                n, m->prep.events, oq_pmodel_name(m->pinfo.kind), m->pinfo.train_logloss,
+                m->pinfo.seconds, m->resp.orders[0] / (double)m->resp.n_rows[0],
                 m->resp.orders[1] / (double)m->resp.n_rows[1],
                 m->resp.orders[2] / (double)m->resp.n_rows[2],
                 m->resp.orders[3] / (double)m->resp.n_rows[3], m->resp.gross_b0, m->resp.gross_b1);
@@ -318,6 +350,7 @@ static int fit_response(oq_models *m, const oq_log *log, const oq_models_opts *o
         X = NULL;
     }
 cleanup:
+    oq_pmodel_free(pm);
     free(X);
     free(Xt);
     oq_events_ix_free(evx);
@@ -328,6 +361,21 @@ cleanup:
 const oq_resp *oq_models_response(const oq_models *m)
 {
     return m->has_resp ? &m->resp : NULL;
+}
+
+const double *oq_models_rhat_rows(const oq_models *m)
+{
+    return m->has_resp ? m->rhat_log : NULL;
+}
+
+const double *oq_models_gross_rows(const oq_models *m)
+{
+    return m->has_resp ? m->gross_log : NULL;
+}
+
+const oq_pmodel_info *oq_models_pmodel(const oq_models *m)
+{
+    return m->has_resp ? &m->pinfo : NULL;
 }
 
 const oq_resp_feat *oq_models_response_features(const oq_models *m)
@@ -406,6 +454,7 @@ void oq_models_free(oq_models *m)
     free(m->rhat_tom);
     free(m->p_order_tom);
     free(m->resp_x);
+    free(m->gross_log);
     free(m->user);
     free(m->start);
     free(m->day);

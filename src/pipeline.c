@@ -138,6 +138,7 @@ void oq_pipeline_opts_default(oq_pipeline_opts *o)
     o->profit_epochs = 3;
     o->continuation = 0;
     o->shards = 1;
+    oq_pmodel_opts_default(&o->pmodel);
 }
 
 const char *oq_pipeline_stage_name(int s)
@@ -242,12 +243,15 @@ static int pipeline_scorer(const oq_pipeline_opts *o, const oq_log *log, const o
     int have_dir = o->out_dir && snprintf(save, sizeof save, "%s/model.ofq", o->out_dir) <
                                      (int)sizeof save;
     if (have_dir && (rc = make_dir(o->out_dir, err))) return rc;
+    oq_pmodel_opts po = o->pmodel;
+    po.seed = o->dq.seed;
+    po.quiet = o->quiet;
     oq_models_opts mo = {.log_path = o->log_path, .orders_path = o->orders_path,
                          .quiet = o->quiet, .reward = o->reward,
                          .events_path = o->events_path, .model_path = o->model_path,
                          .save_model = have_dir && !o->model_path ? save : NULL,
                          .epochs = o->profit_epochs, .seed = o->dq.seed, .ix = ix,
-                         .tomorrow = tomorrow};
+                         .tomorrow = tomorrow, .pmodel = &po};
     if ((rc = oq_models_fit(log, &mo, rhat, models, err))) return rc;
     *out = oq_models_scorer(*models);
     return 0;
@@ -332,6 +336,15 @@ static json_t *params_json(const oq_pipeline_opts *o, const oq_pipeline_result *
                                                     o->continuation
                                                         ? "r~ + gamma E[V(s')] (continuation)"
                                                         : "tomorrow's r~"));
+    if (j && o->reward == OQ_REWARD_RESPONSE) {
+        const oq_pmodel_opts *p = &o->pmodel;
+        json_object_set_new(json_object_get(j, "scorer"), "p_model",
+                            json_pack("{s:s, s:i, s:i, s:f, s:f, s:f, s:f, s:I}", "kind",
+                                      oq_pmodel_name(p->kind), "trees", p->trees, "depth",
+                                      p->depth, "eta", p->eta, "subsample", p->subsample,
+                                      "min_child_weight", p->min_child_weight, "lambda",
+                                      p->lambda, "max_rows", (json_int_t)p->max_rows));
+    }
     return j;
 }
 

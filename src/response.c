@@ -20,6 +20,7 @@ void oq_resp_opts_default(oq_resp_opts *o)
     o->ridge = 1e-3;
     o->max_iter = 50;
     o->tol = 1e-10;
+    o->gross_only = 0;
 }
 
 /* ---- features ---------------------------------------------------------------- */
@@ -313,7 +314,7 @@ int oq_resp_fit(const oq_resp_feat *X, const uint8_t *coupon, const uint8_t *ord
         out->gross_n = (size_t)nl;
     }
     for (int c = 0; c < 4 && !rc; c++) {
-        if (!out->n_rows[c]) continue;
+        if (!out->n_rows[c] || o->gross_only) continue;
         arm am = {.m = out, .X = X, .coupon = coupon, .order = order, .n = n, .c = c,
                   .rows = out->n_rows[c]};
         rc = fit_arm(&am, o, out->w[c], &out->loss[c], &out->iters[c], &out->converged[c], err);
@@ -322,7 +323,7 @@ int oq_resp_fit(const oq_resp_feat *X, const uint8_t *coupon, const uint8_t *ord
      * nearest cheaper coupon that has (else the nearest dearer one), i.e. it
      * is assumed to move nobody, so it costs more for the same orders and the
      * plan never picks it. */
-    for (int c = 0; c < 4 && !rc; c++) {
+    for (int c = 0; c < 4 && !rc && !o->gross_only; c++) {
         if (out->n_rows[c]) continue;
         int from = -1;
         for (int d = c - 1; d >= 0 && from < 0; d--)
@@ -348,13 +349,18 @@ void oq_resp_p_order(const oq_resp *m, const oq_resp_feat *x, double p[4])
     }
 }
 
+double oq_resp_gross(const oq_resp *m, const oq_resp_feat *x)
+{
+    double aov = expm1(x[9]);
+    return aov > 0 && m->gross_n >= 2
+               ? exp(m->gross_b0 + m->gross_b1 * log(aov) + 0.5 * m->gross_s2)
+               : m->gross_mean;
+}
+
 void oq_resp_rhat(const oq_resp *m, const oq_resp_feat *x, double rhat[4])
 {
     double p[4];
     oq_resp_p_order(m, x, p);
-    double aov = expm1(x[9]);
-    double g = aov > 0 && m->gross_n >= 2
-                   ? exp(m->gross_b0 + m->gross_b1 * log(aov) + 0.5 * m->gross_s2)
-                   : m->gross_mean;
+    double g = oq_resp_gross(m, x);
     for (int c = 0; c < 4; c++) rhat[c] = p[c] * (g - oq_coupon_value(c));
 }

@@ -9,6 +9,7 @@ PKGS=(
   libopenblas-openmp-dev      # cblas matrix products (OpenMP build)
   libjansson-dev              # JSON
   libcmocka-dev               # unit tests
+  libxgboost-dev              # gradient-boosted trees (response model's P(order))
   clang libclang-rt-14-dev    # libFuzzer targets (tools/fuzz.sh)
   clang-tidy cppcheck         # static analysis (tools/lint.sh)
   libpq-dev                   # PostgreSQL client (offerq db)

@@ -30,6 +30,7 @@
 #include "offerq/data.h"
 #include "offerq/dynaq.h"
 #include "offerq/error.h"
+#include "offerq/pmodel.h"
 #include "offerq/response.h"
 
 typedef struct oq_models oq_models;
@@ -55,6 +56,9 @@ typedef struct oq_models_opts {
     uint64_t seed;
     const oq_log_index *ix;  /* the log's index (required unless reward is EMPIRICAL) */
     int32_t tomorrow;        /* the day the plan is for */
+    /* the response model's P(order | x, coupon) learner (pmodel.h); NULL: the
+       defaults (boosted trees) with `seed` */
+    const oq_pmodel_opts *pmodel;
 } oq_models_opts;
 
 /* Validation MSE per epoch of the profit model trained in oq_models_fit
@@ -75,6 +79,13 @@ const double *oq_models_p_order_tomorrow(const oq_models *m);
  * P(alive) filled), or NULL when r^ is not the response model or the
  * features were not kept (oq_models_opts.keep_features). */
 const oq_resp_feat *oq_models_response_features(const oq_models *m);
+/* The response model's r^ of the log's rows ((log->n, 4)) and its g (the
+ * expected gross profit of an order, (log->n)), or NULL when r^ is not the
+ * response model. */
+const double *oq_models_rhat_rows(const oq_models *m);
+const double *oq_models_gross_rows(const oq_models *m);
+/* What the P(order) learner's fit did, or NULL. */
+const oq_pmodel_info *oq_models_pmodel(const oq_models *m);
 
 /* Fit BG/NBD on the purchases (see above) and prepare per-customer purchase
  * histories. rhat_ctx/rhat supply r^ (n, 4) for rows: the caller's profit

@@ -64,6 +64,8 @@ typedef struct oq_pipeline_opts {
     int continuation;        /* 0 (default): plan on tomorrow's r~; 1: add Dyna-Q's
                                 gamma E[V(s') | s, a] (see oq_pipeline_run) */
     double budget;         /* money available for tomorrow's coupons; INFINITY = none */
+    oq_pmodel_opts pmodel; /* the response model's P(order) learner (pmodel.h); its seed
+                              and quiet are taken from dq.seed and quiet */
     oq_dynaq_disc disc;
     oq_dynaq_config dq;    /* dq.seed, dq.faithful, ... */
     int quiet;

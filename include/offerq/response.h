@@ -86,6 +86,8 @@ typedef struct oq_resp_opts {
     double ridge;  /* 1e-3 (on the mean log-likelihood) */
     int max_iter;  /* 50 */
     double tol;    /* 1e-10: stop when the Newton decrement^2/2 falls below */
+    int gross_only; /* 0; 1: fit only g and the standardisation (the P(order)
+                       learner is another one, pmodel.h); w stays 0 */
 } oq_resp_opts;
 
 void oq_resp_opts_default(oq_resp_opts *o);
@@ -113,5 +115,7 @@ void oq_resp_p_order(const oq_resp *m, const oq_resp_feat *x, double p[4]);
  * g(x) = exp(gross_b0 + gross_b1 log aov + gross_s2 / 2) with aov from x[9],
  * or gross_mean where aov is 0 or the fit has fewer than 2 orders. */
 void oq_resp_rhat(const oq_resp *m, const oq_resp_feat *x, double rhat[4]);
+/* g(x) of oq_resp_rhat alone. */
+double oq_resp_gross(const oq_resp *m, const oq_resp_feat *x);
 
 #endif

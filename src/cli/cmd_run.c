@@ -31,7 +31,7 @@ static void help(FILE *fp)
             "(tables runs, recommendations); --out-dir is then optional.\n"
             "P(alive) comes from a BG/NBD fit on the purchases. r^ (--reward) comes by default\n"
             "from the response model: P(order | the customer's own history and P(alive),\n"
-            "coupon) from one logistic regression per coupon on the log's contact rows and\n"
+            "coupon) from gradient-boosted trees (XGBoost) on the log's contact rows and\n"
             "browsing stream, times the order's gross profit minus the coupon (seconds; then\n"
             "r~ = r^). --reward transformer uses the profit Transformer instead (r~ = P(alive)\n"
             "x r^), trained on the log and its events stream (saved as DIR/model.ofq; minutes)\n"
@@ -48,6 +48,11 @@ static void help(FILE *fp)
             "                  (implies --reward transformer)\n"
             "  --profit-epochs N  training epochs of the profit model (default 3; implies\n"
             "                  --reward transformer)\n"
+            "  --p-model NAME  the response model's P(order) learner: boost (default:\n"
+            "                  gradient-boosted trees) or logistic (one ridge logistic\n"
+            "                  regression per coupon)\n"
+            "  --trees N       boosting rounds (default 300)\n"
+            "  --tree-depth D  depth of each tree (default 4)\n"
             "  --interim       the same as --reward empirical: the mean reward per state x\n"
             "                  coupon (for comparison)\n"
             "  --budget X      money for tomorrow's coupons (expected spend); default: no limit\n"
@@ -73,7 +78,8 @@ static void help(FILE *fp)
 int cmd_run(int argc, char **argv)
 {
     enum { O_LOG = 256, O_OUT, O_BUDGET, O_SEED, O_EPOCHS, O_PLANK, O_FAITHFUL, O_QUIET, O_GAMMA, O_WD, O_WP, O_WA, O_BL,
-           O_PG, O_ORDERS, O_EVENTS, O_MODEL, O_PEPOCHS, O_INTERIM, O_REWARD, O_CONT, O_SHARDS };
+           O_PG, O_ORDERS, O_EVENTS, O_MODEL, O_PEPOCHS, O_INTERIM, O_REWARD, O_CONT, O_SHARDS,
+           O_PMODEL, O_TREES, O_TDEPTH };
     static const struct option opts[] = {
         {"help", no_argument, 0, 'h'},          {"log", required_argument, 0, O_LOG},
         {"out-dir", required_argument, 0, O_OUT}, {"budget", required_argument, 0, O_BUDGET},
@@ -86,7 +92,8 @@ int cmd_run(int argc, char **argv)
         {"events", required_argument, 0, O_EVENTS}, {"model", required_argument, 0, O_MODEL},
         {"profit-epochs", required_argument, 0, O_PEPOCHS}, {"interim", no_argument, 0, O_INTERIM},
         {"reward", required_argument, 0, O_REWARD}, {"continuation", no_argument, 0, O_CONT},
-        {"shards", required_argument, 0, O_SHARDS},
+        {"shards", required_argument, 0, O_SHARDS}, {"p-model", required_argument, 0, O_PMODEL},
+        {"trees", required_argument, 0, O_TREES}, {"tree-depth", required_argument, 0, O_TDEPTH},
         {0, 0, 0, 0}};
     const char *pg = NULL;
     oq_pipeline_opts o;
@@ -148,6 +155,19 @@ int cmd_run(int argc, char **argv)
         case O_SHARDS:
             if (cli_long("run", "--shards", optarg, 1, OQ_DYNAQ_MAX_SHARDS, &lv)) return 2;
             o.shards = (int)lv;
+            break;
+        case O_PMODEL:
+            if ((o.pmodel.kind = oq_pmodel_parse(optarg)) < 0)
+                return cli_usage_error("run", "--p-model: expected boost or logistic, got '%s'",
+                                       optarg);
+            break;
+        case O_TREES:
+            if (cli_long("run", "--trees", optarg, 1, 100000, &lv)) return 2;
+            o.pmodel.trees = (int)lv;
+            break;
+        case O_TDEPTH:
+            if (cli_long("run", "--tree-depth", optarg, 1, 16, &lv)) return 2;
+            o.pmodel.depth = (int)lv;
             break;
         case O_QUIET: o.quiet = 1; break;
         default: return cli_usage_error("run", "unknown option");

@@ -1,0 +1,268 @@
+/* pmodel.c - P(order | x, coupon): XGBoost S-learner or per-coupon logistic
+ * regressions (pmodel.h). */
+#include "offerq/pmodel.h"
+#include "offerq/data.h"
+#include "offerq/io.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xgboost/c_api.h>
+
+#define F OQ_RESP_NFEAT
+#define NCOL (F + OQ_N_COUPONS + 1) /* features, coupon one-hot, coupon value */
+#define BATCH 65536                 /* prediction rows per DMatrix */
+
+struct oq_pmodel {
+    oq_pmodel_info info;
+    BoosterHandle booster; /* boost */
+    oq_resp resp;          /* logistic */
+};
+
+const char *oq_pmodel_name(int kind)
+{
+    return kind == OQ_PMODEL_LOGISTIC ? "logistic" : "boost";
+}
+
+int oq_pmodel_parse(const char *s)
+{
+    if (!strcmp(s, "boost")) return OQ_PMODEL_BOOST;
+    if (!strcmp(s, "logistic")) return OQ_PMODEL_LOGISTIC;
+    return -1;
+}
+
+void oq_pmodel_opts_default(oq_pmodel_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->kind = OQ_PMODEL_BOOST;
+    o->trees = 300;
+    o->depth = 4;
+    o->eta = 0.05;
+    o->subsample = 0.8;
+    o->min_child_weight = 20;
+    o->lambda = 1;
+    o->seed = 1;
+    o->max_rows = 2000000;
+}
+
+/* XGBoost's own message after a failed call. */
+static int xgb_fail(oq_error *err, const char *what)
+{
+    return oq_error_set(err, OQ_EIO, NULL, 0, 0, "XGBoost %s: %s", what, XGBGetLastError());
+}
+
+/* Row i's inputs with coupon c into out[NCOL]. */
+static void put_row(const oq_resp_feat *x, int c, float *out)
+{
+    for (int j = 0; j < F; j++) out[j] = x[j];
+    for (int a = 0; a < OQ_N_COUPONS; a++) out[F + a] = a == c;
+    out[F + OQ_N_COUPONS] = (float)oq_coupon_value(c);
+}
+
+/* Deterministic keep/drop of row i when subsampling to a share `keep`
+ * (splitmix64 of the row index and the seed). */
+static int keep_row(size_t i, uint64_t seed, double keep)
+{
+    uint64_t z = (uint64_t)i + seed * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return (double)(z >> 11) * 0x1.0p-53 < keep;
+}
+
+static int check_opts(const oq_pmodel_opts *o, oq_error *err)
+{
+    if (o->kind != OQ_PMODEL_BOOST && o->kind != OQ_PMODEL_LOGISTIC)
+        return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "P(order) model: unknown kind %d", o->kind);
+    if (o->kind == OQ_PMODEL_LOGISTIC) return 0;
+    if (o->trees < 1 || o->trees > 100000 || o->depth < 1 || o->depth > 16 ||
+        !(o->eta > 0 && o->eta <= 1) || !(o->subsample > 0 && o->subsample <= 1) ||
+        !(o->min_child_weight >= 0) || !(o->lambda >= 0) || o->threads < 0 || o->max_rows < 1)
+        return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
+                            "P(order) model: trees must be in [1, 100000], depth in [1, 16], "
+                            "eta and subsample in (0, 1], min_child_weight and lambda >= 0");
+    return 0;
+}
+
+static int set_params(BoosterHandle b, const oq_pmodel_opts *o, oq_error *err)
+{
+    char v[8][48];
+    int threads = o->threads > 0 ? o->threads : 1;
+    snprintf(v[0], sizeof v[0], "%d", o->depth);
+    snprintf(v[1], sizeof v[1], "%.17g", o->eta);
+    snprintf(v[2], sizeof v[2], "%.17g", o->subsample);
+    snprintf(v[3], sizeof v[3], "%.17g", o->min_child_weight);
+    snprintf(v[4], sizeof v[4], "%.17g", o->lambda);
+    snprintf(v[5], sizeof v[5], "%d", threads);
+    snprintf(v[6], sizeof v[6], "%llu", (unsigned long long)(o->seed & 0x7fffffff));
+    const char *kv[][2] = {{"objective", "binary:logistic"}, {"tree_method", "hist"},
+                           {"eval_metric", "logloss"},       {"verbosity", "0"},
+                           {"max_depth", v[0]},              {"eta", v[1]},
+                           {"subsample", v[2]},              {"min_child_weight", v[3]},
+                           {"lambda", v[4]},                 {"nthread", v[5]},
+                           {"seed", v[6]}};
+    for (size_t k = 0; k < sizeof kv / sizeof kv[0]; k++)
+        if (XGBoosterSetParam(b, kv[k][0], kv[k][1])) return xgb_fail(err, "parameters");
+    return 0;
+}
+
+static int fit_boost(const oq_pmodel_opts *o, const oq_resp_feat *X, const uint8_t *coupon,
+                     const uint8_t *order, size_t n, oq_pmodel *m, oq_error *err)
+{
+    double keep = n > o->max_rows ? (double)o->max_rows / (double)n : 1.0;
+    size_t used = 0;
+    for (size_t i = 0; i < n; i++) used += keep >= 1 || keep_row(i, o->seed, keep);
+    if (used == 0) return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "P(order) model: no rows");
+    float *M = malloc(used * NCOL * sizeof *M), *y = malloc(used * sizeof *y);
+    DMatrixHandle d = NULL;
+    int rc = 0;
+    if (!M || !y) {
+        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        goto cleanup;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (keep < 1 && !keep_row(i, o->seed, keep)) continue;
+        put_row(X + i * F, coupon[i], M + k * NCOL);
+        y[k++] = order[i];
+    }
+    if (XGDMatrixCreateFromMat(M, (bst_ulong)used, NCOL, NAN, &d) ||
+        XGDMatrixSetFloatInfo(d, "label", y, (bst_ulong)used)) {
+        rc = xgb_fail(err, "training matrix");
+        goto cleanup;
+    }
+    free(M); /* the DMatrix holds its own copy */
+    M = NULL;
+    if (XGBoosterCreate(&d, 1, &m->booster)) {
+        rc = xgb_fail(err, "booster");
+        goto cleanup;
+    }
+    if ((rc = set_params(m->booster, o, err))) goto cleanup;
+    oq_progress pr;
+    oq_progress_start(&pr, "response: trees", (double)o->trees, o->quiet);
+    for (int t = 0; t < o->trees; t++) {
+        if (XGBoosterUpdateOneIter(m->booster, t, d)) {
+            rc = xgb_fail(err, "training");
+            goto cleanup;
+        }
+        if ((t & 15) == 0) oq_progress_update(&pr, (double)t);
+    }
+    oq_progress_done(&pr);
+    /* Mean log-loss of the fitted rows, from our own predictions. */
+    bst_ulong len = 0;
+    const float *pred = NULL;
+    if (XGBoosterPredict(m->booster, d, 0, 0, 0, &len, &pred) || len != used) {
+        rc = xgb_fail(err, "prediction");
+        goto cleanup;
+    }
+    double ll = 0;
+    for (size_t i = 0; i < used; i++) {
+        double p = fmin(fmax(pred[i], 1e-12), 1 - 1e-12);
+        ll -= y[i] ? log(p) : log1p(-p);
+    }
+    m->info.train_logloss = ll / (double)used;
+    m->info.rows_used = used;
+cleanup:
+    if (d) XGDMatrixFree(d);
+    free(M);
+    free(y);
+    return rc;
+}
+
+int oq_pmodel_fit(const oq_pmodel_opts *o, const oq_resp_feat *X, const uint8_t *coupon,
+                  const uint8_t *order, const double *profit, const double *aov, size_t n,
+                  oq_pmodel **out, oq_error *err)
+{
+    *out = NULL;
+    oq_pmodel_opts def;
+    if (!o) {
+        oq_pmodel_opts_default(&def);
+        o = &def;
+    }
+    int rc = check_opts(o, err);
+    if (rc) return rc;
+    if (n == 0) return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "P(order) model: no rows");
+    for (size_t i = 0; i < n; i++) {
+        if (coupon[i] > 3)
+            return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "P(order) model: coupon %d", coupon[i]);
+        for (int j = 0; j < F; j++)
+            if (!isfinite(X[i * F + j]))
+                return oq_error_set(err, OQ_ENUM, NULL, 0, 0, "P(order) model: non-finite feature");
+    }
+    oq_pmodel *m = calloc(1, sizeof *m);
+    if (!m) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    double t0 = oq_now();
+    m->info.kind = o->kind;
+    m->info.rows = n;
+    if (o->kind == OQ_PMODEL_LOGISTIC) {
+        rc = oq_resp_fit(X, coupon, order, profit, aov, n, NULL, &m->resp, err);
+        m->info.rows_used = n;
+        double ll = 0, p[4];
+        for (size_t i = 0; !rc && i < n; i++) {
+            oq_resp_p_order(&m->resp, X + i * F, p);
+            double q = fmin(fmax(p[coupon[i]], 1e-12), 1 - 1e-12);
+            ll -= order[i] ? log(q) : log1p(-q);
+        }
+        m->info.train_logloss = ll / (double)n;
+    } else {
+        m->info.trees = o->trees;
+        m->info.depth = o->depth;
+        rc = fit_boost(o, X, coupon, order, n, m, err);
+    }
+    m->info.seconds = oq_now() - t0;
+    if (rc) {
+        oq_pmodel_free(m);
+        return rc;
+    }
+    *out = m;
+    return 0;
+}
+
+int oq_pmodel_predict(const oq_pmodel *m, const oq_resp_feat *X, size_t n, double *p,
+                      oq_error *err)
+{
+    if (m->info.kind == OQ_PMODEL_LOGISTIC) {
+        for (size_t i = 0; i < n; i++) oq_resp_p_order(&m->resp, X + i * F, p + 4 * i);
+        return 0;
+    }
+    size_t cap = n < BATCH ? n : BATCH;
+    float *M = malloc((cap ? cap : 1) * OQ_N_COUPONS * NCOL * sizeof *M);
+    if (!M) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    int rc = 0;
+    for (size_t s = 0; s < n && !rc; s += BATCH) {
+        size_t b = n - s < BATCH ? n - s : BATCH;
+        for (size_t i = 0; i < b; i++)
+            for (int c = 0; c < OQ_N_COUPONS; c++)
+                put_row(X + (s + i) * F, c, M + (i * OQ_N_COUPONS + (size_t)c) * NCOL);
+        DMatrixHandle d = NULL;
+        bst_ulong len = 0;
+        const float *pred = NULL;
+        if (XGDMatrixCreateFromMat(M, (bst_ulong)(b * OQ_N_COUPONS), NCOL, NAN, &d) ||
+            XGBoosterPredict(m->booster, d, 0, 0, 0, &len, &pred) || len != b * OQ_N_COUPONS) {
+            rc = xgb_fail(err, "prediction");
+        } else {
+            for (size_t i = 0; i < b * OQ_N_COUPONS; i++) p[s * OQ_N_COUPONS + i] = pred[i];
+        }
+        if (d) XGDMatrixFree(d);
+    }
+    free(M);
+    return rc;
+}
+
+const oq_pmodel_info *oq_pmodel_get_info(const oq_pmodel *m)
+{
+    return &m->info;
+}
+
+const oq_resp *oq_pmodel_logistic(const oq_pmodel *m)
+{
+    return m->info.kind == OQ_PMODEL_LOGISTIC ? &m->resp : NULL;
+}
+
+void oq_pmodel_free(oq_pmodel *m)
+{
+    if (!m) return;
+    if (m->booster) XGBoosterFree(m->booster);
+    free(m);
+}
