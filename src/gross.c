@@ -1,8 +1,8 @@
 /* gross.c - the purchases-file reader and the category-aware model of the
  * gross profit of a customer's next order (gross.h: the formulas, steps
  * 1-7). Shrinkage of the customer level is the normal-normal posterior
- * (e.g. Gelman et al., Bayesian Data Analysis, 3rd ed., eq. 2.12 with a
- * known variance); sa2 by the method of moments. */
+ * with known variances (Gelman et al., Bayesian Data Analysis, 3rd ed.,
+ * section 2.5); sa2 by the method of moments. */
 #include "offerq/gross.h"
 #include "offerq/csv.h"
 #include "util/num.h"
