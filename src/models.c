@@ -1,6 +1,7 @@
 /* models.c - BG/NBD P(alive) x r^ scorer for the nightly job (models.h). */
 #include "offerq/models.h"
 #include "offerq/io.h"
+#include "offerq/gross.h"
 #include "offerq/pmodel.h"
 #include "offerq/profit.h"
 
@@ -30,6 +31,8 @@ struct oq_models {
     double *p_order_tom; /* (n_tom, 4) response model's P(order), or NULL */
     oq_resp_feat *resp_x; /* (log->n, F) its features of the log's rows, or NULL */
     double *gross_log;    /* (log->n) response model's g of each row, or NULL */
+    int orders_file;      /* source is a purchases file (else the log's order rows) */
+    oq_gross_info ginfo;
     oq_pmodel_info pinfo;
 };
 
@@ -172,6 +175,7 @@ int oq_models_fit(const oq_log *log, const oq_models_opts *o, oq_scorer rhat, oq
     if (orders) {
         if ((rc = oq_bgnbd_tx_read(orders, 1, 0, &tx, err))) goto cleanup;
         snprintf(m->source, sizeof m->source, "%s", orders);
+        m->orders_file = 1;
     } else {
         if ((rc = oq_bgnbd_tx_from_log(log, &tx, err))) goto cleanup;
         snprintf(m->source, sizeof m->source, "the log's order rows");
@@ -267,6 +271,47 @@ static void bgnbd_features(const oq_models *m, int64_t u, int32_t d, oq_resp_fea
                                : 1.0);
 }
 
+/* g, the expected gross profit of an order (gross.h), of every log row
+ * (m->gross_log) and of tomorrow's customers (g_tom), from the purchases
+ * file's order values when BG/NBD read one (else the log's order rows). */
+static int fit_gross(oq_models *m, const oq_log *log, const oq_models_opts *o,
+                     const oq_events *ev, const oq_events_ix *evx, double *g_tom, oq_error *err)
+{
+    oq_orders *ords = NULL;
+    oq_gross *gm = NULL;
+    int rc = 0;
+    if (m->orders_file && (rc = oq_orders_read(m->source, &ords, err))) {
+        /* A purchases file without values (user_id,date: BG/NBD needs no
+         * more) still gives the log-row model; say so. */
+        if (rc == OQ_ENOMEM) return rc;
+        if (!o->quiet) {
+            char why[1200];
+            oq_error_format(err, why, sizeof why);
+            fprintf(stderr, "offerq: g from the log's order rows (%s)\n", why);
+        }
+        memset(err, 0, sizeof *err);
+        rc = 0;
+    }
+    if (!(rc = oq_gross_fit(log, o->ix, ev, evx, ords, NULL, &gm, err)))
+        rc = oq_gross_predict(gm, log, o->ix, ev, evx, ords, o->tomorrow, m->gross_log, g_tom,
+                              err);
+    if (!rc) {
+        m->ginfo = (oq_gross_info){.from_orders = gm->from_orders, .window = gm->window,
+                                   .alpha = gm->alpha, .m0 = gm->m0, .sa2 = gm->sa2,
+                                   .se2 = gm->se2, .pop_f = gm->pop_f,
+                                   .n_orders = gm->n_orders, .n_cats_used = gm->n_cats_used};
+        if (!o->quiet)
+            fprintf(stderr,
+                    "offerq: g from %zu orders (%s): %zu categories, window %d days, "
+                    "alpha %.1f, level sd %.3f, order sd %.3f\n",
+                    gm->n_orders, gm->from_orders ? "purchases file" : "the log's order rows",
+                    gm->n_cats_used, gm->window, gm->alpha, sqrt(gm->sa2), sqrt(gm->se2));
+    }
+    oq_gross_free(gm);
+    oq_orders_free(ords);
+    return rc;
+}
+
 /* Fit the response model on the log's rows and predict r^ for them and for
  * tomorrow's customers (index order). */
 static int fit_response(oq_models *m, const oq_log *log, const oq_models_opts *o, oq_error *err)
@@ -281,9 +326,10 @@ static int fit_response(oq_models *m, const oq_log *log, const oq_models_opts *o
     m->rhat_tom = malloc((nc ? nc : 1) * 4 * sizeof *m->rhat_tom);
     m->p_order_tom = malloc((nc ? nc : 1) * 4 * sizeof *m->p_order_tom);
     m->gross_log = malloc((n ? n : 1) * sizeof *m->gross_log);
+    double *g_tom = malloc((nc ? nc : 1) * sizeof *g_tom);
     oq_pmodel *pm = NULL;
     int rc = 0;
-    if (!X || !Xt || !m->rhat_log || !m->rhat_tom || !m->p_order_tom || !m->gross_log) {
+    if (!X || !Xt || !m->rhat_log || !m->rhat_tom || !m->p_order_tom || !m->gross_log || !g_tom) {
         rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
         goto cleanup;
     }
@@ -294,6 +340,7 @@ static int fit_response(oq_models *m, const oq_log *log, const oq_models_opts *o
         bgnbd_features(m, log->user_id[i], log->day[i], X + i * OQ_RESP_NFEAT);
     for (size_t c = 0; c < nc; c++)
         bgnbd_features(m, ix->user_id[c], o->tomorrow, Xt + c * OQ_RESP_NFEAT);
+    if ((rc = fit_gross(m, log, o, ev, evx, g_tom, err))) goto cleanup;
     oq_events_ix_free(evx); /* the features hold what the fit needs from them */
     evx = NULL;
     oq_events_free(ev);
@@ -322,35 +369,30 @@ static int fit_response(oq_models *m, const oq_log *log, const oq_models_opts *o
     m->pinfo = *oq_pmodel_get_info(pm);
     if (po.kind == OQ_PMODEL_LOGISTIC) m->resp = *oq_pmodel_logistic(pm);
     m->has_resp = 1;
-    for (size_t i = 0; i < n; i++) {
-        double g = oq_resp_gross(&m->resp, X + i * OQ_RESP_NFEAT);
-        m->gross_log[i] = g;
-        for (int c = 0; c < 4; c++) m->rhat_log[4 * i + c] *= g - oq_coupon_value(c);
-    }
-    for (size_t c = 0; c < nc; c++) {
-        double g = oq_resp_gross(&m->resp, Xt + c * OQ_RESP_NFEAT);
+    for (size_t i = 0; i < n; i++)
+        for (int c = 0; c < 4; c++) m->rhat_log[4 * i + c] *= m->gross_log[i] - oq_coupon_value(c);
+    for (size_t c = 0; c < nc; c++)
         for (int a = 0; a < 4; a++)
-            m->rhat_tom[4 * c + a] = m->p_order_tom[4 * c + a] * (g - oq_coupon_value(a));
-    }
+            m->rhat_tom[4 * c + a] = m->p_order_tom[4 * c + a] * (g_tom[c] - oq_coupon_value(a));
     m->n_tom = nc;
     m->tomorrow = o->tomorrow;
     m->log = log;
     if (!o->quiet)
         fprintf(stderr,
-                "offerq: response model on %zu rows (events: %s; P(order): %s, log-loss %.4f, "
-                "%.2fs): orders none/5/10/20 = "
-                "%.3f/%.3f/%.3f/%.3f, log gross profit = %.3f + %.3f log avg_order_value\n",
+                "offerq: response model on %zu rows (events: %s): P(order) by %s, log-loss "
+                "%.4f, %.2fs; order rate none/5/10/20 = %.3f/%.3f/%.3f/%.3f\n",
                 n, m->prep.events, oq_pmodel_name(m->pinfo.kind), m->pinfo.train_logloss,
                 m->pinfo.seconds, m->resp.orders[0] / (double)m->resp.n_rows[0],
                 m->resp.orders[1] / (double)m->resp.n_rows[1],
                 m->resp.orders[2] / (double)m->resp.n_rows[2],
-                m->resp.orders[3] / (double)m->resp.n_rows[3], m->resp.gross_b0, m->resp.gross_b1);
+                m->resp.orders[3] / (double)m->resp.n_rows[3]);
     if (o->keep_features) {
         m->resp_x = X;
         X = NULL;
     }
 cleanup:
     oq_pmodel_free(pm);
+    free(g_tom);
     free(X);
     free(Xt);
     oq_events_ix_free(evx);
@@ -371,6 +413,11 @@ const double *oq_models_rhat_rows(const oq_models *m)
 const double *oq_models_gross_rows(const oq_models *m)
 {
     return m->has_resp ? m->gross_log : NULL;
+}
+
+const oq_gross_info *oq_models_gross(const oq_models *m)
+{
+    return m->has_resp ? &m->ginfo : NULL;
 }
 
 const oq_pmodel_info *oq_models_pmodel(const oq_models *m)
