@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <xgboost/c_api.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #define F OQ_RESP_NFEAT
 #define NCOL (F + OQ_N_COUPONS + 1) /* features, coupon one-hot, coupon value */
@@ -88,7 +91,11 @@ static int check_opts(const oq_pmodel_opts *o, oq_error *err)
 static int set_params(BoosterHandle b, const oq_pmodel_opts *o, oq_error *err)
 {
     char v[8][48];
-    int threads = o->threads > 0 ? o->threads : 1;
+    int threads = o->threads;
+#ifdef _OPENMP
+    if (threads == 0) threads = omp_get_max_threads();
+#endif
+    if (threads <= 0) threads = 1;
     snprintf(v[0], sizeof v[0], "%d", o->depth);
     snprintf(v[1], sizeof v[1], "%.17g", o->eta);
     snprintf(v[2], sizeof v[2], "%.17g", o->subsample);

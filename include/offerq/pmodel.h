@@ -47,10 +47,11 @@ typedef struct oq_pmodel_opts {
     double subsample;         /* row subsample per tree, 0.8 */
     double min_child_weight;  /* minimum hessian sum in a leaf, 20 */
     double lambda;            /* L2 on leaf weights, 1 */
-    int threads;              /* XGBoost's threads; 0: one. Its OpenMP threads spin at
-                                 barriers: on a loaded 2-core machine two threads took
-                                 8.6 s where one took 3.4 s (70k rows), and on an idle
-                                 one they gain only ~10 % there */
+    int threads;              /* XGBoost's threads; 0: OpenMP's default (OMP_NUM_THREADS).
+                                 Like every OpenMP loop here, its threads spin at barriers:
+                                 when another busy process shares the cores, two threads
+                                 were slower than one (70k rows on 2 loaded cores: 8.6 s
+                                 against 3.4 s); set OMP_NUM_THREADS=1 on a shared box */
     uint64_t seed;            /* 1 */
     size_t max_rows;          /* rows used for the fit, 2,000,000 */
     int quiet;                /* no progress on stderr */
