@@ -397,22 +397,34 @@ static json_t *report_json(const oq_pipeline_opts *o, const oq_pipeline_result *
     }
     if (rep && r->has_resp) {
         const oq_resp *m = &r->resp;
+        const oq_pmodel_info *pi = &r->pinfo;
+        const oq_gross_info *gi = &r->ginfo;
         json_t *arms = json_array();
         for (int c = 0; c < 4; c++) {
-            json_t *w = json_array();
-            for (int j = 0; j <= OQ_RESP_NFEAT; j++) json_array_append_new(w, json_real(m->w[c][j]));
-            json_array_append_new(arms, json_pack("{s:s, s:I, s:f, s:f, s:i, s:b, s:o}", "coupon",
-                                                  oq_coupon_name(c), "rows", (json_int_t)m->n_rows[c],
-                                                  "orders", m->orders[c], "loss", m->loss[c],
-                                                  "newton_iterations", m->iters[c], "converged",
-                                                  m->converged[c], "weights", w));
+            json_t *a = json_pack("{s:s, s:I, s:f}", "coupon", oq_coupon_name(c), "rows",
+                                  (json_int_t)m->n_rows[c], "orders", m->orders[c]);
+            if (pi->kind == OQ_PMODEL_LOGISTIC) {
+                json_t *w = json_array();
+                for (int j = 0; j <= OQ_RESP_NIN; j++) json_array_append_new(w, json_real(m->w[c][j]));
+                json_object_set_new(a, "loss", json_real(m->loss[c]));
+                json_object_set_new(a, "newton_iterations", json_integer(m->iters[c]));
+                json_object_set_new(a, "converged", json_boolean(m->converged[c]));
+                json_object_set_new(a, "weights", w);
+            }
+            json_array_append_new(arms, a);
         }
-        json_object_set_new(rep, "response_model",
-                            json_pack("{s:{s:f, s:f, s:f, s:I}, s:f, s:s, s:o}", "gross_loglog",
-                                      "b0", m->gross_b0, "b1", m->gross_b1, "s2", m->gross_s2,
-                                      "orders", (json_int_t)m->gross_n, "gross_mean",
-                                      m->gross_mean, "events", r->profit_events,
-                                      "arms", arms));
+        json_object_set_new(
+            rep, "response_model",
+            json_pack("{s:s, s:o, s:{s:s, s:i, s:i, s:I, s:I, s:f, s:f}, s:{s:s, s:I, s:i, s:i, "
+                      "s:f, s:f, s:f, s:f, s:f}}",
+                      "events", r->profit_events, "arms", arms, "p_model", "kind",
+                      oq_pmodel_name(pi->kind), "trees", pi->trees, "depth", pi->depth,
+                      "rows_used", (json_int_t)pi->rows_used, "rows", (json_int_t)pi->rows,
+                      "train_logloss", pi->train_logloss, "seconds", pi->seconds, "gross",
+                      "source", gi->from_orders ? "purchases file" : "log order rows", "orders",
+                      (json_int_t)gi->n_orders, "categories", (int)gi->n_cats_used, "window_days",
+                      gi->window, "alpha", gi->alpha, "level_mean", gi->m0, "level_var", gi->sa2,
+                      "order_var", gi->se2, "mix_factor", gi->pop_f));
     }
     if (rep && r->has_bgnbd)
         json_object_set_new(rep, "bgnbd",
@@ -522,6 +534,8 @@ int oq_pipeline_run(const oq_pipeline_opts *o, const oq_log *log_in, oq_pipeline
         if (rm) {
             r->has_resp = 1;
             r->resp = *rm;
+            r->pinfo = *oq_models_pmodel(models);
+            r->ginfo = *oq_models_gross(models);
         }
     }
     double t2 = oq_now();

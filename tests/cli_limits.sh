@@ -28,6 +28,11 @@ base=0
 for kb in $(seq 150000 25000 400000); do # the smallest limit at which the program starts
   if (ulimit -v "$kb"; timeout 4 "$BIN" --help >/dev/null 2>&1); then base=$kb; break; fi
 done
+if [ "$base" -gt 0 ]; then # then to 1 MB: the libraries' start-up (XGBoost's C++ runtime) is large
+  for kb in $(seq $((base - 24000)) 1000 "$base"); do
+    if (ulimit -v "$kb"; timeout 4 "$BIN" --help >/dev/null 2>&1); then base=$kb; break; fi
+  done
+fi
 if [ "$base" -gt 0 ]; then
   oom=0 ok=0
   for kb in $(seq "$base" 2000 $((base + 16000))); do

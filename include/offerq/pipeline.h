@@ -98,7 +98,9 @@ typedef struct oq_pipeline_result {
     int profit_loaded;         /* 1: the profit model was loaded (--model) */
     int reward;                /* OQ_REWARD_* used */
     int has_resp;              /* 1: resp below is the response model used */
-    oq_resp resp;
+    oq_resp resp;              /* its logistic fit (weights only with --p-model logistic) */
+    oq_pmodel_info pinfo;      /* its P(order) learner */
+    oq_gross_info ginfo;       /* its g model */
     double profit_val_mse[8], profit_val_mse_mean[8], profit_train_mse[8];
     char profit_events[256];
     oq_bgnbd_fit_report bgnbd_fit; /* the whole fit (bgnbd.json) */
