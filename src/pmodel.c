@@ -14,7 +14,7 @@
 #endif
 
 #define F OQ_RESP_NFEAT
-#define NCOL (F + OQ_N_COUPONS + 1) /* features, coupon one-hot, coupon value */
+#define NCOL (F + 2) /* features, "a coupon is offered", the coupon's value */
 #define BATCH 65536                 /* prediction rows per DMatrix */
 
 struct oq_pmodel {
@@ -39,7 +39,7 @@ void oq_pmodel_opts_default(oq_pmodel_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->kind = OQ_PMODEL_BOOST;
-    o->trees = 300;
+    o->trees = 400;
     o->depth = 4;
     o->eta = 0.05;
     o->subsample = 0.8;
@@ -59,8 +59,8 @@ static int xgb_fail(oq_error *err, const char *what)
 static void put_row(const oq_resp_feat *x, int c, float *out)
 {
     for (int j = 0; j < F; j++) out[j] = x[j];
-    for (int a = 0; a < OQ_N_COUPONS; a++) out[F + a] = a == c;
-    out[F + OQ_N_COUPONS] = (float)oq_coupon_value(c);
+    out[F] = c != OQ_COUPON_NONE;
+    out[F + 1] = (float)oq_coupon_value(c);
 }
 
 /* Deterministic keep/drop of row i when subsampling to a share `keep`
@@ -90,7 +90,7 @@ static int check_opts(const oq_pmodel_opts *o, oq_error *err)
 
 static int set_params(BoosterHandle b, const oq_pmodel_opts *o, oq_error *err)
 {
-    char v[8][48];
+    char v[8][48], mono[2 * NCOL + 3];
     int threads = o->threads;
 #ifdef _OPENMP
     if (threads == 0) threads = omp_get_max_threads();
@@ -103,7 +103,12 @@ static int set_params(BoosterHandle b, const oq_pmodel_opts *o, oq_error *err)
     snprintf(v[4], sizeof v[4], "%.17g", o->lambda);
     snprintf(v[5], sizeof v[5], "%d", threads);
     snprintf(v[6], sizeof v[6], "%llu", (unsigned long long)(o->seed & 0x7fffffff));
-    const char *kv[][2] = {{"objective", "binary:logistic"}, {"tree_method", "hist"},
+    /* P(order) may not fall as the coupon grows (given that one is offered);
+     * the step from no coupon to one is free (sleeping dogs). */
+    char *q = mono;
+    *q++ = '(';
+    for (int j = 0; j < NCOL; j++) q += sprintf(q, j + 1 < NCOL ? "0," : "1)");
+    const char *kv[][2] = {{"monotone_constraints", mono},{"objective", "binary:logistic"}, {"tree_method", "hist"},
                            {"eval_metric", "logloss"},       {"verbosity", "0"},
                            {"max_depth", v[0]},              {"eta", v[1]},
                            {"subsample", v[2]},              {"min_child_weight", v[3]},
