@@ -5,16 +5,17 @@
  * customers order as often without one (and some less). The profit
  * Transformer (profit.h) sees a 30-day category stream and 5 state features,
  * none of which tells how THIS customer answered earlier contacts; on the
- * generated example log its policy reaches 6.5 % of the oracle's uplift,
+ * generated example log its policy reaches 1 % of the oracle's uplift,
  * below a fixed 5-coupon (docs/readme/dynaq.md). This model splits the
  * reward as the business does,
- *     r^(x, c) = P(order | x, c) x (g(x) - value(c)),
- * learns P(order | x, c) with one logistic regression per coupon (a
- * "T-learner": the difference between arms is the customer's uplift) on
- * the log's contact rows, and g(x), the gross profit of an order, from a
- * log-log regression on the customer's average order value (its slope, about
- * 0.6 on the example log, shrinks an average of few orders towards the
- * mean: 81.7 % -> 82.6 % of the oracle's uplift against a plain ratio).
+ *     r^(x, c) = P(order | x, c) x (g(x) - value(c)).
+ * This header holds the features x and a ridge logistic regression per
+ * coupon (a "T-learner"); the nightly job (models.c) takes P(order | x, c)
+ * from the learner chosen in pmodel.h (gradient-boosted trees by default,
+ * this logistic model with --p-model logistic) and g(x) from the
+ * category-aware gross-profit model of gross.h. The log-log g below
+ * (oq_resp_gross) is the previous release's g, kept for the logistic path's
+ * report and for callers without order values.
  *
  * Features x of a customer on day t, from history strictly before t
  * (OQ_RESP_NFEAT, in this order):
