@@ -367,6 +367,7 @@ static int fit_response(oq_models *m, const oq_log *log, const oq_models_opts *o
         (rc = oq_pmodel_predict(pm, Xt, nc, m->p_order_tom, err)))
         goto cleanup;
     m->pinfo = *oq_pmodel_get_info(pm);
+    m->pinfo.train_logloss = oq_pmodel_logloss(m->rhat_log, log->coupon, log->order, n);
     if (po.kind == OQ_PMODEL_LOGISTIC) m->resp = *oq_pmodel_logistic(pm);
     m->has_resp = 1;
     for (size_t i = 0; i < n; i++)

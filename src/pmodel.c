@@ -4,6 +4,8 @@
 #include "offerq/data.h"
 #include "offerq/io.h"
 
+#include <jansson.h>
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,11 +17,29 @@
 
 #define F OQ_RESP_NFEAT
 #define NCOL (F + 2) /* features, "a coupon is offered", the coupon's value */
-#define BATCH 65536                 /* prediction rows per DMatrix */
+#define BATCH 65536  /* customers' rows per prediction call (x 4 coupons) */
+#define PREDICT_CONFIG                                                                   \
+    "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, \"iteration_end\": 0, " \
+    "\"strict_shape\": false, \"missing\": NaN, \"cache_id\": 0}"
+
+/* The fitted trees, copied out of XGBoost's JSON model, for our own
+ * prediction of all 4 coupons in one walk (see predict_row). */
+typedef struct forest {
+    size_t ntrees, nnodes;
+    size_t *root;         /* (ntrees) first node of each tree */
+    int32_t *left, *right; /* (nnodes) child node (absolute), -1 at a leaf */
+    int32_t *feat;        /* (nnodes) split column */
+    float *cond;          /* (nnodes) split value; the leaf value at a leaf */
+    uint8_t *dleft;       /* (nnodes) missing goes left (never used: no NaN input) */
+    float base_margin;    /* logit(base_score) */
+} forest;
+
+static int forest_load(BoosterHandle b, forest *f, oq_error *err);
 
 struct oq_pmodel {
     oq_pmodel_info info;
     BoosterHandle booster; /* boost */
+    forest fo;
     oq_resp resp;          /* logistic */
 };
 
@@ -46,7 +66,7 @@ void oq_pmodel_opts_default(oq_pmodel_opts *o)
     o->min_child_weight = 20;
     o->lambda = 1;
     o->seed = 1;
-    o->max_rows = 2000000;
+    o->max_rows = 1000000;
 }
 
 /* XGBoost's own message after a failed call. */
@@ -161,25 +181,149 @@ static int fit_boost(const oq_pmodel_opts *o, const oq_resp_feat *X, const uint8
         if ((t & 15) == 0) oq_progress_update(&pr, (double)t);
     }
     oq_progress_done(&pr);
-    /* Mean log-loss of the fitted rows, from our own predictions. */
-    bst_ulong len = 0;
-    const float *pred = NULL;
-    if (XGBoosterPredict(m->booster, d, 0, 0, 0, &len, &pred) || len != used) {
-        rc = xgb_fail(err, "prediction");
-        goto cleanup;
-    }
-    double ll = 0;
-    for (size_t i = 0; i < used; i++) {
-        double p = fmin(fmax(pred[i], 1e-12), 1 - 1e-12);
-        ll -= y[i] ? log(p) : log1p(-p);
-    }
-    m->info.train_logloss = ll / (double)used;
     m->info.rows_used = used;
+    rc = forest_load(m->booster, &m->fo, err);
 cleanup:
     if (d) XGDMatrixFree(d);
     free(M);
     free(y);
     return rc;
+}
+
+static void forest_free(forest *f)
+{
+    free(f->root);
+    free(f->left);
+    free(f->right);
+    free(f->feat);
+    free(f->cond);
+    free(f->dleft);
+    memset(f, 0, sizeof *f);
+}
+
+/* Copy the trees out of XGBoost's JSON model (learner.gradient_booster.
+ * model.trees[*]: left_children, right_children, split_indices,
+ * split_conditions (the leaf value at a leaf), default_left; base_score). */
+static int forest_load(BoosterHandle b, forest *f, oq_error *err)
+{
+    bst_ulong len = 0;
+    const char *buf = NULL;
+    if (XGBoosterSaveModelToBuffer(b, "{\"format\": \"json\"}", &len, &buf))
+        return xgb_fail(err, "model export");
+    json_error_t je;
+    json_t *root = json_loadb(buf, (size_t)len, 0, &je);
+    json_t *learner = json_object_get(root, "learner");
+    json_t *trees = json_object_get(
+        json_object_get(json_object_get(learner, "gradient_booster"), "model"), "trees");
+    const char *bs = json_string_value(
+        json_object_get(json_object_get(learner, "learner_model_param"), "base_score"));
+    int rc = 0;
+    if (!root || !json_is_array(trees) || !bs) {
+        rc = oq_error_set(err, OQ_EFORMAT, NULL, 0, 0, "XGBoost model: unexpected JSON layout");
+        goto done;
+    }
+    double base = strtod(bs, NULL);
+    if (!(base > 0 && base < 1)) {
+        rc = oq_error_set(err, OQ_EFORMAT, NULL, 0, 0, "XGBoost model: base_score %s", bs);
+        goto done;
+    }
+    f->base_margin = (float)log(base / (1 - base));
+    f->ntrees = json_array_size(trees);
+    for (size_t t = 0; t < f->ntrees; t++)
+        f->nnodes += json_array_size(json_object_get(json_array_get(trees, t), "left_children"));
+    size_t nn = f->nnodes ? f->nnodes : 1;
+    f->root = malloc((f->ntrees ? f->ntrees : 1) * sizeof *f->root);
+    f->left = malloc(nn * sizeof *f->left);
+    f->right = malloc(nn * sizeof *f->right);
+    f->feat = malloc(nn * sizeof *f->feat);
+    f->cond = malloc(nn * sizeof *f->cond);
+    f->dleft = malloc(nn);
+    if (!f->root || !f->left || !f->right || !f->feat || !f->cond || !f->dleft) {
+        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        goto done;
+    }
+    size_t k = 0;
+    for (size_t t = 0; t < f->ntrees && !rc; t++) {
+        json_t *tr = json_array_get(trees, t);
+        json_t *L = json_object_get(tr, "left_children"), *R = json_object_get(tr, "right_children"),
+               *S = json_object_get(tr, "split_indices"), *C = json_object_get(tr, "split_conditions"),
+               *D = json_object_get(tr, "default_left");
+        size_t m = json_array_size(L);
+        if (m == 0 || json_array_size(R) != m || json_array_size(S) != m ||
+            json_array_size(C) != m || json_array_size(D) != m) {
+            rc = oq_error_set(err, OQ_EFORMAT, NULL, 0, 0, "XGBoost model: tree %zu is malformed", t);
+            break;
+        }
+        f->root[t] = k;
+        for (size_t j = 0; j < m; j++, k++) {
+            json_int_t l = json_integer_value(json_array_get(L, j)),
+                       r = json_integer_value(json_array_get(R, j)),
+                       c = json_integer_value(json_array_get(S, j));
+            int leaf = l < 0;
+            if ((!leaf && (l >= (json_int_t)m || r < 0 || r >= (json_int_t)m || l <= (json_int_t)j ||
+                           r <= (json_int_t)j)) ||
+                c < 0 || c >= NCOL) {
+                rc = oq_error_set(err, OQ_EFORMAT, NULL, 0, 0,
+                                  "XGBoost model: tree %zu node %zu is malformed", t, j);
+                break;
+            }
+            f->left[k] = leaf ? -1 : (int32_t)(f->root[t] + (size_t)l);
+            f->right[k] = leaf ? -1 : (int32_t)(f->root[t] + (size_t)r);
+            f->feat[k] = (int32_t)c;
+            f->cond[k] = (float)json_number_value(json_array_get(C, j));
+            f->dleft[k] = (uint8_t)json_integer_value(json_array_get(D, j));
+        }
+    }
+done:
+    json_decref(root);
+    if (rc) forest_free(f);
+    return rc;
+}
+
+/* P(order) of one customer row x for the 4 coupons in one walk of each
+ * tree: the coupons travel together as a set and part only at a split on
+ * the coupon columns (F, F + 1), so most trees are walked once, not 4 times.
+ * Same arithmetic as XGBoost's predictor: float sums of leaf values in tree
+ * order from logit(base_score), then 1 / (1 + exp(-margin)). */
+static void predict_row(const forest *f, const oq_resp_feat *x, double p[4])
+{
+    float in[OQ_N_COUPONS][NCOL], margin[OQ_N_COUPONS];
+    for (int c = 0; c < OQ_N_COUPONS; c++) {
+        put_row(x, c, in[c]);
+        margin[c] = f->base_margin;
+    }
+    for (size_t t = 0; t < f->ntrees; t++) {
+        int32_t node[2 * OQ_N_COUPONS];
+        unsigned mask[2 * OQ_N_COUPONS];
+        int top = 0;
+        node[top] = (int32_t)f->root[t];
+        mask[top++] = (1u << OQ_N_COUPONS) - 1;
+        while (top) {
+            int32_t k = node[--top];
+            unsigned ms = mask[top];
+            while (f->left[k] >= 0) {
+                int j = f->feat[k];
+                if (j < F) { /* the same for every coupon */
+                    k = in[0][j] < f->cond[k] ? f->left[k] : f->right[k];
+                    continue;
+                }
+                unsigned go_left = 0;
+                for (int c = 0; c < OQ_N_COUPONS; c++)
+                    if ((ms >> c & 1) && in[c][j] < f->cond[k]) go_left |= 1u << c;
+                if (go_left && go_left != ms) { /* the set parts: walk the right part later */
+                    node[top] = f->right[k];
+                    mask[top++] = ms & ~go_left;
+                    ms = go_left;
+                    k = f->left[k];
+                } else {
+                    k = go_left ? f->left[k] : f->right[k];
+                }
+            }
+            for (int c = 0; c < OQ_N_COUPONS; c++)
+                if (ms >> c & 1) margin[c] += f->cond[k];
+        }
+    }
+    for (int c = 0; c < OQ_N_COUPONS; c++) p[c] = 1.0f / (1.0f + expf(-margin[c]));
 }
 
 int oq_pmodel_fit(const oq_pmodel_opts *o, const oq_resp_feat *X, const uint8_t *coupon,
@@ -210,13 +354,6 @@ int oq_pmodel_fit(const oq_pmodel_opts *o, const oq_resp_feat *X, const uint8_t 
     if (o->kind == OQ_PMODEL_LOGISTIC) {
         rc = oq_resp_fit(X, coupon, order, profit, aov, n, NULL, &m->resp, err);
         m->info.rows_used = n;
-        double ll = 0, p[4];
-        for (size_t i = 0; !rc && i < n; i++) {
-            oq_resp_p_order(&m->resp, X + i * F, p);
-            double q = fmin(fmax(p[coupon[i]], 1e-12), 1 - 1e-12);
-            ll -= order[i] ? log(q) : log1p(-q);
-        }
-        m->info.train_logloss = ll / (double)n;
     } else {
         m->info.trees = o->trees;
         m->info.depth = o->depth;
@@ -234,10 +371,22 @@ int oq_pmodel_fit(const oq_pmodel_opts *o, const oq_resp_feat *X, const uint8_t 
 int oq_pmodel_predict(const oq_pmodel *m, const oq_resp_feat *X, size_t n, double *p,
                       oq_error *err)
 {
+    (void)err;
     if (m->info.kind == OQ_PMODEL_LOGISTIC) {
         for (size_t i = 0; i < n; i++) oq_resp_p_order(&m->resp, X + i * F, p + 4 * i);
         return 0;
     }
+    long nn = (long)n;
+#pragma omp parallel for schedule(static, 1024)
+    for (long i = 0; i < nn; i++) predict_row(&m->fo, X + (size_t)i * F, p + 4 * (size_t)i);
+    return 0;
+}
+
+int oq_pmodel_predict_xgboost(const oq_pmodel *m, const oq_resp_feat *X, size_t n, double *p,
+                              oq_error *err)
+{
+    if (m->info.kind == OQ_PMODEL_LOGISTIC)
+        return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "not a boosted P(order) model");
     size_t cap = n < BATCH ? n : BATCH;
     float *M = malloc((cap ? cap : 1) * OQ_N_COUPONS * NCOL * sizeof *M);
     if (!M) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
@@ -247,19 +396,34 @@ int oq_pmodel_predict(const oq_pmodel *m, const oq_resp_feat *X, size_t n, doubl
         for (size_t i = 0; i < b; i++)
             for (int c = 0; c < OQ_N_COUPONS; c++)
                 put_row(X + (s + i) * F, c, M + (i * OQ_N_COUPONS + (size_t)c) * NCOL);
-        DMatrixHandle d = NULL;
-        bst_ulong len = 0;
+        /* In-place prediction from our dense buffer (no DMatrix copy). */
+        char arr[160];
+        snprintf(arr, sizeof arr,
+                 "{\"data\": [%llu, true], \"shape\": [%zu, %d], \"typestr\": \"<f4\", "
+                 "\"version\": 3}",
+                 (unsigned long long)(uintptr_t)M, b * OQ_N_COUPONS, NCOL);
+        const bst_ulong *shape = NULL;
+        bst_ulong dim = 0;
         const float *pred = NULL;
-        if (XGDMatrixCreateFromMat(M, (bst_ulong)(b * OQ_N_COUPONS), NCOL, NAN, &d) ||
-            XGBoosterPredict(m->booster, d, 0, 0, 0, &len, &pred) || len != b * OQ_N_COUPONS) {
+        if (XGBoosterPredictFromDense(m->booster, arr, PREDICT_CONFIG, NULL, &shape, &dim, &pred) ||
+            dim < 1 || shape[0] != b * OQ_N_COUPONS) {
             rc = xgb_fail(err, "prediction");
         } else {
             for (size_t i = 0; i < b * OQ_N_COUPONS; i++) p[s * OQ_N_COUPONS + i] = pred[i];
         }
-        if (d) XGDMatrixFree(d);
     }
     free(M);
     return rc;
+}
+
+double oq_pmodel_logloss(const double *p, const uint8_t *coupon, const uint8_t *order, size_t n)
+{
+    double ll = 0;
+    for (size_t i = 0; i < n; i++) {
+        double q = fmin(fmax(p[4 * i + coupon[i]], 1e-12), 1 - 1e-12);
+        ll -= order[i] ? log(q) : log1p(-q);
+    }
+    return n ? ll / (double)n : 0;
 }
 
 const oq_pmodel_info *oq_pmodel_get_info(const oq_pmodel *m)
@@ -276,5 +440,6 @@ void oq_pmodel_free(oq_pmodel *m)
 {
     if (!m) return;
     if (m->booster) XGBoosterFree(m->booster);
+    forest_free(&m->fo);
     free(m);
 }

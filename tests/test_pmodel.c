@@ -75,15 +75,29 @@ static void test_golden(void **state)
     oq_error err = {0};
     assert_int_equal(oq_pmodel_fit(&o, X, cp, ord, zero, zero, n, &m, &err), 0);
     assert_int_equal(oq_pmodel_predict(m, Xq, nq, p, &err), 0);
-    double worst = 0;
-    for (size_t i = 0; i < nq * 4; i++) worst = fmax(worst, fabs(p[i] - gp[i]));
-    printf("golden: max |p - p_python| = %.3g over %zu predictions\n", worst, nq * 4);
+    double worst = 0, worst_x = 0, *px = malloc(nq * 4 * sizeof *px);
+    assert_int_equal(oq_pmodel_predict_xgboost(m, Xq, nq, px, &err), 0);
+    for (size_t i = 0; i < nq * 4; i++) {
+        worst = fmax(worst, fabs(p[i] - gp[i]));
+        worst_x = fmax(worst_x, fabs(px[i] - gp[i]));
+    }
+    printf("golden: max |p - p_python| = %.3g (our walk), %.3g (XGBoost's predictor) over %zu\n",
+           worst, worst_x, nq * 4);
     assert_true(worst < 1e-6);
+    assert_true(worst_x < 1e-6);
+    free(px);
     const oq_pmodel_info *info = oq_pmodel_get_info(m);
     assert_int_equal(info->kind, OQ_PMODEL_BOOST);
     assert_int_equal(info->trees, 60);
     assert_int_equal(info->rows_used, n);
-    assert_true(info->train_logloss > 0.3 && info->train_logloss < 0.7);
+    double *pt = malloc(n * 4 * sizeof *pt);
+    assert_int_equal(oq_pmodel_predict(m, X, n, pt, &err), 0);
+    double ll = oq_pmodel_logloss(pt, cp, ord, n), ll0 = 0, rate = 0;
+    for (size_t i = 0; i < n; i++) rate += ord[i] / (double)n;
+    for (size_t i = 0; i < n; i++) ll0 -= ord[i] ? log(rate) / (double)n : log1p(-rate) / (double)n;
+    printf("golden: training log-loss %.4f, of the base rate %.4f\n", ll, ll0);
+    assert_true(ll < ll0 - 0.02); /* learnt something */
+    free(pt);
     assert_null(oq_pmodel_logistic(m));
     oq_pmodel_free(m);
     free(tr), free(q), free(gp), free(X), free(Xq), free(cp), free(ord), free(zero), free(p);
@@ -191,6 +205,14 @@ static void test_truth(void **state)
     assert_true(eb < el);
     assert_true(vb > vl);
     assert_true(vb > 0.98 * oracle);
+    /* Our walk of the trees against XGBoost's own predictor on every query row. */
+    double *px = malloc(q.n * 4 * sizeof *px), worst = 0;
+    assert_int_equal(oq_pmodel_predict_xgboost(mb, q.X, q.n, px, &err), 0);
+    for (size_t i = 0; i < q.n * 4; i++) worst = fmax(worst, fabs(pb[i] - px[i]));
+    printf("truth: max |walk - XGBoost| = %.3g over %zu predictions\n", worst, q.n * 4);
+    assert_true(worst < 1e-6);
+    assert_int_equal(oq_pmodel_predict_xgboost(ml, q.X, 1, px, &err), OQ_EINVAL);
+    free(px);
     oq_pmodel_free(mb);
     oq_pmodel_free(ml);
     free(pb), free(pl);
