@@ -24,14 +24,17 @@
 
 /* The fitted trees, copied out of XGBoost's JSON model, for our own
  * prediction of all 4 coupons in one walk (see predict_row). */
+typedef struct fnode {
+    int32_t left, right; /* child node (absolute), -1 at a leaf */
+    int32_t feat;        /* split column */
+    float cond;          /* split value; the leaf value at a leaf */
+} fnode;                 /* 16 bytes: one cache line holds 4 */
+
 typedef struct forest {
     size_t ntrees, nnodes;
-    size_t *root;         /* (ntrees) first node of each tree */
-    int32_t *left, *right; /* (nnodes) child node (absolute), -1 at a leaf */
-    int32_t *feat;        /* (nnodes) split column */
-    float *cond;          /* (nnodes) split value; the leaf value at a leaf */
-    uint8_t *dleft;       /* (nnodes) missing goes left (never used: no NaN input) */
-    float base_margin;    /* logit(base_score) */
+    size_t *root;        /* (ntrees) first node of each tree */
+    fnode *node;         /* (nnodes); XGBoost's default_left is unused (no NaN input) */
+    float base_margin;   /* logit(base_score) */
 } forest;
 
 static int forest_load(BoosterHandle b, forest *f, oq_error *err);
@@ -193,11 +196,7 @@ cleanup:
 static void forest_free(forest *f)
 {
     free(f->root);
-    free(f->left);
-    free(f->right);
-    free(f->feat);
-    free(f->cond);
-    free(f->dleft);
+    free(f->node);
     memset(f, 0, sizeof *f);
 }
 
@@ -233,12 +232,8 @@ static int forest_load(BoosterHandle b, forest *f, oq_error *err)
         f->nnodes += json_array_size(json_object_get(json_array_get(trees, t), "left_children"));
     size_t nn = f->nnodes ? f->nnodes : 1;
     f->root = malloc((f->ntrees ? f->ntrees : 1) * sizeof *f->root);
-    f->left = malloc(nn * sizeof *f->left);
-    f->right = malloc(nn * sizeof *f->right);
-    f->feat = malloc(nn * sizeof *f->feat);
-    f->cond = malloc(nn * sizeof *f->cond);
-    f->dleft = malloc(nn);
-    if (!f->root || !f->left || !f->right || !f->feat || !f->cond || !f->dleft) {
+    f->node = malloc(nn * sizeof *f->node);
+    if (!f->root || !f->node) {
         rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
         goto done;
     }
@@ -246,11 +241,9 @@ static int forest_load(BoosterHandle b, forest *f, oq_error *err)
     for (size_t t = 0; t < f->ntrees && !rc; t++) {
         json_t *tr = json_array_get(trees, t);
         json_t *L = json_object_get(tr, "left_children"), *R = json_object_get(tr, "right_children"),
-               *S = json_object_get(tr, "split_indices"), *C = json_object_get(tr, "split_conditions"),
-               *D = json_object_get(tr, "default_left");
+               *S = json_object_get(tr, "split_indices"), *C = json_object_get(tr, "split_conditions");
         size_t m = json_array_size(L);
-        if (m == 0 || json_array_size(R) != m || json_array_size(S) != m ||
-            json_array_size(C) != m || json_array_size(D) != m) {
+        if (m == 0 || json_array_size(R) != m || json_array_size(S) != m || json_array_size(C) != m) {
             rc = oq_error_set(err, OQ_EFORMAT, NULL, 0, 0, "XGBoost model: tree %zu is malformed", t);
             break;
         }
@@ -267,11 +260,10 @@ static int forest_load(BoosterHandle b, forest *f, oq_error *err)
                                   "XGBoost model: tree %zu node %zu is malformed", t, j);
                 break;
             }
-            f->left[k] = leaf ? -1 : (int32_t)(f->root[t] + (size_t)l);
-            f->right[k] = leaf ? -1 : (int32_t)(f->root[t] + (size_t)r);
-            f->feat[k] = (int32_t)c;
-            f->cond[k] = (float)json_number_value(json_array_get(C, j));
-            f->dleft[k] = (uint8_t)json_integer_value(json_array_get(D, j));
+            f->node[k] = (fnode){.left = leaf ? -1 : (int32_t)(f->root[t] + (size_t)l),
+                                 .right = leaf ? -1 : (int32_t)(f->root[t] + (size_t)r),
+                                 .feat = (int32_t)c,
+                                 .cond = (float)json_number_value(json_array_get(C, j))};
         }
     }
 done:
@@ -299,28 +291,28 @@ static void predict_row(const forest *f, const oq_resp_feat *x, double p[4])
         node[top] = (int32_t)f->root[t];
         mask[top++] = (1u << OQ_N_COUPONS) - 1;
         while (top) {
-            int32_t k = node[--top];
+            const fnode *nd = f->node + node[--top];
             unsigned ms = mask[top];
-            while (f->left[k] >= 0) {
-                int j = f->feat[k];
+            while (nd->left >= 0) {
+                int j = nd->feat;
                 if (j < F) { /* the same for every coupon */
-                    k = in[0][j] < f->cond[k] ? f->left[k] : f->right[k];
+                    nd = f->node + (in[0][j] < nd->cond ? nd->left : nd->right);
                     continue;
                 }
                 unsigned go_left = 0;
                 for (int c = 0; c < OQ_N_COUPONS; c++)
-                    if ((ms >> c & 1) && in[c][j] < f->cond[k]) go_left |= 1u << c;
+                    if ((ms >> c & 1) && in[c][j] < nd->cond) go_left |= 1u << c;
                 if (go_left && go_left != ms) { /* the set parts: walk the right part later */
-                    node[top] = f->right[k];
+                    node[top] = nd->right;
                     mask[top++] = ms & ~go_left;
                     ms = go_left;
-                    k = f->left[k];
+                    nd = f->node + nd->left;
                 } else {
-                    k = go_left ? f->left[k] : f->right[k];
+                    nd = f->node + (go_left ? nd->left : nd->right);
                 }
             }
             for (int c = 0; c < OQ_N_COUPONS; c++)
-                if (ms >> c & 1) margin[c] += f->cond[k];
+                if (ms >> c & 1) margin[c] += nd->cond;
         }
     }
     for (int c = 0; c < OQ_N_COUPONS; c++) p[c] = 1.0f / (1.0f + expf(-margin[c]));
