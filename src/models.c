@@ -5,6 +5,9 @@
 #include "offerq/pmodel.h"
 #include "offerq/profit.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -369,9 +372,18 @@ static int fit_response(oq_models *m, const oq_log *log, const oq_models_opts *o
     m->pinfo = *oq_pmodel_get_info(pm);
     m->pinfo.train_logloss = oq_pmodel_logloss(m->rhat_log, log->coupon, log->order, n);
     if (po.kind == OQ_PMODEL_LOGISTIC) m->resp = *oq_pmodel_logistic(pm);
+    oq_pmodel_free(pm); /* XGBoost's working memory: many small blocks; give them back */
+    pm = NULL;
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
     m->has_resp = 1;
     for (size_t i = 0; i < n; i++)
         for (int c = 0; c < 4; c++) m->rhat_log[4 * i + c] *= m->gross_log[i] - oq_coupon_value(c);
+    if (!o->keep_features) { /* only evaluate's cross-fit needs g per row again */
+        free(m->gross_log);
+        m->gross_log = NULL;
+    }
     for (size_t c = 0; c < nc; c++)
         for (int a = 0; a < 4; a++)
             m->rhat_tom[4 * c + a] = m->p_order_tom[4 * c + a] * (g_tom[c] - oq_coupon_value(a));

@@ -113,7 +113,7 @@ static int check_opts(const oq_pmodel_opts *o, oq_error *err)
 
 static int set_params(BoosterHandle b, const oq_pmodel_opts *o, oq_error *err)
 {
-    char v[8][48], mono[2 * NCOL + 3];
+    char v[7][48], mono[2 * NCOL + 3];
     int threads = o->threads;
 #ifdef _OPENMP
     if (threads == 0) threads = omp_get_max_threads();
@@ -131,12 +131,13 @@ static int set_params(BoosterHandle b, const oq_pmodel_opts *o, oq_error *err)
     char *q = mono;
     *q++ = '(';
     for (int j = 0; j < NCOL; j++) q += sprintf(q, j + 1 < NCOL ? "0," : "1)");
-    const char *kv[][2] = {{"monotone_constraints", mono},{"objective", "binary:logistic"}, {"tree_method", "hist"},
-                           {"eval_metric", "logloss"},       {"verbosity", "0"},
-                           {"max_depth", v[0]},              {"eta", v[1]},
-                           {"subsample", v[2]},              {"min_child_weight", v[3]},
-                           {"lambda", v[4]},                 {"nthread", v[5]},
-                           {"seed", v[6]}};
+    const char *kv[][2] = {
+        {"monotone_constraints", mono}, {"objective", "binary:logistic"},
+        {"tree_method", "hist"},        {"eval_metric", "logloss"},
+        {"verbosity", "0"},             {"max_depth", v[0]},
+        {"eta", v[1]},                  {"subsample", v[2]},
+        {"min_child_weight", v[3]},     {"lambda", v[4]},
+        {"nthread", v[5]},              {"seed", v[6]}};
     for (size_t k = 0; k < sizeof kv / sizeof kv[0]; k++)
         if (XGBoosterSetParam(b, kv[k][0], kv[k][1])) return xgb_fail(err, "parameters");
     return 0;

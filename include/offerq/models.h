@@ -80,8 +80,8 @@ const double *oq_models_p_order_tomorrow(const oq_models *m);
  * features were not kept (oq_models_opts.keep_features). */
 const oq_resp_feat *oq_models_response_features(const oq_models *m);
 /* The response model's r^ of the log's rows ((log->n, 4)) and its g (the
- * expected gross profit of an order, (log->n)), or NULL when r^ is not the
- * response model. */
+ * expected gross profit of an order, (log->n); kept only with
+ * keep_features), or NULL when r^ is not the response model. */
 const double *oq_models_rhat_rows(const oq_models *m);
 const double *oq_models_gross_rows(const oq_models *m);
 /* The fitted g model (gross.h) in brief, or NULL. */
