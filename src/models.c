@@ -293,7 +293,6 @@ static int fit_gross(oq_models *m, const oq_log *log, const oq_models_opts *o,
             fprintf(stderr, "offerq: g from the log's order rows (%s)\n", why);
         }
         memset(err, 0, sizeof *err);
-        rc = 0;
     }
     if (!(rc = oq_gross_fit(log, o->ix, ev, evx, ords, NULL, &gm, err)))
         rc = oq_gross_predict(gm, log, o->ix, ev, evx, ords, o->tomorrow, m->gross_log, g_tom,

@@ -81,4 +81,26 @@ PY
   --quiet 2>/dev/null || fail "run --model"
 cmp -s "$T/prun/recommendations.csv" "$T/prun2/recommendations.csv" || fail "--model reproduces the run's list"
 "$BIN" eval --log "$T/small.csv" --run "$T/prun" --quiet >/dev/null 2>&1 || fail "eval of a profit-model run"
+
+# The default response model (boosted trees, category-aware g): deterministic,
+# and a purchases file without values falls back to g from the log's order rows.
+"$BIN" gen --customers 1000 --seed 4 --quiet --out "$T/resp.csv" || fail "gen resp"
+"$BIN" run --log "$T/resp.csv" --out-dir "$T/b1" --quiet 2>/dev/null || fail "run boost"
+"$BIN" run --log "$T/resp.csv" --out-dir "$T/b2" --quiet 2>/dev/null || fail "run boost 2"
+cmp -s "$T/b1/recommendations.csv" "$T/b2/recommendations.csv" || fail "boosted run not deterministic"
+python3 - "$T/b1/report.json" <<'PY' || fail "boosted report"
+import json, sys
+rm = json.load(open(sys.argv[1]))["response_model"]
+assert rm["p_model"]["kind"] == "boost" and rm["p_model"]["rows_used"] == rm["p_model"]["rows"]
+assert 0 < rm["p_model"]["train_logloss"] < 0.7, rm["p_model"]
+assert rm["gross"]["source"] == "purchases file" and rm["gross"]["window_days"] in (7, 14, 30, 60)
+PY
+cut -d, -f1,2 "$T/resp.orders.csv" > "$T/novalue.csv"
+"$BIN" run --log "$T/resp.csv" --orders "$T/novalue.csv" --out-dir "$T/b3" 2>"$T/b3.err" ||
+    fail "run with a purchases file without values"
+grep -q "g from the log's order rows" "$T/b3.err" || fail "the fallback of g is announced"
+grep -q '"source": "log order rows"' "$T/b3/report.json" || fail "report names g's source"
+"$BIN" run --log "$T/resp.csv" --out-dir "$T/b4" --p-model logistic --quiet 2>/dev/null || fail "run logistic"
+grep -q '"kind": "logistic"' "$T/b4/params.json" || fail "params name the learner"
+"$BIN" eval --log "$T/resp.csv" --run "$T/b4" --quiet >/dev/null 2>&1 || fail "eval of a logistic run"
 echo OK
