@@ -4,8 +4,9 @@
 # customers, 70,000 rows) of three seeds other than the README's: offerq's
 # default policy (response-model r^) must beat every fixed coupon and the
 # seed-faithful loop in true next-day profit and reach a share of the
-# oracle's uplift that held on every seed measured (87.0-90.1 % on seeds
-# 2-4; docs/readme/dynaq.md), checked here at 85 %. The off-policy
+# oracle's uplift that held on every seed measured (88.7-90.7 % on seeds
+# 2-4 run with --seed equal to the log's; docs/readme/dynaq.md), checked
+# here at 85 %. The off-policy
 # estimate (cross-fitted IPS and DR) must lie within 10 % of the true value.
 set -u
 BIN=${OQ_BIN:-./offerq}
@@ -31,7 +32,7 @@ for name in ["5", "10", "20", "no coupon", "random (logging)", "seed-faithful"]:
 assert me["pct_of_oracle_uplift"] >= 85, me
 assert rep["scorer"]["interim"] is False
 rm = rep["response_model"]
-assert rm["p_model"]["kind"] == "boost" and rm["p_model"]["trees"] == 300, rm["p_model"]
+assert rm["p_model"]["kind"] == "boost" and rm["p_model"]["trees"] == 400, rm["p_model"]
 assert rm["gross"]["source"] == "purchases file" and rm["gross"]["categories"] == 8, rm["gross"]
 ope = j["ope"]["offerq (2-fold cross-fit)"]
 for k in ("ips", "dr"):
