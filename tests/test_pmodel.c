@@ -17,32 +17,6 @@
 
 #define F OQ_RESP_NFEAT
 
-/* Read a CSV of numbers, `cols` per line ('#' lines skipped). */
-static size_t read_matrix(const char *path, int cols, double **out)
-{
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    size_t cap = 1024, n = 0;
-    double *v = malloc(cap * (size_t)cols * sizeof *v);
-    char line[4096];
-    while (fgets(line, sizeof line, f)) {
-        if (line[0] == '#') continue;
-        if (n == cap) v = realloc(v, (cap *= 2) * (size_t)cols * sizeof *v);
-        assert_non_null(v);
-        char *p = line;
-        for (int j = 0; j < cols; j++) {
-            char *e;
-            v[n * (size_t)cols + (size_t)j] = strtod(p, &e);
-            assert_true(e != p);
-            p = *e == ',' ? e + 1 : e;
-        }
-        n++;
-    }
-    fclose(f);
-    *out = v;
-    return n;
-}
-
 static void golden_opts(oq_pmodel_opts *o)
 {
     oq_pmodel_opts_default(o);
@@ -56,9 +30,9 @@ static void test_golden(void **state)
 {
     (void)state;
     double *tr, *q, *gp;
-    size_t n = read_matrix(tu_source("tests/golden/pmodel/train.csv"), F + 2, &tr);
-    size_t nq = read_matrix(tu_source("tests/golden/pmodel/query.csv"), F, &q);
-    assert_int_equal(read_matrix(tu_source("tests/golden/pmodel/pred.csv"), 4, &gp), nq);
+    size_t n = tu_read_matrix(tu_source("tests/golden/pmodel/train.csv"), F + 2, &tr);
+    size_t nq = tu_read_matrix(tu_source("tests/golden/pmodel/query.csv"), F, &q);
+    assert_int_equal(tu_read_matrix(tu_source("tests/golden/pmodel/pred.csv"), 4, &gp), nq);
     assert_int_equal(n, 2000);
     oq_resp_feat *X = malloc(n * F * sizeof *X), *Xq = malloc(nq * F * sizeof *Xq);
     uint8_t *cp = malloc(n), *ord = malloc(n);

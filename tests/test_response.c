@@ -12,33 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Read a CSV of numbers, `cols` per line ('#' lines skipped) into a
- * malloc'ed array; returns the number of lines. */
-static size_t read_matrix(const char *path, int cols, double **out)
-{
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    size_t cap = 1024, n = 0;
-    double *v = malloc(cap * (size_t)cols * sizeof *v);
-    char line[16384];
-    while (fgets(line, sizeof line, f)) {
-        if (line[0] == '#') continue;
-        if (n == cap) v = realloc(v, (cap *= 2) * (size_t)cols * sizeof *v);
-        assert_non_null(v);
-        char *p = line;
-        for (int j = 0; j < cols; j++) {
-            char *e;
-            v[n * (size_t)cols + (size_t)j] = strtod(p, &e);
-            assert_true(e != p);
-            p = *e == ',' ? e + 1 : e;
-        }
-        n++;
-    }
-    fclose(f);
-    *out = v;
-    return n;
-}
-
 typedef struct fixture {
     oq_log *log;
     oq_events *ev;
@@ -92,13 +65,13 @@ static void test_features_golden(void **state)
     fixture fx;
     load(&fx);
     double *g;
-    size_t n = read_matrix(tu_source("tests/golden/response/row_features.csv"), OQ_RESP_NFEAT, &g);
+    size_t n = tu_read_matrix(tu_source("tests/golden/response/row_features.csv"), OQ_RESP_NFEAT, &g);
     assert_int_equal(n, fx.log->n);
     for (size_t i = 0; i < n; i++)
         for (int j = 0; j < OQ_RESP_NFEAT; j++)
             assert_close(fx.X[i * OQ_RESP_NFEAT + j], g[i * OQ_RESP_NFEAT + j], 2e-7, "row", i, j);
     free(g);
-    n = read_matrix(tu_source("tests/golden/response/tom_features.csv"), OQ_RESP_NFEAT, &g);
+    n = tu_read_matrix(tu_source("tests/golden/response/tom_features.csv"), OQ_RESP_NFEAT, &g);
     assert_int_equal(n, fx.ix->n_customers);
     for (size_t i = 0; i < n; i++)
         for (int j = 0; j < OQ_RESP_NFEAT; j++)
@@ -207,7 +180,7 @@ static void test_fit_golden(void **state)
     assert_close(m.gross_b1, gross[1], 1e-10, "gross_b1", 0, 0);
     assert_close(m.gross_s2, gross[2], 1e-10, "gross_s2", 0, 0);
     assert_close(m.gross_mean, gross[3], 1e-12, "gross_mean", 0, 0);
-    size_t n = read_matrix(tu_source("tests/golden/response/rhat.csv"), 4, &g);
+    size_t n = tu_read_matrix(tu_source("tests/golden/response/rhat.csv"), 4, &g);
     assert_int_equal(n, fx.ix->n_customers);
     for (size_t i = 0; i < n; i++) {
         double rh[4], p[4];

@@ -59,3 +59,28 @@ int tu_system(const char *fmt, ...)
     if (st == -1 || !WIFEXITED(st)) return -1;
     return WEXITSTATUS(st);
 }
+
+size_t tu_read_matrix(const char *path, int cols, double **out)
+{
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t cap = 1024, n = 0;
+    double *v = malloc(cap * (size_t)cols * sizeof *v);
+    char line[16384];
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] == '#') continue;
+        if (n == cap) v = realloc(v, (cap *= 2) * (size_t)cols * sizeof *v);
+        assert_non_null(v);
+        char *p = line;
+        for (int j = 0; j < cols; j++) {
+            char *e;
+            v[n * (size_t)cols + (size_t)j] = strtod(p, &e);
+            assert_true(e != p);
+            p = *e == ',' ? e + 1 : e;
+        }
+        n++;
+    }
+    fclose(f);
+    *out = v;
+    return n;
+}

@@ -16,6 +16,10 @@ char *tu_tmpdir(void);
 void tu_rmdir(const char *dir);
 /* Path of the offerq binary ($OQ_BIN). */
 const char *tu_bin(void);
+/* Read a CSV of numbers, `cols` per line ('#' lines skipped), into a
+ * malloc'ed array (*out, the caller frees); returns the number of lines.
+ * Fails the test on a missing file or a bad number. */
+size_t tu_read_matrix(const char *path, int cols, double **out);
 /* Run a shell command, return its exit status (or -1). */
 int tu_system(const char *fmt, ...);
 
