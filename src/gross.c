@@ -273,7 +273,7 @@ void oq_gross_opts_default(oq_gross_opts *o)
 void oq_gross_free(oq_gross *m)
 {
     if (!m) return;
-    free(m->b); /* b, margin and pop are one allocation */
+    free(m->b); /* b, margin, pop and f are one allocation */
     free(m);
 }
 
@@ -481,7 +481,7 @@ int oq_gross_fit(const oq_log *log, const oq_log_index *ix, const oq_events *ev,
     if ((rc = otab_build(&t, log, ix, ev, evx, orders, err))) return rc;
     size_t K = log->cats.n;
     m = calloc(1, sizeof *m);
-    if (m) m->b = calloc(3 * (K ? K : 1), sizeof *m->b);
+    if (m) m->b = calloc(4 * (K ? K : 1), sizeof *m->b);
     a = calloc(ix->n_customers ? ix->n_customers : 1, sizeof *a);
     scratch = calloc(2 * (K ? K : 1), sizeof *scratch);
     if (!m || !m->b || !a || !scratch) {
@@ -490,6 +490,7 @@ int oq_gross_fit(const oq_log *log, const oq_log_index *ix, const oq_events *ev,
     }
     m->margin = m->b + K;
     m->pop = m->b + 2 * K;
+    m->f = m->b + 3 * K;
     m->n_cats = K;
     m->from_orders = orders != NULL;
     m->n_orders = t.n;
@@ -524,11 +525,12 @@ int oq_gross_fit(const oq_log *log, const oq_log_index *ix, const oq_events *ev,
         m->pooled_margin = 1;
         for (size_t k = 0; k < K; k++) m->margin[k] = 1;
     }
+    for (size_t k = 0; k < K; k++) m->f[k] = exp(m->b[k]) * m->margin[k];
     if (m->n_known) {
         if ((rc = fit_category(&t, ev, evx, m, err))) goto cleanup;
         m->pop_f = 0;
         for (size_t k = 0; k < K; k++)
-            if (m->pop[k] > 0) m->pop_f += m->pop[k] * exp(m->b[k]) * m->margin[k];
+            if (m->pop[k] > 0) m->pop_f += m->pop[k] * m->f[k];
     } else {
         m->pop_f = m->pooled_margin;
     }
@@ -571,10 +573,7 @@ static double g_of(const oq_gross *m, const oq_events *ev, const oq_events_ix *e
         size_t e1 = oq_events_ix_seek(ev, evx, c, day);
         if (e1 > e0) {
             double f = 0;
-            for (size_t e = e0; e < e1; e++) {
-                uint16_t k = ev->category[oq_events_ix_at(evx, e)];
-                f += exp(m->b[k]) * m->margin[k];
-            }
+            for (size_t e = e0; e < e1; e++) f += m->f[ev->category[oq_events_ix_at(evx, e)]];
             S = m->alpha * f / (double)(e1 - e0) + (1 - m->alpha) * m->pop_f;
         }
     }

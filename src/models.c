@@ -347,9 +347,9 @@ static int fit_response(oq_models *m, const oq_log *log, const oq_models_opts *o
     evx = NULL;
     oq_events_free(ev);
     ev = NULL;
-    /* g and the report's standardisation from the logistic module; P(order)
-     * from the chosen learner (pmodel.h), written into rhat_log / p_order_tom
-     * and turned into r^ = P (g - value) in place. */
+    /* P(order) from the chosen learner (pmodel.h), written into rhat_log /
+     * p_order_tom and turned into r^ = P (g - value) in place, g from gross.h
+     * (fit_gross above). */
     oq_pmodel_opts po;
     if (o->pmodel) {
         po = *o->pmodel;
@@ -358,19 +358,21 @@ static int fit_response(oq_models *m, const oq_log *log, const oq_models_opts *o
         po.seed = o->seed ? o->seed : 1;
     }
     po.quiet = po.quiet || o->quiet;
-    oq_resp_opts ro;
-    oq_resp_opts_default(&ro);
-    ro.gross_only = po.kind != OQ_PMODEL_LOGISTIC;
-    if ((rc = oq_resp_fit(X, log->coupon, log->order, log->profit, log->aov, n, &ro, &m->resp,
-                          err)))
-        goto cleanup;
     if ((rc = oq_pmodel_fit(&po, X, log->coupon, log->order, log->profit, log->aov, n, &pm, err)) ||
         (rc = oq_pmodel_predict(pm, X, n, m->rhat_log, err)) ||
         (rc = oq_pmodel_predict(pm, Xt, nc, m->p_order_tom, err)))
         goto cleanup;
     m->pinfo = *oq_pmodel_get_info(pm);
     m->pinfo.train_logloss = oq_pmodel_logloss(m->rhat_log, log->coupon, log->order, n);
-    if (po.kind == OQ_PMODEL_LOGISTIC) m->resp = *oq_pmodel_logistic(pm);
+    if (po.kind == OQ_PMODEL_LOGISTIC) {
+        m->resp = *oq_pmodel_logistic(pm);
+    } else { /* only the rows and orders per coupon, for the report */
+        memset(&m->resp, 0, sizeof m->resp);
+        for (size_t i = 0; i < n; i++) {
+            m->resp.n_rows[log->coupon[i]]++;
+            m->resp.orders[log->coupon[i]] += log->order[i];
+        }
+    }
     oq_pmodel_free(pm); /* XGBoost's working memory: many small blocks; give them back */
     pm = NULL;
 #ifdef __GLIBC__

@@ -20,7 +20,6 @@ void oq_resp_opts_default(oq_resp_opts *o)
     o->ridge = 1e-3;
     o->max_iter = 50;
     o->tol = 1e-10;
-    o->gross_only = 0;
 }
 
 /* ---- features ---------------------------------------------------------------- */
@@ -314,7 +313,7 @@ int oq_resp_fit(const oq_resp_feat *X, const uint8_t *coupon, const uint8_t *ord
         out->gross_n = (size_t)nl;
     }
     for (int c = 0; c < 4 && !rc; c++) {
-        if (!out->n_rows[c] || o->gross_only) continue;
+        if (!out->n_rows[c]) continue;
         arm am = {.m = out, .X = X, .coupon = coupon, .order = order, .n = n, .c = c,
                   .rows = out->n_rows[c]};
         rc = fit_arm(&am, o, out->w[c], &out->loss[c], &out->iters[c], &out->converged[c], err);
@@ -323,7 +322,7 @@ int oq_resp_fit(const oq_resp_feat *X, const uint8_t *coupon, const uint8_t *ord
      * nearest cheaper coupon that has (else the nearest dearer one), i.e. it
      * is assumed to move nobody, so it costs more for the same orders and the
      * plan never picks it. */
-    for (int c = 0; c < 4 && !rc && !o->gross_only; c++) {
+    for (int c = 0; c < 4 && !rc; c++) {
         if (out->n_rows[c]) continue;
         int from = -1;
         for (int d = c - 1; d >= 0 && from < 0; d--)

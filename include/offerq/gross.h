@@ -115,6 +115,7 @@ typedef struct oq_gross {
     double *b;          /* (K) category effect on log value, mean 0 over categories with orders */
     double *margin;     /* (K) gross profit / value (1 without an orders file) */
     double *pop;        /* (K) share of the known-category orders */
+    double *f;          /* (K) f_k = exp(b_k) margin_k (step 6) */
     double m0, sa2, se2; /* level mean, level variance, residual variance (log scale) */
     double pooled_margin;
     double pop_f;       /* sum_k pop_k exp(b_k) margin_k */

@@ -14,8 +14,8 @@
  * from the learner chosen in pmodel.h (gradient-boosted trees by default,
  * this logistic model with --p-model logistic) and g(x) from the
  * category-aware gross-profit model of gross.h. The log-log g below
- * (oq_resp_gross) is the previous release's g, kept for the logistic path's
- * report and for callers without order values.
+ * (oq_resp_gross) is the previous release's g, kept for callers of this
+ * module alone.
  *
  * Features x of a customer on day t, from history strictly before t
  * (OQ_RESP_NFEAT, in this order):
@@ -87,8 +87,6 @@ typedef struct oq_resp_opts {
     double ridge;  /* 1e-3 (on the mean log-likelihood) */
     int max_iter;  /* 50 */
     double tol;    /* 1e-10: stop when the Newton decrement^2/2 falls below */
-    int gross_only; /* 0; 1: fit only g and the standardisation (the P(order)
-                       learner is another one, pmodel.h); w stays 0 */
 } oq_resp_opts;
 
 void oq_resp_opts_default(oq_resp_opts *o);
