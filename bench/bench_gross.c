@@ -80,7 +80,8 @@ int main(int argc, char **argv)
            m->n_known, m->n_customers, m->n_cats_used, m->n_margin_rows);
     printf("m0 %.6f  sa2 %.6f  se2 %.6f  pooled margin %.6f  pop_f %.6f\n", m->m0, m->sa2, m->se2,
            m->pooled_margin, m->pop_f);
-    printf("window %d days  alpha %.1f  loglik %.3f\n", m->window, m->alpha, m->loglik);
+    printf("favourite drift %.3f  conc %.1f  alpha %.1f  loglik %.3f\n", m->drift, m->conc,
+           m->alpha, m->loglik);
     printf("%-14s %10s %10s %10s %12s\n", "category", "b", "exp(b)", "margin", "pop");
     for (size_t k = 0; k < m->n_cats; k++)
         printf("%-14s %10.5f %10.5f %10.5f %12.6f\n", log->cats.names[k], m->b[k],

@@ -410,53 +410,141 @@ static int fit_margins(const otab *t, const oq_log *log, const oq_log_index *ix,
     return 0;
 }
 
-/* Step 5, one window w: the share of the order's category among customer
- * c's events in [day - w, day), or -1 when the window is empty, for every
- * known-category order (sh (n)). */
-static void window_shares(const otab *t, const oq_events *ev, const oq_events_ix *evx,
-                          int32_t w, double *sh)
+/* Step 5: the favourite-category filter. The posterior over the favourite,
+ * pi_k = u + w_k, is kept sparse: u is common to every category, w_k > 0 is
+ * held for at most OQ_GROSS_FAV_CAP categories the customer browsed (when
+ * the list is full the smallest w_k is spread over all K categories, which
+ * keeps sum_k pi_k = 1). */
+typedef struct fav {
+    double u;
+    int n;
+    int32_t last; /* day of the latest update; INT32_MIN: none yet */
+    int32_t k[OQ_GROSS_FAV_CAP];
+    double w[OQ_GROSS_FAV_CAP];
+} fav;
+
+static void fav_init(fav *s, size_t K)
 {
-    long nc = (long)t->nc;
-#pragma omp parallel for schedule(dynamic, 256)
-    for (long c = 0; c < nc; c++)
-        for (size_t j = t->lo[c]; j < t->lo[c + 1]; j++) {
-            sh[j] = -1;
-            if (t->cat[j] < 0 || !evx) continue;
-            size_t e0 = oq_events_ix_seek(ev, evx, (size_t)c, t->day[j] - w);
-            size_t e1 = oq_events_ix_seek(ev, evx, (size_t)c, t->day[j]);
-            if (e1 == e0) continue;
-            size_t same = 0;
-            for (size_t e = e0; e < e1; e++) same += ev->category[oq_events_ix_at(evx, e)] == t->cat[j];
-            sh[j] = (double)same / (double)(e1 - e0);
-        }
+    s->u = 1.0 / (double)K;
+    s->n = 0;
+    s->last = INT32_MIN;
 }
 
-static int fit_category(const otab *t, const oq_events *ev, const oq_events_ix *evx,
-                        oq_gross *m, oq_error *err)
+/* The favourite's days from s->last to day: redrawn uniformly each day with
+ * probability drift, so pi <- keep pi + (1 - keep) / K, keep = (1 - drift)^days. */
+static void fav_move(fav *s, int32_t day, double log_stay, size_t K)
 {
-    static const int32_t W[OQ_GROSS_NWIN] = OQ_GROSS_WINDOWS;
-    double *sh = malloc((t->n ? t->n : 1) * sizeof *sh);
-    if (!sh) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
-    double best = -INFINITY;
-    for (int wi = 0; wi < OQ_GROSS_NWIN; wi++) {
-        window_shares(t, ev, evx, W[wi], sh);
-        for (int ai = 0; ai < OQ_GROSS_NALPHA; ai++) {
-            double al = (ai + 1) / 10.0, ll = 0;
-            for (size_t j = 0; j < t->n; j++) {
-                if (t->cat[j] < 0) continue;
-                double pop = m->pop[t->cat[j]];
-                ll += log(sh[j] >= 0 ? al * sh[j] + (1 - al) * pop : pop);
+    if (s->last == INT32_MIN || day <= s->last) return;
+    double keep = exp(log_stay * (double)(day - s->last));
+    s->u = keep * s->u + (1 - keep) / (double)K;
+    for (int i = 0; i < s->n; i++) s->w[i] *= keep;
+    s->last = day;
+}
+
+/* Bayes update on an event on category e: P(e | favourite k) =
+ * conc [e = k] + (1 - conc) / K. */
+static void fav_observe(fav *s, int32_t day, int32_t e, double conc, double log_stay, size_t K)
+{
+    if (s->last == INT32_MIN) s->last = day;
+    fav_move(s, day, log_stay, K);
+    int j = -1;
+    for (int i = 0; i < s->n; i++)
+        if (s->k[i] == e) j = i;
+    if (j < 0) {
+        if (s->n == OQ_GROSS_FAV_CAP) {
+            int lo = 0;
+            for (int i = 1; i < s->n; i++)
+                if (s->w[i] < s->w[lo]) lo = i;
+            s->u += s->w[lo] / (double)K;
+            s->k[lo] = s->k[s->n - 1];
+            s->w[lo] = s->w[s->n - 1];
+            s->n--;
+        }
+        j = s->n++;
+        s->k[j] = e;
+        s->w[j] = 0;
+    }
+    double bg = (1 - conc) / (double)K, pe = s->u + s->w[j];
+    double z = bg + conc * pe, sc = bg / z;
+    s->u *= sc;
+    for (int i = 0; i < s->n; i++) s->w[i] *= sc;
+    s->w[j] = pe * (bg + conc) / z - s->u;
+}
+
+static double fav_pi(const fav *s, int32_t k)
+{
+    for (int i = 0; i < s->n; i++)
+        if (s->k[i] == k) return s->u + s->w[i];
+    return s->u;
+}
+
+/* sum_k pi_k f_k */
+static double fav_mean_f(const fav *s, const double *f, double sum_f)
+{
+    double r = s->u * sum_f;
+    for (int i = 0; i < s->n; i++) r += s->w[i] * f[s->k[i]];
+    return r;
+}
+
+static const double fav_drifts[OQ_GROSS_NDRIFT] = OQ_GROSS_DRIFTS;
+static const double fav_concs[OQ_GROSS_NCONC] = OQ_GROSS_CONCS;
+
+/* One (drift, conc): pi of the order's category just before each
+ * known-category order's day (rec (n); -1 for the others). */
+static void fav_record(const otab *t, const oq_events *ev, const oq_events_ix *evx, size_t K,
+                       double drift, double conc, double *rec)
+{
+    long nc = (long)t->nc;
+    double ls = log1p(-drift);
+#pragma omp parallel for schedule(dynamic, 256)
+    for (long c = 0; c < nc; c++) {
+        fav s;
+        fav_init(&s, K);
+        size_t e = evx->lo[c];
+        for (size_t j = t->lo[c]; j < t->lo[c + 1]; j++) {
+            rec[j] = -1;
+            if (t->cat[j] < 0) continue;
+            for (; e < evx->hi[c] && ev->day[oq_events_ix_at(evx, e)] < t->day[j]; e++) {
+                size_t x = oq_events_ix_at(evx, e);
+                fav_observe(&s, ev->day[x], (int32_t)ev->category[x], conc, ls, K);
             }
-            m->loglik_grid[wi][ai] = ll;
-            if (ll > best) {
-                best = ll;
-                m->window = W[wi];
-                m->alpha = al;
-            }
+            fav_move(&s, t->day[j], ls, K);
+            rec[j] = fav_pi(&s, t->cat[j]);
         }
     }
+}
+
+static int fit_category(const otab *t, const oq_events *ev, const oq_events_ix *evx, size_t K,
+                        oq_gross *m, oq_error *err)
+{
+    double *rec = malloc((t->n ? t->n : 1) * sizeof *rec);
+    if (!rec) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    double best = -INFINITY;
+    if (!evx) { /* no browsing: the population's shares (alpha 0) */
+        m->loglik = 0;
+        for (size_t j = 0; j < t->n; j++)
+            if (t->cat[j] >= 0) m->loglik += log(m->pop[t->cat[j]]);
+        free(rec);
+        return 0;
+    }
+    for (int di = 0; di < OQ_GROSS_NDRIFT; di++)
+        for (int ci = 0; ci < OQ_GROSS_NCONC; ci++) {
+            fav_record(t, ev, evx, K, fav_drifts[di], fav_concs[ci], rec);
+            for (int ai = 0; ai < OQ_GROSS_NALPHA; ai++) {
+                double al = (ai + 1) / 10.0, ll = 0;
+                for (size_t j = 0; j < t->n; j++)
+                    if (t->cat[j] >= 0) ll += log(al * rec[j] + (1 - al) * m->pop[t->cat[j]]);
+                m->loglik_grid[di][ci][ai] = ll;
+                if (ll > best) {
+                    best = ll;
+                    m->drift = fav_drifts[di];
+                    m->conc = fav_concs[ci];
+                    m->alpha = al;
+                }
+            }
+        }
     m->loglik = best;
-    free(sh);
+    free(rec);
     return 0;
 }
 
@@ -525,9 +613,12 @@ int oq_gross_fit(const oq_log *log, const oq_log_index *ix, const oq_events *ev,
         m->pooled_margin = 1;
         for (size_t k = 0; k < K; k++) m->margin[k] = 1;
     }
-    for (size_t k = 0; k < K; k++) m->f[k] = exp(m->b[k]) * m->margin[k];
+    for (size_t k = 0; k < K; k++) {
+        m->f[k] = exp(m->b[k]) * m->margin[k];
+        m->sum_f += m->f[k];
+    }
     if (m->n_known) {
-        if ((rc = fit_category(&t, ev, evx, m, err))) goto cleanup;
+        if ((rc = fit_category(&t, ev, evx, K, m, err))) goto cleanup;
         m->pop_f = 0;
         for (size_t k = 0; k < K; k++)
             if (m->pop[k] > 0) m->pop_f += m->pop[k] * m->f[k];
@@ -554,9 +645,9 @@ cleanup:
 
 /* ---- predict ---------------------------------------------------------------------- */
 
-/* Step 6 for customer c on day t: its orders before t are [t->lo[c], q). */
-static double g_of(const oq_gross *m, const oq_events *ev, const oq_events_ix *evx, size_t c,
-                   int32_t day, size_t n, double sum_dev)
+/* Step 6: g from the level posterior (n orders, sum_dev = n abar) and the
+ * favourite filter s already moved to the day. */
+static double g_of(const oq_gross *m, const fav *s, size_t n, double sum_dev)
 {
     double mu, pv;
     if (n) {
@@ -568,15 +659,7 @@ static double g_of(const oq_gross *m, const oq_events *ev, const oq_events_ix *e
         pv = m->sa2;
     }
     double S = m->pop_f;
-    if (evx && m->window > 0) {
-        size_t e0 = oq_events_ix_seek(ev, evx, c, day - m->window);
-        size_t e1 = oq_events_ix_seek(ev, evx, c, day);
-        if (e1 > e0) {
-            double f = 0;
-            for (size_t e = e0; e < e1; e++) f += m->f[ev->category[oq_events_ix_at(evx, e)]];
-            S = m->alpha * f / (double)(e1 - e0) + (1 - m->alpha) * m->pop_f;
-        }
-    }
+    if (s && m->alpha > 0) S = m->alpha * fav_mean_f(s, m->f, m->sum_f) + (1 - m->alpha) * m->pop_f;
     return exp(mu + pv / 2 + m->se2 / 2) * S;
 }
 
@@ -585,14 +668,24 @@ static void predict_customer(const oq_gross *m, const otab *t, const oq_log *log
                              size_t c, int32_t tomorrow, double *g_row, double *g_tom)
 {
     size_t j = t->lo[c], n = 0;
-    double sum_dev = 0;
+    double sum_dev = 0, ls = log1p(-m->drift);
     size_t s = ix->start[c], e = ix->start[c + 1];
+    fav fs;
+    fav_init(&fs, m->n_cats);
+    size_t x = evx ? evx->lo[c] : 0;
     for (size_t q = s; q <= e; q++) {
         if (q == e && !g_tom) break;
         int32_t day = q < e ? log->day[ix->row[q]] : tomorrow;
         for (; j < t->lo[c + 1] && t->day[j] < day; j++, n++)
             sum_dev += t->lv[j] - (t->cat[j] >= 0 ? m->b[t->cat[j]] : 0);
-        double g = g_of(m, ev, evx, c, day, n, sum_dev);
+        if (evx) {
+            for (; x < evx->hi[c] && ev->day[oq_events_ix_at(evx, x)] < day; x++) {
+                size_t y = oq_events_ix_at(evx, x);
+                fav_observe(&fs, ev->day[y], (int32_t)ev->category[y], m->conc, ls, m->n_cats);
+            }
+            fav_move(&fs, day, ls, m->n_cats);
+        }
+        double g = g_of(m, evx ? &fs : NULL, n, sum_dev);
         if (q < e) g_row[ix->row[q]] = g;
         else g_tom[c] = g;
     }

@@ -298,16 +298,16 @@ static int fit_gross(oq_models *m, const oq_log *log, const oq_models_opts *o,
         rc = oq_gross_predict(gm, log, o->ix, ev, evx, ords, o->tomorrow, m->gross_log, g_tom,
                               err);
     if (!rc) {
-        m->ginfo = (oq_gross_info){.from_orders = gm->from_orders, .window = gm->window,
+        m->ginfo = (oq_gross_info){.from_orders = gm->from_orders, .drift = gm->drift, .conc = gm->conc,
                                    .alpha = gm->alpha, .m0 = gm->m0, .sa2 = gm->sa2,
                                    .se2 = gm->se2, .pop_f = gm->pop_f,
                                    .n_orders = gm->n_orders, .n_cats_used = gm->n_cats_used};
         if (!o->quiet)
             fprintf(stderr,
-                    "offerq: g from %zu orders (%s): %zu categories, window %d days, "
-                    "alpha %.1f, level sd %.3f, order sd %.3f\n",
+                    "offerq: g from %zu orders (%s): %zu categories, favourite "
+                    "drift %.3f, conc %.2f, alpha %.1f, level sd %.3f, order sd %.3f\n",
                     gm->n_orders, gm->from_orders ? "purchases file" : "the log's order rows",
-                    gm->n_cats_used, gm->window, gm->alpha, sqrt(gm->sa2), sqrt(gm->se2));
+                    gm->n_cats_used, gm->drift, gm->conc, gm->alpha, sqrt(gm->sa2), sqrt(gm->se2));
     }
     oq_gross_free(gm);
     oq_orders_free(ords);

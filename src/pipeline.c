@@ -415,15 +415,15 @@ static json_t *report_json(const oq_pipeline_opts *o, const oq_pipeline_result *
         }
         json_object_set_new(
             rep, "response_model",
-            json_pack("{s:s, s:o, s:{s:s, s:i, s:i, s:I, s:I, s:f, s:f}, s:{s:s, s:I, s:i, s:i, "
-                      "s:f, s:f, s:f, s:f, s:f}}",
+            json_pack("{s:s, s:o, s:{s:s, s:i, s:i, s:I, s:I, s:f, s:f}, s:{s:s, s:I, s:i, s:f, "
+                      "s:f, s:f, s:f, s:f, s:f, s:f}}",
                       "events", r->profit_events, "arms", arms, "p_model", "kind",
                       oq_pmodel_name(pi->kind), "trees", pi->trees, "depth", pi->depth,
                       "rows_used", (json_int_t)pi->rows_used, "rows", (json_int_t)pi->rows,
                       "train_logloss", pi->train_logloss, "seconds", pi->seconds, "gross",
                       "source", gi->from_orders ? "purchases file" : "log order rows", "orders",
-                      (json_int_t)gi->n_orders, "categories", (int)gi->n_cats_used, "window_days",
-                      gi->window, "alpha", gi->alpha, "level_mean", gi->m0, "level_var", gi->sa2,
+                      (json_int_t)gi->n_orders, "categories", (int)gi->n_cats_used, "drift",
+                      gi->drift, "concentration", gi->conc, "alpha", gi->alpha, "level_mean", gi->m0, "level_var", gi->sa2,
                       "order_var", gi->se2, "mix_factor", gi->pop_f));
     }
     if (rep && r->has_bgnbd)

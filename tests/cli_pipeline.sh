@@ -93,7 +93,7 @@ import json, sys
 rm = json.load(open(sys.argv[1]))["response_model"]
 assert rm["p_model"]["kind"] == "boost" and rm["p_model"]["rows_used"] == rm["p_model"]["rows"]
 assert 0 < rm["p_model"]["train_logloss"] < 0.7, rm["p_model"]
-assert rm["gross"]["source"] == "purchases file" and rm["gross"]["window_days"] in (7, 14, 30, 60)
+assert rm["gross"]["source"] == "purchases file" and 0 < rm["gross"]["drift"] < 1 and 0 < rm["gross"]["concentration"] < 1 and 0 < rm["gross"]["alpha"] < 1
 PY
 cut -d, -f1,2 "$T/resp.orders.csv" > "$T/novalue.csv"
 "$BIN" run --log "$T/resp.csv" --orders "$T/novalue.csv" --out-dir "$T/b3" 2>"$T/b3.err" ||

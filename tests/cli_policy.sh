@@ -4,9 +4,9 @@
 # customers, 70,000 rows) of three seeds other than the README's: offerq's
 # default policy (response-model r^) must beat every fixed coupon and the
 # seed-faithful loop in true next-day profit and reach a share of the
-# oracle's uplift that held on every seed measured (88.7-90.7 % on seeds
-# 2-4 run with --seed equal to the log's; docs/readme/dynaq.md), checked
-# here at 85 %. The off-policy
+# oracle's uplift that held on every seed measured (89.3-90.9 % on seeds
+# 2-4 run with --seed equal to the log's; 89.5-91.1 % on seeds 1-6 with the
+# default --seed; docs/readme/dynaq.md), checked here at 87 %. The off-policy
 # estimate (cross-fitted IPS and DR) must lie within 10 % of the true value.
 set -u
 BIN=${OQ_BIN:-./offerq}
@@ -29,7 +29,7 @@ me = pol["offerq"]
 print("seed file %s: offerq %.1f %% of the oracle's uplift" % (sys.argv[1], me["pct_of_oracle_uplift"]))
 for name in ["5", "10", "20", "no coupon", "random (logging)", "seed-faithful"]:
     assert me["profit"] > pol[name]["profit"], (name, me, pol[name])
-assert me["pct_of_oracle_uplift"] >= 85, me
+assert me["pct_of_oracle_uplift"] >= 87, me
 assert rep["scorer"]["interim"] is False
 rm = rep["response_model"]
 assert rm["p_model"]["kind"] == "boost" and rm["p_model"]["trees"] == 400, rm["p_model"]

@@ -115,7 +115,8 @@ static void check_mode(fixture *fx, const char *mode, const oq_events *ev, const
     assert_close(m->pooled_margin, num(g, "pooled_margin"), TOL, "pooled_margin", 0);
     assert_close(m->pop_f, num(g, "pop_f"), TOL, "pop_f", 0);
     assert_close(m->loglik, num(g, "loglik"), TOL, "loglik", 0);
-    assert_int_equal(m->window, (int32_t)num(g, "window"));
+    assert_close(m->drift, num(g, "drift"), 1e-15, "drift", 0);
+    assert_close(m->conc, num(g, "conc"), 1e-15, "conc", 0);
     assert_close(m->alpha, num(g, "alpha"), 1e-15, "alpha", 0);
     assert_int_equal(m->n_orders, (size_t)num(g, "n_orders"));
     assert_int_equal(m->n_known, (size_t)num(g, "n_known"));
@@ -123,13 +124,15 @@ static void check_mode(fixture *fx, const char *mode, const oq_events *ev, const
     assert_int_equal(m->n_cats_used, (size_t)num(g, "n_cats_used"));
     assert_int_equal(m->n_margin_rows, (size_t)num(g, "n_margin_rows"));
     assert_int_equal(fx->tomorrow, (int32_t)num(g, "tomorrow"));
-    if (m->n_known) {
+    if (m->alpha > 0) {
         json_t *grid = json_object_get(g, "loglik_grid");
-        for (int w = 0; w < OQ_GROSS_NWIN; w++)
-            for (int a = 0; a < OQ_GROSS_NALPHA; a++)
-                assert_close(m->loglik_grid[w][a],
-                             json_number_value(json_array_get(json_array_get(grid, w), a)), TOL,
-                             "loglik_grid", w * 10 + a);
+        for (int d = 0; d < OQ_GROSS_NDRIFT; d++)
+            for (int c = 0; c < OQ_GROSS_NCONC; c++)
+                for (int a = 0; a < OQ_GROSS_NALPHA; a++)
+                    assert_close(m->loglik_grid[d][c][a],
+                                 json_number_value(json_array_get(
+                                     json_array_get(json_array_get(grid, d), c), a)),
+                                 TOL, "loglik_grid", (d * 10 + c) * 10 + a);
     }
     double *gr = malloc(fx->log->n * sizeof *gr), *gt = malloc(fx->ix->n_customers * sizeof *gt);
     assert_int_equal(oq_gross_predict(m, fx->log, fx->ix, ev, evx, orders, fx->tomorrow, gr, gt, &err),
@@ -253,6 +256,114 @@ static void test_log_without_orders(void **state)
     oq_log_free(log);
 }
 
+/* More browsed categories than the sparse filter holds apart (customer 1
+ * browses 40 in turn, one a day): g must equal the exact filter's, a
+ * dense posterior over all K categories recomputed here from the model's
+ * fitted parameters (step 6 with the log's order rows, step 7). */
+static double dense_g(const oq_gross *m, const oq_log *lg, const oq_log_index *ix,
+                      const oq_events *ev, const oq_events_ix *evx, size_t c, int32_t t)
+{
+    size_t K = m->n_cats, n = 0;
+    double sum_dev = 0;
+    for (size_t q = ix->start[c]; q < ix->start[c + 1]; q++) {
+        size_t r = ix->row[q];
+        if (lg->order[r] && lg->profit[r] > 0 && lg->day[r] < t) {
+            sum_dev += log(lg->profit[r]) - m->b[lg->category[r]];
+            n++;
+        }
+    }
+    double P = 1 / m->sa2 + (double)n / m->se2;
+    double mu = n ? (m->m0 / m->sa2 + sum_dev / m->se2) / P : m->m0, pv = n ? 1 / P : m->sa2;
+    double *pi = malloc(K * sizeof *pi);
+    assert_non_null(pi);
+    for (size_t k = 0; k < K; k++) pi[k] = 1.0 / (double)K;
+    int32_t last = INT32_MIN;
+    for (size_t j = evx->lo[c]; j < evx->hi[c]; j++) {
+        size_t x = oq_events_ix_at(evx, j);
+        if (ev->day[x] >= t) break;
+        double keep = last == INT32_MIN ? 1 : pow(1 - m->drift, ev->day[x] - last), z = 0;
+        for (size_t k = 0; k < K; k++) {
+            pi[k] = keep * pi[k] + (1 - keep) / (double)K;
+            pi[k] *= (1 - m->conc) / (double)K + (k == ev->category[x] ? m->conc : 0);
+            z += pi[k];
+        }
+        for (size_t k = 0; k < K; k++) pi[k] /= z;
+        last = ev->day[x];
+    }
+    double keep = last == INT32_MIN ? 1 : pow(1 - m->drift, t - last), S = 0;
+    for (size_t k = 0; k < K; k++) S += (keep * pi[k] + (1 - keep) / (double)K) * m->f[k];
+    free(pi);
+    S = m->alpha * S + (1 - m->alpha) * m->pop_f;
+    return exp(mu + pv / 2 + m->se2 / 2) * S;
+}
+
+static void test_many_categories(void **state)
+{
+    (void)state;
+    enum { NCAT = 40, NU = 4, NROW = 12, NDAY = 120 };
+    char *logcsv = malloc(1 << 16), *evcsv = malloc(1 << 20);
+    assert_non_null(logcsv);
+    assert_non_null(evcsv);
+    size_t a = (size_t)sprintf(logcsv, "%s\n", OQ_LOG_HEADER), b = (size_t)sprintf(evcsv, "user_id,date,category\n");
+    for (int u = 1; u <= NU; u++)
+        for (int i = 0; i < NROW; i++) {
+            int k = (u * 11 + i * 3) % NCAT, buy = (u + i) % 3 != 0;
+            a += (size_t)sprintf(logcsv + a, "%d,2025-%02d-%02d,5,1,50,c%02d,0.5,%s,%d,%.2f\n", u,
+                                 1 + i / 3, 1 + 9 * (i % 3), k, i % 2 ? "10" : "none", buy,
+                                 buy ? 5.0 + (u * 7 + i * 5) % 11 : 0.0);
+        }
+    for (int d = 0; d < NDAY; d++)
+        for (int u = 1; u <= NU - 1; u++) {
+            int k = u == 1 ? d % NCAT : u == 2 ? 5 : (d * 7) % NCAT;
+            b += (size_t)sprintf(evcsv + b, "%d,2025-%02d-%02d,c%02d\n", u, 1 + d / 28, 1 + d % 28, k);
+        }
+    oq_log *log = NULL;
+    oq_log_index *ix = NULL;
+    oq_events *ev = NULL;
+    oq_events_ix *evx = NULL;
+    oq_gross *m = NULL;
+    oq_error err = {0};
+    assert_int_equal(oq_log_read_mem("many.csv", logcsv, a, &log, &err), 0);
+    assert_int_equal(oq_events_read_mem("many.events.csv", evcsv, b, &log->cats, &ev, &err), 0);
+    assert_int_equal(oq_log_index_build(log, &ix, &err), 0);
+    assert_int_equal(oq_events_ix_build(ev, ix, &evx, &err), 0);
+    assert_true(log->cats.n >= NCAT);
+    int rc = oq_gross_fit(log, ix, ev, evx, NULL, NULL, &m, &err);
+    if (rc) fprintf(stderr, "%s\n", err.msg);
+    assert_int_equal(rc, 0);
+    assert_true(m->alpha > 0);
+    double *gr = malloc(log->n * sizeof *gr), gt[NU];
+    assert_non_null(gr);
+    int32_t tomorrow;
+    assert_int_equal(oq_date_parse("2025-06-01", 10, &tomorrow), 0);
+    assert_int_equal(oq_gross_predict(m, log, ix, ev, evx, NULL, tomorrow, gr, gt, &err), 0);
+    for (size_t c = 0; c < NU; c++) {
+        double want = dense_g(m, log, ix, ev, evx, c, tomorrow);
+        /* customers 2-4 browse at most 32 categories: exact. Customer 1's 33rd
+           to 40th fold the oldest weights into u: ~1e-14 off here (the
+           folded weights are tiny after 32 other days) */
+        double tol = ix->user_id[c] == 1 ? 1e-9 : 1e-12;
+        if (!(fabs(gt[c] - want) <= tol * want)) {
+            fprintf(stderr, "customer %lld: g %.17g, dense %.17g\n", (long long)ix->user_id[c],
+                    gt[c], want);
+            fail();
+        }
+    }
+    for (size_t i = 0; i < log->n; i++) {
+        size_t c = (size_t)oq_log_index_find(ix, log->user_id[i]);
+        double want = dense_g(m, log, ix, ev, evx, c, log->day[i]);
+        assert_true(isfinite(gr[i]) && fabs(gr[i] - want) <= 1e-9 * want);
+    }
+    free(gr);
+    oq_gross_free(m);
+    oq_events_ix_free(evx);
+    oq_events_free(ev);
+    oq_log_index_free(ix);
+    oq_log_free(log);
+    free(logcsv);
+    free(evcsv);
+}
+
 /* ---- the purchases reader ---------------------------------------------------------- */
 
 static void test_orders_read_ok(void **state)
@@ -339,6 +450,7 @@ int main(void)
         cmocka_unit_test(test_golden_no_events),
         cmocka_unit_test(test_options_and_misuse),
         cmocka_unit_test(test_log_without_orders),
+        cmocka_unit_test(test_many_categories),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,8 @@
 """Golden values for tests/test_gross.c: the gross-profit model of
 include/offerq/gross.h (steps 1-7), recomputed independently with numpy from
 the CSV files (no offerq code): category effects by alternating least
-squares, levels and variances, margins, the category model's grid search,
+squares, levels and variances, margins, the favourite filter (a dense
+posterior over all K categories) and its grid search,
 and g of every log row and of every customer tomorrow.
 
 Three fits: "orders" (log + events + orders file), "no_orders" (log +
@@ -36,7 +37,8 @@ OUT = "tests/golden/gross"
 EPOCH = dt.date(1970, 1, 1)
 SWEEPS = 20
 MIN_ROWS = 5
-WINDOWS = [7, 14, 30, 60]
+DRIFTS = [0.005, 0.01, 0.02, 0.03, 0.05, 0.08, 0.13, 0.2]
+CONCS = [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
 ALPHAS = [a / 10 for a in range(1, 10)]
 
 
@@ -82,6 +84,7 @@ def make_data(binary):
 
 def fit_and_predict(log, events, orders):
     """Returns (params dict, g_row list, g_tom list)."""
+    events_given = len(events) > 0
     # Category ids as the C dictionary interns them: the log's, then the events'.
     cats = {}
     for r in log:
@@ -195,25 +198,46 @@ def fit_and_predict(log, events, orders):
         pooled = sp.sum() / sv.sum()
         margin = np.where((nr >= MIN_ROWS) & (sv > 0), sp / np.where(sv > 0, sv, 1), pooled)
 
-    # step 5
+    # step 5: the favourite filter, a dense posterior over the K categories
+    def filt(c, t, drift, conc):
+        """Posterior over the favourite of customer c on day t, from its events
+        strictly before t."""
+        pi = np.full(K, 1.0 / K)
+        last = None
+        for d, k in ev_of[c]:
+            if d >= t:
+                break
+            if last is not None:
+                keep = (1 - drift) ** (d - last)
+                pi = keep * pi + (1 - keep) / K
+            like = np.full(K, (1 - conc) / K)
+            like[k] += conc
+            pi = pi * like
+            pi /= pi.sum()
+            last = d
+        if last is not None:
+            keep = (1 - drift) ** (t - last)
+            pi = keep * pi + (1 - keep) / K
+        return pi
+
     pop = cnt / max(len(known), 1)
-    grid = np.zeros((len(WINDOWS), len(ALPHAS)))
-    window, alpha, ll_best = 0, 0.0, -np.inf
+    grid = np.zeros((len(DRIFTS), len(CONCS), len(ALPHAS)))
+    drift, conc, alpha, ll_best = 0.0, 0.0, 0.0, -np.inf
     f = np.exp(b) * margin
-    if known:
-        for wi, w in enumerate(WINDOWS):
-            shares = []
-            for c, d, lv, v, k in known:
-                win = [e[1] for e in ev_of[c] if d - w <= e[0] < d]
-                shares.append((sum(1 for x in win if x == k) / len(win)) if win else None)
-            for ai, al in enumerate(ALPHAS):
-                ll = 0.0
-                for (c, d, lv, v, k), s in zip(known, shares):
-                    ll += math.log(al * s + (1 - al) * pop[k] if s is not None else pop[k])
-                grid[wi, ai] = ll
-                if ll > ll_best:
-                    ll_best, window, alpha = ll, w, al
+    if known and events_given:
+        for di, dr in enumerate(DRIFTS):
+            for ci, co in enumerate(CONCS):
+                rec = [filt(c, d, dr, co)[k] for c, d, lv, v, k in known]
+                for ai, al in enumerate(ALPHAS):
+                    ll = sum(math.log(al * r + (1 - al) * pop[k])
+                             for r, (c, d, lv, v, k) in zip(rec, known))
+                    grid[di, ci, ai] = ll
+                    if ll > ll_best:
+                        ll_best, drift, conc, alpha = ll, dr, co, al
         pop_f = float((pop * f).sum())
+    elif known:
+        pop_f = float((pop * f).sum())
+        ll_best = sum(math.log(pop[k]) for c, d, lv, v, k in known)
     else:
         pop_f = pooled
         ll_best = 0.0
@@ -229,9 +253,8 @@ def fit_and_predict(log, events, orders):
         else:
             mu, pv = m0, sa2
         S = pop_f
-        win = [e[1] for e in ev_of[c] if t - window <= e[0] < t] if window else []
-        if win:
-            S = alpha * float(np.mean([f[k] for k in win])) + (1 - alpha) * pop_f
+        if alpha > 0:
+            S = alpha * float(filt(c, t, drift, conc) @ f) + (1 - alpha) * pop_f
         return math.exp(mu + pv / 2 + se2 / 2) * S
 
     tomorrow = max(day(r[1]) for r in log) + 1
@@ -247,7 +270,8 @@ def fit_and_predict(log, events, orders):
         "pop": {n: float(pop[cats[n]]) for n in names},
         "m0": float(m0), "sa2": float(sa2), "se2": float(se2),
         "pooled_margin": float(pooled), "pop_f": float(pop_f),
-        "window": int(window), "alpha": float(alpha), "loglik": float(ll_best),
+        "drift": float(drift), "conc": float(conc), "alpha": float(alpha),
+        "loglik": float(ll_best),
         "loglik_grid": grid.tolist(),
         "n_orders": N, "n_known": len(known), "n_customers": U,
         "n_cats_used": int(has.sum()), "n_margin_rows": n_margin,
@@ -269,8 +293,8 @@ def main():
         p, gr, gt = fit_and_predict(log, ev, od)
         p["g_row"], p["g_tom"] = gr, gt
         out[name] = p
-        print("%-9s w %2d alpha %.1f m0 %.4f sa2 %.4f se2 %.4f pooled %.4f N %d known %d; "
-              "customers without orders %d" % (name, p["window"], p["alpha"], p["m0"], p["sa2"],
+        print("%-9s drift %.3f conc %.1f alpha %.1f m0 %.4f sa2 %.4f se2 %.4f pooled %.4f N %d known %d; "
+              "customers without orders %d" % (name, p["drift"], p["conc"], p["alpha"], p["m0"], p["sa2"],
                                                p["se2"], p["pooled_margin"], p["n_orders"],
                                                p["n_known"], len(p["customers_without_orders"])))
     os.makedirs(OUT, exist_ok=True)

@@ -38,29 +38,42 @@
  *     summed); margin_k = sum profit / sum value over the matched rows whose
  *     log category is k. A category with fewer than `margin_min_rows` (5)
  *     matched rows gets the pooled margin (sum over all / sum over all).
- *  5. Category of the next order on day t, from the customer's events in the
- *     window [t - w, t):
- *        p_k = alpha share_k(window) + (1 - alpha) pop_k,
- *     pop_k = share of category k among the orders with a known category,
- *     share_k = share of the window's event rows on k; no event in the
- *     window: p_k = pop_k. (w, alpha) maximise sum over orders with a known
- *     category of log p_{k(order)}, with the events strictly before the
- *     order's day, on the grid w in OQ_GROSS_WINDOWS, alpha in 0.1 .. 0.9
- *     (every order, no subsample; the first maximum in (w, alpha) order wins).
+ *  5. Category of the next order on day t: a hidden favourite category
+ *     followed through the customer's events strictly before t (a forward
+ *     filter of a hidden Markov chain over the K categories):
+ *       - before the first event the favourite is uniform over the K;
+ *       - each day it is redrawn uniformly with probability `drift`, so over
+ *         d days pi <- keep pi + (1 - keep) / K, keep = (1 - drift)^d;
+ *       - an event on category e has P(e | favourite k) = conc [e = k] +
+ *         (1 - conc) / K, and pi_k <- pi_k P(e | k) / sum_j pi_j P(e | j)
+ *         (several events on one day: one update each, in stream order);
+ *     then p_k = alpha pi_k + (1 - alpha) pop_k, pop_k = share of category k
+ *     among the orders with a known category. (drift, conc, alpha) maximise
+ *     sum over orders with a known category of log p_{k(order)} (pi from the
+ *     events strictly before the order's day) on the grid OQ_GROSS_DRIFTS x
+ *     OQ_GROSS_CONCS x alpha in 0.1 .. 0.9 (every order, no subsample; the
+ *     first maximum in (drift, conc, alpha) order wins). Without events:
+ *     drift = conc = alpha = 0 and p = pop.
+ *     The posterior is held sparse, pi_k = u + w_k with w_k kept for at most
+ *     OQ_GROSS_FAV_CAP (32) browsed categories (a new one past that folds
+ *     the smallest w_k into u, keeping sum pi = 1; exact below 33 browsed
+ *     categories), so that K may be 65535. On the example log this raised
+ *     the policy from 89.8 % to 90.2 % of the oracle's uplift (mean of six
+ *     seeds; the previous model took the shares of a window's events) and
+ *     the fit finds the generator's drift 0.03 and weight 0.8.
  *  6. Prediction for customer u on day t from its orders strictly before t
  *     (n of them, abar = mean of log v - b_k): a normal-normal posterior of
  *     the level,
  *        P = 1/sa2 + n/se2, mu = (m0/sa2 + n abar/se2) / P, pv = 1/P
  *     (n = 0: mu = m0, pv = sa2), and with f_k = exp(b_k) margin_k,
  *        g = exp(mu + pv/2 + se2/2) sum_k p_k f_k,
- *        sum_k p_k f_k = alpha mean_{events e in window} f_{k(e)}
- *                        + (1 - alpha) pop_f,  pop_f = sum_k pop_k f_k
- *     (no per-customer array of K: K may be 65535).
+ *        sum_k p_k f_k = alpha (u sum_f + sum_k w_k f_k) + (1 - alpha) pop_f,
+ *     sum_f = sum_k f_k, pop_f = sum_k pop_k f_k.
  *  7. Without an orders file the same model is fitted on the log's own order
  *     rows with a profit > 0 (value := profit, margin := 1, category = the
  *     row's category, always known), so g is still available.
  * If no order has a known category (orders file but no events): b = 0,
- * pop_f = the pooled margin, and w = 0, alpha = 0 (g uses the level only).
+ * pop_f = the pooled margin, and alpha = 0 (g uses the level only).
  *
  * Deterministic (no randomness; sums in a fixed order whatever the number
  * of threads). Customers are independent in oq_gross_predict (parallel
@@ -99,9 +112,12 @@ void oq_orders_free(oq_orders *o);
 
 /* ---- the model ----------------------------------------------------------------- */
 
-#define OQ_GROSS_NWIN 4
-#define OQ_GROSS_WINDOWS {7, 14, 30, 60} /* days */
-#define OQ_GROSS_NALPHA 9                /* alpha = 0.1, 0.2, ..., 0.9 */
+#define OQ_GROSS_NDRIFT 8
+#define OQ_GROSS_DRIFTS {0.005, 0.01, 0.02, 0.03, 0.05, 0.08, 0.13, 0.2} /* per day */
+#define OQ_GROSS_NCONC 7
+#define OQ_GROSS_CONCS {0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8}
+#define OQ_GROSS_NALPHA 9   /* alpha = 0.1, 0.2, ..., 0.9 */
+#define OQ_GROSS_FAV_CAP 32 /* categories held apart in a customer's filter */
 
 typedef struct oq_gross_opts {
     int sweeps;             /* 20: alternating least-squares sweeps (step 2) */
@@ -119,10 +135,13 @@ typedef struct oq_gross {
     double m0, sa2, se2; /* level mean, level variance, residual variance (log scale) */
     double pooled_margin;
     double pop_f;       /* sum_k pop_k exp(b_k) margin_k */
-    int32_t window;     /* w, days (0: no known category) */
-    double alpha;       /* weight of the window's shares */
-    double loglik;      /* category log-likelihood at (window, alpha) */
-    double loglik_grid[OQ_GROSS_NWIN][OQ_GROSS_NALPHA]; /* the whole grid */
+    double sum_f;       /* sum_k f_k over the K categories */
+    double drift;       /* daily probability that the favourite is redrawn */
+    double conc;        /* weight of the favourite in an event's category */
+    double alpha;       /* weight of the favourite in the next order's category (0: no
+                           known category, the filter is unused) */
+    double loglik;      /* category log-likelihood at (drift, conc, alpha) */
+    double loglik_grid[OQ_GROSS_NDRIFT][OQ_GROSS_NCONC][OQ_GROSS_NALPHA]; /* the grid */
     size_t n_orders;    /* N: orders used (customers in the log index) */
     size_t n_known;     /* ... of which with a known category */
     size_t n_customers; /* U: customers with orders */

@@ -86,8 +86,8 @@ const double *oq_models_rhat_rows(const oq_models *m);
 const double *oq_models_gross_rows(const oq_models *m);
 /* The fitted g model (gross.h) in brief, or NULL. */
 typedef struct oq_gross_info {
-    int from_orders, window;
-    double alpha, m0, sa2, se2, pop_f;
+    int from_orders;
+    double drift, conc, alpha, m0, sa2, se2, pop_f;
     size_t n_orders, n_cats_used;
 } oq_gross_info;
 const oq_gross_info *oq_models_gross(const oq_models *m);
