@@ -489,10 +489,19 @@ static double fav_mean_f(const fav *s, const double *f, double sum_f)
 static const double fav_drifts[OQ_GROSS_NDRIFT] = OQ_GROSS_DRIFTS;
 static const double fav_concs[OQ_GROSS_NCONC] = OQ_GROSS_CONCS;
 
+/* Whether customer c (user id u) is in the fit's sample: all when stride
+ * is 1, else those whose id hashes to 0 mod stride. */
+static int fav_sampled(int64_t u, uint64_t stride)
+{
+    return stride <= 1 || (((uint64_t)u * 0x9E3779B97F4A7C15ULL) >> 32) % stride == 0;
+}
+
 /* One (drift, conc): pi of the order's category just before each
- * known-category order's day (rec (n); -1 for the others). */
-static void fav_record(const otab *t, const oq_events *ev, const oq_events_ix *evx, size_t K,
-                       double drift, double conc, double *rec)
+ * known-category order's day of the sampled customers (rec (n); -1 for the
+ * others). */
+static void fav_record(const otab *t, const oq_log_index *ix, const oq_events *ev,
+                       const oq_events_ix *evx, size_t K, uint64_t stride, double drift,
+                       double conc, double *rec)
 {
     long nc = (long)t->nc;
     double ls = log1p(-drift);
@@ -501,9 +510,10 @@ static void fav_record(const otab *t, const oq_events *ev, const oq_events_ix *e
         fav s;
         fav_init(&s, K);
         size_t e = evx->lo[c];
+        int in = fav_sampled(ix->user_id[c], stride);
         for (size_t j = t->lo[c]; j < t->lo[c + 1]; j++) {
             rec[j] = -1;
-            if (t->cat[j] < 0) continue;
+            if (t->cat[j] < 0 || !in) continue;
             for (; e < evx->hi[c] && ev->day[oq_events_ix_at(evx, e)] < t->day[j]; e++) {
                 size_t x = oq_events_ix_at(evx, e);
                 fav_observe(&s, ev->day[x], (int32_t)ev->category[x], conc, ls, K);
@@ -514,8 +524,8 @@ static void fav_record(const otab *t, const oq_events *ev, const oq_events_ix *e
     }
 }
 
-static int fit_category(const otab *t, const oq_events *ev, const oq_events_ix *evx, size_t K,
-                        oq_gross *m, oq_error *err)
+static int fit_category(const otab *t, const oq_log_index *ix, const oq_events *ev,
+                        const oq_events_ix *evx, size_t K, oq_gross *m, oq_error *err)
 {
     double *rec = malloc((t->n ? t->n : 1) * sizeof *rec);
     if (!rec) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
@@ -527,13 +537,15 @@ static int fit_category(const otab *t, const oq_events *ev, const oq_events_ix *
         free(rec);
         return 0;
     }
+    uint64_t stride = (m->n_known + OQ_GROSS_FIT_ORDERS - 1) / OQ_GROSS_FIT_ORDERS;
+    m->fit_stride = stride ? (size_t)stride : 1;
     for (int di = 0; di < OQ_GROSS_NDRIFT; di++)
         for (int ci = 0; ci < OQ_GROSS_NCONC; ci++) {
-            fav_record(t, ev, evx, K, fav_drifts[di], fav_concs[ci], rec);
+            fav_record(t, ix, ev, evx, K, stride, fav_drifts[di], fav_concs[ci], rec);
             for (int ai = 0; ai < OQ_GROSS_NALPHA; ai++) {
                 double al = (ai + 1) / 10.0, ll = 0;
                 for (size_t j = 0; j < t->n; j++)
-                    if (t->cat[j] >= 0) ll += log(al * rec[j] + (1 - al) * m->pop[t->cat[j]]);
+                    if (rec[j] >= 0) ll += log(al * rec[j] + (1 - al) * m->pop[t->cat[j]]);
                 m->loglik_grid[di][ci][ai] = ll;
                 if (ll > best) {
                     best = ll;
@@ -618,7 +630,7 @@ int oq_gross_fit(const oq_log *log, const oq_log_index *ix, const oq_events *ev,
         m->sum_f += m->f[k];
     }
     if (m->n_known) {
-        if ((rc = fit_category(&t, ev, evx, K, m, err))) goto cleanup;
+        if ((rc = fit_category(&t, ix, ev, evx, K, m, err))) goto cleanup;
         m->pop_f = 0;
         for (size_t k = 0; k < K; k++)
             if (m->pop[k] > 0) m->pop_f += m->pop[k] * m->f[k];

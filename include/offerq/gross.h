@@ -51,8 +51,11 @@
  *     among the orders with a known category. (drift, conc, alpha) maximise
  *     sum over orders with a known category of log p_{k(order)} (pi from the
  *     events strictly before the order's day) on the grid OQ_GROSS_DRIFTS x
- *     OQ_GROSS_CONCS x alpha in 0.1 .. 0.9 (every order, no subsample; the
- *     first maximum in (drift, conc, alpha) order wins). Without events:
+ *     OQ_GROSS_CONCS x alpha in 0.1 .. 0.9 (the first maximum in (drift,
+ *     conc, alpha) order wins). Above OQ_GROSS_FIT_ORDERS known-category
+ *     orders the search uses a deterministic sample of customers, those
+ *     whose id u has ((u * 0x9E3779B97F4A7C15) >> 32) mod s = 0, s =
+ *     ceil(known orders / OQ_GROSS_FIT_ORDERS) (fit_stride). Without events:
  *     drift = conc = alpha = 0 and p = pop.
  *     The posterior is held sparse, pi_k = u + w_k with w_k kept for at most
  *     OQ_GROSS_FAV_CAP (32) browsed categories (a new one past that folds
@@ -118,6 +121,7 @@ void oq_orders_free(oq_orders *o);
 #define OQ_GROSS_CONCS {0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8}
 #define OQ_GROSS_NALPHA 9   /* alpha = 0.1, 0.2, ..., 0.9 */
 #define OQ_GROSS_FAV_CAP 32 /* categories held apart in a customer's filter */
+#define OQ_GROSS_FIT_ORDERS 500000 /* known-category orders the grid search uses at most */
 
 typedef struct oq_gross_opts {
     int sweeps;             /* 20: alternating least-squares sweeps (step 2) */
@@ -147,6 +151,7 @@ typedef struct oq_gross {
     size_t n_customers; /* U: customers with orders */
     size_t n_cats_used; /* categories with known orders */
     size_t n_margin_rows; /* log order rows matched to an order (0 without orders) */
+    size_t fit_stride;  /* step 5's sample: customers whose id hashes to 0 mod this (1: all) */
     int from_orders;    /* 1: fitted on an orders file; 0: on the log (step 7) */
 } oq_gross;
 
