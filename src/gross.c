@@ -728,3 +728,56 @@ int oq_gross_predict(const oq_gross *m, const oq_log *log, const oq_log_index *i
     otab_free(&t);
     return 0;
 }
+
+/* ---- browse concentration evidence (gross.h) ----------------------------------- */
+
+/* log P(e | history) under the filter s (already moved to e's day), then the
+ * update: the predictive probability of an event is (1 - conc)/K + conc pi_e. */
+static double fav_observe_ll(fav *s, int32_t day, int32_t e, double conc, double log_stay,
+                             size_t K)
+{
+    if (s->last != INT32_MIN) fav_move(s, day, log_stay, K);
+    double pe = fav_pi(s, e);
+    fav_observe(s, day, e, conc, log_stay, K);
+    return log((1 - conc) / (double)K + conc * pe);
+}
+
+int oq_gross_evidence(const oq_gross *m, const oq_log *log, const oq_log_index *ix,
+                      const oq_events *ev, const oq_events_ix *evx, int32_t tomorrow,
+                      float *x_row, float *x_tom, size_t stride, oq_error *err)
+{
+    if (!m || !x_row || stride < 1)
+        return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "no model, no output or stride 0");
+    int rc = check_inputs(log, ix, ev, evx, err);
+    if (rc) return rc;
+    if (log->cats.n > m->n_cats)
+        return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
+                            "the log has %u categories, the model %zu: another log",
+                            (unsigned)log->cats.n, m->n_cats);
+    long nc = (long)ix->n_customers;
+    size_t K = m->n_cats;
+    /* without events or a fitted drift there is no evidence: 0 */
+    double ls = m->drift > 0 ? log1p(-m->drift) : 0;
+#pragma omp parallel for schedule(dynamic, 256)
+    for (long c = 0; c < nc; c++) {
+        fav hi, lo;
+        fav_init(&hi, K);
+        fav_init(&lo, K);
+        double llr = 0;
+        size_t x = evx ? evx->lo[c] : 0, s = ix->start[c], e = ix->start[c + 1];
+        for (size_t q = s; q <= e; q++) {
+            if (q == e && !x_tom) break;
+            int32_t day = q < e ? log->day[ix->row[q]] : tomorrow;
+            for (; evx && m->drift > 0 && x < evx->hi[c] && ev->day[oq_events_ix_at(evx, x)] < day;
+                 x++) {
+                size_t y = oq_events_ix_at(evx, x);
+                int32_t k = (int32_t)ev->category[y];
+                llr += fav_observe_ll(&hi, ev->day[y], k, OQ_GROSS_EVIDENCE_HI, ls, K) -
+                       fav_observe_ll(&lo, ev->day[y], k, OQ_GROSS_EVIDENCE_LO, ls, K);
+            }
+            if (q < e) x_row[ix->row[q] * stride] = (float)llr;
+            else x_tom[(size_t)c * stride] = (float)llr;
+        }
+    }
+    return 0;
+}

@@ -278,7 +278,8 @@ static void bgnbd_features(const oq_models *m, int64_t u, int32_t d, oq_resp_fea
  * (m->gross_log) and of tomorrow's customers (g_tom), from the purchases
  * file's order values when BG/NBD read one (else the log's order rows). */
 static int fit_gross(oq_models *m, const oq_log *log, const oq_models_opts *o,
-                     const oq_events *ev, const oq_events_ix *evx, double *g_tom, oq_error *err)
+                     const oq_events *ev, const oq_events_ix *evx, double *g_tom,
+                     oq_resp_feat *X, oq_resp_feat *Xt, oq_error *err)
 {
     oq_orders *ords = NULL;
     oq_gross *gm = NULL;
@@ -297,6 +298,9 @@ static int fit_gross(oq_models *m, const oq_log *log, const oq_models_opts *o,
     if (!(rc = oq_gross_fit(log, o->ix, ev, evx, ords, NULL, &gm, err)))
         rc = oq_gross_predict(gm, log, o->ix, ev, evx, ords, o->tomorrow, m->gross_log, g_tom,
                               err);
+    if (!rc) /* feature 11 (response.h): the filter's browse concentration evidence */
+        rc = oq_gross_evidence(gm, log, o->ix, ev, evx, o->tomorrow, X + 11, Xt + 11,
+                               OQ_RESP_NFEAT, err);
     if (!rc) {
         m->ginfo = (oq_gross_info){.from_orders = gm->from_orders, .drift = gm->drift, .conc = gm->conc,
                                    .alpha = gm->alpha, .m0 = gm->m0, .sa2 = gm->sa2,
@@ -342,7 +346,7 @@ static int fit_response(oq_models *m, const oq_log *log, const oq_models_opts *o
         bgnbd_features(m, log->user_id[i], log->day[i], X + i * OQ_RESP_NFEAT);
     for (size_t c = 0; c < nc; c++)
         bgnbd_features(m, ix->user_id[c], o->tomorrow, Xt + c * OQ_RESP_NFEAT);
-    if ((rc = fit_gross(m, log, o, ev, evx, g_tom, err))) goto cleanup;
+    if ((rc = fit_gross(m, log, o, ev, evx, g_tom, X, Xt, err))) goto cleanup;
     oq_events_ix_free(evx); /* the features hold what the fit needs from them */
     evx = NULL;
     oq_events_free(ev);

@@ -47,6 +47,7 @@ static void put_features(const hist *h, size_t n30, int32_t t, double days_since
     f[8] = (oq_resp_feat)(p30);
     f[9] = (oq_resp_feat)(log1p(aov));
     f[10] = 1; /* P(alive): filled by the caller */
+    f[11] = 0; /* browse concentration evidence: filled by the caller */
 }
 
 /* One customer: its rows in day order, then (tom_f) tomorrow. Two cursors

@@ -4,9 +4,11 @@
 # customers, 70,000 rows) of three seeds other than the README's: offerq's
 # default policy (response-model r^) must beat every fixed coupon and the
 # seed-faithful loop in true next-day profit and reach a share of the
-# oracle's uplift that held on every seed measured (89.3-90.9 % on seeds
-# 2-4 run with --seed equal to the log's; 89.5-91.1 % on seeds 1-6 with the
-# default --seed; docs/readme/dynaq.md), checked here at 87 %. The off-policy
+# oracle's uplift of 90 % (the issue's goal): 90.4-92.5 % on seeds 2-4 run
+# with --seed equal to the log's, 90.8-93.0 % on seeds 1-6 with the default
+# --seed (docs/readme/dynaq.md); checked here as a mean >= 90 % over the
+# three seeds and >= 89 % on each (a margin for floating-point differences
+# of another CPU in the trees' fit). The off-policy
 # estimate (cross-fitted IPS and DR) must lie within 10 % of the true value.
 set -u
 BIN=${OQ_BIN:-./offerq}
@@ -29,7 +31,8 @@ me = pol["offerq"]
 print("seed file %s: offerq %.1f %% of the oracle's uplift" % (sys.argv[1], me["pct_of_oracle_uplift"]))
 for name in ["5", "10", "20", "no coupon", "random (logging)", "seed-faithful"]:
     assert me["profit"] > pol[name]["profit"], (name, me, pol[name])
-assert me["pct_of_oracle_uplift"] >= 87, me
+assert me["pct_of_oracle_uplift"] >= 89, me
+open(sys.argv[1] + ".pct", "w").write("%.6f\n" % me["pct_of_oracle_uplift"])
 assert rep["scorer"]["interim"] is False
 rm = rep["response_model"]
 assert rm["p_model"]["kind"] == "boost" and rm["p_model"]["trees"] == 400, rm["p_model"]
@@ -40,4 +43,12 @@ for k in ("ips", "dr"):
 PY
     pass=$((pass + 1))
 done
+cat "$T"/eval*.json.pct | python3 -c '
+import sys
+v = [float(x) for x in sys.stdin]
+m = sum(v) / len(v)
+print("mean over seeds 2-4: %.1f %% of the oracle'"'"'s uplift" % m)
+assert len(v) == 3 and m >= 90, v
+' || fail "mean share of the oracle's uplift below 90 %"
+pass=$((pass + 1))
 echo "$pass passed, 0 failed"

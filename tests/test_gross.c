@@ -85,13 +85,19 @@ static void check_cats(const json_t *g, const char *key, const double *got, cons
         assert_close(got[k], num(o, log->cats.names[k]), TOL, key, (long)k);
 }
 
-static void check_vector(const json_t *g, const char *key, const double *got, size_t n)
+static void check_vector_tol(const json_t *g, const char *key, const double *got, size_t n,
+                             double tol)
 {
     json_t *a = json_object_get(g, key);
     assert_non_null(a);
     assert_int_equal(json_array_size(a), n);
     for (size_t i = 0; i < n; i++)
-        assert_close(got[i], json_number_value(json_array_get(a, i)), TOL, key, (long)i);
+        assert_close(got[i], json_number_value(json_array_get(a, i)), tol, key, (long)i);
+}
+
+static void check_vector(const json_t *g, const char *key, const double *got, size_t n)
+{
+    check_vector_tol(g, key, got, n, TOL);
 }
 
 /* Fit and predict in one mode and compare everything with the golden file. */
@@ -139,6 +145,20 @@ static void check_mode(fixture *fx, const char *mode, const oq_events *ev, const
                      0);
     check_vector(g, "g_row", gr, fx->log->n);
     check_vector(g, "g_tom", gt, fx->ix->n_customers);
+    /* the browse concentration evidence, written with a stride of 2 into
+       float columns (feature 11 of the response model) */
+    float *er = malloc(2 * fx->log->n * sizeof *er), *et = malloc(2 * fx->ix->n_customers * sizeof *et);
+    double *erd = malloc(fx->log->n * sizeof *erd), *etd = malloc(fx->ix->n_customers * sizeof *etd);
+    assert_true(er && et && erd && etd);
+    assert_int_equal(oq_gross_evidence(m, fx->log, fx->ix, ev, evx, fx->tomorrow, er, et, 2, &err), 0);
+    for (size_t i = 0; i < fx->log->n; i++) erd[i] = er[2 * i];
+    for (size_t c = 0; c < fx->ix->n_customers; c++) etd[c] = et[2 * c];
+    check_vector_tol(g, "evidence_row", erd, fx->log->n, 1e-6);
+    check_vector_tol(g, "evidence_tom", etd, fx->ix->n_customers, 1e-6);
+    free(er);
+    free(et);
+    free(erd);
+    free(etd);
     /* a customer without orders: the population level, exp(m0 + sa2/2 + se2/2) x S */
     json_t *none = json_object_get(g, "customers_without_orders");
     assert_true(json_array_size(none) > 0);

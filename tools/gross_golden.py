@@ -40,6 +40,7 @@ MIN_ROWS = 5
 DRIFTS = [0.005, 0.01, 0.02, 0.03, 0.05, 0.08, 0.13, 0.2]
 CONCS = [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
 ALPHAS = [a / 10 for a in range(1, 10)]
+EV_HI, EV_LO = 0.8, 0.2  # OQ_GROSS_EVIDENCE_HI, _LO
 
 
 def day(s):
@@ -257,7 +258,35 @@ def fit_and_predict(log, events, orders):
             S = alpha * float(filt(c, t, drift, conc) @ f) + (1 - alpha) * pop_f
         return math.exp(mu + pv / 2 + se2 / 2) * S
 
+    # oq_gross_evidence: the log-likelihood ratio of the events under the
+    # filter with conc 0.8 against 0.2 (the fitted drift), dense posteriors
+    def evidence(c, t):
+        if drift <= 0:
+            return 0.0
+        llr = 0.0
+        for co, sign in ((EV_HI, 1.0), (EV_LO, -1.0)):
+            pi = np.full(K, 1.0 / K)
+            last = None
+            for d, k in ev_of[c]:
+                if d >= t:
+                    break
+                if last is not None:
+                    keep = (1 - drift) ** (d - last)
+                    pi = keep * pi + (1 - keep) / K
+                llr += sign * math.log((1 - co) / K + co * pi[k])
+                like = np.full(K, (1 - co) / K)
+                like[k] += co
+                pi = pi * like
+                pi /= pi.sum()
+                last = d
+        return llr
+
     tomorrow = max(day(r[1]) for r in log) + 1
+    ev_row = [0.0] * len(log)
+    for c in range(nc):
+        for i in rows_of[c]:
+            ev_row[i] = evidence(c, day(log[i][1]))
+    ev_tom = [evidence(c, tomorrow) for c in range(nc)]
     g_row = [0.0] * len(log)
     for c in range(nc):
         for i in rows_of[c]:
@@ -277,6 +306,7 @@ def fit_and_predict(log, events, orders):
         "n_cats_used": int(has.sum()), "n_margin_rows": n_margin,
         "customers_without_orders": [users[c] for c in range(nc) if not ords[c]],
         "tomorrow": tomorrow,
+        "evidence_row": ev_row, "evidence_tom": ev_tom,
     }
     return params, g_row, g_tom
 

@@ -8,7 +8,7 @@ must predict the same probabilities: this checks our input layout (the
 features, "a coupon is offered", the coupon's value), the parameters and the
 monotone constraint, not XGBoost itself.
 
-The data: 2,000 training rows and 200 query rows, 11 features uniform on
+The data: 2,000 training rows and 200 query rows, 12 features uniform on
 the grid k/32 in [0, 1) (exact in a short decimal), coupons drawn
 uniformly, and
     P(order | x, c) = sigmoid(-2 + 1.5 x0 + [x1 > 0.5] u(c) - 0.8 [c > 0][x2 > 0.7])
@@ -26,7 +26,7 @@ import xgboost as xgb
 OUT = "tests/golden/pmodel"
 VALUE = np.array([0.0, 5.0, 10.0, 20.0])
 UPLIFT = np.array([0.0, 0.6, 1.0, 1.4])
-F = 11
+F = 12
 
 
 def truth(X, c):

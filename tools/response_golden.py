@@ -22,6 +22,7 @@ OUT = "tests/golden/response"
 EPOCH = dt.date(1970, 1, 1)
 COUPON = {"none": 0, "5": 1, "10": 2, "20": 3}
 VALUE = np.array([0.0, 5.0, 10.0, 20.0])
+NFEAT = 12  # OQ_RESP_NFEAT
 RIDGE, MAX_ITER, TOL = 1e-3, 50, 1e-10
 NKNOT = 9
 
@@ -66,6 +67,7 @@ def features(rows_before, events_before, t, days_since, p30, aov):
         p30,
         np.log1p(aov),
         1.0,  # P(alive): filled by the nightly job from BG/NBD
+        0.0,  # browse concentration evidence: filled by the nightly job (gross.h)
     ]
 
 
@@ -119,9 +121,9 @@ def main():
     profit = np.array([float(r[9]) for r in log])
     aov = np.array([float(r[4]) for r in log])
     tomorrow = d.max() + 1
-    X = np.zeros((n, 11))
+    X = np.zeros((n, NFEAT))
     users = sorted(by_user)
-    Xt = np.zeros((len(users), 11))
+    Xt = np.zeros((len(users), NFEAT))
     for ci, u in enumerate(users):
         ks = sorted(by_user[u], key=lambda k: d[k])
         evs = ev_user.get(u, [])

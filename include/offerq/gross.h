@@ -177,6 +177,27 @@ int oq_gross_predict(const oq_gross *m, const oq_log *log, const oq_log_index *i
                      int32_t tomorrow, double *g_row /* OUT: (log->n) */,
                      double *g_tom /* OUT: (ix->n_customers) or NULL */, oq_error *err) OQ_WUR;
 
+/* Browse concentration evidence of every log row (x_row[i * stride], i <
+ * log->n, from the customer's events strictly before the row's day) and of
+ * every customer on day `tomorrow` (x_tom[c * stride], c < ix->n_customers;
+ * x_tom may be NULL), in single precision (feature columns): the log-
+ * likelihood ratio of the customer's events under the favourite filter of
+ * step 5 with conc OQ_GROSS_EVIDENCE_HI against OQ_GROSS_EVIDENCE_LO (the
+ * fitted drift; K = the model's categories),
+ *     sum over events e of log p_hi(e | earlier events) - log p_lo(e | ...),
+ *     p(e | earlier) = (1 - conc) / K + conc pi_e.
+ * Positive: the customer keeps to a favourite that drifts; negative: browses
+ * widely; its size grows with the evidence. 0 without events (or drift 0).
+ * The P(order) learner's feature 11 (response.h): on the example logs it
+ * told persuadable customers from the rest better than the browse repeat
+ * rate (90.2 % -> 91.9 % of the oracle's uplift, six seeds). Errors as
+ * oq_gross_predict. */
+#define OQ_GROSS_EVIDENCE_HI 0.8
+#define OQ_GROSS_EVIDENCE_LO 0.2
+int oq_gross_evidence(const oq_gross *m, const oq_log *log, const oq_log_index *ix,
+                      const oq_events *ev, const oq_events_ix *evx, int32_t tomorrow,
+                      float *x_row, float *x_tom, size_t stride, oq_error *err) OQ_WUR;
+
 void oq_gross_free(oq_gross *m);
 
 #endif

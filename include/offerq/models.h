@@ -46,7 +46,7 @@ typedef struct oq_models_opts {
     int quiet;
     int reward;              /* OQ_REWARD_*: where r^ comes from */
     int keep_features;       /* keep the response model's row features for
-                                oq_models_response_features (n x 11 doubles) */
+                                oq_models_response_features (n x OQ_RESP_NFEAT floats) */
     const char *events_path; /* events for the Transformer and the response model; NULL:
                                 the log's events sidecar if present, else none */
     /* the profit Transformer */

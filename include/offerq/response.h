@@ -35,6 +35,13 @@
  *     fills it): the model's P(order) is then the whole order probability
  *     and the nightly job uses r~ = r^ (multiplying by P(alive) again would
  *     count dropout twice)
+ *  11 browse concentration evidence (gross.h, oq_gross_evidence;
+ *     oq_resp_features sets 0, the caller fills it): the log-likelihood
+ *     ratio of the customer's events under the favourite-category filter
+ *     with a concentrated against a wide browser; it tells persuadable
+ *     customers (wide browsers on the example logs) from the rest better
+ *     than feature 0, as it weighs every event against the drifting
+ *     favourite and grows with the evidence
  * (0-2 need the events stream; without it they are 0 for every customer.)
  * The response to the browse repeat rate is far from linear (narrow and wide
  * browsers answer coupons differently, with a threshold between them), so it
@@ -61,11 +68,11 @@
 #include "offerq/data.h"
 #include "offerq/error.h"
 
-#define OQ_RESP_NFEAT 11
+#define OQ_RESP_NFEAT 12
 #define OQ_RESP_NKNOT 9
 #define OQ_RESP_NIN (OQ_RESP_NFEAT + OQ_RESP_NKNOT) /* model inputs */
 
-/* Features are stored in single precision (10M rows x 11 = 440 MB); every
+/* Features are stored in single precision (10M rows x 12 = 480 MB); every
  * computation on them is in double. */
 typedef float oq_resp_feat;
 
