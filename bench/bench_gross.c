@@ -71,9 +71,15 @@ int main(int argc, char **argv)
     if (!gr || !gt) return 1;
     if (oq_gross_predict(m, log, ix, ev, evx, orders, tomorrow, gr, gt, &err)) die(&err);
     double t3 = now();
+    float *er = malloc((log->n ? log->n : 1) * sizeof *er);
+    float *et = malloc((ix->n_customers ? ix->n_customers : 1) * sizeof *et);
+    if (!er || !et) return 1;
+    if (oq_gross_evidence(m, log, ix, ev, evx, tomorrow, er, et, 1, &err)) die(&err);
+    double t4 = now();
     printf("log %s: %zu rows, %zu customers, %zu events, %zu orders in the file\n", argv[1],
            log->n, ix->n_customers, ev ? ev->n : 0, orders ? orders->n : 0);
-    printf("read %.3f s, fit %.3f s, predict (rows + tomorrow) %.3f s\n", t1 - t0, t2 - t1, t3 - t2);
+    printf("read %.3f s, fit %.3f s, predict (rows + tomorrow) %.3f s, browse evidence %.3f s\n",
+           t1 - t0, t2 - t1, t3 - t2, t4 - t3);
     printf("fitted on %s: N %zu orders (%zu known category), U %zu customers, %zu categories, "
            "%zu margin rows\n",
            m->from_orders ? "the orders file" : "the log (no orders file)", m->n_orders,
@@ -91,6 +97,8 @@ int main(int argc, char **argv)
     printf("mean g tomorrow %.4f\n", ix->n_customers ? s / (double)ix->n_customers : 0.0);
     free(gr);
     free(gt);
+    free(er);
+    free(et);
     oq_gross_free(m);
     oq_events_ix_free(evx);
     oq_log_index_free(ix);
