@@ -4,6 +4,7 @@
 #include "offerq/crosssell.h"
 #include "offerq/io.h"
 #include "offerq/rng.h"
+#include "util/rbuf.h"
 
 #include <gsl/gsl_rng.h>
 #include <math.h>
@@ -474,49 +475,6 @@ cleanup:
     return rc;
 }
 
-typedef struct rbuf {
-    const unsigned char *p;
-    size_t n, off;
-    int bad;
-} rbuf;
-
-static const unsigned char *take(rbuf *r, size_t len)
-{
-    if (r->bad || len > r->n - r->off) {
-        r->bad = 1;
-        return NULL;
-    }
-    const unsigned char *p = r->p + r->off;
-    r->off += len;
-    return p;
-}
-
-static uint64_t get_u64(rbuf *r)
-{
-    const unsigned char *x = take(r, 8);
-    uint64_t v = 0;
-    if (x)
-        for (int i = 0; i < 8; i++) v |= (uint64_t)x[i] << (8 * i);
-    return v;
-}
-
-static uint32_t get_u32(rbuf *r)
-{
-    const unsigned char *x = take(r, 4);
-    uint32_t v = 0;
-    if (x)
-        for (int i = 0; i < 4; i++) v |= (uint32_t)x[i] << (8 * i);
-    return v;
-}
-
-static double get_f64(rbuf *r)
-{
-    uint64_t u = get_u64(r);
-    double v;
-    memcpy(&v, &u, 8);
-    return v;
-}
-
 int oq_xsell_qtable_load(const char *path, oq_xsell_qtable **out, oq_error *err)
 {
     *out = NULL;
@@ -525,7 +483,7 @@ int oq_xsell_qtable_load(const char *path, oq_xsell_qtable **out, oq_error *err)
     oq_xsell_qtable *t = NULL;
     int rc = oq_read_file(path, (size_t)4 << 30, &data, &len, err);
     if (rc) return rc;
-    rbuf r = {(const unsigned char *)data, len, 0, 0};
+    oq_rbuf r = {(const unsigned char *)data, len, 0, 0};
     if (len < 12 || memcmp(data, TAB_MAGIC, 8) != 0) {
         rc = oq_error_set(err, OQ_EFORMAT, path, 0, 0,
                           "not an offerq cross-selling table (bad magic)");
@@ -538,9 +496,9 @@ int oq_xsell_qtable_load(const char *path, oq_xsell_qtable **out, oq_error *err)
                           "checksum mismatch: the file is damaged or was cut off");
         goto cleanup;
     }
-    r.n = len - 4;
-    take(&r, 8);
-    uint32_t version = get_u32(&r);
+    r.len = len - 4;
+    oq_rb_take(&r, 8);
+    uint32_t version = oq_rb_u32(&r);
     if (version != TAB_VERSION) {
         rc = oq_error_set(err, OQ_EFORMAT, path, 0, 0,
                           "table version %u, this offerq reads version %u", version, TAB_VERSION);
@@ -548,7 +506,7 @@ int oq_xsell_qtable_load(const char *path, oq_xsell_qtable **out, oq_error *err)
     }
     oq_xsell_mdp m;
     memset(&m, 0, sizeof m);
-    uint32_t N = get_u32(&r), K = get_u32(&r), D = get_u32(&r);
+    uint32_t N = oq_rb_u32(&r), K = oq_rb_u32(&r), D = oq_rb_u32(&r);
     if (N < 2 || N > OQ_XSELL_MAX_ITEMS || K < 1 || K > OQ_XSELL_MAX_DISC || D != 1 + N * K) {
         rc = oq_error_set(err, OQ_EFORMAT, path, 0, 0, "bad sizes (N %u, K %u, D %u)", N, K, D);
         goto cleanup;
@@ -556,18 +514,18 @@ int oq_xsell_qtable_load(const char *path, oq_xsell_qtable **out, oq_error *err)
     m.n_items = (int)N;
     m.n_disc = (int)K;
     for (uint32_t i = 0; i < N; i++) {
-        m.items[i].capacity = get_u32(&r);
-        m.items[i].price = get_f64(&r);
-        m.items[i].cost = get_f64(&r);
-        const unsigned char *l = take(&r, 1);
+        m.items[i].capacity = oq_rb_u32(&r);
+        m.items[i].price = oq_rb_f64(&r);
+        m.items[i].cost = oq_rb_f64(&r);
+        const unsigned char *l = oq_rb_take(&r, 1);
         size_t nl = l ? *l : 0;
-        const unsigned char *nm = take(&r, nl);
+        const unsigned char *nm = oq_rb_take(&r, nl);
         if (nm && nl <= OQ_XSELL_NAME_MAX) memcpy(m.items[i].name, nm, nl);
     }
-    for (uint32_t k = 0; k < K; k++) m.disc[k] = get_f64(&r);
-    uint64_t n = get_u64(&r);
+    for (uint32_t k = 0; k < K; k++) m.disc[k] = oq_rb_f64(&r);
+    uint64_t n = oq_rb_u64(&r);
     size_t rec = 12 + (size_t)D * 12;
-    if (r.bad || n > (r.n - r.off) / rec || (r.n - r.off) != n * rec) {
+    if (r.bad || n > (r.len - r.pos) / rec || (r.len - r.pos) != n * rec) {
         rc = oq_error_set(err, OQ_EFORMAT, path, 0, 0, "truncated or inconsistent table");
         goto cleanup;
     }
@@ -578,7 +536,7 @@ int oq_xsell_qtable_load(const char *path, oq_xsell_qtable **out, oq_error *err)
     }
     uint64_t nkeys = oq_xsell_n_states(&m) * N;
     for (uint64_t i = 0; i < n; i++) {
-        uint64_t key = get_u64(&r);
+        uint64_t key = oq_rb_u64(&r);
         if (key >= nkeys) {
             rc = oq_error_set(err, OQ_EFORMAT, path, 0, 0, "entry %llu: key out of range",
                               (unsigned long long)i);
@@ -590,9 +548,9 @@ int oq_xsell_qtable_load(const char *path, oq_xsell_qtable **out, oq_error *err)
             rc = oq_error_set(err, OQ_ENOMEM, path, 0, 0, "out of memory");
             goto cleanup;
         }
-        t->visits[h] = get_u32(&r);
-        for (uint32_t d = 0; d < D; d++) t->q[h * D + d] = get_f64(&r);
-        for (uint32_t d = 0; d < D; d++) t->cnt[h * D + d] = get_u32(&r);
+        t->visits[h] = oq_rb_u32(&r);
+        for (uint32_t d = 0; d < D; d++) t->q[h * D + d] = oq_rb_f64(&r);
+        for (uint32_t d = 0; d < D; d++) t->cnt[h * D + d] = oq_rb_u32(&r);
     }
     *out = t;
     t = NULL;

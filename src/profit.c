@@ -18,6 +18,7 @@
 #include "offerq/profit.h"
 #include "offerq/io.h"
 #include "offerq/rng.h"
+#include "util/rbuf.h"
 
 /* gsl_randist.h pulls in GSL's CBLAS declarations, which clash with OpenBLAS's
  * cblas.h; they declare the same standard CBLAS ABI, and the link resolves
@@ -1144,52 +1145,6 @@ int oq_profit_save(const oq_profit *m, const char *path, oq_error *err)
     return oq_afile_commit(&af, err);
 }
 
-typedef struct rbuf {
-    const unsigned char *p;
-    size_t len, pos;
-    int short_read;
-} rbuf;
-
-static const unsigned char *take(rbuf *r, size_t n)
-{
-    if (r->short_read || r->len - r->pos < n) {
-        r->short_read = 1;
-        return NULL;
-    }
-    const unsigned char *q = r->p + r->pos;
-    r->pos += n;
-    return q;
-}
-
-static uint32_t get_u32(rbuf *r)
-{
-    const unsigned char *b = take(r, 4);
-    return b ? (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24
-             : 0;
-}
-
-static uint64_t get_u64(rbuf *r)
-{
-    uint64_t lo = get_u32(r);
-    return lo | (uint64_t)get_u32(r) << 32;
-}
-
-static float get_f32(rbuf *r)
-{
-    uint32_t u = get_u32(r);
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
-static double get_f64(rbuf *r)
-{
-    uint64_t u = get_u64(r);
-    double d;
-    memcpy(&d, &u, 8);
-    return d;
-}
-
 static int truncated(oq_error *err, const char *path)
 {
     return oq_error_set(err, OQ_EFORMAT, path, 0, 0, "model file is truncated");
@@ -1203,8 +1158,8 @@ int oq_profit_load(const char *path, oq_profit **out, oq_error *err)
     oq_profit *m = NULL;
     int rc = oq_read_file(path, (size_t)1 << 32, &data, &len, err);
     if (rc) return rc;
-    rbuf r = {(const unsigned char *)data, len, 0, 0};
-    const unsigned char *mg = take(&r, 8);
+    oq_rbuf r = {(const unsigned char *)data, len, 0, 0};
+    const unsigned char *mg = oq_rb_take(&r, 8);
     if (!mg || memcmp(mg, MAGIC, 8) != 0) {
         rc = oq_error_set(err, OQ_EFORMAT, path, 0, 0,
                           "not an offerq profit model (bad magic; expected a file written by "
@@ -1215,7 +1170,7 @@ int oq_profit_load(const char *path, oq_profit **out, oq_error *err)
         rc = truncated(err, path);
         goto cleanup;
     }
-    uint32_t ver = get_u32(&r);
+    uint32_t ver = oq_rb_u32(&r);
     if (ver != OQ_PROFIT_VERSION) {
         rc = oq_error_set(err, OQ_EFORMAT, path, 0, 0,
                           "profit model format version %u, this offerq reads version %d: "
@@ -1236,11 +1191,11 @@ int oq_profit_load(const char *path, oq_profit **out, oq_error *err)
     r.len = len - 4;
     oq_profit_config c;
     int dims[7];
-    for (int i = 0; i < 7; i++) dims[i] = (int)get_u32(&r);
+    for (int i = 0; i < 7; i++) dims[i] = (int)oq_rb_u32(&r);
     c = (oq_profit_config){.seq_len = dims[0], .d = dims[1], .heads = dims[2], .layers = dims[3],
                            .ff = dims[4], .hidden = dims[5], .vocab = dims[6]};
-    c.dropout = get_f32(&r);
-    if (r.short_read) {
+    c.dropout = oq_rb_f32(&r);
+    if (r.bad) {
         rc = truncated(err, path);
         goto cleanup;
     }
@@ -1265,18 +1220,18 @@ int oq_profit_load(const char *path, oq_profit **out, oq_error *err)
         }
     }
     if ((rc = model_alloc(&c, &m, err))) goto cleanup;
-    for (int k = 0; k < OQ_PROFIT_NFEAT; k++) m->feat_mean[k] = get_f64(&r);
-    for (int k = 0; k < OQ_PROFIT_NFEAT; k++) m->feat_std[k] = get_f64(&r);
-    m->y_mean = get_f64(&r);
-    m->y_std = get_f64(&r);
-    if (get_u32(&r) != m->n_cats) {
+    for (int k = 0; k < OQ_PROFIT_NFEAT; k++) m->feat_mean[k] = oq_rb_f64(&r);
+    for (int k = 0; k < OQ_PROFIT_NFEAT; k++) m->feat_std[k] = oq_rb_f64(&r);
+    m->y_mean = oq_rb_f64(&r);
+    m->y_std = oq_rb_f64(&r);
+    if (oq_rb_u32(&r) != m->n_cats) {
         rc = oq_error_set(err, OQ_EFORMAT, path, 0, 0, "category count does not match vocab");
         goto cleanup;
     }
     for (uint32_t k = 0; k < m->n_cats; k++) {
-        const unsigned char *lb = take(&r, 2);
+        const unsigned char *lb = oq_rb_take(&r, 2);
         size_t n = lb ? (size_t)lb[0] | (size_t)lb[1] << 8 : 0;
-        const unsigned char *s = take(&r, n);
+        const unsigned char *s = oq_rb_take(&r, n);
         if (!s) {
             rc = truncated(err, path);
             goto cleanup;
@@ -1286,13 +1241,13 @@ int oq_profit_load(const char *path, oq_profit **out, oq_error *err)
             goto cleanup;
         }
     }
-    if (get_u64(&r) != m->n_params) {
+    if (oq_rb_u64(&r) != m->n_params) {
         rc = oq_error_set(err, OQ_EFORMAT, path, 0, 0,
                           "parameter count does not match the configuration");
         goto cleanup;
     }
-    for (size_t i = 0; i < m->n_params; i++) m->mem[i] = get_f32(&r);
-    if (r.short_read) {
+    for (size_t i = 0; i < m->n_params; i++) m->mem[i] = oq_rb_f32(&r);
+    if (r.bad) {
         rc = truncated(err, path);
         goto cleanup;
     }
