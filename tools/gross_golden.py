@@ -200,9 +200,10 @@ def fit_and_predict(log, events, orders):
         margin = np.where((nr >= MIN_ROWS) & (sv > 0), sp / np.where(sv > 0, sv, 1), pooled)
 
     # step 5: the favourite filter, a dense posterior over the K categories
-    def filt(c, t, drift, conc):
+    def filt(c, t, drift, conc, ll=None):
         """Posterior over the favourite of customer c on day t, from its events
-        strictly before t."""
+        strictly before t; with ll (a one-element list), adds to ll[0] the log
+        predictive probability of each event."""
         pi = np.full(K, 1.0 / K)
         last = None
         for d, k in ev_of[c]:
@@ -211,6 +212,8 @@ def fit_and_predict(log, events, orders):
             if last is not None:
                 keep = (1 - drift) ** (d - last)
                 pi = keep * pi + (1 - keep) / K
+            if ll is not None:
+                ll[0] += math.log((1 - conc) / K + conc * pi[k])
             like = np.full(K, (1 - conc) / K)
             like[k] += conc
             pi = pi * like
@@ -263,23 +266,10 @@ def fit_and_predict(log, events, orders):
     def evidence(c, t):
         if drift <= 0:
             return 0.0
-        llr = 0.0
-        for co, sign in ((EV_HI, 1.0), (EV_LO, -1.0)):
-            pi = np.full(K, 1.0 / K)
-            last = None
-            for d, k in ev_of[c]:
-                if d >= t:
-                    break
-                if last is not None:
-                    keep = (1 - drift) ** (d - last)
-                    pi = keep * pi + (1 - keep) / K
-                llr += sign * math.log((1 - co) / K + co * pi[k])
-                like = np.full(K, (1 - co) / K)
-                like[k] += co
-                pi = pi * like
-                pi /= pi.sum()
-                last = d
-        return llr
+        hi, lo = [0.0], [0.0]
+        filt(c, t, drift, EV_HI, hi)
+        filt(c, t, drift, EV_LO, lo)
+        return hi[0] - lo[0]
 
     tomorrow = max(day(r[1]) for r in log) + 1
     ev_row = [0.0] * len(log)
