@@ -414,76 +414,108 @@ static int fit_margins(const otab *t, const oq_log *log, const oq_log_index *ix,
  * pi_k = u + w_k, is kept sparse: u is common to every category, w_k > 0 is
  * held for at most OQ_GROSS_FAV_CAP categories the customer browsed (when
  * the list is full the smallest w_k is spread over all K categories, which
- * keeps sum_k pi_k = 1). */
+ * keeps sum_k pi_k = 1). The w_k share one scale, w_k = sc v_k, so that a
+ * day's move and an event's update rescale them in O(1). */
 typedef struct fav {
-    double u;
+    double u, sc;
     int n;
     int32_t last; /* day of the latest update; INT32_MIN: none yet */
     int32_t k[OQ_GROSS_FAV_CAP];
-    double w[OQ_GROSS_FAV_CAP];
+    double v[OQ_GROSS_FAV_CAP];
 } fav;
 
-static void fav_init(fav *s, size_t K)
+#define FAV_NKEEP 64 /* gaps in days with a tabulated keep */
+
+/* One filter's parameters: K categories, drift, conc. */
+typedef struct favp {
+    double inv_k, conc, bg, cbg, log_stay; /* bg = (1 - conc) / K, cbg = conc / bg */
+    double keep[FAV_NKEEP]; /* (1 - drift)^d = exp(d log(1 - drift)), d < FAV_NKEEP */
+} favp;
+
+static void favp_init(favp *p, size_t K, double drift, double conc)
 {
-    s->u = 1.0 / (double)K;
+    p->inv_k = 1.0 / (double)K;
+    p->conc = conc;
+    p->bg = (1 - conc) / (double)K;
+    p->cbg = conc / p->bg;
+    p->log_stay = drift > 0 ? log1p(-drift) : 0;
+    for (int d = 0; d < FAV_NKEEP; d++) p->keep[d] = exp(p->log_stay * (double)d);
+}
+
+static void fav_init(fav *s, const favp *p)
+{
+    s->u = p->inv_k;
+    s->sc = 1;
     s->n = 0;
     s->last = INT32_MIN;
 }
 
 /* The favourite's days from s->last to day: redrawn uniformly each day with
  * probability drift, so pi <- keep pi + (1 - keep) / K, keep = (1 - drift)^days. */
-static void fav_move(fav *s, int32_t day, double log_stay, size_t K)
+static void fav_move(fav *s, int32_t day, const favp *p)
 {
     if (s->last == INT32_MIN || day <= s->last) return;
-    double keep = exp(log_stay * (double)(day - s->last));
-    s->u = keep * s->u + (1 - keep) / (double)K;
-    for (int i = 0; i < s->n; i++) s->w[i] *= keep;
+    int64_t gap = (int64_t)day - s->last;
+    double keep = gap < FAV_NKEEP ? p->keep[gap] : exp(p->log_stay * (double)gap);
+    s->u = keep * s->u + (1 - keep) * p->inv_k;
+    s->sc *= keep;
     s->last = day;
+}
+
+static int fav_find(const fav *s, int32_t e)
+{
+    for (int i = 0; i < s->n; i++)
+        if (s->k[i] == e) return i;
+    return -1;
 }
 
 /* Bayes update on an event on category e: P(e | favourite k) =
  * conc [e = k] + (1 - conc) / K. */
-static void fav_observe(fav *s, int32_t day, int32_t e, double conc, double log_stay, size_t K)
+static void fav_observe(fav *s, int32_t day, int32_t e, const favp *p)
 {
     if (s->last == INT32_MIN) s->last = day;
-    fav_move(s, day, log_stay, K);
-    int j = -1;
-    for (int i = 0; i < s->n; i++)
-        if (s->k[i] == e) j = i;
+    fav_move(s, day, p);
+    if (s->sc < 1e-150) { /* fold the scale in before it underflows */
+        for (int i = 0; i < s->n; i++) s->v[i] *= s->sc;
+        s->sc = 1;
+    }
+    int j = fav_find(s, e);
     if (j < 0) {
         if (s->n == OQ_GROSS_FAV_CAP) {
             int lo = 0;
             for (int i = 1; i < s->n; i++)
-                if (s->w[i] < s->w[lo]) lo = i;
-            s->u += s->w[lo] / (double)K;
+                if (s->v[i] < s->v[lo]) lo = i;
+            s->u += s->sc * s->v[lo] * p->inv_k;
             s->k[lo] = s->k[s->n - 1];
-            s->w[lo] = s->w[s->n - 1];
+            s->v[lo] = s->v[s->n - 1];
             s->n--;
         }
         j = s->n++;
         s->k[j] = e;
-        s->w[j] = 0;
+        s->v[j] = 0;
     }
-    double bg = (1 - conc) / (double)K, pe = s->u + s->w[j];
-    double z = bg + conc * pe, sc = bg / z;
-    s->u *= sc;
-    for (int i = 0; i < s->n; i++) s->w[i] *= sc;
-    s->w[j] = pe * (bg + conc) / z - s->u;
+    /* pi_k <- pi_k P(e | k) / z, z = bg + conc pi_e: u and the scale take the
+       factor bg / z; w_e's new value, (pi_e (bg + conc) - u bg) / z, is
+       sc' (v_e (1 + conc/bg) + (u / sc) conc/bg) with sc' = sc bg / z */
+    double pe = s->u + s->sc * s->v[j];
+    double r = p->bg / (p->bg + p->conc * pe);
+    s->v[j] = s->v[j] * (1 + p->cbg) + s->u / s->sc * p->cbg;
+    s->u *= r;
+    s->sc *= r;
 }
 
 static double fav_pi(const fav *s, int32_t k)
 {
-    for (int i = 0; i < s->n; i++)
-        if (s->k[i] == k) return s->u + s->w[i];
-    return s->u;
+    int i = fav_find(s, k);
+    return i < 0 ? s->u : s->u + s->sc * s->v[i];
 }
 
 /* sum_k pi_k f_k */
 static double fav_mean_f(const fav *s, const double *f, double sum_f)
 {
-    double r = s->u * sum_f;
-    for (int i = 0; i < s->n; i++) r += s->w[i] * f[s->k[i]];
-    return r;
+    double r = 0;
+    for (int i = 0; i < s->n; i++) r += s->v[i] * f[s->k[i]];
+    return s->u * sum_f + s->sc * r;
 }
 
 static const double fav_drifts[OQ_GROSS_NDRIFT] = OQ_GROSS_DRIFTS;
@@ -504,11 +536,12 @@ static void fav_record(const otab *t, const oq_log_index *ix, const oq_events *e
                        double conc, double *rec)
 {
     long nc = (long)t->nc;
-    double ls = log1p(-drift);
+    favp p;
+    favp_init(&p, K, drift, conc);
 #pragma omp parallel for schedule(dynamic, 256)
     for (long c = 0; c < nc; c++) {
         fav s;
-        fav_init(&s, K);
+        fav_init(&s, &p);
         size_t e = evx->lo[c];
         int in = fav_sampled(ix->user_id[c], stride);
         for (size_t j = t->lo[c]; j < t->lo[c + 1]; j++) {
@@ -516,9 +549,9 @@ static void fav_record(const otab *t, const oq_log_index *ix, const oq_events *e
             if (t->cat[j] < 0 || !in) continue;
             for (; e < evx->hi[c] && ev->day[oq_events_ix_at(evx, e)] < t->day[j]; e++) {
                 size_t x = oq_events_ix_at(evx, e);
-                fav_observe(&s, ev->day[x], (int32_t)ev->category[x], conc, ls, K);
+                fav_observe(&s, ev->day[x], (int32_t)ev->category[x], &p);
             }
-            fav_move(&s, t->day[j], ls, K);
+            fav_move(&s, t->day[j], &p);
             rec[j] = fav_pi(&s, t->cat[j]);
         }
     }
@@ -539,13 +572,36 @@ static int fit_category(const otab *t, const oq_log_index *ix, const oq_events *
     }
     uint64_t stride = (m->n_known + OQ_GROSS_FIT_ORDERS - 1) / OQ_GROSS_FIT_ORDERS;
     m->fit_stride = stride ? (size_t)stride : 1;
+    /* the alpha sums in fixed chunks of orders, added in chunk order: the
+       same result whatever the number of threads */
+    enum { CH = 4096 };
+    size_t nch = (t->n + CH - 1) / CH;
+    double *part = malloc((nch ? nch : 1) * OQ_GROSS_NALPHA * sizeof *part);
+    if (!part) {
+        free(rec);
+        return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    }
     for (int di = 0; di < OQ_GROSS_NDRIFT; di++)
         for (int ci = 0; ci < OQ_GROSS_NCONC; ci++) {
             fav_record(t, ix, ev, evx, K, stride, fav_drifts[di], fav_concs[ci], rec);
+            long nchl = (long)nch;
+#pragma omp parallel for schedule(static)
+            for (long b = 0; b < nchl; b++) {
+                double *pp = part + (size_t)b * OQ_GROSS_NALPHA;
+                for (int ai = 0; ai < OQ_GROSS_NALPHA; ai++) pp[ai] = 0;
+                size_t j1 = ((size_t)b + 1) * CH < t->n ? ((size_t)b + 1) * CH : t->n;
+                for (size_t j = (size_t)b * CH; j < j1; j++) {
+                    if (rec[j] < 0) continue;
+                    double pk = m->pop[t->cat[j]];
+                    for (int ai = 0; ai < OQ_GROSS_NALPHA; ai++) {
+                        double al = (ai + 1) / 10.0;
+                        pp[ai] += log(al * rec[j] + (1 - al) * pk);
+                    }
+                }
+            }
             for (int ai = 0; ai < OQ_GROSS_NALPHA; ai++) {
                 double al = (ai + 1) / 10.0, ll = 0;
-                for (size_t j = 0; j < t->n; j++)
-                    if (rec[j] >= 0) ll += log(al * rec[j] + (1 - al) * m->pop[t->cat[j]]);
+                for (size_t b = 0; b < nch; b++) ll += part[b * OQ_GROSS_NALPHA + (size_t)ai];
                 m->loglik_grid[di][ci][ai] = ll;
                 if (ll > best) {
                     best = ll;
@@ -556,6 +612,7 @@ static int fit_category(const otab *t, const oq_log_index *ix, const oq_events *
             }
         }
     m->loglik = best;
+    free(part);
     free(rec);
     return 0;
 }
@@ -680,10 +737,12 @@ static void predict_customer(const oq_gross *m, const otab *t, const oq_log *log
                              size_t c, int32_t tomorrow, double *g_row, double *g_tom)
 {
     size_t j = t->lo[c], n = 0;
-    double sum_dev = 0, ls = log1p(-m->drift);
+    double sum_dev = 0;
     size_t s = ix->start[c], e = ix->start[c + 1];
+    favp p;
+    favp_init(&p, m->n_cats, m->drift, m->conc);
     fav fs;
-    fav_init(&fs, m->n_cats);
+    fav_init(&fs, &p);
     size_t x = evx ? evx->lo[c] : 0;
     for (size_t q = s; q <= e; q++) {
         if (q == e && !g_tom) break;
@@ -693,9 +752,9 @@ static void predict_customer(const oq_gross *m, const otab *t, const oq_log *log
         if (evx) {
             for (; x < evx->hi[c] && ev->day[oq_events_ix_at(evx, x)] < day; x++) {
                 size_t y = oq_events_ix_at(evx, x);
-                fav_observe(&fs, ev->day[y], (int32_t)ev->category[y], m->conc, ls, m->n_cats);
+                fav_observe(&fs, ev->day[y], (int32_t)ev->category[y], &p);
             }
-            fav_move(&fs, day, ls, m->n_cats);
+            fav_move(&fs, day, &p);
         }
         double g = g_of(m, evx ? &fs : NULL, n, sum_dev);
         if (q < e) g_row[ix->row[q]] = g;
@@ -733,13 +792,12 @@ int oq_gross_predict(const oq_gross *m, const oq_log *log, const oq_log_index *i
 
 /* log P(e | history) under the filter s (already moved to e's day), then the
  * update: the predictive probability of an event is (1 - conc)/K + conc pi_e. */
-static double fav_observe_ll(fav *s, int32_t day, int32_t e, double conc, double log_stay,
-                             size_t K)
+static double fav_observe_ll(fav *s, int32_t day, int32_t e, const favp *p)
 {
-    if (s->last != INT32_MIN) fav_move(s, day, log_stay, K);
+    if (s->last != INT32_MIN) fav_move(s, day, p);
     double pe = fav_pi(s, e);
-    fav_observe(s, day, e, conc, log_stay, K);
-    return log((1 - conc) / (double)K + conc * pe);
+    fav_observe(s, day, e, p);
+    return log(p->bg + p->conc * pe);
 }
 
 int oq_gross_evidence(const oq_gross *m, const oq_log *log, const oq_log_index *ix,
@@ -755,14 +813,15 @@ int oq_gross_evidence(const oq_gross *m, const oq_log *log, const oq_log_index *
                             "the log has %u categories, the model %zu: another log",
                             (unsigned)log->cats.n, m->n_cats);
     long nc = (long)ix->n_customers;
-    size_t K = m->n_cats;
     /* without events or a fitted drift there is no evidence: 0 */
-    double ls = m->drift > 0 ? log1p(-m->drift) : 0;
+    favp ph, pl;
+    favp_init(&ph, m->n_cats, m->drift, OQ_GROSS_EVIDENCE_HI);
+    favp_init(&pl, m->n_cats, m->drift, OQ_GROSS_EVIDENCE_LO);
 #pragma omp parallel for schedule(dynamic, 256)
     for (long c = 0; c < nc; c++) {
         fav hi, lo;
-        fav_init(&hi, K);
-        fav_init(&lo, K);
+        fav_init(&hi, &ph);
+        fav_init(&lo, &pl);
         double llr = 0;
         size_t x = evx ? evx->lo[c] : 0, s = ix->start[c], e = ix->start[c + 1];
         for (size_t q = s; q <= e; q++) {
@@ -772,8 +831,7 @@ int oq_gross_evidence(const oq_gross *m, const oq_log *log, const oq_log_index *
                  x++) {
                 size_t y = oq_events_ix_at(evx, x);
                 int32_t k = (int32_t)ev->category[y];
-                llr += fav_observe_ll(&hi, ev->day[y], k, OQ_GROSS_EVIDENCE_HI, ls, K) -
-                       fav_observe_ll(&lo, ev->day[y], k, OQ_GROSS_EVIDENCE_LO, ls, K);
+                llr += fav_observe_ll(&hi, ev->day[y], k, &ph) - fav_observe_ll(&lo, ev->day[y], k, &pl);
             }
             if (q < e) x_row[ix->row[q] * stride] = (float)llr;
             else x_tom[(size_t)c * stride] = (float)llr;
