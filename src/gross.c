@@ -732,17 +732,15 @@ static double g_of(const oq_gross *m, const fav *s, size_t n, double sum_dev)
     return exp(mu + pv / 2 + m->se2 / 2) * S;
 }
 
-static void predict_customer(const oq_gross *m, const otab *t, const oq_log *log,
+static void predict_customer(const oq_gross *m, const favp *p, const otab *t, const oq_log *log,
                              const oq_log_index *ix, const oq_events *ev, const oq_events_ix *evx,
                              size_t c, int32_t tomorrow, double *g_row, double *g_tom)
 {
     size_t j = t->lo[c], n = 0;
     double sum_dev = 0;
     size_t s = ix->start[c], e = ix->start[c + 1];
-    favp p;
-    favp_init(&p, m->n_cats, m->drift, m->conc);
     fav fs;
-    fav_init(&fs, &p);
+    fav_init(&fs, p);
     size_t x = evx ? evx->lo[c] : 0;
     for (size_t q = s; q <= e; q++) {
         if (q == e && !g_tom) break;
@@ -752,9 +750,9 @@ static void predict_customer(const oq_gross *m, const otab *t, const oq_log *log
         if (evx) {
             for (; x < evx->hi[c] && ev->day[oq_events_ix_at(evx, x)] < day; x++) {
                 size_t y = oq_events_ix_at(evx, x);
-                fav_observe(&fs, ev->day[y], (int32_t)ev->category[y], &p);
+                fav_observe(&fs, ev->day[y], (int32_t)ev->category[y], p);
             }
-            fav_move(&fs, day, &p);
+            fav_move(&fs, day, p);
         }
         double g = g_of(m, evx ? &fs : NULL, n, sum_dev);
         if (q < e) g_row[ix->row[q]] = g;
@@ -781,9 +779,11 @@ int oq_gross_predict(const oq_gross *m, const oq_log *log, const oq_log_index *i
     otab t;
     if ((rc = otab_build(&t, log, ix, ev, evx, orders, err))) return rc;
     long nc = (long)ix->n_customers;
+    favp p; /* once: its table of (1 - drift)^d is 64 exp() */
+    favp_init(&p, m->n_cats, m->drift, m->conc);
 #pragma omp parallel for schedule(dynamic, 256)
     for (long c = 0; c < nc; c++)
-        predict_customer(m, &t, log, ix, ev, evx, (size_t)c, tomorrow, g_row, g_tom);
+        predict_customer(m, &p, &t, log, ix, ev, evx, (size_t)c, tomorrow, g_row, g_tom);
     otab_free(&t);
     return 0;
 }
@@ -814,6 +814,7 @@ int oq_gross_evidence(const oq_gross *m, const oq_log *log, const oq_log_index *
                             (unsigned)log->cats.n, m->n_cats);
     long nc = (long)ix->n_customers;
     /* without events or a fitted drift there is no evidence: 0 */
+    const int use = evx && m->drift > 0;
     favp ph, pl;
     favp_init(&ph, m->n_cats, m->drift, OQ_GROSS_EVIDENCE_HI);
     favp_init(&pl, m->n_cats, m->drift, OQ_GROSS_EVIDENCE_LO);
@@ -827,8 +828,7 @@ int oq_gross_evidence(const oq_gross *m, const oq_log *log, const oq_log_index *
         for (size_t q = s; q <= e; q++) {
             if (q == e && !x_tom) break;
             int32_t day = q < e ? log->day[ix->row[q]] : tomorrow;
-            for (; evx && m->drift > 0 && x < evx->hi[c] && ev->day[oq_events_ix_at(evx, x)] < day;
-                 x++) {
+            for (; use && x < evx->hi[c] && ev->day[oq_events_ix_at(evx, x)] < day; x++) {
                 size_t y = oq_events_ix_at(evx, x);
                 int32_t k = (int32_t)ev->category[y];
                 llr += fav_observe_ll(&hi, ev->day[y], k, &ph) - fav_observe_ll(&lo, ev->day[y], k, &pl);
