@@ -12,6 +12,7 @@ PKGS=(
   libxgboost-dev              # gradient-boosted trees (response model's P(order))
   clang libclang-rt-14-dev    # libFuzzer targets (tools/fuzz.sh)
   clang-tidy cppcheck         # static analysis (tools/lint.sh)
+  libomp-14-dev               # <omp.h> for clang-tidy (the compile commands carry -fopenmp)
   libpq-dev                   # PostgreSQL client (offerq db)
   libhiredis-dev              # Redis client (offerq publish, serve --redis)
   libmicrohttpd-dev           # embedded HTTP server (offerq serve)
