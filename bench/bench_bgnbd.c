@@ -118,7 +118,8 @@ int main(int argc, char **argv)
            "one thread; r %.4f alpha %.3f a %.4f b %.4f (truth 0.6 20 0.8 2.5), %d iterations, "
            "%s\n",
            rep.n_groups, tg, 1e3 * t_group, 1e3 * (t_fit - t_group), 1e3 * t_fit, rep.p.r,
-           rep.p.alpha, rep.p.a, rep.p.b, rep.iterations, rep.converged ? "converged" : "NOT converged");
+           rep.p.alpha, rep.p.a, rep.p.b, rep.iterations,
+           rep.converged ? "converged" : "NOT converged");
 
     /* 3. Scoring. */
     double t_pa1, t_pa, t_ex;
@@ -144,25 +145,26 @@ int main(int argc, char **argv)
     if (!strcmp(res, "bgnbd.md") && oq_afile_open(&af, res, &err)) die(&err);
     {
         FILE *fp = af.fp;
-        fprintf(fp,
-                "# bench_bgnbd\n\n"
-                "| what | time | goal | note |\n|---|---|---|---|\n"
-                "| fit CDNOW (2,357 customers, %zu groups) | %.3f ms | <= 2.5 ms | median of %d; "
-                "lifetimes 76 ms (issue 3) -> %.0fx; %d Newton iterations |\n"
-                "| fit 1M generated customers (%zu groups), 1 thread | %.0f ms | <= 1000 ms | "
-                "grouping %.0f ms + optimisation %.0f ms |\n"
-                "| P(alive) of 1M customers | %.1f ms (1 thread), %.1f ms (%d threads) | <= 100 ms | "
-                "oq_bgnbd_p_alive_batch |\n"
-                "| E[X(30 days)] of 1M customers | %.0f ms (%d threads) | - | "
-                "oq_bgnbd_expected_batch (2F1 series) |\n\n"
-                "CDNOW estimates: r %.4f, alpha %.4f, a %.4f, b %.4f, LL %.2f.\n"
-                "1M estimates: r %.4f, alpha %.3f, a %.4f, b %.4f (truth 0.6, 20, 0.8, 2.5).\n\n"
-                "Command (from the source tree, RelWithDebInfo -O2 build):\n\n"
-                "    build/bench_bgnbd ../shared\n",
-                cdnow.n_groups, cdnow_ms, REPS, 76 / cdnow_ms, cdnow.iterations, rep.n_groups,
-                1e3 * t_fit, 1e3 * t_group, 1e3 * (t_fit - t_group), 1e3 * t_pa1, 1e3 * t_pa,
-                threads, 1e3 * t_ex, threads, cdnow.p.r, cdnow.p.alpha, cdnow.p.a, cdnow.p.b,
-                cdnow.ll, rep.p.r, rep.p.alpha, rep.p.a, rep.p.b);
+        fprintf(
+            fp,
+            "# bench_bgnbd\n\n"
+            "| what | time | goal | note |\n|---|---|---|---|\n"
+            "| fit CDNOW (2,357 customers, %zu groups) | %.3f ms | <= 2.5 ms | median of %d; "
+            "lifetimes 76 ms (issue 3) -> %.0fx; %d Newton iterations |\n"
+            "| fit 1M generated customers (%zu groups), 1 thread | %.0f ms | <= 1000 ms | "
+            "grouping %.0f ms + optimisation %.0f ms |\n"
+            "| P(alive) of 1M customers | %.1f ms (1 thread), %.1f ms (%d threads) | <= 100 ms | "
+            "oq_bgnbd_p_alive_batch |\n"
+            "| E[X(30 days)] of 1M customers | %.0f ms (%d threads) | - | "
+            "oq_bgnbd_expected_batch (2F1 series) |\n\n"
+            "CDNOW estimates: r %.4f, alpha %.4f, a %.4f, b %.4f, LL %.2f.\n"
+            "1M estimates: r %.4f, alpha %.3f, a %.4f, b %.4f (truth 0.6, 20, 0.8, 2.5).\n\n"
+            "Command (from the source tree, RelWithDebInfo -O2 build):\n\n"
+            "    build/bench_bgnbd ../shared\n",
+            cdnow.n_groups, cdnow_ms, REPS, 76 / cdnow_ms, cdnow.iterations, rep.n_groups,
+            1e3 * t_fit, 1e3 * t_group, 1e3 * (t_fit - t_group), 1e3 * t_pa1, 1e3 * t_pa, threads,
+            1e3 * t_ex, threads, cdnow.p.r, cdnow.p.alpha, cdnow.p.a, cdnow.p.b, cdnow.ll, rep.p.r,
+            rep.p.alpha, rep.p.a, rep.p.b);
         if (oq_afile_commit(&af, &err)) die(&err);
         printf("wrote %s\n", res);
     }

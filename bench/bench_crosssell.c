@@ -25,7 +25,7 @@ int main(int argc, char **argv)
     oq_error err = {0};
     oq_xsell_sim s;
     oq_xsell_sim_default(&s);
-    oq_xsell_rule ru[6] = {{0, 1, 0.8, 0}, {1, 2, 0.7, 0}, {2, 0, 0.6, 0},
+    oq_xsell_rule ru[6] = {{0, 1, 0.8, 0},  {1, 2, 0.7, 0}, {2, 0, 0.6, 0},
                            {3, 4, 0.75, 0}, {4, 3, 0.9, 1}, {0, 3, 0.8, 1}};
     oq_xsell_kb kb;
     if (oq_xsell_sim_plant(&s, ru, 6, &err) || oq_xsell_kb_build(&s.mdp, ru, 6, &kb, &err)) {

@@ -65,7 +65,8 @@ int main(int argc, char **argv)
     if (oq_gross_fit(log, ix, ev, evx, orders, NULL, &m, &err)) die(&err);
     double t2 = now();
     int32_t tomorrow = INT32_MIN;
-    for (size_t i = 0; i < log->n; i++) tomorrow = log->day[i] >= tomorrow ? log->day[i] + 1 : tomorrow;
+    for (size_t i = 0; i < log->n; i++)
+        tomorrow = log->day[i] >= tomorrow ? log->day[i] + 1 : tomorrow;
     double *gr = malloc((log->n ? log->n : 1) * sizeof *gr);
     double *gt = malloc((ix->n_customers ? ix->n_customers : 1) * sizeof *gt);
     if (!gr || !gt) return 1;
@@ -76,24 +77,25 @@ int main(int argc, char **argv)
     if (!er || !et) return 1;
     if (oq_gross_evidence(m, log, ix, ev, evx, tomorrow, er, et, 1, &err)) die(&err);
     double t4 = now();
-    printf("log %s: %zu rows, %zu customers, %zu events, %zu orders in the file\n", argv[1],
-           log->n, ix->n_customers, ev ? ev->n : 0, orders ? orders->n : 0);
+    printf("log %s: %zu rows, %zu customers, %zu events, %zu orders in the file\n", argv[1], log->n,
+           ix->n_customers, ev ? ev->n : 0, orders ? orders->n : 0);
     printf("read %.3f s, fit %.3f s, predict (rows + tomorrow) %.3f s, browse evidence %.3f s\n",
            t1 - t0, t2 - t1, t3 - t2, t4 - t3);
     printf("fitted on %s: N %zu orders (%zu known category), U %zu customers, %zu categories, "
            "%zu margin rows\n",
-           m->from_orders ? "the orders file" : "the log (no orders file)", m->n_orders,
-           m->n_known, m->n_customers, m->n_cats_used, m->n_margin_rows);
+           m->from_orders ? "the orders file" : "the log (no orders file)", m->n_orders, m->n_known,
+           m->n_customers, m->n_cats_used, m->n_margin_rows);
     printf("m0 %.6f  sa2 %.6f  se2 %.6f  pooled margin %.6f  pop_f %.6f\n", m->m0, m->sa2, m->se2,
            m->pooled_margin, m->pop_f);
     printf("favourite drift %.3f  conc %.1f  alpha %.1f  loglik %.3f\n", m->drift, m->conc,
            m->alpha, m->loglik);
     printf("%-14s %10s %10s %10s %12s\n", "category", "b", "exp(b)", "margin", "pop");
     for (size_t k = 0; k < m->n_cats; k++)
-        printf("%-14s %10.5f %10.5f %10.5f %12.6f\n", log->cats.names[k], m->b[k],
-               exp(m->b[k]), m->margin[k], m->pop[k]);
+        printf("%-14s %10.5f %10.5f %10.5f %12.6f\n", log->cats.names[k], m->b[k], exp(m->b[k]),
+               m->margin[k], m->pop[k]);
     double s = 0;
-    for (size_t c = 0; c < ix->n_customers; c++) s += gt[c];
+    for (size_t c = 0; c < ix->n_customers; c++)
+        s += gt[c];
     printf("mean g tomorrow %.4f\n", ix->n_customers ? s / (double)ix->n_customers : 0.0);
     free(gr);
     free(gt);

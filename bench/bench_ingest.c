@@ -32,7 +32,8 @@ static double raw_read(const char *path, size_t *lines)
     double t0 = oq_now();
     size_t got;
     while ((got = fread(buf, 1, cap, fp)) > 0)
-        for (char *p = buf; (p = memchr(p, '\n', (size_t)(buf + got - p))); p++) n++;
+        for (char *p = buf; (p = memchr(p, '\n', (size_t)(buf + got - p))); p++)
+            n++;
     double t = oq_now() - t0;
     free(buf);
     fclose(fp);
@@ -46,9 +47,12 @@ int main(int argc, char **argv)
     long rows = 10000000;
     const char *file = "/tmp/offerq-bench/log.csv", *out = "bench/results/ingest.md";
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--rows")) rows = atol(argv[i + 1]);
-        else if (!strcmp(argv[i], "--file")) file = argv[i + 1];
-        else if (!strcmp(argv[i], "--out")) out = argv[i + 1];
+        if (!strcmp(argv[i], "--rows"))
+            rows = atol(argv[i + 1]);
+        else if (!strcmp(argv[i], "--file"))
+            file = argv[i + 1];
+        else if (!strcmp(argv[i], "--out"))
+            out = argv[i + 1];
     }
     oq_error err = {0};
     if (!oq_file_exists(file)) {
@@ -103,14 +107,16 @@ int main(int argc, char **argv)
     }
     double n = res[1], t = res[0], rss_mb = (double)ru.ru_maxrss / 1024.0;
     char table[2048];
-    snprintf(table, sizeof table,
-             "| what | rows | MB | seconds | rows/s | MB/s | peak RSS |\n"
-             "|---|---:|---:|---:|---:|---:|---:|\n"
-             "| offerq oq_log_read (validate + columnar) | %.0f | %.0f | %.3f | %.2fM | %.0f | %.0f MB |\n"
-             "| raw fread + newline count (bandwidth bound) | %zu | %.0f | %.3f | %.2fM | %.0f | - |\n\n"
-             "Ratio offerq / raw read time: %.1fx; bytes per row in memory: %.1f.\n",
-             n, mb, t, n / t / 1e6, mb / t, rss_mb, lines - 1, mb, t_raw,
-             (double)(lines - 1) / t_raw / 1e6, mb / t_raw, t / t_raw, rss_mb * 1048576.0 / n);
+    snprintf(
+        table, sizeof table,
+        "| what | rows | MB | seconds | rows/s | MB/s | peak RSS |\n"
+        "|---|---:|---:|---:|---:|---:|---:|\n"
+        "| offerq oq_log_read (validate + columnar) | %.0f | %.0f | %.3f | %.2fM | %.0f | %.0f MB "
+        "|\n"
+        "| raw fread + newline count (bandwidth bound) | %zu | %.0f | %.3f | %.2fM | %.0f | - |\n\n"
+        "Ratio offerq / raw read time: %.1fx; bytes per row in memory: %.1f.\n",
+        n, mb, t, n / t / 1e6, mb / t, rss_mb, lines - 1, mb, t_raw,
+        (double)(lines - 1) / t_raw / 1e6, mb / t_raw, t / t_raw, rss_mb * 1048576.0 / n);
     /* The peer, in the same command, when pandas is installed. */
     char cmd[8300], line[512] = "", pandas[600] = "";
     snprintf(cmd, sizeof cmd,
@@ -121,7 +127,8 @@ int main(int argc, char **argv)
     if (pp && fgets(line, sizeof line, pp)) {
         double tp = 0;
         char *c = line;
-        for (int k = 0; k < 3 && c; k++) c = strchr(c + 1, '|');
+        for (int k = 0; k < 3 && c; k++)
+            c = strchr(c + 1, '|');
         if (c) tp = atof(c + 1);
         line[strcspn(line, "\n")] = 0;
         if (tp > 0)
@@ -130,11 +137,14 @@ int main(int argc, char **argv)
     }
     if (pp) pclose(pp);
     size_t tl = strlen(table);
-    if (pandas[0]) snprintf(table + tl, sizeof table - tl, "\nPeer (same file, same run):\n\n%s", pandas);
+    if (pandas[0])
+        snprintf(table + tl, sizeof table - tl, "\nPeer (same file, same run):\n\n%s", pandas);
     printf("%s", table);
     FILE *fp = fopen(out, "w");
     if (fp) {
-        fprintf(fp, "# bench_ingest\n\nCommand: `build/bench_ingest --rows %ld` (one core, file in page cache)\n\n%s",
+        fprintf(fp,
+                "# bench_ingest\n\nCommand: `build/bench_ingest --rows %ld` (one core, file in "
+                "page cache)\n\n%s",
                 rows, table);
         fclose(fp);
     }

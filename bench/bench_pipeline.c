@@ -134,17 +134,22 @@ int main(int argc, char **argv)
     const char *sizes = "10000", *outp = "bench/results/pipeline.md";
     int snapshots = 7, reward = OQ_REWARD_RESPONSE, shards = 1, repeat = 1;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--customers") && i + 1 < argc) sizes = argv[++i];
-        else if (!strcmp(argv[i], "--snapshots") && i + 1 < argc) snapshots = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--out") && i + 1 < argc) outp = argv[++i];
+        if (!strcmp(argv[i], "--customers") && i + 1 < argc)
+            sizes = argv[++i];
+        else if (!strcmp(argv[i], "--snapshots") && i + 1 < argc)
+            snapshots = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--out") && i + 1 < argc)
+            outp = argv[++i];
         else if (!strcmp(argv[i], "--reward") && i + 1 < argc && oq_reward_parse(argv[i + 1]) >= 0)
             reward = oq_reward_parse(argv[++i]);
-        else if (!strcmp(argv[i], "--shards") && i + 1 < argc) shards = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--shards") && i + 1 < argc)
+            shards = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--repeat") && i + 1 < argc && atoi(argv[i + 1]) >= 1)
             repeat = atoi(argv[++i]);
         else {
-            fprintf(stderr, "usage: bench_pipeline [--customers N[,N...]] [--snapshots K] "
-                            "[--reward response|empirical] [--shards N] [--repeat R] [--out FILE]\n");
+            fprintf(stderr,
+                    "usage: bench_pipeline [--customers N[,N...]] [--snapshots K] "
+                    "[--reward response|empirical] [--shards N] [--repeat R] [--out FILE]\n");
             return 2;
         }
     }
@@ -165,25 +170,33 @@ int main(int argc, char **argv)
         FILE *o = outs[k];
         if (!o) continue;
         fprintf(o, "# offerq run: pipeline benchmark\n\n");
-        fprintf(o, "r^: %s (`--reward %s`; the Transformer's training is not in these timings: "
-                   "see bench_train). Dyna-Q: 4 epochs, k = 20, %d shard(s). Stage \"scorer "
-                   "fit\" includes reading the events stream and fitting BG/NBD and the r^ "
-                   "model.\n\n",
+        fprintf(o,
+                "r^: %s (`--reward %s`; the Transformer's training is not in these timings: "
+                "see bench_train). Dyna-Q: 4 epochs, k = 20, %d shard(s). Stage \"scorer "
+                "fit\" includes reading the events stream and fitting BG/NBD and the r^ "
+                "model.\n\n",
                 reward == OQ_REWARD_RESPONSE ? "the response model (default)" : "empirical",
                 oq_reward_name(reward), shards);
         if (repeat > 1)
-            fprintf(o, "Each size ran %d times on the same log; the row is the run with the median "
-                       "wall time, \"min-max\" the fastest and slowest.\n\n", repeat);
-        fprintf(o, "| rows | customers | wall s | min-max | CPU s | peak RSS MiB | ingest | scorer fit | "
-                   "score | dyna-q | plan | write | rows/s |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+            fprintf(o,
+                    "Each size ran %d times on the same log; the row is the run with the median "
+                    "wall time, \"min-max\" the fastest and slowest.\n\n",
+                    repeat);
+        fprintf(
+            o,
+            "| rows | customers | wall s | min-max | CPU s | peak RSS MiB | ingest | scorer fit | "
+            "score | dyna-q | plan | write | rows/s "
+            "|\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         for (int r = 0; r < nres; r++)
-            fprintf(o, "| %ld | %ld | %.2f | %.2f-%.2f | %.2f | %.0f | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.0f |\n",
+            fprintf(o,
+                    "| %ld | %ld | %.2f | %.2f-%.2f | %.2f | %.0f | %.2f | %.2f | %.2f | %.2f | "
+                    "%.2f | %.2f | %.0f |\n",
                     res[r].rows, res[r].customers, res[r].wall, res[r].wall_min, res[r].wall_max,
-                    res[r].cpu, res[r].rss_mb,
-                    res[r].stage[0], res[r].stage[1], res[r].stage[2], res[r].stage[3],
-                    res[r].stage[4], res[r].stage[5], res[r].rows / res[r].wall);
-        fprintf(o, "\nCommand: `build/bench_pipeline --customers %s --snapshots %d --reward %s "
-                   "--shards %d --repeat %d` (RelWithDebInfo -O2, shared 2-core machine).\n",
+                    res[r].cpu, res[r].rss_mb, res[r].stage[0], res[r].stage[1], res[r].stage[2],
+                    res[r].stage[3], res[r].stage[4], res[r].stage[5], res[r].rows / res[r].wall);
+        fprintf(o,
+                "\nCommand: `build/bench_pipeline --customers %s --snapshots %d --reward %s "
+                "--shards %d --repeat %d` (RelWithDebInfo -O2, shared 2-core machine).\n",
                 sizes, snapshots, oq_reward_name(reward), shards, repeat);
     }
     if (f) fclose(f);

@@ -73,9 +73,13 @@ int main(int argc, char **argv)
     oq_error err = {0};
     oq_reco *r = oq_reco_new();
     for (long u = 1; u <= users; u++) {
-        oq_reco_row w = {.user_id = u, .day = 20270, .coupon = (uint8_t)(u % 4),
-                         .expected_profit = 0.01 * (double)u, .p_alive = (double)(u % 100) / 100};
-        snprintf(w.state, sizeof w.state, "%ld|%ld|%ld|%ld|%ld", u % 9, u % 5, u % 7, u % 10, u % 8);
+        oq_reco_row w = {.user_id = u,
+                         .day = 20270,
+                         .coupon = (uint8_t)(u % 4),
+                         .expected_profit = 0.01 * (double)u,
+                         .p_alive = (double)(u % 100) / 100};
+        snprintf(w.state, sizeof w.state, "%ld|%ld|%ld|%ld|%ld", u % 9, u % 5, u % 7, u % 10,
+                 u % 8);
         if (oq_reco_push(r, &w, &err)) return 1;
     }
     snprintf(path, sizeof path, "%s/recommendations.csv", dir);
@@ -86,8 +90,9 @@ int main(int argc, char **argv)
     snprintf(path, sizeof path, "%s/req.lua", dir);
     FILE *f = fopen(path, "w");
     if (!f) return 1;
-    fprintf(f, "math.randomseed(1)\nrequest = function()\n"
-               "  return wrk.format(\"GET\", \"/v1/recommend/\" .. math.random(1, %ld))\nend\n",
+    fprintf(f,
+            "math.randomseed(1)\nrequest = function()\n"
+            "  return wrk.format(\"GET\", \"/v1/recommend/\" .. math.random(1, %ld))\nend\n",
             users);
     fclose(f);
 
@@ -106,10 +111,11 @@ int main(int argc, char **argv)
     if (system("command -v redis-server >/dev/null") == 0) {
         int rport = 20000 + (int)(getpid() % 20000);
         char cmd[1024], url[64];
-        snprintf(cmd, sizeof cmd,
-                 "redis-server --port %d --bind 127.0.0.1 --save '' --appendonly no --daemonize yes "
-                 "--pidfile %s/redis.pid --dir %s --logfile %s/redis.log && sleep 0.3",
-                 rport, dir, dir, dir);
+        snprintf(
+            cmd, sizeof cmd,
+            "redis-server --port %d --bind 127.0.0.1 --save '' --appendonly no --daemonize yes "
+            "--pidfile %s/redis.pid --dir %s --logfile %s/redis.log && sleep 0.3",
+            rport, dir, dir, dir);
         snprintf(url, sizeof url, "redis://127.0.0.1:%d", rport);
         oq_publish_info info;
         if (system(cmd) == 0 && !oq_publish_dir(url, dir, NULL, &info, &err)) {
@@ -127,23 +133,30 @@ int main(int argc, char **argv)
         }
     }
 
-    printf("\n| source | req/s | p50 ms | p99 ms | goal (>= 20k req/s, p99 <= 1 ms) |\n|---|---|---|---|---|\n");
+    printf("\n| source | req/s | p50 ms | p99 ms | goal (>= 20k req/s, p99 <= 1 ms) "
+           "|\n|---|---|---|---|---|\n");
     FILE *md = fopen("bench/results/serve.md", "w");
     if (md)
-        fprintf(md, "# bench_serve: GET /v1/recommend/{random user} on loopback\n\n"
-                    "%ld users, wrk -t2 -c%d -d%ds, server with 2 worker threads, wrk and the server\n"
-                    "on the same 2-core machine (shared with other jobs).\n\n"
-                    "| source | req/s | p50 ms | p99 ms | goal (>= 20k req/s, p99 <= 1 ms) |\n"
-                    "|---|---|---|---|---|\n",
+        fprintf(md,
+                "# bench_serve: GET /v1/recommend/{random user} on loopback\n\n"
+                "%ld users, wrk -t2 -c%d -d%ds, server with 2 worker threads, wrk and the server\n"
+                "on the same 2-core machine (shared with other jobs).\n\n"
+                "| source | req/s | p50 ms | p99 ms | goal (>= 20k req/s, p99 <= 1 ms) |\n"
+                "|---|---|---|---|---|\n",
                 users, conns, secs);
     for (int i = 0; i < nres; i++) {
         const result *x = &res[i];
-        const char *goal = !x->ok ? "run failed" : (x->rps >= 20000 && x->p99_ms <= 1) ? "met" : "not met";
+        const char *goal = !x->ok                                ? "run failed"
+                           : (x->rps >= 20000 && x->p99_ms <= 1) ? "met"
+                                                                 : "not met";
         printf("| %s | %.0f | %.3f | %.3f | %s |\n", x->mode, x->rps, x->p50_ms, x->p99_ms, goal);
-        if (md) fprintf(md, "| %s | %.0f | %.3f | %.3f | %s |\n", x->mode, x->rps, x->p50_ms, x->p99_ms, goal);
+        if (md)
+            fprintf(md, "| %s | %.0f | %.3f | %.3f | %s |\n", x->mode, x->rps, x->p50_ms, x->p99_ms,
+                    goal);
     }
     if (md) {
-        fprintf(md, "\nCommand: `build/bench_serve %ld %d %d` (from the source root)\n", users, secs, conns);
+        fprintf(md, "\nCommand: `build/bench_serve %ld %d %d` (from the source root)\n", users,
+                secs, conns);
         fclose(md);
     }
     snprintf(path, sizeof path, "rm -rf '%s'", dir);

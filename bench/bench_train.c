@@ -49,12 +49,17 @@ int main(int argc, char **argv)
     long customers = 3000;
     int steps = 60, epochs = 3, torch = 1;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--customers") && i + 1 < argc) customers = atol(argv[++i]);
-        else if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--epochs") && i + 1 < argc) epochs = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--no-torch")) torch = 0;
+        if (!strcmp(argv[i], "--customers") && i + 1 < argc)
+            customers = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--steps") && i + 1 < argc)
+            steps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--epochs") && i + 1 < argc)
+            epochs = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--no-torch"))
+            torch = 0;
         else {
-            fprintf(stderr, "usage: bench_train [--customers N] [--steps N] [--epochs E] [--no-torch]\n");
+            fprintf(stderr,
+                    "usage: bench_train [--customers N] [--steps N] [--epochs E] [--no-torch]\n");
             return 2;
         }
     }
@@ -99,7 +104,8 @@ int main(int argc, char **argv)
         for (int j = 0; j < B; j++) {
             size_t i = ((size_t)(k + 2) * B + j) % s->n;
             memcpy(tok + (size_t)j * T, s->tok + i * T, T * sizeof *tok);
-            for (int f = 0; f < 5; f++) z[j * 6 + f] = s->feat[i * 5 + f] / 50.0f;
+            for (int f = 0; f < 5; f++)
+                z[j * 6 + f] = s->feat[i * 5 + f] / 50.0f;
             z[j * 6 + 5] = (float)(oq_coupon_value(s->coupon[i]) / 20);
             y[j] = s->target[i] / 15.0f;
         }
@@ -132,7 +138,8 @@ int main(int argc, char **argv)
     if (epochs > 0 && oq_profit_train(m, s, &o, hist, &err)) die(&err);
     double train_wall = oq_now() - t0;
     size_t ntr = 0;
-    for (size_t i = 0; i < s->n; i++) ntr += !oq_profit_is_val(o.seed, s->user_id[i], o.val_frac);
+    for (size_t i = 0; i < s->n; i++)
+        ntr += !oq_profit_is_val(o.seed, s->user_id[i], o.val_frac);
 
     /* the same samples for PyTorch */
     char tline[512] = "";
@@ -152,7 +159,8 @@ int main(int argc, char **argv)
             fwrite(&c, 4, 1, fp);
         }
         fwrite(s->target, 4, s->n, fp);
-        for (size_t i = 0; i < s->n; i++) fputc(oq_profit_is_val(o.seed, s->user_id[i], o.val_frac), fp);
+        for (size_t i = 0; i < s->n; i++)
+            fputc(oq_profit_is_val(o.seed, s->user_id[i], o.val_frac), fp);
         fclose(fp);
         char cmd[1024];
         snprintf(cmd, sizeof cmd,
@@ -170,33 +178,35 @@ int main(int argc, char **argv)
     }
 
     char md[8192];
-    int n = snprintf(
-        md, sizeof md,
-        "# bench_train: profit Transformer (seed configuration)\n\n"
-        "Log: `offerq gen` defaults with %ld customers (%zu samples, %zu for training); "
-        "%d thread(s), %.0f MHz (from /proc/cpuinfo), FP32 peak %.1f GFLOP/s "
-        "(32 FLOP/cycle/core).\n"
-        "FLOPs per sample: %.2f M training (3x forward), %.2f M inference.\n\n"
-        "| measure | offerq (C) | PyTorch %s | ratio |\n|---|---|---|---|\n"
-        "| training, samples/s (batch 256, fwd+bwd+AdamW) | %.0f | %.0f | %.1fx |\n"
-        "| training GFLOP/s (share of peak) | %.1f (%.1f%%) | | |\n"
-        "| inference, samples/s (one coupon each) | %.0f | %.0f | %.1fx |\n"
-        "| inference GFLOP/s (share of peak) | %.1f (%.1f%%) | | |\n"
-        "| predict_all, (customer, coupon) pairs/s | %.0f | | |\n"
-        "| validation MSE after %d epochs | %.3f | %.3f | |\n"
-        "| predict-the-mean validation MSE | %.3f | %.3f | |\n"
-        "| wall time of the %d epochs (incl. validation) | %.1f s | | |\n\n"
-        "Command: `OMP_NUM_THREADS=%d ./build/bench_train --customers %ld --steps %d "
-        "--epochs %d` (from the source tree)\n",
-        customers, s->n, ntr, threads, mhz, peak / 1e9, ftr / 1e6, fin / 1e6,
-        tver[0] ? tver : "(not run)", train_sps, tt, tt > 0 ? train_sps / tt : 0,
-        train_sps * ftr / 1e9, 100 * train_sps * ftr / peak, infer_sps, ti,
-        ti > 0 ? infer_sps / ti : 0, infer_sps * fin / 1e9, 100 * infer_sps * fin / peak, all_pps,
-        epochs, epochs ? hist[epochs - 1].val_mse : 0, tv, epochs ? hist[epochs - 1].val_mse_mean : 0,
-        tm, epochs, train_wall, threads, customers, steps, epochs);
+    int n =
+        snprintf(md, sizeof md,
+                 "# bench_train: profit Transformer (seed configuration)\n\n"
+                 "Log: `offerq gen` defaults with %ld customers (%zu samples, %zu for training); "
+                 "%d thread(s), %.0f MHz (from /proc/cpuinfo), FP32 peak %.1f GFLOP/s "
+                 "(32 FLOP/cycle/core).\n"
+                 "FLOPs per sample: %.2f M training (3x forward), %.2f M inference.\n\n"
+                 "| measure | offerq (C) | PyTorch %s | ratio |\n|---|---|---|---|\n"
+                 "| training, samples/s (batch 256, fwd+bwd+AdamW) | %.0f | %.0f | %.1fx |\n"
+                 "| training GFLOP/s (share of peak) | %.1f (%.1f%%) | | |\n"
+                 "| inference, samples/s (one coupon each) | %.0f | %.0f | %.1fx |\n"
+                 "| inference GFLOP/s (share of peak) | %.1f (%.1f%%) | | |\n"
+                 "| predict_all, (customer, coupon) pairs/s | %.0f | | |\n"
+                 "| validation MSE after %d epochs | %.3f | %.3f | |\n"
+                 "| predict-the-mean validation MSE | %.3f | %.3f | |\n"
+                 "| wall time of the %d epochs (incl. validation) | %.1f s | | |\n\n"
+                 "Command: `OMP_NUM_THREADS=%d ./build/bench_train --customers %ld --steps %d "
+                 "--epochs %d` (from the source tree)\n",
+                 customers, s->n, ntr, threads, mhz, peak / 1e9, ftr / 1e6, fin / 1e6,
+                 tver[0] ? tver : "(not run)", train_sps, tt, tt > 0 ? train_sps / tt : 0,
+                 train_sps * ftr / 1e9, 100 * train_sps * ftr / peak, infer_sps, ti,
+                 ti > 0 ? infer_sps / ti : 0, infer_sps * fin / 1e9, 100 * infer_sps * fin / peak,
+                 all_pps, epochs, epochs ? hist[epochs - 1].val_mse : 0, tv,
+                 epochs ? hist[epochs - 1].val_mse_mean : 0, tm, epochs, train_wall, threads,
+                 customers, steps, epochs);
     fputs(md, stdout);
     if (oq_write_file_atomic("bench/results/train.md", md, (size_t)n, &err))
-        fprintf(stderr, "bench_train: could not write bench/results/train.md (run from the source tree)\n");
+        fprintf(stderr,
+                "bench_train: could not write bench/results/train.md (run from the source tree)\n");
     free(hist);
     free(pred);
     free(tok);

@@ -69,25 +69,25 @@ double oq_bgnbd_loglik_one(const oq_bgnbd_params *p, double x, double tx, double
 
 struct oq_bgnbd_data {
     size_t n_groups, n_x, n_t;
-    double W;           /* sum of weights */
-    double WX;          /* sum of weights * x (for the time-scale shift of the LL) */
-    double scale;       /* 1 / max T */
-    double *xv;         /* (n_x) distinct x */
-    double *wx;         /* (n_x) weight of each distinct x */
-    double *tv;         /* (n_t) distinct scaled times (t_x and T) */
-    uint32_t *gx;       /* (n_groups) index into xv */
-    uint32_t *gtx;      /* (n_groups) index into tv */
-    uint32_t *gT;       /* (n_groups) index into tv */
-    double *gw;         /* (n_groups) weight */
-    double *L, *R;      /* (n_t) scratch: ln(alpha+t), 1/(alpha+t) */
-    double *lax;        /* (n_x) scratch: ln(a/(b+x-1)) */
+    double W;      /* sum of weights */
+    double WX;     /* sum of weights * x (for the time-scale shift of the LL) */
+    double scale;  /* 1 / max T */
+    double *xv;    /* (n_x) distinct x */
+    double *wx;    /* (n_x) weight of each distinct x */
+    double *tv;    /* (n_t) distinct scaled times (t_x and T) */
+    uint32_t *gx;  /* (n_groups) index into xv */
+    uint32_t *gtx; /* (n_groups) index into tv */
+    uint32_t *gT;  /* (n_groups) index into tv */
+    double *gw;    /* (n_groups) weight */
+    double *L, *R; /* (n_t) scratch: ln(alpha+t), 1/(alpha+t) */
+    double *lax;   /* (n_x) scratch: ln(a/(b+x-1)) */
 };
 
 /* Open-addressing map from a key of 1..3 64-bit words to a dense index
  * (insertion order); grows by rehashing when half full. */
 typedef struct imap {
-    uint64_t *keys;   /* (cap * width) */
-    uint32_t *val;    /* (cap) index + 1, 0 = empty */
+    uint64_t *keys; /* (cap * width) */
+    uint32_t *val;  /* (cap) index + 1, 0 = empty */
     size_t cap, n;
     int width;
 } imap;
@@ -111,7 +111,8 @@ static void imap_free(imap *m)
 static size_t imap_slot(const imap *m, const uint64_t *k)
 {
     uint64_t h = 0;
-    for (int i = 0; i < m->width; i++) h = oq_mix64(h ^ k[i]);
+    for (int i = 0; i < m->width; i++)
+        h = oq_mix64(h ^ k[i]);
     size_t mask = m->cap - 1, s = (size_t)h & mask;
     while (m->val[s] &&
            memcmp(m->keys + s * (size_t)m->width, k, (size_t)m->width * sizeof *k) != 0)
@@ -181,14 +182,17 @@ static int sort_x(oq_bgnbd_data *d)
         free(pos);
         return OQ_ENOMEM;
     }
-    for (size_t j = 0; j < d->n_x; j++) t[j] = (xw){d->xv[j], d->wx[j], (uint32_t)j};
+    for (size_t j = 0; j < d->n_x; j++)
+        t[j] = (xw){d->xv[j], d->wx[j], (uint32_t)j};
     qsort(t, d->n_x, sizeof *t, cmp_xw);
     for (size_t j = 0; j < d->n_x; j++) {
         d->xv[j] = t[j].x;
         d->wx[j] = t[j].w;
         pos[t[j].old] = (uint32_t)j;
     }
-    for (size_t k = 0; k < d->n_groups; k++) d->gx[k] = pos[d->gx[k]]; // NOLINT(clang-analyzer-core.uninitialized.ArraySubscript): gx[k] < n_x, pos is calloc'ed
+    for (size_t k = 0; k < d->n_groups; k++)
+        d->gx[k] = pos[d->gx[k]]; // NOLINT(clang-analyzer-core.uninitialized.ArraySubscript): gx[k]
+                                  // < n_x, pos is calloc'ed
     free(t);
     free(pos);
     return 0;
@@ -220,14 +224,13 @@ double oq_bgnbd_data_scale(const oq_bgnbd_data *d)
     return d->scale;
 }
 
-int oq_bgnbd_data_new(const double *x, const double *tx, const double *T, const double *w,
-                      size_t n, oq_bgnbd_data **out, oq_error *err)
+int oq_bgnbd_data_new(const double *x, const double *tx, const double *T, const double *w, size_t n,
+                      oq_bgnbd_data **out, oq_error *err)
 {
     *out = NULL;
     if (n == 0) return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "no customers to fit");
     if (n > (size_t)UINT32_MAX / 4)
-        return oq_error_set(err, OQ_ELIMIT, NULL, 0, 0, "more than %u customers",
-                            UINT32_MAX / 4);
+        return oq_error_set(err, OQ_ELIMIT, NULL, 0, 0, "more than %u customers", UINT32_MAX / 4);
     double maxT = 0;
     for (size_t i = 0; i < n; i++) {
         double wi = w ? w[i] : 1;
@@ -307,10 +310,10 @@ int oq_bgnbd_data_new(const double *x, const double *tx, const double *T, const 
     }
     /* Give back the worst-case room (shrinking reallocs do not fail in practice;
      * if one does, the larger block is kept). */
-#define TRIM(f, m)                                                                             \
-    do {                                                                                       \
-        void *q = realloc(d->f, ((m) ? (m) : 1) * sizeof *d->f);                               \
-        if (q) d->f = q;                                                                       \
+#define TRIM(f, m)                                                                                 \
+    do {                                                                                           \
+        void *q = realloc(d->f, ((m) ? (m) : 1) * sizeof *d->f);                                   \
+        if (q) d->f = q;                                                                           \
     } while (0)
     TRIM(xv, d->n_x);
     TRIM(wx, d->n_x);
@@ -351,8 +354,7 @@ static double eval_scaled(const oq_bgnbd_data *dc, double r, double as, double a
     oq_bgnbd_data *d = (oq_bgnbd_data *)dc; /* scratch only */
     double ll = 0, gr = 0, gal = 0, ga = 0, gb = 0;
     /* Hessian entries (natural parameters, index 0 r, 1 alpha, 2 a, 3 b). */
-    double hrr = 0, hra = 0, haa = 0, hAA = 0, hAB = 0, hBB = 0, hrA = 0, hrB = 0, haA = 0,
-           haB = 0;
+    double hrr = 0, hra = 0, haa = 0, hAA = 0, hAB = 0, hBB = 0, hrA = 0, hrB = 0, haA = 0, haB = 0;
     for (size_t k = 0; k < d->n_t; k++) {
         d->L[k] = log(as + d->tv[k]);
         d->R[k] = 1 / (as + d->tv[k]);
@@ -385,7 +387,8 @@ static double eval_scaled(const oq_bgnbd_data *dc, double r, double as, double a
                 qab = gsl_sf_psi_1(a + b + x) - gsl_sf_psi_1(a + b);
             }
         } else {
-            for (double k = xcur; k < x; k++) { // NOLINT(clang-analyzer-security.FloatLoopCounter): k is a whole number below 2^53
+            for (double k = xcur; k < x; k++) { // NOLINT(clang-analyzer-security.FloatLoopCounter):
+                                                // k is a whole number below 2^53
                 cr += log(r + k);
                 cb += log(b + k);
                 cab += log(a + b + k);
@@ -475,16 +478,19 @@ static double eval_scaled(const oq_bgnbd_data *dc, double r, double as, double a
 /* The objective and its derivatives in log-parameters th (see
  * oq_bgnbd_objective); Hh (may be NULL, needs gh) is the Hessian:
  * d2f/dth_i dth_j = v_i v_j d2f/dv_i dv_j + [i=j] v_i df/dv_i with v = e^th. */
-static double objective_full(const oq_bgnbd_data *d, const double th[4], double pen,
-                             double gh[4], double Hh[16])
+static double objective_full(const oq_bgnbd_data *d, const double th[4], double pen, double gh[4],
+                             double Hh[16])
 {
     double v[4], g[4], H[16];
-    for (int i = 0; i < 4; i++) v[i] = exp(th[i]);
+    for (int i = 0; i < 4; i++)
+        v[i] = exp(th[i]);
     double ll = eval_scaled(d, v[0], v[1], v[2], v[3], gh ? g : NULL, Hh ? H : NULL);
     double f = -ll / d->W;
-    for (int i = 0; i < 4; i++) f += pen * v[i] * v[i];
+    for (int i = 0; i < 4; i++)
+        f += pen * v[i] * v[i];
     if (gh)
-        for (int i = 0; i < 4; i++) gh[i] = -g[i] * v[i] / d->W + 2 * pen * v[i] * v[i];
+        for (int i = 0; i < 4; i++)
+            gh[i] = -g[i] * v[i] / d->W + 2 * pen * v[i] * v[i];
     if (Hh)
         for (int i = 0; i < 4; i++)
             for (int j = 0; j < 4; j++)
@@ -499,8 +505,8 @@ void oq_bgnbd_objective(const oq_bgnbd_data *d, const double th[4], double pen, 
     *f = objective_full(d, th, pen, grad, NULL);
 }
 
-void oq_bgnbd_objective_hessian(const oq_bgnbd_data *d, const double th[4], double pen,
-                                double *f, double grad[4], double hess[16])
+void oq_bgnbd_objective_hessian(const oq_bgnbd_data *d, const double th[4], double pen, double *f,
+                                double grad[4], double hess[16])
 {
     *f = objective_full(d, th, pen, grad, hess);
 }
@@ -515,9 +521,11 @@ double oq_bgnbd_data_loglik(const oq_bgnbd_data *d, const oq_bgnbd_params *p, do
     /* alpha = alpha' / s: each alpha index carries one factor s. */
     const double f[4] = {1, d->scale, 1, 1};
     if (grad)
-        for (int i = 0; i < 4; i++) grad[i] = g[i] * f[i];
+        for (int i = 0; i < 4; i++)
+            grad[i] = g[i] * f[i];
     if (hess)
-        for (int i = 0; i < 16; i++) hess[i] = H[i] * f[i / 4] * f[i % 4];
+        for (int i = 0; i < 16; i++)
+            hess[i] = H[i] * f[i / 4] * f[i % 4];
     return ll + d->WX * log(d->scale);
 }
 
@@ -559,9 +567,11 @@ static void fit_fdf(const gsl_vector *v, void *p, double *f, gsl_vector *grad)
     }
     if (!ok || !isfinite(*f)) {
         *f = GSL_POSINF;
-        for (int i = 0; i < 4; i++) g[i] = th[i]; /* points back toward the origin */
+        for (int i = 0; i < 4; i++)
+            g[i] = th[i]; /* points back toward the origin */
     }
-    for (int i = 0; i < 4; i++) gsl_vector_set(grad, (size_t)i, g[i]);
+    for (int i = 0; i < 4; i++)
+        gsl_vector_set(grad, (size_t)i, g[i]);
 }
 
 static void fit_df(const gsl_vector *v, void *p, gsl_vector *grad)
@@ -573,7 +583,8 @@ static void fit_df(const gsl_vector *v, void *p, gsl_vector *grad)
 static double inf_norm(const gsl_vector *g)
 {
     double m = 0;
-    for (size_t i = 0; i < g->size; i++) m = fmax(m, fabs(gsl_vector_get(g, i)));
+    for (size_t i = 0; i < g->size; i++)
+        m = fmax(m, fabs(gsl_vector_get(g, i)));
     return m;
 }
 
@@ -585,7 +596,8 @@ static int solve_damped(const double H[16], const double g[4], double mu, double
     for (int i = 0; i < 4; i++) {
         for (int j = 0; j <= i; j++) {
             double sum = H[4 * i + j] + (i == j ? mu : 0);
-            for (int k = 0; k < j; k++) sum -= Lm[4 * i + k] * Lm[4 * j + k];
+            for (int k = 0; k < j; k++)
+                sum -= Lm[4 * i + k] * Lm[4 * j + k];
             if (i == j) {
                 if (!(sum > 0)) return -1;
                 Lm[4 * i + i] = sqrt(sum);
@@ -596,12 +608,14 @@ static int solve_damped(const double H[16], const double g[4], double mu, double
     }
     for (int i = 0; i < 4; i++) {
         double sum = -g[i];
-        for (int k = 0; k < i; k++) sum -= Lm[4 * i + k] * y[k];
+        for (int k = 0; k < i; k++)
+            sum -= Lm[4 * i + k] * y[k];
         y[i] = sum / Lm[4 * i + i];
     }
     for (int i = 3; i >= 0; i--) {
         double sum = y[i];
-        for (int k = i + 1; k < 4; k++) sum -= Lm[4 * k + i] * p[k];
+        for (int k = i + 1; k < 4; k++)
+            sum -= Lm[4 * k + i] * p[k];
         p[i] = sum / Lm[4 * i + i];
     }
     return 0;
@@ -628,14 +642,16 @@ static int newton(fit_ctx *c, double th[4], int max_iter, double gtol, double *f
     *iters = 0;
     for (int it = 0; it < max_iter && isfinite(f); it++) {
         double gn = 0;
-        for (int i = 0; i < 4; i++) gn = fmax(gn, fabs(g[i]));
+        for (int i = 0; i < 4; i++)
+            gn = fmax(gn, fabs(g[i]));
         if (gn < gtol) {
             conv = 1;
             break;
         }
         (*iters)++;
         double dmax = 0;
-        for (int i = 0; i < 4; i++) dmax = fmax(dmax, fabs(H[5 * i]));
+        for (int i = 0; i < 4; i++)
+            dmax = fmax(dmax, fabs(H[5 * i]));
         int moved = 0;
         for (double mu = 0; mu < 1e12 * (1 + dmax) && !moved;
              mu = mu > 0 ? mu * 10 : 1e-8 * (1 + dmax)) {
@@ -678,7 +694,8 @@ static int newton(fit_ctx *c, double th[4], int max_iter, double gtol, double *f
         if (conv || !moved) break; /* converged, or no descent from a bad region */
     }
     double gn = 0;
-    for (int i = 0; i < 4; i++) gn = fmax(gn, fabs(g[i]));
+    for (int i = 0; i < 4; i++)
+        gn = fmax(gn, fabs(g[i]));
     *f_out = isfinite(f) ? f : GSL_POSINF;
     *gn_out = gn;
     return conv || gn < gtol;
@@ -691,8 +708,8 @@ static int run_start(fit_ctx *c, double th[4], int max_iter, double gtol, double
 {
     int rc = 0;
     gsl_multimin_function_fdf fdf = {fit_f, fit_df, fit_fdf, 4, c};
-    gsl_multimin_fdfminimizer *m = gsl_multimin_fdfminimizer_alloc(
-        gsl_multimin_fdfminimizer_vector_bfgs2, 4);
+    gsl_multimin_fdfminimizer *m =
+        gsl_multimin_fdfminimizer_alloc(gsl_multimin_fdfminimizer_vector_bfgs2, 4);
     gsl_multimin_fminimizer *nm = NULL;
     gsl_vector *v = gsl_vector_alloc(4), *step = gsl_vector_alloc(4);
     if (!m || !v || !step) {
@@ -702,7 +719,8 @@ static int run_start(fit_ctx *c, double th[4], int max_iter, double gtol, double
     *iters = 0;
     *used_nm = 0;
     for (int round = 0; round < 2; round++) {
-        for (int i = 0; i < 4; i++) gsl_vector_set(v, (size_t)i, th[i]);
+        for (int i = 0; i < 4; i++)
+            gsl_vector_set(v, (size_t)i, th[i]);
         gsl_multimin_fdfminimizer_set(m, &fdf, v, 0.1, 0.1);
         if (!isfinite(m->f)) break;
         for (int it = 0; it < max_iter; it++) {
@@ -710,7 +728,8 @@ static int run_start(fit_ctx *c, double th[4], int max_iter, double gtol, double
             (*iters)++;
             if (gsl_multimin_fdfminimizer_iterate(m)) break; /* no progress */
         }
-        for (int i = 0; i < 4; i++) th[i] = gsl_vector_get(m->x, (size_t)i);
+        for (int i = 0; i < 4; i++)
+            th[i] = gsl_vector_get(m->x, (size_t)i);
         *fbest = m->f;
         *gnorm = inf_norm(m->gradient);
         /* Stalled close to a stationary point is rounding, not failure. */
@@ -730,7 +749,8 @@ static int run_start(fit_ctx *c, double th[4], int max_iter, double gtol, double
             if (gsl_multimin_test_size(gsl_multimin_fminimizer_size(nm), 1e-10) == GSL_SUCCESS)
                 break;
         }
-        for (int i = 0; i < 4; i++) th[i] = gsl_vector_get(nm->x, (size_t)i);
+        for (int i = 0; i < 4; i++)
+            th[i] = gsl_vector_get(nm->x, (size_t)i);
     }
 cleanup:
     gsl_multimin_fdfminimizer_free(m);
@@ -760,23 +780,25 @@ int oq_bgnbd_fit(const oq_bgnbd_data *d, const oq_bgnbd_fit_opts *opts, oq_bgnbd
     }
     double inv_rate = sx > 0 ? sT / sx : 1;
     if (!(inv_rate > 1e-6 && inv_rate < 1e6)) inv_rate = 1;
-    const double starts[8][4] = {
-        {1, inv_rate, 1, 3},         {1, 1, 1, 1},           {0.3, 0.3 * inv_rate, 0.7, 2},
-        {3, 3 * inv_rate, 3, 10},    {0.1, 0.1 * inv_rate, 0.3, 1}, {1, inv_rate, 0.2, 0.5},
-        {10, 10 * inv_rate, 1, 1},   {0.5, 5 * inv_rate, 5, 5}};
+    const double starts[8][4] = {{1, inv_rate, 1, 3},           {1, 1, 1, 1},
+                                 {0.3, 0.3 * inv_rate, 0.7, 2}, {3, 3 * inv_rate, 3, 10},
+                                 {0.1, 0.1 * inv_rate, 0.3, 1}, {1, inv_rate, 0.2, 0.5},
+                                 {10, 10 * inv_rate, 1, 1},     {0.5, 5 * inv_rate, 5, 5}};
     fit_ctx c = {d, o.penalizer, 0};
     double best = GSL_POSINF, best_th[4] = {0}, best_g = 0;
     int best_it = 0, agree = 0, ran = 0, any_nm = 0, any_bfgs = 0, best_conv = 0;
     for (int s = 0; s < n_starts; s++) {
         double th[4], f = GSL_POSINF, gn = 0;
         int it, nmu;
-        for (int i = 0; i < 4; i++) th[i] = log(starts[s][i]);
+        for (int i = 0; i < 4; i++)
+            th[i] = log(starts[s][i]);
         nmu = 0;
         int conv = newton(&c, th, max_iter, gtol, &f, &gn, &it);
         if (!conv) {
             /* Newton failed from here: BFGS2 (and Nelder-Mead) from the start. */
             int it2;
-            for (int i = 0; i < 4; i++) th[i] = log(starts[s][i]);
+            for (int i = 0; i < 4; i++)
+                th[i] = log(starts[s][i]);
             if (run_start(&c, th, max_iter, gtol, &f, &gn, &it2, &nmu))
                 return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
             it += it2;
@@ -828,12 +850,11 @@ int oq_bgnbd_params_save(const char *path, const oq_bgnbd_fit_report *rep, doubl
     const char *unit = unit_days == 1 ? "days" : unit_days == 7 ? "weeks" : "unknown";
     json_t *root = json_pack(
         "{s:s, s:f, s:f, s:f, s:f, s:f, s:i, s:I, s:I, s:f, s:b, s:f, s:s, s:f, s:s, s:i, s:i}",
-        "model", "bgnbd", "r", rep->p.r, "alpha", rep->p.alpha, "a", rep->p.a, "b", rep->p.b,
-        "ll", rep->ll, "iterations", rep->iterations, "n_customers",
-        (json_int_t)rep->n_customers, "n_groups", (json_int_t)rep->n_groups, "grad_norm",
-        rep->grad_norm, "converged", rep->converged, "penalizer", penalizer, "time_unit", unit,
-        "unit_days", unit_days, "method", rep->method ? rep->method : "", "starts", rep->starts,
-        "starts_agree", rep->starts_agree);
+        "model", "bgnbd", "r", rep->p.r, "alpha", rep->p.alpha, "a", rep->p.a, "b", rep->p.b, "ll",
+        rep->ll, "iterations", rep->iterations, "n_customers", (json_int_t)rep->n_customers,
+        "n_groups", (json_int_t)rep->n_groups, "grad_norm", rep->grad_norm, "converged",
+        rep->converged, "penalizer", penalizer, "time_unit", unit, "unit_days", unit_days, "method",
+        rep->method ? rep->method : "", "starts", rep->starts, "starts_agree", rep->starts_agree);
     int rc = oq_json_write_atomic(path, root, err);
     json_decref(root);
     return rc;
@@ -892,9 +913,9 @@ int oq_bgnbd_p_alive_batch(const oq_bgnbd_params *p, const double *x, const doub
 #endif
     for (long i = 0; i < nn; i++) {
         double xi = x[i];
-        out[i] = xi <= 0 ? 1.0
-                         : expit_neg(log(a / (b + xi - 1)) +
-                                     (r + xi) * log((al + T[i]) / (al + tx[i])));
+        out[i] =
+            xi <= 0 ? 1.0
+                    : expit_neg(log(a / (b + xi - 1)) + (r + xi) * log((al + T[i]) / (al + tx[i])));
     }
     return 0;
 }
@@ -945,12 +966,13 @@ static int one_minus_G(double r, double a, double b, double x, double z, double 
         gsl_sf_result res;
         if (!(c > 0)) return OQ_ENUM;
         int st = gsl_sf_hyperg_2F1_e(p1, q, c, z, &res);
-        if (st != GSL_SUCCESS || !isfinite(res.val))
-            return OQ_ENUM;
+        if (st != GSL_SUCCESS || !isfinite(res.val)) return OQ_ENUM;
         F = res.val;
     }
-    if (F > 0) *out = -expm1(q * log1p(-z) + log(F));
-    else *out = 1 + exp(q * log1p(-z) + log(-F));
+    if (F > 0)
+        *out = -expm1(q * log1p(-z) + log(F));
+    else
+        *out = 1 + exp(q * log1p(-z) + log(-F));
     return isfinite(*out) ? 0 : OQ_ENUM;
 }
 
@@ -978,7 +1000,8 @@ int oq_bgnbd_expected_batch(const oq_bgnbd_params *p, double t0, const double *t
 #ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic, 4096) reduction(| : bad) if (nn > 20000)
 #endif
-    for (long i = 0; i < nn; i++) bad |= oq_bgnbd_expected(p, t ? t[i] : t0, x[i], tx[i], T[i], &out[i]) != 0;
+    for (long i = 0; i < nn; i++)
+        bad |= oq_bgnbd_expected(p, t ? t[i] : t0, x[i], tx[i], T[i], &out[i]) != 0;
     return bad ? OQ_ENUM : 0;
 }
 
@@ -1030,13 +1053,14 @@ int oq_bgnbd_holdout_report(const oq_bgnbd_params *p, const oq_bgnbd_summary *s,
     int rc = oq_bgnbd_params_check(p, err);
     if (rc) return rc;
     h->n_rows = max_freq + 1;
-    for (int k = 0; k <= max_freq; k++) h->rows[k].freq = k;
+    for (int k = 0; k <= max_freq; k++)
+        h->rows[k].freq = k;
     double sp = 0, sa = 0, spp = 0, saa = 0, spa = 0, sabs = 0;
     for (size_t i = 0; i < s->n; i++) {
         double e;
         if (oq_bgnbd_expected(p, s->t_holdout[i], s->x[i], s->tx[i], s->T[i], &e))
-            return oq_error_set(err, OQ_ENUM, NULL, 0, 0,
-                                "customer %lld: E[X(t)] did not converge", (long long)s->id[i]);
+            return oq_error_set(err, OQ_ENUM, NULL, 0, 0, "customer %lld: E[X(t)] did not converge",
+                                (long long)s->id[i]);
         if (pred) pred[i] = e;
         double y = s->x_holdout[i];
         int k = s->x[i] >= max_freq ? max_freq : (int)s->x[i];
@@ -1073,8 +1097,9 @@ void oq_bgnbd_holdout_print(const oq_bgnbd_holdout *h, FILE *fp)
         fprintf(fp, "%s%-10d %10zu %15.4f %18.4f\n", k == h->n_rows - 1 ? ">=" : "  ", r->freq,
                 r->n, r->actual, r->predicted);
     }
-    fprintf(fp, "total holdout purchases: actual %.1f, predicted %.1f; per customer MAE %.4f, "
-                "correlation %.4f\n",
+    fprintf(fp,
+            "total holdout purchases: actual %.1f, predicted %.1f; per customer MAE %.4f, "
+            "correlation %.4f\n",
             h->total_actual, h->total_predicted, h->mae, h->corr);
 }
 
@@ -1093,10 +1118,14 @@ void oq_bgnbd_holdout_svg(const oq_bgnbd_holdout *h, const char *title, FILE *fp
             "<text x=\"%.0f\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">",
             W, H, W / 2);
     for (const char *c = title ? title : ""; *c; c++) {
-        if (*c == '<') fputs("&lt;", fp);
-        else if (*c == '>') fputs("&gt;", fp);
-        else if (*c == '&') fputs("&amp;", fp);
-        else fputc(*c, fp);
+        if (*c == '<')
+            fputs("&lt;", fp);
+        else if (*c == '>')
+            fputs("&gt;", fp);
+        else if (*c == '&')
+            fputs("&amp;", fp);
+        else
+            fputc(*c, fp);
     }
     fprintf(fp, "</text>\n");
     fprintf(fp, "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"black\"/>\n", L,

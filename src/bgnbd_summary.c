@@ -84,8 +84,10 @@ static int split_line(char *line, char delim, char **f, size_t *lens, long *cols
             char *e = strchr(p, ',');
             char *end = e ? e : p + strlen(p);
             char *a = p, *b = end;
-            while (a < b && (*a == ' ' || *a == '\t')) a++;
-            while (b > a && (b[-1] == ' ' || b[-1] == '\t')) b--;
+            while (a < b && (*a == ' ' || *a == '\t'))
+                a++;
+            while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+                b--;
             *b = 0;
             f[n] = a;
             lens[n] = (size_t)(b - a);
@@ -97,11 +99,13 @@ static int split_line(char *line, char delim, char **f, size_t *lens, long *cols
         return n;
     }
     while (*p) {
-        while (*p == ' ' || *p == '\t') p++;
+        while (*p == ' ' || *p == '\t')
+            p++;
         if (!*p) break;
         if (n == TX_MAX_FIELDS) return -1;
         char *a = p;
-        while (*p && *p != ' ' && *p != '\t') p++;
+        while (*p && *p != ' ' && *p != '\t')
+            p++;
         f[n] = a;
         lens[n] = (size_t)(p - a);
         cols[n] = (long)(a - line) + 1;
@@ -147,15 +151,16 @@ int oq_bgnbd_tx_read(const char *path, int id_column, int date_column, oq_bgnbd_
                               TX_MAX_LINE);
             goto cleanup;
         }
-        while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r')) line[--got] = 0;
+        while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
+            line[--got] = 0;
         if (lineno == 1 && (unsigned char)line[0] == 0xEF && got >= 3 &&
             (unsigned char)line[1] == 0xBB && (unsigned char)line[2] == 0xBF)
             memmove(line, line + 3, (size_t)got - 2);
         if (!delim) delim = strchr(line, ',') ? ',' : ' ';
         int nf = split_line(line, delim, f, lens, cols);
         if (nf < 0) {
-            rc = oq_error_set(err, OQ_ELIMIT, path, lineno, 0, "more than %d fields",
-                              TX_MAX_FIELDS);
+            rc =
+                oq_error_set(err, OQ_ELIMIT, path, lineno, 0, "more than %d fields", TX_MAX_FIELDS);
             goto cleanup;
         }
         if (nf == 0) continue; /* blank line */
@@ -183,8 +188,8 @@ int oq_bgnbd_tx_read(const char *path, int id_column, int date_column, oq_bgnbd_
         int ic = id_column - 1;
         if (oq_parse_i64(f[ic], lens[ic], &uid)) {
             rc = oq_error_set(err, OQ_EPARSE, path, lineno, cols[ic],
-                              "field %d: got \"%.40s\", expected an integer customer id",
-                              id_column, f[ic]);
+                              "field %d: got \"%.40s\", expected an integer customer id", id_column,
+                              f[ic]);
             goto cleanup;
         }
         if (parse_any_date(f[dc], lens[dc], &day)) {
@@ -242,8 +247,7 @@ static oq_bgnbd_summary *summary_alloc(size_t n, int holdout)
         s->x_holdout = malloc(m * sizeof *s->x_holdout);
         s->t_holdout = malloc(m * sizeof *s->t_holdout);
     }
-    if (!s->id || !s->x || !s->tx || !s->T ||
-        (holdout && (!s->x_holdout || !s->t_holdout))) {
+    if (!s->id || !s->x || !s->tx || !s->T || (holdout && (!s->x_holdout || !s->t_holdout))) {
         oq_bgnbd_summary_free(s);
         return NULL;
     }
@@ -307,7 +311,8 @@ int oq_bgnbd_summary_build(const oq_bgnbd_tx *tx, const oq_bgnbd_split *split,
     size_t c = 0;
     for (size_t i = 0; i < m;) {
         size_t j = i;
-        while (j < m && rows[j].user == rows[i].user) j++;
+        while (j < m && rows[j].user == rows[i].user)
+            j++;
         int32_t first = rows[i].day;
         if (first <= cal) {
             long ncal = 0, nhold = 0;
@@ -346,12 +351,9 @@ cleanup:
 
 enum { S_ID, S_FREQ, S_REC, S_T, S_FH, S_DH, S_NCOL };
 static const char *const s_names[S_NCOL][4] = {
-    {"id", "customer_id", "user_id", NULL},
-    {"frequency", "frequency_cal", NULL, NULL},
-    {"recency", "recency_cal", NULL, NULL},
-    {"T", "T_cal", NULL, NULL},
-    {"frequency_holdout", NULL, NULL, NULL},
-    {"duration_holdout", NULL, NULL, NULL}};
+    {"id", "customer_id", "user_id", NULL},  {"frequency", "frequency_cal", NULL, NULL},
+    {"recency", "recency_cal", NULL, NULL},  {"T", "T_cal", NULL, NULL},
+    {"frequency_holdout", NULL, NULL, NULL}, {"duration_holdout", NULL, NULL, NULL}};
 
 typedef struct sum_ctx {
     const char *name;
@@ -367,11 +369,11 @@ static int sum_reserve(sum_ctx *c)
     if (c->n < c->cap) return 0;
     size_t cap = c->cap ? c->cap * 2 : 4096;
     oq_bgnbd_summary *s = c->s;
-#define GROW(f)                                                                                \
-    do {                                                                                       \
-        void *p = realloc(s->f, cap * sizeof *s->f);                                           \
-        if (!p) return OQ_ENOMEM;                                                              \
-        s->f = p;                                                                              \
+#define GROW(f)                                                                                    \
+    do {                                                                                           \
+        void *p = realloc(s->f, cap * sizeof *s->f);                                               \
+        if (!p) return OQ_ENOMEM;                                                                  \
+        s->f = p;                                                                                  \
     } while (0)
     GROW(id);
     GROW(x);
@@ -386,10 +388,10 @@ static int sum_reserve(sum_ctx *c)
     return 0;
 }
 
-static int sum_header(sum_ctx *c, char **f, const size_t *lens, size_t n, long line,
-                      oq_error *err)
+static int sum_header(sum_ctx *c, char **f, const size_t *lens, size_t n, long line, oq_error *err)
 {
-    for (int k = 0; k < S_NCOL; k++) c->map[k] = -1;
+    for (int k = 0; k < S_NCOL; k++)
+        c->map[k] = -1;
     for (size_t i = 0; i < n; i++)
         for (int k = 0; k < S_NCOL; k++)
             for (int a = 0; a < 4 && s_names[k][a]; a++)
@@ -419,7 +421,8 @@ static int sum_row(void *ctx, char **f, const size_t *lens, size_t n, long line,
     sum_ctx *c = ctx;
     if (!c->header_done) return sum_header(c, f, lens, n, line, err);
     if (n != c->nfields)
-        return oq_error_set(err, OQ_EPARSE, c->name, line, (long)(n < c->nfields ? n : c->nfields + 1),
+        return oq_error_set(err, OQ_EPARSE, c->name, line,
+                            (long)(n < c->nfields ? n : c->nfields + 1),
                             "%zu fields, expected %zu as in the header", n, c->nfields);
     if (sum_reserve(c)) return oq_error_set(err, OQ_ENOMEM, c->name, line, 0, "out of memory");
     const int *m = c->map;
@@ -476,7 +479,8 @@ static int sum_run(const char *name, const char *path, const char *data, size_t 
 {
     *out = NULL;
     sum_ctx c = {.name = name};
-    if (!(c.s = calloc(1, sizeof *c.s))) return oq_error_set(err, OQ_ENOMEM, name, 0, 0, "out of memory");
+    if (!(c.s = calloc(1, sizeof *c.s)))
+        return oq_error_set(err, OQ_ENOMEM, name, 0, 0, "out of memory");
     int rc = path ? oq_csv_read(path, NULL, sum_row, &c, err)
                   : oq_csv_read_mem(name, data, len, NULL, sum_row, &c, err);
     if (!rc && !c.header_done)

@@ -32,11 +32,11 @@ int oq_xsell_mdp_check(const oq_xsell_mdp *m, oq_error *err)
             return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "item '%s': price must be > 0",
                                 it->name);
         if (!(it->cost >= 0 && it->cost <= it->price))
-            return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
-                                "item '%s': cost must be in [0, price]", it->name);
+            return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "item '%s': cost must be in [0, price]",
+                                it->name);
         if (it->capacity > 65535)
-            return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
-                                "item '%s': inventory must be <= 65535", it->name);
+            return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "item '%s': inventory must be <= 65535",
+                                it->name);
         log2s += log2((double)it->capacity + 1);
     }
     /* keys are state * N + e in 64 bits; leave room for the event. */
@@ -67,7 +67,8 @@ void oq_xsell_decision_decode(const oq_xsell_mdp *m, int d, int *item, int *leve
 uint64_t oq_xsell_n_states(const oq_xsell_mdp *m)
 {
     uint64_t s = 1;
-    for (int i = 0; i < m->n_items; i++) s *= (uint64_t)m->items[i].capacity + 1;
+    for (int i = 0; i < m->n_items; i++)
+        s *= (uint64_t)m->items[i].capacity + 1;
     return s;
 }
 
@@ -123,8 +124,8 @@ int oq_xsell_kb_build(const oq_xsell_mdp *m, const oq_xsell_rule *rules, size_t 
             return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
                                 "rule %zu: confidence %g is not in [0, 1]", r + 1, ru->confidence);
         if (ru->lhs_item == ru->rhs_item) continue;
-        double *c = &(ru->negative ? kb->neg : kb->pos)[ru->lhs_item * OQ_XSELL_MAX_ITEMS +
-                                                         ru->rhs_item];
+        double *c =
+            &(ru->negative ? kb->neg : kb->pos)[ru->lhs_item * OQ_XSELL_MAX_ITEMS + ru->rhs_item];
         if (ru->confidence > *c) *c = ru->confidence;
     }
     return 0;
@@ -145,7 +146,8 @@ void oq_xsell_utility(const oq_xsell_mdp *m, int e, const double *q, const uint8
     /* (9): min-max over the decision set; a flat set (a new state) is 1/2. */
     double span = hi - lo;
     int flat = !(span > 1e-12 * (fabs(hi) + fabs(lo) + 1e-300));
-    for (int d = 0; d < D; d++) mu[d] = valid[d] ? (flat ? 0.5 : (q[d] - lo) / span) : 0.0;
+    for (int d = 0; d < D; d++)
+        mu[d] = valid[d] ? (flat ? 0.5 : (q[d] - lo) / span) : 0.0;
     if (!kb) return;
     for (int d = 1; d < D; d++) {
         if (!valid[d]) continue;
@@ -167,16 +169,20 @@ int oq_xsell_boltzmann(const double *mu, const uint8_t *valid, int n, double tau
             if (mu[i] > mx) mx = mu[i];
         }
     if (nv == 0) {
-        for (int i = 0; i < n; i++) p[i] = 0;
+        for (int i = 0; i < n; i++)
+            p[i] = 0;
         return 0;
     }
     double s = 0;
     if (isinf(tau)) {
-        for (int i = 0; i < n; i++) p[i] = (!valid || valid[i]) ? 1.0 : 0.0;
+        for (int i = 0; i < n; i++)
+            p[i] = (!valid || valid[i]) ? 1.0 : 0.0;
         s = nv;
     } else if (!(tau > 1e-300)) {
-        for (int i = 0; i < n; i++) p[i] = ((!valid || valid[i]) && mu[i] == mx) ? 1.0 : 0.0;
-        for (int i = 0; i < n; i++) s += p[i];
+        for (int i = 0; i < n; i++)
+            p[i] = ((!valid || valid[i]) && mu[i] == mx) ? 1.0 : 0.0;
+        for (int i = 0; i < n; i++)
+            s += p[i];
     } else {
         /* (14), max-subtracted: every exponent is <= 0, the largest is 1. */
         for (int i = 0; i < n; i++) {
@@ -184,7 +190,8 @@ int oq_xsell_boltzmann(const double *mu, const uint8_t *valid, int n, double tau
             s += p[i];
         }
     }
-    for (int i = 0; i < n; i++) p[i] /= s;
+    for (int i = 0; i < n; i++)
+        p[i] /= s;
     return nv;
 }
 
@@ -222,7 +229,8 @@ static int table_alloc(oq_xsell_qtable *t, size_t cap)
         t->cnt = NULL;
         return OQ_ENOMEM;
     }
-    for (size_t i = 0; i < cap; i++) t->keys[i] = EMPTY;
+    for (size_t i = 0; i < cap; i++)
+        t->keys[i] = EMPTY;
     t->cap = cap;
     return 0;
 }
@@ -267,7 +275,8 @@ size_t oq_xsell_qtable_size(const oq_xsell_qtable *t)
 static inline size_t slot_of(const oq_xsell_qtable *t, uint64_t key)
 {
     size_t h = (size_t)oq_mix64(key) & (t->cap - 1);
-    while (t->keys[h] != key && t->keys[h] != EMPTY) h = (h + 1) & (t->cap - 1);
+    while (t->keys[h] != key && t->keys[h] != EMPTY)
+        h = (h + 1) & (t->cap - 1);
     return h;
 }
 
@@ -402,7 +411,8 @@ static void put(wbuf *b, const void *src, size_t len)
     if (b->oom) return;
     if (b->n + len > b->cap) {
         size_t nc = b->cap ? b->cap : 4096;
-        while (nc < b->n + len) nc *= 2;
+        while (nc < b->n + len)
+            nc *= 2;
         unsigned char *np = realloc(b->p, nc);
         if (!np) {
             b->oom = 1;
@@ -418,14 +428,16 @@ static void put(wbuf *b, const void *src, size_t len)
 static void put_u64(wbuf *b, uint64_t v)
 {
     unsigned char x[8];
-    for (int i = 0; i < 8; i++) x[i] = (unsigned char)(v >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        x[i] = (unsigned char)(v >> (8 * i));
     put(b, x, 8);
 }
 
 static void put_u32(wbuf *b, uint32_t v)
 {
     unsigned char x[4];
-    for (int i = 0; i < 4; i++) x[i] = (unsigned char)(v >> (8 * i));
+    for (int i = 0; i < 4; i++)
+        x[i] = (unsigned char)(v >> (8 * i));
     put(b, x, 4);
 }
 
@@ -455,14 +467,17 @@ int oq_xsell_qtable_save(const oq_xsell_qtable *t, const char *path, oq_error *e
         put(&b, &len, 1);
         put(&b, it->name, len);
     }
-    for (int k = 0; k < m->n_disc; k++) put_f64(&b, m->disc[k]);
+    for (int k = 0; k < m->n_disc; k++)
+        put_f64(&b, m->disc[k]);
     put_u64(&b, t->n);
     for (size_t h = 0; h < t->cap; h++) {
         if (t->keys[h] == EMPTY) continue;
         put_u64(&b, t->keys[h]);
         put_u32(&b, t->visits[h]);
-        for (int d = 0; d < t->D; d++) put_f64(&b, t->q[h * (size_t)t->D + (size_t)d]);
-        for (int d = 0; d < t->D; d++) put_u32(&b, t->cnt[h * (size_t)t->D + (size_t)d]);
+        for (int d = 0; d < t->D; d++)
+            put_f64(&b, t->q[h * (size_t)t->D + (size_t)d]);
+        for (int d = 0; d < t->D; d++)
+            put_u32(&b, t->cnt[h * (size_t)t->D + (size_t)d]);
     }
     put_u32(&b, oq_crc32(0, b.p, b.n));
     if (b.oom) {
@@ -490,7 +505,8 @@ int oq_xsell_qtable_load(const char *path, oq_xsell_qtable **out, oq_error *err)
         goto cleanup;
     }
     uint32_t stored = 0;
-    for (int i = 0; i < 4; i++) stored |= (uint32_t)(unsigned char)data[len - 4 + (size_t)i] << (8 * i);
+    for (int i = 0; i < 4; i++)
+        stored |= (uint32_t)(unsigned char)data[len - 4 + (size_t)i] << (8 * i);
     if (oq_crc32(0, data, len - 4) != stored) {
         rc = oq_error_set(err, OQ_EFORMAT, path, 0, 0,
                           "checksum mismatch: the file is damaged or was cut off");
@@ -522,7 +538,8 @@ int oq_xsell_qtable_load(const char *path, oq_xsell_qtable **out, oq_error *err)
         const unsigned char *nm = oq_rb_take(&r, nl);
         if (nm && nl <= OQ_XSELL_NAME_MAX) memcpy(m.items[i].name, nm, nl);
     }
-    for (uint32_t k = 0; k < K; k++) m.disc[k] = oq_rb_f64(&r);
+    for (uint32_t k = 0; k < K; k++)
+        m.disc[k] = oq_rb_f64(&r);
     uint64_t n = oq_rb_u64(&r);
     size_t rec = 12 + (size_t)D * 12;
     if (r.bad || n > (r.len - r.pos) / rec || (r.len - r.pos) != n * rec) {
@@ -549,8 +566,10 @@ int oq_xsell_qtable_load(const char *path, oq_xsell_qtable **out, oq_error *err)
             goto cleanup;
         }
         t->visits[h] = oq_rb_u32(&r);
-        for (uint32_t d = 0; d < D; d++) t->q[h * D + d] = oq_rb_f64(&r);
-        for (uint32_t d = 0; d < D; d++) t->cnt[h * D + d] = oq_rb_u32(&r);
+        for (uint32_t d = 0; d < D; d++)
+            t->q[h * D + d] = oq_rb_f64(&r);
+        for (uint32_t d = 0; d < D; d++)
+            t->cnt[h * D + d] = oq_rb_u32(&r);
     }
     *out = t;
     t = NULL;
@@ -589,8 +608,7 @@ static int sample(const double *p, int n, gsl_rng *r)
 
 /* Exploring choice of K-Q (14) or epsilon-greedy plain Q in H. */
 static int choose(const oq_xsell_qtable *t, int e, const double *q, const uint8_t *valid,
-                  uint32_t visits, const oq_xsell_kb *kb, const oq_xsell_learn_opts *o,
-                  gsl_rng *r)
+                  uint32_t visits, const oq_xsell_kb *kb, const oq_xsell_learn_opts *o, gsl_rng *r)
 {
     int D = t->D;
     double frac = o->kappa / (o->kappa + (double)visits);

@@ -96,7 +96,8 @@ int oq_coupon_parse(const char *s)
 static uint32_t hash_str(const char *s, size_t len)
 {
     uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)s[i]) * 16777619u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
     return h;
 }
 
@@ -107,7 +108,8 @@ static int dict_grow(oq_dict *d)
     if (!slots) return OQ_ENOMEM;
     for (uint32_t i = 0; i < d->n; i++) {
         uint32_t h = hash_str(d->names[i], strlen(d->names[i])) & (ns - 1);
-        while (slots[h]) h = (h + 1) & (ns - 1);
+        while (slots[h])
+            h = (h + 1) & (ns - 1);
         slots[h] = i + 1;
     }
     free(d->slots);
@@ -144,7 +146,8 @@ int oq_dict_intern(oq_dict *d, const char *s, size_t len, uint32_t *id)
     copy[len] = 0;
     d->names[d->n] = copy;
     uint32_t h = hash_str(s, len) & (d->nslots - 1);
-    while (d->slots[h]) h = (h + 1) & (d->nslots - 1);
+    while (d->slots[h])
+        h = (h + 1) & (d->nslots - 1);
     d->slots[h] = d->n + 1;
     *id = d->n++;
     return 0;
@@ -164,7 +167,8 @@ long oq_dict_find(const oq_dict *d, const char *s)
 
 void oq_dict_clear(oq_dict *d)
 {
-    for (uint32_t i = 0; i < d->n; i++) free(d->names[i]);
+    for (uint32_t i = 0; i < d->n; i++)
+        free(d->names[i]);
     free(d->names);
     free(d->slots);
     memset(d, 0, sizeof *d);
@@ -174,20 +178,21 @@ void oq_dict_clear(oq_dict *d)
 
 enum { C_USER, C_DATE, C_DAYS, C_P30, C_AOV, C_CAT, C_BUDGET, C_COUPON, C_ORDER, C_PROFIT, NCOL };
 static const char *col_names[NCOL] = {
-    "user_id",        "snapshot_date",         "days_since_last_purchase", "purchases_last_30d",
-    "avg_order_value", "category",             "remaining_budget_pct",     "coupon_offered",
-    "order_placed",   "order_profit"};
+    "user_id",         "snapshot_date", "days_since_last_purchase", "purchases_last_30d",
+    "avg_order_value", "category",      "remaining_budget_pct",     "coupon_offered",
+    "order_placed",    "order_profit"};
 
 int oq_log_reserve(oq_log *l, size_t n)
 {
     if (n <= l->cap) return 0;
     size_t cap = l->cap ? l->cap * 2 : 4096;
-    while (cap < n) cap *= 2;
-#define GROW(f)                                                                                \
-    do {                                                                                       \
-        void *p = realloc(l->f, cap * sizeof *l->f);                                           \
-        if (!p) return OQ_ENOMEM;                                                              \
-        l->f = p;                                                                              \
+    while (cap < n)
+        cap *= 2;
+#define GROW(f)                                                                                    \
+    do {                                                                                           \
+        void *p = realloc(l->f, cap * sizeof *l->f);                                               \
+        if (!p) return OQ_ENOMEM;                                                                  \
+        l->f = p;                                                                                  \
     } while (0)
     GROW(user_id);
     GROW(day);
@@ -216,21 +221,23 @@ static int bad(oq_error *err, const char *name, long line, int field, const char
                const char *got, const char *expected)
 {
     return oq_error_set(err, OQ_EPARSE, name, line, field + 1,
-                        "column %d (%s): got \"%.40s\", expected %s", field + 1, col, got, expected);
+                        "column %d (%s): got \"%.40s\", expected %s", field + 1, col, got,
+                        expected);
 }
 
 static int parse_header(log_ctx *c, char **f, const size_t *lens, size_t n, long line,
                         oq_error *err, const char *const *names, int ncol, int *map)
 {
-    for (int k = 0; k < ncol; k++) map[k] = -1;
+    for (int k = 0; k < ncol; k++)
+        map[k] = -1;
     for (size_t i = 0; i < n; i++) {
         int k;
         for (k = 0; k < ncol; k++)
             if (lens[i] == strlen(names[k]) && memcmp(f[i], names[k], lens[i]) == 0) break;
         if (k == ncol)
             return oq_error_set(err, OQ_EPARSE, c->name, line, (long)i + 1,
-                                "unknown column \"%.60s\" in header; expected the columns %s",
-                                f[i], ncol == NCOL ? OQ_LOG_HEADER : "user_id,date,category");
+                                "unknown column \"%.60s\" in header; expected the columns %s", f[i],
+                                ncol == NCOL ? OQ_LOG_HEADER : "user_id,date,category");
         if (map[k] >= 0)
             return oq_error_set(err, OQ_EPARSE, c->name, line, (long)i + 1,
                                 "column \"%s\" appears twice in the header", names[k]);
@@ -262,7 +269,8 @@ static int log_row(void *ctx, char **f, const size_t *lens, size_t n, long line,
     if (!c->header_done) return parse_header(c, f, lens, n, line, err, col_names, NCOL, c->map);
     if (check_count(c->name, n, c->nfields, line, err)) return OQ_EPARSE;
     oq_log *l = c->log;
-    if (oq_log_reserve(l, l->n + 1)) return oq_error_set(err, OQ_ENOMEM, c->name, line, 0, "out of memory");
+    if (oq_log_reserve(l, l->n + 1))
+        return oq_error_set(err, OQ_ENOMEM, c->name, line, 0, "out of memory");
     size_t r = l->n;
     const int *m = c->map;
     int64_t iv;
@@ -323,7 +331,8 @@ int oq_log_read(const char *path, oq_log **out, oq_error *err)
 {
     *out = NULL;
     log_ctx c = {.name = path};
-    if (!(c.log = calloc(1, sizeof *c.log))) return oq_error_set(err, OQ_ENOMEM, path, 0, 0, "out of memory");
+    if (!(c.log = calloc(1, sizeof *c.log)))
+        return oq_error_set(err, OQ_ENOMEM, path, 0, 0, "out of memory");
     int rc = oq_csv_read(path, NULL, log_row, &c, err);
     return log_finish(&c, rc, out, err);
 }
@@ -332,7 +341,8 @@ int oq_log_read_mem(const char *name, const char *data, size_t len, oq_log **out
 {
     *out = NULL;
     log_ctx c = {.name = name};
-    if (!(c.log = calloc(1, sizeof *c.log))) return oq_error_set(err, OQ_ENOMEM, name, 0, 0, "out of memory");
+    if (!(c.log = calloc(1, sizeof *c.log)))
+        return oq_error_set(err, OQ_ENOMEM, name, 0, 0, "out of memory");
     int rc = oq_csv_read_mem(name, data, len, NULL, log_row, &c, err);
     return log_finish(&c, rc, out, err);
 }
@@ -376,7 +386,8 @@ int oq_log_index_build(const oq_log *log, oq_log_index **out, oq_error *err)
     oq_log_index *ix = calloc(1, sizeof *ix);
     size_t n = log->n;
     if (!ix || !(ix->row = malloc((n ? n : 1) * sizeof *ix->row))) goto oom;
-    for (size_t i = 0; i < n; i++) ix->row[i] = i;
+    for (size_t i = 0; i < n; i++)
+        ix->row[i] = i;
     /* Logs are usually already sorted by (user, day): check before sorting. */
     int sorted = 1;
     for (size_t i = 1; i < n && sorted; i++)
@@ -386,9 +397,11 @@ int oq_log_index_build(const oq_log *log, oq_log_index **out, oq_error *err)
     if (!sorted) {
         row_key *k = malloc(n * sizeof *k);
         if (!k) goto oom;
-        for (size_t i = 0; i < n; i++) k[i] = (row_key){log->user_id[i], log->day[i], i};
+        for (size_t i = 0; i < n; i++)
+            k[i] = (row_key){log->user_id[i], log->day[i], i};
         qsort(k, n, sizeof *k, cmp_key);
-        for (size_t i = 0; i < n; i++) ix->row[i] = k[i].row;
+        for (size_t i = 0; i < n; i++)
+            ix->row[i] = k[i].row;
         free(k);
     }
     size_t nc = 0;
@@ -426,8 +439,10 @@ long oq_log_index_find(const oq_log_index *ix, int64_t u)
     size_t lo = 0, hi = ix->n_customers;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (ix->user_id[mid] < u) lo = mid + 1;
-        else hi = mid;
+        if (ix->user_id[mid] < u)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return (lo < ix->n_customers && ix->user_id[lo] == u) ? (long)lo : -1;
 }
@@ -485,12 +500,13 @@ static int ev_row(void *ctx, char **f, const size_t *lens, size_t n, long line, 
     return 0;
 }
 
-static int ev_run(const char *name, const char *path, const char *data, size_t len,
-                  oq_dict *cats, oq_events **out, oq_error *err)
+static int ev_run(const char *name, const char *path, const char *data, size_t len, oq_dict *cats,
+                  oq_events **out, oq_error *err)
 {
     *out = NULL;
     ev_ctx c = {.base = {.name = name}, .cats = cats};
-    if (!(c.ev = calloc(1, sizeof *c.ev))) return oq_error_set(err, OQ_ENOMEM, name, 0, 0, "out of memory");
+    if (!(c.ev = calloc(1, sizeof *c.ev)))
+        return oq_error_set(err, OQ_ENOMEM, name, 0, 0, "out of memory");
     int rc = path ? oq_csv_read(path, NULL, ev_row, &c, err)
                   : oq_csv_read_mem(name, data, len, NULL, ev_row, &c, err);
     if (!rc && !c.base.header_done)
@@ -641,17 +657,21 @@ int oq_events_ix_build(const oq_events *ev, const oq_log_index *ix, oq_events_ix
             oq_events_ix_free(x);
             return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
         }
-        for (size_t i = 0; i < ev->n; i++) k[i] = (ev_key){ev->user_id[i], ev->day[i], i};
+        for (size_t i = 0; i < ev->n; i++)
+            k[i] = (ev_key){ev->user_id[i], ev->day[i], i};
         qsort(k, ev->n, sizeof *k, cmp_ev);
-        for (size_t i = 0; i < ev->n; i++) x->order[i] = k[i].i;
+        for (size_t i = 0; i < ev->n; i++)
+            x->order[i] = k[i].i;
         free(k);
     }
     /* merge: customers (ascending ids) against sorted events */
     size_t j = 0;
     for (size_t c = 0; c < ix->n_customers; c++) {
-        while (j < ev->n && ev->user_id[oq_events_ix_at(x, j)] < ix->user_id[c]) j++;
+        while (j < ev->n && ev->user_id[oq_events_ix_at(x, j)] < ix->user_id[c])
+            j++;
         x->lo[c] = j;
-        while (j < ev->n && ev->user_id[oq_events_ix_at(x, j)] == ix->user_id[c]) j++;
+        while (j < ev->n && ev->user_id[oq_events_ix_at(x, j)] == ix->user_id[c])
+            j++;
         x->hi[c] = j;
     }
     *out = x;
@@ -663,8 +683,10 @@ size_t oq_events_ix_seek(const oq_events *ev, const oq_events_ix *x, size_t c, i
     size_t lo = x->lo[c], hi = x->hi[c];
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (ev->day[oq_events_ix_at(x, mid)] < day) lo = mid + 1;
-        else hi = mid;
+        if (ev->day[oq_events_ix_at(x, mid)] < day)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return lo;
 }

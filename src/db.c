@@ -49,9 +49,9 @@ static const char *schema_sql =
     "  p_alive double precision NOT NULL CHECK (p_alive BETWEEN 0 AND 1),\n"
     "  PRIMARY KEY (run_id, user_id));\n";
 
-#define LOG_COLS                                                                           \
-    "user_id, snapshot_date, days_since_last_purchase, purchases_last_30d, "              \
-    "avg_order_value, category, remaining_budget_pct, coupon_offered, order_placed, "     \
+#define LOG_COLS                                                                                   \
+    "user_id, snapshot_date, days_since_last_purchase, purchases_last_30d, "                       \
+    "avg_order_value, category, remaining_budget_pct, coupon_offered, order_placed, "              \
     "order_profit"
 
 static void quiet_notice(void *arg, const char *msg)
@@ -68,7 +68,8 @@ static int pg_fail(oq_error *err, PGconn *c, const PGresult *res, const char *wh
     char buf[400];
     snprintf(buf, sizeof buf, "%s", msg ? msg : (c ? PQerrorMessage(c) : "no connection"));
     size_t n = strlen(buf);
-    while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' ')) buf[--n] = 0;
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+        buf[--n] = 0;
     return oq_error_set(err, OQ_EIO, WHERE, 0, 0, "%s: %s%s%s", what, buf, detail ? " - " : "",
                         detail ? detail : "");
 }
@@ -157,11 +158,24 @@ static void cb_put_text(copybuf *b, const char *s)
             k = 0;
         }
         switch (*s) {
-        case '\\': tmp[k++] = '\\'; tmp[k++] = '\\'; break;
-        case '\t': tmp[k++] = '\\'; tmp[k++] = 't'; break;
-        case '\n': tmp[k++] = '\\'; tmp[k++] = 'n'; break;
-        case '\r': tmp[k++] = '\\'; tmp[k++] = 'r'; break;
-        default: tmp[k++] = *s;
+        case '\\':
+            tmp[k++] = '\\';
+            tmp[k++] = '\\';
+            break;
+        case '\t':
+            tmp[k++] = '\\';
+            tmp[k++] = 't';
+            break;
+        case '\n':
+            tmp[k++] = '\\';
+            tmp[k++] = 'n';
+            break;
+        case '\r':
+            tmp[k++] = '\\';
+            tmp[k++] = 'r';
+            break;
+        default:
+            tmp[k++] = *s;
         }
     }
     cb_put(b, tmp, k);
@@ -277,7 +291,6 @@ cleanup:
 
 /* ---- COPY TO STDOUT ---------------------------------------------------------- */
 
-
 /* Undo text-format escapes in place; returns the new length. */
 static size_t unescape(char *s, size_t len)
 {
@@ -288,8 +301,13 @@ static size_t unescape(char *s, size_t len)
             continue;
         }
         char e = s[++i];
-        s[o++] = e == 't' ? '\t' : e == 'n' ? '\n' : e == 'r' ? '\r' : e == 'b' ? '\b'
-                 : e == 'f' ? '\f' : e == 'v' ? '\v' : e;
+        s[o++] = e == 't'   ? '\t'
+                 : e == 'n' ? '\n'
+                 : e == 'r' ? '\r'
+                 : e == 'b' ? '\b'
+                 : e == 'f' ? '\f'
+                 : e == 'v' ? '\v'
+                            : e;
     }
     s[o] = 0;
     return o;
@@ -368,9 +386,9 @@ int oq_db_read_log(const char *url, oq_log **out, oq_error *err)
             if (oq_log_reserve(l, l->n + 1))
                 rc = oq_error_set(err, OQ_ENOMEM, WHERE, 0, 0, "out of memory");
             else if (parse_row(l, row, n, l->n))
-                rc = oq_error_set(err, OQ_EPARSE, "customer_log", (long)l->n + 1, 0,
-                                  "row %zu from the database does not fit the log schema",
-                                  l->n + 1);
+                rc =
+                    oq_error_set(err, OQ_EPARSE, "customer_log", (long)l->n + 1, 0,
+                                 "row %zu from the database does not fit the log schema", l->n + 1);
             else
                 l->n++;
         }
@@ -458,14 +476,14 @@ cleanup:
     return rc;
 }
 
-int oq_db_counts(const char *url, int64_t *log_rows, int64_t *runs, int64_t *recos,
-                 oq_error *err)
+int oq_db_counts(const char *url, int64_t *log_rows, int64_t *runs, int64_t *recos, oq_error *err)
 {
     int rc;
     PGconn *c = db_connect(url, err, &rc);
     if (!c) return rc;
-    PGresult *res = PQexec(c, "SELECT (SELECT count(*) FROM customer_log), "
-                              "(SELECT count(*) FROM runs), (SELECT count(*) FROM recommendations)");
+    PGresult *res =
+        PQexec(c, "SELECT (SELECT count(*) FROM customer_log), "
+                  "(SELECT count(*) FROM runs), (SELECT count(*) FROM recommendations)");
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
         rc = pg_fail(err, c, res, "counting rows");
     } else {

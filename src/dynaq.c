@@ -39,8 +39,8 @@ static uint64_t bucket(double x, double w, unsigned max)
     return b >= max ? max : (uint64_t)b;
 }
 
-uint64_t oq_dynaq_key(const oq_dynaq_disc *d, double days_since, double purchases_30d,
-                      double aov, double budget, unsigned category)
+uint64_t oq_dynaq_key(const oq_dynaq_disc *d, double days_since, double purchases_30d, double aov,
+                      double budget, unsigned category)
 {
     /* floor(budget x levels) as the seed's int(b * 10); the tiny nudge keeps
      * values stored as float (0.7f = 0.69999999) in the bucket they name. */
@@ -54,8 +54,8 @@ uint64_t oq_dynaq_key(const oq_dynaq_disc *d, double days_since, double purchase
 
 uint64_t oq_dynaq_key_row(const oq_dynaq_disc *d, const oq_log *log, size_t i)
 {
-    return oq_dynaq_key(d, log->days_since[i], log->purchases_30d[i], log->aov[i],
-                        log->budget[i], log->category[i]);
+    return oq_dynaq_key(d, log->days_since[i], log->purchases_30d[i], log->aov[i], log->budget[i],
+                        log->category[i]);
 }
 
 void oq_dynaq_key_unpack(uint64_t key, unsigned out[5])
@@ -126,7 +126,8 @@ static int qtable_grow(oq_qtable *q)
     if (!slot) return OQ_ENOMEM;
     for (size_t e = 0; e < q->n; e++) {
         size_t h = oq_mix64(q->key[e]) & (ns - 1);
-        while (slot[h]) h = (h + 1) & (ns - 1);
+        while (slot[h])
+            h = (h + 1) & (ns - 1);
         slot[h] = (uint32_t)(e + 1);
     }
     free(q->slot);
@@ -146,7 +147,8 @@ int oq_qtable_insert(oq_qtable *q, uint64_t key, size_t *entry)
     if (q->n >= UINT32_MAX - 1) return OQ_ELIMIT;
     if (q->n == q->cap && qtable_grow(q)) return OQ_ENOMEM;
     size_t m = q->nslots - 1, h = oq_mix64(key) & m;
-    while (q->slot[h]) h = (h + 1) & m;
+    while (q->slot[h])
+        h = (h + 1) & m;
     size_t n = q->n++;
     q->slot[h] = (uint32_t)(n + 1);
     q->key[n] = key;
@@ -339,7 +341,8 @@ int oq_scorer_score_all(const oq_scorer *s, const oq_log *log, size_t batch, dou
     }
     for (size_t b0 = 0; b0 < log->n; b0 += batch) {
         size_t m = log->n - b0 < batch ? log->n - b0 : batch;
-        for (size_t k = 0; k < m; k++) rows[k] = b0 + k;
+        for (size_t k = 0; k < m; k++)
+            rows[k] = b0 + k;
         if ((rc = s->score(s->ctx, log, rows, m, p_alive + b0, rhat, err))) goto cleanup;
         for (size_t k = 0; k < m; k++) {
             double pa = p_alive[b0 + k];
@@ -382,7 +385,6 @@ void oq_dynaq_config_default(oq_dynaq_config *c)
     c->faithful_buffer = 2000;
     c->faithful_daily = 1500;
 }
-
 
 static int egreedy(const double *v, double eps, gsl_rng *rng)
 {
@@ -432,7 +434,8 @@ static int train_faithful(oq_qtable *q, const size_t *row_entry, size_t n, const
         rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
         goto cleanup;
     }
-    for (size_t i = 0; i < n; i++) perm[i] = i;
+    for (size_t i = 0; i < n; i++)
+        perm[i] = i;
     /* buffer = df.sample(2000): (bucket(r), coupon, logged reward) */
     gsl_ran_shuffle(rng, perm, n, sizeof *perm);
     size_t len = 0;
@@ -501,11 +504,11 @@ static int train_dynaq(oq_qtable *q, const size_t *row_entry, const oq_log *log,
                        gsl_rng *rng, oq_dynaq_stats *st, oq_error *err)
 {
     size_t n = log->n, nc = ix->n_customers, ng = q->n * 4;
-    prow *pr = malloc((n ? n : 1) * sizeof *pr);              // (n) packed rows
-    size_t *gstart = calloc(ng + 1, sizeof *gstart);         // (S*4 + 1) model groups
-    uint32_t *gsucc = malloc((n ? n : 1) * sizeof *gsucc);   // (n) successors by (s, a)
-    size_t *seen = malloc((n ? n : 1) * sizeof *seen);       // (n) real rows seen so far
-    size_t *order = malloc((nc ? nc : 1) * sizeof *order);   // (C) customer order
+    prow *pr = malloc((n ? n : 1) * sizeof *pr);           // (n) packed rows
+    size_t *gstart = calloc(ng + 1, sizeof *gstart);       // (S*4 + 1) model groups
+    uint32_t *gsucc = malloc((n ? n : 1) * sizeof *gsucc); // (n) successors by (s, a)
+    size_t *seen = malloc((n ? n : 1) * sizeof *seen);     // (n) real rows seen so far
+    size_t *order = malloc((nc ? nc : 1) * sizeof *order); // (C) customer order
     int rc = 0;
     if (!pr || !gstart || !gsucc || !seen || !order) {
         rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
@@ -516,24 +519,33 @@ static int train_dynaq(oq_qtable *q, const size_t *row_entry, const oq_log *log,
         for (size_t k = ix->start[cu]; k < ix->start[cu + 1]; k++) {
             size_t i = ix->row[k];
             pr[i].e = (uint32_t)row_entry[i];
-            pr[i].succ = k + 1 < ix->start[cu + 1] ? (uint32_t)row_entry[ix->row[k + 1]] : TERMINAL; // NOLINT(clang-analyzer-core.uninitialized.Assign): row_entry is filled for every row above
+            pr[i].succ = k + 1 < ix->start[cu + 1]
+                             ? (uint32_t)row_entry[ix->row[k + 1]]
+                             : TERMINAL; // NOLINT(clang-analyzer-core.uninitialized.Assign):
+                                         // row_entry is filled for every row above
             memcpy(pr[i].rt, rtilde + i * 4, sizeof pr[i].rt);
         }
     /* The model: the successors of the real transitions of every (s, a),
      * grouped (counting sort). */
-    for (size_t i = 0; i < n; i++) gstart[row_entry[i] * 4 + log->coupon[i] + 1]++;
-    for (size_t g = 0; g < ng; g++) gstart[g + 1] += gstart[g];
-    for (size_t i = 0; i < n; i++) gsucc[gstart[row_entry[i] * 4 + log->coupon[i]]++] = pr[i].succ; // NOLINT(clang-analyzer-core.uninitialized.Assign)
-    for (size_t g = ng; g > 0; g--) gstart[g] = gstart[g - 1];
+    for (size_t i = 0; i < n; i++)
+        gstart[row_entry[i] * 4 + log->coupon[i] + 1]++;
+    for (size_t g = 0; g < ng; g++)
+        gstart[g + 1] += gstart[g];
+    for (size_t i = 0; i < n; i++)
+        gsucc[gstart[row_entry[i] * 4 + log->coupon[i]]++] =
+            pr[i].succ; // NOLINT(clang-analyzer-core.uninitialized.Assign)
+    for (size_t g = ng; g > 0; g--)
+        gstart[g] = gstart[g - 1];
     gstart[0] = 0;
-    for (size_t cu = 0; cu < nc; cu++) order[cu] = cu;
+    for (size_t cu = 0; cu < nc; cu++)
+        order[cu] = cu;
 
     size_t nseen = 0, chunk = n / OQ_DYNAQ_CURVE_PER_EPOCH + 1;
     oq_progress prog;
     oq_progress_start(&prog, "dyna-q", (double)n * c->epochs, c->quiet);
     for (int ep = 0; ep < c->epochs; ep++) {
-        double eps = c->epochs > 1 ? c->eps0 + (c->eps_end - c->eps0) * ep / (c->epochs - 1)
-                                   : c->eps_end;
+        double eps =
+            c->epochs > 1 ? c->eps0 + (c->eps_end - c->eps0) * ep / (c->epochs - 1) : c->eps_end;
         double tdr = 0, tdp = 0, asum = 0, csum = 0;
         size_t steps = 0, csteps = 0, nal = 0;
         gsl_ran_shuffle(rng, order, nc, sizeof *order);
@@ -541,8 +553,10 @@ static int train_dynaq(oq_qtable *q, const size_t *row_entry, const oq_log *log,
             size_t cu = order[oc];
             for (size_t k = ix->start[cu]; k < ix->start[cu + 1]; k++) {
                 /* (a)-(d): a real step from the log. */
-                size_t i = ix->row[k], e = pr[i].e; // NOLINT(clang-analyzer-core.uninitialized.Assign)
-                uint32_t nx = pr[i].succ; // NOLINT(clang-analyzer-core.uninitialized.Assign): pr is filled for every row above
+                size_t i = ix->row[k],
+                       e = pr[i].e;       // NOLINT(clang-analyzer-core.uninitialized.Assign)
+                uint32_t nx = pr[i].succ; // NOLINT(clang-analyzer-core.uninitialized.Assign): pr is
+                                          // filled for every row above
                 int a = log->coupon[i];
                 uint32_t *nv = &q->visits[e * 4 + a];
                 if (*nv < UINT32_MAX) (*nv)++;
@@ -574,21 +588,22 @@ static int train_dynaq(oq_qtable *q, const size_t *row_entry, const oq_log *log,
                         __builtin_prefetch(q->visits + (size_t)prj[p]->e * 4);
                         __builtin_prefetch(gstart + (size_t)prj[p]->e * 4);
                     }
-                for (int p = 0; p < nbat; p++) {
-                    const prow *pj = prj[p];
-                    size_t ej = pj->e;
-                    double *v = q->q + ej * 4;
-                    int b = egreedy(v, eps, rng);
-                    size_t g = ej * 4 + (size_t)b, cnt = gstart[g + 1] - gstart[g];
-                    uint32_t sx = cnt ? gsucc[gstart[g] + gsl_rng_uniform_int(rng, cnt)] : pj->succ;
-                    uint32_t *nb = &q->visits[g];
-                    if (*nb < UINT32_MAX) (*nb)++;
-                    double alp = step_alpha(c, *nb, ep);
-                    double mxs = sx == TERMINAL ? 0 : qmax(q->q + (size_t)sx * 4);
-                    tdp += fabs(oq_dynaq_td_update(&v[b], pj->rt[b], mxs, sx == TERMINAL, alp,
-                                                   c->gamma));
-                    asum += alp, nal++;
-                }
+                    for (int p = 0; p < nbat; p++) {
+                        const prow *pj = prj[p];
+                        size_t ej = pj->e;
+                        double *v = q->q + ej * 4;
+                        int b = egreedy(v, eps, rng);
+                        size_t g = ej * 4 + (size_t)b, cnt = gstart[g + 1] - gstart[g];
+                        uint32_t sx =
+                            cnt ? gsucc[gstart[g] + gsl_rng_uniform_int(rng, cnt)] : pj->succ;
+                        uint32_t *nb = &q->visits[g];
+                        if (*nb < UINT32_MAX) (*nb)++;
+                        double alp = step_alpha(c, *nb, ep);
+                        double mxs = sx == TERMINAL ? 0 : qmax(q->q + (size_t)sx * 4);
+                        tdp += fabs(oq_dynaq_td_update(&v[b], pj->rt[b], mxs, sx == TERMINAL, alp,
+                                                       c->gamma));
+                        asum += alp, nal++;
+                    }
                 }
                 steps++, csteps++;
                 if (csteps == chunk || steps == n) {
@@ -749,7 +764,8 @@ int oq_dynaq_train_sharded(oq_qtable *q, const oq_log *log, const oq_log_index *
             *err = serr[s];
             rc = src[s];
         }
-    for (int s = 0; s < shards && !rc; s++) rc = oq_qtable_merge(q, tab[s], err);
+    for (int s = 0; s < shards && !rc; s++)
+        rc = oq_qtable_merge(q, tab[s], err);
     if (!rc && st) {
         memset(st, 0, sizeof *st);
         *st = sst[0];
@@ -774,7 +790,8 @@ int oq_dynaq_train_sharded(oq_qtable *q, const oq_log *log, const oq_log_index *
         epoch_stats(q, st, c->epochs - 1);
         st->seconds = oq_now() - t0;
     }
-    for (int s = 0; s < shards; s++) oq_qtable_free(tab[s]);
+    for (int s = 0; s < shards; s++)
+        oq_qtable_free(tab[s]);
     free(sst);
     return rc;
 }
@@ -818,16 +835,18 @@ static int hull(const double *v, const double *s, int *h)
         while (m >= 2) {
             int p = h[m - 2], c = h[m - 1];
             /* drop c if slope(p, c) <= slope(c, o): c lies on or under the chord */
-            if ((v[c] - v[p]) * (s[o] - s[c]) <= (v[o] - v[c]) * (s[c] - s[p])) m--;
-            else break;
+            if ((v[c] - v[p]) * (s[o] - s[c]) <= (v[o] - v[c]) * (s[c] - s[p]))
+                m--;
+            else
+                break;
         }
         h[m++] = o;
     }
     return m;
 }
 
-int oq_budget_plan(size_t n, const double *value, const double *spend, double budget,
-                   int *choice, double *total_value, double *total_spend, oq_error *err)
+int oq_budget_plan(size_t n, const double *value, const double *spend, double budget, int *choice,
+                   double *total_value, double *total_spend, oq_error *err)
 {
     if (!(budget >= 0)) return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "budget must be >= 0");
     for (size_t k = 0; k < n * 4; k++)

@@ -142,7 +142,8 @@ static int pol_row(void *ctx, char **f, const size_t *lens, size_t nf, long line
     c->coupon[u - 1] = cp;
     if (c->state && c->cs >= 0 && (size_t)c->cs < nf) {
         uint64_t h = 1469598103934665603ull; /* FNV-1a */
-        for (size_t k = 0; k < lens[c->cs]; k++) h = (h ^ (unsigned char)f[c->cs][k]) * 1099511628211ull;
+        for (size_t k = 0; k < lens[c->cs]; k++)
+            h = (h ^ (unsigned char)f[c->cs][k]) * 1099511628211ull;
         c->state[u - 1] = h | 1;
     }
     return 0;
@@ -181,17 +182,20 @@ int oq_truth_state_oracle(const oq_truth *t, const uint64_t *state, int *coupon,
     size_t n = t->n;
     keyed *k = malloc((n ? n : 1) * sizeof *k);
     if (!k) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
-    for (size_t i = 0; i < n; i++) k[i] = (keyed){state[i], i};
+    for (size_t i = 0; i < n; i++)
+        k[i] = (keyed){state[i], i};
     qsort(k, n, sizeof *k, cmp_keyed);
     for (size_t a = 0; a < n;) {
         size_t b = a;
         double sum[OQ_N_COUPONS] = {0};
         for (; b < n && k[b].key == k[a].key; b++)
-            for (int c = 0; c < OQ_N_COUPONS; c++) sum[c] += t->reward[k[b].i * 4 + c];
+            for (int c = 0; c < OQ_N_COUPONS; c++)
+                sum[c] += t->reward[k[b].i * 4 + c];
         int best = 0;
         for (int c = 1; c < OQ_N_COUPONS; c++)
             if (sum[c] > sum[best]) best = c;
-        for (size_t m = a; m < b; m++) coupon[k[m].i] = best;
+        for (size_t m = a; m < b; m++)
+            coupon[k[m].i] = best;
         a = b;
     }
     free(k);
@@ -214,15 +218,16 @@ int oq_truth_contacts(const oq_gen_config *cfg, const oq_log *log, double *true_
         int32_t day[64];
         double rw[64 * 4], sp[64 * 4];
         int nr = 0;
-        if (u < 1 || u > cfg->n_customers || oq_gen_contact_truth(cfg, (long)u - 1, day, rw, sp, &nr) ||
-            (size_t)nr != m) {
+        if (u < 1 || u > cfg->n_customers ||
+            oq_gen_contact_truth(cfg, (long)u - 1, day, rw, sp, &nr) || (size_t)nr != m) {
             bad = 1;
             continue;
         }
         for (size_t k = 0; k < m; k++) {
             size_t i = ix->row[k0 + k];
             if (log->day[i] != day[k]) bad = 1;
-            for (int a = 0; a < OQ_N_COUPONS; a++) true_reward[i * 4 + a] = rw[k * 4 + a];
+            for (int a = 0; a < OQ_N_COUPONS; a++)
+                true_reward[i * 4 + a] = rw[k * 4 + a];
         }
     }
     if (bad)
@@ -275,12 +280,12 @@ static int load_params(const char *path, oq_pipeline_opts *o, oq_error *err)
     json_int_t seed = 1, max_rows = 0;
     json_t *budget = NULL;
     const char *kind = "boost";
-    int rc = json_unpack_ex(root, &je, 0, "{s:I, s:o, s:{s:F, s:F, s:F, s:F}, s:{s:i, s:i, s:F, s:F, s:F, s:F}}",
-                            "seed", &seed, "budget", &budget, "state", "w_days", &o->disc.w_days,
-                            "w_p30", &o->disc.w_p30, "w_aov", &o->disc.w_aov, "budget_levels",
-                            &o->disc.budget_levels, "dynaq", "epochs", &o->dq.epochs, "plan_k",
-                            &o->dq.plan_k, "eps0", &o->dq.eps0, "eps_end", &o->dq.eps_end,
-                            "alpha0", &o->dq.alpha0, "gamma", &o->dq.gamma);
+    int rc = json_unpack_ex(
+        root, &je, 0, "{s:I, s:o, s:{s:F, s:F, s:F, s:F}, s:{s:i, s:i, s:F, s:F, s:F, s:F}}",
+        "seed", &seed, "budget", &budget, "state", "w_days", &o->disc.w_days, "w_p30",
+        &o->disc.w_p30, "w_aov", &o->disc.w_aov, "budget_levels", &o->disc.budget_levels, "dynaq",
+        "epochs", &o->dq.epochs, "plan_k", &o->dq.plan_k, "eps0", &o->dq.eps0, "eps_end",
+        &o->dq.eps_end, "alpha0", &o->dq.alpha0, "gamma", &o->dq.gamma);
     if (rc) {
         rc = oq_error_set(err, OQ_EPARSE, path, je.line, je.column,
                           "not a params.json of `offerq run`: %s", je.text);
@@ -295,14 +300,15 @@ static int load_params(const char *path, oq_pipeline_opts *o, oq_error *err)
         json_t *pm = json_object_get(json_object_get(root, "scorer"), "p_model");
         if (o->reward == OQ_REWARD_RESPONSE && !pm) o->pmodel.kind = OQ_PMODEL_LOGISTIC;
         if (pm && json_unpack_ex(pm, &je, 0, "{s:s, s:i, s:i, s:F, s:F, s:F, s:F, s:I}", "kind",
-                                 &kind, "trees", &o->pmodel.trees, "depth", &o->pmodel.depth,
-                                 "eta", &o->pmodel.eta, "subsample", &o->pmodel.subsample,
+                                 &kind, "trees", &o->pmodel.trees, "depth", &o->pmodel.depth, "eta",
+                                 &o->pmodel.eta, "subsample", &o->pmodel.subsample,
                                  "min_child_weight", &o->pmodel.min_child_weight, "lambda",
                                  &o->pmodel.lambda, "max_rows", &max_rows)) {
             rc = oq_error_set(err, OQ_EPARSE, path, je.line, je.column, "scorer.p_model: %s",
                               je.text);
         } else if (pm && (o->pmodel.kind = oq_pmodel_parse(kind)) < 0) {
-            rc = oq_error_set(err, OQ_EPARSE, path, 0, 0, "scorer.p_model.kind: unknown '%s'", kind);
+            rc =
+                oq_error_set(err, OQ_EPARSE, path, 0, 0, "scorer.p_model.kind: unknown '%s'", kind);
         } else if (pm) {
             o->pmodel.max_rows = max_rows > 0 ? (size_t)max_rows : o->pmodel.max_rows;
         }
@@ -326,12 +332,15 @@ static int log_fold(const oq_log *log, int fold, oq_log **out, oq_error *err)
     *out = NULL;
     oq_log *t = calloc(1, sizeof *t);
     size_t m = 0, c;
-    for (size_t i = 0; i < log->n; i++) m += (size_t)(log->user_id[i] & 1) == (size_t)fold;
+    for (size_t i = 0; i < log->n; i++)
+        m += (size_t)(log->user_id[i] & 1) == (size_t)fold;
     c = m ? m : 1;
-    if (!t || !(t->user_id = malloc(c * sizeof *t->user_id)) || !(t->day = malloc(c * sizeof *t->day)) ||
+    if (!t || !(t->user_id = malloc(c * sizeof *t->user_id)) ||
+        !(t->day = malloc(c * sizeof *t->day)) ||
         !(t->days_since = malloc(c * sizeof *t->days_since)) ||
         !(t->purchases_30d = malloc(c * sizeof *t->purchases_30d)) ||
-        !(t->aov = malloc(c * sizeof *t->aov)) || !(t->category = malloc(c * sizeof *t->category)) ||
+        !(t->aov = malloc(c * sizeof *t->aov)) ||
+        !(t->category = malloc(c * sizeof *t->category)) ||
         !(t->budget = malloc(c * sizeof *t->budget)) || !(t->coupon = malloc(c)) ||
         !(t->order = malloc(c)) || !(t->profit = malloc(c * sizeof *t->profit))) {
         oq_log_free(t);
@@ -378,7 +387,8 @@ static void q_greedy_rows(const oq_qtable *q, const oq_log *log, int fold, int *
 static int argmax4(const double v[4])
 {
     int b = 0;
-    for (int a = 1; a < OQ_N_COUPONS; a++) b = v[a] > v[b] ? a : b;
+    for (int a = 1; a < OQ_N_COUPONS; a++)
+        b = v[a] > v[b] ? a : b;
     return b;
 }
 
@@ -402,19 +412,27 @@ static int response_row_policies(const oq_log *log, const oq_pipeline_opts *po, 
     int rc = oq_log_index_build(log, &ix, err);
     if (rc) return rc;
     int32_t last = INT32_MIN;
-    for (size_t i = 0; i < n; i++) last = log->day[i] > last ? log->day[i] : last;
+    for (size_t i = 0; i < n; i++)
+        last = log->day[i] > last ? log->day[i] : last;
     oq_pmodel_opts popt = po->pmodel;
     popt.seed = po->dq.seed;
     popt.quiet = 1;
-    oq_models_opts mo = {.log_path = po->log_path, .orders_path = po->orders_path,
-                         .events_path = po->events_path, .quiet = 1,
-                         .reward = OQ_REWARD_RESPONSE, .ix = ix, .tomorrow = last + 1,
-                         .keep_features = 1, .seed = po->dq.seed, .pmodel = &popt};
+    oq_models_opts mo = {.log_path = po->log_path,
+                         .orders_path = po->orders_path,
+                         .events_path = po->events_path,
+                         .quiet = 1,
+                         .reward = OQ_REWARD_RESPONSE,
+                         .ix = ix,
+                         .tomorrow = last + 1,
+                         .keep_features = 1,
+                         .seed = po->dq.seed,
+                         .pmodel = &popt};
     oq_scorer none = {0};
     if ((rc = oq_models_fit(log, &mo, none, &mods, err))) goto cleanup;
     const oq_resp_feat *F = oq_models_response_features(mods);
     const double *rall = oq_models_rhat_rows(mods), *g = oq_models_gross_rows(mods);
-    for (size_t i = 0; i < n; i++) insample[i] = argmax4(rall + 4 * i);
+    for (size_t i = 0; i < n; i++)
+        insample[i] = argmax4(rall + 4 * i);
     cp = malloc(n ? n : 1);
     ord = malloc(n ? n : 1);
     X = malloc((n ? n : 1) * OQ_RESP_NFEAT * sizeof *X);
@@ -447,7 +465,8 @@ static int response_row_policies(const oq_log *log, const oq_pipeline_opts *po, 
         for (size_t i = 0; i < n; i++) {
             if ((size_t)(log->user_id[i] & 1) == (size_t)f) continue;
             double rh[4];
-            for (int c = 0; c < 4; c++) rh[c] = p[4 * m + c] * (g[i] - oq_coupon_value(c));
+            for (int c = 0; c < 4; c++)
+                rh[c] = p[4 * m + c] * (g[i] - oq_coupon_value(c));
             cross[i] = argmax4(rh);
             m++;
         }
@@ -507,7 +526,8 @@ int oq_eval_run(const char *log_path, const char *run_dir, const char *truth_pat
     double p, s;
     /* fixed coupons and the logging policy */
     for (int c = 0; c < OQ_N_COUPONS; c++) {
-        for (size_t i = 0; i < n; i++) pol[i] = c;
+        for (size_t i = 0; i < n; i++)
+            pol[i] = c;
         oq_truth_value(t, pol, &p, &s);
         add_policy(out, c ? oq_coupon_name(c) : "no coupon", p, s);
     }
@@ -536,9 +556,11 @@ int oq_eval_run(const char *log_path, const char *run_dir, const char *truth_pat
             po.reward = OQ_REWARD_EMPIRICAL;
     }
     if ((rc = oq_pipeline_run(&po, log, &fr, err))) goto cleanup;
-    for (size_t i = 0; i < n; i++) pol[i] = OQ_COUPON_NONE;
+    for (size_t i = 0; i < n; i++)
+        pol[i] = OQ_COUPON_NONE;
     for (size_t c = 0; c < fr->n; c++)
-        if (fr->user_id[c] >= 1 && (uint64_t)fr->user_id[c] <= n) pol[fr->user_id[c] - 1] = fr->coupon[c];
+        if (fr->user_id[c] >= 1 && (uint64_t)fr->user_id[c] <= n)
+            pol[fr->user_id[c] - 1] = fr->coupon[c];
     oq_truth_value(t, pol, &p, &s);
     add_policy(out, "seed-faithful", p, s);
     /* offerq: the run's recommendations */
@@ -602,8 +624,10 @@ int oq_eval_run(const char *log_path, const char *run_dir, const char *truth_pat
     for (int k = -2; k < OQ_N_COUPONS; k++) {
         if (k == -1) memcpy(rowpol, rowin, log->n * sizeof *rowpol);
         if (k >= 0)
-            for (size_t i = 0; i < log->n; i++) rowpol[i] = k;
-        if ((rc = oq_ope_estimate(log, t->cfg.p_log, rowpol, qhat, truec, &out->ope[out->nope], err)))
+            for (size_t i = 0; i < log->n; i++)
+                rowpol[i] = k;
+        if ((rc = oq_ope_estimate(log, t->cfg.p_log, rowpol, qhat, truec, &out->ope[out->nope],
+                                  err)))
             goto cleanup;
         snprintf(out->ope_name[out->nope], sizeof out->ope_name[0], "%s",
                  k == -2   ? "offerq (2-fold cross-fit)"
@@ -643,29 +667,35 @@ void oq_eval_print(const oq_eval_report *r, void *fpv)
         const oq_ope *o = &r->ope[k];
         fprintf(fp, "%-26s %9.3f %9.3f +-%5.3f %9.3f +-%5.3f %7.1f%% %7.1f%%\n", r->ope_name[k],
                 o->truth, o->ips, o->ips_se, o->dr, o->dr_se,
-                100 * (o->ips - o->truth) / fabs(o->truth), 100 * (o->dr - o->truth) / fabs(o->truth));
+                100 * (o->ips - o->truth) / fabs(o->truth),
+                100 * (o->dr - o->truth) / fabs(o->truth));
     }
     if (r->scorer_interim)
-        fprintf(fp, "\nNOTE: the run's scorer was %s; its r^ is an interim stand-in, not the "
-                    "profit model.\n", r->scorer);
+        fprintf(fp,
+                "\nNOTE: the run's scorer was %s; its r^ is an interim stand-in, not the "
+                "profit model.\n",
+                r->scorer);
 }
 
 int oq_eval_write_json(const oq_eval_report *r, const char *path, oq_error *err)
 {
     json_t *root = json_object(), *pols = json_array(), *ope = json_object();
     for (int k = 0; k < r->npol; k++)
-        json_array_append_new(pols, json_pack("{s:s, s:f, s:f, s:f}", "name", r->pol[k].name, "profit",
-                                              r->pol[k].profit, "spend", r->pol[k].spend,
-                                              "pct_of_oracle_uplift", r->pol[k].pct_of_oracle_uplift));
+        json_array_append_new(pols,
+                              json_pack("{s:s, s:f, s:f, s:f}", "name", r->pol[k].name, "profit",
+                                        r->pol[k].profit, "spend", r->pol[k].spend,
+                                        "pct_of_oracle_uplift", r->pol[k].pct_of_oracle_uplift));
     for (int k = 0; k < r->nope; k++) {
         const oq_ope *o = &r->ope[k];
         json_object_set_new(ope, r->ope_name[k],
-                            json_pack("{s:I, s:I, s:f, s:f, s:f, s:f, s:f}", "rows", (json_int_t)o->rows,
-                                      "matched", (json_int_t)o->matched, "true", o->truth, "ips", o->ips,
-                                      "ips_se", o->ips_se, "dr", o->dr, "dr_se", o->dr_se));
+                            json_pack("{s:I, s:I, s:f, s:f, s:f, s:f, s:f}", "rows",
+                                      (json_int_t)o->rows, "matched", (json_int_t)o->matched,
+                                      "true", o->truth, "ips", o->ips, "ips_se", o->ips_se, "dr",
+                                      o->dr, "dr_se", o->dr_se));
     }
     json_object_set_new(root, "customers", json_integer((json_int_t)r->customers));
-    json_object_set_new(root, "scorer", json_pack("{s:s, s:b}", "name", r->scorer, "interim", r->scorer_interim));
+    json_object_set_new(root, "scorer",
+                        json_pack("{s:s, s:b}", "name", r->scorer, "interim", r->scorer_interim));
     json_object_set_new(root, "policies", pols);
     json_object_set_new(root, "ope", ope);
     int rc = oq_json_write_atomic(path, root, err);

@@ -13,14 +13,13 @@
 #include <string.h>
 
 static const char *cat_names[OQ_GEN_MAX_CATS] = {
-    "electronics", "fashion", "beauty", "baby", "home", "grocery", "sports", "books",
-    "toys",        "garden",  "pets",   "auto", "music", "office", "health", "travel"};
+    "electronics", "fashion", "beauty", "baby", "home",  "grocery", "sports", "books",
+    "toys",        "garden",  "pets",   "auto", "music", "office",  "health", "travel"};
 /* Order value multiplier and gross margin per category. */
 static const double cat_value[OQ_GEN_MAX_CATS] = {2.5, 1.2, 0.8, 1.0, 1.5, 0.5, 1.1, 0.6,
                                                   0.9, 1.3, 0.7, 1.8, 0.6, 0.8, 0.9, 2.0};
-static const double cat_margin[OQ_GEN_MAX_CATS] = {0.10, 0.40, 0.50, 0.30, 0.30, 0.15,
-                                                   0.30, 0.25, 0.35, 0.30, 0.30, 0.12,
-                                                   0.25, 0.30, 0.35, 0.15};
+static const double cat_margin[OQ_GEN_MAX_CATS] = {0.10, 0.40, 0.50, 0.30, 0.30, 0.15, 0.30, 0.25,
+                                                   0.35, 0.30, 0.30, 0.12, 0.25, 0.30, 0.35, 0.15};
 
 const char *oq_gen_category_name(int k)
 {
@@ -87,9 +86,10 @@ static int check_config(const oq_gen_config *c, oq_error *err)
     if (fabs(s - 1) > 1e-9 || fabs(t - 1) > 1e-9)
         return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
                             "logging propensities and type mix must each sum to 1");
-    if (!(c->contact_effect >= 0 && c->drift >= 0 && c->drift <= 1 &&
-          c->budget_left_end >= 0 && c->budget_left_end < 1))
-        return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "contact effect, drift or budget out of range");
+    if (!(c->contact_effect >= 0 && c->drift >= 0 && c->drift <= 1 && c->budget_left_end >= 0 &&
+          c->budget_left_end < 1))
+        return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
+                            "contact effect, drift or budget out of range");
     return 0;
 }
 
@@ -98,10 +98,18 @@ static double contact_intent(const oq_gen_config *cfg, const oq_gen_customer *cu
 {
     double v = oq_coupon_value(c), q;
     switch (cu->type) {
-    case OQ_GEN_SURE: q = 0.30; break;
-    case OQ_GEN_PERSUADABLE: q = 0.03 + (cu->qmax - 0.03) * (1 - exp(-v / cu->sens)); break;
-    case OQ_GEN_LOST: q = 0.01; break;
-    default: q = c ? 0.25 * 0.3 : 0.25; break;
+    case OQ_GEN_SURE:
+        q = 0.30;
+        break;
+    case OQ_GEN_PERSUADABLE:
+        q = 0.03 + (cu->qmax - 0.03) * (1 - exp(-v / cu->sens));
+        break;
+    case OQ_GEN_LOST:
+        q = 0.01;
+        break;
+    default:
+        q = c ? 0.25 * 0.3 : 0.25;
+        break;
     }
     q *= cfg->contact_effect;
     return q > 1 ? 1 : q;
@@ -231,7 +239,8 @@ static int simulate(const oq_gen_config *cfg, long idx, gsl_rng *rng, oq_gen_cus
     cu->conc = conc[cu->type];
     cu->visit = visit[cu->type] * (0.7 + 0.6 * gsl_rng_uniform(rng));
     cu->aov = 100.0 * exp(0.5 * gsl_ran_gaussian(rng, 1.0));
-    cu->birth_day = cfg->start_day + (int32_t)gsl_rng_uniform_int(rng, (unsigned long)cfg->birth_window);
+    cu->birth_day =
+        cfg->start_day + (int32_t)gsl_rng_uniform_int(rng, (unsigned long)cfg->birth_window);
     cu->death_day = INT32_MAX;
     int K = cfg->n_cats;
     int fav = (int)gsl_rng_uniform_int(rng, (unsigned long)K);
@@ -244,7 +253,8 @@ static int simulate(const oq_gen_config *cfg, long idx, gsl_rng *rng, oq_gen_cus
     for (int32_t j = n_days - S; j < n_days; j++) {
         int32_t t = (int32_t)gsl_rng_uniform_int(rng, (unsigned long)j + 1);
         int dup = 0;
-        for (int k = 0; k < ns; k++) dup |= snap[k] == lo + t;
+        for (int k = 0; k < ns; k++)
+            dup |= snap[k] == lo + t;
         snap[ns++] = lo + (dup ? j : t);
     }
     qsort(snap, (size_t)ns, sizeof *snap, cmp_i32);
@@ -279,8 +289,8 @@ static int simulate(const oq_gen_config *cfg, long idx, gsl_rng *rng, oq_gen_cus
         /* The day's browsing: always on a purchase day, else by visit rate. */
         double u_visit = gsl_rng_uniform(rng);
         int browsed = buy || u_visit < (alive ? cu->visit : 0.1 * cu->visit);
-        int bcat = gsl_rng_uniform(rng) < cu->conc ? fav
-                                                    : (int)gsl_rng_uniform_int(rng, (unsigned long)K);
+        int bcat =
+            gsl_rng_uniform(rng) < cu->conc ? fav : (int)gsl_rng_uniform_int(rng, (unsigned long)K);
         int ocat = fav;
         double value = 0;
         if (buy) {
@@ -290,7 +300,8 @@ static int simulate(const oq_gen_config *cfg, long idx, gsl_rng *rng, oq_gen_cus
         }
         if (contact) {
             int p30 = 0;
-            for (int k = 0; k < nrecent; k++) p30 += d - recent[k] <= 30;
+            for (int k = 0; k < nrecent; k++)
+                p30 += d - recent[k] <= 30;
             if (b) {
                 logrow *row = &b->rows[b->nrows++];
                 row->day = d;
@@ -303,7 +314,8 @@ static int simulate(const oq_gen_config *cfg, long idx, gsl_rng *rng, oq_gen_cus
                 row->profit = buy ? value * cat_margin[ocat] : 0;
                 row->fav = fav;
                 row->alive = alive;
-                if (buy && coupon && b->spend) b->spend[d - cfg->start_day] += oq_coupon_value(coupon);
+                if (buy && coupon && b->spend)
+                    b->spend[d - cfg->start_day] += oq_coupon_value(coupon);
             }
             next_snap++;
         }
@@ -374,16 +386,16 @@ static int write_truth(const oq_gen_config *c, const char *path, oq_error *err)
     char d0[11], d1[11];
     oq_date_format(c->start_day, d0);
     oq_date_format(c->end_day, d1);
-    json_t *root = json_pack(
-        "{s:s, s:I, s:I, s:s, s:s, s:i, s:i, s:{s:f, s:f, s:f, s:f, s:s},"
-        " s:[f,f,f,f], s:[f,f,f,f], s:f, s:f, s:f, s:i}",
-        "generator", "offerq gen 1", "seed", (json_int_t)c->seed, "customers",
-        (json_int_t)c->n_customers, "start", d0, "end", d1, "snapshots", c->snapshots,
-        "birth_window", c->birth_window, "bgnbd", "r", c->r, "alpha", c->alpha, "a", c->a, "b",
-        c->b, "time_unit", "day", "type_mix", c->type_mix[0], c->type_mix[1], c->type_mix[2],
-        c->type_mix[3], "logging_propensity", c->p_log[0], c->p_log[1], c->p_log[2],
-        c->p_log[3], "contact_effect", c->contact_effect, "drift", c->drift, "budget_left_end",
-        c->budget_left_end, "categories", c->n_cats);
+    json_t *root =
+        json_pack("{s:s, s:I, s:I, s:s, s:s, s:i, s:i, s:{s:f, s:f, s:f, s:f, s:s},"
+                  " s:[f,f,f,f], s:[f,f,f,f], s:f, s:f, s:f, s:i}",
+                  "generator", "offerq gen 1", "seed", (json_int_t)c->seed, "customers",
+                  (json_int_t)c->n_customers, "start", d0, "end", d1, "snapshots", c->snapshots,
+                  "birth_window", c->birth_window, "bgnbd", "r", c->r, "alpha", c->alpha, "a", c->a,
+                  "b", c->b, "time_unit", "day", "type_mix", c->type_mix[0], c->type_mix[1],
+                  c->type_mix[2], c->type_mix[3], "logging_propensity", c->p_log[0], c->p_log[1],
+                  c->p_log[2], c->p_log[3], "contact_effect", c->contact_effect, "drift", c->drift,
+                  "budget_left_end", c->budget_left_end, "categories", c->n_cats);
     int rc = oq_json_write_atomic(path, root, err);
     json_decref(root);
     return rc;
@@ -393,8 +405,7 @@ int oq_gen_config_load(const char *path, oq_gen_config *c, oq_error *err)
 {
     json_error_t je;
     json_t *root = json_load_file(path, 0, &je);
-    if (!root)
-        return oq_error_set(err, OQ_EPARSE, path, je.line, je.column, "%s", je.text);
+    if (!root) return oq_error_set(err, OQ_EPARSE, path, je.line, je.column, "%s", je.text);
     oq_gen_config_default(c);
     json_int_t seed = 0, n = 0;
     const char *d0 = NULL, *d1 = NULL;
@@ -403,13 +414,14 @@ int oq_gen_config_load(const char *path, oq_gen_config *c, oq_error *err)
         "{s:I, s:I, s:s, s:s, s:i, s:i, s:{s:F, s:F, s:F, s:F}, s:[FFFF], s:[FFFF], s:F,"
         " s:F, s:F, s:i}",
         "seed", &seed, "customers", &n, "start", &d0, "end", &d1, "snapshots", &c->snapshots,
-        "birth_window", &c->birth_window, "bgnbd", "r", &c->r, "alpha", &c->alpha, "a", &c->a,
-        "b", &c->b, "type_mix", &c->type_mix[0], &c->type_mix[1], &c->type_mix[2],
-        &c->type_mix[3], "logging_propensity", &c->p_log[0], &c->p_log[1], &c->p_log[2],
-        &c->p_log[3], "contact_effect", &c->contact_effect, "drift", &c->drift,
-        "budget_left_end", &c->budget_left_end, "categories", &c->n_cats);
+        "birth_window", &c->birth_window, "bgnbd", "r", &c->r, "alpha", &c->alpha, "a", &c->a, "b",
+        &c->b, "type_mix", &c->type_mix[0], &c->type_mix[1], &c->type_mix[2], &c->type_mix[3],
+        "logging_propensity", &c->p_log[0], &c->p_log[1], &c->p_log[2], &c->p_log[3],
+        "contact_effect", &c->contact_effect, "drift", &c->drift, "budget_left_end",
+        &c->budget_left_end, "categories", &c->n_cats);
     if (rc) {
-        rc = oq_error_set(err, OQ_EPARSE, path, je.line, je.column, "not a truth file: %s", je.text);
+        rc =
+            oq_error_set(err, OQ_EPARSE, path, je.line, je.column, "not a truth file: %s", je.text);
     } else if (oq_date_parse(d0, strlen(d0), &c->start_day) ||
                oq_date_parse(d1, strlen(d1), &c->end_day)) {
         rc = oq_error_set(err, OQ_EPARSE, path, 0, 0, "bad start or end date");
@@ -457,7 +469,8 @@ int oq_gen_write(const oq_gen_config *cfg, const char *log_path, oq_error *err)
     }
     oq_progress_done(&pr);
     double total = 0;
-    for (int d = 0; d < span; d++) total += b.spend[d];
+    for (int d = 0; d < span; d++)
+        total += b.spend[d];
     double budget = total > 0 ? total / (1 - cfg->budget_left_end) : 1;
     double cum = 0;
     for (int d = 0; d < span; d++) {

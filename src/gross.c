@@ -24,10 +24,10 @@ typedef struct ord_ctx {
     size_t nfields;
 } ord_ctx;
 
-static int ord_header(ord_ctx *c, char **f, const size_t *lens, size_t n, long line,
-                      oq_error *err)
+static int ord_header(ord_ctx *c, char **f, const size_t *lens, size_t n, long line, oq_error *err)
 {
-    for (int k = 0; k < NOCOL; k++) c->map[k] = -1;
+    for (int k = 0; k < NOCOL; k++)
+        c->map[k] = -1;
     for (size_t i = 0; i < n; i++) {
         int k;
         for (k = 0; k < NOCOL; k++)
@@ -35,8 +35,8 @@ static int ord_header(ord_ctx *c, char **f, const size_t *lens, size_t n, long l
                 break;
         if (k == NOCOL)
             return oq_error_set(err, OQ_EPARSE, c->name, line, (long)i + 1,
-                                "unknown column \"%.60s\" in header; expected the columns %s",
-                                f[i], OQ_ORDERS_HEADER);
+                                "unknown column \"%.60s\" in header; expected the columns %s", f[i],
+                                OQ_ORDERS_HEADER);
         if (c->map[k] >= 0)
             return oq_error_set(err, OQ_EPARSE, c->name, line, (long)i + 1,
                                 "column \"%s\" appears twice in the header", ocol_names[k]);
@@ -57,8 +57,8 @@ static int ord_bad(const ord_ctx *c, oq_error *err, long line, int k, const char
 {
     int field = c->map[k];
     return oq_error_set(err, OQ_EPARSE, c->name, line, field + 1,
-                        "column %d (%s): got \"%.40s\", expected %s", field + 1, ocol_names[k],
-                        got, expected);
+                        "column %d (%s): got \"%.40s\", expected %s", field + 1, ocol_names[k], got,
+                        expected);
 }
 
 static int ord_row(void *ctx, char **f, const size_t *lens, size_t n, long line, oq_error *err)
@@ -146,11 +146,11 @@ void oq_orders_free(oq_orders *o)
 
 typedef struct otab {
     size_t n, nc;
-    size_t *lo;    /* (nc + 1) */
-    int32_t *day;  /* (n) */
-    double *v;     /* (n) value (profit in step 7) */
-    double *lv;    /* (n) log value */
-    int32_t *cat;  /* (n) category id, -1 unknown */
+    size_t *lo;   /* (nc + 1) */
+    int32_t *day; /* (n) */
+    double *v;    /* (n) value (profit in step 7) */
+    double *lv;   /* (n) log value */
+    int32_t *cat; /* (n) category id, -1 unknown */
 } otab;
 
 static void otab_free(otab *t)
@@ -222,7 +222,8 @@ static int otab_from_orders(otab *t, const oq_orders *o, const oq_log_index *ix,
         t->lv[j] = log(t->v[j]);
         t->cat[j] = event_cat(ev, evx, k[j].c, k[j].day);
     }
-    for (size_t c = 0; c < ix->n_customers; c++) t->lo[c + 1] += t->lo[c];
+    for (size_t c = 0; c < ix->n_customers; c++)
+        t->lo[c + 1] += t->lo[c];
     free(k);
     return 0;
 }
@@ -231,7 +232,8 @@ static int otab_from_orders(otab *t, const oq_orders *o, const oq_log_index *ix,
 static int otab_from_log(otab *t, const oq_log *lg, const oq_log_index *ix)
 {
     size_t n = 0;
-    for (size_t i = 0; i < lg->n; i++) n += lg->order[i] && lg->profit[i] > 0;
+    for (size_t i = 0; i < lg->n; i++)
+        n += lg->order[i] && lg->profit[i] > 0;
     if (otab_alloc(t, n, ix->n_customers)) return OQ_ENOMEM;
     size_t j = 0;
     for (size_t c = 0; c < ix->n_customers; c++) {
@@ -332,8 +334,7 @@ static void fit_effects(const otab *t, int sweeps, const double *cnt, double *a,
 }
 
 /* Step 3: levels over all orders, se2, m0, sa2. */
-static void fit_levels(const otab *t, const double *b, size_t n_cats_used, oq_gross *m,
-                       double *a)
+static void fit_levels(const otab *t, const double *b, size_t n_cats_used, oq_gross *m, double *a)
 {
     double sse = 0, sum_a = 0, sum_a2 = 0, sum_ratio_n = 0;
     size_t U = 0;
@@ -404,8 +405,8 @@ static int fit_margins(const otab *t, const oq_log *log, const oq_log_index *ix,
     }
     m->pooled_margin = all_p / all_v;
     for (size_t k = 0; k < K; k++)
-        m->margin[k] = rows[k] >= (double)o->margin_min_rows && sv[k] > 0 ? sp[k] / sv[k]
-                                                                          : m->pooled_margin;
+        m->margin[k] =
+            rows[k] >= (double)o->margin_min_rows && sv[k] > 0 ? sp[k] / sv[k] : m->pooled_margin;
     free(rows);
     return 0;
 }
@@ -439,7 +440,8 @@ static void favp_init(favp *p, size_t K, double drift, double conc)
     p->bg = (1 - conc) / (double)K;
     p->cbg = conc / p->bg;
     p->log_stay = drift > 0 ? log1p(-drift) : 0;
-    for (int d = 0; d < FAV_NKEEP; d++) p->keep[d] = exp(p->log_stay * (double)d);
+    for (int d = 0; d < FAV_NKEEP; d++)
+        p->keep[d] = exp(p->log_stay * (double)d);
 }
 
 static void fav_init(fav *s, const favp *p)
@@ -476,7 +478,8 @@ static void fav_observe(fav *s, int32_t day, int32_t e, const favp *p)
     if (s->last == INT32_MIN) s->last = day;
     fav_move(s, day, p);
     if (s->sc < 1e-150) { /* fold the scale in before it underflows */
-        for (int i = 0; i < s->n; i++) s->v[i] *= s->sc;
+        for (int i = 0; i < s->n; i++)
+            s->v[i] *= s->sc;
         s->sc = 1;
     }
     int j = fav_find(s, e);
@@ -514,7 +517,8 @@ static double fav_pi(const fav *s, int32_t k)
 static double fav_mean_f(const fav *s, const double *f, double sum_f)
 {
     double r = 0;
-    for (int i = 0; i < s->n; i++) r += s->v[i] * f[s->k[i]];
+    for (int i = 0; i < s->n; i++)
+        r += s->v[i] * f[s->k[i]];
     return s->u * sum_f + s->sc * r;
 }
 
@@ -588,7 +592,8 @@ static int fit_category(const otab *t, const oq_log_index *ix, const oq_events *
 #pragma omp parallel for schedule(static)
             for (long b = 0; b < nchl; b++) {
                 double *pp = part + (size_t)b * OQ_GROSS_NALPHA;
-                for (int ai = 0; ai < OQ_GROSS_NALPHA; ai++) pp[ai] = 0;
+                for (int ai = 0; ai < OQ_GROSS_NALPHA; ai++)
+                    pp[ai] = 0;
                 size_t j1 = ((size_t)b + 1) * CH < t->n ? ((size_t)b + 1) * CH : t->n;
                 for (size_t j = (size_t)b * CH; j < j1; j++) {
                     if (rec[j] < 0) continue;
@@ -601,7 +606,8 @@ static int fit_category(const otab *t, const oq_log_index *ix, const oq_events *
             }
             for (int ai = 0; ai < OQ_GROSS_NALPHA; ai++) {
                 double al = (ai + 1) / 10.0, ll = 0;
-                for (size_t b = 0; b < nch; b++) ll += part[b * OQ_GROSS_NALPHA + (size_t)ai];
+                for (size_t b = 0; b < nch; b++)
+                    ll += part[b * OQ_GROSS_NALPHA + (size_t)ai];
                 m->loglik_grid[di][ci][ai] = ll;
                 if (ll > best) {
                     best = ll;
@@ -680,7 +686,8 @@ int oq_gross_fit(const oq_log *log, const oq_log_index *ix, const oq_events *ev,
         if ((rc = fit_margins(&t, log, ix, opts, m, scratch, err))) goto cleanup;
     } else {
         m->pooled_margin = 1;
-        for (size_t k = 0; k < K; k++) m->margin[k] = 1;
+        for (size_t k = 0; k < K; k++)
+            m->margin[k] = 1;
     }
     for (size_t k = 0; k < K; k++) {
         m->f[k] = exp(m->b[k]) * m->margin[k];
@@ -695,7 +702,8 @@ int oq_gross_fit(const oq_log *log, const oq_log_index *ix, const oq_events *ev,
         m->pop_f = m->pooled_margin;
     }
     int finite = isfinite(m->m0) && isfinite(m->sa2) && isfinite(m->se2) && isfinite(m->pop_f);
-    for (size_t k = 0; k < K; k++) finite = finite && isfinite(m->b[k]) && isfinite(m->margin[k]);
+    for (size_t k = 0; k < K; k++)
+        finite = finite && isfinite(m->b[k]) && isfinite(m->margin[k]);
     if (!finite) {
         rc = oq_error_set(err, OQ_ENUM, NULL, 0, 0,
                           "non-finite gross-profit model (m0 %g, sa2 %g, se2 %g, pop_f %g)", m->m0,
@@ -755,8 +763,10 @@ static void predict_customer(const oq_gross *m, const favp *p, const otab *t, co
             fav_move(&fs, day, p);
         }
         double g = g_of(m, evx ? &fs : NULL, n, sum_dev);
-        if (q < e) g_row[ix->row[q]] = g;
-        else g_tom[c] = g;
+        if (q < e)
+            g_row[ix->row[q]] = g;
+        else
+            g_tom[c] = g;
     }
 }
 
@@ -801,8 +811,8 @@ static double fav_observe_ll(fav *s, int32_t day, int32_t e, const favp *p)
 }
 
 int oq_gross_evidence(const oq_gross *m, const oq_log *log, const oq_log_index *ix,
-                      const oq_events *ev, const oq_events_ix *evx, int32_t tomorrow,
-                      float *x_row, float *x_tom, size_t stride, oq_error *err)
+                      const oq_events *ev, const oq_events_ix *evx, int32_t tomorrow, float *x_row,
+                      float *x_tom, size_t stride, oq_error *err)
 {
     if (!m || !x_row || stride < 1)
         return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "no model, no output or stride 0");
@@ -831,10 +841,13 @@ int oq_gross_evidence(const oq_gross *m, const oq_log *log, const oq_log_index *
             for (; use && x < evx->hi[c] && ev->day[oq_events_ix_at(evx, x)] < day; x++) {
                 size_t y = oq_events_ix_at(evx, x);
                 int32_t k = (int32_t)ev->category[y];
-                llr += fav_observe_ll(&hi, ev->day[y], k, &ph) - fav_observe_ll(&lo, ev->day[y], k, &pl);
+                llr += fav_observe_ll(&hi, ev->day[y], k, &ph) -
+                       fav_observe_ll(&lo, ev->day[y], k, &pl);
             }
-            if (q < e) x_row[ix->row[q] * stride] = (float)llr;
-            else x_tom[(size_t)c * stride] = (float)llr;
+            if (q < e)
+                x_row[ix->row[q] * stride] = (float)llr;
+            else
+                x_tom[(size_t)c * stride] = (float)llr;
         }
     }
     return 0;

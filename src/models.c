@@ -16,22 +16,22 @@
 struct oq_models {
     oq_bgnbd_fit_report fit;
     char source[4200];
-    size_t nu;         /* customers with purchases */
-    int64_t *user;     /* (nu) ascending */
-    size_t *start;     /* (nu + 1) into day */
-    int32_t *day;      /* distinct purchase days, ascending per customer */
+    size_t nu;     /* customers with purchases */
+    int64_t *user; /* (nu) ascending */
+    size_t *start; /* (nu + 1) into day */
+    int32_t *day;  /* distinct purchase days, ascending per customer */
     oq_scorer rhat;
     char name[256];
     /* profit-model r^, precomputed for the log's rows and tomorrow's customers */
     const oq_log *log;
-    double *rhat_log;  /* (log->n, 4) */
-    double *rhat_tom;  /* (n_tom, 4) */
+    double *rhat_log; /* (log->n, 4) */
+    double *rhat_tom; /* (n_tom, 4) */
     size_t n_tom;
     int32_t tomorrow;
     oq_models_profit_report prep;
     int has_resp;
     oq_resp resp;
-    double *p_order_tom; /* (n_tom, 4) response model's P(order), or NULL */
+    double *p_order_tom;  /* (n_tom, 4) response model's P(order), or NULL */
     oq_resp_feat *resp_x; /* (log->n, F) its features of the log's rows, or NULL */
     double *gross_log;    /* (log->n) response model's g of each row, or NULL */
     int orders_file;      /* source is a purchases file (else the log's order rows) */
@@ -42,9 +42,12 @@ struct oq_models {
 const char *oq_reward_name(int reward)
 {
     switch (reward) {
-    case OQ_REWARD_TRANSFORMER: return "transformer";
-    case OQ_REWARD_RESPONSE: return "response";
-    default: return "empirical";
+    case OQ_REWARD_TRANSFORMER:
+        return "transformer";
+    case OQ_REWARD_RESPONSE:
+        return "response";
+    default:
+        return "empirical";
     }
 }
 
@@ -76,7 +79,8 @@ static int build_histories(oq_models *m, const oq_bgnbd_tx *tx, oq_error *err)
     size_t n = tx->n;
     ud *v = malloc((n ? n : 1) * sizeof *v);
     if (!v) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
-    for (size_t i = 0; i < n; i++) v[i] = (ud){tx->user[i], tx->day[i]};
+    for (size_t i = 0; i < n; i++)
+        v[i] = (ud){tx->user[i], tx->day[i]};
     qsort(v, n, sizeof *v, cmp_ud);
     size_t k = 0, nu = 0;
     for (size_t i = 0; i < n; i++) {
@@ -110,16 +114,20 @@ int oq_models_rft(const oq_models *m, int64_t u, int32_t d, double *x, double *t
     size_t lo = 0, hi = m->nu;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (m->user[mid] < u) lo = mid + 1;
-        else hi = mid;
+        if (m->user[mid] < u)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     if (lo == m->nu || m->user[lo] != u) return 0;
     const int32_t *days = m->day + m->start[lo];
     size_t n = m->start[lo + 1] - m->start[lo], a = 0, b = n;
     while (a < b) { /* first purchase day >= d */
         size_t mid = a + (b - a) / 2;
-        if (days[mid] < d) a = mid + 1;
-        else b = mid;
+        if (days[mid] < d)
+            a = mid + 1;
+        else
+            b = mid;
     }
     if (a == 0) return 0;
     *x = (double)(a - 1);
@@ -128,8 +136,8 @@ int oq_models_rft(const oq_models *m, int64_t u, int32_t d, double *x, double *t
     return 1;
 }
 
-static int models_score(void *ctx, const oq_log *log, const size_t *rows, size_t n,
-                        double *p_alive, double *rhat, oq_error *err)
+static int models_score(void *ctx, const oq_log *log, const size_t *rows, size_t n, double *p_alive,
+                        double *rhat, oq_error *err)
 {
     oq_models *m = ctx;
     if (m->rhat_log) {
@@ -143,7 +151,8 @@ static int models_score(void *ctx, const oq_log *log, const size_t *rows, size_t
             return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
                                 "profit scorer asked about rows it was not prepared for");
         }
-        for (size_t k = 0; k < n; k++) memcpy(rhat + 4 * k, src + 4 * rows[k], 4 * sizeof *src);
+        for (size_t k = 0; k < n; k++)
+            memcpy(rhat + 4 * k, src + 4 * rows[k], 4 * sizeof *src);
     } else {
         int rc = m->rhat.score(m->rhat.ctx, log, rows, n, p_alive, rhat, err);
         if (rc) return rc;
@@ -172,8 +181,7 @@ int oq_models_fit(const oq_log *log, const oq_models_opts *o, oq_scorer rhat, oq
     char side[4096];
     const char *orders = o ? o->orders_path : NULL;
     if (!orders && o && o->log_path &&
-        oq_sidecar_path(o->log_path, ".orders.csv", side, sizeof side) == 0 &&
-        oq_file_exists(side))
+        oq_sidecar_path(o->log_path, ".orders.csv", side, sizeof side) == 0 && oq_file_exists(side))
         orders = side;
     if (orders) {
         if ((rc = oq_bgnbd_tx_read(orders, 1, 0, &tx, err))) goto cleanup;
@@ -186,8 +194,8 @@ int oq_models_fit(const oq_log *log, const oq_models_opts *o, oq_scorer rhat, oq
     int32_t last = INT32_MIN;
     for (size_t i = 0; i < log->n; i++)
         if (log->day[i] > last) last = log->day[i];
-    oq_bgnbd_split split = {.unit_days = 1, .calibration_end = last,
-                            .observation_end = OQ_BGNBD_NO_DATE};
+    oq_bgnbd_split split = {
+        .unit_days = 1, .calibration_end = last, .observation_end = OQ_BGNBD_NO_DATE};
     if ((rc = oq_bgnbd_summary_build(tx, &split, &s, err))) goto cleanup;
     if ((rc = oq_bgnbd_data_new(s->x, s->tx, s->T, NULL, s->n, &d, err))) goto cleanup;
     if ((rc = oq_bgnbd_fit(d, NULL, &m->fit, err))) goto cleanup;
@@ -232,7 +240,8 @@ static int predict4(const oq_profit *pm, const oq_profit_samples *s, double **ou
     if (!f || !d) {
         rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
     } else if (!(rc = oq_profit_predict_all(pm, s, f, err))) {
-        for (size_t i = 0; i < s->n * 4; i++) d[i] = f[i];
+        for (size_t i = 0; i < s->n * 4; i++)
+            d[i] = f[i];
         *out = d;
         d = NULL;
     }
@@ -249,8 +258,7 @@ static int read_events(oq_models *m, const oq_log *log, const oq_models_opts *o,
     char side[4096];
     const char *events = o->events_path;
     if (!events && o->log_path &&
-        oq_sidecar_path(o->log_path, ".events.csv", side, sizeof side) == 0 &&
-        oq_file_exists(side))
+        oq_sidecar_path(o->log_path, ".events.csv", side, sizeof side) == 0 && oq_file_exists(side))
         events = side;
     if (!events) {
         snprintf(m->prep.events, sizeof m->prep.events, "none");
@@ -269,17 +277,17 @@ static int read_events(oq_models *m, const oq_log *log, const oq_models_opts *o,
 static void bgnbd_features(const oq_models *m, int64_t u, int32_t d, oq_resp_feat *f)
 {
     double x, tx, T;
-    f[10] = (oq_resp_feat)(oq_models_rft(m, u, d, &x, &tx, &T)
-                               ? oq_bgnbd_p_alive(&m->fit.p, x, tx, T)
-                               : 1.0);
+    f[10] =
+        (oq_resp_feat)(oq_models_rft(m, u, d, &x, &tx, &T) ? oq_bgnbd_p_alive(&m->fit.p, x, tx, T)
+                                                           : 1.0);
 }
 
 /* g, the expected gross profit of an order (gross.h), of every log row
  * (m->gross_log) and of tomorrow's customers (g_tom), from the purchases
  * file's order values when BG/NBD read one (else the log's order rows). */
-static int fit_gross(oq_models *m, const oq_log *log, const oq_models_opts *o,
-                     const oq_events *ev, const oq_events_ix *evx, double *g_tom,
-                     oq_resp_feat *X, oq_resp_feat *Xt, oq_error *err)
+static int fit_gross(oq_models *m, const oq_log *log, const oq_models_opts *o, const oq_events *ev,
+                     const oq_events_ix *evx, double *g_tom, oq_resp_feat *X, oq_resp_feat *Xt,
+                     oq_error *err)
 {
     oq_orders *ords = NULL;
     oq_gross *gm = NULL;
@@ -296,16 +304,21 @@ static int fit_gross(oq_models *m, const oq_log *log, const oq_models_opts *o,
         memset(err, 0, sizeof *err);
     }
     if (!(rc = oq_gross_fit(log, o->ix, ev, evx, ords, NULL, &gm, err)))
-        rc = oq_gross_predict(gm, log, o->ix, ev, evx, ords, o->tomorrow, m->gross_log, g_tom,
-                              err);
+        rc = oq_gross_predict(gm, log, o->ix, ev, evx, ords, o->tomorrow, m->gross_log, g_tom, err);
     if (!rc) /* feature 11 (response.h): the filter's browse concentration evidence */
-        rc = oq_gross_evidence(gm, log, o->ix, ev, evx, o->tomorrow, X + 11, Xt + 11,
-                               OQ_RESP_NFEAT, err);
+        rc = oq_gross_evidence(gm, log, o->ix, ev, evx, o->tomorrow, X + 11, Xt + 11, OQ_RESP_NFEAT,
+                               err);
     if (!rc) {
-        m->ginfo = (oq_gross_info){.from_orders = gm->from_orders, .drift = gm->drift, .conc = gm->conc,
-                                   .alpha = gm->alpha, .m0 = gm->m0, .sa2 = gm->sa2,
-                                   .se2 = gm->se2, .pop_f = gm->pop_f,
-                                   .n_orders = gm->n_orders, .n_cats_used = gm->n_cats_used};
+        m->ginfo = (oq_gross_info){.from_orders = gm->from_orders,
+                                   .drift = gm->drift,
+                                   .conc = gm->conc,
+                                   .alpha = gm->alpha,
+                                   .m0 = gm->m0,
+                                   .sa2 = gm->sa2,
+                                   .se2 = gm->se2,
+                                   .pop_f = gm->pop_f,
+                                   .n_orders = gm->n_orders,
+                                   .n_cats_used = gm->n_cats_used};
         if (!o->quiet)
             fprintf(stderr,
                     "offerq: g from %zu orders (%s): %zu categories, favourite "
@@ -384,7 +397,8 @@ static int fit_response(oq_models *m, const oq_log *log, const oq_models_opts *o
 #endif
     m->has_resp = 1;
     for (size_t i = 0; i < n; i++)
-        for (int c = 0; c < 4; c++) m->rhat_log[4 * i + c] *= m->gross_log[i] - oq_coupon_value(c);
+        for (int c = 0; c < 4; c++)
+            m->rhat_log[4 * i + c] *= m->gross_log[i] - oq_coupon_value(c);
     if (!o->keep_features) { /* only evaluate's cross-fit needs g per row again */
         free(m->gross_log);
         m->gross_log = NULL;
@@ -528,8 +542,11 @@ void oq_models_free(oq_models *m)
 
 oq_scorer oq_models_scorer(oq_models *m)
 {
-    return (oq_scorer){.name = m->name, .interim = m->rhat.interim, .score = models_score,
-                       .ctx = m, .rhat_has_alive = m->has_resp};
+    return (oq_scorer){.name = m->name,
+                       .interim = m->rhat.interim,
+                       .score = models_score,
+                       .ctx = m,
+                       .rhat_has_alive = m->has_resp};
 }
 
 const oq_bgnbd_fit_report *oq_models_bgnbd(const oq_models *m)

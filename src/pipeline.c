@@ -29,10 +29,14 @@ struct oq_interim {
 static uint64_t level_key(int lv, uint64_t full)
 {
     switch (lv) {
-    case LV_COUPON: return 0;
-    case LV_CAT: return full & 0xffff;
-    case LV_NOBUDGET: return full & ~((uint64_t)0xff << 16);
-    default: return full;
+    case LV_COUPON:
+        return 0;
+    case LV_CAT:
+        return full & 0xffff;
+    case LV_NOBUDGET:
+        return full & ~((uint64_t)0xff << 16);
+    default:
+        return full;
     }
 }
 
@@ -56,7 +60,8 @@ int oq_interim_fit(const oq_log *log, const oq_dynaq_disc *d, double prior, oq_i
     m->disc = *d;
     m->prior = prior > 0 ? prior : 20;
     for (int l = 0; l < N_LV; l++)
-        if ((rc = oq_qtable_new(d, &m->reward[l], err)) || (rc = oq_qtable_new(d, &m->orders[l], err)))
+        if ((rc = oq_qtable_new(d, &m->reward[l], err)) ||
+            (rc = oq_qtable_new(d, &m->orders[l], err)))
             goto cleanup;
     for (size_t i = 0; i < log->n; i++) {
         uint64_t k = oq_dynaq_key_row(d, log, i);
@@ -84,7 +89,8 @@ cleanup:
  * est_l = (sum_l + prior * est_{l-1}) / (n_l + prior), from coarse to fine. */
 static void interim_estimate(const oq_interim *m, uint64_t key, double *r, double *p)
 {
-    for (int a = 0; a < OQ_N_COUPONS; a++) r[a] = p[a] = 0;
+    for (int a = 0; a < OQ_N_COUPONS; a++)
+        r[a] = p[a] = 0;
     for (int l = 0; l < N_LV; l++) {
         long e = oq_qtable_find(m->reward[l], level_key(l, key));
         long eo = oq_qtable_find(m->orders[l], level_key(l, key));
@@ -182,8 +188,8 @@ static int tomorrow_log(const oq_log *log, const oq_log_index *ix, int32_t tomor
     t->order = calloc(c, sizeof *t->order);
     t->profit = calloc(c, sizeof *t->profit);
     int rc = 0;
-    if (!t->user_id || !t->day || !t->days_since || !t->purchases_30d || !t->aov ||
-        !t->category || !t->budget || !t->coupon || !t->order || !t->profit) {
+    if (!t->user_id || !t->day || !t->days_since || !t->purchases_30d || !t->aov || !t->category ||
+        !t->budget || !t->coupon || !t->order || !t->profit) {
         rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
         goto cleanup;
     }
@@ -240,23 +246,28 @@ static int pipeline_scorer(const oq_pipeline_opts *o, const oq_log *log, const o
     oq_scorer rhat = oq_interim_scorer(*interim);
     rhat.name = "interim empirical r^ (mean net reward per state x coupon)";
     char save[4096];
-    int have_dir = o->out_dir && snprintf(save, sizeof save, "%s/model.ofq", o->out_dir) <
-                                     (int)sizeof save;
+    int have_dir =
+        o->out_dir && snprintf(save, sizeof save, "%s/model.ofq", o->out_dir) < (int)sizeof save;
     if (have_dir && (rc = make_dir(o->out_dir, err))) return rc;
     oq_pmodel_opts po = o->pmodel;
     po.seed = o->dq.seed;
     po.quiet = o->quiet;
-    oq_models_opts mo = {.log_path = o->log_path, .orders_path = o->orders_path,
-                         .quiet = o->quiet, .reward = o->reward,
-                         .events_path = o->events_path, .model_path = o->model_path,
+    oq_models_opts mo = {.log_path = o->log_path,
+                         .orders_path = o->orders_path,
+                         .quiet = o->quiet,
+                         .reward = o->reward,
+                         .events_path = o->events_path,
+                         .model_path = o->model_path,
                          .save_model = have_dir && !o->model_path ? save : NULL,
-                         .epochs = o->profit_epochs, .seed = o->dq.seed, .ix = ix,
-                         .tomorrow = tomorrow, .pmodel = &po};
+                         .epochs = o->profit_epochs,
+                         .seed = o->dq.seed,
+                         .ix = ix,
+                         .tomorrow = tomorrow,
+                         .pmodel = &po};
     if ((rc = oq_models_fit(log, &mo, rhat, models, err))) return rc;
     *out = oq_models_scorer(*models);
     return 0;
 }
-
 
 static int write_json(const char *path, json_t *root, oq_error *err)
 {
@@ -291,22 +302,30 @@ static int write_svg(const char *path, const oq_dynaq_stats *s, int faithful, oq
         if (s->curve[k] > ymax) ymax = s->curve[k];
     if (ymax <= 0) ymax = 1;
     FILE *f = af.fp;
-    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%g\" height=\"%g\" "
-               "font-family=\"sans-serif\" font-size=\"12\">\n", W, H);
+    fprintf(f,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%g\" height=\"%g\" "
+            "font-family=\"sans-serif\" font-size=\"12\">\n",
+            W, H);
     fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
-    fprintf(f, "<text x=\"%g\" y=\"22\" font-size=\"14\">Dyna-Q%s: mean |TD error| of real "
-               "steps (%d epochs)</text>\n", L, faithful ? " (seed-faithful)" : "", s->epochs);
-    fprintf(f, "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"black\"/>\n", L, H - B, W - R, H - B);
-    fprintf(f, "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"black\"/>\n", L, T, L, H - B);
+    fprintf(f,
+            "<text x=\"%g\" y=\"22\" font-size=\"14\">Dyna-Q%s: mean |TD error| of real "
+            "steps (%d epochs)</text>\n",
+            L, faithful ? " (seed-faithful)" : "", s->epochs);
+    fprintf(f, "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"black\"/>\n", L, H - B,
+            W - R, H - B);
+    fprintf(f, "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"black\"/>\n", L, T, L,
+            H - B);
     for (int k = 0; k <= 4; k++) {
         double y = H - B - (H - B - T) * k / 4.0;
-        fprintf(f, "<text x=\"%g\" y=\"%g\" text-anchor=\"end\">%.3g</text>\n", L - 5, y + 4, ymax * k / 4);
+        fprintf(f, "<text x=\"%g\" y=\"%g\" text-anchor=\"end\">%.3g</text>\n", L - 5, y + 4,
+                ymax * k / 4);
     }
     for (int e = 0; e <= s->epochs; e++) {
         double x = L + (W - L - R) * e / (double)(s->epochs ? s->epochs : 1);
         fprintf(f, "<text x=\"%g\" y=\"%g\" text-anchor=\"middle\">%d</text>\n", x, H - B + 18, e);
     }
-    fprintf(f, "<text x=\"%g\" y=\"%g\" text-anchor=\"middle\">epoch</text>\n", (W + L) / 2, H - 10);
+    fprintf(f, "<text x=\"%g\" y=\"%g\" text-anchor=\"middle\">epoch</text>\n", (W + L) / 2,
+            H - 10);
     fprintf(f, "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\" points=\"");
     for (int k = 0; k < s->n_curve; k++) {
         double x = L + (W - L - R) * (k + 0.5) / (double)s->n_curve;
@@ -326,24 +345,27 @@ static json_t *params_json(const oq_pipeline_opts *o, const oq_pipeline_result *
         "log", o->log_path, "budget", isfinite(o->budget) ? json_real(o->budget) : json_null(),
         "seed", (json_int_t)c->seed, "faithful", c->faithful, "state", "w_days", o->disc.w_days,
         "w_p30", o->disc.w_p30, "w_aov", o->disc.w_aov, "budget_levels", o->disc.budget_levels,
-        "dynaq", "epochs", c->epochs, "plan_k", c->plan_k, "eps0", c->eps0, "eps_end",
-        c->eps_end, "alpha0", c->alpha0, "alpha_mode",
-        c->faithful ? "constant" : c->alpha_mode == OQ_DYNAQ_ALPHA_DECAY ? "decay" : "1/n(s,a)",
-        "alpha_min", c->alpha_min, "gamma", c->gamma, "scorer", "name", r->scorer_name,
-        "interim", r->scorer_interim, "reward", oq_reward_name(o->reward));
+        "dynaq", "epochs", c->epochs, "plan_k", c->plan_k, "eps0", c->eps0, "eps_end", c->eps_end,
+        "alpha0", c->alpha0, "alpha_mode",
+        c->faithful                             ? "constant"
+        : c->alpha_mode == OQ_DYNAQ_ALPHA_DECAY ? "decay"
+                                                : "1/n(s,a)",
+        "alpha_min", c->alpha_min, "gamma", c->gamma, "scorer", "name", r->scorer_name, "interim",
+        r->scorer_interim, "reward", oq_reward_name(o->reward));
     if (j) json_object_set_new(json_object_get(j, "dynaq"), "shards", json_integer(o->shards));
-    if (j) json_object_set_new(j, "plan", json_pack("{s:s}", "objective",
-                                                    o->continuation
-                                                        ? "r~ + gamma E[V(s')] (continuation)"
-                                                        : "tomorrow's r~"));
+    if (j)
+        json_object_set_new(
+            j, "plan",
+            json_pack("{s:s}", "objective",
+                      o->continuation ? "r~ + gamma E[V(s')] (continuation)" : "tomorrow's r~"));
     if (j && o->reward == OQ_REWARD_RESPONSE) {
         const oq_pmodel_opts *p = &o->pmodel;
         json_object_set_new(json_object_get(j, "scorer"), "p_model",
                             json_pack("{s:s, s:i, s:i, s:f, s:f, s:f, s:f, s:I}", "kind",
-                                      oq_pmodel_name(p->kind), "trees", p->trees, "depth",
-                                      p->depth, "eta", p->eta, "subsample", p->subsample,
-                                      "min_child_weight", p->min_child_weight, "lambda",
-                                      p->lambda, "max_rows", (json_int_t)p->max_rows));
+                                      oq_pmodel_name(p->kind), "trees", p->trees, "depth", p->depth,
+                                      "eta", p->eta, "subsample", p->subsample, "min_child_weight",
+                                      p->min_child_weight, "lambda", p->lambda, "max_rows",
+                                      (json_int_t)p->max_rows));
     }
     return j;
 }
@@ -363,9 +385,11 @@ static json_t *report_json(const oq_pipeline_opts *o, const oq_pipeline_result *
                                             "epsilon", s->eps[e], "alpha_mean", s->alpha[e],
                                             "td_abs_real", s->td_real[e], "td_abs_plan",
                                             s->td_plan[e], "mean_greedy_q", s->mean_q[e]));
-    for (int k = 0; k < s->n_curve; k++) json_array_append_new(curve, json_real(s->curve[k]));
+    for (int k = 0; k < s->n_curve; k++)
+        json_array_append_new(curve, json_real(s->curve[k]));
     size_t per_coupon[OQ_N_COUPONS] = {0};
-    for (size_t c = 0; c < r->n; c++) per_coupon[r->coupon[c]]++;
+    for (size_t c = 0; c < r->n; c++)
+        per_coupon[r->coupon[c]]++;
     char date[11];
     oq_date_format(r->tomorrow, date);
     json_t *rep = json_pack(
@@ -376,21 +400,20 @@ static json_t *report_json(const oq_pipeline_opts *o, const oq_pipeline_result *
                             "state x coupon, a stand-in for the profit Transformer"
                           : "models",
         "timings_s", t, "dynaq", "mode", o->dq.faithful ? "seed-faithful" : "dyna-q", "epochs",
-        s->epochs, "real_steps", (json_int_t)s->real_steps, "plan_steps",
-        (json_int_t)s->plan_steps, "states", (json_int_t)s->states, "per_epoch", ep,
-        "learning_curve_td_abs", curve, "plan", "date", date, "customers", (json_int_t)r->n,
-        "from_q_table", (json_int_t)r->from_q, "budget",
-        isfinite(o->budget) ? json_real(o->budget) : json_null(), "expected_spend", r->plan_spend,
-        "objective", r->plan_value, "coupons", "none", (json_int_t)per_coupon[0], "5",
-        (json_int_t)per_coupon[1], "10", (json_int_t)per_coupon[2], "20",
+        s->epochs, "real_steps", (json_int_t)s->real_steps, "plan_steps", (json_int_t)s->plan_steps,
+        "states", (json_int_t)s->states, "per_epoch", ep, "learning_curve_td_abs", curve, "plan",
+        "date", date, "customers", (json_int_t)r->n, "from_q_table", (json_int_t)r->from_q,
+        "budget", isfinite(o->budget) ? json_real(o->budget) : json_null(), "expected_spend",
+        r->plan_spend, "objective", r->plan_value, "coupons", "none", (json_int_t)per_coupon[0],
+        "5", (json_int_t)per_coupon[1], "10", (json_int_t)per_coupon[2], "20",
         (json_int_t)per_coupon[3]);
     if (rep && (r->profit_epochs || r->profit_loaded)) {
         json_t *pe = json_array();
         for (int e = 0; e < r->profit_epochs; e++)
-            json_array_append_new(pe, json_pack("{s:i, s:f, s:f, s:f}", "epoch", e + 1,
-                                                "train_mse", r->profit_train_mse[e], "val_mse",
-                                                r->profit_val_mse[e], "val_mse_predict_mean",
-                                                r->profit_val_mse_mean[e]));
+            json_array_append_new(pe,
+                                  json_pack("{s:i, s:f, s:f, s:f}", "epoch", e + 1, "train_mse",
+                                            r->profit_train_mse[e], "val_mse", r->profit_val_mse[e],
+                                            "val_mse_predict_mean", r->profit_val_mse_mean[e]));
         json_object_set_new(rep, "profit_model",
                             json_pack("{s:b, s:o, s:s}", "loaded", r->profit_loaded, "epochs", pe,
                                       "events", r->profit_events));
@@ -405,7 +428,8 @@ static json_t *report_json(const oq_pipeline_opts *o, const oq_pipeline_result *
                                   (json_int_t)m->n_rows[c], "orders", m->orders[c]);
             if (pi->kind == OQ_PMODEL_LOGISTIC) {
                 json_t *w = json_array();
-                for (int j = 0; j <= OQ_RESP_NIN; j++) json_array_append_new(w, json_real(m->w[c][j]));
+                for (int j = 0; j <= OQ_RESP_NIN; j++)
+                    json_array_append_new(w, json_real(m->w[c][j]));
                 json_object_set_new(a, "loss", json_real(m->loss[c]));
                 json_object_set_new(a, "newton_iterations", json_integer(m->iters[c]));
                 json_object_set_new(a, "converged", json_boolean(m->converged[c]));
@@ -418,13 +442,13 @@ static json_t *report_json(const oq_pipeline_opts *o, const oq_pipeline_result *
             json_pack("{s:s, s:o, s:{s:s, s:i, s:i, s:I, s:I, s:f, s:f}, s:{s:s, s:I, s:i, s:f, "
                       "s:f, s:f, s:f, s:f, s:f, s:f}}",
                       "events", r->profit_events, "arms", arms, "p_model", "kind",
-                      oq_pmodel_name(pi->kind), "trees", pi->trees, "depth", pi->depth,
-                      "rows_used", (json_int_t)pi->rows_used, "rows", (json_int_t)pi->rows,
-                      "train_logloss", pi->train_logloss, "seconds", pi->seconds, "gross",
-                      "source", gi->from_orders ? "purchases file" : "log order rows", "orders",
+                      oq_pmodel_name(pi->kind), "trees", pi->trees, "depth", pi->depth, "rows_used",
+                      (json_int_t)pi->rows_used, "rows", (json_int_t)pi->rows, "train_logloss",
+                      pi->train_logloss, "seconds", pi->seconds, "gross", "source",
+                      gi->from_orders ? "purchases file" : "log order rows", "orders",
                       (json_int_t)gi->n_orders, "categories", (int)gi->n_cats_used, "drift",
-                      gi->drift, "concentration", gi->conc, "alpha", gi->alpha, "level_mean", gi->m0, "level_var", gi->sa2,
-                      "order_var", gi->se2, "mix_factor", gi->pop_f));
+                      gi->drift, "concentration", gi->conc, "alpha", gi->alpha, "level_mean",
+                      gi->m0, "level_var", gi->sa2, "order_var", gi->se2, "mix_factor", gi->pop_f));
     }
     if (rep && r->has_bgnbd)
         json_object_set_new(rep, "bgnbd",
@@ -440,10 +464,10 @@ static int write_outputs(const oq_pipeline_opts *o, const oq_pipeline_result *r,
     char path[4096];
     int rc = make_dir(o->out_dir, err);
     json_t *j = NULL;
-#define PATH(name)                                                                            \
-    if (snprintf(path, sizeof path, "%s/%s", o->out_dir, name) >= (int)sizeof path) {        \
-        rc = oq_error_set(err, OQ_EINVAL, o->out_dir, 0, 0, "path too long");                 \
-        goto cleanup;                                                                          \
+#define PATH(name)                                                                                 \
+    if (snprintf(path, sizeof path, "%s/%s", o->out_dir, name) >= (int)sizeof path) {              \
+        rc = oq_error_set(err, OQ_EINVAL, o->out_dir, 0, 0, "path too long");                      \
+        goto cleanup;                                                                              \
     }
     if (rc) return rc;
     PATH("qtable.ofq");
@@ -583,12 +607,15 @@ int oq_pipeline_run(const oq_pipeline_opts *o, const oq_log *log_in, oq_pipeline
         goto cleanup;
     }
     if ((rc = oq_scorer_score_all(&scorer, tlog, 0, r->p_alive, tr, err))) goto cleanup;
-    for (size_t c = 0; c < nc; c++) rows[c] = c;
+    for (size_t c = 0; c < nc; c++)
+        rows[c] = c;
     /* P(order | coupon): the response model's, per customer, or else the
      * interim estimate per state (then times P(alive)). */
     const double *po_resp = oq_models_p_order_tomorrow(models);
-    if (po_resp) memcpy(po, po_resp, nc * 4 * sizeof *po);
-    else oq_interim_p_order(interim, tlog, rows, nc, po);
+    if (po_resp)
+        memcpy(po, po_resp, nc * 4 * sizeof *po);
+    else
+        oq_interim_p_order(interim, tlog, rows, nc, po);
     /* The continuation gamma E[V(s') | s, a] (--continuation): the mean over
      * the log's real steps from s with coupon a of gamma max_a' Q(s', a')
      * (0 at a customer's last row); a coupon never logged in s gets the
@@ -609,7 +636,8 @@ int oq_pipeline_run(const oq_pipeline_opts *o, const oq_log *log_in, oq_pipeline
                 if (e2 >= 0) {
                     const double *q2 = r->q->q + (size_t)e2 * 4;
                     v = q2[0];
-                    for (int a = 1; a < OQ_N_COUPONS; a++) v = q2[a] > v ? q2[a] : v;
+                    for (int a = 1; a < OQ_N_COUPONS; a++)
+                        v = q2[a] > v ? q2[a] : v;
                 }
             }
             rbar[(size_t)e * 4 + log->coupon[i]] += o->dq.gamma * v;
@@ -639,15 +667,18 @@ int oq_pipeline_run(const oq_pipeline_opts *o, const oq_log *log_in, oq_pipeline
                 }
                 cont = rcnt[ea] ? rbar[ea] / (double)rcnt[ea] : sn > 0 ? sv / sn : 0;
             }
-            if (o->dq.faithful) val[c * 4 + a] = known ? r->q->q[ea] : 0;
-            else val[c * 4 + a] = tr[c * 4 + a] + cont;
+            if (o->dq.faithful)
+                val[c * 4 + a] = known ? r->q->q[ea] : 0;
+            else
+                val[c * 4 + a] = tr[c * 4 + a] + cont;
             spend[c * 4 + a] = (po_resp ? 1 : r->p_alive[c]) * po[c * 4 + a] * oq_coupon_value(a);
         }
     }
-    if ((rc = oq_budget_plan(nc, val, spend, o->budget, r->coupon, &r->plan_value,
-                             &r->plan_spend, err)))
+    if ((rc = oq_budget_plan(nc, val, spend, o->budget, r->coupon, &r->plan_value, &r->plan_spend,
+                             err)))
         goto cleanup;
-    for (size_t c = 0; c < nc; c++) r->expected_profit[c] = tr[c * 4 + r->coupon[c]];
+    for (size_t c = 0; c < nc; c++)
+        r->expected_profit[c] = tr[c * 4 + r->coupon[c]];
     double t5 = oq_now();
     r->stage_s[OQ_STAGE_PLAN] = t5 - t4;
     /* 6. outputs, each atomic; report.json last (it carries the write time) */
@@ -697,9 +728,11 @@ int oq_pipeline_reco(const oq_pipeline_result *r, oq_reco **out, oq_error *err)
     if (!l) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
     int rc = 0;
     for (size_t c = 0; c < r->n; c++) {
-        oq_reco_row w = {.user_id = r->user_id[c], .day = r->tomorrow,
+        oq_reco_row w = {.user_id = r->user_id[c],
+                         .day = r->tomorrow,
                          .coupon = (uint8_t)r->coupon[c],
-                         .expected_profit = r->expected_profit[c], .p_alive = r->p_alive[c]};
+                         .expected_profit = r->expected_profit[c],
+                         .p_alive = r->p_alive[c]};
         oq_dynaq_key_format(r->state[c], w.state, sizeof w.state);
         if ((rc = oq_reco_push(l, &w, err))) goto cleanup;
     }

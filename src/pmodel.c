@@ -18,8 +18,8 @@
 #define F OQ_RESP_NFEAT
 #define NCOL (F + 2) /* features, "a coupon is offered", the coupon's value */
 #define BATCH 65536  /* customers' rows per prediction call (x 4 coupons) */
-#define PREDICT_CONFIG                                                                   \
-    "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, \"iteration_end\": 0, " \
+#define PREDICT_CONFIG                                                                             \
+    "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, \"iteration_end\": 0, "            \
     "\"strict_shape\": false, \"missing\": NaN, \"cache_id\": 0}"
 
 /* The fitted trees, copied out of XGBoost's JSON model, for our own
@@ -32,9 +32,9 @@ typedef struct fnode {
 
 typedef struct forest {
     size_t ntrees, nnodes;
-    size_t *root;        /* (ntrees) first node of each tree */
-    fnode *node;         /* (nnodes); XGBoost's default_left is unused (no NaN input) */
-    float base_margin;   /* logit(base_score) */
+    size_t *root;      /* (ntrees) first node of each tree */
+    fnode *node;       /* (nnodes); XGBoost's default_left is unused (no NaN input) */
+    float base_margin; /* logit(base_score) */
 } forest;
 
 static int forest_load(BoosterHandle b, forest *f, oq_error *err);
@@ -43,7 +43,7 @@ struct oq_pmodel {
     oq_pmodel_info info;
     BoosterHandle booster; /* boost */
     forest fo;
-    oq_resp resp;          /* logistic */
+    oq_resp resp; /* logistic */
 };
 
 const char *oq_pmodel_name(int kind)
@@ -81,7 +81,8 @@ static int xgb_fail(oq_error *err, const char *what)
 /* Row i's inputs with coupon c into out[NCOL]. */
 static void put_row(const oq_resp_feat *x, int c, float *out)
 {
-    for (int j = 0; j < F; j++) out[j] = x[j];
+    for (int j = 0; j < F; j++)
+        out[j] = x[j];
     out[F] = c != OQ_COUPON_NONE;
     out[F + 1] = (float)oq_coupon_value(c);
 }
@@ -130,14 +131,20 @@ static int set_params(BoosterHandle b, const oq_pmodel_opts *o, oq_error *err)
      * the step from no coupon to one is free (sleeping dogs). */
     char *q = mono;
     *q++ = '(';
-    for (int j = 0; j < NCOL; j++) q += sprintf(q, j + 1 < NCOL ? "0," : "1)");
-    const char *kv[][2] = {
-        {"monotone_constraints", mono}, {"objective", "binary:logistic"},
-        {"tree_method", "hist"},        {"eval_metric", "logloss"},
-        {"verbosity", "0"},             {"max_depth", v[0]},
-        {"eta", v[1]},                  {"subsample", v[2]},
-        {"min_child_weight", v[3]},     {"lambda", v[4]},
-        {"nthread", v[5]},              {"seed", v[6]}};
+    for (int j = 0; j < NCOL; j++)
+        q += sprintf(q, j + 1 < NCOL ? "0," : "1)");
+    const char *kv[][2] = {{"monotone_constraints", mono},
+                           {"objective", "binary:logistic"},
+                           {"tree_method", "hist"},
+                           {"eval_metric", "logloss"},
+                           {"verbosity", "0"},
+                           {"max_depth", v[0]},
+                           {"eta", v[1]},
+                           {"subsample", v[2]},
+                           {"min_child_weight", v[3]},
+                           {"lambda", v[4]},
+                           {"nthread", v[5]},
+                           {"seed", v[6]}};
     for (size_t k = 0; k < sizeof kv / sizeof kv[0]; k++)
         if (XGBoosterSetParam(b, kv[k][0], kv[k][1])) return xgb_fail(err, "parameters");
     return 0;
@@ -148,7 +155,8 @@ static int fit_boost(const oq_pmodel_opts *o, const oq_resp_feat *X, const uint8
 {
     double keep = n > o->max_rows ? (double)o->max_rows / (double)n : 1.0;
     size_t used = 0;
-    for (size_t i = 0; i < n; i++) used += keep >= 1 || keep_row(i, o->seed, keep);
+    for (size_t i = 0; i < n; i++)
+        used += keep >= 1 || keep_row(i, o->seed, keep);
     if (used == 0) return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "P(order) model: no rows");
     float *M = malloc(used * NCOL * sizeof *M), *y = malloc(used * sizeof *y);
     DMatrixHandle d = NULL;
@@ -241,11 +249,15 @@ static int forest_load(BoosterHandle b, forest *f, oq_error *err)
     size_t k = 0;
     for (size_t t = 0; t < f->ntrees && !rc; t++) {
         json_t *tr = json_array_get(trees, t);
-        json_t *L = json_object_get(tr, "left_children"), *R = json_object_get(tr, "right_children"),
-               *S = json_object_get(tr, "split_indices"), *C = json_object_get(tr, "split_conditions");
+        json_t *L = json_object_get(tr, "left_children"),
+               *R = json_object_get(tr, "right_children"),
+               *S = json_object_get(tr, "split_indices"),
+               *C = json_object_get(tr, "split_conditions");
         size_t m = json_array_size(L);
-        if (m == 0 || json_array_size(R) != m || json_array_size(S) != m || json_array_size(C) != m) {
-            rc = oq_error_set(err, OQ_EFORMAT, NULL, 0, 0, "XGBoost model: tree %zu is malformed", t);
+        if (m == 0 || json_array_size(R) != m || json_array_size(S) != m ||
+            json_array_size(C) != m) {
+            rc = oq_error_set(err, OQ_EFORMAT, NULL, 0, 0, "XGBoost model: tree %zu is malformed",
+                              t);
             break;
         }
         f->root[t] = k;
@@ -254,8 +266,8 @@ static int forest_load(BoosterHandle b, forest *f, oq_error *err)
                        r = json_integer_value(json_array_get(R, j)),
                        c = json_integer_value(json_array_get(S, j));
             int leaf = l < 0;
-            if ((!leaf && (l >= (json_int_t)m || r < 0 || r >= (json_int_t)m || l <= (json_int_t)j ||
-                           r <= (json_int_t)j)) ||
+            if ((!leaf && (l >= (json_int_t)m || r < 0 || r >= (json_int_t)m ||
+                           l <= (json_int_t)j || r <= (json_int_t)j)) ||
                 c < 0 || c >= NCOL) {
                 rc = oq_error_set(err, OQ_EFORMAT, NULL, 0, 0,
                                   "XGBoost model: tree %zu node %zu is malformed", t, j);
@@ -316,7 +328,8 @@ static void predict_row(const forest *f, const oq_resp_feat *x, double p[4])
                 if (ms >> c & 1) margin[c] += nd->cond;
         }
     }
-    for (int c = 0; c < OQ_N_COUPONS; c++) p[c] = 1.0f / (1.0f + expf(-margin[c]));
+    for (int c = 0; c < OQ_N_COUPONS; c++)
+        p[c] = 1.0f / (1.0f + expf(-margin[c]));
 }
 
 int oq_pmodel_fit(const oq_pmodel_opts *o, const oq_resp_feat *X, const uint8_t *coupon,
@@ -361,17 +374,18 @@ int oq_pmodel_fit(const oq_pmodel_opts *o, const oq_resp_feat *X, const uint8_t 
     return 0;
 }
 
-int oq_pmodel_predict(const oq_pmodel *m, const oq_resp_feat *X, size_t n, double *p,
-                      oq_error *err)
+int oq_pmodel_predict(const oq_pmodel *m, const oq_resp_feat *X, size_t n, double *p, oq_error *err)
 {
     (void)err;
     if (m->info.kind == OQ_PMODEL_LOGISTIC) {
-        for (size_t i = 0; i < n; i++) oq_resp_p_order(&m->resp, X + i * F, p + 4 * i);
+        for (size_t i = 0; i < n; i++)
+            oq_resp_p_order(&m->resp, X + i * F, p + 4 * i);
         return 0;
     }
     long nn = (long)n;
 #pragma omp parallel for schedule(static, 1024)
-    for (long i = 0; i < nn; i++) predict_row(&m->fo, X + (size_t)i * F, p + 4 * (size_t)i);
+    for (long i = 0; i < nn; i++)
+        predict_row(&m->fo, X + (size_t)i * F, p + 4 * (size_t)i);
     return 0;
 }
 
@@ -402,7 +416,8 @@ int oq_pmodel_predict_xgboost(const oq_pmodel *m, const oq_resp_feat *X, size_t 
             dim < 1 || shape[0] != b * OQ_N_COUPONS) {
             rc = xgb_fail(err, "prediction");
         } else {
-            for (size_t i = 0; i < b * OQ_N_COUPONS; i++) p[s * OQ_N_COUPONS + i] = pred[i];
+            for (size_t i = 0; i < b * OQ_N_COUPONS; i++)
+                p[s * OQ_N_COUPONS + i] = pred[i];
         }
     }
     free(M);

@@ -39,8 +39,8 @@
 #define LN_EPS 1e-5f
 
 static const char *tensor_names[OQ_PROFIT_NTENSORS] = {
-    "wte",  "wpe",    "qkvw",    "qkvb",    "projw", "projb", "ln1w", "ln1b", "fcw",
-    "fcb", "fcprojw", "fcprojb", "ln2w", "ln2b", "h1w", "h1b", "h2w", "h2b"};
+    "wte", "wpe",     "qkvw",    "qkvb", "projw", "projb", "ln1w", "ln1b", "fcw",
+    "fcb", "fcprojw", "fcprojb", "ln2w", "ln2b",  "h1w",   "h1b",  "h2w",  "h2b"};
 
 const char *oq_profit_tensor_name(int i)
 {
@@ -55,17 +55,26 @@ float *oq_profit_tensor(oq_profit_params *p, int i)
 
 void oq_profit_config_default(oq_profit_config *cfg)
 {
-    *cfg = (oq_profit_config){.seq_len = 30, .d = 32, .heads = 4, .layers = 2, .ff = 64,
-                              .hidden = 64, .vocab = 0, .dropout = 0.1f};
+    *cfg = (oq_profit_config){.seq_len = 30,
+                              .d = 32,
+                              .heads = 4,
+                              .layers = 2,
+                              .ff = 64,
+                              .hidden = 64,
+                              .vocab = 0,
+                              .dropout = 0.1f};
 }
 
 static void tensor_sizes(const oq_profit_config *c, size_t *sz)
 {
     size_t V = (size_t)c->vocab, T = (size_t)c->seq_len, C = (size_t)c->d, L = (size_t)c->layers,
            F = (size_t)c->ff, H = (size_t)c->hidden;
-    size_t s[OQ_PROFIT_NTENSORS] = {V * C, T * C,     L * 3 * C * C, L * 3 * C, L * C * C, L * C,
-                                    L * C, L * C,     L * F * C,     L * F,     L * C * F, L * C,
-                                    L * C, L * C,     H * (C + OQ_PROFIT_NZ_EXTRA), H, H, 1};
+    size_t s[OQ_PROFIT_NTENSORS] = {V * C,     T * C,     L * 3 * C * C,
+                                    L * 3 * C, L * C * C, L * C,
+                                    L * C,     L * C,     L * F * C,
+                                    L * F,     L * C * F, L * C,
+                                    L * C,     L * C,     H * (C + OQ_PROFIT_NZ_EXTRA),
+                                    H,         H,         1};
     memcpy(sz, s, sizeof s);
 }
 
@@ -82,8 +91,8 @@ static int check_config(const oq_profit_config *c, oq_error *err)
 {
     if (c->seq_len < 1 || c->seq_len > OQ_PROFIT_MAX_SEQ || c->d < 1 || c->d > 4096 ||
         c->heads < 1 || c->d % c->heads || c->layers < 1 || c->layers > 64 || c->ff < 1 ||
-        c->ff > 65536 || c->hidden < 1 || c->hidden > 65536 || c->vocab < 2 ||
-        c->vocab > 65536 || !(c->dropout >= 0 && c->dropout < 1))
+        c->ff > 65536 || c->hidden < 1 || c->hidden > 65536 || c->vocab < 2 || c->vocab > 65536 ||
+        !(c->dropout >= 0 && c->dropout < 1))
         return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
                             "bad profit model configuration (T=%d C=%d heads=%d L=%d F=%d H=%d "
                             "V=%d dropout=%g): heads must divide C, dropout in [0, 1)",
@@ -102,7 +111,8 @@ static int model_alloc(const oq_profit_config *cfg, oq_profit **out, oq_error *e
     if (!m) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
     m->cfg = *cfg;
     tensor_sizes(cfg, m->tensor_size);
-    for (int i = 0; i < OQ_PROFIT_NTENSORS; i++) m->n_params += m->tensor_size[i];
+    for (int i = 0; i < OQ_PROFIT_NTENSORS; i++)
+        m->n_params += m->tensor_size[i];
     m->mem = calloc(m->n_params, sizeof *m->mem);
     m->n_cats = (uint32_t)(cfg->vocab - OQ_PROFIT_TOK_CAT0);
     m->cat_names = calloc(m->n_cats ? m->n_cats : 1, sizeof *m->cat_names);
@@ -111,7 +121,8 @@ static int model_alloc(const oq_profit_config *cfg, oq_profit **out, oq_error *e
         return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
     }
     point_params(&m->p, m->mem, m->tensor_size);
-    for (int k = 0; k < OQ_PROFIT_NFEAT; k++) m->feat_std[k] = 1;
+    for (int k = 0; k < OQ_PROFIT_NFEAT; k++)
+        m->feat_std[k] = 1;
     m->y_std = 1;
     *out = m;
     return 0;
@@ -119,11 +130,12 @@ static int model_alloc(const oq_profit_config *cfg, oq_profit **out, oq_error *e
 
 static void fill_uniform(gsl_rng *r, float *w, size_t n, double bound)
 {
-    for (size_t i = 0; i < n; i++) w[i] = (float)((2 * gsl_rng_uniform(r) - 1) * bound);
+    for (size_t i = 0; i < n; i++)
+        w[i] = (float)((2 * gsl_rng_uniform(r) - 1) * bound);
 }
 
-int oq_profit_new(const oq_profit_config *cfg0, const oq_dict *cats, uint64_t seed,
-                  oq_profit **out, oq_error *err)
+int oq_profit_new(const oq_profit_config *cfg0, const oq_dict *cats, uint64_t seed, oq_profit **out,
+                  oq_error *err)
 {
     oq_profit_config cfg = *cfg0;
     cfg.vocab = (int)cats->n + OQ_PROFIT_TOK_CAT0;
@@ -143,8 +155,10 @@ int oq_profit_new(const oq_profit_config *cfg0, const oq_dict *cats, uint64_t se
     /* PyTorch's default initialisation of each module (see profit.h). */
     size_t C = (size_t)cfg.d, F = (size_t)cfg.ff, H = (size_t)cfg.hidden, L = (size_t)cfg.layers;
     oq_profit_params *p = &m->p;
-    for (size_t i = 0; i < m->tensor_size[0]; i++) p->wte[i] = (float)gsl_ran_gaussian(r, 1.0);
-    for (size_t i = 0; i < m->tensor_size[1]; i++) p->wpe[i] = (float)gsl_ran_gaussian(r, 1.0);
+    for (size_t i = 0; i < m->tensor_size[0]; i++)
+        p->wte[i] = (float)gsl_ran_gaussian(r, 1.0);
+    for (size_t i = 0; i < m->tensor_size[1]; i++)
+        p->wpe[i] = (float)gsl_ran_gaussian(r, 1.0);
     for (size_t l = 0; l < L; l++) {
         fill_uniform(r, p->qkvw + l * 3 * C * C, 3 * C * C, sqrt(6.0 / (double)(4 * C)));
         fill_uniform(r, p->projw + l * C * C, C * C, 1 / sqrt((double)C));
@@ -152,7 +166,8 @@ int oq_profit_new(const oq_profit_config *cfg0, const oq_dict *cats, uint64_t se
         fill_uniform(r, p->fcb + l * F, F, 1 / sqrt((double)C));
         fill_uniform(r, p->fcprojw + l * C * F, C * F, 1 / sqrt((double)F));
         fill_uniform(r, p->fcprojb + l * C, C, 1 / sqrt((double)F));
-        for (size_t i = 0; i < C; i++) p->ln1w[l * C + i] = p->ln2w[l * C + i] = 1;
+        for (size_t i = 0; i < C; i++)
+            p->ln1w[l * C + i] = p->ln2w[l * C + i] = 1;
     }
     size_t Z = C + OQ_PROFIT_NZ_EXTRA;
     fill_uniform(r, p->h1w, H * Z, 1 / sqrt((double)Z));
@@ -170,51 +185,52 @@ cleanup:
 /* ---- activations ---------------------------------------------------------- */
 
 struct oq_profit_acts {
-    int B;          /* capacity */
-    int training;   /* masks and backward scratch allocated */
-    int b;          /* size of the last forward's batch */
-    int dropped;    /* last forward applied dropout */
+    int B;        /* capacity */
+    int training; /* masks and backward scratch allocated */
+    int b;        /* size of the last forward's batch */
+    int dropped;  /* last forward applied dropout */
     float *mem;
-    float *x0;      /* (B, T, C) embeddings */
-    float *qkv;     /* (L, B, T, 3C) */
-    float *att;     /* (L, B, NH, T, T) softmax */
-    float *atty;    /* (L, B, T, C) */
-    float *r1;      /* (L, B, T, C) */
-    float *h1;      /* (L, B, T, C) LN1 output */
-    float *mean1;   /* (L, B, T) */
-    float *rstd1;   /* (L, B, T) */
-    float *f;       /* (L, B, T, F) before ReLU */
-    float *g;       /* (L, B, T, F) after ReLU and dropout */
-    float *r2;      /* (L, B, T, C) */
-    float *xo;      /* (L, B, T, C) LN2 output = layer output */
-    float *mean2;   /* (L, B, T) */
-    float *rstd2;   /* (L, B, T) */
-    float *z;       /* (B, C + 6) head input */
-    float *a1;      /* (B, H) before ReLU */
-    float *a1r;     /* (B, H) */
-    float *out;     /* (B) */
-    float *y;       /* (B) targets of the last forward */
+    float *x0;    /* (B, T, C) embeddings */
+    float *qkv;   /* (L, B, T, 3C) */
+    float *att;   /* (L, B, NH, T, T) softmax */
+    float *atty;  /* (L, B, T, C) */
+    float *r1;    /* (L, B, T, C) */
+    float *h1;    /* (L, B, T, C) LN1 output */
+    float *mean1; /* (L, B, T) */
+    float *rstd1; /* (L, B, T) */
+    float *f;     /* (L, B, T, F) before ReLU */
+    float *g;     /* (L, B, T, F) after ReLU and dropout */
+    float *r2;    /* (L, B, T, C) */
+    float *xo;    /* (L, B, T, C) LN2 output = layer output */
+    float *mean2; /* (L, B, T) */
+    float *rstd2; /* (L, B, T) */
+    float *z;     /* (B, C + 6) head input */
+    float *a1;    /* (B, H) before ReLU */
+    float *a1r;   /* (B, H) */
+    float *out;   /* (B) */
+    float *y;     /* (B) targets of the last forward */
     /* training only: dropout scales (0 or 1/(1-p)) and backward scratch */
-    float *attm;    /* (L, B, NH, T, T) */
-    float *m1;      /* (L, B, T, C) */
-    float *m2;      /* (L, B, T, F) */
-    float *m3;      /* (L, B, T, C) */
+    float *attm;              /* (L, B, NH, T, T) */
+    float *m1;                /* (L, B, T, C) */
+    float *m2;                /* (L, B, T, F) */
+    float *m3;                /* (L, B, T, C) */
     float *dA, *dB, *dC, *dD; /* (B, T, C) each */
-    float *dF;      /* (B, T, F) */
-    float *dQKV;    /* (B, T, 3C) */
-    float *dz;      /* (B, C + 6) */
-    float *da1;     /* (B, H) */
-    float *dout;    /* (B) */
-    float *scratch; /* (B, scratch_per_sample) attention work space */
-    uint16_t *tok;  /* (B, T) tokens of the last forward */
-    gsl_rng **rng;  /* (B) dropout streams */
+    float *dF;                /* (B, T, F) */
+    float *dQKV;              /* (B, T, 3C) */
+    float *dz;                /* (B, C + 6) */
+    float *da1;               /* (B, H) */
+    float *dout;              /* (B) */
+    float *scratch;           /* (B, scratch_per_sample) attention work space */
+    uint16_t *tok;            /* (B, T) tokens of the last forward */
+    gsl_rng **rng;            /* (B) dropout streams */
 };
 
 /* Floats of attention scratch per sample (padded per-head copies, see
  * attention_backward1, the larger user). */
 static size_t scratch_per_sample(const oq_profit_config *c)
 {
-    size_t Tp = ((size_t)c->seq_len + 7) & ~(size_t)7, hp = ((size_t)(c->d / c->heads) + 7) & ~(size_t)7;
+    size_t Tp = ((size_t)c->seq_len + 7) & ~(size_t)7,
+           hp = ((size_t)(c->d / c->heads) + 7) & ~(size_t)7;
     return 3 * Tp * hp + hp * Tp + 2 * Tp * Tp + Tp;
 }
 
@@ -222,7 +238,8 @@ static void acts_free(oq_profit_acts *a)
 {
     if (!a) return;
     if (a->rng)
-        for (int i = 0; i < a->B; i++) gsl_rng_free(a->rng[i]);
+        for (int i = 0; i < a->B; i++)
+            gsl_rng_free(a->rng[i]);
     free(a->rng);
     free(a->tok);
     free(a->mem);
@@ -244,25 +261,32 @@ static oq_profit_acts *acts_new(const oq_profit_config *c, int B, int training)
         size_t n;
         int train;
     } parts[] = {
-        {&a->x0, BTC, 0},        {&a->qkv, L * 3 * BTC, 0}, {&a->att, L * ATT, 0},
-        {&a->atty, L * BTC, 0},  {&a->r1, L * BTC, 0},      {&a->h1, L * BTC, 0},
-        {&a->mean1, L * BT, 0},  {&a->rstd1, L * BT, 0},    {&a->f, L * BTF, 0},
-        {&a->g, L * BTF, 0},     {&a->r2, L * BTC, 0},      {&a->xo, L * BTC, 0},
-        {&a->mean2, L * BT, 0},  {&a->rstd2, L * BT, 0},    {&a->z, b * Z, 0},
-        {&a->a1, b * H, 0},      {&a->a1r, b * H, 0},       {&a->out, b, 0},
-        {&a->y, b, 0},           {&a->scratch, b * scratch_per_sample(c), 0},
-        {&a->attm, L * ATT, 1},    {&a->m1, L * BTC, 1},
-        {&a->m2, L * BTF, 1},    {&a->m3, L * BTC, 1},      {&a->dA, BTC, 1},
-        {&a->dB, BTC, 1},        {&a->dC, BTC, 1},          {&a->dD, BTC, 1},
-        {&a->dF, BTF, 1},        {&a->dQKV, 3 * BTC, 1},    {&a->dz, b * Z, 1},
-        {&a->da1, b * H, 1},     {&a->dout, b, 1},
+        {&a->x0, BTC, 0},       {&a->qkv, L * 3 * BTC, 0},
+        {&a->att, L * ATT, 0},  {&a->atty, L * BTC, 0},
+        {&a->r1, L * BTC, 0},   {&a->h1, L * BTC, 0},
+        {&a->mean1, L * BT, 0}, {&a->rstd1, L * BT, 0},
+        {&a->f, L * BTF, 0},    {&a->g, L * BTF, 0},
+        {&a->r2, L * BTC, 0},   {&a->xo, L * BTC, 0},
+        {&a->mean2, L * BT, 0}, {&a->rstd2, L * BT, 0},
+        {&a->z, b * Z, 0},      {&a->a1, b * H, 0},
+        {&a->a1r, b * H, 0},    {&a->out, b, 0},
+        {&a->y, b, 0},          {&a->scratch, b * scratch_per_sample(c), 0},
+        {&a->attm, L * ATT, 1}, {&a->m1, L * BTC, 1},
+        {&a->m2, L * BTF, 1},   {&a->m3, L * BTC, 1},
+        {&a->dA, BTC, 1},       {&a->dB, BTC, 1},
+        {&a->dC, BTC, 1},       {&a->dD, BTC, 1},
+        {&a->dF, BTF, 1},       {&a->dQKV, 3 * BTC, 1},
+        {&a->dz, b * Z, 1},     {&a->da1, b * H, 1},
+        {&a->dout, b, 1},
     };
     size_t np = sizeof parts / sizeof *parts, total = 0;
     for (size_t i = 0; i < np; i++)
         if (!parts[i].train || training) total += parts[i].n;
     a->mem = malloc(total * sizeof(float));
     a->tok = malloc(BT * sizeof *a->tok);
-    if (training) a->rng = calloc(b, sizeof *a->rng); // NOLINT(bugprone-sizeof-expression): one pointer per sample
+    if (training)
+        a->rng =
+            calloc(b, sizeof *a->rng); // NOLINT(bugprone-sizeof-expression): one pointer per sample
     if (!a->mem || !a->tok || (training && !a->rng)) goto fail;
     float *q = a->mem;
     for (size_t i = 0; i < np; i++)
@@ -283,7 +307,8 @@ void oq_profit_free(oq_profit *m)
 {
     if (!m) return;
     if (m->cat_names)
-        for (uint32_t k = 0; k < m->n_cats; k++) free(m->cat_names[k]);
+        for (uint32_t k = 0; k < m->n_cats; k++)
+            free(m->cat_names[k]);
     free(m->cat_names);
     acts_free(m->acts);
     free(m->mem);
@@ -301,7 +326,8 @@ static void matmul_forward(float *out, const float *inp, const float *w, const f
 {
     if (b) {
         OMP_FOR
-        for (int n = 0; n < N; n++) memcpy(out + (size_t)n * OC, b, (size_t)OC * sizeof *b);
+        for (int n = 0; n < N; n++)
+            memcpy(out + (size_t)n * OC, b, (size_t)OC * sizeof *b);
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, IC, 1.0f, inp, IC, w, IC,
                 b ? 1.0f : 0.0f, out, OC);
@@ -319,7 +345,8 @@ static void matmul_backward(float *dinp, int accumulate, float *dw, float *db, c
     if (db)
         for (int n = 0; n < N; n++) {
             const float *d = dout + (size_t)n * OC;
-            for (int o = 0; o < OC; o++) db[o] += d[o];
+            for (int o = 0; o < OC; o++)
+                db[o] += d[o];
         }
 }
 
@@ -332,12 +359,15 @@ static void layernorm_forward(float *out, float *mean, float *rstd, const float 
         const float *x = inp + (size_t)n * C;
         float *o = out + (size_t)n * C;
         float mu = 0, var = 0;
-        for (int i = 0; i < C; i++) mu += x[i];
+        for (int i = 0; i < C; i++)
+            mu += x[i];
         mu /= (float)C;
-        for (int i = 0; i < C; i++) var += (x[i] - mu) * (x[i] - mu);
+        for (int i = 0; i < C; i++)
+            var += (x[i] - mu) * (x[i] - mu);
         var /= (float)C;
         float s = 1.0f / sqrtf(var + LN_EPS);
-        for (int i = 0; i < C; i++) o[i] = (x[i] - mu) * s * w[i] + b[i];
+        for (int i = 0; i < C; i++)
+            o[i] = (x[i] - mu) * s * w[i] + b[i];
         mean[n] = mu;
         rstd[n] = s;
     }
@@ -390,8 +420,8 @@ static void layernorm_backward(float *dinp, float *dw, float *db, const float *d
  * p (NH, T, T) gets the softmax, pm the dropout scales (or NULL).
  * w: scratch_per_sample floats. */
 VEC_CLONES
-static void attention_forward1(float *y, float *p, const float *pm, const float *qkv, int T,
-                               int C, int NH, float *w)
+static void attention_forward1(float *y, float *p, const float *pm, const float *qkv, int T, int C,
+                               int NH, float *w)
 {
     int hs = C / NH, C3 = 3 * C, Tp = PAD8(T), hp = PAD8(hs);
     float scale = 1.0f / sqrtf((float)hs);
@@ -411,29 +441,36 @@ static void attention_forward1(float *y, float *p, const float *pm, const float 
                 for (int i = 0; i < hs; i++) {
                     float qi = q[t * hp + i];
                     const float *kr = kt + i * Tp + s0;
-                    for (int j = 0; j < 8; j++) acc[j] += qi * kr[j];
+                    for (int j = 0; j < 8; j++)
+                        acc[j] += qi * kr[j];
                 }
-                for (int j = 0; j < 8; j++) row[s0 + j] = acc[j];
+                for (int j = 0; j < 8; j++)
+                    row[s0 + j] = acc[j];
             }
             float mx = row[0];
-            for (int s = 1; s < T; s++) mx = row[s] > mx ? row[s] : mx;
+            for (int s = 1; s < T; s++)
+                mx = row[s] > mx ? row[s] : mx;
             float sum = 0;
             for (int s = 0; s < T; s++) {
                 pr[s] = expf(row[s] - mx);
                 sum += pr[s];
             }
             float inv = 1.0f / sum;
-            for (int s = 0; s < T; s++) pr[s] *= inv;
+            for (int s = 0; s < T; s++)
+                pr[s] *= inv;
             const float *pmr = pm ? pm + ((size_t)h * T + t) * T : NULL;
-            for (int s = 0; s < T; s++) row[s] = pmr ? pr[s] * pmr[s] : pr[s];
+            for (int s = 0; s < T; s++)
+                row[s] = pmr ? pr[s] * pmr[s] : pr[s];
             for (int i0 = 0; i0 < hp; i0 += 8) {
                 float acc[8] = {0};
                 for (int s = 0; s < T; s++) {
                     float a = row[s];
                     const float *vs = v + s * hp + i0;
-                    for (int j = 0; j < 8; j++) acc[j] += a * vs[j];
+                    for (int j = 0; j < 8; j++)
+                        acc[j] += a * vs[j];
                 }
-                for (int j = 0; j < 8 && i0 + j < hs; j++) y[(size_t)t * C + h * hs + i0 + j] = acc[j];
+                for (int j = 0; j < 8 && i0 + j < hs; j++)
+                    y[(size_t)t * C + h * hs + i0 + j] = acc[j];
             }
         }
     }
@@ -469,9 +506,11 @@ static void attention_backward1(float *dqkv, const float *dy, const float *p, co
                 for (int i = 0; i < hs; i++) {
                     float d = dyh[t * hp + i];
                     const float *vr = vt + i * Tp + s0;
-                    for (int j = 0; j < 8; j++) acc[j] += d * vr[j];
+                    for (int j = 0; j < 8; j++)
+                        acc[j] += d * vr[j];
                 }
-                for (int j = 0; j < 8; j++) dsr[s0 + j] = acc[j];
+                for (int j = 0; j < 8; j++)
+                    dsr[s0 + j] = acc[j];
             }
             for (int s = 0; s < T; s++) {
                 ar[s] = pmr ? pr[s] * pmr[s] : pr[s];
@@ -479,8 +518,10 @@ static void attention_backward1(float *dqkv, const float *dy, const float *p, co
             }
             /* softmax: ds = p (dp - sum p dp), times the score scale */
             float acc = 0;
-            for (int s = 0; s < T; s++) acc += pr[s] * dsr[s];
-            for (int s = 0; s < T; s++) dsr[s] = pr[s] * (dsr[s] - acc) * scale;
+            for (int s = 0; s < T; s++)
+                acc += pr[s] * dsr[s];
+            for (int s = 0; s < T; s++)
+                dsr[s] = pr[s] * (dsr[s] - acc) * scale;
         }
         /* dq_t = sum_s ds_ts k_s;  dk_s = sum_t ds_ts q_t;  dv_s = sum_t a_ts dy_t */
         for (int t = 0; t < T; t++)
@@ -556,7 +597,8 @@ static void encoder_forward(const oq_profit *m, oq_profit_acts *a, int b, int ma
     for (int n = 0; n < N; n++) {
         const float *e = p->wte + (size_t)a->tok[n] * C, *pe = p->wpe + (size_t)(n % T) * C;
         float *x = a->x0 + (size_t)n * C;
-        for (int i = 0; i < C; i++) x[i] = e[i] + pe[i];
+        for (int i = 0; i < C; i++)
+            x[i] = e[i] + pe[i];
     }
     for (int l = 0; l < L; l++) {
         const float *x = l == 0 ? a->x0 : a->xo + (l - 1) * BTC;
@@ -577,7 +619,8 @@ static void encoder_forward(const oq_profit *m, oq_profit_acts *a, int b, int ma
         }
         matmul_forward(r1, atty, p->projw + (size_t)l * C * C, p->projb + (size_t)l * C, N, C, C);
         OMP_FOR
-        for (int n = 0; n < N * C; n++) r1[n] = x[n] + (m1 ? r1[n] * m1[n] : r1[n]);
+        for (int n = 0; n < N * C; n++)
+            r1[n] = x[n] + (m1 ? r1[n] * m1[n] : r1[n]);
         layernorm_forward(h1, a->mean1 + l * BT, a->rstd1 + l * BT, r1, p->ln1w + (size_t)l * C,
                           p->ln1b + (size_t)l * C, N, C);
         matmul_forward(f, h1, p->fcw + (size_t)l * F * C, p->fcb + (size_t)l * F, N, C, F);
@@ -588,7 +631,8 @@ static void encoder_forward(const oq_profit *m, oq_profit_acts *a, int b, int ma
         }
         matmul_forward(r2, g, p->fcprojw + (size_t)l * C * F, p->fcprojb + (size_t)l * C, N, F, C);
         OMP_FOR
-        for (int n = 0; n < N * C; n++) r2[n] = h1[n] + (m3 ? r2[n] * m3[n] : r2[n]);
+        for (int n = 0; n < N * C; n++)
+            r2[n] = h1[n] + (m3 ? r2[n] * m3[n] : r2[n]);
         layernorm_forward(xo, a->mean2 + l * BT, a->rstd2 + l * BT, r2, p->ln2w + (size_t)l * C,
                           p->ln2b + (size_t)l * C, N, C);
     }
@@ -676,14 +720,15 @@ int oq_profit_backward(oq_profit *m, oq_error *err)
     const oq_profit_config *c = &m->cfg;
     const oq_profit_params *p = &m->p;
     oq_profit_params *g = &m->g;
-    int b = a->b, T = c->seq_len, C = c->d, F = c->ff, NH = c->heads, L = c->layers,
-        H = c->hidden, Z = C + OQ_PROFIT_NZ_EXTRA, N = b * T;
+    int b = a->b, T = c->seq_len, C = c->d, F = c->ff, NH = c->heads, L = c->layers, H = c->hidden,
+        Z = C + OQ_PROFIT_NZ_EXTRA, N = b * T;
     size_t B = (size_t)a->B, BTC = B * T * C, BTF = B * T * F, BT = B * T;
     size_t ATT = B * NH * T * T;
     int masks = a->dropped;
 
     /* MSE = mean (out - y)^2 */
-    for (int i = 0; i < b; i++) a->dout[i] = 2.0f * (a->out[i] - a->y[i]) / (float)b;
+    for (int i = 0; i < b; i++)
+        a->dout[i] = 2.0f * (a->out[i] - a->y[i]) / (float)b;
     /* head: out = relu(a1) . h2w + h2b, a1 = z h1w^T + h1b */
     for (int i = 0; i < b; i++) {
         const float *xr = a->a1r + (size_t)i * H, *x = a->a1 + (size_t)i * H;
@@ -712,16 +757,16 @@ int oq_profit_backward(oq_profit *m, oq_error *err)
         const float *m3 = masks ? a->m3 + l * BTC : NULL;
         size_t lC = (size_t)l * C, lF = (size_t)l * F;
         /* out = LN2(r2) */
-        layernorm_backward(dr, g->ln2w + lC, g->ln2b + lC, dxo, r2, p->ln2w + lC,
-                           a->mean2 + l * BT, a->rstd2 + l * BT, N, C);
+        layernorm_backward(dr, g->ln2w + lC, g->ln2b + lC, dxo, r2, p->ln2w + lC, a->mean2 + l * BT,
+                           a->rstd2 + l * BT, N, C);
         /* r2 = h1 + m3 * (g W2^T + b2) */
         OMP_FOR
         for (int n = 0; n < N * C; n++) {
             dh1[n] = dr[n];
             dd[n] = m3 ? dr[n] * m3[n] : dr[n];
         }
-        matmul_backward(dff, 0, g->fcprojw + lC * F, g->fcprojb + lC, dd, gg,
-                        p->fcprojw + lC * F, N, F, C);
+        matmul_backward(dff, 0, g->fcprojw + lC * F, g->fcprojb + lC, dd, gg, p->fcprojw + lC * F,
+                        N, F, C);
         /* g = m2 * relu(f) */
         OMP_FOR
         for (int n = 0; n < N * F; n++) {
@@ -730,16 +775,16 @@ int oq_profit_backward(oq_profit *m, oq_error *err)
         }
         matmul_backward(dh1, 1, g->fcw + lF * C, g->fcb + lF, dff, h1, p->fcw + lF * C, N, C, F);
         /* h1 = LN1(r1) */
-        layernorm_backward(dr, g->ln1w + lC, g->ln1b + lC, dh1, r1, p->ln1w + lC,
-                           a->mean1 + l * BT, a->rstd1 + l * BT, N, C);
+        layernorm_backward(dr, g->ln1w + lC, g->ln1b + lC, dh1, r1, p->ln1w + lC, a->mean1 + l * BT,
+                           a->rstd1 + l * BT, N, C);
         /* r1 = x + m1 * (atty Wo^T + bo) */
         OMP_FOR
         for (int n = 0; n < N * C; n++) {
             dxo[n] = dr[n];
             dd[n] = m1 ? dr[n] * m1[n] : dr[n];
         }
-        matmul_backward(dh1, 0, g->projw + lC * C, g->projb + lC, dd, atty, p->projw + lC * C, N,
-                        C, C);
+        matmul_backward(dh1, 0, g->projw + lC * C, g->projb + lC, dd, atty, p->projw + lC * C, N, C,
+                        C);
         /* dh1 now holds d atty */
         OMP_FOR
         for (int i = 0; i < b; i++) {
@@ -780,7 +825,8 @@ double oq_profit_adamw(oq_profit *m, double lr, double beta1, double beta2, doub
         }
     }
     double ss = 0;
-    for (size_t i = 0; i < n; i++) ss += (double)m->gmem[i] * m->gmem[i];
+    for (size_t i = 0; i < n; i++)
+        ss += (double)m->gmem[i] * m->gmem[i];
     double norm = sqrt(ss);
     if (!isfinite(norm)) return norm; /* no step: the caller stops */
     /* torch.nn.utils.clip_grad_norm_: scale by clip / (norm + 1e-6) when < 1 */
@@ -820,8 +866,7 @@ double oq_profit_flops(const oq_profit_config *c, int training)
 
 /* z features of sample i: standardised state features (clamped to
  * +-Z_CLAMP; NaN to 0) and coupon/20. */
-static void zfeat_of(const oq_profit *m, const oq_profit_samples *s, size_t i, int coupon,
-                     float *z)
+static void zfeat_of(const oq_profit *m, const oq_profit_samples *s, size_t i, int coupon, float *z)
 {
     for (int k = 0; k < OQ_PROFIT_NFEAT; k++) {
         double v = (s->feat[i * OQ_PROFIT_NFEAT + k] - m->feat_mean[k]) / m->feat_std[k];
@@ -865,8 +910,10 @@ static int predict_impl(const oq_profit *m, const oq_profit_samples *s, float *o
                                         "scaling out of range)",
                                         i0 + (size_t)i);
                 }
-                if (all) out[(i0 + i) * OQ_N_COUPONS + cp] = r;
-                else out[i0 + i] = r;
+                if (all)
+                    out[(i0 + i) * OQ_N_COUPONS + cp] = r;
+                else
+                    out[i0 + i] = r;
             }
         }
     }
@@ -879,8 +926,7 @@ int oq_profit_predict(const oq_profit *m, const oq_profit_samples *s, float *out
     return predict_impl(m, s, out, 0, err);
 }
 
-int oq_profit_predict_all(const oq_profit *m, const oq_profit_samples *s, float *out,
-                          oq_error *err)
+int oq_profit_predict_all(const oq_profit *m, const oq_profit_samples *s, float *out, oq_error *err)
 {
     return predict_impl(m, s, out, 1, err);
 }
@@ -889,9 +935,17 @@ int oq_profit_predict_all(const oq_profit *m, const oq_profit_samples *s, float 
 
 void oq_profit_train_opts_default(oq_profit_train_opts *o)
 {
-    *o = (oq_profit_train_opts){.epochs = 3, .batch = 256, .lr = 2e-3, .weight_decay = 0.01,
-                                .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .clip = 1.0,
-                                .val_frac = 0.2, .seed = 1, .quiet = 0};
+    *o = (oq_profit_train_opts){.epochs = 3,
+                                .batch = 256,
+                                .lr = 2e-3,
+                                .weight_decay = 0.01,
+                                .beta1 = 0.9,
+                                .beta2 = 0.999,
+                                .eps = 1e-8,
+                                .clip = 1.0,
+                                .val_frac = 0.2,
+                                .seed = 1,
+                                .quiet = 0};
 }
 
 int oq_profit_is_val(uint64_t seed, int64_t user_id, double val_frac)
@@ -967,8 +1021,10 @@ int oq_profit_train(oq_profit *m, const oq_profit_samples *s, const oq_profit_tr
         goto cleanup;
     }
     for (size_t i = 0; i < s->n; i++) {
-        if (oq_profit_is_val(o->seed, s->user_id[i], o->val_frac)) va[nva++] = i;
-        else tr[ntr++] = i;
+        if (oq_profit_is_val(o->seed, s->user_id[i], o->val_frac))
+            va[nva++] = i;
+        else
+            tr[ntr++] = i;
     }
     if (ntr == 0) {
         rc = oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "no training samples");
@@ -980,13 +1036,14 @@ int oq_profit_train(oq_profit *m, const oq_profit_samples *s, const oq_profit_tr
     for (int k = 0; k <= OQ_PROFIT_NFEAT; k++) {
         static const char *names[OQ_PROFIT_NFEAT + 1] = {
             "days_since_last_purchase", "purchases_last_30d", "avg_order_value",
-            "remaining_budget_pct", "category_idx", "reward (target)"};
+            "remaining_budget_pct",     "category_idx",       "reward (target)"};
         double sum = 0, sq = 0;
         for (size_t j = 0; j < ntr; j++)
             sum += k < OQ_PROFIT_NFEAT ? s->feat[tr[j] * OQ_PROFIT_NFEAT + k] : s->target[tr[j]];
         double mean = sum / ntr;
         for (size_t j = 0; j < ntr; j++) {
-            double v = k < OQ_PROFIT_NFEAT ? s->feat[tr[j] * OQ_PROFIT_NFEAT + k] : s->target[tr[j]];
+            double v =
+                k < OQ_PROFIT_NFEAT ? s->feat[tr[j] * OQ_PROFIT_NFEAT + k] : s->target[tr[j]];
             sq += (v - mean) * (v - mean);
         }
         double var = sq / ntr;
@@ -1035,8 +1092,8 @@ int oq_profit_train(oq_profit *m, const oq_profit_samples *s, const oq_profit_tr
                 goto cleanup;
             }
             if ((rc = oq_profit_backward(m, err))) goto cleanup;
-            double gnorm = oq_profit_adamw(m, o->lr, o->beta1, o->beta2, o->eps,
-                                           o->weight_decay, o->clip);
+            double gnorm =
+                oq_profit_adamw(m, o->lr, o->beta1, o->beta2, o->eps, o->weight_decay, o->clip);
             if (!m->m) {
                 rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory (optimiser)");
                 goto cleanup;
@@ -1125,10 +1182,13 @@ int oq_profit_save(const oq_profit *m, const char *path, oq_error *err)
     put(&w, MAGIC, 8);
     put_u32(&w, OQ_PROFIT_VERSION);
     int dims[7] = {c->seq_len, c->d, c->heads, c->layers, c->ff, c->hidden, c->vocab};
-    for (int i = 0; i < 7; i++) put_u32(&w, (uint32_t)dims[i]);
+    for (int i = 0; i < 7; i++)
+        put_u32(&w, (uint32_t)dims[i]);
     put_f32(&w, c->dropout);
-    for (int k = 0; k < OQ_PROFIT_NFEAT; k++) put_f64(&w, m->feat_mean[k]);
-    for (int k = 0; k < OQ_PROFIT_NFEAT; k++) put_f64(&w, m->feat_std[k]);
+    for (int k = 0; k < OQ_PROFIT_NFEAT; k++)
+        put_f64(&w, m->feat_mean[k]);
+    for (int k = 0; k < OQ_PROFIT_NFEAT; k++)
+        put_f64(&w, m->feat_std[k]);
     put_f64(&w, m->y_mean);
     put_f64(&w, m->y_std);
     put_u32(&w, m->n_cats);
@@ -1139,7 +1199,8 @@ int oq_profit_save(const oq_profit *m, const char *path, oq_error *err)
         put(&w, m->cat_names[k], len);
     }
     put_u64(&w, m->n_params);
-    for (size_t i = 0; i < m->n_params; i++) put_f32(&w, m->mem[i]);
+    for (size_t i = 0; i < m->n_params; i++)
+        put_f32(&w, m->mem[i]);
     uint32_t crc = w.crc;
     put_u32(&w, crc);
     return oq_afile_commit(&af, err);
@@ -1180,8 +1241,8 @@ int oq_profit_load(const char *path, oq_profit **out, oq_error *err)
     }
     {
         const unsigned char *sb = (const unsigned char *)data + len - 4;
-        uint32_t stored = (uint32_t)sb[0] | (uint32_t)sb[1] << 8 | (uint32_t)sb[2] << 16 |
-                 (uint32_t)sb[3] << 24;
+        uint32_t stored =
+            (uint32_t)sb[0] | (uint32_t)sb[1] << 8 | (uint32_t)sb[2] << 16 | (uint32_t)sb[3] << 24;
         if (oq_crc32(0, data, len - 4) != stored) {
             rc = oq_error_set(err, OQ_EFORMAT, path, 0, 0,
                               "checksum mismatch: the model file is corrupt or truncated");
@@ -1191,9 +1252,15 @@ int oq_profit_load(const char *path, oq_profit **out, oq_error *err)
     r.len = len - 4;
     oq_profit_config c;
     int dims[7];
-    for (int i = 0; i < 7; i++) dims[i] = (int)oq_rb_u32(&r);
-    c = (oq_profit_config){.seq_len = dims[0], .d = dims[1], .heads = dims[2], .layers = dims[3],
-                           .ff = dims[4], .hidden = dims[5], .vocab = dims[6]};
+    for (int i = 0; i < 7; i++)
+        dims[i] = (int)oq_rb_u32(&r);
+    c = (oq_profit_config){.seq_len = dims[0],
+                           .d = dims[1],
+                           .heads = dims[2],
+                           .layers = dims[3],
+                           .ff = dims[4],
+                           .hidden = dims[5],
+                           .vocab = dims[6]};
     c.dropout = oq_rb_f32(&r);
     if (r.bad) {
         rc = truncated(err, path);
@@ -1212,7 +1279,8 @@ int oq_profit_load(const char *path, oq_profit **out, oq_error *err)
          * configuration alone may ask for up to 10^11 parameters. */
         size_t sz[OQ_PROFIT_NTENSORS], np = 0;
         tensor_sizes(&c, sz);
-        for (int i = 0; i < OQ_PROFIT_NTENSORS; i++) np += sz[i];
+        for (int i = 0; i < OQ_PROFIT_NTENSORS; i++)
+            np += sz[i];
         if (np > (r.len - r.pos) / sizeof(float)) {
             rc = oq_error_set(err, OQ_EFORMAT, path, 0, 0,
                               "model file too short for its configuration (%zu parameters)", np);
@@ -1220,8 +1288,10 @@ int oq_profit_load(const char *path, oq_profit **out, oq_error *err)
         }
     }
     if ((rc = model_alloc(&c, &m, err))) goto cleanup;
-    for (int k = 0; k < OQ_PROFIT_NFEAT; k++) m->feat_mean[k] = oq_rb_f64(&r);
-    for (int k = 0; k < OQ_PROFIT_NFEAT; k++) m->feat_std[k] = oq_rb_f64(&r);
+    for (int k = 0; k < OQ_PROFIT_NFEAT; k++)
+        m->feat_mean[k] = oq_rb_f64(&r);
+    for (int k = 0; k < OQ_PROFIT_NFEAT; k++)
+        m->feat_std[k] = oq_rb_f64(&r);
     m->y_mean = oq_rb_f64(&r);
     m->y_std = oq_rb_f64(&r);
     if (oq_rb_u32(&r) != m->n_cats) {
@@ -1246,7 +1316,8 @@ int oq_profit_load(const char *path, oq_profit **out, oq_error *err)
                           "parameter count does not match the configuration");
         goto cleanup;
     }
-    for (size_t i = 0; i < m->n_params; i++) m->mem[i] = oq_rb_f32(&r);
+    for (size_t i = 0; i < m->n_params; i++)
+        m->mem[i] = oq_rb_f32(&r);
     if (r.bad) {
         rc = truncated(err, path);
         goto cleanup;

@@ -14,10 +14,10 @@
 struct oq_profit_data {
     const oq_log *log;
     const oq_log_index *ix;
-    const oq_events *ev;   /* or NULL */
-    oq_events_ix *evx;     /* customer c's events in day order (data.h), or NULL */
-    uint16_t *tok_of_cat;  /* (log->cats.n) token of each log category */
-    float *feat_of_cat;    /* (log->cats.n) its category_idx feature */
+    const oq_events *ev;  /* or NULL */
+    oq_events_ix *evx;    /* customer c's events in day order (data.h), or NULL */
+    uint16_t *tok_of_cat; /* (log->cats.n) token of each log category */
+    float *feat_of_cat;   /* (log->cats.n) its category_idx feature */
     int T;
 };
 
@@ -36,8 +36,8 @@ int oq_profit_data_new(const oq_log *log, const oq_log_index *ix, const oq_event
     *out = NULL;
     if (model) seq_len = model->cfg.seq_len;
     if (seq_len < 1 || seq_len > OQ_PROFIT_MAX_SEQ)
-        return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "history length %d out of [1, %d]",
-                            seq_len, OQ_PROFIT_MAX_SEQ);
+        return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "history length %d out of [1, %d]", seq_len,
+                            OQ_PROFIT_MAX_SEQ);
     if (!model && log->cats.n + OQ_PROFIT_TOK_CAT0 > 65535)
         return oq_error_set(err, OQ_ELIMIT, NULL, 0, 0, "too many categories for 16-bit tokens");
     int rc = 0;
@@ -91,7 +91,8 @@ void oq_profit_data_tokens(const oq_profit_data *d, size_t c, int32_t day, uint1
     const oq_log *log = d->log;
     if (d->ev) {
         const oq_events *ev = d->ev;
-        for (int t = 0; t < T; t++) tok[t] = OQ_PROFIT_TOK_EMPTY;
+        for (int t = 0; t < T; t++)
+            tok[t] = OQ_PROFIT_TOK_EMPTY;
         int32_t first = day - T;
         for (size_t j = oq_events_ix_seek(ev, d->evx, c, first); j < d->evx->hi[c]; j++) {
             size_t e = oq_events_ix_at(d->evx, j);
@@ -103,9 +104,11 @@ void oq_profit_data_tokens(const oq_profit_data *d, size_t c, int32_t day, uint1
     /* No events: the categories of the customer's earlier log rows. */
     const oq_log_index *ix = d->ix;
     size_t s = ix->start[c], e = s;
-    while (e < ix->start[c + 1] && log->day[ix->row[e]] < day) e++;
+    while (e < ix->start[c + 1] && log->day[ix->row[e]] < day)
+        e++;
     size_t n = e - s < (size_t)T ? e - s : (size_t)T;
-    for (int t = 0; t < T - (int)n; t++) tok[t] = OQ_PROFIT_TOK_PAD;
+    for (int t = 0; t < T - (int)n; t++)
+        tok[t] = OQ_PROFIT_TOK_PAD;
     for (size_t k = 0; k < n; k++)
         tok[T - n + k] = d->tok_of_cat[log->category[ix->row[e - n + k]]];
 }
@@ -141,8 +144,7 @@ int oq_profit_data_build(const oq_profit_data *d, oq_profit_samples **out, oq_er
     return 0;
 }
 
-int oq_profit_data_day(const oq_profit_data *d, int32_t day, oq_profit_samples **out,
-                       oq_error *err)
+int oq_profit_data_day(const oq_profit_data *d, int32_t day, oq_profit_samples **out, oq_error *err)
 {
     const oq_log *log = d->log;
     const oq_log_index *ix = d->ix;
@@ -151,7 +153,8 @@ int oq_profit_data_day(const oq_profit_data *d, int32_t day, oq_profit_samples *
     if (rc || !s) return rc ? rc : OQ_ENOMEM;
     for (size_t c = 0; c < ix->n_customers; c++) {
         size_t k = ix->start[c];
-        while (k + 1 < ix->start[c + 1] && log->day[ix->row[k + 1]] < day) k++;
+        while (k + 1 < ix->start[c + 1] && log->day[ix->row[k + 1]] < day)
+            k++;
         size_t r = ix->row[k];
         float *f = s->feat + c * OQ_PROFIT_NFEAT;
         row_features(d, r, f);

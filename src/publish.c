@@ -31,7 +31,8 @@ int oq_redis_connect(const char *url, redisContext **out, oq_error *err)
     int db = 0;
     if (!strncmp(url, "unix:", 5)) {
         const char *path = url + 5;
-        while (path[0] == '/' && path[1] == '/') path++; /* unix:///x -> /x */
+        while (path[0] == '/' && path[1] == '/')
+            path++; /* unix:///x -> /x */
         c = redisConnectUnixWithTimeout(path, tv);
     } else if (!strncmp(url, "redis://", 8)) {
         char host[256];
@@ -128,10 +129,10 @@ char *oq_reco_row_json(const oq_reco_row *w)
 {
     char date[11];
     oq_date_format(w->day, date);
-    json_t *o = json_pack("{s:s, s:f, s:f, s:f, s:s, s:s}", "coupon", oq_coupon_name(w->coupon),
-                          "coupon_value", oq_coupon_value(w->coupon), "expected_profit",
-                          w->expected_profit, "p_alive", w->p_alive, "snapshot_date", date,
-                          "state", w->state);
+    json_t *o =
+        json_pack("{s:s, s:f, s:f, s:f, s:s, s:s}", "coupon", oq_coupon_name(w->coupon),
+                  "coupon_value", oq_coupon_value(w->coupon), "expected_profit", w->expected_profit,
+                  "p_alive", w->p_alive, "snapshot_date", date, "state", w->state);
     if (!o) return NULL;
     char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17));
     json_decref(o);
@@ -147,12 +148,13 @@ int oq_reco_row_from_json(const char *json, int64_t u, oq_reco_row *row, oq_erro
     int rc = 0;
     memset(row, 0, sizeof *row);
     row->user_id = u;
-    if (!o || json_unpack(o, "{s:s, s:F, s:F, s:s, s:s}", "coupon", &coupon, "expected_profit",
-                          &ep, "p_alive", &pa, "snapshot_date", &date, "state", &state) ||
+    if (!o ||
+        json_unpack(o, "{s:s, s:F, s:F, s:s, s:s}", "coupon", &coupon, "expected_profit", &ep,
+                    "p_alive", &pa, "snapshot_date", &date, "state", &state) ||
         oq_coupon_parse(coupon) < 0 || oq_date_parse(date, strlen(date), &row->day) ||
         strlen(state) >= OQ_RECO_STATE_MAX) {
-        rc = oq_error_set(err, OQ_EPARSE, WHERE, 0, 0, "bad list entry for user %lld",
-                          (long long)u);
+        rc =
+            oq_error_set(err, OQ_EPARSE, WHERE, 0, 0, "bad list entry for user %lld", (long long)u);
         goto cleanup;
     }
     row->coupon = (uint8_t)oq_coupon_parse(coupon);
@@ -167,8 +169,9 @@ cleanup:
 /* Delete every key of version v and drop it from the versions set. */
 static int drop_version(redisContext *c, const char *p, long long v, oq_error *err)
 {
-    int rc = cmd(c, err, "DEL", "DEL %s:v:%lld:qtable %s:v:%lld:list %s:v:%lld:meta %s:v:%lld:files",
-                 p, v, p, v, p, v, p, v);
+    int rc =
+        cmd(c, err, "DEL", "DEL %s:v:%lld:qtable %s:v:%lld:list %s:v:%lld:meta %s:v:%lld:files", p,
+            v, p, v, p, v, p, v);
     if (!rc) rc = cmd(c, err, "SREM", "SREM %s:versions %lld", p, v);
     return rc;
 }
@@ -185,7 +188,7 @@ static int write_version(redisContext *c, const char *p, long long v, const char
     size_t nb = 0;
     const char **argv = malloc((2 + 2 * HSET_BATCH) * sizeof *argv);
     size_t *lens = malloc((2 + 2 * HSET_BATCH) * sizeof *lens);
-    char (*ids)[24] = malloc(HSET_BATCH * sizeof *ids);
+    char(*ids)[24] = malloc(HSET_BATCH * sizeof *ids);
     char **vals = calloc(HSET_BATCH, sizeof *vals);
     if (!argv || !lens || !ids || !vals) {
         rc = oq_error_set(err, OQ_ENOMEM, WHERE, 0, 0, "out of memory");
@@ -234,13 +237,15 @@ static int write_version(redisContext *c, const char *p, long long v, const char
         free(text);
         if (rc) goto cleanup;
     }
-    rc = cmd(c, err, "HSET meta",
-             "HSET %s:v:%lld:meta created %lld users %llu qtable_bytes %llu qtable_crc32 %u source %s",
-             p, v, (long long)time(NULL), (unsigned long long)r->n, (unsigned long long)qlen,
-             oq_crc32(0, qt, qlen), dir);
+    rc = cmd(
+        c, err, "HSET meta",
+        "HSET %s:v:%lld:meta created %lld users %llu qtable_bytes %llu qtable_crc32 %u source %s",
+        p, v, (long long)time(NULL), (unsigned long long)r->n, (unsigned long long)qlen,
+        oq_crc32(0, qt, qlen), dir);
 cleanup:
     if (vals)
-        for (size_t j = 0; j < HSET_BATCH; j++) free(vals[j]);
+        for (size_t j = 0; j < HSET_BATCH; j++)
+            free(vals[j]);
     free(vals);
     free(ids);
     free(argv);
@@ -353,7 +358,8 @@ int oq_publish_rollback(const char *url, const oq_publish_opts *opts, oq_publish
     if (rc) return rc;
     for (int t = 0;; t++) {
         if (t == SWITCH_TRIES) {
-            rc = oq_error_set(err, OQ_EIO, WHERE, 0, 0, "could not roll back: %s kept changing", cur);
+            rc = oq_error_set(err, OQ_EIO, WHERE, 0, 0, "could not roll back: %s kept changing",
+                              cur);
             break;
         }
         long long a = 0, b = 0;
@@ -398,8 +404,8 @@ static const char *lookup_lua =
     "if not v then return {} end\n"
     "return {v, redis.call('HGET', ARGV[1] .. ':v:' .. v .. ':list', ARGV[2])}\n";
 
-int oq_redis_lookup(redisContext *c, const char *prefix, int64_t u, char **json,
-                    long long *version, oq_error *err)
+int oq_redis_lookup(redisContext *c, const char *prefix, int64_t u, char **json, long long *version,
+                    oq_error *err)
 {
     *json = NULL;
     *version = 0;

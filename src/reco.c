@@ -11,7 +11,7 @@
 #include <string.h>
 
 enum { R_USER, R_DATE, R_STATE, R_COUPON, R_PROFIT, R_PALIVE, NRCOL };
-static const char *rcol[NRCOL] = {"user_id", "snapshot_date", "state",
+static const char *rcol[NRCOL] = {"user_id", "snapshot_date",   "state",
                                   "coupon",  "expected_profit", "p_alive"};
 
 oq_reco *oq_reco_new(void)
@@ -66,7 +66,8 @@ static int sort_rows(oq_reco *r, const long *lines, const char *name, oq_error *
         rc = oq_error_set(err, OQ_ENOMEM, name, 0, 0, "out of memory");
         goto cleanup;
     }
-    for (size_t i = 0; i < r->n; i++) k[i] = (ukey){r->rows[i].user_id, i};
+    for (size_t i = 0; i < r->n; i++)
+        k[i] = (ukey){r->rows[i].user_id, i};
     qsort(k, r->n, sizeof *k, cmp_ukey);
     for (size_t i = 1; i < r->n; i++)
         if (k[i].user == k[i - 1].user) {
@@ -80,7 +81,8 @@ static int sort_rows(oq_reco *r, const long *lines, const char *name, oq_error *
                                   (long long)k[i].user);
             goto cleanup;
         }
-    for (size_t i = 0; i < r->n; i++) tmp[i] = r->rows[k[i].pos];
+    for (size_t i = 0; i < r->n; i++)
+        tmp[i] = r->rows[k[i].pos];
     memcpy(r->rows, tmp, r->n * sizeof *tmp);
 cleanup:
     free(k);
@@ -113,15 +115,16 @@ static int bad(oq_error *err, const char *name, long line, int field, int k, con
 
 static int header(rctx *c, char **f, const size_t *lens, size_t n, long line, oq_error *err)
 {
-    for (int k = 0; k < NRCOL; k++) c->map[k] = -1;
+    for (int k = 0; k < NRCOL; k++)
+        c->map[k] = -1;
     for (size_t i = 0; i < n; i++) {
         int k;
         for (k = 0; k < NRCOL; k++)
             if (lens[i] == strlen(rcol[k]) && memcmp(f[i], rcol[k], lens[i]) == 0) break;
         if (k == NRCOL)
             return oq_error_set(err, OQ_EPARSE, c->name, line, (long)i + 1,
-                                "unknown column \"%.60s\" in header; expected the columns %s",
-                                f[i], OQ_RECO_HEADER);
+                                "unknown column \"%.60s\" in header; expected the columns %s", f[i],
+                                OQ_RECO_HEADER);
         if (c->map[k] >= 0)
             return oq_error_set(err, OQ_EPARSE, c->name, line, (long)i + 1,
                                 "column \"%s\" appears twice in the header", rcol[k]);
@@ -130,8 +133,8 @@ static int header(rctx *c, char **f, const size_t *lens, size_t n, long line, oq
     for (int k = 0; k < NRCOL; k++)
         if (c->map[k] < 0)
             return oq_error_set(err, OQ_EPARSE, c->name, line, (long)n + 1,
-                                "missing column \"%s\" in header; expected the columns %s",
-                                rcol[k], OQ_RECO_HEADER);
+                                "missing column \"%s\" in header; expected the columns %s", rcol[k],
+                                OQ_RECO_HEADER);
     c->nfields = n;
     c->header_done = 1;
     return 0;
@@ -142,15 +145,18 @@ static int reco_row(void *ctx, char **f, const size_t *lens, size_t n, long line
     rctx *c = ctx;
     if (!c->header_done) return header(c, f, lens, n, line, err);
     if (n != c->nfields)
-        return oq_error_set(err, OQ_EPARSE, c->name, line, (long)(n < c->nfields ? n : c->nfields + 1),
-                            "%zu fields, expected %zu", n, c->nfields);
+        return oq_error_set(err, OQ_EPARSE, c->name, line,
+                            (long)(n < c->nfields ? n : c->nfields + 1), "%zu fields, expected %zu",
+                            n, c->nfields);
     const int *m = c->map;
     oq_reco_row row = {0};
     int64_t iv;
 #define BAD(k, what) bad(err, c->name, line, m[k], k, f[m[k]], what)
-    if (oq_parse_i64(f[m[R_USER]], lens[m[R_USER]], &iv)) return BAD(R_USER, "an integer customer id");
+    if (oq_parse_i64(f[m[R_USER]], lens[m[R_USER]], &iv))
+        return BAD(R_USER, "an integer customer id");
     row.user_id = iv;
-    if (oq_date_parse(f[m[R_DATE]], lens[m[R_DATE]], &row.day)) return BAD(R_DATE, "a date YYYY-MM-DD");
+    if (oq_date_parse(f[m[R_DATE]], lens[m[R_DATE]], &row.day))
+        return BAD(R_DATE, "a date YYYY-MM-DD");
     if (lens[m[R_STATE]] >= OQ_RECO_STATE_MAX)
         return BAD(R_STATE, "a state label shorter than 64 bytes");
     memcpy(row.state, f[m[R_STATE]], lens[m[R_STATE]] + 1);
@@ -198,8 +204,7 @@ int oq_reco_read(const char *path, oq_reco **out, oq_error *err)
     return finish(&c, rc, out, err);
 }
 
-int oq_reco_read_mem(const char *name, const char *data, size_t len, oq_reco **out,
-                     oq_error *err)
+int oq_reco_read_mem(const char *name, const char *data, size_t len, oq_reco **out, oq_error *err)
 {
     *out = NULL;
     rctx c = {.name = name, .r = oq_reco_new()};
@@ -231,8 +236,10 @@ const oq_reco_row *oq_reco_find(const oq_reco *r, int64_t u)
     size_t lo = 0, hi = r->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (r->rows[mid].user_id < u) lo = mid + 1;
-        else hi = mid;
+        if (r->rows[mid].user_id < u)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return (lo < r->n && r->rows[lo].user_id == u) ? &r->rows[lo] : NULL;
 }

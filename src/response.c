@@ -25,10 +25,10 @@ void oq_resp_opts_default(oq_resp_opts *o)
 /* ---- features ---------------------------------------------------------------- */
 
 typedef struct hist {
-    long n_ev, same;   /* active days seen, consecutive pairs on the same category */
+    long n_ev, same; /* active days seen, consecutive pairs on the same category */
     int last_cat;
     int32_t first_day, last_day;
-    double cnt[4];     /* contacts without coupon, their orders, with coupon, their orders */
+    double cnt[4]; /* contacts without coupon, their orders, with coupon, their orders */
 } hist;
 
 static void put_features(const hist *h, size_t n30, int32_t t, double days_since, double p30,
@@ -70,16 +70,20 @@ static void customer_features(const oq_log *log, const oq_log_index *ix, const o
         for (; ej < eh && ev->day[oq_events_ix_at(evx, ej)] < t; ej++) {
             size_t id = oq_events_ix_at(evx, ej);
             if (ev->day[id] == h.last_day) continue; /* one active day, counted once */
-            if (h.n_ev == 0) h.first_day = ev->day[id];
-            else h.same += ev->category[id] == h.last_cat;
+            if (h.n_ev == 0)
+                h.first_day = ev->day[id];
+            else
+                h.same += ev->category[id] == h.last_cat;
             h.last_cat = ev->category[id];
             h.last_day = ev->day[id];
             h.n_ev++;
         }
         size_t n30 = 0;
-        while (w < ej && ev->day[oq_events_ix_at(evx, w)] < t - 30) w++;
+        while (w < ej && ev->day[oq_events_ix_at(evx, w)] < t - 30)
+            w++;
         for (size_t j = w; j < ej; j++) /* distinct days, as above */
-            n30 += j == w || ev->day[oq_events_ix_at(evx, j)] != ev->day[oq_events_ix_at(evx, j - 1)];
+            n30 +=
+                j == w || ev->day[oq_events_ix_at(evx, j)] != ev->day[oq_events_ix_at(evx, j - 1)];
         for (; k < e && log->day[ix->row[k]] < t; k++) {
             size_t r = ix->row[k];
             int a = log->coupon[r] ? 2 : 0;
@@ -102,8 +106,7 @@ static void customer_features(const oq_log *log, const oq_log_index *ix, const o
 
 int oq_resp_features(const oq_log *log, const oq_log_index *ix, const oq_events *ev,
                      const oq_events_ix *evx, int32_t tomorrow, oq_resp_feat *row_f,
-                     oq_resp_feat *tom_f,
-                     oq_error *err)
+                     oq_resp_feat *tom_f, oq_error *err)
 {
     if (!ev != !evx)
         return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "events given without their index");
@@ -122,8 +125,10 @@ int oq_resp_features(const oq_log *log, const oq_log_index *ix, const oq_events 
 /* Raw model inputs of features x: x, then the hinges on x[0]. */
 static void inputs(const oq_resp *m, const oq_resp_feat *x, double *u)
 {
-    for (int j = 0; j < F; j++) u[j] = x[j];
-    for (int k = 0; k < OQ_RESP_NKNOT; k++) u[F + k] = x[0] > m->knot[k] ? x[0] - m->knot[k] : 0;
+    for (int j = 0; j < F; j++)
+        u[j] = x[j];
+    for (int k = 0; k < OQ_RESP_NKNOT; k++)
+        u[F + k] = x[0] > m->knot[k] ? x[0] - m->knot[k] : 0;
 }
 
 static double softplus(double x)
@@ -158,7 +163,8 @@ static void arm_z(const arm *a, size_t i, double *z)
     double u[NI];
     inputs(a->m, a->X + i * F, u);
     z[0] = 1;
-    for (int j = 0; j < NI; j++) z[1 + j] = (u[j] - a->m->mean[j]) / a->m->std[j];
+    for (int j = 0; j < NI; j++)
+        z[1 + j] = (u[j] - a->m->mean[j]) / a->m->std[j];
 }
 
 /* Objective at w: mean negative log-likelihood + penalty. */
@@ -169,11 +175,13 @@ static double objective(const arm *a, const double *w, double ridge)
         if (a->coupon[i] != a->c) continue;
         arm_z(a, i, z);
         double eta = 0;
-        for (int j = 0; j < P; j++) eta += z[j] * w[j];
+        for (int j = 0; j < P; j++)
+            eta += z[j] * w[j];
         s += softplus(eta) - a->order[i] * eta;
     }
     s /= (double)a->rows;
-    for (int j = 0; j < P; j++) s += 0.5 * pen(ridge, j) * w[j] * w[j];
+    for (int j = 0; j < P; j++)
+        s += 0.5 * pen(ridge, j) * w[j] * w[j];
     return s;
 }
 
@@ -193,11 +201,13 @@ static int fit_arm(const arm *a, const oq_resp_opts *o, double *w, double *loss,
             if (a->coupon[i] != a->c) continue;
             arm_z(a, i, z);
             double eta = 0;
-            for (int j = 0; j < P; j++) eta += z[j] * w[j];
+            for (int j = 0; j < P; j++)
+                eta += z[j] * w[j];
             double p = sigmoid(eta), r = p - a->order[i], v = p * (1 - p);
             for (int j = 0; j < P; j++) {
                 g[j] += r * z[j];
-                for (int l = 0; l <= j; l++) H[j * P + l] += v * z[j] * z[l];
+                for (int l = 0; l <= j; l++)
+                    H[j * P + l] += v * z[j] * z[l];
             }
         }
         for (int j = 0; j < P; j++) {
@@ -214,7 +224,8 @@ static int fit_arm(const arm *a, const oq_resp_opts *o, double *w, double *loss,
             gsl_linalg_cholesky_solve(&Hm.matrix, &gv.vector, &dv.vector))
             return oq_error_set(err, OQ_ENUM, NULL, 0, 0, "response model: Newton solve failed");
         double dec = 0; /* Newton decrement^2 = g' H^-1 g; the step is -dw */
-        for (int j = 0; j < P; j++) dec += g[j] * dw[j];
+        for (int j = 0; j < P; j++)
+            dec += g[j] * dw[j];
         if (!isfinite(dec))
             return oq_error_set(err, OQ_ENUM, NULL, 0, 0, "response model: non-finite gradient");
         if (dec / 2 < o->tol) {
@@ -223,7 +234,8 @@ static int fit_arm(const arm *a, const oq_resp_opts *o, double *w, double *loss,
         }
         double t = 1, Ln = L;
         for (int b = 0; b < 40; b++, t /= 2) {
-            for (int j = 0; j < P; j++) wn[j] = w[j] - t * dw[j];
+            for (int j = 0; j < P; j++)
+                wn[j] = w[j] - t * dw[j];
             Ln = objective(a, wn, o->ridge);
             if (Ln <= L - 0.25 * t * dec) break;
         }
@@ -256,19 +268,23 @@ int oq_resp_fit(const oq_resp_feat *X, const uint8_t *coupon, const uint8_t *ord
     int rc = 0;
     double *x0 = malloc(n * sizeof *x0); /* feature 0, sorted for its deciles */
     if (!x0) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
-    for (size_t i = 0; i < n; i++) x0[i] = X[i * F];
+    for (size_t i = 0; i < n; i++)
+        x0[i] = X[i * F];
     gsl_sort(x0, 1, n);
     for (int k = 0; k < OQ_RESP_NKNOT; k++)
         out->knot[k] = gsl_stats_quantile_from_sorted_data(x0, 1, n, (k + 1) / 10.0);
     double s1[NI] = {0}, s2[NI] = {0}, u[NI];
     for (size_t i = 0; i < n; i++) { /* two-pass mean and variance */
         inputs(out, X + i * F, u);
-        for (int j = 0; j < NI; j++) s1[j] += u[j];
+        for (int j = 0; j < NI; j++)
+            s1[j] += u[j];
     }
-    for (int j = 0; j < NI; j++) out->mean[j] = s1[j] / (double)n;
+    for (int j = 0; j < NI; j++)
+        out->mean[j] = s1[j] / (double)n;
     for (size_t i = 0; i < n; i++) {
         inputs(out, X + i * F, u);
-        for (int j = 0; j < NI; j++) s2[j] += (u[j] - out->mean[j]) * (u[j] - out->mean[j]);
+        for (int j = 0; j < NI; j++)
+            s2[j] += (u[j] - out->mean[j]) * (u[j] - out->mean[j]);
     }
     for (int j = 0; j < NI; j++) {
         double sd = sqrt(s2[j] / (double)n);
@@ -315,7 +331,12 @@ int oq_resp_fit(const oq_resp_feat *X, const uint8_t *coupon, const uint8_t *ord
     }
     for (int c = 0; c < 4 && !rc; c++) {
         if (!out->n_rows[c]) continue;
-        arm am = {.m = out, .X = X, .coupon = coupon, .order = order, .n = n, .c = c,
+        arm am = {.m = out,
+                  .X = X,
+                  .coupon = coupon,
+                  .order = order,
+                  .n = n,
+                  .c = c,
                   .rows = out->n_rows[c]};
         rc = fit_arm(&am, o, out->w[c], &out->loss[c], &out->iters[c], &out->converged[c], err);
     }
@@ -344,7 +365,8 @@ void oq_resp_p_order(const oq_resp *m, const oq_resp_feat *x, double p[4])
     inputs(m, x, u);
     for (int c = 0; c < 4; c++) {
         double eta = m->w[c][0];
-        for (int j = 0; j < NI; j++) eta += m->w[c][1 + j] * (u[j] - m->mean[j]) / m->std[j];
+        for (int j = 0; j < NI; j++)
+            eta += m->w[c][1 + j] * (u[j] - m->mean[j]) / m->std[j];
         p[c] = sigmoid(eta);
     }
 }
@@ -362,5 +384,6 @@ void oq_resp_rhat(const oq_resp *m, const oq_resp_feat *x, double rhat[4])
     double p[4];
     oq_resp_p_order(m, x, p);
     double g = oq_resp_gross(m, x);
-    for (int c = 0; c < 4; c++) rhat[c] = p[c] * (g - oq_coupon_value(c));
+    for (int c = 0; c < 4; c++)
+        rhat[c] = p[c] * (g - oq_coupon_value(c));
 }

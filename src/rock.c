@@ -155,7 +155,8 @@ static int csv_row(void *vctx, char **fields, const size_t *lens, size_t nf, lon
      * fuzzer found duplicates, which inflated |A n B| in the Jaccard). */
     size_t u = 0;
     for (size_t j = 0; j < k; j++)
-        if (u == 0 || r->item[base + j] != r->item[base + u - 1]) r->item[base + u++] = r->item[base + j];
+        if (u == 0 || r->item[base + j] != r->item[base + u - 1])
+            r->item[base + u++] = r->item[base + j];
     k = u;
     r->off[++r->n] = base + k;
     r->nnz = base + k;
@@ -354,7 +355,9 @@ typedef struct heap {
 
 static int hbefore(const hent *a, const hent *b)
 {
-    return a->g > b->g || (a->g == b->g && a->id < b->id); // NOLINT(clang-analyzer-core.UndefinedBinaryOperatorResult): heap slots below n are initialised
+    // heap slots below n are initialised
+    // NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult)
+    return a->g > b->g || (a->g == b->g && a->id < b->id);
 }
 
 static int heap_push(heap *h, hent x)
@@ -560,13 +563,16 @@ static int cluster_points(const oq_rock_records *r, const oq_rock_params *p, con
     int rc = 0;
     size_t W = (m + 63) / 64;
     rock k = {0};
-    uint64_t *A = calloc(m * W + 1, sizeof *A);          // (m, W) neighbour bitsets
-    uint32_t *deg = malloc((m ? m : 1) * sizeof *deg);   // (m)
+    uint64_t *A = calloc(m * W + 1, sizeof *A);        // (m, W) neighbour bitsets
+    uint32_t *deg = malloc((m ? m : 1) * sizeof *deg); // (m)
     size_t w1 = W ? W : 1;
-    uint64_t *cand = malloc(w1 * sizeof *cand); // (W) NOLINT(clang-analyzer-optin.portability.UnixAPI)
+    uint64_t *cand =
+        malloc(w1 * sizeof *cand); // (W) NOLINT(clang-analyzer-optin.portability.UnixAPI)
     size_t m1 = m ? m : 1;
-    uint32_t *js = malloc(m1 * sizeof *js);                 // NOLINT(clang-analyzer-optin.portability.UnixAPI): m1 >= 1
-    uint32_t *ls = malloc(m1 * sizeof *ls);                 // NOLINT(clang-analyzer-optin.portability.UnixAPI): m1 >= 1
+    uint32_t *js =
+        malloc(m1 * sizeof *js); // NOLINT(clang-analyzer-optin.portability.UnixAPI): m1 >= 1
+    uint32_t *ls =
+        malloc(m1 * sizeof *ls); // NOLINT(clang-analyzer-optin.portability.UnixAPI): m1 >= 1
     k.m = m;
     k.e = 1.0 + 2.0 * (1.0 - p->theta) / (1.0 + p->theta);
     size_t M = 2 * m + 1;

@@ -262,9 +262,9 @@ typedef struct fpnode {
 typedef struct fptree {
     fpnode *node; /* (n) node 0 is the root */
     size_t n, cap;
-    uint32_t nr;    /* ranks 0..nr-1 may occur */
-    uint32_t *head; /* (nr) first node of each rank, 0 = none */
-    uint64_t *cnt;  /* (nr) total count of each rank in the tree */
+    uint32_t nr;     /* ranks 0..nr-1 may occur */
+    uint32_t *head;  /* (nr) first node of each rank, 0 = none */
+    uint64_t *cnt;   /* (nr) total count of each rank in the tree */
     uint32_t *slots; /* (nslots) child index: node + 1 keyed by (parent, rank), 0 = empty */
     size_t nslots;
 } fptree;
@@ -292,7 +292,8 @@ static int fptree_init(fptree *t, uint32_t nr, size_t cap)
     memset(&t->node[0], 0, sizeof t->node[0]);
     t->n = 1;
     t->nslots = 64;
-    while (t->nslots < 2 * t->cap) t->nslots *= 2;
+    while (t->nslots < 2 * t->cap)
+        t->nslots *= 2;
     t->slots = calloc(t->nslots, sizeof *t->slots);
     if (!t->slots) {
         fptree_free(t);
@@ -327,7 +328,8 @@ static int child_index_grow(fptree *t)
     if (!sl) return OQ_ENOMEM;
     for (size_t i = 1; i < t->n; i++) {
         size_t h = child_hash(t->node[i].parent, t->node[i].rank) & (ns - 1);
-        while (sl[h]) h = (h + 1) & (ns - 1);
+        while (sl[h])
+            h = (h + 1) & (ns - 1);
         sl[h] = (uint32_t)i + 1;
     }
     free(t->slots);
@@ -363,7 +365,8 @@ static int fptree_insert(fptree *t, const uint32_t *p, size_t k, uint64_t c)
             t->head[r] = ch;
             nd->count = 0;
             size_t m = t->nslots - 1, h = child_hash(cur, r) & m;
-            while (t->slots[h]) h = (h + 1) & m;
+            while (t->slots[h])
+                h = (h + 1) & m;
             t->slots[h] = ch + 1;
         }
         t->node[ch].count += c;

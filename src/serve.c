@@ -38,10 +38,22 @@
 
 /* ---- metrics ------------------------------------------------------------------ */
 
-enum { EP_RECOMMEND, EP_ALIVE, EP_PROFIT, EP_CROSSSELL, EP_DASHJSON, EP_FILES, EP_HEALTHZ,
-       EP_METRICS, EP_DASHBOARD, EP_OTHER, N_EP };
-static const char *ep_name[N_EP] = {"recommend", "alive", "profit", "crosssell", "dashboard_json",
-                                    "files", "healthz", "metrics", "dashboard", "other"};
+enum {
+    EP_RECOMMEND,
+    EP_ALIVE,
+    EP_PROFIT,
+    EP_CROSSSELL,
+    EP_DASHJSON,
+    EP_FILES,
+    EP_HEALTHZ,
+    EP_METRICS,
+    EP_DASHBOARD,
+    EP_OTHER,
+    N_EP
+};
+static const char *ep_name[N_EP] = {"recommend",      "alive", "profit",  "crosssell",
+                                    "dashboard_json", "files", "healthz", "metrics",
+                                    "dashboard",      "other"};
 static const int codes[] = {200, 400, 404, 405, 413, 500, 503};
 #define N_CODE (sizeof codes / sizeof *codes + 1) /* + "other" */
 static const double buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025,
@@ -52,7 +64,7 @@ typedef struct metrics {
     atomic_ullong count[N_EP][N_CODE];
     atomic_ullong hist[N_EP][N_BUCKET + 1]; /* per bucket (not cumulative); last = +Inf */
     atomic_ullong sum_ns[N_EP];
-    atomic_llong redis_version;             /* last version seen in Redis */
+    atomic_llong redis_version; /* last version seen in Redis */
 } metrics;
 
 static size_t code_index(int code)
@@ -66,7 +78,8 @@ static void observe(metrics *m, int ep, int code, double seconds)
 {
     atomic_fetch_add_explicit(&m->count[ep][code_index(code)], 1, memory_order_relaxed);
     size_t b = 0;
-    while (b < N_BUCKET && seconds > buckets[b]) b++;
+    while (b < N_BUCKET && seconds > buckets[b])
+        b++;
     atomic_fetch_add_explicit(&m->hist[ep][b], 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&m->sum_ns[ep], (unsigned long long)(seconds * 1e9),
                               memory_order_relaxed);
@@ -82,7 +95,7 @@ struct oq_serve {
     /* --dir */
     oq_reco *reco;
     char version[32];
-    char *dash_json;            /* built once at start */
+    char *dash_json; /* built once at start */
     char svgs[MAX_SVGS][64];
     int n_svgs;
     /* --redis */
@@ -100,10 +113,10 @@ typedef struct request {
 
 typedef struct reply {
     int status;
-    char *body;             /* malloc'ed, or NULL when static_body is set */
+    char *body; /* malloc'ed, or NULL when static_body is set */
     const char *static_body;
-    const char *type;       /* Content-Type */
-    const char *allow;      /* Allow header for 405 */
+    const char *type;  /* Content-Type */
+    const char *allow; /* Allow header for 405 */
 } reply;
 
 static int reply_json(reply *r, int status, json_t *o)
@@ -163,8 +176,8 @@ static int hexval(char c)
 
 /* ---- handlers -------------------------------------------------------------------- */
 
-typedef int (*handler_fn)(oq_serve *s, const char *path, struct MHD_Connection *conn,
-                          request *rq, reply *out);
+typedef int (*handler_fn)(oq_serve *s, const char *path, struct MHD_Connection *conn, request *rq,
+                          reply *out);
 
 static json_t *row_json(const oq_reco_row *w, const char *version)
 {
@@ -244,7 +257,8 @@ static int num_field(json_t *o, const char *k, double lo, double hi, double *v, 
 
 static int model_missing(reply *out, const char *model)
 {
-    return reply_json(out, 503, json_pack("{s:s, s:s}", "error", "model not loaded", "model", model));
+    return reply_json(out, 503,
+                      json_pack("{s:s, s:s}", "error", "model not loaded", "model", model));
 }
 
 static int h_alive(oq_serve *s, const char *path, struct MHD_Connection *conn, request *rq,
@@ -292,7 +306,10 @@ static int h_profit(oq_serve *s, const char *path, struct MHD_Connection *conn, 
     double feat[OQ_SERVE_NFEAT];
     int coupon = -1;
     if (!js || !jf || !jc) {
-        st = reply_error(out, 400, "missing field \"%s\"", !js ? "sequence" : !jf ? "features" : "coupon");
+        st = reply_error(out, 400, "missing field \"%s\"",
+                         !js   ? "sequence"
+                         : !jf ? "features"
+                               : "coupon");
         goto cleanup;
     }
     size_t n = json_array_size(js);
@@ -322,11 +339,13 @@ static int h_profit(oq_serve *s, const char *path, struct MHD_Connection *conn, 
         }
     }
     if (feat[0] < 0 || feat[1] < 0 || feat[2] < 0 || feat[3] < 0 || feat[3] > 1 || feat[4] < 0) {
-        st = reply_error(out, 400, "\"features\" out of range: days, purchases, order value and "
-                                   "category must be >= 0, budget in [0, 1]");
+        st = reply_error(out, 400,
+                         "\"features\" out of range: days, purchases, order value and "
+                         "category must be >= 0, budget in [0, 1]");
         goto cleanup;
     }
-    if (json_is_string(jc)) coupon = oq_coupon_parse(json_string_value(jc));
+    if (json_is_string(jc))
+        coupon = oq_coupon_parse(json_string_value(jc));
     else if (json_is_number(jc))
         for (int k = 0; k < OQ_N_COUPONS; k++)
             if (json_number_value(jc) == oq_coupon_value(k)) coupon = k;
@@ -342,9 +361,12 @@ static int h_profit(oq_serve *s, const char *path, struct MHD_Connection *conn, 
     double r_hat = 0;
     int rc = s->cfg.models.profit(s->cfg.models.profit_ctx, seq, n, feat, coupon, &r_hat, msg,
                                   sizeof msg);
-    if (rc) st = reply_error(out, rc == OQ_EINVAL ? 400 : 500, "%s", msg[0] ? msg : oq_strerror(rc));
-    else st = reply_json(out, 200, json_pack("{s:f, s:f}", "r_hat", r_hat, "coupon_value",
-                                             oq_coupon_value(coupon)));
+    if (rc)
+        st = reply_error(out, rc == OQ_EINVAL ? 400 : 500, "%s", msg[0] ? msg : oq_strerror(rc));
+    else
+        st = reply_json(
+            out, 200,
+            json_pack("{s:f, s:f}", "r_hat", r_hat, "coupon_value", oq_coupon_value(coupon)));
 cleanup:
     free(seq);
     json_decref(o);
@@ -391,7 +413,8 @@ static int h_crosssell(oq_serve *s, const char *path, struct MHD_Connection *con
     const char *item = query_arg(conn, rq, "item", ibuf, sizeof ibuf);
     const char *inv = query_arg(conn, rq, "inventory", vbuf, sizeof vbuf);
     if (!item || !inv)
-        return reply_error(out, 400, "missing query parameter \"%s\"", !item ? "item" : "inventory");
+        return reply_error(out, 400, "missing query parameter \"%s\"",
+                           !item ? "item" : "inventory");
     if (!item[0] || strlen(item) > 255)
         return reply_error(out, 400, "item must be an item name (1 to 255 bytes)");
     long levels[1024];
@@ -410,8 +433,8 @@ static int h_crosssell(oq_serve *s, const char *path, struct MHD_Connection *con
     json_t *o = json_object();
     if (!o) return reply_error(out, 500, "out of memory");
     char msg[256] = "";
-    int rc = s->cfg.models.crosssell(s->cfg.models.crosssell_ctx, item, levels, n, o, msg,
-                                     sizeof msg);
+    int rc =
+        s->cfg.models.crosssell(s->cfg.models.crosssell_ctx, item, levels, n, o, msg, sizeof msg);
     if (rc) {
         json_decref(o);
         return reply_error(out, rc == OQ_EINVAL ? 400 : 500, "%s", msg[0] ? msg : oq_strerror(rc));
@@ -424,24 +447,25 @@ static int h_healthz(oq_serve *s, const char *path, struct MHD_Connection *conn,
 {
     (void)path, (void)conn, (void)rq;
     if (s->reco)
-        return reply_json(out, 200, json_pack("{s:s, s:s, s:s, s:I}", "status", "ok", "source",
-                                              "dir", "version", s->version, "users",
-                                              (json_int_t)s->reco->n));
+        return reply_json(out, 200,
+                          json_pack("{s:s, s:s, s:s, s:I}", "status", "ok", "source", "dir",
+                                    "version", s->version, "users", (json_int_t)s->reco->n));
     oq_error err = {0};
     redisContext *c = thread_redis(s, &err);
     char *js = NULL;
     long long v = 0;
     if (!c || oq_redis_lookup(c, s->cfg.redis_prefix, 0, &js, &v, &err)) {
         if (c) drop_redis(s);
-        return reply_json(out, 503, json_pack("{s:s, s:s}", "status", "unavailable", "error", err.msg));
+        return reply_json(out, 503,
+                          json_pack("{s:s, s:s}", "status", "unavailable", "error", err.msg));
     }
     free(js);
     atomic_store_explicit(&s->m.redis_version, v, memory_order_relaxed);
     if (!v) return reply_json(out, 503, json_pack("{s:s}", "status", "nothing published"));
     char ver[32];
     snprintf(ver, sizeof ver, "%lld", v);
-    return reply_json(out, 200, json_pack("{s:s, s:s, s:s}", "status", "ok", "source", "redis",
-                                          "version", ver));
+    return reply_json(
+        out, 200, json_pack("{s:s, s:s, s:s}", "status", "ok", "source", "redis", "version", ver));
 }
 
 /* Append printf output to a growing buffer. */
@@ -457,7 +481,8 @@ static void sb_printf(sbuf *b, const char *fmt, ...)
     for (;;) {
         va_list ap;
         va_start(ap, fmt);
-        int k = b->oom ? 0 : vsnprintf(b->p ? b->p + b->n : NULL, b->p ? b->cap - b->n : 0, fmt, ap);
+        int k =
+            b->oom ? 0 : vsnprintf(b->p ? b->p + b->n : NULL, b->p ? b->cap - b->n : 0, fmt, ap);
         va_end(ap);
         if (b->oom || k < 0) return;
         if (b->p && (size_t)k < b->cap - b->n) {
@@ -498,16 +523,19 @@ static int h_metrics(oq_serve *s, const char *path, struct MHD_Connection *conn,
                   "# TYPE offerq_http_request_duration_seconds histogram\n");
     for (int e = 0; e < N_EP; e++) {
         unsigned long long cum = 0;
-        for (size_t k = 0; k <= N_BUCKET; k++) cum += atomic_load(&m->hist[e][k]);
+        for (size_t k = 0; k <= N_BUCKET; k++)
+            cum += atomic_load(&m->hist[e][k]);
         if (!cum) continue;
         unsigned long long total = cum;
         cum = 0;
         for (size_t k = 0; k < N_BUCKET; k++) {
             cum += atomic_load(&m->hist[e][k]);
-            sb_printf(&b, "offerq_http_request_duration_seconds_bucket{endpoint=\"%s\",le=\"%g\"} %llu\n",
-                      ep_name[e], buckets[k], cum);
+            sb_printf(
+                &b, "offerq_http_request_duration_seconds_bucket{endpoint=\"%s\",le=\"%g\"} %llu\n",
+                ep_name[e], buckets[k], cum);
         }
-        sb_printf(&b, "offerq_http_request_duration_seconds_bucket{endpoint=\"%s\",le=\"+Inf\"} %llu\n",
+        sb_printf(&b,
+                  "offerq_http_request_duration_seconds_bucket{endpoint=\"%s\",le=\"+Inf\"} %llu\n",
                   ep_name[e], total);
         sb_printf(&b, "offerq_http_request_duration_seconds_sum{endpoint=\"%s\"} %.9f\n",
                   ep_name[e], (double)atomic_load(&m->sum_ns[e]) * 1e-9);
@@ -515,17 +543,21 @@ static int h_metrics(oq_serve *s, const char *path, struct MHD_Connection *conn,
                   ep_name[e], total);
     }
     char ver[32];
-    if (s->reco) snprintf(ver, sizeof ver, "%s", s->version);
-    else snprintf(ver, sizeof ver, "%lld", (long long)atomic_load(&m->redis_version));
-    sb_printf(&b, "# HELP offerq_model_info Version of the list being served (Redis: last seen).\n"
-                  "# TYPE offerq_model_info gauge\n"
-                  "offerq_model_info{version=\"%s\",source=\"%s\"} 1\n",
+    if (s->reco)
+        snprintf(ver, sizeof ver, "%s", s->version);
+    else
+        snprintf(ver, sizeof ver, "%lld", (long long)atomic_load(&m->redis_version));
+    sb_printf(&b,
+              "# HELP offerq_model_info Version of the list being served (Redis: last seen).\n"
+              "# TYPE offerq_model_info gauge\n"
+              "offerq_model_info{version=\"%s\",source=\"%s\"} 1\n",
               ver, s->reco ? "dir" : "redis");
-    sb_printf(&b, "# HELP offerq_models_loaded Model endpoints that are wired (1) or not (0).\n"
-                  "# TYPE offerq_models_loaded gauge\n"
-                  "offerq_models_loaded{model=\"bgnbd\"} %d\n"
-                  "offerq_models_loaded{model=\"profit\"} %d\n"
-                  "offerq_models_loaded{model=\"crosssell\"} %d\n",
+    sb_printf(&b,
+              "# HELP offerq_models_loaded Model endpoints that are wired (1) or not (0).\n"
+              "# TYPE offerq_models_loaded gauge\n"
+              "offerq_models_loaded{model=\"bgnbd\"} %d\n"
+              "offerq_models_loaded{model=\"profit\"} %d\n"
+              "offerq_models_loaded{model=\"crosssell\"} %d\n",
               s->cfg.models.p_alive != NULL, s->cfg.models.profit != NULL,
               s->cfg.models.crosssell != NULL);
     if (b.oom) {
@@ -630,8 +662,8 @@ static int path_match(const route *r, const char *path)
     return r->prefix ? !strncmp(path, r->path, strlen(r->path)) : !strcmp(path, r->path);
 }
 
-static int dispatch(oq_serve *s, struct MHD_Connection *conn, const char *method,
-                    const char *path, request *rq, reply *out, int *ep)
+static int dispatch(oq_serve *s, struct MHD_Connection *conn, const char *method, const char *path,
+                    request *rq, reply *out, int *ep)
 {
     *ep = EP_OTHER;
     const route *hit = NULL;
@@ -651,15 +683,13 @@ static int dispatch(oq_serve *s, struct MHD_Connection *conn, const char *method
                                out->allow);
         return reply_error(out, 404, "no such endpoint %.100s", path);
     }
-    if (rq->too_big)
-        return reply_error(out, 413, "request body over %zu bytes", s->cfg.max_body);
+    if (rq->too_big) return reply_error(out, 413, "request body over %zu bytes", s->cfg.max_body);
     return hit->fn(s, path, conn, rq, out);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     (void)version;
     oq_serve *s = cls;
@@ -683,7 +713,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         if (rq->len + n + 1 > rq->cap) {
             size_t cap = rq->cap ? rq->cap : 1024;
-            while (cap < rq->len + n + 1) cap *= 2;
+            while (cap < rq->len + n + 1)
+                cap *= 2;
             char *p = realloc(rq->body, cap);
             if (!p) return MHD_NO;
             rq->body = p;
@@ -756,17 +787,18 @@ static int load_dir(oq_serve *s, oq_error *err)
         size_t l = strlen(e->d_name);
         int ok = l > 4 && l < sizeof s->svgs[0] && !strcmp(e->d_name + l - 4, ".svg") &&
                  e->d_name[0] != '.';
-        for (size_t k = 0; ok && k < l; k++) ok = e->d_name[k] != '/';
+        for (size_t k = 0; ok && k < l; k++)
+            ok = e->d_name[k] != '/';
         if (ok) snprintf(s->svgs[s->n_svgs++], sizeof s->svgs[0], "%s", e->d_name);
     }
     if (d) closedir(d);
     char *ftxt = files ? json_dumps(files, JSON_COMPACT) : NULL;
     json_decref(files);
     const char *names[MAX_SVGS];
-    for (int i = 0; i < s->n_svgs; i++) names[i] = s->svgs[i];
-    s->dash_json = ftxt ? oq_serve_dashboard_json(s->reco, s->version, ftxt, names,
-                                                  (size_t)s->n_svgs)
-                        : NULL;
+    for (int i = 0; i < s->n_svgs; i++)
+        names[i] = s->svgs[i];
+    s->dash_json =
+        ftxt ? oq_serve_dashboard_json(s->reco, s->version, ftxt, names, (size_t)s->n_svgs) : NULL;
     free(ftxt);
     if (!s->dash_json) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
     return 0;
@@ -849,16 +881,13 @@ int oq_serve_start(const oq_serve_config *cfg, oq_serve **out, oq_error *err)
         rc = oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "bad bind address '%s'", s->cfg.bind);
         goto fail;
     }
-    s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
-                            (uint16_t)cfg->port, NULL, NULL, on_request, s,
-                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                            MHD_OPTION_THREAD_POOL_SIZE, s->cfg.threads,
-                            MHD_OPTION_CONNECTION_LIMIT, s->cfg.max_connections,
-                            MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.timeout_s,
-                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)128 * 1024,
-                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-                            MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
-                            MHD_OPTION_END);
+    s->d = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, (uint16_t)cfg->port,
+        NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_OPTION_THREAD_POOL_SIZE, s->cfg.threads, MHD_OPTION_CONNECTION_LIMIT,
+        s->cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)128 * 1024, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, s, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
     if (!s->d) {
         rc = oq_error_set(err, OQ_EIO, NULL, 0, 0, "cannot listen on %s:%d (in use?)", s->cfg.bind,
                           cfg->port);

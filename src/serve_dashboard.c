@@ -22,8 +22,8 @@ char *oq_serve_dashboard_json(const oq_reco *r, const char *version, const char 
                               const char *const *svgs, size_t n_svgs)
 {
     json_t *files = json_loads(files_json ? files_json : "{}", 0, NULL);
-    json_t *root = json_object(), *rows = json_array(), *mix = json_array(),
-           *hist = json_array(), *curves = json_array();
+    json_t *root = json_object(), *rows = json_array(), *mix = json_array(), *hist = json_array(),
+           *curves = json_array();
     char *out = NULL;
     if (!files || !root || !rows || !mix || !hist || !curves) goto cleanup;
     size_t count[OQ_N_COUPONS] = {0};
@@ -47,12 +47,12 @@ char *oq_serve_dashboard_json(const oq_reco *r, const char *version, const char 
         }
     }
     for (int k = 0; k < OQ_N_COUPONS; k++)
-        json_array_append_new(mix, json_pack("{s:s, s:f, s:I, s:f, s:f}", "coupon",
-                                             oq_coupon_name(k), "value", oq_coupon_value(k),
-                                             "count", (json_int_t)count[k], "face_value_total",
-                                             oq_coupon_value(k) * (double)count[k],
-                                             "expected_profit", profit[k]));
-    for (int b = 0; b < 10; b++) json_array_append_new(hist, json_integer((json_int_t)bins[b]));
+        json_array_append_new(
+            mix, json_pack("{s:s, s:f, s:I, s:f, s:f}", "coupon", oq_coupon_name(k), "value",
+                           oq_coupon_value(k), "count", (json_int_t)count[k], "face_value_total",
+                           oq_coupon_value(k) * (double)count[k], "expected_profit", profit[k]));
+    for (int b = 0; b < 10; b++)
+        json_array_append_new(hist, json_integer((json_int_t)bins[b]));
     for (size_t i = 0; i < n_svgs; i++) {
         char u[128];
         snprintf(u, sizeof u, "/v1/files/%s", svgs[i]);
@@ -61,16 +61,16 @@ char *oq_serve_dashboard_json(const oq_reco *r, const char *version, const char 
     json_object_set_new(root, "version", json_string(version));
     json_object_set_new(root, "users", json_integer((json_int_t)r->n));
     json_object_set_new(root, "truncated", json_boolean(nrows < r->n));
-    json_object_set_new(root, "columns", json_pack("[s,s,s,s,s,s]", "user_id", "snapshot_date",
-                                                     "state", "coupon", "expected_profit",
-                                                     "p_alive"));
+    json_object_set_new(root, "columns",
+                        json_pack("[s,s,s,s,s,s]", "user_id", "snapshot_date", "state", "coupon",
+                                  "expected_profit", "p_alive"));
     json_object_set(root, "rows", rows);
     json_object_set(root, "coupon_mix", mix);
     json_object_set_new(root, "face_value_total", json_real(face));
     json_object_set_new(root, "expected_profit_total", json_real(total));
-    json_object_set_new(root, "p_alive_hist", json_pack("{s:[f,f,f,f,f,f,f,f,f,f,f], s:O}",
-                                                        "edges", 0.0, 0.1, 0.2, 0.3, 0.4, 0.5,
-                                                        0.6, 0.7, 0.8, 0.9, 1.0, "counts", hist));
+    json_object_set_new(root, "p_alive_hist",
+                        json_pack("{s:[f,f,f,f,f,f,f,f,f,f,f], s:O}", "edges", 0.0, 0.1, 0.2, 0.3,
+                                  0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, "counts", hist));
     json_object_set(root, "curves", curves);
     json_object_set_new(root, "report", side(files, "report.json"));
     json_object_set_new(root, "eval", side(files, "eval.json"));

@@ -2,6 +2,7 @@
  * src/web/dashboard.html; edit the HTML and regenerate. */
 #include "serve_int.h"
 
+// clang-format off
 const char oq_serve_dashboard_html[] =
     "<!doctype html>\n"
     "<html lang=\"en\">\n"
@@ -225,3 +226,4 @@ const char oq_serve_dashboard_html[] =
     "</script>\n"
     "</body>\n"
     "</html>\n";
+// clang-format on

@@ -28,9 +28,11 @@ void oq_xsell_exp_default(oq_xsell_exp_config *c, int quick)
         /* 4 items of 4 units (625 states), shorter seasons: seconds, for tests */
         oq_xsell_sim *s = &c->sim;
         s->mdp.n_items = 4;
-        for (int i = 0; i < 4; i++) s->mdp.items[i].capacity = 4;
+        for (int i = 0; i < 4; i++)
+            s->mdp.items[i].capacity = 4;
         static const double lam[4] = {0.16, 0.14, 0.12, 0.13};
-        for (int i = 0; i < OQ_XSELL_MAX_ITEMS; i++) s->arrival[i] = i < 4 ? lam[i] : 0;
+        for (int i = 0; i < OQ_XSELL_MAX_ITEMS; i++)
+            s->arrival[i] = i < 4 ? lam[i] : 0;
         s->survival = 0.95;
         c->n_seeds = 8;
         c->n_points = 2;
@@ -43,7 +45,8 @@ void oq_xsell_exp_default(oq_xsell_exp_config *c, int quick)
     } else {
         c->n_seeds = 10;
         c->n_points = 6;
-        for (int p = 0; p < 6; p++) c->n_rules[p] = 2 * (p + 1);
+        for (int p = 0; p < 6; p++)
+            c->n_rules[p] = 2 * (p + 1);
         c->conv_share = 0.5;
         c->max_episodes = 20000;
         c->eval_every = 250;
@@ -61,7 +64,8 @@ static size_t plant_rules(const oq_xsell_exp_config *c, int seed_idx, int sc, in
     int N = c->sim.mdp.n_items, P = N * (N - 1);
     gsl_rng *r = oq_rng_new(c->seed, 0x5EED0000ull + (uint64_t)seed_idx);
     int pairs[OQ_XSELL_MAX_ITEMS * OQ_XSELL_MAX_ITEMS];
-    double cpos[OQ_XSELL_MAX_ITEMS * OQ_XSELL_MAX_ITEMS], cneg[OQ_XSELL_MAX_ITEMS * OQ_XSELL_MAX_ITEMS];
+    double cpos[OQ_XSELL_MAX_ITEMS * OQ_XSELL_MAX_ITEMS],
+        cneg[OQ_XSELL_MAX_ITEMS * OQ_XSELL_MAX_ITEMS];
     int np = 0;
     for (int i = 0; i < N; i++)
         for (int j = 0; j < N; j++)
@@ -166,8 +170,8 @@ static int run_task(const oq_xsell_exp_config *c, int point, int seed_idx, doubl
             rc = train(&sim, &kb, OQ_XSELL_KQ, c->seed, base + 4 + (uint64_t)sc, c->episodes_2b, 0,
                        0, dec, &o->kq[sc], &o->kq_profit[sc], NULL, err);
         if (!rc)
-            rc = train(&sim, &kb, OQ_XSELL_QLEARN, c->seed, base + 8 + (uint64_t)sc,
-                       c->episodes_2b, 0, 0, dec, &o->ql[sc], NULL, NULL, err);
+            rc = train(&sim, &kb, OQ_XSELL_QLEARN, c->seed, base + 8 + (uint64_t)sc, c->episodes_2b,
+                       0, 0, dec, &o->ql[sc], NULL, NULL, err);
         if (!rc) {
             oq_xsell_policy_static(&sim.mdp, &kb, c->static_level, dec);
             rc = oq_xsell_evaluate(&sim, dec, &o->st[sc], NULL, err);
@@ -181,9 +185,11 @@ static oq_xsell_stat stat_of(const double *x, int n)
 {
     oq_xsell_stat s = {0, 0, 0};
     double m = 0, v = 0;
-    for (int i = 0; i < n; i++) m += x[i];
+    for (int i = 0; i < n; i++)
+        m += x[i];
     m /= n;
-    for (int i = 0; i < n; i++) v += (x[i] - m) * (x[i] - m);
+    for (int i = 0; i < n; i++)
+        v += (x[i] - m) * (x[i] - m);
     s.mean = s.lo = s.hi = m;
     if (n > 1) {
         double h = gsl_cdf_tdist_Pinv(0.975, n - 1) * sqrt(v / (n - 1) / n);
@@ -237,8 +243,8 @@ static int write_svg(const char *path, const char *title, const char *xlabel, co
         xlo -= 1;
         xhi += 1;
     }
-#define PX(v) (L + ((v) - xlo) / (xhi - xlo) * (W - L - R))
-#define PY(v) (H - B - ((v) - ylo) / (yhi - ylo) * (H - T - B))
+#define PX(v) (L + ((v)-xlo) / (xhi - xlo) * (W - L - R))
+#define PY(v) (H - B - ((v)-ylo) / (yhi - ylo) * (H - T - B))
     fprintf(f,
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%g\" height=\"%g\" "
             "font-family=\"sans-serif\" font-size=\"12\">\n"
@@ -257,14 +263,16 @@ static int write_svg(const char *path, const char *title, const char *xlabel, co
             "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"black\"/>"
             "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"black\"/>\n"
             "<text x=\"%g\" y=\"%g\" text-anchor=\"middle\">%s</text>\n"
-            "<text x=\"18\" y=\"%g\" text-anchor=\"middle\" transform=\"rotate(-90 18 %g)\">%s</text>\n",
+            "<text x=\"18\" y=\"%g\" text-anchor=\"middle\" transform=\"rotate(-90 18 "
+            "%g)\">%s</text>\n",
             L, H - B, W - R, H - B, L, T, L, H - B, (L + W - R) / 2, H - 18, xlabel,
             (T + H - B) / 2, (T + H - B) / 2, ylabel);
     for (int s = 0; s < ns; s++) {
         const series *se = &ser[s];
-        fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s points=\"", se->color,
-                se->dashed ? " stroke-dasharray=\"6 4\"" : "");
-        for (int i = 0; i < nx; i++) fprintf(f, "%.1f,%.1f ", PX(x[i]), PY(se->y[i].mean));
+        fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s points=\"",
+                se->color, se->dashed ? " stroke-dasharray=\"6 4\"" : "");
+        for (int i = 0; i < nx; i++)
+            fprintf(f, "%.1f,%.1f ", PX(x[i]), PY(se->y[i].mean));
         fprintf(f, "\"/>\n");
         for (int i = 0; i < nx; i++)
             fprintf(f,
@@ -323,8 +331,9 @@ static int write_outputs(const oq_xsell_exp_config *c, const char *dir,
             static const char *pname[5] = {"kq", "qlearning", "static", "none", "dp"};
             double dp = res->dp[sc][p].mean, gain = dp - res->none_revenue;
             for (int k = 0; k < 5; k++) {
-                fprintf(af.fp, "%s,%d,%s,%.4f,%.4f,%.4f,%.3f,", sc_name[sc], c->n_rules[p], pname[k],
-                        pol[k]->mean, pol[k]->lo, pol[k]->hi, 100 * (dp - pol[k]->mean) / dp);
+                fprintf(af.fp, "%s,%d,%s,%.4f,%.4f,%.4f,%.3f,", sc_name[sc], c->n_rules[p],
+                        pname[k], pol[k]->mean, pol[k]->lo, pol[k]->hi,
+                        100 * (dp - pol[k]->mean) / dp);
                 if (gain > 1e-6 * dp)
                     fprintf(af.fp, "%.1f\n", 100 * (pol[k]->mean - res->none_revenue) / gain + 0.0);
                 else
@@ -369,9 +378,9 @@ static int write_outputs(const oq_xsell_exp_config *c, const char *dir,
             json_object_set_new(s, "qlearning", json_real(res->ql[sc][p].mean));
             json_object_set_new(s, "static", json_real(res->stat_rule[sc][p].mean));
             json_object_set_new(s, "dp", json_real(res->dp[sc][p].mean));
-            json_object_set_new(s, "kq_gap_to_dp_pct",
-                                json_real(100 * (res->dp[sc][p].mean - res->kq[sc][p].mean) /
-                                          res->dp[sc][p].mean));
+            json_object_set_new(
+                s, "kq_gap_to_dp_pct",
+                json_real(100 * (res->dp[sc][p].mean - res->kq[sc][p].mean) / res->dp[sc][p].mean));
             json_object_set_new(o, sc_name[sc], s);
         }
         json_array_append_new(pts, o);
@@ -383,8 +392,8 @@ static int write_outputs(const oq_xsell_exp_config *c, const char *dir,
     return rc;
 }
 
-int oq_xsell_experiment(const oq_xsell_exp_config *c, const char *out_dir,
-                        oq_xsell_exp_result *res, oq_error *err)
+int oq_xsell_experiment(const oq_xsell_exp_config *c, const char *out_dir, oq_xsell_exp_result *res,
+                        oq_error *err)
 {
     memset(res, 0, sizeof *res);
     int rc = oq_xsell_sim_check(&c->sim, err);
@@ -411,7 +420,9 @@ int oq_xsell_experiment(const oq_xsell_exp_config *c, const char *out_dir,
     int done = 0, first_rc = 0;
     oq_error first_err = {0};
 #ifdef _OPENMP
-    int nth = c->threads > 0 ? c->threads : omp_get_max_threads(); // NOLINT(clang-analyzer-deadcode.DeadStores): read by the pragma
+    // read by the pragma
+    // NOLINTNEXTLINE(clang-analyzer-deadcode.DeadStores)
+    int nth = c->threads > 0 ? c->threads : omp_get_max_threads();
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nth)
 #endif
     for (int k = 0; k < ntask; k++) {
@@ -440,18 +451,19 @@ int oq_xsell_experiment(const oq_xsell_exp_config *c, const char *out_dir,
         return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
     }
     int R = c->n_seeds;
-#define COLLECT(expr, dst)                                                                     \
-    do {                                                                                       \
-        for (int i = 0; i < R; i++) {                                                          \
-            const task_out *o = &outs[p * R + i];                                              \
-            buf[i] = (expr);                                                                   \
-        }                                                                                      \
-        dst = stat_of(buf, R);                                                                 \
+#define COLLECT(expr, dst)                                                                         \
+    do {                                                                                           \
+        for (int i = 0; i < R; i++) {                                                              \
+            const task_out *o = &outs[p * R + i];                                                  \
+            buf[i] = (expr);                                                                       \
+        }                                                                                          \
+        dst = stat_of(buf, R);                                                                     \
     } while (0)
     for (int p = 0; p < c->n_points; p++) {
         for (int m = 0; m < 2; m++) {
             COLLECT(o->conv[m], res->conv[m][p]);
-            for (int i = 0; i < R; i++) res->censored[m][p] += outs[p * R + i].censored[m];
+            for (int i = 0; i < R; i++)
+                res->censored[m][p] += outs[p * R + i].censored[m];
         }
         for (int sc = 0; sc < OQ_XSELL_N_SC; sc++) {
             COLLECT(o->kq[sc], res->kq[sc][p]);

@@ -26,7 +26,8 @@ void oq_xsell_sim_default(oq_xsell_sim *s)
         s->arrival[i] = lambda[i];
     }
     m->n_disc = 4;
-    for (int k = 0; k < 4; k++) m->disc[k] = 0.1 * k;
+    for (int k = 0; k < 4; k++)
+        m->disc[k] = 0.1 * k;
     s->survival = 0.98;
     s->rho_lo = 0.5;
     s->rho_hi = 1.1;
@@ -42,8 +43,8 @@ int oq_xsell_sim_check(const oq_xsell_sim *s, oq_error *err)
     double sum = 0;
     for (int i = 0; i < s->mdp.n_items; i++) {
         if (!(s->arrival[i] >= 0 && s->arrival[i] <= 1))
-            return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "arrival probability of '%s' not in [0, 1]",
-                                s->mdp.items[i].name);
+            return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
+                                "arrival probability of '%s' not in [0, 1]", s->mdp.items[i].name);
         sum += s->arrival[i];
     }
     if (sum > 1 + 1e-12)
@@ -172,7 +173,8 @@ void oq_xsell_policy_static(const oq_xsell_mdp *m, const oq_xsell_kb *kb, int le
                 best = kb->pos[i * OQ_XSELL_MAX_ITEMS + j];
                 partner[i] = j;
             }
-        if (partner[i] >= 0 && oq_xsell_addon_price(m, partner[i], level) < m->items[partner[i]].cost)
+        if (partner[i] >= 0 &&
+            oq_xsell_addon_price(m, partner[i], level) < m->items[partner[i]].cost)
             partner[i] = -1; /* the fixed discount would sell below cost */
     }
     uint32_t inv[OQ_XSELL_MAX_ITEMS] = {0};
@@ -188,8 +190,8 @@ void oq_xsell_policy_static(const oq_xsell_mdp *m, const oq_xsell_kb *kb, int le
  * V(x) = [sum_{e: x_e > 0} lambda_e (r + gamma E V(x'))] / (1 - gamma (1 - Lambda(x))),
  * Lambda(x) = sum_{e: x_e > 0} lambda_e: a period with no sale leaves x as it
  * is, so the self-loop is summed as a geometric series. */
-static int sweep(const oq_xsell_sim *s, uint8_t *dec, int optimise, double *revenue,
-                 double *profit, oq_error *err)
+static int sweep(const oq_xsell_sim *s, uint8_t *dec, int optimise, double *revenue, double *profit,
+                 oq_error *err)
 {
     const oq_xsell_mdp *m = &s->mdp;
     int N = m->n_items, D = oq_xsell_n_decisions(m), K = m->n_disc;
@@ -199,7 +201,7 @@ static int sweep(const oq_xsell_sim *s, uint8_t *dec, int optimise, double *reve
                             "%llu inventory states: exact evaluation is limited to %llu",
                             (unsigned long long)S, (unsigned long long)OQ_XSELL_DP_MAX_STATES);
     double *V = malloc(S * sizeof *V), *P = malloc(S * sizeof *P); /* (S) revenue, profit */
-    double *acc = malloc((size_t)N * (size_t)D * sizeof *acc);    /* (N, D) a(e, d) */
+    double *acc = malloc((size_t)N * (size_t)D * sizeof *acc);     /* (N, D) a(e, d) */
     if (!V || !P || !acc) {
         free(V);
         free(P);
@@ -208,10 +210,12 @@ static int sweep(const oq_xsell_sim *s, uint8_t *dec, int optimise, double *reve
                             (unsigned long long)S);
     }
     for (int e = 0; e < N; e++)
-        for (int d = 0; d < D; d++) acc[e * D + d] = oq_xsell_accept_prob(s, e, d);
+        for (int d = 0; d < D; d++)
+            acc[e * D + d] = oq_xsell_accept_prob(s, e, d);
     uint64_t stride[OQ_XSELL_MAX_ITEMS];
     stride[0] = 1;
-    for (int i = 1; i < N; i++) stride[i] = stride[i - 1] * ((uint64_t)m->items[i - 1].capacity + 1);
+    for (int i = 1; i < N; i++)
+        stride[i] = stride[i - 1] * ((uint64_t)m->items[i - 1].capacity + 1);
     double g = s->survival;
     uint32_t inv[OQ_XSELL_MAX_ITEMS] = {0};
     for (uint64_t x = 0; x < S; x++, next_inv(m, inv)) {

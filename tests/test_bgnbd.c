@@ -35,8 +35,10 @@ static void fit_summary(const oq_bgnbd_summary *s, double pen, oq_bgnbd_fit_repo
     assert_int_equal(oq_bgnbd_data_new(s->x, s->tx, s->T, NULL, s->n, &d, &err), 0);
     oq_bgnbd_fit_opts o = {.penalizer = pen};
     assert_int_equal(oq_bgnbd_fit(d, &o, rep, &err), 0);
-    if (dout) *dout = d;
-    else oq_bgnbd_data_free(d);
+    if (dout)
+        *dout = d;
+    else
+        oq_bgnbd_data_free(d);
 }
 
 /* FHL section 5: r = 0.243, alpha = 4.414, a = 0.793, b = 2.426, LL = -9582.4. */
@@ -140,7 +142,8 @@ static void test_gradient_fd(void **state)
     double g[4];
     double ll = oq_bgnbd_data_loglik(d, &p, g, NULL);
     double ll1 = 0;
-    for (size_t i = 0; i < s->n; i++) ll1 += oq_bgnbd_loglik_one(&p, s->x[i], s->tx[i], s->T[i]);
+    for (size_t i = 0; i < s->n; i++)
+        ll1 += oq_bgnbd_loglik_one(&p, s->x[i], s->tx[i], s->T[i]);
     assert_true(fabs(ll - ll1) <= 1e-9 * fabs(ll1));
     double *pv = &p.r;
     for (int i = 0; i < 4; i++) {
@@ -179,7 +182,8 @@ static int golden_row(void *ctx, char **f, const size_t *lens, size_t n, long li
     if (line == 1) return 0;
     g[0].n++;
     golden *row = &g[g[0].n];
-    for (size_t i = 0; i < n && i < 16; i++) row->v[i] = strtod(f[i], NULL);
+    for (size_t i = 0; i < n && i < 16; i++)
+        row->v[i] = strtod(f[i], NULL);
     row->n = (int)n;
     return 0;
 }
@@ -197,7 +201,8 @@ static void test_golden_predict(void **state)
     static golden g[128];
     memset(g, 0, sizeof g);
     oq_error err = {0};
-    assert_int_equal(oq_csv_read(tu_source("tests/golden/bgnbd/predict.csv"), NULL, golden_row, g, &err), 0);
+    assert_int_equal(
+        oq_csv_read(tu_source("tests/golden/bgnbd/predict.csv"), NULL, golden_row, g, &err), 0);
     assert_true(g[0].n >= 30);
     for (int k = 1; k <= g[0].n; k++) {
         const double *v = g[k].v;
@@ -207,9 +212,10 @@ static void test_golden_predict(void **state)
         double pa = oq_bgnbd_p_alive(&p, x, tx, T);
         double e;
         assert_int_equal(oq_bgnbd_expected(&p, t, x, tx, T, &e), 0);
-        if (fabs(ll - v[8]) > 1e-11 * fmax(fabs(v[8]), 1) || relerr(pa, v[9]) > 1e-11 || relerr(e, v[10]) > 1e-9)
-            fprintf(stderr, "row %d: ll %.17g/%.17g p %.17g/%.17g e %.17g/%.17g\n", k, ll, v[8],
-                    pa, v[9], e, v[10]);
+        if (fabs(ll - v[8]) > 1e-11 * fmax(fabs(v[8]), 1) || relerr(pa, v[9]) > 1e-11 ||
+            relerr(e, v[10]) > 1e-9)
+            fprintf(stderr, "row %d: ll %.17g/%.17g p %.17g/%.17g e %.17g/%.17g\n", k, ll, v[8], pa,
+                    v[9], e, v[10]);
         assert_true(fabs(ll - v[8]) <= 1e-11 * fmax(fabs(v[8]), 1));
         assert_true(relerr(pa, v[9]) <= 1e-11);
         assert_true(relerr(e, v[10]) <= 1e-9);
@@ -222,7 +228,8 @@ static void test_golden_pn(void **state)
     static golden g[128];
     memset(g, 0, sizeof g);
     oq_error err = {0};
-    assert_int_equal(oq_csv_read(tu_source("tests/golden/bgnbd/pn.csv"), NULL, golden_row, g, &err), 0);
+    assert_int_equal(oq_csv_read(tu_source("tests/golden/bgnbd/pn.csv"), NULL, golden_row, g, &err),
+                     0);
     assert_true(g[0].n >= 60);
     for (int k = 1; k <= g[0].n; k++) {
         const double *v = g[k].v;
@@ -303,8 +310,8 @@ static void test_recovery(void **state)
     assert_int_equal(oq_sidecar_path(log, ".orders.csv", orders, sizeof orders), 0);
     oq_bgnbd_tx *tx = NULL;
     assert_int_equal(oq_bgnbd_tx_read(orders, 1, 0, &tx, &err), 0);
-    oq_bgnbd_split sp = {.unit_days = 1, .calibration_end = cfg.end_day,
-                         .observation_end = OQ_BGNBD_NO_DATE};
+    oq_bgnbd_split sp = {
+        .unit_days = 1, .calibration_end = cfg.end_day, .observation_end = OQ_BGNBD_NO_DATE};
     oq_bgnbd_summary *s = NULL;
     assert_int_equal(oq_bgnbd_summary_build(tx, &sp, &s, &err), 0);
     assert_int_equal(s->n, (size_t)cfg.n_customers);
@@ -315,7 +322,8 @@ static void test_recovery(void **state)
     double H[16];
     (void)oq_bgnbd_data_loglik(d, &rep.p, NULL, H);
     gsl_matrix *m = gsl_matrix_alloc(4, 4);
-    for (int i = 0; i < 16; i++) gsl_matrix_set(m, (size_t)i / 4, (size_t)i % 4, -H[i]);
+    for (int i = 0; i < 16; i++)
+        gsl_matrix_set(m, (size_t)i / 4, (size_t)i % 4, -H[i]);
     assert_int_equal(gsl_linalg_cholesky_decomp1(m), 0);
     assert_int_equal(gsl_linalg_cholesky_invert(m), 0);
     const double est[4] = {rep.p.r, rep.p.alpha, rep.p.a, rep.p.b};
@@ -362,7 +370,8 @@ static void test_bad_input(void **state)
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
         oq_error err = {0};
         oq_bgnbd_summary *s = NULL;
-        int rc = oq_bgnbd_summary_read_mem("bad.csv", cases[k].text, strlen(cases[k].text), &s, &err);
+        int rc =
+            oq_bgnbd_summary_read_mem("bad.csv", cases[k].text, strlen(cases[k].text), &s, &err);
         if (rc != OQ_EPARSE || err.line != cases[k].line || err.col != cases[k].col ||
             !strstr(err.msg, cases[k].msg))
             fprintf(stderr, "case %zu: rc %d %ld:%ld %s\n", k, rc, err.line, err.col, err.msg);
@@ -380,8 +389,9 @@ static void test_bad_input(void **state)
     assert_int_equal(oq_bgnbd_data_new(x, tx, T, NULL, 2, &d, &err), OQ_EINVAL);
     assert_non_null(strstr(err.msg, "customer 1"));
     /* A good file with holdout columns and lifetimes' names reads back. */
-    const char *ok = "customer_id,frequency_cal,recency_cal,T_cal,frequency_holdout,duration_holdout\n"
-                     "7,2,10.5,20,1,39\n8,0,0,3,0,39\n";
+    const char *ok =
+        "customer_id,frequency_cal,recency_cal,T_cal,frequency_holdout,duration_holdout\n"
+        "7,2,10.5,20,1,39\n8,0,0,3,0,39\n";
     oq_bgnbd_summary *s = NULL;
     assert_int_equal(oq_bgnbd_summary_read_mem("ok.csv", ok, strlen(ok), &s, &err), 0);
     assert_int_equal(s->n, 2);
@@ -453,7 +463,8 @@ static void test_holdout_cdnow(void **state)
     oq_bgnbd_holdout h;
     assert_int_equal(oq_bgnbd_holdout_report(&rep.p, s, 7, &h, NULL, &err), 0);
     size_t n = 0;
-    for (int k = 0; k < h.n_rows; k++) n += h.rows[k].n;
+    for (int k = 0; k < h.n_rows; k++)
+        n += h.rows[k].n;
     assert_int_equal(n, 2357);
     fprintf(stderr, "holdout: actual %.1f predicted %.1f mae %.4f corr %.4f\n", h.total_actual,
             h.total_predicted, h.mae, h.corr);
@@ -464,7 +475,8 @@ static void test_holdout_cdnow(void **state)
     assert_true(h.total_actual == 1882);
     assert_true(fabs(h.total_predicted - h.total_actual) < 0.15 * h.total_actual);
     assert_true(h.corr > 0.5);
-    for (int k = 1; k < 6; k++) assert_true(h.rows[k].predicted > h.rows[k - 1].predicted);
+    for (int k = 1; k < 6; k++)
+        assert_true(h.rows[k].predicted > h.rows[k - 1].predicted);
     oq_bgnbd_summary_free(s);
     oq_bgnbd_tx_free(tx);
 }
@@ -473,11 +485,11 @@ int main(void)
 {
     gsl_set_error_handler_off();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cdnow_published),   cmocka_unit_test(test_cdnow_summary_from_sample),
-        cmocka_unit_test(test_gradient_fd),       cmocka_unit_test(test_golden_predict),
-        cmocka_unit_test(test_golden_pn),         cmocka_unit_test(test_identities),
-        cmocka_unit_test(test_recovery),          cmocka_unit_test(test_bad_input),
-        cmocka_unit_test(test_transactions),      cmocka_unit_test(test_holdout_cdnow),
+        cmocka_unit_test(test_cdnow_published), cmocka_unit_test(test_cdnow_summary_from_sample),
+        cmocka_unit_test(test_gradient_fd),     cmocka_unit_test(test_golden_predict),
+        cmocka_unit_test(test_golden_pn),       cmocka_unit_test(test_identities),
+        cmocka_unit_test(test_recovery),        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_transactions),    cmocka_unit_test(test_holdout_cdnow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -38,8 +38,10 @@ static void test_boltzmann(void **state)
         }
         assert_true(fabs(s - 1) < 1e-12);
         for (int i = 0; i < n; i++) {
-            if (!valid[i]) assert_true(p[i] == 0);
-            else assert_true(fabs(p[i] - exp(mu[i] / tau) / den) < 1e-12);
+            if (!valid[i])
+                assert_true(p[i] == 0);
+            else
+                assert_true(fabs(p[i] - exp(mu[i] / tau) / den) < 1e-12);
         }
         /* tau -> 0: the argmax; tau = 0 exactly: the argmax too */
         oq_xsell_boltzmann(mu, valid, n, 1e-6, p);
@@ -51,7 +53,8 @@ static void test_boltzmann(void **state)
         for (int i = 0; i < n; i++)
             assert_true(fabs(p[i] - (valid[i] ? 1.0 / nv : 0)) < 1e-8);
         oq_xsell_boltzmann(mu, valid, n, INFINITY, p);
-        for (int i = 0; i < n; i++) assert_true(p[i] == (valid[i] ? 1.0 / nv : 0));
+        for (int i = 0; i < n; i++)
+            assert_true(p[i] == (valid[i] ? 1.0 / nv : 0));
     }
     /* max-subtracted: Q-sized values at a small temperature do not overflow */
     double big[3] = {1e4, 1e4 - 1, 3e3};
@@ -67,8 +70,10 @@ static oq_xsell_sim small_sim(int n, uint32_t cap)
     oq_xsell_sim s;
     oq_xsell_sim_default(&s);
     s.mdp.n_items = n;
-    for (int i = 0; i < n; i++) s.mdp.items[i].capacity = cap;
-    for (int i = n; i < OQ_XSELL_MAX_ITEMS; i++) s.arrival[i] = 0;
+    for (int i = 0; i < n; i++)
+        s.mdp.items[i].capacity = cap;
+    for (int i = n; i < OQ_XSELL_MAX_ITEMS; i++)
+        s.arrival[i] = 0;
     return s;
 }
 
@@ -94,7 +99,8 @@ static void test_valid_and_utility(void **state)
     }
     /* (9): min-max over H; (10) raise with c+; (11) lower with c- */
     double q[OQ_XSELL_MAX_DEC] = {0}, mu[OQ_XSELL_MAX_DEC];
-    for (int d = 0; d < D; d++) q[d] = 100 + d;
+    for (int d = 0; d < D; d++)
+        q[d] = 100 + d;
     oq_xsell_rule rules[2] = {{0, 1, 0.6, 0}, {0, 3, 0.5, 1}};
     oq_xsell_kb kb;
     assert_int_equal(oq_xsell_kb_build(m, rules, 2, &kb, NULL), 0);
@@ -138,7 +144,7 @@ static void test_dp_by_hand(void **state)
     assert_int_equal(oq_xsell_sim_plant(&s, &ru, 1, NULL), 0);
     double g = 0.9, p0 = 40, p1 = 25, c0 = 22, c1 = 15, l0 = 0.3, l1 = 0.2;
     double f = (1.1 - 0.8) / 0.6;              /* P(R >= 0.8 p) under U[0.5, 1.1] p */
-    double a01 = 0.8 * f, a10 = 0.05 * f;     /* planted rule; base interest */
+    double a01 = 0.8 * f, a10 = 0.05 * f;      /* planted rule; base interest */
     double V10 = l0 * p0 / (1 - g * (1 - l0)); /* only item 0 left */
     double V01 = l1 * p1 / (1 - g * (1 - l1));
     double b0 = fmax(p0 + g * V01, p0 + a01 * 0.8 * p1 + g * (1 - a01) * V01);
@@ -362,7 +368,8 @@ static void test_learning_never_invalid(void **state)
     /* small stocks so items run out often; item 4 (cost 72%) cannot take 30% off */
     oq_xsell_sim s;
     oq_xsell_sim_default(&s);
-    for (int i = 0; i < 5; i++) s.mdp.items[i].capacity = 2;
+    for (int i = 0; i < 5; i++)
+        s.mdp.items[i].capacity = 2;
     oq_xsell_rule ru[4] = {{0, 4, 0.9, 0}, {1, 4, 0.9, 0}, {2, 3, 0.8, 0}, {3, 2, 0.7, 1}};
     oq_xsell_kb kb;
     assert_int_equal(oq_xsell_sim_plant(&s, ru, 4, NULL), 0);
@@ -454,7 +461,8 @@ static void test_table_file(void **state)
     for (uint64_t x = 0; x < S; x++)
         for (int e = 0; e < 3; e++) {
             uint32_t v1, v2;
-            const double *a = oq_xsell_qtable_find(t, x, e, &v1), *b = oq_xsell_qtable_find(u, x, e, &v2);
+            const double *a = oq_xsell_qtable_find(t, x, e, &v1),
+                         *b = oq_xsell_qtable_find(u, x, e, &v2);
             assert_true((a == NULL) == (b == NULL));
             if (!a) continue;
             assert_int_equal(v1, v2);
@@ -612,9 +620,11 @@ static void test_offer_lookup(void **state)
     gsl_rng_free(r);
 
     /* item names, then positions counted from 1 */
-    static const struct { const char *name; int want; } find[] = {
-        {"bread", 0}, {"butter", 2}, {"1", 0}, {"3", 2}, {"0", -1}, {"4", -1},
-        {"jam", -1}, {"2x", -1}, {"", -1}, {"-1", -1}, {"+2", -1}};
+    static const struct {
+        const char *name;
+        int want;
+    } find[] = {{"bread", 0}, {"butter", 2}, {"1", 0}, {"3", 2},   {"0", -1}, {"4", -1},
+                {"jam", -1},  {"2x", -1},    {"", -1}, {"-1", -1}, {"+2", -1}};
     for (size_t k = 0; k < sizeof find / sizeof *find; k++)
         assert_int_equal(oq_xsell_item_find(&s.mdp, find[k].name), find[k].want);
 
@@ -681,18 +691,23 @@ static void test_offer_lookup(void **state)
     assert_int_equal(oq_xsell_items_match(&s.mdp, &sw, &err), OQ_EINVAL);
 
     /* bad requests: OQ_EINVAL with a message saying what is wrong */
-    static const struct { const char *item; long inv[4]; size_t n; const char *msg; } bad[] = {
-        {"jam", {3, 3, 3}, 3, "unknown item 'jam'"},
-        {"4", {3, 3, 3}, 3, "unknown item '4'"},
-        {"bread", {3, 3}, 2, "inventory has 2 counts, the table has 3 items"},
-        {"bread", {3, 3, 3, 3}, 4, "inventory has 4 counts"},
-        {"bread", {3, 4, 3}, 3, "inventory of 'milk' must be in [0, 3]"},
-        {"bread", {3, -1, 3}, 3, "inventory of 'milk' must be in [0, 3]"},
-        {"bread", {0, 3, 3}, 3, "'bread' is out of stock"}};
+    static const struct {
+        const char *item;
+        long inv[4];
+        size_t n;
+        const char *msg;
+    } bad[] = {{"jam", {3, 3, 3}, 3, "unknown item 'jam'"},
+               {"4", {3, 3, 3}, 3, "unknown item '4'"},
+               {"bread", {3, 3}, 2, "inventory has 2 counts, the table has 3 items"},
+               {"bread", {3, 3, 3, 3}, 4, "inventory has 4 counts"},
+               {"bread", {3, 4, 3}, 3, "inventory of 'milk' must be in [0, 3]"},
+               {"bread", {3, -1, 3}, 3, "inventory of 'milk' must be in [0, 3]"},
+               {"bread", {0, 3, 3}, 3, "'bread' is out of stock"}};
     for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
         memset(&err, 0, sizeof err);
-        assert_int_equal(oq_xsell_offer_lookup(t, bad[k].item, bad[k].inv, bad[k].n, NULL, &of, &err),
-                         OQ_EINVAL);
+        assert_int_equal(
+            oq_xsell_offer_lookup(t, bad[k].item, bad[k].inv, bad[k].n, NULL, &of, &err),
+            OQ_EINVAL);
         if (!strstr(err.msg, bad[k].msg)) fail_msg("case %zu: '%s'", k, err.msg);
     }
     oq_xsell_qtable_free(t);

@@ -57,7 +57,8 @@ static void test_accepted_variants(void **state)
         oq_log *log = NULL;
         oq_error err = {0};
         int rc = oq_log_read_mem("v.csv", variants[i], strlen(variants[i]), &log, &err);
-        if (rc) fail_msg("variant %zu rejected: %s (line %ld col %ld)", i, err.msg, err.line, err.col);
+        if (rc)
+            fail_msg("variant %zu rejected: %s (line %ld col %ld)", i, err.msg, err.line, err.col);
         assert_int_equal(log->n, 1);
         assert_int_equal(log->user_id[0], 1);
         assert_float_equal(log->profit[0], 30.25, 1e-12);
@@ -76,7 +77,7 @@ static void test_accepted_variants(void **state)
 typedef struct bad_case {
     const char *what;
     const char *csv;
-    long line, col; /* expected position; col 0 = any */
+    long line, col;     /* expected position; col 0 = any */
     const char *needle; /* must appear in the message */
 } bad_case;
 
@@ -86,8 +87,11 @@ static const bad_case bad_cases[] = {
      "user_id,snapshot_date,days_since_last_purchase,purchases_last_30d,avg_order_value,"
      "category,remaining_budget_pct,coupon_offered,order_placed\n",
      1, 0, "missing column \"order_profit\""},
-    {"unknown column in header", OQ_LOG_HEADER ",bonus\n1,2025-01-05,3,2,45.50,baby,0.9,10,1,30.25,1\n", 1, 11, "unknown column"},
-    {"missing columns in a row", HDR "1,2025-01-05,3,2,45.50,baby,0.9,10,1\n", 2, 0, "missing columns"},
+    {"unknown column in header",
+     OQ_LOG_HEADER ",bonus\n1,2025-01-05,3,2,45.50,baby,0.9,10,1,30.25,1\n", 1, 11,
+     "unknown column"},
+    {"missing columns in a row", HDR "1,2025-01-05,3,2,45.50,baby,0.9,10,1\n", 2, 0,
+     "missing columns"},
     {"extra columns in a row", HDR ROW1 "1,2025-01-05,3,2,45.50,baby,0.9,10,1,30.25,7\n", 3, 11,
      "extra columns"},
     {"non-number", HDR "1,2025-01-05,3,2,abc,baby,0.9,10,1,30.25\n", 2, 5, "avg_order_value"},
@@ -122,7 +126,8 @@ static void test_bad_inputs(void **state)
         if (rc == 0) fail_msg("case '%s' was accepted", c->what);
         assert_null(log);
         assert_string_equal(err.file, "bad.csv");
-        if (err.line != c->line) fail_msg("case '%s': line %ld, expected %ld (%s)", c->what, err.line, c->line, err.msg);
+        if (err.line != c->line)
+            fail_msg("case '%s': line %ld, expected %ld (%s)", c->what, err.line, c->line, err.msg);
         if (c->col && err.col != c->col)
             fail_msg("case '%s': column %ld, expected %ld (%s)", c->what, err.col, c->col, err.msg);
         if (!strstr(err.msg, c->needle))
@@ -245,8 +250,9 @@ static void test_large_roundtrip(void **state)
     assert_non_null(buf);
     len += (size_t)snprintf(buf + len, cap - len, "%s", HDR);
     for (size_t i = 0; i < n; i++)
-        len += (size_t)snprintf(buf + len, cap - len, "%zu,2025-03-%02zu,%zu,%zu,%zu.25,c%zu,0.5,%s,%zu,%zu.5\n",
-                                i, 1 + i % 28, i % 50, i % 7, i % 300, i % 13,
+        len += (size_t)snprintf(buf + len, cap - len,
+                                "%zu,2025-03-%02zu,%zu,%zu,%zu.25,c%zu,0.5,%s,%zu,%zu.5\n", i,
+                                1 + i % 28, i % 50, i % 7, i % 300, i % 13,
                                 oq_coupon_name((int)(i % 4)), i % 2, i % 100);
     oq_log *log = NULL;
     oq_error err = {0};
@@ -266,12 +272,11 @@ static void test_large_roundtrip(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_good_log),  cmocka_unit_test(test_accepted_variants),
-        cmocka_unit_test(test_bad_inputs), cmocka_unit_test(test_nul_byte),
-        cmocka_unit_test(test_file_errors),
-        cmocka_unit_test(test_dates),     cmocka_unit_test(test_dict),
-        cmocka_unit_test(test_index),     cmocka_unit_test(test_events),
-        cmocka_unit_test(test_large_roundtrip),
+        cmocka_unit_test(test_good_log),    cmocka_unit_test(test_accepted_variants),
+        cmocka_unit_test(test_bad_inputs),  cmocka_unit_test(test_nul_byte),
+        cmocka_unit_test(test_file_errors), cmocka_unit_test(test_dates),
+        cmocka_unit_test(test_dict),        cmocka_unit_test(test_index),
+        cmocka_unit_test(test_events),      cmocka_unit_test(test_large_roundtrip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

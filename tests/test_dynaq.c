@@ -84,7 +84,8 @@ static void test_table_and_files(void **st)
         }
     }
     assert_int_equal(q->n, N);
-    for (size_t i = 0; i < N; i += 97) assert_int_equal(oq_qtable_find(q, oq_mix64(i) >> 2), (long)i);
+    for (size_t i = 0; i < N; i += 97)
+        assert_int_equal(oq_qtable_find(q, oq_mix64(i) >> 2), (long)i);
     assert_int_equal(oq_qtable_find(q, (oq_mix64(N + 1) >> 2) | 1), -1);
     assert_int_equal(oq_qtable_argmax(q, 5), 3);
 
@@ -187,7 +188,8 @@ static void mdp_setup(const oq_log *log, oq_log_index **ix, double **rt, oq_dyna
     assert_int_equal(oq_log_index_build(log, ix, NULL), 0);
     *rt = malloc(log->n * 4 * sizeof **rt);
     for (size_t i = 0; i < log->n; i++)
-        for (int a = 0; a < 4; a++) (*rt)[i * 4 + a] = log->days_since[i] == 5 ? rA[a] : rB[a];
+        for (int a = 0; a < 4; a++)
+            (*rt)[i * 4 + a] = log->days_since[i] == 5 ? rA[a] : rB[a];
     oq_dynaq_disc_default(d);
     oq_dynaq_config_default(c);
     c->quiet = 1;
@@ -280,8 +282,8 @@ static void test_dynaq_sharded(void **st)
     oq_qtable_free(q2);
     oq_error err = {0};
     assert_int_equal(oq_dynaq_train_sharded(q, log, ix, rt, &c, 0, NULL, &err), OQ_EINVAL);
-    assert_int_equal(oq_dynaq_train_sharded(q, log, ix, rt, &c, OQ_DYNAQ_MAX_SHARDS + 1, NULL, &err),
-                     OQ_EINVAL);
+    assert_int_equal(
+        oq_dynaq_train_sharded(q, log, ix, rt, &c, OQ_DYNAQ_MAX_SHARDS + 1, NULL, &err), OQ_EINVAL);
     oq_qtable_free(q);
     free(rt);
     oq_log_index_free(ix);
@@ -293,7 +295,8 @@ static double brute(size_t n, const double *v, const double *s, double budget)
 {
     double best = -INFINITY;
     size_t total = 1;
-    for (size_t i = 0; i < n; i++) total *= 4;
+    for (size_t i = 0; i < n; i++)
+        total *= 4;
     for (size_t m = 0; m < total; m++) {
         size_t x = m;
         double tv = 0, ts = 0;
@@ -335,7 +338,8 @@ static void test_planner(void **st)
             free_best += row_max;
             for (int a = 0; a < 4; a++)
                 for (int b = 0; b < 4; b++)
-                    if (v[i * 4 + b] - v[i * 4 + a] > maxgain) maxgain = v[i * 4 + b] - v[i * 4 + a];
+                    if (v[i * 4 + b] - v[i * 4 + a] > maxgain)
+                        maxgain = v[i * 4 + b] - v[i * 4 + a];
         }
         double budget = 30 * gsl_rng_uniform(rng);
         assert_int_equal(oq_budget_plan(n, v, s, budget, ch, &tv, &ts, NULL), 0);
@@ -358,7 +362,7 @@ static void test_planner(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_worked_example), cmocka_unit_test(test_keys),
+        cmocka_unit_test(test_worked_example),  cmocka_unit_test(test_keys),
         cmocka_unit_test(test_table_and_files), cmocka_unit_test(test_merge),
         cmocka_unit_test(test_dynaq_converges), cmocka_unit_test(test_dynaq_sharded),
         cmocka_unit_test(test_planner),

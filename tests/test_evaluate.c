@@ -77,20 +77,24 @@ static void test_truth_policies(void **st)
     int *pol = malloc(t->n * sizeof *pol);
     double fixed[4], spend[4], p, s, po, so;
     for (int c = 0; c < 4; c++) {
-        for (size_t i = 0; i < t->n; i++) pol[i] = c;
+        for (size_t i = 0; i < t->n; i++)
+            pol[i] = c;
         oq_truth_value(t, pol, &fixed[c], &spend[c]);
     }
     assert_true(spend[0] == 0);
     oq_truth_value_random(t, t->cfg.p_log, &p, &s);
     double mix = 0;
-    for (int c = 0; c < 4; c++) mix += t->cfg.p_log[c] * fixed[c];
+    for (int c = 0; c < 4; c++)
+        mix += t->cfg.p_log[c] * fixed[c];
     assert_true(fabs(p - mix) < 1e-6 * fabs(mix));
     oq_truth_oracle(t, pol, &po, &so);
-    for (int c = 0; c < 4; c++) assert_true(po >= fixed[c]);
+    for (int c = 0; c < 4; c++)
+        assert_true(po >= fixed[c]);
     /* dead customers earn nothing whatever the coupon */
     for (size_t i = 0; i < t->n; i++)
         if (!t->alive[i])
-            for (int c = 0; c < 4; c++) assert_true(t->reward[i * 4 + c] == 0);
+            for (int c = 0; c < 4; c++)
+                assert_true(t->reward[i * 4 + c] == 0);
     free(pol);
     oq_truth_free(t);
 }
@@ -114,7 +118,8 @@ static void test_ope_fixed(void **st)
     oq_scorer sc = oq_interim_scorer(im);
     assert_int_equal(oq_scorer_score_all(&sc, log, 1000, pa, qh, NULL), 0);
     for (int c = 0; c < 3; c++) { /* coupon 20 is the noisiest; checked by the CLI test */
-        for (size_t i = 0; i < log->n; i++) pi[i] = c;
+        for (size_t i = 0; i < log->n; i++)
+            pi[i] = c;
         oq_ope o;
         assert_int_equal(oq_ope_estimate(log, cfg.p_log, pi, qh, tr, &o, NULL), 0);
         assert_true(fabs(o.ips - o.truth) < 0.10 * fabs(o.truth));
@@ -142,7 +147,8 @@ static void test_pipeline_and_eval(void **st)
     o.out_dir = run_dir;
     o.quiet = 1;
     o.budget = 500;
-    o.reward = OQ_REWARD_EMPIRICAL; /* the interim r^: fast; the Transformer path is in cli_pipeline.sh */
+    o.reward =
+        OQ_REWARD_EMPIRICAL; /* the interim r^: fast; the Transformer path is in cli_pipeline.sh */
     oq_pipeline_result *r = NULL;
     oq_error err = {0};
     assert_int_equal(oq_pipeline_run(&o, NULL, &r, &err), 0);

@@ -48,7 +48,8 @@ static void test_schema_and_determinism(void **state)
     assert_int_equal(log->n, 2000 * 7);
     /* Coupons follow the logging propensities (0.4, 0.2, 0.2, 0.2) within 4 sigma. */
     size_t cnt[4] = {0};
-    for (size_t i = 0; i < log->n; i++) cnt[log->coupon[i]]++;
+    for (size_t i = 0; i < log->n; i++)
+        cnt[log->coupon[i]]++;
     for (int k = 0; k < 4; k++) {
         double p = cfg.p_log[k], n = (double)log->n;
         assert_true(fabs((double)cnt[k] / n - p) < 4 * sqrt(p * (1 - p) / n));
@@ -58,7 +59,8 @@ static void test_schema_and_determinism(void **state)
     assert_int_equal(oq_log_index_build(log, &ix, &err), 0);
     assert_int_equal(ix->n_customers, 2000);
     float lo = 1;
-    for (size_t i = 0; i < log->n; i++) lo = log->budget[i] < lo ? log->budget[i] : lo;
+    for (size_t i = 0; i < log->n; i++)
+        lo = log->budget[i] < lo ? log->budget[i] : lo;
     assert_true(lo > 0.1 && lo < 0.3);
     oq_log_index_free(ix);
 
@@ -149,7 +151,8 @@ static void test_expected(void **state)
         }
         if (cu.death_day <= cfg.end_day + 1) {
             seen_dead++;
-            for (int c = 0; c < 4; c++) assert_float_equal(r[c], 0, 0);
+            for (int c = 0; c < 4; c++)
+                assert_float_equal(r[c], 0, 0);
         } else if (cu.type == OQ_GEN_SURE) {
             seen_sure++;
             assert_float_equal(p[3], p[0], 1e-12);

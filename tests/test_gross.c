@@ -31,17 +31,18 @@ static void load(fixture *fx)
     oq_error err = {0};
     memset(fx, 0, sizeof *fx);
     assert_int_equal(oq_log_read(tu_source("tests/data/gross/log.csv"), &fx->log, &err), 0);
-    assert_int_equal(oq_events_read(tu_source("tests/data/gross/log.events.csv"), &fx->log->cats,
-                                    &fx->ev, &err),
-                     0);
-    assert_int_equal(oq_orders_read(tu_source("tests/data/gross/log.orders.csv"), &fx->orders, &err),
-                     0);
+    assert_int_equal(
+        oq_events_read(tu_source("tests/data/gross/log.events.csv"), &fx->log->cats, &fx->ev, &err),
+        0);
+    assert_int_equal(
+        oq_orders_read(tu_source("tests/data/gross/log.orders.csv"), &fx->orders, &err), 0);
     assert_int_equal(oq_log_index_build(fx->log, &fx->ix, &err), 0);
     assert_int_equal(oq_events_ix_build(fx->ev, fx->ix, &fx->evx, &err), 0);
     /* the appended event row leaves the file unsorted: the index sorts it */
     assert_non_null(fx->evx->order);
     int32_t last = INT32_MIN;
-    for (size_t i = 0; i < fx->log->n; i++) last = fx->log->day[i] > last ? fx->log->day[i] : last;
+    for (size_t i = 0; i < fx->log->n; i++)
+        last = fx->log->day[i] > last ? fx->log->day[i] : last;
     fx->tomorrow = last + 1;
     json_error_t je;
     fx->golden = json_load_file(tu_source("tests/golden/gross/model.json"), 0, &je);
@@ -136,23 +137,28 @@ static void check_mode(fixture *fx, const char *mode, const oq_events *ev, const
             for (int c = 0; c < OQ_GROSS_NCONC; c++)
                 for (int a = 0; a < OQ_GROSS_NALPHA; a++)
                     assert_close(m->loglik_grid[d][c][a],
-                                 json_number_value(json_array_get(
-                                     json_array_get(json_array_get(grid, d), c), a)),
+                                 json_number_value(
+                                     json_array_get(json_array_get(json_array_get(grid, d), c), a)),
                                  TOL, "loglik_grid", (d * 10 + c) * 10 + a);
     }
     double *gr = malloc(fx->log->n * sizeof *gr), *gt = malloc(fx->ix->n_customers * sizeof *gt);
-    assert_int_equal(oq_gross_predict(m, fx->log, fx->ix, ev, evx, orders, fx->tomorrow, gr, gt, &err),
-                     0);
+    assert_int_equal(
+        oq_gross_predict(m, fx->log, fx->ix, ev, evx, orders, fx->tomorrow, gr, gt, &err), 0);
     check_vector(g, "g_row", gr, fx->log->n);
     check_vector(g, "g_tom", gt, fx->ix->n_customers);
     /* the browse concentration evidence, written with a stride of 2 into
        float columns (feature 11 of the response model) */
-    float *er = malloc(2 * fx->log->n * sizeof *er), *et = malloc(2 * fx->ix->n_customers * sizeof *et);
-    double *erd = malloc(fx->log->n * sizeof *erd), *etd = malloc(fx->ix->n_customers * sizeof *etd);
+    float *er = malloc(2 * fx->log->n * sizeof *er),
+          *et = malloc(2 * fx->ix->n_customers * sizeof *et);
+    double *erd = malloc(fx->log->n * sizeof *erd),
+           *etd = malloc(fx->ix->n_customers * sizeof *etd);
     assert_true(er && et && erd && etd);
-    assert_int_equal(oq_gross_evidence(m, fx->log, fx->ix, ev, evx, fx->tomorrow, er, et, 2, &err), 0);
-    for (size_t i = 0; i < fx->log->n; i++) erd[i] = er[2 * i];
-    for (size_t c = 0; c < fx->ix->n_customers; c++) etd[c] = et[2 * c];
+    assert_int_equal(oq_gross_evidence(m, fx->log, fx->ix, ev, evx, fx->tomorrow, er, et, 2, &err),
+                     0);
+    for (size_t i = 0; i < fx->log->n; i++)
+        erd[i] = er[2 * i];
+    for (size_t c = 0; c < fx->ix->n_customers; c++)
+        etd[c] = et[2 * c];
     check_vector_tol(g, "evidence_row", erd, fx->log->n, 1e-6);
     check_vector_tol(g, "evidence_tom", etd, fx->ix->n_customers, 1e-6);
     free(er);
@@ -168,8 +174,8 @@ static void check_mode(fixture *fx, const char *mode, const oq_events *ev, const
         assert_close(gt[c], exp(m->m0 + m->sa2 / 2 + m->se2 / 2) * m->pop_f, 1e-12, "no orders", c);
     /* g_tom may be NULL; g_row is then the same */
     double *gr2 = malloc(fx->log->n * sizeof *gr2);
-    assert_int_equal(oq_gross_predict(m, fx->log, fx->ix, ev, evx, orders, fx->tomorrow, gr2, NULL, &err),
-                     0);
+    assert_int_equal(
+        oq_gross_predict(m, fx->log, fx->ix, ev, evx, orders, fx->tomorrow, gr2, NULL, &err), 0);
     assert_memory_equal(gr, gr2, fx->log->n * sizeof *gr);
     free(gr2);
     free(gr);
@@ -219,23 +225,26 @@ static void test_options_and_misuse(void **state)
     o.margin_min_rows = 1000000;
     oq_gross *m = NULL;
     assert_int_equal(oq_gross_fit(fx.log, fx.ix, fx.ev, fx.evx, fx.orders, &o, &m, &err), 0);
-    for (size_t k = 0; k < m->n_cats; k++) assert_true(m->margin[k] == m->pooled_margin);
+    for (size_t k = 0; k < m->n_cats; k++)
+        assert_true(m->margin[k] == m->pooled_margin);
     double *gr = malloc(fx.log->n * sizeof *gr);
     memset(&err, 0, sizeof err);
-    assert_int_equal(oq_gross_predict(m, fx.log, fx.ix, fx.ev, fx.evx, NULL, fx.tomorrow, gr, NULL,
-                                      &err),
-                     OQ_EINVAL);
+    assert_int_equal(
+        oq_gross_predict(m, fx.log, fx.ix, fx.ev, fx.evx, NULL, fx.tomorrow, gr, NULL, &err),
+        OQ_EINVAL);
     assert_non_null(strstr(err.msg, "orders file"));
-    assert_int_equal(oq_gross_predict(m, fx.log, fx.ix, fx.ev, NULL, fx.orders, fx.tomorrow, gr,
-                                      NULL, &err),
-                     OQ_EINVAL);
+    assert_int_equal(
+        oq_gross_predict(m, fx.log, fx.ix, fx.ev, NULL, fx.orders, fx.tomorrow, gr, NULL, &err),
+        OQ_EINVAL);
     oq_gross_free(m);
     m = NULL;
     o.sweeps = 0;
-    assert_int_equal(oq_gross_fit(fx.log, fx.ix, fx.ev, fx.evx, fx.orders, &o, &m, &err), OQ_EINVAL);
+    assert_int_equal(oq_gross_fit(fx.log, fx.ix, fx.ev, fx.evx, fx.orders, &o, &m, &err),
+                     OQ_EINVAL);
     assert_null(m);
     /* events without their index */
-    assert_int_equal(oq_gross_fit(fx.log, fx.ix, fx.ev, NULL, fx.orders, NULL, &m, &err), OQ_EINVAL);
+    assert_int_equal(oq_gross_fit(fx.log, fx.ix, fx.ev, NULL, fx.orders, NULL, &m, &err),
+                     OQ_EINVAL);
     assert_null(m);
     /* an orders file that matches none of the log's order rows: no margin */
     oq_orders *other = NULL;
@@ -261,8 +270,8 @@ static void test_log_without_orders(void **state)
 {
     (void)state;
     const char *csv = OQ_LOG_HEADER "\n"
-                      "1,2025-01-01,3,0,0,books,0.5,none,0,0\n"
-                      "2,2025-01-02,3,0,0,toys,0.5,5,0,0\n";
+                                    "1,2025-01-01,3,0,0,books,0.5,none,0,0\n"
+                                    "2,2025-01-02,3,0,0,toys,0.5,5,0,0\n";
     oq_log *log = NULL;
     oq_log_index *ix = NULL;
     oq_gross *m = NULL;
@@ -296,7 +305,8 @@ static double dense_g(const oq_gross *m, const oq_log *lg, const oq_log_index *i
     double mu = n ? (m->m0 / m->sa2 + sum_dev / m->se2) / P : m->m0, pv = n ? 1 / P : m->sa2;
     double *pi = malloc(K * sizeof *pi);
     assert_non_null(pi);
-    for (size_t k = 0; k < K; k++) pi[k] = 1.0 / (double)K;
+    for (size_t k = 0; k < K; k++)
+        pi[k] = 1.0 / (double)K;
     int32_t last = INT32_MIN;
     for (size_t j = evx->lo[c]; j < evx->hi[c]; j++) {
         size_t x = oq_events_ix_at(evx, j);
@@ -307,11 +317,13 @@ static double dense_g(const oq_gross *m, const oq_log *lg, const oq_log_index *i
             pi[k] *= (1 - m->conc) / (double)K + (k == ev->category[x] ? m->conc : 0);
             z += pi[k];
         }
-        for (size_t k = 0; k < K; k++) pi[k] /= z;
+        for (size_t k = 0; k < K; k++)
+            pi[k] /= z;
         last = ev->day[x];
     }
     double keep = last == INT32_MIN ? 1 : pow(1 - m->drift, t - last), S = 0;
-    for (size_t k = 0; k < K; k++) S += (keep * pi[k] + (1 - keep) / (double)K) * m->f[k];
+    for (size_t k = 0; k < K; k++)
+        S += (keep * pi[k] + (1 - keep) / (double)K) * m->f[k];
     free(pi);
     S = m->alpha * S + (1 - m->alpha) * m->pop_f;
     return exp(mu + pv / 2 + m->se2 / 2) * S;
@@ -324,7 +336,8 @@ static void test_many_categories(void **state)
     char *logcsv = malloc(1 << 16), *evcsv = malloc(1 << 20);
     assert_non_null(logcsv);
     assert_non_null(evcsv);
-    size_t a = (size_t)sprintf(logcsv, "%s\n", OQ_LOG_HEADER), b = (size_t)sprintf(evcsv, "user_id,date,category\n");
+    size_t a = (size_t)sprintf(logcsv, "%s\n", OQ_LOG_HEADER),
+           b = (size_t)sprintf(evcsv, "user_id,date,category\n");
     for (int u = 1; u <= NU; u++)
         for (int i = 0; i < NROW; i++) {
             int k = (u * 11 + i * 3) % NCAT, buy = (u + i) % 3 != 0;
@@ -335,7 +348,8 @@ static void test_many_categories(void **state)
     for (int d = 0; d < NDAY; d++)
         for (int u = 1; u <= NU - 1; u++) {
             int k = u == 1 ? d % NCAT : u == 2 ? 5 : (d * 7) % NCAT;
-            b += (size_t)sprintf(evcsv + b, "%d,2025-%02d-%02d,c%02d\n", u, 1 + d / 28, 1 + d % 28, k);
+            b += (size_t)sprintf(evcsv + b, "%d,2025-%02d-%02d,c%02d\n", u, 1 + d / 28, 1 + d % 28,
+                                 k);
         }
     oq_log *log = NULL;
     oq_log_index *ix = NULL;
@@ -446,8 +460,8 @@ static void test_orders_read_errors(void **state)
         int rc = oq_orders_read_mem("bad.orders.csv", cases[i].csv, strlen(cases[i].csv), &o, &err);
         char buf[1200];
         oq_error_format(&err, buf, sizeof buf);
-        if (rc != OQ_EPARSE || o != NULL || (cases[i].line && (err.line != cases[i].line ||
-                                                               err.col != cases[i].col)) ||
+        if (rc != OQ_EPARSE || o != NULL ||
+            (cases[i].line && (err.line != cases[i].line || err.col != cases[i].col)) ||
             !strstr(buf, cases[i].msg) || !strstr(buf, "bad.orders.csv")) {
             fprintf(stderr, "case %zu: rc %d, \"%s\"\n", i, rc, buf);
             fail();
@@ -463,14 +477,10 @@ static void test_orders_read_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_orders_read_ok),
-        cmocka_unit_test(test_orders_read_errors),
-        cmocka_unit_test(test_golden_orders),
-        cmocka_unit_test(test_golden_no_orders),
-        cmocka_unit_test(test_golden_no_events),
-        cmocka_unit_test(test_options_and_misuse),
-        cmocka_unit_test(test_log_without_orders),
-        cmocka_unit_test(test_many_categories),
+        cmocka_unit_test(test_orders_read_ok),     cmocka_unit_test(test_orders_read_errors),
+        cmocka_unit_test(test_golden_orders),      cmocka_unit_test(test_golden_no_orders),
+        cmocka_unit_test(test_golden_no_events),   cmocka_unit_test(test_options_and_misuse),
+        cmocka_unit_test(test_log_without_orders), cmocka_unit_test(test_many_categories),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -38,11 +38,13 @@ static void test_golden(void **state)
     uint8_t *cp = malloc(n), *ord = malloc(n);
     double *zero = calloc(n, sizeof *zero), *p = malloc(nq * 4 * sizeof *p);
     for (size_t i = 0; i < n; i++) {
-        for (int j = 0; j < F; j++) X[i * F + j] = (oq_resp_feat)tr[i * (F + 2) + j];
+        for (int j = 0; j < F; j++)
+            X[i * F + j] = (oq_resp_feat)tr[i * (F + 2) + j];
         cp[i] = (uint8_t)tr[i * (F + 2) + F];
         ord[i] = (uint8_t)tr[i * (F + 2) + F + 1];
     }
-    for (size_t i = 0; i < nq * F; i++) Xq[i] = (oq_resp_feat)q[i];
+    for (size_t i = 0; i < nq * F; i++)
+        Xq[i] = (oq_resp_feat)q[i];
     oq_pmodel_opts o;
     golden_opts(&o);
     oq_pmodel *m = NULL;
@@ -67,8 +69,10 @@ static void test_golden(void **state)
     double *pt = malloc(n * 4 * sizeof *pt);
     assert_int_equal(oq_pmodel_predict(m, X, n, pt, &err), 0);
     double ll = oq_pmodel_logloss(pt, cp, ord, n), ll0 = 0, rate = 0;
-    for (size_t i = 0; i < n; i++) rate += ord[i] / (double)n;
-    for (size_t i = 0; i < n; i++) ll0 -= ord[i] ? log(rate) / (double)n : log1p(-rate) / (double)n;
+    for (size_t i = 0; i < n; i++)
+        rate += ord[i] / (double)n;
+    for (size_t i = 0; i < n; i++)
+        ll0 -= ord[i] ? log(rate) / (double)n : log1p(-rate) / (double)n;
     printf("golden: training log-loss %.4f, of the base rate %.4f\n", ll, ll0);
     assert_true(ll < ll0 - 0.02); /* learnt something */
     free(pt);
@@ -113,7 +117,8 @@ static void make(synth *d, size_t n, uint64_t seed)
     d->ord = malloc(n);
     d->zero = calloc(n, sizeof *d->zero);
     for (size_t i = 0; i < n; i++) {
-        for (int j = 0; j < F; j++) d->X[i * F + j] = (oq_resp_feat)unif(&seed);
+        for (int j = 0; j < F; j++)
+            d->X[i * F + j] = (oq_resp_feat)unif(&seed);
         d->cp[i] = (uint8_t)(lcg(&seed) % 4);
         d->ord[i] = unif(&seed) < truth(d->X + i * F, d->cp[i]);
     }
@@ -132,10 +137,12 @@ static void judge(const double *p, const synth *q, double *value, double *mae)
     for (size_t i = 0; i < q->n; i++) {
         int best = 0;
         for (int c = 1; c < 4; c++)
-            if (p[4 * i + c] * (40 - oq_coupon_value(c)) > p[4 * i + best] * (40 - oq_coupon_value(best)))
+            if (p[4 * i + c] * (40 - oq_coupon_value(c)) >
+                p[4 * i + best] * (40 - oq_coupon_value(best)))
                 best = c;
         v += truth(q->X + i * F, best) * (40 - oq_coupon_value(best));
-        for (int c = 0; c < 4; c++) e += fabs(p[4 * i + c] - truth(q->X + i * F, c));
+        for (int c = 0; c < 4; c++)
+            e += fabs(p[4 * i + c] - truth(q->X + i * F, c));
     }
     *value = v / (double)q->n;
     *mae = e / (4.0 * (double)q->n);
@@ -167,7 +174,8 @@ static void test_truth(void **state)
     double oracle = 0, vb, eb, vl, el;
     for (size_t i = 0; i < q.n; i++) {
         double b = 0;
-        for (int c = 0; c < 4; c++) b = fmax(b, truth(q.X + i * F, c) * (40 - oq_coupon_value(c)));
+        for (int c = 0; c < 4; c++)
+            b = fmax(b, truth(q.X + i * F, c) * (40 - oq_coupon_value(c)));
         oracle += b;
     }
     oracle /= (double)q.n;
@@ -182,7 +190,8 @@ static void test_truth(void **state)
     /* Our walk of the trees against XGBoost's own predictor on every query row. */
     double *px = malloc(q.n * 4 * sizeof *px), worst = 0;
     assert_int_equal(oq_pmodel_predict_xgboost(mb, q.X, q.n, px, &err), 0);
-    for (size_t i = 0; i < q.n * 4; i++) worst = fmax(worst, fabs(pb[i] - px[i]));
+    for (size_t i = 0; i < q.n * 4; i++)
+        worst = fmax(worst, fabs(pb[i] - px[i]));
     printf("truth: max |walk - XGBoost| = %.3g over %zu predictions\n", worst, q.n * 4);
     assert_true(worst < 1e-6);
     assert_int_equal(oq_pmodel_predict_xgboost(ml, q.X, 1, px, &err), OQ_EINVAL);
@@ -244,7 +253,8 @@ static void test_logistic_is_resp(void **state)
     assert_int_equal(oq_pmodel_predict(m, d.X, d.n, p, &err), 0);
     for (size_t i = 0; i < d.n; i++) {
         oq_resp_p_order(&r, d.X + i * F, q);
-        for (int c = 0; c < 4; c++) assert_true(p[4 * i + c] == q[c]);
+        for (int c = 0; c < 4; c++)
+            assert_true(p[4 * i + c] == q[c]);
     }
     assert_non_null(oq_pmodel_logistic(m));
     assert_string_equal(oq_pmodel_name(OQ_PMODEL_LOGISTIC), "logistic");
@@ -267,11 +277,21 @@ static void test_errors(void **state)
         oq_pmodel_opts_default(&o);
         o.quiet = 1;
         switch (k) {
-        case 0: o.trees = 0; break;
-        case 1: o.depth = 17; break;
-        case 2: o.eta = 0; break;
-        case 3: o.subsample = 1.5; break;
-        default: o.kind = 7; break;
+        case 0:
+            o.trees = 0;
+            break;
+        case 1:
+            o.depth = 17;
+            break;
+        case 2:
+            o.eta = 0;
+            break;
+        case 3:
+            o.subsample = 1.5;
+            break;
+        default:
+            o.kind = 7;
+            break;
         }
         assert_int_equal(oq_pmodel_fit(&o, d.X, d.cp, d.ord, d.zero, d.zero, d.n, &m, &err),
                          OQ_EINVAL);

@@ -47,8 +47,13 @@ static void test_golden_pytorch(void **state)
     read_exact(fp, h, sizeof h);
     assert_int_equal(h[0], 0x4F515047);
     int T = h[1], B = h[8];
-    oq_profit_config cfg = {.seq_len = T, .d = h[2], .heads = h[3], .layers = h[4], .ff = h[5],
-                            .hidden = h[6], .dropout = 0};
+    oq_profit_config cfg = {.seq_len = T,
+                            .d = h[2],
+                            .heads = h[3],
+                            .layers = h[4],
+                            .ff = h[5],
+                            .hidden = h[6],
+                            .dropout = 0};
     oq_dict d;
     make_dict(&d, h[7] - 2);
     oq_profit *m = NULL;
@@ -57,11 +62,13 @@ static void test_golden_pytorch(void **state)
     size_t P = m->n_params;
     int32_t *tok32 = malloc(B * T * sizeof *tok32);
     uint16_t *tok = malloc(B * T * sizeof *tok);
-    float *z = malloc(B * 6 * sizeof *z), *y = malloc(B * sizeof *y), *out = malloc(B * sizeof *out);
+    float *z = malloc(B * 6 * sizeof *z), *y = malloc(B * sizeof *y),
+          *out = malloc(B * sizeof *out);
     float *ref_out = malloc(B * sizeof *ref_out), ref_loss;
     float *grads = malloc(P * sizeof *grads), *params2 = malloc(P * sizeof *params2);
     read_exact(fp, tok32, B * T * sizeof *tok32);
-    for (int i = 0; i < B * T; i++) tok[i] = (uint16_t)tok32[i];
+    for (int i = 0; i < B * T; i++)
+        tok[i] = (uint16_t)tok32[i];
     read_exact(fp, z, B * 6 * sizeof *z);
     read_exact(fp, y, B * sizeof *y);
     read_exact(fp, m->mem, P * sizeof *m->mem);
@@ -74,7 +81,8 @@ static void test_golden_pytorch(void **state)
 
     double loss;
     assert_int_equal(oq_profit_forward(m, tok, z, B, 1, 7, y, out, &loss, &err), 0);
-    for (int i = 0; i < B; i++) assert_true(close_to(out[i], ref_out[i], 1e-4));
+    for (int i = 0; i < B; i++)
+        assert_true(close_to(out[i], ref_out[i], 1e-4));
     assert_true(close_to(loss, ref_loss, 1e-4));
     assert_int_equal(oq_profit_backward(m, &err), 0);
     size_t off = 0;
@@ -84,7 +92,8 @@ static void test_golden_pytorch(void **state)
             double diff = fabs(m->gmem[off + i] - grads[off + i]) / (1 + fabs(grads[off + i]));
             if (diff > worst) worst = diff;
         }
-        if (worst > 1e-4) print_error("gradient of %s: worst error %g\n", oq_profit_tensor_name(t), worst);
+        if (worst > 1e-4)
+            print_error("gradient of %s: worst error %g\n", oq_profit_tensor_name(t), worst);
         assert_true(worst <= 1e-4);
         off += m->tensor_size[t];
     }
@@ -105,7 +114,14 @@ static void test_golden_pytorch(void **state)
         else
             assert_true(close_to(m->mem[i], params2[i], 1e-4));
     }
-    free(tok32); free(tok); free(z); free(y); free(out); free(ref_out); free(grads); free(params2);
+    free(tok32);
+    free(tok);
+    free(z);
+    free(y);
+    free(out);
+    free(ref_out);
+    free(grads);
+    free(params2);
     oq_profit_free(m);
     oq_dict_clear(&d);
 }
@@ -131,14 +147,15 @@ static double loss_at(oq_profit *m, const uint16_t *tok, const float *z, const f
 }
 
 /* Richardson-extrapolated central difference along u (p = save + s u). */
-static double fd_dir(oq_profit *m, float *p, const float *save, const float *u, size_t n,
-                     double h, const uint16_t *tok, const float *z, const float *y, int B)
+static double fd_dir(oq_profit *m, float *p, const float *save, const float *u, size_t n, double h,
+                     const uint16_t *tok, const float *z, const float *y, int B)
 {
     double d[2];
     for (int k = 0; k < 2; k++) {
         double hk = k ? h / 2 : h, l[2];
         for (int sgn = 0; sgn < 2; sgn++) {
-            for (size_t i = 0; i < n; i++) p[i] = save[i] + (float)(sgn ? -hk : hk) * u[i];
+            for (size_t i = 0; i < n; i++)
+                p[i] = save[i] + (float)(sgn ? -hk : hk) * u[i];
             l[sgn] = loss_at(m, tok, z, y, B);
         }
         d[k] = (l[0] - l[1]) / (2 * hk);
@@ -151,20 +168,24 @@ static void test_gradcheck(void **state)
 {
     (void)state;
     enum { B = 4 };
-    oq_profit_config cfg = {.seq_len = 6, .d = 8, .heads = 2, .layers = 2, .ff = 12, .hidden = 10,
-                            .dropout = 0.3f};
+    oq_profit_config cfg = {
+        .seq_len = 6, .d = 8, .heads = 2, .layers = 2, .ff = 12, .hidden = 10, .dropout = 0.3f};
     oq_dict d;
     make_dict(&d, 5);
     oq_profit *m = NULL;
     oq_error err = {0};
     assert_int_equal(oq_profit_new(&cfg, &d, 3, &m, &err), 0);
     gsl_rng *r = oq_rng_new(5, 0);
-    for (size_t i = 0; i < m->n_params; i++) m->mem[i] += (float)gsl_ran_gaussian(r, 0.1);
+    for (size_t i = 0; i < m->n_params; i++)
+        m->mem[i] += (float)gsl_ran_gaussian(r, 0.1);
     uint16_t tok[B * 6];
     float z[B * 6], y[B];
-    for (int i = 0; i < B * 6; i++) tok[i] = (uint16_t)gsl_rng_uniform_int(r, 7);
-    for (int i = 0; i < B * 6; i++) z[i] = (float)gsl_ran_gaussian(r, 1);
-    for (int i = 0; i < B; i++) y[i] = (float)gsl_ran_gaussian(r, 1);
+    for (int i = 0; i < B * 6; i++)
+        tok[i] = (uint16_t)gsl_rng_uniform_int(r, 7);
+    for (int i = 0; i < B * 6; i++)
+        z[i] = (float)gsl_ran_gaussian(r, 1);
+    for (int i = 0; i < B; i++)
+        y[i] = (float)gsl_ran_gaussian(r, 1);
     double l0 = loss_at(m, tok, z, y, B);
     assert_true(isfinite(l0) && l0 > 0);
     assert_int_equal(oq_profit_backward(m, &err), 0);
@@ -195,7 +216,8 @@ static void test_gradcheck(void **state)
         size_t k = 0;
         for (size_t i = 1; i < n; i++)
             if (fabs(g[off + i]) > fabs(g[off + k])) k = i;
-        for (size_t i = 0; i < n; i++) u[i] = i == k;
+        for (size_t i = 0; i < n; i++)
+            u[i] = i == k;
         fd = fd_dir(m, p, save, u, n, h, tok, z, y, B);
         double an = g[off + k];
         if (fabs(fd - an) > tol * fabs(an) + 1e-3)
@@ -218,11 +240,10 @@ static void test_gradcheck(void **state)
 
 /* ---- the sample builder ------------------------------------------------------ */
 
-static const char LOG[] =
-    OQ_LOG_HEADER "\n"
-    "1,2025-01-10,3,1,50,toys,0.9,none,1,30\n"
-    "1,2025-01-20,10,1,50,books,0.8,10,1,40\n"
-    "2,2025-01-15,5,0,20,books,0.5,5,0,0\n";
+static const char LOG[] = OQ_LOG_HEADER "\n"
+                                        "1,2025-01-10,3,1,50,toys,0.9,none,1,30\n"
+                                        "1,2025-01-20,10,1,50,books,0.8,10,1,40\n"
+                                        "2,2025-01-15,5,0,20,books,0.5,5,0,0\n";
 static const char EVENTS[] = "user_id,date,category\n"
                              "1,2025-01-17,books\n" /* day-3 of 2025-01-20 */
                              "1,2025-01-05,toys\n"  /* out of order on purpose */
@@ -251,9 +272,9 @@ static void test_samples(void **state)
     const uint16_t *t1 = s->tok + 1 * 16; /* row 1: user 1 on 2025-01-20, days 01-04 .. 01-19 */
     for (int t = 0; t < 16; t++) {
         uint16_t want = OQ_PROFIT_TOK_EMPTY;
-        if (t == 1) want = (uint16_t)(2 + toys);     /* 01-05 */
-        if (t == 13) want = (uint16_t)(2 + books);   /* 01-17 */
-        if (t == 15) want = (uint16_t)(2 + garden);  /* 01-19 */
+        if (t == 1) want = (uint16_t)(2 + toys);    /* 01-05 */
+        if (t == 13) want = (uint16_t)(2 + books);  /* 01-17 */
+        if (t == 15) want = (uint16_t)(2 + garden); /* 01-19 */
         assert_int_equal(t1[t], want);
     }
     assert_float_equal(s->target[1], 30.0f, 1e-6); /* 40 - coupon 10 */
@@ -266,18 +287,20 @@ static void test_samples(void **state)
     /* the next day: features advanced, stream up to the day before */
     assert_int_equal(oq_profit_data_day(d, log->day[1] + 2, &s, &err), 0);
     assert_int_equal(s->n, 2);
-    assert_float_equal(s->feat[0], 2.0f, 0); /* ordered on 01-20: 2 days since */
+    assert_float_equal(s->feat[0], 2.0f, 0);         /* ordered on 01-20: 2 days since */
     assert_float_equal(s->feat[5 + 0], 5.0f + 7, 0); /* user 2: 5 + (01-22 - 01-15) */
-    assert_int_equal(s->tok[15], 1); /* 01-21: no event */
-    assert_int_equal(s->tok[14], 2 + toys); /* 01-20 */
+    assert_int_equal(s->tok[15], 1);                 /* 01-21: no event */
+    assert_int_equal(s->tok[14], 2 + toys);          /* 01-20 */
     oq_profit_samples_free(s);
     oq_profit_data_free(d);
     /* without events: the earlier log rows' categories after PAD */
     assert_int_equal(oq_profit_data_new(log, ix, NULL, NULL, 4, &d, &err), 0);
     assert_int_equal(oq_profit_data_build(d, &s, &err), 0);
     uint16_t want1[4] = {0, 0, 0, (uint16_t)(2 + toys)};
-    for (int t = 0; t < 4; t++) assert_int_equal(s->tok[4 + t], want1[t]);
-    for (int t = 0; t < 4; t++) assert_int_equal(s->tok[t], OQ_PROFIT_TOK_PAD);
+    for (int t = 0; t < 4; t++)
+        assert_int_equal(s->tok[4 + t], want1[t]);
+    for (int t = 0; t < 4; t++)
+        assert_int_equal(s->tok[t], OQ_PROFIT_TOK_PAD);
     oq_profit_samples_free(s);
     oq_profit_data_free(d);
     oq_events_free(ev);
@@ -297,7 +320,8 @@ static double mse_of(const oq_profit *m, const oq_profit_samples *s, const unsig
     int T = s->seq_len;
     oq_profit_samples *v = NULL;
     size_t n = 0;
-    for (size_t i = 0; i < s->n; i++) n += val[i];
+    for (size_t i = 0; i < s->n; i++)
+        n += val[i];
     assert_int_equal(oq_profit_samples_new(n, T, &v, &err), 0);
     gsl_rng *r = oq_rng_new(shuffle_seed, 0);
     size_t j = 0, *src = malloc(n * sizeof *src);
@@ -316,7 +340,8 @@ static double mse_of(const oq_profit *m, const oq_profit_samples *s, const unsig
     float *pred = malloc(n * sizeof *pred);
     assert_int_equal(oq_profit_predict(m, v, pred, &err), 0);
     double e = 0;
-    for (size_t i = 0; i < n; i++) e += (pred[i] - v->target[i]) * (pred[i] - v->target[i]);
+    for (size_t i = 0; i < n; i++)
+        e += (pred[i] - v->target[i]) * (pred[i] - v->target[i]);
     free(pred);
     free(src);
     gsl_rng_free(r);
@@ -363,7 +388,8 @@ static void test_learns_and_checkpoint(void **state)
     oq_profit_epoch hist[4];
     assert_int_equal(oq_profit_train(m, s, &o, hist, &err), 0);
     unsigned char *val = malloc(s->n);
-    for (size_t i = 0; i < s->n; i++) val[i] = (unsigned char)oq_profit_is_val(o.seed, s->user_id[i], o.val_frac);
+    for (size_t i = 0; i < s->n; i++)
+        val[i] = (unsigned char)oq_profit_is_val(o.seed, s->user_id[i], o.val_frac);
     double mse = mse_of(m, s, val, 0), mse_shuf = mse_of(m, s, val, 77);
     print_message("validation MSE %.3f, predict-the-mean %.3f, stream shuffled %.3f\n",
                   hist[3].val_mse, hist[3].val_mse_mean, mse_shuf);
@@ -379,7 +405,8 @@ static void test_learns_and_checkpoint(void **state)
     for (int c = 0; c < 4; c++) {
         memset(s->coupon, c, s->n);
         assert_int_equal(oq_profit_predict(m, s, one, &err), 0);
-        for (size_t i = 0; i < s->n; i += 97) assert_float_equal(all[i * 4 + c], one[i], 1e-5);
+        for (size_t i = 0; i < s->n; i += 97)
+            assert_float_equal(all[i * 4 + c], one[i], 1e-5);
     }
     memcpy(s->coupon, saved, s->n);
 
@@ -416,7 +443,11 @@ static void test_learns_and_checkpoint(void **state)
     assert_non_null(strstr(err.msg, "magic"));
     free(data);
 
-    free(all); free(all2); free(one); free(saved); free(val);
+    free(all);
+    free(all2);
+    free(one);
+    free(saved);
+    free(val);
     oq_profit_free(m);
     oq_profit_samples_free(s);
     oq_profit_data_free(d);

@@ -54,10 +54,12 @@ static void test_bad_inputs(void **state)
         {HDR "1,2025-02-30,s,10,1,0.5\n", 2, 2, "date"},
         {HDR "1,2025-07-01,s,10,nan,0.5\n", 2, 5, "number"},
         {HDR "1,2025-07-01,s,10,1\n", 2, 5, "fields"},
-        {"user_id,snapshot_date,state,coupon,expected_profit\n", 1, 6, "missing column \"p_alive\""},
+        {"user_id,snapshot_date,state,coupon,expected_profit\n", 1, 6,
+         "missing column \"p_alive\""},
         {HDR "1,2025-07-01,s,10,1,0.5\n2,2025-07-01,s,10,1,0.5\n1,2025-07-01,s,5,1,0.5\n", 4, 1,
          "appears twice (first on line 2)"},
-        {HDR "1,2025-07-01,ssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssss,5,1,0.5\n",
+        {HDR "1,2025-07-01,ssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssssss,5,1,"
+             "0.5\n",
          2, 3, "shorter than 64"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -80,8 +82,11 @@ static void test_write_round_trip(void **state)
     oq_reco *r = oq_reco_new();
     oq_error err = {0};
     for (int i = 0; i < 50; i++) {
-        oq_reco_row w = {.user_id = 1000 - 7 * i, .day = 20000 + i, .coupon = (uint8_t)(i % 4),
-                         .expected_profit = 0.1 * i - 1.0 / 3.0, .p_alive = (i % 11) / 10.0};
+        oq_reco_row w = {.user_id = 1000 - 7 * i,
+                         .day = 20000 + i,
+                         .coupon = (uint8_t)(i % 4),
+                         .expected_profit = 0.1 * i - 1.0 / 3.0,
+                         .p_alive = (i % 11) / 10.0};
         snprintf(w.state, sizeof w.state, "%d|%d,\"q\"", i % 3, i);
         assert_int_equal(oq_reco_push(r, &w, &err), 0);
     }
@@ -122,8 +127,10 @@ static void test_dashboard_json(void **state)
     oq_error err = {0};
     assert_int_equal(oq_reco_read_mem("r.csv", csv, strlen(csv), &r, &err), 0);
     const char *svg[] = {"loss.svg"};
-    char *s = oq_serve_dashboard_json(r, "v9", "{\"eval.json\":\"{\\\"policies\\\":[]}\","
-                                               "\"report.json\":\"not json\"}", svg, 1);
+    char *s = oq_serve_dashboard_json(r, "v9",
+                                      "{\"eval.json\":\"{\\\"policies\\\":[]}\","
+                                      "\"report.json\":\"not json\"}",
+                                      svg, 1);
     assert_non_null(s);
     json_t *d = json_loads(s, 0, NULL);
     assert_non_null(d);
@@ -133,12 +140,14 @@ static void test_dashboard_json(void **state)
     /* none, 5, 10, 20 counts 1, 0, 2, 1; face values 0, 0, 20, 20 */
     const int cnt[4] = {1, 0, 2, 1};
     for (int k = 0; k < 4; k++)
-        assert_int_equal(json_integer_value(json_object_get(json_array_get(mix, k), "count")), cnt[k]);
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(mix, k), "count")),
+                         cnt[k]);
     assert_float_equal(json_real_value(json_object_get(d, "face_value_total")), 40, 0);
     assert_float_equal(json_real_value(json_object_get(d, "expected_profit_total")), 26, 0);
     json_t *h = json_object_get(json_object_get(d, "p_alive_hist"), "counts");
     const int bins[10] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 2}; /* 1.0 falls in the last bin */
-    for (int b = 0; b < 10; b++) assert_int_equal(json_integer_value(json_array_get(h, b)), bins[b]);
+    for (int b = 0; b < 10; b++)
+        assert_int_equal(json_integer_value(json_array_get(h, b)), bins[b]);
     assert_true(json_is_array(json_object_get(json_object_get(d, "eval"), "policies")));
     assert_string_equal(json_string_value(json_object_get(json_object_get(d, "report"), "error")),
                         "not valid JSON");

@@ -26,19 +26,19 @@ static void load(fixture *fx)
     oq_error err = {0};
     memset(fx, 0, sizeof *fx);
     assert_int_equal(oq_log_read(tu_source("tests/data/response/log.csv"), &fx->log, &err), 0);
-    assert_int_equal(oq_events_read(tu_source("tests/data/response/log.events.csv"),
-                                    &fx->log->cats, &fx->ev, &err),
+    assert_int_equal(oq_events_read(tu_source("tests/data/response/log.events.csv"), &fx->log->cats,
+                                    &fx->ev, &err),
                      0);
     assert_int_equal(oq_log_index_build(fx->log, &fx->ix, &err), 0);
     assert_int_equal(oq_events_ix_build(fx->ev, fx->ix, &fx->evx, &err), 0);
     int32_t last = INT32_MIN;
-    for (size_t i = 0; i < fx->log->n; i++) last = fx->log->day[i] > last ? fx->log->day[i] : last;
+    for (size_t i = 0; i < fx->log->n; i++)
+        last = fx->log->day[i] > last ? fx->log->day[i] : last;
     fx->tomorrow = last + 1;
     fx->X = malloc(fx->log->n * OQ_RESP_NFEAT * sizeof *fx->X);
     fx->Xt = malloc(fx->ix->n_customers * OQ_RESP_NFEAT * sizeof *fx->Xt);
-    assert_int_equal(oq_resp_features(fx->log, fx->ix, fx->ev, fx->evx, fx->tomorrow, fx->X,
-                                      fx->Xt, &err),
-                     0);
+    assert_int_equal(
+        oq_resp_features(fx->log, fx->ix, fx->ev, fx->evx, fx->tomorrow, fx->X, fx->Xt, &err), 0);
 }
 
 static void unload(fixture *fx)
@@ -65,7 +65,8 @@ static void test_features_golden(void **state)
     fixture fx;
     load(&fx);
     double *g;
-    size_t n = tu_read_matrix(tu_source("tests/golden/response/row_features.csv"), OQ_RESP_NFEAT, &g);
+    size_t n =
+        tu_read_matrix(tu_source("tests/golden/response/row_features.csv"), OQ_RESP_NFEAT, &g);
     assert_int_equal(n, fx.log->n);
     for (size_t i = 0; i < n; i++)
         for (int j = 0; j < OQ_RESP_NFEAT; j++)
@@ -86,7 +87,8 @@ static void test_features_golden(void **state)
         assert_close(X0[i * OQ_RESP_NFEAT + 0], 0.3f, 0, "no-events rate", i, 0);
         assert_close(X0[i * OQ_RESP_NFEAT + 1], 0, 0, "no-events visits", i, 1);
         for (int j = 3; j < OQ_RESP_NFEAT; j++)
-            assert_close(X0[i * OQ_RESP_NFEAT + j], fx.X[i * OQ_RESP_NFEAT + j], 0, "no-events", i, j);
+            assert_close(X0[i * OQ_RESP_NFEAT + j], fx.X[i * OQ_RESP_NFEAT + j], 0, "no-events", i,
+                         j);
     }
     free(X0);
     /* The same events in reverse order (so the index sorts them): the same
@@ -105,7 +107,8 @@ static void test_features_golden(void **state)
         assert_true(nl > 2 && nl < 20000);
         char *buf = malloc(len + 1), *p = buf;
         p += sprintf(p, "%s", lines[0]);
-        for (size_t k = nl - 1; k >= 1; k--) p += sprintf(p, "%s", lines[k]);
+        for (size_t k = nl - 1; k >= 1; k--)
+            p += sprintf(p, "%s", lines[k]);
         oq_events *rev = NULL;
         oq_events_ix *rix = NULL;
         assert_int_equal(oq_events_read_mem("reversed", buf, len, &fx.log->cats, &rev, &err), 0);
@@ -119,7 +122,8 @@ static void test_features_golden(void **state)
         oq_events_ix_free(rix);
         oq_events_free(rev);
         free(buf);
-        for (size_t k = 0; k < nl; k++) free(lines[k]);
+        for (size_t k = 0; k < nl; k++)
+            free(lines[k]);
     }
     /* Events without their index are refused. */
     assert_int_equal(oq_resp_features(fx.log, fx.ix, fx.ev, NULL, fx.tomorrow, fx.X, NULL, &err),
@@ -134,8 +138,8 @@ static void test_fit_golden(void **state)
     load(&fx);
     oq_error err = {0};
     oq_resp m;
-    assert_int_equal(oq_resp_fit(fx.X, fx.log->coupon, fx.log->order, fx.log->profit,
-                                 fx.log->aov, fx.log->n, NULL, &m, &err),
+    assert_int_equal(oq_resp_fit(fx.X, fx.log->coupon, fx.log->order, fx.log->profit, fx.log->aov,
+                                 fx.log->n, NULL, &m, &err),
                      0);
     double *g;
     const int NI = OQ_RESP_NIN;
@@ -165,7 +169,8 @@ static void test_fit_golden(void **state)
     std = rows[2];
     loss = rows[7];
     gross = rows[8];
-    for (int k = 0; k < OQ_RESP_NKNOT; k++) assert_close(m.knot[k], knots[k], 1e-12, "knot", 0, k);
+    for (int k = 0; k < OQ_RESP_NKNOT; k++)
+        assert_close(m.knot[k], knots[k], 1e-12, "knot", 0, k);
     for (int j = 0; j < NI; j++) {
         assert_close(m.mean[j], mean[j], 1e-10, "mean", 0, j);
         assert_close(m.std[j], std[j], 1e-10, "std", 0, j);
@@ -174,7 +179,8 @@ static void test_fit_golden(void **state)
         w = rows[3 + c];
         assert_true(m.converged[c]);
         assert_close(m.loss[c], loss[c], 1e-9, "loss", (size_t)c, 0);
-        for (int j = 0; j <= NI; j++) assert_close(m.w[c][j], w[j], 1e-6, "weight", (size_t)c, j);
+        for (int j = 0; j <= NI; j++)
+            assert_close(m.w[c][j], w[j], 1e-6, "weight", (size_t)c, j);
     }
     assert_close(m.gross_b0, gross[0], 1e-10, "gross_b0", 0, 0);
     assert_close(m.gross_b1, gross[1], 1e-10, "gross_b1", 0, 0);
@@ -192,7 +198,8 @@ static void test_fit_golden(void **state)
         }
     }
     free(g);
-    for (int k = 0; k < 9; k++) free(rows[k]);
+    for (int k = 0; k < 9; k++)
+        free(rows[k]);
     unload(&fx);
 }
 
@@ -208,10 +215,10 @@ static void test_errors(void **state)
     /* A coupon never offered: it borrows the cheaper coupon's weights, so it
      * is never better than that coupon; without the no-coupon arm, none
      * borrows coupon 5's weights and is preferred to it. */
-    for (size_t i = 0; i < n; i++) cp[i] = fx.log->coupon[i] == 3 ? 2 : fx.log->coupon[i];
-    assert_int_equal(oq_resp_fit(fx.X, cp, fx.log->order, fx.log->profit, fx.log->aov, n, NULL,
-                                 &m, &err),
-                     0);
+    for (size_t i = 0; i < n; i++)
+        cp[i] = fx.log->coupon[i] == 3 ? 2 : fx.log->coupon[i];
+    assert_int_equal(
+        oq_resp_fit(fx.X, cp, fx.log->order, fx.log->profit, fx.log->aov, n, NULL, &m, &err), 0);
     assert_int_equal(m.n_rows[3], 0);
     assert_memory_equal(m.w[3], m.w[2], sizeof m.w[3]);
     for (size_t c = 0; c < fx.ix->n_customers; c++) {
@@ -219,32 +226,33 @@ static void test_errors(void **state)
         oq_resp_rhat(&m, fx.Xt + c * OQ_RESP_NFEAT, rh);
         assert_true(rh[3] < rh[2]);
     }
-    for (size_t i = 0; i < n; i++) cp[i] = fx.log->coupon[i] == 0 ? 1 : fx.log->coupon[i];
-    assert_int_equal(oq_resp_fit(fx.X, cp, fx.log->order, fx.log->profit, fx.log->aov, n, NULL,
-                                 &m, &err),
-                     0);
+    for (size_t i = 0; i < n; i++)
+        cp[i] = fx.log->coupon[i] == 0 ? 1 : fx.log->coupon[i];
+    assert_int_equal(
+        oq_resp_fit(fx.X, cp, fx.log->order, fx.log->profit, fx.log->aov, n, NULL, &m, &err), 0);
     assert_memory_equal(m.w[0], m.w[1], sizeof m.w[0]);
-    for (int c = 0; c < 4; c++) cp[c] = 7;
-    assert_int_equal(oq_resp_fit(fx.X, cp, fx.log->order, fx.log->profit, fx.log->aov, n, NULL,
-                                 &m, &err),
-                     OQ_EINVAL);
+    for (int c = 0; c < 4; c++)
+        cp[c] = 7;
+    assert_int_equal(
+        oq_resp_fit(fx.X, cp, fx.log->order, fx.log->profit, fx.log->aov, n, NULL, &m, &err),
+        OQ_EINVAL);
     /* A non-finite feature. */
     double keep = fx.X[5];
     fx.X[5] = NAN;
-    assert_int_equal(oq_resp_fit(fx.X, fx.log->coupon, fx.log->order, fx.log->profit,
-                                 fx.log->aov, n, NULL, &m, &err),
+    assert_int_equal(oq_resp_fit(fx.X, fx.log->coupon, fx.log->order, fx.log->profit, fx.log->aov,
+                                 n, NULL, &m, &err),
                      OQ_ENUM);
     fx.X[5] = keep;
-    assert_int_equal(oq_resp_fit(fx.X, fx.log->coupon, fx.log->order, fx.log->profit,
-                                 fx.log->aov, 0, NULL, &m, &err),
+    assert_int_equal(oq_resp_fit(fx.X, fx.log->coupon, fx.log->order, fx.log->profit, fx.log->aov,
+                                 0, NULL, &m, &err),
                      OQ_EINVAL);
     /* An arm where nobody ordered: the barely penalised intercept stays
      * finite and P(order) is small, never NaN. */
     uint8_t *ord = malloc(n);
-    for (size_t i = 0; i < n; i++) ord[i] = fx.log->coupon[i] == 1 ? 0 : fx.log->order[i];
-    assert_int_equal(oq_resp_fit(fx.X, fx.log->coupon, ord, fx.log->profit, fx.log->aov, n, NULL,
-                                 &m, &err),
-                     0);
+    for (size_t i = 0; i < n; i++)
+        ord[i] = fx.log->coupon[i] == 1 ? 0 : fx.log->order[i];
+    assert_int_equal(
+        oq_resp_fit(fx.X, fx.log->coupon, ord, fx.log->profit, fx.log->aov, n, NULL, &m, &err), 0);
     double p[4];
     oq_resp_p_order(&m, fx.Xt, p);
     assert_true(isfinite(m.w[1][0]) && p[1] >= 0 && p[1] < 0.01);

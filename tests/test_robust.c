@@ -29,11 +29,8 @@
 /* CDNOW's published fit (FHL 2005) and parameter sets at the edges of what a
  * fit can return. */
 static const oq_bgnbd_params P[] = {
-    {0.243, 4.414, 0.793, 2.426},
-    {1e-4, 1e-4, 1e-4, 1e-4},
-    {1e3, 1e4, 1e3, 1e3},
-    {0.01, 1e4, 50, 1e-3},
-    {50, 1e-3, 1e-3, 50},
+    {0.243, 4.414, 0.793, 2.426}, {1e-4, 1e-4, 1e-4, 1e-4}, {1e3, 1e4, 1e3, 1e3},
+    {0.01, 1e4, 50, 1e-3},        {50, 1e-3, 1e-3, 50},
 };
 #define NP (sizeof P / sizeof *P)
 
@@ -63,7 +60,8 @@ static void test_bgnbd_extremes(void **state)
                     }
                     double ll = oq_bgnbd_loglik_one(&P[k], x, tx, T);
                     /* a density in t_x: finite, not necessarily <= 0 */
-                    if (!isfinite(ll)) fprintf(stderr, "ll %g at k=%zu x=%g tx=%g T=%g\n", ll, k, x, tx, T);
+                    if (!isfinite(ll))
+                        fprintf(stderr, "ll %g at k=%zu x=%g tx=%g T=%g\n", ll, k, x, tx, T);
                     assert_true(isfinite(ll));
                     double prev = 0;
                     for (double t = 1; t <= 1e4; t *= 100) {
@@ -101,8 +99,10 @@ static void test_bgnbd_extremes(void **state)
     for (size_t k = 0; k < NP; k++) {
         double e;
         int rc = oq_bgnbd_expected_pop(&P[k], 40000, &e);
-        if (rc) assert_true(rc == OQ_ENUM && isnan(e) && P[k].a + P[k].b < 1); /* the corner */
-        else assert_true(isfinite(e) && e >= 0);
+        if (rc)
+            assert_true(rc == OQ_ENUM && isnan(e) && P[k].a + P[k].b < 1); /* the corner */
+        else
+            assert_true(isfinite(e) && e >= 0);
         double pn = oq_bgnbd_p_n(&P[k], 40000, 0);
         assert_true(pn >= 0 && pn <= 1);
     }
@@ -121,8 +121,8 @@ static int fit_or_fail(const double *x, const double *tx, const double *T, size_
         rc = oq_bgnbd_fit(d, NULL, &rep, &err);
         if (rc == 0) {
             assert_true(isfinite(rep.p.r) && rep.p.r > 0 && isfinite(rep.p.alpha) &&
-                        rep.p.alpha > 0 && isfinite(rep.p.a) && rep.p.a > 0 &&
-                        isfinite(rep.p.b) && rep.p.b > 0);
+                        rep.p.alpha > 0 && isfinite(rep.p.a) && rep.p.a > 0 && isfinite(rep.p.b) &&
+                        rep.p.b > 0);
             assert_true(isfinite(rep.ll) && isfinite(rep.objective));
             /* What the fit returns can be scored without NaN. */
             for (size_t i = 0; i < n; i++) {
@@ -142,17 +142,20 @@ static void test_bgnbd_fit_degenerate(void **state)
     enum { N = 200 };
     static double x[N], tx[N], T[N];
     /* All x = 0: the likelihood pushes alpha -> inf; error or finite. */
-    for (int i = 0; i < N; i++) x[i] = 0, tx[i] = 0, T[i] = 10 + i % 30;
+    for (int i = 0; i < N; i++)
+        x[i] = 0, tx[i] = 0, T[i] = 10 + i % 30;
     (void)fit_or_fail(x, tx, T, N);
     /* A single customer, with and without repeat purchases. */
     double x1 = 3, t1 = 20, T1 = 30, z = 0;
     (void)fit_or_fail(&x1, &t1, &T1, 1);
     (void)fit_or_fail(&z, &z, &T1, 1);
     /* Identical customers. */
-    for (int i = 0; i < N; i++) x[i] = 2, tx[i] = 15, T[i] = 30;
+    for (int i = 0; i < N; i++)
+        x[i] = 2, tx[i] = 15, T[i] = 30;
     (void)fit_or_fail(x, tx, T, N);
     /* Everyone bought on the last day (t_x = T), huge x, huge T. */
-    for (int i = 0; i < N; i++) x[i] = 1000 + i, tx[i] = T[i] = 40000;
+    for (int i = 0; i < N; i++)
+        x[i] = 1000 + i, tx[i] = T[i] = 40000;
     (void)fit_or_fail(x, tx, T, N);
     /* Invalid summaries are refused before fitting, with a message. */
     double bx = 1, btx = 5, bT = 0;
@@ -181,11 +184,13 @@ static void test_budget_extremes(void **state)
     double tv, ts;
     assert_int_equal(oq_budget_plan(N, v, s, 0, ch, &tv, &ts, NULL), 0);
     assert_true(ts == 0);
-    for (int i = 0; i < N; i++) assert_true(s[i * 4 + ch[i]] == 0);
+    for (int i = 0; i < N; i++)
+        assert_true(s[i * 4 + ch[i]] == 0);
     double best = 0;
     for (int i = 0; i < N; i++) {
         double b = v[i * 4];
-        for (int c = 1; c < 4; c++) b = fmax(b, v[i * 4 + c]);
+        for (int c = 1; c < 4; c++)
+            b = fmax(b, v[i * 4 + c]);
         best += b;
     }
     const double huge[] = {1e300, DBL_MAX, INFINITY};
@@ -210,8 +215,8 @@ static int has_nonfinite(const char *path)
     size_t len;
     oq_error err = {0};
     if (oq_read_file(path, 1u << 26, &text, &len, &err)) return -1;
-    int bad = strstr(text, "nan") || strstr(text, "inf") || strstr(text, "NaN") ||
-              strstr(text, "Inf");
+    int bad =
+        strstr(text, "nan") || strstr(text, "inf") || strstr(text, "NaN") || strstr(text, "Inf");
     free(text);
     return bad;
 }
@@ -223,8 +228,8 @@ static void test_run_budgets(void **state)
     (void)state;
     char *dir = tu_tmpdir();
     const char *bin = tu_bin();
-    assert_int_equal(tu_system("'%s' gen --customers 200 --quiet --seed 5 --out '%s/x.csv'", bin,
-                               dir), 0);
+    assert_int_equal(
+        tu_system("'%s' gen --customers 200 --quiet --seed 5 --out '%s/x.csv'", bin, dir), 0);
     const char *budgets[] = {"0", "1e15"}; /* 1e15: the CLI's largest budget */
     for (int k = 0; k < 2; k++) {
         assert_int_equal(tu_system("'%s' run --log '%s/x.csv' --out-dir '%s/r%d' --budget %s "
@@ -241,8 +246,8 @@ static void test_run_budgets(void **state)
     /* Budget 0: nobody gets a coupon. */
     char p[4096];
     snprintf(p, sizeof p, "%s/r0/recommendations.csv", dir);
-    assert_int_equal(tu_system("awk -F, 'NR > 1 && $4 != \"none\" { bad = 1 } END { exit bad }' '%s'",
-                               p), 0);
+    assert_int_equal(
+        tu_system("awk -F, 'NR > 1 && $4 != \"none\" { bad = 1 } END { exit bad }' '%s'", p), 0);
     const char *refused[] = {"-1", "1e300", "nan", "inf"};
     for (int k = 0; k < 4; k++)
         assert_int_equal(tu_system("'%s' run --log '%s/x.csv' --out-dir '%s/r9' --budget %s "
@@ -267,11 +272,21 @@ static void test_gen_edges(void **state)
         c.quiet = 1;
         c.n_customers = 40;
         switch (k) {
-        case 0: c.n_customers = 1; break;
-        case 1: c.n_cats = 2, c.drift = 1; break;
-        case 2: c.n_cats = OQ_GEN_MAX_CATS, c.drift = 0, c.budget_left_end = 0; break;
-        case 3: /* nearly nobody buys */ c.r = 1e-3, c.alpha = 1e4; break;
-        case 4: /* heavy buyers who never drop out */ c.r = 50, c.alpha = 1, c.a = 1e-3, c.b = 1e3; break;
+        case 0:
+            c.n_customers = 1;
+            break;
+        case 1:
+            c.n_cats = 2, c.drift = 1;
+            break;
+        case 2:
+            c.n_cats = OQ_GEN_MAX_CATS, c.drift = 0, c.budget_left_end = 0;
+            break;
+        case 3: /* nearly nobody buys */
+            c.r = 1e-3, c.alpha = 1e4;
+            break;
+        case 4: /* heavy buyers who never drop out */
+            c.r = 50, c.alpha = 1, c.a = 1e-3, c.b = 1e3;
+            break;
         case 5: /* the shortest period: birth window + snapshots + 1 day */
             c.snapshots = 1, c.birth_window = 1, c.end_day = c.start_day + 2;
             break;
@@ -284,8 +299,8 @@ static void test_gen_edges(void **state)
         assert_int_equal(oq_log_read(path, &log, &err), 0);
         assert_true(log->n >= (size_t)c.n_customers);
         for (size_t i = 0; i < log->n; i++)
-            assert_true(isfinite(log->aov[i]) && isfinite(log->profit[i]) &&
-                        log->budget[i] >= 0 && log->budget[i] <= 1);
+            assert_true(isfinite(log->aov[i]) && isfinite(log->profit[i]) && log->budget[i] >= 0 &&
+                        log->budget[i] <= 1);
         oq_log_free(log);
         oq_gen_config back;
         snprintf(path + strlen(path) - 4, 16, ".truth.json");
@@ -344,8 +359,8 @@ static oq_profit *profit_model(int ncat)
         snprintf(name, sizeof name, "cat%d", k);
         assert_int_equal(oq_dict_intern(&d, name, strlen(name), &id), 0);
     }
-    oq_profit_config cfg = {.seq_len = 8, .d = 8, .heads = 2, .layers = 1, .ff = 16, .hidden = 16,
-                            .dropout = 0.1f};
+    oq_profit_config cfg = {
+        .seq_len = 8, .d = 8, .heads = 2, .layers = 1, .ff = 16, .hidden = 16, .dropout = 0.1f};
     oq_profit *m = NULL;
     oq_error err = {0};
     assert_int_equal(oq_profit_new(&cfg, &d, 5, &m, &err), 0);
@@ -372,11 +387,13 @@ static int profit_extreme_predictions(const oq_profit *m)
     oq_error err = {0};
     assert_int_equal(oq_profit_samples_new(n, T, &s, &err), 0);
     memcpy(s->feat, ex, sizeof ex);
-    for (size_t j = 0; j < n * (size_t)T; j++) s->tok[j] = (uint16_t)(j % 2 ? 65535 : j % 7);
+    for (size_t j = 0; j < n * (size_t)T; j++)
+        s->tok[j] = (uint16_t)(j % 2 ? 65535 : j % 7);
     float *out = malloc(n * OQ_N_COUPONS * sizeof *out);
     assert_non_null(out);
     assert_int_equal(oq_profit_predict_all(m, s, out, &err), 0);
-    for (size_t i = 0; i < n * OQ_N_COUPONS; i++) assert_true(isfinite(out[i]));
+    for (size_t i = 0; i < n * OQ_N_COUPONS; i++)
+        assert_true(isfinite(out[i]));
     free(out);
     oq_profit_samples_free(s);
     return (int)(n * OQ_N_COUPONS);
@@ -410,7 +427,8 @@ static void test_profit_extremes(void **state)
     s = profit_samples(1000, 8, 1, 1, 0);
     oq_profit_epoch hist[2];
     assert_int_equal(oq_profit_train(m, s, &o, hist, &err), 0);
-    for (int k = 0; k < OQ_PROFIT_NFEAT; k++) assert_true(m->feat_std[k] == 1.0);
+    for (int k = 0; k < OQ_PROFIT_NFEAT; k++)
+        assert_true(m->feat_std[k] == 1.0);
     assert_true(m->y_std == 1.0 && m->y_mean == 0.0);
     assert_true(isfinite(hist[1].train_mse) && isfinite(hist[1].val_mse));
     checked += profit_extreme_predictions(m);
@@ -461,19 +479,20 @@ static void test_profit_load_bad(void **state)
         uint32_t off, val;
         const char *msg;
     } cases[] = {
-        {16, 4096, "too short"},   /* C = 4096 */
-        {24, 64, "too short"},     /* L = 64 */
-        {28, 65536, "too short"},  /* F = 65536 */
-        {20, 3, "heads must divide"},
-        {12, 0, "T=0"},
+        {16, 4096, "too short"},  /* C = 4096 */
+        {24, 64, "too short"},    /* L = 64 */
+        {28, 65536, "too short"}, /* F = 65536 */
+        {20, 3, "heads must divide"}, {12, 0, "T=0"},
     };
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
         char *d2 = malloc(len);
         assert_non_null(d2);
         memcpy(d2, data, len);
-        for (int b = 0; b < 4; b++) d2[cases[c].off + b] = (char)(cases[c].val >> (8 * b));
+        for (int b = 0; b < 4; b++)
+            d2[cases[c].off + b] = (char)(cases[c].val >> (8 * b));
         uint32_t crc = oq_crc32(0, d2, len - 4);
-        for (int b = 0; b < 4; b++) d2[len - 4 + b] = (char)(crc >> (8 * b));
+        for (int b = 0; b < 4; b++)
+            d2[len - 4 + b] = (char)(crc >> (8 * b));
         assert_int_equal(oq_write_file_atomic(path, d2, len, &err), 0);
         assert_int_equal(oq_profit_load(path, &back, &err), OQ_EFORMAT);
         assert_null(back);
@@ -484,7 +503,8 @@ static void test_profit_load_bad(void **state)
     float nan = NAN;
     memcpy(data + len - 8, &nan, 4);
     uint32_t crc = oq_crc32(0, data, len - 4);
-    for (int b = 0; b < 4; b++) data[len - 4 + b] = (char)(crc >> (8 * b));
+    for (int b = 0; b < 4; b++)
+        data[len - 4 + b] = (char)(crc >> (8 * b));
     assert_int_equal(oq_write_file_atomic(path, data, len, &err), 0);
     assert_int_equal(oq_profit_load(path, &back, &err), OQ_EFORMAT);
     assert_non_null(strstr(err.msg, "non-finite weight"));
@@ -498,12 +518,9 @@ int main(void)
 {
     gsl_set_error_handler_off();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bgnbd_extremes),
-        cmocka_unit_test(test_bgnbd_fit_degenerate),
-        cmocka_unit_test(test_budget_extremes),
-        cmocka_unit_test(test_run_budgets),
-        cmocka_unit_test(test_gen_edges),
-        cmocka_unit_test(test_profit_extremes),
+        cmocka_unit_test(test_bgnbd_extremes),  cmocka_unit_test(test_bgnbd_fit_degenerate),
+        cmocka_unit_test(test_budget_extremes), cmocka_unit_test(test_run_budgets),
+        cmocka_unit_test(test_gen_edges),       cmocka_unit_test(test_profit_extremes),
         cmocka_unit_test(test_profit_load_bad),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

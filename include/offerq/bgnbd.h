@@ -46,12 +46,12 @@ int oq_bgnbd_params_check(const oq_bgnbd_params *p, oq_error *err) OQ_WUR;
  * (1 = days, 7 = weeks; 0 = unknown, e.g. read from a summary CSV). */
 typedef struct oq_bgnbd_summary {
     size_t n;
-    int64_t *id;        /* (n) customer id */
-    double *x;          /* (n) repeat purchases (whole numbers) */
-    double *tx;         /* (n) recency: last purchase - first purchase */
-    double *T;          /* (n) age: end of calibration - first purchase */
-    double *x_holdout;  /* (n) purchases in the holdout period, or NULL */
-    double *t_holdout;  /* (n) length of the holdout period, or NULL */
+    int64_t *id;       /* (n) customer id */
+    double *x;         /* (n) repeat purchases (whole numbers) */
+    double *tx;        /* (n) recency: last purchase - first purchase */
+    double *T;         /* (n) age: end of calibration - first purchase */
+    double *x_holdout; /* (n) purchases in the holdout period, or NULL */
+    double *t_holdout; /* (n) length of the holdout period, or NULL */
     double unit_days;
 } oq_bgnbd_summary;
 
@@ -60,8 +60,8 @@ void oq_bgnbd_summary_free(oq_bgnbd_summary *s);
 /* Transactions: one (customer, day) per purchase; days since 1970-01-01. */
 typedef struct oq_bgnbd_tx {
     size_t n, cap;
-    int64_t *user;  /* (n) */
-    int32_t *day;   /* (n) */
+    int64_t *user; /* (n) */
+    int32_t *day;  /* (n) */
 } oq_bgnbd_tx;
 
 void oq_bgnbd_tx_free(oq_bgnbd_tx *t);
@@ -89,9 +89,9 @@ int oq_bgnbd_tx_read(const char *path, int id_column, int date_column, oq_bgnbd_
 #define OQ_BGNBD_NO_DATE INT32_MIN
 
 typedef struct oq_bgnbd_split {
-    double unit_days;         /* 1 (days) or 7 (weeks); any value > 0 */
-    int32_t calibration_end;  /* last calibration day (inclusive); NO_DATE: latest purchase */
-    int32_t observation_end;  /* last holdout day (inclusive); NO_DATE: no holdout */
+    double unit_days;        /* 1 (days) or 7 (weeks); any value > 0 */
+    int32_t calibration_end; /* last calibration day (inclusive); NO_DATE: latest purchase */
+    int32_t observation_end; /* last holdout day (inclusive); NO_DATE: no holdout */
 } oq_bgnbd_split;
 
 /* Summarise transactions like lifetimes' calibration_and_holdout_data with
@@ -129,8 +129,8 @@ typedef struct oq_bgnbd_data oq_bgnbd_data;
 /* Group n customers (w: weights, NULL = 1 each). Inputs must be valid
  * summaries (oq_bgnbd_summary_read's rules); OQ_EINVAL names the first bad
  * index. *out: oq_bgnbd_data_free. */
-int oq_bgnbd_data_new(const double *x, const double *tx, const double *T, const double *w,
-                      size_t n, oq_bgnbd_data **out, oq_error *err) OQ_WUR;
+int oq_bgnbd_data_new(const double *x, const double *tx, const double *T, const double *w, size_t n,
+                      oq_bgnbd_data **out, oq_error *err) OQ_WUR;
 void oq_bgnbd_data_free(oq_bgnbd_data *d);
 size_t oq_bgnbd_data_groups(const oq_bgnbd_data *d);
 /* The time scale (1/max T) that oq_bgnbd_objective works in. */
@@ -140,8 +140,8 @@ double oq_bgnbd_data_scale(const oq_bgnbd_data *d);
  * theta = log(r, alpha * scale, a, b): -sum_i w_i ll_i / sum_i w_i +
  * penalizer * (r^2 + (alpha*scale)^2 + a^2 + b^2), ll in scaled time. *f gets
  * the value, grad (may be NULL) d f / d theta. */
-void oq_bgnbd_objective(const oq_bgnbd_data *d, const double theta[4], double penalizer,
-                        double *f, double grad[4]);
+void oq_bgnbd_objective(const oq_bgnbd_data *d, const double theta[4], double penalizer, double *f,
+                        double grad[4]);
 /* Same with the Hessian d2f / dtheta_i dtheta_j (row-major 4x4, all pointers
  * required): what the Newton steps of oq_bgnbd_fit use. */
 void oq_bgnbd_objective_hessian(const oq_bgnbd_data *d, const double theta[4], double penalizer,
@@ -156,33 +156,33 @@ double oq_bgnbd_data_loglik(const oq_bgnbd_data *d, const oq_bgnbd_params *p, do
 /* ---- fit ------------------------------------------------------------------- */
 
 typedef struct oq_bgnbd_fit_opts {
-    double penalizer;  /* lifetimes' penalizer_coef, 0 by default */
-    int n_starts;      /* starting points (1..8), 0 = 4 */
-    int max_iter;      /* per start, 0 = 500 */
-    double gtol;       /* stop when |grad of the objective|_inf < gtol; 0 = 1e-9 */
+    double penalizer; /* lifetimes' penalizer_coef, 0 by default */
+    int n_starts;     /* starting points (1..8), 0 = 4 */
+    int max_iter;     /* per start, 0 = 500 */
+    double gtol;      /* stop when |grad of the objective|_inf < gtol; 0 = 1e-9 */
 } oq_bgnbd_fit_opts;
 
 typedef struct oq_bgnbd_fit_report {
-    oq_bgnbd_params p;   /* estimates, in the data's time unit */
-    double ll;           /* total log-likelihood at p (unpenalised) */
-    double objective;    /* lifetimes' objective at the optimum */
-    double grad_norm;    /* |gradient of the objective|_inf at the optimum */
-    int iterations;      /* iterations of the best start */
-    int evaluations;     /* objective evaluations, all starts */
-    int converged;       /* 1 if grad_norm < gtol, or the Newton decrement reached
-                          * the rounding level of the objective */
-    int starts;          /* starts run */
-    int starts_agree;    /* starts that reached the best objective (within 1e-8) */
-    const char *method;  /* "newton", "newton+bfgs2" or "newton+bfgs2+nelder-mead" */
-    size_t n_customers;  /* sum of weights, as a count */
+    oq_bgnbd_params p;  /* estimates, in the data's time unit */
+    double ll;          /* total log-likelihood at p (unpenalised) */
+    double objective;   /* lifetimes' objective at the optimum */
+    double grad_norm;   /* |gradient of the objective|_inf at the optimum */
+    int iterations;     /* iterations of the best start */
+    int evaluations;    /* objective evaluations, all starts */
+    int converged;      /* 1 if grad_norm < gtol, or the Newton decrement reached
+                         * the rounding level of the objective */
+    int starts;         /* starts run */
+    int starts_agree;   /* starts that reached the best objective (within 1e-8) */
+    const char *method; /* "newton", "newton+bfgs2" or "newton+bfgs2+nelder-mead" */
+    size_t n_customers; /* sum of weights, as a count */
     size_t n_groups;
 } oq_bgnbd_fit_report;
 
 /* Fit by maximum likelihood. opts may be NULL. Returns 0 (also when not
  * converged: check rep->converged), OQ_ENUM if no start gives a finite
  * objective. */
-int oq_bgnbd_fit(const oq_bgnbd_data *d, const oq_bgnbd_fit_opts *opts,
-                 oq_bgnbd_fit_report *rep, oq_error *err) OQ_WUR;
+int oq_bgnbd_fit(const oq_bgnbd_data *d, const oq_bgnbd_fit_opts *opts, oq_bgnbd_fit_report *rep,
+                 oq_error *err) OQ_WUR;
 
 /* Write the fit as JSON (r, alpha, a, b, ll, iterations, n_customers,
  * n_groups, grad_norm, converged, penalizer, time_unit, unit_days), atomically. */
@@ -213,9 +213,8 @@ int oq_bgnbd_p_alive_batch(const oq_bgnbd_params *p, const double *x, const doub
 int oq_bgnbd_expected(const oq_bgnbd_params *p, double t, double x, double tx, double T,
                       double *out) OQ_WUR;
 /* Same for n customers with one horizon t each (t may be NULL: use t0). */
-int oq_bgnbd_expected_batch(const oq_bgnbd_params *p, double t0, const double *t,
-                            const double *x, const double *tx, const double *T, size_t n,
-                            double *out) OQ_WUR;
+int oq_bgnbd_expected_batch(const oq_bgnbd_params *p, double t0, const double *t, const double *x,
+                            const double *tx, const double *T, size_t n, double *out) OQ_WUR;
 /* Population E[X(t)] of a new customer (FHL eq. 9). */
 int oq_bgnbd_expected_pop(const oq_bgnbd_params *p, double t, double *out) OQ_WUR;
 /* P(X(t) = n) for a new customer (FHL eq. 8), in log space. */
@@ -224,17 +223,17 @@ double oq_bgnbd_p_n(const oq_bgnbd_params *p, double t, int n);
 /* ---- calibration / holdout report ---------------------------------------- */
 
 typedef struct oq_bgnbd_holdout_row {
-    int freq;            /* calibration frequency (the last row: >= freq) */
-    size_t n;            /* customers */
-    double actual;       /* mean holdout purchases */
-    double predicted;    /* mean E[X(t_holdout) | x, t_x, T] */
+    int freq;         /* calibration frequency (the last row: >= freq) */
+    size_t n;         /* customers */
+    double actual;    /* mean holdout purchases */
+    double predicted; /* mean E[X(t_holdout) | x, t_x, T] */
 } oq_bgnbd_holdout_row;
 
 typedef struct oq_bgnbd_holdout {
     int n_rows;
     oq_bgnbd_holdout_row rows[64];
-    double mae;          /* mean |predicted - actual| over customers */
-    double corr;         /* Pearson correlation over customers */
+    double mae;  /* mean |predicted - actual| over customers */
+    double corr; /* Pearson correlation over customers */
     double total_actual, total_predicted;
 } oq_bgnbd_holdout;
 

@@ -94,10 +94,10 @@ typedef struct oq_xsell_item {
 } oq_xsell_item;
 
 typedef struct oq_xsell_mdp {
-    int n_items;                            /* N in [2, OQ_XSELL_MAX_ITEMS] */
+    int n_items; /* N in [2, OQ_XSELL_MAX_ITEMS] */
     oq_xsell_item items[OQ_XSELL_MAX_ITEMS];
-    int n_disc;                             /* K in [1, OQ_XSELL_MAX_DISC] */
-    double disc[OQ_XSELL_MAX_DISC];         /* delta_k in [0, 1) */
+    int n_disc;                     /* K in [1, OQ_XSELL_MAX_DISC] */
+    double disc[OQ_XSELL_MAX_DISC]; /* delta_k in [0, 1) */
 } oq_xsell_mdp;
 
 /* A single-item association rule lhs => rhs (negative: lhs => not rhs), as
@@ -188,19 +188,19 @@ int oq_xsell_qtable_load(const char *path, oq_xsell_qtable **out, oq_error *err)
 
 /* One decision of a learned table for a request. */
 typedef struct oq_xsell_offer {
-    int item;              /* requested item (index) */
-    int bundle;            /* add-on item (index), -1: no bundle */
-    int level;             /* discount level (index), -1 with no bundle */
-    double discount;       /* delta_k, 0 with no bundle */
-    double item_price;     /* p_i */
-    double addon_list;     /* p_j, 0 with no bundle */
-    double addon_price;    /* (1 - delta_k) p_j, 0 with no bundle */
-    double bundle_price;   /* item_price + addon_price */
-    double q;              /* Q of the table's decision (0 when unseen) */
-    uint32_t visits;       /* training visits of (inventory, request) */
-    int learned;           /* 1 if (inventory, request) was seen in training */
-    int below_cost;        /* 1 if the table's bundle was dropped because its
-                            * add-on would sell below cost at the quoted prices */
+    int item;            /* requested item (index) */
+    int bundle;          /* add-on item (index), -1: no bundle */
+    int level;           /* discount level (index), -1 with no bundle */
+    double discount;     /* delta_k, 0 with no bundle */
+    double item_price;   /* p_i */
+    double addon_list;   /* p_j, 0 with no bundle */
+    double addon_price;  /* (1 - delta_k) p_j, 0 with no bundle */
+    double bundle_price; /* item_price + addon_price */
+    double q;            /* Q of the table's decision (0 when unseen) */
+    uint32_t visits;     /* training visits of (inventory, request) */
+    int learned;         /* 1 if (inventory, request) was seen in training */
+    int below_cost;      /* 1 if the table's bundle was dropped because its
+                          * add-on would sell below cost at the quoted prices */
 } oq_xsell_offer;
 
 /* Index of the item called name in m; when no item has that name, a whole
@@ -233,10 +233,10 @@ int oq_xsell_offer_json(const oq_xsell_mdp *m, const oq_xsell_offer *o, struct j
 
 typedef struct oq_xsell_sim {
     oq_xsell_mdp mdp;
-    double arrival[OQ_XSELL_MAX_ITEMS]; /* lambda_i per period, sum <= 1 */
-    double survival;                    /* gamma in (0, 1): season goes on */
-    double rho_lo, rho_hi;              /* R_j / p_j ~ U[rho_lo, rho_hi] */
-    double base_interest;               /* interest without association */
+    double arrival[OQ_XSELL_MAX_ITEMS];                       /* lambda_i per period, sum <= 1 */
+    double survival;                                          /* gamma in (0, 1): season goes on */
+    double rho_lo, rho_hi;                                    /* R_j / p_j ~ U[rho_lo, rho_hi] */
+    double base_interest;                                     /* interest without association */
     double interest[OQ_XSELL_MAX_ITEMS * OQ_XSELL_MAX_ITEMS]; /* (N, N) pi_ij */
 } oq_xsell_sim;
 
@@ -279,8 +279,8 @@ void oq_xsell_policy_static(const oq_xsell_mdp *m, const oq_xsell_kb *kb, int le
  * dense policy dec (S, N) (invalid entries act as none). One pass over the
  * states in index order: every sale lowers the index. OQ_ELIMIT when S >
  * OQ_XSELL_DP_MAX_STATES, OQ_ENOMEM. */
-int oq_xsell_evaluate(const oq_xsell_sim *s, const uint8_t *dec, double *revenue,
-                      double *profit, oq_error *err) OQ_WUR;
+int oq_xsell_evaluate(const oq_xsell_sim *s, const uint8_t *dec, double *revenue, double *profit,
+                      oq_error *err) OQ_WUR;
 
 /* The optimum by dynamic programming over the inventory states:
  * V(x) = [sum_{e: x_e>0} lambda_e max_{d in H} sum_o P(o)(r_o + gamma V(x - sold_o))]
@@ -296,11 +296,11 @@ int oq_xsell_dp_solve(const oq_xsell_sim *s, uint8_t **dec_out, double *revenue,
 enum { OQ_XSELL_KQ = 0, OQ_XSELL_QLEARN = 1 };
 
 typedef struct oq_xsell_learn_opts {
-    int method;             /* OQ_XSELL_KQ or OQ_XSELL_QLEARN */
-    double tau0, tau_min;   /* K-Q temperature schedule (14) */
-    double eps0, eps_min;   /* plain Q epsilon schedule */
-    double kappa;           /* visits at which the schedule is half-way */
-    double omega;           /* step size exponent (15), in (0.5, 1] */
+    int method;           /* OQ_XSELL_KQ or OQ_XSELL_QLEARN */
+    double tau0, tau_min; /* K-Q temperature schedule (14) */
+    double eps0, eps_min; /* plain Q epsilon schedule */
+    double kappa;         /* visits at which the schedule is half-way */
+    double omega;         /* step size exponent (15), in (0.5, 1] */
 } oq_xsell_learn_opts;
 
 void oq_xsell_learn_opts_default(oq_xsell_learn_opts *o, int method);
@@ -317,17 +317,17 @@ int oq_xsell_learn_episode(oq_xsell_qtable *t, const oq_xsell_sim *s, const oq_x
 #define OQ_XSELL_EXP_MAX_POINTS 16
 
 typedef struct oq_xsell_exp_config {
-    oq_xsell_sim sim;       /* items, prices, arrival; rules are planted per seed */
+    oq_xsell_sim sim; /* items, prices, arrival; rules are planted per seed */
     int n_seeds;
     uint64_t seed;
     int n_points;
     int n_rules[OQ_XSELL_EXP_MAX_POINTS]; /* x axis of both figures */
-    long max_episodes;      /* fig 2a: training budget per run */
-    long eval_every;        /* fig 2a: evaluate the greedy policy every k seasons */
-    double conv_share;      /* fig 2a: converged = captures this share of the DP gain */
-    long episodes_2b;       /* fig 2b: training seasons per run */
-    int static_level;       /* discount level of the static bundle rule */
-    int threads;            /* OpenMP threads (<= 0: default) */
+    long max_episodes;                    /* fig 2a: training budget per run */
+    long eval_every;                      /* fig 2a: evaluate the greedy policy every k seasons */
+    double conv_share; /* fig 2a: converged = captures this share of the DP gain */
+    long episodes_2b;  /* fig 2b: training seasons per run */
+    int static_level;  /* discount level of the static bundle rule */
+    int threads;       /* OpenMP threads (<= 0: default) */
     int quiet;
 } oq_xsell_exp_config;
 
@@ -359,8 +359,8 @@ void oq_xsell_exp_default(oq_xsell_exp_config *c, int quick);
 /* Run both figures. out_dir (may be NULL: nothing written) receives
  * fig2a.csv, fig2a.svg, fig2b.csv, fig2b.svg and summary.json, each written
  * atomically. res OUT. */
-int oq_xsell_experiment(const oq_xsell_exp_config *c, const char *out_dir,
-                        oq_xsell_exp_result *res, oq_error *err) OQ_WUR;
+int oq_xsell_experiment(const oq_xsell_exp_config *c, const char *out_dir, oq_xsell_exp_result *res,
+                        oq_error *err) OQ_WUR;
 
 /* ---- input files ------------------------------------------------------------ */
 

@@ -25,11 +25,11 @@ typedef int (*oq_csv_row_fn)(void *ctx, char **fields, const size_t *lens, size_
                              long line, oq_error *err);
 
 typedef struct oq_csv_opts {
-    char delim;          /* ',' by default (0 means ',') */
-    size_t max_line;     /* bytes; 0 means 1 MiB */
-    size_t max_fields;   /* per record; 0 means 4096 */
+    char delim;                 /* ',' by default (0 means ',') */
+    size_t max_line;            /* bytes; 0 means 1 MiB */
+    size_t max_fields;          /* per record; 0 means 4096 */
     int allow_no_final_newline; /* 1: accept a last line without '\n' */
-    size_t max_records;  /* records (header included); 0 means oq_csv_max_records() */
+    size_t max_records;         /* records (header included); 0 means oq_csv_max_records() */
 } oq_csv_opts;
 
 /* Default record limit: every reader indexes rows with 32-bit ids somewhere

@@ -43,9 +43,9 @@ int oq_coupon_parse(const char *s);
 #define OQ_MAX_CATEGORIES 65535
 
 typedef struct oq_dict {
-    char **names;      /* (n) owned strings */
+    char **names; /* (n) owned strings */
     uint32_t n, cap;
-    uint32_t *slots;   /* open-addressing table of id+1, 0 = empty */
+    uint32_t *slots; /* open-addressing table of id+1, 0 = empty */
     uint32_t nslots;
 } oq_dict;
 
@@ -59,24 +59,24 @@ void oq_dict_clear(oq_dict *d);
 
 /* ---- the customer log ----------------------------------------------------- */
 
-#define OQ_LOG_HEADER                                                                      \
-    "user_id,snapshot_date,days_since_last_purchase,purchases_last_30d,avg_order_value,"  \
+#define OQ_LOG_HEADER                                                                              \
+    "user_id,snapshot_date,days_since_last_purchase,purchases_last_30d,avg_order_value,"           \
     "category,remaining_budget_pct,coupon_offered,order_placed,order_profit"
 
 typedef struct oq_log {
-    size_t n;              /* rows */
+    size_t n; /* rows */
     size_t cap;
-    int64_t *user_id;      /* (n) */
-    int32_t *day;          /* (n) snapshot_date, days since epoch */
-    int32_t *days_since;   /* (n) days_since_last_purchase >= 0 */
+    int64_t *user_id;       /* (n) */
+    int32_t *day;           /* (n) snapshot_date, days since epoch */
+    int32_t *days_since;    /* (n) days_since_last_purchase >= 0 */
     int32_t *purchases_30d; /* (n) purchases_last_30d >= 0 */
-    double *aov;           /* (n) avg_order_value >= 0 */
-    uint16_t *category;    /* (n) id in cats */
-    float *budget;         /* (n) remaining_budget_pct in [0,1] */
-    uint8_t *coupon;       /* (n) OQ_COUPON_* index */
-    uint8_t *order;        /* (n) order_placed 0/1 */
-    double *profit;        /* (n) order_profit (gross, before the coupon) */
-    oq_dict cats;          /* category names */
+    double *aov;            /* (n) avg_order_value >= 0 */
+    uint16_t *category;     /* (n) id in cats */
+    float *budget;          /* (n) remaining_budget_pct in [0,1] */
+    uint8_t *coupon;        /* (n) OQ_COUPON_* index */
+    uint8_t *order;         /* (n) order_placed 0/1 */
+    double *profit;         /* (n) order_profit (gross, before the coupon) */
+    oq_dict cats;           /* category names */
 } oq_log;
 
 /* Read a log CSV (path "-" = stdin). *out is owned by the caller
@@ -100,9 +100,9 @@ static inline double oq_log_reward(const oq_log *log, size_t i)
  * sorted by day. user_id[c] ascending. Built by oq_log_index_build. */
 typedef struct oq_log_index {
     size_t n_customers;
-    int64_t *user_id;  /* (n_customers) */
-    size_t *start;     /* (n_customers + 1) */
-    size_t *row;       /* (log->n) */
+    int64_t *user_id; /* (n_customers) */
+    size_t *start;    /* (n_customers + 1) */
+    size_t *row;      /* (log->n) */
 } oq_log_index;
 
 int oq_log_index_build(const oq_log *log, oq_log_index **out, oq_error *err) OQ_WUR;
@@ -115,9 +115,9 @@ long oq_log_index_find(const oq_log_index *ix, int64_t u);
 /* user_id,date,category: one row per customer and active day. */
 typedef struct oq_events {
     size_t n, cap;
-    int64_t *user_id;    /* (n) */
-    int32_t *day;        /* (n) */
-    uint16_t *category;  /* (n) id in the dictionary passed to the reader */
+    int64_t *user_id;   /* (n) */
+    int32_t *day;       /* (n) */
+    uint16_t *category; /* (n) id in the dictionary passed to the reader */
 } oq_events;
 
 /* Read an events CSV, interning categories into cats (pass the log's
@@ -132,9 +132,9 @@ void oq_events_free(oq_events *ev);
  * Events of users not in the index are skipped. Errors: OQ_ENOMEM. */
 typedef struct oq_events_ix {
     size_t n_customers;
-    size_t *order;      /* (ev->n) event positions sorted by (user, day); NULL when the
-                           events already were (what `offerq gen` writes) */
-    size_t *lo, *hi;    /* (n_customers) */
+    size_t *order;   /* (ev->n) event positions sorted by (user, day); NULL when the
+                        events already were (what `offerq gen` writes) */
+    size_t *lo, *hi; /* (n_customers) */
 } oq_events_ix;
 static inline size_t oq_events_ix_at(const oq_events_ix *x, size_t j)
 {

@@ -38,8 +38,7 @@ int oq_db_init(const char *url, oq_error *err) OQ_WUR;
  * reported as OQ_EPARSE with the file line of that row and the server's
  * detail. All or nothing: on any error nothing is committed.
  * *n_loaded (may be NULL) receives the number of rows committed. */
-int oq_db_load_log(const char *url, const char *csv_path, size_t *n_loaded,
-                   oq_error *err) OQ_WUR;
+int oq_db_load_log(const char *url, const char *csv_path, size_t *n_loaded, oq_error *err) OQ_WUR;
 
 /* Read the whole customer_log back into an oq_log (data.h), ordered by
  * (user_id, snapshot_date). Streamed with COPY TO STDOUT, row by row: the

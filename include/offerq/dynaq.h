@@ -26,18 +26,18 @@
 /* ---- state discretisation -------------------------------------------------- */
 
 typedef struct oq_dynaq_disc {
-    double w_days;      /* days_since bucket width, 10 */
-    double w_p30;       /* purchases_30d bucket width, 2 */
-    double w_aov;       /* avg_order_value bucket width, 20 */
+    double w_days;        /* days_since bucket width, 10 */
+    double w_p30;         /* purchases_30d bucket width, 2 */
+    double w_aov;         /* avg_order_value bucket width, 20 */
     double budget_levels; /* budget buckets: floor(budget x levels), 10 */
 } oq_dynaq_disc;
 
 /* Field limits of the packed key; larger bucket values are clamped. */
-#define OQ_DYNAQ_MAX_DAYS 16383u   /* 14 bits */
-#define OQ_DYNAQ_MAX_P30 1023u     /* 10 bits */
-#define OQ_DYNAQ_MAX_AOV 16383u    /* 14 bits */
-#define OQ_DYNAQ_MAX_BUDGET 255u   /* 8 bits */
-#define OQ_DYNAQ_MAX_CAT 65535u    /* 16 bits */
+#define OQ_DYNAQ_MAX_DAYS 16383u /* 14 bits */
+#define OQ_DYNAQ_MAX_P30 1023u   /* 10 bits */
+#define OQ_DYNAQ_MAX_AOV 16383u  /* 14 bits */
+#define OQ_DYNAQ_MAX_BUDGET 255u /* 8 bits */
+#define OQ_DYNAQ_MAX_CAT 65535u  /* 16 bits */
 
 /* The SPEC.md widths: 10, 2, 20, 10. */
 void oq_dynaq_disc_default(oq_dynaq_disc *d);
@@ -45,8 +45,8 @@ void oq_dynaq_disc_default(oq_dynaq_disc *d);
 int oq_dynaq_disc_check(const oq_dynaq_disc *d, oq_error *err) OQ_WUR;
 
 /* Packed key of a state given by raw features (clamped to the field limits). */
-uint64_t oq_dynaq_key(const oq_dynaq_disc *d, double days_since, double purchases_30d,
-                      double aov, double budget, unsigned category);
+uint64_t oq_dynaq_key(const oq_dynaq_disc *d, double days_since, double purchases_30d, double aov,
+                      double budget, unsigned category);
 /* Key of log row i. */
 uint64_t oq_dynaq_key_row(const oq_dynaq_disc *d, const oq_log *log, size_t i);
 /* Unpack a key into its 5 bucket indices (days, p30, aov, budget, category). */
@@ -58,12 +58,12 @@ void oq_dynaq_key_format(uint64_t key, char *buf, size_t len);
 
 typedef struct oq_qtable {
     oq_dynaq_disc disc;
-    size_t n, cap;      /* entries used / allocated */
-    uint64_t *key;      /* (cap) packed state */
-    double *q;          /* (cap, 4) action values */
-    uint32_t *visits;   /* (cap, 4) updates of each (s, a) */
-    uint32_t *slot;     /* (nslots) entry index + 1, 0 = empty */
-    size_t nslots;      /* power of two, at least 2 x cap */
+    size_t n, cap;    /* entries used / allocated */
+    uint64_t *key;    /* (cap) packed state */
+    double *q;        /* (cap, 4) action values */
+    uint32_t *visits; /* (cap, 4) updates of each (s, a) */
+    uint32_t *slot;   /* (nslots) entry index + 1, 0 = empty */
+    size_t nslots;    /* power of two, at least 2 x cap */
 } oq_qtable;
 
 /* Empty table for discretisation d. *out owned by the caller (oq_qtable_free).
@@ -106,8 +106,8 @@ double oq_dynaq_td_update(double *q, double r, double max_next, int terminal, do
  * snapshot day, rhat[k*4 + c] = predicted net reward r^ of offering coupon c.
  * Return 0 or a negative OQ_E* with err filled. */
 typedef struct oq_scorer {
-    const char *name;  /* shown in reports, e.g. "interim-empirical" */
-    int interim;       /* 1: a stand-in, not the product's models */
+    const char *name;   /* shown in reports, e.g. "interim-empirical" */
+    int interim;        /* 1: a stand-in, not the product's models */
     int rhat_has_alive; /* 1: r^ already is the whole expected reward (it was
                            predicted with P(alive) as an input): r~ = r^ */
     int (*score)(void *ctx, const oq_log *log, const size_t *rows, size_t n,
@@ -130,13 +130,13 @@ enum { OQ_DYNAQ_ALPHA_VISITS = 0, OQ_DYNAQ_ALPHA_DECAY = 1 };
 #define OQ_DYNAQ_CURVE_PER_EPOCH 10
 
 typedef struct oq_dynaq_config {
-    int epochs;          /* 4 */
-    int plan_k;          /* planning updates per real step, 20 */
+    int epochs;           /* 4 */
+    int plan_k;           /* planning updates per real step, 20 */
     double eps0, eps_end; /* epsilon-greedy, linear 0.30 -> 0.05 over the epochs */
-    double alpha0;       /* 0.3 */
-    int alpha_mode;      /* VISITS: alpha = max(1/n(s,a), alpha_min); DECAY: alpha0/(1+epoch) */
-    double alpha_min;    /* 0.01 */
-    double gamma;        /* 0.95 */
+    double alpha0;        /* 0.3 */
+    int alpha_mode;       /* VISITS: alpha = max(1/n(s,a), alpha_min); DECAY: alpha0/(1+epoch) */
+    double alpha_min;     /* 0.01 */
+    double gamma;         /* 0.95 */
     uint64_t seed;
     int faithful;        /* 1: the seed's simplified loop (see oq_dynaq_train) */
     int faithful_buffer; /* seed: 2000 sampled rows in the initial buffer */
@@ -215,7 +215,7 @@ int oq_dynaq_train_sharded(oq_qtable *q, const oq_log *log, const oq_log_index *
  * OQ_EINVAL (negative or non-finite input, cheapest options over budget),
  * OQ_ENOMEM. */
 int oq_budget_plan(size_t n, const double *value /* (n, 4) */, const double *spend /* (n, 4) */,
-                   double budget, int *choice /* (n) */, double *total_value,
-                   double *total_spend, oq_error *err) OQ_WUR;
+                   double budget, int *choice /* (n) */, double *total_value, double *total_spend,
+                   oq_error *err) OQ_WUR;
 
 #endif

@@ -21,13 +21,13 @@
 
 enum {
     OQ_OK = 0,
-    OQ_EIO = -1,      /* open/read/write/rename failed (errno in msg) */
-    OQ_ENOMEM = -2,   /* allocation failed */
-    OQ_EPARSE = -3,   /* malformed input; file/line/col filled */
-    OQ_EINVAL = -4,   /* bad argument or value out of range */
-    OQ_EFORMAT = -5,  /* binary file: bad magic, version or checksum */
-    OQ_ELIMIT = -6,   /* an input limit was exceeded */
-    OQ_ENUM = -7,     /* numerical failure (non-finite, no convergence) */
+    OQ_EIO = -1,     /* open/read/write/rename failed (errno in msg) */
+    OQ_ENOMEM = -2,  /* allocation failed */
+    OQ_EPARSE = -3,  /* malformed input; file/line/col filled */
+    OQ_EINVAL = -4,  /* bad argument or value out of range */
+    OQ_EFORMAT = -5, /* binary file: bad magic, version or checksum */
+    OQ_ELIMIT = -6,  /* an input limit was exceeded */
+    OQ_ENUM = -7,    /* numerical failure (non-finite, no convergence) */
 };
 
 /* Where and why something failed. line/col are 1-based; 0 means "not known". */
@@ -39,8 +39,8 @@ typedef struct oq_error {
 } oq_error;
 
 /* Fill err (if not NULL) and return code. file may be NULL. */
-int oq_error_set(oq_error *err, int code, const char *file, long line, long col,
-                 const char *fmt, ...) OQ_PRINTF(6, 7);
+int oq_error_set(oq_error *err, int code, const char *file, long line, long col, const char *fmt,
+                 ...) OQ_PRINTF(6, 7);
 
 /* "file:line:col: msg" (parts that are unknown are left out) into buf. */
 void oq_error_format(const oq_error *err, char *buf, size_t len);

@@ -27,10 +27,10 @@
 /* Tomorrow's truth of every customer of a generated log. */
 typedef struct oq_truth {
     oq_gen_config cfg;
-    size_t n;          /* customers; customer idx has user_id idx + 1 */
-    double *reward;    /* (n, 4) expected net reward of each coupon on end_day + 1 */
-    double *spend;     /* (n, 4) expected coupon spend */
-    int *alive;        /* (n) alive on end_day + 1 */
+    size_t n;       /* customers; customer idx has user_id idx + 1 */
+    double *reward; /* (n, 4) expected net reward of each coupon on end_day + 1 */
+    double *spend;  /* (n, 4) expected coupon spend */
+    int *alive;     /* (n) alive on end_day + 1 */
 } oq_truth;
 
 /* Load truth.json and re-simulate every customer (OpenMP-parallel). *out
@@ -68,10 +68,10 @@ int oq_truth_contacts(const oq_gen_config *cfg, const oq_log *log, double *true_
                       oq_error *err) OQ_WUR;
 
 typedef struct oq_ope {
-    size_t rows, matched;   /* rows, rows whose logged coupon equals pi's */
-    double truth;           /* true mean reward per contact (NAN if unknown) */
-    double ips, ips_se;     /* estimate and its standard error */
-    double dr, dr_se;       /* NAN when no reward model is given */
+    size_t rows, matched; /* rows, rows whose logged coupon equals pi's */
+    double truth;         /* true mean reward per contact (NAN if unknown) */
+    double ips, ips_se;   /* estimate and its standard error */
+    double dr, dr_se;     /* NAN when no reward model is given */
 } oq_ope;
 
 /* IPS and DR estimates of target policy pi (n rows, a coupon per log row)
@@ -86,7 +86,7 @@ int oq_ope_estimate(const oq_log *log, const double *mu, const int *pi, const do
 #define OQ_EVAL_MAX_POLICIES 12
 typedef struct oq_eval_policy {
     char name[32];
-    double profit, spend;     /* true expected next-day totals */
+    double profit, spend;        /* true expected next-day totals */
     double pct_of_oracle_uplift; /* 100 (profit - none) / (oracle - none) */
 } oq_eval_policy;
 
@@ -97,7 +97,7 @@ typedef struct oq_eval_report {
     oq_ope ope[OQ_EVAL_MAX_POLICIES]; /* per-row policies: offerq Q-greedy, each fixed coupon */
     char ope_name[OQ_EVAL_MAX_POLICIES][32];
     int nope;
-    int scorer_interim;       /* the run used the interim scorer */
+    int scorer_interim; /* the run used the interim scorer */
     char scorer[256];
 } oq_eval_report;
 

@@ -36,27 +36,33 @@
 #include <stdint.h>
 #include "offerq/error.h"
 
-enum { OQ_GEN_SURE = 0, OQ_GEN_PERSUADABLE = 1, OQ_GEN_LOST = 2, OQ_GEN_SLEEPING = 3, OQ_GEN_NTYPES = 4 };
+enum {
+    OQ_GEN_SURE = 0,
+    OQ_GEN_PERSUADABLE = 1,
+    OQ_GEN_LOST = 2,
+    OQ_GEN_SLEEPING = 3,
+    OQ_GEN_NTYPES = 4
+};
 
 #define OQ_GEN_MAX_CATS 16
 
 typedef struct oq_gen_config {
     uint64_t seed;
-    long n_customers;       /* 10000 */
-    int32_t start_day;      /* 2025-01-01 */
-    int32_t end_day;        /* 2025-06-30 (inclusive) */
-    int snapshots;          /* contact days per customer, 7 */
-    int birth_window;       /* days, 90 */
-    double r, alpha, a, b;  /* BG/NBD population, time unit = day */
+    long n_customers;               /* 10000 */
+    int32_t start_day;              /* 2025-01-01 */
+    int32_t end_day;                /* 2025-06-30 (inclusive) */
+    int snapshots;                  /* contact days per customer, 7 */
+    int birth_window;               /* days, 90 */
+    double r, alpha, a, b;          /* BG/NBD population, time unit = day */
     double type_mix[OQ_GEN_NTYPES]; /* shares of the response types */
-    double p_log[4];        /* logging policy: P(coupon none, 5, 10, 20) */
-    double contact_effect;  /* scale of contact-day intent, 1 */
-    double drift;           /* daily probability the favourite category switches */
-    double budget_left_end; /* share of the budget left at end_day, 0.15 */
-    int n_cats;             /* categories, 8 */
-    int write_events;       /* write <stem>.events.csv, 1 */
-    int write_orders;       /* write <stem>.orders.csv, 1 */
-    int quiet;              /* no progress on stderr */
+    double p_log[4];                /* logging policy: P(coupon none, 5, 10, 20) */
+    double contact_effect;          /* scale of contact-day intent, 1 */
+    double drift;                   /* daily probability the favourite category switches */
+    double budget_left_end;         /* share of the budget left at end_day, 0.15 */
+    int n_cats;                     /* categories, 8 */
+    int write_events;               /* write <stem>.events.csv, 1 */
+    int write_orders;               /* write <stem>.orders.csv, 1 */
+    int quiet;                      /* no progress on stderr */
 } oq_gen_config;
 
 /* Defaults: the seed's scale (10,000 customers x 7 snapshots = 70,000 rows). */
@@ -92,8 +98,8 @@ int oq_gen_customer_truth(const oq_gen_config *cfg, long idx, oq_gen_customer *o
 /* Truth of offering coupon c (OQ_COUPON_*) to customer cu on day end_day + 1
  * ("tomorrow"): probability of an order, expected net reward
  * (gross profit - coupon, when ordered) and expected coupon spend. */
-void oq_gen_expected(const oq_gen_config *cfg, const oq_gen_customer *cu, int c,
-                     double *p_order, double *reward, double *spend);
+void oq_gen_expected(const oq_gen_config *cfg, const oq_gen_customer *cu, int c, double *p_order,
+                     double *reward, double *spend);
 
 /* Truth of customer idx's contact days (its rows in the log, in day order):
  * day[k] (64) and, for each coupon c, the expected net reward reward[k*4+c]

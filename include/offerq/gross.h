@@ -97,9 +97,9 @@
 /* One row per purchase, in file order. */
 typedef struct oq_orders {
     size_t n, cap;
-    int64_t *user_id;  /* (n) */
-    int32_t *day;      /* (n) days since 1970-01-01 */
-    double *value;     /* (n) order value before margin, finite and > 0 */
+    int64_t *user_id; /* (n) */
+    int32_t *day;     /* (n) days since 1970-01-01 */
+    double *value;    /* (n) order value before margin, finite and > 0 */
 } oq_orders;
 
 /* Read <stem>.orders.csv (path "-" = stdin): header with the columns
@@ -116,11 +116,17 @@ void oq_orders_free(oq_orders *o);
 /* ---- the model ----------------------------------------------------------------- */
 
 #define OQ_GROSS_NDRIFT 8
-#define OQ_GROSS_DRIFTS {0.005, 0.01, 0.02, 0.03, 0.05, 0.08, 0.13, 0.2} /* per day */
+#define OQ_GROSS_DRIFTS                                                                            \
+    {                                                                                              \
+        0.005, 0.01, 0.02, 0.03, 0.05, 0.08, 0.13, 0.2                                             \
+    } /* per day */
 #define OQ_GROSS_NCONC 7
-#define OQ_GROSS_CONCS {0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8}
-#define OQ_GROSS_NALPHA 9   /* alpha = 0.1, 0.2, ..., 0.9 */
-#define OQ_GROSS_FAV_CAP 32 /* categories held apart in a customer's filter */
+#define OQ_GROSS_CONCS                                                                             \
+    {                                                                                              \
+        0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8                                                          \
+    }
+#define OQ_GROSS_NALPHA 9          /* alpha = 0.1, 0.2, ..., 0.9 */
+#define OQ_GROSS_FAV_CAP 32        /* categories held apart in a customer's filter */
 #define OQ_GROSS_FIT_ORDERS 500000 /* known-category orders the grid search uses at most */
 
 typedef struct oq_gross_opts {
@@ -131,28 +137,28 @@ typedef struct oq_gross_opts {
 void oq_gross_opts_default(oq_gross_opts *o);
 
 typedef struct oq_gross {
-    size_t n_cats;      /* K: log->cats.n at fit time */
-    double *b;          /* (K) category effect on log value, mean 0 over categories with orders */
-    double *margin;     /* (K) gross profit / value (1 without an orders file) */
-    double *pop;        /* (K) share of the known-category orders */
-    double *f;          /* (K) f_k = exp(b_k) margin_k (step 6) */
+    size_t n_cats;       /* K: log->cats.n at fit time */
+    double *b;           /* (K) category effect on log value, mean 0 over categories with orders */
+    double *margin;      /* (K) gross profit / value (1 without an orders file) */
+    double *pop;         /* (K) share of the known-category orders */
+    double *f;           /* (K) f_k = exp(b_k) margin_k (step 6) */
     double m0, sa2, se2; /* level mean, level variance, residual variance (log scale) */
     double pooled_margin;
-    double pop_f;       /* sum_k pop_k exp(b_k) margin_k */
-    double sum_f;       /* sum_k f_k over the K categories */
-    double drift;       /* daily probability that the favourite is redrawn */
-    double conc;        /* weight of the favourite in an event's category */
-    double alpha;       /* weight of the favourite in the next order's category (0: no
-                           known category, the filter is unused) */
-    double loglik;      /* category log-likelihood at (drift, conc, alpha) */
+    double pop_f;  /* sum_k pop_k exp(b_k) margin_k */
+    double sum_f;  /* sum_k f_k over the K categories */
+    double drift;  /* daily probability that the favourite is redrawn */
+    double conc;   /* weight of the favourite in an event's category */
+    double alpha;  /* weight of the favourite in the next order's category (0: no
+                      known category, the filter is unused) */
+    double loglik; /* category log-likelihood at (drift, conc, alpha) */
     double loglik_grid[OQ_GROSS_NDRIFT][OQ_GROSS_NCONC][OQ_GROSS_NALPHA]; /* the grid */
-    size_t n_orders;    /* N: orders used (customers in the log index) */
-    size_t n_known;     /* ... of which with a known category */
-    size_t n_customers; /* U: customers with orders */
-    size_t n_cats_used; /* categories with known orders */
+    size_t n_orders;      /* N: orders used (customers in the log index) */
+    size_t n_known;       /* ... of which with a known category */
+    size_t n_customers;   /* U: customers with orders */
+    size_t n_cats_used;   /* categories with known orders */
     size_t n_margin_rows; /* log order rows matched to an order (0 without orders) */
-    size_t fit_stride;  /* step 5's sample: customers whose id hashes to 0 mod this (1: all) */
-    int from_orders;    /* 1: fitted on an orders file; 0: on the log (step 7) */
+    size_t fit_stride;    /* step 5's sample: customers whose id hashes to 0 mod this (1: all) */
+    int from_orders;      /* 1: fitted on an orders file; 0: on the log (step 7) */
 } oq_gross;
 
 /* Fit the model (steps 1-5, 7). log and ix are required; ev/evx may both be
@@ -195,8 +201,8 @@ int oq_gross_predict(const oq_gross *m, const oq_log *log, const oq_log_index *i
 #define OQ_GROSS_EVIDENCE_HI 0.8
 #define OQ_GROSS_EVIDENCE_LO 0.2
 int oq_gross_evidence(const oq_gross *m, const oq_log *log, const oq_log_index *ix,
-                      const oq_events *ev, const oq_events_ix *evx, int32_t tomorrow,
-                      float *x_row, float *x_tom, size_t stride, oq_error *err) OQ_WUR;
+                      const oq_events *ev, const oq_events_ix *evx, int32_t tomorrow, float *x_row,
+                      float *x_tom, size_t stride, oq_error *err) OQ_WUR;
 
 void oq_gross_free(oq_gross *m);
 

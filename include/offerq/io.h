@@ -13,9 +13,9 @@
 #include "offerq/error.h"
 
 typedef struct oq_afile {
-    FILE *fp;          /* write here */
-    char path[4096];   /* final name */
-    char tmp[4096];    /* temporary name */
+    FILE *fp;        /* write here */
+    char path[4096]; /* final name */
+    char tmp[4096];  /* temporary name */
 } oq_afile;
 
 /* Open a temporary file next to path. On failure fills err, returns OQ_EIO. */
@@ -31,8 +31,7 @@ int oq_write_file_atomic(const char *path, const void *data, size_t len, oq_erro
 
 /* Read a whole file into a malloc'ed, NUL-terminated buffer (*out, caller
  * frees); *len excludes the NUL. Refuses files over max_bytes (OQ_ELIMIT). */
-int oq_read_file(const char *path, size_t max_bytes, char **out, size_t *len,
-                 oq_error *err) OQ_WUR;
+int oq_read_file(const char *path, size_t max_bytes, char **out, size_t *len, oq_error *err) OQ_WUR;
 
 /* CRC-32 (IEEE) of a buffer, chained through crc (start with 0). Used as the
  * checksum at the end of every binary file (checkpoints, Q tables). */

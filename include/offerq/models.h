@@ -50,12 +50,12 @@ typedef struct oq_models_opts {
     const char *events_path; /* events for the Transformer and the response model; NULL:
                                 the log's events sidecar if present, else none */
     /* the profit Transformer */
-    const char *model_path;  /* reuse this checkpoint; NULL: train one */
-    const char *save_model;  /* write the trained model here, or NULL */
-    int epochs;              /* training epochs (3) */
+    const char *model_path; /* reuse this checkpoint; NULL: train one */
+    const char *save_model; /* write the trained model here, or NULL */
+    int epochs;             /* training epochs (3) */
     uint64_t seed;
-    const oq_log_index *ix;  /* the log's index (required unless reward is EMPIRICAL) */
-    int32_t tomorrow;        /* the day the plan is for */
+    const oq_log_index *ix; /* the log's index (required unless reward is EMPIRICAL) */
+    int32_t tomorrow;       /* the day the plan is for */
     /* the response model's P(order | x, coupon) learner (pmodel.h); NULL: the
        defaults (boosted trees) with `seed` */
     const oq_pmodel_opts *pmodel;

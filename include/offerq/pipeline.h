@@ -51,11 +51,11 @@ void oq_interim_p_order(const oq_interim *m, const oq_log *log, const size_t *ro
 /* ---- the run ------------------------------------------------------------------------- */
 
 typedef struct oq_pipeline_opts {
-    const char *log_path;  /* read when no log is passed to oq_pipeline_run */
-    const char *out_dir;   /* NULL: compute in memory, write nothing */
+    const char *log_path;    /* read when no log is passed to oq_pipeline_run */
+    const char *out_dir;     /* NULL: compute in memory, write nothing */
     const char *orders_path; /* purchases for BG/NBD; NULL: log_path's sidecar rule (models.h) */
-    int reward;            /* OQ_REWARD_* (models.h): RESPONSE (default), TRANSFORMER,
-                              EMPIRICAL (the interim r^) */
+    int reward;              /* OQ_REWARD_* (models.h): RESPONSE (default), TRANSFORMER,
+                                EMPIRICAL (the interim r^) */
     const char *events_path; /* events for the profit model; NULL: log_path's sidecar rule */
     const char *model_path;  /* reuse this profit model; NULL: train one (saved as DIR/model.ofq) */
     int profit_epochs;       /* 3 */
@@ -63,34 +63,41 @@ typedef struct oq_pipeline_opts {
                                 (oq_dynaq_train_sharded), 1 */
     int continuation;        /* 0 (default): plan on tomorrow's r~; 1: add Dyna-Q's
                                 gamma E[V(s') | s, a] (see oq_pipeline_run) */
-    double budget;         /* money available for tomorrow's coupons; INFINITY = none */
-    oq_pmodel_opts pmodel; /* the response model's P(order) learner (pmodel.h); its seed
-                              and quiet are taken from dq.seed and quiet */
+    double budget;           /* money available for tomorrow's coupons; INFINITY = none */
+    oq_pmodel_opts pmodel;   /* the response model's P(order) learner (pmodel.h); its seed
+                                and quiet are taken from dq.seed and quiet */
     oq_dynaq_disc disc;
-    oq_dynaq_config dq;    /* dq.seed, dq.faithful, ... */
+    oq_dynaq_config dq; /* dq.seed, dq.faithful, ... */
     int quiet;
 } oq_pipeline_opts;
 
 void oq_pipeline_opts_default(oq_pipeline_opts *o);
 
-enum { OQ_STAGE_INGEST, OQ_STAGE_FIT, OQ_STAGE_SCORE, OQ_STAGE_DYNAQ, OQ_STAGE_PLAN,
-       OQ_STAGE_WRITE, OQ_N_STAGES };
+enum {
+    OQ_STAGE_INGEST,
+    OQ_STAGE_FIT,
+    OQ_STAGE_SCORE,
+    OQ_STAGE_DYNAQ,
+    OQ_STAGE_PLAN,
+    OQ_STAGE_WRITE,
+    OQ_N_STAGES
+};
 
 typedef struct oq_pipeline_result {
-    size_t n;                  /* customers */
-    int64_t *user_id;          /* (n) */
-    uint64_t *state;           /* (n) tomorrow's state key */
-    int *coupon;               /* (n) recommended coupon (OQ_COUPON_*) */
-    double *expected_profit;   /* (n) r~ of the recommended coupon, tomorrow */
-    double *p_alive;           /* (n) */
-    int from_q;                /* customers whose state was in the Q table */
-    int32_t tomorrow;          /* last log day + 1 */
+    size_t n;                      /* customers */
+    int64_t *user_id;              /* (n) */
+    uint64_t *state;               /* (n) tomorrow's state key */
+    int *coupon;                   /* (n) recommended coupon (OQ_COUPON_*) */
+    double *expected_profit;       /* (n) r~ of the recommended coupon, tomorrow */
+    double *p_alive;               /* (n) */
+    int from_q;                    /* customers whose state was in the Q table */
+    int32_t tomorrow;              /* last log day + 1 */
     double plan_value, plan_spend; /* objective and expected spend of the plan */
     double stage_s[OQ_N_STAGES];
     char scorer_name[256];
     int scorer_interim;
-    int has_bgnbd;             /* 1: P(alive) from a BG/NBD fit (below) */
-    oq_bgnbd_params bgnbd;     /* per day */
+    int has_bgnbd;         /* 1: P(alive) from a BG/NBD fit (below) */
+    oq_bgnbd_params bgnbd; /* per day */
     double bgnbd_ll;
     int bgnbd_converged;
     char purchase_source[256]; /* where BG/NBD's purchases came from */
@@ -105,7 +112,7 @@ typedef struct oq_pipeline_result {
     char profit_events[256];
     oq_bgnbd_fit_report bgnbd_fit; /* the whole fit (bgnbd.json) */
     oq_dynaq_stats stats;
-    oq_qtable *q;              /* owned */
+    oq_qtable *q; /* owned */
 } oq_pipeline_result;
 
 const char *oq_pipeline_stage_name(int stage);

@@ -51,21 +51,21 @@ const char *oq_pmodel_name(int kind);
 int oq_pmodel_parse(const char *s);
 
 typedef struct oq_pmodel_opts {
-    int kind;                 /* OQ_PMODEL_BOOST */
-    int trees;                /* boosting rounds, 300 */
-    int depth;                /* max tree depth, 4 */
-    double eta;               /* learning rate, 0.05 */
-    double subsample;         /* row subsample per tree, 0.8 */
-    double min_child_weight;  /* minimum hessian sum in a leaf, 20 */
-    double lambda;            /* L2 on leaf weights, 1 */
-    int threads;              /* XGBoost's threads; 0: OpenMP's default (OMP_NUM_THREADS).
-                                 Like every OpenMP loop here, its threads spin at barriers:
-                                 when another busy process shares the cores, two threads
-                                 were slower than one (70k rows on 2 loaded cores: 8.6 s
-                                 against 3.4 s); set OMP_NUM_THREADS=1 on a shared box */
-    uint64_t seed;            /* 1 */
-    size_t max_rows;          /* rows used for the fit, 1,000,000 */
-    int quiet;                /* no progress on stderr */
+    int kind;                /* OQ_PMODEL_BOOST */
+    int trees;               /* boosting rounds, 300 */
+    int depth;               /* max tree depth, 4 */
+    double eta;              /* learning rate, 0.05 */
+    double subsample;        /* row subsample per tree, 0.8 */
+    double min_child_weight; /* minimum hessian sum in a leaf, 20 */
+    double lambda;           /* L2 on leaf weights, 1 */
+    int threads;             /* XGBoost's threads; 0: OpenMP's default (OMP_NUM_THREADS).
+                                Like every OpenMP loop here, its threads spin at barriers:
+                                when another busy process shares the cores, two threads
+                                were slower than one (70k rows on 2 loaded cores: 8.6 s
+                                against 3.4 s); set OMP_NUM_THREADS=1 on a shared box */
+    uint64_t seed;           /* 1 */
+    size_t max_rows;         /* rows used for the fit, 1,000,000 */
+    int quiet;               /* no progress on stderr */
 } oq_pmodel_opts;
 
 void oq_pmodel_opts_default(oq_pmodel_opts *o);
@@ -75,9 +75,9 @@ typedef struct oq_pmodel oq_pmodel;
 /* What the fit did (for report.json). */
 typedef struct oq_pmodel_info {
     int kind, trees, depth;
-    size_t rows_used, rows;   /* rows fitted / rows given */
-    double train_logloss;     /* 0 here; the nightly job fills in the log-loss of the
-                                 log's rows (oq_pmodel_logloss) from its predictions */
+    size_t rows_used, rows; /* rows fitted / rows given */
+    double train_logloss;   /* 0 here; the nightly job fills in the log-loss of the
+                               log's rows (oq_pmodel_logloss) from its predictions */
     double seconds;
 } oq_pmodel_info;
 

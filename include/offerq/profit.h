@@ -39,13 +39,13 @@
 #include "offerq/data.h"
 #include "offerq/error.h"
 
-#define OQ_PROFIT_NFEAT 5        /* state features */
-#define OQ_PROFIT_NZ_EXTRA 6     /* head input = C + 5 features + coupon/20 */
-#define OQ_PROFIT_TOK_PAD 0      /* history shorter than T (no events fallback) */
-#define OQ_PROFIT_TOK_EMPTY 1    /* a day without activity, or an unknown category */
-#define OQ_PROFIT_TOK_CAT0 2     /* category k has token 2 + k */
+#define OQ_PROFIT_NFEAT 5     /* state features */
+#define OQ_PROFIT_NZ_EXTRA 6  /* head input = C + 5 features + coupon/20 */
+#define OQ_PROFIT_TOK_PAD 0   /* history shorter than T (no events fallback) */
+#define OQ_PROFIT_TOK_EMPTY 1 /* a day without activity, or an unknown category */
+#define OQ_PROFIT_TOK_CAT0 2  /* category k has token 2 + k */
 #define OQ_PROFIT_MAX_SEQ 4096
-#define OQ_PROFIT_VERSION 1      /* checkpoint format version */
+#define OQ_PROFIT_VERSION 1 /* checkpoint format version */
 
 typedef struct oq_profit_config {
     int seq_len;   /* T, days of history: 30 */
@@ -64,24 +64,24 @@ void oq_profit_config_default(oq_profit_config *cfg);
 /* Parameter tensors, views into one block (pytorch layout: Linear weights
  * are (out, in)). */
 typedef struct oq_profit_params {
-    float *wte;      /* (V, C) token embedding */
-    float *wpe;      /* (T, C) position embedding */
-    float *qkvw;     /* (L, 3C, C) in_proj_weight: q, k, v stacked */
-    float *qkvb;     /* (L, 3C) */
-    float *projw;    /* (L, C, C) attention out_proj */
-    float *projb;    /* (L, C) */
-    float *ln1w;     /* (L, C) norm1 */
-    float *ln1b;     /* (L, C) */
-    float *fcw;      /* (L, F, C) linear1 */
-    float *fcb;      /* (L, F) */
-    float *fcprojw;  /* (L, C, F) linear2 */
-    float *fcprojb;  /* (L, C) */
-    float *ln2w;     /* (L, C) norm2 */
-    float *ln2b;     /* (L, C) */
-    float *h1w;      /* (H, C + 6) head layer 1 */
-    float *h1b;      /* (H) */
-    float *h2w;      /* (H) head layer 2, (1, H) */
-    float *h2b;      /* (1) */
+    float *wte;     /* (V, C) token embedding */
+    float *wpe;     /* (T, C) position embedding */
+    float *qkvw;    /* (L, 3C, C) in_proj_weight: q, k, v stacked */
+    float *qkvb;    /* (L, 3C) */
+    float *projw;   /* (L, C, C) attention out_proj */
+    float *projb;   /* (L, C) */
+    float *ln1w;    /* (L, C) norm1 */
+    float *ln1b;    /* (L, C) */
+    float *fcw;     /* (L, F, C) linear1 */
+    float *fcb;     /* (L, F) */
+    float *fcprojw; /* (L, C, F) linear2 */
+    float *fcprojb; /* (L, C) */
+    float *ln2w;    /* (L, C) norm2 */
+    float *ln2b;    /* (L, C) */
+    float *h1w;     /* (H, C + 6) head layer 1 */
+    float *h1b;     /* (H) */
+    float *h2w;     /* (H) head layer 2, (1, H) */
+    float *h2b;     /* (1) */
 } oq_profit_params;
 #define OQ_PROFIT_NTENSORS 18
 
@@ -91,17 +91,17 @@ typedef struct oq_profit {
     oq_profit_config cfg;
     size_t n_params;
     size_t tensor_size[OQ_PROFIT_NTENSORS];
-    oq_profit_params p;     /* views into mem */
-    oq_profit_params g;     /* gradients, views into gmem (after first backward) */
-    float *mem;             /* (n_params) */
-    float *gmem;            /* (n_params) or NULL */
-    float *m, *v;           /* AdamW moments (n_params) or NULL */
-    long step;              /* AdamW steps taken */
+    oq_profit_params p; /* views into mem */
+    oq_profit_params g; /* gradients, views into gmem (after first backward) */
+    float *mem;         /* (n_params) */
+    float *gmem;        /* (n_params) or NULL */
+    float *m, *v;       /* AdamW moments (n_params) or NULL */
+    long step;          /* AdamW steps taken */
     double feat_mean[OQ_PROFIT_NFEAT], feat_std[OQ_PROFIT_NFEAT];
-    double y_mean, y_std;   /* target scaling: r = y_mean + y_std * output */
-    uint32_t n_cats;        /* = vocab - 2 */
-    char **cat_names;       /* (n_cats) category of token 2 + k */
-    oq_profit_acts *acts;   /* training activations (lazily allocated) */
+    double y_mean, y_std; /* target scaling: r = y_mean + y_std * output */
+    uint32_t n_cats;      /* = vocab - 2 */
+    char **cat_names;     /* (n_cats) category of token 2 + k */
+    oq_profit_acts *acts; /* training activations (lazily allocated) */
 } oq_profit;
 
 /* New model with freshly initialised weights (PyTorch's default init:
@@ -111,8 +111,8 @@ typedef struct oq_profit {
  * (so a later log with another dictionary order maps by name).
  * Scaling starts as identity (mean 0, std 1). Free with oq_profit_free.
  * Errors: OQ_EINVAL (bad dimensions), OQ_ENOMEM. */
-int oq_profit_new(const oq_profit_config *cfg, const oq_dict *cats, uint64_t seed,
-                  oq_profit **out, oq_error *err) OQ_WUR;
+int oq_profit_new(const oq_profit_config *cfg, const oq_dict *cats, uint64_t seed, oq_profit **out,
+                  oq_error *err) OQ_WUR;
 void oq_profit_free(oq_profit *m);
 /* Name of tensor i (0 .. OQ_PROFIT_NTENSORS-1), "wte", "qkvw", ... */
 const char *oq_profit_tensor_name(int i);
@@ -126,12 +126,12 @@ float *oq_profit_tensor(oq_profit_params *p, int i);
 typedef struct oq_profit_samples {
     size_t n;
     int seq_len;
-    uint16_t *tok;     /* (n, T) tokens, oldest day first */
-    float *feat;       /* (n, 5) raw state features */
-    uint8_t *coupon;   /* (n) OQ_COUPON_* index */
-    float *target;     /* (n) reward (0 where unknown) */
-    int64_t *user_id;  /* (n) */
-    int32_t *day;      /* (n) the day predicted for (snapshot day) */
+    uint16_t *tok;    /* (n, T) tokens, oldest day first */
+    float *feat;      /* (n, 5) raw state features */
+    uint8_t *coupon;  /* (n) OQ_COUPON_* index */
+    float *target;    /* (n) reward (0 where unknown) */
+    int64_t *user_id; /* (n) */
+    int32_t *day;     /* (n) the day predicted for (snapshot day) */
 } oq_profit_samples;
 
 /* Allocate n zeroed samples of length seq_len. Free with oq_profit_samples_free. */
@@ -161,8 +161,7 @@ void oq_profit_data_tokens(const oq_profit_data *d, size_t c, int32_t day, uint1
 
 /* One sample per log row (row order): tokens before the snapshot day, the
  * row's features, coupon and reward. */
-int oq_profit_data_build(const oq_profit_data *d, oq_profit_samples **out,
-                         oq_error *err) OQ_WUR;
+int oq_profit_data_build(const oq_profit_data *d, oq_profit_samples **out, oq_error *err) OQ_WUR;
 
 /* One sample per customer (index order) for day `day` (e.g. the day after
  * the last log day): tokens of the T days before `day`; features from the
@@ -176,15 +175,15 @@ int oq_profit_data_day(const oq_profit_data *d, int32_t day, oq_profit_samples *
 /* ---- training ------------------------------------------------------------ */
 
 typedef struct oq_profit_train_opts {
-    int epochs;          /* 3 */
-    int batch;           /* 256 */
-    double lr;           /* 2e-3 */
-    double weight_decay; /* 0.01 (torch.optim.AdamW's default) */
+    int epochs;               /* 3 */
+    int batch;                /* 256 */
+    double lr;                /* 2e-3 */
+    double weight_decay;      /* 0.01 (torch.optim.AdamW's default) */
     double beta1, beta2, eps; /* 0.9, 0.999, 1e-8 */
-    double clip;         /* global gradient-norm clip, 1.0; 0 = none */
-    double val_frac;     /* share of customers held out, 0.2 */
-    uint64_t seed;       /* split, shuffling, dropout */
-    int quiet;           /* no progress bar */
+    double clip;              /* global gradient-norm clip, 1.0; 0 = none */
+    double val_frac;          /* share of customers held out, 0.2 */
+    uint64_t seed;            /* split, shuffling, dropout */
+    int quiet;                /* no progress bar */
 } oq_profit_train_opts;
 
 void oq_profit_train_opts_default(oq_profit_train_opts *o);

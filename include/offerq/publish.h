@@ -43,15 +43,15 @@ struct redisContext;
 int oq_redis_connect(const char *url, struct redisContext **out, oq_error *err) OQ_WUR;
 
 typedef struct oq_publish_opts {
-    const char *prefix;     /* NULL: OQ_PUBLISH_PREFIX */
+    const char *prefix;         /* NULL: OQ_PUBLISH_PREFIX */
     int pause_before_switch_ms; /* tests: sleep between writing and switching */
 } oq_publish_opts;
 
 typedef struct oq_publish_info {
-    long long current;      /* version now served (0: none) */
-    long long previous;     /* version kept for rollback (0: none) */
-    size_t users;           /* rows in the current list (publish only) */
-    size_t qtable_bytes;    /* size of the current Q table (publish only) */
+    long long current;   /* version now served (0: none) */
+    long long previous;  /* version kept for rollback (0: none) */
+    size_t users;        /* rows in the current list (publish only) */
+    size_t qtable_bytes; /* size of the current Q table (publish only) */
 } oq_publish_info;
 
 /* Publish DIR/recommendations.csv (validated with oq_reco_read) and

@@ -29,11 +29,11 @@
 
 typedef struct oq_reco_row {
     int64_t user_id;
-    int32_t day;                    /* snapshot_date, days since 1970-01-01 */
-    uint8_t coupon;                 /* OQ_COUPON_* index (data.h) */
+    int32_t day;    /* snapshot_date, days since 1970-01-01 */
+    uint8_t coupon; /* OQ_COUPON_* index (data.h) */
     double expected_profit;
-    double p_alive;                 /* [0, 1] */
-    char state[OQ_RECO_STATE_MAX];  /* NUL-terminated */
+    double p_alive;                /* [0, 1] */
+    char state[OQ_RECO_STATE_MAX]; /* NUL-terminated */
 } oq_reco_row;
 
 typedef struct oq_reco {

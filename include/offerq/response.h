@@ -77,23 +77,23 @@
 typedef float oq_resp_feat;
 
 typedef struct oq_resp {
-    double knot[OQ_RESP_NKNOT];                   /* hinge knots on feature 0 */
-    double mean[OQ_RESP_NIN], std[OQ_RESP_NIN];   /* standardisation of the inputs */
-    double w[4][OQ_RESP_NIN + 1]; /* per coupon: intercept, then weights */
-    double gross_b0, gross_b1, gross_s2; /* log g = b0 + b1 log aov, residual variance */
-    size_t gross_n;     /* orders with aov > 0 and profit > 0 in that fit (< 2: unused) */
-    double gross_mean;  /* mean gross profit of an order: g where the fit is unused or
-                           avg_order_value is 0 */
-    size_t n_rows[4];   /* training rows per coupon */
-    double orders[4];   /* orders among them */
-    double loss[4];     /* final objective per coupon */
+    double knot[OQ_RESP_NKNOT];                 /* hinge knots on feature 0 */
+    double mean[OQ_RESP_NIN], std[OQ_RESP_NIN]; /* standardisation of the inputs */
+    double w[4][OQ_RESP_NIN + 1];               /* per coupon: intercept, then weights */
+    double gross_b0, gross_b1, gross_s2;        /* log g = b0 + b1 log aov, residual variance */
+    size_t gross_n;    /* orders with aov > 0 and profit > 0 in that fit (< 2: unused) */
+    double gross_mean; /* mean gross profit of an order: g where the fit is unused or
+                          avg_order_value is 0 */
+    size_t n_rows[4];  /* training rows per coupon */
+    double orders[4];  /* orders among them */
+    double loss[4];    /* final objective per coupon */
     int iters[4], converged[4];
 } oq_resp;
 
 typedef struct oq_resp_opts {
-    double ridge;  /* 1e-3 (on the mean log-likelihood) */
-    int max_iter;  /* 50 */
-    double tol;    /* 1e-10: stop when the Newton decrement^2/2 falls below */
+    double ridge; /* 1e-3 (on the mean log-likelihood) */
+    int max_iter; /* 50 */
+    double tol;   /* 1e-10: stop when the Newton decrement^2/2 falls below */
 } oq_resp_opts;
 
 void oq_resp_opts_default(oq_resp_opts *o);

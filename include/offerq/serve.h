@@ -63,16 +63,16 @@ typedef struct oq_serve_models {
 } oq_serve_models;
 
 typedef struct oq_serve_config {
-    const char *bind;          /* address to listen on; NULL: 127.0.0.1 */
-    int port;                  /* 0: any free port (oq_serve_port tells which) */
-    const char *redis_url;     /* recommendations from Redis (publish.h) ... */
-    const char *redis_prefix;  /* NULL: OQ_PUBLISH_PREFIX */
-    const char *dir;           /* ... or from DIR/recommendations.csv (exactly one) */
-    unsigned threads;          /* worker threads; 0: 2 */
-    unsigned max_connections;  /* 0: 512 */
-    size_t max_body;           /* bytes of a POST body; 0: 64 KiB */
-    unsigned timeout_s;        /* idle connection timeout; 0: 15 */
-    oq_serve_models models;    /* model functions (all may be NULL) */
+    const char *bind;         /* address to listen on; NULL: 127.0.0.1 */
+    int port;                 /* 0: any free port (oq_serve_port tells which) */
+    const char *redis_url;    /* recommendations from Redis (publish.h) ... */
+    const char *redis_prefix; /* NULL: OQ_PUBLISH_PREFIX */
+    const char *dir;          /* ... or from DIR/recommendations.csv (exactly one) */
+    unsigned threads;         /* worker threads; 0: 2 */
+    unsigned max_connections; /* 0: 512 */
+    size_t max_body;          /* bytes of a POST body; 0: 64 KiB */
+    unsigned timeout_s;       /* idle connection timeout; 0: 15 */
+    oq_serve_models models;   /* model functions (all may be NULL) */
 } oq_serve_config;
 
 typedef struct oq_serve oq_serve;

@@ -13,7 +13,8 @@
 static void help(FILE *fp)
 {
     fprintf(fp,
-            "Usage: offerq bgnbd fit   (--log LOG | --orders FILE | --transactions FILE | --summary CSV)\n"
+            "Usage: offerq bgnbd fit   (--log LOG | --orders FILE | --transactions FILE | "
+            "--summary CSV)\n"
             "                          [options] --out params.json\n"
             "       offerq bgnbd score --params params.json (--log | --orders | --transactions |\n"
             "                          --summary) [--t T] [--plot FILE.svg] --out scores.csv\n\n"
@@ -41,7 +42,8 @@ static void help(FILE *fp)
             "  --quiet             no messages on stderr\n\n"
             "Examples:\n"
             "  offerq bgnbd fit --summary ../shared/data/cdnow_summary.csv --out cdnow.json\n"
-            "  offerq bgnbd score --params cdnow.json --transactions ../shared/data/cdnow_sample.txt \\\n"
+            "  offerq bgnbd score --params cdnow.json --transactions "
+            "../shared/data/cdnow_sample.txt \\\n"
             "      --id-column 2 --calibration-end 1997-09-30 --observation-end 1998-06-30 \\\n"
             "      --plot holdout.svg --out scores.csv\n"
             "  offerq gen --contact-effect 0 --out ex/log.csv && offerq bgnbd fit --log ex/log.csv "
@@ -64,7 +66,8 @@ static int load_summary(const char *cmd, const args *a, double unit_days, oq_bgn
     oq_error err = {0};
     int nsrc = !!a->log + !!a->orders + !!a->transactions + !!a->summary;
     if (nsrc != 1)
-        return cli_usage_error(cmd, "give exactly one of --log, --orders, --transactions, --summary");
+        return cli_usage_error(cmd,
+                               "give exactly one of --log, --orders, --transactions, --summary");
     if (a->summary) {
         if (a->cal != OQ_BGNBD_NO_DATE || a->obs != OQ_BGNBD_NO_DATE || a->unit)
             return cli_usage_error(cmd, "--unit and the period ends do not apply to --summary");
@@ -88,13 +91,14 @@ static int load_summary(const char *cmd, const args *a, double unit_days, oq_bgn
             fprintf(stderr, "offerq bgnbd: purchases from the order rows of %s (no %s)\n", a->log,
                     side);
         oq_log *log = NULL;
-        if (oq_log_read(a->log, &log, &err)) return cli_fail(&err, "fix the line above and run again");
+        if (oq_log_read(a->log, &log, &err))
+            return cli_fail(&err, "fix the line above and run again");
         int rc = oq_bgnbd_tx_from_log(log, &tx, &err);
         oq_log_free(log);
         if (rc) return cli_fail(&err, NULL);
     }
-    oq_bgnbd_split sp = {.unit_days = unit_days, .calibration_end = a->cal,
-                         .observation_end = a->obs};
+    oq_bgnbd_split sp = {
+        .unit_days = unit_days, .calibration_end = a->cal, .observation_end = a->obs};
     int rc = oq_bgnbd_summary_build(tx, &sp, out, &err);
     oq_bgnbd_tx_free(tx);
     if (rc) return cli_fail(&err, NULL);
@@ -104,26 +108,40 @@ static int load_summary(const char *cmd, const args *a, double unit_days, oq_bgn
 
 static int parse_args(const char *cmd, int argc, char **argv, args *a)
 {
-    enum { O_LOG = 256, O_ORD, O_TX, O_SUM, O_OUT, O_PAR, O_PLOT, O_UNIT, O_CAL, O_OBS, O_IDC,
-           O_DC, O_PEN, O_T, O_QUIET };
-    static const struct option opts[] = {
-        {"help", no_argument, 0, 'h'},
-        {"log", required_argument, 0, O_LOG},
-        {"orders", required_argument, 0, O_ORD},
-        {"transactions", required_argument, 0, O_TX},
-        {"summary", required_argument, 0, O_SUM},
-        {"out", required_argument, 0, O_OUT},
-        {"params", required_argument, 0, O_PAR},
-        {"plot", required_argument, 0, O_PLOT},
-        {"unit", required_argument, 0, O_UNIT},
-        {"calibration-end", required_argument, 0, O_CAL},
-        {"observation-end", required_argument, 0, O_OBS},
-        {"id-column", required_argument, 0, O_IDC},
-        {"date-column", required_argument, 0, O_DC},
-        {"penalizer", required_argument, 0, O_PEN},
-        {"t", required_argument, 0, O_T},
-        {"quiet", no_argument, 0, O_QUIET},
-        {0, 0, 0, 0}};
+    enum {
+        O_LOG = 256,
+        O_ORD,
+        O_TX,
+        O_SUM,
+        O_OUT,
+        O_PAR,
+        O_PLOT,
+        O_UNIT,
+        O_CAL,
+        O_OBS,
+        O_IDC,
+        O_DC,
+        O_PEN,
+        O_T,
+        O_QUIET
+    };
+    static const struct option opts[] = {{"help", no_argument, 0, 'h'},
+                                         {"log", required_argument, 0, O_LOG},
+                                         {"orders", required_argument, 0, O_ORD},
+                                         {"transactions", required_argument, 0, O_TX},
+                                         {"summary", required_argument, 0, O_SUM},
+                                         {"out", required_argument, 0, O_OUT},
+                                         {"params", required_argument, 0, O_PAR},
+                                         {"plot", required_argument, 0, O_PLOT},
+                                         {"unit", required_argument, 0, O_UNIT},
+                                         {"calibration-end", required_argument, 0, O_CAL},
+                                         {"observation-end", required_argument, 0, O_OBS},
+                                         {"id-column", required_argument, 0, O_IDC},
+                                         {"date-column", required_argument, 0, O_DC},
+                                         {"penalizer", required_argument, 0, O_PEN},
+                                         {"t", required_argument, 0, O_T},
+                                         {"quiet", no_argument, 0, O_QUIET},
+                                         {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
     a->cal = a->obs = OQ_BGNBD_NO_DATE;
     a->id_col = 1;
@@ -131,14 +149,30 @@ static int parse_args(const char *cmd, int argc, char **argv, args *a)
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'h': help(stdout); return 1;
-        case O_LOG: a->log = optarg; break;
-        case O_ORD: a->orders = optarg; break;
-        case O_TX: a->transactions = optarg; break;
-        case O_SUM: a->summary = optarg; break;
-        case O_OUT: a->out = optarg; break;
-        case O_PAR: a->params = optarg; break;
-        case O_PLOT: a->plot = optarg; break;
+        case 'h':
+            help(stdout);
+            return 1;
+        case O_LOG:
+            a->log = optarg;
+            break;
+        case O_ORD:
+            a->orders = optarg;
+            break;
+        case O_TX:
+            a->transactions = optarg;
+            break;
+        case O_SUM:
+            a->summary = optarg;
+            break;
+        case O_OUT:
+            a->out = optarg;
+            break;
+        case O_PAR:
+            a->params = optarg;
+            break;
+        case O_PLOT:
+            a->plot = optarg;
+            break;
         case O_UNIT:
             if (strcmp(optarg, "days") != 0 && strcmp(optarg, "weeks") != 0) {
                 cli_usage_error(cmd, "--unit expects days or weeks, got '%s'", optarg);
@@ -167,8 +201,12 @@ static int parse_args(const char *cmd, int argc, char **argv, args *a)
             if (cli_double(cmd, "--t", optarg, 0, 1e9, &a->t)) return -1;
             a->have_t = 1;
             break;
-        case O_QUIET: a->quiet = 1; break;
-        default: cli_usage_error(cmd, "unknown option"); return -1;
+        case O_QUIET:
+            a->quiet = 1;
+            break;
+        default:
+            cli_usage_error(cmd, "unknown option");
+            return -1;
         }
     }
     if (optind != argc) {
@@ -210,8 +248,7 @@ static int do_fit(int argc, char **argv)
                 "offerq bgnbd: r %.6g alpha %.6g a %.6g b %.6g; LL %.4f; %s, %d iterations, "
                 "%d starts (%d agree), |grad| %.2g, %zu groups, %.1f ms\n",
                 rep.p.r, rep.p.alpha, rep.p.a, rep.p.b, rep.ll, rep.method, rep.iterations,
-                rep.starts, rep.starts_agree, rep.grad_norm, rep.n_groups,
-                1e3 * (oq_now() - t0));
+                rep.starts, rep.starts_agree, rep.grad_norm, rep.n_groups, 1e3 * (oq_now() - t0));
         if (!rep.converged)
             fprintf(stderr, "offerq bgnbd: warning: not converged; try --penalizer 0.001\n");
         fprintf(stderr, "offerq bgnbd: wrote %s\n", a.out);
@@ -235,8 +272,10 @@ static int do_score(int argc, char **argv)
     if (oq_bgnbd_params_load(a.params, &p, &punit, &err))
         return cli_fail(&err, "write it with 'offerq bgnbd fit'");
     if (!a.unit && !(punit > 0) && !a.summary)
-        return cli_usage_error(cmd, "%s does not say its time unit (it was fitted on a summary "
-                                    "CSV): pass --unit days or --unit weeks", a.params);
+        return cli_usage_error(cmd,
+                               "%s does not say its time unit (it was fitted on a summary "
+                               "CSV): pass --unit days or --unit weeks",
+                               a.params);
     double unit = a.unit ? (!strcmp(a.unit, "weeks") ? 7 : 1) : (punit > 0 ? punit : 1);
     if (a.unit && punit > 0 && unit != punit)
         return cli_usage_error(cmd, "--unit %s differs from the unit of %s (%g days)", a.unit,

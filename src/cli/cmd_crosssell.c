@@ -18,47 +18,48 @@
 
 static void help(FILE *fp)
 {
-    fprintf(fp,
-            "Usage: offerq crosssell experiment --out DIR [--seed S] [--quick] [--seeds R]\n"
-            "       offerq crosssell learn --items ITEMS.csv (--rules RULES.csv | --baskets B.csv)\n"
-            "                              --out TABLE.oxq\n"
-            "       offerq crosssell offer --table TABLE.oxq --item NAME --inventory 3,10,0,5,7\n\n"
-            "Dynamic cross-selling (SPEC.md, K-Q-learning): when a buyer asks for item i,\n"
-            "offer one item j bundled at a discount, given the inventory. The lookup table\n"
-            "Q(s, e, d) is learned by K-Q-learning: association rules bias the Boltzmann\n"
-            "exploration; out-of-stock items and prices below cost are never offered.\n\n"
-            "experiment   reproduces the paper's figures 2a (seasons to converge vs number\n"
-            "             of rules, K-Q vs plain Q) and 2b (revenue with positive / mixed /\n"
-            "             negative rules vs no cross-selling) in its simulator, with the DP\n"
-            "             optimum; writes DIR/fig2a.{csv,svg}, fig2b.{csv,svg}, summary.json.\n"
-            "  --seed S     random seed (default 1)    --seeds R   seeds averaged (default 10)\n"
-            "  --quick      small fast configuration (4 items x 4 units)\n"
-            "  --threads T  OpenMP threads             --quiet     no progress\n\n"
-            "learn        trains a table in the section 4.2 simulator built from the items\n"
-            "             (item,price,cost,inventory[,arrival]) and the rules of `offerq rules`\n"
-            "             (type,lhs,rhs,support,confidence,lift,count; single-item rules are\n"
-            "             used, the rule confidence is the buyer's interest in the add-on).\n"
-            "  --baskets FILE      mine the rules from baskets instead (one basket a line,\n"
-            "                      items comma-separated), positive and negative, and write\n"
-            "                      them beside the table as TABLE.rules.csv\n"
-            "  --min-support S --min-confidence C   for --baskets (default 0.01, 0.3)\n"
-            "  --episodes N        training seasons (default 20000)\n"
-            "  --discounts LIST    discount levels (default 0,0.1,0.2,0.3)\n"
-            "  --survival G        P(season goes on after a period) (default 0.98)\n"
-            "  --arrival-total A   buyer probability per period shared by items without an\n"
-            "                      arrival column (default 0.6)\n"
-            "  --method kq|qlearning   (default kq)   --seed S   --quiet\n"
-            "  --summary FILE.json JSON for the dashboard (put it in the run directory as\n"
-            "                      crosssell.json): the decision for each item at full stock,\n"
-            "                      the items, and the exact expected revenue per season\n\n"
-            "offer        looks a decision up: the bundle item and discount for a request.\n"
-            "  --item NAME         requested item (name, or position counted from 1)\n"
-            "  --inventory LIST    current stock of every item, in the table's item order\n"
-            "  --json              print JSON\n\n"
-            "Examples:\n"
-            "  offerq crosssell experiment --out out/xsell --seed 1\n"
-            "  offerq crosssell learn --items items.csv --rules rules.csv --out table.oxq\n"
-            "  offerq crosssell offer --table table.oxq --item item1 --inventory 3,10,0,5,7\n");
+    fprintf(
+        fp,
+        "Usage: offerq crosssell experiment --out DIR [--seed S] [--quick] [--seeds R]\n"
+        "       offerq crosssell learn --items ITEMS.csv (--rules RULES.csv | --baskets B.csv)\n"
+        "                              --out TABLE.oxq\n"
+        "       offerq crosssell offer --table TABLE.oxq --item NAME --inventory 3,10,0,5,7\n\n"
+        "Dynamic cross-selling (SPEC.md, K-Q-learning): when a buyer asks for item i,\n"
+        "offer one item j bundled at a discount, given the inventory. The lookup table\n"
+        "Q(s, e, d) is learned by K-Q-learning: association rules bias the Boltzmann\n"
+        "exploration; out-of-stock items and prices below cost are never offered.\n\n"
+        "experiment   reproduces the paper's figures 2a (seasons to converge vs number\n"
+        "             of rules, K-Q vs plain Q) and 2b (revenue with positive / mixed /\n"
+        "             negative rules vs no cross-selling) in its simulator, with the DP\n"
+        "             optimum; writes DIR/fig2a.{csv,svg}, fig2b.{csv,svg}, summary.json.\n"
+        "  --seed S     random seed (default 1)    --seeds R   seeds averaged (default 10)\n"
+        "  --quick      small fast configuration (4 items x 4 units)\n"
+        "  --threads T  OpenMP threads             --quiet     no progress\n\n"
+        "learn        trains a table in the section 4.2 simulator built from the items\n"
+        "             (item,price,cost,inventory[,arrival]) and the rules of `offerq rules`\n"
+        "             (type,lhs,rhs,support,confidence,lift,count; single-item rules are\n"
+        "             used, the rule confidence is the buyer's interest in the add-on).\n"
+        "  --baskets FILE      mine the rules from baskets instead (one basket a line,\n"
+        "                      items comma-separated), positive and negative, and write\n"
+        "                      them beside the table as TABLE.rules.csv\n"
+        "  --min-support S --min-confidence C   for --baskets (default 0.01, 0.3)\n"
+        "  --episodes N        training seasons (default 20000)\n"
+        "  --discounts LIST    discount levels (default 0,0.1,0.2,0.3)\n"
+        "  --survival G        P(season goes on after a period) (default 0.98)\n"
+        "  --arrival-total A   buyer probability per period shared by items without an\n"
+        "                      arrival column (default 0.6)\n"
+        "  --method kq|qlearning   (default kq)   --seed S   --quiet\n"
+        "  --summary FILE.json JSON for the dashboard (put it in the run directory as\n"
+        "                      crosssell.json): the decision for each item at full stock,\n"
+        "                      the items, and the exact expected revenue per season\n\n"
+        "offer        looks a decision up: the bundle item and discount for a request.\n"
+        "  --item NAME         requested item (name, or position counted from 1)\n"
+        "  --inventory LIST    current stock of every item, in the table's item order\n"
+        "  --json              print JSON\n\n"
+        "Examples:\n"
+        "  offerq crosssell experiment --out out/xsell --seed 1\n"
+        "  offerq crosssell learn --items items.csv --rules rules.csv --out table.oxq\n"
+        "  offerq crosssell offer --table table.oxq --item item1 --inventory 3,10,0,5,7\n");
 }
 
 /* "0,0.1,0.2" -> values; returns count or -1. */
@@ -86,11 +87,14 @@ static int parse_list(const char *s, double *out, int max)
 static int cmd_experiment(int argc, char **argv)
 {
     enum { O_OUT = 256, O_SEED, O_QUICK, O_SEEDS, O_THREADS, O_QUIET };
-    static const struct option opts[] = {
-        {"help", no_argument, 0, 'h'},          {"out", required_argument, 0, O_OUT},
-        {"seed", required_argument, 0, O_SEED}, {"quick", no_argument, 0, O_QUICK},
-        {"seeds", required_argument, 0, O_SEEDS}, {"threads", required_argument, 0, O_THREADS},
-        {"quiet", no_argument, 0, O_QUIET},     {0, 0, 0, 0}};
+    static const struct option opts[] = {{"help", no_argument, 0, 'h'},
+                                         {"out", required_argument, 0, O_OUT},
+                                         {"seed", required_argument, 0, O_SEED},
+                                         {"quick", no_argument, 0, O_QUICK},
+                                         {"seeds", required_argument, 0, O_SEEDS},
+                                         {"threads", required_argument, 0, O_THREADS},
+                                         {"quiet", no_argument, 0, O_QUIET},
+                                         {0, 0, 0, 0}};
     const char *cmd = "crosssell experiment", *out = NULL;
     uint64_t seed = 1;
     long seeds = -1, threads = 0;
@@ -98,20 +102,29 @@ static int cmd_experiment(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'h': help(stdout); return 0;
-        case O_OUT: out = optarg; break;
+        case 'h':
+            help(stdout);
+            return 0;
+        case O_OUT:
+            out = optarg;
+            break;
         case O_SEED:
             if (cli_u64(cmd, "--seed", optarg, &seed)) return 2;
             break;
-        case O_QUICK: quick = 1; break;
+        case O_QUICK:
+            quick = 1;
+            break;
         case O_SEEDS:
             if (cli_long(cmd, "--seeds", optarg, 2, 1000, &seeds)) return 2;
             break;
         case O_THREADS:
             if (cli_long(cmd, "--threads", optarg, 1, 256, &threads)) return 2;
             break;
-        case O_QUIET: quiet = 1; break;
-        default: return cli_usage_error(cmd, "unknown option");
+        case O_QUIET:
+            quiet = 1;
+            break;
+        default:
+            return cli_usage_error(cmd, "unknown option");
         }
     }
     if (optind != argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
@@ -138,8 +151,9 @@ static int cmd_experiment(int argc, char **argv)
                cfg.n_rules[p], res.conv[0][p].mean, res.conv[1][p].mean, res.kq[0][p].mean,
                res.ql[0][p].mean, res.stat_rule[0][p].mean, res.dp[0][p].mean, res.kq[2][p].mean,
                res.kq[1][p].mean, res.dp[1][p].mean);
-    fprintf(stderr, "offerq crosssell: wrote %s/fig2a.csv, fig2a.svg, fig2b.csv, fig2b.svg, "
-                    "summary.json (%.1f s)\n",
+    fprintf(stderr,
+            "offerq crosssell: wrote %s/fig2a.csv, fig2a.svg, fig2b.csv, fig2b.svg, "
+            "summary.json (%.1f s)\n",
             out, res.seconds);
     return 0;
 }
@@ -169,7 +183,8 @@ static int write_summary(const char *path, const oq_xsell_qtable *t, const oq_xs
     int rc = 0;
     if (!root || !dec || !its) goto oom;
     long full[OQ_XSELL_MAX_ITEMS];
-    for (int i = 0; i < m->n_items; i++) full[i] = (long)m->items[i].capacity;
+    for (int i = 0; i < m->n_items; i++)
+        full[i] = (long)m->items[i].capacity;
     for (int i = 0; i < m->n_items; i++) {
         oq_xsell_offer o;
         json_t *row = json_object();
@@ -184,12 +199,13 @@ static int write_summary(const char *path, const oq_xsell_qtable *t, const oq_xs
         if (!it || json_array_append_new(its, it)) goto oom;
     }
     json_t *disc = json_array();
-    for (int k = 0; disc && k < m->n_disc; k++) json_array_append_new(disc, json_real(m->disc[k]));
-    json_t *ev = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "learned_revenue",
-                           num_or_null(li->ev[0]), "learned_profit", num_or_null(li->ev[1]),
-                           "none_revenue", num_or_null(li->ev[2]), "none_profit",
-                           num_or_null(li->ev[3]), "dp_revenue", num_or_null(li->ev[4]),
-                           "dp_profit", num_or_null(li->ev[5]));
+    for (int k = 0; disc && k < m->n_disc; k++)
+        json_array_append_new(disc, json_real(m->disc[k]));
+    json_t *ev =
+        json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "learned_revenue", num_or_null(li->ev[0]),
+                  "learned_profit", num_or_null(li->ev[1]), "none_revenue", num_or_null(li->ev[2]),
+                  "none_profit", num_or_null(li->ev[3]), "dp_revenue", num_or_null(li->ev[4]),
+                  "dp_profit", num_or_null(li->ev[5]));
     if (json_object_set_new(root, "decisions", dec) || json_object_set_new(root, "items", its) ||
         json_object_set_new(root, "discounts", disc) ||
         json_object_set_new(root, "expected_per_season", ev)) {
@@ -197,13 +213,12 @@ static int write_summary(const char *path, const oq_xsell_qtable *t, const oq_xs
         goto oom;
     }
     dec = its = NULL;
-    json_t *info = json_pack("{s:s, s:s, s:I, s:I, s:I, s:f, s:f, s:s}", "table", li->table,
-                             "method", li->method == OQ_XSELL_KQ ? "kq" : "qlearning",
-                             "episodes", (json_int_t)li->episodes, "rules_used",
-                             (json_int_t)li->n_rules, "entries",
-                             (json_int_t)oq_xsell_qtable_size(t), "survival", sim->survival,
-                             "mean_training_revenue", li->mean_training_revenue,
-                             "decisions_at", "full stock");
+    json_t *info =
+        json_pack("{s:s, s:s, s:I, s:I, s:I, s:f, s:f, s:s}", "table", li->table, "method",
+                  li->method == OQ_XSELL_KQ ? "kq" : "qlearning", "episodes",
+                  (json_int_t)li->episodes, "rules_used", (json_int_t)li->n_rules, "entries",
+                  (json_int_t)oq_xsell_qtable_size(t), "survival", sim->survival,
+                  "mean_training_revenue", li->mean_training_revenue, "decisions_at", "full stock");
     if (!info || json_object_update_new(root, info)) goto oom;
     rc = oq_json_write_atomic(path, root, err);
     goto cleanup;
@@ -218,25 +233,38 @@ cleanup:
 
 static int cmd_learn(int argc, char **argv)
 {
-    enum { O_ITEMS = 256, O_RULES, O_EPISODES, O_OUT, O_SEED, O_DISC, O_SURV, O_ARR, O_METHOD,
-           O_QUIET, O_BASKETS, O_MINSUP, O_MINCONF, O_SUMMARY };
-    static const struct option opts[] = {
-        {"help", no_argument, 0, 'h'},
-        {"items", required_argument, 0, O_ITEMS},
-        {"rules", required_argument, 0, O_RULES},
-        {"episodes", required_argument, 0, O_EPISODES},
-        {"out", required_argument, 0, O_OUT},
-        {"seed", required_argument, 0, O_SEED},
-        {"discounts", required_argument, 0, O_DISC},
-        {"survival", required_argument, 0, O_SURV},
-        {"arrival-total", required_argument, 0, O_ARR},
-        {"method", required_argument, 0, O_METHOD},
-        {"quiet", no_argument, 0, O_QUIET},
-        {"baskets", required_argument, 0, O_BASKETS},
-        {"min-support", required_argument, 0, O_MINSUP},
-        {"min-confidence", required_argument, 0, O_MINCONF},
-        {"summary", required_argument, 0, O_SUMMARY},
-        {0, 0, 0, 0}};
+    enum {
+        O_ITEMS = 256,
+        O_RULES,
+        O_EPISODES,
+        O_OUT,
+        O_SEED,
+        O_DISC,
+        O_SURV,
+        O_ARR,
+        O_METHOD,
+        O_QUIET,
+        O_BASKETS,
+        O_MINSUP,
+        O_MINCONF,
+        O_SUMMARY
+    };
+    static const struct option opts[] = {{"help", no_argument, 0, 'h'},
+                                         {"items", required_argument, 0, O_ITEMS},
+                                         {"rules", required_argument, 0, O_RULES},
+                                         {"episodes", required_argument, 0, O_EPISODES},
+                                         {"out", required_argument, 0, O_OUT},
+                                         {"seed", required_argument, 0, O_SEED},
+                                         {"discounts", required_argument, 0, O_DISC},
+                                         {"survival", required_argument, 0, O_SURV},
+                                         {"arrival-total", required_argument, 0, O_ARR},
+                                         {"method", required_argument, 0, O_METHOD},
+                                         {"quiet", no_argument, 0, O_QUIET},
+                                         {"baskets", required_argument, 0, O_BASKETS},
+                                         {"min-support", required_argument, 0, O_MINSUP},
+                                         {"min-confidence", required_argument, 0, O_MINCONF},
+                                         {"summary", required_argument, 0, O_SUMMARY},
+                                         {0, 0, 0, 0}};
     const char *cmd = "crosssell learn", *items = NULL, *rules_path = NULL, *out = NULL,
                *summary = NULL;
     const char *baskets = NULL;
@@ -249,11 +277,21 @@ static int cmd_learn(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'h': help(stdout); return 0;
-        case O_ITEMS: items = optarg; break;
-        case O_RULES: rules_path = optarg; break;
-        case O_OUT: out = optarg; break;
-        case O_SUMMARY: summary = optarg; break;
+        case 'h':
+            help(stdout);
+            return 0;
+        case O_ITEMS:
+            items = optarg;
+            break;
+        case O_RULES:
+            rules_path = optarg;
+            break;
+        case O_OUT:
+            out = optarg;
+            break;
+        case O_SUMMARY:
+            summary = optarg;
+            break;
         case O_EPISODES:
             if (cli_long(cmd, "--episodes", optarg, 1, 100000000, &episodes)) return 2;
             break;
@@ -263,8 +301,9 @@ static int cmd_learn(int argc, char **argv)
         case O_DISC:
             n_disc = parse_list(optarg, disc, OQ_XSELL_MAX_DISC);
             if (n_disc < 1)
-                return cli_usage_error(cmd, "--discounts expects up to %d numbers like "
-                                            "0,0.1,0.2, got '%s'",
+                return cli_usage_error(cmd,
+                                       "--discounts expects up to %d numbers like "
+                                       "0,0.1,0.2, got '%s'",
                                        OQ_XSELL_MAX_DISC, optarg);
             break;
         case O_SURV:
@@ -281,15 +320,20 @@ static int cmd_learn(int argc, char **argv)
             else
                 return cli_usage_error(cmd, "--method expects kq or qlearning, got '%s'", optarg);
             break;
-        case O_QUIET: quiet = 1; break;
-        case O_BASKETS: baskets = optarg; break;
+        case O_QUIET:
+            quiet = 1;
+            break;
+        case O_BASKETS:
+            baskets = optarg;
+            break;
         case O_MINSUP:
             if (cli_double(cmd, "--min-support", optarg, 1e-9, 1, &min_sup)) return 2;
             break;
         case O_MINCONF:
             if (cli_double(cmd, "--min-confidence", optarg, 0, 1, &min_conf)) return 2;
             break;
-        default: return cli_usage_error(cmd, "unknown option");
+        default:
+            return cli_usage_error(cmd, "unknown option");
         }
     }
     if (optind != argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
@@ -311,8 +355,9 @@ static int cmd_learn(int argc, char **argv)
                   oq_baskets_read(baskets, &b, &err) || oq_rules_mine(b, &rp, &rs, &err) ||
                   oq_rules_write_csv(rs, &b->items, mined_path, &err);
         if (!bad)
-            fprintf(stderr, "offerq crosssell: mined %zu positive and %zu negative rules from %zu "
-                            "baskets into %s\n",
+            fprintf(stderr,
+                    "offerq crosssell: mined %zu positive and %zu negative rules from %zu "
+                    "baskets into %s\n",
                     rs->n_positive, rs->n_negative, b->n, mined_path);
         oq_ruleset_free(rs);
         oq_baskets_free(b);
@@ -323,7 +368,8 @@ static int cmd_learn(int argc, char **argv)
     oq_xsell_sim_default(&sim);
     sim.survival = survival;
     sim.mdp.n_disc = n_disc;
-    for (int k = 0; k < n_disc; k++) sim.mdp.disc[k] = disc[k];
+    for (int k = 0; k < n_disc; k++)
+        sim.mdp.disc[k] = disc[k];
     oq_xsell_rule *rules = NULL;
     size_t n_rules = 0, skipped = 0;
     oq_xsell_qtable *t = NULL;
@@ -382,8 +428,11 @@ static int cmd_learn(int argc, char **argv)
         ev[0] = v_l, ev[1] = p_l, ev[2] = v_n, ev[3] = p_n, ev[4] = v_d, ev[5] = p_d;
     }
     if (summary) {
-        learn_info li = {.table = out, .episodes = episodes, .method = method,
-                         .n_rules = n_rules, .mean_training_revenue = sum / (double)episodes};
+        learn_info li = {.table = out,
+                         .episodes = episodes,
+                         .method = method,
+                         .n_rules = n_rules,
+                         .mean_training_revenue = sum / (double)episodes};
         memcpy(li.ev, ev, sizeof ev);
         if (write_summary(summary, t, &sim, &li, &err)) goto fail;
         fprintf(stderr, "offerq crosssell: wrote %s\n", summary);
@@ -404,20 +453,31 @@ static int cmd_offer(int argc, char **argv)
 {
     enum { O_TABLE = 256, O_ITEM, O_INV, O_JSON };
     static const struct option opts[] = {
-        {"help", no_argument, 0, 'h'},           {"table", required_argument, 0, O_TABLE},
-        {"item", required_argument, 0, O_ITEM},  {"inventory", required_argument, 0, O_INV},
-        {"json", no_argument, 0, O_JSON},        {0, 0, 0, 0}};
+        {"help", no_argument, 0, 'h'},          {"table", required_argument, 0, O_TABLE},
+        {"item", required_argument, 0, O_ITEM}, {"inventory", required_argument, 0, O_INV},
+        {"json", no_argument, 0, O_JSON},       {0, 0, 0, 0}};
     const char *cmd = "crosssell offer", *tpath = NULL, *item = NULL, *invs = NULL;
     int json = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'h': help(stdout); return 0;
-        case O_TABLE: tpath = optarg; break;
-        case O_ITEM: item = optarg; break;
-        case O_INV: invs = optarg; break;
-        case O_JSON: json = 1; break;
-        default: return cli_usage_error(cmd, "unknown option");
+        case 'h':
+            help(stdout);
+            return 0;
+        case O_TABLE:
+            tpath = optarg;
+            break;
+        case O_ITEM:
+            item = optarg;
+            break;
+        case O_INV:
+            invs = optarg;
+            break;
+        case O_JSON:
+            json = 1;
+            break;
+        default:
+            return cli_usage_error(cmd, "unknown option");
         }
     }
     if (optind != argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
@@ -436,8 +496,10 @@ static int cmd_offer(int argc, char **argv)
         goto cleanup;
     }
     if (n != N) {
-        cli_usage_error(cmd, "--inventory expects %d comma-separated counts (the table's items), "
-                             "got '%s'", N, invs);
+        cli_usage_error(cmd,
+                        "--inventory expects %d comma-separated counts (the table's items), "
+                        "got '%s'",
+                        N, invs);
         goto cleanup;
     }
     for (int i = 0; i < N; i++) {
@@ -456,10 +518,13 @@ static int cmd_offer(int argc, char **argv)
     const char *en = m->items[o.item].name;
     if (json) {
         json_t *js = json_object(), *a = json_array();
-        for (int i = 0; a && i < N; i++) json_array_append_new(a, json_integer(inv[i]));
+        for (int i = 0; a && i < N; i++)
+            json_array_append_new(a, json_integer(inv[i]));
         int bad = !js || !a;
-        if (bad) json_decref(a);
-        else bad = json_object_set_new(js, "inventory", a) || oq_xsell_offer_json(m, &o, js);
+        if (bad)
+            json_decref(a);
+        else
+            bad = json_object_set_new(js, "inventory", a) || oq_xsell_offer_json(m, &o, js);
         if (bad) {
             json_decref(js);
             fprintf(stderr, "offerq: error: out of memory\n");

@@ -112,20 +112,29 @@ int cmd_db(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'h': help(stdout); return 0;
-        case O_PG: url = optarg; break;
-        case O_OUT: out = optarg; break;
-        default: return cli_usage_error("db", "unknown option");
+        case 'h':
+            help(stdout);
+            return 0;
+        case O_PG:
+            url = optarg;
+            break;
+        case O_OUT:
+            out = optarg;
+            break;
+        default:
+            return cli_usage_error("db", "unknown option");
         }
     }
-    if (optind >= argc) return cli_usage_error("db", "expects a verb: init, load, dump, save-run, status");
+    if (optind >= argc)
+        return cli_usage_error("db", "expects a verb: init, load, dump, save-run, status");
     const char *verb = argv[optind++];
     int nargs = argc - optind;
     if (!url || !*url) return cli_usage_error("db", "--pg URL is required (or set OFFERQ_PG)");
     oq_error err = {0};
     if (!strcmp(verb, "init")) {
         if (nargs) return cli_usage_error("db", "init takes no arguments");
-        if (oq_db_init(url, &err)) return cli_fail(&err, "is the server running and the URL right?");
+        if (oq_db_init(url, &err))
+            return cli_fail(&err, "is the server running and the URL right?");
         fprintf(stderr, "offerq db: schema ready\n");
         return 0;
     }
@@ -140,7 +149,8 @@ int cmd_db(int argc, char **argv)
         return 0;
     }
     if (!strcmp(verb, "dump")) {
-        if (nargs || !out) return cli_usage_error("db", "dump expects --out LOG.csv and no arguments");
+        if (nargs || !out)
+            return cli_usage_error("db", "dump expects --out LOG.csv and no arguments");
         oq_log *l = NULL;
         if (oq_db_read_log(url, &l, &err)) return cli_fail(&err, NULL);
         int rc = dump_log(l, out, &err);

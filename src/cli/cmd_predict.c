@@ -35,23 +35,38 @@ int cmd_predict(int argc, char **argv)
 {
     enum { O_MODEL = 256, O_LOG, O_EV, O_OUT, O_NEXT, O_QUIET };
     static const struct option opts[] = {
-        {"help", no_argument, 0, 'h'},         {"model", required_argument, 0, O_MODEL},
-        {"log", required_argument, 0, O_LOG},  {"events", required_argument, 0, O_EV},
-        {"out", required_argument, 0, O_OUT},  {"next-day", no_argument, 0, O_NEXT},
-        {"quiet", no_argument, 0, O_QUIET},    {0, 0, 0, 0}};
+        {"help", no_argument, 0, 'h'},        {"model", required_argument, 0, O_MODEL},
+        {"log", required_argument, 0, O_LOG}, {"events", required_argument, 0, O_EV},
+        {"out", required_argument, 0, O_OUT}, {"next-day", no_argument, 0, O_NEXT},
+        {"quiet", no_argument, 0, O_QUIET},   {0, 0, 0, 0}};
     const char *model_path = NULL, *log_path = NULL, *ev_path = NULL, *out = NULL;
     int next_day = 0, quiet = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'h': help(stdout); return 0;
-        case O_MODEL: model_path = optarg; break;
-        case O_LOG: log_path = optarg; break;
-        case O_EV: ev_path = optarg; break;
-        case O_OUT: out = optarg; break;
-        case O_NEXT: next_day = 1; break;
-        case O_QUIET: quiet = 1; break;
-        default: return cli_usage_error("predict", "unknown option");
+        case 'h':
+            help(stdout);
+            return 0;
+        case O_MODEL:
+            model_path = optarg;
+            break;
+        case O_LOG:
+            log_path = optarg;
+            break;
+        case O_EV:
+            ev_path = optarg;
+            break;
+        case O_OUT:
+            out = optarg;
+            break;
+        case O_NEXT:
+            next_day = 1;
+            break;
+        case O_QUIET:
+            quiet = 1;
+            break;
+        default:
+            return cli_usage_error("predict", "unknown option");
         }
     }
     if (optind != argc) return cli_usage_error("predict", "unexpected argument '%s'", argv[optind]);

@@ -10,22 +10,21 @@
 
 static void help(FILE *fp)
 {
-    fprintf(fp,
-            "Usage: offerq publish --redis URL DIR\n"
-            "       offerq publish --redis URL --rollback\n"
-            "       offerq publish --redis URL --status\n\n"
-            "Writes DIR/qtable.ofq and DIR/recommendations.csv (+ report.json, eval.json,\n"
-            "crosssell.json when present) to Redis as a new version, then switches the\n"
-            "pointer key <prefix>:current to it in one MULTI/EXEC. Readers see the old\n"
-            "version or the new one, never half of one; a publish that dies before the\n"
-            "switch changes nothing. The version before is kept: --rollback swaps back\n"
-            "(a second --rollback rolls forward again).\n\n"
-            "Options:\n"
-            "  --redis URL     redis://host[:port][/db] or unix:/path (or $OFFERQ_REDIS)\n"
-            "  --prefix P      key prefix (default offerq)\n"
-            "  --rollback      make the previous version current again\n"
-            "  --status        print the current and previous versions\n\n"
-            "Example:\n  offerq publish --redis redis://127.0.0.1:6379 out/\n");
+    fprintf(fp, "Usage: offerq publish --redis URL DIR\n"
+                "       offerq publish --redis URL --rollback\n"
+                "       offerq publish --redis URL --status\n\n"
+                "Writes DIR/qtable.ofq and DIR/recommendations.csv (+ report.json, eval.json,\n"
+                "crosssell.json when present) to Redis as a new version, then switches the\n"
+                "pointer key <prefix>:current to it in one MULTI/EXEC. Readers see the old\n"
+                "version or the new one, never half of one; a publish that dies before the\n"
+                "switch changes nothing. The version before is kept: --rollback swaps back\n"
+                "(a second --rollback rolls forward again).\n\n"
+                "Options:\n"
+                "  --redis URL     redis://host[:port][/db] or unix:/path (or $OFFERQ_REDIS)\n"
+                "  --prefix P      key prefix (default offerq)\n"
+                "  --rollback      make the previous version current again\n"
+                "  --status        print the current and previous versions\n\n"
+                "Example:\n  offerq publish --redis redis://127.0.0.1:6379 out/\n");
 }
 
 int cmd_publish(int argc, char **argv)
@@ -46,20 +45,33 @@ int cmd_publish(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'h': help(stdout); return 0;
-        case O_REDIS: url = optarg; break;
-        case O_PREFIX: po.prefix = optarg; break;
-        case O_ROLLBACK: rollback = 1; break;
-        case O_STATUS: status = 1; break;
+        case 'h':
+            help(stdout);
+            return 0;
+        case O_REDIS:
+            url = optarg;
+            break;
+        case O_PREFIX:
+            po.prefix = optarg;
+            break;
+        case O_ROLLBACK:
+            rollback = 1;
+            break;
+        case O_STATUS:
+            status = 1;
+            break;
         case O_PAUSE:
             if (cli_long("publish", "--debug-pause-ms", optarg, 0, 600000, &lv)) return 2;
             po.pause_before_switch_ms = (int)lv;
             break;
-        default: return cli_usage_error("publish", "unknown option");
+        default:
+            return cli_usage_error("publish", "unknown option");
         }
     }
-    if (!url || !*url) return cli_usage_error("publish", "--redis URL is required (or set OFFERQ_REDIS)");
-    if (rollback + status > 1) return cli_usage_error("publish", "--rollback and --status exclude each other");
+    if (!url || !*url)
+        return cli_usage_error("publish", "--redis URL is required (or set OFFERQ_REDIS)");
+    if (rollback + status > 1)
+        return cli_usage_error("publish", "--rollback and --status exclude each other");
     oq_error err = {0};
     oq_publish_info info = {0};
     if (rollback || status) {

@@ -18,45 +18,46 @@
 
 static void help(FILE *fp)
 {
-    fprintf(fp,
-            "Usage: offerq serve --port P (--redis URL | --dir DIR) [options]\n\n"
-            "Serves today's recommendations, the model endpoints, Prometheus metrics and\n"
-            "the marketing dashboard until SIGINT/SIGTERM.\n\n"
-            "  GET  /v1/recommend/{user_id}   coupon, expected profit, P(alive), version\n"
-            "  POST /v1/alive                 {\"x\":2,\"t_x\":30,\"T\":90[,\"t\":30]} -> P(alive)\n"
-            "                                 [and expected repeat purchases in the next t]\n"
-            "  POST /v1/profit                {\"sequence\":[...],\"features\":[5],\"coupon\":10}\n"
-            "  GET  /v1/crosssell?item=NAME&inventory=n1,n2,...  bundle, discount, price\n"
-            "  GET  /healthz, /metrics, /v1/dashboard.json, / (dashboard)\n"
-            "A model endpoint answers 503 \"model not loaded\" unless its model is given.\n\n"
-            "Options:\n"
-            "  --port P             TCP port (0: any free port, printed on stderr)\n"
-            "  --bind ADDR          IPv4 address to listen on (default 127.0.0.1)\n"
-            "  --redis URL          read the list published by `offerq publish` (or $OFFERQ_REDIS)\n"
-            "  --prefix P           Redis key prefix (default offerq)\n"
-            "  --dir DIR            read DIR/recommendations.csv (+ report.json, eval.json,\n"
-            "                       crosssell.json, *.svg, bgnbd.json) once at start\n"
-            "  --bgnbd FILE         BG/NBD parameters for /v1/alive (`offerq bgnbd fit --params`,\n"
-            "                       or DIR/bgnbd.json of `offerq run`; with --dir that file is\n"
-            "                       used when --bgnbd is not given). x, t_x, T, t are in the\n"
-            "                       fit's time unit (days for `offerq run`; echoed as unit_days)\n"
-            "  --profit MODEL       profit Transformer (`offerq train`, or DIR/model.ofq of\n"
-            "                       `offerq run`, used with --dir when --profit is not given)\n"
-            "                       for POST /v1/profit {sequence, features, coupon}\n"
-            "  --crosssell TABLE    cross-sell table of `offerq crosssell learn` for /v1/crosssell\n"
-            "                       (item: a name, or a position counted from 1; inventory: the\n"
-            "                       stock of every item in the table's order)\n"
-            "  --items FILE         current items (item,price,cost,inventory) for --crosssell:\n"
-            "                       same items in the same order as the table; their prices are\n"
-            "                       quoted and a bundle now below cost is not offered\n"
-            "  --threads N          worker threads (default 2)\n"
-            "  --max-connections N  concurrent connections (default 512)\n"
-            "  --max-body BYTES     largest POST body (default 65536)\n\n"
-            "Example:\n  offerq serve --port 8080 --redis redis://127.0.0.1:6379 \\\n"
-            "      --bgnbd out/bgnbd.json --crosssell table.oxq\n"
-            "  curl http://127.0.0.1:8080/v1/recommend/42\n"
-            "  curl -d '{\"x\":2,\"t_x\":30,\"T\":90,\"t\":30}' http://127.0.0.1:8080/v1/alive\n"
-            "  curl 'http://127.0.0.1:8080/v1/crosssell?item=bread&inventory=3,3,3'\n");
+    fprintf(
+        fp,
+        "Usage: offerq serve --port P (--redis URL | --dir DIR) [options]\n\n"
+        "Serves today's recommendations, the model endpoints, Prometheus metrics and\n"
+        "the marketing dashboard until SIGINT/SIGTERM.\n\n"
+        "  GET  /v1/recommend/{user_id}   coupon, expected profit, P(alive), version\n"
+        "  POST /v1/alive                 {\"x\":2,\"t_x\":30,\"T\":90[,\"t\":30]} -> P(alive)\n"
+        "                                 [and expected repeat purchases in the next t]\n"
+        "  POST /v1/profit                {\"sequence\":[...],\"features\":[5],\"coupon\":10}\n"
+        "  GET  /v1/crosssell?item=NAME&inventory=n1,n2,...  bundle, discount, price\n"
+        "  GET  /healthz, /metrics, /v1/dashboard.json, / (dashboard)\n"
+        "A model endpoint answers 503 \"model not loaded\" unless its model is given.\n\n"
+        "Options:\n"
+        "  --port P             TCP port (0: any free port, printed on stderr)\n"
+        "  --bind ADDR          IPv4 address to listen on (default 127.0.0.1)\n"
+        "  --redis URL          read the list published by `offerq publish` (or $OFFERQ_REDIS)\n"
+        "  --prefix P           Redis key prefix (default offerq)\n"
+        "  --dir DIR            read DIR/recommendations.csv (+ report.json, eval.json,\n"
+        "                       crosssell.json, *.svg, bgnbd.json) once at start\n"
+        "  --bgnbd FILE         BG/NBD parameters for /v1/alive (`offerq bgnbd fit --params`,\n"
+        "                       or DIR/bgnbd.json of `offerq run`; with --dir that file is\n"
+        "                       used when --bgnbd is not given). x, t_x, T, t are in the\n"
+        "                       fit's time unit (days for `offerq run`; echoed as unit_days)\n"
+        "  --profit MODEL       profit Transformer (`offerq train`, or DIR/model.ofq of\n"
+        "                       `offerq run`, used with --dir when --profit is not given)\n"
+        "                       for POST /v1/profit {sequence, features, coupon}\n"
+        "  --crosssell TABLE    cross-sell table of `offerq crosssell learn` for /v1/crosssell\n"
+        "                       (item: a name, or a position counted from 1; inventory: the\n"
+        "                       stock of every item in the table's order)\n"
+        "  --items FILE         current items (item,price,cost,inventory) for --crosssell:\n"
+        "                       same items in the same order as the table; their prices are\n"
+        "                       quoted and a bundle now below cost is not offered\n"
+        "  --threads N          worker threads (default 2)\n"
+        "  --max-connections N  concurrent connections (default 512)\n"
+        "  --max-body BYTES     largest POST body (default 65536)\n\n"
+        "Example:\n  offerq serve --port 8080 --redis redis://127.0.0.1:6379 \\\n"
+        "      --bgnbd out/bgnbd.json --crosssell table.oxq\n"
+        "  curl http://127.0.0.1:8080/v1/recommend/42\n"
+        "  curl -d '{\"x\":2,\"t_x\":30,\"T\":90,\"t\":30}' http://127.0.0.1:8080/v1/alive\n"
+        "  curl 'http://127.0.0.1:8080/v1/crosssell?item=bread&inventory=3,3,3'\n");
 }
 
 /* ---- the model wrappers behind oq_serve_models ------------------------------ */
@@ -97,7 +98,8 @@ static int profit_fn(void *ctx, const char *const *seq, size_t n, const double *
     /* The latest T days, right-aligned; PAD where the stream is shorter;
      * categories the model never saw read as EMPTY. */
     size_t take = n < (size_t)T ? n : (size_t)T;
-    for (int t = 0; t < T; t++) s->tok[t] = OQ_PROFIT_TOK_PAD;
+    for (int t = 0; t < T; t++)
+        s->tok[t] = OQ_PROFIT_TOK_PAD;
     for (size_t k = 0; k < take; k++) {
         const char *name = seq[n - take + k];
         uint16_t tok = OQ_PROFIT_TOK_EMPTY;
@@ -105,7 +107,8 @@ static int profit_fn(void *ctx, const char *const *seq, size_t n, const double *
             if (!strcmp(m->cat_names[c], name)) tok = (uint16_t)(OQ_PROFIT_TOK_CAT0 + c);
         s->tok[(size_t)T - take + k] = tok;
     }
-    for (int f = 0; f < OQ_PROFIT_NFEAT; f++) s->feat[f] = (float)feat[f];
+    for (int f = 0; f < OQ_PROFIT_NFEAT; f++)
+        s->feat[f] = (float)feat[f];
     s->coupon[0] = (uint8_t)coupon;
     float out = 0;
     oq_error err = {0};
@@ -134,27 +137,26 @@ static int load_profit(const char *path, const char *dir, profit_model *pm, oq_e
 }
 
 typedef struct xsell_model {
-    oq_xsell_qtable *t;  /* read only while serving: safe from every worker */
-    oq_xsell_sim items;  /* current prices (--items) */
+    oq_xsell_qtable *t; /* read only while serving: safe from every worker */
+    oq_xsell_sim items; /* current prices (--items) */
     int has_items;
 } xsell_model;
 
-static int xsell_fn(void *ctx, const char *item, const long *inv, size_t n, json_t *out,
-                    char *msg, size_t msg_len)
+static int xsell_fn(void *ctx, const char *item, const long *inv, size_t n, json_t *out, char *msg,
+                    size_t msg_len)
 {
     const xsell_model *x = ctx;
     oq_error err = {0};
     oq_xsell_offer o;
-    int rc = oq_xsell_offer_lookup(x->t, item, inv, n, x->has_items ? &x->items.mdp : NULL, &o,
-                                   &err);
+    int rc =
+        oq_xsell_offer_lookup(x->t, item, inv, n, x->has_items ? &x->items.mdp : NULL, &o, &err);
     if (!rc) rc = oq_xsell_offer_json(oq_xsell_qtable_mdp(x->t), &o, out);
     if (rc) snprintf(msg, msg_len, "%s", err.msg[0] ? err.msg : oq_strerror(rc));
     return rc;
 }
 
 /* Load the BG/NBD parameters (path, or DIR/bgnbd.json when dir has one). */
-static int load_alive(const char *path, const char *dir, alive_model *a, int *loaded,
-                      oq_error *err)
+static int load_alive(const char *path, const char *dir, alive_model *a, int *loaded, oq_error *err)
 {
     char side[4096];
     *loaded = 0;
@@ -169,7 +171,8 @@ static int load_alive(const char *path, const char *dir, alive_model *a, int *lo
     if (!rc && (rc = oq_bgnbd_params_check(&a->p, err)) != 0)
         snprintf(err->file, sizeof err->file, "%.500s", path);
     if (rc) return rc;
-    fprintf(stderr, "offerq serve: /v1/alive uses %s (r=%.4g alpha=%.4g a=%.4g b=%.4g, unit %g days)\n",
+    fprintf(stderr,
+            "offerq serve: /v1/alive uses %s (r=%.4g alpha=%.4g a=%.4g b=%.4g, unit %g days)\n",
             path, a->p.r, a->p.alpha, a->p.a, a->p.b, a->unit_days);
     *loaded = 1;
     return 0;
@@ -190,7 +193,8 @@ static int load_xsell(const char *table, const char *items, xsell_model *x, oq_e
         }
         /* discount levels come from the table */
         x->items.mdp.n_disc = m->n_disc;
-        for (int k = 0; k < m->n_disc; k++) x->items.mdp.disc[k] = m->disc[k];
+        for (int k = 0; k < m->n_disc; k++)
+            x->items.mdp.disc[k] = m->disc[k];
         x->has_items = 1;
     }
     fprintf(stderr, "offerq serve: /v1/crosssell uses %s (%d items, %zu entries)%s%s\n", table,
@@ -201,18 +205,34 @@ static int load_xsell(const char *table, const char *items, xsell_model *x, oq_e
 
 int cmd_serve(int argc, char **argv)
 {
-    enum { O_PORT = 256, O_BIND, O_REDIS, O_PREFIX, O_DIR, O_THREADS, O_MAXC, O_MAXB, O_BGNBD,
-           O_XSELL, O_ITEMS, O_PROFIT };
-    static const struct option opts[] = {
-        {"help", no_argument, 0, 'h'},           {"port", required_argument, 0, O_PORT},
-        {"bind", required_argument, 0, O_BIND},  {"redis", required_argument, 0, O_REDIS},
-        {"prefix", required_argument, 0, O_PREFIX}, {"dir", required_argument, 0, O_DIR},
-        {"threads", required_argument, 0, O_THREADS},
-        {"max-connections", required_argument, 0, O_MAXC},
-        {"max-body", required_argument, 0, O_MAXB}, {"bgnbd", required_argument, 0, O_BGNBD},
-        {"crosssell", required_argument, 0, O_XSELL}, {"items", required_argument, 0, O_ITEMS},
-        {"profit", required_argument, 0, O_PROFIT},
-        {0, 0, 0, 0}};
+    enum {
+        O_PORT = 256,
+        O_BIND,
+        O_REDIS,
+        O_PREFIX,
+        O_DIR,
+        O_THREADS,
+        O_MAXC,
+        O_MAXB,
+        O_BGNBD,
+        O_XSELL,
+        O_ITEMS,
+        O_PROFIT
+    };
+    static const struct option opts[] = {{"help", no_argument, 0, 'h'},
+                                         {"port", required_argument, 0, O_PORT},
+                                         {"bind", required_argument, 0, O_BIND},
+                                         {"redis", required_argument, 0, O_REDIS},
+                                         {"prefix", required_argument, 0, O_PREFIX},
+                                         {"dir", required_argument, 0, O_DIR},
+                                         {"threads", required_argument, 0, O_THREADS},
+                                         {"max-connections", required_argument, 0, O_MAXC},
+                                         {"max-body", required_argument, 0, O_MAXB},
+                                         {"bgnbd", required_argument, 0, O_BGNBD},
+                                         {"crosssell", required_argument, 0, O_XSELL},
+                                         {"items", required_argument, 0, O_ITEMS},
+                                         {"profit", required_argument, 0, O_PROFIT},
+                                         {0, 0, 0, 0}};
     const char *bgnbd = NULL, *xtable = NULL, *xitems = NULL, *profit = NULL;
     oq_serve_config cfg = {0};
     long lv;
@@ -221,16 +241,27 @@ int cmd_serve(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'h': help(stdout); return 0;
+        case 'h':
+            help(stdout);
+            return 0;
         case O_PORT:
             if (cli_long("serve", "--port", optarg, 0, 65535, &lv)) return 2;
             cfg.port = (int)lv;
             have_port = 1;
             break;
-        case O_BIND: cfg.bind = optarg; break;
-        case O_REDIS: cfg.redis_url = optarg; redis_opt = 1; break;
-        case O_PREFIX: cfg.redis_prefix = optarg; break;
-        case O_DIR: cfg.dir = optarg; break;
+        case O_BIND:
+            cfg.bind = optarg;
+            break;
+        case O_REDIS:
+            cfg.redis_url = optarg;
+            redis_opt = 1;
+            break;
+        case O_PREFIX:
+            cfg.redis_prefix = optarg;
+            break;
+        case O_DIR:
+            cfg.dir = optarg;
+            break;
         case O_THREADS:
             if (cli_long("serve", "--threads", optarg, 1, 256, &lv)) return 2;
             cfg.threads = (unsigned)lv;
@@ -243,11 +274,20 @@ int cmd_serve(int argc, char **argv)
             if (cli_long("serve", "--max-body", optarg, 16, 64L << 20, &lv)) return 2;
             cfg.max_body = (size_t)lv;
             break;
-        case O_BGNBD: bgnbd = optarg; break;
-        case O_XSELL: xtable = optarg; break;
-        case O_ITEMS: xitems = optarg; break;
-        case O_PROFIT: profit = optarg; break;
-        default: return cli_usage_error("serve", "unknown option");
+        case O_BGNBD:
+            bgnbd = optarg;
+            break;
+        case O_XSELL:
+            xtable = optarg;
+            break;
+        case O_ITEMS:
+            xitems = optarg;
+            break;
+        case O_PROFIT:
+            profit = optarg;
+            break;
+        default:
+            return cli_usage_error("serve", "unknown option");
         }
     }
     if (optind != argc) return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);

@@ -9,49 +9,75 @@
 
 static void help(FILE *fp)
 {
-    fprintf(fp,
-            "Usage: offerq train --log LOG.csv --out MODEL.ofq [options]\n\n"
-            "Trains the profit model (the seed's WorldTransformer, SPEC.md \"Profit model\"):\n"
-            "from each log row's 30-day category stream, 5 state features and coupon it\n"
-            "predicts the reward (order_profit - coupon when ordered, else 0). Customers\n"
-            "are split into training and validation sets; each epoch prints the\n"
-            "validation MSE and the MSE of predicting the mean.\n\n"
-            "Options:\n"
-            "  --log LOG.csv     customer log (required)\n"
-            "  --events FILE     category stream user_id,date,category (default: the\n"
-            "                    sidecar LOG.events.csv when it exists; without one the\n"
-            "                    history is the customer's earlier log rows)\n"
-            "  --out MODEL.ofq   model file to write (required; written atomically)\n"
-            "  --epochs N        passes over the training set (default 3)\n"
-            "  --batch N         minibatch size (default 256)\n"
-            "  --lr X            AdamW learning rate (default 2e-3)\n"
-            "  --weight-decay X  AdamW decoupled weight decay (default 0.01)\n"
-            "  --clip X          gradient-norm clip, 0 = none (default 1)\n"
-            "  --val X           share of customers held out (default 0.2)\n"
-            "  --seq N --dim N --heads N --layers N --ff N --hidden N --dropout X\n"
-            "                    architecture (default 30 32 4 2 64 64 0.1)\n"
-            "  --seed S          initialisation, split, shuffling, dropout (default 1)\n"
-            "  --quiet           no progress on stderr\n\n"
-            "Example:\n"
-            "  offerq gen --customers 10000 --seed 1 --out example/log.csv\n"
-            "  offerq train --log example/log.csv --out example/profit.ofq --epochs 3\n");
+    fprintf(fp, "Usage: offerq train --log LOG.csv --out MODEL.ofq [options]\n\n"
+                "Trains the profit model (the seed's WorldTransformer, SPEC.md \"Profit model\"):\n"
+                "from each log row's 30-day category stream, 5 state features and coupon it\n"
+                "predicts the reward (order_profit - coupon when ordered, else 0). Customers\n"
+                "are split into training and validation sets; each epoch prints the\n"
+                "validation MSE and the MSE of predicting the mean.\n\n"
+                "Options:\n"
+                "  --log LOG.csv     customer log (required)\n"
+                "  --events FILE     category stream user_id,date,category (default: the\n"
+                "                    sidecar LOG.events.csv when it exists; without one the\n"
+                "                    history is the customer's earlier log rows)\n"
+                "  --out MODEL.ofq   model file to write (required; written atomically)\n"
+                "  --epochs N        passes over the training set (default 3)\n"
+                "  --batch N         minibatch size (default 256)\n"
+                "  --lr X            AdamW learning rate (default 2e-3)\n"
+                "  --weight-decay X  AdamW decoupled weight decay (default 0.01)\n"
+                "  --clip X          gradient-norm clip, 0 = none (default 1)\n"
+                "  --val X           share of customers held out (default 0.2)\n"
+                "  --seq N --dim N --heads N --layers N --ff N --hidden N --dropout X\n"
+                "                    architecture (default 30 32 4 2 64 64 0.1)\n"
+                "  --seed S          initialisation, split, shuffling, dropout (default 1)\n"
+                "  --quiet           no progress on stderr\n\n"
+                "Example:\n"
+                "  offerq gen --customers 10000 --seed 1 --out example/log.csv\n"
+                "  offerq train --log example/log.csv --out example/profit.ofq --epochs 3\n");
 }
 
 int cmd_train(int argc, char **argv)
 {
-    enum { O_LOG = 256, O_EV, O_OUT, O_EP, O_BATCH, O_LR, O_WD, O_CLIP, O_VAL, O_SEQ, O_DIM,
-           O_HEADS, O_LAYERS, O_FF, O_HID, O_DROP, O_SEED, O_QUIET };
-    static const struct option opts[] = {
-        {"help", no_argument, 0, 'h'},          {"log", required_argument, 0, O_LOG},
-        {"events", required_argument, 0, O_EV}, {"out", required_argument, 0, O_OUT},
-        {"epochs", required_argument, 0, O_EP}, {"batch", required_argument, 0, O_BATCH},
-        {"lr", required_argument, 0, O_LR},     {"weight-decay", required_argument, 0, O_WD},
-        {"clip", required_argument, 0, O_CLIP}, {"val", required_argument, 0, O_VAL},
-        {"seq", required_argument, 0, O_SEQ},   {"dim", required_argument, 0, O_DIM},
-        {"heads", required_argument, 0, O_HEADS}, {"layers", required_argument, 0, O_LAYERS},
-        {"ff", required_argument, 0, O_FF},     {"hidden", required_argument, 0, O_HID},
-        {"dropout", required_argument, 0, O_DROP}, {"seed", required_argument, 0, O_SEED},
-        {"quiet", no_argument, 0, O_QUIET},     {0, 0, 0, 0}};
+    enum {
+        O_LOG = 256,
+        O_EV,
+        O_OUT,
+        O_EP,
+        O_BATCH,
+        O_LR,
+        O_WD,
+        O_CLIP,
+        O_VAL,
+        O_SEQ,
+        O_DIM,
+        O_HEADS,
+        O_LAYERS,
+        O_FF,
+        O_HID,
+        O_DROP,
+        O_SEED,
+        O_QUIET
+    };
+    static const struct option opts[] = {{"help", no_argument, 0, 'h'},
+                                         {"log", required_argument, 0, O_LOG},
+                                         {"events", required_argument, 0, O_EV},
+                                         {"out", required_argument, 0, O_OUT},
+                                         {"epochs", required_argument, 0, O_EP},
+                                         {"batch", required_argument, 0, O_BATCH},
+                                         {"lr", required_argument, 0, O_LR},
+                                         {"weight-decay", required_argument, 0, O_WD},
+                                         {"clip", required_argument, 0, O_CLIP},
+                                         {"val", required_argument, 0, O_VAL},
+                                         {"seq", required_argument, 0, O_SEQ},
+                                         {"dim", required_argument, 0, O_DIM},
+                                         {"heads", required_argument, 0, O_HEADS},
+                                         {"layers", required_argument, 0, O_LAYERS},
+                                         {"ff", required_argument, 0, O_FF},
+                                         {"hidden", required_argument, 0, O_HID},
+                                         {"dropout", required_argument, 0, O_DROP},
+                                         {"seed", required_argument, 0, O_SEED},
+                                         {"quiet", no_argument, 0, O_QUIET},
+                                         {0, 0, 0, 0}};
     oq_profit_config cfg;
     oq_profit_config_default(&cfg);
     oq_profit_train_opts to;
@@ -63,10 +89,18 @@ int cmd_train(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'h': help(stdout); return 0;
-        case O_LOG: log_path = optarg; break;
-        case O_EV: ev_path = optarg; break;
-        case O_OUT: out = optarg; break;
+        case 'h':
+            help(stdout);
+            return 0;
+        case O_LOG:
+            log_path = optarg;
+            break;
+        case O_EV:
+            ev_path = optarg;
+            break;
+        case O_OUT:
+            out = optarg;
+            break;
         case O_EP:
             if (cli_long("train", "--epochs", optarg, 1, 100000, &lv)) return 2;
             to.epochs = (int)lv;
@@ -93,7 +127,8 @@ int cmd_train(int argc, char **argv)
         case O_LAYERS:
         case O_FF:
         case O_HID: {
-            static const char *names[] = {"--seq", "--dim", "--heads", "--layers", "--ff", "--hidden"};
+            static const char *names[] = {"--seq",    "--dim", "--heads",
+                                          "--layers", "--ff",  "--hidden"};
             int *dst[] = {&cfg.seq_len, &cfg.d, &cfg.heads, &cfg.layers, &cfg.ff, &cfg.hidden};
             if (cli_long("train", names[c - O_SEQ], optarg, 1, 4096, &lv)) return 2;
             *dst[c - O_SEQ] = (int)lv;
@@ -106,8 +141,11 @@ int cmd_train(int argc, char **argv)
         case O_SEED:
             if (cli_u64("train", "--seed", optarg, &to.seed)) return 2;
             break;
-        case O_QUIET: to.quiet = 1; break;
-        default: return cli_usage_error("train", "unknown option");
+        case O_QUIET:
+            to.quiet = 1;
+            break;
+        default:
+            return cli_usage_error("train", "unknown option");
         }
     }
     if (optind != argc) return cli_usage_error("train", "unexpected argument '%s'", argv[optind]);
@@ -126,7 +164,8 @@ int cmd_train(int argc, char **argv)
     oq_profit_epoch *hist = NULL;
     rc = 1;
     if (oq_profit_data_new(in.log, in.ix, in.ev, NULL, cfg.seq_len, &d, &err) ||
-        oq_profit_data_build(d, &s, &err) || oq_profit_new(&cfg, &in.log->cats, to.seed, &m, &err)) {
+        oq_profit_data_build(d, &s, &err) ||
+        oq_profit_new(&cfg, &in.log->cats, to.seed, &m, &err)) {
         cli_fail(&err, NULL);
         goto cleanup;
     }

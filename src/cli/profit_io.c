@@ -30,8 +30,9 @@ int profit_input_open(profit_input *in, const char *log_path, const char *events
             fprintf(stderr, "offerq: category stream from %s (%zu events)\n", in->ev_path,
                     in->ev->n);
     } else if (!quiet) {
-        fprintf(stderr, "offerq: no events file (%s): the category history falls back to the "
-                        "customers' earlier log rows\n",
+        fprintf(stderr,
+                "offerq: no events file (%s): the category history falls back to the "
+                "customers' earlier log rows\n",
                 events_path ? events_path : "<stem>.events.csv not found");
     }
     return 0;

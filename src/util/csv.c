@@ -16,17 +16,17 @@ typedef struct reader {
     void *ctx;
     oq_error *err;
     struct csv_parser p;
-    int in_csv;      /* libcsv holds a started, unfinished record */
-    long line;       /* physical line being processed (1-based) */
-    long rec_line;   /* line where the libcsv record started */
-    int rc;          /* first error, stops everything */
-    char **fields;   /* (fcap) */
-    size_t *lens;    /* (fcap) */
+    int in_csv;    /* libcsv holds a started, unfinished record */
+    long line;     /* physical line being processed (1-based) */
+    long rec_line; /* line where the libcsv record started */
+    int rc;        /* first error, stops everything */
+    char **fields; /* (fcap) */
+    size_t *lens;  /* (fcap) */
     size_t nf, fcap;
-    char *rowbuf;    /* libcsv path: field bytes, NUL-separated */
+    char *rowbuf; /* libcsv path: field bytes, NUL-separated */
     size_t rlen, rcap;
-    size_t *offs;    /* (fcap) field offsets into rowbuf */
-    size_t nrec;     /* records handed to fn so far */
+    size_t *offs; /* (fcap) field offsets into rowbuf */
+    size_t nrec;  /* records handed to fn so far */
 } reader;
 
 /* Hand one record to the callback, counting it against max_records. */
@@ -59,7 +59,8 @@ static int ensure_fields(reader *r, size_t n)
         return r->rc = oq_error_set(r->err, OQ_ELIMIT, r->name, r->line, (long)n,
                                     "more than %zu fields in one record", r->o.max_fields);
     size_t cap = r->fcap ? r->fcap * 2 : 32; /* never 0 */
-    while (cap < n) cap *= 2;
+    while (cap < n)
+        cap *= 2;
     if (cap > r->o.max_fields + 1) cap = r->o.max_fields + 1;
     if (cap < n) cap = n; /* max_fields >= 1, so cap >= 1 */
     char **f = realloc(r->fields, cap * sizeof *f);
@@ -68,7 +69,8 @@ static int ensure_fields(reader *r, size_t n)
     if (l) r->lens = l;
     size_t *o = realloc(r->offs, cap * sizeof *o);
     if (o) r->offs = o;
-    if (!f || !l || !o) return r->rc = oq_error_set(r->err, OQ_ENOMEM, r->name, r->line, 0, "out of memory");
+    if (!f || !l || !o)
+        return r->rc = oq_error_set(r->err, OQ_ENOMEM, r->name, r->line, 0, "out of memory");
     r->fcap = cap;
     return 0;
 }
@@ -91,7 +93,8 @@ static void cb_field(void *s, size_t len, void *data)
     if (ensure_fields(r, r->nf + 1)) return;
     if (r->rlen + len + 1 > r->rcap) {
         size_t cap = r->rcap ? r->rcap : 256;
-        while (cap < r->rlen + len + 1) cap *= 2;
+        while (cap < r->rlen + len + 1)
+            cap *= 2;
         if (cap > r->o.max_line * 2 + 64) {
             r->rc = oq_error_set(r->err, OQ_ELIMIT, r->name, r->rec_line, (long)r->nf + 1,
                                  "record longer than %zu bytes", r->o.max_line);
@@ -120,7 +123,8 @@ static void cb_row(int c, void *data)
     reader *r = data;
     r->in_csv = 0;
     if (r->rc) return;
-    for (size_t i = 0; i < r->nf; i++) r->fields[i] = r->rowbuf + r->offs[i];
+    for (size_t i = 0; i < r->nf; i++)
+        r->fields[i] = r->rowbuf + r->offs[i];
     int rc = deliver(r, r->nf, r->rec_line);
     if (rc) r->rc = rc;
     r->nf = 0;
@@ -136,8 +140,8 @@ static int no_space(unsigned char c)
 /* s[0..len) is one physical line without its '\n'; s[len] is writable. */
 static int process_line(reader *r, char *s, size_t len)
 {
-    if (r->line == 1 && len >= 3 && (unsigned char)s[0] == 0xEF &&
-        (unsigned char)s[1] == 0xBB && (unsigned char)s[2] == 0xBF) {
+    if (r->line == 1 && len >= 3 && (unsigned char)s[0] == 0xEF && (unsigned char)s[1] == 0xBB &&
+        (unsigned char)s[2] == 0xBF) {
         s += 3; /* UTF-8 byte order mark */
         len -= 3;
     }
@@ -167,7 +171,8 @@ static int process_line(reader *r, char *s, size_t len)
             if (ensure_fields(r, nf + 1)) return r->rc;
             r->fields[nf] = f;
             r->lens[nf++] = (size_t)(end - f);
-            for (size_t i = 0; i < nf; i++) r->fields[i][r->lens[i]] = 0;
+            for (size_t i = 0; i < nf; i++)
+                r->fields[i][r->lens[i]] = 0;
             int rc = deliver(r, nf, r->line);
             if (rc) r->rc = rc;
             return r->rc;
@@ -177,7 +182,8 @@ static int process_line(reader *r, char *s, size_t len)
         r->rec_line = r->line;
         r->in_csv = 1;
     }
-    if (csv_parse(&r->p, s, len, cb_field, cb_row, r) != len || csv_parse(&r->p, "\n", 1, cb_field, cb_row, r) != 1) {
+    if (csv_parse(&r->p, s, len, cb_field, cb_row, r) != len ||
+        csv_parse(&r->p, "\n", 1, cb_field, cb_row, r) != 1) {
         if (!r->rc)
             r->rc = oq_error_set(r->err, OQ_EPARSE, r->name, r->line, 0,
                                  "malformed quoted field (%s); expected RFC 4180 quoting",
@@ -255,10 +261,12 @@ static int read_stream(reader *r, FILE *fp, size_t hint)
         }
     }
     if (!r->rc && !any)
-        r->rc = oq_error_set(r->err, OQ_EPARSE, r->name, 1, 1, "empty file: expected a header line");
+        r->rc =
+            oq_error_set(r->err, OQ_EPARSE, r->name, 1, 1, "empty file: expected a header line");
     if (!r->rc && r->in_csv)
-        r->rc = oq_error_set(r->err, OQ_EPARSE, r->name, r->rec_line, 0,
-                             "unterminated quoted field (the quote opened on this line never closes)");
+        r->rc =
+            oq_error_set(r->err, OQ_EPARSE, r->name, r->rec_line, 0,
+                         "unterminated quoted field (the quote opened on this line never closes)");
     free(buf);
     return r->rc;
 }
@@ -308,7 +316,8 @@ int oq_csv_read(const char *path, const oq_csv_opts *opts, oq_csv_row_fn fn, voi
 int oq_csv_read_mem(const char *name, const char *data, size_t len, const oq_csv_opts *opts,
                     oq_csv_row_fn fn, void *ctx, oq_error *err)
 {
-    if (len == 0) return oq_error_set(err, OQ_EPARSE, name, 1, 1, "empty file: expected a header line");
+    if (len == 0)
+        return oq_error_set(err, OQ_EPARSE, name, 1, 1, "empty file: expected a header line");
     FILE *fp = fmemopen((void *)data, len, "rb");
     if (!fp) return oq_error_set(err, OQ_ENOMEM, name, 0, 0, "fmemopen failed");
     int rc = run(name, fp, len + 1, opts, fn, ctx, err);

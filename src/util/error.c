@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
-int oq_error_set(oq_error *err, int code, const char *file, long line, long col,
-                 const char *fmt, ...)
+int oq_error_set(oq_error *err, int code, const char *file, long line, long col, const char *fmt,
+                 ...)
 {
     if (!err) return code;
     snprintf(err->file, sizeof err->file, "%s", file ? file : "");
@@ -38,14 +38,23 @@ void oq_error_format(const oq_error *err, char *buf, size_t len)
 const char *oq_strerror(int code)
 {
     switch (code) {
-    case OQ_OK: return "ok";
-    case OQ_EIO: return "I/O error";
-    case OQ_ENOMEM: return "out of memory";
-    case OQ_EPARSE: return "parse error";
-    case OQ_EINVAL: return "invalid argument";
-    case OQ_EFORMAT: return "bad file format";
-    case OQ_ELIMIT: return "limit exceeded";
-    case OQ_ENUM: return "numerical failure";
-    default: return "unknown error";
+    case OQ_OK:
+        return "ok";
+    case OQ_EIO:
+        return "I/O error";
+    case OQ_ENOMEM:
+        return "out of memory";
+    case OQ_EPARSE:
+        return "parse error";
+    case OQ_EINVAL:
+        return "invalid argument";
+    case OQ_EFORMAT:
+        return "bad file format";
+    case OQ_ELIMIT:
+        return "limit exceeded";
+    case OQ_ENUM:
+        return "numerical failure";
+    default:
+        return "unknown error";
     }
 }

@@ -120,14 +120,16 @@ uint32_t oq_crc32(uint32_t crc, const void *data, size_t len)
     if (!init) {
         for (uint32_t i = 0; i < 256; i++) {
             uint32_t c = i;
-            for (int k = 0; k < 8; k++) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+            for (int k = 0; k < 8; k++)
+                c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
             table[i] = c;
         }
         init = 1;
     }
     const unsigned char *p = data;
     crc = ~crc;
-    for (size_t i = 0; i < len; i++) crc = table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+    for (size_t i = 0; i < len; i++)
+        crc = table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
     return ~crc;
 }
 
@@ -178,7 +180,8 @@ void oq_progress_update(oq_progress *p, double done)
     if (frac > 1) frac = 1;
     int width = 30, fill = (int)(frac * width);
     char bar[32];
-    for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
+    for (int i = 0; i < width; i++)
+        bar[i] = i < fill ? '#' : '.';
     bar[width] = 0;
     double el = t - p->start;
     double eta = frac > 0 ? el / frac - el : 0;

@@ -65,7 +65,7 @@ int oq_parse_f64(const char *s, size_t len, double *out)
         *out = neg ? -v : v;
         return 0;
     }
-slow: {
+slow : {
     char tmp[128];
     if (len >= sizeof tmp) return -1;
     for (size_t k = 0; k < len; k++) {

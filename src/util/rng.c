@@ -53,8 +53,8 @@ static double xo_get_double(void *vs)
     return (double)(next(vs) >> 11) * 0x1.0p-53;
 }
 
-static const gsl_rng_type xo_type = {"xoshiro256**", 0xffffffffUL, 0, sizeof(xo_state),
-                                     &xo_set,       &xo_get,       &xo_get_double};
+static const gsl_rng_type xo_type = {"xoshiro256**", 0xffffffffUL,  0, sizeof(xo_state), &xo_set,
+                                     &xo_get,        &xo_get_double};
 
 void oq_rng_seed(gsl_rng *r, uint64_t seed, uint64_t stream)
 {

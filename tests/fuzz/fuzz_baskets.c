@@ -51,7 +51,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     u->lhs_off + u->lhs_len > r->n_items)
                     abort();
                 for (uint32_t j = 0; j < u->lhs_len; j++)
-                    if (r->items[u->lhs_off + j] >= b->items.n || r->items[u->lhs_off + j] == u->rhs)
+                    if (r->items[u->lhs_off + j] >= b->items.n ||
+                        r->items[u->lhs_off + j] == u->rhs)
                         abort();
                 if (!(u->support >= 0 && u->support <= 1 && u->confidence >= 0 &&
                       u->confidence <= 1 && u->lift >= 0 && isfinite(u->lift)))

@@ -20,12 +20,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int rc = oq_gen_config_load(fuzz_file(data, size), &c, &err);
     fuzz_check_rejection(rc, &err);
     if (rc) return 0;
-    if (c.n_customers < 1 || c.n_customers > 100000000 || c.snapshots < 1 ||
-        c.birth_window < 1 || c.end_day <= c.start_day || !(c.r > 0 && c.a > 0) ||
-        c.n_cats < 2 || c.n_cats > OQ_GEN_MAX_CATS)
+    if (c.n_customers < 1 || c.n_customers > 100000000 || c.snapshots < 1 || c.birth_window < 1 ||
+        c.end_day <= c.start_day || !(c.r > 0 && c.a > 0) || c.n_cats < 2 ||
+        c.n_cats > OQ_GEN_MAX_CATS)
         abort();
     double s = 0;
-    for (int i = 0; i < 4; i++) s += c.p_log[i];
+    for (int i = 0; i < 4; i++)
+        s += c.p_log[i];
     if (!(fabs(s - 1) <= 1e-9)) abort();
     /* Simulating a customer costs O(days x purchase rate): only for configs
      * of a plausible size (a truth file is our own output, not user input). */

@@ -42,17 +42,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
      * + H (C + 6) + H + H + 1 */
     size_t V = (size_t)c->vocab, T = (size_t)c->seq_len, C = (size_t)c->d, L = (size_t)c->layers,
            F = (size_t)c->ff, H = (size_t)c->hidden;
-    size_t np = V * C + T * C + L * (3 * C * C + 3 * C + C * C + C + 4 * C + F * C + F + C * F + C) +
+    size_t np = V * C + T * C +
+                L * (3 * C * C + 3 * C + C * C + C + 4 * C + F * C + F + C * F + C) +
                 H * (C + OQ_PROFIT_NZ_EXTRA) + 2 * H + 1;
     if (m->n_params != np) abort();
     for (int k = 0; k < OQ_PROFIT_NFEAT; k++)
-        if (!(m->feat_std[k] > 0 && isfinite(m->feat_std[k]) && isfinite(m->feat_mean[k])))
-            abort();
+        if (!(m->feat_std[k] > 0 && isfinite(m->feat_std[k]) && isfinite(m->feat_mean[k]))) abort();
     if (!(m->y_std > 0 && isfinite(m->y_std) && isfinite(m->y_mean))) abort();
 
     oq_profit_samples *s = NULL;
     if (oq_profit_samples_new(2, c->seq_len, &s, &err) == 0) {
-        for (size_t j = 0; j < 2 * T; j++) s->tok[j] = (uint16_t)(size ? data[j % size] * 7u : 0);
+        for (size_t j = 0; j < 2 * T; j++)
+            s->tok[j] = (uint16_t)(size ? data[j % size] * 7u : 0);
         static const float feat[2][OQ_PROFIT_NFEAT] = {{3, 2, 45.5f, 0.5f, 1},
                                                        {1e6f, 1e4f, 1e9f, 1, 65535}};
         memcpy(s->feat, feat, sizeof feat);

@@ -48,7 +48,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_check_rejection(rc, &err);
         if (rc == 0) {
             size_t tot = 0;
-            for (size_t c = 0; c <= res->n_clusters; c++) tot += res->size[c];
+            for (size_t c = 0; c <= res->n_clusters; c++)
+                tot += res->size[c];
             if (tot != r->n) abort();
             for (size_t i = 0; i < r->n; i++)
                 if (res->cluster[i] > res->n_clusters) abort();

@@ -80,9 +80,9 @@ static oq_serve *server(void)
     if (mkdir(dir, 0700)) abort();
     atexit(cleanup_dir);
     put("recommendations.csv", OQ_RECO_HEADER "\n"
-        "1,2025-07-01,d3|p1|a4|b7|cat2,10,4.5,0.93\n"
-        "2,2025-07-01,d0|p0|a0|b0|cat0,none,0,0.01\n"
-        "42,2025-07-01,\"x,y\",20,-1.25,1\n");
+                                              "1,2025-07-01,d3|p1|a4|b7|cat2,10,4.5,0.93\n"
+                                              "2,2025-07-01,d0|p0|a0|b0|cat0,none,0,0.01\n"
+                                              "42,2025-07-01,\"x,y\",20,-1.25,1\n");
     put("report.json", "{\"customers\": 3, \"note\": \"fuzz\"}");
     put("curve.svg", "<svg xmlns=\"http://www.w3.org/2000/svg\"/>");
     oq_serve_config c = {0};
@@ -122,11 +122,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (q) *q++ = 0;
     char *resp = NULL;
     const char *type = NULL;
-    int st = oq_serve_handle(s, method, target, q, p < end ? p : NULL, (size_t)(end - p), &resp,
-                             &type);
+    int st =
+        oq_serve_handle(s, method, target, q, p < end ? p : NULL, (size_t)(end - p), &resp, &type);
     static const int ok[] = {200, 400, 404, 405, 413, 500, 503};
     int known = 0;
-    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) known |= st == ok[i];
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
+        known |= st == ok[i];
     if (!known || !type) abort();
     if (!strcmp(type, "application/json")) {
         json_error_t je;

@@ -36,8 +36,8 @@ static inline const char *fuzz_file(const void *data, size_t size)
  * back); an acceptance must leave no error message behind being required. */
 static inline void fuzz_check_rejection(int rc, const oq_error *err)
 {
-    if (rc > 0) abort();                       /* errors are negative OQ_E* */
-    if (rc < 0 && err->msg[0] == 0) abort();   /* ... and come with a message */
+    if (rc > 0) abort();                     /* errors are negative OQ_E* */
+    if (rc < 0 && err->msg[0] == 0) abort(); /* ... and come with a message */
 }
 
 /* Binary formats end in a CRC-32 of everything before it, which random
@@ -55,7 +55,8 @@ static inline unsigned char *fuzz_with_crc(const uint8_t *data, size_t size, siz
     *len = size - 1;
     if (data[0] & 1) {
         uint32_t crc = oq_crc32(0, buf, *len);
-        for (int i = 0; i < 4; i++) buf[(*len)++] = (unsigned char)(crc >> (8 * i));
+        for (int i = 0; i < 4; i++)
+            buf[(*len)++] = (unsigned char)(crc >> (8 * i));
     }
     return buf;
 }

@@ -27,7 +27,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     oq_error e2 = {0};
     if (oq_xsell_mdp_check(m, &e2)) abort();
     uint32_t inv[OQ_XSELL_MAX_ITEMS];
-    for (int i = 0; i < m->n_items; i++) inv[i] = m->items[i].capacity;
+    for (int i = 0; i < m->n_items; i++)
+        inv[i] = m->items[i].capacity;
     int D = oq_xsell_n_decisions(m);
     for (int e = 0; e < m->n_items; e++) {
         int d = -1;
