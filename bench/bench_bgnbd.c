@@ -10,9 +10,9 @@
  * 3. P(alive) and E[X(30)] of those 1,000,000 customers.
  * Prints the table and writes it to bench/results/bgnbd.md (run from the
  * source tree) or else ./bgnbd.md. */
-#include "offerq/bgnbd.h"
-#include "offerq/io.h"
-#include "offerq/rng.h"
+#include "offerq/coupon/bgnbd.h"
+#include "offerq/core/io.h"
+#include "offerq/core/rng.h"
 
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_randist.h>

@@ -4,9 +4,9 @@
  * experiment. Writes bench/results/crosssell.md.
  *
  * Usage: bench_crosssell [OUT.md]   (default bench/results/crosssell.md) */
-#include "offerq/crosssell.h"
-#include "offerq/io.h"
-#include "offerq/rng.h"
+#include "offerq/xsell/crosssell.h"
+#include "offerq/core/io.h"
+#include "offerq/core/rng.h"
 
 #include <gsl/gsl_errno.h>
 #include <stdio.h>

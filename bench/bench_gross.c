@@ -5,8 +5,8 @@
  *                                     beside it when present)
  * e.g. build/offerq gen --out /tmp/gx/ex.csv && build/bench_gross /tmp/gx/ex.csv
  * Prints reading, fit and prediction times (wall clock) and the model. */
-#include "offerq/data.h"
-#include "offerq/gross.h"
+#include "offerq/core/data.h"
+#include "offerq/coupon/gross.h"
 
 #include <math.h>
 

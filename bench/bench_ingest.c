@@ -10,9 +10,9 @@
  *   build/bench_ingest [--rows 10000000] [--file /tmp/offerq-bench/log.csv]
  *                      [--out bench/results/ingest.md]
  */
-#include "offerq/data.h"
-#include "offerq/gen.h"
-#include "offerq/io.h"
+#include "offerq/core/data.h"
+#include "offerq/coupon/gen.h"
+#include "offerq/core/io.h"
 
 #include <gsl/gsl_errno.h>
 #include <stdio.h>

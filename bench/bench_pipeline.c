@@ -13,9 +13,9 @@
  * then the job runs
  * in a forked child so that wait4() reports its own peak RSS and CPU time.
  * Results go to stdout and to bench/results/pipeline.md (or --out). */
-#include "offerq/gen.h"
-#include "offerq/io.h"
-#include "offerq/pipeline.h"
+#include "offerq/coupon/gen.h"
+#include "offerq/core/io.h"
+#include "offerq/coupon/pipeline.h"
 
 #include <gsl/gsl_errno.h>
 #include <math.h>

@@ -3,10 +3,10 @@
  * bench/results/rules.md (run from the source tree):
  *     ./build/bench_rules [SHARED_DIR]   (default ../shared)
  */
-#include "offerq/io.h"
-#include "offerq/rng.h"
-#include "offerq/rock.h"
-#include "offerq/rules.h"
+#include "offerq/core/io.h"
+#include "offerq/core/rng.h"
+#include "offerq/xsell/rock.h"
+#include "offerq/xsell/rules.h"
 
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_randist.h>

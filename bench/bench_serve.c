@@ -10,10 +10,10 @@
  *
  *   build/bench_serve [users=100000] [seconds=10] [connections=32]
  */
-#include "offerq/io.h"
-#include "offerq/publish.h"
-#include "offerq/reco.h"
-#include "offerq/serve.h"
+#include "offerq/core/io.h"
+#include "offerq/prod/publish.h"
+#include "offerq/coupon/reco.h"
+#include "offerq/prod/serve.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -7,10 +7,10 @@
  *
  * Usage: bench_train [--customers N] [--steps N] [--epochs E] [--no-torch]
  * (OMP_NUM_THREADS sets the cores used; run from the source tree.) */
-#include "offerq/data.h"
-#include "offerq/gen.h"
-#include "offerq/io.h"
-#include "offerq/profit.h"
+#include "offerq/core/data.h"
+#include "offerq/coupon/gen.h"
+#include "offerq/core/io.h"
+#include "offerq/coupon/profit.h"
 
 #include <gsl/gsl_errno.h>
 #include <stdio.h>

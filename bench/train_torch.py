@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""train_torch.py - the profit model of src/profit.c in PyTorch, for
+"""train_torch.py - the profit model of src/coupon/profit.c in PyTorch, for
 bench_train.c: training/inference throughput on the same samples and the
 validation MSE after the same recipe (standardised features and target,
 AdamW lr 2e-3 wd 0.01, clip 1.0, batch 256, dropout 0.1).

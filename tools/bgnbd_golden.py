@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Golden values for tests/test_bgnbd.c, computed with mpmath at 50 digits
+"""Golden values for tests/coupon/test_bgnbd.c, computed with mpmath at 50 digits
 straight from the published formulas (Fader, Hardie & Lee 2005, "Counting
 your customers the easy way"): eq. 6 (log-likelihood, with Gamma and Beta
 functions, no log-sum-exp), eq. 10 (E[X(t) | x, t_x, T] with the Gauss

@@ -23,17 +23,33 @@ if [ ${#targets[@]} -eq 0 ]; then
   for f in tests/fuzz/fuzz_*.c; do t=$(basename "$f" .c); targets+=("${t#fuzz_}"); done
 fi
 export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+# Every target must exist, start, run to its time limit and find nothing;
+# anything else fails the run (a fuzz phase that fuzzed nothing is a failure).
+summary=()
 for t in "${targets[@]}"; do
-  work=$B/work/$t findings=$B/findings/$t
+  bin=$B/fuzz_$t
+  if [ ! -f "tests/fuzz/fuzz_$t.c" ]; then echo "fuzz: no target '$t' (tests/fuzz/fuzz_$t.c)"; exit 1; fi
+  if [ ! -x "$bin" ]; then echo "fuzz: $bin was not built"; exit 1; fi
+  work=$B/work/$t findings=$B/findings/$t log=$B/work/$t.log
   rm -rf "$work" "$findings"; mkdir -p "$work" "$findings"
   cp tests/fuzz/corpus/"$t"/* "$work"/ 2>/dev/null || true
   dict=(); [ -f tests/fuzz/"$t".dict ] && dict=(-dict=tests/fuzz/"$t".dict)
   [ -n "${FUZZ_RUNS:-}" ] && dict+=(-runs="$FUZZ_RUNS")
   echo "fuzz: $t for ${secs}s"
-  "$B"/fuzz_"$t" "$work" "${dict[@]}" -max_total_time="$secs" -max_len=4096 \
-     -timeout=25 -artifact_prefix="$findings/" -print_final_stats=1 2>&1 | grep -E 'stat::number_of_executed_units|stat::peak_rss|ERROR|SUMMARY' || true
-  if [ -n "$(find "$findings" -type f 2>/dev/null | head -1)" ]; then
-    echo "fuzz: $t FOUND A FAILURE: see $findings"; exit 1
+  rc=0
+  "$bin" "$work" "${dict[@]}" -max_total_time="$secs" -max_len=4096 \
+     -timeout=25 -artifact_prefix="$findings/" -print_final_stats=1 > "$log" 2>&1 || rc=$?
+  grep -E 'stat::peak_rss|ERROR|SUMMARY' "$log" || true
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+  if [ -n "$(find "$findings" -type f 2>/dev/null | head -1)" ] || [ "$rc" -ne 0 ]; then
+    tail -40 "$log"
+    echo "fuzz: $t FAILED (exit $rc): see $findings and $log"; exit 1
   fi
+  if [ -z "$execs" ] || [ "$execs" -eq 0 ]; then
+    tail -20 "$log"; echo "fuzz: $t ran no input"; exit 1
+  fi
+  summary+=("$t $execs")
 done
-echo "fuzz: all targets ran clean"
+echo "fuzz: executions per target:"
+printf '  %s\n' "${summary[@]}"
+echo "fuzz: all ${#targets[@]} targets ran clean"

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Golden values for tests/test_gross.c: the gross-profit model of
-include/offerq/gross.h (steps 1-7), recomputed independently with numpy from
+"""Golden values for tests/coupon/test_gross.c: the gross-profit model of
+include/offerq/coupon/gross.h (steps 1-7), recomputed independently with numpy from
 the CSV files (no offerq code): category effects by alternating least
 squares, levels and variances, margins, the favourite filter (a dense
 posterior over all K categories) and its grid search,

@@ -16,8 +16,8 @@ PKGS=(
   libpq-dev                   # PostgreSQL client (offerq db)
   libhiredis-dev              # Redis client (offerq publish, serve --redis)
   libmicrohttpd-dev           # embedded HTTP server (offerq serve)
-  postgresql redis-server     # real servers for tests/cli_prod.sh
-  curl python3 chromium       # tests/cli_prod.sh: HTTP checks and the headless dashboard test
+  postgresql redis-server     # real servers for tests/cli/cli_prod.sh
+  curl python3 chromium       # tests/cli/cli_prod.sh: HTTP checks and the headless dashboard test
 )
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi

@@ -15,7 +15,7 @@ if [ -n "$unformatted" ]; then
   echo "lint: not clang-formatted (run: clang-format -i FILE):$unformatted"
   exit 1
 fi
-files=$(ls src/*.c src/util/*.c src/cli/*.c)
+files=$(git ls-files 'src/*.c')
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 # --std=c11: the newest standard cppcheck 2.10 (Debian 12) knows; the build is C17,

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Golden values for tests/test_pmodel.c: the boosted-tree P(order | x, c)
-learner of include/offerq/pmodel.h, fitted here through XGBoost's Python API
+"""Golden values for tests/coupon/test_pmodel.c: the boosted-tree P(order | x, c)
+learner of include/offerq/coupon/pmodel.h, fitted here through XGBoost's Python API
 (Debian python3-xgboost, the same library the C code calls through its C
 API) with the parameters pmodel.h documents, on a synthetic data set this
 script draws. The C test refits through oq_pmodel_fit on the same rows and

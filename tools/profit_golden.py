@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """profit_golden.py - golden values of the profit Transformer from PyTorch.
 
-Builds the network of src/profit.c (the seed's WorldTransformer + a learned
+Builds the network of src/coupon/profit.c (the seed's WorldTransformer + a learned
 position embedding) with torch.nn.TransformerEncoderLayer (post-LN, ReLU),
 sets fixed random weights (every tensor perturbed, so zero-initialised biases
 and LayerNorm parameters are exercised too), runs one batch and writes:

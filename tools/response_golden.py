@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Golden values for tests/test_response.c: the coupon response model of
-include/offerq/response.h, recomputed independently with numpy from the CSV
+"""Golden values for tests/coupon/test_response.c: the coupon response model of
+include/offerq/coupon/response.h, recomputed independently with numpy from the CSV
 files (no offerq code): the history features of every log row and of every
 customer tomorrow, the hinge knots, the standardisation, one ridge logistic
 regression per coupon fitted by Newton's method with a backtracking line

@@ -4,7 +4,7 @@
 #define OQ_CLI_H
 
 #include <stdint.h>
-#include "offerq/error.h"
+#include "offerq/core/error.h"
 
 /* Commands: argv[0] is the command name. Return the process exit code. */
 int cmd_gen(int argc, char **argv);

@@ -1,6 +1,6 @@
 /* cmd_summary.c - `offerq summary LOG`: validate a log and print its stats. */
 #include "cli/cli.h"
-#include "offerq/data.h"
+#include "offerq/core/data.h"
 
 #include <getopt.h>
 #include <stdio.h>

@@ -1,12 +1,12 @@
-/* main.c - the offerq command-line program: dispatch to src/cli/cmd_*.c. */
+/* main.c - the offerq command-line program: dispatch to src/cli/LAYER/cmd_*.c. */
 #include "cli/cli.h"
+#include "offerq/version.h"
 
 #include <gsl/gsl_errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #ifndef OFFERQ_VERSION
-#define OFFERQ_VERSION "0.1.0"
 #endif
 
 typedef struct command {

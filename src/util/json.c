@@ -1,6 +1,6 @@
 /* json.c - see json.h. */
 #include "util/json.h"
-#include "offerq/io.h"
+#include "offerq/core/io.h"
 
 #include <stdlib.h>
 #include <string.h>

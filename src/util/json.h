@@ -1,9 +1,9 @@
-/* json.h - JSON output shared by the modules (private to liboffq and the CLI). */
+/* json.h - JSON output shared by the modules (private to the offerq libraries and the CLI). */
 #ifndef OQ_UTIL_JSON_H
 #define OQ_UTIL_JSON_H
 
 #include <jansson.h>
-#include "offerq/error.h"
+#include "offerq/core/error.h"
 
 /* Write root (borrowed) indented, reals with 17 significant digits (exact
  * round trips), plus a final newline, atomically to path (oq_afile). */

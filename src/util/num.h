@@ -1,4 +1,4 @@
-/* num.h - strict, fast number parsing for readers (private to liboffq).
+/* num.h - strict, fast number parsing for readers (private to the offerq libraries).
  * Each returns 0 on success, -1 if s[0..len) is not entirely the number. */
 #ifndef OQ_UTIL_NUM_H
 #define OQ_UTIL_NUM_H

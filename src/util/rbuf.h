@@ -1,5 +1,5 @@
 /* rbuf.h - a bounds-checked little-endian reader over a byte buffer, for
- * the model and table file loaders (private to liboffq). A read past the end
+ * the model and table file loaders (private to the offerq libraries). A read past the end
  * sets `bad` and returns NULL / 0; every later read fails too, so a loader
  * checks `bad` once after a group of reads. */
 #ifndef OQ_UTIL_RBUF_H

@@ -7,7 +7,7 @@
  * items and itemsets of <= 4 items: one basket of 12 items gave 2^12 frequent
  * itemsets and 25k rules (60 ms under the sanitizers), and the miner took 85 %
  * of the target's time at <= 12 items (3k executions/s; 3x faster at 8). */
-#include "offerq/rules.h"
+#include "offerq/xsell/rules.h"
 #include "fuzz_util.h"
 
 #include <math.h>

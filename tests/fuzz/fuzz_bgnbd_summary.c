@@ -3,7 +3,7 @@
  * outputs on them are finite: P(alive) in [0, 1], E[X(t)] >= 0, the
  * per-customer log-likelihood finite (a valid summary must never produce
  * NaN/Inf downstream). */
-#include "offerq/bgnbd.h"
+#include "offerq/coupon/bgnbd.h"
 #include "fuzz_util.h"
 
 #include <math.h>

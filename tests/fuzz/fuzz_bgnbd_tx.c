@@ -2,7 +2,7 @@
  * (oq_bgnbd_tx_read; path-only, so the input goes through a memfd). The
  * first byte picks the id and date columns; accepted transactions are
  * summarised, and the summary must pass the reader's own checks. */
-#include "offerq/bgnbd.h"
+#include "offerq/coupon/bgnbd.h"
 #include "fuzz_util.h"
 
 #include <math.h>

@@ -1,5 +1,5 @@
 /* fuzz_events.c - libFuzzer target: the events-stream reader. */
-#include "offerq/data.h"
+#include "offerq/core/data.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
  * longer than birth window + snapshots, positive BG/NBD parameters,
  * probabilities summing to 1. One customer's truth is then drawn (plausible
  * sizes only). */
-#include "offerq/gen.h"
+#include "offerq/coupon/gen.h"
 #include "fuzz_util.h"
 
 #include <math.h>

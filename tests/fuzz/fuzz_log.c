@@ -1,7 +1,7 @@
 /* fuzz_log.c - libFuzzer target: the customer-log reader must either accept
  * an input or reject it with a positioned error; never crash, leak or read
  * out of bounds. Accepted logs must satisfy the schema's invariants. */
-#include "offerq/data.h"
+#include "offerq/core/data.h"
 
 #include <stdint.h>
 #include <stdlib.h>

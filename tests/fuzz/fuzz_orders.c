@@ -1,7 +1,7 @@
 /* fuzz_orders.c - libFuzzer target: the purchases-file reader
  * (oq_orders_read_mem, gross.h). Accepted files must hold only what the
  * reader promises: values finite and > 0, n <= cap. */
-#include "offerq/gross.h"
+#include "offerq/coupon/gross.h"
 #include "fuzz_util.h"
 
 #include <math.h>

@@ -8,7 +8,7 @@
  * every coupon on two hand-built samples (tokens from the input, out-of-range
  * ones included; ordinary and extreme features) gives finite numbers or an
  * error with a message. */
-#include "offerq/profit.h"
+#include "offerq/coupon/profit.h"
 #include "fuzz_util.h"
 
 #include <math.h>

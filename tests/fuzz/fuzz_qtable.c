@@ -2,7 +2,7 @@
  * oq_qtable_load). Odd first byte: the CRC is fixed up so the body parser is
  * reached (fuzz_util.h). An accepted table has a valid discretisation,
  * unique findable keys, and saves to a file that loads back identical. */
-#include "offerq/dynaq.h"
+#include "offerq/coupon/dynaq.h"
 #include "fuzz_util.h"
 
 #include <stdint.h>

@@ -1,8 +1,8 @@
 /* fuzz_reco.c - libFuzzer target: the recommendations reader (reco.h). An
  * accepted list is sorted by user with no duplicate, every field in range,
  * every user findable; written back and read again it is the same list. */
-#include "offerq/data.h"
-#include "offerq/reco.h"
+#include "offerq/core/data.h"
+#include "offerq/coupon/reco.h"
 #include "fuzz_util.h"
 
 #include <math.h>

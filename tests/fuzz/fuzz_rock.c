@@ -3,7 +3,7 @@
  * accepted records hold known item/label ids, and small inputs (<= 32
  * records: the clustering is quadratic and dominated the run time at 64) are
  * clustered (every point gets a cluster in 0..n_clusters, sizes add up). */
-#include "offerq/rock.h"
+#include "offerq/xsell/rock.h"
 #include "fuzz_util.h"
 
 #include <stdint.h>

@@ -5,10 +5,10 @@
  * stub models. Every answer has a known status; JSON answers parse, error
  * answers (>= 400) carry an "error" string, 200s of the model endpoints hold
  * finite numbers. */
-#include "offerq/bgnbd.h"
-#include "offerq/data.h"
-#include "offerq/serve.h"
-#include "serve_int.h"
+#include "offerq/coupon/bgnbd.h"
+#include "offerq/core/data.h"
+#include "offerq/prod/serve.h"
+#include "prod/serve_int.h"
 #include "fuzz_util.h"
 
 #include <jansson.h>

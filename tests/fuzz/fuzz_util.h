@@ -6,8 +6,8 @@
 #ifndef OQ_FUZZ_UTIL_H
 #define OQ_FUZZ_UTIL_H
 
-#include "offerq/error.h"
-#include "offerq/io.h"
+#include "offerq/core/error.h"
+#include "offerq/core/io.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -2,7 +2,7 @@
  * (crosssell.h): even first byte, the items CSV (oq_xsell_items_read); odd,
  * the rules CSV (oq_xsell_rules_read) against a fixed 3-item MDP. Accepted
  * items form a valid MDP; accepted rules name known, distinct items. */
-#include "offerq/crosssell.h"
+#include "offerq/xsell/crosssell.h"
 #include "fuzz_util.h"
 
 #include <math.h>

@@ -2,7 +2,7 @@
  * (crosssell.h, oq_xsell_qtable_load). Odd first byte: CRC fixed up. An
  * accepted table has a valid MDP and answers a greedy decision for the
  * full-inventory state of every item. */
-#include "offerq/crosssell.h"
+#include "offerq/xsell/crosssell.h"
 #include "fuzz_util.h"
 
 #include <stdint.h>

@@ -1,0 +1,155 @@
+/* data.h - the customer log, the events stream and the category dictionary.
+ *
+ * The customer log (README, "Data") is read into a columnar table: one array
+ * per column, categories interned to small ints, dates as days since
+ * 1970-01-01. Reading streams the file (it is never held whole in memory):
+ * a 10M-row log takes about 48 bytes a row.
+ *
+ * Validation: every field is checked; the first bad one stops the read with
+ * OQ_EPARSE and an oq_error naming file, line, column and what was expected.
+ * Columns may come in any order; missing or unknown columns are errors.
+ */
+#ifndef OFFERQ_DATA_H
+#define OFFERQ_DATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "offerq/core/error.h"
+
+/* ---- dates --------------------------------------------------------------- */
+
+/* Parse "YYYY-MM-DD" (exactly that form, a real calendar day, years
+ * 1900..2999) into days since 1970-01-01. Returns 0 or -1. */
+int oq_date_parse(const char *s, size_t len, int32_t *days);
+/* Format days as "YYYY-MM-DD" into out (11 bytes with the NUL). */
+void oq_date_format(int32_t days, char out[11]);
+
+/* ---- coupons ------------------------------------------------------------- */
+
+enum { OQ_COUPON_NONE = 0, OQ_COUPON_5 = 1, OQ_COUPON_10 = 2, OQ_COUPON_20 = 3, OQ_N_COUPONS = 4 };
+/* Face value of coupon index i: 0, 5, 10, 20. */
+static inline double oq_coupon_value(int i)
+{
+    static const double v[OQ_N_COUPONS] = {0, 5, 10, 20};
+    return v[i];
+}
+/* Log spelling of coupon index i: "none", "5", "10", "20". */
+const char *oq_coupon_name(int i);
+/* Parse a coupon spelling; returns the index or -1. */
+int oq_coupon_parse(const char *s);
+
+/* ---- category dictionary -------------------------------------------------- */
+
+#define OQ_MAX_CATEGORIES 65535
+
+typedef struct oq_dict {
+    char **names; /* (n) owned strings */
+    uint32_t n, cap;
+    uint32_t *slots; /* open-addressing table of id+1, 0 = empty */
+    uint32_t nslots;
+} oq_dict;
+
+/* Intern s[0..len) and return its id in *id; OQ_ELIMIT past
+ * OQ_MAX_CATEGORIES, OQ_ENOMEM on allocation failure. */
+int oq_dict_intern(oq_dict *d, const char *s, size_t len, uint32_t *id) OQ_WUR;
+/* Id of s, or -1. */
+long oq_dict_find(const oq_dict *d, const char *s);
+/* Frees the contents (not d itself); d is left empty and reusable. */
+void oq_dict_clear(oq_dict *d);
+
+/* ---- the customer log ----------------------------------------------------- */
+
+#define OQ_LOG_HEADER                                                                              \
+    "user_id,snapshot_date,days_since_last_purchase,purchases_last_30d,avg_order_value,"           \
+    "category,remaining_budget_pct,coupon_offered,order_placed,order_profit"
+
+typedef struct oq_log {
+    size_t n; /* rows */
+    size_t cap;
+    int64_t *user_id;       /* (n) */
+    int32_t *day;           /* (n) snapshot_date, days since epoch */
+    int32_t *days_since;    /* (n) days_since_last_purchase >= 0 */
+    int32_t *purchases_30d; /* (n) purchases_last_30d >= 0 */
+    double *aov;            /* (n) avg_order_value >= 0 */
+    uint16_t *category;     /* (n) id in cats */
+    float *budget;          /* (n) remaining_budget_pct in [0,1] */
+    uint8_t *coupon;        /* (n) OQ_COUPON_* index */
+    uint8_t *order;         /* (n) order_placed 0/1 */
+    double *profit;         /* (n) order_profit (gross, before the coupon) */
+    oq_dict cats;           /* category names */
+} oq_log;
+
+/* Read a log CSV (path "-" = stdin). *out is owned by the caller
+ * (oq_log_free). On error *out is NULL and err says where and why. */
+int oq_log_read(const char *path, oq_log **out, oq_error *err) OQ_WUR;
+/* Same from memory (tests, fuzzing); name is used in messages. */
+int oq_log_read_mem(const char *name, const char *data, size_t len, oq_log **out,
+                    oq_error *err) OQ_WUR;
+void oq_log_free(oq_log *log);
+/* Grow every column of log to hold at least n rows (for writers that fill a
+ * log row by row, e.g. from a database). OQ_ENOMEM leaves log as it was. */
+int oq_log_reserve(oq_log *log, size_t n) OQ_WUR;
+
+/* reward of row i: order_profit - coupon value when an order was placed, else 0. */
+static inline double oq_log_reward(const oq_log *log, size_t i)
+{
+    return log->order[i] ? log->profit[i] - oq_coupon_value(log->coupon[i]) : 0.0;
+}
+
+/* Rows grouped by customer: customer c owns rows row[start[c] .. start[c+1]),
+ * sorted by day. user_id[c] ascending. Built by oq_log_index_build. */
+typedef struct oq_log_index {
+    size_t n_customers;
+    int64_t *user_id; /* (n_customers) */
+    size_t *start;    /* (n_customers + 1) */
+    size_t *row;      /* (log->n) */
+} oq_log_index;
+
+int oq_log_index_build(const oq_log *log, oq_log_index **out, oq_error *err) OQ_WUR;
+void oq_log_index_free(oq_log_index *ix);
+/* Customer position of user id u, or -1 (binary search). */
+long oq_log_index_find(const oq_log_index *ix, int64_t u);
+
+/* ---- the events stream ---------------------------------------------------- */
+
+/* user_id,date,category: one row per customer and active day. */
+typedef struct oq_events {
+    size_t n, cap;
+    int64_t *user_id;   /* (n) */
+    int32_t *day;       /* (n) */
+    uint16_t *category; /* (n) id in the dictionary passed to the reader */
+} oq_events;
+
+/* Read an events CSV, interning categories into cats (pass the log's
+ * dictionary so ids agree). Same validation rules as the log. */
+int oq_events_read(const char *path, oq_dict *cats, oq_events **out, oq_error *err) OQ_WUR;
+int oq_events_read_mem(const char *name, const char *data, size_t len, oq_dict *cats,
+                       oq_events **out, oq_error *err) OQ_WUR;
+void oq_events_free(oq_events *ev);
+
+/* Events grouped by the customers of a log index: customer c's events, in
+ * day order, are at positions oq_events_ix_at(x, j) for j in [lo[c], hi[c]).
+ * Events of users not in the index are skipped. Errors: OQ_ENOMEM. */
+typedef struct oq_events_ix {
+    size_t n_customers;
+    size_t *order;   /* (ev->n) event positions sorted by (user, day); NULL when the
+                        events already were (what `offerq gen` writes) */
+    size_t *lo, *hi; /* (n_customers) */
+} oq_events_ix;
+static inline size_t oq_events_ix_at(const oq_events_ix *x, size_t j)
+{
+    return x->order ? x->order[j] : j;
+}
+int oq_events_ix_build(const oq_events *ev, const oq_log_index *ix, oq_events_ix **out,
+                       oq_error *err) OQ_WUR;
+void oq_events_ix_free(oq_events_ix *x);
+/* Position in [lo[c], hi[c]] of customer c's first event on or after day. */
+size_t oq_events_ix_seek(const oq_events *ev, const oq_events_ix *x, size_t c, int32_t day);
+
+/* ---- summary ------------------------------------------------------------- */
+
+/* Print the human summary of `offerq summary` (rows, customers, date span,
+ * order rate, profit by coupon, per category) to fp. */
+int oq_log_print_summary(const oq_log *log, const char *name, void *fp, oq_error *err) OQ_WUR;
+
+#endif

@@ -1,0 +1,66 @@
+/* io.h - crash-safe output files and small I/O helpers.
+ *
+ * Every output offerq writes goes through oq_afile: data is written to
+ * "<path>.tmp.<pid>" in the same directory, then fsync'ed and renamed over
+ * <path>, so a reader (or a crash) sees either the old or the new complete
+ * file, never half of one.
+ */
+#ifndef OFFERQ_IO_H
+#define OFFERQ_IO_H
+
+#include <stdio.h>
+#include <stdint.h>
+#include "offerq/core/error.h"
+
+typedef struct oq_afile {
+    FILE *fp;        /* write here */
+    char path[4096]; /* final name */
+    char tmp[4096];  /* temporary name */
+} oq_afile;
+
+/* Open a temporary file next to path. On failure fills err, returns OQ_EIO. */
+int oq_afile_open(oq_afile *af, const char *path, oq_error *err) OQ_WUR;
+/* Flush, fsync, close and rename into place. Any earlier write error is
+ * reported here (ferror), the temporary is removed and nothing replaces path. */
+int oq_afile_commit(oq_afile *af, oq_error *err) OQ_WUR;
+/* Close and delete the temporary; path is untouched. Safe to call twice. */
+void oq_afile_abort(oq_afile *af);
+
+/* Write a whole buffer atomically. */
+int oq_write_file_atomic(const char *path, const void *data, size_t len, oq_error *err) OQ_WUR;
+
+/* Read a whole file into a malloc'ed, NUL-terminated buffer (*out, caller
+ * frees); *len excludes the NUL. Refuses files over max_bytes (OQ_ELIMIT). */
+int oq_read_file(const char *path, size_t max_bytes, char **out, size_t *len, oq_error *err) OQ_WUR;
+
+/* CRC-32 (IEEE) of a buffer, chained through crc (start with 0). Used as the
+ * checksum at the end of every binary file (checkpoints, Q tables). */
+uint32_t oq_crc32(uint32_t crc, const void *data, size_t len);
+
+/* "x.csv" + ".truth.json" -> "x.truth.json": replace the extension of a log
+ * path with suffix (the sidecar naming rule). Returns 0 or OQ_EINVAL if it
+ * does not fit in out. */
+int oq_sidecar_path(const char *log_path, const char *suffix, char *out, size_t len);
+
+/* Does a regular file exist at path? */
+int oq_file_exists(const char *path);
+
+/* Progress on stderr for long work: prints at most every 0.25 s, ends with a
+ * newline on oq_progress_done. quiet=1 prints nothing. */
+typedef struct oq_progress {
+    const char *label;
+    double total;
+    double last_print;
+    double start;
+    int quiet;
+    int printed;
+} oq_progress;
+
+void oq_progress_start(oq_progress *p, const char *label, double total, int quiet);
+void oq_progress_update(oq_progress *p, double done);
+void oq_progress_done(oq_progress *p);
+
+/* Monotonic seconds. */
+double oq_now(void);
+
+#endif

@@ -1,0 +1,119 @@
+/* evaluate.h - honest evaluation of coupon policies on a generated log.
+ *
+ * A log written by `offerq gen` has a truth sidecar (<stem>.truth.json) from
+ * which every customer can be re-simulated (gen.h). With it we compute the
+ * TRUE expected next-day (end_day + 1) profit and coupon spend of any policy
+ * (a coupon per customer): no coupon, each fixed coupon, the random logging
+ * policy, the seed-faithful Dyna-Q, offerq's plan, and the oracle (best
+ * coupon per customer under the truth).
+ *
+ * Off-policy evaluation from the log alone (no truth): the logging policy's
+ * propensities mu(a) (truth.json "logging_propensity") let us estimate the
+ * mean reward per contact of a target policy pi over the logged contexts:
+ *   IPS (Horvitz & Thompson 1952): V = 1/n sum_i 1[pi_i = a_i] r_i / mu(a_i)
+ *   DR  (Dudik, Langford & Li 2011, eq. 3):
+ *       V = 1/n sum_i [ qhat(x_i, pi_i) + 1[pi_i = a_i] (r_i - qhat(x_i, a_i)) / mu(a_i) ]
+ * next to the true value 1/n sum_i E[r | x_i, pi_i] from oq_gen_contact_truth.
+ */
+#ifndef OFFERQ_EVALUATE_H
+#define OFFERQ_EVALUATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "offerq/core/data.h"
+#include "offerq/core/error.h"
+#include "offerq/coupon/gen.h"
+
+/* Tomorrow's truth of every customer of a generated log. */
+typedef struct oq_truth {
+    oq_gen_config cfg;
+    size_t n;       /* customers; customer idx has user_id idx + 1 */
+    double *reward; /* (n, 4) expected net reward of each coupon on end_day + 1 */
+    double *spend;  /* (n, 4) expected coupon spend */
+    int *alive;     /* (n) alive on end_day + 1 */
+} oq_truth;
+
+/* Load truth.json and re-simulate every customer (OpenMP-parallel). *out
+ * owned by the caller (oq_truth_free). OQ_EPARSE / OQ_EIO / OQ_ENOMEM. */
+int oq_truth_build(const char *truth_path, oq_truth **out, oq_error *err) OQ_WUR;
+void oq_truth_free(oq_truth *t);
+
+/* True expected profit and spend of policy coupon (n) (OQ_COUPON_*). */
+void oq_truth_value(const oq_truth *t, const int *coupon, double *profit, double *spend);
+/* Of the policy that draws coupon c with probability p[c] for everyone. */
+void oq_truth_value_random(const oq_truth *t, const double *p, double *profit, double *spend);
+/* The oracle: best coupon per customer; coupon (n) may be NULL. */
+void oq_truth_oracle(const oq_truth *t, int *coupon, double *profit, double *spend);
+
+/* Read a recommendations CSV (needs columns user_id and coupon) into a
+ * policy over n customers: coupon[uid - 1]; customers not listed get none.
+ * OQ_EPARSE with file:line:col on a bad id (outside 1..n) or coupon. */
+int oq_policy_read_csv(const char *path, size_t n, int *coupon, oq_error *err) OQ_WUR;
+/* Same, and state[uid - 1] = a 64-bit hash of the "state" column (0 for
+ * customers not listed, or when the column is missing). */
+int oq_policy_read_csv_states(const char *path, size_t n, int *coupon, uint64_t *state,
+                              oq_error *err) OQ_WUR;
+/* The best policy that depends only on the state: for each distinct state
+ * (n) the coupon with the largest total true reward over its customers. A
+ * ceiling for any policy over these states. coupon (n) out. OQ_ENOMEM. */
+int oq_truth_state_oracle(const oq_truth *t, const uint64_t *state, int *coupon,
+                          oq_error *err) OQ_WUR;
+
+/* ---- off-policy evaluation ---------------------------------------------------------- */
+
+/* True expected reward of every log row under each coupon, (n, 4), by
+ * matching the log's rows with oq_gen_contact_truth on (user_id, day).
+ * OQ_EINVAL when the log does not match its truth. */
+int oq_truth_contacts(const oq_gen_config *cfg, const oq_log *log, double *true_reward,
+                      oq_error *err) OQ_WUR;
+
+typedef struct oq_ope {
+    size_t rows, matched; /* rows, rows whose logged coupon equals pi's */
+    double truth;         /* true mean reward per contact (NAN if unknown) */
+    double ips, ips_se;   /* estimate and its standard error */
+    double dr, dr_se;     /* NAN when no reward model is given */
+} oq_ope;
+
+/* IPS and DR estimates of target policy pi (n rows, a coupon per log row)
+ * from the logged coupons and rewards with propensities mu (4). qhat (n, 4)
+ * is the DR reward model (NULL: DR skipped); true_reward (n, 4) fills
+ * out->truth (NULL: NAN). OQ_EINVAL on a zero propensity of a logged coupon. */
+int oq_ope_estimate(const oq_log *log, const double *mu, const int *pi, const double *qhat,
+                    const double *true_reward, oq_ope *out, oq_error *err) OQ_WUR;
+
+/* ---- `offerq eval`: everything above on one run directory ---------------------------- */
+
+#define OQ_EVAL_MAX_POLICIES 12
+typedef struct oq_eval_policy {
+    char name[32];
+    double profit, spend;        /* true expected next-day totals */
+    double pct_of_oracle_uplift; /* 100 (profit - none) / (oracle - none) */
+} oq_eval_policy;
+
+typedef struct oq_eval_report {
+    size_t customers;
+    oq_eval_policy pol[OQ_EVAL_MAX_POLICIES];
+    int npol;
+    oq_ope ope[OQ_EVAL_MAX_POLICIES]; /* per-row policies: offerq Q-greedy, each fixed coupon */
+    char ope_name[OQ_EVAL_MAX_POLICIES][32];
+    int nope;
+    int scorer_interim; /* the run used the interim scorer */
+    char scorer[256];
+} oq_eval_report;
+
+/* Evaluate run_dir (recommendations.csv, qtable.ofq, params.json of
+ * `offerq run`) on its log against the truth (truth_path NULL: the log's
+ * sidecar <stem>.truth.json). Policies: none, 5, 10, 20, random (logging
+ * propensities), seed-faithful (re-run in memory with the run's settings),
+ * offerq (the run's recommendations), oracle. OPE of the run's Q-greedy
+ * per-row policy and of each fixed coupon, DR with the interim reward model.
+ * quiet: no progress. */
+int oq_eval_run(const char *log_path, const char *run_dir, const char *truth_path, int quiet,
+                oq_eval_report *out, oq_error *err) OQ_WUR;
+/* Print the table of r to fp (a FILE *). */
+void oq_eval_print(const oq_eval_report *r, void *fp);
+/* Write r as JSON {"policies":[{name, profit, spend, pct_of_oracle_uplift}],
+ * "ope": {...}} atomically to path. */
+int oq_eval_write_json(const oq_eval_report *r, const char *path, oq_error *err) OQ_WUR;
+
+#endif

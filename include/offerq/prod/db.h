@@ -1,0 +1,67 @@
+/* db.h - the customer log and the daily lists in PostgreSQL (libpq).
+ *
+ * The production layout (docs/readme/prod.md): the shop's log lives in
+ * PostgreSQL, the nightly job reads it from there and writes the day's
+ * recommendations back, recording the run. Schema (oq_db_init):
+ *
+ *   customer_log     the log's 10 columns (README, "Data") with the reader's
+ *                    checks as CHECK constraints; primary key
+ *                    (user_id, snapshot_date)
+ *   runs             run_id, started_at, finished_at, source, log_rows,
+ *                    recommendations, report (jsonb or NULL)
+ *   recommendations  run_id -> runs, then the reco.h columns; primary key
+ *                    (run_id, user_id)
+ *
+ * url is a libpq connection string or URI ("postgresql://user@host:port/db",
+ * "host=/tmp/x port=5433 dbname=offerq"). Every function opens its own
+ * connection and closes it: nothing here is shared between threads.
+ * Errors: OQ_EIO (connection or server error; err->msg carries the server's
+ * message and detail), plus the codes named per function.
+ */
+#ifndef OFFERQ_DB_H
+#define OFFERQ_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "offerq/core/data.h"
+#include "offerq/core/error.h"
+#include "offerq/coupon/reco.h"
+
+/* Create the three tables if they do not exist (idempotent). */
+int oq_db_init(const char *url, oq_error *err) OQ_WUR;
+
+/* Load a log CSV into customer_log: the file is first read and validated in
+ * full with oq_log_read (a bad field: OQ_EPARSE with file:line:column, and
+ * nothing is sent), then streamed with COPY FROM STDIN inside one
+ * transaction. A row the server refuses (a (user_id, snapshot_date) already
+ * in the table or twice in the file) rolls the whole load back and is
+ * reported as OQ_EPARSE with the file line of that row and the server's
+ * detail. All or nothing: on any error nothing is committed.
+ * *n_loaded (may be NULL) receives the number of rows committed. */
+int oq_db_load_log(const char *url, const char *csv_path, size_t *n_loaded, oq_error *err) OQ_WUR;
+
+/* Read the whole customer_log back into an oq_log (data.h), ordered by
+ * (user_id, snapshot_date). Streamed with COPY TO STDOUT, row by row: the
+ * table is never held as text. Categories are interned in the order met.
+ * *out is the caller's (oq_log_free), NULL on error. */
+int oq_db_read_log(const char *url, oq_log **out, oq_error *err) OQ_WUR;
+
+/* What a run records beside its recommendations. */
+typedef struct oq_db_run {
+    const char *source;      /* e.g. "offerq run --pg" or a directory; may be NULL */
+    double started_at;       /* Unix time in seconds; 0 = now */
+    size_t log_rows;         /* rows of the log the run read */
+    const char *report_json; /* the run's report.json text, or NULL */
+} oq_db_run;
+
+/* In one transaction: insert a runs row (finished_at = now) and COPY the
+ * day's list into recommendations under its run_id. *run_id (may be NULL)
+ * receives the new id. All or nothing. OQ_EINVAL if report_json is not JSON. */
+int oq_db_save_run(const char *url, const oq_reco *reco, const oq_db_run *run, int64_t *run_id,
+                   oq_error *err) OQ_WUR;
+
+/* Rows in customer_log, runs and recommendations (any pointer may be NULL). */
+int oq_db_counts(const char *url, int64_t *log_rows, int64_t *runs, int64_t *recos,
+                 oq_error *err) OQ_WUR;
+
+#endif

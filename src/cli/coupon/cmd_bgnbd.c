@@ -1,0 +1,357 @@
+/* cmd_bgnbd.c - `offerq bgnbd fit|score`: the BG/NBD customer-alive model. */
+#include "cli/cli.h"
+#include "offerq/coupon/bgnbd.h"
+#include "offerq/core/data.h"
+#include "offerq/core/io.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void help(FILE *fp)
+{
+    fprintf(fp,
+            "Usage: offerq bgnbd fit   (--log LOG | --orders FILE | --transactions FILE | "
+            "--summary CSV)\n"
+            "                          [options] --out params.json\n"
+            "       offerq bgnbd score --params params.json (--log | --orders | --transactions |\n"
+            "                          --summary) [--t T] [--plot FILE.svg] --out scores.csv\n\n"
+            "BG/NBD (Fader, Hardie & Lee 2005): fits (r, alpha, a, b) by maximum likelihood and\n"
+            "scores customers: P(alive) and expected repeat purchases in the next T.\n\n"
+            "Data (one of):\n"
+            "  --log LOG           a customer log; uses LOG's sidecar <stem>.orders.csv (every\n"
+            "                      purchase) when it exists, else the log's order_placed = 1 rows\n"
+            "  --orders FILE       an orders file user_id,date,value (as `offerq gen` writes)\n"
+            "  --transactions FILE customer, date[, ...] per line, comma or blank separated,\n"
+            "                      dates YYYYMMDD or YYYY-MM-DD (e.g. CDNOW's files)\n"
+            "  --summary CSV       id,frequency,recency,T[,frequency_holdout,duration_holdout]\n"
+            "Summary options (not with --summary):\n"
+            "  --unit days|weeks   time unit (default days; score: the unit of the params file)\n"
+            "  --calibration-end D last calibration day YYYY-MM-DD (default: the last purchase)\n"
+            "  --observation-end D last holdout day; adds a holdout period (score reports it)\n"
+            "  --id-column N       field of the customer id in --transactions (default 1)\n"
+            "  --date-column N     field of the date (default: first date after the id)\n"
+            "Fit options:\n"
+            "  --penalizer X       L2 penalizer, same objective as lifetimes' penalizer_coef (0)\n"
+            "Score options:\n"
+            "  --t T               horizon of expected purchases, in the unit (default: the\n"
+            "                      holdout length when there is one, else 30 days)\n"
+            "  --plot FILE.svg     calibration/holdout chart (needs a holdout)\n"
+            "  --quiet             no messages on stderr\n\n"
+            "Examples:\n"
+            "  offerq bgnbd fit --summary ../shared/data/cdnow_summary.csv --out cdnow.json\n"
+            "  offerq bgnbd score --params cdnow.json --transactions "
+            "../shared/data/cdnow_sample.txt \\\n"
+            "      --id-column 2 --calibration-end 1997-09-30 --observation-end 1998-06-30 \\\n"
+            "      --plot holdout.svg --out scores.csv\n"
+            "  offerq gen --contact-effect 0 --out ex/log.csv && offerq bgnbd fit --log ex/log.csv "
+            "--out ex/bgnbd.json\n");
+}
+
+typedef struct args {
+    const char *log, *orders, *transactions, *summary, *out, *params, *plot;
+    const char *unit;
+    int32_t cal, obs;
+    long id_col, date_col;
+    double penalizer, t;
+    int have_t, quiet;
+} args;
+
+/* Load or build the summary the options ask for. unit_days: from --unit, or
+ * the params file's unit (score), or days. */
+static int load_summary(const char *cmd, const args *a, double unit_days, oq_bgnbd_summary **out)
+{
+    oq_error err = {0};
+    int nsrc = !!a->log + !!a->orders + !!a->transactions + !!a->summary;
+    if (nsrc != 1)
+        return cli_usage_error(cmd,
+                               "give exactly one of --log, --orders, --transactions, --summary");
+    if (a->summary) {
+        if (a->cal != OQ_BGNBD_NO_DATE || a->obs != OQ_BGNBD_NO_DATE || a->unit)
+            return cli_usage_error(cmd, "--unit and the period ends do not apply to --summary");
+        if (oq_bgnbd_summary_read(a->summary, out, &err))
+            return cli_fail(&err, "fix the row above and run again");
+        (*out)->unit_days = unit_days;
+        return 0;
+    }
+    oq_bgnbd_tx *tx = NULL;
+    char side[4096];
+    const char *file = a->orders ? a->orders : a->transactions;
+    if (a->log && !oq_sidecar_path(a->log, ".orders.csv", side, sizeof side) &&
+        oq_file_exists(side))
+        file = side;
+    if (file) {
+        if (!a->quiet) fprintf(stderr, "offerq bgnbd: purchases from %s\n", file);
+        if (oq_bgnbd_tx_read(file, (int)a->id_col, (int)a->date_col, &tx, &err))
+            return cli_fail(&err, "fix the line above and run again");
+    } else {
+        if (!a->quiet)
+            fprintf(stderr, "offerq bgnbd: purchases from the order rows of %s (no %s)\n", a->log,
+                    side);
+        oq_log *log = NULL;
+        if (oq_log_read(a->log, &log, &err))
+            return cli_fail(&err, "fix the line above and run again");
+        int rc = oq_bgnbd_tx_from_log(log, &tx, &err);
+        oq_log_free(log);
+        if (rc) return cli_fail(&err, NULL);
+    }
+    oq_bgnbd_split sp = {
+        .unit_days = unit_days, .calibration_end = a->cal, .observation_end = a->obs};
+    int rc = oq_bgnbd_summary_build(tx, &sp, out, &err);
+    oq_bgnbd_tx_free(tx);
+    if (rc) return cli_fail(&err, NULL);
+    if (!a->quiet) fprintf(stderr, "offerq bgnbd: %zu customers\n", (*out)->n);
+    return 0;
+}
+
+static int parse_args(const char *cmd, int argc, char **argv, args *a)
+{
+    enum {
+        O_LOG = 256,
+        O_ORD,
+        O_TX,
+        O_SUM,
+        O_OUT,
+        O_PAR,
+        O_PLOT,
+        O_UNIT,
+        O_CAL,
+        O_OBS,
+        O_IDC,
+        O_DC,
+        O_PEN,
+        O_T,
+        O_QUIET
+    };
+    static const struct option opts[] = {{"help", no_argument, 0, 'h'},
+                                         {"log", required_argument, 0, O_LOG},
+                                         {"orders", required_argument, 0, O_ORD},
+                                         {"transactions", required_argument, 0, O_TX},
+                                         {"summary", required_argument, 0, O_SUM},
+                                         {"out", required_argument, 0, O_OUT},
+                                         {"params", required_argument, 0, O_PAR},
+                                         {"plot", required_argument, 0, O_PLOT},
+                                         {"unit", required_argument, 0, O_UNIT},
+                                         {"calibration-end", required_argument, 0, O_CAL},
+                                         {"observation-end", required_argument, 0, O_OBS},
+                                         {"id-column", required_argument, 0, O_IDC},
+                                         {"date-column", required_argument, 0, O_DC},
+                                         {"penalizer", required_argument, 0, O_PEN},
+                                         {"t", required_argument, 0, O_T},
+                                         {"quiet", no_argument, 0, O_QUIET},
+                                         {0, 0, 0, 0}};
+    memset(a, 0, sizeof *a);
+    a->cal = a->obs = OQ_BGNBD_NO_DATE;
+    a->id_col = 1;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            help(stdout);
+            return 1;
+        case O_LOG:
+            a->log = optarg;
+            break;
+        case O_ORD:
+            a->orders = optarg;
+            break;
+        case O_TX:
+            a->transactions = optarg;
+            break;
+        case O_SUM:
+            a->summary = optarg;
+            break;
+        case O_OUT:
+            a->out = optarg;
+            break;
+        case O_PAR:
+            a->params = optarg;
+            break;
+        case O_PLOT:
+            a->plot = optarg;
+            break;
+        case O_UNIT:
+            if (strcmp(optarg, "days") != 0 && strcmp(optarg, "weeks") != 0) {
+                cli_usage_error(cmd, "--unit expects days or weeks, got '%s'", optarg);
+                return -1;
+            }
+            a->unit = optarg;
+            break;
+        case O_CAL:
+        case O_OBS:
+            if (oq_date_parse(optarg, strlen(optarg), c == O_CAL ? &a->cal : &a->obs)) {
+                cli_usage_error(cmd, "%s expects a date YYYY-MM-DD, got '%s'",
+                                c == O_CAL ? "--calibration-end" : "--observation-end", optarg);
+                return -1;
+            }
+            break;
+        case O_IDC:
+            if (cli_long(cmd, "--id-column", optarg, 1, 64, &a->id_col)) return -1;
+            break;
+        case O_DC:
+            if (cli_long(cmd, "--date-column", optarg, 1, 64, &a->date_col)) return -1;
+            break;
+        case O_PEN:
+            if (cli_double(cmd, "--penalizer", optarg, 0, 1e6, &a->penalizer)) return -1;
+            break;
+        case O_T:
+            if (cli_double(cmd, "--t", optarg, 0, 1e9, &a->t)) return -1;
+            a->have_t = 1;
+            break;
+        case O_QUIET:
+            a->quiet = 1;
+            break;
+        default:
+            cli_usage_error(cmd, "unknown option");
+            return -1;
+        }
+    }
+    if (optind != argc) {
+        cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+        return -1;
+    }
+    if (!a->out) {
+        cli_usage_error(cmd, "--out is required");
+        return -1;
+    }
+    return 0;
+}
+
+static int do_fit(int argc, char **argv)
+{
+    const char *cmd = "bgnbd fit";
+    args a;
+    int rc = parse_args(cmd, argc, argv, &a);
+    if (rc) return rc > 0 ? 0 : 2;
+    if (a.params || a.plot || a.have_t)
+        return cli_usage_error(cmd, "--params, --plot and --t belong to 'bgnbd score'");
+    double unit = a.unit && !strcmp(a.unit, "weeks") ? 7 : 1;
+    if (a.summary) unit = 0; /* the summary's unit is not known */
+    oq_bgnbd_summary *s = NULL;
+    if ((rc = load_summary(cmd, &a, unit, &s)) || !s) return rc ? rc : 1;
+    oq_error err = {0};
+    oq_bgnbd_data *d = NULL;
+    oq_bgnbd_fit_report rep;
+    oq_bgnbd_fit_opts o = {.penalizer = a.penalizer};
+    double t0 = oq_now();
+    if (oq_bgnbd_data_new(s->x, s->tx, s->T, NULL, s->n, &d, &err) ||
+        oq_bgnbd_fit(d, &o, &rep, &err) ||
+        oq_bgnbd_params_save(a.out, &rep, a.penalizer, unit, &err)) {
+        rc = cli_fail(&err, NULL);
+        goto cleanup;
+    }
+    if (!a.quiet) {
+        fprintf(stderr,
+                "offerq bgnbd: r %.6g alpha %.6g a %.6g b %.6g; LL %.4f; %s, %d iterations, "
+                "%d starts (%d agree), |grad| %.2g, %zu groups, %.1f ms\n",
+                rep.p.r, rep.p.alpha, rep.p.a, rep.p.b, rep.ll, rep.method, rep.iterations,
+                rep.starts, rep.starts_agree, rep.grad_norm, rep.n_groups, 1e3 * (oq_now() - t0));
+        if (!rep.converged)
+            fprintf(stderr, "offerq bgnbd: warning: not converged; try --penalizer 0.001\n");
+        fprintf(stderr, "offerq bgnbd: wrote %s\n", a.out);
+    }
+cleanup:
+    oq_bgnbd_data_free(d);
+    oq_bgnbd_summary_free(s);
+    return rc;
+}
+
+static int do_score(int argc, char **argv)
+{
+    const char *cmd = "bgnbd score";
+    args a;
+    int rc = parse_args(cmd, argc, argv, &a);
+    if (rc) return rc > 0 ? 0 : 2;
+    if (!a.params) return cli_usage_error(cmd, "--params is required");
+    oq_error err = {0};
+    oq_bgnbd_params p;
+    double punit = 0;
+    if (oq_bgnbd_params_load(a.params, &p, &punit, &err))
+        return cli_fail(&err, "write it with 'offerq bgnbd fit'");
+    if (!a.unit && !(punit > 0) && !a.summary)
+        return cli_usage_error(cmd,
+                               "%s does not say its time unit (it was fitted on a summary "
+                               "CSV): pass --unit days or --unit weeks",
+                               a.params);
+    double unit = a.unit ? (!strcmp(a.unit, "weeks") ? 7 : 1) : (punit > 0 ? punit : 1);
+    if (a.unit && punit > 0 && unit != punit)
+        return cli_usage_error(cmd, "--unit %s differs from the unit of %s (%g days)", a.unit,
+                               a.params, punit);
+    oq_bgnbd_summary *s = NULL;
+    if ((rc = load_summary(cmd, &a, unit, &s)) || !s) return rc ? rc : 1;
+    if (a.plot && !s->x_holdout) {
+        oq_bgnbd_summary_free(s);
+        return cli_usage_error(cmd, "--plot needs a holdout period (--observation-end, or "
+                                    "holdout columns in the summary)");
+    }
+    double *pa = malloc(s->n * sizeof *pa), *ex = malloc(s->n * sizeof *ex);
+    oq_afile af = {0}, pf = {0};
+    if (!pa || !ex) {
+        rc = cli_fail(&(oq_error){.msg = "out of memory"}, NULL);
+        goto cleanup;
+    }
+    double t = a.have_t ? a.t : 30.0 / unit;
+    int per_t = !a.have_t && s->t_holdout;
+    if (oq_bgnbd_p_alive_batch(&p, s->x, s->tx, s->T, s->n, pa) ||
+        oq_bgnbd_expected_batch(&p, t, per_t ? s->t_holdout : NULL, s->x, s->tx, s->T, s->n, ex)) {
+        rc = cli_fail(&(oq_error){.msg = "numerical failure computing the scores"}, NULL);
+        goto cleanup;
+    }
+    if (oq_afile_open(&af, a.out, &err)) {
+        rc = cli_fail(&err, NULL);
+        goto cleanup;
+    }
+    fprintf(af.fp, "id,frequency,recency,T,p_alive,expected_purchases\n");
+    for (size_t i = 0; i < s->n; i++)
+        fprintf(af.fp, "%lld,%.17g,%.17g,%.17g,%.17g,%.17g\n", (long long)s->id[i], s->x[i],
+                s->tx[i], s->T[i], pa[i], ex[i]);
+    if (oq_afile_commit(&af, &err)) {
+        rc = cli_fail(&err, NULL);
+        goto cleanup;
+    }
+    if (!a.quiet) fprintf(stderr, "offerq bgnbd: wrote %s (%zu customers)\n", a.out, s->n);
+    if (s->x_holdout) {
+        oq_bgnbd_holdout h;
+        if (oq_bgnbd_holdout_report(&p, s, 7, &h, NULL, &err)) {
+            rc = cli_fail(&err, NULL);
+            goto cleanup;
+        }
+        if (!a.quiet) oq_bgnbd_holdout_print(&h, stderr);
+        if (a.plot) {
+            if (oq_afile_open(&pf, a.plot, &err)) {
+                rc = cli_fail(&err, NULL);
+                goto cleanup;
+            }
+            char title[256];
+            snprintf(title, sizeof title, "BG/NBD calibration vs holdout (%zu customers, MAE %.3f)",
+                     s->n, h.mae);
+            oq_bgnbd_holdout_svg(&h, title, pf.fp);
+            if (oq_afile_commit(&pf, &err)) {
+                rc = cli_fail(&err, NULL);
+                goto cleanup;
+            }
+            if (!a.quiet) fprintf(stderr, "offerq bgnbd: wrote %s\n", a.plot);
+        }
+    }
+cleanup:
+    oq_afile_abort(&af);
+    oq_afile_abort(&pf);
+    free(pa);
+    free(ex);
+    oq_bgnbd_summary_free(s);
+    return rc;
+}
+
+int cmd_bgnbd(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        help(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "fit")) return do_fit(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "score")) return do_score(argc - 1, argv + 1);
+    return cli_usage_error("bgnbd", "unknown subcommand '%s' (fit or score)", argv[1]);
+}

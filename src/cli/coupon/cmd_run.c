@@ -1,0 +1,303 @@
+/* cmd_run.c - `offerq run`: the nightly coupon job (include/offerq/coupon/pipeline.h). */
+#include "cli/cli.h"
+#include "offerq/prod/db.h"
+#include "offerq/core/io.h"
+#include "offerq/coupon/models.h"
+#include "offerq/coupon/pipeline.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static void help(FILE *fp)
+{
+    fprintf(
+        fp,
+        "Usage: offerq run --log LOG.csv --out-dir DIR [options]\n"
+        "       offerq run --pg URL [--orders ORDERS.csv] [--out-dir DIR] [options]\n\n"
+        "The nightly job: reads the customer log, scores every row and coupon with r~,\n"
+        "the expected net reward (from BG/NBD P(alive) and a reward model r^), learns\n"
+        "Q(s, a) with Dyna-Q (real steps from the log + 20 planning steps each), and\n"
+        "plans tomorrow's coupon for every customer: the most profitable within the\n"
+        "budget. Writes, each file only when complete:\n"
+        "  DIR/recommendations.csv  user_id,snapshot_date,state,coupon,expected_profit,p_alive\n"
+        "  DIR/qtable.ofq           the Q table\n"
+        "  DIR/params.json          the settings\n"
+        "  DIR/report.json          timings per stage, Dyna-Q losses, epsilon schedule, spend\n"
+        "  DIR/learning_curve.svg   mean |TD error| over training\n"
+        "  DIR/bgnbd.json           the BG/NBD fit (per day), for `offerq serve --dir`\n"
+        "With --pg the log is read from PostgreSQL (table customer_log of `offerq db`)\n"
+        "and the day's list is written back with the run's report in one transaction\n"
+        "(tables runs, recommendations); --out-dir is then optional.\n"
+        "P(alive) comes from a BG/NBD fit on the purchases. r^ (--reward) comes by default\n"
+        "from the response model: P(order | the customer's own history and P(alive),\n"
+        "coupon) from gradient-boosted trees (XGBoost) on the log's contact rows and\n"
+        "browsing stream, times the expected gross profit of the order (from the\n"
+        "purchases' values, the customer's likely next category - a favourite that\n"
+        "drifts, followed through the browsing - and its margin) minus the coupon\n"
+        "(seconds; then r~ = r^). --reward transformer uses the profit Transformer\n"
+        "instead (r~ = P(alive) x r^), trained on the log and its events stream (saved\n"
+        "as DIR/model.ofq; minutes) or reused with --model.\n\n"
+        "Options:\n"
+        "  --pg URL        read the log from PostgreSQL, save the list there\n"
+        "  --orders FILE   purchases for BG/NBD and, with values, for the order's gross\n"
+        "                  profit (user_id,date[,value]); default: the log's\n"
+        "                  LOG.orders.csv sidecar if it exists, else its order rows\n"
+        "                  (with --pg: the log's order rows unless --orders is given)\n"
+        "  --reward NAME   where r^ comes from: response (default), transformer, empirical\n"
+        "  --events FILE   browsing stream for the r^ models (user_id,date,category);\n"
+        "                  default: the log's LOG.events.csv sidecar if it exists\n"
+        "  --model FILE    reuse a trained profit model (offerq train) instead of training\n"
+        "                  (implies --reward transformer)\n"
+        "  --profit-epochs N  training epochs of the profit model (default 3; implies\n"
+        "                  --reward transformer)\n"
+        "  --p-model NAME  the response model's P(order) learner: boost (default:\n"
+        "                  gradient-boosted trees) or logistic (one ridge logistic\n"
+        "                  regression per coupon)\n"
+        "  --trees N       boosting rounds (default 400)\n"
+        "  --tree-depth D  depth of each tree (default 4)\n"
+        "  --interim       the same as --reward empirical: the mean reward per state x\n"
+        "                  coupon (for comparison)\n"
+        "  --budget X      money for tomorrow's coupons (expected spend); default: no limit\n"
+        "  --seed S        random seed (default 1)\n"
+        "  --epochs N      Dyna-Q epochs (default 4)\n"
+        "  --plan-k K      planning updates per real step (default 20)\n"
+        "  --shards N      train Dyna-Q on N groups of customers in parallel and merge\n"
+        "                  the Q tables (default 1: one sequential learner; results\n"
+        "                  depend on N, not on the number of threads)\n"
+        "  --gamma G       discount (default 0.95)\n"
+        "  --w-days W --w-p30 W --w-aov W --budget-levels L\n"
+        "                  state buckets (default 10 2 20 10, the source's)\n"
+        "  --continuation  plan on tomorrow's r~ plus Dyna-Q's gamma E[V(s')] (default:\n"
+        "                  tomorrow's r~ alone; see docs/readme/dynaq.md)\n"
+        "  --faithful      the seed's simplified loop instead of Dyna-Q (for comparison)\n"
+        "  --quiet         no progress on stderr\n\n"
+        "Example:\n  offerq gen --seed 1 --out example/log.csv\n"
+        "  offerq run --log example/log.csv --out-dir example/run --budget 5000\n"
+        "  offerq run --pg postgresql://offerq@127.0.0.1:5432/offerq \\\n"
+        "      --orders example/log.orders.csv --out-dir example/run\n");
+}
+
+int cmd_run(int argc, char **argv)
+{
+    enum {
+        O_LOG = 256,
+        O_OUT,
+        O_BUDGET,
+        O_SEED,
+        O_EPOCHS,
+        O_PLANK,
+        O_FAITHFUL,
+        O_QUIET,
+        O_GAMMA,
+        O_WD,
+        O_WP,
+        O_WA,
+        O_BL,
+        O_PG,
+        O_ORDERS,
+        O_EVENTS,
+        O_MODEL,
+        O_PEPOCHS,
+        O_INTERIM,
+        O_REWARD,
+        O_CONT,
+        O_SHARDS,
+        O_PMODEL,
+        O_TREES,
+        O_TDEPTH
+    };
+    static const struct option opts[] = {{"help", no_argument, 0, 'h'},
+                                         {"log", required_argument, 0, O_LOG},
+                                         {"out-dir", required_argument, 0, O_OUT},
+                                         {"budget", required_argument, 0, O_BUDGET},
+                                         {"seed", required_argument, 0, O_SEED},
+                                         {"epochs", required_argument, 0, O_EPOCHS},
+                                         {"plan-k", required_argument, 0, O_PLANK},
+                                         {"faithful", no_argument, 0, O_FAITHFUL},
+                                         {"quiet", no_argument, 0, O_QUIET},
+                                         {"gamma", required_argument, 0, O_GAMMA},
+                                         {"w-days", required_argument, 0, O_WD},
+                                         {"w-p30", required_argument, 0, O_WP},
+                                         {"w-aov", required_argument, 0, O_WA},
+                                         {"budget-levels", required_argument, 0, O_BL},
+                                         {"pg", required_argument, 0, O_PG},
+                                         {"orders", required_argument, 0, O_ORDERS},
+                                         {"events", required_argument, 0, O_EVENTS},
+                                         {"model", required_argument, 0, O_MODEL},
+                                         {"profit-epochs", required_argument, 0, O_PEPOCHS},
+                                         {"interim", no_argument, 0, O_INTERIM},
+                                         {"reward", required_argument, 0, O_REWARD},
+                                         {"continuation", no_argument, 0, O_CONT},
+                                         {"shards", required_argument, 0, O_SHARDS},
+                                         {"p-model", required_argument, 0, O_PMODEL},
+                                         {"trees", required_argument, 0, O_TREES},
+                                         {"tree-depth", required_argument, 0, O_TDEPTH},
+                                         {0, 0, 0, 0}};
+    const char *pg = NULL;
+    oq_pipeline_opts o;
+    oq_pipeline_opts_default(&o);
+    long lv;
+    int c, reward = -1, pepochs = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            help(stdout);
+            return 0;
+        case O_LOG:
+            o.log_path = optarg;
+            break;
+        case O_OUT:
+            o.out_dir = optarg;
+            break;
+        case O_PG:
+            pg = optarg;
+            break;
+        case O_ORDERS:
+            o.orders_path = optarg;
+            break;
+        case O_EVENTS:
+            o.events_path = optarg;
+            break;
+        case O_MODEL:
+            o.model_path = optarg;
+            break;
+        case O_INTERIM:
+            reward = OQ_REWARD_EMPIRICAL;
+            break;
+        case O_REWARD:
+            if ((reward = oq_reward_parse(optarg)) < 0)
+                return cli_usage_error("run",
+                                       "--reward: expected response, transformer or "
+                                       "empirical, got '%s'",
+                                       optarg);
+            break;
+        case O_PEPOCHS:
+            if (cli_long("run", "--profit-epochs", optarg, 1, 8, &lv)) return 2;
+            o.profit_epochs = (int)lv;
+            pepochs = 1;
+            break;
+        case O_BUDGET:
+            if (cli_double("run", "--budget", optarg, 0, 1e15, &o.budget)) return 2;
+            break;
+        case O_SEED:
+            if (cli_u64("run", "--seed", optarg, &o.dq.seed)) return 2;
+            break;
+        case O_EPOCHS:
+            if (cli_long("run", "--epochs", optarg, 1, OQ_DYNAQ_MAX_EPOCHS, &lv)) return 2;
+            o.dq.epochs = (int)lv;
+            break;
+        case O_PLANK:
+            if (cli_long("run", "--plan-k", optarg, 0, 1000, &lv)) return 2;
+            o.dq.plan_k = (int)lv;
+            break;
+        case O_GAMMA:
+            if (cli_double("run", "--gamma", optarg, 0, 1, &o.dq.gamma)) return 2;
+            break;
+        case O_WD:
+            if (cli_double("run", "--w-days", optarg, 1e-3, 1e6, &o.disc.w_days)) return 2;
+            break;
+        case O_WP:
+            if (cli_double("run", "--w-p30", optarg, 1e-3, 1e6, &o.disc.w_p30)) return 2;
+            break;
+        case O_WA:
+            if (cli_double("run", "--w-aov", optarg, 1e-3, 1e9, &o.disc.w_aov)) return 2;
+            break;
+        case O_BL:
+            if (cli_double("run", "--budget-levels", optarg, 1, 255, &o.disc.budget_levels))
+                return 2;
+            break;
+        case O_FAITHFUL:
+            o.dq.faithful = 1;
+            break;
+        case O_CONT:
+            o.continuation = 1;
+            break;
+        case O_SHARDS:
+            if (cli_long("run", "--shards", optarg, 1, OQ_DYNAQ_MAX_SHARDS, &lv)) return 2;
+            o.shards = (int)lv;
+            break;
+        case O_PMODEL:
+            if ((o.pmodel.kind = oq_pmodel_parse(optarg)) < 0)
+                return cli_usage_error("run", "--p-model: expected boost or logistic, got '%s'",
+                                       optarg);
+            break;
+        case O_TREES:
+            if (cli_long("run", "--trees", optarg, 1, 100000, &lv)) return 2;
+            o.pmodel.trees = (int)lv;
+            break;
+        case O_TDEPTH:
+            if (cli_long("run", "--tree-depth", optarg, 1, 16, &lv)) return 2;
+            o.pmodel.depth = (int)lv;
+            break;
+        case O_QUIET:
+            o.quiet = 1;
+            break;
+        default:
+            return cli_usage_error("run", "unknown option");
+        }
+    }
+    if (optind != argc) return cli_usage_error("run", "unexpected argument '%s'", argv[optind]);
+    int want_tf = o.model_path || pepochs;
+    if (want_tf && reward >= 0 && reward != OQ_REWARD_TRANSFORMER)
+        return cli_usage_error("run", "--model and --profit-epochs are for the profit "
+                                      "Transformer: they need --reward transformer");
+    o.reward = reward >= 0 ? reward : want_tf ? OQ_REWARD_TRANSFORMER : OQ_REWARD_RESPONSE;
+    if (!!o.log_path == !!pg)
+        return cli_usage_error("run", "give exactly one of --log LOG.csv or --pg URL");
+    if (!o.out_dir && !pg) return cli_usage_error("run", "--out-dir DIR is required");
+    oq_error err = {0};
+    oq_pipeline_result *r = NULL;
+    oq_log *log = NULL;
+    double t0 = oq_now();
+    if (pg) {
+        if (oq_db_read_log(pg, &log, &err))
+            return cli_fail(&err, "is the database up and loaded "
+                                  "(offerq db init, db load)?");
+        if (!o.quiet) fprintf(stderr, "offerq run: read %zu log rows from PostgreSQL\n", log->n);
+    }
+    int failed = oq_pipeline_run(&o, log, &r, &err);
+    size_t log_rows = log ? log->n : 0;
+    oq_log_free(log);
+    if (failed) return cli_fail(&err, NULL);
+    double total = 0;
+    for (int k = 0; k < OQ_N_STAGES; k++)
+        total += r->stage_s[k];
+    size_t cnt[OQ_N_COUPONS] = {0};
+    for (size_t i = 0; i < r->n; i++)
+        cnt[r->coupon[i]]++;
+    fprintf(stderr,
+            "offerq run: %zu customers, coupons none/5/10/20 = %zu/%zu/%zu/%zu, expected spend "
+            "%.2f%s, %.2fs%s%s%s\n",
+            r->n, cnt[0], cnt[1], cnt[2], cnt[3], r->plan_spend,
+            isfinite(o.budget) ? " (budget-limited)" : "", total, o.out_dir ? "; wrote " : "",
+            o.out_dir ? o.out_dir : "", o.out_dir ? "/" : "");
+    if (r->scorer_interim)
+        fprintf(stderr, "offerq run: NOTE: INTERIM scorer (%s)\n", r->scorer_name);
+    int rc = 0;
+    if (pg) {
+        /* The day's list and the report go back in one transaction (db.h). */
+        oq_reco *reco = NULL;
+        char *report = oq_pipeline_report_text(&o, r);
+        int64_t run_id = 0;
+        oq_db_run run = {.source = "offerq run --pg",
+                         .started_at = t0,
+                         .log_rows = log_rows,
+                         .report_json = report};
+        if (!report) {
+            fprintf(stderr, "offerq: error: out of memory\n");
+            rc = 1;
+        } else if (oq_pipeline_reco(r, &reco, &err) ||
+                   oq_db_save_run(pg, reco, &run, &run_id, &err)) {
+            rc = cli_fail(&err, "nothing was saved to the database");
+        } else {
+            printf("run %lld: %zu recommendations saved\n", (long long)run_id, reco->n);
+        }
+        oq_reco_free(reco);
+        free(report);
+    }
+    oq_pipeline_result_free(r);
+    return rc;
+}

@@ -1,0 +1,177 @@
+/* cmd_db.c - `offerq db init|load|dump|save-run|status`: the log and the
+ * daily lists in PostgreSQL (db.h). */
+#include "cli/cli.h"
+#include "offerq/core/csv.h"
+#include "offerq/core/data.h"
+#include "offerq/prod/db.h"
+#include "offerq/core/io.h"
+#include "offerq/coupon/reco.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void help(FILE *fp)
+{
+    fprintf(fp,
+            "Usage: offerq db <verb> --pg URL [args]\n\n"
+            "The customer log and the daily recommendation lists in PostgreSQL.\n"
+            "URL is a libpq connection string or URI; without --pg, $OFFERQ_PG is used.\n\n"
+            "Verbs:\n"
+            "  init                 create the tables customer_log, runs, recommendations\n"
+            "                       (idempotent)\n"
+            "  load LOG.csv         validate LOG.csv in full, then COPY it into customer_log\n"
+            "                       in one transaction: all rows or none; a bad or duplicate\n"
+            "                       row is reported with its file line\n"
+            "  dump --out LOG.csv   read customer_log back (streamed) and write it as a log CSV\n"
+            "  save-run DIR         record a run: DIR/recommendations.csv (+ DIR/report.json\n"
+            "                       if present) into runs and recommendations, one transaction\n"
+            "  status               rows in each table\n\n"
+            "Example:\n"
+            "  offerq db init --pg postgresql://offerq@127.0.0.1:5432/offerq\n"
+            "  offerq db load --pg postgresql://offerq@127.0.0.1:5432/offerq example/log.csv\n");
+}
+
+/* Shortest %g form that reads back as the same double. */
+static void put_num(FILE *fp, double v)
+{
+    char b[32];
+    snprintf(b, sizeof b, "%.15g", v);
+    if (strtod(b, NULL) != v) snprintf(b, sizeof b, "%.17g", v);
+    fputs(b, fp);
+}
+
+/* Shortest form that reads back as the same float (budget is stored as float). */
+static void put_float(FILE *fp, float v)
+{
+    char b[32];
+    for (int prec = 6; prec <= 9; prec++) {
+        snprintf(b, sizeof b, "%.*g", prec, (double)v);
+        if ((float)strtod(b, NULL) == v) break;
+    }
+    fputs(b, fp);
+}
+
+static int dump_log(const oq_log *l, const char *path, oq_error *err)
+{
+    oq_afile af;
+    int rc = oq_afile_open(&af, path, err);
+    if (rc) return rc;
+    fputs(OQ_LOG_HEADER "\n", af.fp);
+    for (size_t i = 0; i < l->n; i++) {
+        char date[11];
+        oq_date_format(l->day[i], date);
+        fprintf(af.fp, "%lld,%s,%d,%d,", (long long)l->user_id[i], date, l->days_since[i],
+                l->purchases_30d[i]);
+        put_num(af.fp, l->aov[i]);
+        fputc(',', af.fp);
+        oq_csv_write_field(af.fp, l->cats.names[l->category[i]]);
+        fputc(',', af.fp);
+        put_float(af.fp, l->budget[i]);
+        fprintf(af.fp, ",%s,%d,", oq_coupon_name(l->coupon[i]), l->order[i]);
+        put_num(af.fp, l->profit[i]);
+        fputc('\n', af.fp);
+    }
+    return oq_afile_commit(&af, err);
+}
+
+static int save_run(const char *url, const char *dir, oq_error *err)
+{
+    char path[4096];
+    oq_reco *r = NULL;
+    char *report = NULL;
+    size_t len;
+    double t0 = (double)time(NULL);
+    snprintf(path, sizeof path, "%s/%s", dir, OQ_RECO_FILE);
+    int rc = oq_reco_read(path, &r, err);
+    if (rc) goto cleanup;
+    snprintf(path, sizeof path, "%s/report.json", dir);
+    if (oq_file_exists(path) && (rc = oq_read_file(path, 64u << 20, &report, &len, err)))
+        goto cleanup;
+    oq_db_run run = {.source = dir, .started_at = t0, .log_rows = 0, .report_json = report};
+    int64_t id;
+    if ((rc = oq_db_save_run(url, r, &run, &id, err))) goto cleanup;
+    printf("run %lld: %zu recommendations saved\n", (long long)id, r->n);
+cleanup:
+    oq_reco_free(r);
+    free(report);
+    return rc;
+}
+
+int cmd_db(int argc, char **argv)
+{
+    enum { O_PG = 256, O_OUT };
+    static const struct option opts[] = {{"help", no_argument, 0, 'h'},
+                                         {"pg", required_argument, 0, O_PG},
+                                         {"out", required_argument, 0, O_OUT},
+                                         {0, 0, 0, 0}};
+    const char *url = getenv("OFFERQ_PG"), *out = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            help(stdout);
+            return 0;
+        case O_PG:
+            url = optarg;
+            break;
+        case O_OUT:
+            out = optarg;
+            break;
+        default:
+            return cli_usage_error("db", "unknown option");
+        }
+    }
+    if (optind >= argc)
+        return cli_usage_error("db", "expects a verb: init, load, dump, save-run, status");
+    const char *verb = argv[optind++];
+    int nargs = argc - optind;
+    if (!url || !*url) return cli_usage_error("db", "--pg URL is required (or set OFFERQ_PG)");
+    oq_error err = {0};
+    if (!strcmp(verb, "init")) {
+        if (nargs) return cli_usage_error("db", "init takes no arguments");
+        if (oq_db_init(url, &err))
+            return cli_fail(&err, "is the server running and the URL right?");
+        fprintf(stderr, "offerq db: schema ready\n");
+        return 0;
+    }
+    if (!strcmp(verb, "load")) {
+        if (nargs != 1) return cli_usage_error("db", "load expects exactly one LOG.csv");
+        size_t n;
+        double t = oq_now();
+        if (oq_db_load_log(url, argv[optind], &n, &err))
+            return cli_fail(&err, "nothing was loaded; fix the line above and run again");
+        fprintf(stderr, "offerq db: loaded %zu rows from %s in %.2fs\n", n, argv[optind],
+                oq_now() - t);
+        return 0;
+    }
+    if (!strcmp(verb, "dump")) {
+        if (nargs || !out)
+            return cli_usage_error("db", "dump expects --out LOG.csv and no arguments");
+        oq_log *l = NULL;
+        if (oq_db_read_log(url, &l, &err)) return cli_fail(&err, NULL);
+        int rc = dump_log(l, out, &err);
+        size_t n = l->n;
+        oq_log_free(l);
+        if (rc) return cli_fail(&err, NULL);
+        fprintf(stderr, "offerq db: wrote %zu rows to %s\n", n, out);
+        return 0;
+    }
+    if (!strcmp(verb, "save-run")) {
+        if (nargs != 1) return cli_usage_error("db", "save-run expects exactly one DIR");
+        if (save_run(url, argv[optind], &err)) return cli_fail(&err, "nothing was saved");
+        return 0;
+    }
+    if (!strcmp(verb, "status")) {
+        if (nargs) return cli_usage_error("db", "status takes no arguments");
+        int64_t a, b, k;
+        if (oq_db_counts(url, &a, &b, &k, &err)) return cli_fail(&err, NULL);
+        printf("customer_log     %lld\nruns             %lld\nrecommendations  %lld\n",
+               (long long)a, (long long)b, (long long)k);
+        return 0;
+    }
+    return cli_usage_error("db", "unknown verb '%s'", verb);
+}

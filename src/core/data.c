@@ -1,0 +1,692 @@
+/* data.c - customer log and events readers, category dictionary, dates.
+ * Schema: README, "Data". */
+#include "offerq/core/data.h"
+#include "offerq/core/csv.h"
+#include "util/num.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- dates ----------------------------------------------------------------
+ * days_from_civil / civil_from_days: H. Hinnant, "chrono-Compatible Low-Level
+ * Date Algorithms" (proleptic Gregorian calendar). */
+
+static int32_t days_from_civil(int y, int m, int d)
+{
+    y -= m <= 2;
+    int era = (y >= 0 ? y : y - 399) / 400;
+    int yoe = y - era * 400;
+    int doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(int32_t z, int *y, int *m, int *d)
+{
+    z += 719468;
+    int era = (z >= 0 ? z : z - 146096) / 146097;
+    int doe = z - era * 146097;
+    int yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int yy = yoe + era * 400;
+    int doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp + (mp < 10 ? 3 : -9);
+    *y = yy + (*m <= 2);
+}
+
+int oq_date_parse(const char *s, size_t len, int32_t *days)
+{
+    if (len != 10 || s[4] != '-' || s[7] != '-') return -1;
+    int v[8], k = 0;
+    for (int i = 0; i < 10; i++) {
+        if (i == 4 || i == 7) continue;
+        if (s[i] < '0' || s[i] > '9') return -1;
+        v[k++] = s[i] - '0';
+    }
+    int y = v[0] * 1000 + v[1] * 100 + v[2] * 10 + v[3];
+    int m = v[4] * 10 + v[5], d = v[6] * 10 + v[7];
+    if (y < 1900 || y > 2999 || m < 1 || m > 12 || d < 1) return -1;
+    static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (d > mdays[m - 1] + (m == 2 && leap)) return -1;
+    *days = days_from_civil(y, m, d);
+    return 0;
+}
+
+void oq_date_format(int32_t days, char out[11])
+{
+    int y, m, d;
+    civil_from_days(days, &y, &m, &d);
+    if (y < 0 || y > 9999) y = 0; /* out of the readable range: never produced by the parser */
+    out[0] = (char)('0' + y / 1000);
+    out[1] = (char)('0' + y / 100 % 10);
+    out[2] = (char)('0' + y / 10 % 10);
+    out[3] = (char)('0' + y % 10);
+    out[4] = '-';
+    out[5] = (char)('0' + m / 10);
+    out[6] = (char)('0' + m % 10);
+    out[7] = '-';
+    out[8] = (char)('0' + d / 10);
+    out[9] = (char)('0' + d % 10);
+    out[10] = 0;
+}
+
+/* ---- coupons ------------------------------------------------------------- */
+
+const char *oq_coupon_name(int i)
+{
+    static const char *n[OQ_N_COUPONS] = {"none", "5", "10", "20"};
+    return (i >= 0 && i < OQ_N_COUPONS) ? n[i] : "?";
+}
+
+int oq_coupon_parse(const char *s)
+{
+    for (int i = 0; i < OQ_N_COUPONS; i++)
+        if (strcmp(s, oq_coupon_name(i)) == 0) return i;
+    if (strcmp(s, "0") == 0) return OQ_COUPON_NONE;
+    return -1;
+}
+
+/* ---- dictionary (open addressing, FNV-1a) ---------------------------------- */
+
+static uint32_t hash_str(const char *s, size_t len)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
+}
+
+static int dict_grow(oq_dict *d)
+{
+    uint32_t ns = d->nslots ? d->nslots * 2 : 64;
+    uint32_t *slots = calloc(ns, sizeof *slots);
+    if (!slots) return OQ_ENOMEM;
+    for (uint32_t i = 0; i < d->n; i++) {
+        uint32_t h = hash_str(d->names[i], strlen(d->names[i])) & (ns - 1);
+        while (slots[h])
+            h = (h + 1) & (ns - 1);
+        slots[h] = i + 1;
+    }
+    free(d->slots);
+    d->slots = slots;
+    d->nslots = ns;
+    return 0;
+}
+
+int oq_dict_intern(oq_dict *d, const char *s, size_t len, uint32_t *id)
+{
+    if (d->nslots) {
+        uint32_t h = hash_str(s, len) & (d->nslots - 1);
+        while (d->slots[h]) {
+            const char *n = d->names[d->slots[h] - 1];
+            if (strlen(n) == len && memcmp(n, s, len) == 0) {
+                *id = d->slots[h] - 1;
+                return 0;
+            }
+            h = (h + 1) & (d->nslots - 1);
+        }
+    }
+    if (d->n >= OQ_MAX_CATEGORIES) return OQ_ELIMIT;
+    if ((d->n + 1) * 2 > d->nslots && dict_grow(d)) return OQ_ENOMEM;
+    if (d->n == d->cap) {
+        uint32_t cap = d->cap ? d->cap * 2 : 16;
+        char **nn = realloc(d->names, cap * sizeof *nn);
+        if (!nn) return OQ_ENOMEM;
+        d->names = nn;
+        d->cap = cap;
+    }
+    char *copy = malloc(len + 1);
+    if (!copy) return OQ_ENOMEM;
+    memcpy(copy, s, len);
+    copy[len] = 0;
+    d->names[d->n] = copy;
+    uint32_t h = hash_str(s, len) & (d->nslots - 1);
+    while (d->slots[h])
+        h = (h + 1) & (d->nslots - 1);
+    d->slots[h] = d->n + 1;
+    *id = d->n++;
+    return 0;
+}
+
+long oq_dict_find(const oq_dict *d, const char *s)
+{
+    if (!d->nslots) return -1;
+    size_t len = strlen(s);
+    uint32_t h = hash_str(s, len) & (d->nslots - 1);
+    while (d->slots[h]) {
+        if (strcmp(d->names[d->slots[h] - 1], s) == 0) return (long)d->slots[h] - 1;
+        h = (h + 1) & (d->nslots - 1);
+    }
+    return -1;
+}
+
+void oq_dict_clear(oq_dict *d)
+{
+    for (uint32_t i = 0; i < d->n; i++)
+        free(d->names[i]);
+    free(d->names);
+    free(d->slots);
+    memset(d, 0, sizeof *d);
+}
+
+/* ---- log reader ------------------------------------------------------------ */
+
+enum { C_USER, C_DATE, C_DAYS, C_P30, C_AOV, C_CAT, C_BUDGET, C_COUPON, C_ORDER, C_PROFIT, NCOL };
+static const char *col_names[NCOL] = {
+    "user_id",         "snapshot_date", "days_since_last_purchase", "purchases_last_30d",
+    "avg_order_value", "category",      "remaining_budget_pct",     "coupon_offered",
+    "order_placed",    "order_profit"};
+
+int oq_log_reserve(oq_log *l, size_t n)
+{
+    if (n <= l->cap) return 0;
+    size_t cap = l->cap ? l->cap * 2 : 4096;
+    while (cap < n)
+        cap *= 2;
+#define GROW(f)                                                                                    \
+    do {                                                                                           \
+        void *p = realloc(l->f, cap * sizeof *l->f);                                               \
+        if (!p) return OQ_ENOMEM;                                                                  \
+        l->f = p;                                                                                  \
+    } while (0)
+    GROW(user_id);
+    GROW(day);
+    GROW(days_since);
+    GROW(purchases_30d);
+    GROW(aov);
+    GROW(category);
+    GROW(budget);
+    GROW(coupon);
+    GROW(order);
+    GROW(profit);
+#undef GROW
+    l->cap = cap;
+    return 0;
+}
+
+typedef struct log_ctx {
+    const char *name;
+    oq_log *log;
+    int header_done;
+    int map[NCOL]; /* map[c] = field index of column c */
+    size_t nfields;
+} log_ctx;
+
+static int bad(oq_error *err, const char *name, long line, int field, const char *col,
+               const char *got, const char *expected)
+{
+    return oq_error_set(err, OQ_EPARSE, name, line, field + 1,
+                        "column %d (%s): got \"%.40s\", expected %s", field + 1, col, got,
+                        expected);
+}
+
+static int parse_header(log_ctx *c, char **f, const size_t *lens, size_t n, long line,
+                        oq_error *err, const char *const *names, int ncol, int *map)
+{
+    for (int k = 0; k < ncol; k++)
+        map[k] = -1;
+    for (size_t i = 0; i < n; i++) {
+        int k;
+        for (k = 0; k < ncol; k++)
+            if (lens[i] == strlen(names[k]) && memcmp(f[i], names[k], lens[i]) == 0) break;
+        if (k == ncol)
+            return oq_error_set(err, OQ_EPARSE, c->name, line, (long)i + 1,
+                                "unknown column \"%.60s\" in header; expected the columns %s", f[i],
+                                ncol == NCOL ? OQ_LOG_HEADER : "user_id,date,category");
+        if (map[k] >= 0)
+            return oq_error_set(err, OQ_EPARSE, c->name, line, (long)i + 1,
+                                "column \"%s\" appears twice in the header", names[k]);
+        map[k] = (int)i;
+    }
+    for (int k = 0; k < ncol; k++)
+        if (map[k] < 0)
+            return oq_error_set(err, OQ_EPARSE, c->name, line, (long)n + 1,
+                                "missing column \"%s\" in header; expected the columns %s",
+                                names[k], ncol == NCOL ? OQ_LOG_HEADER : "user_id,date,category");
+    c->nfields = n;
+    c->header_done = 1;
+    return 0;
+}
+
+static int check_count(const char *name, size_t got, size_t want, long line, oq_error *err)
+{
+    if (got == want) return 0;
+    if (got < want)
+        return oq_error_set(err, OQ_EPARSE, name, line, (long)got,
+                            "missing columns: %zu fields, expected %zu", got, want);
+    return oq_error_set(err, OQ_EPARSE, name, line, (long)want + 1,
+                        "extra columns: %zu fields, expected %zu", got, want);
+}
+
+static int log_row(void *ctx, char **f, const size_t *lens, size_t n, long line, oq_error *err)
+{
+    log_ctx *c = ctx;
+    if (!c->header_done) return parse_header(c, f, lens, n, line, err, col_names, NCOL, c->map);
+    if (check_count(c->name, n, c->nfields, line, err)) return OQ_EPARSE;
+    oq_log *l = c->log;
+    if (oq_log_reserve(l, l->n + 1))
+        return oq_error_set(err, OQ_ENOMEM, c->name, line, 0, "out of memory");
+    size_t r = l->n;
+    const int *m = c->map;
+    int64_t iv;
+    double dv;
+    int32_t day;
+#define F(k) f[m[k]], lens[m[k]]
+#define BAD(k, what) bad(err, c->name, line, m[k], col_names[k], f[m[k]], what)
+    if (oq_parse_i64(F(C_USER), &iv)) return BAD(C_USER, "an integer customer id");
+    l->user_id[r] = iv;
+    if (oq_date_parse(F(C_DATE), &day)) return BAD(C_DATE, "a date YYYY-MM-DD");
+    l->day[r] = day;
+    if (oq_parse_i64(F(C_DAYS), &iv) || iv < 0 || iv > INT32_MAX)
+        return BAD(C_DAYS, "an integer >= 0");
+    l->days_since[r] = (int32_t)iv;
+    if (oq_parse_i64(F(C_P30), &iv) || iv < 0 || iv > INT32_MAX)
+        return BAD(C_P30, "an integer >= 0");
+    l->purchases_30d[r] = (int32_t)iv;
+    if (oq_parse_f64(F(C_AOV), &dv) || dv < 0) return BAD(C_AOV, "a number >= 0");
+    l->aov[r] = dv;
+    if (lens[m[C_CAT]] == 0) return BAD(C_CAT, "a category name");
+    uint32_t cat;
+    int rc = oq_dict_intern(&l->cats, F(C_CAT), &cat);
+    if (rc == OQ_ELIMIT)
+        return oq_error_set(err, OQ_ELIMIT, c->name, line, m[C_CAT] + 1,
+                            "more than %d distinct categories", OQ_MAX_CATEGORIES);
+    if (rc) return oq_error_set(err, OQ_ENOMEM, c->name, line, 0, "out of memory");
+    l->category[r] = (uint16_t)cat;
+    if (oq_parse_f64(F(C_BUDGET), &dv) || !(dv >= 0 && dv <= 1))
+        return BAD(C_BUDGET, "a number in [0, 1]");
+    l->budget[r] = (float)dv;
+    int cp = oq_coupon_parse(f[m[C_COUPON]]);
+    if (cp < 0) return BAD(C_COUPON, "one of none, 5, 10, 20");
+    l->coupon[r] = (uint8_t)cp;
+    if (lens[m[C_ORDER]] != 1 || (f[m[C_ORDER]][0] != '0' && f[m[C_ORDER]][0] != '1'))
+        return BAD(C_ORDER, "0 or 1");
+    l->order[r] = (uint8_t)(f[m[C_ORDER]][0] - '0');
+    if (oq_parse_f64(F(C_PROFIT), &dv)) return BAD(C_PROFIT, "a number");
+    l->profit[r] = dv;
+#undef F
+#undef BAD
+    l->n++;
+    return 0;
+}
+
+static int log_finish(log_ctx *c, int rc, oq_log **out, oq_error *err)
+{
+    if (!rc && !c->header_done)
+        rc = oq_error_set(err, OQ_EPARSE, c->name, 1, 1, "empty file: expected a header line");
+    if (rc) {
+        oq_log_free(c->log);
+        return rc;
+    }
+    *out = c->log;
+    return 0;
+}
+
+int oq_log_read(const char *path, oq_log **out, oq_error *err)
+{
+    *out = NULL;
+    log_ctx c = {.name = path};
+    if (!(c.log = calloc(1, sizeof *c.log)))
+        return oq_error_set(err, OQ_ENOMEM, path, 0, 0, "out of memory");
+    int rc = oq_csv_read(path, NULL, log_row, &c, err);
+    return log_finish(&c, rc, out, err);
+}
+
+int oq_log_read_mem(const char *name, const char *data, size_t len, oq_log **out, oq_error *err)
+{
+    *out = NULL;
+    log_ctx c = {.name = name};
+    if (!(c.log = calloc(1, sizeof *c.log)))
+        return oq_error_set(err, OQ_ENOMEM, name, 0, 0, "out of memory");
+    int rc = oq_csv_read_mem(name, data, len, NULL, log_row, &c, err);
+    return log_finish(&c, rc, out, err);
+}
+
+void oq_log_free(oq_log *l)
+{
+    if (!l) return;
+    free(l->user_id);
+    free(l->day);
+    free(l->days_since);
+    free(l->purchases_30d);
+    free(l->aov);
+    free(l->category);
+    free(l->budget);
+    free(l->coupon);
+    free(l->order);
+    free(l->profit);
+    oq_dict_clear(&l->cats);
+    free(l);
+}
+
+/* ---- index by customer ------------------------------------------------------ */
+
+typedef struct row_key {
+    int64_t user;
+    int32_t day;
+    size_t row;
+} row_key;
+
+static int cmp_key(const void *a, const void *b)
+{
+    const row_key *x = a, *y = b;
+    if (x->user != y->user) return x->user < y->user ? -1 : 1;
+    if (x->day != y->day) return x->day < y->day ? -1 : 1;
+    return x->row < y->row ? -1 : (x->row > y->row);
+}
+
+int oq_log_index_build(const oq_log *log, oq_log_index **out, oq_error *err)
+{
+    *out = NULL;
+    oq_log_index *ix = calloc(1, sizeof *ix);
+    size_t n = log->n;
+    if (!ix || !(ix->row = malloc((n ? n : 1) * sizeof *ix->row))) goto oom;
+    for (size_t i = 0; i < n; i++)
+        ix->row[i] = i;
+    /* Logs are usually already sorted by (user, day): check before sorting. */
+    int sorted = 1;
+    for (size_t i = 1; i < n && sorted; i++)
+        if (log->user_id[i] < log->user_id[i - 1] ||
+            (log->user_id[i] == log->user_id[i - 1] && log->day[i] < log->day[i - 1]))
+            sorted = 0;
+    if (!sorted) {
+        row_key *k = malloc(n * sizeof *k);
+        if (!k) goto oom;
+        for (size_t i = 0; i < n; i++)
+            k[i] = (row_key){log->user_id[i], log->day[i], i};
+        qsort(k, n, sizeof *k, cmp_key);
+        for (size_t i = 0; i < n; i++)
+            ix->row[i] = k[i].row;
+        free(k);
+    }
+    size_t nc = 0;
+    for (size_t i = 0; i < n; i++)
+        if (i == 0 || log->user_id[ix->row[i]] != log->user_id[ix->row[i - 1]]) nc++;
+    ix->n_customers = nc;
+    if (!(ix->user_id = malloc((nc ? nc : 1) * sizeof *ix->user_id)) ||
+        !(ix->start = malloc((nc + 1) * sizeof *ix->start)))
+        goto oom;
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++)
+        if (i == 0 || log->user_id[ix->row[i]] != log->user_id[ix->row[i - 1]]) {
+            ix->user_id[c] = log->user_id[ix->row[i]];
+            ix->start[c++] = i;
+        }
+    ix->start[nc] = n;
+    *out = ix;
+    return 0;
+oom:
+    oq_log_index_free(ix);
+    return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+}
+
+void oq_log_index_free(oq_log_index *ix)
+{
+    if (!ix) return;
+    free(ix->user_id);
+    free(ix->start);
+    free(ix->row);
+    free(ix);
+}
+
+long oq_log_index_find(const oq_log_index *ix, int64_t u)
+{
+    size_t lo = 0, hi = ix->n_customers;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ix->user_id[mid] < u)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return (lo < ix->n_customers && ix->user_id[lo] == u) ? (long)lo : -1;
+}
+
+/* ---- events ---------------------------------------------------------------- */
+
+enum { E_USER, E_DATE, E_CAT, NECOL };
+static const char *ecol_names[NECOL] = {"user_id", "date", "category"};
+
+typedef struct ev_ctx {
+    log_ctx base; /* name, header state */
+    int map[NECOL];
+    oq_events *ev;
+    oq_dict *cats;
+} ev_ctx;
+
+static int ev_row(void *ctx, char **f, const size_t *lens, size_t n, long line, oq_error *err)
+{
+    ev_ctx *c = ctx;
+    const char *name = c->base.name;
+    if (!c->base.header_done)
+        return parse_header(&c->base, f, lens, n, line, err, ecol_names, NECOL, c->map);
+    if (check_count(name, n, c->base.nfields, line, err)) return OQ_EPARSE;
+    oq_events *e = c->ev;
+    if (e->n == e->cap) {
+        size_t cap = e->cap ? e->cap * 2 : 4096;
+        int64_t *u = realloc(e->user_id, cap * sizeof *u);
+        if (u) e->user_id = u;
+        int32_t *d = realloc(e->day, cap * sizeof *d);
+        if (d) e->day = d;
+        uint16_t *k = realloc(e->category, cap * sizeof *k);
+        if (k) e->category = k;
+        if (!u || !d || !k) return oq_error_set(err, OQ_ENOMEM, name, line, 0, "out of memory");
+        e->cap = cap;
+    }
+    const int *m = c->map;
+    int64_t iv;
+    int32_t day;
+    if (oq_parse_i64(f[m[E_USER]], lens[m[E_USER]], &iv))
+        return bad(err, name, line, m[E_USER], "user_id", f[m[E_USER]], "an integer customer id");
+    if (oq_date_parse(f[m[E_DATE]], lens[m[E_DATE]], &day))
+        return bad(err, name, line, m[E_DATE], "date", f[m[E_DATE]], "a date YYYY-MM-DD");
+    if (lens[m[E_CAT]] == 0)
+        return bad(err, name, line, m[E_CAT], "category", "", "a category name");
+    uint32_t cat;
+    int rc = oq_dict_intern(c->cats, f[m[E_CAT]], lens[m[E_CAT]], &cat);
+    if (rc == OQ_ELIMIT)
+        return oq_error_set(err, OQ_ELIMIT, name, line, m[E_CAT] + 1,
+                            "more than %d distinct categories", OQ_MAX_CATEGORIES);
+    if (rc) return oq_error_set(err, OQ_ENOMEM, name, line, 0, "out of memory");
+    e->user_id[e->n] = iv;
+    e->day[e->n] = day;
+    e->category[e->n] = (uint16_t)cat;
+    e->n++;
+    return 0;
+}
+
+static int ev_run(const char *name, const char *path, const char *data, size_t len, oq_dict *cats,
+                  oq_events **out, oq_error *err)
+{
+    *out = NULL;
+    ev_ctx c = {.base = {.name = name}, .cats = cats};
+    if (!(c.ev = calloc(1, sizeof *c.ev)))
+        return oq_error_set(err, OQ_ENOMEM, name, 0, 0, "out of memory");
+    int rc = path ? oq_csv_read(path, NULL, ev_row, &c, err)
+                  : oq_csv_read_mem(name, data, len, NULL, ev_row, &c, err);
+    if (!rc && !c.base.header_done)
+        rc = oq_error_set(err, OQ_EPARSE, name, 1, 1, "empty file: expected a header line");
+    if (rc) {
+        oq_events_free(c.ev);
+        return rc;
+    }
+    *out = c.ev;
+    return 0;
+}
+
+int oq_events_read(const char *path, oq_dict *cats, oq_events **out, oq_error *err)
+{
+    return ev_run(path, path, NULL, 0, cats, out, err);
+}
+
+int oq_events_read_mem(const char *name, const char *data, size_t len, oq_dict *cats,
+                       oq_events **out, oq_error *err)
+{
+    return ev_run(name, NULL, data, len, cats, out, err);
+}
+
+void oq_events_free(oq_events *ev)
+{
+    if (!ev) return;
+    free(ev->user_id);
+    free(ev->day);
+    free(ev->category);
+    free(ev);
+}
+
+/* ---- summary ---------------------------------------------------------------- */
+
+int oq_log_print_summary(const oq_log *log, const char *name, void *fpv, oq_error *err)
+{
+    FILE *fp = fpv;
+    oq_log_index *ix = NULL;
+    int rc = oq_log_index_build(log, &ix, err);
+    if (rc || !ix) return rc ? rc : OQ_ENOMEM;
+    int32_t lo = INT32_MAX, hi = INT32_MIN;
+    size_t orders = 0;
+    double profit = 0, reward = 0;
+    size_t cn[OQ_N_COUPONS] = {0}, co[OQ_N_COUPONS] = {0};
+    double cr[OQ_N_COUPONS] = {0};
+    size_t ncat = log->cats.n;
+    size_t *kn = calloc(ncat ? ncat : 1, sizeof *kn), *ko = calloc(ncat ? ncat : 1, sizeof *ko);
+    double *kp = calloc(ncat ? ncat : 1, sizeof *kp);
+    if (!kn || !ko || !kp) {
+        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        goto cleanup;
+    }
+    for (size_t i = 0; i < log->n; i++) {
+        if (log->day[i] < lo) lo = log->day[i];
+        if (log->day[i] > hi) hi = log->day[i];
+        double rw = oq_log_reward(log, i);
+        orders += log->order[i];
+        profit += log->order[i] ? log->profit[i] : 0;
+        reward += rw;
+        int c = log->coupon[i];
+        cn[c]++;
+        co[c] += log->order[i];
+        cr[c] += rw;
+        kn[log->category[i]]++;
+        ko[log->category[i]] += log->order[i];
+        kp[log->category[i]] += rw;
+    }
+    char a[11] = "-", b[11] = "-";
+    if (log->n) {
+        oq_date_format(lo, a);
+        oq_date_format(hi, b);
+    }
+    double nr = log->n ? (double)log->n : 1;
+    fprintf(fp, "log        %s\n", name);
+    fprintf(fp, "rows       %zu\n", log->n);
+    fprintf(fp, "customers  %zu (%.2f rows each)\n", ix->n_customers,
+            ix->n_customers ? (double)log->n / (double)ix->n_customers : 0.0);
+    fprintf(fp, "dates      %s .. %s (%d days)\n", a, b, log->n ? hi - lo + 1 : 0);
+    fprintf(fp, "orders     %zu (order rate %.2f%%)\n", orders, 100.0 * (double)orders / nr);
+    fprintf(fp, "profit     %.2f gross, %.2f net of redeemed coupons (%.3f a row)\n", profit,
+            reward, reward / nr);
+    fprintf(fp, "\n%-10s %10s %8s %11s %12s\n", "coupon", "rows", "share", "order rate",
+            "reward/row");
+    for (int c = 0; c < OQ_N_COUPONS; c++)
+        fprintf(fp, "%-10s %10zu %7.1f%% %10.2f%% %12.3f\n", oq_coupon_name(c), cn[c],
+                100.0 * (double)cn[c] / nr, cn[c] ? 100.0 * (double)co[c] / (double)cn[c] : 0.0,
+                cn[c] ? cr[c] / (double)cn[c] : 0.0);
+    fprintf(fp, "\n%-16s %10s %11s %12s\n", "category", "rows", "order rate", "reward/row");
+    for (size_t k = 0; k < ncat; k++)
+        fprintf(fp, "%-16s %10zu %10.2f%% %12.3f\n", log->cats.names[k], kn[k],
+                kn[k] ? 100.0 * (double)ko[k] / (double)kn[k] : 0.0,
+                kn[k] ? kp[k] / (double)kn[k] : 0.0);
+cleanup:
+    free(kn);
+    free(ko);
+    free(kp);
+    oq_log_index_free(ix);
+    return rc;
+}
+
+/* ---- events by customer ---------------------------------------------------- */
+
+typedef struct ev_key {
+    int64_t user;
+    int32_t day;
+    size_t i;
+} ev_key;
+
+static int cmp_ev(const void *a, const void *b)
+{
+    const ev_key *x = a, *y = b;
+    if (x->user != y->user) return x->user < y->user ? -1 : 1;
+    if (x->day != y->day) return x->day < y->day ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i; /* stable: a later duplicate day wins */
+}
+
+void oq_events_ix_free(oq_events_ix *x)
+{
+    if (!x) return;
+    free(x->order);
+    free(x->lo);
+    free(x->hi);
+    free(x);
+}
+
+int oq_events_ix_build(const oq_events *ev, const oq_log_index *ix, oq_events_ix **out,
+                       oq_error *err)
+{
+    *out = NULL;
+    oq_events_ix *x = calloc(1, sizeof *x);
+    if (!x || !(x->lo = calloc(ix->n_customers + 1, sizeof *x->lo)) ||
+        !(x->hi = calloc(ix->n_customers + 1, sizeof *x->hi))) {
+        oq_events_ix_free(x);
+        return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    }
+    x->n_customers = ix->n_customers;
+    int sorted = 1;
+    for (size_t i = 1; i < ev->n && sorted; i++)
+        if (ev->user_id[i] < ev->user_id[i - 1] ||
+            (ev->user_id[i] == ev->user_id[i - 1] && ev->day[i] < ev->day[i - 1]))
+            sorted = 0;
+    /* `offerq gen` writes events sorted by (user, day): no permutation then.
+     * Others get sorted (stably: within a day, file order). */
+    if (!sorted) {
+        ev_key *k = malloc(ev->n * sizeof *k);
+        if (!k || !(x->order = malloc(ev->n * sizeof *x->order))) {
+            free(k);
+            oq_events_ix_free(x);
+            return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        }
+        for (size_t i = 0; i < ev->n; i++)
+            k[i] = (ev_key){ev->user_id[i], ev->day[i], i};
+        qsort(k, ev->n, sizeof *k, cmp_ev);
+        for (size_t i = 0; i < ev->n; i++)
+            x->order[i] = k[i].i;
+        free(k);
+    }
+    /* merge: customers (ascending ids) against sorted events */
+    size_t j = 0;
+    for (size_t c = 0; c < ix->n_customers; c++) {
+        while (j < ev->n && ev->user_id[oq_events_ix_at(x, j)] < ix->user_id[c])
+            j++;
+        x->lo[c] = j;
+        while (j < ev->n && ev->user_id[oq_events_ix_at(x, j)] == ix->user_id[c])
+            j++;
+        x->hi[c] = j;
+    }
+    *out = x;
+    return 0;
+}
+
+size_t oq_events_ix_seek(const oq_events *ev, const oq_events_ix *x, size_t c, int32_t day)
+{
+    size_t lo = x->lo[c], hi = x->hi[c];
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ev->day[oq_events_ix_at(x, mid)] < day)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}

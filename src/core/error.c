@@ -1,0 +1,60 @@
+/* error.c - oq_error helpers. */
+#include "offerq/core/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+int oq_error_set(oq_error *err, int code, const char *file, long line, long col, const char *fmt,
+                 ...)
+{
+    if (!err) return code;
+    snprintf(err->file, sizeof err->file, "%s", file ? file : "");
+    err->line = line;
+    err->col = col;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized)
+    va_end(ap);
+    return code;
+}
+
+void oq_error_format(const oq_error *err, char *buf, size_t len)
+{
+    if (!err) {
+        snprintf(buf, len, "unknown error");
+        return;
+    }
+    if (err->file[0] && err->line > 0 && err->col > 0)
+        snprintf(buf, len, "%s:%ld:%ld: %s", err->file, err->line, err->col, err->msg);
+    else if (err->file[0] && err->line > 0)
+        snprintf(buf, len, "%s:%ld: %s", err->file, err->line, err->msg);
+    else if (err->file[0])
+        snprintf(buf, len, "%s: %s", err->file, err->msg);
+    else
+        snprintf(buf, len, "%s", err->msg);
+}
+
+const char *oq_strerror(int code)
+{
+    switch (code) {
+    case OQ_OK:
+        return "ok";
+    case OQ_EIO:
+        return "I/O error";
+    case OQ_ENOMEM:
+        return "out of memory";
+    case OQ_EPARSE:
+        return "parse error";
+    case OQ_EINVAL:
+        return "invalid argument";
+    case OQ_EFORMAT:
+        return "bad file format";
+    case OQ_ELIMIT:
+        return "limit exceeded";
+    case OQ_ENUM:
+        return "numerical failure";
+    default:
+        return "unknown error";
+    }
+}

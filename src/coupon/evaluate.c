@@ -1,0 +1,704 @@
+/* evaluate.c - true policy values on generated logs, and off-policy
+ * estimates (IPS, doubly robust); see include/offerq/coupon/evaluate.h. */
+#include "offerq/coupon/evaluate.h"
+#include "util/json.h"
+#include "offerq/core/csv.h"
+#include "offerq/coupon/dynaq.h"
+#include "offerq/core/io.h"
+#include "offerq/coupon/models.h"
+#include "offerq/coupon/pipeline.h"
+#include "util/num.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void oq_truth_free(oq_truth *t)
+{
+    if (!t) return;
+    free(t->reward);
+    free(t->spend);
+    free(t->alive);
+    free(t);
+}
+
+int oq_truth_build(const char *path, oq_truth **out, oq_error *err)
+{
+    *out = NULL;
+    oq_truth *t = calloc(1, sizeof *t);
+    if (!t) return oq_error_set(err, OQ_ENOMEM, path, 0, 0, "out of memory");
+    int rc = oq_gen_config_load(path, &t->cfg, err);
+    if (rc) goto cleanup;
+    size_t n = (size_t)t->cfg.n_customers;
+    t->n = n;
+    t->reward = malloc(n * 4 * sizeof *t->reward);
+    t->spend = malloc(n * 4 * sizeof *t->spend);
+    t->alive = malloc(n * sizeof *t->alive);
+    if (!t->reward || !t->spend || !t->alive) {
+        rc = oq_error_set(err, OQ_ENOMEM, path, 0, 0, "out of memory");
+        goto cleanup;
+    }
+    int bad = 0;
+    /* Customers are independent streams (gen.h), so any order gives the same truth. */
+#pragma omp parallel for schedule(dynamic, 256) reduction(| : bad)
+    for (long i = 0; i < (long)n; i++) {
+        oq_gen_customer cu;
+        if (oq_gen_customer_truth(&t->cfg, i, &cu)) {
+            bad = 1;
+            continue;
+        }
+        t->alive[i] = cu.death_day > t->cfg.end_day + 1;
+        for (int c = 0; c < OQ_N_COUPONS; c++) {
+            double p;
+            oq_gen_expected(&t->cfg, &cu, c, &p, &t->reward[i * 4 + c], &t->spend[i * 4 + c]);
+        }
+    }
+    if (bad) {
+        rc = oq_error_set(err, OQ_ENOMEM, path, 0, 0, "out of memory");
+        goto cleanup;
+    }
+    *out = t;
+    t = NULL;
+cleanup:
+    oq_truth_free(t);
+    return rc;
+}
+
+void oq_truth_value(const oq_truth *t, const int *coupon, double *profit, double *spend)
+{
+    double p = 0, s = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        p += t->reward[i * 4 + coupon[i]];
+        s += t->spend[i * 4 + coupon[i]];
+    }
+    *profit = p;
+    *spend = s;
+}
+
+void oq_truth_value_random(const oq_truth *t, const double *pr, double *profit, double *spend)
+{
+    double p = 0, s = 0;
+    for (size_t i = 0; i < t->n; i++)
+        for (int c = 0; c < OQ_N_COUPONS; c++) {
+            p += pr[c] * t->reward[i * 4 + c];
+            s += pr[c] * t->spend[i * 4 + c];
+        }
+    *profit = p;
+    *spend = s;
+}
+
+void oq_truth_oracle(const oq_truth *t, int *coupon, double *profit, double *spend)
+{
+    double p = 0, s = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        int b = 0;
+        for (int c = 1; c < OQ_N_COUPONS; c++)
+            if (t->reward[i * 4 + c] > t->reward[i * 4 + b]) b = c;
+        if (coupon) coupon[i] = b;
+        p += t->reward[i * 4 + b];
+        s += t->spend[i * 4 + b];
+    }
+    *profit = p;
+    *spend = s;
+}
+
+/* ---- recommendations CSV ------------------------------------------------------------- */
+
+typedef struct pol_ctx {
+    const char *path;
+    size_t n;
+    int *coupon;
+    uint64_t *state;
+    int cu, cc, cs; /* column of user_id, coupon, state; -1 until the header */
+} pol_ctx;
+
+static int pol_row(void *ctx, char **f, const size_t *lens, size_t nf, long line, oq_error *err)
+{
+    pol_ctx *c = ctx;
+    if (c->cu < 0 && c->cc < 0) {
+        for (size_t k = 0; k < nf; k++) {
+            if (!strcmp(f[k], "user_id")) c->cu = (int)k;
+            if (!strcmp(f[k], "coupon")) c->cc = (int)k;
+            if (!strcmp(f[k], "state")) c->cs = (int)k;
+        }
+        if (c->cu < 0 || c->cc < 0)
+            return oq_error_set(err, OQ_EPARSE, c->path, line, 1,
+                                "header must have the columns user_id and coupon");
+        return 0;
+    }
+    if ((size_t)c->cu >= nf || (size_t)c->cc >= nf)
+        return oq_error_set(err, OQ_EPARSE, c->path, line, (long)nf, "missing columns");
+    int64_t u;
+    if (oq_parse_i64(f[c->cu], lens[c->cu], &u) || u < 1 || (uint64_t)u > c->n)
+        return oq_error_set(err, OQ_EPARSE, c->path, line, c->cu + 1,
+                            "user_id \"%.30s\": expected an id in 1..%zu of the truth file",
+                            f[c->cu], c->n);
+    int cp = oq_coupon_parse(f[c->cc]);
+    if (cp < 0)
+        return oq_error_set(err, OQ_EPARSE, c->path, line, c->cc + 1,
+                            "coupon \"%.30s\": expected one of none, 5, 10, 20", f[c->cc]);
+    c->coupon[u - 1] = cp;
+    if (c->state && c->cs >= 0 && (size_t)c->cs < nf) {
+        uint64_t h = 1469598103934665603ull; /* FNV-1a */
+        for (size_t k = 0; k < lens[c->cs]; k++)
+            h = (h ^ (unsigned char)f[c->cs][k]) * 1099511628211ull;
+        c->state[u - 1] = h | 1;
+    }
+    return 0;
+}
+
+int oq_policy_read_csv_states(const char *path, size_t n, int *coupon, uint64_t *state,
+                              oq_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        coupon[i] = OQ_COUPON_NONE;
+        if (state) state[i] = 0;
+    }
+    pol_ctx c = {path, n, coupon, state, -1, -1, -1};
+    return oq_csv_read(path, NULL, pol_row, &c, err);
+}
+
+int oq_policy_read_csv(const char *path, size_t n, int *coupon, oq_error *err)
+{
+    return oq_policy_read_csv_states(path, n, coupon, NULL, err);
+}
+
+typedef struct keyed {
+    uint64_t key;
+    size_t i;
+} keyed;
+
+static int cmp_keyed(const void *a, const void *b)
+{
+    const keyed *x = a, *y = b;
+    if (x->key != y->key) return x->key < y->key ? -1 : 1;
+    return (x->i > y->i) - (x->i < y->i);
+}
+
+int oq_truth_state_oracle(const oq_truth *t, const uint64_t *state, int *coupon, oq_error *err)
+{
+    size_t n = t->n;
+    keyed *k = malloc((n ? n : 1) * sizeof *k);
+    if (!k) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        k[i] = (keyed){state[i], i};
+    qsort(k, n, sizeof *k, cmp_keyed);
+    for (size_t a = 0; a < n;) {
+        size_t b = a;
+        double sum[OQ_N_COUPONS] = {0};
+        for (; b < n && k[b].key == k[a].key; b++)
+            for (int c = 0; c < OQ_N_COUPONS; c++)
+                sum[c] += t->reward[k[b].i * 4 + c];
+        int best = 0;
+        for (int c = 1; c < OQ_N_COUPONS; c++)
+            if (sum[c] > sum[best]) best = c;
+        for (size_t m = a; m < b; m++)
+            coupon[k[m].i] = best;
+        a = b;
+    }
+    free(k);
+    return 0;
+}
+
+/* ---- off-policy evaluation -------------------------------------------------------------- */
+
+int oq_truth_contacts(const oq_gen_config *cfg, const oq_log *log, double *true_reward,
+                      oq_error *err)
+{
+    oq_log_index *ix = NULL;
+    int rc = oq_log_index_build(log, &ix, err);
+    if (rc) return rc;
+    int bad = 0;
+#pragma omp parallel for schedule(dynamic, 256) reduction(| : bad)
+    for (long c = 0; c < (long)ix->n_customers; c++) {
+        int64_t u = ix->user_id[c];
+        size_t k0 = ix->start[c], m = ix->start[c + 1] - k0;
+        int32_t day[64];
+        double rw[64 * 4], sp[64 * 4];
+        int nr = 0;
+        if (u < 1 || u > cfg->n_customers ||
+            oq_gen_contact_truth(cfg, (long)u - 1, day, rw, sp, &nr) || (size_t)nr != m) {
+            bad = 1;
+            continue;
+        }
+        for (size_t k = 0; k < m; k++) {
+            size_t i = ix->row[k0 + k];
+            if (log->day[i] != day[k]) bad = 1;
+            for (int a = 0; a < OQ_N_COUPONS; a++)
+                true_reward[i * 4 + a] = rw[k * 4 + a];
+        }
+    }
+    if (bad)
+        rc = oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
+                          "the log's rows do not match its truth file (not written by `offerq "
+                          "gen` with this truth?)");
+    oq_log_index_free(ix);
+    return rc;
+}
+
+int oq_ope_estimate(const oq_log *log, const double *mu, const int *pi, const double *qhat,
+                    const double *true_reward, oq_ope *out, oq_error *err)
+{
+    memset(out, 0, sizeof *out);
+    size_t n = log->n;
+    out->rows = n;
+    double si = 0, si2 = 0, sd = 0, sd2 = 0, st = 0;
+    for (size_t i = 0; i < n; i++) {
+        int a = log->coupon[i], p = pi[i];
+        if (!(mu[a] > 0))
+            return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
+                                "coupon %s was logged but its propensity is 0", oq_coupon_name(a));
+        double r = oq_log_reward(log, i), w = (a == p) / mu[a];
+        out->matched += a == p;
+        double xi = w * r;
+        si += xi, si2 += xi * xi;
+        if (qhat) {
+            double xd = qhat[i * 4 + p] + w * (r - qhat[i * 4 + a]);
+            sd += xd, sd2 += xd * xd;
+        }
+        if (true_reward) st += true_reward[i * 4 + p];
+    }
+    double nn = n ? (double)n : 1;
+    out->ips = si / nn;
+    out->ips_se = n > 1 ? sqrt(fmax(0, si2 / nn - out->ips * out->ips) / (nn - 1)) : NAN;
+    out->dr = qhat ? sd / nn : NAN;
+    out->dr_se = qhat && n > 1 ? sqrt(fmax(0, sd2 / nn - out->dr * out->dr) / (nn - 1)) : NAN;
+    out->truth = true_reward ? st / nn : NAN;
+    return 0;
+}
+
+/* ---- `offerq eval` ---------------------------------------------------------------------- */
+
+/* Settings of the run from DIR/params.json, to re-run the seed-faithful loop alike. */
+static int load_params(const char *path, oq_pipeline_opts *o, oq_error *err)
+{
+    json_error_t je;
+    json_t *root = json_load_file(path, 0, &je);
+    if (!root) return oq_error_set(err, OQ_EPARSE, path, je.line, je.column, "%s", je.text);
+    json_int_t seed = 1, max_rows = 0;
+    json_t *budget = NULL;
+    const char *kind = "boost";
+    int rc = json_unpack_ex(
+        root, &je, 0, "{s:I, s:o, s:{s:F, s:F, s:F, s:F}, s:{s:i, s:i, s:F, s:F, s:F, s:F}}",
+        "seed", &seed, "budget", &budget, "state", "w_days", &o->disc.w_days, "w_p30",
+        &o->disc.w_p30, "w_aov", &o->disc.w_aov, "budget_levels", &o->disc.budget_levels, "dynaq",
+        "epochs", &o->dq.epochs, "plan_k", &o->dq.plan_k, "eps0", &o->dq.eps0, "eps_end",
+        &o->dq.eps_end, "alpha0", &o->dq.alpha0, "gamma", &o->dq.gamma);
+    if (rc) {
+        rc = oq_error_set(err, OQ_EPARSE, path, je.line, je.column,
+                          "not a params.json of `offerq run`: %s", je.text);
+    } else {
+        o->dq.seed = (uint64_t)seed;
+        o->budget = json_is_number(budget) ? json_number_value(budget) : INFINITY;
+        /* The run's r^ source; params of older runs name none: the Transformer. */
+        json_t *rw = json_object_get(json_object_get(root, "scorer"), "reward");
+        int reward = json_is_string(rw) ? oq_reward_parse(json_string_value(rw)) : -1;
+        o->reward = reward >= 0 ? reward : OQ_REWARD_TRANSFORMER;
+        /* The P(order) learner; runs before it had one used logistic regressions. */
+        json_t *pm = json_object_get(json_object_get(root, "scorer"), "p_model");
+        if (o->reward == OQ_REWARD_RESPONSE && !pm) o->pmodel.kind = OQ_PMODEL_LOGISTIC;
+        if (pm && json_unpack_ex(pm, &je, 0, "{s:s, s:i, s:i, s:F, s:F, s:F, s:F, s:I}", "kind",
+                                 &kind, "trees", &o->pmodel.trees, "depth", &o->pmodel.depth, "eta",
+                                 &o->pmodel.eta, "subsample", &o->pmodel.subsample,
+                                 "min_child_weight", &o->pmodel.min_child_weight, "lambda",
+                                 &o->pmodel.lambda, "max_rows", &max_rows)) {
+            rc = oq_error_set(err, OQ_EPARSE, path, je.line, je.column, "scorer.p_model: %s",
+                              je.text);
+        } else if (pm && (o->pmodel.kind = oq_pmodel_parse(kind)) < 0) {
+            rc =
+                oq_error_set(err, OQ_EPARSE, path, 0, 0, "scorer.p_model.kind: unknown '%s'", kind);
+        } else if (pm) {
+            o->pmodel.max_rows = max_rows > 0 ? (size_t)max_rows : o->pmodel.max_rows;
+        }
+    }
+    json_decref(root);
+    return rc;
+}
+
+static void add_policy(oq_eval_report *r, const char *name, double profit, double spend)
+{
+    if (r->npol >= OQ_EVAL_MAX_POLICIES) return;
+    oq_eval_policy *p = &r->pol[r->npol++];
+    snprintf(p->name, sizeof p->name, "%s", name);
+    p->profit = profit;
+    p->spend = spend;
+}
+
+/* Rows of log whose user_id has parity `fold` (a 2-fold split by customer). */
+static int log_fold(const oq_log *log, int fold, oq_log **out, oq_error *err)
+{
+    *out = NULL;
+    oq_log *t = calloc(1, sizeof *t);
+    size_t m = 0, c;
+    for (size_t i = 0; i < log->n; i++)
+        m += (size_t)(log->user_id[i] & 1) == (size_t)fold;
+    c = m ? m : 1;
+    if (!t || !(t->user_id = malloc(c * sizeof *t->user_id)) ||
+        !(t->day = malloc(c * sizeof *t->day)) ||
+        !(t->days_since = malloc(c * sizeof *t->days_since)) ||
+        !(t->purchases_30d = malloc(c * sizeof *t->purchases_30d)) ||
+        !(t->aov = malloc(c * sizeof *t->aov)) ||
+        !(t->category = malloc(c * sizeof *t->category)) ||
+        !(t->budget = malloc(c * sizeof *t->budget)) || !(t->coupon = malloc(c)) ||
+        !(t->order = malloc(c)) || !(t->profit = malloc(c * sizeof *t->profit))) {
+        oq_log_free(t);
+        return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    }
+    for (uint32_t k = 0; k < log->cats.n; k++) {
+        uint32_t id;
+        if (oq_dict_intern(&t->cats, log->cats.names[k], strlen(log->cats.names[k]), &id)) {
+            oq_log_free(t);
+            return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        }
+    }
+    size_t j = 0;
+    for (size_t i = 0; i < log->n; i++) {
+        if ((size_t)(log->user_id[i] & 1) != (size_t)fold) continue;
+        t->user_id[j] = log->user_id[i];
+        t->day[j] = log->day[i];
+        t->days_since[j] = log->days_since[i];
+        t->purchases_30d[j] = log->purchases_30d[i];
+        t->aov[j] = log->aov[i];
+        t->category[j] = log->category[i];
+        t->budget[j] = log->budget[i];
+        t->coupon[j] = log->coupon[i];
+        t->order[j] = log->order[i];
+        t->profit[j] = log->profit[i];
+        j++;
+    }
+    t->n = t->cap = m;
+    *out = t;
+    return 0;
+}
+
+/* Q-greedy coupon of each row of log (none for states q never trained on). */
+static void q_greedy_rows(const oq_qtable *q, const oq_log *log, int fold, int *rowpol)
+{
+    for (size_t i = 0; i < log->n; i++) {
+        if (fold >= 0 && (size_t)(log->user_id[i] & 1) != (size_t)fold) continue;
+        long e = oq_qtable_find(q, oq_dynaq_key_row(&q->disc, log, i));
+        const uint32_t *nv = e >= 0 ? q->visits + (size_t)e * 4 : NULL;
+        rowpol[i] = nv && nv[0] + nv[1] + nv[2] + nv[3] ? oq_qtable_argmax(q, (size_t)e) : 0;
+    }
+}
+
+static int argmax4(const double v[4])
+{
+    int b = 0;
+    for (int a = 1; a < OQ_N_COUPONS; a++)
+        b = v[a] > v[b] ? a : b;
+    return b;
+}
+
+/* Row policies of a response-model run (its plan is per customer, not per
+ * Q-table state): cross: for each fold of customers (user_id parity), the
+ * P(order) learner (the run's, pmodel.h) fitted on the other fold's rows
+ * picks argmax r^ = P(order) (g - value) of each row; insample: the run's
+ * own r^ of every row. The features, g and the BG/NBD fit (P(alive), an
+ * input) come from the whole log: they see purchases and browsing, never
+ * coupon outcomes. The budget is not applied (argmax per row). */
+static int response_row_policies(const oq_log *log, const oq_pipeline_opts *po, int *cross,
+                                 int *insample, oq_error *err)
+{
+    oq_log_index *ix = NULL;
+    oq_models *mods = NULL;
+    oq_pmodel *pm = NULL;
+    uint8_t *cp = NULL, *ord = NULL;
+    oq_resp_feat *X = NULL;
+    double *pf = NULL, *aov = NULL, *p = NULL;
+    size_t n = log->n;
+    int rc = oq_log_index_build(log, &ix, err);
+    if (rc) return rc;
+    int32_t last = INT32_MIN;
+    for (size_t i = 0; i < n; i++)
+        last = log->day[i] > last ? log->day[i] : last;
+    oq_pmodel_opts popt = po->pmodel;
+    popt.seed = po->dq.seed;
+    popt.quiet = 1;
+    oq_models_opts mo = {.log_path = po->log_path,
+                         .orders_path = po->orders_path,
+                         .events_path = po->events_path,
+                         .quiet = 1,
+                         .reward = OQ_REWARD_RESPONSE,
+                         .ix = ix,
+                         .tomorrow = last + 1,
+                         .keep_features = 1,
+                         .seed = po->dq.seed,
+                         .pmodel = &popt};
+    oq_scorer none = {0};
+    if ((rc = oq_models_fit(log, &mo, none, &mods, err))) goto cleanup;
+    const oq_resp_feat *F = oq_models_response_features(mods);
+    const double *rall = oq_models_rhat_rows(mods), *g = oq_models_gross_rows(mods);
+    for (size_t i = 0; i < n; i++)
+        insample[i] = argmax4(rall + 4 * i);
+    cp = malloc(n ? n : 1);
+    ord = malloc(n ? n : 1);
+    X = malloc((n ? n : 1) * OQ_RESP_NFEAT * sizeof *X);
+    pf = malloc((n ? n : 1) * sizeof *pf);
+    aov = malloc((n ? n : 1) * sizeof *aov);
+    p = malloc((n ? n : 1) * 4 * sizeof *p);
+    if (!cp || !ord || !X || !pf || !aov || !p) {
+        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        goto cleanup;
+    }
+    for (int f = 0; f < 2 && !rc; f++) {
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+            if ((size_t)(log->user_id[i] & 1) != (size_t)f) continue;
+            memcpy(X + m * OQ_RESP_NFEAT, F + i * OQ_RESP_NFEAT, OQ_RESP_NFEAT * sizeof *X);
+            cp[m] = log->coupon[i];
+            ord[m] = log->order[i];
+            pf[m] = log->profit[i];
+            aov[m++] = log->aov[i];
+        }
+        oq_pmodel_free(pm);
+        pm = NULL;
+        if ((rc = oq_pmodel_fit(&popt, X, cp, ord, pf, aov, m, &pm, err))) break;
+        m = 0; /* the other fold's rows, then their r^ */
+        for (size_t i = 0; i < n; i++)
+            if ((size_t)(log->user_id[i] & 1) != (size_t)f)
+                memcpy(X + m++ * OQ_RESP_NFEAT, F + i * OQ_RESP_NFEAT, OQ_RESP_NFEAT * sizeof *X);
+        if ((rc = oq_pmodel_predict(pm, X, m, p, err))) break;
+        m = 0;
+        for (size_t i = 0; i < n; i++) {
+            if ((size_t)(log->user_id[i] & 1) == (size_t)f) continue;
+            double rh[4];
+            for (int c = 0; c < 4; c++)
+                rh[c] = p[4 * m + c] * (g[i] - oq_coupon_value(c));
+            cross[i] = argmax4(rh);
+            m++;
+        }
+    }
+cleanup:
+    oq_pmodel_free(pm);
+    free(cp);
+    free(ord);
+    free(X);
+    free(pf);
+    free(aov);
+    free(p);
+    oq_models_free(mods);
+    oq_log_index_free(ix);
+    return rc;
+}
+
+int oq_eval_run(const char *log_path, const char *run_dir, const char *truth_path, int quiet,
+                oq_eval_report *out, oq_error *err)
+{
+    memset(out, 0, sizeof *out);
+    char tpath[4096], path[4096];
+    oq_log *log = NULL;
+    oq_truth *t = NULL;
+    oq_qtable *q = NULL;
+    oq_interim *im = NULL;
+    oq_pipeline_result *fr = NULL;
+    int *pol = NULL, *rowpol = NULL, *rowin = NULL;
+    uint64_t *states = NULL;
+    double *truec = NULL, *qhat = NULL, *pa = NULL;
+    int rc = 0;
+    if (!truth_path) {
+        if (oq_sidecar_path(log_path, ".truth.json", tpath, sizeof tpath))
+            return oq_error_set(err, OQ_EINVAL, log_path, 0, 0, "path too long");
+        truth_path = tpath;
+    }
+    if (!oq_file_exists(truth_path))
+        return oq_error_set(err, OQ_EIO, truth_path, 0, 0,
+                            "no truth file: eval needs a log written by `offerq gen` (or --truth)");
+    if ((rc = oq_log_read(log_path, &log, err))) goto cleanup;
+    if ((rc = oq_truth_build(truth_path, &t, err))) goto cleanup;
+    if (!t) {
+        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        goto cleanup;
+    }
+    size_t n = t->n;
+    out->customers = n;
+    pol = malloc(n * sizeof *pol);
+    rowpol = malloc((log->n ? log->n : 1) * sizeof *rowpol);
+    truec = malloc((log->n ? log->n : 1) * 4 * sizeof *truec);
+    qhat = malloc((log->n ? log->n : 1) * 4 * sizeof *qhat);
+    pa = malloc((log->n ? log->n : 1) * sizeof *pa);
+    if (!pol || !rowpol || !truec || !qhat || !pa) {
+        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        goto cleanup;
+    }
+    double p, s;
+    /* fixed coupons and the logging policy */
+    for (int c = 0; c < OQ_N_COUPONS; c++) {
+        for (size_t i = 0; i < n; i++)
+            pol[i] = c;
+        oq_truth_value(t, pol, &p, &s);
+        add_policy(out, c ? oq_coupon_name(c) : "no coupon", p, s);
+    }
+    oq_truth_value_random(t, t->cfg.p_log, &p, &s);
+    add_policy(out, "random (logging)", p, s);
+    /* the seed-faithful loop, re-run in memory with the run's settings */
+    oq_pipeline_opts po;
+    oq_pipeline_opts_default(&po);
+    if (snprintf(path, sizeof path, "%s/params.json", run_dir) >= (int)sizeof path) {
+        rc = oq_error_set(err, OQ_EINVAL, run_dir, 0, 0, "path too long");
+        goto cleanup;
+    }
+    if ((rc = load_params(path, &po, err))) goto cleanup;
+    po.dq.faithful = 1;
+    po.quiet = quiet;
+    po.log_path = log_path; /* for the sidecar rules (purchases, events) */
+    /* The same r^ source as the run. A Transformer run's model is reused
+     * rather than trained again (the Dyna-Q part is re-run; the model itself
+     * saw every row); without it, the empirical r^. */
+    char model[4096];
+    if (po.reward == OQ_REWARD_TRANSFORMER) {
+        if (snprintf(model, sizeof model, "%s/model.ofq", run_dir) < (int)sizeof model &&
+            oq_file_exists(model))
+            po.model_path = model;
+        else
+            po.reward = OQ_REWARD_EMPIRICAL;
+    }
+    if ((rc = oq_pipeline_run(&po, log, &fr, err))) goto cleanup;
+    for (size_t i = 0; i < n; i++)
+        pol[i] = OQ_COUPON_NONE;
+    for (size_t c = 0; c < fr->n; c++)
+        if (fr->user_id[c] >= 1 && (uint64_t)fr->user_id[c] <= n)
+            pol[fr->user_id[c] - 1] = fr->coupon[c];
+    oq_truth_value(t, pol, &p, &s);
+    add_policy(out, "seed-faithful", p, s);
+    /* offerq: the run's recommendations */
+    if (snprintf(path, sizeof path, "%s/recommendations.csv", run_dir) >= (int)sizeof path) {
+        rc = oq_error_set(err, OQ_EINVAL, run_dir, 0, 0, "path too long");
+        goto cleanup;
+    }
+    if (!(states = malloc(n * sizeof *states))) {
+        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        goto cleanup;
+    }
+    if ((rc = oq_policy_read_csv_states(path, n, pol, states, err))) goto cleanup;
+    oq_truth_value(t, pol, &p, &s);
+    add_policy(out, "offerq", p, s);
+    /* the ceiling of any policy over the run's states (truth per state) */
+    if ((rc = oq_truth_state_oracle(t, states, pol, err))) goto cleanup;
+    oq_truth_value(t, pol, &p, &s);
+    add_policy(out, "state-oracle", p, s);
+    oq_truth_oracle(t, NULL, &p, &s);
+    add_policy(out, "oracle", p, s);
+    double none = out->pol[0].profit, orc = out->pol[out->npol - 1].profit;
+    for (int k = 0; k < out->npol; k++)
+        out->pol[k].pct_of_oracle_uplift =
+            orc != none ? 100.0 * (out->pol[k].profit - none) / (orc - none) : NAN;
+
+    /* off-policy: per-row Q-greedy policy of the run, and the fixed coupons */
+    if (snprintf(path, sizeof path, "%s/qtable.ofq", run_dir) >= (int)sizeof path) {
+        rc = oq_error_set(err, OQ_EINVAL, run_dir, 0, 0, "path too long");
+        goto cleanup;
+    }
+    if ((rc = oq_qtable_load(path, &q, err))) goto cleanup;
+    if ((rc = oq_truth_contacts(&t->cfg, log, truec, err))) goto cleanup;
+    if ((rc = oq_interim_fit(log, &q->disc, 0, &im, err))) goto cleanup;
+    oq_scorer sc = oq_interim_scorer(im);
+    if ((rc = oq_scorer_score_all(&sc, log, 0, pa, qhat, err))) goto cleanup;
+    out->scorer_interim = fr->scorer_interim;
+    snprintf(out->scorer, sizeof out->scorer, "%s", fr->scorer_name);
+    /* Honest OPE of the training procedure: 2-fold cross-fitting by customer
+     * (train on one half, estimate on the other), as a policy fitted on the
+     * rows it is evaluated on picks the rows whose logged reward was lucky. */
+    po.dq.faithful = 0;
+    if (!(rowin = malloc((log->n ? log->n : 1) * sizeof *rowin))) {
+        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        goto cleanup;
+    }
+    if (po.reward == OQ_REWARD_RESPONSE) {
+        if ((rc = response_row_policies(log, &po, rowpol, rowin, err))) goto cleanup;
+    } else {
+        q_greedy_rows(q, log, -1, rowin);
+    }
+    for (int f = 0; po.reward != OQ_REWARD_RESPONSE && f < 2; f++) {
+        oq_log *half = NULL;
+        oq_pipeline_result *hr = NULL;
+        if ((rc = log_fold(log, f, &half, err))) goto cleanup;
+        rc = half->n ? oq_pipeline_run(&po, half, &hr, err) : 0;
+        if (!rc && hr) q_greedy_rows(hr->q, log, 1 - f, rowpol);
+        oq_pipeline_result_free(hr);
+        oq_log_free(half);
+        if (rc) goto cleanup;
+    }
+    for (int k = -2; k < OQ_N_COUPONS; k++) {
+        if (k == -1) memcpy(rowpol, rowin, log->n * sizeof *rowpol);
+        if (k >= 0)
+            for (size_t i = 0; i < log->n; i++)
+                rowpol[i] = k;
+        if ((rc = oq_ope_estimate(log, t->cfg.p_log, rowpol, qhat, truec, &out->ope[out->nope],
+                                  err)))
+            goto cleanup;
+        snprintf(out->ope_name[out->nope], sizeof out->ope_name[0], "%s",
+                 k == -2   ? "offerq (2-fold cross-fit)"
+                 : k == -1 ? "offerq in-sample (biased)"
+                 : k       ? oq_coupon_name(k)
+                           : "no coupon");
+        out->nope++;
+    }
+cleanup:
+    free(rowin);
+    oq_log_free(log);
+    oq_truth_free(t);
+    oq_qtable_free(q);
+    oq_interim_free(im);
+    oq_pipeline_result_free(fr);
+    free(pol);
+    free(states);
+    free(rowpol);
+    free(truec);
+    free(qhat);
+    free(pa);
+    return rc;
+}
+
+void oq_eval_print(const oq_eval_report *r, void *fpv)
+{
+    FILE *fp = fpv;
+    fprintf(fp, "True expected next-day profit and coupon spend, %zu customers:\n\n", r->customers);
+    fprintf(fp, "%-20s %14s %12s %18s\n", "policy", "profit", "spend", "% of oracle uplift");
+    for (int k = 0; k < r->npol; k++)
+        fprintf(fp, "%-20s %14.2f %12.2f %17.1f%%\n", r->pol[k].name, r->pol[k].profit,
+                r->pol[k].spend, r->pol[k].pct_of_oracle_uplift);
+    fprintf(fp, "\nOff-policy estimates from the log (mean net reward per logged contact):\n\n");
+    fprintf(fp, "%-26s %9s %16s %16s %8s %8s\n", "policy", "true", "IPS (+-se)", "DR (+-se)",
+            "IPS err", "DR err");
+    for (int k = 0; k < r->nope; k++) {
+        const oq_ope *o = &r->ope[k];
+        fprintf(fp, "%-26s %9.3f %9.3f +-%5.3f %9.3f +-%5.3f %7.1f%% %7.1f%%\n", r->ope_name[k],
+                o->truth, o->ips, o->ips_se, o->dr, o->dr_se,
+                100 * (o->ips - o->truth) / fabs(o->truth),
+                100 * (o->dr - o->truth) / fabs(o->truth));
+    }
+    if (r->scorer_interim)
+        fprintf(fp,
+                "\nNOTE: the run's scorer was %s; its r^ is an interim stand-in, not the "
+                "profit model.\n",
+                r->scorer);
+}
+
+int oq_eval_write_json(const oq_eval_report *r, const char *path, oq_error *err)
+{
+    json_t *root = json_object(), *pols = json_array(), *ope = json_object();
+    for (int k = 0; k < r->npol; k++)
+        json_array_append_new(pols,
+                              json_pack("{s:s, s:f, s:f, s:f}", "name", r->pol[k].name, "profit",
+                                        r->pol[k].profit, "spend", r->pol[k].spend,
+                                        "pct_of_oracle_uplift", r->pol[k].pct_of_oracle_uplift));
+    for (int k = 0; k < r->nope; k++) {
+        const oq_ope *o = &r->ope[k];
+        json_object_set_new(ope, r->ope_name[k],
+                            json_pack("{s:I, s:I, s:f, s:f, s:f, s:f, s:f}", "rows",
+                                      (json_int_t)o->rows, "matched", (json_int_t)o->matched,
+                                      "true", o->truth, "ips", o->ips, "ips_se", o->ips_se, "dr",
+                                      o->dr, "dr_se", o->dr_se));
+    }
+    json_object_set_new(root, "customers", json_integer((json_int_t)r->customers));
+    json_object_set_new(root, "scorer",
+                        json_pack("{s:s, s:b}", "name", r->scorer, "interim", r->scorer_interim));
+    json_object_set_new(root, "policies", pols);
+    json_object_set_new(root, "ope", ope);
+    int rc = oq_json_write_atomic(path, root, err);
+    json_decref(root);
+    return rc;
+}

@@ -1,0 +1,497 @@
+/* db.c - customer log and daily lists in PostgreSQL (db.h), with libpq.
+ *
+ * Bulk paths use COPY in text format (PostgreSQL docs, "COPY", File Formats:
+ * tab-separated, backslash escapes for tab, newline, carriage return and
+ * backslash). Protocol per libpq docs 34.10: PQputCopyData ... PQputCopyEnd,
+ * then PQgetResult until NULL; PQgetCopyData returns one whole row a call. */
+#include "offerq/prod/db.h"
+#include "offerq/core/csv.h"
+#include "util/num.h"
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WHERE "PostgreSQL"
+#define COPY_CHUNK (256 * 1024)
+
+static const char *schema_sql =
+    "CREATE TABLE IF NOT EXISTS customer_log (\n"
+    "  user_id bigint NOT NULL,\n"
+    "  snapshot_date date NOT NULL,\n"
+    "  days_since_last_purchase integer NOT NULL CHECK (days_since_last_purchase >= 0),\n"
+    "  purchases_last_30d integer NOT NULL CHECK (purchases_last_30d >= 0),\n"
+    "  avg_order_value double precision NOT NULL CHECK (avg_order_value >= 0),\n"
+    "  category text NOT NULL CHECK (category <> ''),\n"
+    "  remaining_budget_pct real NOT NULL CHECK (remaining_budget_pct BETWEEN 0 AND 1),\n"
+    "  coupon_offered text NOT NULL CHECK (coupon_offered IN ('none','5','10','20')),\n"
+    "  order_placed smallint NOT NULL CHECK (order_placed IN (0, 1)),\n"
+    "  order_profit double precision NOT NULL,\n"
+    "  PRIMARY KEY (user_id, snapshot_date));\n"
+    "CREATE TABLE IF NOT EXISTS runs (\n"
+    "  run_id bigserial PRIMARY KEY,\n"
+    "  started_at timestamptz NOT NULL,\n"
+    "  finished_at timestamptz NOT NULL DEFAULT now(),\n"
+    "  source text,\n"
+    "  log_rows bigint NOT NULL DEFAULT 0,\n"
+    "  recommendations bigint NOT NULL DEFAULT 0,\n"
+    "  report jsonb);\n"
+    "CREATE TABLE IF NOT EXISTS recommendations (\n"
+    "  run_id bigint NOT NULL REFERENCES runs ON DELETE CASCADE,\n"
+    "  user_id bigint NOT NULL,\n"
+    "  snapshot_date date NOT NULL,\n"
+    "  state text NOT NULL,\n"
+    "  coupon text NOT NULL CHECK (coupon IN ('none','5','10','20')),\n"
+    "  expected_profit double precision NOT NULL,\n"
+    "  p_alive double precision NOT NULL CHECK (p_alive BETWEEN 0 AND 1),\n"
+    "  PRIMARY KEY (run_id, user_id));\n";
+
+#define LOG_COLS                                                                                   \
+    "user_id, snapshot_date, days_since_last_purchase, purchases_last_30d, "                       \
+    "avg_order_value, category, remaining_budget_pct, coupon_offered, order_placed, "              \
+    "order_profit"
+
+static void quiet_notice(void *arg, const char *msg)
+{
+    (void)arg;
+    (void)msg;
+}
+
+/* Server message (+ detail) without the trailing newline. */
+static int pg_fail(oq_error *err, PGconn *c, const PGresult *res, const char *what)
+{
+    const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    const char *detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
+    char buf[400];
+    snprintf(buf, sizeof buf, "%s", msg ? msg : (c ? PQerrorMessage(c) : "no connection"));
+    size_t n = strlen(buf);
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+        buf[--n] = 0;
+    return oq_error_set(err, OQ_EIO, WHERE, 0, 0, "%s: %s%s%s", what, buf, detail ? " - " : "",
+                        detail ? detail : "");
+}
+
+static PGconn *db_connect(const char *url, oq_error *err, int *rc)
+{
+    PGconn *c = PQconnectdb(url);
+    if (!c) {
+        *rc = oq_error_set(err, OQ_ENOMEM, WHERE, 0, 0, "out of memory");
+        return NULL;
+    }
+    if (PQstatus(c) != CONNECTION_OK) {
+        *rc = pg_fail(err, c, NULL, "cannot connect");
+        PQfinish(c);
+        return NULL;
+    }
+    PQsetNoticeProcessor(c, quiet_notice, NULL);
+    /* Dates as YYYY-MM-DD and floats in their shortest exact form (the
+     * default since PostgreSQL 12; said here so older servers agree). */
+    PGresult *res = PQexec(c, "SET DateStyle = 'ISO, YMD'; SET extra_float_digits = 1; "
+                              "SET client_encoding = 'UTF8'");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        *rc = pg_fail(err, c, res, "session setup");
+        PQclear(res);
+        PQfinish(c);
+        return NULL;
+    }
+    PQclear(res);
+    *rc = 0;
+    return c;
+}
+
+static int exec_ok(PGconn *c, const char *sql, const char *what, oq_error *err)
+{
+    PGresult *res = PQexec(c, sql);
+    ExecStatusType st = PQresultStatus(res);
+    int rc = (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) ? 0 : pg_fail(err, c, res, what);
+    PQclear(res);
+    return rc;
+}
+
+int oq_db_init(const char *url, oq_error *err)
+{
+    int rc;
+    PGconn *c = db_connect(url, err, &rc);
+    if (!c) return rc;
+    rc = exec_ok(c, schema_sql, "creating the schema", err);
+    PQfinish(c);
+    return rc;
+}
+
+/* ---- COPY FROM STDIN ------------------------------------------------------- */
+
+typedef struct copybuf {
+    PGconn *c;
+    char *buf; /* (COPY_CHUNK) */
+    size_t n;
+    int failed;
+} copybuf;
+
+static void cb_flush(copybuf *b)
+{
+    if (b->n && !b->failed && PQputCopyData(b->c, b->buf, (int)b->n) != 1) b->failed = 1;
+    b->n = 0;
+}
+
+static void cb_put(copybuf *b, const char *s, size_t len)
+{
+    if (b->n + len > COPY_CHUNK) cb_flush(b);
+    if (len > COPY_CHUNK) { /* never for our rows; keep it correct anyway */
+        if (!b->failed && PQputCopyData(b->c, s, (int)len) != 1) b->failed = 1;
+        return;
+    }
+    memcpy(b->buf + b->n, s, len);
+    b->n += len;
+}
+
+/* Text-format escaping of a field (COPY docs: backslash, tab, LF, CR). */
+static void cb_put_text(copybuf *b, const char *s)
+{
+    char tmp[2 * 256];
+    size_t k = 0;
+    for (; *s; s++) {
+        if (k + 2 > sizeof tmp) {
+            cb_put(b, tmp, k);
+            k = 0;
+        }
+        switch (*s) {
+        case '\\':
+            tmp[k++] = '\\';
+            tmp[k++] = '\\';
+            break;
+        case '\t':
+            tmp[k++] = '\\';
+            tmp[k++] = 't';
+            break;
+        case '\n':
+            tmp[k++] = '\\';
+            tmp[k++] = 'n';
+            break;
+        case '\r':
+            tmp[k++] = '\\';
+            tmp[k++] = 'r';
+            break;
+        default:
+            tmp[k++] = *s;
+        }
+    }
+    cb_put(b, tmp, k);
+}
+
+static void cb_printf(copybuf *b, const char *fmt, ...) OQ_PRINTF(2, 3);
+static void cb_printf(copybuf *b, const char *fmt, ...)
+{
+    char tmp[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized)
+    va_end(ap);
+    if (n > 0) cb_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+
+/* End the COPY and collect its result. On a server error *bad_row receives
+ * the 1-based row of the COPY stream it names (0 if none). */
+static int copy_end(copybuf *b, const char *what, long *bad_row, oq_error *err)
+{
+    int rc = 0;
+    cb_flush(b);
+    if (PQputCopyEnd(b->c, b->failed ? "client write failed" : NULL) != 1)
+        return pg_fail(err, b->c, NULL, what);
+    PGresult *res;
+    while ((res = PQgetResult(b->c))) {
+        if (!rc && PQresultStatus(res) != PGRES_COMMAND_OK) {
+            rc = pg_fail(err, b->c, res, what);
+            const char *ctx = PQresultErrorField(res, PG_DIAG_CONTEXT);
+            const char *ln = ctx ? strstr(ctx, ", line ") : NULL;
+            if (ln && bad_row) *bad_row = strtol(ln + 7, NULL, 10);
+        }
+        PQclear(res);
+    }
+    return rc;
+}
+
+/* Find the file line of data record k (1-based, header excluded). */
+typedef struct line_find {
+    long want, seen, line;
+} line_find;
+
+static int line_cb(void *ctx, char **f, const size_t *lens, size_t n, long line, oq_error *err)
+{
+    (void)f, (void)lens, (void)n, (void)err;
+    line_find *lf = ctx;
+    if (lf->seen++ == lf->want) {
+        lf->line = line;
+        return OQ_ELIMIT; /* found: stop reading */
+    }
+    return 0;
+}
+
+static long file_line_of_row(const char *path, long k)
+{
+    line_find lf = {.want = k, .seen = 0, .line = 0}; /* record 0 is the header */
+    oq_error e = {0};
+    if (oq_csv_read(path, NULL, line_cb, &lf, &e) == OQ_ELIMIT) return lf.line;
+    return 0;
+}
+
+int oq_db_load_log(const char *url, const char *csv_path, size_t *n_loaded, oq_error *err)
+{
+    if (n_loaded) *n_loaded = 0;
+    oq_log *log = NULL;
+    int rc = oq_log_read(csv_path, &log, err);
+    if (rc) return rc; /* validated first: nothing sent */
+    PGconn *c = db_connect(url, err, &rc);
+    copybuf b = {.c = c};
+    if (!c) goto cleanup;
+    if (!(b.buf = malloc(COPY_CHUNK))) {
+        rc = oq_error_set(err, OQ_ENOMEM, WHERE, 0, 0, "out of memory");
+        goto cleanup;
+    }
+    if ((rc = exec_ok(c, "BEGIN", "BEGIN", err))) goto cleanup;
+    PGresult *res = PQexec(c, "COPY customer_log (" LOG_COLS ") FROM STDIN");
+    if (PQresultStatus(res) != PGRES_COPY_IN) {
+        rc = pg_fail(err, c, res, "COPY customer_log");
+        PQclear(res);
+        goto cleanup;
+    }
+    PQclear(res);
+    for (size_t i = 0; i < log->n && !b.failed; i++) {
+        char date[11];
+        oq_date_format(log->day[i], date);
+        cb_printf(&b, "%lld\t%s\t%d\t%d\t%.17g\t", (long long)log->user_id[i], date,
+                  log->days_since[i], log->purchases_30d[i], log->aov[i]);
+        cb_put_text(&b, log->cats.names[log->category[i]]);
+        cb_printf(&b, "\t%.9g\t%s\t%d\t%.17g\n", (double)log->budget[i],
+                  oq_coupon_name(log->coupon[i]), log->order[i], log->profit[i]);
+    }
+    long bad_row = 0;
+    if ((rc = copy_end(&b, "loading customer_log", &bad_row, err))) {
+        /* Name the file line of the refused row (COPY counts rows from 1). */
+        long line = bad_row > 0 ? file_line_of_row(csv_path, bad_row) : 0;
+        if (line > 0) {
+            char msg[sizeof err->msg];
+            snprintf(msg, sizeof msg, "%s", err ? err->msg : "");
+            rc = oq_error_set(err, OQ_EPARSE, csv_path, line, 0,
+                              "row refused by the database, nothing loaded: %s", msg);
+        }
+        goto cleanup;
+    }
+    if ((rc = exec_ok(c, "COMMIT", "COMMIT", err))) goto cleanup;
+    if (n_loaded) *n_loaded = log->n;
+cleanup:
+    /* Closing without COMMIT rolls the transaction back. */
+    if (c) PQfinish(c);
+    free(b.buf);
+    oq_log_free(log);
+    return rc;
+}
+
+/* ---- COPY TO STDOUT ---------------------------------------------------------- */
+
+/* Undo text-format escapes in place; returns the new length. */
+static size_t unescape(char *s, size_t len)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] != '\\' || i + 1 == len) {
+            s[o++] = s[i];
+            continue;
+        }
+        char e = s[++i];
+        s[o++] = e == 't'   ? '\t'
+                 : e == 'n' ? '\n'
+                 : e == 'r' ? '\r'
+                 : e == 'b' ? '\b'
+                 : e == 'f' ? '\f'
+                 : e == 'v' ? '\v'
+                            : e;
+    }
+    s[o] = 0;
+    return o;
+}
+
+/* Parse one COPY text row (no trailing newline) into row r of l. */
+static int parse_row(oq_log *l, char *line, size_t len, size_t r)
+{
+    char *f[10];
+    size_t fl[10];
+    size_t nf = 0;
+    char *p = line, *end = line + len;
+    while (nf < 10) {
+        char *t = memchr(p, '\t', (size_t)(end - p));
+        if (!t) t = end;
+        f[nf] = p;
+        fl[nf] = (size_t)(t - p);
+        *t = 0;
+        nf++;
+        if (t == end) break;
+        p = t + 1;
+    }
+    if (nf != 10) return -1;
+    int64_t iv;
+    double dv;
+    if (oq_parse_i64(f[0], fl[0], &iv)) return -1;
+    l->user_id[r] = iv;
+    if (oq_date_parse(f[1], fl[1], &l->day[r])) return -1;
+    if (oq_parse_i64(f[2], fl[2], &iv) || iv < 0 || iv > INT32_MAX) return -1;
+    l->days_since[r] = (int32_t)iv;
+    if (oq_parse_i64(f[3], fl[3], &iv) || iv < 0 || iv > INT32_MAX) return -1;
+    l->purchases_30d[r] = (int32_t)iv;
+    if (oq_parse_f64(f[4], fl[4], &dv) || dv < 0) return -1;
+    l->aov[r] = dv;
+    uint32_t cat;
+    size_t cl = unescape(f[5], fl[5]);
+    if (cl == 0 || oq_dict_intern(&l->cats, f[5], cl, &cat)) return -1;
+    l->category[r] = (uint16_t)cat;
+    if (oq_parse_f64(f[6], fl[6], &dv) || !(dv >= 0 && dv <= 1)) return -1;
+    l->budget[r] = (float)dv;
+    int cp = oq_coupon_parse(f[7]);
+    if (cp < 0) return -1;
+    l->coupon[r] = (uint8_t)cp;
+    if (fl[8] != 1 || (f[8][0] != '0' && f[8][0] != '1')) return -1;
+    l->order[r] = (uint8_t)(f[8][0] - '0');
+    if (oq_parse_f64(f[9], fl[9], &dv)) return -1;
+    l->profit[r] = dv;
+    return 0;
+}
+
+int oq_db_read_log(const char *url, oq_log **out, oq_error *err)
+{
+    *out = NULL;
+    int rc;
+    oq_log *l = NULL;
+    PGconn *c = db_connect(url, err, &rc);
+    if (!c) return rc;
+    if (!(l = calloc(1, sizeof *l))) {
+        rc = oq_error_set(err, OQ_ENOMEM, WHERE, 0, 0, "out of memory");
+        goto cleanup;
+    }
+    PGresult *res = PQexec(c, "COPY (SELECT " LOG_COLS " FROM customer_log "
+                              "ORDER BY user_id, snapshot_date) TO STDOUT");
+    if (PQresultStatus(res) != PGRES_COPY_OUT) {
+        rc = pg_fail(err, c, res, "reading customer_log");
+        PQclear(res);
+        goto cleanup;
+    }
+    PQclear(res);
+    char *row;
+    int len;
+    while ((len = PQgetCopyData(c, &row, 0)) > 0) {
+        if (!rc) {
+            size_t n = (size_t)len;
+            if (n && row[n - 1] == '\n') n--;
+            if (oq_log_reserve(l, l->n + 1))
+                rc = oq_error_set(err, OQ_ENOMEM, WHERE, 0, 0, "out of memory");
+            else if (parse_row(l, row, n, l->n))
+                rc =
+                    oq_error_set(err, OQ_EPARSE, "customer_log", (long)l->n + 1, 0,
+                                 "row %zu from the database does not fit the log schema", l->n + 1);
+            else
+                l->n++;
+        }
+        PQfreemem(row); /* keep draining so the connection ends cleanly */
+    }
+    if (len == -2 && !rc) rc = pg_fail(err, c, NULL, "reading customer_log");
+    while ((res = PQgetResult(c))) {
+        if (!rc && PQresultStatus(res) != PGRES_COMMAND_OK)
+            rc = pg_fail(err, c, res, "reading customer_log");
+        PQclear(res);
+    }
+    if (rc) goto cleanup;
+    *out = l;
+    l = NULL;
+cleanup:
+    oq_log_free(l);
+    PQfinish(c);
+    return rc;
+}
+
+/* ---- runs and recommendations -------------------------------------------------- */
+
+int oq_db_save_run(const char *url, const oq_reco *reco, const oq_db_run *run, int64_t *run_id,
+                   oq_error *err)
+{
+    if (run_id) *run_id = 0;
+    if (run->report_json) {
+        json_error_t je;
+        json_t *j = json_loads(run->report_json, 0, &je);
+        if (!j)
+            return oq_error_set(err, OQ_EINVAL, "report", je.line, je.column,
+                                "report is not JSON: %s", je.text);
+        json_decref(j);
+    }
+    int rc;
+    PGconn *c = db_connect(url, err, &rc);
+    copybuf b = {.c = c};
+    if (!c) return rc;
+    if (!(b.buf = malloc(COPY_CHUNK))) {
+        rc = oq_error_set(err, OQ_ENOMEM, WHERE, 0, 0, "out of memory");
+        goto cleanup;
+    }
+    if ((rc = exec_ok(c, "BEGIN", "BEGIN", err))) goto cleanup;
+    char started[64], rows[32], nreco[32];
+    snprintf(started, sizeof started, "%.6f", run->started_at);
+    snprintf(rows, sizeof rows, "%zu", run->log_rows);
+    snprintf(nreco, sizeof nreco, "%zu", reco->n);
+    const char *params[5] = {started, run->source, rows, nreco, run->report_json};
+    PGresult *res = PQexecParams(
+        c,
+        "INSERT INTO runs (started_at, source, log_rows, recommendations, report) VALUES ("
+        "CASE WHEN $1::float8 = 0 THEN now() ELSE to_timestamp($1::float8) END, $2, $3, $4, "
+        "$5::jsonb) RETURNING run_id",
+        5, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        rc = pg_fail(err, c, res, "recording the run");
+        PQclear(res);
+        goto cleanup;
+    }
+    long long id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    res = PQexec(c, "COPY recommendations (run_id, user_id, snapshot_date, state, coupon, "
+                    "expected_profit, p_alive) FROM STDIN");
+    if (PQresultStatus(res) != PGRES_COPY_IN) {
+        rc = pg_fail(err, c, res, "COPY recommendations");
+        PQclear(res);
+        goto cleanup;
+    }
+    PQclear(res);
+    for (size_t i = 0; i < reco->n && !b.failed; i++) {
+        const oq_reco_row *w = &reco->rows[i];
+        char date[11];
+        oq_date_format(w->day, date);
+        cb_printf(&b, "%lld\t%lld\t%s\t", id, (long long)w->user_id, date);
+        cb_put_text(&b, w->state);
+        cb_printf(&b, "\t%s\t%.17g\t%.17g\n", oq_coupon_name(w->coupon), w->expected_profit,
+                  w->p_alive);
+    }
+    if ((rc = copy_end(&b, "saving recommendations", NULL, err))) goto cleanup;
+    if ((rc = exec_ok(c, "COMMIT", "COMMIT", err))) goto cleanup;
+    if (run_id) *run_id = id;
+cleanup:
+    PQfinish(c);
+    free(b.buf);
+    return rc;
+}
+
+int oq_db_counts(const char *url, int64_t *log_rows, int64_t *runs, int64_t *recos, oq_error *err)
+{
+    int rc;
+    PGconn *c = db_connect(url, err, &rc);
+    if (!c) return rc;
+    PGresult *res =
+        PQexec(c, "SELECT (SELECT count(*) FROM customer_log), "
+                  "(SELECT count(*) FROM runs), (SELECT count(*) FROM recommendations)");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        rc = pg_fail(err, c, res, "counting rows");
+    } else {
+        if (log_rows) *log_rows = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        if (runs) *runs = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+        if (recos) *recos = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+    }
+    PQclear(res);
+    PQfinish(c);
+    return rc;
+}

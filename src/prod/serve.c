@@ -1,0 +1,918 @@
+/* serve.c - the HTTP service (serve.h) on libmicrohttpd.
+ *
+ * libmicrohttpd calls the access handler several times per request: once
+ * with the headers (we allocate the per-connection request record), once per
+ * chunk of body (accumulated here, capped at max_body), and a last time with
+ * *upload_data_size == 0, when we route and answer. Routes are a table; each
+ * handler fills a reply (status, body) and never touches MHD itself.
+ *
+ * Data sources: --dir loads DIR/recommendations.csv once at start (read-only
+ * afterwards, shared by all threads); --redis asks Redis per request through
+ * one hiredis context per worker thread (pthread key, created lazily,
+ * dropped after an error so the next request reconnects). */
+#include "offerq/prod/serve.h"
+#include "offerq/core/data.h"
+#include "offerq/core/io.h"
+#include "offerq/prod/publish.h"
+#include "offerq/coupon/reco.h"
+#include "prod/serve_int.h"
+#include "util/num.h"
+
+#include <dirent.h>
+#include <hiredis/hiredis.h>
+#include <jansson.h>
+#include <math.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#define DASH_MAX_USERS 200000 /* rows the dashboard ships; more: OQ_ELIMIT */
+#define MAX_SVGS 32
+
+/* ---- metrics ------------------------------------------------------------------ */
+
+enum {
+    EP_RECOMMEND,
+    EP_ALIVE,
+    EP_PROFIT,
+    EP_CROSSSELL,
+    EP_DASHJSON,
+    EP_FILES,
+    EP_HEALTHZ,
+    EP_METRICS,
+    EP_DASHBOARD,
+    EP_OTHER,
+    N_EP
+};
+static const char *ep_name[N_EP] = {"recommend",      "alive", "profit",  "crosssell",
+                                    "dashboard_json", "files", "healthz", "metrics",
+                                    "dashboard",      "other"};
+static const int codes[] = {200, 400, 404, 405, 413, 500, 503};
+#define N_CODE (sizeof codes / sizeof *codes + 1) /* + "other" */
+static const double buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025,
+                                 0.005,  0.01,    0.025,  0.1,   1.0};
+#define N_BUCKET (sizeof buckets / sizeof *buckets)
+
+typedef struct metrics {
+    atomic_ullong count[N_EP][N_CODE];
+    atomic_ullong hist[N_EP][N_BUCKET + 1]; /* per bucket (not cumulative); last = +Inf */
+    atomic_ullong sum_ns[N_EP];
+    atomic_llong redis_version; /* last version seen in Redis */
+} metrics;
+
+static size_t code_index(int code)
+{
+    for (size_t i = 0; i < N_CODE - 1; i++)
+        if (codes[i] == code) return i;
+    return N_CODE - 1;
+}
+
+static void observe(metrics *m, int ep, int code, double seconds)
+{
+    atomic_fetch_add_explicit(&m->count[ep][code_index(code)], 1, memory_order_relaxed);
+    size_t b = 0;
+    while (b < N_BUCKET && seconds > buckets[b])
+        b++;
+    atomic_fetch_add_explicit(&m->hist[ep][b], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&m->sum_ns[ep], (unsigned long long)(seconds * 1e9),
+                              memory_order_relaxed);
+}
+
+/* ---- server ------------------------------------------------------------------- */
+
+struct oq_serve {
+    oq_serve_config cfg;
+    struct MHD_Daemon *d;
+    int port;
+    metrics m;
+    /* --dir */
+    oq_reco *reco;
+    char version[32];
+    char *dash_json; /* built once at start */
+    char svgs[MAX_SVGS][64];
+    int n_svgs;
+    /* --redis */
+    pthread_key_t redis_key;
+    int have_key;
+};
+
+typedef struct request {
+    double t0;
+    char *body;
+    size_t len, cap;
+    int too_big;
+    const char *query; /* raw query string when there is no connection (oq_serve_handle) */
+} request;
+
+typedef struct reply {
+    int status;
+    char *body; /* malloc'ed, or NULL when static_body is set */
+    const char *static_body;
+    const char *type;  /* Content-Type */
+    const char *allow; /* Allow header for 405 */
+} reply;
+
+static int reply_json(reply *r, int status, json_t *o)
+{
+    r->status = status;
+    r->type = "application/json";
+    r->body = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
+    json_decref(o);
+    if (!r->body) {
+        r->status = 500;
+        r->static_body = "{\"error\":\"out of memory\"}";
+    }
+    return r->status;
+}
+
+static int reply_error(reply *r, int status, const char *fmt, ...) OQ_PRINTF(3, 4);
+static int reply_error(reply *r, int status, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return reply_json(r, status, json_pack("{s:s}", "error", msg));
+}
+
+/* ---- Redis per thread ----------------------------------------------------------- */
+
+static void free_redis(void *p)
+{
+    if (p) redisFree(p);
+}
+
+static redisContext *thread_redis(oq_serve *s, oq_error *err)
+{
+    redisContext *c = pthread_getspecific(s->redis_key);
+    if (c) return c;
+    if (oq_redis_connect(s->cfg.redis_url, &c, err)) return NULL;
+    pthread_setspecific(s->redis_key, c);
+    return c;
+}
+
+static void drop_redis(oq_serve *s)
+{
+    redisContext *c = pthread_getspecific(s->redis_key);
+    if (c) redisFree(c);
+    pthread_setspecific(s->redis_key, NULL);
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* ---- handlers -------------------------------------------------------------------- */
+
+typedef int (*handler_fn)(oq_serve *s, const char *path, struct MHD_Connection *conn, request *rq,
+                          reply *out);
+
+static json_t *row_json(const oq_reco_row *w, const char *version)
+{
+    char date[11];
+    oq_date_format(w->day, date);
+    return json_pack("{s:I, s:s, s:f, s:f, s:f, s:s, s:s, s:s}", "user_id", (json_int_t)w->user_id,
+                     "coupon", oq_coupon_name(w->coupon), "coupon_value",
+                     oq_coupon_value(w->coupon), "expected_profit", w->expected_profit, "p_alive",
+                     w->p_alive, "snapshot_date", date, "state", w->state, "version", version);
+}
+
+static int h_recommend(oq_serve *s, const char *path, struct MHD_Connection *conn, request *rq,
+                       reply *out)
+{
+    (void)conn, (void)rq;
+    const char *id = path + strlen("/v1/recommend/");
+    int64_t u;
+    if (oq_parse_i64(id, strlen(id), &u))
+        return reply_error(out, 400, "user_id must be an integer, got \"%.40s\"", id);
+    if (s->reco) {
+        const oq_reco_row *w = oq_reco_find(s->reco, u);
+        if (!w) return reply_error(out, 404, "unknown user %lld", (long long)u);
+        return reply_json(out, 200, row_json(w, s->version));
+    }
+    oq_error err = {0};
+    redisContext *c = thread_redis(s, &err);
+    char *js = NULL;
+    long long v = 0;
+    if (!c || oq_redis_lookup(c, s->cfg.redis_prefix, u, &js, &v, &err)) {
+        if (c) drop_redis(s);
+        return reply_error(out, 503, "recommendation store unavailable: %s", err.msg);
+    }
+    atomic_store_explicit(&s->m.redis_version, v, memory_order_relaxed);
+    if (!v) return reply_error(out, 503, "nothing published yet");
+    if (!js) return reply_error(out, 404, "unknown user %lld", (long long)u);
+    oq_reco_row w;
+    char ver[32];
+    snprintf(ver, sizeof ver, "%lld", v);
+    int bad = oq_reco_row_from_json(js, u, &w, &err);
+    free(js);
+    if (bad) return reply_error(out, 500, "corrupt entry in the store: %s", err.msg);
+    return reply_json(out, 200, row_json(&w, ver));
+}
+
+/* Parse the body as a JSON object; on failure fill a 400 reply. */
+static json_t *body_object(request *rq, reply *out)
+{
+    json_error_t je;
+    json_t *o = rq->body ? json_loadb(rq->body, rq->len, 0, &je) : NULL;
+    if (!o) {
+        if (rq->body)
+            reply_error(out, 400, "bad JSON at line %d column %d: %s", je.line, je.column, je.text);
+        else
+            reply_error(out, 400, "empty body: expected a JSON object");
+        return NULL;
+    }
+    if (!json_is_object(o)) {
+        json_decref(o);
+        reply_error(out, 400, "expected a JSON object");
+        return NULL;
+    }
+    return o;
+}
+
+/* A finite number field in [lo, hi]; on failure fill a 400 reply, return -1. */
+static int num_field(json_t *o, const char *k, double lo, double hi, double *v, reply *out)
+{
+    json_t *f = json_object_get(o, k);
+    if (!f) return reply_error(out, 400, "missing field \"%s\"", k), -1;
+    if (!json_is_number(f)) return reply_error(out, 400, "field \"%s\" must be a number", k), -1;
+    *v = json_number_value(f);
+    if (!isfinite(*v) || *v < lo || *v > hi)
+        return reply_error(out, 400, "field \"%s\" = %g is out of range [%g, %g]", k, *v, lo, hi),
+               -1;
+    return 0;
+}
+
+static int model_missing(reply *out, const char *model)
+{
+    return reply_json(out, 503,
+                      json_pack("{s:s, s:s}", "error", "model not loaded", "model", model));
+}
+
+static int h_alive(oq_serve *s, const char *path, struct MHD_Connection *conn, request *rq,
+                   reply *out)
+{
+    (void)path, (void)conn;
+    json_t *o = body_object(rq, out);
+    if (!o) return out->status;
+    double x, tx, T, t = -1;
+    int bad = num_field(o, "x", 0, 1e7, &x, out) || num_field(o, "t_x", 0, 1e7, &tx, out) ||
+              num_field(o, "T", 0, 1e7, &T, out) ||
+              (json_object_get(o, "t") && num_field(o, "t", 0, 1e7, &t, out));
+    json_decref(o);
+    if (bad) return out->status;
+    if (x != floor(x)) return reply_error(out, 400, "x must be a whole number of repeat purchases");
+    if (!(T > 0)) return reply_error(out, 400, "T must be > 0");
+    if (tx > T) return reply_error(out, 400, "t_x (%g) must not exceed T (%g)", tx, T);
+    if (x == 0 && tx != 0) return reply_error(out, 400, "t_x must be 0 when x = 0");
+    const oq_serve_models *m = &s->cfg.models;
+    if (!m->p_alive || (t >= 0 && !m->expected)) return model_missing(out, "bgnbd");
+    double p = m->p_alive(m->alive_ctx, x, tx, T), ex = 0;
+    if (!(p >= 0 && p <= 1)) return reply_error(out, 500, "model returned %g", p);
+    if (t >= 0 && (m->expected(m->alive_ctx, t, x, tx, T, &ex) || !(ex >= 0) || !isfinite(ex)))
+        return reply_error(out, 500, "model could not compute the expected purchases in t = %g", t);
+    json_t *r = json_pack("{s:f}", "p_alive", p);
+    if (r && t >= 0) {
+        json_object_set_new(r, "t", json_real(t));
+        json_object_set_new(r, "expected_purchases", json_real(ex));
+    }
+    if (r && m->alive_unit_days > 0)
+        json_object_set_new(r, "unit_days", json_real(m->alive_unit_days));
+    return reply_json(out, 200, r);
+}
+
+static int h_profit(oq_serve *s, const char *path, struct MHD_Connection *conn, request *rq,
+                    reply *out)
+{
+    (void)path, (void)conn;
+    json_t *o = body_object(rq, out);
+    if (!o) return out->status;
+    const char **seq = NULL;
+    int st = 0;
+    json_t *js = json_object_get(o, "sequence"), *jf = json_object_get(o, "features"),
+           *jc = json_object_get(o, "coupon");
+    double feat[OQ_SERVE_NFEAT];
+    int coupon = -1;
+    if (!js || !jf || !jc) {
+        st = reply_error(out, 400, "missing field \"%s\"",
+                         !js   ? "sequence"
+                         : !jf ? "features"
+                               : "coupon");
+        goto cleanup;
+    }
+    size_t n = json_array_size(js);
+    if (!json_is_array(js) || n < 1 || n > 4096) {
+        st = reply_error(out, 400, "\"sequence\" must be an array of 1 to 4096 category names");
+        goto cleanup;
+    }
+    if (!(seq = malloc(n * sizeof *seq))) {
+        st = reply_error(out, 500, "out of memory");
+        goto cleanup;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!(seq[i] = json_string_value(json_array_get(js, i))) || !seq[i][0]) {
+            st = reply_error(out, 400, "\"sequence\"[%zu] must be a category name", i);
+            goto cleanup;
+        }
+    if (!json_is_array(jf) || json_array_size(jf) != OQ_SERVE_NFEAT) {
+        st = reply_error(out, 400, "\"features\" must be an array of %d numbers", OQ_SERVE_NFEAT);
+        goto cleanup;
+    }
+    for (size_t i = 0; i < OQ_SERVE_NFEAT; i++) {
+        json_t *f = json_array_get(jf, i);
+        feat[i] = json_is_number(f) ? json_number_value(f) : NAN;
+        if (!isfinite(feat[i])) {
+            st = reply_error(out, 400, "\"features\"[%zu] must be a finite number", i);
+            goto cleanup;
+        }
+    }
+    if (feat[0] < 0 || feat[1] < 0 || feat[2] < 0 || feat[3] < 0 || feat[3] > 1 || feat[4] < 0) {
+        st = reply_error(out, 400,
+                         "\"features\" out of range: days, purchases, order value and "
+                         "category must be >= 0, budget in [0, 1]");
+        goto cleanup;
+    }
+    if (json_is_string(jc))
+        coupon = oq_coupon_parse(json_string_value(jc));
+    else if (json_is_number(jc))
+        for (int k = 0; k < OQ_N_COUPONS; k++)
+            if (json_number_value(jc) == oq_coupon_value(k)) coupon = k;
+    if (coupon < 0) {
+        st = reply_error(out, 400, "\"coupon\" must be one of 0, 5, 10, 20");
+        goto cleanup;
+    }
+    if (!s->cfg.models.profit) {
+        st = model_missing(out, "profit");
+        goto cleanup;
+    }
+    char msg[256] = "";
+    double r_hat = 0;
+    int rc = s->cfg.models.profit(s->cfg.models.profit_ctx, seq, n, feat, coupon, &r_hat, msg,
+                                  sizeof msg);
+    if (rc)
+        st = reply_error(out, rc == OQ_EINVAL ? 400 : 500, "%s", msg[0] ? msg : oq_strerror(rc));
+    else
+        st = reply_json(
+            out, 200,
+            json_pack("{s:f, s:f}", "r_hat", r_hat, "coupon_value", oq_coupon_value(coupon)));
+cleanup:
+    free(seq);
+    json_decref(o);
+    return st;
+}
+
+/* Value of query argument key: from libmicrohttpd (already %-decoded) when
+ * there is a connection, else parsed from rq->query into buf (%XX and '+'
+ * decoded; a value that does not fit is cut). NULL if absent. */
+static const char *query_arg(struct MHD_Connection *conn, const request *rq, const char *key,
+                             char *buf, size_t len)
+{
+    if (conn) return MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, key);
+    size_t kl = strlen(key);
+    for (const char *p = rq->query; p && *p;) {
+        size_t l = strcspn(p, "&");
+        if (l >= kl && !strncmp(p, key, kl) && (l == kl || p[kl] == '=')) {
+            const char *v = p + kl + (l > kl), *end = p + l;
+            size_t n = 0;
+            while (v < end && n + 1 < len) {
+                int hi, lo;
+                if (*v == '%' && end - v >= 3 && (hi = hexval(v[1])) >= 0 &&
+                    (lo = hexval(v[2])) >= 0) {
+                    buf[n++] = (char)(hi * 16 + lo);
+                    v += 3;
+                } else {
+                    buf[n++] = *v == '+' ? ' ' : *v;
+                    v++;
+                }
+            }
+            buf[n] = 0;
+            return buf;
+        }
+        p += l + (p[l] == '&');
+    }
+    return NULL;
+}
+
+static int h_crosssell(oq_serve *s, const char *path, struct MHD_Connection *conn, request *rq,
+                       reply *out)
+{
+    (void)path;
+    char ibuf[64], vbuf[16384];
+    const char *item = query_arg(conn, rq, "item", ibuf, sizeof ibuf);
+    const char *inv = query_arg(conn, rq, "inventory", vbuf, sizeof vbuf);
+    if (!item || !inv)
+        return reply_error(out, 400, "missing query parameter \"%s\"",
+                           !item ? "item" : "inventory");
+    if (!item[0] || strlen(item) > 255)
+        return reply_error(out, 400, "item must be an item name (1 to 255 bytes)");
+    long levels[1024];
+    size_t n = 0;
+    for (const char *p = inv; *p;) {
+        size_t l = strcspn(p, ",");
+        int64_t v;
+        if (n == 1024 || l == 0 || oq_parse_i64(p, l, &v) || v < 0 || v > 1000000000)
+            return reply_error(out, 400,
+                               "inventory must be up to 1024 comma-separated integers >= 0");
+        levels[n++] = (long)v;
+        p += l + (p[l] == ',');
+    }
+    if (n == 0) return reply_error(out, 400, "inventory must not be empty");
+    if (!s->cfg.models.crosssell) return model_missing(out, "crosssell");
+    json_t *o = json_object();
+    if (!o) return reply_error(out, 500, "out of memory");
+    char msg[256] = "";
+    int rc =
+        s->cfg.models.crosssell(s->cfg.models.crosssell_ctx, item, levels, n, o, msg, sizeof msg);
+    if (rc) {
+        json_decref(o);
+        return reply_error(out, rc == OQ_EINVAL ? 400 : 500, "%s", msg[0] ? msg : oq_strerror(rc));
+    }
+    return reply_json(out, 200, o);
+}
+
+static int h_healthz(oq_serve *s, const char *path, struct MHD_Connection *conn, request *rq,
+                     reply *out)
+{
+    (void)path, (void)conn, (void)rq;
+    if (s->reco)
+        return reply_json(out, 200,
+                          json_pack("{s:s, s:s, s:s, s:I}", "status", "ok", "source", "dir",
+                                    "version", s->version, "users", (json_int_t)s->reco->n));
+    oq_error err = {0};
+    redisContext *c = thread_redis(s, &err);
+    char *js = NULL;
+    long long v = 0;
+    if (!c || oq_redis_lookup(c, s->cfg.redis_prefix, 0, &js, &v, &err)) {
+        if (c) drop_redis(s);
+        return reply_json(out, 503,
+                          json_pack("{s:s, s:s}", "status", "unavailable", "error", err.msg));
+    }
+    free(js);
+    atomic_store_explicit(&s->m.redis_version, v, memory_order_relaxed);
+    if (!v) return reply_json(out, 503, json_pack("{s:s}", "status", "nothing published"));
+    char ver[32];
+    snprintf(ver, sizeof ver, "%lld", v);
+    return reply_json(
+        out, 200, json_pack("{s:s, s:s, s:s}", "status", "ok", "source", "redis", "version", ver));
+}
+
+/* Append printf output to a growing buffer. */
+typedef struct sbuf {
+    char *p;
+    size_t n, cap;
+    int oom;
+} sbuf;
+
+static void sb_printf(sbuf *b, const char *fmt, ...) OQ_PRINTF(2, 3);
+static void sb_printf(sbuf *b, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int k =
+            b->oom ? 0 : vsnprintf(b->p ? b->p + b->n : NULL, b->p ? b->cap - b->n : 0, fmt, ap);
+        va_end(ap);
+        if (b->oom || k < 0) return;
+        if (b->p && (size_t)k < b->cap - b->n) {
+            b->n += (size_t)k;
+            return;
+        }
+        size_t cap = (b->cap ? b->cap * 2 : 8192) + (size_t)k;
+        char *q = realloc(b->p, cap);
+        if (!q) {
+            b->oom = 1;
+            return;
+        }
+        b->p = q;
+        b->cap = cap;
+    }
+}
+
+static int h_metrics(oq_serve *s, const char *path, struct MHD_Connection *conn, request *rq,
+                     reply *out)
+{
+    (void)path, (void)conn, (void)rq;
+    sbuf b = {0};
+    metrics *m = &s->m;
+    sb_printf(&b, "# HELP offerq_http_requests_total HTTP requests by endpoint and status code.\n"
+                  "# TYPE offerq_http_requests_total counter\n");
+    for (int e = 0; e < N_EP; e++)
+        for (size_t k = 0; k < N_CODE; k++) {
+            unsigned long long v = atomic_load(&m->count[e][k]);
+            if (!v) continue;
+            if (k < N_CODE - 1)
+                sb_printf(&b, "offerq_http_requests_total{endpoint=\"%s\",code=\"%d\"} %llu\n",
+                          ep_name[e], codes[k], v);
+            else
+                sb_printf(&b, "offerq_http_requests_total{endpoint=\"%s\",code=\"other\"} %llu\n",
+                          ep_name[e], v);
+        }
+    sb_printf(&b, "# HELP offerq_http_request_duration_seconds Time from request to reply.\n"
+                  "# TYPE offerq_http_request_duration_seconds histogram\n");
+    for (int e = 0; e < N_EP; e++) {
+        unsigned long long cum = 0;
+        for (size_t k = 0; k <= N_BUCKET; k++)
+            cum += atomic_load(&m->hist[e][k]);
+        if (!cum) continue;
+        unsigned long long total = cum;
+        cum = 0;
+        for (size_t k = 0; k < N_BUCKET; k++) {
+            cum += atomic_load(&m->hist[e][k]);
+            sb_printf(
+                &b, "offerq_http_request_duration_seconds_bucket{endpoint=\"%s\",le=\"%g\"} %llu\n",
+                ep_name[e], buckets[k], cum);
+        }
+        sb_printf(&b,
+                  "offerq_http_request_duration_seconds_bucket{endpoint=\"%s\",le=\"+Inf\"} %llu\n",
+                  ep_name[e], total);
+        sb_printf(&b, "offerq_http_request_duration_seconds_sum{endpoint=\"%s\"} %.9f\n",
+                  ep_name[e], (double)atomic_load(&m->sum_ns[e]) * 1e-9);
+        sb_printf(&b, "offerq_http_request_duration_seconds_count{endpoint=\"%s\"} %llu\n",
+                  ep_name[e], total);
+    }
+    char ver[32];
+    if (s->reco)
+        snprintf(ver, sizeof ver, "%s", s->version);
+    else
+        snprintf(ver, sizeof ver, "%lld", (long long)atomic_load(&m->redis_version));
+    sb_printf(&b,
+              "# HELP offerq_model_info Version of the list being served (Redis: last seen).\n"
+              "# TYPE offerq_model_info gauge\n"
+              "offerq_model_info{version=\"%s\",source=\"%s\"} 1\n",
+              ver, s->reco ? "dir" : "redis");
+    sb_printf(&b,
+              "# HELP offerq_models_loaded Model endpoints that are wired (1) or not (0).\n"
+              "# TYPE offerq_models_loaded gauge\n"
+              "offerq_models_loaded{model=\"bgnbd\"} %d\n"
+              "offerq_models_loaded{model=\"profit\"} %d\n"
+              "offerq_models_loaded{model=\"crosssell\"} %d\n",
+              s->cfg.models.p_alive != NULL, s->cfg.models.profit != NULL,
+              s->cfg.models.crosssell != NULL);
+    if (b.oom) {
+        free(b.p);
+        return reply_error(out, 500, "out of memory");
+    }
+    out->status = 200;
+    out->body = b.p;
+    out->type = "text/plain; version=0.0.4; charset=utf-8";
+    return 200;
+}
+
+static int h_dashboard(oq_serve *s, const char *path, struct MHD_Connection *conn, request *rq,
+                       reply *out)
+{
+    (void)s, (void)path, (void)conn, (void)rq;
+    out->status = 200;
+    out->static_body = oq_serve_dashboard_html;
+    out->type = "text/html; charset=utf-8";
+    return 200;
+}
+
+static int h_dashjson(oq_serve *s, const char *path, struct MHD_Connection *conn, request *rq,
+                      reply *out)
+{
+    (void)path, (void)conn, (void)rq;
+    if (s->dash_json) {
+        out->status = 200;
+        out->static_body = s->dash_json;
+        out->type = "application/json";
+        return 200;
+    }
+    oq_error err = {0};
+    redisContext *c = thread_redis(s, &err);
+    oq_reco *r = NULL;
+    char *files = NULL;
+    long long v = 0;
+    if (!c || oq_redis_fetch_list(c, s->cfg.redis_prefix, DASH_MAX_USERS, &r, &files, &v, &err)) {
+        if (c && !c->err) /* a limit, not a broken connection */
+            return reply_error(out, 503, "%s", err.msg);
+        if (c) drop_redis(s);
+        return reply_error(out, 503, "recommendation store unavailable: %s", err.msg);
+    }
+    char ver[32];
+    snprintf(ver, sizeof ver, "%lld", v);
+    char *js = oq_serve_dashboard_json(r, ver, files, NULL, 0);
+    oq_reco_free(r);
+    free(files);
+    if (!js) return reply_error(out, 500, "out of memory");
+    out->status = 200;
+    out->body = js;
+    out->type = "application/json";
+    return 200;
+}
+
+static int h_files(oq_serve *s, const char *path, struct MHD_Connection *conn, request *rq,
+                   reply *out)
+{
+    (void)conn, (void)rq;
+    const char *name = path + strlen("/v1/files/");
+    for (int i = 0; i < s->n_svgs; i++)
+        if (!strcmp(name, s->svgs[i])) {
+            char p[4096], *text;
+            size_t len;
+            oq_error err = {0};
+            snprintf(p, sizeof p, "%s/%s", s->cfg.dir, name);
+            if (oq_read_file(p, 16u << 20, &text, &len, &err))
+                return reply_error(out, 404, "%s", err.msg);
+            out->status = 200;
+            out->body = text;
+            out->type = "image/svg+xml";
+            return 200;
+        }
+    return reply_error(out, 404, "no such file");
+}
+
+typedef struct route {
+    const char *method;
+    const char *path;
+    int prefix; /* 1: path is a prefix (rest is the argument) */
+    int ep;
+    handler_fn fn;
+} route;
+
+/* Wiring a model endpoint is filling its function in oq_serve_models; the
+ * routes themselves never change. */
+static const route routes[] = {
+    {"GET", "/v1/recommend/", 1, EP_RECOMMEND, h_recommend},
+    {"POST", "/v1/alive", 0, EP_ALIVE, h_alive},
+    {"POST", "/v1/profit", 0, EP_PROFIT, h_profit},
+    {"GET", "/v1/crosssell", 0, EP_CROSSSELL, h_crosssell},
+    {"GET", "/v1/dashboard.json", 0, EP_DASHJSON, h_dashjson},
+    {"GET", "/v1/files/", 1, EP_FILES, h_files},
+    {"GET", "/healthz", 0, EP_HEALTHZ, h_healthz},
+    {"GET", "/metrics", 0, EP_METRICS, h_metrics},
+    {"GET", "/", 0, EP_DASHBOARD, h_dashboard},
+};
+#define N_ROUTES (sizeof routes / sizeof *routes)
+
+static int path_match(const route *r, const char *path)
+{
+    return r->prefix ? !strncmp(path, r->path, strlen(r->path)) : !strcmp(path, r->path);
+}
+
+static int dispatch(oq_serve *s, struct MHD_Connection *conn, const char *method, const char *path,
+                    request *rq, reply *out, int *ep)
+{
+    *ep = EP_OTHER;
+    const route *hit = NULL;
+    for (size_t i = 0; i < N_ROUTES; i++)
+        if (path_match(&routes[i], path)) {
+            *ep = routes[i].ep;
+            if (!strcmp(method, routes[i].method) ||
+                (!strcmp(method, "HEAD") && !strcmp(routes[i].method, "GET"))) {
+                hit = &routes[i];
+                break;
+            }
+            out->allow = routes[i].method;
+        }
+    if (!hit) {
+        if (out->allow)
+            return reply_error(out, 405, "method %s not allowed on %s (use %s)", method, path,
+                               out->allow);
+        return reply_error(out, 404, "no such endpoint %.100s", path);
+    }
+    if (rq->too_big) return reply_error(out, 413, "request body over %zu bytes", s->cfg.max_body);
+    return hit->fn(s, path, conn, rq, out);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    (void)version;
+    oq_serve *s = cls;
+    request *rq = *con_cls;
+    if (!rq) {
+        /* First call: headers only. */
+        if (!(rq = calloc(1, sizeof *rq))) return MHD_NO;
+        rq->t0 = oq_now();
+        *con_cls = rq;
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+        if (cl && strtoull(cl, NULL, 10) > s->cfg.max_body) rq->too_big = 1;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        /* A chunk of body: keep it unless over the limit (then drain it). */
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (rq->too_big || rq->len + n > s->cfg.max_body) {
+            rq->too_big = 1;
+            return MHD_YES;
+        }
+        if (rq->len + n + 1 > rq->cap) {
+            size_t cap = rq->cap ? rq->cap : 1024;
+            while (cap < rq->len + n + 1)
+                cap *= 2;
+            char *p = realloc(rq->body, cap);
+            if (!p) return MHD_NO;
+            rq->body = p;
+            rq->cap = cap;
+        }
+        memcpy(rq->body + rq->len, upload_data, n);
+        rq->len += n;
+        rq->body[rq->len] = 0;
+        return MHD_YES;
+    }
+    reply out = {0};
+    int ep;
+    dispatch(s, conn, method, url, rq, &out, &ep);
+    struct MHD_Response *resp;
+    if (out.static_body)
+        resp = MHD_create_response_from_buffer(strlen(out.static_body), (void *)out.static_body,
+                                               MHD_RESPMEM_PERSISTENT);
+    else
+        resp = MHD_create_response_from_buffer(out.body ? strlen(out.body) : 0, out.body,
+                                               MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(out.body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", out.type ? out.type : "application/json");
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    if (out.status == 405 && out.allow) MHD_add_response_header(resp, "Allow", out.allow);
+    enum MHD_Result r = MHD_queue_response(conn, (unsigned)out.status, resp);
+    MHD_destroy_response(resp);
+    observe(&s->m, ep, out.status, oq_now() - rq->t0);
+    return r;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls, (void)conn, (void)toe;
+    request *rq = *con_cls;
+    if (rq) {
+        free(rq->body);
+        free(rq);
+    }
+    *con_cls = NULL;
+}
+
+/* ---- start / stop ---------------------------------------------------------------- */
+
+static int load_dir(oq_serve *s, oq_error *err)
+{
+    char path[4096], *text = NULL;
+    size_t len;
+    snprintf(path, sizeof path, "%s/%s", s->cfg.dir, OQ_RECO_FILE);
+    int rc = oq_reco_read(path, &s->reco, err);
+    if (rc) return rc;
+    if ((rc = oq_read_file(path, (size_t)4 << 30, &text, &len, err))) return rc;
+    snprintf(s->version, sizeof s->version, "dir-%08x", oq_crc32(0, text, len));
+    free(text);
+    /* Side files the dashboard shows when present. */
+    json_t *files = json_object();
+    static const char *side[] = {"report.json", "eval.json", "crosssell.json"};
+    for (size_t i = 0; files && i < sizeof side / sizeof *side; i++) {
+        snprintf(path, sizeof path, "%s/%s", s->cfg.dir, side[i]);
+        if (!oq_file_exists(path) || oq_read_file(path, 16u << 20, &text, &len, NULL)) continue;
+        json_object_set_new(files, side[i], json_string(text));
+        free(text);
+    }
+    DIR *d = opendir(s->cfg.dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)) && s->n_svgs < MAX_SVGS) {
+        size_t l = strlen(e->d_name);
+        int ok = l > 4 && l < sizeof s->svgs[0] && !strcmp(e->d_name + l - 4, ".svg") &&
+                 e->d_name[0] != '.';
+        for (size_t k = 0; ok && k < l; k++)
+            ok = e->d_name[k] != '/';
+        if (ok) snprintf(s->svgs[s->n_svgs++], sizeof s->svgs[0], "%s", e->d_name);
+    }
+    if (d) closedir(d);
+    char *ftxt = files ? json_dumps(files, JSON_COMPACT) : NULL;
+    json_decref(files);
+    const char *names[MAX_SVGS];
+    for (int i = 0; i < s->n_svgs; i++)
+        names[i] = s->svgs[i];
+    s->dash_json =
+        ftxt ? oq_serve_dashboard_json(s->reco, s->version, ftxt, names, (size_t)s->n_svgs) : NULL;
+    free(ftxt);
+    if (!s->dash_json) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    return 0;
+}
+
+int oq_serve_load(const oq_serve_config *cfg, oq_serve **out, oq_error *err)
+{
+    *out = NULL;
+    if (!!cfg->redis_url == !!cfg->dir)
+        return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "give exactly one of a Redis URL or a DIR");
+    oq_serve *s = calloc(1, sizeof *s);
+    if (!s) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    s->cfg = *cfg;
+    if (!s->cfg.threads) s->cfg.threads = 2;
+    if (!s->cfg.max_connections) s->cfg.max_connections = 512;
+    if (!s->cfg.max_body) s->cfg.max_body = 64 * 1024;
+    if (!s->cfg.timeout_s) s->cfg.timeout_s = 15;
+    if (!s->cfg.bind) s->cfg.bind = "127.0.0.1";
+    int rc = 0;
+    if (cfg->dir) {
+        if ((rc = load_dir(s, err))) goto fail;
+    } else {
+        if (pthread_key_create(&s->redis_key, free_redis)) {
+            rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "pthread_key_create failed");
+            goto fail;
+        }
+        s->have_key = 1;
+        redisContext *c; /* fail early if Redis is not there */
+        if ((rc = oq_redis_connect(cfg->redis_url, &c, err))) goto fail;
+        redisFree(c);
+    }
+    *out = s;
+    return 0;
+fail:
+    oq_serve_stop(s);
+    return rc;
+}
+
+int oq_serve_handle(oq_serve *s, const char *method, const char *path, const char *query,
+                    const char *body, size_t len, char **resp, const char **type)
+{
+    request rq = {0};
+    reply out = {0};
+    int ep;
+    *resp = NULL;
+    rq.t0 = oq_now();
+    rq.query = query;
+    if (len > s->cfg.max_body) {
+        rq.too_big = 1;
+    } else if (body) {
+        /* As on_request keeps it: a NUL-terminated copy. */
+        if (!(rq.body = malloc(len + 1))) return -1;
+        memcpy(rq.body, body, len);
+        rq.body[len] = 0;
+        rq.len = rq.cap = len;
+    }
+    dispatch(s, NULL, method, path, &rq, &out, &ep);
+    free(rq.body);
+    observe(&s->m, ep, out.status, oq_now() - rq.t0);
+    *type = out.type ? out.type : "application/json";
+    if (out.static_body) {
+        *resp = strdup(out.static_body);
+        if (!*resp) return -1;
+    } else {
+        *resp = out.body;
+    }
+    return out.status;
+}
+
+int oq_serve_start(const oq_serve_config *cfg, oq_serve **out, oq_error *err)
+{
+    oq_serve *s = NULL;
+    int rc = oq_serve_load(cfg, &s, err);
+    *out = NULL;
+    if (rc || !s) return rc ? rc : OQ_ENOMEM;
+    struct sockaddr_in sa = {0};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)cfg->port);
+    if (inet_pton(AF_INET, s->cfg.bind, &sa.sin_addr) != 1) {
+        rc = oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "bad bind address '%s'", s->cfg.bind);
+        goto fail;
+    }
+    s->d = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, (uint16_t)cfg->port,
+        NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_OPTION_THREAD_POOL_SIZE, s->cfg.threads, MHD_OPTION_CONNECTION_LIMIT,
+        s->cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)128 * 1024, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, s, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
+    if (!s->d) {
+        rc = oq_error_set(err, OQ_EIO, NULL, 0, 0, "cannot listen on %s:%d (in use?)", s->cfg.bind,
+                          cfg->port);
+        goto fail;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = di ? di->port : cfg->port;
+    *out = s;
+    return 0;
+fail:
+    oq_serve_stop(s);
+    return rc;
+}
+
+int oq_serve_port(const oq_serve *s)
+{
+    return s->port;
+}
+
+void oq_serve_stop(oq_serve *s)
+{
+    if (!s) return;
+    if (s->d) MHD_stop_daemon(s->d); /* joins the pool; thread-key destructors free contexts */
+    if (s->have_key) pthread_key_delete(s->redis_key);
+    oq_reco_free(s->reco);
+    free(s->dash_json);
+    free(s);
+}

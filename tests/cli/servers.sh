@@ -1,0 +1,80 @@
+# servers.sh - start and stop throwaway PostgreSQL and Redis servers for the
+# production-path tests (sourced by tests/cli/cli_prod.sh; usable by hand:
+#   source tests/cli/servers.sh; T=$(mktemp -d); pg_start $T; redis_start $T).
+#
+# PostgreSQL: initdb + pg_ctl in $T/pg on a free port, unix sockets in $T,
+# listening on 127.0.0.1 only, trust authentication for the user "offerq",
+# fsync off (a test cluster). initdb and postgres refuse to run as root, so
+# as root (CI) the cluster is created and run by the unprivileged account
+# "postgres" (created by Debian's postgresql-common; if it is missing we
+# create a system user "offerq-pg") via runuser; $T is opened (chmod 755) so
+# that account can reach its directory.
+# Redis: redis-server on a free port, 127.0.0.1, no RDB, no AOF, daemonized.
+# Each start function sets PG_URL / REDIS_URL; the stop functions are safe to
+# call twice and from an EXIT trap.
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+pg_bindir() {
+  if [ -n "${PG_BIN:-}" ]; then echo "$PG_BIN"; return; fi
+  ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1
+}
+
+# Run a command as the cluster owner (root cannot own a cluster).
+pg_as_owner() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u "$PG_OWNER" -- "$@"; else "$@"; fi
+}
+
+pg_start() { # pg_start DIR  -> sets PG_URL, PG_DIR
+  local T=$1 bin port
+  bin=$(pg_bindir)
+  [ -x "$bin/initdb" ] || { echo "servers.sh: no PostgreSQL server binaries (install postgresql)" >&2; return 1; }
+  PG_DIR=$T/pg
+  mkdir -p "$PG_DIR"
+  if [ "$(id -u)" -eq 0 ]; then
+    PG_OWNER=postgres
+    if ! id "$PG_OWNER" >/dev/null 2>&1; then
+      PG_OWNER=offerq-pg
+      id "$PG_OWNER" >/dev/null 2>&1 || useradd --system --no-create-home "$PG_OWNER"
+    fi
+    chmod 755 "$T"
+    chown "$PG_OWNER" "$PG_DIR"
+  fi
+  pg_as_owner "$bin/initdb" -D "$PG_DIR/data" -U offerq --auth=trust -E UTF8 --locale=C -N \
+    >"$T/initdb.log" 2>&1 || { cat "$T/initdb.log" >&2; return 1; }
+  port=$(free_port)
+  pg_as_owner "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 20 \
+    -o "-c listen_addresses=127.0.0.1 -p $port -k $PG_DIR -c fsync=off -c full_page_writes=off" \
+    start >/dev/null || { cat "$PG_DIR/server.log" >&2; return 1; }
+  PG_URL="postgresql://offerq@127.0.0.1:$port/postgres"
+}
+
+pg_stop() {
+  [ -n "${PG_DIR:-}" ] && [ -f "$PG_DIR/data/postmaster.pid" ] &&
+    pg_as_owner "$(pg_bindir)/pg_ctl" -D "$PG_DIR/data" -m immediate -w stop >/dev/null 2>&1
+  return 0
+}
+
+redis_start() { # redis_start DIR  -> sets REDIS_URL, REDIS_PORT
+  local T=$1
+  command -v redis-server >/dev/null || { echo "servers.sh: redis-server not installed" >&2; return 1; }
+  REDIS_PORT=$(free_port)
+  REDIS_PIDFILE=$T/redis.pid
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+    --daemonize yes --pidfile "$REDIS_PIDFILE" --dir "$T" --logfile "$T/redis.log" || return 1
+  for _ in $(seq 100); do
+    [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] && break
+    sleep 0.05
+  done
+  REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+}
+
+redis_stop() {
+  if [ -n "${REDIS_PIDFILE:-}" ] && [ -f "$REDIS_PIDFILE" ]; then
+    kill "$(cat "$REDIS_PIDFILE")" 2>/dev/null
+    rm -f "$REDIS_PIDFILE"
+  fi
+  return 0
+}

@@ -1,0 +1,186 @@
+/* test_evaluate.c - truth values, off-policy estimates and the pipeline on a
+ * small generated log. */
+#include "testutil.h"
+#include "offerq/coupon/evaluate.h"
+#include "offerq/coupon/gen.h"
+#include "offerq/coupon/pipeline.h"
+#include "offerq/core/io.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *dir;
+static char log_path[512], truth_path[512], run_dir[512];
+
+static int setup(void **st)
+{
+    (void)st;
+    dir = tu_tmpdir();
+    snprintf(log_path, sizeof log_path, "%s/log.csv", dir);
+    snprintf(truth_path, sizeof truth_path, "%s/log.truth.json", dir);
+    snprintf(run_dir, sizeof run_dir, "%s/run", dir);
+    oq_gen_config cfg;
+    oq_gen_config_default(&cfg);
+    cfg.n_customers = 3000;
+    cfg.quiet = 1;
+    cfg.write_events = 0;
+    cfg.write_orders = 0;
+    return oq_gen_write(&cfg, log_path, NULL);
+}
+
+static int teardown(void **st)
+{
+    (void)st;
+    tu_rmdir(dir);
+    free(dir);
+    return 0;
+}
+
+/* The per-contact truth must explain the log it generated: the mean true
+ * expected reward of the logged coupons equals the mean logged reward up
+ * to sampling noise, per coupon. */
+static void test_contact_truth_matches_log(void **st)
+{
+    (void)st;
+    oq_log *log = NULL;
+    oq_gen_config cfg;
+    assert_int_equal(oq_log_read(log_path, &log, NULL), 0);
+    assert_int_equal(oq_gen_config_load(truth_path, &cfg, NULL), 0);
+    double *tr = malloc(log->n * 4 * sizeof *tr);
+    assert_int_equal(oq_truth_contacts(&cfg, log, tr, NULL), 0);
+    for (int c = 0; c < 4; c++) {
+        double se = 0, st_ = 0, s2 = 0;
+        size_t m = 0;
+        for (size_t i = 0; i < log->n; i++) {
+            if (log->coupon[i] != c) continue;
+            double r = oq_log_reward(log, i);
+            se += tr[i * 4 + c];
+            st_ += r;
+            s2 += r * r;
+            m++;
+        }
+        double mean = st_ / m, sd = sqrt(s2 / m - mean * mean), err = sd / sqrt((double)m);
+        assert_true(fabs(se / m - mean) < 4 * err);
+    }
+    free(tr);
+    oq_log_free(log);
+}
+
+static void test_truth_policies(void **st)
+{
+    (void)st;
+    oq_truth *t = NULL;
+    assert_int_equal(oq_truth_build(truth_path, &t, NULL), 0);
+    assert_int_equal(t->n, 3000);
+    int *pol = malloc(t->n * sizeof *pol);
+    double fixed[4], spend[4], p, s, po, so;
+    for (int c = 0; c < 4; c++) {
+        for (size_t i = 0; i < t->n; i++)
+            pol[i] = c;
+        oq_truth_value(t, pol, &fixed[c], &spend[c]);
+    }
+    assert_true(spend[0] == 0);
+    oq_truth_value_random(t, t->cfg.p_log, &p, &s);
+    double mix = 0;
+    for (int c = 0; c < 4; c++)
+        mix += t->cfg.p_log[c] * fixed[c];
+    assert_true(fabs(p - mix) < 1e-6 * fabs(mix));
+    oq_truth_oracle(t, pol, &po, &so);
+    for (int c = 0; c < 4; c++)
+        assert_true(po >= fixed[c]);
+    /* dead customers earn nothing whatever the coupon */
+    for (size_t i = 0; i < t->n; i++)
+        if (!t->alive[i])
+            for (int c = 0; c < 4; c++)
+                assert_true(t->reward[i * 4 + c] == 0);
+    free(pol);
+    oq_truth_free(t);
+}
+
+/* IPS and DR of fixed policies land within 10% of the truth. */
+static void test_ope_fixed(void **st)
+{
+    (void)st;
+    oq_log *log = NULL;
+    oq_gen_config cfg;
+    assert_int_equal(oq_log_read(log_path, &log, NULL), 0);
+    assert_int_equal(oq_gen_config_load(truth_path, &cfg, NULL), 0);
+    double *tr = malloc(log->n * 4 * sizeof *tr), *qh = malloc(log->n * 4 * sizeof *qh),
+           *pa = malloc(log->n * sizeof *pa);
+    int *pi = malloc(log->n * sizeof *pi);
+    assert_int_equal(oq_truth_contacts(&cfg, log, tr, NULL), 0);
+    oq_dynaq_disc d;
+    oq_dynaq_disc_default(&d);
+    oq_interim *im = NULL;
+    assert_int_equal(oq_interim_fit(log, &d, 0, &im, NULL), 0);
+    oq_scorer sc = oq_interim_scorer(im);
+    assert_int_equal(oq_scorer_score_all(&sc, log, 1000, pa, qh, NULL), 0);
+    for (int c = 0; c < 3; c++) { /* coupon 20 is the noisiest; checked by the CLI test */
+        for (size_t i = 0; i < log->n; i++)
+            pi[i] = c;
+        oq_ope o;
+        assert_int_equal(oq_ope_estimate(log, cfg.p_log, pi, qh, tr, &o, NULL), 0);
+        assert_true(fabs(o.ips - o.truth) < 0.10 * fabs(o.truth));
+        assert_true(fabs(o.dr - o.truth) < 0.10 * fabs(o.truth));
+        assert_true(o.dr_se <= o.ips_se * 1.05); /* the reward model does not add variance */
+    }
+    /* a zero propensity of a logged coupon is refused */
+    double mu0[4] = {1, 0, 0, 0};
+    oq_ope o;
+    assert_int_equal(oq_ope_estimate(log, mu0, pi, NULL, NULL, &o, NULL), OQ_EINVAL);
+    oq_interim_free(im);
+    free(tr);
+    free(qh);
+    free(pa);
+    free(pi);
+    oq_log_free(log);
+}
+
+static void test_pipeline_and_eval(void **st)
+{
+    (void)st;
+    oq_pipeline_opts o;
+    oq_pipeline_opts_default(&o);
+    o.log_path = log_path;
+    o.out_dir = run_dir;
+    o.quiet = 1;
+    o.budget = 500;
+    o.reward =
+        OQ_REWARD_EMPIRICAL; /* the interim r^: fast; the Transformer path is in cli_pipeline.sh */
+    oq_pipeline_result *r = NULL;
+    oq_error err = {0};
+    assert_int_equal(oq_pipeline_run(&o, NULL, &r, &err), 0);
+    assert_int_equal(r->n, 3000);
+    assert_true(r->plan_spend <= 500 + 1e-9);
+    assert_true(r->scorer_interim);
+    oq_pipeline_result_free(r);
+    oq_eval_report rep;
+    assert_int_equal(oq_eval_run(log_path, run_dir, NULL, 1, &rep, &err), 0);
+    assert_string_equal(rep.pol[0].name, "no coupon");
+    assert_string_equal(rep.pol[rep.npol - 1].name, "oracle");
+    assert_true(fabs(rep.pol[rep.npol - 1].pct_of_oracle_uplift - 100) < 1e-9);
+    /* cross-fitted OPE of offerq's training procedure: within 10% */
+    assert_string_equal(rep.ope_name[0], "offerq (2-fold cross-fit)");
+    assert_true(fabs(rep.ope[0].ips - rep.ope[0].truth) < 0.10 * fabs(rep.ope[0].truth));
+    assert_true(fabs(rep.ope[0].dr - rep.ope[0].truth) < 0.10 * fabs(rep.ope[0].truth));
+    for (int k = 0; k < rep.npol; k++)
+        fprintf(stderr, "  %-18s %10.2f %9.2f %6.1f%%\n", rep.pol[k].name, rep.pol[k].profit,
+                rep.pol[k].spend, rep.pol[k].pct_of_oracle_uplift);
+    char jp[600];
+    snprintf(jp, sizeof jp, "%s/eval.json", dir);
+    assert_int_equal(oq_eval_write_json(&rep, jp, NULL), 0);
+    assert_true(oq_file_exists(jp));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_contact_truth_matches_log),
+        cmocka_unit_test(test_truth_policies),
+        cmocka_unit_test(test_ope_fixed),
+        cmocka_unit_test(test_pipeline_and_eval),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,361 @@
+/* test_rules.c - baskets reader, FP-growth, positive and negative rules.
+ * References: R's arules on Groceries (5,668 rules at support 0.001,
+ * confidence 0.5, its documented top rule), a brute-force enumeration of every
+ * itemset on random small data, and a hand-computed negative rule example. */
+#include "testutil.h"
+#include "offerq/core/rng.h"
+#include "offerq/xsell/rules.h"
+
+#include <gsl/gsl_rng.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const oq_rule *find_rule(const oq_ruleset *r, const oq_dict *d, int type, const char *lhs,
+                                const char *rhs)
+{
+    /* lhs: names joined by " & " in name order */
+    for (size_t i = 0; i < r->n; i++) {
+        const oq_rule *q = &r->rule[i];
+        if (q->type != type || strcmp(d->names[q->rhs], rhs)) continue;
+        char buf[1024] = "";
+        for (uint32_t j = 0; j < q->lhs_len; j++) {
+            if (j) strcat(buf, " & ");
+            strcat(buf, d->names[r->items[q->lhs_off + j]]);
+        }
+        if (!strcmp(buf, lhs)) return q;
+    }
+    return NULL;
+}
+
+/* arules: apriori(Groceries, parameter = list(support = 0.001, confidence = 0.5))
+ * -> "set of 5668 rules"; the top rule by lift (arules vignette / inspect):
+ * {Instant food products, soda} => {hamburger meat}, support 0.001220132,
+ * confidence 0.6315789, lift 18.995654, count 12. */
+static void test_groceries_arules(void **state)
+{
+    (void)state;
+    oq_error err = {0};
+    oq_baskets *b = NULL;
+    assert_int_equal(oq_baskets_read(tu_shared("data/groceries.csv"), &b, &err), 0);
+    assert_int_equal(b->n, 9835);
+    assert_int_equal(b->items.n, 169);
+    /* trimmed like read.transactions: "cream cheese " is "cream cheese" */
+    assert_true(oq_dict_find(&b->items, "cream cheese") >= 0);
+    assert_true(oq_dict_find(&b->items, "cream cheese ") < 0);
+    oq_rules_params p;
+    oq_rules_params_default(&p);
+    p.min_support = 0.001;
+    p.min_confidence = 0.5;
+    oq_ruleset *r = NULL;
+    assert_int_equal(oq_rules_mine(b, &p, &r, &err), 0);
+    assert_int_equal(r->n, 5668);
+    assert_int_equal(r->n_negative, 0);
+    const oq_rule *q = &r->rule[0];
+    assert_ptr_equal(q, find_rule(r, &b->items, OQ_RULE_POSITIVE, "Instant food products & soda",
+                                  "hamburger meat"));
+    assert_int_equal(q->count, 12);
+    assert_true(fabs(q->support - 0.001220132) < 1e-9);
+    assert_true(fabs(q->confidence - 0.6315789) < 1e-7);
+    assert_true(fabs(q->lift - 18.995654) < 1e-6);
+    /* sorted by lift, then support (equal up to rounding counts as a tie) */
+    for (size_t i = 1; i < r->n; i++) {
+        double a = r->rule[i - 1].lift, c = r->rule[i].lift;
+        assert_true(a >= c * (1 - 1e-12));
+        if (fabs(a - c) <= 1e-12 * a)
+            assert_true(r->rule[i - 1].support >= r->rule[i].support * (1 - 1e-12));
+    }
+    /* maxlen = 3 (itemsets of at most 3 items) keeps exactly the rules with |lhs| <= 2 */
+    size_t small = 0;
+    for (size_t i = 0; i < r->n; i++)
+        small += r->rule[i].lhs_len <= 2;
+    oq_ruleset *r3 = NULL;
+    p.max_len = 3;
+    assert_int_equal(oq_rules_mine(b, &p, &r3, &err), 0);
+    assert_int_equal(r3->n, small);
+    oq_ruleset_free(r3);
+    oq_ruleset_free(r);
+    oq_baskets_free(b);
+}
+
+/* Random baskets over ni <= 12 items; every itemset counted by scanning. */
+static void test_bruteforce(void **state)
+{
+    (void)state;
+    for (int trial = 0; trial < 6; trial++) {
+        gsl_rng *rng = oq_rng_new(42, (uint64_t)trial);
+        int ni = 6 + trial; /* 6..11 items */
+        size_t nb = 150 + 40 * (size_t)trial;
+        oq_baskets *b = oq_baskets_new();
+        assert_non_null(b);
+        char nm[16];
+        for (int i = 0; i < ni; i++) {
+            uint32_t id;
+            snprintf(nm, sizeof nm, "item %c", 'A' + i);
+            assert_int_equal(oq_dict_intern(&b->items, nm, strlen(nm), &id), 0);
+        }
+        uint32_t *mask = malloc(nb * sizeof *mask); // (nb) basket as a bit mask
+        oq_error err = {0};
+        for (size_t t = 0; t < nb; t++) {
+            uint32_t ids[16];
+            size_t k = 0;
+            uint32_t m = 0;
+            for (int i = 0; i < ni; i++) {
+                /* item-dependent rates plus a planted pair (0,1) and an avoided pair (2,3) */
+                double pr = 0.15 + 0.5 * (double)(i % 3) / 3.0;
+                if (i == 1 && (m & 1)) pr = 0.9;
+                if (i == 3 && (m & 4)) pr = 0.02;
+                if (gsl_rng_uniform(rng) < pr) {
+                    ids[k++] = (uint32_t)i;
+                    m |= 1u << i;
+                }
+            }
+            if (k > 1 && gsl_rng_uniform(rng) < 0.2) ids[k++] = ids[0]; /* a repeat */
+            mask[t] = m;
+            assert_int_equal(oq_baskets_add(b, ids, k, &err), 0);
+        }
+        uint32_t nsets = 1u << ni;
+        uint64_t *cnt = calloc(nsets, sizeof *cnt); // (2^ni) baskets containing each set
+        for (uint32_t s = 1; s < nsets; s++)
+            for (size_t t = 0; t < nb; t++)
+                cnt[s] += (mask[t] & s) == s;
+        double minsup = 0.03 + 0.01 * trial, minconf = 0.3;
+        int max_len = trial % 2 ? 3 : 0;
+        uint64_t minc = (uint64_t)ceil(minsup * (double)nb - 1e-9);
+        /* itemsets */
+        oq_itemsets *is = NULL;
+        assert_int_equal(oq_itemsets_mine(b, minsup, max_len, &is, &err), 0);
+        size_t expect = 0;
+        for (uint32_t s = 1; s < nsets; s++) {
+            int k = __builtin_popcount(s);
+            if (cnt[s] < minc || (max_len > 0 && k > max_len)) continue;
+            expect++;
+            uint32_t ids[16];
+            int m = 0;
+            for (int i = 0; i < ni; i++)
+                if (s >> i & 1) ids[m++] = (uint32_t)i;
+            assert_int_equal(oq_itemsets_count(is, ids, (size_t)m), (int64_t)cnt[s]);
+        }
+        assert_int_equal(is->n, expect);
+        oq_itemsets_free(is);
+        /* rules, positive and negative */
+        oq_rules_params p;
+        oq_rules_params_default(&p);
+        p.min_support = minsup;
+        p.min_confidence = minconf;
+        p.max_len = max_len;
+        p.negative = 1;
+        p.neg_max_lift = 0.8;
+        oq_ruleset *r = NULL;
+        assert_int_equal(oq_rules_mine(b, &p, &r, &err), 0);
+        size_t npos = 0, nneg = 0;
+        double n = (double)nb;
+        for (uint32_t s = 1; s < nsets; s++) {
+            int k = __builtin_popcount(s);
+            if (max_len > 0 && k + 1 > max_len + 1) continue;
+            for (int y = 0; y < ni; y++) {
+                uint32_t Z = s | 1u << y;
+                if (s >> y & 1) {
+                    /* positive: Z = s, X = s \ y */
+                    uint32_t X = s & ~(1u << y);
+                    if (!X || cnt[s] < minc || (max_len > 0 && k > max_len)) continue;
+                    double conf = (double)cnt[s] / (double)cnt[X];
+                    if (conf < minconf - 1e-12) continue;
+                    npos++;
+                    continue;
+                }
+                /* negative: X = s (frequent, |X| <= max_len - 1), y frequent */
+                if (max_len > 0 && k + 1 > max_len) continue;
+                uint32_t yb = 1u << y;
+                if (cnt[s] < minc || cnt[yb] < minc) continue;
+                double sx = (double)cnt[s] / n, sy = (double)cnt[yb] / n;
+                if (sx * sy < minsup - 1e-12) continue;
+                double cpos = (double)cnt[Z] / (double)cnt[s];
+                if (cpos / sy > p.neg_max_lift + 1e-12) continue;
+                uint64_t cneg = 0; /* counted directly: X present, y absent */
+                for (size_t t = 0; t < nb; t++)
+                    cneg += (mask[t] & s) == s && !(mask[t] & yb);
+                if (cneg < minc || (double)cneg / (double)cnt[s] < minconf - 1e-12) continue;
+                nneg++;
+                /* find it and check the negative-rule identities */
+                int found = 0;
+                for (size_t i = 0; i < r->n && !found; i++) {
+                    const oq_rule *q = &r->rule[i];
+                    if (q->type != OQ_RULE_NEGATIVE || q->rhs != (uint32_t)y) continue;
+                    uint32_t xm = 0;
+                    for (uint32_t j = 0; j < q->lhs_len; j++)
+                        xm |= 1u << r->items[q->lhs_off + j];
+                    if (xm != s) continue;
+                    found = 1;
+                    assert_int_equal(q->count, cneg);
+                    /* s(A u not B) = s(A) - s(A u B) */
+                    assert_true(fabs(q->support - (sx - (double)cnt[Z] / n)) < 1e-12);
+                    /* conf(A => not B) = 1 - conf(A => B) */
+                    assert_true(fabs(q->confidence - (1 - cpos)) < 1e-12);
+                    assert_true(fabs(q->lift - (1 - cpos) / (1 - sy)) < 1e-12);
+                }
+                assert_true(found);
+            }
+        }
+        assert_int_equal(r->n_positive, npos);
+        assert_int_equal(r->n_negative, nneg);
+        /* every positive rule's numbers against direct counts */
+        for (size_t i = 0; i < r->n; i++) {
+            const oq_rule *q = &r->rule[i];
+            if (q->type != OQ_RULE_POSITIVE) continue;
+            uint32_t xm = 0;
+            for (uint32_t j = 0; j < q->lhs_len; j++)
+                xm |= 1u << r->items[q->lhs_off + j];
+            uint32_t zm = xm | 1u << q->rhs;
+            assert_int_equal(q->count, cnt[zm]);
+            assert_true(fabs(q->confidence - (double)cnt[zm] / (double)cnt[xm]) < 1e-12);
+            assert_true(fabs(q->lift - q->confidence / ((double)cnt[1u << q->rhs] / n)) < 1e-9);
+        }
+        if (trial == 0) assert_true(nneg > 0); /* the avoided pair shows up */
+        oq_ruleset_free(r);
+        free(cnt);
+        free(mask);
+        oq_baskets_free(b);
+        gsl_rng_free(rng);
+    }
+}
+
+/* Ten baskets, worked by hand (rules.h conventions, min support 0.2,
+ * confidence 0.5, neg-max-lift 0.5):
+ *   4 x {a,b}, 4 x {a,c}, 1 x {b,c}, 1 x {c}
+ *   s(a) = .8, s(b) = .5, s(c) = .6, s(ab) = .4, s(ac) = .4, s(bc) = .1, s(abc) = 0
+ * negative:
+ *   a & b => not c : s = .4 - 0 = .4, conf = 1 - 0 = 1,    lift = 1 / (1 - .6) = 2.5
+ *   a & c => not b : s = .4,          conf = 1,            lift = 1 / (1 - .5) = 2
+ *   b => not c     : s = .5 - .1 = .4, conf = 1 - .2 = .8, lift = .8 / .4 = 2
+ *   c => not b     : s = .6 - .1 = .5, conf = 1 - 1/6,     lift = (5/6) / .5 = 5/3
+ *   (a => not b: lift(a => b) = 1 > .5, not negative; same for the others)
+ * positive: b => a (.8, lift 1), a => b (.5, lift 1), c => a (2/3, lift 5/6),
+ *           a => c (.5, lift 5/6). */
+static void test_negative_by_hand(void **state)
+{
+    (void)state;
+    const char *txt = "a,b\na,b\nb ,a\na,b\na,c\na,c\n\"a\",c\na, c\nb,c\nc\n";
+    oq_error err = {0};
+    oq_baskets *b = NULL;
+    assert_int_equal(oq_baskets_read_mem("tiny", txt, strlen(txt), &b, &err), 0);
+    assert_int_equal(b->n, 10);
+    oq_rules_params p;
+    oq_rules_params_default(&p);
+    p.min_support = 0.2;
+    p.min_confidence = 0.5;
+    p.negative = 1;
+    oq_ruleset *r = NULL;
+    assert_int_equal(oq_rules_mine(b, &p, &r, &err), 0);
+    assert_int_equal(r->n_negative, 4);
+    assert_int_equal(r->n_positive, 4);
+    static const struct {
+        int type;
+        const char *lhs, *rhs;
+        double s, c, l;
+        unsigned count;
+    } want[] = {
+        {OQ_RULE_NEGATIVE, "a & b", "c", 0.4, 1.0, 2.5, 4},
+        {OQ_RULE_NEGATIVE, "a & c", "b", 0.4, 1.0, 2.0, 4},
+        {OQ_RULE_NEGATIVE, "b", "c", 0.4, 0.8, 2.0, 4},
+        {OQ_RULE_NEGATIVE, "c", "b", 0.5, 5.0 / 6, 5.0 / 3, 5},
+        {OQ_RULE_POSITIVE, "b", "a", 0.4, 0.8, 1.0, 4},
+        {OQ_RULE_POSITIVE, "a", "b", 0.4, 0.5, 1.0, 4},
+        {OQ_RULE_POSITIVE, "c", "a", 0.4, 2.0 / 3, 5.0 / 6, 4},
+        {OQ_RULE_POSITIVE, "a", "c", 0.4, 0.5, 5.0 / 6, 4},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+        const oq_rule *q = find_rule(r, &b->items, want[i].type, want[i].lhs, want[i].rhs);
+        assert_non_null(q);
+        assert_ptr_equal(q, &r->rule[i]); /* and in this order */
+        assert_true(fabs(q->support - want[i].s) < 1e-12);
+        assert_true(fabs(q->confidence - want[i].c) < 1e-12);
+        assert_true(fabs(q->lift - want[i].l) < 1e-12);
+        assert_int_equal(q->count, want[i].count);
+    }
+    /* the CSV: header, quoting, " & " joins */
+    char *dir = tu_tmpdir();
+    char path[512];
+    snprintf(path, sizeof path, "%s/r.csv", dir);
+    assert_int_equal(oq_rules_write_csv(r, &b->items, path, &err), 0);
+    FILE *fp = fopen(path, "r");
+    char line[256];
+    assert_non_null(fgets(line, sizeof line, fp));
+    assert_string_equal(line, "type,lhs,rhs,support,confidence,lift,count\n");
+    assert_non_null(fgets(line, sizeof line, fp));
+    assert_string_equal(line, "negative,a & b,c,0.4,1,2.5,4\n");
+    fclose(fp);
+    oq_ruleset_free(r);
+    oq_baskets_free(b);
+    tu_rmdir(dir);
+    free(dir);
+}
+
+static void test_reader(void **state)
+{
+    (void)state;
+    oq_error err = {0};
+    oq_baskets *b = NULL;
+    /* names with spaces and commas in quotes, trimming, repeats, no final newline */
+    const char *txt = "\"salt, coarse\", whole milk ,whole milk\n  soda  ,,\nsoda";
+    assert_int_equal(oq_baskets_read_mem("m", txt, strlen(txt), &b, &err), 0);
+    assert_int_equal(b->n, 3);
+    assert_int_equal(b->items.n, 3);
+    assert_true(oq_dict_find(&b->items, "salt, coarse") >= 0);
+    assert_true(oq_dict_find(&b->items, "whole milk") >= 0);
+    assert_int_equal(b->off[1] - b->off[0], 2); /* repeat counted once */
+    assert_int_equal(b->off[2] - b->off[1], 1); /* empty items dropped */
+    oq_baskets_free(b);
+    /* a broken quote names the line */
+    const char *bad = "a,b\nc,\"d\n";
+    assert_int_not_equal(oq_baskets_read_mem("bad.csv", bad, strlen(bad), &b, &err), 0);
+    assert_null(b);
+    assert_string_equal(err.file, "bad.csv");
+    assert_int_equal(err.line, 2);
+    /* bad parameters */
+    oq_baskets *e = oq_baskets_new();
+    oq_rules_params p;
+    oq_rules_params_default(&p);
+    oq_ruleset *r = NULL;
+    assert_int_equal(oq_rules_mine(e, &p, &r, &err), OQ_EINVAL); /* no baskets */
+    p.min_support = 0;
+    uint32_t id;
+    assert_int_equal(oq_dict_intern(&e->items, "x", 1, &id), 0);
+    assert_int_equal(oq_baskets_add(e, &id, 1, &err), 0);
+    assert_int_equal(oq_rules_mine(e, &p, &r, &err), OQ_EINVAL);
+    uint32_t badid = 7;
+    assert_int_equal(oq_baskets_add(e, &badid, 1, &err), OQ_EINVAL);
+    oq_baskets_free(e);
+}
+
+/* The command line: same count as the library, a usage error exits 2. */
+static void test_cli(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir();
+    assert_int_equal(tu_system("'%s' rules --baskets '%s' --min-support 0.001 --min-confidence 0.5 "
+                               "--quiet --out '%s/r.csv'",
+                               tu_bin(), tu_shared("data/groceries.csv"), dir),
+                     0);
+    assert_int_equal(tu_system("test $(wc -l < '%s/r.csv') -eq 5669", dir), 0);
+    assert_int_equal(
+        tu_system("'%s' rules --baskets x --min-support 2 --min-confidence 0.5 --out y "
+                  "2>/dev/null",
+                  tu_bin()),
+        2);
+    tu_rmdir(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_groceries_arules),
+        cmocka_unit_test(test_bruteforce),
+        cmocka_unit_test(test_negative_by_hand),
+        cmocka_unit_test(test_reader),
+        cmocka_unit_test(test_cli),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
