@@ -447,6 +447,63 @@ long oq_log_index_find(const oq_log_index *ix, int64_t u)
     return (lo < ix->n_customers && ix->user_id[lo] == u) ? (long)lo : -1;
 }
 
+int32_t oq_log_last_day(const oq_log *log)
+{
+    int32_t last = INT32_MIN;
+    for (size_t i = 0; i < log->n; i++)
+        if (log->day[i] > last) last = log->day[i];
+    return last;
+}
+
+int oq_log_tomorrow(const oq_log *log, const oq_log_index *ix, int32_t day, oq_log **out,
+                    oq_error *err)
+{
+    *out = NULL;
+    size_t nc = ix->n_customers;
+    oq_log *t = calloc(1, sizeof *t);
+    int rc = 0;
+    if (!t || oq_log_reserve(t, nc ? nc : 1)) {
+        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        goto cleanup;
+    }
+    for (uint32_t k = 0; k < log->cats.n; k++) {
+        uint32_t id;
+        if ((rc = oq_dict_intern(&t->cats, log->cats.names[k], strlen(log->cats.names[k]), &id))) {
+            rc = oq_error_set(err, rc, NULL, 0, 0, "out of memory");
+            goto cleanup;
+        }
+    }
+    /* The budget level of the latest day in the log. */
+    float budget = 1;
+    int32_t last_day = INT32_MIN;
+    for (size_t i = 0; i < log->n; i++)
+        if (log->day[i] > last_day || (log->day[i] == last_day && log->budget[i] < budget)) {
+            last_day = log->day[i];
+            budget = log->budget[i];
+        }
+    for (size_t c = 0; c < nc; c++) {
+        size_t i = ix->row[ix->start[c + 1] - 1];
+        int32_t last_buy = log->order[i] ? log->day[i] : log->day[i] - log->days_since[i];
+        int32_t ds = day - last_buy;
+        t->user_id[c] = log->user_id[i];
+        t->day[c] = day;
+        t->days_since[c] = ds;
+        t->purchases_30d[c] = ds > 30 ? 0 : log->purchases_30d[i] + log->order[i];
+        t->aov[c] = log->aov[i];
+        t->category[c] = log->category[i];
+        t->budget[c] = budget;
+        t->coupon[c] = OQ_COUPON_NONE;
+        t->order[c] = 0;
+        t->profit[c] = 0;
+    }
+    t->n = nc;
+    *out = t;
+    t = NULL;
+cleanup:
+    oq_log_free(t);
+    return rc;
+}
+
 /* ---- events ---------------------------------------------------------------- */
 
 enum { E_USER, E_DATE, E_CAT, NECOL };

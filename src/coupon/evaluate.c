@@ -5,7 +5,8 @@
 #include "offerq/core/csv.h"
 #include "offerq/coupon/dynaq.h"
 #include "offerq/core/io.h"
-#include "offerq/coupon/models.h"
+#include "offerq/coupon/alive.h"
+#include "offerq/coupon/reward.h"
 #include "offerq/coupon/pipeline.h"
 #include "util/num.h"
 
@@ -403,7 +404,9 @@ static int response_row_policies(const oq_log *log, const oq_pipeline_opts *po, 
                                  int *insample, oq_error *err)
 {
     oq_log_index *ix = NULL;
-    oq_models *mods = NULL;
+    oq_log *tom = NULL;
+    oq_alive *alive = NULL;
+    oq_reward *mods = NULL;
     oq_pmodel *pm = NULL;
     uint8_t *cp = NULL, *ord = NULL;
     oq_resp_feat *X = NULL;
@@ -411,26 +414,31 @@ static int response_row_policies(const oq_log *log, const oq_pipeline_opts *po, 
     size_t n = log->n;
     int rc = oq_log_index_build(log, &ix, err);
     if (rc) return rc;
-    int32_t last = INT32_MIN;
-    for (size_t i = 0; i < n; i++)
-        last = log->day[i] > last ? log->day[i] : last;
+    int32_t day = oq_log_last_day(log) + 1;
     oq_pmodel_opts popt = po->pmodel;
     popt.seed = po->dq.seed;
     popt.quiet = 1;
-    oq_models_opts mo = {.log_path = po->log_path,
-                         .orders_path = po->orders_path,
-                         .events_path = po->events_path,
-                         .quiet = 1,
-                         .reward = OQ_REWARD_RESPONSE,
-                         .ix = ix,
-                         .tomorrow = last + 1,
-                         .keep_features = 1,
-                         .seed = po->dq.seed,
-                         .pmodel = &popt};
-    oq_scorer none = {0};
-    if ((rc = oq_models_fit(log, &mo, none, &mods, err))) goto cleanup;
-    const oq_resp_feat *F = oq_models_response_features(mods);
-    const double *rall = oq_models_rhat_rows(mods), *g = oq_models_gross_rows(mods);
+    oq_alive_opts ao = {.log_path = po->log_path, .orders_path = po->orders_path, .quiet = 1};
+    oq_reward_input in = {.log = log,
+                          .ix = ix,
+                          .day = day,
+                          .disc = &po->disc,
+                          .log_path = po->log_path,
+                          .events_path = po->events_path,
+                          .quiet = 1,
+                          .keep_features = 1,
+                          .seed = po->dq.seed,
+                          .pmodel = &popt};
+    const oq_resp_feat *F = NULL;
+    const double *rall = NULL, *g = NULL;
+    if ((rc = oq_log_tomorrow(log, ix, day, &tom, err)) ||
+        (rc = oq_alive_fit(log, &ao, &alive, err)))
+        goto cleanup;
+    in.tomorrow = tom;
+    in.alive = alive;
+    if ((rc = oq_reward_fit(OQ_REWARD_RESPONSE, &in, &mods, err)) ||
+        (rc = oq_reward_response_rows(mods, &F, &rall, &g, err)))
+        goto cleanup;
     for (size_t i = 0; i < n; i++)
         insample[i] = argmax4(rall + 4 * i);
     cp = malloc(n ? n : 1);
@@ -479,7 +487,9 @@ cleanup:
     free(pf);
     free(aov);
     free(p);
-    oq_models_free(mods);
+    oq_reward_free(mods);
+    oq_alive_free(alive);
+    oq_log_free(tom);
     oq_log_index_free(ix);
     return rc;
 }
@@ -492,7 +502,7 @@ int oq_eval_run(const char *log_path, const char *run_dir, const char *truth_pat
     oq_log *log = NULL;
     oq_truth *t = NULL;
     oq_qtable *q = NULL;
-    oq_interim *im = NULL;
+    oq_empirical *im = NULL;
     oq_pipeline_result *fr = NULL;
     int *pol = NULL, *rowpol = NULL, *rowin = NULL;
     uint64_t *states = NULL;
@@ -593,10 +603,10 @@ int oq_eval_run(const char *log_path, const char *run_dir, const char *truth_pat
     }
     if ((rc = oq_qtable_load(path, &q, err))) goto cleanup;
     if ((rc = oq_truth_contacts(&t->cfg, log, truec, err))) goto cleanup;
-    if ((rc = oq_interim_fit(log, &q->disc, 0, &im, err))) goto cleanup;
-    oq_scorer sc = oq_interim_scorer(im);
+    if ((rc = oq_empirical_fit(log, &q->disc, 0, &im, err))) goto cleanup;
+    oq_scorer sc = oq_empirical_scorer(im);
     if ((rc = oq_scorer_score_all(&sc, log, 0, pa, qhat, err))) goto cleanup;
-    out->scorer_interim = fr->scorer_interim;
+    out->scorer_baseline = fr->baseline;
     snprintf(out->scorer, sizeof out->scorer, "%s", fr->scorer_name);
     /* Honest OPE of the training procedure: 2-fold cross-fitting by customer
      * (train on one half, estimate on the other), as a policy fitted on the
@@ -641,7 +651,7 @@ cleanup:
     oq_log_free(log);
     oq_truth_free(t);
     oq_qtable_free(q);
-    oq_interim_free(im);
+    oq_empirical_free(im);
     oq_pipeline_result_free(fr);
     free(pol);
     free(states);
@@ -670,10 +680,10 @@ void oq_eval_print(const oq_eval_report *r, void *fpv)
                 100 * (o->ips - o->truth) / fabs(o->truth),
                 100 * (o->dr - o->truth) / fabs(o->truth));
     }
-    if (r->scorer_interim)
+    if (r->scorer_baseline)
         fprintf(fp,
-                "\nNOTE: the run's scorer was %s; its r^ is an interim stand-in, not the "
-                "profit model.\n",
+                "\nNOTE: the run's scorer was %s; its r^ is the empirical baseline, not a "
+                "fitted model.\n",
                 r->scorer);
 }
 
@@ -695,7 +705,7 @@ int oq_eval_write_json(const oq_eval_report *r, const char *path, oq_error *err)
     }
     json_object_set_new(root, "customers", json_integer((json_int_t)r->customers));
     json_object_set_new(root, "scorer",
-                        json_pack("{s:s, s:b}", "name", r->scorer, "interim", r->scorer_interim));
+                        json_pack("{s:s, s:b}", "name", r->scorer, "baseline", r->scorer_baseline));
     json_object_set_new(root, "policies", pols);
     json_object_set_new(root, "ope", ope);
     int rc = oq_json_write_atomic(path, root, err);

@@ -184,7 +184,7 @@ const char oq_serve_dashboard_html[] =
     "  if (d.eval) {\n"
     "    const ev = clear($(\"eval\")), pol = Array.isArray(d.eval.policies) ? d.eval.policies : firstArrayOfObjects(d.eval);\n"
     "    if (d.eval.scorer && d.eval.scorer.name)\n"
-    "      ev.appendChild(el(\"p\", {class: \"muted\"}, `scorer: ${d.eval.scorer.name}${d.eval.scorer.interim ? \" (interim)\" : \"\"}; ${d.eval.customers || \"?\"} customers; true expected next-day profit`));\n"
+    "      ev.appendChild(el(\"p\", {class: \"muted\"}, `scorer: ${d.eval.scorer.name}${d.eval.scorer.baseline ? \" (empirical baseline)\" : \"\"}; ${d.eval.customers || \"?\"} customers; true expected next-day profit`));\n"
     "    if (pol) objTable(ev, pol, \"eval-table\"); else ev.appendChild(el(\"pre\", {}, JSON.stringify(d.eval, null, 1)));\n"
     "    /* off-policy estimates next to the truth: {\"policy\": {rows, ips, dr, true, ...}} */\n"
     "    if (d.eval.ope && typeof d.eval.ope === \"object\" && Object.keys(d.eval.ope).length) {\n"

@@ -33,7 +33,7 @@ for name in ["5", "10", "20", "no coupon", "random (logging)", "seed-faithful"]:
     assert me["profit"] > pol[name]["profit"], (name, me, pol[name])
 assert me["pct_of_oracle_uplift"] >= 89, me
 open(sys.argv[1] + ".pct", "w").write("%.6f\n" % me["pct_of_oracle_uplift"])
-assert rep["scorer"]["interim"] is False
+assert rep["scorer"]["baseline"] is False
 rm = rep["response_model"]
 assert rm["p_model"]["kind"] == "boost" and rm["p_model"]["trees"] == 400, rm["p_model"]
 assert rm["gross"]["source"] == "purchases file" and rm["gross"]["categories"] == 8, rm["gross"]

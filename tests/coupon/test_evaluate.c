@@ -113,9 +113,9 @@ static void test_ope_fixed(void **st)
     assert_int_equal(oq_truth_contacts(&cfg, log, tr, NULL), 0);
     oq_dynaq_disc d;
     oq_dynaq_disc_default(&d);
-    oq_interim *im = NULL;
-    assert_int_equal(oq_interim_fit(log, &d, 0, &im, NULL), 0);
-    oq_scorer sc = oq_interim_scorer(im);
+    oq_empirical *im = NULL;
+    assert_int_equal(oq_empirical_fit(log, &d, 0, &im, NULL), 0);
+    oq_scorer sc = oq_empirical_scorer(im);
     assert_int_equal(oq_scorer_score_all(&sc, log, 1000, pa, qh, NULL), 0);
     for (int c = 0; c < 3; c++) { /* coupon 20 is the noisiest; checked by the CLI test */
         for (size_t i = 0; i < log->n; i++)
@@ -130,7 +130,7 @@ static void test_ope_fixed(void **st)
     double mu0[4] = {1, 0, 0, 0};
     oq_ope o;
     assert_int_equal(oq_ope_estimate(log, mu0, pi, NULL, NULL, &o, NULL), OQ_EINVAL);
-    oq_interim_free(im);
+    oq_empirical_free(im);
     free(tr);
     free(qh);
     free(pa);
@@ -147,14 +147,14 @@ static void test_pipeline_and_eval(void **st)
     o.out_dir = run_dir;
     o.quiet = 1;
     o.budget = 500;
-    o.reward =
-        OQ_REWARD_EMPIRICAL; /* the interim r^: fast; the Transformer path is in cli_pipeline.sh */
+    o.reward = OQ_REWARD_EMPIRICAL; /* the empirical r^: fast; the Transformer path is in
+                                       cli_pipeline.sh */
     oq_pipeline_result *r = NULL;
     oq_error err = {0};
     assert_int_equal(oq_pipeline_run(&o, NULL, &r, &err), 0);
     assert_int_equal(r->n, 3000);
     assert_true(r->plan_spend <= 500 + 1e-9);
-    assert_true(r->scorer_interim);
+    assert_true(r->baseline);
     oq_pipeline_result_free(r);
     oq_eval_report rep;
     assert_int_equal(oq_eval_run(log_path, run_dir, NULL, 1, &rep, &err), 0);

@@ -110,6 +110,20 @@ void oq_log_index_free(oq_log_index *ix);
 /* Customer position of user id u, or -1 (binary search). */
 long oq_log_index_find(const oq_log_index *ix, int64_t u);
 
+/* The log's last snapshot day (INT32_MIN when the log is empty). */
+int32_t oq_log_last_day(const oq_log *log);
+
+/* The one rule that advances a customer to a later day, used by every model
+ * and by the evaluation: customer c's snapshot on `day` (after its rows) from
+ * its latest row r: days since the last purchase counted to `day` from the
+ * last purchase (r's day when r has an order), purchases_last_30d = r's plus
+ * r's order (0 once the last purchase is more than 30 days back), average
+ * order value and category carried over, the budget level of the log's
+ * latest day (its lowest remaining share), no coupon, no order. *out holds
+ * one row per customer in index order (oq_log_free). OQ_ENOMEM. */
+int oq_log_tomorrow(const oq_log *log, const oq_log_index *ix, int32_t day, oq_log **out,
+                    oq_error *err) OQ_WUR;
+
 /* ---- the events stream ---------------------------------------------------- */
 
 /* user_id,date,category: one row per customer and active day. */

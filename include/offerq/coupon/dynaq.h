@@ -106,8 +106,8 @@ double oq_dynaq_td_update(double *q, double r, double max_next, int terminal, do
  * snapshot day, rhat[k*4 + c] = predicted net reward r^ of offering coupon c.
  * Return 0 or a negative OQ_E* with err filled. */
 typedef struct oq_scorer {
-    const char *name;   /* shown in reports, e.g. "interim-empirical" */
-    int interim;        /* 1: a stand-in, not the product's models */
+    const char *name;   /* shown in reports, e.g. "empirical" */
+    int baseline;       /* 1: the empirical baseline, not a fitted model */
     int rhat_has_alive; /* 1: r^ already is the whole expected reward (it was
                            predicted with P(alive) as an input): r~ = r^ */
     int (*score)(void *ctx, const oq_log *log, const size_t *rows, size_t n,

@@ -97,7 +97,7 @@ typedef struct oq_eval_report {
     oq_ope ope[OQ_EVAL_MAX_POLICIES]; /* per-row policies: offerq Q-greedy, each fixed coupon */
     char ope_name[OQ_EVAL_MAX_POLICIES][32];
     int nope;
-    int scorer_interim; /* the run used the interim scorer */
+    int scorer_baseline; /* the run's r^ was the empirical baseline */
     char scorer[256];
 } oq_eval_report;
 
@@ -106,7 +106,7 @@ typedef struct oq_eval_report {
  * sidecar <stem>.truth.json). Policies: none, 5, 10, 20, random (logging
  * propensities), seed-faithful (re-run in memory with the run's settings),
  * offerq (the run's recommendations), oracle. OPE of the run's Q-greedy
- * per-row policy and of each fixed coupon, DR with the interim reward model.
+ * per-row policy and of each fixed coupon, DR with the empirical reward model.
  * quiet: no progress. */
 int oq_eval_run(const char *log_path, const char *run_dir, const char *truth_path, int quiet,
                 oq_eval_report *out, oq_error *err) OQ_WUR;

@@ -1,12 +1,18 @@
-/* pipeline.h - the nightly coupon job (`offerq run`): ingest -> P(alive) ->
- * r^ -> Dyna-Q -> budget plan -> tomorrow's recommendation list.
+/* pipeline.h - the nightly coupon job (`offerq run`) as explicit stages over
+ * one job context:
  *
- * The two models (BG/NBD P(alive), profit Transformer r^) plug in through an
- * oq_scorer (dynaq.h). Until they are merged, the pipeline uses the INTERIM
- * scorer below: an empirical, shrunken mean of the logged net reward per
- * (state, coupon) with P(alive) = 1. It is a stand-in, labelled "interim" in
- * every report, never the product's result. The swap point is
- * pipeline_scorer() in src/coupon/pipeline.c.
+ *   ingest        read the log, index it by customer, derive every customer's
+ *                 snapshot of tomorrow (oq_log_tomorrow, data.h)
+ *   alive         BG/NBD P(alive) on the purchases (alive.h)
+ *   reward_fit    the reward model r^ (reward.h: response, transformer or
+ *                 empirical)
+ *   reward_score  r~ = P(alive) x r^ of every log row and of every customer
+ *                 tomorrow, and tomorrow's P(order | coupon) for the spend
+ *   value         Dyna-Q over the log's rows with r~ as the reward (dynaq.h)
+ *   plan          the budget plan over tomorrow's r~ (oq_budget_plan)
+ *   write         the run's files
+ *
+ * Each stage adds its own section to report.json.
  *
  * Outputs of oq_pipeline_run with out_dir set (each written atomically):
  *   recommendations.csv  user_id,snapshot_date,state,coupon,expected_profit,p_alive
@@ -16,46 +22,30 @@
  *   learning_curve.svg   mean |TD error| of real steps over training
  *   bgnbd.json           the BG/NBD fit (oq_bgnbd_params_save, per day): what
  *                        `offerq serve --dir` answers /v1/alive with
+ *   model.ofq            the profit Transformer, when this run trained one
  */
 #ifndef OFFERQ_PIPELINE_H
 #define OFFERQ_PIPELINE_H
 
 #include <stddef.h>
 #include <stdint.h>
-#include "offerq/coupon/bgnbd.h"
 #include "offerq/core/data.h"
-#include "offerq/coupon/dynaq.h"
 #include "offerq/core/error.h"
-#include "offerq/coupon/models.h"
+#include "offerq/coupon/dynaq.h"
+#include "offerq/coupon/pmodel.h"
 #include "offerq/coupon/reco.h"
-#include "offerq/coupon/response.h"
+#include "offerq/coupon/reward.h"
 
-/* ---- the interim scorer (stand-in for BG/NBD x Transformer) ------------------------- */
-
-typedef struct oq_interim oq_interim;
-
-/* Fit on log: for each level of a back-off chain (coupon; category x coupon;
- * state without budget x coupon; full state x coupon) the count, sum of net
- * reward and orders. Estimates shrink each level towards the coarser one
- * with `prior` pseudo-rows (20 if 0). *out owned by the caller. OQ_ENOMEM. */
-int oq_interim_fit(const oq_log *log, const oq_dynaq_disc *d, double prior, oq_interim **out,
-                   oq_error *err) OQ_WUR;
-void oq_interim_free(oq_interim *m);
-/* The scorer view: P(alive) = 1, r^ = shrunken mean net reward. */
-oq_scorer oq_interim_scorer(oq_interim *m);
-/* Shrunken P(order | row's state, coupon) for rows (n): p (n, 4). Used for
- * expected coupon spend until a model of the order probability exists. */
-void oq_interim_p_order(const oq_interim *m, const oq_log *log, const size_t *rows, size_t n,
-                        double *p /* (n, 4) */);
+struct json_t; /* jansson's */
 
 /* ---- the run ------------------------------------------------------------------------- */
 
 typedef struct oq_pipeline_opts {
     const char *log_path;    /* read when no log is passed to oq_pipeline_run */
     const char *out_dir;     /* NULL: compute in memory, write nothing */
-    const char *orders_path; /* purchases for BG/NBD; NULL: log_path's sidecar rule (models.h) */
-    int reward;              /* OQ_REWARD_* (models.h): RESPONSE (default), TRANSFORMER,
-                                EMPIRICAL (the interim r^) */
+    const char *orders_path; /* purchases for BG/NBD; NULL: log_path's sidecar rule (alive.h) */
+    int reward;              /* OQ_REWARD_* (reward.h): RESPONSE (default), TRANSFORMER,
+                                EMPIRICAL (the logged mean per state x coupon) */
     const char *events_path; /* events for the profit model; NULL: log_path's sidecar rule */
     const char *model_path;  /* reuse this profit model; NULL: train one (saved as DIR/model.ofq) */
     int profit_epochs;       /* 3 */
@@ -75,9 +65,10 @@ void oq_pipeline_opts_default(oq_pipeline_opts *o);
 
 enum {
     OQ_STAGE_INGEST,
-    OQ_STAGE_FIT,
-    OQ_STAGE_SCORE,
-    OQ_STAGE_DYNAQ,
+    OQ_STAGE_ALIVE,
+    OQ_STAGE_REWARD_FIT,
+    OQ_STAGE_REWARD_SCORE,
+    OQ_STAGE_VALUE,
     OQ_STAGE_PLAN,
     OQ_STAGE_WRITE,
     OQ_N_STAGES
@@ -95,22 +86,9 @@ typedef struct oq_pipeline_result {
     double plan_value, plan_spend; /* objective and expected spend of the plan */
     double stage_s[OQ_N_STAGES];
     char scorer_name[256];
-    int scorer_interim;
-    int has_bgnbd;         /* 1: P(alive) from a BG/NBD fit (below) */
-    oq_bgnbd_params bgnbd; /* per day */
-    double bgnbd_ll;
-    int bgnbd_converged;
-    char purchase_source[256]; /* where BG/NBD's purchases came from */
-    int profit_epochs;         /* epochs of the profit model trained in this run (0: none) */
-    int profit_loaded;         /* 1: the profit model was loaded (--model) */
-    int reward;                /* OQ_REWARD_* used */
-    int has_resp;              /* 1: resp below is the response model used */
-    oq_resp resp;              /* its logistic fit (weights only with --p-model logistic) */
-    oq_pmodel_info pinfo;      /* its P(order) learner */
-    oq_gross_info ginfo;       /* its g model */
-    double profit_val_mse[8], profit_val_mse_mean[8], profit_train_mse[8];
-    char profit_events[256];
-    oq_bgnbd_fit_report bgnbd_fit; /* the whole fit (bgnbd.json) */
+    int baseline;          /* 1: r^ is the empirical baseline, not a fitted model */
+    int reward;            /* OQ_REWARD_* used */
+    struct json_t *report; /* report.json without the timings (owned) */
     oq_dynaq_stats stats;
     oq_qtable *q; /* owned */
 } oq_pipeline_result;
@@ -125,7 +103,7 @@ const char *oq_pipeline_stage_name(int stage);
  * r~_i(c) + gamma E[max_a Q(s', a) | s_i, c] (the mean over the log's real
  * steps from state s_i with coupon c; 0 at a customer's last row), subject
  * to expected coupon spend sum_i P(order | c) c <= budget (oq_budget_plan;
- * P(order) from the response model, else P(alive) x the interim estimate).
+ * P(order) from the reward model, else P(alive) x the empirical estimate).
  * The continuation is off by default: on the generated logs coupons have no
  * lasting effect, and Dyna-Q's state-level continuation credits the coupon
  * with the value of being a recent buyer (docs/readme/dynaq.md measures it).

@@ -31,7 +31,7 @@
  *   7 log(1 + days_since_last_purchase)
  *   8 purchases_last_30d
  *   9 log(1 + avg_order_value)
- *  10 P(alive) from BG/NBD (models.h; oq_resp_features sets 1, the caller
+ *  10 P(alive) from BG/NBD (alive.h; oq_resp_features sets 1, the caller
  *     fills it): the model's P(order) is then the whole order probability
  *     and the nightly job uses r~ = r^ (multiplying by P(alive) again would
  *     count dropout twice)

@@ -2,7 +2,7 @@
 #include "cli/cli.h"
 #include "offerq/prod/db.h"
 #include "offerq/core/io.h"
-#include "offerq/coupon/models.h"
+#include "offerq/coupon/reward.h"
 #include "offerq/coupon/pipeline.h"
 
 #include <getopt.h>
@@ -57,8 +57,8 @@ static void help(FILE *fp)
         "                  regression per coupon)\n"
         "  --trees N       boosting rounds (default 400)\n"
         "  --tree-depth D  depth of each tree (default 4)\n"
-        "  --interim       the same as --reward empirical: the mean reward per state x\n"
-        "                  coupon (for comparison)\n"
+        "  --interim       the same as --reward empirical: the logged mean reward per\n"
+        "                  state x coupon, a baseline (for comparison)\n"
         "  --budget X      money for tomorrow's coupons (expected spend); default: no limit\n"
         "  --seed S        random seed (default 1)\n"
         "  --epochs N      Dyna-Q epochs (default 4)\n"
@@ -100,7 +100,7 @@ int cmd_run(int argc, char **argv)
         O_EVENTS,
         O_MODEL,
         O_PEPOCHS,
-        O_INTERIM,
+        O_EMPIRICAL,
         O_REWARD,
         O_CONT,
         O_SHARDS,
@@ -127,7 +127,7 @@ int cmd_run(int argc, char **argv)
                                          {"events", required_argument, 0, O_EVENTS},
                                          {"model", required_argument, 0, O_MODEL},
                                          {"profit-epochs", required_argument, 0, O_PEPOCHS},
-                                         {"interim", no_argument, 0, O_INTERIM},
+                                         {"interim", no_argument, 0, O_EMPIRICAL},
                                          {"reward", required_argument, 0, O_REWARD},
                                          {"continuation", no_argument, 0, O_CONT},
                                          {"shards", required_argument, 0, O_SHARDS},
@@ -164,7 +164,7 @@ int cmd_run(int argc, char **argv)
         case O_MODEL:
             o.model_path = optarg;
             break;
-        case O_INTERIM:
+        case O_EMPIRICAL:
             reward = OQ_REWARD_EMPIRICAL;
             break;
         case O_REWARD:
@@ -274,8 +274,8 @@ int cmd_run(int argc, char **argv)
             r->n, cnt[0], cnt[1], cnt[2], cnt[3], r->plan_spend,
             isfinite(o.budget) ? " (budget-limited)" : "", total, o.out_dir ? "; wrote " : "",
             o.out_dir ? o.out_dir : "", o.out_dir ? "/" : "");
-    if (r->scorer_interim)
-        fprintf(stderr, "offerq run: NOTE: INTERIM scorer (%s)\n", r->scorer_name);
+    if (r->baseline)
+        fprintf(stderr, "offerq run: note: r^ is the empirical baseline (%s)\n", r->scorer_name);
     int rc = 0;
     if (pg) {
         /* The day's list and the report go back in one transaction (db.h). */

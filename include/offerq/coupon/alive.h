@@ -1,0 +1,44 @@
+/* alive.h - the job's survival model: BG/NBD P(alive) of a customer on a day.
+ *
+ * P(alive) of customer u on day d is the BG/NBD posterior (bgnbd.h) from u's
+ * purchases strictly before d: x = distinct purchase days - 1, t_x = last -
+ * first, T = d - first (days); 1 when u has no purchase before d. The model is
+ * fitted once on every customer's purchases up to the last log day. Purchases
+ * come from orders_path, else the log's `<stem>.orders.csv` sidecar when it
+ * exists (the shop's full order stream), else the log's own order rows
+ * (order_placed = 1).
+ */
+#ifndef OFFERQ_ALIVE_H
+#define OFFERQ_ALIVE_H
+
+#include <stdint.h>
+#include "offerq/core/data.h"
+#include "offerq/core/error.h"
+#include "offerq/coupon/bgnbd.h"
+
+typedef struct oq_alive oq_alive;
+
+typedef struct oq_alive_opts {
+    const char *log_path;    /* for the sidecar rule; may be NULL */
+    const char *orders_path; /* explicit purchases file; NULL: sidecar or log rows */
+    int quiet;               /* 0: one line on stderr with the fit */
+} oq_alive_opts;
+
+/* Fit on the purchases up to the log's last day. *out: oq_alive_free. */
+int oq_alive_fit(const oq_log *log, const oq_alive_opts *o, oq_alive **out, oq_error *err) OQ_WUR;
+void oq_alive_free(oq_alive *a);
+
+/* P(alive) of customer u on day d (1 without an earlier purchase). */
+double oq_alive_p(const oq_alive *a, int64_t u, int32_t d);
+/* (x, t_x, T) in days of customer u just before day d; returns 0 if u has no
+ * purchase before d. */
+int oq_alive_rft(const oq_alive *a, int64_t u, int32_t d, double *x, double *tx, double *T);
+
+/* The fit (estimates per day). */
+const oq_bgnbd_fit_report *oq_alive_bgnbd(const oq_alive *a);
+/* Where the purchases came from: the file's path, or "the log's order rows". */
+const char *oq_alive_source(const oq_alive *a);
+/* 1 when the purchases came from a file (its rows may carry order values). */
+int oq_alive_from_file(const oq_alive *a);
+
+#endif

@@ -1,0 +1,115 @@
+/* reward.h - the job's reward models: r^_i(c), the predicted net reward of
+ * offering coupon c on a row, behind one interface.
+ *
+ * A reward model is fitted on the log (and the survival model, alive.h) and
+ * then scores two things: every log row (what Dyna-Q learns from) and every
+ * customer's snapshot of tomorrow (tomorrow's log, oq_log_tomorrow: what the
+ * plan decides on). Three implementations, each in its own file:
+ *   OQ_REWARD_RESPONSE (reward_response.c, the default of `offerq run`): the
+ *     coupon response model (response.h): P(order | history, coupon) from the
+ *     chosen learner (pmodel.h) times the expected margin g - value (gross.h);
+ *     P(alive) is one of its inputs, so its r^ already is the whole expected
+ *     reward (rhat_has_alive) and it predicts P(order) for the spend;
+ *   OQ_REWARD_TRANSFORMER (reward_transformer.c): the profit Transformer
+ *     (profit.h), loaded or trained on the log and its events stream;
+ *   OQ_REWARD_EMPIRICAL (reward_empirical.c): the logged mean net reward per
+ *     (state, coupon), shrunk along a back-off chain: a baseline that needs
+ *     nothing but the log, and the spend model of rewards without a P(order).
+ */
+#ifndef OFFERQ_REWARD_H
+#define OFFERQ_REWARD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "offerq/core/data.h"
+#include "offerq/core/error.h"
+#include "offerq/coupon/alive.h"
+#include "offerq/coupon/dynaq.h"
+#include "offerq/coupon/pmodel.h"
+#include "offerq/coupon/response.h"
+
+struct json_t; /* jansson's */
+
+enum { OQ_REWARD_EMPIRICAL = 0, OQ_REWARD_TRANSFORMER = 1, OQ_REWARD_RESPONSE = 2 };
+/* "empirical", "transformer", "response"; parse returns -1 for an unknown name. */
+const char *oq_reward_name(int reward);
+int oq_reward_parse(const char *name);
+
+/* What a reward model is fitted on; everything is borrowed and must outlive
+ * the model. */
+typedef struct oq_reward_input {
+    const oq_log *log;
+    const oq_log_index *ix;
+    int32_t day;            /* the day the plan is for (the log's last day + 1) */
+    const oq_log *tomorrow; /* oq_log_tomorrow(log, ix, day): one row per customer */
+    const oq_alive *alive;  /* P(alive), an input of the response model */
+    const oq_dynaq_disc *disc;
+    const char *log_path;         /* for the events sidecar rule; may be NULL */
+    const char *events_path;      /* browsing events; NULL: the log's sidecar if present */
+    const char *model_path;       /* Transformer: reuse this checkpoint; NULL: train one */
+    const char *save_model;       /* Transformer: write the trained model here, or NULL */
+    int epochs;                   /* Transformer: training epochs (3) */
+    const oq_pmodel_opts *pmodel; /* response: the P(order) learner; NULL: defaults */
+    int keep_features;            /* response: keep row features and g (oq_reward_response_rows) */
+    uint64_t seed;
+    int quiet;
+} oq_reward_input;
+
+typedef struct oq_reward oq_reward;
+
+typedef struct oq_reward_ops {
+    /* r^ of every log row (log->n, 4) */
+    int (*score_rows)(const oq_reward *m, double *rhat, oq_error *err);
+    /* r^ of every customer tomorrow (n_customers, 4) */
+    int (*score_tomorrow)(const oq_reward *m, double *rhat, oq_error *err);
+    /* P(order | coupon) of every customer tomorrow (n_customers, 4); NULL
+     * when the model has none */
+    int (*p_order_tomorrow)(const oq_reward *m, double *p, oq_error *err);
+    /* what the fit did, as a JSON object (new reference), NULL if none */
+    struct json_t *(*report)(const oq_reward *m);
+    void (*free)(oq_reward *m);
+} oq_reward_ops;
+
+struct oq_reward {
+    const oq_reward_ops *ops;
+    int kind;           /* OQ_REWARD_* */
+    char name[256];     /* shown in reports */
+    int rhat_has_alive; /* 1: r^ already is the whole expected reward: r~ = r^ */
+    const oq_reward_input *in;
+};
+
+/* Fit the model of `kind` on in. *out: oq_reward_free. */
+int oq_reward_fit(int kind, const oq_reward_input *in, oq_reward **out, oq_error *err) OQ_WUR;
+void oq_reward_free(oq_reward *m);
+
+/* The implementations' constructors (what oq_reward_fit calls). */
+int oq_reward_response_fit(const oq_reward_input *in, oq_reward **out, oq_error *err) OQ_WUR;
+int oq_reward_transformer_fit(const oq_reward_input *in, oq_reward **out, oq_error *err) OQ_WUR;
+int oq_reward_empirical_fit(const oq_reward_input *in, oq_reward **out, oq_error *err) OQ_WUR;
+
+/* The response model's features of the log's rows ((log->n, OQ_RESP_NFEAT),
+ * P(alive) filled) and its g per row ((log->n)), kept with keep_features;
+ * r^ of the rows (log->n, 4). Returns 0, or OQ_EINVAL for another kind or
+ * when the features were not kept. */
+int oq_reward_response_rows(const oq_reward *m, const oq_resp_feat **features, const double **rhat,
+                            const double **g, oq_error *err) OQ_WUR;
+
+/* ---- the empirical model on its own (the evaluation's DR reward model) ---- */
+
+typedef struct oq_empirical oq_empirical;
+
+/* Fit on log: for each level of a back-off chain (coupon; category x coupon;
+ * state without budget x coupon; full state x coupon) the count, sum of net
+ * reward and orders. Estimates shrink each level towards the coarser one
+ * with `prior` pseudo-rows (20 if 0). *out: oq_empirical_free. OQ_ENOMEM. */
+int oq_empirical_fit(const oq_log *log, const oq_dynaq_disc *d, double prior, oq_empirical **out,
+                     oq_error *err) OQ_WUR;
+void oq_empirical_free(oq_empirical *m);
+/* Shrunken mean net reward r (n, 4) and P(order) p (n, 4; may be NULL) of
+ * rows of any log with the same categories (by their state keys). */
+void oq_empirical_estimate(const oq_empirical *m, const oq_log *log, const size_t *rows, size_t n,
+                           double *r, double *p);
+/* The scorer view (dynaq.h): P(alive) = 1, r^ = shrunken mean net reward. */
+oq_scorer oq_empirical_scorer(oq_empirical *m);
+
+#endif

@@ -1,0 +1,164 @@
+/* alive.c - BG/NBD P(alive) of a customer on a day (alive.h). */
+#include "offerq/coupon/alive.h"
+#include "offerq/core/io.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+struct oq_alive {
+    oq_bgnbd_fit_report fit;
+    char source[4200];
+    int from_file;
+    size_t nu;     /* customers with purchases */
+    int64_t *user; /* (nu) ascending */
+    size_t *start; /* (nu + 1) into day */
+    int32_t *day;  /* distinct purchase days, ascending per customer */
+};
+
+typedef struct ud {
+    int64_t u;
+    int32_t d;
+} ud;
+
+static int cmp_ud(const void *a, const void *b)
+{
+    const ud *x = a, *y = b;
+    if (x->u != y->u) return x->u < y->u ? -1 : 1;
+    return (x->d > y->d) - (x->d < y->d);
+}
+
+/* Sorted, de-duplicated purchase days per customer. */
+static int build_histories(oq_alive *m, const oq_bgnbd_tx *tx, oq_error *err)
+{
+    size_t n = tx->n;
+    ud *v = malloc((n ? n : 1) * sizeof *v);
+    if (!v) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        v[i] = (ud){tx->user[i], tx->day[i]};
+    qsort(v, n, sizeof *v, cmp_ud);
+    size_t k = 0, nu = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (k && v[k - 1].u == v[i].u && v[k - 1].d == v[i].d) continue;
+        if (!k || v[k - 1].u != v[i].u) nu++;
+        v[k++] = v[i];
+    }
+    m->user = malloc((nu ? nu : 1) * sizeof *m->user);
+    m->start = malloc((nu + 1) * sizeof *m->start);
+    m->day = malloc((k ? k : 1) * sizeof *m->day);
+    if (!m->user || !m->start || !m->day) {
+        free(v);
+        return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    }
+    size_t c = 0;
+    for (size_t i = 0; i < k; i++) {
+        if (i == 0 || v[i].u != v[i - 1].u) {
+            m->user[c] = v[i].u;
+            m->start[c++] = i;
+        }
+        m->day[i] = v[i].d;
+    }
+    m->start[nu] = k;
+    m->nu = nu;
+    free(v);
+    return 0;
+}
+
+int oq_alive_rft(const oq_alive *m, int64_t u, int32_t d, double *x, double *tx, double *T)
+{
+    size_t lo = 0, hi = m->nu;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (m->user[mid] < u)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == m->nu || m->user[lo] != u) return 0;
+    const int32_t *days = m->day + m->start[lo];
+    size_t n = m->start[lo + 1] - m->start[lo], a = 0, b = n;
+    while (a < b) { /* first purchase day >= d */
+        size_t mid = a + (b - a) / 2;
+        if (days[mid] < d)
+            a = mid + 1;
+        else
+            b = mid;
+    }
+    if (a == 0) return 0;
+    *x = (double)(a - 1);
+    *tx = (double)(days[a - 1] - days[0]);
+    *T = (double)(d - days[0]);
+    return 1;
+}
+
+double oq_alive_p(const oq_alive *a, int64_t u, int32_t d)
+{
+    double x, tx, T;
+    return oq_alive_rft(a, u, d, &x, &tx, &T) ? oq_bgnbd_p_alive(&a->fit.p, x, tx, T) : 1.0;
+}
+
+int oq_alive_fit(const oq_log *log, const oq_alive_opts *o, oq_alive **out, oq_error *err)
+{
+    *out = NULL;
+    int rc = 0;
+    oq_bgnbd_tx *tx = NULL;
+    oq_bgnbd_summary *s = NULL;
+    oq_bgnbd_data *d = NULL;
+    oq_alive *m = calloc(1, sizeof *m);
+    if (!m) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    char side[4096];
+    const char *orders = o ? o->orders_path : NULL;
+    if (!orders && o && o->log_path &&
+        oq_sidecar_path(o->log_path, ".orders.csv", side, sizeof side) == 0 && oq_file_exists(side))
+        orders = side;
+    if (orders) {
+        if ((rc = oq_bgnbd_tx_read(orders, 1, 0, &tx, err))) goto cleanup;
+        snprintf(m->source, sizeof m->source, "%s", orders);
+        m->from_file = 1;
+    } else {
+        if ((rc = oq_bgnbd_tx_from_log(log, &tx, err))) goto cleanup;
+        snprintf(m->source, sizeof m->source, "the log's order rows");
+    }
+    oq_bgnbd_split split = {.unit_days = 1,
+                            .calibration_end = oq_log_last_day(log),
+                            .observation_end = OQ_BGNBD_NO_DATE};
+    if ((rc = oq_bgnbd_summary_build(tx, &split, &s, err))) goto cleanup;
+    if ((rc = oq_bgnbd_data_new(s->x, s->tx, s->T, NULL, s->n, &d, err))) goto cleanup;
+    if ((rc = oq_bgnbd_fit(d, NULL, &m->fit, err))) goto cleanup;
+    if (!(o && o->quiet))
+        fprintf(stderr, "offerq: BG/NBD on %zu customers (%s): r=%.4g alpha=%.4g a=%.4g b=%.4g%s\n",
+                s->n, m->source, m->fit.p.r, m->fit.p.alpha, m->fit.p.a, m->fit.p.b,
+                m->fit.converged ? "" : " (NOT converged)");
+    if ((rc = build_histories(m, tx, err))) goto cleanup;
+    *out = m;
+    m = NULL;
+cleanup:
+    oq_alive_free(m);
+    oq_bgnbd_tx_free(tx);
+    oq_bgnbd_summary_free(s);
+    oq_bgnbd_data_free(d);
+    return rc;
+}
+
+void oq_alive_free(oq_alive *m)
+{
+    if (!m) return;
+    free(m->user);
+    free(m->start);
+    free(m->day);
+    free(m);
+}
+
+const oq_bgnbd_fit_report *oq_alive_bgnbd(const oq_alive *a)
+{
+    return &a->fit;
+}
+
+const char *oq_alive_source(const oq_alive *a)
+{
+    return a->source;
+}
+
+int oq_alive_from_file(const oq_alive *a)
+{
+    return a->from_file;
+}

@@ -1,0 +1,305 @@
+/* reward_response.c - the coupon response model as the job's reward model
+ * (reward.h): r^ = P(order | history, coupon) x (g - value). */
+#include "offerq/coupon/gross.h"
+#include "offerq/coupon/reward.h"
+#include "offerq/core/io.h"
+#include "reward_int.h"
+
+#include <jansson.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct gross_info {
+    int from_orders;
+    double drift, conc, alpha, m0, sa2, se2, pop_f;
+    size_t n_orders, n_cats_used;
+} gross_info;
+
+typedef struct response_reward {
+    oq_reward base;
+    double *rhat_log;     /* (log->n, 4) */
+    double *rhat_tom;     /* (n_customers, 4) */
+    double *p_order_tom;  /* (n_customers, 4) */
+    oq_resp_feat *resp_x; /* (log->n, F) with keep_features, else NULL */
+    double *gross_log;    /* (log->n) with keep_features, else NULL */
+    oq_resp resp;         /* logistic weights, or only rows and orders per coupon */
+    oq_pmodel_info pinfo;
+    gross_info ginfo;
+    char events[256];
+} response_reward;
+
+int oq_reward_read_events(const oq_reward_input *in, oq_events **ev, char *used, size_t len,
+                          oq_error *err)
+{
+    *ev = NULL;
+    char side[4096];
+    const char *events = in->events_path;
+    if (!events && in->log_path &&
+        oq_sidecar_path(in->log_path, ".events.csv", side, sizeof side) == 0 &&
+        oq_file_exists(side))
+        events = side;
+    if (!events) {
+        snprintf(used, len, "none");
+        return 0;
+    }
+    snprintf(used, len, "%.200s", events);
+    return oq_events_read(events, (oq_dict *)&in->log->cats, ev, err);
+}
+
+/* g, the expected gross profit of an order (gross.h), of every log row and of
+ * tomorrow's customers (g_tom), from the purchases file's order values when
+ * the survival model read one (else the log's order rows); feature 11. */
+static int fit_gross(response_reward *m, const oq_reward_input *in, const oq_events *ev,
+                     const oq_events_ix *evx, double *g_tom, oq_resp_feat *X, oq_resp_feat *Xt,
+                     oq_error *err)
+{
+    oq_orders *ords = NULL;
+    oq_gross *gm = NULL;
+    int rc = 0;
+    int32_t tomorrow = in->day;
+    if (oq_alive_from_file(in->alive) &&
+        (rc = oq_orders_read(oq_alive_source(in->alive), &ords, err))) {
+        /* A purchases file without values (user_id,date: BG/NBD needs no
+         * more) still gives the log-row model; say so. */
+        if (rc == OQ_ENOMEM) return rc;
+        if (!in->quiet) {
+            char why[1200];
+            oq_error_format(err, why, sizeof why);
+            fprintf(stderr, "offerq: g from the log's order rows (%s)\n", why);
+        }
+        memset(err, 0, sizeof *err);
+    }
+    if (!(rc = oq_gross_fit(in->log, in->ix, ev, evx, ords, NULL, &gm, err)))
+        rc = oq_gross_predict(gm, in->log, in->ix, ev, evx, ords, tomorrow, m->gross_log, g_tom,
+                              err);
+    if (!rc) /* feature 11 (response.h): the filter's browse concentration evidence */
+        rc = oq_gross_evidence(gm, in->log, in->ix, ev, evx, tomorrow, X + 11, Xt + 11,
+                               OQ_RESP_NFEAT, err);
+    if (!rc) {
+        m->ginfo = (gross_info){.from_orders = gm->from_orders,
+                                .drift = gm->drift,
+                                .conc = gm->conc,
+                                .alpha = gm->alpha,
+                                .m0 = gm->m0,
+                                .sa2 = gm->sa2,
+                                .se2 = gm->se2,
+                                .pop_f = gm->pop_f,
+                                .n_orders = gm->n_orders,
+                                .n_cats_used = gm->n_cats_used};
+        if (!in->quiet)
+            fprintf(stderr,
+                    "offerq: g from %zu orders (%s): %zu categories, favourite "
+                    "drift %.3f, conc %.2f, alpha %.1f, level sd %.3f, order sd %.3f\n",
+                    gm->n_orders, gm->from_orders ? "purchases file" : "the log's order rows",
+                    gm->n_cats_used, gm->drift, gm->conc, gm->alpha, sqrt(gm->sa2), sqrt(gm->se2));
+    }
+    oq_gross_free(gm);
+    oq_orders_free(ords);
+    return rc;
+}
+
+static int score_rows(const oq_reward *b, double *rhat, oq_error *err)
+{
+    (void)err;
+    const response_reward *m = (const response_reward *)b;
+    memcpy(rhat, m->rhat_log, b->in->log->n * 4 * sizeof *rhat);
+    return 0;
+}
+
+static int score_tomorrow(const oq_reward *b, double *rhat, oq_error *err)
+{
+    (void)err;
+    const response_reward *m = (const response_reward *)b;
+    memcpy(rhat, m->rhat_tom, b->in->ix->n_customers * 4 * sizeof *rhat);
+    return 0;
+}
+
+static int p_order_tomorrow(const oq_reward *b, double *p, oq_error *err)
+{
+    (void)err;
+    const response_reward *m = (const response_reward *)b;
+    memcpy(p, m->p_order_tom, b->in->ix->n_customers * 4 * sizeof *p);
+    return 0;
+}
+
+static json_t *report(const oq_reward *b)
+{
+    const response_reward *r = (const response_reward *)b;
+    const oq_resp *m = &r->resp;
+    const oq_pmodel_info *pi = &r->pinfo;
+    const gross_info *gi = &r->ginfo;
+    json_t *arms = json_array();
+    for (int c = 0; c < 4; c++) {
+        json_t *a = json_pack("{s:s, s:I, s:f}", "coupon", oq_coupon_name(c), "rows",
+                              (json_int_t)m->n_rows[c], "orders", m->orders[c]);
+        if (pi->kind == OQ_PMODEL_LOGISTIC) {
+            json_t *w = json_array();
+            for (int j = 0; j <= OQ_RESP_NIN; j++)
+                json_array_append_new(w, json_real(m->w[c][j]));
+            json_object_set_new(a, "loss", json_real(m->loss[c]));
+            json_object_set_new(a, "newton_iterations", json_integer(m->iters[c]));
+            json_object_set_new(a, "converged", json_boolean(m->converged[c]));
+            json_object_set_new(a, "weights", w);
+        }
+        json_array_append_new(arms, a);
+    }
+    json_t *j = json_pack(
+        "{s:s, s:o, s:{s:s, s:i, s:i, s:I, s:I, s:f, s:f}, s:{s:s, s:I, s:i, s:f, "
+        "s:f, s:f, s:f, s:f, s:f, s:f}}",
+        "events", r->events, "arms", arms, "p_model", "kind", oq_pmodel_name(pi->kind), "trees",
+        pi->trees, "depth", pi->depth, "rows_used", (json_int_t)pi->rows_used, "rows",
+        (json_int_t)pi->rows, "train_logloss", pi->train_logloss, "seconds", pi->seconds, "gross",
+        "source", gi->from_orders ? "purchases file" : "log order rows", "orders",
+        (json_int_t)gi->n_orders, "categories", (int)gi->n_cats_used, "drift", gi->drift,
+        "concentration", gi->conc, "alpha", gi->alpha, "level_mean", gi->m0, "level_var", gi->sa2,
+        "order_var", gi->se2, "mix_factor", gi->pop_f);
+    return j ? json_pack("{s:o}", "response_model", j) : NULL;
+}
+
+static void free_reward(oq_reward *b)
+{
+    response_reward *m = (response_reward *)b;
+    if (!m) return;
+    free(m->rhat_log);
+    free(m->rhat_tom);
+    free(m->p_order_tom);
+    free(m->resp_x);
+    free(m->gross_log);
+    free(m);
+}
+
+static const oq_reward_ops ops = {.score_rows = score_rows,
+                                  .score_tomorrow = score_tomorrow,
+                                  .p_order_tomorrow = p_order_tomorrow,
+                                  .report = report,
+                                  .free = free_reward};
+
+/* Fit on the log's rows and predict r^ for them and for tomorrow's customers
+ * (index order). The response model's BG/NBD feature of customer u just
+ * before day d is f[10] = P(alive) (1 without a purchase). (E[X(30)] as a
+ * further feature was tried: no gain on seeds 1-3.) */
+int oq_reward_response_fit(const oq_reward_input *in, oq_reward **out, oq_error *err)
+{
+    *out = NULL;
+    const oq_log *log = in->log;
+    const oq_log_index *ix = in->ix;
+    oq_events *ev = NULL;
+    oq_events_ix *evx = NULL;
+    size_t n = log->n, nc = ix->n_customers;
+    int32_t tomorrow = in->day;
+    response_reward *m = calloc(1, sizeof *m);
+    oq_resp_feat *X = malloc((n ? n : 1) * OQ_RESP_NFEAT * sizeof *X);
+    oq_resp_feat *Xt = malloc((nc ? nc : 1) * OQ_RESP_NFEAT * sizeof *Xt);
+    double *g_tom = malloc((nc ? nc : 1) * sizeof *g_tom);
+    oq_pmodel *pm = NULL;
+    int rc = 0;
+    if (m) {
+        m->rhat_log = malloc((n ? n : 1) * 4 * sizeof *m->rhat_log);
+        m->rhat_tom = malloc((nc ? nc : 1) * 4 * sizeof *m->rhat_tom);
+        m->p_order_tom = malloc((nc ? nc : 1) * 4 * sizeof *m->p_order_tom);
+        m->gross_log = malloc((n ? n : 1) * sizeof *m->gross_log);
+    }
+    if (!m || !X || !Xt || !g_tom || !m->rhat_log || !m->rhat_tom || !m->p_order_tom ||
+        !m->gross_log) {
+        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        goto cleanup;
+    }
+    m->base = (oq_reward){.ops = &ops, .kind = OQ_REWARD_RESPONSE, .rhat_has_alive = 1, .in = in};
+    snprintf(m->base.name, sizeof m->base.name,
+             "BG/NBD P(alive) x response-model r^ (P(order | history, coupon) x margin)");
+    if ((rc = oq_reward_read_events(in, &ev, m->events, sizeof m->events, err))) goto cleanup;
+    if (ev && (rc = oq_events_ix_build(ev, ix, &evx, err))) goto cleanup;
+    if ((rc = oq_resp_features(log, ix, ev, evx, tomorrow, X, Xt, err))) goto cleanup;
+    for (size_t i = 0; i < n; i++)
+        X[i * OQ_RESP_NFEAT + 10] =
+            (oq_resp_feat)oq_alive_p(in->alive, log->user_id[i], log->day[i]);
+    for (size_t c = 0; c < nc; c++)
+        Xt[c * OQ_RESP_NFEAT + 10] = (oq_resp_feat)oq_alive_p(in->alive, ix->user_id[c], tomorrow);
+    if ((rc = fit_gross(m, in, ev, evx, g_tom, X, Xt, err))) goto cleanup;
+    oq_events_ix_free(evx); /* the features hold what the fit needs from them */
+    evx = NULL;
+    oq_events_free(ev);
+    ev = NULL;
+    /* P(order) from the chosen learner (pmodel.h), written into rhat_log /
+     * p_order_tom and turned into r^ = P (g - value) in place. */
+    oq_pmodel_opts po;
+    if (in->pmodel) {
+        po = *in->pmodel;
+    } else {
+        oq_pmodel_opts_default(&po);
+        po.seed = in->seed ? in->seed : 1;
+    }
+    po.quiet = po.quiet || in->quiet;
+    if ((rc = oq_pmodel_fit(&po, X, log->coupon, log->order, log->profit, log->aov, n, &pm, err)) ||
+        (rc = oq_pmodel_predict(pm, X, n, m->rhat_log, err)) ||
+        (rc = oq_pmodel_predict(pm, Xt, nc, m->p_order_tom, err)))
+        goto cleanup;
+    m->pinfo = *oq_pmodel_get_info(pm);
+    m->pinfo.train_logloss = oq_pmodel_logloss(m->rhat_log, log->coupon, log->order, n);
+    if (po.kind == OQ_PMODEL_LOGISTIC) {
+        m->resp = *oq_pmodel_logistic(pm);
+    } else { /* only the rows and orders per coupon, for the report */
+        memset(&m->resp, 0, sizeof m->resp);
+        for (size_t i = 0; i < n; i++) {
+            m->resp.n_rows[log->coupon[i]]++;
+            m->resp.orders[log->coupon[i]] += log->order[i];
+        }
+    }
+    oq_pmodel_free(pm); /* XGBoost's working memory: many small blocks; give them back */
+    pm = NULL;
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+    for (size_t i = 0; i < n; i++)
+        for (int c = 0; c < 4; c++)
+            m->rhat_log[4 * i + c] *= m->gross_log[i] - oq_coupon_value(c);
+    if (!in->keep_features) { /* only evaluate's cross-fit needs g per row again */
+        free(m->gross_log);
+        m->gross_log = NULL;
+    }
+    for (size_t c = 0; c < nc; c++)
+        for (int a = 0; a < 4; a++)
+            m->rhat_tom[4 * c + a] = m->p_order_tom[4 * c + a] * (g_tom[c] - oq_coupon_value(a));
+    if (!in->quiet)
+        fprintf(stderr,
+                "offerq: response model on %zu rows (events: %s): P(order) by %s, log-loss "
+                "%.4f, %.2fs; order rate none/5/10/20 = %.3f/%.3f/%.3f/%.3f\n",
+                n, m->events, oq_pmodel_name(m->pinfo.kind), m->pinfo.train_logloss,
+                m->pinfo.seconds, m->resp.orders[0] / (double)m->resp.n_rows[0],
+                m->resp.orders[1] / (double)m->resp.n_rows[1],
+                m->resp.orders[2] / (double)m->resp.n_rows[2],
+                m->resp.orders[3] / (double)m->resp.n_rows[3]);
+    if (in->keep_features) {
+        m->resp_x = X;
+        X = NULL;
+    }
+    *out = &m->base;
+    m = NULL;
+cleanup:
+    free_reward(m ? &m->base : NULL);
+    oq_pmodel_free(pm);
+    free(g_tom);
+    free(X);
+    free(Xt);
+    oq_events_ix_free(evx);
+    oq_events_free(ev);
+    return rc;
+}
+
+int oq_reward_response_rows(const oq_reward *b, const oq_resp_feat **features, const double **rhat,
+                            const double **g, oq_error *err)
+{
+    const response_reward *m = (const response_reward *)b;
+    if (b->kind != OQ_REWARD_RESPONSE || !m->resp_x || !m->gross_log)
+        return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
+                            "the response model's row features were not kept");
+    *features = m->resp_x;
+    *rhat = m->rhat_log;
+    *g = m->gross_log;
+    return 0;
+}
