@@ -9,13 +9,19 @@ int oq_error_set(oq_error *err, int code, const char *file, long line, long col,
                  ...)
 {
     if (!err) return code;
-    snprintf(err->file, sizeof err->file, "%s", file ? file : "");
-    err->line = line;
-    err->col = col;
+    /* Format into buffers of our own first: a caller may pass err->file or
+     * err->msg (or a pointer into them) as an argument, and snprintf into
+     * the buffer it reads from is undefined behaviour. */
+    char f[sizeof err->file], m[sizeof err->msg];
+    snprintf(f, sizeof f, "%s", file ? file : "");
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized)
+    vsnprintf(m, sizeof m, fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized)
     va_end(ap);
+    memcpy(err->file, f, sizeof f);
+    memcpy(err->msg, m, sizeof m);
+    err->line = line;
+    err->col = col;
     return code;
 }
 

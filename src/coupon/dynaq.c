@@ -276,6 +276,13 @@ int oq_qtable_load(const char *path, oq_qtable **out, oq_error *err)
         }
         memcpy(q->q + ent * 4, e + 8, 32);
         memcpy(q->visits + ent * 4, e + 40, 16);
+        for (int a = 0; a < OQ_N_COUPONS; a++)
+            if (!isfinite(q->q[ent * 4 + (size_t)a])) {
+                rc = oq_error_set(err, OQ_EFORMAT, path, 0, 0,
+                                  "entry %llu: Q value of coupon %d is not finite",
+                                  (unsigned long long)i, a);
+                goto cleanup;
+            }
     }
     *out = q;
     q = NULL;

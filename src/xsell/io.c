@@ -3,6 +3,7 @@
 #include "offerq/xsell/crosssell.h"
 #include "offerq/core/csv.h"
 #include "util/num.h"
+#include "util/utf8.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@ typedef struct items_ctx {
     const char *path;
     oq_xsell_sim *s;
     int c_item, c_price, c_cost, c_inv, c_arr;
+    size_t ncol; /* fields of the header: every row has as many */
     int header_done;
     int have_arrival[OQ_XSELL_MAX_ITEMS];
 } items_ctx;
@@ -42,18 +44,21 @@ static int items_row(void *vctx, char **f, const size_t *lens, size_t nf, long l
             return oq_error_set(err, OQ_EPARSE, c->path, line, 1,
                                 "the header must name the columns item,price,cost,inventory "
                                 "(and optionally arrival)");
+        for (size_t i = 0; i < nf; i++)
+            if ((int)i != c->c_item && (int)i != c->c_price && (int)i != c->c_cost &&
+                (int)i != c->c_inv && (int)i != c->c_arr)
+                return oq_error_set(err, OQ_EPARSE, c->path, line, (long)i + 1,
+                                    "unknown column '%s' (the columns are item,price,cost,"
+                                    "inventory and optionally arrival, each once)",
+                                    f[i]);
+        c->ncol = nf;
         c->header_done = 1;
         return 0;
     }
     oq_xsell_mdp *m = &c->s->mdp;
-    int need = c->c_item;
-    if (c->c_price > need) need = c->c_price;
-    if (c->c_cost > need) need = c->c_cost;
-    if (c->c_inv > need) need = c->c_inv;
-    if (c->c_arr > need) need = c->c_arr;
-    if ((int)nf <= need)
-        return oq_error_set(err, OQ_EPARSE, c->path, line, 0, "expected %d fields, got %zu",
-                            need + 1, nf);
+    if (nf != c->ncol)
+        return oq_error_set(err, OQ_EPARSE, c->path, line, nf > c->ncol ? (long)c->ncol + 1 : 0,
+                            "expected %zu fields (as the header), got %zu", c->ncol, nf);
     if (m->n_items >= OQ_XSELL_MAX_ITEMS)
         return oq_error_set(err, OQ_ELIMIT, c->path, line, 0,
                             "more than %d items: cross-sell sets are small (use ROCK clusters)",
@@ -61,18 +66,22 @@ static int items_row(void *vctx, char **f, const size_t *lens, size_t nf, long l
     oq_xsell_item *it = &m->items[m->n_items];
     memset(it, 0, sizeof *it);
     size_t nl = lens[c->c_item];
-    if (nl == 0 || nl > OQ_XSELL_NAME_MAX)
-        return bad(err, c->path, line, c->c_item, "an item name of 1..63 bytes", f[c->c_item]);
+    if (nl == 0 || nl > OQ_XSELL_NAME_MAX || !oq_utf8_name_ok(f[c->c_item], nl))
+        return oq_error_set(err, OQ_EPARSE, c->path, line, c->c_item + 1,
+                            "expected an item name of 1..%d bytes of valid UTF-8 without "
+                            "control characters",
+                            OQ_XSELL_NAME_MAX);
     memcpy(it->name, f[c->c_item], nl);
     for (int i = 0; i < m->n_items; i++)
         if (strcmp(m->items[i].name, it->name) == 0)
             return oq_error_set(err, OQ_EPARSE, c->path, line, c->c_item + 1,
                                 "item '%s' appears twice", it->name);
     int64_t inv;
-    if (oq_parse_f64(f[c->c_price], lens[c->c_price], &it->price) || !(it->price > 0))
-        return bad(err, c->path, line, c->c_price, "a price > 0", f[c->c_price]);
-    if (oq_parse_f64(f[c->c_cost], lens[c->c_cost], &it->cost) || it->cost < 0 ||
-        it->cost > it->price)
+    if (oq_parse_f64(f[c->c_price], lens[c->c_price], &it->price) ||
+        !(it->price > 0 && it->price <= OQ_XSELL_PRICE_MAX))
+        return bad(err, c->path, line, c->c_price, "a price in (0, 1e9]", f[c->c_price]);
+    if (oq_parse_f64(f[c->c_cost], lens[c->c_cost], &it->cost) ||
+        !(it->cost >= 0 && it->cost <= it->price))
         return bad(err, c->path, line, c->c_cost, "a cost in [0, price]", f[c->c_cost]);
     if (oq_parse_i64(f[c->c_inv], lens[c->c_inv], &inv) || inv < 0 || inv > 65535)
         return bad(err, c->path, line, c->c_inv, "an inventory in [0, 65535]", f[c->c_inv]);
@@ -80,7 +89,7 @@ static int items_row(void *vctx, char **f, const size_t *lens, size_t nf, long l
     c->have_arrival[m->n_items] = 0;
     if (c->c_arr >= 0 && lens[c->c_arr] > 0) {
         double a;
-        if (oq_parse_f64(f[c->c_arr], lens[c->c_arr], &a) || a < 0 || a > 1)
+        if (oq_parse_f64(f[c->c_arr], lens[c->c_arr], &a) || !(a >= 0 && a <= 1))
             return bad(err, c->path, line, c->c_arr, "an arrival probability in [0, 1]",
                        f[c->c_arr]);
         c->s->arrival[m->n_items] = a;
@@ -164,7 +173,7 @@ static int rules_row(void *vctx, char **f, const size_t *lens, size_t nf, long l
     else
         return bad(err, c->path, line, c->c_type, "positive or negative", f[c->c_type]);
     double conf;
-    if (oq_parse_f64(f[c->c_conf], lens[c->c_conf], &conf) || conf < 0 || conf > 1)
+    if (oq_parse_f64(f[c->c_conf], lens[c->c_conf], &conf) || !(conf >= 0 && conf <= 1))
         return bad(err, c->path, line, c->c_conf, "a confidence in [0, 1]", f[c->c_conf]);
     int l = item_index(c->m, f[c->c_lhs]), r = item_index(c->m, f[c->c_rhs]);
     if (l < 0 || r < 0 || l == r) { /* itemsets ("a & b") and items outside the set */

@@ -5,6 +5,7 @@
 #include "offerq/core/io.h"
 #include "offerq/core/rng.h"
 #include "util/rbuf.h"
+#include "util/utf8.h"
 
 #include <gsl/gsl_rng.h>
 #include <math.h>
@@ -28,9 +29,14 @@ int oq_xsell_mdp_check(const oq_xsell_mdp *m, oq_error *err)
     double log2s = 0;
     for (int i = 0; i < m->n_items; i++) {
         const oq_xsell_item *it = &m->items[i];
-        if (!(it->price > 0 && isfinite(it->price)))
-            return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "item '%s': price must be > 0",
-                                it->name);
+        size_t nl = strnlen(it->name, sizeof it->name);
+        if (nl > OQ_XSELL_NAME_MAX || !oq_utf8_name_ok(it->name, nl))
+            return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
+                                "item %d: the name is not valid UTF-8 of at most %d bytes", i + 1,
+                                OQ_XSELL_NAME_MAX);
+        if (!(it->price > 0 && it->price <= OQ_XSELL_PRICE_MAX))
+            return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "item '%s': price must be in (0, %g]",
+                                it->name, OQ_XSELL_PRICE_MAX);
         if (!(it->cost >= 0 && it->cost <= it->price))
             return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "item '%s': cost must be in [0, price]",
                                 it->name);
@@ -536,7 +542,11 @@ int oq_xsell_qtable_load(const char *path, oq_xsell_qtable **out, oq_error *err)
         const unsigned char *l = oq_rb_take(&r, 1);
         size_t nl = l ? *l : 0;
         const unsigned char *nm = oq_rb_take(&r, nl);
-        if (nm && nl <= OQ_XSELL_NAME_MAX) memcpy(m.items[i].name, nm, nl);
+        if (!r.bad && (nl == 0 || nl > OQ_XSELL_NAME_MAX)) {
+            rc = oq_error_set(err, OQ_EFORMAT, path, 0, 0, "item %u: name of %zu bytes", i + 1, nl);
+            goto cleanup;
+        }
+        if (nm) memcpy(m.items[i].name, nm, nl);
     }
     for (uint32_t k = 0; k < K; k++)
         m.disc[k] = oq_rb_f64(&r);
@@ -546,9 +556,9 @@ int oq_xsell_qtable_load(const char *path, oq_xsell_qtable **out, oq_error *err)
         rc = oq_error_set(err, OQ_EFORMAT, path, 0, 0, "truncated or inconsistent table");
         goto cleanup;
     }
-    rc = oq_xsell_qtable_new(&m, &t, err);
-    if (rc) {
-        rc = oq_error_set(err, OQ_EFORMAT, path, 0, 0, "bad item data: %s", err ? err->msg : "");
+    oq_error why = {0}; /* its own buffer: err->msg cannot be formatted into itself */
+    if (oq_xsell_qtable_new(&m, &t, &why)) {
+        rc = oq_error_set(err, OQ_EFORMAT, path, 0, 0, "bad item data: %s", why.msg);
         goto cleanup;
     }
     uint64_t nkeys = oq_xsell_n_states(&m) * N;
@@ -566,8 +576,16 @@ int oq_xsell_qtable_load(const char *path, oq_xsell_qtable **out, oq_error *err)
             goto cleanup;
         }
         t->visits[h] = oq_rb_u32(&r);
-        for (uint32_t d = 0; d < D; d++)
-            t->q[h * D + d] = oq_rb_f64(&r);
+        for (uint32_t d = 0; d < D; d++) {
+            double q = oq_rb_f64(&r);
+            if (!isfinite(q)) {
+                rc = oq_error_set(err, OQ_EFORMAT, path, 0, 0,
+                                  "entry %llu: Q value %d is not finite (%g)",
+                                  (unsigned long long)i, (int)d, q);
+                goto cleanup;
+            }
+            t->q[h * D + d] = q;
+        }
         for (uint32_t d = 0; d < D; d++)
             t->cnt[h * D + d] = oq_rb_u32(&r);
     }
@@ -698,6 +716,7 @@ int oq_xsell_learn_episode(oq_xsell_qtable *t, const oq_xsell_sim *s, const oq_x
             if (season_over) break;
             ep.requests++;
             int d = choose(t, e, q, valid, t->visits[h], kb, o, r);
+            if (d < 0 || d >= D || !valid[d]) d = 0; /* never outside H, whatever Q holds */
             t->visits[h]++;
             double rev = m->items[e].price, prof = rev - m->items[e].cost;
             inv[e]--;

@@ -173,7 +173,7 @@ static int read_any(const char *path, const char *data, size_t len, const char *
         return oq_error_set(err, OQ_ENOMEM, path, 0, 0, "out of memory");
     }
     csv_ctx c = {r, path, label_column, -1, 0, NULL, NULL};
-    oq_csv_opts o = {.delim = ',', .allow_no_final_newline = 1};
+    oq_csv_opts o = {.delim = ','}; /* no final newline: a file cut off, refused */
     int rc = data ? oq_csv_read_mem(path, data, len, &o, csv_row, &c, err)
                   : oq_csv_read(path, &o, csv_row, &c, err);
     if (!rc && r->n == 0)

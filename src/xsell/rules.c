@@ -138,10 +138,13 @@ static int baskets_read_any(const char *path, const char *data, size_t len, oq_b
     oq_baskets *b = oq_baskets_new();
     if (!b) return oq_error_set(err, OQ_ENOMEM, path, 0, 0, "out of memory");
     read_ctx c = {b, path};
-    oq_csv_opts o = {
-        .delim = ',', .max_line = 16u << 20, .max_fields = 1u << 20, .allow_no_final_newline = 1};
+    /* A last line without its newline is refused like every reader does: it
+     * is what a file cut off while being written looks like. */
+    oq_csv_opts o = {.delim = ',', .max_line = 16u << 20, .max_fields = 1u << 20};
     int rc = data ? oq_csv_read_mem(path, data, len, &o, basket_row, &c, err)
                   : oq_csv_read(path, &o, basket_row, &c, err);
+    if (!rc && b->n == 0)
+        rc = oq_error_set(err, OQ_EPARSE, path, 0, 0, "no baskets in the file (only blank lines)");
     if (rc) {
         oq_baskets_free(b);
         return rc;
@@ -383,6 +386,8 @@ typedef struct fpmine {
     uint32_t *prefix;          /* (nr) current prefix, as item ids */
     uint32_t *path;            /* (nr) scratch path */
     oq_itemsets *out;
+    size_t max_sets; /* 0: no bound */
+    int capped;      /* set when max_sets stopped the mining */
 } fpmine;
 
 static int fp_mine(fpmine *m, const fptree *t, size_t plen)
@@ -390,6 +395,10 @@ static int fp_mine(fpmine *m, const fptree *t, size_t plen)
     for (uint32_t r = t->nr; r-- > 0;) {
         if (t->cnt[r] < m->minc) continue;
         m->prefix[plen] = m->rank_item[r];
+        if (m->max_sets && m->out->n >= m->max_sets) {
+            m->capped = 1;
+            return OQ_ELIMIT;
+        }
         if (itemsets_push(m->out, m->prefix, plen + 1, t->cnt[r])) return OQ_ENOMEM;
         if (m->max_len > 0 && (int)plen + 1 >= m->max_len) continue;
         if (r == 0) continue;
@@ -458,6 +467,12 @@ static uint64_t min_count(double min_support, size_t n)
 int oq_itemsets_mine(const oq_baskets *b, double min_support, int max_len, oq_itemsets **out,
                      oq_error *err)
 {
+    return oq_itemsets_mine_max(b, min_support, max_len, OQ_RULES_MAX_ITEMSETS, out, err);
+}
+
+int oq_itemsets_mine_max(const oq_baskets *b, double min_support, int max_len,
+                         size_t max_itemsets, oq_itemsets **out, oq_error *err)
+{
     *out = NULL;
     if (!(min_support > 0 && min_support <= 1))
         return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "min_support must be in (0, 1], got %g",
@@ -473,6 +488,7 @@ int oq_itemsets_mine(const oq_baskets *b, double min_support, int max_len, oq_it
     uint32_t *path = malloc((ni + 1) * sizeof *path);
     oq_itemsets *s = calloc(1, sizeof *s);
     fptree t = {0};
+    int capped = 0;
     if (!icnt || !rs || !rank_of || !rank_item || !prefix || !path || !s) {
         rc = OQ_ENOMEM;
         goto cleanup;
@@ -504,8 +520,11 @@ int oq_itemsets_mine(const oq_baskets *b, double min_support, int max_len, oq_it
         qsort(path, m, sizeof *path, cmp_u32);
         if ((rc = fptree_insert(&t, path, m, 1))) goto cleanup;
     }
-    fpmine mctx = {minc, max_len, rank_item, prefix, path, s};
-    if ((rc = fp_mine(&mctx, &t, 0))) goto cleanup;
+    fpmine mctx = {minc, max_len, rank_item, prefix, path, s, max_itemsets, 0};
+    if ((rc = fp_mine(&mctx, &t, 0))) {
+        capped = mctx.capped;
+        goto cleanup;
+    }
     if ((rc = itemsets_index(s))) goto cleanup;
 cleanup:
     fptree_free(&t);
@@ -517,6 +536,13 @@ cleanup:
     free(path);
     if (rc) {
         oq_itemsets_free(s);
+        if (capped)
+            return oq_error_set(err, rc, NULL, 0, 0,
+                                "more than %zu frequent itemsets at support %g (max length %d): "
+                                "raise the minimum support (--min-support), lower the longest "
+                                "itemset (--max-len) or raise the bound (--max-itemsets, "
+                                "0: none; about 0.1 KB an itemset plus its rules)",
+                                max_itemsets, min_support, max_len);
         return oq_error_set(err, rc, NULL, 0, 0, "%s while mining frequent itemsets",
                             rc == OQ_ELIMIT ? "FP-tree too large" : "out of memory");
     }
@@ -534,6 +560,7 @@ void oq_rules_params_default(oq_rules_params *p)
     p->max_len = 10;
     p->negative = 0;
     p->neg_max_lift = 0.5;
+    p->max_itemsets = OQ_RULES_MAX_ITEMSETS;
 }
 
 void oq_ruleset_free(oq_ruleset *r)
@@ -824,7 +851,8 @@ int oq_rules_mine(const oq_baskets *b, const oq_rules_params *p, oq_ruleset **ou
         goto cleanup;
     }
     r->n_baskets = b->n;
-    if ((rc = oq_itemsets_mine(b, p->min_support, p->max_len, &s, err))) goto cleanup;
+    if ((rc = oq_itemsets_mine_max(b, p->min_support, p->max_len, p->max_itemsets, &s, err)))
+        goto cleanup;
     r->n_itemsets = s->n;
     for (size_t i = 0; i < b->nnz; i++)
         icnt[b->item[i]]++;

@@ -33,5 +33,22 @@ done
 check "some butter-out-of-stock states were learned" grep -q '"learned": true' <<< "$out"
 check "butter out of stock is never offered with bread" bash -c "! grep -q '\"bundle\": *\"butter\"' <<< '$out'"
 check "--rules and --baskets together are refused" bash -c "'$BIN' crosssell learn --items '$T/items.csv' --rules x --baskets y --out '$T/z.oxq' 2>/dev/null; test \$? -eq 2"
+# Issue 21, items 0 and 13: a price of 1e308 crashed learn (SIGSEGV); a
+# non-UTF-8 item name was accepted. Both are input errors: exit 1, named.
+printf 'item,price,cost,inventory\na,1e308,1,10\nb,10,5,10\n' > "$T/huge.csv"
+printf 'a,b\na\nb\na,b\n' > "$T/ab.csv"
+"$BIN" crosssell learn --items "$T/huge.csv" --baskets "$T/ab.csv" --quiet --out "$T/h.oxq" 2> "$T/huge.err"
+rc=$?
+check "a price of 1e308 is an input error, not a crash (exit $rc)" test $rc -eq 1
+check "  naming the file, line and column" grep -q 'huge.csv:2:2' "$T/huge.err"
+check "  and writing no table" test ! -e "$T/h.oxq"
+printf 'item,price,cost,inventory\na\377,5,1,10\nb,10,5,10\n' > "$T/utf.csv"
+"$BIN" crosssell learn --items "$T/utf.csv" --baskets "$T/ab.csv" --quiet --out "$T/u.oxq" 2> "$T/utf.err"
+rc=$?
+check "a non-UTF-8 item name is refused (exit $rc)" test $rc -eq 1
+check "  naming the file, line and column" grep -q 'utf.csv:2:1' "$T/utf.err"
+printf 'item,price,cost,inventory\na,5,1,10,x\nb,10,5,10\n' > "$T/extra.csv"
+"$BIN" crosssell learn --items "$T/extra.csv" --baskets "$T/ab.csv" --quiet --out "$T/e.oxq" 2> "$T/extra.err"
+check "a row with more fields than the header is refused" test $? -eq 1
 echo "$passes passed, $fails failed"
 [ $fails -eq 0 ]

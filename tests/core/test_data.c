@@ -151,6 +151,19 @@ static void test_nul_byte(void **state)
     assert_non_null(strstr(err.msg, "NUL byte"));
 }
 
+/* oq_error_set may format err->msg into itself (issue 21, item 12: the
+ * message was "bad item data: bad item data: ventory ..."). */
+static void test_error_self_format(void **state)
+{
+    (void)state;
+    oq_error err = {0};
+    oq_error_set(&err, OQ_EINVAL, "a.csv", 3, 4, "inventory must be <= %d", 65535);
+    assert_int_equal(oq_error_set(&err, OQ_EFORMAT, err.file, 0, 0, "bad item data: %s", err.msg),
+                     OQ_EFORMAT);
+    assert_string_equal(err.msg, "bad item data: inventory must be <= 65535");
+    assert_string_equal(err.file, "a.csv");
+}
+
 static void test_file_errors(void **state)
 {
     (void)state;
@@ -272,11 +285,17 @@ static void test_large_roundtrip(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_good_log),    cmocka_unit_test(test_accepted_variants),
-        cmocka_unit_test(test_bad_inputs),  cmocka_unit_test(test_nul_byte),
-        cmocka_unit_test(test_file_errors), cmocka_unit_test(test_dates),
-        cmocka_unit_test(test_dict),        cmocka_unit_test(test_index),
-        cmocka_unit_test(test_events),      cmocka_unit_test(test_large_roundtrip),
+        cmocka_unit_test(test_good_log),
+        cmocka_unit_test(test_accepted_variants),
+        cmocka_unit_test(test_bad_inputs),
+        cmocka_unit_test(test_nul_byte),
+        cmocka_unit_test(test_error_self_format),
+        cmocka_unit_test(test_file_errors),
+        cmocka_unit_test(test_dates),
+        cmocka_unit_test(test_dict),
+        cmocka_unit_test(test_index),
+        cmocka_unit_test(test_events),
+        cmocka_unit_test(test_large_roundtrip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -297,8 +297,12 @@ static void test_reader(void **state)
     (void)state;
     oq_error err = {0};
     oq_baskets *b = NULL;
-    /* names with spaces and commas in quotes, trimming, repeats, no final newline */
-    const char *txt = "\"salt, coarse\", whole milk ,whole milk\n  soda  ,,\nsoda";
+    /* a last line without its newline is a file cut off: refused (issue 21) */
+    const char *cut = "\"salt, coarse\", whole milk ,whole milk\n  soda  ,,\nsoda";
+    assert_int_equal(oq_baskets_read_mem("m", cut, strlen(cut), &b, &err), OQ_EPARSE);
+    assert_null(b);
+    /* names with spaces and commas in quotes, trimming, repeats */
+    const char *txt = "\"salt, coarse\", whole milk ,whole milk\n  soda  ,,\nsoda\n";
     assert_int_equal(oq_baskets_read_mem("m", txt, strlen(txt), &b, &err), 0);
     assert_int_equal(b->n, 3);
     assert_int_equal(b->items.n, 3);

@@ -38,7 +38,8 @@ typedef struct oq_error {
     char msg[512];
 } oq_error;
 
-/* Fill err (if not NULL) and return code. file may be NULL. */
+/* Fill err (if not NULL) and return code. file may be NULL. file and the
+ * arguments may point into err itself (e.g. err->msg): it is formatted first. */
 int oq_error_set(oq_error *err, int code, const char *file, long line, long col, const char *fmt,
                  ...) OQ_PRINTF(6, 7);
 

@@ -80,6 +80,10 @@
 #define OQ_XSELL_MAX_ITEMS 16
 #define OQ_XSELL_MAX_DISC 8
 #define OQ_XSELL_NAME_MAX 63
+/* Largest list price (and so cost) an item may have: revenues of a season
+ * (at most 16 x 65535 units) then stay far from overflow, so Q values are
+ * always finite. Readers and oq_xsell_mdp_check refuse more. */
+#define OQ_XSELL_PRICE_MAX 1e9
 #define OQ_XSELL_MAX_DEC (1 + OQ_XSELL_MAX_ITEMS * OQ_XSELL_MAX_DISC)
 /* Largest dense state space the DP and the exact policy evaluation accept. */
 #define OQ_XSELL_DP_MAX_STATES 20000000ull
@@ -88,7 +92,7 @@
 
 typedef struct oq_xsell_item {
     char name[OQ_XSELL_NAME_MAX + 1];
-    double price;      /* list price p_i > 0 */
+    double price;      /* list price p_i in (0, OQ_XSELL_PRICE_MAX] */
     double cost;       /* unit cost 0 <= c_i <= p_i */
     uint32_t capacity; /* M_i: initial (and largest) inventory, <= 65535 */
 } oq_xsell_item;
@@ -115,8 +119,9 @@ typedef struct oq_xsell_kb {
     double neg[OQ_XSELL_MAX_ITEMS * OQ_XSELL_MAX_ITEMS]; /* (N, N) c-, 0 if none */
 } oq_xsell_kb;
 
-/* Check sizes, prices, costs, discounts and that the state space fits in
- * 2^56. OQ_EINVAL with a message on failure. */
+/* Check sizes, prices (finite, in (0, OQ_XSELL_PRICE_MAX]), costs,
+ * discounts, names (valid UTF-8 without control characters) and that the
+ * state space fits in 2^56. OQ_EINVAL with a message on failure. */
 int oq_xsell_mdp_check(const oq_xsell_mdp *m, oq_error *err) OQ_WUR;
 /* Number of decisions D = 1 + N*K (index layout in the file comment). */
 int oq_xsell_n_decisions(const oq_xsell_mdp *m);
@@ -179,8 +184,9 @@ int oq_xsell_qtable_decide(const oq_xsell_qtable *t, const uint32_t *inv, int e,
  * oq_xsell_n_states), 0 where unseen; caller allocates S*N bytes. */
 void oq_xsell_qtable_greedy(const oq_xsell_qtable *t, uint8_t *dec);
 /* Binary table file "OQXQTAB1": magic, version, mdp, entries, CRC-32 at the
- * end; written atomically. Load checks magic, version, sizes and the CRC
- * (OQ_EFORMAT). *out is the caller's to free. */
+ * end; written atomically. Load checks magic, version, sizes, the CRC, the
+ * items (oq_xsell_mdp_check) and that every Q value is finite (OQ_EFORMAT).
+ * *out is the caller's to free. */
 int oq_xsell_qtable_save(const oq_xsell_qtable *t, const char *path, oq_error *err) OQ_WUR;
 int oq_xsell_qtable_load(const char *path, oq_xsell_qtable **out, oq_error *err) OQ_WUR;
 
@@ -364,8 +370,11 @@ int oq_xsell_experiment(const oq_xsell_exp_config *c, const char *out_dir, oq_xs
 
 /* ---- input files ------------------------------------------------------------ */
 
-/* Items CSV with a header naming at least item,price,cost,inventory (any
- * order; an optional arrival column gives lambda_i per period). Fills
+/* Items CSV with a header naming item,price,cost,inventory (any order; an
+ * optional arrival column gives lambda_i per period; no other columns). Every
+ * row has the header's number of fields. Bounds: a name of 1..63 bytes of
+ * valid UTF-8 without control characters, price in (0, OQ_XSELL_PRICE_MAX],
+ * cost in [0, price], inventory in [0, 65535], arrival in [0, 1]. Fills
  * s->mdp.items, n_items and s->arrival (items without arrival share
  * arrival_total equally among them); other fields of s are left as they are.
  * Errors name file:line:column (OQ_EPARSE), OQ_EINVAL for bad values. */

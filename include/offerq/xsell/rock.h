@@ -88,7 +88,8 @@ typedef struct oq_rock_records {
 /* Read a CSV with a header line; every column but label_column (may be NULL)
  * is a categorical attribute; empty fields (after trimming spaces) are
  * missing. *out is the caller's (oq_rock_records_free). OQ_EPARSE with
- * file:line:column on a short/long row or an unknown label column. */
+ * file:line:column on a short/long row, an unknown label column or a last
+ * line without its newline (a file cut off). */
 int oq_rock_read_csv(const char *path, const char *label_column, oq_rock_records **out,
                      oq_error *err) OQ_WUR;
 int oq_rock_read_csv_mem(const char *name, const char *data, size_t len, const char *label_column,

@@ -39,8 +39,9 @@
  * arules' read.transactions (trimws), leading and trailing white space of an
  * item is removed ("cream cheese " in groceries.csv is "cream cheese") and
  * empty items are dropped; an item repeated in a basket counts once. Blank
- * lines are skipped (arules would count them as empty baskets). At most
- * OQ_MAX_CATEGORIES distinct items.
+ * lines are skipped (arules would count them as empty baskets); a file with
+ * no basket, or whose last line has no newline (a file cut off), is
+ * OQ_EPARSE. At most OQ_MAX_CATEGORIES distinct items.
  */
 #ifndef OFFERQ_RULES_H
 #define OFFERQ_RULES_H
@@ -93,11 +94,25 @@ typedef struct oq_itemsets {
     size_t nslots;
 } oq_itemsets;
 
+/* The bound on mining: at most this many frequent itemsets by default. A
+ * low support over long baskets has exponentially many (one basket of 30
+ * items at support 0.5: 2^30), so without a bound memory grows until the
+ * system kills the process. An itemset takes about 32 + 4 |Z| bytes (x2 for
+ * the growth of the arrays), and each gives at most |Z| rules of about
+ * 48 + 4 |Z| bytes: 1,000,000 itemsets of up to 10 items stay under ~1 GB
+ * with their rules, and about 150 MB when the rules are few. */
+#define OQ_RULES_MAX_ITEMSETS ((size_t)1000000)
+
 /* All itemsets with count >= ceil(min_support * n) and 1 <= size <= max_len
  * (max_len <= 0 means no limit), by FP-growth. min_support in (0, 1].
- * *out is the caller's (oq_itemsets_free). OQ_EINVAL, OQ_ENOMEM. */
+ * *out is the caller's (oq_itemsets_free). OQ_EINVAL, OQ_ENOMEM, and
+ * OQ_ELIMIT when there are more than OQ_RULES_MAX_ITEMSETS (the message
+ * says which parameter to change). */
 int oq_itemsets_mine(const oq_baskets *b, double min_support, int max_len, oq_itemsets **out,
                      oq_error *err) OQ_WUR;
+/* Same with the bound max_itemsets (0: no bound). */
+int oq_itemsets_mine_max(const oq_baskets *b, double min_support, int max_len,
+                         size_t max_itemsets, oq_itemsets **out, oq_error *err) OQ_WUR;
 /* Count of the itemset ids[0..k) (ascending ids) if it is in the set, else -1. */
 int64_t oq_itemsets_count(const oq_itemsets *s, const uint32_t *ids, size_t k);
 void oq_itemsets_free(oq_itemsets *s);
@@ -124,6 +139,8 @@ typedef struct oq_rules_params {
     int max_len;           /* largest |X| + 1; default 10 (arules' maxlen); <= 0: none */
     int negative;          /* also generate negative rules (default 0) */
     double neg_max_lift;   /* negative rules need lift(X => y) <= this; default 0.5 */
+    size_t max_itemsets;   /* most frequent itemsets mined, else OQ_ELIMIT; default
+                            * OQ_RULES_MAX_ITEMSETS; 0: no bound */
 } oq_rules_params;
 
 void oq_rules_params_default(oq_rules_params *p);
@@ -140,7 +157,8 @@ typedef struct oq_ruleset {
 } oq_ruleset;
 
 /* Mine rules from baskets (names of b->items are used for the final sort).
- * *out is the caller's (oq_ruleset_free). OQ_EINVAL on bad parameters. */
+ * *out is the caller's (oq_ruleset_free). OQ_EINVAL on bad parameters,
+ * OQ_ELIMIT beyond p->max_itemsets frequent itemsets. */
 int oq_rules_mine(const oq_baskets *b, const oq_rules_params *p, oq_ruleset **out,
                   oq_error *err) OQ_WUR;
 /* Write rules as CSV `type,lhs,rhs,support,confidence,lift,count` (type
