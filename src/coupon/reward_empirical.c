@@ -99,7 +99,7 @@ static void estimate_key(const oq_empirical *m, uint64_t key, double *r, double 
 void oq_empirical_estimate(const oq_empirical *m, const oq_log *log, const size_t *rows, size_t n,
                            double *r, double *p)
 {
-    double rr[OQ_N_COUPONS], pp[OQ_N_COUPONS];
+    double rr[OQ_N_COUPONS] = {0}, pp[OQ_N_COUPONS] = {0}; /* scratch for an output not wanted */
     for (size_t k = 0; k < n; k++) {
         size_t i = rows ? rows[k] : k;
         estimate_key(m, oq_dynaq_key_row(&m->disc, log, i), r ? r + k * 4 : rr, p ? p + k * 4 : pp);

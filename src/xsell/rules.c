@@ -470,8 +470,8 @@ int oq_itemsets_mine(const oq_baskets *b, double min_support, int max_len, oq_it
     return oq_itemsets_mine_max(b, min_support, max_len, OQ_RULES_MAX_ITEMSETS, out, err);
 }
 
-int oq_itemsets_mine_max(const oq_baskets *b, double min_support, int max_len,
-                         size_t max_itemsets, oq_itemsets **out, oq_error *err)
+int oq_itemsets_mine_max(const oq_baskets *b, double min_support, int max_len, size_t max_itemsets,
+                         oq_itemsets **out, oq_error *err)
 {
     *out = NULL;
     if (!(min_support > 0 && min_support <= 1))

@@ -111,8 +111,8 @@ typedef struct oq_itemsets {
 int oq_itemsets_mine(const oq_baskets *b, double min_support, int max_len, oq_itemsets **out,
                      oq_error *err) OQ_WUR;
 /* Same with the bound max_itemsets (0: no bound). */
-int oq_itemsets_mine_max(const oq_baskets *b, double min_support, int max_len,
-                         size_t max_itemsets, oq_itemsets **out, oq_error *err) OQ_WUR;
+int oq_itemsets_mine_max(const oq_baskets *b, double min_support, int max_len, size_t max_itemsets,
+                         oq_itemsets **out, oq_error *err) OQ_WUR;
 /* Count of the itemset ids[0..k) (ascending ids) if it is in the set, else -1. */
 int64_t oq_itemsets_count(const oq_itemsets *s, const uint32_t *ids, size_t k);
 void oq_itemsets_free(oq_itemsets *s);
