@@ -1,8 +1,12 @@
-/* io.c - atomic output files, whole-file reads, CRC-32, progress. */
+/* io.c - atomic output files and run folders, whole-file reads, CRC-32,
+ * progress. */
 #include "offerq/core/io.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +68,296 @@ int oq_write_file_atomic(const char *path, const void *data, size_t len, oq_erro
         return oq_error_set(err, OQ_EIO, path, 0, 0, "write failed: %s", strerror(errno));
     }
     return oq_afile_commit(&af, err);
+}
+
+/* ---- run folders ---------------------------------------------------------------- */
+
+/* The files an offerq run folder may hold (a plain DIR holding only these,
+ * or nothing, is an older offerq's run and is moved into DIR.runs). */
+static const char *const run_files[] = {
+    "recommendations.csv", "qtable.ofq", "params.json", "report.json",    "learning_curve.svg",
+    "bgnbd.json",          "model.ofq",  "eval.json",   "crosssell.json", NULL};
+
+static int fsync_dir(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY);
+    if (fd < 0) return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+/* Remove a flat folder: its entries, then itself (run folders hold files only). */
+static void remove_flat(const char *path)
+{
+    DIR *d = opendir(path);
+    if (d) {
+        char f[4096 + 256];
+        for (struct dirent *e; (e = readdir(d));) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+            if (snprintf(f, sizeof f, "%s/%s", path, e->d_name) < (int)sizeof f) unlink(f);
+        }
+        closedir(d);
+    }
+    rmdir(path);
+}
+
+/* Is every entry of the plain folder path a run's file (or a writer's
+ * temporary)? Sets *empty when it has no entries. */
+static int is_old_run(const char *path, int *empty)
+{
+    DIR *d = opendir(path);
+    if (!d) return 0;
+    int ok = 1;
+    *empty = 1;
+    for (struct dirent *e; ok && (e = readdir(d));) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        *empty = 0;
+        int known = strstr(e->d_name, ".tmp.") != NULL;
+        for (int k = 0; !known && run_files[k]; k++)
+            known = !strcmp(e->d_name, run_files[k]);
+        ok = known;
+    }
+    closedir(d);
+    return ok;
+}
+
+/* mkdir -p of the folders above path (not path itself). */
+static int make_parents(const char *path, oq_error *err)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return oq_error_set(err, OQ_EIO, buf, 0, 0, "cannot create folder: %s",
+                                strerror(errno));
+        *p = '/';
+    }
+    return 0;
+}
+
+/* "000012-20261204T181100Z" -> 12; -1 for names that are not a run's. */
+static long run_seq(const char *name)
+{
+    char *end;
+    if (name[0] < '0' || name[0] > '9') return -1;
+    long v = strtol(name, &end, 10);
+    return *end == '-' && end - name >= 6 ? v : -1;
+}
+
+/* ".partial.<pid>.XXXXXX" or ".link.<pid>" of a writer that is gone? */
+static int stale_temp(const char *name)
+{
+    const char *p = NULL;
+    if (!strncmp(name, ".partial.", 9)) p = name + 9;
+    if (!strncmp(name, ".link.", 6)) p = name + 6;
+    if (!p) return 0;
+    long pid = strtol(p, NULL, 10);
+    return pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+static const char *base_name(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+int oq_rundir_begin(oq_rundir *rd, const char *dir, oq_error *err)
+{
+    memset(rd, 0, sizeof *rd);
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    if (n == 0 || n + 64 >= sizeof rd->dir)
+        return oq_error_set(err, OQ_EINVAL, dir, 0, 0, "output folder name empty or too long");
+    memcpy(rd->dir, dir, n);
+    rd->dir[n] = 0;
+    const char *base = base_name(rd->dir);
+    if (!*base || !strcmp(base, ".") || !strcmp(base, ".."))
+        return oq_error_set(err, OQ_EINVAL, dir, 0, 0,
+                            "name a folder for the run (e.g. out/run): it becomes a link to "
+                            "the newest run in out/run.runs/");
+    if (snprintf(rd->runs, sizeof rd->runs, "%s.runs", rd->dir) >= (int)sizeof rd->runs)
+        return oq_error_set(err, OQ_EINVAL, dir, 0, 0, "path too long");
+    struct stat st;
+    int empty = 0;
+    if (lstat(rd->dir, &st) == 0 && !S_ISLNK(st.st_mode) &&
+        (!S_ISDIR(st.st_mode) || !is_old_run(rd->dir, &empty)))
+        return oq_error_set(err, OQ_EIO, rd->dir, 0, 0,
+                            "exists and is not an offerq run (a run folder is a link to "
+                            "%s/<run>); name another folder, or move this one away",
+                            base_name(rd->runs));
+    int rc = make_parents(rd->dir, err);
+    if (rc) return rc;
+    if (mkdir(rd->runs, 0777) != 0 && errno != EEXIST)
+        return oq_error_set(err, OQ_EIO, rd->runs, 0, 0, "cannot create folder: %s",
+                            strerror(errno));
+    if (snprintf(rd->path, sizeof rd->path, "%s/.partial.%ld.XXXXXX", rd->runs, (long)getpid()) >=
+        (int)sizeof rd->path)
+        return oq_error_set(err, OQ_EINVAL, dir, 0, 0, "path too long");
+    if (!mkdtemp(rd->path))
+        return oq_error_set(err, OQ_EIO, rd->runs, 0, 0, "cannot create a run folder: %s",
+                            strerror(errno));
+    rd->open = 1;
+    chmod(rd->path, 0755); /* mkdtemp's 0700 would hide the run from a service user */
+    return 0;
+}
+
+int oq_rundir_file(const oq_rundir *rd, const char *name, char *out, size_t len, oq_error *err)
+{
+    if (snprintf(out, len, "%s/%s", rd->path, name) >= (int)len)
+        return oq_error_set(err, OQ_EINVAL, rd->path, 0, 0, "path too long");
+    return 0;
+}
+
+/* Highest run number in the runs folder (0 when none). */
+static long max_seq(const char *runs)
+{
+    long best = 0;
+    DIR *d = opendir(runs);
+    if (!d) return 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        long s = run_seq(e->d_name);
+        if (s > best) best = s;
+    }
+    closedir(d);
+    return best;
+}
+
+/* Move the run folder src into the runs folder under the next free number;
+ * its name into name. */
+static int name_run(const oq_rundir *rd, const char *src, char *name, size_t len, oq_error *err)
+{
+    char stamp[32], dst[4096 + 64];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+    long seq = max_seq(rd->runs) + 1;
+    for (int tries = 0;; tries++, seq++) {
+        snprintf(name, len, "%06ld-%s", seq, stamp);
+        snprintf(dst, sizeof dst, "%s/%s", rd->runs, name);
+        if (rename(src, dst) == 0) return 0;
+        if ((errno != EEXIST && errno != ENOTEMPTY) || tries == 1000)
+            return oq_error_set(err, OQ_EIO, dst, 0, 0, "cannot name the run: %s", strerror(errno));
+    }
+}
+
+static int cmp_desc(const void *a, const void *b)
+{
+    long x = run_seq(*(char *const *)a), y = run_seq(*(char *const *)b);
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Keep the newest keep runs and the one DIR points at; drop dead writers'
+ * temporaries. Failures here cost disk, not correctness: ignored. */
+static void prune(const oq_rundir *rd, int keep)
+{
+    char live[4096] = "", f[4096 + 256];
+    ssize_t ln = readlink(rd->dir, live, sizeof live - 1);
+    live[ln > 0 ? ln : 0] = 0;
+    const char *live_name = base_name(live);
+    DIR *d = opendir(rd->runs);
+    if (!d) return;
+    size_t n = 0, cap = 0;
+    char **names = NULL;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (stale_temp(e->d_name)) {
+            snprintf(f, sizeof f, "%s/%s", rd->runs, e->d_name);
+            if (!strncmp(e->d_name, ".link.", 6))
+                unlink(f);
+            else
+                remove_flat(f);
+            continue;
+        }
+        if (run_seq(e->d_name) < 0) continue;
+        if (n == cap) {
+            size_t nc = cap ? 2 * cap : 16;
+            char **nn = realloc(names, nc * sizeof *nn);
+            if (!nn) break;
+            names = nn;
+            cap = nc;
+        }
+        if (!(names[n] = strdup(e->d_name))) break;
+        n++;
+    }
+    closedir(d);
+    if (n) qsort(names, n, sizeof *names, cmp_desc);
+    for (size_t i = 0; i < n; i++) {
+        if (i >= (size_t)keep && strcmp(names[i], live_name)) {
+            snprintf(f, sizeof f, "%s/%s", rd->runs, names[i]);
+            remove_flat(f);
+        }
+        free(names[i]);
+    }
+    free(names);
+}
+
+int oq_rundir_commit(oq_rundir *rd, int keep, oq_error *err)
+{
+    if (!rd->open) return oq_error_set(err, OQ_EINVAL, rd->dir, 0, 0, "run folder not open");
+    char name[128], old[128], target[4096 + 128], tmp[4096 + 64];
+    struct stat st;
+    int rc, empty = 0;
+    if (fsync_dir(rd->path) != 0) {
+        rc = oq_error_set(err, OQ_EIO, rd->path, 0, 0, "cannot sync: %s", strerror(errno));
+        goto fail;
+    }
+    /* An older offerq's plain folder becomes the run before this one. */
+    if (lstat(rd->dir, &st) == 0 && S_ISDIR(st.st_mode) && is_old_run(rd->dir, &empty)) {
+        if (empty)
+            rmdir(rd->dir);
+        else if ((rc = name_run(rd, rd->dir, old, sizeof old, err)))
+            goto fail;
+    }
+    if ((rc = name_run(rd, rd->path, name, sizeof name, err))) goto fail;
+    if (snprintf(rd->path, sizeof rd->path, "%s/%s", rd->runs, name) >= (int)sizeof rd->path)
+        rd->path[0] = 0; /* cannot happen: runs has 64 bytes to spare */
+    rd->open = 0;        /* complete now: kept even if the switch below fails */
+    snprintf(target, sizeof target, "%s/%s", base_name(rd->runs), name);
+    snprintf(tmp, sizeof tmp, "%s/.link.%ld", rd->runs, (long)getpid());
+    unlink(tmp);
+    if (symlink(target, tmp) != 0 || rename(tmp, rd->dir) != 0) {
+        int saved = errno;
+        unlink(tmp);
+        return oq_error_set(err, OQ_EIO, rd->dir, 0, 0, "cannot switch to the new run: %s",
+                            strerror(saved));
+    }
+    fsync_dir(rd->runs);
+    char parent[4096];
+    snprintf(parent, sizeof parent, "%s", rd->dir);
+    char *slash = strrchr(parent, '/');
+    if (slash == parent)
+        parent[1] = 0;
+    else if (slash)
+        *slash = 0;
+    else
+        snprintf(parent, sizeof parent, ".");
+    fsync_dir(parent);
+    prune(rd, keep < 1 ? 1 : keep);
+    return 0;
+fail:
+    oq_rundir_abort(rd);
+    return rc;
+}
+
+void oq_rundir_abort(oq_rundir *rd)
+{
+    if (!rd->open) return;
+    remove_flat(rd->path);
+    rd->open = 0;
+}
+
+int oq_rundir_resolve(const char *dir, char *out, size_t len, oq_error *err)
+{
+    char buf[PATH_MAX];
+    if (!realpath(dir, buf))
+        return oq_error_set(err, OQ_EIO, dir, 0, 0, "cannot open: %s", strerror(errno));
+    if (strlen(buf) >= len) return oq_error_set(err, OQ_EINVAL, dir, 0, 0, "path too long");
+    memcpy(out, buf, strlen(buf) + 1);
+    return 0;
 }
 
 int oq_read_file(const char *path, size_t max_bytes, char **out, size_t *len, oq_error *err)

@@ -494,11 +494,11 @@ cleanup:
     return rc;
 }
 
-int oq_eval_run(const char *log_path, const char *run_dir, const char *truth_path, int quiet,
+int oq_eval_run(const char *log_path, const char *run_arg, const char *truth_path, int quiet,
                 oq_eval_report *out, oq_error *err)
 {
     memset(out, 0, sizeof *out);
-    char tpath[4096], path[4096];
+    char tpath[4096], path[4096], run_dir[4096];
     oq_log *log = NULL;
     oq_truth *t = NULL;
     oq_qtable *q = NULL;
@@ -507,7 +507,9 @@ int oq_eval_run(const char *log_path, const char *run_dir, const char *truth_pat
     int *pol = NULL, *rowpol = NULL, *rowin = NULL;
     uint64_t *states = NULL;
     double *truec = NULL, *qhat = NULL, *pa = NULL;
-    int rc = 0;
+    /* The run folder may be a link a later run switches (io.h): resolve once. */
+    int rc = oq_rundir_resolve(run_arg, run_dir, sizeof run_dir, err);
+    if (rc) return rc;
     if (!truth_path) {
         if (oq_sidecar_path(log_path, ".truth.json", tpath, sizeof tpath))
             return oq_error_set(err, OQ_EINVAL, log_path, 0, 0, "path too long");

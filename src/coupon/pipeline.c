@@ -59,6 +59,7 @@ typedef struct job {
     oq_reward *reward;
     oq_pmodel_opts po;
     char model_save[4096];
+    oq_rundir rd;     /* the run's folder while it is written (out_dir set) */
     double *rtilde;   /* (log->n, 4) r~ of the log's rows */
     double *tr, *po4; /* (nc, 4) tomorrow's r~ and P(order) */
     oq_pipeline_result *r;
@@ -76,12 +77,6 @@ static int report_add(job *j, const char *key, json_t *v, oq_error *err)
     if (!v || json_object_set_new(j->r->report, key, v))
         return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
     return 0;
-}
-
-static int make_dir(const char *dir, oq_error *err)
-{
-    if (mkdir(dir, 0777) == 0 || errno == EEXIST) return 0;
-    return oq_error_set(err, OQ_EIO, dir, 0, 0, "cannot create directory: %s", strerror(errno));
 }
 
 /* ---- stages ---------------------------------------------------------------------- */
@@ -127,10 +122,9 @@ static int stage_reward_fit(job *j, oq_error *err)
     j->po.seed = o->dq.seed;
     j->po.quiet = o->quiet;
     int save = o->out_dir && !o->model_path && o->reward == OQ_REWARD_TRANSFORMER;
-    if (save && snprintf(j->model_save, sizeof j->model_save, "%s/model.ofq", o->out_dir) >=
-                    (int)sizeof j->model_save)
-        return oq_error_set(err, OQ_EINVAL, o->out_dir, 0, 0, "path too long");
-    if (save && (rc = make_dir(o->out_dir, err))) return rc;
+    if (save &&
+        (rc = oq_rundir_file(&j->rd, "model.ofq", j->model_save, sizeof j->model_save, err)))
+        return rc;
     j->in = (oq_reward_input){.log = j->log,
                               .ix = j->ix,
                               .day = j->r->tomorrow,
@@ -467,42 +461,42 @@ static json_t *report_json(const oq_pipeline_result *r)
     return rep;
 }
 
-static int path_in(char *path, size_t len, const char *dir, const char *name, oq_error *err)
+/* path of a file of the run being written */
+static int path_in(char *path, size_t len, const job *j, const char *name, oq_error *err)
 {
-    if (snprintf(path, len, "%s/%s", dir, name) >= (int)len)
-        return oq_error_set(err, OQ_EINVAL, dir, 0, 0, "path too long");
-    return 0;
+    return oq_rundir_file(&j->rd, name, path, len, err);
 }
 
-/* write: the run's files, each atomic; report.json last (it carries the
- * write stage's time). */
+/* write: the run's files into its fresh folder; report.json last (it carries
+ * the write stage's time); then the folder is switched into place whole
+ * (oq_rundir_commit, io.h). */
 static int stage_write(job *j, double t0, oq_error *err)
 {
     const oq_pipeline_opts *o = j->o;
     oq_pipeline_result *r = j->r;
     char path[4096];
     json_t *js = NULL;
-    int rc = make_dir(o->out_dir, err);
-    if (rc || (rc = path_in(path, sizeof path, o->out_dir, "qtable.ofq", err)) ||
+    int rc = 0;
+    if ((rc = path_in(path, sizeof path, j, "qtable.ofq", err)) ||
         (rc = oq_qtable_save(r->q, path, err)))
         return rc;
-    if ((rc = path_in(path, sizeof path, o->out_dir, "params.json", err))) return rc;
+    if ((rc = path_in(path, sizeof path, j, "params.json", err))) return rc;
     if (!(js = params_json(o, r))) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
     rc = oq_json_write_atomic(path, js, err);
     json_decref(js);
-    if (rc || (rc = path_in(path, sizeof path, o->out_dir, "learning_curve.svg", err)) ||
+    if (rc || (rc = path_in(path, sizeof path, j, "learning_curve.svg", err)) ||
         (rc = write_svg(path, &r->stats, o->dq.faithful, err)) ||
-        (rc = path_in(path, sizeof path, o->out_dir, "recommendations.csv", err)) ||
+        (rc = path_in(path, sizeof path, j, "recommendations.csv", err)) ||
         (rc = write_recs(path, r, err)) ||
-        (rc = path_in(path, sizeof path, o->out_dir, "bgnbd.json", err)) ||
+        (rc = path_in(path, sizeof path, j, "bgnbd.json", err)) ||
         (rc = oq_bgnbd_params_save(path, oq_alive_bgnbd(j->alive), 0, 1, err)))
         return rc;
     r->stage_s[OQ_STAGE_WRITE] = oq_now() - t0;
-    if ((rc = path_in(path, sizeof path, o->out_dir, "report.json", err))) return rc;
+    if ((rc = path_in(path, sizeof path, j, "report.json", err))) return rc;
     if (!(js = report_json(r))) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
     rc = oq_json_write_atomic(path, js, err);
     json_decref(js);
-    return rc;
+    return rc ? rc : oq_rundir_commit(&j->rd, o->keep_runs > 0 ? o->keep_runs : 3, err);
 }
 
 /* ---- the driver ------------------------------------------------------------------ */
@@ -526,6 +520,8 @@ int oq_pipeline_run(const oq_pipeline_opts *o, const oq_log *log, oq_pipeline_re
         t = t1;                                                                                    \
     }
     if (!(o->budget >= 0)) rc = oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "budget must be >= 0");
+    /* The run's folder first: a DIR that cannot take a run fails before the work. */
+    if (!rc && o->out_dir) rc = oq_rundir_begin(&j.rd, o->out_dir, err);
     STAGE(OQ_STAGE_INGEST, stage_ingest(&j, log, err));
     STAGE(OQ_STAGE_ALIVE, stage_alive(&j, err));
     STAGE(OQ_STAGE_REWARD_FIT, stage_reward_fit(&j, err));
@@ -538,6 +534,7 @@ int oq_pipeline_run(const oq_pipeline_opts *o, const oq_log *log, oq_pipeline_re
         *out = j.r;
         j.r = NULL;
     }
+    oq_rundir_abort(&j.rd);
     oq_pipeline_result_free(j.r);
     oq_log_free(j.own);
     oq_log_free(j.tom);

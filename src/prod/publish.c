@@ -228,7 +228,7 @@ static int write_version(redisContext *c, const char *p, long long v, const char
     /* Side files for the dashboard. */
     static const char *side[] = {"report.json", "eval.json", "crosssell.json"};
     for (size_t i = 0; i < sizeof side / sizeof *side; i++) {
-        char path[4096], *text = NULL;
+        char path[8192], *text = NULL;
         size_t len;
         snprintf(path, sizeof path, "%s/%s", dir, side[i]);
         if (!oq_file_exists(path)) continue;
@@ -291,17 +291,20 @@ static int collect(redisContext *c, const char *p, long long cur, long long prev
     return rc;
 }
 
-int oq_publish_dir(const char *url, const char *dir, const oq_publish_opts *opts,
+int oq_publish_dir(const char *url, const char *dir_arg, const oq_publish_opts *opts,
                    oq_publish_info *info, oq_error *err)
 {
     const char *p = pfx(opts);
-    char path[4096], *qt = NULL;
+    char path[4096 + 64], dir[4096], *qt = NULL;
     size_t qlen = 0;
     oq_reco *r = NULL;
     redisContext *c = NULL;
-    snprintf(path, sizeof path, "%s/%s", dir, OQ_RECO_FILE);
-    int rc = oq_reco_read(path, &r, err);
+    /* DIR may be a link that a run switches meanwhile (io.h): resolve it once
+     * so every file published comes from the same run. */
+    int rc = oq_rundir_resolve(dir_arg, dir, sizeof dir, err);
     if (rc) goto cleanup;
+    snprintf(path, sizeof path, "%s/%s", dir, OQ_RECO_FILE);
+    if ((rc = oq_reco_read(path, &r, err))) goto cleanup;
     snprintf(path, sizeof path, "%s/%s", dir, OQ_QTABLE_FILE);
     if ((rc = oq_read_file(path, (size_t)512 << 20, &qt, &qlen, err))) goto cleanup;
     if ((rc = oq_redis_connect(url, &c, err))) goto cleanup;

@@ -95,7 +95,8 @@ struct oq_serve {
     /* --dir */
     oq_reco *reco;
     char version[32];
-    char *dash_json; /* built once at start */
+    char run_dir[4096]; /* --dir resolved once at load: the run it pointed at then */
+    char *dash_json;    /* built once at start */
     char svgs[MAX_SVGS][64];
     int n_svgs;
     /* --redis */
@@ -620,10 +621,10 @@ static int h_files(oq_serve *s, const char *path, struct MHD_Connection *conn, r
     const char *name = path + strlen("/v1/files/");
     for (int i = 0; i < s->n_svgs; i++)
         if (!strcmp(name, s->svgs[i])) {
-            char p[4096], *text;
+            char p[8192], *text;
             size_t len;
             oq_error err = {0};
-            snprintf(p, sizeof p, "%s/%s", s->cfg.dir, name);
+            snprintf(p, sizeof p, "%s/%s", s->run_dir, name);
             if (oq_read_file(p, 16u << 20, &text, &len, &err))
                 return reply_error(out, 404, "%s", err.msg);
             out->status = 200;
@@ -764,10 +765,14 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 static int load_dir(oq_serve *s, oq_error *err)
 {
-    char path[4096], *text = NULL;
+    char path[8192], *text = NULL;
     size_t len;
-    snprintf(path, sizeof path, "%s/%s", s->cfg.dir, OQ_RECO_FILE);
-    int rc = oq_reco_read(path, &s->reco, err);
+    /* DIR may be a link that the next run switches (io.h): every file comes
+     * from the run it points at now. */
+    int rc = oq_rundir_resolve(s->cfg.dir, s->run_dir, sizeof s->run_dir, err);
+    if (rc) return rc;
+    snprintf(path, sizeof path, "%s/%s", s->run_dir, OQ_RECO_FILE);
+    if ((rc = oq_reco_read(path, &s->reco, err))) return rc;
     if (rc) return rc;
     if ((rc = oq_read_file(path, (size_t)4 << 30, &text, &len, err))) return rc;
     snprintf(s->version, sizeof s->version, "dir-%08x", oq_crc32(0, text, len));
@@ -776,12 +781,12 @@ static int load_dir(oq_serve *s, oq_error *err)
     json_t *files = json_object();
     static const char *side[] = {"report.json", "eval.json", "crosssell.json"};
     for (size_t i = 0; files && i < sizeof side / sizeof *side; i++) {
-        snprintf(path, sizeof path, "%s/%s", s->cfg.dir, side[i]);
+        snprintf(path, sizeof path, "%s/%s", s->run_dir, side[i]);
         if (!oq_file_exists(path) || oq_read_file(path, 16u << 20, &text, &len, NULL)) continue;
         json_object_set_new(files, side[i], json_string(text));
         free(text);
     }
-    DIR *d = opendir(s->cfg.dir);
+    DIR *d = opendir(s->run_dir);
     struct dirent *e;
     while (d && (e = readdir(d)) && s->n_svgs < MAX_SVGS) {
         size_t l = strlen(e->d_name);

@@ -29,6 +29,44 @@ void oq_afile_abort(oq_afile *af);
 /* Write a whole buffer atomically. */
 int oq_write_file_atomic(const char *path, const void *data, size_t len, oq_error *err) OQ_WUR;
 
+/* ---- run folders: a run's files appear together or not at all -------------
+ *
+ * A command that writes several files (offerq run --out-dir DIR) writes them
+ * into a fresh folder DIR.runs/.partial.<pid>.XXXXXX, then renames it to
+ * DIR.runs/<seq>-<UTC time> and switches DIR, a symbolic link, to it with one
+ * rename(2). A reader that opens DIR/<file> (or resolves DIR once with
+ * oq_rundir_resolve and reads every file from there) sees one complete run,
+ * old or new, never a mix; a crash at any point leaves DIR at the previous
+ * complete run. The newest `keep` runs stay in DIR.runs (and always the one
+ * DIR points to); partial folders of dead writers are removed. Concurrent
+ * writers of one DIR are safe: each run is complete, the last commit wins.
+ * A DIR that is a plain folder holding only a run's files (an older offerq's
+ * layout) is moved into DIR.runs on commit; any other existing DIR is an
+ * error. */
+typedef struct oq_rundir {
+    char dir[4096];  /* DIR as named (trailing slashes removed) */
+    char runs[4096]; /* DIR.runs */
+    char path[4096]; /* the folder to write the run's files into */
+    int open;
+} oq_rundir;
+
+/* Create the partial folder; rd->path is where the files go. OQ_EIO if DIR
+ * cannot become a link (see above), with the reason. */
+int oq_rundir_begin(oq_rundir *rd, const char *dir, oq_error *err) OQ_WUR;
+/* rd->path + "/" + name into out. OQ_EINVAL if it does not fit. */
+int oq_rundir_file(const oq_rundir *rd, const char *name, char *out, size_t len,
+                   oq_error *err) OQ_WUR;
+/* Sync the folder, name it, switch DIR to it, prune to the newest keep (>= 1)
+ * runs. On failure the partial folder is removed and DIR is unchanged. */
+int oq_rundir_commit(oq_rundir *rd, int keep, oq_error *err) OQ_WUR;
+/* Remove the partial folder and its files; DIR is untouched. Safe to call
+ * twice and after a commit (then it does nothing). */
+void oq_rundir_abort(oq_rundir *rd);
+/* The folder DIR names now (a link resolved to the run it points at, or DIR
+ * itself if it is a plain folder), into out. Readers of several files of a
+ * run resolve once, so a run switched in meanwhile cannot mix with theirs. */
+int oq_rundir_resolve(const char *dir, char *out, size_t len, oq_error *err) OQ_WUR;
+
 /* Read a whole file into a malloc'ed, NUL-terminated buffer (*out, caller
  * frees); *len excludes the NUL. Refuses files over max_bytes (OQ_ELIMIT). */
 int oq_read_file(const char *path, size_t max_bytes, char **out, size_t *len, oq_error *err) OQ_WUR;

@@ -14,7 +14,10 @@
  *
  * Each stage adds its own section to report.json.
  *
- * Outputs of oq_pipeline_run with out_dir set (each written atomically):
+ * Outputs of oq_pipeline_run with out_dir set, written into a fresh folder
+ * that is switched into place whole when the last file is written (out_dir
+ * becomes a link to out_dir.runs/<run>, oq_rundir in io.h), so readers and
+ * crashes see the previous run or this one, never a mix:
  *   recommendations.csv  user_id,snapshot_date,state,coupon,expected_profit,p_alive
  *   qtable.ofq           the Q table (oq_qtable_save)
  *   params.json          every setting of the run
@@ -43,6 +46,7 @@ struct json_t; /* jansson's */
 typedef struct oq_pipeline_opts {
     const char *log_path;    /* read when no log is passed to oq_pipeline_run */
     const char *out_dir;     /* NULL: compute in memory, write nothing */
+    int keep_runs;           /* runs kept in out_dir.runs (the newest); 0: 3 */
     const char *orders_path; /* purchases for BG/NBD; NULL: log_path's sidecar rule (alive.h) */
     int reward;              /* OQ_REWARD_* (reward.h): RESPONSE (default), TRANSFORMER,
                                 EMPIRICAL (the logged mean per state x coupon) */

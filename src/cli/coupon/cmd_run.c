@@ -20,7 +20,8 @@ static void help(FILE *fp)
         "the expected net reward (from BG/NBD P(alive) and a reward model r^), learns\n"
         "Q(s, a) with Dyna-Q (real steps from the log + 20 planning steps each), and\n"
         "plans tomorrow's coupon for every customer: the most profitable within the\n"
-        "budget. Writes, each file only when complete:\n"
+        "budget. Writes a run folder, switched into place whole when complete (DIR is\n"
+        "a link to the newest run in DIR.runs/, which keeps the last --keep-runs runs):\n"
         "  DIR/recommendations.csv  user_id,snapshot_date,state,coupon,expected_profit,p_alive\n"
         "  DIR/qtable.ofq           the Q table\n"
         "  DIR/params.json          the settings\n"
@@ -72,6 +73,7 @@ static void help(FILE *fp)
         "  --continuation  plan on tomorrow's r~ plus Dyna-Q's gamma E[V(s')] (default:\n"
         "                  tomorrow's r~ alone; see docs/readme/dynaq.md)\n"
         "  --faithful      the seed's simplified loop instead of Dyna-Q (for comparison)\n"
+        "  --keep-runs N   runs kept in DIR.runs/ (default 3; DIR links to the newest)\n"
         "  --quiet         no progress on stderr\n\n"
         "Example:\n  offerq gen --seed 1 --out example/log.csv\n"
         "  offerq run --log example/log.csv --out-dir example/run --budget 5000\n"
@@ -84,6 +86,7 @@ int cmd_run(int argc, char **argv)
     enum {
         O_LOG = 256,
         O_OUT,
+        O_KEEP,
         O_BUDGET,
         O_SEED,
         O_EPOCHS,
@@ -111,6 +114,7 @@ int cmd_run(int argc, char **argv)
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},
                                          {"log", required_argument, 0, O_LOG},
                                          {"out-dir", required_argument, 0, O_OUT},
+                                         {"keep-runs", required_argument, 0, O_KEEP},
                                          {"budget", required_argument, 0, O_BUDGET},
                                          {"seed", required_argument, 0, O_SEED},
                                          {"epochs", required_argument, 0, O_EPOCHS},
@@ -152,6 +156,12 @@ int cmd_run(int argc, char **argv)
         case O_OUT:
             o.out_dir = optarg;
             break;
+        case O_KEEP: {
+            long v;
+            if (cli_long("run", "--keep-runs", optarg, 1, 1000, &v)) return 2;
+            o.keep_runs = (int)v;
+            break;
+        }
         case O_PG:
             pg = optarg;
             break;

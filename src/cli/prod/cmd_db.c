@@ -77,20 +77,22 @@ static int dump_log(const oq_log *l, const char *path, oq_error *err)
     return oq_afile_commit(&af, err);
 }
 
-static int save_run(const char *url, const char *dir, oq_error *err)
+static int save_run(const char *url, const char *dir_arg, oq_error *err)
 {
-    char path[4096];
+    char path[4096 + 64], dir[4096];
     oq_reco *r = NULL;
     char *report = NULL;
     size_t len;
     double t0 = (double)time(NULL);
+    /* One run's files even if DIR is switched meanwhile (io.h). */
+    int rc = oq_rundir_resolve(dir_arg, dir, sizeof dir, err);
+    if (rc) return rc;
     snprintf(path, sizeof path, "%s/%s", dir, OQ_RECO_FILE);
-    int rc = oq_reco_read(path, &r, err);
-    if (rc) goto cleanup;
+    if ((rc = oq_reco_read(path, &r, err))) goto cleanup;
     snprintf(path, sizeof path, "%s/report.json", dir);
     if (oq_file_exists(path) && (rc = oq_read_file(path, 64u << 20, &report, &len, err)))
         goto cleanup;
-    oq_db_run run = {.source = dir, .started_at = t0, .log_rows = 0, .report_json = report};
+    oq_db_run run = {.source = dir_arg, .started_at = t0, .log_rows = 0, .report_json = report};
     int64_t id;
     if ((rc = oq_db_save_run(url, r, &run, &id, err))) goto cleanup;
     printf("run %lld: %zu recommendations saved\n", (long long)id, r->n);
