@@ -26,6 +26,8 @@ int cli_fail(const oq_error *err, const char *hint);
 /* Print "offerq <cmd>: <msg>" and "Try 'offerq <cmd> --help'."; returns 2. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) OQ_PRINTF(2, 3);
 /* Parse option values strictly; on failure print a usage error and return -1. */
+/* After getopt reported a bad option (it prints the reason): the help hint; returns 2. */
+int cli_bad_option(const char *cmd);
 int cli_long(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out);
 int cli_double(const char *cmd, const char *opt, const char *s, double lo, double hi, double *out);
 int cli_u64(const char *cmd, const char *opt, const char *s, uint64_t *out);

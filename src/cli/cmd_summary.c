@@ -25,7 +25,7 @@ int cmd_summary(int argc, char **argv)
             help(stdout);
             return 0;
         }
-        return cli_usage_error("summary", "unknown option");
+        return cli_bad_option("summary");
     }
     if (optind != argc - 1) return cli_usage_error("summary", "expects exactly one LOG file");
     const char *path = argv[optind];

@@ -27,6 +27,13 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     return 2;
 }
 
+int cli_bad_option(const char *cmd)
+{
+    /* getopt has printed what was wrong (unknown option, missing value) */
+    fprintf(stderr, "Try 'offerq %s --help'.\n", cmd);
+    return 2;
+}
+
 int cli_long(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out)
 {
     char *end;

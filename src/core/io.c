@@ -14,6 +14,22 @@
 #include <time.h>
 #include <unistd.h>
 
+int oq_make_parents(const char *path, oq_error *err)
+{
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return oq_error_set(err, OQ_EINVAL, path, 0, 0, "path too long");
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return oq_error_set(err, OQ_EIO, buf, 0, 0, "cannot create folder: %s",
+                                strerror(errno));
+        *p = '/';
+    }
+    return 0;
+}
+
 int oq_afile_open(oq_afile *af, const char *path, oq_error *err)
 {
     memset(af, 0, sizeof *af);
@@ -21,10 +37,10 @@ int oq_afile_open(oq_afile *af, const char *path, oq_error *err)
         snprintf(af->tmp, sizeof af->tmp, "%s.tmp.%ld", path, (long)getpid()) >=
             (int)sizeof af->tmp)
         return oq_error_set(err, OQ_EINVAL, path, 0, 0, "path too long");
+    int rc = oq_make_parents(path, err);
+    if (rc) return rc;
     af->fp = fopen(af->tmp, "wb");
-    if (!af->fp)
-        return oq_error_set(err, OQ_EIO, path, 0, 0, "cannot create %s: %s", af->tmp,
-                            strerror(errno));
+    if (!af->fp) return oq_error_set(err, OQ_EIO, path, 0, 0, "cannot create: %s", strerror(errno));
     return 0;
 }
 
@@ -122,22 +138,6 @@ static int is_old_run(const char *path, int *empty)
     return ok;
 }
 
-/* mkdir -p of the folders above path (not path itself). */
-static int make_parents(const char *path, oq_error *err)
-{
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return oq_error_set(err, OQ_EIO, buf, 0, 0, "cannot create folder: %s",
-                                strerror(errno));
-        *p = '/';
-    }
-    return 0;
-}
-
 /* "000012-20261204T181100Z" -> 12; -1 for names that are not a run's. */
 static long run_seq(const char *name)
 {
@@ -189,7 +189,7 @@ int oq_rundir_begin(oq_rundir *rd, const char *dir, oq_error *err)
                             "exists and is not an offerq run (a run folder is a link to "
                             "%s/<run>); name another folder, or move this one away",
                             base_name(rd->runs));
-    int rc = make_parents(rd->dir, err);
+    int rc = oq_make_parents(rd->dir, err);
     if (rc) return rc;
     if (mkdir(rd->runs, 0777) != 0 && errno != EEXIST)
         return oq_error_set(err, OQ_EIO, rd->runs, 0, 0, "cannot create folder: %s",
@@ -286,7 +286,7 @@ static void prune(const oq_rundir *rd, int keep)
     closedir(d);
     if (n) qsort(names, n, sizeof *names, cmp_desc);
     for (size_t i = 0; i < n; i++) {
-        if (i >= (size_t)keep && strcmp(names[i], live_name)) {
+        if (i >= (size_t)keep && strcmp(names[i], live_name) != 0) {
             snprintf(f, sizeof f, "%s/%s", rd->runs, names[i]);
             remove_flat(f);
         }

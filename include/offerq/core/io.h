@@ -18,7 +18,12 @@ typedef struct oq_afile {
     char tmp[4096];  /* temporary name */
 } oq_afile;
 
-/* Open a temporary file next to path. On failure fills err, returns OQ_EIO. */
+/* mkdir -p of the folders above path (not path itself). OQ_EIO naming the
+ * folder that could not be created. */
+int oq_make_parents(const char *path, oq_error *err) OQ_WUR;
+
+/* Open a temporary file next to path, creating path's parent folders. On
+ * failure fills err (naming path, not the temporary), returns OQ_EIO. */
 int oq_afile_open(oq_afile *af, const char *path, oq_error *err) OQ_WUR;
 /* Flush, fsync, close and rename into place. Any earlier write error is
  * reported here (ferror), the temporary is removed and nothing replaces path. */

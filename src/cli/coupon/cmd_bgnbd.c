@@ -205,7 +205,7 @@ static int parse_args(const char *cmd, int argc, char **argv, args *a)
             a->quiet = 1;
             break;
         default:
-            cli_usage_error(cmd, "unknown option");
+            cli_bad_option(cmd);
             return -1;
         }
     }

@@ -57,7 +57,7 @@ int cmd_eval(int argc, char **argv)
             quiet = 1;
             break;
         default:
-            return cli_usage_error("eval", "unknown option");
+            return cli_bad_option("eval");
         }
     }
     if (optind != argc) return cli_usage_error("eval", "unexpected argument '%s'", argv[optind]);

@@ -126,7 +126,7 @@ int cmd_gen(int argc, char **argv)
             out = optarg;
             break;
         default:
-            return cli_usage_error("gen", "unknown option");
+            return cli_bad_option("gen");
         }
     }
     if (optind != argc) return cli_usage_error("gen", "unexpected argument '%s'", argv[optind]);

@@ -66,7 +66,7 @@ int cmd_predict(int argc, char **argv)
             quiet = 1;
             break;
         default:
-            return cli_usage_error("predict", "unknown option");
+            return cli_bad_option("predict");
         }
     }
     if (optind != argc) return cli_usage_error("predict", "unexpected argument '%s'", argv[optind]);

@@ -246,7 +246,7 @@ int cmd_run(int argc, char **argv)
             o.quiet = 1;
             break;
         default:
-            return cli_usage_error("run", "unknown option");
+            return cli_bad_option("run");
         }
     }
     if (optind != argc) return cli_usage_error("run", "unexpected argument '%s'", argv[optind]);

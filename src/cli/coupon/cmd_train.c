@@ -145,7 +145,7 @@ int cmd_train(int argc, char **argv)
             to.quiet = 1;
             break;
         default:
-            return cli_usage_error("train", "unknown option");
+            return cli_bad_option("train");
         }
     }
     if (optind != argc) return cli_usage_error("train", "unexpected argument '%s'", argv[optind]);

@@ -124,7 +124,7 @@ int cmd_db(int argc, char **argv)
             out = optarg;
             break;
         default:
-            return cli_usage_error("db", "unknown option");
+            return cli_bad_option("db");
         }
     }
     if (optind >= argc)

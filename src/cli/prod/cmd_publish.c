@@ -65,7 +65,7 @@ int cmd_publish(int argc, char **argv)
             po.pause_before_switch_ms = (int)lv;
             break;
         default:
-            return cli_usage_error("publish", "unknown option");
+            return cli_bad_option("publish");
         }
     }
     if (!url || !*url)

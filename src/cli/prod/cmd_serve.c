@@ -287,7 +287,7 @@ int cmd_serve(int argc, char **argv)
             profit = optarg;
             break;
         default:
-            return cli_usage_error("serve", "unknown option");
+            return cli_bad_option("serve");
         }
     }
     if (optind != argc) return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);

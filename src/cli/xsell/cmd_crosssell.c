@@ -125,7 +125,7 @@ static int cmd_experiment(int argc, char **argv)
             quiet = 1;
             break;
         default:
-            return cli_usage_error(cmd, "unknown option");
+            return cli_bad_option(cmd);
         }
     }
     if (optind != argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
@@ -334,7 +334,7 @@ static int cmd_learn(int argc, char **argv)
             if (cli_double(cmd, "--min-confidence", optarg, 0, 1, &min_conf)) return 2;
             break;
         default:
-            return cli_usage_error(cmd, "unknown option");
+            return cli_bad_option(cmd);
         }
     }
     if (optind != argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
@@ -478,7 +478,7 @@ static int cmd_offer(int argc, char **argv)
             json = 1;
             break;
         default:
-            return cli_usage_error(cmd, "unknown option");
+            return cli_bad_option(cmd);
         }
     }
     if (optind != argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);

@@ -118,7 +118,7 @@ int cmd_rock(int argc, char **argv)
             out = optarg;
             break;
         default:
-            return cli_usage_error("rock", "unknown option");
+            return cli_bad_option("rock");
         }
     }
     if (optind != argc) return cli_usage_error("rock", "unexpected argument '%s'", argv[optind]);

@@ -93,7 +93,7 @@ int cmd_rules(int argc, char **argv)
             out = optarg;
             break;
         default:
-            return cli_usage_error("rules", "unknown option");
+            return cli_bad_option("rules");
         }
     }
     if (optind != argc) return cli_usage_error("rules", "unexpected argument '%s'", argv[optind]);
