@@ -69,8 +69,7 @@ static int ensure_fields(reader *r, size_t n)
     if (l) r->lens = l;
     size_t *o = realloc(r->offs, cap * sizeof *o);
     if (o) r->offs = o;
-    if (!f || !l || !o)
-        return r->rc = oq_error_set(r->err, OQ_ENOMEM, r->name, r->line, 0, "out of memory");
+    if (!f || !l || !o) return r->rc = oq_error_oom(r->err, r->name, NULL);
     r->fcap = cap;
     return 0;
 }
@@ -102,7 +101,7 @@ static void cb_field(void *s, size_t len, void *data)
         }
         char *b = realloc(r->rowbuf, cap);
         if (!b) {
-            r->rc = oq_error_set(r->err, OQ_ENOMEM, r->name, r->line, 0, "out of memory");
+            r->rc = oq_error_oom(r->err, r->name, NULL);
             return;
         }
         r->rowbuf = b;
@@ -199,7 +198,7 @@ static int read_stream(reader *r, FILE *fp, size_t hint)
     size_t cap = hint && hint < (1 << 20) ? (hint < 4096 ? 4096 : hint) : 1 << 20, have = 0;
     char *buf = malloc(cap + 1);
     int any = 0, eof = 0;
-    if (!buf) return r->rc = oq_error_set(r->err, OQ_ENOMEM, r->name, 0, 0, "out of memory");
+    if (!buf) return r->rc = oq_error_oom(r->err, r->name, NULL);
     r->line = 1;
     while (!r->rc) {
         if (!eof && have < cap) {
@@ -253,7 +252,7 @@ static int read_stream(reader *r, FILE *fp, size_t hint)
             size_t ncap = cap * 2;
             char *nb = realloc(buf, ncap + 1);
             if (!nb) {
-                r->rc = oq_error_set(r->err, OQ_ENOMEM, r->name, r->line, 0, "out of memory");
+                r->rc = oq_error_oom(r->err, r->name, NULL);
                 break;
             }
             buf = nb;
@@ -285,8 +284,7 @@ static int run(const char *name, FILE *fp, size_t hint, const oq_csv_opts *opts,
     r.fn = fn;
     r.ctx = ctx;
     r.err = err;
-    if (csv_init(&r.p, CSV_STRICT | CSV_STRICT_FINI) != 0)
-        return oq_error_set(err, OQ_ENOMEM, name, 0, 0, "out of memory");
+    if (csv_init(&r.p, CSV_STRICT | CSV_STRICT_FINI) != 0) return oq_error_oom(err, name, NULL);
     csv_set_space_func(&r.p, no_space);
     csv_set_delim(&r.p, (unsigned char)r.o.delim);
     int rc = read_stream(&r, fp, hint);

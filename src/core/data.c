@@ -269,8 +269,7 @@ static int log_row(void *ctx, char **f, const size_t *lens, size_t n, long line,
     if (!c->header_done) return parse_header(c, f, lens, n, line, err, col_names, NCOL, c->map);
     if (check_count(c->name, n, c->nfields, line, err)) return OQ_EPARSE;
     oq_log *l = c->log;
-    if (oq_log_reserve(l, l->n + 1))
-        return oq_error_set(err, OQ_ENOMEM, c->name, line, 0, "out of memory");
+    if (oq_log_reserve(l, l->n + 1)) return oq_error_oom(err, c->name, NULL);
     size_t r = l->n;
     const int *m = c->map;
     int64_t iv;
@@ -296,7 +295,7 @@ static int log_row(void *ctx, char **f, const size_t *lens, size_t n, long line,
     if (rc == OQ_ELIMIT)
         return oq_error_set(err, OQ_ELIMIT, c->name, line, m[C_CAT] + 1,
                             "more than %d distinct categories", OQ_MAX_CATEGORIES);
-    if (rc) return oq_error_set(err, OQ_ENOMEM, c->name, line, 0, "out of memory");
+    if (rc) return oq_error_oom(err, c->name, NULL);
     l->category[r] = (uint16_t)cat;
     if (oq_parse_f64(F(C_BUDGET), &dv) || !(dv >= 0 && dv <= 1))
         return BAD(C_BUDGET, "a number in [0, 1]");
@@ -331,8 +330,7 @@ int oq_log_read(const char *path, oq_log **out, oq_error *err)
 {
     *out = NULL;
     log_ctx c = {.name = path};
-    if (!(c.log = calloc(1, sizeof *c.log)))
-        return oq_error_set(err, OQ_ENOMEM, path, 0, 0, "out of memory");
+    if (!(c.log = calloc(1, sizeof *c.log))) return oq_error_oom(err, path, NULL);
     int rc = oq_csv_read(path, NULL, log_row, &c, err);
     return log_finish(&c, rc, out, err);
 }
@@ -341,8 +339,7 @@ int oq_log_read_mem(const char *name, const char *data, size_t len, oq_log **out
 {
     *out = NULL;
     log_ctx c = {.name = name};
-    if (!(c.log = calloc(1, sizeof *c.log)))
-        return oq_error_set(err, OQ_ENOMEM, name, 0, 0, "out of memory");
+    if (!(c.log = calloc(1, sizeof *c.log))) return oq_error_oom(err, name, NULL);
     int rc = oq_csv_read_mem(name, data, len, NULL, log_row, &c, err);
     return log_finish(&c, rc, out, err);
 }
@@ -422,7 +419,7 @@ int oq_log_index_build(const oq_log *log, oq_log_index **out, oq_error *err)
     return 0;
 oom:
     oq_log_index_free(ix);
-    return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    return oq_error_oom(err, NULL, NULL);
 }
 
 void oq_log_index_free(oq_log_index *ix)
@@ -463,7 +460,7 @@ int oq_log_tomorrow(const oq_log *log, const oq_log_index *ix, int32_t day, oq_l
     oq_log *t = calloc(1, sizeof *t);
     int rc = 0;
     if (!t || oq_log_reserve(t, nc ? nc : 1)) {
-        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        rc = oq_error_oom(err, NULL, NULL);
         goto cleanup;
     }
     for (uint32_t k = 0; k < log->cats.n; k++) {
@@ -532,7 +529,7 @@ static int ev_row(void *ctx, char **f, const size_t *lens, size_t n, long line, 
         if (d) e->day = d;
         uint16_t *k = realloc(e->category, cap * sizeof *k);
         if (k) e->category = k;
-        if (!u || !d || !k) return oq_error_set(err, OQ_ENOMEM, name, line, 0, "out of memory");
+        if (!u || !d || !k) return oq_error_oom(err, name, NULL);
         e->cap = cap;
     }
     const int *m = c->map;
@@ -549,7 +546,7 @@ static int ev_row(void *ctx, char **f, const size_t *lens, size_t n, long line, 
     if (rc == OQ_ELIMIT)
         return oq_error_set(err, OQ_ELIMIT, name, line, m[E_CAT] + 1,
                             "more than %d distinct categories", OQ_MAX_CATEGORIES);
-    if (rc) return oq_error_set(err, OQ_ENOMEM, name, line, 0, "out of memory");
+    if (rc) return oq_error_oom(err, name, NULL);
     e->user_id[e->n] = iv;
     e->day[e->n] = day;
     e->category[e->n] = (uint16_t)cat;
@@ -562,8 +559,7 @@ static int ev_run(const char *name, const char *path, const char *data, size_t l
 {
     *out = NULL;
     ev_ctx c = {.base = {.name = name}, .cats = cats};
-    if (!(c.ev = calloc(1, sizeof *c.ev)))
-        return oq_error_set(err, OQ_ENOMEM, name, 0, 0, "out of memory");
+    if (!(c.ev = calloc(1, sizeof *c.ev))) return oq_error_oom(err, name, NULL);
     int rc = path ? oq_csv_read(path, NULL, ev_row, &c, err)
                   : oq_csv_read_mem(name, data, len, NULL, ev_row, &c, err);
     if (!rc && !c.base.header_done)
@@ -613,7 +609,7 @@ int oq_log_print_summary(const oq_log *log, const char *name, void *fpv, oq_erro
     size_t *kn = calloc(ncat ? ncat : 1, sizeof *kn), *ko = calloc(ncat ? ncat : 1, sizeof *ko);
     double *kp = calloc(ncat ? ncat : 1, sizeof *kp);
     if (!kn || !ko || !kp) {
-        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        rc = oq_error_oom(err, NULL, NULL);
         goto cleanup;
     }
     for (size_t i = 0; i < log->n; i++) {
@@ -697,7 +693,7 @@ int oq_events_ix_build(const oq_events *ev, const oq_log_index *ix, oq_events_ix
     if (!x || !(x->lo = calloc(ix->n_customers + 1, sizeof *x->lo)) ||
         !(x->hi = calloc(ix->n_customers + 1, sizeof *x->hi))) {
         oq_events_ix_free(x);
-        return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        return oq_error_oom(err, NULL, NULL);
     }
     x->n_customers = ix->n_customers;
     int sorted = 1;
@@ -712,7 +708,7 @@ int oq_events_ix_build(const oq_events *ev, const oq_log_index *ix, oq_events_ix
         if (!k || !(x->order = malloc(ev->n * sizeof *x->order))) {
             free(k);
             oq_events_ix_free(x);
-            return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+            return oq_error_oom(err, NULL, NULL);
         }
         for (size_t i = 0; i < ev->n; i++)
             k[i] = (ev_key){ev->user_id[i], ev->day[i], i};

@@ -49,12 +49,12 @@ int oq_bgnbd_tx_from_log(const oq_log *log, oq_bgnbd_tx **out, oq_error *err)
 {
     *out = NULL;
     oq_bgnbd_tx *t = calloc(1, sizeof *t);
-    if (!t) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    if (!t) return oq_error_oom(err, NULL, NULL);
     for (size_t i = 0; i < log->n; i++) {
         if (!log->order[i]) continue;
         if (oq_bgnbd_tx_push(t, log->user_id[i], log->day[i])) {
             oq_bgnbd_tx_free(t);
-            return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+            return oq_error_oom(err, NULL, NULL);
         }
     }
     *out = t;
@@ -130,7 +130,7 @@ int oq_bgnbd_tx_read(const char *path, int id_column, int date_column, oq_bgnbd_
     oq_bgnbd_tx *t = calloc(1, sizeof *t);
     FILE *fp = fopen(path, "rb");
     if (!t) {
-        rc = oq_error_set(err, OQ_ENOMEM, path, 0, 0, "out of memory");
+        rc = oq_error_oom(err, path, NULL);
         goto cleanup;
     }
     if (!fp) {
@@ -199,7 +199,7 @@ int oq_bgnbd_tx_read(const char *path, int id_column, int date_column, oq_bgnbd_
             goto cleanup;
         }
         if (oq_bgnbd_tx_push(t, uid, day)) {
-            rc = oq_error_set(err, OQ_ENOMEM, path, lineno, 0, "out of memory");
+            rc = oq_error_oom(err, path, NULL);
             goto cleanup;
         }
     }
@@ -290,7 +290,7 @@ int oq_bgnbd_summary_build(const oq_bgnbd_tx *tx, const oq_bgnbd_split *split,
     int rc = 0;
     oq_bgnbd_summary *s = NULL;
     txrow *rows = malloc(tx->n * sizeof *rows);
-    if (!rows) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    if (!rows) return oq_error_oom(err, NULL, NULL);
     size_t m = 0;
     for (size_t i = 0; i < tx->n; i++)
         if (tx->day[i] <= (holdout ? obs : cal)) rows[m++] = (txrow){tx->user[i], tx->day[i]};
@@ -304,7 +304,7 @@ int oq_bgnbd_summary_build(const oq_bgnbd_tx *tx, const oq_bgnbd_split *split,
         goto cleanup;
     }
     if (!(s = summary_alloc(ncust, holdout))) {
-        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        rc = oq_error_oom(err, NULL, NULL);
         goto cleanup;
     }
     s->unit_days = unit;
@@ -424,7 +424,7 @@ static int sum_row(void *ctx, char **f, const size_t *lens, size_t n, long line,
         return oq_error_set(err, OQ_EPARSE, c->name, line,
                             (long)(n < c->nfields ? n : c->nfields + 1),
                             "%zu fields, expected %zu as in the header", n, c->nfields);
-    if (sum_reserve(c)) return oq_error_set(err, OQ_ENOMEM, c->name, line, 0, "out of memory");
+    if (sum_reserve(c)) return oq_error_oom(err, c->name, NULL);
     const int *m = c->map;
     double v[S_NCOL] = {0};
     int64_t id;
@@ -479,8 +479,7 @@ static int sum_run(const char *name, const char *path, const char *data, size_t 
 {
     *out = NULL;
     sum_ctx c = {.name = name};
-    if (!(c.s = calloc(1, sizeof *c.s)))
-        return oq_error_set(err, OQ_ENOMEM, name, 0, 0, "out of memory");
+    if (!(c.s = calloc(1, sizeof *c.s))) return oq_error_oom(err, name, NULL);
     int rc = path ? oq_csv_read(path, NULL, sum_row, &c, err)
                   : oq_csv_read_mem(name, data, len, NULL, sum_row, &c, err);
     if (!rc && !c.header_done)

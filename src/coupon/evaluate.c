@@ -29,7 +29,7 @@ int oq_truth_build(const char *path, oq_truth **out, oq_error *err)
 {
     *out = NULL;
     oq_truth *t = calloc(1, sizeof *t);
-    if (!t) return oq_error_set(err, OQ_ENOMEM, path, 0, 0, "out of memory");
+    if (!t) return oq_error_oom(err, path, NULL);
     int rc = oq_gen_config_load(path, &t->cfg, err);
     if (rc) goto cleanup;
     size_t n = (size_t)t->cfg.n_customers;
@@ -38,7 +38,7 @@ int oq_truth_build(const char *path, oq_truth **out, oq_error *err)
     t->spend = malloc(n * 4 * sizeof *t->spend);
     t->alive = malloc(n * sizeof *t->alive);
     if (!t->reward || !t->spend || !t->alive) {
-        rc = oq_error_set(err, OQ_ENOMEM, path, 0, 0, "out of memory");
+        rc = oq_error_oom(err, path, NULL);
         goto cleanup;
     }
     int bad = 0;
@@ -57,7 +57,7 @@ int oq_truth_build(const char *path, oq_truth **out, oq_error *err)
         }
     }
     if (bad) {
-        rc = oq_error_set(err, OQ_ENOMEM, path, 0, 0, "out of memory");
+        rc = oq_error_oom(err, path, NULL);
         goto cleanup;
     }
     *out = t;
@@ -182,7 +182,7 @@ int oq_truth_state_oracle(const oq_truth *t, const uint64_t *state, int *coupon,
 {
     size_t n = t->n;
     keyed *k = malloc((n ? n : 1) * sizeof *k);
-    if (!k) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    if (!k) return oq_error_oom(err, NULL, NULL);
     for (size_t i = 0; i < n; i++)
         k[i] = (keyed){state[i], i};
     qsort(k, n, sizeof *k, cmp_keyed);
@@ -345,13 +345,13 @@ static int log_fold(const oq_log *log, int fold, oq_log **out, oq_error *err)
         !(t->budget = malloc(c * sizeof *t->budget)) || !(t->coupon = malloc(c)) ||
         !(t->order = malloc(c)) || !(t->profit = malloc(c * sizeof *t->profit))) {
         oq_log_free(t);
-        return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        return oq_error_oom(err, NULL, NULL);
     }
     for (uint32_t k = 0; k < log->cats.n; k++) {
         uint32_t id;
         if (oq_dict_intern(&t->cats, log->cats.names[k], strlen(log->cats.names[k]), &id)) {
             oq_log_free(t);
-            return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+            return oq_error_oom(err, NULL, NULL);
         }
     }
     size_t j = 0;
@@ -448,7 +448,7 @@ static int response_row_policies(const oq_log *log, const oq_pipeline_opts *po, 
     aov = malloc((n ? n : 1) * sizeof *aov);
     p = malloc((n ? n : 1) * 4 * sizeof *p);
     if (!cp || !ord || !X || !pf || !aov || !p) {
-        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        rc = oq_error_oom(err, NULL, NULL);
         goto cleanup;
     }
     for (int f = 0; f < 2 && !rc; f++) {
@@ -519,7 +519,7 @@ int oq_eval_run(const char *log_path, const char *run_dir, const char *truth_pat
     if ((rc = oq_log_read(log_path, &log, err))) goto cleanup;
     if ((rc = oq_truth_build(truth_path, &t, err))) goto cleanup;
     if (!t) {
-        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        rc = oq_error_oom(err, NULL, NULL);
         goto cleanup;
     }
     size_t n = t->n;
@@ -530,7 +530,7 @@ int oq_eval_run(const char *log_path, const char *run_dir, const char *truth_pat
     qhat = malloc((log->n ? log->n : 1) * 4 * sizeof *qhat);
     pa = malloc((log->n ? log->n : 1) * sizeof *pa);
     if (!pol || !rowpol || !truec || !qhat || !pa) {
-        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        rc = oq_error_oom(err, NULL, NULL);
         goto cleanup;
     }
     double p, s;
@@ -579,7 +579,7 @@ int oq_eval_run(const char *log_path, const char *run_dir, const char *truth_pat
         goto cleanup;
     }
     if (!(states = malloc(n * sizeof *states))) {
-        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        rc = oq_error_oom(err, NULL, NULL);
         goto cleanup;
     }
     if ((rc = oq_policy_read_csv_states(path, n, pol, states, err))) goto cleanup;
@@ -613,7 +613,7 @@ int oq_eval_run(const char *log_path, const char *run_dir, const char *truth_pat
      * rows it is evaluated on picks the rows whose logged reward was lucky. */
     po.dq.faithful = 0;
     if (!(rowin = malloc((log->n ? log->n : 1) * sizeof *rowin))) {
-        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        rc = oq_error_oom(err, NULL, NULL);
         goto cleanup;
     }
     if (po.reward == OQ_REWARD_RESPONSE) {

@@ -34,7 +34,7 @@ int oq_reco_push(oq_reco *r, const oq_reco_row *row, oq_error *err)
     if (r->n == r->cap) {
         size_t cap = r->cap ? r->cap * 2 : 1024;
         oq_reco_row *p = realloc(r->rows, cap * sizeof *p);
-        if (!p) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        if (!p) return oq_error_oom(err, NULL, NULL);
         r->rows = p;
         r->cap = cap;
     }
@@ -63,7 +63,7 @@ static int sort_rows(oq_reco *r, const long *lines, const char *name, oq_error *
     ukey *k = malloc(r->n * sizeof *k);
     oq_reco_row *tmp = malloc(r->n * sizeof *tmp);
     if (!k || !tmp) {
-        rc = oq_error_set(err, OQ_ENOMEM, name, 0, 0, "out of memory");
+        rc = oq_error_oom(err, name, NULL);
         goto cleanup;
     }
     for (size_t i = 0; i < r->n; i++)
@@ -172,7 +172,7 @@ static int reco_row(void *ctx, char **f, const size_t *lens, size_t n, long line
     if (c->r->n == c->lcap) {
         size_t cap = c->lcap ? c->lcap * 2 : 1024;
         long *p = realloc(c->lines, cap * sizeof *p);
-        if (!p) return oq_error_set(err, OQ_ENOMEM, c->name, line, 0, "out of memory");
+        if (!p) return oq_error_oom(err, c->name, NULL);
         c->lines = p;
         c->lcap = cap;
     }
@@ -199,7 +199,7 @@ int oq_reco_read(const char *path, oq_reco **out, oq_error *err)
 {
     *out = NULL;
     rctx c = {.name = path, .r = oq_reco_new()};
-    if (!c.r) return oq_error_set(err, OQ_ENOMEM, path, 0, 0, "out of memory");
+    if (!c.r) return oq_error_oom(err, path, NULL);
     int rc = oq_csv_read(path, NULL, reco_row, &c, err);
     return finish(&c, rc, out, err);
 }
@@ -208,7 +208,7 @@ int oq_reco_read_mem(const char *name, const char *data, size_t len, oq_reco **o
 {
     *out = NULL;
     rctx c = {.name = name, .r = oq_reco_new()};
-    if (!c.r) return oq_error_set(err, OQ_ENOMEM, name, 0, 0, "out of memory");
+    if (!c.r) return oq_error_oom(err, name, NULL);
     int rc = oq_csv_read_mem(name, data, len, NULL, reco_row, &c, err);
     return finish(&c, rc, out, err);
 }
