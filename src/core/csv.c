@@ -323,6 +323,74 @@ int oq_csv_read_mem(const char *name, const char *data, size_t len, const oq_csv
     return rc;
 }
 
+/* Is s the column's name or one of its '|'-separated other spellings? */
+static int name_is(const oq_csv_col *col, const char *s)
+{
+    if (strcmp(col->name, s) == 0) return 1;
+    size_t n = strlen(s);
+    for (const char *p = col->also; p;) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == n && memcmp(p, s, n) == 0) return 1;
+        p = bar ? bar + 1 : NULL;
+    }
+    return 0;
+}
+
+/* "a,b,c" or "a,b,c and optionally d,e": the columns a header may have. */
+static void expected_columns(const oq_csv_col *cols, size_t ncols, char *buf, size_t len)
+{
+    size_t at = 0;
+    buf[0] = 0;
+    for (int pass = 1; pass >= 0; pass--) {
+        int first = 1;
+        for (size_t k = 0; k < ncols; k++) {
+            if ((cols[k].required != 0) != pass) continue;
+            const char *sep = first ? (pass || !at ? "" : " and optionally ") : ",";
+            int w = snprintf(buf + at, len - at, "%s%s", sep, cols[k].name);
+            if (w < 0 || (size_t)w >= len - at) return; /* cut off: still NUL-terminated */
+            at += (size_t)w;
+            first = 0;
+        }
+    }
+}
+
+int oq_csv_header_map(const char *file, long line, char *const *fields, size_t nf,
+                      const oq_csv_col *cols, size_t ncols, int allow_unknown, int *idx,
+                      oq_error *err)
+{
+    char want[384];
+    int rc = 0;
+    for (size_t k = 0; k < ncols; k++)
+        idx[k] = -1;
+    for (size_t i = 0; i < nf && !rc; i++) {
+        size_t k = 0;
+        while (k < ncols && !name_is(&cols[k], fields[i]))
+            k++;
+        if (k == ncols) {
+            if (allow_unknown) continue;
+            expected_columns(cols, ncols, want, sizeof want);
+            rc = oq_error_set(err, OQ_EPARSE, file, line, (long)i + 1,
+                              "unknown column \"%.60s\" in header; expected the columns %s",
+                              fields[i], want);
+        } else if (idx[k] >= 0) {
+            rc = oq_error_set(err, OQ_EPARSE, file, line, (long)i + 1,
+                              "column \"%s\" appears twice in the header (fields %d and %zu)",
+                              cols[k].name, idx[k] + 1, i + 1);
+        } else {
+            idx[k] = (int)i;
+        }
+    }
+    for (size_t k = 0; k < ncols && !rc; k++)
+        if (idx[k] < 0 && cols[k].required) {
+            expected_columns(cols, ncols, want, sizeof want);
+            rc = oq_error_set(err, OQ_EPARSE, file, line, (long)nf + 1,
+                              "missing column \"%s\" in header; expected the columns %s",
+                              cols[k].name, want);
+        }
+    return rc;
+}
+
 void oq_csv_write_field(FILE *fp, const char *s)
 {
     if (strpbrk(s, ",\"\r\n") == NULL) {

@@ -177,10 +177,16 @@ void oq_dict_clear(oq_dict *d)
 /* ---- log reader ------------------------------------------------------------ */
 
 enum { C_USER, C_DATE, C_DAYS, C_P30, C_AOV, C_CAT, C_BUDGET, C_COUPON, C_ORDER, C_PROFIT, NCOL };
-static const char *col_names[NCOL] = {
-    "user_id",         "snapshot_date", "days_since_last_purchase", "purchases_last_30d",
-    "avg_order_value", "category",      "remaining_budget_pct",     "coupon_offered",
-    "order_placed",    "order_profit"};
+static const oq_csv_col log_cols[NCOL] = {{"user_id", 1, NULL},
+                                          {"snapshot_date", 1, NULL},
+                                          {"days_since_last_purchase", 1, NULL},
+                                          {"purchases_last_30d", 1, NULL},
+                                          {"avg_order_value", 1, NULL},
+                                          {"category", 1, NULL},
+                                          {"remaining_budget_pct", 1, NULL},
+                                          {"coupon_offered", 1, NULL},
+                                          {"order_placed", 1, NULL},
+                                          {"order_profit", 1, NULL}};
 
 int oq_log_reserve(oq_log *l, size_t n)
 {
@@ -225,29 +231,12 @@ static int bad(oq_error *err, const char *name, long line, int field, const char
                         expected);
 }
 
-static int parse_header(log_ctx *c, char **f, const size_t *lens, size_t n, long line,
-                        oq_error *err, const char *const *names, int ncol, int *map)
+/* Map the header onto cols (every column required, no others). */
+static int parse_header(log_ctx *c, char **f, size_t n, long line, oq_error *err,
+                        const oq_csv_col *cols, int ncol, int *map)
 {
-    for (int k = 0; k < ncol; k++)
-        map[k] = -1;
-    for (size_t i = 0; i < n; i++) {
-        int k;
-        for (k = 0; k < ncol; k++)
-            if (lens[i] == strlen(names[k]) && memcmp(f[i], names[k], lens[i]) == 0) break;
-        if (k == ncol)
-            return oq_error_set(err, OQ_EPARSE, c->name, line, (long)i + 1,
-                                "unknown column \"%.60s\" in header; expected the columns %s", f[i],
-                                ncol == NCOL ? OQ_LOG_HEADER : "user_id,date,category");
-        if (map[k] >= 0)
-            return oq_error_set(err, OQ_EPARSE, c->name, line, (long)i + 1,
-                                "column \"%s\" appears twice in the header", names[k]);
-        map[k] = (int)i;
-    }
-    for (int k = 0; k < ncol; k++)
-        if (map[k] < 0)
-            return oq_error_set(err, OQ_EPARSE, c->name, line, (long)n + 1,
-                                "missing column \"%s\" in header; expected the columns %s",
-                                names[k], ncol == NCOL ? OQ_LOG_HEADER : "user_id,date,category");
+    int rc = oq_csv_header_map(c->name, line, f, n, cols, (size_t)ncol, 0, map, err);
+    if (rc) return rc;
     c->nfields = n;
     c->header_done = 1;
     return 0;
@@ -266,7 +255,7 @@ static int check_count(const char *name, size_t got, size_t want, long line, oq_
 static int log_row(void *ctx, char **f, const size_t *lens, size_t n, long line, oq_error *err)
 {
     log_ctx *c = ctx;
-    if (!c->header_done) return parse_header(c, f, lens, n, line, err, col_names, NCOL, c->map);
+    if (!c->header_done) return parse_header(c, f, n, line, err, log_cols, NCOL, c->map);
     if (check_count(c->name, n, c->nfields, line, err)) return OQ_EPARSE;
     oq_log *l = c->log;
     if (oq_log_reserve(l, l->n + 1)) return oq_error_oom(err, c->name, NULL);
@@ -276,7 +265,7 @@ static int log_row(void *ctx, char **f, const size_t *lens, size_t n, long line,
     double dv;
     int32_t day;
 #define F(k) f[m[k]], lens[m[k]]
-#define BAD(k, what) bad(err, c->name, line, m[k], col_names[k], f[m[k]], what)
+#define BAD(k, what) bad(err, c->name, line, m[k], log_cols[k].name, f[m[k]], what)
     if (oq_parse_i64(F(C_USER), &iv)) return BAD(C_USER, "an integer customer id");
     l->user_id[r] = iv;
     if (oq_date_parse(F(C_DATE), &day)) return BAD(C_DATE, "a date YYYY-MM-DD");
@@ -504,7 +493,8 @@ cleanup:
 /* ---- events ---------------------------------------------------------------- */
 
 enum { E_USER, E_DATE, E_CAT, NECOL };
-static const char *ecol_names[NECOL] = {"user_id", "date", "category"};
+static const oq_csv_col ev_cols[NECOL] = {
+    {"user_id", 1, NULL}, {"date", 1, NULL}, {"category", 1, NULL}};
 
 typedef struct ev_ctx {
     log_ctx base; /* name, header state */
@@ -518,7 +508,7 @@ static int ev_row(void *ctx, char **f, const size_t *lens, size_t n, long line, 
     ev_ctx *c = ctx;
     const char *name = c->base.name;
     if (!c->base.header_done)
-        return parse_header(&c->base, f, lens, n, line, err, ecol_names, NECOL, c->map);
+        return parse_header(&c->base, f, n, line, err, ev_cols, NECOL, c->map);
     if (check_count(name, n, c->base.nfields, line, err)) return OQ_EPARSE;
     oq_events *e = c->ev;
     if (e->n == e->cap) {

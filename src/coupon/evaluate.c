@@ -112,39 +112,38 @@ typedef struct pol_ctx {
     size_t n;
     int *coupon;
     uint64_t *state;
-    int cu, cc, cs; /* column of user_id, coupon, state; -1 until the header */
+    int header_done;
+    int col[3]; /* field of user_id, coupon, state (-1: no state column) */
 } pol_ctx;
+
+/* A recommendations file, or any CSV with these columns (others ignored). */
+static const oq_csv_col pol_cols[3] = {
+    {"user_id", 1, NULL}, {"coupon", 1, NULL}, {"state", 0, NULL}};
 
 static int pol_row(void *ctx, char **f, const size_t *lens, size_t nf, long line, oq_error *err)
 {
     pol_ctx *c = ctx;
-    if (c->cu < 0 && c->cc < 0) {
-        for (size_t k = 0; k < nf; k++) {
-            if (!strcmp(f[k], "user_id")) c->cu = (int)k;
-            if (!strcmp(f[k], "coupon")) c->cc = (int)k;
-            if (!strcmp(f[k], "state")) c->cs = (int)k;
-        }
-        if (c->cu < 0 || c->cc < 0)
-            return oq_error_set(err, OQ_EPARSE, c->path, line, 1,
-                                "header must have the columns user_id and coupon");
-        return 0;
+    if (!c->header_done) {
+        c->header_done = 1;
+        return oq_csv_header_map(c->path, line, f, nf, pol_cols, 3, 1, c->col, err);
     }
-    if ((size_t)c->cu >= nf || (size_t)c->cc >= nf)
+    const int cu = c->col[0], cc = c->col[1], cs = c->col[2];
+    if ((size_t)cu >= nf || (size_t)cc >= nf)
         return oq_error_set(err, OQ_EPARSE, c->path, line, (long)nf, "missing columns");
     int64_t u;
-    if (oq_parse_i64(f[c->cu], lens[c->cu], &u) || u < 1 || (uint64_t)u > c->n)
-        return oq_error_set(err, OQ_EPARSE, c->path, line, c->cu + 1,
-                            "user_id \"%.30s\": expected an id in 1..%zu of the truth file",
-                            f[c->cu], c->n);
-    int cp = oq_coupon_parse(f[c->cc]);
+    if (oq_parse_i64(f[cu], lens[cu], &u) || u < 1 || (uint64_t)u > c->n)
+        return oq_error_set(err, OQ_EPARSE, c->path, line, cu + 1,
+                            "user_id \"%.30s\": expected an id in 1..%zu of the truth file", f[cu],
+                            c->n);
+    int cp = oq_coupon_parse(f[cc]);
     if (cp < 0)
-        return oq_error_set(err, OQ_EPARSE, c->path, line, c->cc + 1,
-                            "coupon \"%.30s\": expected one of none, 5, 10, 20", f[c->cc]);
+        return oq_error_set(err, OQ_EPARSE, c->path, line, cc + 1,
+                            "coupon \"%.30s\": expected one of none, 5, 10, 20", f[cc]);
     c->coupon[u - 1] = cp;
-    if (c->state && c->cs >= 0 && (size_t)c->cs < nf) {
+    if (c->state && cs >= 0 && (size_t)cs < nf) {
         uint64_t h = 1469598103934665603ull; /* FNV-1a */
-        for (size_t k = 0; k < lens[c->cs]; k++)
-            h = (h ^ (unsigned char)f[c->cs][k]) * 1099511628211ull;
+        for (size_t k = 0; k < lens[cs]; k++)
+            h = (h ^ (unsigned char)f[cs][k]) * 1099511628211ull;
         c->state[u - 1] = h | 1;
     }
     return 0;
@@ -157,7 +156,7 @@ int oq_policy_read_csv_states(const char *path, size_t n, int *coupon, uint64_t 
         coupon[i] = OQ_COUPON_NONE;
         if (state) state[i] = 0;
     }
-    pol_ctx c = {path, n, coupon, state, -1, -1, -1};
+    pol_ctx c = {path, n, coupon, state, 0, {-1, -1, -1}};
     return oq_csv_read(path, NULL, pol_row, &c, err);
 }
 

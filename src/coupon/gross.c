@@ -14,7 +14,8 @@
 /* ---- reader -------------------------------------------------------------------- */
 
 enum { O_USER, O_DATE, O_VALUE, NOCOL };
-static const char *ocol_names[NOCOL] = {"user_id", "date", "value"};
+static const oq_csv_col ocols[NOCOL] = {
+    {"user_id", 1, NULL}, {"date", 1, NULL}, {"value", 1, NULL}};
 
 typedef struct ord_ctx {
     const char *name;
@@ -24,29 +25,10 @@ typedef struct ord_ctx {
     size_t nfields;
 } ord_ctx;
 
-static int ord_header(ord_ctx *c, char **f, const size_t *lens, size_t n, long line, oq_error *err)
+static int ord_header(ord_ctx *c, char **f, size_t n, long line, oq_error *err)
 {
-    for (int k = 0; k < NOCOL; k++)
-        c->map[k] = -1;
-    for (size_t i = 0; i < n; i++) {
-        int k;
-        for (k = 0; k < NOCOL; k++)
-            if (lens[i] == strlen(ocol_names[k]) && memcmp(f[i], ocol_names[k], lens[i]) == 0)
-                break;
-        if (k == NOCOL)
-            return oq_error_set(err, OQ_EPARSE, c->name, line, (long)i + 1,
-                                "unknown column \"%.60s\" in header; expected the columns %s", f[i],
-                                OQ_ORDERS_HEADER);
-        if (c->map[k] >= 0)
-            return oq_error_set(err, OQ_EPARSE, c->name, line, (long)i + 1,
-                                "column \"%s\" appears twice in the header", ocol_names[k]);
-        c->map[k] = (int)i;
-    }
-    for (int k = 0; k < NOCOL; k++)
-        if (c->map[k] < 0)
-            return oq_error_set(err, OQ_EPARSE, c->name, line, (long)n + 1,
-                                "missing column \"%s\" in header; expected the columns %s",
-                                ocol_names[k], OQ_ORDERS_HEADER);
+    int rc = oq_csv_header_map(c->name, line, f, n, ocols, NOCOL, 0, c->map, err);
+    if (rc) return rc;
     c->nfields = n;
     c->header_done = 1;
     return 0;
@@ -57,14 +39,14 @@ static int ord_bad(const ord_ctx *c, oq_error *err, long line, int k, const char
 {
     int field = c->map[k];
     return oq_error_set(err, OQ_EPARSE, c->name, line, field + 1,
-                        "column %d (%s): got \"%.40s\", expected %s", field + 1, ocol_names[k], got,
+                        "column %d (%s): got \"%.40s\", expected %s", field + 1, ocols[k].name, got,
                         expected);
 }
 
 static int ord_row(void *ctx, char **f, const size_t *lens, size_t n, long line, oq_error *err)
 {
     ord_ctx *c = ctx;
-    if (!c->header_done) return ord_header(c, f, lens, n, line, err);
+    if (!c->header_done) return ord_header(c, f, n, line, err);
     if (n < c->nfields)
         return oq_error_set(err, OQ_EPARSE, c->name, line, (long)n,
                             "missing columns: %zu fields, expected %zu", n, c->nfields);

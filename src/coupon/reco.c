@@ -11,8 +11,9 @@
 #include <string.h>
 
 enum { R_USER, R_DATE, R_STATE, R_COUPON, R_PROFIT, R_PALIVE, NRCOL };
-static const char *rcol[NRCOL] = {"user_id", "snapshot_date",   "state",
-                                  "coupon",  "expected_profit", "p_alive"};
+static const oq_csv_col rcols[NRCOL] = {{"user_id", 1, NULL},         {"snapshot_date", 1, NULL},
+                                        {"state", 1, NULL},           {"coupon", 1, NULL},
+                                        {"expected_profit", 1, NULL}, {"p_alive", 1, NULL}};
 
 oq_reco *oq_reco_new(void)
 {
@@ -109,32 +110,14 @@ static int bad(oq_error *err, const char *name, long line, int field, int k, con
                const char *expected)
 {
     return oq_error_set(err, OQ_EPARSE, name, line, field + 1,
-                        "column %d (%s): got \"%.40s\", expected %s", field + 1, rcol[k], got,
+                        "column %d (%s): got \"%.40s\", expected %s", field + 1, rcols[k].name, got,
                         expected);
 }
 
-static int header(rctx *c, char **f, const size_t *lens, size_t n, long line, oq_error *err)
+static int header(rctx *c, char **f, size_t n, long line, oq_error *err)
 {
-    for (int k = 0; k < NRCOL; k++)
-        c->map[k] = -1;
-    for (size_t i = 0; i < n; i++) {
-        int k;
-        for (k = 0; k < NRCOL; k++)
-            if (lens[i] == strlen(rcol[k]) && memcmp(f[i], rcol[k], lens[i]) == 0) break;
-        if (k == NRCOL)
-            return oq_error_set(err, OQ_EPARSE, c->name, line, (long)i + 1,
-                                "unknown column \"%.60s\" in header; expected the columns %s", f[i],
-                                OQ_RECO_HEADER);
-        if (c->map[k] >= 0)
-            return oq_error_set(err, OQ_EPARSE, c->name, line, (long)i + 1,
-                                "column \"%s\" appears twice in the header", rcol[k]);
-        c->map[k] = (int)i;
-    }
-    for (int k = 0; k < NRCOL; k++)
-        if (c->map[k] < 0)
-            return oq_error_set(err, OQ_EPARSE, c->name, line, (long)n + 1,
-                                "missing column \"%s\" in header; expected the columns %s", rcol[k],
-                                OQ_RECO_HEADER);
+    int rc = oq_csv_header_map(c->name, line, f, n, rcols, NRCOL, 0, c->map, err);
+    if (rc) return rc;
     c->nfields = n;
     c->header_done = 1;
     return 0;
@@ -143,7 +126,7 @@ static int header(rctx *c, char **f, const size_t *lens, size_t n, long line, oq
 static int reco_row(void *ctx, char **f, const size_t *lens, size_t n, long line, oq_error *err)
 {
     rctx *c = ctx;
-    if (!c->header_done) return header(c, f, lens, n, line, err);
+    if (!c->header_done) return header(c, f, n, line, err);
     if (n != c->nfields)
         return oq_error_set(err, OQ_EPARSE, c->name, line,
                             (long)(n < c->nfields ? n : c->nfields + 1), "%zu fields, expected %zu",
