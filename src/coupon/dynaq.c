@@ -4,6 +4,7 @@
 #include "offerq/coupon/dynaq.h"
 #include "offerq/core/io.h"
 #include "offerq/core/rng.h"
+#include "util/wbuf.h"
 
 #include <gsl/gsl_randist.h>
 #include <math.h>
@@ -194,26 +195,25 @@ int oq_qtable_save(const oq_qtable *q, const char *path, oq_error *err)
 {
     if (!little_endian())
         return oq_error_set(err, OQ_EINVAL, path, 0, 0, "Q table files need a little-endian host");
-    size_t len = QT_HEADER + q->n * QT_ENTRY + 4;
-    unsigned char *buf = malloc(len), *p = buf;
-    if (!buf) return oq_error_oom(err, path, NULL);
-    uint32_t ver = QT_VERSION, zero = 0;
-    uint64_t n = q->n;
+    oq_wbuf w = {0};
+    (void)oq_wb_reserve(&w, QT_HEADER + q->n * QT_ENTRY + 4); /* the exact size: one allocation */
     const double disc[4] = {q->disc.w_days, q->disc.w_p30, q->disc.w_aov, q->disc.budget_levels};
-    memcpy(p, QT_MAGIC, 8), p += 8;
-    memcpy(p, &ver, 4), p += 4;
-    memcpy(p, &zero, 4), p += 4;
-    memcpy(p, disc, sizeof disc), p += sizeof disc;
-    memcpy(p, &n, 8), p += 8;
+    oq_wb_bytes(&w, QT_MAGIC, 8);
+    oq_wb_u32(&w, QT_VERSION);
+    oq_wb_u32(&w, 0);
+    for (int k = 0; k < 4; k++)
+        oq_wb_f64(&w, disc[k]);
+    oq_wb_u64(&w, q->n);
     for (size_t e = 0; e < q->n; e++) {
-        memcpy(p, &q->key[e], 8), p += 8;
-        memcpy(p, q->q + e * 4, 32), p += 32;
-        memcpy(p, q->visits + e * 4, 16), p += 16;
+        oq_wb_u64(&w, q->key[e]);
+        for (int a = 0; a < 4; a++)
+            oq_wb_f64(&w, q->q[e * 4 + (size_t)a]);
+        for (int a = 0; a < 4; a++)
+            oq_wb_u32(&w, q->visits[e * 4 + (size_t)a]);
     }
-    uint32_t crc = oq_crc32(0, buf, (size_t)(p - buf));
-    memcpy(p, &crc, 4);
-    int rc = oq_write_file_atomic(path, buf, len, err);
-    free(buf);
+    oq_wb_crc32(&w);
+    int rc = w.bad ? oq_error_oom(err, path, NULL) : oq_write_file_atomic(path, w.p, w.n, err);
+    oq_wb_free(&w);
     return rc;
 }
 

@@ -19,6 +19,7 @@
 #include "offerq/core/io.h"
 #include "offerq/core/rng.h"
 #include "util/rbuf.h"
+#include "util/wbuf.h"
 
 /* gsl_randist.h pulls in GSL's CBLAS declarations, which clash with OpenBLAS's
  * cblas.h; they declare the same standard CBLAS ABI, and the link resolves
@@ -1132,76 +1133,35 @@ cleanup:
 
 static const char MAGIC[8] = {'O', 'Q', 'P', 'R', 'O', 'F', 'I', 'T'};
 
-typedef struct wbuf {
-    FILE *fp;
-    uint32_t crc;
-} wbuf;
-
-static void put(wbuf *w, const void *p, size_t n)
-{
-    fwrite(p, 1, n, w->fp);
-    w->crc = oq_crc32(w->crc, p, n);
-}
-
-static void put_u32(wbuf *w, uint32_t v)
-{
-    unsigned char b[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
-                          (unsigned char)(v >> 24)};
-    put(w, b, 4);
-}
-
-static void put_u64(wbuf *w, uint64_t v)
-{
-    put_u32(w, (uint32_t)v);
-    put_u32(w, (uint32_t)(v >> 32));
-}
-
-static void put_f32(wbuf *w, float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    put_u32(w, u);
-}
-
-static void put_f64(wbuf *w, double d)
-{
-    uint64_t u;
-    memcpy(&u, &d, 8);
-    put_u64(w, u);
-}
-
 int oq_profit_save(const oq_profit *m, const char *path, oq_error *err)
 {
-    oq_afile af;
-    int rc = oq_afile_open(&af, path, err);
-    if (rc) return rc;
-    wbuf w = {af.fp, 0};
+    oq_wbuf w = {0};
     const oq_profit_config *c = &m->cfg;
-    put(&w, MAGIC, 8);
-    put_u32(&w, OQ_PROFIT_VERSION);
+    oq_wb_bytes(&w, MAGIC, 8);
+    oq_wb_u32(&w, OQ_PROFIT_VERSION);
     int dims[7] = {c->seq_len, c->d, c->heads, c->layers, c->ff, c->hidden, c->vocab};
     for (int i = 0; i < 7; i++)
-        put_u32(&w, (uint32_t)dims[i]);
-    put_f32(&w, c->dropout);
+        oq_wb_u32(&w, (uint32_t)dims[i]);
+    oq_wb_f32(&w, c->dropout);
     for (int k = 0; k < OQ_PROFIT_NFEAT; k++)
-        put_f64(&w, m->feat_mean[k]);
+        oq_wb_f64(&w, m->feat_mean[k]);
     for (int k = 0; k < OQ_PROFIT_NFEAT; k++)
-        put_f64(&w, m->feat_std[k]);
-    put_f64(&w, m->y_mean);
-    put_f64(&w, m->y_std);
-    put_u32(&w, m->n_cats);
+        oq_wb_f64(&w, m->feat_std[k]);
+    oq_wb_f64(&w, m->y_mean);
+    oq_wb_f64(&w, m->y_std);
+    oq_wb_u32(&w, m->n_cats);
     for (uint32_t k = 0; k < m->n_cats; k++) {
         size_t len = strlen(m->cat_names[k]);
-        unsigned char lb[2] = {(unsigned char)len, (unsigned char)(len >> 8)};
-        put(&w, lb, 2);
-        put(&w, m->cat_names[k], len);
+        oq_wb_u16(&w, (uint16_t)len);
+        oq_wb_bytes(&w, m->cat_names[k], len);
     }
-    put_u64(&w, m->n_params);
+    oq_wb_u64(&w, m->n_params);
     for (size_t i = 0; i < m->n_params; i++)
-        put_f32(&w, m->mem[i]);
-    uint32_t crc = w.crc;
-    put_u32(&w, crc);
-    return oq_afile_commit(&af, err);
+        oq_wb_f32(&w, m->mem[i]);
+    oq_wb_crc32(&w);
+    int rc = w.bad ? oq_error_oom(err, path, NULL) : oq_write_file_atomic(path, w.p, w.n, err);
+    oq_wb_free(&w);
+    return rc;
 }
 
 static int truncated(oq_error *err, const char *path)
