@@ -37,7 +37,7 @@ static inline int oq_wb_reserve(oq_wbuf *w, size_t n)
         return -1;
     }
     if (w->n + n <= w->cap) return 0;
-    size_t cap = w->cap ? w->cap : 4096;
+    size_t cap = w->cap ? w->cap : (max < 4096 ? max : 4096);
     while (cap < w->n + n)
         cap = cap > max / 2 ? max : cap * 2;
     unsigned char *p = realloc(w->p, cap);

@@ -3,6 +3,9 @@
 #include "testutil.h"
 #include "offerq/core/data.h"
 #include "offerq/core/csv.h"
+#include "offerq/core/io.h"
+#include "util/rbuf.h"
+#include "util/wbuf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -214,6 +217,44 @@ static void test_header_map(void **state)
     }
 }
 
+/* util/wbuf.h writes little-endian bytes that util/rbuf.h reads back; a
+ * size past max is refused and every later append is a no-op. */
+static void test_wbuf(void **state)
+{
+    (void)state;
+    oq_wbuf w = {0};
+    oq_wb_bytes(&w, "AB", 2);
+    oq_wb_u8(&w, 0x01);
+    oq_wb_u16(&w, 0x0302);
+    oq_wb_u32(&w, 0x07060504u);
+    oq_wb_u64(&w, 0x0f0e0d0c0b0a0908ull);
+    oq_wb_f32(&w, 1.5f);
+    oq_wb_f64(&w, -2.25);
+    oq_wb_crc32(&w);
+    assert_false(w.bad);
+    assert_int_equal(w.n, 2 + 1 + 2 + 4 + 8 + 4 + 8 + 4);
+    static const unsigned char head[17] = {'A', 'B', 1,  2,  3,  4,  5,  6, 7,
+                                           8,   9,   10, 11, 12, 13, 14, 15};
+    assert_memory_equal(w.p, head, sizeof head);
+    oq_rbuf r = {w.p, w.n, 0, 0};
+    assert_non_null(oq_rb_take(&r, 5));
+    assert_int_equal(oq_rb_u32(&r), 0x07060504u);
+    assert_true(oq_rb_u64(&r) == 0x0f0e0d0c0b0a0908ull);
+    assert_true(oq_rb_f32(&r) == 1.5f);
+    assert_true(oq_rb_f64(&r) == -2.25);
+    assert_int_equal(oq_rb_u32(&r), oq_crc32(0, w.p, w.n - 4));
+    assert_false(r.bad);
+    oq_wb_free(&w);
+
+    oq_wbuf small = {.max = 6};
+    oq_wb_u32(&small, 1);
+    oq_wb_u32(&small, 2); /* 8 bytes > max */
+    assert_true(small.bad);
+    oq_wb_u8(&small, 3);
+    assert_int_equal(small.n, 4);
+    oq_wb_free(&small);
+}
+
 static void test_file_errors(void **state)
 {
     (void)state;
@@ -341,6 +382,7 @@ int main(void)
         cmocka_unit_test(test_nul_byte),
         cmocka_unit_test(test_error_self_format),
         cmocka_unit_test(test_header_map),
+        cmocka_unit_test(test_wbuf),
         cmocka_unit_test(test_file_errors),
         cmocka_unit_test(test_dates),
         cmocka_unit_test(test_dict),
