@@ -69,8 +69,7 @@ static int ensure_fields(reader *r, size_t n)
     if (l) r->lens = l;
     size_t *o = realloc(r->offs, cap * sizeof *o);
     if (o) r->offs = o;
-    if (!f || !l || !o)
-        return r->rc = oq_error_set(r->err, OQ_ENOMEM, r->name, r->line, 0, "out of memory");
+    if (!f || !l || !o) return r->rc = oq_error_oom(r->err, r->name, NULL);
     r->fcap = cap;
     return 0;
 }
@@ -102,7 +101,7 @@ static void cb_field(void *s, size_t len, void *data)
         }
         char *b = realloc(r->rowbuf, cap);
         if (!b) {
-            r->rc = oq_error_set(r->err, OQ_ENOMEM, r->name, r->line, 0, "out of memory");
+            r->rc = oq_error_oom(r->err, r->name, NULL);
             return;
         }
         r->rowbuf = b;
@@ -199,7 +198,7 @@ static int read_stream(reader *r, FILE *fp, size_t hint)
     size_t cap = hint && hint < (1 << 20) ? (hint < 4096 ? 4096 : hint) : 1 << 20, have = 0;
     char *buf = malloc(cap + 1);
     int any = 0, eof = 0;
-    if (!buf) return r->rc = oq_error_set(r->err, OQ_ENOMEM, r->name, 0, 0, "out of memory");
+    if (!buf) return r->rc = oq_error_oom(r->err, r->name, NULL);
     r->line = 1;
     while (!r->rc) {
         if (!eof && have < cap) {
@@ -253,7 +252,7 @@ static int read_stream(reader *r, FILE *fp, size_t hint)
             size_t ncap = cap * 2;
             char *nb = realloc(buf, ncap + 1);
             if (!nb) {
-                r->rc = oq_error_set(r->err, OQ_ENOMEM, r->name, r->line, 0, "out of memory");
+                r->rc = oq_error_oom(r->err, r->name, NULL);
                 break;
             }
             buf = nb;
@@ -285,8 +284,7 @@ static int run(const char *name, FILE *fp, size_t hint, const oq_csv_opts *opts,
     r.fn = fn;
     r.ctx = ctx;
     r.err = err;
-    if (csv_init(&r.p, CSV_STRICT | CSV_STRICT_FINI) != 0)
-        return oq_error_set(err, OQ_ENOMEM, name, 0, 0, "out of memory");
+    if (csv_init(&r.p, CSV_STRICT | CSV_STRICT_FINI) != 0) return oq_error_oom(err, name, NULL);
     csv_set_space_func(&r.p, no_space);
     csv_set_delim(&r.p, (unsigned char)r.o.delim);
     int rc = read_stream(&r, fp, hint);
@@ -322,6 +320,74 @@ int oq_csv_read_mem(const char *name, const char *data, size_t len, const oq_csv
     if (!fp) return oq_error_set(err, OQ_ENOMEM, name, 0, 0, "fmemopen failed");
     int rc = run(name, fp, len + 1, opts, fn, ctx, err);
     fclose(fp);
+    return rc;
+}
+
+/* Is s the column's name or one of its '|'-separated other spellings? */
+static int name_is(const oq_csv_col *col, const char *s)
+{
+    if (strcmp(col->name, s) == 0) return 1;
+    size_t n = strlen(s);
+    for (const char *p = col->also; p;) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == n && memcmp(p, s, n) == 0) return 1;
+        p = bar ? bar + 1 : NULL;
+    }
+    return 0;
+}
+
+/* "a,b,c" or "a,b,c and optionally d,e": the columns a header may have. */
+static void expected_columns(const oq_csv_col *cols, size_t ncols, char *buf, size_t len)
+{
+    size_t at = 0;
+    buf[0] = 0;
+    for (int pass = 1; pass >= 0; pass--) {
+        int first = 1;
+        for (size_t k = 0; k < ncols; k++) {
+            if ((cols[k].required != 0) != pass) continue;
+            const char *sep = first ? (pass || !at ? "" : " and optionally ") : ",";
+            int w = snprintf(buf + at, len - at, "%s%s", sep, cols[k].name);
+            if (w < 0 || (size_t)w >= len - at) return; /* cut off: still NUL-terminated */
+            at += (size_t)w;
+            first = 0;
+        }
+    }
+}
+
+int oq_csv_header_map(const char *file, long line, char *const *fields, size_t nf,
+                      const oq_csv_col *cols, size_t ncols, int allow_unknown, int *idx,
+                      oq_error *err)
+{
+    char want[384];
+    int rc = 0;
+    for (size_t k = 0; k < ncols; k++)
+        idx[k] = -1;
+    for (size_t i = 0; i < nf && !rc; i++) {
+        size_t k = 0;
+        while (k < ncols && !name_is(&cols[k], fields[i]))
+            k++;
+        if (k == ncols) {
+            if (allow_unknown) continue;
+            expected_columns(cols, ncols, want, sizeof want);
+            rc = oq_error_set(err, OQ_EPARSE, file, line, (long)i + 1,
+                              "unknown column \"%.60s\" in header; expected the columns %s",
+                              fields[i], want);
+        } else if (idx[k] >= 0) {
+            rc = oq_error_set(err, OQ_EPARSE, file, line, (long)i + 1,
+                              "column \"%s\" appears twice in the header (fields %d and %zu)",
+                              cols[k].name, idx[k] + 1, i + 1);
+        } else {
+            idx[k] = (int)i;
+        }
+    }
+    for (size_t k = 0; k < ncols && !rc; k++)
+        if (idx[k] < 0 && cols[k].required) {
+            expected_columns(cols, ncols, want, sizeof want);
+            rc = oq_error_set(err, OQ_EPARSE, file, line, (long)nf + 1,
+                              "missing column \"%s\" in header; expected the columns %s",
+                              cols[k].name, want);
+        }
     return rc;
 }
 

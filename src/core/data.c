@@ -177,10 +177,16 @@ void oq_dict_clear(oq_dict *d)
 /* ---- log reader ------------------------------------------------------------ */
 
 enum { C_USER, C_DATE, C_DAYS, C_P30, C_AOV, C_CAT, C_BUDGET, C_COUPON, C_ORDER, C_PROFIT, NCOL };
-static const char *col_names[NCOL] = {
-    "user_id",         "snapshot_date", "days_since_last_purchase", "purchases_last_30d",
-    "avg_order_value", "category",      "remaining_budget_pct",     "coupon_offered",
-    "order_placed",    "order_profit"};
+static const oq_csv_col log_cols[NCOL] = {{"user_id", 1, NULL},
+                                          {"snapshot_date", 1, NULL},
+                                          {"days_since_last_purchase", 1, NULL},
+                                          {"purchases_last_30d", 1, NULL},
+                                          {"avg_order_value", 1, NULL},
+                                          {"category", 1, NULL},
+                                          {"remaining_budget_pct", 1, NULL},
+                                          {"coupon_offered", 1, NULL},
+                                          {"order_placed", 1, NULL},
+                                          {"order_profit", 1, NULL}};
 
 int oq_log_reserve(oq_log *l, size_t n)
 {
@@ -225,29 +231,12 @@ static int bad(oq_error *err, const char *name, long line, int field, const char
                         expected);
 }
 
-static int parse_header(log_ctx *c, char **f, const size_t *lens, size_t n, long line,
-                        oq_error *err, const char *const *names, int ncol, int *map)
+/* Map the header onto cols (every column required, no others). */
+static int parse_header(log_ctx *c, char **f, size_t n, long line, oq_error *err,
+                        const oq_csv_col *cols, int ncol, int *map)
 {
-    for (int k = 0; k < ncol; k++)
-        map[k] = -1;
-    for (size_t i = 0; i < n; i++) {
-        int k;
-        for (k = 0; k < ncol; k++)
-            if (lens[i] == strlen(names[k]) && memcmp(f[i], names[k], lens[i]) == 0) break;
-        if (k == ncol)
-            return oq_error_set(err, OQ_EPARSE, c->name, line, (long)i + 1,
-                                "unknown column \"%.60s\" in header; expected the columns %s", f[i],
-                                ncol == NCOL ? OQ_LOG_HEADER : "user_id,date,category");
-        if (map[k] >= 0)
-            return oq_error_set(err, OQ_EPARSE, c->name, line, (long)i + 1,
-                                "column \"%s\" appears twice in the header", names[k]);
-        map[k] = (int)i;
-    }
-    for (int k = 0; k < ncol; k++)
-        if (map[k] < 0)
-            return oq_error_set(err, OQ_EPARSE, c->name, line, (long)n + 1,
-                                "missing column \"%s\" in header; expected the columns %s",
-                                names[k], ncol == NCOL ? OQ_LOG_HEADER : "user_id,date,category");
+    int rc = oq_csv_header_map(c->name, line, f, n, cols, (size_t)ncol, 0, map, err);
+    if (rc) return rc;
     c->nfields = n;
     c->header_done = 1;
     return 0;
@@ -266,18 +255,17 @@ static int check_count(const char *name, size_t got, size_t want, long line, oq_
 static int log_row(void *ctx, char **f, const size_t *lens, size_t n, long line, oq_error *err)
 {
     log_ctx *c = ctx;
-    if (!c->header_done) return parse_header(c, f, lens, n, line, err, col_names, NCOL, c->map);
+    if (!c->header_done) return parse_header(c, f, n, line, err, log_cols, NCOL, c->map);
     if (check_count(c->name, n, c->nfields, line, err)) return OQ_EPARSE;
     oq_log *l = c->log;
-    if (oq_log_reserve(l, l->n + 1))
-        return oq_error_set(err, OQ_ENOMEM, c->name, line, 0, "out of memory");
+    if (oq_log_reserve(l, l->n + 1)) return oq_error_oom(err, c->name, NULL);
     size_t r = l->n;
     const int *m = c->map;
     int64_t iv;
     double dv;
     int32_t day;
 #define F(k) f[m[k]], lens[m[k]]
-#define BAD(k, what) bad(err, c->name, line, m[k], col_names[k], f[m[k]], what)
+#define BAD(k, what) bad(err, c->name, line, m[k], log_cols[k].name, f[m[k]], what)
     if (oq_parse_i64(F(C_USER), &iv)) return BAD(C_USER, "an integer customer id");
     l->user_id[r] = iv;
     if (oq_date_parse(F(C_DATE), &day)) return BAD(C_DATE, "a date YYYY-MM-DD");
@@ -296,7 +284,7 @@ static int log_row(void *ctx, char **f, const size_t *lens, size_t n, long line,
     if (rc == OQ_ELIMIT)
         return oq_error_set(err, OQ_ELIMIT, c->name, line, m[C_CAT] + 1,
                             "more than %d distinct categories", OQ_MAX_CATEGORIES);
-    if (rc) return oq_error_set(err, OQ_ENOMEM, c->name, line, 0, "out of memory");
+    if (rc) return oq_error_oom(err, c->name, NULL);
     l->category[r] = (uint16_t)cat;
     if (oq_parse_f64(F(C_BUDGET), &dv) || !(dv >= 0 && dv <= 1))
         return BAD(C_BUDGET, "a number in [0, 1]");
@@ -331,8 +319,7 @@ int oq_log_read(const char *path, oq_log **out, oq_error *err)
 {
     *out = NULL;
     log_ctx c = {.name = path};
-    if (!(c.log = calloc(1, sizeof *c.log)))
-        return oq_error_set(err, OQ_ENOMEM, path, 0, 0, "out of memory");
+    if (!(c.log = calloc(1, sizeof *c.log))) return oq_error_oom(err, path, NULL);
     int rc = oq_csv_read(path, NULL, log_row, &c, err);
     return log_finish(&c, rc, out, err);
 }
@@ -341,8 +328,7 @@ int oq_log_read_mem(const char *name, const char *data, size_t len, oq_log **out
 {
     *out = NULL;
     log_ctx c = {.name = name};
-    if (!(c.log = calloc(1, sizeof *c.log)))
-        return oq_error_set(err, OQ_ENOMEM, name, 0, 0, "out of memory");
+    if (!(c.log = calloc(1, sizeof *c.log))) return oq_error_oom(err, name, NULL);
     int rc = oq_csv_read_mem(name, data, len, NULL, log_row, &c, err);
     return log_finish(&c, rc, out, err);
 }
@@ -422,7 +408,7 @@ int oq_log_index_build(const oq_log *log, oq_log_index **out, oq_error *err)
     return 0;
 oom:
     oq_log_index_free(ix);
-    return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    return oq_error_oom(err, NULL, NULL);
 }
 
 void oq_log_index_free(oq_log_index *ix)
@@ -463,7 +449,7 @@ int oq_log_tomorrow(const oq_log *log, const oq_log_index *ix, int32_t day, oq_l
     oq_log *t = calloc(1, sizeof *t);
     int rc = 0;
     if (!t || oq_log_reserve(t, nc ? nc : 1)) {
-        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        rc = oq_error_oom(err, NULL, NULL);
         goto cleanup;
     }
     for (uint32_t k = 0; k < log->cats.n; k++) {
@@ -507,7 +493,8 @@ cleanup:
 /* ---- events ---------------------------------------------------------------- */
 
 enum { E_USER, E_DATE, E_CAT, NECOL };
-static const char *ecol_names[NECOL] = {"user_id", "date", "category"};
+static const oq_csv_col ev_cols[NECOL] = {
+    {"user_id", 1, NULL}, {"date", 1, NULL}, {"category", 1, NULL}};
 
 typedef struct ev_ctx {
     log_ctx base; /* name, header state */
@@ -521,7 +508,7 @@ static int ev_row(void *ctx, char **f, const size_t *lens, size_t n, long line, 
     ev_ctx *c = ctx;
     const char *name = c->base.name;
     if (!c->base.header_done)
-        return parse_header(&c->base, f, lens, n, line, err, ecol_names, NECOL, c->map);
+        return parse_header(&c->base, f, n, line, err, ev_cols, NECOL, c->map);
     if (check_count(name, n, c->base.nfields, line, err)) return OQ_EPARSE;
     oq_events *e = c->ev;
     if (e->n == e->cap) {
@@ -532,7 +519,7 @@ static int ev_row(void *ctx, char **f, const size_t *lens, size_t n, long line, 
         if (d) e->day = d;
         uint16_t *k = realloc(e->category, cap * sizeof *k);
         if (k) e->category = k;
-        if (!u || !d || !k) return oq_error_set(err, OQ_ENOMEM, name, line, 0, "out of memory");
+        if (!u || !d || !k) return oq_error_oom(err, name, NULL);
         e->cap = cap;
     }
     const int *m = c->map;
@@ -549,7 +536,7 @@ static int ev_row(void *ctx, char **f, const size_t *lens, size_t n, long line, 
     if (rc == OQ_ELIMIT)
         return oq_error_set(err, OQ_ELIMIT, name, line, m[E_CAT] + 1,
                             "more than %d distinct categories", OQ_MAX_CATEGORIES);
-    if (rc) return oq_error_set(err, OQ_ENOMEM, name, line, 0, "out of memory");
+    if (rc) return oq_error_oom(err, name, NULL);
     e->user_id[e->n] = iv;
     e->day[e->n] = day;
     e->category[e->n] = (uint16_t)cat;
@@ -562,8 +549,7 @@ static int ev_run(const char *name, const char *path, const char *data, size_t l
 {
     *out = NULL;
     ev_ctx c = {.base = {.name = name}, .cats = cats};
-    if (!(c.ev = calloc(1, sizeof *c.ev)))
-        return oq_error_set(err, OQ_ENOMEM, name, 0, 0, "out of memory");
+    if (!(c.ev = calloc(1, sizeof *c.ev))) return oq_error_oom(err, name, NULL);
     int rc = path ? oq_csv_read(path, NULL, ev_row, &c, err)
                   : oq_csv_read_mem(name, data, len, NULL, ev_row, &c, err);
     if (!rc && !c.base.header_done)
@@ -613,7 +599,7 @@ int oq_log_print_summary(const oq_log *log, const char *name, void *fpv, oq_erro
     size_t *kn = calloc(ncat ? ncat : 1, sizeof *kn), *ko = calloc(ncat ? ncat : 1, sizeof *ko);
     double *kp = calloc(ncat ? ncat : 1, sizeof *kp);
     if (!kn || !ko || !kp) {
-        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        rc = oq_error_oom(err, NULL, NULL);
         goto cleanup;
     }
     for (size_t i = 0; i < log->n; i++) {
@@ -697,7 +683,7 @@ int oq_events_ix_build(const oq_events *ev, const oq_log_index *ix, oq_events_ix
     if (!x || !(x->lo = calloc(ix->n_customers + 1, sizeof *x->lo)) ||
         !(x->hi = calloc(ix->n_customers + 1, sizeof *x->hi))) {
         oq_events_ix_free(x);
-        return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        return oq_error_oom(err, NULL, NULL);
     }
     x->n_customers = ix->n_customers;
     int sorted = 1;
@@ -712,7 +698,7 @@ int oq_events_ix_build(const oq_events *ev, const oq_log_index *ix, oq_events_ix
         if (!k || !(x->order = malloc(ev->n * sizeof *x->order))) {
             free(k);
             oq_events_ix_free(x);
-            return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+            return oq_error_oom(err, NULL, NULL);
         }
         for (size_t i = 0; i < ev->n; i++)
             k[i] = (ev_key){ev->user_id[i], ev->day[i], i};

@@ -25,6 +25,12 @@ int oq_error_set(oq_error *err, int code, const char *file, long line, long col,
     return code;
 }
 
+int oq_error_oom(oq_error *err, const char *file, const char *what)
+{
+    if (what) return oq_error_set(err, OQ_ENOMEM, file, 0, 0, "out of memory (%s)", what);
+    return oq_error_set(err, OQ_ENOMEM, file, 0, 0, "out of memory");
+}
+
 void oq_error_format(const oq_error *err, char *buf, size_t len)
 {
     if (!err) {

@@ -370,7 +370,7 @@ int oq_read_file(const char *path, size_t max_bytes, char **out, size_t *len, oq
     char *buf = malloc(cap + 1);
     int rc = 0;
     if (!buf) {
-        rc = oq_error_set(err, OQ_ENOMEM, path, 0, 0, "out of memory");
+        rc = oq_error_oom(err, path, NULL);
         goto cleanup;
     }
     for (;;) {
@@ -383,7 +383,7 @@ int oq_read_file(const char *path, size_t max_bytes, char **out, size_t *len, oq
             size_t ncap = cap * 2 > max_bytes ? max_bytes : cap * 2;
             char *nb = realloc(buf, ncap + 1);
             if (!nb) {
-                rc = oq_error_set(err, OQ_ENOMEM, path, 0, 0, "out of memory");
+                rc = oq_error_oom(err, path, NULL);
                 goto cleanup;
             }
             buf = nb;

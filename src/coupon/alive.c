@@ -32,7 +32,7 @@ static int build_histories(oq_alive *m, const oq_bgnbd_tx *tx, oq_error *err)
 {
     size_t n = tx->n;
     ud *v = malloc((n ? n : 1) * sizeof *v);
-    if (!v) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    if (!v) return oq_error_oom(err, NULL, NULL);
     for (size_t i = 0; i < n; i++)
         v[i] = (ud){tx->user[i], tx->day[i]};
     qsort(v, n, sizeof *v, cmp_ud);
@@ -47,7 +47,7 @@ static int build_histories(oq_alive *m, const oq_bgnbd_tx *tx, oq_error *err)
     m->day = malloc((k ? k : 1) * sizeof *m->day);
     if (!m->user || !m->start || !m->day) {
         free(v);
-        return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        return oq_error_oom(err, NULL, NULL);
     }
     size_t c = 0;
     for (size_t i = 0; i < k; i++) {
@@ -104,7 +104,7 @@ int oq_alive_fit(const oq_log *log, const oq_alive_opts *o, oq_alive **out, oq_e
     oq_bgnbd_summary *s = NULL;
     oq_bgnbd_data *d = NULL;
     oq_alive *m = calloc(1, sizeof *m);
-    if (!m) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    if (!m) return oq_error_oom(err, NULL, NULL);
     char side[4096];
     const char *orders = o ? o->orders_path : NULL;
     if (!orders && o && o->log_path &&

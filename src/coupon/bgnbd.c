@@ -248,7 +248,7 @@ int oq_bgnbd_data_new(const double *x, const double *tx, const double *T, const 
     imap mx = {0}, mt = {0}, mg = {0};
     oq_bgnbd_data *d = calloc(1, sizeof *d);
     if (!d || imap_init(&mx, 64, 1) || imap_init(&mt, 1024, 1) || imap_init(&mg, 4096, 3)) {
-        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        rc = oq_error_oom(err, NULL, NULL);
         goto cleanup;
     }
     d->scale = 1 / maxT;
@@ -261,7 +261,7 @@ int oq_bgnbd_data_new(const double *x, const double *tx, const double *T, const 
     d->gT = malloc(n * sizeof *d->gT);
     d->gw = malloc(n * sizeof *d->gw);
     if (!d->xv || !d->wx || !d->tv || !d->gx || !d->gtx || !d->gT || !d->gw) {
-        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        rc = oq_error_oom(err, NULL, NULL);
         goto cleanup;
     }
     for (size_t i = 0; i < n; i++) {
@@ -278,7 +278,7 @@ int oq_bgnbd_data_new(const double *x, const double *tx, const double *T, const 
         uint64_t kg[3] = {ix, it, iT};
         uint32_t g = imap_get(&mg, kg, &nwg);
         if (ix == UINT32_MAX || it == UINT32_MAX || iT == UINT32_MAX || g == UINT32_MAX) {
-            rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+            rc = oq_error_oom(err, NULL, NULL);
             goto cleanup;
         }
         if (nw) {
@@ -328,7 +328,7 @@ int oq_bgnbd_data_new(const double *x, const double *tx, const double *T, const 
     d->R = malloc(nt1 * sizeof *d->R);
     d->lax = malloc((d->n_x ? d->n_x : 1) * sizeof *d->lax);
     if (!d->L || !d->R || !d->lax) {
-        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        rc = oq_error_oom(err, NULL, NULL);
         goto cleanup;
     }
     *out = d;
@@ -800,7 +800,7 @@ int oq_bgnbd_fit(const oq_bgnbd_data *d, const oq_bgnbd_fit_opts *opts, oq_bgnbd
             for (int i = 0; i < 4; i++)
                 th[i] = log(starts[s][i]);
             if (run_start(&c, th, max_iter, gtol, &f, &gn, &it2, &nmu))
-                return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+                return oq_error_oom(err, NULL, NULL);
             it += it2;
             any_bfgs = 1;
             conv = gn < gtol;

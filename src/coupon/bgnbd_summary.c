@@ -49,12 +49,12 @@ int oq_bgnbd_tx_from_log(const oq_log *log, oq_bgnbd_tx **out, oq_error *err)
 {
     *out = NULL;
     oq_bgnbd_tx *t = calloc(1, sizeof *t);
-    if (!t) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    if (!t) return oq_error_oom(err, NULL, NULL);
     for (size_t i = 0; i < log->n; i++) {
         if (!log->order[i]) continue;
         if (oq_bgnbd_tx_push(t, log->user_id[i], log->day[i])) {
             oq_bgnbd_tx_free(t);
-            return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+            return oq_error_oom(err, NULL, NULL);
         }
     }
     *out = t;
@@ -130,7 +130,7 @@ int oq_bgnbd_tx_read(const char *path, int id_column, int date_column, oq_bgnbd_
     oq_bgnbd_tx *t = calloc(1, sizeof *t);
     FILE *fp = fopen(path, "rb");
     if (!t) {
-        rc = oq_error_set(err, OQ_ENOMEM, path, 0, 0, "out of memory");
+        rc = oq_error_oom(err, path, NULL);
         goto cleanup;
     }
     if (!fp) {
@@ -199,7 +199,7 @@ int oq_bgnbd_tx_read(const char *path, int id_column, int date_column, oq_bgnbd_
             goto cleanup;
         }
         if (oq_bgnbd_tx_push(t, uid, day)) {
-            rc = oq_error_set(err, OQ_ENOMEM, path, lineno, 0, "out of memory");
+            rc = oq_error_oom(err, path, NULL);
             goto cleanup;
         }
     }
@@ -290,7 +290,7 @@ int oq_bgnbd_summary_build(const oq_bgnbd_tx *tx, const oq_bgnbd_split *split,
     int rc = 0;
     oq_bgnbd_summary *s = NULL;
     txrow *rows = malloc(tx->n * sizeof *rows);
-    if (!rows) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    if (!rows) return oq_error_oom(err, NULL, NULL);
     size_t m = 0;
     for (size_t i = 0; i < tx->n; i++)
         if (tx->day[i] <= (holdout ? obs : cal)) rows[m++] = (txrow){tx->user[i], tx->day[i]};
@@ -304,7 +304,7 @@ int oq_bgnbd_summary_build(const oq_bgnbd_tx *tx, const oq_bgnbd_split *split,
         goto cleanup;
     }
     if (!(s = summary_alloc(ncust, holdout))) {
-        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        rc = oq_error_oom(err, NULL, NULL);
         goto cleanup;
     }
     s->unit_days = unit;
@@ -350,10 +350,14 @@ cleanup:
 /* ---- summary CSV ------------------------------------------------------------ */
 
 enum { S_ID, S_FREQ, S_REC, S_T, S_FH, S_DH, S_NCOL };
-static const char *const s_names[S_NCOL][4] = {
-    {"id", "customer_id", "user_id", NULL},  {"frequency", "frequency_cal", NULL, NULL},
-    {"recency", "recency_cal", NULL, NULL},  {"T", "T_cal", NULL, NULL},
-    {"frequency_holdout", NULL, NULL, NULL}, {"duration_holdout", NULL, NULL, NULL}};
+/* lifetimes' names (frequency_cal, ...) are accepted too; other columns (the
+ * p_alive, expected_purchases that `offerq bgnbd` adds) are ignored. The
+ * first four are required, checked below: the reader names column 1 when
+ * one is missing. */
+static const oq_csv_col s_cols[S_NCOL] = {
+    {"id", 0, "customer_id|user_id"}, {"frequency", 0, "frequency_cal"},
+    {"recency", 0, "recency_cal"},    {"T", 0, "T_cal"},
+    {"frequency_holdout", 0, NULL},   {"duration_holdout", 0, NULL}};
 
 typedef struct sum_ctx {
     const char *name;
@@ -388,26 +392,16 @@ static int sum_reserve(sum_ctx *c)
     return 0;
 }
 
-static int sum_header(sum_ctx *c, char **f, const size_t *lens, size_t n, long line, oq_error *err)
+static int sum_header(sum_ctx *c, char **f, size_t n, long line, oq_error *err)
 {
-    for (int k = 0; k < S_NCOL; k++)
-        c->map[k] = -1;
-    for (size_t i = 0; i < n; i++)
-        for (int k = 0; k < S_NCOL; k++)
-            for (int a = 0; a < 4 && s_names[k][a]; a++)
-                if (lens[i] == strlen(s_names[k][a]) && !memcmp(f[i], s_names[k][a], lens[i])) {
-                    if (c->map[k] >= 0)
-                        return oq_error_set(err, OQ_EPARSE, c->name, line, (long)i + 1,
-                                            "column \"%s\" appears twice in the header",
-                                            s_names[k][0]);
-                    c->map[k] = (int)i;
-                }
+    int rc = oq_csv_header_map(c->name, line, f, n, s_cols, S_NCOL, 1, c->map, err);
+    if (rc) return rc;
     for (int k = 0; k < S_T + 1; k++)
         if (c->map[k] < 0)
             return oq_error_set(err, OQ_EPARSE, c->name, line, 1,
                                 "missing column \"%s\" in header; expected "
                                 "id,frequency,recency,T[,frequency_holdout,duration_holdout]",
-                                s_names[k][0]);
+                                s_cols[k].name);
     if ((c->map[S_FH] < 0) != (c->map[S_DH] < 0))
         return oq_error_set(err, OQ_EPARSE, c->name, line, 1,
                             "frequency_holdout and duration_holdout come together");
@@ -419,12 +413,12 @@ static int sum_header(sum_ctx *c, char **f, const size_t *lens, size_t n, long l
 static int sum_row(void *ctx, char **f, const size_t *lens, size_t n, long line, oq_error *err)
 {
     sum_ctx *c = ctx;
-    if (!c->header_done) return sum_header(c, f, lens, n, line, err);
+    if (!c->header_done) return sum_header(c, f, n, line, err);
     if (n != c->nfields)
         return oq_error_set(err, OQ_EPARSE, c->name, line,
                             (long)(n < c->nfields ? n : c->nfields + 1),
                             "%zu fields, expected %zu as in the header", n, c->nfields);
-    if (sum_reserve(c)) return oq_error_set(err, OQ_ENOMEM, c->name, line, 0, "out of memory");
+    if (sum_reserve(c)) return oq_error_oom(err, c->name, NULL);
     const int *m = c->map;
     double v[S_NCOL] = {0};
     int64_t id;
@@ -436,7 +430,7 @@ static int sum_row(void *ctx, char **f, const size_t *lens, size_t n, long line,
         if (m[k] < 0) continue;
         if (oq_parse_f64(f[m[k]], lens[m[k]], &v[k]) || v[k] < 0)
             return oq_error_set(err, OQ_EPARSE, c->name, line, COL(k),
-                                "%s: got \"%.40s\", expected a number >= 0", s_names[k][0],
+                                "%s: got \"%.40s\", expected a number >= 0", s_cols[k].name,
                                 f[m[k]]);
     }
     if (v[S_FREQ] != floor(v[S_FREQ]) || v[S_FREQ] > 1e9)
@@ -479,8 +473,7 @@ static int sum_run(const char *name, const char *path, const char *data, size_t 
 {
     *out = NULL;
     sum_ctx c = {.name = name};
-    if (!(c.s = calloc(1, sizeof *c.s)))
-        return oq_error_set(err, OQ_ENOMEM, name, 0, 0, "out of memory");
+    if (!(c.s = calloc(1, sizeof *c.s))) return oq_error_oom(err, name, NULL);
     int rc = path ? oq_csv_read(path, NULL, sum_row, &c, err)
                   : oq_csv_read_mem(name, data, len, NULL, sum_row, &c, err);
     if (!rc && !c.header_done)

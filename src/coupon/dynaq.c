@@ -4,6 +4,7 @@
 #include "offerq/coupon/dynaq.h"
 #include "offerq/core/io.h"
 #include "offerq/core/rng.h"
+#include "util/wbuf.h"
 
 #include <gsl/gsl_randist.h>
 #include <math.h>
@@ -82,7 +83,7 @@ int oq_qtable_new(const oq_dynaq_disc *d, oq_qtable **out, oq_error *err)
     int rc = oq_dynaq_disc_check(d, err);
     if (rc) return rc;
     oq_qtable *q = calloc(1, sizeof *q);
-    if (!q) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    if (!q) return oq_error_oom(err, NULL, NULL);
     q->disc = *d;
     *out = q;
     return 0;
@@ -194,26 +195,25 @@ int oq_qtable_save(const oq_qtable *q, const char *path, oq_error *err)
 {
     if (!little_endian())
         return oq_error_set(err, OQ_EINVAL, path, 0, 0, "Q table files need a little-endian host");
-    size_t len = QT_HEADER + q->n * QT_ENTRY + 4;
-    unsigned char *buf = malloc(len), *p = buf;
-    if (!buf) return oq_error_set(err, OQ_ENOMEM, path, 0, 0, "out of memory");
-    uint32_t ver = QT_VERSION, zero = 0;
-    uint64_t n = q->n;
+    oq_wbuf w = {0};
+    (void)oq_wb_reserve(&w, QT_HEADER + q->n * QT_ENTRY + 4); /* the exact size: one allocation */
     const double disc[4] = {q->disc.w_days, q->disc.w_p30, q->disc.w_aov, q->disc.budget_levels};
-    memcpy(p, QT_MAGIC, 8), p += 8;
-    memcpy(p, &ver, 4), p += 4;
-    memcpy(p, &zero, 4), p += 4;
-    memcpy(p, disc, sizeof disc), p += sizeof disc;
-    memcpy(p, &n, 8), p += 8;
+    oq_wb_bytes(&w, QT_MAGIC, 8);
+    oq_wb_u32(&w, QT_VERSION);
+    oq_wb_u32(&w, 0);
+    for (int k = 0; k < 4; k++)
+        oq_wb_f64(&w, disc[k]);
+    oq_wb_u64(&w, q->n);
     for (size_t e = 0; e < q->n; e++) {
-        memcpy(p, &q->key[e], 8), p += 8;
-        memcpy(p, q->q + e * 4, 32), p += 32;
-        memcpy(p, q->visits + e * 4, 16), p += 16;
+        oq_wb_u64(&w, q->key[e]);
+        for (int a = 0; a < 4; a++)
+            oq_wb_f64(&w, q->q[e * 4 + (size_t)a]);
+        for (int a = 0; a < 4; a++)
+            oq_wb_u32(&w, q->visits[e * 4 + (size_t)a]);
     }
-    uint32_t crc = oq_crc32(0, buf, (size_t)(p - buf));
-    memcpy(p, &crc, 4);
-    int rc = oq_write_file_atomic(path, buf, len, err);
-    free(buf);
+    oq_wb_crc32(&w);
+    int rc = w.bad ? oq_error_oom(err, path, NULL) : oq_write_file_atomic(path, w.p, w.n, err);
+    oq_wb_free(&w);
     return rc;
 }
 
@@ -302,8 +302,7 @@ int oq_qtable_merge(oq_qtable *dst, const oq_qtable *src, oq_error *err)
     for (size_t s = 0; s < src->n; s++) {
         long found = oq_qtable_find(dst, src->key[s]);
         size_t e;
-        if (oq_qtable_insert(dst, src->key[s], &e))
-            return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        if (oq_qtable_insert(dst, src->key[s], &e)) return oq_error_oom(err, NULL, NULL);
         for (int a = 0; a < OQ_N_COUPONS; a++) {
             double *qd = &dst->q[e * 4 + a];
             uint32_t *nd = &dst->visits[e * 4 + a];
@@ -343,7 +342,7 @@ int oq_scorer_score_all(const oq_scorer *s, const oq_log *log, size_t batch, dou
     double *rhat = malloc(batch * 4 * sizeof *rhat);
     int rc = 0;
     if (!rows || !rhat) {
-        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        rc = oq_error_oom(err, NULL, NULL);
         goto cleanup;
     }
     for (size_t b0 = 0; b0 < log->n; b0 += batch) {
@@ -438,7 +437,7 @@ static int train_faithful(oq_qtable *q, const size_t *row_entry, size_t n, const
     size_t *perm = malloc((n ? n : 1) * sizeof *perm);
     int rc = 0;
     if (!be || !ba || !br || !perm) {
-        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        rc = oq_error_oom(err, NULL, NULL);
         goto cleanup;
     }
     for (size_t i = 0; i < n; i++)
@@ -518,7 +517,7 @@ static int train_dynaq(oq_qtable *q, const size_t *row_entry, const oq_log *log,
     size_t *order = malloc((nc ? nc : 1) * sizeof *order); // (C) customer order
     int rc = 0;
     if (!pr || !gstart || !gsucc || !seen || !order) {
-        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        rc = oq_error_oom(err, NULL, NULL);
         goto cleanup;
     }
     /* Successors: the same customer's next snapshot (oq_log_index sorts by day). */
@@ -662,12 +661,12 @@ int oq_dynaq_train(oq_qtable *q, const oq_log *log, const oq_log_index *ix, cons
     gsl_rng *rng = oq_rng_new(c->seed, 0x5eed0d1a);
     int rc = 0;
     if (!row_entry || !rng) {
-        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        rc = oq_error_oom(err, NULL, NULL);
         goto cleanup;
     }
     for (size_t i = 0; i < n; i++)
         if (oq_qtable_insert(q, oq_dynaq_key_row(&q->disc, log, i), &row_entry[i])) {
-            rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory (Q table)");
+            rc = oq_error_oom(err, NULL, "Q table");
             goto cleanup;
         }
     if (n == 0) goto cleanup;
@@ -744,7 +743,7 @@ int oq_dynaq_train_sharded(oq_qtable *q, const oq_log *log, const oq_log_index *
     oq_dynaq_stats *sst = calloc((size_t)shards, sizeof *sst);
     oq_error serr[OQ_DYNAQ_MAX_SHARDS];
     int src[OQ_DYNAQ_MAX_SHARDS] = {0};
-    if (!sst) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    if (!sst) return oq_error_oom(err, NULL, NULL);
 #pragma omp parallel for schedule(static, 1)
     for (int s = 0; s < shards; s++) {
         oq_log *l = NULL;
@@ -756,7 +755,7 @@ int oq_dynaq_train_sharded(oq_qtable *q, const oq_log *log, const oq_log_index *
         memset(&serr[s], 0, sizeof serr[s]);
         src[s] = shard_log(log, ix, rtilde, shards, (unsigned)s, &l, &rt);
         if (src[s]) {
-            src[s] = oq_error_set(&serr[s], OQ_ENOMEM, NULL, 0, 0, "out of memory");
+            src[s] = oq_error_oom(&serr[s], NULL, NULL);
         } else if (!(src[s] = oq_log_index_build(l, &lix, &serr[s])) &&
                    !(src[s] = oq_qtable_new(&q->disc, &tab[s], &serr[s]))) {
             src[s] = oq_dynaq_train(tab[s], l, lix, rt, &cs, &sst[s], &serr[s]);
@@ -864,7 +863,7 @@ int oq_budget_plan(size_t n, const double *value, const double *spend, double bu
     uint8_t *blocked = calloc(n ? n : 1, 1);
     int rc = 0;
     if (!up || !blocked) {
-        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        rc = oq_error_oom(err, NULL, NULL);
         goto cleanup;
     }
     size_t nu = 0;

@@ -29,7 +29,7 @@ int oq_truth_build(const char *path, oq_truth **out, oq_error *err)
 {
     *out = NULL;
     oq_truth *t = calloc(1, sizeof *t);
-    if (!t) return oq_error_set(err, OQ_ENOMEM, path, 0, 0, "out of memory");
+    if (!t) return oq_error_oom(err, path, NULL);
     int rc = oq_gen_config_load(path, &t->cfg, err);
     if (rc) goto cleanup;
     size_t n = (size_t)t->cfg.n_customers;
@@ -38,7 +38,7 @@ int oq_truth_build(const char *path, oq_truth **out, oq_error *err)
     t->spend = malloc(n * 4 * sizeof *t->spend);
     t->alive = malloc(n * sizeof *t->alive);
     if (!t->reward || !t->spend || !t->alive) {
-        rc = oq_error_set(err, OQ_ENOMEM, path, 0, 0, "out of memory");
+        rc = oq_error_oom(err, path, NULL);
         goto cleanup;
     }
     int bad = 0;
@@ -57,7 +57,7 @@ int oq_truth_build(const char *path, oq_truth **out, oq_error *err)
         }
     }
     if (bad) {
-        rc = oq_error_set(err, OQ_ENOMEM, path, 0, 0, "out of memory");
+        rc = oq_error_oom(err, path, NULL);
         goto cleanup;
     }
     *out = t;
@@ -112,39 +112,38 @@ typedef struct pol_ctx {
     size_t n;
     int *coupon;
     uint64_t *state;
-    int cu, cc, cs; /* column of user_id, coupon, state; -1 until the header */
+    int header_done;
+    int col[3]; /* field of user_id, coupon, state (-1: no state column) */
 } pol_ctx;
+
+/* A recommendations file, or any CSV with these columns (others ignored). */
+static const oq_csv_col pol_cols[3] = {
+    {"user_id", 1, NULL}, {"coupon", 1, NULL}, {"state", 0, NULL}};
 
 static int pol_row(void *ctx, char **f, const size_t *lens, size_t nf, long line, oq_error *err)
 {
     pol_ctx *c = ctx;
-    if (c->cu < 0 && c->cc < 0) {
-        for (size_t k = 0; k < nf; k++) {
-            if (!strcmp(f[k], "user_id")) c->cu = (int)k;
-            if (!strcmp(f[k], "coupon")) c->cc = (int)k;
-            if (!strcmp(f[k], "state")) c->cs = (int)k;
-        }
-        if (c->cu < 0 || c->cc < 0)
-            return oq_error_set(err, OQ_EPARSE, c->path, line, 1,
-                                "header must have the columns user_id and coupon");
-        return 0;
+    if (!c->header_done) {
+        c->header_done = 1;
+        return oq_csv_header_map(c->path, line, f, nf, pol_cols, 3, 1, c->col, err);
     }
-    if ((size_t)c->cu >= nf || (size_t)c->cc >= nf)
+    const int cu = c->col[0], cc = c->col[1], cs = c->col[2];
+    if ((size_t)cu >= nf || (size_t)cc >= nf)
         return oq_error_set(err, OQ_EPARSE, c->path, line, (long)nf, "missing columns");
     int64_t u;
-    if (oq_parse_i64(f[c->cu], lens[c->cu], &u) || u < 1 || (uint64_t)u > c->n)
-        return oq_error_set(err, OQ_EPARSE, c->path, line, c->cu + 1,
-                            "user_id \"%.30s\": expected an id in 1..%zu of the truth file",
-                            f[c->cu], c->n);
-    int cp = oq_coupon_parse(f[c->cc]);
+    if (oq_parse_i64(f[cu], lens[cu], &u) || u < 1 || (uint64_t)u > c->n)
+        return oq_error_set(err, OQ_EPARSE, c->path, line, cu + 1,
+                            "user_id \"%.30s\": expected an id in 1..%zu of the truth file", f[cu],
+                            c->n);
+    int cp = oq_coupon_parse(f[cc]);
     if (cp < 0)
-        return oq_error_set(err, OQ_EPARSE, c->path, line, c->cc + 1,
-                            "coupon \"%.30s\": expected one of none, 5, 10, 20", f[c->cc]);
+        return oq_error_set(err, OQ_EPARSE, c->path, line, cc + 1,
+                            "coupon \"%.30s\": expected one of none, 5, 10, 20", f[cc]);
     c->coupon[u - 1] = cp;
-    if (c->state && c->cs >= 0 && (size_t)c->cs < nf) {
+    if (c->state && cs >= 0 && (size_t)cs < nf) {
         uint64_t h = 1469598103934665603ull; /* FNV-1a */
-        for (size_t k = 0; k < lens[c->cs]; k++)
-            h = (h ^ (unsigned char)f[c->cs][k]) * 1099511628211ull;
+        for (size_t k = 0; k < lens[cs]; k++)
+            h = (h ^ (unsigned char)f[cs][k]) * 1099511628211ull;
         c->state[u - 1] = h | 1;
     }
     return 0;
@@ -157,7 +156,7 @@ int oq_policy_read_csv_states(const char *path, size_t n, int *coupon, uint64_t 
         coupon[i] = OQ_COUPON_NONE;
         if (state) state[i] = 0;
     }
-    pol_ctx c = {path, n, coupon, state, -1, -1, -1};
+    pol_ctx c = {path, n, coupon, state, 0, {-1, -1, -1}};
     return oq_csv_read(path, NULL, pol_row, &c, err);
 }
 
@@ -182,7 +181,7 @@ int oq_truth_state_oracle(const oq_truth *t, const uint64_t *state, int *coupon,
 {
     size_t n = t->n;
     keyed *k = malloc((n ? n : 1) * sizeof *k);
-    if (!k) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    if (!k) return oq_error_oom(err, NULL, NULL);
     for (size_t i = 0; i < n; i++)
         k[i] = (keyed){state[i], i};
     qsort(k, n, sizeof *k, cmp_keyed);
@@ -345,13 +344,13 @@ static int log_fold(const oq_log *log, int fold, oq_log **out, oq_error *err)
         !(t->budget = malloc(c * sizeof *t->budget)) || !(t->coupon = malloc(c)) ||
         !(t->order = malloc(c)) || !(t->profit = malloc(c * sizeof *t->profit))) {
         oq_log_free(t);
-        return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        return oq_error_oom(err, NULL, NULL);
     }
     for (uint32_t k = 0; k < log->cats.n; k++) {
         uint32_t id;
         if (oq_dict_intern(&t->cats, log->cats.names[k], strlen(log->cats.names[k]), &id)) {
             oq_log_free(t);
-            return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+            return oq_error_oom(err, NULL, NULL);
         }
     }
     size_t j = 0;
@@ -448,7 +447,7 @@ static int response_row_policies(const oq_log *log, const oq_pipeline_opts *po, 
     aov = malloc((n ? n : 1) * sizeof *aov);
     p = malloc((n ? n : 1) * 4 * sizeof *p);
     if (!cp || !ord || !X || !pf || !aov || !p) {
-        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        rc = oq_error_oom(err, NULL, NULL);
         goto cleanup;
     }
     for (int f = 0; f < 2 && !rc; f++) {
@@ -521,7 +520,7 @@ int oq_eval_run(const char *log_path, const char *run_arg, const char *truth_pat
     if ((rc = oq_log_read(log_path, &log, err))) goto cleanup;
     if ((rc = oq_truth_build(truth_path, &t, err))) goto cleanup;
     if (!t) {
-        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        rc = oq_error_oom(err, NULL, NULL);
         goto cleanup;
     }
     size_t n = t->n;
@@ -532,7 +531,7 @@ int oq_eval_run(const char *log_path, const char *run_arg, const char *truth_pat
     qhat = malloc((log->n ? log->n : 1) * 4 * sizeof *qhat);
     pa = malloc((log->n ? log->n : 1) * sizeof *pa);
     if (!pol || !rowpol || !truec || !qhat || !pa) {
-        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        rc = oq_error_oom(err, NULL, NULL);
         goto cleanup;
     }
     double p, s;
@@ -581,7 +580,7 @@ int oq_eval_run(const char *log_path, const char *run_arg, const char *truth_pat
         goto cleanup;
     }
     if (!(states = malloc(n * sizeof *states))) {
-        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        rc = oq_error_oom(err, NULL, NULL);
         goto cleanup;
     }
     if ((rc = oq_policy_read_csv_states(path, n, pol, states, err))) goto cleanup;
@@ -615,7 +614,7 @@ int oq_eval_run(const char *log_path, const char *run_arg, const char *truth_pat
      * rows it is evaluated on picks the rows whose logged reward was lucky. */
     po.dq.faithful = 0;
     if (!(rowin = malloc((log->n ? log->n : 1) * sizeof *rowin))) {
-        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        rc = oq_error_oom(err, NULL, NULL);
         goto cleanup;
     }
     if (po.reward == OQ_REWARD_RESPONSE) {

@@ -452,7 +452,7 @@ int oq_gen_write(const oq_gen_config *cfg, const char *log_path, oq_error *err)
     b.spend = calloc((size_t)span, sizeof *b.spend);
     budget_pct = calloc((size_t)span, sizeof *budget_pct);
     if (!rng || !b.spend || !budget_pct) {
-        rc = oq_error_set(err, OQ_ENOMEM, log_path, 0, 0, "out of memory");
+        rc = oq_error_oom(err, log_path, NULL);
         goto cleanup;
     }
     oq_gen_customer cu;

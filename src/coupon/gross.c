@@ -14,7 +14,8 @@
 /* ---- reader -------------------------------------------------------------------- */
 
 enum { O_USER, O_DATE, O_VALUE, NOCOL };
-static const char *ocol_names[NOCOL] = {"user_id", "date", "value"};
+static const oq_csv_col ocols[NOCOL] = {
+    {"user_id", 1, NULL}, {"date", 1, NULL}, {"value", 1, NULL}};
 
 typedef struct ord_ctx {
     const char *name;
@@ -24,29 +25,10 @@ typedef struct ord_ctx {
     size_t nfields;
 } ord_ctx;
 
-static int ord_header(ord_ctx *c, char **f, const size_t *lens, size_t n, long line, oq_error *err)
+static int ord_header(ord_ctx *c, char **f, size_t n, long line, oq_error *err)
 {
-    for (int k = 0; k < NOCOL; k++)
-        c->map[k] = -1;
-    for (size_t i = 0; i < n; i++) {
-        int k;
-        for (k = 0; k < NOCOL; k++)
-            if (lens[i] == strlen(ocol_names[k]) && memcmp(f[i], ocol_names[k], lens[i]) == 0)
-                break;
-        if (k == NOCOL)
-            return oq_error_set(err, OQ_EPARSE, c->name, line, (long)i + 1,
-                                "unknown column \"%.60s\" in header; expected the columns %s", f[i],
-                                OQ_ORDERS_HEADER);
-        if (c->map[k] >= 0)
-            return oq_error_set(err, OQ_EPARSE, c->name, line, (long)i + 1,
-                                "column \"%s\" appears twice in the header", ocol_names[k]);
-        c->map[k] = (int)i;
-    }
-    for (int k = 0; k < NOCOL; k++)
-        if (c->map[k] < 0)
-            return oq_error_set(err, OQ_EPARSE, c->name, line, (long)n + 1,
-                                "missing column \"%s\" in header; expected the columns %s",
-                                ocol_names[k], OQ_ORDERS_HEADER);
+    int rc = oq_csv_header_map(c->name, line, f, n, ocols, NOCOL, 0, c->map, err);
+    if (rc) return rc;
     c->nfields = n;
     c->header_done = 1;
     return 0;
@@ -57,14 +39,14 @@ static int ord_bad(const ord_ctx *c, oq_error *err, long line, int k, const char
 {
     int field = c->map[k];
     return oq_error_set(err, OQ_EPARSE, c->name, line, field + 1,
-                        "column %d (%s): got \"%.40s\", expected %s", field + 1, ocol_names[k], got,
+                        "column %d (%s): got \"%.40s\", expected %s", field + 1, ocols[k].name, got,
                         expected);
 }
 
 static int ord_row(void *ctx, char **f, const size_t *lens, size_t n, long line, oq_error *err)
 {
     ord_ctx *c = ctx;
-    if (!c->header_done) return ord_header(c, f, lens, n, line, err);
+    if (!c->header_done) return ord_header(c, f, n, line, err);
     if (n < c->nfields)
         return oq_error_set(err, OQ_EPARSE, c->name, line, (long)n,
                             "missing columns: %zu fields, expected %zu", n, c->nfields);
@@ -80,7 +62,7 @@ static int ord_row(void *ctx, char **f, const size_t *lens, size_t n, long line,
         if (d) o->day = d;
         double *v = realloc(o->value, cap * sizeof *v);
         if (v) o->value = v;
-        if (!u || !d || !v) return oq_error_set(err, OQ_ENOMEM, c->name, line, 0, "out of memory");
+        if (!u || !d || !v) return oq_error_oom(err, c->name, NULL);
         o->cap = cap;
     }
     const int *m = c->map;
@@ -105,8 +87,7 @@ static int ord_run(const char *name, const char *path, const char *data, size_t 
 {
     *out = NULL;
     ord_ctx c = {.name = name};
-    if (!(c.o = calloc(1, sizeof *c.o)))
-        return oq_error_set(err, OQ_ENOMEM, name, 0, 0, "out of memory");
+    if (!(c.o = calloc(1, sizeof *c.o))) return oq_error_oom(err, name, NULL);
     int rc = path ? oq_csv_read(path, NULL, ord_row, &c, err)
                   : oq_csv_read_mem(name, data, len, NULL, ord_row, &c, err);
     if (!rc && !c.header_done)
@@ -258,7 +239,7 @@ static int otab_build(otab *t, const oq_log *log, const oq_log_index *ix, const 
     int rc = orders ? otab_from_orders(t, orders, ix, ev, evx) : otab_from_log(t, log, ix);
     if (rc) {
         otab_free(t);
-        oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        oq_error_oom(err, NULL, NULL);
         return OQ_ENOMEM; /* explicit: the analyzer cannot see oq_error_set's result */
     }
     return 0;
@@ -371,7 +352,7 @@ static int fit_margins(const otab *t, const oq_log *log, const oq_log_index *ix,
     size_t K = m->n_cats;
     double *sp = pv, *sv = pv + K;
     double *rows = calloc(K ? K : 1, sizeof *rows);
-    if (!rows) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    if (!rows) return oq_error_oom(err, NULL, NULL);
     memset(pv, 0, 2 * K * sizeof *pv);
     double all_p = 0, all_v = 0;
     size_t matched = 0;
@@ -565,7 +546,7 @@ static int fit_category(const otab *t, const oq_log_index *ix, const oq_events *
                         const oq_events_ix *evx, size_t K, oq_gross *m, oq_error *err)
 {
     double *rec = malloc((t->n ? t->n : 1) * sizeof *rec);
-    if (!rec) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    if (!rec) return oq_error_oom(err, NULL, NULL);
     double best = -INFINITY;
     if (!evx) { /* no browsing: the population's shares (alpha 0) */
         m->loglik = 0;
@@ -583,7 +564,7 @@ static int fit_category(const otab *t, const oq_log_index *ix, const oq_events *
     double *part = malloc((nch ? nch : 1) * OQ_GROSS_NALPHA * sizeof *part);
     if (!part) {
         free(rec);
-        return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        return oq_error_oom(err, NULL, NULL);
     }
     for (int di = 0; di < OQ_GROSS_NDRIFT; di++)
         for (int ci = 0; ci < OQ_GROSS_NCONC; ci++) {
@@ -648,7 +629,7 @@ int oq_gross_fit(const oq_log *log, const oq_log_index *ix, const oq_events *ev,
     a = calloc(ix->n_customers ? ix->n_customers : 1, sizeof *a);
     scratch = calloc(2 * (K ? K : 1), sizeof *scratch);
     if (!m || !m->b || !a || !scratch) {
-        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        rc = oq_error_oom(err, NULL, NULL);
         goto cleanup;
     }
     m->margin = m->b + K;
@@ -676,7 +657,7 @@ int oq_gross_fit(const oq_log *log, const oq_log_index *ix, const oq_events *ev,
     }
     double *sum = malloc((K ? K : 1) * sizeof *sum);
     if (!sum) {
-        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        rc = oq_error_oom(err, NULL, NULL);
         goto cleanup;
     }
     if (m->n_known) fit_effects(&t, opts->sweeps, cnt, a, m->b, sum, K);

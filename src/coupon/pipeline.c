@@ -68,14 +68,13 @@ typedef struct job {
 static void *job_alloc(size_t n, size_t size, oq_error *err, int *rc)
 {
     void *p = malloc((n ? n : 1) * size);
-    if (!p && !*rc) *rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    if (!p && !*rc) *rc = oq_error_oom(err, NULL, NULL);
     return p;
 }
 
 static int report_add(job *j, const char *key, json_t *v, oq_error *err)
 {
-    if (!v || json_object_set_new(j->r->report, key, v))
-        return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    if (!v || json_object_set_new(j->r->report, key, v)) return oq_error_oom(err, NULL, NULL);
     return 0;
 }
 
@@ -153,8 +152,7 @@ static int stage_reward_fit(job *j, oq_error *err)
                          err)))
         return rc;
     json_t *rep = j->reward->ops->report ? j->reward->ops->report(j->reward) : NULL;
-    if (rep && json_object_update(r->report, rep))
-        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    if (rep && json_object_update(r->report, rep)) rc = oq_error_oom(err, NULL, NULL);
     json_decref(rep);
     return rc;
 }
@@ -292,8 +290,7 @@ static int stage_plan(job *j, oq_error *err)
     r->state = job_alloc(nc, sizeof *r->state, err, &rc);
     r->coupon = job_alloc(nc, sizeof *r->coupon, err, &rc);
     r->expected_profit = job_alloc(nc, sizeof *r->expected_profit, err, &rc);
-    if (!rc && o->continuation && (!rbar || !rcnt))
-        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    if (!rc && o->continuation && (!rbar || !rcnt)) rc = oq_error_oom(err, NULL, NULL);
     if (rc) goto cleanup;
     if (o->continuation) continuation_sums(j, rbar, rcnt);
     for (size_t c = 0; c < nc; c++) {
@@ -481,7 +478,7 @@ static int stage_write(job *j, double t0, oq_error *err)
         (rc = oq_qtable_save(r->q, path, err)))
         return rc;
     if ((rc = path_in(path, sizeof path, j, "params.json", err))) return rc;
-    if (!(js = params_json(o, r))) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    if (!(js = params_json(o, r))) return oq_error_oom(err, NULL, NULL);
     rc = oq_json_write_atomic(path, js, err);
     json_decref(js);
     if (rc || (rc = path_in(path, sizeof path, j, "learning_curve.svg", err)) ||
@@ -493,7 +490,7 @@ static int stage_write(job *j, double t0, oq_error *err)
         return rc;
     r->stage_s[OQ_STAGE_WRITE] = oq_now() - t0;
     if ((rc = path_in(path, sizeof path, j, "report.json", err))) return rc;
-    if (!(js = report_json(r))) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    if (!(js = report_json(r))) return oq_error_oom(err, NULL, NULL);
     rc = oq_json_write_atomic(path, js, err);
     json_decref(js);
     return rc ? rc : oq_rundir_commit(&j->rd, o->keep_runs > 0 ? o->keep_runs : 3, err);
@@ -508,7 +505,7 @@ int oq_pipeline_run(const oq_pipeline_opts *o, const oq_log *log, oq_pipeline_re
     job j = {.o = o, .r = calloc(1, sizeof *j.r)};
     if (!j.r || !(j.r->report = json_object())) {
         free(j.r);
-        return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        return oq_error_oom(err, NULL, NULL);
     }
     int rc = 0;
     double *st = j.r->stage_s, t = oq_now(), t1;
@@ -551,7 +548,7 @@ int oq_pipeline_reco(const oq_pipeline_result *r, oq_reco **out, oq_error *err)
 {
     *out = NULL;
     oq_reco *l = oq_reco_new();
-    if (!l) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    if (!l) return oq_error_oom(err, NULL, NULL);
     int rc = 0;
     for (size_t c = 0; c < r->n; c++) {
         oq_reco_row w = {.user_id = r->user_id[c],

@@ -162,7 +162,7 @@ static int fit_boost(const oq_pmodel_opts *o, const oq_resp_feat *X, const uint8
     DMatrixHandle d = NULL;
     int rc = 0;
     if (!M || !y) {
-        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        rc = oq_error_oom(err, NULL, NULL);
         goto cleanup;
     }
     size_t k = 0;
@@ -243,7 +243,7 @@ static int forest_load(BoosterHandle b, forest *f, oq_error *err)
     f->root = malloc((f->ntrees ? f->ntrees : 1) * sizeof *f->root);
     f->node = malloc(nn * sizeof *f->node);
     if (!f->root || !f->node) {
-        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        rc = oq_error_oom(err, NULL, NULL);
         goto done;
     }
     size_t k = 0;
@@ -353,7 +353,7 @@ int oq_pmodel_fit(const oq_pmodel_opts *o, const oq_resp_feat *X, const uint8_t 
                 return oq_error_set(err, OQ_ENUM, NULL, 0, 0, "P(order) model: non-finite feature");
     }
     oq_pmodel *m = calloc(1, sizeof *m);
-    if (!m) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    if (!m) return oq_error_oom(err, NULL, NULL);
     double t0 = oq_now();
     m->info.kind = o->kind;
     m->info.rows = n;
@@ -396,7 +396,7 @@ int oq_pmodel_predict_xgboost(const oq_pmodel *m, const oq_resp_feat *X, size_t 
         return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "not a boosted P(order) model");
     size_t cap = n < BATCH ? n : BATCH;
     float *M = malloc((cap ? cap : 1) * OQ_N_COUPONS * NCOL * sizeof *M);
-    if (!M) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    if (!M) return oq_error_oom(err, NULL, NULL);
     int rc = 0;
     for (size_t s = 0; s < n && !rc; s += BATCH) {
         size_t b = n - s < BATCH ? n - s : BATCH;

@@ -19,6 +19,7 @@
 #include "offerq/core/io.h"
 #include "offerq/core/rng.h"
 #include "util/rbuf.h"
+#include "util/wbuf.h"
 
 /* gsl_randist.h pulls in GSL's CBLAS declarations, which clash with OpenBLAS's
  * cblas.h; they declare the same standard CBLAS ABI, and the link resolves
@@ -108,7 +109,7 @@ static int model_alloc(const oq_profit_config *cfg, oq_profit **out, oq_error *e
     int rc = check_config(cfg, err);
     if (rc) return rc;
     oq_profit *m = calloc(1, sizeof *m);
-    if (!m) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    if (!m) return oq_error_oom(err, NULL, NULL);
     m->cfg = *cfg;
     tensor_sizes(cfg, m->tensor_size);
     for (int i = 0; i < OQ_PROFIT_NTENSORS; i++)
@@ -118,7 +119,7 @@ static int model_alloc(const oq_profit_config *cfg, oq_profit **out, oq_error *e
     m->cat_names = calloc(m->n_cats ? m->n_cats : 1, sizeof *m->cat_names);
     if (!m->mem || !m->cat_names) {
         oq_profit_free(m);
-        return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        return oq_error_oom(err, NULL, NULL);
     }
     point_params(&m->p, m->mem, m->tensor_size);
     for (int k = 0; k < OQ_PROFIT_NFEAT; k++)
@@ -145,11 +146,11 @@ int oq_profit_new(const oq_profit_config *cfg0, const oq_dict *cats, uint64_t se
     if (rc || !m) return rc ? rc : OQ_ENOMEM;
     for (uint32_t k = 0; k < m->n_cats; k++)
         if (!(m->cat_names[k] = strdup(cats->names[k]))) {
-            rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+            rc = oq_error_oom(err, NULL, NULL);
             goto cleanup;
         }
     if (!(r = oq_rng_new(seed, 0))) {
-        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        rc = oq_error_oom(err, NULL, NULL);
         goto cleanup;
     }
     /* PyTorch's default initialisation of each module (see profit.h). */
@@ -671,8 +672,7 @@ int oq_profit_forward(oq_profit *m, const uint16_t *tok, const float *zfeat, int
     if (b < 1) return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "empty batch");
     if (!m->acts || m->acts->B < b) {
         acts_free(m->acts);
-        if (!(m->acts = acts_new(c, b, 1)))
-            return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory (activations)");
+        if (!(m->acts = acts_new(c, b, 1))) return oq_error_oom(err, NULL, "activations");
     }
     oq_profit_acts *a = m->acts;
     int T = c->seq_len, Z = c->d + OQ_PROFIT_NZ_EXTRA;
@@ -712,8 +712,7 @@ int oq_profit_backward(oq_profit *m, oq_error *err)
     oq_profit_acts *a = m->acts;
     if (!a || a->b < 1) return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "backward before forward");
     if (!m->gmem) {
-        if (!(m->gmem = calloc(m->n_params, sizeof *m->gmem)))
-            return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        if (!(m->gmem = calloc(m->n_params, sizeof *m->gmem))) return oq_error_oom(err, NULL, NULL);
         point_params(&m->g, m->gmem, m->tensor_size);
     }
     memset(m->gmem, 0, m->n_params * sizeof *m->gmem);
@@ -887,7 +886,7 @@ static int predict_impl(const oq_profit *m, const oq_profit_samples *s, float *o
     int B = s->n < 256 ? (int)s->n : 256, T = c->seq_len, C = c->d;
     int Z = C + OQ_PROFIT_NZ_EXTRA;
     oq_profit_acts *a = acts_new(c, B, 0);
-    if (!a) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory (activations)");
+    if (!a) return oq_error_oom(err, NULL, "activations");
     for (size_t i0 = 0; i0 < s->n; i0 += (size_t)B) {
         int b = (int)(s->n - i0 < (size_t)B ? s->n - i0 : (size_t)B);
         for (size_t j = 0; j < (size_t)b * T; j++) {
@@ -969,7 +968,7 @@ static int eval_mse(const oq_profit *m, const oq_profit_samples *s, const size_t
     sub.coupon = malloc(n);
     float *pred = malloc(n * sizeof *pred);
     if (!sub.tok || !sub.feat || !sub.coupon || !pred) {
-        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        rc = oq_error_oom(err, NULL, NULL);
         goto cleanup;
     }
     for (size_t j = 0; j < n; j++) {
@@ -1017,7 +1016,7 @@ int oq_profit_train(oq_profit *m, const oq_profit_samples *s, const oq_profit_tr
     by = malloc((size_t)o->batch * sizeof *by);
     r = oq_rng_new(o->seed, 1);
     if (!tr || !va || !btok || !bz || !by || !r) {
-        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        rc = oq_error_oom(err, NULL, NULL);
         goto cleanup;
     }
     for (size_t i = 0; i < s->n; i++) {
@@ -1095,7 +1094,7 @@ int oq_profit_train(oq_profit *m, const oq_profit_samples *s, const oq_profit_tr
             double gnorm =
                 oq_profit_adamw(m, o->lr, o->beta1, o->beta2, o->eps, o->weight_decay, o->clip);
             if (!m->m) {
-                rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory (optimiser)");
+                rc = oq_error_oom(err, NULL, "optimiser");
                 goto cleanup;
             }
             if (!isfinite(gnorm)) {
@@ -1134,76 +1133,35 @@ cleanup:
 
 static const char MAGIC[8] = {'O', 'Q', 'P', 'R', 'O', 'F', 'I', 'T'};
 
-typedef struct wbuf {
-    FILE *fp;
-    uint32_t crc;
-} wbuf;
-
-static void put(wbuf *w, const void *p, size_t n)
-{
-    fwrite(p, 1, n, w->fp);
-    w->crc = oq_crc32(w->crc, p, n);
-}
-
-static void put_u32(wbuf *w, uint32_t v)
-{
-    unsigned char b[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
-                          (unsigned char)(v >> 24)};
-    put(w, b, 4);
-}
-
-static void put_u64(wbuf *w, uint64_t v)
-{
-    put_u32(w, (uint32_t)v);
-    put_u32(w, (uint32_t)(v >> 32));
-}
-
-static void put_f32(wbuf *w, float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    put_u32(w, u);
-}
-
-static void put_f64(wbuf *w, double d)
-{
-    uint64_t u;
-    memcpy(&u, &d, 8);
-    put_u64(w, u);
-}
-
 int oq_profit_save(const oq_profit *m, const char *path, oq_error *err)
 {
-    oq_afile af;
-    int rc = oq_afile_open(&af, path, err);
-    if (rc) return rc;
-    wbuf w = {af.fp, 0};
+    oq_wbuf w = {0};
     const oq_profit_config *c = &m->cfg;
-    put(&w, MAGIC, 8);
-    put_u32(&w, OQ_PROFIT_VERSION);
+    oq_wb_bytes(&w, MAGIC, 8);
+    oq_wb_u32(&w, OQ_PROFIT_VERSION);
     int dims[7] = {c->seq_len, c->d, c->heads, c->layers, c->ff, c->hidden, c->vocab};
     for (int i = 0; i < 7; i++)
-        put_u32(&w, (uint32_t)dims[i]);
-    put_f32(&w, c->dropout);
+        oq_wb_u32(&w, (uint32_t)dims[i]);
+    oq_wb_f32(&w, c->dropout);
     for (int k = 0; k < OQ_PROFIT_NFEAT; k++)
-        put_f64(&w, m->feat_mean[k]);
+        oq_wb_f64(&w, m->feat_mean[k]);
     for (int k = 0; k < OQ_PROFIT_NFEAT; k++)
-        put_f64(&w, m->feat_std[k]);
-    put_f64(&w, m->y_mean);
-    put_f64(&w, m->y_std);
-    put_u32(&w, m->n_cats);
+        oq_wb_f64(&w, m->feat_std[k]);
+    oq_wb_f64(&w, m->y_mean);
+    oq_wb_f64(&w, m->y_std);
+    oq_wb_u32(&w, m->n_cats);
     for (uint32_t k = 0; k < m->n_cats; k++) {
         size_t len = strlen(m->cat_names[k]);
-        unsigned char lb[2] = {(unsigned char)len, (unsigned char)(len >> 8)};
-        put(&w, lb, 2);
-        put(&w, m->cat_names[k], len);
+        oq_wb_u16(&w, (uint16_t)len);
+        oq_wb_bytes(&w, m->cat_names[k], len);
     }
-    put_u64(&w, m->n_params);
+    oq_wb_u64(&w, m->n_params);
     for (size_t i = 0; i < m->n_params; i++)
-        put_f32(&w, m->mem[i]);
-    uint32_t crc = w.crc;
-    put_u32(&w, crc);
-    return oq_afile_commit(&af, err);
+        oq_wb_f32(&w, m->mem[i]);
+    oq_wb_crc32(&w);
+    int rc = w.bad ? oq_error_oom(err, path, NULL) : oq_write_file_atomic(path, w.p, w.n, err);
+    oq_wb_free(&w);
+    return rc;
 }
 
 static int truncated(oq_error *err, const char *path)
@@ -1307,7 +1265,7 @@ int oq_profit_load(const char *path, oq_profit **out, oq_error *err)
             goto cleanup;
         }
         if (!(m->cat_names[k] = strndup((const char *)s, n))) {
-            rc = oq_error_set(err, OQ_ENOMEM, path, 0, 0, "out of memory");
+            rc = oq_error_oom(err, path, NULL);
             goto cleanup;
         }
     }

@@ -45,7 +45,7 @@ int oq_profit_data_new(const oq_log *log, const oq_log_index *ix, const oq_event
     size_t nc = log->cats.n ? log->cats.n : 1;
     if (!d || !(d->tok_of_cat = malloc(nc * sizeof *d->tok_of_cat)) ||
         !(d->feat_of_cat = malloc(nc * sizeof *d->feat_of_cat))) {
-        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        rc = oq_error_oom(err, NULL, NULL);
         goto cleanup;
     }
     d->log = log;

@@ -11,8 +11,9 @@
 #include <string.h>
 
 enum { R_USER, R_DATE, R_STATE, R_COUPON, R_PROFIT, R_PALIVE, NRCOL };
-static const char *rcol[NRCOL] = {"user_id", "snapshot_date",   "state",
-                                  "coupon",  "expected_profit", "p_alive"};
+static const oq_csv_col rcols[NRCOL] = {{"user_id", 1, NULL},         {"snapshot_date", 1, NULL},
+                                        {"state", 1, NULL},           {"coupon", 1, NULL},
+                                        {"expected_profit", 1, NULL}, {"p_alive", 1, NULL}};
 
 oq_reco *oq_reco_new(void)
 {
@@ -34,7 +35,7 @@ int oq_reco_push(oq_reco *r, const oq_reco_row *row, oq_error *err)
     if (r->n == r->cap) {
         size_t cap = r->cap ? r->cap * 2 : 1024;
         oq_reco_row *p = realloc(r->rows, cap * sizeof *p);
-        if (!p) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        if (!p) return oq_error_oom(err, NULL, NULL);
         r->rows = p;
         r->cap = cap;
     }
@@ -63,7 +64,7 @@ static int sort_rows(oq_reco *r, const long *lines, const char *name, oq_error *
     ukey *k = malloc(r->n * sizeof *k);
     oq_reco_row *tmp = malloc(r->n * sizeof *tmp);
     if (!k || !tmp) {
-        rc = oq_error_set(err, OQ_ENOMEM, name, 0, 0, "out of memory");
+        rc = oq_error_oom(err, name, NULL);
         goto cleanup;
     }
     for (size_t i = 0; i < r->n; i++)
@@ -109,32 +110,14 @@ static int bad(oq_error *err, const char *name, long line, int field, int k, con
                const char *expected)
 {
     return oq_error_set(err, OQ_EPARSE, name, line, field + 1,
-                        "column %d (%s): got \"%.40s\", expected %s", field + 1, rcol[k], got,
+                        "column %d (%s): got \"%.40s\", expected %s", field + 1, rcols[k].name, got,
                         expected);
 }
 
-static int header(rctx *c, char **f, const size_t *lens, size_t n, long line, oq_error *err)
+static int header(rctx *c, char **f, size_t n, long line, oq_error *err)
 {
-    for (int k = 0; k < NRCOL; k++)
-        c->map[k] = -1;
-    for (size_t i = 0; i < n; i++) {
-        int k;
-        for (k = 0; k < NRCOL; k++)
-            if (lens[i] == strlen(rcol[k]) && memcmp(f[i], rcol[k], lens[i]) == 0) break;
-        if (k == NRCOL)
-            return oq_error_set(err, OQ_EPARSE, c->name, line, (long)i + 1,
-                                "unknown column \"%.60s\" in header; expected the columns %s", f[i],
-                                OQ_RECO_HEADER);
-        if (c->map[k] >= 0)
-            return oq_error_set(err, OQ_EPARSE, c->name, line, (long)i + 1,
-                                "column \"%s\" appears twice in the header", rcol[k]);
-        c->map[k] = (int)i;
-    }
-    for (int k = 0; k < NRCOL; k++)
-        if (c->map[k] < 0)
-            return oq_error_set(err, OQ_EPARSE, c->name, line, (long)n + 1,
-                                "missing column \"%s\" in header; expected the columns %s", rcol[k],
-                                OQ_RECO_HEADER);
+    int rc = oq_csv_header_map(c->name, line, f, n, rcols, NRCOL, 0, c->map, err);
+    if (rc) return rc;
     c->nfields = n;
     c->header_done = 1;
     return 0;
@@ -143,7 +126,7 @@ static int header(rctx *c, char **f, const size_t *lens, size_t n, long line, oq
 static int reco_row(void *ctx, char **f, const size_t *lens, size_t n, long line, oq_error *err)
 {
     rctx *c = ctx;
-    if (!c->header_done) return header(c, f, lens, n, line, err);
+    if (!c->header_done) return header(c, f, n, line, err);
     if (n != c->nfields)
         return oq_error_set(err, OQ_EPARSE, c->name, line,
                             (long)(n < c->nfields ? n : c->nfields + 1), "%zu fields, expected %zu",
@@ -172,7 +155,7 @@ static int reco_row(void *ctx, char **f, const size_t *lens, size_t n, long line
     if (c->r->n == c->lcap) {
         size_t cap = c->lcap ? c->lcap * 2 : 1024;
         long *p = realloc(c->lines, cap * sizeof *p);
-        if (!p) return oq_error_set(err, OQ_ENOMEM, c->name, line, 0, "out of memory");
+        if (!p) return oq_error_oom(err, c->name, NULL);
         c->lines = p;
         c->lcap = cap;
     }
@@ -199,7 +182,7 @@ int oq_reco_read(const char *path, oq_reco **out, oq_error *err)
 {
     *out = NULL;
     rctx c = {.name = path, .r = oq_reco_new()};
-    if (!c.r) return oq_error_set(err, OQ_ENOMEM, path, 0, 0, "out of memory");
+    if (!c.r) return oq_error_oom(err, path, NULL);
     int rc = oq_csv_read(path, NULL, reco_row, &c, err);
     return finish(&c, rc, out, err);
 }
@@ -208,7 +191,7 @@ int oq_reco_read_mem(const char *name, const char *data, size_t len, oq_reco **o
 {
     *out = NULL;
     rctx c = {.name = name, .r = oq_reco_new()};
-    if (!c.r) return oq_error_set(err, OQ_ENOMEM, name, 0, 0, "out of memory");
+    if (!c.r) return oq_error_oom(err, name, NULL);
     int rc = oq_csv_read_mem(name, data, len, NULL, reco_row, &c, err);
     return finish(&c, rc, out, err);
 }

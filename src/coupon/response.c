@@ -267,7 +267,7 @@ int oq_resp_fit(const oq_resp_feat *X, const uint8_t *coupon, const uint8_t *ord
             return oq_error_set(err, OQ_ENUM, NULL, 0, 0, "response model: non-finite feature");
     int rc = 0;
     double *x0 = malloc(n * sizeof *x0); /* feature 0, sorted for its deciles */
-    if (!x0) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    if (!x0) return oq_error_oom(err, NULL, NULL);
     for (size_t i = 0; i < n; i++)
         x0[i] = X[i * F];
     gsl_sort(x0, 1, n);

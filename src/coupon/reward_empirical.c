@@ -47,7 +47,7 @@ int oq_empirical_fit(const oq_log *log, const oq_dynaq_disc *d, double prior, oq
 {
     *out = NULL;
     oq_empirical *m = calloc(1, sizeof *m);
-    if (!m) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    if (!m) return oq_error_oom(err, NULL, NULL);
     int rc = 0;
     m->disc = *d;
     m->prior = prior > 0 ? prior : 20;
@@ -62,7 +62,7 @@ int oq_empirical_fit(const oq_log *log, const oq_dynaq_disc *d, double prior, oq
             size_t e, eo;
             if (oq_qtable_insert(m->reward[l], level_key(l, k), &e) ||
                 oq_qtable_insert(m->orders[l], level_key(l, k), &eo)) {
-                rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+                rc = oq_error_oom(err, NULL, NULL);
                 goto cleanup;
             }
             m->reward[l]->q[e * 4 + a] += oq_log_reward(log, i);
@@ -172,7 +172,7 @@ int oq_reward_empirical_fit(const oq_reward_input *in, oq_reward **out, oq_error
 {
     *out = NULL;
     empirical_reward *e = calloc(1, sizeof *e);
-    if (!e) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    if (!e) return oq_error_oom(err, NULL, NULL);
     int rc = oq_empirical_fit(in->log, in->disc, 0, &e->m, err);
     if (rc) {
         free(e);

@@ -206,7 +206,7 @@ int oq_reward_response_fit(const oq_reward_input *in, oq_reward **out, oq_error 
     }
     if (!m || !X || !Xt || !g_tom || !m->rhat_log || !m->rhat_tom || !m->p_order_tom ||
         !m->gross_log) {
-        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        rc = oq_error_oom(err, NULL, NULL);
         goto cleanup;
     }
     m->base = (oq_reward){.ops = &ops, .kind = OQ_REWARD_RESPONSE, .rhat_has_alive = 1, .in = in};

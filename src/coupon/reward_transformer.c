@@ -26,7 +26,7 @@ static int predict4(const oq_profit *pm, const oq_profit_samples *s, double **ou
     double *d = malloc((s->n ? s->n : 1) * 4 * sizeof *d);
     int rc = 0;
     if (!f || !d) {
-        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        rc = oq_error_oom(err, NULL, NULL);
     } else if (!(rc = oq_profit_predict_all(pm, s, f, err))) {
         for (size_t i = 0; i < s->n * 4; i++)
             d[i] = f[i];
@@ -90,7 +90,7 @@ int oq_reward_transformer_fit(const oq_reward_input *in, oq_reward **out, oq_err
     oq_profit_data *d = NULL;
     oq_profit_samples *s = NULL, *st = NULL;
     transformer_reward *m = calloc(1, sizeof *m);
-    if (!m) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    if (!m) return oq_error_oom(err, NULL, NULL);
     m->base = (oq_reward){.ops = &ops, .kind = OQ_REWARD_TRANSFORMER, .in = in};
     snprintf(m->base.name, sizeof m->base.name, "BG/NBD P(alive) x profit Transformer r^");
     int rc = oq_reward_read_events(in, &ev, m->events, sizeof m->events, err);

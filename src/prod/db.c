@@ -78,7 +78,7 @@ static PGconn *db_connect(const char *url, oq_error *err, int *rc)
 {
     PGconn *c = PQconnectdb(url);
     if (!c) {
-        *rc = oq_error_set(err, OQ_ENOMEM, WHERE, 0, 0, "out of memory");
+        *rc = oq_error_oom(err, WHERE, NULL);
         return NULL;
     }
     if (PQstatus(c) != CONNECTION_OK) {
@@ -247,7 +247,7 @@ int oq_db_load_log(const char *url, const char *csv_path, size_t *n_loaded, oq_e
     copybuf b = {.c = c};
     if (!c) goto cleanup;
     if (!(b.buf = malloc(COPY_CHUNK))) {
-        rc = oq_error_set(err, OQ_ENOMEM, WHERE, 0, 0, "out of memory");
+        rc = oq_error_oom(err, WHERE, NULL);
         goto cleanup;
     }
     if ((rc = exec_ok(c, "BEGIN", "BEGIN", err))) goto cleanup;
@@ -366,7 +366,7 @@ int oq_db_read_log(const char *url, oq_log **out, oq_error *err)
     PGconn *c = db_connect(url, err, &rc);
     if (!c) return rc;
     if (!(l = calloc(1, sizeof *l))) {
-        rc = oq_error_set(err, OQ_ENOMEM, WHERE, 0, 0, "out of memory");
+        rc = oq_error_oom(err, WHERE, NULL);
         goto cleanup;
     }
     PGresult *res = PQexec(c, "COPY (SELECT " LOG_COLS " FROM customer_log "
@@ -384,7 +384,7 @@ int oq_db_read_log(const char *url, oq_log **out, oq_error *err)
             size_t n = (size_t)len;
             if (n && row[n - 1] == '\n') n--;
             if (oq_log_reserve(l, l->n + 1))
-                rc = oq_error_set(err, OQ_ENOMEM, WHERE, 0, 0, "out of memory");
+                rc = oq_error_oom(err, WHERE, NULL);
             else if (parse_row(l, row, n, l->n))
                 rc =
                     oq_error_set(err, OQ_EPARSE, "customer_log", (long)l->n + 1, 0,
@@ -428,7 +428,7 @@ int oq_db_save_run(const char *url, const oq_reco *reco, const oq_db_run *run, i
     copybuf b = {.c = c};
     if (!c) return rc;
     if (!(b.buf = malloc(COPY_CHUNK))) {
-        rc = oq_error_set(err, OQ_ENOMEM, WHERE, 0, 0, "out of memory");
+        rc = oq_error_oom(err, WHERE, NULL);
         goto cleanup;
     }
     if ((rc = exec_ok(c, "BEGIN", "BEGIN", err))) goto cleanup;

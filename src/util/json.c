@@ -7,9 +7,9 @@
 
 int oq_json_write_atomic(const char *path, const json_t *root, oq_error *err)
 {
-    if (!root) return oq_error_set(err, OQ_ENOMEM, path, 0, 0, "out of memory (JSON)");
+    if (!root) return oq_error_oom(err, path, "JSON");
     char *text = json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
-    if (!text) return oq_error_set(err, OQ_ENOMEM, path, 0, 0, "out of memory (JSON)");
+    if (!text) return oq_error_oom(err, path, "JSON");
     size_t len = strlen(text);
     text[len] = '\n'; /* json_dumps allocated len + 1 bytes: the NUL becomes the newline */
     int rc = oq_write_file_atomic(path, text, len + 1, err);

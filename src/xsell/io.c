@@ -8,19 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Column index of name in a header row, -1 if absent. */
-static int column(char **f, size_t nf, const char *name)
-{
-    for (size_t i = 0; i < nf; i++)
-        if (strcmp(f[i], name) == 0) return (int)i;
-    return -1;
-}
-
 typedef struct items_ctx {
     const char *path;
     oq_xsell_sim *s;
-    int c_item, c_price, c_cost, c_inv, c_arr;
-    size_t ncol; /* fields of the header: every row has as many */
+    int c_item, c_price, c_cost, c_inv, c_arr; /* fields (-1: no arrival column) */
+    size_t ncol;                               /* fields of the header: every row has as many */
     int header_done;
     int have_arrival[OQ_XSELL_MAX_ITEMS];
 } items_ctx;
@@ -35,22 +27,19 @@ static int items_row(void *vctx, char **f, const size_t *lens, size_t nf, long l
 {
     items_ctx *c = vctx;
     if (!c->header_done) {
-        c->c_item = column(f, nf, "item");
-        c->c_price = column(f, nf, "price");
-        c->c_cost = column(f, nf, "cost");
-        c->c_inv = column(f, nf, "inventory");
-        c->c_arr = column(f, nf, "arrival");
-        if (c->c_item < 0 || c->c_price < 0 || c->c_cost < 0 || c->c_inv < 0)
-            return oq_error_set(err, OQ_EPARSE, c->path, line, 1,
-                                "the header must name the columns item,price,cost,inventory "
-                                "(and optionally arrival)");
-        for (size_t i = 0; i < nf; i++)
-            if ((int)i != c->c_item && (int)i != c->c_price && (int)i != c->c_cost &&
-                (int)i != c->c_inv && (int)i != c->c_arr)
-                return oq_error_set(err, OQ_EPARSE, c->path, line, (long)i + 1,
-                                    "unknown column '%s' (the columns are item,price,cost,"
-                                    "inventory and optionally arrival, each once)",
-                                    f[i]);
+        static const oq_csv_col cols[5] = {{"item", 1, NULL},
+                                           {"price", 1, NULL},
+                                           {"cost", 1, NULL},
+                                           {"inventory", 1, NULL},
+                                           {"arrival", 0, NULL}};
+        int col[5];
+        int rc = oq_csv_header_map(c->path, line, f, nf, cols, 5, 0, col, err);
+        if (rc) return rc;
+        c->c_item = col[0];
+        c->c_price = col[1];
+        c->c_cost = col[2];
+        c->c_inv = col[3];
+        c->c_arr = col[4];
         c->ncol = nf;
         c->header_done = 1;
         return 0;
@@ -147,14 +136,17 @@ static int rules_row(void *vctx, char **f, const size_t *lens, size_t nf, long l
 {
     rules_ctx *c = vctx;
     if (!c->header_done) {
-        c->c_type = column(f, nf, "type");
-        c->c_lhs = column(f, nf, "lhs");
-        c->c_rhs = column(f, nf, "rhs");
-        c->c_conf = column(f, nf, "confidence");
-        if (c->c_type < 0 || c->c_lhs < 0 || c->c_rhs < 0 || c->c_conf < 0)
-            return oq_error_set(err, OQ_EPARSE, c->path, line, 1,
-                                "the header must name type,lhs,rhs,confidence (the columns "
-                                "`offerq rules` writes)");
+        /* The columns `offerq rules` writes that a table needs; the others
+         * (support, lift, count) are ignored. */
+        static const oq_csv_col cols[4] = {
+            {"type", 1, NULL}, {"lhs", 1, NULL}, {"rhs", 1, NULL}, {"confidence", 1, NULL}};
+        int col[4];
+        int rc = oq_csv_header_map(c->path, line, f, nf, cols, 4, 1, col, err);
+        if (rc) return rc;
+        c->c_type = col[0];
+        c->c_lhs = col[1];
+        c->c_rhs = col[2];
+        c->c_conf = col[3];
         c->header_done = 1;
         return 0;
     }

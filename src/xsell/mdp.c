@@ -5,6 +5,7 @@
 #include "offerq/core/io.h"
 #include "offerq/core/rng.h"
 #include "util/rbuf.h"
+#include "util/wbuf.h"
 #include "util/utf8.h"
 
 #include <gsl/gsl_rng.h>
@@ -406,93 +407,39 @@ void oq_xsell_qtable_greedy(const oq_xsell_qtable *t, uint8_t *dec)
 #define TAB_MAGIC "OQXQTAB1"
 #define TAB_VERSION 1u
 
-typedef struct wbuf {
-    unsigned char *p;
-    size_t n, cap;
-    int oom;
-} wbuf;
-
-static void put(wbuf *b, const void *src, size_t len)
-{
-    if (b->oom) return;
-    if (b->n + len > b->cap) {
-        size_t nc = b->cap ? b->cap : 4096;
-        while (nc < b->n + len)
-            nc *= 2;
-        unsigned char *np = realloc(b->p, nc);
-        if (!np) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = nc;
-    }
-    memcpy(b->p + b->n, src, len);
-    b->n += len;
-}
-
-static void put_u64(wbuf *b, uint64_t v)
-{
-    unsigned char x[8];
-    for (int i = 0; i < 8; i++)
-        x[i] = (unsigned char)(v >> (8 * i));
-    put(b, x, 8);
-}
-
-static void put_u32(wbuf *b, uint32_t v)
-{
-    unsigned char x[4];
-    for (int i = 0; i < 4; i++)
-        x[i] = (unsigned char)(v >> (8 * i));
-    put(b, x, 4);
-}
-
-static void put_f64(wbuf *b, double v)
-{
-    uint64_t u;
-    memcpy(&u, &v, 8);
-    put_u64(b, u);
-}
-
 int oq_xsell_qtable_save(const oq_xsell_qtable *t, const char *path, oq_error *err)
 {
-    wbuf b = {0};
-    int rc = 0;
+    oq_wbuf b = {0};
     const oq_xsell_mdp *m = &t->mdp;
-    put(&b, TAB_MAGIC, 8);
-    put_u32(&b, TAB_VERSION);
-    put_u32(&b, (uint32_t)m->n_items);
-    put_u32(&b, (uint32_t)m->n_disc);
-    put_u32(&b, (uint32_t)t->D);
+    oq_wb_bytes(&b, TAB_MAGIC, 8);
+    oq_wb_u32(&b, TAB_VERSION);
+    oq_wb_u32(&b, (uint32_t)m->n_items);
+    oq_wb_u32(&b, (uint32_t)m->n_disc);
+    oq_wb_u32(&b, (uint32_t)t->D);
     for (int i = 0; i < m->n_items; i++) {
         const oq_xsell_item *it = &m->items[i];
-        put_u32(&b, it->capacity);
-        put_f64(&b, it->price);
-        put_f64(&b, it->cost);
+        oq_wb_u32(&b, it->capacity);
+        oq_wb_f64(&b, it->price);
+        oq_wb_f64(&b, it->cost);
         unsigned char len = (unsigned char)strnlen(it->name, OQ_XSELL_NAME_MAX);
-        put(&b, &len, 1);
-        put(&b, it->name, len);
+        oq_wb_u8(&b, len);
+        oq_wb_bytes(&b, it->name, len);
     }
     for (int k = 0; k < m->n_disc; k++)
-        put_f64(&b, m->disc[k]);
-    put_u64(&b, t->n);
+        oq_wb_f64(&b, m->disc[k]);
+    oq_wb_u64(&b, t->n);
     for (size_t h = 0; h < t->cap; h++) {
         if (t->keys[h] == EMPTY) continue;
-        put_u64(&b, t->keys[h]);
-        put_u32(&b, t->visits[h]);
+        oq_wb_u64(&b, t->keys[h]);
+        oq_wb_u32(&b, t->visits[h]);
         for (int d = 0; d < t->D; d++)
-            put_f64(&b, t->q[h * (size_t)t->D + (size_t)d]);
+            oq_wb_f64(&b, t->q[h * (size_t)t->D + (size_t)d]);
         for (int d = 0; d < t->D; d++)
-            put_u32(&b, t->cnt[h * (size_t)t->D + (size_t)d]);
+            oq_wb_u32(&b, t->cnt[h * (size_t)t->D + (size_t)d]);
     }
-    put_u32(&b, oq_crc32(0, b.p, b.n));
-    if (b.oom) {
-        rc = oq_error_set(err, OQ_ENOMEM, path, 0, 0, "out of memory");
-        goto cleanup;
-    }
-    rc = oq_write_file_atomic(path, b.p, b.n, err);
-cleanup:
-    free(b.p);
+    oq_wb_crc32(&b);
+    int rc = b.bad ? oq_error_oom(err, path, NULL) : oq_write_file_atomic(path, b.p, b.n, err);
+    oq_wb_free(&b);
     return rc;
 }
 

@@ -90,12 +90,14 @@ static int csv_row(void *vctx, char **fields, const size_t *lens, size_t nf, lon
             c->colname[i] = strndup(s, len);
             if (!c->colname[i])
                 return oq_error_set(err, OQ_ENOMEM, c->name, line, 0, "out of memory");
-            if (c->label_col && !strcmp(c->colname[i], c->label_col)) c->label_idx = (long)i;
         }
-        if (c->label_col && c->label_idx < 0)
-            return oq_error_set(err, OQ_EPARSE, c->name, line, 1,
-                                "no column '%s' in the header (expected the label column)",
-                                c->label_col);
+        if (c->label_col) {
+            const oq_csv_col label = {c->label_col, 1, NULL};
+            int at;
+            int rc = oq_csv_header_map(c->name, line, c->colname, nf, &label, 1, 1, &at, err);
+            if (rc) return rc;
+            c->label_idx = at;
+        }
         r->n_attr = (uint32_t)(nf - (c->label_idx >= 0));
         if (r->n_attr == 0)
             return oq_error_set(err, OQ_EPARSE, c->name, line, 1,

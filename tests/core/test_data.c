@@ -2,6 +2,10 @@
  * case of issue 2 (each error names line and column), dates, dictionary. */
 #include "testutil.h"
 #include "offerq/core/data.h"
+#include "offerq/core/csv.h"
+#include "offerq/core/io.h"
+#include "util/rbuf.h"
+#include "util/wbuf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,6 +168,93 @@ static void test_error_self_format(void **state)
     assert_string_equal(err.file, "a.csv");
 }
 
+/* oq_csv_header_map: the mapper every reader uses for its header. */
+static void test_header_map(void **state)
+{
+    (void)state;
+    static const oq_csv_col cols[3] = {
+        {"id", 1, "customer_id|user_id"}, {"value", 1, NULL}, {"note", 0, NULL}};
+    static const struct {
+        const char *fields[4];
+        size_t nf;
+        int allow_unknown;
+        int idx[3];         /* expected on success */
+        long col;           /* 0: success, else the column the error names */
+        const char *needle; /* in the message */
+    } cases[] = {
+        {{"value", "id"}, 2, 0, {1, 0, -1}, 0, NULL},
+        {{"note", "user_id", "value"}, 3, 0, {1, 2, 0}, 0, NULL},
+        {{"customer_id", "x", "value"}, 3, 1, {0, 2, -1}, 0, NULL},
+        {{"id", "x", "value"},
+         3,
+         0,
+         {0},
+         2,
+         "unknown column \"x\" in header; expected the "
+         "columns id,value and optionally note"},
+        {{"id", "value", "user_id"}, 3, 0, {0}, 3, "column \"id\" appears twice"},
+        {{"value", "note"}, 2, 1, {0}, 3, "missing column \"id\""},
+        {{"ID", "value"}, 2, 1, {0}, 3, "missing column \"id\""}, /* case-sensitive */
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        oq_error err = {0};
+        int idx[3] = {7, 7, 7};
+        int rc = oq_csv_header_map("h.csv", 1, (char *const *)cases[k].fields, cases[k].nf, cols, 3,
+                                   cases[k].allow_unknown, idx, &err);
+        if (!cases[k].col) {
+            assert_int_equal(rc, 0);
+            for (int c = 0; c < 3; c++)
+                assert_int_equal(idx[c], cases[k].idx[c]);
+            continue;
+        }
+        if (rc != OQ_EPARSE || !strstr(err.msg, cases[k].needle))
+            fprintf(stderr, "case %zu: rc %d: %s\n", k, rc, err.msg);
+        assert_int_equal(rc, OQ_EPARSE);
+        assert_string_equal(err.file, "h.csv");
+        assert_int_equal(err.line, 1);
+        assert_int_equal(err.col, cases[k].col);
+        assert_non_null(strstr(err.msg, cases[k].needle));
+    }
+}
+
+/* util/wbuf.h writes little-endian bytes that util/rbuf.h reads back; a
+ * size past max is refused and every later append is a no-op. */
+static void test_wbuf(void **state)
+{
+    (void)state;
+    oq_wbuf w = {0};
+    oq_wb_bytes(&w, "AB", 2);
+    oq_wb_u8(&w, 0x01);
+    oq_wb_u16(&w, 0x0302);
+    oq_wb_u32(&w, 0x07060504u);
+    oq_wb_u64(&w, 0x0f0e0d0c0b0a0908ull);
+    oq_wb_f32(&w, 1.5f);
+    oq_wb_f64(&w, -2.25);
+    oq_wb_crc32(&w);
+    assert_false(w.bad);
+    assert_int_equal(w.n, 2 + 1 + 2 + 4 + 8 + 4 + 8 + 4);
+    static const unsigned char head[17] = {'A', 'B', 1,  2,  3,  4,  5,  6, 7,
+                                           8,   9,   10, 11, 12, 13, 14, 15};
+    assert_memory_equal(w.p, head, sizeof head);
+    oq_rbuf r = {w.p, w.n, 0, 0};
+    assert_non_null(oq_rb_take(&r, 5));
+    assert_int_equal(oq_rb_u32(&r), 0x07060504u);
+    assert_true(oq_rb_u64(&r) == 0x0f0e0d0c0b0a0908ull);
+    assert_true(oq_rb_f32(&r) == 1.5f);
+    assert_true(oq_rb_f64(&r) == -2.25);
+    assert_int_equal(oq_rb_u32(&r), oq_crc32(0, w.p, w.n - 4));
+    assert_false(r.bad);
+    oq_wb_free(&w);
+
+    oq_wbuf small = {.max = 6};
+    oq_wb_u32(&small, 1);
+    oq_wb_u32(&small, 2); /* 8 bytes > max */
+    assert_true(small.bad);
+    oq_wb_u8(&small, 3);
+    assert_int_equal(small.n, 4);
+    oq_wb_free(&small);
+}
+
 static void test_file_errors(void **state)
 {
     (void)state;
@@ -290,6 +381,8 @@ int main(void)
         cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_nul_byte),
         cmocka_unit_test(test_error_self_format),
+        cmocka_unit_test(test_header_map),
+        cmocka_unit_test(test_wbuf),
         cmocka_unit_test(test_file_errors),
         cmocka_unit_test(test_dates),
         cmocka_unit_test(test_dict),

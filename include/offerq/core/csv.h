@@ -51,6 +51,27 @@ int oq_csv_read(const char *path, const oq_csv_opts *opts, oq_csv_row_fn fn, voi
 int oq_csv_read_mem(const char *name, const char *data, size_t len, const oq_csv_opts *opts,
                     oq_csv_row_fn fn, void *ctx, oq_error *err) OQ_WUR;
 
+/* One column a reader knows: its header name, whether a header must have
+ * it, and other accepted spellings or NULL ("frequency_cal|frequency_in"
+ * separated by '|'). Messages use name. */
+typedef struct oq_csv_col {
+    const char *name;
+    int required;     /* 1: a header without it is refused */
+    const char *also; /* NULL, or alternative names separated by '|' */
+} oq_csv_col;
+
+/* Map a header record (the fields a row callback got; header names are
+ * compared whole and case-sensitively) to columns: idx[k], one per cols[k],
+ * becomes the field index of that column, or -1 for an absent optional one.
+ * allow_unknown: 1 ignores columns not in cols, 0 refuses them.
+ * Returns 0, or OQ_EPARSE with err naming file, line and column and the
+ * columns expected: an unknown column (its field), a column named twice (the
+ * second field) or a missing required column (column nf + 1, where it would
+ * go). On failure idx holds no meaning. */
+int oq_csv_header_map(const char *file, long line, char *const *fields, size_t nf,
+                      const oq_csv_col *cols, size_t ncols, int allow_unknown, int *idx,
+                      oq_error *err) OQ_WUR;
+
 /* Write a field to fp with RFC 4180 quoting when it needs it. */
 #include <stdio.h>
 void oq_csv_write_field(FILE *fp, const char *s);

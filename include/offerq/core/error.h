@@ -43,6 +43,12 @@ typedef struct oq_error {
 int oq_error_set(oq_error *err, int code, const char *file, long line, long col, const char *fmt,
                  ...) OQ_PRINTF(6, 7);
 
+/* An allocation failed: fill err (if not NULL) with "out of memory", or
+ * "out of memory (what)" when what names what was being allocated, and
+ * return OQ_ENOMEM. file (the input or output being handled, or NULL) is
+ * named like in oq_error_set; line and column are left unknown. */
+int oq_error_oom(oq_error *err, const char *file, const char *what);
+
 /* "file:line:col: msg" (parts that are unknown are left out) into buf. */
 void oq_error_format(const oq_error *err, char *buf, size_t len);
 

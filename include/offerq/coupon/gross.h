@@ -5,9 +5,8 @@
  * Why it exists. The nightly reward is r^(x, c) = P(order | x, c) (g(x) -
  * value(c)) (response.h), where g(x) comes from a log-log regression on the
  * customer's average order value. Order values differ by category and so do
- * margins; the browsing stream says which category comes next. On the
- * generated example log the model below raised the policy from 87.7 % to
- * 89.5 % of the oracle's uplift (Python prototype of the same formulas).
+ * margins; the browsing stream says which category comes next. (What it
+ * changed on the generated logs: docs/readme/dynaq.md.)
  *
  * Data. The purchases file <stem>.orders.csv (user_id,date,value; value =
  * order value before margin), the customer log (order rows give the gross
@@ -60,10 +59,9 @@
  *     The posterior is held sparse, pi_k = u + w_k with w_k kept for at most
  *     OQ_GROSS_FAV_CAP (32) browsed categories (a new one past that folds
  *     the smallest w_k into u, keeping sum pi = 1; exact below 33 browsed
- *     categories), so that K may be 65535. On the example log this raised
- *     the policy from 89.8 % to 90.2 % of the oracle's uplift (mean of six
- *     seeds; the previous model took the shares of a window's events) and
- *     the fit finds the generator's drift 0.03 and weight 0.8.
+ *     categories), so that K may be 65535. A filter rather than the shares
+ *     of a window's events because the favourite drifts (docs/readme/dynaq.md
+ *     has the comparison).
  *  6. Prediction for customer u on day t from its orders strictly before t
  *     (n of them, abar = mean of log v - b_k): a normal-normal posterior of
  *     the level,
@@ -194,10 +192,9 @@ int oq_gross_predict(const oq_gross *m, const oq_log *log, const oq_log_index *i
  *     p(e | earlier) = (1 - conc) / K + conc pi_e.
  * Positive: the customer keeps to a favourite that drifts; negative: browses
  * widely; its size grows with the evidence. 0 without events (or drift 0).
- * The P(order) learner's feature 11 (response.h): on the example logs it
- * told persuadable customers from the rest better than the browse repeat
- * rate (90.2 % -> 91.9 % of the oracle's uplift, six seeds). Errors as
- * oq_gross_predict. */
+ * The P(order) learner's feature 11 (response.h): it weighs every event
+ * against the drifting favourite where the browse repeat rate counts only
+ * neighbouring days (docs/readme/dynaq.md). Errors as oq_gross_predict. */
 #define OQ_GROSS_EVIDENCE_HI 0.8
 #define OQ_GROSS_EVIDENCE_LO 0.2
 int oq_gross_evidence(const oq_gross *m, const oq_log *log, const oq_log_index *ix,

@@ -21,12 +21,8 @@
  *                       (oq_resp_fit), the model of the previous release.
  * Why trees: the response is an interaction (a narrow browser with no
  * reaction to earlier coupons vs. a wide browser who ordered when given
- * one), which the additive logistic model cannot express. On the generated
- * example log (seed 1), with the same features and g (gross.h), the policy
- * reaches 89.7 % of the oracle's uplift with trees against 84.2 % with the
- * logistic model. The monotone constraint with 400 trees, against a one-hot
- * coupon with 300, moved seeds 1-4 from 89.5/89.9/90.1/87.0 % to
- * 89.7/90.2/90.5/89.3 % (docs/readme/dynaq.md).
+ * one), which the additive logistic model cannot express. The policies
+ * each learner and setting gave: docs/readme/dynaq.md.
  *
  * Data-parallel: XGBoost's hist method sums gradient histograms over rows,
  * so a multi-node fit (its collective/rabit allreduce) is the same model.
@@ -61,8 +57,8 @@ typedef struct oq_pmodel_opts {
     int threads;             /* XGBoost's threads; 0: OpenMP's default (OMP_NUM_THREADS).
                                 Like every OpenMP loop here, its threads spin at barriers:
                                 when another busy process shares the cores, two threads
-                                were slower than one (70k rows on 2 loaded cores: 8.6 s
-                                against 3.4 s); set OMP_NUM_THREADS=1 on a shared box */
+                                can be slower than one (docs/readme/dynaq.md); set
+                                OMP_NUM_THREADS=1 on a shared box */
     uint64_t seed;           /* 1 */
     size_t max_rows;         /* rows used for the fit, 1,000,000 */
     int quiet;               /* no progress on stderr */

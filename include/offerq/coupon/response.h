@@ -4,9 +4,9 @@
  * Why it exists. A coupon pays only on customers whom it persuades; most
  * customers order as often without one (and some less). The profit
  * Transformer (profit.h) sees a 30-day category stream and 5 state features,
- * none of which tells how THIS customer answered earlier contacts; on the
- * generated example log its policy reaches 1 % of the oracle's uplift,
- * below a fixed 5-coupon (docs/readme/dynaq.md). This model splits the
+ * none of which tells how THIS customer answered earlier contacts, and on
+ * the generated logs its policy does not beat a fixed coupon
+ * (docs/readme/profit.md). This model splits the
  * reward as the business does,
  *     r^(x, c) = P(order | x, c) x (g(x) - value(c)).
  * This header holds the features x and a ridge logistic regression per

@@ -99,7 +99,7 @@ int cmd_predict(int argc, char **argv)
         goto fail;
     }
     if (!(pred = malloc((s->n ? s->n : 1) * OQ_N_COUPONS * sizeof *pred))) {
-        oq_error_set(&err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        oq_error_oom(&err, NULL, NULL);
         goto fail;
     }
     double t0 = oq_now();
