@@ -174,8 +174,18 @@ static void test_bad_config(void **state)
     oq_error err = {0};
     assert_int_equal(oq_gen_write(&cfg, "/tmp/never-written.csv", &err), OQ_EINVAL);
     assert_false(oq_file_exists("/tmp/never-written.csv"));
+    /* a folder that cannot be created (its parent is a file) */
+    char *t = tu_tmpdir(), bad[4096];
+    snprintf(bad, sizeof bad, "%s/file", t);
+    FILE *fp = fopen(bad, "w");
+    assert_non_null(fp);
+    fclose(fp);
+    snprintf(bad, sizeof bad, "%s/file/dir/x.csv", t);
     oq_gen_config_default(&cfg);
-    assert_int_not_equal(oq_gen_write(&cfg, "/nonexistent-dir/x.csv", &err), 0);
+    assert_int_equal(oq_gen_write(&cfg, bad, &err), OQ_EIO);
+    assert_non_null(strstr(err.msg, "cannot create folder"));
+    tu_rmdir(t);
+    free(t);
 }
 
 int main(void)
