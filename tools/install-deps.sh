@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # install-deps.sh - install offerq's build and test dependencies (Debian 12).
-# The package list is the README's "Dependencies" table.
+# The package list is the README's "Dependencies" table; tools/deps-check.sh
+# (run by CI) fails when the build, lint or tests use a package missing here.
 set -euo pipefail
 PKGS=(
   cmake make gcc pkg-config   # build
@@ -12,6 +13,7 @@ PKGS=(
   libxgboost-dev              # gradient-boosted trees (response model's P(order))
   clang libclang-rt-14-dev    # libFuzzer targets (tools/fuzz.sh)
   clang-tidy cppcheck         # static analysis (tools/lint.sh)
+  clang-format git            # tools/lint.sh: format check over `git ls-files`
   libomp-14-dev               # <omp.h> for clang-tidy (the compile commands carry -fopenmp)
   libpq-dev                   # PostgreSQL client (offerq db)
   libhiredis-dev              # Redis client (offerq publish, serve --redis)
