@@ -7,20 +7,21 @@
 
 static void help(FILE *fp)
 {
-    fprintf(fp, "Usage: offerq eval --log LOG.csv --run DIR [--truth FILE] [--json FILE]\n\n"
-                "On a log written by `offerq gen`, rebuilds the truth from its sidecar\n"
-                "(LOG.truth.json, or --truth) and prints the TRUE expected next-day profit and\n"
-                "coupon spend of: no coupon, each fixed coupon, the random logging policy, the\n"
-                "seed-faithful loop (re-run with the run's settings), offerq's recommendations\n"
-                "in DIR, and the oracle; uplift is profit minus the no-coupon profit.\n"
-                "Then off-policy estimates (IPS, doubly robust) of the run's Q-greedy policy and\n"
-                "of each fixed coupon from the log's logged propensities, next to the truth.\n\n"
-                "Options:\n"
-                "  --truth FILE   truth file (default: the log's sidecar)\n"
-                "  --json FILE    also write the results as JSON\n"
-                "  --quiet        no progress on stderr\n\n"
-                "Example:\n  offerq run --log example/log.csv --out-dir example/run\n"
-                "  offerq eval --log example/log.csv --run example/run --json example/eval.json\n");
+    fprintf(fp,
+            "Usage: offerq eval --log LOG.csv --run DIR [--truth FILE] [--json FILE]\n\n"
+            "On a log written by `offerq gen`, rebuilds the truth from its sidecar\n"
+            "(LOG.truth.json, or --truth) and prints the TRUE expected next-day profit and\n"
+            "coupon spend of: no coupon, each fixed coupon, the random logging policy, the\n"
+            "seed-faithful loop (re-run with the run's settings), offerq's recommendations\n"
+            "in DIR, and the oracle; uplift is profit minus the no-coupon profit.\n"
+            "Then off-policy estimates (IPS, doubly robust) of the run's Q-greedy policy and\n"
+            "of each fixed coupon from the log's logged propensities, next to the truth.\n\n"
+            "Options:\n"
+            "  --truth FILE   truth file (default: the log's sidecar)\n"
+            "  --json FILE    also write the results as JSON\n"
+            "  --quiet        no progress on stderr\n\n"
+            "Example:\n  offerq run --log example/log.csv --out-dir example/run\n"
+            "  offerq eval --log example/log.csv --run example/run --json example/run/eval.json\n");
 }
 
 int cmd_eval(int argc, char **argv)
