@@ -307,6 +307,12 @@ typedef struct oq_xsell_learn_opts {
     double eps0, eps_min; /* plain Q epsilon schedule */
     double kappa;         /* visits at which the schedule is half-way */
     double omega;         /* step size exponent (15), in (0.5, 1] */
+    /* Candidate bundle items (N, N), borrowed: cand[e * N + j] != 0 lets item
+     * j be bundled with a request of e; the others are removed from H(s, e)
+     * while learning, so the table never tries them and never answers them
+     * (the paper's ROCK cluster C, include/offerq/xsell/learn.h). NULL (the
+     * default): every item is a candidate. */
+    const uint8_t *cand;
 } oq_xsell_learn_opts;
 
 void oq_xsell_learn_opts_default(oq_xsell_learn_opts *o, int method);
