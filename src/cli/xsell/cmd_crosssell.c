@@ -36,7 +36,10 @@ static void help(FILE *fp)
         "             optimum; writes DIR/fig2a.{csv,svg}, fig2b.{csv,svg}, summary.json.\n"
         "  --seed S     random seed (default 1)    --seeds R   seeds averaged (default 10)\n"
         "  --quick      small fast configuration (4 items x 4 units)\n"
-        "  --threads T  OpenMP threads             --quiet     no progress\n\n"
+        "  --threads T  OpenMP threads             --quiet     no progress\n"
+        "  --rock-baskets B  a third arm, K-Q within ROCK clusters of B baskets simulated\n"
+        "               from the planted rules (default 500; 0: no such arm)\n"
+        "  --rock-theta T --rock-k K   ROCK over those baskets (default 0.5, 3)\n\n"
         "learn        trains a table in the section 4.2 simulator built from the items\n"
         "             (item,price,cost,inventory[,arrival]) and the rules of `offerq rules`\n"
         "             (type,lhs,rhs,support,confidence,lift,count; single-item rules are\n"
@@ -93,7 +96,7 @@ static int parse_list(const char *s, double *out, int max)
 
 static int cmd_experiment(int argc, char **argv)
 {
-    enum { O_OUT = 256, O_SEED, O_QUICK, O_SEEDS, O_THREADS, O_QUIET };
+    enum { O_OUT = 256, O_SEED, O_QUICK, O_SEEDS, O_THREADS, O_QUIET, O_RB, O_RT, O_RK };
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},
                                          {"out", required_argument, 0, O_OUT},
                                          {"seed", required_argument, 0, O_SEED},
@@ -101,10 +104,14 @@ static int cmd_experiment(int argc, char **argv)
                                          {"seeds", required_argument, 0, O_SEEDS},
                                          {"threads", required_argument, 0, O_THREADS},
                                          {"quiet", no_argument, 0, O_QUIET},
+                                         {"rock-baskets", required_argument, 0, O_RB},
+                                         {"rock-theta", required_argument, 0, O_RT},
+                                         {"rock-k", required_argument, 0, O_RK},
                                          {0, 0, 0, 0}};
     const char *cmd = "crosssell experiment", *out = NULL;
     uint64_t seed = 1;
-    long seeds = -1, threads = 0;
+    long seeds = -1, threads = 0, rock_baskets = -1, rock_k = -1;
+    double rock_theta = -1;
     int quick = 0, quiet = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -130,6 +137,15 @@ static int cmd_experiment(int argc, char **argv)
         case O_QUIET:
             quiet = 1;
             break;
+        case O_RB:
+            if (cli_long(cmd, "--rock-baskets", optarg, 0, 100000, &rock_baskets)) return 2;
+            break;
+        case O_RT:
+            if (cli_double(cmd, "--rock-theta", optarg, 0, 0.999999, &rock_theta)) return 2;
+            break;
+        case O_RK:
+            if (cli_long(cmd, "--rock-k", optarg, 1, OQ_XSELL_MAX_ITEMS, &rock_k)) return 2;
+            break;
         default:
             return cli_usage_error(cmd, "unknown option");
         }
@@ -146,6 +162,9 @@ static int cmd_experiment(int argc, char **argv)
     if (seeds > 0) cfg.n_seeds = (int)seeds;
     cfg.threads = (int)threads;
     cfg.quiet = quiet;
+    if (rock_baskets >= 0) cfg.rock_baskets = (size_t)rock_baskets;
+    if (rock_theta >= 0) cfg.rock_theta = rock_theta;
+    if (rock_k > 0) cfg.rock_k = (size_t)rock_k;
     oq_xsell_exp_result res;
     oq_error err = {0};
     if (oq_xsell_experiment(&cfg, out, &res, &err)) return cli_fail(&err, NULL);
@@ -158,6 +177,16 @@ static int cmd_experiment(int argc, char **argv)
                cfg.n_rules[p], res.conv[0][p].mean, res.conv[1][p].mean, res.kq[0][p].mean,
                res.ql[0][p].mean, res.stat_rule[0][p].mean, res.dp[0][p].mean, res.kq[2][p].mean,
                res.kq[1][p].mean, res.dp[1][p].mean);
+    if (cfg.rock_baskets) {
+        printf("K-Q within ROCK clusters (%zu simulated baskets, theta %g, k %zu):\n",
+               cfg.rock_baskets, cfg.rock_theta, cfg.rock_k);
+        printf("%8s %12s | %10s %10s %10s | %14s\n", "n_rules", "KQ seasons", "KQ(pos)",
+               "KQ(mixed)", "KQ(neg)", "cand/item(pos)");
+        for (int p = 0; p < cfg.n_points; p++)
+            printf("%8d %12.0f | %10.2f %10.2f %10.2f | %14.2f\n", cfg.n_rules[p],
+                   res.conv_rock[p].mean, res.kq_rock[0][p].mean, res.kq_rock[1][p].mean,
+                   res.kq_rock[2][p].mean, res.rock_cand[0][p].mean);
+    }
     fprintf(stderr,
             "offerq crosssell: wrote %s/fig2a.csv, fig2a.svg, fig2b.csv, fig2b.svg, "
             "summary.json (%.1f s)\n",
