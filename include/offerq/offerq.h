@@ -37,6 +37,7 @@
 #include "offerq/xsell/rules.h"
 #include "offerq/xsell/rock.h"
 #include "offerq/xsell/crosssell.h"
+#include "offerq/xsell/learn.h"
 
 #include "offerq/prod/db.h"
 #include "offerq/prod/publish.h"

@@ -4,6 +4,7 @@
  * confidence intervals; CSV, SVG and JSON outputs. */
 #include "util/json.h"
 #include "offerq/xsell/crosssell.h"
+#include "offerq/xsell/learn.h"
 #include "offerq/core/csv.h"
 #include "offerq/core/io.h"
 #include "offerq/core/rng.h"
@@ -24,6 +25,9 @@ void oq_xsell_exp_default(oq_xsell_exp_config *c, int quick)
     oq_xsell_sim_default(&c->sim);
     c->seed = 1;
     c->static_level = 2; /* 20% off */
+    c->rock_baskets = 500;
+    c->rock_theta = 0.5;
+    c->rock_k = 3;
     if (quick) {
         /* 4 items of 4 units (625 states), shorter seasons: seconds, for tests */
         oq_xsell_sim *s = &c->sim;
@@ -100,18 +104,22 @@ typedef struct task_out {
     int censored[2];
     double kq[OQ_XSELL_N_SC], ql[OQ_XSELL_N_SC], st[OQ_XSELL_N_SC], dp[OQ_XSELL_N_SC];
     double kq_profit[OQ_XSELL_N_SC];
+    double conv_rock;
+    int censored_rock;
+    double kq_rock[OQ_XSELL_N_SC], rock_cand[OQ_XSELL_N_SC];
 } task_out;
 
 /* Train a fresh table for `episodes` seasons (or until the greedy policy
  * reaches `target` when eval_every > 0); returns its exact revenue. */
-static int train(const oq_xsell_sim *sim, const oq_xsell_kb *kb, int method, uint64_t seed,
-                 uint64_t stream, long episodes, long eval_every, double target, uint8_t *dec,
-                 double *revenue, double *profit, long *conv_at, oq_error *err)
+static int train(const oq_xsell_sim *sim, const oq_xsell_kb *kb, int method, const uint8_t *cand,
+                 uint64_t seed, uint64_t stream, long episodes, long eval_every, double target,
+                 uint8_t *dec, double *revenue, double *profit, long *conv_at, oq_error *err)
 {
     oq_xsell_qtable *t = NULL;
     gsl_rng *r = oq_rng_new(seed, stream);
     oq_xsell_learn_opts o;
     oq_xsell_learn_opts_default(&o, method);
+    o.cand = cand;
     int rc = oq_xsell_qtable_new(&sim->mdp, &t, err);
     if (!rc && !r) rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
     if (conv_at) *conv_at = -1;
@@ -132,6 +140,42 @@ static int train(const oq_xsell_sim *sim, const oq_xsell_kb *kb, int method, uin
     }
     oq_xsell_qtable_free(t);
     gsl_rng_free(r);
+    return rc;
+}
+
+/* The third arm: K-Q within the ROCK clusters of baskets simulated from the
+ * planted rules (the paper's section 2 before section 3; learn.h). The
+ * streams are new ones, so the other arms draw exactly what they did. */
+static int rock_arm(const oq_xsell_exp_config *c, const oq_xsell_sim *sim, const oq_xsell_kb *kb,
+                    int sc, uint64_t base, double target, uint8_t *dec, task_out *o, oq_error *err)
+{
+    oq_baskets *b = NULL;
+    oq_xsell_candidates cand;
+    oq_rock_params rp;
+    oq_rock_params_default(&rp);
+    rp.theta = c->rock_theta;
+    rp.k = c->rock_k;
+    gsl_rng *r = oq_rng_new(c->seed, base + 3 + 4 * (uint64_t)sc); /* 3, 7, 11 */
+    int rc = r ? oq_xsell_learn_sim_baskets(sim, c->rock_baskets, r, &b, err)
+               : oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    gsl_rng_free(r);
+    if (!rc) rc = oq_xsell_learn_candidates_rock(&sim->mdp, b, &rp, &cand, err);
+    oq_baskets_free(b);
+    if (rc) return rc;
+    int N = sim->mdp.n_items, allowed = 0;
+    for (int q = 0; q < N * N; q++)
+        allowed += cand.allow[q];
+    o->rock_cand[sc] = (double)allowed / N;
+    if (sc == OQ_XSELL_SC_POS) {
+        long at;
+        rc = train(sim, kb, OQ_XSELL_KQ, cand.allow, c->seed, base + 2, c->max_episodes,
+                   c->eval_every, target, dec, NULL, NULL, &at, err);
+        o->censored_rock = at < 0;
+        o->conv_rock = at < 0 ? (double)c->max_episodes : (double)at;
+    }
+    if (!rc)
+        rc = train(sim, kb, OQ_XSELL_KQ, cand.allow, c->seed, base + 12 + (uint64_t)sc,
+                   c->episodes_2b, 0, 0, dec, &o->kq_rock[sc], NULL, NULL, err);
     return rc;
 }
 
@@ -159,7 +203,7 @@ static int run_task(const oq_xsell_exp_config *c, int point, int seed_idx, doubl
             double target = none_rev + c->conv_share * (vstar - none_rev);
             for (int m = 0; !rc && m < 2; m++) {
                 long at;
-                rc = train(&sim, &kb, m, c->seed, base + (uint64_t)m, c->max_episodes,
+                rc = train(&sim, &kb, m, NULL, c->seed, base + (uint64_t)m, c->max_episodes,
                            c->eval_every, target, dec, NULL, NULL, &at, err);
                 o->censored[m] = at < 0;
                 o->conv[m] = at < 0 ? (double)c->max_episodes : (double)at;
@@ -167,15 +211,18 @@ static int run_task(const oq_xsell_exp_config *c, int point, int seed_idx, doubl
         }
         /* fig 2b: revenue after a fixed training budget */
         if (!rc)
-            rc = train(&sim, &kb, OQ_XSELL_KQ, c->seed, base + 4 + (uint64_t)sc, c->episodes_2b, 0,
-                       0, dec, &o->kq[sc], &o->kq_profit[sc], NULL, err);
+            rc = train(&sim, &kb, OQ_XSELL_KQ, NULL, c->seed, base + 4 + (uint64_t)sc,
+                       c->episodes_2b, 0, 0, dec, &o->kq[sc], &o->kq_profit[sc], NULL, err);
         if (!rc)
-            rc = train(&sim, &kb, OQ_XSELL_QLEARN, c->seed, base + 8 + (uint64_t)sc, c->episodes_2b,
-                       0, 0, dec, &o->ql[sc], NULL, NULL, err);
+            rc = train(&sim, &kb, OQ_XSELL_QLEARN, NULL, c->seed, base + 8 + (uint64_t)sc,
+                       c->episodes_2b, 0, 0, dec, &o->ql[sc], NULL, NULL, err);
         if (!rc) {
             oq_xsell_policy_static(&sim.mdp, &kb, c->static_level, dec);
             rc = oq_xsell_evaluate(&sim, dec, &o->st[sc], NULL, err);
         }
+        if (!rc && c->rock_baskets > 0)
+            rc = rock_arm(c, &sim, &kb, sc, base, none_rev + c->conv_share * (vstar - none_rev),
+                          dec, o, err);
     }
     free(dec);
     return rc;
@@ -310,13 +357,17 @@ static int write_outputs(const oq_xsell_exp_config *c, const char *dir,
             fprintf(af.fp, "%d,%s,%.1f,%.1f,%.1f,%d,%d\n", c->n_rules[p], m ? "qlearning" : "kq",
                     res->conv[m][p].mean, res->conv[m][p].lo, res->conv[m][p].hi,
                     res->censored[m][p], c->n_seeds);
+    for (int p = 0; c->rock_baskets && p < P; p++)
+        fprintf(af.fp, "%d,kq_rock,%.1f,%.1f,%.1f,%d,%d\n", c->n_rules[p], res->conv_rock[p].mean,
+                res->conv_rock[p].lo, res->conv_rock[p].hi, res->censored_rock[p], c->n_seeds);
     if ((rc = oq_afile_commit(&af, err))) return rc;
-    series s2a[2] = {{"K-Q-learning", "#d62728", res->conv[0], 0},
-                     {"plain Q-learning", "#1f77b4", res->conv[1], 1}};
+    series s2a[3] = {{"K-Q-learning", "#d62728", res->conv[0], 0},
+                     {"plain Q-learning", "#1f77b4", res->conv[1], 1},
+                     {"K-Q in ROCK sets", "#9467bd", res->conv_rock, 0}};
     snprintf(path, sizeof path, "%s/fig2a.svg", dir);
     if ((rc = write_svg(path, "Fig. 2a: seasons to converge (positive rules)",
                         "number of planted positive rules", "training seasons", P, c->n_rules, s2a,
-                        2, err)))
+                        c->rock_baskets ? 3 : 2, err)))
         return rc;
     /* fig 2b */
     snprintf(path, sizeof path, "%s/fig2b.csv", dir);
@@ -326,11 +377,11 @@ static int write_outputs(const oq_xsell_exp_config *c, const char *dir,
     for (int sc = 0; sc < OQ_XSELL_N_SC; sc++)
         for (int p = 0; p < P; p++) {
             const oq_xsell_stat none = {res->none_revenue, res->none_revenue, res->none_revenue};
-            const oq_xsell_stat *pol[5] = {&res->kq[sc][p], &res->ql[sc][p], &res->stat_rule[sc][p],
-                                           &none, &res->dp[sc][p]};
-            static const char *pname[5] = {"kq", "qlearning", "static", "none", "dp"};
+            const oq_xsell_stat *pol[6] = {&res->kq[sc][p], &res->ql[sc][p], &res->stat_rule[sc][p],
+                                           &none,           &res->dp[sc][p], &res->kq_rock[sc][p]};
+            static const char *pname[6] = {"kq", "qlearning", "static", "none", "dp", "kq_rock"};
             double dp = res->dp[sc][p].mean, gain = dp - res->none_revenue;
-            for (int k = 0; k < 5; k++) {
+            for (int k = 0; k < (c->rock_baskets ? 6 : 5); k++) {
                 fprintf(af.fp, "%s,%d,%s,%.4f,%.4f,%.4f,%.3f,", sc_name[sc], c->n_rules[p],
                         pname[k], pol[k]->mean, pol[k]->lo, pol[k]->hi,
                         100 * (dp - pol[k]->mean) / dp);
@@ -344,14 +395,15 @@ static int write_outputs(const oq_xsell_exp_config *c, const char *dir,
     oq_xsell_stat none_line[OQ_XSELL_EXP_MAX_POINTS];
     for (int p = 0; p < P; p++)
         none_line[p] = (oq_xsell_stat){res->none_revenue, res->none_revenue, res->none_revenue};
-    series s2b[5] = {{"K-Q, positive", "#d62728", res->kq[OQ_XSELL_SC_POS], 0},
+    series s2b[6] = {{"K-Q, positive", "#d62728", res->kq[OQ_XSELL_SC_POS], 0},
                      {"K-Q, mixed", "#ff7f0e", res->kq[OQ_XSELL_SC_MIX], 0},
                      {"K-Q, negative", "#1f77b4", res->kq[OQ_XSELL_SC_NEG], 0},
                      {"no cross-selling", "#555555", none_line, 1},
-                     {"DP optimum, positive", "#2ca02c", res->dp[OQ_XSELL_SC_POS], 1}};
+                     {"DP optimum, positive", "#2ca02c", res->dp[OQ_XSELL_SC_POS], 1},
+                     {"K-Q in ROCK sets, pos.", "#9467bd", res->kq_rock[OQ_XSELL_SC_POS], 0}};
     snprintf(path, sizeof path, "%s/fig2b.svg", dir);
     if ((rc = write_svg(path, "Fig. 2b: expected revenue per season", "number of planted rules",
-                        "expected revenue", P, c->n_rules, s2b, 5, err)))
+                        "expected revenue", P, c->n_rules, s2b, c->rock_baskets ? 6 : 5, err)))
         return rc;
     /* summary */
     json_t *j = json_object();
@@ -362,6 +414,9 @@ static int write_outputs(const oq_xsell_exp_config *c, const char *dir,
     json_object_set_new(j, "max_episodes", json_integer(c->max_episodes));
     json_object_set_new(j, "episodes_2b", json_integer(c->episodes_2b));
     json_object_set_new(j, "conv_share", json_real(c->conv_share));
+    json_object_set_new(j, "rock_baskets", json_integer((json_int_t)c->rock_baskets));
+    json_object_set_new(j, "rock_theta", json_real(c->rock_theta));
+    json_object_set_new(j, "rock_k", json_integer((json_int_t)c->rock_k));
     json_object_set_new(j, "none_revenue", json_real(res->none_revenue));
     json_object_set_new(j, "none_profit", json_real(res->none_profit));
     json_object_set_new(j, "seconds", json_real(res->seconds));
@@ -371,6 +426,8 @@ static int write_outputs(const oq_xsell_exp_config *c, const char *dir,
         json_object_set_new(o, "n_rules", json_integer(c->n_rules[p]));
         json_object_set_new(o, "kq_episodes", json_real(res->conv[0][p].mean));
         json_object_set_new(o, "qlearning_episodes", json_real(res->conv[1][p].mean));
+        if (c->rock_baskets)
+            json_object_set_new(o, "kq_rock_episodes", json_real(res->conv_rock[p].mean));
         for (int sc = 0; sc < OQ_XSELL_N_SC; sc++) {
             json_t *s = json_object();
             json_object_set_new(s, "kq", json_real(res->kq[sc][p].mean));
@@ -378,6 +435,11 @@ static int write_outputs(const oq_xsell_exp_config *c, const char *dir,
             json_object_set_new(s, "qlearning", json_real(res->ql[sc][p].mean));
             json_object_set_new(s, "static", json_real(res->stat_rule[sc][p].mean));
             json_object_set_new(s, "dp", json_real(res->dp[sc][p].mean));
+            if (c->rock_baskets) {
+                json_object_set_new(s, "kq_rock", json_real(res->kq_rock[sc][p].mean));
+                json_object_set_new(s, "rock_candidates_per_item",
+                                    json_real(res->rock_cand[sc][p].mean));
+            }
             json_object_set_new(
                 s, "kq_gap_to_dp_pct",
                 json_real(100 * (res->dp[sc][p].mean - res->kq[sc][p].mean) / res->dp[sc][p].mean));
@@ -471,7 +533,12 @@ int oq_xsell_experiment(const oq_xsell_exp_config *c, const char *out_dir, oq_xs
             COLLECT(o->st[sc], res->stat_rule[sc][p]);
             COLLECT(o->dp[sc], res->dp[sc][p]);
             COLLECT(o->kq_profit[sc], res->kq_profit[sc][p]);
+            COLLECT(o->kq_rock[sc], res->kq_rock[sc][p]);
+            COLLECT(o->rock_cand[sc], res->rock_cand[sc][p]);
         }
+        COLLECT(o->conv_rock, res->conv_rock[p]);
+        for (int i = 0; i < R; i++)
+            res->censored_rock[p] += outs[p * R + i].censored_rock;
     }
 #undef COLLECT
     free(buf);

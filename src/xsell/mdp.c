@@ -655,6 +655,11 @@ int oq_xsell_learn_episode(oq_xsell_qtable *t, const oq_xsell_sim *s, const oq_x
             size_t h = table_upsert(t, key, &created);
             if (h == (size_t)-1) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
             oq_xsell_valid(m, inv, e, valid);
+            if (o->cand) /* H restricted to e's candidate set (the paper's C) */
+                for (int j = 0; j < N; j++)
+                    if (!o->cand[e * N + j])
+                        for (int k = 0; k < m->n_disc; k++)
+                            valid[1 + j * m->n_disc + k] = 0;
             double *q = t->q + h * (size_t)D;
             (void)created; /* a new entry starts at Q = 0, visits 0 */
             if (pending)

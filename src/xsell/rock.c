@@ -267,6 +267,25 @@ cleanup:
     return 0;
 }
 
+int oq_rock_records_from_baskets(const oq_baskets *b, oq_rock_records **out, oq_error *err)
+{
+    *out = NULL;
+    oq_rock_records *r = calloc(1, sizeof *r);
+    if (!r) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    r->n = b->n;
+    r->nnz = b->nnz;
+    r->off = malloc((b->n + 1) * sizeof *r->off);
+    r->item = malloc((b->nnz ? b->nnz : 1) * sizeof *r->item);
+    if (!r->off || !r->item) {
+        oq_rock_records_free(r);
+        return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    }
+    memcpy(r->off, b->off, (b->n + 1) * sizeof *r->off);
+    if (b->nnz) memcpy(r->item, b->item, b->nnz * sizeof *r->item);
+    *out = r;
+    return 0;
+}
+
 /* ---- parameters, results -------------------------------------------------------------- */
 
 void oq_rock_params_default(oq_rock_params *p)

@@ -33,6 +33,15 @@ done
 check "some butter-out-of-stock states were learned" grep -q '"learned": true' <<< "$out"
 check "butter out of stock is never offered with bread" bash -c "! grep -q '\"bundle\": *\"butter\"' <<< '$out'"
 check "--rules and --baskets together are refused" bash -c "'$BIN' crosssell learn --items '$T/items.csv' --rules x --baskets y --out '$T/z.oxq' 2>/dev/null; test \$? -eq 2"
+# ROCK candidate sets (the paper's section 2): bread and butter are bought
+# together, so with 3 clusters they share one and butter is still bundled.
+"$BIN" crosssell learn --items "$T/items.csv" --baskets "$T/baskets.csv" --episodes 2000 \
+  --quiet --candidates rock --rock-k 3 --out "$T/r.oxq" --summary "$T/r.json" > "$T/rock.out" 2> "$T/rock.err"
+check "learn with --candidates rock succeeds" test -s "$T/r.oxq"
+check "  naming the item clusters" grep -q 'item clusters:.* bread=2 butter=2' "$T/rock.err"
+check "  and the summary says so" grep -q '"candidates": "rock"' "$T/r.json"
+check "  bread is still bundled with butter" bash -c "'$BIN' crosssell offer --table '$T/r.oxq' --item bread --inventory 6,6,4,5 --json | grep -q '\"bundle\": *\"butter\"'"
+check "--candidates rock without baskets is refused" bash -c "'$BIN' crosssell learn --items '$T/items.csv' --rules '$T/t.rules.csv' --candidates rock --out '$T/z.oxq' 2>/dev/null; test \$? -eq 2"
 # Issue 21, items 0 and 13: a price of 1e308 crashed learn (SIGSEGV); a
 # non-UTF-8 item name was accepted. Both are input errors: exit 1, named.
 printf 'item,price,cost,inventory\na,1e308,1,10\nb,10,5,10\n' > "$T/huge.csv"

@@ -307,6 +307,12 @@ typedef struct oq_xsell_learn_opts {
     double eps0, eps_min; /* plain Q epsilon schedule */
     double kappa;         /* visits at which the schedule is half-way */
     double omega;         /* step size exponent (15), in (0.5, 1] */
+    /* Candidate bundle items (N, N), borrowed: cand[e * N + j] != 0 lets item
+     * j be bundled with a request of e; the others are removed from H(s, e)
+     * while learning, so the table never tries them and never answers them
+     * (the paper's ROCK cluster C, include/offerq/xsell/learn.h). NULL (the
+     * default): every item is a candidate. */
+    const uint8_t *cand;
 } oq_xsell_learn_opts;
 
 void oq_xsell_learn_opts_default(oq_xsell_learn_opts *o, int method);
@@ -335,6 +341,13 @@ typedef struct oq_xsell_exp_config {
     int static_level;  /* discount level of the static bundle rule */
     int threads;       /* OpenMP threads (<= 0: default) */
     int quiet;
+    /* K-Q within ROCK clusters (include/offerq/xsell/learn.h), a third arm of
+     * both figures: per seed and scenario, rock_baskets baskets simulated
+     * from the planted rules are clustered with ROCK (rock_theta, rock_k);
+     * rock_baskets = 0 leaves the arm out. */
+    size_t rock_baskets;
+    double rock_theta;
+    size_t rock_k;
 } oq_xsell_exp_config;
 
 /* Mean and 95% confidence interval (t quantile) over seeds. */
@@ -355,6 +368,12 @@ typedef struct oq_xsell_exp_result {
     oq_xsell_stat stat_rule[OQ_XSELL_N_SC][OQ_XSELL_EXP_MAX_POINTS];
     oq_xsell_stat dp[OQ_XSELL_N_SC][OQ_XSELL_EXP_MAX_POINTS];
     oq_xsell_stat kq_profit[OQ_XSELL_N_SC][OQ_XSELL_EXP_MAX_POINTS];
+    /* K-Q within ROCK clusters (when rock_baskets > 0): fig 2a, fig 2b, and
+     * the mean number of candidate items per requested item */
+    oq_xsell_stat conv_rock[OQ_XSELL_EXP_MAX_POINTS];
+    int censored_rock[OQ_XSELL_EXP_MAX_POINTS];
+    oq_xsell_stat kq_rock[OQ_XSELL_N_SC][OQ_XSELL_EXP_MAX_POINTS];
+    oq_xsell_stat rock_cand[OQ_XSELL_N_SC][OQ_XSELL_EXP_MAX_POINTS];
     double none_revenue, none_profit; /* no cross-selling: one number */
     double seconds;
 } oq_xsell_exp_result;

@@ -103,6 +103,10 @@ int oq_rock_read_csv_mem(const char *name, const char *data, size_t len, const c
  * record r (caller frees). *out: plain sets, no labels. */
 int oq_rock_records_from_items(const oq_baskets *b, uint64_t min_count, oq_rock_records **out,
                                uint32_t **item_of, oq_error *err) OQ_WUR;
+/* Baskets as records: record r is basket r (plain sets, no labels, no item
+ * names copied), the transactions that the cross-selling paper clusters
+ * (include/offerq/xsell/learn.h). *out is the caller's. OQ_ENOMEM. */
+int oq_rock_records_from_baskets(const oq_baskets *b, oq_rock_records **out, oq_error *err) OQ_WUR;
 void oq_rock_records_free(oq_rock_records *r);
 
 typedef struct oq_rock_params {

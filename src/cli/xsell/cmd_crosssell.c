@@ -2,6 +2,7 @@
  * cross-selling with K-Q-learning (include/offerq/xsell/crosssell.h). */
 #include "cli/cli.h"
 #include "offerq/xsell/crosssell.h"
+#include "offerq/xsell/learn.h"
 #include "offerq/xsell/rules.h"
 #include "util/json.h"
 #include "offerq/core/io.h"
@@ -35,7 +36,10 @@ static void help(FILE *fp)
         "             optimum; writes DIR/fig2a.{csv,svg}, fig2b.{csv,svg}, summary.json.\n"
         "  --seed S     random seed (default 1)    --seeds R   seeds averaged (default 10)\n"
         "  --quick      small fast configuration (4 items x 4 units)\n"
-        "  --threads T  OpenMP threads             --quiet     no progress\n\n"
+        "  --threads T  OpenMP threads             --quiet     no progress\n"
+        "  --rock-baskets B  a third arm, K-Q within ROCK clusters of B baskets simulated\n"
+        "               from the planted rules (default 500; 0: no such arm)\n"
+        "  --rock-theta T --rock-k K   ROCK over those baskets (default 0.5, 3)\n\n"
         "learn        trains a table in the section 4.2 simulator built from the items\n"
         "             (item,price,cost,inventory[,arrival]) and the rules of `offerq rules`\n"
         "             (type,lhs,rhs,support,confidence,lift,count; single-item rules are\n"
@@ -49,6 +53,11 @@ static void help(FILE *fp)
         "  --survival G        P(season goes on after a period) (default 0.98)\n"
         "  --arrival-total A   buyer probability per period shared by items without an\n"
         "                      arrival column (default 0.6)\n"
+        "  --candidates all|rock  items K-Q may bundle with a request (default all):\n"
+        "                      rock = the other items of its ROCK cluster, computed\n"
+        "                      from the --baskets (the paper's section 2)\n"
+        "  --rock-theta T --rock-k K   ROCK's neighbour threshold and clusters over\n"
+        "                      the baskets (default 0.5, 2)\n"
         "  --method kq|qlearning   (default kq)   --seed S   --quiet\n"
         "  --summary FILE.json JSON for the dashboard (put it in the run directory as\n"
         "                      crosssell.json): the decision for each item at full stock,\n"
@@ -87,7 +96,7 @@ static int parse_list(const char *s, double *out, int max)
 
 static int cmd_experiment(int argc, char **argv)
 {
-    enum { O_OUT = 256, O_SEED, O_QUICK, O_SEEDS, O_THREADS, O_QUIET };
+    enum { O_OUT = 256, O_SEED, O_QUICK, O_SEEDS, O_THREADS, O_QUIET, O_RB, O_RT, O_RK };
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},
                                          {"out", required_argument, 0, O_OUT},
                                          {"seed", required_argument, 0, O_SEED},
@@ -95,10 +104,14 @@ static int cmd_experiment(int argc, char **argv)
                                          {"seeds", required_argument, 0, O_SEEDS},
                                          {"threads", required_argument, 0, O_THREADS},
                                          {"quiet", no_argument, 0, O_QUIET},
+                                         {"rock-baskets", required_argument, 0, O_RB},
+                                         {"rock-theta", required_argument, 0, O_RT},
+                                         {"rock-k", required_argument, 0, O_RK},
                                          {0, 0, 0, 0}};
     const char *cmd = "crosssell experiment", *out = NULL;
     uint64_t seed = 1;
-    long seeds = -1, threads = 0;
+    long seeds = -1, threads = 0, rock_baskets = -1, rock_k = -1;
+    double rock_theta = -1;
     int quick = 0, quiet = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -124,6 +137,15 @@ static int cmd_experiment(int argc, char **argv)
         case O_QUIET:
             quiet = 1;
             break;
+        case O_RB:
+            if (cli_long(cmd, "--rock-baskets", optarg, 0, 100000, &rock_baskets)) return 2;
+            break;
+        case O_RT:
+            if (cli_double(cmd, "--rock-theta", optarg, 0, 0.999999, &rock_theta)) return 2;
+            break;
+        case O_RK:
+            if (cli_long(cmd, "--rock-k", optarg, 1, OQ_XSELL_MAX_ITEMS, &rock_k)) return 2;
+            break;
         default:
             return cli_bad_option(cmd);
         }
@@ -140,6 +162,9 @@ static int cmd_experiment(int argc, char **argv)
     if (seeds > 0) cfg.n_seeds = (int)seeds;
     cfg.threads = (int)threads;
     cfg.quiet = quiet;
+    if (rock_baskets >= 0) cfg.rock_baskets = (size_t)rock_baskets;
+    if (rock_theta >= 0) cfg.rock_theta = rock_theta;
+    if (rock_k > 0) cfg.rock_k = (size_t)rock_k;
     oq_xsell_exp_result res;
     oq_error err = {0};
     if (oq_xsell_experiment(&cfg, out, &res, &err)) return cli_fail(&err, NULL);
@@ -152,6 +177,16 @@ static int cmd_experiment(int argc, char **argv)
                cfg.n_rules[p], res.conv[0][p].mean, res.conv[1][p].mean, res.kq[0][p].mean,
                res.ql[0][p].mean, res.stat_rule[0][p].mean, res.dp[0][p].mean, res.kq[2][p].mean,
                res.kq[1][p].mean, res.dp[1][p].mean);
+    if (cfg.rock_baskets) {
+        printf("K-Q within ROCK clusters (%zu simulated baskets, theta %g, k %zu):\n",
+               cfg.rock_baskets, cfg.rock_theta, cfg.rock_k);
+        printf("%8s %12s | %10s %10s %10s | %14s\n", "n_rules", "KQ seasons", "KQ(pos)",
+               "KQ(mixed)", "KQ(neg)", "cand/item(pos)");
+        for (int p = 0; p < cfg.n_points; p++)
+            printf("%8d %12.0f | %10.2f %10.2f %10.2f | %14.2f\n", cfg.n_rules[p],
+                   res.conv_rock[p].mean, res.kq_rock[0][p].mean, res.kq_rock[1][p].mean,
+                   res.kq_rock[2][p].mean, res.rock_cand[0][p].mean);
+    }
     fprintf(stderr,
             "offerq crosssell: wrote %s/fig2a.csv, fig2a.svg, fig2b.csv, fig2b.svg, "
             "summary.json (%.1f s)\n",
@@ -159,76 +194,26 @@ static int cmd_experiment(int argc, char **argv)
     return 0;
 }
 
-typedef struct learn_info {
-    const char *table;
-    long episodes;
-    int method;
-    size_t n_rules;
-    double mean_training_revenue;
-    double ev[6]; /* learned, none, DP optimum: revenue, profit (NaN: not computed) */
-} learn_info;
-
-static json_t *num_or_null(double v)
+/* Mine positive and negative single-item rules from the baskets and write
+ * them beside the table (so a user sees what steered the learning). */
+static int mine_rules(const oq_baskets *b, double min_sup, double min_conf, const char *path,
+                      oq_error *err)
 {
-    return isfinite(v) ? json_real(v) : json_null();
-}
-
-/* The JSON summary the dashboard shows (DIR/crosssell.json): "decisions" (the
- * table's answer to a request of each item at full stock) first, then the
- * items, the training settings and the exact evaluation in the simulator. */
-static int write_summary(const char *path, const oq_xsell_qtable *t, const oq_xsell_sim *sim,
-                         const learn_info *li, oq_error *err)
-{
-    const oq_xsell_mdp *m = &sim->mdp;
-    json_t *root = json_object(), *dec = json_array(), *its = json_array();
-    int rc = 0;
-    if (!root || !dec || !its) goto oom;
-    long full[OQ_XSELL_MAX_ITEMS];
-    for (int i = 0; i < m->n_items; i++)
-        full[i] = (long)m->items[i].capacity;
-    for (int i = 0; i < m->n_items; i++) {
-        oq_xsell_offer o;
-        json_t *row = json_object();
-        if (!row || json_array_append_new(dec, row)) goto oom;
-        if ((rc = oq_xsell_offer_lookup(t, m->items[i].name, full, (size_t)m->n_items, NULL, &o,
-                                        err)) ||
-            (rc = oq_xsell_offer_json(m, &o, row)))
-            goto cleanup;
-        json_t *it = json_pack("{s:s, s:f, s:f, s:i, s:f}", "item", m->items[i].name, "price",
-                               m->items[i].price, "cost", m->items[i].cost, "capacity",
-                               (int)m->items[i].capacity, "arrival", sim->arrival[i]);
-        if (!it || json_array_append_new(its, it)) goto oom;
-    }
-    json_t *disc = json_array();
-    for (int k = 0; disc && k < m->n_disc; k++)
-        json_array_append_new(disc, json_real(m->disc[k]));
-    json_t *ev =
-        json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "learned_revenue", num_or_null(li->ev[0]),
-                  "learned_profit", num_or_null(li->ev[1]), "none_revenue", num_or_null(li->ev[2]),
-                  "none_profit", num_or_null(li->ev[3]), "dp_revenue", num_or_null(li->ev[4]),
-                  "dp_profit", num_or_null(li->ev[5]));
-    if (json_object_set_new(root, "decisions", dec) || json_object_set_new(root, "items", its) ||
-        json_object_set_new(root, "discounts", disc) ||
-        json_object_set_new(root, "expected_per_season", ev)) {
-        dec = its = NULL;
-        goto oom;
-    }
-    dec = its = NULL;
-    json_t *info =
-        json_pack("{s:s, s:s, s:I, s:I, s:I, s:f, s:f, s:s}", "table", li->table, "method",
-                  li->method == OQ_XSELL_KQ ? "kq" : "qlearning", "episodes",
-                  (json_int_t)li->episodes, "rules_used", (json_int_t)li->n_rules, "entries",
-                  (json_int_t)oq_xsell_qtable_size(t), "survival", sim->survival,
-                  "mean_training_revenue", li->mean_training_revenue, "decisions_at", "full stock");
-    if (!info || json_object_update_new(root, info)) goto oom;
-    rc = oq_json_write_atomic(path, root, err);
-    goto cleanup;
-oom:
-    rc = oq_error_set(err, OQ_ENOMEM, path, 0, 0, "out of memory");
-cleanup:
-    json_decref(dec);
-    json_decref(its);
-    json_decref(root);
+    oq_ruleset *rs = NULL;
+    oq_rules_params rp;
+    oq_rules_params_default(&rp);
+    rp.min_support = min_sup;
+    rp.min_confidence = min_conf;
+    rp.max_len = 2; /* single-item rules are what the MDP uses */
+    rp.negative = 1;
+    int rc = oq_rules_mine(b, &rp, &rs, err);
+    if (!rc) rc = oq_rules_write_csv(rs, &b->items, path, err);
+    if (!rc)
+        fprintf(stderr,
+                "offerq crosssell: mined %zu positive and %zu negative rules from %zu "
+                "baskets into %s\n",
+                rs->n_positive, rs->n_negative, b->n, path);
+    oq_ruleset_free(rs);
     return rc;
 }
 
@@ -248,7 +233,10 @@ static int cmd_learn(int argc, char **argv)
         O_BASKETS,
         O_MINSUP,
         O_MINCONF,
-        O_SUMMARY
+        O_SUMMARY,
+        O_CAND,
+        O_THETA,
+        O_K
     };
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},
                                          {"items", required_argument, 0, O_ITEMS},
@@ -265,16 +253,19 @@ static int cmd_learn(int argc, char **argv)
                                          {"min-support", required_argument, 0, O_MINSUP},
                                          {"min-confidence", required_argument, 0, O_MINCONF},
                                          {"summary", required_argument, 0, O_SUMMARY},
+                                         {"candidates", required_argument, 0, O_CAND},
+                                         {"rock-theta", required_argument, 0, O_THETA},
+                                         {"rock-k", required_argument, 0, O_K},
                                          {0, 0, 0, 0}};
     const char *cmd = "crosssell learn", *items = NULL, *rules_path = NULL, *out = NULL,
-               *summary = NULL;
-    const char *baskets = NULL;
-    double min_sup = 0.01, min_conf = 0.3;
+               *summary = NULL, *baskets_path = NULL;
+    double min_sup = 0.01, min_conf = 0.3, arr_total = 0.6, survival = 0.98;
+    double disc[OQ_XSELL_MAX_DISC] = {0, 0.1, 0.2, 0.3};
     char mined_path[4096];
-    long episodes = 20000;
-    uint64_t seed = 1;
-    double disc[OQ_XSELL_MAX_DISC] = {0, 0.1, 0.2, 0.3}, survival = 0.98, arr_total = 0.6;
-    int n_disc = 4, method = OQ_XSELL_KQ, quiet = 0, c;
+    long lv;
+    int n_disc = 4, c;
+    oq_xsell_learn_config cfg;
+    oq_xsell_learn_config_default(&cfg);
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -294,10 +285,10 @@ static int cmd_learn(int argc, char **argv)
             summary = optarg;
             break;
         case O_EPISODES:
-            if (cli_long(cmd, "--episodes", optarg, 1, 100000000, &episodes)) return 2;
+            if (cli_long(cmd, "--episodes", optarg, 1, 100000000, &cfg.episodes)) return 2;
             break;
         case O_SEED:
-            if (cli_u64(cmd, "--seed", optarg, &seed)) return 2;
+            if (cli_u64(cmd, "--seed", optarg, &cfg.seed)) return 2;
             break;
         case O_DISC:
             n_disc = parse_list(optarg, disc, OQ_XSELL_MAX_DISC);
@@ -315,17 +306,17 @@ static int cmd_learn(int argc, char **argv)
             break;
         case O_METHOD:
             if (!strcmp(optarg, "kq"))
-                method = OQ_XSELL_KQ;
+                cfg.method = OQ_XSELL_KQ;
             else if (!strcmp(optarg, "qlearning"))
-                method = OQ_XSELL_QLEARN;
+                cfg.method = OQ_XSELL_QLEARN;
             else
                 return cli_usage_error(cmd, "--method expects kq or qlearning, got '%s'", optarg);
             break;
         case O_QUIET:
-            quiet = 1;
+            cfg.quiet = 1;
             break;
         case O_BASKETS:
-            baskets = optarg;
+            baskets_path = optarg;
             break;
         case O_MINSUP:
             if (cli_double(cmd, "--min-support", optarg, 1e-9, 1, &min_sup)) return 2;
@@ -333,36 +324,41 @@ static int cmd_learn(int argc, char **argv)
         case O_MINCONF:
             if (cli_double(cmd, "--min-confidence", optarg, 0, 1, &min_conf)) return 2;
             break;
+        case O_CAND:
+            if (!strcmp(optarg, "all"))
+                cfg.candidates = OQ_XSELL_CAND_ALL;
+            else if (!strcmp(optarg, "rock"))
+                cfg.candidates = OQ_XSELL_CAND_ROCK;
+            else
+                return cli_usage_error(cmd, "--candidates expects all or rock, got '%s'", optarg);
+            break;
+        case O_THETA:
+            if (cli_double(cmd, "--rock-theta", optarg, 0, 0.999999, &cfg.rock.theta)) return 2;
+            break;
+        case O_K:
+            if (cli_long(cmd, "--rock-k", optarg, 1, OQ_XSELL_MAX_ITEMS, &lv)) return 2;
+            cfg.rock.k = (size_t)lv;
+            break;
         default:
             return cli_bad_option(cmd);
         }
     }
     if (optind != argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-    if (!items || !out || !(rules_path || baskets) || (rules_path && baskets))
+    if (!items || !out || !(rules_path || baskets_path) || (rules_path && baskets_path))
         return cli_usage_error(cmd, "--items, --out and one of --rules or --baskets are required");
+    if (cfg.candidates == OQ_XSELL_CAND_ROCK && !baskets_path)
+        return cli_usage_error(cmd, "--candidates rock clusters baskets: give --baskets");
     oq_error err = {0};
-    if (baskets) {
-        /* Mine positive and negative rules, keep them beside the table (so a
-         * user sees what steered the learning), then read them like --rules. */
-        oq_baskets *b = NULL;
-        oq_ruleset *rs = NULL;
-        oq_rules_params rp;
-        oq_rules_params_default(&rp);
-        rp.min_support = min_sup;
-        rp.min_confidence = min_conf;
-        rp.max_len = 2; /* single-item rules are what the MDP uses */
-        rp.negative = 1;
-        int bad = oq_sidecar_path(out, ".rules.csv", mined_path, sizeof mined_path) ||
-                  oq_baskets_read(baskets, &b, &err) || oq_rules_mine(b, &rp, &rs, &err) ||
-                  oq_rules_write_csv(rs, &b->items, mined_path, &err);
-        if (!bad)
-            fprintf(stderr,
-                    "offerq crosssell: mined %zu positive and %zu negative rules from %zu "
-                    "baskets into %s\n",
-                    rs->n_positive, rs->n_negative, b->n, mined_path);
-        oq_ruleset_free(rs);
-        oq_baskets_free(b);
-        if (bad) return cli_fail(&err, NULL);
+    oq_baskets *b = NULL;
+    oq_xsell_rule *rules = NULL;
+    oq_xsell_learn_result *res = NULL;
+    size_t n_rules = 0, skipped = 0;
+    int rc = 1;
+    if (baskets_path) {
+        if (oq_sidecar_path(out, ".rules.csv", mined_path, sizeof mined_path) ||
+            oq_baskets_read(baskets_path, &b, &err) ||
+            mine_rules(b, min_sup, min_conf, mined_path, &err))
+            goto fail;
         rules_path = mined_path;
     }
     oq_xsell_sim sim;
@@ -371,71 +367,33 @@ static int cmd_learn(int argc, char **argv)
     sim.mdp.n_disc = n_disc;
     for (int k = 0; k < n_disc; k++)
         sim.mdp.disc[k] = disc[k];
-    oq_xsell_rule *rules = NULL;
-    size_t n_rules = 0, skipped = 0;
-    oq_xsell_qtable *t = NULL;
-    gsl_rng *r = NULL;
-    uint8_t *dec = NULL;
-    int rc = 1;
-    oq_xsell_kb kb;
     if (oq_xsell_items_read(items, arr_total, &sim, &err) ||
-        oq_xsell_rules_read(rules_path, &sim.mdp, &rules, &n_rules, &skipped, &err) ||
-        oq_xsell_sim_plant(&sim, rules, n_rules, &err) ||
-        oq_xsell_kb_build(&sim.mdp, rules, n_rules, &kb, &err) || oq_xsell_sim_check(&sim, &err) ||
-        oq_xsell_qtable_new(&sim.mdp, &t, &err)) {
-        rc = cli_fail(&err, NULL);
-        goto cleanup;
-    }
+        oq_xsell_rules_read(rules_path, &sim.mdp, &rules, &n_rules, &skipped, &err))
+        goto fail;
     fprintf(stderr, "offerq crosssell: %d items, %zu single-item rules used (%zu skipped)\n",
             sim.mdp.n_items, n_rules, skipped);
-    r = oq_rng_new(seed, 0);
-    if (!r) goto cleanup;
-    oq_xsell_learn_opts o;
-    oq_xsell_learn_opts_default(&o, method);
-    oq_progress prog;
-    oq_progress_start(&prog, "crosssell learn", (double)episodes, quiet);
-    double sum = 0;
-    for (long ep = 1; ep <= episodes; ep++) {
-        oq_xsell_episode e;
-        if (oq_xsell_learn_episode(t, &sim, &kb, &o, r, &e, &err)) {
-            rc = cli_fail(&err, NULL);
-            goto cleanup;
-        }
-        sum += e.revenue;
-        if (ep % 256 == 0) oq_progress_update(&prog, (double)ep);
+    if (oq_xsell_learn_run(&sim, rules, n_rules, b, &cfg, &res, &err)) goto fail;
+    if (cfg.candidates == OQ_XSELL_CAND_ROCK) {
+        const oq_xsell_candidates *cd = &res->cand;
+        fprintf(stderr,
+                "offerq crosssell: ROCK (theta %g, k %zu) over %zu baskets: %d item "
+                "clusters:",
+                cfg.rock.theta, cfg.rock.k, cd->n_baskets, cd->n_clusters);
+        for (int i = 0; i < sim.mdp.n_items; i++)
+            fprintf(stderr, " %s=%d", sim.mdp.items[i].name, cd->cluster[i]);
+        fprintf(stderr, "\n");
     }
-    oq_progress_done(&prog);
-    if (oq_xsell_qtable_save(t, out, &err)) {
-        rc = cli_fail(&err, NULL);
-        goto cleanup;
-    }
-    printf("table: %s, %zu (inventory, request) entries\n", out, oq_xsell_qtable_size(t));
-    printf("mean revenue per training season: %.2f\n", sum / (double)episodes);
-    uint64_t S = oq_xsell_n_states(&sim.mdp);
-    double ev[6] = {NAN, NAN, NAN, NAN, NAN, NAN}; /* learned, none, DP: revenue, profit */
-    if (S <= 2000000) {
-        /* exact comparison in the simulator: learned, no cross-selling, DP optimum */
-        double v_l, p_l, v_n, p_n, v_d, p_d;
-        dec = malloc(S * (size_t)sim.mdp.n_items);
-        if (!dec) goto cleanup;
-        oq_xsell_qtable_greedy(t, dec);
-        if (oq_xsell_evaluate(&sim, dec, &v_l, &p_l, &err)) goto fail;
-        oq_xsell_policy_none(&sim.mdp, dec);
-        if (oq_xsell_evaluate(&sim, dec, &v_n, &p_n, &err)) goto fail;
-        if (oq_xsell_dp_solve(&sim, NULL, &v_d, &p_d, &err)) goto fail;
+    if (oq_xsell_qtable_save(res->table, out, &err)) goto fail;
+    printf("table: %s, %zu (inventory, request) entries\n", out, oq_xsell_qtable_size(res->table));
+    printf("mean revenue per training season: %.2f\n", res->mean_training_revenue);
+    if (isfinite(res->dp_revenue))
         printf("expected revenue per season (profit): learned %.2f (%.2f), no cross-selling "
                "%.2f (%.2f), DP optimum %.2f (%.2f): %.2f%% below the optimum\n",
-               v_l, p_l, v_n, p_n, v_d, p_d, 100 * (v_d - v_l) / v_d);
-        ev[0] = v_l, ev[1] = p_l, ev[2] = v_n, ev[3] = p_n, ev[4] = v_d, ev[5] = p_d;
-    }
+               res->learned_revenue, res->learned_profit, res->none_revenue, res->none_profit,
+               res->dp_revenue, res->dp_profit,
+               100 * (res->dp_revenue - res->learned_revenue) / res->dp_revenue);
     if (summary) {
-        learn_info li = {.table = out,
-                         .episodes = episodes,
-                         .method = method,
-                         .n_rules = n_rules,
-                         .mean_training_revenue = sum / (double)episodes};
-        memcpy(li.ev, ev, sizeof ev);
-        if (write_summary(summary, t, &sim, &li, &err)) goto fail;
+        if (oq_xsell_learn_summary_write(res, out, summary, &err)) goto fail;
         fprintf(stderr, "offerq crosssell: wrote %s\n", summary);
     }
     rc = 0;
@@ -443,10 +401,9 @@ static int cmd_learn(int argc, char **argv)
 fail:
     rc = cli_fail(&err, NULL);
 cleanup:
-    free(dec);
+    oq_xsell_learn_result_free(res);
     free(rules);
-    gsl_rng_free(r);
-    oq_xsell_qtable_free(t);
+    oq_baskets_free(b);
     return rc;
 }
 
