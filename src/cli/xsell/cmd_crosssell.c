@@ -152,9 +152,13 @@ static int cmd_experiment(int argc, char **argv)
     }
     if (optind != argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
     if (!out) return cli_usage_error(cmd, "--out DIR is required");
-    if (mkdir(out, 0777) != 0 && errno != EEXIST) {
-        fprintf(stderr, "offerq: error: cannot create %s: %s\n", out, strerror(errno));
-        return 1;
+    {
+        /* the folder and its parents (out/xsell before out/ exists) */
+        char sub[4096];
+        oq_error merr = {0};
+        if (snprintf(sub, sizeof sub, "%s/x", out) >= (int)sizeof sub)
+            return cli_usage_error(cmd, "--out path too long");
+        if (oq_make_parents(sub, &merr)) return cli_fail(&merr, NULL);
     }
     oq_xsell_exp_config cfg;
     oq_xsell_exp_default(&cfg, quick);
