@@ -250,8 +250,17 @@ int oq_db_load_log(const char *url, const char *csv_path, size_t *n_loaded, oq_e
         rc = oq_error_oom(err, WHERE, NULL);
         goto cleanup;
     }
-    if ((rc = exec_ok(c, "BEGIN", "BEGIN", err))) goto cleanup;
-    PGresult *res = PQexec(c, "COPY customer_log (" LOG_COLS ") FROM STDIN");
+    /* Rows go to a staging table with customer_log's constraints first (so a
+     * refused row is named by its line), then into customer_log, replacing
+     * the rows of the same (user_id, snapshot_date): loading a file again, or
+     * tomorrow's log that repeats earlier days, updates instead of failing. */
+    if ((rc = exec_ok(c, "BEGIN", "BEGIN", err)) ||
+        (rc = exec_ok(c,
+                      "CREATE TEMP TABLE load_log (LIKE customer_log INCLUDING DEFAULTS "
+                      "INCLUDING CONSTRAINTS INCLUDING INDEXES) ON COMMIT DROP",
+                      "CREATE TEMP TABLE", err)))
+        goto cleanup;
+    PGresult *res = PQexec(c, "COPY load_log (" LOG_COLS ") FROM STDIN");
     if (PQresultStatus(res) != PGRES_COPY_IN) {
         rc = pg_fail(err, c, res, "COPY customer_log");
         PQclear(res);
@@ -279,7 +288,19 @@ int oq_db_load_log(const char *url, const char *csv_path, size_t *n_loaded, oq_e
         }
         goto cleanup;
     }
-    if ((rc = exec_ok(c, "COMMIT", "COMMIT", err))) goto cleanup;
+    if ((rc = exec_ok(c,
+                      "INSERT INTO customer_log (" LOG_COLS ") SELECT " LOG_COLS " FROM load_log "
+                      "ON CONFLICT (user_id, snapshot_date) DO UPDATE SET "
+                      "days_since_last_purchase = EXCLUDED.days_since_last_purchase, "
+                      "purchases_last_30d = EXCLUDED.purchases_last_30d, "
+                      "avg_order_value = EXCLUDED.avg_order_value, "
+                      "category = EXCLUDED.category, "
+                      "remaining_budget_pct = EXCLUDED.remaining_budget_pct, "
+                      "coupon_offered = EXCLUDED.coupon_offered, "
+                      "order_placed = EXCLUDED.order_placed, order_profit = EXCLUDED.order_profit",
+                      "INSERT INTO customer_log", err)) ||
+        (rc = exec_ok(c, "COMMIT", "COMMIT", err)))
+        goto cleanup;
     if (n_loaded) *n_loaded = log->n;
 cleanup:
     /* Closing without COMMIT rolls the transaction back. */

@@ -32,9 +32,12 @@ int oq_db_init(const char *url, oq_error *err) OQ_WUR;
 
 /* Load a log CSV into customer_log: the file is first read and validated in
  * full with oq_log_read (a bad field: OQ_EPARSE with file:line:column, and
- * nothing is sent), then streamed with COPY FROM STDIN inside one
- * transaction. A row the server refuses (a (user_id, snapshot_date) already
- * in the table or twice in the file) rolls the whole load back and is
+ * nothing is sent), then streamed with COPY FROM STDIN into a staging table
+ * with customer_log's constraints and merged into customer_log, all inside
+ * one transaction. A row already in the table (same user_id and
+ * snapshot_date) is replaced by the file's: loading a file again, or a log
+ * that repeats earlier days, updates. A row the server refuses (twice in the
+ * file, a value a constraint rejects) rolls the whole load back and is
  * reported as OQ_EPARSE with the file line of that row and the server's
  * detail. All or nothing: on any error nothing is committed.
  * *n_loaded (may be NULL) receives the number of rows committed. */

@@ -41,13 +41,13 @@ static void help(FILE *fp)
             "  --plot FILE.svg     calibration/holdout chart (needs a holdout)\n"
             "  --quiet             no messages on stderr\n\n"
             "Examples:\n"
-            "  offerq bgnbd fit --summary ../shared/data/cdnow_summary.csv --out cdnow.json\n"
-            "  offerq bgnbd score --params cdnow.json --transactions "
+            "  offerq bgnbd fit --summary ../shared/data/cdnow_summary.csv --out example/cdnow.json\n"
+            "  offerq bgnbd score --params example/cdnow.json --unit weeks --transactions "
             "../shared/data/cdnow_sample.txt \\\n"
             "      --id-column 2 --calibration-end 1997-09-30 --observation-end 1998-06-30 \\\n"
-            "      --plot holdout.svg --out scores.csv\n"
-            "  offerq gen --contact-effect 0 --out ex/log.csv && offerq bgnbd fit --log ex/log.csv "
-            "--out ex/bgnbd.json\n");
+            "      --plot example/holdout.svg --out example/scores.csv\n"
+            "  offerq gen --contact-effect 0 --out example/ce0/log.csv && offerq bgnbd fit --log example/ce0/log.csv "
+            "--out example/ce0/bgnbd.json\n");
 }
 
 typedef struct args {

@@ -28,7 +28,7 @@ static void help(FILE *fp)
             "  --next-day     predict for the day after the last log day\n"
             "  --quiet        no messages on stderr\n\n"
             "Example:\n"
-            "  offerq predict --model example/profit.ofq --log example/log.csv --out pred.csv\n");
+            "  offerq predict --model example/profit.ofq --log example/small.csv --out example/pred.csv\n");
 }
 
 int cmd_predict(int argc, char **argv)

@@ -24,7 +24,7 @@ static void help(FILE *fp)
                 "  --prefix P      key prefix (default offerq)\n"
                 "  --rollback      make the previous version current again\n"
                 "  --status        print the current and previous versions\n\n"
-                "Example:\n  offerq publish --redis redis://127.0.0.1:6379 out/\n");
+                "Example:\n  offerq publish --redis redis://127.0.0.1:6379 example/run\n");
 }
 
 int cmd_publish(int argc, char **argv)

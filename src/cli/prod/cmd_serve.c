@@ -54,10 +54,10 @@ static void help(FILE *fp)
         "  --max-connections N  concurrent connections (default 512)\n"
         "  --max-body BYTES     largest POST body (default 65536)\n\n"
         "Example:\n  offerq serve --port 8080 --redis redis://127.0.0.1:6379 \\\n"
-        "      --bgnbd out/bgnbd.json --crosssell table.oxq\n"
+        "      --bgnbd example/run/bgnbd.json --crosssell example/table.oxq\n"
         "  curl http://127.0.0.1:8080/v1/recommend/42\n"
         "  curl -d '{\"x\":2,\"t_x\":30,\"T\":90,\"t\":30}' http://127.0.0.1:8080/v1/alive\n"
-        "  curl 'http://127.0.0.1:8080/v1/crosssell?item=bread&inventory=3,3,3'\n");
+        "  curl 'http://127.0.0.1:8080/v1/crosssell?item=bread&inventory=6,10,4,5,7'\n");
 }
 
 /* ---- the model wrappers behind oq_serve_models ------------------------------ */

@@ -24,7 +24,7 @@ static void help(FILE *fp)
         "Usage: offerq crosssell experiment --out DIR [--seed S] [--quick] [--seeds R]\n"
         "       offerq crosssell learn --items ITEMS.csv (--rules RULES.csv | --baskets B.csv)\n"
         "                              --out TABLE.oxq\n"
-        "       offerq crosssell offer --table TABLE.oxq --item NAME --inventory 3,10,0,5,7\n\n"
+        "       offerq crosssell offer --table TABLE.oxq --item NAME --inventory 6,10,4,5,7\n\n"
         "Dynamic cross-selling (K-Q-learning, docs/readme/crosssell.md): when a buyer\n"
         "asks for item i, offer one item j bundled at a discount, given the inventory.\n"
         "The lookup table\n"
@@ -67,9 +67,12 @@ static void help(FILE *fp)
         "  --inventory LIST    current stock of every item, in the table's item order\n"
         "  --json              print JSON\n\n"
         "Examples:\n"
-        "  offerq crosssell experiment --out out/xsell --seed 1\n"
-        "  offerq crosssell learn --items items.csv --rules rules.csv --out table.oxq\n"
-        "  offerq crosssell offer --table table.oxq --item item1 --inventory 3,10,0,5,7\n");
+        "  offerq crosssell experiment --quick --out example/xsell --seed 1\n"
+        "  offerq crosssell learn --items examples/items.csv --baskets examples/baskets.csv \\\n"
+        "      --out example/table.oxq\n"
+        "  offerq crosssell offer --table example/table.oxq --item bread --inventory 6,10,4,5,7\n"
+        "(examples/: 5 items and 1,500 baskets; without --quick the experiment runs\n"
+        "the paper's full setting, minutes)\n");
 }
 
 /* "0,0.1,0.2" -> values; returns count or -1. */

@@ -34,7 +34,8 @@ static void help(FILE *fp)
             "  --quiet             no progress on stderr\n"
             "  --out FILE          output CSV (required)\n\n"
             "Example:\n"
-            "  offerq rock --data votes.csv --theta 0.73 --k 2 --label Class --out c.csv\n");
+            "  offerq rock --data ../shared/data/votes.csv --theta 0.73 --k 2 --label Class \\\n"
+            "      --out example/c.csv\n");
 }
 
 int cmd_rock(int argc, char **argv)

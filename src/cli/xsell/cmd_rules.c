@@ -32,8 +32,8 @@ static void help(FILE *fp)
                 "  --quiet               no summary on stderr\n"
                 "  --out FILE            output CSV (required)\n\n"
                 "Example:\n"
-                "  offerq rules --baskets groceries.csv --min-support 0.001 \\\n"
-                "      --min-confidence 0.5 --out rules.csv      # 5668 rules, as arules\n");
+                "  offerq rules --baskets ../shared/data/groceries.csv --min-support 0.001 \\\n"
+                "      --min-confidence 0.5 --out example/rules.csv      # 5668 rules, as arules\n");
 }
 
 int cmd_rules(int argc, char **argv)
