@@ -1,5 +1,6 @@
 /* cmd_bgnbd.c - `offerq bgnbd fit|score`: the BG/NBD customer-alive model. */
 #include "cli/cli.h"
+#include "offerq/coupon/alive.h"
 #include "offerq/coupon/bgnbd.h"
 #include "offerq/core/data.h"
 #include "offerq/core/io.h"
@@ -84,8 +85,12 @@ static int load_summary(const char *cmd, const args *a, double unit_days, oq_bgn
         file = side;
     if (file) {
         if (!a->quiet) fprintf(stderr, "offerq bgnbd: purchases from %s\n", file);
-        if (oq_bgnbd_tx_read(file, (int)a->id_col, (int)a->date_col, &tx, &err))
-            return cli_fail(&err, "fix the line above and run again");
+        /* an orders file (--orders, the log's sidecar) is checked whole, as
+         * `offerq run` reads its values too (alive.h) */
+        int rc = file == a->transactions || a->id_col != 1 || a->date_col != 0
+                     ? oq_bgnbd_tx_read(file, (int)a->id_col, (int)a->date_col, &tx, &err)
+                     : oq_alive_tx_read(file, &tx, &err);
+        if (rc) return cli_fail(&err, "fix the line above and run again");
     } else {
         if (!a->quiet)
             fprintf(stderr, "offerq bgnbd: purchases from the order rows of %s (no %s)\n", a->log,

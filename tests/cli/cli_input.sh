@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# cli_input.sh - hardening round 2 (issue 21), bad input files: a corrupt
+# orders file stops `run` and `bgnbd fit` (item 3).
+set -euo pipefail
+B=${OQ_BIN:-./offerq}
+T=$(mktemp -d /tmp/offerq-test-XXXXXX)
+trap 'rm -rf "$T"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# expect RC PATTERN CMD...: CMD exits RC and its stderr matches PATTERN.
+expect() {
+    local want=$1 pat=$2 rc
+    shift 2
+    set +e
+    "$@" >"$T/out" 2>"$T/err"
+    rc=$?
+    set -e
+    [ $rc -eq "$want" ] || { cat "$T/err" >&2; fail "exit $rc, not $want: $*"; }
+    grep -qE -- "$pat" "$T/err" || { cat "$T/err" >&2; fail "no /$pat/: $*"; }
+}
+
+mkdir -p "$T/g"
+"$B" gen --customers 200 --snapshots 4 --no-events --quiet --out "$T/g/log.csv"
+O=$T/g/log.orders.csv
+
+# Item 3: corrupt orders files. Line 5 gets the bad value; "cut" ends the
+# file in the middle of a value (no final newline).
+for bad in nan abc -50 cut; do
+    f=$T/o_$bad.csv
+    if [ $bad = cut ]; then
+        head -c "$(($(head -n 5 "$O" | wc -c) - 3))" "$O" >"$f"
+        pat="o_cut.csv:5:[0-9]+: truncated last line"
+    else
+        awk -F, -v v="$bad" 'NR == 5 {$3 = v} 1' OFS=, "$O" >"$f"
+        pat="o_$bad.csv:5:3: column 3 \(value\): got \"$bad\", expected a finite number > 0"
+    fi
+    expect 1 "$pat" "$B" run --log "$T/g/log.csv" --orders "$f" --out-dir "$T/r_$bad" --quiet
+    [ ! -e "$T/r_$bad" ] || fail "run wrote $T/r_$bad on a bad orders file"
+    [ -z "$(ls -A "$T/r_$bad.runs" 2>/dev/null)" ] || fail "run left files in r_$bad.runs"
+    expect 1 "$pat" "$B" bgnbd fit --orders "$f" --out "$T/p_$bad.json" --quiet
+    [ ! -e "$T/p_$bad.json" ] || fail "bgnbd fit wrote its output on a bad orders file"
+    # the same file as the log's sidecar
+    mkdir -p "$T/s_$bad"
+    cp "$T/g/log.csv" "$T/s_$bad/log.csv"
+    cp "$f" "$T/s_$bad/log.orders.csv"
+    expect 1 "log.orders.csv:5:" "$B" bgnbd fit --log "$T/s_$bad/log.csv" --out "$T/q.json"
+done
+# a purchases file without values (user_id,date) is still a transactions file
+cut -d, -f1,2 "$O" >"$T/tx.csv"
+"$B" bgnbd fit --orders "$T/tx.csv" --out "$T/tx.json" --quiet || fail "user_id,date file"
+
+echo "cli_input: ok"
