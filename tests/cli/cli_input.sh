@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # cli_input.sh - hardening round 2 (issue 21), bad input files: a corrupt
-# orders file stops `run` and `bgnbd fit` (item 3).
+# orders file stops `run` and `bgnbd fit` (item 3); `eval` on a log
+# without a coupon effect (item 16).
 set -euo pipefail
 B=${OQ_BIN:-./offerq}
 T=$(mktemp -d /tmp/offerq-test-XXXXXX)
@@ -48,5 +49,20 @@ done
 # a purchases file without values (user_id,date) is still a transactions file
 cut -d, -f1,2 "$O" >"$T/tx.csv"
 "$B" bgnbd fit --orders "$T/tx.csv" --out "$T/tx.json" --quiet || fail "user_id,date file"
+
+# Item 16: no coupon effect, so the oracle gains nothing over no coupon: the
+# share of its uplift is "n/a" (JSON null) and every policy is still there.
+mkdir -p "$T/z"
+"$B" gen --customers 300 --snapshots 4 --contact-effect 0 --seed 2 --quiet --out "$T/z/log.csv"
+"$B" run --log "$T/z/log.csv" --out-dir "$T/z/run" --quiet
+"$B" eval --log "$T/z/log.csv" --run "$T/z/run" --json "$T/z/e.json" >"$T/z/table" 2>/dev/null
+! grep -qi nan "$T/z/table" || fail "eval printed nan"
+grep -Eq "^no coupon +[0-9.]+ +0.00 +n/a$" "$T/z/table" || fail "eval table: no n/a"
+python3 - "$T/z/e.json" <<'PY' || fail "eval json"
+import json, sys
+pols = json.load(open(sys.argv[1]))["policies"]
+assert len(pols) >= 8, pols
+assert all(p["pct_of_oracle_uplift"] is None and p["profit"] > 0 for p in pols), pols
+PY
 
 echo "cli_input: ok"
