@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # cli_input.sh - hardening round 2 (issue 21), bad input files: a corrupt
 # orders file stops `run` and `bgnbd fit` (item 3); `eval` on a log
-# without a coupon effect (item 16).
+# without a coupon effect (item 16); a far-future date (item 10).
 set -euo pipefail
 B=${OQ_BIN:-./offerq}
 T=$(mktemp -d /tmp/offerq-test-XXXXXX)
@@ -49,6 +49,26 @@ done
 # a purchases file without values (user_id,date) is still a transactions file
 cut -d, -f1,2 "$O" >"$T/tx.csv"
 "$B" bgnbd fit --orders "$T/tx.csv" --out "$T/tx.json" --quiet || fail "user_id,date file"
+
+# Item 10: two rows dated 2999-03-01 in a log of 2,000 rows would make
+# tomorrow 2999-03-02: refused, both rows named.
+mkdir -p "$T/f"
+"$B" gen --customers 500 --snapshots 4 --no-events --quiet --out "$T/f/log.csv"
+awk -F, 'NR == 5 || NR == 9 {$2 = "2999-03-01"} 1' OFS=, "$T/f/log.csv" >"$T/f/fut.csv"
+pat="fut.csv:5:2: date 2999-03-01 is more than 366 days after 2025-0[0-9]-[0-9]+, the 99.9th "
+pat+="percentile of the file's dates: 2 rows beyond that horizon, at lines 5, 9"
+expect 1 "$pat" "$B" run --log "$T/f/fut.csv" --out-dir "$T/f/r" --quiet
+[ ! -e "$T/f/r" ] || fail "run wrote a run on a far-future log"
+expect 1 "$pat" "$B" bgnbd fit --log "$T/f/fut.csv" --out "$T/f/p.json" --quiet
+# orders and transactions files: the calibration end is their last date
+awk -F, 'NR == 7 {$2 = "2999-03-01"} 1' OFS=, "$T/f/log.orders.csv" >"$T/f/o.csv"
+expect 1 "o.csv:7:2: date 2999-03-01 .* 1 row beyond that horizon, at line 7 " \
+    "$B" bgnbd fit --orders "$T/f/o.csv" --out "$T/f/p.json" --quiet
+cut -d, -f1,2 "$T/f/o.csv" >"$T/f/tx.csv"
+expect 1 "tx.csv:7: date 2999-03-01 .* at line 7 " \
+    "$B" bgnbd fit --transactions "$T/f/tx.csv" --out "$T/f/p.json" --quiet
+[ ! -e "$T/f/p.json" ] || fail "bgnbd fit wrote its output on a far-future file"
+"$B" bgnbd fit --orders "$T/f/log.orders.csv" --out "$T/f/p.json" --quiet || fail "valid orders"
 
 # Item 16: no coupon effect, so the oracle gains nothing over no coupon: the
 # share of its uplift is "n/a" (JSON null) and every policy is still there.
