@@ -142,7 +142,7 @@ int oq_date_horizon_check(const int32_t *day, size_t n, const long *lines, const
         return oq_error_oom(err, file, NULL);
     if (count == 0) return 0;
     size_t k = count < MAXLIST ? count : MAXLIST;
-    long at[MAXLIST];
+    long at[MAXLIST] = {0};
     for (size_t i = 0; i < k; i++)
         at[i] = lines ? lines[idx[i]] : -1;
     if (!lines && (data || (file && strcmp(file, "-") != 0))) {

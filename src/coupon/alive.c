@@ -135,19 +135,19 @@ int oq_alive_tx_read(const char *path, oq_bgnbd_tx **out, oq_error *err)
     oq_orders *o = NULL;
     oq_bgnbd_tx *t = NULL;
     if ((rc = oq_orders_read(path, &o, err))) return rc;
+    /* rc is set before err is filled: *out is set exactly when rc is 0 */
     if (o->n == 0) {
-        rc = oq_error_set(err, OQ_EPARSE, path, 2, 1, "no orders after the header");
+        rc = OQ_EPARSE;
+        oq_error_set(err, rc, path, 2, 1, "no orders after the header");
         goto cleanup;
     }
-    if (!(t = calloc(1, sizeof *t))) {
-        rc = oq_error_oom(err, path, NULL);
+    rc = (t = calloc(1, sizeof *t)) ? 0 : OQ_ENOMEM;
+    for (size_t i = 0; !rc && i < o->n; i++)
+        if (oq_bgnbd_tx_push(t, o->user_id[i], o->day[i])) rc = OQ_ENOMEM;
+    if (rc) {
+        oq_error_oom(err, path, NULL);
         goto cleanup;
     }
-    for (size_t i = 0; i < o->n; i++)
-        if (oq_bgnbd_tx_push(t, o->user_id[i], o->day[i])) {
-            rc = oq_error_oom(err, path, NULL);
-            goto cleanup;
-        }
     *out = t;
     t = NULL;
 cleanup:
@@ -176,6 +176,13 @@ int oq_alive_fit(const oq_log *log, const oq_alive_opts *o, oq_alive **out, oq_e
         m->from_file = 1;
     } else {
         if ((rc = oq_bgnbd_tx_from_log(log, &tx, err))) goto cleanup;
+        if (tx->n == 0) {
+            rc = oq_error_set(err, OQ_EINVAL, o ? o->log_path : NULL, 0, 0,
+                              "no purchases for BG/NBD: no row of the log has order_placed = 1 "
+                              "and there is no orders file (--orders, or the log's sidecar "
+                              "<stem>.orders.csv)");
+            goto cleanup;
+        }
         snprintf(m->source, sizeof m->source, "the log's order rows");
     }
     oq_bgnbd_split split = {.unit_days = 1,

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # cli_input.sh - hardening round 2 (issue 21), bad input files: a corrupt
 # orders file stops `run` and `bgnbd fit` (item 3); `eval` on a log
-# without a coupon effect (item 16); a far-future date (item 10).
+# without a coupon effect (item 16); a far-future date (item 10); the minor
+# items: "no transactions" names its file, --out - and --out on a link.
 set -euo pipefail
-B=${OQ_BIN:-./offerq}
+B=$(realpath "${OQ_BIN:-./offerq}")
 T=$(mktemp -d /tmp/offerq-test-XXXXXX)
 trap 'rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -84,5 +85,32 @@ pols = json.load(open(sys.argv[1]))["policies"]
 assert len(pols) >= 8, pols
 assert all(p["pct_of_oracle_uplift"] is None and p["profit"] > 0 for p in pols), pols
 PY
+
+# Minor: a log without order rows and no orders file names the log.
+mkdir -p "$T/n"
+awk -F, 'NR == 1 {print; next} {$9 = 0; $10 = "0.00"; print}' OFS=, "$T/g/log.csv" >"$T/n/log.csv"
+expect 1 "n/log.csv: no purchases" "$B" bgnbd fit --log "$T/n/log.csv" --out "$T/n/p.json"
+expect 1 "n/log.csv: no purchases" "$B" run --log "$T/n/log.csv" --out-dir "$T/n/r" --quiet
+
+# Minor: one rule for output paths: "-" is refused (no output goes to
+# standard output), and so is a symbolic link (the rename would replace it).
+cd "$T"
+pat="output goes to files only"
+expect 2 "$pat" "$B" gen --customers 10 --quiet --out -
+expect 2 "$pat" "$B" bgnbd fit --orders "$O" --out -
+expect 2 "$pat" "$B" bgnbd fit --orders "$O" --out p.json --plot -
+expect 2 "$pat" "$B" eval --log "$T/z/log.csv" --run "$T/z/run" --json -
+expect 2 "$pat" "$B" run --log "$T/g/log.csv" --out-dir - --quiet
+expect 2 "$pat" "$B" train --log "$T/g/log.csv" --out -
+expect 2 "$pat" "$B" predict --model m.ofq --log "$T/g/log.csv" --out -
+[ ! -e "$T/-" ] || fail "a file named - was created"
+echo keep >"$T/target.json"
+ln -s "$T/target.json" "$T/link.json"
+pat="link.json is a symbolic link"
+expect 2 "$pat" "$B" bgnbd fit --orders "$O" --out "$T/link.json"
+expect 2 "$pat" "$B" eval --log "$T/z/log.csv" --run "$T/z/run" --json "$T/link.json"
+expect 2 "$pat" "$B" gen --customers 10 --quiet --out "$T/link.json"
+[ -L "$T/link.json" ] && [ "$(cat "$T/target.json")" = keep ] || fail "link or target changed"
+cd - >/dev/null
 
 echo "cli_input: ok"

@@ -78,7 +78,7 @@ static int load_summary(const char *cmd, const args *a, double unit_days, oq_bgn
         return 0;
     }
     oq_bgnbd_tx *tx = NULL;
-    char side[4096];
+    char side[4096] = "";
     const char *file = a->orders ? a->orders : a->transactions;
     if (a->log && !oq_sidecar_path(a->log, ".orders.csv", side, sizeof side) &&
         oq_file_exists(side))
@@ -100,6 +100,13 @@ static int load_summary(const char *cmd, const args *a, double unit_days, oq_bgn
             return cli_fail(&err, "fix the line above and run again");
         int rc = oq_bgnbd_tx_from_log(log, &tx, &err);
         oq_log_free(log);
+        if (!rc && tx->n == 0) {
+            oq_bgnbd_tx_free(tx);
+            rc = oq_error_set(&err, OQ_EINVAL, a->log, 0, 0,
+                              "no purchases: no row of the log has order_placed = 1 and there "
+                              "is no %s",
+                              side);
+        }
         if (rc) return cli_fail(&err, NULL);
     }
     oq_bgnbd_split sp = {
@@ -170,12 +177,14 @@ static int parse_args(const char *cmd, int argc, char **argv, args *a)
             a->summary = optarg;
             break;
         case O_OUT:
+            if (cli_out_path(cmd, "--out", optarg, 0)) return -1;
             a->out = optarg;
             break;
         case O_PAR:
             a->params = optarg;
             break;
         case O_PLOT:
+            if (cli_out_path(cmd, "--plot", optarg, 0)) return -1;
             a->plot = optarg;
             break;
         case O_UNIT:
