@@ -31,5 +31,12 @@ int cli_bad_option(const char *cmd);
 int cli_long(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out);
 int cli_double(const char *cmd, const char *opt, const char *s, double lo, double hi, double *out);
 int cli_u64(const char *cmd, const char *opt, const char *s, uint64_t *out);
+/* The rule for every output path option (--out, --json, --plot, --out-dir):
+ * "-" and "" are refused (output files are written whole to a temp file and
+ * renamed into place; none goes to standard output), and so is a symbolic
+ * link unless link_ok (the rename would replace the link, not write through
+ * it; `run --out-dir` is a link to the newest run by design). On failure
+ * prints a usage error and returns -1. */
+int cli_out_path(const char *cmd, const char *opt, const char *path, int link_ok);
 
 #endif

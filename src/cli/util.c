@@ -6,6 +6,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
 int cli_fail(const oq_error *err, const char *hint)
 {
@@ -70,5 +72,26 @@ int cli_u64(const char *cmd, const char *opt, const char *s, uint64_t *out)
         return -1;
     }
     *out = (uint64_t)v;
+    return 0;
+}
+
+int cli_out_path(const char *cmd, const char *opt, const char *path, int link_ok)
+{
+    if (!path[0] || !strcmp(path, "-")) {
+        cli_usage_error(cmd,
+                        "%s '%s': output goes to files only (written whole, then renamed into "
+                        "place), not to standard output; give a file path",
+                        opt, path);
+        return -1;
+    }
+    struct stat st;
+    if (!link_ok && lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+        cli_usage_error(cmd,
+                        "%s %s is a symbolic link: offerq replaces an output file by renaming "
+                        "a new one over it, which would replace the link, not its target; give "
+                        "the path it points to, or remove the link",
+                        opt, path);
+        return -1;
+    }
     return 0;
 }

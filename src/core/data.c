@@ -75,6 +75,106 @@ void oq_date_format(int32_t days, char out[11])
     out[10] = 0;
 }
 
+/* ---- the date horizon ------------------------------------------------------ */
+
+static int cmp_i32(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+int oq_date_outliers(const int32_t *day, size_t n, int32_t *limit, size_t *count, size_t *idx,
+                     size_t max)
+{
+    *limit = INT32_MAX;
+    *count = 0;
+    if (n == 0) return 0;
+    int32_t lo = day[0], hi = day[0];
+    for (size_t i = 1; i < n; i++) {
+        if (day[i] < lo) lo = day[i];
+        if (day[i] > hi) hi = day[i];
+    }
+    /* every date is within the horizon of the earliest: nothing to sort */
+    if ((int64_t)hi - lo <= OQ_DATE_HORIZON_DAYS) return 0;
+    int32_t *s = malloc(n * sizeof *s);
+    if (!s) return OQ_ENOMEM;
+    memcpy(s, day, n * sizeof *s);
+    qsort(s, n, sizeof *s, cmp_i32);
+    /* nearest rank: the ceil(q n)-th smallest date */
+    size_t rank = (size_t)ceil(OQ_DATE_HORIZON_QUANTILE * (double)n);
+    int32_t q = s[(rank ? rank : 1) - 1];
+    free(s);
+    *limit = q + OQ_DATE_HORIZON_DAYS;
+    for (size_t i = 0; i < n; i++)
+        if (day[i] > *limit) {
+            if (*count < max) idx[*count] = i;
+            (*count)++;
+        }
+    return 0;
+}
+
+/* Physical lines of data records rec[0..k) (ascending, 0 = the first record
+ * after the header) of a CSV file, by reading it again. */
+typedef struct line_ctx {
+    const size_t *rec;
+    size_t k, next, seen;
+    long *lines;
+} line_ctx;
+
+static int line_row(void *ctx, char **f, const size_t *lens, size_t n, long line, oq_error *err)
+{
+    (void)f, (void)lens, (void)n, (void)err;
+    line_ctx *c = ctx;
+    size_t r = c->seen++;
+    if (r == 0) return 0; /* the header */
+    while (c->next < c->k && c->rec[c->next] == r - 1)
+        c->lines[c->next++] = line;
+    return c->next == c->k ? 1 : 0; /* 1: found them all, stop */
+}
+
+int oq_date_horizon_check(const int32_t *day, size_t n, const long *lines, const char *file,
+                          const char *data, size_t len, long col, oq_error *err)
+{
+    enum { MAXLIST = 5 };
+    size_t idx[MAXLIST], count;
+    int32_t limit;
+    if (oq_date_outliers(day, n, &limit, &count, idx, MAXLIST))
+        return oq_error_oom(err, file, NULL);
+    if (count == 0) return 0;
+    size_t k = count < MAXLIST ? count : MAXLIST;
+    long at[MAXLIST] = {0};
+    for (size_t i = 0; i < k; i++)
+        at[i] = lines ? lines[idx[i]] : -1;
+    if (!lines && (data || (file && strcmp(file, "-") != 0))) {
+        /* the reader keeps no line numbers (a quoted field may span lines):
+         * find them on this rare path by reading the file again */
+        line_ctx c = {.rec = idx, .k = k, .lines = at};
+        oq_error e2 = {0};
+        int rc = data ? oq_csv_read_mem(file, data, len, NULL, line_row, &c, &e2)
+                      : oq_csv_read(file, NULL, line_row, &c, &e2);
+        if (rc < 0)
+            for (size_t i = 0; i < k; i++)
+                at[i] = -1;
+    }
+    char list[200] = "", d[11], q[11];
+    size_t used = 0;
+    for (size_t i = 0; i < k && used < sizeof list; i++) {
+        int w = at[i] > 0 ? snprintf(list + used, sizeof list - used, "%s%ld", i ? ", " : "", at[i])
+                          : snprintf(list + used, sizeof list - used, "%sdata row %zu",
+                                     i ? ", " : "", idx[i] + 1);
+        if (w < 0) break;
+        used += (size_t)w;
+    }
+    oq_date_format(day[idx[0]], d);
+    oq_date_format(limit - OQ_DATE_HORIZON_DAYS, q);
+    return oq_error_set(err, OQ_EPARSE, file, at[0] > 0 ? at[0] : 0, at[0] > 0 ? col : 0,
+                        "date %s is more than %d days after %s, the 99.9th percentile of the "
+                        "file's dates: %zu row%s beyond that horizon, at line%s %s%s (a mistyped "
+                        "year? fix or remove them)",
+                        d, OQ_DATE_HORIZON_DAYS, q, count, count == 1 ? "" : "s", k == 1 ? "" : "s",
+                        list, count > k ? ", ..." : "");
+}
+
 /* ---- coupons ------------------------------------------------------------- */
 
 const char *oq_coupon_name(int i)
@@ -303,10 +403,13 @@ static int log_row(void *ctx, char **f, const size_t *lens, size_t n, long line,
     return 0;
 }
 
-static int log_finish(log_ctx *c, int rc, oq_log **out, oq_error *err)
+static int log_finish(log_ctx *c, int rc, const char *data, size_t len, oq_log **out, oq_error *err)
 {
     if (!rc && !c->header_done)
         rc = oq_error_set(err, OQ_EPARSE, c->name, 1, 1, "empty file: expected a header line");
+    if (!rc) /* tomorrow is the day after the last: one mistyped year moves it */
+        rc = oq_date_horizon_check(c->log->day, c->log->n, NULL, c->name, data, len,
+                                   c->map[C_DATE] + 1, err);
     if (rc) {
         oq_log_free(c->log);
         return rc;
@@ -321,7 +424,7 @@ int oq_log_read(const char *path, oq_log **out, oq_error *err)
     log_ctx c = {.name = path};
     if (!(c.log = calloc(1, sizeof *c.log))) return oq_error_oom(err, path, NULL);
     int rc = oq_csv_read(path, NULL, log_row, &c, err);
-    return log_finish(&c, rc, out, err);
+    return log_finish(&c, rc, NULL, 0, out, err);
 }
 
 int oq_log_read_mem(const char *name, const char *data, size_t len, oq_log **out, oq_error *err)
@@ -330,7 +433,7 @@ int oq_log_read_mem(const char *name, const char *data, size_t len, oq_log **out
     log_ctx c = {.name = name};
     if (!(c.log = calloc(1, sizeof *c.log))) return oq_error_oom(err, name, NULL);
     int rc = oq_csv_read_mem(name, data, len, NULL, log_row, &c, err);
-    return log_finish(&c, rc, out, err);
+    return log_finish(&c, rc, data, len, out, err);
 }
 
 void oq_log_free(oq_log *l)
@@ -554,6 +657,9 @@ static int ev_run(const char *name, const char *path, const char *data, size_t l
                   : oq_csv_read_mem(name, data, len, NULL, ev_row, &c, err);
     if (!rc && !c.base.header_done)
         rc = oq_error_set(err, OQ_EPARSE, name, 1, 1, "empty file: expected a header line");
+    if (!rc)
+        rc = oq_date_horizon_check(c.ev->day, c.ev->n, NULL, name, data, len, c.map[E_DATE] + 1,
+                                   err);
     if (rc) {
         oq_events_free(c.ev);
         return rc;

@@ -1,9 +1,12 @@
 /* alive.c - BG/NBD P(alive) of a customer on a day (alive.h). */
 #include "offerq/coupon/alive.h"
 #include "offerq/core/io.h"
+#include "offerq/coupon/gross.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct oq_alive {
     oq_bgnbd_fit_report fit;
@@ -96,6 +99,63 @@ double oq_alive_p(const oq_alive *a, int64_t u, int32_t d)
     return oq_alive_rft(a, u, d, &x, &tx, &T) ? oq_bgnbd_p_alive(&a->fit.p, x, tx, T) : 1.0;
 }
 
+/* 1 when the first line of path (a header) has a field named "value", 0 when
+ * not, OQ_EIO when the file cannot be read. */
+static int header_has_value(const char *path, oq_error *err)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return oq_error_set(err, OQ_EIO, path, 0, 0, "cannot open: %s", strerror(errno));
+    char line[4096];
+    int has = 0;
+    if (fgets(line, sizeof line, fp)) {
+        char *p = line;
+        if ((unsigned char)p[0] == 0xEF && (unsigned char)p[1] == 0xBB &&
+            (unsigned char)p[2] == 0xBF)
+            p += 3;
+        for (char *save = NULL, *f = strtok_r(p, ",\r\n", &save); f && !has;
+             f = strtok_r(NULL, ",\r\n", &save)) {
+            while (*f == ' ' || *f == '\t')
+                f++;
+            size_t n = strlen(f);
+            while (n && (f[n - 1] == ' ' || f[n - 1] == '\t'))
+                n--;
+            has = n == 5 && !memcmp(f, "value", 5);
+        }
+    }
+    fclose(fp);
+    return has;
+}
+
+int oq_alive_tx_read(const char *path, oq_bgnbd_tx **out, oq_error *err)
+{
+    *out = NULL;
+    int rc = header_has_value(path, err);
+    if (rc < 0) return rc;
+    if (!rc) return oq_bgnbd_tx_read(path, 1, 0, out, err);
+    oq_orders *o = NULL;
+    oq_bgnbd_tx *t = NULL;
+    if ((rc = oq_orders_read(path, &o, err))) return rc;
+    /* rc is set before err is filled: *out is set exactly when rc is 0 */
+    if (o->n == 0) {
+        rc = OQ_EPARSE;
+        oq_error_set(err, rc, path, 2, 1, "no orders after the header");
+        goto cleanup;
+    }
+    rc = (t = calloc(1, sizeof *t)) ? 0 : OQ_ENOMEM;
+    for (size_t i = 0; !rc && i < o->n; i++)
+        if (oq_bgnbd_tx_push(t, o->user_id[i], o->day[i])) rc = OQ_ENOMEM;
+    if (rc) {
+        oq_error_oom(err, path, NULL);
+        goto cleanup;
+    }
+    *out = t;
+    t = NULL;
+cleanup:
+    oq_bgnbd_tx_free(t);
+    oq_orders_free(o);
+    return rc;
+}
+
 int oq_alive_fit(const oq_log *log, const oq_alive_opts *o, oq_alive **out, oq_error *err)
 {
     *out = NULL;
@@ -111,11 +171,18 @@ int oq_alive_fit(const oq_log *log, const oq_alive_opts *o, oq_alive **out, oq_e
         oq_sidecar_path(o->log_path, ".orders.csv", side, sizeof side) == 0 && oq_file_exists(side))
         orders = side;
     if (orders) {
-        if ((rc = oq_bgnbd_tx_read(orders, 1, 0, &tx, err))) goto cleanup;
+        if ((rc = oq_alive_tx_read(orders, &tx, err))) goto cleanup;
         snprintf(m->source, sizeof m->source, "%s", orders);
         m->from_file = 1;
     } else {
         if ((rc = oq_bgnbd_tx_from_log(log, &tx, err))) goto cleanup;
+        if (tx->n == 0) {
+            rc = oq_error_set(err, OQ_EINVAL, o ? o->log_path : NULL, 0, 0,
+                              "no purchases for BG/NBD: no row of the log has order_placed = 1 "
+                              "and there is no orders file (--orders, or the log's sidecar "
+                              "<stem>.orders.csv)");
+            goto cleanup;
+        }
         snprintf(m->source, sizeof m->source, "the log's order rows");
     }
     oq_bgnbd_split split = {.unit_days = 1,

@@ -126,7 +126,8 @@ int oq_bgnbd_tx_read(const char *path, int id_column, int date_column, oq_bgnbd_
                             date_column);
     int rc = 0;
     char *line = NULL;
-    size_t cap = 0;
+    size_t cap = 0, ncap = 0;
+    long *lines = NULL;
     oq_bgnbd_tx *t = calloc(1, sizeof *t);
     FILE *fp = fopen(path, "rb");
     if (!t) {
@@ -198,6 +199,16 @@ int oq_bgnbd_tx_read(const char *path, int id_column, int date_column, oq_bgnbd_
                               dc + 1, f[dc]);
             goto cleanup;
         }
+        if (t->n == ncap) { /* the line of every row, for the horizon check */
+            ncap = ncap ? 2 * ncap : 4096;
+            long *nl = realloc(lines, ncap * sizeof *nl);
+            if (!nl) {
+                rc = oq_error_oom(err, path, NULL);
+                goto cleanup;
+            }
+            lines = nl;
+        }
+        lines[t->n] = lineno;
         if (oq_bgnbd_tx_push(t, uid, day)) {
             rc = oq_error_oom(err, path, NULL);
             goto cleanup;
@@ -211,11 +222,14 @@ int oq_bgnbd_tx_read(const char *path, int id_column, int date_column, oq_bgnbd_
         rc = oq_error_set(err, OQ_EPARSE, path, lineno, 0, "no transactions in the file");
         goto cleanup;
     }
+    /* the calibration end defaults to the last date (data.h, the horizon) */
+    if ((rc = oq_date_horizon_check(t->day, t->n, lines, path, NULL, 0, 0, err))) goto cleanup;
     *out = t;
     t = NULL;
 cleanup:
     if (fp) fclose(fp);
     free(line);
+    free(lines);
     oq_bgnbd_tx_free(t);
     return rc;
 }

@@ -594,8 +594,7 @@ int oq_eval_run(const char *log_path, const char *run_arg, const char *truth_pat
     add_policy(out, "oracle", p, s);
     double none = out->pol[0].profit, orc = out->pol[out->npol - 1].profit;
     for (int k = 0; k < out->npol; k++)
-        out->pol[k].pct_of_oracle_uplift =
-            orc != none ? 100.0 * (out->pol[k].profit - none) / (orc - none) : NAN;
+        out->pol[k].pct_of_oracle_uplift = oq_eval_pct_of_uplift(out->pol[k].profit, none, orc);
 
     /* off-policy: per-row Q-greedy policy of the run, and the fixed coupons */
     if (snprintf(path, sizeof path, "%s/qtable.ofq", run_dir) >= (int)sizeof path) {
@@ -663,23 +662,52 @@ cleanup:
     return rc;
 }
 
+double oq_eval_pct_of_uplift(double profit, double none, double oracle)
+{
+    /* An oracle that gains nothing over no coupon (a log with no coupon
+     * effect, `gen --contact-effect 0`) leaves the ratio undefined; a gain
+     * within rounding of the totals counts as none. */
+    double gain = oracle - none;
+    if (!(gain > 1e-9 * (1 + fabs(none)))) return NAN;
+    return 100.0 * (profit - none) / gain;
+}
+
+/* "%*.1f%%" of pct, or "n/a" in the same width when it is not finite. */
+static void print_pct(FILE *fp, int width, double pct)
+{
+    if (isfinite(pct))
+        fprintf(fp, "%*.1f%%", width - 1, pct);
+    else
+        fprintf(fp, "%*s", width, "n/a");
+}
+
 void oq_eval_print(const oq_eval_report *r, void *fpv)
 {
     FILE *fp = fpv;
     fprintf(fp, "True expected next-day profit and coupon spend, %zu customers:\n\n", r->customers);
     fprintf(fp, "%-20s %14s %12s %18s\n", "policy", "profit", "spend", "% of oracle uplift");
+    for (int k = 0; k < r->npol; k++) {
+        fprintf(fp, "%-20s %14.2f %12.2f ", r->pol[k].name, r->pol[k].profit, r->pol[k].spend);
+        print_pct(fp, 18, r->pol[k].pct_of_oracle_uplift);
+        fputc('\n', fp);
+    }
+    int undefined = 0;
     for (int k = 0; k < r->npol; k++)
-        fprintf(fp, "%-20s %14.2f %12.2f %17.1f%%\n", r->pol[k].name, r->pol[k].profit,
-                r->pol[k].spend, r->pol[k].pct_of_oracle_uplift);
+        undefined |= !isfinite(r->pol[k].pct_of_oracle_uplift);
+    if (undefined)
+        fprintf(fp, "(n/a: the oracle gains nothing over no coupon, so no share of its uplift "
+                    "is defined)\n");
     fprintf(fp, "\nOff-policy estimates from the log (mean net reward per logged contact):\n\n");
     fprintf(fp, "%-26s %9s %16s %16s %8s %8s\n", "policy", "true", "IPS (+-se)", "DR (+-se)",
             "IPS err", "DR err");
     for (int k = 0; k < r->nope; k++) {
         const oq_ope *o = &r->ope[k];
-        fprintf(fp, "%-26s %9.3f %9.3f +-%5.3f %9.3f +-%5.3f %7.1f%% %7.1f%%\n", r->ope_name[k],
-                o->truth, o->ips, o->ips_se, o->dr, o->dr_se,
-                100 * (o->ips - o->truth) / fabs(o->truth),
-                100 * (o->dr - o->truth) / fabs(o->truth));
+        fprintf(fp, "%-26s %9.3f %9.3f +-%5.3f %9.3f +-%5.3f ", r->ope_name[k], o->truth, o->ips,
+                o->ips_se, o->dr, o->dr_se);
+        print_pct(fp, 8, 100 * (o->ips - o->truth) / fabs(o->truth));
+        fputc(' ', fp);
+        print_pct(fp, 8, 100 * (o->dr - o->truth) / fabs(o->truth));
+        fputc('\n', fp);
     }
     if (r->scorer_baseline)
         fprintf(fp,
@@ -688,21 +716,35 @@ void oq_eval_print(const oq_eval_report *r, void *fpv)
                 r->scorer);
 }
 
+static json_t *json_num(double x)
+{
+    return isfinite(x) ? json_real(x) : json_null();
+}
+
 int oq_eval_write_json(const oq_eval_report *r, const char *path, oq_error *err)
 {
+    /* json_pack("f") fails on a non-finite number and the element would be
+     * lost; such numbers are written as null */
     json_t *root = json_object(), *pols = json_array(), *ope = json_object();
-    for (int k = 0; k < r->npol; k++)
-        json_array_append_new(pols,
-                              json_pack("{s:s, s:f, s:f, s:f}", "name", r->pol[k].name, "profit",
-                                        r->pol[k].profit, "spend", r->pol[k].spend,
-                                        "pct_of_oracle_uplift", r->pol[k].pct_of_oracle_uplift));
+    for (int k = 0; k < r->npol; k++) {
+        json_t *p = json_object();
+        json_object_set_new(p, "name", json_string(r->pol[k].name));
+        json_object_set_new(p, "profit", json_num(r->pol[k].profit));
+        json_object_set_new(p, "spend", json_num(r->pol[k].spend));
+        json_object_set_new(p, "pct_of_oracle_uplift", json_num(r->pol[k].pct_of_oracle_uplift));
+        json_array_append_new(pols, p);
+    }
     for (int k = 0; k < r->nope; k++) {
         const oq_ope *o = &r->ope[k];
-        json_object_set_new(ope, r->ope_name[k],
-                            json_pack("{s:I, s:I, s:f, s:f, s:f, s:f, s:f}", "rows",
-                                      (json_int_t)o->rows, "matched", (json_int_t)o->matched,
-                                      "true", o->truth, "ips", o->ips, "ips_se", o->ips_se, "dr",
-                                      o->dr, "dr_se", o->dr_se));
+        json_t *e = json_object();
+        json_object_set_new(e, "rows", json_integer((json_int_t)o->rows));
+        json_object_set_new(e, "matched", json_integer((json_int_t)o->matched));
+        json_object_set_new(e, "true", json_num(o->truth));
+        json_object_set_new(e, "ips", json_num(o->ips));
+        json_object_set_new(e, "ips_se", json_num(o->ips_se));
+        json_object_set_new(e, "dr", json_num(o->dr));
+        json_object_set_new(e, "dr_se", json_num(o->dr_se));
+        json_object_set_new(ope, r->ope_name[k], e);
     }
     json_object_set_new(root, "customers", json_integer((json_int_t)r->customers));
     json_object_set_new(root, "scorer",

@@ -93,6 +93,8 @@ static int ord_run(const char *name, const char *path, const char *data, size_t 
     if (!rc && !c.header_done)
         rc = oq_error_set(err, OQ_EPARSE, name, 1, 1, "empty file: expected the header %s",
                           OQ_ORDERS_HEADER);
+    if (!rc) /* BG/NBD's calibration end defaults to the last order (data.h) */
+        rc = oq_date_horizon_check(c.o->day, c.o->n, NULL, name, data, len, c.map[O_DATE] + 1, err);
     if (rc) {
         oq_orders_free(c.o);
         return rc;

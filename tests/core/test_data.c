@@ -373,10 +373,75 @@ static void test_large_roundtrip(void **state)
     free(buf);
 }
 
+/* Issue 21 item 10: a log of n rows in 2025 with stray rows in 2993.
+ * Returns the buffer (free). Rows far (k in far[]) get the date 2993-12-23;
+ * row 2 has a quoted category spanning two lines, so line != row + 2 after. */
+static char *horizon_log(size_t n, const size_t *far, size_t nfar, size_t *len)
+{
+    size_t cap = 128 + n * 80, used = 0;
+    char *b = malloc(cap);
+    assert_non_null(b);
+    used += (size_t)snprintf(b + used, cap - used, "%s", HDR);
+    for (size_t i = 0; i < n; i++) {
+        int f = 0;
+        for (size_t k = 0; k < nfar; k++)
+            f |= far[k] == i;
+        char d[11];
+        oq_date_format(f ? 374000 : 20089 + (int32_t)(i % 180), d); /* 2993 / 2025 */
+        used += (size_t)snprintf(b + used, cap - used, "%zu,%s,3,2,45.50,%s,0.9,10,1,30.25\n", i, d,
+                                 i == 2 ? "\"two\nlines\"" : "baby");
+    }
+    *len = used;
+    return b;
+}
+
+static void test_date_horizon(void **state)
+{
+    (void)state;
+    char d[11];
+    oq_date_format(374000, d);
+    assert_string_equal(d, "2993-12-23");
+    /* the rule on plain dates: 1,000 dates over three years, one stray */
+    int32_t day[1001];
+    for (int i = 0; i < 1000; i++)
+        day[i] = 20000 + i; /* 2024-10-04 .. 2027-06-30 */
+    size_t idx[4], count;
+    int32_t limit;
+    assert_int_equal(oq_date_outliers(day, 1000, &limit, &count, idx, 4), 0);
+    assert_int_equal(count, 0);
+    day[1000] = 374000;
+    assert_int_equal(oq_date_outliers(day, 1001, &limit, &count, idx, 4), 0);
+    assert_int_equal(count, 1);
+    assert_int_equal(idx[0], 1000);
+    assert_int_equal(limit, 20999 + OQ_DATE_HORIZON_DAYS);
+    day[999] = 20999 + OQ_DATE_HORIZON_DAYS; /* on the horizon: kept */
+    assert_int_equal(oq_date_outliers(day, 1001, &limit, &count, idx, 4), 0);
+    assert_int_equal(count, 1);
+    /* two strays in a log of 2,000 rows: refused, both lines named */
+    size_t far[2] = {3, 7}, len;
+    char *b = horizon_log(2000, far, 2, &len);
+    oq_log *log = NULL;
+    oq_error err = {0};
+    assert_int_equal(oq_log_read_mem("h.csv", b, len, &log, &err), OQ_EPARSE);
+    assert_null(log);
+    assert_int_equal(err.line, 6); /* row 3 is on line 6: row 2 spans lines 4-5 */
+    assert_int_equal(err.col, 2);
+    assert_non_null(strstr(err.msg, "2993-12-23"));
+    assert_non_null(strstr(err.msg, "2 rows beyond that horizon, at lines 6, 10"));
+    free(b);
+    /* the same log without them is read */
+    b = horizon_log(2000, NULL, 0, &len);
+    assert_int_equal(oq_log_read_mem("h.csv", b, len, &log, &err), 0);
+    assert_int_equal(log->n, 2000);
+    oq_log_free(log);
+    free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_log),
+        cmocka_unit_test(test_date_horizon),
         cmocka_unit_test(test_accepted_variants),
         cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_nul_byte),

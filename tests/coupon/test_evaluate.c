@@ -6,6 +6,7 @@
 #include "offerq/coupon/pipeline.h"
 #include "offerq/core/io.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,12 +175,60 @@ static void test_pipeline_and_eval(void **st)
     assert_true(oq_file_exists(jp));
 }
 
+/* Issue 21 item 16: a log without a coupon effect leaves the oracle's
+ * uplift at 0. The percentage is undefined ("n/a", JSON null) and every
+ * policy with its profit is still printed and written. */
+static void test_zero_oracle_uplift(void **st)
+{
+    (void)st;
+    assert_true(isnan(oq_eval_pct_of_uplift(120, 120, 120)));
+    assert_true(isnan(oq_eval_pct_of_uplift(100, 120, 120 + 1e-12)));
+    assert_true(isnan(oq_eval_pct_of_uplift(100, 120, 110)));
+    assert_true(fabs(oq_eval_pct_of_uplift(125, 120, 130) - 50) < 1e-12);
+    oq_eval_report rep = {.customers = 7, .npol = 3};
+    const char *names[3] = {"none", "offerq", "oracle"};
+    for (int k = 0; k < 3; k++) {
+        snprintf(rep.pol[k].name, sizeof rep.pol[k].name, "%s", names[k]);
+        rep.pol[k].profit = 1000.5 + k;
+        rep.pol[k].spend = 10.0 * k;
+        rep.pol[k].pct_of_oracle_uplift = oq_eval_pct_of_uplift(1000.5 + k, 1000.5, 1000.5);
+    }
+    rep.nope = 1;
+    snprintf(rep.ope_name[0], sizeof rep.ope_name[0], "no coupon");
+    rep.ope[0] = (oq_ope){.rows = 5, .matched = 5, .truth = 0, .ips = 0, .dr = 0};
+    char jp[600], tp[600], buf[4096];
+    snprintf(jp, sizeof jp, "%s/eval0.json", dir);
+    snprintf(tp, sizeof tp, "%s/eval0.txt", dir);
+    assert_int_equal(oq_eval_write_json(&rep, jp, NULL), 0);
+    json_error_t je;
+    json_t *root = json_load_file(jp, 0, &je);
+    assert_non_null(root);
+    json_t *pols = json_object_get(root, "policies");
+    assert_int_equal(json_array_size(pols), 3);
+    for (size_t k = 0; k < 3; k++) {
+        json_t *p = json_array_get(pols, k);
+        assert_true(json_is_null(json_object_get(p, "pct_of_oracle_uplift")));
+        assert_true(fabs(json_real_value(json_object_get(p, "profit")) - (1000.5 + (double)k)) <
+                    1e-9);
+    }
+    json_decref(root);
+    FILE *fp = fopen(tp, "w+");
+    assert_non_null(fp);
+    oq_eval_print(&rep, fp);
+    rewind(fp);
+    size_t n = fread(buf, 1, sizeof buf - 1, fp);
+    buf[n] = 0;
+    fclose(fp);
+    assert_null(strstr(buf, "nan"));
+    assert_non_null(strstr(buf, "1002.50"));
+    assert_non_null(strstr(buf, "n/a"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_contact_truth_matches_log),
-        cmocka_unit_test(test_truth_policies),
-        cmocka_unit_test(test_ope_fixed),
+        cmocka_unit_test(test_zero_oracle_uplift), cmocka_unit_test(test_contact_truth_matches_log),
+        cmocka_unit_test(test_truth_policies),     cmocka_unit_test(test_ope_fixed),
         cmocka_unit_test(test_pipeline_and_eval),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -110,6 +110,31 @@ void oq_log_index_free(oq_log_index *ix);
 /* Customer position of user id u, or -1 (binary search). */
 long oq_log_index_find(const oq_log_index *ix, int64_t u);
 
+/* ---- the date horizon ------------------------------------------------------
+ * "Tomorrow" is the day after a file's last date, so one mistyped year
+ * (2999-03-01 among 2025 rows) would move every recommendation to 2999. A
+ * date more than OQ_DATE_HORIZON_DAYS after the file's 99.9th percentile date
+ * (nearest rank: the ceil(0.999 n)-th smallest of its n dates) is beyond the
+ * horizon, and the log, events and orders readers refuse the file, naming
+ * the rows. The rule looks only at the file's own dates: the bulk may span
+ * any period, and a period after it of up to a year is accepted; it catches
+ * stray dates when they are at most 0.1% of the rows (rounded down: none in
+ * a file of fewer than 1,000 rows). */
+#define OQ_DATE_HORIZON_DAYS 366
+#define OQ_DATE_HORIZON_QUANTILE 0.999
+
+/* Dates of day[0..n) beyond the horizon: *count of them, the first
+ * min(count, max) indexes in idx (ascending), the last date within it in
+ * *limit (INT32_MAX when none is computed). Returns 0 or OQ_ENOMEM. */
+int oq_date_outliers(const int32_t *day, size_t n, int32_t *limit, size_t *count, size_t *idx,
+                     size_t max) OQ_WUR;
+/* 0, or OQ_EPARSE naming file, the first row's line and column col and the
+ * lines of up to five rows beyond the horizon. day[i] is data row i; its line
+ * is lines[i], or (lines NULL) found by reading the CSV file again (data:
+ * from memory, len bytes). OQ_ENOMEM. */
+int oq_date_horizon_check(const int32_t *day, size_t n, const long *lines, const char *file,
+                          const char *data, size_t len, long col, oq_error *err) OQ_WUR;
+
 /* The log's last snapshot day (INT32_MIN when the log is empty). */
 int32_t oq_log_last_day(const oq_log *log);
 

@@ -24,6 +24,15 @@ typedef struct oq_alive_opts {
     int quiet;               /* 0: one line on stderr with the fit */
 } oq_alive_opts;
 
+/* The purchases of a file for BG/NBD. A file whose header has a column named
+ * value is an orders file (user_id,date,value, gross.h) and is read whole by
+ * oq_orders_read: a bad row (a value cut off, nan, abc, -50, a missing
+ * column, no final newline) is OQ_EPARSE naming file, line and column, as
+ * the order values feed the gross-profit model too. Any other file is a
+ * transactions file (oq_bgnbd_tx_read, id in field 1, the date found).
+ * *out: oq_bgnbd_tx_free. */
+int oq_alive_tx_read(const char *path, oq_bgnbd_tx **out, oq_error *err) OQ_WUR;
+
 /* Fit on the purchases up to the log's last day. *out: oq_alive_free. */
 int oq_alive_fit(const oq_log *log, const oq_alive_opts *o, oq_alive **out, oq_error *err) OQ_WUR;
 void oq_alive_free(oq_alive *a);

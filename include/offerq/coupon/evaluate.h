@@ -87,8 +87,13 @@ int oq_ope_estimate(const oq_log *log, const double *mu, const int *pi, const do
 typedef struct oq_eval_policy {
     char name[32];
     double profit, spend;        /* true expected next-day totals */
-    double pct_of_oracle_uplift; /* 100 (profit - none) / (oracle - none) */
+    double pct_of_oracle_uplift; /* oq_eval_pct_of_uplift; NAN: undefined */
 } oq_eval_policy;
+
+/* 100 (profit - none) / (oracle - none): a policy's share of the oracle's
+ * uplift over no coupon; NAN when the oracle gains nothing (oracle - none
+ * <= 1e-9 (1 + |none|)), as on a log without a coupon effect. */
+double oq_eval_pct_of_uplift(double profit, double none, double oracle);
 
 typedef struct oq_eval_report {
     size_t customers;
@@ -110,10 +115,11 @@ typedef struct oq_eval_report {
  * quiet: no progress. */
 int oq_eval_run(const char *log_path, const char *run_dir, const char *truth_path, int quiet,
                 oq_eval_report *out, oq_error *err) OQ_WUR;
-/* Print the table of r to fp (a FILE *). */
+/* Print the table of r to fp (a FILE *); an undefined percentage is "n/a". */
 void oq_eval_print(const oq_eval_report *r, void *fp);
 /* Write r as JSON {"policies":[{name, profit, spend, pct_of_oracle_uplift}],
- * "ope": {...}} atomically to path. */
+ * "ope": {...}} atomically to path; a non-finite number is null (every
+ * policy is written). */
 int oq_eval_write_json(const oq_eval_report *r, const char *path, oq_error *err) OQ_WUR;
 
 #endif

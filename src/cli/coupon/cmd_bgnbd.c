@@ -1,5 +1,6 @@
 /* cmd_bgnbd.c - `offerq bgnbd fit|score`: the BG/NBD customer-alive model. */
 #include "cli/cli.h"
+#include "offerq/coupon/alive.h"
 #include "offerq/coupon/bgnbd.h"
 #include "offerq/core/data.h"
 #include "offerq/core/io.h"
@@ -77,15 +78,19 @@ static int load_summary(const char *cmd, const args *a, double unit_days, oq_bgn
         return 0;
     }
     oq_bgnbd_tx *tx = NULL;
-    char side[4096];
+    char side[4096] = "";
     const char *file = a->orders ? a->orders : a->transactions;
     if (a->log && !oq_sidecar_path(a->log, ".orders.csv", side, sizeof side) &&
         oq_file_exists(side))
         file = side;
     if (file) {
         if (!a->quiet) fprintf(stderr, "offerq bgnbd: purchases from %s\n", file);
-        if (oq_bgnbd_tx_read(file, (int)a->id_col, (int)a->date_col, &tx, &err))
-            return cli_fail(&err, "fix the line above and run again");
+        /* an orders file (--orders, the log's sidecar) is checked whole, as
+         * `offerq run` reads its values too (alive.h) */
+        int rc = file == a->transactions || a->id_col != 1 || a->date_col != 0
+                     ? oq_bgnbd_tx_read(file, (int)a->id_col, (int)a->date_col, &tx, &err)
+                     : oq_alive_tx_read(file, &tx, &err);
+        if (rc) return cli_fail(&err, "fix the line above and run again");
     } else {
         if (!a->quiet)
             fprintf(stderr, "offerq bgnbd: purchases from the order rows of %s (no %s)\n", a->log,
@@ -95,6 +100,13 @@ static int load_summary(const char *cmd, const args *a, double unit_days, oq_bgn
             return cli_fail(&err, "fix the line above and run again");
         int rc = oq_bgnbd_tx_from_log(log, &tx, &err);
         oq_log_free(log);
+        if (!rc && tx->n == 0) {
+            oq_bgnbd_tx_free(tx);
+            rc = oq_error_set(&err, OQ_EINVAL, a->log, 0, 0,
+                              "no purchases: no row of the log has order_placed = 1 and there "
+                              "is no %s",
+                              side);
+        }
         if (rc) return cli_fail(&err, NULL);
     }
     oq_bgnbd_split sp = {
@@ -165,12 +177,14 @@ static int parse_args(const char *cmd, int argc, char **argv, args *a)
             a->summary = optarg;
             break;
         case O_OUT:
+            if (cli_out_path(cmd, "--out", optarg, 0)) return -1;
             a->out = optarg;
             break;
         case O_PAR:
             a->params = optarg;
             break;
         case O_PLOT:
+            if (cli_out_path(cmd, "--plot", optarg, 0)) return -1;
             a->plot = optarg;
             break;
         case O_UNIT:

@@ -52,6 +52,7 @@ int cmd_eval(int argc, char **argv)
             truth = optarg;
             break;
         case O_JSON:
+            if (cli_out_path("eval", "--json", optarg, 0)) return 2;
             json = optarg;
             break;
         case O_QUIET:

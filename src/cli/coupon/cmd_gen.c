@@ -123,6 +123,7 @@ int cmd_gen(int argc, char **argv)
             cfg.quiet = 1;
             break;
         case O_OUT:
+            if (cli_out_path("gen", "--out", optarg, 0)) return 2;
             out = optarg;
             break;
         default:

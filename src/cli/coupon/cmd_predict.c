@@ -57,6 +57,7 @@ int cmd_predict(int argc, char **argv)
             ev_path = optarg;
             break;
         case O_OUT:
+            if (cli_out_path("predict", "--out", optarg, 0)) return 2;
             out = optarg;
             break;
         case O_NEXT:

@@ -154,6 +154,7 @@ int cmd_run(int argc, char **argv)
             o.log_path = optarg;
             break;
         case O_OUT:
+            if (cli_out_path("run", "--out-dir", optarg, 1)) return 2;
             o.out_dir = optarg;
             break;
         case O_KEEP: {

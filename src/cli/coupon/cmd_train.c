@@ -100,6 +100,7 @@ int cmd_train(int argc, char **argv)
             ev_path = optarg;
             break;
         case O_OUT:
+            if (cli_out_path("train", "--out", optarg, 0)) return 2;
             out = optarg;
             break;
         case O_EP:
