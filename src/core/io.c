@@ -57,6 +57,13 @@ int oq_afile_commit(oq_afile *af, oq_error *err)
         unlink(af->tmp);
         return oq_error_set(err, OQ_EIO, af->path, 0, 0, "write failed: %s", strerror(saved));
     }
+    struct stat st;
+    if (lstat(af->path, &st) == 0 && S_ISLNK(st.st_mode)) {
+        /* renaming over a link would replace the link, not write through it */
+        unlink(af->tmp);
+        return oq_error_set(err, OQ_EIO, af->path, 0, 0,
+                            "is a symbolic link: give the file it points to");
+    }
     if (rename(af->tmp, af->path) != 0) {
         saved = errno;
         unlink(af->tmp);
@@ -347,6 +354,7 @@ void oq_rundir_abort(oq_rundir *rd)
 {
     if (!rd->open) return;
     remove_flat(rd->path);
+    rmdir(rd->runs); /* only if the failed run was its first: empty then */
     rd->open = 0;
 }
 
