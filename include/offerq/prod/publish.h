@@ -6,21 +6,30 @@
  *   P:current           version readers use
  *   P:previous          version `--rollback` returns to
  *   P:versions          set of versions that have keys (for cleaning up)
+ *   P:writing           hash version -> writer ("<run_id>:<client id>") of
+ *                       each version being written
  *   P:v:N:qtable        bytes of DIR/qtable.ofq (opaque here)
  *   P:v:N:list          hash user_id -> JSON {"coupon","coupon_value",
  *                       "expected_profit","p_alive","snapshot_date","state"}
  *   P:v:N:meta          hash: created, users, qtable_bytes, qtable_crc32, source
+ *                       (written last: a version without it is incomplete)
  *   P:v:N:files         hash: name -> text of DIR/report.json, eval.json,
  *                       crosssell.json when present (for the dashboard)
  *
- * A publish writes every key of a new version N first and only then, in one
- * MULTI/EXEC guarded by WATCH P:current, sets P:previous to the old current
- * and P:current to N. A reader that asks through oq_redis_lookup (one Lua
- * script: GET P:current then HGET in the same atomic step) therefore sees the
- * old version or the new one, never a half-written one; a publish killed
- * before the switch leaves P:current as it was, and the orphan keys are
- * removed by the next publish. Versions older than P:previous are deleted
- * after a switch.
+ * A publish first checks every file of the run (list, Q table CRC, JSON side
+ * files), then claims N in one Lua script (INCR P:seq, SADD P:versions,
+ * HSET P:writing N writer), writes every key of N, and switches in another
+ * (only if P:writing still names it as N's writer and N's meta and qtable
+ * exist): P:previous <- old current, P:current <- N, N leaves P:writing. A
+ * reader that asks through oq_redis_lookup (one Lua script: GET P:current
+ * then HGET in the same atomic step) therefore sees the old version or the
+ * new one, never a half-written one. After its switch a publish deletes every
+ * version that is neither current, previous, nor being written by a writer
+ * still connected (CLIENT LIST; a restarted server has another run_id), so
+ * overlapping publishes never delete each other's versions, and a killed
+ * publish's version goes at the next publish. It also deletes P:v:N:* keys
+ * whose N is not in P:versions (leaks). Publishes may overlap; the last to
+ * switch is served.
  *
  * hiredis contexts are not thread-safe: one per thread.
  */
@@ -45,6 +54,7 @@ int oq_redis_connect(const char *url, struct redisContext **out, oq_error *err) 
 typedef struct oq_publish_opts {
     const char *prefix;         /* NULL: OQ_PUBLISH_PREFIX */
     int pause_before_switch_ms; /* tests: sleep between writing and switching */
+    int pause_before_list_ms;   /* tests: sleep between the Q table and the list */
 } oq_publish_opts;
 
 typedef struct oq_publish_info {
