@@ -19,6 +19,7 @@
 #include "util/num.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <hiredis/hiredis.h>
 #include <jansson.h>
 #include <math.h>
@@ -886,16 +887,27 @@ int oq_serve_start(const oq_serve_config *cfg, oq_serve **out, oq_error *err)
         rc = oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "bad bind address '%s'", s->cfg.bind);
         goto fail;
     }
-    s->d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, (uint16_t)cfg->port,
-        NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-        MHD_OPTION_THREAD_POOL_SIZE, s->cfg.threads, MHD_OPTION_CONNECTION_LIMIT,
-        s->cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)128 * 1024, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, s, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
+    errno = 0;
+    s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
+                            (uint16_t)cfg->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
+                            (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, s->cfg.threads,
+                            MHD_OPTION_CONNECTION_LIMIT, s->cfg.max_connections,
+                            MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.timeout_s,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)128 * 1024,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+    /* No MHD_OPTION_LISTENING_ADDRESS_REUSE: on Linux it sets SO_REUSEPORT and
+     * a second server on the port would start and take half the connections.
+     * Without it MHD sets SO_REUSEADDR only, so bind fails on a port in use. */
     if (!s->d) {
-        rc = oq_error_set(err, OQ_EIO, NULL, 0, 0, "cannot listen on %s:%d (in use?)", s->cfg.bind,
-                          cfg->port);
+        int e = errno;
+        if (e == EADDRINUSE)
+            rc = oq_error_set(err, OQ_EIO, NULL, 0, 0,
+                              "cannot listen on %s:%d: the port is already in use "
+                              "(another offerq serve?); choose another --port",
+                              s->cfg.bind, cfg->port);
+        else
+            rc = oq_error_set(err, OQ_EIO, NULL, 0, 0, "cannot listen on %s:%d: %s", s->cfg.bind,
+                              cfg->port, e ? strerror(e) : "unknown error");
         goto fail;
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);

@@ -3,6 +3,7 @@
 # a real redis-server on loopback (tests/cli/servers.sh):
 #   item 1  overlapping publishes: a version being written is never deleted,
 #           none goes live hollow, leaked keys are collected;
+#   item 2  a second `serve` on a port in use fails with a clear error;
 #   item 7  redis-server killed mid-publish: an error, not a silent SIGPIPE;
 #   item 9  publish checks every file of the run before writing to Redis.
 # Short by design (a few seconds): small lists, one paused publish at a time.
@@ -114,6 +115,20 @@ kill -9 "$(cat "$REDIS_PIDFILE")"; rm -f "$REDIS_PIDFILE"
 wait $pk; rc=$?
 check "redis-server killed mid-publish: exit 1, not SIGPIPE (exit $rc)" test $rc -eq 1
 check "  and the error is reported ($(head -1 "$T/k.err" | cut -c1-80))" grep -q "Redis" "$T/k.err"
+
+# ---- item 2: serve on a port in use -----------------------------------------
+redis_start "$T" || die "redis-server did not restart"
+"$BIN" publish --redis "$REDIS_URL" "$T/runB" >/dev/null 2>&1
+PORT=$(free_port)
+"$BIN" serve --port "$PORT" --redis "$REDIS_URL" 2>"$T/s1.err" &
+PIDS+=($!); s1=$!
+check "first serve answers" wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz"
+timeout 10 "$BIN" serve --port "$PORT" --redis "$REDIS_URL" 2>"$T/s2.err"; rc=$?
+check "second serve on the same port fails with 1 (exit $rc)" test $rc -eq 1
+check "  saying the port is in use" grep -q "already in use" "$T/s2.err"
+check "  the first one still serves" curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz"
+kill $s1; wait $s1; rc=$?
+check "first serve stops cleanly (exit $rc)" test $rc -eq 0
 
 echo "$passes passed, $fails failed"
 test $fails -eq 0
