@@ -45,9 +45,12 @@ mkrun() {
   echo '{"plan": {"customers": '"$3"'}}' > "$1/report.json"
 }
 # every key of version $1 is there (qtable, list, meta)
-complete() { test "$(rcli EXISTS "offerq:v:$1:qtable" "offerq:v:$1:list" "offerq:v:$1:meta")" = 3; }
+# Each part uses its own key prefix P, so that its version numbers do not
+# depend on the parts before it.
+P=offerq
+complete() { test "$(rcli EXISTS "$P:v:$1:qtable" "$P:v:$1:list" "$P:v:$1:meta")" = 3; }
 # versions that own keys: the N of every offerq:v:N:* key, sorted, unique
-key_versions() { rcli --scan --pattern 'offerq:v:*' | cut -d: -f3 | sort -nu | tr '\n' ' '; }
+key_versions() { rcli --scan --pattern "$P:v:*" | cut -d: -f3 | sort -nu | tr '\n' ' '; }
 
 redis_start "$T" || die "redis-server did not start"
 mkrun "$T/runA" 0 300
@@ -73,44 +76,47 @@ file=eval.json;           bad "broken eval.json" 'printf "[1, 2" > eval.json'
 file=crosssell.json;      bad "broken crosssell.json" 'printf "{\"a\": nan}" > crosssell.json'
 
 # ---- item 1: overlapping publishes -----------------------------------------
+P=ov
+"$BIN" publish --redis "$REDIS_URL" --prefix "$P" "$T/runB" >/dev/null 2>&1 # version 1
 # A claims version 2 and pauses before its switch; B publishes (3) meanwhile.
 # B must not delete A's version; A then switches to a complete version 2.
-"$BIN" publish --redis "$REDIS_URL" --debug-pause-ms 2500 "$T/runA" > "$T/a.out" 2>"$T/a.err" &
+"$BIN" publish --redis "$REDIS_URL" --prefix "$P" --debug-pause-ms 2500 "$T/runA" > "$T/a.out" 2>"$T/a.err" &
 PIDS+=($!); pa=$!
-check "A has written version 2 and waits" wait_for 10 has offerq:v:2:meta
-out=$("$BIN" publish --redis "$REDIS_URL" "$T/runB" 2>/dev/null); rc=$?
+check "A has written version 2 and waits" wait_for 10 has $P:v:2:meta
+out=$("$BIN" publish --redis "$REDIS_URL" --prefix "$P" "$T/runB" 2>/dev/null); rc=$?
 check "B publishes version 3 meanwhile (exit $rc)" test $rc -eq 0 -a "$(head -1 <<< "$out")" = "current 3"
 check "  B left A's version 2 complete" complete 2
 wait $pa; rc=$?
 check "A switches after B (exit $rc)" test $rc -eq 0 -a "$(tr '\n' ' ' < "$T/a.out")" = "current 2 previous 3 "
 check "  the live version 2 is complete (not hollow)" complete 2
-check "  and its list is A's ($(rcli HLEN offerq:v:2:list) users)" test "$(rcli HLEN offerq:v:2:list)" = 300
+check "  and its list is A's ($(rcli HLEN $P:v:2:list) users)" test "$(rcli HLEN $P:v:2:list)" = 300
 check "  previous (3) is complete for a rollback" complete 3
 check "  keys only of current and previous (versions: $(key_versions))" test "$(key_versions)" = "2 3 "
-check "  no writer left registered" test "$(rcli HLEN offerq:writing)" = 0
+check "  no writer left registered" test "$(rcli HLEN $P:writing)" = 0
 
 # A publish killed (kill -9) mid-way leaves a version with a dead writer; a
 # leaked key (a version that is not registered, as older offerq left them)
 # is there too: the next publish removes both.
-"$BIN" publish --redis "$REDIS_URL" --debug-pause-ms 20000 "$T/runA" >/dev/null 2>&1 &
+"$BIN" publish --redis "$REDIS_URL" --prefix "$P" --debug-pause-ms 20000 "$T/runA" >/dev/null 2>&1 &
 PIDS+=($!); pk=$!
-check "killed publish had claimed version 4" wait_for 10 has offerq:v:4:meta
+check "killed publish had claimed version 4" wait_for 10 has $P:v:4:meta
 kill -9 $pk; wait $pk 2>/dev/null
-rcli HSET offerq:v:1:list 7 leaked >/dev/null
-rcli SET offerq:v:0:qtable leaked >/dev/null
-out=$("$BIN" publish --redis "$REDIS_URL" "$T/runB" 2>/dev/null)
+rcli HSET $P:v:1:list 7 leaked >/dev/null
+rcli SET $P:v:0:qtable leaked >/dev/null
+out=$("$BIN" publish --redis "$REDIS_URL" --prefix "$P" "$T/runB" 2>/dev/null)
 check "next publish -> version 5" test "$(head -1 <<< "$out")" = "current 5"
 check "  dead version 4 and leaked keys removed (versions: $(key_versions))" test "$(key_versions)" = "2 5 "
-check "  versions set holds current and previous only" test "$(rcli SMEMBERS offerq:versions | sort -n | tr '\n' ' ')" = "2 5 "
+check "  versions set holds current and previous only" test "$(rcli SMEMBERS $P:versions | sort -n | tr '\n' ' ')" = "2 5 "
 
 # ---- item 7: redis-server killed mid-publish --------------------------------
+P=ok
 # The publish pauses after its Q table, Redis dies, then the list is sent:
 # writes to the dead socket fail with EPIPE, which must be reported (exit 1)
 # and not kill the process with SIGPIPE (exit 141, nothing said).
 mkrun "$T/big" 2 60000
-"$BIN" publish --redis "$REDIS_URL" --debug-pause-list-ms 1000 "$T/big" >/dev/null 2>"$T/k.err" &
+"$BIN" publish --redis "$REDIS_URL" --prefix "$P" --debug-pause-list-ms 1000 "$T/big" >/dev/null 2>"$T/k.err" &
 PIDS+=($!); pk=$!
-check "the publish has sent its Q table (version 6)" wait_for 10 has offerq:v:6:qtable
+check "the publish has sent its Q table (version 1)" wait_for 10 has $P:v:1:qtable
 kill -9 "$(cat "$REDIS_PIDFILE")"; rm -f "$REDIS_PIDFILE"
 wait $pk; rc=$?
 check "redis-server killed mid-publish: exit 1, not SIGPIPE (exit $rc)" test $rc -eq 1
