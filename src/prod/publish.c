@@ -28,10 +28,19 @@ static const char *pfx(const oq_publish_opts *o)
     return o && o->prefix ? o->prefix : OQ_PUBLISH_PREFIX;
 }
 
-int oq_redis_connect(const char *url, redisContext **out, oq_error *err)
+/* Did the last I/O on c fail by its timeout? hiredis 0.14 reports a read or
+ * write past SO_RCVTIMEO/SO_SNDTIMEO as EAGAIN's text, later versions say so. */
+static int timed_out(const redisContext *c)
+{
+    return c->err == REDIS_ERR_IO && (strstr(c->errstr, "temporarily unavailable") ||
+                                      strstr(c->errstr, "imed out") || strstr(c->errstr, "imeout"));
+}
+
+int oq_redis_connect(const char *url, int timeout_ms, redisContext **out, oq_error *err)
 {
     *out = NULL;
-    struct timeval tv = {5, 0};
+    if (timeout_ms <= 0) timeout_ms = OQ_REDIS_TIMEOUT_MS;
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
     redisContext *c = NULL;
     int db = 0;
     if (!strncmp(url, "unix:", 5)) {
@@ -70,8 +79,12 @@ int oq_redis_connect(const char *url, redisContext **out, oq_error *err)
                             url);
     }
     if (!c) return oq_error_set(err, OQ_ENOMEM, WHERE, 0, 0, "out of memory");
-    if (c->err) {
-        int rc = oq_error_set(err, OQ_EIO, WHERE, 0, 0, "cannot connect to %s: %s", url, c->errstr);
+    /* The same bound on every read and write after connecting: a frozen or
+     * misaddressed server is an error after timeout_ms, not a hang. */
+    if (c->err || redisSetTimeout(c, tv) != REDIS_OK) {
+        int rc = oq_error_set(err, OQ_EIO, WHERE, 0, 0, "cannot connect to %s: %s%s", url,
+                              c->errstr[0] ? c->errstr : "cannot set the timeout",
+                              timed_out(c) ? " (no answer in time; see --redis-timeout-ms)" : "");
         redisFree(c);
         return rc;
     }
@@ -91,6 +104,11 @@ int oq_redis_connect(const char *url, redisContext **out, oq_error *err)
 /* Check a reply: NULL (connection error) or an error reply fail. Frees r on failure. */
 static int reply_ok(redisContext *c, redisReply *r, const char *what, oq_error *err)
 {
+    if (!r && timed_out(c))
+        return oq_error_set(err, OQ_EIO, WHERE, 0, 0,
+                            "%s: Redis did not answer in time (frozen or overloaded? the "
+                            "limit is --redis-timeout-ms)",
+                            what);
     if (!r) return oq_error_set(err, OQ_EIO, WHERE, 0, 0, "%s: %s", what, c->errstr);
     if (r->type == REDIS_REPLY_ERROR) {
         int rc = oq_error_set(err, OQ_EIO, WHERE, 0, 0, "%s: %s", what, r->str);
@@ -479,7 +497,7 @@ int oq_publish_dir(const char *url, const char *dir_arg, const oq_publish_opts *
     int rc = oq_rundir_resolve(dir_arg, dir, sizeof dir, err);
     if (rc) goto cleanup;
     if ((rc = read_run(dir, &f, err))) goto cleanup;
-    if ((rc = oq_redis_connect(url, &c, err))) goto cleanup;
+    if ((rc = oq_redis_connect(url, opts ? opts->timeout_ms : 0, &c, err))) goto cleanup;
     if ((rc = owner_of(c, me, sizeof me, err))) goto cleanup;
     redisReply *rep =
         redisCommand(c, "EVAL %s 3 %s:seq %s:versions %s:writing %s", claim_lua, p, p, p, me);
@@ -514,7 +532,7 @@ int oq_publish_status(const char *url, const oq_publish_opts *opts, oq_publish_i
     redisContext *c;
     char key[512];
     memset(info, 0, sizeof *info);
-    int rc = oq_redis_connect(url, &c, err);
+    int rc = oq_redis_connect(url, opts ? opts->timeout_ms : 0, &c, err);
     if (rc) return rc;
     snprintf(key, sizeof key, "%s:current", p);
     rc = get_ll(c, key, &info->current, err);
@@ -532,7 +550,7 @@ int oq_publish_rollback(const char *url, const oq_publish_opts *opts, oq_publish
     char cur[512], prev[512];
     snprintf(cur, sizeof cur, "%s:current", p);
     snprintf(prev, sizeof prev, "%s:previous", p);
-    int rc = oq_redis_connect(url, &c, err);
+    int rc = oq_redis_connect(url, opts ? opts->timeout_ms : 0, &c, err);
     if (rc) return rc;
     for (int t = 0;; t++) {
         if (t == SWITCH_TRIES) {

@@ -156,7 +156,7 @@ static redisContext *thread_redis(oq_serve *s, oq_error *err)
 {
     redisContext *c = pthread_getspecific(s->redis_key);
     if (c) return c;
-    if (oq_redis_connect(s->cfg.redis_url, &c, err)) return NULL;
+    if (oq_redis_connect(s->cfg.redis_url, s->cfg.redis_timeout_ms, &c, err)) return NULL;
     pthread_setspecific(s->redis_key, c);
     return c;
 }
@@ -823,6 +823,9 @@ int oq_serve_load(const oq_serve_config *cfg, oq_serve **out, oq_error *err)
     if (!s->cfg.max_body) s->cfg.max_body = 64 * 1024;
     if (!s->cfg.timeout_s) s->cfg.timeout_s = 15;
     if (!s->cfg.bind) s->cfg.bind = "127.0.0.1";
+    /* A request waits at most this for Redis (a frozen server is a 503, not a
+     * blocked worker): shorter than the command default of publish. */
+    if (s->cfg.redis_timeout_ms <= 0) s->cfg.redis_timeout_ms = 1000;
     int rc = 0;
     if (cfg->dir) {
         if ((rc = load_dir(s, err))) goto fail;
@@ -833,7 +836,7 @@ int oq_serve_load(const oq_serve_config *cfg, oq_serve **out, oq_error *err)
         }
         s->have_key = 1;
         redisContext *c; /* fail early if Redis is not there */
-        if ((rc = oq_redis_connect(cfg->redis_url, &c, err))) goto fail;
+        if ((rc = oq_redis_connect(cfg->redis_url, s->cfg.redis_timeout_ms, &c, err))) goto fail;
         redisFree(c);
     }
     *out = s;

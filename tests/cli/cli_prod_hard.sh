@@ -5,7 +5,8 @@
 #           none goes live hollow, leaked keys are collected;
 #   item 2  a second `serve` on a port in use fails with a clear error;
 #   item 7  redis-server killed mid-publish: an error, not a silent SIGPIPE;
-#   item 9  publish checks every file of the run before writing to Redis.
+#   item 9  publish checks every file of the run before writing to Redis;
+#   item 6  a frozen Redis or PostgreSQL is an error after a timeout, not a hang.
 # Short by design (a few seconds): small lists, one paused publish at a time.
 set -u
 BIN=${OQ_BIN:?OQ_BIN must point at the offerq binary}
@@ -135,6 +136,31 @@ check "  saying the port is in use" grep -q "already in use" "$T/s2.err"
 check "  the first one still serves" curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz"
 kill $s1; wait $s1; rc=$?
 check "first serve stops cleanly (exit $rc)" test $rc -eq 0
+
+# ---- item 6: timeouts towards Redis and PostgreSQL ---------------------------
+# A frozen redis-server (SIGSTOP) accepts connections (the kernel does) and
+# never answers, like a frozen postmaster; pointed at with --pg it is also a
+# port that is not PostgreSQL. Every client must give up with an error.
+ms() { echo $(($(date +%s%N) / 1000000)); }
+"$BIN" serve --port "$PORT" --redis "$REDIS_URL" 2>"$T/s3.err" &
+PIDS+=($!); s3=$!
+check "serve answers before the freeze" wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz"
+kill -STOP "$(cat "$REDIS_PIDFILE")"
+( t0=$(ms); timeout 30 "$BIN" db status --pg "postgresql://offerq@127.0.0.1:$REDIS_PORT/postgres" \
+    >"$T/pg.err" 2>&1; echo "$? $(($(ms) - t0))" > "$T/pg.rc" ) &
+PIDS+=($!); pgjob=$!
+t0=$(ms); timeout 30 "$BIN" publish --redis "$REDIS_URL" --redis-timeout-ms 500 "$T/runA" >/dev/null 2>"$T/f.err"; rc=$?; dt=$(($(ms) - t0))
+check "publish to a frozen Redis fails with 1 in ${dt} ms (exit $rc)" test $rc -eq 1 -a $dt -lt 5000
+check "  saying Redis did not answer in time" grep -q "did not answer in time" "$T/f.err"
+t0=$(ms); code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 "http://127.0.0.1:$PORT/healthz"); dt=$(($(ms) - t0))
+check "/healthz with Redis frozen: 503 in ${dt} ms (code $code)" test "$code" = 503 -a $dt -lt 5000
+wait $pgjob; read -r rc dt < "$T/pg.rc"
+check "db status on a port that never answers fails with 1 in ${dt} ms (exit $rc)" test "$rc" = 1 -a "$dt" -lt 15000
+check "  saying so ($(head -1 "$T/pg.err" | cut -c1-90))" grep -q "no answer within connect_timeout" "$T/pg.err"
+kill -CONT "$(cat "$REDIS_PIDFILE")"
+check "after the thaw /healthz is 200 again" wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz"
+kill $s3; wait $s3; rc=$?
+check "serve stops cleanly (exit $rc)" test $rc -eq 0
 
 echo "$passes passed, $fails failed"
 test $fails -eq 0

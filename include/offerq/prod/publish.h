@@ -46,15 +46,22 @@ struct redisContext;
 #define OQ_PUBLISH_PREFIX "offerq"
 #define OQ_QTABLE_FILE "qtable.ofq"
 
+#define OQ_REDIS_TIMEOUT_MS 5000 /* default connect and command timeout */
+
 /* Connect to url: "redis://host[:port][/db]" or "unix:/path/to/socket".
- * Default port 6379. *out is the caller's (redisFree). OQ_EIO with the
- * reason on failure, OQ_EINVAL for a malformed URL. */
-int oq_redis_connect(const char *url, struct redisContext **out, oq_error *err) OQ_WUR;
+ * Default port 6379. timeout_ms (<= 0: OQ_REDIS_TIMEOUT_MS) bounds the
+ * connect and then every read and write on the context: a frozen server is
+ * an OQ_EIO error ("did not answer in time") after it. *out is the caller's
+ * (redisFree). OQ_EIO with the reason on failure, OQ_EINVAL for a malformed
+ * URL. */
+int oq_redis_connect(const char *url, int timeout_ms, struct redisContext **out,
+                     oq_error *err) OQ_WUR;
 
 typedef struct oq_publish_opts {
     const char *prefix;         /* NULL: OQ_PUBLISH_PREFIX */
     int pause_before_switch_ms; /* tests: sleep between writing and switching */
     int pause_before_list_ms;   /* tests: sleep between the Q table and the list */
+    int timeout_ms;             /* Redis connect/command timeout; <= 0: OQ_REDIS_TIMEOUT_MS */
 } oq_publish_opts;
 
 typedef struct oq_publish_info {

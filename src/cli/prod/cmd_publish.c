@@ -29,19 +29,22 @@ static void help(FILE *fp)
                 "  --redis URL     redis://host[:port][/db] or unix:/path (or $OFFERQ_REDIS)\n"
                 "  --prefix P      key prefix (default offerq)\n"
                 "  --rollback      make the previous version current again\n"
-                "  --status        print the current and previous versions\n\n"
+                "  --status        print the current and previous versions\n"
+                "  --redis-timeout-ms MS  bound on connecting and on each command (default\n"
+                "                  5000): a frozen Redis is an error after it, not a hang\n\n"
                 "Example:\n  offerq publish --redis redis://127.0.0.1:6379 out/\n");
 }
 
 int cmd_publish(int argc, char **argv)
 {
-    enum { O_REDIS = 256, O_PREFIX, O_ROLLBACK, O_STATUS, O_PAUSE, O_PAUSE_LIST };
+    enum { O_REDIS = 256, O_PREFIX, O_ROLLBACK, O_STATUS, O_PAUSE, O_PAUSE_LIST, O_TIMEOUT };
     static const struct option opts[] = {
         {"help", no_argument, 0, 'h'},
         {"redis", required_argument, 0, O_REDIS},
         {"prefix", required_argument, 0, O_PREFIX},
         {"rollback", no_argument, 0, O_ROLLBACK},
         {"status", no_argument, 0, O_STATUS},
+        {"redis-timeout-ms", required_argument, 0, O_TIMEOUT},
         /* tests only: sleep before the switch */
         {"debug-pause-ms", required_argument, 0, O_PAUSE},
         /* tests only: sleep before sending the list */
@@ -72,6 +75,10 @@ int cmd_publish(int argc, char **argv)
         case O_PAUSE:
             if (cli_long("publish", "--debug-pause-ms", optarg, 0, 600000, &lv)) return 2;
             po.pause_before_switch_ms = (int)lv;
+            break;
+        case O_TIMEOUT:
+            if (cli_long("publish", "--redis-timeout-ms", optarg, 1, 3600000, &lv)) return 2;
+            po.timeout_ms = (int)lv;
             break;
         case O_PAUSE_LIST:
             if (cli_long("publish", "--debug-pause-list-ms", optarg, 0, 600000, &lv)) return 2;
