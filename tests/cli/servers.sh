@@ -73,7 +73,13 @@ redis_start() { # redis_start DIR  -> sets REDIS_URL, REDIS_PORT
 
 redis_stop() {
   if [ -n "${REDIS_PIDFILE:-}" ] && [ -f "$REDIS_PIDFILE" ]; then
-    kill "$(cat "$REDIS_PIDFILE")" 2>/dev/null
+    local pid
+    pid=$(cat "$REDIS_PIDFILE")
+    kill -CONT "$pid" 2>/dev/null # a test may have frozen it
+    kill "$pid" 2>/dev/null
+    # Wait for the exit: it writes its log while shutting down, and the
+    # caller's rm -rf of the directory would race with that.
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
     rm -f "$REDIS_PIDFILE"
   fi
   return 0

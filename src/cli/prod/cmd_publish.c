@@ -16,7 +16,7 @@ static void help(FILE *fp)
                 "       offerq publish --redis URL --status\n\n"
                 "Writes DIR/qtable.ofq and DIR/recommendations.csv (+ report.json, eval.json,\n"
                 "crosssell.json when present) to Redis as a new version, then switches the\n"
-                "pointer key <prefix>:current to it in one MULTI/EXEC. Readers see the old\n"
+                "pointer key <prefix>:current to it in one atomic step. Readers see the old\n"
                 "version or the new one, never half of one; a publish that dies before the\n"
                 "switch changes nothing. The version before is kept: --rollback swaps back\n"
                 "(a second --rollback rolls forward again).\n\n"
