@@ -32,8 +32,9 @@ static const char *pfx(const oq_publish_opts *o)
  * write past SO_RCVTIMEO/SO_SNDTIMEO as EAGAIN's text, later versions say so. */
 static int timed_out(const redisContext *c)
 {
-    return c->err == REDIS_ERR_IO && (strstr(c->errstr, "temporarily unavailable") ||
-                                      strstr(c->errstr, "imed out") || strstr(c->errstr, "imeout"));
+    return c && c->err == REDIS_ERR_IO &&
+           (strstr(c->errstr, "temporarily unavailable") || strstr(c->errstr, "imed out") ||
+            strstr(c->errstr, "imeout"));
 }
 
 int oq_redis_connect(const char *url, int timeout_ms, redisContext **out, oq_error *err)
@@ -355,7 +356,7 @@ cleanup:
 static int owner_alive(const char *owner, const char *run, const char *list)
 {
     size_t rl = strlen(run);
-    if (strncmp(owner, run, rl) || owner[rl] != ':') return 0; /* the server restarted */
+    if (strncmp(owner, run, rl) != 0 || owner[rl] != ':') return 0; /* the server restarted */
     char pat[48];
     snprintf(pat, sizeof pat, "id=%s ", owner + rl + 1);
     for (const char *l = list; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
@@ -424,7 +425,7 @@ static int collect(redisContext *c, const char *p, const char *me, oq_error *err
         }
         freeReplyObject(sc);
         sc = NULL;
-    } while (!rc && strcmp(cursor, "0"));
+    } while (!rc && strcmp(cursor, "0") != 0);
 cleanup:
     if (w) freeReplyObject(w);
     if (cl) freeReplyObject(cl);

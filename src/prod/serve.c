@@ -597,7 +597,17 @@ static int h_dashjson(oq_serve *s, const char *path, struct MHD_Connection *conn
     oq_reco *r = NULL;
     char *files = NULL;
     long long v = 0;
-    if (!c || oq_redis_fetch_list(c, s->cfg.redis_prefix, DASH_MAX_USERS, &r, &files, &v, &err)) {
+    /* The whole list is one reply that Redis builds before sending a byte
+     * (hundreds of ms for a large list): this call gets ten times the
+     * per-command timeout, then the context goes back to it. */
+    int ms = s->cfg.redis_timeout_ms;
+    struct timeval slow = {(ms * 10L) / 1000, ((ms * 10L) % 1000) * 1000},
+                   fast = {ms / 1000, (ms % 1000) * 1000};
+    int rc = !c || redisSetTimeout(c, slow) != REDIS_OK ||
+             oq_redis_fetch_list(c, s->cfg.redis_prefix, DASH_MAX_USERS, &r, &files, &v, &err);
+    if (c && !c->err) (void)redisSetTimeout(c, fast);
+    if (rc) {
+        if (c && !c->err && !err.msg[0]) snprintf(err.msg, sizeof err.msg, "cannot set a timeout");
         if (c && !c->err) /* a limit, not a broken connection */
             return reply_error(out, 503, "%s", err.msg);
         if (c) drop_redis(s);
