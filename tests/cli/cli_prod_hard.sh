@@ -115,7 +115,7 @@ P=ok
 # writes to the dead socket fail with EPIPE, which must be reported (exit 1)
 # and not kill the process with SIGPIPE (exit 141, nothing said).
 mkrun "$T/big" 2 60000
-"$BIN" publish --redis "$REDIS_URL" --prefix "$P" --debug-pause-list-ms 1000 "$T/big" >/dev/null 2>"$T/k.err" &
+"$BIN" publish --redis "$REDIS_URL" --prefix "$P" --debug-pause-list-ms 2000 "$T/big" >/dev/null 2>"$T/k.err" &
 PIDS+=($!); pk=$!
 check "the publish has sent its Q table (version 1)" wait_for 10 has $P:v:1:qtable
 kill -9 "$(cat "$REDIS_PIDFILE")"; rm -f "$REDIS_PIDFILE"
