@@ -71,9 +71,13 @@ typedef struct oq_publish_info {
     size_t qtable_bytes; /* size of the current Q table (publish only) */
 } oq_publish_info;
 
-/* Publish DIR/recommendations.csv (validated with oq_reco_read) and
- * DIR/qtable.ofq as a new version and switch to it (see above). opts and info
- * may be NULL. Errors: those of the readers, OQ_EIO (Redis). */
+/* Publish DIR/recommendations.csv (validated with oq_reco_read),
+ * DIR/qtable.ofq (validated with oq_qtable_load) and the side files present
+ * (valid JSON) as a new version and switch to it (see above); nothing is
+ * written to Redis unless every file passes. opts and info may be NULL.
+ * Errors: those of the readers (OQ_EPARSE for bad JSON, with its line and
+ * column), OQ_EIO (Redis, including a timeout or a version collected while
+ * this publish was stalled). */
 int oq_publish_dir(const char *url, const char *dir, const oq_publish_opts *opts,
                    oq_publish_info *info, oq_error *err) OQ_WUR;
 
