@@ -493,6 +493,7 @@ int oq_publish_dir(const char *url, const char *dir_arg, const oq_publish_opts *
     run_files f = {0};
     redisContext *c = NULL;
     long long v = 0;
+    if (info) memset(info, 0, sizeof *info);
     /* DIR may be a link that a run switches meanwhile (io.h): resolve it once
      * so every file published comes from the same run. */
     int rc = oq_rundir_resolve(dir_arg, dir, sizeof dir, err);
@@ -515,8 +516,10 @@ int oq_publish_dir(const char *url, const char *dir_arg, const oq_publish_opts *
     long long old = rep->integer, live = v;
     freeReplyObject(rep);
     v = 0; /* live now: not ours to drop on failure */
-    if ((rc = collect(c, p, me, err))) goto cleanup;
+    /* Set before collecting: if that fails, the caller can still tell that
+     * the switch happened. */
     if (info) *info = (oq_publish_info){live, old, f.reco->n, f.qlen};
+    if ((rc = collect(c, p, me, err))) goto cleanup;
 cleanup:
     /* A failed publish drops its own version if Redis still answers; if not,
      * the next publish finds its writer gone and drops it. */

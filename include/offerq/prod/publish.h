@@ -77,7 +77,8 @@ typedef struct oq_publish_info {
  * written to Redis unless every file passes. opts and info may be NULL.
  * Errors: those of the readers (OQ_EPARSE for bad JSON, with its line and
  * column), OQ_EIO (Redis, including a timeout or a version collected while
- * this publish was stalled). */
+ * this publish was stalled). An error with info->current set means the
+ * switch happened and only removing old versions failed. */
 int oq_publish_dir(const char *url, const char *dir, const oq_publish_opts *opts,
                    oq_publish_info *info, oq_error *err) OQ_WUR;
 

@@ -106,8 +106,15 @@ int cmd_publish(int argc, char **argv)
         return 0;
     }
     if (optind != argc - 1) return cli_usage_error("publish", "expects exactly one DIR");
-    if (oq_publish_dir(url, argv[optind], &po, &info, &err))
-        return cli_fail(&err, "nothing was switched; the served version is unchanged");
+    if (oq_publish_dir(url, argv[optind], &po, &info, &err)) {
+        char hint[160];
+        if (info.current) /* the switch happened; removing old versions did not */
+            snprintf(hint, sizeof hint, "version %lld is live; old versions were not all removed",
+                     info.current);
+        else
+            snprintf(hint, sizeof hint, "nothing was switched; the served version is unchanged");
+        return cli_fail(&err, hint);
+    }
     printf("current %lld\nprevious %lld\n", info.current, info.previous);
     fprintf(stderr, "offerq publish: version %lld live (%zu users, Q table %zu bytes)\n",
             info.current, info.users, info.qtable_bytes);
