@@ -76,13 +76,26 @@ static int pg_fail(oq_error *err, PGconn *c, const PGresult *res, const char *wh
 
 static PGconn *db_connect(const char *url, oq_error *err, int *rc)
 {
-    PGconn *c = PQconnectdb(url);
+    /* Defaults before the URL, so that its own connect_timeout or options win
+     * (PQconnectdbParams, expand_dbname: later keywords override earlier ones);
+     * NULL leaves the libpq environment ($PGCONNECT_TIMEOUT, $PGOPTIONS) in
+     * charge when it is set. Without a connect timeout a frozen postmaster or
+     * a port that is not PostgreSQL hangs the command for ever. */
+    const char *kw[] = {"connect_timeout", "options", "dbname", NULL};
+    const char *val[] = {
+        getenv("PGCONNECT_TIMEOUT") ? NULL : OQ_DB_CONNECT_TIMEOUT,
+        getenv("PGOPTIONS") ? NULL : "-c statement_timeout=" OQ_DB_STATEMENT_TIMEOUT, url, NULL};
+    PGconn *c = PQconnectdbParams(kw, val, 1);
     if (!c) {
         *rc = oq_error_oom(err, WHERE, NULL);
         return NULL;
     }
     if (PQstatus(c) != CONNECTION_OK) {
-        *rc = pg_fail(err, c, NULL, "cannot connect");
+        *rc = pg_fail(err, c, NULL,
+                      strstr(PQerrorMessage(c), "timeout expired")
+                          ? "cannot connect (no answer within connect_timeout; a frozen server, "
+                            "or not PostgreSQL on that port?)"
+                          : "cannot connect");
         PQfinish(c);
         return NULL;
     }

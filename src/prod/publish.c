@@ -5,6 +5,7 @@
 #include "offerq/prod/publish.h"
 #include "offerq/core/data.h"
 #include "offerq/core/io.h"
+#include "offerq/coupon/dynaq.h"
 
 #include <hiredis/hiredis.h>
 #include <jansson.h>
@@ -17,16 +18,30 @@
 #define WHERE "Redis"
 #define HSET_BATCH 1000 /* fields per HSET in the pipeline */
 #define SWITCH_TRIES 20
+#define OQ_N_SIDE 3
+
+/* Side files for the dashboard, published when present. */
+static const char *const side_name[OQ_N_SIDE] = {"report.json", "eval.json", "crosssell.json"};
 
 static const char *pfx(const oq_publish_opts *o)
 {
     return o && o->prefix ? o->prefix : OQ_PUBLISH_PREFIX;
 }
 
-int oq_redis_connect(const char *url, redisContext **out, oq_error *err)
+/* Did the last I/O on c fail by its timeout? hiredis 0.14 reports a read or
+ * write past SO_RCVTIMEO/SO_SNDTIMEO as EAGAIN's text, later versions say so. */
+static int timed_out(const redisContext *c)
+{
+    return c && c->err == REDIS_ERR_IO &&
+           (strstr(c->errstr, "temporarily unavailable") || strstr(c->errstr, "imed out") ||
+            strstr(c->errstr, "imeout"));
+}
+
+int oq_redis_connect(const char *url, int timeout_ms, redisContext **out, oq_error *err)
 {
     *out = NULL;
-    struct timeval tv = {5, 0};
+    if (timeout_ms <= 0) timeout_ms = OQ_REDIS_TIMEOUT_MS;
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
     redisContext *c = NULL;
     int db = 0;
     if (!strncmp(url, "unix:", 5)) {
@@ -65,8 +80,12 @@ int oq_redis_connect(const char *url, redisContext **out, oq_error *err)
                             url);
     }
     if (!c) return oq_error_set(err, OQ_ENOMEM, WHERE, 0, 0, "out of memory");
-    if (c->err) {
-        int rc = oq_error_set(err, OQ_EIO, WHERE, 0, 0, "cannot connect to %s: %s", url, c->errstr);
+    /* The same bound on every read and write after connecting: a frozen or
+     * misaddressed server is an error after timeout_ms, not a hang. */
+    if (c->err || redisSetTimeout(c, tv) != REDIS_OK) {
+        int rc = oq_error_set(err, OQ_EIO, WHERE, 0, 0, "cannot connect to %s: %s%s", url,
+                              c->errstr[0] ? c->errstr : "cannot set the timeout",
+                              timed_out(c) ? " (no answer in time; see --redis-timeout-ms)" : "");
         redisFree(c);
         return rc;
     }
@@ -86,6 +105,11 @@ int oq_redis_connect(const char *url, redisContext **out, oq_error *err)
 /* Check a reply: NULL (connection error) or an error reply fail. Frees r on failure. */
 static int reply_ok(redisContext *c, redisReply *r, const char *what, oq_error *err)
 {
+    if (!r && timed_out(c))
+        return oq_error_set(err, OQ_EIO, WHERE, 0, 0,
+                            "%s: Redis did not answer in time (frozen or overloaded? the "
+                            "limit is --redis-timeout-ms)",
+                            what);
     if (!r) return oq_error_set(err, OQ_EIO, WHERE, 0, 0, "%s: %s", what, c->errstr);
     if (r->type == REDIS_REPLY_ERROR) {
         int rc = oq_error_set(err, OQ_EIO, WHERE, 0, 0, "%s: %s", what, r->str);
@@ -166,22 +190,100 @@ cleanup:
     return rc;
 }
 
-/* Delete every key of version v and drop it from the versions set. */
-static int drop_version(redisContext *c, const char *p, long long v, oq_error *err)
+/* Who writes a version: "<run_id>:<client id>" of the publishing connection.
+ * Redis never reuses a client id while it runs and its run_id changes when it
+ * restarts, so an owner that CLIENT LIST no longer shows is dead for good. */
+static int owner_of(redisContext *c, char *out, size_t len, oq_error *err)
 {
-    int rc =
-        cmd(c, err, "DEL", "DEL %s:v:%lld:qtable %s:v:%lld:list %s:v:%lld:meta %s:v:%lld:files", p,
-            v, p, v, p, v, p, v);
-    if (!rc) rc = cmd(c, err, "SREM", "SREM %s:versions %lld", p, v);
-    return rc;
+    redisReply *r = redisCommand(c, "INFO server");
+    int rc = reply_ok(c, r, "INFO", err);
+    if (rc) return rc;
+    const char *id = r->type == REDIS_REPLY_STRING ? strstr(r->str, "run_id:") : NULL;
+    size_t n = id ? strcspn(id + 7, "\r\n") : 0;
+    if (!id || n == 0 || n > 64) {
+        freeReplyObject(r);
+        return oq_error_set(err, OQ_EIO, WHERE, 0, 0, "INFO server has no run_id");
+    }
+    char run[65];
+    memcpy(run, id + 7, n);
+    run[n] = 0;
+    freeReplyObject(r);
+    r = redisCommand(c, "CLIENT ID");
+    if ((rc = reply_ok(c, r, "CLIENT ID", err))) return rc;
+    snprintf(out, len, "%s:%lld", run, r->integer);
+    freeReplyObject(r);
+    return 0;
 }
 
-/* Write every key of version v (not yet visible to readers). */
+/* Claim the next version: number it, register it (so that nothing it writes
+ * can be lost track of) and record its writer, in one atomic step.
+ * KEYS: P:seq P:versions P:writing; ARGV: owner. */
+static const char *claim_lua = "local v = redis.call('INCR', KEYS[1])\n"
+                               "redis.call('SADD', KEYS[2], v)\n"
+                               "redis.call('HSET', KEYS[3], v, ARGV[1])\n"
+                               "return v\n";
+
+/* Make version N current if this writer still holds it and it is complete;
+ * the old current becomes previous. Returns the old current (0: none).
+ * KEYS: P:current P:previous P:writing P:v:N:meta P:v:N:qtable; ARGV: N owner. */
+static const char *switch_lua =
+    "if redis.call('HGET', KEYS[3], ARGV[1]) ~= ARGV[2] then\n"
+    "  return redis.error_reply('version ' .. ARGV[1] .. ' is no longer held by this publish')\n"
+    "end\n"
+    "if redis.call('EXISTS', KEYS[4], KEYS[5]) ~= 2 then\n"
+    "  return redis.error_reply('version ' .. ARGV[1] .. ' is incomplete')\n"
+    "end\n"
+    "local old = redis.call('GET', KEYS[1])\n"
+    "redis.call('SET', KEYS[1], ARGV[1])\n"
+    "if old and old ~= ARGV[1] then redis.call('SET', KEYS[2], old) end\n"
+    "redis.call('HDEL', KEYS[3], ARGV[1])\n"
+    "return tonumber(old) or 0\n";
+
+/* Drop version N unless it is current, previous, or still being written by a
+ * writer other than ARGV[3] (a writer the caller saw dead, or "").
+ * KEYS: P:current P:previous P:writing P:versions; ARGV: P N dead-owner. */
+static const char *drop_lua =
+    "local v = ARGV[2]\n"
+    "if redis.call('GET', KEYS[1]) == v or redis.call('GET', KEYS[2]) == v then return 0 end\n"
+    "local w = redis.call('HGET', KEYS[3], v)\n"
+    "if w and w ~= ARGV[3] then return 0 end\n"
+    "local b = ARGV[1] .. ':v:' .. v\n"
+    "redis.call('UNLINK', b .. ':qtable', b .. ':list', b .. ':meta', b .. ':files')\n"
+    "redis.call('HDEL', KEYS[3], v)\n"
+    "redis.call('SREM', KEYS[4], v)\n"
+    "return 1\n";
+
+/* Delete KEYS[1] (a P:v:N:* key) if N is not in the versions set: keys that
+ * outlived their version (older publishes deleted versions still being written).
+ * KEYS: the key, P:versions; ARGV: N. */
+static const char *sweep_lua =
+    "if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then return 0 end\n"
+    "return redis.call('UNLINK', KEYS[1])\n";
+
+static int drop_version(redisContext *c, const char *p, long long v, const char *dead,
+                        oq_error *err)
+{
+    return cmd(c, err, "drop version",
+               "EVAL %s 4 %s:current %s:previous %s:writing %s:versions %s %lld %s", drop_lua, p, p,
+               p, p, p, v, dead);
+}
+
+static void pause_ms(int ms)
+{
+    if (ms <= 0) return;
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Write every key of version v (not yet visible to readers). side[i] is the
+ * text of side_name[i] (NULL: absent). */
 static int write_version(redisContext *c, const char *p, long long v, const char *dir,
-                         const oq_reco *r, const char *qt, size_t qlen, oq_error *err)
+                         const oq_reco *r, const char *qt, size_t qlen, char *const side[],
+                         const size_t side_len[], const oq_publish_opts *o, oq_error *err)
 {
     int rc = cmd(c, err, "SET qtable", "SET %s:v:%lld:qtable %b", p, v, qt, qlen);
     if (rc) return rc;
+    if (o) pause_ms(o->pause_before_list_ms);
     /* The list: pipelined HSETs of HSET_BATCH fields each. */
     char key[512];
     snprintf(key, sizeof key, "%s:v:%lld:list", p, v);
@@ -225,18 +327,14 @@ static int write_version(redisContext *c, const char *p, long long v, const char
         if ((rc = reply_ok(c, rep, "HSET list", err))) goto cleanup;
         freeReplyObject(rep);
     }
-    /* Side files for the dashboard. */
-    static const char *side[] = {"report.json", "eval.json", "crosssell.json"};
-    for (size_t i = 0; i < sizeof side / sizeof *side; i++) {
-        char path[8192], *text = NULL;
-        size_t len;
-        snprintf(path, sizeof path, "%s/%s", dir, side[i]);
-        if (!oq_file_exists(path)) continue;
-        if ((rc = oq_read_file(path, 16u << 20, &text, &len, err))) goto cleanup;
-        rc = cmd(c, err, "HSET files", "HSET %s:v:%lld:files %s %b", p, v, side[i], text, len);
-        free(text);
+    /* Side files for the dashboard (validated by the caller). */
+    for (size_t i = 0; i < OQ_N_SIDE; i++) {
+        if (!side[i]) continue;
+        rc = cmd(c, err, "HSET files", "HSET %s:v:%lld:files %s %b", p, v, side_name[i], side[i],
+                 side_len[i]);
         if (rc) goto cleanup;
     }
+    /* meta last: the switch refuses a version without it. */
     rc = cmd(
         c, err, "HSET meta",
         "HSET %s:v:%lld:meta created %lld users %llu qtable_bytes %llu qtable_crc32 %u source %s",
@@ -253,82 +351,181 @@ cleanup:
     return rc;
 }
 
-/* Atomically make v current, remembering the old current as previous.
- * WATCH makes EXEC fail if another client switched in between; retry then. */
-static int switch_to(redisContext *c, const char *p, long long v, long long *old, oq_error *err)
+/* Is the client id of owner ("<run_id>:<id>") connected to this server now?
+ * list is the text of CLIENT LIST, run the server's run_id. */
+static int owner_alive(const char *owner, const char *run, const char *list)
 {
-    char cur[512];
-    snprintf(cur, sizeof cur, "%s:current", p);
-    for (int t = 0; t < SWITCH_TRIES; t++) {
-        int rc = cmd(c, err, "WATCH", "WATCH %s", cur);
-        if (!rc) rc = get_ll(c, cur, old, err);
-        if (!rc) rc = cmd(c, err, "MULTI", "MULTI");
-        if (!rc) rc = cmd(c, err, "SET", "SET %s %lld", cur, v);
-        if (!rc && *old) rc = cmd(c, err, "SET", "SET %s:previous %lld", p, *old);
-        if (rc) return rc;
-        redisReply *r = redisCommand(c, "EXEC");
-        if ((rc = reply_ok(c, r, "EXEC", err))) return rc;
-        int done = r->type == REDIS_REPLY_ARRAY; /* nil: the watched key changed */
-        freeReplyObject(r);
-        if (done) return 0;
-    }
-    return oq_error_set(err, OQ_EIO, WHERE, 0, 0, "could not switch %s: it kept changing", cur);
+    size_t rl = strlen(run);
+    if (strncmp(owner, run, rl) != 0 || owner[rl] != ':') return 0; /* the server restarted */
+    char pat[48];
+    snprintf(pat, sizeof pat, "id=%s ", owner + rl + 1);
+    for (const char *l = list; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
+        if (!strncmp(l, pat, strlen(pat))) return 1;
+    return 0;
 }
 
-/* Drop versions older than keep_min that are neither current nor previous:
- * orphans of interrupted publishes and versions rolled past. */
-static int collect(redisContext *c, const char *p, long long cur, long long prev, long long below,
-                   oq_error *err)
+/* Drop every version that is neither current, previous nor being written by a
+ * live publish (orphans of dead publishes, versions rolled past), then every
+ * P:v:N:* key whose N is no longer a version (leaks). me is this publish's
+ * owner string (its run_id prefix names the server's run). */
+static int collect(redisContext *c, const char *p, const char *me, oq_error *err)
 {
-    redisReply *r = redisCommand(c, "SMEMBERS %s:versions", p);
-    int rc = reply_ok(c, r, "SMEMBERS", err);
-    if (rc) return rc;
-    for (size_t i = 0; i < r->elements && !rc; i++) {
-        long long w = reply_ll(r->element[i]);
-        if (w != cur && w != prev && w < below) rc = drop_version(c, p, w, err);
+    redisReply *w = NULL, *cl = NULL, *vs = NULL, *sc = NULL;
+    char run[80], pat[600];
+    snprintf(run, sizeof run, "%.*s", (int)strcspn(me, ":"), me);
+    int rc = 0;
+    w = redisCommand(c, "HGETALL %s:writing", p);
+    if ((rc = reply_ok(c, w, "HGETALL writing", err))) {
+        w = NULL;
+        goto cleanup;
     }
-    freeReplyObject(r);
+    /* After the writers: a writer in w is either in this list or dead. */
+    cl = redisCommand(c, "CLIENT LIST TYPE normal");
+    if ((rc = reply_ok(c, cl, "CLIENT LIST", err))) {
+        cl = NULL;
+        goto cleanup;
+    }
+    vs = redisCommand(c, "SMEMBERS %s:versions", p);
+    if ((rc = reply_ok(c, vs, "SMEMBERS", err))) {
+        vs = NULL;
+        goto cleanup;
+    }
+    for (size_t i = 0; i < vs->elements && !rc; i++) {
+        const char *ver = vs->element[i]->str, *dead = "";
+        for (size_t j = 0; j + 1 < w->elements; j += 2)
+            if (!strcmp(w->element[j]->str, ver)) {
+                dead = w->element[j + 1]->str;
+                if (owner_alive(dead, run, cl->str)) dead = NULL;
+                break;
+            }
+        if (dead) rc = drop_version(c, p, strtoll(ver, NULL, 10), dead, err);
+    }
+    /* Leaked keys. */
+    snprintf(pat, sizeof pat, "%s:v:*", p);
+    char cursor[32] = "0";
+    do {
+        sc = redisCommand(c, "SCAN %s MATCH %s COUNT 1000", cursor, pat);
+        if ((rc = reply_ok(c, sc, "SCAN", err))) {
+            sc = NULL;
+            goto cleanup;
+        }
+        if (sc->type != REDIS_REPLY_ARRAY || sc->elements != 2) {
+            rc = oq_error_set(err, OQ_EIO, WHERE, 0, 0, "SCAN: unexpected reply");
+            goto cleanup;
+        }
+        snprintf(cursor, sizeof cursor, "%s", sc->element[0]->str);
+        const redisReply *keys = sc->element[1];
+        size_t pl = strlen(p) + 3;
+        for (size_t i = 0; i < keys->elements && !rc; i++) {
+            const char *k = keys->element[i]->str;
+            char *end;
+            long long n = strtoll(k + pl, &end, 10);
+            if (end == k + pl || *end != ':') continue;
+            rc = cmd(c, err, "sweep", "EVAL %s 2 %s %s:versions %lld", sweep_lua, k, p, n);
+        }
+        freeReplyObject(sc);
+        sc = NULL;
+    } while (!rc && strcmp(cursor, "0") != 0);
+cleanup:
+    if (w) freeReplyObject(w);
+    if (cl) freeReplyObject(cl);
+    if (vs) freeReplyObject(vs);
+    if (sc) freeReplyObject(sc);
     return rc;
+}
+
+/* Everything a publish sends, read and checked before Redis is touched. */
+typedef struct run_files {
+    oq_reco *reco;
+    char *qt;
+    size_t qlen;
+    char *side[OQ_N_SIDE];
+    size_t side_len[OQ_N_SIDE];
+} run_files;
+
+static void run_files_free(run_files *f)
+{
+    oq_reco_free(f->reco);
+    free(f->qt);
+    for (size_t i = 0; i < OQ_N_SIDE; i++)
+        free(f->side[i]);
+}
+
+/* Read and validate every file of the run in dir: the list with its reader,
+ * the Q table with its loader (magic, size, CRC, finite values) and the side
+ * files as JSON. Nothing is published unless all pass. */
+static int read_run(const char *dir, run_files *f, oq_error *err)
+{
+    char path[4096 + 64];
+    oq_qtable *q = NULL;
+    snprintf(path, sizeof path, "%s/%s", dir, OQ_RECO_FILE);
+    int rc = oq_reco_read(path, &f->reco, err);
+    if (rc) return rc;
+    snprintf(path, sizeof path, "%s/%s", dir, OQ_QTABLE_FILE);
+    if ((rc = oq_qtable_load(path, &q, err))) return rc;
+    oq_qtable_free(q);
+    if ((rc = oq_read_file(path, (size_t)512 << 20, &f->qt, &f->qlen, err))) return rc;
+    /* The bytes sent are the bytes checked (a run folder does not change,
+     * but a file could be replaced by hand between the two reads). */
+    uint32_t crc = 0;
+    if (f->qlen >= 4) memcpy(&crc, f->qt + f->qlen - 4, 4);
+    if (f->qlen < 4 || crc != oq_crc32(0, f->qt, f->qlen - 4))
+        return oq_error_set(err, OQ_EFORMAT, path, 0, 0, "Q table changed while being read");
+    for (size_t i = 0; i < OQ_N_SIDE; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, side_name[i]);
+        if (!oq_file_exists(path)) continue;
+        if ((rc = oq_read_file(path, 16u << 20, &f->side[i], &f->side_len[i], err))) return rc;
+        json_error_t je;
+        json_t *j = json_loadb(f->side[i], f->side_len[i], 0, &je);
+        if (!j)
+            return oq_error_set(err, OQ_EPARSE, path, je.line > 0 ? je.line : 0,
+                                je.column > 0 ? je.column : 0, "not valid JSON: %s", je.text);
+        json_decref(j);
+    }
+    return 0;
 }
 
 int oq_publish_dir(const char *url, const char *dir_arg, const oq_publish_opts *opts,
                    oq_publish_info *info, oq_error *err)
 {
     const char *p = pfx(opts);
-    char path[4096 + 64], dir[4096], *qt = NULL;
-    size_t qlen = 0;
-    oq_reco *r = NULL;
+    char dir[4096], me[128];
+    run_files f = {0};
     redisContext *c = NULL;
+    long long v = 0;
+    if (info) memset(info, 0, sizeof *info);
     /* DIR may be a link that a run switches meanwhile (io.h): resolve it once
      * so every file published comes from the same run. */
     int rc = oq_rundir_resolve(dir_arg, dir, sizeof dir, err);
     if (rc) goto cleanup;
-    snprintf(path, sizeof path, "%s/%s", dir, OQ_RECO_FILE);
-    if ((rc = oq_reco_read(path, &r, err))) goto cleanup;
-    snprintf(path, sizeof path, "%s/%s", dir, OQ_QTABLE_FILE);
-    if ((rc = oq_read_file(path, (size_t)512 << 20, &qt, &qlen, err))) goto cleanup;
-    if ((rc = oq_redis_connect(url, &c, err))) goto cleanup;
-    redisReply *rep = redisCommand(c, "INCR %s:seq", p);
-    if ((rc = reply_ok(c, rep, "INCR", err))) goto cleanup;
-    long long v = rep->integer;
+    if ((rc = read_run(dir, &f, err))) goto cleanup;
+    if ((rc = oq_redis_connect(url, opts ? opts->timeout_ms : 0, &c, err))) goto cleanup;
+    if ((rc = owner_of(c, me, sizeof me, err))) goto cleanup;
+    redisReply *rep =
+        redisCommand(c, "EVAL %s 3 %s:seq %s:versions %s:writing %s", claim_lua, p, p, p, me);
+    if ((rc = reply_ok(c, rep, "claim a version", err))) goto cleanup;
+    v = rep->integer;
     freeReplyObject(rep);
-    /* Registered before the first key is written, so an interrupted publish
-     * leaves nothing the next one cannot find and remove. */
-    if ((rc = cmd(c, err, "SADD", "SADD %s:versions %lld", p, v))) goto cleanup;
-    if ((rc = write_version(c, p, v, dir, r, qt, qlen, err))) goto cleanup;
-    if (opts && opts->pause_before_switch_ms > 0) {
-        struct timespec ts = {opts->pause_before_switch_ms / 1000,
-                              (long)(opts->pause_before_switch_ms % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-    long long old = 0;
-    if ((rc = switch_to(c, p, v, &old, err))) goto cleanup;
-    if ((rc = collect(c, p, v, old, v, err))) goto cleanup;
-    if (info) *info = (oq_publish_info){v, old, r->n, qlen};
+    if ((rc = write_version(c, p, v, dir, f.reco, f.qt, f.qlen, f.side, f.side_len, opts, err)))
+        goto cleanup;
+    if (opts) pause_ms(opts->pause_before_switch_ms);
+    rep = redisCommand(
+        c, "EVAL %s 5 %s:current %s:previous %s:writing %s:v:%lld:meta %s:v:%lld:qtable %lld %s",
+        switch_lua, p, p, p, p, v, p, v, v, me);
+    if ((rc = reply_ok(c, rep, "switch", err))) goto cleanup;
+    long long old = rep->integer, live = v;
+    freeReplyObject(rep);
+    v = 0; /* live now: not ours to drop on failure */
+    /* Set before collecting: if that fails, the caller can still tell that
+     * the switch happened. */
+    if (info) *info = (oq_publish_info){live, old, f.reco->n, f.qlen};
+    if ((rc = collect(c, p, me, err))) goto cleanup;
 cleanup:
+    /* A failed publish drops its own version if Redis still answers; if not,
+     * the next publish finds its writer gone and drops it. */
+    if (rc && v && c && !c->err) (void)drop_version(c, p, v, me, NULL);
     if (c) redisFree(c);
-    oq_reco_free(r);
-    free(qt);
+    run_files_free(&f);
     return rc;
 }
 
@@ -339,7 +536,7 @@ int oq_publish_status(const char *url, const oq_publish_opts *opts, oq_publish_i
     redisContext *c;
     char key[512];
     memset(info, 0, sizeof *info);
-    int rc = oq_redis_connect(url, &c, err);
+    int rc = oq_redis_connect(url, opts ? opts->timeout_ms : 0, &c, err);
     if (rc) return rc;
     snprintf(key, sizeof key, "%s:current", p);
     rc = get_ll(c, key, &info->current, err);
@@ -357,7 +554,7 @@ int oq_publish_rollback(const char *url, const oq_publish_opts *opts, oq_publish
     char cur[512], prev[512];
     snprintf(cur, sizeof cur, "%s:current", p);
     snprintf(prev, sizeof prev, "%s:previous", p);
-    int rc = oq_redis_connect(url, &c, err);
+    int rc = oq_redis_connect(url, opts ? opts->timeout_ms : 0, &c, err);
     if (rc) return rc;
     for (int t = 0;; t++) {
         if (t == SWITCH_TRIES) {

@@ -19,6 +19,7 @@
 #include "util/num.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <hiredis/hiredis.h>
 #include <jansson.h>
 #include <math.h>
@@ -155,7 +156,7 @@ static redisContext *thread_redis(oq_serve *s, oq_error *err)
 {
     redisContext *c = pthread_getspecific(s->redis_key);
     if (c) return c;
-    if (oq_redis_connect(s->cfg.redis_url, &c, err)) return NULL;
+    if (oq_redis_connect(s->cfg.redis_url, s->cfg.redis_timeout_ms, &c, err)) return NULL;
     pthread_setspecific(s->redis_key, c);
     return c;
 }
@@ -596,7 +597,17 @@ static int h_dashjson(oq_serve *s, const char *path, struct MHD_Connection *conn
     oq_reco *r = NULL;
     char *files = NULL;
     long long v = 0;
-    if (!c || oq_redis_fetch_list(c, s->cfg.redis_prefix, DASH_MAX_USERS, &r, &files, &v, &err)) {
+    /* The whole list is one reply that Redis builds before sending a byte
+     * (hundreds of ms for a large list): this call gets ten times the
+     * per-command timeout, then the context goes back to it. */
+    int ms = s->cfg.redis_timeout_ms;
+    struct timeval slow = {(ms * 10L) / 1000, ((ms * 10L) % 1000) * 1000},
+                   fast = {ms / 1000, (ms % 1000) * 1000};
+    int rc = !c || redisSetTimeout(c, slow) != REDIS_OK ||
+             oq_redis_fetch_list(c, s->cfg.redis_prefix, DASH_MAX_USERS, &r, &files, &v, &err);
+    if (c && !c->err) (void)redisSetTimeout(c, fast);
+    if (rc) {
+        if (c && !c->err && !err.msg[0]) snprintf(err.msg, sizeof err.msg, "cannot set a timeout");
         if (c && !c->err) /* a limit, not a broken connection */
             return reply_error(out, 503, "%s", err.msg);
         if (c) drop_redis(s);
@@ -822,6 +833,9 @@ int oq_serve_load(const oq_serve_config *cfg, oq_serve **out, oq_error *err)
     if (!s->cfg.max_body) s->cfg.max_body = 64 * 1024;
     if (!s->cfg.timeout_s) s->cfg.timeout_s = 15;
     if (!s->cfg.bind) s->cfg.bind = "127.0.0.1";
+    /* A request waits at most this for Redis (a frozen server is a 503, not a
+     * blocked worker): shorter than the command default of publish. */
+    if (s->cfg.redis_timeout_ms <= 0) s->cfg.redis_timeout_ms = 1000;
     int rc = 0;
     if (cfg->dir) {
         if ((rc = load_dir(s, err))) goto fail;
@@ -832,7 +846,7 @@ int oq_serve_load(const oq_serve_config *cfg, oq_serve **out, oq_error *err)
         }
         s->have_key = 1;
         redisContext *c; /* fail early if Redis is not there */
-        if ((rc = oq_redis_connect(cfg->redis_url, &c, err))) goto fail;
+        if ((rc = oq_redis_connect(cfg->redis_url, s->cfg.redis_timeout_ms, &c, err))) goto fail;
         redisFree(c);
     }
     *out = s;
@@ -886,16 +900,27 @@ int oq_serve_start(const oq_serve_config *cfg, oq_serve **out, oq_error *err)
         rc = oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "bad bind address '%s'", s->cfg.bind);
         goto fail;
     }
-    s->d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, (uint16_t)cfg->port,
-        NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-        MHD_OPTION_THREAD_POOL_SIZE, s->cfg.threads, MHD_OPTION_CONNECTION_LIMIT,
-        s->cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)128 * 1024, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, s, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
+    errno = 0;
+    s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
+                            (uint16_t)cfg->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
+                            (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, s->cfg.threads,
+                            MHD_OPTION_CONNECTION_LIMIT, s->cfg.max_connections,
+                            MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.timeout_s,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)128 * 1024,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+    /* No MHD_OPTION_LISTENING_ADDRESS_REUSE: on Linux it sets SO_REUSEPORT and
+     * a second server on the port would start and take half the connections.
+     * Without it MHD sets SO_REUSEADDR only, so bind fails on a port in use. */
     if (!s->d) {
-        rc = oq_error_set(err, OQ_EIO, NULL, 0, 0, "cannot listen on %s:%d (in use?)", s->cfg.bind,
-                          cfg->port);
+        int e = errno;
+        if (e == EADDRINUSE)
+            rc = oq_error_set(err, OQ_EIO, NULL, 0, 0,
+                              "cannot listen on %s:%d: the port is already in use "
+                              "(another offerq serve?); choose another --port",
+                              s->cfg.bind, cfg->port);
+        else
+            rc = oq_error_set(err, OQ_EIO, NULL, 0, 0, "cannot listen on %s:%d: %s", s->cfg.bind,
+                              cfg->port, e ? strerror(e) : "unknown error");
         goto fail;
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);

@@ -126,7 +126,7 @@ mklist() { # mklist DIR SHIFT
     awk -F, -v s="$2" 'NR > 1 { last[$1] = $2 } END { split("none 5 10 20", c, " ");
       for (u in last) printf "%d,%s,s%d,%s,%.2f,%.3f\n", u, last[u], u % 7, c[(u + s) % 4 + 1], u * 0.5 + s, (u % 10) / 10 }' \
       "$T/log.csv" | sort -n; } > "$1/recommendations.csv"
-  printf 'OFQTABLE\001\000\000\000v%s\n' "$2" > "$1/qtable.ofq"
+  mkqtable "$1/qtable.ofq" "$2"
 }
 mklist "$T/run1" 0
 mklist "$T/run2" 1

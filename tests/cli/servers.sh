@@ -73,8 +73,28 @@ redis_start() { # redis_start DIR  -> sets REDIS_URL, REDIS_PORT
 
 redis_stop() {
   if [ -n "${REDIS_PIDFILE:-}" ] && [ -f "$REDIS_PIDFILE" ]; then
-    kill "$(cat "$REDIS_PIDFILE")" 2>/dev/null
+    local pid
+    pid=$(cat "$REDIS_PIDFILE")
+    kill -CONT "$pid" 2>/dev/null # a test may have frozen it
+    kill "$pid" 2>/dev/null
+    # Wait for the exit: it writes its log while shutting down, and the
+    # caller's rm -rf of the directory would race with that.
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
     rm -f "$REDIS_PIDFILE"
   fi
   return 0
+}
+
+# mkqtable PATH SEED [N]: a valid Q table file (dynaq.h format, CRC included)
+# of N entries (default 40) with values that depend on SEED, for publish tests
+# (publish refuses a Q table its loader refuses).
+mkqtable() {
+  python3 - "$1" "$2" "${3:-40}" <<'PY'
+import struct, sys, zlib
+path, seed, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+b = b"OFQTABLE" + struct.pack("<II", 1, 0) + struct.pack("<4d", 10, 2, 20, 10) + struct.pack("<Q", n)
+for i in range(n):
+    b += struct.pack("<Q", i + 1) + struct.pack("<4d", *[seed + i + a / 4 for a in range(4)]) + struct.pack("<4I", 1, 1, 1, 1)
+open(path, "wb").write(b + struct.pack("<I", zlib.crc32(b)))
+PY
 }

@@ -15,6 +15,11 @@
  * url is a libpq connection string or URI ("postgresql://user@host:port/db",
  * "host=/tmp/x port=5433 dbname=offerq"). Every function opens its own
  * connection and closes it: nothing here is shared between threads.
+ * Timeouts: connect_timeout OQ_DB_CONNECT_TIMEOUT seconds and the server-side
+ * statement_timeout OQ_DB_STATEMENT_TIMEOUT ms, unless the URL sets
+ * connect_timeout / options, or $PGCONNECT_TIMEOUT / $PGOPTIONS are set.
+ * (A server frozen after the connection is made is not bounded: libpq has
+ * no client-side query timeout.)
  * Errors: OQ_EIO (connection or server error; err->msg carries the server's
  * message and detail), plus the codes named per function.
  */
@@ -26,6 +31,9 @@
 #include "offerq/core/data.h"
 #include "offerq/core/error.h"
 #include "offerq/coupon/reco.h"
+
+#define OQ_DB_CONNECT_TIMEOUT "5"        /* seconds (libpq connect_timeout) */
+#define OQ_DB_STATEMENT_TIMEOUT "600000" /* ms: a COPY of a large log fits */
 
 /* Create the three tables if they do not exist (idempotent). */
 int oq_db_init(const char *url, oq_error *err) OQ_WUR;

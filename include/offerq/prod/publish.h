@@ -6,21 +6,30 @@
  *   P:current           version readers use
  *   P:previous          version `--rollback` returns to
  *   P:versions          set of versions that have keys (for cleaning up)
+ *   P:writing           hash version -> writer ("<run_id>:<client id>") of
+ *                       each version being written
  *   P:v:N:qtable        bytes of DIR/qtable.ofq (opaque here)
  *   P:v:N:list          hash user_id -> JSON {"coupon","coupon_value",
  *                       "expected_profit","p_alive","snapshot_date","state"}
  *   P:v:N:meta          hash: created, users, qtable_bytes, qtable_crc32, source
+ *                       (written last: a version without it is incomplete)
  *   P:v:N:files         hash: name -> text of DIR/report.json, eval.json,
  *                       crosssell.json when present (for the dashboard)
  *
- * A publish writes every key of a new version N first and only then, in one
- * MULTI/EXEC guarded by WATCH P:current, sets P:previous to the old current
- * and P:current to N. A reader that asks through oq_redis_lookup (one Lua
- * script: GET P:current then HGET in the same atomic step) therefore sees the
- * old version or the new one, never a half-written one; a publish killed
- * before the switch leaves P:current as it was, and the orphan keys are
- * removed by the next publish. Versions older than P:previous are deleted
- * after a switch.
+ * A publish first checks every file of the run (list, Q table CRC, JSON side
+ * files), then claims N in one Lua script (INCR P:seq, SADD P:versions,
+ * HSET P:writing N writer), writes every key of N, and switches in another
+ * (only if P:writing still names it as N's writer and N's meta and qtable
+ * exist): P:previous <- old current, P:current <- N, N leaves P:writing. A
+ * reader that asks through oq_redis_lookup (one Lua script: GET P:current
+ * then HGET in the same atomic step) therefore sees the old version or the
+ * new one, never a half-written one. After its switch a publish deletes every
+ * version that is neither current, previous, nor being written by a writer
+ * still connected (CLIENT LIST; a restarted server has another run_id), so
+ * overlapping publishes never delete each other's versions, and a killed
+ * publish's version goes at the next publish. It also deletes P:v:N:* keys
+ * whose N is not in P:versions (leaks). Publishes may overlap; the last to
+ * switch is served.
  *
  * hiredis contexts are not thread-safe: one per thread.
  */
@@ -37,14 +46,22 @@ struct redisContext;
 #define OQ_PUBLISH_PREFIX "offerq"
 #define OQ_QTABLE_FILE "qtable.ofq"
 
+#define OQ_REDIS_TIMEOUT_MS 5000 /* default connect and command timeout */
+
 /* Connect to url: "redis://host[:port][/db]" or "unix:/path/to/socket".
- * Default port 6379. *out is the caller's (redisFree). OQ_EIO with the
- * reason on failure, OQ_EINVAL for a malformed URL. */
-int oq_redis_connect(const char *url, struct redisContext **out, oq_error *err) OQ_WUR;
+ * Default port 6379. timeout_ms (<= 0: OQ_REDIS_TIMEOUT_MS) bounds the
+ * connect and then every read and write on the context: a frozen server is
+ * an OQ_EIO error ("did not answer in time") after it. *out is the caller's
+ * (redisFree). OQ_EIO with the reason on failure, OQ_EINVAL for a malformed
+ * URL. */
+int oq_redis_connect(const char *url, int timeout_ms, struct redisContext **out,
+                     oq_error *err) OQ_WUR;
 
 typedef struct oq_publish_opts {
     const char *prefix;         /* NULL: OQ_PUBLISH_PREFIX */
     int pause_before_switch_ms; /* tests: sleep between writing and switching */
+    int pause_before_list_ms;   /* tests: sleep between the Q table and the list */
+    int timeout_ms;             /* Redis connect/command timeout; <= 0: OQ_REDIS_TIMEOUT_MS */
 } oq_publish_opts;
 
 typedef struct oq_publish_info {
@@ -54,9 +71,14 @@ typedef struct oq_publish_info {
     size_t qtable_bytes; /* size of the current Q table (publish only) */
 } oq_publish_info;
 
-/* Publish DIR/recommendations.csv (validated with oq_reco_read) and
- * DIR/qtable.ofq as a new version and switch to it (see above). opts and info
- * may be NULL. Errors: those of the readers, OQ_EIO (Redis). */
+/* Publish DIR/recommendations.csv (validated with oq_reco_read),
+ * DIR/qtable.ofq (validated with oq_qtable_load) and the side files present
+ * (valid JSON) as a new version and switch to it (see above); nothing is
+ * written to Redis unless every file passes. opts and info may be NULL.
+ * Errors: those of the readers (OQ_EPARSE for bad JSON, with its line and
+ * column), OQ_EIO (Redis, including a timeout or a version collected while
+ * this publish was stalled). An error with info->current set means the
+ * switch happened and only removing old versions failed. */
 int oq_publish_dir(const char *url, const char *dir, const oq_publish_opts *opts,
                    oq_publish_info *info, oq_error *err) OQ_WUR;
 

@@ -67,6 +67,7 @@ typedef struct oq_serve_config {
     int port;                 /* 0: any free port (oq_serve_port tells which) */
     const char *redis_url;    /* recommendations from Redis (publish.h) ... */
     const char *redis_prefix; /* NULL: OQ_PUBLISH_PREFIX */
+    int redis_timeout_ms;     /* Redis connect/command timeout, ms; 0: 1000 */
     const char *dir;          /* ... or from DIR/recommendations.csv (exactly one) */
     unsigned threads;         /* worker threads; 0: 2 */
     unsigned max_connections; /* 0: 512 */

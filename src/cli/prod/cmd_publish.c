@@ -4,6 +4,7 @@
 #include "offerq/prod/publish.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,29 +16,40 @@ static void help(FILE *fp)
                 "       offerq publish --redis URL --status\n\n"
                 "Writes DIR/qtable.ofq and DIR/recommendations.csv (+ report.json, eval.json,\n"
                 "crosssell.json when present) to Redis as a new version, then switches the\n"
-                "pointer key <prefix>:current to it in one MULTI/EXEC. Readers see the old\n"
+                "pointer key <prefix>:current to it in one atomic step. Readers see the old\n"
                 "version or the new one, never half of one; a publish that dies before the\n"
                 "switch changes nothing. The version before is kept: --rollback swaps back\n"
                 "(a second --rollback rolls forward again).\n\n"
+                "Every file is checked before Redis is touched: the list with its reader, the\n"
+                "Q table with its loader (size, CRC), the .json files as JSON. Publishes may\n"
+                "overlap: each claims its own version, which no other publish deletes while\n"
+                "its writer is connected; the one that switches last is served. Versions of\n"
+                "dead publishes and keys of no version are removed by the next publish.\n\n"
                 "Options:\n"
                 "  --redis URL     redis://host[:port][/db] or unix:/path (or $OFFERQ_REDIS)\n"
                 "  --prefix P      key prefix (default offerq)\n"
                 "  --rollback      make the previous version current again\n"
-                "  --status        print the current and previous versions\n\n"
+                "  --status        print the current and previous versions\n"
+                "  --redis-timeout-ms MS  bound on connecting and on each command (default\n"
+                "                  5000): a frozen Redis is an error after it, not a hang\n\n"
                 "Example:\n  offerq publish --redis redis://127.0.0.1:6379 example/run\n");
 }
 
 int cmd_publish(int argc, char **argv)
 {
-    enum { O_REDIS = 256, O_PREFIX, O_ROLLBACK, O_STATUS, O_PAUSE };
-    static const struct option opts[] = {{"help", no_argument, 0, 'h'},
-                                         {"redis", required_argument, 0, O_REDIS},
-                                         {"prefix", required_argument, 0, O_PREFIX},
-                                         {"rollback", no_argument, 0, O_ROLLBACK},
-                                         {"status", no_argument, 0, O_STATUS},
-                                         /* tests only: sleep before the switch */
-                                         {"debug-pause-ms", required_argument, 0, O_PAUSE},
-                                         {0, 0, 0, 0}};
+    enum { O_REDIS = 256, O_PREFIX, O_ROLLBACK, O_STATUS, O_PAUSE, O_PAUSE_LIST, O_TIMEOUT };
+    static const struct option opts[] = {
+        {"help", no_argument, 0, 'h'},
+        {"redis", required_argument, 0, O_REDIS},
+        {"prefix", required_argument, 0, O_PREFIX},
+        {"rollback", no_argument, 0, O_ROLLBACK},
+        {"status", no_argument, 0, O_STATUS},
+        {"redis-timeout-ms", required_argument, 0, O_TIMEOUT},
+        /* tests only: sleep before the switch */
+        {"debug-pause-ms", required_argument, 0, O_PAUSE},
+        /* tests only: sleep before sending the list */
+        {"debug-pause-list-ms", required_argument, 0, O_PAUSE_LIST},
+        {0, 0, 0, 0}};
     const char *url = getenv("OFFERQ_REDIS");
     oq_publish_opts po = {0};
     int rollback = 0, status = 0, c;
@@ -64,6 +76,14 @@ int cmd_publish(int argc, char **argv)
             if (cli_long("publish", "--debug-pause-ms", optarg, 0, 600000, &lv)) return 2;
             po.pause_before_switch_ms = (int)lv;
             break;
+        case O_TIMEOUT:
+            if (cli_long("publish", "--redis-timeout-ms", optarg, 1, 3600000, &lv)) return 2;
+            po.timeout_ms = (int)lv;
+            break;
+        case O_PAUSE_LIST:
+            if (cli_long("publish", "--debug-pause-list-ms", optarg, 0, 600000, &lv)) return 2;
+            po.pause_before_list_ms = (int)lv;
+            break;
         default:
             return cli_bad_option("publish");
         }
@@ -72,6 +92,9 @@ int cmd_publish(int argc, char **argv)
         return cli_usage_error("publish", "--redis URL is required (or set OFFERQ_REDIS)");
     if (rollback + status > 1)
         return cli_usage_error("publish", "--rollback and --status exclude each other");
+    /* A Redis that dies mid-write would otherwise kill us with SIGPIPE, silently;
+     * ignored, the write fails with EPIPE and the error is reported. */
+    signal(SIGPIPE, SIG_IGN);
     oq_error err = {0};
     oq_publish_info info = {0};
     if (rollback || status) {
@@ -83,8 +106,15 @@ int cmd_publish(int argc, char **argv)
         return 0;
     }
     if (optind != argc - 1) return cli_usage_error("publish", "expects exactly one DIR");
-    if (oq_publish_dir(url, argv[optind], &po, &info, &err))
-        return cli_fail(&err, "nothing was switched; the served version is unchanged");
+    if (oq_publish_dir(url, argv[optind], &po, &info, &err)) {
+        char hint[160];
+        if (info.current) /* the switch happened; removing old versions did not */
+            snprintf(hint, sizeof hint, "version %lld is live; old versions were not all removed",
+                     info.current);
+        else
+            snprintf(hint, sizeof hint, "nothing was switched; the served version is unchanged");
+        return cli_fail(&err, hint);
+    }
     printf("current %lld\nprevious %lld\n", info.current, info.previous);
     fprintf(stderr, "offerq publish: version %lld live (%zu users, Q table %zu bytes)\n",
             info.current, info.users, info.qtable_bytes);

@@ -35,6 +35,8 @@ static void help(FILE *fp)
         "  --bind ADDR          IPv4 address to listen on (default 127.0.0.1)\n"
         "  --redis URL          read the list published by `offerq publish` (or $OFFERQ_REDIS)\n"
         "  --prefix P           Redis key prefix (default offerq)\n"
+        "  --redis-timeout-ms MS  bound on connecting to Redis and on each command\n"
+        "                       (default 1000); past it a request answers 503\n"
         "  --dir DIR            read DIR/recommendations.csv (+ report.json, eval.json,\n"
         "                       crosssell.json, *.svg, bgnbd.json) once at start\n"
         "  --bgnbd FILE         BG/NBD parameters for /v1/alive (`offerq bgnbd fit --params`,\n"
@@ -217,13 +219,15 @@ int cmd_serve(int argc, char **argv)
         O_BGNBD,
         O_XSELL,
         O_ITEMS,
-        O_PROFIT
+        O_PROFIT,
+        O_RTIMEOUT
     };
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},
                                          {"port", required_argument, 0, O_PORT},
                                          {"bind", required_argument, 0, O_BIND},
                                          {"redis", required_argument, 0, O_REDIS},
                                          {"prefix", required_argument, 0, O_PREFIX},
+                                         {"redis-timeout-ms", required_argument, 0, O_RTIMEOUT},
                                          {"dir", required_argument, 0, O_DIR},
                                          {"threads", required_argument, 0, O_THREADS},
                                          {"max-connections", required_argument, 0, O_MAXC},
@@ -258,6 +262,10 @@ int cmd_serve(int argc, char **argv)
             break;
         case O_PREFIX:
             cfg.redis_prefix = optarg;
+            break;
+        case O_RTIMEOUT:
+            if (cli_long("serve", "--redis-timeout-ms", optarg, 1, 3600000, &lv)) return 2;
+            cfg.redis_timeout_ms = (int)lv;
             break;
         case O_DIR:
             cfg.dir = optarg;
