@@ -42,7 +42,7 @@ python3 - $scripts > "$tmp/words" <<'PY'
 # | ; & ( $( ! or a keyword (then, do, if, while, exec, timeout N, command -v).
 import re, sys
 pos = re.compile(r"(?:^|[|;&(!]|\$\(|\b(?:then|do|if|elif|while|until|exec|else|command -v|timeout [0-9.]+[a-z]?))"
-                 r"\s*([A-Za-z][A-Za-z0-9_.+-]*)")
+                 r"\s*([A-Za-z][A-Za-z0-9_.+-]*)(?![=A-Za-z0-9_.+-])")  # not VAR=value
 words = set()
 for path in sys.argv[1:]:
     for line in open(path, errors="replace"):

@@ -66,6 +66,12 @@ int cmd_eval(int argc, char **argv)
     if (!log || !run) return cli_usage_error("eval", "--log LOG.csv and --run DIR are required");
     oq_error err = {0};
     oq_eval_report r;
+    if (!quiet)
+        fprintf(stderr, "offerq eval: this re-fits models, so it takes about as long as the run:\n"
+                        "  the seed-faithful loop is re-run with the run's settings (BG/NBD and\n"
+                        "  the reward model: the run does not save them), and P(order) is fitted\n"
+                        "  twice more, on each half of the customers, for the cross-fitted\n"
+                        "  off-policy estimates (a model that saw a row would flatter it)\n");
     if (oq_eval_run(log, run, truth, quiet, &r, &err))
         return cli_fail(&err,
                         "eval needs a log from `offerq gen` and a directory from `offerq run`");
