@@ -21,12 +21,8 @@ cleanup() {
   rm -rf "$T"
 }
 trap cleanup EXIT
-fails=0; passes=0
-check() { # check "what" command...
-  local what=$1; shift
-  if "$@"; then echo "ok   $what"; passes=$((passes + 1)); else echo "FAIL $what"; fails=$((fails + 1)); fi
-}
-die() { echo "FAIL $*"; exit 1; }
+# shellcheck source=lib.sh
+source "$SRC/tests/cli/lib.sh"
 for tool in curl python3 redis-cli; do command -v $tool >/dev/null || die "$tool is not installed"; done
 rcli() { redis-cli -p "$REDIS_PORT" --raw "$@"; }
 has() { test "$(rcli EXISTS "$1")" = 1; } # has KEY
