@@ -12,23 +12,23 @@
 
 static void help(FILE *fp)
 {
-    fprintf(fp,
-            "Usage: offerq predict --model MODEL.ofq --log LOG.csv --out PRED.csv\n\n"
-            "Predicts, with a model written by 'offerq train', the net reward r^ of\n"
-            "offering each coupon (none, 5, 10, 20) to the customer of every log row,\n"
-            "from the 30 days of category stream before the row's snapshot day.\n"
-            "Output: user_id,snapshot_date,coupon,predicted_reward (4 lines per row).\n"
-            "With --next-day, one sample per customer for the day after the log's last\n"
-            "day instead (features advanced from the customer's latest row).\n\n"
-            "Options:\n"
-            "  --model FILE   model (required)\n"
-            "  --log LOG.csv  customer log (required)\n"
-            "  --events FILE  category stream (default: LOG.events.csv when it exists)\n"
-            "  --out FILE     CSV to write (required; written atomically)\n"
-            "  --next-day     predict for the day after the last log day\n"
-            "  --quiet        no messages on stderr\n\n"
-            "Example:\n"
-            "  offerq predict --model example/profit.ofq --log example/small.csv --out example/pred.csv\n");
+    fprintf(fp, "Usage: offerq predict --model MODEL.ofq --log LOG.csv --out PRED.csv\n\n"
+                "Predicts, with a model written by 'offerq train', the net reward r^ of\n"
+                "offering each coupon (none, 5, 10, 20) to the customer of every log row,\n"
+                "from the 30 days of category stream before the row's snapshot day.\n"
+                "Output: user_id,snapshot_date,coupon,predicted_reward (4 lines per row).\n"
+                "With --next-day, one sample per customer for the day after the log's last\n"
+                "day instead (features advanced from the customer's latest row).\n\n"
+                "Options:\n"
+                "  --model FILE   model (required)\n"
+                "  --log LOG.csv  customer log (required)\n"
+                "  --events FILE  category stream (default: LOG.events.csv when it exists)\n"
+                "  --out FILE     CSV to write (required; written atomically)\n"
+                "  --next-day     predict for the day after the last log day\n"
+                "  --quiet        no messages on stderr\n\n"
+                "Example:\n"
+                "  offerq predict --model example/profit.ofq --log example/small.csv --out "
+                "example/pred.csv\n");
 }
 
 int cmd_predict(int argc, char **argv)
