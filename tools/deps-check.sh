@@ -75,7 +75,9 @@ closure=$(echo "$listed" | xargs apt-cache depends --recurse --no-recommends --n
   grep -oE '^[a-z0-9][a-z0-9.+-]*|Depends: [a-z0-9][a-z0-9.+-]*' | sed 's/.*: //' | sort -u)
 missing=""
 while read -r p; do
-  echo "$closure" | grep -qx "$p" || missing="$missing $p"
+  # a here-string, not echo | grep -q: grep -q may exit before echo is done,
+  # and under pipefail the SIGPIPE to echo would count as "missing"
+  grep -qx "$p" <<< "$closure" || missing="$missing $p"
 done < "$tmp/needed"
 echo "deps-check: $(wc -l < "$tmp/headers") headers, $(wc -l < "$tmp/programs") programs," \
      "$(wc -l < "$tmp/needed") packages beyond a minimal Debian"
