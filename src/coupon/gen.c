@@ -25,14 +25,6 @@ const char *oq_gen_category_name(int k)
 {
     return cat_names[k];
 }
-double oq_gen_category_value(int k)
-{
-    return cat_value[k];
-}
-double oq_gen_category_margin(int k)
-{
-    return cat_margin[k];
-}
 
 void oq_gen_config_default(oq_gen_config *c)
 {
@@ -55,11 +47,41 @@ void oq_gen_config_default(oq_gen_config *c)
     c->drift = 0.03;
     c->budget_left_end = 0.15;
     c->n_cats = 8;
+    memcpy(c->cat_value, cat_value, sizeof cat_value);
+    memcpy(c->cat_margin, cat_margin, sizeof cat_margin);
+    c->order_in_favourite = 0.8;
+    c->aov_median = 100.0;
+    c->aov_sigma = 0.5;
+    const double intent[OQ_GEN_NTYPES] = {0.30, 0.03, 0.01, 0.25};
+    memcpy(c->intent, intent, sizeof intent);
+    c->sleeping_factor = 0.3;
+    c->qmax_lo = 0.3;
+    c->qmax_width = 0.3;
+    c->sens_lo = 3;
+    c->sens_width = 12;
+    const double conc[OQ_GEN_NTYPES] = {0.75, 0.35, 0.6, 0.7};
+    const double visit[OQ_GEN_NTYPES] = {0.5, 0.4, 0.15, 0.35};
+    memcpy(c->conc, conc, sizeof conc);
+    memcpy(c->visit, visit, sizeof visit);
+    /* The default world's lasting effects (docs/readme/gen.md says why these
+     * strengths). */
+    c->lasting.lapse = 0.005;
+    c->lasting.lapse_days = 30;
+    c->lasting.deal = 0.3;
+    c->lasting.deal_days = 30;
+    c->lasting.weekly = 0.3;
+    c->lasting.campaign_budget = 0;
+    c->lasting.contact_rate = 0;
     c->write_events = 1;
     c->write_orders = 1;
 }
 
-static int check_config(const oq_gen_config *c, oq_error *err)
+void oq_gen_lasting_off(oq_gen_lasting *l)
+{
+    memset(l, 0, sizeof *l);
+}
+
+int oq_gen_config_check(const oq_gen_config *c, oq_error *err)
 {
     int span = c->end_day - c->start_day + 1;
     if (c->n_customers < 1 || c->n_customers > 100000000)
@@ -90,6 +112,18 @@ static int check_config(const oq_gen_config *c, oq_error *err)
           c->budget_left_end < 1))
         return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
                             "contact effect, drift or budget out of range");
+    const oq_gen_lasting *L = &c->lasting;
+    if (!(L->lapse >= 0 && L->lapse <= 1 && (L->lapse == 0 || L->lapse_days > 0) && L->deal >= 0 &&
+          (L->deal == 0 || L->deal_days > 0) && L->weekly >= 0 && L->weekly < 1 &&
+          L->campaign_budget >= 0 && L->contact_rate >= 0 && L->contact_rate <= 1))
+        return oq_error_set(
+            err, OQ_EINVAL, NULL, 0, 0,
+            "lasting effects out of range (lapse and contact_rate in [0, 1], "
+            "weekly in [0, 1), lapse_days and deal_days > 0 where their effect is on)");
+    if (!(c->order_in_favourite >= 0 && c->order_in_favourite <= 1 && c->aov_median > 0 &&
+          c->aov_sigma >= 0 && c->sens_lo > 0 && c->qmax_lo + c->qmax_width <= 1))
+        return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
+                            "order_in_favourite, aov or persuadable parameters out of range");
     return 0;
 }
 
@@ -97,18 +131,16 @@ static int check_config(const oq_gen_config *c, oq_error *err)
 static double contact_intent(const oq_gen_config *cfg, const oq_gen_customer *cu, int c)
 {
     double v = oq_coupon_value(c), q;
+    const double *in = cfg->intent;
     switch (cu->type) {
-    case OQ_GEN_SURE:
-        q = 0.30;
-        break;
     case OQ_GEN_PERSUADABLE:
-        q = 0.03 + (cu->qmax - 0.03) * (1 - exp(-v / cu->sens));
+        q = in[1] + (cu->qmax - in[1]) * (1 - exp(-v / cu->sens));
         break;
-    case OQ_GEN_LOST:
-        q = 0.01;
+    case OQ_GEN_SLEEPING:
+        q = c ? in[3] * cfg->sleeping_factor : in[3];
         break;
     default:
-        q = c ? 0.25 * 0.3 : 0.25;
+        q = in[cu->type];
         break;
     }
     q *= cfg->contact_effect;
@@ -119,23 +151,62 @@ static double expected_gross(const oq_gen_config *cfg, const oq_gen_customer *cu
 {
     double e = 0;
     for (int k = 0; k < cfg->n_cats; k++) {
-        double pk = 0.2 / cfg->n_cats + (k == fav ? 0.8 : 0);
-        e += pk * cat_value[k] * cat_margin[k];
+        double f = cfg->order_in_favourite;
+        double pk = (1 - f) / cfg->n_cats + (k == fav ? f : 0);
+        e += pk * cfg->cat_value[k] * cfg->cat_margin[k];
     }
     return cu->aov * e;
+}
+
+/* Weekday rhythm of the order rate (lasting.weekly). */
+static double week_factor(const oq_gen_config *cfg, int32_t day)
+{
+    if (cfg->lasting.weekly == 0) return 1;
+    int dow = ((day % 7) + 7) % 7;
+    return 1 + cfg->lasting.weekly * sin(2 * M_PI * dow / 7.0);
+}
+
+/* Probability of a natural (full-price) order on day for a living customer
+ * with deal stock `deal` (gen.h, lasting). With every effect off this is
+ * 1 - exp(-lambda) to the bit. */
+static double natural_p(const oq_gen_config *cfg, const oq_gen_customer *cu, int32_t day,
+                        double deal)
+{
+    double lam = cu->lambda * week_factor(cfg, day);
+    if (cfg->lasting.deal > 0) lam *= exp(-cfg->lasting.deal * deal);
+    return 1 - exp(-lam);
+}
+
+/* Daily probability of lapsing for good after t days without an order. */
+static double lapse_hazard(const oq_gen_config *cfg, int32_t t)
+{
+    return cfg->lasting.lapse * (1 - exp(-(double)t / cfg->lasting.lapse_days));
+}
+
+static double deal_decay(const oq_gen_config *cfg)
+{
+    return exp(-1.0 / cfg->lasting.deal_days);
+}
+
+/* Expected order probability, net reward and spend of coupon c on a day
+ * with natural order probability pn, favourite fav (pn = 0: not alive). */
+static void expected_day(const oq_gen_config *cfg, const oq_gen_customer *cu, int alive, double pn,
+                         int fav, int c, double *p_order, double *reward, double *spend)
+{
+    double q = alive ? contact_intent(cfg, cu, c) : 0;
+    double p = 1 - (1 - (alive ? pn : 0)) * (1 - q);
+    double v = oq_coupon_value(c);
+    *p_order = p;
+    *reward = p * (expected_gross(cfg, cu, fav) - v);
+    *spend = p * v;
 }
 
 void oq_gen_expected(const oq_gen_config *cfg, const oq_gen_customer *cu, int c, double *p_order,
                      double *reward, double *spend)
 {
     int alive = cu->death_day > cfg->end_day + 1;
-    double pn = alive ? 1 - exp(-cu->lambda) : 0;
-    double q = alive ? contact_intent(cfg, cu, c) : 0;
-    double p = 1 - (1 - pn) * (1 - q);
-    double v = oq_coupon_value(c);
-    *p_order = p;
-    *reward = p * (expected_gross(cfg, cu, cu->favourite_next) - v);
-    *spend = p * v;
+    double pn = natural_p(cfg, cu, cfg->end_day + 1, cu->deal_stock);
+    expected_day(cfg, cu, alive, pn, cu->favourite_next, c, p_order, reward, spend);
 }
 
 /* ---- simulation of one customer ----------------------------------------- */
@@ -146,6 +217,7 @@ typedef struct logrow {
     int cat, coupon, order;
     double profit;
     int fav, alive; /* truth on the contact day (oq_gen_contact_truth) */
+    double pn;      /* natural order probability that day */
 } logrow;
 
 typedef struct purchase {
@@ -222,9 +294,11 @@ static int cmp_i32(const void *a, const void *b)
 }
 
 /* Simulate customer idx from birth to end_day + 1. Fills cu and, if b is not
- * NULL, the rows, purchases, events and daily spend of b. */
+ * NULL, the rows, purchases, events and daily spend of b; if lv is not NULL,
+ * the state at the start of end_day + 1. With every lasting effect off the
+ * draws are exactly those of the generator before they existed. */
 static int simulate(const oq_gen_config *cfg, long idx, gsl_rng *rng, oq_gen_customer *cu,
-                    sim_buf *b)
+                    sim_buf *b, oq_gen_live *lv)
 {
     oq_rng_seed(rng, cfg->seed, (uint64_t)idx);
     memset(cu, 0, sizeof *cu);
@@ -232,13 +306,11 @@ static int simulate(const oq_gen_config *cfg, long idx, gsl_rng *rng, oq_gen_cus
     cu->lambda = gsl_ran_gamma(rng, cfg->r, 1.0 / cfg->alpha);
     cu->p = gsl_ran_beta(rng, cfg->a, cfg->b);
     cu->type = draw_type(cfg, gsl_rng_uniform(rng));
-    cu->sens = 3 + 12 * gsl_rng_uniform(rng);
-    cu->qmax = 0.3 + 0.3 * gsl_rng_uniform(rng);
-    static const double conc[OQ_GEN_NTYPES] = {0.75, 0.35, 0.6, 0.7};
-    static const double visit[OQ_GEN_NTYPES] = {0.5, 0.4, 0.15, 0.35};
-    cu->conc = conc[cu->type];
-    cu->visit = visit[cu->type] * (0.7 + 0.6 * gsl_rng_uniform(rng));
-    cu->aov = 100.0 * exp(0.5 * gsl_ran_gaussian(rng, 1.0));
+    cu->sens = cfg->sens_lo + cfg->sens_width * gsl_rng_uniform(rng);
+    cu->qmax = cfg->qmax_lo + cfg->qmax_width * gsl_rng_uniform(rng);
+    cu->conc = cfg->conc[cu->type];
+    cu->visit = cfg->visit[cu->type] * (0.7 + 0.6 * gsl_rng_uniform(rng));
+    cu->aov = cfg->aov_median * exp(cfg->aov_sigma * gsl_ran_gaussian(rng, 1.0));
     cu->birth_day =
         cfg->start_day + (int32_t)gsl_rng_uniform_int(rng, (unsigned long)cfg->birth_window);
     cu->death_day = INT32_MAX;
@@ -264,18 +336,19 @@ static int simulate(const oq_gen_config *cfg, long idx, gsl_rng *rng, oq_gen_cus
         b->nbuys = 0;
         b->nevs = 0;
     }
+    const oq_gen_lasting *L = &cfg->lasting;
     int alive = 1, next_snap = 0, nbuys = 0;
     int32_t last = cu->birth_day;
-    double sum_value = 0;
+    double sum_value = 0, deal = 0;
     int32_t recent[64]; /* ring of the latest purchase days, for purchases_last_30d */
     int nrecent = 0;
-    double pn = 1 - exp(-cu->lambda);
     for (int32_t d = cu->birth_day; d <= cfg->end_day + 1; d++) {
         if (d > cu->birth_day && gsl_rng_uniform(rng) < cfg->drift)
             fav = (int)gsl_rng_uniform_int(rng, (unsigned long)K);
         if (d == cfg->end_day + 1) break;
         int contact = next_snap < ns && snap[next_snap] == d;
         int coupon = 0, buy;
+        double pn = natural_p(cfg, cu, d, deal);
         if (d == cu->birth_day) {
             buy = 1;
         } else {
@@ -294,8 +367,9 @@ static int simulate(const oq_gen_config *cfg, long idx, gsl_rng *rng, oq_gen_cus
         int ocat = fav;
         double value = 0;
         if (buy) {
-            if (gsl_rng_uniform(rng) >= 0.8) ocat = (int)gsl_rng_uniform_int(rng, (unsigned long)K);
-            value = cu->aov * cat_value[ocat] * exp(0.3 * gsl_ran_gaussian(rng, 1.0) - 0.045);
+            if (gsl_rng_uniform(rng) >= cfg->order_in_favourite)
+                ocat = (int)gsl_rng_uniform_int(rng, (unsigned long)K);
+            value = cu->aov * cfg->cat_value[ocat] * exp(0.3 * gsl_ran_gaussian(rng, 1.0) - 0.045);
             bcat = ocat;
         }
         if (contact) {
@@ -311,9 +385,10 @@ static int simulate(const oq_gen_config *cfg, long idx, gsl_rng *rng, oq_gen_cus
                 row->cat = bcat;
                 row->coupon = coupon;
                 row->order = buy;
-                row->profit = buy ? value * cat_margin[ocat] : 0;
+                row->profit = buy ? value * cfg->cat_margin[ocat] : 0;
                 row->fav = fav;
                 row->alive = alive;
+                row->pn = pn;
                 if (buy && coupon && b->spend)
                     b->spend[d - cfg->start_day] += oq_coupon_value(coupon);
             }
@@ -327,16 +402,33 @@ static int simulate(const oq_gen_config *cfg, long idx, gsl_rng *rng, oq_gen_cus
             last = d;
             recent[nrecent % 64] = d;
             nrecent = nrecent < 64 ? nrecent + 1 : 64;
+            if (contact && coupon) deal += 1; /* a redeemed coupon */
             /* BG/NBD: drop out with probability p after each repeat purchase. */
             if (d > cu->birth_day && gsl_rng_uniform(rng) < cu->p) {
                 alive = 0;
                 cu->death_day = d + 1;
             }
+        } else if (alive && L->lapse > 0 && gsl_rng_uniform(rng) < lapse_hazard(cfg, d - last)) {
+            alive = 0; /* lapsed after d - last days without an order */
+            cu->death_day = d + 1;
         }
+        if (L->deal > 0) deal *= deal_decay(cfg);
     }
     cu->n_purchases = nbuys;
     cu->last_purchase = last;
     cu->favourite_next = fav;
+    cu->deal_stock = deal;
+    if (lv) {
+        lv->cu = *cu;
+        lv->alive = alive;
+        lv->last = last;
+        lv->nbuys = nbuys;
+        lv->sum_value = sum_value;
+        memcpy(lv->recent, recent, sizeof recent);
+        lv->nrecent = nrecent;
+        lv->fav = fav;
+        lv->deal_stock = deal;
+    }
     return 0;
 }
 
@@ -344,7 +436,7 @@ int oq_gen_customer_truth(const oq_gen_config *cfg, long idx, oq_gen_customer *o
 {
     gsl_rng *rng = oq_rng_new(cfg->seed, 0);
     if (!rng) return OQ_ENOMEM;
-    int rc = simulate(cfg, idx, rng, out, NULL);
+    int rc = simulate(cfg, idx, rng, out, NULL, NULL);
     gsl_rng_free(rng);
     return rc;
 }
@@ -357,19 +449,16 @@ int oq_gen_contact_truth(const oq_gen_config *cfg, long idx, int32_t *day, doubl
     sim_buf b;
     memset(&b, 0, sizeof b);
     oq_gen_customer cu;
-    int rc = rng ? simulate(cfg, idx, rng, &cu, &b) : OQ_ENOMEM;
+    int rc = rng ? simulate(cfg, idx, rng, &cu, &b, NULL) : OQ_ENOMEM;
     for (int k = 0; !rc && k < b.nrows; k++) {
         const logrow *r = &b.rows[k];
         /* The contact-day order model of simulate(): natural purchase or
          * contact intent, value and margin by the order category. */
-        double pn = r->alive ? 1 - exp(-cu.lambda) : 0;
-        double g = expected_gross(cfg, &cu, r->fav);
         day[k] = r->day;
         for (int c = 0; c < 4; c++) {
-            double q = r->alive ? contact_intent(cfg, &cu, c) : 0;
-            double p = 1 - (1 - pn) * (1 - q), v = oq_coupon_value(c);
-            reward[k * 4 + c] = p * (g - v);
-            spend[k * 4 + c] = p * v;
+            double p;
+            expected_day(cfg, &cu, r->alive, r->pn, r->fav, c, &p, &reward[k * 4 + c],
+                         &spend[k * 4 + c]);
         }
     }
     if (!rc) *nrows = b.nrows;
@@ -379,36 +468,130 @@ int oq_gen_contact_truth(const oq_gen_config *cfg, long idx, int32_t *day, doubl
     return rc;
 }
 
+/* ---- after the log ------------------------------------------------------ */
+
+int oq_gen_live_init(const oq_gen_config *cfg, long idx, oq_gen_live *out)
+{
+    gsl_rng *rng = oq_rng_new(cfg->seed, 0);
+    if (!rng) return OQ_ENOMEM;
+    oq_gen_customer cu;
+    int rc = simulate(cfg, idx, rng, &cu, NULL, out);
+    gsl_rng_free(rng);
+    return rc;
+}
+
+double oq_gen_contact_rate(const oq_gen_config *cfg)
+{
+    if (cfg->lasting.contact_rate > 0) return cfg->lasting.contact_rate;
+    /* The log's own rate: snapshots over the mean number of days after birth. */
+    double span = cfg->end_day - cfg->start_day + 1;
+    double after_birth = span - (cfg->birth_window + 1) / 2.0;
+    return after_birth > cfg->snapshots ? cfg->snapshots / after_birth : 1;
+}
+
+/* The (customer, day) stream of the days after the log. */
+static void seed_day(const oq_gen_config *cfg, long idx, int32_t day, gsl_rng *rng)
+{
+    oq_rng_seed(rng, cfg->seed ^ oq_mix64(0x6f66666572716cULL + (uint64_t)(int64_t)day),
+                (uint64_t)idx);
+}
+
+int oq_gen_live_contacted(const oq_gen_config *cfg, long idx, int32_t day, gsl_rng *rng)
+{
+    seed_day(cfg, idx, day, rng);
+    return gsl_rng_uniform(rng) < oq_gen_contact_rate(cfg);
+}
+
+void oq_gen_live_expected(const oq_gen_config *cfg, const oq_gen_live *live, int32_t day, int c,
+                          double *p_order, double *reward, double *spend)
+{
+    double pn = natural_p(cfg, &live->cu, day, live->deal_stock);
+    if (c >= 0) {
+        expected_day(cfg, &live->cu, live->alive, pn, live->fav, c, p_order, reward, spend);
+        return;
+    }
+    /* Not reached: natural orders only. */
+    *p_order = live->alive ? pn : 0;
+    *reward = *p_order * expected_gross(cfg, &live->cu, live->fav);
+    *spend = 0;
+}
+
+void oq_gen_live_step(const oq_gen_config *cfg, long idx, oq_gen_live *lv, int32_t day, int contact,
+                      int c, gsl_rng *rng, oq_gen_outcome *out)
+{
+    const oq_gen_customer *cu = &lv->cu;
+    unsigned long K = (unsigned long)cfg->n_cats;
+    /* Every draw of the day, in a fixed order whatever happens, so that two
+     * policies see the same world (common random numbers). */
+    seed_day(cfg, idx, day, rng);
+    (void)gsl_rng_uniform(rng); /* oq_gen_live_contacted's draw */
+    double u_nat = gsl_rng_uniform(rng);
+    double u_intent = gsl_rng_uniform(rng), u_visit = gsl_rng_uniform(rng);
+    double u_bcat = gsl_rng_uniform(rng);
+    int k_bcat = (int)gsl_rng_uniform_int(rng, K);
+    double u_ocat = gsl_rng_uniform(rng);
+    int k_ocat = (int)gsl_rng_uniform_int(rng, K);
+    double z_value = gsl_ran_gaussian(rng, 1.0);
+    double u_drop = gsl_rng_uniform(rng), u_lapse = gsl_rng_uniform(rng);
+    double u_drift = gsl_rng_uniform(rng);
+    int k_drift = (int)gsl_rng_uniform_int(rng, K);
+
+    memset(out, 0, sizeof *out);
+    out->contact = contact;
+    out->coupon = out->contact ? c : 0;
+    out->days_since = day - lv->last;
+    for (int k = 0; k < lv->nrecent; k++)
+        out->p30 += day - lv->recent[k] <= 30;
+    out->aov = lv->nbuys ? lv->sum_value / lv->nbuys : 0;
+
+    int buy = lv->alive && u_nat < natural_p(cfg, cu, day, lv->deal_stock);
+    if (out->contact && lv->alive && u_intent < contact_intent(cfg, cu, out->coupon)) buy = 1;
+    out->browsed = buy || u_visit < (lv->alive ? cu->visit : 0.1 * cu->visit);
+    out->bcat = u_bcat < cu->conc ? lv->fav : k_bcat;
+    if (buy) {
+        int ocat = u_ocat >= cfg->order_in_favourite ? k_ocat : lv->fav;
+        out->order = 1;
+        out->value = cu->aov * cfg->cat_value[ocat] * exp(0.3 * z_value - 0.045);
+        out->profit = out->value * cfg->cat_margin[ocat];
+        out->bcat = ocat;
+        lv->nbuys++;
+        lv->sum_value += out->value;
+        lv->last = day;
+        /* The ring keeps the latest 64 days in any order: only counts are read. */
+        lv->recent[lv->nrecent < 64 ? lv->nrecent : (lv->nbuys - 1) % 64] = day;
+        lv->nrecent = lv->nrecent < 64 ? lv->nrecent + 1 : 64;
+        if (out->coupon) lv->deal_stock += 1;
+        if (u_drop < cu->p) lv->alive = 0;
+    } else if (lv->alive && cfg->lasting.lapse > 0 && u_lapse < lapse_hazard(cfg, day - lv->last)) {
+        lv->alive = 0;
+    }
+    if (cfg->lasting.deal > 0) lv->deal_stock *= deal_decay(cfg);
+    if (u_drift < cfg->drift) lv->fav = k_drift;
+}
+
 /* ---- writing ----------------------------------------------------------- */
 
+/* The truth sidecar: the seed and the whole world (world.c), from which
+ * every customer can be re-simulated. */
 static int write_truth(const oq_gen_config *c, const char *path, oq_error *err)
 {
-    char d0[11], d1[11];
-    oq_date_format(c->start_day, d0);
-    oq_date_format(c->end_day, d1);
-    json_t *root =
-        json_pack("{s:s, s:I, s:I, s:s, s:s, s:i, s:i, s:{s:f, s:f, s:f, s:f, s:s},"
-                  " s:[f,f,f,f], s:[f,f,f,f], s:f, s:f, s:f, s:i}",
-                  "generator", "offerq gen 1", "seed", (json_int_t)c->seed, "customers",
-                  (json_int_t)c->n_customers, "start", d0, "end", d1, "snapshots", c->snapshots,
-                  "birth_window", c->birth_window, "bgnbd", "r", c->r, "alpha", c->alpha, "a", c->a,
-                  "b", c->b, "time_unit", "day", "type_mix", c->type_mix[0], c->type_mix[1],
-                  c->type_mix[2], c->type_mix[3], "logging_propensity", c->p_log[0], c->p_log[1],
-                  c->p_log[2], c->p_log[3], "contact_effect", c->contact_effect, "drift", c->drift,
-                  "budget_left_end", c->budget_left_end, "categories", c->n_cats);
+    json_t *world = oq_gen_world_json(c);
+    json_t *root = world ? json_pack("{s:s, s:I, s:o}", "generator", "offerq gen 2", "seed",
+                                     (json_int_t)c->seed, "world", world)
+                         : NULL;
     int rc = oq_json_write_atomic(path, root, err);
     json_decref(root);
     return rc;
 }
 
-int oq_gen_config_load(const char *path, oq_gen_config *c, oq_error *err)
+/* A truth file of offerq before the world file ("offerq gen 1"): flat keys,
+ * no lasting effects. */
+static int load_truth_v1(json_t *root, const char *path, oq_gen_config *c, oq_error *err)
 {
     json_error_t je;
-    json_t *root = json_load_file(path, 0, &je);
-    if (!root) return oq_error_set(err, OQ_EPARSE, path, je.line, je.column, "%s", je.text);
-    oq_gen_config_default(c);
     json_int_t seed = 0, n = 0;
     const char *d0 = NULL, *d1 = NULL;
+    oq_gen_lasting_off(&c->lasting);
     int rc = json_unpack_ex(
         root, &je, 0,
         "{s:I, s:I, s:s, s:s, s:i, s:i, s:{s:F, s:F, s:F, s:F}, s:[FFFF], s:[FFFF], s:F,"
@@ -419,16 +602,31 @@ int oq_gen_config_load(const char *path, oq_gen_config *c, oq_error *err)
         "logging_propensity", &c->p_log[0], &c->p_log[1], &c->p_log[2], &c->p_log[3],
         "contact_effect", &c->contact_effect, "drift", &c->drift, "budget_left_end",
         &c->budget_left_end, "categories", &c->n_cats);
-    if (rc) {
-        rc =
-            oq_error_set(err, OQ_EPARSE, path, je.line, je.column, "not a truth file: %s", je.text);
-    } else if (oq_date_parse(d0, strlen(d0), &c->start_day) ||
-               oq_date_parse(d1, strlen(d1), &c->end_day)) {
-        rc = oq_error_set(err, OQ_EPARSE, path, 0, 0, "bad start or end date");
+    if (rc)
+        return oq_error_set(err, OQ_EPARSE, path, je.line, je.column, "not a truth file: %s",
+                            je.text);
+    if (oq_date_parse(d0, strlen(d0), &c->start_day) || oq_date_parse(d1, strlen(d1), &c->end_day))
+        return oq_error_set(err, OQ_EPARSE, path, 0, 0, "bad start or end date");
+    c->seed = (uint64_t)seed;
+    c->n_customers = (long)n;
+    return oq_gen_config_check(c, err);
+}
+
+int oq_gen_config_load(const char *path, oq_gen_config *c, oq_error *err)
+{
+    json_error_t je;
+    json_t *root = json_load_file(path, 0, &je);
+    if (!root) return oq_error_set(err, OQ_EPARSE, path, je.line, je.column, "%s", je.text);
+    oq_gen_config_default(c);
+    int rc;
+    json_t *world = json_object_get(root, "world"), *seed = json_object_get(root, "seed");
+    if (!world) {
+        rc = load_truth_v1(root, path, c, err);
+    } else if (!json_is_integer(seed)) {
+        rc = oq_error_set(err, OQ_EPARSE, path, 0, 0, "not a truth file: no integer \"seed\"");
     } else {
-        c->seed = (uint64_t)seed;
-        c->n_customers = (long)n;
-        rc = check_config(c, err);
+        c->seed = (uint64_t)json_integer_value(seed);
+        rc = oq_gen_world_apply(world, path, c, err);
     }
     json_decref(root);
     return rc;
@@ -436,7 +634,7 @@ int oq_gen_config_load(const char *path, oq_gen_config *c, oq_error *err)
 
 int oq_gen_write(const oq_gen_config *cfg, const char *log_path, oq_error *err)
 {
-    int rc = check_config(cfg, err);
+    int rc = oq_gen_config_check(cfg, err);
     if (rc) return rc;
     char ev_path[4096], or_path[4096], tr_path[4096];
     if (oq_sidecar_path(log_path, ".events.csv", ev_path, sizeof ev_path) ||
@@ -461,7 +659,7 @@ int oq_gen_write(const oq_gen_config *cfg, const char *log_path, oq_error *err)
      * (behaviour does not depend on the budget, so two passes agree). */
     oq_progress_start(&pr, "gen: budget", (double)cfg->n_customers, cfg->quiet);
     for (long i = 0; i < cfg->n_customers; i++) {
-        if ((rc = simulate(cfg, i, rng, &cu, &b))) {
+        if ((rc = simulate(cfg, i, rng, &cu, &b, NULL))) {
             oq_error_set(err, rc, log_path, 0, 0, "out of memory");
             goto cleanup;
         }
@@ -493,7 +691,7 @@ int oq_gen_write(const oq_gen_config *cfg, const char *log_path, oq_error *err)
     oq_progress_start(&pr, "gen: write", (double)cfg->n_customers, cfg->quiet);
     char date[11];
     for (long i = 0; i < cfg->n_customers; i++) {
-        if ((rc = simulate(cfg, i, rng, &cu, &b))) {
+        if ((rc = simulate(cfg, i, rng, &cu, &b, NULL))) {
             oq_error_set(err, rc, log_path, 0, 0, "out of memory");
             goto cleanup;
         }

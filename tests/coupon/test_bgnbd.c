@@ -302,6 +302,7 @@ static void test_recovery(void **state)
     cfg.birth_window = 365;
     assert_int_equal(oq_date_parse("2022-01-01", 10, &cfg.start_day), 0);
     cfg.contact_effect = 0;
+    oq_gen_lasting_off(&cfg.lasting); /* with both off the order stream is exactly BG/NBD */
     cfg.write_events = 0;
     cfg.quiet = 1;
     cfg.seed = 7;

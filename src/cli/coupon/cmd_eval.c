@@ -1,5 +1,6 @@
 /* cmd_eval.c - `offerq eval`: true and off-policy values of a run's policy. */
 #include "cli/cli.h"
+#include "offerq/coupon/closedloop.h"
 #include "offerq/coupon/evaluate.h"
 
 #include <getopt.h>
@@ -8,7 +9,8 @@
 static void help(FILE *fp)
 {
     fprintf(fp,
-            "Usage: offerq eval --log LOG.csv --run DIR [--truth FILE] [--json FILE]\n\n"
+            "Usage: offerq eval --log LOG.csv --run DIR [--truth FILE] [--json FILE]\n"
+            "       offerq eval --log LOG.csv --horizon H [--refit-every K] [--json FILE]\n\n"
             "On a log written by `offerq gen`, rebuilds the truth from its sidecar\n"
             "(LOG.truth.json, or --truth) and prints the TRUE expected next-day profit and\n"
             "coupon spend of: no coupon, each fixed coupon, the random logging policy, the\n"
@@ -16,26 +18,47 @@ static void help(FILE *fp)
             "in DIR, and the oracle; uplift is profit minus the no-coupon profit.\n"
             "Then off-policy estimates (IPS, doubly robust) of the run's Q-greedy policy and\n"
             "of each fixed coupon from the log's logged propensities, next to the truth.\n\n"
+            "With --horizon H, the closed loop instead: from the log's last day every\n"
+            "policy plays H days in the true world (customers reached at the world's\n"
+            "contact rate, the same customers on the same days with the same luck for\n"
+            "every policy), the world answers, the log grows and offerq's nightly job is\n"
+            "re-run on it every K days. Policies: no coupon, 5, 10, 20, random (logging),\n"
+            "myopic (the one-step plan over r~, today's default), offerq (r~ plus\n"
+            "Dyna-Q's continuation value), truth-myopic and the rollout oracle\n"
+            "(docs/readme/dynaq.md). Profit is the true net profit over the H days.\n\n"
             "Options:\n"
+            "  --horizon H      play H days forward (closed loop; no --run needed)\n"
+            "  --refit-every K  re-run the nightly job every K days (default 1)\n"
+            "  --rollouts R     the oracle's simulated futures per coupon (default 32)\n"
+            "  --seed S         the nightly job's seed in the closed loop (default 1)\n"
             "  --truth FILE   truth file (default: the log's sidecar)\n"
             "  --json FILE    also write the results as JSON\n"
             "  --quiet        no progress on stderr\n\n"
             "Example:\n  offerq run --log example/log.csv --out-dir example/run\n"
-            "  offerq eval --log example/log.csv --run example/run --json example/run/eval.json\n");
+            "  offerq eval --log example/log.csv --run example/run --json example/run/eval.json\n"
+            "  offerq eval --log example/log.csv --horizon 30 --refit-every 7\n");
 }
 
 int cmd_eval(int argc, char **argv)
 {
-    enum { O_LOG = 256, O_RUN, O_TRUTH, O_JSON, O_QUIET };
+    enum { O_LOG = 256, O_RUN, O_TRUTH, O_JSON, O_QUIET, O_HORIZON, O_REFIT, O_ROLL, O_SEED };
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},
                                          {"log", required_argument, 0, O_LOG},
                                          {"run", required_argument, 0, O_RUN},
                                          {"truth", required_argument, 0, O_TRUTH},
                                          {"json", required_argument, 0, O_JSON},
                                          {"quiet", no_argument, 0, O_QUIET},
+                                         {"horizon", required_argument, 0, O_HORIZON},
+                                         {"refit-every", required_argument, 0, O_REFIT},
+                                         {"rollouts", required_argument, 0, O_ROLL},
+                                         {"seed", required_argument, 0, O_SEED},
                                          {0, 0, 0, 0}};
     const char *log = NULL, *run = NULL, *truth = NULL, *json = NULL;
     int quiet = 0, c;
+    long lv;
+    oq_loop_opts lo;
+    oq_loop_opts_default(&lo);
+    lo.horizon = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -58,13 +81,39 @@ int cmd_eval(int argc, char **argv)
         case O_QUIET:
             quiet = 1;
             break;
+        case O_HORIZON:
+            if (cli_long("eval", "--horizon", optarg, 1, 3650, &lv)) return 2;
+            lo.horizon = (int)lv;
+            break;
+        case O_REFIT:
+            if (cli_long("eval", "--refit-every", optarg, 1, 3650, &lv)) return 2;
+            lo.refit_every = (int)lv;
+            break;
+        case O_ROLL:
+            if (cli_long("eval", "--rollouts", optarg, 1, 100000, &lv)) return 2;
+            lo.rollouts = (int)lv;
+            break;
+        case O_SEED:
+            if (cli_u64("eval", "--seed", optarg, &lo.job.dq.seed)) return 2;
+            break;
         default:
             return cli_bad_option("eval");
         }
     }
     if (optind != argc) return cli_usage_error("eval", "unexpected argument '%s'", argv[optind]);
-    if (!log || !run) return cli_usage_error("eval", "--log LOG.csv and --run DIR are required");
     oq_error err = {0};
+    if (lo.horizon > 0) {
+        if (!log) return cli_usage_error("eval", "--log LOG.csv is required");
+        if (run) return cli_usage_error("eval", "--run and --horizon do not go together");
+        lo.quiet = quiet;
+        oq_loop_report lr;
+        if (oq_loop_run(log, truth, &lo, &lr, &err))
+            return cli_fail(&err, "the closed loop needs a log from `offerq gen`");
+        oq_loop_print(&lr, stdout);
+        if (json && oq_loop_write_json(&lr, json, &err)) return cli_fail(&err, NULL);
+        return 0;
+    }
+    if (!log || !run) return cli_usage_error("eval", "--log LOG.csv and --run DIR are required");
     oq_eval_report r;
     if (!quiet)
         fprintf(stderr, "offerq eval: this re-fits models, so it takes about as long as the run:\n"

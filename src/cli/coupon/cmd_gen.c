@@ -4,6 +4,8 @@
 #include "offerq/coupon/gen.h"
 
 #include <getopt.h>
+#include <jansson.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -15,9 +17,17 @@ static void help(FILE *fp)
                 "  LOG.csv          the customer log (one row per customer and contact day)\n"
                 "  LOG.events.csv   the daily browsing stream (user_id,date,category)\n"
                 "  LOG.orders.csv   every purchase (user_id,date,value), for BG/NBD\n"
-                "  LOG.truth.json   seed, config and true population parameters\n"
-                "The same seed and options give the same bytes.\n\n"
+                "  LOG.truth.json   the seed and the whole world (offerq eval replays it)\n"
+                "The same seed, world and options give the same bytes. The world (population,\n"
+                "categories, response types, logging policy and the lasting effects of coupons\n"
+                "and orders) is a JSON file: --print-world prints the defaults, and\n"
+                "docs/readme/gen.md explains every field.\n\n"
                 "Options:\n"
+                "  --world FILE        read the world from FILE (fields absent keep their\n"
+                "                      defaults; options below override it)\n"
+                "  --print-world       print the world as JSON and exit\n"
+                "  --no-lasting        switch every lasting effect off (the world before\n"
+                "                      they existed)\n"
                 "  --customers N       customers (default 10000)\n"
                 "  --snapshots K       contact days (log rows) per customer (default 7)\n"
                 "  --start YYYY-MM-DD  first day (default 2025-01-01)\n"
@@ -31,7 +41,9 @@ static void help(FILE *fp)
                 "  --no-orders         do not write LOG.orders.csv\n"
                 "  --quiet             no progress on stderr\n"
                 "  --out LOG.csv       output log (required)\n\n"
-                "Example:\n  offerq gen --customers 10000 --seed 1 --out example/log.csv\n");
+                "Examples:\n  offerq gen --customers 10000 --seed 1 --out example/log.csv\n"
+                "  offerq gen --print-world > example/world.json\n"
+                "  offerq gen --world example/world.json --seed 2 --out example/log2.csv\n");
 }
 
 int cmd_gen(int argc, char **argv)
@@ -50,7 +62,10 @@ int cmd_gen(int argc, char **argv)
         O_NOEV,
         O_NOORD,
         O_QUIET,
-        O_OUT
+        O_OUT,
+        O_WORLD,
+        O_PRINT,
+        O_NOLAST
     };
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},
                                          {"customers", required_argument, 0, O_CUST},
@@ -67,12 +82,22 @@ int cmd_gen(int argc, char **argv)
                                          {"no-orders", no_argument, 0, O_NOORD},
                                          {"quiet", no_argument, 0, O_QUIET},
                                          {"out", required_argument, 0, O_OUT},
+                                         {"world", required_argument, 0, O_WORLD},
+                                         {"print-world", no_argument, 0, O_PRINT},
+                                         {"no-lasting", no_argument, 0, O_NOLAST},
                                          {0, 0, 0, 0}};
     oq_gen_config cfg;
     oq_gen_config_default(&cfg);
     const char *out = NULL;
     long lv;
-    int c;
+    int c, print = 0;
+    oq_error err = {0};
+    /* The world file first, whatever its place: the options override it. */
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1)
+        if (c == O_WORLD && oq_gen_world_load(optarg, &cfg, &err)) return cli_fail(&err, NULL);
+    opterr = 1;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -122,6 +147,14 @@ int cmd_gen(int argc, char **argv)
         case O_QUIET:
             cfg.quiet = 1;
             break;
+        case O_WORLD:
+            break;
+        case O_PRINT:
+            print = 1;
+            break;
+        case O_NOLAST:
+            oq_gen_lasting_off(&cfg.lasting);
+            break;
         case O_OUT:
             if (cli_out_path("gen", "--out", optarg, 0)) return 2;
             out = optarg;
@@ -131,10 +164,21 @@ int cmd_gen(int argc, char **argv)
         }
     }
     if (optind != argc) return cli_usage_error("gen", "unexpected argument '%s'", argv[optind]);
+    if (print) {
+        json_t *w = oq_gen_world_json(&cfg);
+        char *text = w ? json_dumps(w, JSON_INDENT(2) | JSON_REAL_PRECISION(15)) : NULL;
+        json_decref(w);
+        if (!text) {
+            oq_error_oom(&err, NULL, "the world");
+            return cli_fail(&err, NULL);
+        }
+        printf("%s\n", text);
+        free(text);
+        return 0;
+    }
     if (!out) return cli_usage_error("gen", "--out LOG.csv is required");
     if (cfg.end_day - cfg.start_day + 1 <= cfg.birth_window + cfg.snapshots)
         cfg.birth_window = (cfg.end_day - cfg.start_day + 1 - cfg.snapshots) / 2;
-    oq_error err = {0};
     if (oq_gen_write(&cfg, out, &err)) return cli_fail(&err, NULL);
     fprintf(stderr, "offerq gen: wrote %s (%ld customers x %d rows) and its sidecars\n", out,
             cfg.n_customers, cfg.snapshots);
