@@ -232,7 +232,21 @@ static void test_bruteforce(void **state)
  *   c => not b     : s = .6 - .1 = .5, conf = 1 - 1/6,     lift = (5/6) / .5 = 5/3
  *   (a => not b: lift(a => b) = 1 > .5, not negative; same for the others)
  * positive: b => a (.8, lift 1), a => b (.5, lift 1), c => a (2/3, lift 5/6),
- *           a => c (.5, lift 5/6). */
+ *           a => c (.5, lift 5/6).
+ * The other measures (rules.h), n = 10, "not y" as the rhs of a negative rule:
+ *   coverage = s(X); leverage = s(X u rhs) - s(X) s(rhs);
+ *   conviction = (1 - s(rhs)) / (1 - conf); chisq from the 2x2 table, e.g.
+ *   c => a: observed (ca, c-a, -ca, -c-a) = (4, 2, 4, 0), expected (4.8, 1.2,
+ *   3.2, .8): .64/4.8 + .64/1.2 + .64/3.2 + .64/.8 = 5/3.
+ *   a & b => not c: cov .4, lev .4 - .4 x .4 = .24, conv Inf (conf 1),
+ *                   table (4, 0, 0, 6) -> chisq 10
+ *   a & c => not b: cov .4, lev .4 - .4 x .5 = .2, conv Inf, chisq 20/3
+ *   b => not c:     cov .5, lev .4 - .5 x .4 = .2, conv .6 / .2 = 3, chisq 20/3
+ *   c => not b:     cov .6, lev .5 - .6 x .5 = .2, conv .5 / (1/6) = 3, chisq 20/3
+ *   b => a:         cov .5, lev .4 - .5 x .8 = 0, conv .2 / .2 = 1, chisq 0
+ *   a => b:         cov .8, lev 0, conv .5 / .5 = 1, chisq 0
+ *   c => a:         cov .6, lev .4 - .6 x .8 = -.08, conv .2 / (1/3) = .6, chisq 5/3
+ *   a => c:         cov .8, lev -.08, conv .4 / .5 = .8, chisq 5/3 */
 static void test_negative_by_hand(void **state)
 {
     (void)state;
@@ -255,15 +269,16 @@ static void test_negative_by_hand(void **state)
         const char *lhs, *rhs;
         double s, c, l;
         unsigned count;
+        double cov, lev, conv, chisq;
     } want[] = {
-        {OQ_RULE_NEGATIVE, "a & b", "c", 0.4, 1.0, 2.5, 4},
-        {OQ_RULE_NEGATIVE, "a & c", "b", 0.4, 1.0, 2.0, 4},
-        {OQ_RULE_NEGATIVE, "b", "c", 0.4, 0.8, 2.0, 4},
-        {OQ_RULE_NEGATIVE, "c", "b", 0.5, 5.0 / 6, 5.0 / 3, 5},
-        {OQ_RULE_POSITIVE, "b", "a", 0.4, 0.8, 1.0, 4},
-        {OQ_RULE_POSITIVE, "a", "b", 0.4, 0.5, 1.0, 4},
-        {OQ_RULE_POSITIVE, "c", "a", 0.4, 2.0 / 3, 5.0 / 6, 4},
-        {OQ_RULE_POSITIVE, "a", "c", 0.4, 0.5, 5.0 / 6, 4},
+        {OQ_RULE_NEGATIVE, "a & b", "c", 0.4, 1.0, 2.5, 4, 0.4, 0.24, INFINITY, 10},
+        {OQ_RULE_NEGATIVE, "a & c", "b", 0.4, 1.0, 2.0, 4, 0.4, 0.2, INFINITY, 20.0 / 3},
+        {OQ_RULE_NEGATIVE, "b", "c", 0.4, 0.8, 2.0, 4, 0.5, 0.2, 3, 20.0 / 3},
+        {OQ_RULE_NEGATIVE, "c", "b", 0.5, 5.0 / 6, 5.0 / 3, 5, 0.6, 0.2, 3, 20.0 / 3},
+        {OQ_RULE_POSITIVE, "b", "a", 0.4, 0.8, 1.0, 4, 0.5, 0, 1, 0},
+        {OQ_RULE_POSITIVE, "a", "b", 0.4, 0.5, 1.0, 4, 0.8, 0, 1, 0},
+        {OQ_RULE_POSITIVE, "c", "a", 0.4, 2.0 / 3, 5.0 / 6, 4, 0.6, -0.08, 0.6, 5.0 / 3},
+        {OQ_RULE_POSITIVE, "a", "c", 0.4, 0.5, 5.0 / 6, 4, 0.8, -0.08, 0.8, 5.0 / 3},
     };
     for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
         const oq_rule *q = find_rule(r, &b->items, want[i].type, want[i].lhs, want[i].rhs);
@@ -273,6 +288,13 @@ static void test_negative_by_hand(void **state)
         assert_true(fabs(q->confidence - want[i].c) < 1e-12);
         assert_true(fabs(q->lift - want[i].l) < 1e-12);
         assert_int_equal(q->count, want[i].count);
+        assert_true(fabs(q->coverage - want[i].cov) < 1e-12);
+        assert_true(fabs(q->leverage - want[i].lev) < 1e-12);
+        if (isinf(want[i].conv))
+            assert_true(isinf(q->conviction) && q->conviction > 0);
+        else
+            assert_true(fabs(q->conviction - want[i].conv) < 1e-12);
+        assert_true(fabs(q->chisq - want[i].chisq) < 1e-12);
     }
     /* the CSV: header, quoting, " & " joins */
     char *dir = tu_tmpdir();
@@ -282,9 +304,13 @@ static void test_negative_by_hand(void **state)
     FILE *fp = fopen(path, "r");
     char line[256];
     assert_non_null(fgets(line, sizeof line, fp));
-    assert_string_equal(line, "type,lhs,rhs,support,confidence,lift,count\n");
+    assert_string_equal(
+        line, "type,lhs,rhs,support,confidence,lift,count,coverage,leverage,conviction,chisq\n");
     assert_non_null(fgets(line, sizeof line, fp));
-    assert_string_equal(line, "negative,a & b,c,0.4,1,2.5,4\n");
+    assert_string_equal(line, "negative,a & b,c,0.4,1,2.5,4,0.4,0.24,Inf,10\n");
+    assert_non_null(fgets(line, sizeof line, fp));
+    assert_non_null(fgets(line, sizeof line, fp));
+    assert_string_equal(line, "negative,b,c,0.4,0.8,2,4,0.5,0.2,3,6.666666667\n");
     fclose(fp);
     oq_ruleset_free(r);
     oq_baskets_free(b);
