@@ -1042,8 +1042,10 @@ static int cmp_lhs(const sort_ctx *c, const oq_rule *a, const oq_rule *b)
 
 static int near(double x, double y)
 {
-    /* x == y first: two infinite convictions are a tie */
-    return x == y || fabs(x - y) <= 1e-12 * fmax(fabs(x), fabs(y));
+    /* infinite convictions: only Inf ties with Inf (the relative test would
+     * call every finite value a tie with it) */
+    if (isinf(x) || isinf(y)) return x == y;
+    return fabs(x - y) <= 1e-12 * fmax(fabs(x), fabs(y));
 }
 
 static int cmp_rule(const void *va, const void *vb, void *vc)
