@@ -1189,8 +1189,9 @@ static int select_rules(oq_ruleset *r, const oq_rules_params *p, const uint8_t *
     size_t m = 0;
     r->n_positive = r->n_negative = r->n_redundant = 0;
     for (size_t i = 0; i < r->n; i++) {
+        if (!keep_rule(r, &r->rule[i], p, lhs_ok, rhs_ok)) continue;
         r->n_redundant += red[i];
-        if (red[i] || !keep_rule(r, &r->rule[i], p, lhs_ok, rhs_ok)) continue;
+        if (red[i]) continue;
         r->rule[m++] = r->rule[i];
         if (r->rule[i].type == OQ_RULE_POSITIVE)
             r->n_positive++;

@@ -233,7 +233,7 @@ typedef struct oq_ruleset {
     size_t n_baskets;
     size_t n_positive, n_negative;
     size_t n_itemsets;  /* frequent itemsets the rules came from */
-    size_t n_redundant; /* rules dropped as redundant (prune_redundant) */
+    size_t n_redundant; /* rules the other filters kept, dropped as redundant */
     int sort;           /* the order of rule[] (OQ_RULES_SORT_*) */
 } oq_ruleset;
 
