@@ -579,6 +579,16 @@ static void test_cli(void **state)
                                    "0.5 %s --out '%s/x.csv' 2>/dev/null",
                                    tu_bin(), g, bad[i], dir),
                          2);
+    /* the bound named by the too-many-itemsets message exists: 333 sets at 0.01 */
+    assert_int_equal(tu_system("'%s' rules --baskets '%s' --min-support 0.01 --min-confidence 0.5 "
+                               "--max-itemsets 100 --out '%s/x.csv' 2>&1 | grep -q -- "
+                               "--max-itemsets",
+                               tu_bin(), g, dir),
+                     0);
+    assert_int_equal(tu_system("'%s' rules --baskets '%s' --min-support 0.01 --min-confidence 0.5 "
+                               "--max-itemsets 333 --quiet --out '%s/x.csv'",
+                               tu_bin(), g, dir),
+                     0);
     assert_int_equal(tu_system("'%s' rules --baskets '%s' --min-support 0.01 --min-confidence 0.5 "
                                "--rhs 'no such item' --out '%s/x.csv' 2>/dev/null",
                                tu_bin(), g, dir),

@@ -12,57 +12,58 @@
 
 static void help(FILE *fp)
 {
-    fprintf(
-        fp,
-        "Usage: offerq rules --baskets FILE --min-support S --min-confidence C\n"
-        "                    [--max-len K] [--min-len K] [--negative] [--sort MEASURE]\n"
-        "                    [--lhs ITEMS] [--rhs ITEMS] [--prune-redundant] --out rules.csv\n\n"
-        "Mines frequent itemsets with FP-growth and writes association rules X => y\n"
-        "(and, with --negative, X => not y) as CSV:\n"
-        "  type,lhs,rhs,support,confidence,lift,count,coverage,leverage,conviction,chisq\n"
-        "type is positive or negative, lhs is the items of X joined by \" & \", rhs is y.\n"
-        "Same conventions as R's arules apriori(): one item on the right, support =\n"
-        "s(X u y), no rules with an empty lhs. The measures (as arules' interestMeasure):\n"
-        "  confidence = s(X u y) / s(X)          lift     = confidence / s(y)\n"
-        "  coverage   = s(X)                     leverage = s(X u y) - s(X) s(y)\n"
-        "  conviction = (1 - s(y)) / (1 - confidence), Inf when confidence = 1\n"
-        "  chisq      = chi-squared of the 2x2 table X/not X by y/not y on basket\n"
-        "               counts, no continuity correction (0 when a margin is empty)\n"
-        "For X => not y, \"not y\" is the rhs: s(not y) = 1 - s(y).\n\n"
-        "Baskets: one per line, items separated by commas (names may contain spaces;\n"
-        "surrounding spaces are trimmed, RFC 4180 quotes allowed).\n\n"
-        "Options:\n"
-        "  --baskets FILE        basket file (required; - = stdin)\n"
-        "  --min-support S       minimum support in (0, 1] (required)\n"
-        "  --min-confidence C    minimum confidence in [0, 1] (required)\n"
-        "  --max-len K           largest rule |X| + 1 (default 10, as arules' maxlen)\n"
-        "  --min-len K           smallest rule |X| + 1 (default 1: all; arules' minlen)\n"
-        "  --min-lift L          keep rules with lift >= L (default 0)\n"
-        "  --sort MEASURE        order, descending: lift (default), support, confidence,\n"
-        "                        coverage, leverage, conviction or chisq; ties by lift,\n"
-        "                        support, confidence, positive first, then item names\n"
-        "  --lhs ITEMS           keep rules whose lhs items are all in ITEMS\n"
-        "  --rhs ITEMS           keep rules whose rhs is in ITEMS (for X => not y: y)\n"
-        "                        ITEMS: item names separated by commas, spaces around a\n"
-        "                        name trimmed; the option may be repeated; an unknown\n"
-        "                        name is an error. The lists select rules; an item may\n"
-        "                        be in both. Measures stay those of the whole data.\n"
-        "  --prune-redundant     drop X => y when a rule X' => y of the same type with\n"
-        "                        X' a non-empty proper subset of X has confidence >= its\n"
-        "                        (arules' is.redundant), judged before the other filters\n"
-        "  --negative            also mine negative rules X => not y: X and y frequent,\n"
-        "                        s(X) s(y) >= S, lift(X => y) <= --neg-max-lift,\n"
-        "                        s(X u not y) >= S, confidence(X => not y) >= C\n"
-        "  --neg-max-lift M      (default 0.5)\n"
-        "  --quiet               no summary on stderr\n"
-        "  --out FILE            output CSV (required)\n\n"
-        "Frequent, closed and maximal itemsets: offerq itemsets.\n\n"
-        "Example:\n"
-        "  offerq rules --baskets ../shared/data/groceries.csv --min-support 0.001 \\\n"
-        "      --min-confidence 0.5 --out example/rules.csv      # 5668 rules, as arules\n"
-        "  offerq rules --baskets ../shared/data/groceries.csv --min-support 0.001 \\\n"
-        "      --min-confidence 0.5 --rhs 'whole milk' --prune-redundant \\\n"
-        "      --sort conviction --out example/milk.csv\n");
+    fprintf(fp, "Usage: offerq rules --baskets FILE --min-support S --min-confidence C\n"
+                "                    [--max-len K] [--min-len K] [--negative] [--sort MEASURE]\n"
+                "                    [--lhs ITEMS] [--rhs ITEMS] [--prune-redundant]\n"
+                "                    [--max-itemsets N] --out rules.csv\n\n"
+                "Mines frequent itemsets with FP-growth and writes association rules X => y\n"
+                "(and, with --negative, X => not y) as CSV:\n"
+                "  type,lhs,rhs,support,confidence,lift,count,coverage,leverage,conviction,chisq\n"
+                "type is positive or negative, lhs is the items of X joined by \" & \", rhs is y.\n"
+                "Same conventions as R's arules apriori(): one item on the right, support =\n"
+                "s(X u y), no rules with an empty lhs. The measures (as arules' interestMeasure):\n"
+                "  confidence = s(X u y) / s(X)          lift     = confidence / s(y)\n"
+                "  coverage   = s(X)                     leverage = s(X u y) - s(X) s(y)\n"
+                "  conviction = (1 - s(y)) / (1 - confidence), Inf when confidence = 1\n"
+                "  chisq      = chi-squared of the 2x2 table X/not X by y/not y on basket\n"
+                "               counts, no continuity correction (0 when a margin is empty)\n"
+                "For X => not y, \"not y\" is the rhs: s(not y) = 1 - s(y).\n\n"
+                "Baskets: one per line, items separated by commas (names may contain spaces;\n"
+                "surrounding spaces are trimmed, RFC 4180 quotes allowed).\n\n"
+                "Options:\n"
+                "  --baskets FILE        basket file (required; - = stdin)\n"
+                "  --min-support S       minimum support in (0, 1] (required)\n"
+                "  --min-confidence C    minimum confidence in [0, 1] (required)\n"
+                "  --max-len K           largest rule |X| + 1 (default 10, as arules' maxlen)\n"
+                "  --min-len K           smallest rule |X| + 1 (default 1: all; arules' minlen)\n"
+                "  --min-lift L          keep rules with lift >= L (default 0)\n"
+                "  --sort MEASURE        order, descending: lift (default), support, confidence,\n"
+                "                        coverage, leverage, conviction or chisq; ties by lift,\n"
+                "                        support, confidence, positive first, then item names\n"
+                "  --lhs ITEMS           keep rules whose lhs items are all in ITEMS\n"
+                "  --rhs ITEMS           keep rules whose rhs is in ITEMS (for X => not y: y)\n"
+                "                        ITEMS: item names separated by commas, spaces around a\n"
+                "                        name trimmed; the option may be repeated; an unknown\n"
+                "                        name is an error. The lists select rules; an item may\n"
+                "                        be in both. Measures stay those of the whole data.\n"
+                "  --prune-redundant     drop X => y when a rule X' => y of the same type with\n"
+                "                        X' a non-empty proper subset of X has confidence >= its\n"
+                "                        (arules' is.redundant), judged before the other filters\n"
+                "  --negative            also mine negative rules X => not y: X and y frequent,\n"
+                "                        s(X) s(y) >= S, lift(X => y) <= --neg-max-lift,\n"
+                "                        s(X u not y) >= S, confidence(X => not y) >= C\n"
+                "  --neg-max-lift M      (default 0.5)\n"
+                "  --max-itemsets N      stop with an error beyond N frequent itemsets\n"
+                "                        (default 1000000; 0: no bound)\n"
+                "  --quiet               no summary on stderr\n"
+                "  --out FILE            output CSV (required)\n\n"
+                "Frequent, closed and maximal itemsets: offerq itemsets.\n\n"
+                "Example:\n"
+                "  offerq rules --baskets ../shared/data/groceries.csv --min-support 0.001 \\\n"
+                "      --min-confidence 0.5 --out example/rules.csv      # 5668 rules, as arules\n"
+                "  offerq rules --baskets ../shared/data/groceries.csv --min-support 0.001 \\\n"
+                "      --min-confidence 0.5 --rhs 'whole milk' --prune-redundant \\\n"
+                "      --sort conviction --out example/milk.csv\n");
 }
 
 /* Item names of a comma-separated list, appended to *v (each malloc'ed). */
@@ -120,6 +121,7 @@ int cmd_rules(int argc, char **argv)
         O_PRUNE,
         O_NEG,
         O_NEGLIFT,
+        O_MAXSETS,
         O_QUIET,
         O_OUT
     };
@@ -136,6 +138,7 @@ int cmd_rules(int argc, char **argv)
                                          {"prune-redundant", no_argument, 0, O_PRUNE},
                                          {"negative", no_argument, 0, O_NEG},
                                          {"neg-max-lift", required_argument, 0, O_NEGLIFT},
+                                         {"max-itemsets", required_argument, 0, O_MAXSETS},
                                          {"quiet", no_argument, 0, O_QUIET},
                                          {"out", required_argument, 0, O_OUT},
                                          {0, 0, 0, 0}};
@@ -224,6 +227,15 @@ int cmd_rules(int argc, char **argv)
                 goto cleanup;
             }
             break;
+        case O_MAXSETS: {
+            uint64_t v;
+            if (cli_u64("rules", "--max-itemsets", optarg, &v)) {
+                ret = 2;
+                goto cleanup;
+            }
+            p.max_itemsets = (size_t)v;
+            break;
+        }
         case O_QUIET:
             quiet = 1;
             break;
