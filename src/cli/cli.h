@@ -10,6 +10,7 @@
 int cmd_gen(int argc, char **argv);
 int cmd_summary(int argc, char **argv);
 int cmd_rules(int argc, char **argv);
+int cmd_itemsets(int argc, char **argv);
 int cmd_rock(int argc, char **argv);
 int cmd_bgnbd(int argc, char **argv);
 int cmd_run(int argc, char **argv);

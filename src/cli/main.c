@@ -19,6 +19,7 @@ static const command commands[] = {
     {"gen", cmd_gen, "generate a ground-truth example log (+ events, orders, truth)"},
     {"summary", cmd_summary, "validate a customer log and print its statistics"},
     {"rules", cmd_rules, "mine positive and negative association rules from baskets"},
+    {"itemsets", cmd_itemsets, "frequent, closed and maximal itemsets of baskets"},
     {"rock", cmd_rock, "ROCK clustering of categorical records (Guha et al. 1999)"},
     {"bgnbd", cmd_bgnbd, "BG/NBD customer-alive model: fit, score (P(alive), purchases)"},
     {"run", cmd_run, "nightly coupon job: Dyna-Q + budget plan -> recommendations"},

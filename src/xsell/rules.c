@@ -550,6 +550,218 @@ cleanup:
     return 0;
 }
 
+/* Merge sort with a context argument (qsort_r is a GNU extension). Stable.
+ * tmp holds n * sz bytes. */
+static void msort_ctx(char *base, char *tmp, size_t n, size_t sz,
+                      int (*cmp)(const void *, const void *, void *), void *ctx)
+{
+    if (n < 2) return;
+    size_t h = n / 2;
+    msort_ctx(base, tmp, h, sz, cmp, ctx);
+    msort_ctx(base + h * sz, tmp, n - h, sz, cmp, ctx);
+    if (cmp(base + (h - 1) * sz, base + h * sz, ctx) <= 0) return;
+    size_t i = 0, j = h, k = 0;
+    while (i < h && j < n) {
+        if (cmp(base + j * sz, base + i * sz, ctx) < 0)
+            memcpy(tmp + k++ * sz, base + j++ * sz, sz);
+        else
+            memcpy(tmp + k++ * sz, base + i++ * sz, sz);
+    }
+    while (i < h)
+        memcpy(tmp + k++ * sz, base + i++ * sz, sz);
+    while (j < n)
+        memcpy(tmp + k++ * sz, base + j++ * sz, sz);
+    memcpy(base, tmp, n * sz);
+}
+
+static int cmp_name_idx(const void *a, const void *b, void *names)
+{
+    char *const *nm = names;
+    return strcmp(nm[*(const uint32_t *)a], nm[*(const uint32_t *)b]);
+}
+
+/* ---- closed and maximal itemsets --------------------------------------------------------
+ * A superset of Z in s with the same count exists iff a one-item extension
+ * Z u {i} with that count does (counts only fall as sets grow), and a
+ * frequent superset exists iff a frequent one-item extension does (its
+ * subsets are frequent). So each set is checked against its extensions by
+ * the frequent items, with the hash index. */
+
+int oq_itemsets_kind_parse(const char *name)
+{
+    if (!strcmp(name, "frequent")) return OQ_ITEMSETS_FREQUENT;
+    if (!strcmp(name, "closed")) return OQ_ITEMSETS_CLOSED;
+    if (!strcmp(name, "maximal")) return OQ_ITEMSETS_MAXIMAL;
+    return -1;
+}
+
+int oq_itemsets_select(const oq_itemsets *s, int kind, int min_len, oq_itemsets **out,
+                       oq_error *err)
+{
+    *out = NULL;
+    if (kind < OQ_ITEMSETS_FREQUENT || kind > OQ_ITEMSETS_MAXIMAL)
+        return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "unknown itemset kind %d", kind);
+    int rc = 0;
+    size_t maxk = 0, nsingle = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        size_t k = s->off[i + 1] - s->off[i];
+        if (k > maxk) maxk = k;
+        nsingle += k == 1;
+    }
+    uint32_t *single = malloc((nsingle ? nsingle : 1) * sizeof *single); // frequent items
+    uint32_t *ext = malloc((maxk + 1) * sizeof *ext);                    // Z u {i}, ascending
+    oq_itemsets *o = calloc(1, sizeof *o);
+    if (!single || !ext || !o || !(o->off = calloc(1, sizeof *o->off))) {
+        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+        goto cleanup;
+    }
+    o->n_baskets = s->n_baskets;
+    nsingle = 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->off[i + 1] - s->off[i] == 1) single[nsingle++] = s->item[s->off[i]];
+    for (size_t z = 0; z < s->n; z++) {
+        const uint32_t *Z = s->item + s->off[z];
+        size_t k = s->off[z + 1] - s->off[z];
+        int keep = 1;
+        for (size_t e = 0; e < nsingle && keep && kind != OQ_ITEMSETS_FREQUENT; e++) {
+            uint32_t it = single[e];
+            size_t m = 0, put = 0, in = 0;
+            for (size_t i = 0; i < k; i++) {
+                if (Z[i] == it) in = 1;
+                if (!put && it < Z[i]) ext[m++] = it, put = 1;
+                ext[m++] = Z[i];
+            }
+            if (in) continue;
+            if (!put) ext[m++] = it;
+            int64_t c = oq_itemsets_count(s, ext, m);
+            if (c < 0) continue; /* not frequent (or beyond max_len) */
+            keep = kind == OQ_ITEMSETS_CLOSED && (uint64_t)c != s->count[z];
+        }
+        if (keep && (int)k >= min_len && itemsets_push(o, Z, k, s->count[z])) {
+            rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+            goto cleanup;
+        }
+    }
+    if (itemsets_index(o)) rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+cleanup:
+    free(single);
+    free(ext);
+    if (rc) {
+        oq_itemsets_free(o);
+        return rc;
+    }
+    *out = o;
+    return 0;
+}
+
+/* names of ids[0..k) joined by " & " into *buf (grown as needed). */
+static int join_names(const oq_dict *names, const uint32_t *ids, size_t k, char **buf, size_t *cap)
+{
+    size_t need = 1;
+    for (size_t j = 0; j < k; j++)
+        need += strlen(names->names[ids[j]]) + 3;
+    if (need > *cap) {
+        char *nb = realloc(*buf, need);
+        if (!nb) return OQ_ENOMEM;
+        *buf = nb;
+        *cap = need;
+    }
+    size_t len = 0;
+    (*buf)[0] = 0;
+    for (size_t j = 0; j < k; j++)
+        len += (size_t)sprintf(*buf + len, "%s%s", j ? " & " : "", names->names[ids[j]]);
+    return 0;
+}
+
+typedef struct set_sort_ctx {
+    const oq_itemsets *s;
+    const uint32_t *name_rank; /* (ni) */
+    uint32_t *names_sorted;    /* items of all sets, each set in name order */
+} set_sort_ctx;
+
+static int cmp_set(const void *va, const void *vb, void *vc)
+{
+    const set_sort_ctx *c = vc;
+    size_t a = *(const size_t *)va, b = *(const size_t *)vb;
+    const oq_itemsets *s = c->s;
+    if (s->count[a] != s->count[b]) return s->count[a] > s->count[b] ? -1 : 1;
+    size_t ka = s->off[a + 1] - s->off[a], kb = s->off[b + 1] - s->off[b];
+    if (ka != kb) return ka < kb ? -1 : 1;
+    for (size_t i = 0; i < ka; i++) {
+        uint32_t p = c->name_rank[c->names_sorted[s->off[a] + i]];
+        uint32_t q = c->name_rank[c->names_sorted[s->off[b] + i]];
+        if (p != q) return p < q ? -1 : 1;
+    }
+    return 0;
+}
+
+int oq_itemsets_write_csv(const oq_itemsets *s, const oq_dict *names, const char *path,
+                          oq_error *err)
+{
+    int rc = 0;
+    uint32_t ni = names->n;
+    size_t nit = s->off[s->n];
+    size_t tmpn = s->n > ni ? s->n : ni;
+    uint32_t *order = malloc((ni ? ni : 1) * sizeof *order);
+    uint32_t *rank = malloc((ni ? ni : 1) * sizeof *rank);
+    uint32_t *byname = malloc((nit ? nit : 1) * sizeof *byname);
+    size_t *idx = malloc((s->n ? s->n : 1) * sizeof *idx);
+    char *tmp = malloc((tmpn ? tmpn : 1) * sizeof(size_t));
+    size_t cap = 0;
+    char *buf = NULL;
+    oq_afile af;
+    int open = 0;
+    if (!order || !rank || !byname || !idx || !tmp) {
+        rc = oq_error_set(err, OQ_ENOMEM, path, 0, 0, "out of memory");
+        goto cleanup;
+    }
+    for (uint32_t i = 0; i < ni; i++)
+        order[i] = i;
+    msort_ctx((char *)order, tmp, ni, sizeof *order, cmp_name_idx, names->names);
+    for (uint32_t i = 0; i < ni; i++)
+        rank[order[i]] = i;
+    if (nit) memcpy(byname, s->item, nit * sizeof *byname);
+    for (size_t z = 0; z < s->n; z++) { /* each set's items in name order (insertion sort) */
+        uint32_t *x = byname + s->off[z];
+        size_t k = s->off[z + 1] - s->off[z];
+        for (size_t a = 1; a < k; a++) {
+            uint32_t v = x[a];
+            size_t j = a;
+            for (; j > 0 && rank[x[j - 1]] > rank[v]; j--)
+                x[j] = x[j - 1];
+            x[j] = v;
+        }
+    }
+    for (size_t i = 0; i < s->n; i++)
+        idx[i] = i;
+    set_sort_ctx sc = {s, rank, byname};
+    msort_ctx((char *)idx, tmp, s->n, sizeof *idx, cmp_set, &sc);
+    if ((rc = oq_afile_open(&af, path, err))) goto cleanup;
+    open = 1;
+    fputs("items,size,support,count\n", af.fp);
+    for (size_t i = 0; i < s->n; i++) {
+        size_t z = idx[i], k = s->off[z + 1] - s->off[z];
+        if ((rc = join_names(names, byname + s->off[z], k, &buf, &cap))) {
+            rc = oq_error_set(err, rc, path, 0, 0, "out of memory");
+            goto cleanup;
+        }
+        oq_csv_write_field(af.fp, buf);
+        fprintf(af.fp, ",%zu,%.10g,%llu\n", k, (double)s->count[z] / (double)s->n_baskets,
+                (unsigned long long)s->count[z]);
+    }
+    open = 0;
+    rc = oq_afile_commit(&af, err);
+cleanup:
+    if (open) oq_afile_abort(&af);
+    free(order);
+    free(rank);
+    free(byname);
+    free(idx);
+    free(tmp);
+    free(buf);
+    return rc;
+}
+
 /* ---- rules ---------------------------------------------------------------------------- */
 
 void oq_rules_params_default(oq_rules_params *p)
@@ -561,6 +773,23 @@ void oq_rules_params_default(oq_rules_params *p)
     p->negative = 0;
     p->neg_max_lift = 0.5;
     p->max_itemsets = OQ_RULES_MAX_ITEMSETS;
+    p->min_len = 1;
+    p->sort = OQ_RULES_SORT_LIFT;
+    p->lhs_items = NULL;
+    p->n_lhs_items = 0;
+    p->rhs_items = NULL;
+    p->n_rhs_items = 0;
+    p->prune_redundant = 0;
+}
+
+static const char *const sort_names[] = {"lift",     "support",    "confidence", "coverage",
+                                         "leverage", "conviction", "chisq"};
+
+int oq_rules_sort_parse(const char *name)
+{
+    for (int i = 0; i < (int)(sizeof sort_names / sizeof *sort_names); i++)
+        if (!strcmp(name, sort_names[i])) return i;
+    return -1;
 }
 
 void oq_ruleset_free(oq_ruleset *r)
@@ -571,8 +800,24 @@ void oq_ruleset_free(oq_ruleset *r)
     free(r);
 }
 
-static int ruleset_push(oq_ruleset *r, int type, const uint32_t *lhs, size_t k, uint32_t rhs,
-                        double support, double conf, double lift, uint64_t count)
+/* The measures of a rule (rules.h) from its 2x2 table: n baskets, cx =
+ * c(X), cy = c(rhs), cxy = c(X u rhs). For X => not y the caller passes
+ * cy = n - c(y) and cxy = c(X) - c(X u y). */
+static void rule_measures(oq_rule *q, uint64_t n, uint64_t cx, uint64_t cy, uint64_t cxy)
+{
+    double dn = (double)n;
+    /* n c(X u y) - c(X) c(y) = ad - bc of the table; exact in long double
+     * (64-bit mantissa) for counts below 2^32 */
+    long double d = (long double)n * cxy - (long double)cx * cy;
+    q->coverage = (double)cx / dn;
+    q->leverage = (double)(d / ((long double)n * n));
+    q->conviction =
+        cxy == cx ? INFINITY : (double)cx * (double)(n - cy) / (dn * (double)(cx - cxy));
+    long double den = (long double)cx * (n - cx) * (long double)cy * (n - cy);
+    q->chisq = den > 0 ? (double)(n * d * d / den) : 0.0;
+}
+
+static int ruleset_push(oq_ruleset *r, const oq_rule *q, const uint32_t *lhs, size_t k)
 {
     if (r->n == r->cap) {
         size_t cap = r->cap ? r->cap * 2 : 1024;
@@ -591,9 +836,12 @@ static int ruleset_push(oq_ruleset *r, int type, const uint32_t *lhs, size_t k, 
         r->cap_items = cap;
     }
     memcpy(r->items + r->n_items, lhs, k * sizeof *lhs);
-    r->rule[r->n++] = (oq_rule){type, (uint32_t)k, r->n_items, rhs, support, conf, lift, count};
+    r->rule[r->n] = *q;
+    r->rule[r->n].lhs_len = (uint32_t)k;
+    r->rule[r->n].lhs_off = r->n_items;
+    r->n++;
     r->n_items += k;
-    if (type == OQ_RULE_POSITIVE)
+    if (q->type == OQ_RULE_POSITIVE)
         r->n_positive++;
     else
         r->n_negative++;
@@ -620,8 +868,14 @@ static int positive_rules(const oq_itemsets *s, const oq_rules_params *p, const 
             if (conf < p->min_confidence - RATIO_EPS) continue;
             double lift = conf / ((double)icnt[Z[y]] / (double)n);
             if (lift < p->min_lift - RATIO_EPS) continue;
-            int rc = ruleset_push(r, OQ_RULE_POSITIVE, lhs, m, Z[y],
-                                  (double)s->count[z] / (double)n, conf, lift, s->count[z]);
+            oq_rule q = {.type = OQ_RULE_POSITIVE,
+                         .rhs = Z[y],
+                         .support = (double)s->count[z] / (double)n,
+                         .confidence = conf,
+                         .lift = lift,
+                         .count = s->count[z]};
+            rule_measures(&q, n, (uint64_t)cx, icnt[Z[y]], s->count[z]);
+            int rc = ruleset_push(r, &q, lhs, m);
             if (rc) return rc;
         }
     }
@@ -724,7 +978,14 @@ static int negative_rules(const oq_baskets *b, const oq_itemsets *s, const oq_ru
             double lift = conf / (1.0 - sy);
             if (lift < p->min_lift - RATIO_EPS) continue;
             /* s(A u not B) = s(A) - s(A u B) */
-            rc = ruleset_push(r, OQ_RULE_NEGATIVE, X, k, y, (double)cneg / dn, conf, lift, cneg);
+            oq_rule q = {.type = OQ_RULE_NEGATIVE,
+                         .rhs = y,
+                         .support = (double)cneg / dn,
+                         .confidence = conf,
+                         .lift = lift,
+                         .count = cneg};
+            rule_measures(&q, n, nt, n - icnt[y], cneg);
+            rc = ruleset_push(r, &q, X, k);
         }
         for (size_t t = 0; t < nt; t++)
             for (uint64_t j = b->off[tid[t]]; j < b->off[tid[t] + 1]; j++)
@@ -745,7 +1006,28 @@ cleanup:
 typedef struct sort_ctx {
     const oq_ruleset *r;
     const uint32_t *name_rank; /* (ni) position of each item in name order */
+    int sort;                  /* OQ_RULES_SORT_* */
 } sort_ctx;
+
+static double sort_key(const oq_rule *q, int sort)
+{
+    switch (sort) {
+    case OQ_RULES_SORT_SUPPORT:
+        return q->support;
+    case OQ_RULES_SORT_CONFIDENCE:
+        return q->confidence;
+    case OQ_RULES_SORT_COVERAGE:
+        return q->coverage;
+    case OQ_RULES_SORT_LEVERAGE:
+        return q->leverage;
+    case OQ_RULES_SORT_CONVICTION:
+        return q->conviction;
+    case OQ_RULES_SORT_CHISQ:
+        return q->chisq;
+    default:
+        return q->lift;
+    }
+}
 
 static int cmp_lhs(const sort_ctx *c, const oq_rule *a, const oq_rule *b)
 {
@@ -760,6 +1042,9 @@ static int cmp_lhs(const sort_ctx *c, const oq_rule *a, const oq_rule *b)
 
 static int near(double x, double y)
 {
+    /* infinite convictions: only Inf ties with Inf (the relative test would
+     * call every finite value a tie with it) */
+    if (isinf(x) || isinf(y)) return x == y;
     return fabs(x - y) <= 1e-12 * fmax(fabs(x), fabs(y));
 }
 
@@ -768,6 +1053,10 @@ static int cmp_rule(const void *va, const void *vb, void *vc)
     const oq_rule *a = va, *b = vb;
     const sort_ctx *c = vc;
     /* values equal up to rounding (5/6 computed two ways) count as ties */
+    if (c->sort != OQ_RULES_SORT_LIFT) {
+        double x = sort_key(a, c->sort), y = sort_key(b, c->sort);
+        if (!near(x, y)) return x > y ? -1 : 1;
+    }
     if (!near(a->lift, b->lift)) return a->lift > b->lift ? -1 : 1;
     if (!near(a->support, b->support)) return a->support > b->support ? -1 : 1;
     if (!near(a->confidence, b->confidence)) return a->confidence > b->confidence ? -1 : 1;
@@ -776,36 +1065,6 @@ static int cmp_rule(const void *va, const void *vb, void *vc)
     if (l) return l;
     uint32_t p = c->name_rank[a->rhs], q = c->name_rank[b->rhs];
     return (p > q) - (p < q);
-}
-
-/* Merge sort with a context argument (qsort_r is a GNU extension). Stable.
- * tmp holds n * sz bytes. */
-static void msort_ctx(char *base, char *tmp, size_t n, size_t sz,
-                      int (*cmp)(const void *, const void *, void *), void *ctx)
-{
-    if (n < 2) return;
-    size_t h = n / 2;
-    msort_ctx(base, tmp, h, sz, cmp, ctx);
-    msort_ctx(base + h * sz, tmp, n - h, sz, cmp, ctx);
-    if (cmp(base + (h - 1) * sz, base + h * sz, ctx) <= 0) return;
-    size_t i = 0, j = h, k = 0;
-    while (i < h && j < n) {
-        if (cmp(base + j * sz, base + i * sz, ctx) < 0)
-            memcpy(tmp + k++ * sz, base + j++ * sz, sz);
-        else
-            memcpy(tmp + k++ * sz, base + i++ * sz, sz);
-    }
-    while (i < h)
-        memcpy(tmp + k++ * sz, base + i++ * sz, sz);
-    while (j < n)
-        memcpy(tmp + k++ * sz, base + j++ * sz, sz);
-    memcpy(base, tmp, n * sz);
-}
-
-static int cmp_name_idx(const void *a, const void *b, void *names)
-{
-    char *const *nm = names;
-    return strcmp(nm[*(const uint32_t *)a], nm[*(const uint32_t *)b]);
 }
 
 /* Within a rule's lhs, item ids ascending by name rank (for output and ties). */
@@ -826,6 +1085,147 @@ static void sort_lhs_by_name(oq_ruleset *r, const uint32_t *name_rank)
     }
 }
 
+/* ---- redundancy and the filters ---------------------------------------------------
+ * Redundancy (rules.h, arules' is.redundant) is judged among the generated
+ * rules, before any other filter. That is exact: a more general rule X' => y
+ * with confidence >= that of X => y passes every threshold X => y passes.
+ * Positive: s(X' u y) >= s(X u y), lift = confidence / s(y) >= X => y's.
+ * Negative: conf(X' => not y) >= conf(X => not y) means conf(X' => y) <=
+ * conf(X => y), so lift(X' => y) <= neg_max_lift too; s(X') >= s(X), so
+ * s(X') s(y) >= min_support and s(X' u not y) = s(X') conf(X' => not y) >=
+ * s(X u not y). */
+
+static int cmp_group(const void *va, const void *vb, void *vc)
+{
+    const oq_ruleset *r = vc;
+    const oq_rule *a = &r->rule[*(const size_t *)va], *b = &r->rule[*(const size_t *)vb];
+    if (a->type != b->type) return a->type < b->type ? -1 : 1;
+    if (a->rhs != b->rhs) return a->rhs < b->rhs ? -1 : 1;
+    return (a->lhs_len > b->lhs_len) - (a->lhs_len < b->lhs_len);
+}
+
+/* a[0..na) a subset of b[0..nb), both ascending. */
+static int is_subset(const uint32_t *a, size_t na, const uint32_t *b, size_t nb)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < na; i++) {
+        while (j < nb && b[j] < a[i])
+            j++;
+        if (j == nb || b[j] != a[i]) return 0;
+        j++;
+    }
+    return 1;
+}
+
+/* count(X), from coverage = count(X) / n (exact: n < 2^32). */
+static uint64_t lhs_count(const oq_rule *q, size_t n)
+{
+    return (uint64_t)llround(q->coverage * (double)n);
+}
+
+/* red[i] = 1 when rule i is redundant. Rules are compared within groups of
+ * one type and rhs, the lhs still ascending by item id. confidence =
+ * count / count(X) for both types, so confidences are compared exactly as
+ * count_j count(X_i) >= count_i count(X_j). */
+static int mark_redundant(const oq_ruleset *r, uint8_t *red)
+{
+    size_t n = r->n;
+    size_t *idx = malloc((n ? n : 1) * sizeof *idx);
+    char *tmp = malloc((n ? n : 1) * sizeof *idx);
+    if (!idx || !tmp) {
+        free(idx);
+        free(tmp);
+        return OQ_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        idx[i] = i;
+    msort_ctx((char *)idx, tmp, n, sizeof *idx, cmp_group, (void *)r);
+    for (size_t g0 = 0, g1; g0 < n; g0 = g1) {
+        const oq_rule *first = &r->rule[idx[g0]];
+        for (g1 = g0 + 1; g1 < n; g1++) {
+            const oq_rule *q = &r->rule[idx[g1]];
+            if (q->type != first->type || q->rhs != first->rhs) break;
+        }
+        for (size_t i = g0; i < g1; i++) {
+            const oq_rule *a = &r->rule[idx[i]];
+            uint64_t cxa = lhs_count(a, r->n_baskets);
+            /* sorted by lhs length: the more general rules come first */
+            for (size_t j = g0; j < i && !red[idx[i]]; j++) {
+                const oq_rule *g = &r->rule[idx[j]];
+                if (g->lhs_len >= a->lhs_len) break;
+                if (g->count * cxa < a->count * lhs_count(g, r->n_baskets)) continue;
+                if (is_subset(r->items + g->lhs_off, g->lhs_len, r->items + a->lhs_off, a->lhs_len))
+                    red[idx[i]] = 1;
+            }
+        }
+    }
+    free(idx);
+    free(tmp);
+    return 0;
+}
+
+static int keep_rule(const oq_ruleset *r, const oq_rule *q, const oq_rules_params *p,
+                     const uint8_t *lhs_ok, const uint8_t *rhs_ok)
+{
+    if ((int)q->lhs_len + 1 < p->min_len) return 0;
+    if (rhs_ok && !rhs_ok[q->rhs]) return 0;
+    if (lhs_ok)
+        for (uint32_t j = 0; j < q->lhs_len; j++)
+            if (!lhs_ok[r->items[q->lhs_off + j]]) return 0;
+    return 1;
+}
+
+/* Drop redundant rules (when asked) and those the length and appearance
+ * filters refuse; the lhs storage is left as it is. */
+static int select_rules(oq_ruleset *r, const oq_rules_params *p, const uint8_t *lhs_ok,
+                        const uint8_t *rhs_ok)
+{
+    uint8_t *red = calloc(r->n ? r->n : 1, 1);
+    if (!red) return OQ_ENOMEM;
+    if (p->prune_redundant && mark_redundant(r, red)) {
+        free(red);
+        return OQ_ENOMEM;
+    }
+    size_t m = 0;
+    r->n_positive = r->n_negative = r->n_redundant = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        if (!keep_rule(r, &r->rule[i], p, lhs_ok, rhs_ok)) continue;
+        r->n_redundant += red[i];
+        if (red[i]) continue;
+        r->rule[m++] = r->rule[i];
+        if (r->rule[i].type == OQ_RULE_POSITIVE)
+            r->n_positive++;
+        else
+            r->n_negative++;
+    }
+    r->n = m;
+    free(red);
+    return 0;
+}
+
+/* A mask over the items (*out, NULL when names is NULL) of the named items. */
+static int item_mask(const oq_baskets *b, const char *const *names, size_t k, const char *side,
+                     uint8_t **out, oq_error *err)
+{
+    *out = NULL;
+    if (!names) return 0;
+    uint8_t *m = calloc(b->items.n ? b->items.n : 1, 1);
+    if (!m) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    for (size_t i = 0; i < k; i++) {
+        long id = oq_dict_find(&b->items, names[i]);
+        if (id < 0) {
+            free(m);
+            return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
+                                "%s item '%s' is not an item of the baskets (names are "
+                                "compared exactly, after trimming spaces)",
+                                side, names[i]);
+        }
+        m[id] = 1;
+    }
+    *out = m;
+    return 0;
+}
+
 int oq_rules_mine(const oq_baskets *b, const oq_rules_params *p, oq_ruleset **out, oq_error *err)
 {
     *out = NULL;
@@ -838,7 +1238,15 @@ int oq_rules_mine(const oq_baskets *b, const oq_rules_params *p, oq_ruleset **ou
     if (!(p->min_lift >= 0) || !(p->neg_max_lift >= 0))
         return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "lift thresholds must be >= 0");
     if (b->n == 0) return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "no baskets");
+    if (p->sort < 0 || p->sort > OQ_RULES_SORT_CHISQ)
+        return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "unknown sort %d", p->sort);
     int rc;
+    uint8_t *lhs_ok = NULL, *rhs_ok = NULL;
+    if ((rc = item_mask(b, p->lhs_items, p->n_lhs_items, "lhs", &lhs_ok, err))) return rc;
+    if ((rc = item_mask(b, p->rhs_items, p->n_rhs_items, "rhs", &rhs_ok, err))) {
+        free(lhs_ok);
+        return rc;
+    }
     uint32_t ni = b->items.n;
     oq_itemsets *s = NULL;
     oq_ruleset *r = calloc(1, sizeof *r);
@@ -866,6 +1274,11 @@ int oq_rules_mine(const oq_baskets *b, const oq_rules_params *p, oq_ruleset **ou
         rc = oq_error_set(err, rc, NULL, 0, 0, "negative rules: %s", oq_strerror(rc));
         goto cleanup;
     }
+    if ((rc = select_rules(r, p, lhs_ok, rhs_ok))) {
+        rc = oq_error_set(err, rc, NULL, 0, 0, "out of memory");
+        goto cleanup;
+    }
+    r->sort = p->sort;
     size_t tmpsz = (r->n > ni ? r->n : ni) * sizeof *r->rule + 1;
     char *tmp = malloc(tmpsz);
     if (!tmp) {
@@ -878,7 +1291,7 @@ int oq_rules_mine(const oq_baskets *b, const oq_rules_params *p, oq_ruleset **ou
     for (uint32_t i = 0; i < ni; i++)
         name_rank[order[i]] = i;
     sort_lhs_by_name(r, name_rank);
-    sort_ctx sc = {r, name_rank};
+    sort_ctx sc = {r, name_rank, p->sort};
     msort_ctx((char *)r->rule, tmp, r->n, sizeof *r->rule, cmp_rule, &sc);
     free(tmp);
 cleanup:
@@ -887,6 +1300,8 @@ cleanup:
     free(lhs);
     free(order);
     free(name_rank);
+    free(lhs_ok);
+    free(rhs_ok);
     if (rc) {
         oq_ruleset_free(r);
         return rc;
@@ -906,7 +1321,7 @@ int oq_rules_write_csv(const oq_ruleset *r, const oq_dict *names, const char *pa
         oq_afile_abort(&af);
         return oq_error_set(err, OQ_ENOMEM, path, 0, 0, "out of memory");
     }
-    fputs("type,lhs,rhs,support,confidence,lift,count\n", af.fp);
+    fputs("type,lhs,rhs,support,confidence,lift,count,coverage,leverage,conviction,chisq\n", af.fp);
     for (size_t i = 0; i < r->n; i++) {
         const oq_rule *q = &r->rule[i];
         size_t len = 0;
@@ -931,8 +1346,14 @@ int oq_rules_write_csv(const oq_ruleset *r, const oq_dict *names, const char *pa
         oq_csv_write_field(af.fp, buf);
         fputc(',', af.fp);
         oq_csv_write_field(af.fp, names->names[q->rhs]);
-        fprintf(af.fp, ",%.10g,%.10g,%.10g,%llu\n", q->support, q->confidence, q->lift,
-                (unsigned long long)q->count);
+        fprintf(af.fp, ",%.10g,%.10g,%.10g,%llu,%.10g,%.10g,", q->support, q->confidence, q->lift,
+                (unsigned long long)q->count, q->coverage, q->leverage);
+        /* R prints an infinite conviction as Inf (and reads it back) */
+        if (isinf(q->conviction))
+            fputs("Inf", af.fp);
+        else
+            fprintf(af.fp, "%.10g", q->conviction);
+        fprintf(af.fp, ",%.10g\n", q->chisq);
     }
     free(buf);
     return oq_afile_commit(&af, err);

@@ -79,6 +79,180 @@ static void test_groceries_arules(void **state)
     oq_baskets_free(b);
 }
 
+/* chi-squared of a 2x2 table by its definition, sum (O - E)^2 / E over the
+ * cells (arules' chiSquared), with cx = c(X), cy = c(rhs), cxy = c(X u rhs). */
+static double chisq_cells(double n, double cx, double cy, double cxy)
+{
+    double o[4] = {cxy, cx - cxy, cy - cxy, n - cx - cy + cxy};
+    double row[2] = {cx, n - cx}, col[2] = {cy, n - cy}, x2 = 0;
+    for (int i = 0; i < 4; i++) {
+        double e = row[i / 2] * col[i % 2] / n;
+        if (e == 0) return 0; /* an empty margin: rules.h says 0 */
+        x2 += (o[i] - e) * (o[i] - e) / e;
+    }
+    return x2;
+}
+
+static int close_rel(double a, double b, double tol)
+{
+    if (isinf(a) || isinf(b)) return a == b;
+    return fabs(a - b) <= tol * fmax(1.0, fmax(fabs(a), fabs(b)));
+}
+
+/* Brute-force reading of a rule: masks of X and y, counts. */
+static void rule_masks(const oq_ruleset *r, const oq_rule *q, uint32_t *xm, uint32_t *yb)
+{
+    *xm = 0;
+    for (uint32_t j = 0; j < q->lhs_len; j++)
+        *xm |= 1u << r->items[q->lhs_off + j];
+    *yb = 1u << q->rhs;
+}
+
+/* Confidence of X => y (or X => not y) as the fraction num / den, from the
+ * brute-force counts. */
+static void conf_frac(const uint64_t *cnt, int type, uint32_t xm, uint32_t yb, uint64_t *num,
+                      uint64_t *den)
+{
+    *den = cnt[xm];
+    *num = type == OQ_RULE_POSITIVE ? cnt[xm | yb] : cnt[xm] - cnt[xm | yb];
+}
+
+/* arules' is.redundant by enumeration: some non-empty proper subset X' of X
+ * with conf(X' => y) >= conf(X => y). */
+static int redundant_brute(const uint64_t *cnt, int type, uint32_t xm, uint32_t yb)
+{
+    uint64_t a, ca;
+    conf_frac(cnt, type, xm, yb, &a, &ca);
+    for (uint32_t sub = (xm - 1) & xm; sub; sub = (sub - 1) & xm) {
+        uint64_t g, cg;
+        conf_frac(cnt, type, sub, yb, &g, &cg);
+        if (g * ca >= a * cg) return 1;
+    }
+    return 0;
+}
+
+/* The measures, the options and the itemset kinds of one brute-force data
+ * set; all the rule set r (mined with p) holds is checked against direct
+ * counts cnt[mask] of the ni items over nb baskets. */
+static void check_extras(const oq_baskets *b, const uint64_t *cnt, int ni, size_t nb,
+                         const oq_rules_params *p, const oq_ruleset *r)
+{
+    oq_error err = {0};
+    double n = (double)nb;
+    /* measures of every rule */
+    for (size_t i = 0; i < r->n; i++) {
+        const oq_rule *q = &r->rule[i];
+        uint32_t xm, yb;
+        rule_masks(r, q, &xm, &yb);
+        double cx = (double)cnt[xm], cy = (double)cnt[yb], cxy = (double)cnt[xm | yb];
+        if (q->type == OQ_RULE_NEGATIVE) cy = n - cy, cxy = cx - cxy; /* "not y" as the rhs */
+        assert_true(close_rel(q->coverage, cx / n, 1e-12));
+        assert_true(close_rel(q->leverage, cxy / n - (cx / n) * (cy / n), 1e-12));
+        double conf = cxy / cx;
+        double conv = conf >= 1 ? INFINITY : (1 - cy / n) / (1 - conf);
+        assert_true(close_rel(q->conviction, conv, 1e-9));
+        assert_true(close_rel(q->chisq, chisq_cells(n, cx, cy, cxy), 1e-9));
+    }
+    /* --prune-redundant: exactly the rules that are not redundant */
+    oq_rules_params pp = *p;
+    pp.prune_redundant = 1;
+    oq_ruleset *pr = NULL;
+    assert_int_equal(oq_rules_mine(b, &pp, &pr, &err), 0);
+    size_t nred = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        uint32_t xm, yb;
+        rule_masks(r, &r->rule[i], &xm, &yb);
+        nred += redundant_brute(cnt, r->rule[i].type, xm, yb);
+    }
+    assert_int_equal(pr->n, r->n - nred);
+    assert_int_equal(pr->n_redundant, nred);
+    for (size_t i = 0; i < pr->n; i++) {
+        uint32_t xm, yb;
+        rule_masks(pr, &pr->rule[i], &xm, &yb);
+        assert_false(redundant_brute(cnt, pr->rule[i].type, xm, yb));
+    }
+    oq_ruleset_free(pr);
+    /* --min-len 3, --lhs A,B,D, --rhs B,C (by names "item A", ...) */
+    const char *lhs[] = {"item A", "item B", "item D"}, *rhs[] = {"item B", "item C"};
+    pp = *p;
+    pp.min_len = 3;
+    pp.lhs_items = lhs;
+    pp.n_lhs_items = 3;
+    pp.rhs_items = rhs;
+    pp.n_rhs_items = 2;
+    assert_int_equal(oq_rules_mine(b, &pp, &pr, &err), 0);
+    size_t want = 0;
+    uint32_t lhs_mask = 1u | 2u | 8u, rhs_mask = 2u | 4u;
+    for (size_t i = 0; i < r->n; i++) {
+        uint32_t xm, yb;
+        rule_masks(r, &r->rule[i], &xm, &yb);
+        want += __builtin_popcount(xm) + 1 >= 3 && !(xm & ~lhs_mask) && (yb & rhs_mask);
+    }
+    assert_int_equal(pr->n, want);
+    for (size_t i = 0; i < pr->n; i++) {
+        uint32_t xm, yb;
+        rule_masks(pr, &pr->rule[i], &xm, &yb);
+        assert_true(__builtin_popcount(xm) + 1 >= 3 && !(xm & ~lhs_mask) && (yb & rhs_mask));
+    }
+    oq_ruleset_free(pr);
+    /* an unknown name is refused */
+    const char *bad[] = {"item Z"};
+    pp.rhs_items = bad;
+    pp.n_rhs_items = 1;
+    assert_int_equal(oq_rules_mine(b, &pp, &pr, &err), OQ_EINVAL);
+    assert_null(pr);
+    /* --sort: every measure descending, the same rules */
+    for (int so = OQ_RULES_SORT_LIFT; so <= OQ_RULES_SORT_CHISQ; so++) {
+        pp = *p;
+        pp.sort = so;
+        assert_int_equal(oq_rules_mine(b, &pp, &pr, &err), 0);
+        assert_int_equal(pr->n, r->n);
+        for (size_t i = 1; i < pr->n; i++) {
+            const oq_rule *x = &pr->rule[i - 1], *y = &pr->rule[i];
+            double kx[] = {x->lift,     x->support,    x->confidence, x->coverage,
+                           x->leverage, x->conviction, x->chisq};
+            double ky[] = {y->lift,     y->support,    y->confidence, y->coverage,
+                           y->leverage, y->conviction, y->chisq};
+            assert_true(kx[so] >= ky[so] || close_rel(kx[so], ky[so], 1e-12));
+        }
+        oq_ruleset_free(pr);
+    }
+    /* closed and maximal itemsets, against every superset */
+    uint64_t minc = (uint64_t)ceil(p->min_support * n - 1e-9);
+    int max_len = p->max_len;
+    oq_itemsets *all = NULL, *cl = NULL, *mx = NULL;
+    assert_int_equal(oq_itemsets_mine(b, p->min_support, max_len, &all, &err), 0);
+    assert_int_equal(oq_itemsets_select(all, OQ_ITEMSETS_CLOSED, 1, &cl, &err), 0);
+    assert_int_equal(oq_itemsets_select(all, OQ_ITEMSETS_MAXIMAL, 1, &mx, &err), 0);
+    size_t ncl = 0, nmx = 0;
+    uint32_t nsets = 1u << ni;
+    for (uint32_t s = 1; s < nsets; s++) {
+        int k = __builtin_popcount(s);
+        if (cnt[s] < minc || (max_len > 0 && k > max_len)) continue;
+        int closed = 1, maximal = 1;
+        for (uint32_t t = 1; t < nsets; t++) {
+            if ((t & s) != s || t == s) continue;
+            if (cnt[t] < minc || (max_len > 0 && __builtin_popcount(t) > max_len)) continue;
+            maximal = 0;
+            if (cnt[t] == cnt[s]) closed = 0;
+        }
+        uint32_t ids[16];
+        int m = 0;
+        for (int i = 0; i < ni; i++)
+            if (s >> i & 1) ids[m++] = (uint32_t)i;
+        assert_int_equal(oq_itemsets_count(cl, ids, (size_t)m), closed ? (int64_t)cnt[s] : -1);
+        assert_int_equal(oq_itemsets_count(mx, ids, (size_t)m), maximal ? (int64_t)cnt[s] : -1);
+        ncl += closed;
+        nmx += maximal;
+    }
+    assert_int_equal(cl->n, ncl);
+    assert_int_equal(mx->n, nmx);
+    assert_true(nmx < ncl && ncl <= all->n);
+    oq_itemsets_free(all);
+    oq_itemsets_free(cl);
+    oq_itemsets_free(mx);
+}
+
 /* Random baskets over ni <= 12 items; every itemset counted by scanning. */
 static void test_bruteforce(void **state)
 {
@@ -213,6 +387,7 @@ static void test_bruteforce(void **state)
             assert_true(fabs(q->lift - q->confidence / ((double)cnt[1u << q->rhs] / n)) < 1e-9);
         }
         if (trial == 0) assert_true(nneg > 0); /* the avoided pair shows up */
+        check_extras(b, cnt, ni, nb, &p, r);
         oq_ruleset_free(r);
         free(cnt);
         free(mask);
@@ -232,7 +407,21 @@ static void test_bruteforce(void **state)
  *   c => not b     : s = .6 - .1 = .5, conf = 1 - 1/6,     lift = (5/6) / .5 = 5/3
  *   (a => not b: lift(a => b) = 1 > .5, not negative; same for the others)
  * positive: b => a (.8, lift 1), a => b (.5, lift 1), c => a (2/3, lift 5/6),
- *           a => c (.5, lift 5/6). */
+ *           a => c (.5, lift 5/6).
+ * The other measures (rules.h), n = 10, "not y" as the rhs of a negative rule:
+ *   coverage = s(X); leverage = s(X u rhs) - s(X) s(rhs);
+ *   conviction = (1 - s(rhs)) / (1 - conf); chisq from the 2x2 table, e.g.
+ *   c => a: observed (ca, c-a, -ca, -c-a) = (4, 2, 4, 0), expected (4.8, 1.2,
+ *   3.2, .8): .64/4.8 + .64/1.2 + .64/3.2 + .64/.8 = 5/3.
+ *   a & b => not c: cov .4, lev .4 - .4 x .4 = .24, conv Inf (conf 1),
+ *                   table (4, 0, 0, 6) -> chisq 10
+ *   a & c => not b: cov .4, lev .4 - .4 x .5 = .2, conv Inf, chisq 20/3
+ *   b => not c:     cov .5, lev .4 - .5 x .4 = .2, conv .6 / .2 = 3, chisq 20/3
+ *   c => not b:     cov .6, lev .5 - .6 x .5 = .2, conv .5 / (1/6) = 3, chisq 20/3
+ *   b => a:         cov .5, lev .4 - .5 x .8 = 0, conv .2 / .2 = 1, chisq 0
+ *   a => b:         cov .8, lev 0, conv .5 / .5 = 1, chisq 0
+ *   c => a:         cov .6, lev .4 - .6 x .8 = -.08, conv .2 / (1/3) = .6, chisq 5/3
+ *   a => c:         cov .8, lev -.08, conv .4 / .5 = .8, chisq 5/3 */
 static void test_negative_by_hand(void **state)
 {
     (void)state;
@@ -255,15 +444,16 @@ static void test_negative_by_hand(void **state)
         const char *lhs, *rhs;
         double s, c, l;
         unsigned count;
+        double cov, lev, conv, chisq;
     } want[] = {
-        {OQ_RULE_NEGATIVE, "a & b", "c", 0.4, 1.0, 2.5, 4},
-        {OQ_RULE_NEGATIVE, "a & c", "b", 0.4, 1.0, 2.0, 4},
-        {OQ_RULE_NEGATIVE, "b", "c", 0.4, 0.8, 2.0, 4},
-        {OQ_RULE_NEGATIVE, "c", "b", 0.5, 5.0 / 6, 5.0 / 3, 5},
-        {OQ_RULE_POSITIVE, "b", "a", 0.4, 0.8, 1.0, 4},
-        {OQ_RULE_POSITIVE, "a", "b", 0.4, 0.5, 1.0, 4},
-        {OQ_RULE_POSITIVE, "c", "a", 0.4, 2.0 / 3, 5.0 / 6, 4},
-        {OQ_RULE_POSITIVE, "a", "c", 0.4, 0.5, 5.0 / 6, 4},
+        {OQ_RULE_NEGATIVE, "a & b", "c", 0.4, 1.0, 2.5, 4, 0.4, 0.24, INFINITY, 10},
+        {OQ_RULE_NEGATIVE, "a & c", "b", 0.4, 1.0, 2.0, 4, 0.4, 0.2, INFINITY, 20.0 / 3},
+        {OQ_RULE_NEGATIVE, "b", "c", 0.4, 0.8, 2.0, 4, 0.5, 0.2, 3, 20.0 / 3},
+        {OQ_RULE_NEGATIVE, "c", "b", 0.5, 5.0 / 6, 5.0 / 3, 5, 0.6, 0.2, 3, 20.0 / 3},
+        {OQ_RULE_POSITIVE, "b", "a", 0.4, 0.8, 1.0, 4, 0.5, 0, 1, 0},
+        {OQ_RULE_POSITIVE, "a", "b", 0.4, 0.5, 1.0, 4, 0.8, 0, 1, 0},
+        {OQ_RULE_POSITIVE, "c", "a", 0.4, 2.0 / 3, 5.0 / 6, 4, 0.6, -0.08, 0.6, 5.0 / 3},
+        {OQ_RULE_POSITIVE, "a", "c", 0.4, 0.5, 5.0 / 6, 4, 0.8, -0.08, 0.8, 5.0 / 3},
     };
     for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
         const oq_rule *q = find_rule(r, &b->items, want[i].type, want[i].lhs, want[i].rhs);
@@ -273,6 +463,13 @@ static void test_negative_by_hand(void **state)
         assert_true(fabs(q->confidence - want[i].c) < 1e-12);
         assert_true(fabs(q->lift - want[i].l) < 1e-12);
         assert_int_equal(q->count, want[i].count);
+        assert_true(fabs(q->coverage - want[i].cov) < 1e-12);
+        assert_true(fabs(q->leverage - want[i].lev) < 1e-12);
+        if (isinf(want[i].conv))
+            assert_true(isinf(q->conviction) && q->conviction > 0);
+        else
+            assert_true(fabs(q->conviction - want[i].conv) < 1e-12);
+        assert_true(fabs(q->chisq - want[i].chisq) < 1e-12);
     }
     /* the CSV: header, quoting, " & " joins */
     char *dir = tu_tmpdir();
@@ -282,9 +479,13 @@ static void test_negative_by_hand(void **state)
     FILE *fp = fopen(path, "r");
     char line[256];
     assert_non_null(fgets(line, sizeof line, fp));
-    assert_string_equal(line, "type,lhs,rhs,support,confidence,lift,count\n");
+    assert_string_equal(
+        line, "type,lhs,rhs,support,confidence,lift,count,coverage,leverage,conviction,chisq\n");
     assert_non_null(fgets(line, sizeof line, fp));
-    assert_string_equal(line, "negative,a & b,c,0.4,1,2.5,4\n");
+    assert_string_equal(line, "negative,a & b,c,0.4,1,2.5,4,0.4,0.24,Inf,10\n");
+    assert_non_null(fgets(line, sizeof line, fp));
+    assert_non_null(fgets(line, sizeof line, fp));
+    assert_string_equal(line, "negative,b,c,0.4,0.8,2,4,0.5,0.2,3,6.666666667\n");
     fclose(fp);
     oq_ruleset_free(r);
     oq_baskets_free(b);
@@ -348,6 +549,79 @@ static void test_cli(void **state)
                   "2>/dev/null",
                   tu_bin()),
         2);
+    /* the new options: conviction order (Inf first), header, usage errors */
+    const char *g = tu_shared("data/groceries.csv");
+    assert_int_equal(tu_system("'%s' rules --baskets '%s' --min-support 0.001 --min-confidence 0.5 "
+                               "--sort conviction --rhs ' whole milk' --lhs 'yogurt,curd,butter, "
+                               "other vegetables' --prune-redundant --min-len 3 --quiet "
+                               "--out '%s/m.csv'",
+                               tu_bin(), g, dir),
+                     0);
+    assert_int_equal(tu_system("head -1 '%s/m.csv' | grep -qx 'type,lhs,rhs,support,confidence,"
+                               "lift,count,coverage,leverage,conviction,chisq'",
+                               dir),
+                     0);
+    /* every row: rhs whole milk, lhs of at least 2 of the four items */
+    assert_int_equal(
+        tu_system("test $(wc -l < '%s/m.csv') -gt 2 && tail -n +2 '%s/m.csv' | awk -F, "
+                  "'$3 != \"whole milk\" || $2 !~ / & / {exit 1}'",
+                  dir, dir),
+        0);
+    assert_int_equal(tu_system("'%s' rules --baskets '%s' --min-support 0.001 --min-confidence 0.5 "
+                               "--sort conviction --quiet --out '%s/c.csv' && sed -n 2p '%s/c.csv' "
+                               "| grep -q ',Inf,'",
+                               tu_bin(), g, dir, dir),
+                     0);
+    static const char *const bad[] = {"--sort bogus", "--lhs ''", "--lhs 'a,,b'",
+                                      "--min-len 5 --max-len 3", "--min-len 0"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_int_equal(tu_system("'%s' rules --baskets '%s' --min-support 0.01 --min-confidence "
+                                   "0.5 %s --out '%s/x.csv' 2>/dev/null",
+                                   tu_bin(), g, bad[i], dir),
+                         2);
+    /* the bound named by the too-many-itemsets message exists: 333 sets at 0.01 */
+    assert_int_equal(tu_system("'%s' rules --baskets '%s' --min-support 0.01 --min-confidence 0.5 "
+                               "--max-itemsets 100 --out '%s/x.csv' 2>&1 | grep -q -- "
+                               "--max-itemsets",
+                               tu_bin(), g, dir),
+                     0);
+    assert_int_equal(tu_system("'%s' rules --baskets '%s' --min-support 0.01 --min-confidence 0.5 "
+                               "--max-itemsets 333 --quiet --out '%s/x.csv'",
+                               tu_bin(), g, dir),
+                     0);
+    assert_int_equal(tu_system("'%s' rules --baskets '%s' --min-support 0.01 --min-confidence 0.5 "
+                               "--rhs 'no such item' --out '%s/x.csv' 2>/dev/null",
+                               tu_bin(), g, dir),
+                     1);
+    /* offerq itemsets: as many rows as the library's sets, in support order */
+    assert_int_equal(tu_system("'%s' itemsets --baskets '%s' --min-support 0.01 --type maximal "
+                               "--quiet --out '%s/i.csv'",
+                               tu_bin(), g, dir),
+                     0);
+    {
+        oq_error err = {0};
+        oq_baskets *b = NULL;
+        oq_itemsets *all = NULL, *mx = NULL;
+        assert_int_equal(oq_baskets_read(g, &b, &err), 0);
+        assert_int_equal(oq_itemsets_mine(b, 0.01, 0, &all, &err), 0);
+        assert_int_equal(oq_itemsets_select(all, OQ_ITEMSETS_MAXIMAL, 1, &mx, &err), 0);
+        assert_true(mx->n > 0 && mx->n < all->n);
+        assert_int_equal(tu_system("head -1 '%s/i.csv' | grep -qx 'items,size,support,count' && "
+                                   "test $(wc -l < '%s/i.csv') -eq %zu",
+                                   dir, dir, mx->n + 1),
+                         0);
+        oq_itemsets_free(mx);
+        oq_itemsets_free(all);
+        oq_baskets_free(b);
+    }
+    assert_int_equal(tu_system("tail -n +2 '%s/i.csv' | awk -F, 'NR > 1 && $NF > last {exit 1} "
+                               "{last = $NF}'",
+                               dir),
+                     0);
+    assert_int_equal(tu_system("'%s' itemsets --baskets '%s' --min-support 0.01 --type open "
+                               "--out '%s/i.csv' 2>/dev/null",
+                               tu_bin(), g, dir),
+                     2);
     tu_rmdir(dir);
     free(dir);
 }

@@ -17,6 +17,26 @@
  * `apriori(Groceries, parameter = list(support = 0.001, confidence = 0.5))`
  * gives the same 5,668 rules (tests/xsell/test_rules.c).
  *
+ * Further measures of every rule, as R's arules interestMeasure() defines
+ * them (Hahsler, "A probabilistic comparison of commonly used interest
+ * measures for association rules", 2015; Brin et al. 1997 for conviction),
+ * with n baskets, c(.) counts, X the lhs and y the rhs:
+ *     coverage   = s(X)                          (arules' coverage, lhs support)
+ *     leverage   = s(X u y) - s(X) s(y)          (Piatetsky-Shapiro 1991)
+ *     conviction = (1 - s(y)) / (1 - confidence) (+infinity when confidence = 1,
+ *                                                 written "Inf" as R prints it)
+ *     chisq      = sum over the 2x2 table (X / not X) x (y / not y) of
+ *                  (observed - expected)^2 / expected on counts of baskets,
+ *                  expected = row total * column total / n, no continuity
+ *                  correction (arules' chiSquared); in closed form
+ *                  n (n c(X u y) - c(X) c(y))^2 / (c(X) (n - c(X)) c(y) (n - c(y))).
+ *                  When a margin is empty (c(X) = n or c(y) = n) arules gets
+ *                  NaN (0/0); here chisq = 0 (no evidence of dependence).
+ * For a negative rule X => not y the same formulas hold with "not y" as the
+ * rhs: s(not y) = 1 - s(y), s(X u not y) as below; so leverage is minus that
+ * of X => y, conviction = s(y) / confidence(X => y), and chisq is that of
+ * X => y (the same table, columns swapped).
+ *
  * Negative rules X => not y (docs/readme/rules.md; Wu, Zhang & Zhang, "Efficient mining of
  * both positive and negative association rules", TOIS 2004):
  *     s(X u not y)          = s(X) - s(X u y)
@@ -117,6 +137,25 @@ int oq_itemsets_mine_max(const oq_baskets *b, double min_support, int max_len, s
 int64_t oq_itemsets_count(const oq_itemsets *s, const uint32_t *ids, size_t k);
 void oq_itemsets_free(oq_itemsets *s);
 
+/* Closed and maximal itemsets (Pasquier et al. 1999; Bayardo 1998), judged
+ * within s: a set is closed when no proper superset in s has the same
+ * count, maximal when no proper superset is in s. With s mined without a
+ * length limit (max_len <= 0) these are the closed / maximal frequent
+ * itemsets; with a limit, a set of max_len items has no superset in s. */
+enum { OQ_ITEMSETS_FREQUENT = 0, OQ_ITEMSETS_CLOSED, OQ_ITEMSETS_MAXIMAL };
+/* The kind of "frequent", "closed" or "maximal", or -1. */
+int oq_itemsets_kind_parse(const char *name);
+/* The sets of s of that kind and of at least min_len items, as a new set
+ * (*out, oq_itemsets_free; in s's order). Closed / maximal are judged on all
+ * of s (min_len only shortens the answer). OQ_EINVAL, OQ_ENOMEM. */
+int oq_itemsets_select(const oq_itemsets *s, int kind, int min_len, oq_itemsets **out,
+                       oq_error *err) OQ_WUR;
+/* Write itemsets as CSV `items,size,support,count` (items in name order
+ * joined by " & ", RFC 4180 quoting; support = count / n_baskets, %.10g),
+ * sorted by support descending, then size, then item names; atomically. */
+int oq_itemsets_write_csv(const oq_itemsets *s, const oq_dict *names, const char *path,
+                          oq_error *err) OQ_WUR;
+
 /* ---- rules --------------------------------------------------------------------- */
 
 enum { OQ_RULE_POSITIVE = 0, OQ_RULE_NEGATIVE = 1 };
@@ -129,8 +168,29 @@ typedef struct oq_rule {
     double support;   /* s(X u y), or s(X u not y) for a negative rule */
     double confidence;
     double lift;
-    uint64_t count; /* baskets behind support: count(X u y) or count(X) - count(X u y) */
+    uint64_t count;    /* baskets behind support: count(X u y) or count(X) - count(X u y) */
+    double coverage;   /* s(X) */
+    double leverage;   /* s(X u y) - s(X) s(y) */
+    double conviction; /* (1 - s(y)) / (1 - confidence); INFINITY when confidence = 1 */
+    double chisq;      /* chi-squared of the 2x2 table on counts (0 with an empty margin) */
 } oq_rule;
+
+/* Orders of a rule set (oq_rules_params.sort): the named measure descending,
+ * ties (equal up to 1e-12 relative) broken by the default order: lift,
+ * support, confidence descending, positive before negative, then lhs
+ * (shorter first, then item names), then rhs name. */
+enum {
+    OQ_RULES_SORT_LIFT = 0, /* the default */
+    OQ_RULES_SORT_SUPPORT,
+    OQ_RULES_SORT_CONFIDENCE,
+    OQ_RULES_SORT_COVERAGE,
+    OQ_RULES_SORT_LEVERAGE,
+    OQ_RULES_SORT_CONVICTION,
+    OQ_RULES_SORT_CHISQ,
+};
+/* The sort of a measure's name ("lift", "support", "confidence",
+ * "coverage", "leverage", "conviction", "chisq"), or -1 when unknown. */
+int oq_rules_sort_parse(const char *name);
 
 typedef struct oq_rules_params {
     double min_support;    /* (0, 1] */
@@ -141,19 +201,40 @@ typedef struct oq_rules_params {
     double neg_max_lift;   /* negative rules need lift(X => y) <= this; default 0.5 */
     size_t max_itemsets;   /* most frequent itemsets mined, else OQ_ELIMIT; default
                             * OQ_RULES_MAX_ITEMSETS; 0: no bound */
+    int min_len;           /* smallest rule length |X| + 1 (arules' minlen); default 1,
+                            * which like 2 keeps every rule (|X| >= 1) */
+    int sort;              /* OQ_RULES_SORT_*; default OQ_RULES_SORT_LIFT */
+    /* Appearance constraints, by item name (borrowed; NULL: no constraint).
+     * A rule is kept only when every item of X is in lhs_items and y is in
+     * rhs_items (for X => not y: the absent item y). An item may be in both
+     * lists. A name that is not an item of the baskets is OQ_EINVAL. The
+     * measures are those of the whole data: the lists only select rules. */
+    const char *const *lhs_items;
+    size_t n_lhs_items;
+    const char *const *rhs_items;
+    size_t n_rhs_items;
+    /* Drop redundant rules (arules' is.redundant): X => y is redundant when
+     * a more general rule X' => y (X' a non-empty proper subset of X, same
+     * rhs and type) has confidence(X' => y) >= confidence(X => y). Every
+     * such X' is judged, also rules other filters (min_len, appearance)
+     * drop, so the answer does not depend on them; compared exactly, on
+     * counts. Default 0. */
+    int prune_redundant;
 } oq_rules_params;
 
 void oq_rules_params_default(oq_rules_params *p);
 
 typedef struct oq_ruleset {
     size_t n, cap;
-    oq_rule *rule;   /* (n) sorted: lift desc, support desc, confidence desc,
-                      * positive first, then by item names */
+    oq_rule *rule;   /* (n) sorted by p->sort (default: lift desc, support desc,
+                      * confidence desc, positive first, then by item names) */
     uint32_t *items; /* lhs storage */
     size_t n_items, cap_items;
     size_t n_baskets;
     size_t n_positive, n_negative;
-    size_t n_itemsets; /* frequent itemsets the rules came from */
+    size_t n_itemsets;  /* frequent itemsets the rules came from */
+    size_t n_redundant; /* rules the other filters kept, dropped as redundant */
+    int sort;           /* the order of rule[] (OQ_RULES_SORT_*) */
 } oq_ruleset;
 
 /* Mine rules from baskets (names of b->items are used for the final sort).
@@ -161,9 +242,11 @@ typedef struct oq_ruleset {
  * OQ_ELIMIT beyond p->max_itemsets frequent itemsets. */
 int oq_rules_mine(const oq_baskets *b, const oq_rules_params *p, oq_ruleset **out,
                   oq_error *err) OQ_WUR;
-/* Write rules as CSV `type,lhs,rhs,support,confidence,lift,count` (type
- * positive|negative; lhs items in name order joined by " & "; rhs the item y
- * also for a negative rule; RFC 4180 quoting) atomically to path. */
+/* Write rules as CSV
+ * `type,lhs,rhs,support,confidence,lift,count,coverage,leverage,conviction,chisq`
+ * (type positive|negative; lhs items in name order joined by " & "; rhs the
+ * item y also for a negative rule; RFC 4180 quoting; numbers %.10g, an
+ * infinite conviction "Inf") atomically to path. */
 int oq_rules_write_csv(const oq_ruleset *r, const oq_dict *names, const char *path,
                        oq_error *err) OQ_WUR;
 void oq_ruleset_free(oq_ruleset *r);
