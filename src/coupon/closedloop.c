@@ -21,7 +21,7 @@
 
 enum { P_NONE, P_C5, P_C10, P_C20, P_RANDOM, P_MYOPIC, P_OFFERQ, P_TMYOPIC, P_ORACLE, P_N };
 static const char *pol_name[P_N] = {
-    "no coupon", "5", "10", "20", "random (logging)", "myopic", "offerq", "truth-myopic", "oracle"};
+    "no coupon", "5", "10", "20", "random (logging)", "myopic", "dyna-q", "truth-myopic", "oracle"};
 
 void oq_loop_opts_default(oq_loop_opts *o)
 {

@@ -94,7 +94,7 @@ for s in (1, 2):
     for world in ("on", "off"):
         r, p = load(f"{world}{s}.json")
         names = [q["name"] for q in r["policies"]]
-        assert names == ["no coupon", "5", "10", "20", "random (logging)", "myopic", "offerq",
+        assert names == ["no coupon", "5", "10", "20", "random (logging)", "myopic", "dyna-q",
                          "truth-myopic", "oracle"], names
         assert r["horizon"] == 14 and r["customers"] == 1000
         up = p["oracle"] - p["no coupon"]
@@ -108,10 +108,10 @@ for s in (1, 2):
         assert p["myopic"] > p["random (logging)"], (world, s, p)
         if world == "off":
             # No tomorrow: Dyna-Q's continuation must not cost much.
-            assert p["offerq"] >= p["myopic"] - 0.15 * up, (world, s, p)
+            assert p["dyna-q"] >= p["myopic"] - 0.15 * up, (world, s, p)
         print(f"ok   closed loop seed {s} world {world}: myopic "
-              f"{100 * (p['myopic'] - p['no coupon']) / up:.1f}% offerq "
-              f"{100 * (p['offerq'] - p['no coupon']) / up:.1f}% truth-myopic "
+              f"{100 * (p['myopic'] - p['no coupon']) / up:.1f}% dyna-q "
+              f"{100 * (p['dyna-q'] - p['no coupon']) / up:.1f}% truth-myopic "
               f"{100 * (p['truth-myopic'] - p['no coupon']) / up:.1f}% of the oracle's uplift")
 EOF
 expect 2 'do not go together' "$B" eval --log on1.csv --horizon 5 --run x

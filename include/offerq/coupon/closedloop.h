@@ -17,9 +17,11 @@
  *   myopic            offerq's nightly job (pipeline.h) with the one-step plan
  *                     over tomorrow's r~ (continuation off), re-run on the
  *                     grown log every refit_every days
- *   offerq            the same job with Dyna-Q's continuation value added
+ *   dyna-q            the same job with Dyna-Q's continuation value added
  *                     to r~ (opts->continuation = 1): the value of a coupon
- *                     is r~ plus gamma E[V(s')] learned from the log
+ *                     is r~ plus gamma E[V(s')] learned from the log. Not
+ *                     the default: it earns less than myopic so far
+ *                     (docs/readme/dynaq.md)
  *   truth-myopic      the coupon with the best true expected reward today
  *                     (the world's state, no look-ahead)
  *   oracle            one step of policy improvement over truth-myopic by

@@ -23,7 +23,7 @@ static void help(FILE *fp)
             "contact rate, the same customers on the same days with the same luck for\n"
             "every policy), the world answers, the log grows and offerq's nightly job is\n"
             "re-run on it every K days. Policies: no coupon, 5, 10, 20, random (logging),\n"
-            "myopic (the one-step plan over r~, today's default), offerq (r~ plus\n"
+            "myopic (the one-step plan over r~, offerq's default), dyna-q (r~ plus\n"
             "Dyna-Q's continuation value), truth-myopic and the rollout oracle\n"
             "(docs/readme/dynaq.md). Profit is the true net profit over the H days.\n\n"
             "Options:\n"
