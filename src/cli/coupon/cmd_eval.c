@@ -36,7 +36,8 @@ static void help(FILE *fp)
             "  --quiet        no progress on stderr\n\n"
             "Example:\n  offerq run --log example/log.csv --out-dir example/run\n"
             "  offerq eval --log example/log.csv --run example/run --json example/run/eval.json\n"
-            "  offerq eval --log example/log.csv --horizon 30 --refit-every 7\n");
+            "  offerq gen --customers 2000 --quiet --out example/small.csv\n"
+            "  offerq eval --log example/small.csv --horizon 14 --refit-every 7\n");
 }
 
 int cmd_eval(int argc, char **argv)
