@@ -31,6 +31,8 @@ static void help(FILE *fp)
             "  --refit-every K  re-run the nightly job every K days (default 1)\n"
             "  --rollouts R     the oracle's simulated futures per coupon (default 32)\n"
             "  --seed S         the nightly job's seed in the closed loop (default 1)\n"
+            "  --no-job         closed loop without the nightly job's policies (myopic,\n"
+            "                   dyna-q): the fixed, random and truth policies only, fast\n"
             "  --truth FILE   truth file (default: the log's sidecar)\n"
             "  --json FILE    also write the results as JSON\n"
             "  --quiet        no progress on stderr\n\n"
@@ -42,7 +44,18 @@ static void help(FILE *fp)
 
 int cmd_eval(int argc, char **argv)
 {
-    enum { O_LOG = 256, O_RUN, O_TRUTH, O_JSON, O_QUIET, O_HORIZON, O_REFIT, O_ROLL, O_SEED };
+    enum {
+        O_LOG = 256,
+        O_RUN,
+        O_TRUTH,
+        O_JSON,
+        O_QUIET,
+        O_HORIZON,
+        O_REFIT,
+        O_ROLL,
+        O_SEED,
+        O_NOJOB
+    };
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},
                                          {"log", required_argument, 0, O_LOG},
                                          {"run", required_argument, 0, O_RUN},
@@ -53,6 +66,7 @@ int cmd_eval(int argc, char **argv)
                                          {"refit-every", required_argument, 0, O_REFIT},
                                          {"rollouts", required_argument, 0, O_ROLL},
                                          {"seed", required_argument, 0, O_SEED},
+                                         {"no-job", no_argument, 0, O_NOJOB},
                                          {0, 0, 0, 0}};
     const char *log = NULL, *run = NULL, *truth = NULL, *json = NULL;
     int quiet = 0, c;
@@ -93,6 +107,9 @@ int cmd_eval(int argc, char **argv)
         case O_ROLL:
             if (cli_long("eval", "--rollouts", optarg, 1, 100000, &lv)) return 2;
             lo.rollouts = (int)lv;
+            break;
+        case O_NOJOB:
+            lo.skip_job = 1;
             break;
         case O_SEED:
             if (cli_u64("eval", "--seed", optarg, &lo.job.dq.seed)) return 2;
