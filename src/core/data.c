@@ -265,6 +265,52 @@ long oq_dict_find(const oq_dict *d, const char *s)
     return -1;
 }
 
+/* qsort of names with their old ids, by name. */
+typedef struct named_id {
+    const char *name;
+    uint32_t id;
+} named_id;
+
+static int cmp_named(const void *a, const void *b)
+{
+    return strcmp(((const named_id *)a)->name, ((const named_id *)b)->name);
+}
+
+int oq_dict_sort_from(oq_dict *d, uint32_t from, uint32_t *remap)
+{
+    uint32_t n = d->n, k = n > from ? n - from : 0;
+    for (uint32_t i = 0; i < n; i++)
+        remap[i] = i;
+    if (k < 2) return 0;
+    named_id *v = malloc(k * sizeof *v);
+    char **names = malloc(k * sizeof *names);
+    if (!v || !names) {
+        free(v);
+        free(names);
+        return OQ_ENOMEM;
+    }
+    for (uint32_t i = 0; i < k; i++)
+        v[i] = (named_id){d->names[from + i], from + i};
+    qsort(v, k, sizeof *v, cmp_named);
+    for (uint32_t i = 0; i < k; i++) {
+        names[i] = (char *)v[i].name;
+        remap[v[i].id] = from + i;
+    }
+    memcpy(d->names + from, names, k * sizeof *names);
+    /* Rebuild the hash slots for the new ids. */
+    memset(d->slots, 0, d->nslots * sizeof *d->slots);
+    for (uint32_t i = 0; i < n; i++) {
+        size_t len = strlen(d->names[i]);
+        uint32_t h = hash_str(d->names[i], len) & (d->nslots - 1);
+        while (d->slots[h])
+            h = (h + 1) & (d->nslots - 1);
+        d->slots[h] = i + 1;
+    }
+    free(v);
+    free(names);
+    return 0;
+}
+
 void oq_dict_clear(oq_dict *d)
 {
     for (uint32_t i = 0; i < d->n; i++)
@@ -403,6 +449,91 @@ static int log_row(void *ctx, char **f, const size_t *lens, size_t n, long line,
     return 0;
 }
 
+/* A row's sort key: (user, day), then its place in the file. */
+typedef struct canon_key {
+    int64_t user;
+    int32_t day;
+    uint32_t row;
+} canon_key;
+
+static int cmp_canon(const void *a, const void *b)
+{
+    const canon_key *x = a, *y = b;
+    if (x->user != y->user) return x->user < y->user ? -1 : 1;
+    if (x->day != y->day) return x->day < y->day ? -1 : 1;
+    return (x->row > y->row) - (x->row < y->row);
+}
+
+/* Reorder the n elements of size sz at col by idx (new i = old idx[i]). */
+static int permute(void *col, size_t sz, const canon_key *idx, size_t n)
+{
+    unsigned char *tmp = malloc(n * sz), *c = col;
+    if (!tmp) return OQ_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        memcpy(tmp + i * sz, c + (size_t)idx[i].row * sz, sz);
+    memcpy(c, tmp, n * sz);
+    free(tmp);
+    return 0;
+}
+
+static int duplicate_rows(const char *name, const oq_log *l, size_t a, size_t b, oq_error *err)
+{
+    char date[11];
+    oq_date_format(l->day[a], date);
+    /* Data row k is on line k + 2 when no quoted field spans lines. */
+    return oq_error_set(err, OQ_EPARSE, name, (long)(a > b ? a : b) + 2, 0,
+                        "two rows for user_id %lld on %s (lines %zu and %zu): a customer has "
+                        "at most one snapshot a day; remove or merge one",
+                        (long long)l->user_id[a], date, (a < b ? a : b) + 2, (a > b ? a : b) + 2);
+}
+
+/* Make the log depend on its content only, not on the order of its rows
+ * (issue 21 item 11): category ids by sorted name, rows by (user, day), and
+ * two rows of one customer on one day refused, as `db load` refuses them. */
+int oq_log_canonical(oq_log *l, const char *name, oq_error *err)
+{
+    uint32_t *remap = malloc((l->cats.n ? l->cats.n : 1) * sizeof *remap);
+    if (!remap || oq_dict_sort_from(&l->cats, 0, remap)) {
+        free(remap);
+        return oq_error_oom(err, name, NULL);
+    }
+    for (size_t i = 0; i < l->n; i++)
+        l->category[i] = (uint16_t)remap[l->category[i]];
+    free(remap);
+    size_t unsorted = 0;
+    for (size_t i = 1; i < l->n; i++) {
+        if (l->user_id[i] == l->user_id[i - 1] && l->day[i] == l->day[i - 1])
+            return duplicate_rows(name, l, i - 1, i, err);
+        unsorted |= l->user_id[i] < l->user_id[i - 1] ||
+                    (l->user_id[i] == l->user_id[i - 1] && l->day[i] < l->day[i - 1]);
+    }
+    if (!unsorted) return 0;
+    if (l->n > UINT32_MAX)
+        return oq_error_set(err, OQ_ELIMIT, name, 0, 0, "more than %u rows", UINT32_MAX);
+    canon_key *k = malloc(l->n * sizeof *k);
+    if (!k) return oq_error_oom(err, name, NULL);
+    for (size_t i = 0; i < l->n; i++)
+        k[i] = (canon_key){l->user_id[i], l->day[i], (uint32_t)i};
+    qsort(k, l->n, sizeof *k, cmp_canon);
+    int rc = 0;
+    for (size_t i = 1; !rc && i < l->n; i++)
+        if (k[i].user == k[i - 1].user && k[i].day == k[i - 1].day)
+            rc = duplicate_rows(name, l, k[i - 1].row, k[i].row, err);
+    if (!rc && (permute(l->user_id, sizeof *l->user_id, k, l->n) ||
+                permute(l->day, sizeof *l->day, k, l->n) ||
+                permute(l->days_since, sizeof *l->days_since, k, l->n) ||
+                permute(l->purchases_30d, sizeof *l->purchases_30d, k, l->n) ||
+                permute(l->aov, sizeof *l->aov, k, l->n) ||
+                permute(l->category, sizeof *l->category, k, l->n) ||
+                permute(l->budget, sizeof *l->budget, k, l->n) ||
+                permute(l->coupon, sizeof *l->coupon, k, l->n) ||
+                permute(l->order, sizeof *l->order, k, l->n) ||
+                permute(l->profit, sizeof *l->profit, k, l->n)))
+        rc = oq_error_oom(err, name, NULL);
+    free(k);
+    return rc;
+}
+
 static int log_finish(log_ctx *c, int rc, const char *data, size_t len, oq_log **out, oq_error *err)
 {
     if (!rc && !c->header_done)
@@ -410,6 +541,7 @@ static int log_finish(log_ctx *c, int rc, const char *data, size_t len, oq_log *
     if (!rc) /* tomorrow is the day after the last: one mistyped year moves it */
         rc = oq_date_horizon_check(c->log->day, c->log->n, NULL, c->name, data, len,
                                    c->map[C_DATE] + 1, err);
+    if (!rc) rc = oq_log_canonical(c->log, c->name, err);
     if (rc) {
         oq_log_free(c->log);
         return rc;
@@ -652,6 +784,7 @@ static int ev_run(const char *name, const char *path, const char *data, size_t l
 {
     *out = NULL;
     ev_ctx c = {.base = {.name = name}, .cats = cats};
+    uint32_t known = cats->n; /* names met before this file keep their ids */
     if (!(c.ev = calloc(1, sizeof *c.ev))) return oq_error_oom(err, name, NULL);
     int rc = path ? oq_csv_read(path, NULL, ev_row, &c, err)
                   : oq_csv_read_mem(name, data, len, NULL, ev_row, &c, err);
@@ -660,6 +793,18 @@ static int ev_run(const char *name, const char *path, const char *data, size_t l
     if (!rc)
         rc = oq_date_horizon_check(c.ev->day, c.ev->n, NULL, name, data, len, c.map[E_DATE] + 1,
                                    err);
+    if (!rc && cats->n > known + 1) {
+        /* Names new in this file get ids by sorted name, not by first
+         * appearance, so the file's row order does not matter. */
+        uint32_t *remap = malloc(cats->n * sizeof *remap);
+        if (!remap || oq_dict_sort_from(cats, known, remap)) {
+            rc = oq_error_oom(err, name, NULL);
+        } else {
+            for (size_t i = 0; i < c.ev->n; i++)
+                c.ev->category[i] = (uint16_t)remap[c.ev->category[i]];
+        }
+        free(remap);
+    }
     if (rc) {
         oq_events_free(c.ev);
         return rc;

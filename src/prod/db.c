@@ -434,6 +434,8 @@ int oq_db_read_log(const char *url, oq_log **out, oq_error *err)
             rc = pg_fail(err, c, res, "reading customer_log");
         PQclear(res);
     }
+    /* The same category ids and row order as the CSV reader gives. */
+    if (!rc) rc = oq_log_canonical(l, "customer_log", err);
     if (rc) goto cleanup;
     *out = l;
     l = NULL;

@@ -113,4 +113,26 @@ expect 2 "$pat" "$B" gen --customers 10 --quiet --out "$T/link.json"
 [ -L "$T/link.json" ] && [ "$(cat "$T/target.json")" = keep ] || fail "link or target changed"
 cd - >/dev/null
 
+# Item 11: results depend on the content only. A log, events and orders
+# whose rows are shuffled (categories then first met in another order) give
+# the same list and Q table; two rows of one customer on one day are refused
+# by every reader of the log, naming both lines.
+mkdir -p "$T/o" "$T/s"
+"$B" gen --customers 300 --snapshots 5 --seed 9 --quiet --out "$T/o/log.csv" 2>/dev/null
+for f in log.csv log.events.csv log.orders.csv; do
+    { head -1 "$T/o/$f"; tail -n +2 "$T/o/$f" | shuf --random-source=<(yes 9); } >"$T/s/$f"
+done
+cp "$T/o/log.truth.json" "$T/s/"
+cmp -s "$T/o/log.csv" "$T/s/log.csv" && fail "the shuffle did nothing"
+"$B" run --log "$T/o/log.csv" --out-dir "$T/o/run" --seed 3 --quiet 2>/dev/null
+"$B" run --log "$T/s/log.csv" --out-dir "$T/s/run" --seed 3 --quiet 2>/dev/null
+for f in recommendations.csv qtable.ofq; do
+    cmp -s "$T/o/run/$f" "$T/s/run/$f" || fail "shuffled rows changed $f"
+done
+{ head -6 "$T/o/log.csv"; sed -n 3p "$T/o/log.csv"; } >"$T/dup.csv"
+pat="dup.csv:7: two rows for user_id 1 on .* \\(lines 3 and 7\\)"
+expect 1 "$pat" "$B" summary "$T/dup.csv"
+expect 1 "$pat" "$B" run --log "$T/dup.csv" --out-dir "$T/duprun" --quiet
+[ ! -e "$T/duprun" ] || fail "a refused log left a run"
+
 echo "cli_input: ok"

@@ -73,7 +73,7 @@ count() { "$BIN" db status --pg "$PG_URL" | awk -v t="$1" '$1 == t {print $2}'; 
 { head -8 "$T/log.csv"; sed -n 3p "$T/log.csv"; } > "$T/dup.csv"
 out=$("$BIN" db load --pg "$PG_URL" "$T/dup.csv" 2>&1); rc=$?
 check "in-file duplicate fails with 1" test $rc -eq 1
-check "duplicate reported at dup.csv:9" grep -q "dup.csv:9: row refused" <<< "$out"
+check "duplicate reported at dup.csv:9" grep -q "dup.csv:9: two rows for user_id" <<< "$out"
 check "nothing committed after the duplicate" test "$(count customer_log)" = 0
 # A bad field: caught by the reader before anything is sent.
 { head -50 "$T/log.csv"; echo "9999,2025-01-05,3,2,45.50,baby,1.5,10,1,30.25"; } > "$T/bad.csv"

@@ -21,9 +21,8 @@ python3 - "$T" "$port" <<'PY' || fail "/v1/profit vs predict"
 import csv, json, sys, urllib.request
 T, port = sys.argv[1], sys.argv[2]
 rows = list(csv.DictReader(open(T + "/log.csv")))
-cats = {}
-for r in rows:
-    cats.setdefault(r["category"], len(cats))
+# Category ids follow the sorted names (the log reader's canonical order).
+cats = {c: i for i, c in enumerate(sorted({r["category"] for r in rows}))}
 pred = {(p["user_id"], p["snapshot_date"], p["coupon"]): float(p["predicted_reward"])
         for p in csv.DictReader(open(T + "/pred.csv"))}
 by_user = {}

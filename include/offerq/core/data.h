@@ -56,6 +56,10 @@ int oq_dict_intern(oq_dict *d, const char *s, size_t len, uint32_t *id) OQ_WUR;
 long oq_dict_find(const oq_dict *d, const char *s);
 /* Frees the contents (not d itself); d is left empty and reusable. */
 void oq_dict_clear(oq_dict *d);
+/* Sort the names with ids >= from by strcmp, so that ids follow the names,
+ * not the order they were met in; remap (d->n) receives every old id's new
+ * one (identity below from). OQ_ENOMEM leaves d as it was. */
+int oq_dict_sort_from(oq_dict *d, uint32_t from, uint32_t *remap) OQ_WUR;
 
 /* ---- the customer log ----------------------------------------------------- */
 
@@ -86,6 +90,13 @@ int oq_log_read(const char *path, oq_log **out, oq_error *err) OQ_WUR;
 int oq_log_read_mem(const char *name, const char *data, size_t len, oq_log **out,
                     oq_error *err) OQ_WUR;
 void oq_log_free(oq_log *log);
+/* Make a log depend on its content only, not on the order of its rows:
+ * category ids follow the sorted names, rows are sorted by (user_id, day),
+ * and two rows of one customer on one day are OQ_EPARSE naming both lines
+ * (counted as data row + 1, exact when no quoted field spans lines). The
+ * readers call it; a writer that fills a log row by row (a database) calls
+ * it when done. name is used in messages. OQ_ENOMEM, OQ_ELIMIT. */
+int oq_log_canonical(oq_log *log, const char *name, oq_error *err) OQ_WUR;
 /* Grow every column of log to hold at least n rows (for writers that fill a
  * log row by row, e.g. from a database). OQ_ENOMEM leaves log as it was. */
 int oq_log_reserve(oq_log *log, size_t n) OQ_WUR;
