@@ -92,7 +92,7 @@ void oq_btyd_fd_hessian(int k, const double *p, double (*f)(const double *p, voi
     double q[4] = {0}, h[4] = {0};
     for (int i = 0; i < k; i++) {
         q[i] = p[i];
-        h[i] = p[i] != 0 ? 1e-4 * fabs(p[i]) : 1e-4;
+        h[i] = p[i] != 0 ? 5e-4 * fabs(p[i]) : 5e-4;
     }
     double f0 = f(q, ctx);
     for (int i = 0; i < k; i++) {
