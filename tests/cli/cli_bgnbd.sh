@@ -106,4 +106,28 @@ set +e
 "$B" bgnbd score --params "$T/p.json" --p-n 2 --summary "$D/cdnow_summary.csv" --out "$T/x.csv" 2>/dev/null; rc=$?
 set -e
 [ $rc -eq 2 ] || fail "--p-n with paretonbd rc $rc"
+# A summary CSV with monetary_value and a declared unit gives the same CLV as the
+# transactions; without a unit the CLV is refused.
+python3 - "$T/clv.csv" "$T/sm.csv" <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+with open(sys.argv[2], "w") as f:
+    f.write("id,frequency,recency,T,monetary_value\n")
+    for r in rows:
+        f.write("%s,%s,%s,%s,%s\n" % (r["id"], r["frequency"], r["recency"], r["T"], r["monetary_value"]))
+PY
+"$B" bgnbd fit --summary "$T/sm.csv" --unit weeks --quiet --out "$T/cw.json"
+grep -q '"time_unit": "weeks"' "$T/cw.json" || fail "--unit with --summary"
+"$B" bgnbd score --params "$T/c.json" --unit weeks --spend "$T/gg.json" --t 39 \
+    --summary "$T/sm.csv" --quiet --out "$T/clv2.csv"
+python3 - "$T/clv.csv" "$T/clv2.csv" <<'PY' || fail "CLV from a summary"
+import csv, sys
+a, b = (list(csv.DictReader(open(f))) for f in sys.argv[1:3])
+assert len(a) == len(b) == 2357
+assert all(abs(float(x["clv"]) - float(y["clv"])) <= 1e-6 * (1 + float(x["clv"])) for x, y in zip(a, b))
+PY
+set +e
+"$B" bgnbd score --params "$T/p.json" --spend "$T/gg.json" --summary "$T/sm.csv" --out "$T/x.csv" 2>"$T/err"; rc=$?
+set -e
+[ $rc -eq 2 ] && grep -q "needs the time unit" "$T/err" || fail "CLV without a unit"
 echo "cli_bgnbd: ok"

@@ -33,8 +33,9 @@ static void help(FILE *fp)
         "  --transactions FILE customer, date[, ...] per line, comma or blank separated,\n"
         "                      dates YYYYMMDD or YYYY-MM-DD (e.g. CDNOW's files)\n"
         "  --summary CSV       id,frequency,recency,T[,frequency_holdout,duration_holdout]\n"
-        "Summary options (not with --summary):\n"
-        "  --unit days|weeks   time unit (default days; score: the unit of the params file)\n"
+        "Summary options (all but --unit: not with --summary):\n"
+        "  --unit days|weeks   time unit (default days; score: the unit of the params file;\n"
+        "                      with --summary: the unit its times are in)\n"
         "  --calibration-end D last calibration day YYYY-MM-DD (default: the last purchase)\n"
         "  --observation-end D last holdout day; adds a holdout period (score reports it)\n"
         "  --id-column N       field of the customer id in --transactions (default 1)\n"
@@ -96,8 +97,9 @@ static int load_summary(const char *cmd, const args *a, double unit_days, oq_bgn
         return cli_usage_error(cmd,
                                "give exactly one of --log, --orders, --transactions, --summary");
     if (a->summary) {
-        if (a->cal != OQ_BGNBD_NO_DATE || a->obs != OQ_BGNBD_NO_DATE || a->unit)
-            return cli_usage_error(cmd, "--unit and the period ends do not apply to --summary");
+        /* --unit only declares the summary's unit (its times are already in it) */
+        if (a->cal != OQ_BGNBD_NO_DATE || a->obs != OQ_BGNBD_NO_DATE)
+            return cli_usage_error(cmd, "the period ends do not apply to --summary");
         if (a->value_col)
             return cli_usage_error(cmd, "--value-column does not apply to --summary (its "
                                         "monetary_value column holds the values)");
@@ -380,7 +382,7 @@ static int do_fit(int argc, char **argv)
         return cli_usage_error(cmd, "--params, --plot, --t, --spend and --p-n belong to 'bgnbd "
                                     "score'");
     double unit = a.unit && !strcmp(a.unit, "weeks") ? 7 : 1;
-    if (a.summary) unit = 0; /* the summary's unit is not known */
+    if (a.summary && !a.unit) unit = 0; /* the summary's unit is not known */
     oq_bgnbd_summary *s = NULL;
     if ((rc = load_summary(cmd, &a, unit, &s)) || !s) return rc ? rc : 1;
     oq_error err = {0};
@@ -448,6 +450,11 @@ static int do_score(int argc, char **argv)
     if (a.unit && punit > 0 && unit != punit)
         return cli_usage_error(cmd, "--unit %s differs from the unit of %s (%g days)", a.unit,
                                a.params, punit);
+    if (a.spend && !a.unit && !(punit > 0))
+        return cli_usage_error(cmd,
+                               "the CLV needs the time unit (months are 30 days or 4.345 "
+                               "weeks) and %s does not say it: pass --unit days or --unit weeks",
+                               a.params);
     oq_bgnbd_summary *s = NULL;
     if ((rc = load_summary(cmd, &a, unit, &s)) || !s) return rc ? rc : 1;
     if (a.plot && !s->x_holdout) {
@@ -521,11 +528,11 @@ static int do_score(int argc, char **argv)
         goto cleanup;
     }
     if (!a.quiet) fprintf(stderr, "offerq bgnbd: wrote %s (%zu customers)\n", a.out, s->n);
-    if (s->x_holdout && !is_bg && !a.quiet) {
+    if (s->x_holdout && per_t && !is_bg && !a.quiet) {
         double act = 0, pred = 0;
         for (size_t i = 0; i < s->n; i++) {
             act += s->x_holdout[i];
-            pred += per_t ? ex[i] : NAN;
+            pred += ex[i];
         }
         fprintf(stderr, "total holdout purchases: actual %.1f, predicted (%s) %.1f\n", act,
                 oq_btyd_kind_name(m.kind), pred);
