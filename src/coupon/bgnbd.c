@@ -4,6 +4,8 @@
  * cannot overflow). See include/offerq/coupon/bgnbd.h. */
 #include "util/json.h"
 #include "offerq/coupon/bgnbd.h"
+#include "offerq/coupon/btyd.h"
+#include "bgnbd_int.h"
 #include "offerq/core/io.h"
 #include "offerq/core/rng.h"
 
@@ -839,6 +841,13 @@ int oq_bgnbd_fit(const oq_bgnbd_data *d, const oq_bgnbd_fit_opts *opts, oq_bgnbd
     rep->method = any_nm ? "newton+bfgs2+nelder-mead" : any_bfgs ? "newton+bfgs2" : "newton";
     rep->n_customers = (size_t)llround(d->W);
     rep->n_groups = d->n_groups;
+    /* Standard errors from the analytic Hessian of the total LL (observed
+     * information) at the estimate; with a penalizer the estimate is not the
+     * LL's maximum and these describe the curvature there only. */
+    double H[16];
+    (void)oq_bgnbd_data_loglik(d, &rep->p, NULL, H);
+    const double est[4] = {rep->p.r, rep->p.alpha, rep->p.a, rep->p.b};
+    rep->se_ok = oq_btyd_stderr(4, est, H, rep->se, rep->ci_lo, rep->ci_hi) == 0;
     return 0;
 }
 
@@ -855,6 +864,11 @@ int oq_bgnbd_params_save(const char *path, const oq_bgnbd_fit_report *rep, doubl
         "n_groups", (json_int_t)rep->n_groups, "grad_norm", rep->grad_norm, "converged",
         rep->converged, "penalizer", penalizer, "time_unit", unit, "unit_days", unit_days, "method",
         rep->method ? rep->method : "", "starts", rep->starts, "starts_agree", rep->starts_agree);
+    static const char *const names[4] = {"r", "alpha", "a", "b"};
+    if (!root || oq_btyd_json_add_se(root, 4, names, rep->se, rep->ci_lo, rep->ci_hi, rep->se_ok)) {
+        json_decref(root);
+        return oq_error_oom(err, path, NULL);
+    }
     int rc = oq_json_write_atomic(path, root, err);
     json_decref(root);
     return rc;
@@ -928,7 +942,7 @@ int oq_bgnbd_p_alive_batch(const oq_bgnbd_params *p, const double *x, const doub
  * when it needs more than SERIES_MAX terms (z very close to 1) GSL's 2F1,
  * which transforms z -> 1-z there, takes over. */
 #define SERIES_MAX 20000
-static int one_minus_G(double r, double a, double b, double x, double z, double *out)
+int oq_bgnbd_one_minus_g(double r, double a, double b, double x, double z, double *out)
 {
     if (z <= 0) {
         *out = 0;
@@ -983,7 +997,7 @@ int oq_bgnbd_expected(const oq_bgnbd_params *p, double t, double x, double tx, d
     *out = NAN;
     if (!(t >= 0) || !isfinite(t)) return OQ_EINVAL;
     double omg;
-    int rc = one_minus_G(p->r, p->a, p->b, x, t / (p->alpha + T + t), &omg);
+    int rc = oq_bgnbd_one_minus_g(p->r, p->a, p->b, x, t / (p->alpha + T + t), &omg);
     if (rc) return rc;
     double e = (p->a + p->b + x - 1) / (p->a - 1) * omg * oq_bgnbd_p_alive(p, x, tx, T);
     if (!isfinite(e) || e < 0) return OQ_ENUM; /* never a wrong number: *out stays NaN */

@@ -24,6 +24,7 @@ void oq_bgnbd_tx_free(oq_bgnbd_tx *t)
     if (!t) return;
     free(t->user);
     free(t->day);
+    free(t->value);
     free(t);
 }
 
@@ -42,6 +43,23 @@ int oq_bgnbd_tx_push(oq_bgnbd_tx *t, int64_t user, int32_t day)
     t->user[t->n] = user;
     t->day[t->n] = day;
     t->n++;
+    return 0;
+}
+
+int oq_bgnbd_tx_push_value(oq_bgnbd_tx *t, int64_t user, int32_t day, double value)
+{
+    size_t cap0 = t->value ? t->cap : 0;
+    int rc = oq_bgnbd_tx_push(t, user, day);
+    if (rc) return rc;
+    if (!t->value || t->cap != cap0) {
+        double *v = realloc(t->value, t->cap * sizeof *v);
+        if (!v) {
+            t->n--;
+            return OQ_ENOMEM;
+        }
+        t->value = v;
+    }
+    t->value[t->n - 1] = value;
     return 0;
 }
 
@@ -118,12 +136,21 @@ static int split_line(char *line, char delim, char **f, size_t *lens, long *cols
 int oq_bgnbd_tx_read(const char *path, int id_column, int date_column, oq_bgnbd_tx **out,
                      oq_error *err)
 {
+    return oq_bgnbd_tx_read_value(path, id_column, date_column, 0, out, err);
+}
+
+int oq_bgnbd_tx_read_value(const char *path, int id_column, int date_column, int value_column,
+                           oq_bgnbd_tx **out, oq_error *err)
+{
     *out = NULL;
     if (id_column < 1 || id_column > TX_MAX_FIELDS || date_column < 0 ||
-        date_column > TX_MAX_FIELDS || date_column == id_column)
+        date_column > TX_MAX_FIELDS || date_column == id_column || value_column < 0 ||
+        value_column > TX_MAX_FIELDS ||
+        (value_column && (value_column == id_column || value_column == date_column)))
         return oq_error_set(err, OQ_EINVAL, path, 0, 0,
-                            "id column %d / date column %d out of range or equal", id_column,
-                            date_column);
+                            "id column %d / date column %d / value column %d out of range or "
+                            "equal",
+                            id_column, date_column, value_column);
     int rc = 0;
     char *line = NULL;
     size_t cap = 0, ncap = 0;
@@ -209,7 +236,18 @@ int oq_bgnbd_tx_read(const char *path, int id_column, int date_column, oq_bgnbd_
             lines = nl;
         }
         lines[t->n] = lineno;
-        if (oq_bgnbd_tx_push(t, uid, day)) {
+        double val = 0;
+        if (value_column) {
+            int vc = value_column - 1;
+            if (vc >= nf || oq_parse_f64(f[vc], lens[vc], &val) || !isfinite(val)) {
+                rc = oq_error_set(err, OQ_EPARSE, path, lineno, vc < nf ? cols[vc] : 0,
+                                  "field %d: got \"%.40s\", expected a purchase value (a number)",
+                                  value_column, vc < nf ? f[vc] : "");
+                goto cleanup;
+            }
+        }
+        if (value_column ? oq_bgnbd_tx_push_value(t, uid, day, val)
+                         : oq_bgnbd_tx_push(t, uid, day)) {
             rc = oq_error_oom(err, path, NULL);
             goto cleanup;
         }
@@ -245,10 +283,11 @@ void oq_bgnbd_summary_free(oq_bgnbd_summary *s)
     free(s->T);
     free(s->x_holdout);
     free(s->t_holdout);
+    free(s->monetary);
     free(s);
 }
 
-static oq_bgnbd_summary *summary_alloc(size_t n, int holdout)
+static oq_bgnbd_summary *summary_alloc(size_t n, int holdout, int money)
 {
     oq_bgnbd_summary *s = calloc(1, sizeof *s);
     if (!s) return NULL;
@@ -261,7 +300,9 @@ static oq_bgnbd_summary *summary_alloc(size_t n, int holdout)
         s->x_holdout = malloc(m * sizeof *s->x_holdout);
         s->t_holdout = malloc(m * sizeof *s->t_holdout);
     }
-    if (!s->id || !s->x || !s->tx || !s->T || (holdout && (!s->x_holdout || !s->t_holdout))) {
+    if (money) s->monetary = malloc(m * sizeof *s->monetary);
+    if (!s->id || !s->x || !s->tx || !s->T || (holdout && (!s->x_holdout || !s->t_holdout)) ||
+        (money && !s->monetary)) {
         oq_bgnbd_summary_free(s);
         return NULL;
     }
@@ -271,6 +312,7 @@ static oq_bgnbd_summary *summary_alloc(size_t n, int holdout)
 typedef struct txrow {
     int64_t user;
     int32_t day;
+    double v;
 } txrow;
 
 static int cmp_txrow(const void *a, const void *b)
@@ -307,7 +349,8 @@ int oq_bgnbd_summary_build(const oq_bgnbd_tx *tx, const oq_bgnbd_split *split,
     if (!rows) return oq_error_oom(err, NULL, NULL);
     size_t m = 0;
     for (size_t i = 0; i < tx->n; i++)
-        if (tx->day[i] <= (holdout ? obs : cal)) rows[m++] = (txrow){tx->user[i], tx->day[i]};
+        if (tx->day[i] <= (holdout ? obs : cal))
+            rows[m++] = (txrow){tx->user[i], tx->day[i], tx->value ? tx->value[i] : 0};
     qsort(rows, m, sizeof *rows, cmp_txrow);
     size_t ncust = 0;
     for (size_t i = 0; i < m; i++)
@@ -317,7 +360,7 @@ int oq_bgnbd_summary_build(const oq_bgnbd_tx *tx, const oq_bgnbd_split *split,
                           "no customer has a purchase on or before the calibration end");
         goto cleanup;
     }
-    if (!(s = summary_alloc(ncust, holdout))) {
+    if (!(s = summary_alloc(ncust, holdout, tx->value != NULL))) {
         rc = oq_error_oom(err, NULL, NULL);
         goto cleanup;
     }
@@ -331,7 +374,9 @@ int oq_bgnbd_summary_build(const oq_bgnbd_tx *tx, const oq_bgnbd_split *split,
         if (first <= cal) {
             long ncal = 0, nhold = 0;
             int32_t last = first;
+            double money = 0; /* calibration value after the first day (lifetimes) */
             for (size_t k = i; k < j; k++) {
+                if (rows[k].day <= cal && rows[k].day != first) money += rows[k].v;
                 if (k > i && rows[k].day == rows[k - 1].day) continue; /* same day: once */
                 if (rows[k].day <= cal) {
                     ncal++;
@@ -344,6 +389,7 @@ int oq_bgnbd_summary_build(const oq_bgnbd_tx *tx, const oq_bgnbd_split *split,
             s->x[c] = (double)(ncal - 1);
             s->tx[c] = (double)(last - first) / unit;
             s->T[c] = (double)(cal - first) / unit;
+            if (s->monetary) s->monetary[c] = ncal > 1 ? money / (double)(ncal - 1) : 0;
             if (holdout) {
                 s->x_holdout[c] = (double)nhold;
                 s->t_holdout[c] = (double)(obs - cal) / unit;
@@ -363,15 +409,18 @@ cleanup:
 
 /* ---- summary CSV ------------------------------------------------------------ */
 
-enum { S_ID, S_FREQ, S_REC, S_T, S_FH, S_DH, S_NCOL };
+enum { S_ID, S_FREQ, S_REC, S_T, S_FH, S_DH, S_MON, S_NCOL };
 /* lifetimes' names (frequency_cal, ...) are accepted too; other columns (the
  * p_alive, expected_purchases that `offerq bgnbd` adds) are ignored. The
  * first four are required, checked below: the reader names column 1 when
  * one is missing. */
-static const oq_csv_col s_cols[S_NCOL] = {
-    {"id", 0, "customer_id|user_id"}, {"frequency", 0, "frequency_cal"},
-    {"recency", 0, "recency_cal"},    {"T", 0, "T_cal"},
-    {"frequency_holdout", 0, NULL},   {"duration_holdout", 0, NULL}};
+static const oq_csv_col s_cols[S_NCOL] = {{"id", 0, "customer_id|user_id"},
+                                          {"frequency", 0, "frequency_cal"},
+                                          {"recency", 0, "recency_cal"},
+                                          {"T", 0, "T_cal"},
+                                          {"frequency_holdout", 0, NULL},
+                                          {"duration_holdout", 0, NULL},
+                                          {"monetary_value", 0, "monetary_value_cal"}};
 
 typedef struct sum_ctx {
     const char *name;
@@ -401,6 +450,7 @@ static int sum_reserve(sum_ctx *c)
         GROW(x_holdout);
         GROW(t_holdout);
     }
+    if (c->map[S_MON] >= 0) GROW(monetary);
 #undef GROW
     c->cap = cap;
     return 0;
@@ -477,6 +527,7 @@ static int sum_row(void *ctx, char **f, const size_t *lens, size_t n, long line,
         s->x_holdout[c->n] = v[S_FH];
         s->t_holdout[c->n] = v[S_DH];
     }
+    if (m[S_MON] >= 0) s->monetary[c->n] = v[S_MON];
     c->n++;
     s->n = c->n;
     return 0;

@@ -46,4 +46,88 @@ set +e
 "$B" bgnbd fit --summary "$T/bad.csv" --unit fortnights --out "$T/x.json" 2>/dev/null; rc=$?
 set -e
 [ $rc -eq 2 ] || fail "usage rc $rc"
+
+# Standard errors and log-scale intervals in the fit's JSON and on stderr.
+"$B" bgnbd fit --summary "$D/cdnow_summary.csv" --out "$T/c.json" 2>"$T/err"
+grep -q "std. error" "$T/err" || fail "printed standard errors"
+python3 - "$T/c.json" <<'PY' || fail "BG/NBD standard errors"
+import json, math, sys
+p = json.load(open(sys.argv[1]))
+assert p["ci95_scale"] == "log", p
+for k in ("r", "alpha", "a", "b"):
+    se, lo, hi = p["standard_errors"][k], p["ci95_lower"][k], p["ci95_upper"][k]
+    assert 0 < se < p[k] and lo < p[k] < hi, (k, se, lo, hi)
+    assert abs(math.log(hi / p[k]) - 1.959963984540054 * se / p[k]) < 1e-9, k
+    assert abs(lo * hi - p[k] ** 2) < 1e-9 * p[k] ** 2, k
+PY
+
+# The other models: lifetimes' key names, published CDNOW values.
+"$B" bgnbd fit --model paretonbd --summary "$D/cdnow_summary.csv" --quiet --out "$T/p.json"
+"$B" bgnbd fit --model mbgnbd --summary "$D/cdnow_summary.csv" --quiet --out "$T/m.json"
+"$B" bgnbd fit --model gammagamma --transactions "$D/cdnow_sample.txt" --id-column 2 \
+    --value-column 5 --unit weeks --calibration-end 1997-09-30 --quiet --out "$T/gg.json"
+python3 - "$T/p.json" "$T/m.json" "$T/gg.json" <<'PY' || fail "paretonbd / mbgnbd / gammagamma"
+import json, sys
+p, m, g = (json.load(open(f)) for f in sys.argv[1:4])
+assert p["model"] == "paretonbd" and m["model"] == "mbgnbd" and g["model"] == "gammagamma"
+pub = {"r": 0.55, "alpha": 10.58, "s": 0.61, "beta": 11.67}
+assert all(round(p[k], 2) == v for k, v in pub.items()), p
+assert abs(p["ll"] + 9595.0) < 0.05 and set(p["standard_errors"]) == set(pub), p
+assert all(round(g[k], 2) == v for k, v in {"p": 6.25, "q": 3.74, "v": 15.44}.items()), g
+assert g["n_customers"] == 946 and set(g["standard_errors"]) == {"p", "q", "v"}, g
+assert all(abs(m[k] - v) < 5e-4 for k, v in {"r": 0.525, "alpha": 6.183, "a": 0.891, "b": 1.614}.items()), m
+PY
+
+# Scores with the conditional P(n) and CLV; other models score too.
+"$B" bgnbd score --params "$T/c.json" --spend "$T/gg.json" --unit weeks --p-n 2 --t 39 \
+    --transactions "$D/cdnow_sample.txt" --id-column 2 --value-column 5 \
+    --calibration-end 1997-09-30 --quiet --out "$T/clv.csv"
+head -1 "$T/clv.csv" | grep -qx "id,frequency,recency,T,p_alive,expected_purchases,p_0,p_1,p_2,monetary_value,expected_average_profit,clv" || fail "clv header"
+python3 - "$T/clv.csv" <<'PY' || fail "clv rows"
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+assert len(rows) == 2357
+for r in rows:
+    ps = [float(r["p_%d" % n]) for n in range(3)]
+    assert all(0 <= v <= 1 for v in ps) and sum(ps) <= 1 + 1e-12, r
+    assert float(r["clv"]) >= 0 and float(r["expected_average_profit"]) > 0, r
+# the paper's customer 1 (x 2, t_x 30.43, T 38.86): more value than a one-off buyer
+one = next(r for r in rows if r["id"] == "1")
+assert float(one["clv"]) > 20, one
+PY
+"$B" bgnbd score --params "$T/p.json" --summary "$D/cdnow_summary.csv" --t 39 \
+    --quiet --out "$T/ps.csv"
+[ "$(wc -l <"$T/ps.csv")" -eq 2358 ] || fail "paretonbd scores"
+set +e
+"$B" bgnbd fit --model gammagamma --summary "$D/cdnow_summary.csv" --out "$T/x.json" 2>"$T/err"; rc=$?
+set -e
+[ $rc -eq 2 ] && grep -q "needs purchase values" "$T/err" || fail "gammagamma without values"
+set +e
+"$B" bgnbd score --params "$T/p.json" --p-n 2 --summary "$D/cdnow_summary.csv" --out "$T/x.csv" 2>/dev/null; rc=$?
+set -e
+[ $rc -eq 2 ] || fail "--p-n with paretonbd rc $rc"
+# A summary CSV with monetary_value and a declared unit gives the same CLV as the
+# transactions; without a unit the CLV is refused.
+python3 - "$T/clv.csv" "$T/sm.csv" <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+with open(sys.argv[2], "w") as f:
+    f.write("id,frequency,recency,T,monetary_value\n")
+    for r in rows:
+        f.write("%s,%s,%s,%s,%s\n" % (r["id"], r["frequency"], r["recency"], r["T"], r["monetary_value"]))
+PY
+"$B" bgnbd fit --summary "$T/sm.csv" --unit weeks --quiet --out "$T/cw.json"
+grep -q '"time_unit": "weeks"' "$T/cw.json" || fail "--unit with --summary"
+"$B" bgnbd score --params "$T/c.json" --unit weeks --spend "$T/gg.json" --t 39 \
+    --summary "$T/sm.csv" --quiet --out "$T/clv2.csv"
+python3 - "$T/clv.csv" "$T/clv2.csv" <<'PY' || fail "CLV from a summary"
+import csv, sys
+a, b = (list(csv.DictReader(open(f))) for f in sys.argv[1:3])
+assert len(a) == len(b) == 2357
+assert all(abs(float(x["clv"]) - float(y["clv"])) <= 1e-6 * (1 + float(x["clv"])) for x, y in zip(a, b))
+PY
+set +e
+"$B" bgnbd score --params "$T/p.json" --spend "$T/gg.json" --summary "$T/sm.csv" --out "$T/x.csv" 2>"$T/err"; rc=$?
+set -e
+[ $rc -eq 2 ] && grep -q "needs the time unit" "$T/err" || fail "CLV without a unit"
 echo "cli_bgnbd: ok"

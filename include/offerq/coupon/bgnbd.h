@@ -52,6 +52,10 @@ typedef struct oq_bgnbd_summary {
     double *T;         /* (n) age: end of calibration - first purchase */
     double *x_holdout; /* (n) purchases in the holdout period, or NULL */
     double *t_holdout; /* (n) length of the holdout period, or NULL */
+    double *monetary;  /* (n) lifetimes' monetary_value: mean value of the repeat
+                        * purchase days in the calibration period (values of one
+                        * day summed, the first day left out; 0 when x = 0), or
+                        * NULL when the input had no values */
     double unit_days;
 } oq_bgnbd_summary;
 
@@ -62,12 +66,16 @@ typedef struct oq_bgnbd_tx {
     size_t n, cap;
     int64_t *user; /* (n) */
     int32_t *day;  /* (n) */
+    double *value; /* (n) purchase value, or NULL (read without a value column) */
 } oq_bgnbd_tx;
 
 void oq_bgnbd_tx_free(oq_bgnbd_tx *t);
 
 /* Append one transaction (grows the arrays). OQ_ENOMEM on failure. */
 int oq_bgnbd_tx_push(oq_bgnbd_tx *t, int64_t user, int32_t day) OQ_WUR;
+/* Same with a value (t->value is kept for every row: use one of the two
+ * pushes for a whole oq_bgnbd_tx). */
+int oq_bgnbd_tx_push_value(oq_bgnbd_tx *t, int64_t user, int32_t day, double value) OQ_WUR;
 
 /* The order rows (order_placed = 1) of a customer log as transactions.
  * *out is the caller's (oq_bgnbd_tx_free). */
@@ -84,6 +92,12 @@ int oq_bgnbd_tx_from_log(const oq_log *log, oq_bgnbd_tx **out, oq_error *err) OQ
  * Errors name file:line:column. *out is the caller's (oq_bgnbd_tx_free). */
 int oq_bgnbd_tx_read(const char *path, int id_column, int date_column, oq_bgnbd_tx **out,
                      oq_error *err) OQ_WUR;
+/* Same, also reading the purchase value from field value_column (1-based,
+ * a number; 0 = none, as oq_bgnbd_tx_read) into (*out)->value, for the
+ * Gamma-Gamma spend model (CDNOW: field 4 of cdnow_master.txt, 5 of
+ * cdnow_sample.txt). */
+int oq_bgnbd_tx_read_value(const char *path, int id_column, int date_column, int value_column,
+                           oq_bgnbd_tx **out, oq_error *err) OQ_WUR;
 
 /* No date given: see oq_bgnbd_split. */
 #define OQ_BGNBD_NO_DATE INT32_MIN
@@ -107,7 +121,8 @@ int oq_bgnbd_summary_build(const oq_bgnbd_tx *tx, const oq_bgnbd_split *split,
                            oq_bgnbd_summary **out, oq_error *err) OQ_WUR;
 
 /* Read a summary CSV with a header naming at least id, frequency, recency, T
- * (lifetimes' names frequency_cal, recency_cal, T_cal are accepted too) and
+ * (lifetimes' names frequency_cal, recency_cal, T_cal are accepted too),
+ * optionally monetary_value (or monetary_value_cal; >= 0) and
  * optionally frequency_holdout, duration_holdout (both or neither). Every row
  * is checked: frequency a whole number >= 0, 0 <= recency <= T, T > 0,
  * recency = 0 when frequency = 0, holdout values >= 0; the first bad row stops
@@ -176,6 +191,13 @@ typedef struct oq_bgnbd_fit_report {
     const char *method; /* "newton", "newton+bfgs2" or "newton+bfgs2+nelder-mead" */
     size_t n_customers; /* sum of weights, as a count */
     size_t n_groups;
+    /* Standard errors of r, alpha, a, b from the observed information (the
+     * inverse of -Hessian of the total LL, analytic, at p; GSL Cholesky) and
+     * 95 % intervals on the log scale, where the fit works:
+     * [p / exp(1.96 se/p), p * exp(1.96 se/p)] (oq_btyd_stderr). se_ok = 0
+     * (and NaN) when -Hessian is not positive definite. */
+    double se[4], ci_lo[4], ci_hi[4];
+    int se_ok;
 } oq_bgnbd_fit_report;
 
 /* Fit by maximum likelihood. opts may be NULL. Returns 0 (also when not
@@ -185,7 +207,9 @@ int oq_bgnbd_fit(const oq_bgnbd_data *d, const oq_bgnbd_fit_opts *opts, oq_bgnbd
                  oq_error *err) OQ_WUR;
 
 /* Write the fit as JSON (r, alpha, a, b, ll, iterations, n_customers,
- * n_groups, grad_norm, converged, penalizer, time_unit, unit_days), atomically. */
+ * n_groups, grad_norm, converged, penalizer, time_unit, unit_days, and
+ * "standard_errors", "ci95_lower", "ci95_upper": objects keyed r, alpha, a, b
+ * (null when not available), "ci95_scale": "log"), atomically. */
 int oq_bgnbd_params_save(const char *path, const oq_bgnbd_fit_report *rep, double penalizer,
                          double unit_days, oq_error *err) OQ_WUR;
 /* Read r, alpha, a, b and unit_days (0 if absent) from such a file. */

@@ -1,7 +1,9 @@
-/* cmd_bgnbd.c - `offerq bgnbd fit|score`: the BG/NBD customer-alive model. */
+/* cmd_bgnbd.c - `offerq bgnbd fit|score`: BG/NBD and the other "buy till you
+ * die" models (MBG/NBD, Pareto/NBD, the Gamma-Gamma spend model, CLV). */
 #include "cli/cli.h"
 #include "offerq/coupon/alive.h"
 #include "offerq/coupon/bgnbd.h"
+#include "offerq/coupon/btyd.h"
 #include "offerq/core/data.h"
 #include "offerq/core/io.h"
 
@@ -21,7 +23,9 @@ static void help(FILE *fp)
         "       offerq bgnbd score --params params.json (--log | --orders | --transactions |\n"
         "                          --summary) [--t T] [--plot FILE.svg] --out scores.csv\n\n"
         "BG/NBD (Fader, Hardie & Lee 2005): fits (r, alpha, a, b) by maximum likelihood and\n"
-        "scores customers: P(alive) and expected repeat purchases in the next T.\n\n"
+        "scores customers: P(alive) and expected repeat purchases in the next T. Also\n"
+        "MBG/NBD, Pareto/NBD and the Gamma-Gamma spend model with CLV, as lifetimes has them.\n"
+        "The fit prints and saves standard errors and 95%% intervals (log scale).\n\n"
         "Data (one of):\n"
         "  --log LOG           a customer log; uses LOG's sidecar <stem>.orders.csv (every\n"
         "                      purchase) when it exists, else the log's order_placed = 1 rows\n"
@@ -29,15 +33,26 @@ static void help(FILE *fp)
         "  --transactions FILE customer, date[, ...] per line, comma or blank separated,\n"
         "                      dates YYYYMMDD or YYYY-MM-DD (e.g. CDNOW's files)\n"
         "  --summary CSV       id,frequency,recency,T[,frequency_holdout,duration_holdout]\n"
-        "Summary options (not with --summary):\n"
-        "  --unit days|weeks   time unit (default days; score: the unit of the params file)\n"
+        "Summary options (all but --unit: not with --summary):\n"
+        "  --unit days|weeks   time unit (default days; score: the unit of the params file;\n"
+        "                      with --summary: the unit its times are in)\n"
         "  --calibration-end D last calibration day YYYY-MM-DD (default: the last purchase)\n"
         "  --observation-end D last holdout day; adds a holdout period (score reports it)\n"
         "  --id-column N       field of the customer id in --transactions (default 1)\n"
         "  --date-column N     field of the date (default: first date after the id)\n"
+        "  --value-column N    field of the purchase value (for gammagamma and --spend;\n"
+        "                      CDNOW: 5 in cdnow_sample.txt); a summary CSV gives it as\n"
+        "                      monetary_value (mean value of the repeat purchase days)\n"
         "Fit options:\n"
+        "  --model M           bgnbd (default), mbgnbd, paretonbd or gammagamma (spend per\n"
+        "                      transaction of customers with repeat purchases)\n"
         "  --penalizer X       L2 penalizer, same objective as lifetimes' penalizer_coef (0)\n"
-        "Score options:\n"
+        "Score options (the model is the one of --params):\n"
+        "  --p-n N             BG/NBD: columns p_0..p_N, P(n purchases in (T, T+t] | history)\n"
+        "  --spend GG.json     a gammagamma fit: columns expected_average_profit and clv\n"
+        "                      (needs purchase values)\n"
+        "  --months M          CLV horizon in months (default 12)\n"
+        "  --discount-rate D   monthly discount rate of the CLV (default 0.01)\n"
         "  --t T               horizon of expected purchases, in the unit (default: the\n"
         "                      holdout length when there is one, else 30 days)\n"
         "  --plot FILE.svg     calibration/holdout chart (needs a holdout)\n"
@@ -48,6 +63,16 @@ static void help(FILE *fp)
         "../shared/data/cdnow_sample.txt \\\n"
         "      --id-column 2 --calibration-end 1997-09-30 --observation-end 1998-06-30 \\\n"
         "      --plot example/holdout.svg --out example/scores.csv\n"
+        "  offerq bgnbd fit --model paretonbd --summary ../shared/data/cdnow_summary.csv "
+        "--out example/pnbd.json\n"
+        "  offerq bgnbd fit --model gammagamma --transactions ../shared/data/cdnow_sample.txt "
+        "\\\n"
+        "      --id-column 2 --value-column 5 --unit weeks --calibration-end 1997-09-30 --out "
+        "example/gg.json\n"
+        "  offerq bgnbd score --params example/cdnow.json --spend example/gg.json --unit weeks "
+        "--p-n 3 --t 39 \\\n"
+        "      --transactions ../shared/data/cdnow_sample.txt --id-column 2 --value-column 5 \\\n"
+        "      --calibration-end 1997-09-30 --out example/clv.csv\n"
         "  offerq gen --contact-effect 0 --out example/ce0/log.csv && offerq bgnbd fit --log "
         "example/ce0/log.csv "
         "--out example/ce0/bgnbd.json\n");
@@ -55,10 +80,10 @@ static void help(FILE *fp)
 
 typedef struct args {
     const char *log, *orders, *transactions, *summary, *out, *params, *plot;
-    const char *unit;
+    const char *unit, *model, *spend;
     int32_t cal, obs;
-    long id_col, date_col;
-    double penalizer, t;
+    long id_col, date_col, value_col, pn, months;
+    double penalizer, t, discount;
     int have_t, quiet;
 } args;
 
@@ -72,8 +97,12 @@ static int load_summary(const char *cmd, const args *a, double unit_days, oq_bgn
         return cli_usage_error(cmd,
                                "give exactly one of --log, --orders, --transactions, --summary");
     if (a->summary) {
-        if (a->cal != OQ_BGNBD_NO_DATE || a->obs != OQ_BGNBD_NO_DATE || a->unit)
-            return cli_usage_error(cmd, "--unit and the period ends do not apply to --summary");
+        /* --unit only declares the summary's unit (its times are already in it) */
+        if (a->cal != OQ_BGNBD_NO_DATE || a->obs != OQ_BGNBD_NO_DATE)
+            return cli_usage_error(cmd, "the period ends do not apply to --summary");
+        if (a->value_col)
+            return cli_usage_error(cmd, "--value-column does not apply to --summary (its "
+                                        "monetary_value column holds the values)");
         if (oq_bgnbd_summary_read(a->summary, out, &err))
             return cli_fail(&err, "fix the row above and run again");
         (*out)->unit_days = unit_days;
@@ -89,8 +118,9 @@ static int load_summary(const char *cmd, const args *a, double unit_days, oq_bgn
         if (!a->quiet) fprintf(stderr, "offerq bgnbd: purchases from %s\n", file);
         /* an orders file (--orders, the log's sidecar) is checked whole, as
          * `offerq run` reads its values too (alive.h) */
-        int rc = file == a->transactions || a->id_col != 1 || a->date_col != 0
-                     ? oq_bgnbd_tx_read(file, (int)a->id_col, (int)a->date_col, &tx, &err)
+        int rc = file == a->transactions || a->id_col != 1 || a->date_col != 0 || a->value_col
+                     ? oq_bgnbd_tx_read_value(file, (int)a->id_col, (int)a->date_col,
+                                              (int)a->value_col, &tx, &err)
                      : oq_alive_tx_read(file, &tx, &err);
         if (rc) return cli_fail(&err, "fix the line above and run again");
     } else {
@@ -137,7 +167,13 @@ static int parse_args(const char *cmd, int argc, char **argv, args *a)
         O_DC,
         O_PEN,
         O_T,
-        O_QUIET
+        O_QUIET,
+        O_MODEL,
+        O_VC,
+        O_PN,
+        O_SPEND,
+        O_MONTHS,
+        O_DISC
     };
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},
                                          {"log", required_argument, 0, O_LOG},
@@ -155,10 +191,19 @@ static int parse_args(const char *cmd, int argc, char **argv, args *a)
                                          {"penalizer", required_argument, 0, O_PEN},
                                          {"t", required_argument, 0, O_T},
                                          {"quiet", no_argument, 0, O_QUIET},
+                                         {"model", required_argument, 0, O_MODEL},
+                                         {"value-column", required_argument, 0, O_VC},
+                                         {"p-n", required_argument, 0, O_PN},
+                                         {"spend", required_argument, 0, O_SPEND},
+                                         {"months", required_argument, 0, O_MONTHS},
+                                         {"discount-rate", required_argument, 0, O_DISC},
                                          {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
     a->cal = a->obs = OQ_BGNBD_NO_DATE;
     a->id_col = 1;
+    a->pn = -1;
+    a->months = 12;
+    a->discount = 0.01;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -220,6 +265,30 @@ static int parse_args(const char *cmd, int argc, char **argv, args *a)
         case O_QUIET:
             a->quiet = 1;
             break;
+        case O_MODEL:
+            if (oq_btyd_kind_parse(optarg) < 0 && strcmp(optarg, "gammagamma") != 0) {
+                cli_usage_error(cmd,
+                                "--model expects bgnbd, mbgnbd, paretonbd or gammagamma, got '%s'",
+                                optarg);
+                return -1;
+            }
+            a->model = optarg;
+            break;
+        case O_VC:
+            if (cli_long(cmd, "--value-column", optarg, 1, 64, &a->value_col)) return -1;
+            break;
+        case O_PN:
+            if (cli_long(cmd, "--p-n", optarg, 0, 1000, &a->pn)) return -1;
+            break;
+        case O_SPEND:
+            a->spend = optarg;
+            break;
+        case O_MONTHS:
+            if (cli_long(cmd, "--months", optarg, 0, 1200, &a->months)) return -1;
+            break;
+        case O_DISC:
+            if (cli_double(cmd, "--discount-rate", optarg, 0, 10, &a->discount)) return -1;
+            break;
         default:
             cli_bad_option(cmd);
             return -1;
@@ -236,16 +305,84 @@ static int parse_args(const char *cmd, int argc, char **argv, args *a)
     return 0;
 }
 
+/* The estimates with standard errors and 95 % intervals (log scale), on stderr. */
+static void print_params(int k, const char *const *names, const double *est, const double *se,
+                         const double *lo, const double *hi, int ok)
+{
+    fprintf(stderr, "  %-6s %12s %12s   %s\n", "param", "estimate", "std. error",
+            "95% interval (log scale)");
+    for (int i = 0; i < k; i++) {
+        if (ok)
+            fprintf(stderr, "  %-6s %12.6g %12.6g   [%.6g, %.6g]\n", names[i], est[i], se[i], lo[i],
+                    hi[i]);
+        else
+            fprintf(stderr, "  %-6s %12.6g %12s\n", names[i], est[i], "n/a");
+    }
+    if (!ok)
+        fprintf(stderr, "offerq bgnbd: warning: the observed information is not positive "
+                        "definite at the estimate: no standard errors\n");
+}
+
+static int fit_other(const char *cmd, const args *a, const oq_bgnbd_summary *s, double unit)
+{
+    oq_error err = {0};
+    oq_btyd_fit_opts o = {.penalizer = a->penalizer};
+    double t0 = oq_now();
+    if (!strcmp(a->model, "gammagamma")) {
+        if (!s->monetary)
+            return cli_usage_error(cmd, "gammagamma needs purchase values: --value-column N with "
+                                        "--transactions or --orders, or a monetary_value column "
+                                        "in --summary");
+        oq_ggamma_fit_report g;
+        if (oq_ggamma_fit(s->x, s->monetary, s->n, &o, &g, &err) ||
+            oq_ggamma_params_save(a->out, &g, a->penalizer, &err))
+            return cli_fail(&err, NULL);
+        if (!a->quiet) {
+            fprintf(stderr,
+                    "offerq bgnbd: gammagamma p %.6g q %.6g v %.6g; LL %.4f; %zu customers with "
+                    "repeat purchases; nelder-mead, %d iterations, %.1f ms\n",
+                    g.g.p, g.g.q, g.g.v, g.ll, g.n_customers, g.iterations, 1e3 * (oq_now() - t0));
+            static const char *const nm[3] = {"p", "q", "v"};
+            const double est[3] = {g.g.p, g.g.q, g.g.v};
+            print_params(3, nm, est, g.se, g.ci_lo, g.ci_hi, g.se_ok);
+            fprintf(stderr, "offerq bgnbd: mean spend per transaction p v / (q - 1) = %.4f\n",
+                    g.g.q > 1 ? g.g.p * g.g.v / (g.g.q - 1) : NAN);
+        }
+    } else {
+        oq_btyd_kind k = (oq_btyd_kind)oq_btyd_kind_parse(a->model);
+        oq_btyd_fit_report r;
+        if (oq_btyd_fit(k, s->x, s->tx, s->T, s->n, &o, &r, &err) ||
+            oq_btyd_params_save(a->out, &r, a->penalizer, unit, &err))
+            return cli_fail(&err, NULL);
+        if (!a->quiet) {
+            const char *nm[4];
+            for (int i = 0; i < 4; i++)
+                nm[i] = oq_btyd_param_name(k, i);
+            fprintf(stderr,
+                    "offerq bgnbd: %s %s %.6g %s %.6g %s %.6g %s %.6g; LL %.4f; nelder-mead, %d "
+                    "iterations, %zu groups, %.1f ms\n",
+                    a->model, nm[0], r.m.par[0], nm[1], r.m.par[1], nm[2], r.m.par[2], nm[3],
+                    r.m.par[3], r.ll, r.iterations, r.n_groups, 1e3 * (oq_now() - t0));
+            print_params(4, nm, r.m.par, r.se, r.ci_lo, r.ci_hi, r.se_ok);
+            if (!r.converged)
+                fprintf(stderr, "offerq bgnbd: warning: not converged; try --penalizer 0.001\n");
+        }
+    }
+    if (!a->quiet) fprintf(stderr, "offerq bgnbd: wrote %s\n", a->out);
+    return 0;
+}
+
 static int do_fit(int argc, char **argv)
 {
     const char *cmd = "bgnbd fit";
     args a;
     int rc = parse_args(cmd, argc, argv, &a);
     if (rc) return rc > 0 ? 0 : 2;
-    if (a.params || a.plot || a.have_t)
-        return cli_usage_error(cmd, "--params, --plot and --t belong to 'bgnbd score'");
+    if (a.params || a.plot || a.have_t || a.spend || a.pn >= 0)
+        return cli_usage_error(cmd, "--params, --plot, --t, --spend and --p-n belong to 'bgnbd "
+                                    "score'");
     double unit = a.unit && !strcmp(a.unit, "weeks") ? 7 : 1;
-    if (a.summary) unit = 0; /* the summary's unit is not known */
+    if (a.summary && !a.unit) unit = 0; /* the summary's unit is not known */
     oq_bgnbd_summary *s = NULL;
     if ((rc = load_summary(cmd, &a, unit, &s)) || !s) return rc ? rc : 1;
     oq_error err = {0};
@@ -253,6 +390,10 @@ static int do_fit(int argc, char **argv)
     oq_bgnbd_fit_report rep;
     oq_bgnbd_fit_opts o = {.penalizer = a.penalizer};
     double t0 = oq_now();
+    if (a.model && strcmp(a.model, "bgnbd") != 0) {
+        rc = fit_other(cmd, &a, s, unit);
+        goto cleanup;
+    }
     if (oq_bgnbd_data_new(s->x, s->tx, s->T, NULL, s->n, &d, &err) ||
         oq_bgnbd_fit(d, &o, &rep, &err) ||
         oq_bgnbd_params_save(a.out, &rep, a.penalizer, unit, &err)) {
@@ -265,6 +406,9 @@ static int do_fit(int argc, char **argv)
                 "%d starts (%d agree), |grad| %.2g, %zu groups, %.1f ms\n",
                 rep.p.r, rep.p.alpha, rep.p.a, rep.p.b, rep.ll, rep.method, rep.iterations,
                 rep.starts, rep.starts_agree, rep.grad_norm, rep.n_groups, 1e3 * (oq_now() - t0));
+        static const char *const nm[4] = {"r", "alpha", "a", "b"};
+        const double est[4] = {rep.p.r, rep.p.alpha, rep.p.a, rep.p.b};
+        print_params(4, nm, est, rep.se, rep.ci_lo, rep.ci_hi, rep.se_ok);
         if (!rep.converged)
             fprintf(stderr, "offerq bgnbd: warning: not converged; try --penalizer 0.001\n");
         fprintf(stderr, "offerq bgnbd: wrote %s\n", a.out);
@@ -282,11 +426,21 @@ static int do_score(int argc, char **argv)
     int rc = parse_args(cmd, argc, argv, &a);
     if (rc) return rc > 0 ? 0 : 2;
     if (!a.params) return cli_usage_error(cmd, "--params is required");
+    if (a.model)
+        return cli_usage_error(cmd, "--model belongs to 'bgnbd fit' (score uses the "
+                                    "model of --params)");
     oq_error err = {0};
-    oq_bgnbd_params p;
+    oq_btyd_model m;
     double punit = 0;
-    if (oq_bgnbd_params_load(a.params, &p, &punit, &err))
+    if (oq_btyd_params_load(a.params, &m, &punit, &err))
         return cli_fail(&err, "write it with 'offerq bgnbd fit'");
+    const oq_bgnbd_params p = {m.par[0], m.par[1], m.par[2], m.par[3]};
+    int is_bg = m.kind == OQ_BTYD_BGNBD;
+    if (a.pn >= 0 && !is_bg)
+        return cli_usage_error(cmd, "--p-n needs a BG/NBD fit; %s holds %s", a.params,
+                               oq_btyd_kind_name(m.kind));
+    oq_ggamma_params gg = {0};
+    if (a.spend && oq_ggamma_params_load(a.spend, &gg, &err)) return cli_fail(&err, NULL);
     if (!a.unit && !(punit > 0) && !a.summary)
         return cli_usage_error(cmd,
                                "%s does not say its time unit (it was fitted on a summary "
@@ -296,12 +450,27 @@ static int do_score(int argc, char **argv)
     if (a.unit && punit > 0 && unit != punit)
         return cli_usage_error(cmd, "--unit %s differs from the unit of %s (%g days)", a.unit,
                                a.params, punit);
+    if (a.spend && !a.unit && !(punit > 0))
+        return cli_usage_error(cmd,
+                               "the CLV needs the time unit (months are 30 days or 4.345 "
+                               "weeks) and %s does not say it: pass --unit days or --unit weeks",
+                               a.params);
     oq_bgnbd_summary *s = NULL;
     if ((rc = load_summary(cmd, &a, unit, &s)) || !s) return rc ? rc : 1;
     if (a.plot && !s->x_holdout) {
         oq_bgnbd_summary_free(s);
         return cli_usage_error(cmd, "--plot needs a holdout period (--observation-end, or "
                                     "holdout columns in the summary)");
+    }
+    if (a.plot && !is_bg) {
+        oq_bgnbd_summary_free(s);
+        return cli_usage_error(cmd, "--plot draws the BG/NBD holdout chart; %s holds %s", a.params,
+                               oq_btyd_kind_name(m.kind));
+    }
+    if (a.spend && !s->monetary) {
+        oq_bgnbd_summary_free(s);
+        return cli_usage_error(cmd, "--spend needs purchase values: --value-column N, or a "
+                                    "monetary_value column in --summary");
     }
     double *pa = malloc(s->n * sizeof *pa), *ex = malloc(s->n * sizeof *ex);
     oq_afile af = {0}, pf = {0};
@@ -311,8 +480,19 @@ static int do_score(int argc, char **argv)
     }
     double t = a.have_t ? a.t : 30.0 / unit;
     int per_t = !a.have_t && s->t_holdout;
-    if (oq_bgnbd_p_alive_batch(&p, s->x, s->tx, s->T, s->n, pa) ||
-        oq_bgnbd_expected_batch(&p, t, per_t ? s->t_holdout : NULL, s->x, s->tx, s->T, s->n, ex)) {
+    int bad = 0;
+    if (is_bg) {
+        bad = oq_bgnbd_p_alive_batch(&p, s->x, s->tx, s->T, s->n, pa) ||
+              oq_bgnbd_expected_batch(&p, t, per_t ? s->t_holdout : NULL, s->x, s->tx, s->T, s->n,
+                                      ex);
+    } else {
+        for (size_t i = 0; i < s->n && !bad; i++) {
+            pa[i] = oq_btyd_p_alive(&m, s->x[i], s->tx[i], s->T[i]);
+            bad = oq_btyd_expected(&m, per_t ? s->t_holdout[i] : t, s->x[i], s->tx[i], s->T[i],
+                                   &ex[i]) != 0;
+        }
+    }
+    if (bad) {
         rc = cli_fail(&(oq_error){.msg = "numerical failure computing the scores"}, NULL);
         goto cleanup;
     }
@@ -320,16 +500,44 @@ static int do_score(int argc, char **argv)
         rc = cli_fail(&err, NULL);
         goto cleanup;
     }
-    fprintf(af.fp, "id,frequency,recency,T,p_alive,expected_purchases\n");
-    for (size_t i = 0; i < s->n; i++)
-        fprintf(af.fp, "%lld,%.17g,%.17g,%.17g,%.17g,%.17g\n", (long long)s->id[i], s->x[i],
-                s->tx[i], s->T[i], pa[i], ex[i]);
+    fprintf(af.fp, "id,frequency,recency,T,p_alive,expected_purchases");
+    for (long n = 0; n <= a.pn; n++)
+        fprintf(af.fp, ",p_%ld", n);
+    if (a.spend) fprintf(af.fp, ",monetary_value,expected_average_profit,clv");
+    fprintf(af.fp, "\n");
+    for (size_t i = 0; i < s->n; i++) {
+        fprintf(af.fp, "%lld,%.17g,%.17g,%.17g,%.17g,%.17g", (long long)s->id[i], s->x[i], s->tx[i],
+                s->T[i], pa[i], ex[i]);
+        double ti = per_t ? s->t_holdout[i] : t;
+        for (long n = 0; n <= a.pn; n++)
+            fprintf(af.fp, ",%.17g", oq_bgnbd_p_n_cond(&p, ti, (int)n, s->x[i], s->tx[i], s->T[i]));
+        if (a.spend) {
+            double clv;
+            if (oq_btyd_clv(&m, &gg, s->x[i], s->tx[i], s->T[i], s->monetary[i], (int)a.months,
+                            a.discount, unit, &clv)) {
+                rc = cli_fail(&(oq_error){.msg = "numerical failure computing the CLV"}, NULL);
+                goto cleanup;
+            }
+            fprintf(af.fp, ",%.17g,%.17g,%.17g", s->monetary[i],
+                    oq_ggamma_expected_profit(&gg, s->x[i], s->monetary[i]), clv);
+        }
+        fprintf(af.fp, "\n");
+    }
     if (oq_afile_commit(&af, &err)) {
         rc = cli_fail(&err, NULL);
         goto cleanup;
     }
     if (!a.quiet) fprintf(stderr, "offerq bgnbd: wrote %s (%zu customers)\n", a.out, s->n);
-    if (s->x_holdout) {
+    if (s->x_holdout && per_t && !is_bg && !a.quiet) {
+        double act = 0, pred = 0;
+        for (size_t i = 0; i < s->n; i++) {
+            act += s->x_holdout[i];
+            pred += ex[i];
+        }
+        fprintf(stderr, "total holdout purchases: actual %.1f, predicted (%s) %.1f\n", act,
+                oq_btyd_kind_name(m.kind), pred);
+    }
+    if (s->x_holdout && is_bg) {
         oq_bgnbd_holdout h;
         if (oq_bgnbd_holdout_report(&p, s, 7, &h, NULL, &err)) {
             rc = cli_fail(&err, NULL);

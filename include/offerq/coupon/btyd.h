@@ -1,0 +1,203 @@
+/* btyd.h - "buy till you die" models beside BG/NBD (bgnbd.h), for lifetimes
+ * users: standard errors of fitted parameters, the Gamma-Gamma spend model
+ * with customer lifetime value, Pareto/NBD and MBG/NBD, and the conditional
+ * P(n purchases in (T, T+t] | history) of BG/NBD.
+ *
+ * References (equation numbers are the papers'):
+ *   FHL-RFM  Fader, Hardie & Lee (2005), "RFM and CLV: Using Iso-Value Curves
+ *            for Customer Base Analysis", J. Marketing Research 42, 415-430,
+ *            and Hardie's note 025, "The Gamma-Gamma Model of Monetary Value"
+ *            (2013): Gamma-Gamma likelihood (note eq. 1a), conditional mean
+ *            spend (note eq. 5).
+ *   SMC      Schmittlein, Morrison & Colombo (1987), Management Science 33,
+ *            1-24 (Pareto/NBD); Fader, Hardie & Lee (2005), "A Note on
+ *            Implementing the Pareto/NBD Model in MATLAB" (note 008) and
+ *            Fader & Hardie, "A Note on Deriving the Pareto/NBD Model and
+ *            Related Expressions" (note 009, 2005): likelihood (009 eq. 18-20),
+ *            P(alive) (eq. 36-37), E[X(t)] (eq. 27), conditional E (eq. 41).
+ *   MBG      Batislam, Denizel & Filiztekin (2007), "Empirical validation and
+ *            comparison of models for customer base analysis", IJRM 24,
+ *            201-209, as lifetimes' ModifiedBetaGeoFitter implements it.
+ *   lifetimes  Davidson-Pilon et al., lifetimes 0.11 (Python, MIT): the
+ *            objectives (time scaled by 1/max T, L2 penalizer), CLV
+ *            (utils._customer_lifetime_value) and the JSON key names.
+ *
+ * All functions are reentrant; nothing here keeps global state.
+ */
+#ifndef OFFERQ_BTYD_H
+#define OFFERQ_BTYD_H
+
+#include <stddef.h>
+#include "offerq/core/error.h"
+#include "offerq/coupon/bgnbd.h"
+
+/* ---- standard errors --------------------------------------------------------- */
+
+/* Standard errors and 95 % intervals of k <= 4 positive parameters est (k)
+ * from H (k x k, row-major), the Hessian of the total log-likelihood in the
+ * natural parameters at est: cov = (-H)^-1 (observed information, inverted
+ * by GSL's Cholesky; not positive definite -> OQ_ENUM), se_i = sqrt(cov_ii).
+ * The intervals are Wald intervals on the log scale, where the models are
+ * fitted: log est_i +- 1.96 se_i / est_i (delta method), i.e.
+ * [est_i / f_i, est_i * f_i] with f_i = exp(1.96 se_i / est_i); always > 0.
+ * se, lo, hi (k each) are NaN on failure. */
+int oq_btyd_stderr(int k, const double *est, const double *H, double *se, double *lo,
+                   double *hi) OQ_WUR;
+
+/* ---- transaction models: BG/NBD, MBG/NBD, Pareto/NBD ------------------------- */
+
+typedef enum oq_btyd_kind {
+    OQ_BTYD_BGNBD = 0,     /* r, alpha, a, b */
+    OQ_BTYD_MBGNBD = 1,    /* r, alpha, a, b (dropout also at time 0) */
+    OQ_BTYD_PARETONBD = 2, /* r, alpha, s, beta */
+} oq_btyd_kind;
+
+/* "bgnbd", "mbgnbd", "paretonbd". */
+const char *oq_btyd_kind_name(oq_btyd_kind k);
+/* Parse such a name; -1 if unknown. */
+int oq_btyd_kind_parse(const char *name);
+
+/* The parameters in lifetimes' order and names: par[0..3] = r, alpha, a, b
+ * (BG/NBD, MBG/NBD) or r, alpha, s, beta (Pareto/NBD), alpha and beta in the
+ * data's time unit. */
+typedef struct oq_btyd_model {
+    oq_btyd_kind kind;
+    double par[4];
+} oq_btyd_model;
+
+/* Names of par[i] for a kind, as lifetimes prints them. */
+const char *oq_btyd_param_name(oq_btyd_kind k, int i);
+
+/* Log-likelihood of one customer (x repeat purchases, last at t_x, age T). */
+double oq_btyd_loglik_one(const oq_btyd_model *m, double x, double tx, double T);
+/* P(alive | x, t_x, T). */
+double oq_btyd_p_alive(const oq_btyd_model *m, double x, double tx, double T);
+/* E[X(T, T+t] | x, t_x, T] (lifetimes' conditional_expected_number_of_
+ * purchases_up_to_time, its `predict`). 0 or OQ_ENUM (*out NaN). */
+int oq_btyd_expected(const oq_btyd_model *m, double t, double x, double tx, double T,
+                     double *out) OQ_WUR;
+
+typedef struct oq_btyd_fit_opts {
+    double penalizer; /* lifetimes' penalizer_coef (its objective, see oq_btyd_fit) */
+    int max_iter;     /* simplex iterations per round, 0 = 4000 */
+} oq_btyd_fit_opts;
+
+typedef struct oq_btyd_fit_report {
+    oq_btyd_model m; /* estimates, in the data's time unit */
+    double ll;       /* total log-likelihood at the estimates (unpenalised) */
+    double se[4];    /* standard errors (oq_btyd_stderr); NaN if not available */
+    double ci_lo[4]; /* 95 % interval, log scale */
+    double ci_hi[4];
+    int se_ok;          /* 1 if the observed information was positive definite */
+    double grad_norm;   /* |d ll / d log(par)|_inf / n by central differences */
+    int iterations;     /* simplex iterations, all rounds and starts */
+    int converged;      /* simplex size < 1e-10 and restarts stopped improving */
+    size_t n_customers; /* customers (n) */
+    size_t n_groups;    /* distinct (x, t_x, T) */
+} oq_btyd_fit_report;
+
+/* Fit MBG/NBD or Pareto/NBD (kind) by maximum likelihood on n customers (for
+ * BG/NBD use oq_bgnbd_fit: Newton with the analytic Hessian). The objective
+ * is lifetimes': log-parameters, time scaled by 1/max T, and
+ *   MBG/NBD:    -mean ll + penalizer * sum(par_scaled^2)
+ *   Pareto/NBD: -sum ll + penalizer * sum(par_scaled^2) (lifetimes divides
+ *               by the mean weight, 1, not by n);
+ * minimised by GSL's Nelder-Mead simplex (nmsimplex2) from 4 starts,
+ * restarted at its end point until the objective stops improving. Standard
+ * errors from the Hessian of the total ll by central differences in the
+ * natural parameters. OQ_EINVAL on bad summaries, OQ_ENUM if nothing finite. */
+int oq_btyd_fit(oq_btyd_kind kind, const double *x, const double *tx, const double *T, size_t n,
+                const oq_btyd_fit_opts *opts, oq_btyd_fit_report *rep, oq_error *err) OQ_WUR;
+
+/* Hessian (k x k, row-major) of f at p (k) by central differences with
+ * relative steps h_i = 5e-4 |p_i| (5e-4 when p_i = 0): the smallest step above
+ * the rounding of sums of thousands of lgamma terms (with 1e-4 the diagonal
+ * of CDNOW's BG/NBD Hessian was off by 2e-5 relative; with 5e-4 the standard
+ * errors agree with mpmath's to 3e-5 relative). f may not fail. */
+void oq_btyd_fd_hessian(int k, const double *p, double (*f)(const double *p, void *ctx), void *ctx,
+                        double *H);
+
+/* Write an MBG/NBD or Pareto/NBD fit as JSON, atomically: "model"
+ * ("mbgnbd"/"paretonbd"), the parameters under lifetimes' names, ll,
+ * iterations, n_customers, n_groups, grad_norm, converged, penalizer,
+ * time_unit, unit_days, "standard_errors", "ci95_lower", "ci95_upper"
+ * (objects keyed by parameter name) and "ci95_scale": "log". */
+int oq_btyd_params_save(const char *path, const oq_btyd_fit_report *rep, double penalizer,
+                        double unit_days, oq_error *err) OQ_WUR;
+/* Read a transaction model from a params file of any of the three kinds
+ * ("model" absent = bgnbd, as older files); unit_days (may be NULL) 0 if
+ * absent. Errors name the file; a "gammagamma" file is OQ_EPARSE. */
+int oq_btyd_params_load(const char *path, oq_btyd_model *m, double *unit_days,
+                        oq_error *err) OQ_WUR;
+
+/* ---- BG/NBD: conditional P(n) ------------------------------------------------- */
+
+/* P(X(T, T+t] = n | x, t_x, T): the probability that a customer with this
+ * history makes exactly n repeat purchases in the next t (lifetimes'
+ * BetaGeoFitter.conditional_probability_of_n_purchases_up_to_time). Given
+ * alive at T the posterior is lambda ~ Gamma(r+x, alpha+T), p ~ Beta(a, b+x),
+ * a BG/NBD process again, so
+ *   P = (1 - P(alive)) [n = 0] + P(alive) P_FHL8(n; r+x, alpha+T, a, b+x, t)
+ * with FHL eq. 8 (oq_bgnbd_p_n). */
+double oq_bgnbd_p_n_cond(const oq_bgnbd_params *p, double t, int n, double x, double tx, double T);
+
+/* ---- Gamma-Gamma spend model ------------------------------------------------- */
+
+/* p, q, v as lifetimes names them (Fader-Hardie: p, q, gamma): a customer's
+ * spend per transaction z ~ Gamma(p, nu), nu ~ Gamma(q, v). */
+typedef struct oq_ggamma_params {
+    double p, q, v;
+} oq_ggamma_params;
+
+/* ln f(m_x | x) of a customer with x >= 1 repeat transactions of mean value
+ * m > 0 (note 025 eq. 1a, lifetimes' GammaGammaFitter._negative_log_likelihood):
+ *   lnG(px+q) - lnG(px) - lnG(q) + q ln v + (px-1) ln m + px ln x - (px+q) ln(xm+v). */
+double oq_ggamma_loglik_one(const oq_ggamma_params *g, double x, double m);
+
+/* E[M | x, m_x] = (q-1)/(px+q-1) * p v/(q-1) + px/(px+q-1) m_x
+ * = p (v + x m_x) / (px + q - 1) (note 025 eq. 5; lifetimes'
+ * conditional_expected_average_profit). With x = 0: the population mean
+ * p v / (q - 1). NaN if q <= 1 and x = 0. */
+double oq_ggamma_expected_profit(const oq_ggamma_params *g, double x, double m);
+
+typedef struct oq_ggamma_fit_report {
+    oq_ggamma_params g;
+    double ll; /* total log-likelihood (unpenalised) */
+    double se[3], ci_lo[3], ci_hi[3];
+    int se_ok;
+    double grad_norm;
+    int iterations;
+    int converged;
+    size_t n_customers; /* customers used: x >= 1 and m > 0 */
+} oq_ggamma_fit_report;
+
+/* Fit p, q, v on the customers with x >= 1 (others are skipped, as lifetimes'
+ * users filter frequency > 0); m must be > 0 there (else OQ_EINVAL naming
+ * the index). Objective: lifetimes' -mean ll + penalizer (p^2+q^2+v^2) on
+ * log-parameters (no time scaling), Nelder-Mead as oq_btyd_fit. */
+int oq_ggamma_fit(const double *x, const double *m, size_t n, const oq_btyd_fit_opts *opts,
+                  oq_ggamma_fit_report *rep, oq_error *err) OQ_WUR;
+
+/* Write / read a Gamma-Gamma fit: {"model": "gammagamma", "p", "q", "v", ll,
+ * n_customers, iterations, converged, grad_norm, penalizer, standard errors
+ * and intervals as oq_btyd_params_save}. */
+int oq_ggamma_params_save(const char *path, const oq_ggamma_fit_report *rep, double penalizer,
+                          oq_error *err) OQ_WUR;
+int oq_ggamma_params_load(const char *path, oq_ggamma_params *g, oq_error *err) OQ_WUR;
+
+/* ---- customer lifetime value ---------------------------------------------------- */
+
+/* Months to the data's time unit as lifetimes' freq factor: 30 days
+ * (unit_days 1), 4.345 weeks (unit_days 7), else 30 / unit_days. */
+double oq_btyd_units_per_month(double unit_days);
+
+/* lifetimes' customer_lifetime_value (utils._customer_lifetime_value):
+ *   CLV = sum_{i=1..months} profit * (E[X(i f)] - E[X((i-1) f)]) / (1 + d)^i,
+ * f = oq_btyd_units_per_month(unit_days), E the model's conditional
+ * expectation (oq_btyd_expected), profit = oq_ggamma_expected_profit(g, x, m)
+ * and d the monthly discount rate. 0 or OQ_ENUM / OQ_EINVAL (*out NaN). */
+int oq_btyd_clv(const oq_btyd_model *m, const oq_ggamma_params *g, double x, double tx, double T,
+                double monetary, int months, double discount_rate, double unit_days,
+                double *out) OQ_WUR;
+
+#endif

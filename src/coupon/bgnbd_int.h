@@ -1,0 +1,19 @@
+/* bgnbd_int.h - what bgnbd.c shares with btyd.c (private to the coupon layer). */
+#ifndef OFFERQ_BGNBD_INT_H
+#define OFFERQ_BGNBD_INT_H
+
+#include <jansson.h>
+
+/* 1 - (1-z)^(r+x) 2F1(r+x, b+x; a+b+x-1; z) for z in [0, 1) (FHL eq. 10's
+ * bracket), by the Euler-transformed series with GSL's 2F1 as the fallback
+ * close to z = 1. MBG/NBD's bracket is the same with b + 1 for b. 0 or
+ * OQ_ENUM. */
+int oq_bgnbd_one_minus_g(double r, double a, double b, double x, double z, double *out);
+
+/* Add "standard_errors", "ci95_lower", "ci95_upper" (objects name -> number,
+ * null where not finite or !ok) and "ci95_scale": "log" to root. 0 or
+ * OQ_ENOMEM. */
+int oq_btyd_json_add_se(json_t *root, int k, const char *const *names, const double *se,
+                        const double *lo, const double *hi, int ok);
+
+#endif
