@@ -571,7 +571,7 @@ char *oq_pipeline_report_text(const oq_pipeline_opts *o, const oq_pipeline_resul
 {
     (void)o;
     json_t *j = report_json(r);
-    char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(17)) : NULL;
+    char *text = j ? oq_json_dumps(j, JSON_INDENT(2)) : NULL;
     json_decref(j);
     return text;
 }

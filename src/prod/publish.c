@@ -6,6 +6,7 @@
 #include "offerq/core/data.h"
 #include "offerq/core/io.h"
 #include "offerq/coupon/dynaq.h"
+#include "util/json.h"
 
 #include <hiredis/hiredis.h>
 #include <jansson.h>
@@ -158,7 +159,7 @@ char *oq_reco_row_json(const oq_reco_row *w)
                   "coupon_value", oq_coupon_value(w->coupon), "expected_profit", w->expected_profit,
                   "p_alive", w->p_alive, "snapshot_date", date, "state", w->state);
     if (!o) return NULL;
-    char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    char *s = oq_json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return s;
 }

@@ -16,6 +16,7 @@
 #include "offerq/prod/publish.h"
 #include "offerq/coupon/reco.h"
 #include "prod/serve_int.h"
+#include "util/json.h"
 #include "util/num.h"
 
 #include <dirent.h>
@@ -125,7 +126,7 @@ static int reply_json(reply *r, int status, json_t *o)
 {
     r->status = status;
     r->type = "application/json";
-    r->body = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
+    r->body = o ? oq_json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     if (!r->body) {
         r->status = 500;

@@ -46,5 +46,72 @@ check "  and not after finished_at" test "$(psqlq 'SELECT started_at <= finished
 a=$(age 2)
 check "db save-run: started_at is now (age ${a}s)" test -n "$a" -a "${a:-x}" -ge 0 -a "${a:-x}" -le 600
 
+# ---- 2: JSON reals in the shortest form that reads back -----------------------------
+# shortest FILE...: every real in the JSON texts is written with the fewest
+# significant digits that read back as the same double (those of Python's
+# repr, which is the shortest round trip), e.g. 0.1 and not 0.10000000000000001.
+shortest() {
+  python3 - "$@" <<'PY'
+import json, re, sys
+def sig(t):
+    m = t.lower().split("e")[0].lstrip("-").replace(".", "").lstrip("0").rstrip("0")
+    return m or "0"
+bad, n = [], 0
+for p in sys.argv[1:]:
+    text = open(p).read()
+    json.loads(text)  # valid JSON
+    # numbers outside strings: drop the strings first
+    for tok in re.findall(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?", re.sub(r'"(?:[^"\\]|\\.)*"', '""', text)):
+        if "." not in tok and "e" not in tok.lower():
+            continue
+        n += 1
+        if sig(tok) != sig(repr(float(tok))):
+            bad.append((p, tok, repr(float(tok))))
+assert n > 0, "no reals in " + " ".join(sys.argv[1:])
+assert not bad, bad[:5]
+PY
+}
+# http METHOD PATH [curl args...]: sets CODE, BODY ($T/body) and headers in $T/hdr.
+http() {
+  local m=$1 p=$2; shift 2
+  CODE=$(curl -s -D "$T/hdr" -o "$T/body" -w '%{http_code}' -m 5 -X "$m" "http://127.0.0.1:$PORT$p" "$@")
+  BODY=$(cat "$T/body")
+}
+start_serve() { # start_serve ARGS...  (waits until /healthz answers)
+  PORT=$(free_port)
+  "$BIN" serve --port "$PORT" "$@" 2>"$T/serve.log" &
+  SERVE_PID=$!
+  for _ in $(seq 200); do
+    curl -s -o /dev/null "http://127.0.0.1:$PORT/healthz" && return 0
+    sleep 0.05
+  done
+  cat "$T/serve.log"; return 1
+}
+stop_serve() { # SIGTERM; the server must exit 0 (a sanitizer report would make it fail)
+  kill "$SERVE_PID"; wait "$SERVE_PID"; local rc=$?; SERVE_PID=
+  check "serve stops cleanly on SIGTERM (exit $rc)" test $rc -eq 0 || cat "$T/serve.log"
+}
+
+printf 'item,price,cost,inventory\nbread,20,10,3\nmilk,12,8,3\nbutter,30,20,3\n' > "$T/items.csv"
+printf 'type,lhs,rhs,support,confidence,lift,count\npositive,bread,butter,0.1,0.9,1.8,40\n' > "$T/rules.csv"
+"$BIN" crosssell learn --items "$T/items.csv" --rules "$T/rules.csv" --discounts 0.1 --episodes 3000 \
+  --quiet --out "$T/xs.oxq" --summary "$T/run1/crosssell.json" > "$T/learn.txt" 2>&1 || die "crosssell learn"
+check "files written: reals in the shortest form (report, bgnbd, crosssell)" \
+  shortest "$T/run1/report.json" "$T/run1/bgnbd.json" "$T/run1/crosssell.json"
+check "  crosssell.json has the discount as 0.1" grep -q '^ *0\.1$' "$T/run1/crosssell.json"
+start_serve --dir "$T/run1" --crosssell "$T/xs.oxq" || die "serve --dir did not start"
+http GET '/v1/crosssell?item=bread&inventory=3,3,3'
+check "API: the bundle's discount is \"discount\":0.1" grep -q '"discount":0\.1[,}]' "$T/body"
+check "  and no 0.1000…" bash -c "! grep -q '0\.1000' '$T/body'"
+check "  every real of the answer is shortest" shortest "$T/body"
+http POST /v1/alive -d '{"x": 2, "t_x": 30, "T": 90}'
+check "API /v1/alive: shortest reals" shortest "$T/body"
+u=$(awk -F, 'NR == 2 {print $1}' "$T/run1/recommendations.csv")
+http GET "/v1/recommend/$u"
+check "API /v1/recommend: shortest reals" shortest "$T/body"
+http GET /v1/dashboard.json
+check "API /v1/dashboard.json: shortest reals" shortest "$T/body"
+stop_serve
+
 echo "$passes passed, $fails failed"
 [ $fails -eq 0 ]
