@@ -27,6 +27,8 @@ trap cleanup EXIT
 # shellcheck source=lib.sh
 source "$SRC/tests/cli/lib.sh"
 for tool in curl python3 redis-cli psql; do command -v $tool >/dev/null || die "$tool is not installed"; done
+# Part 3 checks the default: the caller's own OpenMP settings must not leak in.
+unset OMP_WAIT_POLICY GOMP_SPINCOUNT
 psqlq() { psql -Atq "$PG_URL" -c "$1"; }
 
 pg_start "$T" || die "PostgreSQL did not start"
@@ -111,7 +113,20 @@ http GET "/v1/recommend/$u"
 check "API /v1/recommend: shortest reals" shortest "$T/body"
 http GET /v1/dashboard.json
 check "API /v1/dashboard.json: shortest reals" shortest "$T/body"
+# ---- 3: OpenMP threads wait passively unless the user chose ---------------------------
+# The environment the kernel handed to the running serve (its exec'd image):
+# main re-executes itself with OMP_WAIT_POLICY=passive, before libgomp reads it.
+check "serve runs with OMP_WAIT_POLICY=passive in its environment (/proc/PID/environ)" \
+  bash -c "tr '\\0' '\\n' < /proc/$SERVE_PID/environ | grep -qx OMP_WAIT_POLICY=passive"
 stop_serve
+# What libgomp itself took (OMP_DISPLAY_ENV prints its settings when it loads; the
+# last block is the program that runs): spin count 0 = passive, 300000 = libgomp's default.
+spin() { env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT OMP_DISPLAY_ENV=verbose "$@" "$BIN" --version 2>&1 |
+  sed -n "s/.*GOMP_SPINCOUNT = '\(.*\)'.*/\1/p" | tail -1; }
+check "no OMP_WAIT_POLICY: libgomp spins 0 rounds (passive)" test "$(spin)" = 0
+check "OMP_WAIT_POLICY=active is honoured (spins)" bash -c "test \"$(spin OMP_WAIT_POLICY=active)\" -gt 1000000"
+check "GOMP_SPINCOUNT=1000 is honoured" test "$(spin GOMP_SPINCOUNT=1000)" = 1000
+check "offerq --help documents OMP_WAIT_POLICY" bash -c "'$BIN' --help | grep -q OMP_WAIT_POLICY"
 
 echo "$passes passed, $fails failed"
 [ $fails -eq 0 ]
