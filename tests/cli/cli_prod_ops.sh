@@ -21,7 +21,7 @@ cleanup() {
   [ -n "$SERVE_PID" ] && kill "$SERVE_PID" 2>/dev/null && wait "$SERVE_PID" 2>/dev/null
   pg_stop
   redis_stop
-  rm -rf "$T"
+  [ -n "${KEEP_T:-}" ] && echo "kept $T" || rm -rf "$T"
 }
 trap cleanup EXIT
 # shellcheck source=lib.sh
@@ -80,6 +80,7 @@ http() {
   BODY=$(cat "$T/body")
 }
 start_serve() { # start_serve ARGS...  (waits until /healthz answers)
+  [ -f "$T/serve.log" ] && cat "$T/serve.log" >> "$T/serve.all.log"
   PORT=$(free_port)
   "$BIN" serve --port "$PORT" "$@" 2>"$T/serve.log" &
   SERVE_PID=$!
@@ -127,6 +128,161 @@ check "no OMP_WAIT_POLICY: libgomp spins 0 rounds (passive)" test "$(spin)" = 0
 check "OMP_WAIT_POLICY=active is honoured (spins)" bash -c "test \"$(spin OMP_WAIT_POLICY=active)\" -gt 1000000"
 check "GOMP_SPINCOUNT=1000 is honoured" test "$(spin GOMP_SPINCOUNT=1000)" = 1000
 check "offerq --help documents OMP_WAIT_POLICY" bash -c "'$BIN' --help | grep -q OMP_WAIT_POLICY"
+
+# ---- 4: serve --redis through a Redis outage; AUTH; versions across restarts ------------
+# Our own redis-server on a port that stays the same across restarts, with a
+# data directory: SAVE + kill, then a start on the same dir reloads the data.
+RPORT=$(free_port); RPID=
+rs_start() { # rs_start DIR [redis-server args...]
+  local d=$1; shift; mkdir -p "$d"
+  redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+    --pidfile "$d/redis.pid" --dir "$d" --dbfilename dump.rdb --logfile "$d/redis.log" "$@" || return 1
+  for _ in $(seq 100); do [ -s "$d/redis.pid" ] && redis-cli -p "$RPORT" --no-auth-warning "${RCLI_AUTH[@]}" ping 2>/dev/null | grep -q PONG && break; sleep 0.05; done
+  RPID=$(cat "$d/redis.pid")
+}
+rs_stop() { # SIGTERM and wait (no save: --save '')
+  [ -n "$RPID" ] || return 0
+  kill "$RPID" 2>/dev/null
+  for _ in $(seq 100); do kill -0 "$RPID" 2>/dev/null || break; sleep 0.05; done
+  RPID=
+}
+RCLI_AUTH=()
+rc4() { redis-cli -p "$RPORT" --no-auth-warning "${RCLI_AUTH[@]}" --raw "$@"; }
+old_cleanup=$(declare -f cleanup | tail -n +2)
+cleanup() { rs_stop; eval "$old_cleanup"; }
+hdr() { tr -d '\r' < "$T/hdr" | sed -n "s/^$1: //Ip"; } # hdr NAME: a header of the last answer
+
+rs_start "$T/rd" || die "redis-server did not start"
+R="redis://127.0.0.1:$RPORT"
+out=$("$BIN" publish --redis "$R" "$T/run1" 2>/dev/null)
+check "publish the run folder (sequence 1) -> version 1" test "$(head -1 <<< "$out")" = "current 1"
+start_serve --redis "$R" || die "serve --redis did not start"
+u=$(awk -F, 'NR == 2 {print $1}' "$T/run1/recommendations.csv")
+coupon=$(awk -F, 'NR == 2 {print $4}' "$T/run1/recommendations.csv")
+http GET "/v1/recommend/$u"
+check "fresh answer: 200, X-Offerq-Version 1, no stale header" \
+  test "$CODE|$(hdr X-Offerq-Version)|$(hdr X-Offerq-Stale)" = "200|1|"
+check "  the table is held in memory (serve says so)" grep -q "version 1 (.* users) held in memory" "$T/serve.log"
+
+# A bounded request loop on loopback while Redis goes away and comes back.
+loop() { # one line per request: code stale version coupon
+  local i
+  for i in $(seq 1500); do
+    [ -e "$T/loop.stop" ] && break
+    code=$(curl -s -D "$T/lh" -o "$T/lb" -w '%{http_code}' -m 5 "http://127.0.0.1:$PORT/v1/recommend/$u")
+    echo "$code $(tr -d '\r' < "$T/lh" | sed -n 's/^X-Offerq-Stale: //Ip' | head -1)x $(tr -d '\r' < "$T/lh" | sed -n 's/^X-Offerq-Version: //Ip')" \
+      "$(sed -n 's/.*"coupon":"\([^"]*\)".*/\1/p' "$T/lb")"
+    sleep 0.01
+  done > "$T/loop.log"
+}
+loop & LOOP=$!
+sleep 1
+rc4 SAVE >/dev/null
+rs_stop
+sleep 2
+http GET "/v1/recommend/$u"
+check "Redis down: /v1/recommend still 200, X-Offerq-Stale: 1, version 1" \
+  test "$CODE|$(hdr X-Offerq-Stale)|$(hdr X-Offerq-Version)" = "200|1|1"
+check "  with the table's age in X-Offerq-Table-Age (${AGE:=$(hdr X-Offerq-Table-Age)} s)" \
+  test -n "$AGE" -a "${AGE:-x}" -ge 0 -a "${AGE:-x}" -lt 600
+check "  and the same coupon as before ($coupon)" test "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["coupon"])' "$T/body")" = "$coupon"
+http GET /v1/recommend/99999999
+check "  an unknown user: 404 from the held table, flagged stale" test "$CODE|$(hdr X-Offerq-Stale)" = "404|1"
+http GET /healthz
+check "  /healthz: 200 \"stale\", Redis unreachable" \
+  python3 -c "import json; d=json.load(open('$T/body')); assert d['status'] == 'stale' and d['redis'] == 'unreachable' and d['version'] == '1', d"
+check "  no internal address or Redis error text in any body" \
+  bash -c "! grep -qiE '127\.0\.0\.1|$RPORT|refused|redis://' '$T/body' '$T/loop.log'"
+check "  stderr says why, once" test "$(grep -c 'Redis unreachable' "$T/serve.log")" = 1
+http GET /metrics
+check "  metrics: offerq_table_redis_up 0, held version 1, stale answers counted" \
+  bash -c "grep -qx 'offerq_table_redis_up 0' '$T/body' && grep -qx 'offerq_table_held_version 1' '$T/body' && grep -q '^offerq_table_stale_answers_total [1-9]' '$T/body'"
+http GET /v1/dashboard.json
+check "  the dashboard data from the held table (stale)" test "$CODE|$(hdr X-Offerq-Stale)" = "200|1"
+rs_start "$T/rd" || die "redis-server did not restart"
+check "  Redis reloaded its data (current 1)" test "$(rc4 GET offerq:current)" = 1
+fresh() { curl -s -D "$T/fh" -o /dev/null "http://127.0.0.1:$PORT/v1/recommend/$u" && ! grep -qi '^X-Offerq-Stale' "$T/fh"; }
+t0=$(date +%s%N)
+for _ in $(seq 200); do fresh && break; sleep 0.05; done
+dt=$((($(date +%s%N) - t0) / 1000000))
+check "Redis back (same data): fresh again within ${dt} ms" fresh
+sleep 0.5
+touch "$T/loop.stop"; wait $LOOP
+n=$(wc -l < "$T/loop.log"); nstale=$(grep -c '^200 1x' "$T/loop.log"); nbad=$(grep -vc '^200 ' "$T/loop.log")
+check "request loop: $n requests, none failed ($nbad not 200), $nstale stale" test "$n" -gt 20 -a "$nbad" = 0 -a "$nstale" -gt 0
+check "  every answer version 1 with the same coupon" bash -c "! grep -v ' 1 $coupon\$' '$T/loop.log' | grep -q ."
+check "  fresh before the outage, stale during it, fresh after" \
+  python3 -c "
+import re
+s = ''.join('s' if l.split()[1] == '1x' else 'f' for l in open('$T/loop.log'))
+assert re.fullmatch(r'f+s+f+', s), s"
+check "  stderr: Redis reachable again" grep -q "Redis reachable again" "$T/serve.log"
+
+# Versions across a Redis that restarts empty: the run folder's sequence
+# number (or --run-id) is the floor, so the version never goes back.
+out=$("$BIN" publish --redis "$R" "$T/run1" 2>/dev/null)
+check "publish again -> version 2" test "$(head -1 <<< "$out")" = "current 2"
+for _ in $(seq 100); do grep -q "version 2 (.* users) held" "$T/serve.log" && break; sleep 0.05; done
+rs_stop; rm -rf "$T/rd"
+rs_start "$T/rd" || die "redis-server did not restart empty"
+# serve tries Redis again after its backoff (at most 5 s): until then it stays on the held table
+redis_up() { curl -s "http://127.0.0.1:$PORT/metrics" | grep -qx 'offerq_table_redis_up 1'; }
+for _ in $(seq 200); do redis_up && break; sleep 0.05; done
+check "serve reconnected to the restarted Redis (offerq_table_redis_up 1)" redis_up
+http GET "/v1/recommend/$u"
+check "Redis back but empty: the held version 2, flagged stale" test "$CODE|$(hdr X-Offerq-Stale)|$(hdr X-Offerq-Version)" = "200|1|2"
+http GET /healthz
+check "  /healthz: stale, Redis empty" python3 -c "import json; d=json.load(open('$T/body')); assert d['status'] == 'stale' and d['redis'] == 'empty', d"
+mkdir -p "$T/night.runs"; cp -r "$(readlink -f "$T/run1")" "$T/night.runs/000007-20260101T000000Z"
+ln -sfn night.runs/000007-20260101T000000Z "$T/night"
+out=$("$BIN" publish --redis "$R" "$T/night" 2>/dev/null)
+check "publish run folder 7 into the empty Redis -> version 7, not 1" test "$(head -1 <<< "$out")" = "current 7"
+http GET "/v1/recommend/$u"
+check "  served fresh as version 7" test "$CODE|$(hdr X-Offerq-Stale)|$(hdr X-Offerq-Version)" = "200||7"
+out=$("$BIN" publish --redis "$R" --run-id 42 "$T/night" 2>/dev/null)
+check "publish --run-id 42 -> version 42" test "$(head -1 <<< "$out")" = "current 42"
+out=$("$BIN" publish --redis "$R" "$T/night" 2>/dev/null)
+check "  the next publish -> 43 (never back to 7)" test "$(head -1 <<< "$out")" = "current 43"
+stop_serve
+
+# A serve that holds nothing yet (nothing published under its prefix) and
+# loses Redis: 503 without Redis's address or error text.
+start_serve --redis "$R" --prefix nothing || die "serve --prefix nothing did not start"
+rs_stop
+http GET "/v1/recommend/$u"
+check "no table held, Redis down: 503 with a plain message" test "$CODE|$BODY" = '503|{"error":"recommendation store unavailable, try again later"}'
+http GET /healthz
+check "  /healthz 503 {\"status\":\"unavailable\"}" test "$CODE|$BODY" = '503|{"status":"unavailable"}'
+check "  the reason on stderr (connection refused)" grep -q "Redis unreachable (.*refused" "$T/serve.log"
+stop_serve
+
+# ---- Redis AUTH: requirepass and an ACL user ------------------------------------------
+PW='p@ss:w/rd' # needs %XX in a URL
+rs_start "$T/ra" --requirepass "$PW" --user offerq on '>acl-pw' '~*' '&*' '+@all' || die "redis-server with AUTH did not start"
+RCLI_AUTH=(-a "$PW")
+check "redis-server requires a password" bash -c "redis-cli -p $RPORT ping | grep -q NOAUTH"
+out=$("$BIN" publish --redis "redis://127.0.0.1:$RPORT" "$T/run1" 2>&1); rc=$?
+check "publish without a password: exit 1, says how to give one" \
+  bash -c "test $rc -eq 1 && grep -q 'NOAUTH' <<< \"\$1\" && grep -q 'OFFERQ_REDIS_PASSWORD' <<< \"\$1\"" _ "$out"
+out=$("$BIN" publish --redis "redis://:wrong-secret@127.0.0.1:$RPORT" "$T/run1" 2>&1); rc=$?
+check "a wrong password: exit 1, refused, the password not echoed" \
+  bash -c "test $rc -eq 1 && grep -q 'refused the credentials' <<< \"\$1\" && ! grep -q wrong-secret <<< \"\$1\"" _ "$out"
+out=$("$BIN" publish --redis "redis://:p%40ss%3Aw%2Frd@127.0.0.1:$RPORT" "$T/run1" 2>"$T/pub.err")
+check "requirepass password in the URL (%XX-escaped) -> version 1" test "$(head -1 <<< "$out")" = "current 1"
+out=$(OFFERQ_REDIS_PASSWORD="$PW" "$BIN" publish --redis "redis://127.0.0.1:$RPORT" "$T/run1" 2>"$T/pub.err")
+check "password from \$OFFERQ_REDIS_PASSWORD -> version 2" test "$(head -1 <<< "$out")" = "current 2"
+out=$("$BIN" publish --redis "redis://offerq:wrong@127.0.0.1:$RPORT" "$T/run1" 2>&1); rc=$?
+check "ACL user with a wrong password: refused, naming the user" \
+  bash -c "test $rc -eq 1 && grep -q \"user 'offerq'\" <<< \"\$1\"" _ "$out"
+out=$("$BIN" publish --redis "redis://offerq:acl-pw@127.0.0.1:$RPORT" "$T/run1" 2>"$T/pub.err")
+check "ACL user offerq -> version 3" test "$(head -1 <<< "$out")" = "current 3"
+start_serve --redis "redis://offerq:acl-pw@127.0.0.1:$RPORT" || die "serve with an ACL user did not start"
+http GET "/v1/recommend/$u"
+check "serve as the ACL user: 200, version 3" test "$CODE|$(hdr X-Offerq-Version)" = "200|3"
+check "  its log shows the URL without the password" \
+  bash -c "grep -q 'redis://offerq:\*\*\*@127.0.0.1' '$T/serve.log' && ! grep -q acl-pw '$T/serve.log'"
+stop_serve
+rs_stop
 
 echo "$passes passed, $fails failed"
 [ $fails -eq 0 ]
