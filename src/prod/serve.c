@@ -42,6 +42,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -121,6 +122,8 @@ struct oq_serve {
     char version[32];
     char run_dir[4096]; /* --dir resolved once at load: the run it pointed at then */
     char *dash_json;    /* built once at start */
+    char *report_text;  /* DIR/report.json (NULL: none), for the offerq_run_* metrics */
+    double published;   /* Unix time of DIR/recommendations.csv (its mtime) */
     char svgs[MAX_SVGS][64];
     int n_svgs;
     /* --redis */
@@ -738,6 +741,152 @@ static void sb_printf(sbuf *b, const char *fmt, ...)
     }
 }
 
+/* One sample: name{labels} value, the value in the shortest form that
+ * reads back exactly. */
+static void sample(sbuf *b, const char *name, const char *labels, double v)
+{
+    char num[OQ_DBL_BUF];
+    oq_fmt_double(v, num);
+    sb_printf(b, "%s%s%s%s %s\n", name, labels ? "{" : "", labels ? labels : "", labels ? "}" : "",
+              num);
+}
+
+static void family(sbuf *b, const char *name, const char *type, const char *help)
+{
+    sb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* A number at key of object o; NAN if absent or not a number. */
+static double num_at(const json_t *o, const char *key)
+{
+    const json_t *v = json_object_get(o, key);
+    return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+/* A JSON key usable as a label value as it is (report.json is a published
+ * file: anything else is skipped rather than escaped). */
+static int plain_label(const char *k)
+{
+    size_t n = strlen(k);
+    return n > 0 && n < 64 &&
+           strspn(k, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                     "0123456789_.-") == n;
+}
+
+/* offerq_run_*: the run whose table is served, from its report.json (text;
+ * NULL or not JSON: nothing). Only runs that completed are ever published or
+ * served, so these describe the last successful run; a failed night shows as
+ * offerq_run_end_timestamp_seconds (and offerq_table_age_seconds) growing. */
+static void run_metrics(sbuf *b, const char *report_text)
+{
+    json_t *r = report_text ? json_loads(report_text, 0, NULL) : NULL;
+    if (!json_is_object(r)) {
+        json_decref(r);
+        return;
+    }
+    const json_t *run = json_object_get(r, "run"), *plan = json_object_get(r, "plan"),
+                 *t = json_object_get(r, "timings_s"), *cp = json_object_get(plan, "coupons");
+    double v;
+    const char *k;
+    json_t *x;
+    char lab[128];
+    if (isfinite(v = num_at(run, "started_at"))) {
+        family(b, "offerq_run_start_timestamp_seconds", "gauge",
+               "When the run whose table is served began (Unix time).");
+        sample(b, "offerq_run_start_timestamp_seconds", NULL, v);
+    }
+    if (isfinite(v = num_at(run, "finished_at"))) {
+        family(b, "offerq_run_end_timestamp_seconds", "gauge",
+               "When the run whose table is served ended (Unix time; only successful runs "
+               "are served).");
+        sample(b, "offerq_run_end_timestamp_seconds", NULL, v);
+        family(b, "offerq_run_success", "gauge",
+               "1: the served table comes from a run that completed (failed runs are never "
+               "published).");
+        sample(b, "offerq_run_success", NULL, 1);
+    }
+    if (json_is_object(t)) {
+        family(b, "offerq_run_stage_seconds", "gauge", "Seconds each stage of the run took.");
+        json_object_foreach((json_t *)t, k, x) if (json_is_number(x) && plain_label(k))
+        {
+            snprintf(lab, sizeof lab, "stage=\"%s\"", k);
+            sample(b, "offerq_run_stage_seconds", lab, json_number_value(x));
+        }
+    }
+    if (isfinite(v = num_at(run, "log_rows"))) {
+        family(b, "offerq_run_log_rows", "gauge", "Rows of the customer log the run read.");
+        sample(b, "offerq_run_log_rows", NULL, v);
+    }
+    if (isfinite(v = num_at(plan, "customers"))) {
+        family(b, "offerq_run_customers", "gauge", "Customers in the run's plan.");
+        sample(b, "offerq_run_customers", NULL, v);
+    }
+    if (json_is_object(cp)) {
+        family(b, "offerq_run_coupons", "gauge", "Customers offered each coupon in the plan.");
+        json_object_foreach((json_t *)cp, k, x) if (json_is_number(x) && plain_label(k))
+        {
+            snprintf(lab, sizeof lab, "coupon=\"%s\"", k);
+            sample(b, "offerq_run_coupons", lab, json_number_value(x));
+        }
+    }
+    double budget = num_at(plan, "budget"), spend = num_at(plan, "expected_spend");
+    if (isfinite(budget)) {
+        family(b, "offerq_run_budget", "gauge", "The run's coupon budget (absent: unlimited).");
+        sample(b, "offerq_run_budget", NULL, budget);
+    }
+    if (isfinite(spend)) {
+        family(b, "offerq_run_expected_spend", "gauge",
+               "Expected coupon spend of the plan (sum of P(order | coupon) x coupon).");
+        sample(b, "offerq_run_expected_spend", NULL, spend);
+    }
+    if (isfinite(spend) && isfinite(budget) && budget > 0) {
+        family(b, "offerq_run_budget_used_ratio", "gauge", "Expected spend / budget.");
+        sample(b, "offerq_run_budget_used_ratio", NULL, spend / budget);
+    }
+    json_decref(r);
+}
+
+/* offerq_table_*: the table being served (and, with --redis, held for outages). */
+static void table_metrics(oq_serve *s, sbuf *b)
+{
+    if (s->reco) {
+        family(b, "offerq_table_users", "gauge", "Rows of the table being served.");
+        sample(b, "offerq_table_users", NULL, (double)s->reco->n);
+        if (s->published > 0) {
+            family(b, "offerq_table_age_seconds", "gauge",
+                   "Seconds since the served table was written (--dir) or published (--redis).");
+            sample(b, "offerq_table_age_seconds", NULL, oq_unix_now() - s->published);
+        }
+        run_metrics(b, s->report_text);
+        return;
+    }
+    int up = atomic_load(&s->redis_up);
+    family(b, "offerq_table_redis_up", "gauge",
+           "1 while Redis answers, 0 while answers come from the table held in memory.");
+    sample(b, "offerq_table_redis_up", NULL, up);
+    family(b, "offerq_table_stale_answers_total", "counter",
+           "Answers given from the held table while Redis was away or empty.");
+    sample(b, "offerq_table_stale_answers_total", NULL, (double)atomic_load(&s->stale_answers));
+    pthread_rwlock_rdlock(&s->snap_lock);
+    const snapshot *sn = s->snap;
+    family(b, "offerq_table_held_version", "gauge",
+           "Version of the table held in memory for Redis outages (0: none).");
+    sample(b, "offerq_table_held_version", NULL, sn ? (double)sn->version : 0);
+    if (sn) {
+        family(b, "offerq_table_users", "gauge", "Rows of the table being served.");
+        sample(b, "offerq_table_users", NULL, (double)sn->reco->n);
+        if (sn->created > 0) {
+            family(b, "offerq_table_age_seconds", "gauge",
+                   "Seconds since the served table was written (--dir) or published (--redis).");
+            sample(b, "offerq_table_age_seconds", NULL, oq_unix_now() - sn->created);
+        }
+        json_t *f = json_loads(sn->files, 0, NULL);
+        run_metrics(b, json_string_value(json_object_get(f, "report.json")));
+        json_decref(f);
+    }
+    pthread_rwlock_unlock(&s->snap_lock);
+}
+
 static int h_metrics(oq_serve *s, const char *path, struct MHD_Connection *conn, request *rq,
                      reply *out)
 {
@@ -790,38 +939,7 @@ static int h_metrics(oq_serve *s, const char *path, struct MHD_Connection *conn,
               "# TYPE offerq_model_info gauge\n"
               "offerq_model_info{version=\"%s\",source=\"%s\"} 1\n",
               ver, s->reco ? "dir" : "redis");
-    if (!s->reco) {
-        pthread_rwlock_rdlock(&s->snap_lock);
-        const snapshot *sn = s->snap;
-        long long hv = sn ? sn->version : 0;
-        double created = sn ? sn->created : 0;
-        size_t users = sn ? sn->reco->n : 0;
-        pthread_rwlock_unlock(&s->snap_lock);
-        int up = atomic_load(&s->redis_up);
-        sb_printf(&b,
-                  "# HELP offerq_table_redis_up 1 while Redis answers, 0 while the server "
-                  "answers from the table held in memory.\n"
-                  "# TYPE offerq_table_redis_up gauge\n"
-                  "offerq_table_redis_up %d\n"
-                  "# HELP offerq_table_held_version Version of the table held in memory for "
-                  "Redis outages (0: none).\n"
-                  "# TYPE offerq_table_held_version gauge\n"
-                  "offerq_table_held_version %lld\n"
-                  "# HELP offerq_table_held_users Rows of the table held in memory.\n"
-                  "# TYPE offerq_table_held_users gauge\n"
-                  "offerq_table_held_users %zu\n"
-                  "# HELP offerq_table_stale_answers_total Answers given from the held table.\n"
-                  "# TYPE offerq_table_stale_answers_total counter\n"
-                  "offerq_table_stale_answers_total %llu\n",
-                  up, hv, users, (unsigned long long)atomic_load(&s->stale_answers));
-        if (created > 0)
-            sb_printf(&b,
-                      "# HELP offerq_table_age_seconds Seconds since the held table was "
-                      "published.\n"
-                      "# TYPE offerq_table_age_seconds gauge\n"
-                      "offerq_table_age_seconds %.0f\n",
-                      oq_unix_now() - created);
-    }
+    table_metrics(s, &b);
     sb_printf(&b,
               "# HELP offerq_models_loaded Model endpoints that are wired (1) or not (0).\n"
               "# TYPE offerq_models_loaded gauge\n"
@@ -1104,8 +1222,14 @@ static int load_dir(oq_serve *s, oq_error *err)
         snprintf(path, sizeof path, "%s/%s", s->run_dir, side[i]);
         if (!oq_file_exists(path) || oq_read_file(path, 16u << 20, &text, &len, NULL)) continue;
         json_object_set_new(files, side[i], json_string(text));
-        free(text);
+        if (!strcmp(side[i], "report.json") && !s->report_text)
+            s->report_text = text;
+        else
+            free(text);
     }
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", s->run_dir, OQ_RECO_FILE);
+    if (!stat(path, &st)) s->published = (double)st.st_mtime;
     DIR *d = opendir(s->run_dir);
     struct dirent *e;
     while (d && (e = readdir(d)) && s->n_svgs < MAX_SVGS) {
@@ -1290,5 +1414,6 @@ void oq_serve_stop(oq_serve *s)
     if (s->have_key) pthread_key_delete(s->redis_key);
     oq_reco_free(s->reco);
     free(s->dash_json);
+    free(s->report_text);
     free(s);
 }

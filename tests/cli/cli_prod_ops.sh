@@ -9,7 +9,8 @@
 #      away (X-Offerq-Stale: 1), comes back fresh when Redis is back; Redis
 #      AUTH (password, ACL user, OFFERQ_REDIS_PASSWORD); versions continue
 #      across a Redis restart;
-#   5  job metrics (offerq_run_*, offerq_table_*) on /metrics.
+#   5  job metrics (offerq_run_*, offerq_table_*) on /metrics, equal to the
+#      run's report.json, from --dir and from --redis.
 set -u
 BIN=${OQ_BIN:?OQ_BIN must point at the offerq binary}
 SRC=${OQ_SOURCE:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -281,6 +282,52 @@ http GET "/v1/recommend/$u"
 check "serve as the ACL user: 200, version 3" test "$CODE|$(hdr X-Offerq-Version)" = "200|3"
 check "  its log shows the URL without the password" \
   bash -c "grep -q 'redis://offerq:\*\*\*@127.0.0.1' '$T/serve.log' && ! grep -q acl-pw '$T/serve.log'"
+stop_serve
+rs_stop
+
+# ---- 5: job metrics on /metrics (offerq_run_*, offerq_table_*) -------------------------
+# check_metrics MODE: /metrics against the run's own report.json and log.
+check_metrics() {
+  python3 - "$T/body" "$T/run1/report.json" "$(($(wc -l < "$T/log.csv") - 1))" "$1" <<'PY'
+import json, re, sys, time
+text, rep, rows, mode = open(sys.argv[1]).read(), json.load(open(sys.argv[2])), int(sys.argv[3]), sys.argv[4]
+m = {}
+for line in text.splitlines():
+    if line.startswith("#"): continue
+    k, v = line.rsplit(" ", 1)
+    m[k] = float(v)
+plan, run, t = rep["plan"], rep["run"], rep["timings_s"]
+assert m["offerq_run_customers"] == plan["customers"], m
+coupons = {k: m['offerq_run_coupons{coupon="%s"}' % k] for k in plan["coupons"]}
+assert coupons == {k: float(v) for k, v in plan["coupons"].items()}, coupons
+assert sum(coupons.values()) == plan["customers"]
+assert m["offerq_run_budget"] == plan["budget"] == 300, m
+assert m["offerq_run_expected_spend"] == plan["expected_spend"], m
+assert abs(m["offerq_run_budget_used_ratio"] - plan["expected_spend"] / 300) <= 1e-15, m
+for k, v in t.items():
+    assert m['offerq_run_stage_seconds{stage="%s"}' % k] == v, k
+assert m["offerq_run_log_rows"] == rows == run["log_rows"], (m, rows)
+start, end = m["offerq_run_start_timestamp_seconds"], m["offerq_run_end_timestamp_seconds"]
+assert start == run["started_at"] and end == run["finished_at"], m
+assert start <= end <= time.time() + 1 and time.time() - end < 600, (start, end)
+assert end - start >= t["total"] - 0.01, (start, end, t["total"])
+assert m["offerq_run_success"] == 1
+assert m["offerq_table_users"] == plan["customers"], m
+assert 0 <= m["offerq_table_age_seconds"] < 600, m
+if mode == "redis":
+    assert m["offerq_table_redis_up"] == 1 and m["offerq_table_held_version"] >= 1, m
+PY
+}
+start_serve --dir "$T/run1" || die "serve --dir did not start"
+http GET /metrics
+check "metrics (--dir): offerq_run_* equal the run's report.json, offerq_table_* the list" check_metrics dir
+stop_serve
+rs_start "$T/rm" || die "redis-server did not start"
+RCLI_AUTH=()
+"$BIN" publish --redis "redis://127.0.0.1:$RPORT" "$T/run1" >/dev/null 2>&1 || die "publish"
+start_serve --redis "redis://127.0.0.1:$RPORT" || die "serve --redis did not start"
+http GET /metrics
+check "metrics (--redis): the same, from the published report.json; Redis up" check_metrics redis
 stop_serve
 rs_stop
 
