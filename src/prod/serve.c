@@ -975,7 +975,9 @@ static int dashjson_held(oq_serve *s, reply *out)
     const snapshot *sn = s->snap;
     int st;
     if (!sn) {
-        st = reply_error(out, 503, "recommendation store unavailable, try again later");
+        st = atomic_load(&s->redis_up)
+                 ? reply_error(out, 503, "nothing published yet")
+                 : reply_error(out, 503, "recommendation store unavailable, try again later");
     } else if (sn->reco->n > DASH_MAX_USERS) {
         st = reply_error(out, 503, "list has %zu users, more than %d", sn->reco->n, DASH_MAX_USERS);
     } else {
