@@ -866,7 +866,7 @@ int oq_redis_fetch_version(redisContext *c, const char *prefix, long long v, siz
     /* The list in batches: a version's list never changes once published,
      * so a full HSCAN sees every row (a row may come twice: deduplicated). */
     do {
-        rep = redisCommand(c, "HSCAN %s:v:%lld:list %s COUNT 2000", p, v, cursor);
+        rep = redisCommand(c, "HSCAN %s:v:%lld:list %s COUNT 10000", p, v, cursor);
         if ((rc = reply_ok(c, rep, "HSCAN list", err))) {
             rep = NULL;
             goto cleanup;
