@@ -283,6 +283,9 @@ check "serve as the ACL user: 200, version 3" test "$CODE|$(hdr X-Offerq-Version
 check "  its log shows the URL without the password" \
   bash -c "grep -q 'redis://offerq:\*\*\*@127.0.0.1' '$T/serve.log' && ! grep -q acl-pw '$T/serve.log'"
 stop_serve
+out=$("$BIN" publish --redis "redis://:bad%zzsecret@127.0.0.1:$RPORT" "$T/run1" 2>&1); rc=$?
+check "a malformed %XX in the password: refused before connecting, password shown as ***" \
+  bash -c "test $rc -eq 1 && grep -q 'bad user or password' <<< \"\$1\" && grep -q 'redis://:\*\*\*@' <<< \"\$1\" && ! grep -q zzsecret <<< \"\$1\"" _ "$out"
 rs_stop
 
 # ---- 5: job metrics on /metrics (offerq_run_*, offerq_table_*) -------------------------
