@@ -11,6 +11,7 @@
 #      across a Redis restart;
 #   5  job metrics (offerq_run_*, offerq_table_*) on /metrics, equal to the
 #      run's report.json, from --dir and from --redis.
+# KEEP_T=1 keeps the scratch folder (logs, bodies) for a look after a failure.
 set -u
 BIN=${OQ_BIN:?OQ_BIN must point at the offerq binary}
 SRC=${OQ_SOURCE:-$(cd "$(dirname "$0")/../.." && pwd)}
