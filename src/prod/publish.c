@@ -38,8 +38,6 @@ static int timed_out(const redisContext *c)
             strstr(c->errstr, "imeout"));
 }
 
-/* Decode %XX escapes of src[0..n) into out (a password may hold ':' '@' '/'
- * written as %3A %40 %2F). -1 if it does not fit or an escape is malformed. */
 static int hex_digit(char c)
 {
     if (c >= '0' && c <= '9') return c - '0';
@@ -48,6 +46,8 @@ static int hex_digit(char c)
     return -1;
 }
 
+/* Decode %XX escapes of src[0..n) into out (a password may hold ':' '@' '/'
+ * written as %3A %40 %2F). -1 if it does not fit or an escape is malformed. */
 static int pct_decode(const char *src, size_t n, char *out, size_t len)
 {
     size_t k = 0;
@@ -70,7 +70,7 @@ static int pct_decode(const char *src, size_t n, char *out, size_t len)
 void oq_redis_url_redact(const char *url, char *out, size_t len)
 {
     const char *h = !strncmp(url, "redis://", 8) ? url + 8 : NULL;
-    const char *at = h ? strchr(h, '@') : NULL;
+    const char *at = h ? strrchr(h, '@') : NULL; /* a host has no '@': the last one */
     const char *colon = at ? memchr(h, ':', (size_t)(at - h)) : NULL;
     if (!colon) {
         snprintf(out, len, "%s", url);
@@ -92,7 +92,7 @@ static int parse_url(const char *url, redis_url *u, const char *shown, oq_error 
 {
     memset(u, 0, sizeof *u);
     u->port = 6379;
-    const char *h = url + 8, *at = strchr(h, '@');
+    const char *h = url + 8, *at = strrchr(h, '@'); /* a raw '@' in a password is kept */
     if (at) {
         /* userinfo: "user:password", ":password" or "user" (no password) */
         const char *colon = memchr(h, ':', (size_t)(at - h));

@@ -47,9 +47,9 @@
 #include <netinet/in.h>
 
 #define DASH_MAX_USERS 200000 /* rows the dashboard ships; more: OQ_ELIMIT */
-#define KEEP_MAX_USERS                                                                             \
-    10000000                /* rows held for outages: 96 bytes each, ~1 GB (twice                  \
-                               that while a new version replaces the old) */
+/* Rows held for Redis outages: 96 bytes each, ~1 GB (twice that while a new
+ * version replaces the old). */
+#define KEEP_MAX_USERS 10000000
 #define KEEP_POLL_MS 1000   /* the keeper's look at P:current while Redis is up */
 #define BACKOFF_MIN_MS 100  /* first retry after Redis went away ... */
 #define BACKOFF_MAX_MS 5000 /* ... doubling up to this */
