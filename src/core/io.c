@@ -458,6 +458,13 @@ double oq_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+double oq_unix_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 void oq_progress_start(oq_progress *p, const char *label, double total, int quiet)
 {
     p->label = label;

@@ -92,6 +92,7 @@ static int stage_ingest(job *j, const oq_log *log_in, oq_error *err)
     if (j->log->n == 0)
         return oq_error_set(err, OQ_EINVAL, j->o->log_path, 0, 0, "the log has no rows");
     if ((rc = oq_log_index_build(j->log, &j->ix, err))) return rc;
+    j->r->log_rows = j->log->n;
     j->r->tomorrow = oq_log_last_day(j->log) + 1;
     return oq_log_tomorrow(j->log, j->ix, j->r->tomorrow, &j->tom, err);
 }
@@ -451,7 +452,18 @@ static json_t *report_json(const oq_pipeline_result *r)
         total += r->stage_s[k];
     }
     json_object_set_new(t, "total", json_real(total));
-    if (!rep || json_object_set_new(rep, "timings_s", t)) {
+    /* When and on what the run ran (serve's offerq_run_* metrics read it). */
+    json_t *run = json_pack("{s:f, s:f, s:I}", "started_at", r->started_at, "finished_at",
+                            oq_unix_now(), "log_rows", (json_int_t)r->log_rows);
+    if (!rep) {
+        json_decref(run);
+        json_decref(t);
+        return NULL;
+    }
+    /* (json_object_set_new takes its value even when it fails) */
+    int bad = json_object_set_new(rep, "run", run);
+    bad |= json_object_set_new(rep, "timings_s", t);
+    if (bad) {
         json_decref(rep);
         return NULL;
     }
@@ -509,6 +521,7 @@ int oq_pipeline_run(const oq_pipeline_opts *o, const oq_log *log, oq_pipeline_re
     }
     int rc = 0;
     double *st = j.r->stage_s, t = oq_now(), t1;
+    j.r->started_at = oq_unix_now();
 #define STAGE(id, call)                                                                            \
     if (!rc) {                                                                                     \
         rc = (call);                                                                               \
@@ -571,7 +584,7 @@ char *oq_pipeline_report_text(const oq_pipeline_opts *o, const oq_pipeline_resul
 {
     (void)o;
     json_t *j = report_json(r);
-    char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(17)) : NULL;
+    char *text = j ? oq_json_dumps(j, JSON_INDENT(2)) : NULL;
     json_decref(j);
     return text;
 }

@@ -2,6 +2,7 @@
  * itself is src/web/dashboard.html, embedded as serve_dashboard_html.c. */
 #include "prod/serve_int.h"
 #include "offerq/core/data.h"
+#include "util/json.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -75,7 +76,7 @@ char *oq_serve_dashboard_json(const oq_reco *r, const char *version, const char 
     json_object_set_new(root, "report", side(files, "report.json"));
     json_object_set_new(root, "eval", side(files, "eval.json"));
     json_object_set_new(root, "crosssell", side(files, "crosssell.json"));
-    out = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    out = oq_json_dumps(root, JSON_COMPACT);
 cleanup:
     json_decref(files);
     json_decref(root);

@@ -451,6 +451,13 @@ int oq_db_save_run(const char *url, const oq_reco *reco, const oq_db_run *run, i
                    oq_error *err)
 {
     if (run_id) *run_id = 0;
+    /* A monotonic clock (seconds since boot) passed for Unix time would be
+     * stored as a day in 1970: refuse anything before 2000 but 0 (= now). */
+    if (run->started_at != 0 &&
+        !(run->started_at >= OQ_DB_MIN_STARTED_AT && run->started_at < 1e11))
+        return oq_error_set(err, OQ_EINVAL, WHERE, 0, 0,
+                            "started_at %.0f is not Unix time (a monotonic clock?)",
+                            run->started_at);
     if (run->report_json) {
         json_error_t je;
         json_t *j = json_loads(run->report_json, 0, &je);

@@ -6,6 +6,7 @@
 #include "offerq/core/data.h"
 #include "offerq/core/io.h"
 #include "offerq/coupon/dynaq.h"
+#include "util/json.h"
 
 #include <hiredis/hiredis.h>
 #include <jansson.h>
@@ -37,69 +38,171 @@ static int timed_out(const redisContext *c)
             strstr(c->errstr, "imeout"));
 }
 
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Decode %XX escapes of src[0..n) into out (a password may hold ':' '@' '/'
+ * written as %3A %40 %2F). -1 if it does not fit or an escape is malformed. */
+static int pct_decode(const char *src, size_t n, char *out, size_t len)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        int c = (unsigned char)src[i];
+        if (c == '%') {
+            int hi = i + 2 < n ? hex_digit(src[i + 1]) : -1;
+            int lo = hi >= 0 ? hex_digit(src[i + 2]) : -1;
+            if (lo < 0 || (hi == 0 && lo == 0)) return -1; /* malformed, or %00 */
+            c = hi * 16 + lo;
+            i += 2;
+        }
+        if (k + 1 >= len) return -1;
+        out[k++] = (char)c;
+    }
+    out[k] = 0;
+    return 0;
+}
+
+void oq_redis_url_redact(const char *url, char *out, size_t len)
+{
+    const char *h = !strncmp(url, "redis://", 8) ? url + 8 : NULL;
+    const char *at = h ? strrchr(h, '@') : NULL; /* a host has no '@': the last one */
+    const char *colon = at ? memchr(h, ':', (size_t)(at - h)) : NULL;
+    if (!colon) {
+        snprintf(out, len, "%s", url);
+        return;
+    }
+    snprintf(out, len, "%.*s:***%s", (int)(colon - url), url, at);
+}
+
+/* The parts of redis://[[user]:password@]host[:port][/db]. */
+typedef struct redis_url {
+    char host[256];
+    char user[256];
+    char pass[512];
+    long port;
+    int db;
+} redis_url;
+
+static int parse_url(const char *url, redis_url *u, const char *shown, oq_error *err)
+{
+    memset(u, 0, sizeof *u);
+    u->port = 6379;
+    const char *h = url + 8, *at = strrchr(h, '@'); /* a raw '@' in a password is kept */
+    if (at) {
+        /* userinfo: "user:password", ":password" or "user" (no password) */
+        const char *colon = memchr(h, ':', (size_t)(at - h));
+        size_t ul = colon ? (size_t)(colon - h) : (size_t)(at - h);
+        if (pct_decode(h, ul, u->user, sizeof u->user) ||
+            (colon && pct_decode(colon + 1, (size_t)(at - colon - 1), u->pass, sizeof u->pass)))
+            return oq_error_set(err, OQ_EINVAL, WHERE, 0, 0,
+                                "bad user or password in Redis URL '%s' (write special characters "
+                                "as %%XX)",
+                                shown);
+        h = at + 1;
+    }
+    size_t hl = strcspn(h, ":/");
+    if (hl == 0 || hl >= sizeof u->host)
+        return oq_error_set(
+            err, OQ_EINVAL, WHERE, 0, 0,
+            "bad Redis URL '%s': expected redis://[[user]:password@]host[:port][/db]", shown);
+    memcpy(u->host, h, hl);
+    const char *p = h + hl;
+    char *end;
+    if (*p == ':') {
+        u->port = strtol(p + 1, &end, 10);
+        if (end == p + 1 || u->port <= 0 || u->port > 65535 || (*end && *end != '/'))
+            return oq_error_set(err, OQ_EINVAL, WHERE, 0, 0, "bad port in Redis URL '%s'", shown);
+        p = end;
+    }
+    if (*p == '/' && p[1]) {
+        long db = strtol(p + 1, &end, 10);
+        if (*end || db < 0 || db > 1000000)
+            return oq_error_set(err, OQ_EINVAL, WHERE, 0, 0, "bad db in Redis URL '%s'", shown);
+        u->db = (int)db;
+    }
+    return 0;
+}
+
+/* AUTH [user] password; the error names the user, never the password. */
+static int auth(redisContext *c, const char *user, const char *pass, oq_error *err)
+{
+    const char *argv[3] = {"AUTH", user, pass};
+    size_t lens[3] = {4, strlen(user), strlen(pass)};
+    int with_user = user[0] != 0;
+    if (!with_user) argv[1] = pass, lens[1] = lens[2];
+    redisReply *r = redisCommandArgv(c, with_user ? 3 : 2, argv, lens);
+    if (!r)
+        return oq_error_set(err, OQ_EIO, WHERE, 0, 0, "AUTH: %s",
+                            timed_out(c) ? "Redis did not answer in time" : c->errstr);
+    int rc = 0;
+    if (r->type == REDIS_REPLY_ERROR)
+        rc = oq_error_set(err, OQ_EIO, WHERE, 0, 0, "Redis refused the credentials%s%s%s: %s",
+                          with_user ? " of user '" : "", with_user ? user : "",
+                          with_user ? "'" : "", r->str);
+    freeReplyObject(r);
+    return rc;
+}
+
 int oq_redis_connect(const char *url, int timeout_ms, redisContext **out, oq_error *err)
 {
     *out = NULL;
     if (timeout_ms <= 0) timeout_ms = OQ_REDIS_TIMEOUT_MS;
     struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
     redisContext *c = NULL;
-    int db = 0;
+    redis_url u;
+    char shown[1024];
+    int rc = 0;
+    oq_redis_url_redact(url, shown, sizeof shown);
+    memset(&u, 0, sizeof u);
     if (!strncmp(url, "unix:", 5)) {
         const char *path = url + 5;
         while (path[0] == '/' && path[1] == '/')
             path++; /* unix:///x -> /x */
         c = redisConnectUnixWithTimeout(path, tv);
     } else if (!strncmp(url, "redis://", 8)) {
-        char host[256];
-        const char *h = url + 8, *at = strchr(h, '@');
-        if (at) h = at + 1; /* user:password@ is not supported; refuse below */
-        size_t hl = strcspn(h, ":/");
-        if (at || hl == 0 || hl >= sizeof host)
-            return oq_error_set(err, OQ_EINVAL, WHERE, 0, 0,
-                                "bad Redis URL '%s': expected redis://host[:port][/db]", url);
-        memcpy(host, h, hl);
-        host[hl] = 0;
-        long port = 6379;
-        const char *p = h + hl;
-        char *end;
-        if (*p == ':') {
-            port = strtol(p + 1, &end, 10);
-            if (end == p + 1 || port <= 0 || port > 65535 || (*end && *end != '/'))
-                return oq_error_set(err, OQ_EINVAL, WHERE, 0, 0, "bad port in Redis URL '%s'", url);
-            p = end;
-        }
-        if (*p == '/' && p[1]) {
-            db = (int)strtol(p + 1, &end, 10);
-            if (*end || db < 0)
-                return oq_error_set(err, OQ_EINVAL, WHERE, 0, 0, "bad db in Redis URL '%s'", url);
-        }
-        c = redisConnectWithTimeout(host, (int)port, tv);
+        if ((rc = parse_url(url, &u, shown, err))) return rc;
+        c = redisConnectWithTimeout(u.host, (int)u.port, tv);
     } else {
-        return oq_error_set(err, OQ_EINVAL, WHERE, 0, 0,
-                            "bad Redis URL '%s': expected redis://host[:port][/db] or unix:/path",
-                            url);
+        return oq_error_set(
+            err, OQ_EINVAL, WHERE, 0, 0,
+            "bad Redis URL '%s': expected redis://[[user]:password@]host[:port][/db]"
+            " or unix:/path",
+            shown);
     }
+    /* No password in the URL: $OFFERQ_REDIS_PASSWORD (keeps it out of `ps`). */
+    const char *envpw = getenv("OFFERQ_REDIS_PASSWORD");
+    if (!u.pass[0] && envpw && envpw[0]) snprintf(u.pass, sizeof u.pass, "%s", envpw);
     if (!c) return oq_error_set(err, OQ_ENOMEM, WHERE, 0, 0, "out of memory");
     /* The same bound on every read and write after connecting: a frozen or
      * misaddressed server is an error after timeout_ms, not a hang. */
     if (c->err || redisSetTimeout(c, tv) != REDIS_OK) {
-        int rc = oq_error_set(err, OQ_EIO, WHERE, 0, 0, "cannot connect to %s: %s%s", url,
-                              c->errstr[0] ? c->errstr : "cannot set the timeout",
-                              timed_out(c) ? " (no answer in time; see --redis-timeout-ms)" : "");
-        redisFree(c);
-        return rc;
+        rc = oq_error_set(err, OQ_EIO, WHERE, 0, 0, "cannot connect to %s: %s%s", shown,
+                          c->errstr[0] ? c->errstr : "cannot set the timeout",
+                          timed_out(c) ? " (no answer in time; see --redis-timeout-ms)" : "");
+        goto cleanup;
     }
-    if (db) {
-        redisReply *r = redisCommand(c, "SELECT %d", db);
+    if (u.pass[0] && (rc = auth(c, u.user, u.pass, err))) goto cleanup;
+    if (u.db) {
+        redisReply *r = redisCommand(c, "SELECT %d", u.db);
         int bad = !r || r->type == REDIS_REPLY_ERROR;
+        if (bad)
+            rc = oq_error_set(err, OQ_EIO, WHERE, 0, 0, "SELECT %d failed: %s", u.db,
+                              r ? r->str : c->errstr);
         if (r) freeReplyObject(r);
-        if (bad) {
-            redisFree(c);
-            return oq_error_set(err, OQ_EIO, WHERE, 0, 0, "SELECT %d failed", db);
-        }
+        if (bad) goto cleanup;
     }
     *out = c;
-    return 0;
+    c = NULL;
+cleanup:
+    /* the password does not outlive the call on this stack */
+    memset(u.pass, 0, sizeof u.pass);
+    if (c) redisFree(c);
+    return rc;
 }
 
 /* Check a reply: NULL (connection error) or an error reply fail. Frees r on failure. */
@@ -112,7 +215,11 @@ static int reply_ok(redisContext *c, redisReply *r, const char *what, oq_error *
                             what);
     if (!r) return oq_error_set(err, OQ_EIO, WHERE, 0, 0, "%s: %s", what, c->errstr);
     if (r->type == REDIS_REPLY_ERROR) {
-        int rc = oq_error_set(err, OQ_EIO, WHERE, 0, 0, "%s: %s", what, r->str);
+        int noauth = !strncmp(r->str, "NOAUTH", 6);
+        int rc = oq_error_set(err, OQ_EIO, WHERE, 0, 0, "%s: %s%s", what, r->str,
+                              noauth ? " (give the password: redis://[user]:PASSWORD@host:port "
+                                       "or $OFFERQ_REDIS_PASSWORD)"
+                                     : "");
         freeReplyObject(r);
         return rc;
     }
@@ -158,7 +265,7 @@ char *oq_reco_row_json(const oq_reco_row *w)
                   "coupon_value", oq_coupon_value(w->coupon), "expected_profit", w->expected_profit,
                   "p_alive", w->p_alive, "snapshot_date", date, "state", w->state);
     if (!o) return NULL;
-    char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    char *s = oq_json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return s;
 }
@@ -216,9 +323,14 @@ static int owner_of(redisContext *c, char *out, size_t len, oq_error *err)
 }
 
 /* Claim the next version: number it, register it (so that nothing it writes
- * can be lost track of) and record its writer, in one atomic step.
- * KEYS: P:seq P:versions P:writing; ARGV: owner. */
+ * can be lost track of) and record its writer, in one atomic step. The
+ * number is max(P:seq + 1, floor): floor (the run id or the run folder's
+ * sequence number, 0: none) keeps versions increasing after a Redis that
+ * lost its data restarts P:seq at 0.
+ * KEYS: P:seq P:versions P:writing; ARGV: owner floor. */
 static const char *claim_lua = "local v = redis.call('INCR', KEYS[1])\n"
+                               "local f = tonumber(ARGV[2]) or 0\n"
+                               "if v < f then v = f; redis.call('SET', KEYS[1], v) end\n"
                                "redis.call('SADD', KEYS[2], v)\n"
                                "redis.call('HSET', KEYS[3], v, ARGV[1])\n"
                                "return v\n";
@@ -485,6 +597,17 @@ static int read_run(const char *dir, run_files *f, oq_error *err)
     return 0;
 }
 
+long long oq_publish_version_floor(const char *dir, const oq_publish_opts *opts)
+{
+    if (opts && opts->run_id > 0) return opts->run_id;
+    /* DIR.runs/<seq>-<UTC time> (io.h): the digits before the first '-'. */
+    const char *base = strrchr(dir, '/');
+    base = base ? base + 1 : dir;
+    size_t n = strspn(base, "0123456789");
+    if (n == 0 || n > 15 || base[n] != '-') return 0;
+    return strtoll(base, NULL, 10);
+}
+
 int oq_publish_dir(const char *url, const char *dir_arg, const oq_publish_opts *opts,
                    oq_publish_info *info, oq_error *err)
 {
@@ -501,8 +624,9 @@ int oq_publish_dir(const char *url, const char *dir_arg, const oq_publish_opts *
     if ((rc = read_run(dir, &f, err))) goto cleanup;
     if ((rc = oq_redis_connect(url, opts ? opts->timeout_ms : 0, &c, err))) goto cleanup;
     if ((rc = owner_of(c, me, sizeof me, err))) goto cleanup;
-    redisReply *rep =
-        redisCommand(c, "EVAL %s 3 %s:seq %s:versions %s:writing %s", claim_lua, p, p, p, me);
+    long long floor = oq_publish_version_floor(dir, opts);
+    redisReply *rep = redisCommand(c, "EVAL %s 3 %s:seq %s:versions %s:writing %s %lld", claim_lua,
+                                   p, p, p, me, floor);
     if ((rc = reply_ok(c, rep, "claim a version", err))) goto cleanup;
     v = rep->integer;
     freeReplyObject(rep);
@@ -674,6 +798,122 @@ int oq_redis_fetch_list(redisContext *c, const char *prefix, size_t max_users, o
             json_object_set_new(fo, f->element[i]->str, json_string(f->element[i + 1]->str));
         if ((rc = oq_reco_sort(r, err))) goto cleanup;
     }
+    if (!(*files = json_dumps(fo, JSON_COMPACT))) {
+        rc = oq_error_set(err, OQ_ENOMEM, WHERE, 0, 0, "out of memory");
+        goto cleanup;
+    }
+    *out = r;
+    r = NULL;
+cleanup:
+    if (rep) freeReplyObject(rep);
+    json_decref(fo);
+    oq_reco_free(r);
+    return rc;
+}
+
+int oq_redis_current(redisContext *c, const char *prefix, long long *version, oq_error *err)
+{
+    char key[512];
+    *version = 0;
+    snprintf(key, sizeof key, "%s:current", prefix ? prefix : OQ_PUBLISH_PREFIX);
+    return get_ll(c, key, version, err);
+}
+
+static int cmp_user(const void *a, const void *b)
+{
+    int64_t x = ((const oq_reco_row *)a)->user_id, y = ((const oq_reco_row *)b)->user_id;
+    return (x > y) - (x < y);
+}
+
+int oq_redis_fetch_version(redisContext *c, const char *prefix, long long v, size_t max_users,
+                           oq_reco **out, char **files, double *created, oq_error *err)
+{
+    const char *p = prefix ? prefix : OQ_PUBLISH_PREFIX;
+    oq_reco *r = oq_reco_new();
+    json_t *fo = json_object();
+    redisReply *rep = NULL;
+    long long users = -1;
+    char cursor[32] = "0";
+    int rc = 0;
+    *out = NULL;
+    *files = NULL;
+    *created = 0;
+    if (!r || !fo) {
+        rc = oq_error_set(err, OQ_ENOMEM, WHERE, 0, 0, "out of memory");
+        goto cleanup;
+    }
+    rep = redisCommand(c, "HMGET %s:v:%lld:meta users created", p, v);
+    if ((rc = reply_ok(c, rep, "HMGET meta", err))) {
+        rep = NULL;
+        goto cleanup;
+    }
+    if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+        rep->element[0]->type == REDIS_REPLY_STRING) {
+        users = reply_ll(rep->element[0]);
+        *created = (double)reply_ll(rep->element[1]);
+    }
+    freeReplyObject(rep);
+    rep = NULL;
+    if (users < 0) {
+        rc = oq_error_set(err, OQ_EIO, WHERE, 0, 0, "version %lld has no meta (dropped?)", v);
+        goto cleanup;
+    }
+    if ((unsigned long long)users > max_users) {
+        rc = oq_error_set(err, OQ_ELIMIT, WHERE, 0, 0, "version %lld has %lld users, more than %zu",
+                          v, users, max_users);
+        goto cleanup;
+    }
+    /* The list in batches: a version's list never changes once published,
+     * so a full HSCAN sees every row (a row may come twice: deduplicated). */
+    do {
+        rep = redisCommand(c, "HSCAN %s:v:%lld:list %s COUNT 10000", p, v, cursor);
+        if ((rc = reply_ok(c, rep, "HSCAN list", err))) {
+            rep = NULL;
+            goto cleanup;
+        }
+        if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+            rep->element[0]->type != REDIS_REPLY_STRING) {
+            rc = oq_error_set(err, OQ_EIO, WHERE, 0, 0, "HSCAN: unexpected reply");
+            goto cleanup;
+        }
+        snprintf(cursor, sizeof cursor, "%s", rep->element[0]->str);
+        const redisReply *l = rep->element[1];
+        for (size_t i = 0; i + 1 < l->elements; i += 2) {
+            oq_reco_row row;
+            int64_t u = strtoll(l->element[i]->str, NULL, 10);
+            if ((rc = oq_reco_row_from_json(l->element[i + 1]->str, u, &row, err)) ||
+                (rc = oq_reco_push(r, &row, err)))
+                goto cleanup;
+            if (r->n > 2 * (size_t)users + 4000) { /* HSCAN repeats a few rows at most */
+                rc = oq_error_set(err, OQ_EIO, WHERE, 0, 0, "HSCAN returned too many rows");
+                goto cleanup;
+            }
+        }
+        freeReplyObject(rep);
+        rep = NULL;
+    } while (strcmp(cursor, "0") != 0);
+    if (r->n > 1) {
+        qsort(r->rows, r->n, sizeof *r->rows, cmp_user);
+        size_t k = 1;
+        for (size_t i = 1; i < r->n; i++)
+            if (r->rows[i].user_id != r->rows[k - 1].user_id) r->rows[k++] = r->rows[i];
+        r->n = k;
+    }
+    /* A version dropped while it was read (two publishes meanwhile) comes
+     * back short: refuse it rather than hold half a list. */
+    if ((long long)r->n != users) {
+        rc = oq_error_set(err, OQ_EIO, WHERE, 0, 0,
+                          "version %lld changed while read (%zu of %lld rows)", v, r->n, users);
+        goto cleanup;
+    }
+    if ((rc = oq_reco_sort(r, err))) goto cleanup;
+    rep = redisCommand(c, "HGETALL %s:v:%lld:files", p, v);
+    if ((rc = reply_ok(c, rep, "HGETALL files", err))) {
+        rep = NULL;
+        goto cleanup;
+    }
+    for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i + 1 < rep->elements; i += 2)
+        json_object_set_new(fo, rep->element[i]->str, json_string(rep->element[i + 1]->str));
     if (!(*files = json_dumps(fo, JSON_COMPACT))) {
         rc = oq_error_set(err, OQ_ENOMEM, WHERE, 0, 0, "out of memory");
         goto cleanup;

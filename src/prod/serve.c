@@ -9,13 +9,23 @@
  * Data sources: --dir loads DIR/recommendations.csv once at start (read-only
  * afterwards, shared by all threads); --redis asks Redis per request through
  * one hiredis context per worker thread (pthread key, created lazily,
- * dropped after an error so the next request reconnects). */
+ * dropped after an error so the next request reconnects).
+ *
+ * Redis outages: a keeper thread holds the current version's whole table in
+ * memory (read again, in HSCAN batches, each time the version changes; polled
+ * every KEEP_POLL_MS). When a request finds Redis gone, the server is marked
+ * down: every request then answers from the held table at once, flagged with
+ * X-Offerq-Stale: 1, X-Offerq-Version and X-Offerq-Table-Age, while the keeper
+ * reconnects with exponential backoff (BACKOFF_MIN_MS doubling to
+ * BACKOFF_MAX_MS) and marks it up again. Clients never see Redis's address or
+ * error text; stderr gets them, once per outage. */
 #include "offerq/prod/serve.h"
 #include "offerq/core/data.h"
 #include "offerq/core/io.h"
 #include "offerq/prod/publish.h"
 #include "offerq/coupon/reco.h"
 #include "prod/serve_int.h"
+#include "util/json.h"
 #include "util/num.h"
 
 #include <dirent.h>
@@ -30,11 +40,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
 #define DASH_MAX_USERS 200000 /* rows the dashboard ships; more: OQ_ELIMIT */
+/* Rows held for Redis outages: 96 bytes each, ~1 GB (twice that while a new
+ * version replaces the old). */
+#define KEEP_MAX_USERS 10000000
+#define KEEP_POLL_MS 1000   /* the keeper's look at P:current while Redis is up */
+#define BACKOFF_MIN_MS 100  /* first retry after Redis went away ... */
+#define BACKOFF_MAX_MS 5000 /* ... doubling up to this */
 #define MAX_SVGS 32
 
 /* ---- metrics ------------------------------------------------------------------ */
@@ -88,6 +106,14 @@ static void observe(metrics *m, int ep, int code, double seconds)
 
 /* ---- server ------------------------------------------------------------------- */
 
+/* A published version held in memory (read-only once installed). */
+typedef struct snapshot {
+    oq_reco *reco;
+    char *files; /* JSON object text: name -> text of the side files */
+    long long version;
+    double created; /* Unix time it was published (its meta), 0: unknown */
+} snapshot;
+
 struct oq_serve {
     oq_serve_config cfg;
     struct MHD_Daemon *d;
@@ -98,11 +124,23 @@ struct oq_serve {
     char version[32];
     char run_dir[4096]; /* --dir resolved once at load: the run it pointed at then */
     char *dash_json;    /* built once at start */
+    char *report_text;  /* DIR/report.json (NULL: none), for the offerq_run_* metrics */
+    double published;   /* Unix time of DIR/recommendations.csv (its mtime) */
     char svgs[MAX_SVGS][64];
     int n_svgs;
     /* --redis */
     pthread_key_t redis_key;
     int have_key;
+    pthread_rwlock_t snap_lock; /* guards snap (the pointer; a snapshot never changes) */
+    snapshot *snap;             /* the last good table, NULL until one is read */
+    atomic_int redis_up;        /* 0 from a failed request until the keeper reconnects */
+    atomic_ullong stale_answers;
+    pthread_t keeper;
+    pthread_mutex_t keep_mu; /* with keep_cv and stopping: wakes the keeper to stop */
+    pthread_cond_t keep_cv;
+    int stopping;
+    int have_sync, have_keeper;
+    long long skip_version; /* keeper only: a version too large to hold */
 };
 
 typedef struct request {
@@ -119,13 +157,16 @@ typedef struct reply {
     const char *static_body;
     const char *type;  /* Content-Type */
     const char *allow; /* Allow header for 405 */
+    long long version; /* > 0: X-Offerq-Version */
+    int stale;         /* 1: answered from the held table (X-Offerq-Stale, -Table-Age) */
+    double age;        /* seconds since the held table was published; < 0: unknown */
 } reply;
 
 static int reply_json(reply *r, int status, json_t *o)
 {
     r->status = status;
     r->type = "application/json";
-    r->body = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
+    r->body = o ? oq_json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     if (!r->body) {
         r->status = 500;
@@ -168,6 +209,145 @@ static void drop_redis(oq_serve *s)
     pthread_setspecific(s->redis_key, NULL);
 }
 
+/* oq_redis_lookup on this thread's context. A context opened before Redis
+ * restarted fails on its first use (the server closed it): that is retried
+ * once on a new connection, so each worker's old context does not count as
+ * an outage. A timeout is not retried (a frozen Redis would double it).
+ * 0, or -1 with the context dropped and err filled. */
+static int lookup(oq_serve *s, int64_t u, char **js, long long *v, oq_error *err)
+{
+    for (int tries = 0; tries < 2; tries++) {
+        int had = pthread_getspecific(s->redis_key) != NULL;
+        redisContext *c = thread_redis(s, err);
+        if (!c) return -1;
+        if (!oq_redis_lookup(c, s->cfg.redis_prefix, u, js, v, err)) return 0;
+        int closed = c->err == REDIS_ERR_EOF ||
+                     (c->err == REDIS_ERR_IO &&
+                      (strstr(c->errstr, "reset") || strstr(c->errstr, "Broken pipe")));
+        drop_redis(s);
+        if (!had || !closed) break;
+    }
+    return -1;
+}
+
+static void snapshot_free(snapshot *sn)
+{
+    if (!sn) return;
+    oq_reco_free(sn->reco);
+    free(sn->files);
+    free(sn);
+}
+
+/* Redis failed for a request or the keeper: answer from the held table until
+ * the keeper reconnects. Logged once per outage, with the reason (stderr
+ * only: clients get no addresses or Redis errors). */
+static void mark_down(oq_serve *s, const char *why)
+{
+    if (!atomic_exchange(&s->redis_up, 0)) return;
+    pthread_rwlock_rdlock(&s->snap_lock);
+    long long v = s->snap ? s->snap->version : 0;
+    pthread_rwlock_unlock(&s->snap_lock);
+    if (v)
+        fprintf(stderr,
+                "offerq serve: Redis unreachable (%s); answering from version %lld held in "
+                "memory (X-Offerq-Stale: 1) while reconnecting\n",
+                why, v);
+    else
+        fprintf(stderr,
+                "offerq serve: Redis unreachable (%s) and no table held yet: answering 503 "
+                "while reconnecting\n",
+                why);
+}
+
+static void mark_up(oq_serve *s)
+{
+    if (!atomic_exchange(&s->redis_up, 1))
+        fprintf(stderr, "offerq serve: Redis reachable again; answers are fresh\n");
+}
+
+static long long held_version(oq_serve *s)
+{
+    pthread_rwlock_rdlock(&s->snap_lock);
+    long long v = s->snap ? s->snap->version : 0;
+    pthread_rwlock_unlock(&s->snap_lock);
+    return v;
+}
+
+/* One look at Redis by the keeper: is it there, and is the held table the
+ * current version (else read that version and hold it)? 0, or -1 when Redis
+ * cannot be reached (*cp is then closed). */
+static int keep_refresh(oq_serve *s, redisContext **cp)
+{
+    oq_error err = {0};
+    long long v = 0;
+    if (!*cp && oq_redis_connect(s->cfg.redis_url, s->cfg.redis_timeout_ms, cp, &err)) goto down;
+    if (oq_redis_current(*cp, s->cfg.redis_prefix, &v, &err)) goto down;
+    mark_up(s);
+    if (!v || v == s->skip_version || v == held_version(s)) return 0;
+    snapshot *sn = calloc(1, sizeof *sn);
+    if (!sn) return 0; /* out of memory: keep the old table, try at the next look */
+    sn->version = v;
+    int rc = oq_redis_fetch_version(*cp, s->cfg.redis_prefix, v, KEEP_MAX_USERS, &sn->reco,
+                                    &sn->files, &sn->created, &err);
+    if (rc) {
+        snapshot_free(sn);
+        if ((*cp)->err) goto down;
+        if (rc == OQ_ELIMIT) s->skip_version = v;
+        fprintf(stderr, "offerq serve: version %lld not held in memory: %s%s\n", v, err.msg,
+                rc == OQ_ELIMIT ? "" : " (trying again)");
+        return 0;
+    }
+    pthread_rwlock_wrlock(&s->snap_lock);
+    snapshot *old = s->snap;
+    s->snap = sn;
+    pthread_rwlock_unlock(&s->snap_lock);
+    snapshot_free(old);
+    fprintf(stderr, "offerq serve: version %lld (%zu users) held in memory for Redis outages\n", v,
+            sn->reco->n);
+    return 0;
+down:
+    if (*cp) redisFree(*cp);
+    *cp = NULL;
+    mark_down(s, err.msg);
+    return -1;
+}
+
+/* Sleep ms, or less if the server stops. Returns 1 when stopping. */
+static int keep_sleep(oq_serve *s, int ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+    pthread_mutex_lock(&s->keep_mu);
+    while (!s->stopping && pthread_cond_timedwait(&s->keep_cv, &s->keep_mu, &until) == 0) {
+    }
+    int stop = s->stopping;
+    pthread_mutex_unlock(&s->keep_mu);
+    return stop;
+}
+
+static void *keeper_main(void *arg)
+{
+    oq_serve *s = arg;
+    redisContext *c = NULL;
+    int backoff = 0; /* ms; 0 while Redis answers */
+    int wait = KEEP_POLL_MS;
+    while (!keep_sleep(s, wait)) {
+        if (keep_refresh(s, &c) == 0) {
+            backoff = 0;
+            wait = KEEP_POLL_MS;
+        } else {
+            backoff = backoff ? backoff * 2 : BACKOFF_MIN_MS;
+            if (backoff > BACKOFF_MAX_MS) backoff = BACKOFF_MAX_MS;
+            wait = backoff;
+        }
+    }
+    if (c) redisFree(c);
+    return NULL;
+}
+
 static int hexval(char c)
 {
     if (c >= '0' && c <= '9') return c - '0';
@@ -191,6 +371,33 @@ static json_t *row_json(const oq_reco_row *w, const char *version)
                      w->p_alive, "snapshot_date", date, "state", w->state, "version", version);
 }
 
+/* An answer from the held table sn (the caller holds snap_lock). */
+static void held(oq_serve *s, const snapshot *sn, reply *out)
+{
+    out->stale = 1;
+    out->version = sn->version;
+    out->age = sn->created > 0 ? oq_unix_now() - sn->created : -1;
+    atomic_fetch_add_explicit(&s->stale_answers, 1, memory_order_relaxed);
+}
+
+/* A fresh answer: user u's entry js (NULL: unknown) of version v; frees js. */
+static int recommend_row(reply *out, int64_t u, char *js, long long v)
+{
+    oq_error err = {0};
+    oq_reco_row w;
+    char ver[32];
+    out->version = v;
+    if (!js) return reply_error(out, 404, "unknown user %lld", (long long)u);
+    snprintf(ver, sizeof ver, "%lld", v);
+    int bad = oq_reco_row_from_json(js, u, &w, &err);
+    free(js);
+    if (bad) {
+        fprintf(stderr, "offerq serve: version %lld: %s\n", v, err.msg);
+        return reply_error(out, 500, "corrupt entry in the store for user %lld", (long long)u);
+    }
+    return reply_json(out, 200, row_json(&w, ver));
+}
+
 static int h_recommend(oq_serve *s, const char *path, struct MHD_Connection *conn, request *rq,
                        reply *out)
 {
@@ -205,23 +412,34 @@ static int h_recommend(oq_serve *s, const char *path, struct MHD_Connection *con
         return reply_json(out, 200, row_json(w, s->version));
     }
     oq_error err = {0};
-    redisContext *c = thread_redis(s, &err);
-    char *js = NULL;
     long long v = 0;
-    if (!c || oq_redis_lookup(c, s->cfg.redis_prefix, u, &js, &v, &err)) {
-        if (c) drop_redis(s);
-        return reply_error(out, 503, "recommendation store unavailable: %s", err.msg);
+    if (atomic_load(&s->redis_up)) {
+        char *js = NULL;
+        if (!lookup(s, u, &js, &v, &err)) {
+            atomic_store_explicit(&s->m.redis_version, v, memory_order_relaxed);
+            if (v) return recommend_row(out, u, js, v);
+            /* nothing published: a Redis that restarted empty; the held table if any */
+        } else {
+            mark_down(s, err.msg);
+        }
     }
-    atomic_store_explicit(&s->m.redis_version, v, memory_order_relaxed);
-    if (!v) return reply_error(out, 503, "nothing published yet");
-    if (!js) return reply_error(out, 404, "unknown user %lld", (long long)u);
-    oq_reco_row w;
-    char ver[32];
-    snprintf(ver, sizeof ver, "%lld", v);
-    int bad = oq_reco_row_from_json(js, u, &w, &err);
-    free(js);
-    if (bad) return reply_error(out, 500, "corrupt entry in the store: %s", err.msg);
-    return reply_json(out, 200, row_json(&w, ver));
+    pthread_rwlock_rdlock(&s->snap_lock);
+    const snapshot *sn = s->snap;
+    int st;
+    if (!sn) {
+        st = v == 0 && atomic_load(&s->redis_up)
+                 ? reply_error(out, 503, "nothing published yet")
+                 : reply_error(out, 503, "recommendation store unavailable, try again later");
+    } else {
+        held(s, sn, out);
+        const oq_reco_row *w = oq_reco_find(sn->reco, u);
+        char ver[32];
+        snprintf(ver, sizeof ver, "%lld", sn->version);
+        st = w ? reply_json(out, 200, row_json(w, ver))
+               : reply_error(out, 404, "unknown user %lld", (long long)u);
+    }
+    pthread_rwlock_unlock(&s->snap_lock);
+    return st;
 }
 
 /* Parse the body as a JSON object; on failure fill a 400 reply. */
@@ -453,21 +671,44 @@ static int h_healthz(oq_serve *s, const char *path, struct MHD_Connection *conn,
                           json_pack("{s:s, s:s, s:s, s:I}", "status", "ok", "source", "dir",
                                     "version", s->version, "users", (json_int_t)s->reco->n));
     oq_error err = {0};
-    redisContext *c = thread_redis(s, &err);
-    char *js = NULL;
     long long v = 0;
-    if (!c || oq_redis_lookup(c, s->cfg.redis_prefix, 0, &js, &v, &err)) {
-        if (c) drop_redis(s);
-        return reply_json(out, 503,
-                          json_pack("{s:s, s:s}", "status", "unavailable", "error", err.msg));
+    if (atomic_load(&s->redis_up)) {
+        char *js = NULL;
+        if (!lookup(s, 0, &js, &v, &err)) {
+            free(js);
+            atomic_store_explicit(&s->m.redis_version, v, memory_order_relaxed);
+            char ver[32];
+            snprintf(ver, sizeof ver, "%lld", v);
+            out->version = v;
+            if (v)
+                return reply_json(out, 200,
+                                  json_pack("{s:s, s:s, s:s}", "status", "ok", "source", "redis",
+                                            "version", ver));
+        } else {
+            mark_down(s, err.msg);
+        }
     }
-    free(js);
-    atomic_store_explicit(&s->m.redis_version, v, memory_order_relaxed);
-    if (!v) return reply_json(out, 503, json_pack("{s:s}", "status", "nothing published"));
-    char ver[32];
-    snprintf(ver, sizeof ver, "%lld", v);
-    return reply_json(
-        out, 200, json_pack("{s:s, s:s, s:s}", "status", "ok", "source", "redis", "version", ver));
+    /* Redis away (or empty): still able to answer from the held table. */
+    pthread_rwlock_rdlock(&s->snap_lock);
+    const snapshot *sn = s->snap;
+    int st;
+    if (!sn) {
+        st = reply_json(
+            out, 503,
+            json_pack("{s:s}", "status",
+                      v == 0 && atomic_load(&s->redis_up) ? "nothing published" : "unavailable"));
+    } else {
+        held(s, sn, out);
+        char ver[32];
+        snprintf(ver, sizeof ver, "%lld", sn->version);
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I}", "status", "stale", "source", "redis",
+                              "redis", atomic_load(&s->redis_up) ? "empty" : "unreachable",
+                              "version", ver, "users", (json_int_t)sn->reco->n);
+        if (o && out->age >= 0) json_object_set_new(o, "table_age_s", json_real(round(out->age)));
+        st = reply_json(out, 200, o);
+    }
+    pthread_rwlock_unlock(&s->snap_lock);
+    return st;
 }
 
 /* Append printf output to a growing buffer. */
@@ -500,6 +741,152 @@ static void sb_printf(sbuf *b, const char *fmt, ...)
         b->p = q;
         b->cap = cap;
     }
+}
+
+/* One sample: name{labels} value, the value in the shortest form that
+ * reads back exactly. */
+static void sample(sbuf *b, const char *name, const char *labels, double v)
+{
+    char num[OQ_DBL_BUF];
+    oq_fmt_double(v, num);
+    sb_printf(b, "%s%s%s%s %s\n", name, labels ? "{" : "", labels ? labels : "", labels ? "}" : "",
+              num);
+}
+
+static void family(sbuf *b, const char *name, const char *type, const char *help)
+{
+    sb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* A number at key of object o; NAN if absent or not a number. */
+static double num_at(const json_t *o, const char *key)
+{
+    const json_t *v = json_object_get(o, key);
+    return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+/* A JSON key usable as a label value as it is (report.json is a published
+ * file: anything else is skipped rather than escaped). */
+static int plain_label(const char *k)
+{
+    size_t n = strlen(k);
+    return n > 0 && n < 64 &&
+           strspn(k, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                     "0123456789_.-") == n;
+}
+
+/* offerq_run_*: the run whose table is served, from its report.json (text;
+ * NULL or not JSON: nothing). Only runs that completed are ever published or
+ * served, so these describe the last successful run; a failed night shows as
+ * offerq_run_end_timestamp_seconds (and offerq_table_age_seconds) growing. */
+static void run_metrics(sbuf *b, const char *report_text)
+{
+    json_t *r = report_text ? json_loads(report_text, 0, NULL) : NULL;
+    if (!json_is_object(r)) {
+        json_decref(r);
+        return;
+    }
+    const json_t *run = json_object_get(r, "run"), *plan = json_object_get(r, "plan"),
+                 *t = json_object_get(r, "timings_s"), *cp = json_object_get(plan, "coupons");
+    double v;
+    const char *k;
+    json_t *x;
+    char lab[128];
+    if (isfinite(v = num_at(run, "started_at"))) {
+        family(b, "offerq_run_start_timestamp_seconds", "gauge",
+               "When the run whose table is served began (Unix time).");
+        sample(b, "offerq_run_start_timestamp_seconds", NULL, v);
+    }
+    if (isfinite(v = num_at(run, "finished_at"))) {
+        family(b, "offerq_run_end_timestamp_seconds", "gauge",
+               "When the run whose table is served ended (Unix time; only successful runs "
+               "are served).");
+        sample(b, "offerq_run_end_timestamp_seconds", NULL, v);
+        family(b, "offerq_run_success", "gauge",
+               "1: the served table comes from a run that completed (failed runs are never "
+               "published).");
+        sample(b, "offerq_run_success", NULL, 1);
+    }
+    if (json_is_object(t)) {
+        family(b, "offerq_run_stage_seconds", "gauge", "Seconds each stage of the run took.");
+        json_object_foreach((json_t *)t, k, x) if (json_is_number(x) && plain_label(k))
+        {
+            snprintf(lab, sizeof lab, "stage=\"%s\"", k);
+            sample(b, "offerq_run_stage_seconds", lab, json_number_value(x));
+        }
+    }
+    if (isfinite(v = num_at(run, "log_rows"))) {
+        family(b, "offerq_run_log_rows", "gauge", "Rows of the customer log the run read.");
+        sample(b, "offerq_run_log_rows", NULL, v);
+    }
+    if (isfinite(v = num_at(plan, "customers"))) {
+        family(b, "offerq_run_customers", "gauge", "Customers in the run's plan.");
+        sample(b, "offerq_run_customers", NULL, v);
+    }
+    if (json_is_object(cp)) {
+        family(b, "offerq_run_coupons", "gauge", "Customers offered each coupon in the plan.");
+        json_object_foreach((json_t *)cp, k, x) if (json_is_number(x) && plain_label(k))
+        {
+            snprintf(lab, sizeof lab, "coupon=\"%s\"", k);
+            sample(b, "offerq_run_coupons", lab, json_number_value(x));
+        }
+    }
+    double budget = num_at(plan, "budget"), spend = num_at(plan, "expected_spend");
+    if (isfinite(budget)) {
+        family(b, "offerq_run_budget", "gauge", "The run's coupon budget (absent: unlimited).");
+        sample(b, "offerq_run_budget", NULL, budget);
+    }
+    if (isfinite(spend)) {
+        family(b, "offerq_run_expected_spend", "gauge",
+               "Expected coupon spend of the plan (sum of P(order | coupon) x coupon).");
+        sample(b, "offerq_run_expected_spend", NULL, spend);
+    }
+    if (isfinite(spend) && isfinite(budget) && budget > 0) {
+        family(b, "offerq_run_budget_used_ratio", "gauge", "Expected spend / budget.");
+        sample(b, "offerq_run_budget_used_ratio", NULL, spend / budget);
+    }
+    json_decref(r);
+}
+
+/* offerq_table_*: the table being served (and, with --redis, held for outages). */
+static void table_metrics(oq_serve *s, sbuf *b)
+{
+    if (s->reco) {
+        family(b, "offerq_table_users", "gauge", "Rows of the table being served.");
+        sample(b, "offerq_table_users", NULL, (double)s->reco->n);
+        if (s->published > 0) {
+            family(b, "offerq_table_age_seconds", "gauge",
+                   "Seconds since the served table was written (--dir) or published (--redis).");
+            sample(b, "offerq_table_age_seconds", NULL, oq_unix_now() - s->published);
+        }
+        run_metrics(b, s->report_text);
+        return;
+    }
+    int up = atomic_load(&s->redis_up);
+    family(b, "offerq_table_redis_up", "gauge",
+           "1 while Redis answers, 0 while answers come from the table held in memory.");
+    sample(b, "offerq_table_redis_up", NULL, up);
+    family(b, "offerq_table_stale_answers_total", "counter",
+           "Answers given from the held table while Redis was away or empty.");
+    sample(b, "offerq_table_stale_answers_total", NULL, (double)atomic_load(&s->stale_answers));
+    pthread_rwlock_rdlock(&s->snap_lock);
+    const snapshot *sn = s->snap;
+    family(b, "offerq_table_held_version", "gauge",
+           "Version of the table held in memory for Redis outages (0: none).");
+    sample(b, "offerq_table_held_version", NULL, sn ? (double)sn->version : 0);
+    if (sn) {
+        family(b, "offerq_table_users", "gauge", "Rows of the table being served.");
+        sample(b, "offerq_table_users", NULL, (double)sn->reco->n);
+        if (sn->created > 0) {
+            family(b, "offerq_table_age_seconds", "gauge",
+                   "Seconds since the served table was written (--dir) or published (--redis).");
+            sample(b, "offerq_table_age_seconds", NULL, oq_unix_now() - sn->created);
+        }
+        json_t *f = json_loads(sn->files, 0, NULL);
+        run_metrics(b, json_string_value(json_object_get(f, "report.json")));
+        json_decref(f);
+    }
+    pthread_rwlock_unlock(&s->snap_lock);
 }
 
 static int h_metrics(oq_serve *s, const char *path, struct MHD_Connection *conn, request *rq,
@@ -554,6 +941,7 @@ static int h_metrics(oq_serve *s, const char *path, struct MHD_Connection *conn,
               "# TYPE offerq_model_info gauge\n"
               "offerq_model_info{version=\"%s\",source=\"%s\"} 1\n",
               ver, s->reco ? "dir" : "redis");
+    table_metrics(s, &b);
     sb_printf(&b,
               "# HELP offerq_models_loaded Model endpoints that are wired (1) or not (0).\n"
               "# TYPE offerq_models_loaded gauge\n"
@@ -582,6 +970,32 @@ static int h_dashboard(oq_serve *s, const char *path, struct MHD_Connection *con
     return 200;
 }
 
+/* The dashboard data of the held table (Redis away or empty). */
+static int dashjson_held(oq_serve *s, reply *out)
+{
+    pthread_rwlock_rdlock(&s->snap_lock);
+    const snapshot *sn = s->snap;
+    int st;
+    if (!sn) {
+        st = atomic_load(&s->redis_up)
+                 ? reply_error(out, 503, "nothing published yet")
+                 : reply_error(out, 503, "recommendation store unavailable, try again later");
+    } else if (sn->reco->n > DASH_MAX_USERS) {
+        st = reply_error(out, 503, "list has %zu users, more than %d", sn->reco->n, DASH_MAX_USERS);
+    } else {
+        char ver[32];
+        snprintf(ver, sizeof ver, "%lld", sn->version);
+        held(s, sn, out);
+        out->body = oq_serve_dashboard_json(sn->reco, ver, sn->files, NULL, 0);
+        out->status = out->body ? 200 : 500;
+        if (!out->body) out->static_body = "{\"error\":\"out of memory\"}";
+        out->type = "application/json";
+        st = out->status;
+    }
+    pthread_rwlock_unlock(&s->snap_lock);
+    return st;
+}
+
 static int h_dashjson(oq_serve *s, const char *path, struct MHD_Connection *conn, request *rq,
                       reply *out)
 {
@@ -593,6 +1007,7 @@ static int h_dashjson(oq_serve *s, const char *path, struct MHD_Connection *conn
         return 200;
     }
     oq_error err = {0};
+    if (!atomic_load(&s->redis_up)) return dashjson_held(s, out);
     redisContext *c = thread_redis(s, &err);
     oq_reco *r = NULL;
     char *files = NULL;
@@ -611,8 +1026,11 @@ static int h_dashjson(oq_serve *s, const char *path, struct MHD_Connection *conn
         if (c && !c->err) /* a limit, not a broken connection */
             return reply_error(out, 503, "%s", err.msg);
         if (c) drop_redis(s);
-        return reply_error(out, 503, "recommendation store unavailable: %s", err.msg);
+        mark_down(s, err.msg);
+        return dashjson_held(s, out);
     }
+    if (!v) return dashjson_held(s, out); /* a Redis that restarted empty */
+    out->version = v;
     char ver[32];
     snprintf(ver, sizeof ver, "%lld", v);
     char *js = oq_serve_dashboard_json(r, ver, files, NULL, 0);
@@ -754,6 +1172,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     MHD_add_response_header(resp, "Content-Type", out.type ? out.type : "application/json");
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     if (out.status == 405 && out.allow) MHD_add_response_header(resp, "Allow", out.allow);
+    if (out.version > 0) {
+        char h[32];
+        snprintf(h, sizeof h, "%lld", out.version);
+        MHD_add_response_header(resp, "X-Offerq-Version", h);
+    }
+    if (out.stale) {
+        char h[32];
+        MHD_add_response_header(resp, "X-Offerq-Stale", "1");
+        if (out.age >= 0) {
+            snprintf(h, sizeof h, "%.0f", out.age);
+            MHD_add_response_header(resp, "X-Offerq-Table-Age", h);
+        }
+    }
     enum MHD_Result r = MHD_queue_response(conn, (unsigned)out.status, resp);
     MHD_destroy_response(resp);
     observe(&s->m, ep, out.status, oq_now() - rq->t0);
@@ -795,8 +1226,14 @@ static int load_dir(oq_serve *s, oq_error *err)
         snprintf(path, sizeof path, "%s/%s", s->run_dir, side[i]);
         if (!oq_file_exists(path) || oq_read_file(path, 16u << 20, &text, &len, NULL)) continue;
         json_object_set_new(files, side[i], json_string(text));
-        free(text);
+        if (!strcmp(side[i], "report.json") && !s->report_text)
+            s->report_text = text;
+        else
+            free(text);
     }
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", s->run_dir, OQ_RECO_FILE);
+    if (!stat(path, &st)) s->published = (double)st.st_mtime;
     DIR *d = opendir(s->run_dir);
     struct dirent *e;
     while (d && (e = readdir(d)) && s->n_svgs < MAX_SVGS) {
@@ -845,9 +1282,33 @@ int oq_serve_load(const oq_serve_config *cfg, oq_serve **out, oq_error *err)
             goto fail;
         }
         s->have_key = 1;
+        if (pthread_rwlock_init(&s->snap_lock, NULL)) {
+            rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "pthread_rwlock_init failed");
+            goto fail;
+        }
+        pthread_condattr_t ca;
+        int cond_ok = !pthread_condattr_init(&ca) &&
+                      !pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) &&
+                      !pthread_cond_init(&s->keep_cv, &ca);
+        pthread_condattr_destroy(&ca);
+        if (!cond_ok || pthread_mutex_init(&s->keep_mu, NULL)) {
+            if (cond_ok) pthread_cond_destroy(&s->keep_cv);
+            pthread_rwlock_destroy(&s->snap_lock);
+            rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "cannot create the keeper's lock");
+            goto fail;
+        }
+        s->have_sync = 1;
         redisContext *c; /* fail early if Redis is not there */
         if ((rc = oq_redis_connect(cfg->redis_url, s->cfg.redis_timeout_ms, &c, err))) goto fail;
-        redisFree(c);
+        /* The current table held before the first request (then the keeper). */
+        atomic_store(&s->redis_up, 1);
+        (void)keep_refresh(s, &c);
+        if (c) redisFree(c);
+        if (pthread_create(&s->keeper, NULL, keeper_main, s)) {
+            rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "cannot start the keeper thread");
+            goto fail;
+        }
+        s->have_keeper = 1;
     }
     *out = s;
     return 0;
@@ -941,8 +1402,22 @@ void oq_serve_stop(oq_serve *s)
 {
     if (!s) return;
     if (s->d) MHD_stop_daemon(s->d); /* joins the pool; thread-key destructors free contexts */
+    if (s->have_keeper) {
+        pthread_mutex_lock(&s->keep_mu);
+        s->stopping = 1;
+        pthread_cond_signal(&s->keep_cv);
+        pthread_mutex_unlock(&s->keep_mu);
+        pthread_join(s->keeper, NULL);
+    }
+    if (s->have_sync) {
+        pthread_rwlock_destroy(&s->snap_lock);
+        pthread_mutex_destroy(&s->keep_mu);
+        pthread_cond_destroy(&s->keep_cv);
+    }
+    snapshot_free(s->snap);
     if (s->have_key) pthread_key_delete(s->redis_key);
     oq_reco_free(s->reco);
     free(s->dash_json);
+    free(s->report_text);
     free(s);
 }

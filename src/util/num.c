@@ -2,6 +2,7 @@
 #include "util/num.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,4 +82,29 @@ slow : {
     *out = v;
     return 0;
 }
+}
+
+int oq_fmt_double(double v, char buf[OQ_DBL_BUF])
+{
+    int n = 0, prec = 1;
+    if (!isfinite(v)) return snprintf(buf, OQ_DBL_BUF, "%g", v);
+    /* At most 17 tries of a few hundred ns each; 17 digits always read back. */
+    for (; prec <= 17; prec++) {
+        n = snprintf(buf, OQ_DBL_BUF, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    /* Whole numbers below 1e16 as people write them: 100, not 1e+02 (%g
+     * switches to an exponent when it is >= the precision). Kept only if it
+     * still reads back (it does below 2^53, where v is an exact integer). */
+    const char *e = strchr(buf, 'e');
+    long x = e ? strtol(e + 1, NULL, 10) : -1;
+    if (x >= prec && x < 16) {
+        char t[OQ_DBL_BUF];
+        int m = snprintf(t, sizeof t, "%.*g", (int)x + 1, v);
+        if (strtod(t, NULL) == v) {
+            memcpy(buf, t, (size_t)m + 1);
+            n = m;
+        }
+    }
+    return n;
 }

@@ -103,7 +103,11 @@ void oq_progress_start(oq_progress *p, const char *label, double total, int quie
 void oq_progress_update(oq_progress *p, double done);
 void oq_progress_done(oq_progress *p);
 
-/* Monotonic seconds. */
+/* Monotonic seconds (for durations only: the origin is arbitrary, often boot). */
 double oq_now(void);
+
+/* Wall-clock Unix time in seconds (CLOCK_REALTIME), for timestamps that are
+ * stored or shown (db.h's started_at). */
+double oq_unix_now(void);
 
 #endif

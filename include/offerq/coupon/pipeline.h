@@ -89,6 +89,8 @@ typedef struct oq_pipeline_result {
     int32_t tomorrow;              /* last log day + 1 */
     double plan_value, plan_spend; /* objective and expected spend of the plan */
     double stage_s[OQ_N_STAGES];
+    double started_at; /* Unix time the run began (report.json "run") */
+    size_t log_rows;   /* rows of the log read */
     char scorer_name[256];
     int baseline;          /* 1: r^ is the empirical baseline, not a fitted model */
     int reward;            /* OQ_REWARD_* used */

@@ -34,6 +34,7 @@
 
 #define OQ_DB_CONNECT_TIMEOUT "5"        /* seconds (libpq connect_timeout) */
 #define OQ_DB_STATEMENT_TIMEOUT "600000" /* ms: a COPY of a large log fits */
+#define OQ_DB_MIN_STARTED_AT 946684800.0 /* 2000-01-01: earlier is not a wall clock */
 
 /* Create the three tables if they do not exist (idempotent). */
 int oq_db_init(const char *url, oq_error *err) OQ_WUR;
@@ -60,14 +61,15 @@ int oq_db_read_log(const char *url, oq_log **out, oq_error *err) OQ_WUR;
 /* What a run records beside its recommendations. */
 typedef struct oq_db_run {
     const char *source;      /* e.g. "offerq run --pg" or a directory; may be NULL */
-    double started_at;       /* Unix time in seconds; 0 = now */
+    double started_at;       /* Unix time in seconds (oq_unix_now, not oq_now); 0 = now */
     size_t log_rows;         /* rows of the log the run read */
     const char *report_json; /* the run's report.json text, or NULL */
 } oq_db_run;
 
 /* In one transaction: insert a runs row (finished_at = now) and COPY the
  * day's list into recommendations under its run_id. *run_id (may be NULL)
- * receives the new id. All or nothing. OQ_EINVAL if report_json is not JSON. */
+ * receives the new id. All or nothing. OQ_EINVAL if report_json is not JSON
+ * or started_at is neither 0 nor a Unix time after OQ_DB_MIN_STARTED_AT. */
 int oq_db_save_run(const char *url, const oq_reco *reco, const oq_db_run *run, int64_t *run_id,
                    oq_error *err) OQ_WUR;
 

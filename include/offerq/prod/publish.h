@@ -2,7 +2,8 @@
  * atomically, with one version kept for rollback.
  *
  * Keys under a prefix P ("offerq" by default):
- *   P:seq               INCR counter that numbers versions
+ *   P:seq               counter that numbers versions: a publish takes
+ *                       max(P:seq + 1, floor) (oq_publish_version_floor)
  *   P:current           version readers use
  *   P:previous          version `--rollback` returns to
  *   P:versions          set of versions that have keys (for cleaning up)
@@ -48,12 +49,15 @@ struct redisContext;
 
 #define OQ_REDIS_TIMEOUT_MS 5000 /* default connect and command timeout */
 
-/* Connect to url: "redis://host[:port][/db]" or "unix:/path/to/socket".
- * Default port 6379. timeout_ms (<= 0: OQ_REDIS_TIMEOUT_MS) bounds the
- * connect and then every read and write on the context: a frozen server is
- * an OQ_EIO error ("did not answer in time") after it. *out is the caller's
- * (redisFree). OQ_EIO with the reason on failure, OQ_EINVAL for a malformed
- * URL. */
+/* Connect to url: "redis://[[user]:password@]host[:port][/db]" or
+ * "unix:/path/to/socket". Default port 6379. With a password (in the URL,
+ * %XX-escaped where needed, else $OFFERQ_REDIS_PASSWORD when set) the
+ * connection sends AUTH [user] password (an ACL user of Redis 6+, or the
+ * requirepass password without a user); a refusal is OQ_EIO naming the user,
+ * never the password. Error messages show the URL with the password as ***. timeout_ms (<= 0:
+ * OQ_REDIS_TIMEOUT_MS) bounds the connect and then every read and write on the context: a frozen
+ * server is an OQ_EIO error ("did not answer in time") after it. *out is the caller's (redisFree).
+ * OQ_EIO with the reason on failure, OQ_EINVAL for a malformed URL. */
 int oq_redis_connect(const char *url, int timeout_ms, struct redisContext **out,
                      oq_error *err) OQ_WUR;
 
@@ -62,7 +66,19 @@ typedef struct oq_publish_opts {
     int pause_before_switch_ms; /* tests: sleep between writing and switching */
     int pause_before_list_ms;   /* tests: sleep between the Q table and the list */
     int timeout_ms;             /* Redis connect/command timeout; <= 0: OQ_REDIS_TIMEOUT_MS */
+    long long run_id;           /* > 0: the run's id (e.g. PostgreSQL runs.run_id): the
+                                   version is at least this (oq_publish_version_floor) */
 } oq_publish_opts;
+
+/* The lowest version a publish of the run in dir (resolved, io.h) takes:
+ * opts->run_id when > 0, else the sequence number of a run folder
+ * DIR.runs/<seq>-<time> (oq_rundir), else 0 (no floor). A publish numbers its
+ * version max(P:seq + 1, floor), so versions keep increasing across a Redis
+ * that restarted empty, and follow the run ids when every run is published. */
+long long oq_publish_version_floor(const char *dir, const oq_publish_opts *opts);
+
+/* url with the password of its userinfo replaced by *** (for messages). */
+void oq_redis_url_redact(const char *url, char *out, size_t len);
 
 typedef struct oq_publish_info {
     long long current;   /* version now served (0: none) */
@@ -103,6 +119,20 @@ int oq_redis_lookup(struct redisContext *rc, const char *prefix, int64_t u, char
  * and the version. Refuses lists over max_users (OQ_ELIMIT). */
 int oq_redis_fetch_list(struct redisContext *rc, const char *prefix, size_t max_users,
                         oq_reco **out, char **files, long long *version, oq_error *err) OQ_WUR;
+
+/* The current version (GET P:current; 0: nothing published). */
+int oq_redis_current(struct redisContext *rc, const char *prefix, long long *version,
+                     oq_error *err) OQ_WUR;
+
+/* Every row of version v into *out (sorted; oq_reco_free), its files hash as
+ * a JSON object text in *files (caller frees) and its publication time from
+ * its meta in *created (Unix seconds). The list is read in HSCAN batches, so
+ * Redis is never blocked for long, which a published version allows: it
+ * never changes. OQ_ELIMIT over max_users; OQ_EIO on a Redis error, or when
+ * v has no meta or came back short (dropped while read: ask again). */
+int oq_redis_fetch_version(struct redisContext *rc, const char *prefix, long long v,
+                           size_t max_users, oq_reco **out, char **files, double *created,
+                           oq_error *err) OQ_WUR;
 
 /* JSON text of one recommendation (the P:v:N:list value). Caller frees. */
 char *oq_reco_row_json(const oq_reco_row *row);

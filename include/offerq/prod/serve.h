@@ -12,12 +12,23 @@
  *   GET  /v1/crosssell?item=NAME&inventory=n1,n2,...  -> the model's JSON
  *   GET  /v1/dashboard.json       data behind the dashboard
  *   GET  /v1/files/NAME.svg       SVG files of the run directory (--dir)
- *   GET  /healthz                 200 {"status":"ok",...} or 503
+ *   GET  /healthz                 200 {"status":"ok",...}; with --redis 200
+ *                                 {"status":"stale",...} while answering from
+ *                                 the held table; 503 when nothing can be served
  *   GET  /metrics                 Prometheus text format 0.0.4
  *   GET  /                        the dashboard (HTML/JS/SVG, no external assets)
  * Errors: 400 bad JSON / missing field / out of range, 404, 405 (with Allow),
  * 413 body over the limit, 503 model not loaded or store unreachable; every
- * error body is {"error": "..."}.
+ * error body is {"error": "..."}, never with Redis's address or error text
+ * (those go to stderr).
+ *
+ * Redis mode: the current version's whole list is also held in memory (read
+ * in HSCAN batches whenever the version changes). While Redis is unreachable
+ * (or restarted empty), /v1/recommend, /healthz and /v1/dashboard.json answer
+ * from it with the headers X-Offerq-Stale: 1, X-Offerq-Version: N and
+ * X-Offerq-Table-Age: seconds since N was published; a thread reconnects with
+ * backoff (0.1 s doubling to 5 s) and answers are fresh again once it has.
+ * Fresh /v1/recommend answers carry X-Offerq-Version too.
  *
  * The model endpoints validate their input here and call a function of
  * oq_serve_models; a NULL function answers 503 {"error":"model not loaded"}.
@@ -67,7 +78,8 @@ typedef struct oq_serve_config {
     int port;                 /* 0: any free port (oq_serve_port tells which) */
     const char *redis_url;    /* recommendations from Redis (publish.h) ... */
     const char *redis_prefix; /* NULL: OQ_PUBLISH_PREFIX */
-    int redis_timeout_ms;     /* Redis connect/command timeout, ms; 0: 1000 */
+    int redis_timeout_ms;     /* Redis connect/command timeout, ms; 0: 1000 (a request
+                                 waits at most this, then answers from the held table) */
     const char *dir;          /* ... or from DIR/recommendations.csv (exactly one) */
     unsigned threads;         /* worker threads; 0: 2 */
     unsigned max_connections; /* 0: 512 */

@@ -262,7 +262,7 @@ int cmd_run(int argc, char **argv)
     oq_error err = {0};
     oq_pipeline_result *r = NULL;
     oq_log *log = NULL;
-    double t0 = oq_now();
+    double started_at = oq_unix_now(); /* stored in runs.started_at: wall clock */
     if (pg) {
         if (oq_db_read_log(pg, &log, &err))
             return cli_fail(&err, "is the database up and loaded "
@@ -294,7 +294,7 @@ int cmd_run(int argc, char **argv)
         char *report = oq_pipeline_report_text(&o, r);
         int64_t run_id = 0;
         oq_db_run run = {.source = "offerq run --pg",
-                         .started_at = t0,
+                         .started_at = started_at,
                          .log_rows = log_rows,
                          .report_json = report};
         if (!report) {

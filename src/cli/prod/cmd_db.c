@@ -83,7 +83,7 @@ static int save_run(const char *url, const char *dir_arg, oq_error *err)
     oq_reco *r = NULL;
     char *report = NULL;
     size_t len;
-    double t0 = (double)time(NULL);
+    double t0 = oq_unix_now();
     /* One run's files even if DIR is switched meanwhile (io.h). */
     int rc = oq_rundir_resolve(dir_arg, dir, sizeof dir, err);
     if (rc) return rc;

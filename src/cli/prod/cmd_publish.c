@@ -25,19 +25,40 @@ static void help(FILE *fp)
                 "overlap: each claims its own version, which no other publish deletes while\n"
                 "its writer is connected; the one that switches last is served. Versions of\n"
                 "dead publishes and keys of no version are removed by the next publish.\n\n"
+                "Versions: a publish takes max(last version + 1, floor), floor being --run-id\n"
+                "or else the sequence number of a run folder of `offerq run --out-dir`\n"
+                "(DIR.runs/<seq>-<time>), so versions keep increasing when Redis restarts\n"
+                "empty, and equal the PostgreSQL run ids when the nightly passes them.\n\n"
                 "Options:\n"
-                "  --redis URL     redis://host[:port][/db] or unix:/path (or $OFFERQ_REDIS)\n"
+                "  --redis URL     redis://[[user]:password@]host[:port][/db] or unix:/path\n"
+                "                  (or $OFFERQ_REDIS); password also from $OFFERQ_REDIS_PASSWORD\n"
+                "                  (ACL user: redis://user:password@host; requirepass only:\n"
+                "                  redis://:password@host; %%XX for special characters)\n"
+                "  --run-id N      the run's id (e.g. `offerq run --pg`'s run N): the version\n"
+                "                  is at least N\n"
                 "  --prefix P      key prefix (default offerq)\n"
                 "  --rollback      make the previous version current again\n"
                 "  --status        print the current and previous versions\n"
                 "  --redis-timeout-ms MS  bound on connecting and on each command (default\n"
                 "                  5000): a frozen Redis is an error after it, not a hang\n\n"
-                "Example:\n  offerq publish --redis redis://127.0.0.1:6379 example/run\n");
+                "Example:\n  offerq publish --redis redis://127.0.0.1:6379 example/run\n"
+                "  offerq publish --redis redis://127.0.0.1:6379 --run-id 42 example/run\n"
+                "  (with a password: --redis redis://user:PASSWORD@127.0.0.1:6379, or\n"
+                "  OFFERQ_REDIS_PASSWORD=PASSWORD in the environment)\n");
 }
 
 int cmd_publish(int argc, char **argv)
 {
-    enum { O_REDIS = 256, O_PREFIX, O_ROLLBACK, O_STATUS, O_PAUSE, O_PAUSE_LIST, O_TIMEOUT };
+    enum {
+        O_REDIS = 256,
+        O_PREFIX,
+        O_ROLLBACK,
+        O_STATUS,
+        O_PAUSE,
+        O_PAUSE_LIST,
+        O_TIMEOUT,
+        O_RUN_ID
+    };
     static const struct option opts[] = {
         {"help", no_argument, 0, 'h'},
         {"redis", required_argument, 0, O_REDIS},
@@ -45,6 +66,7 @@ int cmd_publish(int argc, char **argv)
         {"rollback", no_argument, 0, O_ROLLBACK},
         {"status", no_argument, 0, O_STATUS},
         {"redis-timeout-ms", required_argument, 0, O_TIMEOUT},
+        {"run-id", required_argument, 0, O_RUN_ID},
         /* tests only: sleep before the switch */
         {"debug-pause-ms", required_argument, 0, O_PAUSE},
         /* tests only: sleep before sending the list */
@@ -79,6 +101,10 @@ int cmd_publish(int argc, char **argv)
         case O_TIMEOUT:
             if (cli_long("publish", "--redis-timeout-ms", optarg, 1, 3600000, &lv)) return 2;
             po.timeout_ms = (int)lv;
+            break;
+        case O_RUN_ID:
+            if (cli_long("publish", "--run-id", optarg, 1, 1000000000000000L, &lv)) return 2;
+            po.run_id = lv;
             break;
         case O_PAUSE_LIST:
             if (cli_long("publish", "--debug-pause-list-ms", optarg, 0, 600000, &lv)) return 2;

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include "offerq/xsell/crosssell.h"
 #include "offerq/core/io.h"
+#include "offerq/prod/publish.h"
 #include "offerq/prod/serve.h"
 
 #include <getopt.h>
@@ -33,10 +34,17 @@ static void help(FILE *fp)
         "Options:\n"
         "  --port P             TCP port (0: any free port, printed on stderr)\n"
         "  --bind ADDR          IPv4 address to listen on (default 127.0.0.1)\n"
-        "  --redis URL          read the list published by `offerq publish` (or $OFFERQ_REDIS)\n"
+        "  --redis URL          read the list published by `offerq publish` (or $OFFERQ_REDIS):\n"
+        "                       redis://[[user]:password@]host[:port][/db] or unix:/path;\n"
+        "                       password also from $OFFERQ_REDIS_PASSWORD. The current\n"
+        "                       version is also held in memory: while Redis is away, answers\n"
+        "                       come from it with headers X-Offerq-Stale: 1, X-Offerq-Version\n"
+        "                       and X-Offerq-Table-Age (seconds since it was published), and\n"
+        "                       serve reconnects with backoff (0.1 s doubling to 5 s)\n"
         "  --prefix P           Redis key prefix (default offerq)\n"
         "  --redis-timeout-ms MS  bound on connecting to Redis and on each command\n"
-        "                       (default 1000); past it a request answers 503\n"
+        "                       (default 1000); past it a request answers from the held\n"
+        "                       table (503 if none)\n"
         "  --dir DIR            read DIR/recommendations.csv (+ report.json, eval.json,\n"
         "                       crosssell.json, *.svg, bgnbd.json) once at start\n"
         "  --bgnbd FILE         BG/NBD parameters for /v1/alive (`offerq bgnbd fit --params`,\n"
@@ -342,9 +350,11 @@ int cmd_serve(int argc, char **argv)
         rc = cli_fail(&err, NULL);
         goto cleanup;
     }
+    char shown[1024] = "";
+    if (cfg.redis_url) oq_redis_url_redact(cfg.redis_url, shown, sizeof shown);
     fprintf(stderr, "offerq serve: listening on http://%s:%d/ (%s %s)\n",
             cfg.bind ? cfg.bind : "127.0.0.1", oq_serve_port(s), cfg.dir ? "dir" : "redis",
-            cfg.dir ? cfg.dir : cfg.redis_url);
+            cfg.dir ? cfg.dir : shown);
     int sig = 0;
     sigwait(&set, &sig);
     fprintf(stderr, "offerq serve: stopping (signal %d)\n", sig);

@@ -496,7 +496,7 @@ static int cmd_offer(int argc, char **argv)
             rc = 1;
             goto cleanup;
         }
-        char *s = json_dumps(js, JSON_REAL_PRECISION(17));
+        char *s = oq_json_dumps(js, 0);
         json_decref(js);
         if (s) puts(s);
         free(s);
