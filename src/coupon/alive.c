@@ -12,10 +12,11 @@ struct oq_alive {
     oq_bgnbd_fit_report fit;
     char source[4200];
     int from_file;
-    size_t nu;     /* customers with purchases */
-    int64_t *user; /* (nu) ascending */
-    size_t *start; /* (nu + 1) into day */
-    int32_t *day;  /* distinct purchase days, ascending per customer */
+    size_t nu;         /* customers with purchases */
+    int64_t *user;     /* (nu) ascending */
+    size_t *start;     /* (nu + 1) into day */
+    int32_t *day;      /* distinct purchase days, ascending per customer */
+    oq_orders *orders; /* the purchases file's rows when it has values (owned), else NULL */
 };
 
 typedef struct ud {
@@ -126,9 +127,13 @@ static int header_has_value(const char *path, oq_error *err)
     return has;
 }
 
-int oq_alive_tx_read(const char *path, oq_bgnbd_tx **out, oq_error *err)
+/* oq_alive_tx_read, and the orders with their values in *keep (when not
+ * NULL and the file has them; else *keep is NULL), so that a run reads the
+ * purchases file once for BG/NBD and the gross-profit model. */
+static int tx_read(const char *path, oq_bgnbd_tx **out, oq_orders **keep, oq_error *err)
 {
     *out = NULL;
+    if (keep) *keep = NULL;
     int rc = header_has_value(path, err);
     if (rc < 0) return rc;
     if (!rc) return oq_bgnbd_tx_read(path, 1, 0, out, err);
@@ -150,10 +155,19 @@ int oq_alive_tx_read(const char *path, oq_bgnbd_tx **out, oq_error *err)
     }
     *out = t;
     t = NULL;
+    if (keep) {
+        *keep = o;
+        o = NULL;
+    }
 cleanup:
     oq_bgnbd_tx_free(t);
     oq_orders_free(o);
     return rc;
+}
+
+int oq_alive_tx_read(const char *path, oq_bgnbd_tx **out, oq_error *err)
+{
+    return tx_read(path, out, NULL, err);
 }
 
 int oq_alive_fit(const oq_log *log, const oq_alive_opts *o, oq_alive **out, oq_error *err)
@@ -171,7 +185,7 @@ int oq_alive_fit(const oq_log *log, const oq_alive_opts *o, oq_alive **out, oq_e
         oq_sidecar_path(o->log_path, ".orders.csv", side, sizeof side) == 0 && oq_file_exists(side))
         orders = side;
     if (orders) {
-        if ((rc = oq_alive_tx_read(orders, &tx, err))) goto cleanup;
+        if ((rc = tx_read(orders, &tx, &m->orders, err))) goto cleanup;
         snprintf(m->source, sizeof m->source, "%s", orders);
         m->from_file = 1;
     } else {
@@ -212,7 +226,13 @@ void oq_alive_free(oq_alive *m)
     free(m->user);
     free(m->start);
     free(m->day);
+    oq_orders_free(m->orders);
     free(m);
+}
+
+const oq_orders *oq_alive_orders(const oq_alive *a)
+{
+    return a->orders;
 }
 
 const oq_bgnbd_fit_report *oq_alive_bgnbd(const oq_alive *a)

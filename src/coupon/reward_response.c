@@ -58,11 +58,12 @@ static int fit_gross(response_reward *m, const oq_reward_input *in, const oq_eve
                      const oq_events_ix *evx, double *g_tom, oq_resp_feat *X, oq_resp_feat *Xt,
                      oq_error *err)
 {
-    oq_orders *ords = NULL;
+    oq_orders *ords = NULL; /* read here, when the survival model kept none */
+    const oq_orders *use = oq_alive_orders(in->alive);
     oq_gross *gm = NULL;
     int rc = 0;
     int32_t tomorrow = in->day;
-    if (oq_alive_from_file(in->alive) &&
+    if (!use && oq_alive_from_file(in->alive) &&
         (rc = oq_orders_read(oq_alive_source(in->alive), &ords, err))) {
         /* A purchases file without values (user_id,date: BG/NBD needs no
          * more) still gives the log-row model; say so. */
@@ -74,9 +75,10 @@ static int fit_gross(response_reward *m, const oq_reward_input *in, const oq_eve
         }
         memset(err, 0, sizeof *err);
     }
-    if (!(rc = oq_gross_fit(in->log, in->ix, ev, evx, ords, NULL, &gm, err)))
-        rc = oq_gross_predict(gm, in->log, in->ix, ev, evx, ords, tomorrow, m->gross_log, g_tom,
-                              err);
+    if (!use) use = ords;
+    if (!(rc = oq_gross_fit(in->log, in->ix, ev, evx, use, NULL, &gm, err)))
+        rc =
+            oq_gross_predict(gm, in->log, in->ix, ev, evx, use, tomorrow, m->gross_log, g_tom, err);
     if (!rc) /* feature 11 (response.h): the filter's browse concentration evidence */
         rc = oq_gross_evidence(gm, in->log, in->ix, ev, evx, tomorrow, X + 11, Xt + 11,
                                OQ_RESP_NFEAT, err);
