@@ -103,6 +103,11 @@ expect 2 "$pat" "$B" eval --log "$T/z/log.csv" --run "$T/z/run" --json -
 expect 2 "$pat" "$B" run --log "$T/g/log.csv" --out-dir - --quiet
 expect 2 "$pat" "$B" train --log "$T/g/log.csv" --out -
 expect 2 "$pat" "$B" predict --model m.ofq --log "$T/g/log.csv" --out -
+expect 2 "$pat" "$B" rules --baskets b.csv --min-support 0.1 --min-confidence 0.5 --out -
+expect 2 "$pat" "$B" itemsets --baskets b.csv --min-support 0.1 --out -
+expect 2 "$pat" "$B" rock --out - b.csv
+expect 2 "$pat" "$B" crosssell experiment --out -
+expect 2 "$pat" "$B" db dump --pg postgresql://127.0.0.1:1/x --out -
 [ ! -e "$T/-" ] || fail "a file named - was created"
 echo keep >"$T/target.json"
 ln -s "$T/target.json" "$T/link.json"
@@ -110,6 +115,7 @@ pat="link.json is a symbolic link"
 expect 2 "$pat" "$B" bgnbd fit --orders "$O" --out "$T/link.json"
 expect 2 "$pat" "$B" eval --log "$T/z/log.csv" --run "$T/z/run" --json "$T/link.json"
 expect 2 "$pat" "$B" gen --customers 10 --quiet --out "$T/link.json"
+expect 2 "$pat" "$B" rules --baskets b.csv --min-support 0.1 --min-confidence 0.5 --out "$T/link.json"
 [ -L "$T/link.json" ] && [ "$(cat "$T/target.json")" = keep ] || fail "link or target changed"
 cd - >/dev/null
 

@@ -121,6 +121,7 @@ int cmd_db(int argc, char **argv)
             url = optarg;
             break;
         case O_OUT:
+            if (cli_out_path("db", "--out", optarg, 0)) return 2;
             out = optarg;
             break;
         default:

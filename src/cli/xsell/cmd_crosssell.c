@@ -123,6 +123,7 @@ static int cmd_experiment(int argc, char **argv)
             help(stdout);
             return 0;
         case O_OUT:
+            if (cli_out_path(cmd, "--out", optarg, 0)) return 2;
             out = optarg;
             break;
         case O_SEED:
@@ -286,6 +287,7 @@ static int cmd_learn(int argc, char **argv)
             rules_path = optarg;
             break;
         case O_OUT:
+            if (cli_out_path(cmd, "--out", optarg, 0)) return 2;
             out = optarg;
             break;
         case O_SUMMARY:

@@ -96,6 +96,7 @@ int cmd_itemsets(int argc, char **argv)
             quiet = 1;
             break;
         case O_OUT:
+            if (cli_out_path("itemsets", "--out", optarg, 0)) return 2;
             out = optarg;
             break;
         default:

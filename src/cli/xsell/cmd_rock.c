@@ -116,6 +116,7 @@ int cmd_rock(int argc, char **argv)
             p.quiet = 1;
             break;
         case O_OUT:
+            if (cli_out_path("rock", "--out", optarg, 0)) return 2;
             out = optarg;
             break;
         default:

@@ -240,6 +240,10 @@ int cmd_rules(int argc, char **argv)
             quiet = 1;
             break;
         case O_OUT:
+            if (cli_out_path("rules", "--out", optarg, 0)) {
+                ret = 2;
+                goto cleanup;
+            }
             out = optarg;
             break;
         default:
