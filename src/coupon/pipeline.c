@@ -284,16 +284,20 @@ static int stage_plan(job *j, oq_error *err)
     int rc = 0;
     double *val = job_alloc(nc * 4, sizeof *val, err, &rc);
     double *spend = job_alloc(nc * 4, sizeof *spend, err, &rc);
-    double *rbar = o->continuation ? calloc(r->q->n * 4 + 1, sizeof *rbar) : NULL;
-    size_t *rcnt = o->continuation ? calloc(r->q->n * 4 + 1, sizeof *rcnt) : NULL;
+    /* The continuation is computed always, for the report's value split
+     * (today's r~ against gamma E[V(s')] per coupon); the plan adds it only
+     * with --continuation. */
+    double *rbar = calloc(r->q->n * 4 + 1, sizeof *rbar);
+    size_t *rcnt = calloc(r->q->n * 4 + 1, sizeof *rcnt);
+    double split_r[OQ_N_COUPONS] = {0}, split_c[OQ_N_COUPONS] = {0};
     r->n = nc;
     r->user_id = job_alloc(nc, sizeof *r->user_id, err, &rc);
     r->state = job_alloc(nc, sizeof *r->state, err, &rc);
     r->coupon = job_alloc(nc, sizeof *r->coupon, err, &rc);
     r->expected_profit = job_alloc(nc, sizeof *r->expected_profit, err, &rc);
-    if (!rc && o->continuation && (!rbar || !rcnt)) rc = oq_error_oom(err, NULL, NULL);
+    if (!rc && (!rbar || !rcnt)) rc = oq_error_oom(err, NULL, NULL);
     if (rc) goto cleanup;
-    if (o->continuation) continuation_sums(j, rbar, rcnt);
+    continuation_sums(j, rbar, rcnt);
     for (size_t c = 0; c < nc; c++) {
         uint64_t key = oq_dynaq_key_row(&o->disc, j->tom, c);
         long e = oq_qtable_find(r->q, key);
@@ -303,19 +307,20 @@ static int stage_plan(job *j, oq_error *err)
         r->user_id[c] = j->tom->user_id[c];
         r->state[c] = key;
         double sv = 0, sn = 0;
-        for (int b = 0; known && o->continuation && b < OQ_N_COUPONS; b++) {
+        for (int b = 0; known && b < OQ_N_COUPONS; b++) {
             sv += rbar[(size_t)e * 4 + b];
             sn += (double)rcnt[(size_t)e * 4 + b];
         }
         for (int a = 0; a < OQ_N_COUPONS; a++) {
             size_t ea = (size_t)e * 4 + a;
             double cont = 0;
-            if (known && o->continuation)
-                cont = rcnt[ea] ? rbar[ea] / (double)rcnt[ea] : sn > 0 ? sv / sn : 0;
+            if (known) cont = rcnt[ea] ? rbar[ea] / (double)rcnt[ea] : sn > 0 ? sv / sn : 0;
+            split_r[a] += j->tr[c * 4 + a];
+            split_c[a] += cont;
             if (o->dq.faithful)
                 val[c * 4 + a] = known ? r->q->q[ea] : 0;
             else
-                val[c * 4 + a] = j->tr[c * 4 + a] + cont;
+                val[c * 4 + a] = j->tr[c * 4 + a] + (o->continuation ? cont : 0);
             spend[c * 4 + a] = j->po4[c * 4 + a] * oq_coupon_value(a);
         }
     }
@@ -329,6 +334,25 @@ static int stage_plan(job *j, oq_error *err)
     }
     char date[11];
     oq_date_format(r->tomorrow, date);
+    /* Mean over customers of each coupon's r~ tomorrow and of Dyna-Q's
+     * continuation gamma E[V(s') | s, coupon] (0 for unseen states). */
+    json_t *split = json_object();
+    for (int a = 0; split && a < OQ_N_COUPONS; a++) {
+        double d = nc ? (double)nc : 1;
+        json_object_set_new(
+            split, oq_coupon_name(a),
+            json_pack("{s:f, s:f}", "r_tilde", split_r[a] / d, "continuation", split_c[a] / d));
+    }
+    if (split &&
+        (rc = report_add(j, "value_split",
+                         json_pack("{s:b, s:o}", "continuation_in_plan",
+                                   o->continuation && !o->dq.faithful, "per_coupon", split),
+                         err)))
+        goto cleanup;
+    if (!split) {
+        rc = oq_error_oom(err, NULL, "the report");
+        goto cleanup;
+    }
     rc =
         report_add(j, "plan",
                    json_pack("{s:s, s:I, s:I, s:o, s:f, s:f, s:{s:I, s:I, s:I, s:I}}", "date", date,

@@ -41,6 +41,13 @@ eps = [e["epsilon"] for e in rep["dynaq"]["per_epoch"]]
 assert abs(eps[0] - 0.30) < 1e-12 and abs(eps[-1] - 0.05) < 1e-12, eps
 assert par["dynaq"]["plan_k"] == 20 and par["dynaq"]["gamma"] == 0.95 and par["seed"] == 2
 assert set(rep["timings_s"]) >= {"ingest", "alive", "reward_fit", "reward_score", "value", "plan", "write"}
+# The value split (issue 15): per coupon, today's r~ and Dyna-Q's continuation.
+vs = rep["value_split"]
+assert vs["continuation_in_plan"] is False
+assert set(vs["per_coupon"]) == {"none", "5", "10", "20"}, vs
+for c, v in vs["per_coupon"].items():
+    assert set(v) == {"r_tilde", "continuation"} and abs(v["continuation"]) < 1e6, (c, v)
+assert any(v["continuation"] > 0 for v in vs["per_coupon"].values()), vs
 PY
 # same seed, same bytes
 "$BIN" run --log "$T/log.csv" --out-dir "$T/run2" --budget 300 --seed 2 --interim --quiet 2>/dev/null || fail run2
