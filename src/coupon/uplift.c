@@ -23,6 +23,7 @@ struct oq_uplift_model {
     BoosterHandle pb;         /* P(order | x, a) */
     BoosterHandle vb;         /* E[value | ordered, x, a] */
     double *redeem, *contact; /* (K) */
+    int fallback;             /* -1: the model's best offer; else this offer for all */
 };
 
 void oq_uplift_opts_default(oq_uplift_opts *o)
@@ -188,6 +189,7 @@ int oq_uplift_fit(const oq_uplift_opts *o, const oq_customers *cust, const oq_co
         m->ncol += onehot(m, k) ? m->nlevels[k] : 1;
     }
     m->ncol += K;
+    m->fallback = -1;
     memcpy(m->redeem, offers->redeem_cost, K * sizeof *m->redeem);
     memcpy(m->contact, offers->contact_cost, K * sizeof *m->contact);
     if (n == 0) {
@@ -714,7 +716,8 @@ static json_t *report_json(const oq_uplift_report *r, const oq_offers *offers)
 }
 
 int oq_uplift_write_json(const char *path, const oq_uplift_report *crossfit,
-                         const oq_uplift_report *holdout, const oq_offers *offers, oq_error *err)
+                         const oq_uplift_report *holdout, const oq_offers *offers,
+                         const char *deployed, oq_error *err)
 {
     json_t *root = json_object();
     if (!root) return oq_error_oom(err, path, "JSON");
@@ -722,11 +725,38 @@ int oq_uplift_write_json(const char *path, const oq_uplift_report *crossfit,
                         json_string("value per contact; 95 % intervals = estimate +- 1.96 se; "
                                     "crossfit: 2 folds by customer; qini: Radcliffe 2007, area "
                                     "between the Qini curve and random targeting, per contact"));
+    if (deployed) json_object_set_new(root, "deployed", json_string(deployed));
     if (crossfit) json_object_set_new(root, "crossfit", report_json(crossfit, offers));
     if (holdout) json_object_set_new(root, "holdout", report_json(holdout, offers));
     int rc = oq_json_write_atomic(path, root, err);
     json_decref(root);
     return rc;
+}
+
+int oq_uplift_guard(const oq_uplift_report *cf, int *fixed)
+{
+    *fixed = -1;
+    double best = -INFINITY;
+    for (size_t k = 0; k < cf->npol; k++)
+        if (!strncmp(cf->pol[k].name, "offer:", 6) && cf->pol[k].est.dr > best) {
+            best = cf->pol[k].est.dr;
+            *fixed = (int)k;
+        }
+    if (*fixed < 0 || cf->pol[0].est.dr > best) {
+        *fixed = -1;
+        return -1;
+    }
+    /* the fixed offers follow the learned policies in catalogue order */
+    size_t first = 0;
+    while (first < cf->npol && strncmp(cf->pol[first].name, "offer:", 6))
+        first++;
+    *fixed -= (int)first;
+    return *fixed;
+}
+
+void oq_uplift_set_fallback(oq_uplift_model *m, int offer)
+{
+    m->fallback = offer >= 0 && (size_t)offer < m->K ? offer : -1;
 }
 
 /* ---- recommendations ------------------------------------------------------------ */
@@ -767,7 +797,7 @@ int oq_uplift_recommend(const oq_uplift_opts *o, const oq_uplift_model *m, const
                 offers->contact_cost[cheap] + offers->redeem_cost[cheap])
                 cheap = a;
     for (size_t i = 0; i < n; i++)
-        pick[i] = argmax(q + i * K, K);
+        pick[i] = m->fallback >= 0 ? m->fallback : argmax(q + i * K, K);
     if (o->budget > 0) {
         double spent = 0;
         size_t ng = 0;

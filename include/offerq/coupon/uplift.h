@@ -137,11 +137,22 @@ int oq_uplift_holdout(const oq_uplift_opts *o, const oq_uplift_model *m, const o
                       oq_error *err) OQ_WUR;
 /* The report as a table on fp (a FILE *). */
 void oq_uplift_print(const oq_uplift_report *r, const char *title, void *fp);
-/* Reports as JSON {"crossfit": ..., "holdout": ...} (either may be NULL) to
- * path, atomically; non-finite numbers are null. */
+/* Reports as JSON {"deployed": ..., "crossfit": ..., "holdout": ...} (either
+ * report may be NULL; deployed names the policy the recommendations follow:
+ * "learned" or "offer:<name>") to path, atomically; non-finite numbers are
+ * null. */
 int oq_uplift_write_json(const char *path, const oq_uplift_report *crossfit,
                          const oq_uplift_report *holdout, const oq_offers *offers,
-                         oq_error *err) OQ_WUR;
+                         const char *deployed, oq_error *err) OQ_WUR;
+
+/* The guard against deploying noise: the learned policy is kept only if its
+ * cross-fitted DR value (cf, from oq_uplift_crossfit) exceeds every fixed
+ * offer's; else the fixed offer of the largest cross-fitted DR value is shown
+ * to everyone. Returns -1 (keep the learned policy) or that offer's index,
+ * also in *fixed. */
+int oq_uplift_guard(const oq_uplift_report *cf, int *fixed);
+/* Make m's policy show offer to everyone (-1: back to the model's best). */
+void oq_uplift_set_fallback(oq_uplift_model *m, int offer);
 
 /* ---- recommendations ---------------------------------------------------------- */
 

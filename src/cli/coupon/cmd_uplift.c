@@ -55,6 +55,8 @@ static void help(FILE *fp)
         "  --tree-depth D   depth of each tree (default 3)\n"
         "  --seed S         seed of the trees, folds and exploration (default 1)\n"
         "  --no-crossfit    skip the cross-fitted estimates (recommend only)\n"
+        "  --guard          show the best fixed offer to everyone when the learned\n"
+        "                   policy's cross-fitted DR value does not beat it\n"
         "  --quiet          no progress on stderr\n\n"
         "Example (the Artea coupon A/B test, docs/readme/realdata.md):\n"
         "  offerq uplift --contacts ../shared/data/artea_ab.csv \\\n"
@@ -81,6 +83,7 @@ int cmd_uplift(int argc, char **argv)
         O_DEPTH,
         O_SEED,
         O_NOCF,
+        O_GUARD,
         O_QUIET
     };
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},
@@ -99,12 +102,13 @@ int cmd_uplift(int argc, char **argv)
                                          {"tree-depth", required_argument, 0, O_DEPTH},
                                          {"seed", required_argument, 0, O_SEED},
                                          {"no-crossfit", no_argument, 0, O_NOCF},
+                                         {"guard", no_argument, 0, O_GUARD},
                                          {"quiet", no_argument, 0, O_QUIET},
                                          {0, 0, 0, 0}};
     const char *contacts = NULL, *customers = NULL, *offers_path = NULL, *out = NULL;
     const char *target = NULL, *holdout = NULL, *control = NULL;
     char *columns = NULL;
-    int crossfit = 1, c;
+    int crossfit = 1, guard = 0, fixed = -1, c;
     long lv;
     oq_table_map map = {0};
     oq_uplift_opts o;
@@ -163,6 +167,9 @@ int cmd_uplift(int argc, char **argv)
         case O_NOCF:
             crossfit = 0;
             break;
+        case O_GUARD:
+            guard = 1;
+            break;
         case O_QUIET:
             o.quiet = 1;
             break;
@@ -217,17 +224,29 @@ int cmd_uplift(int argc, char **argv)
             fprintf(stderr, "offerq uplift: no control offer (none, or --control NAME): no "
                             "Qini coefficient\n");
     }
+    if (guard && !crossfit) {
+        rc = cli_usage_error("uplift", "--guard needs the cross-fitted estimates");
+        goto cleanup;
+    }
     if (crossfit) {
         if (oq_uplift_crossfit(&o, cust, ct, offers, &cf, &err)) {
             rc = cli_fail(&err, NULL);
             goto cleanup;
         }
         oq_uplift_print(&cf, "cross-fitted on the contacts (2 folds by customer)", stdout);
+        if (guard && oq_uplift_guard(&cf, &fixed) >= 0)
+            printf("guard: the learned policy's cross-fitted DR value (%.4f) does not beat the "
+                   "best fixed offer's: the recommendations show offer %s to everyone "
+                   "(--guard)\n",
+                   cf.pol[0].est.dr, offers->name[fixed]);
+        else if (guard)
+            printf("guard: the learned policy beats every fixed offer cross-fitted (DR)\n");
     }
     if (oq_uplift_fit(&o, cust, ct, NULL, 0, offers, &m, &err)) {
         rc = cli_fail(&err, NULL);
         goto cleanup;
     }
+    oq_uplift_set_fallback(m, fixed);
     if (ho) {
         if (oq_uplift_holdout(&o, m, cust, ho, offers, &hr, &err)) {
             rc = cli_fail(&err, "the held-out contacts' customers must be in --customers");
@@ -248,7 +267,12 @@ int cmd_uplift(int argc, char **argv)
     for (size_t a = 0; a < offers->n; a++)
         printf(" %s %zu%s", offers->name[a], count[a], a + 1 < offers->n ? "," : "\n");
     snprintf(path, sizeof path, "%s/estimates.json", out);
-    if (oq_uplift_write_json(path, crossfit ? &cf : NULL, ho ? &hr : NULL, offers, &err)) {
+    char deployed[OQ_TABLES_MAX_ID + 16];
+    snprintf(deployed, sizeof deployed, "%s%s", fixed >= 0 ? "offer:" : "learned",
+             fixed >= 0 ? offers->name[fixed] : "");
+    printf("deployed policy: %s\n", deployed);
+    if (oq_uplift_write_json(path, crossfit ? &cf : NULL, ho ? &hr : NULL, offers, deployed,
+                             &err)) {
         rc = cli_fail(&err, NULL);
         goto cleanup;
     }
