@@ -733,6 +733,35 @@ int oq_uplift_write_json(const char *path, const oq_uplift_report *crossfit,
     return rc;
 }
 
+int oq_uplift_select(const oq_uplift_opts *o, const oq_customers *cust, const oq_contacts *ct,
+                     const oq_offers *offers, oq_uplift_opts *best, int *which, double *dr,
+                     oq_error *err)
+{
+    static const struct {
+        int depth;
+        double mcw, vmcw;
+    } cand[OQ_UPLIFT_NCAND] = {{3, 10, 50}, {2, 20, 100}, {4, 5, 30}, {1, 10, 50}};
+    double top = -INFINITY;
+    *best = *o;
+    for (int k = 0; k < OQ_UPLIFT_NCAND; k++) {
+        oq_uplift_opts c = *o;
+        c.depth = cand[k].depth;
+        c.min_child_weight = cand[k].mcw;
+        c.value_min_child_weight = cand[k].vmcw;
+        oq_uplift_report r;
+        int rc = oq_uplift_crossfit(&c, cust, ct, offers, &r, err);
+        if (rc) return rc;
+        double v = r.pol[0].est.dr;
+        if (dr) dr[k] = v;
+        if (v > top) {
+            top = v;
+            *best = c;
+            if (which) *which = k;
+        }
+    }
+    return 0;
+}
+
 int oq_uplift_guard(const oq_uplift_report *cf, int *fixed)
 {
     *fixed = -1;

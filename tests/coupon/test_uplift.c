@@ -242,6 +242,17 @@ static void test_learned_policy(void **st)
                      r->pol[0].est.ips, best_fixed);
         assert_true(r->qini_order > 0 && r->qini_profit > 0);
     }
+    /* model selection on the training contacts: a valid setting, whose
+     * cross-fitted value is the best of the candidates' */
+    oq_uplift_opts best;
+    int which = -1;
+    double dr[OQ_UPLIFT_NCAND];
+    assert_int_equal(oq_uplift_select(&o, cu, tr, of, &best, &which, dr, &err), 0);
+    assert_true(which >= 0 && which < OQ_UPLIFT_NCAND);
+    for (int k = 0; k < OQ_UPLIFT_NCAND; k++)
+        assert_true(dr[k] <= dr[which]);
+    assert_true(fabs(dr[0] - cf.pol[0].est.dr) < 1e-9); /* candidate 0 is the default */
+    assert_int_equal(best.control, o.control);
     /* recommendations: every customer, north -> pct10, east -> free shipping */
     snprintf(p, sizeof p, "%s/reco.csv", dir);
     size_t count[3];

@@ -145,6 +145,20 @@ int oq_uplift_write_json(const char *path, const oq_uplift_report *crossfit,
                          const oq_uplift_report *holdout, const oq_offers *offers,
                          const char *deployed, oq_error *err) OQ_WUR;
 
+/* Model selection on the contacts alone: the candidate settings
+ * (OQ_UPLIFT_NCAND: o's trees with depth 3, min_child_weight 10, value
+ * min_child_weight 50 (the default); depth 2, 20, 100 (smoother); depth 4,
+ * 5, 30 (richer); depth 1 (no interactions)) are each cross-fitted on ct and
+ * the one whose learned policy has the largest cross-fitted DR value is
+ * written to *best (o's other fields kept). which (may be NULL) gets its
+ * index, dr (OQ_UPLIFT_NCAND, may be NULL) every candidate's value. The
+ * estimates of the chosen candidate are then optimistic (it was chosen on
+ * them); judge it on held-out contacts. */
+#define OQ_UPLIFT_NCAND 4
+int oq_uplift_select(const oq_uplift_opts *o, const oq_customers *cust, const oq_contacts *ct,
+                     const oq_offers *offers, oq_uplift_opts *best, int *which, double *dr,
+                     oq_error *err) OQ_WUR;
+
 /* The guard against deploying noise: the learned policy is kept only if its
  * cross-fitted DR value (cf, from oq_uplift_crossfit) exceeds every fixed
  * offer's; else the fixed offer of the largest cross-fitted DR value is shown

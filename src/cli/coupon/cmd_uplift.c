@@ -55,6 +55,8 @@ static void help(FILE *fp)
         "  --tree-depth D   depth of each tree (default 3)\n"
         "  --seed S         seed of the trees, folds and exploration (default 1)\n"
         "  --no-crossfit    skip the cross-fitted estimates (recommend only)\n"
+        "  --select         choose the trees' depth and leaf sizes among 4 settings by\n"
+        "                   the learned policy's cross-fitted DR value on C\n"
         "  --guard          show the best fixed offer to everyone when the learned\n"
         "                   policy's cross-fitted DR value does not beat it\n"
         "  --quiet          no progress on stderr\n\n"
@@ -84,6 +86,7 @@ int cmd_uplift(int argc, char **argv)
         O_SEED,
         O_NOCF,
         O_GUARD,
+        O_SELECT,
         O_QUIET
     };
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},
@@ -103,12 +106,13 @@ int cmd_uplift(int argc, char **argv)
                                          {"seed", required_argument, 0, O_SEED},
                                          {"no-crossfit", no_argument, 0, O_NOCF},
                                          {"guard", no_argument, 0, O_GUARD},
+                                         {"select", no_argument, 0, O_SELECT},
                                          {"quiet", no_argument, 0, O_QUIET},
                                          {0, 0, 0, 0}};
     const char *contacts = NULL, *customers = NULL, *offers_path = NULL, *out = NULL;
     const char *target = NULL, *holdout = NULL, *control = NULL;
     char *columns = NULL;
-    int crossfit = 1, guard = 0, fixed = -1, c;
+    int crossfit = 1, guard = 0, select = 0, fixed = -1, c;
     long lv;
     oq_table_map map = {0};
     oq_uplift_opts o;
@@ -170,6 +174,9 @@ int cmd_uplift(int argc, char **argv)
         case O_GUARD:
             guard = 1;
             break;
+        case O_SELECT:
+            select = 1;
+            break;
         case O_QUIET:
             o.quiet = 1;
             break;
@@ -227,6 +234,23 @@ int cmd_uplift(int argc, char **argv)
     if (guard && !crossfit) {
         rc = cli_usage_error("uplift", "--guard needs the cross-fitted estimates");
         goto cleanup;
+    }
+    if (select) {
+        double dr[OQ_UPLIFT_NCAND];
+        int which = 0;
+        oq_uplift_opts best;
+        if (oq_uplift_select(&o, cust, ct, offers, &best, &which, dr, &err)) {
+            rc = cli_fail(&err, NULL);
+            goto cleanup;
+        }
+        printf("select: cross-fitted DR value of the learned policy per setting (depth, "
+               "min_child_weight, value min_child_weight):");
+        for (int k = 0; k < OQ_UPLIFT_NCAND; k++)
+            printf(" %.4f%s", dr[k], k == which ? " (chosen)" : "");
+        printf("\nselect: depth %d, %g, %g; the cross-fitted estimates below are of the "
+               "chosen setting, so optimistic: judge it on held-out contacts (--holdout)\n",
+               best.depth, best.min_child_weight, best.value_min_child_weight);
+        o = best;
     }
     if (crossfit) {
         if (oq_uplift_crossfit(&o, cust, ct, offers, &cf, &err)) {
