@@ -513,8 +513,10 @@ static int cust_header(cust_ctx *x, char **f, size_t n, long line, oq_error *err
 static long level_find(char *const *levels, size_t nl, const char *s)
 {
     size_t lo = 0, hi = nl;
+    if (!levels) return -1;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
+        if (!levels[mid]) return -1; /* a level whose copy failed (the read fails too) */
         int d = strcmp(levels[mid], s);
         if (d == 0) return (long)mid;
         if (d < 0)
@@ -619,7 +621,7 @@ static int cust_type(cust_ctx *x, oq_error *err)
         qsort(tmp, m, sizeof *tmp, cmp_str);
         size_t nl = 0;
         for (size_t i = 0; i < m; i++)
-            if (i == 0 || strcmp(tmp[i], tmp[i - 1])) tmp[nl++] = tmp[i];
+            if (i == 0 || strcmp(tmp[i], tmp[i - 1]) != 0) tmp[nl++] = tmp[i];
         if (nl > OQ_TABLES_MAX_LEVELS) {
             rc = oq_error_set(err, OQ_ELIMIT, x->path, 0, x->attr_idx[k] + 1,
                               "attribute \"%s\" has %zu distinct text values (more than %d): "
@@ -745,7 +747,7 @@ void oq_customers_free(oq_customers *c)
     free(c->user);
     for (size_t k = 0; k < c->nattr; k++) {
         if (c->attr) free(c->attr[k]);
-        if (c->levels && c->levels[k]) {
+        if (c->levels && c->nlevels && c->levels[k]) {
             for (size_t l = 0; l < c->nlevels[k]; l++)
                 free(c->levels[k][l]);
             free(c->levels[k]);

@@ -777,7 +777,7 @@ int oq_uplift_guard(const oq_uplift_report *cf, int *fixed)
     }
     /* the fixed offers follow the learned policies in catalogue order */
     size_t first = 0;
-    while (first < cf->npol && strncmp(cf->pol[first].name, "offer:", 6))
+    while (first < cf->npol && strncmp(cf->pol[first].name, "offer:", 6) != 0)
         first++;
     *fixed -= (int)first;
     return *fixed;
@@ -807,12 +807,12 @@ int oq_uplift_recommend(const oq_uplift_opts *o, const oq_uplift_model *m, const
                         double *total_profit, oq_error *err)
 {
     size_t n = c->n, K = offers->n;
-    double *p = malloc(n * K * sizeof *p), *q = malloc(n * K * sizeof *q);
+    double *p = calloc(n * K, sizeof *p), *q = calloc(n * K, sizeof *q);
     int *pick = malloc(n * sizeof *pick);
     double *prop = malloc(n * sizeof *prop);
     gain *g = malloc(n * sizeof *g);
     oq_afile af = {0};
-    int rc = 0, open = 0;
+    int rc = 0;
     if (!p || !q || !pick || !prop || !g) {
         rc = oq_error_oom(err, path, NULL);
         goto cleanup;
@@ -866,8 +866,8 @@ int oq_uplift_recommend(const oq_uplift_opts *o, const oq_uplift_model *m, const
     }
     if (count) memset(count, 0, K * sizeof *count);
     double tot = 0;
+    /* from here to the commit nothing fails: no abort path */
     if ((rc = oq_afile_open(&af, path, err))) goto cleanup;
-    open = 1;
     fputs("user_id,offer,expected_profit,propensity", af.fp);
     for (size_t a = 0; a < K; a++) {
         char h[OQ_TABLES_MAX_ID + 32];
@@ -887,11 +887,9 @@ int oq_uplift_recommend(const oq_uplift_opts *o, const oq_uplift_model *m, const
         tot += q[i * K + pick[i]];
         if (count) count[pick[i]]++;
     }
-    open = 0;
     rc = oq_afile_commit(&af, err);
     if (total_profit) *total_profit = tot;
 cleanup:
-    if (open) oq_afile_abort(&af);
     free(p);
     free(q);
     free(pick);
