@@ -44,8 +44,9 @@ PY
 
 "$B" uplift --contacts "$T/half0.csv" --customers "$D/artea_ab.csv" --holdout "$T/half1.csv" \
     --target "$D/artea_next.csv" --offers "$OFFERS" --columns "$COLS" --control 0 \
-    --out-dir "$T/run" --quiet >"$T/out" || fail "uplift"
+    --out-dir "$T/run" --quiet >"$T/out" 2>"$T/err" || fail "uplift: $(cat "$T/err")"
 cat "$T/out"
+if grep -q "warning" "$T/err"; then fail "the halves overlap: $(cat "$T/err")"; fi
 grep -q "ESTIMATED as each offer's share" "$T/out" || fail "estimated propensities not said"
 
 python3 - "$T/run/estimates.json" "${OQ_ARTEA_STRICT:-0}" <<'PY' || fail "estimates"

@@ -273,6 +273,28 @@ int cmd_uplift(int argc, char **argv)
     }
     oq_uplift_set_fallback(m, fixed);
     if (ho) {
+        /* a held-out customer who is also in the training contacts flatters the model */
+        unsigned char *seen = calloc(cust->n, 1);
+        size_t both = 0;
+        if (seen) {
+            for (size_t i = 0; i < ct->n; i++) {
+                long r = oq_customers_find(cust, ct->user[i]);
+                if (r >= 0) seen[r] = 1;
+            }
+            for (size_t i = 0; i < ho->n; i++) {
+                long r = oq_customers_find(cust, ho->user[i]);
+                if (r >= 0 && seen[r] == 1) {
+                    seen[r] = 2;
+                    both++;
+                }
+            }
+            free(seen);
+        }
+        if (both)
+            fprintf(stderr,
+                    "offerq uplift: warning: %zu customers of --holdout also have contacts in "
+                    "--contacts: the model saw them, so the held-out estimates are optimistic\n",
+                    both);
         if (oq_uplift_holdout(&o, m, cust, ho, offers, &hr, &err)) {
             rc = cli_fail(&err, "the held-out contacts' customers must be in --customers");
             goto cleanup;
