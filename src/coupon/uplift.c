@@ -449,7 +449,8 @@ static int evaluate_rows(const oq_uplift_opts *o, const oq_contacts *ct, const o
     double *y = malloc(n * sizeof *y);
     uint8_t *tr = malloc(n);
     ranked *rk = malloc(n * sizeof *rk);
-    if (!r || !mu || !pi || !s || !y || !tr || !rk) {
+    double *curve = calloc(n + 1, sizeof *curve);
+    if (!r || !mu || !pi || !s || !y || !tr || !rk || !curve) {
         rc = oq_error_oom(err, NULL, NULL);
         goto cleanup;
     }
@@ -492,6 +493,8 @@ static int evaluate_rows(const oq_uplift_opts *o, const oq_contacts *ct, const o
     }
     /* Qini of "any offer vs the control": by order uplift, and by profit uplift */
     rep->qini_order = rep->qini_profit = NAN;
+    for (int d = 0; d <= OQ_UPLIFT_DECILES; d++)
+        rep->qini_curve[d] = NAN;
     if (o->control >= 0) {
         size_t c = (size_t)o->control;
         for (int v = 0; v < 2; v++) {
@@ -504,9 +507,11 @@ static int evaluate_rows(const oq_uplift_opts *o, const oq_contacts *ct, const o
                 tr[i] = ct->offer[i] != o->control;
                 y[i] = v ? r[i] : ct->ordered[i];
             }
-            if ((rc = oq_uplift_qini(n, s, tr, y, v ? &rep->qini_profit : &rep->qini_order, NULL,
-                                     err)))
+            if ((rc = oq_uplift_qini(n, s, tr, y, v ? &rep->qini_profit : &rep->qini_order,
+                                     v ? NULL : curve, err)))
                 goto cleanup;
+            for (int d = 0; !v && d <= OQ_UPLIFT_DECILES; d++)
+                rep->qini_curve[d] = curve[(size_t)d * n / OQ_UPLIFT_DECILES] / (double)n;
         }
     }
     /* calibration of P(order | x, logged offer): deciles of the prediction */
@@ -537,6 +542,7 @@ cleanup:
     free(y);
     free(tr);
     free(rk);
+    free(curve);
     return rc;
 }
 
@@ -651,6 +657,10 @@ void oq_uplift_print(const oq_uplift_report *r, const char *title, void *fpv)
             "  Qini coefficient (any offer vs the control): %.6f orders, %.6f net reward "
             "per contact\n",
             r->qini_order, r->qini_profit);
+    fprintf(fp, "  Qini curve (incremental orders per contact, top 0, 10, ..., 100 %%):");
+    for (int d = 0; d <= OQ_UPLIFT_DECILES; d++)
+        fprintf(fp, " %.4f", r->qini_curve[d]);
+    fprintf(fp, "\n");
     fprintf(fp, "  calibration of P(order) (log-loss %.4f):\n  %-8s %10s %10s %8s\n", r->logloss,
             "decile", "predicted", "observed", "rows");
     for (int d = 0; d < OQ_UPLIFT_DECILES; d++)
@@ -704,6 +714,10 @@ static json_t *report_json(const oq_uplift_report *r, const oq_offers *offers)
     json_object_set_new(o, "policies", pol);
     json_object_set_new(o, "qini_order", num(r->qini_order));
     json_object_set_new(o, "qini_profit", num(r->qini_profit));
+    json_t *qc = json_array();
+    for (int d = 0; qc && d <= OQ_UPLIFT_DECILES; d++)
+        json_array_append_new(qc, num(r->qini_curve[d]));
+    json_object_set_new(o, "qini_curve_order", qc ? qc : json_null());
     json_object_set_new(o, "logloss", num(r->logloss));
     for (int d = 0; d < OQ_UPLIFT_DECILES; d++) {
         json_t *c =

@@ -63,6 +63,7 @@ for part in ("crossfit", "holdout"):
             lo, hi = p[k + "_ci95"]
             assert lo < p[k] < hi and p[k + "_se"] > 0, p
     assert sum(c["rows"] for c in r["calibration"]) == r["contacts"]
+    assert len(r["qini_curve_order"]) == 11 and r["qini_curve_order"][0] == 0
 ho = e["holdout"]
 assert ho["contacts"] == 2498 and e["crossfit"]["contacts"] == 2502, (ho["contacts"])
 # the fixed offers' IPS on the held-out half are plain means of each arm

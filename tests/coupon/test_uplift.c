@@ -241,6 +241,9 @@ static void test_learned_policy(void **st)
             fail_msg("learned %.3f (IPS %.3f) vs best fixed offer %.3f", r->pol[0].est.dr,
                      r->pol[0].est.ips, best_fixed);
         assert_true(r->qini_order > 0 && r->qini_profit > 0);
+        /* the curve starts at 0 and rises above the random line early */
+        assert_true(r->qini_curve[0] == 0);
+        assert_true(r->qini_curve[3] > 0.3 * r->qini_curve[OQ_UPLIFT_DECILES]);
     }
     /* model selection on the training contacts: a valid setting, whose
      * cross-fitted value is the best of the candidates' */

@@ -120,6 +120,9 @@ typedef struct oq_uplift_report {
     oq_uplift_policy_est pol[OQ_TABLES_MAX_OFFERS + 2];
     double qini_order;  /* ranking by predicted order uplift, outcome ordered */
     double qini_profit; /* ranking by predicted net-profit uplift, outcome r */
+    /* the order Qini curve at 0, 10, ..., 100 % of the contacts ranked: the
+     * incremental orders Q(k) per contact of the log (Q(k) / N) */
+    double qini_curve[OQ_UPLIFT_DECILES + 1];
     double mean_reward; /* of the log */
     /* calibration of P(order | x, logged offer) by decile of the prediction */
     double cal_pred[OQ_UPLIFT_DECILES], cal_obs[OQ_UPLIFT_DECILES];
