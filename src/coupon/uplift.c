@@ -197,9 +197,22 @@ int oq_uplift_fit(const oq_uplift_opts *o, const oq_customers *cust, const oq_co
         goto cleanup;
     }
     if ((rc = join(cust, ct, rows, n, crow, err))) goto cleanup;
-    size_t nord = 0;
-    for (size_t j = 0; j < n; j++)
+    size_t nord = 0, shown[OQ_TABLES_MAX_OFFERS] = {0};
+    for (size_t j = 0; j < n; j++) {
         nord += ct->ordered[rows ? rows[j] : j];
+        shown[ct->offer[rows ? rows[j] : j]]++;
+    }
+    /* an offer never shown has no effect to learn: its predictions would be
+     * the trees' guess for an input they never saw */
+    for (size_t a = 0; a < K; a++)
+        if (shown[a] == 0) {
+            rc = oq_error_set(err, OQ_EINVAL, ct->path, 0, 0,
+                              "uplift: offer \"%s\" of the catalogue was never shown in the %zu "
+                              "contacts learnt from: nothing to learn its effect from (remove it "
+                              "from the offers file, or test it first)",
+                              offers->name[a], n);
+            goto cleanup;
+        }
     if (nord == 0 || nord == n) {
         rc = oq_error_set(err, OQ_EINVAL, ct->path, 0, 0,
                           "uplift: %s of the %zu contacts ordered: nothing to learn P(order) from",

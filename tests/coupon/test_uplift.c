@@ -325,6 +325,15 @@ static void test_stranger(void **st)
     assert_int_equal(err.line, 102);
     assert_int_equal(err.col, 1);
     assert_non_null(strstr(err.msg, "\"stranger\""));
+    /* an offer of the catalogue that no contact shows is refused by name */
+    size_t keep = tr->n;
+    tr->n = 100; /* without the stranger */
+    for (size_t i = 0; i < tr->n; i++)
+        tr->offer[i] = i % 2 ? 0 : 2; /* none and free shipping only */
+    assert_int_equal(oq_uplift_fit(&o, cu, tr, NULL, 0, of, &m, &err), OQ_EINVAL);
+    assert_null(m);
+    assert_non_null(strstr(err.msg, "\"pct10\" of the catalogue was never shown"));
+    tr->n = keep;
     oq_offers_free(of);
     oq_customers_free(cu);
     oq_contacts_free(tr);
