@@ -297,7 +297,8 @@ static void test_learned_policy(void **st)
     free(dir);
 }
 
-/* A contact whose customer is missing is named by file:line:column. */
+/* A contact whose customer is missing is named by file:line:column; an
+ * offer of the catalogue that no contact shows is refused by name. */
 static void test_stranger(void **st)
 {
     (void)st;
