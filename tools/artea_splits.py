@@ -25,6 +25,7 @@ data = os.path.join(root, "..", "shared", "data", "artea_ab.csv")
 raw = open(data, "rb").read()
 lines = raw.split(b"\r\n")
 met1 = met2 = both = 0
+d_ips = d_dr = 0.0
 with tempfile.TemporaryDirectory() as t:
     for s in range(1, splits + 1):
         halves = [[lines[0]], [lines[0]]]
@@ -46,6 +47,8 @@ with tempfile.TemporaryDirectory() as t:
         learned = pol["learned"]
         b1 = learned["ips"] >= best["ips"] - best["ips_se"]
         b2 = e["qini_order"] > 0
+        d_ips += learned["ips"] - best["ips"]
+        d_dr += learned["dr"] - max(pol["offer:0"]["dr"], pol["offer:1"]["dr"])
         met1 += b1
         met2 += b2
         both += b1 and b2
@@ -53,3 +56,5 @@ with tempfile.TemporaryDirectory() as t:
               % (s, learned["ips"], best["policy"], best["ips"], best["ips_se"],
                  "met" if b1 else "NOT met", e["qini_order"], "met" if b2 else "NOT met"))
 print("IPS bar met in %d of %d splits, Qini > 0 in %d, both in %d" % (met1, splits, met2, both))
+print("mean over the splits: learned minus best fixed offer, IPS %+.3f, DR %+.3f"
+      % (d_ips / splits, d_dr / splits))
