@@ -1,0 +1,336 @@
+/* cmd_uplift.c - `offerq uplift`: a targeting policy learnt from a shop's own
+ * randomised campaign log, with off-policy estimates (include/offerq/coupon/uplift.h). */
+#include "cli/cli.h"
+#include "offerq/core/io.h"
+#include "offerq/core/tables.h"
+#include "offerq/coupon/uplift.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void help(FILE *fp)
+{
+    fprintf(
+        fp,
+        "Usage: offerq uplift --contacts C.csv --customers U.csv --offers O.csv --out-dir DIR\n"
+        "                     [--target T.csv] [--holdout H.csv] [options]\n\n"
+        "Learns from a campaign log which offer to make to whom, and estimates from the\n"
+        "log alone what that policy and every fixed offer are worth (no simulator).\n"
+        "Inputs (CSV as real exports come: BOM, CRLF, quotes, no final newline):\n"
+        "  C.csv  contacts  user_id,[date,]offer,ordered,value[,propensity]: one row per\n"
+        "         contact; ordered 0/1 (or a count), value = the order's gross profit\n"
+        "  U.csv  customers user_id + attribute columns (numbers, or text = categories)\n"
+        "  O.csv  offers    offer,redeem_cost,contact_cost: the catalogue, any names\n"
+        "Net reward of a contact: value - redeem_cost x ordered - contact_cost.\n"
+        "Model: gradient-boosted trees (XGBoost) for P(order | attributes, offer) and for\n"
+        "the order's value; expected profit of an offer = P (value - redeem_cost) -\n"
+        "contact_cost; the policy shows the best (with --explore, a logged random draw).\n"
+        "Estimates: IPS, self-normalised IPS and doubly robust value per contact, each\n"
+        "with a 95 %% interval, of the learned policy and of every fixed offer,\n"
+        "cross-fitted on C (2 folds by customer); with --holdout, also of the model\n"
+        "learnt on all of C on the held-out contacts H. Without a propensity column\n"
+        "the propensities are estimated as the offers' shares (said in the output:\n"
+        "right for a randomised test). Qini coefficient of the \"any offer vs the\n"
+        "control\" ranking and the calibration of P(order) by decile.\n"
+        "Writes, each file atomically:\n"
+        "  DIR/recommendations.csv  user_id,offer,expected_profit,propensity,\n"
+        "                           expected_profit_<offer>... for EVERY customer of T\n"
+        "                           (default: of U)\n"
+        "  DIR/estimates.json       the estimates printed on stdout\n\n"
+        "Options:\n"
+        "  --target T.csv   customers to recommend for (same attribute columns as U)\n"
+        "  --holdout H.csv  contacts of other customers (in U) to evaluate on\n"
+        "  --columns MAP    the files' names of our columns, e.g.\n"
+        "                   user_id=id,offer=test_coupon,ordered=trans_after\n"
+        "  --ignore COLS    columns of U that are not attributes (comma-separated); the\n"
+        "                   contact columns (offer, ordered, ...) never are\n"
+        "  --control NAME   the offer that means \"no offer\" (default: none, if the\n"
+        "                   catalogue has it); needed for the Qini coefficient\n"
+        "  --explore E      share of customers shown a uniformly random offer (default\n"
+        "                   0.05; 0 = none): keeps tomorrow's log evaluable\n"
+        "  --budget X       total expected cost of the offers shown (default: no limit)\n"
+        "  --trees N        boosting rounds (default 200)\n"
+        "  --tree-depth D   depth of each tree (default 3)\n"
+        "  --seed S         seed of the trees, folds and exploration (default 1)\n"
+        "  --no-crossfit    skip the cross-fitted estimates (recommend only)\n"
+        "  --select         choose the trees' depth and leaf sizes among 4 settings by\n"
+        "                   the learned policy's cross-fitted DR value on C\n"
+        "  --guard          show the best fixed offer to everyone when the learned\n"
+        "                   policy's cross-fitted DR value does not beat it\n"
+        "  --quiet          no progress on stderr\n\n"
+        "Example:\n"
+        "  # the Artea coupon A/B test as published (docs/readme/realdata.md)\n"
+        "  offerq uplift --contacts ../shared/data/artea_ab.csv \\\n"
+        "      --customers ../shared/data/artea_ab.csv --offers examples/artea_offers.csv \\\n"
+        "      --columns user_id=id,offer=test_coupon,ordered=trans_after,value=revenue_after \\\n"
+        "      --control 0 --target ../shared/data/artea_next.csv --out-dir example/artea\n");
+}
+
+int cmd_uplift(int argc, char **argv)
+{
+    enum {
+        O_CONTACTS = 256,
+        O_CUSTOMERS,
+        O_OFFERS,
+        O_OUT,
+        O_TARGET,
+        O_HOLDOUT,
+        O_COLUMNS,
+        O_IGNORE,
+        O_CONTROL,
+        O_EXPLORE,
+        O_BUDGET,
+        O_TREES,
+        O_DEPTH,
+        O_SEED,
+        O_NOCF,
+        O_GUARD,
+        O_SELECT,
+        O_QUIET
+    };
+    static const struct option opts[] = {{"help", no_argument, 0, 'h'},
+                                         {"contacts", required_argument, 0, O_CONTACTS},
+                                         {"customers", required_argument, 0, O_CUSTOMERS},
+                                         {"offers", required_argument, 0, O_OFFERS},
+                                         {"out-dir", required_argument, 0, O_OUT},
+                                         {"target", required_argument, 0, O_TARGET},
+                                         {"holdout", required_argument, 0, O_HOLDOUT},
+                                         {"columns", required_argument, 0, O_COLUMNS},
+                                         {"ignore", required_argument, 0, O_IGNORE},
+                                         {"control", required_argument, 0, O_CONTROL},
+                                         {"explore", required_argument, 0, O_EXPLORE},
+                                         {"budget", required_argument, 0, O_BUDGET},
+                                         {"trees", required_argument, 0, O_TREES},
+                                         {"tree-depth", required_argument, 0, O_DEPTH},
+                                         {"seed", required_argument, 0, O_SEED},
+                                         {"no-crossfit", no_argument, 0, O_NOCF},
+                                         {"guard", no_argument, 0, O_GUARD},
+                                         {"select", no_argument, 0, O_SELECT},
+                                         {"quiet", no_argument, 0, O_QUIET},
+                                         {0, 0, 0, 0}};
+    const char *contacts = NULL, *customers = NULL, *offers_path = NULL, *out = NULL;
+    const char *target = NULL, *holdout = NULL, *control = NULL;
+    char *columns = NULL;
+    int crossfit = 1, guard = 0, select = 0, fixed = -1, c;
+    long lv;
+    oq_table_map map = {0};
+    oq_uplift_opts o;
+    oq_uplift_opts_default(&o);
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            help(stdout);
+            return 0;
+        case O_CONTACTS:
+            contacts = optarg;
+            break;
+        case O_CUSTOMERS:
+            customers = optarg;
+            break;
+        case O_OFFERS:
+            offers_path = optarg;
+            break;
+        case O_OUT:
+            if (cli_out_path("uplift", "--out-dir", optarg, 0)) return 2;
+            out = optarg;
+            break;
+        case O_TARGET:
+            target = optarg;
+            break;
+        case O_HOLDOUT:
+            holdout = optarg;
+            break;
+        case O_COLUMNS:
+            columns = optarg;
+            break;
+        case O_IGNORE:
+            map.ignore = optarg;
+            break;
+        case O_CONTROL:
+            control = optarg;
+            break;
+        case O_EXPLORE:
+            if (cli_double("uplift", "--explore", optarg, 0, 1, &o.explore)) return 2;
+            break;
+        case O_BUDGET:
+            if (cli_double("uplift", "--budget", optarg, 0, 1e300, &o.budget)) return 2;
+            break;
+        case O_TREES:
+            if (cli_long("uplift", "--trees", optarg, 1, 100000, &lv)) return 2;
+            o.trees = (int)lv;
+            break;
+        case O_DEPTH:
+            if (cli_long("uplift", "--tree-depth", optarg, 1, 16, &lv)) return 2;
+            o.depth = (int)lv;
+            break;
+        case O_SEED:
+            if (cli_u64("uplift", "--seed", optarg, &o.seed)) return 2;
+            break;
+        case O_NOCF:
+            crossfit = 0;
+            break;
+        case O_GUARD:
+            guard = 1;
+            break;
+        case O_SELECT:
+            select = 1;
+            break;
+        case O_QUIET:
+            o.quiet = 1;
+            break;
+        default:
+            return cli_bad_option("uplift");
+        }
+    }
+    if (optind != argc) return cli_usage_error("uplift", "unexpected argument '%s'", argv[optind]);
+    if (!contacts || !customers || !offers_path || !out)
+        return cli_usage_error("uplift",
+                               "--contacts, --customers, --offers and --out-dir are required");
+    oq_error err = {0};
+    if (columns && oq_table_map_parse(columns, &map, &err))
+        return cli_usage_error("uplift", "--columns: %s", err.msg);
+    int rc = 1;
+    oq_offers *offers = NULL;
+    oq_contacts *ct = NULL, *ho = NULL;
+    oq_customers *cust = NULL, *tgt = NULL;
+    oq_uplift_model *m = NULL;
+    oq_uplift_report cf, hr;
+    char path[4200];
+    if (oq_offers_read(offers_path, &offers, &err)) {
+        rc = cli_fail(&err, "the offers file is offer,redeem_cost,contact_cost, one row an offer");
+        goto cleanup;
+    }
+    if (control) {
+        o.control = oq_offers_find(offers, control, strlen(control));
+        if (o.control < 0) {
+            rc = cli_usage_error("uplift", "--control %s is not an offer of %s", control,
+                                 offers_path);
+            goto cleanup;
+        }
+    } else {
+        o.control = oq_offers_find(offers, "none", 4);
+    }
+    if (oq_customers_read(customers, &map, &cust, &err) ||
+        oq_contacts_read(contacts, &map, offers, &ct, &err) ||
+        (holdout && oq_contacts_read(holdout, &map, offers, &ho, &err)) ||
+        (target && oq_customers_read_like(target, &map, cust, &tgt, &err))) {
+        rc = cli_fail(&err, "see `offerq uplift --help` for the formats; --columns maps "
+                            "other column names");
+        goto cleanup;
+    }
+    if (!o.quiet) {
+        fprintf(stderr, "offerq uplift: %zu contacts, %zu customers with %zu attributes (", ct->n,
+                cust->n, cust->nattr);
+        for (size_t k = 0; k < cust->nattr; k++)
+            fprintf(stderr, "%s%s%s", k ? ", " : "", cust->attr[k],
+                    cust->is_text[k] ? " (text)" : "");
+        fprintf(stderr, "), %zu offers\n", offers->n);
+        if (o.control < 0)
+            fprintf(stderr, "offerq uplift: no control offer (none, or --control NAME): no "
+                            "Qini coefficient\n");
+    }
+    if (guard && !crossfit) {
+        rc = cli_usage_error("uplift", "--guard needs the cross-fitted estimates");
+        goto cleanup;
+    }
+    if (select) {
+        double dr[OQ_UPLIFT_NCAND];
+        int which = 0;
+        oq_uplift_opts best;
+        if (oq_uplift_select(&o, cust, ct, offers, &best, &which, dr, &err)) {
+            rc = cli_fail(&err, NULL);
+            goto cleanup;
+        }
+        printf("select: cross-fitted DR value of the learned policy per setting (depth, "
+               "min_child_weight, value min_child_weight):");
+        for (int k = 0; k < OQ_UPLIFT_NCAND; k++)
+            printf(" %.4f%s", dr[k], k == which ? " (chosen)" : "");
+        printf("\nselect: depth %d, %g, %g; the cross-fitted estimates below are of the "
+               "chosen setting, so optimistic: judge it on held-out contacts (--holdout)\n",
+               best.depth, best.min_child_weight, best.value_min_child_weight);
+        o = best;
+    }
+    if (crossfit) {
+        if (oq_uplift_crossfit(&o, cust, ct, offers, &cf, &err)) {
+            rc = cli_fail(&err, NULL);
+            goto cleanup;
+        }
+        oq_uplift_print(&cf, "cross-fitted on the contacts (2 folds by customer)", stdout);
+        if (guard && oq_uplift_guard(&cf, &fixed) >= 0)
+            printf("guard: the learned policy's cross-fitted DR value (%.4f) does not beat the "
+                   "best fixed offer's: the recommendations show offer %s to everyone "
+                   "(--guard)\n",
+                   cf.pol[0].est.dr, offers->name[fixed]);
+        else if (guard)
+            printf("guard: the learned policy beats every fixed offer cross-fitted (DR)\n");
+    }
+    if (oq_uplift_fit(&o, cust, ct, NULL, 0, offers, &m, &err)) {
+        rc = cli_fail(&err, NULL);
+        goto cleanup;
+    }
+    oq_uplift_set_fallback(m, fixed);
+    if (ho) {
+        /* a held-out customer who is also in the training contacts flatters the model */
+        unsigned char *seen = calloc(cust->n, 1);
+        size_t both = 0;
+        if (seen) {
+            for (size_t i = 0; i < ct->n; i++) {
+                long r = oq_customers_find(cust, ct->user[i]);
+                if (r >= 0) seen[r] = 1;
+            }
+            for (size_t i = 0; i < ho->n; i++) {
+                long r = oq_customers_find(cust, ho->user[i]);
+                if (r >= 0 && seen[r] == 1) {
+                    seen[r] = 2;
+                    both++;
+                }
+            }
+            free(seen);
+        }
+        if (both)
+            fprintf(stderr,
+                    "offerq uplift: warning: %zu customers of --holdout also have contacts in "
+                    "--contacts: the model saw them, so the held-out estimates are optimistic\n",
+                    both);
+        if (oq_uplift_holdout(&o, m, cust, ho, offers, &hr, &err)) {
+            rc = cli_fail(&err, "the held-out contacts' customers must be in --customers");
+            goto cleanup;
+        }
+        oq_uplift_print(&hr, "held out (model learnt on all of --contacts)", stdout);
+    }
+    size_t count[OQ_TABLES_MAX_OFFERS];
+    double total = 0;
+    const oq_customers *who = tgt ? tgt : cust;
+    snprintf(path, sizeof path, "%s/recommendations.csv", out);
+    if (oq_uplift_recommend(&o, m, who, offers, path, count, &total, &err)) {
+        rc = cli_fail(&err, NULL);
+        goto cleanup;
+    }
+    printf("recommendations: %zu customers, expected net profit %.2f (%.4f per customer):", who->n,
+           total, total / (double)who->n);
+    for (size_t a = 0; a < offers->n; a++)
+        printf(" %s %zu%s", offers->name[a], count[a], a + 1 < offers->n ? "," : "\n");
+    snprintf(path, sizeof path, "%s/estimates.json", out);
+    char deployed[OQ_TABLES_MAX_ID + 16];
+    snprintf(deployed, sizeof deployed, "%s%s", fixed >= 0 ? "offer:" : "learned",
+             fixed >= 0 ? offers->name[fixed] : "");
+    printf("deployed policy: %s\n", deployed);
+    if (oq_uplift_write_json(path, crossfit ? &cf : NULL, ho ? &hr : NULL, offers, deployed,
+                             &err)) {
+        rc = cli_fail(&err, NULL);
+        goto cleanup;
+    }
+    printf("wrote %s/recommendations.csv and %s/estimates.json\n", out, out);
+    rc = 0;
+cleanup:
+    oq_uplift_free(m);
+    oq_offers_free(offers);
+    oq_contacts_free(ct);
+    oq_contacts_free(ho);
+    oq_customers_free(cust);
+    oq_customers_free(tgt);
+    return rc;
+}
