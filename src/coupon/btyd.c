@@ -573,10 +573,10 @@ int oq_ggamma_fit(const double *x, const double *m, size_t n, const oq_btyd_fit_
     if (k < 2)
         return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
                             "%zu customers with repeat purchases: too few to fit spend", k);
-    grp *g = malloc(k * sizeof *g);
+    grp *g = calloc(k, sizeof *g);
     if (!g) return oq_error_oom(err, NULL, NULL);
     size_t j = 0;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n && j < k; i++)
         if (x[i] >= 1) g[j++] = (grp){x[i], m[i], 0, 1};
     fit_ctx c = {OQ_BTYD_BGNBD, 3, g, k, (double)k, 1, o.penalizer, 1, 0};
     double mm = sm / (double)k;
@@ -663,7 +663,7 @@ int oq_btyd_params_load(const char *path, oq_btyd_model *m, double *unit_days, o
     int rc = 0;
     const char *model = "bgnbd";
     json_t *jm = json_object_get(root, "model");
-    if (jm && json_is_string(jm)) model = json_string_value(jm);
+    if (json_is_string(jm)) model = json_string_value(jm);
     int k = oq_btyd_kind_parse(model);
     if (k < 0) {
         rc = oq_error_set(err, OQ_EPARSE, path, 0, 0,

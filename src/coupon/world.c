@@ -19,93 +19,134 @@ enum { F_NUM, F_INT, F_LONG, F_DATE, F_ARR, F_OBJ };
 
 typedef struct field {
     const char *key;
-    int kind;
-    size_t off;                /* offset in oq_gen_config */
-    int n;                     /* F_ARR: elements */
-    double lo, hi;             /* accepted range (inclusive) */
     const struct field *inner; /* F_OBJ: its fields, ended by a NULL key */
+    size_t off;                /* offset in oq_gen_config */
+    double lo, hi;             /* accepted range (inclusive) */
+    int kind;
+    int n; /* F_ARR: elements */
 } field;
 
 #define OFF(m) offsetof(oq_gen_config, m)
+#define NUM(k, m, lo, hi)                                                                          \
+    {                                                                                              \
+        k, NULL, OFF(m), lo, hi, F_NUM, 0                                                          \
+    }
+#define INT(k, m, lo, hi)                                                                          \
+    {                                                                                              \
+        k, NULL, OFF(m), lo, hi, F_INT, 0                                                          \
+    }
+#define LONG(k, m, lo, hi)                                                                         \
+    {                                                                                              \
+        k, NULL, OFF(m), lo, hi, F_LONG, 0                                                         \
+    }
+#define DATE(k, m)                                                                                 \
+    {                                                                                              \
+        k, NULL, OFF(m), 0, 0, F_DATE, 0                                                           \
+    }
+#define ARR(k, m, n, lo, hi)                                                                       \
+    {                                                                                              \
+        k, NULL, OFF(m), lo, hi, F_ARR, n                                                          \
+    }
+#define OBJ(k, t)                                                                                  \
+    {                                                                                              \
+        k, t, 0, 0, 0, F_OBJ, 0                                                                    \
+    }
+#define END                                                                                        \
+    {                                                                                              \
+        NULL, NULL, 0, 0, 0, 0, 0                                                                  \
+    }
 
-static const field f_bgnbd[] = {{"r", F_NUM, OFF(r), 0, 1e-6, 1e6, NULL},
-                                {"alpha", F_NUM, OFF(alpha), 0, 1e-6, 1e6, NULL},
-                                {"a", F_NUM, OFF(a), 0, 1e-6, 1e6, NULL},
-                                {"b", F_NUM, OFF(b), 0, 1e-6, 1e6, NULL},
-                                {NULL, 0, 0, 0, 0, 0, NULL}};
-static const field f_aov[] = {{"median", F_NUM, OFF(aov_median), 0, 1e-6, 1e9, NULL},
-                              {"sigma", F_NUM, OFF(aov_sigma), 0, 0, 5, NULL},
-                              {NULL, 0, 0, 0, 0, 0, NULL}};
-static const field f_cats[] = {
-    {"count", F_INT, OFF(n_cats), 0, 2, OQ_GEN_MAX_CATS, NULL},
-    {"value", F_ARR, OFF(cat_value), OQ_GEN_MAX_CATS, 0, 1e6, NULL},
-    {"margin", F_ARR, OFF(cat_margin), OQ_GEN_MAX_CATS, 0, 1, NULL},
-    {"order_in_favourite", F_NUM, OFF(order_in_favourite), 0, 0, 1, NULL},
-    {"drift", F_NUM, OFF(drift), 0, 0, 1, NULL},
-    {NULL, 0, 0, 0, 0, 0, NULL}};
-static const field f_pers[] = {{"qmax_lo", F_NUM, OFF(qmax_lo), 0, 0, 1, NULL},
-                               {"qmax_width", F_NUM, OFF(qmax_width), 0, 0, 1, NULL},
-                               {"sens_lo", F_NUM, OFF(sens_lo), 0, 1e-6, 1e6, NULL},
-                               {"sens_width", F_NUM, OFF(sens_width), 0, 0, 1e6, NULL},
-                               {NULL, 0, 0, 0, 0, 0, NULL}};
-static const field f_types[] = {
-    {"mix", F_ARR, OFF(type_mix), OQ_GEN_NTYPES, 0, 1, NULL},
-    {"intent", F_ARR, OFF(intent), OQ_GEN_NTYPES, 0, 1, NULL},
-    {"sleeping_factor", F_NUM, OFF(sleeping_factor), 0, 0, 10, NULL},
-    {"persuadable", F_OBJ, 0, 0, 0, 0, f_pers},
-    {"browse_concentration", F_ARR, OFF(conc), OQ_GEN_NTYPES, 0, 1, NULL},
-    {"visit", F_ARR, OFF(visit), OQ_GEN_NTYPES, 0, 0.7, NULL},
-    {NULL, 0, 0, 0, 0, 0, NULL}};
-static const field f_lasting[] = {
-    {"lapse", F_NUM, OFF(lasting.lapse), 0, 0, 1, NULL},
-    {"lapse_days", F_NUM, OFF(lasting.lapse_days), 0, 0, 1e4, NULL},
-    {"deal", F_NUM, OFF(lasting.deal), 0, 0, 10, NULL},
-    {"deal_days", F_NUM, OFF(lasting.deal_days), 0, 0, 1e4, NULL},
-    {"weekly", F_NUM, OFF(lasting.weekly), 0, 0, 0.99, NULL},
-    {"campaign_budget", F_NUM, OFF(lasting.campaign_budget), 0, 0, 1e9, NULL},
-    {"contact_rate", F_NUM, OFF(lasting.contact_rate), 0, 0, 1, NULL},
-    {NULL, 0, 0, 0, 0, 0, NULL}};
-static const field f_world[] = {{"customers", F_LONG, OFF(n_customers), 0, 1, 1e8, NULL},
-                                {"start", F_DATE, OFF(start_day), 0, 0, 0, NULL},
-                                {"end", F_DATE, OFF(end_day), 0, 0, 0, NULL},
-                                {"snapshots", F_INT, OFF(snapshots), 0, 1, 64, NULL},
-                                {"birth_window", F_INT, OFF(birth_window), 0, 1, 1e5, NULL},
-                                {"bgnbd", F_OBJ, 0, 0, 0, 0, f_bgnbd},
-                                {"aov", F_OBJ, 0, 0, 0, 0, f_aov},
-                                {"categories", F_OBJ, 0, 0, 0, 0, f_cats},
-                                {"types", F_OBJ, 0, 0, 0, 0, f_types},
-                                {"contact_effect", F_NUM, OFF(contact_effect), 0, 0, 3, NULL},
-                                {"logging_propensity", F_ARR, OFF(p_log), 4, 0, 1, NULL},
-                                {"budget_left_end", F_NUM, OFF(budget_left_end), 0, 0, 0.999, NULL},
-                                {"lasting", F_OBJ, 0, 0, 0, 0, f_lasting},
-                                {NULL, 0, 0, 0, 0, 0, NULL}};
+static const field f_bgnbd[] = {NUM("r", r, 1e-6, 1e6), NUM("alpha", alpha, 1e-6, 1e6),
+                                NUM("a", a, 1e-6, 1e6), NUM("b", b, 1e-6, 1e6), END};
+static const field f_aov[] = {NUM("median", aov_median, 1e-6, 1e9), NUM("sigma", aov_sigma, 0, 5),
+                              END};
+static const field f_cats[] = {INT("count", n_cats, 2, OQ_GEN_MAX_CATS),
+                               ARR("value", cat_value, OQ_GEN_MAX_CATS, 0, 1e6),
+                               ARR("margin", cat_margin, OQ_GEN_MAX_CATS, 0, 1),
+                               NUM("order_in_favourite", order_in_favourite, 0, 1),
+                               NUM("drift", drift, 0, 1),
+                               END};
+static const field f_pers[] = {NUM("qmax_lo", qmax_lo, 0, 1), NUM("qmax_width", qmax_width, 0, 1),
+                               NUM("sens_lo", sens_lo, 1e-6, 1e6),
+                               NUM("sens_width", sens_width, 0, 1e6), END};
+static const field f_types[] = {ARR("mix", type_mix, OQ_GEN_NTYPES, 0, 1),
+                                ARR("intent", intent, OQ_GEN_NTYPES, 0, 1),
+                                NUM("sleeping_factor", sleeping_factor, 0, 10),
+                                OBJ("persuadable", f_pers),
+                                ARR("browse_concentration", conc, OQ_GEN_NTYPES, 0, 1),
+                                ARR("visit", visit, OQ_GEN_NTYPES, 0, 0.7),
+                                END};
+static const field f_lasting[] = {NUM("lapse", lasting.lapse, 0, 1),
+                                  NUM("lapse_days", lasting.lapse_days, 0, 1e4),
+                                  NUM("deal", lasting.deal, 0, 10),
+                                  NUM("deal_days", lasting.deal_days, 0, 1e4),
+                                  NUM("weekly", lasting.weekly, 0, 0.99),
+                                  NUM("campaign_budget", lasting.campaign_budget, 0, 1e9),
+                                  NUM("contact_rate", lasting.contact_rate, 0, 1),
+                                  END};
+static const field f_world[] = {LONG("customers", n_customers, 1, 1e8),
+                                DATE("start", start_day),
+                                DATE("end", end_day),
+                                INT("snapshots", snapshots, 1, 64),
+                                INT("birth_window", birth_window, 1, 1e5),
+                                OBJ("bgnbd", f_bgnbd),
+                                OBJ("aov", f_aov),
+                                OBJ("categories", f_cats),
+                                OBJ("types", f_types),
+                                NUM("contact_effect", contact_effect, 0, 3),
+                                ARR("logging_propensity", p_log, 4, 0, 1),
+                                NUM("budget_left_end", budget_left_end, 0, 0.999),
+                                OBJ("lasting", f_lasting),
+                                END};
+
+/* Fields are reached by offset; memcpy keeps the types honest. */
+static double get_num(const oq_gen_config *c, size_t off)
+{
+    double v;
+    memcpy(&v, (const unsigned char *)c + off, sizeof v);
+    return v;
+}
+
+static void set_num(oq_gen_config *c, size_t off, double v)
+{
+    memcpy((unsigned char *)c + off, &v, sizeof v);
+}
 
 static json_t *print_obj(const field *fs, const oq_gen_config *cfg)
 {
     json_t *o = json_object();
-    const char *base = (const char *)cfg;
+    const unsigned char *base = (const unsigned char *)cfg;
     for (const field *f = fs; o && f->key; f++) {
         json_t *v = NULL;
         switch (f->kind) {
         case F_NUM:
-            v = json_real(*(const double *)(base + f->off));
+            v = json_real(get_num(cfg, f->off));
             break;
-        case F_INT:
-            v = json_integer(*(const int *)(base + f->off));
+        case F_INT: {
+            int i;
+            memcpy(&i, base + f->off, sizeof i);
+            v = json_integer(i);
             break;
-        case F_LONG:
-            v = json_integer(*(const long *)(base + f->off));
+        }
+        case F_LONG: {
+            long l;
+            memcpy(&l, base + f->off, sizeof l);
+            v = json_integer(l);
             break;
+        }
         case F_DATE: {
             char d[11];
-            oq_date_format(*(const int32_t *)(base + f->off), d);
+            int32_t day;
+            memcpy(&day, base + f->off, sizeof day);
+            oq_date_format(day, d);
             v = json_string(d);
             break;
         }
         case F_ARR:
             v = json_array();
             for (int i = 0; v && i < f->n; i++)
-                if (json_array_append_new(v, json_real(((const double *)(base + f->off))[i]))) {
+                if (json_array_append_new(
+                        v, json_real(get_num(cfg, f->off + (size_t)i * sizeof(double))))) {
                     json_decref(v);
                     v = NULL;
                 }
@@ -151,7 +192,6 @@ static int apply_obj(const json_t *o, const field *fs, const char *file, const c
 {
     if (!json_is_object(o))
         return bad(err, file, *prefix ? prefix : "(top level)", "expected an object");
-    char *base = (char *)cfg;
     const char *key;
     const json_t *v;
     json_object_foreach((json_t *)o, key, v)
@@ -163,26 +203,30 @@ static int apply_obj(const json_t *o, const field *fs, const char *file, const c
             f++;
         if (!f->key)
             return bad(err, file, path, "unknown field (offerq gen --print-world lists them)");
-        double x;
+        double x = 0;
         int rc = 0;
         switch (f->kind) {
         case F_NUM:
-            if (!(rc = read_num(v, f, file, path, &x, err))) *(double *)(base + f->off) = x;
+            if (!(rc = read_num(v, f, file, path, &x, err))) set_num(cfg, f->off, x);
             break;
         case F_INT:
         case F_LONG:
             if (!json_is_integer(v)) return bad(err, file, path, "expected an integer");
             if (!(rc = read_num(v, f, file, path, &x, err))) {
+                int i = (int)x;
+                long l = (long)x;
                 if (f->kind == F_INT)
-                    *(int *)(base + f->off) = (int)x;
+                    memcpy((unsigned char *)cfg + f->off, &i, sizeof i);
                 else
-                    *(long *)(base + f->off) = (long)x;
+                    memcpy((unsigned char *)cfg + f->off, &l, sizeof l);
             }
             break;
         case F_DATE: {
             const char *s = json_string_value(v);
-            if (!s || oq_date_parse(s, strlen(s), (int32_t *)(base + f->off)))
+            int32_t day;
+            if (!s || oq_date_parse(s, strlen(s), &day))
                 return bad(err, file, path, "expected a date \"YYYY-MM-DD\"");
+            memcpy((unsigned char *)cfg + f->off, &day, sizeof day);
             break;
         }
         case F_ARR: {
@@ -196,7 +240,7 @@ static int apply_obj(const json_t *o, const field *fs, const char *file, const c
                 char ipath[300];
                 snprintf(ipath, sizeof ipath, "%s[%zu]", path, i);
                 if (!(rc = read_num(json_array_get(v, i), f, file, ipath, &x, err)))
-                    ((double *)(base + f->off))[i] = x;
+                    set_num(cfg, f->off + i * sizeof(double), x);
             }
             break;
         }

@@ -169,7 +169,7 @@ int oq_baskets_read_mem(const char *name, const char *data, size_t len, oq_baske
 static uint64_t hash_ids(const uint32_t *ids, size_t k)
 {
     uint64_t h = 1469598103934665603ull ^ k;
-    for (size_t i = 0; i < k; i++) {
+    for (size_t i = 0; ids && i < k; i++) { /* an empty set may have no storage */
         h ^= ids[i];
         h *= 1099511628211ull;
         h ^= h >> 29;
@@ -209,8 +209,10 @@ static int itemsets_push(oq_itemsets *s, const uint32_t *ids, size_t k, uint64_t
         s->item = it;
         s->cap_items = cap;
     }
-    memcpy(s->item + used, ids, k * sizeof *ids);
-    qsort(s->item + used, k, sizeof *ids, cmp_u32);
+    if (k) {
+        memcpy(s->item + used, ids, k * sizeof *ids);
+        qsort(s->item + used, k, sizeof *ids, cmp_u32);
+    }
     s->count[s->n] = count;
     s->off[++s->n] = used + k;
     return 0;
@@ -660,7 +662,8 @@ static int join_names(const oq_dict *names, const uint32_t *ids, size_t k, char 
     size_t need = 1;
     for (size_t j = 0; j < k; j++)
         need += strlen(names->names[ids[j]]) + 3;
-    if (need > *cap) {
+    if (need == 0 || need > SIZE_MAX / 2) return OQ_ENOMEM; /* wrapped around */
+    if (need > *cap || !*buf) {
         char *nb = realloc(*buf, need);
         if (!nb) return OQ_ENOMEM;
         *buf = nb;
@@ -706,7 +709,8 @@ int oq_itemsets_write_csv(const oq_itemsets *s, const oq_dict *names, const char
     uint32_t *rank = malloc((ni ? ni : 1) * sizeof *rank);
     uint32_t *byname = malloc((nit ? nit : 1) * sizeof *byname);
     size_t *idx = malloc((s->n ? s->n : 1) * sizeof *idx);
-    char *tmp = malloc((tmpn ? tmpn : 1) * sizeof(size_t));
+    size_t tmp_bytes = (tmpn ? tmpn : 1) * sizeof(size_t); /* msort_ctx's scratch */
+    char *tmp = malloc(tmp_bytes);
     size_t cap = 0;
     char *buf = NULL;
     oq_afile af;
@@ -1131,7 +1135,8 @@ static int mark_redundant(const oq_ruleset *r, uint8_t *red)
 {
     size_t n = r->n;
     size_t *idx = malloc((n ? n : 1) * sizeof *idx);
-    char *tmp = malloc((n ? n : 1) * sizeof *idx);
+    size_t tmp_bytes = (n ? n : 1) * sizeof *idx; /* msort_ctx's scratch */
+    char *tmp = malloc(tmp_bytes);
     if (!idx || !tmp) {
         free(idx);
         free(tmp);
