@@ -5,7 +5,6 @@
 #include "util/json.h"
 
 #include <gsl/gsl_errno.h>
-#include <gsl/gsl_linalg.h>
 #include <gsl/gsl_multimin.h>
 #include <gsl/gsl_sf_hyperg.h>
 #include <math.h>
@@ -29,44 +28,66 @@ static double logaddexp(double u, double v)
 
 /* ---- standard errors ---------------------------------------------------------- */
 
+/* The diagonal of A^-1 for a symmetric positive definite A (k x k, k <= 4)
+ * by Cholesky, A = L L^T, A^-1 = L^-T L^-1, so (A^-1)_ii = sum_m (L^-1)_mi^2.
+ * Written out rather than through GSL: gsl_linalg_cholesky_invert calls
+ * BLAS, and OpenBLAS's first call allocates a 128 MB buffer and retries
+ * forever when a memory limit refuses it (`ulimit -v`; cli_limits.sh), which
+ * a 4 x 4 matrix does not need. 0, or -1 when A is not positive definite. */
+static int spd_inverse_diag(int k, const double A[4][4], double *diag)
+{
+    double L[4][4] = {{0}}, Li[4][4] = {{0}};
+    for (int j = 0; j < k; j++) {
+        double d = A[j][j];
+        for (int m = 0; m < j; m++)
+            d -= L[j][m] * L[j][m];
+        if (!(d > 0)) return -1;
+        L[j][j] = sqrt(d);
+        for (int i = j + 1; i < k; i++) {
+            double v = A[i][j];
+            for (int m = 0; m < j; m++)
+                v -= L[i][m] * L[j][m];
+            L[i][j] = v / L[j][j];
+        }
+    }
+    for (int j = 0; j < k; j++) { /* L^-1, lower triangular, by columns */
+        Li[j][j] = 1 / L[j][j];
+        for (int i = j + 1; i < k; i++) {
+            double v = 0;
+            for (int m = j; m < i; m++)
+                v -= L[i][m] * Li[m][j];
+            Li[i][j] = v / L[i][i];
+        }
+    }
+    for (int i = 0; i < k; i++) {
+        diag[i] = 0;
+        for (int m = i; m < k; m++)
+            diag[i] += Li[m][i] * Li[m][i];
+    }
+    return 0;
+}
+
 int oq_btyd_stderr(int k, const double *est, const double *H, double *se, double *lo, double *hi)
 {
-    int rc = 0;
     for (int i = 0; i < k; i++)
         se[i] = lo[i] = hi[i] = NAN;
     if (k < 1 || k > 4) return OQ_EINVAL;
-    gsl_matrix *m = gsl_matrix_alloc((size_t)k, (size_t)k);
-    if (!m) return OQ_ENOMEM;
+    double A[4][4] = {{0}}, v[4];
     for (int i = 0; i < k; i++)
         for (int j = 0; j < k; j++) {
-            double h = -0.5 * (H[k * i + j] + H[k * j + i]); /* symmetrise the rounding */
-            if (!isfinite(h)) {
-                rc = OQ_ENUM;
-                goto cleanup;
-            }
-            gsl_matrix_set(m, (size_t)i, (size_t)j, h);
+            A[i][j] = -0.5 * (H[k * i + j] + H[k * j + i]); /* symmetrise the rounding */
+            if (!isfinite(A[i][j])) return OQ_ENUM;
         }
-    if (gsl_linalg_cholesky_decomp1(m) || gsl_linalg_cholesky_invert(m)) {
-        rc = OQ_ENUM; /* -H not positive definite: not a maximum */
-        goto cleanup;
-    }
+    if (spd_inverse_diag(k, A, v)) return OQ_ENUM; /* -H not positive definite: not a maximum */
+    for (int i = 0; i < k; i++)
+        if (!(v[i] > 0) || !(est[i] > 0)) return OQ_ENUM;
     for (int i = 0; i < k; i++) {
-        double v = gsl_matrix_get(m, (size_t)i, (size_t)i);
-        if (!(v > 0) || !(est[i] > 0)) {
-            rc = OQ_ENUM;
-            goto cleanup;
-        }
-        se[i] = sqrt(v);
+        se[i] = sqrt(v[i]);
         double f = exp(1.959963984540054 * se[i] / est[i]);
         lo[i] = est[i] / f;
         hi[i] = est[i] * f;
     }
-cleanup:
-    if (rc)
-        for (int i = 0; i < k; i++)
-            se[i] = lo[i] = hi[i] = NAN;
-    gsl_matrix_free(m);
-    return rc;
+    return 0;
 }
 
 int oq_btyd_json_add_se(json_t *root, int k, const char *const *names, const double *se,
