@@ -7,19 +7,8 @@ set -euo pipefail
 B=$(realpath "${OQ_BIN:-./offerq}")
 T=$(mktemp -d /tmp/offerq-test-XXXXXX)
 trap 'rm -rf "$T"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-
-# expect RC PATTERN CMD...: CMD exits RC and its stderr matches PATTERN.
-expect() {
-    local want=$1 pat=$2 rc
-    shift 2
-    set +e
-    "$@" >"$T/out" 2>"$T/err"
-    rc=$?
-    set -e
-    [ $rc -eq "$want" ] || { cat "$T/err" >&2; fail "exit $rc, not $want: $*"; }
-    grep -qE -- "$pat" "$T/err" || { cat "$T/err" >&2; fail "no /$pat/: $*"; }
-}
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh" # fail, expect
 
 mkdir -p "$T/g"
 "$B" gen --customers 200 --snapshots 4 --no-events --quiet --out "$T/g/log.csv"

@@ -15,19 +15,8 @@ B=$(realpath "${OQ_BIN:-./offerq}")
 S=${OQ_SOURCE:-$(dirname "$0")/../..}
 T=$(mktemp -d /tmp/offerq-test-XXXXXX)
 trap 'rm -rf "$T"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-
-# expect RC PATTERN CMD...: CMD exits RC and its stderr matches PATTERN.
-expect() {
-    local want=$1 pat=$2 rc
-    shift 2
-    set +e
-    "$@" >"$T/out" 2>"$T/err"
-    rc=$?
-    set -e
-    [ $rc -eq "$want" ] || { cat "$T/err" >&2; fail "exit $rc, not $want: $*"; }
-    grep -qE -- "$pat" "$T/err" || { cat "$T/err" >&2; fail "no /$pat/: $*"; }
-}
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh" # fail, expect
 
 cd "$T"
 # 1. Lasting effects off: the old bytes.
