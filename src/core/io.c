@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +31,40 @@ int oq_make_parents(const char *path, oq_error *err)
     return 0;
 }
 
+/* Is the writer whose pid is written in a temporary's name gone? Only a
+ * definite ESRCH counts: a live process (or one we may not signal, EPERM)
+ * keeps its file. A reused pid keeps a dead writer's file: the safe side. */
+static int pid_dead(const char *digits)
+{
+    char *end;
+    errno = 0;
+    long pid = strtol(digits, &end, 10);
+    if (end == digits || *end || errno || pid <= 0 || pid == (long)getpid()) return 0;
+    return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+/* Remove "<path>.tmp.<pid>" files of writers that died before their rename
+ * (kill -9, power cut). Best effort: a failure here costs disk only. */
+static void clean_dead_temps(const char *path)
+{
+    char dir[4096], prefix[512];
+    const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == path)
+        snprintf(dir, sizeof dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    if (snprintf(prefix, sizeof prefix, "%s.tmp.", base) >= (int)sizeof prefix) return;
+    size_t pl = strlen(prefix);
+    DIR *d = opendir(dir);
+    if (!d) return;
+    for (struct dirent *e; (e = readdir(d));)
+        if (!strncmp(e->d_name, prefix, pl) && pid_dead(e->d_name + pl))
+            unlinkat(dirfd(d), e->d_name, 0);
+    closedir(d);
+}
+
 int oq_afile_open(oq_afile *af, const char *path, oq_error *err)
 {
     memset(af, 0, sizeof *af);
@@ -39,6 +74,7 @@ int oq_afile_open(oq_afile *af, const char *path, oq_error *err)
         return oq_error_set(err, OQ_EINVAL, path, 0, 0, "path too long");
     int rc = oq_make_parents(path, err);
     if (rc) return rc;
+    clean_dead_temps(path);
     af->fp = fopen(af->tmp, "wb");
     if (!af->fp) return oq_error_set(err, OQ_EIO, path, 0, 0, "cannot create: %s", strerror(errno));
     return 0;
@@ -171,6 +207,65 @@ static const char *base_name(const char *path)
     return s ? s + 1 : path;
 }
 
+/* The pid of a live writer's partial folder in runs (0: none seen). */
+static long partial_owner(const char *runs)
+{
+    long owner = 0;
+    DIR *d = opendir(runs);
+    if (!d) return 0;
+    for (struct dirent *e; !owner && (e = readdir(d));)
+        if (!strncmp(e->d_name, ".partial.", 9) && !stale_temp(e->d_name))
+            owner = strtol(e->d_name + 9, NULL, 10);
+    closedir(d);
+    return owner;
+}
+
+/* Take the writer's lock: flock(2) on the runs folder itself (no lock file,
+ * so a failed first run still leaves DIR.runs empty and nothing can unlink a
+ * lock file someone holds). Fails at once if another writer holds it. The
+ * folder may be removed by a failed first run between open and flock; then
+ * the descriptor names a dead folder, and we start over on the new one. */
+static int lock_runs(oq_rundir *rd, oq_error *err)
+{
+    for (int tries = 0; tries < 100; tries++) {
+        if (mkdir(rd->runs, 0777) != 0 && errno != EEXIST)
+            return oq_error_set(err, OQ_EIO, rd->runs, 0, 0, "cannot create folder: %s",
+                                strerror(errno));
+        int fd = open(rd->runs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0) continue; /* removed meanwhile */
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            int e = errno;
+            close(fd);
+            if (e == EINTR) continue;
+            if (e != EWOULDBLOCK)
+                return oq_error_set(err, OQ_EIO, rd->runs, 0, 0, "cannot lock: %s", strerror(e));
+            long owner = partial_owner(rd->runs);
+            char who[48] = "";
+            if (owner > 0) snprintf(who, sizeof who, " (pid %ld)", owner);
+            return oq_error_set(err, OQ_EIO, rd->dir, 0, 0,
+                                "another offerq run%s is writing this folder; wait for it to "
+                                "finish, or choose another --out-dir",
+                                who);
+        }
+        struct stat a, b;
+        if (fstat(fd, &a) == 0 && stat(rd->runs, &b) == 0 && a.st_dev == b.st_dev &&
+            a.st_ino == b.st_ino) {
+            rd->lock_fd = fd;
+            rd->locked = 1;
+            return 0;
+        }
+        close(fd);
+    }
+    return oq_error_set(err, OQ_EIO, rd->runs, 0, 0, "cannot lock: the folder keeps changing");
+}
+
+static void unlock_runs(oq_rundir *rd)
+{
+    if (!rd->locked) return;
+    close(rd->lock_fd); /* releases the flock */
+    rd->locked = 0;
+}
+
 int oq_rundir_begin(oq_rundir *rd, const char *dir, oq_error *err)
 {
     memset(rd, 0, sizeof *rd);
@@ -198,15 +293,18 @@ int oq_rundir_begin(oq_rundir *rd, const char *dir, oq_error *err)
                             base_name(rd->runs));
     int rc = oq_make_parents(rd->dir, err);
     if (rc) return rc;
-    if (mkdir(rd->runs, 0777) != 0 && errno != EEXIST)
-        return oq_error_set(err, OQ_EIO, rd->runs, 0, 0, "cannot create folder: %s",
-                            strerror(errno));
+    if ((rc = lock_runs(rd, err))) return rc;
     if (snprintf(rd->path, sizeof rd->path, "%s/.partial.%ld.XXXXXX", rd->runs, (long)getpid()) >=
-        (int)sizeof rd->path)
+        (int)sizeof rd->path) {
+        unlock_runs(rd);
         return oq_error_set(err, OQ_EINVAL, dir, 0, 0, "path too long");
-    if (!mkdtemp(rd->path))
-        return oq_error_set(err, OQ_EIO, rd->runs, 0, 0, "cannot create a run folder: %s",
-                            strerror(errno));
+    }
+    if (!mkdtemp(rd->path)) {
+        rc = oq_error_set(err, OQ_EIO, rd->runs, 0, 0, "cannot create a run folder: %s",
+                          strerror(errno));
+        unlock_runs(rd);
+        return rc;
+    }
     rd->open = 1;
     chmod(rd->path, 0755); /* mkdtemp's 0700 would hide the run from a service user */
     return 0;
@@ -344,6 +442,7 @@ int oq_rundir_commit(oq_rundir *rd, int keep, oq_error *err)
         snprintf(parent, sizeof parent, ".");
     fsync_dir(parent);
     prune(rd, keep < 1 ? 1 : keep);
+    unlock_runs(rd);
     return 0;
 fail:
     oq_rundir_abort(rd);
@@ -352,10 +451,12 @@ fail:
 
 void oq_rundir_abort(oq_rundir *rd)
 {
-    if (!rd->open) return;
-    remove_flat(rd->path);
-    rmdir(rd->runs); /* only if the failed run was its first: empty then */
-    rd->open = 0;
+    if (rd->open) {
+        remove_flat(rd->path);
+        rmdir(rd->runs); /* only if the failed run was its first: empty then */
+        rd->open = 0;
+    }
+    unlock_runs(rd);
 }
 
 int oq_rundir_resolve(const char *dir, char *out, size_t len, oq_error *err)

@@ -21,12 +21,15 @@
 #include "util/rbuf.h"
 #include "util/wbuf.h"
 
-/* gsl_randist.h pulls in GSL's CBLAS declarations, which clash with OpenBLAS's
- * cblas.h; they declare the same standard CBLAS ABI, and the link resolves
- * cblas_sgemm to OpenBLAS (linked before GSL, see CMakeLists.txt). */
+/* GSL's CBLAS declarations (the standard CBLAS ABI, as OpenBLAS's cblas.h):
+ * cblas_sgemm below is GSL's reference one, the fallback of sgemm(). */
 #include <gsl/gsl_cblas.h>
 #include <gsl/gsl_randist.h>
+#include <dlfcn.h>
 #include <math.h>
+#include <pthread.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -319,6 +322,60 @@ void oq_profit_free(oq_profit *m)
     free(m);
 }
 
+/* ---- matrix products: OpenBLAS, loaded on first use ----------------------- */
+
+/* OpenBLAS is not linked: it is dlopen'ed the first time a product is needed.
+ * Its constructor maps a 128 MB buffer per thread and retries for ever when
+ * the address space is limited (ulimit -v under ~340 MB hung every command,
+ * `offerq --help` included, issue 21 item 15); loaded here, only the commands
+ * that multiply matrices (train, predict, run with a profit model, serve
+ * --profit) pay its start-up. If it cannot be loaded, or would not fit in
+ * the address space left (openblas_fits), GSL's reference CBLAS (already
+ * linked by GSL) computes the same products, slower. The resolved
+ * function is process-wide state, set once under pthread_once. */
+typedef void (*sgemm_fn)(enum CBLAS_ORDER, enum CBLAS_TRANSPOSE, enum CBLAS_TRANSPOSE, int, int,
+                         int, float, const float *, int, const float *, int, float, float *, int);
+static pthread_once_t sgemm_once = PTHREAD_ONCE_INIT;
+static sgemm_fn sgemm_impl;
+
+/* Would OpenBLAS's start-up fit in the address space left? It maps a
+ * 128 MB buffer per processor (BUFFER_SIZE of Debian's x86-64 build) and
+ * spins for ever when a map fails, so under a tight ulimit -v we take GSL's
+ * CBLAS instead of hanging. 1: room enough, or no limit. */
+static int openblas_fits(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 1;
+    unsigned long pages = 0;
+    FILE *fp = fopen("/proc/self/statm", "r");
+    if (fp) {
+        if (fscanf(fp, "%lu", &pages) != 1) pages = 0;
+        fclose(fp);
+    }
+    double used = (double)pages * (double)sysconf(_SC_PAGESIZE);
+    long cpus = sysconf(_SC_NPROCESSORS_CONF);
+    double need = (double)(cpus > 0 ? cpus + 1 : 2) * 136.0 * 1048576.0;
+    return (double)rl.rlim_cur - used >= need;
+}
+
+static void sgemm_load(void)
+{
+    static const char *const names[] = {"libopenblas.so.0", "libopenblas.so"};
+    for (size_t i = 0; openblas_fits() && !sgemm_impl && i < sizeof names / sizeof *names; i++) {
+        void *h = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+        if (h) *(void **)&sgemm_impl = dlsym(h, "cblas_sgemm"); /* kept open for good */
+    }
+    if (!sgemm_impl) sgemm_impl = cblas_sgemm;
+}
+
+static void sgemm(enum CBLAS_ORDER order, enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int m,
+                  int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
+                  float beta, float *c, int ldc)
+{
+    pthread_once(&sgemm_once, sgemm_load);
+    sgemm_impl(order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
 /* ---- layers: forward ------------------------------------------------------ */
 
 /* out (N, OC) = inp (N, IC) @ w^T + b;  w (OC, IC), b (OC) or NULL. */
@@ -330,8 +387,8 @@ static void matmul_forward(float *out, const float *inp, const float *w, const f
         for (int n = 0; n < N; n++)
             memcpy(out + (size_t)n * OC, b, (size_t)OC * sizeof *b);
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, IC, 1.0f, inp, IC, w, IC,
-                b ? 1.0f : 0.0f, out, OC);
+    sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, IC, 1.0f, inp, IC, w, IC, b ? 1.0f : 0.0f,
+          out, OC);
 }
 
 /* dinp (N, IC) (+)= dout @ w; dw (OC, IC) += dout^T inp; db (OC) += sum_n dout. */
@@ -339,10 +396,10 @@ static void matmul_backward(float *dinp, int accumulate, float *dw, float *db, c
                             const float *inp, const float *w, int N, int IC, int OC)
 {
     if (dinp)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, IC, OC, 1.0f, dout, OC, w, IC,
-                    accumulate ? 1.0f : 0.0f, dinp, IC);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, IC, N, 1.0f, dout, OC, inp, IC, 1.0f,
-                dw, IC);
+        sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, IC, OC, 1.0f, dout, OC, w, IC,
+              accumulate ? 1.0f : 0.0f, dinp, IC);
+    sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, IC, N, 1.0f, dout, OC, inp, IC, 1.0f, dw,
+          IC);
     if (db)
         for (int n = 0; n < N; n++) {
             const float *d = dout + (size_t)n * OC;

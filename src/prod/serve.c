@@ -18,7 +18,18 @@
  * X-Offerq-Stale: 1, X-Offerq-Version and X-Offerq-Table-Age, while the keeper
  * reconnects with exponential backoff (BACKOFF_MIN_MS doubling to
  * BACKOFF_MAX_MS) and marks it up again. Clients never see Redis's address or
- * error text; stderr gets them, once per outage. */
+ * error text; stderr gets them, once per outage.
+ *
+ * Slow clients (slowloris): libmicrohttpd's idle timeout restarts on every
+ * byte, so a client sending one header line every few seconds would hold a
+ * connection for ever. Every open connection is tracked here (its socket and
+ * when its current request began: at accept, or when the previous one was
+ * answered); a reaper thread shuts down the socket of any connection whose
+ * request has not arrived whole within request_timeout_s, and libmicrohttpd
+ * then closes it. Connections per client address are capped (max_per_ip), so
+ * one client cannot take every slot. libmicrohttpd's own log lines (malformed
+ * requests, refused connections) go to stderr at most once per second, with a
+ * count of the ones suppressed. */
 #include "offerq/prod/serve.h"
 #include "offerq/core/data.h"
 #include "offerq/core/io.h"
@@ -43,6 +54,7 @@
 #include <time.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -54,6 +66,7 @@
 #define BACKOFF_MIN_MS 100  /* first retry after Redis went away ... */
 #define BACKOFF_MAX_MS 5000 /* ... doubling up to this */
 #define MAX_SVGS 32
+#define REAP_POLL_MS 250 /* the reaper's look at the open connections */
 
 /* ---- metrics ------------------------------------------------------------------ */
 
@@ -106,6 +119,15 @@ static void observe(metrics *m, int ep, int code, double seconds)
 
 /* ---- server ------------------------------------------------------------------- */
 
+/* An open connection, for the reaper (guarded by oq_serve.mu). */
+typedef struct conn_slot {
+    struct conn_slot *prev, *next;
+    int fd;
+    double since;  /* oq_now() when the request now arriving began */
+    int answering; /* 1 from the request's last handler call until it completes */
+    int cut;       /* 1 once the reaper shut its socket down */
+} conn_slot;
+
 /* A published version held in memory (read-only once installed). */
 typedef struct snapshot {
     oq_reco *reco;
@@ -141,6 +163,15 @@ struct oq_serve {
     int stopping;
     int have_sync, have_keeper;
     long long skip_version; /* keeper only: a version too large to hold */
+    /* slow clients and libmicrohttpd's log (see the top of the file) */
+    pthread_mutex_t mu;     /* guards conns, reap_stop, log_last, log_dropped */
+    pthread_cond_t reap_cv; /* CLOCK_MONOTONIC; wakes the reaper to stop */
+    conn_slot *conns;
+    int reap_stop, have_mu, have_reaper;
+    pthread_t reaper;
+    double log_last;           /* oq_now() of the last line written */
+    unsigned long log_dropped; /* lines suppressed since then */
+    atomic_ullong slow_closed; /* requests cut for arriving too slowly */
 };
 
 typedef struct request {
@@ -609,7 +640,7 @@ static const char *query_arg(struct MHD_Connection *conn, const request *rq, con
             while (v < end && n + 1 < len) {
                 int hi, lo;
                 if (*v == '%' && end - v >= 3 && (hi = hexval(v[1])) >= 0 &&
-                    (lo = hexval(v[2])) >= 0) {
+                    (lo = hexval(v[2])) >= 0 && (hi || lo)) { /* %00 stays, as in unescape */
                     buf[n++] = (char)(hi * 16 + lo);
                     v += 3;
                 } else {
@@ -1117,6 +1148,125 @@ static int dispatch(oq_serve *s, struct MHD_Connection *conn, const char *method
     return hit->fn(s, path, conn, rq, out);
 }
 
+/* ---- slow clients, URL decoding, libmicrohttpd's log ------------------------------ */
+
+static conn_slot *conn_slot_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* Connection opened / closed: add or drop its slot. libmicrohttpd calls
+ * CLOSED before it closes the socket, so a slot's fd is valid while listed. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    oq_serve *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        conn_slot *slot = ci ? calloc(1, sizeof *slot) : NULL;
+        *socket_context = slot;
+        if (!slot) return; /* untracked: only the idle timeout applies */
+        slot->fd = ci->connect_fd;
+        slot->since = oq_now();
+        pthread_mutex_lock(&s->mu);
+        slot->next = s->conns;
+        if (s->conns) s->conns->prev = slot;
+        s->conns = slot;
+        pthread_mutex_unlock(&s->mu);
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        conn_slot *slot = *socket_context;
+        if (!slot) return;
+        pthread_mutex_lock(&s->mu);
+        if (slot->prev)
+            slot->prev->next = slot->next;
+        else
+            s->conns = slot->next;
+        if (slot->next) slot->next->prev = slot->prev;
+        pthread_mutex_unlock(&s->mu);
+        free(slot);
+        *socket_context = NULL;
+    }
+}
+
+/* Every REAP_POLL_MS: shut down the socket of each connection whose request
+ * has been arriving for longer than request_timeout_s (libmicrohttpd then
+ * reads end-of-file and closes it; the fd itself stays libmicrohttpd's). */
+static void *reaper_main(void *arg)
+{
+    oq_serve *s = arg;
+    double limit = (double)s->cfg.request_timeout_s;
+    pthread_mutex_lock(&s->mu);
+    while (!s->reap_stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += REAP_POLL_MS * 1000000L;
+        ts.tv_sec += ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&s->reap_cv, &s->mu, &ts);
+        double now = oq_now();
+        for (conn_slot *c = s->conns; c; c = c->next)
+            if (!c->answering && !c->cut && now - c->since > limit) {
+                shutdown(c->fd, SHUT_RDWR);
+                c->cut = 1;
+                atomic_fetch_add_explicit(&s->slow_closed, 1, memory_order_relaxed);
+            }
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* libmicrohttpd's URL and argument decoding, except that %00 stays as the
+ * three characters "%00": a decoded NUL would end the C string, so
+ * /v1/recommend/1%00 would read as /v1/recommend/1. Returns the new length. */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *str)
+{
+    (void)cls, (void)conn;
+    char *w = str;
+    for (const char *r = str; *r;) {
+        int hi, lo;
+        if (r[0] == '%' && (hi = hexval(r[1])) >= 0 && (lo = hexval(r[2])) >= 0 && (hi || lo)) {
+            *w++ = (char)(hi * 16 + lo);
+            r += 3;
+        } else {
+            *w++ = *r++;
+        }
+    }
+    *w = 0;
+    return (size_t)(w - str);
+}
+
+/* libmicrohttpd's log (one line per malformed request or refused connection):
+ * at most one line per second on stderr; the next line written says how many
+ * were suppressed before it. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    oq_serve *s = cls;
+    char line[512];
+    double now = oq_now();
+    pthread_mutex_lock(&s->mu);
+    if (s->log_last > 0 && now - s->log_last < 1.0) {
+        s->log_dropped++;
+        pthread_mutex_unlock(&s->mu);
+        return;
+    }
+    unsigned long dropped = s->log_dropped;
+    s->log_dropped = 0;
+    s->log_last = now;
+    pthread_mutex_unlock(&s->mu);
+    vsnprintf(line, sizeof line, fmt, ap);
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = 0;
+    if (dropped)
+        fprintf(stderr, "offerq serve: libmicrohttpd: %s (%lu similar lines suppressed before)\n",
+                line, dropped);
+    else
+        fprintf(stderr, "offerq serve: libmicrohttpd: %s\n", line);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -1154,6 +1304,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         rq->len += n;
         rq->body[rq->len] = 0;
         return MHD_YES;
+    }
+    conn_slot *slot = conn_slot_of(conn);
+    if (slot) {
+        pthread_mutex_lock(&s->mu);
+        slot->answering = 1;
+        pthread_mutex_unlock(&s->mu);
     }
     reply out = {0};
     int ep;
@@ -1194,7 +1350,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)cls, (void)conn, (void)toe;
+    (void)toe;
+    oq_serve *s = cls;
+    conn_slot *slot = conn_slot_of(conn);
+    if (slot) { /* the next request on this connection starts its clock now */
+        pthread_mutex_lock(&s->mu);
+        slot->answering = 0;
+        slot->since = oq_now();
+        pthread_mutex_unlock(&s->mu);
+    }
     request *rq = *con_cls;
     if (rq) {
         free(rq->body);
@@ -1269,6 +1433,8 @@ int oq_serve_load(const oq_serve_config *cfg, oq_serve **out, oq_error *err)
     if (!s->cfg.max_connections) s->cfg.max_connections = 512;
     if (!s->cfg.max_body) s->cfg.max_body = 64 * 1024;
     if (!s->cfg.timeout_s) s->cfg.timeout_s = 15;
+    if (!s->cfg.request_timeout_s) s->cfg.request_timeout_s = 10;
+    if (!s->cfg.max_per_ip) s->cfg.max_per_ip = 64;
     if (!s->cfg.bind) s->cfg.bind = "127.0.0.1";
     /* A request waits at most this for Redis (a frozen server is a 503, not a
      * blocked worker): shorter than the command default of publish. */
@@ -1361,14 +1527,26 @@ int oq_serve_start(const oq_serve_config *cfg, oq_serve **out, oq_error *err)
         rc = oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "bad bind address '%s'", s->cfg.bind);
         goto fail;
     }
+    pthread_condattr_t ca;
+    int cond_ok = !pthread_condattr_init(&ca) && !pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) &&
+                  !pthread_cond_init(&s->reap_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (!cond_ok || pthread_mutex_init(&s->mu, NULL)) {
+        if (cond_ok) pthread_cond_destroy(&s->reap_cv);
+        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "cannot create the reaper's lock");
+        goto fail;
+    }
+    s->have_mu = 1;
     errno = 0;
-    s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
-                            (uint16_t)cfg->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
-                            (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, s->cfg.threads,
-                            MHD_OPTION_CONNECTION_LIMIT, s->cfg.max_connections,
-                            MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.timeout_s,
-                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)128 * 1024,
-                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+    s->d = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, (uint16_t)cfg->port,
+        NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, s->cfg.threads,
+        MHD_OPTION_CONNECTION_LIMIT, s->cfg.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        s->cfg.max_per_ip, MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)128 * 1024, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape, s, MHD_OPTION_END);
     /* No MHD_OPTION_LISTENING_ADDRESS_REUSE: on Linux it sets SO_REUSEPORT and
      * a second server on the port would start and take half the connections.
      * Without it MHD sets SO_REUSEADDR only, so bind fails on a port in use. */
@@ -1384,6 +1562,11 @@ int oq_serve_start(const oq_serve_config *cfg, oq_serve **out, oq_error *err)
                               cfg->port, e ? strerror(e) : "unknown error");
         goto fail;
     }
+    if (pthread_create(&s->reaper, NULL, reaper_main, s)) {
+        rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "cannot start the reaper thread");
+        goto fail;
+    }
+    s->have_reaper = 1;
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di ? di->port : cfg->port;
     *out = s;
@@ -1402,6 +1585,20 @@ void oq_serve_stop(oq_serve *s)
 {
     if (!s) return;
     if (s->d) MHD_stop_daemon(s->d); /* joins the pool; thread-key destructors free contexts */
+    if (s->have_reaper) {
+        pthread_mutex_lock(&s->mu);
+        s->reap_stop = 1;
+        pthread_cond_signal(&s->reap_cv);
+        pthread_mutex_unlock(&s->mu);
+        pthread_join(s->reaper, NULL);
+    }
+    if (s->have_mu) {
+        if (s->log_dropped)
+            fprintf(stderr, "offerq serve: libmicrohttpd: %lu more lines suppressed\n",
+                    s->log_dropped);
+        pthread_mutex_destroy(&s->mu);
+        pthread_cond_destroy(&s->reap_cv);
+    }
     if (s->have_keeper) {
         pthread_mutex_lock(&s->keep_mu);
         s->stopping = 1;

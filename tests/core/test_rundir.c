@@ -1,7 +1,8 @@
 /* test_rundir.c - run folders (io.h, oq_rundir): a run appears whole or not
  * at all, the link moves only on commit, aborted and dead writers' folders
  * go away, --keep-runs is honoured, a folder that is not a run is never
- * taken over and an older offerq's plain run folder is adopted. */
+ * taken over and an older offerq's plain run folder is adopted; one writer
+ * at a time (the lock), dead writers' temporaries removed. */
 #include "testutil.h"
 #include "offerq/core/io.h"
 
@@ -115,15 +116,64 @@ static void test_dead_writer_removed(void **state)
     FILE *fp = fopen(stale, "w");
     assert_non_null(fp);
     fclose(fp);
-    /* a live writer's partial folder (this process) is left alone */
-    oq_rundir live;
-    oq_error err = {0};
-    assert_int_equal(oq_rundir_begin(&live, dir, &err), 0);
+    /* a live process's partial folder (an older offerq without the lock: our
+     * parent stands in for it) is left alone */
+    char live[8192];
+    snprintf(live, sizeof live, "%s/.partial.%ld.ghijkl", runs, (long)getppid());
+    assert_int_equal(mkdir(live, 0755), 0);
     assert_int_equal(count(runs), 3);
     commit_run(dir, "two", 3);
     assert_int_equal(count(runs), 3); /* one, two and the live partial */
-    oq_rundir_abort(&live);
-    assert_int_equal(count(runs), 2);
+    assert_int_equal(rmdir(live), 0);
+    tu_rmdir(t);
+    free(t);
+}
+
+/* One writer at a time: a second begin on the same DIR fails at once while
+ * the first holds the lock (flock is per open file, so this holds within one
+ * process too), and succeeds after the first commits or aborts. */
+static void test_one_writer(void **state)
+{
+    (void)state;
+    char *t = tu_tmpdir(), dir[4096], want[64];
+    snprintf(dir, sizeof dir, "%s/run", t);
+    oq_rundir a, b;
+    oq_error err = {0};
+    assert_int_equal(oq_rundir_begin(&a, dir, &err), 0);
+    assert_int_equal(oq_rundir_begin(&b, dir, &err), OQ_EIO);
+    snprintf(want, sizeof want, "another offerq run (pid %ld) is writing", (long)getpid());
+    assert_non_null(strstr(err.msg, want));
+    oq_rundir_abort(&a); /* the first run of DIR failed: DIR.runs goes, the lock too */
+    assert_int_equal(oq_rundir_begin(&b, dir, &err), 0);
+    put(&b, "report.json", "b");
+    assert_int_equal(oq_rundir_commit(&b, 3, &err), 0);
+    assert_int_equal(oq_rundir_begin(&a, dir, &err), 0); /* released by the commit */
+    oq_rundir_abort(&a);
+    assert_string_equal(get(dir, "report.json"), "b");
+    tu_rmdir(t);
+    free(t);
+}
+
+/* oq_afile_open removes "<path>.tmp.<pid>" of dead writers, not of live ones
+ * nor other files' temporaries. */
+static void test_dead_temps_removed(void **state)
+{
+    (void)state;
+    char *t = tu_tmpdir(), path[4096], dead[8192], live[8192], other[8192];
+    snprintf(path, sizeof path, "%s/out.csv", t);
+    pid_t pid = fork();
+    if (pid == 0) _exit(0);
+    assert_true(pid > 0);
+    assert_int_equal(waitpid(pid, NULL, 0), pid);
+    snprintf(dead, sizeof dead, "%s.tmp.%ld", path, (long)pid);
+    snprintf(live, sizeof live, "%s.tmp.%ld", path, (long)getppid());
+    snprintf(other, sizeof other, "%s/other.csv.tmp.%ld", t, (long)pid);
+    assert_int_equal(tu_system("touch '%s' '%s' '%s'", dead, live, other), 0);
+    oq_error err = {0};
+    assert_int_equal(oq_write_file_atomic(path, "x", 1, &err), 0);
+    assert_int_equal(access(dead, F_OK), -1);
+    assert_int_equal(access(live, F_OK), 0);
+    assert_int_equal(access(other, F_OK), 0);
     tu_rmdir(t);
     free(t);
 }
@@ -161,9 +211,9 @@ static void test_foreign_and_old_folders(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_commit_abort_keep),
-        cmocka_unit_test(test_dead_writer_removed),
-        cmocka_unit_test(test_foreign_and_old_folders),
+        cmocka_unit_test(test_commit_abort_keep),       cmocka_unit_test(test_dead_writer_removed),
+        cmocka_unit_test(test_foreign_and_old_folders), cmocka_unit_test(test_one_writer),
+        cmocka_unit_test(test_dead_temps_removed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

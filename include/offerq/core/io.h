@@ -3,7 +3,10 @@
  * Every output offerq writes goes through oq_afile: data is written to
  * "<path>.tmp.<pid>" in the same directory, then fsync'ed and renamed over
  * <path>, so a reader (or a crash) sees either the old or the new complete
- * file, never half of one.
+ * file, never half of one. A writer killed before its rename leaves its
+ * temporary; the next oq_afile_open of the same path removes the
+ * "<path>.tmp.<pid>" files whose pid is no longer running (never a live
+ * writer's).
  */
 #ifndef OFFERQ_IO_H
 #define OFFERQ_IO_H
@@ -43,8 +46,11 @@ int oq_write_file_atomic(const char *path, const void *data, size_t len, oq_erro
  * oq_rundir_resolve and reads every file from there) sees one complete run,
  * old or new, never a mix; a crash at any point leaves DIR at the previous
  * complete run. The newest `keep` runs stay in DIR.runs (and always the one
- * DIR points to); partial folders of dead writers are removed. Concurrent
- * writers of one DIR are safe: each run is complete, the last commit wins.
+ * DIR points to); partial folders of dead writers are removed. One writer at
+ * a time: oq_rundir_begin takes an exclusive flock(2) on DIR.runs itself,
+ * held until commit or abort (the kernel drops it if the writer dies), and
+ * fails at once (OQ_EIO, "another offerq run (pid N) is writing this
+ * folder") when another writer holds it.
  * A DIR that is a plain folder holding only a run's files (an older offerq's
  * layout) is moved into DIR.runs on commit; any other existing DIR is an
  * error. */
@@ -53,10 +59,12 @@ typedef struct oq_rundir {
     char runs[4096]; /* DIR.runs */
     char path[4096]; /* the folder to write the run's files into */
     int open;
+    int locked, lock_fd; /* the writer's lock on DIR.runs (flock), held begin..commit/abort */
 } oq_rundir;
 
-/* Create the partial folder; rd->path is where the files go. OQ_EIO if DIR
- * cannot become a link (see above), with the reason. */
+/* Lock DIR.runs and create the partial folder; rd->path is where the files
+ * go. OQ_EIO if DIR cannot become a link (see above) or another writer holds
+ * the lock, with the reason. */
 int oq_rundir_begin(oq_rundir *rd, const char *dir, oq_error *err) OQ_WUR;
 /* rd->path + "/" + name into out. OQ_EINVAL if it does not fit. */
 int oq_rundir_file(const oq_rundir *rd, const char *name, char *out, size_t len,

@@ -74,18 +74,22 @@ typedef struct oq_serve_models {
 } oq_serve_models;
 
 typedef struct oq_serve_config {
-    const char *bind;         /* address to listen on; NULL: 127.0.0.1 */
-    int port;                 /* 0: any free port (oq_serve_port tells which) */
-    const char *redis_url;    /* recommendations from Redis (publish.h) ... */
-    const char *redis_prefix; /* NULL: OQ_PUBLISH_PREFIX */
-    int redis_timeout_ms;     /* Redis connect/command timeout, ms; 0: 1000 (a request
-                                 waits at most this, then answers from the held table) */
-    const char *dir;          /* ... or from DIR/recommendations.csv (exactly one) */
-    unsigned threads;         /* worker threads; 0: 2 */
-    unsigned max_connections; /* 0: 512 */
-    size_t max_body;          /* bytes of a POST body; 0: 64 KiB */
-    unsigned timeout_s;       /* idle connection timeout; 0: 15 */
-    oq_serve_models models;   /* model functions (all may be NULL) */
+    const char *bind;           /* address to listen on; NULL: 127.0.0.1 */
+    int port;                   /* 0: any free port (oq_serve_port tells which) */
+    const char *redis_url;      /* recommendations from Redis (publish.h) ... */
+    const char *redis_prefix;   /* NULL: OQ_PUBLISH_PREFIX */
+    int redis_timeout_ms;       /* Redis connect/command timeout, ms; 0: 1000 (a request
+                                   waits at most this, then answers from the held table) */
+    const char *dir;            /* ... or from DIR/recommendations.csv (exactly one) */
+    unsigned threads;           /* worker threads; 0: 2 */
+    unsigned max_connections;   /* 0: 512 */
+    size_t max_body;            /* bytes of a POST body; 0: 64 KiB */
+    unsigned timeout_s;         /* idle connection timeout; 0: 15 */
+    unsigned request_timeout_s; /* a request must arrive whole (headers and body) within
+                                   this many seconds of its first byte, or of the previous
+                                   answer on the connection; else it is closed; 0: 10 */
+    unsigned max_per_ip;        /* open connections per client address; 0: 64 */
+    oq_serve_models models;     /* model functions (all may be NULL) */
 } oq_serve_config;
 
 typedef struct oq_serve oq_serve;

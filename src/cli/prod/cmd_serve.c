@@ -11,6 +11,7 @@
 
 #include <getopt.h>
 #include <jansson.h>
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -62,6 +63,11 @@ static void help(FILE *fp)
         "                       quoted and a bundle now below cost is not offered\n"
         "  --threads N          worker threads (default 2)\n"
         "  --max-connections N  concurrent connections (default 512)\n"
+        "  --max-per-ip N       concurrent connections from one client address (default 64;\n"
+        "                       behind a proxy every client has the proxy's address)\n"
+        "  --request-timeout S  a request must arrive whole within S seconds of its first\n"
+        "                       byte, else the connection is closed (default 10); the idle\n"
+        "                       timeout (15 s) restarts on every byte, this one does not\n"
         "  --max-body BYTES     largest POST body (default 65536)\n\n"
         "Example:\n  offerq serve --port 8080 --redis redis://127.0.0.1:6379 \\\n"
         "      --bgnbd example/run/bgnbd.json --crosssell example/table.oxq\n"
@@ -116,6 +122,16 @@ static int profit_fn(void *ctx, const char *const *seq, size_t n, const double *
         for (uint32_t c = 0; c < m->n_cats; c++)
             if (!strcmp(m->cat_names[c], name)) tok = (uint16_t)(OQ_PROFIT_TOK_CAT0 + c);
         s->tok[(size_t)T - take + k] = tok;
+    }
+    /* category_idx (the last feature) names one of the model's categories. */
+    double cat = feat[OQ_PROFIT_NFEAT - 1];
+    if (cat != floor(cat) || cat >= (double)m->n_cats) {
+        pthread_mutex_unlock(&pm->mu);
+        snprintf(msg, msg_len,
+                 "\"features\"[%d] (category index) must be a whole number from 0 to %u, "
+                 "got %g",
+                 OQ_PROFIT_NFEAT - 1, m->n_cats ? m->n_cats - 1 : 0, cat);
+        return OQ_EINVAL;
     }
     for (int f = 0; f < OQ_PROFIT_NFEAT; f++)
         s->feat[f] = (float)feat[f];
@@ -228,7 +244,9 @@ int cmd_serve(int argc, char **argv)
         O_XSELL,
         O_ITEMS,
         O_PROFIT,
-        O_RTIMEOUT
+        O_RTIMEOUT,
+        O_PERIP,
+        O_REQTIMEOUT
     };
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},
                                          {"port", required_argument, 0, O_PORT},
@@ -240,6 +258,8 @@ int cmd_serve(int argc, char **argv)
                                          {"threads", required_argument, 0, O_THREADS},
                                          {"max-connections", required_argument, 0, O_MAXC},
                                          {"max-body", required_argument, 0, O_MAXB},
+                                         {"max-per-ip", required_argument, 0, O_PERIP},
+                                         {"request-timeout", required_argument, 0, O_REQTIMEOUT},
                                          {"bgnbd", required_argument, 0, O_BGNBD},
                                          {"crosssell", required_argument, 0, O_XSELL},
                                          {"items", required_argument, 0, O_ITEMS},
@@ -285,6 +305,14 @@ int cmd_serve(int argc, char **argv)
         case O_MAXC:
             if (cli_long("serve", "--max-connections", optarg, 1, 100000, &lv)) return 2;
             cfg.max_connections = (unsigned)lv;
+            break;
+        case O_PERIP:
+            if (cli_long("serve", "--max-per-ip", optarg, 1, 100000, &lv)) return 2;
+            cfg.max_per_ip = (unsigned)lv;
+            break;
+        case O_REQTIMEOUT:
+            if (cli_long("serve", "--request-timeout", optarg, 1, 3600, &lv)) return 2;
+            cfg.request_timeout_s = (unsigned)lv;
             break;
         case O_MAXB:
             if (cli_long("serve", "--max-body", optarg, 16, 64L << 20, &lv)) return 2;
