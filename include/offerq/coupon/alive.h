@@ -18,10 +18,18 @@
 
 typedef struct oq_alive oq_alive;
 
+struct oq_comm;
+
 typedef struct oq_alive_opts {
     const char *log_path;    /* for the sidecar rule; may be NULL */
     const char *orders_path; /* explicit purchases file; NULL: sidecar or log rows */
     int quiet;               /* 0: one line on stderr with the fit */
+    /* A partitioned job (comm.h): log is this part's, the purchases file is
+     * read for this part's customers, and the fit sums the likelihood over
+     * the parts (oq_bgnbd_data_new_part). NULL: one part. */
+    struct oq_comm *comm;
+    int has_last_day; /* 1: calibrate up to last_day (the whole log's last day, which */
+    int32_t last_day; /* a part's rows may not reach) instead of oq_log_last_day(log) */
 } oq_alive_opts;
 
 /* The purchases of a file for BG/NBD. A file whose header has a column named

@@ -106,6 +106,11 @@ typedef struct oq_orders {
  * read with OQ_EPARSE naming file, line, column and what was expected.
  * *out is the caller's (oq_orders_free); NULL on error. */
 int oq_orders_read(const char *path, oq_orders **out, oq_error *err) OQ_WUR;
+/* Only the rows of one part's customers (comm.h; every row read and checked,
+ * the date horizon the whole file's). */
+struct oq_part;
+int oq_orders_read_part(const char *path, const struct oq_part *part, oq_orders **out,
+                        oq_error *err) OQ_WUR;
 /* Same from memory (tests, fuzzing); name is used in messages. */
 int oq_orders_read_mem(const char *name, const char *data, size_t len, oq_orders **out,
                        oq_error *err) OQ_WUR;
@@ -169,6 +174,16 @@ typedef struct oq_gross {
 int oq_gross_fit(const oq_log *log, const oq_log_index *ix, const oq_events *ev,
                  const oq_events_ix *evx, const oq_orders *orders, const oq_gross_opts *opts,
                  oq_gross **out, oq_error *err) OQ_WUR;
+
+/* The same fit for one part of a partitioned job (comm.h): log, ix, events
+ * and orders hold this part's customers; every sum of steps 2-5 (counts,
+ * effects, levels, margins, the category grid's log-likelihoods) is added
+ * over the parts in rank order, so every part gets the same model (for a
+ * given number of parts; one part: oq_gross_fit). Collective. */
+struct oq_comm;
+int oq_gross_fit_part(const oq_log *log, const oq_log_index *ix, const oq_events *ev,
+                      const oq_events_ix *evx, const oq_orders *orders, const oq_gross_opts *opts,
+                      struct oq_comm *comm, oq_gross **out, oq_error *err) OQ_WUR;
 
 /* g (step 6) for every log row, from history strictly before the row's day
  * (g_row, (log->n), in row order), and for every customer of ix on day

@@ -1,5 +1,7 @@
 /* cmd_run.c - `offerq run`: the nightly coupon job (include/offerq/coupon/pipeline.h). */
 #include "cli/cli.h"
+#include "cli/mpi_comm.h"
+#include "offerq/core/comm.h"
 #include "offerq/prod/db.h"
 #include "offerq/core/io.h"
 #include "offerq/coupon/reward.h"
@@ -65,9 +67,12 @@ static void help(FILE *fp)
         "  --seed S        random seed (default 1)\n"
         "  --epochs N      Dyna-Q epochs (default 4)\n"
         "  --plan-k K      planning updates per real step (default 20)\n"
-        "  --shards N      train Dyna-Q on N groups of customers in parallel and merge\n"
-        "                  the Q tables (default 1: one sequential learner; results\n"
-        "                  depend on N, not on the number of threads)\n"
+        "  --shards N      run in N parts, one per hash shard of user_id, as threads:\n"
+        "                  every fit is a sum over the parts and Dyna-Q trains one\n"
+        "                  learner per part, merged (default 1; results depend on N,\n"
+        "                  not on the number of threads, and equal those of\n"
+        "                  `mpirun -np N offerq run` in an MPI build; with --reward\n"
+        "                  transformer or empirical only Dyna-Q is split)\n"
         "  --gamma G       discount (default 0.95)\n"
         "  --w-days W --w-p30 W --w-aov W --budget-levels L\n"
         "                  state buckets (default 10 2 20 10, the source's)\n"
@@ -76,11 +81,17 @@ static void help(FILE *fp)
         "  --faithful      the seed's simplified loop instead of Dyna-Q (for comparison)\n"
         "  --keep-runs N   runs kept in DIR.runs/ (default 3; DIR links to the newest)\n"
         "  --quiet         no progress on stderr\n\n"
+        "Under MPI (a build with -DOQ_MPI=ON, started by mpirun) each rank is one part,\n"
+        "keeps only its customers' rows, and rank 0 writes DIR (docs/readme/mpi.md).\n\n"
         "Example:\n  offerq gen --seed 1 --out example/log.csv\n"
         "  offerq run --log example/log.csv --out-dir example/run --budget 5000\n"
         "  offerq run --pg postgresql://offerq@127.0.0.1:5432/offerq \\\n"
         "      --orders example/log.orders.csv --out-dir example/run\n");
 }
+
+static int run_local(oq_pipeline_opts *o, const char *pg);
+static int run_mpi(oq_pipeline_opts *o, const char *pg, oq_comm *mc);
+static void print_done(const oq_pipeline_opts *o, const oq_pipeline_result *r);
 
 int cmd_run(int argc, char **argv)
 {
@@ -260,6 +271,76 @@ int cmd_run(int argc, char **argv)
     if (!!o.log_path == !!pg)
         return cli_usage_error("run", "give exactly one of --log LOG.csv or --pg URL");
     if (!o.out_dir && !pg) return cli_usage_error("run", "--out-dir DIR is required");
+    if (!cli_mpi_launched()) {
+        const char *ws = getenv("OMPI_COMM_WORLD_SIZE");
+        if (ws && atoi(ws) > 1) {
+            fprintf(stderr, "offerq: error: started by mpirun with %s ranks, but this offerq was "
+                            "built without MPI\nofferq: build with cmake -DOQ_MPI=ON "
+                            "(docs/readme/mpi.md)\n",
+                    ws);
+            return 1;
+        }
+        return run_local(&o, pg);
+    }
+    oq_comm mc;
+    if (cli_mpi_start(&argc, &argv, &mc)) return 1;
+    int rc = mc.size > 1 ? run_mpi(&o, pg, &mc) : run_local(&o, pg); /* -np 1: one process */
+    cli_mpi_stop();
+    return rc;
+}
+
+/* One rank of `mpirun -np N offerq run`: one part of the run (pipeline.h). */
+static int run_mpi(oq_pipeline_opts *o, const char *pg, oq_comm *mc)
+{
+    const char *why = NULL;
+    if (pg)
+        why = "--pg: a run under MPI reads its log with --log (PostgreSQL shards are issue 20 "
+              "item 3)";
+    else if (o->reward != OQ_REWARD_RESPONSE)
+        why = "a run under MPI needs --reward response (the default): the other reward models "
+              "are not fitted in parts yet";
+    else if (o->shards != 1 && o->shards != mc->size)
+        why = "--shards N under MPI must be the number of ranks (or be left out)";
+    if (why) {
+        if (mc->rank == 0) fprintf(stderr, "offerq run: %s\n", why);
+        return 2;
+    }
+    o->shards = mc->size; /* params.json names the parts, as --shards N does */
+    oq_error err = {0};
+    oq_pipeline_result *r = NULL;
+    int failed = oq_pipeline_run_part(o, mc, NULL, &r, &err);
+    if (failed) {
+        oq_comm_fail(mc, failed, &err); /* MPI_Abort: every rank stops */
+        return 1;
+    }
+    if (mc->rank == 0) print_done(o, r);
+    oq_pipeline_result_free(r);
+    return 0;
+}
+
+/* The summary line on stderr. */
+static void print_done(const oq_pipeline_opts *o, const oq_pipeline_result *r)
+{
+    double total = 0;
+    for (int k = 0; k < OQ_N_STAGES; k++)
+        total += r->stage_s[k];
+    size_t cnt[OQ_N_COUPONS] = {0};
+    for (size_t i = 0; i < r->n; i++)
+        cnt[r->coupon[i]]++;
+    fprintf(stderr,
+            "offerq run: %zu customers, coupons none/5/10/20 = %zu/%zu/%zu/%zu, expected spend "
+            "%.2f%s, %.2fs%s%s%s\n",
+            r->n, cnt[0], cnt[1], cnt[2], cnt[3], r->plan_spend,
+            isfinite(o->budget) ? " (budget-limited)" : "", total, o->out_dir ? "; wrote " : "",
+            o->out_dir ? o->out_dir : "", o->out_dir ? "/" : "");
+    if (r->baseline)
+        fprintf(stderr, "offerq run: note: r^ is the empirical baseline (%s)\n", r->scorer_name);
+}
+
+/* The one-process job (--shards N: N parts as threads). */
+static int run_local(oq_pipeline_opts *op, const char *pg)
+{
+    oq_pipeline_opts o = *op;
     oq_error err = {0};
     oq_pipeline_result *r = NULL;
     oq_log *log = NULL;
@@ -274,20 +355,7 @@ int cmd_run(int argc, char **argv)
     size_t log_rows = log ? log->n : 0;
     oq_log_free(log);
     if (failed) return cli_fail(&err, NULL);
-    double total = 0;
-    for (int k = 0; k < OQ_N_STAGES; k++)
-        total += r->stage_s[k];
-    size_t cnt[OQ_N_COUPONS] = {0};
-    for (size_t i = 0; i < r->n; i++)
-        cnt[r->coupon[i]]++;
-    fprintf(stderr,
-            "offerq run: %zu customers, coupons none/5/10/20 = %zu/%zu/%zu/%zu, expected spend "
-            "%.2f%s, %.2fs%s%s%s\n",
-            r->n, cnt[0], cnt[1], cnt[2], cnt[3], r->plan_spend,
-            isfinite(o.budget) ? " (budget-limited)" : "", total, o.out_dir ? "; wrote " : "",
-            o.out_dir ? o.out_dir : "", o.out_dir ? "/" : "");
-    if (r->baseline)
-        fprintf(stderr, "offerq run: note: r^ is the empirical baseline (%s)\n", r->scorer_name);
+    print_done(&o, r);
     int rc = 0;
     if (pg) {
         /* The day's list and the report go back in one transaction (db.h). */
