@@ -18,9 +18,7 @@ int cli_mpi_start(int *argc, char ***argv, oq_comm *c)
     return 1;
 }
 
-void cli_mpi_stop(void)
-{
-}
+void cli_mpi_stop(void) {}
 
 #else
 
@@ -39,6 +37,8 @@ int cli_mpi_launched(void)
 typedef struct mctx {
     int die_rank;
     uint64_t die_call; /* 0: never */
+    int test;          /* OQ_MPI_TEST_DIE is set: say how many collectives ran */
+    const oq_comm *c;
 } mctx;
 
 static mctx g_ctx; /* the CLI's one MPI job (not the library's) */
@@ -58,8 +58,7 @@ static void maybe_die(oq_comm *c)
 static int too_big(oq_error *err, size_t n)
 {
     return oq_error_set(err, OQ_ELIMIT, NULL, 0, 0,
-                        "%zu bytes in one collective: more than MPI's int counts (%d)", n,
-                        INT_MAX);
+                        "%zu bytes in one collective: more than MPI's int counts (%d)", n, INT_MAX);
 }
 
 static int m_allgather(oq_comm *c, const void *in, size_t n, void *out, oq_error *err)
@@ -136,6 +135,8 @@ int cli_mpi_start(int *argc, char ***argv, oq_comm *c)
     const char *die = getenv("OQ_MPI_TEST_DIE");
     unsigned long long call = 0;
     if (die && sscanf(die, "%d:%llu", &g_ctx.die_rank, &call) == 2) g_ctx.die_call = call;
+    g_ctx.test = die != NULL;
+    g_ctx.c = c;
     *c = (oq_comm){.rank = rank,
                    .size = size,
                    .allgather = m_allgather,
@@ -147,6 +148,9 @@ int cli_mpi_start(int *argc, char ***argv, oq_comm *c)
 
 void cli_mpi_stop(void)
 {
+    if (g_ctx.test && g_ctx.c)
+        fprintf(stderr, "offerq: rank %d: %llu collectives\n", g_ctx.c->rank,
+                (unsigned long long)g_ctx.c->calls);
     MPI_Finalize();
 }
 

@@ -629,8 +629,7 @@ int oq_log_select_part(const oq_log *log, const oq_part *part, oq_log **out, oq_
     if (!l || oq_log_reserve(l, m ? m : 1)) goto oom;
     for (uint32_t k = 0; k < log->cats.n; k++) {
         uint32_t id;
-        if (oq_dict_intern(&l->cats, log->cats.names[k], strlen(log->cats.names[k]), &id))
-            goto oom;
+        if (oq_dict_intern(&l->cats, log->cats.names[k], strlen(log->cats.names[k]), &id)) goto oom;
     }
     for (size_t i = 0; i < log->n; i++) {
         if (!oq_part_keeps(part, log->user_id[i])) continue;

@@ -235,8 +235,8 @@ int oq_alive_fit(const oq_log *log, const oq_alive_opts *o, oq_alive **out, oq_e
         snprintf(m->source, sizeof m->source, "the log's order rows");
     }
     oq_bgnbd_split sp = {.unit_days = 1,
-                         .calibration_end = o && o->has_last_day ? o->last_day
-                                                                 : oq_log_last_day(log),
+                         .calibration_end =
+                             o && o->has_last_day ? o->last_day : oq_log_last_day(log),
                          .observation_end = OQ_BGNBD_NO_DATE};
     /* A part may hold no customer with a purchase by the calibration end:
      * it then adds nothing to the sums (the parts check the whole). */
@@ -251,8 +251,8 @@ int oq_alive_fit(const oq_log *log, const oq_alive_opts *o, oq_alive **out, oq_e
         goto cleanup;
     if (!(o && o->quiet) && oq_comm_rank(comm) == 0)
         fprintf(stderr, "offerq: BG/NBD on %zu customers (%s): r=%.4g alpha=%.4g a=%.4g b=%.4g%s\n",
-                m->fit.n_customers, m->source, m->fit.p.r, m->fit.p.alpha, m->fit.p.a,
-                m->fit.p.b, m->fit.converged ? "" : " (NOT converged)");
+                m->fit.n_customers, m->source, m->fit.p.r, m->fit.p.alpha, m->fit.p.a, m->fit.p.b,
+                m->fit.converged ? "" : " (NOT converged)");
     if ((rc = build_histories(m, tx, err))) goto cleanup;
     *out = m;
     m = NULL;

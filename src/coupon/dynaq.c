@@ -871,14 +871,16 @@ int oq_dynaq_train_part(oq_qtable *q, const oq_log *log, const oq_log_index *ix,
     for (int r = 0; r < parts && !rc; r++) {
         uint64_t n;
         memcpy(&n, p, sizeof n);
-        if (counts[r] != sizeof n + n * (sizeof *q->key + 4 * sizeof *q->q + 4 * sizeof *q->visits)) {
+        if (counts[r] !=
+            sizeof n + n * (sizeof *q->key + 4 * sizeof *q->q + 4 * sizeof *q->visits)) {
             rc = oq_error_set(err, OQ_EFORMAT, NULL, 0, 0, "part %d sent a malformed Q table", r);
             break;
         }
         /* a view of part r's table: what oq_qtable_merge reads of its source */
         oq_qtable v = {.disc = q->disc, .n = (size_t)n};
         size_t bn = (size_t)n;
-        unsigned char *k = malloc((bn ? bn : 1) * (sizeof *v.key + 4 * sizeof *v.q + 4 * sizeof *v.visits));
+        unsigned char *k =
+            malloc((bn ? bn : 1) * (sizeof *v.key + 4 * sizeof *v.q + 4 * sizeof *v.visits));
         if (!k) {
             rc = oq_error_oom(err, NULL, NULL);
             break;
@@ -1088,7 +1090,8 @@ int oq_budget_plan_part(size_t n, const double *value, const double *spend, cons
             if (dbl_bits((v[b] - v[a]) / (sp[b] - sp[a])) <= lo) break;
             at[i]++;
         }
-        for (int k = at[i]; k + 1 < hm[i] && spend[i * 4 + hp[i][k + 1]] - spend[i * 4 + hp[i][k]] <= left1; k++)
+        for (int k = at[i];
+             k + 1 < hm[i] && spend[i * 4 + hp[i][k + 1]] - spend[i * 4 + hp[i][k]] <= left1; k++)
             nc++;
     }
     /* 3. the sequential tail on the steps that may still fit */

@@ -110,8 +110,7 @@ static int stage_ingest(job *j, const oq_log *log_in, oq_error *err)
         return rc;
     double nb = last64 == last ? -(double)budget : -1.0; /* the lowest level of that day */
     if ((rc = oq_comm_max(j->comm, &nb, 1, err))) return rc;
-    if (rows == 0)
-        return oq_error_set(err, OQ_EINVAL, j->o->log_path, 0, 0, "the log has no rows");
+    if (rows == 0) return oq_error_set(err, OQ_EINVAL, j->o->log_path, 0, 0, "the log has no rows");
     if ((rc = oq_log_index_build(j->log, &j->ix, err))) return rc;
     j->r->log_rows = (size_t)rows;
     j->r->tomorrow = (int32_t)last64 + 1;
@@ -253,8 +252,8 @@ static int stage_value(job *j, oq_error *err)
      * order; one part: o->shards learners in threads (the same merge) */
     if ((rc = j->parts > 1 ? oq_dynaq_train_part(r->q, j->log, j->ix, j->rtilde, &dq, j->comm,
                                                  &r->stats, err)
-                           : oq_dynaq_train_sharded(r->q, j->log, j->ix, j->rtilde, &dq,
-                                                    o->shards, &r->stats, err)))
+                           : oq_dynaq_train_sharded(r->q, j->log, j->ix, j->rtilde, &dq, o->shards,
+                                                    &r->stats, err)))
         return rc;
     const oq_dynaq_stats *s = &r->stats;
     json_t *ep = json_array(), *curve = json_array();

@@ -433,8 +433,7 @@ int oq_pmodel_predict_xgboost(const oq_pmodel *m, const oq_resp_feat *X, size_t 
     return rc;
 }
 
-double oq_pmodel_logloss_sum(const double *p, const uint8_t *coupon, const uint8_t *order,
-                             size_t n)
+double oq_pmodel_logloss_sum(const double *p, const uint8_t *coupon, const uint8_t *order, size_t n)
 {
     double ll = 0;
     for (size_t i = 0; i < n; i++) {
@@ -528,9 +527,9 @@ int oq_pmodel_from_bytes(const void *buf, size_t len, oq_pmodel **out, oq_error 
     if (nn) memcpy(m->fo.node, p, nn * sizeof(fnode));
     for (size_t k = 0; k < nn; k++) {
         const fnode *d = &m->fo.node[k];
-        if (d->left >= 0 && ((uint64_t)d->left >= nn || d->right < 0 || (uint64_t)d->right >= nn ||
-                             d->left <= (int32_t)k || d->right <= (int32_t)k || d->feat < 0 ||
-                             d->feat >= NCOL))
+        if (d->left >= 0 &&
+            ((uint64_t)d->left >= nn || d->right < 0 || (uint64_t)d->right >= nn ||
+             d->left <= (int32_t)k || d->right <= (int32_t)k || d->feat < 0 || d->feat >= NCOL))
             goto bad;
     }
     *out = m;

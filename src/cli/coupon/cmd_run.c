@@ -274,9 +274,10 @@ int cmd_run(int argc, char **argv)
     if (!cli_mpi_launched()) {
         const char *ws = getenv("OMPI_COMM_WORLD_SIZE");
         if (ws && atoi(ws) > 1) {
-            fprintf(stderr, "offerq: error: started by mpirun with %s ranks, but this offerq was "
-                            "built without MPI\nofferq: build with cmake -DOQ_MPI=ON "
-                            "(docs/readme/mpi.md)\n",
+            fprintf(stderr,
+                    "offerq: error: started by mpirun with %s ranks, but this offerq was "
+                    "built without MPI\nofferq: build with cmake -DOQ_MPI=ON "
+                    "(docs/readme/mpi.md)\n",
                     ws);
             return 1;
         }
