@@ -11,6 +11,7 @@ PKGS=(
   libjansson-dev              # JSON
   libcmocka-dev               # unit tests
   libxgboost-dev              # gradient-boosted trees (response model's P(order))
+  libopenmpi-dev openmpi-bin  # MPI: `mpirun -np N offerq run` (-DOQ_MPI=ON; tests/cli/cli_mpi.sh)
   clang libclang-rt-14-dev    # libFuzzer targets (tools/fuzz.sh)
   clang-tidy cppcheck         # static analysis (tools/lint.sh)
   clang-format git            # tools/lint.sh: format check over `git ls-files`

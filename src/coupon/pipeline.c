@@ -447,7 +447,9 @@ static int collect(job *j, oq_error *err)
                          .p_alive = r->p_alive[c],
                          .coupon = r->coupon[c]};
     }
+    uint64_t b0 = j->comm->bytes_sent;
     if ((rc = oq_comm_gatherv(j->comm, 0, mine, r->n * sizeof *mine, &all, counts, err))) goto done;
+    j->stage_bytes[OQ_STAGE_WRITE] += j->comm->bytes_sent - b0; /* the list for part 0's files */
     if (j->rank == 0) {
         size_t n = 0;
         for (int k = 0; k < j->parts; k++)
