@@ -285,13 +285,17 @@ int oq_comm_threads_run(int n, oq_comm_part_fn fn, void *const *args, int *rcs, 
     }
     pthread_mutex_init(&s.mu, NULL);
     pthread_cond_init(&s.cv, NULL);
-    int started = 0, rc = 0;
+    int started = 0, rc = 0, solo = 0;
+#ifdef _OPENMP
+    solo = omp_get_max_threads();
+#endif
     for (int r = 0; r < n; r++) {
         t[r].comm = (oq_comm){.rank = r,
                               .size = n,
                               .allgather = t_allgather,
                               .gatherv = t_gatherv,
                               .fail = t_fail,
+                              .solo_threads = solo,
                               .ctx = &s};
         t[r].fn = fn;
         t[r].arg = args[r];

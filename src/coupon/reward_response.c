@@ -11,6 +11,9 @@
 #include <malloc.h>
 #endif
 #include <math.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,7 +242,17 @@ static int fit_gathered(const oq_pmodel_opts *fo, oq_comm *comm, const srow *loc
         free(all);
         all = NULL;
         size_t len = 0;
-        if ((rc = oq_pmodel_fit(fo, X, cp, od, pf, av, n, out, err))) goto cleanup;
+#ifdef _OPENMP
+        /* the other parts wait: with threads (they sleep) the fit may use
+         * every core of the process; the trees do not depend on it */
+        int th = omp_get_max_threads();
+        if (comm && comm->solo_threads > th) omp_set_num_threads(comm->solo_threads);
+#endif
+        rc = oq_pmodel_fit(fo, X, cp, od, pf, av, n, out, err);
+#ifdef _OPENMP
+        omp_set_num_threads(th);
+#endif
+        if (rc) goto cleanup;
         if (oq_comm_size(comm) > 1 && (rc = oq_pmodel_to_bytes(*out, &bytes, &len, err)))
             goto cleanup;
         blen = len;

@@ -42,6 +42,9 @@ struct oq_comm {
     /* This part failed with rc (err says why): release the others. */
     void (*fail)(oq_comm *c, int rc, const oq_error *err);
     void *ctx;
+    int solo_threads;    /* OpenMP threads one part may use while the others wait for it
+                            (a fit on part 0): the process's with threads, whose waiting
+                            parts sleep; 0 (MPI: each rank has its own) = unchanged */
     uint64_t bytes_sent; /* bytes this part gave to collectives (benchmarks) */
     uint64_t calls;      /* collectives this part took part in */
 };
