@@ -820,6 +820,7 @@ int oq_dynaq_train_sharded(oq_qtable *q, const oq_log *log, const oq_log_index *
  * values, n x 4 visit counts (host layout: the parts run one build). */
 static int qtable_bytes(const oq_qtable *q, void **out, size_t *len)
 {
+    if (!q) return OQ_EINVAL;
     uint64_t n = q->n;
     size_t sz = sizeof n + q->n * (sizeof *q->key + 4 * sizeof *q->q + 4 * sizeof *q->visits);
     unsigned char *b = malloc(sz), *p = b;

@@ -479,7 +479,7 @@ int oq_pmodel_to_bytes(const oq_pmodel *m, void **out, size_t *len, oq_error *er
         uint64_t r = f->root[t];
         p = put(p, &r, sizeof r);
     }
-    p = put(p, f->node, f->nnodes * sizeof(fnode));
+    (void)put(p, f->node, f->nnodes * sizeof(fnode));
     *out = b;
     *len = n;
     return 0;
@@ -493,7 +493,7 @@ int oq_pmodel_from_bytes(const void *buf, size_t len, oq_pmodel **out, oq_error 
     uint64_t nt = 0, nn = 0;
     if (!m) return oq_error_oom(err, NULL, NULL);
     size_t head = 8 + sizeof m->info + sizeof m->resp + 2 * sizeof nt + sizeof m->fo.base_margin;
-    if (len < head || memcmp(p, PM_MAGIC, 8)) goto bad;
+    if (len < head || memcmp(p, PM_MAGIC, 8) != 0) goto bad;
     p += 8;
     memcpy(&m->info, p, sizeof m->info);
     p += sizeof m->info;
