@@ -40,6 +40,7 @@ void oq_pipeline_result_free(oq_pipeline_result *r)
     free(r->state);
     free(r->coupon);
     free(r->expected_profit);
+    free(r->values);
     free(r->p_alive);
     oq_qtable_free(r->q);
     json_decref(r->report);
@@ -295,6 +296,7 @@ static int stage_plan(job *j, oq_error *err)
     r->state = job_alloc(nc, sizeof *r->state, err, &rc);
     r->coupon = job_alloc(nc, sizeof *r->coupon, err, &rc);
     r->expected_profit = job_alloc(nc, sizeof *r->expected_profit, err, &rc);
+    r->values = job_alloc(nc * 4, sizeof *r->values, err, &rc);
     if (!rc && (!rbar || !rcnt)) rc = oq_error_oom(err, NULL, NULL);
     if (rc) goto cleanup;
     continuation_sums(j, rbar, rcnt);
@@ -328,9 +330,13 @@ static int stage_plan(job *j, oq_error *err)
                              err)))
         goto cleanup;
     size_t per_coupon[OQ_N_COUPONS] = {0};
+    double total = 0, total_none = 0;
     for (size_t c = 0; c < nc; c++) {
         r->expected_profit[c] = j->tr[c * 4 + r->coupon[c]];
+        memcpy(r->values + c * 4, j->tr + c * 4, 4 * sizeof *r->values);
         per_coupon[r->coupon[c]]++;
+        total += r->expected_profit[c];
+        total_none += j->tr[c * 4 + OQ_COUPON_NONE];
     }
     char date[11];
     oq_date_format(r->tomorrow, date);
@@ -353,15 +359,31 @@ static int stage_plan(job *j, oq_error *err)
         rc = oq_error_oom(err, NULL, "the report");
         goto cleanup;
     }
-    rc =
-        report_add(j, "plan",
-                   json_pack("{s:s, s:I, s:I, s:o, s:f, s:f, s:{s:I, s:I, s:I, s:I}}", "date", date,
-                             "customers", (json_int_t)r->n, "from_q_table", (json_int_t)r->from_q,
-                             "budget", isfinite(o->budget) ? json_real(o->budget) : json_null(),
-                             "expected_spend", r->plan_spend, "objective", r->plan_value, "coupons",
-                             "none", (json_int_t)per_coupon[0], "5", (json_int_t)per_coupon[1],
-                             "10", (json_int_t)per_coupon[2], "20", (json_int_t)per_coupon[3]),
-                   err);
+    /* Category names by index (the state's last field), for the dashboard. */
+    json_t *cats = json_array();
+    for (uint32_t k = 0; cats && k < j->log->cats.n; k++)
+        json_array_append_new(cats, json_string(j->log->cats.names[k]));
+    if (!cats || (rc = report_add(j, "categories", cats, err))) {
+        if (!rc) rc = oq_error_oom(err, NULL, "the report");
+        goto cleanup;
+    }
+    /* How the state label "days|purchases_30d|aov|budget|category" was cut. */
+    if ((rc = report_add(j, "state_widths",
+                         json_pack("{s:f, s:f, s:f, s:f}", "days", o->disc.w_days, "purchases_30d",
+                                   o->disc.w_p30, "aov", o->disc.w_aov, "budget_levels",
+                                   o->disc.budget_levels),
+                         err)))
+        goto cleanup;
+    rc = report_add(
+        j, "plan",
+        json_pack("{s:s, s:I, s:I, s:o, s:f, s:f, s:f, s:f, s:{s:I, s:I, s:I, s:I}}", "date", date,
+                  "customers", (json_int_t)r->n, "from_q_table", (json_int_t)r->from_q, "budget",
+                  isfinite(o->budget) ? json_real(o->budget) : json_null(), "expected_spend",
+                  r->plan_spend, "objective", r->plan_value, "expected_profit", total,
+                  "expected_profit_no_coupons", total_none, "coupons", "none",
+                  (json_int_t)per_coupon[0], "5", (json_int_t)per_coupon[1], "10",
+                  (json_int_t)per_coupon[2], "20", (json_int_t)per_coupon[3]),
+        err);
 cleanup:
     free(val);
     free(spend);
@@ -377,11 +399,13 @@ static int write_recs(const char *path, const oq_pipeline_result *r, oq_error *e
     if (rc) return rc;
     char date[11], st[48];
     oq_date_format(r->tomorrow, date);
-    fputs("user_id,snapshot_date,state,coupon,expected_profit,p_alive\n", af.fp);
+    fputs(OQ_RECO_HEADER OQ_RECO_HEADER_VALUES "\n", af.fp);
     for (size_t c = 0; c < r->n; c++) {
+        const double *v = r->values + c * 4;
         oq_dynaq_key_format(r->state[c], st, sizeof st);
-        fprintf(af.fp, "%lld,%s,%s,%s,%.4f,%.4f\n", (long long)r->user_id[c], date, st,
-                oq_coupon_name(r->coupon[c]), r->expected_profit[c], r->p_alive[c]);
+        fprintf(af.fp, "%lld,%s,%s,%s,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f\n", (long long)r->user_id[c],
+                date, st, oq_coupon_name(r->coupon[c]), r->expected_profit[c], r->p_alive[c], v[0],
+                v[1], v[2], v[3]);
     }
     return oq_afile_commit(&af, err);
 }
@@ -593,6 +617,7 @@ int oq_pipeline_reco(const oq_pipeline_result *r, oq_reco **out, oq_error *err)
                          .coupon = (uint8_t)r->coupon[c],
                          .expected_profit = r->expected_profit[c],
                          .p_alive = r->p_alive[c]};
+        memcpy(w.value, r->values + c * 4, sizeof w.value);
         oq_dynaq_key_format(r->state[c], w.state, sizeof w.state);
         if ((rc = oq_reco_push(l, &w, err))) goto cleanup;
     }

@@ -347,6 +347,29 @@ static long long held_version(oq_serve *s)
     return v;
 }
 
+/* files (a JSON object's text) plus the previous version's report.json
+ * under OQ_DASH_PREVIOUS, as a new malloc'ed text; NULL when there is none
+ * (or on any error: the dashboard then shows no comparison). */
+static char *with_previous_report(redisContext *c, const char *prefix, const char *files)
+{
+    if (!prefix) prefix = OQ_PUBLISH_PREFIX;
+    redisReply *r = redisCommand(c, "GET %s:previous", prefix);
+    long long pv = 0;
+    if (r && r->type == REDIS_REPLY_STRING) pv = strtoll(r->str, NULL, 10);
+    if (r) freeReplyObject(r);
+    if (pv <= 0) return NULL;
+    r = redisCommand(c, "HGET %s:v:%lld:files report.json", prefix, pv);
+    char *out = NULL;
+    if (r && r->type == REDIS_REPLY_STRING) {
+        json_t *o = json_loads(files ? files : "{}", 0, NULL);
+        if (o && !json_object_set_new(o, OQ_DASH_PREVIOUS, json_stringn(r->str, r->len)))
+            out = oq_json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+    }
+    if (r) freeReplyObject(r);
+    return out;
+}
+
 /* One look at Redis by the keeper: is it there, and is the held table the
  * current version (else read that version and hold it)? 0, or -1 when Redis
  * cannot be reached (*cp is then closed). */
@@ -372,11 +395,15 @@ static int keep_refresh(oq_serve *s, redisContext **cp)
         return 0;
     }
     /* The dashboard data of this version, built here once rather than per
-     * request (for 200,000 users: ~15 MB and over a second of CPU). */
+     * request (for 200,000 users: ~15 MB and over a second of CPU), with the
+     * previous version's report for "since yesterday". */
     if (sn->reco->n <= DASH_MAX_USERS) {
         char ver[32];
         snprintf(ver, sizeof ver, "%lld", v);
-        sn->dash = body_wrap(oq_serve_dashboard_json(sn->reco, ver, sn->files, NULL, 0));
+        char *files = with_previous_report(*cp, s->cfg.redis_prefix, sn->files);
+        sn->dash =
+            body_wrap(oq_serve_dashboard_json(sn->reco, ver, files ? files : sn->files, NULL, 0));
+        free(files);
         if (sn->dash) atomic_fetch_add_explicit(&s->dash_builds, 1, memory_order_relaxed);
     }
     pthread_rwlock_wrlock(&s->snap_lock);
@@ -450,10 +477,21 @@ static json_t *row_json(const oq_reco_row *w, const char *version)
 {
     char date[11];
     oq_date_format(w->day, date);
-    return json_pack("{s:I, s:s, s:f, s:f, s:f, s:s, s:s, s:s}", "user_id", (json_int_t)w->user_id,
-                     "coupon", oq_coupon_name(w->coupon), "coupon_value",
-                     oq_coupon_value(w->coupon), "expected_profit", w->expected_profit, "p_alive",
-                     w->p_alive, "snapshot_date", date, "state", w->state, "version", version);
+    json_t *o =
+        json_pack("{s:I, s:s, s:f, s:f, s:f, s:s, s:s, s:s}", "user_id", (json_int_t)w->user_id,
+                  "coupon", oq_coupon_name(w->coupon), "coupon_value", oq_coupon_value(w->coupon),
+                  "expected_profit", w->expected_profit, "p_alive", w->p_alive, "snapshot_date",
+                  date, "state", w->state, "version", version);
+    /* Lists of offerq run carry every coupon's expected profit: the extra
+     * profit of the chosen one over sending none, and each coupon's value. */
+    if (o && isfinite(w->value[0])) {
+        json_t *by = json_object();
+        for (int k = 0; by && k < OQ_N_COUPONS; k++)
+            json_object_set_new(by, oq_coupon_name(k), json_real(w->value[k]));
+        json_object_set_new(o, "expected_profit_by_coupon", by);
+        json_object_set_new(o, "extra_profit", json_real(oq_reco_row_extra(w)));
+    }
+    return o;
 }
 
 /* An answer from the held table sn (the caller holds snap_lock). */
@@ -1424,6 +1462,32 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /* ---- start / stop ---------------------------------------------------------------- */
 
+/* The report.json of the run before run_dir in its runs folder (names
+ * sort by sequence number: the greatest name below run_dir's), or NULL. */
+static char *previous_report_dir(const char *run_dir)
+{
+    char parent[4096], best[256] = "", path[8192];
+    const char *slash = strrchr(run_dir, '/');
+    if (!slash || (size_t)(slash - run_dir) >= sizeof parent) return NULL;
+    memcpy(parent, run_dir, (size_t)(slash - run_dir));
+    parent[slash - run_dir] = 0;
+    const char *self = slash + 1;
+    DIR *d = opendir(parent);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9' || strlen(e->d_name) >= sizeof best) continue;
+        if (strcmp(e->d_name, self) < 0 && strcmp(e->d_name, best) > 0)
+            snprintf(best, sizeof best, "%s", e->d_name);
+    }
+    if (d) closedir(d);
+    if (!best[0]) return NULL;
+    snprintf(path, sizeof path, "%s/%s/report.json", parent, best);
+    char *text = NULL;
+    size_t len;
+    if (!oq_file_exists(path) || oq_read_file(path, 16u << 20, &text, &len, NULL)) return NULL;
+    return text;
+}
+
 static int load_dir(oq_serve *s, oq_error *err)
 {
     char path[8192], *text = NULL;
@@ -1450,6 +1514,9 @@ static int load_dir(oq_serve *s, oq_error *err)
         else
             free(text);
     }
+    char *prev = previous_report_dir(s->run_dir);
+    if (files && prev) json_object_set_new(files, OQ_DASH_PREVIOUS, json_string(prev));
+    free(prev);
     struct stat st;
     snprintf(path, sizeof path, "%s/%s", s->run_dir, OQ_RECO_FILE);
     if (!stat(path, &st)) s->published = (double)st.st_mtime;
