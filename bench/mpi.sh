@@ -93,7 +93,7 @@ capped at 1,000,000 rows over all ranks) gathered to rank 0, then the fitted tre
 back; value, each rank's Q table (56 bytes a state); plan, the continuation's sums over
 the merged table (40 bytes a state), the multiplier's bisection (one double a step) and the
 plan's tail (48 bytes an upgrade that still fits after the multiplier); write, each
-customer's line of the day's list for rank 0 (40 bytes a customer).
+customer's line of the day's list for rank 0 (72 bytes a customer).
 """)
 print(open(out).read())
 PY

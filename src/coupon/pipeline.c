@@ -41,6 +41,7 @@ void oq_pipeline_result_free(oq_pipeline_result *r)
     free(r->state);
     free(r->coupon);
     free(r->expected_profit);
+    free(r->values);
     free(r->p_alive);
     oq_qtable_free(r->q);
     json_decref(r->report);
@@ -324,6 +325,7 @@ static int stage_plan(job *j, oq_error *err)
     r->state = job_alloc(nc, sizeof *r->state, err, &rc);
     r->coupon = job_alloc(nc, sizeof *r->coupon, err, &rc);
     r->expected_profit = job_alloc(nc, sizeof *r->expected_profit, err, &rc);
+    r->values = job_alloc(nc * 4, sizeof *r->values, err, &rc);
     if (!rc && (!rbar || !rcnt)) rc = oq_error_oom(err, NULL, NULL);
     if (rc) goto cleanup;
     continuation_sums(j, rbar, rcnt);
@@ -363,15 +365,20 @@ static int stage_plan(job *j, oq_error *err)
                                   &r->plan_value, &r->plan_spend, err)))
         goto cleanup;
     uint64_t per_coupon[OQ_N_COUPONS + 2] = {0}; /* then customers and those from the table */
+    double total[2] = {0, 0};                    /* expected profit, and with no coupons */
     for (size_t c = 0; c < nc; c++) {
         r->expected_profit[c] = j->tr[c * 4 + r->coupon[c]];
+        memcpy(r->values + c * 4, j->tr + c * 4, 4 * sizeof *r->values);
         per_coupon[r->coupon[c]]++;
+        total[0] += r->expected_profit[c];
+        total[1] += j->tr[c * 4 + OQ_COUPON_NONE];
     }
     per_coupon[OQ_N_COUPONS] = nc;
     per_coupon[OQ_N_COUPONS + 1] = (uint64_t)r->from_q;
     if ((rc = oq_comm_sum_u64(j->comm, per_coupon, OQ_N_COUPONS + 2, err)) ||
         (rc = oq_comm_sum(j->comm, split_r, OQ_N_COUPONS, err)) ||
-        (rc = oq_comm_sum(j->comm, split_c, OQ_N_COUPONS, err)))
+        (rc = oq_comm_sum(j->comm, split_c, OQ_N_COUPONS, err)) ||
+        (rc = oq_comm_sum(j->comm, total, 2, err)))
         goto cleanup;
     size_t nc_all = (size_t)per_coupon[OQ_N_COUPONS];
     r->from_q = (int)per_coupon[OQ_N_COUPONS + 1];
@@ -396,15 +403,31 @@ static int stage_plan(job *j, oq_error *err)
         rc = oq_error_oom(err, NULL, "the report");
         goto cleanup;
     }
-    rc =
-        report_add(j, "plan",
-                   json_pack("{s:s, s:I, s:I, s:o, s:f, s:f, s:{s:I, s:I, s:I, s:I}}", "date", date,
-                             "customers", (json_int_t)nc_all, "from_q_table", (json_int_t)r->from_q,
-                             "budget", isfinite(o->budget) ? json_real(o->budget) : json_null(),
-                             "expected_spend", r->plan_spend, "objective", r->plan_value, "coupons",
-                             "none", (json_int_t)per_coupon[0], "5", (json_int_t)per_coupon[1],
-                             "10", (json_int_t)per_coupon[2], "20", (json_int_t)per_coupon[3]),
-                   err);
+    /* Category names by index (the state's last field), for the dashboard. */
+    json_t *cats = json_array();
+    for (uint32_t k = 0; cats && k < j->log->cats.n; k++)
+        json_array_append_new(cats, json_string(j->log->cats.names[k]));
+    if (!cats || (rc = report_add(j, "categories", cats, err))) {
+        if (!rc) rc = oq_error_oom(err, NULL, "the report");
+        goto cleanup;
+    }
+    /* How the state label "days|purchases_30d|aov|budget|category" was cut. */
+    if ((rc = report_add(j, "state_widths",
+                         json_pack("{s:f, s:f, s:f, s:f}", "days", o->disc.w_days, "purchases_30d",
+                                   o->disc.w_p30, "aov", o->disc.w_aov, "budget_levels",
+                                   o->disc.budget_levels),
+                         err)))
+        goto cleanup;
+    rc = report_add(
+        j, "plan",
+        json_pack("{s:s, s:I, s:I, s:o, s:f, s:f, s:f, s:f, s:{s:I, s:I, s:I, s:I}}", "date", date,
+                  "customers", (json_int_t)nc_all, "from_q_table", (json_int_t)r->from_q, "budget",
+                  isfinite(o->budget) ? json_real(o->budget) : json_null(), "expected_spend",
+                  r->plan_spend, "objective", r->plan_value, "expected_profit", total[0],
+                  "expected_profit_no_coupons", total[1], "coupons", "none",
+                  (json_int_t)per_coupon[0], "5", (json_int_t)per_coupon[1], "10",
+                  (json_int_t)per_coupon[2], "20", (json_int_t)per_coupon[3]),
+        err);
 cleanup:
     free(val);
     free(spend);
@@ -418,6 +441,7 @@ typedef struct orow {
     int64_t user;
     uint64_t state;
     double profit, p_alive;
+    double values[OQ_N_COUPONS];
     int32_t coupon, pad;
 } orow;
 
@@ -446,6 +470,7 @@ static int collect(job *j, oq_error *err)
                          .profit = r->expected_profit[c],
                          .p_alive = r->p_alive[c],
                          .coupon = r->coupon[c]};
+        memcpy(mine[c].values, r->values + c * 4, sizeof mine[c].values);
     }
     uint64_t b0 = j->comm->bytes_sent;
     if ((rc = oq_comm_gatherv(j->comm, 0, mine, r->n * sizeof *mine, &all, counts, err))) goto done;
@@ -467,7 +492,9 @@ static int collect(job *j, oq_error *err)
         if (ep) r->expected_profit = ep;
         double *pa = realloc(r->p_alive, n1 * sizeof *pa);
         if (pa) r->p_alive = pa;
-        if (!u || !st || !cp || !ep || !pa) {
+        double *va = realloc(r->values, n1 * 4 * sizeof *va);
+        if (va) r->values = va;
+        if (!u || !st || !cp || !ep || !pa || !va) {
             rc = oq_error_oom(err, NULL, "the day's list");
             goto done;
         }
@@ -477,6 +504,7 @@ static int collect(job *j, oq_error *err)
             r->coupon[c] = a[c].coupon;
             r->expected_profit[c] = a[c].profit;
             r->p_alive[c] = a[c].p_alive;
+            memcpy(r->values + c * 4, a[c].values, sizeof a[c].values);
         }
         r->n = n;
     }
@@ -511,11 +539,13 @@ static int write_recs(const char *path, const oq_pipeline_result *r, oq_error *e
     if (rc) return rc;
     char date[11], st[48];
     oq_date_format(r->tomorrow, date);
-    fputs("user_id,snapshot_date,state,coupon,expected_profit,p_alive\n", af.fp);
+    fputs(OQ_RECO_HEADER OQ_RECO_HEADER_VALUES "\n", af.fp);
     for (size_t c = 0; c < r->n; c++) {
+        const double *v = r->values + c * 4;
         oq_dynaq_key_format(r->state[c], st, sizeof st);
-        fprintf(af.fp, "%lld,%s,%s,%s,%.4f,%.4f\n", (long long)r->user_id[c], date, st,
-                oq_coupon_name(r->coupon[c]), r->expected_profit[c], r->p_alive[c]);
+        fprintf(af.fp, "%lld,%s,%s,%s,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f\n", (long long)r->user_id[c],
+                date, st, oq_coupon_name(r->coupon[c]), r->expected_profit[c], r->p_alive[c], v[0],
+                v[1], v[2], v[3]);
     }
     return oq_afile_commit(&af, err);
 }
@@ -809,6 +839,7 @@ int oq_pipeline_reco(const oq_pipeline_result *r, oq_reco **out, oq_error *err)
                          .coupon = (uint8_t)r->coupon[c],
                          .expected_profit = r->expected_profit[c],
                          .p_alive = r->p_alive[c]};
+        memcpy(w.value, r->values + c * 4, sizeof w.value);
         oq_dynaq_key_format(r->state[c], w.state, sizeof w.state);
         if ((rc = oq_reco_push(l, &w, err))) goto cleanup;
     }

@@ -27,7 +27,7 @@ for f in recommendations.csv qtable.ofq params.json report.json learning_curve.s
     [ -s "$T/run/$f" ] || fail "missing $f"
 done
 ls "$T/run" | grep -q tmp && fail "temporary files left behind"
-head -1 "$T/run/recommendations.csv" | grep -qx "user_id,snapshot_date,state,coupon,expected_profit,p_alive" || fail "recommendations header"
+head -1 "$T/run/recommendations.csv" | grep -qx "user_id,snapshot_date,state,coupon,expected_profit,p_alive,expected_profit_none,expected_profit_5,expected_profit_10,expected_profit_20" || fail "recommendations header"
 [ "$(wc -l < "$T/run/recommendations.csv")" -eq 1501 ] || fail "one recommendation per customer"
 grep -q "r^ is the empirical baseline" "$T/run.err" || fail "the empirical baseline must be announced"
 python3 - "$T" <<'PY' || fail "report/params content"

@@ -86,6 +86,7 @@ typedef struct oq_pipeline_result {
     uint64_t *state;               /* (n) tomorrow's state key */
     int *coupon;                   /* (n) recommended coupon (OQ_COUPON_*) */
     double *expected_profit;       /* (n) r~ of the recommended coupon, tomorrow */
+    double *values;                /* (n, 4) r~ of each coupon (none, 5, 10, 20), tomorrow */
     double *p_alive;               /* (n) */
     int from_q;                    /* customers whose state was in the Q table */
     int32_t tomorrow;              /* last log day + 1 */
