@@ -24,9 +24,13 @@ void cli_mpi_stop(void) {}
 
 #include <limits.h>
 #include <mpi.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 int cli_mpi_launched(void)
@@ -61,11 +65,29 @@ static int too_big(oq_error *err, size_t n)
                         "%zu bytes in one collective: more than MPI's int counts (%d)", n, INT_MAX);
 }
 
+/* Wait for a started collective without spinning: a rank that waits (for
+ * the P(order) fit on rank 0, say) leaves its core to the ranks that work.
+ * MPI progresses a non-blocking collective only inside MPI calls, so the
+ * sleeps are short: 20 us, growing to 200 us. */
+static void wait_for(MPI_Request *rq)
+{
+    long ns = 20000;
+    for (int done = 0;;) {
+        MPI_Test(rq, &done, MPI_STATUS_IGNORE);
+        if (done) return;
+        struct timespec ts = {0, ns};
+        nanosleep(&ts, NULL);
+        if (ns < 200000) ns += 20000;
+    }
+}
+
 static int m_allgather(oq_comm *c, const void *in, size_t n, void *out, oq_error *err)
 {
     maybe_die(c);
     if (n > INT_MAX) return too_big(err, n);
-    MPI_Allgather(in, (int)n, MPI_BYTE, out, (int)n, MPI_BYTE, MPI_COMM_WORLD);
+    MPI_Request rq;
+    MPI_Iallgather(in, (int)n, MPI_BYTE, out, (int)n, MPI_BYTE, MPI_COMM_WORLD, &rq);
+    wait_for(&rq);
     return 0;
 }
 
@@ -75,10 +97,12 @@ static int m_gatherv(oq_comm *c, int root, const void *in, size_t n, void **out,
     maybe_die(c);
     *out = NULL;
     uint64_t mine = n, all[OQ_COMM_MAX] = {0};
+    MPI_Request rq;
     if (root < 0)
-        MPI_Allgather(&mine, 1, MPI_UINT64_T, all, 1, MPI_UINT64_T, MPI_COMM_WORLD);
+        MPI_Iallgather(&mine, 1, MPI_UINT64_T, all, 1, MPI_UINT64_T, MPI_COMM_WORLD, &rq);
     else
-        MPI_Gather(&mine, 1, MPI_UINT64_T, all, 1, MPI_UINT64_T, root, MPI_COMM_WORLD);
+        MPI_Igather(&mine, 1, MPI_UINT64_T, all, 1, MPI_UINT64_T, root, MPI_COMM_WORLD, &rq);
+    wait_for(&rq);
     int want = root < 0 || root == c->rank;
     int cnt[OQ_COMM_MAX], disp[OQ_COMM_MAX];
     uint64_t total = 0;
@@ -96,9 +120,10 @@ static int m_gatherv(oq_comm *c, int root, const void *in, size_t n, void **out,
         return bad ? too_big(err, want ? total : n) : oq_error_oom(err, NULL, "a gather");
     }
     if (root < 0)
-        MPI_Allgatherv(in, (int)n, MPI_BYTE, p, cnt, disp, MPI_BYTE, MPI_COMM_WORLD);
+        MPI_Iallgatherv(in, (int)n, MPI_BYTE, p, cnt, disp, MPI_BYTE, MPI_COMM_WORLD, &rq);
     else
-        MPI_Gatherv(in, (int)n, MPI_BYTE, p, cnt, disp, MPI_BYTE, root, MPI_COMM_WORLD);
+        MPI_Igatherv(in, (int)n, MPI_BYTE, p, cnt, disp, MPI_BYTE, root, MPI_COMM_WORLD, &rq);
+    wait_for(&rq);
     *out = p;
     return 0;
 }
@@ -137,11 +162,18 @@ int cli_mpi_start(int *argc, char ***argv, oq_comm *c)
     if (die && sscanf(die, "%d:%llu", &g_ctx.die_rank, &call) == 2) g_ctx.die_call = call;
     g_ctx.test = die != NULL;
     g_ctx.c = c;
+    int solo = 0;
+#ifdef _OPENMP
+    /* While rank 0 fits P(order) the others sleep (wait_for): it may use
+     * every core of its node. */
+    solo = omp_get_num_procs();
+#endif
     *c = (oq_comm){.rank = rank,
                    .size = size,
                    .allgather = m_allgather,
                    .gatherv = m_gatherv,
                    .fail = m_fail,
+                   .solo_threads = solo,
                    .ctx = &g_ctx};
     return 0;
 }

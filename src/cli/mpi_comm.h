@@ -13,8 +13,10 @@ int cli_mpi_launched(void);
 
 /* MPI_Init and the comm of MPI_COMM_WORLD in *c. 0, or 1 (message printed)
  * when MPI cannot start. The comm's collectives gather in rank order
- * (MPI_Allgather, MPI_Gatherv); its fail prints the part's error and calls
- * MPI_Abort, so every rank stops and mpirun exits non-zero.
+ * (MPI_Iallgather, MPI_Igatherv), waiting without spinning, so that a
+ * rank waiting for rank 0's fit leaves its core to it (solo_threads: the
+ * node's cores); its fail prints the part's error and calls MPI_Abort, so
+ * every rank stops and mpirun exits non-zero.
  * OQ_MPI_TEST_DIE=RANK:CALL (tests only) makes rank RANK kill itself with
  * SIGKILL when it enters its CALL-th collective (1-based), to check that a
  * dead rank fails the run cleanly. */
