@@ -413,7 +413,9 @@ int oq_reward_response_fit(const oq_reward_input *in, oq_reward **out, oq_error 
     }
     oq_pmodel_free(pm); /* XGBoost's working memory: many small blocks; give them back */
     pm = NULL;
-#ifdef __GLIBC__
+#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)
+    /* (not under ASan: glibc's trim from a part's thread, with ASan's
+     * allocator in place, trips glibc's arena check when the thread ends) */
     malloc_trim(0);
 #endif
     for (size_t i = 0; i < n; i++)
