@@ -683,11 +683,11 @@ static int do_plot(int argc, char **argv)
             rc = cli_fail(&err, NULL);
             goto cleanup;
         }
-        if ((rc = oq_bgnbd_grid(&p, grid_kind, max_x, max_tx, max_tx, t, grid, &err))) {
+        if (oq_bgnbd_grid(&p, grid_kind, max_x, max_tx, max_tx, t, grid, &err)) {
             rc = cli_fail(&err, NULL);
             goto cleanup;
         }
-        if ((rc = oq_afile_open(&af, a.out, &err))) {
+        if (oq_afile_open(&af, a.out, &err)) {
             rc = cli_fail(&err, NULL);
             goto cleanup;
         }
@@ -713,8 +713,8 @@ static int do_plot(int argc, char **argv)
             rc = cli_fail(&err, NULL);
             goto cleanup;
         }
-        if ((rc = oq_bgnbd_period_counts(&p, s, max_x, act, exp_, &err)) ||
-            (rc = oq_afile_open(&af, a.out, &err))) {
+        if (oq_bgnbd_period_counts(&p, s, max_x, act, exp_, &err) ||
+            oq_afile_open(&af, a.out, &err)) {
             rc = cli_fail(&err, NULL);
             goto cleanup;
         }
@@ -734,8 +734,8 @@ static int do_plot(int argc, char **argv)
             return cli_usage_error(cmd, "--kind cumulative needs purchase dates: --log, "
                                         "--orders or --transactions, not --summary");
         if ((rc = load_tx(&a, &tx))) return rc;
-        if ((rc = oq_bgnbd_tracking_build(&p, tx, unit, a.cal, &tr, &err)) ||
-            (rc = oq_afile_open(&af, a.out, &err))) {
+        if (oq_bgnbd_tracking_build(&p, tx, unit, a.cal, &tr, &err) ||
+            oq_afile_open(&af, a.out, &err)) {
             rc = cli_fail(&err, NULL);
             goto cleanup;
         }
@@ -747,7 +747,7 @@ static int do_plot(int argc, char **argv)
                     "%.0f, model %.1f\n",
                     tr.customers, tr.actual[tr.n_days - 1], tr.expected[tr.n_days - 1]);
     }
-    if ((rc = oq_afile_commit(&af, &err))) {
+    if (oq_afile_commit(&af, &err)) {
         rc = cli_fail(&err, NULL);
         goto cleanup;
     }
