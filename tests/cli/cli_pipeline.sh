@@ -23,6 +23,21 @@ grep -q "missing.csv" "$T/err" || fail "error names the file"
 
 "$BIN" gen --customers 1500 --seed 3 --quiet --no-events --no-orders --out "$T/log.csv" || fail gen
 "$BIN" run --log "$T/log.csv" --out-dir "$T/run" --budget 300 --seed 2 --interim --quiet 2>"$T/run.err" || fail run
+# the log alone (10 columns, no sidecars): warnings that name what is missing and its
+# cost, and a BG/NBD fit at a boundary is not "converged" (issue 17)
+grep -q "warning: no orders file" "$T/run.err" || fail "no warning about the orders file"
+"$BIN" run --log "$T/log.csv" --out-dir "$T/run_resp" --quiet 2>"$T/resp.err" || fail "run (response model)"
+grep -q "warning: no browsing events.*% of the oracle's uplift without events" "$T/resp.err" ||
+    fail "no warning about the events, with the cost"
+python3 - "$T/run/report.json" "$T/run.err" <<'PY' || fail "BG/NBD boundary warning"
+import json, sys
+b = json.load(open(sys.argv[1]))["bgnbd"]
+boundary = b["a"] + b["b"] >= 1e4 or b["r"] >= 1e4
+assert (b["warning"] is not None) == (boundary or not b["converged"]), b
+if boundary:
+    assert b["converged"] is False and "ran to a boundary" in b["warning"], b
+    assert "ran to a boundary" in open(sys.argv[2]).read()
+PY
 for f in recommendations.csv qtable.ofq params.json report.json learning_curve.svg; do
     [ -s "$T/run/$f" ] || fail "missing $f"
 done
