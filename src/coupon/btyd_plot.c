@@ -3,6 +3,7 @@
  * cumulative repeat purchases tracked over time, with their SVG charts. */
 #include "offerq/coupon/btyd.h"
 #include "offerq/core/data.h"
+#include "bgnbd_int.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -146,7 +147,7 @@ cleanup:
 
 /* ---- SVG -------------------------------------------------------------------------- */
 
-static void svg_text(FILE *fp, const char *s)
+void oq_svg_text(FILE *fp, const char *s)
 {
     for (const char *c = s ? s : ""; *c; c++) {
         if (*c == '<')
@@ -168,8 +169,23 @@ static void svg_head(FILE *fp, double w, double h, const char *title)
             "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
             "<text x=\"%.0f\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">",
             w, h, w / 2);
-    svg_text(fp, title);
+    oq_svg_text(fp, title);
     fputs("</text>\n", fp);
+}
+
+/* The x axis and 5 labelled horizontal grid lines from 0 to ymax. */
+static void svg_frame(FILE *fp, double W, double H, double L, double R, double T, double B,
+                      double ymax)
+{
+    fprintf(fp, "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"black\"/>\n", L,
+            H - B, W - R, H - B);
+    for (int i = 0; i <= 4; i++) {
+        double y = H - B - (H - B - T) * i / 4;
+        fprintf(fp, "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">%.0f</text>\n", L - 6, y + 4,
+                ymax * i / 4);
+        fprintf(fp, "<line x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", L,
+                y, W - R, y);
+    }
 }
 
 /* Light yellow (0) to dark red (1), like matplotlib's YlOrRd. */
@@ -232,7 +248,7 @@ void oq_bgnbd_grid_svg(const double *grid, int max_x, int max_tx, const char *ti
             "<text x=\"%.1f\" y=\"%.1f\">%.3g</text>\n<text x=\"%.1f\" y=\"%.1f\">0</text>\n"
             "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\">",
             sx + 18, T + 10, vmax, sx + 18, T + sh, sx - 4, T + sh + 18);
-    svg_text(fp, legend);
+    oq_svg_text(fp, legend);
     fputs("</text>\n</svg>\n", fp);
 }
 
@@ -245,15 +261,7 @@ void oq_bgnbd_period_svg(const double *actual, const double *expected, int max_x
         ymax = fmax(ymax, fmax(actual[k], expected[k]));
     ymax = ymax > 0 ? ymax * 1.1 : 1;
     svg_head(fp, W, H, title);
-    fprintf(fp, "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"black\"/>\n", L,
-            H - B, W - R, H - B);
-    for (int i = 0; i <= 4; i++) {
-        double y = H - B - (H - B - T) * i / 4;
-        fprintf(fp, "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">%.0f</text>\n", L - 6, y + 4,
-                ymax * i / 4);
-        fprintf(fp, "<line x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", L,
-                y, W - R, y);
-    }
+    svg_frame(fp, W, H, L, R, T, B, ymax);
     double gw = (W - L - R) / (max_x + 1), bw = gw * 0.38;
     for (int k = 0; k <= max_x; k++) {
         for (int s = 0; s < 2; s++) {
@@ -288,15 +296,7 @@ void oq_bgnbd_tracking_svg(const oq_bgnbd_tracking *t, const char *title, FILE *
     ymax = ymax > 0 ? ymax * 1.1 : 1;
     double span = t->n_days > 1 ? (double)(t->n_days - 1) : 1;
     svg_head(fp, W, H, title);
-    fprintf(fp, "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"black\"/>\n", L,
-            H - B, W - R, H - B);
-    for (int i = 0; i <= 4; i++) {
-        double y = H - B - (H - B - T) * i / 4;
-        fprintf(fp, "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">%.0f</text>\n", L - 6, y + 4,
-                ymax * i / 4);
-        fprintf(fp, "<line x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", L,
-                y, W - R, y);
-    }
+    svg_frame(fp, W, H, L, R, T, B, ymax);
     for (int s = 0; s < 2; s++) {
         fprintf(fp,
                 "<polyline class=\"%s\" fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s points=\"",

@@ -272,6 +272,18 @@ int oq_ope_estimate(const oq_log *log, const double *mu, const int *pi, const do
 /* ---- `offerq eval` ---------------------------------------------------------------------- */
 
 /* Settings of the run from DIR/params.json, to re-run the seed-faithful loop alike. */
+static int load_params(const char *path, oq_pipeline_opts *o, oq_error *err);
+
+/* The run's settings: defaults, then DIR/params.json. */
+static int load_run_params(const char *run_dir, oq_pipeline_opts *o, oq_error *err)
+{
+    char path[4096];
+    oq_pipeline_opts_default(o);
+    if (snprintf(path, sizeof path, "%s/params.json", run_dir) >= (int)sizeof path)
+        return oq_error_set(err, OQ_EINVAL, run_dir, 0, 0, "path too long");
+    return load_params(path, o, err);
+}
+
 static int load_params(const char *path, oq_pipeline_opts *o, oq_error *err)
 {
     json_error_t je;
@@ -572,17 +584,11 @@ cleanup:
 static int eval_log_only(const char *log_path, const char *run_dir, int quiet, oq_eval_report *out,
                          oq_error *err)
 {
-    char path[4096];
     oq_log *log = NULL;
     int rc = oq_log_read(log_path, &log, err);
     if (rc) return rc;
     oq_pipeline_opts po;
-    oq_pipeline_opts_default(&po);
-    if (snprintf(path, sizeof path, "%s/params.json", run_dir) >= (int)sizeof path) {
-        rc = oq_error_set(err, OQ_EINVAL, run_dir, 0, 0, "path too long");
-        goto cleanup;
-    }
-    if ((rc = load_params(path, &po, err))) goto cleanup;
+    if ((rc = load_run_params(run_dir, &po, err))) goto cleanup;
     po.quiet = quiet;
     po.log_path = log_path;
     if (po.reward == OQ_REWARD_TRANSFORMER) po.reward = OQ_REWARD_EMPIRICAL;
@@ -648,12 +654,7 @@ int oq_eval_run(const char *log_path, const char *run_arg, const char *truth_pat
     add_policy(out, "random (logging)", p, s);
     /* the seed-faithful loop, re-run in memory with the run's settings */
     oq_pipeline_opts po;
-    oq_pipeline_opts_default(&po);
-    if (snprintf(path, sizeof path, "%s/params.json", run_dir) >= (int)sizeof path) {
-        rc = oq_error_set(err, OQ_EINVAL, run_dir, 0, 0, "path too long");
-        goto cleanup;
-    }
-    if ((rc = load_params(path, &po, err))) goto cleanup;
+    if ((rc = load_run_params(run_dir, &po, err))) goto cleanup;
     po.dq.faithful = 1;
     po.quiet = quiet;
     po.log_path = log_path; /* for the sidecar rules (purchases, events) */
