@@ -68,7 +68,8 @@ with open(out, "w") as f:
 ({int(cust):,} customers), default settings (400 trees, 4 Dyna-Q epochs of 20 planning
 steps, no budget), on this {cores}-core machine, which other jobs share: wall times are
 noisy, compare within one run of the script. Peak memory is each process's maximum
-resident set (`/usr/bin/time`; for mpirun, one figure per rank).
+resident set (`/usr/bin/time`; for mpirun, one figure per rank, in the order the ranks
+ended: rank 0, which gathers, holds more).
 
 | run | wall s | ingest / alive / reward_fit / reward_score / value / plan / write s (rank 0) | peak RSS MiB per process |
 |---|---:|---|---|

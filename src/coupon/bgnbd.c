@@ -1201,16 +1201,7 @@ void oq_bgnbd_holdout_svg(const oq_bgnbd_holdout *h, const char *title, FILE *fp
             "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
             "<text x=\"%.0f\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">",
             W, H, W / 2);
-    for (const char *c = title ? title : ""; *c; c++) {
-        if (*c == '<')
-            fputs("&lt;", fp);
-        else if (*c == '>')
-            fputs("&gt;", fp);
-        else if (*c == '&')
-            fputs("&amp;", fp);
-        else
-            fputc(*c, fp);
-    }
+    oq_svg_text(fp, title);
     fprintf(fp, "</text>\n");
     fprintf(fp, "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"black\"/>\n", L,
             H - B, W - R, H - B);

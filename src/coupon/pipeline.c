@@ -130,11 +130,14 @@ static int stage_alive(job *j, oq_error *err)
     int rc = oq_alive_fit(j->log, &ao, &j->alive, err);
     if (rc) return rc;
     const oq_bgnbd_fit_report *f = oq_alive_bgnbd(j->alive);
+    const char *warn = oq_alive_warning(j->alive);
+    /* "converged" only for a fit that is one: a boundary is a warning */
     return report_add(j, "bgnbd",
-                      json_pack("{s:f, s:f, s:f, s:f, s:f, s:b, s:s, s:s}", "r", f->p.r, "alpha",
-                                f->p.alpha, "a", f->p.a, "b", f->p.b, "ll", f->ll, "converged",
-                                f->converged, "time_unit", "day", "purchases",
-                                oq_alive_source(j->alive)),
+                      json_pack("{s:f, s:f, s:f, s:f, s:f, s:b, s:s, s:s, s:o}", "r", f->p.r,
+                                "alpha", f->p.alpha, "a", f->p.a, "b", f->p.b, "ll", f->ll,
+                                "converged", f->converged && !warn, "time_unit", "day", "purchases",
+                                oq_alive_source(j->alive), "warning",
+                                warn ? json_string(warn) : json_null()),
                       err);
 }
 

@@ -428,6 +428,13 @@ int oq_reward_response_fit(const oq_reward_input *in, oq_reward **out, oq_error 
     for (size_t c = 0; c < nc; c++)
         for (int a = 0; a < 4; a++)
             m->rhat_tom[4 * c + a] = m->p_order_tom[4 * c + a] * (g_tom[c] - oq_coupon_value(a));
+    if (!strcmp(m->events, "none") && oq_comm_rank(in->comm) == 0)
+        fprintf(stderr, "offerq: warning: no browsing events (<stem>.events.csv or --events): "
+                        "the response model sees no browsing, and the targeting that rests on "
+                        "it is lost. Measured on offerq's default simulated world: 48.6 %% of "
+                        "the oracle's uplift without events, 91.9 %% with; a shop loses what "
+                        "its own browsing says (docs/readme/dynaq.md, \"What each input is "
+                        "worth\")\n");
     if (!in->quiet && oq_comm_rank(in->comm) == 0)
         fprintf(stderr,
                 "offerq: response model on %zu rows (events: %s): P(order) by %s, log-loss "

@@ -23,6 +23,21 @@ grep -q "missing.csv" "$T/err" || fail "error names the file"
 
 "$BIN" gen --customers 1500 --seed 3 --quiet --no-events --no-orders --out "$T/log.csv" || fail gen
 "$BIN" run --log "$T/log.csv" --out-dir "$T/run" --budget 300 --seed 2 --interim --quiet 2>"$T/run.err" || fail run
+# the log alone (10 columns, no sidecars): warnings that name what is missing and its
+# cost, and a BG/NBD fit at a boundary is not "converged" (issue 17)
+grep -q "warning: no orders file" "$T/run.err" || fail "no warning about the orders file"
+"$BIN" run --log "$T/log.csv" --out-dir "$T/run_resp" --quiet 2>"$T/resp.err" || fail "run (response model)"
+grep -q "warning: no browsing events.*% of the oracle's uplift without events" "$T/resp.err" ||
+    fail "no warning about the events, with the cost"
+python3 - "$T/run/report.json" "$T/run.err" <<'PY' || fail "BG/NBD boundary warning"
+import json, sys
+b = json.load(open(sys.argv[1]))["bgnbd"]
+boundary = b["a"] + b["b"] >= 1e4 or b["r"] >= 1e4
+assert (b["warning"] is not None) == (boundary or not b["converged"]), b
+if boundary:
+    assert b["converged"] is False and "ran to a boundary" in b["warning"], b
+    assert "ran to a boundary" in open(sys.argv[2]).read()
+PY
 for f in recommendations.csv qtable.ofq params.json report.json learning_curve.svg; do
     [ -s "$T/run/$f" ] || fail "missing $f"
 done
@@ -69,6 +84,26 @@ for k, o in j["ope"].items():
     if "in-sample" in k: continue
     assert abs(o["ips"] - o["true"]) < 0.15 * abs(o["true"]), (k, o)
 PY
+# The same log without its truth file (a shop's own log): the estimates alone,
+# propensities estimated as coupon shares, with 95 % intervals; equal to the
+# estimates above when the shares equal the logging policy's propensities,
+# so here within a few standard errors of them (issue 17).
+mkdir -p "$T/nt" && cp "$T/log.csv" "$T/nt/"
+"$BIN" eval --log "$T/nt/log.csv" --run "$T/run" --json "$T/nt.json" --quiet > "$T/nt.txt" 2>/dev/null ||
+    fail "eval without a truth file"
+grep -q "No truth file: estimates from the log alone" "$T/nt.txt" || fail "log-only eval says so"
+python3 - "$T/eval.json" "$T/nt.json" <<'PY' || fail "log-only eval JSON"
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+assert b["log_only"] is True and b["propensity"].startswith("estimated") and b["policies"] == []
+assert a["log_only"] is False
+for k in ("no coupon", "5", "10", "20", "offerq (2-fold cross-fit)"):
+    x, y = a["ope"][k], b["ope"][k]
+    assert y["true"] is None and y["ips_se"] > 0 and y["dr_se"] > 0, y
+    assert abs(x["ips"] - y["ips"]) < 3 * y["ips_se"], (k, x, y)
+PY
+"$BIN" eval --log "$T/nt/log.csv" --run "$T/run" --truth "$T/nt/none.json" --quiet >/dev/null 2>"$T/err"
+[ $? -eq 1 ] && grep -q "no such truth file" "$T/err" || fail "a --truth that is not there must exit 1"
 # a run directory without its files
 mkdir -p "$T/empty"
 "$BIN" eval --log "$T/log.csv" --run "$T/empty" --quiet >/dev/null 2>&1; [ $? -eq 1 ] || fail "eval of an empty dir must exit 1"

@@ -57,6 +57,9 @@ const oq_bgnbd_fit_report *oq_alive_bgnbd(const oq_alive *a);
 const char *oq_alive_source(const oq_alive *a);
 /* 1 when the purchases came from a file (its rows may carry order values). */
 int oq_alive_from_file(const oq_alive *a);
+/* NULL, or why the fit's P(alive) is not to be trusted (a boundary, no
+ * convergence) and what to do; also printed on stderr by oq_alive_fit. */
+const char *oq_alive_warning(const oq_alive *a);
 /* The purchases file's rows with their values, as read for the fit (owned by
  * a); NULL when the file has no value column or the purchases came from the
  * log. The gross-profit model uses them rather than reading the file again. */
