@@ -65,7 +65,8 @@ static int too_big(oq_error *err, size_t n)
                         "%zu bytes in one collective: more than MPI's int counts (%d)", n, INT_MAX);
 }
 
-/* Wait for a started collective without spinning: a rank that waits (for
+/* Wait for a started collective without spinning (then MPI_Wait on the
+ * completed request, a no-op that closes it for the checkers): a rank that waits (for
  * the P(order) fit on rank 0, say) leaves its core to the ranks that work.
  * MPI progresses a non-blocking collective only inside MPI calls, so the
  * sleeps are short: 20 us, growing to 200 us. */
@@ -74,7 +75,7 @@ static void wait_for(MPI_Request *rq)
     long ns = 20000;
     for (int done = 0;;) {
         MPI_Test(rq, &done, MPI_STATUS_IGNORE);
-        if (done) return;
+        if (done) break;
         struct timespec ts = {0, ns};
         nanosleep(&ts, NULL);
         if (ns < 200000) ns += 20000;
@@ -88,6 +89,7 @@ static int m_allgather(oq_comm *c, const void *in, size_t n, void *out, oq_error
     MPI_Request rq;
     MPI_Iallgather(in, (int)n, MPI_BYTE, out, (int)n, MPI_BYTE, MPI_COMM_WORLD, &rq);
     wait_for(&rq);
+    MPI_Wait(&rq, MPI_STATUS_IGNORE);
     return 0;
 }
 
@@ -103,6 +105,7 @@ static int m_gatherv(oq_comm *c, int root, const void *in, size_t n, void **out,
     else
         MPI_Igather(&mine, 1, MPI_UINT64_T, all, 1, MPI_UINT64_T, root, MPI_COMM_WORLD, &rq);
     wait_for(&rq);
+    MPI_Wait(&rq, MPI_STATUS_IGNORE);
     int want = root < 0 || root == c->rank;
     int cnt[OQ_COMM_MAX], disp[OQ_COMM_MAX];
     uint64_t total = 0;
@@ -124,6 +127,7 @@ static int m_gatherv(oq_comm *c, int root, const void *in, size_t n, void **out,
     else
         MPI_Igatherv(in, (int)n, MPI_BYTE, p, cnt, disp, MPI_BYTE, root, MPI_COMM_WORLD, &rq);
     wait_for(&rq);
+    MPI_Wait(&rq, MPI_STATUS_IGNORE);
     *out = p;
     return 0;
 }

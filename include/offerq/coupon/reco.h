@@ -47,7 +47,6 @@ typedef struct oq_reco_row {
     double value[4]; /* expected profit of none, 5, 10, 20; NAN when the list has none */
 } oq_reco_row;
 
-
 typedef struct oq_reco {
     size_t n, cap;
     oq_reco_row *rows; /* (n) sorted by user_id once read or after oq_reco_sort */
