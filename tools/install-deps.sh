@@ -19,6 +19,9 @@ PKGS=(
   libpq-dev                   # PostgreSQL client (offerq db)
   libhiredis-dev              # Redis client (offerq publish, serve --redis)
   libmicrohttpd-dev           # embedded HTTP server (offerq serve)
+  libinih-dev                 # INI parser: offerq nightly's config file
+  systemd                     # tests/cli/cli_install.sh: systemd-analyze verify of the units
+                              # (installs in a container; nothing is started)
   postgresql redis-server     # real servers for tests/cli/cli_prod.sh
   curl python3 chromium       # tests/cli/cli_prod.sh: HTTP checks and the headless dashboard test
 )

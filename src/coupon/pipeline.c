@@ -697,7 +697,8 @@ static int stage_write(job *j, double t0, oq_error *err)
     if (!(js = report_json(r))) return oq_error_oom(err, NULL, NULL);
     rc = oq_json_write_atomic(path, js, err);
     json_decref(js);
-    if (!rc) rc = all_done(j, err);
+    if (!rc) rc = all_done(j, err); /* every part is done: then the hook, then the switch */
+    if (!rc && o->before_commit) rc = o->before_commit(o->before_commit_ctx, r, j->rd.path, err);
     return rc ? rc : oq_rundir_commit(&j->rd, o->keep_runs > 0 ? o->keep_runs : 3, err);
 }
 
@@ -757,7 +758,8 @@ int oq_pipeline_run_part(const oq_pipeline_opts *opts, oq_comm *comm, const oq_l
     if (!(o->budget >= 0)) rc = oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "budget must be >= 0");
     /* The run's folder first: a DIR that cannot take a run fails before the
      * work. Part 0 writes the run; the other parts write nothing. */
-    if (!rc && o->out_dir && j.rank == 0) rc = oq_rundir_begin(&j.rd, o->out_dir, err);
+    if (!rc && o->out_dir && j.rank == 0 && !(rc = oq_rundir_begin(&j.rd, o->out_dir, err)))
+        j.rd.seq = o->run_seq;
     STAGE(OQ_STAGE_INGEST, stage_ingest(&j, log, err));
     STAGE(OQ_STAGE_ALIVE, stage_alive(&j, err));
     STAGE(OQ_STAGE_REWARD_FIT, stage_reward_fit(&j, err));

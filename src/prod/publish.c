@@ -655,7 +655,7 @@ int oq_publish_dir(const char *url, const char *dir_arg, const oq_publish_opts *
     v = 0; /* live now: not ours to drop on failure */
     /* Set before collecting: if that fails, the caller can still tell that
      * the switch happened. */
-    if (info) *info = (oq_publish_info){live, old, f.reco->n, f.qlen};
+    if (info) *info = (oq_publish_info){live, old, f.reco->n, f.qlen, live};
     if ((rc = collect(c, p, me, err))) goto cleanup;
 cleanup:
     /* A failed publish drops its own version if Redis still answers; if not,
@@ -679,6 +679,8 @@ int oq_publish_status(const char *url, const oq_publish_opts *opts, oq_publish_i
     rc = get_ll(c, key, &info->current, err);
     snprintf(key, sizeof key, "%s:previous", p);
     if (!rc) rc = get_ll(c, key, &info->previous, err);
+    snprintf(key, sizeof key, "%s:seq", p);
+    if (!rc) rc = get_ll(c, key, &info->seq, err);
     redisFree(c);
     return rc;
 }
@@ -725,7 +727,7 @@ int oq_publish_rollback(const char *url, const oq_publish_opts *opts, oq_publish
         int done = r->type == REDIS_REPLY_ARRAY;
         freeReplyObject(r);
         if (done) {
-            if (info) *info = (oq_publish_info){b, a, 0, 0};
+            if (info) *info = (oq_publish_info){b, a, 0, 0, 0};
             break;
         }
     }

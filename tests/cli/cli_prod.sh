@@ -88,8 +88,14 @@ check "customer_log holds every row ($rows)" test "$(count customer_log)" = "$ro
 # same (user, day): the count stays, a changed value is taken.
 check "loading the same log again succeeds" "$BIN" db load --pg "$PG_URL" "$T/log.csv"
 check "  and leaves one row per (user, day)" test "$(count customer_log)" = "$rows"
+"$BIN" db load --pg "$PG_URL" "$T/log.csv" 2>"$T/load.err"
+check "  and says it loaded nothing twice (0 new, 0 changed, $rows already there)" \
+  grep -q "loaded $rows rows from .*: 0 new, 0 changed, $rows already there" "$T/load.err"
 awk -F, -v OFS=, 'NR == 2 { $5 = "123.25" } { print }' "$T/log.csv" > "$T/changed.csv"
 check "a changed row loads" "$BIN" db load --pg "$PG_URL" "$T/changed.csv"
+"$BIN" db load --pg "$PG_URL" "$T/log.csv" 2>"$T/load.err" # back to the log: one row differs
+check "  counted as the one changed row" grep -q ": 0 new, 1 changed, $((rows - 1)) already there" "$T/load.err"
+"$BIN" db load --pg "$PG_URL" "$T/changed.csv" >/dev/null 2>&1 || die "load changed"
 check "  and replaces the stored row" bash -c "psql -Atq '$PG_URL' -c \"SELECT avg_order_value FROM customer_log ORDER BY user_id, snapshot_date LIMIT 1\" | grep -qx 123.25"
 "$BIN" db load --pg "$PG_URL" "$T/log.csv" >/dev/null 2>&1 || die "reload"
 

@@ -40,6 +40,7 @@
 #include "offerq/coupon/reward.h"
 
 struct json_t; /* jansson's */
+struct oq_pipeline_result;
 
 /* ---- the run ------------------------------------------------------------------------- */
 
@@ -65,6 +66,16 @@ typedef struct oq_pipeline_opts {
     oq_dynaq_disc disc;
     oq_dynaq_config dq; /* dq.seed, dq.faithful, ... */
     int quiet;
+    long run_seq; /* > 0: the run folder's number (oq_rundir.seq, io.h), e.g. a run id
+                     shared with PostgreSQL and Redis; 0: the next free number */
+    /* Called (when set, with out_dir) once every file of the run is written,
+     * before the folder is switched into place: it may add files to the
+     * folder run_path (a cross-selling table, ...) or record the run
+     * elsewhere (a database). An error from it aborts the run: the folder
+     * is removed, out_dir is unchanged, oq_pipeline_run returns that error. */
+    int (*before_commit)(void *ctx, const struct oq_pipeline_result *r, const char *run_path,
+                         oq_error *err);
+    void *before_commit_ctx;
 } oq_pipeline_opts;
 
 void oq_pipeline_opts_default(oq_pipeline_opts *o);

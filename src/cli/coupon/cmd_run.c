@@ -89,41 +89,36 @@ static void help(FILE *fp)
         "      --orders example/log.orders.csv --out-dir example/run\n");
 }
 
-static int run_local(oq_pipeline_opts *o, const char *pg);
-static int run_mpi(oq_pipeline_opts *o, const char *pg, oq_comm *mc);
-static void print_done(const oq_pipeline_opts *o, const oq_pipeline_result *r);
+enum {
+    O_LOG = 256,
+    O_OUT,
+    O_KEEP,
+    O_BUDGET,
+    O_SEED,
+    O_EPOCHS,
+    O_PLANK,
+    O_FAITHFUL,
+    O_QUIET,
+    O_GAMMA,
+    O_WD,
+    O_WP,
+    O_WA,
+    O_BL,
+    O_PG,
+    O_ORDERS,
+    O_EVENTS,
+    O_MODEL,
+    O_PEPOCHS,
+    O_EMPIRICAL,
+    O_REWARD,
+    O_CONT,
+    O_SHARDS,
+    O_PMODEL,
+    O_TREES,
+    O_TDEPTH
+};
 
-int cmd_run(int argc, char **argv)
-{
-    enum {
-        O_LOG = 256,
-        O_OUT,
-        O_KEEP,
-        O_BUDGET,
-        O_SEED,
-        O_EPOCHS,
-        O_PLANK,
-        O_FAITHFUL,
-        O_QUIET,
-        O_GAMMA,
-        O_WD,
-        O_WP,
-        O_WA,
-        O_BL,
-        O_PG,
-        O_ORDERS,
-        O_EVENTS,
-        O_MODEL,
-        O_PEPOCHS,
-        O_EMPIRICAL,
-        O_REWARD,
-        O_CONT,
-        O_SHARDS,
-        O_PMODEL,
-        O_TREES,
-        O_TDEPTH
-    };
-    static const struct option opts[] = {{"help", no_argument, 0, 'h'},
+const struct option cli_run_options[] = {{"help", no_argument, 0, 'h'},
                                          {"log", required_argument, 0, O_LOG},
                                          {"out-dir", required_argument, 0, O_OUT},
                                          {"keep-runs", required_argument, 0, O_KEEP},
@@ -151,41 +146,43 @@ int cmd_run(int argc, char **argv)
                                          {"trees", required_argument, 0, O_TREES},
                                          {"tree-depth", required_argument, 0, O_TDEPTH},
                                          {0, 0, 0, 0}};
-    const char *pg = NULL;
-    oq_pipeline_opts o;
-    oq_pipeline_opts_default(&o);
+
+int cli_run_parse(int argc, char **argv, oq_pipeline_opts *o, const char **pg)
+{
+    oq_pipeline_opts_default(o);
+    *pg = NULL;
     long lv;
     int c, reward = -1, pepochs = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", cli_run_options, NULL)) != -1) {
         switch (c) {
         case 'h':
             help(stdout);
-            return 0;
+            return -1;
         case O_LOG:
-            o.log_path = optarg;
+            o->log_path = optarg;
             break;
         case O_OUT:
             if (cli_out_path("run", "--out-dir", optarg, 1)) return 2;
-            o.out_dir = optarg;
+            o->out_dir = optarg;
             break;
         case O_KEEP: {
             long v;
             if (cli_long("run", "--keep-runs", optarg, 1, 1000, &v)) return 2;
-            o.keep_runs = (int)v;
+            o->keep_runs = (int)v;
             break;
         }
         case O_PG:
-            pg = optarg;
+            *pg = optarg;
             break;
         case O_ORDERS:
-            o.orders_path = optarg;
+            o->orders_path = optarg;
             break;
         case O_EVENTS:
-            o.events_path = optarg;
+            o->events_path = optarg;
             break;
         case O_MODEL:
-            o.model_path = optarg;
+            o->model_path = optarg;
             break;
         case O_EMPIRICAL:
             reward = OQ_REWARD_EMPIRICAL;
@@ -199,75 +196,88 @@ int cmd_run(int argc, char **argv)
             break;
         case O_PEPOCHS:
             if (cli_long("run", "--profit-epochs", optarg, 1, 8, &lv)) return 2;
-            o.profit_epochs = (int)lv;
+            o->profit_epochs = (int)lv;
             pepochs = 1;
             break;
         case O_BUDGET:
-            if (cli_double("run", "--budget", optarg, 0, 1e15, &o.budget)) return 2;
+            if (cli_double("run", "--budget", optarg, 0, 1e15, &o->budget)) return 2;
             break;
         case O_SEED:
-            if (cli_u64("run", "--seed", optarg, &o.dq.seed)) return 2;
+            if (cli_u64("run", "--seed", optarg, &o->dq.seed)) return 2;
             break;
         case O_EPOCHS:
             if (cli_long("run", "--epochs", optarg, 1, OQ_DYNAQ_MAX_EPOCHS, &lv)) return 2;
-            o.dq.epochs = (int)lv;
+            o->dq.epochs = (int)lv;
             break;
         case O_PLANK:
             if (cli_long("run", "--plan-k", optarg, 0, 1000, &lv)) return 2;
-            o.dq.plan_k = (int)lv;
+            o->dq.plan_k = (int)lv;
             break;
         case O_GAMMA:
-            if (cli_double("run", "--gamma", optarg, 0, 1, &o.dq.gamma)) return 2;
+            if (cli_double("run", "--gamma", optarg, 0, 1, &o->dq.gamma)) return 2;
             break;
         case O_WD:
-            if (cli_double("run", "--w-days", optarg, 1e-3, 1e6, &o.disc.w_days)) return 2;
+            if (cli_double("run", "--w-days", optarg, 1e-3, 1e6, &o->disc.w_days)) return 2;
             break;
         case O_WP:
-            if (cli_double("run", "--w-p30", optarg, 1e-3, 1e6, &o.disc.w_p30)) return 2;
+            if (cli_double("run", "--w-p30", optarg, 1e-3, 1e6, &o->disc.w_p30)) return 2;
             break;
         case O_WA:
-            if (cli_double("run", "--w-aov", optarg, 1e-3, 1e9, &o.disc.w_aov)) return 2;
+            if (cli_double("run", "--w-aov", optarg, 1e-3, 1e9, &o->disc.w_aov)) return 2;
             break;
         case O_BL:
-            if (cli_double("run", "--budget-levels", optarg, 1, 255, &o.disc.budget_levels))
+            if (cli_double("run", "--budget-levels", optarg, 1, 255, &o->disc.budget_levels))
                 return 2;
             break;
         case O_FAITHFUL:
-            o.dq.faithful = 1;
+            o->dq.faithful = 1;
             break;
         case O_CONT:
-            o.continuation = 1;
+            o->continuation = 1;
             break;
         case O_SHARDS:
             if (cli_long("run", "--shards", optarg, 1, OQ_DYNAQ_MAX_SHARDS, &lv)) return 2;
-            o.shards = (int)lv;
+            o->shards = (int)lv;
             break;
         case O_PMODEL:
-            if ((o.pmodel.kind = oq_pmodel_parse(optarg)) < 0)
+            if ((o->pmodel.kind = oq_pmodel_parse(optarg)) < 0)
                 return cli_usage_error("run", "--p-model: expected boost or logistic, got '%s'",
                                        optarg);
             break;
         case O_TREES:
             if (cli_long("run", "--trees", optarg, 1, 100000, &lv)) return 2;
-            o.pmodel.trees = (int)lv;
+            o->pmodel.trees = (int)lv;
             break;
         case O_TDEPTH:
             if (cli_long("run", "--tree-depth", optarg, 1, 16, &lv)) return 2;
-            o.pmodel.depth = (int)lv;
+            o->pmodel.depth = (int)lv;
             break;
         case O_QUIET:
-            o.quiet = 1;
+            o->quiet = 1;
             break;
         default:
             return cli_bad_option("run");
         }
     }
     if (optind != argc) return cli_usage_error("run", "unexpected argument '%s'", argv[optind]);
-    int want_tf = o.model_path || pepochs;
+    int want_tf = o->model_path || pepochs;
     if (want_tf && reward >= 0 && reward != OQ_REWARD_TRANSFORMER)
         return cli_usage_error("run", "--model and --profit-epochs are for the profit "
                                       "Transformer: they need --reward transformer");
-    o.reward = reward >= 0 ? reward : want_tf ? OQ_REWARD_TRANSFORMER : OQ_REWARD_RESPONSE;
+    o->reward = reward >= 0 ? reward : want_tf ? OQ_REWARD_TRANSFORMER : OQ_REWARD_RESPONSE;
+    return 0;
+}
+
+static int run_local(oq_pipeline_opts *o, const char *pg);
+static int run_mpi(oq_pipeline_opts *o, const char *pg, oq_comm *mc);
+static void print_done(const oq_pipeline_opts *o, const oq_pipeline_result *r);
+
+int cmd_run(int argc, char **argv)
+{
+    const char *pg;
+    oq_pipeline_opts o;
+    int prc = cli_run_parse(argc, argv, &o, &pg);
+    if (prc) return prc < 0 ? 0 : prc;
     if (!!o.log_path == !!pg)
         return cli_usage_error("run", "give exactly one of --log LOG.csv or --pg URL");
     if (!o.out_dir && !pg) return cli_usage_error("run", "--out-dir DIR is required");
