@@ -59,6 +59,12 @@ static void help(FILE *fp)
         "                  regression per coupon)\n"
         "  --trees N       boosting rounds (default 400)\n"
         "  --tree-depth D  depth of each tree (default 4)\n"
+        "  --features SET  the response model's features: all (default), no-evidence\n"
+        "                  (without the browse concentration evidence) or raw (no\n"
+        "                  feature built around the generator's story: no evidence,\n"
+        "                  and g's category mix from the customer's earlier orders\n"
+        "                  instead of the favourite-category filter;\n"
+        "                  docs/readme/worlds.md)\n"
         "  --interim       the same as --reward empirical: the logged mean reward per\n"
         "                  state x coupon, a baseline (for comparison)\n"
         "  --budget X      money for tomorrow's coupons (expected spend); default: no limit\n"
@@ -110,7 +116,8 @@ int cmd_run(int argc, char **argv)
         O_SHARDS,
         O_PMODEL,
         O_TREES,
-        O_TDEPTH
+        O_TDEPTH,
+        O_FEATURES
     };
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},
                                          {"log", required_argument, 0, O_LOG},
@@ -139,6 +146,7 @@ int cmd_run(int argc, char **argv)
                                          {"p-model", required_argument, 0, O_PMODEL},
                                          {"trees", required_argument, 0, O_TREES},
                                          {"tree-depth", required_argument, 0, O_TDEPTH},
+                                         {"features", required_argument, 0, O_FEATURES},
                                          {0, 0, 0, 0}};
     const char *pg = NULL;
     oq_pipeline_opts o;
@@ -243,6 +251,11 @@ int cmd_run(int argc, char **argv)
         case O_TDEPTH:
             if (cli_long("run", "--tree-depth", optarg, 1, 16, &lv)) return 2;
             o.pmodel.depth = (int)lv;
+            break;
+        case O_FEATURES:
+            if ((o.features = oq_resp_features_parse(optarg)) < 0)
+                return cli_usage_error(
+                    "run", "--features: expected all, no-evidence or raw, got '%s'", optarg);
             break;
         case O_QUIET:
             o.quiet = 1;
