@@ -324,6 +324,13 @@ static int load_params(const char *path, oq_pipeline_opts *o, oq_error *err)
         } else if (pm) {
             o->pmodel.max_rows = max_rows > 0 ? (size_t)max_rows : o->pmodel.max_rows;
         }
+        /* The response model's features; runs before the switch used all. */
+        json_t *fe = json_object_get(json_object_get(root, "scorer"), "features");
+        if (!rc && fe &&
+            (!json_is_string(fe) ||
+             (o->features = oq_resp_features_parse(json_string_value(fe))) < 0))
+            rc = oq_error_set(err, OQ_EPARSE, path, 0, 0,
+                              "scorer.features: expected all, no-evidence or raw");
     }
     json_decref(root);
     return rc;
@@ -438,6 +445,7 @@ static int response_row_policies(const oq_log *log, const oq_pipeline_opts *po, 
                           .events_path = po->events_path,
                           .quiet = 1,
                           .keep_features = 1,
+                          .features = po->features,
                           .seed = po->dq.seed,
                           .pmodel = &popt};
     const oq_resp_feat *F = NULL;

@@ -276,6 +276,7 @@ void oq_gross_opts_default(oq_gross_opts *o)
 {
     o->sweeps = 20;
     o->margin_min_rows = 5;
+    o->mix = OQ_GROSS_MIX_FILTER;
 }
 
 void oq_gross_free(oq_gross *m)
@@ -685,6 +686,8 @@ int oq_gross_fit_part(const oq_log *log, const oq_log_index *ix, const oq_events
     if (opts->sweeps < 1)
         return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "sweeps must be >= 1 (got %d)",
                             opts->sweeps);
+    if (opts->mix != OQ_GROSS_MIX_FILTER && opts->mix != OQ_GROSS_MIX_ORDERS)
+        return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "unknown category mix %d", opts->mix);
     otab t;
     oq_gross *m = NULL;
     double *a = NULL, *scratch = NULL;
@@ -746,8 +749,10 @@ int oq_gross_fit_part(const oq_log *log, const oq_log_index *ix, const oq_events
         m->f[k] = exp(m->b[k]) * m->margin[k];
         m->sum_f += m->f[k];
     }
+    m->mix = opts->mix;
     if (m->n_known) {
-        if ((rc = fit_category(&t, ix, ev, evx, K, m, comm, err))) goto cleanup;
+        if (m->mix != OQ_GROSS_MIX_ORDERS && (rc = fit_category(&t, ix, ev, evx, K, m, comm, err)))
+            goto cleanup;
         m->pop_f = 0;
         for (size_t k = 0; k < K; k++)
             if (m->pop[k] > 0) m->pop_f += m->pop[k] * m->f[k];
@@ -776,8 +781,10 @@ cleanup:
 /* ---- predict ---------------------------------------------------------------------- */
 
 /* Step 6: g from the level posterior (n orders, sum_dev = n abar) and the
- * favourite filter s already moved to the day. */
-static double g_of(const oq_gross *m, const fav *s, size_t n, double sum_dev)
+ * favourite filter s already moved to the day; with OQ_GROSS_MIX_ORDERS the
+ * mix of the customer's nk earlier known-category orders (sf = their sum of
+ * f_k) instead. */
+static double g_of(const oq_gross *m, const fav *s, size_t n, double sum_dev, size_t nk, double sf)
 {
     double mu, pv;
     if (n) {
@@ -789,7 +796,10 @@ static double g_of(const oq_gross *m, const fav *s, size_t n, double sum_dev)
         pv = m->sa2;
     }
     double S = m->pop_f;
-    if (s && m->alpha > 0) S = m->alpha * fav_mean_f(s, m->f, m->sum_f) + (1 - m->alpha) * m->pop_f;
+    if (m->mix == OQ_GROSS_MIX_ORDERS)
+        S = (sf + m->pop_f) / ((double)nk + 1);
+    else if (s && m->alpha > 0)
+        S = m->alpha * fav_mean_f(s, m->f, m->sum_f) + (1 - m->alpha) * m->pop_f;
     return exp(mu + pv / 2 + m->se2 / 2) * S;
 }
 
@@ -797,8 +807,8 @@ static void predict_customer(const oq_gross *m, const favp *p, const otab *t, co
                              const oq_log_index *ix, const oq_events *ev, const oq_events_ix *evx,
                              size_t c, int32_t tomorrow, double *g_row, double *g_tom)
 {
-    size_t j = t->lo[c], n = 0;
-    double sum_dev = 0;
+    size_t j = t->lo[c], n = 0, nk = 0;
+    double sum_dev = 0, sf = 0;
     size_t s = ix->start[c], e = ix->start[c + 1];
     fav fs;
     fav_init(&fs, p);
@@ -806,16 +816,21 @@ static void predict_customer(const oq_gross *m, const favp *p, const otab *t, co
     for (size_t q = s; q <= e; q++) {
         if (q == e && !g_tom) break;
         int32_t day = q < e ? log->day[ix->row[q]] : tomorrow;
-        for (; j < t->lo[c + 1] && t->day[j] < day; j++, n++)
+        for (; j < t->lo[c + 1] && t->day[j] < day; j++, n++) {
             sum_dev += t->lv[j] - (t->cat[j] >= 0 ? m->b[t->cat[j]] : 0);
-        if (evx) {
+            if (t->cat[j] >= 0) {
+                sf += m->f[t->cat[j]];
+                nk++;
+            }
+        }
+        if (evx && m->mix != OQ_GROSS_MIX_ORDERS) {
             for (; x < evx->hi[c] && ev->day[oq_events_ix_at(evx, x)] < day; x++) {
                 size_t y = oq_events_ix_at(evx, x);
                 fav_observe(&fs, ev->day[y], (int32_t)ev->category[y], p);
             }
             fav_move(&fs, day, p);
         }
-        double g = g_of(m, evx ? &fs : NULL, n, sum_dev);
+        double g = g_of(m, evx ? &fs : NULL, n, sum_dev, nk, sf);
         if (q < e)
             g_row[ix->row[q]] = g;
         else

@@ -165,6 +165,7 @@ static int stage_reward_fit(job *j, oq_error *err)
                               .save_model = save ? j->model_save : NULL,
                               .epochs = o->profit_epochs,
                               .pmodel = &j->po,
+                              .features = o->features,
                               .seed = o->dq.seed,
                               .quiet = o->quiet,
                               .comm = j->comm};
@@ -629,6 +630,8 @@ static json_t *params_json(const oq_pipeline_opts *o, const oq_pipeline_result *
                                       "eta", p->eta, "subsample", p->subsample, "min_child_weight",
                                       p->min_child_weight, "lambda", p->lambda, "max_rows",
                                       (json_int_t)p->max_rows));
+        json_object_set_new(json_object_get(j, "scorer"), "features",
+                            json_string(oq_resp_features_name(o->features)));
     }
     return j;
 }

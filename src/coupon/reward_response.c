@@ -19,7 +19,7 @@
 #include <string.h>
 
 typedef struct gross_info {
-    int from_orders;
+    int from_orders, mix;
     double drift, conc, alpha, m0, sa2, se2, pop_f;
     size_t n_orders, n_cats_used;
 } gross_info;
@@ -83,14 +83,20 @@ static int fit_gross(response_reward *m, const oq_reward_input *in, const oq_eve
         memset(err, 0, sizeof *err);
     }
     if (!use) use = ords;
-    if (!(rc = oq_gross_fit_part(in->log, in->ix, ev, evx, use, NULL, in->comm, &gm, err)))
+    oq_gross_opts go;
+    oq_gross_opts_default(&go);
+    if (in->features == OQ_RESP_FEATURES_RAW) go.mix = OQ_GROSS_MIX_ORDERS; /* no filter */
+    if (!(rc = oq_gross_fit_part(in->log, in->ix, ev, evx, use, &go, in->comm, &gm, err)))
         rc =
             oq_gross_predict(gm, in->log, in->ix, ev, evx, use, tomorrow, m->gross_log, g_tom, err);
-    if (!rc) /* feature 11 (response.h): the filter's browse concentration evidence */
+    /* feature 11 (response.h): the filter's browse concentration evidence;
+     * 0 (put_features) without it */
+    if (!rc && in->features == OQ_RESP_FEATURES_ALL)
         rc = oq_gross_evidence(gm, in->log, in->ix, ev, evx, tomorrow, X + 11, Xt + 11,
                                OQ_RESP_NFEAT, err);
     if (!rc) {
         m->ginfo = (gross_info){.from_orders = gm->from_orders,
+                                .mix = gm->mix,
                                 .drift = gm->drift,
                                 .conc = gm->conc,
                                 .alpha = gm->alpha,
@@ -100,7 +106,13 @@ static int fit_gross(response_reward *m, const oq_reward_input *in, const oq_eve
                                 .pop_f = gm->pop_f,
                                 .n_orders = gm->n_orders,
                                 .n_cats_used = gm->n_cats_used};
-        if (!quiet)
+        if (!quiet && gm->mix == OQ_GROSS_MIX_ORDERS)
+            fprintf(stderr,
+                    "offerq: g from %zu orders (%s): %zu categories, mix from the customer's "
+                    "earlier orders, level sd %.3f, order sd %.3f\n",
+                    gm->n_orders, gm->from_orders ? "purchases file" : "the log's order rows",
+                    gm->n_cats_used, sqrt(gm->sa2), sqrt(gm->se2));
+        else if (!quiet)
             fprintf(stderr,
                     "offerq: g from %zu orders (%s): %zu categories, favourite "
                     "drift %.3f, conc %.2f, alpha %.1f, level sd %.3f, order sd %.3f\n",
@@ -167,6 +179,12 @@ static json_t *report(const oq_reward *b)
         (json_int_t)gi->n_orders, "categories", (int)gi->n_cats_used, "drift", gi->drift,
         "concentration", gi->conc, "alpha", gi->alpha, "level_mean", gi->m0, "level_var", gi->sa2,
         "order_var", gi->se2, "mix_factor", gi->pop_f);
+    if (j) {
+        json_object_set_new(j, "features", json_string(oq_resp_features_name(b->in->features)));
+        json_object_set_new(
+            json_object_get(j, "gross"), "mix",
+            json_string(gi->mix == OQ_GROSS_MIX_ORDERS ? "earlier orders" : "favourite filter"));
+    }
     return j ? json_pack("{s:o}", "response_model", j) : NULL;
 }
 

@@ -15,6 +15,8 @@ grep -q "expected response, transformer or empirical" "$T/err" || fail "--reward
 "$BIN" run --log x.csv --out-dir "$T/r" --p-model forest 2>"$T/err"; [ $? -eq 2 ] || fail "unknown --p-model must exit 2"
 grep -q "expected boost or logistic, got 'forest'" "$T/err" || fail "--p-model error names the choices"
 "$BIN" run --log x.csv --out-dir "$T/r" --trees 0 2>/dev/null; [ $? -eq 2 ] || fail "--trees 0 must exit 2"
+"$BIN" run --log x.csv --out-dir "$T/r" --features story 2>"$T/err"; [ $? -eq 2 ] || fail "unknown --features must exit 2"
+grep -q "expected all, no-evidence or raw, got 'story'" "$T/err" || fail "--features error names the choices"
 "$BIN" run --log x.csv --out-dir "$T/r" --tree-depth 17 2>/dev/null; [ $? -eq 2 ] || fail "--tree-depth 17 must exit 2"
 "$BIN" run --log x.csv --out-dir "$T/r" --reward response --model m.ofq >/dev/null 2>&1; [ $? -eq 2 ] || fail "--model with --reward response must exit 2"
 "$BIN" run --log x.csv --out-dir "$T/r" --shards 0 >/dev/null 2>&1; [ $? -eq 2 ] || fail "--shards 0 must exit 2"
@@ -145,4 +147,28 @@ grep -q '"source": "log order rows"' "$T/b3/report.json" || fail "report names g
 "$BIN" run --log "$T/resp.csv" --out-dir "$T/b4" --p-model logistic --quiet 2>/dev/null || fail "run logistic"
 grep -q '"kind": "logistic"' "$T/b4/params.json" || fail "params name the learner"
 "$BIN" eval --log "$T/resp.csv" --run "$T/b4" --quiet >/dev/null 2>&1 || fail "eval of a logistic run"
+# --features (docs/readme/worlds.md): all is the default, to the byte; raw and
+# no-evidence are named in params.json and report.json, and eval re-fits the
+# run's model with the run's features (the cross-fitted estimate differs).
+"$BIN" run --log "$T/resp.csv" --out-dir "$T/f1" --features all --quiet 2>/dev/null || fail "run --features all"
+cmp -s "$T/b1/recommendations.csv" "$T/f1/recommendations.csv" || fail "--features all is not the default"
+grep -q '"features": "all"' "$T/b1/params.json" || fail "params name the default features"
+for f in raw no-evidence; do
+    "$BIN" run --log "$T/resp.csv" --out-dir "$T/f-$f" --features $f --quiet 2>/dev/null || fail "run --features $f"
+    grep -q "\"features\": \"$f\"" "$T/f-$f/params.json" || fail "params name --features $f"
+    "$BIN" eval --log "$T/resp.csv" --run "$T/f-$f" --quiet --json "$T/f-$f.json" >/dev/null 2>&1 || fail "eval of a --features $f run"
+done
+"$BIN" eval --log "$T/resp.csv" --run "$T/f1" --quiet --json "$T/f-all.json" >/dev/null 2>&1 || fail "eval of the default run"
+python3 - "$T" <<'PY' || fail "--features reports"
+import json, sys
+t = sys.argv[1]
+for f, mix in (("all", "favourite filter"), ("no-evidence", "favourite filter"), ("raw", "earlier orders")):
+    rm = json.load(open(f"{t}/f{'1' if f == 'all' else '-' + f}/report.json"))["response_model"]
+    assert rm["features"] == f and rm["gross"]["mix"] == mix, (f, rm["features"], rm["gross"])
+    if f == "raw":  # no filter is fitted
+        assert rm["gross"]["drift"] == 0 and rm["gross"]["alpha"] == 0, rm["gross"]
+ope = {f: json.load(open(f"{t}/f-{f}.json"))["ope"]["offerq (2-fold cross-fit)"]
+       for f in ("all", "raw", "no-evidence")}
+assert ope["raw"] != ope["all"] and ope["no-evidence"] != ope["all"], ope
+PY
 echo OK

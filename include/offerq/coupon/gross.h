@@ -132,9 +132,21 @@ void oq_orders_free(oq_orders *o);
 #define OQ_GROSS_FAV_CAP 32        /* categories held apart in a customer's filter */
 #define OQ_GROSS_FIT_ORDERS 500000 /* known-category orders the grid search uses at most */
 
+/* The next order's category mix (step 5 or its story-free alternative,
+ * `offerq run --features raw`, response.h):
+ *   OQ_GROSS_MIX_FILTER  the favourite-category filter of step 5 (default)
+ *   OQ_GROSS_MIX_ORDERS  the categories of the customer's own earlier orders
+ *                        with a known category, shrunk to the population by
+ *                        one pseudo-order: p_k = (n_k + pop_k) / (n + 1), so
+ *                        sum_k p_k f_k = (sum over those orders of f_k(order)
+ *                        + pop_f) / (n + 1). No filter is fitted (drift = conc
+ *                        = alpha = 0, and oq_gross_evidence gives 0). */
+enum { OQ_GROSS_MIX_FILTER = 0, OQ_GROSS_MIX_ORDERS = 1 };
+
 typedef struct oq_gross_opts {
     int sweeps;             /* 20: alternating least-squares sweeps (step 2) */
     size_t margin_min_rows; /* 5: fewer matched rows -> pooled margin (step 4) */
+    int mix;                /* OQ_GROSS_MIX_FILTER (default) or OQ_GROSS_MIX_ORDERS */
 } oq_gross_opts;
 
 void oq_gross_opts_default(oq_gross_opts *o);
@@ -162,6 +174,7 @@ typedef struct oq_gross {
     size_t n_margin_rows; /* log order rows matched to an order (0 without orders) */
     size_t fit_stride;    /* step 5's sample: customers whose id hashes to 0 mod this (1: all) */
     int from_orders;      /* 1: fitted on an orders file; 0: on the log (step 7) */
+    int mix;              /* OQ_GROSS_MIX_* of the fit's options */
 } oq_gross;
 
 /* Fit the model (steps 1-5, 7). log and ix are required; ev/evx may both be

@@ -63,6 +63,9 @@ typedef struct oq_pipeline_opts {
     double budget;           /* money available for tomorrow's coupons; INFINITY = none */
     oq_pmodel_opts pmodel;   /* the response model's P(order) learner (pmodel.h); its seed
                                 and quiet are taken from dq.seed and quiet */
+    int features;            /* the response model's features, OQ_RESP_FEATURES_* (response.h):
+                                ALL (0, default), NO_EVIDENCE or RAW (without the features
+                                built around the generator's story) */
     oq_dynaq_disc disc;
     oq_dynaq_config dq; /* dq.seed, dq.faithful, ... */
     int quiet;

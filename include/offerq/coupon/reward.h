@@ -51,6 +51,7 @@ typedef struct oq_reward_input {
     int epochs;                   /* Transformer: training epochs (3) */
     const oq_pmodel_opts *pmodel; /* response: the P(order) learner; NULL: defaults */
     int keep_features;            /* response: keep row features and g (oq_reward_response_rows) */
+    int features;                 /* response: OQ_RESP_FEATURES_* (response.h); 0 = all */
     uint64_t seed;
     int quiet;
     /* A partitioned job (comm.h; response only): log, ix, tomorrow and alive

@@ -36,6 +36,8 @@ static void help(FILE *fp)
             "  --seed S         the nightly job's seed in the closed loop (default 1)\n"
             "  --no-job         closed loop without the nightly job's policies (myopic,\n"
             "                   dyna-q): the fixed, random and truth policies only, fast\n"
+            "  --features SET   the closed loop's nightly job: its response model's features\n"
+            "                   (all, no-evidence or raw; as `offerq run --features`)\n"
             "  --truth FILE   truth file (default: the log's sidecar)\n"
             "  --json FILE    also write the results as JSON\n"
             "  --quiet        no progress on stderr\n\n"
@@ -57,7 +59,8 @@ int cmd_eval(int argc, char **argv)
         O_REFIT,
         O_ROLL,
         O_SEED,
-        O_NOJOB
+        O_NOJOB,
+        O_FEATURES
     };
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},
                                          {"log", required_argument, 0, O_LOG},
@@ -70,9 +73,10 @@ int cmd_eval(int argc, char **argv)
                                          {"rollouts", required_argument, 0, O_ROLL},
                                          {"seed", required_argument, 0, O_SEED},
                                          {"no-job", no_argument, 0, O_NOJOB},
+                                         {"features", required_argument, 0, O_FEATURES},
                                          {0, 0, 0, 0}};
     const char *log = NULL, *run = NULL, *truth = NULL, *json = NULL;
-    int quiet = 0, c;
+    int quiet = 0, c, features = 0;
     long lv;
     oq_loop_opts lo;
     oq_loop_opts_default(&lo);
@@ -117,6 +121,12 @@ int cmd_eval(int argc, char **argv)
         case O_SEED:
             if (cli_u64("eval", "--seed", optarg, &lo.job.dq.seed)) return 2;
             break;
+        case O_FEATURES:
+            if ((lo.job.features = oq_resp_features_parse(optarg)) < 0)
+                return cli_usage_error(
+                    "eval", "--features: expected all, no-evidence or raw, got '%s'", optarg);
+            features = 1;
+            break;
         default:
             return cli_bad_option("eval");
         }
@@ -135,6 +145,9 @@ int cmd_eval(int argc, char **argv)
         return 0;
     }
     if (!log || !run) return cli_usage_error("eval", "--log LOG.csv and --run DIR are required");
+    if (features)
+        return cli_usage_error("eval", "--features is for the closed loop (--horizon); with "
+                                       "--run the run's params.json says which");
     oq_eval_report r;
     if (!quiet)
         fprintf(stderr, "offerq eval: this re-fits models, so it takes about as long as the run:\n"

@@ -61,6 +61,12 @@ static void help(FILE *fp)
         "                  regression per coupon)\n"
         "  --trees N       boosting rounds (default 400)\n"
         "  --tree-depth D  depth of each tree (default 4)\n"
+        "  --features SET  the response model's features: all (default), no-evidence\n"
+        "                  (without the browse concentration evidence) or raw (no\n"
+        "                  feature built around the generator's story: no evidence,\n"
+        "                  and g's category mix from the customer's earlier orders\n"
+        "                  instead of the favourite-category filter;\n"
+        "                  docs/readme/worlds.md)\n"
         "  --interim       the same as --reward empirical: the logged mean reward per\n"
         "                  state x coupon, a baseline (for comparison)\n"
         "  --budget X      money for tomorrow's coupons (expected spend); default: no limit\n"
@@ -115,7 +121,8 @@ enum {
     O_SHARDS,
     O_PMODEL,
     O_TREES,
-    O_TDEPTH
+    O_TDEPTH,
+    O_FEATURES
 };
 
 const struct option cli_run_options[] = {{"help", no_argument, 0, 'h'},
@@ -145,6 +152,7 @@ const struct option cli_run_options[] = {{"help", no_argument, 0, 'h'},
                                          {"p-model", required_argument, 0, O_PMODEL},
                                          {"trees", required_argument, 0, O_TREES},
                                          {"tree-depth", required_argument, 0, O_TDEPTH},
+                                         {"features", required_argument, 0, O_FEATURES},
                                          {0, 0, 0, 0}};
 
 int cli_run_parse(int argc, char **argv, oq_pipeline_opts *o, const char **pg)
@@ -251,6 +259,11 @@ int cli_run_parse(int argc, char **argv, oq_pipeline_opts *o, const char **pg)
         case O_TDEPTH:
             if (cli_long("run", "--tree-depth", optarg, 1, 16, &lv)) return 2;
             o->pmodel.depth = (int)lv;
+            break;
+        case O_FEATURES:
+            if ((o->features = oq_resp_features_parse(optarg)) < 0)
+                return cli_usage_error(
+                    "run", "--features: expected all, no-evidence or raw, got '%s'", optarg);
             break;
         case O_QUIET:
             o->quiet = 1;
