@@ -556,7 +556,7 @@ static int ope_section(const oq_log *log, const char *run_dir, const oq_pipeline
         oq_log *half = NULL;
         oq_pipeline_result *hr = NULL;
         if ((rc = log_fold(log, f, &half, err))) goto cleanup;
-        rc = half->n ? oq_pipeline_run(&po, half, &hr, err) : 0;
+        rc = half && half->n ? oq_pipeline_run(&po, half, &hr, err) : 0;
         if (!rc && hr) q_greedy_rows(hr->q, log, 1 - f, rowpol);
         oq_pipeline_result_free(hr);
         oq_log_free(half);
