@@ -633,17 +633,7 @@ int oq_log_select_part(const oq_log *log, const oq_part *part, oq_log **out, oq_
     }
     for (size_t i = 0; i < log->n; i++) {
         if (!oq_part_keeps(part, log->user_id[i])) continue;
-        size_t j = l->n++;
-        l->user_id[j] = log->user_id[i];
-        l->day[j] = log->day[i];
-        l->days_since[j] = log->days_since[i];
-        l->purchases_30d[j] = log->purchases_30d[i];
-        l->aov[j] = log->aov[i];
-        l->category[j] = log->category[i];
-        l->budget[j] = log->budget[i];
-        l->coupon[j] = log->coupon[i];
-        l->order[j] = log->order[i];
-        l->profit[j] = log->profit[i];
+        oq_log_copy_row(l, l->n++, log, i);
     }
     *out = l;
     return 0;
@@ -1103,4 +1093,18 @@ size_t oq_events_ix_seek(const oq_events *ev, const oq_events_ix *x, size_t c, i
             hi = mid;
     }
     return lo;
+}
+
+void oq_log_copy_row(oq_log *dst, size_t j, const oq_log *src, size_t i)
+{
+    dst->user_id[j] = src->user_id[i];
+    dst->day[j] = src->day[i];
+    dst->days_since[j] = src->days_since[i];
+    dst->purchases_30d[j] = src->purchases_30d[i];
+    dst->aov[j] = src->aov[i];
+    dst->category[j] = src->category[i];
+    dst->budget[j] = src->budget[i];
+    dst->coupon[j] = src->coupon[i];
+    dst->order[j] = src->order[i];
+    dst->profit[j] = src->profit[i];
 }

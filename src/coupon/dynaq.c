@@ -746,16 +746,7 @@ static int shard_log(const oq_log *log, const oq_log_index *ix, const double *rt
         if (shard_of(ix->user_id[c], shards) != s) continue;
         for (size_t k = ix->start[c]; k < ix->start[c + 1]; k++) {
             size_t i = ix->row[k], j = l->n++;
-            l->user_id[j] = log->user_id[i];
-            l->day[j] = log->day[i];
-            l->days_since[j] = log->days_since[i];
-            l->purchases_30d[j] = log->purchases_30d[i];
-            l->aov[j] = log->aov[i];
-            l->category[j] = log->category[i];
-            l->budget[j] = log->budget[i];
-            l->coupon[j] = log->coupon[i];
-            l->order[j] = log->order[i];
-            l->profit[j] = log->profit[i];
+            oq_log_copy_row(l, j, log, i);
             memcpy(r + j * 4, rtilde + i * 4, 4 * sizeof *r);
         }
     }

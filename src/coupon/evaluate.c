@@ -375,17 +375,7 @@ static int log_fold(const oq_log *log, int fold, oq_log **out, oq_error *err)
     size_t j = 0;
     for (size_t i = 0; i < log->n; i++) {
         if ((size_t)(log->user_id[i] & 1) != (size_t)fold) continue;
-        t->user_id[j] = log->user_id[i];
-        t->day[j] = log->day[i];
-        t->days_since[j] = log->days_since[i];
-        t->purchases_30d[j] = log->purchases_30d[i];
-        t->aov[j] = log->aov[i];
-        t->category[j] = log->category[i];
-        t->budget[j] = log->budget[i];
-        t->coupon[j] = log->coupon[i];
-        t->order[j] = log->order[i];
-        t->profit[j] = log->profit[i];
-        j++;
+        oq_log_copy_row(t, j++, log, i);
     }
     t->n = t->cap = m;
     *out = t;

@@ -108,6 +108,10 @@ void oq_log_free(oq_log *log);
  * readers call it; a writer that fills a log row by row (a database) calls
  * it when done. name is used in messages. OQ_ENOMEM, OQ_ELIMIT. */
 int oq_log_canonical(oq_log *log, const char *name, oq_error *err) OQ_WUR;
+
+/* Copy row i of src into row j of dst (every column; dst has room and the
+ * same category ids). For the logs cut from a log: parts, shards, folds. */
+void oq_log_copy_row(oq_log *dst, size_t j, const oq_log *src, size_t i);
 /* Grow every column of log to hold at least n rows (for writers that fill a
  * log row by row, e.g. from a database). OQ_ENOMEM leaves log as it was. */
 int oq_log_reserve(oq_log *log, size_t n) OQ_WUR;
