@@ -463,6 +463,20 @@ for n in names: assert f'<td class="t">{n}</td>' in t, n
 o = re.search(r'<table id="ope-table">.*?<tbody>(.*?)</tbody>', dom, re.S).group(1)
 assert o.count("<tr>") == len(ev["ope"]), o
 EOF2
+    check "browser: tomorrow and later value per coupon, as report.json's value_split" python3 - "$T/dom.html" "$T/runpg/report.json" <<'EOF2'
+import json, re, sys
+dom, rep = open(sys.argv[1]).read(), json.load(open(sys.argv[2]))
+vs = rep["value_split"]["per_coupon"]
+t = re.search(r'<table id="split-table">.*?<tbody>(.*?)</tbody>', dom, re.S).group(1)
+rows = [re.findall(r"<td[^>]*>(.*?)</td>", r) for r in re.findall(r"<tr>(.*?)</tr>", t, re.S)]
+assert [r[0] for r in rows] == ["none", "5", "10", "20"], rows
+num = lambda x: float(x.replace(",", ""))
+for r in rows:
+    v = vs[r[0]]
+    assert abs(num(r[1]) - v["r_tilde"]) <= 0.006 and abs(num(r[2]) - v["continuation"]) <= 0.006, (r, v)
+    assert abs(num(r[3]) - (v["r_tilde"] - vs["none"]["r_tilde"])) <= 0.006, (r, v)
+assert "uses tomorrow's value only" in dom
+EOF2
     check "browser: cross-selling table (3 requests, bread -> butter) and its evaluation" python3 - "$T/dom.html" <<'EOF2'
 import re, sys
 dom = open(sys.argv[1]).read()
