@@ -142,6 +142,32 @@ int oq_btyd_params_load(const char *path, oq_btyd_model *m, double *unit_days,
  * with FHL eq. 8 (oq_bgnbd_p_n). */
 double oq_bgnbd_p_n_cond(const oq_bgnbd_params *p, double t, int n, double x, double tx, double T);
 
+/* ---- all three: P(n), conditional and for a new customer ---------------------- */
+
+/* P(X(T, T+t] = n | x, t_x, T) for any of the three models (lifetimes'
+ * conditional_probability_of_n_purchases_up_to_time; it has it for
+ * Pareto/NBD only). Given alive at T the posterior is the model again:
+ *   BG/NBD:     oq_bgnbd_p_n_cond;
+ *   MBG/NBD:    lambda ~ Gamma(r+x, alpha+T), p ~ Beta(a, b+x+1) (x + 1 coins
+ *               survived), and from T on BG/NBD's story, so
+ *               P = (1 - P(alive)) [n = 0] + P(alive) FHL8(n; r+x, alpha+T, a, b+x+1, t);
+ *   Pareto/NBD: lambda ~ Gamma(r+x, alpha+T), mu ~ Gamma(s, beta+T), so
+ *               P = (1 - P(alive)) [n = 0] + P(alive) P_PNBD(n; r+x, alpha+T, s, beta+T, t)
+ *               with P_PNBD(n; r, alpha, s, beta, t) = NBD(n; r, alpha, t) (beta/(beta+t))^s
+ *               + int_0^t s beta^s (beta+tau)^-(s+1) NBD(n; r, alpha, tau) dtau
+ *               (death at tau; Fader & Hardie note 012 give the integral with 2F1s),
+ *               by adaptive Gauss-Kronrod quadrature to 1e-12 relative.
+ * 0 for n < 0; NaN if the quadrature fails (GSL's error handler must be off
+ * or it aborts, as elsewhere in the library). */
+double oq_btyd_p_n_cond(const oq_btyd_model *m, double t, int n, double x, double tx, double T);
+/* P(X(t) = n) of a new customer: FHL eq. 8 for BG/NBD, the above at x = t_x
+ * = T = 0 for the others (MBG/NBD: a/(a+b) [n = 0] + b/(a+b) FHL8(n; r,
+ * alpha, a, b+1, t)). */
+double oq_btyd_p_n(const oq_btyd_model *m, double t, int n);
+/* OQ_EINVAL (naming the parameter) unless the kind is known and all four
+ * parameters are finite and > 0. */
+int oq_btyd_check(const oq_btyd_model *m, oq_error *err) OQ_WUR;
+
 /* ---- Gamma-Gamma spend model ------------------------------------------------- */
 
 /* p, q, v as lifetimes names them (Fader-Hardie: p, q, gamma): a customer's
@@ -237,6 +263,19 @@ typedef struct oq_bgnbd_tracking {
 int oq_bgnbd_tracking_build(const oq_bgnbd_params *p, const oq_bgnbd_tx *tx, double unit_days,
                             int32_t calibration_end, oq_bgnbd_tracking *out, oq_error *err) OQ_WUR;
 void oq_bgnbd_tracking_free(oq_bgnbd_tracking *t);
+
+/* The same three for any transaction model (MBG/NBD, Pareto/NBD; BG/NBD
+ * gives exactly the oq_bgnbd_* numbers above, which call these): the grids
+ * from oq_btyd_p_alive / oq_btyd_expected, the period expectation from
+ * oq_btyd_p_n (each customer's own age), the tracking expectation from a new
+ * customer's E[X(t)] = oq_btyd_expected(m, t, 0, 0, 0) (MBG/NBD: b/(a+b)
+ * times FHL eq. 9 with b+1; Pareto/NBD: note 009 eq. 27). */
+int oq_btyd_grid(const oq_btyd_model *m, int what, int max_x, int max_tx, double T, double t,
+                 double *out, oq_error *err) OQ_WUR;
+int oq_btyd_period_counts(const oq_btyd_model *m, const oq_bgnbd_summary *s, int max_x,
+                          double *actual, double *expected, oq_error *err) OQ_WUR;
+int oq_btyd_tracking_build(const oq_btyd_model *m, const oq_bgnbd_tx *tx, double unit_days,
+                           int32_t calibration_end, oq_bgnbd_tracking *out, oq_error *err) OQ_WUR;
 
 /* The charts (SVG 1.1, self-contained). legend: what a cell holds. */
 void oq_bgnbd_grid_svg(const double *grid, int max_x, int max_tx, const char *title,
