@@ -78,9 +78,17 @@ double oq_btyd_p_alive(const oq_btyd_model *m, double x, double tx, double T);
 int oq_btyd_expected(const oq_btyd_model *m, double t, double x, double tx, double T,
                      double *out) OQ_WUR;
 
+/* d ln L / d(r, alpha, s, beta) of one Pareto/NBD customer (note 009 eq. 18
+ * differentiated; the 2F1 series of A_0 differentiated term by term in its
+ * parameters and argument; central differences where the series is too
+ * long, z within ~4e-4 of 1) into g (4). p: r, alpha, s, beta. */
+void oq_btyd_pnbd_grad(const double *p, double x, double tx, double T, double *g);
+
 typedef struct oq_btyd_fit_opts {
     double penalizer; /* lifetimes' penalizer_coef (its objective, see oq_btyd_fit) */
     int max_iter;     /* simplex iterations per round, 0 = 4000 */
+    int simplex_only; /* Pareto/NBD: 1 = the derivative-free simplex only (slower; for
+                         comparison), 0 = BFGS with the analytic gradient first */
 } oq_btyd_fit_opts;
 
 typedef struct oq_btyd_fit_report {
