@@ -638,10 +638,11 @@ cleanup:
 }
 
 /* Fit c from starts (k each, natural scaled parameters): best objective
- * into th_best. */
+ * into th_best; *bfgs = 1 if it is BFGS's (use_grad: Pareto/NBD). */
 static int run_fit(fit_ctx *c, const double (*starts)[4], int n_starts, int max_iter, int use_grad,
-                   double *th_best, double *f_best, int *iters, int *conv, oq_error *err)
+                   double *th_best, double *f_best, int *iters, int *conv, int *bfgs, oq_error *err)
 {
+    *bfgs = 0;
     *f_best = GSL_POSINF;
     *iters = 0;
     *conv = 0;
@@ -653,6 +654,7 @@ static int run_fit(fit_ctx *c, const double (*starts)[4], int n_starts, int max_
         /* Pareto/NBD: BFGS with the analytic gradient; where it stops
          * without meeting the gradient test, the simplex goes on from there */
         if (use_grad && pnbd_bfgs(c, th, &f, iters, &cv)) return oq_error_oom(err, NULL, NULL);
+        int polished = !cv;
         if (!cv && simplex(c, th, max_iter, &f, iters, &cv)) return oq_error_oom(err, NULL, NULL);
         /* with the gradient: stop when two converged starts agree (as
          * oq_bgnbd_fit); the simplex runs all starts */
@@ -661,6 +663,7 @@ static int run_fit(fit_ctx *c, const double (*starts)[4], int n_starts, int max_
             *f_best = f;
             memcpy(th_best, th, sizeof th);
             *conv = cv;
+            *bfgs = use_grad && !polished;
         }
         if (agree) break;
     }
@@ -734,7 +737,7 @@ int oq_btyd_fit(oq_btyd_kind kind, const double *x, const double *tx, const doub
     double th[4] = {0}, f;
     int rc = run_fit(&c, starts, 4, o.max_iter > 0 ? o.max_iter : 4000,
                      kind == OQ_BTYD_PARETONBD && !o.simplex_only, th, &f, &rep->iterations,
-                     &rep->converged, err);
+                     &rep->converged, &rep->bfgs, err);
     if (rc) goto cleanup;
     rep->m.kind = kind;
     unscale(&c, th, rep->m.par);
@@ -920,8 +923,9 @@ int oq_ggamma_fit(const double *x, const double *m, size_t n, const oq_btyd_fit_
     const double starts[4][4] = {
         {1, 1, 1, 0}, {1, 2, mm, 0}, {5, 3, 0.4 * mm, 0}, {2, 5, 2 * mm, 0}};
     double th[4] = {0}, f;
+    int bfgs;
     int rc = run_fit(&c, starts, 4, o.max_iter > 0 ? o.max_iter : 4000, 0, th, &f, &rep->iterations,
-                     &rep->converged, err);
+                     &rep->converged, &bfgs, err);
     if (rc) goto cleanup;
     double p[4] = {0};
     unscale(&c, th, p);
@@ -974,14 +978,15 @@ int oq_btyd_params_save(const char *path, const oq_btyd_fit_report *rep, double 
     const char *nm[4];
     for (int i = 0; i < 4; i++)
         nm[i] = oq_btyd_param_name(k, i);
-    json_t *root = json_pack(
-        "{s:s, s:f, s:f, s:f, s:f, s:f, s:i, s:I, s:I, s:f, s:b, s:f, s:s, s:f, "
-        "s:s}",
-        "model", oq_btyd_kind_name(k), nm[0], rep->m.par[0], nm[1], rep->m.par[1], nm[2],
-        rep->m.par[2], nm[3], rep->m.par[3], "ll", rep->ll, "iterations", rep->iterations,
-        "n_customers", (json_int_t)rep->n_customers, "n_groups", (json_int_t)rep->n_groups,
-        "grad_norm", rep->grad_norm, "converged", rep->converged, "penalizer", penalizer,
-        "time_unit", unit, "unit_days", unit_days, "method", "nelder-mead");
+    json_t *root =
+        json_pack("{s:s, s:f, s:f, s:f, s:f, s:f, s:i, s:I, s:I, s:f, s:b, s:f, s:s, s:f, "
+                  "s:s}",
+                  "model", oq_btyd_kind_name(k), nm[0], rep->m.par[0], nm[1], rep->m.par[1], nm[2],
+                  rep->m.par[2], nm[3], rep->m.par[3], "ll", rep->ll, "iterations", rep->iterations,
+                  "n_customers", (json_int_t)rep->n_customers, "n_groups",
+                  (json_int_t)rep->n_groups, "grad_norm", rep->grad_norm, "converged",
+                  rep->converged, "penalizer", penalizer, "time_unit", unit, "unit_days", unit_days,
+                  "method", rep->bfgs ? "bfgs (analytic gradient)" : "nelder-mead");
     if (!root || oq_btyd_json_add_se(root, 4, nm, rep->se, rep->ci_lo, rep->ci_hi, rep->se_ok)) {
         json_decref(root);
         return oq_error_oom(err, path, NULL);

@@ -99,8 +99,10 @@ typedef struct oq_btyd_fit_report {
     double ci_hi[4];
     int se_ok;          /* 1 if the observed information was positive definite */
     double grad_norm;   /* |d ll / d log(par)|_inf / n by central differences */
-    int iterations;     /* simplex iterations, all rounds and starts */
-    int converged;      /* simplex size < 1e-10 and restarts stopped improving */
+    int iterations;     /* BFGS and simplex iterations, all rounds and starts */
+    int converged;      /* BFGS: gradient test passed; simplex: size < 1e-10 and
+                           restarts stopped improving */
+    int bfgs;           /* 1 if the estimate is BFGS's (Pareto/NBD), 0 the simplex's */
     size_t n_customers; /* customers (n) */
     size_t n_groups;    /* distinct (x, t_x, T) */
 } oq_btyd_fit_report;
@@ -111,8 +113,11 @@ typedef struct oq_btyd_fit_report {
  *   MBG/NBD:    -mean ll + penalizer * sum(par_scaled^2)
  *   Pareto/NBD: -sum ll + penalizer * sum(par_scaled^2) (lifetimes divides
  *               by the mean weight, 1, not by n);
- * minimised by GSL's Nelder-Mead simplex (nmsimplex2) from 4 starts,
- * restarted at its end point until the objective stops improving. Standard
+ * Pareto/NBD (unless opts->simplex_only): GSL's BFGS (vector_bfgs2) with the
+ * analytic gradient (oq_btyd_pnbd_grad) from up to 4 starts, stopping when
+ * two converged starts agree; a start where BFGS does not converge goes on
+ * with the simplex. MBG/NBD: GSL's Nelder-Mead simplex (nmsimplex2) from 4
+ * starts, restarted at its end point until the objective stops improving. Standard
  * errors from the Hessian of the total ll by central differences in the
  * natural parameters. OQ_EINVAL on bad summaries, OQ_ENUM if nothing finite. */
 int oq_btyd_fit(oq_btyd_kind kind, const double *x, const double *tx, const double *T, size_t n,

@@ -408,10 +408,11 @@ static int fit_other(const char *cmd, const args *a, const oq_bgnbd_summary *s, 
             for (int i = 0; i < 4; i++)
                 nm[i] = oq_btyd_param_name(k, i);
             fprintf(stderr,
-                    "offerq bgnbd: %s %s %.6g %s %.6g %s %.6g %s %.6g; LL %.4f; nelder-mead, %d "
+                    "offerq bgnbd: %s %s %.6g %s %.6g %s %.6g %s %.6g; LL %.4f; %s, %d "
                     "iterations, %zu groups, %.1f ms\n",
                     a->model, nm[0], r.m.par[0], nm[1], r.m.par[1], nm[2], r.m.par[2], nm[3],
-                    r.m.par[3], r.ll, r.iterations, r.n_groups, 1e3 * (oq_now() - t0));
+                    r.m.par[3], r.ll, r.bfgs ? "bfgs" : "nelder-mead", r.iterations, r.n_groups,
+                    1e3 * (oq_now() - t0));
             print_params(4, nm, r.m.par, r.se, r.ci_lo, r.ci_hi, r.se_ok);
             if (!r.converged)
                 fprintf(stderr, "offerq bgnbd: warning: not converged; try --penalizer 0.001\n");
