@@ -72,8 +72,8 @@ int main(int argc, char **argv)
     double t_mb = time_fit(OQ_BTYD_MBGNBD, 0, s, &mb);
     char tab[4096];
     snprintf(tab, sizeof tab,
-             "| fit on CDNOW (%zu groups) | time | goal | iterations | LL | r, alpha, s|a, "
-             "beta|b |\n|---|---|---|---|---|---|\n"
+             "| fit on CDNOW (%zu groups) | time | goal | iterations | LL | r, alpha, s or a, "
+             "beta or b |\n|---|---|---|---|---|---|\n"
              "| Pareto/NBD, BFGS with the analytic gradient (default) | %.1f ms | < 800 ms | %d "
              "| %.4f | %.6f, %.6f, %.6f, %.5f |\n"
              "| Pareto/NBD, Nelder-Mead simplex (before; `simplex_only`) | %.1f ms | - | %d | "
