@@ -1,5 +1,6 @@
-/* btyd.c - standard errors, MBG/NBD, Pareto/NBD, Gamma-Gamma, CLV and the
- * conditional P(n) of BG/NBD. Formulas and references: include/offerq/coupon/btyd.h. */
+/* btyd.c - standard errors, MBG/NBD, Pareto/NBD (with its analytic gradient),
+ * Gamma-Gamma, CLV and the conditional P(n) of all three transaction models.
+ * Formulas and references: include/offerq/coupon/btyd.h. */
 #include "offerq/coupon/btyd.h"
 #include "bgnbd_int.h"
 #include "util/json.h"

@@ -1,7 +1,8 @@
 /* btyd.h - "buy till you die" models beside BG/NBD (bgnbd.h), for lifetimes
  * users: standard errors of fitted parameters, the Gamma-Gamma spend model
- * with customer lifetime value, Pareto/NBD and MBG/NBD, and the conditional
- * P(n purchases in (T, T+t] | history) of BG/NBD.
+ * with customer lifetime value, Pareto/NBD and MBG/NBD (with an analytic
+ * gradient for Pareto/NBD's fit), the conditional P(n purchases in (T, T+t] |
+ * history) of all three, and lifetimes' diagnostic charts.
  *
  * References (equation numbers are the papers'):
  *   FHL-RFM  Fader, Hardie & Lee (2005), "RFM and CLV: Using Iso-Value Curves
@@ -14,7 +15,9 @@
  *            Implementing the Pareto/NBD Model in MATLAB" (note 008) and
  *            Fader & Hardie, "A Note on Deriving the Pareto/NBD Model and
  *            Related Expressions" (note 009, 2005): likelihood (009 eq. 18-20),
- *            P(alive) (eq. 36-37), E[X(t)] (eq. 27), conditional E (eq. 41).
+ *            P(alive) (eq. 36-37), E[X(t)] (eq. 27), conditional E (eq. 41);
+ *            Fader & Hardie, "Deriving an Expression for P(X(t) = x) Under the
+ *            Pareto/NBD Model" (note 012) and note 028 (the conditional P(n)).
  *   MBG      Batislam, Denizel & Filiztekin (2007), "Empirical validation and
  *            comparison of models for customer base analysis", IJRM 24,
  *            201-209, as lifetimes' ModifiedBetaGeoFitter implements it.

@@ -556,8 +556,14 @@ static int do_score(int argc, char **argv)
         fprintf(af.fp, "%lld,%.17g,%.17g,%.17g,%.17g,%.17g", (long long)s->id[i], s->x[i], s->tx[i],
                 s->T[i], pa[i], ex[i]);
         double ti = per_t ? s->t_holdout[i] : t;
-        for (long n = 0; n <= a.pn; n++)
-            fprintf(af.fp, ",%.17g", oq_btyd_p_n_cond(&m, ti, (int)n, s->x[i], s->tx[i], s->T[i]));
+        for (long n = 0; n <= a.pn; n++) {
+            double pn = oq_btyd_p_n_cond(&m, ti, (int)n, s->x[i], s->tx[i], s->T[i]);
+            if (!isfinite(pn)) {
+                rc = cli_fail(&(oq_error){.msg = "numerical failure computing P(n) (--p-n)"}, NULL);
+                goto cleanup;
+            }
+            fprintf(af.fp, ",%.17g", pn);
+        }
         if (a.spend) {
             double clv;
             if (oq_btyd_clv(&m, &gg, s->x[i], s->tx[i], s->T[i], s->monetary[i], (int)a.months,
