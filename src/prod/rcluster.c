@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define WHERE "Redis Cluster"
 #define MAX_HOPS 6 /* redirections and reconnections per command */
@@ -313,6 +314,8 @@ static int parse_redirect(oq_redis *r, const char *s, int *slot)
 static redisReply *run_formatted(oq_redis *r, int slot, const char *cmd, size_t len)
 {
     int ask = -1, reconnected = 0;
+    long waited_ms = 0, nap_ms = 2;
+    long timeout_ms = (long)r->tv.tv_sec * 1000 + r->tv.tv_usec / 1000;
     r->err = 0;
     r->errstr[0] = 0;
     for (int hop = 0; hop < MAX_HOPS; hop++) {
@@ -352,7 +355,22 @@ static redisReply *run_formatted(oq_redis *r, int slot, const char *cmd, size_t 
             ask = -1;
             continue;
         }
+        int asked = ask;
         ask = -1;
+        /* TRYAGAIN: a multi-key command (a Lua script's keys) while its slot
+         * is being moved and only some of the keys have arrived; nothing was
+         * run. Wait (2 ms doubling to 100 ms) up to the command timeout. */
+        if (rep->type == REDIS_REPLY_ERROR && !strncmp(rep->str, "TRYAGAIN", 8) &&
+            waited_ms < timeout_ms) {
+            freeReplyObject(rep);
+            struct timespec ts = {0, (long)nap_ms * 1000000L};
+            nanosleep(&ts, NULL);
+            waited_ms += nap_ms;
+            nap_ms = nap_ms * 2 > 100 ? 100 : nap_ms * 2;
+            hop--;
+            ask = asked; /* the same node again, with ASKING if it was an ASK */
+            continue;
+        }
         if (rep->type == REDIS_REPLY_ERROR &&
             (!strncmp(rep->str, "MOVED ", 6) || !strncmp(rep->str, "ASK ", 4))) {
             int s = -1, to = parse_redirect(r, rep->str, &s);

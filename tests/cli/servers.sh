@@ -106,7 +106,7 @@ PY
 # directory under DIR/rc/PORT (nodes.conf, log, pid), no RDB, no AOF, a short
 # cluster-node-timeout (a dead master is failed over in a few seconds), made
 # into a cluster by `redis-cli --cluster create ... --cluster-yes`. Waits until
-# every node says cluster_state:ok.
+# every node says cluster_state:ok and sees every replica.
 rcluster_start() {
   local T=$1 masters=$2 reps=$3 n port hosts=() i
   command -v redis-server >/dev/null || { echo "servers.sh: redis-server not installed" >&2; return 1; }
@@ -131,9 +131,12 @@ rcluster_start() {
   done
   redis-cli --cluster create "${hosts[@]}" --cluster-replicas "$reps" --cluster-yes \
     >"$RCLUSTER_DIR/create.log" 2>&1 || { cat "$RCLUSTER_DIR/create.log" >&2; return 1; }
+  # every node sees the cluster whole: state ok and, through gossip, every
+  # replica as a replica
   for port in "${RCLUSTER_PORTS[@]}"; do
-    for _ in $(seq 400); do
-      redis-cli -p "$port" cluster info 2>/dev/null | grep -q '^cluster_state:ok' && break
+    for _ in $(seq 600); do
+      redis-cli -p "$port" cluster info 2>/dev/null | grep -q '^cluster_state:ok' &&
+        [ "$(redis-cli -p "$port" cluster nodes 2>/dev/null | grep -c slave)" = $((masters * reps)) ] && break
       sleep 0.05
     done
   done

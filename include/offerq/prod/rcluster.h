@@ -8,7 +8,9 @@
  * map comes from CLUSTER SLOTS; a "MOVED slot host:port" reply updates the map
  * (and asks for a full refresh before the next command) and the command is
  * sent again there; an "ASK slot host:port" reply sends ASKING then the
- * command to that node once, without changing the map. A node whose
+ * command to that node once, without changing the map; a TRYAGAIN reply (a
+ * multi-key command while its slot moves) is sent again after a wait, up to
+ * the command timeout. A node whose
  * connection fails is closed, the map is refreshed (from any node that
  * answers, else the seeds of the URL) and the command is tried once more;
  * a timeout is not retried (a frozen node would double it).
