@@ -402,20 +402,27 @@ static void pause_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-/* Write every key of version v (not yet visible to readers). side[i] is the
- * text of side_name[i] (NULL: absent). */
-static int write_version(oq_redis *c, const char *p, long long v, const char *dir, const oq_reco *r,
-                         const char *qt, size_t qlen, char *const side[], const size_t side_len[],
-                         const oq_publish_opts *o, oq_error *err)
+/* Is r an error reply of a cluster that asks the client to go elsewhere or
+ * wait (the command was not run)? */
+static int redirected(const redisReply *r)
 {
-    int rc = cmd(c, p, err, "SET qtable", "SET %s:v:%lld:qtable %b", p, v, qt, qlen);
-    if (rc) return rc;
-    if (o) pause_ms(o->pause_before_list_ms);
-    /* The list: pipelined HSETs of HSET_BATCH fields each. */
-    char key[512];
-    snprintf(key, sizeof key, "%s:v:%lld:list", p, v);
+    return r && r->type == REDIS_REPLY_ERROR &&
+           (!strncmp(r->str, "MOVED ", 6) || !strncmp(r->str, "ASK ", 4) ||
+            !strncmp(r->str, "TRYAGAIN", 8));
+}
+
+/* The list into key: HSETs of HSET_BATCH fields each, pipelined on pipe (the
+ * single server's context, or the connection to the node that the slot map
+ * names for key), else one at a time through the routing of rcluster.h. On
+ * a cluster, a pipelined HSET that comes back redirected (the slot moved
+ * meanwhile) or a lost connection sets *redo and the caller sends the
+ * list again unpipelined (an HSET of the same fields and values is
+ * idempotent). */
+static int send_list(oq_redis *c, redisContext *pipe, const char *key, const oq_reco *r, int *redo,
+                     oq_error *err)
+{
+    int rc = 0;
     size_t nb = 0;
-    redisContext *one = oq_redis_single(c); /* a single server: pipelined */
     const char **argv = malloc((2 + 2 * HSET_BATCH) * sizeof *argv);
     size_t *lens = malloc((2 + 2 * HSET_BATCH) * sizeof *lens);
     char(*ids)[24] = malloc(HSET_BATCH * sizeof *ids);
@@ -442,38 +449,34 @@ static int write_version(oq_redis *c, const char *p, long long v, const char *di
             argv[3 + 2 * j] = vals[j];
             lens[3 + 2 * j] = strlen(vals[j]);
         }
-        if (!one) { /* a cluster: one HSET at a time, each routed (MOVED, ASK) */
+        if (!pipe) {
             redisReply *rep = oq_redis_command_argv(c, key, (int)(2 + 2 * k), argv, lens);
             if ((rc = reply_ok(c, rep, "HSET list", err))) goto cleanup;
             freeReplyObject(rep);
             continue;
         }
         /* hiredis copies the arguments into its output buffer here. */
-        if (redisAppendCommandArgv(one, (int)(2 + 2 * k), argv, lens) != REDIS_OK) {
-            rc = oq_error_set(err, OQ_EIO, WHERE, 0, 0, "HSET: %s", one->errstr);
+        if (redisAppendCommandArgv(pipe, (int)(2 + 2 * k), argv, lens) != REDIS_OK) {
+            rc = oq_error_set(err, OQ_EIO, WHERE, 0, 0, "HSET: %s", pipe->errstr);
             goto cleanup;
         }
         nb++;
     }
     for (; nb > 0; nb--) {
         redisReply *rep = NULL;
-        if (redisGetReply(one, (void **)&rep) != REDIS_OK) rep = NULL;
+        if (redisGetReply(pipe, (void **)&rep) != REDIS_OK) rep = NULL;
+        if (!rep && oq_redis_is_cluster(c)) {
+            *redo = 1; /* the node went away: routed again, one at a time */
+            break;
+        }
+        if (oq_redis_is_cluster(c) && redirected(rep)) {
+            *redo = 1; /* the other replies are read (and dropped) all the same */
+            freeReplyObject(rep);
+            continue;
+        }
         if ((rc = reply_ok(c, rep, "HSET list", err))) goto cleanup;
         freeReplyObject(rep);
     }
-    /* Side files for the dashboard (validated by the caller). */
-    for (size_t i = 0; i < OQ_N_SIDE; i++) {
-        if (!side[i]) continue;
-        rc = cmd(c, p, err, "HSET files", "HSET %s:v:%lld:files %s %b", p, v, side_name[i], side[i],
-                 side_len[i]);
-        if (rc) goto cleanup;
-    }
-    /* meta last: the switch refuses a version without it. */
-    rc = cmd(
-        c, p, err, "HSET meta",
-        "HSET %s:v:%lld:meta created %lld users %llu qtable_bytes %llu qtable_crc32 %u source %s",
-        p, v, (long long)time(NULL), (unsigned long long)r->n, (unsigned long long)qlen,
-        oq_crc32(0, qt, qlen), dir);
 cleanup:
     if (vals)
         for (size_t j = 0; j < HSET_BATCH; j++)
@@ -482,6 +485,36 @@ cleanup:
     free(ids);
     free(argv);
     free(lens);
+    return rc;
+}
+
+/* Write every key of version v (not yet visible to readers). side[i] is the
+ * text of side_name[i] (NULL: absent). */
+static int write_version(oq_redis *c, const char *p, long long v, const char *dir, const oq_reco *r,
+                         const char *qt, size_t qlen, char *const side[], const size_t side_len[],
+                         const oq_publish_opts *o, oq_error *err)
+{
+    int rc = cmd(c, p, err, "SET qtable", "SET %s:v:%lld:qtable %b", p, v, qt, qlen);
+    if (rc) return rc;
+    if (o) pause_ms(o->pause_before_list_ms);
+    char key[512];
+    snprintf(key, sizeof key, "%s:v:%lld:list", p, v);
+    int redo = 0;
+    if ((rc = send_list(c, oq_redis_context_for(c, key), key, r, &redo, err))) return rc;
+    if (redo && (rc = send_list(c, NULL, key, r, &redo, err))) return rc;
+    /* Side files for the dashboard (validated by the caller). */
+    for (size_t i = 0; i < OQ_N_SIDE; i++) {
+        if (!side[i]) continue;
+        rc = cmd(c, p, err, "HSET files", "HSET %s:v:%lld:files %s %b", p, v, side_name[i], side[i],
+                 side_len[i]);
+        if (rc) return rc;
+    }
+    /* meta last: the switch refuses a version without it. */
+    rc = cmd(
+        c, p, err, "HSET meta",
+        "HSET %s:v:%lld:meta created %lld users %llu qtable_bytes %llu qtable_crc32 %u source %s",
+        p, v, (long long)time(NULL), (unsigned long long)r->n, (unsigned long long)qlen,
+        oq_crc32(0, qt, qlen), dir);
     return rc;
 }
 

@@ -445,9 +445,12 @@ int oq_redis_is_cluster(const oq_redis *r)
     return r && !r->single;
 }
 
-struct redisContext *oq_redis_single(oq_redis *r)
+struct redisContext *oq_redis_context_for(oq_redis *r, const char *key)
 {
-    return r->single;
+    if (r->single) return r->single;
+    if (r->stale) (void)refresh(r);
+    int ni = r->slot[oq_redis_keyslot(key, strlen(key))];
+    return ni >= 0 ? node_ctx(r, ni) : NULL;
 }
 
 struct redisReply *oq_redis_command(oq_redis *r, const char *key, const char *fmt, ...)

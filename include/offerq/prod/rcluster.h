@@ -64,9 +64,14 @@ void oq_redis_free(oq_redis *r);
 /* 1 for a cluster handle. */
 int oq_redis_is_cluster(const oq_redis *r);
 
-/* The single server's hiredis context (for pipelining), NULL for a cluster.
- * Borrowed: freed by oq_redis_free. */
-struct redisContext *oq_redis_single(oq_redis *r);
+/* For pipelining: the hiredis context of the single server, or of the node
+ * that the slot map names for key (connected now if need be; NULL when it
+ * cannot be reached). Borrowed (oq_redis_free frees it). Replies read from
+ * it are not routed: on a cluster they may be MOVED, ASK or TRYAGAIN errors
+ * (the command was not run), which the caller sends again through
+ * oq_redis_command; a context left with ->err set is replaced by the
+ * handle at its next command. */
+struct redisContext *oq_redis_context_for(oq_redis *r, const char *key);
 
 /* Run a command (hiredis format) on the node that serves key's slot (key
  * NULL: any node; on a single server key is ignored). Returns the reply
