@@ -214,6 +214,7 @@ users = list(rows)
 random.seed(20)
 n = stale = wrong = 0
 first_wrong = None
+t_stale = [0, 0]  # first and last stale answer
 c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
 t_end = time.time() + 120
 while not os.path.exists(stop) and time.time() < t_end:
@@ -229,12 +230,15 @@ while not os.path.exists(stop) and time.time() < t_end:
     w = rows[u]
     n += 1
     stale += s == "1"
+    if s == "1":
+        t_stale = [t_stale[0] or time.time(), time.time()]
     if not (st == 200 and d.get("version") == version and d.get("coupon") == w["coupon"]
             and d.get("expected_profit") == float(w["expected_profit"])):
         wrong += 1
         first_wrong = first_wrong or (u, st, body[:160].decode(errors="replace"))
     time.sleep(0.002)
-print(json.dumps({"answers": n, "stale": stale, "wrong": wrong, "first_wrong": first_wrong}))
+print(json.dumps({"answers": n, "stale": stale, "stale_s": round(t_stale[1] - t_stale[0], 2),
+                  "wrong": wrong, "first_wrong": first_wrong}))
 PY
 LOOP=$!
 PIDS+=("$LOOP")
