@@ -257,8 +257,9 @@ static int read_slots(oq_redis *r, redisContext *c, const char *host, int port)
             continue;
         long long a = e->element[0]->integer, b = e->element[1]->integer;
         const redisReply *mh = e->element[2]->element[0], *mp = e->element[2]->element[1];
-        const char *ip =
-            mh->type == REDIS_REPLY_STRING && mh->len > 0 && strcmp(mh->str, "?") ? mh->str : host;
+        const char *ip = mh->type == REDIS_REPLY_STRING && mh->len > 0 && strcmp(mh->str, "?") != 0
+                             ? mh->str
+                             : host;
         int ni = node_find(r, ip, (int)mp->integer);
         if (ni < 0 || a < 0 || b >= OQ_REDIS_SLOTS || a > b) continue;
         for (long long s = a; s <= b; s++)
