@@ -32,6 +32,12 @@
  * whose N is not in P:versions (leaks). Publishes may overlap; the last to
  * switch is served.
  *
+ * On a Redis Cluster (URL redis+cluster://..., rcluster.h) the same keys
+ * are named under the hash tag {P} ({offerq}:current, ...): one slot, so
+ * every script above stays atomic. The readers below take a connection from
+ * oq_redis_open and the prefix as given (P, not {P}): the tag is added for a
+ * cluster connection.
+ *
  * hiredis contexts are not thread-safe: one per thread.
  */
 #ifndef OFFERQ_PUBLISH_H
