@@ -665,8 +665,11 @@ int oq_log_share_cats(oq_log *log, oq_comm *comm, oq_error *err)
         o += m;
     }
     size_t *counts = malloc((size_t)comm->size * sizeof *counts);
-    int rc = counts ? oq_comm_gatherv(comm, -1, mine, len, (void **)&all, counts, err)
-                    : oq_error_oom(err, NULL, NULL);
+    if (!counts) {
+        free(mine);
+        return oq_error_oom(err, NULL, NULL);
+    }
+    int rc = oq_comm_gatherv(comm, -1, mine, len, (void **)&all, counts, err);
     free(mine);
     size_t total = 0;
     for (int r = 0; !rc && r < comm->size; r++)

@@ -791,7 +791,10 @@ int oq_db_read_log_part(const char *url, const oq_part *part, oq_log **out, oq_e
     if (rc) return rc;
     if (part && part->size <= 1) part = NULL;
     oq_log *l = calloc(1, sizeof *l);
-    if (!l) rc = oq_error_oom(err, WHERE, NULL);
+    if (!l) {
+        shards_free(&s);
+        return oq_error_oom(err, WHERE, NULL);
+    }
     for (int k = 0; !rc && k < s.n; k++) {
         /* n servers, size parts: customer u is on server h mod n and in part
          * h mod size. When size divides n, server k holds part k mod size's

@@ -170,7 +170,7 @@ static int db_cmd(int argc, char **argv, char **list)
     oq_error err = {0};
     int shards = oq_db_shard_count(url, &err);
     if (shards < 0) return cli_usage_error("db", "--pg: %s", err.msg);
-    if (parts >= 0 && strcmp(verb, "init"))
+    if (parts >= 0 && strcmp(verb, "init") != 0)
         return cli_usage_error("db", "--partitions is an option of init");
     if (!strcmp(verb, "init")) {
         if (nargs) return cli_usage_error("db", "init takes no arguments");
