@@ -17,7 +17,9 @@
 #   - bad input: a shard that cannot connect is named (shard 1, URL 2 of 2),
 #     the servers in the wrong order are refused, --partitions that differ
 #     from the table's are refused, a third server in the list of a nightly
-#     --check is named when down; the nightly's [source] pg takes the list.
+#     --check is named when down; the nightly's [source] pg takes the list (a
+#     night loads and reads every server, saves on the first, and writes the
+#     list of run --pg A --pg B).
 # A 4,000-customer log of 4 snapshots each (16,000 rows), learners cut down.
 set -u
 BIN=${OQ_BIN:?OQ_BIN must point at the offerq binary}
@@ -139,6 +141,11 @@ dir = out
 EOF
 check "nightly --check: both servers asked, the log's rows summed" bash -c \
   "'$BIN' nightly --config '$T/n/n.conf' --check 2>&1 | grep -q '(2 servers; runs on the first); customer_log $rows rows'"
+runs_a=$(q "$A" "SELECT count(*) FROM runs")
+"$BIN" nightly --config "$T/n/n.conf" >"$T/n/out.txt" 2>&1 || { cat "$T/n/out.txt"; die "nightly"; }
+check "  a night on the list: the run saved on the first server, the same list as run --pg A --pg B" \
+  test "$(q "$A" "SELECT count(*) FROM runs") $(q "$B" "SELECT count(*) FROM runs")" = "$((runs_a + 1)) 0"
+check "  (recommendations.csv, qtable.ofq, bgnbd.json byte for byte)" same "$T/n/out" "$T/two"
 sed -i "s|^pg = .*|pg = $A, $B, $dead|" "$T/n/n.conf"
 check "  a server down is named" bash -c \
   "'$BIN' nightly --config '$T/n/n.conf' --check 2>&1 | grep -q 'shard 2 (URL 3 of 3, .*cannot connect'"
@@ -172,7 +179,7 @@ sa=$(scans "$A") sb=$(scans "$B") sp=$(scans "$PARTS")
 mpirun --oversubscribe -np 2 "$BIN" run --pg "$A,$B" "${ARGS[@]}" --out-dir "$T/m2" >"$T/m2.out" 2>"$T/m2.err" ||
   { cat "$T/m2.err"; die "mpirun -np 2 --pg A,B"; }
 check "mpirun -np 2 --pg A,B = run --log --shards 2, byte for byte" same "$T/m2" "$T/csv2"
-check "  saved once, on the first server" test "$(cat "$T/m2.out") $(q "$A" "SELECT count(*) FROM runs")" = "run 3: 4000 recommendations saved 3"
+check "  saved once, on the first server" test "$(cat "$T/m2.out") $(q "$A" "SELECT count(*) FROM runs")" = "run 4: 4000 recommendations saved 4"
 both() { once "$A" "$sa" customer_log && once "$B" "$sb" customer_log; }
 check "  each server's customer_log read once in all (rank 0: A, rank 1: B)" both
 mpirun --oversubscribe -np 2 "$BIN" run --pg "$PARTS" "${ARGS[@]}" --out-dir "$T/mp2" >/dev/null 2>"$T/mp2.err" ||

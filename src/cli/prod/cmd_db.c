@@ -190,12 +190,15 @@ static int db_cmd(int argc, char **argv, char **list)
         oq_db_load_info li;
         double t = oq_now();
         if (oq_db_load_log(url, argv[optind], &li, &err))
-            return cli_fail(&err, "nothing was loaded; fix the line above and run again");
+            return cli_fail(&err, strstr(err.msg, "were committed: load the file again")
+                                      ? "the servers before it have the rows; load again"
+                                      : "nothing was loaded; fix the line above and run again");
+        char into[48] = ""; /* a shard list: how many servers took the rows */
+        if (shards > 1) snprintf(into, sizeof into, " into %d servers", shards);
         fprintf(stderr,
-                "offerq db: loaded %zu rows from %s%s%.0d%s in %.2fs: %zu new, %zu changed, "
-                "%zu already there\n",
-                li.rows, argv[optind], shards > 1 ? " into " : "", shards > 1 ? shards : 0,
-                shards > 1 ? " servers" : "", oq_now() - t, li.inserted, li.updated, li.unchanged);
+                "offerq db: loaded %zu rows from %s%s in %.2fs: %zu new, %zu changed, %zu "
+                "already there\n",
+                li.rows, argv[optind], into, oq_now() - t, li.inserted, li.updated, li.unchanged);
         return 0;
     }
     if (!strcmp(verb, "dump")) {
