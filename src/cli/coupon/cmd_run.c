@@ -96,13 +96,13 @@ static void help(FILE *fp)
         "keeps only its customers' rows, and rank 0 writes DIR (docs/readme/mpi.md).\n"
         "With --pg each rank reads only its customers' rows: from its own servers when\n"
         "the ranks divide the number of servers, else from the partitions of its shard\n"
-        "(offerq db init --partitions M, M a multiple of the ranks).\n\n"
+        "(offerq db init --partitions M, M a multiple of the ranks). For example:\n"
+        "  mpirun -np 2 offerq run --pg postgresql://offerq@10.0.0.1/offerq \\\n"
+        "      --pg postgresql://offerq@10.0.0.2/offerq --orders example/log.orders.csv\n\n"
         "Example:\n  offerq gen --seed 1 --out example/log.csv\n"
         "  offerq run --log example/log.csv --out-dir example/run --budget 5000\n"
         "  offerq run --pg postgresql://offerq@127.0.0.1:5432/offerq \\\n"
-        "      --orders example/log.orders.csv --out-dir example/run\n"
-        "  mpirun -np 2 offerq run --pg postgresql://offerq@10.0.0.1/offerq \\\n"
-        "      --pg postgresql://offerq@10.0.0.2/offerq --orders example/log.orders.csv\n");
+        "      --orders example/log.orders.csv --out-dir example/run\n");
 }
 
 enum {

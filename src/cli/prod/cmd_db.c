@@ -22,7 +22,13 @@ static void help(FILE *fp)
             "Several servers (the log sharded by customer): one --pg per server, or one\n"
             "list URL1,URL2 of postgresql:// URLs; customer u's rows live on server\n"
             "shard(u) (the hash of `run --shards` and MPI ranks), runs and\n"
-            "recommendations on the first server.\n\n"
+            "recommendations on the first server. For example, two servers, each with\n"
+            "customer_log in 8 partitions:\n"
+            "  offerq db init --pg postgresql://offerq@10.0.0.1/offerq \\\n"
+            "      --pg postgresql://offerq@10.0.0.2/offerq --partitions 8\n"
+            "  offerq db load --pg "
+            "postgresql://offerq@10.0.0.1/offerq,postgresql://offerq@10.0.0.2/offerq \\\n"
+            "      example/log.csv\n\n"
             "Verbs:\n"
             "  init [--partitions M]\n"
             "                       create the tables customer_log, runs, recommendations\n"
@@ -42,9 +48,7 @@ static void help(FILE *fp)
             "  status               rows in each table\n\n"
             "Example:\n"
             "  offerq db init --pg postgresql://offerq@127.0.0.1:5432/offerq\n"
-            "  offerq db load --pg postgresql://offerq@127.0.0.1:5432/offerq example/log.csv\n"
-            "  offerq db init --pg postgresql://offerq@10.0.0.1/offerq \\\n"
-            "      --pg postgresql://offerq@10.0.0.2/offerq --partitions 8\n");
+            "  offerq db load --pg postgresql://offerq@127.0.0.1:5432/offerq example/log.csv\n");
 }
 
 /* Shortest %g form that reads back as the same double. */
