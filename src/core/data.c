@@ -619,6 +619,13 @@ int oq_log_read_part(const char *path, const oq_part *part, oq_log **out, oq_err
     return log_finish(&c, rc, NULL, 0, out, err);
 }
 
+int oq_log_all_in_part(const oq_log *log, const oq_part *part)
+{
+    for (size_t i = 0; i < log->n; i++)
+        if (!oq_part_keeps(part, log->user_id[i])) return 0;
+    return 1;
+}
+
 int oq_log_select_part(const oq_log *log, const oq_part *part, oq_log **out, oq_error *err)
 {
     *out = NULL;
@@ -640,6 +647,45 @@ int oq_log_select_part(const oq_log *log, const oq_part *part, oq_log **out, oq_
 oom:
     oq_log_free(l);
     return oq_error_oom(err, NULL, NULL);
+}
+
+int oq_log_share_cats(oq_log *log, oq_comm *comm, oq_error *err)
+{
+    if (oq_comm_size(comm) <= 1) return 0;
+    /* every part's names, each with its NUL, gathered on every part */
+    size_t len = 0;
+    for (uint32_t k = 0; k < log->cats.n; k++)
+        len += strlen(log->cats.names[k]) + 1;
+    char *mine = malloc(len ? len : 1), *all = NULL;
+    if (!mine) return oq_error_oom(err, NULL, NULL);
+    size_t o = 0;
+    for (uint32_t k = 0; k < log->cats.n; k++) {
+        size_t m = strlen(log->cats.names[k]) + 1;
+        memcpy(mine + o, log->cats.names[k], m);
+        o += m;
+    }
+    size_t *counts = malloc((size_t)comm->size * sizeof *counts);
+    if (!counts) {
+        free(mine);
+        return oq_error_oom(err, NULL, NULL);
+    }
+    int rc = oq_comm_gatherv(comm, -1, mine, len, (void **)&all, counts, err);
+    free(mine);
+    size_t total = 0;
+    for (int r = 0; !rc && r < comm->size; r++)
+        total += counts[r];
+    for (size_t p = 0; !rc && p < total; p += strlen(all + p) + 1) {
+        uint32_t id;
+        if (oq_dict_intern(&log->cats, all + p, strlen(all + p), &id))
+            rc = oq_error_oom(err, NULL, NULL);
+        else if (log->cats.n > UINT16_MAX + 1u)
+            rc = oq_error_set(err, OQ_ELIMIT, NULL, 0, 0, "more than %u categories",
+                              UINT16_MAX + 1u);
+    }
+    free(all);
+    free(counts);
+    /* ids by sorted name again: the same on every part */
+    return rc ? rc : oq_log_canonical(log, "the log", err);
 }
 
 int oq_log_read_mem(const char *name, const char *data, size_t len, oq_log **out, oq_error *err)

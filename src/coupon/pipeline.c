@@ -93,7 +93,9 @@ static int stage_ingest(job *j, const oq_log *log_in, oq_error *err)
     int rc = 0;
     oq_part part = oq_comm_part(j->comm);
     j->log = log_in;
-    if (j->log && j->parts > 1) { /* a log in memory: this part's rows of it */
+    if (j->log && j->parts > 1 && !oq_log_all_in_part(log_in, &part)) {
+        /* a log in memory: this part's rows of it (a log that holds only
+         * them, read by part from PostgreSQL, is used as it is) */
         if ((rc = oq_log_select_part(log_in, &part, &j->own, err))) return rc;
         j->log = j->own;
     } else if (!j->log) {

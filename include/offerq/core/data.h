@@ -94,9 +94,18 @@ struct oq_part; /* comm.h */
  * Line numbers in messages are the file's. */
 int oq_log_read_part(const char *path, const struct oq_part *part, oq_log **out,
                      oq_error *err) OQ_WUR;
+/* 1 when part keeps every row of log (oq_part_keeps), else 0. */
+int oq_log_all_in_part(const oq_log *log, const struct oq_part *part);
 /* A copy of the rows of log that part keeps, with log's dictionary. */
 int oq_log_select_part(const oq_log *log, const struct oq_part *part, oq_log **out,
                        oq_error *err) OQ_WUR;
+/* Make the parts of a partitioned job agree on the category dictionary of
+ * their logs when each read only its own rows (oq_db_read_log_part): every
+ * part's names are gathered on every part (collective) and interned, and
+ * the ids renumbered by sorted name (oq_log_canonical), so a category has
+ * the id it has in the whole log. One part (or NULL comm): nothing to do. */
+struct oq_comm;
+int oq_log_share_cats(oq_log *log, struct oq_comm *comm, oq_error *err) OQ_WUR;
 /* Same from memory (tests, fuzzing); name is used in messages. */
 int oq_log_read_mem(const char *name, const char *data, size_t len, oq_log **out,
                     oq_error *err) OQ_WUR;
