@@ -32,19 +32,29 @@ run() {
 TIME=(/usr/bin/time -f "peak_rss_kib %M")
 # under mpirun each rank's figure names the rank
 RTIME=(bash -c '/usr/bin/time -f "rank $OMPI_COMM_WORLD_RANK peak_rss_kib %M" "$@"' _)
-run s1 2 "${TIME[@]}" "$BIN" run --log "$log"
-run s2 1 "${TIME[@]}" "$BIN" run --log "$log" --shards 2
-run m1 2 mpirun -np 1 "${RTIME[@]}" "$BIN" run --log "$log"
-run m2 1 mpirun --oversubscribe -np 2 "${RTIME[@]}" "$BIN" run --log "$log"
+# RUNS: which of the four (default all; on a busy machine "s1 m2": one
+# process and 2 ranks)
+RUNS=${RUNS:-s1 s2 m1 m2}
+for r in $RUNS; do
+  case $r in
+  s1) run s1 2 "${TIME[@]}" "$BIN" run --log "$log" ;;
+  s2) run s2 1 "${TIME[@]}" "$BIN" run --log "$log" --shards 2 ;;
+  m1) run m1 2 mpirun -np 1 "${RTIME[@]}" "$BIN" run --log "$log" ;;
+  m2) run m2 1 mpirun --oversubscribe -np 2 "${RTIME[@]}" "$BIN" run --log "$log" ;;
+  esac
+done
 same() {
+  case " $RUNS " in *" $1 "*) ;; *) echo "not run"; return ;; esac
+  case " $RUNS " in *" $2 "*) ;; *) echo "not run"; return ;; esac
   for f in recommendations.csv qtable.ofq bgnbd.json params.json learning_curve.svg; do
     cmp -s "$T/$1/$f" "$T/$2/$f" || { echo no; return; }
   done
   echo yes
 }
-python3 - "$T" "$OUT" "$CUST" "$SNAP" "$rows" "$(same m1 s1)" "$(same m2 s2)" "$(nproc)" <<'PY'
+python3 - "$T" "$OUT" "$CUST" "$SNAP" "$rows" "$(same m1 s1)" "$(same m2 s2)" "$(nproc)" "$RUNS" <<'PY'
 import json, re, sys
-T, out, cust, snap, rows, same1, same2, cores = sys.argv[1:9]
+T, out, cust, snap, rows, same1, same2, cores, runs = sys.argv[1:10]
+runs = runs.split()
 def info(name):
     t0, t1 = map(float, open(f"{T}/{name}.wall").read().split())
     err = open(f"{T}/{name}.err").read()
@@ -57,6 +67,8 @@ for name, what in (("s1", "`run` (one process, 2 OpenMP threads)"),
                    ("s2", "`run --shards 2` (2 parts as threads, 1 OpenMP thread each)"),
                    ("m1", "`mpirun -np 1 run` (2 OpenMP threads)"),
                    ("m2", "`mpirun -np 2 run` (2 ranks, 1 OpenMP thread each)")):
+    if name not in runs:
+        continue
     wall, rss, rep = info(name)
     t = rep["timings_s"]
     stages = " / ".join(f"{t[k]:.1f}" for k in ("ingest", "alive", "reward_fit", "reward_score", "value", "plan", "write"))
