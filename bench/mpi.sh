@@ -16,7 +16,7 @@ T=${BENCH_DIR:-/tmp/offerq-bench-mpi}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 mkdir -p "$T"
 log="$T/log-$CUST-$SNAP.csv"
-[ -f "$log" ] || "$BIN" gen --customers "$CUST" --snapshots "$SNAP" --seed 1 --quiet --out "$log"
+[ -f "$log" ] || [ "${SUMMARY_ONLY:-0}" = 1 ] || "$BIN" gen --customers "$CUST" --snapshots "$SNAP" --seed 1 --quiet --out "$log"
 rows=$(($(wc -l < "$log") - 1))
 # run NAME THREADS CMD...: wall time and every process's peak RSS (/usr/bin/time)
 run() {
@@ -35,7 +35,10 @@ RTIME=(bash -c '/usr/bin/time -f "rank $OMPI_COMM_WORLD_RANK peak_rss_kib %M" "$
 # RUNS: which of the four (default all; on a busy machine "s1 m2": one
 # process and 2 ranks)
 RUNS=${RUNS:-s1 s2 m1 m2}
-for r in $RUNS; do
+# SUMMARY_ONLY=1: no runs, the table from what BENCH_DIR holds (NAME/, NAME.err,
+# NAME.wall) of runs made before, e.g. by hand
+[ "${SUMMARY_ONLY:-0}" = 1 ] && RUNLIST="" || RUNLIST=$RUNS
+for r in $RUNLIST; do
   case $r in
   s1) run s1 2 "${TIME[@]}" "$BIN" run --log "$log" ;;
   s2) run s2 1 "${TIME[@]}" "$BIN" run --log "$log" --shards 2 ;;
