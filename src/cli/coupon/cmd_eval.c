@@ -5,6 +5,7 @@
 
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 static void help(FILE *fp)
 {
@@ -132,6 +133,17 @@ int cmd_eval(int argc, char **argv)
         }
     }
     if (optind != argc) return cli_usage_error("eval", "unexpected argument '%s'", argv[optind]);
+    const char *ws = getenv("OMPI_COMM_WORLD_SIZE");
+    if (ws && atoi(ws) > 1) {
+        /* not yet (issue 20 item 5): N ranks would run N whole evaluations */
+        const char *wr = getenv("OMPI_COMM_WORLD_RANK");
+        if (!wr || atoi(wr) == 0)
+            fprintf(stderr,
+                    "offerq eval: error: started by mpirun with %s ranks: eval does not "
+                    "run in parts yet (docs/readme/mpi.md); run it as one process\n",
+                    ws);
+        return 2;
+    }
     oq_error err = {0};
     if (lo.horizon > 0) {
         if (!log) return cli_usage_error("eval", "--log LOG.csv is required");

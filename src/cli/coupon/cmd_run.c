@@ -387,6 +387,9 @@ static int run_mpi(oq_pipeline_opts *o, const char *pg, oq_comm *mc)
         return 2;
     }
     o->shards = mc->size; /* params.json names the parts, as --shards N does */
+    /* No rank holds the whole list: it is merged into the file. Except with
+     * --pg: rank 0 saves the whole list into PostgreSQL, so it gathers it. */
+    o->stream_list = !pg;
     oq_error err = {0};
     oq_pipeline_result *r = NULL;
     oq_log *log = NULL;
@@ -418,13 +421,11 @@ static void print_done(const oq_pipeline_opts *o, const oq_pipeline_result *r)
     double total = 0;
     for (int k = 0; k < OQ_N_STAGES; k++)
         total += r->stage_s[k];
-    size_t cnt[OQ_N_COUPONS] = {0};
-    for (size_t i = 0; i < r->n; i++)
-        cnt[r->coupon[i]]++;
+    const size_t *cnt = r->per_coupon; /* every part's customers */
     fprintf(stderr,
             "offerq run: %zu customers, coupons none/5/10/20 = %zu/%zu/%zu/%zu, expected spend "
             "%.2f%s, %.2fs%s%s%s\n",
-            r->n, cnt[0], cnt[1], cnt[2], cnt[3], r->plan_spend,
+            r->n_all, cnt[0], cnt[1], cnt[2], cnt[3], r->plan_spend,
             isfinite(o->budget) ? " (budget-limited)" : "", total, o->out_dir ? "; wrote " : "",
             o->out_dir ? o->out_dir : "", o->out_dir ? "/" : "");
     if (r->baseline)
