@@ -146,6 +146,14 @@ static int join(const oq_customers *cust, const oq_contacts *ct, const size_t *r
 {
     for (size_t j = 0; j < n; j++) {
         size_t i = rows ? rows[j] : j;
+        if (ct->xrow) { /* a table of one row per contact (rawfeat.h) */
+            if (ct->xrow[i] >= cust->n)
+                return oq_error_set(err, OQ_EINVAL, ct->path, ct->line[i], 0,
+                                    "uplift: the contact's row %zu is not in the table of %zu",
+                                    ct->xrow[i], cust->n);
+            crow[j] = ct->xrow[i];
+            continue;
+        }
         long r = oq_customers_find(cust, ct->user[i]);
         if (r < 0)
             return oq_error_set(err, OQ_EPARSE, ct->path, ct->line[i], ct->user_col,
@@ -559,17 +567,22 @@ cleanup:
     return rc;
 }
 
-static size_t count_customers(const oq_customers *cust, const size_t *crow, size_t n)
+static int cmp_strp(const void *x, const void *y)
 {
-    uint8_t *seen = calloc(cust->n ? cust->n : 1, 1);
+    return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+/* Distinct customers (by id) among the contacts. */
+static size_t count_customers(const oq_contacts *ct)
+{
+    char **u = malloc((ct->n ? ct->n : 1) * sizeof *u);
     size_t k = 0;
-    if (!seen) return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!seen[crow[i]]) {
-            seen[crow[i]] = 1;
-            k++;
-        }
-    free(seen);
+    if (!u) return 0;
+    memcpy(u, ct->user, ct->n * sizeof *u);
+    qsort(u, ct->n, sizeof *u, cmp_strp);
+    for (size_t i = 0; i < ct->n; i++)
+        k += i == 0 || strcmp(u[i], u[i - 1]) != 0;
+    free(u);
     return k;
 }
 
@@ -610,7 +623,7 @@ int oq_uplift_crossfit(const oq_uplift_opts *o, const oq_customers *cust, const 
         m = NULL;
     }
     if ((rc = evaluate_rows(o, ct, offers, p, q, out, err))) goto cleanup;
-    out->customers = count_customers(cust, crow, n);
+    out->customers = count_customers(ct);
 cleanup:
     oq_uplift_free(m);
     free(rows);
@@ -638,7 +651,7 @@ int oq_uplift_holdout(const oq_uplift_opts *o, const oq_uplift_model *m, const o
     if ((rc = join(cust, ct, NULL, n, crow, err))) goto cleanup;
     if ((rc = oq_uplift_predict(m, cust, crow, n, p, q, err))) goto cleanup;
     if ((rc = evaluate_rows(o, ct, offers, p, q, out, err))) goto cleanup;
-    out->customers = count_customers(cust, crow, n);
+    out->customers = count_customers(ct);
 cleanup:
     free(crow);
     free(p);

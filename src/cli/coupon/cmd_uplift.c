@@ -3,9 +3,12 @@
 #include "cli/cli.h"
 #include "offerq/core/io.h"
 #include "offerq/core/tables.h"
+#include "offerq/core/data.h"
+#include "offerq/coupon/rawfeat.h"
 #include "offerq/coupon/uplift.h"
 
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +62,17 @@ static void help(FILE *fp)
         "                   the learned policy's cross-fitted DR value on C\n"
         "  --guard          show the best fixed offer to everyone when the learned\n"
         "                   policy's cross-fitted DR value does not beat it\n"
+        "  --orders R.csv   every purchase: user_id,date,value[,category]; gives each\n"
+        "                   contact recency, frequency, monetary value, tenure, BG/NBD\n"
+        "                   P(alive) (fitted on the orders before the first contact) and\n"
+        "                   the favourite category, as of the contact's date (the\n"
+        "                   contacts then need a date column)\n"
+        "  --events E.csv   the browsing stream: user_id,date,category; gives visits in\n"
+        "                   the last K days, days since the last visit and the share of\n"
+        "                   views in the favourite category, as of the contact's date\n"
+        "  --visit-days K   the window of the visits feature (default 30)\n"
+        "  --as-of DATE     the day recommendations are made for, YYYY-MM-DD (default:\n"
+        "                   the day after the latest date of the contacts, orders, events)\n"
         "  --quiet          no progress on stderr\n\n"
         "Example:\n"
         "  # the Artea coupon A/B test as published (docs/readme/realdata.md)\n"
@@ -88,7 +102,11 @@ int cmd_uplift(int argc, char **argv)
         O_NOCF,
         O_GUARD,
         O_SELECT,
-        O_QUIET
+        O_QUIET,
+        O_ORDERS,
+        O_EVENTS,
+        O_VISITDAYS,
+        O_ASOF
     };
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},
                                          {"contacts", required_argument, 0, O_CONTACTS},
@@ -109,9 +127,16 @@ int cmd_uplift(int argc, char **argv)
                                          {"guard", no_argument, 0, O_GUARD},
                                          {"select", no_argument, 0, O_SELECT},
                                          {"quiet", no_argument, 0, O_QUIET},
+                                         {"orders", required_argument, 0, O_ORDERS},
+                                         {"events", required_argument, 0, O_EVENTS},
+                                         {"visit-days", required_argument, 0, O_VISITDAYS},
+                                         {"as-of", required_argument, 0, O_ASOF},
                                          {0, 0, 0, 0}};
     const char *contacts = NULL, *customers = NULL, *offers_path = NULL, *out = NULL;
     const char *target = NULL, *holdout = NULL, *control = NULL;
+    const char *orders_path = NULL, *events_path = NULL;
+    int visit_days = 30, has_asof = 0;
+    int32_t asof = 0;
     char *columns = NULL;
     int crossfit = 1, guard = 0, select = 0, fixed = -1, c;
     long lv;
@@ -181,6 +206,22 @@ int cmd_uplift(int argc, char **argv)
         case O_QUIET:
             o.quiet = 1;
             break;
+        case O_ORDERS:
+            orders_path = optarg;
+            break;
+        case O_EVENTS:
+            events_path = optarg;
+            break;
+        case O_VISITDAYS:
+            if (cli_long("uplift", "--visit-days", optarg, 1, 3650, &lv)) return 2;
+            visit_days = (int)lv;
+            break;
+        case O_ASOF:
+            if (oq_date_parse(optarg, strlen(optarg), &asof))
+                return cli_usage_error("uplift", "--as-of: got \"%s\", expected a date YYYY-MM-DD",
+                                       optarg);
+            has_asof = 1;
+            break;
         default:
             return cli_bad_option("uplift");
         }
@@ -195,7 +236,9 @@ int cmd_uplift(int argc, char **argv)
     int rc = 1;
     oq_offers *offers = NULL;
     oq_contacts *ct = NULL, *ho = NULL;
-    oq_customers *cust = NULL, *tgt = NULL;
+    oq_customers *cust = NULL, *tgt = NULL, *xc = NULL, *xh = NULL, *xn = NULL;
+    oq_txtab *ords = NULL, *evs = NULL;
+    oq_rawfeat *rf = NULL;
     oq_uplift_model *m = NULL;
     oq_uplift_report cf, hr;
     char path[4200];
@@ -232,6 +275,74 @@ int cmd_uplift(int argc, char **argv)
             fprintf(stderr, "offerq uplift: no control offer (none, or --control NAME): no "
                             "Qini coefficient\n");
     }
+    /* the model's tables: the customers' attributes, and with orders or
+     * events the features derived from them as of each contact's date */
+    const oq_customers *mc = cust, *hc = cust, *who = tgt ? tgt : cust;
+    if (orders_path || events_path) {
+        if ((orders_path && oq_orders_table_read(orders_path, &map, &ords, &err)) ||
+            (events_path && oq_events_table_read(events_path, &map, &evs, &err))) {
+            rc = cli_fail(&err, "orders are user_id,date,value[,category]; events "
+                                "user_id,date,category");
+            goto cleanup;
+        }
+        if (!ct->date || (ho && !ho->date)) {
+            const oq_contacts *nd = !ct->date ? ct : ho;
+            fprintf(stderr,
+                    "offerq: error: %s:1: the contacts have no date column (%s): with --orders "
+                    "or --events every contact needs its day, YYYY-MM-DD, so that its features "
+                    "come only from what happened before it\n",
+                    nd->path, map.date ? map.date : "date");
+            rc = 1;
+            goto cleanup;
+        }
+        int32_t first = INT32_MAX, last = INT32_MIN;
+        for (size_t i = 0; i < ct->n; i++) {
+            if (ct->date[i] < first) first = ct->date[i];
+            if (ct->date[i] > last) last = ct->date[i];
+        }
+        for (size_t i = 0; ho && i < ho->n; i++)
+            if (ho->date[i] > last) last = ho->date[i];
+        const oq_txtab *tabs[2] = {ords, evs};
+        for (int k = 0; k < 2; k++)
+            for (size_t i = 0; tabs[k] && i < tabs[k]->n; i++)
+                if (tabs[k]->date[i] > last) last = tabs[k]->date[i];
+        if (!has_asof) asof = last + 1;
+        if (oq_rawfeat_new(ords, evs, first, visit_days, &rf, &err) ||
+            oq_rawfeat_contacts(rf, cust, ct, &xc, &err) ||
+            (ho && oq_rawfeat_contacts(rf, cust, ho, &xh, &err)) ||
+            oq_rawfeat_customers(rf, who, asof, &xn, &err)) {
+            rc = cli_fail(&err, NULL);
+            goto cleanup;
+        }
+        mc = xc;
+        hc = xh;
+        who = xn;
+        const oq_rawfeat_info *in = oq_rawfeat_info_get(rf);
+        char d0[11], d1[11];
+        oq_date_format(first, d0);
+        oq_date_format(asof, d1);
+        printf("features from raw tables: %zu orders, %zu events, %zu categories; as of each "
+               "contact's date; recommendations as of %s\n",
+               ords ? ords->n : 0, evs ? evs->n : 0, in->ncat, d1);
+        printf("  derived:");
+        for (size_t k = cust->nattr; k < xc->nattr; k++)
+            printf(" %s", xc->attr[k]);
+        printf("\n");
+        if (in->alive_used)
+            printf("  BG/NBD on the orders before %s (%zu customers): r %.4g, alpha %.4g, a "
+                   "%.4g, b %.4g (converged)\n",
+                   d0, in->fit_customers, in->fit.p.r, in->fit.p.alpha, in->fit.p.a, in->fit.p.b);
+        if (in->note[0]) {
+            printf("  not used: %s\n", in->note);
+            fprintf(stderr, "offerq uplift: warning: %s\n", in->note);
+        }
+    } else {
+        const char *note = "no orders: no BG/NBD, P(alive) not used (no recency, frequency, "
+                           "monetary value or browsing features either; give --orders, "
+                           "--events)";
+        printf("features: the customers' attributes only; %s\n", note);
+        if (!o.quiet) fprintf(stderr, "offerq uplift: %s\n", note);
+    }
     if (guard && !crossfit) {
         rc = cli_usage_error("uplift", "--guard needs the cross-fitted estimates");
         goto cleanup;
@@ -240,7 +351,7 @@ int cmd_uplift(int argc, char **argv)
         double dr[OQ_UPLIFT_NCAND];
         int which = 0;
         oq_uplift_opts best;
-        if (oq_uplift_select(&o, cust, ct, offers, &best, &which, dr, &err)) {
+        if (oq_uplift_select(&o, mc, ct, offers, &best, &which, dr, &err)) {
             rc = cli_fail(&err, NULL);
             goto cleanup;
         }
@@ -254,7 +365,7 @@ int cmd_uplift(int argc, char **argv)
         o = best;
     }
     if (crossfit) {
-        if (oq_uplift_crossfit(&o, cust, ct, offers, &cf, &err)) {
+        if (oq_uplift_crossfit(&o, mc, ct, offers, &cf, &err)) {
             rc = cli_fail(&err, NULL);
             goto cleanup;
         }
@@ -267,7 +378,7 @@ int cmd_uplift(int argc, char **argv)
         else if (guard)
             printf("guard: the learned policy beats every fixed offer cross-fitted (DR)\n");
     }
-    if (oq_uplift_fit(&o, cust, ct, NULL, 0, offers, &m, &err)) {
+    if (oq_uplift_fit(&o, mc, ct, NULL, 0, offers, &m, &err)) {
         rc = cli_fail(&err, NULL);
         goto cleanup;
     }
@@ -295,7 +406,7 @@ int cmd_uplift(int argc, char **argv)
                     "offerq uplift: warning: %zu customers of --holdout also have contacts in "
                     "--contacts: the model saw them, so the held-out estimates are optimistic\n",
                     both);
-        if (oq_uplift_holdout(&o, m, cust, ho, offers, &hr, &err)) {
+        if (oq_uplift_holdout(&o, m, hc, ho, offers, &hr, &err)) {
             rc = cli_fail(&err, "the held-out contacts' customers must be in --customers");
             goto cleanup;
         }
@@ -303,7 +414,6 @@ int cmd_uplift(int argc, char **argv)
     }
     size_t count[OQ_TABLES_MAX_OFFERS];
     double total = 0;
-    const oq_customers *who = tgt ? tgt : cust;
     snprintf(path, sizeof path, "%s/recommendations.csv", out);
     if (oq_uplift_recommend(&o, m, who, offers, path, count, &total, &err)) {
         rc = cli_fail(&err, NULL);
@@ -332,5 +442,11 @@ cleanup:
     oq_contacts_free(ho);
     oq_customers_free(cust);
     oq_customers_free(tgt);
+    oq_customers_free(xc);
+    oq_customers_free(xh);
+    oq_customers_free(xn);
+    oq_rawfeat_free(rf);
+    oq_txtab_free(ords);
+    oq_txtab_free(evs);
     return rc;
 }
