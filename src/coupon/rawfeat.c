@@ -17,7 +17,11 @@ typedef struct bytable {
 } bytable;
 
 struct oq_rawfeat {
-    bytable o, e;
+    bytable o, e, h;
+    oq_txtab hv;       /* the contacts' history as a table (user, date: borrowed) */
+    int *hoffer;       /* (hv.n) offer of each contact */
+    uint8_t *hordered; /* (hv.n) */
+    int control;
     int visit_days;
     char **levels; /* (ncat) sorted categories */
     oq_bgnbd_params bg;
@@ -27,7 +31,25 @@ struct oq_rawfeat {
     int is_text[OQ_RAWFEAT_MAX];
 };
 
-enum { F_REC, F_NORD, F_MON, F_TEN, F_ALIVE, F_FAV, F_VIS, F_DSV, F_SHARE, F_N };
+enum {
+    F_REC,
+    F_NORD,
+    F_MON,
+    F_TEN,
+    F_ALIVE,
+    F_FAV,
+    F_VIS,
+    F_DSV,
+    F_SHARE,
+    F_REPEAT,
+    F_VRATE,
+    F_CONC,
+    F_HC,
+    F_HT,
+    F_HRC,
+    F_HRT,
+    F_N
+};
 
 static const oq_txtab *sort_tab; /* qsort has no context: set around each sort */
 
@@ -217,8 +239,38 @@ static int levels_build(oq_rawfeat *rf)
     return 0;
 }
 
+/* The contacts of cts[0..k) (NULL ones skipped) as one history table. */
+static int history_build(oq_rawfeat *rf, const oq_contacts *const *cts, int k)
+{
+    size_t n = 0, at = 0;
+    for (int j = 0; j < k; j++)
+        if (cts[j] && cts[j]->date) n += cts[j]->n;
+    oq_txtab *t = &rf->hv;
+    if (!(t->user = malloc((n ? n : 1) * sizeof *t->user)) ||
+        !(t->date = malloc((n ? n : 1) * sizeof *t->date)) ||
+        !(rf->hoffer = malloc((n ? n : 1) * sizeof *rf->hoffer)) ||
+        !(rf->hordered = malloc(n ? n : 1)))
+        return -1;
+    for (int j = 0; j < k; j++)
+        for (size_t i = 0; cts[j] && cts[j]->date && i < cts[j]->n; i++, at++) {
+            t->user[at] = cts[j]->user[i];
+            t->date[at] = cts[j]->date[i];
+            rf->hoffer[at] = cts[j]->offer[i];
+            rf->hordered[at] = cts[j]->ordered[i];
+        }
+    t->n = n;
+    return by_build(&rf->h, t);
+}
+
 int oq_rawfeat_new(const oq_txtab *orders, const oq_txtab *events, int32_t fit_end, int visit_days,
                    oq_rawfeat **out, oq_error *err)
+{
+    return oq_rawfeat_new2(orders, events, NULL, NULL, -1, fit_end, visit_days, out, err);
+}
+
+int oq_rawfeat_new2(const oq_txtab *orders, const oq_txtab *events, const oq_contacts *ct,
+                    const oq_contacts *ho, int control, int32_t fit_end, int visit_days,
+                    oq_rawfeat **out, oq_error *err)
 {
     *out = NULL;
     if (visit_days < 1)
@@ -232,7 +284,10 @@ int oq_rawfeat_new(const oq_txtab *orders, const oq_txtab *events, int32_t fit_e
     in->have_orders = orders != NULL;
     in->have_events = events != NULL;
     in->has_category = (orders && orders->cat) || events;
-    if (by_build(&rf->o, orders) || by_build(&rf->e, events) || levels_build(rf)) {
+    rf->control = control;
+    const oq_contacts *cts[2] = {ct, ho};
+    if (by_build(&rf->o, orders) || by_build(&rf->e, events) || levels_build(rf) ||
+        ((ct || ho) && history_build(rf, cts, 2))) {
         rc = oq_error_oom(err, NULL, NULL);
         goto cleanup;
     }
@@ -247,10 +302,24 @@ int oq_rawfeat_new(const oq_txtab *orders, const oq_txtab *events, int32_t fit_e
     on[F_ALIVE] = in->alive_used;
     on[F_FAV] = orders && orders->cat;
     on[F_VIS] = on[F_DSV] = events != NULL;
-    on[F_SHARE] = events != NULL;
-    static const char *const nm[F_N] = {"recency_days", "orders_before",    "monetary_mean",
-                                        "tenure_days",  "p_alive",          "fav_category",
-                                        "visits",       "days_since_visit", "fav_share"};
+    on[F_SHARE] = on[F_REPEAT] = on[F_VRATE] = on[F_CONC] = events != NULL;
+    on[F_HC] = on[F_HT] = on[F_HRC] = on[F_HRT] = rf->h.t != NULL && control >= 0;
+    static const char *const nm[F_N] = {"recency_days",
+                                        "orders_before",
+                                        "monetary_mean",
+                                        "tenure_days",
+                                        "p_alive",
+                                        "fav_category",
+                                        "visits",
+                                        "days_since_visit",
+                                        "fav_share",
+                                        "browse_repeat",
+                                        "visit_rate",
+                                        "browse_focus",
+                                        "contacts_control",
+                                        "contacts_offered",
+                                        "order_rate_control",
+                                        "order_rate_offered"};
     for (int f = 0; f < F_N; f++) {
         if (!on[f]) continue;
         size_t k = rf->nfeat++;
@@ -279,6 +348,11 @@ void oq_rawfeat_free(oq_rawfeat *rf)
     if (!rf) return;
     by_free(&rf->o);
     by_free(&rf->e);
+    by_free(&rf->h);
+    free(rf->hv.user);
+    free(rf->hv.date);
+    free(rf->hoffer);
+    free(rf->hordered);
     if (rf->levels)
         for (size_t i = 0; i < rf->info.ncat; i++)
             free(rf->levels[i]);
@@ -286,9 +360,54 @@ void oq_rawfeat_free(oq_rawfeat *rf)
     free(rf);
 }
 
-/* The features of user on day d into f (rf->nfeat); cnt: scratch (ncat) of zeros. */
-static void features(const oq_rawfeat *rf, const char *user, int32_t d, unsigned *cnt, double *f)
+/* Scratch of one query: category counts, decayed weights and their days. */
+typedef struct scratch {
+    unsigned *cnt; /* (ncat) zeros between queries */
+    double *w;     /* (ncat) */
+    int32_t *wd;   /* (ncat) */
+} scratch;
+
+#define FOCUS_DECAY 0.05 /* per day: a favourite that drifts over weeks */
+#define FOCUS_HI 0.8
+#define FOCUS_LO 0.2
+
+/* Browse focus of the events ord[lo, end): the log-likelihood ratio of each
+ * event's category under a concentrated (FOCUS_HI) against a wide (FOCUS_LO)
+ * browser, p(e | earlier) = (1 - conc) / K + conc pi_e, pi the earlier
+ * events' category shares weighted exp(-FOCUS_DECAY days ago). Positive:
+ * keeps to a (drifting) favourite; negative: browses widely. */
+static double focus(const bytable *e, size_t lo, size_t end, size_t K, scratch *s)
 {
+    double llr = 0, tot = 0;
+    int32_t tday = 0;
+    for (size_t j = lo; j < end; j++) {
+        size_t r = e->ord[j];
+        int c = e->cat[r];
+        int32_t day = e->t->date[r];
+        if (c < 0) continue;
+        double decay_tot = exp(-FOCUS_DECAY * (double)(day - tday));
+        tot *= decay_tot;
+        tday = day;
+        double wc =
+            s->wd[c] == INT32_MIN ? 0 : s->w[c] * exp(-FOCUS_DECAY * (double)(day - s->wd[c]));
+        double pi = tot > 0 ? wc / tot : 1.0 / (double)K;
+        llr += log((1 - FOCUS_HI) / (double)K + FOCUS_HI * pi) -
+               log((1 - FOCUS_LO) / (double)K + FOCUS_LO * pi);
+        s->w[c] = wc + 1;
+        s->wd[c] = day;
+        tot += 1;
+    }
+    for (size_t j = lo; j < end; j++) {
+        int c = e->cat[e->ord[j]];
+        if (c >= 0) s->wd[c] = INT32_MIN;
+    }
+    return llr;
+}
+
+/* The features of user on day d into f (rf->nfeat). */
+static void features(const oq_rawfeat *rf, const char *user, int32_t d, scratch *sc, double *f)
+{
+    unsigned *cnt = sc->cnt;
     size_t k = 0, lo, hi;
     int fav = -1;
     const bytable *o = &rf->o, *e = &rf->e;
@@ -362,6 +481,41 @@ static void features(const oq_rawfeat *rf, const char *user, int32_t d, unsigned
                 same += fav >= 0 && e->cat[e->ord[j]] == fav;
             f[k++] = (double)same / (double)(end - lo);
         }
+        /* browse repeat rate over consecutive events, visit rate over active days */
+        if (!has || end == lo) {
+            f[k++] = NAN;
+            f[k++] = NAN;
+        } else {
+            size_t same = 0, days = 1;
+            for (size_t j = lo + 1; j < end; j++) {
+                same += e->cat[e->ord[j]] == e->cat[e->ord[j - 1]];
+                days += e->t->date[e->ord[j]] != e->t->date[e->ord[j - 1]];
+            }
+            f[k++] = ((double)same + 0.3) / ((double)(end - lo - 1) + 1);
+            f[k++] = (double)days / (double)(d - e->t->date[e->ord[lo]]);
+        }
+        f[k++] = has && end > lo ? focus(e, lo, end, rf->info.ncat ? rf->info.ncat : 1, sc) : 0;
+    }
+    const bytable *h = &rf->h;
+    if (h->t && rf->control >= 0) {
+        double nc = 0, nt = 0, oc = 0, ot = 0;
+        if (by_find(h, user, &lo, &hi)) {
+            size_t end = by_before(h, lo, hi, d);
+            for (size_t j = lo; j < end; j++) {
+                size_t r = h->ord[j];
+                if (rf->hoffer[r] == rf->control) {
+                    nc++;
+                    oc += rf->hordered[r];
+                } else {
+                    nt++;
+                    ot += rf->hordered[r];
+                }
+            }
+        }
+        f[k++] = nc;
+        f[k++] = nt;
+        f[k++] = (oc + 0.2) / (nc + 1);
+        f[k++] = (ot + 0.2) / (nt + 1);
     }
 }
 
@@ -370,15 +524,19 @@ static int table(const oq_rawfeat *rf, const oq_customers *cust, const size_t *c
                  const int32_t *day, size_t n, int index_ids, oq_customers **out, oq_error *err)
 {
     size_t nf = rf->nfeat;
+    size_t nc = rf->info.ncat ? rf->info.ncat : 1;
     double *xe = malloc((n ? n : 1) * (nf ? nf : 1) * sizeof *xe);
-    unsigned *cnt = calloc(rf->info.ncat ? rf->info.ncat : 1, sizeof *cnt);
+    scratch sc = {calloc(nc, sizeof *sc.cnt), malloc(nc * sizeof *sc.w),
+                  malloc(nc * sizeof *sc.wd)};
     int rc = 0;
-    if (!xe || !cnt) {
+    if (!xe || !sc.cnt || !sc.w || !sc.wd) {
         rc = oq_error_oom(err, NULL, NULL);
         goto cleanup;
     }
+    for (size_t c = 0; c < nc; c++)
+        sc.wd[c] = INT32_MIN;
     for (size_t i = 0; i < n; i++)
-        features(rf, cust->user[crow[i]], day[i], cnt, xe + i * nf);
+        features(rf, cust->user[crow[i]], day[i], &sc, xe + i * nf);
     const char *names[OQ_RAWFEAT_MAX];
     size_t nl[OQ_RAWFEAT_MAX];
     char *const *lv[OQ_RAWFEAT_MAX];
@@ -391,7 +549,9 @@ static int table(const oq_rawfeat *rf, const oq_customers *cust, const size_t *c
         oq_customers_extend(cust, crow, n, nf, names, rf->is_text, nl, lv, xe, index_ids, out, err);
 cleanup:
     free(xe);
-    free(cnt);
+    free(sc.cnt);
+    free(sc.w);
+    free(sc.wd);
     return rc;
 }
 

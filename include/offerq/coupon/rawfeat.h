@@ -18,6 +18,18 @@
  *   fav_share         share of the events before d whose category is the
  *                     favourite (fav_category, or without orders the most
  *                     viewed category; missing without events)
+ *   browse_repeat     (same + 0.3) / (pairs + 1) over consecutive events:
+ *                     same = pairs on one category (missing without events)
+ *   visit_rate        distinct event days / (d - the first event's day)
+ *   browse_focus      sum over the events of log p_hi(e) - log p_lo(e),
+ *                     p(e | earlier) = (1 - conc) / K + conc pi_e, conc 0.8
+ *                     against 0.2, pi_e the earlier events' share of e's
+ *                     category weighted exp(-0.05 x days ago), K categories
+ *                     (0 without events): > 0 keeps to a drifting favourite
+ *   contacts_control, contacts_offered      earlier contacts (before d) with
+ *                     the control offer / with any other (oq_rawfeat_new2)
+ *   order_rate_control, order_rate_offered  their order rates, smoothed:
+ *                     (orders + 0.2) / (contacts + 1)
  * Orders and events of users not asked about are never read; users are
  * matched by their id text.
  */
@@ -30,7 +42,7 @@
 #include "offerq/core/tables.h"
 #include "offerq/coupon/bgnbd.h"
 
-#define OQ_RAWFEAT_MAX 16
+#define OQ_RAWFEAT_MAX 20
 
 typedef struct oq_rawfeat oq_rawfeat;
 
@@ -49,6 +61,12 @@ typedef struct oq_rawfeat_info {
  * visits_<k>d (>= 1). OQ_ENOMEM; a failed fit is a note, not an error. */
 int oq_rawfeat_new(const oq_txtab *orders, const oq_txtab *events, int32_t fit_end, int visit_days,
                    oq_rawfeat **out, oq_error *err) OQ_WUR;
+/* Same, with the response history of the contacts ct and ho (either may be
+ * NULL; borrowed, must outlive the result; contacts without dates are
+ * left out) against the control offer (index; < 0: no history features). */
+int oq_rawfeat_new2(const oq_txtab *orders, const oq_txtab *events, const oq_contacts *ct,
+                    const oq_contacts *ho, int control, int32_t fit_end, int visit_days,
+                    oq_rawfeat **out, oq_error *err) OQ_WUR;
 const oq_rawfeat_info *oq_rawfeat_info_get(const oq_rawfeat *rf);
 void oq_rawfeat_free(oq_rawfeat *rf);
 

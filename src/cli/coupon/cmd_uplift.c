@@ -307,7 +307,7 @@ int cmd_uplift(int argc, char **argv)
             for (size_t i = 0; tabs[k] && i < tabs[k]->n; i++)
                 if (tabs[k]->date[i] > last) last = tabs[k]->date[i];
         if (!has_asof) asof = last + 1;
-        if (oq_rawfeat_new(ords, evs, first, visit_days, &rf, &err) ||
+        if (oq_rawfeat_new2(ords, evs, ct, ho, o.control, first, visit_days, &rf, &err) ||
             oq_rawfeat_contacts(rf, cust, ct, &xc, &err) ||
             (ho && oq_rawfeat_contacts(rf, cust, ho, &xh, &err)) ||
             oq_rawfeat_customers(rf, who, asof, &xn, &err)) {
