@@ -385,8 +385,7 @@ static double focus(const bytable *e, size_t lo, size_t end, size_t K, scratch *
         int c = e->cat[r];
         int32_t day = e->t->date[r];
         if (c < 0) continue;
-        double decay_tot = exp(-FOCUS_DECAY * (double)(day - tday));
-        tot *= decay_tot;
+        if (tot > 0) tot *= exp(-FOCUS_DECAY * (double)(day - tday));
         tday = day;
         double wc =
             s->wd[c] == INT32_MIN ? 0 : s->w[c] * exp(-FOCUS_DECAY * (double)(day - s->wd[c]));
