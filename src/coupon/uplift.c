@@ -459,9 +459,12 @@ static int argmax(const double *q, size_t K)
     return (int)b;
 }
 
-/* Estimates on rows of ct (n of them, all) with predictions p, q (n, K). */
+/* Estimates on rows of ct (n of them, all) with predictions p, q (n, K);
+ * ext (n, may be NULL): a given policy's offer per row, estimated as "run"
+ * in place of the learned policies. */
 static int evaluate_rows(const oq_uplift_opts *o, const oq_contacts *ct, const oq_offers *offers,
-                         const double *p, const double *q, oq_uplift_report *rep, oq_error *err)
+                         const double *p, const double *q, const int *ext, oq_uplift_report *rep,
+                         oq_error *err)
 {
     size_t n = ct->n, K = offers->n;
     int rc = 0;
@@ -492,7 +495,15 @@ static int evaluate_rows(const oq_uplift_opts *o, const oq_contacts *ct, const o
     }
     rep->mean_reward = rsum / (double)n;
     /* the learned policy, greedy and with exploration, then each fixed offer */
-    for (int v = 0; v < 2; v++) {
+    if (ext) {
+        for (size_t i = 0; i < n; i++)
+            for (size_t a = 0; a < K; a++)
+                pi[i * K + a] = (int)a == ext[i];
+        oq_uplift_policy_est *pe = &rep->pol[rep->npol++];
+        snprintf(pe->name, sizeof pe->name, "run");
+        if ((rc = oq_uplift_ope(n, K, ct->offer, r, mu, pi, q, &pe->est, err))) goto cleanup;
+    }
+    for (int v = 0; v < 2 && !ext; v++) {
         if (v == 1 && !(o->explore > 0)) continue;
         double e = v ? o->explore : 0;
         for (size_t i = 0; i < n; i++) {
@@ -589,6 +600,13 @@ static size_t count_customers(const oq_contacts *ct)
 int oq_uplift_crossfit(const oq_uplift_opts *o, const oq_customers *cust, const oq_contacts *ct,
                        const oq_offers *offers, oq_uplift_report *out, oq_error *err)
 {
+    return oq_uplift_crossfit_policy(o, cust, ct, offers, NULL, out, err);
+}
+
+int oq_uplift_crossfit_policy(const oq_uplift_opts *o, const oq_customers *cust,
+                              const oq_contacts *ct, const oq_offers *offers, const int *policy,
+                              oq_uplift_report *out, oq_error *err)
+{
     size_t n = ct->n, K = offers->n;
     oq_uplift_model *m = NULL;
     size_t *rows = malloc(n * sizeof *rows), *crow = malloc(n * sizeof *crow);
@@ -622,7 +640,7 @@ int oq_uplift_crossfit(const oq_uplift_opts *o, const oq_customers *cust, const 
         oq_uplift_free(m);
         m = NULL;
     }
-    if ((rc = evaluate_rows(o, ct, offers, p, q, out, err))) goto cleanup;
+    if ((rc = evaluate_rows(o, ct, offers, p, q, policy, out, err))) goto cleanup;
     out->customers = count_customers(ct);
 cleanup:
     oq_uplift_free(m);
@@ -650,7 +668,7 @@ int oq_uplift_holdout(const oq_uplift_opts *o, const oq_uplift_model *m, const o
     }
     if ((rc = join(cust, ct, NULL, n, crow, err))) goto cleanup;
     if ((rc = oq_uplift_predict(m, cust, crow, n, p, q, err))) goto cleanup;
-    if ((rc = evaluate_rows(o, ct, offers, p, q, out, err))) goto cleanup;
+    if ((rc = evaluate_rows(o, ct, offers, p, q, NULL, out, err))) goto cleanup;
     out->customers = count_customers(ct);
 cleanup:
     free(crow);

@@ -27,7 +27,8 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 COLS=user_id=id,offer=test_coupon,ordered=trans_after,value=revenue_after
 OFFERS=$SRC/examples/artea_offers.csv
 
-"$B" uplift --help | grep -q "offerq uplift --contacts" || fail "help"
+"$B" uplift --help > "$T/help" || fail "help"
+grep -q "offerq uplift --contacts" "$T/help" || fail "help text"
 
 python3 - "$D/artea_ab.csv" "$T" <<'PY' || fail "split"
 import hashlib, sys

@@ -82,6 +82,101 @@ static void help(FILE *fp)
         "      --control 0 --target ../shared/data/artea_next.csv --out-dir example/artea\n");
 }
 
+/* Orders and events on the contacts path: the model's tables (one row per
+ * contact, features as of its date) and the customers' as of the
+ * recommendation day. */
+typedef struct raw_tables {
+    const char *orders_path, *events_path;
+    int visit_days, has_asof;
+    int32_t asof;
+    oq_txtab *ords, *evs;
+    oq_rawfeat *rf;
+    oq_customers *xc, *xh, *xn; /* NULL without orders and events */
+} raw_tables;
+
+static void raw_free(raw_tables *t)
+{
+    oq_customers_free(t->xc);
+    oq_customers_free(t->xh);
+    oq_customers_free(t->xn);
+    oq_rawfeat_free(t->rf);
+    oq_txtab_free(t->ords);
+    oq_txtab_free(t->evs);
+}
+
+/* Returns 0, or the exit status after the message. who may be NULL (no
+ * recommendations). */
+static int raw_prepare(const char *cmd, raw_tables *t, const oq_table_map *mapp, int control,
+                       int quiet, const oq_customers *cust, const oq_customers *who,
+                       oq_contacts *ct, oq_contacts *ho)
+{
+    oq_error err = {0};
+    oq_table_map map = *mapp;
+    const char *orders_path = t->orders_path, *events_path = t->events_path;
+    int visit_days = t->visit_days;
+    int32_t asof = t->asof;
+    if (!orders_path && !events_path) {
+        const char *note = "no orders: no BG/NBD, P(alive) not used (no recency, frequency, "
+                           "monetary value or browsing features either; give --orders, "
+                           "--events)";
+        printf("features: the customers' attributes only; %s\n", note);
+        if (!quiet) fprintf(stderr, "offerq %s: %s\n", cmd, note);
+        return 0;
+    }
+    if ((orders_path && oq_orders_table_read(orders_path, &map, &t->ords, &err)) ||
+        (events_path && oq_events_table_read(events_path, &map, &t->evs, &err))) {
+        return cli_fail(&err, "orders are user_id,date,value[,category]; events "
+                              "user_id,date,category");
+    }
+    if (!ct->date || (ho && !ho->date)) {
+        const oq_contacts *nd = !ct->date ? ct : ho;
+        fprintf(stderr,
+                "offerq: error: %s:1: the contacts have no date column (%s): with --orders "
+                "or --events every contact needs its day, YYYY-MM-DD, so that its features "
+                "come only from what happened before it\n",
+                nd->path, map.date ? map.date : "date");
+        return 1;
+    }
+    int32_t first = INT32_MAX, last = INT32_MIN;
+    for (size_t i = 0; i < ct->n; i++) {
+        if (ct->date[i] < first) first = ct->date[i];
+        if (ct->date[i] > last) last = ct->date[i];
+    }
+    for (size_t i = 0; ho && i < ho->n; i++)
+        if (ho->date[i] > last) last = ho->date[i];
+    const oq_txtab *tabs[2] = {t->ords, t->evs};
+    for (int k = 0; k < 2; k++)
+        for (size_t i = 0; tabs[k] && i < tabs[k]->n; i++)
+            if (tabs[k]->date[i] > last) last = tabs[k]->date[i];
+    if (!t->has_asof) asof = last + 1;
+    if (oq_rawfeat_new2(t->ords, t->evs, ct, ho, control, first, visit_days, &t->rf, &err) ||
+        oq_rawfeat_contacts(t->rf, cust, ct, &t->xc, &err) ||
+        (ho && oq_rawfeat_contacts(t->rf, cust, ho, &t->xh, &err)) ||
+        (who && oq_rawfeat_customers(t->rf, who, asof, &t->xn, &err)))
+        return cli_fail(&err, NULL);
+    const oq_rawfeat_info *in = oq_rawfeat_info_get(t->rf);
+    char d0[11], d1[11];
+    oq_date_format(first, d0);
+    oq_date_format(asof, d1);
+    printf("features from raw tables: %zu orders, %zu events, %zu categories; as of each "
+           "contact's date; recommendations as of %s\n",
+           t->ords ? t->ords->n : 0, t->evs ? t->evs->n : 0, in->ncat, d1);
+    printf("  derived:");
+    for (size_t k = cust->nattr; k < t->xc->nattr; k++)
+        printf(" %s", t->xc->attr[k]);
+    printf("\n");
+    if (in->alive_used)
+        printf("  BG/NBD on the orders before %s (%zu customers): r %.4g, alpha %.4g, a "
+               "%.4g, b %.4g (converged)\n",
+               d0, in->fit_customers, in->fit.p.r, in->fit.p.alpha, in->fit.p.a, in->fit.p.b);
+    if (in->note[0]) {
+        printf("  not used: %s\n", in->note);
+        fprintf(stderr, "offerq %s: warning: %s\n", cmd, in->note);
+    }
+    t->asof = asof;
+    return 0;
+}
+
 int cmd_uplift(int argc, char **argv)
 {
     enum {
@@ -236,9 +331,8 @@ int cmd_uplift(int argc, char **argv)
     int rc = 1;
     oq_offers *offers = NULL;
     oq_contacts *ct = NULL, *ho = NULL;
-    oq_customers *cust = NULL, *tgt = NULL, *xc = NULL, *xh = NULL, *xn = NULL;
-    oq_txtab *ords = NULL, *evs = NULL;
-    oq_rawfeat *rf = NULL;
+    oq_customers *cust = NULL, *tgt = NULL;
+    raw_tables rt = {0};
     oq_uplift_model *m = NULL;
     oq_uplift_report cf, hr;
     char path[4200];
@@ -278,70 +372,17 @@ int cmd_uplift(int argc, char **argv)
     /* the model's tables: the customers' attributes, and with orders or
      * events the features derived from them as of each contact's date */
     const oq_customers *mc = cust, *hc = cust, *who = tgt ? tgt : cust;
-    if (orders_path || events_path) {
-        if ((orders_path && oq_orders_table_read(orders_path, &map, &ords, &err)) ||
-            (events_path && oq_events_table_read(events_path, &map, &evs, &err))) {
-            rc = cli_fail(&err, "orders are user_id,date,value[,category]; events "
-                                "user_id,date,category");
-            goto cleanup;
-        }
-        if (!ct->date || (ho && !ho->date)) {
-            const oq_contacts *nd = !ct->date ? ct : ho;
-            fprintf(stderr,
-                    "offerq: error: %s:1: the contacts have no date column (%s): with --orders "
-                    "or --events every contact needs its day, YYYY-MM-DD, so that its features "
-                    "come only from what happened before it\n",
-                    nd->path, map.date ? map.date : "date");
-            rc = 1;
-            goto cleanup;
-        }
-        int32_t first = INT32_MAX, last = INT32_MIN;
-        for (size_t i = 0; i < ct->n; i++) {
-            if (ct->date[i] < first) first = ct->date[i];
-            if (ct->date[i] > last) last = ct->date[i];
-        }
-        for (size_t i = 0; ho && i < ho->n; i++)
-            if (ho->date[i] > last) last = ho->date[i];
-        const oq_txtab *tabs[2] = {ords, evs};
-        for (int k = 0; k < 2; k++)
-            for (size_t i = 0; tabs[k] && i < tabs[k]->n; i++)
-                if (tabs[k]->date[i] > last) last = tabs[k]->date[i];
-        if (!has_asof) asof = last + 1;
-        if (oq_rawfeat_new2(ords, evs, ct, ho, o.control, first, visit_days, &rf, &err) ||
-            oq_rawfeat_contacts(rf, cust, ct, &xc, &err) ||
-            (ho && oq_rawfeat_contacts(rf, cust, ho, &xh, &err)) ||
-            oq_rawfeat_customers(rf, who, asof, &xn, &err)) {
-            rc = cli_fail(&err, NULL);
-            goto cleanup;
-        }
-        mc = xc;
-        hc = xh;
-        who = xn;
-        const oq_rawfeat_info *in = oq_rawfeat_info_get(rf);
-        char d0[11], d1[11];
-        oq_date_format(first, d0);
-        oq_date_format(asof, d1);
-        printf("features from raw tables: %zu orders, %zu events, %zu categories; as of each "
-               "contact's date; recommendations as of %s\n",
-               ords ? ords->n : 0, evs ? evs->n : 0, in->ncat, d1);
-        printf("  derived:");
-        for (size_t k = cust->nattr; k < xc->nattr; k++)
-            printf(" %s", xc->attr[k]);
-        printf("\n");
-        if (in->alive_used)
-            printf("  BG/NBD on the orders before %s (%zu customers): r %.4g, alpha %.4g, a "
-                   "%.4g, b %.4g (converged)\n",
-                   d0, in->fit_customers, in->fit.p.r, in->fit.p.alpha, in->fit.p.a, in->fit.p.b);
-        if (in->note[0]) {
-            printf("  not used: %s\n", in->note);
-            fprintf(stderr, "offerq uplift: warning: %s\n", in->note);
-        }
-    } else {
-        const char *note = "no orders: no BG/NBD, P(alive) not used (no recency, frequency, "
-                           "monetary value or browsing features either; give --orders, "
-                           "--events)";
-        printf("features: the customers' attributes only; %s\n", note);
-        if (!o.quiet) fprintf(stderr, "offerq uplift: %s\n", note);
+    rt = (raw_tables){.orders_path = orders_path,
+                      .events_path = events_path,
+                      .visit_days = visit_days,
+                      .has_asof = has_asof,
+                      .asof = asof};
+    if ((rc = raw_prepare("uplift", &rt, &map, o.control, o.quiet, cust, who, ct, ho)))
+        goto cleanup;
+    if (rt.xc) {
+        mc = rt.xc;
+        hc = rt.xh;
+        who = rt.xn;
     }
     if (guard && !crossfit) {
         rc = cli_usage_error("uplift", "--guard needs the cross-fitted estimates");
@@ -442,11 +483,6 @@ cleanup:
     oq_contacts_free(ho);
     oq_customers_free(cust);
     oq_customers_free(tgt);
-    oq_customers_free(xc);
-    oq_customers_free(xh);
-    oq_customers_free(xn);
-    oq_rawfeat_free(rf);
-    oq_txtab_free(ords);
-    oq_txtab_free(evs);
+    raw_free(&rt);
     return rc;
 }
