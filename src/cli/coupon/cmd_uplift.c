@@ -3,6 +3,7 @@
 #include "cli/cli.h"
 #include "offerq/core/io.h"
 #include "offerq/core/tables.h"
+#include "offerq/core/csv.h"
 #include "offerq/core/data.h"
 #include "offerq/coupon/rawfeat.h"
 #include "offerq/coupon/uplift.h"
@@ -484,5 +485,246 @@ cleanup:
     oq_customers_free(cust);
     oq_customers_free(tgt);
     raw_free(&rt);
+    return rc;
+}
+
+/* ---- offerq eval --contacts: a run's recommendations judged on the log ---- */
+
+typedef struct rec_ctx {
+    const char *path;
+    const oq_customers *cust;
+    const oq_offers *offers;
+    int *rec; /* (cust->n) offer, -1 none */
+    int col[2];
+    int header_done;
+} rec_ctx;
+
+static int rec_row(void *ctx, char **f, const size_t *lens, size_t n, long line, oq_error *err)
+{
+    rec_ctx *x = ctx;
+    static const oq_csv_col cols[2] = {{"user_id", 1, NULL}, {"offer", 1, NULL}};
+    if (!x->header_done) {
+        x->header_done = 1;
+        return oq_csv_header_map(x->path, line, f, n, cols, 2, 1, x->col, err);
+    }
+    if ((size_t)x->col[0] >= n || (size_t)x->col[1] >= n)
+        return oq_error_set(err, OQ_EPARSE, x->path, line, (long)n + 1, "missing fields");
+    int a = oq_offers_find(x->offers, f[x->col[1]], lens[x->col[1]]);
+    if (a < 0)
+        return oq_error_set(err, OQ_EPARSE, x->path, line, x->col[1] + 1,
+                            "offer \"%.60s\": expected an offer of the catalogue", f[x->col[1]]);
+    long r = oq_customers_find(x->cust, f[x->col[0]]);
+    if (r >= 0) x->rec[r] = a; /* customers not in the contacts' table: not judged */
+    return 0;
+}
+
+static void eval_help(FILE *fp)
+{
+    fprintf(fp, "Usage: offerq eval --contacts C.csv --customers U.csv --offers O.csv --run DIR\n"
+                "                   [--orders R.csv] [--events E.csv] [--json FILE] [options]\n\n"
+                "Judges a run's recommendations (DIR/recommendations.csv: user_id,offer, e.g.\n"
+                "of `offerq run --contacts` or `offerq uplift`) on a campaign log alone, with\n"
+                "no simulator: the policy \"show each contacted customer the offer recommended\n"
+                "for them\" gets IPS, self-normalised IPS and doubly robust values per contact\n"
+                "with 95 %% intervals, next to every fixed offer; the model for DR, the Qini\n"
+                "coefficient and the calibration table is cross-fitted on the contacts (2\n"
+                "folds by customer), as `offerq uplift` does. Without a propensity column the\n"
+                "propensities are the offers' shares of the log (said). The log should be\n"
+                "one the run did not learn from (e.g. the next campaign's, or --holdout's):\n"
+                "on its own training log the run's value is optimistic.\n\n"
+                "Options (as `offerq uplift`): --orders, --events, --visit-days, --columns,\n"
+                "  --ignore, --control, --trees, --tree-depth, --seed, --quiet;\n"
+                "  --json FILE   also write the estimates as JSON\n");
+}
+
+int cmd_uplift_eval(int argc, char **argv)
+{
+    enum {
+        E_CONTACTS = 256,
+        E_CUSTOMERS,
+        E_OFFERS,
+        E_RUN,
+        E_ORDERS,
+        E_EVENTS,
+        E_VISITDAYS,
+        E_COLUMNS,
+        E_IGNORE,
+        E_CONTROL,
+        E_TREES,
+        E_DEPTH,
+        E_SEED,
+        E_JSON,
+        E_QUIET
+    };
+    static const struct option opts[] = {{"help", no_argument, 0, 'h'},
+                                         {"contacts", required_argument, 0, E_CONTACTS},
+                                         {"customers", required_argument, 0, E_CUSTOMERS},
+                                         {"offers", required_argument, 0, E_OFFERS},
+                                         {"run", required_argument, 0, E_RUN},
+                                         {"orders", required_argument, 0, E_ORDERS},
+                                         {"events", required_argument, 0, E_EVENTS},
+                                         {"visit-days", required_argument, 0, E_VISITDAYS},
+                                         {"columns", required_argument, 0, E_COLUMNS},
+                                         {"ignore", required_argument, 0, E_IGNORE},
+                                         {"control", required_argument, 0, E_CONTROL},
+                                         {"trees", required_argument, 0, E_TREES},
+                                         {"tree-depth", required_argument, 0, E_DEPTH},
+                                         {"seed", required_argument, 0, E_SEED},
+                                         {"json", required_argument, 0, E_JSON},
+                                         {"quiet", no_argument, 0, E_QUIET},
+                                         {0, 0, 0, 0}};
+    const char *contacts = NULL, *customers = NULL, *offers_path = NULL, *run = NULL;
+    const char *control = NULL, *json = NULL;
+    char *columns = NULL;
+    raw_tables rt = {.visit_days = 30};
+    oq_table_map map = {0};
+    oq_uplift_opts o;
+    oq_uplift_opts_default(&o);
+    long lv;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            eval_help(stdout);
+            return 0;
+        case E_CONTACTS:
+            contacts = optarg;
+            break;
+        case E_CUSTOMERS:
+            customers = optarg;
+            break;
+        case E_OFFERS:
+            offers_path = optarg;
+            break;
+        case E_RUN:
+            run = optarg;
+            break;
+        case E_ORDERS:
+            rt.orders_path = optarg;
+            break;
+        case E_EVENTS:
+            rt.events_path = optarg;
+            break;
+        case E_VISITDAYS:
+            if (cli_long("eval", "--visit-days", optarg, 1, 3650, &lv)) return 2;
+            rt.visit_days = (int)lv;
+            break;
+        case E_COLUMNS:
+            columns = optarg;
+            break;
+        case E_IGNORE:
+            map.ignore = optarg;
+            break;
+        case E_CONTROL:
+            control = optarg;
+            break;
+        case E_TREES:
+            if (cli_long("eval", "--trees", optarg, 1, 100000, &lv)) return 2;
+            o.trees = (int)lv;
+            break;
+        case E_DEPTH:
+            if (cli_long("eval", "--tree-depth", optarg, 1, 16, &lv)) return 2;
+            o.depth = (int)lv;
+            break;
+        case E_SEED:
+            if (cli_u64("eval", "--seed", optarg, &o.seed)) return 2;
+            break;
+        case E_JSON:
+            if (cli_out_path("eval", "--json", optarg, 0)) return 2;
+            json = optarg;
+            break;
+        case E_QUIET:
+            o.quiet = 1;
+            break;
+        default:
+            return cli_bad_option("eval");
+        }
+    }
+    if (optind != argc) return cli_usage_error("eval", "unexpected argument '%s'", argv[optind]);
+    if (!contacts || !customers || !offers_path || !run)
+        return cli_usage_error("eval", "with --contacts, --customers, --offers and --run are "
+                                       "required");
+    oq_error err = {0};
+    if (columns && oq_table_map_parse(columns, &map, &err))
+        return cli_usage_error("eval", "--columns: %s", err.msg);
+    int rc = 1;
+    oq_offers *offers = NULL;
+    oq_contacts *ct = NULL;
+    oq_customers *cust = NULL;
+    int *rec = NULL, *policy = NULL;
+    char path[4200], dir[4096];
+    oq_uplift_report rep;
+    if (oq_offers_read(offers_path, &offers, &err)) {
+        rc = cli_fail(&err, "the offers file is offer,redeem_cost,contact_cost");
+        goto cleanup;
+    }
+    o.control = control ? oq_offers_find(offers, control, strlen(control))
+                        : oq_offers_find(offers, "none", 4);
+    if (control && o.control < 0) {
+        rc = cli_usage_error("eval", "--control %s is not an offer of %s", control, offers_path);
+        goto cleanup;
+    }
+    if (oq_customers_read(customers, &map, &cust, &err) ||
+        oq_contacts_read(contacts, &map, offers, &ct, &err) ||
+        oq_rundir_resolve(run, dir, sizeof dir, &err)) {
+        rc = cli_fail(&err, NULL);
+        goto cleanup;
+    }
+    rec = malloc(cust->n * sizeof *rec);
+    policy = malloc(ct->n * sizeof *policy);
+    if (!rec || !policy) {
+        oq_error_oom(&err, NULL, NULL);
+        rc = cli_fail(&err, NULL);
+        goto cleanup;
+    }
+    for (size_t i = 0; i < cust->n; i++)
+        rec[i] = -1;
+    snprintf(path, sizeof path, "%s/recommendations.csv", dir);
+    rec_ctx rx = {.path = path, .cust = cust, .offers = offers, .rec = rec, .col = {-1, -1}};
+    if (oq_csv_read(path, NULL, rec_row, &rx, &err)) {
+        rc = cli_fail(&err, "the run's recommendations.csv needs user_id,offer");
+        goto cleanup;
+    }
+    for (size_t i = 0; i < ct->n; i++) {
+        long r = oq_customers_find(cust, ct->user[i]);
+        if (r < 0 || rec[r] < 0) {
+            fprintf(stderr,
+                    "offerq: error: %s:%ld:%d: customer \"%.60s\" of this contact has %s: "
+                    "expected every contacted customer in %s%s\n",
+                    ct->path, ct->line[i], ct->user_col, ct->user[i],
+                    r < 0 ? "no row in the customers file" : "no recommendation in the run",
+                    r < 0 ? customers : path, "");
+            goto cleanup;
+        }
+        policy[i] = rec[r];
+    }
+    const oq_customers *mc = cust;
+    if ((rc = raw_prepare("eval", &rt, &map, o.control, o.quiet, cust, NULL, ct, NULL)))
+        goto cleanup;
+    if (rt.xc) mc = rt.xc;
+    rc = 1;
+    if (oq_uplift_crossfit_policy(&o, mc, ct, offers, policy, &rep, &err)) {
+        rc = cli_fail(&err, NULL);
+        goto cleanup;
+    }
+    char title[4400];
+    snprintf(title, sizeof title,
+             "the run's recommendations (%s) on the contacts; model for DR cross-fitted (2 "
+             "folds by customer)",
+             path);
+    oq_uplift_print(&rep, title, stdout);
+    if (json && oq_uplift_write_json(json, &rep, NULL, offers, "run", &err)) {
+        rc = cli_fail(&err, NULL);
+        goto cleanup;
+    }
+    rc = 0;
+cleanup:
+    free(rec);
+    free(policy);
+    raw_free(&rt);
+    oq_offers_free(offers);
+    oq_contacts_free(ct);
+    oq_customers_free(cust);
     return rc;
 }
