@@ -72,6 +72,11 @@ static void help(FILE *fp)
         "                   the last K days, days since the last visit and the share of\n"
         "                   views in the favourite category, as of the contact's date\n"
         "  --visit-days K   the window of the visits feature (default 30)\n"
+        "  --bgnbd-until D  fit BG/NBD on the orders before D: first (default: the\n"
+        "                   first contact's day, nothing after the campaign starts), last\n"
+        "                   (the day after the last contact: for a log whose contacts span\n"
+        "                   its whole history; the 4 population parameters then see later\n"
+        "                   orders) or a date YYYY-MM-DD\n"
         "  --as-of DATE     the day recommendations are made for, YYYY-MM-DD (default:\n"
         "                   the day after the latest date of the contacts, orders, events)\n"
         "  --quiet          no progress on stderr\n\n"
@@ -90,6 +95,8 @@ typedef struct raw_tables {
     const char *orders_path, *events_path;
     int visit_days, has_asof;
     int32_t asof;
+    int fit_until; /* 0: BG/NBD on the orders before the first contact; 1: the last; 2: date */
+    int32_t fit_date;
     oq_txtab *ords, *evs;
     oq_rawfeat *rf;
     oq_customers *xc, *xh, *xn; /* NULL without orders and events */
@@ -150,14 +157,26 @@ static int raw_prepare(const char *cmd, raw_tables *t, const oq_table_map *mapp,
         for (size_t i = 0; tabs[k] && i < tabs[k]->n; i++)
             if (tabs[k]->date[i] > last) last = tabs[k]->date[i];
     if (!t->has_asof) asof = last + 1;
-    if (oq_rawfeat_new2(t->ords, t->evs, ct, ho, control, first, visit_days, &t->rf, &err) ||
+    int32_t lastct = INT32_MIN; /* the model's contacts only, not the held-out ones */
+    for (size_t i = 0; i < ct->n; i++)
+        if (ct->date[i] > lastct) lastct = ct->date[i];
+    int32_t fit_end = t->fit_until == 0 ? first : t->fit_until == 1 ? lastct + 1 : t->fit_date;
+    if (t->fit_until) {
+        char dd[11];
+        oq_date_format(fit_end, dd);
+        printf("BG/NBD on the orders before %s (--bgnbd-until): its 4 population parameters "
+               "have seen orders after earlier contacts (each contact's own x, t_x, T still "
+               "end before its date)\n",
+               dd);
+    }
+    if (oq_rawfeat_new2(t->ords, t->evs, ct, ho, control, fit_end, visit_days, &t->rf, &err) ||
         oq_rawfeat_contacts(t->rf, cust, ct, &t->xc, &err) ||
         (ho && oq_rawfeat_contacts(t->rf, cust, ho, &t->xh, &err)) ||
         (who && oq_rawfeat_customers(t->rf, who, asof, &t->xn, &err)))
         return cli_fail(&err, NULL);
     const oq_rawfeat_info *in = oq_rawfeat_info_get(t->rf);
     char d0[11], d1[11];
-    oq_date_format(first, d0);
+    oq_date_format(fit_end, d0);
     oq_date_format(asof, d1);
     printf("features from raw tables: %zu orders, %zu events, %zu categories; as of each "
            "contact's date; recommendations as of %s\n",
@@ -202,7 +221,8 @@ int cmd_uplift(int argc, char **argv)
         O_ORDERS,
         O_EVENTS,
         O_VISITDAYS,
-        O_ASOF
+        O_ASOF,
+        O_BGUNTIL
     };
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},
                                          {"contacts", required_argument, 0, O_CONTACTS},
@@ -227,12 +247,13 @@ int cmd_uplift(int argc, char **argv)
                                          {"events", required_argument, 0, O_EVENTS},
                                          {"visit-days", required_argument, 0, O_VISITDAYS},
                                          {"as-of", required_argument, 0, O_ASOF},
+                                         {"bgnbd-until", required_argument, 0, O_BGUNTIL},
                                          {0, 0, 0, 0}};
     const char *contacts = NULL, *customers = NULL, *offers_path = NULL, *out = NULL;
     const char *target = NULL, *holdout = NULL, *control = NULL;
     const char *orders_path = NULL, *events_path = NULL;
-    int visit_days = 30, has_asof = 0;
-    int32_t asof = 0;
+    int visit_days = 30, has_asof = 0, fit_until = 0;
+    int32_t asof = 0, fit_date = 0;
     char *columns = NULL;
     int crossfit = 1, guard = 0, select = 0, fixed = -1, c;
     long lv;
@@ -318,6 +339,19 @@ int cmd_uplift(int argc, char **argv)
                                        optarg);
             has_asof = 1;
             break;
+        case O_BGUNTIL:
+            if (!strcmp(optarg, "first"))
+                fit_until = 0;
+            else if (!strcmp(optarg, "last"))
+                fit_until = 1;
+            else if (!oq_date_parse(optarg, strlen(optarg), &fit_date))
+                fit_until = 2;
+            else
+                return cli_usage_error("uplift",
+                                       "--bgnbd-until: got \"%s\", expected first, last or a "
+                                       "date YYYY-MM-DD",
+                                       optarg);
+            break;
         default:
             return cli_bad_option("uplift");
         }
@@ -377,7 +411,9 @@ int cmd_uplift(int argc, char **argv)
                       .events_path = events_path,
                       .visit_days = visit_days,
                       .has_asof = has_asof,
-                      .asof = asof};
+                      .asof = asof,
+                      .fit_until = fit_until,
+                      .fit_date = fit_date};
     if ((rc = raw_prepare("uplift", &rt, &map, o.control, o.quiet, cust, who, ct, ho)))
         goto cleanup;
     if (rt.xc) {
