@@ -16,8 +16,8 @@
  * Cells:
  *   user_id      any non-empty UTF-8 text without control characters, at
  *                most 256 bytes ("6001", "C-17", ...); compared as text
- *   date         YYYY-MM-DD (optional column; read and checked, not used
- *                by the model yet)
+ *   date         YYYY-MM-DD (optional column; needed for the features of
+ *                orders and events, rawfeat.h)
  *   offer        a name from the offers file
  *   ordered      0 or 1, or a count of orders (an integer >= 0; > 0 means
  *                an order in the response window)
