@@ -891,7 +891,10 @@ static int tx_row(void *ctx, char **f, const size_t *lens, size_t n, long line, 
     }
 #undef CELL
 #undef BAD
-    if (t->cat) t->cat[r] = cat;
+    if (t->cat)
+        t->cat[r] = cat;
+    else
+        free(cat);
     t->line[r] = line;
     t->n++;
     return 0;

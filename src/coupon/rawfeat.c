@@ -84,7 +84,8 @@ static int by_build(bytable *b, const oq_txtab *t)
     sort_tab = NULL;
     b->nu = 0;
     for (size_t k = 0; k < n; k++)
-        if (k == 0 || strcmp(t->user[b->ord[k]], t->user[b->ord[k - 1]])) b->ustart[b->nu++] = k;
+        if (k == 0 || strcmp(t->user[b->ord[k]], t->user[b->ord[k - 1]]) != 0)
+            b->ustart[b->nu++] = k;
     b->ustart[b->nu] = n;
     return 0;
 }
@@ -213,7 +214,7 @@ static int levels_build(oq_rawfeat *rf)
     qsort(all, n, sizeof *all, cmp_str);
     size_t u = 0;
     for (size_t i = 0; i < n; i++)
-        if (u == 0 || strcmp(all[i], all[u - 1])) all[u++] = all[i];
+        if (u == 0 || strcmp(all[i], all[u - 1]) != 0) all[u++] = all[i];
     rf->info.ncat = u;
     rf->levels = calloc(u ? u : 1, sizeof *rf->levels);
     if (!rf->levels) {

@@ -739,7 +739,6 @@ int cmd_uplift_eval(int argc, char **argv)
     if ((rc = raw_prepare("eval", &rt, &map, o.control, o.quiet, cust, NULL, ct, NULL)))
         goto cleanup;
     if (rt.xc) mc = rt.xc;
-    rc = 1;
     if (oq_uplift_crossfit_policy(&o, mc, ct, offers, policy, &rep, &err)) {
         rc = cli_fail(&err, NULL);
         goto cleanup;
