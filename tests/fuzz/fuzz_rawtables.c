@@ -23,7 +23,7 @@ static void check_tab(const oq_txtab *t, int orders)
         if (orders && !isfinite(t->value[i])) abort();
         if (t->cat && t->cat[i] && !t->cat[i][0]) abort();
     }
-    if (!orders && (t->value || !t->cat)) abort();
+    if (!orders && (t->value || (t->n && !t->cat))) abort(); /* no rows: nothing grown */
 }
 
 static void derive(const oq_txtab *t, int orders)
