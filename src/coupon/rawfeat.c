@@ -51,16 +51,20 @@ enum {
     F_N
 };
 
-static const oq_txtab *sort_tab; /* qsort has no context: set around each sort */
+/* a row's sort key: no context pointer for qsort (no mutable globals) */
+typedef struct rowkey {
+    const char *user;
+    int32_t date;
+    size_t i;
+} rowkey;
 
 static int cmp_row(const void *x, const void *y)
 {
-    size_t i = *(const size_t *)x, j = *(const size_t *)y;
-    int c = strcmp(sort_tab->user[i], sort_tab->user[j]);
+    const rowkey *a = x, *b = y;
+    int c = strcmp(a->user, b->user);
     if (c) return c;
-    if (sort_tab->date[i] != sort_tab->date[j])
-        return sort_tab->date[i] < sort_tab->date[j] ? -1 : 1;
-    return i < j ? -1 : i > j;
+    if (a->date != b->date) return a->date < b->date ? -1 : 1;
+    return a->i < b->i ? -1 : a->i > b->i;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -77,11 +81,14 @@ static int by_build(bytable *b, const oq_txtab *t)
         !(b->ustart = malloc((n + 1) * sizeof *b->ustart)) ||
         !(b->cat = malloc((n ? n : 1) * sizeof *b->cat)))
         return -1;
+    rowkey *keys = malloc((n ? n : 1) * sizeof *keys);
+    if (!keys) return -1;
     for (size_t i = 0; i < n; i++)
-        b->ord[i] = i;
-    sort_tab = t;
-    qsort(b->ord, n, sizeof *b->ord, cmp_row);
-    sort_tab = NULL;
+        keys[i] = (rowkey){t->user[i], t->date[i], i};
+    qsort(keys, n, sizeof *keys, cmp_row);
+    for (size_t i = 0; i < n; i++)
+        b->ord[i] = keys[i].i;
+    free(keys);
     b->nu = 0;
     for (size_t k = 0; k < n; k++)
         if (k == 0 || strcmp(t->user[b->ord[k]], t->user[b->ord[k - 1]]) != 0)
