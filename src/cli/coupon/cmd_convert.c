@@ -26,9 +26,14 @@ static void help(FILE *fp)
                 "                     log's LOG.orders.csv sidecar, else the log's order rows\n"
                 "  DIR/events.csv     the browsing stream: --events, else LOG.events.csv (left\n"
                 "                     out when neither exists)\n"
-                "Then: offerq run --contacts DIR/contacts.csv --customers DIR/customers.csv\n"
-                "        --offers DIR/offers.csv --orders DIR/orders.csv --events DIR/events.csv\n"
-                "        --out-dir OUT\n");
+                "Then `offerq run --contacts` (or `offerq uplift`) learns from them.\n\n"
+                "Example:\n"
+                "  offerq gen --customers 2000 --seed 1 --quiet --out example/small_raw.csv\n"
+                "  offerq convert --log example/small_raw.csv --out-dir example/raw\n"
+                "  offerq run --contacts example/raw/contacts.csv \\\n"
+                "      --customers example/raw/customers.csv --offers example/raw/offers.csv \\\n"
+                "      --orders example/raw/orders.csv --events example/raw/events.csv \\\n"
+                "      --out-dir example/rawrun --quiet\n");
 }
 
 static int copy_file(const char *from, const char *to, oq_error *err)
