@@ -24,6 +24,9 @@ int cmd_crosssell(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_uplift(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+/* `offerq eval --contacts ...` (cmd_uplift.c) */
+int cmd_uplift_eval(int argc, char **argv);
 
 /* Print "offerq: error: <formatted err>" and a hint (may be NULL); returns 1. */
 int cli_fail(const oq_error *err, const char *hint);

@@ -6,12 +6,16 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static void help(FILE *fp)
 {
     fprintf(fp,
             "Usage: offerq eval --log LOG.csv --run DIR [--truth FILE] [--json FILE]\n"
-            "       offerq eval --log LOG.csv --horizon H [--refit-every K] [--json FILE]\n\n"
+            "       offerq eval --log LOG.csv --horizon H [--refit-every K] [--json FILE]\n"
+            "       offerq eval --contacts C.csv --customers U.csv --offers O.csv --run DIR\n"
+            "                   [--orders R.csv] [--events E.csv] [--json FILE]\n"
+            "                   (a shop's raw tables: `offerq eval --contacts x --help`)\n\n"
             "On a log written by `offerq gen`, rebuilds the truth from its sidecar\n"
             "(LOG.truth.json, or --truth) and prints the TRUE expected next-day profit and\n"
             "coupon spend of: no coupon, each fixed coupon, the random logging policy, the\n"
@@ -50,6 +54,10 @@ static void help(FILE *fp)
 
 int cmd_eval(int argc, char **argv)
 {
+    /* a shop's raw tables: the log-only path of cmd_uplift.c */
+    for (int k = 1; k < argc; k++)
+        if (!strcmp(argv[k], "--contacts") || !strncmp(argv[k], "--contacts=", 11))
+            return cmd_uplift_eval(argc, argv);
     enum {
         O_LOG = 256,
         O_RUN,

@@ -18,7 +18,11 @@ static void help(FILE *fp)
     fprintf(
         fp,
         "Usage: offerq run --log LOG.csv --out-dir DIR [options]\n"
-        "       offerq run --pg URL [--orders ORDERS.csv] [--out-dir DIR] [options]\n\n"
+        "       offerq run --pg URL [--orders ORDERS.csv] [--out-dir DIR] [options]\n"
+        "       offerq run --contacts C.csv --customers U.csv --offers O.csv [--orders R.csv]\n"
+        "                  [--events E.csv] --out-dir DIR [--budget X] [--seed S]\n\n"
+        "With --contacts, a shop's own raw tables: the same as `offerq uplift` (see\n"
+        "`offerq uplift --help`; every option of it applies; DIR is written directly).\n\n"
         "The nightly job: reads the customer log, scores every row and coupon with r~,\n"
         "the expected net reward (from BG/NBD P(alive) and a reward model r^), learns\n"
         "Q(s, a) with Dyna-Q (real steps from the log + 20 planning steps each), and\n"
@@ -309,6 +313,10 @@ static void print_done(const oq_pipeline_opts *o, const oq_pipeline_result *r);
 
 static int run_cmd(int argc, char **argv, char **pg)
 {
+    /* a shop's raw tables: the uplift path (cmd_uplift.c) */
+    for (int k = 1; k < argc; k++)
+        if (!strcmp(argv[k], "--contacts") || !strncmp(argv[k], "--contacts=", 11))
+            return cmd_uplift(argc, argv);
     oq_pipeline_opts o;
     int prc = cli_run_parse(argc, argv, &o, pg);
     if (prc) return prc < 0 ? 0 : prc;
