@@ -65,8 +65,8 @@ void oq_xsell_exp_default(oq_xsell_exp_config *c, int quick)
     }
 }
 
-static const char *arm_names[N_ARMS] = {"kq", "kq_norules", "kq_tabular", "qlearning",
-                                        "static", "none", "dp"};
+static const char *arm_names[N_ARMS] = {"kq",     "kq_norules", "kq_tabular", "qlearning",
+                                        "static", "none",       "dp"};
 static const char *arm_labels[N_ARMS] = {"K-Q (factored), rules",
                                          "K-Q (factored), no rules",
                                          "K-Q tabular (the paper's)",
@@ -74,8 +74,7 @@ static const char *arm_labels[N_ARMS] = {"K-Q (factored), rules",
                                          "static bundle rule",
                                          "no cross-selling",
                                          "DP optimum"};
-static const char *abl_names[OQ_XSELL_N_ABL] = {"kq_explore", "kq_explore_prior",
-                                                "kq_prior_prune"};
+static const char *abl_names[OQ_XSELL_N_ABL] = {"kq_explore", "kq_explore_prior", "kq_prior_prune"};
 static const int abl_know[OQ_XSELL_N_ABL] = {OQ_XSELL_KNOW_EXPLORE,
                                              OQ_XSELL_KNOW_EXPLORE | OQ_XSELL_KNOW_PRIOR,
                                              OQ_XSELL_KNOW_PRIOR | OQ_XSELL_KNOW_PRUNE};
@@ -143,7 +142,7 @@ typedef struct task_out {
     int cens[N_LEARN];
     double conv_abl[OQ_XSELL_N_ABL], share_abl[OQ_XSELL_N_ABL];
     int cens_abl[OQ_XSELL_N_ABL];
-    double kq_rock[N_SC], rock_cand[N_SC];
+    double kq_rock[N_SC], rock_cand[N_SC], rock_share[N_SC];
     double rules_pos[N_SC], rules_neg[N_SC], prec[N_SC], rec[N_SC];
 } task_out;
 
@@ -294,15 +293,26 @@ static int run_task(const oq_xsell_exp_config *c, int point, int seed_idx, task_
     double none_rev = 0, none_prof = 0;
     oq_xsell_policy_none(m0, dec);
     rc = oq_xsell_evaluate(&c->sim, dec, &none_rev, &none_prof, err);
-    for (int sc = 0; !rc && sc < N_SC; sc++) {
+    if (c->conv_only) /* what is not measured is NaN: left out of every statistic */
+        for (int sc = 0; sc < N_SC; sc++) {
+            for (int a = 0; a < N_ARMS; a++)
+                o->rev[sc][a] = o->prof[sc][a] = NAN;
+            o->rules_pos[sc] = o->rules_neg[sc] = o->prec[sc] = o->rec[sc] = NAN;
+            for (int a = 0; a < N_LEARN; a++)
+                o->conv[a] = NAN;
+            for (int a = 0; a < OQ_XSELL_N_ABL; a++)
+                o->conv_abl[a] = o->share_abl[a] = NAN;
+        }
+    for (int sc = 0; !rc && sc < (c->conv_only ? 1 : N_SC); sc++) {
         oq_xsell_rule planted[OQ_XSELL_MAX_ITEMS * OQ_XSELL_MAX_ITEMS];
         size_t np = plant_rules(c, seed_idx, sc, n, planted);
         oq_xsell_sim sim = c->sim;
         oq_xsell_kb kb;
+        memset(&kb, 0, sizeof kb);
         oq_baskets *b = NULL;
         rc = oq_xsell_sim_plant(&sim, planted, np, err);
-        if (!rc) rc = learner_rules(c, &sim, planted, np, base + 32 + (uint64_t)sc, sc, &kb, &b, o,
-                                    err);
+        if (!rc)
+            rc = learner_rules(c, &sim, planted, np, base + 32 + (uint64_t)sc, sc, &kb, &b, o, err);
         double dp_rev = 0, dp_prof = 0;
         if (!rc) rc = oq_xsell_dp_solve(&sim, NULL, &dp_rev, &dp_prof, err);
         o->rev[sc][OQ_XSELL_ARM_DP] = dp_rev;
@@ -317,11 +327,16 @@ static int run_task(const oq_xsell_exp_config *c, int point, int seed_idx, task_
             static const int method[N_LEARN] = {OQ_XSELL_KQ, OQ_XSELL_KQ, OQ_XSELL_KQ_TABULAR,
                                                 OQ_XSELL_QLEARN};
             int know = arm == OQ_XSELL_ARM_KQ ? OQ_XSELL_KNOW_DEFAULT : 0;
-            const oq_xsell_kb *k = arm == OQ_XSELL_ARM_KQ || arm == OQ_XSELL_ARM_KQ_TABULAR ? &kb
-                                                                                         : NULL;
+            const oq_xsell_kb *k =
+                arm == OQ_XSELL_ARM_KQ || arm == OQ_XSELL_ARM_KQ_TABULAR ? &kb : NULL;
             long at = -1;
-            rc = train(c, &sim, k, method[arm], know, NULL, stream, target, 0, dec,
-                       &o->rev[sc][arm], &o->prof[sc][arm], &at, err);
+            if (c->conv_only && arm != OQ_XSELL_ARM_KQ && arm != OQ_XSELL_ARM_KQ_NORULES) continue;
+            if (c->conv_only)
+                rc = train(c, &sim, k, method[arm], know, NULL, stream, target, 1, dec, NULL, NULL,
+                           &at, err);
+            else
+                rc = train(c, &sim, k, method[arm], know, NULL, stream, target, 0, dec,
+                           &o->rev[sc][arm], &o->prof[sc][arm], &at, err);
             if (sc == OQ_XSELL_SC_POS) {
                 o->cens[arm] = at < 0;
                 o->conv[arm] = at < 0 ? (double)c->episodes : (double)at;
@@ -329,20 +344,24 @@ static int run_task(const oq_xsell_exp_config *c, int point, int seed_idx, task_
         }
         for (int a = 0; !rc && c->ablation && sc == OQ_XSELL_SC_POS && a < OQ_XSELL_N_ABL; a++) {
             long at = -1;
-            double r2, p2;
-            rc = train(c, &sim, &kb, OQ_XSELL_KQ, abl_know[a], NULL, stream, target, 0, dec, &r2,
-                       &p2, &at, err);
+            double r2 = NAN, p2 = NAN;
+            rc = train(c, &sim, &kb, OQ_XSELL_KQ, abl_know[a], NULL, stream, target, c->conv_only,
+                       dec, c->conv_only ? NULL : &r2, &p2, &at, err);
             double v2 = oq_xsell_objective_value(&sim.mdp, r2, p2);
             o->cens_abl[a] = at < 0;
             o->conv_abl[a] = at < 0 ? (double)c->episodes : (double)at;
             o->share_abl[a] = vdp - vnone > 1e-9 ? 100 * (v2 - vnone) / (vdp - vnone) : NAN;
         }
-        if (!rc) {
+        if (!rc && !c->conv_only) {
             oq_xsell_policy_static(&sim.mdp, &kb, c->static_level, dec);
             rc = oq_xsell_evaluate(&sim, dec, &o->rev[sc][OQ_XSELL_ARM_STATIC],
                                    &o->prof[sc][OQ_XSELL_ARM_STATIC], err);
         }
-        if (!rc && c->rock) rc = rock_arm(c, &sim, &kb, b, sc, base + 48 + (uint64_t)sc, dec, o, err);
+        if (!rc && c->rock) {
+            rc = rock_arm(c, &sim, &kb, b, sc, base + 48 + (uint64_t)sc, dec, o, err);
+            o->rock_share[sc] =
+                vdp - vnone > 1e-9 ? 100 * (o->kq_rock[sc] - vnone) / (vdp - vnone) : NAN;
+        }
         oq_baskets_free(b);
     }
     free(dec);
@@ -475,8 +494,8 @@ static int write_chart(const char *path, const chart *c, oq_error *err)
                 "<text x=\"%g\" y=\"%.1f\" text-anchor=\"end\">%g</text>\n",
                 L, PY(v), W - R, PY(v), L - 6, PY(v) + 4, v);
     /* axes; a broken axis shows 0 at the bottom and a zigzag above it */
-    fprintf(f, "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"black\"/>\n", L, bot,
-            W - R, bot);
+    fprintf(f, "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"black\"/>\n", L, bot, W - R,
+            bot);
     fprintf(f, "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"black\"/>\n", L, top, L,
             bot);
     if (broken_bottom) {
@@ -518,8 +537,7 @@ static int write_chart(const char *path, const chart *c, oq_error *err)
                 fprintf(f,
                         "<path d=\"M%.1f,%.1f l-5,8 h10 z\" fill=\"%s\"/>"
                         "<text x=\"%.1f\" y=\"%.1f\" font-size=\"9\" fill=\"%s\">%d/%d</text>\n",
-                        px, py - 6, se->color, px + 6, py + 2 + 9 * (s % 2), se->color, k,
-                        c->runs);
+                        px, py - 6, se->color, px + 6, py + 2 + 9 * (s % 2), se->color, k, c->runs);
                 continue;
             }
             fprintf(f,
@@ -533,8 +551,7 @@ static int write_chart(const char *path, const chart *c, oq_error *err)
                         "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"white\" stroke=\"%s\" "
                         "stroke-width=\"2\"/><text x=\"%.1f\" y=\"%.1f\" font-size=\"9\" "
                         "fill=\"%s\">%d/%d cens.</text>\n",
-                        px, PY(y->mean), se->color, px + 6, PY(y->mean) - 5, se->color, k,
-                        c->runs);
+                        px, PY(y->mean), se->color, px + 6, PY(y->mean) - 5, se->color, k, c->runs);
             else
                 fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n", px,
                         PY(y->mean), se->color);
@@ -568,6 +585,7 @@ static int write_figures(const oq_xsell_exp_config *c, const char *dir,
     int P = c->n_points, rc;
     const char *obj = oq_xsell_objective_name(c->sim.mdp.objective);
     const char *src = c->rules == OQ_XSELL_RULES_MINED ? "mined" : "planted";
+    const char *Src = c->rules == OQ_XSELL_RULES_MINED ? "Mined" : "Planted";
     /* fig 2a: seasons to the mark, every learner; the tabular ones are censored */
     series s2a[N_LEARN];
     for (int a = 0; a < N_LEARN; a++)
@@ -582,7 +600,8 @@ static int write_figures(const oq_xsell_exp_config *c, const char *dir,
         s2a[a].y = conv[a];
         s2a[a].censored = cens[a];
     }
-    snprintf(t2a, sizeof t2a, "Fig. 2a: seasons until the greedy policy earns %.0f%% of the DP gain",
+    snprintf(t2a, sizeof t2a,
+             "Fig. 2a: seasons until the greedy policy earns %.0f%% of the DP gain",
              100 * c->conv_share);
     snprintf(n1, sizeof n1,
              "Mean over %d runs; bars: 95%% t-interval. Positive planted rules; %s rules; %s.",
@@ -593,10 +612,16 @@ static int write_figures(const oq_xsell_exp_config *c, const char *dir,
     snprintf(n3, sizeof n3,
              "Grey band above the break: every run censored (never reached it within %ld).",
              c->episodes);
-    chart ch = {t2a,  "number of planted positive rules", "training seasons", {n1, n2, n3},
-                P,    c->n_rules,
-                s2a,  N_LEARN,
-                1,    c->n_seeds};
+    chart ch = {t2a,
+                "number of planted positive rules",
+                "training seasons",
+                {n1, n2, n3},
+                P,
+                c->n_rules,
+                s2a,
+                N_LEARN,
+                1,
+                c->n_seeds};
     snprintf(path, sizeof path, "%s/fig2a.svg", dir);
     if ((rc = write_chart(path, &ch, err))) return rc;
     /* fig 2b: every policy in the positive scenario */
@@ -617,8 +642,11 @@ static int write_figures(const oq_xsell_exp_config *c, const char *dir,
              c->n_seeds);
     snprintf(n2, sizeof n2,
              "Every policy evaluated exactly (no simulation noise); the axis is broken below.");
-    chart cb = {t2b, "number of planted positive rules", yl, {n1, n2, NULL}, P, c->n_rules, s2b,
-                N_ARMS, 0, c->n_seeds};
+    chart cb = {t2b, "number of planted positive rules",
+                yl,  {n1, n2, NULL},
+                P,   c->n_rules,
+                s2b, N_ARMS,
+                0,   c->n_seeds};
     snprintf(path, sizeof path, "%s/fig2b.svg", dir);
     if ((rc = write_chart(path, &cb, err))) return rc;
     /* the same as shares of the DP gain: none is 0, the optimum 100 */
@@ -632,8 +660,16 @@ static int write_figures(const oq_xsell_exp_config *c, const char *dir,
              obj, c->episodes);
     snprintf(n2, sizeof n2,
              "Per run (v - none) / (DP - none); none is 0, the optimum 100; the axis starts at 0.");
-    chart cs2 = {t2b, "number of planted positive rules", "% of the DP gain", {n1, n2, NULL}, P,
-                 c->n_rules, s2b, N_ARMS, 1, c->n_seeds};
+    chart cs2 = {t2b,
+                 "number of planted positive rules",
+                 "% of the DP gain",
+                 {n1, n2, NULL},
+                 P,
+                 c->n_rules,
+                 s2b,
+                 N_ARMS,
+                 1,
+                 c->n_seeds};
     snprintf(path, sizeof path, "%s/fig2b_share.svg", dir);
     if ((rc = write_chart(path, &cs2, err))) return rc;
     snprintf(n2, sizeof n2,
@@ -660,9 +696,12 @@ static int write_figures(const oq_xsell_exp_config *c, const char *dir,
     snprintf(n1, sizeof n1,
              "x: planted rules (mixed: half positive). %s rules. Mean over %d runs; bars: 95%% "
              "t-interval.",
-             src, c->n_seeds);
-    chart cs = {t2b, "number of planted rules", yl, {n1, n2, NULL}, P, c->n_rules, ss,
-                2 * N_SC + 1, 0, c->n_seeds};
+             Src, c->n_seeds);
+    chart cs = {t2b, "number of planted rules",
+                yl,  {n1, n2, NULL},
+                P,   c->n_rules,
+                ss,  2 * N_SC + 1,
+                0,   c->n_seeds};
     snprintf(path, sizeof path, "%s/fig2b_scenarios.svg", dir);
     return write_chart(path, &cs, err);
 }
@@ -687,16 +726,18 @@ static int write_markdown(const oq_xsell_exp_config *c, const char *path,
     fprintf(f,
             "Setting: %d items, %llu states, %s objective, %d runs per point, %ld training "
             "seasons, rules %s",
-            c->sim.mdp.n_items, (unsigned long long)oq_xsell_n_states(&c->sim.mdp), obj,
-            c->n_seeds, c->episodes, c->rules == OQ_XSELL_RULES_MINED ? "mined" : "planted");
+            c->sim.mdp.n_items, (unsigned long long)oq_xsell_n_states(&c->sim.mdp), obj, c->n_seeds,
+            c->episodes, c->rules == OQ_XSELL_RULES_MINED ? "mined" : "planted");
     if (c->rules == OQ_XSELL_RULES_MINED)
         fprintf(f, " from %zu baskets (noise %g, support %g, confidence %g)", c->n_baskets,
                 c->basket_noise, c->min_support, c->min_confidence);
-    fprintf(f, ". No cross-selling: revenue %.2f, profit %.2f per season. Intervals: 95%% "
-               "t-intervals over runs.\n\n",
+    fprintf(f,
+            ". No cross-selling: revenue %.2f, profit %.2f per season. Intervals: 95%% "
+            "t-intervals over runs.\n\n",
             res->none_revenue, res->none_profit);
-    fprintf(f, "**Share of the DP optimum's gain over no cross-selling (%%, %s), per run "
-               "(v - none) / (DP - none):**\n\n| scenario | rules |",
+    fprintf(f,
+            "**Share of the DP optimum's gain over no cross-selling (%%, %s), per run "
+            "(v - none) / (DP - none):**\n\n| scenario | rules |",
             obj);
     for (int a = 0; a < N_ARMS; a++)
         if (a != OQ_XSELL_ARM_NONE && a != OQ_XSELL_ARM_DP) fprintf(f, " %s |", arm_labels[a]);
@@ -765,9 +806,10 @@ static int write_markdown(const oq_xsell_exp_config *c, const char *path,
         fprintf(f, "\n");
     }
     if (c->ablation) {
-        fprintf(f, "\n**How K-Q uses the rules** (positive rules; share of the DP gain after %ld "
-                   "seasons, %%; the default uses them as the acceptance prior):\n\n| rules | "
-                   "prior (default) | no rules |",
+        fprintf(f,
+                "\n**How K-Q uses the rules** (positive rules; share of the DP gain after %ld "
+                "seasons, %%; the default uses them as the acceptance prior):\n\n| rules | "
+                "prior (default) | no rules |",
                 c->episodes);
         for (int a = 0; a < OQ_XSELL_N_ABL; a++)
             fprintf(f, " %s |", abl_names[a]);
@@ -801,14 +843,17 @@ static int write_markdown(const oq_xsell_exp_config *c, const char *path,
                     res->rules_pos[sc][p].mean, res->rules_neg[sc][p].mean, b1, b2);
         }
     if (c->rock) {
-        fprintf(f, "\n**K-Q within ROCK clusters** (theta %g, k %zu; %s per season, candidates "
-                   "per item):\n\n| scenario | rules | K-Q in ROCK sets | candidates |\n"
-                   "|---|---|---|---|\n",
-                c->rock_theta, c->rock_k, obj);
+        fprintf(f,
+                "\n**K-Q within ROCK clusters** (theta %g, k %zu; share of the DP gain, %%, "
+                "against K-Q over all items; candidates per item):\n\n| scenario | rules | "
+                "K-Q in ROCK sets | K-Q, all items | candidates |\n|---|---|---|---|---|\n",
+                c->rock_theta, c->rock_k);
         for (int sc = 0; sc < N_SC; sc++)
             for (int p = 0; p < P; p++) {
-                fmt_stat(b, sizeof b, res->kq_rock[sc][p], 2);
-                fprintf(f, "| %s | %d | %s | %.2f |\n", sc_names[sc], c->n_rules[p], b,
+                char b2[128];
+                fmt_stat(b, sizeof b, res->rock_share[sc][p], 1);
+                fmt_stat(b2, sizeof b2, res->share[sc][p][OQ_XSELL_ARM_KQ], 1);
+                fprintf(f, "| %s | %d | %s | %s | %.2f |\n", sc_names[sc], c->n_rules[p], b, b2,
                         res->rock_cand[sc][p].mean);
             }
     }
@@ -844,8 +889,7 @@ static int write_outputs(const oq_xsell_exp_config *c, const char *dir,
                     res->conv_abl[p][a].mean, res->conv_abl[p][a].lo, res->conv_abl[p][a].hi,
                     res->censored_abl[p][a], c->n_seeds);
         fprintf(af.fp, "%d,saved_by_rules,%.1f,%.1f,%.1f,,%d\n", c->n_rules[p],
-                res->conv_saved[p].mean, res->conv_saved[p].lo, res->conv_saved[p].hi,
-                c->n_seeds);
+                res->conv_saved[p].mean, res->conv_saved[p].lo, res->conv_saved[p].hi, c->n_seeds);
     }
     if ((rc = oq_afile_commit(&af, err))) return rc;
     /* fig 2b */
@@ -857,9 +901,9 @@ static int write_outputs(const oq_xsell_exp_config *c, const char *dir,
         for (int p = 0; p < P; p++)
             for (int a = 0; a < N_ARMS; a++) {
                 oq_xsell_stat v = res->value[sc][p][a], s = res->share[sc][p][a];
-                fprintf(af.fp, "%s,%d,%s,%.4f,%.4f,%.4f,%.4f,%.4f,", sc_names[sc],
-                        c->n_rules[p], arm_names[a], v.mean, v.lo, v.hi,
-                        res->revenue[sc][p][a].mean, res->profit[sc][p][a].mean);
+                fprintf(af.fp, "%s,%d,%s,%.4f,%.4f,%.4f,%.4f,%.4f,", sc_names[sc], c->n_rules[p],
+                        arm_names[a], v.mean, v.lo, v.hi, res->revenue[sc][p][a].mean,
+                        res->profit[sc][p][a].mean);
                 if (isfinite(s.mean))
                     fprintf(af.fp, "%.2f,%.2f,%.2f\n", s.mean, s.lo, s.hi);
                 else
@@ -878,8 +922,8 @@ static int write_outputs(const oq_xsell_exp_config *c, const char *dir,
     json_object_set_new(j, "objective", json_string(oq_xsell_objective_name(c->sim.mdp.objective)));
     json_object_set_new(j, "episodes", json_integer(c->episodes));
     json_object_set_new(j, "conv_share", json_real(c->conv_share));
-    json_object_set_new(j, "rules", json_string(c->rules == OQ_XSELL_RULES_MINED ? "mined"
-                                                                                 : "planted"));
+    json_object_set_new(j, "rules",
+                        json_string(c->rules == OQ_XSELL_RULES_MINED ? "mined" : "planted"));
     json_object_set_new(j, "baskets", json_integer((json_int_t)c->n_baskets));
     json_object_set_new(j, "basket_noise", json_real(c->basket_noise));
     json_object_set_new(j, "min_support", json_real(c->min_support));
@@ -1015,6 +1059,7 @@ int oq_xsell_experiment(const oq_xsell_exp_config *c, const char *out_dir, oq_xs
 #undef VAL
             }
             COLLECT(o->kq_rock[sc], res->kq_rock[sc][p]);
+            COLLECT(o->rock_share[sc], res->rock_share[sc][p]);
             COLLECT(o->rock_cand[sc], res->rock_cand[sc][p]);
             COLLECT(o->rules_pos[sc], res->rules_pos[sc][p]);
             COLLECT(o->rules_neg[sc], res->rules_neg[sc][p]);

@@ -260,7 +260,8 @@ int kq_dense(const oq_xsell_qtable *t, uint8_t *dec)
         best_tables(t, e, at, bv, bd);
         memset(inv, 0, sizeof inv);
         for (uint64_t s = 0; s < S; s++) {
-            if (inv[e] > 0) dec[s * (uint64_t)N + (uint64_t)e] = (uint8_t)best_of(N, at, bv, bd, inv);
+            if (inv[e] > 0)
+                dec[s * (uint64_t)N + (uint64_t)e] = (uint8_t)best_of(N, at, bv, bd, inv);
             for (int i = 0; i < N; i++) { /* the next state index */
                 if (inv[i] < m->items[i].capacity) {
                     inv[i]++;

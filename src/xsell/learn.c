@@ -128,7 +128,8 @@ int oq_xsell_learn_sim_baskets(const oq_xsell_sim *s, size_t n, double noise, gs
         }
         bk[k++] = ids[e];
         for (int j = 0; j < N; j++)
-            if (j != e && gsl_rng_uniform(r) < s->interest[e * OQ_XSELL_MAX_ITEMS + j]) bk[k++] = ids[j];
+            if (j != e && gsl_rng_uniform(r) < s->interest[e * OQ_XSELL_MAX_ITEMS + j])
+                bk[k++] = ids[j];
         rc = oq_baskets_add(b, bk, k, err);
     }
     if (rc) {
@@ -140,8 +141,8 @@ int oq_xsell_learn_sim_baskets(const oq_xsell_sim *s, size_t n, double noise, gs
 }
 
 int oq_xsell_learn_mine_rules(const oq_xsell_mdp *m, const oq_baskets *b, const oq_rules_params *p,
-                              oq_xsell_rule **rules, size_t *n_rules, size_t *n_pos,
-                              size_t *n_neg, oq_error *err)
+                              oq_xsell_rule **rules, size_t *n_rules, size_t *n_pos, size_t *n_neg,
+                              oq_error *err)
 {
     *rules = NULL;
     *n_rules = 0;
@@ -228,8 +229,8 @@ int oq_xsell_learn_run(const oq_xsell_sim *sim, const oq_xsell_rule *rules, size
                        oq_xsell_learn_result **out, oq_error *err)
 {
     *out = NULL;
-    if (c->episodes < 1 || c->method < 0 || c->method >= OQ_XSELL_N_METHODS ||
-        c->knowledge < 0 || c->knowledge > OQ_XSELL_KNOW_ALL ||
+    if (c->episodes < 1 || c->method < 0 || c->method >= OQ_XSELL_N_METHODS || c->knowledge < 0 ||
+        c->knowledge > OQ_XSELL_KNOW_ALL ||
         (c->candidates != OQ_XSELL_CAND_ALL && c->candidates != OQ_XSELL_CAND_ROCK))
         return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "bad learning configuration");
     if (c->candidates == OQ_XSELL_CAND_ROCK && !baskets)
@@ -342,16 +343,16 @@ int oq_xsell_learn_summary_write(const oq_xsell_learn_result *r, const char *tab
     dec = its = NULL;
     int rock = r->cand.n_baskets > 0;
     char know[64];
-    oq_xsell_knowledge_format(oq_xsell_qtable_method(t) == OQ_XSELL_QLEARN ? 0 : r->knowledge,
-                              know, sizeof know);
+    oq_xsell_knowledge_format(oq_xsell_qtable_method(t) == OQ_XSELL_QLEARN ? 0 : r->knowledge, know,
+                              sizeof know);
     json_t *info = json_pack(
         "{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:f, s:f, s:f, s:s, s:s, s:i}", "table", table_path,
         "method", oq_xsell_method_name(r->method), "knowledge", know, "objective",
         oq_xsell_objective_name(m->objective), "episodes", (json_int_t)r->episodes, "rules_used",
         (json_int_t)r->n_rules, "entries", (json_int_t)oq_xsell_qtable_size(t), "survival",
-        r->sim.survival, "mean_training_revenue", r->mean_training_revenue,
-        "mean_training_profit", r->mean_training_profit, "decisions_at", "full stock",
-        "candidates", rock ? "rock" : "all", "clusters", r->cand.n_clusters);
+        r->sim.survival, "mean_training_revenue", r->mean_training_revenue, "mean_training_profit",
+        r->mean_training_profit, "decisions_at", "full stock", "candidates", rock ? "rock" : "all",
+        "clusters", r->cand.n_clusters);
     if (!info || json_object_update_new(root, info)) goto oom;
     rc = oq_json_write_atomic(path, root, err);
     goto cleanup;

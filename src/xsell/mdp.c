@@ -152,7 +152,7 @@ static const struct {
     int flags;
 } know_words[] = {{"explore", OQ_XSELL_KNOW_EXPLORE}, {"prior", OQ_XSELL_KNOW_PRIOR},
                   {"prune", OQ_XSELL_KNOW_PRUNE},     {"none", 0},
-                  {"all", OQ_XSELL_KNOW_ALL},          {"default", OQ_XSELL_KNOW_DEFAULT}};
+                  {"all", OQ_XSELL_KNOW_ALL},         {"default", OQ_XSELL_KNOW_DEFAULT}};
 
 int oq_xsell_knowledge_parse(const char *list)
 {
@@ -284,4 +284,3 @@ int oq_xsell_boltzmann(const double *mu, const uint8_t *valid, int n, double tau
         p[i] /= s;
     return nv;
 }
-

@@ -117,14 +117,14 @@ static int first_episode(oq_xsell_qtable *t, const oq_xsell_kb *kb, const oq_xse
     int N = t->mdp.n_items, K = t->mdp.n_disc, D = t->D;
     if (t->n != 0) return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "the table is not empty");
     t->method = o->method;
-    t->knowledge = o->method == OQ_XSELL_QLEARN      ? 0
+    t->knowledge = o->method == OQ_XSELL_QLEARN       ? 0
                    : o->method == OQ_XSELL_KQ_TABULAR ? OQ_XSELL_KNOW_EXPLORE
                                                       : o->knowledge;
     if (!kb) t->knowledge = 0;
     for (int e = 0; e < N; e++)
         for (int j = 0; j < N; j++) {
             int ok = j != e && (!o->cand || o->cand[e * N + j]);
-            if (t->method == OQ_XSELL_KQ && (t->knowledge & OQ_XSELL_KNOW_PRUNE) &&
+            if (t->method == OQ_XSELL_KQ && kb && (t->knowledge & OQ_XSELL_KNOW_PRUNE) &&
                 kb->neg[e * OQ_XSELL_MAX_ITEMS + j] > 0)
                 ok = 0; /* action pruning: a negative rule removes the bundle */
             t->allow[e * N + j] = (uint8_t)ok;
@@ -147,7 +147,7 @@ static int first_episode(oq_xsell_qtable *t, const oq_xsell_kb *kb, const oq_xse
     for (int e = 0; e < N; e++)
         for (int d = 0; d < D; d++) {
             double mean = 0.5; /* Beta(1, 1) with 2 pseudo-offers: nothing known */
-            if (d > 0 && (t->knowledge & OQ_XSELL_KNOW_PRIOR)) {
+            if (d > 0 && kb && (t->knowledge & OQ_XSELL_KNOW_PRIOR)) {
                 int j = (d - 1) / K;
                 double cp = kb->pos[e * OQ_XSELL_MAX_ITEMS + j];
                 double cn = kb->neg[e * OQ_XSELL_MAX_ITEMS + j];

@@ -89,12 +89,64 @@ static int table_grow(oq_xsell_qtable *t)
     return 0;
 }
 
+static void index_free(oq_xsell_qtable *t)
+{
+    free(t->nn_inv);
+    free(t->nn_slot);
+    t->nn_inv = NULL;
+    t->nn_slot = NULL;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+int xs_index_build(oq_xsell_qtable *t)
+{
+    index_free(t);
+    if (t->q == NULL || t->n == 0) return 0; /* factored, or nothing seen */
+    int N = t->mdp.n_items;
+    uint64_t *keys = malloc(t->n * sizeof *keys);
+    t->nn_inv = malloc(t->n * (size_t)N * sizeof *t->nn_inv);
+    t->nn_slot = malloc(t->n * sizeof *t->nn_slot);
+    if (!keys || !t->nn_inv || !t->nn_slot) {
+        free(keys);
+        index_free(t);
+        return OQ_ENOMEM;
+    }
+    /* keys sorted by (request, state): key = state * N + e, so sort on
+     * e * 2^56 + state (states < 2^56, oq_xsell_mdp_check) */
+    size_t k = 0;
+    for (size_t h = 0; h < t->cap; h++)
+        if (t->keys[h] != XS_EMPTY)
+            keys[k++] = (t->keys[h] % (uint64_t)N) << 56 | t->keys[h] / (uint64_t)N;
+    qsort(keys, k, sizeof *keys, cmp_u64);
+    uint32_t inv[OQ_XSELL_MAX_ITEMS];
+    memset(t->nn_off, 0, sizeof t->nn_off);
+    for (size_t a = 0; a < k; a++) {
+        int e = (int)(keys[a] >> 56);
+        uint64_t s = keys[a] & ((1ull << 56) - 1);
+        t->nn_off[e + 1] = a + 1;
+        oq_xsell_state_decode(&t->mdp, s, inv);
+        for (int i = 0; i < N; i++)
+            t->nn_inv[a * (size_t)N + (size_t)i] = (uint16_t)inv[i];
+        t->nn_slot[a] = xs_slot(t, s * (uint64_t)N + (uint64_t)e);
+    }
+    for (int e = 1; e <= N; e++) /* requests without entries start where the last ended */
+        if (t->nn_off[e] < t->nn_off[e - 1]) t->nn_off[e] = t->nn_off[e - 1];
+    free(keys);
+    return 0;
+}
+
 size_t xs_upsert(oq_xsell_qtable *t, uint64_t key, int *created)
 {
     size_t h = xs_slot(t, key);
     *created = 0;
     if (t->keys[h] == key) return h;
     *created = 1;
+    if (t->nn_inv) index_free(t); /* the table changes: the index is stale */
     if (2 * (t->n + 1) > t->cap) {
         if (table_grow(t)) return (size_t)-1;
         h = xs_slot(t, key);
@@ -131,6 +183,7 @@ int oq_xsell_qtable_new(const oq_xsell_mdp *m, oq_xsell_qtable **out, oq_error *
 void oq_xsell_qtable_free(oq_xsell_qtable *t)
 {
     if (!t) return;
+    index_free(t);
     slabs_free(t);
     free(t->w);
     free(t);
@@ -202,10 +255,27 @@ static int tab_best(const double *q, const uint32_t *cnt, const uint8_t *valid, 
 }
 
 /* The seen state nearest to inv for request e (L1, ties: smaller index):
- * its slot, or (size_t)-1 when the table has no entry for e. A scan. */
+ * its slot, or (size_t)-1 when the table has no entry for e. A scan of the
+ * index (built at load), else of the table. */
 static size_t nearest_slot(const oq_xsell_qtable *t, const uint32_t *inv, int e, uint32_t *dist)
 {
     int N = t->mdp.n_items;
+    if (t->nn_inv) {
+        size_t best = (size_t)-1;
+        uint32_t bd = UINT32_MAX;
+        for (size_t a = t->nn_off[e]; a < t->nn_off[e + 1]; a++) {
+            const uint16_t *x = t->nn_inv + a * (size_t)N;
+            uint32_t d = 0;
+            for (int i = 0; i < N; i++)
+                d += x[i] > inv[i] ? x[i] - inv[i] : inv[i] - x[i];
+            if (d < bd) { /* in increasing state index: the first of the nearest */
+                bd = d;
+                best = t->nn_slot[a];
+            }
+        }
+        *dist = bd;
+        return best;
+    }
     size_t best = (size_t)-1;
     uint64_t best_s = 0;
     uint32_t bd = UINT32_MAX, x[OQ_XSELL_MAX_ITEMS];
@@ -313,8 +383,8 @@ static void next_inv(const oq_xsell_mdp *m, uint32_t *inv)
  * best among the decisions whose admissibility does not depend on stock
  * (first) unless its add-on is out of stock here, when tab_best decides.
  * src (S), dist (S) and first (cap) are the caller's scratch. */
-static void tab_fill(const oq_xsell_qtable *t, int e, uint8_t *dec, uint64_t *src,
-                     uint32_t *dist, int16_t *first)
+static void tab_fill(const oq_xsell_qtable *t, int e, uint8_t *dec, uint64_t *src, uint32_t *dist,
+                     int16_t *first)
 {
     const oq_xsell_mdp *m = &t->mdp;
     int N = m->n_items, K = m->n_disc;
@@ -402,8 +472,9 @@ int oq_xsell_qtable_greedy(const oq_xsell_qtable *t, uint8_t *dec, oq_error *err
     if (!src || !dist || !first)
         rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory (%llu states)",
                           (unsigned long long)S);
-    for (int e = 0; !rc && e < N; e++)
-        tab_fill(t, e, dec, src, dist, first);
+    else
+        for (int e = 0; e < N; e++)
+            tab_fill(t, e, dec, src, dist, first);
     free(first);
     free(src);
     free(dist);
@@ -689,6 +760,10 @@ int oq_xsell_qtable_load(const char *path, oq_xsell_qtable **out, oq_error *err)
                                 (long)i, err);
         }
         if (rc) goto cleanup;
+    }
+    if (xs_index_build(t)) {
+        rc = oq_error_set(err, OQ_ENOMEM, path, 0, 0, "out of memory");
+        goto cleanup;
     }
     *out = t;
     t = NULL;

@@ -31,18 +31,25 @@ struct oq_xsell_qtable {
     uint32_t *cnt;    /* (cap, D) */
     double *q;        /* (cap, D) tabular; NULL when factored */
     double *g;        /* (cap) factored; NULL when tabular */
+    /* Nearest-state index of a tabular table (built by xs_index_build, at
+     * load; dropped by any insertion): the seen inventories of request e
+     * are nn_inv[nn_off[e] .. nn_off[e + 1]) (N counts each), in increasing
+     * state index, with their slots in nn_slot. */
+    uint16_t *nn_inv;
+    size_t *nn_slot;
+    size_t nn_off[OQ_XSELL_MAX_ITEMS + 1];
     /* the factored model (method OQ_XSELL_KQ) */
-    int F;                             /* features: sum of knots */
-    int knots[OQ_XSELL_MAX_ITEMS];     /* L_i = min(M_i, OQ_XSELL_KQ_MAX_KNOTS) */
-    int off[OQ_XSELL_MAX_ITEMS];       /* first feature of item i */
-    double *w;                         /* (F) W_i at knots 1..L_i; W_i(0) = 0 */
-    double acc_n[OQ_XSELL_MAX_ITEMS * OQ_XSELL_MAX_DEC];   /* (N, D) offers made */
-    double acc_y[OQ_XSELL_MAX_ITEMS * OQ_XSELL_MAX_DEC];   /* (N, D) of them accepted */
+    int F;                                               /* features: sum of knots */
+    int knots[OQ_XSELL_MAX_ITEMS];                       /* L_i = min(M_i, OQ_XSELL_KQ_MAX_KNOTS) */
+    int off[OQ_XSELL_MAX_ITEMS];                         /* first feature of item i */
+    double *w;                                           /* (F) W_i at knots 1..L_i; W_i(0) = 0 */
+    double acc_n[OQ_XSELL_MAX_ITEMS * OQ_XSELL_MAX_DEC]; /* (N, D) offers made */
+    double acc_y[OQ_XSELL_MAX_ITEMS * OQ_XSELL_MAX_DEC]; /* (N, D) of them accepted */
     double prior_m[OQ_XSELL_MAX_ITEMS * OQ_XSELL_MAX_DEC]; /* (N, D) prior mean of a(e, d) */
-    double prior_n;    /* pseudo-offers of the prior, > 0 */
-    double min_offers; /* a bundle is answered once offered this many times */
-    double req[OQ_XSELL_MAX_ITEMS];    /* requests of e so far (exploration) */
-    long next_solve;                   /* re-fit W when episodes reaches this */
+    double prior_n;                                        /* pseudo-offers of the prior, > 0 */
+    double min_offers;              /* a bundle is answered once offered this many times */
+    double req[OQ_XSELL_MAX_ITEMS]; /* requests of e so far (exploration) */
+    long next_solve;                /* re-fit W when episodes reaches this */
 };
 
 /* Hash. xs_slot: the slot of key (its own or the free one it would take).
@@ -50,6 +57,8 @@ struct oq_xsell_qtable {
  * when out of memory. */
 size_t xs_slot(const oq_xsell_qtable *t, uint64_t key);
 size_t xs_upsert(oq_xsell_qtable *t, uint64_t key, int *created);
+/* Build the nearest-state index of a tabular table; OQ_ENOMEM. */
+int xs_index_build(oq_xsell_qtable *t);
 /* Allocate the slabs of a tabular (factored = 0) or factored table of
  * capacity cap (a power of two); OQ_ENOMEM. */
 int xs_alloc(oq_xsell_qtable *t, size_t cap, int factored);

@@ -879,8 +879,8 @@ static void test_unseen_states_answered(void **state)
                     continue;
                 }
                 unseen++;
-                assert_int_equal(a.how, method == OQ_XSELL_KQ ? OQ_XSELL_ANS_MODEL
-                                                              : OQ_XSELL_ANS_NEAREST);
+                assert_int_equal(a.how,
+                                 method == OQ_XSELL_KQ ? OQ_XSELL_ANS_MODEL : OQ_XSELL_ANS_NEAREST);
                 if (a.how == OQ_XSELL_ANS_NEAREST) {
                     /* the nearest seen state: no seen state is closer */
                     uint32_t y[OQ_XSELL_MAX_ITEMS], dist = 0;
@@ -950,6 +950,32 @@ static void test_profit_changes_offer(void **state)
     }
 }
 
+/* More units than knots (OQ_XSELL_KQ_MAX_KNOTS): W_i is piecewise linear
+ * between knots, so a unit's value is the same at every level of one
+ * segment; K-Q still gets most of the DP gain. */
+static void test_kq_many_units(void **state)
+{
+    (void)state;
+    oq_xsell_sim s = small_sim(2, 4);
+    s.mdp.items[0].capacity = 40; /* 32 knots over 40 units */
+    s.arrival[0] = 0.4;
+    s.arrival[1] = 0.3;
+    s.survival = 0.99;
+    oq_xsell_rule ru = {1, 0, 0.9, 0};
+    oq_xsell_kb kb;
+    assert_int_equal(oq_xsell_sim_plant(&s, &ru, 1, NULL), 0);
+    assert_int_equal(oq_xsell_kb_build(&s.mdp, &ru, 1, &kb, NULL), 0);
+    oq_xsell_qtable *t = learn(&s, &kb, OQ_XSELL_KQ, 400, 2);
+    double sh = gain_share(&s, t);
+    if (!(sh >= 0.9)) fail_msg("K-Q with 40 units: %.1f%% of the DP gain", 100 * sh);
+    /* knot levels round(u 40 / 32): 0, 1, 3, 4, 5, 6, 8, ...; between 6 and 8
+     * (one segment) the units 7 and 8 are worth the same */
+    double u7 = oq_xsell_qtable_unit_value(t, 0, 7), u8 = oq_xsell_qtable_unit_value(t, 0, 8);
+    assert_true(isfinite(u7) && fabs(u7 - u8) < 1e-9 * (1 + fabs(u7)));
+    assert_true(isnan(oq_xsell_qtable_unit_value(t, 0, 41)));
+    oq_xsell_qtable_free(t);
+}
+
 /* ---- the experiment (figures 2a, 2b) on the quick configuration ---------- */
 
 static void test_experiment_orderings(void **state)
@@ -982,7 +1008,7 @@ static void test_experiment_orderings(void **state)
         /* the miner found planted pairs */
         assert_true(res.recall[POS][p].mean > 50);
     }
-    const char *files[7] = {"fig2a.csv", "fig2a.svg",  "fig2b.csv",   "fig2b.svg",
+    const char *files[7] = {"fig2a.csv",           "fig2a.svg",  "fig2b.csv",   "fig2b.svg",
                             "fig2b_scenarios.svg", "results.md", "summary.json"};
     for (int i = 0; i < 7; i++) {
         char p[512];
@@ -1010,6 +1036,7 @@ int main(void)
         cmocka_unit_test(test_kq_reaches_dp_gain),
         cmocka_unit_test(test_unseen_states_answered),
         cmocka_unit_test(test_profit_changes_offer),
+        cmocka_unit_test(test_kq_many_units),
         cmocka_unit_test(test_experiment_orderings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

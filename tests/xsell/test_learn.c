@@ -202,17 +202,31 @@ static void test_run_equals_plain_loop(void **state)
         assert_int_equal(oq_xsell_learn_episode(t, &ps, &kb, &o, r, &e, NULL), 0);
         sum += e.revenue;
     }
+    assert_int_equal(oq_xsell_qtable_solve(t, NULL), 0); /* the job fits W at the end too */
     assert_int_equal(oq_xsell_qtable_size(t), oq_xsell_qtable_size(res->table));
     int D = oq_xsell_n_decisions(&ps.mdp);
     uint64_t S = oq_xsell_n_states(&ps.mdp);
-    for (uint64_t st = 0; st < S; st++)
+    for (uint64_t st = 0; st < S; st++) {
+        uint32_t inv[3];
+        oq_xsell_state_decode(&ps.mdp, st, inv);
         for (int e = 0; e < 3; e++) {
-            const double *a = oq_xsell_qtable_find(t, st, e, NULL);
-            const double *b = oq_xsell_qtable_find(res->table, st, e, NULL);
+            uint32_t v1, v2;
+            oq_xsell_qtable_find(t, st, e, &v1);
+            oq_xsell_qtable_find(res->table, st, e, &v2);
+            assert_int_equal(v1, v2);
+            const uint32_t *a = oq_xsell_qtable_counts(t, st, e);
+            const uint32_t *b = oq_xsell_qtable_counts(res->table, st, e);
             assert_int_equal(a == NULL, b == NULL);
             for (int d = 0; a && d < D; d++)
-                assert_true(a[d] == b[d]);
+                assert_int_equal(a[d], b[d]);
+            if (!inv[e]) continue;
+            double qa[OQ_XSELL_MAX_DEC], qb[OQ_XSELL_MAX_DEC];
+            assert_int_equal(oq_xsell_qtable_qvalues(t, inv, e, qa),
+                             oq_xsell_qtable_qvalues(res->table, inv, e, qb));
+            for (int d = 0; d < D; d++)
+                assert_true(qa[d] == qb[d]);
         }
+    }
     assert_true(sum / 500 == res->mean_training_revenue);
     /* evaluated exactly: nothing above the DP optimum, none below learned */
     assert_true(isfinite(res->dp_revenue));
@@ -296,12 +310,12 @@ static void test_mine_rules(void **state)
     assert_int_equal(n, npos + nneg);
     oq_xsell_kb kb;
     assert_int_equal(oq_xsell_kb_build(&s.mdp, ru, n, &kb, NULL), 0);
-#define POS(i, j) kb.pos[(i) * OQ_XSELL_MAX_ITEMS + (j)]
-#define NEG(i, j) kb.neg[(i) * OQ_XSELL_MAX_ITEMS + (j)]
+#define POS(i, j) kb.pos[(i)*OQ_XSELL_MAX_ITEMS + (j)]
+#define NEG(i, j) kb.neg[(i)*OQ_XSELL_MAX_ITEMS + (j)]
     assert_true(POS(0, 2) > 0.55 && POS(0, 2) < 0.85); /* 0.8 diluted by add-on baskets */
     assert_true(POS(3, 1) > 0.55 && POS(3, 1) < 0.85);
-    assert_true(POS(2, 0) > 0.3);                      /* the reverse: spurious */
-    assert_true(POS(1, 4) == 0 && NEG(1, 4) > 0.7);    /* an unassociated pair */
+    assert_true(POS(2, 0) > 0.3);                   /* the reverse: spurious */
+    assert_true(POS(1, 4) == 0 && NEG(1, 4) > 0.7); /* an unassociated pair */
     assert_true(nneg >= 6);
 #undef POS
 #undef NEG

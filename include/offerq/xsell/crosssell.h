@@ -77,9 +77,9 @@
  *     Exploration (9), (14) runs on Q with each acceptance at its posterior
  *     mean plus one posterior sd (optimism: a bundle unlucky in its first
  *     offers is tried again). A bundle offered fewer than min_offers (10)
- *     times is explored but not answered: its estimate is still mostly the prior, and a bundle the
- *     rules keep from being explored would otherwise be answered on an
- *     optimistic prior (measured: docs/readme/crosssell.md).
+ *     times is explored but not answered: its estimate is still mostly the
+ *     prior, and a bundle the rules keep from being explored would otherwise
+ *     be answered on an optimistic estimate.
  *   - W is separable over items (the state aggregation: the value of item
  *     j's stock depends on j's own stock, not on the others'):
  *     W(y) = sum_i W_i(y_i), W_i(0) = 0, W_i piecewise linear between at
@@ -113,8 +113,9 @@
  *   only. Measured with mined rules (docs/readme/crosssell.md): biasing the
  *   exploration keeps the bundles the rules discourage from ever being
  *   tried, and a mined rule's confidence is not the bundle's worth, so it
- *   lowered the learned profit (most with few positive rules); pruning
- *   removes good bundles behind spurious negative rules.
+ *   lowered the learned profit (most with few positive rules) and slowed
+ *   convergence; pruning removes good bundles behind spurious negative
+ *   rules; the prior neither helped nor hurt measurably.
  *
  * Answers of a tabular table for a state never seen in training: the
  * nearest seen state (L1 distance of the inventory vectors, same request;
@@ -291,12 +292,12 @@ enum {
 };
 
 typedef struct oq_xsell_answer {
-    int d;            /* the decision, in H(inv, e) */
-    double q;         /* its Q (the nearest state's for ANS_NEAREST; 0 for ANS_NONE) */
-    int how;          /* OQ_XSELL_ANS_* */
-    uint32_t visits;  /* training visits of (inventory, request) */
+    int d;             /* the decision, in H(inv, e) */
+    double q;          /* its Q (the nearest state's for ANS_NEAREST; 0 for ANS_NONE) */
+    int how;           /* OQ_XSELL_ANS_* */
+    uint32_t visits;   /* training visits of (inventory, request) */
     uint32_t distance; /* ANS_NEAREST: L1 distance to the state answering */
-    uint64_t from;    /* ANS_NEAREST: that state's index */
+    uint64_t from;     /* ANS_NEAREST: that state's index */
 } oq_xsell_answer;
 
 /* The table's answer for inventory inv and request e (inv[e] > 0):
@@ -538,14 +539,18 @@ typedef struct oq_xsell_exp_config {
     uint64_t seed;
     int n_points;
     int n_rules[OQ_XSELL_EXP_MAX_POINTS]; /* x axis: planted associations */
-    long episodes;     /* training seasons per run (both figures) */
-    double grid_ratio; /* fig 2a: evaluate the greedy policy at seasons
-                        * 1, 2, .., growing by this ratio (default 2^(1/4)) */
+    long episodes;                        /* training seasons per run (both figures) */
+    double grid_ratio;                    /* fig 2a: evaluate the greedy policy at seasons
+                                           * 1, 2, .., growing by this ratio (default 2^(1/4)) */
     double conv_share; /* fig 2a: converged = captures this share of the DP gain */
     int static_level;  /* discount level of the static bundle rule */
     int threads;       /* OpenMP threads (<= 0: default) */
     int quiet;
-    int ablation; /* 1: the knowledge ablation arms (positive scenario) */
+    int ablation;  /* 1: the knowledge ablation arms (positive scenario) */
+    int conv_only; /* 1: fig 2a of the factored K-Q only (with and without rules, and
+                    * the ablation arms when asked), each run stopped at the mark:
+                    * the knowledge's effect on convergence over many runs, cheaply;
+                    * what is not measured is NaN */
     /* The rules the learners and the static rule get: mined (default) by
      * oq_rules_mine from n_baskets baskets of the simulator's purchase
      * history (learn.h, oq_xsell_learn_sim_baskets, with basket_noise), at
@@ -579,8 +584,9 @@ typedef struct oq_xsell_exp_result {
     oq_xsell_stat revenue[OQ_XSELL_N_SC][OQ_XSELL_EXP_MAX_POINTS][OQ_XSELL_N_ARMS];
     oq_xsell_stat profit[OQ_XSELL_N_SC][OQ_XSELL_EXP_MAX_POINTS][OQ_XSELL_N_ARMS];
     oq_xsell_stat share[OQ_XSELL_N_SC][OQ_XSELL_EXP_MAX_POINTS][OQ_XSELL_N_ARMS];
-    oq_xsell_stat kq_rock[OQ_XSELL_N_SC][OQ_XSELL_EXP_MAX_POINTS]; /* value, rock = 1 */
-    oq_xsell_stat rock_cand[OQ_XSELL_N_SC][OQ_XSELL_EXP_MAX_POINTS]; /* candidates per item */
+    oq_xsell_stat kq_rock[OQ_XSELL_N_SC][OQ_XSELL_EXP_MAX_POINTS];    /* value, rock = 1 */
+    oq_xsell_stat rock_share[OQ_XSELL_N_SC][OQ_XSELL_EXP_MAX_POINTS]; /* % of the DP gain */
+    oq_xsell_stat rock_cand[OQ_XSELL_N_SC][OQ_XSELL_EXP_MAX_POINTS];  /* candidates per item */
     /* fig 2a (positive scenario): seasons until the greedy policy first
      * captures conv_share of the DP gain; a run that never does within
      * `episodes` is censored and counts as `episodes` in the mean */

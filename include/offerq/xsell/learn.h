@@ -78,8 +78,8 @@ int oq_xsell_learn_sim_baskets(const oq_xsell_sim *s, size_t n, double noise, gs
  * be NULL) count the positive / negative rules kept. OQ_EINVAL, OQ_ENOMEM,
  * OQ_ELIMIT as oq_rules_mine. */
 int oq_xsell_learn_mine_rules(const oq_xsell_mdp *m, const oq_baskets *b, const oq_rules_params *p,
-                              oq_xsell_rule **rules, size_t *n_rules, size_t *n_pos,
-                              size_t *n_neg, oq_error *err) OQ_WUR;
+                              oq_xsell_rule **rules, size_t *n_rules, size_t *n_pos, size_t *n_neg,
+                              oq_error *err) OQ_WUR;
 
 /* ---- the learning job --------------------------------------------------------- */
 
@@ -132,7 +132,8 @@ void oq_xsell_learn_result_free(oq_xsell_learn_result *r);
  * to path: "decisions" (the table's answer for a request of each item at
  * full stock), "items", "discounts", "expected_per_season" (null where not
  * evaluated), the training settings (method, knowledge, objective, ...), and
- * "candidates" ("all" or "rock") with each item's cluster. table_path is recorded as "table". OQ_EIO, OQ_ENOMEM. */
+ * "candidates" ("all" or "rock") with each item's cluster. table_path is recorded as "table".
+ * OQ_EIO, OQ_ENOMEM. */
 int oq_xsell_learn_summary_write(const oq_xsell_learn_result *r, const char *table_path,
                                  const char *path, oq_error *err) OQ_WUR;
 

@@ -52,6 +52,8 @@ static void help(FILE *fp)
         "               the mining (default 1000 baskets (quick 500), 0.1 of them noise,\n"
         "               support 0.02, confidence 0.3)\n"
         "  --ablation   also fig 2a for K-Q using the rules one way at a time\n"
+        "  --convergence-only   fig 2a of K-Q with and without rules alone (and the\n"
+        "               ablation), each run stopped at the mark: cheap, for many --seeds\n"
         "  --rock       also K-Q within ROCK clusters of the baskets (--rock-theta T\n"
         "               --rock-k K, default 0.5, 3)\n"
         "  --threads T  OpenMP threads             --quiet     no progress\n\n"
@@ -141,7 +143,8 @@ static int cmd_experiment(int argc, char **argv)
         O_SUP,
         O_CONF,
         O_ABL,
-        O_RB
+        O_RB,
+        O_CONVONLY
     };
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},
                                          {"out", required_argument, 0, O_OUT},
@@ -163,12 +166,14 @@ static int cmd_experiment(int argc, char **argv)
                                          {"min-confidence", required_argument, 0, O_CONF},
                                          {"ablation", no_argument, 0, O_ABL},
                                          {"rock-baskets", required_argument, 0, O_RB},
+                                         {"convergence-only", no_argument, 0, O_CONVONLY},
                                          {0, 0, 0, 0}};
     const char *cmd = "crosssell experiment", *out = NULL;
     uint64_t seed = 1;
     long seeds = -1, threads = 0, rock_k = -1, episodes = -1, baskets = -1, rock_b = -1;
     double rock_theta = -1, conv = -1, noise = -1, sup = -1, conf = -1;
     int quick = 0, quiet = 0, rock = 0, obj = OQ_XSELL_OBJ_PROFIT, rules = -1, ablation = 0, c;
+    int conv_only = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -243,6 +248,9 @@ static int cmd_experiment(int argc, char **argv)
         case O_ABL:
             ablation = 1;
             break;
+        case O_CONVONLY:
+            conv_only = 1;
+            break;
         default:
             return cli_bad_option(cmd);
         }
@@ -270,6 +278,7 @@ static int cmd_experiment(int argc, char **argv)
     if (sup > 0) cfg.min_support = sup;
     if (conf >= 0) cfg.min_confidence = conf;
     cfg.ablation = ablation;
+    cfg.conv_only = conv_only;
     cfg.threads = (int)threads;
     cfg.quiet = quiet;
     cfg.rock = rock;
@@ -282,8 +291,8 @@ static int cmd_experiment(int argc, char **argv)
            res.none_revenue, res.none_profit, oq_xsell_objective_name(obj));
     printf("share of the DP optimum's gain (%%, mean over %d runs), positive planted rules:\n",
            cfg.n_seeds);
-    printf("%8s %10s %10s %10s %10s %10s | %12s %12s\n", "n_rules", "K-Q", "K-Q-norule",
-           "K-Q-tab", "plain-Q", "static", "K-Q seasons", "no-rules s.");
+    printf("%8s %10s %10s %10s %10s %10s | %12s %12s\n", "n_rules", "K-Q", "K-Q-norule", "K-Q-tab",
+           "plain-Q", "static", "K-Q seasons", "no-rules s.");
     for (int p = 0; p < cfg.n_points; p++) {
         const oq_xsell_stat *sh = res.share[OQ_XSELL_SC_POS][p];
         printf("%8d %10.1f %10.1f %10.1f %10.1f %10.1f | %12.0f %12.0f\n", cfg.n_rules[p],
@@ -417,8 +426,8 @@ static int cmd_learn(int argc, char **argv)
         case O_METHOD:
             cfg.method = oq_xsell_method_parse(optarg);
             if (cfg.method < 0)
-                return cli_usage_error(cmd, "--method expects kq, qlearning or kq-tabular, got '%s'",
-                                       optarg);
+                return cli_usage_error(
+                    cmd, "--method expects kq, qlearning or kq-tabular, got '%s'", optarg);
             break;
         case O_OBJ:
             objective = oq_xsell_objective_parse(optarg);
