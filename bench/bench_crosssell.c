@@ -223,11 +223,11 @@ int main(int argc, char **argv)
         fprintf(af.fp, "| %s | %.4g %s |\n", rows[i].what, rows[i].value, rows[i].unit);
     fprintf(af.fp,
             "\nObjective: %s. Command: `cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo "
-            "&& make -C build -j2 bench_crosssell && ./build/bench_crosssell%s%s`\n"
+            "&& make -C build -j2 bench_crosssell && ./build/bench_crosssell%s`\n"
             "(RelWithDebInfo -O2, a shared 2-core machine whose load from other work "
             "varied during the runs.)\n",
-            oq_xsell_objective_name(objective), full ? (from ? " --from " : " --full ") : "",
-            full ? full : "");
+            oq_xsell_objective_name(objective),
+            full ? (from ? " --from DIR (an earlier --full DIR)" : " --full DIR") : "");
     if (full) {
         fprintf(af.fp,
                 "\n## The experiment (figures 2a, 2b)\n\n%d runs per point, %ld training seasons "
