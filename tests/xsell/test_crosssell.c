@@ -953,6 +953,48 @@ static void test_profit_changes_offer(void **state)
 /* More units than knots (OQ_XSELL_KQ_MAX_KNOTS): W_i is piecewise linear
  * between knots, so a unit's value is the same at every level of one
  * segment; K-Q still gets most of the DP gain. */
+/* The value fit (LSTD / LSPI of kq.c) against a closed form. Where no buyer
+ * ever takes a bundle, a season's expected profit is the sum over items of
+ * what each item's own stock earns (one buyer a period, the season's end
+ * shared), so the separable W is exact: W(y) = gamma V(y), V the value at
+ * the start of a period, and item i alone gives
+ *   v_i(y) = lambda_i (m_i + gamma v_i(y - 1)) / (1 - gamma (1 - lambda_i)),
+ * m_i = p_i - c_i (the DP's recursion for one item, its self-loop summed).
+ * The learned marginal value of every unit, W_i(y) - W_i(y - 1), must match
+ * gamma (v_i(y) - v_i(y - 1)) up to the sampling error of 20,000 seasons; a
+ * fit that dropped the season's end, or counted the post-decision samples
+ * without their discounts, is off by far more (the units at full stock are
+ * worth about half as much as the last unit). */
+static void test_kq_value_fit_closed_form(void **state)
+{
+    (void)state;
+    oq_xsell_sim s = small_sim(2, 5);
+    s.arrival[0] = 0.3;
+    s.arrival[1] = 0.2;
+    s.survival = 0.95;
+    for (int i = 0; i < OQ_XSELL_MAX_ITEMS * OQ_XSELL_MAX_ITEMS; i++)
+        s.interest[i] = 0; /* no buyer takes a bundle */
+    oq_xsell_kb kb;
+    assert_int_equal(oq_xsell_kb_build(&s.mdp, NULL, 0, &kb, NULL), 0);
+    oq_xsell_qtable *t = learn(&s, &kb, OQ_XSELL_KQ, 20000, 6);
+    double g = s.survival;
+    for (int i = 0; i < 2; i++) {
+        double lam = s.arrival[i], mi = s.mdp.items[i].price - s.mdp.items[i].cost, v0 = 0;
+        double W = 0; /* the learned W_i(y), a sum of unit values */
+        for (uint32_t y = 1; y <= 5; y++) {
+            double v1 = lam * (mi + g * v0) / (1 - g * (1 - lam));
+            double unit = oq_xsell_qtable_unit_value(t, i, y), want = g * (v1 - v0);
+            W += unit;
+            /* W_i(y) within 1.5 %, each unit (a difference, noisier) within 5 % */
+            if (!(fabs(W - g * v1) < 0.015 * g * v1 && fabs(unit - want) < 0.05 * want))
+                fail_msg("item %d, stock %u: W %.4f (closed form %.4f), unit %.4f (%.4f)", i, y, W,
+                         g * v1, unit, want);
+            v0 = v1;
+        }
+    }
+    oq_xsell_qtable_free(t);
+}
+
 static void test_kq_many_units(void **state)
 {
     (void)state;
@@ -1037,6 +1079,7 @@ int main(void)
         cmocka_unit_test(test_unseen_states_answered),
         cmocka_unit_test(test_profit_changes_offer),
         cmocka_unit_test(test_kq_many_units),
+        cmocka_unit_test(test_kq_value_fit_closed_form),
         cmocka_unit_test(test_experiment_orderings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

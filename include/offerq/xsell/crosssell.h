@@ -543,7 +543,10 @@ typedef struct oq_xsell_exp_config {
     double grid_ratio;                    /* fig 2a: evaluate the greedy policy at seasons
                                            * 1, 2, .., growing by this ratio (default 2^(1/4)) */
     double conv_share; /* fig 2a: converged = captures this share of the DP gain */
-    int static_level;  /* discount level of the static bundle rule */
+    int static_level;  /* discount level of the static bundle rule; -1 (default): in each
+                        * run the level whose static policy earns the most, found by exact
+                        * evaluation of every level (an oracle's choice, generous to the
+                        * baseline: the objective changes which discount pays) */
     int threads;       /* OpenMP threads (<= 0: default) */
     int quiet;
     int ablation;  /* 1: the knowledge ablation arms (positive scenario) */

@@ -27,8 +27,9 @@ static void help(FILE *fp)
         "       offerq crosssell offer --table TABLE.oxq --item NAME --inventory 6,10,4,5,7\n\n"
         "Dynamic cross-selling (K-Q-learning, docs/readme/crosssell.md): when a buyer\n"
         "asks for item i, offer one item j bundled at a discount, given the inventory.\n"
-        "The lookup table Q(s, e, d) is learned by K-Q-learning: association rules bias\n"
-        "the Boltzmann exploration and set the prior of how often a bundle is taken; Q\n"
+        "The lookup table Q(s, e, d) is learned by K-Q-learning: association rules set\n"
+        "the prior of how often a bundle is taken (or, on request, bias the Boltzmann\n"
+        "exploration or prune bundles: --knowledge); Q\n"
         "is factored (acceptance per bundle and discount, a value per unit of each\n"
         "item's stock), so every inventory gets an answer. Out-of-stock items and\n"
         "prices below cost are never offered. The objective is profit (price - cost)\n"
@@ -51,6 +52,9 @@ static void help(FILE *fp)
         "  --baskets B --basket-noise F --min-support S --min-confidence C\n"
         "               the mining (default 1000 baskets (quick 500), 0.1 of them noise,\n"
         "               support 0.02, confidence 0.3)\n"
+        "  --static-level best|L   the static rule's discount level (0 = none off,\n"
+        "               1 = 10 %%, ..): best (default) evaluates every level in each\n"
+        "               run's world and keeps the one that earns the most\n"
         "  --ablation   also fig 2a for K-Q using the rules one way at a time\n"
         "  --convergence-only   fig 2a of K-Q with and without rules alone (and the\n"
         "               ablation), each run stopped at the mark: cheap, for many --seeds\n"
@@ -70,7 +74,7 @@ static void help(FILE *fp)
         "  --method kq|qlearning|kq-tabular   (default kq: factored K-Q; kq-tabular:\n"
         "                      the paper's K-Q, one Q value per inventory state)\n"
         "  --knowledge LIST    how K-Q uses the rules: explore, prior, prune, all, none\n"
-        "                      (default explore,prior)\n"
+        "                      (default prior)\n"
         "  --discounts LIST    discount levels (default 0,0.1,0.2,0.3)\n"
         "  --survival G        P(season goes on after a period) (default 0.98)\n"
         "  --arrival-total A   buyer probability per period shared by items without an\n"
@@ -144,7 +148,8 @@ static int cmd_experiment(int argc, char **argv)
         O_CONF,
         O_ABL,
         O_RB,
-        O_CONVONLY
+        O_CONVONLY,
+        O_STATIC
     };
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},
                                          {"out", required_argument, 0, O_OUT},
@@ -167,6 +172,7 @@ static int cmd_experiment(int argc, char **argv)
                                          {"ablation", no_argument, 0, O_ABL},
                                          {"rock-baskets", required_argument, 0, O_RB},
                                          {"convergence-only", no_argument, 0, O_CONVONLY},
+                                         {"static-level", required_argument, 0, O_STATIC},
                                          {0, 0, 0, 0}};
     const char *cmd = "crosssell experiment", *out = NULL;
     uint64_t seed = 1;
@@ -174,6 +180,7 @@ static int cmd_experiment(int argc, char **argv)
     double rock_theta = -1, conv = -1, noise = -1, sup = -1, conf = -1;
     int quick = 0, quiet = 0, rock = 0, obj = OQ_XSELL_OBJ_PROFIT, rules = -1, ablation = 0, c;
     int conv_only = 0;
+    long static_level = -2; /* -2: the default, -1: best */
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -251,6 +258,13 @@ static int cmd_experiment(int argc, char **argv)
         case O_CONVONLY:
             conv_only = 1;
             break;
+        case O_STATIC:
+            if (!strcmp(optarg, "best"))
+                static_level = -1;
+            else if (cli_long(cmd, "--static-level", optarg, 0, OQ_XSELL_MAX_DISC - 1,
+                              &static_level))
+                return 2;
+            break;
         default:
             return cli_bad_option(cmd);
         }
@@ -279,6 +293,12 @@ static int cmd_experiment(int argc, char **argv)
     if (conf >= 0) cfg.min_confidence = conf;
     cfg.ablation = ablation;
     cfg.conv_only = conv_only;
+    if (static_level > -2) {
+        if (static_level >= cfg.sim.mdp.n_disc)
+            return cli_usage_error(cmd, "--static-level expects best or a level 0..%d, got %ld",
+                                   cfg.sim.mdp.n_disc - 1, static_level);
+        cfg.static_level = (int)static_level;
+    }
     cfg.threads = (int)threads;
     cfg.quiet = quiet;
     cfg.rock = rock;
