@@ -20,7 +20,7 @@ void oq_pipeline_opts_default(oq_pipeline_opts *o)
     oq_dynaq_disc_default(&o->disc);
     oq_dynaq_config_default(&o->dq);
     o->reward = OQ_REWARD_RESPONSE;
-    o->profit_epochs = 3;
+    o->profit_epochs = 0; /* each model's default */
     o->continuation = 0;
     o->shards = 1;
     oq_pmodel_opts_default(&o->pmodel);
@@ -121,7 +121,8 @@ static int stage_reward_fit(job *j, oq_error *err)
     j->po = o->pmodel;
     j->po.seed = o->dq.seed;
     j->po.quiet = o->quiet;
-    int save = o->out_dir && !o->model_path && o->reward == OQ_REWARD_TRANSFORMER;
+    int save = o->out_dir && !o->model_path &&
+               (o->reward == OQ_REWARD_TRANSFORMER || o->reward == OQ_REWARD_SEQUENCE);
     if (save &&
         (rc = oq_rundir_file(&j->rd, "model.ofq", j->model_save, sizeof j->model_save, err)))
         return rc;
@@ -136,6 +137,7 @@ static int stage_reward_fit(job *j, oq_error *err)
                               .model_path = o->model_path,
                               .save_model = save ? j->model_save : NULL,
                               .epochs = o->profit_epochs,
+                              .seq = o->seq,
                               .pmodel = &j->po,
                               .seed = o->dq.seed,
                               .quiet = o->quiet};
