@@ -37,7 +37,7 @@ import sys
 import torch
 import torch.nn as nn
 
-T, C, NH, L, F, NP, H, NB, Vb, B, NS = 12, 16, 2, 2, 24, 4, 20, 4, 7, 8, 5
+T, C, NH, L, F, NP, H, NB, Vb, B, NS = 12, 16, 2, 2, 24, 4, 20, 4, 7, 8, 8
 
 
 class Net(nn.Module):

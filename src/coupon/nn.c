@@ -183,12 +183,89 @@ void oq_nn_layernorm_backward(float *dinp, float *dw, float *db, const float *do
 #endif
 #define PAD8(x) (((x) + 7) & ~7)
 
+#if defined(__GNUC__) && !defined(__clang__)
+/* the helpers below are static inline: no ABI is exposed */
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+/* Eight floats as one vector (GCC/clang vector extensions): a ymm register
+ * in the AVX2 clone, two xmm registers in the portable one. Loads and
+ * stores go through memcpy (no alignment assumed). */
+typedef float v8f __attribute__((vector_size(32)));
+typedef int32_t v8i __attribute__((vector_size(32)));
+
+static inline __attribute__((always_inline)) v8f ld8(const float *p)
+{
+    v8f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline __attribute__((always_inline)) void st8(float *p, v8f v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
+static inline __attribute__((always_inline)) v8f bc8(float x)
+{
+    return (v8f){0} + x; /* one vbroadcastss (GCC 12 builds {x, x, ...} and a
+                            shuffle of {x} from 7 inserts) */
+}
+
+/* lanes of a where m is set (all ones), else of b */
+static inline __attribute__((always_inline)) v8f sel8(v8i m, v8f a, v8f b)
+{
+    return (v8f)((m & (v8i)a) | (~m & (v8i)b));
+}
+
+static inline __attribute__((always_inline)) float hsum8(v8f v)
+{
+    return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
+}
+
+static inline __attribute__((always_inline)) float hmax8(v8f v)
+{
+    float m = v[0];
+    for (int j = 1; j < 8; j++)
+        m = v[j] > m ? v[j] : m;
+    return m;
+}
+
+/* exp of 8 lanes, x <= 88: Cody-Waite reduction x = n ln2 + r, |r| <=
+ * ln2/2, Cephes' degree-6 polynomial (relative error ~2e-7), 2^n from the
+ * exponent bits. Lanes below -87 give ~1e-38, not 0 (callers mask them). */
+static inline __attribute__((always_inline)) v8f vexp8(v8f x)
+{
+    x = sel8(x < bc8(-87.0f), bc8(-87.0f), x);
+    x = sel8(x > bc8(88.0f), bc8(88.0f), x);
+    v8f y = x * bc8(1.44269504088896341f) + bc8(0.5f);
+    v8i n = __builtin_convertvector(y, v8i); /* toward zero; floor below */
+    n += (v8i)(__builtin_convertvector(n, v8f) > y);
+    v8f nf = __builtin_convertvector(n, v8f);
+    v8f r = x - nf * bc8(0.693359375f) + nf * bc8(2.12194440e-4f);
+    v8f pl = bc8(1.9875691500e-4f);
+    pl = pl * r + bc8(1.3981999507e-3f);
+    pl = pl * r + bc8(8.3334519073e-3f);
+    pl = pl * r + bc8(4.1665795894e-2f);
+    pl = pl * r + bc8(1.6666665459e-1f);
+    pl = pl * r + bc8(5.0000001201e-1f);
+    pl = pl * r * r + r + bc8(1.0f);
+    return pl * (v8f)((n + 127) << 23);
+}
+
+float oq_nn_expf(float x)
+{
+    return vexp8(bc8(x))[0];
+}
+
 /* Multi-head attention core for one sample: y (T, C) from qkv (T, 3C);
  * p (NH, T, T) gets the softmax, pm the dropout scales (or NULL).
- * w: scratch_per_sample floats. */
+ * w: scratch_per_sample floats. Per head: contiguous copies of q (scaled),
+ * k transposed and v, padded to multiples of 8; per query t the scores 8
+ * keys at a time, the softmax on 8 lanes, the output as 8-wide
+ * accumulators over the keys. */
 VEC_CLONES
-static void attention_forward1(float *y, float *p, const float *pm, const float *qkv, int T, int C,
-                               int NH, float *w)
+static void attention_forward1(float *restrict y, float *restrict p, const float *restrict pm,
+                               const float *restrict qkv, int T, int C, int NH, float *restrict w)
 {
     int hs = C / NH, C3 = 3 * C, Tp = PAD8(T), hp = PAD8(hs);
     float scale = 1.0f / sqrtf((float)hs);
@@ -204,40 +281,44 @@ static void attention_forward1(float *y, float *p, const float *pm, const float 
         for (int t = 0; t < T; t++) {
             float *pr = p + ((size_t)h * T + t) * T;
             for (int s0 = 0; s0 < Tp; s0 += 8) {
-                float acc[8] = {0};
-                for (int i = 0; i < hs; i++) {
-                    float qi = q[t * hp + i];
-                    const float *kr = kt + i * Tp + s0;
-                    for (int j = 0; j < 8; j++)
-                        acc[j] += qi * kr[j];
-                }
-                for (int j = 0; j < 8; j++)
-                    row[s0 + j] = acc[j];
+                v8f acc = bc8(0);
+                for (int i = 0; i < hs; i++)
+                    acc += bc8(q[t * hp + i]) * ld8(kt + i * Tp + s0);
+                st8(row + s0, acc);
             }
-            float mx = row[0];
-            for (int s = 1; s < T; s++)
-                mx = row[s] > mx ? row[s] : mx;
-            float sum = 0;
-            for (int s = 0; s < T; s++) {
-                pr[s] = expf(row[s] - mx);
-                sum += pr[s];
+            for (int s = T; s < Tp; s++)
+                row[s] = -INFINITY;
+            v8f m = ld8(row);
+            for (int s0 = 8; s0 < Tp; s0 += 8) {
+                v8f x = ld8(row + s0);
+                m = sel8(x > m, x, m);
             }
-            float inv = 1.0f / sum;
-            for (int s = 0; s < T; s++)
-                pr[s] *= inv;
+            v8f mx = bc8(hmax8(m)), sm = bc8(0);
+            for (int s0 = 0; s0 < Tp; s0 += 8) {
+                v8f e = vexp8(ld8(row + s0) - mx);
+                st8(row + s0, e);
+            }
+            for (int s = T; s < Tp; s++)
+                row[s] = 0;
+            for (int s0 = 0; s0 < Tp; s0 += 8)
+                sm += ld8(row + s0);
+            float inv = 1.0f / hsum8(sm);
             const float *pmr = pm ? pm + ((size_t)h * T + t) * T : NULL;
-            for (int s = 0; s < T; s++)
-                row[s] = pmr ? pr[s] * pmr[s] : pr[s];
+            for (int s = 0; s < T; s++) {
+                float a = row[s] * inv;
+                pr[s] = a;
+                row[s] = pmr ? a * pmr[s] : a;
+            }
             for (int i0 = 0; i0 < hp; i0 += 8) {
-                float acc[8] = {0};
-                for (int s = 0; s < T; s++) {
-                    float a = row[s];
-                    const float *vs = v + s * hp + i0;
-                    for (int j = 0; j < 8; j++)
-                        acc[j] += a * vs[j];
-                }
-                for (int j = 0; j < 8 && i0 + j < hs; j++)
-                    y[(size_t)t * C + h * hs + i0 + j] = acc[j];
+                v8f acc = bc8(0);
+                for (int s = 0; s < T; s++)
+                    acc += bc8(row[s]) * ld8(v + s * hp + i0);
+                float *yo = y + (size_t)t * C + h * hs + i0;
+                if (i0 + 8 <= hs)
+                    st8(yo, acc);
+                else
+                    for (int j = 0; i0 + j < hs; j++)
+                        yo[j] = acc[j];
             }
         }
     }
@@ -246,8 +327,9 @@ static void attention_forward1(float *y, float *p, const float *pm, const float 
 /* Backward of attention_forward1: dqkv (T, 3C) (overwritten) from dy (T, C).
  * w: scratch_per_sample floats. */
 VEC_CLONES
-static void attention_backward1(float *dqkv, const float *dy, const float *p, const float *pm,
-                                const float *qkv, int T, int C, int NH, float *w)
+static void attention_backward1(float *restrict dqkv, const float *restrict dy,
+                                const float *restrict p, const float *restrict pm,
+                                const float *restrict qkv, int T, int C, int NH, float *restrict w)
 {
     int hs = C / NH, C3 = 3 * C, Tp = PAD8(T), hp = PAD8(hs);
     size_t n = (size_t)T * hp;
@@ -269,46 +351,41 @@ static void attention_backward1(float *dqkv, const float *dy, const float *p, co
             float *dsr = ds + (size_t)t * Tp, *ar = a + (size_t)t * Tp;
             /* y_t = sum_s a_ts v_s with a = p m: d a_ts = dy_t . v_s */
             for (int s0 = 0; s0 < Tp; s0 += 8) {
-                float acc[8] = {0};
-                for (int i = 0; i < hs; i++) {
-                    float d = dyh[t * hp + i];
-                    const float *vr = vt + i * Tp + s0;
-                    for (int j = 0; j < 8; j++)
-                        acc[j] += d * vr[j];
-                }
-                for (int j = 0; j < 8; j++)
-                    dsr[s0 + j] = acc[j];
+                v8f acc = bc8(0);
+                for (int i = 0; i < hs; i++)
+                    acc += bc8(dyh[t * hp + i]) * ld8(vt + i * Tp + s0);
+                st8(dsr + s0, acc);
             }
+            float dot = 0;
             for (int s = 0; s < T; s++) {
                 ar[s] = pmr ? pr[s] * pmr[s] : pr[s];
                 if (pmr) dsr[s] *= pmr[s];
+                dot += pr[s] * dsr[s];
             }
             /* softmax: ds = p (dp - sum p dp), times the score scale */
-            float acc = 0;
             for (int s = 0; s < T; s++)
-                acc += pr[s] * dsr[s];
-            for (int s = 0; s < T; s++)
-                dsr[s] = pr[s] * (dsr[s] - acc) * scale;
+                dsr[s] = pr[s] * (dsr[s] - dot) * scale;
         }
         /* dq_t = sum_s ds_ts k_s;  dk_s = sum_t ds_ts q_t;  dv_s = sum_t a_ts dy_t */
         for (int t = 0; t < T; t++)
             for (int i0 = 0; i0 < hp; i0 += 8) {
-                float aq[8] = {0}, ak[8] = {0}, av[8] = {0};
+                v8f aq = bc8(0), ak = bc8(0), av = bc8(0);
                 for (int u = 0; u < T; u++) {
-                    float x = ds[(size_t)t * Tp + u], y2 = ds[(size_t)u * Tp + t];
-                    float z = a[(size_t)u * Tp + t];
-                    const float *ku = k + u * hp + i0, *qu = q + u * hp + i0,
-                                *du = dyh + u * hp + i0;
-                    for (int j = 0; j < 8; j++) {
-                        aq[j] += x * ku[j];
-                        ak[j] += y2 * qu[j];
-                        av[j] += z * du[j];
-                    }
+                    aq += bc8(ds[(size_t)t * Tp + u]) * ld8(k + u * hp + i0);
+                    ak += bc8(ds[(size_t)u * Tp + t]) * ld8(q + u * hp + i0);
+                    av += bc8(a[(size_t)u * Tp + t]) * ld8(dyh + u * hp + i0);
                 }
-                for (int j = 0; j < 8 && i0 + j < hs; j++) {
-                    dqkv[(size_t)t * C3 + h * hs + i0 + j] = aq[j];
-                    dqkv[(size_t)t * C3 + C + h * hs + i0 + j] = ak[j];
-                    dqkv[(size_t)t * C3 + 2 * C + h * hs + i0 + j] = av[j];
+                float *d = dqkv + (size_t)t * C3 + h * hs + i0;
+                if (i0 + 8 <= hs) {
+                    st8(d, aq);
+                    st8(d + C, ak);
+                    st8(d + 2 * C, av);
+                } else {
+                    for (int j = 0; i0 + j < hs; j++) {
+                        d[j] = aq[j];
+                        d[C + j] = ak[j];
+                        d[2 * C + j] = av[j];
+                    }
                 }
             }
     }
@@ -379,8 +456,19 @@ float *oq_nn_enc_out(const oq_nn_enc_dims *d, const oq_nn_enc_acts *a)
     return a->xo + (size_t)(d->L - 1) * a->B * d->T * d->C;
 }
 
-void oq_nn_enc_draw_masks(const oq_nn_enc_dims *d, oq_nn_enc_acts *a, gsl_rng **rng, int b,
-                          float dropout, uint64_t seed)
+/* The masks' generator: splitmix64 (Steele, Lea & Flood 2014), inline,
+ * each 64-bit draw giving four 16-bit uniforms (a gsl_rng call per two
+ * took a seventh of a training step). */
+static inline uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+void oq_nn_enc_draw_masks(const oq_nn_enc_dims *d, oq_nn_enc_acts *a, int b, float dropout,
+                          uint64_t seed, uint64_t first)
 {
     size_t T = (size_t)d->T, C = (size_t)d->C, F = (size_t)d->F, NH = (size_t)d->NH;
     size_t L = (size_t)d->L, B = (size_t)a->B;
@@ -388,8 +476,7 @@ void oq_nn_enc_draw_masks(const oq_nn_enc_dims *d, oq_nn_enc_acts *a, gsl_rng **
     float keep = (float)(1.0 / (1.0 - dropout));
     OMP_FOR
     for (int i = 0; i < b; i++) {
-        gsl_rng *r = rng[i];
-        oq_rng_seed(r, seed, (uint64_t)i);
+        uint64_t st = oq_mix64(seed ^ oq_mix64(first + (uint64_t)i + 0x6d61736b73ull));
         for (size_t l = 0; l < L; l++) {
             struct {
                 float *x;
@@ -400,13 +487,12 @@ void oq_nn_enc_draw_masks(const oq_nn_enc_dims *d, oq_nn_enc_acts *a, gsl_rng **
                          {a->m3 + (l * B + i) * T * C, T * C}};
             for (int k = 0; k < 4; k++) {
                 float *x = part[k].x;
-                size_t n = part[k].n, j = 0;
-                for (; j + 1 < n; j += 2) {
-                    uint32_t u = (uint32_t)gsl_rng_get(r);
-                    x[j] = (u & 0xffff) < thr ? 0.0f : keep;
-                    x[j + 1] = (u >> 16) < thr ? 0.0f : keep;
+                size_t n = part[k].n;
+                for (size_t j = 0; j < n; j += 4) {
+                    uint64_t u = splitmix64(&st);
+                    for (size_t q = 0; q < 4 && j + q < n; q++)
+                        x[j + q] = (uint32_t)((u >> (16 * q)) & 0xffff) < thr ? 0.0f : keep;
                 }
-                if (j < n) x[j] = ((uint32_t)gsl_rng_get(r) & 0xffff) < thr ? 0.0f : keep;
             }
         }
     }

@@ -15,7 +15,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <gsl/gsl_rng.h>
 
 #define OQ_NN_LN_EPS 1e-5f
 
@@ -39,6 +38,10 @@ void oq_nn_layernorm_forward(float *out, float *mean, float *rstd, const float *
 void oq_nn_layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
                               const float *inp, const float *w, const float *mean,
                               const float *rstd, int N, int C);
+
+/* exp(x) to ~2e-7 relative in arithmetic that vectorises (x <= 88; below
+ * -87 it returns ~1e-38, not 0). The attention softmaxes use it. */
+float oq_nn_expf(float x);
 
 /* ---- the post-LN Transformer encoder (torch.nn.TransformerEncoderLayer,
  * norm_first=False, ReLU):
@@ -102,11 +105,11 @@ void oq_nn_enc_acts_free(oq_nn_enc_acts *a);
 /* Output of the last layer, (B, T, C). */
 float *oq_nn_enc_out(const oq_nn_enc_dims *d, const oq_nn_enc_acts *a);
 
-/* Draw the dropout scales of sample i from stream (seed, i) with rng[i]
- * (each 32-bit draw gives two 16-bit uniforms: an element is dropped when
- * its uniform is below round(p 2^16)). */
-void oq_nn_enc_draw_masks(const oq_nn_enc_dims *d, oq_nn_enc_acts *a, gsl_rng **rng, int b,
-                          float dropout, uint64_t seed);
+/* Draw the dropout scales of sample i (0 <= i < b) from the stream of
+ * (seed, first + i): splitmix64, each 16-bit slice of a draw a uniform, an
+ * element dropped when its uniform is below round(p 2^16). */
+void oq_nn_enc_draw_masks(const oq_nn_enc_dims *d, oq_nn_enc_acts *a, int b, float dropout,
+                          uint64_t seed, uint64_t first);
 /* Forward of b samples from x0 (b, T, C); masks: apply a's dropout scales. */
 void oq_nn_enc_forward(const oq_nn_enc_dims *d, const oq_nn_enc_params *p, oq_nn_enc_acts *a,
                        const float *x0, int b, int masks);

@@ -191,7 +191,6 @@ struct oq_profit_acts {
     float *da1;    /* (B, H) */
     float *dout;   /* (B) */
     uint16_t *tok; /* (B, T) tokens of the last forward */
-    gsl_rng **rng; /* (B) dropout streams */
 };
 
 static oq_nn_enc_dims enc_dims(const oq_profit_config *c)
@@ -208,10 +207,6 @@ static oq_nn_enc_params enc_params(const oq_profit_params *p)
 static void acts_free(oq_profit_acts *a)
 {
     if (!a) return;
-    if (a->rng)
-        for (int i = 0; i < a->B; i++)
-            gsl_rng_free(a->rng[i]);
-    free(a->rng);
     free(a->tok);
     free(a->mem);
     oq_nn_enc_acts_free(a->enc);
@@ -242,19 +237,13 @@ static oq_profit_acts *acts_new(const oq_profit_config *c, int B, int training)
     a->enc = oq_nn_enc_acts_new(&d, B, training);
     a->mem = malloc(total * sizeof(float));
     a->tok = malloc(b * T * sizeof *a->tok);
-    if (training)
-        a->rng =
-            calloc(b, sizeof *a->rng); // NOLINT(bugprone-sizeof-expression): one pointer per sample
-    if (!a->enc || !a->mem || !a->tok || (training && !a->rng)) goto fail;
+    if (!a->enc || !a->mem || !a->tok) goto fail;
     float *q = a->mem;
     for (size_t i = 0; i < np; i++)
         if (!parts[i].train || training) {
             *parts[i].p = q;
             q += parts[i].n;
         }
-    if (training)
-        for (size_t i = 0; i < b; i++)
-            if (!(a->rng[i] = oq_rng_new(0, i))) goto fail;
     return a;
 fail:
     acts_free(a);
@@ -345,7 +334,7 @@ int oq_profit_forward(oq_profit *m, const uint16_t *tok, const float *zfeat, int
     a->dropped = training && c->dropout > 0;
     if (a->dropped) {
         oq_nn_enc_dims d = enc_dims(c);
-        oq_nn_enc_draw_masks(&d, a->enc, a->rng, b, c->dropout, drop_seed);
+        oq_nn_enc_draw_masks(&d, a->enc, b, c->dropout, drop_seed, 0);
     }
     encoder_forward(m, a, b, a->dropped);
     pool(m, a, b);

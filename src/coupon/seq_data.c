@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 
 typedef struct ord_rec {
     size_t c; /* customer position in the index */
@@ -205,6 +206,34 @@ void oq_seq_data_tokens(const oq_seq_data *d, size_t c, int32_t day, uint16_t *t
     }
 }
 
+/* The whole history before day, beyond the window (state features 5-7):
+ * log(1 + days since the first event), events per day since then, and the
+ * share of consecutive events on the same category, (same + 0.3) /
+ * (pairs + 1). Without events: 0, 0, 0.3. */
+static void history_features(const oq_seq_data *d, size_t c, int32_t day, float *f)
+{
+    f[0] = f[1] = 0;
+    f[2] = 0.3f;
+    if (!d->ev || c >= d->ix->n_customers) return;
+    const oq_events *ev = d->ev;
+    size_t n = 0, same = 0;
+    int32_t first = 0;
+    long prev = -1;
+    for (size_t j = d->evx->lo[c]; j < d->evx->hi[c]; j++) {
+        size_t e = oq_events_ix_at(d->evx, j);
+        if (ev->day[e] >= day) break;
+        if (!n) first = ev->day[e];
+        n++;
+        same += prev == (long)ev->category[e];
+        prev = ev->category[e];
+    }
+    if (!n) return;
+    double span = (double)(day - first);
+    f[0] = (float)log1p(span);
+    f[1] = (float)(n / (span > 1 ? span : 1));
+    f[2] = (float)((same + 0.3) / (double)n);
+}
+
 int oq_seq_data_build(const oq_seq_data *d, const oq_log *rows, const oq_alive *alive,
                       const double *g, oq_seq_samples **out, oq_error *err)
 {
@@ -225,6 +254,13 @@ int oq_seq_data_build(const oq_seq_data *d, const oq_log *rows, const oq_alive *
         f[2] = (float)log1p(rows->aov[i]);
         f[3] = rows->budget[i];
         f[4] = alive ? (float)oq_alive_p(alive, rows->user_id[i], rows->day[i]) : 1.0f;
+        history_features(d, c < 0 ? d->ix->n_customers : (size_t)c, rows->day[i], f + 5);
+        if (getenv("SEQ_ZERO")) { /* EXPERIMENT */
+            char b[64];
+            snprintf(b, sizeof b, "%s", getenv("SEQ_ZERO"));
+            for (char *sv = NULL, *t = strtok_r(b, ",", &sv); t; t = strtok_r(NULL, ",", &sv))
+                f[atoi(t)] = 0;
+        }
         s->coupon[i] = rows->coupon[i];
         s->order[i] = rows->order[i];
         s->reward[i] = (float)oq_log_reward(rows, i);

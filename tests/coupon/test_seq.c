@@ -12,6 +12,9 @@
 #include "offerq/coupon/seq.h"
 
 #include <gsl/gsl_randist.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -276,6 +279,77 @@ static void test_gradcheck(void **state)
     oq_dict_clear(&d);
 }
 
+/* ---- the data-parallel step ------------------------------------------------------ */
+
+/* oq_seq_step (micro-batches over the threads, gradients summed in
+ * micro-batch order) against one forward, backward and AdamW of the whole
+ * batch (dropout off, so both see the same network): the same update to
+ * float rounding; and the same bytes whatever the number of threads. */
+static void test_step(void **state)
+{
+    (void)state;
+    enum { B = 70, T = 9 }; /* three micro-batches, the last one short */
+    oq_seq_config cfg = {.seq_len = T,
+                         .d = 16,
+                         .heads = 4,
+                         .layers = 1,
+                         .ff = 24,
+                         .pool_heads = 2,
+                         .hidden = 12,
+                         .n_bands = 3,
+                         .dropout = 0};
+    oq_dict d;
+    make_dict(&d, 5);
+    oq_error err = {0};
+    oq_seq *m[3];
+    for (int k = 0; k < 3; k++)
+        assert_int_equal(oq_seq_new(&cfg, &d, 9, &m[k], &err), 0);
+    gsl_rng *r = oq_rng_new(6, 0);
+    uint16_t tok[B * T * 3];
+    float zs[B * OQ_SEQ_NSTATE], y[B];
+    uint8_t cp[B];
+    int lim[3] = {7, 4, 9};
+    for (int i = 0; i < B * T * 3; i++)
+        tok[i] = (uint16_t)gsl_rng_uniform_int(r, (unsigned long)lim[i % 3]);
+    for (int i = 0; i < B * OQ_SEQ_NSTATE; i++)
+        zs[i] = (float)gsl_ran_gaussian(r, 1);
+    for (int i = 0; i < B; i++) {
+        cp[i] = (uint8_t)(i % 4);
+        y[i] = (float)(gsl_rng_uniform(r) < 0.3);
+    }
+    oq_seq_train_opts o;
+    oq_seq_train_opts_default(&o);
+    double loss[3], gn[3];
+    assert_int_equal(oq_seq_forward(m[0], tok, zs, cp, B, 1, 1, y, NULL, NULL, &loss[0], &err), 0);
+    assert_int_equal(oq_seq_backward(m[0], &err), 0);
+    gn[0] = oq_seq_adamw(m[0], 1e-3, o.beta1, o.beta2, o.eps, o.weight_decay, o.clip);
+    for (int k = 1; k < 3; k++) {
+#ifdef _OPENMP
+        omp_set_num_threads(k);
+#endif
+        assert_int_equal(oq_seq_step(m[k], tok, zs, cp, y, B, 1, 1e-3, &o, &loss[k], &gn[k], &err),
+                         0);
+    }
+    assert_true(fabs(loss[1] - loss[0]) <= 1e-6 * loss[0]);
+    assert_true(fabs(gn[1] - gn[0]) <= 1e-5 * gn[0]);
+    for (size_t i = 0; i < m[0]->n_params; i++)
+        assert_true(fabs(m[1]->mem[i] - m[0]->mem[i]) <= 1e-6 + 1e-5 * fabs(m[0]->mem[i]));
+    assert_memory_equal(m[1]->mem, m[2]->mem, m[1]->n_params * sizeof *m[1]->mem);
+    assert_true(loss[1] == loss[2] && gn[1] == gn[2]);
+    /* a bad token is refused, with no update */
+    float *save = malloc(m[1]->n_params * sizeof *save);
+    memcpy(save, m[1]->mem, m[1]->n_params * sizeof *save);
+    tok[3 * T * 3 + 1] = 4; /* an order band past n_bands */
+    assert_int_equal(oq_seq_step(m[1], tok, zs, cp, y, B, 1, 1e-3, &o, &loss[1], &gn[1], &err),
+                     OQ_EINVAL);
+    assert_memory_equal(save, m[1]->mem, m[1]->n_params * sizeof *save);
+    free(save);
+    gsl_rng_free(r);
+    for (int k = 0; k < 3; k++)
+        oq_seq_free(m[k]);
+    oq_dict_clear(&d);
+}
+
 /* ---- the sample builder ----------------------------------------------------------- */
 
 static const char LOG[] = OQ_LOG_HEADER "\n"
@@ -331,8 +405,13 @@ static void test_samples(void **state)
         assert_int_equal(t1[3 * t + 1], o);
         assert_int_equal(t1[3 * t + 2], c);
     }
-    assert_float_equal(s->state[1 * 5 + 0], log1p(10.0), 1e-6);
-    assert_float_equal(s->state[1 * 5 + 4], 1.0, 0);
+    assert_float_equal(s->state[1 * OQ_SEQ_NSTATE + 0], log1p(10.0), 1e-6);
+    assert_float_equal(s->state[1 * OQ_SEQ_NSTATE + 4], 1.0, 0);
+    /* the whole browsing history before 01-20: 01-05 toys, 01-17 books,
+     * 01-19 garden: 15 days, 3 events, no repeat */
+    assert_float_equal(s->state[1 * OQ_SEQ_NSTATE + 5], log1p(15.0), 1e-6);
+    assert_float_equal(s->state[1 * OQ_SEQ_NSTATE + 6], 3.0 / 15, 1e-6);
+    assert_float_equal(s->state[1 * OQ_SEQ_NSTATE + 7], 0.3 / 3, 1e-6);
     assert_int_equal(s->coupon[1], 2);
     assert_int_equal(s->order[1], 1);
     assert_float_equal(s->reward[1], 30.0, 1e-6);
@@ -479,6 +558,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_pytorch),
         cmocka_unit_test(test_gradcheck),
+        cmocka_unit_test(test_step),
         cmocka_unit_test(test_samples),
         cmocka_unit_test(test_learns_and_checkpoint),
     };

@@ -54,7 +54,7 @@ typedef struct oq_pipeline_opts {
     const char *model_path;  /* reuse this profit or sequence model; NULL: train one (saved
                                 as DIR/model.ofq) */
     int profit_epochs;       /* 0: the model's default (Transformer 3 epochs, the sequence
-                                model at most 12 with early stopping) */
+                                model at most 10 with early stopping) */
     const struct oq_seq_opts *seq; /* the sequence model's options; NULL: defaults (seq.h) */
     int shards;                    /* Dyna-Q shards trained in parallel and merged
                                       (oq_dynaq_train_sharded), 1 */

@@ -36,6 +36,10 @@
  *   3 remaining_budget_pct
  *   4 P(alive) from BG/NBD (alive.h; 1 without a survival model): the
  *     model's P(order) is the whole order probability (as response.h's)
+ *   5-7 the whole browsing history before the day, beyond the window:
+ *     log(1 + days since the first event), events per day since then, and
+ *     the share of consecutive events on the same category,
+ *     (same + 0.3) / (pairs + 1)
  *
  * Thread safety: one thread per model at a time (calls parallelise
  * internally); training mutates the model.
@@ -51,7 +55,7 @@
 struct oq_orders; /* gross.h */
 struct oq_alive;  /* alive.h */
 
-#define OQ_SEQ_NSTATE 5
+#define OQ_SEQ_NSTATE 8
 #define OQ_SEQ_NCONTACT 9 /* 0 + 4 coupons x ordered */
 #define OQ_SEQ_NTOK 3     /* sub-tokens per day: browse, order, contact */
 #define OQ_SEQ_MAX_SEQ 1024
@@ -61,7 +65,7 @@ struct oq_alive;  /* alive.h */
 #define OQ_SEQ_TOK_CAT0 2    /* browse: category k is 2 + k */
 
 typedef struct oq_seq_config {
-    int seq_len;    /* T, days of history: 60 */
+    int seq_len;    /* T, days of history: 30 */
     int d;          /* C, model width: 32 */
     int heads;      /* encoder heads: 4 (must divide d) */
     int layers;     /* L: 1 */
@@ -121,7 +125,8 @@ typedef struct oq_seq {
     double band_edge[OQ_SEQ_MAX_BANDS]; /* (n_bands - 1) ascending value cuts */
     uint32_t n_cats;                    /* = n_browse - 2 */
     char **cat_names;                   /* (n_cats) category of browse token 2 + k */
-    oq_seq_acts *acts;                  /* training activations (lazily allocated) */
+    oq_seq_acts *acts;                  /* oq_seq_forward's activations (lazily allocated) */
+    struct oq_seq_workers *workers;     /* oq_seq_step's micro-batches (lazily allocated) */
 } oq_seq;
 
 /* New model with PyTorch's default initialisation (Embedding N(0, 1),
@@ -178,10 +183,13 @@ int oq_seq_data_build(const oq_seq_data *d, const oq_log *rows, const struct oq_
 /* ---- training ------------------------------------------------------------ */
 
 typedef struct oq_seq_train_opts {
-    int epochs;               /* at most this many: 12 */
+    int epochs;               /* at most this many: 10 */
     int patience;             /* stop after this many epochs without a better DR: 3 */
+    int min_epochs;           /* the first epoch that may be kept or stop training: 5 */
     int batch;                /* 256 */
-    double lr;                /* 2e-3 */
+    double lr;                /* peak learning rate, 2e-3 */
+    double lr_min;            /* the cosine schedule's floor, as a share of lr: 0.1 */
+    int warmup;               /* steps of linear warm-up: 100 */
     double weight_decay;      /* 0.01 */
     double beta1, beta2, eps; /* 0.9, 0.999, 1e-8 */
     double clip;              /* 1.0; 0 = none */
@@ -218,15 +226,18 @@ int oq_seq_is_val(uint64_t seed, int64_t user_id, double val_frac);
 
 /* Train on s: customers split by oq_seq_is_val; state scaling from the
  * training rows; up to opts->epochs of shuffled minibatches (BCE, AdamW,
- * clipping); after each epoch the held-out report into hist[e] (may be
- * NULL; room for opts->epochs): log-loss, and the doubly-robust value
+ * clipping; the learning rate warms up linearly over `warmup` steps, then
+ * follows a cosine from lr down to lr_min x lr at the last epoch); after
+ * each epoch the held-out report into hist[e] (may be NULL; room for
+ * opts->epochs): log-loss, and the doubly-robust value
  *   DR = mean_i [ r^(x_i, pi_i) + 1[a_i = pi_i] / mu(a_i) (r_i - r^(x_i, a_i)) ]
  * of the greedy policy pi_i = argmax_c r^(x_i, c), r^ = P(order | x, c)
  * (g - value(c)), with the logging propensities mu = the coupons' shares of
  * the training rows (a logging policy that ignores x, as `offerq gen`'s).
- * Early stopping on DR: the weights of the best epoch are kept, and training
- * stops after `patience` epochs without a better one. With val_frac 0 every
- * epoch runs and the last weights are kept. Errors: OQ_EINVAL, OQ_ENOMEM,
+ * Early stopping on DR: from epoch min_epochs on (earlier epochs only
+ * train), the weights of the epoch with the best DR are kept, and training
+ * stops after `patience` such epochs without a better one (0: never). With
+ * val_frac 0 every epoch runs and the last weights are kept. Errors: OQ_EINVAL, OQ_ENOMEM,
  * OQ_ENUM (non-finite loss or state features). */
 int oq_seq_train(oq_seq *m, const oq_seq_samples *s, const oq_seq_train_opts *opts,
                  oq_seq_epoch *hist, oq_seq_train_report *rep, oq_error *err) OQ_WUR;
@@ -264,6 +275,19 @@ enum { OQ_SEQ_ACT_X0 = 0, OQ_SEQ_ACT_ENC = 1, OQ_SEQ_ACT_POOLED = 2 };
 const float *oq_seq_activation(const oq_seq *m, int which);
 /* Gradients of the last forward's mean BCE into m->g (overwritten). */
 int oq_seq_backward(oq_seq *m, oq_error *err) OQ_WUR;
+/* One training step on a batch of b samples (what oq_seq_train does per
+ * batch): forward and backward of the mean BCE in micro-batches of
+ * OQ_SEQ_MICRO samples spread over the OpenMP threads (each thread runs
+ * whole micro-batches; their gradients are summed in micro-batch order, so
+ * the step does not depend on the number of threads), then clipping and
+ * AdamW at learning rate lr. Dropout masks of sample i from (drop_seed, i).
+ * *loss: the batch's mean BCE; *gnorm: the gradient norm before clipping.
+ * OQ_EINVAL (bad tokens or coupons), OQ_ENOMEM, OQ_ENUM (non-finite loss or
+ * gradient: no update). */
+#define OQ_SEQ_MICRO 32
+int oq_seq_step(oq_seq *m, const uint16_t *tok, const float *zs, const uint8_t *coupon,
+                const float *y, int b, uint64_t drop_seed, double lr, const oq_seq_train_opts *o,
+                double *loss, double *gnorm, oq_error *err) OQ_WUR;
 /* Clip and one AdamW step (as oq_profit_adamw). */
 double oq_seq_adamw(oq_seq *m, double lr, double beta1, double beta2, double eps,
                     double weight_decay, double clip);
