@@ -272,6 +272,7 @@ static int bench_sequence(long customers, int steps, int epochs, int repeats, in
     }
     double load1 = load_avg();
     double ftr = oq_seq_flops(&cfg, 1), fin = oq_seq_flops(&cfg, 0) / 4; /* per pair */
+    const char *wp = getenv("OMP_WAIT_POLICY");
     double mhz = cpu_mhz(), peak = mhz * 1e6 * 32 * threads;
     char md[8192];
     int len = snprintf(
@@ -294,7 +295,7 @@ static int bench_sequence(long customers, int steps, int epochs, int repeats, in
         "| inference GFLOP/s (share of peak) | %.1f (%.1f%%) | | | |\n"
         "| held-out log-loss after %d epochs | %.4f | %.4f | | |\n"
         "| wall time of the %d epochs (C, incl. validation) | %.1f s | | | |\n\n"
-        "Command: `OMP_NUM_THREADS=%d ./build/bench_train --model sequence --customers %ld "
+        "Command: `%s%s%sOMP_NUM_THREADS=%d ./build/bench_train --model sequence --customers %ld "
         "--steps %d --epochs %d --repeats %d` (from the source tree)\n",
         customers, n, ntr, T, cfg.d, cfg.heads, cfg.layers, cfg.ff, cfg.pool_heads, cfg.hidden,
         m->n_params, B, (double)cfg.dropout, threads, mhz, peak / 1e9, load0, load1, ftr / 1e6,
@@ -302,7 +303,8 @@ static int bench_sequence(long customers, int steps, int epochs, int repeats, in
         train_cpu, t_train_cpu, train_cpu / t_train_cpu, train_sps * ftr / 1e9,
         100 * train_sps * ftr / peak, infer_pps, t_infer, infer_pps / t_infer, infer_cpu,
         t_infer_cpu, infer_cpu / t_infer_cpu, infer_pps * fin / 1e9, 100 * infer_pps * fin / peak,
-        epochs, val_ll, t_val_ll, epochs, train_wall, threads, customers, steps, epochs, repeats);
+        epochs, val_ll, t_val_ll, epochs, train_wall, wp ? "OMP_WAIT_POLICY=" : "", wp ? wp : "",
+        wp ? " " : "", threads, customers, steps, epochs, repeats);
     fputs(md, stdout);
     if (oq_write_file_atomic("bench/results/train_seq.md", md, (size_t)len, &err))
         fprintf(stderr, "bench_train: could not write bench/results/train_seq.md (run from the "

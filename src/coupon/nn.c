@@ -260,17 +260,20 @@ float oq_nn_expf(float x)
 /* Multi-head attention core for one sample: y (T, C) from qkv (T, 3C);
  * p (NH, T, T) gets the softmax, pm the dropout scales (or NULL).
  * w: scratch_per_sample floats. Per head: contiguous copies of q (scaled),
- * k transposed and v, padded to multiples of 8; per query t the scores 8
- * keys at a time, the softmax on 8 lanes, the output as 8-wide
- * accumulators over the keys. */
+ * k transposed and v, padded to multiples of 8; the scores 8 keys at a time
+ * for 4 queries at once (4 independent accumulators share each load of k),
+ * the softmax on 8 lanes, and the outputs of 4 queries at once over the
+ * keys (the accumulation is latency-bound with one chain). */
 VEC_CLONES
 static void attention_forward1(float *restrict y, float *restrict p, const float *restrict pm,
                                const float *restrict qkv, int T, int C, int NH, float *restrict w)
 {
-    int hs = C / NH, C3 = 3 * C, Tp = PAD8(T), hp = PAD8(hs);
+    int hs = C / NH, C3 = 3 * C, Tp = PAD8(T), hp = PAD8(hs), T4 = (T + 3) & ~3;
     float scale = 1.0f / sqrtf((float)hs);
-    float *q = w, *kt = q + (size_t)T * hp, *v = kt + (size_t)hp * Tp, *row = v + (size_t)T * hp;
-    memset(w, 0, ((size_t)T * hp * 2 + (size_t)hp * Tp + Tp) * sizeof *w);
+    /* q (T4, hp), kt (hp, Tp), v (T, hp), a (T4, Tp): the dropped softmax */
+    float *q = w, *kt = q + (size_t)T4 * hp, *v = kt + (size_t)hp * Tp, *a = v + (size_t)T * hp;
+    memset(w, 0,
+           ((size_t)T4 * hp + (size_t)hp * Tp + (size_t)T * hp + (size_t)T4 * Tp) * sizeof *w);
     for (int h = 0; h < NH; h++) {
         for (int t = 0; t < T; t++)
             for (int i = 0; i < hs; i++) {
@@ -278,14 +281,26 @@ static void attention_forward1(float *restrict y, float *restrict p, const float
                 kt[i * Tp + t] = qkv[(size_t)t * C3 + C + h * hs + i];
                 v[t * hp + i] = qkv[(size_t)t * C3 + 2 * C + h * hs + i];
             }
-        for (int t = 0; t < T; t++) {
-            float *pr = p + ((size_t)h * T + t) * T;
+        /* scores of queries t .. t+3 into a's rows */
+        for (int t = 0; t < T; t += 4)
             for (int s0 = 0; s0 < Tp; s0 += 8) {
-                v8f acc = bc8(0);
-                for (int i = 0; i < hs; i++)
-                    acc += bc8(q[t * hp + i]) * ld8(kt + i * Tp + s0);
-                st8(row + s0, acc);
+                v8f a0 = bc8(0), a1 = bc8(0), a2 = bc8(0), a3 = bc8(0);
+                const float *q0 = q + (size_t)t * hp;
+                for (int i = 0; i < hs; i++) {
+                    v8f k8 = ld8(kt + i * Tp + s0);
+                    a0 += bc8(q0[i]) * k8;
+                    a1 += bc8(q0[hp + i]) * k8;
+                    a2 += bc8(q0[2 * hp + i]) * k8;
+                    a3 += bc8(q0[3 * hp + i]) * k8;
+                }
+                float *r = a + (size_t)t * Tp + s0;
+                st8(r, a0);
+                st8(r + Tp, a1);
+                st8(r + 2 * Tp, a2);
+                st8(r + 3 * Tp, a3);
             }
+        for (int t = 0; t < T; t++) {
+            float *row = a + (size_t)t * Tp, *pr = p + ((size_t)h * T + t) * T;
             for (int s = T; s < Tp; s++)
                 row[s] = -INFINITY;
             v8f m = ld8(row);
@@ -294,10 +309,8 @@ static void attention_forward1(float *restrict y, float *restrict p, const float
                 m = sel8(x > m, x, m);
             }
             v8f mx = bc8(hmax8(m)), sm = bc8(0);
-            for (int s0 = 0; s0 < Tp; s0 += 8) {
-                v8f e = vexp8(ld8(row + s0) - mx);
-                st8(row + s0, e);
-            }
+            for (int s0 = 0; s0 < Tp; s0 += 8)
+                st8(row + s0, vexp8(ld8(row + s0) - mx));
             for (int s = T; s < Tp; s++)
                 row[s] = 0;
             for (int s0 = 0; s0 < Tp; s0 += 8)
@@ -305,22 +318,33 @@ static void attention_forward1(float *restrict y, float *restrict p, const float
             float inv = 1.0f / hsum8(sm);
             const float *pmr = pm ? pm + ((size_t)h * T + t) * T : NULL;
             for (int s = 0; s < T; s++) {
-                float a = row[s] * inv;
-                pr[s] = a;
-                row[s] = pmr ? a * pmr[s] : a;
-            }
-            for (int i0 = 0; i0 < hp; i0 += 8) {
-                v8f acc = bc8(0);
-                for (int s = 0; s < T; s++)
-                    acc += bc8(row[s]) * ld8(v + s * hp + i0);
-                float *yo = y + (size_t)t * C + h * hs + i0;
-                if (i0 + 8 <= hs)
-                    st8(yo, acc);
-                else
-                    for (int j = 0; i0 + j < hs; j++)
-                        yo[j] = acc[j];
+                float x = row[s] * inv;
+                pr[s] = x;
+                row[s] = pmr ? x * pmr[s] : x;
             }
         }
+        /* outputs of queries t .. t+3 (rows past T are zero and not stored) */
+        for (int t = 0; t < T; t += 4)
+            for (int i0 = 0; i0 < hp; i0 += 8) {
+                v8f o0 = bc8(0), o1 = bc8(0), o2 = bc8(0), o3 = bc8(0);
+                const float *r = a + (size_t)t * Tp;
+                for (int s = 0; s < T; s++) {
+                    v8f v8 = ld8(v + s * hp + i0);
+                    o0 += bc8(r[s]) * v8;
+                    o1 += bc8(r[Tp + s]) * v8;
+                    o2 += bc8(r[2 * Tp + s]) * v8;
+                    o3 += bc8(r[3 * Tp + s]) * v8;
+                }
+                v8f o[4] = {o0, o1, o2, o3};
+                for (int k = 0; k < 4 && t + k < T; k++) {
+                    float *yo = y + (size_t)(t + k) * C + h * hs + i0;
+                    if (i0 + 8 <= hs)
+                        st8(yo, o[k]);
+                    else
+                        for (int jj = 0; i0 + jj < hs; jj++)
+                            yo[jj] = o[k][jj];
+                }
+            }
     }
 }
 
@@ -398,6 +422,7 @@ static void attention_backward1(float *restrict dqkv, const float *restrict dy,
 static size_t attention_scratch(const oq_nn_enc_dims *d)
 {
     size_t Tp = ((size_t)d->T + 7) & ~(size_t)7, hp = ((size_t)(d->C / d->NH) + 7) & ~(size_t)7;
+    /* the backward's need; the forward's, with T4 <= Tp rows, is smaller */
     return 3 * Tp * hp + hp * Tp + 2 * Tp * Tp + Tp;
 }
 
@@ -456,15 +481,33 @@ float *oq_nn_enc_out(const oq_nn_enc_dims *d, const oq_nn_enc_acts *a)
     return a->xo + (size_t)(d->L - 1) * a->B * d->T * d->C;
 }
 
-/* The masks' generator: splitmix64 (Steele, Lea & Flood 2014), inline,
- * each 64-bit draw giving four 16-bit uniforms (a gsl_rng call per two
- * took a seventh of a training step). */
-static inline uint64_t splitmix64(uint64_t *x)
+/* The masks' generator: a counter-based 32-bit hash (Wellons' "lowbias32"
+ * finaliser) of a per-sample key plus the element's position, so that the
+ * loop is plain 32-bit arithmetic the vectoriser widens; each hash gives two
+ * 16-bit uniforms, for the element at j in the first half of a part and the
+ * one at j + n/2 in the second. (A gsl_rng call per two elements took a
+ * seventh of a training step, an inline splitmix64 as much.) */
+static inline uint32_t lowbias32(uint32_t x)
 {
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+    x ^= x >> 16;
+    x *= 0x7feb352du;
+    x ^= x >> 15;
+    x *= 0x846ca68bu;
+    x ^= x >> 16;
+    return x;
+}
+
+VEC_CLONES
+static void draw_part(float *restrict x, size_t n, uint32_t key, uint32_t thr, float keep)
+{
+    size_t h = n / 2;
+    for (size_t j = 0; j < h; j++) {
+        uint32_t u = lowbias32(key + (uint32_t)j * 0x9E3779B9u);
+        x[j] = (u & 0xffffu) < thr ? 0.0f : keep;
+        x[j + h] = (u >> 16) < thr ? 0.0f : keep;
+    }
+    if (n & 1)
+        x[n - 1] = (lowbias32(key + (uint32_t)h * 0x9E3779B9u) & 0xffffu) < thr ? 0.0f : keep;
 }
 
 void oq_nn_enc_draw_masks(const oq_nn_enc_dims *d, oq_nn_enc_acts *a, int b, float dropout,
@@ -486,13 +529,8 @@ void oq_nn_enc_draw_masks(const oq_nn_enc_dims *d, oq_nn_enc_acts *a, int b, flo
                          {a->m2 + (l * B + i) * T * F, T * F},
                          {a->m3 + (l * B + i) * T * C, T * C}};
             for (int k = 0; k < 4; k++) {
-                float *x = part[k].x;
-                size_t n = part[k].n;
-                for (size_t j = 0; j < n; j += 4) {
-                    uint64_t u = splitmix64(&st);
-                    for (size_t q = 0; q < 4 && j + q < n; q++)
-                        x[j + q] = (uint32_t)((u >> (16 * q)) & 0xffff) < thr ? 0.0f : keep;
-                }
+                st = oq_mix64(st + 0x9E3779B97F4A7C15ull);
+                draw_part(part[k].x, part[k].n, (uint32_t)st, thr, keep);
             }
         }
     }

@@ -105,9 +105,10 @@ void oq_nn_enc_acts_free(oq_nn_enc_acts *a);
 /* Output of the last layer, (B, T, C). */
 float *oq_nn_enc_out(const oq_nn_enc_dims *d, const oq_nn_enc_acts *a);
 
-/* Draw the dropout scales of sample i (0 <= i < b) from the stream of
- * (seed, first + i): splitmix64, each 16-bit slice of a draw a uniform, an
- * element dropped when its uniform is below round(p 2^16). */
+/* Draw the dropout scales of sample i (0 <= i < b) from (seed, first + i):
+ * a counter-based hash of a per-sample, per-part key and the element's
+ * position, each 16-bit half a uniform, an element dropped when its uniform
+ * is below round(p 2^16). */
 void oq_nn_enc_draw_masks(const oq_nn_enc_dims *d, oq_nn_enc_acts *a, int b, float dropout,
                           uint64_t seed, uint64_t first);
 /* Forward of b samples from x0 (b, T, C); masks: apply a's dropout scales. */

@@ -806,7 +806,7 @@ int oq_seq_predict(const oq_seq *m, const oq_seq_samples *s, double *out, oq_err
     int T = c->seq_len, rc = 0;
     long nchunk = (long)((s->n + PRED_CHUNK - 1) / PRED_CHUNK);
     if (nt > nchunk) nt = (int)nchunk;
-    oq_seq_acts **acts = calloc((size_t)nt, sizeof *acts);
+    oq_seq_acts **acts = calloc((size_t)nt, sizeof(oq_seq_acts *));
     float *zs = malloc((size_t)nt * PRED_CHUNK * NS * sizeof *zs);
     int oom = !acts || !zs;
     for (int t = 0; !oom && t < nt; t++)

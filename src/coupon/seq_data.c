@@ -9,7 +9,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdio.h>
 
 typedef struct ord_rec {
     size_t c; /* customer position in the index */
@@ -255,12 +254,6 @@ int oq_seq_data_build(const oq_seq_data *d, const oq_log *rows, const oq_alive *
         f[3] = rows->budget[i];
         f[4] = alive ? (float)oq_alive_p(alive, rows->user_id[i], rows->day[i]) : 1.0f;
         history_features(d, c < 0 ? d->ix->n_customers : (size_t)c, rows->day[i], f + 5);
-        if (getenv("SEQ_ZERO")) { /* EXPERIMENT */
-            char b[64];
-            snprintf(b, sizeof b, "%s", getenv("SEQ_ZERO"));
-            for (char *sv = NULL, *t = strtok_r(b, ",", &sv); t; t = strtok_r(NULL, ",", &sv))
-                f[atoi(t)] = 0;
-        }
         s->coupon[i] = rows->coupon[i];
         s->order[i] = rows->order[i];
         s->reward[i] = (float)oq_log_reward(rows, i);
