@@ -11,6 +11,7 @@ PKGS=(
   libjansson-dev              # JSON
   libcmocka-dev               # unit tests
   libxgboost-dev              # gradient-boosted trees (response model's P(order))
+  libopenmpi-dev openmpi-bin  # MPI: `mpirun -np N offerq run` (-DOQ_MPI=ON; tests/cli/cli_mpi.sh)
   clang libclang-rt-14-dev    # libFuzzer targets (tools/fuzz.sh)
   clang-tidy cppcheck         # static analysis (tools/lint.sh)
   clang-format git            # tools/lint.sh: format check over `git ls-files`
@@ -18,6 +19,9 @@ PKGS=(
   libpq-dev                   # PostgreSQL client (offerq db)
   libhiredis-dev              # Redis client (offerq publish, serve --redis)
   libmicrohttpd-dev           # embedded HTTP server (offerq serve)
+  libinih-dev                 # INI parser: offerq nightly's config file
+  systemd                     # tests/cli/cli_install.sh: systemd-analyze verify of the units
+                              # (installs in a container; nothing is started)
   postgresql redis-server     # real servers for tests/cli/cli_prod.sh
   curl python3 chromium       # tests/cli/cli_prod.sh: HTTP checks and the headless dashboard test
 )

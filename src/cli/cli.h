@@ -3,6 +3,7 @@
 #ifndef OQ_CLI_H
 #define OQ_CLI_H
 
+#include <getopt.h>
 #include <stdint.h>
 #include "offerq/core/error.h"
 
@@ -18,6 +19,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_db(int argc, char **argv);
 int cmd_publish(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_nightly(int argc, char **argv);
 int cmd_crosssell(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
@@ -40,5 +42,32 @@ int cli_u64(const char *cmd, const char *opt, const char *s, uint64_t *out);
  * it; `run --out-dir` is a link to the newest run by design). On failure
  * prints a usage error and returns -1. */
 int cli_out_path(const char *cmd, const char *opt, const char *path, int link_ok);
+
+/* ---- what offerq nightly (cmd_nightly.c) shares with the commands it runs ---- */
+struct oq_pipeline_opts;
+/* `offerq run`'s long options, {0}-terminated (a [run] key of the nightly's
+ * config is one of them). */
+extern const struct option cli_run_options[];
+/* Parse `offerq run`'s options (argv[0] is the command name) into *o (set to
+ * the defaults first) and *pg (NULL unless --pg). The checks between --log,
+ * --pg and --out-dir are the caller's. Returns 0, 2 after printing a usage
+ * error, or -1 after printing --help. o's strings point into argv. */
+int cli_run_parse(int argc, char **argv, struct oq_pipeline_opts *o, const char **pg);
+/* `offerq crosssell learn`'s long options, {0}-terminated. */
+extern const struct option cli_xsell_learn_options[];
+/* How far a command goes when offerq nightly checks its options: */
+enum {
+    CLI_DO = 0,           /* the whole command */
+    CLI_CHECK_VALUES = 1, /* each option's value, then stop */
+    CLI_CHECK_ARGS = 2,   /* and the options required or excluding each other */
+    CLI_CHECK_INPUTS = 3  /* and read the input files (nothing is written) */
+};
+/* `offerq crosssell learn` (argv[0] = "learn"), as far as check says.
+ * Returns the exit code (0, 1 error, 2 usage). */
+int cli_crosssell_learn(int argc, char **argv, int check);
+/* While context is set (not NULL), cli_usage_error and cli_bad_option print
+ * "offerq nightly: <context>: <message>" and no --help hint: the options
+ * come from a config file's key, named by context. */
+void cli_set_context(const char *context);
 
 #endif

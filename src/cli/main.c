@@ -30,6 +30,8 @@ static const command commands[] = {
     {"db", cmd_db, "PostgreSQL: create the schema, load a log, save a run"},
     {"publish", cmd_publish, "Redis: publish a run's Q table and list atomically, or roll back"},
     {"serve", cmd_serve, "HTTP: recommendations, model endpoints, metrics and the dashboard"},
+    {"nightly", cmd_nightly,
+     "the whole night from a config file: ingest, run, publish, under a lock"},
     {"crosssell", cmd_crosssell, "dynamic cross-selling: K-Q-learning, simulator, offers"},
     {"train", cmd_train, "train the profit Transformer on a log (+ events stream)"},
     {"predict", cmd_predict, "predict the reward of every coupon with a trained model"},

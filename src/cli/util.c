@@ -18,21 +18,38 @@ int cli_fail(const oq_error *err, const char *hint)
     return 1;
 }
 
+/* A config key being checked (cli_set_context); the CLI is one thread. */
+static const char *usage_context;
+
+void cli_set_context(const char *context)
+{
+    usage_context = context;
+}
+
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, "offerq %s: ", cmd);
+    if (usage_context)
+        fprintf(stderr, "offerq nightly: %s: ", usage_context);
+    else
+        fprintf(stderr, "offerq %s: ", cmd);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized): va_start above
     va_end(ap);
-    fprintf(stderr, "\nTry 'offerq %s --help'.\n", cmd);
+    if (usage_context)
+        fputc('\n', stderr);
+    else
+        fprintf(stderr, "\nTry 'offerq %s --help'.\n", cmd);
     return 2;
 }
 
 int cli_bad_option(const char *cmd)
 {
     /* getopt has printed what was wrong (unknown option, missing value) */
-    fprintf(stderr, "Try 'offerq %s --help'.\n", cmd);
+    if (usage_context)
+        fprintf(stderr, "offerq nightly: %s: not an option of offerq %s\n", usage_context, cmd);
+    else
+        fprintf(stderr, "Try 'offerq %s --help'.\n", cmd);
     return 2;
 }
 

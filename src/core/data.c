@@ -1,6 +1,7 @@
 /* data.c - customer log and events readers, category dictionary, dates.
  * Schema: README, "Data". */
 #include "offerq/core/data.h"
+#include "offerq/core/comm.h"
 #include "offerq/core/csv.h"
 #include "util/num.h"
 
@@ -367,7 +368,45 @@ typedef struct log_ctx {
     int header_done;
     int map[NCOL]; /* map[c] = field index of column c */
     size_t nfields;
+    /* A part's read (comm.h): every row is parsed and checked, its category
+     * interned (so the dictionary is the whole file's) and its day kept for
+     * the date horizon, but only the part's customers' rows are stored. */
+    const oq_part *part;
+    int32_t *all_day; /* (n_all) every data row's day, file order */
+    uint32_t *frow;   /* (log->n) file row of each stored row */
+    size_t n_all, cap_all, cap_frow;
 } log_ctx;
+
+static int part_split(const oq_part *p)
+{
+    return p && p->size > 1;
+}
+
+/* Record a parsed row's day; 1 when the part keeps it (its file row noted). */
+static int part_keep(log_ctx *c, int64_t user, int32_t day, size_t stored, oq_error *err)
+{
+    if (c->n_all == c->cap_all) {
+        size_t cap = c->cap_all ? 2 * c->cap_all : 4096;
+        int32_t *d = realloc(c->all_day, cap * sizeof *d);
+        if (!d) return oq_error_oom(err, c->name, NULL);
+        c->all_day = d;
+        c->cap_all = cap;
+    }
+    size_t at = c->n_all++;
+    c->all_day[at] = day;
+    if (!oq_part_keeps(c->part, user)) return 0;
+    if (at > UINT32_MAX)
+        return oq_error_set(err, OQ_ELIMIT, c->name, 0, 0, "more than %u rows", UINT32_MAX);
+    if (stored == c->cap_frow) {
+        size_t cap = c->cap_frow ? 2 * c->cap_frow : 4096;
+        uint32_t *f = realloc(c->frow, cap * sizeof *f);
+        if (!f) return oq_error_oom(err, c->name, NULL);
+        c->frow = f;
+        c->cap_frow = cap;
+    }
+    c->frow[stored] = (uint32_t)at;
+    return 1;
+}
 
 static int bad(oq_error *err, const char *name, long line, int field, const char *col,
                const char *got, const char *expected)
@@ -445,6 +484,10 @@ static int log_row(void *ctx, char **f, const size_t *lens, size_t n, long line,
     l->profit[r] = dv;
 #undef F
 #undef BAD
+    if (part_split(c->part)) {
+        int keep = part_keep(c, l->user_id[r], l->day[r], r, err);
+        if (keep <= 0) return keep;
+    }
     l->n++;
     return 0;
 }
@@ -476,21 +519,25 @@ static int permute(void *col, size_t sz, const canon_key *idx, size_t n)
     return 0;
 }
 
-static int duplicate_rows(const char *name, const oq_log *l, size_t a, size_t b, oq_error *err)
+static int duplicate_rows(const char *name, const oq_log *l, size_t a, size_t b,
+                          const uint32_t *frow, oq_error *err)
 {
     char date[11];
     oq_date_format(l->day[a], date);
+    size_t ra = a, rb = b; /* stored rows; their places in the file: */
+    a = frow ? frow[ra] : ra;
+    b = frow ? frow[rb] : rb;
     /* Data row k is on line k + 2 when no quoted field spans lines. */
     return oq_error_set(err, OQ_EPARSE, name, (long)(a > b ? a : b) + 2, 0,
                         "two rows for user_id %lld on %s (lines %zu and %zu): a customer has "
                         "at most one snapshot a day; remove or merge one",
-                        (long long)l->user_id[a], date, (a < b ? a : b) + 2, (a > b ? a : b) + 2);
+                        (long long)l->user_id[ra], date, (a < b ? a : b) + 2, (a > b ? a : b) + 2);
 }
 
 /* Make the log depend on its content only, not on the order of its rows
  * (issue 21 item 11): category ids by sorted name, rows by (user, day), and
  * two rows of one customer on one day refused, as `db load` refuses them. */
-int oq_log_canonical(oq_log *l, const char *name, oq_error *err)
+static int canonical(oq_log *l, const char *name, const uint32_t *frow, oq_error *err)
 {
     uint32_t *remap = malloc((l->cats.n ? l->cats.n : 1) * sizeof *remap);
     if (!remap || oq_dict_sort_from(&l->cats, 0, remap)) {
@@ -503,7 +550,7 @@ int oq_log_canonical(oq_log *l, const char *name, oq_error *err)
     size_t unsorted = 0;
     for (size_t i = 1; i < l->n; i++) {
         if (l->user_id[i] == l->user_id[i - 1] && l->day[i] == l->day[i - 1])
-            return duplicate_rows(name, l, i - 1, i, err);
+            return duplicate_rows(name, l, i - 1, i, frow, err);
         unsorted |= l->user_id[i] < l->user_id[i - 1] ||
                     (l->user_id[i] == l->user_id[i - 1] && l->day[i] < l->day[i - 1]);
     }
@@ -518,7 +565,7 @@ int oq_log_canonical(oq_log *l, const char *name, oq_error *err)
     int rc = 0;
     for (size_t i = 1; !rc && i < l->n; i++)
         if (k[i].user == k[i - 1].user && k[i].day == k[i - 1].day)
-            rc = duplicate_rows(name, l, k[i - 1].row, k[i].row, err);
+            rc = duplicate_rows(name, l, k[i - 1].row, k[i].row, frow, err);
     if (!rc && (permute(l->user_id, sizeof *l->user_id, k, l->n) ||
                 permute(l->day, sizeof *l->day, k, l->n) ||
                 permute(l->days_since, sizeof *l->days_since, k, l->n) ||
@@ -534,14 +581,22 @@ int oq_log_canonical(oq_log *l, const char *name, oq_error *err)
     return rc;
 }
 
+int oq_log_canonical(oq_log *l, const char *name, oq_error *err)
+{
+    return canonical(l, name, NULL, err);
+}
+
 static int log_finish(log_ctx *c, int rc, const char *data, size_t len, oq_log **out, oq_error *err)
 {
+    int split = part_split(c->part);
     if (!rc && !c->header_done)
         rc = oq_error_set(err, OQ_EPARSE, c->name, 1, 1, "empty file: expected a header line");
     if (!rc) /* tomorrow is the day after the last: one mistyped year moves it */
-        rc = oq_date_horizon_check(c->log->day, c->log->n, NULL, c->name, data, len,
-                                   c->map[C_DATE] + 1, err);
-    if (!rc) rc = oq_log_canonical(c->log, c->name, err);
+        rc = oq_date_horizon_check(split ? c->all_day : c->log->day, split ? c->n_all : c->log->n,
+                                   NULL, c->name, data, len, c->map[C_DATE] + 1, err);
+    if (!rc) rc = canonical(c->log, c->name, split ? c->frow : NULL, err);
+    free(c->all_day);
+    free(c->frow);
     if (rc) {
         oq_log_free(c->log);
         return rc;
@@ -552,11 +607,39 @@ static int log_finish(log_ctx *c, int rc, const char *data, size_t len, oq_log *
 
 int oq_log_read(const char *path, oq_log **out, oq_error *err)
 {
+    return oq_log_read_part(path, NULL, out, err);
+}
+
+int oq_log_read_part(const char *path, const oq_part *part, oq_log **out, oq_error *err)
+{
     *out = NULL;
-    log_ctx c = {.name = path};
+    log_ctx c = {.name = path, .part = part};
     if (!(c.log = calloc(1, sizeof *c.log))) return oq_error_oom(err, path, NULL);
     int rc = oq_csv_read(path, NULL, log_row, &c, err);
     return log_finish(&c, rc, NULL, 0, out, err);
+}
+
+int oq_log_select_part(const oq_log *log, const oq_part *part, oq_log **out, oq_error *err)
+{
+    *out = NULL;
+    oq_log *l = calloc(1, sizeof *l);
+    size_t m = 0;
+    for (size_t i = 0; i < log->n; i++)
+        m += oq_part_keeps(part, log->user_id[i]);
+    if (!l || oq_log_reserve(l, m ? m : 1)) goto oom;
+    for (uint32_t k = 0; k < log->cats.n; k++) {
+        uint32_t id;
+        if (oq_dict_intern(&l->cats, log->cats.names[k], strlen(log->cats.names[k]), &id)) goto oom;
+    }
+    for (size_t i = 0; i < log->n; i++) {
+        if (!oq_part_keeps(part, log->user_id[i])) continue;
+        oq_log_copy_row(l, l->n++, log, i);
+    }
+    *out = l;
+    return 0;
+oom:
+    oq_log_free(l);
+    return oq_error_oom(err, NULL, NULL);
 }
 
 int oq_log_read_mem(const char *name, const char *data, size_t len, oq_log **out, oq_error *err)
@@ -676,8 +759,29 @@ int32_t oq_log_last_day(const oq_log *log)
     return last;
 }
 
+void oq_log_tomorrow_budget(const oq_log *log, int32_t *last_day, float *budget)
+{
+    /* The budget level of the latest day in the log. */
+    *budget = 1;
+    *last_day = INT32_MIN;
+    for (size_t i = 0; i < log->n; i++)
+        if (log->day[i] > *last_day || (log->day[i] == *last_day && log->budget[i] < *budget)) {
+            *last_day = log->day[i];
+            *budget = log->budget[i];
+        }
+}
+
 int oq_log_tomorrow(const oq_log *log, const oq_log_index *ix, int32_t day, oq_log **out,
                     oq_error *err)
+{
+    int32_t last_day;
+    float budget;
+    oq_log_tomorrow_budget(log, &last_day, &budget);
+    return oq_log_tomorrow_at(log, ix, day, budget, out, err);
+}
+
+int oq_log_tomorrow_at(const oq_log *log, const oq_log_index *ix, int32_t day, float budget,
+                       oq_log **out, oq_error *err)
 {
     *out = NULL;
     size_t nc = ix->n_customers;
@@ -694,14 +798,6 @@ int oq_log_tomorrow(const oq_log *log, const oq_log_index *ix, int32_t day, oq_l
             goto cleanup;
         }
     }
-    /* The budget level of the latest day in the log. */
-    float budget = 1;
-    int32_t last_day = INT32_MIN;
-    for (size_t i = 0; i < log->n; i++)
-        if (log->day[i] > last_day || (log->day[i] == last_day && log->budget[i] < budget)) {
-            last_day = log->day[i];
-            budget = log->budget[i];
-        }
     for (size_t c = 0; c < nc; c++) {
         size_t i = ix->row[ix->start[c + 1] - 1];
         int32_t last_buy = log->order[i] ? log->day[i] : log->day[i] - log->days_since[i];
@@ -775,15 +871,20 @@ static int ev_row(void *ctx, char **f, const size_t *lens, size_t n, long line, 
     e->user_id[e->n] = iv;
     e->day[e->n] = day;
     e->category[e->n] = (uint16_t)cat;
+    if (part_split(c->base.part)) {
+        int keep = part_keep(&c->base, iv, day, e->n, err);
+        if (keep <= 0) return keep;
+    }
     e->n++;
     return 0;
 }
 
 static int ev_run(const char *name, const char *path, const char *data, size_t len, oq_dict *cats,
-                  oq_events **out, oq_error *err)
+                  const oq_part *part, oq_events **out, oq_error *err)
 {
     *out = NULL;
-    ev_ctx c = {.base = {.name = name}, .cats = cats};
+    ev_ctx c = {.base = {.name = name, .part = part}, .cats = cats};
+    int split = part_split(part);
     uint32_t known = cats->n; /* names met before this file keep their ids */
     if (!(c.ev = calloc(1, sizeof *c.ev))) return oq_error_oom(err, name, NULL);
     int rc = path ? oq_csv_read(path, NULL, ev_row, &c, err)
@@ -791,8 +892,11 @@ static int ev_run(const char *name, const char *path, const char *data, size_t l
     if (!rc && !c.base.header_done)
         rc = oq_error_set(err, OQ_EPARSE, name, 1, 1, "empty file: expected a header line");
     if (!rc)
-        rc = oq_date_horizon_check(c.ev->day, c.ev->n, NULL, name, data, len, c.map[E_DATE] + 1,
-                                   err);
+        rc = oq_date_horizon_check(split ? c.base.all_day : c.ev->day,
+                                   split ? c.base.n_all : c.ev->n, NULL, name, data, len,
+                                   c.map[E_DATE] + 1, err);
+    free(c.base.all_day);
+    free(c.base.frow);
     if (!rc && cats->n > known + 1) {
         /* Names new in this file get ids by sorted name, not by first
          * appearance, so the file's row order does not matter. */
@@ -815,13 +919,19 @@ static int ev_run(const char *name, const char *path, const char *data, size_t l
 
 int oq_events_read(const char *path, oq_dict *cats, oq_events **out, oq_error *err)
 {
-    return ev_run(path, path, NULL, 0, cats, out, err);
+    return ev_run(path, path, NULL, 0, cats, NULL, out, err);
+}
+
+int oq_events_read_part(const char *path, oq_dict *cats, const oq_part *part, oq_events **out,
+                        oq_error *err)
+{
+    return ev_run(path, path, NULL, 0, cats, part, out, err);
 }
 
 int oq_events_read_mem(const char *name, const char *data, size_t len, oq_dict *cats,
                        oq_events **out, oq_error *err)
 {
-    return ev_run(name, NULL, data, len, cats, out, err);
+    return ev_run(name, NULL, data, len, cats, NULL, out, err);
 }
 
 void oq_events_free(oq_events *ev)
@@ -983,4 +1093,18 @@ size_t oq_events_ix_seek(const oq_events *ev, const oq_events_ix *x, size_t c, i
             hi = mid;
     }
     return lo;
+}
+
+void oq_log_copy_row(oq_log *dst, size_t j, const oq_log *src, size_t i)
+{
+    dst->user_id[j] = src->user_id[i];
+    dst->day[j] = src->day[i];
+    dst->days_since[j] = src->days_since[i];
+    dst->purchases_30d[j] = src->purchases_30d[i];
+    dst->aov[j] = src->aov[i];
+    dst->category[j] = src->category[i];
+    dst->budget[j] = src->budget[i];
+    dst->coupon[j] = src->coupon[i];
+    dst->order[j] = src->order[i];
+    dst->profit[j] = src->profit[i];
 }

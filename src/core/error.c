@@ -66,6 +66,8 @@ const char *oq_strerror(int code)
         return "limit exceeded";
     case OQ_ENUM:
         return "numerical failure";
+    case OQ_EABORT:
+        return "another part of the job failed";
     default:
         return "unknown error";
     }

@@ -331,23 +331,62 @@ static long max_seq(const char *runs)
     return best;
 }
 
-/* Move the run folder src into the runs folder under the next free number;
- * its name into name. */
-static int name_run(const oq_rundir *rd, const char *src, char *name, size_t len, oq_error *err)
+/* Is some run in the runs folder numbered seq? */
+static int seq_taken(const char *runs, long seq)
+{
+    int taken = 0;
+    DIR *d = opendir(runs);
+    if (!d) return 0;
+    for (struct dirent *e; !taken && (e = readdir(d));)
+        taken = run_seq(e->d_name) == seq;
+    closedir(d);
+    return taken;
+}
+
+/* Move the run folder src into the runs folder under number want (> 0), or
+ * the next free number (0); its name into name. */
+static int name_run(const oq_rundir *rd, const char *src, long want, char *name, size_t len,
+                    oq_error *err)
 {
     char stamp[32], dst[4096 + 64];
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
-    long seq = max_seq(rd->runs) + 1;
+    /* A number asked for is that run's id elsewhere (a database, Redis):
+     * never another one. Only the writer holding the lock names runs, so
+     * the check and the rename cannot be raced by another offerq. */
+    if (want > 0 && seq_taken(rd->runs, want))
+        return oq_error_set(err, OQ_EIO, rd->runs, 0, 0,
+                            "a run numbered %ld exists already; not replacing it", want);
+    long seq = want > 0 ? want : max_seq(rd->runs) + 1;
     for (int tries = 0;; tries++, seq++) {
         snprintf(name, len, "%06ld-%s", seq, stamp);
         snprintf(dst, sizeof dst, "%s/%s", rd->runs, name);
         if (rename(src, dst) == 0) return 0;
-        if ((errno != EEXIST && errno != ENOTEMPTY) || tries == 1000)
+        if ((errno != EEXIST && errno != ENOTEMPTY) || tries == 1000 || want > 0)
             return oq_error_set(err, OQ_EIO, dst, 0, 0, "cannot name the run: %s", strerror(errno));
     }
+}
+
+long oq_rundir_next_seq(const char *dir)
+{
+    char d[4096], runs[4096 + 8];
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    if (n == 0 || n >= sizeof d) return 1;
+    memcpy(d, dir, n);
+    d[n] = 0;
+    snprintf(runs, sizeof runs, "%s.runs", d);
+    long next = max_seq(runs) + 1;
+    /* An older offerq's plain folder becomes a numbered run at the next
+     * commit (oq_rundir_commit): it takes this number, so the next run
+     * gets the one after. */
+    struct stat st;
+    int empty = 0;
+    if (lstat(d, &st) == 0 && S_ISDIR(st.st_mode) && is_old_run(d, &empty) && !empty) next++;
+    return next;
 }
 
 static int cmp_desc(const void *a, const void *b)
@@ -414,10 +453,10 @@ int oq_rundir_commit(oq_rundir *rd, int keep, oq_error *err)
     if (lstat(rd->dir, &st) == 0 && S_ISDIR(st.st_mode) && is_old_run(rd->dir, &empty)) {
         if (empty)
             rmdir(rd->dir);
-        else if ((rc = name_run(rd, rd->dir, old, sizeof old, err)))
+        else if ((rc = name_run(rd, rd->dir, 0, old, sizeof old, err)))
             goto fail;
     }
-    if ((rc = name_run(rd, rd->path, name, sizeof name, err))) goto fail;
+    if ((rc = name_run(rd, rd->path, rd->seq, name, sizeof name, err))) goto fail;
     if (snprintf(rd->path, sizeof rd->path, "%s/%s", rd->runs, name) >= (int)sizeof rd->path)
         rd->path[0] = 0; /* cannot happen: runs has 64 bytes to spare */
     rd->open = 0;        /* complete now: kept even if the switch below fails */

@@ -6,6 +6,7 @@
 #include "offerq/coupon/bgnbd.h"
 #include "offerq/coupon/btyd.h"
 #include "bgnbd_int.h"
+#include "offerq/core/comm.h"
 #include "offerq/core/io.h"
 #include "offerq/core/rng.h"
 
@@ -71,8 +72,13 @@ double oq_bgnbd_loglik_one(const oq_bgnbd_params *p, double x, double tx, double
 
 struct oq_bgnbd_data {
     size_t n_groups, n_x, n_t;
-    double W;      /* sum of weights */
+    double W;      /* sum of weights (this part's) */
     double WX;     /* sum of weights * x (for the time-scale shift of the LL) */
+    double Wg;     /* W over every part (= W with one part) */
+    double WXg;    /* WX over every part */
+    oq_comm *comm; /* the parts whose sums make the likelihood; NULL: one */
+    int comm_rc;   /* the first failed collective (the fit returns it) */
+    oq_error comm_err;
     double scale;  /* 1 / max T */
     double *xv;    /* (n_x) distinct x */
     double *wx;    /* (n_x) weight of each distinct x */
@@ -229,8 +235,15 @@ double oq_bgnbd_data_scale(const oq_bgnbd_data *d)
 int oq_bgnbd_data_new(const double *x, const double *tx, const double *T, const double *w, size_t n,
                       oq_bgnbd_data **out, oq_error *err)
 {
+    return oq_bgnbd_data_new_part(x, tx, T, w, n, NULL, out, err);
+}
+
+int oq_bgnbd_data_new_part(const double *x, const double *tx, const double *T, const double *w,
+                           size_t n, oq_comm *comm, oq_bgnbd_data **out, oq_error *err)
+{
     *out = NULL;
-    if (n == 0) return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "no customers to fit");
+    int parts = oq_comm_size(comm) > 1;
+    if (n == 0 && !parts) return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "no customers to fit");
     if (n > (size_t)UINT32_MAX / 4)
         return oq_error_set(err, OQ_ELIMIT, NULL, 0, 0, "more than %u customers", UINT32_MAX / 4);
     double maxT = 0;
@@ -244,9 +257,13 @@ int oq_bgnbd_data_new(const double *x, const double *tx, const double *T, const 
                                 i, x[i], tx[i], T[i], wi);
         if (T[i] > maxT) maxT = T[i];
     }
-    if (!(maxT > 0))
-        return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "every customer has age T = 0");
     int rc = 0;
+    /* The time scale is the whole population's (every part's max T). */
+    if (parts && (rc = oq_comm_max(comm, &maxT, 1, err))) return rc;
+    if (!(maxT > 0))
+        return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
+                            parts ? "no customers to fit, or every customer has age T = 0"
+                                  : "every customer has age T = 0");
     imap mx = {0}, mt = {0}, mg = {0};
     oq_bgnbd_data *d = calloc(1, sizeof *d);
     if (!d || imap_init(&mx, 64, 1) || imap_init(&mt, 1024, 1) || imap_init(&mg, 4096, 3)) {
@@ -254,14 +271,16 @@ int oq_bgnbd_data_new(const double *x, const double *tx, const double *T, const 
         goto cleanup;
     }
     d->scale = 1 / maxT;
+    d->comm = comm;
     /* Sized for the worst case (all distinct), trimmed below. */
-    d->xv = malloc(n * sizeof *d->xv);
-    d->wx = malloc(n * sizeof *d->wx);
-    d->tv = malloc(2 * n * sizeof *d->tv);
-    d->gx = malloc(n * sizeof *d->gx);
-    d->gtx = malloc(n * sizeof *d->gtx);
-    d->gT = malloc(n * sizeof *d->gT);
-    d->gw = malloc(n * sizeof *d->gw);
+    size_t n1 = n ? n : 1;
+    d->xv = malloc(n1 * sizeof *d->xv);
+    d->wx = malloc(n1 * sizeof *d->wx);
+    d->tv = malloc(2 * n1 * sizeof *d->tv);
+    d->gx = malloc(n1 * sizeof *d->gx);
+    d->gtx = malloc(n1 * sizeof *d->gtx);
+    d->gT = malloc(n1 * sizeof *d->gT);
+    d->gw = malloc(n1 * sizeof *d->gw);
     if (!d->xv || !d->wx || !d->tv || !d->gx || !d->gtx || !d->gT || !d->gw) {
         rc = oq_error_oom(err, NULL, NULL);
         goto cleanup;
@@ -299,7 +318,15 @@ int oq_bgnbd_data_new(const double *x, const double *tx, const double *T, const 
         d->W += wi;
         d->WX += wi * x[i];
     }
-    if (!(d->W > 0)) {
+    d->Wg = d->W;
+    d->WXg = d->WX;
+    if (parts) {
+        double tot[2] = {d->W, d->WX};
+        if ((rc = oq_comm_sum(comm, tot, 2, err))) goto cleanup;
+        d->Wg = tot[0];
+        d->WXg = tot[1];
+    }
+    if (!(d->Wg > 0)) {
         rc = oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "all weights are 0");
         goto cleanup;
     }
@@ -477,6 +504,35 @@ static double eval_scaled(const oq_bgnbd_data *dc, double r, double as, double a
     return ll;
 }
 
+/* eval_scaled summed over the parts (comm.h: partial sums added in rank
+ * order; one part: eval_scaled itself). A failed collective is remembered
+ * in d->comm_rc and reads as NaN, which every caller treats as a bad point. */
+static double eval_all(const oq_bgnbd_data *dc, double r, double as, double a, double b,
+                       double g[4], double H[16])
+{
+    oq_bgnbd_data *d = (oq_bgnbd_data *)dc;
+    double ll = eval_scaled(d, r, as, a, b, g, H);
+    if (oq_comm_size(d->comm) <= 1) return ll;
+    double buf[21] = {ll};
+    size_t m = 1;
+    if (g) {
+        memcpy(buf + 1, g, 4 * sizeof *g);
+        m = 5;
+    }
+    if (H) {
+        memcpy(buf + 5, H, 16 * sizeof *H);
+        m = 21;
+    }
+    int rc = d->comm_rc ? d->comm_rc : oq_comm_sum(d->comm, buf, m, &d->comm_err);
+    if (rc) {
+        d->comm_rc = rc;
+        return NAN;
+    }
+    if (g) memcpy(g, buf + 1, 4 * sizeof *g);
+    if (H) memcpy(H, buf + 5, 16 * sizeof *H);
+    return buf[0];
+}
+
 /* The objective and its derivatives in log-parameters th (see
  * oq_bgnbd_objective); Hh (may be NULL, needs gh) is the Hessian:
  * d2f/dth_i dth_j = v_i v_j d2f/dv_i dv_j + [i=j] v_i df/dv_i with v = e^th. */
@@ -486,17 +542,17 @@ static double objective_full(const oq_bgnbd_data *d, const double th[4], double 
     double v[4], g[4], H[16];
     for (int i = 0; i < 4; i++)
         v[i] = exp(th[i]);
-    double ll = eval_scaled(d, v[0], v[1], v[2], v[3], gh ? g : NULL, Hh ? H : NULL);
-    double f = -ll / d->W;
+    double ll = eval_all(d, v[0], v[1], v[2], v[3], gh ? g : NULL, Hh ? H : NULL);
+    double f = -ll / d->Wg;
     for (int i = 0; i < 4; i++)
         f += pen * v[i] * v[i];
     if (gh)
         for (int i = 0; i < 4; i++)
-            gh[i] = -g[i] * v[i] / d->W + 2 * pen * v[i] * v[i];
+            gh[i] = -g[i] * v[i] / d->Wg + 2 * pen * v[i] * v[i];
     if (Hh)
         for (int i = 0; i < 4; i++)
             for (int j = 0; j < 4; j++)
-                Hh[4 * i + j] = -H[4 * i + j] * v[i] * v[j] / d->W +
+                Hh[4 * i + j] = -H[4 * i + j] * v[i] * v[j] / d->Wg +
                                 (i == j ? gh[i] + 2 * pen * v[i] * v[i] : 0);
     return f;
 }
@@ -518,8 +574,8 @@ double oq_bgnbd_data_loglik(const oq_bgnbd_data *d, const oq_bgnbd_params *p, do
                             double hess[16])
 {
     double g[4], H[16];
-    double ll = eval_scaled(d, p->r, p->alpha * d->scale, p->a, p->b, grad || hess ? g : NULL,
-                            hess ? H : NULL);
+    double ll = eval_all(d, p->r, p->alpha * d->scale, p->a, p->b, grad || hess ? g : NULL,
+                         hess ? H : NULL);
     /* alpha = alpha' / s: each alpha index carries one factor s. */
     const double f[4] = {1, d->scale, 1, 1};
     if (grad)
@@ -528,7 +584,7 @@ double oq_bgnbd_data_loglik(const oq_bgnbd_data *d, const oq_bgnbd_params *p, do
     if (hess)
         for (int i = 0; i < 16; i++)
             hess[i] = H[i] * f[i / 4] * f[i % 4];
-    return ll + d->WX * log(d->scale);
+    return ll + d->WXg * log(d->scale);
 }
 
 /* ---- fit ------------------------------------------------------------------ */
@@ -775,11 +831,17 @@ int oq_bgnbd_fit(const oq_bgnbd_data *d, const oq_bgnbd_fit_opts *opts, oq_bgnbd
     memset(rep, 0, sizeof *rep);
     /* Starts in scaled time: lifetimes' (1,1,1,1), then rate-matched ones with
      * alpha/r = mean T / mean x (a Gamma mean equal to the observed purchase rate). */
-    double sx = 0, sT = 0;
+    double sxT[2] = {0, 0};
     for (size_t k = 0; k < d->n_groups; k++) {
-        sx += d->gw[k] * d->xv[d->gx[k]];
-        sT += d->gw[k] * d->tv[d->gT[k]];
+        sxT[0] += d->gw[k] * d->xv[d->gx[k]];
+        sxT[1] += d->gw[k] * d->tv[d->gT[k]];
     }
+    uint64_t ngroups = d->n_groups;
+    int crc;
+    if ((crc = oq_comm_sum(d->comm, sxT, 2, err)) ||
+        (crc = oq_comm_sum_u64(d->comm, &ngroups, 1, err)))
+        return crc;
+    double sx = sxT[0], sT = sxT[1];
     double inv_rate = sx > 0 ? sT / sx : 1;
     if (!(inv_rate > 1e-6 && inv_rate < 1e6)) inv_rate = 1;
     const double starts[8][4] = {{1, inv_rate, 1, 3},           {1, 1, 1, 1},
@@ -823,6 +885,10 @@ int oq_bgnbd_fit(const oq_bgnbd_data *d, const oq_bgnbd_fit_opts *opts, oq_bgnbd
         /* Two converged starts at the same optimum: the others would agree too. */
         if (agree >= 2 && best_conv) break;
     }
+    if (d->comm_rc) {
+        if (err) *err = d->comm_err;
+        return d->comm_rc;
+    }
     if (!isfinite(best))
         return oq_error_set(err, OQ_ENUM, NULL, 0, 0,
                             "no starting point gave a finite likelihood; try a penalizer > 0");
@@ -839,13 +905,17 @@ int oq_bgnbd_fit(const oq_bgnbd_data *d, const oq_bgnbd_fit_opts *opts, oq_bgnbd
     rep->starts = ran;
     rep->starts_agree = agree;
     rep->method = any_nm ? "newton+bfgs2+nelder-mead" : any_bfgs ? "newton+bfgs2" : "newton";
-    rep->n_customers = (size_t)llround(d->W);
-    rep->n_groups = d->n_groups;
+    rep->n_customers = (size_t)llround(d->Wg);
+    rep->n_groups = (size_t)ngroups; /* summed over the parts' groups */
     /* Standard errors from the analytic Hessian of the total LL (observed
      * information) at the estimate; with a penalizer the estimate is not the
      * LL's maximum and these describe the curvature there only. */
     double H[16];
     (void)oq_bgnbd_data_loglik(d, &rep->p, NULL, H);
+    if (d->comm_rc) {
+        if (err) *err = d->comm_err;
+        return d->comm_rc;
+    }
     const double est[4] = {rep->p.r, rep->p.alpha, rep->p.a, rep->p.b};
     rep->se_ok = oq_btyd_stderr(4, est, H, rep->se, rep->ci_lo, rep->ci_hi) == 0;
     return 0;
@@ -1131,16 +1201,7 @@ void oq_bgnbd_holdout_svg(const oq_bgnbd_holdout *h, const char *title, FILE *fp
             "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
             "<text x=\"%.0f\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">",
             W, H, W / 2);
-    for (const char *c = title ? title : ""; *c; c++) {
-        if (*c == '<')
-            fputs("&lt;", fp);
-        else if (*c == '>')
-            fputs("&gt;", fp);
-        else if (*c == '&')
-            fputs("&amp;", fp);
-        else
-            fputc(*c, fp);
-    }
+    oq_svg_text(fp, title);
     fprintf(fp, "</text>\n");
     fprintf(fp, "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"black\"/>\n", L,
             H - B, W - R, H - B);

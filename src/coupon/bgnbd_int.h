@@ -3,6 +3,7 @@
 #define OFFERQ_BGNBD_INT_H
 
 #include <jansson.h>
+#include <stdio.h>
 
 /* 1 - (1-z)^(r+x) 2F1(r+x, b+x; a+b+x-1; z) for z in [0, 1) (FHL eq. 10's
  * bracket), by the Euler-transformed series with GSL's 2F1 as the fallback
@@ -15,5 +16,8 @@ int oq_bgnbd_one_minus_g(double r, double a, double b, double x, double z, doubl
  * OQ_ENOMEM. */
 int oq_btyd_json_add_se(json_t *root, int k, const char *const *names, const double *se,
                         const double *lo, const double *hi, int ok);
+
+/* s written as SVG/XML text (<, >, & escaped) (btyd_plot.c). */
+void oq_svg_text(FILE *fp, const char *s);
 
 #endif

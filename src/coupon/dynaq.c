@@ -2,6 +2,7 @@
  * The algorithms and the file format are documented in include/offerq/coupon/dynaq.h;
  * the Dyna-Q loop follows Sutton & Barto (2nd ed.), section 8.2. */
 #include "offerq/coupon/dynaq.h"
+#include "offerq/core/comm.h"
 #include "offerq/core/io.h"
 #include "offerq/core/rng.h"
 #include "util/wbuf.h"
@@ -684,12 +685,45 @@ cleanup:
 
 /* ---- data-parallel Dyna-Q ------------------------------------------------------------- */
 
+/* The same split as the parts of a partitioned job (comm.h). */
 static unsigned shard_of(int64_t u, int shards)
 {
-    uint64_t z = (uint64_t)u + 0x9e3779b97f4a7c15ULL; /* splitmix64 finaliser */
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return (unsigned)((z ^ (z >> 31)) % (uint64_t)shards);
+    return oq_shard_of(u, shards);
+}
+
+/* The seed of shard s of n (n = 1: the seed itself). */
+static uint64_t shard_seed(uint64_t seed, int s, int n)
+{
+    return n <= 1 ? seed : seed ^ (0x9e3779b97f4a7c15ULL * (uint64_t)(s + 1));
+}
+
+/* The merged statistics of `shards` learners (sst, in shard order) whose
+ * tables were merged into q: summed steps, step-weighted means, q's states;
+ * the learning curve is shard 0's. */
+static void merge_stats(oq_dynaq_stats *st, const oq_dynaq_stats *sst, int shards,
+                        const oq_dynaq_config *c, const oq_qtable *q)
+{
+    memset(st, 0, sizeof *st);
+    *st = sst[0];
+    st->real_steps = st->plan_steps = 0;
+    for (int ep = 0; ep < c->epochs; ep++) {
+        double a = 0, tr = 0, tp = 0, w = 0;
+        for (int s = 0; s < shards; s++) {
+            double n = (double)sst[s].real_steps / c->epochs;
+            a += n * sst[s].alpha[ep];
+            tr += n * sst[s].td_real[ep];
+            tp += n * sst[s].td_plan[ep];
+            w += n;
+        }
+        st->alpha[ep] = w > 0 ? a / w : 0;
+        st->td_real[ep] = w > 0 ? tr / w : 0;
+        st->td_plan[ep] = w > 0 ? tp / w : 0;
+    }
+    for (int s = 0; s < shards; s++) {
+        st->real_steps += sst[s].real_steps;
+        st->plan_steps += sst[s].plan_steps;
+    }
+    epoch_stats(q, st, c->epochs - 1);
 }
 
 /* The rows of shard s's customers (each customer's rows in day order) as a
@@ -712,16 +746,7 @@ static int shard_log(const oq_log *log, const oq_log_index *ix, const double *rt
         if (shard_of(ix->user_id[c], shards) != s) continue;
         for (size_t k = ix->start[c]; k < ix->start[c + 1]; k++) {
             size_t i = ix->row[k], j = l->n++;
-            l->user_id[j] = log->user_id[i];
-            l->day[j] = log->day[i];
-            l->days_since[j] = log->days_since[i];
-            l->purchases_30d[j] = log->purchases_30d[i];
-            l->aov[j] = log->aov[i];
-            l->category[j] = log->category[i];
-            l->budget[j] = log->budget[i];
-            l->coupon[j] = log->coupon[i];
-            l->order[j] = log->order[i];
-            l->profit[j] = log->profit[i];
+            oq_log_copy_row(l, j, log, i);
             memcpy(r + j * 4, rtilde + i * 4, 4 * sizeof *r);
         }
     }
@@ -750,7 +775,7 @@ int oq_dynaq_train_sharded(oq_qtable *q, const oq_log *log, const oq_log_index *
         oq_log_index *lix = NULL;
         double *rt = NULL;
         oq_dynaq_config cs = *c;
-        cs.seed = c->seed ^ (0x9e3779b97f4a7c15ULL * (uint64_t)(s + 1));
+        cs.seed = shard_seed(c->seed, s, shards);
         cs.quiet = c->quiet || s > 0; /* one progress bar */
         memset(&serr[s], 0, sizeof serr[s]);
         src[s] = shard_log(log, ix, rtilde, shards, (unsigned)s, &l, &rt);
@@ -773,27 +798,7 @@ int oq_dynaq_train_sharded(oq_qtable *q, const oq_log *log, const oq_log_index *
     for (int s = 0; s < shards && !rc; s++)
         rc = oq_qtable_merge(q, tab[s], err);
     if (!rc && st) {
-        memset(st, 0, sizeof *st);
-        *st = sst[0];
-        st->real_steps = st->plan_steps = 0;
-        for (int ep = 0; ep < c->epochs; ep++) {
-            double a = 0, tr = 0, tp = 0, w = 0;
-            for (int s = 0; s < shards; s++) {
-                double n = (double)sst[s].real_steps / c->epochs;
-                a += n * sst[s].alpha[ep];
-                tr += n * sst[s].td_real[ep];
-                tp += n * sst[s].td_plan[ep];
-                w += n;
-            }
-            st->alpha[ep] = w > 0 ? a / w : 0;
-            st->td_real[ep] = w > 0 ? tr / w : 0;
-            st->td_plan[ep] = w > 0 ? tp / w : 0;
-        }
-        for (int s = 0; s < shards; s++) {
-            st->real_steps += sst[s].real_steps;
-            st->plan_steps += sst[s].plan_steps;
-        }
-        epoch_stats(q, st, c->epochs - 1);
+        merge_stats(st, sst, shards, c, q);
         st->seconds = oq_now() - t0;
     }
     for (int s = 0; s < shards; s++)
@@ -802,23 +807,99 @@ int oq_dynaq_train_sharded(oq_qtable *q, const oq_log *log, const oq_log_index *
     return rc;
 }
 
-/* ---- budget planner ------------------------------------------------------------------ */
-
-typedef struct upgrade {
-    size_t cust;
-    int from, to;
-    double dv, ds;
-} upgrade;
-
-static int cmp_upgrade(const void *x, const void *y)
+/* A table as bytes for the other parts: u64 n, then n keys, n x 4 Q
+ * values, n x 4 visit counts (host layout: the parts run one build). */
+static int qtable_bytes(const oq_qtable *q, void **out, size_t *len)
 {
-    const upgrade *a = x, *b = y;
-    /* gain per unit spend, descending: compare dv_a/ds_a with dv_b/ds_b */
-    double l = a->dv * b->ds, r = b->dv * a->ds;
-    if (l != r) return l > r ? -1 : 1;
-    if (a->cust != b->cust) return a->cust < b->cust ? -1 : 1;
-    return a->from < b->from ? -1 : (a->from > b->from);
+    if (!q) return OQ_EINVAL;
+    uint64_t n = q->n;
+    size_t sz = sizeof n + q->n * (sizeof *q->key + 4 * sizeof *q->q + 4 * sizeof *q->visits);
+    unsigned char *b = malloc(sz), *p = b;
+    if (!b) return OQ_ENOMEM;
+    memcpy(p, &n, sizeof n);
+    p += sizeof n;
+    if (q->n) {
+        memcpy(p, q->key, q->n * sizeof *q->key);
+        p += q->n * sizeof *q->key;
+        memcpy(p, q->q, q->n * 4 * sizeof *q->q);
+        p += q->n * 4 * sizeof *q->q;
+        memcpy(p, q->visits, q->n * 4 * sizeof *q->visits);
+    }
+    *out = b;
+    *len = sz;
+    return 0;
 }
+
+int oq_dynaq_train_part(oq_qtable *q, const oq_log *log, const oq_log_index *ix,
+                        const double *rtilde, const oq_dynaq_config *c, oq_comm *comm,
+                        oq_dynaq_stats *st, oq_error *err)
+{
+    int parts = oq_comm_size(comm), rank = oq_comm_rank(comm);
+    if (parts <= 1) return oq_dynaq_train(q, log, ix, rtilde, c, st, err);
+    double t0 = oq_now();
+    oq_qtable *tab = NULL;
+    oq_dynaq_stats mine = {0};
+    oq_dynaq_stats *sst = calloc((size_t)parts, sizeof *sst);
+    void *bytes = NULL, *all = NULL;
+    size_t len = 0, counts[OQ_COMM_MAX];
+    int rc = 0;
+    if (!sst) return oq_error_oom(err, NULL, NULL);
+    oq_dynaq_config cs = *c;
+    cs.seed = shard_seed(c->seed, rank, parts);
+    cs.quiet = c->quiet || rank > 0; /* one progress bar */
+    if ((rc = oq_qtable_new(&q->disc, &tab, err)) ||
+        (rc = oq_dynaq_train(tab, log, ix, rtilde, &cs, &mine, err)))
+        goto cleanup;
+    if (qtable_bytes(tab, &bytes, &len)) {
+        rc = oq_error_oom(err, NULL, "the Q table's bytes");
+        goto cleanup;
+    }
+    /* every part gets every table and merges them in rank order, as
+     * oq_dynaq_train_sharded merges its shards */
+    if ((rc = oq_comm_gatherv(comm, -1, bytes, len, &all, counts, err)) ||
+        (rc = comm->allgather(comm, &mine, sizeof mine, sst, err)))
+        goto cleanup;
+    const unsigned char *p = all;
+    for (int r = 0; r < parts && !rc; r++) {
+        uint64_t n;
+        memcpy(&n, p, sizeof n);
+        if (counts[r] !=
+            sizeof n + n * (sizeof *q->key + 4 * sizeof *q->q + 4 * sizeof *q->visits)) {
+            rc = oq_error_set(err, OQ_EFORMAT, NULL, 0, 0, "part %d sent a malformed Q table", r);
+            break;
+        }
+        /* a view of part r's table: what oq_qtable_merge reads of its source */
+        oq_qtable v = {.disc = q->disc, .n = (size_t)n};
+        size_t bn = (size_t)n;
+        unsigned char *k =
+            malloc((bn ? bn : 1) * (sizeof *v.key + 4 * sizeof *v.q + 4 * sizeof *v.visits));
+        if (!k) {
+            rc = oq_error_oom(err, NULL, NULL);
+            break;
+        }
+        /* aligned copies of the three arrays */
+        memcpy(k, p + sizeof n, counts[r] - sizeof n);
+        v.key = (uint64_t *)(void *)k;
+        v.q = (double *)(void *)(k + bn * sizeof *v.key);
+        v.visits = (uint32_t *)(void *)(k + bn * (sizeof *v.key + 4 * sizeof *v.q));
+        rc = oq_qtable_merge(q, &v, err);
+        free(k);
+        p += counts[r];
+    }
+    if (!rc && st) {
+        merge_stats(st, sst, parts, c, q);
+        st->epochs = c->epochs;
+        st->seconds = oq_now() - t0;
+    }
+cleanup:
+    oq_qtable_free(tab);
+    free(sst);
+    free(bytes);
+    free(all);
+    return rc;
+}
+
+/* ---- budget planner ------------------------------------------------------------------ */
 
 /* Upper convex hull of a customer's (spend, value) options, cheapest first.
  * Returns the number of points written to h. */
@@ -851,57 +932,255 @@ static int hull(const double *v, const double *s, int *h)
     return m;
 }
 
-int oq_budget_plan(size_t n, const double *value, const double *spend, double budget, int *choice,
-                   double *total_value, double *total_spend, oq_error *err)
+/* The plan is the greedy of the header, computed so that it decomposes
+ * over the parts of a partitioned job (comm.h) with only sums and one
+ * gather (docs/readme/mpi.md):
+ *   1. every customer starts at its cheapest hull point; left0 = budget -
+ *      the sum of their spend;
+ *   2. the upgrades (hull steps, gain dv > 0 for extra spend ds > 0) are
+ *      ordered by rho = dv / ds descending, then customer key, then step:
+ *      the greedy's order. Until the first upgrade that does not fit, the
+ *      greedy takes every upgrade, so that point is the largest rho* with
+ *      G(rho*) = sum of ds over upgrades with rho >= rho* > left0: the
+ *      Lagrange multiplier of the budget, found by bisection over the
+ *      ordered bit patterns of doubles (at most 64 sums over the parts);
+ *      every upgrade with rho > rho* is taken;
+ *   3. the rest of the greedy is sequential (an upgrade that does not fit
+ *      blocks its customer) but only upgrades cheaper than the budget left,
+ *      left1 = left0 - G(> rho*), can still be taken: those (each
+ *      customer's next steps while they are cheaper than left1) are
+ *      gathered to every part and the greedy finishes on them, the same
+ *      way on every part.
+ * With one part this is the sequential greedy, with the running budget
+ * formed by sums in a different order (a tie at the rounding level may go
+ * the other way). */
+typedef struct cand {
+    uint64_t rb;    /* bit pattern of rho (positive: ordered as the doubles) */
+    int64_t key;    /* customer key */
+    double ds;      /* extra spend */
+    int32_t from;   /* coupon the step leaves */
+    int32_t to;     /* coupon it reaches */
+    uint32_t first; /* index (in the sender's list) of its customer's first candidate */
+    uint32_t cust;  /* the customer's index at the sender */
+} cand;
+
+static uint64_t dbl_bits(double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, sizeof u);
+    return u;
+}
+
+/* rho descending, then key, then step */
+static int cmp_cand(const void *x, const void *y)
+{
+    const cand *a = x, *b = y;
+    if (a->rb != b->rb) return a->rb > b->rb ? -1 : 1;
+    if (a->key != b->key) return a->key < b->key ? -1 : 1;
+    return (a->from > b->from) - (a->from < b->from);
+}
+
+typedef struct pstep {
+    uint64_t rb;
+    double ds;
+} pstep;
+
+static int cmp_pstep(const void *x, const void *y)
+{
+    const pstep *a = x, *b = y;
+    if (a->rb != b->rb) return a->rb > b->rb ? -1 : 1;
+    return (a->ds > b->ds) - (a->ds < b->ds);
+}
+
+int oq_budget_plan_part(size_t n, const double *value, const double *spend, const int64_t *key,
+                        double budget, oq_comm *comm, int *choice, double *total_value,
+                        double *total_spend, oq_error *err)
 {
     if (!(budget >= 0)) return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "budget must be >= 0");
     for (size_t k = 0; k < n * 4; k++)
         if (!isfinite(value[k]) || !isfinite(spend[k]) || spend[k] < 0)
             return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
                                 "customer %zu: value and spend must be finite, spend >= 0", k / 4);
-    upgrade *up = malloc((n ? n : 1) * 3 * sizeof *up);
-    uint8_t *blocked = calloc(n ? n : 1, 1);
+    if (n > UINT32_MAX)
+        return oq_error_set(err, OQ_ELIMIT, NULL, 0, 0, "more than %u customers", UINT32_MAX);
+    int(*hp)[OQ_N_COUPONS] = malloc((n ? n : 1) * sizeof *hp); /* (n) hull, cheapest first */
+    uint8_t *hm = malloc(n ? n : 1);                           /* (n) hull points */
+    uint8_t *at = calloc(n ? n : 1, 1);                        /* (n) position on the hull */
+    pstep *ps = malloc((n ? n : 1) * 3 * sizeof *ps);
+    double *pre = malloc((n * 3 + 1) * sizeof *pre);
+    cand *cd = NULL;
+    void *all = NULL;
     int rc = 0;
-    if (!up || !blocked) {
+    if (!hp || !hm || !at || !ps || !pre) {
         rc = oq_error_oom(err, NULL, NULL);
         goto cleanup;
     }
-    size_t nu = 0;
-    double left = budget, tv = 0;
+    /* 1. the cheapest hull points and the steps */
+    double base = 0;
+    size_t np = 0;
     for (size_t i = 0; i < n; i++) {
-        int h[OQ_N_COUPONS] = {0};
-        int m = hull(value + i * 4, spend + i * 4, h);
-        choice[i] = h[0];
-        left -= spend[i * 4 + h[0]];
-        for (int k = 0; k + 1 < m; k++)
-            up[nu++] = (upgrade){i, h[k], h[k + 1], value[i * 4 + h[k + 1]] - value[i * 4 + h[k]],
-                                 spend[i * 4 + h[k + 1]] - spend[i * 4 + h[k]]};
-    }
-    if (left < -1e-9 * (1 + fabs(budget))) {
-        rc = oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
-                          "the cheapest coupons already spend %g over the budget", -left);
-        goto cleanup;
-    }
-    qsort(up, nu, sizeof *up, cmp_upgrade);
-    for (size_t u = 0; u < nu; u++) {
-        size_t i = up[u].cust;
-        if (blocked[i] || choice[i] != up[u].from) continue;
-        if (up[u].ds <= left) {
-            choice[i] = up[u].to;
-            left -= up[u].ds;
-        } else {
-            blocked[i] = 1;
+        const double *v = value + i * 4, *sp = spend + i * 4;
+        hm[i] = (uint8_t)hull(v, sp, hp[i]);
+        base += sp[hp[i][0]];
+        for (int k = 0; k + 1 < hm[i]; k++) {
+            int a = hp[i][k], b = hp[i][k + 1];
+            ps[np++] = (pstep){dbl_bits((v[b] - v[a]) / (sp[b] - sp[a])), sp[b] - sp[a]};
         }
     }
-    double ts = 0;
-    for (size_t i = 0; i < n; i++) {
-        tv += value[i * 4 + choice[i]];
-        ts += spend[i * 4 + choice[i]];
+    if ((rc = oq_comm_sum(comm, &base, 1, err))) goto cleanup;
+    double left0 = budget - base;
+    if (left0 < -1e-9 * (1 + fabs(budget))) {
+        rc = oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
+                          "the cheapest coupons already spend %g over the budget", -left0);
+        goto cleanup;
     }
-    if (total_value) *total_value = tv;
-    if (total_spend) *total_spend = ts;
+    /* G(t) of this part: prefix sums of ds over its steps by rho descending */
+    qsort(ps, np, sizeof *ps, cmp_pstep);
+    pre[0] = 0;
+    for (size_t k = 0; k < np; k++)
+        pre[k + 1] = pre[k] + ps[k].ds;
+    double g = pre[np];
+    if ((rc = oq_comm_sum(comm, &g, 1, err))) goto cleanup;
+    /* 2. the multiplier: every step with a bit pattern above lo is taken */
+    uint64_t lo = 0x7ff0000000000001ull; /* above every rho: nothing taken */
+    if (!(left0 > 0)) {
+        lo = 0x7ff0000000000001ull;
+    } else if (g <= left0) {
+        lo = 0; /* everything fits */
+    } else {
+        /* invariant: G(lo) > left0 >= G(hi) */
+        uint64_t l = 0, h = 0x7ff0000000000001ull;
+        while (h - l > 1) {
+            uint64_t mid = l + (h - l) / 2;
+            size_t a = 0, b = np; /* steps with rb >= mid: ps[0..a) */
+            while (a < b) {
+                size_t m = a + (b - a) / 2;
+                if (ps[m].rb >= mid)
+                    a = m + 1;
+                else
+                    b = m;
+            }
+            double gm = pre[a];
+            if ((rc = oq_comm_sum(comm, &gm, 1, err))) goto cleanup;
+            if (gm > left0)
+                l = mid;
+            else
+                h = mid;
+        }
+        lo = l;
+    }
+    double taken = 0;
+    for (size_t k = 0; k < np && ps[k].rb > lo; k++)
+        taken += ps[k].ds;
+    if ((rc = oq_comm_sum(comm, &taken, 1, err))) goto cleanup;
+    double left1 = left0 - taken;
+    size_t nc = 0;
+    for (size_t i = 0; i < n; i++) {
+        const double *v = value + i * 4, *sp = spend + i * 4;
+        while (at[i] + 1 < hm[i]) {
+            int a = hp[i][at[i]], b = hp[i][at[i] + 1];
+            if (dbl_bits((v[b] - v[a]) / (sp[b] - sp[a])) <= lo) break;
+            at[i]++;
+        }
+        for (int k = at[i];
+             k + 1 < hm[i] && spend[i * 4 + hp[i][k + 1]] - spend[i * 4 + hp[i][k]] <= left1; k++)
+            nc++;
+    }
+    /* 3. the sequential tail on the steps that may still fit */
+    if (!(cd = malloc((nc ? nc : 1) * sizeof *cd))) {
+        rc = oq_error_oom(err, NULL, NULL);
+        goto cleanup;
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        const double *v = value + i * 4, *sp = spend + i * 4;
+        uint32_t first = (uint32_t)m;
+        for (int k = at[i]; k + 1 < hm[i]; k++) {
+            int a = hp[i][k], b = hp[i][k + 1];
+            if (sp[b] - sp[a] > left1) break;
+            cand c;
+            memset(&c, 0, sizeof c); /* padding too: the bytes travel */
+            c.rb = dbl_bits((v[b] - v[a]) / (sp[b] - sp[a]));
+            c.key = key ? key[i] : (int64_t)i;
+            c.ds = sp[b] - sp[a];
+            c.from = a;
+            c.to = b;
+            c.first = first;
+            c.cust = (uint32_t)i;
+            cd[m++] = c;
+        }
+    }
+    size_t counts[OQ_COMM_MAX], parts = (size_t)oq_comm_size(comm);
+    if ((rc = oq_comm_gatherv(comm, -1, cd, m * sizeof *cd, &all, counts, err))) goto cleanup;
+    cand *ac = all;
+    size_t tot = 0, mine_off = 0;
+    for (size_t r = 0; r < parts; r++) {
+        size_t cnt = counts[r] / sizeof *ac;
+        for (size_t k = tot; k < tot + cnt; k++)
+            ac[k].first += (uint32_t)tot; /* the customer's first candidate, all parts' list */
+        if ((int)r == oq_comm_rank(comm)) mine_off = tot;
+        tot += cnt;
+    }
+    if (tot > UINT32_MAX) {
+        rc = oq_error_set(err, OQ_ELIMIT, NULL, 0, 0, "more than %u plan candidates", UINT32_MAX);
+        goto cleanup;
+    }
+    /* each customer's current coupon and whether it is blocked, held at its
+     * first candidate */
+    int32_t *cur = malloc((tot ? tot : 1) * sizeof *cur);
+    uint8_t *blk = calloc(tot ? tot : 1, 1);
+    cand *sorted = malloc((tot ? tot : 1) * sizeof *sorted);
+    if (!cur || !blk || !sorted) {
+        free(cur);
+        free(blk);
+        free(sorted);
+        rc = oq_error_oom(err, NULL, NULL);
+        goto cleanup;
+    }
+    for (size_t k = 0; k < tot; k++)
+        if (ac[k].first == k) cur[k] = ac[k].from;
+    memcpy(sorted, ac, tot * sizeof *ac);
+    qsort(sorted, tot, sizeof *sorted, cmp_cand);
+    double left = left1;
+    for (size_t k = 0; k < tot; k++) {
+        const cand *c = &sorted[k];
+        if (blk[c->first] || cur[c->first] != c->from) continue;
+        if (c->ds <= left) {
+            cur[c->first] = c->to;
+            left -= c->ds;
+        } else {
+            blk[c->first] = 1;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        choice[i] = hp[i][at[i]];
+    for (size_t k = mine_off; k < mine_off + m; k++)
+        if (ac[k].first == k) choice[ac[k].cust] = cur[k];
+    free(sorted);
+    free(blk);
+    free(cur);
+    double tt[2] = {0, 0};
+    for (size_t i = 0; i < n; i++) {
+        tt[0] += value[i * 4 + choice[i]];
+        tt[1] += spend[i * 4 + choice[i]];
+    }
+    if ((rc = oq_comm_sum(comm, tt, 2, err))) goto cleanup;
+    if (total_value) *total_value = tt[0];
+    if (total_spend) *total_spend = tt[1];
 cleanup:
-    free(up);
-    free(blocked);
+    free(hp);
+    free(hm);
+    free(at);
+    free(ps);
+    free(pre);
+    free(cd);
+    free(all);
     return rc;
+}
+
+int oq_budget_plan(size_t n, const double *value, const double *spend, double budget, int *choice,
+                   double *total_value, double *total_spend, oq_error *err)
+{
+    return oq_budget_plan_part(n, value, spend, NULL, budget, NULL, choice, total_value,
+                               total_spend, err);
 }

@@ -272,6 +272,18 @@ int oq_ope_estimate(const oq_log *log, const double *mu, const int *pi, const do
 /* ---- `offerq eval` ---------------------------------------------------------------------- */
 
 /* Settings of the run from DIR/params.json, to re-run the seed-faithful loop alike. */
+static int load_params(const char *path, oq_pipeline_opts *o, oq_error *err);
+
+/* The run's settings: defaults, then DIR/params.json. */
+static int load_run_params(const char *run_dir, oq_pipeline_opts *o, oq_error *err)
+{
+    char path[4096];
+    oq_pipeline_opts_default(o);
+    if (snprintf(path, sizeof path, "%s/params.json", run_dir) >= (int)sizeof path)
+        return oq_error_set(err, OQ_EINVAL, run_dir, 0, 0, "path too long");
+    return load_params(path, o, err);
+}
+
 static int load_params(const char *path, oq_pipeline_opts *o, oq_error *err)
 {
     json_error_t je;
@@ -312,6 +324,13 @@ static int load_params(const char *path, oq_pipeline_opts *o, oq_error *err)
         } else if (pm) {
             o->pmodel.max_rows = max_rows > 0 ? (size_t)max_rows : o->pmodel.max_rows;
         }
+        /* The response model's features; runs before the switch used all. */
+        json_t *fe = json_object_get(json_object_get(root, "scorer"), "features");
+        if (!rc && fe &&
+            (!json_is_string(fe) ||
+             (o->features = oq_resp_features_parse(json_string_value(fe))) < 0))
+            rc = oq_error_set(err, OQ_EPARSE, path, 0, 0,
+                              "scorer.features: expected all, no-evidence or raw");
     }
     json_decref(root);
     return rc;
@@ -356,17 +375,7 @@ static int log_fold(const oq_log *log, int fold, oq_log **out, oq_error *err)
     size_t j = 0;
     for (size_t i = 0; i < log->n; i++) {
         if ((size_t)(log->user_id[i] & 1) != (size_t)fold) continue;
-        t->user_id[j] = log->user_id[i];
-        t->day[j] = log->day[i];
-        t->days_since[j] = log->days_since[i];
-        t->purchases_30d[j] = log->purchases_30d[i];
-        t->aov[j] = log->aov[i];
-        t->category[j] = log->category[i];
-        t->budget[j] = log->budget[i];
-        t->coupon[j] = log->coupon[i];
-        t->order[j] = log->order[i];
-        t->profit[j] = log->profit[i];
-        j++;
+        oq_log_copy_row(t, j++, log, i);
     }
     t->n = t->cap = m;
     *out = t;
@@ -426,6 +435,7 @@ static int response_row_policies(const oq_log *log, const oq_pipeline_opts *po, 
                           .events_path = po->events_path,
                           .quiet = 1,
                           .keep_features = 1,
+                          .features = po->features,
                           .seed = po->dq.seed,
                           .pmodel = &popt};
     const oq_resp_feat *F = NULL;
@@ -493,6 +503,107 @@ cleanup:
     return rc;
 }
 
+/* The off-policy part of eval: the run's per-row policy (cross-fitted and
+ * in-sample) and each fixed coupon, IPS and DR with propensities mu (4);
+ * truec (n, 4) the true reward of each row and coupon, or NULL. */
+static int ope_section(const oq_log *log, const char *run_dir, const oq_pipeline_opts *po_in,
+                       const double *mu, const double *truec, oq_eval_report *out, oq_error *err)
+{
+    char path[4096];
+    oq_pipeline_opts po = *po_in;
+    oq_qtable *q = NULL;
+    oq_empirical *im = NULL;
+    int *rowpol = NULL, *rowin = NULL;
+    double *qhat = NULL, *pa = NULL;
+    int rc = 0;
+    size_t nr = log->n ? log->n : 1;
+    rowpol = malloc(nr * sizeof *rowpol);
+    rowin = malloc(nr * sizeof *rowin);
+    qhat = malloc(nr * 4 * sizeof *qhat);
+    pa = malloc(nr * sizeof *pa);
+    if (!rowpol || !rowin || !qhat || !pa) {
+        rc = oq_error_oom(err, NULL, NULL);
+        goto cleanup;
+    }
+    if (snprintf(path, sizeof path, "%s/qtable.ofq", run_dir) >= (int)sizeof path) {
+        rc = oq_error_set(err, OQ_EINVAL, run_dir, 0, 0, "path too long");
+        goto cleanup;
+    }
+    if ((rc = oq_qtable_load(path, &q, err))) goto cleanup;
+    if ((rc = oq_empirical_fit(log, &q->disc, 0, &im, err))) goto cleanup;
+    oq_scorer sc = oq_empirical_scorer(im);
+    if ((rc = oq_scorer_score_all(&sc, log, 0, pa, qhat, err))) goto cleanup;
+    /* Honest OPE of the training procedure: 2-fold cross-fitting by customer
+     * (train on one half, estimate on the other), as a policy fitted on the
+     * rows it is evaluated on picks the rows whose logged reward was lucky. */
+    po.dq.faithful = 0;
+    if (po.reward == OQ_REWARD_RESPONSE) {
+        if ((rc = response_row_policies(log, &po, rowpol, rowin, err))) goto cleanup;
+    } else {
+        q_greedy_rows(q, log, -1, rowin);
+    }
+    for (int f = 0; po.reward != OQ_REWARD_RESPONSE && f < 2; f++) {
+        oq_log *half = NULL;
+        oq_pipeline_result *hr = NULL;
+        if ((rc = log_fold(log, f, &half, err))) goto cleanup;
+        rc = half && half->n ? oq_pipeline_run(&po, half, &hr, err) : 0;
+        if (!rc && hr) q_greedy_rows(hr->q, log, 1 - f, rowpol);
+        oq_pipeline_result_free(hr);
+        oq_log_free(half);
+        if (rc) goto cleanup;
+    }
+    for (int k = -2; k < OQ_N_COUPONS; k++) {
+        if (k == -1) memcpy(rowpol, rowin, log->n * sizeof *rowpol);
+        if (k >= 0)
+            for (size_t i = 0; i < log->n; i++)
+                rowpol[i] = k;
+        if ((rc = oq_ope_estimate(log, mu, rowpol, qhat, truec, &out->ope[out->nope], err)))
+            goto cleanup;
+        snprintf(out->ope_name[out->nope], sizeof out->ope_name[0], "%s",
+                 k == -2   ? "offerq (2-fold cross-fit)"
+                 : k == -1 ? "offerq in-sample (biased)"
+                 : k       ? oq_coupon_name(k)
+                           : "no coupon");
+        out->nope++;
+    }
+cleanup:
+    oq_qtable_free(q);
+    oq_empirical_free(im);
+    free(rowpol);
+    free(rowin);
+    free(qhat);
+    free(pa);
+    return rc;
+}
+
+/* eval without a truth file: the off-policy estimates alone, with each
+ * coupon's share of the log as its propensity (right for a log whose coupons
+ * were drawn at random with fixed shares, as the seed's logging policy). */
+static int eval_log_only(const char *log_path, const char *run_dir, int quiet, oq_eval_report *out,
+                         oq_error *err)
+{
+    oq_log *log = NULL;
+    int rc = oq_log_read(log_path, &log, err);
+    if (rc) return rc;
+    oq_pipeline_opts po;
+    if ((rc = load_run_params(run_dir, &po, err))) goto cleanup;
+    po.quiet = quiet;
+    po.log_path = log_path;
+    if (po.reward == OQ_REWARD_TRANSFORMER) po.reward = OQ_REWARD_EMPIRICAL;
+    double cnt[OQ_N_COUPONS] = {0}, mu[OQ_N_COUPONS];
+    for (size_t i = 0; i < log->n; i++)
+        cnt[log->coupon[i]] += 1;
+    for (int c = 0; c < OQ_N_COUPONS; c++)
+        mu[c] = log->n ? cnt[c] / (double)log->n : 0;
+    out->log_only = 1;
+    out->customers = 0;
+    snprintf(out->scorer, sizeof out->scorer, "%s", oq_reward_name(po.reward));
+    rc = ope_section(log, run_dir, &po, mu, NULL, out, err);
+cleanup:
+    oq_log_free(log);
+    return rc;
+}
+
 int oq_eval_run(const char *log_path, const char *run_arg, const char *truth_path, int quiet,
                 oq_eval_report *out, oq_error *err)
 {
@@ -500,23 +611,21 @@ int oq_eval_run(const char *log_path, const char *run_arg, const char *truth_pat
     char tpath[4096], path[4096], run_dir[4096];
     oq_log *log = NULL;
     oq_truth *t = NULL;
-    oq_qtable *q = NULL;
-    oq_empirical *im = NULL;
     oq_pipeline_result *fr = NULL;
-    int *pol = NULL, *rowpol = NULL, *rowin = NULL;
+    int *pol = NULL;
     uint64_t *states = NULL;
-    double *truec = NULL, *qhat = NULL, *pa = NULL;
+    double *truec = NULL;
     /* The run folder may be a link a later run switches (io.h): resolve once. */
     int rc = oq_rundir_resolve(run_arg, run_dir, sizeof run_dir, err);
     if (rc) return rc;
     if (!truth_path) {
         if (oq_sidecar_path(log_path, ".truth.json", tpath, sizeof tpath))
             return oq_error_set(err, OQ_EINVAL, log_path, 0, 0, "path too long");
+        if (!oq_file_exists(tpath)) return eval_log_only(log_path, run_dir, quiet, out, err);
         truth_path = tpath;
     }
     if (!oq_file_exists(truth_path))
-        return oq_error_set(err, OQ_EIO, truth_path, 0, 0,
-                            "no truth file: eval needs a log written by `offerq gen` (or --truth)");
+        return oq_error_set(err, OQ_EIO, truth_path, 0, 0, "no such truth file");
     if ((rc = oq_log_read(log_path, &log, err))) goto cleanup;
     if ((rc = oq_truth_build(truth_path, &t, err))) goto cleanup;
     if (!t) {
@@ -526,11 +635,8 @@ int oq_eval_run(const char *log_path, const char *run_arg, const char *truth_pat
     size_t n = t->n;
     out->customers = n;
     pol = malloc(n * sizeof *pol);
-    rowpol = malloc((log->n ? log->n : 1) * sizeof *rowpol);
     truec = malloc((log->n ? log->n : 1) * 4 * sizeof *truec);
-    qhat = malloc((log->n ? log->n : 1) * 4 * sizeof *qhat);
-    pa = malloc((log->n ? log->n : 1) * sizeof *pa);
-    if (!pol || !rowpol || !truec || !qhat || !pa) {
+    if (!pol || !truec) {
         rc = oq_error_oom(err, NULL, NULL);
         goto cleanup;
     }
@@ -546,12 +652,7 @@ int oq_eval_run(const char *log_path, const char *run_arg, const char *truth_pat
     add_policy(out, "random (logging)", p, s);
     /* the seed-faithful loop, re-run in memory with the run's settings */
     oq_pipeline_opts po;
-    oq_pipeline_opts_default(&po);
-    if (snprintf(path, sizeof path, "%s/params.json", run_dir) >= (int)sizeof path) {
-        rc = oq_error_set(err, OQ_EINVAL, run_dir, 0, 0, "path too long");
-        goto cleanup;
-    }
-    if ((rc = load_params(path, &po, err))) goto cleanup;
+    if ((rc = load_run_params(run_dir, &po, err))) goto cleanup;
     po.dq.faithful = 1;
     po.quiet = quiet;
     po.log_path = log_path; /* for the sidecar rules (purchases, events) */
@@ -596,69 +697,17 @@ int oq_eval_run(const char *log_path, const char *run_arg, const char *truth_pat
     for (int k = 0; k < out->npol; k++)
         out->pol[k].pct_of_oracle_uplift = oq_eval_pct_of_uplift(out->pol[k].profit, none, orc);
 
-    /* off-policy: per-row Q-greedy policy of the run, and the fixed coupons */
-    if (snprintf(path, sizeof path, "%s/qtable.ofq", run_dir) >= (int)sizeof path) {
-        rc = oq_error_set(err, OQ_EINVAL, run_dir, 0, 0, "path too long");
-        goto cleanup;
-    }
-    if ((rc = oq_qtable_load(path, &q, err))) goto cleanup;
     if ((rc = oq_truth_contacts(&t->cfg, log, truec, err))) goto cleanup;
-    if ((rc = oq_empirical_fit(log, &q->disc, 0, &im, err))) goto cleanup;
-    oq_scorer sc = oq_empirical_scorer(im);
-    if ((rc = oq_scorer_score_all(&sc, log, 0, pa, qhat, err))) goto cleanup;
     out->scorer_baseline = fr->baseline;
     snprintf(out->scorer, sizeof out->scorer, "%s", fr->scorer_name);
-    /* Honest OPE of the training procedure: 2-fold cross-fitting by customer
-     * (train on one half, estimate on the other), as a policy fitted on the
-     * rows it is evaluated on picks the rows whose logged reward was lucky. */
-    po.dq.faithful = 0;
-    if (!(rowin = malloc((log->n ? log->n : 1) * sizeof *rowin))) {
-        rc = oq_error_oom(err, NULL, NULL);
-        goto cleanup;
-    }
-    if (po.reward == OQ_REWARD_RESPONSE) {
-        if ((rc = response_row_policies(log, &po, rowpol, rowin, err))) goto cleanup;
-    } else {
-        q_greedy_rows(q, log, -1, rowin);
-    }
-    for (int f = 0; po.reward != OQ_REWARD_RESPONSE && f < 2; f++) {
-        oq_log *half = NULL;
-        oq_pipeline_result *hr = NULL;
-        if ((rc = log_fold(log, f, &half, err))) goto cleanup;
-        rc = half->n ? oq_pipeline_run(&po, half, &hr, err) : 0;
-        if (!rc && hr) q_greedy_rows(hr->q, log, 1 - f, rowpol);
-        oq_pipeline_result_free(hr);
-        oq_log_free(half);
-        if (rc) goto cleanup;
-    }
-    for (int k = -2; k < OQ_N_COUPONS; k++) {
-        if (k == -1) memcpy(rowpol, rowin, log->n * sizeof *rowpol);
-        if (k >= 0)
-            for (size_t i = 0; i < log->n; i++)
-                rowpol[i] = k;
-        if ((rc = oq_ope_estimate(log, t->cfg.p_log, rowpol, qhat, truec, &out->ope[out->nope],
-                                  err)))
-            goto cleanup;
-        snprintf(out->ope_name[out->nope], sizeof out->ope_name[0], "%s",
-                 k == -2   ? "offerq (2-fold cross-fit)"
-                 : k == -1 ? "offerq in-sample (biased)"
-                 : k       ? oq_coupon_name(k)
-                           : "no coupon");
-        out->nope++;
-    }
+    rc = ope_section(log, run_dir, &po, t->cfg.p_log, truec, out, err);
 cleanup:
-    free(rowin);
     oq_log_free(log);
     oq_truth_free(t);
-    oq_qtable_free(q);
-    oq_empirical_free(im);
     oq_pipeline_result_free(fr);
     free(pol);
     free(states);
-    free(rowpol);
     free(truec);
-    free(qhat);
-    free(pa);
     return rc;
 }
 
@@ -684,6 +733,22 @@ static void print_pct(FILE *fp, int width, double pct)
 void oq_eval_print(const oq_eval_report *r, void *fpv)
 {
     FILE *fp = fpv;
+    if (r->log_only) {
+        fprintf(fp, "No truth file: estimates from the log alone (mean net reward per logged "
+                    "contact),\npropensities ESTIMATED as each coupon's share of the log (right "
+                    "for a randomised log\nwith fixed shares), 95 %% intervals = estimate +- "
+                    "1.96 se:\n\n");
+        fprintf(fp, "%-26s %26s %26s\n", "policy", "IPS [95% interval]", "DR [95% interval]");
+        for (int k = 0; k < r->nope; k++) {
+            const oq_ope *o = &r->ope[k];
+            fprintf(fp, "%-26s %8.3f [%7.3f, %7.3f] %8.3f [%7.3f, %7.3f]\n", r->ope_name[k], o->ips,
+                    o->ips - 1.96 * o->ips_se, o->ips + 1.96 * o->ips_se, o->dr,
+                    o->dr - 1.96 * o->dr_se, o->dr + 1.96 * o->dr_se);
+        }
+        fprintf(fp, "\nThe in-sample row is biased upwards (the model saw those rows); judge "
+                    "the cross-fitted one.\n");
+        return;
+    }
     fprintf(fp, "True expected next-day profit and coupon spend, %zu customers:\n\n", r->customers);
     fprintf(fp, "%-20s %14s %12s %18s\n", "policy", "profit", "spend", "% of oracle uplift");
     for (int k = 0; k < r->npol; k++) {
@@ -751,6 +816,10 @@ int oq_eval_write_json(const oq_eval_report *r, const char *path, oq_error *err)
                         json_pack("{s:s, s:b}", "name", r->scorer, "baseline", r->scorer_baseline));
     json_object_set_new(root, "policies", pols);
     json_object_set_new(root, "ope", ope);
+    json_object_set_new(root, "log_only", json_boolean(r->log_only));
+    json_object_set_new(root, "propensity",
+                        json_string(r->log_only ? "estimated: coupon shares of the log"
+                                                : "logged (the generator's logging policy)"));
     int rc = oq_json_write_atomic(path, root, err);
     json_decref(root);
     return rc;

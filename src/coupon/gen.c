@@ -12,18 +12,39 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Categories past the 16 named ones repeat their value and margin (gen.h). */
 static const char *cat_names[OQ_GEN_MAX_CATS] = {
-    "electronics", "fashion", "beauty", "baby", "home",  "grocery", "sports", "books",
-    "toys",        "garden",  "pets",   "auto", "music", "office",  "health", "travel"};
+    "electronics",   "fashion",   "beauty",        "baby",      "home",          "grocery",
+    "sports",        "books",     "toys",          "garden",    "pets",          "auto",
+    "music",         "office",    "health",        "travel",    "electronics-2", "fashion-2",
+    "beauty-2",      "baby-2",    "home-2",        "grocery-2", "sports-2",      "books-2",
+    "toys-2",        "garden-2",  "pets-2",        "auto-2",    "music-2",       "office-2",
+    "health-2",      "travel-2",  "electronics-3", "fashion-3", "beauty-3",      "baby-3",
+    "home-3",        "grocery-3", "sports-3",      "books-3",   "toys-3",        "garden-3",
+    "pets-3",        "auto-3",    "music-3",       "office-3",  "health-3",      "travel-3",
+    "electronics-4", "fashion-4", "beauty-4",      "baby-4",    "home-4",        "grocery-4",
+    "sports-4",      "books-4",   "toys-4",        "garden-4",  "pets-4",        "auto-4",
+    "music-4",       "office-4",  "health-4",      "travel-4"};
 /* Order value multiplier and gross margin per category. */
-static const double cat_value[OQ_GEN_MAX_CATS] = {2.5, 1.2, 0.8, 1.0, 1.5, 0.5, 1.1, 0.6,
-                                                  0.9, 1.3, 0.7, 1.8, 0.6, 0.8, 0.9, 2.0};
-static const double cat_margin[OQ_GEN_MAX_CATS] = {0.10, 0.40, 0.50, 0.30, 0.30, 0.15, 0.30, 0.25,
-                                                   0.35, 0.30, 0.30, 0.12, 0.25, 0.30, 0.35, 0.15};
+static const double cat_value[OQ_GEN_NAMED_CATS] = {2.5, 1.2, 0.8, 1.0, 1.5, 0.5, 1.1, 0.6,
+                                                    0.9, 1.3, 0.7, 1.8, 0.6, 0.8, 0.9, 2.0};
+static const double cat_margin[OQ_GEN_NAMED_CATS] = {
+    0.10, 0.40, 0.50, 0.30, 0.30, 0.15, 0.30, 0.25, 0.35, 0.30, 0.30, 0.12, 0.25, 0.30, 0.35, 0.15};
 
 const char *oq_gen_category_name(int k)
 {
     return cat_names[k];
+}
+
+/* Value multiplier and margin of category k (k mod the named ones). */
+static double value_of(const oq_gen_config *cfg, int k)
+{
+    return cfg->cat_value[k % OQ_GEN_NAMED_CATS];
+}
+
+static double margin_of(const oq_gen_config *cfg, int k)
+{
+    return cfg->cat_margin[k % OQ_GEN_NAMED_CATS];
 }
 
 void oq_gen_config_default(oq_gen_config *c)
@@ -121,20 +142,30 @@ int oq_gen_config_check(const oq_gen_config *c, oq_error *err)
             "lasting effects out of range (lapse and contact_rate in [0, 1], "
             "weekly in [0, 1), lapse_days and deal_days > 0 where their effect is on)");
     if (!(c->order_in_favourite >= 0 && c->order_in_favourite <= 1 && c->aov_median > 0 &&
-          c->aov_sigma >= 0 && c->sens_lo > 0 && c->qmax_lo + c->qmax_width <= 1))
+          c->aov_sigma >= 0 && c->sens_lo > 0 && c->qmax_lo + c->qmax_width <= 1 &&
+          c->lead_days >= 0 && c->lead_days <= OQ_GEN_MAX_LEAD))
         return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
                             "order_in_favourite, aov or persuadable parameters out of range");
     return 0;
 }
 
-/* Contact-day intent of a customer of a given type shown coupon c (gen.h). */
-static double contact_intent(const oq_gen_config *cfg, const oq_gen_customer *cu, int c)
+/* Whether a persuadable customer can be moved today (types.persuadable.
+ * lead_days): they browsed lead_days days ago. `browsed`: bit j = j + 1 days
+ * ago. Always with lead_days 0. */
+static int ready(const oq_gen_config *cfg, uint64_t browsed)
+{
+    return cfg->lead_days == 0 || (browsed >> (cfg->lead_days - 1) & 1);
+}
+
+/* Contact-day intent of a customer of a given type shown coupon c (gen.h);
+ * rdy: ready() on that day. */
+static double contact_intent(const oq_gen_config *cfg, const oq_gen_customer *cu, int c, int rdy)
 {
     double v = oq_coupon_value(c), q;
     const double *in = cfg->intent;
     switch (cu->type) {
     case OQ_GEN_PERSUADABLE:
-        q = in[1] + (cu->qmax - in[1]) * (1 - exp(-v / cu->sens));
+        q = rdy ? in[1] + (cu->qmax - in[1]) * (1 - exp(-v / cu->sens)) : in[1];
         break;
     case OQ_GEN_SLEEPING:
         q = c ? in[3] * cfg->sleeping_factor : in[3];
@@ -153,7 +184,7 @@ static double expected_gross(const oq_gen_config *cfg, const oq_gen_customer *cu
     for (int k = 0; k < cfg->n_cats; k++) {
         double f = cfg->order_in_favourite;
         double pk = (1 - f) / cfg->n_cats + (k == fav ? f : 0);
-        e += pk * cfg->cat_value[k] * cfg->cat_margin[k];
+        e += pk * value_of(cfg, k) * margin_of(cfg, k);
     }
     return cu->aov * e;
 }
@@ -189,11 +220,12 @@ static double deal_decay(const oq_gen_config *cfg)
 }
 
 /* Expected order probability, net reward and spend of coupon c on a day
- * with natural order probability pn, favourite fav (pn = 0: not alive). */
+ * with natural order probability pn, favourite fav, ready() rdy (pn = 0: not
+ * alive). */
 static void expected_day(const oq_gen_config *cfg, const oq_gen_customer *cu, int alive, double pn,
-                         int fav, int c, double *p_order, double *reward, double *spend)
+                         int fav, int rdy, int c, double *p_order, double *reward, double *spend)
 {
-    double q = alive ? contact_intent(cfg, cu, c) : 0;
+    double q = alive ? contact_intent(cfg, cu, c, rdy) : 0;
     double p = 1 - (1 - (alive ? pn : 0)) * (1 - q);
     double v = oq_coupon_value(c);
     *p_order = p;
@@ -206,7 +238,8 @@ void oq_gen_expected(const oq_gen_config *cfg, const oq_gen_customer *cu, int c,
 {
     int alive = cu->death_day > cfg->end_day + 1;
     double pn = natural_p(cfg, cu, cfg->end_day + 1, cu->deal_stock);
-    expected_day(cfg, cu, alive, pn, cu->favourite_next, c, p_order, reward, spend);
+    expected_day(cfg, cu, alive, pn, cu->favourite_next, ready(cfg, cu->browsed), c, p_order,
+                 reward, spend);
 }
 
 /* ---- simulation of one customer ----------------------------------------- */
@@ -216,8 +249,8 @@ typedef struct logrow {
     double aov;
     int cat, coupon, order;
     double profit;
-    int fav, alive; /* truth on the contact day (oq_gen_contact_truth) */
-    double pn;      /* natural order probability that day */
+    int fav, alive, rdy; /* truth on the contact day (oq_gen_contact_truth) */
+    double pn;           /* natural order probability that day */
 } logrow;
 
 typedef struct purchase {
@@ -342,6 +375,7 @@ static int simulate(const oq_gen_config *cfg, long idx, gsl_rng *rng, oq_gen_cus
     double sum_value = 0, deal = 0;
     int32_t recent[64]; /* ring of the latest purchase days, for purchases_last_30d */
     int nrecent = 0;
+    uint64_t browsed_bits = 0; /* bit j: browsed j + 1 days ago (lead_days) */
     for (int32_t d = cu->birth_day; d <= cfg->end_day + 1; d++) {
         if (d > cu->birth_day && gsl_rng_uniform(rng) < cfg->drift)
             fav = (int)gsl_rng_uniform_int(rng, (unsigned long)K);
@@ -355,7 +389,7 @@ static int simulate(const oq_gen_config *cfg, long idx, gsl_rng *rng, oq_gen_cus
             buy = alive && gsl_rng_uniform(rng) < pn;
             if (contact) {
                 coupon = draw_coupon(cfg, gsl_rng_uniform(rng));
-                double q = alive ? contact_intent(cfg, cu, coupon) : 0;
+                double q = alive ? contact_intent(cfg, cu, coupon, ready(cfg, browsed_bits)) : 0;
                 if (gsl_rng_uniform(rng) < q) buy = 1;
             }
         }
@@ -369,7 +403,7 @@ static int simulate(const oq_gen_config *cfg, long idx, gsl_rng *rng, oq_gen_cus
         if (buy) {
             if (gsl_rng_uniform(rng) >= cfg->order_in_favourite)
                 ocat = (int)gsl_rng_uniform_int(rng, (unsigned long)K);
-            value = cu->aov * cfg->cat_value[ocat] * exp(0.3 * gsl_ran_gaussian(rng, 1.0) - 0.045);
+            value = cu->aov * value_of(cfg, ocat) * exp(0.3 * gsl_ran_gaussian(rng, 1.0) - 0.045);
             bcat = ocat;
         }
         if (contact) {
@@ -385,9 +419,10 @@ static int simulate(const oq_gen_config *cfg, long idx, gsl_rng *rng, oq_gen_cus
                 row->cat = bcat;
                 row->coupon = coupon;
                 row->order = buy;
-                row->profit = buy ? value * cfg->cat_margin[ocat] : 0;
+                row->profit = buy ? value * margin_of(cfg, ocat) : 0;
                 row->fav = fav;
                 row->alive = alive;
+                row->rdy = ready(cfg, browsed_bits);
                 row->pn = pn;
                 if (buy && coupon && b->spend)
                     b->spend[d - cfg->start_day] += oq_coupon_value(coupon);
@@ -395,6 +430,7 @@ static int simulate(const oq_gen_config *cfg, long idx, gsl_rng *rng, oq_gen_cus
             next_snap++;
         }
         if (browsed && b && d >= cfg->start_day && push_ev(b, d, bcat)) return OQ_ENOMEM;
+        browsed_bits = browsed_bits << 1 | (uint64_t)(browsed != 0);
         if (buy) {
             if (b && push_buy(b, d, value)) return OQ_ENOMEM;
             nbuys++;
@@ -418,6 +454,7 @@ static int simulate(const oq_gen_config *cfg, long idx, gsl_rng *rng, oq_gen_cus
     cu->last_purchase = last;
     cu->favourite_next = fav;
     cu->deal_stock = deal;
+    cu->browsed = browsed_bits;
     if (lv) {
         lv->cu = *cu;
         lv->alive = alive;
@@ -428,6 +465,7 @@ static int simulate(const oq_gen_config *cfg, long idx, gsl_rng *rng, oq_gen_cus
         lv->nrecent = nrecent;
         lv->fav = fav;
         lv->deal_stock = deal;
+        lv->browsed = browsed_bits;
     }
     return 0;
 }
@@ -457,7 +495,7 @@ int oq_gen_contact_truth(const oq_gen_config *cfg, long idx, int32_t *day, doubl
         day[k] = r->day;
         for (int c = 0; c < 4; c++) {
             double p;
-            expected_day(cfg, &cu, r->alive, r->pn, r->fav, c, &p, &reward[k * 4 + c],
+            expected_day(cfg, &cu, r->alive, r->pn, r->fav, r->rdy, c, &p, &reward[k * 4 + c],
                          &spend[k * 4 + c]);
         }
     }
@@ -507,7 +545,8 @@ void oq_gen_live_expected(const oq_gen_config *cfg, const oq_gen_live *live, int
 {
     double pn = natural_p(cfg, &live->cu, day, live->deal_stock);
     if (c >= 0) {
-        expected_day(cfg, &live->cu, live->alive, pn, live->fav, c, p_order, reward, spend);
+        expected_day(cfg, &live->cu, live->alive, pn, live->fav, ready(cfg, live->browsed), c,
+                     p_order, reward, spend);
         return;
     }
     /* Not reached: natural orders only. */
@@ -545,14 +584,16 @@ void oq_gen_live_step(const oq_gen_config *cfg, long idx, oq_gen_live *lv, int32
     out->aov = lv->nbuys ? lv->sum_value / lv->nbuys : 0;
 
     int buy = lv->alive && u_nat < natural_p(cfg, cu, day, lv->deal_stock);
-    if (out->contact && lv->alive && u_intent < contact_intent(cfg, cu, out->coupon)) buy = 1;
+    if (out->contact && lv->alive &&
+        u_intent < contact_intent(cfg, cu, out->coupon, ready(cfg, lv->browsed)))
+        buy = 1;
     out->browsed = buy || u_visit < (lv->alive ? cu->visit : 0.1 * cu->visit);
     out->bcat = u_bcat < cu->conc ? lv->fav : k_bcat;
     if (buy) {
         int ocat = u_ocat >= cfg->order_in_favourite ? k_ocat : lv->fav;
         out->order = 1;
-        out->value = cu->aov * cfg->cat_value[ocat] * exp(0.3 * z_value - 0.045);
-        out->profit = out->value * cfg->cat_margin[ocat];
+        out->value = cu->aov * value_of(cfg, ocat) * exp(0.3 * z_value - 0.045);
+        out->profit = out->value * margin_of(cfg, ocat);
         out->bcat = ocat;
         lv->nbuys++;
         lv->sum_value += out->value;
@@ -567,6 +608,7 @@ void oq_gen_live_step(const oq_gen_config *cfg, long idx, oq_gen_live *lv, int32
     }
     if (cfg->lasting.deal > 0) lv->deal_stock *= deal_decay(cfg);
     if (u_drift < cfg->drift) lv->fav = k_drift;
+    lv->browsed = lv->browsed << 1 | (uint64_t)(out->browsed != 0);
 }
 
 /* ---- writing ----------------------------------------------------------- */

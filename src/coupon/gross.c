@@ -4,6 +4,7 @@
  * with known variances (Gelman et al., Bayesian Data Analysis, 3rd ed.,
  * section 2.5); sa2 by the method of moments. */
 #include "offerq/coupon/gross.h"
+#include "offerq/core/comm.h"
 #include "offerq/core/csv.h"
 #include "util/num.h"
 
@@ -23,6 +24,9 @@ typedef struct ord_ctx {
     int header_done;
     int map[NOCOL];
     size_t nfields;
+    const oq_part *part; /* keep only this part's customers (comm.h); NULL: all */
+    int32_t *all_day;    /* with a part: every row's day, for the date horizon */
+    size_t n_all, cap_all;
 } ord_ctx;
 
 static int ord_header(ord_ctx *c, char **f, size_t n, long line, oq_error *err)
@@ -75,6 +79,17 @@ static int ord_row(void *ctx, char **f, const size_t *lens, size_t n, long line,
         return ord_bad(c, err, line, O_DATE, f[m[O_DATE]], "a date YYYY-MM-DD");
     if (oq_parse_f64(f[m[O_VALUE]], lens[m[O_VALUE]], &v) || !isfinite(v) || !(v > 0))
         return ord_bad(c, err, line, O_VALUE, f[m[O_VALUE]], "a finite number > 0");
+    if (c->part && c->part->size > 1) {
+        if (c->n_all == c->cap_all) {
+            size_t cap = c->cap_all ? 2 * c->cap_all : 4096;
+            int32_t *a = realloc(c->all_day, cap * sizeof *a);
+            if (!a) return oq_error_oom(err, c->name, NULL);
+            c->all_day = a;
+            c->cap_all = cap;
+        }
+        c->all_day[c->n_all++] = day;
+        if (!oq_part_keeps(c->part, id)) return 0;
+    }
     o->user_id[o->n] = id;
     o->day[o->n] = day;
     o->value[o->n] = v;
@@ -83,10 +98,11 @@ static int ord_row(void *ctx, char **f, const size_t *lens, size_t n, long line,
 }
 
 static int ord_run(const char *name, const char *path, const char *data, size_t len,
-                   oq_orders **out, oq_error *err)
+                   const oq_part *part, oq_orders **out, oq_error *err)
 {
     *out = NULL;
-    ord_ctx c = {.name = name};
+    ord_ctx c = {.name = name, .part = part};
+    int split = part && part->size > 1;
     if (!(c.o = calloc(1, sizeof *c.o))) return oq_error_oom(err, name, NULL);
     int rc = path ? oq_csv_read(path, NULL, ord_row, &c, err)
                   : oq_csv_read_mem(name, data, len, NULL, ord_row, &c, err);
@@ -94,7 +110,9 @@ static int ord_run(const char *name, const char *path, const char *data, size_t 
         rc = oq_error_set(err, OQ_EPARSE, name, 1, 1, "empty file: expected the header %s",
                           OQ_ORDERS_HEADER);
     if (!rc) /* BG/NBD's calibration end defaults to the last order (data.h) */
-        rc = oq_date_horizon_check(c.o->day, c.o->n, NULL, name, data, len, c.map[O_DATE] + 1, err);
+        rc = oq_date_horizon_check(split ? c.all_day : c.o->day, split ? c.n_all : c.o->n, NULL,
+                                   name, data, len, c.map[O_DATE] + 1, err);
+    free(c.all_day);
     if (rc) {
         oq_orders_free(c.o);
         return rc;
@@ -105,13 +123,18 @@ static int ord_run(const char *name, const char *path, const char *data, size_t 
 
 int oq_orders_read(const char *path, oq_orders **out, oq_error *err)
 {
-    return ord_run(path, path, NULL, 0, out, err);
+    return ord_run(path, path, NULL, 0, NULL, out, err);
+}
+
+int oq_orders_read_part(const char *path, const oq_part *part, oq_orders **out, oq_error *err)
+{
+    return ord_run(path, path, NULL, 0, part, out, err);
 }
 
 int oq_orders_read_mem(const char *name, const char *data, size_t len, oq_orders **out,
                        oq_error *err)
 {
-    return ord_run(name, NULL, data, len, out, err);
+    return ord_run(name, NULL, data, len, NULL, out, err);
 }
 
 void oq_orders_free(oq_orders *o)
@@ -253,6 +276,7 @@ void oq_gross_opts_default(oq_gross_opts *o)
 {
     o->sweeps = 20;
     o->margin_min_rows = 5;
+    o->mix = OQ_GROSS_MIX_FILTER;
 }
 
 void oq_gross_free(oq_gross *m)
@@ -283,8 +307,8 @@ static int check_inputs(const oq_log *log, const oq_log_index *ix, const oq_even
 
 /* Step 2: alternating least squares for b (K) over the known-category
  * orders; a (nc) is scratch. cnt (K) = known orders per category. */
-static void fit_effects(const otab *t, int sweeps, const double *cnt, double *a, double *b,
-                        double *sum, size_t K)
+static int fit_effects(const otab *t, int sweeps, const double *cnt, double *a, double *b,
+                       double *sum, size_t K, oq_comm *comm, oq_error *err)
 {
     long nc = (long)t->nc;
     for (int s = 0; s < sweeps; s++) {
@@ -303,6 +327,8 @@ static void fit_effects(const otab *t, int sweeps, const double *cnt, double *a,
         for (size_t c = 0; c < t->nc; c++)
             for (size_t j = t->lo[c]; j < t->lo[c + 1]; j++)
                 if (t->cat[j] >= 0) sum[t->cat[j]] += t->lv[j] - a[c];
+        int rc = oq_comm_sum(comm, sum, K, err); /* every part's orders of each category */
+        if (rc) return rc;
         double mean = 0, used = 0;
         for (size_t k = 0; k < K; k++)
             if (cnt[k] > 0) {
@@ -314,13 +340,16 @@ static void fit_effects(const otab *t, int sweeps, const double *cnt, double *a,
         for (size_t k = 0; k < K; k++)
             if (cnt[k] > 0) b[k] -= mean;
     }
+    return 0;
 }
 
 /* Step 3: levels over all orders, se2, m0, sa2. */
-static void fit_levels(const otab *t, const double *b, size_t n_cats_used, oq_gross *m, double *a)
+static int fit_levels(const otab *t, const double *b, size_t n_cats_used, oq_gross *m, double *a,
+                      oq_comm *comm, oq_error *err)
 {
     double sse = 0, sum_a = 0, sum_a2 = 0, sum_ratio_n = 0;
     size_t U = 0;
+    int rc;
     for (size_t c = 0; c < t->nc; c++) {
         size_t n = t->lo[c + 1] - t->lo[c];
         if (!n) continue;
@@ -336,26 +365,35 @@ static void fit_levels(const otab *t, const double *b, size_t n_cats_used, oq_gr
         sum_ratio_n += 1.0 / (double)n;
         U++;
     }
-    double dof = (double)t->n - (double)U - (double)n_cats_used;
+    /* the parts' sums (one part: as they are) */
+    double sums[3] = {sse, sum_a, sum_ratio_n};
+    uint64_t counts[2] = {U, t->n};
+    if ((rc = oq_comm_sum(comm, sums, 3, err)) || (rc = oq_comm_sum_u64(comm, counts, 2, err)))
+        return rc;
+    sse = sums[0], sum_a = sums[1], sum_ratio_n = sums[2];
+    U = (size_t)counts[0];
+    double dof = (double)counts[1] - (double)U - (double)n_cats_used;
     m->se2 = sse / (dof > 1 ? dof : 1);
     m->m0 = sum_a / (double)U;
     for (size_t c = 0; c < t->nc; c++)
         if (t->lo[c + 1] > t->lo[c]) sum_a2 += (a[c] - m->m0) * (a[c] - m->m0);
+    if ((rc = oq_comm_sum(comm, &sum_a2, 1, err))) return rc;
     double var = sum_a2 / (double)U, noise = m->se2 * sum_ratio_n / (double)U;
     m->sa2 = var - noise > 1e-3 ? var - noise : 1e-3;
     m->n_customers = U;
+    return 0;
 }
 
 /* Step 4: margins from the log's order rows matched to the orders file. */
 static int fit_margins(const otab *t, const oq_log *log, const oq_log_index *ix,
-                       const oq_gross_opts *o, oq_gross *m, double *pv /* (2K) scratch */,
-                       oq_error *err)
+                       const oq_gross_opts *o, oq_gross *m, oq_comm *comm, oq_error *err)
 {
     size_t K = m->n_cats;
-    double *sp = pv, *sv = pv + K;
-    double *rows = calloc(K ? K : 1, sizeof *rows);
-    if (!rows) return oq_error_oom(err, NULL, NULL);
-    memset(pv, 0, 2 * K * sizeof *pv);
+    /* one buffer, so that the parts add it in one collective: profit and
+     * value sums (K each), matched rows (K), then the pooled sums and count */
+    double *buf = calloc(3 * K + 3, sizeof *buf);
+    if (!buf) return oq_error_oom(err, NULL, NULL);
+    double *sp = buf, *sv = buf + K, *rows = buf + 2 * K;
     double all_p = 0, all_v = 0;
     size_t matched = 0;
     for (size_t c = 0; c < ix->n_customers; c++)
@@ -378,9 +416,20 @@ static int fit_margins(const otab *t, const oq_log *log, const oq_log_index *ix,
             all_v += v;
             matched++;
         }
+    buf[3 * K] = all_p;
+    buf[3 * K + 1] = all_v;
+    buf[3 * K + 2] = (double)matched;
+    int rc = oq_comm_sum(comm, buf, 3 * K + 3, err);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    all_p = buf[3 * K];
+    all_v = buf[3 * K + 1];
+    matched = (size_t)buf[3 * K + 2];
     m->n_margin_rows = matched;
     if (!matched) {
-        free(rows);
+        free(buf);
         return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
                             "no order row of the log has an order of the same customer and day "
                             "in the orders file, so no margin can be estimated (is it the "
@@ -390,7 +439,7 @@ static int fit_margins(const otab *t, const oq_log *log, const oq_log_index *ix,
     for (size_t k = 0; k < K; k++)
         m->margin[k] =
             rows[k] >= (double)o->margin_min_rows && sv[k] > 0 ? sp[k] / sv[k] : m->pooled_margin;
-    free(rows);
+    free(buf);
     return 0;
 }
 
@@ -545,17 +594,19 @@ static void fav_record(const otab *t, const oq_log_index *ix, const oq_events *e
 }
 
 static int fit_category(const otab *t, const oq_log_index *ix, const oq_events *ev,
-                        const oq_events_ix *evx, size_t K, oq_gross *m, oq_error *err)
+                        const oq_events_ix *evx, size_t K, oq_gross *m, oq_comm *comm,
+                        oq_error *err)
 {
     double *rec = malloc((t->n ? t->n : 1) * sizeof *rec);
     if (!rec) return oq_error_oom(err, NULL, NULL);
     double best = -INFINITY;
+    int rc = 0;
     if (!evx) { /* no browsing: the population's shares (alpha 0) */
         m->loglik = 0;
         for (size_t j = 0; j < t->n; j++)
             if (t->cat[j] >= 0) m->loglik += log(m->pop[t->cat[j]]);
         free(rec);
-        return 0;
+        return oq_comm_sum(comm, &m->loglik, 1, err);
     }
     uint64_t stride = (m->n_known + OQ_GROSS_FIT_ORDERS - 1) / OQ_GROSS_FIT_ORDERS;
     m->fit_stride = stride ? (size_t)stride : 1;
@@ -587,10 +638,16 @@ static int fit_category(const otab *t, const oq_log_index *ix, const oq_events *
                     }
                 }
             }
+            /* this part's sums (its chunks in order), then the parts' in rank order */
+            double lla[OQ_GROSS_NALPHA];
             for (int ai = 0; ai < OQ_GROSS_NALPHA; ai++) {
-                double al = (ai + 1) / 10.0, ll = 0;
+                lla[ai] = 0;
                 for (size_t b = 0; b < nch; b++)
-                    ll += part[b * OQ_GROSS_NALPHA + (size_t)ai];
+                    lla[ai] += part[b * OQ_GROSS_NALPHA + (size_t)ai];
+            }
+            if ((rc = oq_comm_sum(comm, lla, OQ_GROSS_NALPHA, err))) goto done;
+            for (int ai = 0; ai < OQ_GROSS_NALPHA; ai++) {
+                double al = (ai + 1) / 10.0, ll = lla[ai];
                 m->loglik_grid[di][ci][ai] = ll;
                 if (ll > best) {
                     best = ll;
@@ -601,14 +658,22 @@ static int fit_category(const otab *t, const oq_log_index *ix, const oq_events *
             }
         }
     m->loglik = best;
+done:
     free(part);
     free(rec);
-    return 0;
+    return rc;
 }
 
 int oq_gross_fit(const oq_log *log, const oq_log_index *ix, const oq_events *ev,
                  const oq_events_ix *evx, const oq_orders *orders, const oq_gross_opts *opts,
                  oq_gross **out, oq_error *err)
+{
+    return oq_gross_fit_part(log, ix, ev, evx, orders, opts, NULL, out, err);
+}
+
+int oq_gross_fit_part(const oq_log *log, const oq_log_index *ix, const oq_events *ev,
+                      const oq_events_ix *evx, const oq_orders *orders, const oq_gross_opts *opts,
+                      oq_comm *comm, oq_gross **out, oq_error *err)
 {
     *out = NULL;
     oq_gross_opts dflt;
@@ -621,6 +686,8 @@ int oq_gross_fit(const oq_log *log, const oq_log_index *ix, const oq_events *ev,
     if (opts->sweeps < 1)
         return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "sweeps must be >= 1 (got %d)",
                             opts->sweeps);
+    if (opts->mix != OQ_GROSS_MIX_FILTER && opts->mix != OQ_GROSS_MIX_ORDERS)
+        return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "unknown category mix %d", opts->mix);
     otab t;
     oq_gross *m = NULL;
     double *a = NULL, *scratch = NULL;
@@ -639,8 +706,10 @@ int oq_gross_fit(const oq_log *log, const oq_log_index *ix, const oq_events *ev,
     m->f = m->b + 3 * K;
     m->n_cats = K;
     m->from_orders = orders != NULL;
-    m->n_orders = t.n;
-    if (t.n == 0) {
+    uint64_t n_all = t.n; /* every part's orders */
+    if ((rc = oq_comm_sum_u64(comm, &n_all, 1, err))) goto cleanup;
+    m->n_orders = (size_t)n_all;
+    if (n_all == 0) {
         rc = oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
                           orders ? "no order of a customer in the log: nothing to fit"
                                  : "no order row with a profit > 0 in the log: nothing to fit");
@@ -653,6 +722,10 @@ int oq_gross_fit(const oq_log *log, const oq_log_index *ix, const oq_events *ev,
             cnt[t.cat[j]]++;
             m->n_known++;
         }
+    uint64_t n_known = m->n_known;
+    if ((rc = oq_comm_sum(comm, cnt, K, err)) || (rc = oq_comm_sum_u64(comm, &n_known, 1, err)))
+        goto cleanup;
+    m->n_known = (size_t)n_known;
     for (size_t k = 0; k < K; k++) {
         m->n_cats_used += cnt[k] > 0;
         m->pop[k] = m->n_known ? cnt[k] / (double)m->n_known : 0;
@@ -662,11 +735,11 @@ int oq_gross_fit(const oq_log *log, const oq_log_index *ix, const oq_events *ev,
         rc = oq_error_oom(err, NULL, NULL);
         goto cleanup;
     }
-    if (m->n_known) fit_effects(&t, opts->sweeps, cnt, a, m->b, sum, K);
+    if (m->n_known) rc = fit_effects(&t, opts->sweeps, cnt, a, m->b, sum, K, comm, err);
     free(sum);
-    fit_levels(&t, m->b, m->n_cats_used, m, a);
+    if (rc || (rc = fit_levels(&t, m->b, m->n_cats_used, m, a, comm, err))) goto cleanup;
     if (orders) {
-        if ((rc = fit_margins(&t, log, ix, opts, m, scratch, err))) goto cleanup;
+        if ((rc = fit_margins(&t, log, ix, opts, m, comm, err))) goto cleanup;
     } else {
         m->pooled_margin = 1;
         for (size_t k = 0; k < K; k++)
@@ -676,8 +749,10 @@ int oq_gross_fit(const oq_log *log, const oq_log_index *ix, const oq_events *ev,
         m->f[k] = exp(m->b[k]) * m->margin[k];
         m->sum_f += m->f[k];
     }
+    m->mix = opts->mix;
     if (m->n_known) {
-        if ((rc = fit_category(&t, ix, ev, evx, K, m, err))) goto cleanup;
+        if (m->mix != OQ_GROSS_MIX_ORDERS && (rc = fit_category(&t, ix, ev, evx, K, m, comm, err)))
+            goto cleanup;
         m->pop_f = 0;
         for (size_t k = 0; k < K; k++)
             if (m->pop[k] > 0) m->pop_f += m->pop[k] * m->f[k];
@@ -706,8 +781,10 @@ cleanup:
 /* ---- predict ---------------------------------------------------------------------- */
 
 /* Step 6: g from the level posterior (n orders, sum_dev = n abar) and the
- * favourite filter s already moved to the day. */
-static double g_of(const oq_gross *m, const fav *s, size_t n, double sum_dev)
+ * favourite filter s already moved to the day; with OQ_GROSS_MIX_ORDERS the
+ * mix of the customer's nk earlier known-category orders (sf = their sum of
+ * f_k) instead. */
+static double g_of(const oq_gross *m, const fav *s, size_t n, double sum_dev, size_t nk, double sf)
 {
     double mu, pv;
     if (n) {
@@ -719,7 +796,10 @@ static double g_of(const oq_gross *m, const fav *s, size_t n, double sum_dev)
         pv = m->sa2;
     }
     double S = m->pop_f;
-    if (s && m->alpha > 0) S = m->alpha * fav_mean_f(s, m->f, m->sum_f) + (1 - m->alpha) * m->pop_f;
+    if (m->mix == OQ_GROSS_MIX_ORDERS)
+        S = (sf + m->pop_f) / ((double)nk + 1);
+    else if (s && m->alpha > 0)
+        S = m->alpha * fav_mean_f(s, m->f, m->sum_f) + (1 - m->alpha) * m->pop_f;
     return exp(mu + pv / 2 + m->se2 / 2) * S;
 }
 
@@ -727,8 +807,8 @@ static void predict_customer(const oq_gross *m, const favp *p, const otab *t, co
                              const oq_log_index *ix, const oq_events *ev, const oq_events_ix *evx,
                              size_t c, int32_t tomorrow, double *g_row, double *g_tom)
 {
-    size_t j = t->lo[c], n = 0;
-    double sum_dev = 0;
+    size_t j = t->lo[c], n = 0, nk = 0;
+    double sum_dev = 0, sf = 0;
     size_t s = ix->start[c], e = ix->start[c + 1];
     fav fs;
     fav_init(&fs, p);
@@ -736,16 +816,21 @@ static void predict_customer(const oq_gross *m, const favp *p, const otab *t, co
     for (size_t q = s; q <= e; q++) {
         if (q == e && !g_tom) break;
         int32_t day = q < e ? log->day[ix->row[q]] : tomorrow;
-        for (; j < t->lo[c + 1] && t->day[j] < day; j++, n++)
+        for (; j < t->lo[c + 1] && t->day[j] < day; j++, n++) {
             sum_dev += t->lv[j] - (t->cat[j] >= 0 ? m->b[t->cat[j]] : 0);
-        if (evx) {
+            if (t->cat[j] >= 0) {
+                sf += m->f[t->cat[j]];
+                nk++;
+            }
+        }
+        if (evx && m->mix != OQ_GROSS_MIX_ORDERS) {
             for (; x < evx->hi[c] && ev->day[oq_events_ix_at(evx, x)] < day; x++) {
                 size_t y = oq_events_ix_at(evx, x);
                 fav_observe(&fs, ev->day[y], (int32_t)ev->category[y], p);
             }
             fav_move(&fs, day, p);
         }
-        double g = g_of(m, evx ? &fs : NULL, n, sum_dev);
+        double g = g_of(m, evx ? &fs : NULL, n, sum_dev, nk, sf);
         if (q < e)
             g_row[ix->row[q]] = g;
         else

@@ -1,8 +1,10 @@
 /* pipeline.c - the nightly coupon job as stages over one job context
  * (pipeline.h). */
 #include "offerq/coupon/pipeline.h"
+#include "offerq/core/comm.h"
 #include "offerq/core/io.h"
 #include "offerq/coupon/alive.h"
+#include "offerq/coupon/seq.h"
 #include "util/json.h"
 
 #include <errno.h>
@@ -40,9 +42,11 @@ void oq_pipeline_result_free(oq_pipeline_result *r)
     free(r->state);
     free(r->coupon);
     free(r->expected_profit);
+    free(r->values);
     free(r->p_alive);
     oq_qtable_free(r->q);
     json_decref(r->report);
+    json_decref(r->comm);
     free(r);
 }
 
@@ -50,6 +54,8 @@ void oq_pipeline_result_free(oq_pipeline_result *r)
 
 typedef struct job {
     const oq_pipeline_opts *o;
+    oq_comm *comm; /* the parts of a partitioned run (comm.h); NULL: one */
+    int parts, rank;
     const oq_log *log; /* the log's rows */
     oq_log *own;       /* the log when the job read it */
     oq_log_index *ix;
@@ -58,11 +64,14 @@ typedef struct job {
     oq_reward_input in;
     oq_reward *reward;
     oq_pmodel_opts po;
+    oq_seq_opts so; /* the sequence model's options: o->seq, or defaults with o->seq_len */
     char model_save[4096];
     oq_rundir rd;     /* the run's folder while it is written (out_dir set) */
     double *rtilde;   /* (log->n, 4) r~ of the log's rows */
     double *tr, *po4; /* (nc, 4) tomorrow's r~ and P(order) */
     oq_pipeline_result *r;
+    uint64_t stage_bytes[OQ_N_STAGES]; /* bytes this part gave to collectives per stage */
+    uint64_t *all_bytes;               /* part 0: (parts, OQ_N_STAGES) every part's */
 } job;
 
 static void *job_alloc(size_t n, size_t size, oq_error *err, int *rc)
@@ -84,32 +93,53 @@ static int report_add(job *j, const char *key, json_t *v, oq_error *err)
 static int stage_ingest(job *j, const oq_log *log_in, oq_error *err)
 {
     int rc = 0;
+    oq_part part = oq_comm_part(j->comm);
     j->log = log_in;
-    if (!j->log) {
-        if ((rc = oq_log_read(j->o->log_path, &j->own, err))) return rc;
+    if (j->log && j->parts > 1) { /* a log in memory: this part's rows of it */
+        if ((rc = oq_log_select_part(log_in, &part, &j->own, err))) return rc;
+        j->log = j->own;
+    } else if (!j->log) {
+        if ((rc = oq_log_read_part(j->o->log_path, &part, &j->own, err))) return rc;
         j->log = j->own;
     }
-    if (j->log->n == 0)
-        return oq_error_set(err, OQ_EINVAL, j->o->log_path, 0, 0, "the log has no rows");
+    /* the whole log's rows, last day and budget level of that day */
+    uint64_t rows = j->log->n;
+    int32_t last;
+    float budget;
+    oq_log_tomorrow_budget(j->log, &last, &budget);
+    int64_t last64 = last;
+    if ((rc = oq_comm_sum_u64(j->comm, &rows, 1, err)) ||
+        (rc = oq_comm_max_i64(j->comm, &last64, 1, err)))
+        return rc;
+    double nb = last64 == last ? -(double)budget : -1.0; /* the lowest level of that day */
+    if ((rc = oq_comm_max(j->comm, &nb, 1, err))) return rc;
+    if (rows == 0) return oq_error_set(err, OQ_EINVAL, j->o->log_path, 0, 0, "the log has no rows");
     if ((rc = oq_log_index_build(j->log, &j->ix, err))) return rc;
-    j->r->log_rows = j->log->n;
-    j->r->tomorrow = oq_log_last_day(j->log) + 1;
-    return oq_log_tomorrow(j->log, j->ix, j->r->tomorrow, &j->tom, err);
+    j->r->log_rows = (size_t)rows;
+    j->r->tomorrow = (int32_t)last64 + 1;
+    return oq_log_tomorrow_at(j->log, j->ix, j->r->tomorrow, (float)-nb, &j->tom, err);
 }
 
 /* alive: BG/NBD on the purchases. */
 static int stage_alive(job *j, oq_error *err)
 {
-    oq_alive_opts ao = {
-        .log_path = j->o->log_path, .orders_path = j->o->orders_path, .quiet = j->o->quiet};
+    oq_alive_opts ao = {.log_path = j->o->log_path,
+                        .orders_path = j->o->orders_path,
+                        .quiet = j->o->quiet,
+                        .comm = j->comm,
+                        .has_last_day = 1,
+                        .last_day = j->r->tomorrow - 1};
     int rc = oq_alive_fit(j->log, &ao, &j->alive, err);
     if (rc) return rc;
     const oq_bgnbd_fit_report *f = oq_alive_bgnbd(j->alive);
+    const char *warn = oq_alive_warning(j->alive);
+    /* "converged" only for a fit that is one: a boundary is a warning */
     return report_add(j, "bgnbd",
-                      json_pack("{s:f, s:f, s:f, s:f, s:f, s:b, s:s, s:s}", "r", f->p.r, "alpha",
-                                f->p.alpha, "a", f->p.a, "b", f->p.b, "ll", f->ll, "converged",
-                                f->converged, "time_unit", "day", "purchases",
-                                oq_alive_source(j->alive)),
+                      json_pack("{s:f, s:f, s:f, s:f, s:f, s:b, s:s, s:s, s:o}", "r", f->p.r,
+                                "alpha", f->p.alpha, "a", f->p.a, "b", f->p.b, "ll", f->ll,
+                                "converged", f->converged && !warn, "time_unit", "day", "purchases",
+                                oq_alive_source(j->alive), "warning",
+                                warn ? json_string(warn) : json_null()),
                       err);
 }
 
@@ -121,6 +151,12 @@ static int stage_reward_fit(job *j, oq_error *err)
     j->po = o->pmodel;
     j->po.seed = o->dq.seed;
     j->po.quiet = o->quiet;
+    if (o->seq) {
+        j->so = *o->seq;
+    } else {
+        oq_seq_opts_default(&j->so);
+        if (o->seq_len > 0) j->so.cfg.seq_len = o->seq_len;
+    }
     int save = o->out_dir && !o->model_path &&
                (o->reward == OQ_REWARD_TRANSFORMER || o->reward == OQ_REWARD_SEQUENCE);
     if (save &&
@@ -137,10 +173,12 @@ static int stage_reward_fit(job *j, oq_error *err)
                               .model_path = o->model_path,
                               .save_model = save ? j->model_save : NULL,
                               .epochs = o->profit_epochs,
-                              .seq = o->seq,
+                              .seq = &j->so,
                               .pmodel = &j->po,
+                              .features = o->features,
                               .seed = o->dq.seed,
-                              .quiet = o->quiet};
+                              .quiet = o->quiet,
+                              .comm = j->comm};
     if ((rc = oq_reward_fit(o->reward, &j->in, &j->reward, err))) return rc;
     oq_pipeline_result *r = j->r;
     snprintf(r->scorer_name, sizeof r->scorer_name, "%s", j->reward->name);
@@ -225,8 +263,12 @@ static int stage_value(job *j, oq_error *err)
     if (rc) return rc;
     oq_dynaq_config dq = o->dq;
     dq.quiet = o->quiet;
-    if ((rc = oq_dynaq_train_sharded(r->q, j->log, j->ix, j->rtilde, &dq, o->shards, &r->stats,
-                                     err)))
+    /* parts: each trains its customers and the tables are merged in rank
+     * order; one part: o->shards learners in threads (the same merge) */
+    if ((rc = j->parts > 1 ? oq_dynaq_train_part(r->q, j->log, j->ix, j->rtilde, &dq, j->comm,
+                                                 &r->stats, err)
+                           : oq_dynaq_train_sharded(r->q, j->log, j->ix, j->rtilde, &dq, o->shards,
+                                                    &r->stats, err)))
         return rc;
     const oq_dynaq_stats *s = &r->stats;
     json_t *ep = json_array(), *curve = json_array();
@@ -297,9 +339,16 @@ static int stage_plan(job *j, oq_error *err)
     r->state = job_alloc(nc, sizeof *r->state, err, &rc);
     r->coupon = job_alloc(nc, sizeof *r->coupon, err, &rc);
     r->expected_profit = job_alloc(nc, sizeof *r->expected_profit, err, &rc);
+    r->values = job_alloc(nc * 4, sizeof *r->values, err, &rc);
     if (!rc && (!rbar || !rcnt)) rc = oq_error_oom(err, NULL, NULL);
     if (rc) goto cleanup;
     continuation_sums(j, rbar, rcnt);
+    /* the continuation's sums over every part's rows (the merged table's
+     * entries are the same on every part) */
+    _Static_assert(sizeof(size_t) == sizeof(uint64_t), "size_t counts travel as u64");
+    if (j->parts > 1 && ((rc = oq_comm_sum(j->comm, rbar, r->q->n * 4, err)) ||
+                         (rc = oq_comm_sum_u64(j->comm, (uint64_t *)rcnt, r->q->n * 4, err))))
+        goto cleanup;
     for (size_t c = 0; c < nc; c++) {
         uint64_t key = oq_dynaq_key_row(&o->disc, j->tom, c);
         long e = oq_qtable_find(r->q, key);
@@ -326,21 +375,34 @@ static int stage_plan(job *j, oq_error *err)
             spend[c * 4 + a] = j->po4[c * 4 + a] * oq_coupon_value(a);
         }
     }
-    if ((rc = oq_budget_plan(nc, val, spend, o->budget, r->coupon, &r->plan_value, &r->plan_spend,
-                             err)))
+    if ((rc = oq_budget_plan_part(nc, val, spend, j->tom->user_id, o->budget, j->comm, r->coupon,
+                                  &r->plan_value, &r->plan_spend, err)))
         goto cleanup;
-    size_t per_coupon[OQ_N_COUPONS] = {0};
+    uint64_t per_coupon[OQ_N_COUPONS + 2] = {0}; /* then customers and those from the table */
+    double total[2] = {0, 0};                    /* expected profit, and with no coupons */
     for (size_t c = 0; c < nc; c++) {
         r->expected_profit[c] = j->tr[c * 4 + r->coupon[c]];
+        memcpy(r->values + c * 4, j->tr + c * 4, 4 * sizeof *r->values);
         per_coupon[r->coupon[c]]++;
+        total[0] += r->expected_profit[c];
+        total[1] += j->tr[c * 4 + OQ_COUPON_NONE];
     }
+    per_coupon[OQ_N_COUPONS] = nc;
+    per_coupon[OQ_N_COUPONS + 1] = (uint64_t)r->from_q;
+    if ((rc = oq_comm_sum_u64(j->comm, per_coupon, OQ_N_COUPONS + 2, err)) ||
+        (rc = oq_comm_sum(j->comm, split_r, OQ_N_COUPONS, err)) ||
+        (rc = oq_comm_sum(j->comm, split_c, OQ_N_COUPONS, err)) ||
+        (rc = oq_comm_sum(j->comm, total, 2, err)))
+        goto cleanup;
+    size_t nc_all = (size_t)per_coupon[OQ_N_COUPONS];
+    r->from_q = (int)per_coupon[OQ_N_COUPONS + 1];
     char date[11];
     oq_date_format(r->tomorrow, date);
     /* Mean over customers of each coupon's r~ tomorrow and of Dyna-Q's
      * continuation gamma E[V(s') | s, coupon] (0 for unseen states). */
     json_t *split = json_object();
     for (int a = 0; split && a < OQ_N_COUPONS; a++) {
-        double d = nc ? (double)nc : 1;
+        double d = nc_all ? (double)nc_all : 1;
         json_object_set_new(
             split, oq_coupon_name(a),
             json_pack("{s:f, s:f}", "r_tilde", split_r[a] / d, "continuation", split_c[a] / d));
@@ -355,21 +417,133 @@ static int stage_plan(job *j, oq_error *err)
         rc = oq_error_oom(err, NULL, "the report");
         goto cleanup;
     }
-    rc =
-        report_add(j, "plan",
-                   json_pack("{s:s, s:I, s:I, s:o, s:f, s:f, s:{s:I, s:I, s:I, s:I}}", "date", date,
-                             "customers", (json_int_t)r->n, "from_q_table", (json_int_t)r->from_q,
-                             "budget", isfinite(o->budget) ? json_real(o->budget) : json_null(),
-                             "expected_spend", r->plan_spend, "objective", r->plan_value, "coupons",
-                             "none", (json_int_t)per_coupon[0], "5", (json_int_t)per_coupon[1],
-                             "10", (json_int_t)per_coupon[2], "20", (json_int_t)per_coupon[3]),
-                   err);
+    /* Category names by index (the state's last field), for the dashboard. */
+    json_t *cats = json_array();
+    for (uint32_t k = 0; cats && k < j->log->cats.n; k++)
+        json_array_append_new(cats, json_string(j->log->cats.names[k]));
+    if (!cats || (rc = report_add(j, "categories", cats, err))) {
+        if (!rc) rc = oq_error_oom(err, NULL, "the report");
+        goto cleanup;
+    }
+    /* How the state label "days|purchases_30d|aov|budget|category" was cut. */
+    if ((rc = report_add(j, "state_widths",
+                         json_pack("{s:f, s:f, s:f, s:f}", "days", o->disc.w_days, "purchases_30d",
+                                   o->disc.w_p30, "aov", o->disc.w_aov, "budget_levels",
+                                   o->disc.budget_levels),
+                         err)))
+        goto cleanup;
+    rc = report_add(
+        j, "plan",
+        json_pack("{s:s, s:I, s:I, s:o, s:f, s:f, s:f, s:f, s:{s:I, s:I, s:I, s:I}}", "date", date,
+                  "customers", (json_int_t)nc_all, "from_q_table", (json_int_t)r->from_q, "budget",
+                  isfinite(o->budget) ? json_real(o->budget) : json_null(), "expected_spend",
+                  r->plan_spend, "objective", r->plan_value, "expected_profit", total[0],
+                  "expected_profit_no_coupons", total[1], "coupons", "none",
+                  (json_int_t)per_coupon[0], "5", (json_int_t)per_coupon[1], "10",
+                  (json_int_t)per_coupon[2], "20", (json_int_t)per_coupon[3]),
+        err);
 cleanup:
     free(val);
     free(spend);
     free(rbar);
     free(rcnt);
     return rc;
+}
+
+/* One customer's line of recommendations.csv as a part sends it to part 0. */
+typedef struct orow {
+    int64_t user;
+    uint64_t state;
+    double profit, p_alive;
+    double values[OQ_N_COUPONS];
+    int32_t coupon, pad;
+} orow;
+
+static int cmp_orow(const void *a, const void *b)
+{
+    const orow *x = a, *y = b;
+    return (x->user > y->user) - (x->user < y->user);
+}
+
+/* collect (parts only): part 0 gets every part's customers, in user order
+ * as one process has them, for the files (the others keep their own), and
+ * every part's bytes per stage for the report. */
+static int collect(job *j, oq_error *err)
+{
+    if (j->parts <= 1) return 0;
+    oq_pipeline_result *r = j->r;
+    orow *mine = malloc((r->n ? r->n : 1) * sizeof *mine);
+    void *all = NULL;
+    size_t counts[OQ_COMM_MAX];
+    int rc = 0;
+    if (!mine) return oq_error_oom(err, NULL, NULL);
+    for (size_t c = 0; c < r->n; c++) {
+        memset(&mine[c], 0, sizeof mine[c]); /* padding too: the bytes travel */
+        mine[c] = (orow){.user = r->user_id[c],
+                         .state = r->state[c],
+                         .profit = r->expected_profit[c],
+                         .p_alive = r->p_alive[c],
+                         .coupon = r->coupon[c]};
+        memcpy(mine[c].values, r->values + c * 4, sizeof mine[c].values);
+    }
+    uint64_t b0 = j->comm->bytes_sent;
+    if ((rc = oq_comm_gatherv(j->comm, 0, mine, r->n * sizeof *mine, &all, counts, err))) goto done;
+    j->stage_bytes[OQ_STAGE_WRITE] += j->comm->bytes_sent - b0; /* the list for part 0's files */
+    if (j->rank == 0) {
+        size_t n = 0;
+        for (int k = 0; k < j->parts; k++)
+            n += counts[k] / sizeof(orow);
+        orow *a = all;
+        qsort(a, n, sizeof *a, cmp_orow);
+        size_t n1 = n ? n : 1;
+        int64_t *u = realloc(r->user_id, n1 * sizeof *u);
+        if (u) r->user_id = u;
+        uint64_t *st = realloc(r->state, n1 * sizeof *st);
+        if (st) r->state = st;
+        int *cp = realloc(r->coupon, n1 * sizeof *cp);
+        if (cp) r->coupon = cp;
+        double *ep = realloc(r->expected_profit, n1 * sizeof *ep);
+        if (ep) r->expected_profit = ep;
+        double *pa = realloc(r->p_alive, n1 * sizeof *pa);
+        if (pa) r->p_alive = pa;
+        double *va = realloc(r->values, n1 * 4 * sizeof *va);
+        if (va) r->values = va;
+        if (!u || !st || !cp || !ep || !pa || !va) {
+            rc = oq_error_oom(err, NULL, "the day's list");
+            goto done;
+        }
+        for (size_t c = 0; c < n; c++) {
+            r->user_id[c] = a[c].user;
+            r->state[c] = a[c].state;
+            r->coupon[c] = a[c].coupon;
+            r->expected_profit[c] = a[c].profit;
+            r->p_alive[c] = a[c].p_alive;
+            memcpy(r->values + c * 4, a[c].values, sizeof a[c].values);
+        }
+        r->n = n;
+    }
+    free(all);
+    all = NULL;
+    if (j->rank == 0 && !(j->all_bytes = malloc((size_t)j->parts * sizeof j->stage_bytes))) {
+        rc = oq_error_oom(err, NULL, NULL);
+        goto done;
+    }
+    /* (the bytes of this collective itself are not in the figures) */
+    rc = oq_comm_gatherv(j->comm, 0, j->stage_bytes, sizeof j->stage_bytes, &all, counts, err);
+    if (!rc && j->rank == 0) memcpy(j->all_bytes, all, (size_t)j->parts * sizeof j->stage_bytes);
+done:
+    free(mine);
+    free(all);
+    return rc;
+}
+
+/* Every part has done its work (parts only): part 0 switches the run into
+ * place only after this, so a part that dies earlier leaves no run. */
+static int all_done(job *j, oq_error *err)
+{
+    if (j->parts <= 1) return 0;
+    unsigned char one = 1, got[OQ_COMM_MAX];
+    return j->comm->allgather(j->comm, &one, 1, got, err);
 }
 
 static int write_recs(const char *path, const oq_pipeline_result *r, oq_error *err)
@@ -379,11 +553,13 @@ static int write_recs(const char *path, const oq_pipeline_result *r, oq_error *e
     if (rc) return rc;
     char date[11], st[48];
     oq_date_format(r->tomorrow, date);
-    fputs("user_id,snapshot_date,state,coupon,expected_profit,p_alive\n", af.fp);
+    fputs(OQ_RECO_HEADER OQ_RECO_HEADER_VALUES "\n", af.fp);
     for (size_t c = 0; c < r->n; c++) {
+        const double *v = r->values + c * 4;
         oq_dynaq_key_format(r->state[c], st, sizeof st);
-        fprintf(af.fp, "%lld,%s,%s,%s,%.4f,%.4f\n", (long long)r->user_id[c], date, st,
-                oq_coupon_name(r->coupon[c]), r->expected_profit[c], r->p_alive[c]);
+        fprintf(af.fp, "%lld,%s,%s,%s,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f\n", (long long)r->user_id[c],
+                date, st, oq_coupon_name(r->coupon[c]), r->expected_profit[c], r->p_alive[c], v[0],
+                v[1], v[2], v[3]);
     }
     return oq_afile_commit(&af, err);
 }
@@ -464,6 +640,8 @@ static json_t *params_json(const oq_pipeline_opts *o, const oq_pipeline_result *
                                       "eta", p->eta, "subsample", p->subsample, "min_child_weight",
                                       p->min_child_weight, "lambda", p->lambda, "max_rows",
                                       (json_int_t)p->max_rows));
+        json_object_set_new(json_object_get(j, "scorer"), "features",
+                            json_string(oq_resp_features_name(o->features)));
     }
     return j;
 }
@@ -489,6 +667,7 @@ static json_t *report_json(const oq_pipeline_result *r)
     /* (json_object_set_new takes its value even when it fails) */
     int bad = json_object_set_new(rep, "run", run);
     bad |= json_object_set_new(rep, "timings_s", t);
+    if (r->comm) bad |= json_object_set(rep, "parts", r->comm);
     if (bad) {
         json_decref(rep);
         return NULL;
@@ -531,22 +710,52 @@ static int stage_write(job *j, double t0, oq_error *err)
     if (!(js = report_json(r))) return oq_error_oom(err, NULL, NULL);
     rc = oq_json_write_atomic(path, js, err);
     json_decref(js);
+    if (!rc) rc = all_done(j, err); /* every part is done: then the hook, then the switch */
+    if (!rc && o->before_commit) rc = o->before_commit(o->before_commit_ctx, r, j->rd.path, err);
     return rc ? rc : oq_rundir_commit(&j->rd, o->keep_runs > 0 ? o->keep_runs : 3, err);
 }
 
 /* ---- the driver ------------------------------------------------------------------ */
 
-int oq_pipeline_run(const oq_pipeline_opts *o, const oq_log *log, oq_pipeline_result **out,
-                    oq_error *err)
+/* The parts' figures for report.json: their number and the bytes each gave
+ * to collectives per stage. */
+static int parts_json(job *j, oq_error *err)
+{
+    json_t *pj = json_pack("{s:i}", "n", j->parts), *per = json_array();
+    for (int k = 0; pj && per && k < j->parts; k++) {
+        json_t *st = json_object();
+        for (int s = 0; st && s < OQ_N_STAGES; s++)
+            json_object_set_new(st, oq_pipeline_stage_name(s),
+                                json_integer((json_int_t)j->all_bytes[k * OQ_N_STAGES + s]));
+        json_array_append_new(per, st);
+    }
+    if (!pj || !per || json_object_set_new(pj, "bytes_sent_per_stage", per)) {
+        json_decref(pj);
+        return oq_error_oom(err, NULL, NULL);
+    }
+    j->r->comm = pj;
+    return 0;
+}
+
+int oq_pipeline_run_part(const oq_pipeline_opts *opts, oq_comm *comm, const oq_log *log,
+                         oq_pipeline_result **out, oq_error *err)
 {
     *out = NULL;
-    job j = {.o = o, .r = calloc(1, sizeof *j.r)};
+    oq_pipeline_opts oc = *opts;
+    job j = {.o = &oc,
+             .comm = comm,
+             .parts = oq_comm_size(comm),
+             .rank = oq_comm_rank(comm),
+             .r = calloc(1, sizeof *j.r)};
+    if (j.rank > 0) oc.quiet = 1; /* part 0 speaks for the run */
+    const oq_pipeline_opts *o = &oc;
     if (!j.r || !(j.r->report = json_object())) {
         free(j.r);
         return oq_error_oom(err, NULL, NULL);
     }
     int rc = 0;
     double *st = j.r->stage_s, t = oq_now(), t1;
+    uint64_t b0 = comm ? comm->bytes_sent : 0;
     j.r->started_at = oq_unix_now();
 #define STAGE(id, call)                                                                            \
     if (!rc) {                                                                                     \
@@ -554,17 +763,25 @@ int oq_pipeline_run(const oq_pipeline_opts *o, const oq_log *log, oq_pipeline_re
         t1 = oq_now();                                                                             \
         st[id] = t1 - t;                                                                           \
         t = t1;                                                                                    \
+        if (comm) {                                                                                \
+            j.stage_bytes[id] = comm->bytes_sent - b0;                                             \
+            b0 = comm->bytes_sent;                                                                 \
+        }                                                                                          \
     }
     if (!(o->budget >= 0)) rc = oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "budget must be >= 0");
-    /* The run's folder first: a DIR that cannot take a run fails before the work. */
-    if (!rc && o->out_dir) rc = oq_rundir_begin(&j.rd, o->out_dir, err);
+    /* The run's folder first: a DIR that cannot take a run fails before the
+     * work. Part 0 writes the run; the other parts write nothing. */
+    if (!rc && o->out_dir && j.rank == 0 && !(rc = oq_rundir_begin(&j.rd, o->out_dir, err)))
+        j.rd.seq = o->run_seq;
     STAGE(OQ_STAGE_INGEST, stage_ingest(&j, log, err));
     STAGE(OQ_STAGE_ALIVE, stage_alive(&j, err));
     STAGE(OQ_STAGE_REWARD_FIT, stage_reward_fit(&j, err));
     STAGE(OQ_STAGE_REWARD_SCORE, stage_reward_score(&j, err));
     STAGE(OQ_STAGE_VALUE, stage_value(&j, err));
     STAGE(OQ_STAGE_PLAN, stage_plan(&j, err));
-    if (!rc && o->out_dir) rc = stage_write(&j, t, err);
+    if (!rc) rc = collect(&j, err);
+    if (!rc && j.parts > 1 && j.rank == 0) rc = parts_json(&j, err);
+    if (!rc && o->out_dir) rc = j.rank == 0 ? stage_write(&j, t, err) : all_done(&j, err);
 #undef STAGE
     if (!rc) {
         *out = j.r;
@@ -580,6 +797,51 @@ int oq_pipeline_run(const oq_pipeline_opts *o, const oq_log *log, oq_pipeline_re
     free(j.rtilde);
     free(j.tr);
     free(j.po4);
+    free(j.all_bytes);
+    return rc;
+}
+
+typedef struct part_arg {
+    const oq_pipeline_opts *o;
+    const oq_log *log;
+    oq_pipeline_result *res;
+} part_arg;
+
+static int part_main(int rank, oq_comm *c, void *arg, oq_error *err)
+{
+    (void)rank;
+    part_arg *a = arg;
+    return oq_pipeline_run_part(a->o, c, a->log, &a->res, err);
+}
+
+int oq_pipeline_parts(const oq_pipeline_opts *o)
+{
+    return o->shards > 1 && o->reward == OQ_REWARD_RESPONSE ? o->shards : 1;
+}
+
+int oq_pipeline_run(const oq_pipeline_opts *o, const oq_log *log, oq_pipeline_result **out,
+                    oq_error *err)
+{
+    *out = NULL;
+    int parts = oq_pipeline_parts(o);
+    if (parts <= 1) return oq_pipeline_run_part(o, NULL, log, out, err);
+    if (parts > OQ_COMM_MAX)
+        return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "shards must be in 1..%d", OQ_COMM_MAX);
+    /* --shards N: the parts of an MPI run as threads of this process, with
+     * the same code and the same sums (comm.h) */
+    part_arg a[OQ_COMM_MAX];
+    void *args[OQ_COMM_MAX];
+    for (int k = 0; k < parts; k++) {
+        a[k] = (part_arg){.o = o, .log = log};
+        args[k] = &a[k];
+    }
+    int rc = oq_comm_threads_run(parts, part_main, args, NULL, err);
+    if (!rc) {
+        *out = a[0].res;
+        a[0].res = NULL;
+    }
+    for (int k = 0; k < parts; k++)
+        oq_pipeline_result_free(a[k].res);
     return rc;
 }
 
@@ -595,6 +857,7 @@ int oq_pipeline_reco(const oq_pipeline_result *r, oq_reco **out, oq_error *err)
                          .coupon = (uint8_t)r->coupon[c],
                          .expected_profit = r->expected_profit[c],
                          .p_alive = r->p_alive[c]};
+        memcpy(w.value, r->values + c * 4, sizeof w.value);
         oq_dynaq_key_format(r->state[c], w.state, sizeof w.state);
         if ((rc = oq_reco_push(l, &w, err))) goto cleanup;
     }

@@ -3,6 +3,7 @@
 #include "offerq/coupon/pmodel.h"
 #include "offerq/core/data.h"
 #include "offerq/core/io.h"
+#include "offerq/core/rng.h"
 
 #include <jansson.h>
 
@@ -96,6 +97,13 @@ static int keep_row(size_t i, uint64_t seed, double keep)
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     z ^= z >> 31;
     return (double)(z >> 11) * 0x1.0p-53 < keep;
+}
+
+int oq_pmodel_keep_key(int64_t user, int32_t day, uint64_t seed, double keep)
+{
+    if (keep >= 1) return 1;
+    uint64_t k = (uint64_t)user * 0x100000001B3ull ^ (uint64_t)(uint32_t)day;
+    return keep_row((size_t)oq_mix64(k), seed, keep);
 }
 
 static int check_opts(const oq_pmodel_opts *o, oq_error *err)
@@ -392,8 +400,9 @@ int oq_pmodel_predict(const oq_pmodel *m, const oq_resp_feat *X, size_t n, doubl
 int oq_pmodel_predict_xgboost(const oq_pmodel *m, const oq_resp_feat *X, size_t n, double *p,
                               oq_error *err)
 {
-    if (m->info.kind == OQ_PMODEL_LOGISTIC)
-        return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "not a boosted P(order) model");
+    if (m->info.kind == OQ_PMODEL_LOGISTIC || !m->booster)
+        return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
+                            "not a boosted P(order) model with its XGBoost booster");
     size_t cap = n < BATCH ? n : BATCH;
     float *M = malloc((cap ? cap : 1) * OQ_N_COUPONS * NCOL * sizeof *M);
     if (!M) return oq_error_oom(err, NULL, NULL);
@@ -424,14 +433,110 @@ int oq_pmodel_predict_xgboost(const oq_pmodel *m, const oq_resp_feat *X, size_t 
     return rc;
 }
 
-double oq_pmodel_logloss(const double *p, const uint8_t *coupon, const uint8_t *order, size_t n)
+double oq_pmodel_logloss_sum(const double *p, const uint8_t *coupon, const uint8_t *order, size_t n)
 {
     double ll = 0;
     for (size_t i = 0; i < n; i++) {
         double q = fmin(fmax(p[4 * i + coupon[i]], 1e-12), 1 - 1e-12);
         ll -= order[i] ? log(q) : log1p(-q);
     }
+    return ll;
+}
+
+double oq_pmodel_logloss(const double *p, const uint8_t *coupon, const uint8_t *order, size_t n)
+{
+    double ll = oq_pmodel_logloss_sum(p, coupon, order, n);
     return n ? ll / (double)n : 0;
+}
+
+/* ---- the model as bytes ------------------------------------------------------------- */
+
+#define PM_MAGIC "OFQPMOD1"
+
+static unsigned char *put(unsigned char *p, const void *src, size_t sz)
+{
+    if (sz > 0) memcpy(p, src, sz);
+    return p + sz;
+}
+
+int oq_pmodel_to_bytes(const oq_pmodel *m, void **out, size_t *len, oq_error *err)
+{
+    *out = NULL;
+    *len = 0;
+    const forest *f = &m->fo;
+    size_t n = 8 + sizeof m->info + sizeof m->resp + 2 * sizeof(uint64_t) + sizeof f->base_margin +
+               f->ntrees * sizeof(uint64_t) + f->nnodes * sizeof(fnode);
+    unsigned char *b = malloc(n), *p = b;
+    if (!b) return oq_error_oom(err, NULL, "the P(order) model's bytes");
+    uint64_t nt = f->ntrees, nn = f->nnodes;
+    p = put(p, PM_MAGIC, 8);
+    p = put(p, &m->info, sizeof m->info);
+    p = put(p, &m->resp, sizeof m->resp);
+    p = put(p, &nt, sizeof nt);
+    p = put(p, &nn, sizeof nn);
+    p = put(p, &f->base_margin, sizeof f->base_margin);
+    for (size_t t = 0; t < f->ntrees; t++) {
+        uint64_t r = f->root[t];
+        p = put(p, &r, sizeof r);
+    }
+    (void)put(p, f->node, f->nnodes * sizeof(fnode));
+    *out = b;
+    *len = n;
+    return 0;
+}
+
+int oq_pmodel_from_bytes(const void *buf, size_t len, oq_pmodel **out, oq_error *err)
+{
+    *out = NULL;
+    const unsigned char *p = buf, *end = p + len;
+    oq_pmodel *m = calloc(1, sizeof *m);
+    uint64_t nt = 0, nn = 0;
+    if (!m) return oq_error_oom(err, NULL, NULL);
+    size_t head = 8 + sizeof m->info + sizeof m->resp + 2 * sizeof nt + sizeof m->fo.base_margin;
+    if (len < head || memcmp(p, PM_MAGIC, 8) != 0) goto bad;
+    p += 8;
+    memcpy(&m->info, p, sizeof m->info);
+    p += sizeof m->info;
+    memcpy(&m->resp, p, sizeof m->resp);
+    p += sizeof m->resp;
+    memcpy(&nt, p, sizeof nt);
+    p += sizeof nt;
+    memcpy(&nn, p, sizeof nn);
+    p += sizeof nn;
+    memcpy(&m->fo.base_margin, p, sizeof m->fo.base_margin);
+    p += sizeof m->fo.base_margin;
+    if (nt > (size_t)(end - p) / sizeof(uint64_t) ||
+        nn != ((size_t)(end - p) - nt * sizeof(uint64_t)) / sizeof(fnode) ||
+        (size_t)(end - p) != nt * sizeof(uint64_t) + nn * sizeof(fnode))
+        goto bad;
+    m->fo.ntrees = nt;
+    m->fo.nnodes = nn;
+    m->fo.root = malloc((nt ? nt : 1) * sizeof *m->fo.root);
+    m->fo.node = malloc((nn ? nn : 1) * sizeof *m->fo.node);
+    if (!m->fo.root || !m->fo.node) {
+        oq_pmodel_free(m);
+        return oq_error_oom(err, NULL, NULL);
+    }
+    for (size_t t = 0; t < nt; t++) {
+        uint64_t r;
+        memcpy(&r, p, sizeof r);
+        p += sizeof r;
+        if (r >= nn) goto bad;
+        m->fo.root[t] = (size_t)r;
+    }
+    if (nn) memcpy(m->fo.node, p, nn * sizeof(fnode));
+    for (size_t k = 0; k < nn; k++) {
+        const fnode *d = &m->fo.node[k];
+        if (d->left >= 0 &&
+            ((uint64_t)d->left >= nn || d->right < 0 || (uint64_t)d->right >= nn ||
+             d->left <= (int32_t)k || d->right <= (int32_t)k || d->feat < 0 || d->feat >= NCOL))
+            goto bad;
+    }
+    *out = m;
+    return 0;
+bad:
+    oq_pmodel_free(m);
+    return oq_error_set(err, OQ_EFORMAT, NULL, 0, 0, "a P(order) model's bytes are malformed");
 }
 
 const oq_pmodel_info *oq_pmodel_get_info(const oq_pmodel *m)

@@ -10,10 +10,29 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { R_USER, R_DATE, R_STATE, R_COUPON, R_PROFIT, R_PALIVE, NRCOL };
-static const oq_csv_col rcols[NRCOL] = {{"user_id", 1, NULL},         {"snapshot_date", 1, NULL},
-                                        {"state", 1, NULL},           {"coupon", 1, NULL},
-                                        {"expected_profit", 1, NULL}, {"p_alive", 1, NULL}};
+enum { R_USER, R_DATE, R_STATE, R_COUPON, R_PROFIT, R_PALIVE, R_V0, NRCOL = R_V0 + OQ_N_COUPONS };
+static const oq_csv_col rcols[NRCOL] = {{"user_id", 1, NULL},
+                                        {"snapshot_date", 1, NULL},
+                                        {"state", 1, NULL},
+                                        {"coupon", 1, NULL},
+                                        {"expected_profit", 1, NULL},
+                                        {"p_alive", 1, NULL},
+                                        {"expected_profit_none", 0, NULL},
+                                        {"expected_profit_5", 0, NULL},
+                                        {"expected_profit_10", 0, NULL},
+                                        {"expected_profit_20", 0, NULL}};
+_Static_assert(sizeof((oq_reco_row *)0)->value / sizeof(double) == OQ_N_COUPONS,
+               "oq_reco_row.value has one entry per coupon");
+
+double oq_reco_row_extra(const oq_reco_row *w)
+{
+    return w->value[w->coupon] - w->value[OQ_COUPON_NONE];
+}
+
+int oq_reco_has_values(const oq_reco *r)
+{
+    return r->n > 0 && isfinite(r->rows[0].value[0]);
+}
 
 oq_reco *oq_reco_new(void)
 {
@@ -151,6 +170,12 @@ static int reco_row(void *ctx, char **f, const size_t *lens, size_t n, long line
     if (oq_parse_f64(f[m[R_PALIVE]], lens[m[R_PALIVE]], &row.p_alive) ||
         !(row.p_alive >= 0 && row.p_alive <= 1))
         return BAD(R_PALIVE, "a probability in [0, 1]");
+    for (int k = 0; k < OQ_N_COUPONS; k++) {
+        row.value[k] = NAN;
+        if (m[R_V0 + k] >= 0 && (oq_parse_f64(f[m[R_V0 + k]], lens[m[R_V0 + k]], &row.value[k]) ||
+                                 !isfinite(row.value[k])))
+            return BAD(R_V0 + k, "a finite number");
+    }
 #undef BAD
     if (c->r->n == c->lcap) {
         size_t cap = c->lcap ? c->lcap * 2 : 1024;
@@ -201,15 +226,19 @@ int oq_reco_write(const char *path, const oq_reco *r, oq_error *err)
     oq_afile af;
     int rc = oq_afile_open(&af, path, err);
     if (rc) return rc;
-    fputs(OQ_RECO_HEADER "\n", af.fp);
+    int values = oq_reco_has_values(r);
+    fputs(values ? OQ_RECO_HEADER OQ_RECO_HEADER_VALUES "\n" : OQ_RECO_HEADER "\n", af.fp);
     for (size_t i = 0; i < r->n; i++) {
         const oq_reco_row *w = &r->rows[i];
         char date[11];
         oq_date_format(w->day, date);
         fprintf(af.fp, "%lld,%s,", (long long)w->user_id, date);
         oq_csv_write_field(af.fp, w->state);
-        fprintf(af.fp, ",%s,%.17g,%.17g\n", oq_coupon_name(w->coupon), w->expected_profit,
+        fprintf(af.fp, ",%s,%.17g,%.17g", oq_coupon_name(w->coupon), w->expected_profit,
                 w->p_alive);
+        for (int k = 0; values && k < OQ_N_COUPONS; k++)
+            fprintf(af.fp, ",%.17g", isfinite(w->value[k]) ? w->value[k] : 0.0);
+        fputc('\n', af.fp);
     }
     return oq_afile_commit(&af, err);
 }

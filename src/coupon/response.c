@@ -15,6 +15,21 @@
 #define NI OQ_RESP_NIN
 #define P (OQ_RESP_NIN + 1)
 
+const char *oq_resp_features_name(int mode)
+{
+    return mode == OQ_RESP_FEATURES_RAW           ? "raw"
+           : mode == OQ_RESP_FEATURES_NO_EVIDENCE ? "no-evidence"
+                                                  : "all";
+}
+
+int oq_resp_features_parse(const char *s)
+{
+    if (!strcmp(s, "all")) return OQ_RESP_FEATURES_ALL;
+    if (!strcmp(s, "no-evidence")) return OQ_RESP_FEATURES_NO_EVIDENCE;
+    if (!strcmp(s, "raw")) return OQ_RESP_FEATURES_RAW;
+    return -1;
+}
+
 void oq_resp_opts_default(oq_resp_opts *o)
 {
     o->ridge = 1e-3;

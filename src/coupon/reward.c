@@ -1,5 +1,6 @@
 /* reward.c - the reward models' names and dispatch (reward.h). */
 #include "offerq/coupon/reward.h"
+#include "offerq/core/comm.h"
 
 #include <string.h>
 
@@ -27,6 +28,11 @@ int oq_reward_parse(const char *name)
 int oq_reward_fit(int kind, const oq_reward_input *in, oq_reward **out, oq_error *err)
 {
     *out = NULL;
+    if (kind != OQ_REWARD_RESPONSE && oq_comm_size(in->comm) > 1)
+        return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
+                            "the %s reward model is not fitted in parts yet: a partitioned run "
+                            "needs --reward response (docs/readme/mpi.md)",
+                            oq_reward_name(kind));
     switch (kind) {
     case OQ_REWARD_RESPONSE:
         return oq_reward_response_fit(in, out, err);

@@ -61,14 +61,17 @@ static const field f_bgnbd[] = {NUM("r", r, 1e-6, 1e6), NUM("alpha", alpha, 1e-6
 static const field f_aov[] = {NUM("median", aov_median, 1e-6, 1e9), NUM("sigma", aov_sigma, 0, 5),
                               END};
 static const field f_cats[] = {INT("count", n_cats, 2, OQ_GEN_MAX_CATS),
-                               ARR("value", cat_value, OQ_GEN_MAX_CATS, 0, 1e6),
-                               ARR("margin", cat_margin, OQ_GEN_MAX_CATS, 0, 1),
+                               ARR("value", cat_value, OQ_GEN_NAMED_CATS, 0, 1e6),
+                               ARR("margin", cat_margin, OQ_GEN_NAMED_CATS, 0, 1),
                                NUM("order_in_favourite", order_in_favourite, 0, 1),
                                NUM("drift", drift, 0, 1),
                                END};
-static const field f_pers[] = {NUM("qmax_lo", qmax_lo, 0, 1), NUM("qmax_width", qmax_width, 0, 1),
+static const field f_pers[] = {NUM("qmax_lo", qmax_lo, 0, 1),
+                               NUM("qmax_width", qmax_width, 0, 1),
                                NUM("sens_lo", sens_lo, 1e-6, 1e6),
-                               NUM("sens_width", sens_width, 0, 1e6), END};
+                               NUM("sens_width", sens_width, 0, 1e6),
+                               INT("lead_days", lead_days, 0, OQ_GEN_MAX_LEAD),
+                               END};
 static const field f_types[] = {ARR("mix", type_mix, OQ_GEN_NTYPES, 0, 1),
                                 ARR("intent", intent, OQ_GEN_NTYPES, 0, 1),
                                 NUM("sleeping_factor", sleeping_factor, 0, 10),

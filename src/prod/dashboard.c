@@ -5,6 +5,7 @@
 #include "util/json.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,9 +43,14 @@ char *oq_serve_dashboard_json(const oq_reco *r, const char *version, const char 
         if (i < nrows) {
             char date[11];
             oq_date_format(w->day, date);
-            json_array_append_new(rows, json_pack("[I, s, s, s, f, f]", (json_int_t)w->user_id,
-                                                  date, w->state, oq_coupon_name(w->coupon),
-                                                  w->expected_profit, w->p_alive));
+            json_t *row = json_pack("[I, s, s, s, f, f]", (json_int_t)w->user_id, date, w->state,
+                                    oq_coupon_name(w->coupon), w->expected_profit, w->p_alive);
+            /* extra profit over none, then each coupon's expected profit */
+            int known = isfinite(w->value[0]);
+            json_array_append_new(row, known ? json_real(oq_reco_row_extra(w)) : json_null());
+            for (int k = 0; k < OQ_N_COUPONS; k++)
+                json_array_append_new(row, known ? json_real(w->value[k]) : json_null());
+            json_array_append_new(rows, row);
         }
     }
     for (int k = 0; k < OQ_N_COUPONS; k++)
@@ -63,8 +69,11 @@ char *oq_serve_dashboard_json(const oq_reco *r, const char *version, const char 
     json_object_set_new(root, "users", json_integer((json_int_t)r->n));
     json_object_set_new(root, "truncated", json_boolean(nrows < r->n));
     json_object_set_new(root, "columns",
-                        json_pack("[s,s,s,s,s,s]", "user_id", "snapshot_date", "state", "coupon",
-                                  "expected_profit", "p_alive"));
+                        json_pack("[s,s,s,s,s,s,s,s,s,s,s]", "user_id", "snapshot_date", "state",
+                                  "coupon", "expected_profit", "p_alive", "extra_profit",
+                                  "expected_profit_none", "expected_profit_5", "expected_profit_10",
+                                  "expected_profit_20"));
+    json_object_set_new(root, "has_values", json_boolean(oq_reco_has_values(r)));
     json_object_set(root, "rows", rows);
     json_object_set(root, "coupon_mix", mix);
     json_object_set_new(root, "face_value_total", json_real(face));
@@ -76,6 +85,8 @@ char *oq_serve_dashboard_json(const oq_reco *r, const char *version, const char 
     json_object_set_new(root, "report", side(files, "report.json"));
     json_object_set_new(root, "eval", side(files, "eval.json"));
     json_object_set_new(root, "crosssell", side(files, "crosssell.json"));
+    /* The run before this one (its report), for "since yesterday". */
+    json_object_set_new(root, "previous", side(files, OQ_DASH_PREVIOUS));
     out = oq_json_dumps(root, JSON_COMPACT);
 cleanup:
     json_decref(files);

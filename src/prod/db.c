@@ -250,9 +250,22 @@ static long file_line_of_row(const char *path, long k)
     return 0;
 }
 
-int oq_db_load_log(const char *url, const char *csv_path, size_t *n_loaded, oq_error *err)
+/* A single count(*)-like number of a query. */
+static int query_i64(PGconn *c, const char *sql, const char *what, int64_t *out, oq_error *err)
 {
-    if (n_loaded) *n_loaded = 0;
+    PGresult *res = PQexec(c, sql);
+    int rc = 0;
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+        rc = pg_fail(err, c, res, what);
+    else
+        *out = PQgetisnull(res, 0, 0) ? 0 : strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return rc;
+}
+
+int oq_db_load_log(const char *url, const char *csv_path, oq_db_load_info *info, oq_error *err)
+{
+    if (info) memset(info, 0, sizeof *info);
     oq_log *log = NULL;
     int rc = oq_log_read(csv_path, &log, err);
     if (rc) return rc; /* validated first: nothing sent */
@@ -301,20 +314,48 @@ int oq_db_load_log(const char *url, const char *csv_path, size_t *n_loaded, oq_e
         }
         goto cleanup;
     }
-    if ((rc = exec_ok(c,
-                      "INSERT INTO customer_log (" LOG_COLS ") SELECT " LOG_COLS " FROM load_log "
-                      "ON CONFLICT (user_id, snapshot_date) DO UPDATE SET "
-                      "days_since_last_purchase = EXCLUDED.days_since_last_purchase, "
-                      "purchases_last_30d = EXCLUDED.purchases_last_30d, "
-                      "avg_order_value = EXCLUDED.avg_order_value, "
-                      "category = EXCLUDED.category, "
-                      "remaining_budget_pct = EXCLUDED.remaining_budget_pct, "
-                      "coupon_offered = EXCLUDED.coupon_offered, "
-                      "order_placed = EXCLUDED.order_placed, order_profit = EXCLUDED.order_profit",
-                      "INSERT INTO customer_log", err)) ||
-        (rc = exec_ok(c, "COMMIT", "COMMIT", err)))
+    /* Rows of the file already in the table (same key), then the merge: a
+     * row that is there as it is stays untouched (no new row version), so a
+     * file loaded again changes nothing. The merge's count is the rows
+     * inserted plus the rows updated. */
+    int64_t existing = 0;
+    if ((rc = query_i64(c,
+                        "SELECT count(*) FROM load_log JOIN customer_log "
+                        "USING (user_id, snapshot_date)",
+                        "comparing with customer_log", &existing, err)))
         goto cleanup;
-    if (n_loaded) *n_loaded = log->n;
+    res =
+        PQexec(c, "INSERT INTO customer_log (" LOG_COLS ") SELECT " LOG_COLS " FROM load_log "
+                  "ON CONFLICT (user_id, snapshot_date) DO UPDATE SET "
+                  "days_since_last_purchase = EXCLUDED.days_since_last_purchase, "
+                  "purchases_last_30d = EXCLUDED.purchases_last_30d, "
+                  "avg_order_value = EXCLUDED.avg_order_value, "
+                  "category = EXCLUDED.category, "
+                  "remaining_budget_pct = EXCLUDED.remaining_budget_pct, "
+                  "coupon_offered = EXCLUDED.coupon_offered, "
+                  "order_placed = EXCLUDED.order_placed, order_profit = EXCLUDED.order_profit "
+                  "WHERE (customer_log.days_since_last_purchase, customer_log.purchases_last_30d, "
+                  "customer_log.avg_order_value, customer_log.category, "
+                  "customer_log.remaining_budget_pct, customer_log.coupon_offered, "
+                  "customer_log.order_placed, customer_log.order_profit) IS DISTINCT FROM "
+                  "(EXCLUDED.days_since_last_purchase, EXCLUDED.purchases_last_30d, "
+                  "EXCLUDED.avg_order_value, EXCLUDED.category, EXCLUDED.remaining_budget_pct, "
+                  "EXCLUDED.coupon_offered, EXCLUDED.order_placed, EXCLUDED.order_profit)");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        rc = pg_fail(err, c, res, "INSERT INTO customer_log");
+        PQclear(res);
+        goto cleanup;
+    }
+    size_t merged = (size_t)strtoull(PQcmdTuples(res), NULL, 10);
+    PQclear(res);
+    if ((rc = exec_ok(c, "COMMIT", "COMMIT", err))) goto cleanup;
+    if (info) {
+        size_t old = (size_t)existing;
+        info->rows = log->n;
+        info->inserted = log->n - old;
+        info->updated = merged > info->inserted ? merged - info->inserted : 0;
+        info->unchanged = old - info->updated;
+    }
 cleanup:
     /* Closing without COMMIT rolls the transaction back. */
     if (c) PQfinish(c);
@@ -475,17 +516,21 @@ int oq_db_save_run(const char *url, const oq_reco *reco, const oq_db_run *run, i
         goto cleanup;
     }
     if ((rc = exec_ok(c, "BEGIN", "BEGIN", err))) goto cleanup;
-    char started[64], rows[32], nreco[32];
+    char started[64], rows[32], nreco[32], want[32];
     snprintf(started, sizeof started, "%.6f", run->started_at);
     snprintf(rows, sizeof rows, "%zu", run->log_rows);
     snprintf(nreco, sizeof nreco, "%zu", reco->n);
-    const char *params[5] = {started, run->source, rows, nreco, run->report_json};
+    snprintf(want, sizeof want, "%lld", (long long)(run->run_id > 0 ? run->run_id : 0));
+    const char *params[6] = {started, run->source, rows, nreco, run->report_json, want};
+    /* run_id 0: the column's default (the sequence's next value). */
     PGresult *res = PQexecParams(
         c,
-        "INSERT INTO runs (started_at, source, log_rows, recommendations, report) VALUES ("
+        "INSERT INTO runs (run_id, started_at, source, log_rows, recommendations, report) "
+        "VALUES (CASE WHEN $6::bigint > 0 THEN $6::bigint "
+        "ELSE nextval(pg_get_serial_sequence('runs', 'run_id')) END, "
         "CASE WHEN $1::float8 = 0 THEN now() ELSE to_timestamp($1::float8) END, $2, $3, $4, "
         "$5::jsonb) RETURNING run_id",
-        5, NULL, params, NULL, NULL, 0);
+        6, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
         rc = pg_fail(err, c, res, "recording the run");
         PQclear(res);
@@ -537,4 +582,136 @@ int oq_db_counts(const char *url, int64_t *log_rows, int64_t *runs, int64_t *rec
     PQclear(res);
     PQfinish(c);
     return rc;
+}
+
+int oq_db_reserve_run_id(const char *url, int64_t floor, int64_t *run_id, oq_error *err)
+{
+    *run_id = 0;
+    char fl[32];
+    snprintf(fl, sizeof fl, "%lld", (long long)(floor > 0 ? floor : 0));
+    const char *params[1] = {fl};
+    int rc;
+    PGconn *c = db_connect(url, err, &rc);
+    if (!c) return rc;
+    /* nextval first (never handed out again), then setval only raises: the
+     * sequence's next value is past every id taken, whoever took it. */
+    PGresult *res = PQexecParams(c,
+                                 "SELECT setval(pg_get_serial_sequence('runs', 'run_id'), "
+                                 "greatest(nextval(pg_get_serial_sequence('runs', 'run_id')), "
+                                 "$1::bigint))",
+                                 1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+        rc = pg_fail(err, c, res, "taking a run id");
+    else
+        *run_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    PQfinish(c);
+    return rc;
+}
+
+int oq_db_prune_runs(const char *url, int64_t keep, int64_t *deleted, oq_error *err)
+{
+    if (deleted) *deleted = 0;
+    if (keep < 1) return oq_error_set(err, OQ_EINVAL, WHERE, 0, 0, "keep at least one run");
+    char k[32];
+    snprintf(k, sizeof k, "%lld", (long long)keep);
+    const char *params[1] = {k};
+    int rc;
+    PGconn *c = db_connect(url, err, &rc);
+    if (!c) return rc;
+    /* recommendations go with their runs (ON DELETE CASCADE) */
+    PGresult *res = PQexecParams(c,
+                                 "DELETE FROM runs WHERE run_id NOT IN (SELECT run_id FROM runs "
+                                 "ORDER BY run_id DESC LIMIT $1::bigint)",
+                                 1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        rc = pg_fail(err, c, res, "deleting old runs");
+    else if (deleted)
+        *deleted = strtoll(PQcmdTuples(res), NULL, 10);
+    PQclear(res);
+    PQfinish(c);
+    return rc;
+}
+
+int oq_db_check(const char *url, oq_db_info *info, oq_error *err)
+{
+    memset(info, 0, sizeof *info);
+    int rc;
+    PGconn *c = db_connect(url, err, &rc);
+    if (!c) return rc;
+    const char *v = PQparameterStatus(c, "server_version");
+    snprintf(info->server_version, sizeof info->server_version, "%s", v ? v : "?");
+    int64_t tables = 0;
+    rc = query_i64(c,
+                   "SELECT count(*) FROM pg_catalog.pg_tables WHERE tablename IN "
+                   "('customer_log', 'runs', 'recommendations') "
+                   "AND schemaname = ANY (current_schemas(false))",
+                   "looking for the tables", &tables, err);
+    info->has_schema = !rc && tables == 3;
+    if (!rc && info->has_schema &&
+        !(rc = query_i64(c, "SELECT count(*) FROM customer_log", "counting rows", &info->log_rows,
+                         err)) &&
+        !(rc = query_i64(c, "SELECT count(*) FROM runs", "counting rows", &info->runs, err)) &&
+        !(rc = query_i64(c, "SELECT count(*) FROM recommendations", "counting rows",
+                         &info->recommendations, err)))
+        rc = query_i64(c, "SELECT max(run_id) FROM runs", "counting rows", &info->last_run_id, err);
+    PQfinish(c);
+    return rc;
+}
+
+/* Copy s to out (len), replacing the value of every "password=" keyword (a
+ * keyword/value string, or a URI's query parameter) by ***. */
+static void redact_keyword(const char *s, char *out, size_t len)
+{
+    size_t o = 0;
+    const char *p = s;
+    while (*p && o + 1 < len) {
+        int at_word = p == s || p[-1] == ' ' || p[-1] == '?' || p[-1] == '&' || p[-1] == '\t';
+        if (at_word && !strncmp(p, "password", 8)) {
+            const char *q = p + 8;
+            while (*q == ' ')
+                q++;
+            if (*q == '=') {
+                for (q++; *q == ' ';)
+                    q++;
+                size_t n = (size_t)(q - p);
+                if (o + n + 4 >= len) break;
+                memcpy(out + o, p, n);
+                memcpy(out + o + n, "***", 3);
+                o += n + 3;
+                if (*q == '\'') { /* 'quoted \' value' */
+                    for (q++; *q && *q != '\''; q++)
+                        if (*q == '\\' && q[1]) q++;
+                    if (*q) q++;
+                } else {
+                    while (*q && *q != ' ' && *q != '&' && *q != '\t')
+                        q++;
+                }
+                p = q;
+                continue;
+            }
+        }
+        out[o++] = *p++;
+    }
+    out[o] = 0;
+}
+
+void oq_db_url_redact(const char *url, char *out, size_t len)
+{
+    if (!len) return;
+    char tmp[4096];
+    const char *src = url;
+    /* URI form: scheme://user:password@host... */
+    const char *scheme = strstr(url, "://");
+    if (scheme) {
+        const char *auth = scheme + 3;
+        const char *end = auth + strcspn(auth, "/?#");
+        const char *at = memchr(auth, '@', (size_t)(end - auth));
+        const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+        if (colon) {
+            snprintf(tmp, sizeof tmp, "%.*s:***%s", (int)(colon - url), url, at);
+            src = tmp;
+        }
+    }
+    redact_keyword(src, out, len);
 }

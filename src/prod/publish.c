@@ -10,6 +10,7 @@
 
 #include <hiredis/hiredis.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -264,6 +265,10 @@ char *oq_reco_row_json(const oq_reco_row *w)
         json_pack("{s:s, s:f, s:f, s:f, s:s, s:s}", "coupon", oq_coupon_name(w->coupon),
                   "coupon_value", oq_coupon_value(w->coupon), "expected_profit", w->expected_profit,
                   "p_alive", w->p_alive, "snapshot_date", date, "state", w->state);
+    if (o && isfinite(w->value[0]))
+        json_object_set_new(
+            o, "values",
+            json_pack("[f, f, f, f]", w->value[0], w->value[1], w->value[2], w->value[3]));
     if (!o) return NULL;
     char *s = oq_json_dumps(o, JSON_COMPACT);
     json_decref(o);
@@ -289,6 +294,14 @@ int oq_reco_row_from_json(const char *json, int64_t u, oq_reco_row *row, oq_erro
         goto cleanup;
     }
     row->coupon = (uint8_t)oq_coupon_parse(coupon);
+    for (int k = 0; k < OQ_N_COUPONS; k++)
+        row->value[k] = NAN;
+    json_t *vals = json_object_get(o, "values");
+    if (json_is_array(vals) && json_array_size(vals) == OQ_N_COUPONS)
+        for (int k = 0; k < OQ_N_COUPONS; k++)
+            row->value[k] = json_is_number(json_array_get(vals, (size_t)k))
+                                ? json_number_value(json_array_get(vals, (size_t)k))
+                                : NAN;
     row->expected_profit = ep;
     row->p_alive = pa;
     strcpy(row->state, state);
@@ -642,7 +655,7 @@ int oq_publish_dir(const char *url, const char *dir_arg, const oq_publish_opts *
     v = 0; /* live now: not ours to drop on failure */
     /* Set before collecting: if that fails, the caller can still tell that
      * the switch happened. */
-    if (info) *info = (oq_publish_info){live, old, f.reco->n, f.qlen};
+    if (info) *info = (oq_publish_info){live, old, f.reco->n, f.qlen, live};
     if ((rc = collect(c, p, me, err))) goto cleanup;
 cleanup:
     /* A failed publish drops its own version if Redis still answers; if not,
@@ -666,6 +679,8 @@ int oq_publish_status(const char *url, const oq_publish_opts *opts, oq_publish_i
     rc = get_ll(c, key, &info->current, err);
     snprintf(key, sizeof key, "%s:previous", p);
     if (!rc) rc = get_ll(c, key, &info->previous, err);
+    snprintf(key, sizeof key, "%s:seq", p);
+    if (!rc) rc = get_ll(c, key, &info->seq, err);
     redisFree(c);
     return rc;
 }
@@ -712,7 +727,7 @@ int oq_publish_rollback(const char *url, const oq_publish_opts *opts, oq_publish
         int done = r->type == REDIS_REPLY_ARRAY;
         freeReplyObject(r);
         if (done) {
-            if (info) *info = (oq_publish_info){b, a, 0, 0};
+            if (info) *info = (oq_publish_info){b, a, 0, 0, 0};
             break;
         }
     }

@@ -129,9 +129,48 @@ typedef struct conn_slot {
 } conn_slot;
 
 /* A published version held in memory (read-only once installed). */
+/* A response body shared by every request that sends it (the dashboard
+ * data of one version): libmicrohttpd sends from it without a copy and drops
+ * its reference when the response is destroyed. */
+typedef struct shared_body {
+    atomic_int refs;
+    size_t len;
+    char *text;
+} shared_body;
+
+static shared_body *body_wrap(char *text)
+{
+    if (!text) return NULL;
+    shared_body *b = malloc(sizeof *b);
+    if (!b) {
+        free(text);
+        return NULL;
+    }
+    atomic_init(&b->refs, 1);
+    b->len = strlen(text);
+    b->text = text;
+    return b;
+}
+
+static shared_body *body_ref(shared_body *b)
+{
+    if (b) atomic_fetch_add(&b->refs, 1);
+    return b;
+}
+
+static void body_unref(void *arg)
+{
+    shared_body *b = arg;
+    if (b && atomic_fetch_sub(&b->refs, 1) == 1) {
+        free(b->text);
+        free(b);
+    }
+}
+
 typedef struct snapshot {
     oq_reco *reco;
-    char *files; /* JSON object text: name -> text of the side files */
+    shared_body *dash; /* the dashboard data, built once by the keeper; NULL: too many users */
+    char *files;       /* JSON object text: name -> text of the side files */
     long long version;
     double created; /* Unix time it was published (its meta), 0: unknown */
 } snapshot;
@@ -157,10 +196,12 @@ struct oq_serve {
     snapshot *snap;             /* the last good table, NULL until one is read */
     atomic_int redis_up;        /* 0 from a failed request until the keeper reconnects */
     atomic_ullong stale_answers;
+    atomic_ullong dash_builds; /* dashboard documents built (once per version held) */
     pthread_t keeper;
     pthread_mutex_t keep_mu; /* with keep_cv and stopping: wakes the keeper to stop */
     pthread_cond_t keep_cv;
     int stopping;
+    int nudged; /* with keep_mu: a request saw a version the keeper does not hold */
     int have_sync, have_keeper;
     long long skip_version; /* keeper only: a version too large to hold */
     /* slow clients and libmicrohttpd's log (see the top of the file) */
@@ -184,13 +225,14 @@ typedef struct request {
 
 typedef struct reply {
     int status;
-    char *body; /* malloc'ed, or NULL when static_body is set */
+    char *body; /* malloc'ed, or NULL when static_body or shared is set */
     const char *static_body;
-    const char *type;  /* Content-Type */
-    const char *allow; /* Allow header for 405 */
-    long long version; /* > 0: X-Offerq-Version */
-    int stale;         /* 1: answered from the held table (X-Offerq-Stale, -Table-Age) */
-    double age;        /* seconds since the held table was published; < 0: unknown */
+    shared_body *shared; /* one reference, handed to the response */
+    const char *type;    /* Content-Type */
+    const char *allow;   /* Allow header for 405 */
+    long long version;   /* > 0: X-Offerq-Version */
+    int stale;           /* 1: answered from the held table (X-Offerq-Stale, -Table-Age) */
+    double age;          /* seconds since the held table was published; < 0: unknown */
 } reply;
 
 static int reply_json(reply *r, int status, json_t *o)
@@ -265,6 +307,7 @@ static void snapshot_free(snapshot *sn)
 {
     if (!sn) return;
     oq_reco_free(sn->reco);
+    body_unref(sn->dash);
     free(sn->files);
     free(sn);
 }
@@ -304,6 +347,29 @@ static long long held_version(oq_serve *s)
     return v;
 }
 
+/* files (a JSON object's text) plus the previous version's report.json
+ * under OQ_DASH_PREVIOUS, as a new malloc'ed text; NULL when there is none
+ * (or on any error: the dashboard then shows no comparison). */
+static char *with_previous_report(redisContext *c, const char *prefix, const char *files)
+{
+    if (!prefix) prefix = OQ_PUBLISH_PREFIX;
+    redisReply *r = redisCommand(c, "GET %s:previous", prefix);
+    long long pv = 0;
+    if (r && r->type == REDIS_REPLY_STRING) pv = strtoll(r->str, NULL, 10);
+    if (r) freeReplyObject(r);
+    if (pv <= 0) return NULL;
+    r = redisCommand(c, "HGET %s:v:%lld:files report.json", prefix, pv);
+    char *out = NULL;
+    if (r && r->type == REDIS_REPLY_STRING) {
+        json_t *o = json_loads(files ? files : "{}", 0, NULL);
+        if (o && !json_object_set_new(o, OQ_DASH_PREVIOUS, json_stringn(r->str, r->len)))
+            out = oq_json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+    }
+    if (r) freeReplyObject(r);
+    return out;
+}
+
 /* One look at Redis by the keeper: is it there, and is the held table the
  * current version (else read that version and hold it)? 0, or -1 when Redis
  * cannot be reached (*cp is then closed). */
@@ -328,6 +394,18 @@ static int keep_refresh(oq_serve *s, redisContext **cp)
                 rc == OQ_ELIMIT ? "" : " (trying again)");
         return 0;
     }
+    /* The dashboard data of this version, built here once rather than per
+     * request (for 200,000 users: ~15 MB and over a second of CPU), with the
+     * previous version's report for "since yesterday". */
+    if (sn->reco->n <= DASH_MAX_USERS) {
+        char ver[32];
+        snprintf(ver, sizeof ver, "%lld", v);
+        char *files = with_previous_report(*cp, s->cfg.redis_prefix, sn->files);
+        sn->dash =
+            body_wrap(oq_serve_dashboard_json(sn->reco, ver, files ? files : sn->files, NULL, 0));
+        free(files);
+        if (sn->dash) atomic_fetch_add_explicit(&s->dash_builds, 1, memory_order_relaxed);
+    }
     pthread_rwlock_wrlock(&s->snap_lock);
     snapshot *old = s->snap;
     s->snap = sn;
@@ -343,7 +421,8 @@ down:
     return -1;
 }
 
-/* Sleep ms, or less if the server stops. Returns 1 when stopping. */
+/* Sleep ms, or less if the server stops or a request nudges the keeper.
+ * Returns 1 when stopping. */
 static int keep_sleep(oq_serve *s, int ms)
 {
     struct timespec until;
@@ -352,8 +431,10 @@ static int keep_sleep(oq_serve *s, int ms)
     until.tv_nsec += (long)(ms % 1000) * 1000000L;
     if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
     pthread_mutex_lock(&s->keep_mu);
-    while (!s->stopping && pthread_cond_timedwait(&s->keep_cv, &s->keep_mu, &until) == 0) {
+    while (!s->stopping && !s->nudged &&
+           pthread_cond_timedwait(&s->keep_cv, &s->keep_mu, &until) == 0) {
     }
+    s->nudged = 0;
     int stop = s->stopping;
     pthread_mutex_unlock(&s->keep_mu);
     return stop;
@@ -396,10 +477,21 @@ static json_t *row_json(const oq_reco_row *w, const char *version)
 {
     char date[11];
     oq_date_format(w->day, date);
-    return json_pack("{s:I, s:s, s:f, s:f, s:f, s:s, s:s, s:s}", "user_id", (json_int_t)w->user_id,
-                     "coupon", oq_coupon_name(w->coupon), "coupon_value",
-                     oq_coupon_value(w->coupon), "expected_profit", w->expected_profit, "p_alive",
-                     w->p_alive, "snapshot_date", date, "state", w->state, "version", version);
+    json_t *o =
+        json_pack("{s:I, s:s, s:f, s:f, s:f, s:s, s:s, s:s}", "user_id", (json_int_t)w->user_id,
+                  "coupon", oq_coupon_name(w->coupon), "coupon_value", oq_coupon_value(w->coupon),
+                  "expected_profit", w->expected_profit, "p_alive", w->p_alive, "snapshot_date",
+                  date, "state", w->state, "version", version);
+    /* Lists of offerq run carry every coupon's expected profit: the extra
+     * profit of the chosen one over sending none, and each coupon's value. */
+    if (o && isfinite(w->value[0])) {
+        json_t *by = json_object();
+        for (int k = 0; by && k < OQ_N_COUPONS; k++)
+            json_object_set_new(by, oq_coupon_name(k), json_real(w->value[k]));
+        json_object_set_new(o, "expected_profit_by_coupon", by);
+        json_object_set_new(o, "extra_profit", json_real(oq_reco_row_extra(w)));
+    }
+    return o;
 }
 
 /* An answer from the held table sn (the caller holds snap_lock). */
@@ -900,6 +992,9 @@ static void table_metrics(oq_serve *s, sbuf *b)
     family(b, "offerq_table_stale_answers_total", "counter",
            "Answers given from the held table while Redis was away or empty.");
     sample(b, "offerq_table_stale_answers_total", NULL, (double)atomic_load(&s->stale_answers));
+    family(b, "offerq_table_dashboard_builds_total", "counter",
+           "Dashboard documents built: one per version held, however many requests read it.");
+    sample(b, "offerq_table_dashboard_builds_total", NULL, (double)atomic_load(&s->dash_builds));
     pthread_rwlock_rdlock(&s->snap_lock);
     const snapshot *sn = s->snap;
     family(b, "offerq_table_held_version", "gauge",
@@ -1001,8 +1096,9 @@ static int h_dashboard(oq_serve *s, const char *path, struct MHD_Connection *con
     return 200;
 }
 
-/* The dashboard data of the held table (Redis away or empty). */
-static int dashjson_held(oq_serve *s, reply *out)
+/* The dashboard data of the held table, built once by the keeper. stale: 1
+ * when Redis is away or empty, or its current version is not held yet. */
+static int dashjson_held(oq_serve *s, reply *out, int stale)
 {
     pthread_rwlock_rdlock(&s->snap_lock);
     const snapshot *sn = s->snap;
@@ -1011,22 +1107,37 @@ static int dashjson_held(oq_serve *s, reply *out)
         st = atomic_load(&s->redis_up)
                  ? reply_error(out, 503, "nothing published yet")
                  : reply_error(out, 503, "recommendation store unavailable, try again later");
-    } else if (sn->reco->n > DASH_MAX_USERS) {
-        st = reply_error(out, 503, "list has %zu users, more than %d", sn->reco->n, DASH_MAX_USERS);
+    } else if (!sn->dash) {
+        st = sn->reco->n > DASH_MAX_USERS
+                 ? reply_error(out, 503, "list has %zu users, more than %d", sn->reco->n,
+                               DASH_MAX_USERS)
+                 : reply_error(out, 500, "out of memory");
     } else {
-        char ver[32];
-        snprintf(ver, sizeof ver, "%lld", sn->version);
-        held(s, sn, out);
-        out->body = oq_serve_dashboard_json(sn->reco, ver, sn->files, NULL, 0);
-        out->status = out->body ? 200 : 500;
-        if (!out->body) out->static_body = "{\"error\":\"out of memory\"}";
+        if (stale) held(s, sn, out);
+        out->version = sn->version;
+        out->shared = body_ref(sn->dash);
+        out->status = 200;
         out->type = "application/json";
-        st = out->status;
+        st = 200;
     }
     pthread_rwlock_unlock(&s->snap_lock);
     return st;
 }
 
+/* Wake the keeper now (a new version to hold), not at its next poll. */
+static void keeper_nudge(oq_serve *s)
+{
+    pthread_mutex_lock(&s->keep_mu);
+    s->nudged = 1;
+    pthread_cond_signal(&s->keep_cv);
+    pthread_mutex_unlock(&s->keep_mu);
+}
+
+/* --dir: built at start. --redis: one GET of the current version, then the
+ * document the keeper built for the version it holds. A version published
+ * since is answered from the held one, flagged stale, while the keeper is
+ * woken to read it: no request ever builds the document, so many clients of
+ * the dashboard cost one copy of it, not one each. */
 static int h_dashjson(oq_serve *s, const char *path, struct MHD_Connection *conn, request *rq,
                       reply *out)
 {
@@ -1038,40 +1149,18 @@ static int h_dashjson(oq_serve *s, const char *path, struct MHD_Connection *conn
         return 200;
     }
     oq_error err = {0};
-    if (!atomic_load(&s->redis_up)) return dashjson_held(s, out);
+    if (!atomic_load(&s->redis_up)) return dashjson_held(s, out, 1);
     redisContext *c = thread_redis(s, &err);
-    oq_reco *r = NULL;
-    char *files = NULL;
     long long v = 0;
-    /* The whole list is one reply that Redis builds before sending a byte
-     * (hundreds of ms for a large list): this call gets ten times the
-     * per-command timeout, then the context goes back to it. */
-    int ms = s->cfg.redis_timeout_ms;
-    struct timeval slow = {(ms * 10L) / 1000, ((ms * 10L) % 1000) * 1000},
-                   fast = {ms / 1000, (ms % 1000) * 1000};
-    int rc = !c || redisSetTimeout(c, slow) != REDIS_OK ||
-             oq_redis_fetch_list(c, s->cfg.redis_prefix, DASH_MAX_USERS, &r, &files, &v, &err);
-    if (c && !c->err) (void)redisSetTimeout(c, fast);
-    if (rc) {
-        if (c && !c->err && !err.msg[0]) snprintf(err.msg, sizeof err.msg, "cannot set a timeout");
-        if (c && !c->err) /* a limit, not a broken connection */
-            return reply_error(out, 503, "%s", err.msg);
+    if (!c || oq_redis_current(c, s->cfg.redis_prefix, &v, &err)) {
         if (c) drop_redis(s);
         mark_down(s, err.msg);
-        return dashjson_held(s, out);
+        return dashjson_held(s, out, 1);
     }
-    if (!v) return dashjson_held(s, out); /* a Redis that restarted empty */
-    out->version = v;
-    char ver[32];
-    snprintf(ver, sizeof ver, "%lld", v);
-    char *js = oq_serve_dashboard_json(r, ver, files, NULL, 0);
-    oq_reco_free(r);
-    free(files);
-    if (!js) return reply_error(out, 500, "out of memory");
-    out->status = 200;
-    out->body = js;
-    out->type = "application/json";
-    return 200;
+    if (!v) return dashjson_held(s, out, 1); /* a Redis that restarted empty */
+    long long have = held_version(s);
+    if (have != v) keeper_nudge(s);
+    return dashjson_held(s, out, have != v);
 }
 
 static int h_files(oq_serve *s, const char *path, struct MHD_Connection *conn, request *rq,
@@ -1315,7 +1404,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     int ep;
     dispatch(s, conn, method, url, rq, &out, &ep);
     struct MHD_Response *resp;
-    if (out.static_body)
+    if (out.shared)
+        resp = MHD_create_response_from_buffer_with_free_callback_cls(
+            out.shared->len, out.shared->text, body_unref, out.shared);
+    else if (out.static_body)
         resp = MHD_create_response_from_buffer(strlen(out.static_body), (void *)out.static_body,
                                                MHD_RESPMEM_PERSISTENT);
     else
@@ -1323,6 +1415,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                                MHD_RESPMEM_MUST_FREE);
     if (!resp) {
         free(out.body);
+        body_unref(out.shared);
         return MHD_NO;
     }
     MHD_add_response_header(resp, "Content-Type", out.type ? out.type : "application/json");
@@ -1369,6 +1462,32 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /* ---- start / stop ---------------------------------------------------------------- */
 
+/* The report.json of the run before run_dir in its runs folder (names
+ * sort by sequence number: the greatest name below run_dir's), or NULL. */
+static char *previous_report_dir(const char *run_dir)
+{
+    char parent[4096], best[256] = "", path[8192];
+    const char *slash = strrchr(run_dir, '/');
+    if (!slash || (size_t)(slash - run_dir) >= sizeof parent) return NULL;
+    memcpy(parent, run_dir, (size_t)(slash - run_dir));
+    parent[slash - run_dir] = 0;
+    const char *self = slash + 1;
+    DIR *d = opendir(parent);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9' || strlen(e->d_name) >= sizeof best) continue;
+        if (strcmp(e->d_name, self) < 0 && strcmp(e->d_name, best) > 0)
+            snprintf(best, sizeof best, "%s", e->d_name);
+    }
+    if (d) closedir(d);
+    if (!best[0]) return NULL;
+    snprintf(path, sizeof path, "%s/%s/report.json", parent, best);
+    char *text = NULL;
+    size_t len;
+    if (!oq_file_exists(path) || oq_read_file(path, 16u << 20, &text, &len, NULL)) return NULL;
+    return text;
+}
+
 static int load_dir(oq_serve *s, oq_error *err)
 {
     char path[8192], *text = NULL;
@@ -1395,6 +1514,9 @@ static int load_dir(oq_serve *s, oq_error *err)
         else
             free(text);
     }
+    char *prev = previous_report_dir(s->run_dir);
+    if (files && prev) json_object_set_new(files, OQ_DASH_PREVIOUS, json_string(prev));
+    free(prev);
     struct stat st;
     snprintf(path, sizeof path, "%s/%s", s->run_dir, OQ_RECO_FILE);
     if (!stat(path, &st)) s->published = (double)st.st_mtime;
@@ -1505,7 +1627,11 @@ int oq_serve_handle(oq_serve *s, const char *method, const char *path, const cha
     free(rq.body);
     observe(&s->m, ep, out.status, oq_now() - rq.t0);
     *type = out.type ? out.type : "application/json";
-    if (out.static_body) {
+    if (out.shared) {
+        *resp = strdup(out.shared->text);
+        body_unref(out.shared);
+        if (!*resp) return -1;
+    } else if (out.static_body) {
         *resp = strdup(out.static_body);
         if (!*resp) return -1;
     } else {

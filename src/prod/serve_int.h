@@ -16,6 +16,8 @@ extern const char oq_serve_dashboard_html[];
  * learning-curve files served under /v1/files/. Returns a malloc'ed string
  * (caller frees) or NULL when out of memory. */
 #define OQ_DASH_MAX_ROWS 200000
+/* Key of files_json holding the previous run's report.json text. */
+#define OQ_DASH_PREVIOUS "previous/report.json"
 char *oq_serve_dashboard_json(const oq_reco *r, const char *version, const char *files_json,
                               const char *const *svgs, size_t n_svgs);
 

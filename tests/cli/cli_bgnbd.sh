@@ -8,7 +8,7 @@ T=$(mktemp -d /tmp/offerq-test-XXXXXX)
 trap 'rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-"$B" bgnbd --help | grep -q "offerq bgnbd fit" || fail "help"
+"$B" bgnbd --help > "$T/help.txt" && grep -q "offerq bgnbd fit" "$T/help.txt" || fail "help"
 "$B" bgnbd fit --summary "$D/cdnow_summary.csv" --quiet --out "$T/c.json"
 python3 - "$T/c.json" <<'PY' || fail "CDNOW estimates"
 import json, sys
@@ -130,4 +130,45 @@ set +e
 "$B" bgnbd score --params "$T/p.json" --spend "$T/gg.json" --summary "$T/sm.csv" --out "$T/x.csv" 2>"$T/err"; rc=$?
 set -e
 [ $rc -eq 2 ] && grep -q "needs the time unit" "$T/err" || fail "CLV without a unit"
+# The diagnostic charts (lifetimes' plotting module) on CDNOW: SVGs that
+# parse, one cell per grid entry, the period counts adding up to the 2,357
+# customers with the actual counts of the summary, and the tracking chart's
+# actual total equal to the repeat purchase days counted here from the file.
+"$B" bgnbd fit --summary "$D/cdnow_summary.csv" --unit weeks --quiet --out "$T/cw2.json"
+"$B" bgnbd plot --params "$T/cw2.json" --kind p-alive --summary "$D/cdnow_summary.csv" \
+    --unit weeks --quiet --out "$T/pa.svg"
+"$B" bgnbd plot --params "$T/cw2.json" --kind frequency-recency --max-frequency 20 --max-recency 40 \
+    --quiet --out "$T/fr.svg"
+"$B" bgnbd plot --params "$T/cw2.json" --kind period --summary "$D/cdnow_summary.csv" --unit weeks \
+    --out "$T/pt.svg" 2>"$T/pt.txt"
+"$B" bgnbd plot --params "$T/cw2.json" --kind cumulative --unit weeks --transactions "$D/cdnow_sample.txt" \
+    --id-column 2 --calibration-end 1997-09-30 --out "$T/cu.svg" 2>"$T/cu.txt"
+python3 - "$T" "$D" <<'PY' || fail "bgnbd plot"
+import csv, re, sys, xml.etree.ElementTree as ET
+t, d = sys.argv[1], sys.argv[2]
+ns = "{http://www.w3.org/2000/svg}"
+cells = lambda f: [r for r in ET.parse(f).getroot().iter(ns + "rect") if r.get("class") == "cell"]
+summ = list(csv.DictReader(open(d + "/cdnow_summary.csv")))
+maxx = max(int(float(r["frequency"])) for r in summ)
+maxt = max(float(r["T"]) for r in summ)
+import math
+assert len(cells(t + "/pa.svg")) == (maxx + 1) * (math.ceil(maxt) + 1), len(cells(t + "/pa.svg"))
+assert len(cells(t + "/fr.svg")) == 21 * 41
+rows = [l.split() for l in open(t + "/pt.txt") if re.match(r"\s+(>=)?\s*\d+\s+\d", l)]
+act = [float(r[-2]) for r in rows]
+model = [float(r[-1]) for r in rows]
+assert len(rows) == 8 and sum(act) == 2357 and abs(sum(model) - 2357) < 1, (act, model)
+want = [sum(1 for r in summ if int(float(r["frequency"])) == k) for k in range(7)]
+assert act[:7] == want, (act, want)
+ET.parse(t + "/pt.svg"); ET.parse(t + "/cu.svg")
+# repeat purchase days of the customers whose first purchase is on or before 1997-09-30
+days = {}
+for line in open(d + "/cdnow_sample.txt"):
+    f = line.split()
+    days.setdefault(f[1], set()).add(f[2])
+reps = sum(len(s) - 1 for s in days.values() if min(s) <= "19970930")
+m = re.search(r"(\d+) customers; repeat purchases by the last day: actual (\d+), model ([\d.]+)", open(t + "/cu.txt").read())
+assert m and int(m.group(1)) == sum(1 for s in days.values() if min(s) <= "19970930") and int(m.group(2)) == reps, (m and m.groups(), reps)
+print("plots: period actual", act, "model", [round(x, 1) for x in model], "; tracking actual", reps, "model", m.group(3))
+PY
 echo "cli_bgnbd: ok"

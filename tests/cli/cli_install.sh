@@ -3,7 +3,9 @@
 # temporary prefix, a small program that fits BG/NBD to CDNOW built with
 # nothing but `pkg-config --cflags --libs offerq`, linked against the coupon
 # and core layers only (no PostgreSQL, Redis or HTTP libraries), and the
-# published fit (FHL 2005: r 0.243, alpha 4.414, a 0.793, b 2.426).
+# published fit (FHL 2005: r 0.243, alpha 4.414, a 0.793, b 2.426); and the
+# deployment files: systemd units (checked with systemd-analyze verify when it
+# is installed), the example config, the cron line.
 set -u
 BUILD=${OQ_BUILD:?OQ_BUILD must point at the build directory}
 SHARED=${OQ_SHARED:?OQ_SHARED must point at ../shared}
@@ -25,6 +27,36 @@ check "headers installed per layer" test -f "$P/include/offerq/coupon/bgnbd.h" \
   -a -f "$P/include/offerq/offerq.h"
 check "shared and static libraries installed" \
   test -e "$libdir/libofferq-coupon.so" -a -e "$libdir/libofferq-core.a"
+# Deployment files (docs/readme/prod.md, "The nightly job"), with this
+# prefix's paths in them.
+U=$P/lib/systemd/system
+check "systemd units installed (offerq-nightly.service, .timer, offerq.service)" \
+  test -f "$U/offerq-nightly.service" -a -f "$U/offerq-nightly.timer" -a -f "$U/offerq.service"
+check "example config and cron line installed in share/offerq" \
+  test -f "$P/share/offerq/offerq.conf.example" -a -f "$P/share/offerq/offerq.cron"
+check "the units start this prefix's program" \
+  grep -qx "ExecStart=$P/bin/offerq nightly --config $P/etc/offerq/offerq.conf" "$U/offerq-nightly.service"
+check "the cron line runs offerq nightly as the user offerq" \
+  grep -qE "^30 2 \* \* \* offerq $P/bin/offerq nightly --config $P/etc/offerq/offerq.conf" \
+  "$P/share/offerq/offerq.cron"
+# systemd-analyze verify: unknown keys, bad values, a program that is not
+# there, a timer without its service. It prints only what is wrong, and exits
+# 0 on warnings (an unknown key), so its output must be empty too.
+if command -v systemd-analyze >/dev/null; then
+  out=$(cd "$U" && systemd-analyze verify ./offerq-nightly.service ./offerq-nightly.timer \
+    ./offerq.service 2>&1); rc=$?
+  [ -n "$out" ] && echo "$out"
+  check "systemd-analyze verify: the three units parse, no warning (exit $rc)" \
+    test $rc -eq 0 -a -z "$out"
+else
+  echo "skip systemd-analyze verify: systemd-analyze is not installed (Debian package systemd)"
+fi
+# the example parses (its servers are not here: PostgreSQL is the first to fail, exit 5, not 3)
+"$P/bin/offerq" nightly --config "$P/share/offerq/offerq.conf.example" --check > "$T/check.out" 2>&1
+rc=$?
+check "the example config is a valid config (--check fails on its servers, exit $rc, not 3)" test $rc -eq 5
+grep -q "PostgreSQL.*cannot connect\|FAIL PostgreSQL" "$T/check.out" || cat "$T/check.out"
+
 export PKG_CONFIG_PATH=$libdir/pkgconfig
 v=$(pkg-config --modversion offerq 2>/dev/null)
 check "pkg-config knows the installed version ($v)" \

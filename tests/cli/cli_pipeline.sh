@@ -15,6 +15,8 @@ grep -q "expected response, sequence, transformer or empirical" "$T/err" || fail
 "$BIN" run --log x.csv --out-dir "$T/r" --p-model forest 2>"$T/err"; [ $? -eq 2 ] || fail "unknown --p-model must exit 2"
 grep -q "expected boost or logistic, got 'forest'" "$T/err" || fail "--p-model error names the choices"
 "$BIN" run --log x.csv --out-dir "$T/r" --trees 0 2>/dev/null; [ $? -eq 2 ] || fail "--trees 0 must exit 2"
+"$BIN" run --log x.csv --out-dir "$T/r" --features story 2>"$T/err"; [ $? -eq 2 ] || fail "unknown --features must exit 2"
+grep -q "expected all, no-evidence or raw, got 'story'" "$T/err" || fail "--features error names the choices"
 "$BIN" run --log x.csv --out-dir "$T/r" --tree-depth 17 2>/dev/null; [ $? -eq 2 ] || fail "--tree-depth 17 must exit 2"
 "$BIN" run --log x.csv --out-dir "$T/r" --reward response --model m.ofq >/dev/null 2>&1; [ $? -eq 2 ] || fail "--model with --reward response must exit 2"
 "$BIN" run --log x.csv --out-dir "$T/r" --shards 0 >/dev/null 2>&1; [ $? -eq 2 ] || fail "--shards 0 must exit 2"
@@ -23,11 +25,26 @@ grep -q "missing.csv" "$T/err" || fail "error names the file"
 
 "$BIN" gen --customers 1500 --seed 3 --quiet --no-events --no-orders --out "$T/log.csv" || fail gen
 "$BIN" run --log "$T/log.csv" --out-dir "$T/run" --budget 300 --seed 2 --interim --quiet 2>"$T/run.err" || fail run
+# the log alone (10 columns, no sidecars): warnings that name what is missing and its
+# cost, and a BG/NBD fit at a boundary is not "converged" (issue 17)
+grep -q "warning: no orders file" "$T/run.err" || fail "no warning about the orders file"
+"$BIN" run --log "$T/log.csv" --out-dir "$T/run_resp" --quiet 2>"$T/resp.err" || fail "run (response model)"
+grep -q "warning: no browsing events.*% of the oracle's uplift without events" "$T/resp.err" ||
+    fail "no warning about the events, with the cost"
+python3 - "$T/run/report.json" "$T/run.err" <<'PY' || fail "BG/NBD boundary warning"
+import json, sys
+b = json.load(open(sys.argv[1]))["bgnbd"]
+boundary = b["a"] + b["b"] >= 1e4 or b["r"] >= 1e4
+assert (b["warning"] is not None) == (boundary or not b["converged"]), b
+if boundary:
+    assert b["converged"] is False and "ran to a boundary" in b["warning"], b
+    assert "ran to a boundary" in open(sys.argv[2]).read()
+PY
 for f in recommendations.csv qtable.ofq params.json report.json learning_curve.svg; do
     [ -s "$T/run/$f" ] || fail "missing $f"
 done
 ls "$T/run" | grep -q tmp && fail "temporary files left behind"
-head -1 "$T/run/recommendations.csv" | grep -qx "user_id,snapshot_date,state,coupon,expected_profit,p_alive" || fail "recommendations header"
+head -1 "$T/run/recommendations.csv" | grep -qx "user_id,snapshot_date,state,coupon,expected_profit,p_alive,expected_profit_none,expected_profit_5,expected_profit_10,expected_profit_20" || fail "recommendations header"
 [ "$(wc -l < "$T/run/recommendations.csv")" -eq 1501 ] || fail "one recommendation per customer"
 grep -q "r^ is the empirical baseline" "$T/run.err" || fail "the empirical baseline must be announced"
 python3 - "$T" <<'PY' || fail "report/params content"
@@ -69,6 +86,26 @@ for k, o in j["ope"].items():
     if "in-sample" in k: continue
     assert abs(o["ips"] - o["true"]) < 0.15 * abs(o["true"]), (k, o)
 PY
+# The same log without its truth file (a shop's own log): the estimates alone,
+# propensities estimated as coupon shares, with 95 % intervals; equal to the
+# estimates above when the shares equal the logging policy's propensities,
+# so here within a few standard errors of them (issue 17).
+mkdir -p "$T/nt" && cp "$T/log.csv" "$T/nt/"
+"$BIN" eval --log "$T/nt/log.csv" --run "$T/run" --json "$T/nt.json" --quiet > "$T/nt.txt" 2>/dev/null ||
+    fail "eval without a truth file"
+grep -q "No truth file: estimates from the log alone" "$T/nt.txt" || fail "log-only eval says so"
+python3 - "$T/eval.json" "$T/nt.json" <<'PY' || fail "log-only eval JSON"
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+assert b["log_only"] is True and b["propensity"].startswith("estimated") and b["policies"] == []
+assert a["log_only"] is False
+for k in ("no coupon", "5", "10", "20", "offerq (2-fold cross-fit)"):
+    x, y = a["ope"][k], b["ope"][k]
+    assert y["true"] is None and y["ips_se"] > 0 and y["dr_se"] > 0, y
+    assert abs(x["ips"] - y["ips"]) < 3 * y["ips_se"], (k, x, y)
+PY
+"$BIN" eval --log "$T/nt/log.csv" --run "$T/run" --truth "$T/nt/none.json" --quiet >/dev/null 2>"$T/err"
+[ $? -eq 1 ] && grep -q "no such truth file" "$T/err" || fail "a --truth that is not there must exit 1"
 # a run directory without its files
 mkdir -p "$T/empty"
 "$BIN" eval --log "$T/log.csv" --run "$T/empty" --quiet >/dev/null 2>&1; [ $? -eq 1 ] || fail "eval of an empty dir must exit 1"
@@ -142,4 +179,28 @@ grep -q '"source": "log order rows"' "$T/b3/report.json" || fail "report names g
 "$BIN" run --log "$T/resp.csv" --out-dir "$T/b4" --p-model logistic --quiet 2>/dev/null || fail "run logistic"
 grep -q '"kind": "logistic"' "$T/b4/params.json" || fail "params name the learner"
 "$BIN" eval --log "$T/resp.csv" --run "$T/b4" --quiet >/dev/null 2>&1 || fail "eval of a logistic run"
+# --features (docs/readme/worlds.md): all is the default, to the byte; raw and
+# no-evidence are named in params.json and report.json, and eval re-fits the
+# run's model with the run's features (the cross-fitted estimate differs).
+"$BIN" run --log "$T/resp.csv" --out-dir "$T/f1" --features all --quiet 2>/dev/null || fail "run --features all"
+cmp -s "$T/b1/recommendations.csv" "$T/f1/recommendations.csv" || fail "--features all is not the default"
+grep -q '"features": "all"' "$T/b1/params.json" || fail "params name the default features"
+for f in raw no-evidence; do
+    "$BIN" run --log "$T/resp.csv" --out-dir "$T/f-$f" --features $f --quiet 2>/dev/null || fail "run --features $f"
+    grep -q "\"features\": \"$f\"" "$T/f-$f/params.json" || fail "params name --features $f"
+    "$BIN" eval --log "$T/resp.csv" --run "$T/f-$f" --quiet --json "$T/f-$f.json" >/dev/null 2>&1 || fail "eval of a --features $f run"
+done
+"$BIN" eval --log "$T/resp.csv" --run "$T/f1" --quiet --json "$T/f-all.json" >/dev/null 2>&1 || fail "eval of the default run"
+python3 - "$T" <<'PY' || fail "--features reports"
+import json, sys
+t = sys.argv[1]
+for f, mix in (("all", "favourite filter"), ("no-evidence", "favourite filter"), ("raw", "earlier orders")):
+    rm = json.load(open(f"{t}/f{'1' if f == 'all' else '-' + f}/report.json"))["response_model"]
+    assert rm["features"] == f and rm["gross"]["mix"] == mix, (f, rm["features"], rm["gross"])
+    if f == "raw":  # no filter is fitted
+        assert rm["gross"]["drift"] == 0 and rm["gross"]["alpha"] == 0, rm["gross"]
+ope = {f: json.load(open(f"{t}/f-{f}.json"))["ope"]["offerq (2-fold cross-fit)"]
+       for f in ("all", "raw", "no-evidence")}
+assert ope["raw"] != ope["all"] and ope["no-evidence"] != ope["all"], ope
+PY
 echo OK

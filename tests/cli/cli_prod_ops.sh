@@ -8,7 +8,8 @@
 #   4  serve --redis keeps answering from its last good table when Redis goes
 #      away (X-Offerq-Stale: 1), comes back fresh when Redis is back; Redis
 #      AUTH (password, ACL user, OFFERQ_REDIS_PASSWORD); versions continue
-#      across a Redis restart;
+#      across a Redis restart; the dashboard data is built once per version
+#      (issue 21 item 5), not per request;
 #   5  job metrics (offerq_run_*, offerq_table_*) on /metrics, equal to the
 #      run's report.json, from --dir and from --redis.
 # KEEP_T=1 keeps the scratch folder (logs, bodies) for a look after a failure.
@@ -225,6 +226,25 @@ check "  stderr: Redis reachable again" grep -q "Redis reachable again" "$T/serv
 out=$("$BIN" publish --redis "$R" "$T/run1" 2>/dev/null)
 check "publish again -> version 2" test "$(head -1 <<< "$out")" = "current 2"
 for _ in $(seq 100); do grep -q "version 2 (.* users) held" "$T/serve.log" && break; sleep 0.05; done
+# The dashboard data in --redis mode is built once per version held (by the
+# keeper), never per request: 20 concurrent requests share one document.
+pids=()
+for i in $(seq 20); do
+  curl -s -o "$T/dj$i" -D "$T/djh$i" "http://127.0.0.1:$PORT/v1/dashboard.json" & pids+=($!)
+done
+wait "${pids[@]}"
+check "dashboard.json (--redis): 20 concurrent answers, version 2, fresh, one body" python3 - "$T" <<'PY'
+import json, sys
+bodies = {open("%s/dj%d" % (sys.argv[1], i), "rb").read() for i in range(1, 21)}
+heads = [open("%s/djh%d" % (sys.argv[1], i)).read().lower() for i in range(1, 21)]
+assert len(bodies) == 1, len(bodies)
+assert all(" 200" in h.splitlines()[0] and "x-offerq-version: 2" in h and "x-offerq-stale" not in h
+           for h in heads), heads[0]
+assert json.loads(bodies.pop())["version"] == "2"
+PY
+http GET /metrics
+check "  built twice in all: once for version 1, once for version 2 (offerq_table_dashboard_builds_total)" \
+  grep -qx 'offerq_table_dashboard_builds_total 2' "$T/body"
 rs_stop; rm -rf "$T/rd"
 rs_start "$T/rd" || die "redis-server did not restart empty"
 # serve tries Redis again after its backoff (at most 5 s): until then it stays on the held table

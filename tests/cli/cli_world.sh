@@ -59,8 +59,50 @@ echo '{"start": 5}' >bad3.json
 expect 1 'world field start: expected a date' "$B" gen --world bad3.json --out x.csv
 echo '{"lasting": ' >bad4.json
 expect 1 'bad4.json:[0-9]+:' "$B" gen --world bad4.json --out x.csv
+echo '{"types": {"persuadable": {"lead_days": 31}}}' >bad5.json
+expect 1 'world field types.persuadable.lead_days: 31 is outside \[0, 30\]' "$B" gen --world bad5.json --out x.csv
+echo '{"categories": {"count": 65}}' >bad6.json
+expect 1 'world field categories.count: 65 is outside \[2, 64\]' "$B" gen --world bad6.json --out x.csv
 [ ! -e x.csv ] || fail "a refused world wrote a log"
 echo "ok   bad world fields are refused with their path"
+
+# 3b. The world variants of bench/worlds.sh (issue 16): each a full world
+# file (every field of --print-world) that generates and differs from the
+# default; cat64 writes more than 16 categories; lead_days (the order world's
+# knob) changes the log, and at 0 (the default) gives the default world's
+# bytes (section 2).
+python3 - "$S/bench/worlds" <<'PY'
+import json, os, sys
+d = json.load(open("world.json"))
+def keys(o, p=""):
+    out = set()
+    for k, v in o.items():
+        out.add(p + k)
+        if isinstance(v, dict):
+            out |= keys(v, p + k + ".")
+    return out
+want = {"alike", "drift02", "cat16", "cat64", "fewpersuadable", "order", "combined"}
+have = {f[:-5] for f in os.listdir(sys.argv[1]) if f.endswith(".json")}
+assert want <= have, want - have
+for name in sorted(have):
+    w = json.load(open(os.path.join(sys.argv[1], name + ".json")))
+    assert keys(w) == keys(d), (name, keys(w) ^ keys(d))
+    assert w != d, name
+order = json.load(open(os.path.join(sys.argv[1], "order.json")))
+assert order["types"]["persuadable"]["lead_days"] == 2 and d["types"]["persuadable"]["lead_days"] == 0
+assert len(set(order["types"]["browse_concentration"])) == 1 and len(set(order["types"]["visit"])) == 1
+PY
+for w in "$S"/bench/worlds/*.json; do
+    n=$(basename "$w" .json)
+    "$B" gen --world "$w" --customers 300 --seed 11 --quiet --out "w-$n.csv" 2>/dev/null ||
+        fail "bench/worlds/$n.json does not generate"
+done
+[ "$(cut -d, -f6 w-cat64.csv | sort -u | grep -vc category)" -gt 16 ] || fail "cat64 has 16 categories or fewer"
+grep -q ',electronics-2$\|,travel-4$' w-cat64.events.csv || fail "categories past 16 have no -2/-4 names"
+echo '{"types": {"persuadable": {"lead_days": 2}}}' >lead.json
+"$B" gen --world lead.json --customers 3000 --seed 11 --quiet --out lead.csv 2>/dev/null
+cmp -s lead.csv d.csv && fail "lead_days 2 writes the default world's log"
+echo "ok   bench/worlds: every variant is a full world file that generates"
 
 # 4. The closed loop, three seeds, default world and the world without a
 # tomorrow. Small logs keep it to seconds a run.

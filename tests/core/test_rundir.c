@@ -2,7 +2,8 @@
  * at all, the link moves only on commit, aborted and dead writers' folders
  * go away, --keep-runs is honoured, a folder that is not a run is never
  * taken over and an older offerq's plain run folder is adopted; one writer
- * at a time (the lock), dead writers' temporaries removed. */
+ * at a time (the lock), dead writers' temporaries removed; a run named with
+ * a number asked for (offerq nightly's run id). */
 #include "testutil.h"
 #include "offerq/core/io.h"
 
@@ -208,12 +209,59 @@ static void test_foreign_and_old_folders(void **state)
     free(t);
 }
 
+/* A run named with a number asked for (offerq nightly's run id): that
+ * number, never one a run has already; next_seq counts past every run and
+ * an older offerq's plain folder. */
+static void test_given_number(void **state)
+{
+    (void)state;
+    char *t = tu_tmpdir(), dir[4096], runs[4096];
+    oq_rundir rd;
+    oq_error err = {0};
+    snprintf(dir, sizeof dir, "%s/run", t);
+    snprintf(runs, sizeof runs, "%s/run.runs", t);
+    assert_int_equal(oq_rundir_next_seq(dir), 1);
+    commit_run(dir, "one", 5);
+    assert_int_equal(oq_rundir_next_seq(dir), 2);
+    assert_int_equal(oq_rundir_begin(&rd, dir, &err), 0);
+    rd.seq = 42;
+    put(&rd, "recommendations.csv", "forty-two");
+    assert_int_equal(oq_rundir_commit(&rd, 5, &err), 0);
+    assert_int_equal(tu_system("grep -qx forty-two '%s'/000042-*/recommendations.csv", runs), 0);
+    assert_string_equal(get(dir, "recommendations.csv"), "forty-two");
+    assert_int_equal(oq_rundir_next_seq(dir), 43);
+    /* a number taken: refused, nothing switched, no partial folder left */
+    assert_int_equal(oq_rundir_begin(&rd, dir, &err), 0);
+    rd.seq = 1;
+    put(&rd, "recommendations.csv", "again");
+    assert_int_equal(oq_rundir_commit(&rd, 5, &err), OQ_EIO);
+    assert_non_null(strstr(err.msg, "a run numbered 1 exists already"));
+    assert_string_equal(get(dir, "recommendations.csv"), "forty-two");
+    assert_int_equal(count(runs), 2);
+    /* without a number: the next after the highest */
+    commit_run(dir, "next", 5);
+    assert_int_equal(tu_system("grep -qx next '%s'/000043-*/recommendations.csv", runs), 0);
+    /* an older offerq's plain folder is numbered first, at commit */
+    snprintf(dir, sizeof dir, "%s/old", t);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    assert_int_equal(tu_system("echo old > '%s/recommendations.csv'", dir), 0);
+    assert_int_equal(oq_rundir_next_seq(dir), 2);
+    assert_int_equal(oq_rundir_begin(&rd, dir, &err), 0);
+    rd.seq = oq_rundir_next_seq(dir);
+    put(&rd, "recommendations.csv", "new");
+    assert_int_equal(oq_rundir_commit(&rd, 5, &err), 0);
+    assert_int_equal(tu_system("grep -qx old '%s/old.runs'/000001-*/recommendations.csv", t), 0);
+    assert_int_equal(tu_system("grep -qx new '%s/old.runs'/000002-*/recommendations.csv", t), 0);
+    tu_rmdir(t);
+    free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_commit_abort_keep),       cmocka_unit_test(test_dead_writer_removed),
         cmocka_unit_test(test_foreign_and_old_folders), cmocka_unit_test(test_one_writer),
-        cmocka_unit_test(test_dead_temps_removed),
+        cmocka_unit_test(test_dead_temps_removed),      cmocka_unit_test(test_given_number),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

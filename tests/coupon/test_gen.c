@@ -2,8 +2,10 @@
  * round trip, and that the simulated population matches its parameters. */
 #include "testutil.h"
 #include "offerq/core/data.h"
+#include "offerq/coupon/evaluate.h"
 #include "offerq/coupon/gen.h"
 #include "offerq/core/io.h"
+#include "offerq/core/rng.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -188,6 +190,152 @@ static void test_bad_config(void **state)
     free(t);
 }
 
+/* types.persuadable.lead_days: a persuadable customer answers a coupon only
+ * on a day lead_days after a day they browsed. The browsing history the
+ * truth keeps (oq_gen_customer.browsed) is the events file's; tomorrow's
+ * truth moves a ready persuadable customer and leaves an unready one at q0
+ * whatever the coupon; the range is [0, OQ_GEN_MAX_LEAD]; the closed loop's
+ * live state keeps the same history. */
+static void test_lead_days(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir(), path[512], evp[512];
+    snprintf(path, sizeof path, "%s/l.csv", dir);
+    snprintf(evp, sizeof evp, "%s/l.events.csv", dir);
+    oq_gen_config cfg;
+    oq_gen_config_default(&cfg);
+    cfg.lead_days = 2;
+    cfg.n_customers = 400;
+    cfg.quiet = 1;
+    oq_error err = {0};
+    assert_int_equal(oq_gen_write(&cfg, path, &err), 0);
+    oq_log *log = NULL;
+    oq_events *ev = NULL;
+    assert_int_equal(oq_log_read(path, &log, &err), 0);
+    assert_int_equal(oq_events_read(evp, &log->cats, &ev, &err), 0);
+    /* Browsing days of each customer from the events file (the last 64 days). */
+    uint64_t *bits = calloc((size_t)cfg.n_customers, sizeof *bits);
+    assert_non_null(bits);
+    for (size_t i = 0; i < ev->n; i++) {
+        int32_t ago = cfg.end_day - ev->day[i];
+        if (ago >= 0 && ago < 64) bits[ev->user_id[i] - 1] |= (uint64_t)1 << ago;
+    }
+    int ready = 0, unready = 0;
+    for (long i = 0; i < cfg.n_customers; i++) {
+        oq_gen_customer cu;
+        assert_int_equal(oq_gen_customer_truth(&cfg, i, &cu), 0);
+        assert_true(cu.browsed == bits[i]);
+        if (cu.type != OQ_GEN_PERSUADABLE || cu.death_day <= cfg.end_day + 1) continue;
+        double p[4], r[4], sp[4];
+        for (int c = 0; c < 4; c++)
+            oq_gen_expected(&cfg, &cu, c, &p[c], &r[c], &sp[c]);
+        if (cu.browsed >> 1 & 1) { /* browsed on end_day - 1: two days before tomorrow */
+            ready++;
+            assert_true(p[3] > p[2] && p[2] > p[1] && p[1] > p[0]);
+        } else {
+            unready++;
+            assert_float_equal(p[3], p[0], 1e-15);
+            assert_float_equal(p[1], p[0], 1e-15);
+        }
+        /* The closed loop's live state starts from the same history and
+         * adds one bit a day. */
+        oq_gen_live lv;
+        assert_int_equal(oq_gen_live_init(&cfg, i, &lv), 0);
+        assert_true(lv.browsed == cu.browsed);
+        gsl_rng *rng = oq_rng_new(cfg.seed, 0);
+        oq_gen_outcome out;
+        oq_gen_live_step(&cfg, i, &lv, cfg.end_day + 1, 1, 3, rng, &out);
+        assert_true(lv.browsed == (cu.browsed << 1 | (uint64_t)out.browsed));
+        gsl_rng_free(rng);
+    }
+    assert_true(ready > 5 && unready > 5);
+    /* The contact-day truth explains the log it generated (per coupon, the
+     * mean true reward of the logged coupon within 4 standard errors of the
+     * mean logged reward), with readiness on each contact day. */
+    double *tr = malloc(log->n * 4 * sizeof *tr);
+    assert_non_null(tr);
+    assert_int_equal(oq_truth_contacts(&cfg, log, tr, &err), 0);
+    for (int c = 0; c < 4; c++) {
+        double se = 0, sl = 0, s2 = 0;
+        size_t m = 0;
+        for (size_t i = 0; i < log->n; i++) {
+            if (log->coupon[i] != c) continue;
+            double r = oq_log_reward(log, i);
+            se += tr[i * 4 + c];
+            sl += r;
+            s2 += r * r;
+            m++;
+        }
+        double mean = sl / (double)m, sd = sqrt(s2 / (double)m - mean * mean);
+        assert_true(fabs(se / (double)m - mean) < 4 * sd / sqrt((double)m));
+    }
+    free(tr);
+    /* Without the knob every persuadable customer is ready: the default truth. */
+    oq_gen_config off = cfg;
+    off.lead_days = 0;
+    for (long i = 0; i < 200; i++) {
+        oq_gen_customer cu;
+        assert_int_equal(oq_gen_customer_truth(&off, i, &cu), 0);
+        if (cu.type != OQ_GEN_PERSUADABLE || cu.death_day <= cfg.end_day + 1) continue;
+        double p0, p3, r, sp;
+        oq_gen_expected(&off, &cu, 0, &p0, &r, &sp);
+        oq_gen_expected(&off, &cu, 3, &p3, &r, &sp);
+        assert_true(p3 > p0);
+    }
+    /* Range. */
+    cfg.lead_days = OQ_GEN_MAX_LEAD;
+    assert_int_equal(oq_gen_config_check(&cfg, &err), 0);
+    cfg.lead_days = OQ_GEN_MAX_LEAD + 1;
+    assert_int_equal(oq_gen_config_check(&cfg, &err), OQ_EINVAL);
+    cfg.lead_days = -1;
+    assert_int_equal(oq_gen_config_check(&cfg, &err), OQ_EINVAL);
+    free(bits);
+    oq_events_free(ev);
+    oq_log_free(log);
+    tu_rmdir(dir);
+    free(dir);
+}
+
+/* Up to OQ_GEN_MAX_CATS categories: those past the named 16 repeat their
+ * value and margin under their own name; more are refused. */
+static void test_many_categories(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir(), path[512];
+    snprintf(path, sizeof path, "%s/c.csv", dir);
+    oq_gen_config cfg;
+    oq_gen_config_default(&cfg);
+    cfg.n_cats = OQ_GEN_MAX_CATS;
+    cfg.n_customers = 1500;
+    cfg.quiet = 1;
+    oq_error err = {0};
+    assert_int_equal(oq_gen_write(&cfg, path, &err), 0);
+    oq_log *log = NULL;
+    assert_int_equal(oq_log_read(path, &log, &err), 0);
+    assert_true(log->cats.n > 48 && log->cats.n <= OQ_GEN_MAX_CATS);
+    assert_string_equal(oq_gen_category_name(16), "electronics-2");
+    assert_string_equal(oq_gen_category_name(OQ_GEN_MAX_CATS - 1), "travel-4");
+    for (int k = 0; k < OQ_GEN_MAX_CATS; k++)
+        for (int j = 0; j < k; j++)
+            assert_true(strcmp(oq_gen_category_name(k), oq_gen_category_name(j)) != 0);
+    /* A customer whose favourite is category 16 + k expects the gross of one
+     * whose favourite is k (same value and margin). */
+    oq_gen_customer cu;
+    assert_int_equal(oq_gen_customer_truth(&cfg, 0, &cu), 0);
+    cu.death_day = INT32_MAX;
+    double p, r16, r0, sp;
+    cu.favourite_next = 16 + 3;
+    oq_gen_expected(&cfg, &cu, 0, &p, &r16, &sp);
+    cu.favourite_next = 3;
+    oq_gen_expected(&cfg, &cu, 0, &p, &r0, &sp);
+    assert_float_equal(r16, r0, 1e-12);
+    cfg.n_cats = OQ_GEN_MAX_CATS + 1;
+    assert_int_equal(oq_gen_config_check(&cfg, &err), OQ_EINVAL);
+    oq_log_free(log);
+    tu_rmdir(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -195,6 +343,8 @@ int main(void)
         cmocka_unit_test(test_population),
         cmocka_unit_test(test_expected),
         cmocka_unit_test(test_bad_config),
+        cmocka_unit_test(test_lead_days),
+        cmocka_unit_test(test_many_categories),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -329,6 +329,27 @@ static double dense_g(const oq_gross *m, const oq_log *lg, const oq_log_index *i
     return exp(mu + pv / 2 + m->se2 / 2) * S;
 }
 
+/* g with OQ_GROSS_MIX_ORDERS recomputed from its formula (gross.h): the
+ * level as dense_g, the mix of the customer's earlier order rows (step 7:
+ * the row's category), one pseudo-order of the population. */
+static double orders_g(const oq_gross *m, const oq_log *lg, const oq_log_index *ix, size_t c,
+                       int32_t t)
+{
+    size_t n = 0;
+    double sum_dev = 0, sf = 0;
+    for (size_t q = ix->start[c]; q < ix->start[c + 1]; q++) {
+        size_t r = ix->row[q];
+        if (lg->order[r] && lg->profit[r] > 0 && lg->day[r] < t) {
+            sum_dev += log(lg->profit[r]) - m->b[lg->category[r]];
+            sf += m->f[lg->category[r]];
+            n++;
+        }
+    }
+    double P = 1 / m->sa2 + (double)n / m->se2;
+    double mu = n ? (m->m0 / m->sa2 + sum_dev / m->se2) / P : m->m0, pv = n ? 1 / P : m->sa2;
+    return exp(mu + pv / 2 + m->se2 / 2) * (sf + m->pop_f) / ((double)n + 1);
+}
+
 static void test_many_categories(void **state)
 {
     (void)state;
@@ -388,6 +409,39 @@ static void test_many_categories(void **state)
         double want = dense_g(m, log, ix, ev, evx, c, log->day[i]);
         assert_true(isfinite(gr[i]) && fabs(gr[i] - want) <= 1e-9 * want);
     }
+    /* The story-free mix (`offerq run --features raw`): no filter is fitted,
+     * the level, category effects and margins are the filter model's, g is
+     * orders_g's, and the browse evidence is 0. */
+    oq_gross_opts o;
+    oq_gross_opts_default(&o);
+    assert_int_equal(o.mix, OQ_GROSS_MIX_FILTER);
+    o.mix = OQ_GROSS_MIX_ORDERS;
+    oq_gross *mo = NULL;
+    assert_int_equal(oq_gross_fit(log, ix, ev, evx, NULL, &o, &mo, &err), 0);
+    assert_int_equal(mo->mix, OQ_GROSS_MIX_ORDERS);
+    assert_true(mo->drift == 0 && mo->conc == 0 && mo->alpha == 0);
+    assert_true(mo->m0 == m->m0 && mo->sa2 == m->sa2 && mo->se2 == m->se2 && mo->pop_f == m->pop_f);
+    for (size_t k = 0; k < m->n_cats; k++)
+        assert_true(mo->b[k] == m->b[k] && mo->f[k] == m->f[k]);
+    assert_int_equal(oq_gross_predict(mo, log, ix, ev, evx, NULL, tomorrow, gr, gt, &err), 0);
+    for (size_t c = 0; c < NU; c++)
+        assert_true(fabs(gt[c] - orders_g(mo, log, ix, c, tomorrow)) <= 1e-12 * gt[c]);
+    for (size_t i = 0; i < log->n; i++) {
+        size_t c = (size_t)oq_log_index_find(ix, log->user_id[i]);
+        double want = orders_g(mo, log, ix, c, log->day[i]);
+        assert_true(isfinite(gr[i]) && fabs(gr[i] - want) <= 1e-12 * want);
+    }
+    float *evid = malloc(log->n * sizeof *evid);
+    assert_non_null(evid);
+    assert_int_equal(oq_gross_evidence(mo, log, ix, ev, evx, tomorrow, evid, NULL, 1, &err), 0);
+    for (size_t i = 0; i < log->n; i++)
+        assert_true(evid[i] == 0);
+    free(evid);
+    o.mix = 7;
+    oq_gross *bad = NULL;
+    assert_int_equal(oq_gross_fit(log, ix, ev, evx, NULL, &o, &bad, &err), OQ_EINVAL);
+    assert_null(bad);
+    oq_gross_free(mo);
     free(gr);
     oq_gross_free(m);
     oq_events_ix_free(evx);

@@ -9,6 +9,7 @@
 #include "prod/serve_int.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +88,8 @@ static void test_write_round_trip(void **state)
                          .coupon = (uint8_t)(i % 4),
                          .expected_profit = 0.1 * i - 1.0 / 3.0,
                          .p_alive = (i % 11) / 10.0};
+        for (int k = 0; k < OQ_N_COUPONS; k++)
+            w.value[k] = 0.3 * i - k / 7.0;
         snprintf(w.state, sizeof w.state, "%d|%d,\"q\"", i % 3, i);
         assert_int_equal(oq_reco_push(r, &w, &err), 0);
     }
@@ -102,6 +105,8 @@ static void test_write_round_trip(void **state)
         assert_string_equal(x->state, y->state);
         assert_true(x->expected_profit == y->expected_profit); /* 17 digits: exact */
         assert_true(x->p_alive == y->p_alive);
+        for (int k = 0; k < OQ_N_COUPONS; k++)
+            assert_true(x->value[k] == y->value[k]);
         /* The Redis entry round-trips too. */
         char *js = oq_reco_row_json(x);
         oq_reco_row z;
@@ -110,12 +115,91 @@ static void test_write_round_trip(void **state)
         assert_int_equal(z.coupon, x->coupon);
         assert_int_equal(z.day, x->day);
         assert_string_equal(z.state, x->state);
+        for (int k = 0; k < OQ_N_COUPONS; k++)
+            assert_true(z.value[k] == x->value[k]);
         free(js);
     }
     oq_reco_free(r);
     oq_reco_free(b);
     tu_rmdir(dir);
     free(dir);
+}
+
+/* Every coupon's expected profit (offerq run appends them): read, the extra
+ * profit of the chosen coupon over none, optional (an older list reads NAN),
+ * refused with line:column when not a finite number. */
+static void test_values(void **state)
+{
+    (void)state;
+    const char *csv =
+        OQ_RECO_HEADER OQ_RECO_HEADER_VALUES "\n"
+                                             "1,2025-07-01,s,10,3.5,0.5,1.25,2,3.5,-4\n"
+                                             "2,2025-07-01,s,none,1,0.5,1,0.5,0.25,0\n";
+    oq_reco *r = NULL;
+    oq_error err = {0};
+    assert_int_equal(oq_reco_read_mem("r.csv", csv, strlen(csv), &r, &err), 0);
+    assert_true(oq_reco_has_values(r));
+    const oq_reco_row *w = oq_reco_find(r, 1);
+    assert_float_equal(w->value[OQ_COUPON_20], -4, 0);
+    assert_float_equal(oq_reco_row_extra(w), 3.5 - 1.25, 1e-15);
+    assert_float_equal(oq_reco_row_extra(oq_reco_find(r, 2)), 0, 0);
+    char *js = oq_reco_row_json(w);
+    json_t *o = json_loads(js, 0, NULL);
+    json_t *v = json_object_get(o, "values");
+    assert_int_equal(json_array_size(v), 4);
+    assert_float_equal(json_number_value(json_array_get(v, 0)), 1.25, 0);
+    assert_float_equal(json_number_value(json_array_get(v, 3)), -4, 0);
+    json_decref(o);
+    free(js);
+    oq_reco_free(r);
+    const char *old = HDR "1,2025-07-01,s,10,3.5,0.5\n";
+    assert_int_equal(oq_reco_read_mem("r.csv", old, strlen(old), &r, &err), 0);
+    assert_false(oq_reco_has_values(r));
+    assert_true(isnan(r->rows[0].value[0]) && isnan(oq_reco_row_extra(&r->rows[0])));
+    js = oq_reco_row_json(&r->rows[0]);
+    assert_null(strstr(js, "values"));
+    oq_reco_row z;
+    assert_int_equal(oq_reco_row_from_json(js, 1, &z, &err), 0);
+    assert_true(isnan(z.value[0]));
+    free(js);
+    oq_reco_free(r);
+    const char *bad =
+        OQ_RECO_HEADER OQ_RECO_HEADER_VALUES "\n"
+                                             "1,2025-07-01,s,10,3.5,0.5,1.25,2,inf,-4\n";
+    r = (oq_reco *)1;
+    assert_int_equal(oq_reco_read_mem("r.csv", bad, strlen(bad), &r, &err), OQ_EPARSE);
+    assert_int_equal(err.line, 2);
+    assert_int_equal(err.col, 9);
+    assert_non_null(strstr(err.msg, "expected_profit_10"));
+    assert_null(r);
+}
+
+/* The dashboard rows carry the extra profit and each coupon's value, and the
+ * previous run's report comes through for "since yesterday". */
+static void test_dashboard_values(void **state)
+{
+    (void)state;
+    const char *csv =
+        OQ_RECO_HEADER OQ_RECO_HEADER_VALUES "\n"
+                                             "1,2025-07-01,s,10,3.5,0.5,1.25,2,3.5,-4\n";
+    oq_reco *r = NULL;
+    oq_error err = {0};
+    assert_int_equal(oq_reco_read_mem("r.csv", csv, strlen(csv), &r, &err), 0);
+    char *s = oq_serve_dashboard_json(
+        r, "3", "{\"" OQ_DASH_PREVIOUS "\":\"{\\\"plan\\\":{\\\"customers\\\":7}}\"}", NULL, 0);
+    json_t *d = json_loads(s, 0, NULL);
+    assert_non_null(d);
+    assert_true(json_is_true(json_object_get(d, "has_values")));
+    json_t *row = json_array_get(json_object_get(d, "rows"), 0);
+    assert_int_equal(json_array_size(row), json_array_size(json_object_get(d, "columns")));
+    assert_float_equal(json_real_value(json_array_get(row, 6)), 2.25, 1e-15);
+    assert_float_equal(json_number_value(json_array_get(row, 10)), -4, 0);
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_object_get(json_object_get(d, "previous"), "plan"), "customers")),
+                     7);
+    json_decref(d);
+    free(s);
+    oq_reco_free(r);
 }
 
 static void test_dashboard_json(void **state)
@@ -166,6 +250,8 @@ int main(void)
         cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_write_round_trip),
         cmocka_unit_test(test_dashboard_json),
+        cmocka_unit_test(test_values),
+        cmocka_unit_test(test_dashboard_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

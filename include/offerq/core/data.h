@@ -86,6 +86,17 @@ typedef struct oq_log {
 /* Read a log CSV (path "-" = stdin). *out is owned by the caller
  * (oq_log_free). On error *out is NULL and err says where and why. */
 int oq_log_read(const char *path, oq_log **out, oq_error *err) OQ_WUR;
+struct oq_part; /* comm.h */
+/* The rows of one part's customers (comm.h, oq_part_keeps; NULL: all).
+ * The whole file is read and checked as by oq_log_read (the dictionary and
+ * the date horizon are the whole file's, so every part's log agrees with
+ * the others' and errors are the same), but only the part's rows are kept.
+ * Line numbers in messages are the file's. */
+int oq_log_read_part(const char *path, const struct oq_part *part, oq_log **out,
+                     oq_error *err) OQ_WUR;
+/* A copy of the rows of log that part keeps, with log's dictionary. */
+int oq_log_select_part(const oq_log *log, const struct oq_part *part, oq_log **out,
+                       oq_error *err) OQ_WUR;
 /* Same from memory (tests, fuzzing); name is used in messages. */
 int oq_log_read_mem(const char *name, const char *data, size_t len, oq_log **out,
                     oq_error *err) OQ_WUR;
@@ -97,6 +108,10 @@ void oq_log_free(oq_log *log);
  * readers call it; a writer that fills a log row by row (a database) calls
  * it when done. name is used in messages. OQ_ENOMEM, OQ_ELIMIT. */
 int oq_log_canonical(oq_log *log, const char *name, oq_error *err) OQ_WUR;
+
+/* Copy row i of src into row j of dst (every column; dst has room and the
+ * same category ids). For the logs cut from a log: parts, shards, folds. */
+void oq_log_copy_row(oq_log *dst, size_t j, const oq_log *src, size_t i);
 /* Grow every column of log to hold at least n rows (for writers that fill a
  * log row by row, e.g. from a database). OQ_ENOMEM leaves log as it was. */
 int oq_log_reserve(oq_log *log, size_t n) OQ_WUR;
@@ -159,6 +174,12 @@ int32_t oq_log_last_day(const oq_log *log);
  * one row per customer in index order (oq_log_free). OQ_ENOMEM. */
 int oq_log_tomorrow(const oq_log *log, const oq_log_index *ix, int32_t day, oq_log **out,
                     oq_error *err) OQ_WUR;
+/* The same in two steps, for a log held in parts: the latest day of log and
+ * its lowest budget level (INT32_MIN, 1 when empty), then the snapshot with
+ * the budget level the parts agreed on. */
+void oq_log_tomorrow_budget(const oq_log *log, int32_t *last_day, float *budget);
+int oq_log_tomorrow_at(const oq_log *log, const oq_log_index *ix, int32_t day, float budget,
+                       oq_log **out, oq_error *err) OQ_WUR;
 
 /* ---- the events stream ---------------------------------------------------- */
 
@@ -173,6 +194,10 @@ typedef struct oq_events {
 /* Read an events CSV, interning categories into cats (pass the log's
  * dictionary so ids agree). Same validation rules as the log. */
 int oq_events_read(const char *path, oq_dict *cats, oq_events **out, oq_error *err) OQ_WUR;
+/* Only the events of one part's customers (every row read and checked, its
+ * category interned, as oq_log_read_part). */
+int oq_events_read_part(const char *path, oq_dict *cats, const struct oq_part *part,
+                        oq_events **out, oq_error *err) OQ_WUR;
 int oq_events_read_mem(const char *name, const char *data, size_t len, oq_dict *cats,
                        oq_events **out, oq_error *err) OQ_WUR;
 void oq_events_free(oq_events *ev);

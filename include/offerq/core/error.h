@@ -28,6 +28,7 @@ enum {
     OQ_EFORMAT = -5, /* binary file: bad magic, version or checksum */
     OQ_ELIMIT = -6,  /* an input limit was exceeded */
     OQ_ENUM = -7,    /* numerical failure (non-finite, no convergence) */
+    OQ_EABORT = -8,  /* another part of a partitioned job failed (comm.h) */
 };
 
 /* Where and why something failed. line/col are 1-based; 0 means "not known". */

@@ -60,7 +60,16 @@ typedef struct oq_rundir {
     char path[4096]; /* the folder to write the run's files into */
     int open;
     int locked, lock_fd; /* the writer's lock on DIR.runs (flock), held begin..commit/abort */
+    long seq;            /* the run's number: 0 (oq_rundir_begin's) names it with the next free
+                            number; set between begin and commit to give it one (a run id
+                            shared with a database and Redis: offerq nightly), which
+                            commit refuses (OQ_EIO) if a run of DIR.runs has it already */
 } oq_rundir;
+
+/* The number the next run of DIR would get: 1 + the highest run number in
+ * DIR.runs (1 when none), counting an older offerq's plain folder DIR as
+ * one run more (commit numbers it first). */
+long oq_rundir_next_seq(const char *dir);
 
 /* Lock DIR.runs and create the partial folder; rd->path is where the files
  * go. OQ_EIO if DIR cannot become a link (see above) or another writer holds

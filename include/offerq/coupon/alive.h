@@ -18,10 +18,18 @@
 
 typedef struct oq_alive oq_alive;
 
+struct oq_comm;
+
 typedef struct oq_alive_opts {
     const char *log_path;    /* for the sidecar rule; may be NULL */
     const char *orders_path; /* explicit purchases file; NULL: sidecar or log rows */
     int quiet;               /* 0: one line on stderr with the fit */
+    /* A partitioned job (comm.h): log is this part's, the purchases file is
+     * read for this part's customers, and the fit sums the likelihood over
+     * the parts (oq_bgnbd_data_new_part). NULL: one part. */
+    struct oq_comm *comm;
+    int has_last_day; /* 1: calibrate up to last_day (the whole log's last day, which */
+    int32_t last_day; /* a part's rows may not reach) instead of oq_log_last_day(log) */
 } oq_alive_opts;
 
 /* The purchases of a file for BG/NBD. A file whose header has a column named
@@ -49,6 +57,9 @@ const oq_bgnbd_fit_report *oq_alive_bgnbd(const oq_alive *a);
 const char *oq_alive_source(const oq_alive *a);
 /* 1 when the purchases came from a file (its rows may carry order values). */
 int oq_alive_from_file(const oq_alive *a);
+/* NULL, or why the fit's P(alive) is not to be trusted (a boundary, no
+ * convergence) and what to do; also printed on stderr by oq_alive_fit. */
+const char *oq_alive_warning(const oq_alive *a);
 /* The purchases file's rows with their values, as read for the fit (owned by
  * a); NULL when the file has no value column or the purchases came from the
  * log. The gross-profit model uses them rather than reading the file again. */

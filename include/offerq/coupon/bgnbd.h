@@ -146,6 +146,17 @@ typedef struct oq_bgnbd_data oq_bgnbd_data;
  * index. *out: oq_bgnbd_data_free. */
 int oq_bgnbd_data_new(const double *x, const double *tx, const double *T, const double *w, size_t n,
                       oq_bgnbd_data **out, oq_error *err) OQ_WUR;
+/* The same for one part of a partitioned population (comm.h): the time
+ * scale is every part's max T, and the likelihood, its gradient and Hessian
+ * are the parts' sums (added in rank order) at every evaluation, so
+ * oq_bgnbd_fit on each part (collectively: every part calls it) gives the
+ * same estimates everywhere. A part may hold no customer. comm NULL: as
+ * oq_bgnbd_data_new. n_groups in a fit's report is then the sum of the
+ * parts' groups. comm is borrowed and must outlive d. */
+struct oq_comm;
+int oq_bgnbd_data_new_part(const double *x, const double *tx, const double *T, const double *w,
+                           size_t n, struct oq_comm *comm, oq_bgnbd_data **out,
+                           oq_error *err) OQ_WUR;
 void oq_bgnbd_data_free(oq_bgnbd_data *d);
 size_t oq_bgnbd_data_groups(const oq_bgnbd_data *d);
 /* The time scale (1/max T) that oq_bgnbd_objective works in. */

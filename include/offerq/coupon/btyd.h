@@ -28,6 +28,7 @@
 #define OFFERQ_BTYD_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include "offerq/core/error.h"
 #include "offerq/coupon/bgnbd.h"
 
@@ -199,5 +200,49 @@ double oq_btyd_units_per_month(double unit_days);
 int oq_btyd_clv(const oq_btyd_model *m, const oq_ggamma_params *g, double x, double tx, double T,
                 double monetary, int months, double discount_rate, double unit_days,
                 double *out) OQ_WUR;
+
+/* ---- diagnostics (lifetimes' plotting module, as numbers and SVG) ----------- */
+
+enum { OQ_BGNBD_GRID_EXPECTED = 0, OQ_BGNBD_GRID_ALIVE = 1 };
+
+/* The (max_x + 1) x (max_tx + 1) grid, row x (frequency), column t_x
+ * (recency, in the unit), for a customer of age T: OQ_BGNBD_GRID_EXPECTED
+ * gives E[X(t) | x, t_x, T], OQ_BGNBD_GRID_ALIVE P(alive | x, t_x, T); as
+ * lifetimes' plot_frequency_recency_matrix (t = 1) and
+ * plot_probability_alive_matrix with T = max_tx. out: (max_x+1)(max_tx+1). */
+int oq_bgnbd_grid(const oq_bgnbd_params *p, int what, int max_x, int max_tx, double T, double t,
+                  double *out, oq_error *err) OQ_WUR;
+
+/* Customers by repeat purchases in the calibration period (lifetimes'
+ * plot_period_transactions), actual[k] and the model's expectation
+ * expected[k] = sum over customers of P(X(T_i) = k) (FHL eq. 8: the exact
+ * expectation where lifetimes simulates), k = 0..max_x - 1, the last entry
+ * k = max_x holding ">= max_x". Both arrays (max_x + 1); sums equal s->n. */
+int oq_bgnbd_period_counts(const oq_bgnbd_params *p, const oq_bgnbd_summary *s, int max_x,
+                           double *actual, double *expected, oq_error *err) OQ_WUR;
+
+/* Cumulative repeat purchases day by day (lifetimes' plot_cumulative_
+ * transactions): the customers whose first purchase is on or before
+ * calibration_end (NO_DATE: the last purchase), their actual repeat purchase
+ * days (same-day purchases once) summed up to each day, and the model's
+ * expectation sum over first days c of born[c] x E[X((d - c) / unit)]
+ * (FHL eq. 9), for every day from the first purchase to the last. */
+typedef struct oq_bgnbd_tracking {
+    int32_t first_day, calibration_end;
+    size_t n_days;
+    double customers;
+    double *actual, *expected; /* (n_days) cumulative, by the end of first_day + d */
+} oq_bgnbd_tracking;
+
+int oq_bgnbd_tracking_build(const oq_bgnbd_params *p, const oq_bgnbd_tx *tx, double unit_days,
+                            int32_t calibration_end, oq_bgnbd_tracking *out, oq_error *err) OQ_WUR;
+void oq_bgnbd_tracking_free(oq_bgnbd_tracking *t);
+
+/* The charts (SVG 1.1, self-contained). legend: what a cell holds. */
+void oq_bgnbd_grid_svg(const double *grid, int max_x, int max_tx, const char *title,
+                       const char *legend, FILE *fp);
+void oq_bgnbd_period_svg(const double *actual, const double *expected, int max_x, const char *title,
+                         FILE *fp);
+void oq_bgnbd_tracking_svg(const oq_bgnbd_tracking *t, const char *title, FILE *fp);
 
 #endif

@@ -199,6 +199,16 @@ int oq_dynaq_train(oq_qtable *q, const oq_log *log, const oq_log_index *ix,
 int oq_dynaq_train_sharded(oq_qtable *q, const oq_log *log, const oq_log_index *ix,
                            const double *rtilde /* (n, 4) */, const oq_dynaq_config *cfg,
                            int shards, oq_dynaq_stats *stats, oq_error *err) OQ_WUR;
+/* The same across the parts of a partitioned job (comm.h; collective):
+ * log holds this part's customers, which are shard `rank` of `size`; each
+ * part trains its table with shard rank's seed, every part gets every
+ * table and merges them in rank order into q (empty), so q and stats are
+ * what oq_dynaq_train_sharded gives for the same shards' rows and r~, on
+ * every part. comm NULL or one part: oq_dynaq_train. */
+struct oq_comm;
+int oq_dynaq_train_part(oq_qtable *q, const oq_log *log, const oq_log_index *ix,
+                        const double *rtilde /* (n, 4) */, const oq_dynaq_config *cfg,
+                        struct oq_comm *comm, oq_dynaq_stats *stats, oq_error *err) OQ_WUR;
 
 /* ---- budget planner ------------------------------------------------------------------ */
 
@@ -217,5 +227,19 @@ int oq_dynaq_train_sharded(oq_qtable *q, const oq_log *log, const oq_log_index *
 int oq_budget_plan(size_t n, const double *value /* (n, 4) */, const double *spend /* (n, 4) */,
                    double budget, int *choice /* (n) */, double *total_value, double *total_spend,
                    oq_error *err) OQ_WUR;
+/* The same plan over the customers of every part of a partitioned job
+ * (comm.h; collective): this part's n customers, their keys (user ids,
+ * unique across the parts; they break ties of gain per spend, as the index
+ * does in oq_budget_plan; NULL: the index) and the budget of the whole job;
+ * choice (n) for this part's customers, the totals over every part. The
+ * greedy is computed as a Lagrange multiplier found by bisection over sums
+ * of spend, then a sequential tail on the upgrades that still fit, gathered
+ * to every part (dynaq.c; docs/readme/mpi.md): the same choices for a given
+ * number of parts with threads or MPI ranks. comm NULL: oq_budget_plan. */
+struct oq_comm;
+int oq_budget_plan_part(size_t n, const double *value /* (n, 4) */,
+                        const double *spend /* (n, 4) */, const int64_t *key /* (n) */,
+                        double budget, struct oq_comm *comm, int *choice /* (n) */,
+                        double *total_value, double *total_spend, oq_error *err) OQ_WUR;
 
 #endif

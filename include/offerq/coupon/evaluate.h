@@ -104,6 +104,7 @@ typedef struct oq_eval_report {
     int nope;
     int scorer_baseline; /* the run's r^ was the empirical baseline */
     char scorer[256];
+    int log_only; /* no truth file: only the off-policy estimates, propensities = shares */
 } oq_eval_report;
 
 /* Evaluate run_dir (recommendations.csv, qtable.ofq, params.json of
@@ -112,7 +113,9 @@ typedef struct oq_eval_report {
  * propensities), seed-faithful (re-run in memory with the run's settings),
  * offerq (the run's recommendations), oracle. OPE of the run's Q-greedy
  * per-row policy and of each fixed coupon, DR with the empirical reward model.
- * quiet: no progress. */
+ * Without a truth file (truth_path NULL and no sidecar): the off-policy
+ * estimates alone, each coupon's share of the log as its propensity, and
+ * out->log_only = 1. quiet: no progress. */
 int oq_eval_run(const char *log_path, const char *run_dir, const char *truth_path, int quiet,
                 oq_eval_report *out, oq_error *err) OQ_WUR;
 /* Print the table of r to fp (a FILE *); an undefined percentage is "n/a". */

@@ -45,7 +45,15 @@ enum {
     OQ_GEN_NTYPES = 4
 };
 
-#define OQ_GEN_MAX_CATS 16
+/* Categories: up to OQ_GEN_MAX_CATS. The first OQ_GEN_NAMED_CATS have their
+ * own name, value multiplier and margin (the world's categories.value and
+ * .margin); category k beyond them repeats category k mod OQ_GEN_NAMED_CATS's
+ * value and margin under the name "<name>-<k / OQ_GEN_NAMED_CATS + 1>"
+ * ("electronics-2"), so that a world of many categories (bench/worlds/cat64)
+ * needs no table of 64. */
+#define OQ_GEN_MAX_CATS 64
+#define OQ_GEN_NAMED_CATS 16
+#define OQ_GEN_MAX_LEAD 30 /* types.persuadable.lead_days at most */
 
 /* Lasting effects of coupons and orders (the world's "lasting" object; each
  * 0 switches its effect off, and with all of them 0 the generator writes the
@@ -91,16 +99,20 @@ typedef struct oq_gen_config {
     double budget_left_end;         /* share of the budget left at end_day, 0.15 */
     int n_cats;                     /* categories, 8 */
     /* The shop's story (world file; defaults are the seed-era constants). */
-    double cat_value[OQ_GEN_MAX_CATS];  /* order value multiplier per category */
-    double cat_margin[OQ_GEN_MAX_CATS]; /* gross margin per category */
-    double order_in_favourite;          /* P(an order is in the favourite category), 0.8 */
-    double aov_median, aov_sigma;       /* base order value ~ median exp(sigma N(0,1)) */
-    double intent[OQ_GEN_NTYPES];       /* contact-day intent without a coupon */
-    double sleeping_factor;             /* sleeping: intent x this with any coupon, 0.3 */
-    double qmax_lo, qmax_width;         /* persuadable: max intent ~ lo + width U(0,1) */
-    double sens_lo, sens_width;         /* persuadable: coupon value scale ~ lo + width U */
-    double conc[OQ_GEN_NTYPES];         /* browsing concentration on the favourite */
-    double visit[OQ_GEN_NTYPES];        /* daily browsing probability while alive */
+    double cat_value[OQ_GEN_NAMED_CATS];  /* order value multiplier per category */
+    double cat_margin[OQ_GEN_NAMED_CATS]; /* gross margin per category */
+    double order_in_favourite;            /* P(an order is in the favourite category), 0.8 */
+    double aov_median, aov_sigma;         /* base order value ~ median exp(sigma N(0,1)) */
+    double intent[OQ_GEN_NTYPES];         /* contact-day intent without a coupon */
+    double sleeping_factor;               /* sleeping: intent x this with any coupon, 0.3 */
+    double qmax_lo, qmax_width;           /* persuadable: max intent ~ lo + width U(0,1) */
+    double sens_lo, sens_width;           /* persuadable: coupon value scale ~ lo + width U */
+    double conc[OQ_GEN_NTYPES];           /* browsing concentration on the favourite */
+    double visit[OQ_GEN_NTYPES];          /* daily browsing probability while alive */
+    /* persuadable: a coupon moves them only on a contact day lead_days after a
+     * day they browsed (the browsing signal in the order of events,
+     * bench/worlds/order.json); 0 = on every contact day (off) */
+    int lead_days;
     oq_gen_lasting lasting;
     int write_events; /* write <stem>.events.csv, 1 */
     int write_orders; /* write <stem>.orders.csv, 1 */
@@ -127,7 +139,8 @@ int oq_gen_world_load(const char *path, oq_gen_config *cfg, oq_error *err) OQ_WU
 /* Validate cfg (also done by oq_gen_write). OQ_EINVAL with what is wrong. */
 int oq_gen_config_check(const oq_gen_config *cfg, oq_error *err) OQ_WUR;
 
-/* Name of category k (k < OQ_GEN_MAX_CATS). */
+/* Name of category k (k < OQ_GEN_MAX_CATS; beyond OQ_GEN_NAMED_CATS,
+ * "<name>-2", ...). */
 const char *oq_gen_category_name(int k);
 
 /* A customer's latent truth and state at the end of the simulation. */
@@ -147,6 +160,7 @@ typedef struct oq_gen_customer {
     int32_t last_purchase; /* day of the latest purchase up to end_day */
     int favourite_next;    /* favourite category on end_day + 1 */
     double deal_stock;     /* deal stock on end_day + 1 (lasting.deal) */
+    uint64_t browsed;      /* browsing days before end_day + 1: bit j = day end_day - j */
 } oq_gen_customer;
 
 /* Simulate customer index idx (0-based) up to end_day + 1 and return its
@@ -180,6 +194,7 @@ typedef struct oq_gen_live {
     int nrecent;
     int fav;           /* favourite category today */
     double deal_stock; /* lasting.deal */
+    uint64_t browsed;  /* browsing days before today: bit j = j + 1 days ago (lead_days) */
 } oq_gen_live;
 
 /* What one day brought. The row features are those a log row of a contact

@@ -106,6 +106,11 @@ typedef struct oq_orders {
  * read with OQ_EPARSE naming file, line, column and what was expected.
  * *out is the caller's (oq_orders_free); NULL on error. */
 int oq_orders_read(const char *path, oq_orders **out, oq_error *err) OQ_WUR;
+/* Only the rows of one part's customers (comm.h; every row read and checked,
+ * the date horizon the whole file's). */
+struct oq_part;
+int oq_orders_read_part(const char *path, const struct oq_part *part, oq_orders **out,
+                        oq_error *err) OQ_WUR;
 /* Same from memory (tests, fuzzing); name is used in messages. */
 int oq_orders_read_mem(const char *name, const char *data, size_t len, oq_orders **out,
                        oq_error *err) OQ_WUR;
@@ -127,9 +132,21 @@ void oq_orders_free(oq_orders *o);
 #define OQ_GROSS_FAV_CAP 32        /* categories held apart in a customer's filter */
 #define OQ_GROSS_FIT_ORDERS 500000 /* known-category orders the grid search uses at most */
 
+/* The next order's category mix (step 5 or its story-free alternative,
+ * `offerq run --features raw`, response.h):
+ *   OQ_GROSS_MIX_FILTER  the favourite-category filter of step 5 (default)
+ *   OQ_GROSS_MIX_ORDERS  the categories of the customer's own earlier orders
+ *                        with a known category, shrunk to the population by
+ *                        one pseudo-order: p_k = (n_k + pop_k) / (n + 1), so
+ *                        sum_k p_k f_k = (sum over those orders of f_k(order)
+ *                        + pop_f) / (n + 1). No filter is fitted (drift = conc
+ *                        = alpha = 0, and oq_gross_evidence gives 0). */
+enum { OQ_GROSS_MIX_FILTER = 0, OQ_GROSS_MIX_ORDERS = 1 };
+
 typedef struct oq_gross_opts {
     int sweeps;             /* 20: alternating least-squares sweeps (step 2) */
     size_t margin_min_rows; /* 5: fewer matched rows -> pooled margin (step 4) */
+    int mix;                /* OQ_GROSS_MIX_FILTER (default) or OQ_GROSS_MIX_ORDERS */
 } oq_gross_opts;
 
 void oq_gross_opts_default(oq_gross_opts *o);
@@ -157,6 +174,7 @@ typedef struct oq_gross {
     size_t n_margin_rows; /* log order rows matched to an order (0 without orders) */
     size_t fit_stride;    /* step 5's sample: customers whose id hashes to 0 mod this (1: all) */
     int from_orders;      /* 1: fitted on an orders file; 0: on the log (step 7) */
+    int mix;              /* OQ_GROSS_MIX_* of the fit's options */
 } oq_gross;
 
 /* Fit the model (steps 1-5, 7). log and ix are required; ev/evx may both be
@@ -169,6 +187,16 @@ typedef struct oq_gross {
 int oq_gross_fit(const oq_log *log, const oq_log_index *ix, const oq_events *ev,
                  const oq_events_ix *evx, const oq_orders *orders, const oq_gross_opts *opts,
                  oq_gross **out, oq_error *err) OQ_WUR;
+
+/* The same fit for one part of a partitioned job (comm.h): log, ix, events
+ * and orders hold this part's customers; every sum of steps 2-5 (counts,
+ * effects, levels, margins, the category grid's log-likelihoods) is added
+ * over the parts in rank order, so every part gets the same model (for a
+ * given number of parts; one part: oq_gross_fit). Collective. */
+struct oq_comm;
+int oq_gross_fit_part(const oq_log *log, const oq_log_index *ix, const oq_events *ev,
+                      const oq_events_ix *evx, const oq_orders *orders, const oq_gross_opts *opts,
+                      struct oq_comm *comm, oq_gross **out, oq_error *err) OQ_WUR;
 
 /* g (step 6) for every log row, from history strictly before the row's day
  * (g_row, (log->n), in row order), and for every customer of ix on day

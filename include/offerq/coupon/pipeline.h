@@ -40,6 +40,7 @@
 #include "offerq/coupon/reward.h"
 
 struct json_t; /* jansson's */
+struct oq_pipeline_result;
 
 /* ---- the run ------------------------------------------------------------------------- */
 
@@ -55,17 +56,34 @@ typedef struct oq_pipeline_opts {
                                 as DIR/model.ofq) */
     int profit_epochs;       /* 0: the model's default (Transformer 3 epochs, the sequence
                                 model at most 10 with early stopping) */
-    const struct oq_seq_opts *seq; /* the sequence model's options; NULL: defaults (seq.h) */
-    int shards;                    /* Dyna-Q shards trained in parallel and merged
-                                      (oq_dynaq_train_sharded), 1 */
-    int continuation;              /* 0 (default): plan on tomorrow's r~; 1: add Dyna-Q's
-                                      gamma E[V(s') | s, a] (see oq_pipeline_run) */
-    double budget;                 /* money available for tomorrow's coupons; INFINITY = none */
-    oq_pmodel_opts pmodel;         /* the response model's P(order) learner (pmodel.h); its seed
-                                      and quiet are taken from dq.seed and quiet */
+    const struct oq_seq_opts *seq; /* the sequence model's options; NULL: defaults (seq.h)
+                                      with seq_len */
+    int seq_len;             /* the sequence model's days of history when seq is NULL; 0: 30 */
+    int shards;              /* 1. N > 1 with the response reward: the run in N parts,
+                                threads of this process (oq_pipeline_run_part); with
+                                another reward: N Dyna-Q shards trained in parallel and
+                                merged (oq_dynaq_train_sharded), the rest on the whole log */
+    int continuation;        /* 0 (default): plan on tomorrow's r~; 1: add Dyna-Q's
+                                gamma E[V(s') | s, a] (see oq_pipeline_run) */
+    double budget;           /* money available for tomorrow's coupons; INFINITY = none */
+    oq_pmodel_opts pmodel;   /* the response model's P(order) learner (pmodel.h); its seed
+                                and quiet are taken from dq.seed and quiet */
+    int features;            /* the response model's features, OQ_RESP_FEATURES_* (response.h):
+                                ALL (0, default), NO_EVIDENCE or RAW (without the features
+                                built around the generator's story) */
     oq_dynaq_disc disc;
     oq_dynaq_config dq; /* dq.seed, dq.faithful, ... */
     int quiet;
+    long run_seq; /* > 0: the run folder's number (oq_rundir.seq, io.h), e.g. a run id
+                     shared with PostgreSQL and Redis; 0: the next free number */
+    /* Called (when set, with out_dir) once every file of the run is written,
+     * before the folder is switched into place: it may add files to the
+     * folder run_path (a cross-selling table, ...) or record the run
+     * elsewhere (a database). An error from it aborts the run: the folder
+     * is removed, out_dir is unchanged, oq_pipeline_run returns that error. */
+    int (*before_commit)(void *ctx, const struct oq_pipeline_result *r, const char *run_path,
+                         oq_error *err);
+    void *before_commit_ctx;
 } oq_pipeline_opts;
 
 void oq_pipeline_opts_default(oq_pipeline_opts *o);
@@ -87,6 +105,7 @@ typedef struct oq_pipeline_result {
     uint64_t *state;               /* (n) tomorrow's state key */
     int *coupon;                   /* (n) recommended coupon (OQ_COUPON_*) */
     double *expected_profit;       /* (n) r~ of the recommended coupon, tomorrow */
+    double *values;                /* (n, 4) r~ of each coupon (none, 5, 10, 20), tomorrow */
     double *p_alive;               /* (n) */
     int from_q;                    /* customers whose state was in the Q table */
     int32_t tomorrow;              /* last log day + 1 */
@@ -98,6 +117,7 @@ typedef struct oq_pipeline_result {
     int baseline;          /* 1: r^ is the empirical baseline, not a fitted model */
     int reward;            /* OQ_REWARD_* used */
     struct json_t *report; /* report.json without the timings (owned) */
+    struct json_t *comm;   /* report.json's "parts" of a partitioned run, or NULL (owned) */
     oq_dynaq_stats stats;
     oq_qtable *q; /* owned */
 } oq_pipeline_result;
@@ -121,6 +141,25 @@ const char *oq_pipeline_stage_name(int stage);
 int oq_pipeline_run(const oq_pipeline_opts *o, const oq_log *log, oq_pipeline_result **out,
                     oq_error *err) OQ_WUR;
 void oq_pipeline_result_free(oq_pipeline_result *r);
+
+/* The parts oq_pipeline_run splits o's job into: o->shards with the response
+ * reward, else 1. */
+int oq_pipeline_parts(const oq_pipeline_opts *o);
+
+/* One part of a partitioned run (comm.h; collective: every part calls it
+ * with the same o). The part holds the customers of hash shard rank of
+ * size (the log's rows: read from o->log_path keeping only its own, or
+ * taken from log when given) and every fit is a sum over the parts added
+ * in rank order (docs/readme/mpi.md), so a run in N parts gives the same
+ * files whether the parts are threads (oq_pipeline_run with o->shards = N)
+ * or the ranks of `mpirun -np N`. Part 0 writes the run folder, after every
+ * part is done; *out on part 0 holds every customer, on the others their
+ * own. comm NULL: the one-process job. A part that fails must call
+ * oq_comm_fail (the thread runner and the MPI front end do). Only the
+ * response reward runs in parts (OQ_EINVAL otherwise). */
+struct oq_comm;
+int oq_pipeline_run_part(const oq_pipeline_opts *o, struct oq_comm *comm, const oq_log *log,
+                         oq_pipeline_result **out, oq_error *err) OQ_WUR;
 
 /* The day's list of a result as an oq_reco (the rows of recommendations.csv,
  * in full precision), sorted by user. *out: oq_reco_free. OQ_ENOMEM. */

@@ -101,6 +101,25 @@ int oq_pmodel_predict_xgboost(const oq_pmodel *m, const oq_resp_feat *X, size_t 
 const oq_pmodel_info *oq_pmodel_get_info(const oq_pmodel *m);
 /* Mean log-loss of predictions p (n, 4) of rows with coupon (n) and order (n). */
 double oq_pmodel_logloss(const double *p, const uint8_t *coupon, const uint8_t *order, size_t n);
+/* Its sum (the mean is the sum / n), for sums over the parts of a job. */
+double oq_pmodel_logloss_sum(const double *p, const uint8_t *coupon, const uint8_t *order,
+                             size_t n);
+
+/* Whether the row of customer user on day is in a deterministic sample of
+ * share keep (1 when keep >= 1): a hash of (user, day, seed), so a part of a
+ * partitioned job (comm.h) picks its rows of the sample alone. The nightly
+ * job fits on the rows it keeps with keep = max_rows / rows when the log has
+ * more than max_rows rows. */
+int oq_pmodel_keep_key(int64_t user, int32_t day, uint64_t seed, double keep);
+
+/* A fitted model as bytes (what predictions need: the trees copied out of
+ * XGBoost, or the logistic fit, and the info; not XGBoost's booster), for
+ * the parts of a job to share one fit. *out malloc'ed (the caller frees). */
+int oq_pmodel_to_bytes(const oq_pmodel *m, void **out, size_t *len, oq_error *err) OQ_WUR;
+/* A model from such bytes (same build): predicts as the original with
+ * oq_pmodel_predict; oq_pmodel_predict_xgboost is unavailable (no booster).
+ * OQ_EFORMAT, OQ_ENOMEM. */
+int oq_pmodel_from_bytes(const void *buf, size_t len, oq_pmodel **out, oq_error *err) OQ_WUR;
 /* The logistic learner's fit (weights, and its log-log g), or NULL. */
 const oq_resp *oq_pmodel_logistic(const oq_pmodel *m);
 

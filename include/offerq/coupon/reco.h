@@ -14,6 +14,13 @@
  *   expected_profit  finite number (net of the coupon)
  *   p_alive          number in [0, 1]
  *
+ * and optionally (offerq run writes them) the expected profit of every coupon
+ * for that customer, from which the extra profit of the chosen coupon over
+ * sending none follows:
+ *
+ *   expected_profit_none,expected_profit_5,expected_profit_10,expected_profit_20
+ *
+ * (finite numbers; a list without them reads them as NAN).
  * Rows are kept sorted by user_id so a lookup is a binary search.
  */
 #ifndef OFFERQ_RECO_H
@@ -24,6 +31,9 @@
 #include "offerq/core/error.h"
 
 #define OQ_RECO_HEADER "user_id,snapshot_date,state,coupon,expected_profit,p_alive"
+/* The optional columns, as offerq run appends them. */
+#define OQ_RECO_HEADER_VALUES                                                                      \
+    ",expected_profit_none,expected_profit_5,expected_profit_10,expected_profit_20"
 #define OQ_RECO_STATE_MAX 64 /* bytes with the NUL */
 #define OQ_RECO_FILE "recommendations.csv"
 
@@ -34,12 +44,18 @@ typedef struct oq_reco_row {
     double expected_profit;
     double p_alive;                /* [0, 1] */
     char state[OQ_RECO_STATE_MAX]; /* NUL-terminated */
+    double value[4]; /* expected profit of none, 5, 10, 20; NAN when the list has none */
 } oq_reco_row;
 
 typedef struct oq_reco {
     size_t n, cap;
     oq_reco_row *rows; /* (n) sorted by user_id once read or after oq_reco_sort */
 } oq_reco;
+
+/* Expected profit of the chosen coupon over sending none (NAN if unknown). */
+double oq_reco_row_extra(const oq_reco_row *w);
+/* 1 when the list carries every coupon's expected profit (its first row has them). */
+int oq_reco_has_values(const oq_reco *r);
 
 /* Empty list (oq_reco_free). NULL if out of memory. */
 oq_reco *oq_reco_new(void);

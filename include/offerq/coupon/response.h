@@ -69,6 +69,27 @@
 #include "offerq/core/error.h"
 
 #define OQ_RESP_NFEAT 12
+
+/* Which features the nightly job's response model uses (`offerq run
+ * --features`, reward.h's oq_reward_input.features). Two parts of the default
+ * were built around the generator's own story (issue 16): feature 11, the
+ * browse concentration evidence (a contrast of a concentrated 0.8 and a wide
+ * 0.2 browser, chosen where the generator's persuadable customers browse at
+ * 0.35 and the rest at 0.6-0.75), and g's next-order category mix from the
+ * drifting favourite-category filter (gross.h, step 5), the generator's own
+ * model of browsing. docs/readme/worlds.md measures the model with and
+ * without them in world variants.
+ *   ALL          every feature (the default)
+ *   NO_EVIDENCE  feature 11 held at 0 (the trees never split on it); g as ALL
+ *   RAW          no story: feature 11 at 0 and g's category mix from the
+ *                customer's own earlier orders (gross.h, OQ_GROSS_MIX_ORDERS),
+ *                no favourite filter. Features 0-10 are generic summaries of
+ *                the history (counts, rates, recency, the browse repeat rate)
+ *                and stay. */
+enum { OQ_RESP_FEATURES_ALL = 0, OQ_RESP_FEATURES_NO_EVIDENCE = 1, OQ_RESP_FEATURES_RAW = 2 };
+/* "all", "no-evidence", "raw"; parse returns the mode or -1. */
+const char *oq_resp_features_name(int mode);
+int oq_resp_features_parse(const char *s);
 #define OQ_RESP_NKNOT 9
 #define OQ_RESP_NIN (OQ_RESP_NFEAT + OQ_RESP_NKNOT) /* model inputs */
 

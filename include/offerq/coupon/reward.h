@@ -65,8 +65,16 @@ typedef struct oq_reward_input {
     const struct oq_seq_opts *seq; /* sequence: architecture and training; NULL: defaults */
     const oq_pmodel_opts *pmodel;  /* response: the P(order) learner; NULL: defaults */
     int keep_features;             /* response: keep row features and g (oq_reward_response_rows) */
+    int features;                  /* response: OQ_RESP_FEATURES_* (response.h); 0 = all */
     uint64_t seed;
     int quiet;
+    /* A partitioned job (comm.h; response only): log, ix, tomorrow and alive
+     * are this part's; events and orders are read for its customers; the
+     * gross-profit model sums over the parts (oq_gross_fit_part) and the
+     * P(order) learner is fitted on part 0 on every part's rows of the
+     * sample, gathered in (user, day) order, and sent to the others as
+     * bytes. NULL: one part. */
+    struct oq_comm *comm;
 } oq_reward_input;
 
 typedef struct oq_reward oq_reward;

@@ -39,18 +39,27 @@
 /* Create the three tables if they do not exist (idempotent). */
 int oq_db_init(const char *url, oq_error *err) OQ_WUR;
 
+/* What a load did: rows of the file, and of those the rows that were new to
+ * customer_log, that replaced a different row, and that were there already
+ * as they are (left untouched). rows = inserted + updated + unchanged. */
+typedef struct oq_db_load_info {
+    size_t rows, inserted, updated, unchanged;
+} oq_db_load_info;
+
 /* Load a log CSV into customer_log: the file is first read and validated in
  * full with oq_log_read (a bad field: OQ_EPARSE with file:line:column, and
  * nothing is sent), then streamed with COPY FROM STDIN into a staging table
  * with customer_log's constraints and merged into customer_log, all inside
  * one transaction. A row already in the table (same user_id and
- * snapshot_date) is replaced by the file's: loading a file again, or a log
- * that repeats earlier days, updates. A row the server refuses (twice in the
- * file, a value a constraint rejects) rolls the whole load back and is
+ * snapshot_date) is replaced by the file's when it differs and left alone
+ * when it is the same: loading a file again loads nothing twice, and a log
+ * that repeats earlier days updates them. A row the server refuses (twice in
+ * the file, a value a constraint rejects) rolls the whole load back and is
  * reported as OQ_EPARSE with the file line of that row and the server's
  * detail. All or nothing: on any error nothing is committed.
- * *n_loaded (may be NULL) receives the number of rows committed. */
-int oq_db_load_log(const char *url, const char *csv_path, size_t *n_loaded, oq_error *err) OQ_WUR;
+ * *info (may be NULL) receives the counts of what was committed. */
+int oq_db_load_log(const char *url, const char *csv_path, oq_db_load_info *info,
+                   oq_error *err) OQ_WUR;
 
 /* Read the whole customer_log back into an oq_log (data.h), ordered by
  * (user_id, snapshot_date). Streamed with COPY TO STDOUT, row by row: the
@@ -60,6 +69,7 @@ int oq_db_read_log(const char *url, oq_log **out, oq_error *err) OQ_WUR;
 
 /* What a run records beside its recommendations. */
 typedef struct oq_db_run {
+    int64_t run_id;          /* > 0: this id, reserved with oq_db_reserve_run_id; 0: the next */
     const char *source;      /* e.g. "offerq run --pg" or a directory; may be NULL */
     double started_at;       /* Unix time in seconds (oq_unix_now, not oq_now); 0 = now */
     size_t log_rows;         /* rows of the log the run read */
@@ -72,6 +82,33 @@ typedef struct oq_db_run {
  * or started_at is neither 0 nor a Unix time after OQ_DB_MIN_STARTED_AT. */
 int oq_db_save_run(const char *url, const oq_reco *reco, const oq_db_run *run, int64_t *run_id,
                    oq_error *err) OQ_WUR;
+
+/* Take a run id before the run (offerq nightly names its run folder and its
+ * Redis version with it): the next value of runs.run_id's sequence, raised
+ * to floor when it is below (and the sequence with it, so later runs follow
+ * on). Ids are never given twice; a run that dies leaves a gap. The schema
+ * must exist (oq_db_init). */
+int oq_db_reserve_run_id(const char *url, int64_t floor, int64_t *run_id, oq_error *err) OQ_WUR;
+
+/* Keep the keep (>= 1) newest runs and delete the others with their
+ * recommendations, in one statement. *deleted (may be NULL): runs deleted. */
+int oq_db_prune_runs(const char *url, int64_t keep, int64_t *deleted, oq_error *err) OQ_WUR;
+
+/* What offerq nightly --check reports of a server: it answered, its version,
+ * whether oq_db_init's tables exist and, if so, their row counts and the
+ * newest run id (0: none). */
+typedef struct oq_db_info {
+    char server_version[32];
+    int has_schema;
+    int64_t log_rows, runs, recommendations, last_run_id;
+} oq_db_info;
+
+/* Connect and fill *info; OQ_EIO if the server cannot be reached. */
+int oq_db_check(const char *url, oq_db_info *info, oq_error *err) OQ_WUR;
+
+/* url with its password (URI userinfo "user:password@" or a keyword
+ * "password=...") replaced by *** (for messages). */
+void oq_db_url_redact(const char *url, char *out, size_t len);
 
 /* Rows in customer_log, runs and recommendations (any pointer may be NULL). */
 int oq_db_counts(const char *url, int64_t *log_rows, int64_t *runs, int64_t *recos,

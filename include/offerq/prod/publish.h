@@ -85,6 +85,7 @@ typedef struct oq_publish_info {
     long long previous;  /* version kept for rollback (0: none) */
     size_t users;        /* rows in the current list (publish only) */
     size_t qtable_bytes; /* size of the current Q table (publish only) */
+    long long seq;       /* P:seq, the last version claimed (status only) */
 } oq_publish_info;
 
 /* Publish DIR/recommendations.csv (validated with oq_reco_read),

@@ -1,4 +1,4 @@
-/* cmd_bgnbd.c - `offerq bgnbd fit|score`: BG/NBD and the other "buy till you
+/* cmd_bgnbd.c - `offerq bgnbd fit|score|plot`: BG/NBD and the other "buy till you
  * die" models (MBG/NBD, Pareto/NBD, the Gamma-Gamma spend model, CLV). */
 #include "cli/cli.h"
 #include "offerq/coupon/alive.h"
@@ -21,7 +21,8 @@ static void help(FILE *fp)
         "--summary CSV)\n"
         "                          [options] --out params.json\n"
         "       offerq bgnbd score --params params.json (--log | --orders | --transactions |\n"
-        "                          --summary) [--t T] [--plot FILE.svg] --out scores.csv\n\n"
+        "                          --summary) [--t T] [--plot FILE.svg] --out scores.csv\n"
+        "       offerq bgnbd plot  --params params.json --kind KIND [data] --out FILE.svg\n\n"
         "BG/NBD (Fader, Hardie & Lee 2005): fits (r, alpha, a, b) by maximum likelihood and\n"
         "scores customers: P(alive) and expected repeat purchases in the next T. Also\n"
         "MBG/NBD, Pareto/NBD and the Gamma-Gamma spend model with CLV, as lifetimes has them.\n"
@@ -56,6 +57,16 @@ static void help(FILE *fp)
         "  --t T               horizon of expected purchases, in the unit (default: the\n"
         "                      holdout length when there is one, else 30 days)\n"
         "  --plot FILE.svg     calibration/holdout chart (needs a holdout)\n"
+        "Plot options (BG/NBD; lifetimes' diagnostic charts):\n"
+        "  --kind K            frequency-recency: E[X(t)] over frequency x recency (--t,\n"
+        "                      default 1 unit); p-alive: P(alive) over the same grid;\n"
+        "                      period: customers by repeat purchases, actual vs the model's\n"
+        "                      expectation; cumulative: repeat purchases over time, actual\n"
+        "                      vs expected (needs dates: --log, --orders, --transactions)\n"
+        "  --max-frequency N   grid rows (default: the data's largest frequency); period:\n"
+        "                      the last bar, \">= N\" (default 7)\n"
+        "  --max-recency N     grid columns and the customers' age T (default: the data's\n"
+        "                      largest T); without data both --max options are needed\n"
         "  --quiet             no messages on stderr\n\n"
         "Examples:\n"
         "  offerq bgnbd fit --summary ../shared/data/cdnow_summary.csv --out example/cdnow.json\n"
@@ -80,34 +91,18 @@ static void help(FILE *fp)
 
 typedef struct args {
     const char *log, *orders, *transactions, *summary, *out, *params, *plot;
-    const char *unit, *model, *spend;
+    const char *unit, *model, *spend, *kind;
     int32_t cal, obs;
-    long id_col, date_col, value_col, pn, months;
+    long id_col, date_col, value_col, pn, months, max_freq, max_rec;
     double penalizer, t, discount;
     int have_t, quiet;
 } args;
 
-/* Load or build the summary the options ask for. unit_days: from --unit, or
- * the params file's unit (score), or days. */
-static int load_summary(const char *cmd, const args *a, double unit_days, oq_bgnbd_summary **out)
+/* The purchases of --log (its orders sidecar, else its order rows), --orders
+ * or --transactions into *out (oq_bgnbd_tx_free). */
+static int load_tx(const args *a, oq_bgnbd_tx **out)
 {
     oq_error err = {0};
-    int nsrc = !!a->log + !!a->orders + !!a->transactions + !!a->summary;
-    if (nsrc != 1)
-        return cli_usage_error(cmd,
-                               "give exactly one of --log, --orders, --transactions, --summary");
-    if (a->summary) {
-        /* --unit only declares the summary's unit (its times are already in it) */
-        if (a->cal != OQ_BGNBD_NO_DATE || a->obs != OQ_BGNBD_NO_DATE)
-            return cli_usage_error(cmd, "the period ends do not apply to --summary");
-        if (a->value_col)
-            return cli_usage_error(cmd, "--value-column does not apply to --summary (its "
-                                        "monetary_value column holds the values)");
-        if (oq_bgnbd_summary_read(a->summary, out, &err))
-            return cli_fail(&err, "fix the row above and run again");
-        (*out)->unit_days = unit_days;
-        return 0;
-    }
     oq_bgnbd_tx *tx = NULL;
     char side[4096] = "";
     const char *file = a->orders ? a->orders : a->transactions;
@@ -141,9 +136,37 @@ static int load_summary(const char *cmd, const args *a, double unit_days, oq_bgn
         }
         if (rc) return cli_fail(&err, NULL);
     }
+    *out = tx;
+    return 0;
+}
+
+/* Load or build the summary the options ask for. unit_days: from --unit, or
+ * the params file's unit (score), or days. */
+static int load_summary(const char *cmd, const args *a, double unit_days, oq_bgnbd_summary **out)
+{
+    oq_error err = {0};
+    int nsrc = !!a->log + !!a->orders + !!a->transactions + !!a->summary;
+    if (nsrc != 1)
+        return cli_usage_error(cmd,
+                               "give exactly one of --log, --orders, --transactions, --summary");
+    if (a->summary) {
+        /* --unit only declares the summary's unit (its times are already in it) */
+        if (a->cal != OQ_BGNBD_NO_DATE || a->obs != OQ_BGNBD_NO_DATE)
+            return cli_usage_error(cmd, "the period ends do not apply to --summary");
+        if (a->value_col)
+            return cli_usage_error(cmd, "--value-column does not apply to --summary (its "
+                                        "monetary_value column holds the values)");
+        if (oq_bgnbd_summary_read(a->summary, out, &err))
+            return cli_fail(&err, "fix the row above and run again");
+        (*out)->unit_days = unit_days;
+        return 0;
+    }
+    oq_bgnbd_tx *tx = NULL;
+    int rc = load_tx(a, &tx);
+    if (rc) return rc;
     oq_bgnbd_split sp = {
         .unit_days = unit_days, .calibration_end = a->cal, .observation_end = a->obs};
-    int rc = oq_bgnbd_summary_build(tx, &sp, out, &err);
+    rc = oq_bgnbd_summary_build(tx, &sp, out, &err);
     oq_bgnbd_tx_free(tx);
     if (rc) return cli_fail(&err, NULL);
     if (!a->quiet) fprintf(stderr, "offerq bgnbd: %zu customers\n", (*out)->n);
@@ -173,7 +196,10 @@ static int parse_args(const char *cmd, int argc, char **argv, args *a)
         O_PN,
         O_SPEND,
         O_MONTHS,
-        O_DISC
+        O_DISC,
+        O_KIND,
+        O_MAXF,
+        O_MAXR
     };
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},
                                          {"log", required_argument, 0, O_LOG},
@@ -197,11 +223,15 @@ static int parse_args(const char *cmd, int argc, char **argv, args *a)
                                          {"spend", required_argument, 0, O_SPEND},
                                          {"months", required_argument, 0, O_MONTHS},
                                          {"discount-rate", required_argument, 0, O_DISC},
+                                         {"kind", required_argument, 0, O_KIND},
+                                         {"max-frequency", required_argument, 0, O_MAXF},
+                                         {"max-recency", required_argument, 0, O_MAXR},
                                          {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
     a->cal = a->obs = OQ_BGNBD_NO_DATE;
     a->id_col = 1;
     a->pn = -1;
+    a->max_freq = a->max_rec = -1;
     a->months = 12;
     a->discount = 0.01;
     int c;
@@ -288,6 +318,23 @@ static int parse_args(const char *cmd, int argc, char **argv, args *a)
             break;
         case O_DISC:
             if (cli_double(cmd, "--discount-rate", optarg, 0, 10, &a->discount)) return -1;
+            break;
+        case O_KIND:
+            if (strcmp(optarg, "frequency-recency") != 0 && strcmp(optarg, "p-alive") != 0 &&
+                strcmp(optarg, "period") != 0 && strcmp(optarg, "cumulative") != 0) {
+                cli_usage_error(cmd,
+                                "--kind expects frequency-recency, p-alive, period or "
+                                "cumulative, got '%s'",
+                                optarg);
+                return -1;
+            }
+            a->kind = optarg;
+            break;
+        case O_MAXF:
+            if (cli_long(cmd, "--max-frequency", optarg, 1, 1000, &a->max_freq)) return -1;
+            break;
+        case O_MAXR:
+            if (cli_long(cmd, "--max-recency", optarg, 1, 100000, &a->max_rec)) return -1;
             break;
         default:
             cli_bad_option(cmd);
@@ -569,6 +616,153 @@ cleanup:
     return rc;
 }
 
+/* bgnbd plot: the four diagnostic charts of lifetimes' plotting module. */
+static int do_plot(int argc, char **argv)
+{
+    const char *cmd = "bgnbd plot";
+    args a;
+    int rc = parse_args(cmd, argc, argv, &a);
+    if (rc) return rc > 0 ? 0 : 2;
+    if (!a.params) return cli_usage_error(cmd, "--params is required");
+    if (!a.kind)
+        return cli_usage_error(cmd, "--kind is required (frequency-recency, p-alive, period or "
+                                    "cumulative)");
+    if (a.model || a.plot || a.spend || a.pn >= 0)
+        return cli_usage_error(cmd, "--model, --plot, --spend and --p-n do not apply to plot");
+    oq_error err = {0};
+    oq_btyd_model m;
+    double punit = 0;
+    if (oq_btyd_params_load(a.params, &m, &punit, &err))
+        return cli_fail(&err, "write it with 'offerq bgnbd fit'");
+    if (m.kind != OQ_BTYD_BGNBD)
+        return cli_usage_error(cmd, "the charts are BG/NBD's; %s holds %s", a.params,
+                               oq_btyd_kind_name(m.kind));
+    const oq_bgnbd_params p = {m.par[0], m.par[1], m.par[2], m.par[3]};
+    double unit = a.unit ? (!strcmp(a.unit, "weeks") ? 7 : 1) : (punit > 0 ? punit : 1);
+    if (a.unit && punit > 0 && unit != punit)
+        return cli_usage_error(cmd, "--unit %s differs from the unit of %s (%g days)", a.unit,
+                               a.params, punit);
+    /* a fit on a summary CSV without --unit does not know its unit */
+    const char *un = !a.unit && !(punit > 0) ? "time units"
+                     : unit == 7             ? "weeks"
+                     : unit == 1             ? "days"
+                                             : "units";
+    char title[256];
+    oq_afile af = {0};
+    double *grid = NULL, *act = NULL, *exp_ = NULL;
+    oq_bgnbd_tracking tr = {0};
+    oq_bgnbd_summary *s = NULL;
+    oq_bgnbd_tx *tx = NULL;
+    int grid_kind = !strcmp(a.kind, "frequency-recency") ? OQ_BGNBD_GRID_EXPECTED
+                    : !strcmp(a.kind, "p-alive")         ? OQ_BGNBD_GRID_ALIVE
+                                                         : -1;
+    if (grid_kind >= 0) {
+        /* The grid needs no data: the ranges come from the options, or from
+         * the data's largest frequency and age when a source is given. */
+        int max_x = (int)a.max_freq, max_tx = (int)a.max_rec;
+        int have_src = a.log || a.orders || a.transactions || a.summary;
+        if (have_src) {
+            if ((rc = load_summary(cmd, &a, unit, &s)) || !s) return rc ? rc : 1;
+            double mx = 0, mt = 0;
+            for (size_t i = 0; i < s->n; i++) {
+                mx = fmax(mx, s->x[i]);
+                mt = fmax(mt, s->T[i]);
+            }
+            if (max_x < 0) max_x = (int)fmin(mx, 1000);
+            if (max_tx < 0) max_tx = (int)fmin(ceil(mt), 100000);
+        }
+        if (max_x < 0 || max_tx < 0) {
+            oq_bgnbd_summary_free(s);
+            return cli_usage_error(cmd, "give --max-frequency and --max-recency, or the data "
+                                        "(their largest frequency and age)");
+        }
+        double t = a.have_t ? a.t : 1;
+        grid = malloc((size_t)(max_x + 1) * (size_t)(max_tx + 1) * sizeof *grid);
+        if (!grid) {
+            oq_error_oom(&err, NULL, NULL);
+            rc = cli_fail(&err, NULL);
+            goto cleanup;
+        }
+        if (oq_bgnbd_grid(&p, grid_kind, max_x, max_tx, max_tx, t, grid, &err)) {
+            rc = cli_fail(&err, NULL);
+            goto cleanup;
+        }
+        if (oq_afile_open(&af, a.out, &err)) {
+            rc = cli_fail(&err, NULL);
+            goto cleanup;
+        }
+        char legend[128];
+        if (grid_kind == OQ_BGNBD_GRID_ALIVE) {
+            snprintf(title, sizeof title, "P(alive) by frequency and recency (age T = %d %s)",
+                     max_tx, un);
+            snprintf(legend, sizeof legend, "P(alive)");
+        } else {
+            snprintf(title, sizeof title,
+                     "Expected purchases in the next %g %s by frequency and recency (T = %d)", t,
+                     un, max_tx);
+            snprintf(legend, sizeof legend, "E[X(%g)]", t);
+        }
+        oq_bgnbd_grid_svg(grid, max_x, max_tx, title, legend, af.fp);
+    } else if (!strcmp(a.kind, "period")) {
+        int max_x = a.max_freq > 0 ? (int)a.max_freq : 7;
+        if ((rc = load_summary(cmd, &a, unit, &s)) || !s) return rc ? rc : 1;
+        act = malloc((size_t)(max_x + 1) * sizeof *act);
+        exp_ = malloc((size_t)(max_x + 1) * sizeof *exp_);
+        if (!act || !exp_) {
+            oq_error_oom(&err, NULL, NULL);
+            rc = cli_fail(&err, NULL);
+            goto cleanup;
+        }
+        if (oq_bgnbd_period_counts(&p, s, max_x, act, exp_, &err) ||
+            oq_afile_open(&af, a.out, &err)) {
+            rc = cli_fail(&err, NULL);
+            goto cleanup;
+        }
+        snprintf(title, sizeof title,
+                 "Repeat purchases per customer: actual vs BG/NBD (%zu "
+                 "customers)",
+                 s->n);
+        oq_bgnbd_period_svg(act, exp_, max_x, title, af.fp);
+        if (!a.quiet) {
+            fprintf(stderr, "  %-6s %10s %10s\n", "x", "actual", "model");
+            for (int k = 0; k <= max_x; k++)
+                fprintf(stderr, "  %s%-4d %10.0f %10.1f\n", k == max_x ? ">=" : "  ", k, act[k],
+                        exp_[k]);
+        }
+    } else { /* cumulative */
+        if (a.summary)
+            return cli_usage_error(cmd, "--kind cumulative needs purchase dates: --log, "
+                                        "--orders or --transactions, not --summary");
+        if ((rc = load_tx(&a, &tx))) return rc;
+        if (oq_bgnbd_tracking_build(&p, tx, unit, a.cal, &tr, &err) ||
+            oq_afile_open(&af, a.out, &err)) {
+            rc = cli_fail(&err, NULL);
+            goto cleanup;
+        }
+        snprintf(title, sizeof title, "Cumulative repeat purchases: actual vs BG/NBD");
+        oq_bgnbd_tracking_svg(&tr, title, af.fp);
+        if (!a.quiet)
+            fprintf(stderr,
+                    "offerq bgnbd: %.0f customers; repeat purchases by the last day: actual "
+                    "%.0f, model %.1f\n",
+                    tr.customers, tr.actual[tr.n_days - 1], tr.expected[tr.n_days - 1]);
+    }
+    if (oq_afile_commit(&af, &err)) {
+        rc = cli_fail(&err, NULL);
+        goto cleanup;
+    }
+    if (!a.quiet) fprintf(stderr, "offerq bgnbd: wrote %s\n", a.out);
+cleanup:
+    oq_afile_abort(&af);
+    free(grid);
+    free(act);
+    free(exp_);
+    oq_bgnbd_tracking_free(&tr);
+    oq_bgnbd_tx_free(tx);
+    oq_bgnbd_summary_free(s);
+    return rc;
+}
+
 int cmd_bgnbd(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -577,5 +771,6 @@ int cmd_bgnbd(int argc, char **argv)
     }
     if (!strcmp(argv[1], "fit")) return do_fit(argc - 1, argv + 1);
     if (!strcmp(argv[1], "score")) return do_score(argc - 1, argv + 1);
-    return cli_usage_error("bgnbd", "unknown subcommand '%s' (fit or score)", argv[1]);
+    if (!strcmp(argv[1], "plot")) return do_plot(argc - 1, argv + 1);
+    return cli_usage_error("bgnbd", "unknown subcommand '%s' (fit, score or plot)", argv[1]);
 }

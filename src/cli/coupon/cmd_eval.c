@@ -17,7 +17,10 @@ static void help(FILE *fp)
             "seed-faithful loop (re-run with the run's settings), offerq's recommendations\n"
             "in DIR, and the oracle; uplift is profit minus the no-coupon profit.\n"
             "Then off-policy estimates (IPS, doubly robust) of the run's Q-greedy policy and\n"
-            "of each fixed coupon from the log's logged propensities, next to the truth.\n\n"
+            "of each fixed coupon from the log's logged propensities, next to the truth.\n"
+            "A log without a truth file (a shop's own log): the off-policy estimates alone,\n"
+            "each coupon's share of the log taken as its propensity (right for a\n"
+            "randomised log with fixed shares), with 95%% intervals.\n\n"
             "With --horizon H, the closed loop instead: from the log's last day every\n"
             "policy plays H days in the true world (customers reached at the world's\n"
             "contact rate, the same customers on the same days with the same luck for\n"
@@ -33,6 +36,8 @@ static void help(FILE *fp)
             "  --seed S         the nightly job's seed in the closed loop (default 1)\n"
             "  --no-job         closed loop without the nightly job's policies (myopic,\n"
             "                   dyna-q): the fixed, random and truth policies only, fast\n"
+            "  --features SET   the closed loop's nightly job: its response model's features\n"
+            "                   (all, no-evidence or raw; as `offerq run --features`)\n"
             "  --truth FILE   truth file (default: the log's sidecar)\n"
             "  --json FILE    also write the results as JSON\n"
             "  --quiet        no progress on stderr\n\n"
@@ -54,7 +59,8 @@ int cmd_eval(int argc, char **argv)
         O_REFIT,
         O_ROLL,
         O_SEED,
-        O_NOJOB
+        O_NOJOB,
+        O_FEATURES
     };
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},
                                          {"log", required_argument, 0, O_LOG},
@@ -67,9 +73,10 @@ int cmd_eval(int argc, char **argv)
                                          {"rollouts", required_argument, 0, O_ROLL},
                                          {"seed", required_argument, 0, O_SEED},
                                          {"no-job", no_argument, 0, O_NOJOB},
+                                         {"features", required_argument, 0, O_FEATURES},
                                          {0, 0, 0, 0}};
     const char *log = NULL, *run = NULL, *truth = NULL, *json = NULL;
-    int quiet = 0, c;
+    int quiet = 0, c, features = 0;
     long lv;
     oq_loop_opts lo;
     oq_loop_opts_default(&lo);
@@ -114,6 +121,12 @@ int cmd_eval(int argc, char **argv)
         case O_SEED:
             if (cli_u64("eval", "--seed", optarg, &lo.job.dq.seed)) return 2;
             break;
+        case O_FEATURES:
+            if ((lo.job.features = oq_resp_features_parse(optarg)) < 0)
+                return cli_usage_error(
+                    "eval", "--features: expected all, no-evidence or raw, got '%s'", optarg);
+            features = 1;
+            break;
         default:
             return cli_bad_option("eval");
         }
@@ -132,6 +145,9 @@ int cmd_eval(int argc, char **argv)
         return 0;
     }
     if (!log || !run) return cli_usage_error("eval", "--log LOG.csv and --run DIR are required");
+    if (features)
+        return cli_usage_error("eval", "--features is for the closed loop (--horizon); with "
+                                       "--run the run's params.json says which");
     oq_eval_report r;
     if (!quiet)
         fprintf(stderr, "offerq eval: this re-fits models, so it takes about as long as the run:\n"

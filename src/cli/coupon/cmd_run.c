@@ -1,5 +1,7 @@
 /* cmd_run.c - `offerq run`: the nightly coupon job (include/offerq/coupon/pipeline.h). */
 #include "cli/cli.h"
+#include "cli/mpi_comm.h"
+#include "offerq/core/comm.h"
 #include "offerq/prod/db.h"
 #include "offerq/core/io.h"
 #include "offerq/coupon/reward.h"
@@ -69,15 +71,24 @@ static void help(FILE *fp)
         "                  regression per coupon)\n"
         "  --trees N       boosting rounds (default 400)\n"
         "  --tree-depth D  depth of each tree (default 4)\n"
+        "  --features SET  the response model's features: all (default), no-evidence\n"
+        "                  (without the browse concentration evidence) or raw (no\n"
+        "                  feature built around the generator's story: no evidence,\n"
+        "                  and g's category mix from the customer's earlier orders\n"
+        "                  instead of the favourite-category filter;\n"
+        "                  docs/readme/worlds.md)\n"
         "  --interim       the same as --reward empirical: the logged mean reward per\n"
         "                  state x coupon, a baseline (for comparison)\n"
         "  --budget X      money for tomorrow's coupons (expected spend); default: no limit\n"
         "  --seed S        random seed (default 1)\n"
         "  --epochs N      Dyna-Q epochs (default 4)\n"
         "  --plan-k K      planning updates per real step (default 20)\n"
-        "  --shards N      train Dyna-Q on N groups of customers in parallel and merge\n"
-        "                  the Q tables (default 1: one sequential learner; results\n"
-        "                  depend on N, not on the number of threads)\n"
+        "  --shards N      run in N parts, one per hash shard of user_id, as threads:\n"
+        "                  every fit is a sum over the parts and Dyna-Q trains one\n"
+        "                  learner per part, merged (default 1; results depend on N,\n"
+        "                  not on the number of threads, and equal those of\n"
+        "                  `mpirun -np N offerq run` in an MPI build; with --reward\n"
+        "                  transformer or empirical only Dyna-Q is split)\n"
         "  --gamma G       discount (default 0.95)\n"
         "  --w-days W --w-p30 W --w-aov W --budget-levels L\n"
         "                  state buckets (default 10 2 20 10, the source's)\n"
@@ -86,44 +97,46 @@ static void help(FILE *fp)
         "  --faithful      the seed's simplified loop instead of Dyna-Q (for comparison)\n"
         "  --keep-runs N   runs kept in DIR.runs/ (default 3; DIR links to the newest)\n"
         "  --quiet         no progress on stderr\n\n"
+        "Under MPI (a build with -DOQ_MPI=ON, started by mpirun) each rank is one part,\n"
+        "keeps only its customers' rows, and rank 0 writes DIR (docs/readme/mpi.md).\n\n"
         "Example:\n  offerq gen --seed 1 --out example/log.csv\n"
         "  offerq run --log example/log.csv --out-dir example/run --budget 5000\n"
         "  offerq run --pg postgresql://offerq@127.0.0.1:5432/offerq \\\n"
         "      --orders example/log.orders.csv --out-dir example/run\n");
 }
 
-int cmd_run(int argc, char **argv)
-{
-    enum {
-        O_LOG = 256,
-        O_OUT,
-        O_KEEP,
-        O_BUDGET,
-        O_SEED,
-        O_EPOCHS,
-        O_PLANK,
-        O_FAITHFUL,
-        O_QUIET,
-        O_GAMMA,
-        O_WD,
-        O_WP,
-        O_WA,
-        O_BL,
-        O_PG,
-        O_ORDERS,
-        O_EVENTS,
-        O_MODEL,
-        O_PEPOCHS,
-        O_EMPIRICAL,
-        O_REWARD,
-        O_CONT,
-        O_SHARDS,
-        O_PMODEL,
-        O_TREES,
-        O_TDEPTH,
-        O_SEQLEN
-    };
-    static const struct option opts[] = {{"help", no_argument, 0, 'h'},
+enum {
+    O_LOG = 256,
+    O_OUT,
+    O_KEEP,
+    O_BUDGET,
+    O_SEED,
+    O_EPOCHS,
+    O_PLANK,
+    O_FAITHFUL,
+    O_QUIET,
+    O_GAMMA,
+    O_WD,
+    O_WP,
+    O_WA,
+    O_BL,
+    O_PG,
+    O_ORDERS,
+    O_EVENTS,
+    O_MODEL,
+    O_PEPOCHS,
+    O_EMPIRICAL,
+    O_REWARD,
+    O_CONT,
+    O_SHARDS,
+    O_PMODEL,
+    O_TREES,
+    O_TDEPTH,
+    O_FEATURES,
+    O_SEQLEN
+};
+
+const struct option cli_run_options[] = {{"help", no_argument, 0, 'h'},
                                          {"log", required_argument, 0, O_LOG},
                                          {"out-dir", required_argument, 0, O_OUT},
                                          {"keep-runs", required_argument, 0, O_KEEP},
@@ -150,45 +163,46 @@ int cmd_run(int argc, char **argv)
                                          {"p-model", required_argument, 0, O_PMODEL},
                                          {"trees", required_argument, 0, O_TREES},
                                          {"tree-depth", required_argument, 0, O_TDEPTH},
+                                         {"features", required_argument, 0, O_FEATURES},
                                          {"seq-len", required_argument, 0, O_SEQLEN},
                                          {0, 0, 0, 0}};
-    const char *pg = NULL;
-    oq_pipeline_opts o;
-    oq_pipeline_opts_default(&o);
+
+int cli_run_parse(int argc, char **argv, oq_pipeline_opts *o, const char **pg)
+{
+    oq_pipeline_opts_default(o);
+    *pg = NULL;
     long lv;
-    int c, reward = -1, pepochs = 0, seqopt = 0;
-    oq_seq_opts so;
-    oq_seq_opts_default(&so);
+    int c, reward = -1, pepochs = 0, seqlen = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", cli_run_options, NULL)) != -1) {
         switch (c) {
         case 'h':
             help(stdout);
-            return 0;
+            return -1;
         case O_LOG:
-            o.log_path = optarg;
+            o->log_path = optarg;
             break;
         case O_OUT:
             if (cli_out_path("run", "--out-dir", optarg, 1)) return 2;
-            o.out_dir = optarg;
+            o->out_dir = optarg;
             break;
         case O_KEEP: {
             long v;
             if (cli_long("run", "--keep-runs", optarg, 1, 1000, &v)) return 2;
-            o.keep_runs = (int)v;
+            o->keep_runs = (int)v;
             break;
         }
         case O_PG:
-            pg = optarg;
+            *pg = optarg;
             break;
         case O_ORDERS:
-            o.orders_path = optarg;
+            o->orders_path = optarg;
             break;
         case O_EVENTS:
-            o.events_path = optarg;
+            o->events_path = optarg;
             break;
         case O_MODEL:
-            o.model_path = optarg;
+            o->model_path = optarg;
             break;
         case O_EMPIRICAL:
             reward = OQ_REWARD_EMPIRICAL;
@@ -202,90 +216,178 @@ int cmd_run(int argc, char **argv)
             break;
         case O_PEPOCHS:
             if (cli_long("run", "--profit-epochs", optarg, 1, 100, &lv)) return 2;
-            o.profit_epochs = (int)lv;
+            o->profit_epochs = (int)lv;
             pepochs = 1;
             break;
         case O_SEQLEN:
             if (cli_long("run", "--seq-len", optarg, 1, OQ_SEQ_MAX_SEQ, &lv)) return 2;
-            so.cfg.seq_len = (int)lv;
-            seqopt = 1;
+            seqlen = (int)lv;
             break;
         case O_BUDGET:
-            if (cli_double("run", "--budget", optarg, 0, 1e15, &o.budget)) return 2;
+            if (cli_double("run", "--budget", optarg, 0, 1e15, &o->budget)) return 2;
             break;
         case O_SEED:
-            if (cli_u64("run", "--seed", optarg, &o.dq.seed)) return 2;
+            if (cli_u64("run", "--seed", optarg, &o->dq.seed)) return 2;
             break;
         case O_EPOCHS:
             if (cli_long("run", "--epochs", optarg, 1, OQ_DYNAQ_MAX_EPOCHS, &lv)) return 2;
-            o.dq.epochs = (int)lv;
+            o->dq.epochs = (int)lv;
             break;
         case O_PLANK:
             if (cli_long("run", "--plan-k", optarg, 0, 1000, &lv)) return 2;
-            o.dq.plan_k = (int)lv;
+            o->dq.plan_k = (int)lv;
             break;
         case O_GAMMA:
-            if (cli_double("run", "--gamma", optarg, 0, 1, &o.dq.gamma)) return 2;
+            if (cli_double("run", "--gamma", optarg, 0, 1, &o->dq.gamma)) return 2;
             break;
         case O_WD:
-            if (cli_double("run", "--w-days", optarg, 1e-3, 1e6, &o.disc.w_days)) return 2;
+            if (cli_double("run", "--w-days", optarg, 1e-3, 1e6, &o->disc.w_days)) return 2;
             break;
         case O_WP:
-            if (cli_double("run", "--w-p30", optarg, 1e-3, 1e6, &o.disc.w_p30)) return 2;
+            if (cli_double("run", "--w-p30", optarg, 1e-3, 1e6, &o->disc.w_p30)) return 2;
             break;
         case O_WA:
-            if (cli_double("run", "--w-aov", optarg, 1e-3, 1e9, &o.disc.w_aov)) return 2;
+            if (cli_double("run", "--w-aov", optarg, 1e-3, 1e9, &o->disc.w_aov)) return 2;
             break;
         case O_BL:
-            if (cli_double("run", "--budget-levels", optarg, 1, 255, &o.disc.budget_levels))
+            if (cli_double("run", "--budget-levels", optarg, 1, 255, &o->disc.budget_levels))
                 return 2;
             break;
         case O_FAITHFUL:
-            o.dq.faithful = 1;
+            o->dq.faithful = 1;
             break;
         case O_CONT:
-            o.continuation = 1;
+            o->continuation = 1;
             break;
         case O_SHARDS:
             if (cli_long("run", "--shards", optarg, 1, OQ_DYNAQ_MAX_SHARDS, &lv)) return 2;
-            o.shards = (int)lv;
+            o->shards = (int)lv;
             break;
         case O_PMODEL:
-            if ((o.pmodel.kind = oq_pmodel_parse(optarg)) < 0)
+            if ((o->pmodel.kind = oq_pmodel_parse(optarg)) < 0)
                 return cli_usage_error("run", "--p-model: expected boost or logistic, got '%s'",
                                        optarg);
             break;
         case O_TREES:
             if (cli_long("run", "--trees", optarg, 1, 100000, &lv)) return 2;
-            o.pmodel.trees = (int)lv;
+            o->pmodel.trees = (int)lv;
             break;
         case O_TDEPTH:
             if (cli_long("run", "--tree-depth", optarg, 1, 16, &lv)) return 2;
-            o.pmodel.depth = (int)lv;
+            o->pmodel.depth = (int)lv;
+            break;
+        case O_FEATURES:
+            if ((o->features = oq_resp_features_parse(optarg)) < 0)
+                return cli_usage_error(
+                    "run", "--features: expected all, no-evidence or raw, got '%s'", optarg);
             break;
         case O_QUIET:
-            o.quiet = 1;
+            o->quiet = 1;
             break;
         default:
             return cli_bad_option("run");
         }
     }
     if (optind != argc) return cli_usage_error("run", "unexpected argument '%s'", argv[optind]);
-    int want_tf = o.model_path || pepochs;
+    int want_tf = o->model_path || pepochs;
     if (want_tf && reward >= 0 && reward != OQ_REWARD_TRANSFORMER && reward != OQ_REWARD_SEQUENCE)
         return cli_usage_error("run", "--model and --profit-epochs are for the profit "
                                       "Transformer or the sequence model: they need --reward "
                                       "transformer or sequence");
-    if (pepochs && reward != OQ_REWARD_SEQUENCE && o.profit_epochs > 8)
+    if (pepochs && reward != OQ_REWARD_SEQUENCE && o->profit_epochs > 8)
         return cli_usage_error("run", "--profit-epochs: at most 8 for the profit Transformer");
-    if (seqopt && reward != OQ_REWARD_SEQUENCE)
+    if (seqlen && reward != OQ_REWARD_SEQUENCE)
         return cli_usage_error("run", "--seq-len is for the sequence model: it needs --reward "
                                       "sequence");
-    o.reward = reward >= 0 ? reward : want_tf ? OQ_REWARD_TRANSFORMER : OQ_REWARD_RESPONSE;
-    o.seq = &so;
+    o->reward = reward >= 0 ? reward : want_tf ? OQ_REWARD_TRANSFORMER : OQ_REWARD_RESPONSE;
+    o->seq_len = seqlen;
+    return 0;
+}
+
+static int run_local(oq_pipeline_opts *o, const char *pg);
+static int run_mpi(oq_pipeline_opts *o, const char *pg, oq_comm *mc);
+static void print_done(const oq_pipeline_opts *o, const oq_pipeline_result *r);
+
+int cmd_run(int argc, char **argv)
+{
+    const char *pg;
+    oq_pipeline_opts o;
+    int prc = cli_run_parse(argc, argv, &o, &pg);
+    if (prc) return prc < 0 ? 0 : prc;
     if (!!o.log_path == !!pg)
         return cli_usage_error("run", "give exactly one of --log LOG.csv or --pg URL");
     if (!o.out_dir && !pg) return cli_usage_error("run", "--out-dir DIR is required");
+    if (!cli_mpi_launched()) {
+        const char *ws = getenv("OMPI_COMM_WORLD_SIZE");
+        if (ws && atoi(ws) > 1) {
+            fprintf(stderr,
+                    "offerq: error: started by mpirun with %s ranks, but this offerq was "
+                    "built without MPI\nofferq: build with cmake -DOQ_MPI=ON "
+                    "(docs/readme/mpi.md)\n",
+                    ws);
+            return 1;
+        }
+        return run_local(&o, pg);
+    }
+    oq_comm mc;
+    if (cli_mpi_start(&argc, &argv, &mc)) return 1;
+    int rc = mc.size > 1 ? run_mpi(&o, pg, &mc) : run_local(&o, pg); /* -np 1: one process */
+    cli_mpi_stop();
+    return rc;
+}
+
+/* One rank of `mpirun -np N offerq run`: one part of the run (pipeline.h). */
+static int run_mpi(oq_pipeline_opts *o, const char *pg, oq_comm *mc)
+{
+    const char *why = NULL;
+    if (pg)
+        why = "--pg: a run under MPI reads its log with --log (PostgreSQL shards are issue 20 "
+              "item 3)";
+    else if (o->reward != OQ_REWARD_RESPONSE)
+        why = "a run under MPI needs --reward response (the default): the other reward models "
+              "are not fitted in parts yet";
+    else if (o->shards != 1 && o->shards != mc->size)
+        why = "--shards N under MPI must be the number of ranks (or be left out)";
+    if (why) {
+        if (mc->rank == 0) fprintf(stderr, "offerq run: %s\n", why);
+        return 2;
+    }
+    o->shards = mc->size; /* params.json names the parts, as --shards N does */
+    oq_error err = {0};
+    oq_pipeline_result *r = NULL;
+    int failed = oq_pipeline_run_part(o, mc, NULL, &r, &err);
+    if (failed) {
+        oq_comm_fail(mc, failed, &err); /* MPI_Abort: every rank stops */
+        return 1;
+    }
+    if (mc->rank == 0) print_done(o, r);
+    oq_pipeline_result_free(r);
+    return 0;
+}
+
+/* The summary line on stderr. */
+static void print_done(const oq_pipeline_opts *o, const oq_pipeline_result *r)
+{
+    double total = 0;
+    for (int k = 0; k < OQ_N_STAGES; k++)
+        total += r->stage_s[k];
+    size_t cnt[OQ_N_COUPONS] = {0};
+    for (size_t i = 0; i < r->n; i++)
+        cnt[r->coupon[i]]++;
+    fprintf(stderr,
+            "offerq run: %zu customers, coupons none/5/10/20 = %zu/%zu/%zu/%zu, expected spend "
+            "%.2f%s, %.2fs%s%s%s\n",
+            r->n, cnt[0], cnt[1], cnt[2], cnt[3], r->plan_spend,
+            isfinite(o->budget) ? " (budget-limited)" : "", total, o->out_dir ? "; wrote " : "",
+            o->out_dir ? o->out_dir : "", o->out_dir ? "/" : "");
+    if (r->baseline)
+        fprintf(stderr, "offerq run: note: r^ is the empirical baseline (%s)\n", r->scorer_name);
+}
+
+/* The one-process job (--shards N: N parts as threads). */
+static int run_local(oq_pipeline_opts *op, const char *pg)
+{
+    oq_pipeline_opts o = *op;
     oq_error err = {0};
     oq_pipeline_result *r = NULL;
     oq_log *log = NULL;
@@ -300,20 +402,7 @@ int cmd_run(int argc, char **argv)
     size_t log_rows = log ? log->n : 0;
     oq_log_free(log);
     if (failed) return cli_fail(&err, NULL);
-    double total = 0;
-    for (int k = 0; k < OQ_N_STAGES; k++)
-        total += r->stage_s[k];
-    size_t cnt[OQ_N_COUPONS] = {0};
-    for (size_t i = 0; i < r->n; i++)
-        cnt[r->coupon[i]]++;
-    fprintf(stderr,
-            "offerq run: %zu customers, coupons none/5/10/20 = %zu/%zu/%zu/%zu, expected spend "
-            "%.2f%s, %.2fs%s%s%s\n",
-            r->n, cnt[0], cnt[1], cnt[2], cnt[3], r->plan_spend,
-            isfinite(o.budget) ? " (budget-limited)" : "", total, o.out_dir ? "; wrote " : "",
-            o.out_dir ? o.out_dir : "", o.out_dir ? "/" : "");
-    if (r->baseline)
-        fprintf(stderr, "offerq run: note: r^ is the empirical baseline (%s)\n", r->scorer_name);
+    print_done(&o, r);
     int rc = 0;
     if (pg) {
         /* The day's list and the report go back in one transaction (db.h). */

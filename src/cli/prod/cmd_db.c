@@ -23,8 +23,10 @@ static void help(FILE *fp)
             "  init                 create the tables customer_log, runs, recommendations\n"
             "                       (idempotent)\n"
             "  load LOG.csv         validate LOG.csv in full, then COPY it into customer_log\n"
-            "                       in one transaction: all rows or none; a bad or duplicate\n"
-            "                       row is reported with its file line\n"
+            "                       in one transaction: all rows or none; a bad row or one\n"
+            "                       twice in the file is reported with its file line; rows\n"
+            "                       already in the table are replaced when they differ, left\n"
+            "                       alone when not (loading a file again loads nothing twice)\n"
             "  dump --out LOG.csv   read customer_log back (streamed) and write it as a log CSV\n"
             "  save-run DIR         record a run: DIR/recommendations.csv (+ DIR/report.json\n"
             "                       if present) into runs and recommendations, one transaction\n"
@@ -143,12 +145,14 @@ int cmd_db(int argc, char **argv)
     }
     if (!strcmp(verb, "load")) {
         if (nargs != 1) return cli_usage_error("db", "load expects exactly one LOG.csv");
-        size_t n;
+        oq_db_load_info li;
         double t = oq_now();
-        if (oq_db_load_log(url, argv[optind], &n, &err))
+        if (oq_db_load_log(url, argv[optind], &li, &err))
             return cli_fail(&err, "nothing was loaded; fix the line above and run again");
-        fprintf(stderr, "offerq db: loaded %zu rows from %s in %.2fs\n", n, argv[optind],
-                oq_now() - t);
+        fprintf(stderr,
+                "offerq db: loaded %zu rows from %s in %.2fs: %zu new, %zu changed, %zu "
+                "already there\n",
+                li.rows, argv[optind], oq_now() - t, li.inserted, li.updated, li.unchanged);
         return 0;
     }
     if (!strcmp(verb, "dump")) {

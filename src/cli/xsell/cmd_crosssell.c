@@ -225,46 +225,49 @@ static int mine_rules(const oq_baskets *b, double min_sup, double min_conf, cons
     return rc;
 }
 
-static int cmd_learn(int argc, char **argv)
+enum { /* crosssell learn */
+       O_ITEMS = 256,
+       O_RULES,
+       O_EPISODES,
+       O_OUT,
+       O_SEED,
+       O_DISC,
+       O_SURV,
+       O_ARR,
+       O_METHOD,
+       O_QUIET,
+       O_BASKETS,
+       O_MINSUP,
+       O_MINCONF,
+       O_SUMMARY,
+       O_CAND,
+       O_THETA,
+       O_K
+};
+
+const struct option cli_xsell_learn_options[] = {
+    {"help", no_argument, 0, 'h'},
+    {"items", required_argument, 0, O_ITEMS},
+    {"rules", required_argument, 0, O_RULES},
+    {"episodes", required_argument, 0, O_EPISODES},
+    {"out", required_argument, 0, O_OUT},
+    {"seed", required_argument, 0, O_SEED},
+    {"discounts", required_argument, 0, O_DISC},
+    {"survival", required_argument, 0, O_SURV},
+    {"arrival-total", required_argument, 0, O_ARR},
+    {"method", required_argument, 0, O_METHOD},
+    {"quiet", no_argument, 0, O_QUIET},
+    {"baskets", required_argument, 0, O_BASKETS},
+    {"min-support", required_argument, 0, O_MINSUP},
+    {"min-confidence", required_argument, 0, O_MINCONF},
+    {"summary", required_argument, 0, O_SUMMARY},
+    {"candidates", required_argument, 0, O_CAND},
+    {"rock-theta", required_argument, 0, O_THETA},
+    {"rock-k", required_argument, 0, O_K},
+    {0, 0, 0, 0}};
+
+int cli_crosssell_learn(int argc, char **argv, int check)
 {
-    enum {
-        O_ITEMS = 256,
-        O_RULES,
-        O_EPISODES,
-        O_OUT,
-        O_SEED,
-        O_DISC,
-        O_SURV,
-        O_ARR,
-        O_METHOD,
-        O_QUIET,
-        O_BASKETS,
-        O_MINSUP,
-        O_MINCONF,
-        O_SUMMARY,
-        O_CAND,
-        O_THETA,
-        O_K
-    };
-    static const struct option opts[] = {{"help", no_argument, 0, 'h'},
-                                         {"items", required_argument, 0, O_ITEMS},
-                                         {"rules", required_argument, 0, O_RULES},
-                                         {"episodes", required_argument, 0, O_EPISODES},
-                                         {"out", required_argument, 0, O_OUT},
-                                         {"seed", required_argument, 0, O_SEED},
-                                         {"discounts", required_argument, 0, O_DISC},
-                                         {"survival", required_argument, 0, O_SURV},
-                                         {"arrival-total", required_argument, 0, O_ARR},
-                                         {"method", required_argument, 0, O_METHOD},
-                                         {"quiet", no_argument, 0, O_QUIET},
-                                         {"baskets", required_argument, 0, O_BASKETS},
-                                         {"min-support", required_argument, 0, O_MINSUP},
-                                         {"min-confidence", required_argument, 0, O_MINCONF},
-                                         {"summary", required_argument, 0, O_SUMMARY},
-                                         {"candidates", required_argument, 0, O_CAND},
-                                         {"rock-theta", required_argument, 0, O_THETA},
-                                         {"rock-k", required_argument, 0, O_K},
-                                         {0, 0, 0, 0}};
     const char *cmd = "crosssell learn", *items = NULL, *rules_path = NULL, *out = NULL,
                *summary = NULL, *baskets_path = NULL;
     double min_sup = 0.01, min_conf = 0.3, arr_total = 0.6, survival = 0.98;
@@ -275,7 +278,7 @@ static int cmd_learn(int argc, char **argv)
     oq_xsell_learn_config cfg;
     oq_xsell_learn_config_default(&cfg);
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", cli_xsell_learn_options, NULL)) != -1) {
         switch (c) {
         case 'h':
             help(stdout);
@@ -353,10 +356,12 @@ static int cmd_learn(int argc, char **argv)
         }
     }
     if (optind != argc) return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (check == CLI_CHECK_VALUES) return 0;
     if (!items || !out || !(rules_path || baskets_path) || (rules_path && baskets_path))
         return cli_usage_error(cmd, "--items, --out and one of --rules or --baskets are required");
     if (cfg.candidates == OQ_XSELL_CAND_ROCK && !baskets_path)
         return cli_usage_error(cmd, "--candidates rock clusters baskets: give --baskets");
+    if (check == CLI_CHECK_ARGS) return 0;
     oq_error err = {0};
     oq_baskets *b = NULL;
     oq_xsell_rule *rules = NULL;
@@ -365,9 +370,16 @@ static int cmd_learn(int argc, char **argv)
     int rc = 1;
     if (baskets_path) {
         if (oq_sidecar_path(out, ".rules.csv", mined_path, sizeof mined_path) ||
-            oq_baskets_read(baskets_path, &b, &err) ||
-            mine_rules(b, min_sup, min_conf, mined_path, &err))
+            oq_baskets_read(baskets_path, &b, &err))
             goto fail;
+        if (check) { /* the baskets read; the items below */
+            oq_xsell_sim sim;
+            oq_xsell_sim_default(&sim);
+            if (oq_xsell_items_read(items, arr_total, &sim, &err)) goto fail;
+            rc = 0;
+            goto cleanup;
+        }
+        if (mine_rules(b, min_sup, min_conf, mined_path, &err)) goto fail;
         rules_path = mined_path;
     }
     oq_xsell_sim sim;
@@ -379,6 +391,10 @@ static int cmd_learn(int argc, char **argv)
     if (oq_xsell_items_read(items, arr_total, &sim, &err) ||
         oq_xsell_rules_read(rules_path, &sim.mdp, &rules, &n_rules, &skipped, &err))
         goto fail;
+    if (check) {
+        rc = 0;
+        goto cleanup;
+    }
     fprintf(stderr, "offerq crosssell: %d items, %zu single-item rules used (%zu skipped)\n",
             sim.mdp.n_items, n_rules, skipped);
     if (oq_xsell_learn_run(&sim, rules, n_rules, b, &cfg, &res, &err)) goto fail;
@@ -526,7 +542,7 @@ int cmd_crosssell(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     if (!strcmp(argv[1], "experiment")) return cmd_experiment(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "learn")) return cmd_learn(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "learn")) return cli_crosssell_learn(argc - 1, argv + 1, CLI_DO);
     if (!strcmp(argv[1], "offer")) return cmd_offer(argc - 1, argv + 1);
     return cli_usage_error("crosssell", "unknown subcommand '%s' (experiment, learn, offer)",
                            argv[1]);

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# cli_mpi.sh - issue 20 items 1 and 2: `offerq run` in parts.
+#   --shards N runs the job in N parts (threads), every fit a sum over the
+#   parts added in rank order; in a build with -DOQ_MPI=ON,
+#   `mpirun -np N offerq run` runs the same parts as ranks and writes the
+#   same bytes: recommendations.csv, qtable.ofq, bgnbd.json, params.json,
+#   learning_curve.svg, and report.json but for its timings, for N = 1, 2, 3
+#   (with a budget, so the plan's multiplier and tail are exercised), and
+#   -np 1 / --shards 1 are the one-process job. A rank killed mid-run
+#   (OQ_MPI_TEST_DIE: SIGKILL at its 12th collective, and at its last, the
+#   barrier before rank 0 switches the run in) fails the run (non-zero exit)
+#   and leaves the previous run in place, byte for byte.
+# Without MPI (no OQ_MPI=1 from CMake, or no mpirun) only the --shards half
+# runs. A 20,000-customer log of 4 snapshots each (80,000 rows), learners
+# cut down (30 trees, 2 epochs of 5 planning steps) to keep it short: 7 runs
+# of 1-3 parts, about 15 s of CPU, under 60 s on a 2-core machine loaded 3x.
+set -u
+BIN=${OQ_BIN:?OQ_BIN must point at the offerq binary}
+SRC=${OQ_SOURCE:-$(cd "$(dirname "$0")/../.." && pwd)}
+T=$(mktemp -d /tmp/offerq-test-XXXXXX)
+trap 'rm -rf "$T"' EXIT
+# shellcheck source=lib.sh
+source "$SRC/tests/cli/lib.sh"
+# mpirun refuses root without these (CI runs as root)
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# the parts share 2 cores: one OpenMP thread each keeps them from spinning
+export OMP_NUM_THREADS=1
+MPI=0
+if [ "${OQ_MPI:-0}" = 1 ] && command -v mpirun >/dev/null; then MPI=1; fi
+"$BIN" gen --customers 20000 --snapshots 4 --seed 5 --quiet --out "$T/log.csv" 2>/dev/null ||
+  die "gen"
+ARGS=(--log "$T/log.csv" --budget 1500 --trees 30 --plan-k 5 --epochs 2 --quiet)
+FILES="recommendations.csv qtable.ofq bgnbd.json params.json learning_curve.svg"
+# same A B: every file of run A is B's, report.json too but for what is
+# measured (timings, the run's clock, the learner's seconds)
+same() {
+  for f in $FILES; do cmp -s "$1/$f" "$2/$f" || { echo "  $f differs" >&2; return 1; }; done
+  python3 - "$1/report.json" "$2/report.json" <<'PY'
+import json, sys
+def strip(r):
+    r.pop("timings_s", None); r.pop("run", None)
+    r.get("response_model", {}).get("p_model", {}).pop("seconds", None)
+    return r
+a, b = (strip(json.load(open(p))) for p in sys.argv[1:3])
+sys.exit(a != b)
+PY
+}
+
+# ---- --shards N: parts as threads -------------------------------------------------
+for n in 1 2 3; do
+  "$BIN" run "${ARGS[@]}" --shards "$n" --out-dir "$T/s$n" 2>"$T/err" || { cat "$T/err"; die "--shards $n"; }
+done
+check "--shards 2 and 3 plan every customer within the budget" python3 - "$T" <<'PY'
+import json, sys
+for n in (2, 3):
+    p = json.load(open(f"{sys.argv[1]}/s{n}/report.json"))["plan"]
+    if p["customers"] != 20000 or p["expected_spend"] > 1500 + 1e-6: sys.exit(1)
+    r = json.load(open(f"{sys.argv[1]}/s{n}/report.json"))["parts"]
+    if r["n"] != n or len(r["bytes_sent_per_stage"]) != n: sys.exit(1)
+PY
+
+if [ $MPI = 0 ]; then
+  echo "skip the mpirun half: not an MPI build (cmake -DOQ_MPI=ON) or no mpirun"
+  echo "$passes passed, $fails failed"
+  [ $fails -eq 0 ]
+  exit
+fi
+
+# ---- mpirun -np N: the same parts as ranks --------------------------------------------
+# (OQ_MPI_TEST_DIE=1:0 kills nobody; the ranks say how many collectives they ran)
+for n in 1 2 3; do
+  OQ_MPI_TEST_DIE=1:0 mpirun --oversubscribe -np "$n" "$BIN" run "${ARGS[@]}" \
+    --out-dir "$T/m$n" 2>"$T/err$n" || { cat "$T/err$n"; die "mpirun -np $n"; }
+  check "mpirun -np $n = --shards $n, byte for byte" same "$T/m$n" "$T/s$n"
+done
+last=$(sed -n 's/^offerq: rank 1: \([0-9]*\) collectives$/\1/p' "$T/err2")
+[ -n "$last" ] || die "rank 1 did not count its collectives"
+expect 2 "must be the number of ranks" mpirun --oversubscribe -np 2 "$BIN" run "${ARGS[@]}" \
+  --shards 3 --out-dir "$T/bad"
+check "a refused run writes nothing" test ! -e "$T/bad"
+
+# ---- a rank that dies: the run fails, the previous run stays --------------------------
+# at its 12th collective (the BG/NBD fit), and at its last ($last): the
+# barrier where rank 0, every file written, waits to switch the run in
+before=$(readlink "$T/m2")
+cp -r "$T/m2.runs/$(basename "$before")" "$T/prev"
+ls "$T/m2.runs" > "$T/runs.before"
+for at in 12 "$last"; do
+  set +e # (expect leaves -e on)
+  OQ_MPI_TEST_DIE=1:$at mpirun --oversubscribe -np 2 "$BIN" run "${ARGS[@]}" \
+    --out-dir "$T/m2" >"$T/out" 2>"$T/err"
+  rc=$?
+  check "rank 1 killed at its collective $at: non-zero exit ($rc)" test "$rc" -ne 0
+  check "  it said so" grep -q "killing myself at collective $at" "$T/err"
+  check "  the link still names the previous run" test "$(readlink "$T/m2")" = "$before"
+  check "  the previous run is whole, byte for byte" same "$T/m2" "$T/prev"
+  ls "$T/m2.runs" > "$T/runs.after"
+  check "  no other run was switched in or left" cmp -s "$T/runs.before" "$T/runs.after"
+done
+# a failure with a message (a missing orders file): every rank stops, exit 1
+expect 1 "cannot open|No such file" mpirun --oversubscribe -np 2 "$BIN" run "${ARGS[@]}" \
+  --orders "$T/none.csv" --out-dir "$T/m2"
+check "  the link still names the previous run" test "$(readlink "$T/m2")" = "$before"
+
+echo "$passes passed, $fails failed"
+[ $fails -eq 0 ]
