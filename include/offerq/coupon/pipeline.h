@@ -58,19 +58,19 @@ typedef struct oq_pipeline_opts {
                                 model at most 10 with early stopping) */
     const struct oq_seq_opts *seq; /* the sequence model's options; NULL: defaults (seq.h)
                                       with seq_len */
-    int seq_len;             /* the sequence model's days of history when seq is NULL; 0: 30 */
-    int shards;              /* 1. N > 1 with the response reward: the run in N parts,
-                                threads of this process (oq_pipeline_run_part); with
-                                another reward: N Dyna-Q shards trained in parallel and
-                                merged (oq_dynaq_train_sharded), the rest on the whole log */
-    int continuation;        /* 0 (default): plan on tomorrow's r~; 1: add Dyna-Q's
-                                gamma E[V(s') | s, a] (see oq_pipeline_run) */
-    double budget;           /* money available for tomorrow's coupons; INFINITY = none */
-    oq_pmodel_opts pmodel;   /* the response model's P(order) learner (pmodel.h); its seed
-                                and quiet are taken from dq.seed and quiet */
-    int features;            /* the response model's features, OQ_RESP_FEATURES_* (response.h):
-                                ALL (0, default), NO_EVIDENCE or RAW (without the features
-                                built around the generator's story) */
+    int seq_len;           /* the sequence model's days of history when seq is NULL; 0: 30 */
+    int shards;            /* 1. N > 1 with the response reward: the run in N parts,
+                              threads of this process (oq_pipeline_run_part); with
+                              another reward: N Dyna-Q shards trained in parallel and
+                              merged (oq_dynaq_train_sharded), the rest on the whole log */
+    int continuation;      /* 0 (default): plan on tomorrow's r~; 1: add Dyna-Q's
+                              gamma E[V(s') | s, a] (see oq_pipeline_run) */
+    double budget;         /* money available for tomorrow's coupons; INFINITY = none */
+    oq_pmodel_opts pmodel; /* the response model's P(order) learner (pmodel.h); its seed
+                              and quiet are taken from dq.seed and quiet */
+    int features;          /* the response model's features, OQ_RESP_FEATURES_* (response.h):
+                              ALL (0, default), NO_EVIDENCE or RAW (without the features
+                              built around the generator's story) */
     oq_dynaq_disc disc;
     oq_dynaq_config dq; /* dq.seed, dq.faithful, ... */
     int quiet;
