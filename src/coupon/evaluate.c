@@ -1,6 +1,7 @@
 /* evaluate.c - true policy values on generated logs, and off-policy
  * estimates (IPS, doubly robust); see include/offerq/coupon/evaluate.h. */
 #include "offerq/coupon/evaluate.h"
+#include "offerq/coupon/calib.h"
 #include "util/json.h"
 #include "offerq/core/csv.h"
 #include "offerq/coupon/dynaq.h"
@@ -407,9 +408,10 @@ static int argmax4(const double v[4])
  * picks argmax r^ = P(order) (g - value) of each row; insample: the run's
  * own r^ of every row. The features, g and the BG/NBD fit (P(alive), an
  * input) come from the whole log: they see purchases and browsing, never
- * coupon outcomes. The budget is not applied (argmax per row). */
+ * coupon outcomes. The budget is not applied (argmax per row). pcross (n):
+ * each row's cross-fitted P(order | its logged coupon), for calib.h. */
 static int response_row_policies(const oq_log *log, const oq_pipeline_opts *po, int *cross,
-                                 int *insample, oq_error *err)
+                                 int *insample, double *pcross, oq_error *err)
 {
     oq_log_index *ix = NULL;
     oq_log *tom = NULL;
@@ -485,6 +487,7 @@ static int response_row_policies(const oq_log *log, const oq_pipeline_opts *po, 
             for (int c = 0; c < 4; c++)
                 rh[c] = p[4 * m + c] * (g[i] - oq_coupon_value(c));
             cross[i] = argmax4(rh);
+            pcross[i] = p[4 * m + log->coupon[i]];
             m++;
         }
     }
@@ -514,14 +517,15 @@ static int ope_section(const oq_log *log, const char *run_dir, const oq_pipeline
     oq_qtable *q = NULL;
     oq_empirical *im = NULL;
     int *rowpol = NULL, *rowin = NULL;
-    double *qhat = NULL, *pa = NULL;
+    double *qhat = NULL, *pa = NULL, *pcal = NULL;
     int rc = 0;
     size_t nr = log->n ? log->n : 1;
     rowpol = malloc(nr * sizeof *rowpol);
     rowin = malloc(nr * sizeof *rowin);
     qhat = malloc(nr * 4 * sizeof *qhat);
     pa = malloc(nr * sizeof *pa);
-    if (!rowpol || !rowin || !qhat || !pa) {
+    pcal = malloc(nr * sizeof *pcal);
+    if (!rowpol || !rowin || !qhat || !pa || !pcal) {
         rc = oq_error_oom(err, NULL, NULL);
         goto cleanup;
     }
@@ -538,7 +542,10 @@ static int ope_section(const oq_log *log, const char *run_dir, const oq_pipeline
      * rows it is evaluated on picks the rows whose logged reward was lucky. */
     po.dq.faithful = 0;
     if (po.reward == OQ_REWARD_RESPONSE) {
-        if ((rc = response_row_policies(log, &po, rowpol, rowin, err))) goto cleanup;
+        if ((rc = response_row_policies(log, &po, rowpol, rowin, pcal, err)) ||
+            (rc = oq_calib_bins(pcal, log->order, log->n, &out->calib, err)))
+            goto cleanup;
+        out->has_calib = 1;
     } else {
         q_greedy_rows(q, log, -1, rowin);
     }
@@ -573,6 +580,7 @@ cleanup:
     free(rowin);
     free(qhat);
     free(pa);
+    free(pcal);
     return rc;
 }
 
@@ -730,6 +738,19 @@ static void print_pct(FILE *fp, int width, double pct)
         fprintf(fp, "%*s", width, "n/a");
 }
 
+static void print_calib(FILE *fp, const oq_eval_report *r)
+{
+    if (!r->has_calib) return;
+    const oq_calib *c = &r->calib;
+    fprintf(fp,
+            "\nCalibration of P(order | logged coupon), cross-fitted (2 folds by customer), "
+            "%zu rows in %d bins by the prediction; log-loss %.4f, Brier %.4f:\n\n",
+            c->rows, OQ_CALIB_BINS, c->logloss, c->brier);
+    fprintf(fp, "%-6s %10s %10s %8s\n", "bin", "predicted", "observed", "rows");
+    for (int b = 0; b < OQ_CALIB_BINS; b++)
+        fprintf(fp, "%-6d %10.4f %10.4f %8zu\n", b + 1, c->pred[b], c->obs[b], c->n[b]);
+}
+
 void oq_eval_print(const oq_eval_report *r, void *fpv)
 {
     FILE *fp = fpv;
@@ -747,6 +768,7 @@ void oq_eval_print(const oq_eval_report *r, void *fpv)
         }
         fprintf(fp, "\nThe in-sample row is biased upwards (the model saw those rows); judge "
                     "the cross-fitted one.\n");
+        print_calib(fp, r);
         return;
     }
     fprintf(fp, "True expected next-day profit and coupon spend, %zu customers:\n\n", r->customers);
@@ -779,6 +801,7 @@ void oq_eval_print(const oq_eval_report *r, void *fpv)
                 "\nNOTE: the run's scorer was %s; its r^ is the empirical baseline, not a "
                 "fitted model.\n",
                 r->scorer);
+    print_calib(fp, r);
 }
 
 static json_t *json_num(double x)
@@ -816,6 +839,22 @@ int oq_eval_write_json(const oq_eval_report *r, const char *path, oq_error *err)
                         json_pack("{s:s, s:b}", "name", r->scorer, "baseline", r->scorer_baseline));
     json_object_set_new(root, "policies", pols);
     json_object_set_new(root, "ope", ope);
+    if (r->has_calib) {
+        const oq_calib *c = &r->calib;
+        json_t *cal = json_object(), *bins = json_array();
+        for (int b = 0; b < OQ_CALIB_BINS; b++)
+            json_array_append_new(bins,
+                                  json_pack("{s:i, s:o, s:o, s:I}", "bin", b + 1, "predicted",
+                                            json_num(c->pred[b]), "observed", json_num(c->obs[b]),
+                                            "rows", (json_int_t)c->n[b]));
+        json_object_set_new(cal, "of", json_string("P(order | logged coupon)"));
+        json_object_set_new(cal, "source", json_string("cross-fitted, 2 folds by customer"));
+        json_object_set_new(cal, "rows", json_integer((json_int_t)c->rows));
+        json_object_set_new(cal, "logloss", json_num(c->logloss));
+        json_object_set_new(cal, "brier", json_num(c->brier));
+        json_object_set_new(cal, "bins", bins);
+        json_object_set_new(root, "calibration", cal);
+    }
     json_object_set_new(root, "log_only", json_boolean(r->log_only));
     json_object_set_new(root, "propensity",
                         json_string(r->log_only ? "estimated: coupon shares of the log"

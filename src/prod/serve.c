@@ -40,6 +40,7 @@
 #include "util/num.h"
 
 #include <dirent.h>
+#include <ctype.h>
 #include <errno.h>
 #include <hiredis/hiredis.h>
 #include <jansson.h>
@@ -77,15 +78,16 @@ enum {
     EP_CROSSSELL,
     EP_DASHJSON,
     EP_FILES,
+    EP_NIGHTLY,
     EP_HEALTHZ,
     EP_METRICS,
     EP_DASHBOARD,
     EP_OTHER,
     N_EP
 };
-static const char *ep_name[N_EP] = {"recommend",      "alive", "profit",  "crosssell",
-                                    "dashboard_json", "files", "healthz", "metrics",
-                                    "dashboard",      "other"};
+static const char *ep_name[N_EP] = {"recommend",      "alive",     "profit",  "crosssell",
+                                    "dashboard_json", "files",     "nightly", "healthz",
+                                    "metrics",        "dashboard", "other"};
 static const int codes[] = {200, 400, 404, 405, 413, 500, 503};
 #define N_CODE (sizeof codes / sizeof *codes + 1) /* + "other" */
 static const double buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025,
@@ -1015,6 +1017,84 @@ static void table_metrics(oq_serve *s, sbuf *b)
     pthread_rwlock_unlock(&s->snap_lock);
 }
 
+/* The last night's status file (cfg.nightly_status), reduced to the fields
+ * a dashboard or a monitor needs, or NULL (no file, unreadable, not JSON). */
+static json_t *nightly_status(const oq_serve *s)
+{
+    if (!s->cfg.nightly_status) return NULL;
+    char *text = NULL;
+    size_t len = 0;
+    oq_error err = {0};
+    if (oq_read_file(s->cfg.nightly_status, 1u << 20, &text, &len, &err)) return NULL;
+    json_t *st = json_loadb(text, len, 0, NULL), *out = NULL;
+    free(text);
+    if (json_is_object(st) && json_is_string(json_object_get(st, "status"))) {
+        static const char *const keep[] = {"status",        "run_id",   "exit_code",  "exit_class",
+                                           "failed_stage",  "error",    "started_at", "finished_at",
+                                           "total_seconds", "log_rows", "customers",  "version"};
+        out = json_object();
+        for (size_t k = 0; out && k < sizeof keep / sizeof *keep; k++) {
+            json_t *v = json_object_get(st, keep[k]);
+            if (v) json_object_set(out, keep[k], v);
+        }
+        json_t *fin = json_object_get(out, "finished_at");
+        if (json_is_number(fin))
+            json_object_set_new(out, "age_seconds",
+                                json_real(oq_unix_now() - json_number_value(fin)));
+    }
+    json_decref(st);
+    return out;
+}
+
+static int h_nightly(oq_serve *s, const char *path, struct MHD_Connection *conn, request *rq,
+                     reply *out)
+{
+    (void)path, (void)conn, (void)rq;
+    json_t *st = nightly_status(s);
+    if (!st)
+        return reply_error(out, 404, "%s",
+                           s->cfg.nightly_status
+                               ? "no status of offerq nightly (not written yet, or not JSON)"
+                               : "no status file of offerq nightly was given (--nightly-status)");
+    return reply_json(out, 200, st);
+}
+
+/* offerq_nightly_*: the last night, from its status file. */
+static void nightly_metrics(const oq_serve *s, sbuf *b)
+{
+    json_t *st = nightly_status(s);
+    if (!st) return;
+    int ok = !strcmp(json_string_value(json_object_get(st, "status")), "ok");
+    const char *stage = json_string_value(json_object_get(st, "failed_stage"));
+    family(b, "offerq_nightly_last_success", "gauge",
+           "1 if the last offerq nightly completed, 0 if it failed (label: the stage).");
+    if (ok || !stage)
+        sample(b, "offerq_nightly_last_success", NULL, ok);
+    else {
+        char lab[96];
+        snprintf(lab, sizeof lab, "stage=\"%.40s\"", stage);
+        for (char *c = lab + 7; *c && c[1]; c++)
+            if (!isalnum((unsigned char)*c) && *c != '_') *c = '_';
+        sample(b, "offerq_nightly_last_success", lab, 0);
+    }
+    json_t *v = json_object_get(st, "exit_code");
+    if (json_is_integer(v)) {
+        family(b, "offerq_nightly_last_exit_code", "gauge",
+               "Exit code of the last offerq nightly (0 ok; 3-8 the failure class).");
+        sample(b, "offerq_nightly_last_exit_code", NULL, (double)json_integer_value(v));
+    }
+    if (json_is_number(v = json_object_get(st, "finished_at"))) {
+        family(b, "offerq_nightly_last_end_timestamp_seconds", "gauge",
+               "Unix time the last offerq nightly ended (alert when it grows old).");
+        sample(b, "offerq_nightly_last_end_timestamp_seconds", NULL, json_number_value(v));
+    }
+    if (json_is_integer(v = json_object_get(st, "run_id"))) {
+        family(b, "offerq_nightly_last_run_id", "gauge", "Run id of the last offerq nightly.");
+        sample(b, "offerq_nightly_last_run_id", NULL, (double)json_integer_value(v));
+    }
+    json_decref(st);
+}
+
 static int h_metrics(oq_serve *s, const char *path, struct MHD_Connection *conn, request *rq,
                      reply *out)
 {
@@ -1068,6 +1148,7 @@ static int h_metrics(oq_serve *s, const char *path, struct MHD_Connection *conn,
               "offerq_model_info{version=\"%s\",source=\"%s\"} 1\n",
               ver, s->reco ? "dir" : "redis");
     table_metrics(s, &b);
+    nightly_metrics(s, &b);
     sb_printf(&b,
               "# HELP offerq_models_loaded Model endpoints that are wired (1) or not (0).\n"
               "# TYPE offerq_models_loaded gauge\n"
@@ -1201,6 +1282,7 @@ static const route routes[] = {
     {"GET", "/v1/crosssell", 0, EP_CROSSSELL, h_crosssell},
     {"GET", "/v1/dashboard.json", 0, EP_DASHJSON, h_dashjson},
     {"GET", "/v1/files/", 1, EP_FILES, h_files},
+    {"GET", "/v1/nightly.json", 0, EP_NIGHTLY, h_nightly},
     {"GET", "/healthz", 0, EP_HEALTHZ, h_healthz},
     {"GET", "/metrics", 0, EP_METRICS, h_metrics},
     {"GET", "/", 0, EP_DASHBOARD, h_dashboard},

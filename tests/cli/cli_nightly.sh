@@ -19,7 +19,10 @@
 #      night is running"); a lock held by another process likewise;
 #   4  failure classes: model run (6), cross-sell (7), Redis down (8),
 #      PostgreSQL down (5) leave what is served unchanged, and the status
-#      file names the stage; the night after them agrees on its id again.
+#      file names the stage; the night after them agrees on its id again;
+#   5  `serve --dir` shows the last night from its status file (read at each
+#      look): /v1/nightly.json, offerq_nightly_* metrics, the dashboard's
+#      banner (headless Chromium; OQ_SKIP_BROWSER=1 skips it), failed then ok.
 # About 40 s. KEEP_T=1 keeps the scratch folder.
 set -u
 BIN=${OQ_BIN:?OQ_BIN must point at the offerq binary}
@@ -28,11 +31,13 @@ SEED=${OQ_NIGHTLY_SEED:-18}
 T=$(mktemp -d /tmp/offerq-test-XXXXXX)
 POLL_PID=
 HOLD=
+SERVE_PID=
 # shellcheck source=servers.sh
 source "$SRC/tests/cli/servers.sh"
 cleanup() {
   [ -n "$POLL_PID" ] && kill "$POLL_PID" 2>/dev/null && wait "$POLL_PID" 2>/dev/null
   [ -n "$HOLD" ] && kill "$HOLD" 2>/dev/null
+  [ -n "$SERVE_PID" ] && kill "$SERVE_PID" 2>/dev/null && wait "$SERVE_PID" 2>/dev/null
   pg_stop
   redis_stop
   [ -n "${KEEP_T:-}" ] && echo "kept $T" || rm -rf "$T"
@@ -466,10 +471,51 @@ OFFERQ_PG="postgresql://offerq@127.0.0.1:$DEAD/postgres" night "$T/f.out" "$T/f.
 check "PostgreSQL down: exit 5 (got $RC), nothing served changed" \
   bash -c "test $RC -eq 5 && test '$(served)' = '$before'"
 check "  status file: failed at ingest, exit 5" status_is ingest 5
+
+# ---- 5: serve shows the failed night, then the good one ------------------------------
+SPORT=$(free_port)
+"$BIN" serve --port "$SPORT" --dir "$T/out/run" 2>"$T/serve.log" &
+SERVE_PID=$!
+for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$SPORT/healthz" && break; sleep 0.05; done
+nightly_is() { # nightly_is STATUS [STAGE CODE]: /v1/nightly.json and /metrics agree with the file
+  curl -s "http://127.0.0.1:$SPORT/v1/nightly.json" > "$T/nj" && curl -s "http://127.0.0.1:$SPORT/metrics" > "$T/nm" &&
+  python3 - "$T/nj" "$T/nm" "$T/out/run.nightly.json" "$@" <<'PY'
+import json, re, sys
+got, met, f = json.load(open(sys.argv[1])), open(sys.argv[2]).read(), json.load(open(sys.argv[3]))
+want = sys.argv[4:]
+assert got["status"] == want[0] == f["status"], (got, want)
+for k in ("run_id", "exit_code", "failed_stage", "error", "finished_at"):
+    assert got[k] == f[k], (k, got, f)
+assert 0 <= got["age_seconds"] < 600, got
+m = re.search(r'^offerq_nightly_last_success(\{stage="(\w+)"\})? (\d)$', met, re.M)
+assert m, met[-800:]
+if want[0] == "ok":
+    assert m.group(3) == "1" and m.group(1) is None
+else:
+    assert m.group(3) == "0" and m.group(2) == want[1] and got["exit_code"] == int(want[2]), (m.group(0), got)
+assert re.search(r'^offerq_nightly_last_exit_code %d$' % f["exit_code"], met, re.M), met[-800:]
+PY
+}
+check "serve: /v1/nightly.json and metrics say the night failed at ingest (exit 5)" nightly_is failed ingest 5
+check "  while yesterday's table is still served" \
+  bash -c "test \"\$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$SPORT/v1/recommend/1)\" = 200"
+browser_banner() { # browser_banner ID TEXT: the dashboard's nightly line
+  [ "${OQ_SKIP_BROWSER:-0}" = 1 ] && return 0
+  local chrome; chrome=$(command -v chromium || command -v chromium-browser || command -v google-chrome) || return 1
+  timeout 60 "$chrome" --headless --no-sandbox --disable-gpu --no-first-run --disable-background-networking \
+    --disable-component-update --disable-sync --user-data-dir="$T/chrome" --virtual-time-budget=5000 \
+    --dump-dom "http://127.0.0.1:$SPORT/" > "$T/dom.html" 2>/dev/null
+  grep -q 'data-nightly="1"' "$T/dom.html" && grep -q "id=\"$1\"[^>]*>$2" "$T/dom.html"
+}
+check "  the dashboard says so at the top (browser)" browser_banner nightly-failed "Last night's job FAILED at the ingest stage"
 night "$T/f.out" "$T/f.err"
 id=$(sed -n 's/^run \([0-9]*\): ok$/\1/p' "$T/f.out")
 check "the next night completes (run ${id:-?}, past the ids the failed nights took) and agrees" \
   bash -c "test $RC -eq 0 && test '${id:-0}' -gt '$last' && $(declare -f agree psqlq rc4); T='$T' PG_URL='$PG_URL' REDIS_PORT='$REDIS_PORT' agree '${id:-0}'"
+check "serve: the good night is read at the next look: ok, no restart" nightly_is ok
+check "  the dashboard says ok (browser)" browser_banner nightly-ok "Last night's job: ok, run ${id:-?}"
+kill "$SERVE_PID"; wait "$SERVE_PID"; src=$?; SERVE_PID=
+check "serve stops cleanly (exit $src)" test $src -eq 0
 
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]

@@ -341,7 +341,20 @@ stop_serve
 "$BIN" run --pg "$PG_URL" --orders "$T/log.orders.csv" --budget 200 --out-dir "$T/runpg" --quiet 2>/dev/null
 check "second run into runpg (budget 200)" test $? -eq 0
 prevrun=$(ls -d "$T"/runpg.runs/0* | head -1)
-cp "$prevrun/eval.json" "$prevrun/crosssell.json" "$T/runpg/"
+cp "$prevrun/crosssell.json" "$T/runpg/"
+# the evaluation of this night's run (the response model's: it has a calibration)
+check "offerq eval on the second run" bash -c "'$BIN' eval --log '$T/log.csv' --run '$T/runpg' --json '$T/runpg/eval.json' --quiet >/dev/null"
+check "eval: calibration bins cover every log row and hold its orders" python3 - "$T/runpg/eval.json" "$T/log.csv" <<'EOF2'
+import csv, json, sys
+cal = json.load(open(sys.argv[1]))["calibration"]
+rows = list(csv.DictReader(open(sys.argv[2])))
+orders = sum(r["order_placed"] == "1" for r in rows)
+b = cal["bins"]
+assert cal["rows"] == len(rows) == sum(x["rows"] for x in b), (cal["rows"], len(rows))
+assert abs(sum(x["observed"] * x["rows"] for x in b) - orders) < 1e-6, orders
+p = [x["predicted"] for x in b]
+assert p == sorted(p) and 0 <= p[0] and p[-1] <= 1, p
+EOF2
 start_serve --dir "$T/runpg" --crosssell "$T/xs.oxq" || die "serve --dir did not start"
 http GET /v1/recommend/$u
 check "dir: recommend 200, version dir-<crc>" bash -c "test '$CODE' = 200 && grep -q '\"version\":\"dir-[0-9a-f]\{8\}\"' '$T/body'"
@@ -462,6 +475,29 @@ assert t.count("<tr>") == len(names) and "offerq" in names, (t.count("<tr>"), na
 for n in names: assert f'<td class="t">{n}</td>' in t, n
 o = re.search(r'<table id="ope-table">.*?<tbody>(.*?)</tbody>', dom, re.S).group(1)
 assert o.count("<tr>") == len(ev["ope"]), o
+EOF2
+    check "browser: tomorrow and later value per coupon, as report.json's value_split" python3 - "$T/dom.html" "$T/runpg/report.json" <<'EOF2'
+import json, re, sys
+dom, rep = open(sys.argv[1]).read(), json.load(open(sys.argv[2]))
+vs = rep["value_split"]["per_coupon"]
+t = re.search(r'<table id="split-table">.*?<tbody>(.*?)</tbody>', dom, re.S).group(1)
+rows = [re.findall(r"<td[^>]*>(.*?)</td>", r) for r in re.findall(r"<tr>(.*?)</tr>", t, re.S)]
+assert [r[0] for r in rows] == ["none", "5", "10", "20"], rows
+num = lambda x: float(x.replace(",", ""))
+for r in rows:
+    v = vs[r[0]]
+    assert abs(num(r[1]) - v["r_tilde"]) <= 0.006 and abs(num(r[2]) - v["continuation"]) <= 0.006, (r, v)
+    assert abs(num(r[3]) - (v["r_tilde"] - vs["none"]["r_tilde"])) <= 0.006, (r, v)
+assert "uses tomorrow's value only" in dom
+EOF2
+    check "browser: calibration chart (10 dots) with the top and bottom tenth in words" python3 - "$T/dom.html" "$T/runpg/eval.json" <<'EOF2'
+import json, re, sys
+dom, cal = open(sys.argv[1]).read(), json.load(open(sys.argv[2]))["calibration"]
+s = re.search(r'<svg[^>]*id="calib-chart".*?</svg>', dom, re.S).group(0)
+assert s.count("<circle") == sum(b["rows"] > 0 for b in cal["bins"]) == 10, s.count("<circle")
+says = re.search(r'id="calib-says"[^>]*>(.*?)</p>', dom, re.S).group(1)
+top = cal["bins"][-1]
+assert "(%.1f %% on average) ordered %.1f %%" % (100 * top["predicted"], 100 * top["observed"]) in says, says
 EOF2
     check "browser: cross-selling table (3 requests, bread -> butter) and its evaluation" python3 - "$T/dom.html" <<'EOF2'
 import re, sys

@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include "offerq/core/data.h"
 #include "offerq/core/error.h"
+#include "offerq/coupon/calib.h"
 #include "offerq/coupon/gen.h"
 
 /* Tomorrow's truth of every customer of a generated log. */
@@ -105,6 +106,10 @@ typedef struct oq_eval_report {
     int scorer_baseline; /* the run's r^ was the empirical baseline */
     char scorer[256];
     int log_only; /* no truth file: only the off-policy estimates, propensities = shares */
+    /* a response-model run: its P(order | logged coupon) of every log row,
+     * cross-fitted (2 folds by customer), binned against the orders */
+    int has_calib;
+    oq_calib calib;
 } oq_eval_report;
 
 /* Evaluate run_dir (recommendations.csv, qtable.ofq, params.json of

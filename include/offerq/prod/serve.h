@@ -89,6 +89,10 @@ typedef struct oq_serve_config {
                                    this many seconds of its first byte, or of the previous
                                    answer on the connection; else it is closed; 0: 10 */
     unsigned max_per_ip;        /* open connections per client address; 0: 64 */
+    const char *nightly_status; /* the status file `offerq nightly` writes ([output] status,
+                                   default DIR.nightly.json), read at each look: served as
+                                   /v1/nightly.json and the offerq_nightly_* metrics; NULL
+                                   or a missing file: none */
     oq_serve_models models;     /* model functions (all may be NULL) */
 } oq_serve_config;
 

@@ -30,6 +30,8 @@ static void help(FILE *fp)
         "                                 [and expected repeat purchases in the next t]\n"
         "  POST /v1/profit                {\"sequence\":[...],\"features\":[5],\"coupon\":10}\n"
         "  GET  /v1/crosssell?item=NAME&inventory=n1,n2,...  bundle, discount, price\n"
+        "  GET  /v1/nightly.json          the last `offerq nightly`: status, failed stage,\n"
+        "                                 error, run id, age (from --nightly-status)\n"
         "  GET  /healthz, /metrics, /v1/dashboard.json, / (dashboard)\n"
         "A model endpoint answers 503 \"model not loaded\" unless its model is given.\n\n"
         "Options:\n"
@@ -48,6 +50,11 @@ static void help(FILE *fp)
         "                       table (503 if none)\n"
         "  --dir DIR            read DIR/recommendations.csv (+ report.json, eval.json,\n"
         "                       crosssell.json, *.svg, bgnbd.json) once at start\n"
+        "  --nightly-status FILE  the status file of `offerq nightly` ([output] status),\n"
+        "                       read at each look (default with --dir DIR: DIR.nightly.json,\n"
+        "                       the nightly default); a failed night shows on the dashboard\n"
+        "                       and in offerq_nightly_* metrics while yesterday's table is\n"
+        "                       still served\n"
         "  --bgnbd FILE         BG/NBD parameters for /v1/alive (`offerq bgnbd fit --params`,\n"
         "                       or DIR/bgnbd.json of `offerq run`; with --dir that file is\n"
         "                       used when --bgnbd is not given). x, t_x, T, t are in the\n"
@@ -246,7 +253,8 @@ int cmd_serve(int argc, char **argv)
         O_PROFIT,
         O_RTIMEOUT,
         O_PERIP,
-        O_REQTIMEOUT
+        O_REQTIMEOUT,
+        O_NIGHTLY
     };
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},
                                          {"port", required_argument, 0, O_PORT},
@@ -264,6 +272,7 @@ int cmd_serve(int argc, char **argv)
                                          {"crosssell", required_argument, 0, O_XSELL},
                                          {"items", required_argument, 0, O_ITEMS},
                                          {"profit", required_argument, 0, O_PROFIT},
+                                         {"nightly-status", required_argument, 0, O_NIGHTLY},
                                          {0, 0, 0, 0}};
     const char *bgnbd = NULL, *xtable = NULL, *xitems = NULL, *profit = NULL;
     oq_serve_config cfg = {0};
@@ -330,6 +339,9 @@ int cmd_serve(int argc, char **argv)
         case O_PROFIT:
             profit = optarg;
             break;
+        case O_NIGHTLY:
+            cfg.nightly_status = optarg;
+            break;
         default:
             return cli_bad_option("serve");
         }
@@ -340,6 +352,15 @@ int cmd_serve(int argc, char **argv)
     if (!!cfg.dir == !!cfg.redis_url)
         return cli_usage_error("serve", "give exactly one of --redis URL or --dir DIR");
     if (xitems && !xtable) return cli_usage_error("serve", "--items needs --crosssell TABLE");
+    /* nightly's default status file: [output] dir + ".nightly.json" */
+    char status_path[4200];
+    if (!cfg.nightly_status && cfg.dir) {
+        size_t dl = strlen(cfg.dir);
+        while (dl > 1 && cfg.dir[dl - 1] == '/')
+            dl--;
+        snprintf(status_path, sizeof status_path, "%.*s.nightly.json", (int)dl, cfg.dir);
+        cfg.nightly_status = status_path;
+    }
     oq_error err = {0};
     alive_model am = {0};
     xsell_model xm = {0};
