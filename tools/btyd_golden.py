@@ -28,7 +28,12 @@ any of the transformations offerq uses:
   1997-09-30: values of one day summed, first day left out, mean over the
   remaining days.
 
-Run from the source tree:  python3 tools/btyd_golden.py [SHARED_DATA_DIR]
+- MBG/NBD and Pareto/NBD P(n purchases in (T, T+t] | x, t_x, T): MBG/NBD from
+  first principles as BG/NBD's above (coins at time 0 and after each
+  purchase); Pareto/NBD as a 2-D quadrature over the posterior of (lambda,
+  mu) given alive of the fixed-rate probability (btyd_pn_models.csv).
+
+Run from the source tree:  python3 tools/btyd_golden.py [SHARED_DATA_DIR] [--only-pn]
 (default ../shared/data). Writes tests/golden/bgnbd/btyd_*.csv. Takes a few minutes
 (the Pareto/NBD Hessian evaluates 2F1 some 70,000 times at 40 digits).
 """
@@ -148,6 +153,63 @@ def bg_p_n_cond(r, al, a, b, x, tx, T, t, n):
     return joint / hist
 
 
+# ---- P(n purchases in (T, T+t] | history): MBG/NBD and Pareto/NBD ---------------------------
+def mbg_p_n_cond(r, al, a, b, x, tx, T, t, n):
+    """MBG/NBD from first principles: a coin of probability p at time 0 and
+    after each purchase says the customer left. Joint likelihood of the
+    history and n purchases in (T, T+t] given (lambda, p), integrated term by
+    term over Gamma(r, alpha) x Beta(a, b) (closed-form moments), divided by
+    the history's likelihood. offerq instead uses the posterior given alive
+    (a BG/NBD process with b + x + 1) and FHL eq. 8."""
+    r, al, a, b, x, tx, T, t = map(F, (r, al, a, b, x, tx, T, t))
+
+    def lam(k, c):
+        return mp.gamma(r + k) / mp.gamma(r) * al ** r / (al + c) ** (r + k)
+
+    def pp(i, j):
+        return mp.beta(a + i, b + j) / mp.beta(a, b)
+
+    # alive at T: x + 1 coins survived; dead by T: left at time 0 (x = 0) or after the x-th purchase
+    hist = pp(0, x + 1) * lam(x, T) + pp(1, x) * lam(x, tx)
+    joint = pp(0, x + 1 + n) * lam(x + n, T + t) * t ** n / mp.factorial(n)
+    if n > 0:
+        tail = lam(x, T) - sum(lam(x + j, T + t) * t ** j / mp.factorial(j) for j in range(n))
+        joint += pp(1, x + n) * tail
+    if n == 0:
+        joint += pp(1, x) * lam(x, tx)
+    return joint / hist
+
+
+def pnbd_p_n_cond(r, al, s, be, x, tx, T, t, n):
+    """Pareto/NBD: (1 - P(alive)) [n = 0] + P(alive) E[P(n | lambda, mu, t)],
+    the expectation over the posterior given alive at T, lambda ~
+    Gamma(r+x, alpha+T), mu ~ Gamma(s, beta+T), as a two-dimensional mpmath
+    quadrature over (lambda, mu) of the fixed-rate probability
+      P(n | lambda, mu, t) = e^(-mu t) Poisson(n; lambda t)
+        + mu lambda^n / (lambda+mu)^(n+1) P(Gamma(n+1, lambda+mu) <= t)
+    (alive through t, or dead at tau < t after n purchases; the integral over
+    tau in closed form). P(alive) is lifetimes' (hyp2f1). offerq integrates
+    over tau numerically after mixing lambda and mu in closed form."""
+    pa = pnbd_p_alive(r, al, s, be, x, tx, T)
+    r, al, s, be, x, tx, T, t = map(F, (r, al, s, be, x, tx, T, t))
+    rr, aa, bb = r + x, al + T, be + T
+    lg_l = rr * mp.log(aa) - mp.loggamma(rr)
+    lg_m = s * mp.log(bb) - mp.loggamma(s)
+
+    def fixed(lm, mu):
+        c = lm + mu
+        alive = mp.exp(-mu * t - lm * t + n * mp.log(lm * t) - mp.loggamma(n + 1)) if n > 0 else mp.exp(-mu * t - lm * t)
+        dead = mu * lm ** n / c ** (n + 1) * mp.gammainc(n + 1, 0, c * t, regularized=True)
+        return alive + dead
+
+    def dens(lm, mu):
+        return mp.exp(lg_l + (rr - 1) * mp.log(lm) - aa * lm + lg_m + (s - 1) * mp.log(mu) - bb * mu)
+
+    ml, mm = rr / aa, s / bb
+    e = mp.quad(lambda lm, mu: dens(lm, mu) * fixed(lm, mu), [0, ml, 10 * ml, mp.inf], [0, mm, 10 * mm, mp.inf])
+    return (1 - pa if n == 0 else 0) + pa * e
+
+
 # ---- Gamma-Gamma and CLV -------------------------------------------------------------------
 def gg_ll(p, q, v, x, m):
     p, q, v, x, m = map(F, (p, q, v, x, m))
@@ -204,9 +266,43 @@ def se_from(total, est):
     return out
 
 
+def write_pn_models(out):
+    """P(n in (T, T+t] | history) of MBG/NBD (model 1) and Pareto/NBD (model 2):
+    btyd_pn_models.csv. The Pareto/NBD rows take 10-60 s of CPU each (2-D
+    quadrature at 20 digits)."""
+    # rows already computed (the file of an earlier run) are kept, not recomputed
+    cache = {}
+    path = os.path.join(out, "btyd_pn_models.csv")
+    if os.path.exists(path):
+        for line in open(path).read().splitlines()[1:]:
+            key, _, v = line.rpartition(",")
+            cache[key] = v
+    with open(path + ".tmp", "w") as f:
+        f.write("model,p1,p2,p3,p4,x,tx,T,t,n,p\n")
+        for p in [(0.525, 6.183, 0.891, 1.614), (3.0, 50.0, 0.3, 8.0)]:
+            for (x, tx, T) in [(0, 0, 38.86), (2, 30.43, 38.86), (1, 1.71, 38.86), (12, 38.0, 39.0)]:
+                for t in (1.0, 39.0):
+                    for n in (0, 1, 2, 5):
+                        f.write("1,%r,%r,%r,%r,%r,%r,%r,%r,%d,%s\n" % (
+                            *p, x, tx, T, t, n, mp.nstr(mbg_p_n_cond(*p, x, tx, T, t, n), 20)))
+        mp.mp.dps = 20
+        cases = [((0.553, 10.578, 0.606, 11.669), x, tx, T, t, n)
+                 for (x, tx, T) in [(0, 0, 38.86), (2, 30.43, 38.86), (7, 10.0, 38.86)]
+                 for t in (1.0, 39.0) for n in (0, 2)]
+        cases += [((2.0, 5.0, 1.3, 40.0), 2, 30.43, 38.86, 39.0, n) for n in (0, 1)]
+        for (p, x, tx, T, t, n) in cases:
+            key = "2,%r,%r,%r,%r,%r,%r,%r,%r,%d" % (*p, x, tx, T, t, n)
+            v = cache[key] if key in cache else mp.nstr(pnbd_p_n_cond(*p, x, tx, T, t, n), 17)
+            f.write("%s,%s\n" % (key, v))
+            f.flush()
+    os.replace(path + ".tmp", path)
+    mp.mp.dps = 50
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
-    data = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "..", "..", "shared", "data")
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    data = args[0] if args else os.path.join(here, "..", "..", "shared", "data")
     out = os.path.join(here, "..", "tests", "golden", "bgnbd")
     os.makedirs(out, exist_ok=True)
 
@@ -241,6 +337,10 @@ def main():
                     for n in (0, 1, 2, 5, 10):
                         f.write("%r,%r,%r,%r,%r,%r,%r,%r,%d,%s\n" % (
                             *p, x, tx, T, t, n, mp.nstr(bg_p_n_cond(*p, x, tx, T, t, n), 20)))
+
+    write_pn_models(out)
+    if "--only-pn" in sys.argv:
+        return
 
     # Gamma-Gamma and CLV (BG/NBD in weeks: factor 4.345 as lifetimes' freq "W";
     # in days: 30).

@@ -23,6 +23,7 @@ PKGS=(
   systemd                     # tests/cli/cli_install.sh: systemd-analyze verify of the units
                               # (installs in a container; nothing is started)
   postgresql redis-server     # real servers for tests/cli/cli_prod.sh
+  redis-tools                 # redis-cli: the tests' checks, `--cluster create` (cli_redis_cluster.sh)
   curl python3 chromium       # tests/cli/cli_prod.sh: HTTP checks and the headless dashboard test
 )
 SUDO=""

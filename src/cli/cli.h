@@ -24,6 +24,9 @@ int cmd_crosssell(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_uplift(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+/* `offerq eval --contacts ...` (cmd_uplift.c) */
+int cmd_uplift_eval(int argc, char **argv);
 
 /* Print "offerq: error: <formatted err>" and a hint (may be NULL); returns 1. */
 int cli_fail(const oq_error *err, const char *hint);
@@ -49,10 +52,12 @@ struct oq_pipeline_opts;
  * config is one of them). */
 extern const struct option cli_run_options[];
 /* Parse `offerq run`'s options (argv[0] is the command name) into *o (set to
- * the defaults first) and *pg (NULL unless --pg). The checks between --log,
- * --pg and --out-dir are the caller's. Returns 0, 2 after printing a usage
- * error, or -1 after printing --help. o's strings point into argv. */
-int cli_run_parse(int argc, char **argv, struct oq_pipeline_opts *o, const char **pg);
+ * the defaults first) and *pg (NULL unless --pg; several --pg are joined by
+ * newlines into one shard list, db.h; malloc'ed, the caller frees it, also
+ * on an error). The checks between --log, --pg and --out-dir are the
+ * caller's. Returns 0, 2 after printing a usage error, or -1 after printing
+ * --help. o's strings point into argv. */
+int cli_run_parse(int argc, char **argv, struct oq_pipeline_opts *o, char **pg);
 /* `offerq crosssell learn`'s long options, {0}-terminated. */
 extern const struct option cli_xsell_learn_options[];
 /* How far a command goes when offerq nightly checks its options: */

@@ -26,6 +26,7 @@ static const command commands[] = {
     {"bgnbd", cmd_bgnbd, "BG/NBD customer-alive model: fit, score (P(alive), purchases)"},
     {"run", cmd_run, "nightly coupon job: Dyna-Q + budget plan -> recommendations"},
     {"eval", cmd_eval, "true and off-policy value of a run's coupon policy"},
+    {"convert", cmd_convert, "a generated log as raw tables (contacts, customers, orders, ...)"},
     {"uplift", cmd_uplift, "your own campaign log: learned offer policy + IPS/DR estimates"},
     {"db", cmd_db, "PostgreSQL: create the schema, load a log, save a run"},
     {"publish", cmd_publish, "Redis: publish a run's Q table and list atomically, or roll back"},

@@ -133,6 +133,9 @@ static int line_row(void *ctx, char **f, const size_t *lens, size_t n, long line
     return c->next == c->k ? 1 : 0; /* 1: found them all, stop */
 }
 
+static int horizon_error(oq_error *err, const char *file, long col, const char *d, const char *q,
+                         size_t count, size_t k, const long *at, const char *list);
+
 int oq_date_horizon_check(const int32_t *day, size_t n, const long *lines, const char *file,
                           const char *data, size_t len, long col, oq_error *err)
 {
@@ -168,12 +171,102 @@ int oq_date_horizon_check(const int32_t *day, size_t n, const long *lines, const
     }
     oq_date_format(day[idx[0]], d);
     oq_date_format(limit - OQ_DATE_HORIZON_DAYS, q);
+    return horizon_error(err, file, col, d, q, count, k, at, list);
+}
+
+static int horizon_error(oq_error *err, const char *file, long col, const char *d, const char *q,
+                         size_t count, size_t k, const long *at, const char *list)
+{
     return oq_error_set(err, OQ_EPARSE, file, at[0] > 0 ? at[0] : 0, at[0] > 0 ? col : 0,
                         "date %s is more than %d days after %s, the 99.9th percentile of the "
                         "file's dates: %zu row%s beyond that horizon, at line%s %s%s (a mistyped "
                         "year? fix or remove them)",
                         d, OQ_DATE_HORIZON_DAYS, q, count, count == 1 ? "" : "s", k == 1 ? "" : "s",
                         list, count > k ? ", ..." : "");
+}
+
+/* ---- the date horizon of a file read in parts ------------------------------ */
+
+int oq_day_hist_add(oq_day_hist *h, int32_t day)
+{
+    if (!h->count) {
+        int32_t lo, hi;
+        if (oq_date_parse("1900-01-01", 10, &lo) || oq_date_parse("2999-12-31", 10, &hi))
+            return OQ_EINVAL;
+        if (!(h->count = calloc((size_t)(hi - lo) + 1, sizeof *h->count))) return OQ_ENOMEM;
+        h->lo = lo;
+        h->span = (size_t)(hi - lo) + 1;
+        h->min = INT32_MAX;
+        h->max = INT32_MIN;
+    }
+    if (day < h->lo || (size_t)(day - h->lo) >= h->span) return OQ_EINVAL; /* not a parsed date */
+    h->count[day - h->lo]++;
+    h->n++;
+    if (day < h->min) h->min = day;
+    if (day > h->max) h->max = day;
+    return 0;
+}
+
+void oq_day_hist_free(oq_day_hist *h)
+{
+    free(h->count);
+    memset(h, 0, sizeof *h);
+}
+
+/* The rows beyond the horizon, found by reading the file again (the rare
+ * failing path): the first k record indexes, their lines and the first's date. */
+typedef struct beyond_ctx {
+    long field;
+    int32_t limit, first;
+    size_t seen, k, idx[5];
+    long lines[5];
+} beyond_ctx;
+
+static int beyond_row(void *ctx, char **f, const size_t *lens, size_t n, long line, oq_error *err)
+{
+    (void)err;
+    beyond_ctx *c = ctx;
+    size_t r = c->seen++;
+    int32_t day;
+    if (r == 0 || (size_t)c->field >= n || oq_date_parse(f[c->field], lens[c->field], &day) ||
+        day <= c->limit)
+        return 0;
+    if (c->k == 0) c->first = day;
+    c->idx[c->k] = r - 1;
+    c->lines[c->k++] = line;
+    return c->k == 5 ? 1 : 0;
+}
+
+int oq_day_hist_check(const oq_day_hist *h, const char *file, long col, oq_error *err)
+{
+    if (h->n == 0 || (int64_t)h->max - h->min <= OQ_DATE_HORIZON_DAYS) return 0;
+    /* nearest rank: the ceil(q n)-th smallest date, as oq_date_outliers */
+    size_t rank = (size_t)ceil(OQ_DATE_HORIZON_QUANTILE * (double)h->n), seen = 0, i = 0;
+    if (!rank) rank = 1;
+    for (; i < h->span; i++)
+        if ((seen += h->count[i]) >= rank) break;
+    int32_t limit = h->lo + (int32_t)i + OQ_DATE_HORIZON_DAYS;
+    size_t count = 0;
+    for (size_t j = (size_t)(limit - h->lo) + 1; j < h->span; j++)
+        count += h->count[j];
+    if (count == 0) return 0;
+    beyond_ctx c = {.field = col - 1, .limit = limit};
+    oq_error e2 = {0};
+    if (!file || strcmp(file, "-") == 0 || oq_csv_read(file, NULL, beyond_row, &c, &e2) < 0)
+        c.k = 0;
+    char list[200] = "", d[11] = "?", q[11];
+    long at[5] = {0};
+    size_t used = 0;
+    for (size_t j = 0; j < c.k && used < sizeof list; j++) {
+        at[j] = c.lines[j];
+        int w = snprintf(list + used, sizeof list - used, "%s%ld", j ? ", " : "", c.lines[j]);
+        if (w < 0) break;
+        used += (size_t)w;
+    }
+    if (c.k) oq_date_format(c.first, d);
+    oq_date_format(limit - OQ_DATE_HORIZON_DAYS, q);
+    return horizon_error(err, file, col, d, q, count, c.k ? c.k : 1, at,
+                         c.k ? list : "(the file could not be read again)");
 }
 
 /* ---- coupons ------------------------------------------------------------- */
@@ -368,13 +461,14 @@ typedef struct log_ctx {
     int header_done;
     int map[NCOL]; /* map[c] = field index of column c */
     size_t nfields;
-    /* A part's read (comm.h): every row is parsed and checked, its category
-     * interned (so the dictionary is the whole file's) and its day kept for
-     * the date horizon, but only the part's customers' rows are stored. */
+    /* A part's read (comm.h): every row's user_id, date and category are
+     * parsed (the category interned, so the dictionary is the whole file's;
+     * the date counted for the horizon), but only the part's customers'
+     * rows are parsed further and stored. */
     const oq_part *part;
-    int32_t *all_day; /* (n_all) every data row's day, file order */
+    oq_day_hist days; /* every data row's date */
     uint32_t *frow;   /* (log->n) file row of each stored row */
-    size_t n_all, cap_all, cap_frow;
+    size_t n_all, cap_frow;
 } log_ctx;
 
 static int part_split(const oq_part *p)
@@ -382,18 +476,15 @@ static int part_split(const oq_part *p)
     return p && p->size > 1;
 }
 
-/* Record a parsed row's day; 1 when the part keeps it (its file row noted). */
+/* Count a parsed row's day; 1 when the part keeps it (its file row noted),
+ * 0 when it is another part's. */
 static int part_keep(log_ctx *c, int64_t user, int32_t day, size_t stored, oq_error *err)
 {
-    if (c->n_all == c->cap_all) {
-        size_t cap = c->cap_all ? 2 * c->cap_all : 4096;
-        int32_t *d = realloc(c->all_day, cap * sizeof *d);
-        if (!d) return oq_error_oom(err, c->name, NULL);
-        c->all_day = d;
-        c->cap_all = cap;
-    }
     size_t at = c->n_all++;
-    c->all_day[at] = day;
+    int rc = oq_day_hist_add(&c->days, day);
+    if (rc)
+        return rc == OQ_ENOMEM ? oq_error_oom(err, c->name, NULL)
+                               : oq_error_set(err, rc, c->name, 0, 0, "a date out of range");
     if (!oq_part_keeps(c->part, user)) return 0;
     if (at > UINT32_MAX)
         return oq_error_set(err, OQ_ELIMIT, c->name, 0, 0, "more than %u rows", UINT32_MAX);
@@ -443,14 +534,29 @@ static int log_row(void *ctx, char **f, const size_t *lens, size_t n, long line,
     if (!c->header_done) return parse_header(c, f, n, line, err, log_cols, NCOL, c->map);
     if (check_count(c->name, n, c->nfields, line, err)) return OQ_EPARSE;
     oq_log *l = c->log;
-    if (oq_log_reserve(l, l->n + 1)) return oq_error_oom(err, c->name, NULL);
-    size_t r = l->n;
     const int *m = c->map;
     int64_t iv;
     double dv;
     int32_t day;
 #define F(k) f[m[k]], lens[m[k]]
 #define BAD(k, what) bad(err, c->name, line, m[k], log_cols[k].name, f[m[k]], what)
+    if (part_split(c->part)) {
+        /* every part: the fields that decide the owner, the dictionary and
+         * the horizon; the rest only for the part's own rows */
+        uint32_t cat;
+        if (oq_parse_i64(F(C_USER), &iv)) return BAD(C_USER, "an integer customer id");
+        if (oq_date_parse(F(C_DATE), &day)) return BAD(C_DATE, "a date YYYY-MM-DD");
+        if (lens[m[C_CAT]] == 0) return BAD(C_CAT, "a category name");
+        int rc = oq_dict_intern(&l->cats, F(C_CAT), &cat);
+        if (rc == OQ_ELIMIT)
+            return oq_error_set(err, OQ_ELIMIT, c->name, line, m[C_CAT] + 1,
+                                "more than %d distinct categories", OQ_MAX_CATEGORIES);
+        if (rc) return oq_error_oom(err, c->name, NULL);
+        int keep = part_keep(c, iv, day, l->n, err);
+        if (keep <= 0) return keep;
+    }
+    if (oq_log_reserve(l, l->n + 1)) return oq_error_oom(err, c->name, NULL);
+    size_t r = l->n;
     if (oq_parse_i64(F(C_USER), &iv)) return BAD(C_USER, "an integer customer id");
     l->user_id[r] = iv;
     if (oq_date_parse(F(C_DATE), &day)) return BAD(C_DATE, "a date YYYY-MM-DD");
@@ -484,10 +590,6 @@ static int log_row(void *ctx, char **f, const size_t *lens, size_t n, long line,
     l->profit[r] = dv;
 #undef F
 #undef BAD
-    if (part_split(c->part)) {
-        int keep = part_keep(c, l->user_id[r], l->day[r], r, err);
-        if (keep <= 0) return keep;
-    }
     l->n++;
     return 0;
 }
@@ -591,11 +693,13 @@ static int log_finish(log_ctx *c, int rc, const char *data, size_t len, oq_log *
     int split = part_split(c->part);
     if (!rc && !c->header_done)
         rc = oq_error_set(err, OQ_EPARSE, c->name, 1, 1, "empty file: expected a header line");
-    if (!rc) /* tomorrow is the day after the last: one mistyped year moves it */
-        rc = oq_date_horizon_check(split ? c->all_day : c->log->day, split ? c->n_all : c->log->n,
-                                   NULL, c->name, data, len, c->map[C_DATE] + 1, err);
+    if (!rc && split) /* tomorrow is the day after the last: one mistyped year moves it */
+        rc = oq_day_hist_check(&c->days, c->name, c->map[C_DATE] + 1, err);
+    else if (!rc)
+        rc = oq_date_horizon_check(c->log->day, c->log->n, NULL, c->name, data, len,
+                                   c->map[C_DATE] + 1, err);
     if (!rc) rc = canonical(c->log, c->name, split ? c->frow : NULL, err);
-    free(c->all_day);
+    oq_day_hist_free(&c->days);
     free(c->frow);
     if (rc) {
         oq_log_free(c->log);
@@ -619,6 +723,13 @@ int oq_log_read_part(const char *path, const oq_part *part, oq_log **out, oq_err
     return log_finish(&c, rc, NULL, 0, out, err);
 }
 
+int oq_log_all_in_part(const oq_log *log, const oq_part *part)
+{
+    for (size_t i = 0; i < log->n; i++)
+        if (!oq_part_keeps(part, log->user_id[i])) return 0;
+    return 1;
+}
+
 int oq_log_select_part(const oq_log *log, const oq_part *part, oq_log **out, oq_error *err)
 {
     *out = NULL;
@@ -640,6 +751,45 @@ int oq_log_select_part(const oq_log *log, const oq_part *part, oq_log **out, oq_
 oom:
     oq_log_free(l);
     return oq_error_oom(err, NULL, NULL);
+}
+
+int oq_log_share_cats(oq_log *log, oq_comm *comm, oq_error *err)
+{
+    if (oq_comm_size(comm) <= 1) return 0;
+    /* every part's names, each with its NUL, gathered on every part */
+    size_t len = 0;
+    for (uint32_t k = 0; k < log->cats.n; k++)
+        len += strlen(log->cats.names[k]) + 1;
+    char *mine = malloc(len ? len : 1), *all = NULL;
+    if (!mine) return oq_error_oom(err, NULL, NULL);
+    size_t o = 0;
+    for (uint32_t k = 0; k < log->cats.n; k++) {
+        size_t m = strlen(log->cats.names[k]) + 1;
+        memcpy(mine + o, log->cats.names[k], m);
+        o += m;
+    }
+    size_t *counts = malloc((size_t)comm->size * sizeof *counts);
+    if (!counts) {
+        free(mine);
+        return oq_error_oom(err, NULL, NULL);
+    }
+    int rc = oq_comm_gatherv(comm, -1, mine, len, (void **)&all, counts, err);
+    free(mine);
+    size_t total = 0;
+    for (int r = 0; !rc && r < comm->size; r++)
+        total += counts[r];
+    for (size_t p = 0; !rc && p < total; p += strlen(all + p) + 1) {
+        uint32_t id;
+        if (oq_dict_intern(&log->cats, all + p, strlen(all + p), &id))
+            rc = oq_error_oom(err, NULL, NULL);
+        else if (log->cats.n > UINT16_MAX + 1u)
+            rc = oq_error_set(err, OQ_ELIMIT, NULL, 0, 0, "more than %u categories",
+                              UINT16_MAX + 1u);
+    }
+    free(all);
+    free(counts);
+    /* ids by sorted name again: the same on every part */
+    return rc ? rc : oq_log_canonical(log, "the log", err);
 }
 
 int oq_log_read_mem(const char *name, const char *data, size_t len, oq_log **out, oq_error *err)
@@ -868,13 +1018,13 @@ static int ev_row(void *ctx, char **f, const size_t *lens, size_t n, long line, 
         return oq_error_set(err, OQ_ELIMIT, name, line, m[E_CAT] + 1,
                             "more than %d distinct categories", OQ_MAX_CATEGORIES);
     if (rc) return oq_error_oom(err, name, NULL);
-    e->user_id[e->n] = iv;
-    e->day[e->n] = day;
-    e->category[e->n] = (uint16_t)cat;
     if (part_split(c->base.part)) {
         int keep = part_keep(&c->base, iv, day, e->n, err);
         if (keep <= 0) return keep;
     }
+    e->user_id[e->n] = iv;
+    e->day[e->n] = day;
+    e->category[e->n] = (uint16_t)cat;
     e->n++;
     return 0;
 }
@@ -891,11 +1041,12 @@ static int ev_run(const char *name, const char *path, const char *data, size_t l
                   : oq_csv_read_mem(name, data, len, NULL, ev_row, &c, err);
     if (!rc && !c.base.header_done)
         rc = oq_error_set(err, OQ_EPARSE, name, 1, 1, "empty file: expected a header line");
-    if (!rc)
-        rc = oq_date_horizon_check(split ? c.base.all_day : c.ev->day,
-                                   split ? c.base.n_all : c.ev->n, NULL, name, data, len,
-                                   c.map[E_DATE] + 1, err);
-    free(c.base.all_day);
+    if (!rc && split)
+        rc = oq_day_hist_check(&c.base.days, name, c.map[E_DATE] + 1, err);
+    else if (!rc)
+        rc = oq_date_horizon_check(c.ev->day, c.ev->n, NULL, name, data, len, c.map[E_DATE] + 1,
+                                   err);
+    oq_day_hist_free(&c.base.days);
     free(c.base.frow);
     if (!rc && cats->n > known + 1) {
         /* Names new in this file get ids by sorted name, not by first

@@ -405,6 +405,7 @@ void oq_contacts_free(oq_contacts *c)
     free(c->ordered);
     free(c->value);
     free(c->propensity);
+    free(c->xrow);
     free(c);
 }
 
@@ -733,6 +734,81 @@ int oq_customers_read_like(const char *path, const oq_table_map *map, const oq_c
     return cust_read(path, map, ref, out, err);
 }
 
+static char **copy_levels(char *const *lv, size_t n)
+{
+    char **o = calloc(n ? n : 1, sizeof *o);
+    for (size_t l = 0; o && l < n; l++)
+        if (!(o[l] = strdup(lv[l]))) {
+            for (size_t j = 0; j < l; j++)
+                free(o[j]);
+            free(o);
+            return NULL;
+        }
+    return o;
+}
+
+int oq_customers_extend(const oq_customers *base, const size_t *rows, size_t n, size_t nextra,
+                        const char *const *name, const int *is_text, const size_t *nlevels,
+                        char *const *const *levels, const double *xextra, int index_ids,
+                        oq_customers **out, oq_error *err)
+{
+    *out = NULL;
+    for (size_t e = 0; e < nextra; e++)
+        for (size_t k = 0; k < base->nattr; k++)
+            if (!strcmp(name[e], base->attr[k]))
+                return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
+                                    "the customers already have a column \"%s\", the name of a "
+                                    "feature offerq derives: rename it (or --ignore it)",
+                                    name[e]);
+    size_t na = base->nattr + nextra, a1 = na ? na : 1;
+    oq_customers *c = calloc(1, sizeof *c);
+    int rc = 0;
+    if (!c || !(c->user = calloc(n ? n : 1, sizeof *c->user)) ||
+        !(c->attr = calloc(a1, sizeof *c->attr)) ||
+        !(c->is_text = calloc(a1, sizeof *c->is_text)) ||
+        !(c->nlevels = calloc(a1, sizeof *c->nlevels)) ||
+        !(c->levels = calloc(a1, sizeof *c->levels)) ||
+        !(c->x = malloc((n ? n : 1) * a1 * sizeof *c->x))) {
+        rc = oq_error_oom(err, NULL, NULL);
+        goto cleanup;
+    }
+    c->nattr = na;
+    for (size_t k = 0; k < na && !rc; k++) {
+        int b = k < base->nattr;
+        size_t e = k - (b ? 0 : base->nattr);
+        c->is_text[k] = b ? base->is_text[k] : is_text[e];
+        c->nlevels[k] = c->is_text[k] ? (b ? base->nlevels[k] : nlevels[e]) : 0;
+        if (!(c->attr[k] = strdup(b ? base->attr[k] : name[e]))) rc = oq_error_oom(err, NULL, NULL);
+        if (!rc && c->is_text[k] &&
+            !(c->levels[k] = copy_levels(b ? base->levels[k] : levels[e], c->nlevels[k])))
+            rc = oq_error_oom(err, NULL, NULL);
+    }
+    for (size_t i = 0; i < n && !rc; i++) {
+        size_t r = rows[i];
+        if (!(c->user[i] = strdup(base->user[r]))) {
+            rc = oq_error_oom(err, NULL, NULL);
+            break;
+        }
+        c->n = i + 1;
+        memcpy(c->x + i * na, base->x + r * base->nattr, base->nattr * sizeof *c->x);
+        memcpy(c->x + i * na + base->nattr, xextra + i * nextra, nextra * sizeof *c->x);
+    }
+    if (rc || !index_ids) goto cleanup;
+    long dup;
+    if (!(c->ids = idmap_build(c->user, c->n, &dup)))
+        rc = oq_error_oom(err, NULL, NULL);
+    else if (dup >= 0)
+        rc = oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "customer \"%.60s\" appears twice",
+                          c->user[dup]);
+cleanup:
+    if (rc) {
+        oq_customers_free(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
 long oq_customers_find(const oq_customers *c, const char *s)
 {
     return c->ids ? idmap_find(c->ids, s) : -1;
@@ -760,4 +836,121 @@ void oq_customers_free(oq_customers *c)
     free(c->x);
     idmap_free(c->ids);
     free(c);
+}
+
+/* ---- orders and events ------------------------------------------------------- */
+
+enum { T_USER, T_DATE, T_VALUE, T_CAT, T_N };
+
+typedef struct tx_ctx {
+    const char *path;
+    oq_txtab *t;
+    oq_csv_col cols[T_N];
+    int idx[T_N];
+    size_t nf, cap;
+    int header_done, orders;
+} tx_ctx;
+
+static int tx_row(void *ctx, char **f, const size_t *lens, size_t n, long line, oq_error *err)
+{
+    tx_ctx *x = ctx;
+    oq_txtab *t = x->t;
+    int *m = x->idx;
+    if (!x->header_done) {
+        x->header_done = 1;
+        x->nf = n;
+        return oq_csv_header_map(x->path, line, f, n, x->cols, T_N, 1, m, err);
+    }
+    if (check_count(x->path, n, x->nf, line, err)) return OQ_EPARSE;
+    size_t r = t->n, c0 = x->cap, c1 = c0, c2 = c0, c3 = c0, c4 = c0;
+    if (grow((void **)&t->user, &c0, r + 1, sizeof *t->user) ||
+        grow((void **)&t->line, &c1, r + 1, sizeof *t->line) ||
+        grow((void **)&t->date, &c2, r + 1, sizeof *t->date) ||
+        (x->orders && grow((void **)&t->value, &c3, r + 1, sizeof *t->value)) ||
+        (m[T_CAT] >= 0 && grow((void **)&t->cat, &c4, r + 1, sizeof *t->cat)))
+        return oq_error_oom(err, x->path, NULL);
+    x->cap = c0;
+#define CELL(k) f[m[k]], lens[m[k]]
+#define BAD(k, what) bad(err, x->path, line, m[k], x->cols[k].name, f[m[k]], what)
+    if (!id_ok(CELL(T_USER))) return BAD(T_USER, ID_WHAT);
+    if (oq_date_parse(CELL(T_DATE), &t->date[r])) return BAD(T_DATE, "a date YYYY-MM-DD");
+    if (x->orders) {
+        double v;
+        if (parse_num(CELL(T_VALUE), &v)) return BAD(T_VALUE, "a number");
+        t->value[r] = v;
+    }
+    char *cat = NULL;
+    if (m[T_CAT] >= 0 && !is_missing(CELL(T_CAT))) {
+        if (!id_ok(CELL(T_CAT)))
+            return BAD(T_CAT, "a category (UTF-8 text, no control characters, at most 256 bytes)");
+        if (!(cat = dup_n(CELL(T_CAT)))) return oq_error_oom(err, x->path, NULL);
+    }
+    if (!(t->user[r] = dup_n(CELL(T_USER)))) {
+        free(cat);
+        return oq_error_oom(err, x->path, NULL);
+    }
+#undef CELL
+#undef BAD
+    if (t->cat)
+        t->cat[r] = cat;
+    else
+        free(cat);
+    t->line[r] = line;
+    t->n++;
+    return 0;
+}
+
+static int tx_read(const char *path, const oq_table_map *map, int orders, oq_txtab **out,
+                   oq_error *err)
+{
+    *out = NULL;
+    oq_table_map none = {0};
+    if (!map) map = &none;
+    oq_txtab *t = calloc(1, sizeof *t);
+    if (!t) return oq_error_oom(err, path, NULL);
+    snprintf(t->path, sizeof t->path, "%s", path);
+    tx_ctx x = {.path = path, .t = t, .orders = orders};
+    x.cols[T_USER] = (oq_csv_col){mapped(map->user_id, "user_id"), 1, NULL};
+    x.cols[T_DATE] = (oq_csv_col){mapped(map->date, "date"), 1, NULL};
+    x.cols[T_VALUE] = (oq_csv_col){"value", orders, NULL};
+    x.cols[T_CAT] = (oq_csv_col){"category", !orders, NULL};
+    int rc = oq_csv_read(path, &user_opts, tx_row, &x, err);
+    if (!rc && !x.header_done)
+        rc = oq_error_set(err, OQ_EPARSE, path, 1, 1, "empty file: expected a header %s",
+                          orders ? "user_id,date,value[,category]" : "user_id,date,category");
+    if (rc) {
+        oq_txtab_free(t);
+        return rc;
+    }
+    if (!orders) { /* the value column is not ours in an events file */
+        free(t->value);
+        t->value = NULL;
+    }
+    *out = t;
+    return 0;
+}
+
+int oq_orders_table_read(const char *path, const oq_table_map *map, oq_txtab **out, oq_error *err)
+{
+    return tx_read(path, map, 1, out, err);
+}
+
+int oq_events_table_read(const char *path, const oq_table_map *map, oq_txtab **out, oq_error *err)
+{
+    return tx_read(path, map, 0, out, err);
+}
+
+void oq_txtab_free(oq_txtab *t)
+{
+    if (!t) return;
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->user) free(t->user[i]);
+        if (t->cat) free(t->cat[i]);
+    }
+    free(t->user);
+    free(t->line);
+    free(t->date);
+    free(t->value);
+    free(t->cat);
+    free(t);
 }

@@ -1,12 +1,15 @@
-/* btyd.c - standard errors, MBG/NBD, Pareto/NBD, Gamma-Gamma, CLV and the
- * conditional P(n) of BG/NBD. Formulas and references: include/offerq/coupon/btyd.h. */
+/* btyd.c - standard errors, MBG/NBD, Pareto/NBD (with its analytic gradient),
+ * Gamma-Gamma, CLV and the conditional P(n) of all three transaction models.
+ * Formulas and references: include/offerq/coupon/btyd.h. */
 #include "offerq/coupon/btyd.h"
 #include "bgnbd_int.h"
 #include "util/json.h"
 
 #include <gsl/gsl_errno.h>
+#include <gsl/gsl_integration.h>
 #include <gsl/gsl_multimin.h>
 #include <gsl/gsl_sf_hyperg.h>
+#include <gsl/gsl_sf_psi.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,6 +233,107 @@ static double pnbd_expected(const double *p, double t, double x, double tx, doub
     return pnbd_p_alive(p, x, tx, T) * (r + x) * (be + T) / (al + T) * br;
 }
 
+/* ---- Pareto/NBD: the analytic gradient of ln L ------------------------------------- */
+
+/* d ln 2F1(A, t; A+1; z) / dA, dt, dz into d (3), from log_hyp_pnbd's series
+ * differentiated term by term: with c_k = prod_{j<k} (A+1-t+j)/(A+1+j) z^k,
+ * d ln c_k/dA = sum_{j<k} 1/(A+1-t+j) - 1/(A+1+j), d ln c_k/dt =
+ * -sum_{j<k} 1/(A+1-t+j), d ln c_k/dz = k/z, and ln F = (1-t) ln(1-z) + ln sum c_k.
+ * Summed until term (k+2)/(1-z)^2 < 1e-17 of the sum (the tail of the
+ * k-weighted sums). Returns 0, or -1 past PNBD_SERIES_MAX terms (the caller
+ * then differentiates numerically). At z = 0: d/dz = A t/(A+1). */
+static int dlog_hyp_pnbd(double A, double t, double z, double *d)
+{
+    if (z <= 0) {
+        d[0] = d[1] = 0;
+        d[2] = A * t / (A + 1);
+        return 0;
+    }
+    double bp = A + 1 - t, c = A + 1, term = 1, sum = 1, sA = 0, st = 0, sz = 0, lA = 0, lt = 0;
+    for (int k = 0; k < PNBD_SERIES_MAX; k++) {
+        lA += 1 / (bp + k) - 1 / (c + k);
+        lt -= 1 / (bp + k);
+        term *= (bp + k) / (c + k) * z;
+        sum += term;
+        sA += term * lA;
+        st += term * lt;
+        sz += term * (k + 1);
+        if (term * (k + 2) / ((1 - z) * (1 - z)) <= 1e-17 * sum) {
+            d[0] = sA / sum;
+            d[1] = -log1p(-z) + st / sum;
+            d[2] = (t - 1) / (1 - z) + sz / (z * sum);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* d ln A_0 / d(r, alpha, s, beta) (log_a0) into g (4). With P = ln F(z1) -
+ * A ln(M+t_x), Q = ln F(z2) - A ln(M+T): ln A_0 = P + ln(1 - e^(Q-P)), so
+ * d ln A_0 = (dP - e^(Q-P) dQ) / (1 - e^(Q-P)). -1 if a series is too long. */
+static int dlog_a0(double r, double al, double s, double be, double x, double tx, double T,
+                   double *g)
+{
+    int ab = al < be; /* M = beta, t = r + x; else M = alpha, t = s + 1 */
+    double M = ab ? be : al, dd = fabs(al - be), t = ab ? r + x : s + 1, A = r + s + x;
+    double ends[2] = {tx, T}, dv[2][4], val[2];
+    for (int e = 0; e < 2; e++) {
+        double q = M + ends[e], z = dd / q, F[3];
+        if (dlog_hyp_pnbd(A, t, z, F)) return -1;
+        val[e] = log_hyp_pnbd(A, t, z) - A * log(q);
+        /* dz/dalpha, dz/dbeta */
+        double za = ab ? -1 / q : (be + ends[e]) / (q * q);
+        double zb = ab ? (al + ends[e]) / (q * q) : -1 / q;
+        dv[e][0] = F[0] + (ab ? F[1] : 0) - log(q);
+        dv[e][2] = F[0] + (ab ? 0 : F[1]) - log(q);
+        dv[e][1] = F[2] * za - (ab ? 0 : A / q);
+        dv[e][3] = F[2] * zb - (ab ? A / q : 0);
+    }
+    double w = exp(val[1] - val[0]);
+    if (!(w < 1)) return -1;
+    for (int i = 0; i < 4; i++)
+        g[i] = (dv[0][i] - w * dv[1][i]) / (1 - w);
+    return 0;
+}
+
+/* d ln L / d(r, alpha, s, beta) of one customer (note 009 eq. 18, as
+ * pnbd_ll) into g (4): ln L = a1 + logaddexp(u, v) with
+ *   a1 = lnG(r+x) - lnG(r) + r ln alpha + s ln beta,
+ *   u = -(r+x) ln(alpha+T) - s ln(beta+T), v = ln s - ln(r+s+x) + ln A_0.
+ * Falls back to central differences of pnbd_ll when a series is too long. */
+static void pnbd_ll_grad(const double *p, double x, double tx, double T, double *g)
+{
+    double r = p[0], al = p[1], s = p[2], be = p[3], A = r + s + x;
+    double la0 = log_a0(r, al, s, be, x, tx, T);
+    double u = -(r + x) * log(al + T) - s * log(be + T);
+    double v = log(s) - log(A) + la0;
+    double L = logaddexp(u, v), wu = exp(u - L), wv = exp(v - L);
+    double da0[4] = {0};
+    if (wv > 0 && dlog_a0(r, al, s, be, x, tx, T, da0)) {
+        double q[4];
+        memcpy(q, p, sizeof q);
+        for (int i = 0; i < 4; i++) {
+            double h = 1e-6 * p[i];
+            q[i] = p[i] + h;
+            double fp = pnbd_ll(q, x, tx, T);
+            q[i] = p[i] - h;
+            double fm = pnbd_ll(q, x, tx, T);
+            q[i] = p[i];
+            g[i] = (fp - fm) / (2 * h);
+        }
+        return;
+    }
+    g[0] = gsl_sf_psi(r + x) - gsl_sf_psi(r) + log(al) + wu * -log(al + T) + wv * (-1 / A + da0[0]);
+    g[1] = r / al + wu * -(r + x) / (al + T) + wv * da0[1];
+    g[2] = log(be) + wu * -log(be + T) + wv * (1 / s - 1 / A + da0[2]);
+    g[3] = s / be + wu * -s / (be + T) + wv * da0[3];
+}
+
+void oq_btyd_pnbd_grad(const double *p, double x, double tx, double T, double *g)
+{
+    pnbd_ll_grad(p, x, tx, T, g);
+}
+
 /* ---- MBG/NBD --------------------------------------------------------------------- */
 
 /* lifetimes' ModifiedBetaGeoFitter._negative_log_likelihood, per customer:
@@ -438,25 +542,131 @@ cleanup:
     return rc;
 }
 
-/* Fit c from starts (k each, natural scaled parameters): best objective
- * into th_best. */
-static int run_fit(fit_ctx *c, const double (*starts)[4], int n_starts, int max_iter,
-                   double *th_best, double *f_best, int *iters, int *conv, oq_error *err)
+/* Pareto/NBD objective and its gradient at log-parameters v (scaled time):
+ * f = -sum w ll + pen sum p^2, df/dth_i = -p_i sum w dll/dp_i + 2 pen p_i^2. */
+static void pnbd_fdf(const gsl_vector *v, void *vc, double *f, gsl_vector *df)
 {
+    fit_ctx *c = vc;
+    double p[4], ll = 0, g[4] = {0}, pen = 0;
+    for (int i = 0; i < 4; i++) {
+        double th = gsl_vector_get(v, (size_t)i);
+        if (!(fabs(th) < 30)) {
+            if (f) *f = GSL_POSINF;
+            if (df) gsl_vector_set_all(df, 0);
+            return;
+        }
+        p[i] = exp(th);
+        pen += p[i] * p[i];
+    }
+    c->evals++;
+    for (size_t j = 0; j < c->ng; j++) {
+        const grp *q = &c->g[j];
+        double tx = q->tx * c->scale, T = q->T * c->scale;
+        if (f) ll += q->w * pnbd_ll(p, q->x, tx, T);
+        if (df) {
+            double gj[4];
+            pnbd_ll_grad(p, q->x, tx, T, gj);
+            for (int i = 0; i < 4; i++)
+                g[i] += q->w * gj[i];
+        }
+    }
+    if (f) {
+        double fv = -ll + c->pen * pen;
+        *f = isfinite(fv) ? fv : GSL_POSINF;
+    }
+    if (df)
+        for (int i = 0; i < 4; i++)
+            gsl_vector_set(df, (size_t)i, -p[i] * g[i] + 2 * c->pen * p[i] * p[i]);
+}
+
+static double pnbd_f(const gsl_vector *v, void *vc)
+{
+    double f;
+    pnbd_fdf(v, vc, &f, NULL);
+    return f;
+}
+
+static void pnbd_df(const gsl_vector *v, void *vc, gsl_vector *df)
+{
+    pnbd_fdf(v, vc, NULL, df);
+}
+
+/* BFGS (GSL's vector_bfgs2) with the analytic gradient from th until
+ * |grad|_inf < 1e-7, or until the line search makes no progress with
+ * |grad|_inf < 1e-4 (on CDNOW: |d ll / d ln p| / n < 5e-8). th: start in,
+ * end out. *conv = 1 when one of the two held. */
+static int pnbd_bfgs(fit_ctx *c, double *th, double *fbest, int *iters, int *conv)
+{
+    int rc = 0;
+    gsl_multimin_fdfminimizer *m =
+        gsl_multimin_fdfminimizer_alloc(gsl_multimin_fdfminimizer_vector_bfgs2, 4);
+    gsl_vector *v = gsl_vector_alloc(4);
+    *conv = 0;
+    *fbest = GSL_POSINF;
+    if (!m || !v) {
+        rc = OQ_ENOMEM;
+        goto cleanup;
+    }
+    gsl_multimin_function_fdf fn = {pnbd_f, pnbd_df, pnbd_fdf, 4, c};
+    for (size_t i = 0; i < 4; i++)
+        gsl_vector_set(v, i, th[i]);
+    if (gsl_multimin_fdfminimizer_set(m, &fn, v, 0.1, 0.1) || !isfinite(m->f)) goto cleanup;
+    for (int it = 0; it < 500; it++) {
+        (*iters)++;
+        int st = gsl_multimin_fdfminimizer_iterate(m);
+        double gmax = 0;
+        for (size_t i = 0; i < 4; i++)
+            gmax = fmax(gmax, fabs(gsl_vector_get(m->gradient, i)));
+        if (gmax < 1e-7) {
+            *conv = 1;
+            break;
+        }
+        if (st) {
+            /* no progress: the line search has met the rounding of f (~1e-13
+             * relative), where |grad| is ~1e-5 on CDNOW; accept below 1e-4,
+             * else the caller goes on with the simplex */
+            *conv = gmax < 1e-4;
+            break;
+        }
+    }
+    for (size_t i = 0; i < 4; i++)
+        th[i] = gsl_vector_get(m->x, i);
+    *fbest = m->f;
+cleanup:
+    gsl_multimin_fdfminimizer_free(m);
+    gsl_vector_free(v);
+    return rc;
+}
+
+/* Fit c from starts (k each, natural scaled parameters): best objective
+ * into th_best; *bfgs = 1 if it is BFGS's (use_grad: Pareto/NBD). */
+static int run_fit(fit_ctx *c, const double (*starts)[4], int n_starts, int max_iter, int use_grad,
+                   double *th_best, double *f_best, int *iters, int *conv, int *bfgs, oq_error *err)
+{
+    *bfgs = 0;
     *f_best = GSL_POSINF;
     *iters = 0;
     *conv = 0;
     for (int s = 0; s < n_starts; s++) {
         double th[4], f;
-        int cv;
+        int cv = 0;
         for (int i = 0; i < c->k; i++)
             th[i] = log(starts[s][i]);
-        if (simplex(c, th, max_iter, &f, iters, &cv)) return oq_error_oom(err, NULL, NULL);
+        /* Pareto/NBD: BFGS with the analytic gradient; where it stops
+         * without meeting the gradient test, the simplex goes on from there */
+        if (use_grad && pnbd_bfgs(c, th, &f, iters, &cv)) return oq_error_oom(err, NULL, NULL);
+        int polished = !cv;
+        if (!cv && simplex(c, th, max_iter, &f, iters, &cv)) return oq_error_oom(err, NULL, NULL);
+        /* with the gradient: stop when two converged starts agree (as
+         * oq_bgnbd_fit); the simplex runs all starts */
+        int agree = use_grad && cv && *conv && fabs(f - *f_best) <= 1e-10 * fabs(f);
         if (isfinite(f) && f < *f_best) {
             *f_best = f;
             memcpy(th_best, th, sizeof th);
             *conv = cv;
+            *bfgs = use_grad && !polished;
         }
+        if (agree) break;
     }
     if (!isfinite(*f_best))
         return oq_error_set(err, OQ_ENUM, NULL, 0, 0,
@@ -526,8 +736,9 @@ int oq_btyd_fit(oq_btyd_kind kind, const double *x, const double *tx, const doub
     const double starts[4][4] = {
         {1, 1, 1, 1}, {1, ir, 1, 3}, {0.3, 0.3 * ir, 0.7, 2}, {0.5, 0.5 * ir, 0.5, 0.5}};
     double th[4] = {0}, f;
-    int rc = run_fit(&c, starts, 4, o.max_iter > 0 ? o.max_iter : 4000, th, &f, &rep->iterations,
-                     &rep->converged, err);
+    int rc = run_fit(&c, starts, 4, o.max_iter > 0 ? o.max_iter : 4000,
+                     kind == OQ_BTYD_PARETONBD && !o.simplex_only, th, &f, &rep->iterations,
+                     &rep->converged, &rep->bfgs, err);
     if (rc) goto cleanup;
     rep->m.kind = kind;
     unscale(&c, th, rep->m.par);
@@ -551,6 +762,114 @@ double oq_bgnbd_p_n_cond(const oq_bgnbd_params *p, double t, int n, double x, do
     double pa = oq_bgnbd_p_alive(p, x, tx, T);
     oq_bgnbd_params post = {p->r + x, p->alpha + T, p->a, p->b + x};
     return (n == 0 ? 1 - pa : 0) + pa * oq_bgnbd_p_n(&post, t, n);
+}
+
+/* ---- P(n purchases in (T, T+t] | history): MBG/NBD and Pareto/NBD ------------ */
+
+/* ln NBD(n; r, alpha, tau) = ln P(n Poisson purchases in tau), lambda ~
+ * Gamma(r, alpha): lnG(r+n) - lnG(r) - ln n! - r ln(1 + tau/alpha)
+ * + n ln(tau/(alpha+tau)). */
+static double log_nbd(double r, double al, double tau, int n)
+{
+    double v = -r * log1p(tau / al);
+    if (n > 0) v += lngamma(r + n) - lngamma(r) - lngamma(n + 1.0) + n * log(tau / (al + tau));
+    return v;
+}
+
+typedef struct pnbd_pn_ctx {
+    double r, al, s, be;
+    int n;
+} pnbd_pn_ctx;
+
+/* Death at tau (density s/beta (1 + tau/beta)^-(s+1), the Pareto of
+ * mu ~ Gamma(s, beta)) after n purchases in (0, tau]. */
+static double pnbd_pn_integrand(double tau, void *vc)
+{
+    const pnbd_pn_ctx *c = vc;
+    if (c->n > 0 && tau <= 0) return 0;
+    return exp(log(c->s / c->be) - (c->s + 1) * log1p(tau / c->be) +
+               log_nbd(c->r, c->al, tau, c->n));
+}
+
+/* P(X(t) = n) of a new Pareto/NBD customer (SMC 1987; Fader & Hardie's
+ * note 012 writes it with 2F1s). Given lambda and mu the customer is alive
+ * through t with probability e^(-mu t), else dies at tau in (0, t); mixing
+ * lambda ~ Gamma(r, alpha) and mu ~ Gamma(s, beta) independently,
+ *   P = NBD(n; r, alpha, t) (beta/(beta+t))^s
+ *       + int_0^t s beta^s / (beta+tau)^(s+1) NBD(n; r, alpha, tau) dtau,
+ * the integral by GSL's adaptive Gauss-Kronrod (QAG, 31 points) to 1e-12
+ * relative. NaN if the quadrature fails. */
+static double pnbd_p_n(const double *p, double t, int n)
+{
+    if (n < 0) return 0;
+    if (t <= 0) return n == 0 ? 1 : 0;
+    pnbd_pn_ctx c = {p[0], p[1], p[2], p[3], n};
+    double alive = exp(log_nbd(c.r, c.al, t, n) - c.s * log1p(t / c.be));
+    gsl_integration_workspace *ws = gsl_integration_workspace_alloc(256);
+    if (!ws) return NAN;
+    gsl_function fn = {pnbd_pn_integrand, &c};
+    double dead = NAN, abserr;
+    int st =
+        gsl_integration_qag(&fn, 0, t, 1e-300, 1e-12, 256, GSL_INTEG_GAUSS31, ws, &dead, &abserr);
+    gsl_integration_workspace_free(ws);
+    /* GSL_EROUND: the requested 1e-12 met rounding; the estimate is still good */
+    if ((st && st != GSL_EROUND) || !isfinite(dead)) return NAN;
+    return alive + dead;
+}
+
+double oq_btyd_p_n_cond(const oq_btyd_model *m, double t, int n, double x, double tx, double T)
+{
+    if (n < 0) return 0;
+    const double *p = m->par;
+    switch (m->kind) {
+    case OQ_BTYD_MBGNBD: {
+        /* Alive at T, the customer has survived x + 1 coins (at time 0 and
+         * after each purchase): p ~ Beta(a, b+x+1), lambda ~ Gamma(r+x,
+         * alpha+T), and from T on the MBG/NBD story is BG/NBD's (a coin
+         * after each purchase): FHL eq. 8 with those parameters. */
+        double pa = mbg_p_alive(p, x, tx, T);
+        oq_bgnbd_params post = {p[0] + x, p[1] + T, p[2], p[3] + x + 1};
+        return (n == 0 ? 1 - pa : 0) + pa * oq_bgnbd_p_n(&post, t, n);
+    }
+    case OQ_BTYD_PARETONBD: {
+        /* Alive at T: lambda ~ Gamma(r+x, alpha+T), mu ~ Gamma(s, beta+T),
+         * independent (the likelihood of being alive factorises), and the
+         * Pareto/NBD story again (Hardie's note 028 / lifetimes'
+         * ParetoNBDFitter.conditional_probability_of_n_purchases_up_to_time
+         * make the same step). */
+        double pa = pnbd_p_alive(p, x, tx, T);
+        const double post[4] = {p[0] + x, p[1] + T, p[2], p[3] + T};
+        return (n == 0 ? 1 - pa : 0) + pa * pnbd_p_n(post, t, n);
+    }
+    default: {
+        oq_bgnbd_params bp = {p[0], p[1], p[2], p[3]};
+        return oq_bgnbd_p_n_cond(&bp, t, n, x, tx, T);
+    }
+    }
+}
+
+double oq_btyd_p_n(const oq_btyd_model *m, double t, int n)
+{
+    if (m->kind == OQ_BTYD_BGNBD) {
+        oq_bgnbd_params bp = {m->par[0], m->par[1], m->par[2], m->par[3]};
+        return n < 0 ? 0 : oq_bgnbd_p_n(&bp, t, n);
+    }
+    /* a new customer: no purchases over an age of 0 (P(alive) = b/(a+b) for
+     * MBG/NBD, the coin at time 0; 1 for Pareto/NBD) */
+    return oq_btyd_p_n_cond(m, t, n, 0, 0, 0);
+}
+
+int oq_btyd_check(const oq_btyd_model *m, oq_error *err)
+{
+    if (m->kind != OQ_BTYD_BGNBD && m->kind != OQ_BTYD_MBGNBD && m->kind != OQ_BTYD_PARETONBD)
+        return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "unknown transaction model %d",
+                            (int)m->kind);
+    for (int i = 0; i < 4; i++)
+        if (!(m->par[i] > 0 && isfinite(m->par[i])))
+            return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "%s: %s = %g must be finite and > 0",
+                                oq_btyd_kind_name(m->kind), oq_btyd_param_name(m->kind, i),
+                                m->par[i]);
+    return 0;
 }
 
 /* ---- Gamma-Gamma ---------------------------------------------------------------------- */
@@ -605,8 +924,9 @@ int oq_ggamma_fit(const double *x, const double *m, size_t n, const oq_btyd_fit_
     const double starts[4][4] = {
         {1, 1, 1, 0}, {1, 2, mm, 0}, {5, 3, 0.4 * mm, 0}, {2, 5, 2 * mm, 0}};
     double th[4] = {0}, f;
-    int rc = run_fit(&c, starts, 4, o.max_iter > 0 ? o.max_iter : 4000, th, &f, &rep->iterations,
-                     &rep->converged, err);
+    int bfgs;
+    int rc = run_fit(&c, starts, 4, o.max_iter > 0 ? o.max_iter : 4000, 0, th, &f, &rep->iterations,
+                     &rep->converged, &bfgs, err);
     if (rc) goto cleanup;
     double p[4] = {0};
     unscale(&c, th, p);
@@ -659,14 +979,15 @@ int oq_btyd_params_save(const char *path, const oq_btyd_fit_report *rep, double 
     const char *nm[4];
     for (int i = 0; i < 4; i++)
         nm[i] = oq_btyd_param_name(k, i);
-    json_t *root = json_pack(
-        "{s:s, s:f, s:f, s:f, s:f, s:f, s:i, s:I, s:I, s:f, s:b, s:f, s:s, s:f, "
-        "s:s}",
-        "model", oq_btyd_kind_name(k), nm[0], rep->m.par[0], nm[1], rep->m.par[1], nm[2],
-        rep->m.par[2], nm[3], rep->m.par[3], "ll", rep->ll, "iterations", rep->iterations,
-        "n_customers", (json_int_t)rep->n_customers, "n_groups", (json_int_t)rep->n_groups,
-        "grad_norm", rep->grad_norm, "converged", rep->converged, "penalizer", penalizer,
-        "time_unit", unit, "unit_days", unit_days, "method", "nelder-mead");
+    json_t *root =
+        json_pack("{s:s, s:f, s:f, s:f, s:f, s:f, s:i, s:I, s:I, s:f, s:b, s:f, s:s, s:f, "
+                  "s:s}",
+                  "model", oq_btyd_kind_name(k), nm[0], rep->m.par[0], nm[1], rep->m.par[1], nm[2],
+                  rep->m.par[2], nm[3], rep->m.par[3], "ll", rep->ll, "iterations", rep->iterations,
+                  "n_customers", (json_int_t)rep->n_customers, "n_groups",
+                  (json_int_t)rep->n_groups, "grad_norm", rep->grad_norm, "converged",
+                  rep->converged, "penalizer", penalizer, "time_unit", unit, "unit_days", unit_days,
+                  "method", rep->bfgs ? "bfgs (analytic gradient)" : "nelder-mead");
     if (!root || oq_btyd_json_add_se(root, 4, nm, rep->se, rep->ci_lo, rep->ci_hi, rep->se_ok)) {
         json_decref(root);
         return oq_error_oom(err, path, NULL);

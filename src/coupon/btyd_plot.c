@@ -1,4 +1,4 @@
-/* btyd_plot.c - BG/NBD diagnostics (btyd.h): the frequency/recency and
+/* btyd_plot.c - BG/NBD, MBG/NBD and Pareto/NBD diagnostics (btyd.h): the frequency/recency and
  * P(alive) matrices, repeat purchases per customer against the model, and
  * cumulative repeat purchases tracked over time, with their SVG charts. */
 #include "offerq/coupon/btyd.h"
@@ -11,10 +11,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-int oq_bgnbd_grid(const oq_bgnbd_params *p, int what, int max_x, int max_tx, double T, double t,
-                  double *out, oq_error *err)
+/* the model of BG/NBD parameters p */
+static oq_btyd_model bg_model(const oq_bgnbd_params *p)
 {
-    int rc = oq_bgnbd_params_check(p, err);
+    return (oq_btyd_model){OQ_BTYD_BGNBD, {p->r, p->alpha, p->a, p->b}};
+}
+
+static int model_check(const oq_btyd_model *m, oq_error *err)
+{
+    if (m->kind == OQ_BTYD_BGNBD) {
+        oq_bgnbd_params p = {m->par[0], m->par[1], m->par[2], m->par[3]};
+        return oq_bgnbd_params_check(&p, err);
+    }
+    return oq_btyd_check(m, err);
+}
+
+int oq_btyd_grid(const oq_btyd_model *m, int what, int max_x, int max_tx, double T, double t,
+                 double *out, oq_error *err)
+{
+    int rc = model_check(m, err);
     if (rc) return rc;
     if (max_x < 0 || max_tx < 0 || max_x > 100000 || max_tx > 100000 || !(T >= max_tx) ||
         !isfinite(T) || (what == OQ_BGNBD_GRID_EXPECTED && !(t >= 0 && isfinite(t))) ||
@@ -25,17 +40,24 @@ int oq_bgnbd_grid(const oq_bgnbd_params *p, int what, int max_x, int max_tx, dou
         for (int tx = 0; tx <= max_tx; tx++) {
             double *o = &out[(size_t)x * (size_t)(max_tx + 1) + (size_t)tx];
             if (what == OQ_BGNBD_GRID_ALIVE)
-                *o = oq_bgnbd_p_alive(p, x, tx, T);
-            else if ((rc = oq_bgnbd_expected(p, t, x, tx, T, o)))
+                *o = oq_btyd_p_alive(m, x, tx, T);
+            else if ((rc = oq_btyd_expected(m, t, x, tx, T, o)))
                 return oq_error_set(err, rc, NULL, 0, 0, "E[X(t)] failed at x=%d, t_x=%d", x, tx);
         }
     return 0;
 }
 
-int oq_bgnbd_period_counts(const oq_bgnbd_params *p, const oq_bgnbd_summary *s, int max_x,
-                           double *actual, double *expected, oq_error *err)
+int oq_bgnbd_grid(const oq_bgnbd_params *p, int what, int max_x, int max_tx, double T, double t,
+                  double *out, oq_error *err)
 {
-    int rc = oq_bgnbd_params_check(p, err);
+    oq_btyd_model m = bg_model(p);
+    return oq_btyd_grid(&m, what, max_x, max_tx, T, t, out, err);
+}
+
+int oq_btyd_period_counts(const oq_btyd_model *m, const oq_bgnbd_summary *s, int max_x,
+                          double *actual, double *expected, oq_error *err)
+{
+    int rc = model_check(m, err);
     if (rc) return rc;
     if (max_x < 1 || max_x > 1000)
         return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "max_x must be in 1..1000");
@@ -46,13 +68,23 @@ int oq_bgnbd_period_counts(const oq_bgnbd_params *p, const oq_bgnbd_summary *s, 
         actual[x >= max_x ? max_x : (int)x] += 1;
         double below = 0;
         for (int k = 0; k < max_x; k++) {
-            double pk = oq_bgnbd_p_n(p, s->T[i], k);
+            double pk = oq_btyd_p_n(m, s->T[i], k);
+            if (!isfinite(pk))
+                return oq_error_set(err, OQ_ENUM, NULL, 0, 0, "P(X(%g) = %d) failed (customer %zu)",
+                                    s->T[i], k, i);
             expected[k] += pk;
             below += pk;
         }
         expected[max_x] += below < 1 ? 1 - below : 0;
     }
     return 0;
+}
+
+int oq_bgnbd_period_counts(const oq_bgnbd_params *p, const oq_bgnbd_summary *s, int max_x,
+                           double *actual, double *expected, oq_error *err)
+{
+    oq_btyd_model m = bg_model(p);
+    return oq_btyd_period_counts(&m, s, max_x, actual, expected, err);
 }
 
 void oq_bgnbd_tracking_free(oq_bgnbd_tracking *t)
@@ -75,11 +107,11 @@ static int cmp_cday(const void *a, const void *b)
     return (x->day > y->day) - (x->day < y->day);
 }
 
-int oq_bgnbd_tracking_build(const oq_bgnbd_params *p, const oq_bgnbd_tx *tx, double unit_days,
-                            int32_t calibration_end, oq_bgnbd_tracking *out, oq_error *err)
+int oq_btyd_tracking_build(const oq_btyd_model *m, const oq_bgnbd_tx *tx, double unit_days,
+                           int32_t calibration_end, oq_bgnbd_tracking *out, oq_error *err)
 {
     memset(out, 0, sizeof *out);
-    int rc = oq_bgnbd_params_check(p, err);
+    int rc = model_check(m, err);
     if (rc) return rc;
     if (!(unit_days > 0) || tx->n == 0)
         return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
@@ -122,8 +154,11 @@ int oq_bgnbd_tracking_build(const oq_bgnbd_params *p, const oq_bgnbd_tx *tx, dou
             }
         i = j;
     }
+    oq_bgnbd_params bp = {m->par[0], m->par[1], m->par[2], m->par[3]};
     for (size_t d = 0; d < nd; d++)
-        if ((rc = oq_bgnbd_expected_pop(p, (double)d / unit_days, &ep[d]))) {
+        if ((rc = m->kind == OQ_BTYD_BGNBD
+                      ? oq_bgnbd_expected_pop(&bp, (double)d / unit_days, &ep[d])
+                      : oq_btyd_expected(m, (double)d / unit_days, 0, 0, 0, &ep[d]))) {
             rc = oq_error_set(err, rc, NULL, 0, 0, "E[X(t)] failed at t = %zu days", d);
             goto cleanup;
         }
@@ -143,6 +178,13 @@ cleanup:
     free(ep);
     if (rc) oq_bgnbd_tracking_free(out);
     return rc;
+}
+
+int oq_bgnbd_tracking_build(const oq_bgnbd_params *p, const oq_bgnbd_tx *tx, double unit_days,
+                            int32_t calibration_end, oq_bgnbd_tracking *out, oq_error *err)
+{
+    oq_btyd_model m = bg_model(p);
+    return oq_btyd_tracking_build(&m, tx, unit_days, calibration_end, out, err);
 }
 
 /* ---- SVG -------------------------------------------------------------------------- */

@@ -117,9 +117,10 @@ typedef struct pol_ctx {
     int col[3]; /* field of user_id, coupon, state (-1: no state column) */
 } pol_ctx;
 
-/* A recommendations file, or any CSV with these columns (others ignored). */
+/* A recommendations file, or any CSV with these columns (others ignored;
+ * offer for coupon: `offerq uplift`'s recommendations). */
 static const oq_csv_col pol_cols[3] = {
-    {"user_id", 1, NULL}, {"coupon", 1, NULL}, {"state", 0, NULL}};
+    {"user_id", 1, NULL}, {"coupon", 1, "offer"}, {"state", 0, NULL}};
 
 static int pol_row(void *ctx, char **f, const size_t *lens, size_t nf, long line, oq_error *err)
 {

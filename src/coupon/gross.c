@@ -25,8 +25,7 @@ typedef struct ord_ctx {
     int map[NOCOL];
     size_t nfields;
     const oq_part *part; /* keep only this part's customers (comm.h); NULL: all */
-    int32_t *all_day;    /* with a part: every row's day, for the date horizon */
-    size_t n_all, cap_all;
+    oq_day_hist days;    /* with a part: every row's date, for the horizon */
 } ord_ctx;
 
 static int ord_header(ord_ctx *c, char **f, size_t n, long line, oq_error *err)
@@ -80,14 +79,10 @@ static int ord_row(void *ctx, char **f, const size_t *lens, size_t n, long line,
     if (oq_parse_f64(f[m[O_VALUE]], lens[m[O_VALUE]], &v) || !isfinite(v) || !(v > 0))
         return ord_bad(c, err, line, O_VALUE, f[m[O_VALUE]], "a finite number > 0");
     if (c->part && c->part->size > 1) {
-        if (c->n_all == c->cap_all) {
-            size_t cap = c->cap_all ? 2 * c->cap_all : 4096;
-            int32_t *a = realloc(c->all_day, cap * sizeof *a);
-            if (!a) return oq_error_oom(err, c->name, NULL);
-            c->all_day = a;
-            c->cap_all = cap;
-        }
-        c->all_day[c->n_all++] = day;
+        int rc = oq_day_hist_add(&c->days, day);
+        if (rc)
+            return rc == OQ_ENOMEM ? oq_error_oom(err, c->name, NULL)
+                                   : oq_error_set(err, rc, c->name, 0, 0, "a date out of range");
         if (!oq_part_keeps(c->part, id)) return 0;
     }
     o->user_id[o->n] = id;
@@ -110,9 +105,10 @@ static int ord_run(const char *name, const char *path, const char *data, size_t 
         rc = oq_error_set(err, OQ_EPARSE, name, 1, 1, "empty file: expected the header %s",
                           OQ_ORDERS_HEADER);
     if (!rc) /* BG/NBD's calibration end defaults to the last order (data.h) */
-        rc = oq_date_horizon_check(split ? c.all_day : c.o->day, split ? c.n_all : c.o->n, NULL,
-                                   name, data, len, c.map[O_DATE] + 1, err);
-    free(c.all_day);
+        rc = split ? oq_day_hist_check(&c.days, name, c.map[O_DATE] + 1, err)
+                   : oq_date_horizon_check(c.o->day, c.o->n, NULL, name, data, len,
+                                           c.map[O_DATE] + 1, err);
+    oq_day_hist_free(&c.days);
     if (rc) {
         oq_orders_free(c.o);
         return rc;

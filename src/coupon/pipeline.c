@@ -95,7 +95,9 @@ static int stage_ingest(job *j, const oq_log *log_in, oq_error *err)
     int rc = 0;
     oq_part part = oq_comm_part(j->comm);
     j->log = log_in;
-    if (j->log && j->parts > 1) { /* a log in memory: this part's rows of it */
+    if (j->log && j->parts > 1 && !oq_log_all_in_part(log_in, &part)) {
+        /* a log in memory: this part's rows of it (a log that holds only
+         * them, read by part from PostgreSQL, is used as it is) */
         if ((rc = oq_log_select_part(log_in, &part, &j->own, err))) return rc;
         j->log = j->own;
     } else if (!j->log) {
@@ -396,6 +398,9 @@ static int stage_plan(job *j, oq_error *err)
         goto cleanup;
     size_t nc_all = (size_t)per_coupon[OQ_N_COUPONS];
     r->from_q = (int)per_coupon[OQ_N_COUPONS + 1];
+    r->n_all = nc_all;
+    for (int a = 0; a < OQ_N_COUPONS; a++)
+        r->per_coupon[a] = (size_t)per_coupon[a];
     char date[11];
     oq_date_format(r->tomorrow, date);
     /* Mean over customers of each coupon's r~ tomorrow and of Dyna-Q's
@@ -468,26 +473,137 @@ static int cmp_orow(const void *a, const void *b)
 /* collect (parts only): part 0 gets every part's customers, in user order
  * as one process has them, for the files (the others keep their own), and
  * every part's bytes per stage for the report. */
+static void orow_of(const oq_pipeline_result *r, size_t c, orow *o)
+{
+    memset(o, 0, sizeof *o); /* padding too: the bytes travel */
+    *o = (orow){.user = r->user_id[c],
+                .state = r->state[c],
+                .profit = r->expected_profit[c],
+                .p_alive = r->p_alive[c],
+                .coupon = r->coupon[c]};
+    memcpy(o->values, r->values + c * 4, sizeof o->values);
+}
+
+static int path_in(char *path, size_t len, const job *j, const char *name, oq_error *err);
+
+/* One line of recommendations.csv (after OQ_RECO_HEADER). */
+static void reco_line(FILE *fp, const char *date, const orow *o)
+{
+    char st[48];
+    const double *v = o->values;
+    oq_dynaq_key_format(o->state, st, sizeof st);
+    fprintf(fp, "%lld,%s,%s,%s,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f\n", (long long)o->user, date, st,
+            oq_coupon_name(o->coupon), o->profit, o->p_alive, v[0], v[1], v[2], v[3]);
+}
+
+/* The day's list of a run in parts with stream_list: part 0 writes
+ * recommendations.csv at path (an oq_afile) by merging the parts' lists,
+ * each sorted by user id, in user order. Rounds of two collectives: part 0
+ * says which parts it needs rows from (those whose rows it has used up),
+ * they send their next OQ_PIPELINE_MERGE_ROWS rows (fewer: their last);
+ * part 0 writes every row below the smallest part's last row it holds.
+ * Memory: parts x OQ_PIPELINE_MERGE_ROWS rows on part 0, one chunk elsewhere. */
+static int merge_list(job *j, const char *path, oq_error *err)
+{
+    enum { M = OQ_PIPELINE_MERGE_ROWS };
+    const oq_pipeline_result *r = j->r;
+    int P = j->parts, me = j->rank;
+    orow *mine = malloc(M * sizeof *mine), *buf[OQ_COMM_MAX] = {0};
+    size_t have[OQ_COMM_MAX] = {0}, pos[OQ_COMM_MAX] = {0}, sent = 0, counts[OQ_COMM_MAX];
+    unsigned char last[OQ_COMM_MAX] = {0}; /* part k has sent its last rows */
+    char date[11];
+    oq_afile af;
+    int rc = 0, open = 0;
+    oq_date_format(r->tomorrow, date);
+    if (!mine) return oq_error_oom(err, NULL, "the day's list");
+    for (int k = 0; me == 0 && k < P; k++)
+        if (!(buf[k] = malloc(M * sizeof *buf[k]))) rc = oq_error_oom(err, NULL, "the day's list");
+    if (!rc && me == 0) {
+        if (!(rc = oq_afile_open(&af, path, err))) open = 1;
+        if (open) fputs(OQ_RECO_HEADER OQ_RECO_HEADER_VALUES "\n", af.fp);
+    }
+    /* part 0 failing here returns before the rounds: its caller fails the
+     * comm (MPI_Abort), which releases the others */
+    for (;;) {
+        uint64_t need = 0;
+        for (int k = 0; me == 0 && k < P; k++)
+            if (!last[k] && pos[k] == have[k]) need |= (uint64_t)1 << k;
+        if (rc) break;
+        if ((rc = oq_comm_bcast(j->comm, 0, &need, sizeof need, err))) break;
+        if (!need) break;
+        size_t m = 0;
+        if (need >> me & 1) {
+            m = r->n - sent < M ? r->n - sent : M;
+            for (size_t i = 0; i < m; i++)
+                orow_of(r, sent + i, &mine[i]);
+            sent += m;
+        }
+        void *all = NULL;
+        if ((rc = oq_comm_gatherv(j->comm, 0, mine, m * sizeof *mine, &all, counts, err))) break;
+        if (me == 0) {
+            size_t off = 0;
+            for (int k = 0; k < P; k++) {
+                size_t got = counts[k] / sizeof(orow);
+                if (need >> k & 1) {
+                    memcpy(buf[k], (char *)all + off, counts[k]);
+                    have[k] = got;
+                    pos[k] = 0;
+                    last[k] = got < M;
+                }
+                off += counts[k];
+            }
+            /* write while every part that has rows left has some here */
+            for (;;) {
+                int best = -1, wait = 0;
+                for (int k = 0; k < P; k++) {
+                    if (pos[k] == have[k]) {
+                        wait |= !last[k];
+                        continue;
+                    }
+                    if (best < 0 || buf[k][pos[k]].user < buf[best][pos[best]].user) best = k;
+                }
+                if (wait || best < 0) break;
+                reco_line(af.fp, date, &buf[best][pos[best]++]);
+            }
+        }
+        free(all);
+    }
+    if (open) {
+        if (rc)
+            oq_afile_abort(&af);
+        else
+            rc = oq_afile_commit(&af, err);
+    }
+    for (int k = 0; k < P; k++)
+        free(buf[k]);
+    free(mine);
+    return rc;
+}
+
 static int collect(job *j, oq_error *err)
 {
     if (j->parts <= 1) return 0;
     oq_pipeline_result *r = j->r;
-    orow *mine = malloc((r->n ? r->n : 1) * sizeof *mine);
     void *all = NULL;
     size_t counts[OQ_COMM_MAX];
     int rc = 0;
-    if (!mine) return oq_error_oom(err, NULL, NULL);
-    for (size_t c = 0; c < r->n; c++) {
-        memset(&mine[c], 0, sizeof mine[c]); /* padding too: the bytes travel */
-        mine[c] = (orow){.user = r->user_id[c],
-                         .state = r->state[c],
-                         .profit = r->expected_profit[c],
-                         .p_alive = r->p_alive[c],
-                         .coupon = r->coupon[c]};
-        memcpy(mine[c].values, r->values + c * 4, sizeof mine[c].values);
-    }
     uint64_t b0 = j->comm->bytes_sent;
-    if ((rc = oq_comm_gatherv(j->comm, 0, mine, r->n * sizeof *mine, &all, counts, err))) goto done;
+    if (j->o->stream_list) {
+        char path[4096] = "";
+        if (j->o->out_dir && j->rank == 0)
+            rc = path_in(path, sizeof path, j, "recommendations.csv", err);
+        if (!rc && j->o->out_dir) rc = merge_list(j, path, err);
+        j->stage_bytes[OQ_STAGE_WRITE] += j->comm->bytes_sent - b0;
+        if (rc) return rc;
+        goto bytes;
+    }
+    orow *mine = malloc((r->n ? r->n : 1) * sizeof *mine);
+    if (!mine) return oq_error_oom(err, NULL, NULL);
+    for (size_t c = 0; c < r->n; c++)
+        orow_of(r, c, &mine[c]);
+    rc = oq_comm_gatherv(j->comm, 0, mine, r->n * sizeof *mine, &all, counts, err);
+    free(mine);
+    if (rc) goto done;
     j->stage_bytes[OQ_STAGE_WRITE] += j->comm->bytes_sent - b0; /* the list for part 0's files */
     if (j->rank == 0) {
         size_t n = 0;
@@ -524,6 +640,7 @@ static int collect(job *j, oq_error *err)
     }
     free(all);
     all = NULL;
+bytes:
     if (j->rank == 0 && !(j->all_bytes = malloc((size_t)j->parts * sizeof j->stage_bytes))) {
         rc = oq_error_oom(err, NULL, NULL);
         goto done;
@@ -532,7 +649,6 @@ static int collect(job *j, oq_error *err)
     rc = oq_comm_gatherv(j->comm, 0, j->stage_bytes, sizeof j->stage_bytes, &all, counts, err);
     if (!rc && j->rank == 0) memcpy(j->all_bytes, all, (size_t)j->parts * sizeof j->stage_bytes);
 done:
-    free(mine);
     free(all);
     return rc;
 }
@@ -551,15 +667,13 @@ static int write_recs(const char *path, const oq_pipeline_result *r, oq_error *e
     oq_afile af;
     int rc = oq_afile_open(&af, path, err);
     if (rc) return rc;
-    char date[11], st[48];
+    char date[11];
+    orow o;
     oq_date_format(r->tomorrow, date);
     fputs(OQ_RECO_HEADER OQ_RECO_HEADER_VALUES "\n", af.fp);
     for (size_t c = 0; c < r->n; c++) {
-        const double *v = r->values + c * 4;
-        oq_dynaq_key_format(r->state[c], st, sizeof st);
-        fprintf(af.fp, "%lld,%s,%s,%s,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f\n", (long long)r->user_id[c],
-                date, st, oq_coupon_name(r->coupon[c]), r->expected_profit[c], r->p_alive[c], v[0],
-                v[1], v[2], v[3]);
+        orow_of(r, c, &o);
+        reco_line(af.fp, date, &o);
     }
     return oq_afile_commit(&af, err);
 }
@@ -700,8 +814,9 @@ static int stage_write(job *j, double t0, oq_error *err)
     json_decref(js);
     if (rc || (rc = path_in(path, sizeof path, j, "learning_curve.svg", err)) ||
         (rc = write_svg(path, &r->stats, o->dq.faithful, err)) ||
-        (rc = path_in(path, sizeof path, j, "recommendations.csv", err)) ||
-        (rc = write_recs(path, r, err)) ||
+        (!(o->stream_list && j->parts > 1) &&
+         ((rc = path_in(path, sizeof path, j, "recommendations.csv", err)) ||
+          (rc = write_recs(path, r, err)))) ||
         (rc = path_in(path, sizeof path, j, "bgnbd.json", err)) ||
         (rc = oq_bgnbd_params_save(path, oq_alive_bgnbd(j->alive), 0, 1, err)))
         return rc;

@@ -146,6 +146,14 @@ static int join(const oq_customers *cust, const oq_contacts *ct, const size_t *r
 {
     for (size_t j = 0; j < n; j++) {
         size_t i = rows ? rows[j] : j;
+        if (ct->xrow) { /* a table of one row per contact (rawfeat.h) */
+            if (ct->xrow[i] >= cust->n)
+                return oq_error_set(err, OQ_EINVAL, ct->path, ct->line[i], 0,
+                                    "uplift: the contact's row %zu is not in the table of %zu",
+                                    ct->xrow[i], cust->n);
+            crow[j] = ct->xrow[i];
+            continue;
+        }
         long r = oq_customers_find(cust, ct->user[i]);
         if (r < 0)
             return oq_error_set(err, OQ_EPARSE, ct->path, ct->line[i], ct->user_col,
@@ -451,9 +459,12 @@ static int argmax(const double *q, size_t K)
     return (int)b;
 }
 
-/* Estimates on rows of ct (n of them, all) with predictions p, q (n, K). */
+/* Estimates on rows of ct (n of them, all) with predictions p, q (n, K);
+ * ext (n, may be NULL): a given policy's offer per row, estimated as "run"
+ * in place of the learned policies. */
 static int evaluate_rows(const oq_uplift_opts *o, const oq_contacts *ct, const oq_offers *offers,
-                         const double *p, const double *q, oq_uplift_report *rep, oq_error *err)
+                         const double *p, const double *q, const int *ext, oq_uplift_report *rep,
+                         oq_error *err)
 {
     size_t n = ct->n, K = offers->n;
     int rc = 0;
@@ -484,7 +495,15 @@ static int evaluate_rows(const oq_uplift_opts *o, const oq_contacts *ct, const o
     }
     rep->mean_reward = rsum / (double)n;
     /* the learned policy, greedy and with exploration, then each fixed offer */
-    for (int v = 0; v < 2; v++) {
+    if (ext) {
+        for (size_t i = 0; i < n; i++)
+            for (size_t a = 0; a < K; a++)
+                pi[i * K + a] = (int)a == ext[i];
+        oq_uplift_policy_est *pe = &rep->pol[rep->npol++];
+        snprintf(pe->name, sizeof pe->name, "run");
+        if ((rc = oq_uplift_ope(n, K, ct->offer, r, mu, pi, q, &pe->est, err))) goto cleanup;
+    }
+    for (int v = 0; v < 2 && !ext; v++) {
         if (v == 1 && !(o->explore > 0)) continue;
         double e = v ? o->explore : 0;
         for (size_t i = 0; i < n; i++) {
@@ -559,22 +578,34 @@ cleanup:
     return rc;
 }
 
-static size_t count_customers(const oq_customers *cust, const size_t *crow, size_t n)
+static int cmp_strp(const void *x, const void *y)
 {
-    uint8_t *seen = calloc(cust->n ? cust->n : 1, 1);
+    return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+/* Distinct customers (by id) among the contacts. */
+static size_t count_customers(const oq_contacts *ct)
+{
+    char **u = malloc((ct->n ? ct->n : 1) * sizeof *u);
     size_t k = 0;
-    if (!seen) return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!seen[crow[i]]) {
-            seen[crow[i]] = 1;
-            k++;
-        }
-    free(seen);
+    if (!u) return 0;
+    memcpy(u, ct->user, ct->n * sizeof *u);
+    qsort(u, ct->n, sizeof *u, cmp_strp);
+    for (size_t i = 0; i < ct->n; i++)
+        k += i == 0 || strcmp(u[i], u[i - 1]) != 0;
+    free(u);
     return k;
 }
 
 int oq_uplift_crossfit(const oq_uplift_opts *o, const oq_customers *cust, const oq_contacts *ct,
                        const oq_offers *offers, oq_uplift_report *out, oq_error *err)
+{
+    return oq_uplift_crossfit_policy(o, cust, ct, offers, NULL, out, err);
+}
+
+int oq_uplift_crossfit_policy(const oq_uplift_opts *o, const oq_customers *cust,
+                              const oq_contacts *ct, const oq_offers *offers, const int *policy,
+                              oq_uplift_report *out, oq_error *err)
 {
     size_t n = ct->n, K = offers->n;
     oq_uplift_model *m = NULL;
@@ -609,8 +640,8 @@ int oq_uplift_crossfit(const oq_uplift_opts *o, const oq_customers *cust, const 
         oq_uplift_free(m);
         m = NULL;
     }
-    if ((rc = evaluate_rows(o, ct, offers, p, q, out, err))) goto cleanup;
-    out->customers = count_customers(cust, crow, n);
+    if ((rc = evaluate_rows(o, ct, offers, p, q, policy, out, err))) goto cleanup;
+    out->customers = count_customers(ct);
 cleanup:
     oq_uplift_free(m);
     free(rows);
@@ -637,8 +668,8 @@ int oq_uplift_holdout(const oq_uplift_opts *o, const oq_uplift_model *m, const o
     }
     if ((rc = join(cust, ct, NULL, n, crow, err))) goto cleanup;
     if ((rc = oq_uplift_predict(m, cust, crow, n, p, q, err))) goto cleanup;
-    if ((rc = evaluate_rows(o, ct, offers, p, q, out, err))) goto cleanup;
-    out->customers = count_customers(cust, crow, n);
+    if ((rc = evaluate_rows(o, ct, offers, p, q, NULL, out, err))) goto cleanup;
+    out->customers = count_customers(ct);
 cleanup:
     free(crow);
     free(p);

@@ -5,6 +5,7 @@
  * backslash). Protocol per libpq docs 34.10: PQputCopyData ... PQputCopyEnd,
  * then PQgetResult until NULL; PQgetCopyData returns one whole row a call. */
 #include "offerq/prod/db.h"
+#include "offerq/core/comm.h"
 #include "offerq/core/csv.h"
 #include "util/num.h"
 
@@ -18,19 +19,24 @@
 #define WHERE "PostgreSQL"
 #define COPY_CHUNK (256 * 1024)
 
-static const char *schema_sql =
-    "CREATE TABLE IF NOT EXISTS customer_log (\n"
-    "  user_id bigint NOT NULL,\n"
-    "  snapshot_date date NOT NULL,\n"
-    "  days_since_last_purchase integer NOT NULL CHECK (days_since_last_purchase >= 0),\n"
-    "  purchases_last_30d integer NOT NULL CHECK (purchases_last_30d >= 0),\n"
-    "  avg_order_value double precision NOT NULL CHECK (avg_order_value >= 0),\n"
-    "  category text NOT NULL CHECK (category <> ''),\n"
-    "  remaining_budget_pct real NOT NULL CHECK (remaining_budget_pct BETWEEN 0 AND 1),\n"
-    "  coupon_offered text NOT NULL CHECK (coupon_offered IN ('none','5','10','20')),\n"
-    "  order_placed smallint NOT NULL CHECK (order_placed IN (0, 1)),\n"
+/* customer_log's columns and checks; LOG_TABLE_PLAIN and the partitioned
+ * form (log_table_sql) add the key. */
+#define LOG_TABLE_COLS                                                                             \
+    "  user_id bigint NOT NULL,\n"                                                                 \
+    "  snapshot_date date NOT NULL,\n"                                                             \
+    "  days_since_last_purchase integer NOT NULL CHECK (days_since_last_purchase >= 0),\n"         \
+    "  purchases_last_30d integer NOT NULL CHECK (purchases_last_30d >= 0),\n"                     \
+    "  avg_order_value double precision NOT NULL CHECK (avg_order_value >= 0),\n"                  \
+    "  category text NOT NULL CHECK (category <> ''),\n"                                           \
+    "  remaining_budget_pct real NOT NULL CHECK (remaining_budget_pct BETWEEN 0 AND 1),\n"         \
+    "  coupon_offered text NOT NULL CHECK (coupon_offered IN ('none','5','10','20')),\n"           \
+    "  order_placed smallint NOT NULL CHECK (order_placed IN (0, 1)),\n"                           \
     "  order_profit double precision NOT NULL,\n"
-    "  PRIMARY KEY (user_id, snapshot_date));\n"
+
+static const char *log_table_plain = "CREATE TABLE IF NOT EXISTS customer_log (\n" LOG_TABLE_COLS
+                                     "  PRIMARY KEY (user_id, snapshot_date));\n";
+
+static const char *schema_sql =
     "CREATE TABLE IF NOT EXISTS runs (\n"
     "  run_id bigserial PRIMARY KEY,\n"
     "  started_at timestamptz NOT NULL,\n"
@@ -124,14 +130,216 @@ static int exec_ok(PGconn *c, const char *sql, const char *what, oq_error *err)
     return rc;
 }
 
+/* ---- shard lists ------------------------------------------------------------- */
+
+/* The servers of a url (db.h): one libpq URL, or several. */
+typedef struct shards {
+    int n;
+    char *url[OQ_DB_MAX_SHARDS];
+    char *buf; /* the pieces, cut in a copy of the spec */
+} shards;
+
+static int is_scheme(const char *p)
+{
+    return !strncmp(p, "postgresql://", 13) || !strncmp(p, "postgres://", 11);
+}
+
+static int is_blank(char ch)
+{
+    return ch == ' ' || ch == '\t' || ch == '\r';
+}
+
+static void shards_free(shards *s)
+{
+    free(s->buf);
+    s->buf = NULL;
+    s->n = 0;
+}
+
+/* Cut spec into URLs: at every newline, and at commas and blanks that come
+ * right before a URI scheme (a URI's own commas, its several hosts, are
+ * followed by a host, never by a scheme). Empty pieces are skipped. */
+static int shards_split(const char *spec, shards *s, oq_error *err)
+{
+    memset(s, 0, sizeof *s);
+    size_t len = spec ? strlen(spec) : 0;
+    if (!(s->buf = malloc(len + 1))) return oq_error_oom(err, WHERE, NULL);
+    memcpy(s->buf, spec ? spec : "", len + 1);
+    char *start = s->buf;
+    for (char *p = s->buf;; p++) {
+        int end = *p == 0, cut = end || *p == '\n';
+        if (!cut && (*p == ',' || is_blank(*p))) {
+            const char *q = p;
+            while (*q == ',' || is_blank(*q))
+                q++;
+            cut = is_scheme(q);
+        }
+        if (!cut) continue;
+        *p = 0;
+        while (is_blank(*start))
+            start++;
+        char *e = start + strlen(start);
+        while (e > start && is_blank(e[-1]))
+            *--e = 0;
+        if (*start) {
+            if (s->n == OQ_DB_MAX_SHARDS) {
+                shards_free(s);
+                return oq_error_set(err, OQ_EINVAL, WHERE, 0, 0,
+                                    "more than %d PostgreSQL URLs (one per shard) in the list",
+                                    OQ_DB_MAX_SHARDS);
+            }
+            s->url[s->n++] = start;
+        }
+        if (end) break;
+        start = p + 1;
+    }
+    if (!s->n) {
+        shards_free(s);
+        return oq_error_set(err, OQ_EINVAL, WHERE, 0, 0, "no PostgreSQL URL given");
+    }
+    return 0;
+}
+
+int oq_db_shard_count(const char *url, oq_error *err)
+{
+    shards s;
+    int rc = shards_split(url, &s, err);
+    if (rc) return rc;
+    int n = s.n;
+    shards_free(&s);
+    return n;
+}
+
+/* Put which server of a list failed in front of err's message. */
+static int shard_fail(oq_error *err, const shards *s, int k, int rc)
+{
+    if (s->n <= 1 || !err) return rc;
+    char shown[512];
+    oq_db_url_redact(s->url[k], shown, sizeof shown);
+    return oq_error_set(err, rc, err->file, err->line, err->col, "shard %d (URL %d of %d, %s): %s",
+                        k, k + 1, s->n, shown, err->msg);
+}
+
+static PGconn *shard_connect(const shards *s, int k, oq_error *err, int *rc)
+{
+    PGconn *c = db_connect(s->url[k], err, rc);
+    if (!c) *rc = shard_fail(err, s, k, *rc);
+    return c;
+}
+
+/* The first server of url: where runs and recommendations live. */
+static PGconn *first_connect(const char *url, oq_error *err, int *rc)
+{
+    shards s;
+    if ((*rc = shards_split(url, &s, err))) return NULL;
+    PGconn *c = shard_connect(&s, 0, err, rc);
+    shards_free(&s);
+    return c;
+}
+
+/* A single count(*)-like number of a query. */
+static int query_i64(PGconn *c, const char *sql, const char *what, int64_t *out, oq_error *err)
+{
+    PGresult *res = PQexec(c, sql);
+    int rc = 0;
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+        rc = pg_fail(err, c, res, what);
+    else
+        *out = PQgetisnull(res, 0, 0) ? 0 : strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return rc;
+}
+
+enum { LAYOUT_ABSENT = -2, LAYOUT_PLAIN = -1 };
+
+/* customer_log on this server: LAYOUT_ABSENT, LAYOUT_PLAIN, or partitioned
+ * by offerq's shard into *layout (>= 0) partitions. */
+static int log_layout(PGconn *c, int *layout, oq_error *err)
+{
+    int64_t v = LAYOUT_ABSENT;
+    int rc = query_i64(c,
+                       "SELECT CASE WHEN to_regclass('customer_log') IS NULL THEN -2 ELSE "
+                       "coalesce((SELECT (SELECT count(*) FROM pg_catalog.pg_inherits i "
+                       "WHERE i.inhparent = p.partrelid) FROM pg_catalog.pg_partitioned_table p "
+                       "WHERE p.partrelid = to_regclass('customer_log')), -1) END",
+                       "reading customer_log's layout", &v, err);
+    *layout = (int)v;
+    return rc;
+}
+
+/* customer_log partitioned by LIST on the column shard = oq_shard_of(user_id,
+ * m), which offerq computes when it loads (PostgreSQL's own hash partitioning
+ * hashes user_id its own way, which a rank could not select by). The key
+ * must hold the partition column; shard is a function of user_id, so the key
+ * is (user_id, snapshot_date) all the same. */
+static char *log_table_partitioned(int m)
+{
+    size_t cap = 2048 + (size_t)m * 96, o;
+    char *q = malloc(cap);
+    if (!q) return NULL;
+    o = (size_t)snprintf(
+        q, cap,
+        "CREATE TABLE customer_log (\n" LOG_TABLE_COLS
+        "  shard smallint NOT NULL CHECK (shard >= 0 AND shard < %d),\n"
+        "  PRIMARY KEY (user_id, snapshot_date, shard)) PARTITION BY LIST (shard);\n",
+        m);
+    for (int k = 0; k < m && o < cap; k++)
+        o += (size_t)snprintf(q + o, cap - o,
+                              "CREATE TABLE customer_log_p%d PARTITION OF customer_log "
+                              "FOR VALUES IN (%d);\n",
+                              k, k);
+    return q;
+}
+
+static int init_one(PGconn *c, int partitions, oq_error *err)
+{
+    int layout, rc;
+    if ((rc = exec_ok(c, "BEGIN", "BEGIN", err)) || (rc = log_layout(c, &layout, err))) return rc;
+    if (layout == LAYOUT_ABSENT && partitions > 0) {
+        char *q = log_table_partitioned(partitions);
+        if (!q) return oq_error_oom(err, WHERE, NULL);
+        rc = exec_ok(c, q, "creating the partitioned customer_log", err);
+        free(q);
+    } else if (layout == LAYOUT_ABSENT) {
+        rc = exec_ok(c, log_table_plain, "creating customer_log", err);
+    } else if (partitions > 0 && layout != partitions) {
+        char has[64];
+        if (layout == LAYOUT_PLAIN)
+            snprintf(has, sizeof has, "is a plain table");
+        else
+            snprintf(has, sizeof has, "has %d partitions", layout);
+        return oq_error_set(err, OQ_EINVAL, WHERE, 0, 0,
+                            "--partitions %d: customer_log already exists and %s; to change its "
+                            "layout, save it (offerq db dump), DROP TABLE customer_log, init "
+                            "again and load it back",
+                            partitions, has);
+    }
+    if (!rc) rc = exec_ok(c, schema_sql, "creating the schema", err);
+    if (!rc) rc = exec_ok(c, "COMMIT", "COMMIT", err);
+    return rc;
+}
+
+int oq_db_init_layout(const char *url, int partitions, oq_error *err)
+{
+    if (partitions < 0 || partitions > OQ_DB_MAX_PARTITIONS)
+        return oq_error_set(err, OQ_EINVAL, WHERE, 0, 0,
+                            "--partitions: expected 0 (a plain table) to %d, got %d",
+                            OQ_DB_MAX_PARTITIONS, partitions);
+    shards s;
+    int rc = shards_split(url, &s, err);
+    for (int k = 0; !rc && k < s.n; k++) {
+        PGconn *c = shard_connect(&s, k, err, &rc);
+        if (!c) break;
+        if ((rc = init_one(c, partitions, err))) rc = shard_fail(err, &s, k, rc);
+        PQfinish(c); /* without COMMIT: rolled back */
+    }
+    shards_free(&s);
+    return rc;
+}
+
 int oq_db_init(const char *url, oq_error *err)
 {
-    int rc;
-    PGconn *c = db_connect(url, err, &rc);
-    if (!c) return rc;
-    rc = exec_ok(c, schema_sql, "creating the schema", err);
-    PQfinish(c);
-    return rc;
+    return oq_db_init_layout(url, 0, err);
 }
 
 /* ---- COPY FROM STDIN ------------------------------------------------------- */
@@ -250,116 +458,173 @@ static long file_line_of_row(const char *path, long k)
     return 0;
 }
 
-/* A single count(*)-like number of a query. */
-static int query_i64(PGconn *c, const char *sql, const char *what, int64_t *out, oq_error *err)
+/* The merge of load_log into customer_log: a row that is there as it is
+ * stays untouched (no new row version), so a file loaded again changes
+ * nothing. The conflict target is the table's key (with shard when the
+ * table is partitioned). */
+#define MERGE_SQL(cols, key)                                                                       \
+    "INSERT INTO customer_log (" cols ") SELECT " cols " FROM load_log "                           \
+    "ON CONFLICT " key " DO UPDATE SET "                                                           \
+    "days_since_last_purchase = EXCLUDED.days_since_last_purchase, "                               \
+    "purchases_last_30d = EXCLUDED.purchases_last_30d, "                                           \
+    "avg_order_value = EXCLUDED.avg_order_value, "                                                 \
+    "category = EXCLUDED.category, "                                                               \
+    "remaining_budget_pct = EXCLUDED.remaining_budget_pct, "                                       \
+    "coupon_offered = EXCLUDED.coupon_offered, "                                                   \
+    "order_placed = EXCLUDED.order_placed, order_profit = EXCLUDED.order_profit "                  \
+    "WHERE (customer_log.days_since_last_purchase, customer_log.purchases_last_30d, "              \
+    "customer_log.avg_order_value, customer_log.category, "                                        \
+    "customer_log.remaining_budget_pct, customer_log.coupon_offered, "                             \
+    "customer_log.order_placed, customer_log.order_profit) IS DISTINCT FROM "                      \
+    "(EXCLUDED.days_since_last_purchase, EXCLUDED.purchases_last_30d, "                            \
+    "EXCLUDED.avg_order_value, EXCLUDED.category, EXCLUDED.remaining_budget_pct, "                 \
+    "EXCLUDED.coupon_offered, EXCLUDED.order_placed, EXCLUDED.order_profit)"
+
+/* Does row i of log go to server k of n? */
+static int on_server(const oq_log *log, size_t i, int k, int n)
 {
-    PGresult *res = PQexec(c, sql);
-    int rc = 0;
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
-        rc = pg_fail(err, c, res, what);
-    else
-        *out = PQgetisnull(res, 0, 0) ? 0 : strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    PQclear(res);
-    return rc;
+    return n <= 1 || oq_shard_of(log->user_id[i], n) == (unsigned)k;
 }
 
-int oq_db_load_log(const char *url, const char *csv_path, oq_db_load_info *info, oq_error *err)
+/* The log row of server k's COPY row r (1-based), or -1. */
+static long log_row_of(const oq_log *log, int k, int n, long r)
 {
-    if (info) memset(info, 0, sizeof *info);
-    oq_log *log = NULL;
-    int rc = oq_log_read(csv_path, &log, err);
-    if (rc) return rc; /* validated first: nothing sent */
-    PGconn *c = db_connect(url, err, &rc);
-    copybuf b = {.c = c};
-    if (!c) goto cleanup;
-    if (!(b.buf = malloc(COPY_CHUNK))) {
-        rc = oq_error_oom(err, WHERE, NULL);
-        goto cleanup;
-    }
+    for (size_t i = 0; i < log->n; i++)
+        if (on_server(log, i, k, n) && --r == 0) return (long)i;
+    return -1;
+}
+
+/* Server k of n's rows of log, in its open transaction (left open: the
+ * caller commits every server once all have their rows). */
+static int load_one(PGconn *c, const oq_log *log, const char *csv_path, int k, int n, char *buf,
+                    oq_db_load_info *info, oq_error *err)
+{
+    copybuf b = {.c = c, .buf = buf};
+    int layout, rc;
+    if ((rc = exec_ok(c, "BEGIN", "BEGIN", err)) || (rc = log_layout(c, &layout, err))) return rc;
+    if (layout == LAYOUT_ABSENT || layout == 0)
+        return oq_error_set(err, OQ_EINVAL, WHERE, 0, 0, "%s (run offerq db init first)",
+                            layout ? "there is no table customer_log"
+                                   : "customer_log is partitioned but has no partitions");
+    int parts = layout > 0 ? layout : 0; /* the shard column's modulus; 0: none */
     /* Rows go to a staging table with customer_log's constraints first (so a
      * refused row is named by its line), then into customer_log, replacing
      * the rows of the same (user_id, snapshot_date): loading a file again, or
      * tomorrow's log that repeats earlier days, updates instead of failing. */
-    if ((rc = exec_ok(c, "BEGIN", "BEGIN", err)) ||
-        (rc = exec_ok(c,
+    if ((rc = exec_ok(c,
                       "CREATE TEMP TABLE load_log (LIKE customer_log INCLUDING DEFAULTS "
                       "INCLUDING CONSTRAINTS INCLUDING INDEXES) ON COMMIT DROP",
                       "CREATE TEMP TABLE", err)))
-        goto cleanup;
-    PGresult *res = PQexec(c, "COPY load_log (" LOG_COLS ") FROM STDIN");
+        return rc;
+    PGresult *res = PQexec(c, parts ? "COPY load_log (" LOG_COLS ", shard) FROM STDIN"
+                                    : "COPY load_log (" LOG_COLS ") FROM STDIN");
     if (PQresultStatus(res) != PGRES_COPY_IN) {
         rc = pg_fail(err, c, res, "COPY customer_log");
         PQclear(res);
-        goto cleanup;
+        return rc;
     }
     PQclear(res);
+    size_t sent = 0;
     for (size_t i = 0; i < log->n && !b.failed; i++) {
+        if (!on_server(log, i, k, n)) continue;
         char date[11];
         oq_date_format(log->day[i], date);
         cb_printf(&b, "%lld\t%s\t%d\t%d\t%.17g\t", (long long)log->user_id[i], date,
                   log->days_since[i], log->purchases_30d[i], log->aov[i]);
         cb_put_text(&b, log->cats.names[log->category[i]]);
-        cb_printf(&b, "\t%.9g\t%s\t%d\t%.17g\n", (double)log->budget[i],
+        cb_printf(&b, "\t%.9g\t%s\t%d\t%.17g", (double)log->budget[i],
                   oq_coupon_name(log->coupon[i]), log->order[i], log->profit[i]);
+        if (parts) cb_printf(&b, "\t%u", oq_shard_of(log->user_id[i], parts));
+        cb_put(&b, "\n", 1);
+        sent++;
     }
     long bad_row = 0;
     if ((rc = copy_end(&b, "loading customer_log", &bad_row, err))) {
         /* Name the file line of the refused row (COPY counts rows from 1). */
-        long line = bad_row > 0 ? file_line_of_row(csv_path, bad_row) : 0;
+        long i = bad_row > 0 ? log_row_of(log, k, n, bad_row) : -1;
+        long line = i >= 0 ? file_line_of_row(csv_path, i + 1) : 0;
         if (line > 0) {
             char msg[sizeof err->msg];
             snprintf(msg, sizeof msg, "%s", err ? err->msg : "");
             rc = oq_error_set(err, OQ_EPARSE, csv_path, line, 0,
                               "row refused by the database, nothing loaded: %s", msg);
         }
-        goto cleanup;
+        return rc;
     }
-    /* Rows of the file already in the table (same key), then the merge: a
-     * row that is there as it is stays untouched (no new row version), so a
-     * file loaded again changes nothing. The merge's count is the rows
-     * inserted plus the rows updated. */
+    /* Rows of the file already in the table (same key), then the merge. Its
+     * count is the rows inserted plus the rows updated. */
     int64_t existing = 0;
     if ((rc = query_i64(c,
                         "SELECT count(*) FROM load_log JOIN customer_log "
                         "USING (user_id, snapshot_date)",
                         "comparing with customer_log", &existing, err)))
-        goto cleanup;
-    res =
-        PQexec(c, "INSERT INTO customer_log (" LOG_COLS ") SELECT " LOG_COLS " FROM load_log "
-                  "ON CONFLICT (user_id, snapshot_date) DO UPDATE SET "
-                  "days_since_last_purchase = EXCLUDED.days_since_last_purchase, "
-                  "purchases_last_30d = EXCLUDED.purchases_last_30d, "
-                  "avg_order_value = EXCLUDED.avg_order_value, "
-                  "category = EXCLUDED.category, "
-                  "remaining_budget_pct = EXCLUDED.remaining_budget_pct, "
-                  "coupon_offered = EXCLUDED.coupon_offered, "
-                  "order_placed = EXCLUDED.order_placed, order_profit = EXCLUDED.order_profit "
-                  "WHERE (customer_log.days_since_last_purchase, customer_log.purchases_last_30d, "
-                  "customer_log.avg_order_value, customer_log.category, "
-                  "customer_log.remaining_budget_pct, customer_log.coupon_offered, "
-                  "customer_log.order_placed, customer_log.order_profit) IS DISTINCT FROM "
-                  "(EXCLUDED.days_since_last_purchase, EXCLUDED.purchases_last_30d, "
-                  "EXCLUDED.avg_order_value, EXCLUDED.category, EXCLUDED.remaining_budget_pct, "
-                  "EXCLUDED.coupon_offered, EXCLUDED.order_placed, EXCLUDED.order_profit)");
+        return rc;
+    res = PQexec(c, parts ? MERGE_SQL(LOG_COLS ", shard", "(user_id, snapshot_date, shard)")
+                          : MERGE_SQL(LOG_COLS, "(user_id, snapshot_date)"));
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         rc = pg_fail(err, c, res, "INSERT INTO customer_log");
         PQclear(res);
-        goto cleanup;
+        return rc;
     }
     size_t merged = (size_t)strtoull(PQcmdTuples(res), NULL, 10);
     PQclear(res);
-    if ((rc = exec_ok(c, "COMMIT", "COMMIT", err))) goto cleanup;
-    if (info) {
-        size_t old = (size_t)existing;
-        info->rows = log->n;
-        info->inserted = log->n - old;
-        info->updated = merged > info->inserted ? merged - info->inserted : 0;
-        info->unchanged = old - info->updated;
+    size_t old = (size_t)existing;
+    info->rows = sent;
+    info->inserted = sent - old;
+    info->updated = merged > info->inserted ? merged - info->inserted : 0;
+    info->unchanged = old - info->updated;
+    return 0;
+}
+
+int oq_db_load_log(const char *url, const char *csv_path, oq_db_load_info *info, oq_error *err)
+{
+    if (info) memset(info, 0, sizeof *info);
+    oq_log *log = NULL;
+    shards s;
+    int rc = shards_split(url, &s, err);
+    if (rc) return rc;
+    PGconn *c[OQ_DB_MAX_SHARDS] = {0};
+    char *buf = NULL;
+    oq_db_load_info sum = {0};
+    if ((rc = oq_log_read(csv_path, &log, err))) goto cleanup; /* validated first: nothing sent */
+    if (!(buf = malloc(COPY_CHUNK))) {
+        rc = oq_error_oom(err, WHERE, NULL);
+        goto cleanup;
     }
+    /* Each server's rows in its own transaction, all opened before any
+     * commits: a refused row or a server that cannot be reached leaves every
+     * server as it was. */
+    for (int k = 0; k < s.n; k++) {
+        oq_db_load_info one = {0};
+        if (!(c[k] = shard_connect(&s, k, err, &rc))) goto cleanup;
+        if ((rc = load_one(c[k], log, csv_path, k, s.n, buf, &one, err))) {
+            rc = shard_fail(err, &s, k, rc);
+            goto cleanup;
+        }
+        sum.rows += one.rows;
+        sum.inserted += one.inserted;
+        sum.updated += one.updated;
+        sum.unchanged += one.unchanged;
+    }
+    /* Then the commits, one server after the other (no two-phase commit: a
+     * server lost between two commits leaves the earlier ones loaded; a load
+     * is idempotent, so loading the file again completes it). */
+    for (int k = 0; k < s.n; k++)
+        if ((rc = exec_ok(c[k], "COMMIT", "COMMIT", err))) {
+            rc = shard_fail(err, &s, k, rc);
+            if (k > 0 && err)
+                rc = oq_error_set(err, rc, err->file, err->line, err->col,
+                                  "%s (shards 0-%d were committed: load the file again)", err->msg,
+                                  k - 1);
+            goto cleanup;
+        }
+    if (info) *info = sum;
 cleanup:
-    /* Closing without COMMIT rolls the transaction back. */
-    if (c) PQfinish(c);
-    free(b.buf);
+    /* Closing without COMMIT rolls a transaction back. */
+    for (int k = 0; k < s.n; k++)
+        if (c[k]) PQfinish(c[k]);
+    shards_free(&s);
+    free(buf);
     oq_log_free(log);
     return rc;
 }
@@ -433,37 +698,43 @@ static int parse_row(oq_log *l, char *line, size_t len, size_t r)
     return 0;
 }
 
-int oq_db_read_log(const char *url, oq_log **out, oq_error *err)
+/* Stream one server's rows of sql (a COPY ... TO STDOUT) into l. Every row
+ * must be where offerq db load puts it: on server oq_shard_of(user_id, n)
+ * of the list, and, for a part, one of the part's customers. */
+static int read_one(PGconn *c, const char *sql, oq_log *l, int k, int n, const oq_part *part,
+                    oq_error *err)
 {
-    *out = NULL;
-    int rc;
-    oq_log *l = NULL;
-    PGconn *c = db_connect(url, err, &rc);
-    if (!c) return rc;
-    if (!(l = calloc(1, sizeof *l))) {
-        rc = oq_error_oom(err, WHERE, NULL);
-        goto cleanup;
-    }
-    PGresult *res = PQexec(c, "COPY (SELECT " LOG_COLS " FROM customer_log "
-                              "ORDER BY user_id, snapshot_date) TO STDOUT");
+    int rc = 0;
+    PGresult *res = PQexec(c, sql);
     if (PQresultStatus(res) != PGRES_COPY_OUT) {
         rc = pg_fail(err, c, res, "reading customer_log");
         PQclear(res);
-        goto cleanup;
+        return rc;
     }
     PQclear(res);
     char *row;
     int len;
     while ((len = PQgetCopyData(c, &row, 0)) > 0) {
         if (!rc) {
-            size_t n = (size_t)len;
-            if (n && row[n - 1] == '\n') n--;
+            size_t m = (size_t)len;
+            if (m && row[m - 1] == '\n') m--;
             if (oq_log_reserve(l, l->n + 1))
                 rc = oq_error_oom(err, WHERE, NULL);
-            else if (parse_row(l, row, n, l->n))
+            else if (parse_row(l, row, m, l->n))
                 rc =
                     oq_error_set(err, OQ_EPARSE, "customer_log", (long)l->n + 1, 0,
                                  "row %zu from the database does not fit the log schema", l->n + 1);
+            else if (!on_server(l, l->n, k, n))
+                rc = oq_error_set(err, OQ_EINVAL, "customer_log", 0, 0,
+                                  "user_id %lld is on this server but belongs to shard %u of the "
+                                  "%d servers: give the servers in the order offerq db load had",
+                                  (long long)l->user_id[l->n], oq_shard_of(l->user_id[l->n], n), n);
+            else if (!oq_part_keeps(part, l->user_id[l->n]))
+                rc = oq_error_set(err, OQ_EINVAL, "customer_log", 0, 0,
+                                  "user_id %lld was read for part %d of %d but belongs to part "
+                                  "%u: its shard column is not the one offerq db load writes",
+                                  (long long)l->user_id[l->n], part->rank, part->size,
+                                  oq_shard_of(l->user_id[l->n], part->size));
             else
                 l->n++;
         }
@@ -475,15 +746,86 @@ int oq_db_read_log(const char *url, oq_log **out, oq_error *err)
             rc = pg_fail(err, c, res, "reading customer_log");
         PQclear(res);
     }
-    /* The same category ids and row order as the CSV reader gives. */
-    if (!rc) rc = oq_log_canonical(l, "customer_log", err);
-    if (rc) goto cleanup;
-    *out = l;
-    l = NULL;
-cleanup:
-    oq_log_free(l);
-    PQfinish(c);
     return rc;
+}
+
+/* The query that reads part's rows from a server: every row when the server
+ * holds only part's customers (no part, or the servers' shards refine the
+ * parts), else those of the partitions that hold part's customers. */
+static int read_sql(PGconn *c, const oq_part *part, int filter, char **out, oq_error *err)
+{
+    int rc = 0, layout = LAYOUT_PLAIN;
+    if (filter && (rc = log_layout(c, &layout, err))) return rc;
+    if (filter && (layout <= 0 || layout % part->size))
+        return oq_error_set(
+            err, OQ_EINVAL, WHERE, 0, 0,
+            "part %d of %d cannot read only its customers: %d parts do not divide the %d "
+            "servers, and customer_log here %s; use as many servers as parts (or a multiple), "
+            "or partition customer_log into a multiple of %d (offerq db init --partitions)",
+            part->rank, part->size, part->size, filter,
+            layout == LAYOUT_ABSENT ? "does not exist"
+            : layout <= 0           ? "is not partitioned"
+                                    : "has a number of partitions that it does not divide",
+            part->size);
+    size_t cap = 512 + (size_t)(layout > 0 ? layout : 0) * 8, o;
+    char *q = malloc(cap);
+    if (!q) return oq_error_oom(err, WHERE, NULL);
+    o = (size_t)snprintf(q, cap, "COPY (SELECT " LOG_COLS " FROM customer_log");
+    /* shard = h mod layout and size divides layout, so h mod size is
+     * shard mod size: list the partitions of this part (pruned to them) */
+    for (int v = filter ? part->rank : layout; v < layout && o < cap; v += part->size)
+        o += (size_t)snprintf(q + o, cap - o, "%s%d", v == part->rank ? " WHERE shard IN (" : ", ",
+                              v);
+    if (o < cap)
+        snprintf(q + o, cap - o, "%s ORDER BY user_id, snapshot_date) TO STDOUT",
+                 filter ? ")" : "");
+    *out = q;
+    return 0;
+}
+
+int oq_db_read_log_part(const char *url, const oq_part *part, oq_log **out, oq_error *err)
+{
+    *out = NULL;
+    shards s;
+    int rc = shards_split(url, &s, err);
+    if (rc) return rc;
+    if (part && part->size <= 1) part = NULL;
+    oq_log *l = calloc(1, sizeof *l);
+    if (!l) {
+        shards_free(&s);
+        return oq_error_oom(err, WHERE, NULL);
+    }
+    for (int k = 0; !rc && k < s.n; k++) {
+        /* n servers, size parts: customer u is on server h mod n and in part
+         * h mod size. When size divides n, server k holds part k mod size's
+         * customers only; otherwise every server holds some of them. */
+        int whole = !part || s.n % part->size == 0;
+        if (part && whole && k % part->size != part->rank) continue;
+        char *sql = NULL;
+        PGconn *c = shard_connect(&s, k, err, &rc);
+        if (!c) break;
+        if (!(rc = read_sql(c, part, whole ? 0 : s.n, &sql, err)))
+            rc = read_one(c, sql, l, k, s.n, part, err);
+        if (rc) rc = shard_fail(err, &s, k, rc);
+        free(sql);
+        PQfinish(c);
+    }
+    /* The same category ids and row order as the CSV reader gives (rows of
+     * several servers are interleaved by user again; a customer found on
+     * two servers is a duplicate row). */
+    if (!rc) rc = oq_log_canonical(l, "customer_log", err);
+    shards_free(&s);
+    if (rc) {
+        oq_log_free(l);
+        return rc;
+    }
+    *out = l;
+    return 0;
+}
+
+int oq_db_read_log(const char *url, oq_log **out, oq_error *err)
+{
+    return oq_db_read_log_part(url, NULL, out, err);
 }
 
 /* ---- runs and recommendations -------------------------------------------------- */
@@ -508,7 +850,7 @@ int oq_db_save_run(const char *url, const oq_reco *reco, const oq_db_run *run, i
         json_decref(j);
     }
     int rc;
-    PGconn *c = db_connect(url, err, &rc);
+    PGconn *c = first_connect(url, err, &rc);
     copybuf b = {.c = c};
     if (!c) return rc;
     if (!(b.buf = malloc(COPY_CHUNK))) {
@@ -566,22 +908,27 @@ cleanup:
 
 int oq_db_counts(const char *url, int64_t *log_rows, int64_t *runs, int64_t *recos, oq_error *err)
 {
-    int rc;
-    PGconn *c = db_connect(url, err, &rc);
-    if (!c) return rc;
-    PGresult *res =
-        PQexec(c, "SELECT (SELECT count(*) FROM customer_log), "
-                  "(SELECT count(*) FROM runs), (SELECT count(*) FROM recommendations)");
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-        rc = pg_fail(err, c, res, "counting rows");
-    } else {
-        if (log_rows) *log_rows = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-        if (runs) *runs = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-        if (recos) *recos = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+    int64_t sum = 0, r = 0, k = 0;
+    shards s;
+    int rc = shards_split(url, &s, err);
+    /* customer_log on every server; runs and recommendations on the first */
+    for (int i = 0; !rc && i < s.n; i++) {
+        PGconn *c = shard_connect(&s, i, err, &rc);
+        if (!c) break;
+        int64_t v = 0;
+        if (!(rc = query_i64(c, "SELECT count(*) FROM customer_log", "counting rows", &v, err)) &&
+            i == 0 && !(rc = query_i64(c, "SELECT count(*) FROM runs", "counting rows", &r, err)))
+            rc = query_i64(c, "SELECT count(*) FROM recommendations", "counting rows", &k, err);
+        if (rc) rc = shard_fail(err, &s, i, rc);
+        sum += v;
+        PQfinish(c);
     }
-    PQclear(res);
-    PQfinish(c);
-    return rc;
+    shards_free(&s);
+    if (rc) return rc;
+    if (log_rows) *log_rows = sum;
+    if (runs) *runs = r;
+    if (recos) *recos = k;
+    return 0;
 }
 
 int oq_db_reserve_run_id(const char *url, int64_t floor, int64_t *run_id, oq_error *err)
@@ -591,7 +938,7 @@ int oq_db_reserve_run_id(const char *url, int64_t floor, int64_t *run_id, oq_err
     snprintf(fl, sizeof fl, "%lld", (long long)(floor > 0 ? floor : 0));
     const char *params[1] = {fl};
     int rc;
-    PGconn *c = db_connect(url, err, &rc);
+    PGconn *c = first_connect(url, err, &rc);
     if (!c) return rc;
     /* nextval first (never handed out again), then setval only raises: the
      * sequence's next value is past every id taken, whoever took it. */
@@ -617,7 +964,7 @@ int oq_db_prune_runs(const char *url, int64_t keep, int64_t *deleted, oq_error *
     snprintf(k, sizeof k, "%lld", (long long)keep);
     const char *params[1] = {k};
     int rc;
-    PGconn *c = db_connect(url, err, &rc);
+    PGconn *c = first_connect(url, err, &rc);
     if (!c) return rc;
     /* recommendations go with their runs (ON DELETE CASCADE) */
     PGresult *res = PQexecParams(c,
@@ -633,29 +980,51 @@ int oq_db_prune_runs(const char *url, int64_t keep, int64_t *deleted, oq_error *
     return rc;
 }
 
-int oq_db_check(const char *url, oq_db_info *info, oq_error *err)
+/* One server of oq_db_check: has_schema, and log_rows (+ the runs' counts
+ * on the first). */
+static int check_one(PGconn *c, int first, oq_db_info *info, oq_error *err)
 {
-    memset(info, 0, sizeof *info);
-    int rc;
-    PGconn *c = db_connect(url, err, &rc);
-    if (!c) return rc;
-    const char *v = PQparameterStatus(c, "server_version");
-    snprintf(info->server_version, sizeof info->server_version, "%s", v ? v : "?");
-    int64_t tables = 0;
-    rc = query_i64(c,
-                   "SELECT count(*) FROM pg_catalog.pg_tables WHERE tablename IN "
-                   "('customer_log', 'runs', 'recommendations') "
-                   "AND schemaname = ANY (current_schemas(false))",
-                   "looking for the tables", &tables, err);
-    info->has_schema = !rc && tables == 3;
-    if (!rc && info->has_schema &&
-        !(rc = query_i64(c, "SELECT count(*) FROM customer_log", "counting rows", &info->log_rows,
-                         err)) &&
-        !(rc = query_i64(c, "SELECT count(*) FROM runs", "counting rows", &info->runs, err)) &&
+    int64_t tables = 0, rows = 0;
+    int rc = query_i64(c,
+                       "SELECT count(*) FROM pg_catalog.pg_tables WHERE tablename IN "
+                       "('customer_log', 'runs', 'recommendations') "
+                       "AND schemaname = ANY (current_schemas(false))",
+                       "looking for the tables", &tables, err);
+    if (rc || tables != 3) {
+        info->has_schema = 0;
+        return rc;
+    }
+    if ((rc = query_i64(c, "SELECT count(*) FROM customer_log", "counting rows", &rows, err)))
+        return rc;
+    info->log_rows += rows;
+    if (!first) return 0;
+    if (!(rc = query_i64(c, "SELECT count(*) FROM runs", "counting rows", &info->runs, err)) &&
         !(rc = query_i64(c, "SELECT count(*) FROM recommendations", "counting rows",
                          &info->recommendations, err)))
         rc = query_i64(c, "SELECT max(run_id) FROM runs", "counting rows", &info->last_run_id, err);
-    PQfinish(c);
+    return rc;
+}
+
+int oq_db_check(const char *url, oq_db_info *info, oq_error *err)
+{
+    memset(info, 0, sizeof *info);
+    shards s;
+    int rc = shards_split(url, &s, err);
+    if (rc) return rc;
+    info->has_schema = 1;
+    info->shards = s.n;
+    for (int k = 0; !rc && k < s.n; k++) {
+        PGconn *c = shard_connect(&s, k, err, &rc);
+        if (!c) break;
+        if (k == 0) {
+            const char *v = PQparameterStatus(c, "server_version");
+            snprintf(info->server_version, sizeof info->server_version, "%s", v ? v : "?");
+        }
+        if ((rc = check_one(c, k == 0, info, err))) rc = shard_fail(err, &s, k, rc);
+        PQfinish(c);
+    }
+    shards_free(&s);
+    if (!info->has_schema) info->log_rows = info->runs = info->recommendations = 0;
     return rc;
 }
 

@@ -3,6 +3,7 @@
  * hiredis 0.14: every reply is freed (freeReplyObject); a context whose
  * ->err is set is unusable and is freed by its owner. */
 #include "offerq/prod/publish.h"
+#include "offerq/prod/rcluster.h"
 #include "offerq/core/data.h"
 #include "offerq/core/io.h"
 #include "offerq/coupon/dynaq.h"
@@ -70,7 +71,9 @@ static int pct_decode(const char *src, size_t n, char *out, size_t len)
 
 void oq_redis_url_redact(const char *url, char *out, size_t len)
 {
-    const char *h = !strncmp(url, "redis://", 8) ? url + 8 : NULL;
+    const char *h = !strncmp(url, "redis://", 8)                 ? url + 8
+                    : !strncmp(url, OQ_REDIS_CLUSTER_SCHEME, 16) ? url + 16
+                                                                 : NULL;
     const char *at = h ? strrchr(h, '@') : NULL; /* a host has no '@': the last one */
     const char *colon = at ? memchr(h, ':', (size_t)(at - h)) : NULL;
     if (!colon) {
@@ -171,8 +174,8 @@ int oq_redis_connect(const char *url, int timeout_ms, redisContext **out, oq_err
     } else {
         return oq_error_set(
             err, OQ_EINVAL, WHERE, 0, 0,
-            "bad Redis URL '%s': expected redis://[[user]:password@]host[:port][/db]"
-            " or unix:/path",
+            "bad Redis URL '%s': expected redis://[[user]:password@]host[:port][/db],"
+            " unix:/path or redis+cluster://host:port[,host:port...]",
             shown);
     }
     /* No password in the URL: $OFFERQ_REDIS_PASSWORD (keeps it out of `ps`). */
@@ -207,14 +210,14 @@ cleanup:
 }
 
 /* Check a reply: NULL (connection error) or an error reply fail. Frees r on failure. */
-static int reply_ok(redisContext *c, redisReply *r, const char *what, oq_error *err)
+static int reply_ok(oq_redis *c, redisReply *r, const char *what, oq_error *err)
 {
-    if (!r && timed_out(c))
+    if (!r && oq_redis_timed_out(c))
         return oq_error_set(err, OQ_EIO, WHERE, 0, 0,
                             "%s: Redis did not answer in time (frozen or overloaded? the "
                             "limit is --redis-timeout-ms)",
                             what);
-    if (!r) return oq_error_set(err, OQ_EIO, WHERE, 0, 0, "%s: %s", what, c->errstr);
+    if (!r) return oq_error_set(err, OQ_EIO, WHERE, 0, 0, "%s: %s", what, oq_redis_errstr(c));
     if (r->type == REDIS_REPLY_ERROR) {
         int noauth = !strncmp(r->str, "NOAUTH", 6);
         int rc = oq_error_set(err, OQ_EIO, WHERE, 0, 0, "%s: %s%s", what, r->str,
@@ -227,12 +230,12 @@ static int reply_ok(redisContext *c, redisReply *r, const char *what, oq_error *
     return 0;
 }
 
-/* Run a command and drop its reply. */
-static int cmd(redisContext *c, oq_error *err, const char *what, const char *fmt, ...)
+/* Run a command on the node of key's slot and drop its reply. */
+static int cmd(oq_redis *c, const char *key, oq_error *err, const char *what, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    redisReply *r = redisvCommand(c, fmt, ap);
+    redisReply *r = oq_redis_vcommand(c, key, fmt, ap);
     va_end(ap);
     int rc = reply_ok(c, r, what, err);
     if (!rc) freeReplyObject(r);
@@ -247,9 +250,9 @@ static long long reply_ll(const redisReply *r)
     return 0;
 }
 
-static int get_ll(redisContext *c, const char *key, long long *v, oq_error *err)
+static int get_ll(oq_redis *c, const char *key, long long *v, oq_error *err)
 {
-    redisReply *r = redisCommand(c, "GET %s", key);
+    redisReply *r = oq_redis_command(c, key, "GET %s", key);
     int rc = reply_ok(c, r, "GET", err);
     if (rc) return rc;
     *v = reply_ll(r);
@@ -313,9 +316,9 @@ cleanup:
 /* Who writes a version: "<run_id>:<client id>" of the publishing connection.
  * Redis never reuses a client id while it runs and its run_id changes when it
  * restarts, so an owner that CLIENT LIST no longer shows is dead for good. */
-static int owner_of(redisContext *c, char *out, size_t len, oq_error *err)
+static int owner_of(oq_redis *c, const char *p, char *out, size_t len, oq_error *err)
 {
-    redisReply *r = redisCommand(c, "INFO server");
+    redisReply *r = oq_redis_command(c, p, "INFO server");
     int rc = reply_ok(c, r, "INFO", err);
     if (rc) return rc;
     const char *id = r->type == REDIS_REPLY_STRING ? strstr(r->str, "run_id:") : NULL;
@@ -328,7 +331,7 @@ static int owner_of(redisContext *c, char *out, size_t len, oq_error *err)
     memcpy(run, id + 7, n);
     run[n] = 0;
     freeReplyObject(r);
-    r = redisCommand(c, "CLIENT ID");
+    r = oq_redis_command(c, p, "CLIENT ID");
     if ((rc = reply_ok(c, r, "CLIENT ID", err))) return rc;
     snprintf(out, len, "%s:%lld", run, r->integer);
     freeReplyObject(r);
@@ -385,10 +388,9 @@ static const char *sweep_lua =
     "if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then return 0 end\n"
     "return redis.call('UNLINK', KEYS[1])\n";
 
-static int drop_version(redisContext *c, const char *p, long long v, const char *dead,
-                        oq_error *err)
+static int drop_version(oq_redis *c, const char *p, long long v, const char *dead, oq_error *err)
 {
-    return cmd(c, err, "drop version",
+    return cmd(c, p, err, "drop version",
                "EVAL %s 4 %s:current %s:previous %s:writing %s:versions %s %lld %s", drop_lua, p, p,
                p, p, p, v, dead);
 }
@@ -400,18 +402,26 @@ static void pause_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-/* Write every key of version v (not yet visible to readers). side[i] is the
- * text of side_name[i] (NULL: absent). */
-static int write_version(redisContext *c, const char *p, long long v, const char *dir,
-                         const oq_reco *r, const char *qt, size_t qlen, char *const side[],
-                         const size_t side_len[], const oq_publish_opts *o, oq_error *err)
+/* Is r an error reply of a cluster that asks the client to go elsewhere or
+ * wait (the command was not run)? */
+static int redirected(const redisReply *r)
 {
-    int rc = cmd(c, err, "SET qtable", "SET %s:v:%lld:qtable %b", p, v, qt, qlen);
-    if (rc) return rc;
-    if (o) pause_ms(o->pause_before_list_ms);
-    /* The list: pipelined HSETs of HSET_BATCH fields each. */
-    char key[512];
-    snprintf(key, sizeof key, "%s:v:%lld:list", p, v);
+    return r && r->type == REDIS_REPLY_ERROR &&
+           (!strncmp(r->str, "MOVED ", 6) || !strncmp(r->str, "ASK ", 4) ||
+            !strncmp(r->str, "TRYAGAIN", 8));
+}
+
+/* The list into key: HSETs of HSET_BATCH fields each, pipelined on pipe (the
+ * single server's context, or the connection to the node that the slot map
+ * names for key), else one at a time through the routing of rcluster.h. On
+ * a cluster, a pipelined HSET that comes back redirected (the slot moved
+ * meanwhile) or a lost connection sets *redo and the caller sends the
+ * list again unpipelined (an HSET of the same fields and values is
+ * idempotent). */
+static int send_list(oq_redis *c, redisContext *pipe, const char *key, const oq_reco *r, int *redo,
+                     oq_error *err)
+{
+    int rc = 0;
     size_t nb = 0;
     const char **argv = malloc((2 + 2 * HSET_BATCH) * sizeof *argv);
     size_t *lens = malloc((2 + 2 * HSET_BATCH) * sizeof *lens);
@@ -439,32 +449,34 @@ static int write_version(redisContext *c, const char *p, long long v, const char
             argv[3 + 2 * j] = vals[j];
             lens[3 + 2 * j] = strlen(vals[j]);
         }
+        if (!pipe) {
+            redisReply *rep = oq_redis_command_argv(c, key, (int)(2 + 2 * k), argv, lens);
+            if ((rc = reply_ok(c, rep, "HSET list", err))) goto cleanup;
+            freeReplyObject(rep);
+            continue;
+        }
         /* hiredis copies the arguments into its output buffer here. */
-        if (redisAppendCommandArgv(c, (int)(2 + 2 * k), argv, lens) != REDIS_OK) {
-            rc = oq_error_set(err, OQ_EIO, WHERE, 0, 0, "HSET: %s", c->errstr);
+        if (redisAppendCommandArgv(pipe, (int)(2 + 2 * k), argv, lens) != REDIS_OK) {
+            rc = oq_error_set(err, OQ_EIO, WHERE, 0, 0, "HSET: %s", pipe->errstr);
             goto cleanup;
         }
         nb++;
     }
     for (; nb > 0; nb--) {
         redisReply *rep = NULL;
-        if (redisGetReply(c, (void **)&rep) != REDIS_OK) rep = NULL;
+        if (redisGetReply(pipe, (void **)&rep) != REDIS_OK) rep = NULL;
+        if (!rep && oq_redis_is_cluster(c)) {
+            *redo = 1; /* the node went away: routed again, one at a time */
+            break;
+        }
+        if (oq_redis_is_cluster(c) && redirected(rep)) {
+            *redo = 1; /* the other replies are read (and dropped) all the same */
+            freeReplyObject(rep);
+            continue;
+        }
         if ((rc = reply_ok(c, rep, "HSET list", err))) goto cleanup;
         freeReplyObject(rep);
     }
-    /* Side files for the dashboard (validated by the caller). */
-    for (size_t i = 0; i < OQ_N_SIDE; i++) {
-        if (!side[i]) continue;
-        rc = cmd(c, err, "HSET files", "HSET %s:v:%lld:files %s %b", p, v, side_name[i], side[i],
-                 side_len[i]);
-        if (rc) goto cleanup;
-    }
-    /* meta last: the switch refuses a version without it. */
-    rc = cmd(
-        c, err, "HSET meta",
-        "HSET %s:v:%lld:meta created %lld users %llu qtable_bytes %llu qtable_crc32 %u source %s",
-        p, v, (long long)time(NULL), (unsigned long long)r->n, (unsigned long long)qlen,
-        oq_crc32(0, qt, qlen), dir);
 cleanup:
     if (vals)
         for (size_t j = 0; j < HSET_BATCH; j++)
@@ -473,6 +485,36 @@ cleanup:
     free(ids);
     free(argv);
     free(lens);
+    return rc;
+}
+
+/* Write every key of version v (not yet visible to readers). side[i] is the
+ * text of side_name[i] (NULL: absent). */
+static int write_version(oq_redis *c, const char *p, long long v, const char *dir, const oq_reco *r,
+                         const char *qt, size_t qlen, char *const side[], const size_t side_len[],
+                         const oq_publish_opts *o, oq_error *err)
+{
+    int rc = cmd(c, p, err, "SET qtable", "SET %s:v:%lld:qtable %b", p, v, qt, qlen);
+    if (rc) return rc;
+    if (o) pause_ms(o->pause_before_list_ms);
+    char key[512];
+    snprintf(key, sizeof key, "%s:v:%lld:list", p, v);
+    int redo = 0;
+    if ((rc = send_list(c, oq_redis_context_for(c, key), key, r, &redo, err))) return rc;
+    if (redo && (rc = send_list(c, NULL, key, r, &redo, err))) return rc;
+    /* Side files for the dashboard (validated by the caller). */
+    for (size_t i = 0; i < OQ_N_SIDE; i++) {
+        if (!side[i]) continue;
+        rc = cmd(c, p, err, "HSET files", "HSET %s:v:%lld:files %s %b", p, v, side_name[i], side[i],
+                 side_len[i]);
+        if (rc) return rc;
+    }
+    /* meta last: the switch refuses a version without it. */
+    rc = cmd(
+        c, p, err, "HSET meta",
+        "HSET %s:v:%lld:meta created %lld users %llu qtable_bytes %llu qtable_crc32 %u source %s",
+        p, v, (long long)time(NULL), (unsigned long long)r->n, (unsigned long long)qlen,
+        oq_crc32(0, qt, qlen), dir);
     return rc;
 }
 
@@ -493,24 +535,24 @@ static int owner_alive(const char *owner, const char *run, const char *list)
  * live publish (orphans of dead publishes, versions rolled past), then every
  * P:v:N:* key whose N is no longer a version (leaks). me is this publish's
  * owner string (its run_id prefix names the server's run). */
-static int collect(redisContext *c, const char *p, const char *me, oq_error *err)
+static int collect(oq_redis *c, const char *p, const char *me, oq_error *err)
 {
     redisReply *w = NULL, *cl = NULL, *vs = NULL, *sc = NULL;
     char run[80], pat[600];
     snprintf(run, sizeof run, "%.*s", (int)strcspn(me, ":"), me);
     int rc = 0;
-    w = redisCommand(c, "HGETALL %s:writing", p);
+    w = oq_redis_command(c, p, "HGETALL %s:writing", p);
     if ((rc = reply_ok(c, w, "HGETALL writing", err))) {
         w = NULL;
         goto cleanup;
     }
     /* After the writers: a writer in w is either in this list or dead. */
-    cl = redisCommand(c, "CLIENT LIST TYPE normal");
+    cl = oq_redis_command(c, p, "CLIENT LIST TYPE normal");
     if ((rc = reply_ok(c, cl, "CLIENT LIST", err))) {
         cl = NULL;
         goto cleanup;
     }
-    vs = redisCommand(c, "SMEMBERS %s:versions", p);
+    vs = oq_redis_command(c, p, "SMEMBERS %s:versions", p);
     if ((rc = reply_ok(c, vs, "SMEMBERS", err))) {
         vs = NULL;
         goto cleanup;
@@ -529,7 +571,7 @@ static int collect(redisContext *c, const char *p, const char *me, oq_error *err
     snprintf(pat, sizeof pat, "%s:v:*", p);
     char cursor[32] = "0";
     do {
-        sc = redisCommand(c, "SCAN %s MATCH %s COUNT 1000", cursor, pat);
+        sc = oq_redis_command(c, p, "SCAN %s MATCH %s COUNT 1000", cursor, pat);
         if ((rc = reply_ok(c, sc, "SCAN", err))) {
             sc = NULL;
             goto cleanup;
@@ -546,7 +588,7 @@ static int collect(redisContext *c, const char *p, const char *me, oq_error *err
             char *end;
             long long n = strtoll(k + pl, &end, 10);
             if (end == k + pl || *end != ':') continue;
-            rc = cmd(c, err, "sweep", "EVAL %s 2 %s %s:versions %lld", sweep_lua, k, p, n);
+            rc = cmd(c, p, err, "sweep", "EVAL %s 2 %s %s:versions %lld", sweep_lua, k, p, n);
         }
         freeReplyObject(sc);
         sc = NULL;
@@ -624,10 +666,11 @@ long long oq_publish_version_floor(const char *dir, const oq_publish_opts *opts)
 int oq_publish_dir(const char *url, const char *dir_arg, const oq_publish_opts *opts,
                    oq_publish_info *info, oq_error *err)
 {
+    char pb[300];
     const char *p = pfx(opts);
     char dir[4096], me[128];
     run_files f = {0};
-    redisContext *c = NULL;
+    oq_redis *c = NULL;
     long long v = 0;
     if (info) memset(info, 0, sizeof *info);
     /* DIR may be a link that a run switches meanwhile (io.h): resolve it once
@@ -635,19 +678,20 @@ int oq_publish_dir(const char *url, const char *dir_arg, const oq_publish_opts *
     int rc = oq_rundir_resolve(dir_arg, dir, sizeof dir, err);
     if (rc) goto cleanup;
     if ((rc = read_run(dir, &f, err))) goto cleanup;
-    if ((rc = oq_redis_connect(url, opts ? opts->timeout_ms : 0, &c, err))) goto cleanup;
-    if ((rc = owner_of(c, me, sizeof me, err))) goto cleanup;
+    if ((rc = oq_redis_open(url, opts ? opts->timeout_ms : 0, &c, err))) goto cleanup;
+    p = oq_redis_key_prefix(c, p, pb, sizeof pb);
+    if ((rc = owner_of(c, p, me, sizeof me, err))) goto cleanup;
     long long floor = oq_publish_version_floor(dir, opts);
-    redisReply *rep = redisCommand(c, "EVAL %s 3 %s:seq %s:versions %s:writing %s %lld", claim_lua,
-                                   p, p, p, me, floor);
+    redisReply *rep = oq_redis_command(c, p, "EVAL %s 3 %s:seq %s:versions %s:writing %s %lld",
+                                       claim_lua, p, p, p, me, floor);
     if ((rc = reply_ok(c, rep, "claim a version", err))) goto cleanup;
     v = rep->integer;
     freeReplyObject(rep);
     if ((rc = write_version(c, p, v, dir, f.reco, f.qt, f.qlen, f.side, f.side_len, opts, err)))
         goto cleanup;
     if (opts) pause_ms(opts->pause_before_switch_ms);
-    rep = redisCommand(
-        c, "EVAL %s 5 %s:current %s:previous %s:writing %s:v:%lld:meta %s:v:%lld:qtable %lld %s",
+    rep = oq_redis_command(
+        c, p, "EVAL %s 5 %s:current %s:previous %s:writing %s:v:%lld:meta %s:v:%lld:qtable %lld %s",
         switch_lua, p, p, p, p, v, p, v, v, me);
     if ((rc = reply_ok(c, rep, "switch", err))) goto cleanup;
     long long old = rep->integer, live = v;
@@ -660,8 +704,8 @@ int oq_publish_dir(const char *url, const char *dir_arg, const oq_publish_opts *
 cleanup:
     /* A failed publish drops its own version if Redis still answers; if not,
      * the next publish finds its writer gone and drops it. */
-    if (rc && v && c && !c->err) (void)drop_version(c, p, v, me, NULL);
-    if (c) redisFree(c);
+    if (rc && v && c && !oq_redis_failed(c)) (void)drop_version(c, p, v, me, NULL);
+    oq_redis_free(c);
     run_files_free(&f);
     return rc;
 }
@@ -669,32 +713,34 @@ cleanup:
 int oq_publish_status(const char *url, const oq_publish_opts *opts, oq_publish_info *info,
                       oq_error *err)
 {
-    const char *p = pfx(opts);
-    redisContext *c;
+    char pb[300];
+    oq_redis *c;
     char key[512];
     memset(info, 0, sizeof *info);
-    int rc = oq_redis_connect(url, opts ? opts->timeout_ms : 0, &c, err);
+    int rc = oq_redis_open(url, opts ? opts->timeout_ms : 0, &c, err);
     if (rc) return rc;
+    const char *p = oq_redis_key_prefix(c, pfx(opts), pb, sizeof pb);
     snprintf(key, sizeof key, "%s:current", p);
     rc = get_ll(c, key, &info->current, err);
     snprintf(key, sizeof key, "%s:previous", p);
     if (!rc) rc = get_ll(c, key, &info->previous, err);
     snprintf(key, sizeof key, "%s:seq", p);
     if (!rc) rc = get_ll(c, key, &info->seq, err);
-    redisFree(c);
+    oq_redis_free(c);
     return rc;
 }
 
 int oq_publish_rollback(const char *url, const oq_publish_opts *opts, oq_publish_info *info,
                         oq_error *err)
 {
-    const char *p = pfx(opts);
-    redisContext *c;
+    char pb[300];
+    oq_redis *c;
     char cur[512], prev[512];
+    int rc = oq_redis_open(url, opts ? opts->timeout_ms : 0, &c, err);
+    if (rc) return rc;
+    const char *p = oq_redis_key_prefix(c, pfx(opts), pb, sizeof pb);
     snprintf(cur, sizeof cur, "%s:current", p);
     snprintf(prev, sizeof prev, "%s:previous", p);
-    int rc = oq_redis_connect(url, opts ? opts->timeout_ms : 0, &c, err);
-    if (rc) return rc;
     for (int t = 0;; t++) {
         if (t == SWITCH_TRIES) {
             rc = oq_error_set(err, OQ_EIO, WHERE, 0, 0, "could not roll back: %s kept changing",
@@ -702,27 +748,27 @@ int oq_publish_rollback(const char *url, const oq_publish_opts *opts, oq_publish
             break;
         }
         long long a = 0, b = 0;
-        if ((rc = cmd(c, err, "WATCH", "WATCH %s %s", cur, prev))) break;
+        if ((rc = cmd(c, p, err, "WATCH", "WATCH %s %s", cur, prev))) break;
         if ((rc = get_ll(c, cur, &a, err)) || (rc = get_ll(c, prev, &b, err))) break;
         if (!b) {
-            cmd(c, NULL, "UNWATCH", "UNWATCH");
+            cmd(c, p, NULL, "UNWATCH", "UNWATCH");
             rc = oq_error_set(err, OQ_EINVAL, WHERE, 0, 0, "no previous version to roll back to");
             break;
         }
-        redisReply *r = redisCommand(c, "EXISTS %s:v:%lld:meta", p, b);
+        redisReply *r = oq_redis_command(c, p, "EXISTS %s:v:%lld:meta", p, b);
         if ((rc = reply_ok(c, r, "EXISTS", err))) break;
         long long exists = r->integer;
         freeReplyObject(r);
         if (!exists) {
-            cmd(c, NULL, "UNWATCH", "UNWATCH");
+            cmd(c, p, NULL, "UNWATCH", "UNWATCH");
             rc = oq_error_set(err, OQ_EINVAL, WHERE, 0, 0, "previous version %lld has no keys", b);
             break;
         }
-        if ((rc = cmd(c, err, "MULTI", "MULTI")) ||
-            (rc = cmd(c, err, "SET", "SET %s %lld", cur, b)) ||
-            (rc = cmd(c, err, "SET", "SET %s %lld", prev, a)))
+        if ((rc = cmd(c, p, err, "MULTI", "MULTI")) ||
+            (rc = cmd(c, p, err, "SET", "SET %s %lld", cur, b)) ||
+            (rc = cmd(c, p, err, "SET", "SET %s %lld", prev, a)))
             break;
-        r = redisCommand(c, "EXEC");
+        r = oq_redis_command(c, p, "EXEC");
         if ((rc = reply_ok(c, r, "EXEC", err))) break;
         int done = r->type == REDIS_REPLY_ARRAY;
         freeReplyObject(r);
@@ -731,7 +777,7 @@ int oq_publish_rollback(const char *url, const oq_publish_opts *opts, oq_publish
             break;
         }
     }
-    redisFree(c);
+    oq_redis_free(c);
     return rc;
 }
 
@@ -743,13 +789,15 @@ static const char *lookup_lua =
     "if not v then return {} end\n"
     "return {v, redis.call('HGET', ARGV[1] .. ':v:' .. v .. ':list', ARGV[2])}\n";
 
-int oq_redis_lookup(redisContext *c, const char *prefix, int64_t u, char **json, long long *version,
+int oq_redis_lookup(oq_redis *c, const char *prefix, int64_t u, char **json, long long *version,
                     oq_error *err)
 {
     *json = NULL;
     *version = 0;
-    const char *p = prefix ? prefix : OQ_PUBLISH_PREFIX;
-    redisReply *r = redisCommand(c, "EVAL %s 1 %s:current %s %lld", lookup_lua, p, p, (long long)u);
+    char pb[300];
+    const char *p = oq_redis_key_prefix(c, prefix, pb, sizeof pb);
+    redisReply *r =
+        oq_redis_command(c, p, "EVAL %s 1 %s:current %s %lld", lookup_lua, p, p, (long long)u);
     int rc = reply_ok(c, r, "lookup", err);
     if (rc) return rc;
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
@@ -772,13 +820,14 @@ static const char *fetch_lua =
     "return {v, n, redis.call('HGETALL', ARGV[1] .. ':v:' .. v .. ':list'),\n"
     "        redis.call('HGETALL', ARGV[1] .. ':v:' .. v .. ':files')}\n";
 
-int oq_redis_fetch_list(redisContext *c, const char *prefix, size_t max_users, oq_reco **out,
+int oq_redis_fetch_list(oq_redis *c, const char *prefix, size_t max_users, oq_reco **out,
                         char **files, long long *version, oq_error *err)
 {
     *out = NULL;
     *files = NULL;
     *version = 0;
-    const char *p = prefix ? prefix : OQ_PUBLISH_PREFIX;
+    char pb[300];
+    const char *p = oq_redis_key_prefix(c, prefix, pb, sizeof pb);
     oq_reco *r = oq_reco_new();
     json_t *fo = json_object();
     redisReply *rep = NULL;
@@ -788,8 +837,8 @@ int oq_redis_fetch_list(redisContext *c, const char *prefix, size_t max_users, o
         goto cleanup;
     }
     /* (hiredis formats know no %zu) */
-    rep = redisCommand(c, "EVAL %s 1 %s:current %s %llu", fetch_lua, p, p,
-                       (unsigned long long)max_users);
+    rep = oq_redis_command(c, p, "EVAL %s 1 %s:current %s %llu", fetch_lua, p, p,
+                           (unsigned long long)max_users);
     if ((rc = reply_ok(c, rep, "fetch list", err))) {
         rep = NULL;
         goto cleanup;
@@ -826,11 +875,11 @@ cleanup:
     return rc;
 }
 
-int oq_redis_current(redisContext *c, const char *prefix, long long *version, oq_error *err)
+int oq_redis_current(oq_redis *c, const char *prefix, long long *version, oq_error *err)
 {
-    char key[512];
+    char key[512], pb[300];
     *version = 0;
-    snprintf(key, sizeof key, "%s:current", prefix ? prefix : OQ_PUBLISH_PREFIX);
+    snprintf(key, sizeof key, "%s:current", oq_redis_key_prefix(c, prefix, pb, sizeof pb));
     return get_ll(c, key, version, err);
 }
 
@@ -840,10 +889,11 @@ static int cmp_user(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-int oq_redis_fetch_version(redisContext *c, const char *prefix, long long v, size_t max_users,
+int oq_redis_fetch_version(oq_redis *c, const char *prefix, long long v, size_t max_users,
                            oq_reco **out, char **files, double *created, oq_error *err)
 {
-    const char *p = prefix ? prefix : OQ_PUBLISH_PREFIX;
+    char pb[300];
+    const char *p = oq_redis_key_prefix(c, prefix, pb, sizeof pb);
     oq_reco *r = oq_reco_new();
     json_t *fo = json_object();
     redisReply *rep = NULL;
@@ -857,7 +907,7 @@ int oq_redis_fetch_version(redisContext *c, const char *prefix, long long v, siz
         rc = oq_error_set(err, OQ_ENOMEM, WHERE, 0, 0, "out of memory");
         goto cleanup;
     }
-    rep = redisCommand(c, "HMGET %s:v:%lld:meta users created", p, v);
+    rep = oq_redis_command(c, p, "HMGET %s:v:%lld:meta users created", p, v);
     if ((rc = reply_ok(c, rep, "HMGET meta", err))) {
         rep = NULL;
         goto cleanup;
@@ -881,7 +931,7 @@ int oq_redis_fetch_version(redisContext *c, const char *prefix, long long v, siz
     /* The list in batches: a version's list never changes once published,
      * so a full HSCAN sees every row (a row may come twice: deduplicated). */
     do {
-        rep = redisCommand(c, "HSCAN %s:v:%lld:list %s COUNT 10000", p, v, cursor);
+        rep = oq_redis_command(c, p, "HSCAN %s:v:%lld:list %s COUNT 10000", p, v, cursor);
         if ((rc = reply_ok(c, rep, "HSCAN list", err))) {
             rep = NULL;
             goto cleanup;
@@ -922,7 +972,7 @@ int oq_redis_fetch_version(redisContext *c, const char *prefix, long long v, siz
         goto cleanup;
     }
     if ((rc = oq_reco_sort(r, err))) goto cleanup;
-    rep = redisCommand(c, "HGETALL %s:v:%lld:files", p, v);
+    rep = oq_redis_command(c, p, "HGETALL %s:v:%lld:files", p, v);
     if ((rc = reply_ok(c, rep, "HGETALL files", err))) {
         rep = NULL;
         goto cleanup;

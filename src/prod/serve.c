@@ -34,6 +34,7 @@
 #include "offerq/core/data.h"
 #include "offerq/core/io.h"
 #include "offerq/prod/publish.h"
+#include "offerq/prod/rcluster.h"
 #include "offerq/coupon/reco.h"
 #include "prod/serve_int.h"
 #include "util/json.h"
@@ -265,22 +266,21 @@ static int reply_error(reply *r, int status, const char *fmt, ...)
 
 static void free_redis(void *p)
 {
-    if (p) redisFree(p);
+    oq_redis_free(p);
 }
 
-static redisContext *thread_redis(oq_serve *s, oq_error *err)
+static oq_redis *thread_redis(oq_serve *s, oq_error *err)
 {
-    redisContext *c = pthread_getspecific(s->redis_key);
+    oq_redis *c = pthread_getspecific(s->redis_key);
     if (c) return c;
-    if (oq_redis_connect(s->cfg.redis_url, s->cfg.redis_timeout_ms, &c, err)) return NULL;
+    if (oq_redis_open(s->cfg.redis_url, s->cfg.redis_timeout_ms, &c, err)) return NULL;
     pthread_setspecific(s->redis_key, c);
     return c;
 }
 
 static void drop_redis(oq_serve *s)
 {
-    redisContext *c = pthread_getspecific(s->redis_key);
-    if (c) redisFree(c);
+    oq_redis_free(pthread_getspecific(s->redis_key));
     pthread_setspecific(s->redis_key, NULL);
 }
 
@@ -293,12 +293,10 @@ static int lookup(oq_serve *s, int64_t u, char **js, long long *v, oq_error *err
 {
     for (int tries = 0; tries < 2; tries++) {
         int had = pthread_getspecific(s->redis_key) != NULL;
-        redisContext *c = thread_redis(s, err);
+        oq_redis *c = thread_redis(s, err);
         if (!c) return -1;
         if (!oq_redis_lookup(c, s->cfg.redis_prefix, u, js, v, err)) return 0;
-        int closed = c->err == REDIS_ERR_EOF ||
-                     (c->err == REDIS_ERR_IO &&
-                      (strstr(c->errstr, "reset") || strstr(c->errstr, "Broken pipe")));
+        int closed = oq_redis_closed(c);
         drop_redis(s);
         if (!had || !closed) break;
     }
@@ -352,15 +350,16 @@ static long long held_version(oq_serve *s)
 /* files (a JSON object's text) plus the previous version's report.json
  * under OQ_DASH_PREVIOUS, as a new malloc'ed text; NULL when there is none
  * (or on any error: the dashboard then shows no comparison). */
-static char *with_previous_report(redisContext *c, const char *prefix, const char *files)
+static char *with_previous_report(oq_redis *c, const char *prefix_arg, const char *files)
 {
-    if (!prefix) prefix = OQ_PUBLISH_PREFIX;
-    redisReply *r = redisCommand(c, "GET %s:previous", prefix);
+    char pb[300];
+    const char *prefix = oq_redis_key_prefix(c, prefix_arg, pb, sizeof pb);
+    redisReply *r = oq_redis_command(c, prefix, "GET %s:previous", prefix);
     long long pv = 0;
     if (r && r->type == REDIS_REPLY_STRING) pv = strtoll(r->str, NULL, 10);
     if (r) freeReplyObject(r);
     if (pv <= 0) return NULL;
-    r = redisCommand(c, "HGET %s:v:%lld:files report.json", prefix, pv);
+    r = oq_redis_command(c, prefix, "HGET %s:v:%lld:files report.json", prefix, pv);
     char *out = NULL;
     if (r && r->type == REDIS_REPLY_STRING) {
         json_t *o = json_loads(files ? files : "{}", 0, NULL);
@@ -375,11 +374,11 @@ static char *with_previous_report(redisContext *c, const char *prefix, const cha
 /* One look at Redis by the keeper: is it there, and is the held table the
  * current version (else read that version and hold it)? 0, or -1 when Redis
  * cannot be reached (*cp is then closed). */
-static int keep_refresh(oq_serve *s, redisContext **cp)
+static int keep_refresh(oq_serve *s, oq_redis **cp)
 {
     oq_error err = {0};
     long long v = 0;
-    if (!*cp && oq_redis_connect(s->cfg.redis_url, s->cfg.redis_timeout_ms, cp, &err)) goto down;
+    if (!*cp && oq_redis_open(s->cfg.redis_url, s->cfg.redis_timeout_ms, cp, &err)) goto down;
     if (oq_redis_current(*cp, s->cfg.redis_prefix, &v, &err)) goto down;
     mark_up(s);
     if (!v || v == s->skip_version || v == held_version(s)) return 0;
@@ -390,7 +389,7 @@ static int keep_refresh(oq_serve *s, redisContext **cp)
                                     &sn->files, &sn->created, &err);
     if (rc) {
         snapshot_free(sn);
-        if ((*cp)->err) goto down;
+        if (oq_redis_failed(*cp)) goto down;
         if (rc == OQ_ELIMIT) s->skip_version = v;
         fprintf(stderr, "offerq serve: version %lld not held in memory: %s%s\n", v, err.msg,
                 rc == OQ_ELIMIT ? "" : " (trying again)");
@@ -417,7 +416,7 @@ static int keep_refresh(oq_serve *s, redisContext **cp)
             sn->reco->n);
     return 0;
 down:
-    if (*cp) redisFree(*cp);
+    oq_redis_free(*cp);
     *cp = NULL;
     mark_down(s, err.msg);
     return -1;
@@ -445,7 +444,7 @@ static int keep_sleep(oq_serve *s, int ms)
 static void *keeper_main(void *arg)
 {
     oq_serve *s = arg;
-    redisContext *c = NULL;
+    oq_redis *c = NULL;
     int backoff = 0; /* ms; 0 while Redis answers */
     int wait = KEEP_POLL_MS;
     while (!keep_sleep(s, wait)) {
@@ -458,7 +457,7 @@ static void *keeper_main(void *arg)
             wait = backoff;
         }
     }
-    if (c) redisFree(c);
+    oq_redis_free(c);
     return NULL;
 }
 
@@ -1231,7 +1230,7 @@ static int h_dashjson(oq_serve *s, const char *path, struct MHD_Connection *conn
     }
     oq_error err = {0};
     if (!atomic_load(&s->redis_up)) return dashjson_held(s, out, 1);
-    redisContext *c = thread_redis(s, &err);
+    oq_redis *c = thread_redis(s, &err);
     long long v = 0;
     if (!c || oq_redis_current(c, s->cfg.redis_prefix, &v, &err)) {
         if (c) drop_redis(s);
@@ -1668,12 +1667,12 @@ int oq_serve_load(const oq_serve_config *cfg, oq_serve **out, oq_error *err)
             goto fail;
         }
         s->have_sync = 1;
-        redisContext *c; /* fail early if Redis is not there */
-        if ((rc = oq_redis_connect(cfg->redis_url, s->cfg.redis_timeout_ms, &c, err))) goto fail;
+        oq_redis *c; /* fail early if Redis is not there */
+        if ((rc = oq_redis_open(cfg->redis_url, s->cfg.redis_timeout_ms, &c, err))) goto fail;
         /* The current table held before the first request (then the keeper). */
         atomic_store(&s->redis_up, 1);
         (void)keep_refresh(s, &c);
-        if (c) redisFree(c);
+        oq_redis_free(c);
         if (pthread_create(&s->keeper, NULL, keeper_main, s)) {
             rc = oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "cannot start the keeper thread");
             goto fail;

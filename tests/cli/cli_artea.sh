@@ -27,7 +27,8 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 COLS=user_id=id,offer=test_coupon,ordered=trans_after,value=revenue_after
 OFFERS=$SRC/examples/artea_offers.csv
 
-"$B" uplift --help | grep -q "offerq uplift --contacts" || fail "help"
+"$B" uplift --help > "$T/help" || fail "help"
+grep -q "offerq uplift --contacts" "$T/help" || fail "help text"
 
 python3 - "$D/artea_ab.csv" "$T" <<'PY' || fail "split"
 import hashlib, sys
@@ -122,4 +123,32 @@ set +e
 set -e
 grep -q "bad2.csv:2:4: column 4 (test_coupon): got \"2\", expected an offer of the catalogue (0, 1)" \
     "$T/err" || fail "bad offer message: $(cat "$T/err")"
+# `offerq eval --contacts ... --run DIR` (log-only estimates of a run's
+# recommendations): a run learnt on half 0 without exploration, judged on
+# half 1, must get exactly the IPS and SNIPS values (they need no model) that
+# `offerq uplift --holdout` gives its learned policy; JSON written.
+"$B" uplift --contacts "$T/half0.csv" --customers "$D/artea_ab.csv" --holdout "$T/half1.csv" \
+    --offers "$OFFERS" --columns "$COLS" --control 0 --explore 0 --no-crossfit \
+    --out-dir "$T/run0" --quiet >"$T/ho.out" 2>/dev/null || fail "uplift --explore 0"
+"$B" eval --contacts "$T/half1.csv" --customers "$D/artea_ab.csv" --offers "$OFFERS" \
+    --columns "$COLS" --control 0 --run "$T/run0" --json "$T/ev.json" --quiet >"$T/ev.out" \
+    2>"$T/ev.err" || fail "eval --contacts: $(cat "$T/ev.err")"
+cat "$T/ev.out"
+a=$(awk '$1 == "learned" {print $2, $5; exit}' "$T/ho.out")
+b=$(awk '$1 == "run" {print $2, $5; exit}' "$T/ev.out")
+[ -n "$a" ] && [ "$a" = "$b" ] || fail "eval's run IPS/SNIPS ($b) differ from uplift's held-out learned ($a)"
+grep -q '"deployed": "run"' "$T/ev.json" || fail "eval json"
+grep -q "^  offer:0 " "$T/ev.out" && grep -q "Qini coefficient" "$T/ev.out" &&
+    grep -q "calibration of P(order)" "$T/ev.out" || fail "eval: fixed offers, Qini, calibration"
+# a contacted customer without a recommendation is named by file:line:col
+head -3 "$T/run0/recommendations.csv" > "$T/short.csv"
+mkdir -p "$T/run1" && cp "$T/short.csv" "$T/run1/recommendations.csv"
+set +e
+"$B" eval --contacts "$T/half1.csv" --customers "$D/artea_ab.csv" --offers "$OFFERS" \
+    --columns "$COLS" --control 0 --run "$T/run1" --quiet >/dev/null 2>"$T/ev.err"
+rc=$?
+set -e
+[ $rc -eq 1 ] || fail "eval with missing recommendations: exit $rc"
+grep -Eq "half1.csv:[0-9]+:1: customer \"[0-9]+\" of this contact has no recommendation" "$T/ev.err" ||
+    fail "missing recommendation message: $(cat "$T/ev.err")"
 echo "cli_artea: ok"

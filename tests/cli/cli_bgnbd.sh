@@ -102,10 +102,23 @@ set +e
 "$B" bgnbd fit --model gammagamma --summary "$D/cdnow_summary.csv" --out "$T/x.json" 2>"$T/err"; rc=$?
 set -e
 [ $rc -eq 2 ] && grep -q "needs purchase values" "$T/err" || fail "gammagamma without values"
-set +e
-"$B" bgnbd score --params "$T/p.json" --p-n 2 --summary "$D/cdnow_summary.csv" --out "$T/x.csv" 2>/dev/null; rc=$?
-set -e
-[ $rc -eq 2 ] || fail "--p-n with paretonbd rc $rc"
+# P(n purchases | history) for Pareto/NBD and MBG/NBD: probabilities, p_0 at
+# least 1 - P(alive), and sum n p_n below E[X(t)] (the tail n > 2 is left out).
+for f in p m; do
+    "$B" bgnbd score --params "$T/$f.json" --p-n 2 --t 39 --unit weeks --summary "$D/cdnow_summary.csv" \
+        --quiet --out "$T/pn_$f.csv"
+done
+python3 - "$T/pn_p.csv" "$T/pn_m.csv" <<'PY' || fail "--p-n with paretonbd/mbgnbd"
+import csv, sys
+for f in sys.argv[1:]:
+    rows = list(csv.DictReader(open(f)))
+    assert len(rows) == 2357
+    for r in rows:
+        p = [float(r["p_%d" % n]) for n in range(3)]
+        assert all(0 <= v <= 1 for v in p) and sum(p) <= 1 + 1e-9, r
+        assert p[0] >= 1 - float(r["p_alive"]) - 1e-12, r
+        assert p[1] + 2 * p[2] <= float(r["expected_purchases"]) + 1e-9, r
+PY
 # A summary CSV with monetary_value and a declared unit gives the same CLV as the
 # transactions; without a unit the CLV is refused.
 python3 - "$T/clv.csv" "$T/sm.csv" <<'PY'
@@ -171,4 +184,33 @@ m = re.search(r"(\d+) customers; repeat purchases by the last day: actual (\d+),
 assert m and int(m.group(1)) == sum(1 for s in days.values() if min(s) <= "19970930") and int(m.group(2)) == reps, (m and m.groups(), reps)
 print("plots: period actual", act, "model", [round(x, 1) for x in model], "; tracking actual", reps, "model", m.group(3))
 PY
+# The charts for MBG/NBD and Pareto/NBD fits: the period counts add up, the
+# title names the model; --model must match the fit.
+for f in p m; do
+    "$B" bgnbd plot --params "$T/$f.json" --kind period --summary "$D/cdnow_summary.csv" --unit weeks \
+        --out "$T/pt_$f.svg" 2>"$T/pt_$f.txt"
+    "$B" bgnbd plot --params "$T/$f.json" --kind p-alive --max-frequency 10 --max-recency 39 \
+        --quiet --out "$T/pa_$f.svg"
+    "$B" bgnbd plot --params "$T/$f.json" --kind cumulative --unit weeks --transactions "$D/cdnow_sample.txt" \
+        --id-column 2 --calibration-end 1997-09-30 --out "$T/cu_$f.svg" 2>"$T/cu_$f.txt"
+done
+grep -q "actual vs Pareto/NBD" "$T/pt_p.svg" && grep -q "actual vs MBG/NBD" "$T/cu_m.svg" || fail "plot titles"
+python3 - "$T" <<'PY' || fail "plot mbgnbd/paretonbd"
+import re, sys, xml.etree.ElementTree as ET
+t = sys.argv[1]
+for f in "pm":
+    rows = [l.split() for l in open(t + "/pt_%s.txt" % f) if re.match(r"\s+(>=)?\s*\d+\s+\d", l)]
+    act = [float(r[-2]) for r in rows]
+    model = [float(r[-1]) for r in rows]
+    assert len(rows) == 8 and sum(act) == 2357 and abs(sum(model) - 2357) < 1, (act, model)
+    ns = "{http://www.w3.org/2000/svg}"
+    cells = [r for r in ET.parse(t + "/pa_%s.svg" % f).getroot().iter(ns + "rect") if r.get("class") == "cell"]
+    assert len(cells) == 11 * 40
+    print(f, "period model", [round(x, 1) for x in model], open(t + "/cu_%s.txt" % f).read().strip().splitlines()[0])
+PY
+set +e
+"$B" bgnbd plot --params "$T/p.json" --model mbgnbd --kind p-alive --max-frequency 3 --max-recency 3 \
+    --out "$T/x.svg" 2>"$T/err"; rc=$?
+set -e
+[ $rc -eq 2 ] && grep -q "holds a paretonbd fit" "$T/err" || fail "plot --model mismatch"
 echo "cli_bgnbd: ok"

@@ -10,6 +10,13 @@
 #   (OQ_MPI_TEST_DIE: SIGKILL at its 12th collective, and at its last, the
 #   barrier before rank 0 switches the run in) fails the run (non-zero exit)
 #   and leaves the previous run in place, byte for byte.
+#   Each part reads only its rows (the reader drops another part's row after
+#   its user_id, date and category): the log's checks stay exact in parts (a
+#   duplicate (user, day) and a date beyond the horizon are refused with the
+#   one-process job's message and lines). Under MPI no rank holds the whole
+#   list: recommendations.csv is merged in rounds to rank 0 (the same bytes
+#   as --shards N); a rank killed in the middle of that merge leaves no run.
+#   `offerq eval` under mpirun -np 2 is refused (not distributed yet).
 # Without MPI (no OQ_MPI=1 from CMake, or no mpirun) only the --shards half
 # runs. A 20,000-customer log of 4 snapshots each (80,000 rows), learners
 # cut down (30 trees, 2 epochs of 5 planning steps) to keep it short: 7 runs
@@ -29,10 +36,13 @@ MPI=0
 if [ "${OQ_MPI:-0}" = 1 ] && command -v mpirun >/dev/null; then MPI=1; fi
 "$BIN" gen --customers 20000 --snapshots 4 --seed 5 --quiet --out "$T/log.csv" 2>/dev/null ||
   die "gen"
-ARGS=(--log "$T/log.csv" --budget 1500 --trees 30 --plan-k 5 --epochs 2 --quiet)
+COMMON=(--budget 1500 --trees 30 --plan-k 5 --epochs 2 --quiet)
+ARGS=(--log "$T/log.csv" "${COMMON[@]}")
 FILES="recommendations.csv qtable.ofq bgnbd.json params.json learning_curve.svg"
 # same A B: every file of run A is B's, report.json too but for what is
-# measured (timings, the run's clock, the learner's seconds)
+# measured (timings, the run's clock, the learner's seconds) and the bytes of
+# the write stage (threads gather the list once, MPI ranks merge it in
+# rounds, each round 8 more bytes from rank 0)
 same() {
   for f in $FILES; do cmp -s "$1/$f" "$2/$f" || { echo "  $f differs" >&2; return 1; }; done
   python3 - "$1/report.json" "$2/report.json" <<'PY'
@@ -40,6 +50,8 @@ import json, sys
 def strip(r):
     r.pop("timings_s", None); r.pop("run", None)
     r.get("response_model", {}).get("p_model", {}).pop("seconds", None)
+    for per in r.get("parts", {}).get("bytes_sent_per_stage", []):
+        per.pop("write", None)
     return r
 a, b = (strip(json.load(open(p))) for p in sys.argv[1:3])
 sys.exit(a != b)
@@ -58,6 +70,24 @@ for n in (2, 3):
     r = json.load(open(f"{sys.argv[1]}/s{n}/report.json"))["parts"]
     if r["n"] != n or len(r["bytes_sent_per_stage"]) != n: sys.exit(1)
 PY
+
+# ---- the log's checks in parts: one process's message, lines and all --------------
+cp "$T/log.csv" "$T/dup.csv"
+sed -n 5p "$T/log.csv" >> "$T/dup.csv" # line 5 again, as line 80002
+cp "$T/log.csv" "$T/far.csv"
+sed -n 7p "$T/log.csv" | awk -F, -v OFS=, '{ $2 = "2999-01-01"; print }' >> "$T/far.csv"
+for bad in dup far; do
+  expect 1 "line" "$BIN" run --log "$T/$bad.csv" "${COMMON[@]}" --out-dir "$T/x" --shards 1
+  grep "$bad.csv" "$T/err" > "$T/want.$bad"
+  for n in 2 3; do
+    expect 1 "line" "$BIN" run --log "$T/$bad.csv" "${COMMON[@]}" --out-dir "$T/x" --shards "$n"
+    grep "$bad.csv" "$T/err" > "$T/got.$bad"
+    check "$bad.csv in $n parts: the one-process message" cmp -s "$T/want.$bad" "$T/got.$bad"
+  done
+done
+check "  duplicate: both lines named" grep -q "lines 5 and 80002" "$T/want.dup"
+check "  beyond the horizon: the line named" grep -q "2999-01-01 is more than 366 days.*at line 80002" "$T/want.far"
+check "  no run was written" test ! -e "$T/x"
 
 if [ $MPI = 0 ]; then
   echo "skip the mpirun half: not an MPI build (cmake -DOQ_MPI=ON) or no mpirun"
@@ -97,10 +127,48 @@ for at in 12 "$last"; do
   ls "$T/m2.runs" > "$T/runs.after"
   check "  no other run was switched in or left" cmp -s "$T/runs.before" "$T/runs.after"
 done
+# in the middle of the list's merge (its last collectives: the merge's
+# rounds, the bytes for the report, the barrier): rank 0 has
+# recommendations.csv half written in the new run's folder
+mid=$((last - 3))
+set +e
+OQ_MPI_TEST_DIE=1:$mid mpirun --oversubscribe -np 2 "$BIN" run "${ARGS[@]}" \
+  --out-dir "$T/m2" >"$T/out" 2>"$T/err"
+rc=$?
+set -e
+check "rank 1 killed in the list's merge ($mid): non-zero exit ($rc)" test "$rc" -ne 0
+check "  the link still names the previous run" test "$(readlink "$T/m2")" = "$before"
+check "  the previous run is whole, byte for byte" same "$T/m2" "$T/prev"
+ls "$T/m2.runs" > "$T/runs.after"
+check "  no other run was switched in or left" cmp -s "$T/runs.before" "$T/runs.after"
+# what rank 0 had written lies in the hidden folder of the run being
+# written (DIR.runs/.partial.PID.*, io.h), which the next run removes
+find "$T/m2.runs" -name 'recommendations.csv*' -newer "$T/runs.before" > "$T/half"
+check "  rank 0's half-written list is only in the hidden partial folder" \
+  test "$(grep -c . "$T/half")" -ge 1 -a "$(grep -vc '/\.partial\.' "$T/half")" -eq 0
+
+# ---- parts on logs with errors under MPI: the one-process message -----------------
+for bad in dup far; do
+  expect 1 "line" mpirun --oversubscribe -np 2 "$BIN" run --log "$T/$bad.csv" "${COMMON[@]}" \
+    --out-dir "$T/x"
+  check "mpirun -np 2 on $bad.csv: the one-process message" grep -qF "$(sed 's/^offerq: error: //' "$T/want.$bad" | head -c 150)" "$T/err"
+done
+
+# ---- eval is not distributed yet: refused, not run N times into one file -----------
+expect 2 "does not run in parts yet" mpirun --oversubscribe -np 2 "$BIN" eval \
+  --log "$T/log.csv" --run "$T/m2" --json "$T/eval.json" --quiet
+check "  no eval.json" test ! -e "$T/eval.json"
+
 # a failure with a message (a missing orders file): every rank stops, exit 1
 expect 1 "cannot open|No such file" mpirun --oversubscribe -np 2 "$BIN" run "${ARGS[@]}" \
   --orders "$T/none.csv" --out-dir "$T/m2"
 check "  the link still names the previous run" test "$(readlink "$T/m2")" = "$before"
+
+# the next run: whole, the same bytes, and the dead ranks' partial folders gone
+mpirun --oversubscribe -np 2 "$BIN" run "${ARGS[@]}" --out-dir "$T/m2" 2>"$T/err" ||
+  { cat "$T/err"; die "mpirun -np 2 after the kills"; }
+check "the next mpirun -np 2 = --shards 2" same "$T/m2" "$T/s2"
+check "  no partial folder left" test -z "$(find "$T/m2.runs" -name '.partial.*')"
 
 echo "$passes passed, $fails failed"
 [ $fails -eq 0 ]

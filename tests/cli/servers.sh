@@ -98,3 +98,79 @@ for i in range(n):
 open(path, "wb").write(b + struct.pack("<I", zlib.crc32(b)))
 PY
 }
+
+# rcluster_start DIR MASTERS REPLICAS_PER_MASTER -> sets RCLUSTER_URL (a
+# redis+cluster:// URL naming every node) and RCLUSTER_PORTS (the ports, in
+# start order). A real Redis Cluster: MASTERS*(1+REPLICAS) redis-server
+# processes with --cluster-enabled yes on free loopback ports, each in its own
+# directory under DIR/rc/PORT (nodes.conf, log, pid), no RDB, no AOF, a short
+# cluster-node-timeout (a dead master is failed over in a few seconds), made
+# into a cluster by `redis-cli --cluster create ... --cluster-yes`. Waits until
+# every node says cluster_state:ok and sees every replica.
+rcluster_start() {
+  local T=$1 masters=$2 reps=$3 n port hosts=() i
+  command -v redis-server >/dev/null || { echo "servers.sh: redis-server not installed" >&2; return 1; }
+  n=$((masters * (1 + reps)))
+  RCLUSTER_PORTS=()
+  RCLUSTER_DIR=$T/rc
+  for i in $(seq "$n"); do
+    port=$(rcluster_free_port)
+    mkdir -p "$RCLUSTER_DIR/$port"
+    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+      --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 2000 \
+      --daemonize yes --pidfile "$RCLUSTER_DIR/$port/pid" --dir "$RCLUSTER_DIR/$port" \
+      --logfile "$RCLUSTER_DIR/$port/log" || return 1
+    RCLUSTER_PORTS+=("$port")
+    hosts+=("127.0.0.1:$port")
+  done
+  for port in "${RCLUSTER_PORTS[@]}"; do
+    for _ in $(seq 200); do
+      [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && break
+      sleep 0.05
+    done
+  done
+  redis-cli --cluster create "${hosts[@]}" --cluster-replicas "$reps" --cluster-yes \
+    >"$RCLUSTER_DIR/create.log" 2>&1 || { cat "$RCLUSTER_DIR/create.log" >&2; return 1; }
+  # every node sees the cluster whole: state ok and, through gossip, every
+  # replica as a replica
+  for port in "${RCLUSTER_PORTS[@]}"; do
+    for _ in $(seq 600); do
+      redis-cli -p "$port" cluster info 2>/dev/null | grep -q '^cluster_state:ok' &&
+        [ "$(redis-cli -p "$port" cluster nodes 2>/dev/null | grep -c slave)" = $((masters * reps)) ] && break
+      sleep 0.05
+    done
+  done
+  RCLUSTER_URL="redis+cluster://$(IFS=,; echo "${hosts[*]}")"
+}
+
+# rcluster_free_port: a free loopback port P <= 55535 with P + 10000 free too
+# (a cluster node listens on its port and on port + 10000, the cluster bus).
+rcluster_free_port() {
+  python3 -c '
+import random, socket
+for _ in range(1000):
+    p = random.randint(20000, 45000)
+    try:
+        for q in (p, p + 10000):
+            s = socket.socket(); s.bind(("127.0.0.1", q)); s.close()
+    except OSError:
+        continue
+    print(p); break'
+}
+
+# rcluster_pid PORT: pid of the cluster node on PORT
+rcluster_pid() { cat "$RCLUSTER_DIR/$1/pid" 2>/dev/null; }
+
+rcluster_stop() {
+  [ -n "${RCLUSTER_DIR:-}" ] || return 0
+  local f pid
+  for f in "$RCLUSTER_DIR"/*/pid; do
+    [ -f "$f" ] || continue
+    pid=$(cat "$f")
+    kill -CONT "$pid" 2>/dev/null
+    kill "$pid" 2>/dev/null
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    rm -f "$f"
+  done
+  return 0
+}

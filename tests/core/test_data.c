@@ -2,6 +2,7 @@
  * case of issue 2 (each error names line and column), dates, dictionary. */
 #include "testutil.h"
 #include "offerq/core/data.h"
+#include "offerq/core/comm.h"
 #include "offerq/core/csv.h"
 #include "offerq/core/io.h"
 #include "util/rbuf.h"
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define HDR OQ_LOG_HEADER "\n"
 #define ROW1 "1,2025-01-05,3,2,45.50,baby,0.9,10,1,30.25\n"
@@ -437,6 +439,58 @@ static void test_date_horizon(void **state)
     free(b);
 }
 
+/* A part's read (comm.h) of a file: the date horizon is checked on every
+ * row's date in constant memory (oq_day_hist) and gives the whole read's
+ * error, line, column and message; a clean file's parts are its rows, split
+ * by customer, with the whole file's dictionary. */
+static void test_read_part(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/offerq-test-part-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    size_t far[2] = {3, 1500}, len;
+    for (int clean = 0; clean < 2; clean++) {
+        char *b = horizon_log(2000, clean ? NULL : far, clean ? 0 : 2, &len);
+        FILE *fp = fopen(path, "wb");
+        assert_non_null(fp);
+        assert_int_equal(fwrite(b, 1, len, fp), len);
+        fclose(fp);
+        free(b);
+        oq_log *whole = NULL, *part = NULL;
+        oq_error e1 = {0}, e2 = {0};
+        int rc = oq_log_read(path, &whole, &e1);
+        assert_int_equal(rc, clean ? 0 : OQ_EPARSE);
+        for (int n = 2; n <= 3; n++) {
+            size_t rows = 0;
+            for (int r = 0; r < n; r++) {
+                oq_part pt = {.rank = r, .size = n};
+                assert_int_equal(oq_log_read_part(path, &pt, &part, &e2), rc);
+                if (!clean) {
+                    assert_null(part);
+                    assert_int_equal(e2.line, e1.line);
+                    assert_int_equal(e2.col, e1.col);
+                    assert_string_equal(e2.msg, e1.msg);
+                    continue;
+                }
+                rows += part->n;
+                assert_int_equal(part->cats.n, whole->cats.n);
+                for (uint32_t k = 0; k < part->cats.n; k++)
+                    assert_string_equal(part->cats.names[k], whole->cats.names[k]);
+                for (size_t i = 0; i < part->n; i++)
+                    assert_int_equal(oq_shard_of(part->user_id[i], n), (unsigned)r);
+                oq_log_free(part);
+            }
+            if (clean) assert_int_equal(rows, whole->n);
+        }
+        if (!clean)
+            assert_non_null(strstr(e1.msg, "2 rows beyond that horizon, at lines 6, 1503 "));
+        oq_log_free(whole);
+    }
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -453,6 +507,7 @@ int main(void)
         cmocka_unit_test(test_dict),
         cmocka_unit_test(test_index),
         cmocka_unit_test(test_events),
+        cmocka_unit_test(test_read_part),
         cmocka_unit_test(test_large_roundtrip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,6 +2,7 @@
  * customers): real exports' quirks accepted, bad cells named by
  * file:line:column. */
 #include "testutil.h"
+#include "offerq/core/data.h"
 #include "offerq/core/tables.h"
 
 #include <math.h>
@@ -264,12 +265,122 @@ static void test_user_hash(void **st)
     assert_true(ones > 4800 && ones < 5200);
 }
 
+/* Orders and events: exports' quirks, missing categories, a mapped id and
+ * date, zero rows; bad cells named by file:line:column. */
+static void test_txtab(void **st)
+{
+    (void)st;
+    oq_txtab *t = NULL;
+    oq_error err = {0};
+    const char *p = put("orders.csv", BOM "category,value,date,user_id\r\n"
+                                          "A,10.5,2025-01-02,u1\r\n"
+                                          ",3,2025-01-01,\"u,2\"\r\n"
+                                          "\"B \"\"x\"\"\",-1,2025-01-03,u1");
+    assert_int_equal(oq_orders_table_read(p, NULL, &t, &err), 0);
+    assert_int_equal(t->n, 3);
+    assert_string_equal(t->user[1], "u,2");
+    assert_true(t->value[0] == 10.5 && t->value[2] == -1);
+    assert_non_null(t->cat);
+    assert_string_equal(t->cat[0], "A");
+    assert_null(t->cat[1]); /* missing */
+    assert_string_equal(t->cat[2], "B \"x\"");
+    int32_t d;
+    assert_int_equal(oq_date_parse("2025-01-02", 10, &d), 0);
+    assert_int_equal(t->date[0], d);
+    assert_int_equal(t->line[2], 4);
+    oq_txtab_free(t);
+    /* no category column in orders: fine; mapped id and date */
+    oq_table_map map = {0};
+    char spec[] = "user_id=id,date=day";
+    assert_int_equal(oq_table_map_parse(spec, &map, &err), 0);
+    p = put("orders2.csv", "id,day,value\n7,2025-01-01,1\n");
+    assert_int_equal(oq_orders_table_read(p, &map, &t, &err), 0);
+    assert_int_equal(t->n, 1);
+    assert_null(t->cat);
+    oq_txtab_free(t);
+    p = put("orders0.csv", "user_id,date,value");
+    assert_int_equal(oq_orders_table_read(p, NULL, &t, &err), 0);
+    assert_int_equal(t->n, 0);
+    oq_txtab_free(t);
+    p = put("events.csv", "user_id,date,category,value\nu1,2025-01-01,A,x\nu1,2025-01-01,NA,y");
+    assert_int_equal(oq_events_table_read(p, NULL, &t, &err), 0);
+    assert_int_equal(t->n, 2);
+    assert_null(t->value); /* an events file's value column is not read */
+    assert_null(t->cat[1]);
+    oq_txtab_free(t);
+    oq_txtab_free(NULL);
+    /* bad */
+    p = put("o_val.csv", "user_id,date,value\nu1,2025-01-01,1\nu1,2025-01-01,nan%\n");
+    expect_error(oq_orders_table_read(p, NULL, &t, &err), &err, "o_val.csv", 3, 3, "a number");
+    assert_null(t);
+    p = put("o_date.csv", "user_id,value,date\r\nu1,1,2025-13-01");
+    expect_error(oq_orders_table_read(p, NULL, &t, &err), &err, "o_date.csv", 2, 3, "YYYY-MM-DD");
+    p = put("o_user.csv", "user_id,date,value\n,2025-01-01,1\n");
+    expect_error(oq_orders_table_read(p, NULL, &t, &err), &err, "o_user.csv", 2, 1,
+                 "a non-empty id");
+    p = put("o_hdr.csv", "user_id,date\nu1,2025-01-01\n");
+    expect_error(oq_orders_table_read(p, NULL, &t, &err), &err, "o_hdr.csv", 1, 3, "value");
+    p = put("e_hdr.csv", "user_id,date,value\nu1,2025-01-01,1\n");
+    expect_error(oq_events_table_read(p, NULL, &t, &err), &err, "e_hdr.csv", 1, 4, "category");
+    p = put("e_fields.csv", "user_id,date,category\nu1,2025-01-01\n");
+    expect_error(oq_events_table_read(p, NULL, &t, &err), &err, "e_fields.csv", 2, 2,
+                 "missing fields");
+    p = put("e_cat.csv", "user_id,date,category\nu1,2025-01-01,\"a\x01\"\n");
+    expect_error(oq_events_table_read(p, NULL, &t, &err), &err, "e_cat.csv", 2, 3, "a category");
+    p = put("e_empty.csv", "");
+    assert_int_equal(oq_events_table_read(p, NULL, &t, &err), OQ_EPARSE);
+    assert_null(t);
+}
+
+/* oq_customers_extend: rows picked and repeated, attributes appended. */
+static void test_extend(void **st)
+{
+    (void)st;
+    oq_customers *c = NULL, *x = NULL;
+    oq_error err = {0};
+    const char *p = put("cx.csv", "user_id,age,tier\nu1,30,gold\nu2,40,silver\n");
+    assert_int_equal(oq_customers_read(p, NULL, &c, &err), 0);
+    size_t rows[3] = {1, 0, 1};
+    const char *names[2] = {"score", "fav"};
+    int is_text[2] = {0, 1};
+    size_t nl[2] = {0, 2};
+    static char l0[] = "A", l1[] = "B";
+    char *lv1[2] = {l0, l1};
+    char *const *lv[2] = {NULL, lv1};
+    double xe[6] = {1, 0, 2, NAN, 3, 1};
+    assert_int_equal(oq_customers_extend(c, rows, 3, 2, names, is_text, nl, lv, xe, 0, &x, &err),
+                     0);
+    assert_int_equal(x->n, 3);
+    assert_int_equal(x->nattr, 4);
+    assert_string_equal(x->user[0], "u2");
+    assert_string_equal(x->attr[3], "fav");
+    assert_true(x->is_text[1] && x->is_text[3] && !x->is_text[2]);
+    assert_string_equal(x->levels[3][1], "B");
+    assert_true(x->x[0 * 4 + 0] == 40 && x->x[1 * 4 + 2] == 2 && isnan(x->x[1 * 4 + 3]));
+    assert_int_equal(oq_customers_find(x, "u1"), -1); /* not indexed */
+    oq_customers_free(x);
+    /* indexed: ids must be unique */
+    assert_int_equal(oq_customers_extend(c, rows, 3, 2, names, is_text, nl, lv, xe, 1, &x, &err),
+                     OQ_EINVAL);
+    assert_null(x);
+    assert_int_equal(oq_customers_extend(c, rows, 2, 2, names, is_text, nl, lv, xe, 1, &x, &err),
+                     0);
+    assert_int_equal(oq_customers_find(x, "u1"), 1);
+    oq_customers_free(x);
+    const char *clash[1] = {"age"};
+    assert_int_equal(oq_customers_extend(c, rows, 1, 1, clash, is_text, nl, lv, xe, 0, &x, &err),
+                     OQ_EINVAL);
+    assert_non_null(strstr(err.msg, "already have a column \"age\""));
+    oq_customers_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_offers),       cmocka_unit_test(test_offers_bad),
         cmocka_unit_test(test_contacts),     cmocka_unit_test(test_customers),
         cmocka_unit_test(test_quirks_equal), cmocka_unit_test(test_user_hash),
+        cmocka_unit_test(test_txtab),        cmocka_unit_test(test_extend),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

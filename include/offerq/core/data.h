@@ -88,15 +88,28 @@ typedef struct oq_log {
 int oq_log_read(const char *path, oq_log **out, oq_error *err) OQ_WUR;
 struct oq_part; /* comm.h */
 /* The rows of one part's customers (comm.h, oq_part_keeps; NULL: all).
- * The whole file is read and checked as by oq_log_read (the dictionary and
- * the date horizon are the whole file's, so every part's log agrees with
- * the others' and errors are the same), but only the part's rows are kept.
- * Line numbers in messages are the file's. */
+ * Memory is the part's rows plus a constant: every line of the file is
+ * split into fields, but another part's row is dropped after its user_id,
+ * date and category (interned, so the dictionary is the whole file's and
+ * every part's agrees; the date counted for the horizon, oq_day_hist).
+ * The part's own rows are checked field by field as by oq_log_read, and
+ * duplicates of (user, day) found exactly (both rows are the same part's);
+ * a bad field in another part's row is that part's error. Line numbers in
+ * messages are the file's. */
 int oq_log_read_part(const char *path, const struct oq_part *part, oq_log **out,
                      oq_error *err) OQ_WUR;
+/* 1 when part keeps every row of log (oq_part_keeps), else 0. */
+int oq_log_all_in_part(const oq_log *log, const struct oq_part *part);
 /* A copy of the rows of log that part keeps, with log's dictionary. */
 int oq_log_select_part(const oq_log *log, const struct oq_part *part, oq_log **out,
                        oq_error *err) OQ_WUR;
+/* Make the parts of a partitioned job agree on the category dictionary of
+ * their logs when each read only its own rows (oq_db_read_log_part): every
+ * part's names are gathered on every part (collective) and interned, and
+ * the ids renumbered by sorted name (oq_log_canonical), so a category has
+ * the id it has in the whole log. One part (or NULL comm): nothing to do. */
+struct oq_comm;
+int oq_log_share_cats(oq_log *log, struct oq_comm *comm, oq_error *err) OQ_WUR;
 /* Same from memory (tests, fuzzing); name is used in messages. */
 int oq_log_read_mem(const char *name, const char *data, size_t len, oq_log **out,
                     oq_error *err) OQ_WUR;
@@ -160,6 +173,23 @@ int oq_date_outliers(const int32_t *day, size_t n, int32_t *limit, size_t *count
  * from memory, len bytes). OQ_ENOMEM. */
 int oq_date_horizon_check(const int32_t *day, size_t n, const long *lines, const char *file,
                           const char *data, size_t len, long col, oq_error *err) OQ_WUR;
+
+/* A file's dates counted by day, in constant memory (1.6 MB, the days of
+ * years 1900..2999): a part's read of a log, events or orders file checks
+ * the horizon of every row's date while it keeps only its own rows. Zero it
+ * to start. */
+typedef struct oq_day_hist {
+    uint32_t *count; /* (span) rows per day from lo */
+    int32_t lo, min, max;
+    size_t span, n;
+} oq_day_hist;
+/* Count day (a date oq_date_parse accepted). 0, OQ_ENOMEM, OQ_EINVAL. */
+int oq_day_hist_add(oq_day_hist *h, int32_t day) OQ_WUR;
+/* 0, or OQ_EPARSE as oq_date_horizon_check (the same rule and message), the
+ * rows beyond the horizon found by reading file again, whose date is in
+ * 1-based column col. */
+int oq_day_hist_check(const oq_day_hist *h, const char *file, long col, oq_error *err) OQ_WUR;
+void oq_day_hist_free(oq_day_hist *h);
 
 /* The log's last snapshot day (INT32_MIN when the log is empty). */
 int32_t oq_log_last_day(const oq_log *log);

@@ -16,8 +16,8 @@
  * Cells:
  *   user_id      any non-empty UTF-8 text without control characters, at
  *                most 256 bytes ("6001", "C-17", ...); compared as text
- *   date         YYYY-MM-DD (optional column; read and checked, not used
- *                by the model yet)
+ *   date         YYYY-MM-DD (optional column; needed for the features of
+ *                orders and events, rawfeat.h)
  *   offer        a name from the offers file
  *   ordered      0 or 1, or a count of orders (an integer >= 0; > 0 means
  *                an order in the response window)
@@ -84,6 +84,10 @@ typedef struct oq_contacts {
     double *propensity; /* (n); NULL without a propensity column */
     char path[512];     /* the file, for messages */
     int user_col;       /* 1-based column of user_id, for messages */
+    /* NULL, or (n) the row of each contact in the customers table the model
+     * reads (rawfeat.h: one row per contact, features as of its date); the
+     * readers leave it NULL, the customers are then found by user id */
+    size_t *xrow;
 } oq_contacts;
 
 /* offers: the catalogue the offer names must come from (borrowed). map may
@@ -114,9 +118,45 @@ int oq_customers_read(const char *path, const oq_table_map *map, oq_customers **
  * columns are ignored. */
 int oq_customers_read_like(const char *path, const oq_table_map *map, const oq_customers *ref,
                            oq_customers **out, oq_error *err) OQ_WUR;
+/* A new table of n rows: row i is base's row rows[i] (its user id and
+ * attributes) followed by nextra more attributes, named name[k], text
+ * (is_text[k], coded as indices into levels[k][0..nlevels[k])) or numbers,
+ * with values xextra (n, nextra). Everything is copied. index_ids: 1 builds
+ * the id index (user ids must then be unique: OQ_EINVAL otherwise); 0 leaves
+ * it out (a row per contact: ids repeat, oq_customers_find answers -1). A
+ * name that is already an attribute of base is OQ_EINVAL. */
+int oq_customers_extend(const oq_customers *base, const size_t *rows, size_t n, size_t nextra,
+                        const char *const *name, const int *is_text, const size_t *nlevels,
+                        char *const *const *levels, const double *xextra, int index_ids,
+                        oq_customers **out, oq_error *err) OQ_WUR;
 /* Row of user id s, or -1. */
 long oq_customers_find(const oq_customers *c, const char *s);
 void oq_customers_free(oq_customers *c);
+
+/* Orders (user_id,date,value[,category]: every purchase) or events
+ * (user_id,date,category: the browsing stream), read as the tables above
+ * (exports as they come, any column order, other columns ignored, user_id
+ * and date remapped by oq_table_map). Cells: user_id as above; date
+ * YYYY-MM-DD; value a finite number (orders); category any non-empty UTF-8
+ * text of at most 256 bytes (missing: the cell is empty or NA etc.; an
+ * events file needs the column, an orders file may lack it). Zero rows are
+ * allowed (a header alone). Ownership: oq_txtab_free (NULL-safe). */
+typedef struct oq_txtab {
+    size_t n;
+    char **user;   /* (n) */
+    long *line;    /* (n) line of the row (for messages) */
+    int32_t *date; /* (n) days since 1970-01-01 */
+    double *value; /* (n); NULL in an events table */
+    char **cat;    /* (n) the category, NULL when missing; cat itself NULL
+                      without a category column */
+    char path[512];
+} oq_txtab;
+
+int oq_orders_table_read(const char *path, const oq_table_map *map, oq_txtab **out,
+                         oq_error *err) OQ_WUR;
+int oq_events_table_read(const char *path, const oq_table_map *map, oq_txtab **out,
+                         oq_error *err) OQ_WUR;
+void oq_txtab_free(oq_txtab *t);
 
 /* A 64-bit hash of a user id mixed with seed (FNV-1a, then splitmix64):
  * the customer-level split of cross-fitting and hold-out tests. */

@@ -1,7 +1,8 @@
 /* btyd.h - "buy till you die" models beside BG/NBD (bgnbd.h), for lifetimes
  * users: standard errors of fitted parameters, the Gamma-Gamma spend model
- * with customer lifetime value, Pareto/NBD and MBG/NBD, and the conditional
- * P(n purchases in (T, T+t] | history) of BG/NBD.
+ * with customer lifetime value, Pareto/NBD and MBG/NBD (with an analytic
+ * gradient for Pareto/NBD's fit), the conditional P(n purchases in (T, T+t] |
+ * history) of all three, and lifetimes' diagnostic charts.
  *
  * References (equation numbers are the papers'):
  *   FHL-RFM  Fader, Hardie & Lee (2005), "RFM and CLV: Using Iso-Value Curves
@@ -14,7 +15,9 @@
  *            Implementing the Pareto/NBD Model in MATLAB" (note 008) and
  *            Fader & Hardie, "A Note on Deriving the Pareto/NBD Model and
  *            Related Expressions" (note 009, 2005): likelihood (009 eq. 18-20),
- *            P(alive) (eq. 36-37), E[X(t)] (eq. 27), conditional E (eq. 41).
+ *            P(alive) (eq. 36-37), E[X(t)] (eq. 27), conditional E (eq. 41);
+ *            Fader & Hardie, "Deriving an Expression for P(X(t) = x) Under the
+ *            Pareto/NBD Model" (note 012) and note 028 (the conditional P(n)).
  *   MBG      Batislam, Denizel & Filiztekin (2007), "Empirical validation and
  *            comparison of models for customer base analysis", IJRM 24,
  *            201-209, as lifetimes' ModifiedBetaGeoFitter implements it.
@@ -78,9 +81,17 @@ double oq_btyd_p_alive(const oq_btyd_model *m, double x, double tx, double T);
 int oq_btyd_expected(const oq_btyd_model *m, double t, double x, double tx, double T,
                      double *out) OQ_WUR;
 
+/* d ln L / d(r, alpha, s, beta) of one Pareto/NBD customer (note 009 eq. 18
+ * differentiated; the 2F1 series of A_0 differentiated term by term in its
+ * parameters and argument; central differences where the series is too
+ * long, z within ~4e-4 of 1) into g (4). p: r, alpha, s, beta. */
+void oq_btyd_pnbd_grad(const double *p, double x, double tx, double T, double *g);
+
 typedef struct oq_btyd_fit_opts {
     double penalizer; /* lifetimes' penalizer_coef (its objective, see oq_btyd_fit) */
     int max_iter;     /* simplex iterations per round, 0 = 4000 */
+    int simplex_only; /* Pareto/NBD: 1 = the derivative-free simplex only (slower; for
+                         comparison), 0 = BFGS with the analytic gradient first */
 } oq_btyd_fit_opts;
 
 typedef struct oq_btyd_fit_report {
@@ -91,8 +102,10 @@ typedef struct oq_btyd_fit_report {
     double ci_hi[4];
     int se_ok;          /* 1 if the observed information was positive definite */
     double grad_norm;   /* |d ll / d log(par)|_inf / n by central differences */
-    int iterations;     /* simplex iterations, all rounds and starts */
-    int converged;      /* simplex size < 1e-10 and restarts stopped improving */
+    int iterations;     /* BFGS and simplex iterations, all rounds and starts */
+    int converged;      /* BFGS: gradient test passed; simplex: size < 1e-10 and
+                           restarts stopped improving */
+    int bfgs;           /* 1 if the estimate is BFGS's (Pareto/NBD), 0 the simplex's */
     size_t n_customers; /* customers (n) */
     size_t n_groups;    /* distinct (x, t_x, T) */
 } oq_btyd_fit_report;
@@ -103,8 +116,11 @@ typedef struct oq_btyd_fit_report {
  *   MBG/NBD:    -mean ll + penalizer * sum(par_scaled^2)
  *   Pareto/NBD: -sum ll + penalizer * sum(par_scaled^2) (lifetimes divides
  *               by the mean weight, 1, not by n);
- * minimised by GSL's Nelder-Mead simplex (nmsimplex2) from 4 starts,
- * restarted at its end point until the objective stops improving. Standard
+ * Pareto/NBD (unless opts->simplex_only): GSL's BFGS (vector_bfgs2) with the
+ * analytic gradient (oq_btyd_pnbd_grad) from up to 4 starts, stopping when
+ * two converged starts agree; a start where BFGS does not converge goes on
+ * with the simplex. MBG/NBD: GSL's Nelder-Mead simplex (nmsimplex2) from 4
+ * starts, restarted at its end point until the objective stops improving. Standard
  * errors from the Hessian of the total ll by central differences in the
  * natural parameters. OQ_EINVAL on bad summaries, OQ_ENUM if nothing finite. */
 int oq_btyd_fit(oq_btyd_kind kind, const double *x, const double *tx, const double *T, size_t n,
@@ -141,6 +157,32 @@ int oq_btyd_params_load(const char *path, oq_btyd_model *m, double *unit_days,
  *   P = (1 - P(alive)) [n = 0] + P(alive) P_FHL8(n; r+x, alpha+T, a, b+x, t)
  * with FHL eq. 8 (oq_bgnbd_p_n). */
 double oq_bgnbd_p_n_cond(const oq_bgnbd_params *p, double t, int n, double x, double tx, double T);
+
+/* ---- all three: P(n), conditional and for a new customer ---------------------- */
+
+/* P(X(T, T+t] = n | x, t_x, T) for any of the three models (lifetimes'
+ * conditional_probability_of_n_purchases_up_to_time; it has it for
+ * Pareto/NBD only). Given alive at T the posterior is the model again:
+ *   BG/NBD:     oq_bgnbd_p_n_cond;
+ *   MBG/NBD:    lambda ~ Gamma(r+x, alpha+T), p ~ Beta(a, b+x+1) (x + 1 coins
+ *               survived), and from T on BG/NBD's story, so
+ *               P = (1 - P(alive)) [n = 0] + P(alive) FHL8(n; r+x, alpha+T, a, b+x+1, t);
+ *   Pareto/NBD: lambda ~ Gamma(r+x, alpha+T), mu ~ Gamma(s, beta+T), so
+ *               P = (1 - P(alive)) [n = 0] + P(alive) P_PNBD(n; r+x, alpha+T, s, beta+T, t)
+ *               with P_PNBD(n; r, alpha, s, beta, t) = NBD(n; r, alpha, t) (beta/(beta+t))^s
+ *               + int_0^t s beta^s (beta+tau)^-(s+1) NBD(n; r, alpha, tau) dtau
+ *               (death at tau; Fader & Hardie note 012 give the integral with 2F1s),
+ *               by adaptive Gauss-Kronrod quadrature to 1e-12 relative.
+ * 0 for n < 0; NaN if the quadrature fails (GSL's error handler must be off
+ * or it aborts, as elsewhere in the library). */
+double oq_btyd_p_n_cond(const oq_btyd_model *m, double t, int n, double x, double tx, double T);
+/* P(X(t) = n) of a new customer: FHL eq. 8 for BG/NBD, the above at x = t_x
+ * = T = 0 for the others (MBG/NBD: a/(a+b) [n = 0] + b/(a+b) FHL8(n; r,
+ * alpha, a, b+1, t)). */
+double oq_btyd_p_n(const oq_btyd_model *m, double t, int n);
+/* OQ_EINVAL (naming the parameter) unless the kind is known and all four
+ * parameters are finite and > 0. */
+int oq_btyd_check(const oq_btyd_model *m, oq_error *err) OQ_WUR;
 
 /* ---- Gamma-Gamma spend model ------------------------------------------------- */
 
@@ -237,6 +279,19 @@ typedef struct oq_bgnbd_tracking {
 int oq_bgnbd_tracking_build(const oq_bgnbd_params *p, const oq_bgnbd_tx *tx, double unit_days,
                             int32_t calibration_end, oq_bgnbd_tracking *out, oq_error *err) OQ_WUR;
 void oq_bgnbd_tracking_free(oq_bgnbd_tracking *t);
+
+/* The same three for any transaction model (MBG/NBD, Pareto/NBD; BG/NBD
+ * gives exactly the oq_bgnbd_* numbers above, which call these): the grids
+ * from oq_btyd_p_alive / oq_btyd_expected, the period expectation from
+ * oq_btyd_p_n (each customer's own age), the tracking expectation from a new
+ * customer's E[X(t)] = oq_btyd_expected(m, t, 0, 0, 0) (MBG/NBD: b/(a+b)
+ * times FHL eq. 9 with b+1; Pareto/NBD: note 009 eq. 27). */
+int oq_btyd_grid(const oq_btyd_model *m, int what, int max_x, int max_tx, double T, double t,
+                 double *out, oq_error *err) OQ_WUR;
+int oq_btyd_period_counts(const oq_btyd_model *m, const oq_bgnbd_summary *s, int max_x,
+                          double *actual, double *expected, oq_error *err) OQ_WUR;
+int oq_btyd_tracking_build(const oq_btyd_model *m, const oq_bgnbd_tx *tx, double unit_days,
+                           int32_t calibration_end, oq_bgnbd_tracking *out, oq_error *err) OQ_WUR;
 
 /* The charts (SVG 1.1, self-contained). legend: what a cell holds. */
 void oq_bgnbd_grid_svg(const double *grid, int max_x, int max_tx, const char *title,

@@ -84,7 +84,16 @@ typedef struct oq_pipeline_opts {
     int (*before_commit)(void *ctx, const struct oq_pipeline_result *r, const char *run_path,
                          oq_error *err);
     void *before_commit_ctx;
+    /* A run in parts (oq_pipeline_run_part) with 1: part 0's result keeps
+     * only its own customers (r->n; r->n_all and r->per_coupon count every
+     * part's) and recommendations.csv is written by a merge of the parts'
+     * lists streamed to part 0 in chunks of OQ_PIPELINE_MERGE_ROWS rows a
+     * part, so no part holds the whole list (MPI ranks). 0: part 0's result
+     * holds every customer (threads, whose callers use the list). */
+    int stream_list;
 } oq_pipeline_opts;
+
+#define OQ_PIPELINE_MERGE_ROWS 4096
 
 void oq_pipeline_opts_default(oq_pipeline_opts *o);
 
@@ -100,7 +109,9 @@ enum {
 };
 
 typedef struct oq_pipeline_result {
-    size_t n;                      /* customers */
+    size_t n;                      /* customers (part 0 of a streamed run: its own) */
+    size_t n_all;                  /* customers of every part */
+    size_t per_coupon[4];          /* customers of every part given each coupon */
     int64_t *user_id;              /* (n) */
     uint64_t *state;               /* (n) tomorrow's state key */
     int *coupon;                   /* (n) recommended coupon (OQ_COUPON_*) */

@@ -133,6 +133,14 @@ typedef struct oq_uplift_report {
 /* Cross-fitted (2 folds by customer) estimates on every contact of ct. */
 int oq_uplift_crossfit(const oq_uplift_opts *o, const oq_customers *cust, const oq_contacts *ct,
                        const oq_offers *offers, oq_uplift_report *out, oq_error *err) OQ_WUR;
+/* The same for a given policy (e.g. a run's recommendations): policy (ct->n)
+ * is the offer index it shows each contact's customer; it is estimated as
+ * "run" (IPS, SNIPS, DR with the cross-fitted model) next to every fixed
+ * offer, with the model's Qini and calibration. policy NULL: as
+ * oq_uplift_crossfit. */
+int oq_uplift_crossfit_policy(const oq_uplift_opts *o, const oq_customers *cust,
+                              const oq_contacts *ct, const oq_offers *offers, const int *policy,
+                              oq_uplift_report *out, oq_error *err) OQ_WUR;
 /* Estimates of model m's policy on held-out contacts ct (customers in cust,
  * coded like m's), e.g. the other half of a test. */
 int oq_uplift_holdout(const oq_uplift_opts *o, const oq_uplift_model *m, const oq_customers *cust,

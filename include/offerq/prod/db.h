@@ -13,8 +13,16 @@
  *                    (run_id, user_id)
  *
  * url is a libpq connection string or URI ("postgresql://user@host:port/db",
- * "host=/tmp/x port=5433 dbname=offerq"). Every function opens its own
- * connection and closes it: nothing here is shared between threads.
+ * "host=/tmp/x port=5433 dbname=offerq"), or a list of them, one server per
+ * shard (issue 20 item 3): URLs separated by newlines, or by commas or
+ * blanks right before a "postgresql://" / "postgres://" scheme (so
+ * "postgresql://a/db,postgresql://b/db"; a URI's own multi-host commas are
+ * not followed by a scheme). With n servers, customer u's rows live on
+ * server oq_shard_of(u, n) (comm.h: the split of `--shards` and of MPI
+ * ranks); runs and recommendations live on the first server only (the other
+ * servers have the tables, empty). Every function opens its own
+ * connections and closes them: nothing here is shared between threads. An
+ * error on one server of a list names it: "shard k (URL k+1 of n, URL):".
  * Timeouts: connect_timeout OQ_DB_CONNECT_TIMEOUT seconds and the server-side
  * statement_timeout OQ_DB_STATEMENT_TIMEOUT ms, unless the URL sets
  * connect_timeout / options, or $PGCONNECT_TIMEOUT / $PGOPTIONS are set.
@@ -36,8 +44,26 @@
 #define OQ_DB_STATEMENT_TIMEOUT "600000" /* ms: a COPY of a large log fits */
 #define OQ_DB_MIN_STARTED_AT 946684800.0 /* 2000-01-01: earlier is not a wall clock */
 
-/* Create the three tables if they do not exist (idempotent). */
+#define OQ_DB_MAX_SHARDS 64       /* servers in one url list */
+#define OQ_DB_MAX_PARTITIONS 1024 /* partitions of customer_log */
+
+/* The number of servers url names (>= 1), or a negative OQ_E* (OQ_EINVAL:
+ * no URL, more than OQ_DB_MAX_SHARDS). Nothing is connected. */
+int oq_db_shard_count(const char *url, oq_error *err) OQ_WUR;
+
+/* Create the three tables if they do not exist (idempotent), on every
+ * server of url. */
 int oq_db_init(const char *url, oq_error *err) OQ_WUR;
+/* The same with customer_log partitioned (native declarative partitioning)
+ * into partitions (1..OQ_DB_MAX_PARTITIONS; 0: a plain table): PARTITION BY
+ * LIST on a column shard = oq_shard_of(user_id, partitions) that
+ * oq_db_load_log computes (not PARTITION BY HASH: PostgreSQL's hash of
+ * user_id is its own, and a part of a run could not select its customers by
+ * it), partitions customer_log_p0 .. _p{partitions-1}, key (user_id,
+ * snapshot_date, shard). An existing customer_log is kept when it has that
+ * layout (or partitions is 0); another layout is OQ_EINVAL (what to do is in
+ * the message: dump, drop, init, load). */
+int oq_db_init_layout(const char *url, int partitions, oq_error *err) OQ_WUR;
 
 /* What a load did: rows of the file, and of those the rows that were new to
  * customer_log, that replaced a different row, and that were there already
@@ -57,15 +83,36 @@ typedef struct oq_db_load_info {
  * the file, a value a constraint rejects) rolls the whole load back and is
  * reported as OQ_EPARSE with the file line of that row and the server's
  * detail. All or nothing: on any error nothing is committed.
+ * With several servers each row goes to its customer's (oq_shard_of(u, n)),
+ * in one transaction per server; the commits come one after the other once
+ * every server has taken its rows (no two-phase commit: a server lost
+ * between two commits leaves the ones before loaded, and the message says
+ * so; loading the file again completes it). Into a partitioned customer_log
+ * each row goes with its shard column (oq_db_init_layout).
  * *info (may be NULL) receives the counts of what was committed. */
 int oq_db_load_log(const char *url, const char *csv_path, oq_db_load_info *info,
                    oq_error *err) OQ_WUR;
 
 /* Read the whole customer_log back into an oq_log (data.h), ordered by
- * (user_id, snapshot_date). Streamed with COPY TO STDOUT, row by row: the
- * table is never held as text. Categories are interned in the order met.
+ * (user_id, snapshot_date), from every server of url. Streamed with COPY TO
+ * STDOUT, row by row: the table is never held as text. Category ids follow
+ * the sorted names (oq_log_canonical). A row on a server that is not its
+ * customer's (oq_shard_of(u, n) for n servers) is OQ_EINVAL: the list must
+ * be the one the log was loaded with, in the same order.
  * *out is the caller's (oq_log_free), NULL on error. */
 int oq_db_read_log(const char *url, oq_log **out, oq_error *err) OQ_WUR;
+
+/* The rows of one part's customers (comm.h: oq_shard_of(u, size) == rank;
+ * NULL or size 1: all), read without fetching the others: with n servers,
+ * when size divides n, only servers k with k mod size == rank are read,
+ * whole; otherwise every server is read with WHERE shard IN (the partitions
+ * of the part), which needs customer_log partitioned into a multiple of
+ * size partitions (oq_db_init_layout), else OQ_EINVAL saying so. The
+ * dictionary holds this part's categories only: parts agree on it with
+ * oq_log_share_cats (data.h). */
+struct oq_part;
+int oq_db_read_log_part(const char *url, const struct oq_part *part, oq_log **out,
+                        oq_error *err) OQ_WUR;
 
 /* What a run records beside its recommendations. */
 typedef struct oq_db_run {
@@ -76,21 +123,20 @@ typedef struct oq_db_run {
     const char *report_json; /* the run's report.json text, or NULL */
 } oq_db_run;
 
-/* In one transaction: insert a runs row (finished_at = now) and COPY the
- * day's list into recommendations under its run_id. *run_id (may be NULL)
- * receives the new id. All or nothing. OQ_EINVAL if report_json is not JSON
- * or started_at is neither 0 nor a Unix time after OQ_DB_MIN_STARTED_AT. */
+/* On the first server of url, in one transaction: insert a runs row (finished_at = now) and COPY
+ * the day's list into recommendations under its run_id. *run_id (may be NULL) receives the new id.
+ * All or nothing. OQ_EINVAL if report_json is not JSON or started_at is neither 0 nor a Unix time
+ * after OQ_DB_MIN_STARTED_AT. */
 int oq_db_save_run(const char *url, const oq_reco *reco, const oq_db_run *run, int64_t *run_id,
                    oq_error *err) OQ_WUR;
 
-/* Take a run id before the run (offerq nightly names its run folder and its
- * Redis version with it): the next value of runs.run_id's sequence, raised
- * to floor when it is below (and the sequence with it, so later runs follow
- * on). Ids are never given twice; a run that dies leaves a gap. The schema
- * must exist (oq_db_init). */
+/* Take a run id (on the first server of url) before the run (offerq nightly names its run folder
+ * and its Redis version with it): the next value of runs.run_id's sequence, raised to floor when it
+ * is below (and the sequence with it, so later runs follow on). Ids are never given twice; a run
+ * that dies leaves a gap. The schema must exist (oq_db_init). */
 int oq_db_reserve_run_id(const char *url, int64_t floor, int64_t *run_id, oq_error *err) OQ_WUR;
 
-/* Keep the keep (>= 1) newest runs and delete the others with their
+/* On the first server of url: keep the keep (>= 1) newest runs and delete the others with their
  * recommendations, in one statement. *deleted (may be NULL): runs deleted. */
 int oq_db_prune_runs(const char *url, int64_t keep, int64_t *deleted, oq_error *err) OQ_WUR;
 
@@ -98,19 +144,22 @@ int oq_db_prune_runs(const char *url, int64_t keep, int64_t *deleted, oq_error *
  * whether oq_db_init's tables exist and, if so, their row counts and the
  * newest run id (0: none). */
 typedef struct oq_db_info {
-    char server_version[32];
-    int has_schema;
+    char server_version[32]; /* the first server's */
+    int shards;              /* servers in the list; each one answered */
+    int has_schema;          /* on every server */
     int64_t log_rows, runs, recommendations, last_run_id;
 } oq_db_info;
 
-/* Connect and fill *info; OQ_EIO if the server cannot be reached. */
+/* Connect to every server and fill *info (log_rows: the sum over the
+ * servers; runs: the first's); OQ_EIO if a server cannot be reached. */
 int oq_db_check(const char *url, oq_db_info *info, oq_error *err) OQ_WUR;
 
 /* url with its password (URI userinfo "user:password@" or a keyword
  * "password=...") replaced by *** (for messages). */
 void oq_db_url_redact(const char *url, char *out, size_t len);
 
-/* Rows in customer_log, runs and recommendations (any pointer may be NULL). */
+/* Rows in customer_log (every server's), runs and recommendations (the
+ * first server's); any pointer may be NULL. */
 int oq_db_counts(const char *url, int64_t *log_rows, int64_t *runs, int64_t *recos,
                  oq_error *err) OQ_WUR;
 

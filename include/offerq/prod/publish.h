@@ -32,6 +32,12 @@
  * whose N is not in P:versions (leaks). Publishes may overlap; the last to
  * switch is served.
  *
+ * On a Redis Cluster (URL redis+cluster://..., rcluster.h) the same keys
+ * are named under the hash tag {P} ({offerq}:current, ...): one slot, so
+ * every script above stays atomic. The readers below take a connection from
+ * oq_redis_open and the prefix as given (P, not {P}): the tag is added for a
+ * cluster connection.
+ *
  * hiredis contexts are not thread-safe: one per thread.
  */
 #ifndef OFFERQ_PUBLISH_H
@@ -43,6 +49,7 @@
 #include "offerq/coupon/reco.h"
 
 struct redisContext;
+struct oq_redis;
 
 #define OQ_PUBLISH_PREFIX "offerq"
 #define OQ_QTABLE_FILE "qtable.ofq"
@@ -112,17 +119,17 @@ int oq_publish_status(const char *url, const oq_publish_opts *opts, oq_publish_i
  * Returns 0 with *json (caller frees, NULL if u is not in the list) and
  * *version (0 and *json NULL if nothing is published); OQ_EIO on a Redis
  * error (the context should then be dropped and reconnected). */
-int oq_redis_lookup(struct redisContext *rc, const char *prefix, int64_t u, char **json,
+int oq_redis_lookup(struct oq_redis *rc, const char *prefix, int64_t u, char **json,
                     long long *version, oq_error *err) OQ_WUR;
 
 /* The whole current list (for the dashboard): rows into *out (oq_reco_free),
  * files hash as a JSON object text in *files (caller frees; "{}" if none),
  * and the version. Refuses lists over max_users (OQ_ELIMIT). */
-int oq_redis_fetch_list(struct redisContext *rc, const char *prefix, size_t max_users,
-                        oq_reco **out, char **files, long long *version, oq_error *err) OQ_WUR;
+int oq_redis_fetch_list(struct oq_redis *rc, const char *prefix, size_t max_users, oq_reco **out,
+                        char **files, long long *version, oq_error *err) OQ_WUR;
 
 /* The current version (GET P:current; 0: nothing published). */
-int oq_redis_current(struct redisContext *rc, const char *prefix, long long *version,
+int oq_redis_current(struct oq_redis *rc, const char *prefix, long long *version,
                      oq_error *err) OQ_WUR;
 
 /* Every row of version v into *out (sorted; oq_reco_free), its files hash as
@@ -131,9 +138,8 @@ int oq_redis_current(struct redisContext *rc, const char *prefix, long long *ver
  * Redis is never blocked for long, which a published version allows: it
  * never changes. OQ_ELIMIT over max_users; OQ_EIO on a Redis error, or when
  * v has no meta or came back short (dropped while read: ask again). */
-int oq_redis_fetch_version(struct redisContext *rc, const char *prefix, long long v,
-                           size_t max_users, oq_reco **out, char **files, double *created,
-                           oq_error *err) OQ_WUR;
+int oq_redis_fetch_version(struct oq_redis *rc, const char *prefix, long long v, size_t max_users,
+                           oq_reco **out, char **files, double *created, oq_error *err) OQ_WUR;
 
 /* JSON text of one recommendation (the P:v:N:list value). Caller frees. */
 char *oq_reco_row_json(const oq_reco_row *row);

@@ -49,7 +49,7 @@ static void help(FILE *fp)
         "                      transaction of customers with repeat purchases)\n"
         "  --penalizer X       L2 penalizer, same objective as lifetimes' penalizer_coef (0)\n"
         "Score options (the model is the one of --params):\n"
-        "  --p-n N             BG/NBD: columns p_0..p_N, P(n purchases in (T, T+t] | history)\n"
+        "  --p-n N             columns p_0..p_N, P(n purchases in (T, T+t] | history)\n"
         "  --spend GG.json     a gammagamma fit: columns expected_average_profit and clv\n"
         "                      (needs purchase values)\n"
         "  --months M          CLV horizon in months (default 12)\n"
@@ -57,7 +57,9 @@ static void help(FILE *fp)
         "  --t T               horizon of expected purchases, in the unit (default: the\n"
         "                      holdout length when there is one, else 30 days)\n"
         "  --plot FILE.svg     calibration/holdout chart (needs a holdout)\n"
-        "Plot options (BG/NBD; lifetimes' diagnostic charts):\n"
+        "Plot options (lifetimes' diagnostic charts, for the model of --params):\n"
+        "  --model M           optional check: the model --params must hold (bgnbd,\n"
+        "                      mbgnbd or paretonbd)\n"
         "  --kind K            frequency-recency: E[X(t)] over frequency x recency (--t,\n"
         "                      default 1 unit); p-alive: P(alive) over the same grid;\n"
         "                      period: customers by repeat purchases, actual vs the model's\n"
@@ -406,10 +408,11 @@ static int fit_other(const char *cmd, const args *a, const oq_bgnbd_summary *s, 
             for (int i = 0; i < 4; i++)
                 nm[i] = oq_btyd_param_name(k, i);
             fprintf(stderr,
-                    "offerq bgnbd: %s %s %.6g %s %.6g %s %.6g %s %.6g; LL %.4f; nelder-mead, %d "
+                    "offerq bgnbd: %s %s %.6g %s %.6g %s %.6g %s %.6g; LL %.4f; %s, %d "
                     "iterations, %zu groups, %.1f ms\n",
                     a->model, nm[0], r.m.par[0], nm[1], r.m.par[1], nm[2], r.m.par[2], nm[3],
-                    r.m.par[3], r.ll, r.iterations, r.n_groups, 1e3 * (oq_now() - t0));
+                    r.m.par[3], r.ll, r.bfgs ? "bfgs" : "nelder-mead", r.iterations, r.n_groups,
+                    1e3 * (oq_now() - t0));
             print_params(4, nm, r.m.par, r.se, r.ci_lo, r.ci_hi, r.se_ok);
             if (!r.converged)
                 fprintf(stderr, "offerq bgnbd: warning: not converged; try --penalizer 0.001\n");
@@ -483,9 +486,6 @@ static int do_score(int argc, char **argv)
         return cli_fail(&err, "write it with 'offerq bgnbd fit'");
     const oq_bgnbd_params p = {m.par[0], m.par[1], m.par[2], m.par[3]};
     int is_bg = m.kind == OQ_BTYD_BGNBD;
-    if (a.pn >= 0 && !is_bg)
-        return cli_usage_error(cmd, "--p-n needs a BG/NBD fit; %s holds %s", a.params,
-                               oq_btyd_kind_name(m.kind));
     oq_ggamma_params gg = {0};
     if (a.spend && oq_ggamma_params_load(a.spend, &gg, &err)) return cli_fail(&err, NULL);
     if (!a.unit && !(punit > 0) && !a.summary)
@@ -556,8 +556,14 @@ static int do_score(int argc, char **argv)
         fprintf(af.fp, "%lld,%.17g,%.17g,%.17g,%.17g,%.17g", (long long)s->id[i], s->x[i], s->tx[i],
                 s->T[i], pa[i], ex[i]);
         double ti = per_t ? s->t_holdout[i] : t;
-        for (long n = 0; n <= a.pn; n++)
-            fprintf(af.fp, ",%.17g", oq_bgnbd_p_n_cond(&p, ti, (int)n, s->x[i], s->tx[i], s->T[i]));
+        for (long n = 0; n <= a.pn; n++) {
+            double pn = oq_btyd_p_n_cond(&m, ti, (int)n, s->x[i], s->tx[i], s->T[i]);
+            if (!isfinite(pn)) {
+                rc = cli_fail(&(oq_error){.msg = "numerical failure computing P(n) (--p-n)"}, NULL);
+                goto cleanup;
+            }
+            fprintf(af.fp, ",%.17g", pn);
+        }
         if (a.spend) {
             double clv;
             if (oq_btyd_clv(&m, &gg, s->x[i], s->tx[i], s->T[i], s->monetary[i], (int)a.months,
@@ -627,17 +633,20 @@ static int do_plot(int argc, char **argv)
     if (!a.kind)
         return cli_usage_error(cmd, "--kind is required (frequency-recency, p-alive, period or "
                                     "cumulative)");
-    if (a.model || a.plot || a.spend || a.pn >= 0)
-        return cli_usage_error(cmd, "--model, --plot, --spend and --p-n do not apply to plot");
+    if (a.plot || a.spend || a.pn >= 0)
+        return cli_usage_error(cmd, "--plot, --spend and --p-n do not apply to plot");
     oq_error err = {0};
     oq_btyd_model m;
     double punit = 0;
     if (oq_btyd_params_load(a.params, &m, &punit, &err))
         return cli_fail(&err, "write it with 'offerq bgnbd fit'");
-    if (m.kind != OQ_BTYD_BGNBD)
-        return cli_usage_error(cmd, "the charts are BG/NBD's; %s holds %s", a.params,
-                               oq_btyd_kind_name(m.kind));
-    const oq_bgnbd_params p = {m.par[0], m.par[1], m.par[2], m.par[3]};
+    if (a.model && (int)m.kind != oq_btyd_kind_parse(a.model))
+        return cli_usage_error(cmd,
+                               "--model %s: %s holds a %s fit (the charts use the model of "
+                               "--params)",
+                               a.model, a.params, oq_btyd_kind_name(m.kind));
+    static const char *const mname[] = {"BG/NBD", "MBG/NBD", "Pareto/NBD"};
+    const char *mn = mname[m.kind];
     double unit = a.unit ? (!strcmp(a.unit, "weeks") ? 7 : 1) : (punit > 0 ? punit : 1);
     if (a.unit && punit > 0 && unit != punit)
         return cli_usage_error(cmd, "--unit %s differs from the unit of %s (%g days)", a.unit,
@@ -683,7 +692,7 @@ static int do_plot(int argc, char **argv)
             rc = cli_fail(&err, NULL);
             goto cleanup;
         }
-        if (oq_bgnbd_grid(&p, grid_kind, max_x, max_tx, max_tx, t, grid, &err)) {
+        if (oq_btyd_grid(&m, grid_kind, max_x, max_tx, max_tx, t, grid, &err)) {
             rc = cli_fail(&err, NULL);
             goto cleanup;
         }
@@ -693,13 +702,13 @@ static int do_plot(int argc, char **argv)
         }
         char legend[128];
         if (grid_kind == OQ_BGNBD_GRID_ALIVE) {
-            snprintf(title, sizeof title, "P(alive) by frequency and recency (age T = %d %s)",
-                     max_tx, un);
+            snprintf(title, sizeof title, "%s P(alive) by frequency and recency (age T = %d %s)",
+                     mn, max_tx, un);
             snprintf(legend, sizeof legend, "P(alive)");
         } else {
             snprintf(title, sizeof title,
-                     "Expected purchases in the next %g %s by frequency and recency (T = %d)", t,
-                     un, max_tx);
+                     "%s: expected purchases in the next %g %s by frequency and recency (T = %d)",
+                     mn, t, un, max_tx);
             snprintf(legend, sizeof legend, "E[X(%g)]", t);
         }
         oq_bgnbd_grid_svg(grid, max_x, max_tx, title, legend, af.fp);
@@ -713,15 +722,15 @@ static int do_plot(int argc, char **argv)
             rc = cli_fail(&err, NULL);
             goto cleanup;
         }
-        if (oq_bgnbd_period_counts(&p, s, max_x, act, exp_, &err) ||
+        if (oq_btyd_period_counts(&m, s, max_x, act, exp_, &err) ||
             oq_afile_open(&af, a.out, &err)) {
             rc = cli_fail(&err, NULL);
             goto cleanup;
         }
         snprintf(title, sizeof title,
-                 "Repeat purchases per customer: actual vs BG/NBD (%zu "
+                 "Repeat purchases per customer: actual vs %s (%zu "
                  "customers)",
-                 s->n);
+                 mn, s->n);
         oq_bgnbd_period_svg(act, exp_, max_x, title, af.fp);
         if (!a.quiet) {
             fprintf(stderr, "  %-6s %10s %10s\n", "x", "actual", "model");
@@ -734,12 +743,12 @@ static int do_plot(int argc, char **argv)
             return cli_usage_error(cmd, "--kind cumulative needs purchase dates: --log, "
                                         "--orders or --transactions, not --summary");
         if ((rc = load_tx(&a, &tx))) return rc;
-        if (oq_bgnbd_tracking_build(&p, tx, unit, a.cal, &tr, &err) ||
+        if (oq_btyd_tracking_build(&m, tx, unit, a.cal, &tr, &err) ||
             oq_afile_open(&af, a.out, &err)) {
             rc = cli_fail(&err, NULL);
             goto cleanup;
         }
-        snprintf(title, sizeof title, "Cumulative repeat purchases: actual vs BG/NBD");
+        snprintf(title, sizeof title, "Cumulative repeat purchases: actual vs %s", mn);
         oq_bgnbd_tracking_svg(&tr, title, af.fp);
         if (!a.quiet)
             fprintf(stderr,

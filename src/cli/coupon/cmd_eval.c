@@ -5,12 +5,17 @@
 
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 static void help(FILE *fp)
 {
     fprintf(fp,
             "Usage: offerq eval --log LOG.csv --run DIR [--truth FILE] [--json FILE]\n"
-            "       offerq eval --log LOG.csv --horizon H [--refit-every K] [--json FILE]\n\n"
+            "       offerq eval --log LOG.csv --horizon H [--refit-every K] [--json FILE]\n"
+            "       offerq eval --contacts C.csv --customers U.csv --offers O.csv --run DIR\n"
+            "                   [--orders R.csv] [--events E.csv] [--json FILE]\n"
+            "                   (a shop's raw tables: `offerq eval --contacts x --help`)\n\n"
             "On a log written by `offerq gen`, rebuilds the truth from its sidecar\n"
             "(LOG.truth.json, or --truth) and prints the TRUE expected next-day profit and\n"
             "coupon spend of: no coupon, each fixed coupon, the random logging policy, the\n"
@@ -49,6 +54,10 @@ static void help(FILE *fp)
 
 int cmd_eval(int argc, char **argv)
 {
+    /* a shop's raw tables: the log-only path of cmd_uplift.c */
+    for (int k = 1; k < argc; k++)
+        if (!strcmp(argv[k], "--contacts") || !strncmp(argv[k], "--contacts=", 11))
+            return cmd_uplift_eval(argc, argv);
     enum {
         O_LOG = 256,
         O_RUN,
@@ -132,6 +141,17 @@ int cmd_eval(int argc, char **argv)
         }
     }
     if (optind != argc) return cli_usage_error("eval", "unexpected argument '%s'", argv[optind]);
+    const char *ws = getenv("OMPI_COMM_WORLD_SIZE");
+    if (ws && atoi(ws) > 1) {
+        /* not yet (issue 20 item 5): N ranks would run N whole evaluations */
+        const char *wr = getenv("OMPI_COMM_WORLD_RANK");
+        if (!wr || atoi(wr) == 0)
+            fprintf(stderr,
+                    "offerq eval: error: started by mpirun with %s ranks: eval does not "
+                    "run in parts yet (docs/readme/mpi.md); run it as one process\n",
+                    ws);
+        return 2;
+    }
     oq_error err = {0};
     if (lo.horizon > 0) {
         if (!log) return cli_usage_error("eval", "--log LOG.csv is required");

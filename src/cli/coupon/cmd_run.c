@@ -12,13 +12,18 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static void help(FILE *fp)
 {
     fprintf(
         fp,
         "Usage: offerq run --log LOG.csv --out-dir DIR [options]\n"
-        "       offerq run --pg URL [--orders ORDERS.csv] [--out-dir DIR] [options]\n\n"
+        "       offerq run --pg URL [--orders ORDERS.csv] [--out-dir DIR] [options]\n"
+        "       offerq run --contacts C.csv --customers U.csv --offers O.csv [--orders R.csv]\n"
+        "                  [--events E.csv] --out-dir DIR [--budget X] [--seed S]\n\n"
+        "With --contacts, a shop's own raw tables: the same as `offerq uplift` (see\n"
+        "`offerq uplift --help`; every option of it applies; DIR is written directly).\n\n"
         "The nightly job: reads the customer log, scores every row and coupon with r~,\n"
         "the expected net reward (from BG/NBD P(alive) and a reward model r^), learns\n"
         "Q(s, a) with Dyna-Q (real steps from the log + 20 planning steps each), and\n"
@@ -50,7 +55,11 @@ static void help(FILE *fp)
         "with early stopping on its held-out doubly-robust value, saved as\n"
         "DIR/model.ofq).\n\n"
         "Options:\n"
-        "  --pg URL        read the log from PostgreSQL, save the list there\n"
+        "  --pg URL        read the log from PostgreSQL, save the list there; one --pg\n"
+        "                  per server when the log is sharded over several (or one list\n"
+        "                  URL1,URL2 of postgresql:// URLs): customer u's rows on server\n"
+        "                  shard(u) as `offerq db load` put them; the run is saved on\n"
+        "                  the first server\n"
         "  --orders FILE   purchases for BG/NBD and, with values, for the order's gross\n"
         "                  profit (user_id,date[,value]); default: the log's\n"
         "                  LOG.orders.csv sidecar if it exists, else its order rows\n"
@@ -98,7 +107,12 @@ static void help(FILE *fp)
         "  --keep-runs N   runs kept in DIR.runs/ (default 3; DIR links to the newest)\n"
         "  --quiet         no progress on stderr\n\n"
         "Under MPI (a build with -DOQ_MPI=ON, started by mpirun) each rank is one part,\n"
-        "keeps only its customers' rows, and rank 0 writes DIR (docs/readme/mpi.md).\n\n"
+        "keeps only its customers' rows, and rank 0 writes DIR (docs/readme/mpi.md).\n"
+        "With --pg each rank reads only its customers' rows: from its own servers when\n"
+        "the ranks divide the number of servers, else from the partitions of its shard\n"
+        "(offerq db init --partitions M, M a multiple of the ranks). For example:\n"
+        "  mpirun -np 2 offerq run --pg postgresql://offerq@10.0.0.1/offerq \\\n"
+        "      --pg postgresql://offerq@10.0.0.2/offerq --orders example/log.orders.csv\n\n"
         "Example:\n  offerq gen --seed 1 --out example/log.csv\n"
         "  offerq run --log example/log.csv --out-dir example/run --budget 5000\n"
         "  offerq run --pg postgresql://offerq@127.0.0.1:5432/offerq \\\n"
@@ -167,7 +181,19 @@ const struct option cli_run_options[] = {{"help", no_argument, 0, 'h'},
                                          {"seq-len", required_argument, 0, O_SEQLEN},
                                          {0, 0, 0, 0}};
 
-int cli_run_parse(int argc, char **argv, oq_pipeline_opts *o, const char **pg)
+/* *list (malloc'ed, or NULL) += "\n" url. */
+static int add_url(char **list, const char *url)
+{
+    size_t a = *list ? strlen(*list) : 0, b = strlen(url);
+    char *p = realloc(*list, a + b + 2);
+    if (!p) return cli_usage_error("run", "out of memory");
+    if (a) p[a++] = '\n';
+    memcpy(p + a, url, b + 1);
+    *list = p;
+    return 0;
+}
+
+int cli_run_parse(int argc, char **argv, oq_pipeline_opts *o, char **pg)
 {
     oq_pipeline_opts_default(o);
     *pg = NULL;
@@ -193,7 +219,7 @@ int cli_run_parse(int argc, char **argv, oq_pipeline_opts *o, const char **pg)
             break;
         }
         case O_PG:
-            *pg = optarg;
+            if (add_url(pg, optarg)) return 2;
             break;
         case O_ORDERS:
             o->orders_path = optarg;
@@ -308,15 +334,20 @@ static int run_local(oq_pipeline_opts *o, const char *pg);
 static int run_mpi(oq_pipeline_opts *o, const char *pg, oq_comm *mc);
 static void print_done(const oq_pipeline_opts *o, const oq_pipeline_result *r);
 
-int cmd_run(int argc, char **argv)
+static int run_cmd(int argc, char **argv, char **pg)
 {
-    const char *pg;
+    /* a shop's raw tables: the uplift path (cmd_uplift.c) */
+    for (int k = 1; k < argc; k++)
+        if (!strcmp(argv[k], "--contacts") || !strncmp(argv[k], "--contacts=", 11))
+            return cmd_uplift(argc, argv);
     oq_pipeline_opts o;
-    int prc = cli_run_parse(argc, argv, &o, &pg);
+    int prc = cli_run_parse(argc, argv, &o, pg);
     if (prc) return prc < 0 ? 0 : prc;
-    if (!!o.log_path == !!pg)
+    if (!!o.log_path == !!*pg)
         return cli_usage_error("run", "give exactly one of --log LOG.csv or --pg URL");
-    if (!o.out_dir && !pg) return cli_usage_error("run", "--out-dir DIR is required");
+    if (!o.out_dir && !*pg) return cli_usage_error("run", "--out-dir DIR is required");
+    oq_error err = {0};
+    if (*pg && oq_db_shard_count(*pg, &err) < 0) return cli_usage_error("run", "--pg: %s", err.msg);
     if (!cli_mpi_launched()) {
         const char *ws = getenv("OMPI_COMM_WORLD_SIZE");
         if (ws && atoi(ws) > 1) {
@@ -327,23 +358,57 @@ int cmd_run(int argc, char **argv)
                     ws);
             return 1;
         }
-        return run_local(&o, pg);
+        return run_local(&o, *pg);
     }
     oq_comm mc;
     if (cli_mpi_start(&argc, &argv, &mc)) return 1;
-    int rc = mc.size > 1 ? run_mpi(&o, pg, &mc) : run_local(&o, pg); /* -np 1: one process */
+    int rc = mc.size > 1 ? run_mpi(&o, *pg, &mc) : run_local(&o, *pg); /* -np 1: one process */
     cli_mpi_stop();
     return rc;
 }
 
-/* One rank of `mpirun -np N offerq run`: one part of the run (pipeline.h). */
+int cmd_run(int argc, char **argv)
+{
+    char *pg = NULL; /* the --pg URLs, one per shard (db.h) */
+    int rc = run_cmd(argc, argv, &pg);
+    free(pg);
+    return rc;
+}
+
+/* The day's list and the report into PostgreSQL (the first server of pg),
+ * in one transaction (db.h). */
+static int save_pg(const oq_pipeline_opts *o, const oq_pipeline_result *r, const char *pg,
+                   double started_at, size_t log_rows)
+{
+    oq_error err = {0};
+    oq_reco *reco = NULL;
+    char *report = oq_pipeline_report_text(o, r);
+    int64_t run_id = 0;
+    int rc = 0;
+    oq_db_run run = {.source = "offerq run --pg",
+                     .started_at = started_at,
+                     .log_rows = log_rows,
+                     .report_json = report};
+    if (!report) {
+        fprintf(stderr, "offerq: error: out of memory\n");
+        rc = 1;
+    } else if (oq_pipeline_reco(r, &reco, &err) || oq_db_save_run(pg, reco, &run, &run_id, &err)) {
+        rc = cli_fail(&err, "nothing was saved to the database");
+    } else {
+        printf("run %lld: %zu recommendations saved\n", (long long)run_id, reco->n);
+    }
+    oq_reco_free(reco);
+    free(report);
+    return rc;
+}
+
+/* One rank of `mpirun -np N offerq run`: one part of the run (pipeline.h).
+ * With --pg the rank reads only its customers' rows (oq_db_read_log_part)
+ * and the ranks agree on the categories; rank 0 saves the run. */
 static int run_mpi(oq_pipeline_opts *o, const char *pg, oq_comm *mc)
 {
     const char *why = NULL;
-    if (pg)
-        why = "--pg: a run under MPI reads its log with --log (PostgreSQL shards are issue 20 "
-              "item 3)";
-    else if (o->reward != OQ_REWARD_RESPONSE)
+    if (o->reward != OQ_REWARD_RESPONSE)
         why = "a run under MPI needs --reward response (the default): the other reward models "
               "are not fitted in parts yet";
     else if (o->shards != 1 && o->shards != mc->size)
@@ -353,16 +418,32 @@ static int run_mpi(oq_pipeline_opts *o, const char *pg, oq_comm *mc)
         return 2;
     }
     o->shards = mc->size; /* params.json names the parts, as --shards N does */
+    /* No rank holds the whole list: it is merged into the file. Except with
+     * --pg: rank 0 saves the whole list into PostgreSQL, so it gathers it. */
+    o->stream_list = !pg;
     oq_error err = {0};
     oq_pipeline_result *r = NULL;
-    int failed = oq_pipeline_run_part(o, mc, NULL, &r, &err);
+    oq_log *log = NULL;
+    double started_at = oq_unix_now(); /* stored in runs.started_at: wall clock */
+    int failed = 0;
+    if (pg) {
+        oq_part part = oq_comm_part(mc);
+        if (!(failed = oq_db_read_log_part(pg, &part, &log, &err)))
+            failed = oq_log_share_cats(log, mc, &err);
+    }
+    if (!failed) failed = oq_pipeline_run_part(o, mc, log, &r, &err);
+    oq_log_free(log);
     if (failed) {
         oq_comm_fail(mc, failed, &err); /* MPI_Abort: every rank stops */
         return 1;
     }
-    if (mc->rank == 0) print_done(o, r);
+    int rc = 0;
+    if (mc->rank == 0) {
+        print_done(o, r);
+        if (pg) rc = save_pg(o, r, pg, started_at, r->log_rows);
+    }
     oq_pipeline_result_free(r);
-    return 0;
+    return rc;
 }
 
 /* The summary line on stderr. */
@@ -371,13 +452,11 @@ static void print_done(const oq_pipeline_opts *o, const oq_pipeline_result *r)
     double total = 0;
     for (int k = 0; k < OQ_N_STAGES; k++)
         total += r->stage_s[k];
-    size_t cnt[OQ_N_COUPONS] = {0};
-    for (size_t i = 0; i < r->n; i++)
-        cnt[r->coupon[i]]++;
+    const size_t *cnt = r->per_coupon; /* every part's customers */
     fprintf(stderr,
             "offerq run: %zu customers, coupons none/5/10/20 = %zu/%zu/%zu/%zu, expected spend "
             "%.2f%s, %.2fs%s%s%s\n",
-            r->n, cnt[0], cnt[1], cnt[2], cnt[3], r->plan_spend,
+            r->n_all, cnt[0], cnt[1], cnt[2], cnt[3], r->plan_spend,
             isfinite(o->budget) ? " (budget-limited)" : "", total, o->out_dir ? "; wrote " : "",
             o->out_dir ? o->out_dir : "", o->out_dir ? "/" : "");
     if (r->baseline)
@@ -393,9 +472,11 @@ static int run_local(oq_pipeline_opts *op, const char *pg)
     oq_log *log = NULL;
     double started_at = oq_unix_now(); /* stored in runs.started_at: wall clock */
     if (pg) {
-        if (oq_db_read_log(pg, &log, &err))
-            return cli_fail(&err, "is the database up and loaded "
-                                  "(offerq db init, db load)?");
+        int rc = oq_db_read_log(pg, &log, &err);
+        if (rc)
+            return cli_fail(&err, rc == OQ_EIO ? "is the database up and loaded "
+                                                 "(offerq db init, db load)?"
+                                               : NULL);
         if (!o.quiet) fprintf(stderr, "offerq run: read %zu log rows from PostgreSQL\n", log->n);
     }
     int failed = oq_pipeline_run(&o, log, &r, &err);
@@ -403,28 +484,7 @@ static int run_local(oq_pipeline_opts *op, const char *pg)
     oq_log_free(log);
     if (failed) return cli_fail(&err, NULL);
     print_done(&o, r);
-    int rc = 0;
-    if (pg) {
-        /* The day's list and the report go back in one transaction (db.h). */
-        oq_reco *reco = NULL;
-        char *report = oq_pipeline_report_text(&o, r);
-        int64_t run_id = 0;
-        oq_db_run run = {.source = "offerq run --pg",
-                         .started_at = started_at,
-                         .log_rows = log_rows,
-                         .report_json = report};
-        if (!report) {
-            fprintf(stderr, "offerq: error: out of memory\n");
-            rc = 1;
-        } else if (oq_pipeline_reco(r, &reco, &err) ||
-                   oq_db_save_run(pg, reco, &run, &run_id, &err)) {
-            rc = cli_fail(&err, "nothing was saved to the database");
-        } else {
-            printf("run %lld: %zu recommendations saved\n", (long long)run_id, reco->n);
-        }
-        oq_reco_free(reco);
-        free(report);
-    }
+    int rc = pg ? save_pg(&o, r, pg, started_at, log_rows) : 0;
     oq_pipeline_result_free(r);
     return rc;
 }

@@ -3,9 +3,13 @@
 #include "cli/cli.h"
 #include "offerq/core/io.h"
 #include "offerq/core/tables.h"
+#include "offerq/core/csv.h"
+#include "offerq/core/data.h"
+#include "offerq/coupon/rawfeat.h"
 #include "offerq/coupon/uplift.h"
 
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +63,22 @@ static void help(FILE *fp)
         "                   the learned policy's cross-fitted DR value on C\n"
         "  --guard          show the best fixed offer to everyone when the learned\n"
         "                   policy's cross-fitted DR value does not beat it\n"
+        "  --orders R.csv   every purchase: user_id,date,value[,category]; gives each\n"
+        "                   contact recency, frequency, monetary value, tenure, BG/NBD\n"
+        "                   P(alive) (fitted on the orders before the first contact) and\n"
+        "                   the favourite category, as of the contact's date (the\n"
+        "                   contacts then need a date column)\n"
+        "  --events E.csv   the browsing stream: user_id,date,category; gives visits in\n"
+        "                   the last K days, days since the last visit and the share of\n"
+        "                   views in the favourite category, as of the contact's date\n"
+        "  --visit-days K   the window of the visits feature (default 30)\n"
+        "  --bgnbd-until D  fit BG/NBD on the orders before D: first (default: the\n"
+        "                   first contact's day, nothing after the campaign starts), last\n"
+        "                   (the day after the last contact: for a log whose contacts span\n"
+        "                   its whole history; the 4 population parameters then see later\n"
+        "                   orders) or a date YYYY-MM-DD\n"
+        "  --as-of DATE     the day recommendations are made for, YYYY-MM-DD (default:\n"
+        "                   the day after the latest date of the contacts, orders, events)\n"
         "  --quiet          no progress on stderr\n\n"
         "Example:\n"
         "  # the Artea coupon A/B test as published (docs/readme/realdata.md)\n"
@@ -66,6 +86,115 @@ static void help(FILE *fp)
         "      --customers ../shared/data/artea_ab.csv --offers examples/artea_offers.csv \\\n"
         "      --columns user_id=id,offer=test_coupon,ordered=trans_after,value=revenue_after \\\n"
         "      --control 0 --target ../shared/data/artea_next.csv --out-dir example/artea\n");
+}
+
+/* Orders and events on the contacts path: the model's tables (one row per
+ * contact, features as of its date) and the customers' as of the
+ * recommendation day. */
+typedef struct raw_tables {
+    const char *orders_path, *events_path;
+    int visit_days, has_asof;
+    int32_t asof;
+    int fit_until; /* 0: BG/NBD on the orders before the first contact; 1: the last; 2: date */
+    int32_t fit_date;
+    oq_txtab *ords, *evs;
+    oq_rawfeat *rf;
+    oq_customers *xc, *xh, *xn; /* NULL without orders and events */
+} raw_tables;
+
+static void raw_free(raw_tables *t)
+{
+    oq_customers_free(t->xc);
+    oq_customers_free(t->xh);
+    oq_customers_free(t->xn);
+    oq_rawfeat_free(t->rf);
+    oq_txtab_free(t->ords);
+    oq_txtab_free(t->evs);
+}
+
+/* Returns 0, or the exit status after the message. who may be NULL (no
+ * recommendations). */
+static int raw_prepare(const char *cmd, raw_tables *t, const oq_table_map *mapp, int control,
+                       int quiet, const oq_customers *cust, const oq_customers *who,
+                       oq_contacts *ct, oq_contacts *ho)
+{
+    oq_error err = {0};
+    oq_table_map map = *mapp;
+    const char *orders_path = t->orders_path, *events_path = t->events_path;
+    int visit_days = t->visit_days;
+    int32_t asof = t->asof;
+    if (!orders_path && !events_path) {
+        const char *note = "no orders: no BG/NBD, P(alive) not used (no recency, frequency, "
+                           "monetary value or browsing features either; give --orders, "
+                           "--events)";
+        printf("features: the customers' attributes only; %s\n", note);
+        if (!quiet) fprintf(stderr, "offerq %s: %s\n", cmd, note);
+        return 0;
+    }
+    if ((orders_path && oq_orders_table_read(orders_path, &map, &t->ords, &err)) ||
+        (events_path && oq_events_table_read(events_path, &map, &t->evs, &err))) {
+        return cli_fail(&err, "orders are user_id,date,value[,category]; events "
+                              "user_id,date,category");
+    }
+    if (!ct->date || (ho && !ho->date)) {
+        const oq_contacts *nd = !ct->date ? ct : ho;
+        fprintf(stderr,
+                "offerq: error: %s:1: the contacts have no date column (%s): with --orders "
+                "or --events every contact needs its day, YYYY-MM-DD, so that its features "
+                "come only from what happened before it\n",
+                nd->path, map.date ? map.date : "date");
+        return 1;
+    }
+    int32_t first = INT32_MAX, last = INT32_MIN;
+    for (size_t i = 0; i < ct->n; i++) {
+        if (ct->date[i] < first) first = ct->date[i];
+        if (ct->date[i] > last) last = ct->date[i];
+    }
+    for (size_t i = 0; ho && i < ho->n; i++)
+        if (ho->date[i] > last) last = ho->date[i];
+    const oq_txtab *tabs[2] = {t->ords, t->evs};
+    for (int k = 0; k < 2; k++)
+        for (size_t i = 0; tabs[k] && i < tabs[k]->n; i++)
+            if (tabs[k]->date[i] > last) last = tabs[k]->date[i];
+    if (!t->has_asof) asof = last + 1;
+    int32_t lastct = INT32_MIN; /* the model's contacts only, not the held-out ones */
+    for (size_t i = 0; i < ct->n; i++)
+        if (ct->date[i] > lastct) lastct = ct->date[i];
+    int32_t fit_end = t->fit_until == 0 ? first : t->fit_until == 1 ? lastct + 1 : t->fit_date;
+    if (t->fit_until) {
+        char dd[11];
+        oq_date_format(fit_end, dd);
+        printf("BG/NBD on the orders before %s (--bgnbd-until): its 4 population parameters "
+               "have seen orders after earlier contacts (each contact's own x, t_x, T still "
+               "end before its date)\n",
+               dd);
+    }
+    if (oq_rawfeat_new2(t->ords, t->evs, ct, ho, control, fit_end, visit_days, &t->rf, &err) ||
+        oq_rawfeat_contacts(t->rf, cust, ct, &t->xc, &err) ||
+        (ho && oq_rawfeat_contacts(t->rf, cust, ho, &t->xh, &err)) ||
+        (who && oq_rawfeat_customers(t->rf, who, asof, &t->xn, &err)))
+        return cli_fail(&err, NULL);
+    const oq_rawfeat_info *in = oq_rawfeat_info_get(t->rf);
+    char d0[11], d1[11];
+    oq_date_format(fit_end, d0);
+    oq_date_format(asof, d1);
+    printf("features from raw tables: %zu orders, %zu events, %zu categories; as of each "
+           "contact's date; recommendations as of %s\n",
+           t->ords ? t->ords->n : 0, t->evs ? t->evs->n : 0, in->ncat, d1);
+    printf("  derived:");
+    for (size_t k = cust->nattr; k < t->xc->nattr; k++)
+        printf(" %s", t->xc->attr[k]);
+    printf("\n");
+    if (in->alive_used)
+        printf("  BG/NBD on the orders before %s (%zu customers): r %.4g, alpha %.4g, a "
+               "%.4g, b %.4g (converged)\n",
+               d0, in->fit_customers, in->fit.p.r, in->fit.p.alpha, in->fit.p.a, in->fit.p.b);
+    if (in->note[0]) {
+        printf("  not used: %s\n", in->note);
+        fprintf(stderr, "offerq %s: warning: %s\n", cmd, in->note);
+    }
+    t->asof = asof;
+    return 0;
 }
 
 int cmd_uplift(int argc, char **argv)
@@ -88,7 +217,12 @@ int cmd_uplift(int argc, char **argv)
         O_NOCF,
         O_GUARD,
         O_SELECT,
-        O_QUIET
+        O_QUIET,
+        O_ORDERS,
+        O_EVENTS,
+        O_VISITDAYS,
+        O_ASOF,
+        O_BGUNTIL
     };
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},
                                          {"contacts", required_argument, 0, O_CONTACTS},
@@ -109,9 +243,17 @@ int cmd_uplift(int argc, char **argv)
                                          {"guard", no_argument, 0, O_GUARD},
                                          {"select", no_argument, 0, O_SELECT},
                                          {"quiet", no_argument, 0, O_QUIET},
+                                         {"orders", required_argument, 0, O_ORDERS},
+                                         {"events", required_argument, 0, O_EVENTS},
+                                         {"visit-days", required_argument, 0, O_VISITDAYS},
+                                         {"as-of", required_argument, 0, O_ASOF},
+                                         {"bgnbd-until", required_argument, 0, O_BGUNTIL},
                                          {0, 0, 0, 0}};
     const char *contacts = NULL, *customers = NULL, *offers_path = NULL, *out = NULL;
     const char *target = NULL, *holdout = NULL, *control = NULL;
+    const char *orders_path = NULL, *events_path = NULL;
+    int visit_days = 30, has_asof = 0, fit_until = 0;
+    int32_t asof = 0, fit_date = 0;
     char *columns = NULL;
     int crossfit = 1, guard = 0, select = 0, fixed = -1, c;
     long lv;
@@ -181,6 +323,35 @@ int cmd_uplift(int argc, char **argv)
         case O_QUIET:
             o.quiet = 1;
             break;
+        case O_ORDERS:
+            orders_path = optarg;
+            break;
+        case O_EVENTS:
+            events_path = optarg;
+            break;
+        case O_VISITDAYS:
+            if (cli_long("uplift", "--visit-days", optarg, 1, 3650, &lv)) return 2;
+            visit_days = (int)lv;
+            break;
+        case O_ASOF:
+            if (oq_date_parse(optarg, strlen(optarg), &asof))
+                return cli_usage_error("uplift", "--as-of: got \"%s\", expected a date YYYY-MM-DD",
+                                       optarg);
+            has_asof = 1;
+            break;
+        case O_BGUNTIL:
+            if (!strcmp(optarg, "first"))
+                fit_until = 0;
+            else if (!strcmp(optarg, "last"))
+                fit_until = 1;
+            else if (!oq_date_parse(optarg, strlen(optarg), &fit_date))
+                fit_until = 2;
+            else
+                return cli_usage_error("uplift",
+                                       "--bgnbd-until: got \"%s\", expected first, last or a "
+                                       "date YYYY-MM-DD",
+                                       optarg);
+            break;
         default:
             return cli_bad_option("uplift");
         }
@@ -196,6 +367,7 @@ int cmd_uplift(int argc, char **argv)
     oq_offers *offers = NULL;
     oq_contacts *ct = NULL, *ho = NULL;
     oq_customers *cust = NULL, *tgt = NULL;
+    raw_tables rt = {0};
     oq_uplift_model *m = NULL;
     oq_uplift_report cf, hr;
     char path[4200];
@@ -232,6 +404,23 @@ int cmd_uplift(int argc, char **argv)
             fprintf(stderr, "offerq uplift: no control offer (none, or --control NAME): no "
                             "Qini coefficient\n");
     }
+    /* the model's tables: the customers' attributes, and with orders or
+     * events the features derived from them as of each contact's date */
+    const oq_customers *mc = cust, *hc = cust, *who = tgt ? tgt : cust;
+    rt = (raw_tables){.orders_path = orders_path,
+                      .events_path = events_path,
+                      .visit_days = visit_days,
+                      .has_asof = has_asof,
+                      .asof = asof,
+                      .fit_until = fit_until,
+                      .fit_date = fit_date};
+    if ((rc = raw_prepare("uplift", &rt, &map, o.control, o.quiet, cust, who, ct, ho)))
+        goto cleanup;
+    if (rt.xc) {
+        mc = rt.xc;
+        hc = rt.xh;
+        who = rt.xn;
+    }
     if (guard && !crossfit) {
         rc = cli_usage_error("uplift", "--guard needs the cross-fitted estimates");
         goto cleanup;
@@ -240,7 +429,7 @@ int cmd_uplift(int argc, char **argv)
         double dr[OQ_UPLIFT_NCAND];
         int which = 0;
         oq_uplift_opts best;
-        if (oq_uplift_select(&o, cust, ct, offers, &best, &which, dr, &err)) {
+        if (oq_uplift_select(&o, mc, ct, offers, &best, &which, dr, &err)) {
             rc = cli_fail(&err, NULL);
             goto cleanup;
         }
@@ -254,7 +443,7 @@ int cmd_uplift(int argc, char **argv)
         o = best;
     }
     if (crossfit) {
-        if (oq_uplift_crossfit(&o, cust, ct, offers, &cf, &err)) {
+        if (oq_uplift_crossfit(&o, mc, ct, offers, &cf, &err)) {
             rc = cli_fail(&err, NULL);
             goto cleanup;
         }
@@ -267,7 +456,7 @@ int cmd_uplift(int argc, char **argv)
         else if (guard)
             printf("guard: the learned policy beats every fixed offer cross-fitted (DR)\n");
     }
-    if (oq_uplift_fit(&o, cust, ct, NULL, 0, offers, &m, &err)) {
+    if (oq_uplift_fit(&o, mc, ct, NULL, 0, offers, &m, &err)) {
         rc = cli_fail(&err, NULL);
         goto cleanup;
     }
@@ -295,7 +484,7 @@ int cmd_uplift(int argc, char **argv)
                     "offerq uplift: warning: %zu customers of --holdout also have contacts in "
                     "--contacts: the model saw them, so the held-out estimates are optimistic\n",
                     both);
-        if (oq_uplift_holdout(&o, m, cust, ho, offers, &hr, &err)) {
+        if (oq_uplift_holdout(&o, m, hc, ho, offers, &hr, &err)) {
             rc = cli_fail(&err, "the held-out contacts' customers must be in --customers");
             goto cleanup;
         }
@@ -303,7 +492,6 @@ int cmd_uplift(int argc, char **argv)
     }
     size_t count[OQ_TABLES_MAX_OFFERS];
     double total = 0;
-    const oq_customers *who = tgt ? tgt : cust;
     snprintf(path, sizeof path, "%s/recommendations.csv", out);
     if (oq_uplift_recommend(&o, m, who, offers, path, count, &total, &err)) {
         rc = cli_fail(&err, NULL);
@@ -332,5 +520,246 @@ cleanup:
     oq_contacts_free(ho);
     oq_customers_free(cust);
     oq_customers_free(tgt);
+    raw_free(&rt);
+    return rc;
+}
+
+/* ---- offerq eval --contacts: a run's recommendations judged on the log ---- */
+
+typedef struct rec_ctx {
+    const char *path;
+    const oq_customers *cust;
+    const oq_offers *offers;
+    int *rec; /* (cust->n) offer, -1 none */
+    int col[2];
+    int header_done;
+} rec_ctx;
+
+static int rec_row(void *ctx, char **f, const size_t *lens, size_t n, long line, oq_error *err)
+{
+    rec_ctx *x = ctx;
+    static const oq_csv_col cols[2] = {{"user_id", 1, NULL}, {"offer", 1, NULL}};
+    if (!x->header_done) {
+        x->header_done = 1;
+        return oq_csv_header_map(x->path, line, f, n, cols, 2, 1, x->col, err);
+    }
+    if ((size_t)x->col[0] >= n || (size_t)x->col[1] >= n)
+        return oq_error_set(err, OQ_EPARSE, x->path, line, (long)n + 1, "missing fields");
+    int a = oq_offers_find(x->offers, f[x->col[1]], lens[x->col[1]]);
+    if (a < 0)
+        return oq_error_set(err, OQ_EPARSE, x->path, line, x->col[1] + 1,
+                            "offer \"%.60s\": expected an offer of the catalogue", f[x->col[1]]);
+    long r = oq_customers_find(x->cust, f[x->col[0]]);
+    if (r >= 0) x->rec[r] = a; /* customers not in the contacts' table: not judged */
+    return 0;
+}
+
+static void eval_help(FILE *fp)
+{
+    fprintf(fp, "Usage: offerq eval --contacts C.csv --customers U.csv --offers O.csv --run DIR\n"
+                "                   [--orders R.csv] [--events E.csv] [--json FILE] [options]\n\n"
+                "Judges a run's recommendations (DIR/recommendations.csv: user_id,offer, e.g.\n"
+                "of `offerq run --contacts` or `offerq uplift`) on a campaign log alone, with\n"
+                "no simulator: the policy \"show each contacted customer the offer recommended\n"
+                "for them\" gets IPS, self-normalised IPS and doubly robust values per contact\n"
+                "with 95 %% intervals, next to every fixed offer; the model for DR, the Qini\n"
+                "coefficient and the calibration table is cross-fitted on the contacts (2\n"
+                "folds by customer), as `offerq uplift` does. Without a propensity column the\n"
+                "propensities are the offers' shares of the log (said). The log should be\n"
+                "one the run did not learn from (e.g. the next campaign's, or --holdout's):\n"
+                "on its own training log the run's value is optimistic.\n\n"
+                "Options (as `offerq uplift`): --orders, --events, --visit-days, --columns,\n"
+                "  --ignore, --control, --trees, --tree-depth, --seed, --quiet;\n"
+                "  --json FILE   also write the estimates as JSON\n");
+}
+
+int cmd_uplift_eval(int argc, char **argv)
+{
+    enum {
+        E_CONTACTS = 256,
+        E_CUSTOMERS,
+        E_OFFERS,
+        E_RUN,
+        E_ORDERS,
+        E_EVENTS,
+        E_VISITDAYS,
+        E_COLUMNS,
+        E_IGNORE,
+        E_CONTROL,
+        E_TREES,
+        E_DEPTH,
+        E_SEED,
+        E_JSON,
+        E_QUIET
+    };
+    static const struct option opts[] = {{"help", no_argument, 0, 'h'},
+                                         {"contacts", required_argument, 0, E_CONTACTS},
+                                         {"customers", required_argument, 0, E_CUSTOMERS},
+                                         {"offers", required_argument, 0, E_OFFERS},
+                                         {"run", required_argument, 0, E_RUN},
+                                         {"orders", required_argument, 0, E_ORDERS},
+                                         {"events", required_argument, 0, E_EVENTS},
+                                         {"visit-days", required_argument, 0, E_VISITDAYS},
+                                         {"columns", required_argument, 0, E_COLUMNS},
+                                         {"ignore", required_argument, 0, E_IGNORE},
+                                         {"control", required_argument, 0, E_CONTROL},
+                                         {"trees", required_argument, 0, E_TREES},
+                                         {"tree-depth", required_argument, 0, E_DEPTH},
+                                         {"seed", required_argument, 0, E_SEED},
+                                         {"json", required_argument, 0, E_JSON},
+                                         {"quiet", no_argument, 0, E_QUIET},
+                                         {0, 0, 0, 0}};
+    const char *contacts = NULL, *customers = NULL, *offers_path = NULL, *run = NULL;
+    const char *control = NULL, *json = NULL;
+    char *columns = NULL;
+    raw_tables rt = {.visit_days = 30};
+    oq_table_map map = {0};
+    oq_uplift_opts o;
+    oq_uplift_opts_default(&o);
+    long lv;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            eval_help(stdout);
+            return 0;
+        case E_CONTACTS:
+            contacts = optarg;
+            break;
+        case E_CUSTOMERS:
+            customers = optarg;
+            break;
+        case E_OFFERS:
+            offers_path = optarg;
+            break;
+        case E_RUN:
+            run = optarg;
+            break;
+        case E_ORDERS:
+            rt.orders_path = optarg;
+            break;
+        case E_EVENTS:
+            rt.events_path = optarg;
+            break;
+        case E_VISITDAYS:
+            if (cli_long("eval", "--visit-days", optarg, 1, 3650, &lv)) return 2;
+            rt.visit_days = (int)lv;
+            break;
+        case E_COLUMNS:
+            columns = optarg;
+            break;
+        case E_IGNORE:
+            map.ignore = optarg;
+            break;
+        case E_CONTROL:
+            control = optarg;
+            break;
+        case E_TREES:
+            if (cli_long("eval", "--trees", optarg, 1, 100000, &lv)) return 2;
+            o.trees = (int)lv;
+            break;
+        case E_DEPTH:
+            if (cli_long("eval", "--tree-depth", optarg, 1, 16, &lv)) return 2;
+            o.depth = (int)lv;
+            break;
+        case E_SEED:
+            if (cli_u64("eval", "--seed", optarg, &o.seed)) return 2;
+            break;
+        case E_JSON:
+            if (cli_out_path("eval", "--json", optarg, 0)) return 2;
+            json = optarg;
+            break;
+        case E_QUIET:
+            o.quiet = 1;
+            break;
+        default:
+            return cli_bad_option("eval");
+        }
+    }
+    if (optind != argc) return cli_usage_error("eval", "unexpected argument '%s'", argv[optind]);
+    if (!contacts || !customers || !offers_path || !run)
+        return cli_usage_error("eval", "with --contacts, --customers, --offers and --run are "
+                                       "required");
+    oq_error err = {0};
+    if (columns && oq_table_map_parse(columns, &map, &err))
+        return cli_usage_error("eval", "--columns: %s", err.msg);
+    int rc = 1;
+    oq_offers *offers = NULL;
+    oq_contacts *ct = NULL;
+    oq_customers *cust = NULL;
+    int *rec = NULL, *policy = NULL;
+    char path[4200], dir[4096];
+    oq_uplift_report rep;
+    if (oq_offers_read(offers_path, &offers, &err)) {
+        rc = cli_fail(&err, "the offers file is offer,redeem_cost,contact_cost");
+        goto cleanup;
+    }
+    o.control = control ? oq_offers_find(offers, control, strlen(control))
+                        : oq_offers_find(offers, "none", 4);
+    if (control && o.control < 0) {
+        rc = cli_usage_error("eval", "--control %s is not an offer of %s", control, offers_path);
+        goto cleanup;
+    }
+    if (oq_customers_read(customers, &map, &cust, &err) ||
+        oq_contacts_read(contacts, &map, offers, &ct, &err) ||
+        oq_rundir_resolve(run, dir, sizeof dir, &err)) {
+        rc = cli_fail(&err, NULL);
+        goto cleanup;
+    }
+    rec = malloc(cust->n * sizeof *rec);
+    policy = malloc(ct->n * sizeof *policy);
+    if (!rec || !policy) {
+        oq_error_oom(&err, NULL, NULL);
+        rc = cli_fail(&err, NULL);
+        goto cleanup;
+    }
+    for (size_t i = 0; i < cust->n; i++)
+        rec[i] = -1;
+    snprintf(path, sizeof path, "%s/recommendations.csv", dir);
+    rec_ctx rx = {.path = path, .cust = cust, .offers = offers, .rec = rec, .col = {-1, -1}};
+    if (oq_csv_read(path, NULL, rec_row, &rx, &err)) {
+        rc = cli_fail(&err, "the run's recommendations.csv needs user_id,offer");
+        goto cleanup;
+    }
+    for (size_t i = 0; i < ct->n; i++) {
+        long r = oq_customers_find(cust, ct->user[i]);
+        if (r < 0 || rec[r] < 0) {
+            fprintf(stderr,
+                    "offerq: error: %s:%ld:%d: customer \"%.60s\" of this contact has %s: "
+                    "expected every contacted customer in %s%s\n",
+                    ct->path, ct->line[i], ct->user_col, ct->user[i],
+                    r < 0 ? "no row in the customers file" : "no recommendation in the run",
+                    r < 0 ? customers : path, "");
+            goto cleanup;
+        }
+        policy[i] = rec[r];
+    }
+    const oq_customers *mc = cust;
+    if ((rc = raw_prepare("eval", &rt, &map, o.control, o.quiet, cust, NULL, ct, NULL)))
+        goto cleanup;
+    if (rt.xc) mc = rt.xc;
+    if (oq_uplift_crossfit_policy(&o, mc, ct, offers, policy, &rep, &err)) {
+        rc = cli_fail(&err, NULL);
+        goto cleanup;
+    }
+    char title[4400];
+    snprintf(title, sizeof title,
+             "the run's recommendations (%s) on the contacts; model for DR cross-fitted (2 "
+             "folds by customer)",
+             path);
+    oq_uplift_print(&rep, title, stdout);
+    if (json && oq_uplift_write_json(json, &rep, NULL, offers, "run", &err)) {
+        rc = cli_fail(&err, NULL);
+        goto cleanup;
+    }
+    rc = 0;
+cleanup:
+    free(rec);
+    free(policy);
+    raw_free(&rt);
+    oq_offers_free(offers);
+    oq_contacts_free(ct);
+    oq_customers_free(cust);
     return rc;
 }

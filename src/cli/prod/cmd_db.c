@@ -18,12 +18,27 @@ static void help(FILE *fp)
     fprintf(fp,
             "Usage: offerq db <verb> --pg URL [args]\n\n"
             "The customer log and the daily recommendation lists in PostgreSQL.\n"
-            "URL is a libpq connection string or URI; without --pg, $OFFERQ_PG is used.\n\n"
+            "URL is a libpq connection string or URI; without --pg, $OFFERQ_PG is used.\n"
+            "Several servers (the log sharded by customer): one --pg per server, or one\n"
+            "list URL1,URL2 of postgresql:// URLs; customer u's rows live on server\n"
+            "shard(u) (the hash of `run --shards` and MPI ranks), runs and\n"
+            "recommendations on the first server. For example, two servers, each with\n"
+            "customer_log in 8 partitions:\n"
+            "  offerq db init --pg postgresql://offerq@10.0.0.1/offerq \\\n"
+            "      --pg postgresql://offerq@10.0.0.2/offerq --partitions 8\n"
+            "  offerq db load --pg "
+            "postgresql://offerq@10.0.0.1/offerq,postgresql://offerq@10.0.0.2/offerq \\\n"
+            "      example/log.csv\n\n"
             "Verbs:\n"
-            "  init                 create the tables customer_log, runs, recommendations\n"
-            "                       (idempotent)\n"
+            "  init [--partitions M]\n"
+            "                       create the tables customer_log, runs, recommendations\n"
+            "                       on every server (idempotent); with --partitions M,\n"
+            "                       customer_log is partitioned by offerq's shard of user_id\n"
+            "                       into M partitions (so M/N of them per rank of an\n"
+            "                       `mpirun -np N` run, N dividing M)\n"
             "  load LOG.csv         validate LOG.csv in full, then COPY it into customer_log\n"
-            "                       in one transaction: all rows or none; a bad row or one\n"
+            "                       (each row to its customer's server) in one transaction\n"
+            "                       per server: all rows or none; a bad row or one\n"
             "                       twice in the file is reported with its file line; rows\n"
             "                       already in the table are replaced when they differ, left\n"
             "                       alone when not (loading a file again loads nothing twice)\n"
@@ -104,14 +119,26 @@ cleanup:
     return rc;
 }
 
+static int db_cmd(int argc, char **argv, char **list);
+
 int cmd_db(int argc, char **argv)
 {
-    enum { O_PG = 256, O_OUT };
+    char *list = NULL; /* the --pg URLs, one per server, newline-separated (db.h) */
+    int rc = db_cmd(argc, argv, &list);
+    free(list);
+    return rc;
+}
+
+static int db_cmd(int argc, char **argv, char **list)
+{
+    enum { O_PG = 256, O_OUT, O_PARTS };
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},
                                          {"pg", required_argument, 0, O_PG},
                                          {"out", required_argument, 0, O_OUT},
+                                         {"partitions", required_argument, 0, O_PARTS},
                                          {0, 0, 0, 0}};
     const char *url = getenv("OFFERQ_PG"), *out = NULL;
+    long parts = -1;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -119,8 +146,17 @@ int cmd_db(int argc, char **argv)
         case 'h':
             help(stdout);
             return 0;
-        case O_PG:
-            url = optarg;
+        case O_PG: {
+            size_t a = *list ? strlen(*list) : 0, b = strlen(optarg);
+            char *p = realloc(*list, a + b + 2);
+            if (!p) return cli_usage_error("db", "out of memory");
+            if (a) p[a++] = '\n';
+            memcpy(p + a, optarg, b + 1);
+            url = *list = p;
+            break;
+        }
+        case O_PARTS:
+            if (cli_long("db", "--partitions", optarg, 1, OQ_DB_MAX_PARTITIONS, &parts)) return 2;
             break;
         case O_OUT:
             if (cli_out_path("db", "--out", optarg, 0)) return 2;
@@ -136,11 +172,21 @@ int cmd_db(int argc, char **argv)
     int nargs = argc - optind;
     if (!url || !*url) return cli_usage_error("db", "--pg URL is required (or set OFFERQ_PG)");
     oq_error err = {0};
+    int shards = oq_db_shard_count(url, &err);
+    if (shards < 0) return cli_usage_error("db", "--pg: %s", err.msg);
+    if (parts >= 0 && strcmp(verb, "init") != 0)
+        return cli_usage_error("db", "--partitions is an option of init");
     if (!strcmp(verb, "init")) {
         if (nargs) return cli_usage_error("db", "init takes no arguments");
-        if (oq_db_init(url, &err))
-            return cli_fail(&err, "is the server running and the URL right?");
-        fprintf(stderr, "offerq db: schema ready\n");
+        int rc = oq_db_init_layout(url, parts > 0 ? (int)parts : 0, &err);
+        if (rc)
+            return cli_fail(&err, rc == OQ_EIO ? "is the server running and the URL right?" : NULL);
+        char where[96] = "";
+        if (shards > 1) snprintf(where, sizeof where, " on %d servers", shards);
+        if (parts > 0)
+            snprintf(where + strlen(where), sizeof where - strlen(where),
+                     ", customer_log in %ld partitions", parts);
+        fprintf(stderr, "offerq db: schema ready%s\n", where);
         return 0;
     }
     if (!strcmp(verb, "load")) {
@@ -148,11 +194,15 @@ int cmd_db(int argc, char **argv)
         oq_db_load_info li;
         double t = oq_now();
         if (oq_db_load_log(url, argv[optind], &li, &err))
-            return cli_fail(&err, "nothing was loaded; fix the line above and run again");
+            return cli_fail(&err, strstr(err.msg, "were committed: load the file again")
+                                      ? "the servers before it have the rows; load again"
+                                      : "nothing was loaded; fix the line above and run again");
+        char into[48] = ""; /* a shard list: how many servers took the rows */
+        if (shards > 1) snprintf(into, sizeof into, " into %d servers", shards);
         fprintf(stderr,
-                "offerq db: loaded %zu rows from %s in %.2fs: %zu new, %zu changed, %zu "
+                "offerq db: loaded %zu rows from %s%s in %.2fs: %zu new, %zu changed, %zu "
                 "already there\n",
-                li.rows, argv[optind], oq_now() - t, li.inserted, li.updated, li.unchanged);
+                li.rows, argv[optind], into, oq_now() - t, li.inserted, li.updated, li.unchanged);
         return 0;
     }
     if (!strcmp(verb, "dump")) {

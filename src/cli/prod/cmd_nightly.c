@@ -660,10 +660,13 @@ static int run_check(const nightly_conf *c)
                     "them)",
                     shown, di.server_version);
         } else {
+            char servers[64] = ""; /* a shard list (db.h): the log on all, runs on the first */
+            if (di.shards > 1)
+                snprintf(servers, sizeof servers, " (%d servers; runs on the first)", di.shards);
             checked(&cs, 1, 0,
-                    "PostgreSQL %s: server %s; customer_log %lld rows, runs %lld (last %lld), "
+                    "PostgreSQL %s: server %s%s; customer_log %lld rows, runs %lld (last %lld), "
                     "recommendations %lld",
-                    shown, di.server_version, (long long)di.log_rows, (long long)di.runs,
+                    shown, di.server_version, servers, (long long)di.log_rows, (long long)di.runs,
                     (long long)di.last_run_id, (long long)di.recommendations);
         }
         glob_t g;

@@ -34,6 +34,8 @@ static void help(FILE *fp)
                 "                  (or $OFFERQ_REDIS); password also from $OFFERQ_REDIS_PASSWORD\n"
                 "                  (ACL user: redis://user:password@host; requirepass only:\n"
                 "                  redis://:password@host; %%XX for special characters)\n"
+                "                  or a Redis Cluster: redis+cluster://host:port[,host:port...]\n"
+                "                  (any nodes; keys under {P}, one slot: docs/readme/prod.md)\n"
                 "  --run-id N      the run's id (e.g. `offerq run --pg`'s run N): the version\n"
                 "                  is at least N\n"
                 "  --prefix P      key prefix (default offerq)\n"

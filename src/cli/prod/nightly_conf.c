@@ -498,9 +498,10 @@ static void check_option(nightly_conf *c, nightly_entry *e, const keyinfo *ki)
     } else {
         cli_set_context(ctx);
         oq_pipeline_opts o;
-        const char *pg;
+        char *pg = NULL;
         int rc = run ? cli_run_parse(argc, argv, &o, &pg)
                      : cli_crosssell_learn(argc, argv, CLI_CHECK_VALUES);
+        free(pg);
         cli_set_context(NULL);
         if (rc) c->errors++;
     }
@@ -624,9 +625,10 @@ int nightly_conf_load(nightly_conf *c, const char *path)
         problem(c, c->path, "out of memory");
         return -1;
     }
-    const char *pg;
+    char *pg = NULL;
     cli_set_context("[run]");
     int rc = cli_run_parse(c->run_argc, c->run_argv, &c->run, &pg);
+    free(pg);
     cli_set_context(NULL);
     if (rc) c->errors++;
     if (c->xsell_argc > 1 && c->dir) {
