@@ -87,17 +87,18 @@ cleanup:
     return rc;
 }
 
-int oq_xsell_learn_sim_baskets(const oq_xsell_sim *s, size_t n, gsl_rng *r, oq_baskets **out,
-                               oq_error *err)
+int oq_xsell_learn_sim_baskets(const oq_xsell_sim *s, size_t n, double noise, gsl_rng *r,
+                               oq_baskets **out, oq_error *err)
 {
     *out = NULL;
     int N = s->mdp.n_items, rc = 0;
     double total = 0;
     for (int i = 0; i < N; i++)
         total += s->arrival[i];
-    if (n == 0 || !(total > 0))
+    if (n == 0 || !(total > 0) || !(noise >= 0 && noise <= 1))
         return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
-                            "simulated baskets need n > 0 and an item that buyers ask for");
+                            "simulated baskets need n > 0, an item that buyers ask for and a "
+                            "noise share in [0, 1]");
     oq_baskets *b = oq_baskets_new();
     uint32_t ids[OQ_XSELL_MAX_ITEMS];
     if (!b) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
@@ -105,6 +106,16 @@ int oq_xsell_learn_sim_baskets(const oq_xsell_sim *s, size_t n, gsl_rng *r, oq_b
         rc = oq_dict_intern(&b->items, s->mdp.items[i].name, strlen(s->mdp.items[i].name), &ids[i]);
     if (rc) rc = oq_error_set(err, rc, NULL, 0, 0, "out of memory");
     for (size_t t = 0; !rc && t < n; t++) {
+        uint32_t bk[OQ_XSELL_MAX_ITEMS];
+        size_t k = 0;
+        if (noise > 0 && gsl_rng_uniform(r) < noise) {
+            /* a noise basket: any items, 2 on average, at least one */
+            for (int j = 0; j < N; j++)
+                if (gsl_rng_uniform(r) < 2.0 / N) bk[k++] = ids[j];
+            if (k == 0) bk[k++] = ids[gsl_rng_uniform_int(r, (unsigned long)N)];
+            rc = oq_baskets_add(b, bk, k, err);
+            continue;
+        }
         /* the requested item, by arrival rate */
         double u = gsl_rng_uniform(r) * total, acc = 0;
         int e = N - 1;
@@ -115,11 +126,10 @@ int oq_xsell_learn_sim_baskets(const oq_xsell_sim *s, size_t n, gsl_rng *r, oq_b
                 break;
             }
         }
-        uint32_t bk[OQ_XSELL_MAX_ITEMS];
-        size_t k = 0;
         bk[k++] = ids[e];
         for (int j = 0; j < N; j++)
-            if (j != e && gsl_rng_uniform(r) < s->interest[e * N + j]) bk[k++] = ids[j];
+            if (j != e && gsl_rng_uniform(r) < s->interest[e * OQ_XSELL_MAX_ITEMS + j])
+                bk[k++] = ids[j];
         rc = oq_baskets_add(b, bk, k, err);
     }
     if (rc) {
@@ -130,12 +140,57 @@ int oq_xsell_learn_sim_baskets(const oq_xsell_sim *s, size_t n, gsl_rng *r, oq_b
     return 0;
 }
 
+int oq_xsell_learn_mine_rules(const oq_xsell_mdp *m, const oq_baskets *b, const oq_rules_params *p,
+                              oq_xsell_rule **rules, size_t *n_rules, size_t *n_pos, size_t *n_neg,
+                              oq_error *err)
+{
+    *rules = NULL;
+    *n_rules = 0;
+    if (n_pos) *n_pos = 0;
+    if (n_neg) *n_neg = 0;
+    oq_ruleset *rs = NULL;
+    int rc = oq_rules_mine(b, p, &rs, err);
+    if (rc) return rc;
+    long bid[OQ_XSELL_MAX_ITEMS]; /* basket item id of each mdp item, -1 if absent */
+    for (int i = 0; i < m->n_items; i++)
+        bid[i] = oq_dict_find(&b->items, m->items[i].name);
+    oq_xsell_rule *out = rs->n ? malloc(rs->n * sizeof *out) : NULL;
+    if (rs->n && !out) {
+        oq_ruleset_free(rs);
+        return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
+    }
+    size_t k = 0;
+    for (size_t q = 0; q < rs->n; q++) {
+        const oq_rule *ru = &rs->rule[q];
+        if (ru->lhs_len != 1) continue;
+        int l = -1, r = -1;
+        for (int i = 0; i < m->n_items; i++) {
+            if (bid[i] == (long)rs->items[ru->lhs_off]) l = i;
+            if (bid[i] == (long)ru->rhs) r = i;
+        }
+        if (l < 0 || r < 0 || l == r) continue;
+        int neg = ru->type == OQ_RULE_NEGATIVE;
+        out[k++] = (oq_xsell_rule){(uint32_t)l, (uint32_t)r, ru->confidence, neg};
+        if (neg && n_neg) (*n_neg)++;
+        if (!neg && n_pos) (*n_pos)++;
+    }
+    oq_ruleset_free(rs);
+    if (k == 0) {
+        free(out);
+        out = NULL;
+    }
+    *rules = out;
+    *n_rules = k;
+    return 0;
+}
+
 /* ---- the learning job ------------------------------------------------------------ */
 
 void oq_xsell_learn_config_default(oq_xsell_learn_config *c)
 {
     memset(c, 0, sizeof *c);
     c->method = OQ_XSELL_KQ;
+    c->knowledge = OQ_XSELL_KNOW_DEFAULT;
     c->episodes = 20000;
     c->seed = 1;
     c->candidates = OQ_XSELL_CAND_ALL;
@@ -158,8 +213,8 @@ static int evaluate(oq_xsell_learn_result *res, oq_error *err)
     uint64_t S = oq_xsell_n_states(&s->mdp);
     uint8_t *dec = malloc(S * (size_t)s->mdp.n_items); /* (S, N) */
     if (!dec) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
-    oq_xsell_qtable_greedy(res->table, dec);
-    int rc = oq_xsell_evaluate(s, dec, &res->learned_revenue, &res->learned_profit, err);
+    int rc = oq_xsell_qtable_greedy(res->table, dec, err);
+    if (!rc) rc = oq_xsell_evaluate(s, dec, &res->learned_revenue, &res->learned_profit, err);
     if (!rc) {
         oq_xsell_policy_none(&s->mdp, dec);
         rc = oq_xsell_evaluate(s, dec, &res->none_revenue, &res->none_profit, err);
@@ -174,7 +229,8 @@ int oq_xsell_learn_run(const oq_xsell_sim *sim, const oq_xsell_rule *rules, size
                        oq_xsell_learn_result **out, oq_error *err)
 {
     *out = NULL;
-    if (c->episodes < 1 || (c->method != OQ_XSELL_KQ && c->method != OQ_XSELL_QLEARN) ||
+    if (c->episodes < 1 || c->method < 0 || c->method >= OQ_XSELL_N_METHODS || c->knowledge < 0 ||
+        c->knowledge > OQ_XSELL_KNOW_ALL ||
         (c->candidates != OQ_XSELL_CAND_ALL && c->candidates != OQ_XSELL_CAND_ROCK))
         return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "bad learning configuration");
     if (c->candidates == OQ_XSELL_CAND_ROCK && !baskets)
@@ -187,6 +243,7 @@ int oq_xsell_learn_run(const oq_xsell_sim *sim, const oq_xsell_rule *rules, size
     if (!res) return oq_error_set(err, OQ_ENOMEM, NULL, 0, 0, "out of memory");
     res->sim = *sim;
     res->method = c->method;
+    res->knowledge = c->knowledge;
     res->episodes = c->episodes;
     res->n_rules = n_rules;
     res->learned_revenue = res->learned_profit = res->none_revenue = NAN;
@@ -207,20 +264,24 @@ int oq_xsell_learn_run(const oq_xsell_sim *sim, const oq_xsell_rule *rules, size
     }
     oq_xsell_learn_opts o;
     oq_xsell_learn_opts_default(&o, c->method);
+    o.knowledge = c->knowledge;
     /* all items: no mask, so the loop is exactly the unrestricted one */
     o.cand = c->candidates == OQ_XSELL_CAND_ROCK ? res->cand.allow : NULL;
     oq_progress prog;
     oq_progress_start(&prog, "crosssell learn", (double)c->episodes, c->quiet);
-    double sum = 0;
+    double sum = 0, sump = 0;
     for (long ep = 1; ep <= c->episodes; ep++) {
         oq_xsell_episode e;
         if ((rc = oq_xsell_learn_episode(res->table, &res->sim, &kb, &o, r, &e, err))) break;
         sum += e.revenue;
+        sump += e.profit;
         if (ep % 256 == 0) oq_progress_update(&prog, (double)ep);
     }
     oq_progress_done(&prog);
+    if (!rc) rc = oq_xsell_qtable_solve(res->table, err); /* W on every sample */
     if (rc) goto cleanup;
     res->mean_training_revenue = sum / (double)c->episodes;
+    res->mean_training_profit = sump / (double)c->episodes;
     if (c->evaluate && oq_xsell_n_states(&res->sim.mdp) <= OQ_XSELL_LEARN_EVAL_MAX_STATES)
         rc = evaluate(res, err);
 cleanup:
@@ -281,13 +342,17 @@ int oq_xsell_learn_summary_write(const oq_xsell_learn_result *r, const char *tab
     }
     dec = its = NULL;
     int rock = r->cand.n_baskets > 0;
-    json_t *info =
-        json_pack("{s:s, s:s, s:I, s:I, s:I, s:f, s:f, s:s, s:s, s:i}", "table", table_path,
-                  "method", r->method == OQ_XSELL_KQ ? "kq" : "qlearning", "episodes",
-                  (json_int_t)r->episodes, "rules_used", (json_int_t)r->n_rules, "entries",
-                  (json_int_t)oq_xsell_qtable_size(t), "survival", r->sim.survival,
-                  "mean_training_revenue", r->mean_training_revenue, "decisions_at", "full stock",
-                  "candidates", rock ? "rock" : "all", "clusters", r->cand.n_clusters);
+    char know[64];
+    oq_xsell_knowledge_format(oq_xsell_qtable_method(t) == OQ_XSELL_QLEARN ? 0 : r->knowledge, know,
+                              sizeof know);
+    json_t *info = json_pack(
+        "{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:f, s:f, s:f, s:s, s:s, s:i}", "table", table_path,
+        "method", oq_xsell_method_name(r->method), "knowledge", know, "objective",
+        oq_xsell_objective_name(m->objective), "episodes", (json_int_t)r->episodes, "rules_used",
+        (json_int_t)r->n_rules, "entries", (json_int_t)oq_xsell_qtable_size(t), "survival",
+        r->sim.survival, "mean_training_revenue", r->mean_training_revenue, "mean_training_profit",
+        r->mean_training_profit, "decisions_at", "full stock", "candidates", rock ? "rock" : "all",
+        "clusters", r->cand.n_clusters);
     if (!info || json_object_update_new(root, info)) goto oom;
     rc = oq_json_write_atomic(path, root, err);
     goto cleanup;

@@ -62,11 +62,16 @@ int oq_xsell_offer_lookup(const oq_xsell_qtable *t, const char *item, const long
     if (x[e] == 0)
         return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
                             "'%s' is out of stock: there is nothing to sell", m->items[e].name);
-    int d, j, k;
+    int j, k;
+    oq_xsell_answer a;
     out->item = e;
-    out->learned = oq_xsell_qtable_decide(t, x, e, &d, &out->q);
-    oq_xsell_qtable_find(t, oq_xsell_state_encode(m, x), e, &out->visits);
-    oq_xsell_decision_decode(m, d, &j, &k);
+    oq_xsell_qtable_answer(t, x, e, &a);
+    out->learned = a.how == OQ_XSELL_ANS_SEEN;
+    out->how = a.how;
+    out->distance = a.distance;
+    out->q = a.q;
+    out->visits = a.visits;
+    oq_xsell_decision_decode(m, a.d, &j, &k);
     out->item_price = p->items[e].price;
     /* H(s, e) of the table excludes add-ons below the table's costs; current
      * prices may move an add-on below its current cost: then no bundle. */
@@ -99,6 +104,10 @@ int oq_xsell_offer_json(const oq_xsell_mdp *m, const oq_xsell_offer *o, json_t *
     bad |= json_object_set_new(obj, "q", json_real(o->q));
     bad |= json_object_set_new(obj, "learned", json_boolean(o->learned));
     bad |= json_object_set_new(obj, "visits", json_integer(o->visits));
+    static const char *how[4] = {"seen", "model", "nearest", "none"};
+    bad |= json_object_set_new(obj, "answered", json_string(how[o->how & 3]));
+    if (o->how == OQ_XSELL_ANS_NEAREST)
+        bad |= json_object_set_new(obj, "distance", json_integer(o->distance));
     if (o->below_cost) bad |= json_object_set_new(obj, "below_cost", json_true());
     return bad ? OQ_ENOMEM : 0;
 }

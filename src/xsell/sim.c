@@ -28,6 +28,7 @@ void oq_xsell_sim_default(oq_xsell_sim *s)
     m->n_disc = 4;
     for (int k = 0; k < 4; k++)
         m->disc[k] = 0.1 * k;
+    m->objective = OQ_XSELL_OBJ_PROFIT;
     s->survival = 0.98;
     s->rho_lo = 0.5;
     s->rho_hi = 1.1;
@@ -189,7 +190,8 @@ void oq_xsell_policy_static(const oq_xsell_mdp *m, const oq_xsell_kb *kb, int le
 /* The exact pass shared by evaluation (dec given) and DP (dec chosen).
  * V(x) = [sum_{e: x_e > 0} lambda_e (r + gamma E V(x'))] / (1 - gamma (1 - Lambda(x))),
  * Lambda(x) = sum_{e: x_e > 0} lambda_e: a period with no sale leaves x as it
- * is, so the self-loop is summed as a geometric series. */
+ * is, so the self-loop is summed as a geometric series. Revenue (V) and
+ * profit (P) are carried together; the DP maximises the mdp's objective. */
 static int sweep(const oq_xsell_sim *s, uint8_t *dec, int optimise, double *revenue, double *profit,
                  oq_error *err)
 {
@@ -217,6 +219,7 @@ static int sweep(const oq_xsell_sim *s, uint8_t *dec, int optimise, double *reve
     for (int i = 1; i < N; i++)
         stride[i] = stride[i - 1] * ((uint64_t)m->items[i - 1].capacity + 1);
     double g = s->survival;
+    int prof_obj = m->objective == OQ_XSELL_OBJ_PROFIT;
     uint32_t inv[OQ_XSELL_MAX_ITEMS] = {0};
     for (uint64_t x = 0; x < S; x++, next_inv(m, inv)) {
         double nv = 0, np = 0, lam = 0;
@@ -227,6 +230,7 @@ static int sweep(const oq_xsell_sim *s, uint8_t *dec, int optimise, double *reve
             lam += s->arrival[e];
             /* none: sell e only */
             double best_v = ie->price + g * V[x1], best_p = ie->price - ie->cost + g * P[x1];
+            double best_o = prof_obj ? best_p : best_v;
             int best_d = 0;
             int d0 = optimise ? 1 : dec[x * (uint64_t)N + (uint64_t)e];
             int d1 = optimise ? D : d0 + 1;
@@ -239,9 +243,11 @@ static int sweep(const oq_xsell_sim *s, uint8_t *dec, int optimise, double *reve
                 double v = ie->price + a * pj + g * (a * V[x2] + (1 - a) * V[x1]);
                 double p = ie->price - ie->cost + a * (pj - m->items[j].cost) +
                            g * (a * P[x2] + (1 - a) * P[x1]);
-                if (!optimise || v > best_v) {
+                double o = prof_obj ? p : v;
+                if (!optimise || o > best_o) {
                     best_v = v;
                     best_p = p;
+                    best_o = o;
                     best_d = d;
                 }
             }
@@ -253,7 +259,7 @@ static int sweep(const oq_xsell_sim *s, uint8_t *dec, int optimise, double *reve
         V[x] = nv / den;
         P[x] = np / den;
     }
-    *revenue = V[S - 1];
+    if (revenue) *revenue = V[S - 1];
     if (profit) *profit = P[S - 1];
     free(V);
     free(P);

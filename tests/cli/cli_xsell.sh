@@ -59,5 +59,43 @@ check "  naming the file, line and column" grep -q 'utf.csv:2:1' "$T/utf.err"
 printf 'item,price,cost,inventory\na,5,1,10,x\nb,10,5,10\n' > "$T/extra.csv"
 "$BIN" crosssell learn --items "$T/extra.csv" --baskets "$T/ab.csv" --quiet --out "$T/e.oxq" 2> "$T/extra.err"
 check "a row with more fields than the header is refused" test $? -eq 1
+# Issue 19: profit is the objective by default (revenue on request), K-Q's Q
+# is factored so an inventory never seen in training is answered, a
+# tabular table answers it from the nearest seen inventory.
+check "learn says its objective is profit by default" grep -q 'objective profit' "$T/learn.out"
+"$BIN" crosssell learn --items "$T/items.csv" --baskets "$T/baskets.csv" --episodes 2000 \
+  --quiet --objective revenue --out "$T/rev.oxq" > "$T/rev.out" 2>&1
+check "--objective revenue is taken" grep -q 'objective revenue' "$T/rev.out"
+check "  and the gain is reported as a share of the DP optimum's" grep -q "of the DP optimum's gain" "$T/rev.out"
+# beer sold out while every other item is full: training (2,000 seasons from
+# 6/6/4/5 units) never reaches it; butter is still bundled with bread
+low=$("$BIN" crosssell offer --table "$T/t.oxq" --item bread --inventory 6,6,4,0 --json)
+check "an unseen inventory is answered by the factored Q" grep -q '"answered": "model"' <<< "$low"
+check "  not as learned" grep -q '"learned": false' <<< "$low"
+check "  with a bundle" grep -q '"bundle": "butter"' <<< "$low"
+txt=$("$BIN" crosssell offer --table "$T/t.oxq" --item bread --inventory 6,6,4,0)
+check "  and the text says so" grep -q 'not seen in training: the factored Q' <<< "$txt"
+"$BIN" crosssell learn --items "$T/items.csv" --baskets "$T/baskets.csv" --episodes 300 \
+  --quiet --method qlearning --out "$T/q.oxq" > /dev/null 2>&1
+near=$("$BIN" crosssell offer --table "$T/q.oxq" --item bread --inventory 6,6,4,0 --json)
+check "a tabular table answers it from the nearest seen inventory" grep -q '"answered": "nearest"' <<< "$near"
+check "  with its distance" grep -q '"distance": [1-9]' <<< "$near"
+only=$("$BIN" crosssell offer --table "$T/t.oxq" --item bread --inventory 0,1,0,0 --json)
+check "nothing else in stock: no bundle" grep -q '"bundle": null' <<< "$only"
+check "--objective cost is refused" bash -c "'$BIN' crosssell learn --items '$T/items.csv' --baskets '$T/baskets.csv' --objective cost --out '$T/z.oxq' 2>/dev/null; test \$? -eq 2"
+check "--knowledge with an unknown word is refused" bash -c "'$BIN' crosssell learn --items '$T/items.csv' --baskets '$T/baskets.csv' --knowledge guess --out '$T/z.oxq' 2>/dev/null; test \$? -eq 2"
+"$BIN" crosssell learn --items "$T/items.csv" --baskets "$T/baskets.csv" --episodes 500 \
+  --quiet --knowledge explore,prior,prune --summary "$T/k.json" --out "$T/k.oxq" > /dev/null 2>&1
+check "--knowledge explore,prior,prune is recorded in the summary" grep -q '"knowledge": "explore,prior,prune"' "$T/k.json"
+# The experiment's switches (the full run is bench/bench_crosssell.c's).
+"$BIN" crosssell experiment --quick --seeds 2 --episodes 200 --rules planted --objective revenue \
+  --quiet --out "$T/exp" > "$T/exp.out" 2>&1
+check "experiment --rules planted --objective revenue writes its results" \
+  grep -q 'revenue objective, 2 runs per point, 200 training seasons, rules planted' "$T/exp/results.md"
+check "  and every figure" bash -c "for f in fig2a fig2b fig2b_share fig2b_scenarios; do test -s '$T/exp/'\$f.svg || exit 1; done"
+check "  whose axes start at 0 or are broken (zigzag)" bash -c "grep -q '>0</text>' '$T/exp/fig2b.svg' && grep -q polyline '$T/exp/fig2b.svg'"
+"$BIN" crosssell experiment --quick --seeds 3 --convergence-only --ablation --quiet --out "$T/conv" > /dev/null 2>&1
+check "experiment --convergence-only: the rules' paired saving" grep -q 'saved by the rules (paired)' "$T/conv/results.md"
+check "--rules other is refused" bash -c "'$BIN' crosssell experiment --quick --rules other --out '$T/x' 2>/dev/null; test \$? -eq 2"
 echo "$passes passed, $fails failed"
 [ $fails -eq 0 ]

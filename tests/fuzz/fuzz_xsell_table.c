@@ -1,7 +1,8 @@
 /* fuzz_xsell_table.c - libFuzzer target: the cross-selling Q-table loader
  * (crosssell.h, oq_xsell_qtable_load). Odd first byte: CRC fixed up. An
- * accepted table has a valid MDP and answers a greedy decision for the
- * full-inventory state of every item. */
+ * accepted table has a valid MDP and answers a decision in the table's
+ * decision set for the full-inventory state of every item and for a few
+ * other inventories (seen or not: the factored Q, the nearest seen state). */
 #include "offerq/xsell/crosssell.h"
 #include "fuzz_util.h"
 
@@ -30,11 +31,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int i = 0; i < m->n_items; i++)
         inv[i] = m->items[i].capacity;
     int D = oq_xsell_n_decisions(m);
-    for (int e = 0; e < m->n_items; e++) {
-        int d = -1;
-        double q = 0;
-        int seen = oq_xsell_qtable_decide(t, inv, e, &d, &q);
-        if (seen < 0 || d < 0 || d >= D) abort();
+    uint8_t valid[OQ_XSELL_MAX_DEC];
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; round > 0 && i < m->n_items; i++) /* half, then 1 of each */
+            inv[i] = round == 1 ? (m->items[i].capacity + 1) / 2 : (m->items[i].capacity > 0);
+        for (int e = 0; e < m->n_items; e++) {
+            if (!inv[e]) continue;
+            oq_xsell_answer a;
+            oq_xsell_qtable_answer(t, inv, e, &a);
+            oq_xsell_valid(m, inv, e, valid);
+            if (a.d < 0 || a.d >= D || !valid[a.d] || a.how < 0 || a.how > OQ_XSELL_ANS_NONE)
+                abort();
+        }
     }
     oq_xsell_qtable_free(t);
     return 0;

@@ -151,7 +151,7 @@ static void test_learning_restricted_to_clusters(void **state)
     uint64_t S = oq_xsell_n_states(&s.mdp);
     uint8_t *dec = malloc(S * (size_t)N);
     assert_non_null(dec);
-    oq_xsell_qtable_greedy(res->table, dec);
+    assert_int_equal(oq_xsell_qtable_greedy(res->table, dec, NULL), 0);
     for (uint64_t q = 0; q < S * (uint64_t)N; q++) {
         int j, k, e = (int)(q % (uint64_t)N);
         oq_xsell_decision_decode(&s.mdp, dec[q], &j, &k);
@@ -202,17 +202,31 @@ static void test_run_equals_plain_loop(void **state)
         assert_int_equal(oq_xsell_learn_episode(t, &ps, &kb, &o, r, &e, NULL), 0);
         sum += e.revenue;
     }
+    assert_int_equal(oq_xsell_qtable_solve(t, NULL), 0); /* the job fits W at the end too */
     assert_int_equal(oq_xsell_qtable_size(t), oq_xsell_qtable_size(res->table));
     int D = oq_xsell_n_decisions(&ps.mdp);
     uint64_t S = oq_xsell_n_states(&ps.mdp);
-    for (uint64_t st = 0; st < S; st++)
+    for (uint64_t st = 0; st < S; st++) {
+        uint32_t inv[3];
+        oq_xsell_state_decode(&ps.mdp, st, inv);
         for (int e = 0; e < 3; e++) {
-            const double *a = oq_xsell_qtable_find(t, st, e, NULL);
-            const double *b = oq_xsell_qtable_find(res->table, st, e, NULL);
+            uint32_t v1, v2;
+            oq_xsell_qtable_find(t, st, e, &v1);
+            oq_xsell_qtable_find(res->table, st, e, &v2);
+            assert_int_equal(v1, v2);
+            const uint32_t *a = oq_xsell_qtable_counts(t, st, e);
+            const uint32_t *b = oq_xsell_qtable_counts(res->table, st, e);
             assert_int_equal(a == NULL, b == NULL);
             for (int d = 0; a && d < D; d++)
-                assert_true(a[d] == b[d]);
+                assert_int_equal(a[d], b[d]);
+            if (!inv[e]) continue;
+            double qa[OQ_XSELL_MAX_DEC], qb[OQ_XSELL_MAX_DEC];
+            assert_int_equal(oq_xsell_qtable_qvalues(t, inv, e, qa),
+                             oq_xsell_qtable_qvalues(res->table, inv, e, qb));
+            for (int d = 0; d < D; d++)
+                assert_true(qa[d] == qb[d]);
         }
+    }
     assert_true(sum / 500 == res->mean_training_revenue);
     /* evaluated exactly: nothing above the DP optimum, none below learned */
     assert_true(isfinite(res->dp_revenue));
@@ -230,13 +244,16 @@ static void test_sim_baskets(void **state)
     (void)state;
     oq_xsell_sim s;
     oq_xsell_sim_default(&s);
-    oq_xsell_rule rules[] = {{0, 1, 0.8, 0}};
-    assert_int_equal(oq_xsell_sim_plant(&s, rules, 1, NULL), 0);
+    /* 3 => 4: a pair away from item 0 (the interest matrix's stride is
+     * OQ_XSELL_MAX_ITEMS; the generator once read it with stride N, and then
+     * only item 0's rules reached the baskets) */
+    oq_xsell_rule rules[] = {{0, 1, 0.8, 0}, {3, 4, 0.8, 0}};
+    assert_int_equal(oq_xsell_sim_plant(&s, rules, 2, NULL), 0);
     gsl_rng *r = oq_rng_new(4, 0);
     oq_baskets *b = NULL;
-    assert_int_equal(oq_xsell_learn_sim_baskets(&s, 20000, r, &b, NULL), 0);
+    assert_int_equal(oq_xsell_learn_sim_baskets(&s, 20000, 0, r, &b, NULL), 0);
     assert_int_equal(b->n, 20000);
-    long n0 = 0, n01 = 0, n2 = 0, n23 = 0;
+    long n0 = 0, n01 = 0, n2 = 0, n23 = 0, n3 = 0, n34 = 0;
     for (size_t t = 0; t < b->n; t++) {
         int has[5] = {0};
         for (uint64_t q = b->off[t]; q < b->off[t + 1]; q++)
@@ -245,15 +262,65 @@ static void test_sim_baskets(void **state)
         n01 += has[0] && has[1];
         n2 += has[2];
         n23 += has[2] && has[3];
+        n3 += has[3];
+        n34 += has[3] && has[4];
     }
     /* item 1 joins a request of item 0 with the rule's 0.8 (item 0 also comes
      * as an add-on, 5% of the other requests: ~0.70 in all); a pair without
      * a rule: ~0.05. Bounds are wide for thousands of draws. */
     assert_true((double)n01 / n0 > 0.6 && (double)n01 / n0 < 0.85);
+    assert_true((double)n34 / n3 > 0.6 && (double)n34 / n3 < 0.85);
     assert_true((double)n23 / n2 < 0.15);
     oq_baskets_free(b);
-    assert_int_equal(oq_xsell_learn_sim_baskets(&s, 0, r, &b, NULL), OQ_EINVAL);
+    /* noise: every basket noise, 2 items on average over 5, none empty */
+    assert_int_equal(oq_xsell_learn_sim_baskets(&s, 20000, 1, r, &b, NULL), 0);
+    assert_true(fabs((double)b->nnz / (double)b->n - 2.0 - 0.08) < 0.1);
+    for (size_t t = 0; t < b->n; t++)
+        assert_true(b->off[t + 1] > b->off[t]);
+    oq_baskets_free(b);
+    assert_int_equal(oq_xsell_learn_sim_baskets(&s, 100, 1.5, r, &b, NULL), OQ_EINVAL);
+    assert_int_equal(oq_xsell_learn_sim_baskets(&s, 0, 0, r, &b, NULL), OQ_EINVAL);
     assert_null(b);
+    gsl_rng_free(r);
+}
+
+/* Rules mined from the simulated purchase history: the planted pairs come
+ * back as positive rules, so do their reverses (co-occurrence is symmetric:
+ * spurious for the add-on decision), and unassociated pairs as negative
+ * rules; the rules name the mdp's items whatever the baskets' order. */
+static void test_mine_rules(void **state)
+{
+    (void)state;
+    oq_xsell_sim s;
+    oq_xsell_sim_default(&s);
+    oq_xsell_rule planted[] = {{0, 2, 0.8, 0}, {3, 1, 0.8, 0}};
+    assert_int_equal(oq_xsell_sim_plant(&s, planted, 2, NULL), 0);
+    gsl_rng *r = oq_rng_new(6, 0);
+    oq_baskets *b = NULL;
+    assert_int_equal(oq_xsell_learn_sim_baskets(&s, 3000, 0.1, r, &b, NULL), 0);
+    oq_rules_params p;
+    oq_rules_params_default(&p);
+    p.min_support = 0.02;
+    p.min_confidence = 0.3;
+    p.max_len = 2;
+    p.negative = 1;
+    oq_xsell_rule *ru = NULL;
+    size_t n = 0, npos = 0, nneg = 0;
+    assert_int_equal(oq_xsell_learn_mine_rules(&s.mdp, b, &p, &ru, &n, &npos, &nneg, NULL), 0);
+    assert_int_equal(n, npos + nneg);
+    oq_xsell_kb kb;
+    assert_int_equal(oq_xsell_kb_build(&s.mdp, ru, n, &kb, NULL), 0);
+#define POS(i, j) kb.pos[(i)*OQ_XSELL_MAX_ITEMS + (j)]
+#define NEG(i, j) kb.neg[(i)*OQ_XSELL_MAX_ITEMS + (j)]
+    assert_true(POS(0, 2) > 0.55 && POS(0, 2) < 0.85); /* 0.8 diluted by add-on baskets */
+    assert_true(POS(3, 1) > 0.55 && POS(3, 1) < 0.85);
+    assert_true(POS(2, 0) > 0.3);                   /* the reverse: spurious */
+    assert_true(POS(1, 4) == 0 && NEG(1, 4) > 0.7); /* an unassociated pair */
+    assert_true(nneg >= 6);
+#undef POS
+#undef NEG
+    free(ru);
+    oq_baskets_free(b);
     gsl_rng_free(r);
 }
 
@@ -264,6 +331,7 @@ int main(void)
         cmocka_unit_test(test_learning_restricted_to_clusters),
         cmocka_unit_test(test_run_equals_plain_loop),
         cmocka_unit_test(test_sim_baskets),
+        cmocka_unit_test(test_mine_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

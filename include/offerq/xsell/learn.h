@@ -63,11 +63,23 @@ int oq_xsell_learn_candidates_rock(const oq_xsell_mdp *m, const oq_baskets *b,
 /* Purchase history from the simulator (the paper's "交易数据生成器", 4.2):
  * n baskets; each has a requested item i drawn with probability
  * proportional to its arrival rate, plus every other item j with probability
- * interest_ij (the planted rules' confidences). Item names are m's. *out is
- * the caller's (oq_baskets_free). OQ_EINVAL (n = 0 or no arrivals),
- * OQ_ENOMEM. */
-int oq_xsell_learn_sim_baskets(const oq_xsell_sim *s, size_t n, gsl_rng *r, oq_baskets **out,
-                               oq_error *err) OQ_WUR;
+ * interest_ij (the planted rules' confidences). With probability noise in
+ * [0, 1] a basket is noise instead: every item independently with
+ * probability 2/N (at least one item). Item names are m's. *out is the
+ * caller's (oq_baskets_free). OQ_EINVAL (n = 0, no arrivals, noise outside
+ * [0, 1]), OQ_ENOMEM. */
+int oq_xsell_learn_sim_baskets(const oq_xsell_sim *s, size_t n, double noise, gsl_rng *r,
+                               oq_baskets **out, oq_error *err) OQ_WUR;
+
+/* Rules for K-Q mined from baskets: oq_rules_mine with p (single-item rules
+ * are what the MDP uses: p->max_len 2 is the caller's choice, longer rules
+ * are skipped), kept when both items are items of m (found by name).
+ * *rules is malloc'ed (caller frees; NULL when none); *n_pos / *n_neg (may
+ * be NULL) count the positive / negative rules kept. OQ_EINVAL, OQ_ENOMEM,
+ * OQ_ELIMIT as oq_rules_mine. */
+int oq_xsell_learn_mine_rules(const oq_xsell_mdp *m, const oq_baskets *b, const oq_rules_params *p,
+                              oq_xsell_rule **rules, size_t *n_rules, size_t *n_pos, size_t *n_neg,
+                              oq_error *err) OQ_WUR;
 
 /* ---- the learning job --------------------------------------------------------- */
 
@@ -75,7 +87,8 @@ int oq_xsell_learn_sim_baskets(const oq_xsell_sim *s, size_t n, gsl_rng *r, oq_b
 #define OQ_XSELL_LEARN_EVAL_MAX_STATES 2000000ull
 
 typedef struct oq_xsell_learn_config {
-    int method;          /* OQ_XSELL_KQ (default) or OQ_XSELL_QLEARN */
+    int method;          /* OQ_XSELL_KQ (default), OQ_XSELL_QLEARN or OQ_XSELL_KQ_TABULAR */
+    int knowledge;       /* OQ_XSELL_KNOW_* (default OQ_XSELL_KNOW_DEFAULT) */
     long episodes;       /* training seasons >= 1 (default 20000) */
     uint64_t seed;       /* rng stream (seed, 0) (default 1) */
     int candidates;      /* OQ_XSELL_CAND_ALL (default) or OQ_XSELL_CAND_ROCK */
@@ -91,9 +104,11 @@ typedef struct oq_xsell_learn_result {
     oq_xsell_sim sim;         /* the simulator it was learned in (rules planted) */
     oq_xsell_candidates cand; /* the candidate sets used */
     int method;
+    int knowledge;
     long episodes;
     size_t n_rules;
     double mean_training_revenue; /* per season, under the exploring policy */
+    double mean_training_profit;
     /* exact expected revenue / profit per season; NaN when not evaluated */
     double learned_revenue, learned_profit, none_revenue, none_profit, dp_revenue, dp_profit;
 } oq_xsell_learn_result;
@@ -101,8 +116,9 @@ typedef struct oq_xsell_learn_result {
 /* Learn a table: plant the rules in a copy of sim (the rules' confidences
  * stand in for the buyer's interest, crosssell.h), build the knowledge base,
  * pick the candidates (CAND_ROCK clusters baskets, which must then not be
- * NULL), run c->episodes seasons of K-Q (or plain Q) learning within them,
- * and evaluate the greedy policy exactly against no cross-selling and the DP
+ * NULL), run c->episodes seasons of K-Q (or a tabular method) within them
+ * in sim's objective, fit a factored table's W on all its samples, and
+ * evaluate the table's answers exactly against no cross-selling and the DP
  * optimum when the state space has at most OQ_XSELL_LEARN_EVAL_MAX_STATES
  * states. Progress on stderr unless c->quiet. *out is the caller's
  * (oq_xsell_learn_result_free). OQ_EINVAL (bad sim, rules or config; ROCK
@@ -115,8 +131,9 @@ void oq_xsell_learn_result_free(oq_xsell_learn_result *r);
 /* The JSON summary the dashboard shows (crosssell.json), written atomically
  * to path: "decisions" (the table's answer for a request of each item at
  * full stock), "items", "discounts", "expected_per_season" (null where not
- * evaluated), the training settings, and "candidates" ("all" or "rock") with
- * each item's cluster. table_path is recorded as "table". OQ_EIO, OQ_ENOMEM. */
+ * evaluated), the training settings (method, knowledge, objective, ...), and
+ * "candidates" ("all" or "rock") with each item's cluster. table_path is recorded as "table".
+ * OQ_EIO, OQ_ENOMEM. */
 int oq_xsell_learn_summary_write(const oq_xsell_learn_result *r, const char *table_path,
                                  const char *path, oq_error *err) OQ_WUR;
 

@@ -27,19 +27,40 @@ static void help(FILE *fp)
         "       offerq crosssell offer --table TABLE.oxq --item NAME --inventory 6,10,4,5,7\n\n"
         "Dynamic cross-selling (K-Q-learning, docs/readme/crosssell.md): when a buyer\n"
         "asks for item i, offer one item j bundled at a discount, given the inventory.\n"
-        "The lookup table\n"
-        "Q(s, e, d) is learned by K-Q-learning: association rules bias the Boltzmann\n"
-        "exploration; out-of-stock items and prices below cost are never offered.\n\n"
-        "experiment   reproduces the paper's figures 2a (seasons to converge vs number\n"
-        "             of rules, K-Q vs plain Q) and 2b (revenue with positive / mixed /\n"
-        "             negative rules vs no cross-selling) in its simulator, with the DP\n"
-        "             optimum; writes DIR/fig2a.{csv,svg}, fig2b.{csv,svg}, summary.json.\n"
-        "  --seed S     random seed (default 1)    --seeds R   seeds averaged (default 10)\n"
+        "The lookup table Q(s, e, d) is learned by K-Q-learning: association rules set\n"
+        "the prior of how often a bundle is taken (or, on request, bias the Boltzmann\n"
+        "exploration or prune bundles: --knowledge); Q\n"
+        "is factored (acceptance per bundle and discount, a value per unit of each\n"
+        "item's stock), so every inventory gets an answer. Out-of-stock items and\n"
+        "prices below cost are never offered. The objective is profit (price - cost)\n"
+        "unless --objective revenue.\n\n"
+        "experiment   the paper's figures 2a (seasons until the learned policy earns a\n"
+        "             share of the DP optimum's gain, vs number of rules) and 2b (profit\n"
+        "             or revenue of every policy: K-Q with and without rules, the paper's\n"
+        "             tabular K-Q, plain Q-learning, a static bundle rule, none, the DP\n"
+        "             optimum) in its simulator, with rules mined from simulated baskets;\n"
+        "             writes DIR/fig2a.{csv,svg}, fig2b.{csv,svg}, fig2b_share.svg,\n"
+        "             fig2b_scenarios.svg,"
+        " results.md, summary.json.\n"
+        "  --seed S     random seed (default 1)    --seeds R   runs per point (default 20)\n"
         "  --quick      small fast configuration (4 items x 4 units)\n"
-        "  --threads T  OpenMP threads             --quiet     no progress\n"
-        "  --rock-baskets B  a third arm, K-Q within ROCK clusters of B baskets simulated\n"
-        "               from the planted rules (default 500; 0: no such arm)\n"
-        "  --rock-theta T --rock-k K   ROCK over those baskets (default 0.5, 3)\n\n"
+        "  --episodes N training seasons per run (default 10000; quick 2000)\n"
+        "  --objective profit|revenue   (default profit)\n"
+        "  --conv-share X   fig 2a's mark: share of the DP gain (default 0.9)\n"
+        "  --rules mined|planted   rules mined from the simulated purchase history of each\n"
+        "               run's world (default) or the planted rules themselves\n"
+        "  --baskets B --basket-noise F --min-support S --min-confidence C\n"
+        "               the mining (default 1000 baskets (quick 500), 0.1 of them noise,\n"
+        "               support 0.02, confidence 0.3)\n"
+        "  --static-level best|L   the static rule's discount level (0 = none off,\n"
+        "               1 = 10 %%, ..): best (default) evaluates every level in each\n"
+        "               run's world and keeps the one that earns the most\n"
+        "  --ablation   also fig 2a for K-Q using the rules one way at a time\n"
+        "  --convergence-only   fig 2a of K-Q with and without rules alone (and the\n"
+        "               ablation), each run stopped at the mark: cheap, for many --seeds\n"
+        "  --rock       also K-Q within ROCK clusters of the baskets (--rock-theta T\n"
+        "               --rock-k K, default 0.5, 3)\n"
+        "  --threads T  OpenMP threads             --quiet     no progress\n\n"
         "learn        trains a table in the section 4.2 simulator built from the items\n"
         "             (item,price,cost,inventory[,arrival]) and the rules of `offerq rules`\n"
         "             (type,lhs,rhs,support,confidence,lift,count; single-item rules are\n"
@@ -49,6 +70,11 @@ static void help(FILE *fp)
         "                      them beside the table as TABLE.rules.csv\n"
         "  --min-support S --min-confidence C   for --baskets (default 0.01, 0.3)\n"
         "  --episodes N        training seasons (default 20000)\n"
+        "  --objective profit|revenue   what the table maximises (default profit)\n"
+        "  --method kq|qlearning|kq-tabular   (default kq: factored K-Q; kq-tabular:\n"
+        "                      the paper's K-Q, one Q value per inventory state)\n"
+        "  --knowledge LIST    how K-Q uses the rules: explore, prior, prune, all, none\n"
+        "                      (default prior)\n"
         "  --discounts LIST    discount levels (default 0,0.1,0.2,0.3)\n"
         "  --survival G        P(season goes on after a period) (default 0.98)\n"
         "  --arrival-total A   buyer probability per period shared by items without an\n"
@@ -58,11 +84,14 @@ static void help(FILE *fp)
         "                      from the --baskets (the paper's section 2)\n"
         "  --rock-theta T --rock-k K   ROCK's neighbour threshold and clusters over\n"
         "                      the baskets (default 0.5, 2)\n"
-        "  --method kq|qlearning   (default kq)   --seed S   --quiet\n"
+        "  --seed S   --quiet\n"
         "  --summary FILE.json JSON for the dashboard (put it in the run directory as\n"
         "                      crosssell.json): the decision for each item at full stock,\n"
         "                      the items, and the exact expected revenue per season\n\n"
         "offer        looks a decision up: the bundle item and discount for a request.\n"
+        "             An inventory never seen in training is answered too: by the\n"
+        "             factored Q of a kq table, by the nearest seen inventory of a\n"
+        "             tabular one (the output says which).\n"
         "  --item NAME         requested item (name, or position counted from 1)\n"
         "  --inventory LIST    current stock of every item, in the table's item order\n"
         "  --json              print JSON\n\n"
@@ -72,7 +101,7 @@ static void help(FILE *fp)
         "      --out example/table.oxq\n"
         "  offerq crosssell offer --table example/table.oxq --item bread --inventory 6,10,4,5,7\n"
         "(examples/: 5 items and 1,500 baskets; without --quick the experiment runs\n"
-        "the paper's full setting, minutes)\n");
+        "the paper's full setting, about half an hour on two cores)\n");
 }
 
 /* "0,0.1,0.2" -> values; returns count or -1. */
@@ -99,7 +128,29 @@ static int parse_list(const char *s, double *out, int max)
 
 static int cmd_experiment(int argc, char **argv)
 {
-    enum { O_OUT = 256, O_SEED, O_QUICK, O_SEEDS, O_THREADS, O_QUIET, O_RB, O_RT, O_RK };
+    enum {
+        O_OUT = 256,
+        O_SEED,
+        O_QUICK,
+        O_SEEDS,
+        O_THREADS,
+        O_QUIET,
+        O_ROCK,
+        O_RT,
+        O_RK,
+        O_EPIS,
+        O_OBJ,
+        O_CONV,
+        O_RULES,
+        O_BASK,
+        O_NOISE,
+        O_SUP,
+        O_CONF,
+        O_ABL,
+        O_RB,
+        O_CONVONLY,
+        O_STATIC
+    };
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},
                                          {"out", required_argument, 0, O_OUT},
                                          {"seed", required_argument, 0, O_SEED},
@@ -107,15 +158,29 @@ static int cmd_experiment(int argc, char **argv)
                                          {"seeds", required_argument, 0, O_SEEDS},
                                          {"threads", required_argument, 0, O_THREADS},
                                          {"quiet", no_argument, 0, O_QUIET},
-                                         {"rock-baskets", required_argument, 0, O_RB},
+                                         {"rock", no_argument, 0, O_ROCK},
                                          {"rock-theta", required_argument, 0, O_RT},
                                          {"rock-k", required_argument, 0, O_RK},
+                                         {"episodes", required_argument, 0, O_EPIS},
+                                         {"objective", required_argument, 0, O_OBJ},
+                                         {"conv-share", required_argument, 0, O_CONV},
+                                         {"rules", required_argument, 0, O_RULES},
+                                         {"baskets", required_argument, 0, O_BASK},
+                                         {"basket-noise", required_argument, 0, O_NOISE},
+                                         {"min-support", required_argument, 0, O_SUP},
+                                         {"min-confidence", required_argument, 0, O_CONF},
+                                         {"ablation", no_argument, 0, O_ABL},
+                                         {"rock-baskets", required_argument, 0, O_RB},
+                                         {"convergence-only", no_argument, 0, O_CONVONLY},
+                                         {"static-level", required_argument, 0, O_STATIC},
                                          {0, 0, 0, 0}};
     const char *cmd = "crosssell experiment", *out = NULL;
     uint64_t seed = 1;
-    long seeds = -1, threads = 0, rock_baskets = -1, rock_k = -1;
-    double rock_theta = -1;
-    int quick = 0, quiet = 0, c;
+    long seeds = -1, threads = 0, rock_k = -1, episodes = -1, baskets = -1, rock_b = -1;
+    double rock_theta = -1, conv = -1, noise = -1, sup = -1, conf = -1;
+    int quick = 0, quiet = 0, rock = 0, obj = OQ_XSELL_OBJ_PROFIT, rules = -1, ablation = 0, c;
+    int conv_only = 0;
+    long static_level = -2; /* -2: the default, -1: best */
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -141,14 +206,64 @@ static int cmd_experiment(int argc, char **argv)
         case O_QUIET:
             quiet = 1;
             break;
-        case O_RB:
-            if (cli_long(cmd, "--rock-baskets", optarg, 0, 100000, &rock_baskets)) return 2;
+        case O_ROCK:
+            rock = 1;
+            break;
+        case O_RB: /* the old spelling: a number of baskets, 0 = no ROCK arm */
+            if (cli_long(cmd, "--rock-baskets", optarg, 0, 1000000, &rock_b)) return 2;
+            rock = rock_b > 0;
+            if (rock_b > 0) baskets = rock_b;
             break;
         case O_RT:
             if (cli_double(cmd, "--rock-theta", optarg, 0, 0.999999, &rock_theta)) return 2;
             break;
         case O_RK:
             if (cli_long(cmd, "--rock-k", optarg, 1, OQ_XSELL_MAX_ITEMS, &rock_k)) return 2;
+            break;
+        case O_EPIS:
+            if (cli_long(cmd, "--episodes", optarg, 1, 100000000, &episodes)) return 2;
+            break;
+        case O_OBJ:
+            obj = oq_xsell_objective_parse(optarg);
+            if (obj < 0)
+                return cli_usage_error(cmd, "--objective expects profit or revenue, got '%s'",
+                                       optarg);
+            break;
+        case O_CONV:
+            if (cli_double(cmd, "--conv-share", optarg, 0.01, 1, &conv)) return 2;
+            break;
+        case O_RULES:
+            if (!strcmp(optarg, "mined"))
+                rules = OQ_XSELL_RULES_MINED;
+            else if (!strcmp(optarg, "planted"))
+                rules = OQ_XSELL_RULES_PLANTED;
+            else
+                return cli_usage_error(cmd, "--rules expects mined or planted, got '%s'", optarg);
+            break;
+        case O_BASK:
+            if (cli_long(cmd, "--baskets", optarg, 1, 1000000, &baskets)) return 2;
+            break;
+        case O_NOISE:
+            if (cli_double(cmd, "--basket-noise", optarg, 0, 1, &noise)) return 2;
+            break;
+        case O_SUP:
+            if (cli_double(cmd, "--min-support", optarg, 1e-9, 1, &sup)) return 2;
+            break;
+        case O_CONF:
+            if (cli_double(cmd, "--min-confidence", optarg, 0, 1, &conf)) return 2;
+            break;
+        case O_ABL:
+            ablation = 1;
+            break;
+        case O_CONVONLY:
+            conv_only = 1;
+            break;
+        case O_STATIC:
+            if (!strcmp(optarg, "best"))
+                static_level = -1;
+            else if (cli_long(cmd, "--static-level", optarg, 0, OQ_XSELL_MAX_DISC - 1,
+                              &static_level))
+                return 2;
             break;
         default:
             return cli_bad_option(cmd);
@@ -167,37 +282,48 @@ static int cmd_experiment(int argc, char **argv)
     oq_xsell_exp_config cfg;
     oq_xsell_exp_default(&cfg, quick);
     cfg.seed = seed;
+    cfg.sim.mdp.objective = obj;
     if (seeds > 0) cfg.n_seeds = (int)seeds;
+    if (episodes > 0) cfg.episodes = episodes;
+    if (conv > 0) cfg.conv_share = conv;
+    if (rules >= 0) cfg.rules = rules;
+    if (baskets > 0) cfg.n_baskets = (size_t)baskets;
+    if (noise >= 0) cfg.basket_noise = noise;
+    if (sup > 0) cfg.min_support = sup;
+    if (conf >= 0) cfg.min_confidence = conf;
+    cfg.ablation = ablation;
+    cfg.conv_only = conv_only;
+    if (static_level > -2) {
+        if (static_level >= cfg.sim.mdp.n_disc)
+            return cli_usage_error(cmd, "--static-level expects best or a level 0..%d, got %ld",
+                                   cfg.sim.mdp.n_disc - 1, static_level);
+        cfg.static_level = (int)static_level;
+    }
     cfg.threads = (int)threads;
     cfg.quiet = quiet;
-    if (rock_baskets >= 0) cfg.rock_baskets = (size_t)rock_baskets;
+    cfg.rock = rock;
     if (rock_theta >= 0) cfg.rock_theta = rock_theta;
     if (rock_k > 0) cfg.rock_k = (size_t)rock_k;
     oq_xsell_exp_result res;
     oq_error err = {0};
     if (oq_xsell_experiment(&cfg, out, &res, &err)) return cli_fail(&err, NULL);
-    printf("no cross-selling: expected revenue %.2f per season\n", res.none_revenue);
-    printf("%8s %12s %12s | %10s %10s %10s %10s %10s | %9s %9s\n", "n_rules", "KQ seasons",
-           "Q seasons", "KQ(pos)", "Q(pos)", "static", "DP(pos)", "KQ(neg)", "KQ(mixed)",
-           "DP(mix)");
-    for (int p = 0; p < cfg.n_points; p++)
-        printf("%8d %12.0f %12.0f | %10.2f %10.2f %10.2f %10.2f %10.2f | %9.2f %9.2f\n",
-               cfg.n_rules[p], res.conv[0][p].mean, res.conv[1][p].mean, res.kq[0][p].mean,
-               res.ql[0][p].mean, res.stat_rule[0][p].mean, res.dp[0][p].mean, res.kq[2][p].mean,
-               res.kq[1][p].mean, res.dp[1][p].mean);
-    if (cfg.rock_baskets) {
-        printf("K-Q within ROCK clusters (%zu simulated baskets, theta %g, k %zu):\n",
-               cfg.rock_baskets, cfg.rock_theta, cfg.rock_k);
-        printf("%8s %12s | %10s %10s %10s | %14s\n", "n_rules", "KQ seasons", "KQ(pos)",
-               "KQ(mixed)", "KQ(neg)", "cand/item(pos)");
-        for (int p = 0; p < cfg.n_points; p++)
-            printf("%8d %12.0f | %10.2f %10.2f %10.2f | %14.2f\n", cfg.n_rules[p],
-                   res.conv_rock[p].mean, res.kq_rock[0][p].mean, res.kq_rock[1][p].mean,
-                   res.kq_rock[2][p].mean, res.rock_cand[0][p].mean);
+    printf("no cross-selling: expected revenue %.2f, profit %.2f per season (objective: %s)\n",
+           res.none_revenue, res.none_profit, oq_xsell_objective_name(obj));
+    printf("share of the DP optimum's gain (%%, mean over %d runs), positive planted rules:\n",
+           cfg.n_seeds);
+    printf("%8s %10s %10s %10s %10s %10s | %12s %12s\n", "n_rules", "K-Q", "K-Q-norule", "K-Q-tab",
+           "plain-Q", "static", "K-Q seasons", "no-rules s.");
+    for (int p = 0; p < cfg.n_points; p++) {
+        const oq_xsell_stat *sh = res.share[OQ_XSELL_SC_POS][p];
+        printf("%8d %10.1f %10.1f %10.1f %10.1f %10.1f | %12.0f %12.0f\n", cfg.n_rules[p],
+               sh[OQ_XSELL_ARM_KQ].mean, sh[OQ_XSELL_ARM_KQ_NORULES].mean,
+               sh[OQ_XSELL_ARM_KQ_TABULAR].mean, sh[OQ_XSELL_ARM_QLEARN].mean,
+               sh[OQ_XSELL_ARM_STATIC].mean, res.conv[p][OQ_XSELL_ARM_KQ].mean,
+               res.conv[p][OQ_XSELL_ARM_KQ_NORULES].mean);
     }
     fprintf(stderr,
             "offerq crosssell: wrote %s/fig2a.csv, fig2a.svg, fig2b.csv, fig2b.svg, "
-            "summary.json (%.1f s)\n",
+            "fig2b_share.svg, fig2b_scenarios.svg, results.md, summary.json (%.1f s)\n",
             out, res.seconds);
     return 0;
 }
@@ -242,7 +368,9 @@ enum { /* crosssell learn */
        O_SUMMARY,
        O_CAND,
        O_THETA,
-       O_K
+       O_K,
+       O_OBJ,
+       O_KNOW
 };
 
 const struct option cli_xsell_learn_options[] = {
@@ -264,6 +392,8 @@ const struct option cli_xsell_learn_options[] = {
     {"candidates", required_argument, 0, O_CAND},
     {"rock-theta", required_argument, 0, O_THETA},
     {"rock-k", required_argument, 0, O_K},
+    {"objective", required_argument, 0, O_OBJ},
+    {"knowledge", required_argument, 0, O_KNOW},
     {0, 0, 0, 0}};
 
 int cli_crosssell_learn(int argc, char **argv, int check)
@@ -274,7 +404,7 @@ int cli_crosssell_learn(int argc, char **argv, int check)
     double disc[OQ_XSELL_MAX_DISC] = {0, 0.1, 0.2, 0.3};
     char mined_path[4096];
     long lv;
-    int n_disc = 4, c;
+    int n_disc = 4, c, objective = OQ_XSELL_OBJ_PROFIT;
     oq_xsell_learn_config cfg;
     oq_xsell_learn_config_default(&cfg);
     optind = 1;
@@ -317,12 +447,24 @@ int cli_crosssell_learn(int argc, char **argv, int check)
             if (cli_double(cmd, "--arrival-total", optarg, 0, 1, &arr_total)) return 2;
             break;
         case O_METHOD:
-            if (!strcmp(optarg, "kq"))
-                cfg.method = OQ_XSELL_KQ;
-            else if (!strcmp(optarg, "qlearning"))
-                cfg.method = OQ_XSELL_QLEARN;
-            else
-                return cli_usage_error(cmd, "--method expects kq or qlearning, got '%s'", optarg);
+            cfg.method = oq_xsell_method_parse(optarg);
+            if (cfg.method < 0)
+                return cli_usage_error(
+                    cmd, "--method expects kq, qlearning or kq-tabular, got '%s'", optarg);
+            break;
+        case O_OBJ:
+            objective = oq_xsell_objective_parse(optarg);
+            if (objective < 0)
+                return cli_usage_error(cmd, "--objective expects profit or revenue, got '%s'",
+                                       optarg);
+            break;
+        case O_KNOW:
+            cfg.knowledge = oq_xsell_knowledge_parse(optarg);
+            if (cfg.knowledge < 0)
+                return cli_usage_error(cmd,
+                                       "--knowledge expects a list of explore, prior, prune (or "
+                                       "all, none), got '%s'",
+                                       optarg);
             break;
         case O_QUIET:
             cfg.quiet = 1;
@@ -385,6 +527,7 @@ int cli_crosssell_learn(int argc, char **argv, int check)
     oq_xsell_sim sim;
     oq_xsell_sim_default(&sim);
     sim.survival = survival;
+    sim.mdp.objective = objective;
     sim.mdp.n_disc = n_disc;
     for (int k = 0; k < n_disc; k++)
         sim.mdp.disc[k] = disc[k];
@@ -410,13 +553,22 @@ int cli_crosssell_learn(int argc, char **argv, int check)
     }
     if (oq_xsell_qtable_save(res->table, out, &err)) goto fail;
     printf("table: %s, %zu (inventory, request) entries\n", out, oq_xsell_qtable_size(res->table));
-    printf("mean revenue per training season: %.2f\n", res->mean_training_revenue);
-    if (isfinite(res->dp_revenue))
+    printf("method %s, objective %s; mean per training season: revenue %.2f, profit %.2f\n",
+           oq_xsell_method_name(res->method), oq_xsell_objective_name(objective),
+           res->mean_training_revenue, res->mean_training_profit);
+    if (isfinite(res->dp_revenue)) {
+        const oq_xsell_mdp *rm = &res->sim.mdp;
+        double vl = oq_xsell_objective_value(rm, res->learned_revenue, res->learned_profit);
+        double vn = oq_xsell_objective_value(rm, res->none_revenue, res->none_profit);
+        double vd = oq_xsell_objective_value(rm, res->dp_revenue, res->dp_profit);
         printf("expected revenue per season (profit): learned %.2f (%.2f), no cross-selling "
-               "%.2f (%.2f), DP optimum %.2f (%.2f): %.2f%% below the optimum\n",
+               "%.2f (%.2f), DP optimum %.2f (%.2f)\n",
                res->learned_revenue, res->learned_profit, res->none_revenue, res->none_profit,
-               res->dp_revenue, res->dp_profit,
-               100 * (res->dp_revenue - res->learned_revenue) / res->dp_revenue);
+               res->dp_revenue, res->dp_profit);
+        if (vd - vn > 1e-9)
+            printf("learned %s: %.1f%% of the DP optimum's gain over no cross-selling\n",
+                   oq_xsell_objective_name(objective), 100 * (vl - vn) / (vd - vn));
+    }
     if (summary) {
         if (oq_xsell_learn_summary_write(res, out, summary, &err)) goto fail;
         fprintf(stderr, "offerq crosssell: wrote %s\n", summary);
@@ -518,16 +670,26 @@ static int cmd_offer(int argc, char **argv)
         json_decref(js);
         if (s) puts(s);
         free(s);
-    } else if (!o.learned) {
-        printf("%s: no bundle (this inventory state was not seen in training)\n", en);
-    } else if (o.bundle < 0) {
-        printf("%s: no bundle (Q = %.2f, %u visits)\n", en, o.q, o.visits);
     } else {
-        const char *jn = m->items[o.bundle].name;
-        printf("%s: bundle with %s at %g%% off: %s %.2f + %s %.2f (list %.2f) = %.2f "
-               "(Q = %.2f, %u visits)\n",
-               en, jn, 100 * o.discount, en, o.item_price, jn, o.addon_price, o.addon_list,
-               o.bundle_price, o.q, o.visits);
+        char how[96];
+        if (o.how == OQ_XSELL_ANS_SEEN)
+            snprintf(how, sizeof how, "%u visits", o.visits);
+        else if (o.how == OQ_XSELL_ANS_MODEL)
+            snprintf(how, sizeof how, "inventory not seen in training: the factored Q");
+        else if (o.how == OQ_XSELL_ANS_NEAREST)
+            snprintf(how, sizeof how, "inventory not seen in training: nearest seen, %u units away",
+                     o.distance);
+        else
+            snprintf(how, sizeof how, "the table learned nothing for this item");
+        if (o.bundle < 0) {
+            printf("%s: no bundle (Q = %.2f; %s)\n", en, o.q, how);
+        } else {
+            const char *jn = m->items[o.bundle].name;
+            printf("%s: bundle with %s at %g%% off: %s %.2f + %s %.2f (list %.2f) = %.2f "
+                   "(Q = %.2f; %s)\n",
+                   en, jn, 100 * o.discount, en, o.item_price, jn, o.addon_price, o.addon_list,
+                   o.bundle_price, o.q, how);
+        }
     }
     rc = 0;
 cleanup:
