@@ -12,7 +12,9 @@
 # Example (what docs/readme/worlds.md's table comes from):
 #   bash bench/worlds.sh build/offerq 10000 1 2 3 4 101 202
 # Environment: WORLDS (default: "default alike drift02 cat16 cat64
-# fewpersuadable order combined"), FEATURES (default: "all no-evidence raw"),
+# fewpersuadable order combined"), FEATURES (default: "all no-evidence raw";
+# the name "sequence" runs --reward sequence, the sequence response model,
+# instead of a feature set of the default one),
 # HELDOUT (seeds not used for tuning, reported apart; default "101 202"),
 # JOBS (runs at once, each with OMP_NUM_THREADS=1; default 2).
 set -euo pipefail
@@ -36,7 +38,9 @@ one() {
   export OMP_NUM_THREADS=1
   "$B" gen "${opt[@]}" --customers "$N" --seed "$s" --quiet --out "$T/$w-$s.csv" 2>/dev/null
   for f in $FEATURES; do
-    "$B" run --log "$T/$w-$s.csv" --out-dir "$T/run-$w-$s-$f" --seed "$s" --features "$f" \
+    local how=(--features "$f")
+    [ "$f" != sequence ] || how=(--reward sequence)
+    "$B" run --log "$T/$w-$s.csv" --out-dir "$T/run-$w-$s-$f" --seed "$s" "${how[@]}" \
       --quiet >/dev/null 2>&1
     local t0=$SECONDS
     "$B" eval --log "$T/$w-$s.csv" --run "$T/run-$w-$s-$f" --quiet --json "$T/e-$w-$s-$f.json" \
@@ -86,7 +90,8 @@ lines = [f"World variants, next-day evaluation (`offerq eval`), {n} customers x 
          f"held-out = mean over seeds {', '.join(held) or '-'} alone (never used for tuning). "
          "all = the default response model; no-evidence = without feature 11; raw = without "
          "the features built around the generator's story (no evidence, g's category mix "
-         "from earlier orders instead of the favourite filter); best fixed = the best of "
+         "from earlier orders instead of the favourite filter); sequence = `--reward sequence`, "
+         "the sequence response model on the raw daily history; best fixed = the best of "
          "coupons 5/10/20 per seed.", "",
          "| world | oracle uplift | " + " | ".join(cols) + " | " +
          " | ".join(f"{f} held-out" for f in feats) + " | raw - all (min to max) |",

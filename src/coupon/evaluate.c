@@ -665,11 +665,11 @@ int oq_eval_run(const char *log_path, const char *run_arg, const char *truth_pat
     po.dq.faithful = 1;
     po.quiet = quiet;
     po.log_path = log_path; /* for the sidecar rules (purchases, events) */
-    /* The same r^ source as the run. A Transformer run's model is reused
-     * rather than trained again (the Dyna-Q part is re-run; the model itself
-     * saw every row); without it, the empirical r^. */
+    /* The same r^ source as the run. A Transformer or sequence run's model
+     * is reused rather than trained again (the Dyna-Q part is re-run; the
+     * model itself saw every row); without it, the empirical r^. */
     char model[4096];
-    if (po.reward == OQ_REWARD_TRANSFORMER) {
+    if (po.reward == OQ_REWARD_TRANSFORMER || po.reward == OQ_REWARD_SEQUENCE) {
         if (snprintf(model, sizeof model, "%s/model.ofq", run_dir) < (int)sizeof model &&
             oq_file_exists(model))
             po.model_path = model;

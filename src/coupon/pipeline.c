@@ -4,6 +4,7 @@
 #include "offerq/core/comm.h"
 #include "offerq/core/io.h"
 #include "offerq/coupon/alive.h"
+#include "offerq/coupon/seq.h"
 #include "util/json.h"
 
 #include <errno.h>
@@ -21,7 +22,7 @@ void oq_pipeline_opts_default(oq_pipeline_opts *o)
     oq_dynaq_disc_default(&o->disc);
     oq_dynaq_config_default(&o->dq);
     o->reward = OQ_REWARD_RESPONSE;
-    o->profit_epochs = 3;
+    o->profit_epochs = 0; /* each model's default */
     o->continuation = 0;
     o->shards = 1;
     oq_pmodel_opts_default(&o->pmodel);
@@ -63,6 +64,7 @@ typedef struct job {
     oq_reward_input in;
     oq_reward *reward;
     oq_pmodel_opts po;
+    oq_seq_opts so; /* the sequence model's options: o->seq, or defaults with o->seq_len */
     char model_save[4096];
     oq_rundir rd;     /* the run's folder while it is written (out_dir set) */
     double *rtilde;   /* (log->n, 4) r~ of the log's rows */
@@ -151,7 +153,14 @@ static int stage_reward_fit(job *j, oq_error *err)
     j->po = o->pmodel;
     j->po.seed = o->dq.seed;
     j->po.quiet = o->quiet;
-    int save = o->out_dir && !o->model_path && o->reward == OQ_REWARD_TRANSFORMER;
+    if (o->seq) {
+        j->so = *o->seq;
+    } else {
+        oq_seq_opts_default(&j->so);
+        if (o->seq_len > 0) j->so.cfg.seq_len = o->seq_len;
+    }
+    int save = o->out_dir && !o->model_path &&
+               (o->reward == OQ_REWARD_TRANSFORMER || o->reward == OQ_REWARD_SEQUENCE);
     if (save &&
         (rc = oq_rundir_file(&j->rd, "model.ofq", j->model_save, sizeof j->model_save, err)))
         return rc;
@@ -166,6 +175,7 @@ static int stage_reward_fit(job *j, oq_error *err)
                               .model_path = o->model_path,
                               .save_model = save ? j->model_save : NULL,
                               .epochs = o->profit_epochs,
+                              .seq = &j->so,
                               .pmodel = &j->po,
                               .features = o->features,
                               .seed = o->dq.seed,

@@ -7,29 +7,17 @@
  *   r2 = h1 + Drop(W2 Drop(ReLU(W1 h1 + b1)) + b2),  out = LN2(r2)
  * MHA = scaled dot-product attention (Vaswani et al. 2017, eq. 1) with
  * dropout on the attention weights (as torch does), LN eps 1e-5 (torch's).
+ * The layers themselves are nn.c's (nn_int.h), shared with seq.c.
  */
-/* The hot loops below are short (T = 30, head size 8) and need GCC's loop
- * vectoriser, which -O2 (the project's flags) only runs in its "very cheap"
- * mode that skips loops of unknown trip count. O3 for this file only; still
- * IEEE arithmetic (no -ffast-math, no FMA contraction in ISO C mode). */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("O3")
-#endif
 #include "offerq/coupon/profit.h"
+#include "nn_int.h"
 #include "offerq/core/io.h"
 #include "offerq/core/rng.h"
 #include "util/rbuf.h"
 #include "util/wbuf.h"
 
-/* GSL's CBLAS declarations (the standard CBLAS ABI, as OpenBLAS's cblas.h):
- * cblas_sgemm below is GSL's reference one, the fallback of sgemm(). */
-#include <gsl/gsl_cblas.h>
 #include <gsl/gsl_randist.h>
-#include <dlfcn.h>
 #include <math.h>
-#include <pthread.h>
-#include <sys/resource.h>
-#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,8 +27,6 @@
 #else
 #define OMP_FOR
 #endif
-
-#define LN_EPS 1e-5f
 
 static const char *tensor_names[OQ_PROFIT_NTENSORS] = {
     "wte", "wpe",     "qkvw",    "qkvb", "projw", "projb", "ln1w", "ln1b", "fcw",
@@ -193,60 +179,37 @@ struct oq_profit_acts {
     int training; /* masks and backward scratch allocated */
     int b;        /* size of the last forward's batch */
     int dropped;  /* last forward applied dropout */
+    oq_nn_enc_acts *enc;
     float *mem;
-    float *x0;    /* (B, T, C) embeddings */
-    float *qkv;   /* (L, B, T, 3C) */
-    float *att;   /* (L, B, NH, T, T) softmax */
-    float *atty;  /* (L, B, T, C) */
-    float *r1;    /* (L, B, T, C) */
-    float *h1;    /* (L, B, T, C) LN1 output */
-    float *mean1; /* (L, B, T) */
-    float *rstd1; /* (L, B, T) */
-    float *f;     /* (L, B, T, F) before ReLU */
-    float *g;     /* (L, B, T, F) after ReLU and dropout */
-    float *r2;    /* (L, B, T, C) */
-    float *xo;    /* (L, B, T, C) LN2 output = layer output */
-    float *mean2; /* (L, B, T) */
-    float *rstd2; /* (L, B, T) */
-    float *z;     /* (B, C + 6) head input */
-    float *a1;    /* (B, H) before ReLU */
-    float *a1r;   /* (B, H) */
-    float *out;   /* (B) */
-    float *y;     /* (B) targets of the last forward */
-    /* training only: dropout scales (0 or 1/(1-p)) and backward scratch */
-    float *attm;              /* (L, B, NH, T, T) */
-    float *m1;                /* (L, B, T, C) */
-    float *m2;                /* (L, B, T, F) */
-    float *m3;                /* (L, B, T, C) */
-    float *dA, *dB, *dC, *dD; /* (B, T, C) each */
-    float *dF;                /* (B, T, F) */
-    float *dQKV;              /* (B, T, 3C) */
-    float *dz;                /* (B, C + 6) */
-    float *da1;               /* (B, H) */
-    float *dout;              /* (B) */
-    float *scratch;           /* (B, scratch_per_sample) attention work space */
-    uint16_t *tok;            /* (B, T) tokens of the last forward */
-    gsl_rng **rng;            /* (B) dropout streams */
+    float *x0;     /* (B, T, C) embeddings */
+    float *z;      /* (B, C + 6) head input */
+    float *a1;     /* (B, H) before ReLU */
+    float *a1r;    /* (B, H) */
+    float *out;    /* (B) */
+    float *y;      /* (B) targets of the last forward */
+    float *dz;     /* (B, C + 6) training only */
+    float *da1;    /* (B, H) */
+    float *dout;   /* (B) */
+    uint16_t *tok; /* (B, T) tokens of the last forward */
 };
 
-/* Floats of attention scratch per sample (padded per-head copies, see
- * attention_backward1, the larger user). */
-static size_t scratch_per_sample(const oq_profit_config *c)
+static oq_nn_enc_dims enc_dims(const oq_profit_config *c)
 {
-    size_t Tp = ((size_t)c->seq_len + 7) & ~(size_t)7,
-           hp = ((size_t)(c->d / c->heads) + 7) & ~(size_t)7;
-    return 3 * Tp * hp + hp * Tp + 2 * Tp * Tp + Tp;
+    return (oq_nn_enc_dims){c->seq_len, c->d, c->heads, c->layers, c->ff};
+}
+
+static oq_nn_enc_params enc_params(const oq_profit_params *p)
+{
+    return (oq_nn_enc_params){p->qkvw, p->qkvb, p->projw,   p->projb,   p->ln1w, p->ln1b,
+                              p->fcw,  p->fcb,  p->fcprojw, p->fcprojb, p->ln2w, p->ln2b};
 }
 
 static void acts_free(oq_profit_acts *a)
 {
     if (!a) return;
-    if (a->rng)
-        for (int i = 0; i < a->B; i++)
-            gsl_rng_free(a->rng[i]);
-    free(a->rng);
     free(a->tok);
     free(a->mem);
+    oq_nn_enc_acts_free(a->enc);
     free(a);
 }
 
@@ -256,51 +219,31 @@ static oq_profit_acts *acts_new(const oq_profit_config *c, int B, int training)
     if (!a) return NULL;
     a->B = B;
     a->training = training;
-    size_t b = (size_t)B, T = (size_t)c->seq_len, C = (size_t)c->d, L = (size_t)c->layers,
-           F = (size_t)c->ff, H = (size_t)c->hidden, NH = (size_t)c->heads,
+    oq_nn_enc_dims d = enc_dims(c);
+    size_t b = (size_t)B, T = (size_t)c->seq_len, C = (size_t)c->d, H = (size_t)c->hidden,
            Z = C + OQ_PROFIT_NZ_EXTRA;
-    size_t BTC = b * T * C, BTF = b * T * F, BT = b * T, ATT = b * NH * T * T;
     struct {
         float **p;
         size_t n;
         int train;
     } parts[] = {
-        {&a->x0, BTC, 0},       {&a->qkv, L * 3 * BTC, 0},
-        {&a->att, L * ATT, 0},  {&a->atty, L * BTC, 0},
-        {&a->r1, L * BTC, 0},   {&a->h1, L * BTC, 0},
-        {&a->mean1, L * BT, 0}, {&a->rstd1, L * BT, 0},
-        {&a->f, L * BTF, 0},    {&a->g, L * BTF, 0},
-        {&a->r2, L * BTC, 0},   {&a->xo, L * BTC, 0},
-        {&a->mean2, L * BT, 0}, {&a->rstd2, L * BT, 0},
-        {&a->z, b * Z, 0},      {&a->a1, b * H, 0},
-        {&a->a1r, b * H, 0},    {&a->out, b, 0},
-        {&a->y, b, 0},          {&a->scratch, b * scratch_per_sample(c), 0},
-        {&a->attm, L * ATT, 1}, {&a->m1, L * BTC, 1},
-        {&a->m2, L * BTF, 1},   {&a->m3, L * BTC, 1},
-        {&a->dA, BTC, 1},       {&a->dB, BTC, 1},
-        {&a->dC, BTC, 1},       {&a->dD, BTC, 1},
-        {&a->dF, BTF, 1},       {&a->dQKV, 3 * BTC, 1},
-        {&a->dz, b * Z, 1},     {&a->da1, b * H, 1},
-        {&a->dout, b, 1},
+        {&a->x0, b * T * C, 0}, {&a->z, b * Z, 0},   {&a->a1, b * H, 0},
+        {&a->a1r, b * H, 0},    {&a->out, b, 0},     {&a->y, b, 0},
+        {&a->dz, b * Z, 1},     {&a->da1, b * H, 1}, {&a->dout, b, 1},
     };
     size_t np = sizeof parts / sizeof *parts, total = 0;
     for (size_t i = 0; i < np; i++)
         if (!parts[i].train || training) total += parts[i].n;
+    a->enc = oq_nn_enc_acts_new(&d, B, training);
     a->mem = malloc(total * sizeof(float));
-    a->tok = malloc(BT * sizeof *a->tok);
-    if (training)
-        a->rng =
-            calloc(b, sizeof *a->rng); // NOLINT(bugprone-sizeof-expression): one pointer per sample
-    if (!a->mem || !a->tok || (training && !a->rng)) goto fail;
+    a->tok = malloc(b * T * sizeof *a->tok);
+    if (!a->enc || !a->mem || !a->tok) goto fail;
     float *q = a->mem;
     for (size_t i = 0; i < np; i++)
         if (!parts[i].train || training) {
             *parts[i].p = q;
             q += parts[i].n;
         }
-    if (training)
-        for (size_t i = 0; i < b; i++)
-            if (!(a->rng[i] = oq_rng_new(0, i))) goto fail;
     return a;
 fail:
     acts_free(a);
@@ -322,335 +265,15 @@ void oq_profit_free(oq_profit *m)
     free(m);
 }
 
-/* ---- matrix products: OpenBLAS, loaded on first use ----------------------- */
-
-/* OpenBLAS is not linked: it is dlopen'ed the first time a product is needed.
- * Its constructor maps a 128 MB buffer per thread and retries for ever when
- * the address space is limited (ulimit -v under ~340 MB hung every command,
- * `offerq --help` included, issue 21 item 15); loaded here, only the commands
- * that multiply matrices (train, predict, run with a profit model, serve
- * --profit) pay its start-up. If it cannot be loaded, or would not fit in
- * the address space left (openblas_fits), GSL's reference CBLAS (already
- * linked by GSL) computes the same products, slower. The resolved
- * function is process-wide state, set once under pthread_once. */
-typedef void (*sgemm_fn)(enum CBLAS_ORDER, enum CBLAS_TRANSPOSE, enum CBLAS_TRANSPOSE, int, int,
-                         int, float, const float *, int, const float *, int, float, float *, int);
-static pthread_once_t sgemm_once = PTHREAD_ONCE_INIT;
-static sgemm_fn sgemm_impl;
-
-/* Would OpenBLAS's start-up fit in the address space left? It maps a
- * 128 MB buffer per processor (BUFFER_SIZE of Debian's x86-64 build) and
- * spins for ever when a map fails, so under a tight ulimit -v we take GSL's
- * CBLAS instead of hanging. 1: room enough, or no limit. */
-static int openblas_fits(void)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 1;
-    unsigned long pages = 0;
-    FILE *fp = fopen("/proc/self/statm", "r");
-    if (fp) {
-        if (fscanf(fp, "%lu", &pages) != 1) pages = 0;
-        fclose(fp);
-    }
-    double used = (double)pages * (double)sysconf(_SC_PAGESIZE);
-    long cpus = sysconf(_SC_NPROCESSORS_CONF);
-    double need = (double)(cpus > 0 ? cpus + 1 : 2) * 136.0 * 1048576.0;
-    return (double)rl.rlim_cur - used >= need;
-}
-
-static void sgemm_load(void)
-{
-    static const char *const names[] = {"libopenblas.so.0", "libopenblas.so"};
-    for (size_t i = 0; openblas_fits() && !sgemm_impl && i < sizeof names / sizeof *names; i++) {
-        void *h = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
-        if (h) *(void **)&sgemm_impl = dlsym(h, "cblas_sgemm"); /* kept open for good */
-    }
-    if (!sgemm_impl) sgemm_impl = cblas_sgemm;
-}
-
-static void sgemm(enum CBLAS_ORDER order, enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int m,
-                  int n, int k, float alpha, const float *a, int lda, const float *b, int ldb,
-                  float beta, float *c, int ldc)
-{
-    pthread_once(&sgemm_once, sgemm_load);
-    sgemm_impl(order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-}
-
-/* ---- layers: forward ------------------------------------------------------ */
-
-/* out (N, OC) = inp (N, IC) @ w^T + b;  w (OC, IC), b (OC) or NULL. */
-static void matmul_forward(float *out, const float *inp, const float *w, const float *b, int N,
-                           int IC, int OC)
-{
-    if (b) {
-        OMP_FOR
-        for (int n = 0; n < N; n++)
-            memcpy(out + (size_t)n * OC, b, (size_t)OC * sizeof *b);
-    }
-    sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, IC, 1.0f, inp, IC, w, IC, b ? 1.0f : 0.0f,
-          out, OC);
-}
-
-/* dinp (N, IC) (+)= dout @ w; dw (OC, IC) += dout^T inp; db (OC) += sum_n dout. */
-static void matmul_backward(float *dinp, int accumulate, float *dw, float *db, const float *dout,
-                            const float *inp, const float *w, int N, int IC, int OC)
-{
-    if (dinp)
-        sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, IC, OC, 1.0f, dout, OC, w, IC,
-              accumulate ? 1.0f : 0.0f, dinp, IC);
-    sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, IC, N, 1.0f, dout, OC, inp, IC, 1.0f, dw,
-          IC);
-    if (db)
-        for (int n = 0; n < N; n++) {
-            const float *d = dout + (size_t)n * OC;
-            for (int o = 0; o < OC; o++)
-                db[o] += d[o];
-        }
-}
-
-/* Layer normalisation over C (Ba, Kiros & Hinton 2016) of N rows. */
-static void layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
-                              const float *w, const float *b, int N, int C)
-{
-    OMP_FOR
-    for (int n = 0; n < N; n++) {
-        const float *x = inp + (size_t)n * C;
-        float *o = out + (size_t)n * C;
-        float mu = 0, var = 0;
-        for (int i = 0; i < C; i++)
-            mu += x[i];
-        mu /= (float)C;
-        for (int i = 0; i < C; i++)
-            var += (x[i] - mu) * (x[i] - mu);
-        var /= (float)C;
-        float s = 1.0f / sqrtf(var + LN_EPS);
-        for (int i = 0; i < C; i++)
-            o[i] = (x[i] - mu) * s * w[i] + b[i];
-        mean[n] = mu;
-        rstd[n] = s;
-    }
-}
-
-static void layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
-                               const float *inp, const float *w, const float *mean,
-                               const float *rstd, int N, int C)
-{
-    OMP_FOR
-    for (int n = 0; n < N; n++) {
-        const float *x = inp + (size_t)n * C, *d = dout + (size_t)n * C;
-        float *dx = dinp + (size_t)n * C;
-        float mu = mean[n], s = rstd[n], dm = 0, dnm = 0;
-        for (int i = 0; i < C; i++) {
-            float dn = d[i] * w[i];
-            dm += dn;
-            dnm += dn * (x[i] - mu) * s;
-        }
-        dm /= (float)C;
-        dnm /= (float)C;
-        for (int i = 0; i < C; i++) {
-            float nrm = (x[i] - mu) * s;
-            dx[i] = (d[i] * w[i] - dm - nrm * dnm) * s;
-        }
-    }
-    for (int n = 0; n < N; n++) {
-        const float *x = inp + (size_t)n * C, *d = dout + (size_t)n * C;
-        float mu = mean[n], s = rstd[n];
-        for (int i = 0; i < C; i++) {
-            dw[i] += d[i] * (x[i] - mu) * s;
-            db[i] += d[i];
-        }
-    }
-}
-
-/* The attention loops work on contiguous per-head copies, padded to
- * multiples of 8, with fixed 8-wide inner blocks whose accumulators stay in
- * a vector register; target_clones builds an AVX2 version next to the
- * portable one, picked at load time (no -march=native needed; no FMA
- * contraction in ISO C mode, so both give the same IEEE operations). */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(OQ_NO_CLONES)
-#define VEC_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define VEC_CLONES
-#endif
-#define PAD8(x) (((x) + 7) & ~7)
-
-/* Multi-head attention core for one sample: y (T, C) from qkv (T, 3C);
- * p (NH, T, T) gets the softmax, pm the dropout scales (or NULL).
- * w: scratch_per_sample floats. */
-VEC_CLONES
-static void attention_forward1(float *y, float *p, const float *pm, const float *qkv, int T, int C,
-                               int NH, float *w)
-{
-    int hs = C / NH, C3 = 3 * C, Tp = PAD8(T), hp = PAD8(hs);
-    float scale = 1.0f / sqrtf((float)hs);
-    float *q = w, *kt = q + (size_t)T * hp, *v = kt + (size_t)hp * Tp, *row = v + (size_t)T * hp;
-    memset(w, 0, ((size_t)T * hp * 2 + (size_t)hp * Tp + Tp) * sizeof *w);
-    for (int h = 0; h < NH; h++) {
-        for (int t = 0; t < T; t++)
-            for (int i = 0; i < hs; i++) {
-                q[t * hp + i] = qkv[(size_t)t * C3 + h * hs + i] * scale;
-                kt[i * Tp + t] = qkv[(size_t)t * C3 + C + h * hs + i];
-                v[t * hp + i] = qkv[(size_t)t * C3 + 2 * C + h * hs + i];
-            }
-        for (int t = 0; t < T; t++) {
-            float *pr = p + ((size_t)h * T + t) * T;
-            for (int s0 = 0; s0 < Tp; s0 += 8) {
-                float acc[8] = {0};
-                for (int i = 0; i < hs; i++) {
-                    float qi = q[t * hp + i];
-                    const float *kr = kt + i * Tp + s0;
-                    for (int j = 0; j < 8; j++)
-                        acc[j] += qi * kr[j];
-                }
-                for (int j = 0; j < 8; j++)
-                    row[s0 + j] = acc[j];
-            }
-            float mx = row[0];
-            for (int s = 1; s < T; s++)
-                mx = row[s] > mx ? row[s] : mx;
-            float sum = 0;
-            for (int s = 0; s < T; s++) {
-                pr[s] = expf(row[s] - mx);
-                sum += pr[s];
-            }
-            float inv = 1.0f / sum;
-            for (int s = 0; s < T; s++)
-                pr[s] *= inv;
-            const float *pmr = pm ? pm + ((size_t)h * T + t) * T : NULL;
-            for (int s = 0; s < T; s++)
-                row[s] = pmr ? pr[s] * pmr[s] : pr[s];
-            for (int i0 = 0; i0 < hp; i0 += 8) {
-                float acc[8] = {0};
-                for (int s = 0; s < T; s++) {
-                    float a = row[s];
-                    const float *vs = v + s * hp + i0;
-                    for (int j = 0; j < 8; j++)
-                        acc[j] += a * vs[j];
-                }
-                for (int j = 0; j < 8 && i0 + j < hs; j++)
-                    y[(size_t)t * C + h * hs + i0 + j] = acc[j];
-            }
-        }
-    }
-}
-
-/* Backward of attention_forward1: dqkv (T, 3C) (overwritten) from dy (T, C).
- * w: scratch_per_sample floats. */
-VEC_CLONES
-static void attention_backward1(float *dqkv, const float *dy, const float *p, const float *pm,
-                                const float *qkv, int T, int C, int NH, float *w)
-{
-    int hs = C / NH, C3 = 3 * C, Tp = PAD8(T), hp = PAD8(hs);
-    size_t n = (size_t)T * hp;
-    float scale = 1.0f / sqrtf((float)hs);
-    float *q = w, *k = q + n, *dyh = k + n, *vt = dyh + n, *ds = vt + (size_t)hp * Tp,
-          *a = ds + (size_t)T * Tp;
-    memset(w, 0, (3 * n + (size_t)hp * Tp + 2 * (size_t)T * Tp) * sizeof *w);
-    for (int h = 0; h < NH; h++) {
-        for (int t = 0; t < T; t++)
-            for (int i = 0; i < hs; i++) {
-                q[t * hp + i] = qkv[(size_t)t * C3 + h * hs + i];
-                k[t * hp + i] = qkv[(size_t)t * C3 + C + h * hs + i];
-                vt[i * Tp + t] = qkv[(size_t)t * C3 + 2 * C + h * hs + i];
-                dyh[t * hp + i] = dy[(size_t)t * C + h * hs + i];
-            }
-        for (int t = 0; t < T; t++) {
-            const float *pr = p + ((size_t)h * T + t) * T;
-            const float *pmr = pm ? pm + ((size_t)h * T + t) * T : NULL;
-            float *dsr = ds + (size_t)t * Tp, *ar = a + (size_t)t * Tp;
-            /* y_t = sum_s a_ts v_s with a = p m: d a_ts = dy_t . v_s */
-            for (int s0 = 0; s0 < Tp; s0 += 8) {
-                float acc[8] = {0};
-                for (int i = 0; i < hs; i++) {
-                    float d = dyh[t * hp + i];
-                    const float *vr = vt + i * Tp + s0;
-                    for (int j = 0; j < 8; j++)
-                        acc[j] += d * vr[j];
-                }
-                for (int j = 0; j < 8; j++)
-                    dsr[s0 + j] = acc[j];
-            }
-            for (int s = 0; s < T; s++) {
-                ar[s] = pmr ? pr[s] * pmr[s] : pr[s];
-                if (pmr) dsr[s] *= pmr[s];
-            }
-            /* softmax: ds = p (dp - sum p dp), times the score scale */
-            float acc = 0;
-            for (int s = 0; s < T; s++)
-                acc += pr[s] * dsr[s];
-            for (int s = 0; s < T; s++)
-                dsr[s] = pr[s] * (dsr[s] - acc) * scale;
-        }
-        /* dq_t = sum_s ds_ts k_s;  dk_s = sum_t ds_ts q_t;  dv_s = sum_t a_ts dy_t */
-        for (int t = 0; t < T; t++)
-            for (int i0 = 0; i0 < hp; i0 += 8) {
-                float aq[8] = {0}, ak[8] = {0}, av[8] = {0};
-                for (int u = 0; u < T; u++) {
-                    float x = ds[(size_t)t * Tp + u], y2 = ds[(size_t)u * Tp + t];
-                    float z = a[(size_t)u * Tp + t];
-                    const float *ku = k + u * hp + i0, *qu = q + u * hp + i0,
-                                *du = dyh + u * hp + i0;
-                    for (int j = 0; j < 8; j++) {
-                        aq[j] += x * ku[j];
-                        ak[j] += y2 * qu[j];
-                        av[j] += z * du[j];
-                    }
-                }
-                for (int j = 0; j < 8 && i0 + j < hs; j++) {
-                    dqkv[(size_t)t * C3 + h * hs + i0 + j] = aq[j];
-                    dqkv[(size_t)t * C3 + C + h * hs + i0 + j] = ak[j];
-                    dqkv[(size_t)t * C3 + 2 * C + h * hs + i0 + j] = av[j];
-                }
-            }
-    }
-}
-
 /* ---- the network ------------------------------------------------------------ */
 
-/* Draw the dropout scales of sample i from stream (seed, i). */
-static void draw_masks(const oq_profit_config *c, oq_profit_acts *a, int b, uint64_t seed)
-{
-    size_t T = (size_t)c->seq_len, C = (size_t)c->d, F = (size_t)c->ff, NH = (size_t)c->heads;
-    size_t L = (size_t)c->layers, B = (size_t)a->B;
-    /* Each 32-bit draw gives two 16-bit uniforms: an element is dropped when
-     * its uniform is below round(p 2^16) (p resolved to 1/65536). */
-    uint32_t thr = (uint32_t)lround(c->dropout * 65536.0);
-    float keep = (float)(1.0 / (1.0 - c->dropout));
-    OMP_FOR
-    for (int i = 0; i < b; i++) {
-        gsl_rng *r = a->rng[i];
-        oq_rng_seed(r, seed, (uint64_t)i);
-        for (size_t l = 0; l < L; l++) {
-            struct {
-                float *x;
-                size_t n;
-            } part[4] = {{a->attm + (l * B + i) * NH * T * T, NH * T * T},
-                         {a->m1 + (l * B + i) * T * C, T * C},
-                         {a->m2 + (l * B + i) * T * F, T * F},
-                         {a->m3 + (l * B + i) * T * C, T * C}};
-            for (int k = 0; k < 4; k++) {
-                float *x = part[k].x;
-                size_t n = part[k].n, j = 0;
-                for (; j + 1 < n; j += 2) {
-                    uint32_t u = (uint32_t)gsl_rng_get(r);
-                    x[j] = (u & 0xffff) < thr ? 0.0f : keep;
-                    x[j + 1] = (u >> 16) < thr ? 0.0f : keep;
-                }
-                if (j < n) x[j] = ((uint32_t)gsl_rng_get(r) & 0xffff) < thr ? 0.0f : keep;
-            }
-        }
-    }
-}
-
-/* The encoder on b samples (tokens in a->tok): leaves every layer's
- * activations in a. masks: apply a->attm/m1/m2/m3. */
+/* The encoder on b samples (tokens in a->tok): embeddings into a->x0, then
+ * every layer's activations in a->enc. masks: apply the dropout scales. */
 static void encoder_forward(const oq_profit *m, oq_profit_acts *a, int b, int masks)
 {
     const oq_profit_config *c = &m->cfg;
     const oq_profit_params *p = &m->p;
-    int T = c->seq_len, C = c->d, F = c->ff, NH = c->heads, L = c->layers, N = b * T;
-    size_t B = (size_t)a->B, BTC = B * T * C, BTF = B * T * F, BT = B * T;
-    size_t ATT = B * NH * T * T;
+    int T = c->seq_len, C = c->d, N = b * T;
     OMP_FOR
     for (int n = 0; n < N; n++) {
         const float *e = p->wte + (size_t)a->tok[n] * C, *pe = p->wpe + (size_t)(n % T) * C;
@@ -658,49 +281,17 @@ static void encoder_forward(const oq_profit *m, oq_profit_acts *a, int b, int ma
         for (int i = 0; i < C; i++)
             x[i] = e[i] + pe[i];
     }
-    for (int l = 0; l < L; l++) {
-        const float *x = l == 0 ? a->x0 : a->xo + (l - 1) * BTC;
-        float *qkv = a->qkv + l * 3 * BTC, *att = a->att + l * ATT, *atty = a->atty + l * BTC;
-        float *r1 = a->r1 + l * BTC, *h1 = a->h1 + l * BTC, *f = a->f + l * BTF;
-        float *g = a->g + l * BTF, *r2 = a->r2 + l * BTC, *xo = a->xo + l * BTC;
-        const float *attm = masks ? a->attm + l * ATT : NULL;
-        const float *m1 = masks ? a->m1 + l * BTC : NULL, *m2 = masks ? a->m2 + l * BTF : NULL;
-        const float *m3 = masks ? a->m3 + l * BTC : NULL;
-        matmul_forward(qkv, x, p->qkvw + (size_t)l * 3 * C * C, p->qkvb + (size_t)l * 3 * C, N, C,
-                       3 * C);
-        OMP_FOR
-        for (int i = 0; i < b; i++) {
-            float *w = a->scratch + (size_t)i * scratch_per_sample(c);
-            attention_forward1(atty + (size_t)i * T * C, att + (size_t)i * NH * T * T,
-                               attm ? attm + (size_t)i * NH * T * T : NULL,
-                               qkv + (size_t)i * T * 3 * C, T, C, NH, w);
-        }
-        matmul_forward(r1, atty, p->projw + (size_t)l * C * C, p->projb + (size_t)l * C, N, C, C);
-        OMP_FOR
-        for (int n = 0; n < N * C; n++)
-            r1[n] = x[n] + (m1 ? r1[n] * m1[n] : r1[n]);
-        layernorm_forward(h1, a->mean1 + l * BT, a->rstd1 + l * BT, r1, p->ln1w + (size_t)l * C,
-                          p->ln1b + (size_t)l * C, N, C);
-        matmul_forward(f, h1, p->fcw + (size_t)l * F * C, p->fcb + (size_t)l * F, N, C, F);
-        OMP_FOR
-        for (int n = 0; n < N * F; n++) {
-            float v = f[n] > 0 ? f[n] : 0.0f;
-            g[n] = m2 ? v * m2[n] : v;
-        }
-        matmul_forward(r2, g, p->fcprojw + (size_t)l * C * F, p->fcprojb + (size_t)l * C, N, F, C);
-        OMP_FOR
-        for (int n = 0; n < N * C; n++)
-            r2[n] = h1[n] + (m3 ? r2[n] * m3[n] : r2[n]);
-        layernorm_forward(xo, a->mean2 + l * BT, a->rstd2 + l * BT, r2, p->ln2w + (size_t)l * C,
-                          p->ln2b + (size_t)l * C, N, C);
-    }
+    oq_nn_enc_dims d = enc_dims(c);
+    oq_nn_enc_params ep = enc_params(p);
+    oq_nn_enc_forward(&d, &ep, a->enc, a->x0, b, masks);
 }
 
 /* Copy the pooled output (position 0 of the last layer) into z[:, :C]. */
 static void pool(const oq_profit *m, oq_profit_acts *a, int b)
 {
     int T = m->cfg.seq_len, C = m->cfg.d, Z = C + OQ_PROFIT_NZ_EXTRA;
-    const float *xl = a->xo + (size_t)(m->cfg.layers - 1) * a->B * T * C;
+    oq_nn_enc_dims d = enc_dims(&m->cfg);
+    const float *xl = oq_nn_enc_out(&d, a->enc);
     for (int i = 0; i < b; i++)
         memcpy(a->z + (size_t)i * Z, xl + (size_t)i * T * C, (size_t)C * sizeof(float));
 }
@@ -710,7 +301,7 @@ static void head_forward(const oq_profit *m, oq_profit_acts *a, int b)
 {
     int C = m->cfg.d, H = m->cfg.hidden, Z = C + OQ_PROFIT_NZ_EXTRA;
     const oq_profit_params *p = &m->p;
-    matmul_forward(a->a1, a->z, p->h1w, p->h1b, b, Z, H);
+    oq_nn_matmul_forward(a->a1, a->z, p->h1w, p->h1b, b, Z, H);
     for (int i = 0; i < b; i++) {
         const float *x = a->a1 + (size_t)i * H;
         float *xr = a->a1r + (size_t)i * H, s = p->h2b[0];
@@ -741,7 +332,10 @@ int oq_profit_forward(oq_profit *m, const uint16_t *tok, const float *zfeat, int
     }
     a->b = b;
     a->dropped = training && c->dropout > 0;
-    if (a->dropped) draw_masks(c, a, b, drop_seed);
+    if (a->dropped) {
+        oq_nn_enc_dims d = enc_dims(c);
+        oq_nn_enc_draw_masks(&d, a->enc, b, c->dropout, drop_seed, 0);
+    }
     encoder_forward(m, a, b, a->dropped);
     pool(m, a, b);
     for (int i = 0; i < b; i++)
@@ -776,11 +370,7 @@ int oq_profit_backward(oq_profit *m, oq_error *err)
     const oq_profit_config *c = &m->cfg;
     const oq_profit_params *p = &m->p;
     oq_profit_params *g = &m->g;
-    int b = a->b, T = c->seq_len, C = c->d, F = c->ff, NH = c->heads, L = c->layers, H = c->hidden,
-        Z = C + OQ_PROFIT_NZ_EXTRA, N = b * T;
-    size_t B = (size_t)a->B, BTC = B * T * C, BTF = B * T * F, BT = B * T;
-    size_t ATT = B * NH * T * T;
-    int masks = a->dropped;
+    int b = a->b, T = c->seq_len, C = c->d, H = c->hidden, Z = C + OQ_PROFIT_NZ_EXTRA, N = b * T;
 
     /* MSE = mean (out - y)^2 */
     for (int i = 0; i < b; i++)
@@ -795,71 +385,22 @@ int oq_profit_backward(oq_profit *m, oq_error *err)
             d[j] = x[j] > 0 ? p->h2w[j] * dout : 0.0f;
         }
     }
-    matmul_backward(a->dz, 0, g->h1w, g->h1b, a->da1, a->z, p->h1w, b, Z, H);
+    oq_nn_matmul_backward(a->dz, 0, g->h1w, g->h1b, a->da1, a->z, p->h1w, b, Z, H);
     /* only position 0 of the last layer feeds the head */
-    float *dxo = a->dA;
+    float *dxo = a->enc->dA;
     memset(dxo, 0, (size_t)N * C * sizeof *dxo);
     for (int i = 0; i < b; i++)
         memcpy(dxo + (size_t)i * T * C, a->dz + (size_t)i * Z, (size_t)C * sizeof(float));
-
-    float *dr = a->dB, *dh1 = a->dC, *dd = a->dD, *dff = a->dF, *dqkv = a->dQKV;
-    for (int l = L - 1; l >= 0; l--) {
-        const float *x = l == 0 ? a->x0 : a->xo + (l - 1) * BTC;
-        const float *qkv = a->qkv + l * 3 * BTC, *att = a->att + l * ATT;
-        const float *atty = a->atty + l * BTC, *r1 = a->r1 + l * BTC, *h1 = a->h1 + l * BTC;
-        const float *f = a->f + l * BTF, *gg = a->g + l * BTF, *r2 = a->r2 + l * BTC;
-        const float *attm = masks ? a->attm + l * ATT : NULL;
-        const float *m1 = masks ? a->m1 + l * BTC : NULL, *m2 = masks ? a->m2 + l * BTF : NULL;
-        const float *m3 = masks ? a->m3 + l * BTC : NULL;
-        size_t lC = (size_t)l * C, lF = (size_t)l * F;
-        /* out = LN2(r2) */
-        layernorm_backward(dr, g->ln2w + lC, g->ln2b + lC, dxo, r2, p->ln2w + lC, a->mean2 + l * BT,
-                           a->rstd2 + l * BT, N, C);
-        /* r2 = h1 + m3 * (g W2^T + b2) */
-        OMP_FOR
-        for (int n = 0; n < N * C; n++) {
-            dh1[n] = dr[n];
-            dd[n] = m3 ? dr[n] * m3[n] : dr[n];
-        }
-        matmul_backward(dff, 0, g->fcprojw + lC * F, g->fcprojb + lC, dd, gg, p->fcprojw + lC * F,
-                        N, F, C);
-        /* g = m2 * relu(f) */
-        OMP_FOR
-        for (int n = 0; n < N * F; n++) {
-            float v = f[n] > 0 ? dff[n] : 0.0f;
-            dff[n] = m2 ? v * m2[n] : v;
-        }
-        matmul_backward(dh1, 1, g->fcw + lF * C, g->fcb + lF, dff, h1, p->fcw + lF * C, N, C, F);
-        /* h1 = LN1(r1) */
-        layernorm_backward(dr, g->ln1w + lC, g->ln1b + lC, dh1, r1, p->ln1w + lC, a->mean1 + l * BT,
-                           a->rstd1 + l * BT, N, C);
-        /* r1 = x + m1 * (atty Wo^T + bo) */
-        OMP_FOR
-        for (int n = 0; n < N * C; n++) {
-            dxo[n] = dr[n];
-            dd[n] = m1 ? dr[n] * m1[n] : dr[n];
-        }
-        matmul_backward(dh1, 0, g->projw + lC * C, g->projb + lC, dd, atty, p->projw + lC * C, N, C,
-                        C);
-        /* dh1 now holds d atty */
-        OMP_FOR
-        for (int i = 0; i < b; i++) {
-            float *w = a->scratch + (size_t)i * scratch_per_sample(c);
-            attention_backward1(dqkv + (size_t)i * T * 3 * C, dh1 + (size_t)i * T * C,
-                                att + (size_t)i * NH * T * T,
-                                attm ? attm + (size_t)i * NH * T * T : NULL,
-                                qkv + (size_t)i * T * 3 * C, T, C, NH, w);
-        }
-        matmul_backward(dxo, 1, g->qkvw + lC * 3 * C, g->qkvb + lC * 3, dqkv, x,
-                        p->qkvw + lC * 3 * C, N, C, 3 * C);
-    }
+    oq_nn_enc_dims d = enc_dims(c);
+    oq_nn_enc_params ep = enc_params(p), eg = enc_params(g);
+    oq_nn_enc_backward(&d, &ep, &eg, a->enc, a->x0, dxo, b, a->dropped);
     /* x0 = wte[tok] + wpe[t] */
     for (int n = 0; n < N; n++) {
-        const float *d = dxo + (size_t)n * C;
+        const float *dx = dxo + (size_t)n * C;
         float *dw = g->wte + (size_t)a->tok[n] * C, *dp = g->wpe + (size_t)(n % T) * C;
         for (int i = 0; i < C; i++) {
-            dw[i] += d[i];
-            dp[i] += d[i];
+            dw[i] += dx[i];
+            dp[i] += dx[i];
         }
     }
     return 0;
@@ -880,35 +421,15 @@ double oq_profit_adamw(oq_profit *m, double lr, double beta1, double beta2, doub
             return NAN;
         }
     }
-    double ss = 0;
-    for (size_t i = 0; i < n; i++)
-        ss += (double)m->gmem[i] * m->gmem[i];
-    double norm = sqrt(ss);
-    if (!isfinite(norm)) return norm; /* no step: the caller stops */
-    /* torch.nn.utils.clip_grad_norm_: scale by clip / (norm + 1e-6) when < 1 */
-    float gs = 1.0f;
-    if (clip > 0 && clip / (norm + 1e-6) < 1) gs = (float)(clip / (norm + 1e-6));
-    m->step++;
-    double bc1 = 1 - pow(beta1, (double)m->step), bc2 = 1 - pow(beta2, (double)m->step);
-    float fl = (float)lr, b1 = (float)beta1, b2 = (float)beta2, fe = (float)eps;
-    float decay = (float)(1 - lr * weight_decay), step = (float)(lr / bc1);
-    float sbc2 = (float)sqrt(bc2);
-    (void)fl;
-    for (size_t i = 0; i < n; i++) {
-        float gr = m->gmem[i] * gs;
-        m->mem[i] *= decay;
-        m->m[i] = b1 * m->m[i] + (1 - b1) * gr;
-        m->v[i] = b2 * m->v[i] + (1 - b2) * gr * gr;
-        m->mem[i] -= step * m->m[i] / (sqrtf(m->v[i]) / sbc2 + fe);
-    }
-    return norm;
+    return oq_nn_adamw(m->mem, m->gmem, m->m, m->v, n, &m->step, lr, beta1, beta2, eps,
+                       weight_decay, clip);
 }
 
 double oq_profit_flops(const oq_profit_config *c, int training)
 {
-    double T = c->seq_len, C = c->d, F = c->ff, H = c->hidden, L = c->layers;
-    double layer = 2 * T * C * 3 * C + 2 * T * T * C * 2 + 2 * T * C * C + 2 * T * C * F * 2;
-    double fwd = L * layer + 2 * H * (C + OQ_PROFIT_NZ_EXTRA) + 2 * H;
+    double C = c->d, H = c->hidden;
+    oq_nn_enc_dims d = enc_dims(c);
+    double fwd = oq_nn_enc_flops(&d) + 2 * H * (C + OQ_PROFIT_NZ_EXTRA) + 2 * H;
     /* backward: two products per forward product (input and weight grads) */
     return training ? 3 * fwd : fwd;
 }

@@ -11,6 +11,8 @@ const char *oq_reward_name(int reward)
         return "transformer";
     case OQ_REWARD_RESPONSE:
         return "response";
+    case OQ_REWARD_SEQUENCE:
+        return "sequence";
     default:
         return "empirical";
     }
@@ -18,7 +20,7 @@ const char *oq_reward_name(int reward)
 
 int oq_reward_parse(const char *name)
 {
-    for (int r = 0; r < 3; r++)
+    for (int r = 0; r < OQ_N_REWARDS; r++)
         if (!strcmp(name, oq_reward_name(r))) return r;
     return -1;
 }
@@ -38,6 +40,8 @@ int oq_reward_fit(int kind, const oq_reward_input *in, oq_reward **out, oq_error
         return oq_reward_transformer_fit(in, out, err);
     case OQ_REWARD_EMPIRICAL:
         return oq_reward_empirical_fit(in, out, err);
+    case OQ_REWARD_SEQUENCE:
+        return oq_reward_sequence_fit(in, out, err);
     default:
         return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "unknown reward model %d", kind);
     }

@@ -11,7 +11,7 @@ fail() { echo "FAIL: $*"; exit 1; }
 "$BIN" run --log x.csv >/dev/null 2>&1; [ $? -eq 2 ] || fail "run without --out-dir must exit 2"
 "$BIN" run --log x.csv --out-dir "$T/r" --budget -1 >/dev/null 2>&1; [ $? -eq 2 ] || fail "negative budget must exit 2"
 "$BIN" run --log x.csv --out-dir "$T/r" --reward magic 2>"$T/err"; [ $? -eq 2 ] || fail "unknown --reward must exit 2"
-grep -q "expected response, transformer or empirical" "$T/err" || fail "--reward error names the choices"
+grep -q "expected response, sequence, transformer or empirical" "$T/err" || fail "--reward error names the choices"
 "$BIN" run --log x.csv --out-dir "$T/r" --p-model forest 2>"$T/err"; [ $? -eq 2 ] || fail "unknown --p-model must exit 2"
 grep -q "expected boost or logistic, got 'forest'" "$T/err" || fail "--p-model error names the choices"
 "$BIN" run --log x.csv --out-dir "$T/r" --trees 0 2>/dev/null; [ $? -eq 2 ] || fail "--trees 0 must exit 2"
@@ -125,6 +125,38 @@ PY
   --quiet 2>/dev/null || fail "run --model"
 cmp -s "$T/prun/recommendations.csv" "$T/prun2/recommendations.csv" || fail "--model reproduces the run's list"
 "$BIN" eval --log "$T/small.csv" --run "$T/prun" --quiet >/dev/null 2>&1 || fail "eval of a profit-model run"
+
+# The sequence response model: trained by `offerq train --reward sequence`
+# (held-out log-loss and DR report, early stopping on DR), reused by run
+# --model; a run that trains it saves model.ofq, which eval reuses.
+"$BIN" run --log x.csv --out-dir "$T/r" --seq-len 20 >/dev/null 2>&1; [ $? -eq 2 ] || fail "--seq-len without --reward sequence must exit 2"
+"$BIN" train --log "$T/small.csv" --out "$T/seq.ofq" --reward sequence --epochs 2 --seq 12 \
+  --bands 3 2>"$T/strain.err" || fail "train --reward sequence"
+grep -q "held-out log-loss" "$T/strain.err" && grep -q "DR value of the greedy policy" "$T/strain.err" ||
+    fail "the sequence model's validation report"
+grep -q "kept epoch 2" "$T/strain.err" || fail "with 2 epochs the last one is kept"
+"$BIN" train --log "$T/small.csv" --out "$T/x.ofq" --patience 2 2>/dev/null; [ $? -eq 2 ] || fail "--patience without --reward sequence must exit 2"
+"$BIN" run --log "$T/small.csv" --out-dir "$T/srun" --reward sequence --model "$T/seq.ofq" \
+  --budget 200 --quiet 2>/dev/null || fail "run --reward sequence --model"
+"$BIN" run --log "$T/small.csv" --out-dir "$T/srun2" --reward sequence --model "$T/seq.ofq" \
+  --budget 200 --quiet 2>/dev/null || fail "run --reward sequence --model again"
+cmp -s "$T/srun/recommendations.csv" "$T/srun2/recommendations.csv" || fail "the sequence model's list is deterministic"
+"$BIN" run --log "$T/small.csv" --out-dir "$T/srun3" --reward sequence --profit-epochs 1 \
+  --seq-len 10 --quiet 2>/dev/null || fail "run --reward sequence (training)"
+[ -s "$T/srun3/model.ofq" ] || fail "the trained sequence model is saved as model.ofq"
+python3 - "$T/srun3" <<'PY' || fail "report of the sequence-model run"
+import json, sys
+rep = json.load(open(sys.argv[1] + "/report.json"))
+sm = rep["sequence_model"]
+assert sm["config"]["seq_len"] == 10 and sm["best_epoch"] == 1 and len(sm["epochs"]) == 1, sm
+e = sm["epochs"][0]
+assert 0 < e["val_logloss"] < 1 and e["val_dr"] == e["val_dr"], e
+assert "sequence model" in rep["scorer"]["name"], rep["scorer"]
+PY
+"$BIN" eval --log "$T/small.csv" --run "$T/srun3" --quiet >/dev/null 2>&1 || fail "eval of a sequence-model run"
+"$BIN" run --log "$T/small.csv" --out-dir "$T/srun4" --reward sequence --model "$T/prun/model.ofq" \
+  --quiet 2>"$T/err"; [ $? -eq 1 ] || fail "a profit model is not a sequence model"
+grep -q "not an offerq sequence model" "$T/err" || fail "the wrong model file is named"
 
 # The default response model (boosted trees, category-aware g): deterministic,
 # and a purchases file without values falls back to g from the log's order rows.

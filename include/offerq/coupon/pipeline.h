@@ -50,22 +50,27 @@ typedef struct oq_pipeline_opts {
     int keep_runs;           /* runs kept in out_dir.runs (the newest); 0: 3 */
     const char *orders_path; /* purchases for BG/NBD; NULL: log_path's sidecar rule (alive.h) */
     int reward;              /* OQ_REWARD_* (reward.h): RESPONSE (default), TRANSFORMER,
-                                EMPIRICAL (the logged mean per state x coupon) */
+                                SEQUENCE, EMPIRICAL (the logged mean per state x coupon) */
     const char *events_path; /* events for the profit model; NULL: log_path's sidecar rule */
-    const char *model_path;  /* reuse this profit model; NULL: train one (saved as DIR/model.ofq) */
-    int profit_epochs;       /* 3 */
-    int shards;              /* 1. N > 1 with the response reward: the run in N parts,
-                                threads of this process (oq_pipeline_run_part); with
-                                another reward: N Dyna-Q shards trained in parallel and
-                                merged (oq_dynaq_train_sharded), the rest on the whole log */
-    int continuation;        /* 0 (default): plan on tomorrow's r~; 1: add Dyna-Q's
-                                gamma E[V(s') | s, a] (see oq_pipeline_run) */
-    double budget;           /* money available for tomorrow's coupons; INFINITY = none */
-    oq_pmodel_opts pmodel;   /* the response model's P(order) learner (pmodel.h); its seed
-                                and quiet are taken from dq.seed and quiet */
-    int features;            /* the response model's features, OQ_RESP_FEATURES_* (response.h):
-                                ALL (0, default), NO_EVIDENCE or RAW (without the features
-                                built around the generator's story) */
+    const char *model_path;  /* reuse this profit or sequence model; NULL: train one (saved
+                                as DIR/model.ofq) */
+    int profit_epochs;       /* 0: the model's default (Transformer 3 epochs, the sequence
+                                model at most 10 with early stopping) */
+    const struct oq_seq_opts *seq; /* the sequence model's options; NULL: defaults (seq.h)
+                                      with seq_len */
+    int seq_len;           /* the sequence model's days of history when seq is NULL; 0: 30 */
+    int shards;            /* 1. N > 1 with the response reward: the run in N parts,
+                              threads of this process (oq_pipeline_run_part); with
+                              another reward: N Dyna-Q shards trained in parallel and
+                              merged (oq_dynaq_train_sharded), the rest on the whole log */
+    int continuation;      /* 0 (default): plan on tomorrow's r~; 1: add Dyna-Q's
+                              gamma E[V(s') | s, a] (see oq_pipeline_run) */
+    double budget;         /* money available for tomorrow's coupons; INFINITY = none */
+    oq_pmodel_opts pmodel; /* the response model's P(order) learner (pmodel.h); its seed
+                              and quiet are taken from dq.seed and quiet */
+    int features;          /* the response model's features, OQ_RESP_FEATURES_* (response.h):
+                              ALL (0, default), NO_EVIDENCE or RAW (without the features
+                              built around the generator's story) */
     oq_dynaq_disc disc;
     oq_dynaq_config dq; /* dq.seed, dq.faithful, ... */
     int quiet;

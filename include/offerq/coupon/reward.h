@@ -12,6 +12,10 @@
  *     reward (rhat_has_alive) and it predicts P(order) for the spend;
  *   OQ_REWARD_TRANSFORMER (reward_transformer.c): the profit Transformer
  *     (profit.h), loaded or trained on the log and its events stream;
+ *   OQ_REWARD_SEQUENCE (reward_sequence.c): the sequence response model
+ *     (seq.h): P(order | daily history, coupon) from a Transformer over the
+ *     customer's browsing, orders and earlier contacts, times g - value as
+ *     the response model (P(alive) an input: rhat_has_alive);
  *   OQ_REWARD_EMPIRICAL (reward_empirical.c): the logged mean net reward per
  *     (state, coupon), shrunk along a back-off chain: a baseline that needs
  *     nothing but the log, and the spend model of rewards without a P(order).
@@ -28,10 +32,18 @@
 #include "offerq/coupon/pmodel.h"
 #include "offerq/coupon/response.h"
 
-struct json_t; /* jansson's */
+struct json_t;      /* jansson's */
+struct oq_seq_opts; /* seq.h */
 
-enum { OQ_REWARD_EMPIRICAL = 0, OQ_REWARD_TRANSFORMER = 1, OQ_REWARD_RESPONSE = 2 };
-/* "empirical", "transformer", "response"; parse returns -1 for an unknown name. */
+enum {
+    OQ_REWARD_EMPIRICAL = 0,
+    OQ_REWARD_TRANSFORMER = 1,
+    OQ_REWARD_RESPONSE = 2,
+    OQ_REWARD_SEQUENCE = 3,
+    OQ_N_REWARDS = 4
+};
+/* "empirical", "transformer", "response", "sequence"; parse returns -1 for
+ * an unknown name. */
 const char *oq_reward_name(int reward);
 int oq_reward_parse(const char *name);
 
@@ -44,14 +56,16 @@ typedef struct oq_reward_input {
     const oq_log *tomorrow; /* oq_log_tomorrow(log, ix, day): one row per customer */
     const oq_alive *alive;  /* P(alive), an input of the response model */
     const oq_dynaq_disc *disc;
-    const char *log_path;         /* for the events sidecar rule; may be NULL */
-    const char *events_path;      /* browsing events; NULL: the log's sidecar if present */
-    const char *model_path;       /* Transformer: reuse this checkpoint; NULL: train one */
-    const char *save_model;       /* Transformer: write the trained model here, or NULL */
-    int epochs;                   /* Transformer: training epochs (3) */
-    const oq_pmodel_opts *pmodel; /* response: the P(order) learner; NULL: defaults */
-    int keep_features;            /* response: keep row features and g (oq_reward_response_rows) */
-    int features;                 /* response: OQ_RESP_FEATURES_* (response.h); 0 = all */
+    const char *log_path;          /* for the events sidecar rule; may be NULL */
+    const char *events_path;       /* browsing events; NULL: the log's sidecar if present */
+    const char *model_path;        /* Transformer, sequence: reuse this checkpoint; NULL: train */
+    const char *save_model;        /* Transformer, sequence: write the trained model here */
+    int epochs;                    /* Transformer: training epochs (3); sequence: at most (0:
+                                      its default) */
+    const struct oq_seq_opts *seq; /* sequence: architecture and training; NULL: defaults */
+    const oq_pmodel_opts *pmodel;  /* response: the P(order) learner; NULL: defaults */
+    int keep_features;             /* response: keep row features and g (oq_reward_response_rows) */
+    int features;                  /* response: OQ_RESP_FEATURES_* (response.h); 0 = all */
     uint64_t seed;
     int quiet;
     /* A partitioned job (comm.h; response only): log, ix, tomorrow and alive
@@ -94,6 +108,7 @@ void oq_reward_free(oq_reward *m);
 int oq_reward_response_fit(const oq_reward_input *in, oq_reward **out, oq_error *err) OQ_WUR;
 int oq_reward_transformer_fit(const oq_reward_input *in, oq_reward **out, oq_error *err) OQ_WUR;
 int oq_reward_empirical_fit(const oq_reward_input *in, oq_reward **out, oq_error *err) OQ_WUR;
+int oq_reward_sequence_fit(const oq_reward_input *in, oq_reward **out, oq_error *err) OQ_WUR;
 
 /* The response model's features of the log's rows ((log->n, OQ_RESP_NFEAT),
  * P(alive) filled) and its g per row ((log->n)), kept with keep_features;

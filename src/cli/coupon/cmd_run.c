@@ -6,6 +6,7 @@
 #include "offerq/core/io.h"
 #include "offerq/coupon/reward.h"
 #include "offerq/coupon/pipeline.h"
+#include "offerq/coupon/seq.h"
 
 #include <getopt.h>
 #include <math.h>
@@ -47,7 +48,12 @@ static void help(FILE *fp)
         "drifts, followed through the browsing - and its margin) minus the coupon\n"
         "(seconds; then r~ = r^). --reward transformer uses the profit Transformer\n"
         "instead (r~ = P(alive) x r^), trained on the log and its events stream (saved\n"
-        "as DIR/model.ofq; minutes) or reused with --model.\n\n"
+        "as DIR/model.ofq; minutes) or reused with --model. --reward sequence uses the\n"
+        "sequence response model: P(order | the customer's daily browsing, orders and\n"
+        "earlier contacts, coupon) from a Transformer whose coupon query attends over\n"
+        "the history, times the same expected gross profit minus the coupon (trained\n"
+        "with early stopping on its held-out doubly-robust value, saved as\n"
+        "DIR/model.ofq).\n\n"
         "Options:\n"
         "  --pg URL        read the log from PostgreSQL, save the list there; one --pg\n"
         "                  per server when the log is sharded over several (or one list\n"
@@ -58,13 +64,17 @@ static void help(FILE *fp)
         "                  profit (user_id,date[,value]); default: the log's\n"
         "                  LOG.orders.csv sidecar if it exists, else its order rows\n"
         "                  (with --pg: the log's order rows unless --orders is given)\n"
-        "  --reward NAME   where r^ comes from: response (default), transformer, empirical\n"
+        "  --reward NAME   where r^ comes from: response (default), sequence, transformer,\n"
+        "                  empirical\n"
         "  --events FILE   browsing stream for the r^ models (user_id,date,category);\n"
         "                  default: the log's LOG.events.csv sidecar if it exists\n"
-        "  --model FILE    reuse a trained profit model (offerq train) instead of training\n"
-        "                  (implies --reward transformer)\n"
+        "  --model FILE    reuse a trained profit or sequence model (offerq train)\n"
+        "                  instead of training (implies --reward transformer unless\n"
+        "                  --reward sequence)\n"
         "  --profit-epochs N  training epochs of the profit model (default 3; implies\n"
-        "                  --reward transformer)\n"
+        "                  --reward transformer), or the sequence model's most epochs\n"
+        "                  (default 10, early stopping on the held-out DR value)\n"
+        "  --seq-len N     days of history of the sequence model (default 30)\n"
         "  --p-model NAME  the response model's P(order) learner: boost (default:\n"
         "                  gradient-boosted trees) or logistic (one ridge logistic\n"
         "                  regression per coupon)\n"
@@ -136,7 +146,8 @@ enum {
     O_PMODEL,
     O_TREES,
     O_TDEPTH,
-    O_FEATURES
+    O_FEATURES,
+    O_SEQLEN
 };
 
 const struct option cli_run_options[] = {{"help", no_argument, 0, 'h'},
@@ -167,6 +178,7 @@ const struct option cli_run_options[] = {{"help", no_argument, 0, 'h'},
                                          {"trees", required_argument, 0, O_TREES},
                                          {"tree-depth", required_argument, 0, O_TDEPTH},
                                          {"features", required_argument, 0, O_FEATURES},
+                                         {"seq-len", required_argument, 0, O_SEQLEN},
                                          {0, 0, 0, 0}};
 
 /* *list (malloc'ed, or NULL) += "\n" url. */
@@ -186,7 +198,7 @@ int cli_run_parse(int argc, char **argv, oq_pipeline_opts *o, char **pg)
     oq_pipeline_opts_default(o);
     *pg = NULL;
     long lv;
-    int c, reward = -1, pepochs = 0;
+    int c, reward = -1, pepochs = 0, seqlen = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", cli_run_options, NULL)) != -1) {
         switch (c) {
@@ -224,14 +236,18 @@ int cli_run_parse(int argc, char **argv, oq_pipeline_opts *o, char **pg)
         case O_REWARD:
             if ((reward = oq_reward_parse(optarg)) < 0)
                 return cli_usage_error("run",
-                                       "--reward: expected response, transformer or "
+                                       "--reward: expected response, sequence, transformer or "
                                        "empirical, got '%s'",
                                        optarg);
             break;
         case O_PEPOCHS:
-            if (cli_long("run", "--profit-epochs", optarg, 1, 8, &lv)) return 2;
+            if (cli_long("run", "--profit-epochs", optarg, 1, 100, &lv)) return 2;
             o->profit_epochs = (int)lv;
             pepochs = 1;
+            break;
+        case O_SEQLEN:
+            if (cli_long("run", "--seq-len", optarg, 1, OQ_SEQ_MAX_SEQ, &lv)) return 2;
+            seqlen = (int)lv;
             break;
         case O_BUDGET:
             if (cli_double("run", "--budget", optarg, 0, 1e15, &o->budget)) return 2;
@@ -300,10 +316,17 @@ int cli_run_parse(int argc, char **argv, oq_pipeline_opts *o, char **pg)
     }
     if (optind != argc) return cli_usage_error("run", "unexpected argument '%s'", argv[optind]);
     int want_tf = o->model_path || pepochs;
-    if (want_tf && reward >= 0 && reward != OQ_REWARD_TRANSFORMER)
+    if (want_tf && reward >= 0 && reward != OQ_REWARD_TRANSFORMER && reward != OQ_REWARD_SEQUENCE)
         return cli_usage_error("run", "--model and --profit-epochs are for the profit "
-                                      "Transformer: they need --reward transformer");
+                                      "Transformer or the sequence model: they need --reward "
+                                      "transformer or sequence");
+    if (pepochs && reward != OQ_REWARD_SEQUENCE && o->profit_epochs > 8)
+        return cli_usage_error("run", "--profit-epochs: at most 8 for the profit Transformer");
+    if (seqlen && reward != OQ_REWARD_SEQUENCE)
+        return cli_usage_error("run", "--seq-len is for the sequence model: it needs --reward "
+                                      "sequence");
     o->reward = reward >= 0 ? reward : want_tf ? OQ_REWARD_TRANSFORMER : OQ_REWARD_RESPONSE;
+    o->seq_len = seqlen;
     return 0;
 }
 

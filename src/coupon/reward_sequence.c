@@ -1,0 +1,235 @@
+/* reward_sequence.c - the sequence response model (seq.h) as the job's
+ * reward model (reward.h), combined as the default response model combines
+ * its parts: r^ = P(order | history, coupon) x (g - value), with P(order)
+ * from the Transformer over the customer's daily history and g, the
+ * expected gross profit of an order, from the gross-profit model (gross.h).
+ * P(alive) is one of the model's state features, so r^ is the whole
+ * expected reward (rhat_has_alive). */
+#include "offerq/core/io.h"
+#include "offerq/coupon/gross.h"
+#include "offerq/coupon/reward.h"
+#include "offerq/coupon/seq.h"
+#include "reward_int.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct sequence_reward {
+    oq_reward base;
+    double *rhat_log;    /* (log->n, 4) */
+    double *rhat_tom;    /* (n_customers, 4) */
+    double *p_order_tom; /* (n_customers, 4) */
+    int loaded;
+    oq_seq_config cfg;
+    size_t n_params;
+    oq_seq_train_report tr;
+    oq_seq_epoch *hist; /* (tr.epochs_run) */
+    double fit_s;
+    char events[256], orders[256];
+} sequence_reward;
+
+static int score_rows(const oq_reward *b, double *rhat, oq_error *err)
+{
+    (void)err;
+    const sequence_reward *m = (const sequence_reward *)b;
+    memcpy(rhat, m->rhat_log, b->in->log->n * 4 * sizeof *rhat);
+    return 0;
+}
+
+static int score_tomorrow(const oq_reward *b, double *rhat, oq_error *err)
+{
+    (void)err;
+    const sequence_reward *m = (const sequence_reward *)b;
+    memcpy(rhat, m->rhat_tom, b->in->ix->n_customers * 4 * sizeof *rhat);
+    return 0;
+}
+
+static int p_order_tomorrow(const oq_reward *b, double *p, oq_error *err)
+{
+    (void)err;
+    const sequence_reward *m = (const sequence_reward *)b;
+    memcpy(p, m->p_order_tom, b->in->ix->n_customers * 4 * sizeof *p);
+    return 0;
+}
+
+static json_t *num(double x)
+{
+    return isfinite(x) ? json_real(x) : json_null();
+}
+
+static json_t *report(const oq_reward *b)
+{
+    const sequence_reward *m = (const sequence_reward *)b;
+    const oq_seq_config *c = &m->cfg;
+    json_t *ep = json_array(), *fixed = json_array(), *mu = json_array();
+    for (int e = 0; e < m->tr.epochs_run; e++) {
+        const oq_seq_epoch *h = &m->hist[e];
+        json_t *o = json_object();
+        json_object_set_new(o, "epoch", json_integer(e + 1));
+        json_object_set_new(o, "train_logloss", num(h->train_logloss));
+        json_object_set_new(o, "val_logloss", num(h->val_logloss));
+        json_object_set_new(o, "val_logloss_order_rates", num(h->val_logloss_base));
+        json_object_set_new(o, "val_dr", num(h->val_dr));
+        json_object_set_new(o, "val_dr_se", num(h->val_dr_se));
+        json_object_set_new(o, "val_ips", num(h->val_ips));
+        json_object_set_new(o, "val_matched", num(h->val_matched));
+        json_object_set_new(o, "seconds", num(h->seconds));
+        json_array_append_new(ep, o);
+    }
+    for (int k = 0; k < 4; k++) {
+        json_array_append_new(fixed, num(m->tr.val_dr_fixed[k]));
+        json_array_append_new(mu, num(m->tr.mu[k]));
+    }
+    json_t *j = json_pack(
+        "{s:b, s:{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:f}, s:I, s:s, s:s, s:i, s:I, s:I, "
+        "s:o, s:o, s:f, s:o, s:f}",
+        "loaded", m->loaded, "config", "seq_len", c->seq_len, "d", c->d, "heads", c->heads,
+        "layers", c->layers, "ff", c->ff, "pool_heads", c->pool_heads, "hidden", c->hidden, "bands",
+        c->n_bands, "dropout", (double)c->dropout, "parameters", (json_int_t)m->n_params, "events",
+        m->events, "orders", m->orders, "best_epoch", m->tr.best_epoch, "train_rows",
+        (json_int_t)m->tr.n_train, "val_rows", (json_int_t)m->tr.n_val, "epochs", ep,
+        "val_dr_fixed_coupons", fixed, "val_dr_logged", m->tr.val_dr_logged, "propensities", mu,
+        "seconds", m->fit_s);
+    return j ? json_pack("{s:o}", "sequence_model", j) : NULL;
+}
+
+static void free_reward(oq_reward *b)
+{
+    sequence_reward *m = (sequence_reward *)b;
+    if (!m) return;
+    free(m->rhat_log);
+    free(m->rhat_tom);
+    free(m->p_order_tom);
+    free(m->hist);
+    free(m);
+}
+
+static const oq_reward_ops ops = {.score_rows = score_rows,
+                                  .score_tomorrow = score_tomorrow,
+                                  .p_order_tomorrow = p_order_tomorrow,
+                                  .report = report,
+                                  .free = free_reward};
+
+void oq_seq_opts_default(oq_seq_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    oq_seq_config_default(&o->cfg);
+    oq_seq_train_opts_default(&o->train);
+}
+
+int oq_reward_sequence_fit(const oq_reward_input *in, oq_reward **out, oq_error *err)
+{
+    *out = NULL;
+    const oq_log *log = in->log;
+    const oq_log_index *ix = in->ix;
+    size_t n = log->n, nc = ix->n_customers;
+    oq_events *ev = NULL;
+    oq_events_ix *evx = NULL;
+    oq_orders *ords = NULL;
+    oq_gross *gm = NULL;
+    oq_seq *sm = NULL;
+    oq_seq_data *d = NULL;
+    oq_seq_samples *s = NULL, *st = NULL;
+    double *g = NULL, *g_tom = NULL;
+    double t0 = oq_now();
+    oq_seq_opts so;
+    if (in->seq)
+        so = *in->seq;
+    else
+        oq_seq_opts_default(&so);
+    if (in->epochs > 0) so.train.epochs = in->epochs;
+    so.train.seed = in->seed ? in->seed : 1;
+    so.train.quiet = so.train.quiet || in->quiet;
+    sequence_reward *m = calloc(1, sizeof *m);
+    if (m) {
+        m->rhat_log = malloc((n ? n : 1) * 4 * sizeof *m->rhat_log);
+        m->rhat_tom = malloc((nc ? nc : 1) * 4 * sizeof *m->rhat_tom);
+        m->p_order_tom = malloc((nc ? nc : 1) * 4 * sizeof *m->p_order_tom);
+    }
+    g = malloc((n ? n : 1) * sizeof *g);
+    g_tom = malloc((nc ? nc : 1) * sizeof *g_tom);
+    int rc = 0;
+    if (!m || !m->rhat_log || !m->rhat_tom || !m->p_order_tom || !g || !g_tom) {
+        rc = oq_error_oom(err, NULL, NULL);
+        goto cleanup;
+    }
+    m->base = (oq_reward){.ops = &ops, .kind = OQ_REWARD_SEQUENCE, .rhat_has_alive = 1, .in = in};
+    snprintf(m->base.name, sizeof m->base.name,
+             "sequence model r^ (P(order | daily history, coupon) x margin)");
+    if ((rc = oq_reward_read_events(in, &ev, m->events, sizeof m->events, err))) goto cleanup;
+    if (ev && (rc = oq_events_ix_build(ev, ix, &evx, err))) goto cleanup;
+    /* the purchases with their values: the survival model's, else its file */
+    const oq_orders *use = in->alive ? oq_alive_orders(in->alive) : NULL;
+    if (!use && in->alive && oq_alive_from_file(in->alive)) {
+        rc = oq_orders_read(oq_alive_source(in->alive), &ords, err);
+        if (rc == OQ_ENOMEM) goto cleanup;
+        if (rc) memset(err, 0, sizeof *err); /* a purchases file without values */
+        use = ords;
+    }
+    snprintf(m->orders, sizeof m->orders, "%s",
+             use ? (in->alive ? oq_alive_source(in->alive) : "file") : "the log's order rows");
+    /* g of every row and of tomorrow (gross.h) */
+    if ((rc = oq_gross_fit(log, ix, ev, evx, use, NULL, &gm, err)) ||
+        (rc = oq_gross_predict(gm, log, ix, ev, evx, use, in->day, g, g_tom, err)))
+        goto cleanup;
+    /* the model: loaded, or new with bands cut on this log's orders */
+    if (in->model_path) {
+        if ((rc = oq_seq_load(in->model_path, &sm, err))) goto cleanup;
+        m->loaded = 1;
+    } else if ((rc = oq_seq_new(&so.cfg, &log->cats, so.train.seed, &sm, err))) {
+        goto cleanup;
+    }
+    if ((rc = oq_seq_data_new(log, ix, ev, use, m->loaded ? sm : NULL, sm->cfg.seq_len,
+                              sm->cfg.n_bands, sm->band_edge, &d, err)) ||
+        (rc = oq_seq_data_build(d, log, in->alive, g, &s, err)))
+        goto cleanup;
+    if (!m->loaded) {
+        if (!(m->hist = calloc((size_t)so.train.epochs, sizeof *m->hist))) {
+            rc = oq_error_oom(err, NULL, NULL);
+            goto cleanup;
+        }
+        if (!in->quiet)
+            fprintf(stderr,
+                    "offerq: sequence model: %zu rows, %d days of history, %zu parameters\n", n,
+                    sm->cfg.seq_len, sm->n_params);
+        if ((rc = oq_seq_train(sm, s, &so.train, m->hist, &m->tr, err))) goto cleanup;
+        if (in->save_model && (rc = oq_seq_save(sm, in->save_model, err))) goto cleanup;
+    }
+    m->cfg = sm->cfg;
+    m->n_params = sm->n_params;
+    /* P(order) of every row and coupon, then r^ = P (g - value) in place */
+    if ((rc = oq_seq_predict(sm, s, m->rhat_log, err))) goto cleanup;
+    for (size_t i = 0; i < n; i++)
+        for (int c = 0; c < 4; c++)
+            m->rhat_log[4 * i + c] *= g[i] - oq_coupon_value(c);
+    oq_seq_samples_free(s);
+    s = NULL;
+    if ((rc = oq_seq_data_build(d, in->tomorrow, in->alive, g_tom, &st, err)) ||
+        (rc = oq_seq_predict(sm, st, m->p_order_tom, err)))
+        goto cleanup;
+    for (size_t c = 0; c < nc; c++)
+        for (int a = 0; a < 4; a++)
+            m->rhat_tom[4 * c + a] = m->p_order_tom[4 * c + a] * (g_tom[c] - oq_coupon_value(a));
+    m->fit_s = oq_now() - t0;
+    if (!in->quiet)
+        fprintf(stderr, "offerq: sequence model on %zu rows (events: %s, orders: %s), %.1fs\n", n,
+                m->events, m->orders, m->fit_s);
+    *out = &m->base;
+    m = NULL;
+cleanup:
+    free_reward(m ? &m->base : NULL);
+    oq_seq_samples_free(s);
+    oq_seq_samples_free(st);
+    oq_seq_data_free(d);
+    oq_seq_free(sm);
+    oq_gross_free(gm);
+    oq_orders_free(ords);
+    oq_events_ix_free(evx);
+    oq_events_free(ev);
+    free(g);
+    free(g_tom);
+    return rc;
+}
