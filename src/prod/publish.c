@@ -3,6 +3,7 @@
  * hiredis 0.14: every reply is freed (freeReplyObject); a context whose
  * ->err is set is unusable and is freed by its owner. */
 #include "offerq/prod/publish.h"
+#include "prod/redis_int.h"
 #include "offerq/prod/rcluster.h"
 #include "offerq/core/data.h"
 #include "offerq/core/io.h"
@@ -69,6 +70,15 @@ static int pct_decode(const char *src, size_t n, char *out, size_t len)
     return 0;
 }
 
+int oq_redis_userinfo(const char *h, const char *at, char *user, size_t ulen, char *pass,
+                      size_t plen)
+{
+    const char *colon = memchr(h, ':', (size_t)(at - h));
+    size_t ul = colon ? (size_t)(colon - h) : (size_t)(at - h);
+    if (pct_decode(h, ul, user, ulen)) return -1;
+    return colon ? pct_decode(colon + 1, (size_t)(at - colon - 1), pass, plen) : 0;
+}
+
 void oq_redis_url_redact(const char *url, char *out, size_t len)
 {
     const char *h = !strncmp(url, "redis://", 8)                 ? url + 8
@@ -99,10 +109,7 @@ static int parse_url(const char *url, redis_url *u, const char *shown, oq_error 
     const char *h = url + 8, *at = strrchr(h, '@'); /* a raw '@' in a password is kept */
     if (at) {
         /* userinfo: "user:password", ":password" or "user" (no password) */
-        const char *colon = memchr(h, ':', (size_t)(at - h));
-        size_t ul = colon ? (size_t)(colon - h) : (size_t)(at - h);
-        if (pct_decode(h, ul, u->user, sizeof u->user) ||
-            (colon && pct_decode(colon + 1, (size_t)(at - colon - 1), u->pass, sizeof u->pass)))
+        if (oq_redis_userinfo(h, at, u->user, sizeof u->user, u->pass, sizeof u->pass))
             return oq_error_set(err, OQ_EINVAL, WHERE, 0, 0,
                                 "bad user or password in Redis URL '%s' (write special characters "
                                 "as %%XX)",

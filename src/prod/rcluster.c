@@ -7,6 +7,7 @@
  * (redisAppendFormattedCommand); a context whose ->err is set is freed. */
 #include "offerq/prod/rcluster.h"
 #include "offerq/prod/publish.h"
+#include "prod/redis_int.h"
 
 #include <hiredis/hiredis.h>
 #include <stdarg.h>
@@ -86,43 +87,12 @@ const char *oq_redis_key_prefix(const oq_redis *r, const char *prefix, char *out
 
 /* ---- URL --------------------------------------------------------------------------- */
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-/* %XX-decode src[0..n) into out; -1 when malformed, %00 or too long. */
-static int pct_decode(const char *src, size_t n, char *out, size_t len)
-{
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        int c = (unsigned char)src[i];
-        if (c == '%') {
-            int hi = i + 2 < n ? hex_digit(src[i + 1]) : -1;
-            int lo = hi >= 0 ? hex_digit(src[i + 2]) : -1;
-            if (lo < 0 || (hi == 0 && lo == 0)) return -1;
-            c = hi * 16 + lo;
-            i += 2;
-        }
-        if (k + 1 >= len) return -1;
-        out[k++] = (char)c;
-    }
-    out[k] = 0;
-    return 0;
-}
-
 /* redis+cluster://[[user]:password@]host[:port][,host[:port]...] */
 static int parse_cluster_url(oq_redis *r, const char *url, oq_error *err)
 {
     const char *h = url + strlen(OQ_REDIS_CLUSTER_SCHEME), *at = strrchr(h, '@');
     if (at) {
-        const char *colon = memchr(h, ':', (size_t)(at - h));
-        size_t ul = colon ? (size_t)(colon - h) : (size_t)(at - h);
-        if (pct_decode(h, ul, r->user, sizeof r->user) ||
-            (colon && pct_decode(colon + 1, (size_t)(at - colon - 1), r->pass, sizeof r->pass)))
+        if (oq_redis_userinfo(h, at, r->user, sizeof r->user, r->pass, sizeof r->pass))
             return oq_error_set(err, OQ_EINVAL, WHERE, 0, 0,
                                 "bad user or password in Redis Cluster URL '%s' (write special "
                                 "characters as %%XX)",
