@@ -84,3 +84,16 @@ size_t tu_read_matrix(const char *path, int cols, double **out)
     *out = v;
     return n;
 }
+
+const char *tu_put(const char *dir, const char *name, const char *bytes)
+{
+    static char path[8][600];
+    static int slot;
+    char *p = path[slot++ % 8];
+    snprintf(p, 600, "%s/%s", dir, name);
+    FILE *f = fopen(p, "wb");
+    assert_non_null(f);
+    fwrite(bytes, 1, strlen(bytes), f);
+    fclose(f);
+    return p;
+}

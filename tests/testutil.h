@@ -14,6 +14,9 @@ const char *tu_source(const char *rel);
 /* A fresh temporary directory (removed by tu_rmdir). */
 char *tu_tmpdir(void);
 void tu_rmdir(const char *dir);
+/* Write bytes to dir/name exactly (no newline added); the path, valid until
+ * 8 later calls. */
+const char *tu_put(const char *dir, const char *name, const char *bytes);
 /* Path of the offerq binary ($OQ_BIN). */
 const char *tu_bin(void);
 /* Read a CSV of numbers, `cols` per line ('#' lines skipped), into a

@@ -30,15 +30,7 @@ static int teardown(void **st)
 
 static const char *put(const char *name, const char *bytes)
 {
-    static char path[8][600];
-    static int slot;
-    char *p = path[slot++ % 8];
-    snprintf(p, 600, "%s/%s", dir, name);
-    FILE *f = fopen(p, "wb");
-    assert_non_null(f);
-    fwrite(bytes, 1, strlen(bytes), f);
-    fclose(f);
-    return p;
+    return tu_put(dir, name, bytes);
 }
 
 /* u1's orders (2 on Jan 1, 1 on Jan 11, one AFTER the contact on Feb 1),
