@@ -670,6 +670,25 @@ long long oq_publish_version_floor(const char *dir, const oq_publish_opts *opts)
     return strtoll(base, NULL, 10);
 }
 
+/* WAIT n ms on the connection that made the switch (the master of the keys'
+ * slot on a cluster): Redis answers with the number of replicas whose
+ * acknowledged offset covers this client's last write, at most after ms. */
+static int wait_replicas(oq_redis *c, const char *p, long long live, int n, int ms,
+                         oq_publish_info *info, oq_error *err)
+{
+    redisReply *rep = oq_redis_command(c, p, "WAIT %d %d", n, ms);
+    int rc = reply_ok(c, rep, "wait for replicas", err);
+    if (rc) return rc;
+    long long got = reply_ll(rep);
+    freeReplyObject(rep);
+    if (info) info->acked = (int)(got < 0 ? 0 : got);
+    if (got >= n) return 0;
+    return oq_error_set(err, OQ_EIO, WHERE, 0, 0,
+                        "version %lld is live but only %lld of %d replicas acknowledged it "
+                        "within %d ms: a failover now could lose it",
+                        live, got, n, ms);
+}
+
 int oq_publish_dir(const char *url, const char *dir_arg, const oq_publish_opts *opts,
                    oq_publish_info *info, oq_error *err)
 {
@@ -680,6 +699,13 @@ int oq_publish_dir(const char *url, const char *dir_arg, const oq_publish_opts *
     oq_redis *c = NULL;
     long long v = 0;
     if (info) memset(info, 0, sizeof *info);
+    int cmd_ms = opts && opts->timeout_ms > 0 ? opts->timeout_ms : OQ_REDIS_TIMEOUT_MS;
+    int wait_ms = opts && opts->wait_timeout_ms > 0 ? opts->wait_timeout_ms : cmd_ms / 2;
+    if (opts && opts->wait_replicas > 0 && wait_ms >= cmd_ms)
+        return oq_error_set(err, OQ_EINVAL, WHERE, 0, 0,
+                            "the wait for replicas (%d ms) must be shorter than the Redis "
+                            "command timeout (%d ms), which bounds the WAIT's answer",
+                            wait_ms, cmd_ms);
     /* DIR may be a link that a run switches meanwhile (io.h): resolve it once
      * so every file published comes from the same run. */
     int rc = oq_rundir_resolve(dir_arg, dir, sizeof dir, err);
@@ -706,7 +732,10 @@ int oq_publish_dir(const char *url, const char *dir_arg, const oq_publish_opts *
     v = 0; /* live now: not ours to drop on failure */
     /* Set before collecting: if that fails, the caller can still tell that
      * the switch happened. */
-    if (info) *info = (oq_publish_info){live, old, f.reco->n, f.qlen, live};
+    if (info) *info = (oq_publish_info){live, old, f.reco->n, f.qlen, live, 0};
+    if (opts && opts->wait_replicas > 0 &&
+        (rc = wait_replicas(c, p, live, opts->wait_replicas, wait_ms, info, err)))
+        goto cleanup;
     if ((rc = collect(c, p, me, err))) goto cleanup;
 cleanup:
     /* A failed publish drops its own version if Redis still answers; if not,
@@ -780,7 +809,7 @@ int oq_publish_rollback(const char *url, const oq_publish_opts *opts, oq_publish
         int done = r->type == REDIS_REPLY_ARRAY;
         freeReplyObject(r);
         if (done) {
-            if (info) *info = (oq_publish_info){b, a, 0, 0, 0};
+            if (info) *info = (oq_publish_info){.current = b, .previous = a};
             break;
         }
     }

@@ -188,6 +188,16 @@ log = in/b.csv
 [output]
 dir = cfg/run
 EOF
+conf_case "[publish] wait_timeout_ms without wait_replicas" 3 \
+  "\[publish\] wait_timeout_ms needs wait_replicas" <<'EOF'
+[source]
+log = in/b.csv
+[publish]
+redis = redis://127.0.0.1:1
+wait_timeout_ms = 100
+[output]
+dir = cfg/run
+EOF
 conf_case "no [output] dir" 3 "\[output\] dir is required" <<'EOF'
 [source]
 log = in/b.csv

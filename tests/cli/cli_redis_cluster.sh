@@ -192,7 +192,14 @@ for _ in $(seq 100); do [ "$(owner 31)" = "$DST" ] && break; sleep 0.1; done
 check "the move is complete: slot 31 on $DST, no key left on $OWN" \
   test "$(owner 31) $(rc "$OWN" dbsize)" = "$DST 0"
 check "after the move: every user of run C from version 3, fresh, through MOVED" every_user "$T/runC" 3 fresh
-check "after the move: publish run B: version 4" bash -c "'$BIN' publish --redis '$URL' '$T/runB' 2>>'$T/pub.err' | head -1 | grep -qx 'current 4'"
+check "after the move: publish run B with --wait-replicas 1: version 4, its replica acknowledged it" \
+  bash -c "'$BIN' publish --redis '$URL' --wait-replicas 1 '$T/runB' 2>'$T/pubB.err' | head -1 | grep -qx 'current 4' &&
+    grep -q '1 replicas acknowledged it' '$T/pubB.err'"
+expect 2 "wait-timeout-ms must be below --redis-timeout-ms" \
+  "$BIN" publish --redis "$URL" --wait-replicas 1 --wait-timeout-ms 5000 "$T/runA"
+set +e # expect (lib.sh) leaves set -e on; this test counts its failures instead
+check "  a --wait-timeout-ms not below the command timeout is refused before Redis is touched" \
+  test "$(ver "$URL")" = 4
 check "serve: every user of run B from version 4" every_user "$T/runB" 4 fresh
 check "after the move: old versions collected (versions 3 and 4 left)" \
   test "$(rc "$DST" smembers '{offerq}:versions' | sort -n | tr '\n' ' ')" = "3 4 "
@@ -270,8 +277,13 @@ check "  the outage was seen (stale answers > 0) and logged once" \
   bash -c "python3 -c \"import json; assert json.load(open('$T/loop.json'))['stale'] > 0\" &&
     test \$(grep -c 'Redis unreachable' '$T/serve.log') -ge 1 && grep -q 'reachable again' '$T/serve.log'"
 check "after the failover: every user of run B from version 4, fresh" every_user "$T/runB" 4 fresh
-check "after the failover, the dead master first in the URL: publish run A: version 5" \
-  bash -c "'$BIN' publish --redis '$URL' '$T/runA' 2>>'$T/pub.err' | head -1 | grep -qx 'current 5'"
+# The promoted replica has no replica of its own (its master is dead): a
+# publish that asks for one switches, then says the switch is not replicated.
+expect 1 "version 5 is live but only 0 of 1 replicas acknowledged it within 400 ms" \
+  "$BIN" publish --redis "$URL" --wait-replicas 1 --wait-timeout-ms 400 "$T/runA"
+set +e
+check "after the failover, the dead master first in the URL: publish run A: version 5 live, exit 1 (no replica acknowledged it)" \
+  bash -c "test \"\$('$BIN' publish --redis '$URL' --status | head -1)\" = 'current 5' && grep -q 'publish again once the replicas' '$T/err'"
 check "serve: every user of run A from version 5" every_user "$T/runA" 5 fresh
 check "/healthz ok, version 5" bash -c "curl -s http://127.0.0.1:$PORT/healthz | grep -q '\"status\":\"ok\".*\"version\":\"5\"'"
 kill "$SERVE_PID"

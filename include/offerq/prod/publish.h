@@ -75,6 +75,10 @@ typedef struct oq_publish_opts {
     int timeout_ms;             /* Redis connect/command timeout; <= 0: OQ_REDIS_TIMEOUT_MS */
     long long run_id;           /* > 0: the run's id (e.g. PostgreSQL runs.run_id): the
                                    version is at least this (oq_publish_version_floor) */
+    int wait_replicas;          /* > 0: after the switch, WAIT until this many replicas of
+                                   the master holding the keys have acknowledged it */
+    int wait_timeout_ms;        /* bound on that wait; <= 0: half the command timeout;
+                                   must be below the command timeout (OQ_EINVAL) */
 } oq_publish_opts;
 
 /* The lowest version a publish of the run in dir (resolved, io.h) takes:
@@ -93,6 +97,7 @@ typedef struct oq_publish_info {
     size_t users;        /* rows in the current list (publish only) */
     size_t qtable_bytes; /* size of the current Q table (publish only) */
     long long seq;       /* P:seq, the last version claimed (status only) */
+    int acked;           /* replicas that acknowledged the switch (wait_replicas > 0) */
 } oq_publish_info;
 
 /* Publish DIR/recommendations.csv (validated with oq_reco_read),
@@ -102,7 +107,15 @@ typedef struct oq_publish_info {
  * Errors: those of the readers (OQ_EPARSE for bad JSON, with its line and
  * column), OQ_EIO (Redis, including a timeout or a version collected while
  * this publish was stalled). An error with info->current set means the
- * switch happened and only removing old versions failed. */
+ * switch happened and only what follows it failed: opts->wait_replicas
+ * replicas did not all acknowledge it in time (info->acked says how many
+ * did), or removing old versions failed.
+ * Durability (opts->wait_replicas > 0): Redis replicates asynchronously, so a
+ * switch made just before the master dies can be lost with it. The publish
+ * sends WAIT wait_replicas wait_timeout_ms on its own connection to that
+ * master after the switch; a replica applies the master's stream in order,
+ * so its acknowledgement covers the switch and every key of the version
+ * written before it. */
 int oq_publish_dir(const char *url, const char *dir, const oq_publish_opts *opts,
                    oq_publish_info *info, oq_error *err) OQ_WUR;
 

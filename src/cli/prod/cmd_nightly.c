@@ -465,6 +465,8 @@ static int run_night(const nightly_conf *c, int verbose, int pause_ms)
     oq_log *log = NULL;
     oq_publish_opts po = {.prefix = c->prefix,
                           .timeout_ms = (int)c->redis_timeout_ms,
+                          .wait_replicas = (int)c->wait_replicas,
+                          .wait_timeout_ms = (int)c->wait_timeout_ms,
                           .pause_before_switch_ms = pause_ms};
     n.t0 = oq_now();
     n.started_at = oq_unix_now();
@@ -517,9 +519,12 @@ static int run_night(const nightly_conf *c, int verbose, int pause_ms)
         oq_publish_info info;
         po.run_id = n.run_id;
         if (oq_publish_dir(c->redis, c->dir, &po, &info, &err)) {
-            if (info.current) { /* switched; only collecting old versions failed */
+            if (info.current) { /* switched; the replicas' WAIT or the collection failed */
                 n.version = info.current;
-                say("version %lld is live; removing old versions failed", info.current);
+                say("version %lld is live; %s", info.current,
+                    c->wait_replicas && info.acked < c->wait_replicas
+                        ? "the replicas did not all acknowledge it"
+                        : "removing old versions failed");
             }
             return finish(&n, stage_fail(&n, S_PUBLISH, &err));
         }

@@ -42,7 +42,13 @@ static void help(FILE *fp)
                 "  --rollback      make the previous version current again\n"
                 "  --status        print the current and previous versions\n"
                 "  --redis-timeout-ms MS  bound on connecting and on each command (default\n"
-                "                  5000): a frozen Redis is an error after it, not a hang\n\n"
+                "                  5000): a frozen Redis is an error after it, not a hang\n"
+                "  --wait-replicas N  after the switch, wait until N replicas of the master\n"
+                "                  holding the keys have it (Redis WAIT); fewer in time: exit 1,\n"
+                "                  the version stays live (replication is asynchronous: without\n"
+                "                  this a failover right after a publish can lose it)\n"
+                "  --wait-timeout-ms MS  bound on that wait (default: half of\n"
+                "                  --redis-timeout-ms; must be below it)\n\n"
                 "Example:\n  offerq publish --redis redis://127.0.0.1:6379 example/run\n"
                 "  offerq publish --redis redis://127.0.0.1:6379 --run-id 42 example/run\n"
                 "  (with a password: --redis redis://user:PASSWORD@127.0.0.1:6379, or\n"
@@ -59,7 +65,9 @@ int cmd_publish(int argc, char **argv)
         O_PAUSE,
         O_PAUSE_LIST,
         O_TIMEOUT,
-        O_RUN_ID
+        O_RUN_ID,
+        O_WAIT,
+        O_WAIT_MS
     };
     static const struct option opts[] = {
         {"help", no_argument, 0, 'h'},
@@ -69,6 +77,8 @@ int cmd_publish(int argc, char **argv)
         {"status", no_argument, 0, O_STATUS},
         {"redis-timeout-ms", required_argument, 0, O_TIMEOUT},
         {"run-id", required_argument, 0, O_RUN_ID},
+        {"wait-replicas", required_argument, 0, O_WAIT},
+        {"wait-timeout-ms", required_argument, 0, O_WAIT_MS},
         /* tests only: sleep before the switch */
         {"debug-pause-ms", required_argument, 0, O_PAUSE},
         /* tests only: sleep before sending the list */
@@ -108,6 +118,14 @@ int cmd_publish(int argc, char **argv)
             if (cli_long("publish", "--run-id", optarg, 1, 1000000000000000L, &lv)) return 2;
             po.run_id = lv;
             break;
+        case O_WAIT:
+            if (cli_long("publish", "--wait-replicas", optarg, 1, 1000, &lv)) return 2;
+            po.wait_replicas = (int)lv;
+            break;
+        case O_WAIT_MS:
+            if (cli_long("publish", "--wait-timeout-ms", optarg, 1, 3600000, &lv)) return 2;
+            po.wait_timeout_ms = (int)lv;
+            break;
         case O_PAUSE_LIST:
             if (cli_long("publish", "--debug-pause-list-ms", optarg, 0, 600000, &lv)) return 2;
             po.pause_before_list_ms = (int)lv;
@@ -120,6 +138,11 @@ int cmd_publish(int argc, char **argv)
         return cli_usage_error("publish", "--redis URL is required (or set OFFERQ_REDIS)");
     if (rollback + status > 1)
         return cli_usage_error("publish", "--rollback and --status exclude each other");
+    if (po.wait_timeout_ms && !po.wait_replicas)
+        return cli_usage_error("publish", "--wait-timeout-ms needs --wait-replicas N");
+    if (po.wait_timeout_ms >= (po.timeout_ms > 0 ? po.timeout_ms : OQ_REDIS_TIMEOUT_MS))
+        return cli_usage_error("publish", "--wait-timeout-ms must be below --redis-timeout-ms "
+                                          "(default 5000), which bounds the WAIT's answer");
     /* A Redis that dies mid-write would otherwise kill us with SIGPIPE, silently;
      * ignored, the write fails with EPIPE and the error is reported. */
     signal(SIGPIPE, SIG_IGN);
@@ -136,7 +159,12 @@ int cmd_publish(int argc, char **argv)
     if (optind != argc - 1) return cli_usage_error("publish", "expects exactly one DIR");
     if (oq_publish_dir(url, argv[optind], &po, &info, &err)) {
         char hint[160];
-        if (info.current) /* the switch happened; removing old versions did not */
+        if (info.current && po.wait_replicas && info.acked < po.wait_replicas)
+            snprintf(hint, sizeof hint,
+                     "version %lld is live; publish again once the replicas "
+                     "are back, or check them (INFO replication)",
+                     info.current);
+        else if (info.current) /* the switch happened; removing old versions did not */
             snprintf(hint, sizeof hint, "version %lld is live; old versions were not all removed",
                      info.current);
         else
@@ -146,5 +174,7 @@ int cmd_publish(int argc, char **argv)
     printf("current %lld\nprevious %lld\n", info.current, info.previous);
     fprintf(stderr, "offerq publish: version %lld live (%zu users, Q table %zu bytes)\n",
             info.current, info.users, info.qtable_bytes);
+    if (po.wait_replicas)
+        fprintf(stderr, "offerq publish: %d replicas acknowledged it\n", info.acked);
     return 0;
 }

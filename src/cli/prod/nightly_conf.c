@@ -30,13 +30,22 @@ typedef struct key_spec {
 } key_spec;
 
 static const key_spec fixed_keys[] = {
-    {"source", "pg", K_STR, 0, 0},      {"source", "load", K_LIST, 0, 0},
-    {"source", "log", K_PATH, 0, 0},    {"source", "orders", K_PATH, 0, 0},
-    {"source", "events", K_PATH, 0, 0}, {"source", "pg_keep_runs", K_LONG, 0, 1000000000},
-    {"publish", "redis", K_STR, 0, 0},  {"publish", "password", K_SECRET, 0, 0},
-    {"publish", "prefix", K_STR, 0, 0}, {"publish", "timeout_ms", K_LONG, 1, 3600000},
-    {"output", "dir", K_PATH, 0, 0},    {"output", "keep_runs", K_LONG, 1, 1000},
-    {"output", "lock", K_PATH, 0, 0},   {"output", "status", K_PATH, 0, 0},
+    {"source", "pg", K_STR, 0, 0},
+    {"source", "load", K_LIST, 0, 0},
+    {"source", "log", K_PATH, 0, 0},
+    {"source", "orders", K_PATH, 0, 0},
+    {"source", "events", K_PATH, 0, 0},
+    {"source", "pg_keep_runs", K_LONG, 0, 1000000000},
+    {"publish", "redis", K_STR, 0, 0},
+    {"publish", "password", K_SECRET, 0, 0},
+    {"publish", "prefix", K_STR, 0, 0},
+    {"publish", "timeout_ms", K_LONG, 1, 3600000},
+    {"publish", "wait_replicas", K_LONG, 1, 1000},
+    {"publish", "wait_timeout_ms", K_LONG, 1, 3600000},
+    {"output", "dir", K_PATH, 0, 0},
+    {"output", "keep_runs", K_LONG, 1, 1000},
+    {"output", "lock", K_PATH, 0, 0},
+    {"output", "status", K_PATH, 0, 0},
 };
 #define N_FIXED (sizeof fixed_keys / sizeof *fixed_keys)
 
@@ -588,6 +597,8 @@ int nightly_conf_load(nightly_conf *c, const char *path)
     c->password = get(c, "publish", "password");
     c->prefix = get(c, "publish", "prefix");
     c->redis_timeout_ms = get_long(c, "publish", "timeout_ms", 0);
+    c->wait_replicas = get_long(c, "publish", "wait_replicas", 0);
+    c->wait_timeout_ms = get_long(c, "publish", "wait_timeout_ms", 0);
     nightly_entry *de = find(c, "output", "dir");
     if (de) { /* "out/run/" is the link out/run: DIR.lock must not land inside it */
         size_t n = strlen(de->value);
@@ -603,7 +614,9 @@ int nightly_conf_load(nightly_conf *c, const char *path)
     if (c->n_load && !c->pg)
         problem(c, c->path, "[source] load needs pg: the files are loaded into PostgreSQL");
     if (c->pg_keep_runs && !c->pg) problem(c, c->path, "[source] pg_keep_runs needs pg");
-    if ((c->password || c->prefix || c->redis_timeout_ms) && !c->redis)
+    if (c->wait_timeout_ms && !c->wait_replicas)
+        problem(c, c->path, "[publish] wait_timeout_ms needs wait_replicas");
+    if ((c->password || c->prefix || c->redis_timeout_ms || c->wait_replicas) && !c->redis)
         problem(c, c->path, "[publish] needs redis (a URL) for its other keys to mean anything");
     if (!c->dir) {
         problem(c, c->path, "[output] dir is required: the run folder (a link to the newest run)");

@@ -55,6 +55,7 @@ typedef struct nightly_conf {
     long pg_keep_runs; /* 0: keep every run in PostgreSQL */
     const char *redis, *password, *prefix;
     long redis_timeout_ms;
+    long wait_replicas, wait_timeout_ms; /* [publish]: 0 = no WAIT (publish.h) */
     const char *dir;
     long keep_runs;
     char lock[4096], status[4096];
