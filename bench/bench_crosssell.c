@@ -106,8 +106,8 @@ int main(int argc, char **argv)
         "the paper's tabular K-Q, decisions (Q updates) per second",
         "plain tabular Q-learning, decisions (Q updates) per second"};
     static const char *ans[3] = {"answers of a factored table for all 805,255 (state, request)", "",
-                                 "answers of a tabular table for all 805,255 (state, request), "
-                                 "unseen ones from the nearest seen state"};
+                                 ("answers of a tabular table for all 805,255 (state, request), "
+                                  "unseen ones from the nearest seen state")};
     for (int m = 0; m < 3; m++) {
         oq_xsell_qtable *t = NULL;
         double ups;

@@ -130,9 +130,9 @@ static int bench_sequence(long customers, int steps, int epochs, int repeats, in
     oq_seq_config cfg;
     oq_seq_config_default(&cfg);
     if (seq_len > 0) cfg.seq_len = seq_len;
-    oq_seq *m;
-    oq_seq_data *d;
-    oq_seq_samples *s;
+    oq_seq *m = NULL;
+    oq_seq_data *d = NULL;
+    oq_seq_samples *s = NULL;
     if (oq_seq_new(&cfg, &log->cats, 1, &m, &err) ||
         oq_seq_data_new(log, ix, ev, ord, NULL, cfg.seq_len, cfg.n_bands, m->band_edge, &d, &err) ||
         oq_seq_data_build(d, log, NULL, NULL, &s, &err))
