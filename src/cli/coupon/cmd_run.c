@@ -103,6 +103,14 @@ static void help(FILE *fp)
         "                  state buckets (default 10 2 20 10, the source's)\n"
         "  --continuation  plan on tomorrow's r~ plus Dyna-Q's gamma E[V(s')] (default:\n"
         "                  tomorrow's r~ alone; see docs/readme/dynaq.md)\n"
+        "  --clv-weight W  add W x (P(order | coupon) - P(order | none)) x V to each\n"
+        "                  coupon's value: V the change in the customer's discounted\n"
+        "                  future gross profit that one order caused tomorrow brings\n"
+        "                  under BG/NBD (an extra purchase is one more dropout chance,\n"
+        "                  so V <= 0) with Gamma-Gamma profit per order; W 1 = the\n"
+        "                  whole term (default 0: off; docs/readme/bgnbd.md)\n"
+        "  --clv-days D    horizon of that future value in days (default 30)\n"
+        "  --clv-discount R  its discount rate per 30 days (default 0.01)\n"
         "  --faithful      the seed's simplified loop instead of Dyna-Q (for comparison)\n"
         "  --keep-runs N   runs kept in DIR.runs/ (default 3; DIR links to the newest)\n"
         "  --quiet         no progress on stderr\n\n"
@@ -147,7 +155,10 @@ enum {
     O_TREES,
     O_TDEPTH,
     O_FEATURES,
-    O_SEQLEN
+    O_SEQLEN,
+    O_CLVW,
+    O_CLVD,
+    O_CLVR
 };
 
 const struct option cli_run_options[] = {{"help", no_argument, 0, 'h'},
@@ -179,6 +190,9 @@ const struct option cli_run_options[] = {{"help", no_argument, 0, 'h'},
                                          {"tree-depth", required_argument, 0, O_TDEPTH},
                                          {"features", required_argument, 0, O_FEATURES},
                                          {"seq-len", required_argument, 0, O_SEQLEN},
+                                         {"clv-weight", required_argument, 0, O_CLVW},
+                                         {"clv-days", required_argument, 0, O_CLVD},
+                                         {"clv-discount", required_argument, 0, O_CLVR},
                                          {0, 0, 0, 0}};
 
 /* *list (malloc'ed, or NULL) += "\n" url. */
@@ -285,6 +299,15 @@ int cli_run_parse(int argc, char **argv, oq_pipeline_opts *o, char **pg)
         case O_CONT:
             o->continuation = 1;
             break;
+        case O_CLVW:
+            if (cli_double("run", "--clv-weight", optarg, 0, 100, &o->clv.weight)) return 2;
+            break;
+        case O_CLVD:
+            if (cli_double("run", "--clv-days", optarg, 1, 36500, &o->clv.days)) return 2;
+            break;
+        case O_CLVR:
+            if (cli_double("run", "--clv-discount", optarg, 0, 10, &o->clv.discount)) return 2;
+            break;
         case O_SHARDS:
             if (cli_long("run", "--shards", optarg, 1, OQ_DYNAQ_MAX_SHARDS, &lv)) return 2;
             o->shards = (int)lv;
@@ -325,6 +348,9 @@ int cli_run_parse(int argc, char **argv, oq_pipeline_opts *o, char **pg)
     if (seqlen && reward != OQ_REWARD_SEQUENCE)
         return cli_usage_error("run", "--seq-len is for the sequence model: it needs --reward "
                                       "sequence");
+    if (o->clv.weight > 0 && o->dq.faithful)
+        return cli_usage_error("run", "--clv-weight adds to the plan's values; the seed-faithful "
+                                      "loop (--faithful) has no plan");
     o->reward = reward >= 0 ? reward : want_tf ? OQ_REWARD_TRANSFORMER : OQ_REWARD_RESPONSE;
     o->seq_len = seqlen;
     return 0;
