@@ -8,10 +8,12 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 void oq_clv_opts_default(oq_clv_opts *o)
 {
     o->weight = 0;
+    o->model = OQ_CLV_BGNBD;
     o->days = 30;
     o->discount = 0.01;
 }
@@ -45,6 +47,72 @@ int oq_clv_order_delta(const oq_bgnbd_params *p, double x, double T, double days
     }
     if (!(d <= 0 && d >= -1)) return OQ_ENUM;
     *out = d;
+    return 0;
+}
+
+const char *oq_clv_model_name(int model)
+{
+    return model == OQ_CLV_LOG ? "log" : "bgnbd";
+}
+
+int oq_clv_model_parse(const char *name)
+{
+    return !strcmp(name, "bgnbd") ? OQ_CLV_BGNBD : !strcmp(name, "log") ? OQ_CLV_LOG : -1;
+}
+
+/* Purchase days of u before day d. */
+static double purchases_before(const oq_alive *alive, int64_t u, int32_t d)
+{
+    double x, tx, T;
+    return oq_alive_rft(alive, u, d, &x, &tx, &T) ? x + 1 : 0;
+}
+
+int oq_clv_log_delta(const oq_alive *alive, const oq_log *log, int32_t day_end, double days,
+                     double *wald, double *se, size_t *n_out, oq_error *err)
+{
+    /* sums per arm (0 none, 1 a coupon): n, y, o, y^2, o^2, y o */
+    double s[2][6] = {{0}};
+    int h = (int)ceil(days);
+    for (size_t i = 0; i < log->n; i++) {
+        int32_t d = log->day[i];
+        if (d + h >= day_end) continue;
+        double y = purchases_before(alive, log->user_id[i], d + h + 1) -
+                   purchases_before(alive, log->user_id[i], d + 1);
+        double o = log->order[i];
+        double *a = s[log->coupon[i] != OQ_COUPON_NONE];
+        a[0] += 1;
+        a[1] += y;
+        a[2] += o;
+        a[3] += y * y;
+        a[4] += o * o;
+        a[5] += y * o;
+    }
+    *wald = *se = NAN;
+    *n_out = (size_t)(s[0][0] + s[1][0]);
+    if (s[0][0] < 50 || s[1][0] < 50)
+        return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
+                            "--clv-model log: %g contacts without and %g with a coupon have "
+                            "%g days of the log after them; it needs 50 of each",
+                            s[0][0], s[1][0], days);
+    double my[2], mo[2], vy = 0, vo = 0, c = 0;
+    for (int k = 0; k < 2; k++) {
+        double n = s[k][0];
+        my[k] = s[k][1] / n;
+        mo[k] = s[k][2] / n;
+        /* variances and covariance of the arm's means */
+        vy += (s[k][3] - n * my[k] * my[k]) / (n - 1) / n;
+        vo += (s[k][4] - n * mo[k] * mo[k]) / (n - 1) / n;
+        c += (s[k][5] - n * my[k] * mo[k]) / (n - 1) / n;
+    }
+    double dy = my[1] - my[0], dox = mo[1] - mo[0];
+    if (!(fabs(dox) > 2 * sqrt(vo)))
+        return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
+                            "--clv-model log: the log's coupons do not move the day's orders "
+                            "(%+.4f, standard error %.4f): no caused orders to learn from",
+                            dox, sqrt(vo));
+    double w = dy / dox;
+    *wald = w;
+    *se = sqrt(fmax(0, vy - 2 * w * c + w * w * vo)) / fabs(dox);
     return 0;
 }
 
@@ -100,11 +168,14 @@ int oq_clv_values(const oq_alive *alive, const oq_log *log, const oq_log_index *
     int rc = order_profit(log, ix, V, &rep, err);
     if (rc) return rc;
     const oq_bgnbd_params *p = &oq_alive_bgnbd(alive)->p;
-    double sg = 0, sd = 0, sv = 0;
+    double sg = 0, sd = 0, sv = 0, wald = 0;
+    if (o->model == OQ_CLV_LOG && (rc = oq_clv_log_delta(alive, log, day, o->days, &wald,
+                                                         &rep.wald_se, &rep.wald_contacts, err)))
+        return rc;
     for (size_t c = 0; c < nc; c++) {
-        double x = 0, tx = 0, T = 0, d;
+        double x = 0, tx = 0, T = 0, d = wald;
         if (!oq_alive_rft(alive, ix->user_id[c], day, &x, &tx, &T)) x = T = 0;
-        if ((rc = oq_clv_order_delta(p, x, T, o->days, o->discount, &d)))
+        if (o->model != OQ_CLV_LOG && (rc = oq_clv_order_delta(p, x, T, o->days, o->discount, &d)))
             return oq_error_set(err, rc, NULL, 0, 0,
                                 "the CLV term of customer %lld (x %g, T %g days) is not a number",
                                 (long long)ix->user_id[c], x, T);

@@ -343,15 +343,18 @@ static int plan_clv(job *j, double *val, oq_error *err)
         oq_clv_add(nc, V, j->po4, co->weight, term);
         for (size_t k = 0; k < nc * 4; k++)
             val[k] += term[k];
-        rc = report_add(
-            j, "clv",
-            json_pack("{s:f, s:f, s:f, s:s, s:{s:f, s:f, s:f, s:I}, s:f, s:f, s:f}", "weight",
-                      co->weight, "days", co->days, "discount_per_30_days", co->discount, "model",
-                      "BG/NBD: an order caused tomorrow is one more dropout coin", "gamma_gamma",
-                      "p", cr.gg_p, "q", cr.gg_q, "v", cr.gg_v, "customers",
-                      (json_int_t)cr.gg_customers, "mean_profit_per_order", cr.mean_profit,
-                      "mean_purchases_change", cr.mean_delta, "mean_order_value", cr.mean_value),
-            err);
+        json_t *rep = json_pack(
+            "{s:f, s:s, s:f, s:f, s:{s:f, s:f, s:f, s:I}, s:f, s:f, s:f}", "weight", co->weight,
+            "model", oq_clv_model_name(co->model), "days", co->days, "discount_per_30_days",
+            co->discount, "gamma_gamma", "p", cr.gg_p, "q", cr.gg_q, "v", cr.gg_v, "customers",
+            (json_int_t)cr.gg_customers, "mean_profit_per_order", cr.mean_profit,
+            "mean_purchases_change", cr.mean_delta, "mean_order_value", cr.mean_value);
+        /* the log's Wald estimate and its standard error (clv.h) */
+        if (rep && co->model == OQ_CLV_LOG)
+            json_object_set_new(rep, "log",
+                                json_pack("{s:f, s:I}", "se", cr.wald_se, "contacts",
+                                          (json_int_t)cr.wald_contacts));
+        rc = report_add(j, "clv", rep, err);
     }
     free(V);
     return rc;
@@ -787,8 +790,9 @@ static json_t *params_json(const oq_pipeline_opts *o, const oq_pipeline_result *
                       o->continuation ? "r~ + gamma E[V(s')] (continuation)" : "tomorrow's r~"));
     if (j && o->clv.weight != 0 && !c->faithful)
         json_object_set_new(json_object_get(j, "plan"), "clv",
-                            json_pack("{s:f, s:f, s:f}", "weight", o->clv.weight, "days",
-                                      o->clv.days, "discount_per_30_days", o->clv.discount));
+                            json_pack("{s:f, s:s, s:f, s:f}", "weight", o->clv.weight, "model",
+                                      oq_clv_model_name(o->clv.model), "days", o->clv.days,
+                                      "discount_per_30_days", o->clv.discount));
     if (j && o->reward == OQ_REWARD_RESPONSE) {
         const oq_pmodel_opts *p = &o->pmodel;
         json_object_set_new(json_object_get(j, "scorer"), "p_model",

@@ -3,6 +3,7 @@
  * mpmath quadrature over the posterior), the term's zero where a coupon
  * changes nothing, and the plan changed only through that term. */
 #include "testutil.h"
+#include "offerq/coupon/alive.h"
 #include "offerq/coupon/clv.h"
 #include "offerq/coupon/gen.h"
 #include "offerq/coupon/pipeline.h"
@@ -64,6 +65,46 @@ static void test_order_delta_shape(void **st)
     assert_true(isnan(d0));
     assert_int_equal(oq_clv_order_delta(&p, -1, 100, 30, 0, &d0), OQ_EINVAL);
     assert_int_equal(oq_clv_order_delta(&p, 2, 100, 30, -1, &d0), OQ_EINVAL);
+}
+
+/* --clv-model log: the Wald estimate on a small randomised log (500
+ * customers of offerq gen, seed 7) against numpy's (tools/clv_log_check.py),
+ * and the refusals. */
+static void test_log_delta(void **st)
+{
+    (void)st;
+    oq_log *log = NULL;
+    oq_alive *alive = NULL;
+    oq_error err = {0};
+    const char *lp = tu_source("tests/data/clv/log.csv");
+    assert_int_equal(oq_log_read(lp, &log, &err), 0);
+    oq_alive_opts ao = {.log_path = lp, .quiet = 1};
+    assert_int_equal(oq_alive_fit(log, &ao, &alive, &err), 0);
+    assert_true(oq_alive_from_file(alive)); /* the .orders.csv sidecar */
+    int32_t end = oq_log_last_day(log) + 1;
+    double *g;
+    size_t n = tu_read_matrix(tu_source("tests/data/clv/log_wald.csv"), 4, &g);
+    assert_int_equal(n, 2);
+    for (size_t k = 0; k < n; k++) {
+        double w, se;
+        size_t used;
+        assert_int_equal(oq_clv_log_delta(alive, log, end, g[k * 4], &w, &se, &used, &err), 0);
+        assert_int_equal(used, (size_t)g[k * 4 + 3]);
+        assert_true(fabs(w - g[k * 4 + 1]) < 1e-12);
+        assert_true(fabs(se - g[k * 4 + 2]) < 1e-12);
+    }
+    free(g);
+    /* no contact with 200 days of the log after it */
+    double w, se;
+    size_t used;
+    assert_int_equal(oq_clv_log_delta(alive, log, end, 200, &w, &se, &used, &err), OQ_EINVAL);
+    assert_true(isnan(w));
+    /* coupons that move nothing: every row's order set to 0 */
+    memset(log->order, 0, log->n);
+    assert_int_equal(oq_clv_log_delta(alive, log, end, 30, &w, &se, &used, &err), OQ_EINVAL);
+    assert_non_null(strstr(err.msg, "do not move"));
+    oq_alive_free(alive);
+    oq_log_free(log);
 }
 
 /* The term is the caused change in P(order) times V: nothing for a coupon
@@ -153,6 +194,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_order_delta_golden),
         cmocka_unit_test(test_order_delta_shape),
+        cmocka_unit_test(test_log_delta),
         cmocka_unit_test(test_add),
         cmocka_unit_test(test_plan),
     };

@@ -38,6 +38,23 @@
  * and V_i = g_i D_i with g_i the customer's expected gross profit per order
  * from a Gamma-Gamma model (btyd.h) fitted on the log's order rows
  * (order_profit; x = the customer's order rows, m their mean profit).
+ *
+ * OQ_CLV_LOG instead measures the future of a caused order on the log, for
+ * logs whose coupons were drawn at random (offerq gen's logging policy, or
+ * offerq's own exploration): each contact's coupon is an instrument for
+ * that day's order, so the Wald estimate
+ *
+ *   D = (E[Y | a coupon] - E[Y | none]) / (P(order | a coupon) - P(order | none)),
+ *
+ * Y = the customer's purchase days in the `days` days after the contact
+ * (contacts whose `days` days all lie in the log), is the change in later
+ * purchases per order caused that day, whatever the world's mechanism
+ * (BG/NBD's coin, a re-engagement clock, deal-proneness). The same D for
+ * every customer, undiscounted; V_i = g_i D. It is biased where coupons were
+ * targeted (the arms then differ before the contact), and it charges to the
+ * caused orders what a coupon does to customers who would have ordered
+ * anyway (a redeemed coupon of theirs may lower their later full-price
+ * orders).
  */
 #ifndef OFFERQ_CLV_H
 #define OFFERQ_CLV_H
@@ -50,8 +67,11 @@
 
 struct oq_alive;
 
+enum { OQ_CLV_BGNBD = 0, OQ_CLV_LOG = 1 };
+
 typedef struct oq_clv_opts {
     double weight;   /* W; 0 (default): the plan is tomorrow's r~ alone */
+    int model;       /* OQ_CLV_BGNBD (default) or OQ_CLV_LOG: where D comes from */
     double days;     /* horizon of the future value, days (default 30) */
     double discount; /* discount rate per 30 days, as lifetimes' monthly rate (0.01) */
 } oq_clv_opts;
@@ -66,7 +86,21 @@ void oq_clv_opts_default(oq_clv_opts *o);
 int oq_clv_order_delta(const oq_bgnbd_params *p, double x, double T, double days, double discount,
                        double *out) OQ_WUR;
 
+/* "bgnbd", "log"; oq_clv_model_parse: -1 if unknown. */
+const char *oq_clv_model_name(int model);
+int oq_clv_model_parse(const char *name);
+
+/* OQ_CLV_LOG's D on the log's contacts (rows) whose day + days < day_end,
+ * purchases from alive (oq_alive_rft): *wald, its delta-method standard
+ * error *se and the contacts used *n. OQ_EINVAL when fewer than 50 contacts
+ * of either arm have that much future or the coupons do not move P(order)
+ * (the difference within two standard errors of 0). */
+int oq_clv_log_delta(const struct oq_alive *alive, const oq_log *log, int32_t day_end, double days,
+                     double *wald, double *se, size_t *n, oq_error *err) OQ_WUR;
+
 typedef struct oq_clv_report {
+    double wald_se;          /* OQ_CLV_LOG: the standard error of D */
+    size_t wald_contacts;    /* OQ_CLV_LOG: the contacts it used */
     double gg_p, gg_q, gg_v; /* the Gamma-Gamma fit on the log's order rows */
     size_t gg_customers;     /* customers with an order row (the fit's) */
     double mean_profit;      /* mean g_i over the customers */
@@ -76,7 +110,8 @@ typedef struct oq_clv_report {
 
 /* V (ix->n_customers, the index order of tom) = g_i D_i of every customer,
  * their BG/NBD history taken from alive on `day` (oq_alive_rft; a customer
- * without an earlier purchase: x = T = 0). rep may be NULL. OQ_EINVAL when
+ * without an earlier purchase: x = T = 0); o->model OQ_CLV_LOG: g_i D with
+ * D = oq_clv_log_delta(alive, log, day, o->days). rep may be NULL. OQ_EINVAL when
  * the log has too few order rows to fit Gamma-Gamma (or its fit has q <= 1,
  * no finite mean), OQ_ENUM, OQ_ENOMEM. */
 int oq_clv_values(const struct oq_alive *alive, const oq_log *log, const oq_log_index *ix,

@@ -46,8 +46,9 @@ static void help(FILE *fp)
             "  --features SET   the closed loop's nightly job: its response model's features\n"
             "                   (all, no-evidence or raw; as `offerq run --features`)\n"
             "  --clv-weight W   add the policy clv, `offerq run --clv-weight W` (0: none)\n"
-            "  --clv-days D --clv-discount R\n"
-            "                   its horizon (default 30 days) and rate per 30 days (0.01)\n"
+            "  --clv-model M --clv-days D --clv-discount R\n"
+            "                   its model (bgnbd or log), horizon (default 30 days) and\n"
+            "                   rate per 30 days (0.01), as `offerq run`\n"
             "  --truth FILE   truth file (default: the log's sidecar)\n"
             "  --json FILE    also write the results as JSON\n"
             "  --quiet        no progress on stderr\n\n"
@@ -77,7 +78,8 @@ int cmd_eval(int argc, char **argv)
         O_FEATURES,
         O_CLVW,
         O_CLVD,
-        O_CLVR
+        O_CLVR,
+        O_CLVM
     };
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},
                                          {"log", required_argument, 0, O_LOG},
@@ -94,6 +96,7 @@ int cmd_eval(int argc, char **argv)
                                          {"clv-weight", required_argument, 0, O_CLVW},
                                          {"clv-days", required_argument, 0, O_CLVD},
                                          {"clv-discount", required_argument, 0, O_CLVR},
+                                         {"clv-model", required_argument, 0, O_CLVM},
                                          {0, 0, 0, 0}};
     const char *log = NULL, *run = NULL, *truth = NULL, *json = NULL;
     int quiet = 0, c, features = 0;
@@ -153,6 +156,12 @@ int cmd_eval(int argc, char **argv)
             break;
         case O_CLVD:
             if (cli_double("eval", "--clv-days", optarg, 1, 36500, &lo.job.clv.days)) return 2;
+            features = 1;
+            break;
+        case O_CLVM:
+            if ((lo.job.clv.model = oq_clv_model_parse(optarg)) < 0)
+                return cli_usage_error("eval", "--clv-model: expected bgnbd or log, got '%s'",
+                                       optarg);
             features = 1;
             break;
         case O_CLVR:

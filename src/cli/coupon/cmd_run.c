@@ -109,6 +109,10 @@ static void help(FILE *fp)
         "                  under BG/NBD (an extra purchase is one more dropout chance,\n"
         "                  so V <= 0) with Gamma-Gamma profit per order; W 1 = the\n"
         "                  whole term (default 0: off; docs/readme/bgnbd.md)\n"
+        "  --clv-model M   where that future comes from: bgnbd (default, the above) or\n"
+        "                  log: later purchases per order a coupon caused, measured on\n"
+        "                  the log's contacts (needs coupons drawn at random, as the\n"
+        "                  logging policy of offerq gen; may be > 0)\n"
         "  --clv-days D    horizon of that future value in days (default 30)\n"
         "  --clv-discount R  its discount rate per 30 days (default 0.01)\n"
         "  --faithful      the seed's simplified loop instead of Dyna-Q (for comparison)\n"
@@ -158,7 +162,8 @@ enum {
     O_SEQLEN,
     O_CLVW,
     O_CLVD,
-    O_CLVR
+    O_CLVR,
+    O_CLVM
 };
 
 const struct option cli_run_options[] = {{"help", no_argument, 0, 'h'},
@@ -193,6 +198,7 @@ const struct option cli_run_options[] = {{"help", no_argument, 0, 'h'},
                                          {"clv-weight", required_argument, 0, O_CLVW},
                                          {"clv-days", required_argument, 0, O_CLVD},
                                          {"clv-discount", required_argument, 0, O_CLVR},
+                                         {"clv-model", required_argument, 0, O_CLVM},
                                          {0, 0, 0, 0}};
 
 /* *list (malloc'ed, or NULL) += "\n" url. */
@@ -304,6 +310,11 @@ int cli_run_parse(int argc, char **argv, oq_pipeline_opts *o, char **pg)
             break;
         case O_CLVD:
             if (cli_double("run", "--clv-days", optarg, 1, 36500, &o->clv.days)) return 2;
+            break;
+        case O_CLVM:
+            if ((o->clv.model = oq_clv_model_parse(optarg)) < 0)
+                return cli_usage_error("run", "--clv-model: expected bgnbd or log, got '%s'",
+                                       optarg);
             break;
         case O_CLVR:
             if (cli_double("run", "--clv-discount", optarg, 0, 10, &o->clv.discount)) return 2;
