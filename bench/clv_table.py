@@ -17,7 +17,12 @@ runs, lines = {}, [
     "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
 for wd in worlds:
     for s in seeds:
-        r = json.load(open(f"{t}/{wd}-{s}.json"))
+        try:
+            r = json.load(open(f"{t}/{wd}-{s}.json"))
+        except FileNotFoundError:
+            lines.append(f"| {wd} | {s} | no result: the evaluation failed (bench/clv.sh "
+                         "printed why) |" + " |" * 9)
+            continue
         runs[f"{wd}-{s}"] = r
         p = {q["name"]: q for q in r["policies"]}
         none, my, clv, orc = (p[k]["profit"] for k in ("no coupon", "myopic", "clv", "oracle"))
