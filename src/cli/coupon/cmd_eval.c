@@ -151,21 +151,10 @@ int cmd_eval(int argc, char **argv)
             features = 1;
             break;
         case O_CLVW:
-            if (cli_double("eval", "--clv-weight", optarg, 0, 100, &lo.job.clv.weight)) return 2;
-            features = 1;
-            break;
         case O_CLVD:
-            if (cli_double("eval", "--clv-days", optarg, 1, 36500, &lo.job.clv.days)) return 2;
-            features = 1;
-            break;
-        case O_CLVM:
-            if ((lo.job.clv.model = oq_clv_model_parse(optarg)) < 0)
-                return cli_usage_error("eval", "--clv-model: expected bgnbd or log, got '%s'",
-                                       optarg);
-            features = 1;
-            break;
         case O_CLVR:
-            if (cli_double("eval", "--clv-discount", optarg, 0, 10, &lo.job.clv.discount)) return 2;
+        case O_CLVM:
+            if (cli_clv_option("eval", c - O_CLVW, optarg, &lo.job.clv)) return 2;
             features = 1;
             break;
         default:

@@ -213,6 +213,17 @@ static int add_url(char **list, const char *url)
     return 0;
 }
 
+int cli_clv_option(const char *cmd, int k, const char *arg, oq_clv_opts *o)
+{
+    static const char *name[3] = {"--clv-weight", "--clv-days", "--clv-discount"};
+    static const double lo[3] = {0, 1, 0}, hi[3] = {100, 36500, 10};
+    double *v[3] = {&o->weight, &o->days, &o->discount};
+    if (k >= 0 && k < 3) return cli_double(cmd, name[k], arg, lo[k], hi[k], v[k]) ? 2 : 0;
+    if ((o->model = oq_clv_model_parse(arg)) < 0)
+        return cli_usage_error(cmd, "--clv-model: expected bgnbd or log, got '%s'", arg);
+    return 0;
+}
+
 int cli_run_parse(int argc, char **argv, oq_pipeline_opts *o, char **pg)
 {
     oq_pipeline_opts_default(o);
@@ -306,18 +317,10 @@ int cli_run_parse(int argc, char **argv, oq_pipeline_opts *o, char **pg)
             o->continuation = 1;
             break;
         case O_CLVW:
-            if (cli_double("run", "--clv-weight", optarg, 0, 100, &o->clv.weight)) return 2;
-            break;
         case O_CLVD:
-            if (cli_double("run", "--clv-days", optarg, 1, 36500, &o->clv.days)) return 2;
-            break;
-        case O_CLVM:
-            if ((o->clv.model = oq_clv_model_parse(optarg)) < 0)
-                return cli_usage_error("run", "--clv-model: expected bgnbd or log, got '%s'",
-                                       optarg);
-            break;
         case O_CLVR:
-            if (cli_double("run", "--clv-discount", optarg, 0, 10, &o->clv.discount)) return 2;
+        case O_CLVM:
+            if (cli_clv_option("run", c - O_CLVW, optarg, &o->clv)) return 2;
             break;
         case O_SHARDS:
             if (cli_long("run", "--shards", optarg, 1, OQ_DYNAQ_MAX_SHARDS, &lv)) return 2;
