@@ -58,6 +58,11 @@ extern const struct option cli_run_options[];
  * caller's. Returns 0, 2 after printing a usage error, or -1 after printing
  * --help. o's strings point into argv. */
 int cli_run_parse(int argc, char **argv, struct oq_pipeline_opts *o, char **pg);
+/* One of the CLV options shared by run and eval: k 0..3 = --clv-weight,
+ * --clv-days, --clv-discount, --clv-model with its argument, into *o
+ * (struct oq_clv_opts, clv.h). 0, or 2 after the usage error. */
+struct oq_clv_opts;
+int cli_clv_option(const char *cmd, int k, const char *arg, struct oq_clv_opts *o);
 /* `offerq crosssell learn`'s long options, {0}-terminated. */
 extern const struct option cli_xsell_learn_options[];
 /* How far a command goes when offerq nightly checks its options: */

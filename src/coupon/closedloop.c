@@ -19,9 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { P_NONE, P_C5, P_C10, P_C20, P_RANDOM, P_MYOPIC, P_OFFERQ, P_TMYOPIC, P_ORACLE, P_N };
-static const char *pol_name[P_N] = {
-    "no coupon", "5", "10", "20", "random (logging)", "myopic", "dyna-q", "truth-myopic", "oracle"};
+enum { P_NONE, P_C5, P_C10, P_C20, P_RANDOM, P_MYOPIC, P_OFFERQ, P_CLV, P_TMYOPIC, P_ORACLE, P_N };
+static const char *pol_name[P_N] = {"no coupon",        "5",      "10",     "20",
+                                    "random (logging)", "myopic", "dyna-q", "clv",
+                                    "truth-myopic",     "oracle"};
 
 void oq_loop_opts_default(oq_loop_opts *o)
 {
@@ -157,9 +158,11 @@ static int write_two(const char *path, const char *a, size_t na, const oq_wbuf *
     return ok ? 0 : oq_error_set(err, OQ_EIO, path, 0, 0, "write failed");
 }
 
-/* Re-run the nightly job on the log grown so far; coupon[i] := its plan. */
-static int run_job(const world *w, const grown *g, const oq_loop_opts *o, const char *dir,
-                   int continuation, int *coupon, oq_error *err)
+/* Re-run the nightly job of policy pol on the log grown so far; coupon[i]
+ * := its plan. Only dyna-q adds the continuation and only clv the CLV term
+ * (o->job.clv), so myopic is the same job without either. */
+static int run_job(const world *w, const grown *g, const oq_loop_opts *o, const char *dir, int pol,
+                   int *coupon, oq_error *err)
 {
     char lp[4096], op[4096], ep[4096];
     snprintf(lp, sizeof lp, "%s/log.csv", dir);
@@ -174,7 +177,8 @@ static int run_job(const world *w, const grown *g, const oq_loop_opts *o, const 
     job.out_dir = NULL;
     job.orders_path = w->orders_text ? op : NULL;
     job.events_path = w->events_text ? ep : NULL;
-    job.continuation = continuation;
+    job.continuation = pol == P_OFFERQ;
+    if (pol != P_CLV) job.clv.weight = 0;
     job.quiet = 1;
     oq_pipeline_result *res = NULL;
     rc = oq_pipeline_run(&job, NULL, &res, err);
@@ -194,7 +198,7 @@ static int play(const world *w, int pol, const oq_loop_opts *o, const char *dir,
 {
     long n = w->n;
     int H = o->horizon, K = o->refit_every > 0 ? o->refit_every : 1;
-    int job = pol == P_MYOPIC || pol == P_OFFERQ;
+    int job = pol == P_MYOPIC || pol == P_OFFERQ || pol == P_CLV;
     double t0 = monotonic_s();
     oq_gen_live *live = malloc((size_t)n * sizeof *live);
     int *coupon = calloc((size_t)n, sizeof *coupon);
@@ -213,8 +217,7 @@ static int play(const world *w, int pol, const oq_loop_opts *o, const char *dir,
     int32_t end = w->day0 + H;
     for (int t = 0; t < H; t++) {
         int32_t day = w->day0 + t;
-        if (job && t % K == 0 && (rc = run_job(w, &g, o, dir, pol == P_OFFERQ, coupon, err)))
-            goto cleanup;
+        if (job && t % K == 0 && (rc = run_job(w, &g, o, dir, pol, coupon, err))) goto cleanup;
         for (long i = 0; i < n; i++)
             reached[i] = (unsigned char)oq_gen_live_contacted(&w->cfg, i, day, rng);
         /* Choices of the truth policies: per customer, so in parallel. */
@@ -342,7 +345,8 @@ int oq_loop_run(const char *log_path, const char *truth_path, const oq_loop_opts
     out->customers = w.n;
     out->budget = w.cfg.lasting.campaign_budget * (double)w.n;
     for (int p = 0; p < P_N; p++) {
-        if (o->skip_job && (p == P_MYOPIC || p == P_OFFERQ)) continue;
+        if (o->skip_job && (p == P_MYOPIC || p == P_OFFERQ || p == P_CLV)) continue;
+        if (p == P_CLV && o->job.clv.weight == 0) continue;
         if ((rc = play(&w, p, o, dir, &out->pol[out->npol], err))) goto cleanup;
         out->npol++;
     }

@@ -4,6 +4,7 @@
 #include "offerq/core/comm.h"
 #include "offerq/core/io.h"
 #include "offerq/coupon/alive.h"
+#include "offerq/coupon/clv.h"
 #include "offerq/coupon/seq.h"
 #include "util/json.h"
 
@@ -26,6 +27,7 @@ void oq_pipeline_opts_default(oq_pipeline_opts *o)
     o->continuation = 0;
     o->shards = 1;
     oq_pmodel_opts_default(&o->pmodel);
+    oq_clv_opts_default(&o->clv);
 }
 
 const char *oq_pipeline_stage_name(int s)
@@ -44,6 +46,7 @@ void oq_pipeline_result_free(oq_pipeline_result *r)
     free(r->expected_profit);
     free(r->values);
     free(r->p_alive);
+    free(r->clv_term);
     oq_qtable_free(r->q);
     json_decref(r->report);
     json_decref(r->comm);
@@ -319,6 +322,44 @@ static void continuation_sums(const job *j, double *rbar, size_t *rcnt)
         }
 }
 
+/* --clv-weight W: val += W (P(order | coupon) - P(order | none)) V_i, V_i
+ * the future value of an order caused tomorrow (clv.h). The plan changes
+ * only through this term; the report says what it was built from. */
+static int plan_clv(job *j, double *val, oq_error *err)
+{
+    const oq_clv_opts *co = &j->o->clv;
+    size_t nc = j->tom->n;
+    if (co->weight == 0 || j->o->dq.faithful) return 0;
+    if (j->parts > 1)
+        return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
+                            "--clv-weight needs the whole log in one part (not --shards N > 1 "
+                            "with --reward response, nor mpirun)");
+    int rc = 0;
+    double *V = job_alloc(nc, sizeof *V, err, &rc);
+    double *term = j->r->clv_term = calloc(nc * 4 + 1, sizeof *term);
+    if (!rc && !term) rc = oq_error_oom(err, NULL, NULL);
+    oq_clv_report cr;
+    if (!rc && !(rc = oq_clv_values(j->alive, j->log, j->ix, j->r->tomorrow, co, V, &cr, err))) {
+        oq_clv_add(nc, V, j->po4, co->weight, term);
+        for (size_t k = 0; k < nc * 4; k++)
+            val[k] += term[k];
+        json_t *rep = json_pack(
+            "{s:f, s:s, s:f, s:f, s:{s:f, s:f, s:f, s:I}, s:f, s:f, s:f}", "weight", co->weight,
+            "model", oq_clv_model_name(co->model), "days", co->days, "discount_per_30_days",
+            co->discount, "gamma_gamma", "p", cr.gg_p, "q", cr.gg_q, "v", cr.gg_v, "customers",
+            (json_int_t)cr.gg_customers, "mean_profit_per_order", cr.mean_profit,
+            "mean_purchases_change", cr.mean_delta, "mean_order_value", cr.mean_value);
+        /* the log's Wald estimate and its standard error (clv.h) */
+        if (rep && co->model == OQ_CLV_LOG)
+            json_object_set_new(rep, "log",
+                                json_pack("{s:f, s:I}", "se", cr.wald_se, "contacts",
+                                          (json_int_t)cr.wald_contacts));
+        rc = report_add(j, "clv", rep, err);
+    }
+    free(V);
+    return rc;
+}
+
 /* plan: every customer's value of each coupon tomorrow (r~, plus with
  * --continuation the state's learned gamma E[V(s') | s, a]; seed-faithful:
  * argmax Q as the seed, 0 when unseen) and the budget plan over them. */
@@ -377,6 +418,7 @@ static int stage_plan(job *j, oq_error *err)
             spend[c * 4 + a] = j->po4[c * 4 + a] * oq_coupon_value(a);
         }
     }
+    if ((rc = plan_clv(j, val, err))) goto cleanup;
     if ((rc = oq_budget_plan_part(nc, val, spend, j->tom->user_id, o->budget, j->comm, r->coupon,
                                   &r->plan_value, &r->plan_spend, err)))
         goto cleanup;
@@ -746,6 +788,11 @@ static json_t *params_json(const oq_pipeline_opts *o, const oq_pipeline_result *
             j, "plan",
             json_pack("{s:s}", "objective",
                       o->continuation ? "r~ + gamma E[V(s')] (continuation)" : "tomorrow's r~"));
+    if (j && o->clv.weight != 0 && !c->faithful)
+        json_object_set_new(json_object_get(j, "plan"), "clv",
+                            json_pack("{s:f, s:s, s:f, s:f}", "weight", o->clv.weight, "model",
+                                      oq_clv_model_name(o->clv.model), "days", o->clv.days,
+                                      "discount_per_30_days", o->clv.discount));
     if (j && o->reward == OQ_REWARD_RESPONSE) {
         const oq_pmodel_opts *p = &o->pmodel;
         json_object_set_new(json_object_get(j, "scorer"), "p_model",

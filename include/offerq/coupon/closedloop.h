@@ -22,6 +22,9 @@
  *                     is r~ plus gamma E[V(s')] learned from the log. Not
  *                     the default: it earns less than myopic so far
  *                     (docs/readme/dynaq.md)
+ *   clv               (only with opts->job.clv.weight > 0) myopic's job with
+ *                     the CLV term added to r~ (clv.h): the caused change in
+ *                     P(order) times the BG/NBD future value of an order
  *   truth-myopic      the coupon with the best true expected reward today
  *                     (the world's state, no look-ahead)
  *   oracle            one step of policy improvement over truth-myopic by

@@ -34,6 +34,7 @@
 #include <stdint.h>
 #include "offerq/core/data.h"
 #include "offerq/core/error.h"
+#include "offerq/coupon/clv.h"
 #include "offerq/coupon/dynaq.h"
 #include "offerq/coupon/pmodel.h"
 #include "offerq/coupon/reco.h"
@@ -65,6 +66,8 @@ typedef struct oq_pipeline_opts {
                               merged (oq_dynaq_train_sharded), the rest on the whole log */
     int continuation;      /* 0 (default): plan on tomorrow's r~; 1: add Dyna-Q's
                               gamma E[V(s') | s, a] (see oq_pipeline_run) */
+    oq_clv_opts clv;       /* clv.weight != 0: add the future value of the orders a
+                              coupon causes (clv.h) to the plan's values; default 0 */
     double budget;         /* money available for tomorrow's coupons; INFINITY = none */
     oq_pmodel_opts pmodel; /* the response model's P(order) learner (pmodel.h); its seed
                               and quiet are taken from dq.seed and quiet */
@@ -118,6 +121,8 @@ typedef struct oq_pipeline_result {
     double *expected_profit;       /* (n) r~ of the recommended coupon, tomorrow */
     double *values;                /* (n, 4) r~ of each coupon (none, 5, 10, 20), tomorrow */
     double *p_alive;               /* (n) */
+    double *clv_term;              /* (n, 4) what --clv-weight added to each coupon's value
+                                      (clv.h; 0 for none); NULL without it */
     int from_q;                    /* customers whose state was in the Q table */
     int32_t tomorrow;              /* last log day + 1 */
     double plan_value, plan_spend; /* objective and expected spend of the plan */

@@ -33,7 +33,9 @@ static void help(FILE *fp)
             "re-run on it every K days. Policies: no coupon, 5, 10, 20, random (logging),\n"
             "myopic (the one-step plan over r~, offerq's default), dyna-q (r~ plus\n"
             "Dyna-Q's continuation value), truth-myopic and the rollout oracle\n"
-            "(docs/readme/dynaq.md). Profit is the true net profit over the H days.\n\n"
+            "(docs/readme/dynaq.md). Profit is the true net profit over the H days.\n"
+            "With --clv-weight W also clv: myopic's job with the CLV term of `offerq run\n"
+            "--clv-weight W` (docs/readme/bgnbd.md).\n\n"
             "Options:\n"
             "  --horizon H      play H days forward (closed loop; no --run needed)\n"
             "  --refit-every K  re-run the nightly job every K days (default 1)\n"
@@ -43,6 +45,10 @@ static void help(FILE *fp)
             "                   dyna-q): the fixed, random and truth policies only, fast\n"
             "  --features SET   the closed loop's nightly job: its response model's features\n"
             "                   (all, no-evidence or raw; as `offerq run --features`)\n"
+            "  --clv-weight W   add the policy clv, `offerq run --clv-weight W` (0: none)\n"
+            "  --clv-model M --clv-days D --clv-discount R\n"
+            "                   its model (bgnbd or log), horizon (default 30 days) and\n"
+            "                   rate per 30 days (0.01), as `offerq run`\n"
             "  --truth FILE   truth file (default: the log's sidecar)\n"
             "  --json FILE    also write the results as JSON\n"
             "  --quiet        no progress on stderr\n\n"
@@ -69,7 +75,11 @@ int cmd_eval(int argc, char **argv)
         O_ROLL,
         O_SEED,
         O_NOJOB,
-        O_FEATURES
+        O_FEATURES,
+        O_CLVW,
+        O_CLVD,
+        O_CLVR,
+        O_CLVM
     };
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},
                                          {"log", required_argument, 0, O_LOG},
@@ -83,6 +93,10 @@ int cmd_eval(int argc, char **argv)
                                          {"seed", required_argument, 0, O_SEED},
                                          {"no-job", no_argument, 0, O_NOJOB},
                                          {"features", required_argument, 0, O_FEATURES},
+                                         {"clv-weight", required_argument, 0, O_CLVW},
+                                         {"clv-days", required_argument, 0, O_CLVD},
+                                         {"clv-discount", required_argument, 0, O_CLVR},
+                                         {"clv-model", required_argument, 0, O_CLVM},
                                          {0, 0, 0, 0}};
     const char *log = NULL, *run = NULL, *truth = NULL, *json = NULL;
     int quiet = 0, c, features = 0;
@@ -136,6 +150,13 @@ int cmd_eval(int argc, char **argv)
                     "eval", "--features: expected all, no-evidence or raw, got '%s'", optarg);
             features = 1;
             break;
+        case O_CLVW:
+        case O_CLVD:
+        case O_CLVR:
+        case O_CLVM:
+            if (cli_clv_option("eval", c - O_CLVW, optarg, &lo.job.clv)) return 2;
+            features = 1;
+            break;
         default:
             return cli_bad_option("eval");
         }
@@ -166,8 +187,9 @@ int cmd_eval(int argc, char **argv)
     }
     if (!log || !run) return cli_usage_error("eval", "--log LOG.csv and --run DIR are required");
     if (features)
-        return cli_usage_error("eval", "--features is for the closed loop (--horizon); with "
-                                       "--run the run's params.json says which");
+        return cli_usage_error("eval", "--features and --clv-* are for the closed loop "
+                                       "(--horizon); with --run the run's params.json says "
+                                       "which");
     oq_eval_report r;
     if (!quiet)
         fprintf(stderr, "offerq eval: this re-fits models, so it takes about as long as the run:\n"

@@ -103,6 +103,18 @@ static void help(FILE *fp)
         "                  state buckets (default 10 2 20 10, the source's)\n"
         "  --continuation  plan on tomorrow's r~ plus Dyna-Q's gamma E[V(s')] (default:\n"
         "                  tomorrow's r~ alone; see docs/readme/dynaq.md)\n"
+        "  --clv-weight W  add W x (P(order | coupon) - P(order | none)) x V to each\n"
+        "                  coupon's value: V the change in the customer's discounted\n"
+        "                  future gross profit that one order caused tomorrow brings\n"
+        "                  under BG/NBD (an extra purchase is one more dropout chance,\n"
+        "                  so V <= 0) with Gamma-Gamma profit per order; W 1 = the\n"
+        "                  whole term (default 0: off; docs/readme/bgnbd.md)\n"
+        "  --clv-model M   where that future comes from: bgnbd (default, the above) or\n"
+        "                  log: later purchases per order a coupon caused, measured on\n"
+        "                  the log's contacts (needs coupons drawn at random, as the\n"
+        "                  logging policy of offerq gen; may be > 0)\n"
+        "  --clv-days D    horizon of that future value in days (default 30)\n"
+        "  --clv-discount R  its discount rate per 30 days (default 0.01)\n"
         "  --faithful      the seed's simplified loop instead of Dyna-Q (for comparison)\n"
         "  --keep-runs N   runs kept in DIR.runs/ (default 3; DIR links to the newest)\n"
         "  --quiet         no progress on stderr\n\n"
@@ -147,7 +159,11 @@ enum {
     O_TREES,
     O_TDEPTH,
     O_FEATURES,
-    O_SEQLEN
+    O_SEQLEN,
+    O_CLVW,
+    O_CLVD,
+    O_CLVR,
+    O_CLVM
 };
 
 const struct option cli_run_options[] = {{"help", no_argument, 0, 'h'},
@@ -179,6 +195,10 @@ const struct option cli_run_options[] = {{"help", no_argument, 0, 'h'},
                                          {"tree-depth", required_argument, 0, O_TDEPTH},
                                          {"features", required_argument, 0, O_FEATURES},
                                          {"seq-len", required_argument, 0, O_SEQLEN},
+                                         {"clv-weight", required_argument, 0, O_CLVW},
+                                         {"clv-days", required_argument, 0, O_CLVD},
+                                         {"clv-discount", required_argument, 0, O_CLVR},
+                                         {"clv-model", required_argument, 0, O_CLVM},
                                          {0, 0, 0, 0}};
 
 /* *list (malloc'ed, or NULL) += "\n" url. */
@@ -190,6 +210,17 @@ static int add_url(char **list, const char *url)
     if (a) p[a++] = '\n';
     memcpy(p + a, url, b + 1);
     *list = p;
+    return 0;
+}
+
+int cli_clv_option(const char *cmd, int k, const char *arg, oq_clv_opts *o)
+{
+    static const char *name[3] = {"--clv-weight", "--clv-days", "--clv-discount"};
+    static const double lo[3] = {0, 1, 0}, hi[3] = {100, 36500, 10};
+    double *v[3] = {&o->weight, &o->days, &o->discount};
+    if (k >= 0 && k < 3) return cli_double(cmd, name[k], arg, lo[k], hi[k], v[k]) ? 2 : 0;
+    if ((o->model = oq_clv_model_parse(arg)) < 0)
+        return cli_usage_error(cmd, "--clv-model: expected bgnbd or log, got '%s'", arg);
     return 0;
 }
 
@@ -285,6 +316,12 @@ int cli_run_parse(int argc, char **argv, oq_pipeline_opts *o, char **pg)
         case O_CONT:
             o->continuation = 1;
             break;
+        case O_CLVW:
+        case O_CLVD:
+        case O_CLVR:
+        case O_CLVM:
+            if (cli_clv_option("run", c - O_CLVW, optarg, &o->clv)) return 2;
+            break;
         case O_SHARDS:
             if (cli_long("run", "--shards", optarg, 1, OQ_DYNAQ_MAX_SHARDS, &lv)) return 2;
             o->shards = (int)lv;
@@ -325,6 +362,9 @@ int cli_run_parse(int argc, char **argv, oq_pipeline_opts *o, char **pg)
     if (seqlen && reward != OQ_REWARD_SEQUENCE)
         return cli_usage_error("run", "--seq-len is for the sequence model: it needs --reward "
                                       "sequence");
+    if (o->clv.weight > 0 && o->dq.faithful)
+        return cli_usage_error("run", "--clv-weight adds to the plan's values; the seed-faithful "
+                                      "loop (--faithful) has no plan");
     o->reward = reward >= 0 ? reward : want_tf ? OQ_REWARD_TRANSFORMER : OQ_REWARD_RESPONSE;
     o->seq_len = seqlen;
     return 0;
