@@ -16,7 +16,7 @@
 #   one-process job's message and lines). Under MPI no rank holds the whole
 #   list: recommendations.csv is merged in rounds to rank 0 (the same bytes
 #   as --shards N); a rank killed in the middle of that merge leaves no run.
-#   `offerq eval` under mpirun -np 2 is refused (not distributed yet).
+#   (`offerq eval` in parts: cli_mpi_eval.sh.)
 # Without MPI (no OQ_MPI=1 from CMake, or no mpirun) only the --shards half
 # runs. A 20,000-customer log of 4 snapshots each (80,000 rows), learners
 # cut down (30 trees, 2 epochs of 5 planning steps) to keep it short: 7 runs
@@ -153,11 +153,6 @@ for bad in dup far; do
     --out-dir "$T/x"
   check "mpirun -np 2 on $bad.csv: the one-process message" grep -qF "$(sed 's/^offerq: error: //' "$T/want.$bad" | head -c 150)" "$T/err"
 done
-
-# ---- eval is not distributed yet: refused, not run N times into one file -----------
-expect 2 "does not run in parts yet" mpirun --oversubscribe -np 2 "$BIN" eval \
-  --log "$T/log.csv" --run "$T/m2" --json "$T/eval.json" --quiet
-check "  no eval.json" test ! -e "$T/eval.json"
 
 # a failure with a message (a missing orders file): every rank stops, exit 1
 expect 1 "cannot open|No such file" mpirun --oversubscribe -np 2 "$BIN" run "${ARGS[@]}" \

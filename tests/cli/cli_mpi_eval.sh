@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# cli_mpi_eval.sh - issue 20 item 5: `offerq eval --run` in parts.
+#   `eval --shards N` evaluates in N parts (threads of one process), each
+#   holding the log rows and the truth of one hash shard of the customers;
+#   every total is a sum over the parts added in rank order. In a build with
+#   -DOQ_MPI=ON, `mpirun -np N offerq eval` runs the same parts as ranks and
+#   prints and writes the same bytes (stdout and eval.json) for N = 1, 2, 3;
+#   -np 1 and --shards 1 are the one-process eval. What does not depend on
+#   how the customers are split (the fixed coupons', the logging policy's,
+#   the oracle's true totals, the row counts) equals the one-process eval in
+#   every layout (to rounding: other sums). A rank killed mid-eval
+#   (OQ_MPI_TEST_DIE) fails the job and leaves the previous eval.json as it
+#   was; a run of another reward than the response model, a --shards that
+#   is not the number of ranks and the closed loop (--horizon) under mpirun
+#   are refused.
+# Without MPI (no OQ_MPI=1 from CMake, or no mpirun) only the --shards half
+# runs. A 4,000-customer log of 4 snapshots (16,000 rows), learners cut down
+# (30 trees, 2 epochs of 5 planning steps): about 12 evals of 1-2 s each.
+set -u
+BIN=${OQ_BIN:?OQ_BIN must point at the offerq binary}
+SRC=${OQ_SOURCE:-$(cd "$(dirname "$0")/../.." && pwd)}
+T=$(mktemp -d /tmp/offerq-test-XXXXXX)
+trap 'rm -rf "$T"' EXIT
+# shellcheck source=lib.sh
+source "$SRC/tests/cli/lib.sh"
+# mpirun refuses root without these (CI runs as root)
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMP_NUM_THREADS=1
+MPI=0
+if [ "${OQ_MPI:-0}" = 1 ] && command -v mpirun >/dev/null; then MPI=1; fi
+"$BIN" gen --customers 4000 --snapshots 4 --seed 7 --quiet --out "$T/log.csv" 2>/dev/null ||
+  die "gen"
+"$BIN" run --log "$T/log.csv" --budget 400 --trees 30 --plan-k 5 --epochs 2 --quiet \
+  --out-dir "$T/run" 2>"$T/err" || { cat "$T/err"; die "run"; }
+# a copy of the log without its truth sidecar: the log-only estimates
+mkdir "$T/lo"
+cp "$T/log.csv" "$T/log.orders.csv" "$T/log.events.csv" "$T/lo/"
+EV=(eval --log "$T/log.csv" --run "$T/run" --quiet)
+LO=(eval --log "$T/lo/log.csv" --run "$T/run" --quiet)
+
+# ---- --shards N: parts as threads ---------------------------------------------------
+"$BIN" "${EV[@]}" --json "$T/e.json" >"$T/e.txt" 2>"$T/err" || { cat "$T/err"; die "eval"; }
+"$BIN" "${LO[@]}" --json "$T/lo1.json" >"$T/lo1.txt" 2>"$T/err" || { cat "$T/err"; die "eval (no truth)"; }
+for n in 1 2 3; do
+  "$BIN" "${EV[@]}" --shards "$n" --json "$T/s$n.json" >"$T/s$n.txt" 2>"$T/err" ||
+    { cat "$T/err"; die "eval --shards $n"; }
+  "$BIN" "${LO[@]}" --shards "$n" --json "$T/lo_s$n.json" >"$T/lo_s$n.txt" 2>"$T/err" ||
+    { cat "$T/err"; die "eval --shards $n (no truth)"; }
+done
+check "eval --shards 1 = eval, byte for byte: eval.json" cmp -s "$T/s1.json" "$T/e.json"
+check "  and stdout" cmp -s "$T/s1.txt" "$T/e.txt"
+check "  no truth: eval.json" cmp -s "$T/lo_s1.json" "$T/lo1.json"
+# what does not depend on the split: the same in every layout (to rounding)
+check "--shards 2 and 3: every customer and row counted once; the split-free totals equal" \
+  python3 - "$T" <<'PY'
+import json, sys
+t = sys.argv[1]
+one = json.load(open(f"{t}/e.json"))
+lo1 = json.load(open(f"{t}/lo1.json"))
+free = ("no coupon", "5", "10", "20", "random (logging)", "oracle")
+def close(a, b):
+    return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
+for n in (2, 3):
+    e = json.load(open(f"{t}/s{n}.json"))
+    if e["customers"] != 4000 or len(e["policies"]) != len(one["policies"]): sys.exit(f"{n}: policies")
+    pol = {p["name"]: p for p in e["policies"]}
+    for p in one["policies"]:
+        if p["name"] in free and not (close(p["profit"], pol[p["name"]]["profit"]) and
+                                      close(p["spend"], pol[p["name"]]["spend"])):
+            sys.exit(f"{n}: {p['name']}")
+    for name, o in one["ope"].items():
+        q = e["ope"][name]
+        if q["rows"] != 16000 or o["rows"] != 16000: sys.exit(f"{n}: rows of {name}")
+        # a fixed coupon's estimates do not depend on the learners
+        if name in ("no coupon", "5", "10", "20"):
+            for k in ("true", "ips", "ips_se"):
+                if not close(o[k], q[k]): sys.exit(f"{n}: {name} {k}")
+    if e["calibration"]["rows"] != 16000 or sum(b["rows"] for b in e["calibration"]["bins"]) != 16000:
+        sys.exit(f"{n}: calibration rows")
+    lo = json.load(open(f"{t}/lo_s{n}.json"))
+    if not lo["log_only"] or lo["ope"]["5"]["rows"] != 16000: sys.exit(f"{n}: log-only")
+    for k in ("ips", "ips_se"):
+        if not close(lo["ope"]["5"][k], lo1["ope"]["5"][k]): sys.exit(f"{n}: log-only {k}")
+PY
+expect 2 "--shards" "$BIN" "${EV[@]}" --shards 0
+expect 2 "--shards" "$BIN" "${EV[@]}" --shards two
+expect 2 "--shards is for eval --run" "$BIN" eval --log "$T/log.csv" --horizon 2 --shards 2
+# a run of another reward model: refused in parts, with the reason
+"$BIN" run --log "$T/log.csv" --reward empirical --plan-k 5 --epochs 2 --quiet \
+  --out-dir "$T/emp" 2>/dev/null || die "run --reward empirical"
+expect 1 "needs a run of the response reward" "$BIN" eval --log "$T/log.csv" --run "$T/emp" \
+  --quiet --shards 2 --json "$T/emp.json"
+check "  no eval.json" test ! -e "$T/emp.json"
+
+if [ $MPI = 0 ]; then
+  echo "skip the mpirun half: not an MPI build (cmake -DOQ_MPI=ON) or no mpirun"
+  echo "$passes passed, $fails failed"
+  [ $fails -eq 0 ]
+  exit
+fi
+
+# ---- mpirun -np N: the same parts as ranks --------------------------------------------
+for n in 1 2 3; do
+  OQ_MPI_TEST_DIE=1:0 mpirun --oversubscribe -np "$n" "$BIN" "${EV[@]}" --json "$T/m$n.json" \
+    >"$T/m$n.txt" 2>"$T/err$n" || { cat "$T/err$n"; die "mpirun -np $n eval"; }
+  check "mpirun -np $n eval = eval --shards $n: eval.json, byte for byte" cmp -s "$T/m$n.json" "$T/s$n.json"
+  check "  and stdout" cmp -s "$T/m$n.txt" "$T/s$n.txt"
+done
+mpirun --oversubscribe -np 2 "$BIN" "${LO[@]}" --json "$T/lo_m2.json" >"$T/lo_m2.txt" 2>"$T/err" ||
+  { cat "$T/err"; die "mpirun -np 2 eval (no truth)"; }
+check "no truth: mpirun -np 2 eval = eval --shards 2" cmp -s "$T/lo_m2.json" "$T/lo_s2.json"
+last=$(sed -n 's/^offerq: rank 1: \([0-9]*\) collectives$/\1/p' "$T/err2")
+[ -n "$last" ] || die "rank 1 did not count its collectives"
+
+# ---- a rank that dies: the eval fails, the previous eval.json stays -------------------
+cp "$T/m2.json" "$T/prev.json"
+: >"$T/out"
+files=$(ls -a "$T")
+for at in 5 $((last / 2)) "$last"; do
+  set +e
+  OQ_MPI_TEST_DIE=1:$at mpirun --oversubscribe -np 2 "$BIN" "${EV[@]}" --json "$T/m2.json" \
+    >"$T/out" 2>"$T/err"
+  rc=$?
+  set -e
+  check "rank 1 killed at its collective $at of $last: non-zero exit ($rc)" test "$rc" -ne 0
+  check "  it said so" grep -q "killing myself at collective $at" "$T/err"
+  check "  the previous eval.json is whole, byte for byte" cmp -s "$T/m2.json" "$T/prev.json"
+  check "  no other file left (no temporary of eval.json)" test "$(ls -a "$T")" = "$files"
+done
+
+# ---- refused under mpirun -------------------------------------------------------------
+expect 2 "must be the number of ranks" mpirun --oversubscribe -np 2 "$BIN" "${EV[@]}" \
+  --shards 3 --json "$T/bad.json"
+check "  no eval.json" test ! -e "$T/bad.json"
+expect 1 "needs a run of the response reward" mpirun --oversubscribe -np 2 "$BIN" eval \
+  --log "$T/log.csv" --run "$T/emp" --quiet --json "$T/emp.json"
+check "  no eval.json" test ! -e "$T/emp.json"
+# the closed loop is not distributed yet: refused, not run N times into one file
+expect 2 "does not run in parts yet" mpirun --oversubscribe -np 2 "$BIN" eval \
+  --log "$T/log.csv" --horizon 2 --no-job --json "$T/loop.json" --quiet
+check "  no loop json" test ! -e "$T/loop.json"
+
+echo "$passes passed, $fails failed"
+[ $fails -eq 0 ]
