@@ -10,12 +10,17 @@
 #   the oracle's true totals, the row counts) equals the one-process eval in
 #   every layout (to rounding: other sums). A rank killed mid-eval
 #   (OQ_MPI_TEST_DIE) fails the job and leaves the previous eval.json as it
-#   was; a run of another reward than the response model, a --shards that
-#   is not the number of ranks and the closed loop (--horizon) under mpirun
-#   are refused.
+#   was; a run of another reward than the response model and a --shards
+#   that is not the number of ranks are refused.
+#   The closed loop (`eval --horizon H`) in parts: each part plays its
+#   customers, the nightly job is re-run as a run in parts; --shards 1 is
+#   the one-process loop, the truth policies' totals equal it in 2 parts,
+#   mpirun -np 2 = --shards 2 (timings aside), a killed rank leaves the
+#   previous JSON; a world with a campaign budget is refused in parts.
 # Without MPI (no OQ_MPI=1 from CMake, or no mpirun) only the --shards half
 # runs. A 4,000-customer log of 4 snapshots (16,000 rows), learners cut down
-# (30 trees, 2 epochs of 5 planning steps): about 12 evals of 1-2 s each.
+# (30 trees, 2 epochs of 5 planning steps): about 14 evals of 1-2 s each
+# and 5 closed loops of 2 days of 5-10 s.
 set -u
 BIN=${OQ_BIN:?OQ_BIN must point at the offerq binary}
 SRC=${OQ_SOURCE:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -84,13 +89,57 @@ for n in (2, 3):
 PY
 expect 2 "--shards" "$BIN" "${EV[@]}" --shards 0
 expect 2 "--shards" "$BIN" "${EV[@]}" --shards two
-expect 2 "--shards is for eval --run" "$BIN" eval --log "$T/log.csv" --horizon 2 --shards 2
 # a run of another reward model: refused in parts, with the reason
 "$BIN" run --log "$T/log.csv" --reward empirical --plan-k 5 --epochs 2 --quiet \
   --out-dir "$T/emp" 2>/dev/null || die "run --reward empirical"
 expect 1 "needs a run of the response reward" "$BIN" eval --log "$T/log.csv" --run "$T/emp" \
   --quiet --shards 2 --json "$T/emp.json"
 check "  no eval.json" test ! -e "$T/emp.json"
+
+# ---- the closed loop (--horizon) in parts ---------------------------------------------
+# 2 days, the nightly job re-run once per job policy: --shards 1 is the
+# one-process loop; in 2 parts the truth policies' totals are the same to
+# rounding (other sums), the job's policies come from a run in 2 parts
+LOOP=(eval --log "$T/log.csv" --horizon 2 --refit-every 2 --rollouts 4 --quiet)
+# same_loop A B: the two closed-loop JSONs are equal but for the seconds
+same_loop() {
+  python3 - "$1" "$2" <<'PY'
+import json, sys
+def strip(p):
+    r = json.load(open(p))
+    for q in r["policies"]: q.pop("seconds")
+    return r
+sys.exit(strip(sys.argv[1]) != strip(sys.argv[2]))
+PY
+}
+"$BIN" "${LOOP[@]}" --json "$T/l.json" >/dev/null 2>"$T/err" || { cat "$T/err"; die "closed loop"; }
+for n in 1 2; do
+  "$BIN" "${LOOP[@]}" --shards "$n" --json "$T/ls$n.json" >/dev/null 2>"$T/err" ||
+    { cat "$T/err"; die "closed loop --shards $n"; }
+done
+check "closed loop: --shards 1 = the one-process loop" same_loop "$T/ls1.json" "$T/l.json"
+check "closed loop: --shards 2 plays every customer; the truth policies' totals equal" \
+  python3 - "$T/l.json" "$T/ls2.json" <<'PY'
+import json, math, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+if b["customers"] != 4000 or [p["name"] for p in a["policies"]] != [p["name"] for p in b["policies"]]:
+    sys.exit(1)
+for p, q in zip(a["policies"], b["policies"]):
+    if not math.isfinite(q["profit"]): sys.exit(1)
+    if p["name"] in ("myopic", "dyna-q"): continue  # the nightly job in 2 parts
+    for k in ("profit", "spend"):
+        if abs(p[k] - q[k]) > 1e-9 * max(1.0, abs(p[k])): sys.exit(f"{p['name']} {k}")
+PY
+# a world with a campaign budget: charged customer after customer, refused in parts
+python3 - "$T/log.truth.json" "$T/budget.truth.json" <<'PY'
+import json, sys
+t = json.load(open(sys.argv[1]))
+t["world"]["lasting"]["campaign_budget"] = 0.5
+json.dump(t, open(sys.argv[2], "w"))
+PY
+expect 1 "without a campaign budget" "$BIN" "${LOOP[@]}" --truth "$T/budget.truth.json" \
+  --shards 2 --json "$T/lb.json"
+check "  no json" test ! -e "$T/lb.json"
 
 if [ $MPI = 0 ]; then
   echo "skip the mpirun half: not an MPI build (cmake -DOQ_MPI=ON) or no mpirun"
@@ -135,10 +184,23 @@ check "  no eval.json" test ! -e "$T/bad.json"
 expect 1 "needs a run of the response reward" mpirun --oversubscribe -np 2 "$BIN" eval \
   --log "$T/log.csv" --run "$T/emp" --quiet --json "$T/emp.json"
 check "  no eval.json" test ! -e "$T/emp.json"
-# the closed loop is not distributed yet: refused, not run N times into one file
-expect 2 "does not run in parts yet" mpirun --oversubscribe -np 2 "$BIN" eval \
-  --log "$T/log.csv" --horizon 2 --no-job --json "$T/loop.json" --quiet
-check "  no loop json" test ! -e "$T/loop.json"
+
+# ---- the closed loop under mpirun -------------------------------------------------------
+OQ_MPI_TEST_DIE=1:0 mpirun --oversubscribe -np 2 "$BIN" "${LOOP[@]}" --json "$T/lm2.json" \
+  >/dev/null 2>"$T/err" || { cat "$T/err"; die "mpirun -np 2 closed loop"; }
+check "closed loop: mpirun -np 2 = --shards 2 (but for the seconds)" same_loop "$T/lm2.json" "$T/ls2.json"
+last=$(sed -n 's/^offerq: rank 1: \([0-9]*\) collectives$/\1/p' "$T/err")
+cp "$T/lm2.json" "$T/lprev.json"
+set +e
+OQ_MPI_TEST_DIE=1:$((last / 2)) mpirun --oversubscribe -np 2 "$BIN" "${LOOP[@]}" \
+  --json "$T/lm2.json" >/dev/null 2>"$T/err"
+rc=$?
+set -e
+check "closed loop: rank 1 killed at its collective $((last / 2)) of $last: non-zero exit ($rc)" test "$rc" -ne 0
+check "  the previous JSON is whole, byte for byte" cmp -s "$T/lm2.json" "$T/lprev.json"
+expect 1 "without a campaign budget" mpirun --oversubscribe -np 2 "$BIN" "${LOOP[@]}" \
+  --truth "$T/budget.truth.json" --json "$T/lb.json"
+check "  no json" test ! -e "$T/lb.json"
 
 echo "$passes passed, $fails failed"
 [ $fails -eq 0 ]

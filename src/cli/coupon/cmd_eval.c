@@ -47,12 +47,14 @@ static void help(FILE *fp)
             "                   (all, no-evidence or raw; as `offerq run --features`)\n"
             "  --truth FILE     truth file (default: the log's sidecar)\n"
             "  --json FILE      also write the results as JSON\n"
-            "  --shards N       with --run: evaluate in N parts (1..64), threads of this\n"
-            "                   process, each holding the customers of one hash shard; the\n"
-            "                   sums go over the parts in order, so `mpirun -np N offerq eval`\n"
-            "                   (a build with -DOQ_MPI=ON) gives the same numbers. The\n"
-            "                   seed-faithful loop is re-run in N parts, as `run --shards N`\n"
-            "                   (needs a run of the response reward; docs/readme/mpi.md)\n"
+            "  --shards N       evaluate in N parts (1..64), threads of this process, each\n"
+            "                   holding the customers of one hash shard; the sums go over\n"
+            "                   the parts in order, so `mpirun -np N offerq eval` (a build\n"
+            "                   with -DOQ_MPI=ON) gives the same numbers. The nightly job\n"
+            "                   (the seed-faithful re-run, the closed loop's re-fits) runs\n"
+            "                   in N parts, as `run --shards N`: it needs the response\n"
+            "                   reward, and the closed loop a world without a campaign\n"
+            "                   budget (docs/readme/mpi.md)\n"
             "  --quiet          no progress on stderr\n\n"
             "Example:\n  offerq run --log example/log.csv --out-dir example/run\n"
             "  offerq eval --log example/log.csv --run example/run --json example/run/eval.json\n"
@@ -60,31 +62,46 @@ static void help(FILE *fp)
             "  offerq eval --log example/small.csv --horizon 14 --refit-every 7\n");
 }
 
-/* eval --run in shards parts (threads), or as this rank of an MPI job
- * (mc): part 0 prints and writes the JSON, after every part is done; a part
- * that fails stops the job (MPI_Abort) and nothing is written. */
-static int eval_run(const char *log, const char *run, const char *truth, const char *json,
-                    int quiet, int shards, oq_comm *mc)
+/* eval --run, or the closed loop (lo->horizon > 0), in shards parts
+ * (threads), or as this rank of an MPI job (mc): part 0 prints and writes
+ * the JSON, after every part is done; a part that fails stops the job
+ * (MPI_Abort) and nothing is written. */
+static int eval_job(const char *log, const char *run, const char *truth, const char *json,
+                    int quiet, const oq_loop_opts *lo, int shards, oq_comm *mc)
 {
     oq_error err = {0};
+    int rank = oq_comm_rank(mc), rc;
     oq_eval_report r;
-    int rank = oq_comm_rank(mc);
-    if (!quiet && rank == 0)
-        fprintf(stderr, "offerq eval: this re-fits models, so it takes about as long as the run:\n"
-                        "  the seed-faithful loop is re-run with the run's settings (BG/NBD and\n"
-                        "  the reward model: the run does not save them), and P(order) is fitted\n"
-                        "  twice more, on each half of the customers, for the cross-fitted\n"
-                        "  off-policy estimates (a model that saw a row would flatter it)\n");
-    int rc = mc ? oq_eval_run_part(log, run, truth, quiet, mc, &r, &err)
+    oq_loop_report lr;
+    if (lo->horizon > 0) {
+        rc = mc ? oq_loop_run_part(log, truth, lo, mc, &lr, &err)
+                : oq_loop_run_parts(log, truth, lo, shards, &lr, &err);
+    } else {
+        if (!quiet && rank == 0)
+            fprintf(stderr,
+                    "offerq eval: this re-fits models, so it takes about as long as the run:\n"
+                    "  the seed-faithful loop is re-run with the run's settings (BG/NBD and\n"
+                    "  the reward model: the run does not save them), and P(order) is fitted\n"
+                    "  twice more, on each half of the customers, for the cross-fitted\n"
+                    "  off-policy estimates (a model that saw a row would flatter it)\n");
+        rc = mc ? oq_eval_run_part(log, run, truth, quiet, mc, &r, &err)
                 : oq_eval_run_parts(log, run, truth, quiet, shards, &r, &err);
+    }
     if (rc && mc) {
         oq_comm_fail(mc, rc, &err); /* MPI_Abort: every rank stops */
         return 1;
     }
     if (rc)
-        return cli_fail(&err,
-                        "eval needs a log from `offerq gen` and a directory from `offerq run`");
+        return cli_fail(&err, lo->horizon > 0
+                                  ? "the closed loop needs a log from `offerq gen`"
+                                  : "eval needs a log from `offerq gen` and a directory from "
+                                    "`offerq run`");
     if (rank > 0) return 0;
+    if (lo->horizon > 0) {
+        oq_loop_print(&lr, stdout);
+        if (json && oq_loop_write_json(&lr, json, &err)) return cli_fail(&err, NULL);
+        return 0;
+    }
     oq_eval_print(&r, stdout);
     if (json && oq_eval_write_json(&r, json, &err)) return cli_fail(&err, NULL);
     return 0;
@@ -185,39 +202,19 @@ int cmd_eval(int argc, char **argv)
         }
     }
     if (optind != argc) return cli_usage_error("eval", "unexpected argument '%s'", argv[optind]);
-    const char *ws = getenv("OMPI_COMM_WORLD_SIZE");
-    int ranks = ws ? atoi(ws) : 1;
-    if (ranks > 1 && lo.horizon > 0) {
-        /* not yet (issue 20 item 5): N ranks would run N whole closed loops */
-        const char *wr = getenv("OMPI_COMM_WORLD_RANK");
-        if (!wr || atoi(wr) == 0)
-            fprintf(stderr,
-                    "offerq eval: error: started by mpirun with %s ranks: the closed loop "
-                    "(--horizon) does not run in parts yet (docs/readme/mpi.md); run it as one "
-                    "process\n",
-                    ws);
-        return 2;
-    }
-    if (lo.horizon > 0 && shards)
-        return cli_usage_error("eval", "--shards is for eval --run; the closed loop (--horizon) "
-                                       "runs in one part");
     if (lo.horizon > 0) {
         if (!log) return cli_usage_error("eval", "--log LOG.csv is required");
         if (run) return cli_usage_error("eval", "--run and --horizon do not go together");
-        oq_error err = {0};
         lo.quiet = quiet;
-        oq_loop_report lr;
-        if (oq_loop_run(log, truth, &lo, &lr, &err))
-            return cli_fail(&err, "the closed loop needs a log from `offerq gen`");
-        oq_loop_print(&lr, stdout);
-        if (json && oq_loop_write_json(&lr, json, &err)) return cli_fail(&err, NULL);
-        return 0;
+    } else {
+        if (!log || !run)
+            return cli_usage_error("eval", "--log LOG.csv and --run DIR are required");
+        if (features)
+            return cli_usage_error("eval", "--features is for the closed loop (--horizon); with "
+                                           "--run the run's params.json says which");
     }
-    if (!log || !run) return cli_usage_error("eval", "--log LOG.csv and --run DIR are required");
-    if (features)
-        return cli_usage_error("eval", "--features is for the closed loop (--horizon); with "
-                                       "--run the run's params.json says which");
-    if (ranks > 1 && !cli_mpi_launched()) {
+    const char *ws = getenv("OMPI_COMM_WORLD_SIZE");
+    if (ws && atoi(ws) > 1 && !cli_mpi_launched()) {
         fprintf(stderr,
                 "offerq eval: error: started by mpirun with %s ranks, but this offerq was "
                 "built without MPI\nofferq: build with cmake -DOQ_MPI=ON "
@@ -225,21 +222,19 @@ int cmd_eval(int argc, char **argv)
                 ws);
         return 1;
     }
-    if (cli_mpi_launched()) {
-        oq_comm mc;
-        if (cli_mpi_start(&argc, &argv, &mc)) return 1;
-        int rc = 0;
-        if (mc.size > 1 && shards && shards != mc.size) {
-            if (mc.rank == 0)
-                fprintf(stderr, "offerq eval: --shards N under MPI must be the number of ranks "
-                                "(or be left out)\n");
-            rc = 2;
-        } else {
-            rc = eval_run(log, run, truth, json, quiet, mc.size > 1 ? 0 : shards,
-                          mc.size > 1 ? &mc : NULL);
-        }
-        cli_mpi_stop();
-        return rc;
+    if (!cli_mpi_launched()) return eval_job(log, run, truth, json, quiet, &lo, shards, NULL);
+    oq_comm mc;
+    if (cli_mpi_start(&argc, &argv, &mc)) return 1;
+    int rc = 0;
+    if (mc.size > 1 && shards && shards != mc.size) {
+        if (mc.rank == 0)
+            fprintf(stderr, "offerq eval: --shards N under MPI must be the number of ranks "
+                            "(or be left out)\n");
+        rc = 2;
+    } else {
+        rc = eval_job(log, run, truth, json, quiet, &lo, mc.size > 1 ? 0 : shards,
+                      mc.size > 1 ? &mc : NULL); /* -np 1: one process */
     }
-    return eval_run(log, run, truth, json, quiet, shards, NULL);
+    cli_mpi_stop();
+    return rc;
 }
