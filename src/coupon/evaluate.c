@@ -642,6 +642,22 @@ cleanup:
     return rc;
 }
 
+_Static_assert(OQ_COMM_MAX_EVAL == OQ_COMM_MAX, "the report holds every part's bytes");
+
+const char *oq_eval_stage_name(int s)
+{
+    static const char *n[4] = {"rerun", "policies", "models", "ope"};
+    return s >= 0 && s < 4 ? n[s] : "?";
+}
+
+/* The bytes this part gave to collectives since *mark, to stage. */
+static void tally(oq_comm *c, oq_eval_report *out, int stage, uint64_t *mark)
+{
+    if (!c) return;
+    out->bytes[0][stage] += c->bytes_sent - *mark;
+    *mark = c->bytes_sent;
+}
+
 /* The off-policy part of eval: the run's per-row policy (cross-fitted and
  * in-sample) and each fixed coupon, IPS and DR with propensities mu (4);
  * truec (n, 4) the true reward of each row and coupon, or NULL. */
@@ -668,7 +684,7 @@ static int calib_all(const oq_log *log, const double *p, oq_comm *comm, oq_calib
 
 static int ope_section(const oq_log *log, const char *run_dir, const oq_pipeline_opts *po_in,
                        const double *mu, const double *truec, oq_comm *comm, oq_eval_report *out,
-                       oq_error *err)
+                       uint64_t *mark, oq_error *err)
 {
     char path[4096];
     oq_pipeline_opts po = *po_in;
@@ -700,9 +716,9 @@ static int ope_section(const oq_log *log, const char *run_dir, const oq_pipeline
      * rows it is evaluated on picks the rows whose logged reward was lucky. */
     po.dq.faithful = 0;
     if (po.reward == OQ_REWARD_RESPONSE) {
-        if ((rc = response_row_policies(log, &po, comm, rowpol, rowin, pcal, err)) ||
-            (rc = calib_all(log, pcal, comm, &out->calib, err)))
-            goto cleanup;
+        if ((rc = response_row_policies(log, &po, comm, rowpol, rowin, pcal, err))) goto cleanup;
+        tally(comm, out, OQ_EVAL_STAGE_MODELS, mark);
+        if ((rc = calib_all(log, pcal, comm, &out->calib, err))) goto cleanup;
         out->has_calib = 1;
     } else {
         q_greedy_rows(q, log, -1, rowin);
@@ -732,6 +748,7 @@ static int ope_section(const oq_log *log, const char *run_dir, const oq_pipeline
                            : "no coupon");
         out->nope++;
     }
+    tally(comm, out, OQ_EVAL_STAGE_OPE, mark);
 cleanup:
     oq_qtable_free(q);
     oq_empirical_free(im);
@@ -786,9 +803,25 @@ static int eval_log_only(const char *log_path, const char *run_dir, int quiet, o
     out->log_only = 1;
     out->customers = 0;
     snprintf(out->scorer, sizeof out->scorer, "%s", oq_reward_name(po.reward));
-    rc = ope_section(log, run_dir, &po, mu, NULL, comm, out, err);
+    uint64_t mark = comm ? comm->bytes_sent : 0;
+    rc = ope_section(log, run_dir, &po, mu, NULL, comm, out, &mark, err);
 cleanup:
     oq_log_free(log);
+    return rc;
+}
+
+/* Every part's bytes per stage to part 0's report (parts only; the bytes of
+ * this collective itself are not counted). */
+static int gather_bytes(oq_comm *comm, oq_eval_report *out, oq_error *err)
+{
+    out->parts = oq_comm_size(comm);
+    if (out->parts <= 1) return 0;
+    void *all = NULL;
+    size_t counts[OQ_COMM_MAX];
+    int rc = oq_comm_gatherv(comm, 0, out->bytes[0], sizeof out->bytes[0], &all, counts, err);
+    if (!rc && oq_comm_rank(comm) == 0)
+        memcpy(out->bytes, all, (size_t)out->parts * sizeof out->bytes[0]);
+    free(all);
     return rc;
 }
 
@@ -835,12 +868,17 @@ int oq_eval_run_part(const char *log_path, const char *run_arg, const char *trut
     if (oq_comm_rank(comm) > 0) quiet = 1; /* part 0 speaks for the job */
     /* The run folder may be a link a later run switches (io.h): resolve
      * once, on part 0 for every part. */
+    uint64_t mark = comm ? comm->bytes_sent : 0;
     int rc = oq_comm_rank(comm) == 0 ? oq_rundir_resolve(run_arg, run_dir, sizeof run_dir, err) : 0;
     if (rc || (rc = oq_comm_bcast(comm, 0, run_dir, sizeof run_dir, err))) return rc;
+    tally(comm, out, OQ_EVAL_STAGE_POLICIES, &mark);
     if (!truth_path) {
         if (oq_sidecar_path(log_path, ".truth.json", tpath, sizeof tpath))
             return oq_error_set(err, OQ_EINVAL, log_path, 0, 0, "path too long");
-        if (!oq_file_exists(tpath)) return eval_log_only(log_path, run_dir, quiet, comm, out, err);
+        if (!oq_file_exists(tpath))
+            return (rc = eval_log_only(log_path, run_dir, quiet, comm, out, err))
+                       ? rc
+                       : gather_bytes(comm, out, err);
         truth_path = tpath;
     }
     if (!oq_file_exists(truth_path))
@@ -889,9 +927,11 @@ int oq_eval_run_part(const char *log_path, const char *run_arg, const char *trut
             po.reward = OQ_REWARD_EMPIRICAL;
     }
     if ((rc = parts_reward(&po, comm, err))) goto cleanup;
+    tally(comm, out, OQ_EVAL_STAGE_POLICIES, &mark);
     if ((rc = parts > 1 ? oq_pipeline_run_part(&po, comm, log, &fr, err)
                         : oq_pipeline_run(&po, log, &fr, err)))
         goto cleanup;
+    tally(comm, out, OQ_EVAL_STAGE_RERUN, &mark);
     for (size_t i = 0; i < n; i++)
         pol[i] = OQ_COUPON_NONE;
     for (size_t c = 0; c < fr->n; c++) {
@@ -919,11 +959,13 @@ int oq_eval_run_part(const char *log_path, const char *run_arg, const char *trut
     oq_truth_oracle(t, NULL, &p, &s);
     add_policy(out, "oracle", p, s);
     if ((rc = policy_totals(out, comm, err))) goto cleanup;
+    tally(comm, out, OQ_EVAL_STAGE_POLICIES, &mark);
 
     if ((rc = oq_truth_contacts(&t->cfg, log, truec, err))) goto cleanup;
     out->scorer_baseline = fr->baseline;
     snprintf(out->scorer, sizeof out->scorer, "%s", fr->scorer_name);
-    rc = ope_section(log, run_dir, &po, t->cfg.p_log, truec, comm, out, err);
+    rc = ope_section(log, run_dir, &po, t->cfg.p_log, truec, comm, out, &mark, err);
+    if (!rc) rc = gather_bytes(comm, out, err);
 cleanup:
     oq_log_free(log);
     oq_truth_free(t);

@@ -115,6 +115,7 @@ int oq_ope_estimate_part(const oq_log *log, const double *mu, const int *pi, con
 /* ---- `offerq eval`: everything above on one run directory ---------------------------- */
 
 #define OQ_EVAL_MAX_POLICIES 12
+#define OQ_COMM_MAX_EVAL 64 /* OQ_COMM_MAX (comm.h) */
 typedef struct oq_eval_policy {
     char name[32];
     double profit, spend;        /* true expected next-day totals */
@@ -140,7 +141,19 @@ typedef struct oq_eval_report {
      * cross-fitted (2 folds by customer), binned against the orders */
     int has_calib;
     oq_calib calib;
+    /* a job in parts (oq_eval_run_part): the bytes each part gave to
+     * collectives in each stage (OQ_EVAL_STAGE_*; on part 0, every part's;
+     * not in the JSON, which is the same whatever the transport) */
+    int parts;
+    uint64_t bytes[OQ_COMM_MAX_EVAL][4];
 } oq_eval_report;
+
+/* eval's stages in parts: the seed-faithful re-run (a run in parts), the
+ * policies' totals (and the state oracle's per-state sums), the OPE models
+ * (BG/NBD, the response model, the two cross-fitted P(order) learners, the
+ * DR model), the OPE sums and the calibration's predictions. */
+enum { OQ_EVAL_STAGE_RERUN, OQ_EVAL_STAGE_POLICIES, OQ_EVAL_STAGE_MODELS, OQ_EVAL_STAGE_OPE };
+const char *oq_eval_stage_name(int stage);
 
 /* Evaluate run_dir (recommendations.csv, qtable.ofq, params.json of
  * `offerq run`) on its log against the truth (truth_path NULL: the log's
