@@ -158,17 +158,7 @@ static void grow(grown *g, const world *w, long i, int32_t day, const oq_gen_out
 static long held_row(const world *w, int64_t u)
 {
     if (u < 1 || u > w->n) return -1;
-    size_t c = (size_t)(u - 1);
-    if (!w->idx) return (long)c;
-    size_t lo = 0, hi = (size_t)w->m;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (w->idx[mid] < c)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < (size_t)w->m && w->idx[lo] == c ? (long)lo : -1;
+    return w->idx ? oq_index_find(w->idx, (size_t)w->m, (size_t)(u - 1)) : (long)(u - 1);
 }
 
 static int write_two(const char *path, const char *a, size_t na, const oq_wbuf *b, oq_error *err)
@@ -396,13 +386,9 @@ int oq_loop_run_part(const char *log_path, const char *truth_path, const oq_loop
     w.n = w.cfg.n_customers;
     w.m = w.n;
     if (parts > 1) {
-        w.m = 0;
-        for (long i = 0; i < w.n; i++)
-            w.m += oq_part_keeps(&part, (int64_t)i + 1);
-        if (!(w.idx = malloc((size_t)(w.m ? w.m : 1) * sizeof *w.idx)))
-            return oq_error_oom(err, NULL, "the closed loop");
-        for (long i = 0, k = 0; i < w.n; i++)
-            if (oq_part_keeps(&part, (int64_t)i + 1)) w.idx[k++] = (size_t)i;
+        size_t m;
+        if ((rc = oq_part_indices(&part, (size_t)w.n, &w.idx, &m, err))) return rc;
+        w.m = (long)m;
     }
     w.day0 = w.cfg.end_day + 1;
     w.live0 = malloc((size_t)(w.m ? w.m : 1) * sizeof *w.live0);

@@ -36,17 +36,7 @@ int oq_truth_build(const char *path, oq_truth **out, oq_error *err)
 long oq_truth_row(const oq_truth *t, int64_t u)
 {
     if (u < 1 || (uint64_t)u > t->n) return -1;
-    size_t c = (size_t)(u - 1);
-    if (!t->idx) return (long)c;
-    size_t lo = 0, hi = t->m;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (t->idx[mid] < c)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < t->m && t->idx[lo] == c ? (long)lo : -1;
+    return t->idx ? oq_index_find(t->idx, t->m, (size_t)(u - 1)) : (long)(u - 1);
 }
 
 int oq_truth_build_part(const char *path, const oq_part *part, oq_truth **out, oq_error *err)
@@ -58,17 +48,7 @@ int oq_truth_build_part(const char *path, const oq_part *part, oq_truth **out, o
     if (rc) goto cleanup;
     size_t n = (size_t)t->cfg.n_customers, m = n;
     t->n = n;
-    if (part && part->size > 1) {
-        m = 0;
-        for (size_t i = 0; i < n; i++)
-            m += (size_t)oq_part_keeps(part, (int64_t)i + 1);
-        if (!(t->idx = malloc((m ? m : 1) * sizeof *t->idx))) {
-            rc = oq_error_oom(err, path, NULL);
-            goto cleanup;
-        }
-        for (size_t i = 0, k = 0; i < n; i++)
-            if (oq_part_keeps(part, (int64_t)i + 1)) t->idx[k++] = i;
-    }
+    if (part && part->size > 1 && (rc = oq_part_indices(part, n, &t->idx, &m, err))) goto cleanup;
     t->m = m;
     t->reward = malloc((m ? m : 1) * 4 * sizeof *t->reward);
     t->spend = malloc((m ? m : 1) * 4 * sizeof *t->spend);

@@ -28,11 +28,7 @@ T=$(mktemp -d /tmp/offerq-test-XXXXXX)
 trap 'rm -rf "$T"' EXIT
 # shellcheck source=lib.sh
 source "$SRC/tests/cli/lib.sh"
-# mpirun refuses root without these (CI runs as root)
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMP_NUM_THREADS=1
-MPI=0
-if [ "${OQ_MPI:-0}" = 1 ] && command -v mpirun >/dev/null; then MPI=1; fi
+mpi_setup
 "$BIN" gen --customers 4000 --snapshots 4 --seed 7 --quiet --out "$T/log.csv" 2>/dev/null ||
   die "gen"
 "$BIN" run --log "$T/log.csv" --budget 400 --trees 30 --plan-k 5 --epochs 2 --quiet \
@@ -141,12 +137,7 @@ expect 1 "without a campaign budget" "$BIN" "${LOOP[@]}" --truth "$T/budget.trut
   --shards 2 --json "$T/lb.json"
 check "  no json" test ! -e "$T/lb.json"
 
-if [ $MPI = 0 ]; then
-  echo "skip the mpirun half: not an MPI build (cmake -DOQ_MPI=ON) or no mpirun"
-  echo "$passes passed, $fails failed"
-  [ $fails -eq 0 ]
-  exit
-fi
+mpi_or_finish
 
 # ---- mpirun -np N: the same parts as ranks --------------------------------------------
 for n in 1 2 3; do
