@@ -104,7 +104,7 @@ static int eval_job(const char *log, const char *run, const char *truth, const c
     }
     oq_eval_print(&r, stdout);
     if (json && oq_eval_write_json(&r, json, &err)) return cli_fail(&err, NULL);
-    for (int k = 0; !quiet && k < r.parts; k++) { /* the traffic of a job in parts */
+    for (int k = 0; !quiet && r.parts > 1 && k < r.parts; k++) { /* a job in parts: its traffic */
         if (!k) fprintf(stderr, "offerq eval: bytes each part gave to collectives, per stage:\n");
         fprintf(stderr, "  part %d:", k);
         for (int st = 0; st < 4; st++)
