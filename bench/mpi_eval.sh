@@ -19,22 +19,24 @@ log="$T/log-$CUST-$SNAP.csv"
 [ -f "$log" ] || "$BIN" gen --customers "$CUST" --snapshots "$SNAP" --seed 1 --quiet --out "$log"
 rows=$(($(wc -l < "$log") - 1))
 [ -e "$T/run" ] || OMP_NUM_THREADS=2 "$BIN" run --log "$log" --out-dir "$T/run" --quiet
-# ev NAME THREADS CMD...: wall time, peak RSS per process (/usr/bin/time), stderr
+# ev NAME THREADS SHARDS CMD...: `CMD eval --shards SHARDS`: wall time, peak RSS per
+# process (/usr/bin/time), stderr; a layout already measured in BENCH_DIR is kept
 ev() {
-  local name=$1 th=$2
-  shift 2
+  local name=$1 th=$2 shards=$3
+  shift 3
+  [ -s "$T/$name.wall" ] && return
   local t0 t1
   t0=$(date +%s.%N)
   OMP_NUM_THREADS=$th "$@" eval --log "$log" --run "$T/run" --json "$T/$name.json" \
-    > "$T/$name.txt" 2> "$T/$name.err"
+    --shards "$shards" > "$T/$name.txt" 2> "$T/$name.err"
   t1=$(date +%s.%N)
   awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }' > "$T/$name.wall"
 }
 TIME=(/usr/bin/time -f "rank 0 peak_rss_kib %M")
 RTIME=(bash -c '/usr/bin/time -f "rank $OMPI_COMM_WORLD_RANK peak_rss_kib %M" "$@"' _)
-ev e1 2 "${TIME[@]}" "$BIN"
-ev s2 2 "${TIME[@]}" "$BIN" --shards 2
-ev m2 1 mpirun --oversubscribe -np 2 "${RTIME[@]}" "$BIN"
+ev e1 2 1 "${TIME[@]}" "$BIN"
+ev s2 2 2 "${TIME[@]}" "$BIN"
+ev m2 1 2 mpirun --oversubscribe -np 2 "${RTIME[@]}" "$BIN"
 same=$(cmp -s "$T/m2.json" "$T/s2.json" && cmp -s "$T/m2.txt" "$T/s2.txt" && echo yes || echo no)
 python3 - "$T" "$OUT" "$CUST" "$SNAP" "$rows" "$same" <<'PY'
 import re, sys
