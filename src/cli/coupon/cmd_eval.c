@@ -13,8 +13,10 @@
 static void help(FILE *fp)
 {
     fprintf(fp,
-            "Usage: offerq eval --log LOG.csv --run DIR [--truth FILE] [--json FILE] [--shards N]\n"
+            "Usage: offerq eval --log LOG.csv --run DIR [--truth FILE] [--json FILE]\n"
+            "                   [--shards N]\n"
             "       offerq eval --log LOG.csv --horizon H [--refit-every K] [--json FILE]\n"
+            "                   [--shards N]\n"
             "       offerq eval --contacts C.csv --customers U.csv --offers O.csv --run DIR\n"
             "                   [--orders R.csv] [--events E.csv] [--json FILE]\n"
             "                   (a shop's raw tables: `offerq eval --contacts x --help`)\n\n"
