@@ -25,6 +25,32 @@ oq_part oq_comm_part(const oq_comm *c)
     return p;
 }
 
+int oq_part_indices(const oq_part *p, size_t n, size_t **idx, size_t *m, oq_error *err)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += (size_t)oq_part_keeps(p, (int64_t)i + 1);
+    if (!(*idx = malloc((k ? k : 1) * sizeof **idx))) return oq_error_oom(err, NULL, NULL);
+    *m = k;
+    k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (oq_part_keeps(p, (int64_t)i + 1)) (*idx)[k++] = i;
+    return 0;
+}
+
+long oq_index_find(const size_t *idx, size_t m, size_t v)
+{
+    size_t lo = 0, hi = m;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (idx[mid] < v)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < m && idx[lo] == v ? (long)lo : -1;
+}
+
 /* ---- helpers over any comm --------------------------------------------------------- */
 
 static int gather(oq_comm *c, const void *in, size_t n, void *out, oq_error *err)

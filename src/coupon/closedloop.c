@@ -1,12 +1,14 @@
 /* closedloop.c - policies played forward in the true world; see
  * include/offerq/coupon/closedloop.h. */
 #include "offerq/coupon/closedloop.h"
+#include "offerq/core/comm.h"
 #include "offerq/core/data.h"
 #include "offerq/core/io.h"
 #include "offerq/core/rng.h"
 #include "offerq/coupon/evaluate.h"
 #include "offerq/coupon/gen.h"
 #include "util/json.h"
+#include "util/num.h"
 #include "util/wbuf.h"
 
 #include <errno.h>
@@ -40,12 +42,16 @@ static double monotonic_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* The world after the log, shared by every policy. */
+/* The world after the log, shared by every policy. In a job in parts
+ * (comm) a part holds its customers (idx) and their lines of the log. */
 typedef struct world {
     oq_gen_config cfg;
     long n;
+    long m;             /* customers held: n, or a part's */
+    size_t *idx;        /* (m) their indices, ascending; NULL: every one */
+    oq_comm *comm;      /* NULL: one part */
     int32_t day0;       /* the log's tomorrow */
-    oq_gen_live *live0; /* (n) every customer's state on day0 */
+    oq_gen_live *live0; /* (m) every held customer's state on day0 */
     /* The log and its sidecars as read, grown by each job policy. */
     char *log_text, *orders_text, *events_text;
     size_t log_len, orders_len, events_len;
@@ -149,6 +155,13 @@ static void grow(grown *g, const world *w, long i, int32_t day, const oq_gen_out
         wb_printf(&g->events, "%lld,%s,%s\n", uid, date, oq_gen_category_name(oc->bcat));
 }
 
+/* The row of customer user_id u among w's held customers, or -1. */
+static long held_row(const world *w, int64_t u)
+{
+    if (u < 1 || u > w->n) return -1;
+    return w->idx ? oq_index_find(w->idx, (size_t)w->m, (size_t)(u - 1)) : (long)(u - 1);
+}
+
 static int write_two(const char *path, const char *a, size_t na, const oq_wbuf *b, oq_error *err)
 {
     FILE *fp = fopen(path, "wb");
@@ -180,12 +193,23 @@ static int run_job(const world *w, const grown *g, const oq_loop_opts *o, const 
     job.continuation = pol == P_OFFERQ;
     if (pol != P_CLV) job.clv.weight = 0;
     job.quiet = 1;
+    job.stream_list = 1; /* in parts: a part's result holds its customers */
     oq_pipeline_result *res = NULL;
-    rc = oq_pipeline_run(&job, NULL, &res, err);
+    if (oq_comm_size(w->comm) > 1) {
+        /* this part's file holds its customers only: the parts agree on the
+         * category ids first (as with --pg), then run as `run --shards N` */
+        oq_log *log = NULL;
+        rc = oq_log_read(lp, &log, err);
+        if (!rc) rc = oq_log_share_cats(log, w->comm, err);
+        if (!rc) rc = oq_pipeline_run_part(&job, w->comm, log, &res, err);
+        oq_log_free(log);
+    } else {
+        rc = oq_pipeline_run(&job, NULL, &res, err);
+    }
     if (rc) return rc;
     for (size_t k = 0; k < res->n; k++) {
-        int64_t u = res->user_id[k];
-        if (u >= 1 && u <= w->n) coupon[u - 1] = res->coupon[k];
+        long row = held_row(w, res->user_id[k]);
+        if (row >= 0) coupon[row] = res->coupon[k];
     }
     oq_pipeline_result_free(res);
     return 0;
@@ -193,16 +217,19 @@ static int run_job(const world *w, const grown *g, const oq_loop_opts *o, const 
 
 /* ---- one policy played for the horizon ----------------------------------------------- */
 
+/* The customer index of w's held customer k. */
+#define CUST(w, k) ((w)->idx ? (long)(w)->idx[k] : (k))
+
 static int play(const world *w, int pol, const oq_loop_opts *o, const char *dir,
                 oq_loop_policy *out, oq_error *err)
 {
-    long n = w->n;
+    long n = w->m; /* the customers this part plays; customer w->idx[k] (k: every one) */
     int H = o->horizon, K = o->refit_every > 0 ? o->refit_every : 1;
     int job = pol == P_MYOPIC || pol == P_OFFERQ || pol == P_CLV;
     double t0 = monotonic_s();
-    oq_gen_live *live = malloc((size_t)n * sizeof *live);
-    int *coupon = calloc((size_t)n, sizeof *coupon);
-    unsigned char *reached = malloc((size_t)n);
+    oq_gen_live *live = malloc((size_t)(n ? n : 1) * sizeof *live);
+    int *coupon = calloc((size_t)(n ? n : 1), sizeof *coupon);
+    unsigned char *reached = malloc((size_t)(n ? n : 1));
     gsl_rng *rng = oq_rng_new(w->cfg.seed, 0);
     grown g;
     memset(&g, 0, sizeof g);
@@ -211,34 +238,35 @@ static int play(const world *w, int pol, const oq_loop_opts *o, const char *dir,
         rc = oq_error_oom(err, NULL, "the closed loop");
         goto cleanup;
     }
-    memcpy(live, w->live0, (size_t)n * sizeof *live);
+    memcpy(live, w->live0, (size_t)(n ? n : 1) * sizeof *live);
     double total = w->cfg.lasting.campaign_budget * (double)n, left = total;
     double profit = 0, spend = 0;
     int32_t end = w->day0 + H;
     for (int t = 0; t < H; t++) {
         int32_t day = w->day0 + t;
         if (job && t % K == 0 && (rc = run_job(w, &g, o, dir, pol, coupon, err))) goto cleanup;
-        for (long i = 0; i < n; i++)
-            reached[i] = (unsigned char)oq_gen_live_contacted(&w->cfg, i, day, rng);
+        for (long k = 0; k < n; k++)
+            reached[k] = (unsigned char)oq_gen_live_contacted(&w->cfg, CUST(w, k), day, rng);
         /* Choices of the truth policies: per customer, so in parallel. */
         if (pol == P_TMYOPIC || pol == P_ORACLE) {
 #pragma omp parallel
             {
                 gsl_rng *trng = oq_rng_new(w->cfg.seed, 0);
 #pragma omp for schedule(dynamic, 64)
-                for (long i = 0; i < n; i++) {
-                    if (!reached[i] || !trng) continue;
-                    coupon[i] = pol == P_TMYOPIC ? truth_myopic(&w->cfg, &live[i], day)
-                                                 : oracle_choice(&w->cfg, i, &live[i], day, end,
-                                                                 o->rollouts, trng);
+                for (long k = 0; k < n; k++) {
+                    if (!reached[k] || !trng) continue;
+                    coupon[k] = pol == P_TMYOPIC ? truth_myopic(&w->cfg, &live[k], day)
+                                                 : oracle_choice(&w->cfg, CUST(w, k), &live[k], day,
+                                                                 end, o->rollouts, trng);
                 }
                 gsl_rng_free(trng);
             }
         }
         double pct = total > 0 ? left / total : w->cfg.budget_left_end;
-        for (long i = 0; i < n; i++) {
+        for (long k = 0; k < n; k++) {
+            long i = CUST(w, k);
             int c = 0;
-            if (reached[i]) {
+            if (reached[k]) {
                 switch (pol) {
                 case P_C5:
                 case P_C10:
@@ -256,7 +284,7 @@ static int play(const world *w, int pol, const oq_loop_opts *o, const char *dir,
                 case P_NONE:
                     break;
                 default:
-                    c = coupon[i];
+                    c = coupon[k];
                     break;
                 }
                 /* A coupon the campaign can no longer pay is not shown. */
@@ -264,10 +292,10 @@ static int play(const world *w, int pol, const oq_loop_opts *o, const char *dir,
             }
             oq_gen_outcome oc;
             double p, r, s;
-            oq_gen_live_expected(&w->cfg, &live[i], day, reached[i] ? c : -1, &p, &r, &s);
+            oq_gen_live_expected(&w->cfg, &live[k], day, reached[k] ? c : -1, &p, &r, &s);
             profit += r;
             spend += s;
-            oq_gen_live_step(&w->cfg, i, &live[i], day, reached[i], c, rng, &oc);
+            oq_gen_live_step(&w->cfg, i, &live[k], day, reached[k], c, rng, &oc);
             if (oc.order && oc.coupon) left -= oq_coupon_value(oc.coupon);
             if (job) grow(&g, w, i, day, &oc, pct);
         }
@@ -278,9 +306,12 @@ static int play(const world *w, int pol, const oq_loop_opts *o, const char *dir,
         if (!o->quiet) fprintf(stderr, "\rofferq eval: %-18s day %d/%d", pol_name[pol], t + 1, H);
     }
     if (!o->quiet) fputc('\n', stderr);
+    /* the parts' totals, added in rank order (comm.h) */
+    double tot[2] = {profit, spend};
+    if ((rc = oq_comm_sum(w->comm, tot, 2, err))) goto cleanup;
     snprintf(out->name, sizeof out->name, "%s", pol_name[pol]);
-    out->profit = profit;
-    out->spend = spend;
+    out->profit = tot[0];
+    out->spend = tot[1];
     out->seconds = monotonic_s() - t0;
 cleanup:
     free(live);
@@ -301,10 +332,41 @@ static int read_opt(const char *path, char **text, size_t *len, oq_error *err)
     return oq_read_file(path, (size_t)1 << 36, text, len, err);
 }
 
+/* Keep the header and the lines of text whose first field (user_id) is a
+ * customer of part p, in place. */
+static void keep_part_lines(char *text, size_t *len, const oq_part *p)
+{
+    size_t r = 0, wpos = 0, n = *len;
+    for (int line = 0; r < n; line++) {
+        char *nl = memchr(text + r, '\n', n - r);
+        size_t e = nl ? (size_t)(nl - text) + 1 : n;
+        int64_t u;
+        const char *comma = memchr(text + r, ',', e - r);
+        int keep = line == 0 || !comma ||
+                   oq_parse_i64(text + r, (size_t)(comma - (text + r)), &u) ||
+                   oq_part_keeps(p, u); /* a line that does not parse: its reader says so */
+        if (keep) {
+            memmove(text + wpos, text + r, e - r);
+            wpos += e - r;
+        }
+        r = e;
+    }
+    *len = wpos;
+}
+
 int oq_loop_run(const char *log_path, const char *truth_path, const oq_loop_opts *o,
                 oq_loop_report *out, oq_error *err)
 {
+    return oq_loop_run_part(log_path, truth_path, o, NULL, out, err);
+}
+
+int oq_loop_run_part(const char *log_path, const char *truth_path, const oq_loop_opts *o,
+                     oq_comm *comm, oq_loop_report *out, oq_error *err)
+{
     memset(out, 0, sizeof *out);
+    oq_loop_opts oc = *o;
+    if (oq_comm_rank(comm) > 0) oc.quiet = 1; /* part 0 speaks for the job */
+    o = &oc;
     if (o->horizon < 1 || o->horizon > 3650)
         return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "horizon must be in [1, 3650] days");
     char tp[4096], op[4096], ep[4096], dir[4096] = "";
@@ -314,16 +376,33 @@ int oq_loop_run(const char *log_path, const char *truth_path, const oq_loop_opts
         return oq_error_set(err, OQ_EINVAL, log_path, 0, 0, "path too long");
     world w;
     memset(&w, 0, sizeof w);
+    oq_part part = oq_comm_part(comm);
+    int parts = oq_comm_size(comm);
     int rc = oq_gen_config_load(truth_path ? truth_path : tp, &w.cfg, err);
     if (rc) return rc;
+    if (parts > 1 && w.cfg.lasting.campaign_budget > 0)
+        return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
+                            "the closed loop in parts needs a world without a campaign budget "
+                            "(its spend is charged customer after customer, across the parts): "
+                            "run it as one process");
+    w.comm = comm;
     w.n = w.cfg.n_customers;
+    w.m = w.n;
+    if (parts > 1) {
+        size_t m;
+        if ((rc = oq_part_indices(&part, (size_t)w.n, &w.idx, &m, err))) return rc;
+        w.m = (long)m;
+    }
     w.day0 = w.cfg.end_day + 1;
-    w.live0 = malloc((size_t)w.n * sizeof *w.live0);
-    if (!w.live0) return oq_error_oom(err, NULL, "the closed loop");
+    w.live0 = malloc((size_t)(w.m ? w.m : 1) * sizeof *w.live0);
+    if (!w.live0) {
+        free(w.idx);
+        return oq_error_oom(err, NULL, "the closed loop");
+    }
     int bad = 0;
 #pragma omp parallel for schedule(dynamic, 256) reduction(| : bad)
-    for (long i = 0; i < w.n; i++)
-        bad |= oq_gen_live_init(&w.cfg, i, &w.live0[i]) != 0;
+    for (long k = 0; k < w.m; k++)
+        bad |= oq_gen_live_init(&w.cfg, CUST(&w, k), &w.live0[k]) != 0;
     if (bad) {
         rc = oq_error_oom(err, NULL, "the closed loop");
         goto cleanup;
@@ -333,6 +412,11 @@ int oq_loop_run(const char *log_path, const char *truth_path, const oq_loop_opts
             (rc = read_opt(op, &w.orders_text, &w.orders_len, err)) ||
             (rc = read_opt(ep, &w.events_text, &w.events_len, err)))
             goto cleanup;
+        if (parts > 1) { /* this part's customers' lines only */
+            keep_part_lines(w.log_text, &w.log_len, &part);
+            if (w.orders_text) keep_part_lines(w.orders_text, &w.orders_len, &part);
+            if (w.events_text) keep_part_lines(w.events_text, &w.events_len, &part);
+        }
         const char *base = o->tmp_dir ? o->tmp_dir : getenv("TMPDIR");
         snprintf(dir, sizeof dir, "%s/offerq-loop.XXXXXX", base && *base ? base : "/tmp");
         if (!mkdtemp(dir)) {
@@ -364,9 +448,43 @@ cleanup:
         rmdir(dir);
     }
     free(w.live0);
+    free(w.idx);
     free(w.log_text);
     free(w.orders_text);
     free(w.events_text);
+    return rc;
+}
+
+typedef struct loop_arg {
+    const char *log_path, *truth_path;
+    const oq_loop_opts *o;
+    oq_loop_report rep;
+} loop_arg;
+
+static int loop_part_main(int rank, oq_comm *c, void *arg, oq_error *err)
+{
+    (void)rank;
+    loop_arg *a = arg;
+    return oq_loop_run_part(a->log_path, a->truth_path, a->o, c, &a->rep, err);
+}
+
+int oq_loop_run_parts(const char *log_path, const char *truth_path, const oq_loop_opts *o,
+                      int parts, oq_loop_report *out, oq_error *err)
+{
+    if (parts <= 1) return oq_loop_run(log_path, truth_path, o, out, err);
+    memset(out, 0, sizeof *out);
+    if (parts > OQ_COMM_MAX)
+        return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "shards must be in 1..%d", OQ_COMM_MAX);
+    loop_arg *a = calloc((size_t)parts, sizeof *a);
+    void *args[OQ_COMM_MAX];
+    if (!a) return oq_error_oom(err, NULL, NULL);
+    for (int k = 0; k < parts; k++) {
+        a[k] = (loop_arg){.log_path = log_path, .truth_path = truth_path, .o = o};
+        args[k] = &a[k];
+    }
+    int rc = oq_comm_threads_run(parts, loop_part_main, args, NULL, err);
+    if (!rc) *out = a[0].rep;
+    free(a);
     return rc;
 }
 

@@ -1,6 +1,7 @@
 /* evaluate.c - true policy values on generated logs, and off-policy
  * estimates (IPS, doubly robust); see include/offerq/coupon/evaluate.h. */
 #include "offerq/coupon/evaluate.h"
+#include "offerq/core/comm.h"
 #include "offerq/coupon/calib.h"
 #include "util/json.h"
 #include "offerq/core/csv.h"
@@ -23,21 +24,35 @@ void oq_truth_free(oq_truth *t)
     free(t->reward);
     free(t->spend);
     free(t->alive);
+    free(t->idx);
     free(t);
 }
 
 int oq_truth_build(const char *path, oq_truth **out, oq_error *err)
+{
+    return oq_truth_build_part(path, NULL, out, err);
+}
+
+long oq_truth_row(const oq_truth *t, int64_t u)
+{
+    if (u < 1 || (uint64_t)u > t->n) return -1;
+    return t->idx ? oq_index_find(t->idx, t->m, (size_t)(u - 1)) : (long)(u - 1);
+}
+
+int oq_truth_build_part(const char *path, const oq_part *part, oq_truth **out, oq_error *err)
 {
     *out = NULL;
     oq_truth *t = calloc(1, sizeof *t);
     if (!t) return oq_error_oom(err, path, NULL);
     int rc = oq_gen_config_load(path, &t->cfg, err);
     if (rc) goto cleanup;
-    size_t n = (size_t)t->cfg.n_customers;
+    size_t n = (size_t)t->cfg.n_customers, m = n;
     t->n = n;
-    t->reward = malloc(n * 4 * sizeof *t->reward);
-    t->spend = malloc(n * 4 * sizeof *t->spend);
-    t->alive = malloc(n * sizeof *t->alive);
+    if (part && part->size > 1 && (rc = oq_part_indices(part, n, &t->idx, &m, err))) goto cleanup;
+    t->m = m;
+    t->reward = malloc((m ? m : 1) * 4 * sizeof *t->reward);
+    t->spend = malloc((m ? m : 1) * 4 * sizeof *t->spend);
+    t->alive = malloc((m ? m : 1) * sizeof *t->alive);
     if (!t->reward || !t->spend || !t->alive) {
         rc = oq_error_oom(err, path, NULL);
         goto cleanup;
@@ -45,9 +60,9 @@ int oq_truth_build(const char *path, oq_truth **out, oq_error *err)
     int bad = 0;
     /* Customers are independent streams (gen.h), so any order gives the same truth. */
 #pragma omp parallel for schedule(dynamic, 256) reduction(| : bad)
-    for (long i = 0; i < (long)n; i++) {
+    for (long i = 0; i < (long)m; i++) {
         oq_gen_customer cu;
-        if (oq_gen_customer_truth(&t->cfg, i, &cu)) {
+        if (oq_gen_customer_truth(&t->cfg, t->idx ? (long)t->idx[i] : i, &cu)) {
             bad = 1;
             continue;
         }
@@ -71,7 +86,7 @@ cleanup:
 void oq_truth_value(const oq_truth *t, const int *coupon, double *profit, double *spend)
 {
     double p = 0, s = 0;
-    for (size_t i = 0; i < t->n; i++) {
+    for (size_t i = 0; i < t->m; i++) {
         p += t->reward[i * 4 + coupon[i]];
         s += t->spend[i * 4 + coupon[i]];
     }
@@ -82,7 +97,7 @@ void oq_truth_value(const oq_truth *t, const int *coupon, double *profit, double
 void oq_truth_value_random(const oq_truth *t, const double *pr, double *profit, double *spend)
 {
     double p = 0, s = 0;
-    for (size_t i = 0; i < t->n; i++)
+    for (size_t i = 0; i < t->m; i++)
         for (int c = 0; c < OQ_N_COUPONS; c++) {
             p += pr[c] * t->reward[i * 4 + c];
             s += pr[c] * t->spend[i * 4 + c];
@@ -94,7 +109,7 @@ void oq_truth_value_random(const oq_truth *t, const double *pr, double *profit, 
 void oq_truth_oracle(const oq_truth *t, int *coupon, double *profit, double *spend)
 {
     double p = 0, s = 0;
-    for (size_t i = 0; i < t->n; i++) {
+    for (size_t i = 0; i < t->m; i++) {
         int b = 0;
         for (int c = 1; c < OQ_N_COUPONS; c++)
             if (t->reward[i * 4 + c] > t->reward[i * 4 + b]) b = c;
@@ -113,6 +128,7 @@ typedef struct pol_ctx {
     size_t n;
     int *coupon;
     uint64_t *state;
+    const oq_truth *t; /* coupon and state are t's rows; NULL: indexed by user_id - 1 */
     int header_done;
     int col[3]; /* field of user_id, coupon, state (-1: no state column) */
 } pol_ctx;
@@ -141,12 +157,14 @@ static int pol_row(void *ctx, char **f, const size_t *lens, size_t nf, long line
     if (cp < 0)
         return oq_error_set(err, OQ_EPARSE, c->path, line, cc + 1,
                             "coupon \"%.30s\": expected one of none, 5, 10, 20", f[cc]);
-    c->coupon[u - 1] = cp;
+    long row = c->t ? oq_truth_row(c->t, u) : (long)u - 1;
+    if (row < 0) return 0; /* another part's customer */
+    c->coupon[row] = cp;
     if (c->state && cs >= 0 && (size_t)cs < nf) {
         uint64_t h = 1469598103934665603ull; /* FNV-1a */
         for (size_t k = 0; k < lens[cs]; k++)
             h = (h ^ (unsigned char)f[cs][k]) * 1099511628211ull;
-        c->state[u - 1] = h | 1;
+        c->state[row] = h | 1;
     }
     return 0;
 }
@@ -158,7 +176,18 @@ int oq_policy_read_csv_states(const char *path, size_t n, int *coupon, uint64_t 
         coupon[i] = OQ_COUPON_NONE;
         if (state) state[i] = 0;
     }
-    pol_ctx c = {path, n, coupon, state, 0, {-1, -1, -1}};
+    pol_ctx c = {path, n, coupon, state, NULL, 0, {-1, -1, -1}};
+    return oq_csv_read(path, NULL, pol_row, &c, err);
+}
+
+int oq_truth_read_policy(const oq_truth *t, const char *path, int *coupon, uint64_t *state,
+                         oq_error *err)
+{
+    for (size_t i = 0; i < t->m; i++) {
+        coupon[i] = OQ_COUPON_NONE;
+        if (state) state[i] = 0;
+    }
+    pol_ctx c = {path, t->n, coupon, state, t, 0, {-1, -1, -1}};
     return oq_csv_read(path, NULL, pol_row, &c, err);
 }
 
@@ -181,27 +210,99 @@ static int cmp_keyed(const void *a, const void *b)
 
 int oq_truth_state_oracle(const oq_truth *t, const uint64_t *state, int *coupon, oq_error *err)
 {
-    size_t n = t->n;
+    return oq_truth_state_oracle_part(t, state, coupon, NULL, err);
+}
+
+/* One state's true reward summed over a part's customers in it. */
+typedef struct ssum {
+    uint64_t key, at; /* at: place in the gathered list (rank order) */
+    double sum[OQ_N_COUPONS];
+} ssum;
+
+static int cmp_ssum_key(const void *a, const void *b)
+{
+    const ssum *x = a, *y = b;
+    return (x->key > y->key) - (x->key < y->key);
+}
+
+static int cmp_ssum(const void *a, const void *b)
+{
+    const ssum *x = a, *y = b;
+    if (x->key != y->key) return x->key < y->key ? -1 : 1;
+    return (x->at > y->at) - (x->at < y->at);
+}
+
+/* Every part's sums per state (g, ng: this part's, sorted by state)
+ * replaced by the sums over the parts, added in rank order. */
+static int state_sums_all(ssum *g, size_t ng, oq_comm *comm, oq_error *err)
+{
+    void *all = NULL;
+    size_t counts[OQ_COMM_MAX], na = 0;
+    int rc = oq_comm_gatherv(comm, -1, g, ng * sizeof *g, &all, counts, err);
+    if (rc) return rc;
+    for (int r = 0; r < oq_comm_size(comm); r++)
+        na += counts[r] / sizeof *g;
+    ssum *a = all;
+    for (size_t i = 0; i < na; i++)
+        a[i].at = i;
+    qsort(a, na, sizeof *a, cmp_ssum);
+    size_t nm = 0; /* a[0..nm): one entry per state, the parts' sums added in rank order */
+    for (size_t i = 0; i < na; i++) {
+        if (nm && a[nm - 1].key == a[i].key) {
+            for (int c = 0; c < OQ_N_COUPONS; c++)
+                a[nm - 1].sum[c] += a[i].sum[c];
+        } else {
+            a[nm++] = a[i];
+        }
+    }
+    for (size_t j = 0; j < ng; j++) {
+        ssum key = {.key = g[j].key};
+        const ssum *f = bsearch(&key, a, nm, sizeof *a, cmp_ssum_key);
+        if (f) memcpy(g[j].sum, f->sum, sizeof g[j].sum);
+    }
+    free(all);
+    return 0;
+}
+
+int oq_truth_state_oracle_part(const oq_truth *t, const uint64_t *state, int *coupon, oq_comm *comm,
+                               oq_error *err)
+{
+    size_t n = t->m, ng = 0;
     keyed *k = malloc((n ? n : 1) * sizeof *k);
-    if (!k) return oq_error_oom(err, NULL, NULL);
+    ssum *g = malloc((n ? n : 1) * sizeof *g);
+    if (!k || !g) {
+        free(k);
+        free(g);
+        return oq_error_oom(err, NULL, NULL);
+    }
     for (size_t i = 0; i < n; i++)
         k[i] = (keyed){state[i], i};
     qsort(k, n, sizeof *k, cmp_keyed);
-    for (size_t a = 0; a < n;) {
+    for (size_t a = 0; a < n; ng++) {
         size_t b = a;
-        double sum[OQ_N_COUPONS] = {0};
+        ssum *s = &g[ng];
+        memset(s, 0, sizeof *s); /* padding too: the bytes travel */
+        s->key = k[a].key;
         for (; b < n && k[b].key == k[a].key; b++)
             for (int c = 0; c < OQ_N_COUPONS; c++)
-                sum[c] += t->reward[k[b].i * 4 + c];
+                s->sum[c] += t->reward[k[b].i * 4 + c];
+        a = b;
+    }
+    int rc = oq_comm_size(comm) > 1 ? state_sums_all(g, ng, comm, err) : 0;
+    for (size_t a = 0, j = 0; !rc && a < n; j++) {
+        size_t b = a;
+        while (b < n && k[b].key == k[a].key)
+            b++;
         int best = 0;
         for (int c = 1; c < OQ_N_COUPONS; c++)
-            if (sum[c] > sum[best]) best = c;
+            if (g[j].sum[c] > g[j].sum[best]) best = c;
         for (size_t m = a; m < b; m++)
             coupon[k[m].i] = best;
         a = b;
     }
     free(k);
-    return 0;
+    free(g);
+    return rc;
 }
 
 /* ---- off-policy evaluation -------------------------------------------------------------- */
@@ -243,6 +344,12 @@ int oq_truth_contacts(const oq_gen_config *cfg, const oq_log *log, double *true_
 int oq_ope_estimate(const oq_log *log, const double *mu, const int *pi, const double *qhat,
                     const double *true_reward, oq_ope *out, oq_error *err)
 {
+    return oq_ope_estimate_part(log, mu, pi, qhat, true_reward, NULL, out, err);
+}
+
+int oq_ope_estimate_part(const oq_log *log, const double *mu, const int *pi, const double *qhat,
+                         const double *true_reward, oq_comm *comm, oq_ope *out, oq_error *err)
+{
     memset(out, 0, sizeof *out);
     size_t n = log->n;
     out->rows = n;
@@ -261,6 +368,15 @@ int oq_ope_estimate(const oq_log *log, const double *mu, const int *pi, const do
             sd += xd, sd2 += xd * xd;
         }
         if (true_reward) st += true_reward[i * 4 + p];
+    }
+    if (oq_comm_size(comm) > 1) {
+        double sums[5] = {si, si2, sd, sd2, st};
+        uint64_t cnt[2] = {out->rows, out->matched};
+        int rc = oq_comm_sum(comm, sums, 5, err);
+        if (rc || (rc = oq_comm_sum_u64(comm, cnt, 2, err))) return rc;
+        si = sums[0], si2 = sums[1], sd = sums[2], sd2 = sums[3], st = sums[4];
+        out->rows = n = (size_t)cnt[0];
+        out->matched = (size_t)cnt[1];
     }
     double nn = n ? (double)n : 1;
     out->ips = si / nn;
@@ -411,25 +527,38 @@ static int argmax4(const double v[4])
  * input) come from the whole log: they see purchases and browsing, never
  * coupon outcomes. The budget is not applied (argmax per row). pcross (n):
  * each row's cross-fitted P(order | its logged coupon), for calib.h. */
-static int response_row_policies(const oq_log *log, const oq_pipeline_opts *po, int *cross,
-                                 int *insample, double *pcross, oq_error *err)
+static int response_row_policies(const oq_log *log, const oq_pipeline_opts *po, oq_comm *comm,
+                                 int *cross, int *insample, double *pcross, oq_error *err)
 {
     oq_log_index *ix = NULL;
     oq_log *tom = NULL;
     oq_alive *alive = NULL;
     oq_reward *mods = NULL;
     oq_pmodel *pm = NULL;
-    uint8_t *cp = NULL, *ord = NULL;
     oq_resp_feat *X = NULL;
-    double *pf = NULL, *aov = NULL, *p = NULL;
+    double *p = NULL;
     size_t n = log->n;
     int rc = oq_log_index_build(log, &ix, err);
     if (rc) return rc;
-    int32_t day = oq_log_last_day(log) + 1;
+    /* tomorrow: the day after the whole log's last, at that day's lowest
+     * budget level (over the parts, as the run's ingest) */
+    int32_t last;
+    float budget;
+    oq_log_tomorrow_budget(log, &last, &budget);
+    int64_t last64 = last;
+    if ((rc = oq_comm_max_i64(comm, &last64, 1, err))) goto cleanup;
+    double nb = last64 == last ? -(double)budget : -1.0;
+    if ((rc = oq_comm_max(comm, &nb, 1, err))) goto cleanup;
+    int32_t day = (int32_t)last64 + 1;
     oq_pmodel_opts popt = po->pmodel;
     popt.seed = po->dq.seed;
     popt.quiet = 1;
-    oq_alive_opts ao = {.log_path = po->log_path, .orders_path = po->orders_path, .quiet = 1};
+    oq_alive_opts ao = {.log_path = po->log_path,
+                        .orders_path = po->orders_path,
+                        .quiet = 1,
+                        .comm = comm,
+                        .has_last_day = oq_comm_size(comm) > 1,
+                        .last_day = day - 1};
     oq_reward_input in = {.log = log,
                           .ix = ix,
                           .day = day,
@@ -440,10 +569,11 @@ static int response_row_policies(const oq_log *log, const oq_pipeline_opts *po, 
                           .keep_features = 1,
                           .features = po->features,
                           .seed = po->dq.seed,
-                          .pmodel = &popt};
+                          .pmodel = &popt,
+                          .comm = comm};
     const oq_resp_feat *F = NULL;
     const double *rall = NULL, *g = NULL;
-    if ((rc = oq_log_tomorrow(log, ix, day, &tom, err)) ||
+    if ((rc = oq_log_tomorrow_at(log, ix, day, (float)-nb, &tom, err)) ||
         (rc = oq_alive_fit(log, &ao, &alive, err)))
         goto cleanup;
     in.tomorrow = tom;
@@ -453,30 +583,19 @@ static int response_row_policies(const oq_log *log, const oq_pipeline_opts *po, 
         goto cleanup;
     for (size_t i = 0; i < n; i++)
         insample[i] = argmax4(rall + 4 * i);
-    cp = malloc(n ? n : 1);
-    ord = malloc(n ? n : 1);
     X = malloc((n ? n : 1) * OQ_RESP_NFEAT * sizeof *X);
-    pf = malloc((n ? n : 1) * sizeof *pf);
-    aov = malloc((n ? n : 1) * sizeof *aov);
     p = malloc((n ? n : 1) * 4 * sizeof *p);
-    if (!cp || !ord || !X || !pf || !aov || !p) {
+    if (!X || !p) {
         rc = oq_error_oom(err, NULL, NULL);
         goto cleanup;
     }
     for (int f = 0; f < 2 && !rc; f++) {
-        size_t m = 0;
-        for (size_t i = 0; i < n; i++) {
-            if ((size_t)(log->user_id[i] & 1) != (size_t)f) continue;
-            memcpy(X + m * OQ_RESP_NFEAT, F + i * OQ_RESP_NFEAT, OQ_RESP_NFEAT * sizeof *X);
-            cp[m] = log->coupon[i];
-            ord[m] = log->order[i];
-            pf[m] = log->profit[i];
-            aov[m++] = log->aov[i];
-        }
+        /* fitted on fold f's rows of every part (gathered to part 0 and sent
+         * back as bytes, as the run's P(order) fit) */
         oq_pmodel_free(pm);
         pm = NULL;
-        if ((rc = oq_pmodel_fit(&popt, X, cp, ord, pf, aov, m, &pm, err))) break;
-        m = 0; /* the other fold's rows, then their r^ */
+        if ((rc = oq_pmodel_fit_log(&popt, comm, log, F, f, &pm, err))) break;
+        size_t m = 0; /* the other fold's rows, then their r^ */
         for (size_t i = 0; i < n; i++)
             if ((size_t)(log->user_id[i] & 1) != (size_t)f)
                 memcpy(X + m++ * OQ_RESP_NFEAT, F + i * OQ_RESP_NFEAT, OQ_RESP_NFEAT * sizeof *X);
@@ -494,11 +613,7 @@ static int response_row_policies(const oq_log *log, const oq_pipeline_opts *po, 
     }
 cleanup:
     oq_pmodel_free(pm);
-    free(cp);
-    free(ord);
     free(X);
-    free(pf);
-    free(aov);
     free(p);
     oq_reward_free(mods);
     oq_alive_free(alive);
@@ -507,11 +622,49 @@ cleanup:
     return rc;
 }
 
+_Static_assert(OQ_COMM_MAX_EVAL == OQ_COMM_MAX, "the report holds every part's bytes");
+
+const char *oq_eval_stage_name(int s)
+{
+    static const char *n[4] = {"rerun", "policies", "models", "ope"};
+    return s >= 0 && s < 4 ? n[s] : "?";
+}
+
+/* The bytes this part gave to collectives since *mark, to stage. */
+static void tally(oq_comm *c, oq_eval_report *out, int stage, uint64_t *mark)
+{
+    if (!c) return;
+    out->bytes[0][stage] += c->bytes_sent - *mark;
+    *mark = c->bytes_sent;
+}
+
 /* The off-policy part of eval: the run's per-row policy (cross-fitted and
  * in-sample) and each fixed coupon, IPS and DR with propensities mu (4);
  * truec (n, 4) the true reward of each row and coupon, or NULL. */
+/* The calibration of the cross-fitted P(order | logged coupon) p (log->n)
+ * of every part's rows: gathered on part 0 in rank order (8 + 1 bytes a
+ * row), binned there (the bins are quantiles of every row's prediction). */
+static int calib_all(const oq_log *log, const double *p, oq_comm *comm, oq_calib *out,
+                     oq_error *err)
+{
+    if (oq_comm_size(comm) <= 1) return oq_calib_bins(p, log->order, log->n, out, err);
+    void *pa = NULL, *ya = NULL;
+    size_t cp[OQ_COMM_MAX], cy[OQ_COMM_MAX], n = 0;
+    int rc = oq_comm_gatherv(comm, 0, p, log->n * sizeof *p, &pa, cp, err);
+    if (!rc) rc = oq_comm_gatherv(comm, 0, log->order, log->n, &ya, cy, err);
+    if (!rc && oq_comm_rank(comm) == 0) {
+        for (int r = 0; r < oq_comm_size(comm); r++)
+            n += cy[r];
+        rc = oq_calib_bins(pa, ya, n, out, err);
+    }
+    free(pa);
+    free(ya);
+    return rc;
+}
+
 static int ope_section(const oq_log *log, const char *run_dir, const oq_pipeline_opts *po_in,
-                       const double *mu, const double *truec, oq_eval_report *out, oq_error *err)
+                       const double *mu, const double *truec, oq_comm *comm, oq_eval_report *out,
+                       uint64_t *mark, oq_error *err)
 {
     char path[4096];
     oq_pipeline_opts po = *po_in;
@@ -535,7 +688,7 @@ static int ope_section(const oq_log *log, const char *run_dir, const oq_pipeline
         goto cleanup;
     }
     if ((rc = oq_qtable_load(path, &q, err))) goto cleanup;
-    if ((rc = oq_empirical_fit(log, &q->disc, 0, &im, err))) goto cleanup;
+    if ((rc = oq_empirical_fit_part(log, &q->disc, 0, comm, &im, err))) goto cleanup;
     oq_scorer sc = oq_empirical_scorer(im);
     if ((rc = oq_scorer_score_all(&sc, log, 0, pa, qhat, err))) goto cleanup;
     /* Honest OPE of the training procedure: 2-fold cross-fitting by customer
@@ -543,9 +696,9 @@ static int ope_section(const oq_log *log, const char *run_dir, const oq_pipeline
      * rows it is evaluated on picks the rows whose logged reward was lucky. */
     po.dq.faithful = 0;
     if (po.reward == OQ_REWARD_RESPONSE) {
-        if ((rc = response_row_policies(log, &po, rowpol, rowin, pcal, err)) ||
-            (rc = oq_calib_bins(pcal, log->order, log->n, &out->calib, err)))
-            goto cleanup;
+        if ((rc = response_row_policies(log, &po, comm, rowpol, rowin, pcal, err))) goto cleanup;
+        tally(comm, out, OQ_EVAL_STAGE_MODELS, mark);
+        if ((rc = calib_all(log, pcal, comm, &out->calib, err))) goto cleanup;
         out->has_calib = 1;
     } else {
         q_greedy_rows(q, log, -1, rowin);
@@ -565,7 +718,8 @@ static int ope_section(const oq_log *log, const char *run_dir, const oq_pipeline
         if (k >= 0)
             for (size_t i = 0; i < log->n; i++)
                 rowpol[i] = k;
-        if ((rc = oq_ope_estimate(log, mu, rowpol, qhat, truec, &out->ope[out->nope], err)))
+        if ((rc = oq_ope_estimate_part(log, mu, rowpol, qhat, truec, comm, &out->ope[out->nope],
+                                       err)))
             goto cleanup;
         snprintf(out->ope_name[out->nope], sizeof out->ope_name[0], "%s",
                  k == -2   ? "offerq (2-fold cross-fit)"
@@ -574,6 +728,7 @@ static int ope_section(const oq_log *log, const char *run_dir, const oq_pipeline
                            : "no coupon");
         out->nope++;
     }
+    tally(comm, out, OQ_EVAL_STAGE_OPE, mark);
 cleanup:
     oq_qtable_free(q);
     oq_empirical_free(im);
@@ -585,65 +740,138 @@ cleanup:
     return rc;
 }
 
+/* The log's rows of this part's customers (every row with one part). */
+static int read_log(const char *log_path, oq_comm *comm, oq_log **log, oq_error *err)
+{
+    oq_part part = oq_comm_part(comm);
+    return oq_log_read_part(log_path, oq_comm_size(comm) > 1 ? &part : NULL, log, err);
+}
+
+/* Only a run of the response reward is evaluated in parts. */
+static int parts_reward(const oq_pipeline_opts *po, oq_comm *comm, oq_error *err)
+{
+    if (oq_comm_size(comm) <= 1 || po->reward == OQ_REWARD_RESPONSE) return 0;
+    return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
+                        "eval in parts (--shards N, mpirun -np N) needs a run of the response "
+                        "reward (the default); this run's r^ is %s: run eval as one process",
+                        oq_reward_name(po->reward));
+}
+
 /* eval without a truth file: the off-policy estimates alone, with each
  * coupon's share of the log as its propensity (right for a log whose coupons
  * were drawn at random with fixed shares, as the seed's logging policy). */
-static int eval_log_only(const char *log_path, const char *run_dir, int quiet, oq_eval_report *out,
-                         oq_error *err)
+static int eval_log_only(const char *log_path, const char *run_dir, int quiet, oq_comm *comm,
+                         oq_eval_report *out, oq_error *err)
 {
     oq_log *log = NULL;
-    int rc = oq_log_read(log_path, &log, err);
+    int rc = read_log(log_path, comm, &log, err);
     if (rc) return rc;
     oq_pipeline_opts po;
     if ((rc = load_run_params(run_dir, &po, err))) goto cleanup;
     po.quiet = quiet;
     po.log_path = log_path;
     if (po.reward == OQ_REWARD_TRANSFORMER) po.reward = OQ_REWARD_EMPIRICAL;
-    double cnt[OQ_N_COUPONS] = {0}, mu[OQ_N_COUPONS];
+    if ((rc = parts_reward(&po, comm, err))) goto cleanup;
+    uint64_t cnt[OQ_N_COUPONS + 1] = {0}; /* then the rows */
+    double mu[OQ_N_COUPONS];
     for (size_t i = 0; i < log->n; i++)
-        cnt[log->coupon[i]] += 1;
+        cnt[log->coupon[i]]++;
+    cnt[OQ_N_COUPONS] = log->n;
+    if ((rc = oq_comm_sum_u64(comm, cnt, OQ_N_COUPONS + 1, err))) goto cleanup;
     for (int c = 0; c < OQ_N_COUPONS; c++)
-        mu[c] = log->n ? cnt[c] / (double)log->n : 0;
+        mu[c] = cnt[OQ_N_COUPONS] ? (double)cnt[c] / (double)cnt[OQ_N_COUPONS] : 0;
     out->log_only = 1;
     out->customers = 0;
     snprintf(out->scorer, sizeof out->scorer, "%s", oq_reward_name(po.reward));
-    rc = ope_section(log, run_dir, &po, mu, NULL, out, err);
+    uint64_t mark = comm ? comm->bytes_sent : 0;
+    rc = ope_section(log, run_dir, &po, mu, NULL, comm, out, &mark, err);
 cleanup:
     oq_log_free(log);
     return rc;
 }
 
+/* Every part's bytes per stage to part 0's report (parts only; the bytes of
+ * this collective itself are not counted). */
+static int gather_bytes(oq_comm *comm, oq_eval_report *out, oq_error *err)
+{
+    out->parts = oq_comm_size(comm);
+    if (out->parts <= 1) return 0;
+    void *all = NULL;
+    size_t counts[OQ_COMM_MAX];
+    int rc = oq_comm_gatherv(comm, 0, out->bytes[0], sizeof out->bytes[0], &all, counts, err);
+    if (!rc && oq_comm_rank(comm) == 0)
+        memcpy(out->bytes, all, (size_t)out->parts * sizeof out->bytes[0]);
+    free(all);
+    return rc;
+}
+
+/* The policies' totals (each part's, from add_policy) summed over the
+ * parts, and their shares of the oracle's uplift. */
+static int policy_totals(oq_eval_report *out, oq_comm *comm, oq_error *err)
+{
+    double v[2 * OQ_EVAL_MAX_POLICIES];
+    for (int k = 0; k < out->npol; k++) {
+        v[2 * k] = out->pol[k].profit;
+        v[2 * k + 1] = out->pol[k].spend;
+    }
+    int rc = oq_comm_sum(comm, v, 2 * (size_t)out->npol, err);
+    if (rc) return rc;
+    for (int k = 0; k < out->npol; k++) {
+        out->pol[k].profit = v[2 * k];
+        out->pol[k].spend = v[2 * k + 1];
+    }
+    double none = out->pol[0].profit, orc = out->pol[out->npol - 1].profit;
+    for (int k = 0; k < out->npol; k++)
+        out->pol[k].pct_of_oracle_uplift = oq_eval_pct_of_uplift(out->pol[k].profit, none, orc);
+    return 0;
+}
+
 int oq_eval_run(const char *log_path, const char *run_arg, const char *truth_path, int quiet,
                 oq_eval_report *out, oq_error *err)
 {
+    return oq_eval_run_part(log_path, run_arg, truth_path, quiet, NULL, out, err);
+}
+
+int oq_eval_run_part(const char *log_path, const char *run_arg, const char *truth_path, int quiet,
+                     oq_comm *comm, oq_eval_report *out, oq_error *err)
+{
     memset(out, 0, sizeof *out);
-    char tpath[4096], path[4096], run_dir[4096];
+    char tpath[4096], path[4096], run_dir[4096] = "";
     oq_log *log = NULL;
     oq_truth *t = NULL;
     oq_pipeline_result *fr = NULL;
     int *pol = NULL;
     uint64_t *states = NULL;
     double *truec = NULL;
-    /* The run folder may be a link a later run switches (io.h): resolve once. */
-    int rc = oq_rundir_resolve(run_arg, run_dir, sizeof run_dir, err);
-    if (rc) return rc;
+    int parts = oq_comm_size(comm);
+    oq_part part = oq_comm_part(comm);
+    if (oq_comm_rank(comm) > 0) quiet = 1; /* part 0 speaks for the job */
+    /* The run folder may be a link a later run switches (io.h): resolve
+     * once, on part 0 for every part. */
+    uint64_t mark = comm ? comm->bytes_sent : 0;
+    int rc = oq_comm_rank(comm) == 0 ? oq_rundir_resolve(run_arg, run_dir, sizeof run_dir, err) : 0;
+    if (rc || (rc = oq_comm_bcast(comm, 0, run_dir, sizeof run_dir, err))) return rc;
+    tally(comm, out, OQ_EVAL_STAGE_POLICIES, &mark);
     if (!truth_path) {
         if (oq_sidecar_path(log_path, ".truth.json", tpath, sizeof tpath))
             return oq_error_set(err, OQ_EINVAL, log_path, 0, 0, "path too long");
-        if (!oq_file_exists(tpath)) return eval_log_only(log_path, run_dir, quiet, out, err);
+        if (!oq_file_exists(tpath))
+            return (rc = eval_log_only(log_path, run_dir, quiet, comm, out, err))
+                       ? rc
+                       : gather_bytes(comm, out, err);
         truth_path = tpath;
     }
     if (!oq_file_exists(truth_path))
         return oq_error_set(err, OQ_EIO, truth_path, 0, 0, "no such truth file");
-    if ((rc = oq_log_read(log_path, &log, err))) goto cleanup;
-    if ((rc = oq_truth_build(truth_path, &t, err))) goto cleanup;
+    if ((rc = read_log(log_path, comm, &log, err))) goto cleanup;
+    if ((rc = oq_truth_build_part(truth_path, parts > 1 ? &part : NULL, &t, err))) goto cleanup;
     if (!t) {
         rc = oq_error_oom(err, NULL, NULL);
         goto cleanup;
     }
-    size_t n = t->n;
-    out->customers = n;
-    pol = malloc(n * sizeof *pol);
+    size_t n = t->m; /* this part's customers */
+    out->customers = t->n;
+    pol = malloc((n ? n : 1) * sizeof *pol);
     truec = malloc((log->n ? log->n : 1) * 4 * sizeof *truec);
     if (!pol || !truec) {
         rc = oq_error_oom(err, NULL, NULL);
@@ -659,12 +887,14 @@ int oq_eval_run(const char *log_path, const char *run_arg, const char *truth_pat
     }
     oq_truth_value_random(t, t->cfg.p_log, &p, &s);
     add_policy(out, "random (logging)", p, s);
-    /* the seed-faithful loop, re-run in memory with the run's settings */
+    /* the seed-faithful loop, re-run in memory with the run's settings (in
+     * parts: as a run in as many parts) */
     oq_pipeline_opts po;
     if ((rc = load_run_params(run_dir, &po, err))) goto cleanup;
     po.dq.faithful = 1;
     po.quiet = quiet;
     po.log_path = log_path; /* for the sidecar rules (purchases, events) */
+    po.stream_list = 1;     /* a part's result: its own customers */
     /* The same r^ source as the run. A Transformer or sequence run's model
      * is reused rather than trained again (the Dyna-Q part is re-run; the
      * model itself saw every row); without it, the empirical r^. */
@@ -676,12 +906,18 @@ int oq_eval_run(const char *log_path, const char *run_arg, const char *truth_pat
         else
             po.reward = OQ_REWARD_EMPIRICAL;
     }
-    if ((rc = oq_pipeline_run(&po, log, &fr, err))) goto cleanup;
+    if ((rc = parts_reward(&po, comm, err))) goto cleanup;
+    tally(comm, out, OQ_EVAL_STAGE_POLICIES, &mark);
+    if ((rc = parts > 1 ? oq_pipeline_run_part(&po, comm, log, &fr, err)
+                        : oq_pipeline_run(&po, log, &fr, err)))
+        goto cleanup;
+    tally(comm, out, OQ_EVAL_STAGE_RERUN, &mark);
     for (size_t i = 0; i < n; i++)
         pol[i] = OQ_COUPON_NONE;
-    for (size_t c = 0; c < fr->n; c++)
-        if (fr->user_id[c] >= 1 && (uint64_t)fr->user_id[c] <= n)
-            pol[fr->user_id[c] - 1] = fr->coupon[c];
+    for (size_t c = 0; c < fr->n; c++) {
+        long row = oq_truth_row(t, fr->user_id[c]);
+        if (row >= 0) pol[row] = fr->coupon[c];
+    }
     oq_truth_value(t, pol, &p, &s);
     add_policy(out, "seed-faithful", p, s);
     /* offerq: the run's recommendations */
@@ -689,27 +925,27 @@ int oq_eval_run(const char *log_path, const char *run_arg, const char *truth_pat
         rc = oq_error_set(err, OQ_EINVAL, run_dir, 0, 0, "path too long");
         goto cleanup;
     }
-    if (!(states = malloc(n * sizeof *states))) {
+    if (!(states = malloc((n ? n : 1) * sizeof *states))) {
         rc = oq_error_oom(err, NULL, NULL);
         goto cleanup;
     }
-    if ((rc = oq_policy_read_csv_states(path, n, pol, states, err))) goto cleanup;
+    if ((rc = oq_truth_read_policy(t, path, pol, states, err))) goto cleanup;
     oq_truth_value(t, pol, &p, &s);
     add_policy(out, "offerq", p, s);
     /* the ceiling of any policy over the run's states (truth per state) */
-    if ((rc = oq_truth_state_oracle(t, states, pol, err))) goto cleanup;
+    if ((rc = oq_truth_state_oracle_part(t, states, pol, comm, err))) goto cleanup;
     oq_truth_value(t, pol, &p, &s);
     add_policy(out, "state-oracle", p, s);
     oq_truth_oracle(t, NULL, &p, &s);
     add_policy(out, "oracle", p, s);
-    double none = out->pol[0].profit, orc = out->pol[out->npol - 1].profit;
-    for (int k = 0; k < out->npol; k++)
-        out->pol[k].pct_of_oracle_uplift = oq_eval_pct_of_uplift(out->pol[k].profit, none, orc);
+    if ((rc = policy_totals(out, comm, err))) goto cleanup;
+    tally(comm, out, OQ_EVAL_STAGE_POLICIES, &mark);
 
     if ((rc = oq_truth_contacts(&t->cfg, log, truec, err))) goto cleanup;
     out->scorer_baseline = fr->baseline;
     snprintf(out->scorer, sizeof out->scorer, "%s", fr->scorer_name);
-    rc = ope_section(log, run_dir, &po, t->cfg.p_log, truec, out, err);
+    rc = ope_section(log, run_dir, &po, t->cfg.p_log, truec, comm, out, &mark, err);
+    if (!rc) rc = gather_bytes(comm, out, err);
 cleanup:
     oq_log_free(log);
     oq_truth_free(t);
@@ -717,6 +953,40 @@ cleanup:
     free(pol);
     free(states);
     free(truec);
+    return rc;
+}
+
+typedef struct eval_arg {
+    const char *log_path, *run_dir, *truth_path;
+    int quiet;
+    oq_eval_report rep;
+} eval_arg;
+
+static int eval_part_main(int rank, oq_comm *c, void *arg, oq_error *err)
+{
+    (void)rank;
+    eval_arg *a = arg;
+    return oq_eval_run_part(a->log_path, a->run_dir, a->truth_path, a->quiet, c, &a->rep, err);
+}
+
+int oq_eval_run_parts(const char *log_path, const char *run_dir, const char *truth_path, int quiet,
+                      int parts, oq_eval_report *out, oq_error *err)
+{
+    if (parts <= 1) return oq_eval_run(log_path, run_dir, truth_path, quiet, out, err);
+    memset(out, 0, sizeof *out);
+    if (parts > OQ_COMM_MAX)
+        return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "shards must be in 1..%d", OQ_COMM_MAX);
+    eval_arg *a = calloc((size_t)parts, sizeof *a);
+    void *args[OQ_COMM_MAX];
+    if (!a) return oq_error_oom(err, NULL, NULL);
+    for (int k = 0; k < parts; k++) {
+        a[k] = (eval_arg){
+            .log_path = log_path, .run_dir = run_dir, .truth_path = truth_path, .quiet = quiet};
+        args[k] = &a[k];
+    }
+    int rc = oq_comm_threads_run(parts, eval_part_main, args, NULL, err);
+    if (!rc) *out = a[0].rep;
+    free(a);
     return rc;
 }
 

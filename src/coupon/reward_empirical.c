@@ -2,6 +2,7 @@
  * and order rate per (state, coupon), shrunk along a back-off chain
  * (reward.h). */
 #include "offerq/coupon/reward.h"
+#include "offerq/core/comm.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +75,84 @@ int oq_empirical_fit(const oq_log *log, const oq_dynaq_disc *d, double prior, oq
     m = NULL;
 cleanup:
     oq_empirical_free(m);
+    return rc;
+}
+
+/* One entry of one level of a part's fit, as the parts exchange it. */
+typedef struct eentry {
+    uint64_t key;
+    uint32_t level, pad;
+    double reward[OQ_N_COUPONS], orders[OQ_N_COUPONS];
+    uint32_t visits[OQ_N_COUPONS];
+} eentry;
+
+int oq_empirical_fit_part(const oq_log *log, const oq_dynaq_disc *d, double prior,
+                          struct oq_comm *comm, oq_empirical **out, oq_error *err)
+{
+    int rc = oq_empirical_fit(log, d, prior, out, err);
+    if (rc || oq_comm_size(comm) <= 1) return rc;
+    oq_empirical *m = *out, *g = NULL;
+    size_t n = 0, got = 0;
+    for (int l = 0; l < N_LV; l++)
+        n += m->reward[l]->n;
+    eentry *mine = calloc(n ? n : 1, sizeof *mine); /* padding zeroed: the bytes travel */
+    void *all = NULL;
+    size_t counts[OQ_COMM_MAX];
+    if (!mine) {
+        rc = oq_error_oom(err, NULL, NULL);
+        goto cleanup;
+    }
+    size_t k = 0;
+    for (int l = 0; l < N_LV; l++)
+        for (size_t e = 0; e < m->reward[l]->n; e++, k++) {
+            /* the two tables of a level take their keys in the same order */
+            mine[k].key = m->reward[l]->key[e];
+            mine[k].level = (uint32_t)l;
+            memcpy(mine[k].reward, m->reward[l]->q + e * 4, sizeof mine[k].reward);
+            memcpy(mine[k].orders, m->orders[l]->q + e * 4, sizeof mine[k].orders);
+            memcpy(mine[k].visits, m->reward[l]->visits + e * 4, sizeof mine[k].visits);
+        }
+    if ((rc = oq_comm_gatherv(comm, -1, mine, n * sizeof *mine, &all, counts, err))) goto cleanup;
+    for (int r = 0; r < oq_comm_size(comm); r++)
+        got += counts[r] / sizeof *mine;
+    /* every part's sums, added in rank order (comm.h) */
+    if (!(g = calloc(1, sizeof *g))) {
+        rc = oq_error_oom(err, NULL, NULL);
+        goto cleanup;
+    }
+    g->disc = m->disc;
+    g->prior = m->prior;
+    for (int l = 0; l < N_LV; l++)
+        if ((rc = oq_qtable_new(d, &g->reward[l], err)) ||
+            (rc = oq_qtable_new(d, &g->orders[l], err)))
+            goto cleanup;
+    const eentry *a = all;
+    for (size_t i = 0; i < got; i++) {
+        size_t e, eo;
+        int l = (int)a[i].level;
+        if (l >= N_LV || oq_qtable_insert(g->reward[l], a[i].key, &e) ||
+            oq_qtable_insert(g->orders[l], a[i].key, &eo)) {
+            rc = l >= N_LV ? oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "a bad empirical entry")
+                           : oq_error_oom(err, NULL, NULL);
+            goto cleanup;
+        }
+        for (int c = 0; c < OQ_N_COUPONS; c++) {
+            g->reward[l]->q[e * 4 + c] += a[i].reward[c];
+            g->reward[l]->visits[e * 4 + c] += a[i].visits[c];
+            g->orders[l]->q[eo * 4 + c] += a[i].orders[c];
+        }
+    }
+    oq_empirical_free(m);
+    *out = g;
+    g = NULL;
+cleanup:
+    if (rc) {
+        oq_empirical_free(*out);
+        *out = NULL;
+    }
+    oq_empirical_free(g);
+    free(mine);
+    free(all);
     return rc;
 }
 

@@ -222,10 +222,11 @@ static int cmp_srow(const void *a, const void *b)
     return (x->day > y->day) - (x->day < y->day);
 }
 
-/* Fit on the sample gathered in log order ((user, day), the one-process
- * log's order) on part 0 and give the fit to every part as bytes. */
+/* Fit on the sample gathered on part 0 (sorted: in (user, day) order, the
+ * one-process log's order; else as given) and give the fit to every part
+ * as bytes. */
 static int fit_gathered(const oq_pmodel_opts *fo, oq_comm *comm, const srow *loc, size_t m,
-                        oq_pmodel **out, oq_error *err)
+                        int sorted, oq_pmodel **out, oq_error *err)
 {
     void *all = NULL, *bytes = NULL;
     size_t counts[OQ_COMM_MAX];
@@ -240,7 +241,7 @@ static int fit_gathered(const oq_pmodel_opts *fo, oq_comm *comm, const srow *loc
         for (int r = 0; r < oq_comm_size(comm); r++)
             n += counts[r] / sizeof(srow);
         srow *rows = all;
-        qsort(rows, n, sizeof *rows, cmp_srow);
+        if (sorted) qsort(rows, n, sizeof *rows, cmp_srow);
         X = malloc((n ? n : 1) * OQ_RESP_NFEAT * sizeof *X);
         cp = malloc(n ? n : 1);
         od = malloc(n ? n : 1);
@@ -299,35 +300,39 @@ cleanup:
     return rc;
 }
 
-/* P(order)'s learner fitted on the log's rows: all of them, or, above
- * po->max_rows rows in the whole log, the deterministic sample of
- * oq_pmodel_keep_key. One part fits on its rows in place; parts gather
- * their rows of the sample on part 0 (fit_gathered). */
-static int fit_pmodel(const oq_reward_input *in, const oq_pmodel_opts *po, const oq_resp_feat *X,
-                      oq_pmodel **out, oq_error *err)
+static int in_fold(const oq_log *log, size_t i, int fold)
+{
+    return fold < 0 || (int)(log->user_id[i] & 1) == fold;
+}
+
+int oq_pmodel_fit_log(const oq_pmodel_opts *po, oq_comm *comm, const oq_log *log,
+                      const oq_resp_feat *X, int fold, oq_pmodel **out, oq_error *err)
 {
     *out = NULL;
-    const oq_log *log = in->log;
-    oq_comm *comm = in->comm;
     size_t n = log->n;
-    uint64_t nall = n;
+    uint64_t nall = 0;
+    for (size_t i = 0; i < n; i++)
+        nall += (uint64_t)in_fold(log, i, fold);
     int rc = oq_comm_sum_u64(comm, &nall, 1, err);
     if (rc) return rc;
     double keep = nall > po->max_rows ? (double)po->max_rows / (double)nall : 1.0;
     oq_pmodel_opts fo = *po;
     fo.max_rows = SIZE_MAX; /* the sample is drawn here */
     fo.quiet = po->quiet || oq_comm_rank(comm) > 0;
-    if (oq_comm_size(comm) <= 1 && keep >= 1) {
+    if (oq_comm_size(comm) <= 1 && keep >= 1 && fold < 0) {
         rc = oq_pmodel_fit(&fo, X, log->coupon, log->order, log->profit, log->aov, n, out, err);
     } else {
         size_t m = 0;
         for (size_t i = 0; i < n; i++)
-            m += oq_pmodel_keep_key(log->user_id[i], log->day[i], po->seed, keep);
+            m += in_fold(log, i, fold) &&
+                 oq_pmodel_keep_key(log->user_id[i], log->day[i], po->seed, keep);
         srow *loc = malloc((m ? m : 1) * sizeof *loc);
         if (!loc) return oq_error_oom(err, NULL, "the P(order) sample");
         size_t k = 0;
         for (size_t i = 0; i < n; i++) {
-            if (!oq_pmodel_keep_key(log->user_id[i], log->day[i], po->seed, keep)) continue;
+            if (!in_fold(log, i, fold) ||
+                !oq_pmodel_keep_key(log->user_id[i], log->day[i], po->seed, keep))
+                continue;
             srow *w = &loc[k++];
             memset(w, 0, sizeof *w); /* padding too: the bytes travel */
             w->user = log->user_id[i];
@@ -338,7 +343,9 @@ static int fit_pmodel(const oq_reward_input *in, const oq_pmodel_opts *po, const
             w->profit = log->profit[i];
             w->aov = log->aov[i];
         }
-        rc = fit_gathered(&fo, comm, loc, m, out, err);
+        /* a fold's rows in one part stay in log order (the fit of a copy
+         * of those rows, as before) */
+        rc = fit_gathered(&fo, comm, loc, m, fold < 0 || oq_comm_size(comm) > 1, out, err);
         free(loc);
     }
     if (!rc) {
@@ -404,7 +411,7 @@ int oq_reward_response_fit(const oq_reward_input *in, oq_reward **out, oq_error 
         po.seed = in->seed ? in->seed : 1;
     }
     po.quiet = po.quiet || in->quiet;
-    if ((rc = fit_pmodel(in, &po, X, &pm, err)) ||
+    if ((rc = oq_pmodel_fit_log(&po, in->comm, log, X, -1, &pm, err)) ||
         (rc = oq_pmodel_predict(pm, X, n, m->rhat_log, err)) ||
         (rc = oq_pmodel_predict(pm, Xt, nc, m->p_order_tom, err)))
         goto cleanup;

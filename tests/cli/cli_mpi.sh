@@ -16,7 +16,7 @@
 #   one-process job's message and lines). Under MPI no rank holds the whole
 #   list: recommendations.csv is merged in rounds to rank 0 (the same bytes
 #   as --shards N); a rank killed in the middle of that merge leaves no run.
-#   `offerq eval` under mpirun -np 2 is refused (not distributed yet).
+#   (`offerq eval` in parts: cli_mpi_eval.sh.)
 # Without MPI (no OQ_MPI=1 from CMake, or no mpirun) only the --shards half
 # runs. A 20,000-customer log of 4 snapshots each (80,000 rows), learners
 # cut down (30 trees, 2 epochs of 5 planning steps) to keep it short: 7 runs
@@ -28,12 +28,8 @@ T=$(mktemp -d /tmp/offerq-test-XXXXXX)
 trap 'rm -rf "$T"' EXIT
 # shellcheck source=lib.sh
 source "$SRC/tests/cli/lib.sh"
-# mpirun refuses root without these (CI runs as root)
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-# the parts share 2 cores: one OpenMP thread each keeps them from spinning
-export OMP_NUM_THREADS=1
-MPI=0
-if [ "${OQ_MPI:-0}" = 1 ] && command -v mpirun >/dev/null; then MPI=1; fi
+# root allowed; the parts share 2 cores: one OpenMP thread each keeps them from spinning
+mpi_setup
 "$BIN" gen --customers 20000 --snapshots 4 --seed 5 --quiet --out "$T/log.csv" 2>/dev/null ||
   die "gen"
 COMMON=(--budget 1500 --trees 30 --plan-k 5 --epochs 2 --quiet)
@@ -89,12 +85,7 @@ check "  duplicate: both lines named" grep -q "lines 5 and 80002" "$T/want.dup"
 check "  beyond the horizon: the line named" grep -q "2999-01-01 is more than 366 days.*at line 80002" "$T/want.far"
 check "  no run was written" test ! -e "$T/x"
 
-if [ $MPI = 0 ]; then
-  echo "skip the mpirun half: not an MPI build (cmake -DOQ_MPI=ON) or no mpirun"
-  echo "$passes passed, $fails failed"
-  [ $fails -eq 0 ]
-  exit
-fi
+mpi_or_finish
 
 # ---- mpirun -np N: the same parts as ranks --------------------------------------------
 # (OQ_MPI_TEST_DIE=1:0 kills nobody; the ranks say how many collectives they ran)
@@ -153,11 +144,6 @@ for bad in dup far; do
     --out-dir "$T/x"
   check "mpirun -np 2 on $bad.csv: the one-process message" grep -qF "$(sed 's/^offerq: error: //' "$T/want.$bad" | head -c 150)" "$T/err"
 done
-
-# ---- eval is not distributed yet: refused, not run N times into one file -----------
-expect 2 "does not run in parts yet" mpirun --oversubscribe -np 2 "$BIN" eval \
-  --log "$T/log.csv" --run "$T/m2" --json "$T/eval.json" --quiet
-check "  no eval.json" test ! -e "$T/eval.json"
 
 # a failure with a message (a missing orders file): every rank stops, exit 1
 expect 1 "cannot open|No such file" mpirun --oversubscribe -np 2 "$BIN" run "${ARGS[@]}" \

@@ -5,6 +5,7 @@
 #include "offerq/coupon/gen.h"
 #include "offerq/coupon/pipeline.h"
 #include "offerq/core/io.h"
+#include "offerq/core/comm.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -180,6 +181,134 @@ static void test_pipeline_and_eval(void **st)
     assert_true(oq_file_exists(jp));
 }
 
+/* Issue 20 item 5: the evaluation's pieces in 3 parts (threads) against
+ * one. Each part holds exactly its shard's customers and rows; every total
+ * summed over the parts equals the one-part total to rounding: the truth
+ * values, the state oracle's (its per-state sums gathered), the DR model
+ * (its sums gathered) and the IPS / DR estimates (their sums). */
+#define PARTS 3
+typedef struct part_out {
+    size_t m, rows;             /* customers and log rows held */
+    int bad_idx;                /* a held customer of another shard, or rows out of order */
+    double fixed[4], so, so_sp; /* the fixed coupons' and the state oracle's totals */
+    double qmax_err;            /* largest |DR model estimate - one part's| of its rows */
+    oq_ope ope;                 /* of coupon 5, over every part */
+} part_out;
+
+static uint64_t test_state(size_t idx)
+{
+    return (idx * 2654435761u) % 11 + 1; /* 11 states, spread over the shards */
+}
+
+static int eval_part(int rank, oq_comm *c, void *arg, oq_error *err)
+{
+    part_out *o = arg;
+    oq_part part = oq_comm_part(c);
+    oq_truth *t = NULL;
+    oq_log *log = NULL, *all = NULL;
+    oq_empirical *em = NULL, *em1 = NULL;
+    int rc = oq_truth_build_part(truth_path, &part, &t, err);
+    if (!rc) rc = oq_log_read_part(log_path, &part, &log, err);
+    if (!rc) rc = oq_log_read(log_path, &all, err);
+    if (rc) goto done;
+    o->m = t->m;
+    o->rows = log->n;
+    for (size_t i = 0; i < t->m; i++) {
+        size_t ci = t->idx ? t->idx[i] : i; /* one part: every customer, no index */
+        if (oq_shard_of((int64_t)ci + 1, oq_comm_size(c)) != (unsigned)rank ||
+            (i && ci <= (t->idx ? t->idx[i - 1] : i - 1)) ||
+            oq_truth_row(t, (int64_t)ci + 1) != (long)i)
+            o->bad_idx = 1;
+    }
+    int *pol = malloc((t->m + 1) * sizeof *pol);
+    uint64_t *st = malloc((t->m + 1) * sizeof *st);
+    double sp, *tr = malloc((log->n + 1) * 4 * sizeof *tr),
+               *qh = malloc((log->n + 1) * 4 * sizeof *qh),
+               *q1 = malloc((log->n + 1) * 4 * sizeof *q1);
+    int *pi = malloc((log->n + 1) * sizeof *pi);
+    for (int k = 0; k < 4; k++) {
+        for (size_t i = 0; i < t->m; i++)
+            pol[i] = k;
+        oq_truth_value(t, pol, &o->fixed[k], &sp);
+    }
+    for (size_t i = 0; i < t->m; i++)
+        st[i] = test_state(t->idx ? t->idx[i] : i);
+    oq_dynaq_disc d;
+    oq_dynaq_disc_default(&d);
+    if (!(rc = oq_truth_state_oracle_part(t, st, pol, c, err))) {
+        oq_truth_value(t, pol, &o->so, &o->so_sp);
+        rc = oq_comm_sum(c, o->fixed, 4, err);
+    }
+    if (!rc) rc = oq_comm_sum(c, &o->so, 1, err);
+    if (!rc) rc = oq_empirical_fit_part(log, &d, 0, c, &em, err);
+    if (!rc) rc = oq_empirical_fit(all, &d, 0, &em1, err);
+    if (!rc) {
+        oq_empirical_estimate(em, log, NULL, log->n, qh, NULL);
+        oq_empirical_estimate(em1, log, NULL, log->n, q1, NULL);
+        for (size_t i = 0; i < log->n * 4; i++)
+            o->qmax_err = fmax(o->qmax_err, fabs(qh[i] - q1[i]));
+        for (size_t i = 0; i < log->n; i++)
+            pi[i] = 1;
+        rc = oq_truth_contacts(&t->cfg, log, tr, err);
+    }
+    if (!rc) rc = oq_ope_estimate_part(log, t->cfg.p_log, pi, qh, tr, c, &o->ope, err);
+    free(pol);
+    free(st);
+    free(tr);
+    free(qh);
+    free(q1);
+    free(pi);
+done:
+    oq_empirical_free(em);
+    oq_empirical_free(em1);
+    oq_truth_free(t);
+    oq_log_free(log);
+    oq_log_free(all);
+    return rc;
+}
+
+static int close_to(double a, double b)
+{
+    return fabs(a - b) <= 1e-9 * fmax(1, fmax(fabs(a), fabs(b)));
+}
+
+static void test_parts(void **st)
+{
+    (void)st;
+    part_out o[PARTS] = {0}, one = {0};
+    void *args[PARTS] = {&o[0], &o[1], &o[2]};
+    oq_error err = {0};
+    assert_int_equal(oq_comm_threads_run(PARTS, eval_part, args, NULL, &err), 0);
+    void *a1[1] = {&one};
+    assert_int_equal(oq_comm_threads_run(1, eval_part, a1, NULL, &err), 0);
+    oq_log *log = NULL;
+    assert_int_equal(oq_log_read(log_path, &log, NULL), 0);
+    size_t m = 0, rows = 0;
+    for (int r = 0; r < PARTS; r++) {
+        m += o[r].m;
+        rows += o[r].rows;
+        assert_false(o[r].bad_idx);
+        assert_true(o[r].m > 800 && o[r].m < 1200); /* a third of 3,000, about */
+        for (int k = 0; k < 4; k++)
+            assert_true(o[r].fixed[k] == o[0].fixed[k]); /* every part has the sum */
+        assert_true(o[r].qmax_err < 1e-9);               /* the DR model is the whole log's */
+        assert_true(o[r].ope.rows == log->n && o[r].ope.ips == o[0].ope.ips);
+    }
+    assert_int_equal(m, 3000);
+    assert_int_equal(rows, log->n);
+    assert_int_equal(one.m, 3000);
+    for (int k = 0; k < 4; k++)
+        assert_true(close_to(o[0].fixed[k], one.fixed[k]));
+    /* the state oracle chose from every part's customers: a part alone
+     * would choose from its own and could not reach the whole total */
+    assert_true(close_to(o[0].so, one.so));
+    assert_true(o[0].so > one.fixed[0] && o[0].so > one.fixed[1]);
+    assert_true(o[0].ope.matched == one.ope.matched);
+    assert_true(close_to(o[0].ope.ips, one.ope.ips) && close_to(o[0].ope.ips_se, one.ope.ips_se));
+    assert_true(close_to(o[0].ope.dr, one.ope.dr) && close_to(o[0].ope.truth, one.ope.truth));
+    oq_log_free(log);
+}
+
 /* Issue 21 item 16: a log without a coupon effect leaves the oracle's
  * uplift at 0. The percentage is undefined ("n/a", JSON null) and every
  * policy with its profit is still printed and written. */
@@ -234,7 +363,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_zero_oracle_uplift), cmocka_unit_test(test_contact_truth_matches_log),
         cmocka_unit_test(test_truth_policies),     cmocka_unit_test(test_ope_fixed),
-        cmocka_unit_test(test_pipeline_and_eval),
+        cmocka_unit_test(test_pipeline_and_eval),  cmocka_unit_test(test_parts),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

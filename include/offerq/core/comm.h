@@ -66,6 +66,12 @@ static inline int oq_part_keeps(const oq_part *p, int64_t u)
 }
 /* The filter of a comm's part (NULL comm: keep all). */
 oq_part oq_comm_part(const oq_comm *c);
+/* The customers a part keeps among n numbered 0..n-1 (user_id = index +
+ * 1, as in a generated log): *idx (malloc'ed, the caller frees) their
+ * indices, ascending, *m their number. OQ_ENOMEM. */
+int oq_part_indices(const oq_part *p, size_t n, size_t **idx, size_t *m, oq_error *err) OQ_WUR;
+/* The place of v in idx (m, ascending), or -1. */
+long oq_index_find(const size_t *idx, size_t m, size_t v);
 
 static inline int oq_comm_rank(const oq_comm *c)
 {

@@ -86,6 +86,21 @@ typedef struct oq_loop_report {
  * OQ_ENOMEM, or the nightly job's error. */
 int oq_loop_run(const char *log_path, const char *truth_path, const oq_loop_opts *o,
                 oq_loop_report *out, oq_error *err) OQ_WUR;
+/* One part of the closed loop in parts (comm.h; collective; NULL:
+ * oq_loop_run): the part plays its customers (hash shard of user_id) and
+ * keeps their lines of the log and its sidecars; the nightly job is re-run
+ * as a run in parts (oq_pipeline_run_part, after oq_log_share_cats), and the
+ * policies' totals are summed over the parts in rank order, so N parts give
+ * the same report as threads (oq_loop_run_parts) or MPI ranks, timings
+ * aside. A world with a campaign budget is refused (OQ_EINVAL): its spend is
+ * charged customer after customer. Part 0's *out is the report. */
+struct oq_comm;
+int oq_loop_run_part(const char *log_path, const char *truth_path, const oq_loop_opts *o,
+                     struct oq_comm *comm, oq_loop_report *out, oq_error *err) OQ_WUR;
+/* oq_loop_run_part in parts threads of this process (1..OQ_COMM_MAX; 1:
+ * oq_loop_run): `offerq eval --horizon H --shards N`. */
+int oq_loop_run_parts(const char *log_path, const char *truth_path, const oq_loop_opts *o,
+                      int parts, oq_loop_report *out, oq_error *err) OQ_WUR;
 /* Print the table of r to fp (a FILE *). */
 void oq_loop_print(const oq_loop_report *r, void *fp);
 /* {"horizon": H, "customers": n, "campaign_budget": b, "policies": [{"name", "profit",

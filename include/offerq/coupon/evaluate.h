@@ -25,25 +25,39 @@
 #include "offerq/coupon/calib.h"
 #include "offerq/coupon/gen.h"
 
-/* Tomorrow's truth of every customer of a generated log. */
+struct oq_comm;
+struct oq_part;
+
+/* Tomorrow's truth of every customer of a generated log, or of one part's
+ * customers (oq_truth_build_part). Its "held" customers are its rows: every
+ * array below and every policy passed to the functions here has one entry
+ * per held customer, in customer order. */
 typedef struct oq_truth {
     oq_gen_config cfg;
     size_t n;       /* customers; customer idx has user_id idx + 1 */
-    double *reward; /* (n, 4) expected net reward of each coupon on end_day + 1 */
-    double *spend;  /* (n, 4) expected coupon spend */
-    int *alive;     /* (n) alive on end_day + 1 */
+    size_t m;       /* customers held: n, or a part's */
+    size_t *idx;    /* (m) the held customers' indices, ascending; NULL: every one (m = n) */
+    double *reward; /* (m, 4) expected net reward of each coupon on end_day + 1 */
+    double *spend;  /* (m, 4) expected coupon spend */
+    int *alive;     /* (m) alive on end_day + 1 */
 } oq_truth;
 
 /* Load truth.json and re-simulate every customer (OpenMP-parallel). *out
  * owned by the caller (oq_truth_free). OQ_EPARSE / OQ_EIO / OQ_ENOMEM. */
 int oq_truth_build(const char *truth_path, oq_truth **out, oq_error *err) OQ_WUR;
+/* Only the customers (user_id idx + 1) that part keeps (comm.h; NULL: all). */
+int oq_truth_build_part(const char *truth_path, const struct oq_part *part, oq_truth **out,
+                        oq_error *err) OQ_WUR;
 void oq_truth_free(oq_truth *t);
+/* The row of customer user_id u in t, or -1 when t does not hold it. */
+long oq_truth_row(const oq_truth *t, int64_t u);
 
-/* True expected profit and spend of policy coupon (n) (OQ_COUPON_*). */
+/* True expected profit and spend of policy coupon (m) (OQ_COUPON_*), summed
+ * over t's customers in their order. */
 void oq_truth_value(const oq_truth *t, const int *coupon, double *profit, double *spend);
 /* Of the policy that draws coupon c with probability p[c] for everyone. */
 void oq_truth_value_random(const oq_truth *t, const double *p, double *profit, double *spend);
-/* The oracle: best coupon per customer; coupon (n) may be NULL. */
+/* The oracle: best coupon per customer; coupon (m) may be NULL. */
 void oq_truth_oracle(const oq_truth *t, int *coupon, double *profit, double *spend);
 
 /* Read a recommendations CSV (needs columns user_id and coupon) into a
@@ -55,10 +69,19 @@ int oq_policy_read_csv(const char *path, size_t n, int *coupon, oq_error *err) O
 int oq_policy_read_csv_states(const char *path, size_t n, int *coupon, uint64_t *state,
                               oq_error *err) OQ_WUR;
 /* The best policy that depends only on the state: for each distinct state
- * (n) the coupon with the largest total true reward over its customers. A
- * ceiling for any policy over these states. coupon (n) out. OQ_ENOMEM. */
+ * (m) the coupon with the largest total true reward over its customers. A
+ * ceiling for any policy over these states. coupon (m) out. OQ_ENOMEM. */
 int oq_truth_state_oracle(const oq_truth *t, const uint64_t *state, int *coupon,
                           oq_error *err) OQ_WUR;
+/* The same over the customers of every part of a job (comm.h; collective;
+ * NULL: oq_truth_state_oracle): each part's sums per state (over its
+ * customers in order) are gathered on every part and added in rank order. */
+int oq_truth_state_oracle_part(const oq_truth *t, const uint64_t *state, int *coupon,
+                               struct oq_comm *comm, oq_error *err) OQ_WUR;
+/* oq_policy_read_csv_states into t's rows: coupon and state (m) of the
+ * customers t holds (the others' lines are checked and skipped). */
+int oq_truth_read_policy(const oq_truth *t, const char *path, int *coupon, uint64_t *state,
+                         oq_error *err) OQ_WUR;
 
 /* ---- off-policy evaluation ---------------------------------------------------------- */
 
@@ -81,10 +104,18 @@ typedef struct oq_ope {
  * out->truth (NULL: NAN). OQ_EINVAL on a zero propensity of a logged coupon. */
 int oq_ope_estimate(const oq_log *log, const double *mu, const int *pi, const double *qhat,
                     const double *true_reward, oq_ope *out, oq_error *err) OQ_WUR;
+/* The same over the rows of every part of a job (comm.h; collective; NULL:
+ * oq_ope_estimate): log, pi, qhat and true_reward are this part's rows; the
+ * sums (rows, matches, and the estimates' sums and sums of squares) are
+ * added over the parts in rank order. */
+int oq_ope_estimate_part(const oq_log *log, const double *mu, const int *pi, const double *qhat,
+                         const double *true_reward, struct oq_comm *comm, oq_ope *out,
+                         oq_error *err) OQ_WUR;
 
 /* ---- `offerq eval`: everything above on one run directory ---------------------------- */
 
 #define OQ_EVAL_MAX_POLICIES 12
+#define OQ_COMM_MAX_EVAL 64 /* OQ_COMM_MAX (comm.h) */
 typedef struct oq_eval_policy {
     char name[32];
     double profit, spend;        /* true expected next-day totals */
@@ -110,7 +141,19 @@ typedef struct oq_eval_report {
      * cross-fitted (2 folds by customer), binned against the orders */
     int has_calib;
     oq_calib calib;
+    /* a job in parts (oq_eval_run_part): the bytes each part gave to
+     * collectives in each stage (OQ_EVAL_STAGE_*; on part 0, every part's;
+     * not in the JSON, which is the same whatever the transport) */
+    int parts;
+    uint64_t bytes[OQ_COMM_MAX_EVAL][4];
 } oq_eval_report;
+
+/* eval's stages in parts: the seed-faithful re-run (a run in parts), the
+ * policies' totals (and the state oracle's per-state sums), the OPE models
+ * (BG/NBD, the response model, the two cross-fitted P(order) learners, the
+ * DR model), the OPE sums and the calibration's predictions. */
+enum { OQ_EVAL_STAGE_RERUN, OQ_EVAL_STAGE_POLICIES, OQ_EVAL_STAGE_MODELS, OQ_EVAL_STAGE_OPE };
+const char *oq_eval_stage_name(int stage);
 
 /* Evaluate run_dir (recommendations.csv, qtable.ofq, params.json of
  * `offerq run`) on its log against the truth (truth_path NULL: the log's
@@ -123,6 +166,21 @@ typedef struct oq_eval_report {
  * out->log_only = 1. quiet: no progress. */
 int oq_eval_run(const char *log_path, const char *run_dir, const char *truth_path, int quiet,
                 oq_eval_report *out, oq_error *err) OQ_WUR;
+/* One part of the evaluation in parts (comm.h; collective; NULL: oq_eval_run):
+ * the part reads only its customers' rows of the log and their truth, re-runs
+ * the seed-faithful loop as a run in parts (oq_pipeline_run_part), fits the
+ * cross-fitted P(order) learners on samples gathered to part 0 (as the run's
+ * response model) and the DR model by sums; every total is a sum over the
+ * parts in rank order, so N parts give the same report as threads
+ * (oq_eval_run_parts) or as MPI ranks. Part 0's *out is the report (the
+ * calibration table only there). Only a run of the response reward (the
+ * default) is evaluated in parts (OQ_EINVAL otherwise). */
+int oq_eval_run_part(const char *log_path, const char *run_dir, const char *truth_path, int quiet,
+                     struct oq_comm *comm, oq_eval_report *out, oq_error *err) OQ_WUR;
+/* oq_eval_run_part in parts threads of this process (1..OQ_COMM_MAX; 1:
+ * oq_eval_run): `offerq eval --shards N`. */
+int oq_eval_run_parts(const char *log_path, const char *run_dir, const char *truth_path, int quiet,
+                      int parts, oq_eval_report *out, oq_error *err) OQ_WUR;
 /* Print the table of r to fp (a FILE *); an undefined percentage is "n/a". */
 void oq_eval_print(const oq_eval_report *r, void *fp);
 /* Write r as JSON {"policies":[{name, profit, spend, pct_of_oracle_uplift}],

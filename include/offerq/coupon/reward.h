@@ -117,6 +117,18 @@ int oq_reward_sequence_fit(const oq_reward_input *in, oq_reward **out, oq_error 
 int oq_reward_response_rows(const oq_reward *m, const oq_resp_feat **features, const double **rhat,
                             const double **g, oq_error *err) OQ_WUR;
 
+/* P(order)'s learner (pmodel.h) fitted on the rows of log (features X,
+ * (log->n, OQ_RESP_NFEAT)) whose user_id has parity fold (0 or 1; -1: every
+ * row), over every part of a partitioned job (comm; NULL: one part): all
+ * those rows, or above po->max_rows of them in the whole log the
+ * deterministic sample of oq_pmodel_keep_key. One part fits on its rows in
+ * log order; parts gather their rows of the sample on part 0, sorted by
+ * (user, day) (the generated log's order), which fits and sends the model
+ * to the others as bytes (docs/readme/mpi.md). Collective.
+ * Errors: oq_pmodel_fit's. */
+int oq_pmodel_fit_log(const oq_pmodel_opts *po, struct oq_comm *comm, const oq_log *log,
+                      const oq_resp_feat *X, int fold, oq_pmodel **out, oq_error *err) OQ_WUR;
+
 /* ---- the empirical model on its own (the evaluation's DR reward model) ---- */
 
 typedef struct oq_empirical oq_empirical;
@@ -127,6 +139,11 @@ typedef struct oq_empirical oq_empirical;
  * with `prior` pseudo-rows (20 if 0). *out: oq_empirical_free. OQ_ENOMEM. */
 int oq_empirical_fit(const oq_log *log, const oq_dynaq_disc *d, double prior, oq_empirical **out,
                      oq_error *err) OQ_WUR;
+/* The same over every part of a partitioned job (comm.h; NULL: one part,
+ * oq_empirical_fit): each part's counts and sums per level and key,
+ * gathered on every part and added in rank order. Collective. */
+int oq_empirical_fit_part(const oq_log *log, const oq_dynaq_disc *d, double prior,
+                          struct oq_comm *comm, oq_empirical **out, oq_error *err) OQ_WUR;
 void oq_empirical_free(oq_empirical *m);
 /* Shrunken mean net reward r (n, 4) and P(order) p (n, 4; may be NULL) of
  * rows of any log with the same categories (by their state keys). */

@@ -1,5 +1,7 @@
 /* cmd_eval.c - `offerq eval`: true and off-policy values of a run's policy. */
 #include "cli/cli.h"
+#include "cli/mpi_comm.h"
+#include "offerq/core/comm.h"
 #include "offerq/coupon/closedloop.h"
 #include "offerq/coupon/evaluate.h"
 
@@ -12,7 +14,9 @@ static void help(FILE *fp)
 {
     fprintf(fp,
             "Usage: offerq eval --log LOG.csv --run DIR [--truth FILE] [--json FILE]\n"
+            "                   [--shards N]\n"
             "       offerq eval --log LOG.csv --horizon H [--refit-every K] [--json FILE]\n"
+            "                   [--shards N]\n"
             "       offerq eval --contacts C.csv --customers U.csv --offers O.csv --run DIR\n"
             "                   [--orders R.csv] [--events E.csv] [--json FILE]\n"
             "                   (a shop's raw tables: `offerq eval --contacts x --help`)\n\n"
@@ -49,13 +53,73 @@ static void help(FILE *fp)
             "  --clv-model M --clv-days D --clv-discount R\n"
             "                   its model (bgnbd or log), horizon (default 30 days) and\n"
             "                   rate per 30 days (0.01), as `offerq run`\n"
-            "  --truth FILE   truth file (default: the log's sidecar)\n"
-            "  --json FILE    also write the results as JSON\n"
-            "  --quiet        no progress on stderr\n\n"
+            "  --truth FILE     truth file (default: the log's sidecar)\n"
+            "  --json FILE      also write the results as JSON\n"
+            "  --shards N       evaluate in N parts (1..64), threads of this process, each\n"
+            "                   holding the customers of one hash shard; the sums go over\n"
+            "                   the parts in order, so `mpirun -np N offerq eval` (a build\n"
+            "                   with -DOQ_MPI=ON) gives the same numbers. The nightly job\n"
+            "                   (the seed-faithful re-run, the closed loop's re-fits) runs\n"
+            "                   in N parts, as `run --shards N`: it needs the response\n"
+            "                   reward, and the closed loop a world without a campaign\n"
+            "                   budget (docs/readme/mpi.md)\n"
+            "  --quiet          no progress on stderr\n\n"
             "Example:\n  offerq run --log example/log.csv --out-dir example/run\n"
             "  offerq eval --log example/log.csv --run example/run --json example/run/eval.json\n"
             "  offerq gen --customers 2000 --quiet --out example/small.csv\n"
             "  offerq eval --log example/small.csv --horizon 14 --refit-every 7\n");
+}
+
+/* eval --run, or the closed loop (lo->horizon > 0), in shards parts
+ * (threads), or as this rank of an MPI job (mc): part 0 prints and writes
+ * the JSON, after every part is done; a part that fails stops the job
+ * (MPI_Abort) and nothing is written. */
+static int eval_job(const char *log, const char *run, const char *truth, const char *json,
+                    int quiet, const oq_loop_opts *lo, int shards, oq_comm *mc)
+{
+    oq_error err = {0};
+    int rank = oq_comm_rank(mc), rc;
+    oq_eval_report r;
+    oq_loop_report lr;
+    if (lo->horizon > 0) {
+        rc = mc ? oq_loop_run_part(log, truth, lo, mc, &lr, &err)
+                : oq_loop_run_parts(log, truth, lo, shards, &lr, &err);
+    } else {
+        if (!quiet && rank == 0)
+            fprintf(stderr,
+                    "offerq eval: this re-fits models, so it takes about as long as the run:\n"
+                    "  the seed-faithful loop is re-run with the run's settings (BG/NBD and\n"
+                    "  the reward model: the run does not save them), and P(order) is fitted\n"
+                    "  twice more, on each half of the customers, for the cross-fitted\n"
+                    "  off-policy estimates (a model that saw a row would flatter it)\n");
+        rc = mc ? oq_eval_run_part(log, run, truth, quiet, mc, &r, &err)
+                : oq_eval_run_parts(log, run, truth, quiet, shards, &r, &err);
+    }
+    if (rc && mc) {
+        oq_comm_fail(mc, rc, &err); /* MPI_Abort: every rank stops */
+        return 1;
+    }
+    if (rc)
+        return cli_fail(&err, lo->horizon > 0
+                                  ? "the closed loop needs a log from `offerq gen`"
+                                  : "eval needs a log from `offerq gen` and a directory from "
+                                    "`offerq run`");
+    if (rank > 0) return 0;
+    if (lo->horizon > 0) {
+        oq_loop_print(&lr, stdout);
+        if (json && oq_loop_write_json(&lr, json, &err)) return cli_fail(&err, NULL);
+        return 0;
+    }
+    oq_eval_print(&r, stdout);
+    if (json && oq_eval_write_json(&r, json, &err)) return cli_fail(&err, NULL);
+    for (int k = 0; !quiet && r.parts > 1 && k < r.parts; k++) { /* a job in parts: its traffic */
+        if (!k) fprintf(stderr, "offerq eval: bytes each part gave to collectives, per stage:\n");
+        fprintf(stderr, "  part %d:", k);
+        for (int st = 0; st < 4; st++)
+            fprintf(stderr, " %s %llu", oq_eval_stage_name(st), (unsigned long long)r.bytes[k][st]);
+        fputc('\n', stderr);
+    }
+    return 0;
 }
 
 int cmd_eval(int argc, char **argv)
@@ -76,6 +140,7 @@ int cmd_eval(int argc, char **argv)
         O_SEED,
         O_NOJOB,
         O_FEATURES,
+        O_SHARDS,
         O_CLVW,
         O_CLVD,
         O_CLVR,
@@ -93,13 +158,14 @@ int cmd_eval(int argc, char **argv)
                                          {"seed", required_argument, 0, O_SEED},
                                          {"no-job", no_argument, 0, O_NOJOB},
                                          {"features", required_argument, 0, O_FEATURES},
+                                         {"shards", required_argument, 0, O_SHARDS},
                                          {"clv-weight", required_argument, 0, O_CLVW},
                                          {"clv-days", required_argument, 0, O_CLVD},
                                          {"clv-discount", required_argument, 0, O_CLVR},
                                          {"clv-model", required_argument, 0, O_CLVM},
                                          {0, 0, 0, 0}};
     const char *log = NULL, *run = NULL, *truth = NULL, *json = NULL;
-    int quiet = 0, c, features = 0;
+    int quiet = 0, c, features = 0, shards = 0;
     long lv;
     oq_loop_opts lo;
     oq_loop_opts_default(&lo);
@@ -144,6 +210,10 @@ int cmd_eval(int argc, char **argv)
         case O_SEED:
             if (cli_u64("eval", "--seed", optarg, &lo.job.dq.seed)) return 2;
             break;
+        case O_SHARDS:
+            if (cli_long("eval", "--shards", optarg, 1, OQ_COMM_MAX, &lv)) return 2;
+            shards = (int)lv;
+            break;
         case O_FEATURES:
             if ((lo.job.features = oq_resp_features_parse(optarg)) < 0)
                 return cli_usage_error(
@@ -162,45 +232,40 @@ int cmd_eval(int argc, char **argv)
         }
     }
     if (optind != argc) return cli_usage_error("eval", "unexpected argument '%s'", argv[optind]);
-    const char *ws = getenv("OMPI_COMM_WORLD_SIZE");
-    if (ws && atoi(ws) > 1) {
-        /* not yet (issue 20 item 5): N ranks would run N whole evaluations */
-        const char *wr = getenv("OMPI_COMM_WORLD_RANK");
-        if (!wr || atoi(wr) == 0)
-            fprintf(stderr,
-                    "offerq eval: error: started by mpirun with %s ranks: eval does not "
-                    "run in parts yet (docs/readme/mpi.md); run it as one process\n",
-                    ws);
-        return 2;
-    }
-    oq_error err = {0};
     if (lo.horizon > 0) {
         if (!log) return cli_usage_error("eval", "--log LOG.csv is required");
         if (run) return cli_usage_error("eval", "--run and --horizon do not go together");
         lo.quiet = quiet;
-        oq_loop_report lr;
-        if (oq_loop_run(log, truth, &lo, &lr, &err))
-            return cli_fail(&err, "the closed loop needs a log from `offerq gen`");
-        oq_loop_print(&lr, stdout);
-        if (json && oq_loop_write_json(&lr, json, &err)) return cli_fail(&err, NULL);
-        return 0;
+    } else {
+        if (!log || !run)
+            return cli_usage_error("eval", "--log LOG.csv and --run DIR are required");
+        if (features)
+            return cli_usage_error("eval", "--features and --clv-* are for the closed loop "
+                                           "(--horizon); with --run the run's params.json says "
+                                           "which");
     }
-    if (!log || !run) return cli_usage_error("eval", "--log LOG.csv and --run DIR are required");
-    if (features)
-        return cli_usage_error("eval", "--features and --clv-* are for the closed loop "
-                                       "(--horizon); with --run the run's params.json says "
-                                       "which");
-    oq_eval_report r;
-    if (!quiet)
-        fprintf(stderr, "offerq eval: this re-fits models, so it takes about as long as the run:\n"
-                        "  the seed-faithful loop is re-run with the run's settings (BG/NBD and\n"
-                        "  the reward model: the run does not save them), and P(order) is fitted\n"
-                        "  twice more, on each half of the customers, for the cross-fitted\n"
-                        "  off-policy estimates (a model that saw a row would flatter it)\n");
-    if (oq_eval_run(log, run, truth, quiet, &r, &err))
-        return cli_fail(&err,
-                        "eval needs a log from `offerq gen` and a directory from `offerq run`");
-    oq_eval_print(&r, stdout);
-    if (json && oq_eval_write_json(&r, json, &err)) return cli_fail(&err, NULL);
-    return 0;
+    const char *ws = getenv("OMPI_COMM_WORLD_SIZE");
+    if (ws && atoi(ws) > 1 && !cli_mpi_launched()) {
+        fprintf(stderr,
+                "offerq eval: error: started by mpirun with %s ranks, but this offerq was "
+                "built without MPI\nofferq: build with cmake -DOQ_MPI=ON "
+                "(docs/readme/mpi.md)\n",
+                ws);
+        return 1;
+    }
+    if (!cli_mpi_launched()) return eval_job(log, run, truth, json, quiet, &lo, shards, NULL);
+    oq_comm mc;
+    if (cli_mpi_start(&argc, &argv, &mc)) return 1;
+    int rc = 0;
+    if (mc.size > 1 && shards && shards != mc.size) {
+        if (mc.rank == 0)
+            fprintf(stderr, "offerq eval: --shards N under MPI must be the number of ranks "
+                            "(or be left out)\n");
+        rc = 2;
+    } else {
+        rc = eval_job(log, run, truth, json, quiet, &lo, mc.size > 1 ? 0 : shards,
+                      mc.size > 1 ? &mc : NULL); /* -np 1: one process */
+    }
+    cli_mpi_stop();
+    return rc;
 }
