@@ -252,6 +252,12 @@ check "contacts with a propensity column (CRLF, quotes, no final newline) load" 
 check "  and come back with their propensity" bash -c \
   "printf 'user_id,date,offer,ordered,value,propensity\nC-1,2025-01-02,5,1,12.5,0.25\n\"C,2\",2025-01-02,none,0,0,0.5\n' |
    cmp -s - '$T/prop_back.csv'"
+printf 'user_id,date,offer,ordered,value,propensity\nC-1,2025-01-02,5,1,12.75,0.25\n"C,2",2025-01-02,none,0,0,0.5\n' \
+  > "$T/prop2.csv"
+check "  a reload with one value changed updates that row only" bash -c \
+  "'$BIN' db load --pg '$BAD' --table contacts '$T/prop2.csv' 2>&1 |
+     grep -q ': 0 new, 1 changed, 1 already there' &&
+   test \"\$('$PSQL' '$BAD' -Atc \"SELECT value FROM contacts WHERE user_id = 'C-1'\")\" = 12.75"
 awk 'NR == 5 { $0 = "4,2025-01-05,10,yes,3" } { print }' "$R/contacts.csv" > "$T/badrow.csv"
 before=$(q "$BAD" "SELECT count(*) FROM contacts")
 refused 1 "badrow.csv:5:4: column 4 \(ordered\)" "$BIN" db load --pg "$BAD" --table contacts "$T/badrow.csv"

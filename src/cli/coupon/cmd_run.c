@@ -128,8 +128,8 @@ static void help(FILE *fp)
         "Example:\n  offerq gen --seed 1 --out example/log.csv\n"
         "  offerq run --log example/log.csv --out-dir example/run --budget 5000\n"
         "  offerq run --pg postgresql://offerq@127.0.0.1:5432/offerq --out-dir example/run\n"
-        "  offerq run --pg postgresql://offerq@127.0.0.1:5432/offerq --contacts-from-db \\\n"
-        "      --out-dir example/rawrun\n");
+        "  # and, after offerq db load --table offers|contacts|customers|...:\n"
+        "  #   offerq run --pg URL --contacts-from-db --out-dir example/rawrun\n");
 }
 
 enum {
