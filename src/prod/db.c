@@ -562,14 +562,41 @@ static int load_one(PGconn *c, const oq_log *log, const char *csv_path, int k, i
         PQclear(res);
         return rc;
     }
-    size_t merged = (size_t)strtoull(PQcmdTuples(res), NULL, 10);
+    oq_dbi_merge_counts(info, sent, (size_t)existing, strtoull(PQcmdTuples(res), NULL, 10));
     PQclear(res);
-    size_t old = (size_t)existing;
-    info->rows = sent;
-    info->inserted = sent - old;
-    info->updated = merged > info->inserted ? merged - info->inserted : 0;
-    info->unchanged = old - info->updated;
     return 0;
+}
+
+void oq_dbi_info_add(oq_db_load_info *sum, const oq_db_load_info *one)
+{
+    sum->rows += one->rows;
+    sum->inserted += one->inserted;
+    sum->updated += one->updated;
+    sum->unchanged += one->unchanged;
+}
+
+int oq_dbi_commit_all(PGconn **c, int n, const oq_dbi_shards *s, oq_error *err)
+{
+    for (int k = 0; k < n; k++) {
+        int rc = oq_dbi_exec(c[k], "COMMIT", "COMMIT", err);
+        if (!rc) continue;
+        rc = oq_dbi_shard_fail(err, s, k, rc);
+        if (k > 0 && err)
+            rc = oq_error_set(err, rc, err->file, err->line, err->col,
+                              "%s (shards 0-%d were committed: load the file again)", err->msg,
+                              k - 1);
+        return rc;
+    }
+    return 0;
+}
+
+void oq_dbi_merge_counts(oq_db_load_info *info, size_t sent, size_t existing,
+                         unsigned long long merged)
+{
+    info->rows = sent;
+    info->inserted = sent - existing;
+    info->updated = merged > info->inserted ? (size_t)merged - info->inserted : 0;
+    info->unchanged = existing - info->updated;
 }
 
 int oq_db_load_log(const char *url, const char *csv_path, oq_db_load_info *info, oq_error *err)
@@ -597,23 +624,12 @@ int oq_db_load_log(const char *url, const char *csv_path, oq_db_load_info *info,
             rc = oq_dbi_shard_fail(err, &s, k, rc);
             goto cleanup;
         }
-        sum.rows += one.rows;
-        sum.inserted += one.inserted;
-        sum.updated += one.updated;
-        sum.unchanged += one.unchanged;
+        oq_dbi_info_add(&sum, &one);
     }
     /* Then the commits, one server after the other (no two-phase commit: a
      * server lost between two commits leaves the earlier ones loaded; a load
      * is idempotent, so loading the file again completes it). */
-    for (int k = 0; k < s.n; k++)
-        if ((rc = oq_dbi_exec(c[k], "COMMIT", "COMMIT", err))) {
-            rc = oq_dbi_shard_fail(err, &s, k, rc);
-            if (k > 0 && err)
-                rc = oq_error_set(err, rc, err->file, err->line, err->col,
-                                  "%s (shards 0-%d were committed: load the file again)", err->msg,
-                                  k - 1);
-            goto cleanup;
-        }
+    if ((rc = oq_dbi_commit_all(c, s.n, &s, err))) goto cleanup;
     if (info) *info = sum;
 cleanup:
     /* Closing without COMMIT rolls a transaction back. */

@@ -63,6 +63,16 @@ int oq_dbi_copy_end(oq_dbi_copybuf *b, const char *what, long *bad_row, oq_error
 /* The file line of data record k (1-based, header excluded) of a CSV, 0 if
  * not found. */
 long oq_dbi_file_line(const char *path, long k);
+/* A merge's counts (oq_db_load_info): sent rows, of which existing had
+ * their key in the table already; merged = the rows the INSERT ... ON
+ * CONFLICT DO UPDATE ... WHERE wrote (new ones and changed ones). */
+void oq_dbi_merge_counts(oq_db_load_info *info, size_t sent, size_t existing,
+                         unsigned long long merged);
+void oq_dbi_info_add(oq_db_load_info *sum, const oq_db_load_info *one);
+/* COMMIT c[0..n) one after the other (no two-phase commit): a server lost
+ * between two commits leaves the earlier ones loaded, which the message
+ * says (a load is idempotent: loading the file again completes it). */
+int oq_dbi_commit_all(PGconn **c, int n, const oq_dbi_shards *s, oq_error *err) OQ_WUR;
 /* Create the raw tables (db_tables.c) that are not there, per-customer
  * ones in partitions partitions (0: plain); forced (init --partitions):
  * an existing per-customer table of another layout is OQ_EINVAL. Servers

@@ -143,6 +143,20 @@ static void sb_date(sbuf *b, int32_t day)
     sb_add(b, d, 10);
 }
 
+/* Each name of a comma-separated list, prefixed: "pa, pb, ...". */
+static void sb_each(sbuf *b, const char *list, const char *prefix)
+{
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, ",");
+        if (p != list) sb_str(b, ", ");
+        sb_str(b, prefix);
+        sb_add(b, p, len);
+        p += len;
+        while (*p == ',' || *p == ' ')
+            p++;
+    }
+}
+
 /* A quoted identifier (PQescapeIdentifier's rules: "" doubled). */
 static void sb_ident(sbuf *b, const char *s)
 {
@@ -245,10 +259,9 @@ static void loaded_free(loaded *l)
     oq_txtab_free(l->tx);
 }
 
-static int tab(sbuf *b)
+static void tab(sbuf *b)
 {
     sb_add(b, "\t", 1);
-    return 0;
 }
 
 /* Read path with t's reader (contacts against catalogue) and lay its rows
@@ -481,37 +494,16 @@ static void merge_sql(sbuf *q, oq_db_table t, const oq_customers *cust, int part
         sb_str(q, "NOTHING");
     } else {
         /* update only what differs: a row as it is gets no new version */
+        char own[32];
+        snprintf(own, sizeof own, "%s.", d->name);
         sb_str(q, "UPDATE SET (");
         sb_str(q, upd.p);
         sb_str(q, ") = ROW (");
-        for (const char *p = upd.p; *p;) {
-            size_t len = strcspn(p, ",");
-            sb_str(q, p == upd.p ? "EXCLUDED." : ", EXCLUDED.");
-            sb_add(q, p, len);
-            p += len;
-            while (*p == ',' || *p == ' ')
-                p++;
-        }
+        sb_each(q, upd.p, "EXCLUDED.");
         sb_str(q, ") WHERE (");
-        for (const char *p = upd.p; *p;) {
-            size_t len = strcspn(p, ",");
-            sb_str(q, p == upd.p ? "" : ", ");
-            sb_str(q, d->name);
-            sb_add(q, ".", 1);
-            sb_add(q, p, len);
-            p += len;
-            while (*p == ',' || *p == ' ')
-                p++;
-        }
+        sb_each(q, upd.p, own);
         sb_str(q, ", NULL) IS DISTINCT FROM (");
-        for (const char *p = upd.p; *p;) {
-            size_t len = strcspn(p, ",");
-            sb_str(q, p == upd.p ? "EXCLUDED." : ", EXCLUDED.");
-            sb_add(q, p, len);
-            p += len;
-            while (*p == ',' || *p == ' ')
-                p++;
-        }
+        sb_each(q, upd.p, "EXCLUDED.");
         sb_str(q, ", NULL)");
     }
     if (cols.oom || upd.oom) q->oom = 1;
@@ -531,23 +523,9 @@ static void existing_sql(sbuf *q, oq_db_table t)
     sb_str(q, " = l.");
     sb_str(q, first);
     sb_str(q, " AND (");
-    for (const char *p = d->key; *p;) {
-        size_t len = strcspn(p, ",");
-        sb_str(q, p == d->key ? "x." : ", x.");
-        sb_add(q, p, len);
-        p += len;
-        while (*p == ',' || *p == ' ')
-            p++;
-    }
+    sb_each(q, d->key, "x.");
     sb_str(q, ", NULL) IS NOT DISTINCT FROM (");
-    for (const char *p = d->key; *p;) {
-        size_t len = strcspn(p, ",");
-        sb_str(q, p == d->key ? "l." : ", l.");
-        sb_add(q, p, len);
-        p += len;
-        while (*p == ',' || *p == ' ')
-            p++;
-    }
+    sb_each(q, d->key, "l.");
     sb_str(q, ", NULL))");
 }
 
@@ -643,13 +621,8 @@ static int load_one(PGconn *c, const load_job *j, oq_db_load_info *info, oq_erro
         PQclear(res);
         goto cleanup;
     }
-    size_t merged = (size_t)strtoull(PQcmdTuples(res), NULL, 10);
+    oq_dbi_merge_counts(info, sent, (size_t)existing, strtoull(PQcmdTuples(res), NULL, 10));
     PQclear(res);
-    size_t old = (size_t)existing;
-    info->rows = sent;
-    info->inserted = sent - old;
-    info->updated = merged > info->inserted ? merged - info->inserted : 0;
-    info->unchanged = old - info->updated;
 cleanup:
     free(q.p);
     return rc;
@@ -754,10 +727,10 @@ int oq_db_load_table(const char *url, oq_db_table t, const char *csv_path, const
         }
         if (parts[k] == LAYOUT_ABSENT || parts[k] == 0) {
             rc = oq_error_set(err, OQ_EINVAL, WHERE, 0, 0,
-                              "%s (run offerq db init first; the raw tables need PostgreSQL 15 "
-                              "or later)",
-                              parts[k] ? "there is no table" : "the table has no partitions");
-            rc = oq_error_set(err, rc, WHERE, 0, 0, "%s: %s", d->name, err->msg);
+                              "%s %s (run offerq db init first; the raw tables need PostgreSQL "
+                              "15 or later)",
+                              parts[k] ? "there is no table" : "no partitions in the table",
+                              d->name);
             rc = oq_dbi_shard_fail(err, &s, k, rc);
             goto cleanup;
         }
@@ -783,20 +756,9 @@ int oq_db_load_table(const char *url, oq_db_table t, const char *csv_path, const
             rc = oq_dbi_shard_fail(err, &s, k, rc);
             goto cleanup;
         }
-        sum.rows += one.rows;
-        sum.inserted += one.inserted;
-        sum.updated += one.updated;
-        sum.unchanged += one.unchanged;
+        oq_dbi_info_add(&sum, &one);
     }
-    for (int k = 0; k < n; k++)
-        if ((rc = oq_dbi_exec(c[k], "COMMIT", "COMMIT", err))) {
-            rc = oq_dbi_shard_fail(err, &s, k, rc);
-            if (k > 0 && err)
-                rc = oq_error_set(err, rc, err->file, err->line, err->col,
-                                  "%s (shards 0-%d were committed: load the file again)", err->msg,
-                                  k - 1);
-            goto cleanup;
-        }
+    if ((rc = oq_dbi_commit_all(c, n, &s, err))) goto cleanup;
     if (info) *info = sum;
 cleanup:
     for (int k = 0; k < n; k++)
