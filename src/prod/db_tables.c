@@ -23,8 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MAX_ROW (1 << 20) /* bytes of one COPY row */
-#define PG_NAME_MAX 63    /* PostgreSQL's identifier length (NAMEDATALEN - 1) */
+#define PG_NAME_MAX 63 /* PostgreSQL's identifier length (NAMEDATALEN - 1) */
 
 /* One table: its fixed columns, the data columns a load sends (nth, seq
  * and shard follow), its key and the columns a reload updates. */
@@ -581,7 +580,8 @@ static int load_one(PGconn *c, const load_job *j, oq_db_load_info *info, oq_erro
         const char *row = j->r->text.p + j->r->off[i];
         oq_dbi_put(&b, row, strlen(row));
         if (d->has_nth) oq_dbi_printf(&b, "\t%u", j->r->nth[i]);
-        oq_dbi_printf(&b, "\t%lld", (long long)(j->seq0 + (int64_t)i));
+        int64_t seq = j->seq0 + (int64_t)i;
+        oq_dbi_printf(&b, "\t%lld", (long long)seq);
         if (j->parts) oq_dbi_printf(&b, "\t%u", oq_shard_of_id(j->r->user[i], j->parts));
         oq_dbi_put(&b, "\n", 1);
         sent++;
@@ -776,10 +776,10 @@ cleanup:
 /* One server's COPY OUT stream, one row ahead. */
 typedef struct stream {
     PGconn *c;
-    int k;       /* server */
     char *row;   /* current row (PQfreemem), NULL at the end */
-    int len;     /* its length without the newline */
     int64_t seq; /* its first field */
+    int k;       /* server */
+    int len;     /* its length without the newline */
 } stream;
 
 static int stream_next(stream *st, const char *what, oq_error *err)
@@ -890,8 +890,7 @@ static int optional_cols(PGconn **c, int n, oq_db_table t, int seed_format, int 
 }
 
 /* The header and SELECT list of t's export. */
-static void export_cols(sbuf *head, sbuf *sel, oq_db_table t, int seed_format, int has1, int has2,
-                        const char *attrs)
+static void export_cols(sbuf *head, sbuf *sel, oq_db_table t, int has1, int has2, const char *attrs)
 {
     switch (t) {
     case OQ_DB_CONTACTS:
@@ -925,7 +924,6 @@ static void export_cols(sbuf *head, sbuf *sel, oq_db_table t, int seed_format, i
     case OQ_DB_ORDERS:
         sb_str(head, has1 ? "user_id,date,value,category" : "user_id,date,value");
         sb_str(sel, has1 ? "user_id, date, value, category" : "user_id, date, value");
-        (void)seed_format;
         break;
     case OQ_DB_EVENTS:
         sb_str(head, "user_id,date,category");
@@ -974,7 +972,7 @@ int oq_db_export_table(const char *url, oq_db_table t, const oq_part *part, int 
             sbuf a = {0};
             if ((rc = attrs_of(all[k], k ? &a : &attrs, err)))
                 rc = oq_dbi_shard_fail(err, &s, k, rc);
-            else if (k && strcmp(a.p ? a.p : "", attrs.p ? attrs.p : ""))
+            else if (k && strcmp(a.p ? a.p : "", attrs.p ? attrs.p : "") != 0)
                 rc = oq_dbi_shard_fail(
                     err, &s, k,
                     oq_error_set(err, OQ_EINVAL, "customers", 0, 0,
@@ -984,7 +982,7 @@ int oq_db_export_table(const char *url, oq_db_table t, const oq_part *part, int 
         }
         if (rc) goto cleanup;
     }
-    export_cols(&head, &sel, t, seed_format, has1, has2, attrs.p ? attrs.p : "");
+    export_cols(&head, &sel, t, has1, has2, attrs.p ? attrs.p : "");
     if (head.oom || sel.oom) {
         rc = oq_error_oom(err, WHERE, NULL);
         goto cleanup;
