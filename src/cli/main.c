@@ -28,7 +28,7 @@ static const command commands[] = {
     {"eval", cmd_eval, "true and off-policy value of a run's coupon policy"},
     {"convert", cmd_convert, "a generated log as raw tables (contacts, customers, orders, ...)"},
     {"uplift", cmd_uplift, "your own campaign log: learned offer policy + IPS/DR estimates"},
-    {"db", cmd_db, "PostgreSQL: create the schema, load a log, save a run"},
+    {"db", cmd_db, "PostgreSQL: the schema, load a log or raw tables, save a run"},
     {"publish", cmd_publish, "Redis: publish a run's Q table and list atomically, or roll back"},
     {"serve", cmd_serve, "HTTP: recommendations, model endpoints, metrics and the dashboard"},
     {"nightly", cmd_nightly,

@@ -2,8 +2,11 @@
  * collective helpers over any oq_comm, and the comm of threads in one
  * process (what `offerq run --shards N` runs on). */
 #include "offerq/core/comm.h"
+#include "offerq/core/tables.h"
+#include "util/num.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #ifdef _OPENMP
@@ -17,6 +20,19 @@ unsigned oq_shard_of(int64_t u, int n)
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return (unsigned)((z ^ (z >> 31)) % (uint64_t)n);
+}
+
+unsigned oq_shard_of_id(const char *s, int n)
+{
+    if (n <= 1) return 0;
+    size_t len = strlen(s);
+    int64_t v;
+    char back[32];
+    if (!oq_parse_i64(s, len, &v)) {
+        snprintf(back, sizeof back, "%lld", (long long)v);
+        if (!strcmp(back, s)) return oq_shard_of(v, n);
+    }
+    return (unsigned)(oq_user_hash(s, 0) % (uint64_t)n);
 }
 
 oq_part oq_comm_part(const oq_comm *c)

@@ -5,6 +5,7 @@
  * backslash). Protocol per libpq docs 34.10: PQputCopyData ... PQputCopyEnd,
  * then PQgetResult until NULL; PQgetCopyData returns one whole row a call. */
 #include "offerq/prod/db.h"
+#include "db_int.h"
 #include "offerq/core/comm.h"
 #include "offerq/core/csv.h"
 #include "util/num.h"
@@ -15,9 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define WHERE "PostgreSQL"
-#define COPY_CHUNK (256 * 1024)
 
 /* customer_log's columns and checks; LOG_TABLE_PLAIN and the partitioned
  * form (log_table_sql) add the key. */
@@ -67,7 +65,7 @@ static void quiet_notice(void *arg, const char *msg)
 }
 
 /* Server message (+ detail) without the trailing newline. */
-static int pg_fail(oq_error *err, PGconn *c, const PGresult *res, const char *what)
+int oq_dbi_fail(oq_error *err, PGconn *c, const PGresult *res, const char *what)
 {
     const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
     const char *detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
@@ -97,11 +95,12 @@ static PGconn *db_connect(const char *url, oq_error *err, int *rc)
         return NULL;
     }
     if (PQstatus(c) != CONNECTION_OK) {
-        *rc = pg_fail(err, c, NULL,
-                      strstr(PQerrorMessage(c), "timeout expired")
-                          ? "cannot connect (no answer within connect_timeout; a frozen server, "
-                            "or not PostgreSQL on that port?)"
-                          : "cannot connect");
+        *rc =
+            oq_dbi_fail(err, c, NULL,
+                        strstr(PQerrorMessage(c), "timeout expired")
+                            ? "cannot connect (no answer within connect_timeout; a frozen server, "
+                              "or not PostgreSQL on that port?)"
+                            : "cannot connect");
         PQfinish(c);
         return NULL;
     }
@@ -111,7 +110,7 @@ static PGconn *db_connect(const char *url, oq_error *err, int *rc)
     PGresult *res = PQexec(c, "SET DateStyle = 'ISO, YMD'; SET extra_float_digits = 1; "
                               "SET client_encoding = 'UTF8'");
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        *rc = pg_fail(err, c, res, "session setup");
+        *rc = oq_dbi_fail(err, c, res, "session setup");
         PQclear(res);
         PQfinish(c);
         return NULL;
@@ -121,23 +120,16 @@ static PGconn *db_connect(const char *url, oq_error *err, int *rc)
     return c;
 }
 
-static int exec_ok(PGconn *c, const char *sql, const char *what, oq_error *err)
+int oq_dbi_exec(PGconn *c, const char *sql, const char *what, oq_error *err)
 {
     PGresult *res = PQexec(c, sql);
     ExecStatusType st = PQresultStatus(res);
-    int rc = (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) ? 0 : pg_fail(err, c, res, what);
+    int rc = (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) ? 0 : oq_dbi_fail(err, c, res, what);
     PQclear(res);
     return rc;
 }
 
 /* ---- shard lists ------------------------------------------------------------- */
-
-/* The servers of a url (db.h): one libpq URL, or several. */
-typedef struct shards {
-    int n;
-    char *url[OQ_DB_MAX_SHARDS];
-    char *buf; /* the pieces, cut in a copy of the spec */
-} shards;
 
 static int is_scheme(const char *p)
 {
@@ -149,7 +141,7 @@ static int is_blank(char ch)
     return ch == ' ' || ch == '\t' || ch == '\r';
 }
 
-static void shards_free(shards *s)
+void oq_dbi_shards_free(oq_dbi_shards *s)
 {
     free(s->buf);
     s->buf = NULL;
@@ -159,7 +151,7 @@ static void shards_free(shards *s)
 /* Cut spec into URLs: at every newline, and at commas and blanks that come
  * right before a URI scheme (a URI's own commas, its several hosts, are
  * followed by a host, never by a scheme). Empty pieces are skipped. */
-static int shards_split(const char *spec, shards *s, oq_error *err)
+int oq_dbi_shards_split(const char *spec, oq_dbi_shards *s, oq_error *err)
 {
     memset(s, 0, sizeof *s);
     size_t len = spec ? strlen(spec) : 0;
@@ -183,7 +175,7 @@ static int shards_split(const char *spec, shards *s, oq_error *err)
             *--e = 0;
         if (*start) {
             if (s->n == OQ_DB_MAX_SHARDS) {
-                shards_free(s);
+                oq_dbi_shards_free(s);
                 return oq_error_set(err, OQ_EINVAL, WHERE, 0, 0,
                                     "more than %d PostgreSQL URLs (one per shard) in the list",
                                     OQ_DB_MAX_SHARDS);
@@ -194,7 +186,7 @@ static int shards_split(const char *spec, shards *s, oq_error *err)
         start = p + 1;
     }
     if (!s->n) {
-        shards_free(s);
+        oq_dbi_shards_free(s);
         return oq_error_set(err, OQ_EINVAL, WHERE, 0, 0, "no PostgreSQL URL given");
     }
     return 0;
@@ -202,16 +194,16 @@ static int shards_split(const char *spec, shards *s, oq_error *err)
 
 int oq_db_shard_count(const char *url, oq_error *err)
 {
-    shards s;
-    int rc = shards_split(url, &s, err);
+    oq_dbi_shards s;
+    int rc = oq_dbi_shards_split(url, &s, err);
     if (rc) return rc;
     int n = s.n;
-    shards_free(&s);
+    oq_dbi_shards_free(&s);
     return n;
 }
 
 /* Put which server of a list failed in front of err's message. */
-static int shard_fail(oq_error *err, const shards *s, int k, int rc)
+int oq_dbi_shard_fail(oq_error *err, const oq_dbi_shards *s, int k, int rc)
 {
     if (s->n <= 1 || !err) return rc;
     char shown[512];
@@ -220,49 +212,50 @@ static int shard_fail(oq_error *err, const shards *s, int k, int rc)
                         k, k + 1, s->n, shown, err->msg);
 }
 
-static PGconn *shard_connect(const shards *s, int k, oq_error *err, int *rc)
+PGconn *oq_dbi_shard_connect(const oq_dbi_shards *s, int k, oq_error *err, int *rc)
 {
     PGconn *c = db_connect(s->url[k], err, rc);
-    if (!c) *rc = shard_fail(err, s, k, *rc);
+    if (!c) *rc = oq_dbi_shard_fail(err, s, k, *rc);
     return c;
 }
 
 /* The first server of url: where runs and recommendations live. */
-static PGconn *first_connect(const char *url, oq_error *err, int *rc)
+PGconn *oq_dbi_first_connect(const char *url, oq_error *err, int *rc)
 {
-    shards s;
-    if ((*rc = shards_split(url, &s, err))) return NULL;
-    PGconn *c = shard_connect(&s, 0, err, rc);
-    shards_free(&s);
+    oq_dbi_shards s;
+    if ((*rc = oq_dbi_shards_split(url, &s, err))) return NULL;
+    PGconn *c = oq_dbi_shard_connect(&s, 0, err, rc);
+    oq_dbi_shards_free(&s);
     return c;
 }
 
 /* A single count(*)-like number of a query. */
-static int query_i64(PGconn *c, const char *sql, const char *what, int64_t *out, oq_error *err)
+int oq_dbi_query_i64(PGconn *c, const char *sql, const char *what, int64_t *out, oq_error *err)
 {
     PGresult *res = PQexec(c, sql);
     int rc = 0;
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
-        rc = pg_fail(err, c, res, what);
+        rc = oq_dbi_fail(err, c, res, what);
     else
         *out = PQgetisnull(res, 0, 0) ? 0 : strtoll(PQgetvalue(res, 0, 0), NULL, 10);
     PQclear(res);
     return rc;
 }
 
-enum { LAYOUT_ABSENT = -2, LAYOUT_PLAIN = -1 };
-
-/* customer_log on this server: LAYOUT_ABSENT, LAYOUT_PLAIN, or partitioned
- * by offerq's shard into *layout (>= 0) partitions. */
-static int log_layout(PGconn *c, int *layout, oq_error *err)
+/* table on this server: LAYOUT_ABSENT, LAYOUT_PLAIN, or partitioned by
+ * offerq's shard into *layout (>= 0) partitions. table is one of offerq's
+ * own names (not quoted). */
+int oq_dbi_layout(PGconn *c, const char *table, int *layout, oq_error *err)
 {
+    char sql[600];
+    snprintf(sql, sizeof sql,
+             "SELECT CASE WHEN to_regclass('%s') IS NULL THEN -2 ELSE "
+             "coalesce((SELECT (SELECT count(*) FROM pg_catalog.pg_inherits i "
+             "WHERE i.inhparent = p.partrelid) FROM pg_catalog.pg_partitioned_table p "
+             "WHERE p.partrelid = to_regclass('%s')), -1) END",
+             table, table);
     int64_t v = LAYOUT_ABSENT;
-    int rc = query_i64(c,
-                       "SELECT CASE WHEN to_regclass('customer_log') IS NULL THEN -2 ELSE "
-                       "coalesce((SELECT (SELECT count(*) FROM pg_catalog.pg_inherits i "
-                       "WHERE i.inhparent = p.partrelid) FROM pg_catalog.pg_partitioned_table p "
-                       "WHERE p.partrelid = to_regclass('customer_log')), -1) END",
-                       "reading customer_log's layout", &v, err);
+    int rc = oq_dbi_query_i64(c, sql, "reading a table's layout", &v, err);
     *layout = (int)v;
     return rc;
 }
@@ -294,14 +287,16 @@ static char *log_table_partitioned(int m)
 static int init_one(PGconn *c, int partitions, oq_error *err)
 {
     int layout, rc;
-    if ((rc = exec_ok(c, "BEGIN", "BEGIN", err)) || (rc = log_layout(c, &layout, err))) return rc;
+    if ((rc = oq_dbi_exec(c, "BEGIN", "BEGIN", err)) ||
+        (rc = oq_dbi_layout(c, "customer_log", &layout, err)))
+        return rc;
     if (layout == LAYOUT_ABSENT && partitions > 0) {
         char *q = log_table_partitioned(partitions);
         if (!q) return oq_error_oom(err, WHERE, NULL);
-        rc = exec_ok(c, q, "creating the partitioned customer_log", err);
+        rc = oq_dbi_exec(c, q, "creating the partitioned customer_log", err);
         free(q);
     } else if (layout == LAYOUT_ABSENT) {
-        rc = exec_ok(c, log_table_plain, "creating customer_log", err);
+        rc = oq_dbi_exec(c, log_table_plain, "creating customer_log", err);
     } else if (partitions > 0 && layout != partitions) {
         char has[64];
         if (layout == LAYOUT_PLAIN)
@@ -314,8 +309,15 @@ static int init_one(PGconn *c, int partitions, oq_error *err)
                             "again and load it back",
                             partitions, has);
     }
-    if (!rc) rc = exec_ok(c, schema_sql, "creating the schema", err);
-    if (!rc) rc = exec_ok(c, "COMMIT", "COMMIT", err);
+    if (!rc) rc = oq_dbi_exec(c, schema_sql, "creating the schema", err);
+    /* the raw tables take customer_log's layout */
+    if (!rc)
+        rc = oq_dbi_raw_init(c,
+                             partitions > 0 ? partitions
+                             : layout > 0   ? layout
+                                            : 0,
+                             partitions > 0, err);
+    if (!rc) rc = oq_dbi_exec(c, "COMMIT", "COMMIT", err);
     return rc;
 }
 
@@ -325,15 +327,15 @@ int oq_db_init_layout(const char *url, int partitions, oq_error *err)
         return oq_error_set(err, OQ_EINVAL, WHERE, 0, 0,
                             "--partitions: expected 0 (a plain table) to %d, got %d",
                             OQ_DB_MAX_PARTITIONS, partitions);
-    shards s;
-    int rc = shards_split(url, &s, err);
+    oq_dbi_shards s;
+    int rc = oq_dbi_shards_split(url, &s, err);
     for (int k = 0; !rc && k < s.n; k++) {
-        PGconn *c = shard_connect(&s, k, err, &rc);
+        PGconn *c = oq_dbi_shard_connect(&s, k, err, &rc);
         if (!c) break;
-        if ((rc = init_one(c, partitions, err))) rc = shard_fail(err, &s, k, rc);
+        if ((rc = init_one(c, partitions, err))) rc = oq_dbi_shard_fail(err, &s, k, rc);
         PQfinish(c); /* without COMMIT: rolled back */
     }
-    shards_free(&s);
+    oq_dbi_shards_free(&s);
     return rc;
 }
 
@@ -344,22 +346,15 @@ int oq_db_init(const char *url, oq_error *err)
 
 /* ---- COPY FROM STDIN ------------------------------------------------------- */
 
-typedef struct copybuf {
-    PGconn *c;
-    char *buf; /* (COPY_CHUNK) */
-    size_t n;
-    int failed;
-} copybuf;
-
-static void cb_flush(copybuf *b)
+void oq_dbi_flush(oq_dbi_copybuf *b)
 {
     if (b->n && !b->failed && PQputCopyData(b->c, b->buf, (int)b->n) != 1) b->failed = 1;
     b->n = 0;
 }
 
-static void cb_put(copybuf *b, const char *s, size_t len)
+void oq_dbi_put(oq_dbi_copybuf *b, const char *s, size_t len)
 {
-    if (b->n + len > COPY_CHUNK) cb_flush(b);
+    if (b->n + len > COPY_CHUNK) oq_dbi_flush(b);
     if (len > COPY_CHUNK) { /* never for our rows; keep it correct anyway */
         if (!b->failed && PQputCopyData(b->c, s, (int)len) != 1) b->failed = 1;
         return;
@@ -369,13 +364,13 @@ static void cb_put(copybuf *b, const char *s, size_t len)
 }
 
 /* Text-format escaping of a field (COPY docs: backslash, tab, LF, CR). */
-static void cb_put_text(copybuf *b, const char *s)
+void oq_dbi_put_text(oq_dbi_copybuf *b, const char *s)
 {
     char tmp[2 * 256];
     size_t k = 0;
     for (; *s; s++) {
         if (k + 2 > sizeof tmp) {
-            cb_put(b, tmp, k);
+            oq_dbi_put(b, tmp, k);
             k = 0;
         }
         switch (*s) {
@@ -399,32 +394,31 @@ static void cb_put_text(copybuf *b, const char *s)
             tmp[k++] = *s;
         }
     }
-    cb_put(b, tmp, k);
+    oq_dbi_put(b, tmp, k);
 }
 
-static void cb_printf(copybuf *b, const char *fmt, ...) OQ_PRINTF(2, 3);
-static void cb_printf(copybuf *b, const char *fmt, ...)
+void oq_dbi_printf(oq_dbi_copybuf *b, const char *fmt, ...)
 {
     char tmp[512];
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(tmp, sizeof tmp, fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized)
     va_end(ap);
-    if (n > 0) cb_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+    if (n > 0) oq_dbi_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
 }
 
 /* End the COPY and collect its result. On a server error *bad_row receives
  * the 1-based row of the COPY stream it names (0 if none). */
-static int copy_end(copybuf *b, const char *what, long *bad_row, oq_error *err)
+int oq_dbi_copy_end(oq_dbi_copybuf *b, const char *what, long *bad_row, oq_error *err)
 {
     int rc = 0;
-    cb_flush(b);
+    oq_dbi_flush(b);
     if (PQputCopyEnd(b->c, b->failed ? "client write failed" : NULL) != 1)
-        return pg_fail(err, b->c, NULL, what);
+        return oq_dbi_fail(err, b->c, NULL, what);
     PGresult *res;
     while ((res = PQgetResult(b->c))) {
         if (!rc && PQresultStatus(res) != PGRES_COMMAND_OK) {
-            rc = pg_fail(err, b->c, res, what);
+            rc = oq_dbi_fail(err, b->c, res, what);
             const char *ctx = PQresultErrorField(res, PG_DIAG_CONTEXT);
             const char *ln = ctx ? strstr(ctx, ", line ") : NULL;
             if (ln && bad_row) *bad_row = strtol(ln + 7, NULL, 10);
@@ -450,7 +444,7 @@ static int line_cb(void *ctx, char **f, const size_t *lens, size_t n, long line,
     return 0;
 }
 
-static long file_line_of_row(const char *path, long k)
+long oq_dbi_file_line(const char *path, long k)
 {
     line_find lf = {.want = k, .seen = 0, .line = 0}; /* record 0 is the header */
     oq_error e = {0};
@@ -499,9 +493,11 @@ static long log_row_of(const oq_log *log, int k, int n, long r)
 static int load_one(PGconn *c, const oq_log *log, const char *csv_path, int k, int n, char *buf,
                     oq_db_load_info *info, oq_error *err)
 {
-    copybuf b = {.c = c, .buf = buf};
+    oq_dbi_copybuf b = {.c = c, .buf = buf};
     int layout, rc;
-    if ((rc = exec_ok(c, "BEGIN", "BEGIN", err)) || (rc = log_layout(c, &layout, err))) return rc;
+    if ((rc = oq_dbi_exec(c, "BEGIN", "BEGIN", err)) ||
+        (rc = oq_dbi_layout(c, "customer_log", &layout, err)))
+        return rc;
     if (layout == LAYOUT_ABSENT || layout == 0)
         return oq_error_set(err, OQ_EINVAL, WHERE, 0, 0, "%s (run offerq db init first)",
                             layout ? "there is no table customer_log"
@@ -511,15 +507,15 @@ static int load_one(PGconn *c, const oq_log *log, const char *csv_path, int k, i
      * refused row is named by its line), then into customer_log, replacing
      * the rows of the same (user_id, snapshot_date): loading a file again, or
      * tomorrow's log that repeats earlier days, updates instead of failing. */
-    if ((rc = exec_ok(c,
-                      "CREATE TEMP TABLE load_log (LIKE customer_log INCLUDING DEFAULTS "
-                      "INCLUDING CONSTRAINTS INCLUDING INDEXES) ON COMMIT DROP",
-                      "CREATE TEMP TABLE", err)))
+    if ((rc = oq_dbi_exec(c,
+                          "CREATE TEMP TABLE load_log (LIKE customer_log INCLUDING DEFAULTS "
+                          "INCLUDING CONSTRAINTS INCLUDING INDEXES) ON COMMIT DROP",
+                          "CREATE TEMP TABLE", err)))
         return rc;
     PGresult *res = PQexec(c, parts ? "COPY load_log (" LOG_COLS ", shard) FROM STDIN"
                                     : "COPY load_log (" LOG_COLS ") FROM STDIN");
     if (PQresultStatus(res) != PGRES_COPY_IN) {
-        rc = pg_fail(err, c, res, "COPY customer_log");
+        rc = oq_dbi_fail(err, c, res, "COPY customer_log");
         PQclear(res);
         return rc;
     }
@@ -529,20 +525,20 @@ static int load_one(PGconn *c, const oq_log *log, const char *csv_path, int k, i
         if (!on_server(log, i, k, n)) continue;
         char date[11];
         oq_date_format(log->day[i], date);
-        cb_printf(&b, "%lld\t%s\t%d\t%d\t%.17g\t", (long long)log->user_id[i], date,
-                  log->days_since[i], log->purchases_30d[i], log->aov[i]);
-        cb_put_text(&b, log->cats.names[log->category[i]]);
-        cb_printf(&b, "\t%.9g\t%s\t%d\t%.17g", (double)log->budget[i],
-                  oq_coupon_name(log->coupon[i]), log->order[i], log->profit[i]);
-        if (parts) cb_printf(&b, "\t%u", oq_shard_of(log->user_id[i], parts));
-        cb_put(&b, "\n", 1);
+        oq_dbi_printf(&b, "%lld\t%s\t%d\t%d\t%.17g\t", (long long)log->user_id[i], date,
+                      log->days_since[i], log->purchases_30d[i], log->aov[i]);
+        oq_dbi_put_text(&b, log->cats.names[log->category[i]]);
+        oq_dbi_printf(&b, "\t%.9g\t%s\t%d\t%.17g", (double)log->budget[i],
+                      oq_coupon_name(log->coupon[i]), log->order[i], log->profit[i]);
+        if (parts) oq_dbi_printf(&b, "\t%u", oq_shard_of(log->user_id[i], parts));
+        oq_dbi_put(&b, "\n", 1);
         sent++;
     }
     long bad_row = 0;
-    if ((rc = copy_end(&b, "loading customer_log", &bad_row, err))) {
+    if ((rc = oq_dbi_copy_end(&b, "loading customer_log", &bad_row, err))) {
         /* Name the file line of the refused row (COPY counts rows from 1). */
         long i = bad_row > 0 ? log_row_of(log, k, n, bad_row) : -1;
-        long line = i >= 0 ? file_line_of_row(csv_path, i + 1) : 0;
+        long line = i >= 0 ? oq_dbi_file_line(csv_path, i + 1) : 0;
         if (line > 0) {
             char msg[sizeof err->msg];
             snprintf(msg, sizeof msg, "%s", err ? err->msg : "");
@@ -554,34 +550,61 @@ static int load_one(PGconn *c, const oq_log *log, const char *csv_path, int k, i
     /* Rows of the file already in the table (same key), then the merge. Its
      * count is the rows inserted plus the rows updated. */
     int64_t existing = 0;
-    if ((rc = query_i64(c,
-                        "SELECT count(*) FROM load_log JOIN customer_log "
-                        "USING (user_id, snapshot_date)",
-                        "comparing with customer_log", &existing, err)))
+    if ((rc = oq_dbi_query_i64(c,
+                               "SELECT count(*) FROM load_log JOIN customer_log "
+                               "USING (user_id, snapshot_date)",
+                               "comparing with customer_log", &existing, err)))
         return rc;
     res = PQexec(c, parts ? MERGE_SQL(LOG_COLS ", shard", "(user_id, snapshot_date, shard)")
                           : MERGE_SQL(LOG_COLS, "(user_id, snapshot_date)"));
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        rc = pg_fail(err, c, res, "INSERT INTO customer_log");
+        rc = oq_dbi_fail(err, c, res, "INSERT INTO customer_log");
         PQclear(res);
         return rc;
     }
-    size_t merged = (size_t)strtoull(PQcmdTuples(res), NULL, 10);
+    oq_dbi_merge_counts(info, sent, (size_t)existing, strtoull(PQcmdTuples(res), NULL, 10));
     PQclear(res);
-    size_t old = (size_t)existing;
-    info->rows = sent;
-    info->inserted = sent - old;
-    info->updated = merged > info->inserted ? merged - info->inserted : 0;
-    info->unchanged = old - info->updated;
     return 0;
+}
+
+void oq_dbi_info_add(oq_db_load_info *sum, const oq_db_load_info *one)
+{
+    sum->rows += one->rows;
+    sum->inserted += one->inserted;
+    sum->updated += one->updated;
+    sum->unchanged += one->unchanged;
+}
+
+int oq_dbi_commit_all(PGconn **c, int n, const oq_dbi_shards *s, oq_error *err)
+{
+    for (int k = 0; k < n; k++) {
+        int rc = oq_dbi_exec(c[k], "COMMIT", "COMMIT", err);
+        if (!rc) continue;
+        rc = oq_dbi_shard_fail(err, s, k, rc);
+        if (k > 0 && err)
+            rc = oq_error_set(err, rc, err->file, err->line, err->col,
+                              "%s (shards 0-%d were committed: load the file again)", err->msg,
+                              k - 1);
+        return rc;
+    }
+    return 0;
+}
+
+void oq_dbi_merge_counts(oq_db_load_info *info, size_t sent, size_t existing,
+                         unsigned long long merged)
+{
+    info->rows = sent;
+    info->inserted = sent - existing;
+    info->updated = merged > info->inserted ? (size_t)merged - info->inserted : 0;
+    info->unchanged = existing - info->updated;
 }
 
 int oq_db_load_log(const char *url, const char *csv_path, oq_db_load_info *info, oq_error *err)
 {
     if (info) memset(info, 0, sizeof *info);
     oq_log *log = NULL;
-    shards s;
-    int rc = shards_split(url, &s, err);
+    oq_dbi_shards s;
+    int rc = oq_dbi_shards_split(url, &s, err);
     if (rc) return rc;
     PGconn *c[OQ_DB_MAX_SHARDS] = {0};
     char *buf = NULL;
@@ -596,34 +619,23 @@ int oq_db_load_log(const char *url, const char *csv_path, oq_db_load_info *info,
      * server as it was. */
     for (int k = 0; k < s.n; k++) {
         oq_db_load_info one = {0};
-        if (!(c[k] = shard_connect(&s, k, err, &rc))) goto cleanup;
+        if (!(c[k] = oq_dbi_shard_connect(&s, k, err, &rc))) goto cleanup;
         if ((rc = load_one(c[k], log, csv_path, k, s.n, buf, &one, err))) {
-            rc = shard_fail(err, &s, k, rc);
+            rc = oq_dbi_shard_fail(err, &s, k, rc);
             goto cleanup;
         }
-        sum.rows += one.rows;
-        sum.inserted += one.inserted;
-        sum.updated += one.updated;
-        sum.unchanged += one.unchanged;
+        oq_dbi_info_add(&sum, &one);
     }
     /* Then the commits, one server after the other (no two-phase commit: a
      * server lost between two commits leaves the earlier ones loaded; a load
      * is idempotent, so loading the file again completes it). */
-    for (int k = 0; k < s.n; k++)
-        if ((rc = exec_ok(c[k], "COMMIT", "COMMIT", err))) {
-            rc = shard_fail(err, &s, k, rc);
-            if (k > 0 && err)
-                rc = oq_error_set(err, rc, err->file, err->line, err->col,
-                                  "%s (shards 0-%d were committed: load the file again)", err->msg,
-                                  k - 1);
-            goto cleanup;
-        }
+    if ((rc = oq_dbi_commit_all(c, s.n, &s, err))) goto cleanup;
     if (info) *info = sum;
 cleanup:
     /* Closing without COMMIT rolls a transaction back. */
     for (int k = 0; k < s.n; k++)
         if (c[k]) PQfinish(c[k]);
-    shards_free(&s);
+    oq_dbi_shards_free(&s);
     free(buf);
     oq_log_free(log);
     return rc;
@@ -632,7 +644,7 @@ cleanup:
 /* ---- COPY TO STDOUT ---------------------------------------------------------- */
 
 /* Undo text-format escapes in place; returns the new length. */
-static size_t unescape(char *s, size_t len)
+size_t oq_dbi_unescape(char *s, size_t len)
 {
     size_t o = 0;
     for (size_t i = 0; i < len; i++) {
@@ -683,7 +695,7 @@ static int parse_row(oq_log *l, char *line, size_t len, size_t r)
     if (oq_parse_f64(f[4], fl[4], &dv) || dv < 0) return -1;
     l->aov[r] = dv;
     uint32_t cat;
-    size_t cl = unescape(f[5], fl[5]);
+    size_t cl = oq_dbi_unescape(f[5], fl[5]);
     if (cl == 0 || oq_dict_intern(&l->cats, f[5], cl, &cat)) return -1;
     l->category[r] = (uint16_t)cat;
     if (oq_parse_f64(f[6], fl[6], &dv) || !(dv >= 0 && dv <= 1)) return -1;
@@ -707,7 +719,7 @@ static int read_one(PGconn *c, const char *sql, oq_log *l, int k, int n, const o
     int rc = 0;
     PGresult *res = PQexec(c, sql);
     if (PQresultStatus(res) != PGRES_COPY_OUT) {
-        rc = pg_fail(err, c, res, "reading customer_log");
+        rc = oq_dbi_fail(err, c, res, "reading customer_log");
         PQclear(res);
         return rc;
     }
@@ -740,10 +752,10 @@ static int read_one(PGconn *c, const char *sql, oq_log *l, int k, int n, const o
         }
         PQfreemem(row); /* keep draining so the connection ends cleanly */
     }
-    if (len == -2 && !rc) rc = pg_fail(err, c, NULL, "reading customer_log");
+    if (len == -2 && !rc) rc = oq_dbi_fail(err, c, NULL, "reading customer_log");
     while ((res = PQgetResult(c))) {
         if (!rc && PQresultStatus(res) != PGRES_COMMAND_OK)
-            rc = pg_fail(err, c, res, "reading customer_log");
+            rc = oq_dbi_fail(err, c, res, "reading customer_log");
         PQclear(res);
     }
     return rc;
@@ -755,7 +767,7 @@ static int read_one(PGconn *c, const char *sql, oq_log *l, int k, int n, const o
 static int read_sql(PGconn *c, const oq_part *part, int filter, char **out, oq_error *err)
 {
     int rc = 0, layout = LAYOUT_PLAIN;
-    if (filter && (rc = log_layout(c, &layout, err))) return rc;
+    if (filter && (rc = oq_dbi_layout(c, "customer_log", &layout, err))) return rc;
     if (filter && (layout <= 0 || layout % part->size))
         return oq_error_set(
             err, OQ_EINVAL, WHERE, 0, 0,
@@ -786,13 +798,13 @@ static int read_sql(PGconn *c, const oq_part *part, int filter, char **out, oq_e
 int oq_db_read_log_part(const char *url, const oq_part *part, oq_log **out, oq_error *err)
 {
     *out = NULL;
-    shards s;
-    int rc = shards_split(url, &s, err);
+    oq_dbi_shards s;
+    int rc = oq_dbi_shards_split(url, &s, err);
     if (rc) return rc;
     if (part && part->size <= 1) part = NULL;
     oq_log *l = calloc(1, sizeof *l);
     if (!l) {
-        shards_free(&s);
+        oq_dbi_shards_free(&s);
         return oq_error_oom(err, WHERE, NULL);
     }
     for (int k = 0; !rc && k < s.n; k++) {
@@ -802,11 +814,11 @@ int oq_db_read_log_part(const char *url, const oq_part *part, oq_log **out, oq_e
         int whole = !part || s.n % part->size == 0;
         if (part && whole && k % part->size != part->rank) continue;
         char *sql = NULL;
-        PGconn *c = shard_connect(&s, k, err, &rc);
+        PGconn *c = oq_dbi_shard_connect(&s, k, err, &rc);
         if (!c) break;
         if (!(rc = read_sql(c, part, whole ? 0 : s.n, &sql, err)))
             rc = read_one(c, sql, l, k, s.n, part, err);
-        if (rc) rc = shard_fail(err, &s, k, rc);
+        if (rc) rc = oq_dbi_shard_fail(err, &s, k, rc);
         free(sql);
         PQfinish(c);
     }
@@ -814,7 +826,7 @@ int oq_db_read_log_part(const char *url, const oq_part *part, oq_log **out, oq_e
      * several servers are interleaved by user again; a customer found on
      * two servers is a duplicate row). */
     if (!rc) rc = oq_log_canonical(l, "customer_log", err);
-    shards_free(&s);
+    oq_dbi_shards_free(&s);
     if (rc) {
         oq_log_free(l);
         return rc;
@@ -850,14 +862,14 @@ int oq_db_save_run(const char *url, const oq_reco *reco, const oq_db_run *run, i
         json_decref(j);
     }
     int rc;
-    PGconn *c = first_connect(url, err, &rc);
-    copybuf b = {.c = c};
+    PGconn *c = oq_dbi_first_connect(url, err, &rc);
+    oq_dbi_copybuf b = {.c = c};
     if (!c) return rc;
     if (!(b.buf = malloc(COPY_CHUNK))) {
         rc = oq_error_oom(err, WHERE, NULL);
         goto cleanup;
     }
-    if ((rc = exec_ok(c, "BEGIN", "BEGIN", err))) goto cleanup;
+    if ((rc = oq_dbi_exec(c, "BEGIN", "BEGIN", err))) goto cleanup;
     char started[64], rows[32], nreco[32], want[32];
     snprintf(started, sizeof started, "%.6f", run->started_at);
     snprintf(rows, sizeof rows, "%zu", run->log_rows);
@@ -874,7 +886,7 @@ int oq_db_save_run(const char *url, const oq_reco *reco, const oq_db_run *run, i
         "$5::jsonb) RETURNING run_id",
         6, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-        rc = pg_fail(err, c, res, "recording the run");
+        rc = oq_dbi_fail(err, c, res, "recording the run");
         PQclear(res);
         goto cleanup;
     }
@@ -883,7 +895,7 @@ int oq_db_save_run(const char *url, const oq_reco *reco, const oq_db_run *run, i
     res = PQexec(c, "COPY recommendations (run_id, user_id, snapshot_date, state, coupon, "
                     "expected_profit, p_alive) FROM STDIN");
     if (PQresultStatus(res) != PGRES_COPY_IN) {
-        rc = pg_fail(err, c, res, "COPY recommendations");
+        rc = oq_dbi_fail(err, c, res, "COPY recommendations");
         PQclear(res);
         goto cleanup;
     }
@@ -892,13 +904,13 @@ int oq_db_save_run(const char *url, const oq_reco *reco, const oq_db_run *run, i
         const oq_reco_row *w = &reco->rows[i];
         char date[11];
         oq_date_format(w->day, date);
-        cb_printf(&b, "%lld\t%lld\t%s\t", id, (long long)w->user_id, date);
-        cb_put_text(&b, w->state);
-        cb_printf(&b, "\t%s\t%.17g\t%.17g\n", oq_coupon_name(w->coupon), w->expected_profit,
-                  w->p_alive);
+        oq_dbi_printf(&b, "%lld\t%lld\t%s\t", id, (long long)w->user_id, date);
+        oq_dbi_put_text(&b, w->state);
+        oq_dbi_printf(&b, "\t%s\t%.17g\t%.17g\n", oq_coupon_name(w->coupon), w->expected_profit,
+                      w->p_alive);
     }
-    if ((rc = copy_end(&b, "saving recommendations", NULL, err))) goto cleanup;
-    if ((rc = exec_ok(c, "COMMIT", "COMMIT", err))) goto cleanup;
+    if ((rc = oq_dbi_copy_end(&b, "saving recommendations", NULL, err))) goto cleanup;
+    if ((rc = oq_dbi_exec(c, "COMMIT", "COMMIT", err))) goto cleanup;
     if (run_id) *run_id = id;
 cleanup:
     PQfinish(c);
@@ -909,21 +921,24 @@ cleanup:
 int oq_db_counts(const char *url, int64_t *log_rows, int64_t *runs, int64_t *recos, oq_error *err)
 {
     int64_t sum = 0, r = 0, k = 0;
-    shards s;
-    int rc = shards_split(url, &s, err);
+    oq_dbi_shards s;
+    int rc = oq_dbi_shards_split(url, &s, err);
     /* customer_log on every server; runs and recommendations on the first */
     for (int i = 0; !rc && i < s.n; i++) {
-        PGconn *c = shard_connect(&s, i, err, &rc);
+        PGconn *c = oq_dbi_shard_connect(&s, i, err, &rc);
         if (!c) break;
         int64_t v = 0;
-        if (!(rc = query_i64(c, "SELECT count(*) FROM customer_log", "counting rows", &v, err)) &&
-            i == 0 && !(rc = query_i64(c, "SELECT count(*) FROM runs", "counting rows", &r, err)))
-            rc = query_i64(c, "SELECT count(*) FROM recommendations", "counting rows", &k, err);
-        if (rc) rc = shard_fail(err, &s, i, rc);
+        if (!(rc = oq_dbi_query_i64(c, "SELECT count(*) FROM customer_log", "counting rows", &v,
+                                    err)) &&
+            i == 0 &&
+            !(rc = oq_dbi_query_i64(c, "SELECT count(*) FROM runs", "counting rows", &r, err)))
+            rc = oq_dbi_query_i64(c, "SELECT count(*) FROM recommendations", "counting rows", &k,
+                                  err);
+        if (rc) rc = oq_dbi_shard_fail(err, &s, i, rc);
         sum += v;
         PQfinish(c);
     }
-    shards_free(&s);
+    oq_dbi_shards_free(&s);
     if (rc) return rc;
     if (log_rows) *log_rows = sum;
     if (runs) *runs = r;
@@ -938,7 +953,7 @@ int oq_db_reserve_run_id(const char *url, int64_t floor, int64_t *run_id, oq_err
     snprintf(fl, sizeof fl, "%lld", (long long)(floor > 0 ? floor : 0));
     const char *params[1] = {fl};
     int rc;
-    PGconn *c = first_connect(url, err, &rc);
+    PGconn *c = oq_dbi_first_connect(url, err, &rc);
     if (!c) return rc;
     /* nextval first (never handed out again), then setval only raises: the
      * sequence's next value is past every id taken, whoever took it. */
@@ -948,7 +963,7 @@ int oq_db_reserve_run_id(const char *url, int64_t floor, int64_t *run_id, oq_err
                                  "$1::bigint))",
                                  1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
-        rc = pg_fail(err, c, res, "taking a run id");
+        rc = oq_dbi_fail(err, c, res, "taking a run id");
     else
         *run_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
     PQclear(res);
@@ -964,7 +979,7 @@ int oq_db_prune_runs(const char *url, int64_t keep, int64_t *deleted, oq_error *
     snprintf(k, sizeof k, "%lld", (long long)keep);
     const char *params[1] = {k};
     int rc;
-    PGconn *c = first_connect(url, err, &rc);
+    PGconn *c = oq_dbi_first_connect(url, err, &rc);
     if (!c) return rc;
     /* recommendations go with their runs (ON DELETE CASCADE) */
     PGresult *res = PQexecParams(c,
@@ -972,7 +987,7 @@ int oq_db_prune_runs(const char *url, int64_t keep, int64_t *deleted, oq_error *
                                  "ORDER BY run_id DESC LIMIT $1::bigint)",
                                  1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
-        rc = pg_fail(err, c, res, "deleting old runs");
+        rc = oq_dbi_fail(err, c, res, "deleting old runs");
     else if (deleted)
         *deleted = strtoll(PQcmdTuples(res), NULL, 10);
     PQclear(res);
@@ -985,45 +1000,48 @@ int oq_db_prune_runs(const char *url, int64_t keep, int64_t *deleted, oq_error *
 static int check_one(PGconn *c, int first, oq_db_info *info, oq_error *err)
 {
     int64_t tables = 0, rows = 0;
-    int rc = query_i64(c,
-                       "SELECT count(*) FROM pg_catalog.pg_tables WHERE tablename IN "
-                       "('customer_log', 'runs', 'recommendations') "
-                       "AND schemaname = ANY (current_schemas(false))",
-                       "looking for the tables", &tables, err);
+    int rc = oq_dbi_query_i64(c,
+                              "SELECT count(*) FROM pg_catalog.pg_tables WHERE tablename IN "
+                              "('customer_log', 'runs', 'recommendations') "
+                              "AND schemaname = ANY (current_schemas(false))",
+                              "looking for the tables", &tables, err);
     if (rc || tables != 3) {
         info->has_schema = 0;
         return rc;
     }
-    if ((rc = query_i64(c, "SELECT count(*) FROM customer_log", "counting rows", &rows, err)))
+    if ((rc =
+             oq_dbi_query_i64(c, "SELECT count(*) FROM customer_log", "counting rows", &rows, err)))
         return rc;
     info->log_rows += rows;
     if (!first) return 0;
-    if (!(rc = query_i64(c, "SELECT count(*) FROM runs", "counting rows", &info->runs, err)) &&
-        !(rc = query_i64(c, "SELECT count(*) FROM recommendations", "counting rows",
-                         &info->recommendations, err)))
-        rc = query_i64(c, "SELECT max(run_id) FROM runs", "counting rows", &info->last_run_id, err);
+    if (!(rc = oq_dbi_query_i64(c, "SELECT count(*) FROM runs", "counting rows", &info->runs,
+                                err)) &&
+        !(rc = oq_dbi_query_i64(c, "SELECT count(*) FROM recommendations", "counting rows",
+                                &info->recommendations, err)))
+        rc = oq_dbi_query_i64(c, "SELECT max(run_id) FROM runs", "counting rows",
+                              &info->last_run_id, err);
     return rc;
 }
 
 int oq_db_check(const char *url, oq_db_info *info, oq_error *err)
 {
     memset(info, 0, sizeof *info);
-    shards s;
-    int rc = shards_split(url, &s, err);
+    oq_dbi_shards s;
+    int rc = oq_dbi_shards_split(url, &s, err);
     if (rc) return rc;
     info->has_schema = 1;
     info->shards = s.n;
     for (int k = 0; !rc && k < s.n; k++) {
-        PGconn *c = shard_connect(&s, k, err, &rc);
+        PGconn *c = oq_dbi_shard_connect(&s, k, err, &rc);
         if (!c) break;
         if (k == 0) {
             const char *v = PQparameterStatus(c, "server_version");
             snprintf(info->server_version, sizeof info->server_version, "%s", v ? v : "?");
         }
-        if ((rc = check_one(c, k == 0, info, err))) rc = shard_fail(err, &s, k, rc);
+        if ((rc = check_one(c, k == 0, info, err))) rc = oq_dbi_shard_fail(err, &s, k, rc);
         PQfinish(c);
     }
-    shards_free(&s);
+    oq_dbi_shards_free(&s);
     if (!info->has_schema) info->log_rows = info->runs = info->recommendations = 0;
     return rc;
 }

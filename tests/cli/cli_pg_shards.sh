@@ -24,29 +24,9 @@
 set -u
 BIN=${OQ_BIN:?OQ_BIN must point at the offerq binary}
 SRC=${OQ_SOURCE:-$(cd "$(dirname "$0")/../.." && pwd)}
-T=$(mktemp -d /tmp/offerq-test-XXXXXX)
-chmod 755 "$T"
 # shellcheck source=servers.sh
 source "$SRC/tests/cli/servers.sh"
-DIR_A= DIR_B=
-cleanup() {
-  PG_DIR=$DIR_A pg_stop
-  PG_DIR=$DIR_B pg_stop
-  rm -rf "$T"
-}
-trap cleanup EXIT
-# shellcheck source=lib.sh
-source "$SRC/tests/cli/lib.sh"
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
-MPI=0
-if [ "${OQ_MPI:-0}" = 1 ] && command -v mpirun >/dev/null; then MPI=1; fi
-
-mkdir -p "$T/a" "$T/b"
-pg_start "$T/a" || die "PostgreSQL A"
-A=$PG_URL DIR_A=$PG_DIR
-pg_start "$T/b" || die "PostgreSQL B"
-B=$PG_URL DIR_B=$PG_DIR
-PSQL="$(pg_bindir)/psql"
+pg_pair_setup
 "$PSQL" "$A" -qc "CREATE DATABASE one" -c "CREATE DATABASE parts" || die "CREATE DATABASE"
 ONE=${A%/postgres}/one
 PARTS=${A%/postgres}/parts

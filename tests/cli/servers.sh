@@ -57,6 +57,35 @@ pg_stop() {
   return 0
 }
 
+# Two servers for the sharded tests (cli_pg_shards.sh, cli_pg_raw.sh), set
+# up as those tests need them: the scratch folder T (made here, opened for
+# the cluster owner), an EXIT trap that stops both and removes T, lib.sh,
+# one OpenMP thread, MPI=1 when an MPI build and mpirun are there, and
+# A / B (URLs), DIR_A / DIR_B, PSQL.
+pg_pair_stop() {
+  PG_DIR=${DIR_A:-} pg_stop
+  PG_DIR=${DIR_B:-} pg_stop
+  rm -rf "$T"
+}
+
+pg_pair_setup() {
+  T=$(mktemp -d /tmp/offerq-test-XXXXXX)
+  chmod 755 "$T"
+  DIR_A= DIR_B=
+  trap pg_pair_stop EXIT
+  # shellcheck source=lib.sh
+  source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
+  MPI=0
+  if [ "${OQ_MPI:-0}" = 1 ] && command -v mpirun >/dev/null; then MPI=1; fi
+  mkdir -p "$T/a" "$T/b"
+  pg_start "$T/a" || die "PostgreSQL A"
+  A=$PG_URL DIR_A=$PG_DIR
+  pg_start "$T/b" || die "PostgreSQL B"
+  B=$PG_URL DIR_B=$PG_DIR
+  PSQL="$(pg_bindir)/psql"
+}
+
 redis_start() { # redis_start DIR  -> sets REDIS_URL, REDIS_PORT
   local T=$1
   command -v redis-server >/dev/null || { echo "servers.sh: redis-server not installed" >&2; return 1; }

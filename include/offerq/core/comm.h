@@ -54,6 +54,11 @@ struct oq_comm {
 /* The part that owns customer u among n parts: splitmix64 of u modulo n
  * (the same split as oq_dynaq_train_sharded). n = 1: 0. */
 unsigned oq_shard_of(int64_t u, int n);
+/* The same for a user id given as text (a shop's raw tables, tables.h): an
+ * id that is a canonical decimal integer ("42", "-7"; not "042", "+42")
+ * is that integer's shard, so the seed's numeric ids land where
+ * oq_shard_of puts them; any other id goes to oq_user_hash(s, 0) mod n. */
+unsigned oq_shard_of_id(const char *s, int n);
 
 /* Which rows a reader keeps: those of customers with oq_shard_of(u, size)
  * == rank. size <= 1 (or a NULL filter) keeps every row. */

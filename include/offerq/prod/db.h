@@ -38,6 +38,7 @@
 #include <stdint.h>
 #include "offerq/core/data.h"
 #include "offerq/core/error.h"
+#include "offerq/core/tables.h"
 #include "offerq/coupon/reco.h"
 
 #define OQ_DB_CONNECT_TIMEOUT "5"        /* seconds (libpq connect_timeout) */
@@ -153,6 +154,73 @@ typedef struct oq_db_info {
 /* Connect to every server and fill *info (log_rows: the sum over the
  * servers; runs: the first's); OQ_EIO if a server cannot be reached. */
 int oq_db_check(const char *url, oq_db_info *info, oq_error *err) OQ_WUR;
+
+/* ---- a shop's raw tables (tables.h; issue 17 item 5) ----------------------
+ *
+ *   contacts   user_id, date (NULL: a log without dates), offer, ordered
+ *              (0/1), value, propensity (NULL: none), nth, seq
+ *   customers  user_id, then the attribute columns of the first file
+ *              loaded, in its order, under its names: double precision
+ *              for an attribute the CSV reader types numeric, text for a
+ *              text one (NULL: missing), then seq
+ *   orders     user_id, date, value, category (NULL: none), nth, seq
+ *   events     user_id, date, category, nth, seq
+ *   offers     offer, redeem_cost, contact_cost, seq (the first server)
+ *
+ * user_id is text (tables.h); a per-customer table's row lives on server
+ * oq_shard_of_id(user_id, n) and, partitioned, in partition
+ * oq_shard_of_id(user_id, M) (column shard), as customer_log's rows do.
+ * nth tells identical rows of one file apart (the k-th row of the same
+ * contacts (user_id, date, offer), or the same orders or events row,
+ * has nth k - 1), so that the key (UNIQUE NULLS NOT DISTINCT, PostgreSQL
+ * 15 or later) makes a second load of the same file change nothing.
+ * seq is the row's place in the loads: a load's new rows are numbered
+ * after every row already there, in file order; a read returns the rows
+ * by seq, so a table loaded from one file reads back in that file's order
+ * (the CSV path reads files in their order; the models see the same
+ * rows in the same order). */
+typedef enum oq_db_table {
+    OQ_DB_CONTACTS,
+    OQ_DB_CUSTOMERS,
+    OQ_DB_ORDERS,
+    OQ_DB_EVENTS,
+    OQ_DB_OFFERS,
+    OQ_DB_NTABLES
+} oq_db_table;
+
+/* "contacts" -> OQ_DB_CONTACTS ...; -1 for another name. */
+int oq_db_table_parse(const char *name);
+const char *oq_db_table_name(oq_db_table t);
+
+/* Load a raw table's CSV: read and validated in full by its tables.h
+ * reader (map: the file's column names, may be NULL; contacts' offers
+ * must be in the database's offers table, so load the offers first), then
+ * streamed with COPY FROM STDIN into a staging table and merged, in one
+ * transaction per server, committed as oq_db_load_log does. A row already
+ * there (same key) is updated when its other columns differ (contacts:
+ * ordered, value, propensity; customers: the attributes; offers: the
+ * costs) and left alone when not; orders and events rows are their own
+ * key. Customers: the table takes the file's attribute columns when it is
+ * empty; otherwise the file must have the same attributes (names, order,
+ * numeric or text), else OQ_EINVAL saying what to do. A bad cell is
+ * OQ_EPARSE with file:line:column and nothing is sent. */
+int oq_db_load_table(const char *url, oq_db_table t, const char *csv_path, const oq_table_map *map,
+                     oq_db_load_info *info, oq_error *err) OQ_WUR;
+
+/* Write table t (the rows of part's customers; NULL: all) as the CSV its
+ * tables.h reader takes, to path (atomically): the header, then the rows
+ * by seq (several servers merged as they stream, nothing held whole).
+ * Optional columns (contacts' date and propensity, orders' category) are
+ * written when some row has them. seed_format: orders as the log path's
+ * purchases file (user_id,date,value). Which servers and partitions a part
+ * reads follows oq_db_read_log_part. *rows (may be NULL): rows written.
+ * A row on a server that is not its customer's is OQ_EINVAL. */
+int oq_db_export_table(const char *url, oq_db_table t, const struct oq_part *part, int seed_format,
+                       const char *path, size_t *rows, oq_error *err) OQ_WUR;
+
+/* Rows of table t (summed over the servers; 0 when the table does not
+ * exist). */
+int oq_db_table_rows(const char *url, oq_db_table t, int64_t *rows, oq_error *err) OQ_WUR;
 
 /* url with its password (URI userinfo "user:password@" or a keyword
  * "password=...") replaced by *** (for messages). */

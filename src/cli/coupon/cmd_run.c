@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void help(FILE *fp)
 {
@@ -21,9 +22,17 @@ static void help(FILE *fp)
         "Usage: offerq run --log LOG.csv --out-dir DIR [options]\n"
         "       offerq run --pg URL [--orders ORDERS.csv] [--out-dir DIR] [options]\n"
         "       offerq run --contacts C.csv --customers U.csv --offers O.csv [--orders R.csv]\n"
-        "                  [--events E.csv] --out-dir DIR [--budget X] [--seed S]\n\n"
+        "                  [--events E.csv] --out-dir DIR [--budget X] [--seed S]\n"
+        "       offerq run --pg URL --contacts-from-db --out-dir DIR [--budget X] [--seed S]\n\n"
         "With --contacts, a shop's own raw tables: the same as `offerq uplift` (see\n"
-        "`offerq uplift --help`; every option of it applies; DIR is written directly).\n\n"
+        "`offerq uplift --help`; every option of it applies; DIR is written directly).\n"
+        "With --pg URL --contacts-from-db the raw tables come from PostgreSQL (offerq db\n"
+        "load --table): contacts, customers and offers, and orders and events when those\n"
+        "tables have rows (--orders FILE / --events FILE override them); each table is\n"
+        "streamed into a private temporary CSV in the order it was loaded and read by\n"
+        "the same readers, so the run equals `run --contacts` on the loaded files\n"
+        "(--columns, --ignore: given at db load). One process: not split under mpirun.\n"
+        "Nothing is written back to PostgreSQL on this path (DIR only).\n\n"
         "The nightly job: reads the customer log, scores every row and coupon with r~,\n"
         "the expected net reward (from BG/NBD P(alive) and a reward model r^), learns\n"
         "Q(s, a) with Dyna-Q (real steps from the log + 20 planning steps each), and\n"
@@ -63,11 +72,13 @@ static void help(FILE *fp)
         "  --orders FILE   purchases for BG/NBD and, with values, for the order's gross\n"
         "                  profit (user_id,date[,value]); default: the log's\n"
         "                  LOG.orders.csv sidecar if it exists, else its order rows\n"
-        "                  (with --pg: the log's order rows unless --orders is given)\n"
+        "                  (with --pg: the orders table of `offerq db load --table\n"
+        "                  orders` when it has rows, else the log's order rows)\n"
         "  --reward NAME   where r^ comes from: response (default), sequence, transformer,\n"
         "                  empirical\n"
         "  --events FILE   browsing stream for the r^ models (user_id,date,category);\n"
-        "                  default: the log's LOG.events.csv sidecar if it exists\n"
+        "                  default: the log's LOG.events.csv sidecar if it exists (with\n"
+        "                  --pg: the events table when it has rows)\n"
         "  --model FILE    reuse a trained profit or sequence model (offerq train)\n"
         "                  instead of training (implies --reward transformer unless\n"
         "                  --reward sequence)\n"
@@ -124,11 +135,13 @@ static void help(FILE *fp)
         "the ranks divide the number of servers, else from the partitions of its shard\n"
         "(offerq db init --partitions M, M a multiple of the ranks). For example:\n"
         "  mpirun -np 2 offerq run --pg postgresql://offerq@10.0.0.1/offerq \\\n"
-        "      --pg postgresql://offerq@10.0.0.2/offerq --orders example/log.orders.csv\n\n"
+        "      --pg postgresql://offerq@10.0.0.2/offerq\n"
+        "(the orders and events tables too: each rank streams its own customers' rows).\n\n"
         "Example:\n  offerq gen --seed 1 --out example/log.csv\n"
         "  offerq run --log example/log.csv --out-dir example/run --budget 5000\n"
-        "  offerq run --pg postgresql://offerq@127.0.0.1:5432/offerq \\\n"
-        "      --orders example/log.orders.csv --out-dir example/run\n");
+        "  offerq run --pg postgresql://offerq@127.0.0.1:5432/offerq --out-dir example/run\n"
+        "  # and, after offerq db load --table offers|contacts|customers|...:\n"
+        "  #   offerq run --pg URL --contacts-from-db --out-dir example/rawrun\n");
 }
 
 enum {
@@ -374,9 +387,158 @@ static int run_local(oq_pipeline_opts *o, const char *pg);
 static int run_mpi(oq_pipeline_opts *o, const char *pg, oq_comm *mc);
 static void print_done(const oq_pipeline_opts *o, const oq_pipeline_result *r);
 
+/* A private temporary folder for tables read from PostgreSQL, and its
+ * files (removed by tmp_done). */
+typedef struct tmpdir {
+    char dir[64];
+    char path[5][96];
+    int n;
+} tmpdir;
+
+static int tmp_start(tmpdir *t)
+{
+    snprintf(t->dir, sizeof t->dir, "/tmp/offerq-pg-XXXXXX");
+    t->n = 0;
+    if (mkdtemp(t->dir)) return 0;
+    fprintf(stderr, "offerq: error: cannot create a temporary folder in /tmp\n");
+    t->dir[0] = 0;
+    return 1;
+}
+
+static const char *tmp_file(tmpdir *t, const char *name)
+{
+    char dir[sizeof t->dir];
+    int k = t->n < 5 ? t->n++ : 4; /* one file per table: at most 5 */
+    memcpy(dir, t->dir, sizeof dir);
+    snprintf(t->path[k], sizeof t->path[k], "%s/%s.csv", dir, name);
+    return t->path[k];
+}
+
+static void tmp_done(tmpdir *t)
+{
+    for (int k = 0; k < t->n; k++)
+        remove(t->path[k]);
+    if (t->dir[0]) rmdir(t->dir);
+    t->dir[0] = 0;
+    t->n = 0;
+}
+
+/* Table t into a file of tmp when it has rows: *path set (else left). */
+static int table_file(const char *pg, oq_db_table t, const oq_part *part, int seed, tmpdir *tmp,
+                      const char **path, size_t *rows, oq_error *err)
+{
+    int64_t n = 0;
+    int rc = oq_db_table_rows(pg, t, &n, err);
+    if (rc || n == 0) return rc;
+    const char *p = tmp_file(tmp, oq_db_table_name(t));
+    if ((rc = oq_db_export_table(pg, t, part, seed, p, rows, err))) return rc;
+    *path = p;
+    return 0;
+}
+
+/* `run --pg URL --contacts-from-db [options]`: the raw tables from
+ * PostgreSQL into temporary CSVs, then the --contacts path on them. */
+static int run_raw_db(int argc, char **argv)
+{
+    char *pg = NULL;
+    const char *orders = NULL, *events = NULL, *bad = NULL;
+    char **av = calloc((size_t)argc + 12, sizeof *av);
+    int ac = 0, rc = 1, quiet = 0;
+    tmpdir tmp = {.n = 0};
+    oq_error err = {0};
+    if (!av) return cli_usage_error("run", "out of memory");
+    av[ac++] = argv[0];
+    for (int k = 1; k < argc; k++) {
+        const char *a = argv[k];
+        if (!strcmp(a, "--contacts-from-db")) continue;
+        if (!strcmp(a, "--pg") || !strncmp(a, "--pg=", 5)) {
+            const char *v = a[4] == '=' ? a + 5 : k + 1 < argc ? argv[++k] : NULL;
+            if (!v) {
+                bad = "--pg needs a URL";
+                break;
+            }
+            if (add_url(&pg, v)) goto cleanup;
+            continue;
+        }
+        if (!strcmp(a, "--quiet")) quiet = 1;
+        if (!strcmp(a, "--orders") && k + 1 < argc) orders = argv[k + 1];
+        if (!strcmp(a, "--events") && k + 1 < argc) events = argv[k + 1];
+        static const char *const own[] = {"--contacts", "--customers", "--offers",
+                                          "--columns",  "--ignore",    "--log"};
+        for (size_t j = 0; j < sizeof own / sizeof *own; j++) {
+            size_t l = strlen(own[j]);
+            if (!strncmp(a, own[j], l) && (a[l] == 0 || a[l] == '='))
+                bad = "--contacts-from-db reads contacts, customers and offers from PostgreSQL "
+                      "with the column names given at db load: drop --contacts, --customers, "
+                      "--offers, --columns, --ignore and --log";
+        }
+        av[ac++] = argv[k];
+    }
+    if (!bad && !pg) bad = "--contacts-from-db needs --pg URL";
+    if (bad) {
+        rc = cli_usage_error("run", "%s", bad);
+        goto cleanup;
+    }
+    if (oq_db_shard_count(pg, &err) < 0) {
+        rc = cli_usage_error("run", "--pg: %s", err.msg);
+        goto cleanup;
+    }
+    const char *ws = getenv("OMPI_COMM_WORLD_SIZE");
+    if (ws && atoi(ws) > 1) {
+        rc = cli_usage_error("run", "--contacts-from-db runs in one process: the raw-table path "
+                                    "is not split over MPI ranks; run it without mpirun");
+        goto cleanup;
+    }
+    if (tmp_start(&tmp)) goto cleanup;
+    const char *path[OQ_DB_NTABLES] = {0};
+    size_t n[OQ_DB_NTABLES] = {0};
+    for (int t = 0; t < OQ_DB_NTABLES; t++) {
+        if ((t == OQ_DB_ORDERS && orders) || (t == OQ_DB_EVENTS && events)) continue;
+        if (table_file(pg, (oq_db_table)t, NULL, 0, &tmp, &path[t], &n[t], &err)) {
+            rc = cli_fail(&err, "is the database up and loaded (offerq db init, db load --table)?");
+            goto cleanup;
+        }
+    }
+    for (int t = OQ_DB_CONTACTS; t <= OQ_DB_CUSTOMERS; t++)
+        if (!path[t]) {
+            fprintf(stderr,
+                    "offerq: error: the %s table is empty\nofferq: load it: offerq db load --pg "
+                    "URL --table %s FILE\n",
+                    oq_db_table_name((oq_db_table)t), oq_db_table_name((oq_db_table)t));
+            goto cleanup;
+        }
+    if (!path[OQ_DB_OFFERS]) {
+        fprintf(stderr, "offerq: error: the offers table is empty\nofferq: load it: offerq db "
+                        "load --pg URL --table offers FILE\n");
+        goto cleanup;
+    }
+    static const char *const opt[OQ_DB_NTABLES] = {"--contacts", "--customers", "--orders",
+                                                   "--events", "--offers"};
+    for (int t = 0; t < OQ_DB_NTABLES; t++)
+        if (path[t]) {
+            av[ac++] = (char *)opt[t];
+            av[ac++] = (char *)path[t];
+        }
+    if (!quiet)
+        fprintf(stderr,
+                "offerq run: read from PostgreSQL %zu contacts, %zu customers, %zu offers, %zu "
+                "orders, %zu events\n",
+                n[OQ_DB_CONTACTS], n[OQ_DB_CUSTOMERS], n[OQ_DB_OFFERS], n[OQ_DB_ORDERS],
+                n[OQ_DB_EVENTS]);
+    rc = cmd_uplift(ac, av);
+cleanup:
+    tmp_done(&tmp);
+    free(av);
+    free(pg);
+    return rc;
+}
+
 static int run_cmd(int argc, char **argv, char **pg)
 {
-    /* a shop's raw tables: the uplift path (cmd_uplift.c) */
+    /* a shop's raw tables: the uplift path (cmd_uplift.c), from files or
+     * from PostgreSQL */
+    for (int k = 1; k < argc; k++)
+        if (!strcmp(argv[k], "--contacts-from-db")) return run_raw_db(argc, argv);
     for (int k = 1; k < argc; k++)
         if (!strcmp(argv[k], "--contacts") || !strncmp(argv[k], "--contacts=", 11))
             return cmd_uplift(argc, argv);
@@ -442,6 +604,28 @@ static int save_pg(const oq_pipeline_opts *o, const oq_pipeline_result *r, const
     return rc;
 }
 
+/* With --pg: the orders and events tables, when they have rows and no
+ * --orders / --events file is given, as the log path's files (part's
+ * customers' rows only: a rank streams its own shard). */
+static int pg_tables(oq_pipeline_opts *o, const char *pg, const oq_part *part, tmpdir *tmp,
+                     oq_error *err)
+{
+    size_t n = 0, m = 0;
+    int rc = 0;
+    if ((!o->orders_path || !o->events_path) && (rc = tmp_start(tmp) ? OQ_EIO : 0))
+        return oq_error_set(err, rc, "/tmp", 0, 0, "cannot create a temporary folder");
+    if (!o->orders_path &&
+        (rc = table_file(pg, OQ_DB_ORDERS, part, 1, tmp, &o->orders_path, &n, err)))
+        return rc;
+    if (!o->events_path &&
+        (rc = table_file(pg, OQ_DB_EVENTS, part, 0, tmp, &o->events_path, &m, err)))
+        return rc;
+    if (!o->quiet && (n || m) && (!part || part->rank == 0))
+        fprintf(stderr, "offerq run: read %zu orders and %zu events rows from PostgreSQL%s\n", n, m,
+                part && part->size > 1 ? " (this rank's customers)" : "");
+    return 0;
+}
+
 /* One rank of `mpirun -np N offerq run`: one part of the run (pipeline.h).
  * With --pg the rank reads only its customers' rows (oq_db_read_log_part)
  * and the ranks agree on the categories; rank 0 saves the run. */
@@ -466,12 +650,15 @@ static int run_mpi(oq_pipeline_opts *o, const char *pg, oq_comm *mc)
     oq_log *log = NULL;
     double started_at = oq_unix_now(); /* stored in runs.started_at: wall clock */
     int failed = 0;
+    tmpdir tmp = {.n = 0};
     if (pg) {
         oq_part part = oq_comm_part(mc);
         if (!(failed = oq_db_read_log_part(pg, &part, &log, &err)))
             failed = oq_log_share_cats(log, mc, &err);
+        if (!failed) failed = pg_tables(o, pg, &part, &tmp, &err);
     }
     if (!failed) failed = oq_pipeline_run_part(o, mc, log, &r, &err);
+    tmp_done(&tmp);
     oq_log_free(log);
     if (failed) {
         oq_comm_fail(mc, failed, &err); /* MPI_Abort: every rank stops */
@@ -511,15 +698,22 @@ static int run_local(oq_pipeline_opts *op, const char *pg)
     oq_pipeline_result *r = NULL;
     oq_log *log = NULL;
     double started_at = oq_unix_now(); /* stored in runs.started_at: wall clock */
+    tmpdir tmp = {.n = 0};
     if (pg) {
         int rc = oq_db_read_log(pg, &log, &err);
-        if (rc)
+        if (!rc && !o.quiet)
+            fprintf(stderr, "offerq run: read %zu log rows from PostgreSQL\n", log->n);
+        if (!rc) rc = pg_tables(&o, pg, NULL, &tmp, &err);
+        if (rc) {
+            tmp_done(&tmp);
+            oq_log_free(log);
             return cli_fail(&err, rc == OQ_EIO ? "is the database up and loaded "
                                                  "(offerq db init, db load)?"
                                                : NULL);
-        if (!o.quiet) fprintf(stderr, "offerq run: read %zu log rows from PostgreSQL\n", log->n);
+        }
     }
     int failed = oq_pipeline_run(&o, log, &r, &err);
+    tmp_done(&tmp);
     size_t log_rows = log ? log->n : 0;
     oq_log_free(log);
     if (failed) return cli_fail(&err, NULL);

@@ -1,5 +1,5 @@
-/* cmd_db.c - `offerq db init|load|dump|save-run|status`: the log and the
- * daily lists in PostgreSQL (db.h). */
+/* cmd_db.c - `offerq db init|load|dump|save-run|status`: the log, a shop's
+ * raw tables and the daily lists in PostgreSQL (db.h). */
 #include "cli/cli.h"
 #include "offerq/core/csv.h"
 #include "offerq/core/data.h"
@@ -17,7 +17,8 @@ static void help(FILE *fp)
 {
     fprintf(fp,
             "Usage: offerq db <verb> --pg URL [args]\n\n"
-            "The customer log and the daily recommendation lists in PostgreSQL.\n"
+            "The customer log, a shop's raw tables (contacts, customers, orders, events,\n"
+            "offers) and the daily recommendation lists in PostgreSQL.\n"
             "URL is a libpq connection string or URI; without --pg, $OFFERQ_PG is used.\n"
             "Several servers (the log sharded by customer): one --pg per server, or one\n"
             "list URL1,URL2 of postgresql:// URLs; customer u's rows live on server\n"
@@ -32,23 +33,43 @@ static void help(FILE *fp)
             "Verbs:\n"
             "  init [--partitions M]\n"
             "                       create the tables customer_log, runs, recommendations\n"
-            "                       on every server (idempotent); with --partitions M,\n"
-            "                       customer_log is partitioned by offerq's shard of user_id\n"
-            "                       into M partitions (so M/N of them per rank of an\n"
-            "                       `mpirun -np N` run, N dividing M)\n"
+            "                       and the raw tables contacts, customers, orders, events,\n"
+            "                       offers on every server (idempotent; the raw tables need\n"
+            "                       PostgreSQL 15); with --partitions M, customer_log and\n"
+            "                       the per-customer raw tables are partitioned by offerq's\n"
+            "                       shard of user_id into M partitions (so M/N of them per\n"
+            "                       rank of an `mpirun -np N` run, N dividing M)\n"
             "  load LOG.csv         validate LOG.csv in full, then COPY it into customer_log\n"
             "                       (each row to its customer's server) in one transaction\n"
             "                       per server: all rows or none; a bad row or one\n"
             "                       twice in the file is reported with its file line; rows\n"
             "                       already in the table are replaced when they differ, left\n"
             "                       alone when not (loading a file again loads nothing twice)\n"
+            "  load --table T FILE  load a raw table, T = contacts, customers, orders, events\n"
+            "                       or offers, from its CSV (the formats of `offerq run\n"
+            "                       --contacts`; exports as they come: BOM, CRLF, quotes, no\n"
+            "                       final newline), checked in full by the same reader first\n"
+            "                       (a bad cell: file:line:column, nothing loaded), then\n"
+            "                       streamed (COPY) in one transaction per server; rows\n"
+            "                       already there are updated when they differ, left alone\n"
+            "                       when not. Load the offers before the contacts. Options:\n"
+            "                       --columns MAP (the file's names of our columns, e.g.\n"
+            "                       user_id=id,offer=test_coupon), --ignore COLS (customers\n"
+            "                       columns that are not attributes)\n"
             "  dump --out LOG.csv   read customer_log back (streamed) and write it as a log CSV\n"
+            "  dump --table T --out FILE\n"
+            "                       write raw table T as the CSV its reader takes (rows in\n"
+            "                       the order they were loaded)\n"
             "  save-run DIR         record a run: DIR/recommendations.csv (+ DIR/report.json\n"
             "                       if present) into runs and recommendations, one transaction\n"
             "  status               rows in each table\n\n"
+            "The raw tables feed `offerq run --pg URL --contacts-from-db` (see its --help);\n"
+            "the orders and events tables also feed `offerq run --pg URL` on the log.\n\n"
             "Example:\n"
             "  offerq db init --pg postgresql://offerq@127.0.0.1:5432/offerq\n"
-            "  offerq db load --pg postgresql://offerq@127.0.0.1:5432/offerq example/log.csv\n");
+            "  offerq db load --pg postgresql://offerq@127.0.0.1:5432/offerq example/log.csv\n"
+            "  offerq db load --pg postgresql://offerq@127.0.0.1:5432/offerq --table offers \\\n"
+            "      example/raw/offers.csv\n");
 }
 
 /* Shortest %g form that reads back as the same double. */
@@ -131,15 +152,20 @@ int cmd_db(int argc, char **argv)
 
 static int db_cmd(int argc, char **argv, char **list)
 {
-    enum { O_PG = 256, O_OUT, O_PARTS };
+    enum { O_PG = 256, O_OUT, O_PARTS, O_TABLE, O_COLUMNS, O_IGNORE };
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},
                                          {"pg", required_argument, 0, O_PG},
                                          {"out", required_argument, 0, O_OUT},
                                          {"partitions", required_argument, 0, O_PARTS},
+                                         {"table", required_argument, 0, O_TABLE},
+                                         {"columns", required_argument, 0, O_COLUMNS},
+                                         {"ignore", required_argument, 0, O_IGNORE},
                                          {0, 0, 0, 0}};
     const char *url = getenv("OFFERQ_PG"), *out = NULL;
     long parts = -1;
-    int c;
+    int c, table = -1;
+    char *columns = NULL;
+    oq_table_map map = {0};
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -157,6 +183,19 @@ static int db_cmd(int argc, char **argv, char **list)
         }
         case O_PARTS:
             if (cli_long("db", "--partitions", optarg, 1, OQ_DB_MAX_PARTITIONS, &parts)) return 2;
+            break;
+        case O_TABLE:
+            if ((table = oq_db_table_parse(optarg)) < 0)
+                return cli_usage_error("db",
+                                       "--table: expected contacts, customers, orders, events or "
+                                       "offers, got '%s'",
+                                       optarg);
+            break;
+        case O_COLUMNS:
+            columns = optarg;
+            break;
+        case O_IGNORE:
+            map.ignore = optarg;
             break;
         case O_OUT:
             if (cli_out_path("db", "--out", optarg, 0)) return 2;
@@ -176,6 +215,17 @@ static int db_cmd(int argc, char **argv, char **list)
     if (shards < 0) return cli_usage_error("db", "--pg: %s", err.msg);
     if (parts >= 0 && strcmp(verb, "init") != 0)
         return cli_usage_error("db", "--partitions is an option of init");
+    if (table >= 0 && strcmp(verb, "load") != 0 && strcmp(verb, "dump") != 0)
+        return cli_usage_error("db", "--table is an option of load and dump");
+    if ((columns || map.ignore) && strcmp(verb, "load") != 0)
+        return cli_usage_error("db", "--columns and --ignore are options of load");
+    if ((columns || map.ignore) && table < 0)
+        return cli_usage_error("db", "--columns and --ignore need --table (the log's columns are "
+                                     "fixed)");
+    if (map.ignore && table != OQ_DB_CUSTOMERS)
+        return cli_usage_error("db", "--ignore is for --table customers");
+    if (columns && oq_table_map_parse(columns, &map, &err))
+        return cli_usage_error("db", "--columns: %s", err.msg);
     if (!strcmp(verb, "init")) {
         if (nargs) return cli_usage_error("db", "init takes no arguments");
         int rc = oq_db_init_layout(url, parts > 0 ? (int)parts : 0, &err);
@@ -190,24 +240,37 @@ static int db_cmd(int argc, char **argv, char **list)
         return 0;
     }
     if (!strcmp(verb, "load")) {
-        if (nargs != 1) return cli_usage_error("db", "load expects exactly one LOG.csv");
+        if (nargs != 1)
+            return cli_usage_error("db", table >= 0 ? "load --table expects exactly one FILE"
+                                                    : "load expects exactly one LOG.csv");
         oq_db_load_info li;
         double t = oq_now();
-        if (oq_db_load_log(url, argv[optind], &li, &err))
+        if (table >= 0 ? oq_db_load_table(url, (oq_db_table)table, argv[optind], &map, &li, &err)
+                       : oq_db_load_log(url, argv[optind], &li, &err))
             return cli_fail(&err, strstr(err.msg, "were committed: load the file again")
                                       ? "the servers before it have the rows; load again"
                                       : "nothing was loaded; fix the line above and run again");
         char into[48] = ""; /* a shard list: how many servers took the rows */
-        if (shards > 1) snprintf(into, sizeof into, " into %d servers", shards);
+        if (shards > 1 && table != OQ_DB_OFFERS)
+            snprintf(into, sizeof into, " into %d servers", shards);
         fprintf(stderr,
-                "offerq db: loaded %zu rows from %s%s in %.2fs: %zu new, %zu changed, %zu "
-                "already there\n",
-                li.rows, argv[optind], into, oq_now() - t, li.inserted, li.updated, li.unchanged);
+                "offerq db: loaded %zu rows from %s%s%s%s in %.2fs: %zu new, %zu changed, "
+                "%zu already there\n",
+                li.rows, argv[optind], table >= 0 ? " into " : "",
+                table >= 0 ? oq_db_table_name((oq_db_table)table) : "", into, oq_now() - t,
+                li.inserted, li.updated, li.unchanged);
         return 0;
     }
     if (!strcmp(verb, "dump")) {
-        if (nargs || !out)
-            return cli_usage_error("db", "dump expects --out LOG.csv and no arguments");
+        if (nargs || !out) return cli_usage_error("db", "dump expects --out FILE and no arguments");
+        if (table >= 0) {
+            size_t n = 0;
+            if (oq_db_export_table(url, (oq_db_table)table, NULL, 0, out, &n, &err))
+                return cli_fail(&err, NULL);
+            fprintf(stderr, "offerq db: wrote %zu rows of %s to %s\n", n,
+                    oq_db_table_name((oq_db_table)table), out);
+            return 0;
+        }
         oq_log *l = NULL;
         if (oq_db_read_log(url, &l, &err)) return cli_fail(&err, NULL);
         int rc = dump_log(l, out, &err);
@@ -228,6 +291,11 @@ static int db_cmd(int argc, char **argv, char **list)
         if (oq_db_counts(url, &a, &b, &k, &err)) return cli_fail(&err, NULL);
         printf("customer_log     %lld\nruns             %lld\nrecommendations  %lld\n",
                (long long)a, (long long)b, (long long)k);
+        for (int t = 0; t < OQ_DB_NTABLES; t++) {
+            int64_t v;
+            if (oq_db_table_rows(url, (oq_db_table)t, &v, &err)) return cli_fail(&err, NULL);
+            printf("%-16s %lld\n", oq_db_table_name((oq_db_table)t), (long long)v);
+        }
         return 0;
     }
     return cli_usage_error("db", "unknown verb '%s'", verb);
