@@ -58,8 +58,9 @@ expect 2 "clv-model: expected bgnbd or log, got 'foo'" "$B" run --log log.csv --
     --clv-model foo
 expect 2 "faithful" "$B" run --log log.csv --out-dir x --clv-weight 1 --faithful
 expect 2 "closed loop" "$B" eval --log log.csv --run r0 --clv-weight 1
-"$B" run --help | grep -q -- "--clv-weight W" || fail "run --help lacks --clv-weight"
-"$B" eval --help | grep -q -- "--clv-weight W" || fail "eval --help lacks --clv-weight"
+# (whole output first: grep -q stops reading, and under pipefail the writer's SIGPIPE fails the pipe)
+"$B" run --help >help.txt && grep -q -- "--clv-weight W" help.txt || fail "run --help lacks --clv-weight"
+"$B" eval --help >help.txt && grep -q -- "--clv-weight W" help.txt || fail "eval --help lacks --clv-weight"
 echo "ok   bad values refused, --help documents the options"
 
 "$B" gen --customers 300 --seed 6 --quiet --out s.csv 2>/dev/null
