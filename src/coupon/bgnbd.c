@@ -603,11 +603,11 @@ static double fit_f(const gsl_vector *v, void *p)
     double th[4], f;
     for (int i = 0; i < 4; i++) {
         th[i] = gsl_vector_get(v, (size_t)i);
-        if (!(fabs(th[i]) < 30)) return GSL_POSINF;
+        if (!(fabs(th[i]) < 30)) return OQ_NM_WALL;
     }
     c->evals++;
     oq_bgnbd_objective(c->d, th, c->pen, &f, NULL);
-    return isfinite(f) ? f : GSL_POSINF;
+    return isfinite(f) && f < OQ_NM_WALL ? f : OQ_NM_WALL;
 }
 
 static void fit_fdf(const gsl_vector *v, void *p, double *f, gsl_vector *grad)
@@ -801,7 +801,8 @@ static int run_start(fit_ctx *c, double th[4], int max_iter, double gtol, double
         }
         gsl_multimin_function ff = {fit_f, 4, c};
         gsl_vector_set_all(step, 0.1);
-        gsl_multimin_fminimizer_set(nm, &ff, m->x, step);
+        /* A start where the objective is not finite leaves th at BFGS2's point. */
+        if (gsl_multimin_fminimizer_set(nm, &ff, m->x, step) || !(nm->fval < OQ_NM_WALL)) break;
         for (int it = 0; it < 20 * max_iter; it++) {
             if (gsl_multimin_fminimizer_iterate(nm)) break;
             if (gsl_multimin_test_size(gsl_multimin_fminimizer_size(nm), 1e-10) == GSL_SUCCESS)

@@ -20,4 +20,11 @@ int oq_btyd_json_add_se(json_t *root, int k, const char *const *names, const dou
 /* s written as SVG/XML text (<, >, & escaped) (btyd_plot.c). */
 void oq_svg_text(FILE *fp, const char *s);
 
+/* The value a Nelder-Mead objective (gsl nmsimplex2) returns outside the
+ * parameters' domain or where the likelihood is not finite. GSL's simplex
+ * refuses a non-finite value with its error handler (abort by default: the
+ * library must not depend on the program having turned it off), so the
+ * wall is finite: a vertex there is the worst and the simplex moves away. */
+#define OQ_NM_WALL 1e300
+
 #endif

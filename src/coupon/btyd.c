@@ -466,14 +466,14 @@ static double objective(const gsl_vector *v, void *vc)
     double p[4] = {0}, pen = 0;
     for (int i = 0; i < c->k; i++) {
         double th = gsl_vector_get(v, (size_t)i);
-        if (!(fabs(th) < 30)) return GSL_POSINF;
+        if (!(fabs(th) < 30)) return OQ_NM_WALL;
         p[i] = exp(th);
         pen += p[i] * p[i];
     }
     c->evals++;
     double ll = total_ll(c, p, c->scale);
     double f = -(c->per_mean ? ll / c->W : ll) + c->pen * pen;
-    return isfinite(f) ? f : GSL_POSINF;
+    return isfinite(f) && f < OQ_NM_WALL ? f : OQ_NM_WALL;
 }
 
 /* Natural (unscaled) parameters from log-parameters in scaled time: alpha
@@ -514,7 +514,7 @@ static int simplex(fit_ctx *c, double *th, int max_iter, double *fbest, int *ite
         for (size_t i = 0; i < k; i++)
             gsl_vector_set(v, i, th[i]);
         gsl_vector_set_all(step, round ? 0.05 : 0.5);
-        if (gsl_multimin_fminimizer_set(nm, &fn, v, step) || !isfinite(nm->fval)) break;
+        if (gsl_multimin_fminimizer_set(nm, &fn, v, step) || !(nm->fval < OQ_NM_WALL)) break;
         int small = 0;
         for (int it = 0; it < max_iter; it++) {
             (*iters)++;
