@@ -25,6 +25,7 @@ int cmd_train(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_uplift(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
+int cmd_split(int argc, char **argv);
 /* `offerq eval --contacts ...` (cmd_uplift.c) */
 int cmd_uplift_eval(int argc, char **argv);
 
@@ -45,6 +46,12 @@ int cli_u64(const char *cmd, const char *opt, const char *s, uint64_t *out);
  * it; `run --out-dir` is a link to the newest run by design). On failure
  * prints a usage error and returns -1. */
 int cli_out_path(const char *cmd, const char *opt, const char *path, int link_ok);
+
+/* Part k of n of a log (`offerq split`, `mpirun ... run --parts`): the log's
+ * path with its extension replaced by ".part-K-of-N.csv" (out, len). Its
+ * sidecars follow the usual rule (STEM.part-K-of-N.orders.csv, ...).
+ * Nonzero when it does not fit. */
+int cli_part_path(const char *log, int k, int n, char *out, size_t len);
 
 /* ---- what offerq nightly (cmd_nightly.c) shares with the commands it runs ---- */
 struct oq_pipeline_opts;

@@ -1,5 +1,6 @@
 /* util.c - argument and error helpers for the CLI. */
 #include "cli/cli.h"
+#include "offerq/core/io.h"
 
 #include <errno.h>
 #include <math.h>
@@ -111,4 +112,11 @@ int cli_out_path(const char *cmd, const char *opt, const char *path, int link_ok
         return -1;
     }
     return 0;
+}
+
+int cli_part_path(const char *log, int k, int n, char *out, size_t len)
+{
+    char suffix[64];
+    snprintf(suffix, sizeof suffix, ".part-%d-of-%d.csv", k, n);
+    return oq_sidecar_path(log, suffix, out, len);
 }

@@ -16,6 +16,9 @@
 #   one-process job's message and lines). Under MPI no rank holds the whole
 #   list: recommendations.csv is merged in rounds to rank 0 (the same bytes
 #   as --shards N); a rank killed in the middle of that merge leaves no run.
+#   `offerq split --parts N` writes the log and its sidecars in N parts by
+#   shard; `mpirun -np N run --parts` has each rank read only its part and
+#   writes the same bytes as --shards N.
 #   (`offerq eval` in parts: cli_mpi_eval.sh.)
 # Without MPI (no OQ_MPI=1 from CMake, or no mpirun) only the --shards half
 # runs. A 20,000-customer log of 4 snapshots each (80,000 rows), learners
@@ -42,14 +45,16 @@ FILES="recommendations.csv qtable.ofq bgnbd.json params.json learning_curve.svg"
 same() {
   for f in $FILES; do cmp -s "$1/$f" "$2/$f" || { echo "  $f differs" >&2; return 1; }; done
   python3 - "$1/report.json" "$2/report.json" <<'PY'
-import json, sys
+import json, re, sys
 def strip(r):
     r.pop("timings_s", None); r.pop("run", None)
     r.get("response_model", {}).get("p_model", {}).pop("seconds", None)
     for per in r.get("parts", {}).get("bytes_sent_per_stage", []):
         per.pop("write", None)
     return r
-a, b = (strip(json.load(open(p))) for p in sys.argv[1:3])
+# with --parts, rank 0 names its part's sidecars as the files it read
+part = re.compile(r"\.part-0-of-[0-9]+")
+a, b = (strip(json.loads(part.sub("", open(p).read()))) for p in sys.argv[1:3])
 sys.exit(a != b)
 PY
 }
@@ -84,6 +89,29 @@ done
 check "  duplicate: both lines named" grep -q "lines 5 and 80002" "$T/want.dup"
 check "  beyond the horizon: the line named" grep -q "2999-01-01 is more than 366 days.*at line 80002" "$T/want.far"
 check "  no run was written" test ! -e "$T/x"
+
+# ---- offerq split: the log and its sidecars in parts by shard --------------
+"$BIN" split --log "$T/log.csv" --parts 3 --quiet || die "split --parts 3"
+check "split --parts 3: each line of the log and its sidecars in the part of its user's shard, in order" \
+  python3 - "$T" "$SRC/tools" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[2])
+from shard_of import shard_of
+t = sys.argv[1]
+for suffix in (".csv", ".orders.csv", ".events.csv"):
+    whole = open(f"{t}/log{suffix}").read().splitlines()
+    parts = [open(f"{t}/log.part-{k}-of-3{suffix}").read().splitlines() for k in range(3)]
+    want = [[whole[0]] for _ in range(3)]
+    for line in whole[1:]:
+        want[shard_of(int(line.split(",")[0]), 3)].append(line)
+    if parts != want: sys.exit(f"{suffix}: parts differ")
+PY
+printf 'user_id,snapshot_date\n1,2024-01-01\nx7,2024-01-01\n' >"$T/badid.csv"
+expect 1 "badid.csv:3:1: user_id: expected an integer" "$BIN" split --log "$T/badid.csv" --parts 2
+check "  split of a log with a bad user_id: no part written" \
+  test -z "$(find "$T" -name 'badid.part-*')"
+expect 2 "--parts is for mpirun" "$BIN" run "${ARGS[@]}" --parts --out-dir "$T/p1"
+set +e
 
 mpi_or_finish
 
@@ -155,6 +183,16 @@ mpirun --oversubscribe -np 2 "$BIN" run "${ARGS[@]}" --out-dir "$T/m2" 2>"$T/err
   { cat "$T/err"; die "mpirun -np 2 after the kills"; }
 check "the next mpirun -np 2 = --shards 2" same "$T/m2" "$T/s2"
 check "  no partial folder left" test -z "$(find "$T/m2.runs" -name '.partial.*')"
+
+# ---- --parts under mpirun: each rank reads only its part ----------------------------
+mpirun --oversubscribe -np 3 "$BIN" run "${ARGS[@]}" --parts --out-dir "$T/p3" 2>"$T/err" ||
+  { cat "$T/err"; die "mpirun -np 3 run --parts"; }
+check "mpirun -np 3 run --parts (each rank its part and its part's sidecars) = --shards 3" \
+  same "$T/p3" "$T/s3"
+expect 1 "log.part-0-of-2.csv: no such part" mpirun --oversubscribe -np 2 "$BIN" run "${ARGS[@]}" \
+  --parts --out-dir "$T/p2"
+check "  parts of another split: refused, nothing written" test ! -e "$T/p2"
+set +e
 
 echo "$passes passed, $fails failed"
 [ $fails -eq 0 ]

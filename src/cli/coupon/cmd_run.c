@@ -136,7 +136,12 @@ static void help(FILE *fp)
         "(offerq db init --partitions M, M a multiple of the ranks). For example:\n"
         "  mpirun -np 2 offerq run --pg postgresql://offerq@10.0.0.1/offerq \\\n"
         "      --pg postgresql://offerq@10.0.0.2/offerq\n"
-        "(the orders and events tables too: each rank streams its own customers' rows).\n\n"
+        "(the orders and events tables too: each rank streams its own customers' rows).\n"
+        "With --log each rank parses the whole file and keeps its rows; with --parts it\n"
+        "reads only its part, STEM.part-R-of-N.csv (and that part's .orders.csv and\n"
+        ".events.csv sidecars) as `offerq split --log LOG --parts N` wrote them:\n"
+        "  offerq split --log example/log.csv --parts 2\n"
+        "  mpirun -np 2 offerq run --log example/log.csv --parts --out-dir example/run\n\n"
         "Example:\n  offerq gen --seed 1 --out example/log.csv\n"
         "  offerq run --log example/log.csv --out-dir example/run --budget 5000\n"
         "  offerq run --pg postgresql://offerq@127.0.0.1:5432/offerq --out-dir example/run\n"
@@ -384,7 +389,7 @@ int cli_run_parse(int argc, char **argv, oq_pipeline_opts *o, char **pg)
 }
 
 static int run_local(oq_pipeline_opts *o, const char *pg);
-static int run_mpi(oq_pipeline_opts *o, const char *pg, oq_comm *mc);
+static int run_mpi(oq_pipeline_opts *o, const char *pg, int parts, oq_comm *mc);
 static void print_done(const oq_pipeline_opts *o, const oq_pipeline_result *r);
 
 /* A private temporary folder for tables read from PostgreSQL, and its
@@ -542,11 +547,24 @@ static int run_cmd(int argc, char **argv, char **pg)
     for (int k = 1; k < argc; k++)
         if (!strcmp(argv[k], "--contacts") || !strncmp(argv[k], "--contacts=", 11))
             return cmd_uplift(argc, argv);
+    /* --parts: a flag of the MPI run alone (not a pipeline option) */
+    int parts = 0, n = 1;
+    for (int k = 1; k < argc; k++)
+        if (strcmp(argv[k], "--parts") != 0)
+            argv[n++] = argv[k];
+        else
+            parts = 1;
+    argc = n;
+    argv[argc] = NULL;
     oq_pipeline_opts o;
     int prc = cli_run_parse(argc, argv, &o, pg);
     if (prc) return prc < 0 ? 0 : prc;
     if (!!o.log_path == !!*pg)
         return cli_usage_error("run", "give exactly one of --log LOG.csv or --pg URL");
+    if (parts && !o.log_path) return cli_usage_error("run", "--parts needs --log LOG.csv");
+    if (parts && !cli_mpi_launched())
+        return cli_usage_error("run", "--parts is for mpirun -np N (each rank reads its part); "
+                                      "one process reads the whole log: leave --parts out");
     if (!o.out_dir && !*pg) return cli_usage_error("run", "--out-dir DIR is required");
     oq_error err = {0};
     if (*pg && oq_db_shard_count(*pg, &err) < 0) return cli_usage_error("run", "--pg: %s", err.msg);
@@ -564,7 +582,12 @@ static int run_cmd(int argc, char **argv, char **pg)
     }
     oq_comm mc;
     if (cli_mpi_start(&argc, &argv, &mc)) return 1;
-    int rc = mc.size > 1 ? run_mpi(&o, *pg, &mc) : run_local(&o, *pg); /* -np 1: one process */
+    if (parts && mc.size < 2) {
+        cli_mpi_stop();
+        return cli_usage_error("run", "--parts is for mpirun -np N with N > 1 (one process reads "
+                                      "the whole log: leave --parts out)");
+    }
+    int rc = mc.size > 1 ? run_mpi(&o, *pg, parts, &mc) : run_local(&o, *pg); /* -np 1 */
     cli_mpi_stop();
     return rc;
 }
@@ -629,7 +652,7 @@ static int pg_tables(oq_pipeline_opts *o, const char *pg, const oq_part *part, t
 /* One rank of `mpirun -np N offerq run`: one part of the run (pipeline.h).
  * With --pg the rank reads only its customers' rows (oq_db_read_log_part)
  * and the ranks agree on the categories; rank 0 saves the run. */
-static int run_mpi(oq_pipeline_opts *o, const char *pg, oq_comm *mc)
+static int run_mpi(oq_pipeline_opts *o, const char *pg, int parts, oq_comm *mc)
 {
     const char *why = NULL;
     if (o->reward != OQ_REWARD_RESPONSE)
@@ -651,11 +674,36 @@ static int run_mpi(oq_pipeline_opts *o, const char *pg, oq_comm *mc)
     double started_at = oq_unix_now(); /* stored in runs.started_at: wall clock */
     int failed = 0;
     tmpdir tmp = {.n = 0};
+    char part_path[4200], part_orders[4300], part_events[4300];
     if (pg) {
         oq_part part = oq_comm_part(mc);
         if (!(failed = oq_db_read_log_part(pg, &part, &log, &err)))
             failed = oq_log_share_cats(log, mc, &err);
         if (!failed) failed = pg_tables(o, pg, &part, &tmp, &err);
+    } else if (parts) {
+        /* this rank's part of the log (offerq split): its rows only, the
+         * ranks agree on the category ids (as with --pg); the sidecars are
+         * the part's own (STEM.part-R-of-N.orders.csv, ...) */
+        if (cli_part_path(o->log_path, mc->rank, mc->size, part_path, sizeof part_path)) {
+            failed = oq_error_set(&err, OQ_EINVAL, o->log_path, 0, 0, "path too long");
+        } else if (!oq_file_exists(part_path)) {
+            failed = oq_error_set(&err, OQ_EIO, part_path, 0, 0,
+                                  "no such part: --parts reads the files of `offerq split --log "
+                                  "%s --parts %d`",
+                                  o->log_path, mc->size);
+        } else if (!(failed = oq_log_read(part_path, &log, &err))) {
+            failed = oq_log_share_cats(log, mc, &err);
+            /* the part's sidecars, unless --orders/--events name files (which
+             * every rank then reads by part); params.json keeps --log */
+            if (!o->orders_path &&
+                !oq_sidecar_path(part_path, ".orders.csv", part_orders, sizeof part_orders) &&
+                oq_file_exists(part_orders))
+                o->orders_path = part_orders;
+            if (!o->events_path &&
+                !oq_sidecar_path(part_path, ".events.csv", part_events, sizeof part_events) &&
+                oq_file_exists(part_events))
+                o->events_path = part_events;
+        }
     }
     if (!failed) failed = oq_pipeline_run_part(o, mc, log, &r, &err);
     tmp_done(&tmp);
