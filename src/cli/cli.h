@@ -58,6 +58,10 @@ extern const struct option cli_run_options[];
  * caller's. Returns 0, 2 after printing a usage error, or -1 after printing
  * --help. o's strings point into argv. */
 int cli_run_parse(int argc, char **argv, struct oq_pipeline_opts *o, char **pg);
+/* The same, as far as check says (CLI_CHECK_VALUES: each option's value,
+ * not the options that need or exclude each other: offerq nightly checks
+ * each [run] key alone, then all of them together with CLI_DO). */
+int cli_run_parse_check(int argc, char **argv, struct oq_pipeline_opts *o, char **pg, int check);
 /* `offerq crosssell learn`'s long options, {0}-terminated. */
 extern const struct option cli_xsell_learn_options[];
 /* How far a command goes when offerq nightly checks its options: */
