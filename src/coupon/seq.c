@@ -1077,6 +1077,10 @@ static int train_impl(oq_seq *m, const oq_seq_samples *s, const uint8_t *fresh,
     rp.first_epoch = warm ? 0 : 1;
     train_judge jd = {.best_dr = -INFINITY, .rp = &rp};
     int epochs = warm ? o->warm_epochs : o->epochs;
+    /* a warm start stops at its first epoch that is not better: measured
+     * on 70k rows (bench/results/warm_seq.md), training from yesterday's
+     * model lowered the held-out DR and the true uplift on every seed */
+    int patience = warm ? 1 : o->patience;
     double lr0 = warm ? o->warm_lr : o->lr;
     if (s->seq_len != T)
         return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
@@ -1220,7 +1224,7 @@ static int train_impl(oq_seq *m, const oq_seq_samples *s, const uint8_t *fresh,
         if (!better && candidate) since++;
         if (better) since = 0;
         if (!o->quiet) print_epoch(&ep, e + 1, epochs, better);
-        if (nva && o->patience > 0 && since >= o->patience) break;
+        if (nva && patience > 0 && since >= patience) break;
     }
     memcpy(m->mem, jd.best, m->n_params * sizeof *jd.best);
     if (!o->quiet && nva)

@@ -260,7 +260,8 @@ int oq_seq_train(oq_seq *m, const oq_seq_samples *s, const oq_seq_train_opts *op
  * warm_rows of them if there are more) and a random replay sample of the
  * older training rows, drawn once from seed; AdamW from zero moments, lr
  * warm_lr on a cosine to lr_min x warm_lr, no warm-up. Every epoch, epoch 0
- * included, is a candidate of the early stopping on the held-out DR, so a
+ * included, is a candidate of the early stopping on the held-out DR, and
+ * training stops at the first epoch that is not better (patience 1), so a
  * night that does not improve keeps yesterday's weights (best_epoch 0). The
  * split, the propensities and the report are oq_seq_train's. */
 int oq_seq_train_warm(oq_seq *m, const oq_seq_samples *s, const uint8_t *fresh,
