@@ -918,9 +918,9 @@ void oq_seq_train_opts_default(oq_seq_train_opts *o)
                              .val_frac = 0.2,
                              .seed = 1,
                              .quiet = 0,
-                             .warm_epochs = 2,
+                             .warm_epochs = 1,
                              .warm_rows = 16384,
-                             .warm_lr = 5e-4};
+                             .warm_lr = 2e-5};
 }
 
 int oq_seq_is_val(uint64_t seed, int64_t user_id, double val_frac)
@@ -1077,9 +1077,8 @@ static int train_impl(oq_seq *m, const oq_seq_samples *s, const uint8_t *fresh,
     rp.first_epoch = warm ? 0 : 1;
     train_judge jd = {.best_dr = -INFINITY, .rp = &rp};
     int epochs = warm ? o->warm_epochs : o->epochs;
-    /* a warm start stops at its first epoch that is not better: measured
-     * on 70k rows (bench/results/warm_seq.md), training from yesterday's
-     * model lowered the held-out DR and the true uplift on every seed */
+    /* a warm start stops at its first epoch that is not better: on 70k
+     * rows (bench/results/warm_seq.md) a second epoch never helped */
     int patience = warm ? 1 : o->patience;
     double lr0 = warm ? o->warm_lr : o->lr;
     if (s->seq_len != T)

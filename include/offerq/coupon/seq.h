@@ -200,10 +200,11 @@ typedef struct oq_seq_train_opts {
     uint64_t seed;
     int quiet;
     /* oq_seq_train_warm's short budget: */
-    int warm_epochs;  /* at most this many epochs after epoch 0: 2 */
+    int warm_epochs;  /* at most this many epochs after epoch 0: 1 */
     size_t warm_rows; /* training rows per epoch: the fresh ones, then a replay
                          sample of older rows: 16384 */
-    double warm_lr;   /* peak learning rate (no warm-up): 5e-4 */
+    double warm_lr;   /* peak learning rate (no warm-up): 2e-5 (5e-4 and 1e-4 lost
+                         true uplift on 70k rows: bench/results/warm_seq.md) */
 } oq_seq_train_opts;
 
 void oq_seq_train_opts_default(oq_seq_train_opts *o);
