@@ -65,6 +65,10 @@ extern const struct option cli_run_options[];
  * caller's. Returns 0, 2 after printing a usage error, or -1 after printing
  * --help. o's strings point into argv. */
 int cli_run_parse(int argc, char **argv, struct oq_pipeline_opts *o, char **pg);
+/* The same, as far as check says (CLI_CHECK_VALUES: each option's value,
+ * not the options that need or exclude each other: offerq nightly checks
+ * each [run] key alone, then all of them together with CLI_DO). */
+int cli_run_parse_check(int argc, char **argv, struct oq_pipeline_opts *o, char **pg, int check);
 /* One of the CLV options shared by run and eval: k 0..3 = --clv-weight,
  * --clv-days, --clv-discount, --clv-model with its argument, into *o
  * (struct oq_clv_opts, clv.h). 0, or 2 after the usage error. */

@@ -177,6 +177,8 @@ static int stage_reward_fit(job *j, oq_error *err)
                               .events_path = o->events_path,
                               .model_path = o->model_path,
                               .save_model = save ? j->model_save : NULL,
+                              .warm_path = o->warm_start,
+                              .warm_fallback = o->warm_fallback,
                               .epochs = o->profit_epochs,
                               .seq = &j->so,
                               .pmodel = &j->po,
@@ -804,6 +806,9 @@ static json_t *params_json(const oq_pipeline_opts *o, const oq_pipeline_result *
         json_object_set_new(json_object_get(j, "scorer"), "features",
                             json_string(oq_resp_features_name(o->features)));
     }
+    if (j && o->reward == OQ_REWARD_SEQUENCE)
+        json_object_set_new(json_object_get(j, "scorer"), "warm_start",
+                            o->warm_start ? json_string(o->warm_start) : json_null());
     return j;
 }
 

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 typedef struct sequence_reward {
     oq_reward base;
@@ -23,6 +24,10 @@ typedef struct sequence_reward {
     double *rhat_tom;    /* (n_customers, 4) */
     double *p_order_tom; /* (n_customers, 4) */
     int loaded;
+    int warm;               /* 1: warm-started from in->warm_path */
+    int32_t warm_last_day;  /* the warm-start model's last day trained on */
+    char cold_reason[1024]; /* why a warm start fell back to a cold one, or "" */
+    char warm_from[4096];   /* the warm-start model's file */
     oq_seq_config cfg;
     size_t n_params;
     oq_seq_train_report tr;
@@ -68,7 +73,7 @@ static json_t *report(const oq_reward *b)
     for (int e = 0; e < m->tr.epochs_run; e++) {
         const oq_seq_epoch *h = &m->hist[e];
         json_t *o = json_object();
-        json_object_set_new(o, "epoch", json_integer(e + 1));
+        json_object_set_new(o, "epoch", json_integer(e + m->tr.first_epoch));
         json_object_set_new(o, "train_logloss", num(h->train_logloss));
         json_object_set_new(o, "val_logloss", num(h->val_logloss));
         json_object_set_new(o, "val_logloss_order_rates", num(h->val_logloss_base));
@@ -93,6 +98,20 @@ static json_t *report(const oq_reward *b)
         (json_int_t)m->tr.n_train, "val_rows", (json_int_t)m->tr.n_val, "epochs", ep,
         "val_dr_fixed_coupons", fixed, "val_dr_logged", m->tr.val_dr_logged, "propensities", mu,
         "seconds", m->fit_s);
+    json_t *warm = json_null();
+    if (m->warm) {
+        char d[11] = "unknown";
+        if (m->warm_last_day != OQ_SEQ_NO_DAY) oq_date_format(m->warm_last_day, d);
+        warm = json_pack("{s:s, s:s, s:I, s:I, s:b}", "from", m->warm_from, "trained_to", d,
+                         "fresh_rows", (json_int_t)m->tr.n_fresh, "replay_rows",
+                         (json_int_t)m->tr.n_replay, "kept_unchanged", m->tr.best_epoch == 0);
+    }
+    if (j && (!warm || json_object_set_new(j, "warm_start", warm) ||
+              json_object_set_new(j, "cold_start_reason",
+                                  m->cold_reason[0] ? json_string(m->cold_reason) : json_null()))) {
+        json_decref(j);
+        j = NULL;
+    }
     return j ? json_pack("{s:o}", "sequence_model", j) : NULL;
 }
 
@@ -112,6 +131,73 @@ static const oq_reward_ops ops = {.score_rows = score_rows,
                                   .p_order_tomorrow = p_order_tomorrow,
                                   .report = report,
                                   .free = free_reward};
+
+/* The warm start's model (in->warm_path) into *sm, checked against the
+ * run's configuration and the log's categories. A model that cannot be
+ * used is an error, or with in->warm_fallback a cold start (*sm NULL, the
+ * reason in m->cold_reason). */
+static int warm_model(const oq_reward_input *in, const oq_seq_config *cfg, const oq_dict *cats,
+                      sequence_reward *m, oq_seq **sm, oq_error *err)
+{
+    oq_error why = {0};
+    struct stat st; /* a run folder: its model.ofq */
+    int isdir = stat(in->warm_path, &st) == 0 && S_ISDIR(st.st_mode);
+    snprintf(m->warm_from, sizeof m->warm_from, "%s%s", in->warm_path, isdir ? "/model.ofq" : "");
+    int rc = oq_seq_load(m->warm_from, sm, &why);
+    if (!rc) rc = oq_seq_check_shape(*sm, m->warm_from, cfg, cats, &why);
+    if (!rc) {
+        m->warm = 1;
+        m->warm_last_day = (*sm)->last_day;
+        return 0;
+    }
+    oq_seq_free(*sm);
+    *sm = NULL;
+    if (rc == OQ_ENOMEM || !in->warm_fallback) {
+        if (rc == OQ_ENOMEM) {
+            *err = why;
+            return rc;
+        }
+        return oq_error_set(err, rc, why.file, why.line, why.col,
+                            "%s; no warm start from it (--warm-fallback, in offerq nightly "
+                            "[run] warm_fallback = true, trains from scratch instead)",
+                            why.msg);
+    }
+    oq_error_format(&why, m->cold_reason, sizeof m->cold_reason);
+    if (!in->quiet)
+        fprintf(stderr, "offerq: sequence model: no warm start (%s): training from scratch\n",
+                m->cold_reason);
+    return 0;
+}
+
+/* Train sm on s: from scratch, or a warm start's short budget on the rows
+ * after its last day and a replay sample; then save it (with the log's last
+ * day) where asked. */
+static int train(const oq_reward_input *in, const oq_seq_train_opts *o, sequence_reward *m,
+                 oq_seq *sm, const oq_seq_samples *s, oq_error *err)
+{
+    const oq_log *log = in->log;
+    size_t n = log->n;
+    int rc = 0;
+    uint8_t *fresh = NULL;
+    size_t nh = (size_t)(m->warm ? o->warm_epochs + 1 : o->epochs);
+    if (!(m->hist = calloc(nh ? nh : 1, sizeof *m->hist)) ||
+        (m->warm && !(fresh = malloc(n ? n : 1))))
+        return oq_error_oom(err, NULL, NULL);
+    if (!in->quiet)
+        fprintf(stderr, "offerq: sequence model: %zu rows, %d days of history, %zu parameters%s\n",
+                n, sm->cfg.seq_len, sm->n_params, m->warm ? ", warm start" : "");
+    if (m->warm) {
+        for (size_t i = 0; i < n; i++)
+            fresh[i] = sm->last_day == OQ_SEQ_NO_DAY || log->day[i] > sm->last_day;
+        rc = oq_seq_train_warm(sm, s, fresh, o, m->hist, &m->tr, err);
+    } else {
+        rc = oq_seq_train(sm, s, o, m->hist, &m->tr, err);
+    }
+    free(fresh);
+    if (rc) return rc;
+    sm->last_day = in->day - 1;
+    return in->save_model ? oq_seq_save(sm, in->save_model, err) : 0;
+}
 
 void oq_seq_opts_default(oq_seq_opts *o)
 {
@@ -175,29 +261,21 @@ int oq_reward_sequence_fit(const oq_reward_input *in, oq_reward **out, oq_error 
     if ((rc = oq_gross_fit(log, ix, ev, evx, use, NULL, &gm, err)) ||
         (rc = oq_gross_predict(gm, log, ix, ev, evx, use, in->day, g, g_tom, err)))
         goto cleanup;
-    /* the model: loaded, or new with bands cut on this log's orders */
+    /* the model: loaded, warm-started from yesterday's, or new with bands
+     * cut on this log's orders */
     if (in->model_path) {
         if ((rc = oq_seq_load(in->model_path, &sm, err))) goto cleanup;
         m->loaded = 1;
-    } else if ((rc = oq_seq_new(&so.cfg, &log->cats, so.train.seed, &sm, err))) {
+    } else if (in->warm_path && (rc = warm_model(in, &so.cfg, &log->cats, m, &sm, err))) {
         goto cleanup;
     }
-    if ((rc = oq_seq_data_new(log, ix, ev, use, m->loaded ? sm : NULL, sm->cfg.seq_len,
-                              sm->cfg.n_bands, sm->band_edge, &d, err)) ||
+    if (!sm && (rc = oq_seq_new(&so.cfg, &log->cats, so.train.seed, &sm, err))) goto cleanup;
+    int bound = m->loaded || m->warm; /* the model's categories and bands */
+    if ((rc = oq_seq_data_new(log, ix, ev, use, bound ? sm : NULL, sm->cfg.seq_len, sm->cfg.n_bands,
+                              sm->band_edge, &d, err)) ||
         (rc = oq_seq_data_build(d, log, in->alive, g, &s, err)))
         goto cleanup;
-    if (!m->loaded) {
-        if (!(m->hist = calloc((size_t)so.train.epochs, sizeof *m->hist))) {
-            rc = oq_error_oom(err, NULL, NULL);
-            goto cleanup;
-        }
-        if (!in->quiet)
-            fprintf(stderr,
-                    "offerq: sequence model: %zu rows, %d days of history, %zu parameters\n", n,
-                    sm->cfg.seq_len, sm->n_params);
-        if ((rc = oq_seq_train(sm, s, &so.train, m->hist, &m->tr, err))) goto cleanup;
-        if (in->save_model && (rc = oq_seq_save(sm, in->save_model, err))) goto cleanup;
-    }
+    if (!m->loaded && (rc = train(in, &so.train, m, sm, s, err))) goto cleanup;
     m->cfg = sm->cfg;
     m->n_params = sm->n_params;
     /* P(order) of every row and coupon, then r^ = P (g - value) in place */

@@ -139,6 +139,7 @@ static int model_alloc(const oq_seq_config *cfg, oq_seq **out, oq_error *err)
     point_params(&m->p, m->mem, m->tensor_size);
     for (int k = 0; k < NS; k++)
         m->state_std[k] = 1;
+    m->last_day = OQ_SEQ_NO_DAY;
     *out = m;
     return 0;
 }
@@ -201,6 +202,40 @@ cleanup:
     gsl_rng_free(r);
     oq_seq_free(m);
     return rc;
+}
+
+int oq_seq_check_shape(const oq_seq *m, const char *path, const oq_seq_config *want,
+                       const oq_dict *cats, oq_error *err)
+{
+    const oq_seq_config *h = &m->cfg;
+    static const char *const what[] = {
+        "days of history (seq_len)", "width (d)",     "encoder heads", "layers",
+        "feed-forward width",        "pooling heads", "head width",    "order value bands"};
+    int have[] = {h->seq_len, h->d,          h->heads,  h->layers,
+                  h->ff,      h->pool_heads, h->hidden, h->n_bands};
+    int need[] = {want->seq_len, want->d,          want->heads,  want->layers,
+                  want->ff,      want->pool_heads, want->hidden, want->n_bands};
+    for (size_t k = 0; k < sizeof have / sizeof *have; k++)
+        if (have[k] != need[k])
+            return oq_error_set(err, OQ_EINVAL, path, 0, 0,
+                                "the warm-start model has another shape: %s %d, this run's "
+                                "model %d",
+                                what[k], have[k], need[k]);
+    for (uint32_t k = 0; k < cats->n; k++) {
+        uint32_t j = 0;
+        while (j < m->n_cats && strcmp(m->cat_names[j], cats->names[k]) != 0)
+            j++;
+        if (j == m->n_cats)
+            return oq_error_set(err, OQ_EINVAL, path, 0, 0,
+                                "the warm-start model has another shape: it does not know the "
+                                "log's category '%s' (%u categories, the log %u)",
+                                cats->names[k], m->n_cats, cats->n);
+    }
+    if (m->n_cats != cats->n)
+        return oq_error_set(err, OQ_EINVAL, path, 0, 0,
+                            "the warm-start model has another shape: %u categories, the log %u",
+                            m->n_cats, cats->n);
+    return 0;
 }
 
 /* ---- activations ------------------------------------------------------------ */
@@ -882,7 +917,10 @@ void oq_seq_train_opts_default(oq_seq_train_opts *o)
                              .clip = 1.0,
                              .val_frac = 0.2,
                              .seed = 1,
-                             .quiet = 0};
+                             .quiet = 0,
+                             .warm_epochs = 1,
+                             .warm_rows = 16384,
+                             .warm_lr = 2e-5};
 }
 
 int oq_seq_is_val(uint64_t seed, int64_t user_id, double val_frac)
@@ -945,63 +983,153 @@ static void val_report(const oq_seq_samples *v, const double *P, const double *m
     ep->val_matched = matched / nn;
 }
 
-int oq_seq_train(oq_seq *m, const oq_seq_samples *s, const oq_seq_train_opts *o, oq_seq_epoch *hist,
-                 oq_seq_train_report *rep, oq_error *err)
+/* Is epoch `ep` better than the best so far? Scores the held-out rows v with
+ * m, fills the report into *ep, and when it is a better candidate keeps m's
+ * weights in best and each fixed coupon's DR value with this r^. */
+typedef struct train_judge {
+    const oq_seq_samples *v; /* held-out rows, or NULL */
+    double *P;               /* (v->n, 4) */
+    const double *rate;      /* each coupon's training order rate */
+    float *best;             /* (n_params) the kept weights */
+    double best_dr;
+    oq_seq_train_report *rp;
+} train_judge;
+
+static int judge_epoch(oq_seq *m, train_judge *j, int epoch, int candidate, oq_seq_epoch *ep,
+                       int *better, oq_error *err)
+{
+    const oq_seq_samples *v = j->v;
+    oq_seq_train_report *rp = j->rp;
+    int rc = 0;
+    *better = 0;
+    if (v) {
+        if ((rc = oq_seq_predict(m, v, j->P, err))) return rc;
+        val_report(v, j->P, rp->mu, j->rate, ep);
+    } else {
+        ep->val_logloss = ep->val_logloss_base = ep->val_dr = ep->val_dr_se = ep->val_ips =
+            ep->val_matched = NAN;
+    }
+    *better = v && candidate && ep->val_dr > j->best_dr;
+    if (!*better && v) return 0;
+    j->best_dr = ep->val_dr;
+    rp->best_epoch = epoch;
+    memcpy(j->best, m->mem, m->n_params * sizeof *j->best);
+    if (v) /* each fixed coupon's DR value with this r^ */
+        for (int k = 0; k < 4; k++) {
+            double x = 0;
+            for (size_t i = 0; i < v->n; i++) {
+                int a = v->coupon[i];
+                double rk = j->P[i * 4 + k] * (v->g[i] - oq_coupon_value(k)),
+                       ra = j->P[i * 4 + a] * (v->g[i] - oq_coupon_value(a));
+                x += rk + (a == k) / rp->mu[a] * (v->reward[i] - ra);
+            }
+            rp->val_dr_fixed[k] = x / (double)v->n;
+        }
+    return 0;
+}
+
+static void print_epoch(const oq_seq_epoch *ep, int epoch, int epochs, int better)
+{
+    char head[64];
+    if (epoch)
+        snprintf(head, sizeof head, "train log-loss %.4f", ep->train_logloss);
+    else
+        snprintf(head, sizeof head, "the warm-start model before training");
+    fprintf(stderr,
+            "epoch %d/%d: %s, held-out log-loss %.4f (order rate per coupon %.4f), DR value of "
+            "the greedy policy %.3f +-%.3f (IPS %.3f, matched %.2f)%s, %.1f s\n",
+            epoch, epochs, head, ep->val_logloss, ep->val_logloss_base, ep->val_dr, ep->val_dr_se,
+            ep->val_ips, ep->val_matched, better ? " *" : "", ep->seconds);
+}
+
+/* The warm start's training rows, into fresh[]: every fresh one (a random
+ * `want` of them when there are more), then a random replay sample of the
+ * older ones (old[], no of them) up to `want` in all. fresh[] has room for
+ * nf + no rows. Returns how many. */
+static size_t warm_rows(gsl_rng *r, size_t *fresh, size_t nf, size_t *old, size_t no, size_t want,
+                        oq_seq_train_report *rp)
+{
+    gsl_ran_shuffle(r, fresh, nf, sizeof *fresh);
+    gsl_ran_shuffle(r, old, no, sizeof *old);
+    size_t a = nf < want ? nf : want, b = no < want - a ? no : want - a;
+    memcpy(fresh + a, old, b * sizeof *old);
+    rp->n_fresh = a;
+    rp->n_replay = b;
+    return a + b;
+}
+
+/* oq_seq_train (fresh NULL) and oq_seq_train_warm. */
+static int train_impl(oq_seq *m, const oq_seq_samples *s, const uint8_t *fresh,
+                      const oq_seq_train_opts *o, oq_seq_epoch *hist, oq_seq_train_report *rep,
+                      oq_error *err)
 {
     const oq_seq_config *c = &m->cfg;
-    int T = c->seq_len, rc = 0;
+    int T = c->seq_len, rc = 0, warm = fresh != NULL;
     size_t tt = (size_t)T * OQ_SEQ_NTOK;
-    size_t *tr = NULL, *va = NULL, ntr = 0, nva = 0;
+    size_t *tr = NULL, *va = NULL, *fr = NULL, ntr = 0, nva = 0, nfr = 0;
     uint16_t *btok = NULL;
-    float *bz = NULL, *by = NULL, *best = NULL;
+    float *bz = NULL, *by = NULL;
     uint8_t *bc = NULL;
-    double *P = NULL;
     oq_seq_samples *v = NULL;
     gsl_rng *r = NULL;
     oq_seq_train_report rp;
     memset(&rp, 0, sizeof rp);
+    rp.first_epoch = warm ? 0 : 1;
+    train_judge jd = {.best_dr = -INFINITY, .rp = &rp};
+    int epochs = warm ? o->warm_epochs : o->epochs;
+    /* a warm start stops at its first epoch that is not better: on 70k
+     * rows (bench/results/warm_seq.md) a second epoch never helped */
+    int patience = warm ? 1 : o->patience;
+    double lr0 = warm ? o->warm_lr : o->lr;
     if (s->seq_len != T)
         return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
                             "samples have %d days of history, the model expects %d", s->seq_len, T);
-    if (o->epochs < 1 || o->batch < 1 || !(o->lr > 0))
-        return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "epochs, batch and lr must be positive");
+    if (epochs < (warm ? 0 : 1) || o->batch < 1 || !(lr0 > 0) || (warm && o->warm_rows < 1))
+        return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
+                            "epochs, batch, lr (and a warm start's rows) must be positive");
     tr = malloc((s->n + 1) * sizeof *tr);
     va = malloc((s->n + 1) * sizeof *va);
+    fr = warm ? malloc((s->n + 1) * sizeof *fr) : NULL;
     btok = malloc((size_t)o->batch * tt * sizeof *btok);
     bz = malloc((size_t)o->batch * NS * sizeof *bz);
     by = malloc((size_t)o->batch * sizeof *by);
     bc = malloc((size_t)o->batch);
-    best = malloc(m->n_params * sizeof *best);
+    jd.best = malloc(m->n_params * sizeof *jd.best);
     r = oq_rng_new(o->seed, 1);
-    if (!tr || !va || !btok || !bz || !by || !bc || !best || !r) {
+    if (!tr || !va || (warm && !fr) || !btok || !bz || !by || !bc || !jd.best || !r) {
         rc = oq_error_oom(err, NULL, NULL);
         goto cleanup;
     }
     for (size_t i = 0; i < s->n; i++) {
         if (oq_seq_is_val(o->seed, s->user_id[i], o->val_frac))
             va[nva++] = i;
+        else if (warm && fresh[i])
+            fr[nfr++] = i;
         else
             tr[ntr++] = i;
     }
-    if (ntr == 0) {
+    if (ntr + nfr == 0) {
         rc = oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "no training samples");
         goto cleanup;
     }
-    rp.n_train = ntr;
+    rp.n_train = ntr + nfr;
     rp.n_val = nva;
-    /* state scaling (two passes) and the logging propensities / order rates
-     * from the training rows */
+    /* the logging propensities / order rates from every training row */
     double cnt[4] = {0}, ords[4] = {0};
-    for (size_t j = 0; j < ntr; j++) {
-        cnt[s->coupon[tr[j]]]++;
-        ords[s->coupon[tr[j]]] += s->order[tr[j]];
-    }
+    for (size_t i = 0; i < s->n; i++)
+        if (!oq_seq_is_val(o->seed, s->user_id[i], o->val_frac)) {
+            cnt[s->coupon[i]]++;
+            ords[s->coupon[i]] += s->order[i];
+        }
     double rate[4];
     for (int k = 0; k < 4; k++) {
-        rp.mu[k] = cnt[k] / (double)ntr;
+        rp.mu[k] = cnt[k] / (double)rp.n_train;
         rate[k] = (ords[k] + 0.5) / (cnt[k] + 1);
     }
-    for (int k = 0; k < NS; k++) {
+    jd.rate = rate;
+    /* state scaling (two passes) from the training rows; a warm start keeps
+     * the model's, which its weights were trained with */
+    for (int k = 0; k < NS && !warm; k++) {
         double sum = 0, sq = 0;
         for (size_t j = 0; j < ntr; j++)
             sum += s->state[tr[j] * NS + k];
@@ -1019,25 +1147,39 @@ int oq_seq_train(oq_seq *m, const oq_seq_samples *s, const oq_seq_train_opts *o,
         m->state_mean[k] = mean;
         m->state_std[k] = var > 1e-12 * (1 + mean * mean) ? sqrt(var) : 1.0;
     }
+    if (warm) { /* train on the fresh rows and a replay sample: fr becomes tr */
+        size_t *t = tr;
+        ntr = warm_rows(r, fr, nfr, tr, ntr, o->warm_rows, &rp);
+        tr = fr;
+        fr = t;
+    }
     if (nva) {
         if ((rc = subset(s, va, nva, &v, err))) goto cleanup;
-        if (!(P = malloc(nva * 4 * sizeof *P))) {
+        if (!(jd.P = malloc(nva * 4 * sizeof *jd.P))) {
             rc = oq_error_oom(err, NULL, NULL);
             goto cleanup;
         }
-        /* the fixed coupons' DR values need r^: filled after the first epoch */
         double lg = 0;
         for (size_t j = 0; j < nva; j++)
             lg += v->reward[j];
         rp.val_dr_logged = lg / nva;
+        jd.v = v;
     }
-    double best_dr = -INFINITY;
-    int since = 0;
+    int since = 0, better;
+    if (warm) { /* epoch 0: the model as it came is the first candidate */
+        oq_seq_epoch ep = {.train_logloss = NAN};
+        double t0 = oq_now();
+        if ((rc = judge_epoch(m, &jd, 0, 1, &ep, &better, err))) goto cleanup;
+        ep.seconds = oq_now() - t0;
+        if (hist) hist[0] = ep;
+        rp.epochs_run = 1;
+        if (!o->quiet) print_epoch(&ep, 0, epochs, better);
+    }
     size_t nb = (ntr + o->batch - 1) / o->batch;
-    for (int e = 0; e < o->epochs; e++) {
+    for (int e = 0; e < epochs; e++) {
         double t0 = oq_now(), sum = 0;
         char label[32];
-        snprintf(label, sizeof label, "epoch %d/%d", e + 1, o->epochs);
+        snprintf(label, sizeof label, "epoch %d/%d", e + 1, epochs);
         oq_progress prog;
         oq_progress_start(&prog, label, (double)nb, o->quiet);
         oq_rng_seed(r, o->seed, 2 + (uint64_t)e);
@@ -1053,10 +1195,9 @@ int oq_seq_train(oq_seq *m, const oq_seq_samples *s, const oq_seq_train_opts *o,
             }
             double loss, gn;
             uint64_t dseed = oq_mix64(o->seed ^ oq_mix64((uint64_t)m->step + 1));
-            double step = (double)((size_t)e * nb + k), total = (double)o->epochs * (double)nb;
-            double lr =
-                o->lr * (o->lr_min + (1 - o->lr_min) * 0.5 * (1 + cos(M_PI * step / total)));
-            if (step < o->warmup) lr *= (step + 1) / (o->warmup + 1);
+            double step = (double)((size_t)e * nb + k), total = (double)epochs * (double)nb;
+            double lr = lr0 * (o->lr_min + (1 - o->lr_min) * 0.5 * (1 + cos(M_PI * step / total)));
+            if (!warm && step < o->warmup) lr *= (step + 1) / (o->warmup + 1);
             if ((rc = oq_seq_step(m, btok, bz, bc, by, (int)b, dseed, lr, o, &loss, &gn, err))) {
                 if (rc == OQ_ENUM)
                     rc = oq_error_set(err, OQ_ENUM, NULL, 0, 0,
@@ -1070,70 +1211,57 @@ int oq_seq_train(oq_seq *m, const oq_seq_samples *s, const oq_seq_train_opts *o,
         }
         oq_progress_done(&prog);
         oq_seq_epoch ep = {.train_logloss = sum / ntr};
-        rp.epochs_run = e + 1;
-        if (nva) {
-            if ((rc = oq_seq_predict(m, v, P, err))) goto cleanup;
-            val_report(v, P, rp.mu, rate, &ep);
-        } else {
-            ep.val_logloss = ep.val_logloss_base = ep.val_dr = ep.val_dr_se = ep.val_ips =
-                ep.val_matched = NAN;
-        }
+        /* a cold start's first min_epochs - 1 epochs are not candidates: the
+         * held-out DR is noisy (se ~0.2 per row on 14k rows) and its maximum
+         * over early, undertrained epochs was a winner's curse (one seed kept
+         * epoch 2); a warm start's every epoch is */
+        int candidate = warm || e + 1 >= o->min_epochs || e + 1 == epochs;
+        if ((rc = judge_epoch(m, &jd, e + 1, candidate, &ep, &better, err))) goto cleanup;
         ep.seconds = oq_now() - t0;
-        if (hist) hist[e] = ep;
-        /* the first min_epochs - 1 epochs are not candidates: the held-out DR
-         * is noisy (se ~0.2 per row on 14k rows) and its maximum over early,
-         * undertrained epochs was a winner's curse (one seed kept epoch 2) */
-        int candidate = e + 1 >= o->min_epochs || e + 1 == o->epochs;
-        int better = nva && candidate && ep.val_dr > best_dr;
-        if (better || !nva) {
-            best_dr = ep.val_dr;
-            rp.best_epoch = e + 1;
-            memcpy(best, m->mem, m->n_params * sizeof *best);
-            since = 0;
-            if (nva) /* each fixed coupon's DR value with this r^ */
-                for (int k = 0; k < 4; k++) {
-                    double x = 0;
-                    for (size_t j = 0; j < nva; j++) {
-                        int a = v->coupon[j];
-                        double rk = P[j * 4 + k] * (v->g[j] - oq_coupon_value(k)),
-                               ra = P[j * 4 + a] * (v->g[j] - oq_coupon_value(a));
-                        x += rk + (a == k) / rp.mu[a] * (v->reward[j] - ra);
-                    }
-                    rp.val_dr_fixed[k] = x / nva;
-                }
-        } else if (candidate) {
-            since++;
-        }
-        if (!o->quiet)
-            fprintf(stderr,
-                    "epoch %d/%d: train log-loss %.4f, held-out log-loss %.4f (order rate per "
-                    "coupon %.4f), DR value of the greedy policy %.3f +-%.3f (IPS %.3f, "
-                    "matched %.2f)%s, %.1f s\n",
-                    e + 1, o->epochs, ep.train_logloss, ep.val_logloss, ep.val_logloss_base,
-                    ep.val_dr, ep.val_dr_se, ep.val_ips, ep.val_matched, better ? " *" : "",
-                    ep.seconds);
-        if (nva && o->patience > 0 && since >= o->patience) break;
+        if (hist) hist[e + warm] = ep;
+        rp.epochs_run = e + 1 + warm;
+        if (!better && candidate) since++;
+        if (better) since = 0;
+        if (!o->quiet) print_epoch(&ep, e + 1, epochs, better);
+        if (nva && patience > 0 && since >= patience) break;
     }
-    memcpy(m->mem, best, m->n_params * sizeof *best);
+    memcpy(m->mem, jd.best, m->n_params * sizeof *jd.best);
     if (!o->quiet && nva)
         fprintf(stderr,
-                "offerq: sequence model: kept epoch %d (held-out DR %.3f per row; always none/5/"
-                "10/20 %.3f/%.3f/%.3f/%.3f; logged %.3f)\n",
-                rp.best_epoch, best_dr, rp.val_dr_fixed[0], rp.val_dr_fixed[1], rp.val_dr_fixed[2],
-                rp.val_dr_fixed[3], rp.val_dr_logged);
+                "offerq: sequence model: kept epoch %d%s (held-out DR %.3f per row; always none/"
+                "5/10/20 %.3f/%.3f/%.3f/%.3f; logged %.3f)\n",
+                rp.best_epoch,
+                warm && rp.best_epoch == 0 ? " (the warm-start model unchanged)" : "", jd.best_dr,
+                rp.val_dr_fixed[0], rp.val_dr_fixed[1], rp.val_dr_fixed[2], rp.val_dr_fixed[3],
+                rp.val_dr_logged);
     if (rep) *rep = rp;
 cleanup:
     free(tr);
     free(va);
+    free(fr);
     free(btok);
     free(bz);
     free(by);
     free(bc);
-    free(best);
-    free(P);
+    free(jd.best);
+    free(jd.P);
     oq_seq_samples_free(v);
     gsl_rng_free(r);
     return rc;
+}
+
+int oq_seq_train(oq_seq *m, const oq_seq_samples *s, const oq_seq_train_opts *o, oq_seq_epoch *hist,
+                 oq_seq_train_report *rep, oq_error *err)
+{
+    return train_impl(m, s, NULL, o, hist, rep, err);
+}
+
+int oq_seq_train_warm(oq_seq *m, const oq_seq_samples *s, const uint8_t *fresh,
+                      const oq_seq_train_opts *o, oq_seq_epoch *hist, oq_seq_train_report *rep,
+                      oq_error *err)
+{
+    if (!fresh) return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "warm start without fresh rows");
+    return train_impl(m, s, fresh, o, hist, rep, err);
 }
 
 /* ---- samples -------------------------------------------------------------------- */
@@ -1191,6 +1319,7 @@ int oq_seq_save(const oq_seq *m, const char *path, oq_error *err)
     for (int i = 0; i < 9; i++)
         oq_wb_u32(&w, (uint32_t)dims[i]);
     oq_wb_f32(&w, c->dropout);
+    oq_wb_u32(&w, (uint32_t)m->last_day);
     for (int k = 0; k < NS; k++)
         oq_wb_f64(&w, m->state_mean[k]);
     for (int k = 0; k < NS; k++)
@@ -1238,10 +1367,10 @@ int oq_seq_load(const char *path, oq_seq **out, oq_error *err)
         goto cleanup;
     }
     uint32_t ver = oq_rb_u32(&r);
-    if (ver != OQ_SEQ_VERSION) {
+    if (ver != OQ_SEQ_VERSION && ver != 1) {
         rc = oq_error_set(err, OQ_EFORMAT, path, 0, 0,
-                          "sequence model format version %u, this offerq reads version %d", ver,
-                          OQ_SEQ_VERSION);
+                          "sequence model format version %u, this offerq reads versions 1 to %d",
+                          ver, OQ_SEQ_VERSION);
         goto cleanup;
     }
     {
@@ -1267,6 +1396,7 @@ int oq_seq_load(const char *path, oq_seq **out, oq_error *err)
                        .n_bands = dims[7],
                        .n_browse = dims[8]};
     c.dropout = oq_rb_f32(&r);
+    int32_t last_day = ver >= 2 ? (int32_t)oq_rb_u32(&r) : OQ_SEQ_NO_DAY;
     if (r.bad) {
         rc = bad_file(err, path, "model file is truncated");
         goto cleanup;
@@ -1289,6 +1419,7 @@ int oq_seq_load(const char *path, oq_seq **out, oq_error *err)
         }
     }
     if ((rc = model_alloc(&c, &m, err))) goto cleanup;
+    m->last_day = last_day;
     for (int k = 0; k < NS; k++)
         m->state_mean[k] = oq_rb_f64(&r);
     for (int k = 0; k < NS; k++)

@@ -438,48 +438,90 @@ static void test_samples(void **state)
 
 /* ---- learning, prediction and the checkpoint on a generated log ------------------ */
 
-static void test_learns_and_checkpoint(void **state)
+/* A generated log (customers, seed) in a fresh folder, with its events,
+ * orders, a new model (T days) and its samples (g = 40: a constant margin is
+ * enough for the report's arithmetic). */
+typedef struct gen_fixture {
+    char *dir;
+    oq_log *log;
+    oq_log_index *ix;
+    oq_events *ev;
+    oq_orders *ord;
+    oq_seq_config cfg;
+    oq_seq *m;
+    oq_seq_data *d;
+    oq_seq_samples *s;
+    double *g;
+} gen_fixture;
+
+static void fixture_new(gen_fixture *f, int customers, uint64_t seed, int T)
 {
-    (void)state;
-    char *dir = tu_tmpdir();
-    char path[512], model_path[512], evp[512], orp[512];
-    snprintf(path, sizeof path, "%s/log.csv", dir);
-    snprintf(model_path, sizeof model_path, "%s/m.ofq", dir);
+    memset(f, 0, sizeof *f);
+    f->dir = tu_tmpdir();
+    char path[512], evp[512], orp[512];
+    snprintf(path, sizeof path, "%s/log.csv", f->dir);
     oq_gen_config gc;
     oq_gen_config_default(&gc);
-    gc.n_customers = 2000;
-    gc.seed = 11;
+    gc.n_customers = customers;
+    gc.seed = seed;
     gc.quiet = 1;
     oq_error err = {0};
     assert_int_equal(oq_gen_write(&gc, path, &err), 0);
-    oq_log *log = NULL;
-    oq_log_index *ix = NULL;
-    oq_events *ev = NULL;
-    oq_orders *ord = NULL;
-    assert_int_equal(oq_log_read(path, &log, &err), 0);
-    assert_int_equal(oq_log_index_build(log, &ix, &err), 0);
+    assert_int_equal(oq_log_read(path, &f->log, &err), 0);
+    assert_int_equal(oq_log_index_build(f->log, &f->ix, &err), 0);
     assert_int_equal(oq_sidecar_path(path, ".events.csv", evp, sizeof evp), 0);
     assert_int_equal(oq_sidecar_path(path, ".orders.csv", orp, sizeof orp), 0);
-    assert_int_equal(oq_events_read(evp, &log->cats, &ev, &err), 0);
-    assert_int_equal(oq_orders_read(orp, &ord, &err), 0);
-    oq_seq_config cfg;
-    oq_seq_config_default(&cfg);
-    cfg.seq_len = 30;
-    oq_seq *m = NULL;
-    assert_int_equal(oq_seq_new(&cfg, &log->cats, 1, &m, &err), 0);
-    oq_seq_data *d = NULL;
-    oq_seq_samples *s = NULL;
-    assert_int_equal(
-        oq_seq_data_new(log, ix, ev, ord, NULL, 30, cfg.n_bands, m->band_edge, &d, &err), 0);
-    double *g = malloc(log->n * sizeof *g);
-    for (size_t i = 0; i < log->n; i++)
-        g[i] = 40; /* a constant margin is enough for the report's arithmetic */
-    assert_int_equal(oq_seq_data_build(d, log, NULL, g, &s, &err), 0);
+    assert_int_equal(oq_events_read(evp, &f->log->cats, &f->ev, &err), 0);
+    assert_int_equal(oq_orders_read(orp, &f->ord, &err), 0);
+    oq_seq_config_default(&f->cfg);
+    f->cfg.seq_len = T;
+    assert_int_equal(oq_seq_new(&f->cfg, &f->log->cats, 1, &f->m, &err), 0);
+    assert_int_equal(oq_seq_data_new(f->log, f->ix, f->ev, f->ord, NULL, T, f->cfg.n_bands,
+                                     f->m->band_edge, &f->d, &err),
+                     0);
+    f->g = malloc(f->log->n * sizeof *f->g);
+    for (size_t i = 0; i < f->log->n; i++)
+        f->g[i] = 40;
+    assert_int_equal(oq_seq_data_build(f->d, f->log, NULL, f->g, &f->s, &err), 0);
+}
+
+static void fixture_free(gen_fixture *f)
+{
+    free(f->g);
+    oq_seq_free(f->m);
+    oq_seq_samples_free(f->s);
+    oq_seq_data_free(f->d);
+    oq_orders_free(f->ord);
+    oq_events_free(f->ev);
+    oq_log_index_free(f->ix);
+    oq_log_free(f->log);
+    tu_rmdir(f->dir);
+    free(f->dir);
+}
+
+/* Training options for a test: `epochs` epochs, all of them run, quiet. */
+static oq_seq_train_opts quiet_opts(int epochs)
+{
     oq_seq_train_opts o;
     oq_seq_train_opts_default(&o);
-    o.epochs = 4;
+    o.epochs = epochs;
     o.patience = 0;
     o.quiet = 1;
+    return o;
+}
+
+static void test_learns_and_checkpoint(void **state)
+{
+    (void)state;
+    gen_fixture f;
+    fixture_new(&f, 2000, 11, 30);
+    oq_seq *m = f.m;
+    oq_seq_samples *s = f.s;
+    const char *dir = f.dir;
+    char model_path[512];
+    snprintf(model_path, sizeof model_path, "%s/m.ofq", dir);
+    oq_error err = {0};
+    oq_seq_train_opts o = quiet_opts(4);
     oq_seq_epoch hist[4];
     oq_seq_train_report rep;
     assert_int_equal(oq_seq_train(m, s, &o, hist, &rep, &err), 0);
@@ -541,16 +583,135 @@ static void test_learns_and_checkpoint(void **state)
     free(data);
     free(P);
     free(P2);
-    free(g);
-    oq_seq_free(m);
-    oq_seq_samples_free(s);
-    oq_seq_data_free(d);
-    oq_orders_free(ord);
-    oq_events_free(ev);
-    oq_log_index_free(ix);
-    oq_log_free(log);
-    tu_rmdir(dir);
-    free(dir);
+    fixture_free(&f);
+}
+
+/* ---- the warm start: the last day, the shape check, a short training ------------- */
+
+/* The model file at path rewritten as format version 1 (no last day). */
+static void write_v1(const char *path, const char *out)
+{
+    char *data;
+    size_t len;
+    oq_error err = {0};
+    assert_int_equal(oq_read_file(path, 1 << 26, &data, &len, &err), 0);
+    size_t at = 8 + 4 + 9 * 4 + 4; /* magic, version, dims, dropout: then last_day */
+    memmove(data + at, data + at + 4, len - at - 4);
+    len -= 4;
+    data[8] = 1;
+    uint32_t crc = oq_crc32(0, data, len - 4);
+    for (int k = 0; k < 4; k++)
+        data[len - 4 + k] = (char)(crc >> (8 * k));
+    assert_int_equal(oq_write_file_atomic(out, data, len, &err), 0);
+    free(data);
+}
+
+static void test_warm_start(void **state)
+{
+    (void)state;
+    gen_fixture f;
+    fixture_new(&f, 1500, 12, 14);
+    oq_seq *m = f.m;
+    oq_seq_samples *s = f.s;
+    oq_error err = {0};
+    oq_seq_train_opts o = quiet_opts(2);
+    oq_seq_epoch hist[3];
+    oq_seq_train_report rep;
+    assert_int_equal(oq_seq_train(m, s, &o, hist, &rep, &err), 0);
+    assert_int_equal(rep.first_epoch, 1);
+    int32_t cut;
+    assert_int_equal(oq_date_parse("2025-06-10", 10, &cut), 0);
+    m->last_day = cut;
+    char path[512], v1[512];
+    snprintf(path, sizeof path, "%s/m.ofq", f.dir);
+    snprintf(v1, sizeof v1, "%s/v1.ofq", f.dir);
+    assert_int_equal(oq_seq_save(m, path, &err), 0);
+    /* the round trip keeps the last day and gives bit-identical predictions */
+    double *P = malloc(s->n * 4 * sizeof *P), *P2 = malloc(s->n * 4 * sizeof *P2);
+    assert_int_equal(oq_seq_predict(m, s, P, &err), 0);
+    oq_seq *w = NULL;
+    assert_int_equal(oq_seq_load(path, &w, &err), 0);
+    assert_int_equal(w->last_day, cut);
+    assert_int_equal(oq_seq_predict(w, s, P2, &err), 0);
+    assert_memory_equal(P, P2, s->n * 4 * sizeof *P);
+    /* a version 1 file: the same model, its last day unknown */
+    write_v1(path, v1);
+    oq_seq *w1 = NULL;
+    assert_int_equal(oq_seq_load(v1, &w1, &err), 0);
+    assert_int_equal(w1->last_day, OQ_SEQ_NO_DAY);
+    memset(P2, 0, s->n * 4 * sizeof *P2);
+    assert_int_equal(oq_seq_predict(w1, s, P2, &err), 0);
+    assert_memory_equal(P, P2, s->n * 4 * sizeof *P);
+    oq_seq_free(w1);
+    /* the shape check: the same shape passes; each difference is named */
+    assert_int_equal(oq_seq_check_shape(w, path, &f.cfg, &f.log->cats, &err), 0);
+    oq_seq_config c2 = f.cfg;
+    c2.seq_len = 20;
+    assert_int_equal(oq_seq_check_shape(w, path, &c2, &f.log->cats, &err), OQ_EINVAL);
+    assert_non_null(strstr(err.msg, "days of history (seq_len) 14, this run's model 20"));
+    c2 = f.cfg;
+    c2.n_bands = 3;
+    assert_int_equal(oq_seq_check_shape(w, path, &c2, &f.log->cats, &err), OQ_EINVAL);
+    assert_non_null(strstr(err.msg, "order value bands 4, this run's model 3"));
+    oq_dict more = {0}, fewer = {0};
+    uint32_t id;
+    for (uint32_t k = 0; k < f.log->cats.n; k++) {
+        const char *nm = f.log->cats.names[k];
+        assert_int_equal(oq_dict_intern(&more, nm, strlen(nm), &id), 0);
+        if (k) assert_int_equal(oq_dict_intern(&fewer, nm, strlen(nm), &id), 0);
+    }
+    assert_int_equal(oq_dict_intern(&more, "zzz-new", 7, &id), 0);
+    assert_int_equal(oq_seq_check_shape(w, path, &f.cfg, &more, &err), OQ_EINVAL);
+    assert_non_null(strstr(err.msg, "does not know the log's category 'zzz-new'"));
+    assert_int_equal(oq_seq_check_shape(w, path, &f.cfg, &fewer, &err), OQ_EINVAL);
+    assert_non_null(strstr(err.msg, "categories, the log"));
+    oq_dict_clear(&more);
+    oq_dict_clear(&fewer);
+    /* the rows after the last day are fresh */
+    uint8_t *fresh = malloc(s->n);
+    size_t nfresh = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        fresh[i] = f.log->day[i] > cut;
+        nfresh += fresh[i] && !oq_seq_is_val(o.seed, s->user_id[i], o.val_frac);
+    }
+    assert_true(nfresh > 50 && nfresh < 2000);
+    /* no training epoch: epoch 0 is the only candidate, the weights stay */
+    o.warm_epochs = 0;
+    assert_int_equal(oq_seq_train_warm(w, s, fresh, &o, hist, &rep, &err), 0);
+    assert_int_equal(rep.first_epoch, 0);
+    assert_int_equal(rep.best_epoch, 0);
+    assert_int_equal(rep.epochs_run, 1);
+    assert_true(isfinite(hist[0].val_dr) && isnan(hist[0].train_logloss));
+    assert_memory_equal(w->mem, m->mem, m->n_params * sizeof *m->mem);
+    /* two epochs of 2,000 rows: every fresh training row, then a replay
+     * sample; the scaling is the model's; the same seed gives the same bytes */
+    o.warm_epochs = 2;
+    o.warm_rows = 2000;
+    assert_int_equal(oq_seq_train_warm(w, s, fresh, &o, hist, &rep, &err), 0);
+    assert_int_equal(rep.n_fresh, nfresh);
+    assert_int_equal(rep.n_replay, 2000 - nfresh);
+    /* patience 1: epoch 2 only after a better epoch 1 */
+    assert_true(rep.best_epoch >= 0 && rep.best_epoch <= 2);
+    assert_int_equal(rep.epochs_run, rep.best_epoch == 0 ? 2 : 3);
+    assert_memory_equal(w->state_mean, m->state_mean, sizeof m->state_mean);
+    assert_memory_equal(w->state_std, m->state_std, sizeof m->state_std);
+    if (rep.best_epoch > 0) assert_memory_not_equal(w->mem, m->mem, m->n_params * sizeof *m->mem);
+    oq_seq *w2 = NULL;
+    assert_int_equal(oq_seq_load(path, &w2, &err), 0);
+    assert_int_equal(oq_seq_train_warm(w2, s, fresh, &o, NULL, NULL, &err), 0);
+    assert_memory_equal(w->mem, w2->mem, m->n_params * sizeof *m->mem);
+    /* fewer rows than the fresh ones: a sample of them, no replay */
+    o.warm_rows = 20;
+    assert_int_equal(oq_seq_train_warm(w2, s, fresh, &o, NULL, &rep, &err), 0);
+    assert_int_equal(rep.n_fresh, 20);
+    assert_int_equal(rep.n_replay, 0);
+    assert_int_equal(oq_seq_train_warm(w2, s, NULL, &o, NULL, &rep, &err), OQ_EINVAL);
+    oq_seq_free(w2);
+    oq_seq_free(w);
+    free(fresh);
+    free(P);
+    free(P2);
+    fixture_free(&f);
 }
 
 int main(void)
@@ -561,6 +722,7 @@ int main(void)
         cmocka_unit_test(test_step),
         cmocka_unit_test(test_samples),
         cmocka_unit_test(test_learns_and_checkpoint),
+        cmocka_unit_test(test_warm_start),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

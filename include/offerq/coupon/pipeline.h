@@ -25,7 +25,8 @@
  *   learning_curve.svg   mean |TD error| of real steps over training
  *   bgnbd.json           the BG/NBD fit (oq_bgnbd_params_save, per day): what
  *                        `offerq serve --dir` answers /v1/alive with
- *   model.ofq            the profit Transformer, when this run trained one
+ *   model.ofq            the profit Transformer or the sequence model, when this
+ *                        run trained one (from scratch or warm-started)
  */
 #ifndef OFFERQ_PIPELINE_H
 #define OFFERQ_PIPELINE_H
@@ -55,6 +56,11 @@ typedef struct oq_pipeline_opts {
     const char *events_path; /* events for the profit model; NULL: log_path's sidecar rule */
     const char *model_path;  /* reuse this profit or sequence model; NULL: train one (saved
                                 as DIR/model.ofq) */
+    const char *warm_start;  /* sequence model: warm-start from this model (yesterday's
+                                run's model.ofq) with a short training, saved as
+                                DIR/model.ofq; NULL: train from scratch */
+    int warm_fallback;       /* 1: train from scratch when warm_start cannot be used */
+    int cold_start;          /* 1: no warm start (offerq nightly's own is then off) */
     int profit_epochs;       /* 0: the model's default (Transformer 3 epochs, the sequence
                                 model at most 10 with early stopping) */
     const struct oq_seq_opts *seq; /* the sequence model's options; NULL: defaults (seq.h)

@@ -60,6 +60,10 @@ typedef struct oq_reward_input {
     const char *events_path;       /* browsing events; NULL: the log's sidecar if present */
     const char *model_path;        /* Transformer, sequence: reuse this checkpoint; NULL: train */
     const char *save_model;        /* Transformer, sequence: write the trained model here */
+    const char *warm_path;         /* sequence: warm-start from this model (yesterday's), a
+                                      short training (oq_seq_train_warm); NULL: from scratch */
+    int warm_fallback;             /* 1: a warm_path that cannot be used (missing, another
+                                      shape) means a cold start instead of an error */
     int epochs;                    /* Transformer: training epochs (3); sequence: at most (0:
                                       its default) */
     const struct oq_seq_opts *seq; /* sequence: architecture and training; NULL: defaults */

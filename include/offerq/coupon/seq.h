@@ -60,9 +60,10 @@ struct oq_alive;  /* alive.h */
 #define OQ_SEQ_NTOK 3     /* sub-tokens per day: browse, order, contact */
 #define OQ_SEQ_MAX_SEQ 1024
 #define OQ_SEQ_MAX_BANDS 16
-#define OQ_SEQ_VERSION 1
-#define OQ_SEQ_TOK_UNKNOWN 1 /* browse: a category the model does not know */
-#define OQ_SEQ_TOK_CAT0 2    /* browse: category k is 2 + k */
+#define OQ_SEQ_VERSION 2        /* 2: the last day trained on (version 1 files are read) */
+#define OQ_SEQ_NO_DAY INT32_MIN /* oq_seq.last_day: unknown */
+#define OQ_SEQ_TOK_UNKNOWN 1    /* browse: a category the model does not know */
+#define OQ_SEQ_TOK_CAT0 2       /* browse: category k is 2 + k */
 
 typedef struct oq_seq_config {
     int seq_len;    /* T, days of history: 30 */
@@ -125,8 +126,10 @@ typedef struct oq_seq {
     double band_edge[OQ_SEQ_MAX_BANDS]; /* (n_bands - 1) ascending value cuts */
     uint32_t n_cats;                    /* = n_browse - 2 */
     char **cat_names;                   /* (n_cats) category of browse token 2 + k */
-    oq_seq_acts *acts;                  /* oq_seq_forward's activations (lazily allocated) */
-    struct oq_seq_workers *workers;     /* oq_seq_step's micro-batches (lazily allocated) */
+    int32_t last_day;  /* the last log day it was trained on (set by its trainer; a warm
+                          start's fresh rows come after it), or OQ_SEQ_NO_DAY */
+    oq_seq_acts *acts; /* oq_seq_forward's activations (lazily allocated) */
+    struct oq_seq_workers *workers; /* oq_seq_step's micro-batches (lazily allocated) */
 } oq_seq;
 
 /* New model with PyTorch's default initialisation (Embedding N(0, 1),
@@ -196,6 +199,12 @@ typedef struct oq_seq_train_opts {
     double val_frac;          /* share of customers held out: 0.2 */
     uint64_t seed;
     int quiet;
+    /* oq_seq_train_warm's short budget: */
+    int warm_epochs;  /* at most this many epochs after epoch 0: 1 */
+    size_t warm_rows; /* training rows per epoch: the fresh ones, then a replay
+                         sample of older rows: 16384 */
+    double warm_lr;   /* peak learning rate (no warm-up): 2e-5 (5e-4 and 1e-4 lost
+                         true uplift on 70k rows: bench/results/warm_seq.md) */
 } oq_seq_train_opts;
 
 void oq_seq_train_opts_default(oq_seq_train_opts *o);
@@ -214,11 +223,13 @@ typedef struct oq_seq_epoch {
 
 /* What the training found (beside the per-epoch report). */
 typedef struct oq_seq_train_report {
-    int epochs_run, best_epoch; /* 1-based; the model keeps best_epoch's weights */
+    int epochs_run, best_epoch; /* the model keeps best_epoch's weights */
+    int first_epoch;            /* 1; 0 for a warm start (epoch 0: the model as it came) */
     size_t n_train, n_val;
-    double mu[4];           /* logging propensities used: the coupons' shares */
-    double val_dr_fixed[4]; /* DR value of always offering each coupon */
-    double val_dr_logged;   /* mean logged reward of the held-out rows */
+    size_t n_fresh, n_replay; /* a warm start's training rows: fresh, replayed */
+    double mu[4];             /* logging propensities used: the coupons' shares */
+    double val_dr_fixed[4];   /* DR value of always offering each coupon */
+    double val_dr_logged;     /* mean logged reward of the held-out rows */
 } oq_seq_train_report;
 
 /* Is a row of user u held out? A hash of (seed, u) below val_frac. */
@@ -241,6 +252,31 @@ int oq_seq_is_val(uint64_t seed, int64_t user_id, double val_frac);
  * OQ_ENUM (non-finite loss or state features). */
 int oq_seq_train(oq_seq *m, const oq_seq_samples *s, const oq_seq_train_opts *opts,
                  oq_seq_epoch *hist, oq_seq_train_report *rep, oq_error *err) OQ_WUR;
+
+/* Warm start (the nightly job's): m, trained before (yesterday's model),
+ * keeps its state scaling and bands, and is first scored as it came on the
+ * held-out rows (epoch 0, hist[0]; hist needs room for warm_epochs + 1).
+ * Then at most warm_epochs epochs over warm_rows training rows: every fresh
+ * training row (fresh[i] != 0: rows new since m was trained; a random
+ * warm_rows of them if there are more) and a random replay sample of the
+ * older training rows, drawn once from seed; AdamW from zero moments, lr
+ * warm_lr on a cosine to lr_min x warm_lr, no warm-up. Every epoch, epoch 0
+ * included, is a candidate of the early stopping on the held-out DR, and
+ * training stops at the first epoch that is not better (patience 1), so a
+ * night that does not improve keeps yesterday's weights (best_epoch 0). The
+ * split, the propensities and the report are oq_seq_train's. */
+int oq_seq_train_warm(oq_seq *m, const oq_seq_samples *s, const uint8_t *fresh,
+                      const oq_seq_train_opts *opts, oq_seq_epoch *hist, oq_seq_train_report *rep,
+                      oq_error *err) OQ_WUR;
+
+/* Can m (read from path, named in messages) be warm-started by a run whose
+ * model would be `want` on a log with categories cats? The same
+ * architecture (seq_len, d, heads, layers, ff, pool_heads, hidden, n_bands)
+ * and the same set of category names (the model maps them by name; a
+ * category it does not know, or one the log lacks, is another shape). The
+ * coupons are the 4 of the format. 0, or OQ_EINVAL naming what differs. */
+int oq_seq_check_shape(const oq_seq *m, const char *path, const oq_seq_config *want,
+                       const oq_dict *cats, oq_error *err) OQ_WUR;
 
 /* Everything a fit of the model takes (the reward model's and `offerq
  * train`'s): architecture and training options. */
@@ -298,6 +334,7 @@ double oq_seq_flops(const oq_seq_config *cfg, int training);
 /* ---- checkpoint ---------------------------------------------------------- */
 
 /* "OQSEQMDL" | u32 version | u32 T C NH L F NP H NB Vb | f32 dropout |
+ * i32 last_day (version 2; version 1 files load with OQ_SEQ_NO_DAY) |
  * f64 state_mean[NS] state_std[NS] band_edge[NB - 1] | u32 n_cats, names as
  * u16 len + bytes | u64 n_params | f32 params | u32 CRC-32. Atomic write. */
 int oq_seq_save(const oq_seq *m, const char *path, oq_error *err) OQ_WUR;

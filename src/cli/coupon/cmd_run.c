@@ -86,6 +86,18 @@ static void help(FILE *fp)
         "                  --reward transformer), or the sequence model's most epochs\n"
         "                  (default 10, early stopping on the held-out DR value)\n"
         "  --seq-len N     days of history of the sequence model (default 30)\n"
+        "  --warm-start DIR  the sequence model: start from yesterday's model (DIR/model.ofq\n"
+        "                  of an earlier run, or a model file) and train it briefly (one\n"
+        "                  epoch of 16,384 rows at lr 2e-5: the rows after its last day\n"
+        "                  and a replay sample of older ones; kept only if it raises the\n"
+        "                  held-out DR value) instead of from scratch;\n"
+        "                  saved as DIR/model.ofq. A model of another shape (days of\n"
+        "                  history, architecture, categories) is an error (offerq nightly\n"
+        "                  warm-starts from its last run by itself)\n"
+        "  --warm-fallback train from scratch when the --warm-start model (or offerq\n"
+        "                  nightly's) is missing or of another shape, instead of failing\n"
+        "  --cold-start    train the sequence model from scratch (the default here; in\n"
+        "                  offerq nightly it turns the warm start from its last run off)\n"
         "  --p-model NAME  the response model's P(order) learner: boost (default:\n"
         "                  gradient-boosted trees) or logistic (one ridge logistic\n"
         "                  regression per coupon)\n"
@@ -181,7 +193,10 @@ enum {
     O_CLVW,
     O_CLVD,
     O_CLVR,
-    O_CLVM
+    O_CLVM,
+    O_WARM,
+    O_WARMFB,
+    O_COLD
 };
 
 const struct option cli_run_options[] = {{"help", no_argument, 0, 'h'},
@@ -217,6 +232,9 @@ const struct option cli_run_options[] = {{"help", no_argument, 0, 'h'},
                                          {"clv-days", required_argument, 0, O_CLVD},
                                          {"clv-discount", required_argument, 0, O_CLVR},
                                          {"clv-model", required_argument, 0, O_CLVM},
+                                         {"warm-start", required_argument, 0, O_WARM},
+                                         {"warm-fallback", no_argument, 0, O_WARMFB},
+                                         {"cold-start", no_argument, 0, O_COLD},
                                          {0, 0, 0, 0}};
 
 /* *list (malloc'ed, or NULL) += "\n" url. */
@@ -244,10 +262,15 @@ int cli_clv_option(const char *cmd, int k, const char *arg, oq_clv_opts *o)
 
 int cli_run_parse(int argc, char **argv, oq_pipeline_opts *o, char **pg)
 {
+    return cli_run_parse_check(argc, argv, o, pg, CLI_DO);
+}
+
+int cli_run_parse_check(int argc, char **argv, oq_pipeline_opts *o, char **pg, int check)
+{
     oq_pipeline_opts_default(o);
     *pg = NULL;
     long lv;
-    int c, reward = -1, pepochs = 0, seqlen = 0;
+    int c, reward = -1, pepochs = 0, seqlen = 0, warmfb = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", cli_run_options, NULL)) != -1) {
         switch (c) {
@@ -297,6 +320,16 @@ int cli_run_parse(int argc, char **argv, oq_pipeline_opts *o, char **pg)
         case O_SEQLEN:
             if (cli_long("run", "--seq-len", optarg, 1, OQ_SEQ_MAX_SEQ, &lv)) return 2;
             seqlen = (int)lv;
+            break;
+        case O_WARM:
+            if (!*optarg) return cli_usage_error("run", "--warm-start: expected a run folder");
+            o->warm_start = optarg;
+            break;
+        case O_WARMFB:
+            warmfb = 1;
+            break;
+        case O_COLD:
+            o->cold_start = 1;
             break;
         case O_BUDGET:
             if (cli_double("run", "--budget", optarg, 0, 1e15, &o->budget)) return 2;
@@ -370,6 +403,7 @@ int cli_run_parse(int argc, char **argv, oq_pipeline_opts *o, char **pg)
         }
     }
     if (optind != argc) return cli_usage_error("run", "unexpected argument '%s'", argv[optind]);
+    if (check == CLI_CHECK_VALUES) return 0; /* one option alone: its value */
     int want_tf = o->model_path || pepochs;
     if (want_tf && reward >= 0 && reward != OQ_REWARD_TRANSFORMER && reward != OQ_REWARD_SEQUENCE)
         return cli_usage_error("run", "--model and --profit-epochs are for the profit "
@@ -383,6 +417,13 @@ int cli_run_parse(int argc, char **argv, oq_pipeline_opts *o, char **pg)
     if (o->clv.weight > 0 && o->dq.faithful)
         return cli_usage_error("run", "--clv-weight adds to the plan's values; the seed-faithful "
                                       "loop (--faithful) has no plan");
+    if ((o->warm_start || warmfb || o->cold_start) && reward != OQ_REWARD_SEQUENCE)
+        return cli_usage_error("run", "--warm-start, --warm-fallback and --cold-start are for the "
+                                      "sequence model: they need --reward sequence");
+    if (o->warm_start && (o->model_path || o->cold_start))
+        return cli_usage_error("run", "--warm-start trains the model it starts from: not with "
+                                      "--model or --cold-start");
+    o->warm_fallback = warmfb;
     o->reward = reward >= 0 ? reward : want_tf ? OQ_REWARD_TRANSFORMER : OQ_REWARD_RESPONSE;
     o->seq_len = seqlen;
     return 0;

@@ -127,6 +127,12 @@ static void help(FILE *fp)
                 "all. Progress lines, with each stage's time, go to stderr; the last line of\n"
                 "stdout is 'run N: ok'. A status file ([output] status, default DIR.nightly.json)\n"
                 "records each night's outcome, stage times and error.\n\n"
+                "With [run] reward = sequence the run warm-starts the sequence model from the\n"
+                "last good run's model (DIR/model.ofq) and trains it briefly (`offerq run\n"
+                "--warm-start`); the first night, or one after a run without a model, trains\n"
+                "it from scratch. [run] cold_start = true turns this off; a model of another\n"
+                "shape fails the run (exit 6) unless [run] warm_fallback = true. The run's\n"
+                "progress line and the status file say which it was.\n\n"
                 "--check reads and checks the config, connects to each server it names\n"
                 "(PostgreSQL, Redis: with their credentials) and checks the input files and\n"
                 "the output folder, printing what it checked; it runs nothing.\n\n"
@@ -229,6 +235,10 @@ typedef struct night {
     size_t files, log_rows, customers;
     long long version, previous;
     oq_pipeline_opts o;
+    /* the sequence model: warm-started from the last run (its folder) */
+    char warm_dir[4096];
+    char seq_line[1400]; /* what the run's sequence model did, "" for another reward */
+    json_t *seq_status;  /* the status file's "sequence_model", or NULL */
 } night;
 
 static void say(const char *fmt, ...) OQ_PRINTF(1, 2);
@@ -327,6 +337,52 @@ static int ingest(night *n, oq_log **log, long long floor, oq_error *err)
     return rc;
 }
 
+/* The sequence model's warm start from the last good run (the folder
+ * [output] dir links to), unless the run has its own model, warm start or
+ * cold_start: with a model.ofq there; without one (the first night, or a
+ * run of another reward) the model trains from scratch. */
+static void seq_warm_start(night *n)
+{
+    const nightly_conf *c = n->c;
+    oq_pipeline_opts *o = &n->o;
+    if (o->reward != OQ_REWARD_SEQUENCE || o->model_path || o->warm_start || o->cold_start) return;
+    char model[4200];
+    snprintf(model, sizeof model, "%s/model.ofq", c->dir);
+    if (access(model, F_OK) != 0 || !realpath(c->dir, n->warm_dir)) {
+        snprintf(n->seq_line, sizeof n->seq_line,
+                 "; sequence model trained from scratch (no model.ofq in %s)", c->dir);
+        return;
+    }
+    o->warm_start = n->warm_dir;
+}
+
+/* What the run's sequence model did (report.json's "sequence_model"), for
+ * the run's progress line and the status file. */
+static void seq_outcome(night *n, const oq_pipeline_result *r)
+{
+    json_t *sm = json_object_get(r->report, "sequence_model");
+    if (!sm) return;
+    json_t *ws = json_object_get(sm, "warm_start");
+    const char *from = json_string_value(json_object_get(ws, "from"));
+    const char *why = json_string_value(json_object_get(sm, "cold_start_reason"));
+    json_int_t fresh = json_integer_value(json_object_get(ws, "fresh_rows")),
+               replay = json_integer_value(json_object_get(ws, "replay_rows"));
+    int kept = json_is_true(json_object_get(ws, "kept_unchanged"));
+    if (from)
+        snprintf(n->seq_line, sizeof n->seq_line,
+                 "; sequence model warm-started from %s (%lld new + %lld replayed rows; %s)", from,
+                 (long long)fresh, (long long)replay,
+                 kept ? "kept unchanged: training did not raise the held-out DR" : "updated");
+    else if (why)
+        snprintf(n->seq_line, sizeof n->seq_line, "; sequence model trained from scratch (%s)",
+                 why);
+    else if (!n->seq_line[0])
+        snprintf(n->seq_line, sizeof n->seq_line, "; sequence model trained from scratch");
+    json_decref(n->seq_status);
+    n->seq_status = json_pack("{s:s, s:s?, s:s?}", "start", from ? "warm" : "cold", "warm_from",
+                              from, "cold_reason", why);
+}
+
 /* Between the run's last file and its folder's switch (pipeline.h): the
  * cross-selling table into the folder, then the run into PostgreSQL. A
  * failure here leaves the run folder unswitched: nothing of this night is
@@ -341,10 +397,11 @@ static int before_commit(void *ctx, const oq_pipeline_result *r, const char *run
         cnt[r->coupon[i]]++;
     n->customers = r->n;
     n->log_rows = r->log_rows;
+    seq_outcome(n, r);
     stage_end(n, S_RUN,
-              "%zu customers, coupons none/5/10/20 = %zu/%zu/%zu/%zu, expected spend %.2f%s", r->n,
-              cnt[0], cnt[1], cnt[2], cnt[3], r->plan_spend,
-              isfinite(n->o.budget) ? " (budget-limited)" : "");
+              "%zu customers, coupons none/5/10/20 = %zu/%zu/%zu/%zu, expected spend %.2f%s%s",
+              r->n, cnt[0], cnt[1], cnt[2], cnt[3], r->plan_spend,
+              isfinite(n->o.budget) ? " (budget-limited)" : "", n->seq_line);
     int rc = 0;
     pause_between(n);
     if (c->xsell_argc > 1) {
@@ -424,6 +481,7 @@ static void write_status(const night *n, int code)
     json_object_set_new(st, "log_rows", json_integer((json_int_t)n->log_rows));
     json_object_set_new(st, "customers", json_integer((json_int_t)n->customers));
     json_object_set_new(st, "version", json_integer(n->version));
+    json_object_set(st, "sequence_model", n->seq_status ? n->seq_status : json_null());
     oq_error err = {0};
     if (oq_json_write_atomic(n->c->status, st, &err)) {
         char buf[1200];
@@ -436,6 +494,8 @@ static void write_status(const night *n, int code)
 static int finish(night *n, int code)
 {
     write_status(n, code);
+    json_decref(n->seq_status);
+    n->seq_status = NULL;
     if (code) {
         static const char *const hint[N_STAGES] = {
             "the model did not run; what is served is unchanged",
@@ -509,6 +569,7 @@ static int run_night(const nightly_conf *c, int verbose, int pause_ms)
     n.o.run_seq = (long)n.run_id;
     n.o.before_commit = before_commit;
     n.o.before_commit_ctx = &n;
+    seq_warm_start(&n);
     oq_pipeline_result *r = NULL;
     int rc = oq_pipeline_run(&n.o, log, &r, &err);
     oq_log_free(log);

@@ -72,8 +72,8 @@ static const excluded excluded_keys[] = {
 };
 
 /* Option values that are file paths (relative to the config file's folder). */
-static const char *const path_opts[] = {"run.model", "crosssell.items", "crosssell.rules",
-                                        "crosssell.baskets"};
+static const char *const path_opts[] = {"run.model", "run.warm_start", "crosssell.items",
+                                        "crosssell.rules", "crosssell.baskets"};
 
 /* "plan-k" and "plan_k" are the same key; stored with '_'. */
 static void canon(char *dst, size_t len, const char *src)
@@ -508,7 +508,7 @@ static void check_option(nightly_conf *c, nightly_entry *e, const keyinfo *ki)
         cli_set_context(ctx);
         oq_pipeline_opts o;
         char *pg = NULL;
-        int rc = run ? cli_run_parse(argc, argv, &o, &pg)
+        int rc = run ? cli_run_parse_check(argc, argv, &o, &pg, CLI_CHECK_VALUES)
                      : cli_crosssell_learn(argc, argv, CLI_CHECK_VALUES);
         free(pg);
         cli_set_context(NULL);
