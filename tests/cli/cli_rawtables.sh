@@ -77,6 +77,17 @@ diff <(sed -n '/^cross-fitted/,/^recommendations/p' "$T/a.out") \
 cmp -s "$T/a/recommendations.csv" "$T/c/recommendations.csv" ||
     fail "orders after --as-of changed the recommendations"
 
+# with orders or events the trees' depth defaults to 4 (OQ_UPLIFT_HISTORY_DEPTH)
+run "$T/f" --orders "$R/orders.csv" --events "$R/events.csv" --tree-depth 4 --no-crossfit \
+    > /dev/null 2>&1 || fail "run --tree-depth 4"
+cmp -s "$T/a/recommendations.csv" "$T/f/recommendations.csv" ||
+    fail "with orders and events the default depth is not 4"
+run "$T/g" --orders "$R/orders.csv" --events "$R/events.csv" --tree-depth 3 --no-crossfit \
+    > /dev/null 2>&1 || fail "run --tree-depth 3"
+if cmp -s "$T/a/recommendations.csv" "$T/g/recommendations.csv"; then
+    fail "--tree-depth 3 gave the default's recommendations"
+fi
+
 # without orders: said, on stderr and stdout
 run "$T/d" --events "$R/events.csv" > "$T/d.out" 2> "$T/d.err" || fail "events only: $(cat "$T/d.err")"
 grep -q "no orders: no BG/NBD, P(alive) not used" "$T/d.err" || fail "no-orders note on stderr"
