@@ -31,7 +31,7 @@ run() { # out-dir, then extra options
 }
 run "$T/a" --orders "$R/orders.csv" --events "$R/events.csv" > "$T/a.out" 2> "$T/a.err" ||
     fail "run: $(cat "$T/a.err")"
-grep -q "derived: recency_days orders_before monetary_mean tenure_days" "$T/a.out" || fail "derived"
+grep -q "derived: recency_days orders_before monetary_mean tenure_days orders_30d" "$T/a.out" || fail "derived"
 grep -q "visits_30d days_since_visit fav_share" "$T/a.out" || fail "browsing features"
 grep -q "contacts_control contacts_offered order_rate_control order_rate_offered" "$T/a.out" ||
     fail "response history"
