@@ -200,6 +200,20 @@ static void write_campaign(const char *dir, int n)
     fclose(ho);
 }
 
+/* dir's offers.csv, customers.csv and the contacts file name (in dir). */
+static void read_tables(const char *dir, const char *contacts, oq_offers **of, oq_customers **cu,
+                        oq_contacts **ct)
+{
+    char p[600];
+    oq_error err = {0};
+    snprintf(p, sizeof p, "%s/offers.csv", dir);
+    assert_int_equal(oq_offers_read(p, of, &err), 0);
+    snprintf(p, sizeof p, "%s/customers.csv", dir);
+    assert_int_equal(oq_customers_read(p, NULL, cu, &err), 0);
+    snprintf(p, sizeof p, "%s/%s", dir, contacts);
+    assert_int_equal(oq_contacts_read(p, NULL, *of, ct, &err), 0);
+}
+
 static void test_learned_policy(void **st)
 {
     (void)st;
@@ -210,13 +224,8 @@ static void test_learned_policy(void **st)
     oq_contacts *tr = NULL, *ho = NULL;
     oq_uplift_model *m = NULL;
     oq_error err = {0};
-    snprintf(p, sizeof p, "%s/offers.csv", dir);
-    assert_int_equal(oq_offers_read(p, &of, &err), 0);
-    snprintf(p, sizeof p, "%s/customers.csv", dir);
-    assert_int_equal(oq_customers_read(p, NULL, &cu, &err), 0);
+    read_tables(dir, "train.csv", &of, &cu, &tr);
     assert_true(cu->is_text[0]);
-    snprintf(p, sizeof p, "%s/train.csv", dir);
-    assert_int_equal(oq_contacts_read(p, NULL, of, &tr, &err), 0);
     snprintf(p, sizeof p, "%s/holdout.csv", dir);
     assert_int_equal(oq_contacts_read(p, NULL, of, &ho, &err), 0);
     oq_uplift_opts o;
@@ -313,12 +322,7 @@ static void test_stranger(void **st)
     oq_contacts *tr = NULL;
     oq_uplift_model *m = NULL;
     oq_error err = {0};
-    snprintf(p, sizeof p, "%s/offers.csv", dir);
-    assert_int_equal(oq_offers_read(p, &of, &err), 0);
-    snprintf(p, sizeof p, "%s/customers.csv", dir);
-    assert_int_equal(oq_customers_read(p, NULL, &cu, &err), 0);
-    snprintf(p, sizeof p, "%s/train.csv", dir);
-    assert_int_equal(oq_contacts_read(p, NULL, of, &tr, &err), 0);
+    read_tables(dir, "train.csv", &of, &cu, &tr);
     oq_uplift_opts o;
     oq_uplift_opts_default(&o);
     assert_int_equal(oq_uplift_fit(&o, cu, tr, NULL, 0, of, &m, &err), OQ_EPARSE);
@@ -362,10 +366,10 @@ static void test_rare_offer(void **st)
         fprintf(f, "%s,%g,0\n", off[a], cost[a]);
     fclose(f);
     gsl_rng *g = oq_rng_new(7, 1);
-    char pc[600], pt[600];
-    snprintf(pc, sizeof pc, "%s/customers.csv", dir);
-    snprintf(pt, sizeof pt, "%s/contacts.csv", dir);
-    FILE *cu = fopen(pc, "w"), *tr = fopen(pt, "w");
+    snprintf(p, sizeof p, "%s/customers.csv", dir);
+    FILE *cu = fopen(p, "w");
+    snprintf(p, sizeof p, "%s/contacts.csv", dir);
+    FILE *tr = fopen(p, "w");
     fputs("user_id,kind\n", cu);
     fputs("user_id,offer,ordered,value\n", tr);
     for (int i = 0; i < 8000; i++) {
@@ -380,16 +384,13 @@ static void test_rare_offer(void **st)
     oq_offers *of = NULL;
     oq_customers *c = NULL;
     oq_contacts *ct = NULL;
-    oq_uplift_model *m = NULL;
-    oq_error err = {0};
-    snprintf(p, sizeof p, "%s/offers.csv", dir);
-    assert_int_equal(oq_offers_read(p, &of, &err), 0);
-    assert_int_equal(oq_customers_read(pc, NULL, &c, &err), 0);
-    assert_int_equal(oq_contacts_read(pt, NULL, of, &ct, &err), 0);
+    read_tables(dir, "contacts.csv", &of, &c, &ct);
     size_t n25 = 0;
     for (size_t i = 0; i < ct->n; i++)
         n25 += ct->offer[i] == 4;
     assert_true(n25 > 20 && n25 < 60);
+    oq_uplift_model *m = NULL;
+    oq_error err = {0};
     oq_uplift_opts o;
     oq_uplift_opts_default(&o);
     o.control = 0;
