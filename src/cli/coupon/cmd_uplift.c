@@ -198,6 +198,16 @@ static int raw_prepare(const char *cmd, raw_tables *t, const oq_table_map *mapp,
     return 0;
 }
 
+/* With orders or events every contact is a row with its own history: a
+ * larger table with more features, where the log path's trees (400 of depth
+ * 4, pmodel.h) do better (docs/readme/realdata.md); an explicit --trees or
+ * --tree-depth wins. */
+static void history_trees(oq_uplift_opts *o, int history, int set_trees, int set_depth)
+{
+    if (history && !set_trees) o->trees = OQ_UPLIFT_HISTORY_TREES;
+    if (history && !set_depth) o->depth = OQ_UPLIFT_HISTORY_DEPTH;
+}
+
 int cmd_uplift(int argc, char **argv)
 {
     enum {
@@ -363,11 +373,7 @@ int cmd_uplift(int argc, char **argv)
     if (!contacts || !customers || !offers_path || !out)
         return cli_usage_error("uplift",
                                "--contacts, --customers, --offers and --out-dir are required");
-    /* with orders or events every contact is a row with its own history: a
-     * larger table with more features, where the log path's trees (400 of
-     * depth 4, pmodel.h) do better (docs/readme/realdata.md) */
-    if ((orders_path || events_path) && !set_trees) o.trees = OQ_UPLIFT_HISTORY_TREES;
-    if ((orders_path || events_path) && !set_depth) o.depth = OQ_UPLIFT_HISTORY_DEPTH;
+    history_trees(&o, orders_path || events_path, set_trees, set_depth);
     oq_error err = {0};
     if (columns && oq_table_map_parse(columns, &map, &err))
         return cli_usage_error("uplift", "--columns: %s", err.msg);
@@ -583,6 +589,7 @@ static void eval_help(FILE *fp)
 
 int cmd_uplift_eval(int argc, char **argv)
 {
+    int set_trees = 0, set_depth = 0;
     enum {
         E_CONTACTS = 256,
         E_CUSTOMERS,
@@ -666,10 +673,12 @@ int cmd_uplift_eval(int argc, char **argv)
         case E_TREES:
             if (cli_long("eval", "--trees", optarg, 1, 100000, &lv)) return 2;
             o.trees = (int)lv;
+            set_trees = 1;
             break;
         case E_DEPTH:
             if (cli_long("eval", "--tree-depth", optarg, 1, 16, &lv)) return 2;
             o.depth = (int)lv;
+            set_depth = 1;
             break;
         case E_SEED:
             if (cli_u64("eval", "--seed", optarg, &o.seed)) return 2;
@@ -689,6 +698,7 @@ int cmd_uplift_eval(int argc, char **argv)
     if (!contacts || !customers || !offers_path || !run)
         return cli_usage_error("eval", "with --contacts, --customers, --offers and --run are "
                                        "required");
+    history_trees(&o, rt.orders_path || rt.events_path, set_trees, set_depth);
     oq_error err = {0};
     if (columns && oq_table_map_parse(columns, &map, &err))
         return cli_usage_error("eval", "--columns: %s", err.msg);
