@@ -36,6 +36,7 @@ enum {
     F_NORD,
     F_MON,
     F_TEN,
+    F_ORDK,
     F_ALIVE,
     F_FAV,
     F_VIS,
@@ -306,7 +307,7 @@ int oq_rawfeat_new2(const oq_txtab *orders, const oq_txtab *events, const oq_con
                  "value either; give --orders)");
     /* the feature list */
     int on[F_N] = {0};
-    on[F_REC] = on[F_NORD] = on[F_MON] = on[F_TEN] = orders != NULL;
+    on[F_REC] = on[F_NORD] = on[F_MON] = on[F_TEN] = on[F_ORDK] = orders != NULL;
     on[F_ALIVE] = in->alive_used;
     on[F_FAV] = orders && orders->cat;
     on[F_VIS] = on[F_DSV] = events != NULL;
@@ -316,6 +317,7 @@ int oq_rawfeat_new2(const oq_txtab *orders, const oq_txtab *events, const oq_con
                                         "orders_before",
                                         "monetary_mean",
                                         "tenure_days",
+                                        "orders",
                                         "p_alive",
                                         "fav_category",
                                         "visits",
@@ -333,6 +335,8 @@ int oq_rawfeat_new2(const oq_txtab *orders, const oq_txtab *events, const oq_con
         size_t k = rf->nfeat++;
         if (f == F_VIS)
             snprintf(rf->names[k], sizeof rf->names[k], "visits_%dd", visit_days);
+        else if (f == F_ORDK)
+            snprintf(rf->names[k], sizeof rf->names[k], "orders_%dd", visit_days);
         else
             snprintf(rf->names[k], sizeof rf->names[k], "%s", nm[f]);
         rf->is_text[k] = f == F_FAV;
@@ -427,14 +431,19 @@ static void features(const oq_rawfeat *rf, const char *user, int32_t d, scratch 
             f[k++] = 0;
             f[k++] = NAN;
             f[k++] = NAN;
+            f[k++] = 0;
         } else {
             double s = 0;
-            for (size_t j = lo; j < end; j++)
+            size_t recent = 0;
+            for (size_t j = lo; j < end; j++) {
                 s += o->t->value[o->ord[j]];
+                recent += o->t->date[o->ord[j]] >= d - rf->visit_days;
+            }
             f[k++] = (double)(d - o->t->date[o->ord[end - 1]]);
             f[k++] = (double)(end - lo);
             f[k++] = s / (double)(end - lo);
             f[k++] = (double)(d - o->t->date[o->ord[lo]]);
+            f[k++] = (double)recent;
         }
         if (rf->info.alive_used) {
             double x, tx, T;

@@ -14,12 +14,15 @@
 #include <omp.h>
 #endif
 
+#define OFFER_SHARED 1 /* columns after the offer indicators: the redeem cost */
+
 struct oq_uplift_model {
     size_t nattr, K;
     int *is_text;             /* (nattr) */
     size_t *nlevels;          /* (nattr) */
     size_t *col;              /* (nattr) first feature column of each attribute */
-    size_t ncol;              /* features: attributes' columns, then K offer indicators */
+    size_t ncol;              /* features: attributes' columns, then K offer indicators,
+                                 then OFFER_SHARED columns every offer has (encode) */
     BoosterHandle pb;         /* P(order | x, a) */
     BoosterHandle vb;         /* E[value | ordered, x, a] */
     double *redeem, *contact; /* (K) */
@@ -64,9 +67,15 @@ static void encode(const oq_uplift_model *m, const oq_customers *c, size_t i, si
             o[0] = (float)v; /* NAN: XGBoost's missing value */
         }
     }
-    size_t base = m->ncol - m->K;
+    size_t base = m->ncol - m->K - OFFER_SHARED;
     for (size_t b = 0; b < m->K; b++)
         out[base + b] = (float)(b == a);
+    /* the offer's redeem cost as a number too: a tree can then split cheap
+     * offers from dear ones at once, and an offer with few rows shares the
+     * effect of offers of similar cost instead of being lumped with the rest
+     * (its one-hot column alone cannot be split on); constant (and never
+     * split on) when every offer costs the same */
+    out[base + m->K] = (float)m->redeem[a];
 }
 
 static int set_params(BoosterHandle b, const oq_uplift_opts *o, const char *objective,
@@ -196,7 +205,7 @@ int oq_uplift_fit(const oq_uplift_opts *o, const oq_customers *cust, const oq_co
         m->col[k] = m->ncol;
         m->ncol += onehot(m, k) ? m->nlevels[k] : 1;
     }
-    m->ncol += K;
+    m->ncol += K + OFFER_SHARED;
     m->fallback = -1;
     memcpy(m->redeem, offers->redeem_cost, K * sizeof *m->redeem);
     memcpy(m->contact, offers->contact_cost, K * sizeof *m->contact);

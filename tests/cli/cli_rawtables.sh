@@ -31,7 +31,7 @@ run() { # out-dir, then extra options
 }
 run "$T/a" --orders "$R/orders.csv" --events "$R/events.csv" > "$T/a.out" 2> "$T/a.err" ||
     fail "run: $(cat "$T/a.err")"
-grep -q "derived: recency_days orders_before monetary_mean tenure_days" "$T/a.out" || fail "derived"
+grep -q "derived: recency_days orders_before monetary_mean tenure_days orders_30d" "$T/a.out" || fail "derived"
 grep -q "visits_30d days_since_visit fav_share" "$T/a.out" || fail "browsing features"
 grep -q "contacts_control contacts_offered order_rate_control order_rate_offered" "$T/a.out" ||
     fail "response history"
@@ -76,6 +76,17 @@ diff <(sed -n '/^cross-fitted/,/^recommendations/p' "$T/a.out") \
     fail "orders after the contacts changed the cross-fitted estimates"
 cmp -s "$T/a/recommendations.csv" "$T/c/recommendations.csv" ||
     fail "orders after --as-of changed the recommendations"
+
+# with orders or events the trees' depth defaults to 4 (OQ_UPLIFT_HISTORY_DEPTH)
+run "$T/f" --orders "$R/orders.csv" --events "$R/events.csv" --tree-depth 4 --no-crossfit \
+    > /dev/null 2>&1 || fail "run --tree-depth 4"
+cmp -s "$T/a/recommendations.csv" "$T/f/recommendations.csv" ||
+    fail "with orders and events the default depth is not 4"
+run "$T/g" --orders "$R/orders.csv" --events "$R/events.csv" --tree-depth 3 --no-crossfit \
+    > /dev/null 2>&1 || fail "run --tree-depth 3"
+if cmp -s "$T/a/recommendations.csv" "$T/g/recommendations.csv"; then
+    fail "--tree-depth 3 gave the default's recommendations"
+fi
 
 # without orders: said, on stderr and stdout
 run "$T/d" --events "$R/events.csv" > "$T/d.out" 2> "$T/d.err" || fail "events only: $(cat "$T/d.err")"

@@ -131,6 +131,7 @@ static void test_features(void **st)
     assert_true(at(xc, 0, "orders_before") == 3);
     assert_true(at(xc, 0, "monetary_mean") == 20);
     assert_true(at(xc, 0, "tenure_days") == 20);
+    assert_true(at(xc, 0, "orders_30d") == 3); /* all three in [Dec 22, Jan 21) */
     long fc = col(xc, "fav_category");
     assert_true(xc->is_text[fc]);
     assert_string_equal(xc->levels[fc][(size_t)at(xc, 0, "fav_category")], "B");
@@ -141,7 +142,7 @@ static void test_features(void **st)
     assert_true(at(xc, 0, "fav_share") == 0.5);
     /* u2: nothing before */
     assert_true(isnan(at(xc, 1, "recency_days")));
-    assert_true(at(xc, 1, "orders_before") == 0);
+    assert_true(at(xc, 1, "orders_before") == 0 && at(xc, 1, "orders_30d") == 0);
     assert_true(isnan(at(xc, 1, "monetary_mean")) && isnan(at(xc, 1, "fav_category")));
     assert_true(at(xc, 1, "visits_30d") == 0 && isnan(at(xc, 1, "fav_share")));
     /* P(alive): the fit's posterior of u1's x = 1 (2 distinct days), t_x = 10, T = 20 */
@@ -159,6 +160,8 @@ static void test_features(void **st)
     assert_int_equal(oq_customers_find(now, "u2"), 1);
     assert_true(at(now, 0, "recency_days") == 1 && at(now, 0, "orders_before") == 4);
     assert_true(at(now, 0, "monetary_mean") == 40);
+    /* in the 30 days [Jan 3, Feb 2): Jan 11 and Feb 1, not the two of Jan 1 */
+    assert_true(at(now, 0, "orders_30d") == 2);
     /* A and B tie at 2: the first in sorted order */
     assert_string_equal(now->levels[fc][(size_t)at(now, 0, "fav_category")], "A");
     /* no look-ahead: another value for the order after the contact changes nothing */

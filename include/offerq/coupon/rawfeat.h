@@ -6,6 +6,7 @@
  *   orders_before     orders before d (0 without)
  *   monetary_mean     mean order value (missing without an order)
  *   tenure_days       d - the first order's day (missing without an order)
+ *   orders_<k>d       orders in [d - k, d) (0 without; k as visits_<k>d)
  *   p_alive           BG/NBD P(alive | x, t_x, T) (x = distinct order days - 1,
  *                     t_x = last - first, T = d - first, days; 1 without an
  *                     order), the model fitted once on the orders before the

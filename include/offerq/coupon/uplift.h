@@ -8,7 +8,9 @@
  * Model (an "S-learner" of gradient-boosted trees, XGBoost's C API): the
  * features are the customer's attributes (numbers as they are; a text
  * attribute one-hot when it has at most OQ_UPLIFT_ONEHOT_MAX values, else its
- * value's index) and one indicator per offer;
+ * value's index), one indicator per offer and the offer's redeem cost (so
+ * that trees can group offers by cost: an offer shown to few customers then
+ * shares the effect of offers of similar cost);
  *   P(order | x, a)         binary:logistic on every contact;
  *   V(x, a) = E[value | ordered, x, a]   reg:squarederror on the ordering contacts.
  * Expected net profit of offer a: q(x, a) = P (V - redeem_cost(a)) - contact_cost(a).
@@ -68,6 +70,11 @@ typedef struct oq_uplift_opts {
 } oq_uplift_opts;
 
 void oq_uplift_opts_default(oq_uplift_opts *o);
+/* The trees `offerq uplift`/`run --contacts` default to when --orders or
+ * --events give every contact its own history (the log path's setting,
+ * pmodel.h; measured in docs/readme/realdata.md). */
+#define OQ_UPLIFT_HISTORY_TREES 400
+#define OQ_UPLIFT_HISTORY_DEPTH 4
 
 typedef struct oq_uplift_model oq_uplift_model;
 

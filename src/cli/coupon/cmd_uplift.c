@@ -55,8 +55,8 @@ static void help(FILE *fp)
         "  --explore E      share of customers shown a uniformly random offer (default\n"
         "                   0.05; 0 = none): keeps tomorrow's log evaluable\n"
         "  --budget X       total expected cost of the offers shown (default: no limit)\n"
-        "  --trees N        boosting rounds (default 200)\n"
-        "  --tree-depth D   depth of each tree (default 3)\n"
+        "  --trees N        boosting rounds (default 200; 400 with --orders or --events)\n"
+        "  --tree-depth D   depth of each tree (default 3; 4 with --orders or --events)\n"
         "  --seed S         seed of the trees, folds and exploration (default 1)\n"
         "  --no-crossfit    skip the cross-fitted estimates (recommend only)\n"
         "  --select         choose the trees' depth and leaf sizes among 4 settings by\n"
@@ -71,7 +71,8 @@ static void help(FILE *fp)
         "  --events E.csv   the browsing stream: user_id,date,category; gives visits in\n"
         "                   the last K days, days since the last visit and the share of\n"
         "                   views in the favourite category, as of the contact's date\n"
-        "  --visit-days K   the window of the visits feature (default 30)\n"
+        "  --visit-days K   the window of the visits_<K>d and orders_<K>d features\n"
+        "                   (default 30)\n"
         "  --bgnbd-until D  fit BG/NBD on the orders before D: first (default: the\n"
         "                   first contact's day, nothing after the campaign starts), last\n"
         "                   (the day after the last contact: for a log whose contacts span\n"
@@ -197,6 +198,16 @@ static int raw_prepare(const char *cmd, raw_tables *t, const oq_table_map *mapp,
     return 0;
 }
 
+/* With orders or events every contact is a row with its own history: a
+ * larger table with more features, where the log path's trees (400 of depth
+ * 4, pmodel.h) do better (docs/readme/realdata.md); an explicit --trees or
+ * --tree-depth wins. */
+static void history_trees(oq_uplift_opts *o, int history, int set_trees, int set_depth)
+{
+    if (history && !set_trees) o->trees = OQ_UPLIFT_HISTORY_TREES;
+    if (history && !set_depth) o->depth = OQ_UPLIFT_HISTORY_DEPTH;
+}
+
 int cmd_uplift(int argc, char **argv)
 {
     enum {
@@ -255,7 +266,7 @@ int cmd_uplift(int argc, char **argv)
     int visit_days = 30, has_asof = 0, fit_until = 0;
     int32_t asof = 0, fit_date = 0;
     char *columns = NULL;
-    int crossfit = 1, guard = 0, select = 0, fixed = -1, c;
+    int crossfit = 1, guard = 0, select = 0, fixed = -1, c, set_trees = 0, set_depth = 0;
     long lv;
     oq_table_map map = {0};
     oq_uplift_opts o;
@@ -303,10 +314,12 @@ int cmd_uplift(int argc, char **argv)
         case O_TREES:
             if (cli_long("uplift", "--trees", optarg, 1, 100000, &lv)) return 2;
             o.trees = (int)lv;
+            set_trees = 1;
             break;
         case O_DEPTH:
             if (cli_long("uplift", "--tree-depth", optarg, 1, 16, &lv)) return 2;
             o.depth = (int)lv;
+            set_depth = 1;
             break;
         case O_SEED:
             if (cli_u64("uplift", "--seed", optarg, &o.seed)) return 2;
@@ -360,6 +373,7 @@ int cmd_uplift(int argc, char **argv)
     if (!contacts || !customers || !offers_path || !out)
         return cli_usage_error("uplift",
                                "--contacts, --customers, --offers and --out-dir are required");
+    history_trees(&o, orders_path || events_path, set_trees, set_depth);
     oq_error err = {0};
     if (columns && oq_table_map_parse(columns, &map, &err))
         return cli_usage_error("uplift", "--columns: %s", err.msg);
@@ -575,6 +589,7 @@ static void eval_help(FILE *fp)
 
 int cmd_uplift_eval(int argc, char **argv)
 {
+    int set_trees = 0, set_depth = 0;
     enum {
         E_CONTACTS = 256,
         E_CUSTOMERS,
@@ -658,10 +673,12 @@ int cmd_uplift_eval(int argc, char **argv)
         case E_TREES:
             if (cli_long("eval", "--trees", optarg, 1, 100000, &lv)) return 2;
             o.trees = (int)lv;
+            set_trees = 1;
             break;
         case E_DEPTH:
             if (cli_long("eval", "--tree-depth", optarg, 1, 16, &lv)) return 2;
             o.depth = (int)lv;
+            set_depth = 1;
             break;
         case E_SEED:
             if (cli_u64("eval", "--seed", optarg, &o.seed)) return 2;
@@ -681,6 +698,7 @@ int cmd_uplift_eval(int argc, char **argv)
     if (!contacts || !customers || !offers_path || !run)
         return cli_usage_error("eval", "with --contacts, --customers, --offers and --run are "
                                        "required");
+    history_trees(&o, rt.orders_path || rt.events_path, set_trees, set_depth);
     oq_error err = {0};
     if (columns && oq_table_map_parse(columns, &map, &err))
         return cli_usage_error("eval", "--columns: %s", err.msg);
