@@ -468,17 +468,31 @@ static void col_list(sbuf *q, oq_db_table t, const oq_customers *cust, int parts
     if (parts) sb_str(q, ", shard");
 }
 
+/* The columns a merge updates, each prefixed: t's fixed ones (plain names)
+ * then the customers' attributes, quoted (a name may hold a comma or a
+ * space, so the list is built from the names, never split again). */
+static void upd_list(sbuf *q, const tdesc *d, const oq_customers *cust, const char *prefix)
+{
+    int first = 1;
+    if (d->upd) {
+        sb_each(q, d->upd, prefix);
+        first = 0;
+    }
+    for (size_t k = 0; cust && k < cust->nattr; k++) {
+        if (!first) sb_str(q, ", ");
+        first = 0;
+        sb_str(q, prefix);
+        sb_ident(q, cust->attr[k]);
+    }
+}
+
 /* The merge of staging table load_t into t. */
 static void merge_sql(sbuf *q, oq_db_table t, const oq_customers *cust, int parts)
 {
     const tdesc *d = &tables[t];
     sbuf cols = {0}, upd = {0};
     col_list(&cols, t, cust, parts);
-    if (d->upd) sb_str(&upd, d->upd);
-    for (size_t k = 0; cust && k < cust->nattr; k++) {
-        if (upd.n) sb_str(&upd, ", ");
-        sb_ident(&upd, cust->attr[k]);
-    }
+    upd_list(&upd, d, cust, "");
     sb_str(q, "INSERT INTO ");
     sb_str(q, d->name);
     sb_str(q, " (");
@@ -498,11 +512,11 @@ static void merge_sql(sbuf *q, oq_db_table t, const oq_customers *cust, int part
         sb_str(q, "UPDATE SET (");
         sb_str(q, upd.p);
         sb_str(q, ") = ROW (");
-        sb_each(q, upd.p, "EXCLUDED.");
+        upd_list(q, d, cust, "EXCLUDED.");
         sb_str(q, ") WHERE (");
-        sb_each(q, upd.p, own);
+        upd_list(q, d, cust, own);
         sb_str(q, ", NULL) IS DISTINCT FROM (");
-        sb_each(q, upd.p, "EXCLUDED.");
+        upd_list(q, d, cust, "EXCLUDED.");
         sb_str(q, ", NULL)");
     }
     if (cols.oom || upd.oom) q->oom = 1;
@@ -731,6 +745,13 @@ int oq_db_load_table(const char *url, oq_db_table t, const char *csv_path, const
                               "15 or later)",
                               parts[k] ? "there is no table" : "no partitions in the table",
                               d->name);
+            rc = oq_dbi_shard_fail(err, &s, k, rc);
+            goto cleanup;
+        }
+        /* one load of a table at a time (a second waits here): the rows'
+         * numbers and a first customers load's columns stay its own */
+        snprintf(sql, sizeof sql, "LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE", d->name);
+        if ((rc = oq_dbi_exec(c[k], sql, "locking the table", err))) {
             rc = oq_dbi_shard_fail(err, &s, k, rc);
             goto cleanup;
         }

@@ -250,6 +250,22 @@ printf 'user_id,region\n2,north\n' > "$T/c2.csv"
 "$BIN" db load --pg "$BAD" --table customers "$T/c1.csv" 2>/dev/null || die "c1"
 refused 1 "the customers table holds 1 customers with the attributes age \(number\); this file has region \(text\)" \
   "$BIN" db load --pg "$BAD" --table customers "$T/c2.csv"
+# attribute names with a comma, a space after it, and a quote: loaded, updated, dumped
+"$PSQL" "$A" -qc "CREATE DATABASE names" || die "CREATE DATABASE names"
+NAMES=${A%/postgres}/names
+"$BIN" db init --pg "$NAMES" 2>/dev/null || die "init names"
+printf 'user_id,"seg,ment","a, b","say ""hi""",age\n1,x,2,q,30\n2,y,3,r,40\n' > "$T/names1.csv"
+printf 'user_id,"seg,ment","a, b","say ""hi""",age\n1,x,2,q,31\n2,y,3,r,40\n' > "$T/names2.csv"
+"$BIN" db load --pg "$NAMES" --table customers "$T/names1.csv" 2>"$T/err" || cat "$T/err"
+"$BIN" db load --pg "$NAMES" --table customers "$T/names2.csv" 2>"$T/err" || cat "$T/err"
+"$BIN" db dump --pg "$NAMES" --table customers --out "$T/names.out" 2>/dev/null
+check "customers whose attribute names hold a comma, ', ' and a quote: loaded, one value updated, dumped" \
+  python3 -c "
+import csv, sys
+a = list(csv.reader(open('$T/names2.csv', newline='')))
+b = list(csv.reader(open('$T/names.out', newline='')))
+sys.exit(not (a[0] == b[0] and [r[:4] for r in a[1:]] == [r[:4] for r in b[1:]]
+              and [float(r[4]) for r in b[1:]] == [31.0, 40.0]))"
 refused 2 "--table: expected contacts, customers, orders, events or offers" \
   "$BIN" db load --pg "$BAD" --table nope "$T/c1.csv"
 refused 2 "--contacts-from-db needs --pg URL" "$BIN" run --contacts-from-db --out-dir "$T/x"
