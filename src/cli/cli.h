@@ -74,6 +74,9 @@ int cli_run_parse_check(int argc, char **argv, struct oq_pipeline_opts *o, char 
  * (struct oq_clv_opts, clv.h). 0, or 2 after the usage error. */
 struct oq_clv_opts;
 int cli_clv_option(const char *cmd, int k, const char *arg, struct oq_clv_opts *o);
+/* After parsing: the CLV term's shape options without --clv-weight are a
+ * usage error (they would do nothing). 0, or 2 after the message. */
+int cli_clv_check(const char *cmd, const struct oq_clv_opts *o);
 /* `offerq crosssell learn`'s long options, {0}-terminated. */
 extern const struct option cli_xsell_learn_options[];
 /* How far a command goes when offerq nightly checks its options: */

@@ -700,7 +700,10 @@ int oq_publish_dir(const char *url, const char *dir_arg, const oq_publish_opts *
     long long v = 0;
     if (info) memset(info, 0, sizeof *info);
     int cmd_ms = opts && opts->timeout_ms > 0 ? opts->timeout_ms : OQ_REDIS_TIMEOUT_MS;
-    int wait_ms = opts && opts->wait_timeout_ms > 0 ? opts->wait_timeout_ms : cmd_ms / 2;
+    /* never 0: WAIT n 0 blocks for ever */
+    int wait_ms = opts && opts->wait_timeout_ms > 0 ? opts->wait_timeout_ms
+                  : cmd_ms / 2 > 0                  ? cmd_ms / 2
+                                                    : 1;
     if (opts && opts->wait_replicas > 0 && wait_ms >= cmd_ms)
         return oq_error_set(err, OQ_EINVAL, WHERE, 0, 0,
                             "the wait for replicas (%d ms) must be shorter than the Redis "

@@ -58,6 +58,14 @@ expect 2 "clv-model: expected bgnbd or log, got 'foo'" "$B" run --log log.csv --
     --clv-model foo
 expect 2 "faithful" "$B" run --log log.csv --out-dir x --clv-weight 1 --faithful
 expect 2 "closed loop" "$B" eval --log log.csv --run r0 --clv-weight 1
+expect 2 "give --clv-weight W > 0 too" "$B" run --log log.csv --out-dir x --clv-days 90
+expect 2 "give --clv-weight W > 0 too" "$B" eval --log log.csv --horizon 2 --clv-model log
+expect 2 "whole log in one part: not with --shards" "$B" run --log log.csv --out-dir x \
+    --shards 2 --clv-weight 1
+expect 2 "whole log in one part: not with --shards" "$B" eval --log log.csv --horizon 2 \
+    --shards 2 --clv-weight 1
+expect 2 "not with --no-job" "$B" eval --log log.csv --horizon 2 --no-job --clv-weight 1
+test ! -e x || fail "a refused run wrote x"
 # (whole output first: grep -q stops reading, and under pipefail the writer's SIGPIPE fails the pipe)
 "$B" run --help >help.txt && grep -q -- "--clv-weight W" help.txt || fail "run --help lacks --clv-weight"
 "$B" eval --help >help.txt && grep -q -- "--clv-weight W" help.txt || fail "eval --help lacks --clv-weight"

@@ -106,6 +106,12 @@ for suffix in (".csv", ".orders.csv", ".events.csv"):
         want[shard_of(int(line.split(",")[0]), 3)].append(line)
     if parts != want: sys.exit(f"{suffix}: parts differ")
 PY
+mkdir -p "$T/st" && cp "$T/log.csv" "$T/log.orders.csv" "$T/log.events.csv" "$T/st/" &&
+  "$BIN" split --log "$T/st/log.csv" --parts 2 --quiet && rm "$T/st/log.events.csv" &&
+  "$BIN" split --log "$T/st/log.csv" --parts 2 2>"$T/err" || die "split of st"
+check "a second split after the events file is gone removes the older split's events parts" \
+  bash -c "test ! -e '$T/st/log.part-0-of-2.events.csv' -a ! -e '$T/st/log.part-1-of-2.events.csv' \
+    -a -e '$T/st/log.part-1-of-2.orders.csv' && grep -q 'removed .*log.part-0-of-2.events.csv' '$T/err'"
 printf 'user_id,snapshot_date\n1,2024-01-01\nx7,2024-01-01\n' >"$T/badid.csv"
 expect 1 "badid.csv:3:1: user_id: expected an integer" "$BIN" split --log "$T/badid.csv" --parts 2
 check "  split of a log with a bad user_id: no part written" \
@@ -192,6 +198,15 @@ check "mpirun -np 3 run --parts (each rank its part and its part's sidecars) = -
 expect 1 "log.part-0-of-2.csv: no such part" mpirun --oversubscribe -np 2 "$BIN" run "${ARGS[@]}" \
   --parts --out-dir "$T/p2"
 check "  parts of another split: refused, nothing written" test ! -e "$T/p2"
+expect 2 "--parts 3: the log was split for 3 ranks, this is mpirun -np 2" \
+  mpirun --oversubscribe -np 2 "$BIN" run "${ARGS[@]}" --parts 3 --out-dir "$T/p2"
+mpirun --oversubscribe -np 3 "$BIN" run "${ARGS[@]}" --parts 3 --out-dir "$T/p3n" 2>"$T/err" ||
+  { cat "$T/err"; die "mpirun -np 3 run --parts 3"; }
+check "  --parts 3 (N as split takes it) under -np 3: the same run" same "$T/p3n" "$T/s3"
+touch -d '+1 minute' "$T/log.csv"
+expect 1 "log.part-0-of-3.csv: older than" mpirun --oversubscribe -np 3 "$BIN" run "${ARGS[@]}" \
+  --parts --out-dir "$T/p3old"
+check "  parts older than their log: refused, nothing written" test ! -e "$T/p3old"
 set +e
 
 echo "$passes passed, $fails failed"

@@ -198,6 +198,17 @@ wait_timeout_ms = 100
 [output]
 dir = cfg/run
 EOF
+conf_case "[publish] wait_timeout_ms not below timeout_ms" 3 \
+  "\[publish\] wait_timeout_ms must be below timeout_ms" <<'EOF'
+[source]
+log = in/b.csv
+[publish]
+redis = redis://127.0.0.1:1
+wait_replicas = 1
+wait_timeout_ms = 5000
+[output]
+dir = cfg/run
+EOF
 conf_case "no [output] dir" 3 "\[output\] dir is required" <<'EOF'
 [source]
 log = in/b.csv

@@ -235,6 +235,13 @@ int cmd_eval(int argc, char **argv)
     if (lo.horizon > 0) {
         if (!log) return cli_usage_error("eval", "--log LOG.csv is required");
         if (run) return cli_usage_error("eval", "--run and --horizon do not go together");
+        if (cli_clv_check("eval", &lo.job.clv)) return 2;
+        if (lo.job.clv.weight > 0 && lo.skip_job)
+            return cli_usage_error("eval", "--clv-weight adds the policy clv, a nightly job's: "
+                                           "not with --no-job");
+        if (lo.job.clv.weight > 0 && shards > 1)
+            return cli_usage_error("eval", "--clv-weight needs the whole log in one part: not "
+                                           "with --shards N > 1");
         lo.quiet = quiet;
     } else {
         if (!log || !run)
@@ -261,6 +268,11 @@ int cmd_eval(int argc, char **argv)
         if (mc.rank == 0)
             fprintf(stderr, "offerq eval: --shards N under MPI must be the number of ranks "
                             "(or be left out)\n");
+        rc = 2;
+    } else if (mc.size > 1 && lo.job.clv.weight > 0) {
+        if (mc.rank == 0)
+            fprintf(stderr, "offerq eval: --clv-weight needs the whole log in one part: not "
+                            "under mpirun\n");
         rc = 2;
     } else {
         rc = eval_job(log, run, truth, json, quiet, &lo, mc.size > 1 ? 0 : shards,

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void help(FILE *fp)
@@ -153,7 +154,8 @@ static void help(FILE *fp)
         "reads only its part, STEM.part-R-of-N.csv (and that part's .orders.csv and\n"
         ".events.csv sidecars) as `offerq split --log LOG --parts N` wrote them:\n"
         "  offerq split --log example/log.csv --parts 2\n"
-        "  mpirun -np 2 offerq run --log example/log.csv --parts --out-dir example/run\n\n"
+        "  mpirun -np 2 offerq run --log example/log.csv --parts --out-dir example/run\n"
+        "(--parts N, as split's, also checks that N is the number of ranks).\n\n"
         "Example:\n  offerq gen --seed 1 --out example/log.csv\n"
         "  offerq run --log example/log.csv --out-dir example/run --budget 5000\n"
         "  offerq run --pg postgresql://offerq@127.0.0.1:5432/offerq --out-dir example/run\n"
@@ -257,6 +259,17 @@ int cli_clv_option(const char *cmd, int k, const char *arg, oq_clv_opts *o)
     if (k >= 0 && k < 3) return cli_double(cmd, name[k], arg, lo[k], hi[k], v[k]) ? 2 : 0;
     if ((o->model = oq_clv_model_parse(arg)) < 0)
         return cli_usage_error(cmd, "--clv-model: expected bgnbd or log, got '%s'", arg);
+    return 0;
+}
+
+int cli_clv_check(const char *cmd, const oq_clv_opts *o)
+{
+    oq_pipeline_opts d;
+    oq_pipeline_opts_default(&d);
+    if (o->weight == 0 &&
+        (o->model != d.clv.model || o->days != d.clv.days || o->discount != d.clv.discount))
+        return cli_usage_error(cmd, "--clv-model, --clv-days and --clv-discount shape the CLV "
+                                    "term: give --clv-weight W > 0 too");
     return 0;
 }
 
@@ -426,6 +439,10 @@ int cli_run_parse_check(int argc, char **argv, oq_pipeline_opts *o, char **pg, i
     o->warm_fallback = warmfb;
     o->reward = reward >= 0 ? reward : want_tf ? OQ_REWARD_TRANSFORMER : OQ_REWARD_RESPONSE;
     o->seq_len = seqlen;
+    if (cli_clv_check("run", &o->clv)) return 2;
+    if (o->clv.weight > 0 && oq_pipeline_parts(o) > 1)
+        return cli_usage_error("run", "--clv-weight needs the whole log in one part: not with "
+                                      "--shards N > 1 (the Gamma-Gamma fit is not done in parts)");
     return 0;
 }
 
@@ -507,8 +524,11 @@ static int run_raw_db(int argc, char **argv)
             continue;
         }
         if (!strcmp(a, "--quiet")) quiet = 1;
+        /* --orders F or --orders=F: the user's file wins over the table */
         if (!strcmp(a, "--orders") && k + 1 < argc) orders = argv[k + 1];
+        if (!strncmp(a, "--orders=", 9)) orders = a + 9;
         if (!strcmp(a, "--events") && k + 1 < argc) events = argv[k + 1];
+        if (!strncmp(a, "--events=", 9)) events = a + 9;
         static const char *const own[] = {"--contacts", "--customers", "--offers",
                                           "--columns",  "--ignore",    "--log"};
         for (size_t j = 0; j < sizeof own / sizeof *own; j++) {
@@ -590,11 +610,22 @@ static int run_cmd(int argc, char **argv, char **pg)
             return cmd_uplift(argc, argv);
     /* --parts: a flag of the MPI run alone (not a pipeline option) */
     int parts = 0, n = 1;
-    for (int k = 1; k < argc; k++)
-        if (strcmp(argv[k], "--parts") != 0)
+    long parts_n = 0; /* --parts N (as split's) or --parts=N: N must be the ranks */
+    for (int k = 1; k < argc; k++) {
+        const char *a = argv[k];
+        if (strcmp(a, "--parts") != 0 && strncmp(a, "--parts=", 8) != 0) {
             argv[n++] = argv[k];
-        else
-            parts = 1;
+            continue;
+        }
+        parts = 1;
+        const char *v = a[7] == '=' ? a + 8
+                        : k + 1 < argc &&
+                                strspn(argv[k + 1], "0123456789") == strlen(argv[k + 1]) &&
+                                argv[k + 1][0]
+                            ? argv[++k]
+                            : NULL;
+        if (v && cli_long("run", "--parts", v, 1, OQ_COMM_MAX, &parts_n)) return 2;
+    }
     argc = n;
     argv[argc] = NULL;
     oq_pipeline_opts o;
@@ -603,7 +634,8 @@ static int run_cmd(int argc, char **argv, char **pg)
     if (!!o.log_path == !!*pg)
         return cli_usage_error("run", "give exactly one of --log LOG.csv or --pg URL");
     if (parts && !o.log_path) return cli_usage_error("run", "--parts needs --log LOG.csv");
-    if (parts && !cli_mpi_launched())
+    const char *ws0 = getenv("OMPI_COMM_WORLD_SIZE");
+    if (parts && !cli_mpi_launched() && !(ws0 && atoi(ws0) > 1))
         return cli_usage_error("run", "--parts is for mpirun -np N (each rank reads its part); "
                                       "one process reads the whole log: leave --parts out");
     if (!o.out_dir && !*pg) return cli_usage_error("run", "--out-dir DIR is required");
@@ -627,6 +659,15 @@ static int run_cmd(int argc, char **argv, char **pg)
         cli_mpi_stop();
         return cli_usage_error("run", "--parts is for mpirun -np N with N > 1 (one process reads "
                                       "the whole log: leave --parts out)");
+    }
+    if (parts_n && parts_n != mc.size) {
+        if (mc.rank == 0)
+            cli_usage_error("run",
+                            "--parts %ld: the log was split for %ld ranks, this is "
+                            "mpirun -np %d",
+                            parts_n, parts_n, mc.size);
+        cli_mpi_stop();
+        return 2;
     }
     int rc = mc.size > 1 ? run_mpi(&o, *pg, parts, &mc) : run_local(&o, *pg); /* -np 1 */
     cli_mpi_stop();
@@ -701,6 +742,9 @@ static int run_mpi(oq_pipeline_opts *o, const char *pg, int parts, oq_comm *mc)
               "are not fitted in parts yet";
     else if (o->shards != 1 && o->shards != mc->size)
         why = "--shards N under MPI must be the number of ranks (or be left out)";
+    else if (o->clv.weight > 0)
+        why = "--clv-weight needs the whole log in one part: not under mpirun (the Gamma-Gamma "
+              "fit is not done in parts)";
     if (why) {
         if (mc->rank == 0) fprintf(stderr, "offerq run: %s\n", why);
         return 2;
@@ -716,6 +760,7 @@ static int run_mpi(oq_pipeline_opts *o, const char *pg, int parts, oq_comm *mc)
     int failed = 0;
     tmpdir tmp = {.n = 0};
     char part_path[4200], part_orders[4300], part_events[4300];
+    struct stat st_log, st_part;
     if (pg) {
         oq_part part = oq_comm_part(mc);
         if (!(failed = oq_db_read_log_part(pg, &part, &log, &err)))
@@ -732,6 +777,11 @@ static int run_mpi(oq_pipeline_opts *o, const char *pg, int parts, oq_comm *mc)
                                   "no such part: --parts reads the files of `offerq split --log "
                                   "%s --parts %d`",
                                   o->log_path, mc->size);
+        } else if (stat(o->log_path, &st_log) == 0 && stat(part_path, &st_part) == 0 &&
+                   st_log.st_mtime > st_part.st_mtime) {
+            failed = oq_error_set(&err, OQ_EINVAL, part_path, 0, 0,
+                                  "older than %s: split again (offerq split --log %s --parts %d)",
+                                  o->log_path, o->log_path, mc->size);
         } else if (!(failed = oq_log_read(part_path, &log, &err))) {
             failed = oq_log_share_cats(log, mc, &err);
             /* the part's sidecars, unless --orders/--events name files (which

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void help(FILE *fp)
 {
@@ -28,9 +29,11 @@ static void help(FILE *fp)
             "--shards N`.\n\n"
             "Every line's user_id is checked (an integer, as the readers take it); a bad one\n"
             "stops the split, named by file, line and column, and no part is written. Each\n"
-            "part file is written whole (a temporary renamed into place); a split that is\n"
-            "killed midway can leave some parts of the new split beside some of an older\n"
-            "one: split again.\n\n"
+            "part file is written whole (a temporary renamed into place), and all of them\n"
+            "only once every line is read; a split killed while renaming them can leave\n"
+            "some parts of the new split beside some of an older one: split again (`run\n"
+            "--parts` refuses a part older than its log). Parts of a sidecar the log no\n"
+            "longer has are removed.\n\n"
             "Options:\n"
             "  --log FILE     the log (offerq gen's format, or any CSV with a user_id column)\n"
             "  --parts N      number of parts (1..%d), the number of MPI ranks\n"
@@ -182,14 +185,31 @@ int cmd_split(int argc, char **argv)
         opened += got;
     }
     /* every part written: now they all go into place; else none does */
+    int committed = 0;
     for (int k = 0; k < opened; k++) {
-        if (rc)
+        if (rc) {
             oq_afile_abort(&out[k]);
-        else
+        } else {
             rc = oq_afile_commit(&out[k], &err);
+            committed += !rc;
+        }
     }
     for (int k = 0; rc && k < opened; k++)
         oq_afile_abort(&out[k]); /* those after a failed commit (safe twice) */
     free(out);
-    return rc ? cli_fail(&err, "no part was written") : 0;
+    if (rc)
+        return cli_fail(&err, committed ? "the split is incomplete (some parts were renamed into "
+                                          "place, others not): split again"
+                                        : "no part was written");
+    /* a sidecar this log no longer has: an older split's parts of it go, or
+     * `run --parts` would read them as this log's */
+    for (int f = 1; f < 3; f++)
+        for (int k = 0; !src[f] && k < n; k++) {
+            char part[4200], p[4300];
+            if (!cli_part_path(log, k, n, part, sizeof part) &&
+                !oq_sidecar_path(part, suffix[f], p, sizeof p) && unlink(p) == 0 && !quiet)
+                fprintf(stderr, "offerq split: removed %s (an older split's; %s has no %s)\n", p,
+                        log, f == 1 ? "purchases" : "events");
+        }
+    return 0;
 }

@@ -616,6 +616,12 @@ int nightly_conf_load(nightly_conf *c, const char *path)
     if (c->pg_keep_runs && !c->pg) problem(c, c->path, "[source] pg_keep_runs needs pg");
     if (c->wait_timeout_ms && !c->wait_replicas)
         problem(c, c->path, "[publish] wait_timeout_ms needs wait_replicas");
+    if (c->wait_timeout_ms &&
+        c->wait_timeout_ms >= (c->redis_timeout_ms ? c->redis_timeout_ms : OQ_REDIS_TIMEOUT_MS))
+        problem(c, c->path,
+                "[publish] wait_timeout_ms must be below timeout_ms (default %d), which bounds "
+                "the WAIT's answer",
+                OQ_REDIS_TIMEOUT_MS);
     if ((c->password || c->prefix || c->redis_timeout_ms || c->wait_replicas) && !c->redis)
         problem(c, c->path, "[publish] needs redis (a URL) for its other keys to mean anything");
     if (!c->dir) {
