@@ -26,6 +26,9 @@ BIN=${OQ_BIN:?OQ_BIN must point at the offerq binary}
 SRC=${OQ_SOURCE:-$(cd "$(dirname "$0")/../.." && pwd)}
 T=$(mktemp -d /tmp/offerq-test-XXXXXX)
 trap 'rm -rf "$T"' EXIT
+# the closed loop's working copies (offerq-loop.*) go under $TMPDIR: a rank
+# this test kills cannot remove its own, so they go with $T
+export TMPDIR="$T"
 # shellcheck source=lib.sh
 source "$SRC/tests/cli/lib.sh"
 mpi_setup
