@@ -734,8 +734,11 @@ static int pg_tables(oq_pipeline_opts *o, const char *pg, const oq_part *part, t
 /* One rank of `mpirun -np N offerq run`: one part of the run (pipeline.h).
  * With --pg the rank reads only its customers' rows (oq_db_read_log_part)
  * and the ranks agree on the categories; rank 0 saves the run. */
-static int run_mpi(oq_pipeline_opts *o, const char *pg, int parts, oq_comm *mc)
+static int run_mpi(oq_pipeline_opts *o_in, const char *pg, int parts, oq_comm *mc)
 {
+    /* a copy: the paths set below (temporary tables, a part's sidecars) live
+     * in this frame and must not outlive it in the caller's options */
+    oq_pipeline_opts oo = *o_in, *o = &oo;
     const char *why = NULL;
     if (o->reward != OQ_REWARD_RESPONSE)
         why = "a run under MPI needs --reward response (the default): the other reward models "

@@ -174,7 +174,7 @@ int cmd_split(int argc, char **argv)
     oq_error err = {0};
     const char *src[3] = {log, orders, events}, *suffix[3] = {".csv", ".orders.csv", ".events.csv"};
     int n = (int)parts, opened = 0, rc = 0;
-    oq_afile *out = calloc((size_t)(3 * n), sizeof *out);
+    oq_afile *out = calloc((size_t)3 * (size_t)n, sizeof *out);
     if (!out) {
         oq_error_oom(&err, log, NULL);
         return cli_fail(&err, NULL);
