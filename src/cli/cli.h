@@ -53,6 +53,12 @@ int cli_out_path(const char *cmd, const char *opt, const char *path, int link_ok
  * Nonzero when it does not fit. */
 int cli_part_path(const char *log, int k, int n, char *out, size_t len);
 
+/* given when not NULL (a file the user named), else log's sidecar with
+ * suffix (".orders.csv", ...) written into buf when that file exists, else
+ * NULL. */
+const char *cli_sidecar_or(const char *given, const char *log, const char *suffix, char *buf,
+                           size_t len);
+
 /* ---- what offerq nightly (cmd_nightly.c) shares with the commands it runs ---- */
 struct oq_pipeline_opts;
 /* `offerq run`'s long options, {0}-terminated (a [run] key of the nightly's

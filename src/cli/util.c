@@ -120,3 +120,10 @@ int cli_part_path(const char *log, int k, int n, char *out, size_t len)
     snprintf(suffix, sizeof suffix, ".part-%d-of-%d.csv", k, n);
     return oq_sidecar_path(log, suffix, out, len);
 }
+
+const char *cli_sidecar_or(const char *given, const char *log, const char *suffix, char *buf,
+                           size_t len)
+{
+    if (given) return given;
+    return !oq_sidecar_path(log, suffix, buf, len) && oq_file_exists(buf) ? buf : NULL;
+}

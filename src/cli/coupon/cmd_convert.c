@@ -138,10 +138,8 @@ int cmd_convert(int argc, char **argv)
     if (optind != argc) return cli_usage_error("convert", "unexpected argument '%s'", argv[optind]);
     if (!log_path || !out) return cli_usage_error("convert", "--log and --out-dir are required");
     char so[4200], se[4200];
-    if (!orders && !oq_sidecar_path(log_path, ".orders.csv", so, sizeof so) && oq_file_exists(so))
-        orders = so;
-    if (!events && !oq_sidecar_path(log_path, ".events.csv", se, sizeof se) && oq_file_exists(se))
-        events = se;
+    orders = cli_sidecar_or(orders, log_path, ".orders.csv", so, sizeof so);
+    events = cli_sidecar_or(events, log_path, ".events.csv", se, sizeof se);
     oq_error err = {0};
     oq_log *log = NULL;
     int rc = 0;

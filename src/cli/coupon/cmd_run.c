@@ -789,14 +789,10 @@ static int run_mpi(oq_pipeline_opts *o_in, const char *pg, int parts, oq_comm *m
             failed = oq_log_share_cats(log, mc, &err);
             /* the part's sidecars, unless --orders/--events name files (which
              * every rank then reads by part); params.json keeps --log */
-            if (!o->orders_path &&
-                !oq_sidecar_path(part_path, ".orders.csv", part_orders, sizeof part_orders) &&
-                oq_file_exists(part_orders))
-                o->orders_path = part_orders;
-            if (!o->events_path &&
-                !oq_sidecar_path(part_path, ".events.csv", part_events, sizeof part_events) &&
-                oq_file_exists(part_events))
-                o->events_path = part_events;
+            o->orders_path = cli_sidecar_or(o->orders_path, part_path, ".orders.csv", part_orders,
+                                            sizeof part_orders);
+            o->events_path = cli_sidecar_or(o->events_path, part_path, ".events.csv", part_events,
+                                            sizeof part_events);
         }
     }
     if (!failed) failed = oq_pipeline_run_part(o, mc, log, &r, &err);

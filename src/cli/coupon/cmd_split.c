@@ -167,10 +167,8 @@ int cmd_split(int argc, char **argv)
     if (optind != argc) return cli_usage_error("split", "unexpected argument '%s'", argv[optind]);
     if (!log || !parts) return cli_usage_error("split", "--log and --parts are required");
     char so[4200], se[4200];
-    if (!orders && !oq_sidecar_path(log, ".orders.csv", so, sizeof so) && oq_file_exists(so))
-        orders = so;
-    if (!events && !oq_sidecar_path(log, ".events.csv", se, sizeof se) && oq_file_exists(se))
-        events = se;
+    orders = cli_sidecar_or(orders, log, ".orders.csv", so, sizeof so);
+    events = cli_sidecar_or(events, log, ".events.csv", se, sizeof se);
     oq_error err = {0};
     const char *src[3] = {log, orders, events}, *suffix[3] = {".csv", ".orders.csv", ".events.csv"};
     int n = (int)parts, opened = 0, rc = 0;
