@@ -50,13 +50,14 @@ static void help(FILE *fp)
             "  --columns MAP     the orders' and --contacted's own names for user_id and date,\n"
             "                    e.g. user_id=customer,date=day\n"
             "  --quiet           no summary on stdout\n\n"
-            "Example (the offers of 2025-03-01 went out; the orders came in):\n"
-            "  offerq run --contacts contacts.csv --customers customers.csv --offers offers.csv\\\n"
-            "      --orders orders.csv --explore 0.05 --out-dir run/\n"
-            "  offerq record --run run/ --date 2025-03-01 --orders orders.csv \\\n"
-            "      --out contacts_2025-03-01.csv --append contacts.csv\n"
-            "  offerq eval --contacts contacts_2025-03-01.csv --customers customers.csv \\\n"
-            "      --offers offers.csv --run run/\n",
+            "Example:\n"
+            "  # after `offerq convert --help`'s example (its run explored 5 %%): the offers\n"
+            "  # went out on 2025-06-24 and the week's orders are in\n"
+            "  offerq record --run example/rawrun --date 2025-06-24 --window 7 \\\n"
+            "      --orders example/raw/orders.csv --out example/rawrun_contacts.csv\n"
+            "  offerq eval --contacts example/rawrun_contacts.csv \\\n"
+            "      --customers example/raw/customers.csv --offers example/raw/offers.csv \\\n"
+            "      --run example/rawrun --quiet\n",
             OQ_RECORD_MAX_WINDOW);
 }
 
