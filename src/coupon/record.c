@@ -52,7 +52,7 @@ static int index_build(oq_record *r, long *dup)
     *dup = -1;
     for (size_t i = 0; i < r->n; i++) {
         size_t h = (size_t)oq_user_hash(r->user[i], 0) & ix->mask;
-        while (ix->slot[h] >= 0 && strcmp(r->user[ix->slot[h]], r->user[i]))
+        while (ix->slot[h] >= 0 && strcmp(r->user[ix->slot[h]], r->user[i]) != 0)
             h = (h + 1) & ix->mask;
         if (ix->slot[h] >= 0) {
             if (*dup < 0) *dup = (long)i;
@@ -167,7 +167,7 @@ int oq_record_read(const char *path, oq_record **out, oq_error *err)
         goto cleanup;
     }
     long dup;
-    if ((rc = index_build(r, &dup))) {
+    if (index_build(r, &dup)) {
         rc = oq_error_oom(err, path, "index");
         goto cleanup;
     }
@@ -323,7 +323,7 @@ static int app_row(void *ctx, char **f, const size_t *lens, size_t n, long line,
     if (!x->header_done) {
         x->header_done = 1;
         for (size_t k = 0; k < 6; k++)
-            if (k >= n || strcmp(f[k], want[k]))
+            if (k >= n || strcmp(f[k], want[k]) != 0)
                 return oq_error_set(err, OQ_EPARSE, x->path, line, (long)k + 1,
                                     "the header is not " HEADER
                                     " (column %zu: %s%.40s%s): append to a file offerq record "
