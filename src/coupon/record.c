@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define HEADER "user_id,date,offer,ordered,value,propensity"
 
@@ -373,6 +374,9 @@ int oq_record_append(const oq_record *r, const char *path, oq_error *err)
         return oq_error_set(err, OQ_EIO, path, 0, 0, "cannot open for reading: %s",
                             strerror(errno));
     if ((rc = oq_afile_open(&af, path, err))) goto cleanup;
+    /* the file keeps its permissions (a shop's log may be group-readable only) */
+    struct stat st;
+    if (fstat(fileno(in), &st) == 0) (void)fchmod(fileno(af.fp), st.st_mode & 07777);
     char buf[1 << 16];
     size_t k;
     int last = '\n';

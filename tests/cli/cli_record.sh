@@ -9,7 +9,8 @@
 #     summed, one the day after: counted with --window 2 only, one the day
 #     before: never, a negative value, a customer the run did not recommend
 #     for: ignored) and, for every row, against an independent computation;
-#   - --append: rows added after the old bytes; a day recorded twice, a
+#   - --append: rows added after the old bytes, the file's permissions kept;
+#     a missing file refused (nothing written); a day recorded twice, a
 #     foreign header or a bad date in the file are refused by file:line and
 #     leave the file byte-identical (and --out unwritten);
 #   - offerq eval --contacts on the recorded file with --run: "propensity":
@@ -122,11 +123,13 @@ check "  every row (window 2)" check_rows "$T/new2.csv" 2
 
 # ---- --append -------------------------------------------------------------------------------
 cp "$T/new.csv" "$T/all.csv"
+chmod 640 "$T/all.csv"
 printf 'user_id,date,value\n1,2025-07-02,3\n' >"$T/orders2.csv"
 "$BIN" record --run "$T/run" --date 2025-07-02 --orders "$T/orders2.csv" --out "$T/day2.csv" \
   --append "$T/all.csv" --quiet 2>"$T/err" || { cat "$T/err"; die "record --append"; }
 check "--append: the old bytes, then the new rows" bash -c \
   "cat '$T/new.csv' <(tail -n +2 '$T/day2.csv') | cmp -s - '$T/all.csv'"
+check "  the file keeps its permissions (640)" test "$(stat -c %a "$T/all.csv")" = 640
 check "  the appended day: user 1 ordered 3" grep -qx "1,2025-07-02,[^,]*,1,3,[0-9.]*" "$T/all.csv"
 cp "$T/all.csv" "$T/all.before"
 refused 1 "all.csv:2:1: customer \"1\" already has a contact on 2025-07-01" \
@@ -144,6 +147,10 @@ printf 'user_id,date,offer,ordered,value,propensity\n1,2025-06-31,none,0,0,0.5' 
 refused 1 "baddate.csv:2:2: column 2 \(date\): got \"2025-06-31\"" \
   "$BIN" record --run "$T/run" --date 2025-07-05 --orders "$T/orders.csv" --out "$T/x.csv" \
   --append "$T/baddate.csv"
+refused 1 "nothing was written; --append adds to an existing contacts file" \
+  "$BIN" record --run "$T/run" --date 2025-07-05 --orders "$T/orders.csv" --out "$T/x.csv" \
+  --append "$T/absent.csv"
+check "  --out not written either" test ! -e "$T/x.csv"
 # an export without a final newline: the new rows start on a line of their own
 printf 'user_id,date,offer,ordered,value,propensity\r\nold,2025-06-01,none,0,0,0.5' >"$T/nonl.csv"
 "$BIN" record --run "$T/run" --date 2025-07-05 --orders "$T/orders.csv" --out "$T/x.csv" \

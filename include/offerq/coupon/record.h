@@ -77,7 +77,8 @@ int oq_record_write(const oq_record *r, const char *path, oq_error *err) OQ_WUR;
 
 /* Append the contacts to the contacts file at path, atomically: its bytes,
  * then the new rows, into a temporary file that is fsync'ed and renamed over
- * path (a crash or an error leaves path as it was). The file's header must
+ * path (a crash or an error leaves path as it was; the file keeps its
+ * permission bits). The file's header must
  * be user_id,date,offer,ordered,value,propensity (OQ_EPARSE otherwise); a
  * row of the file for a customer of r on r's date is OQ_EPARSE naming
  * file:line and the recommendations' line (recording a day twice). A file

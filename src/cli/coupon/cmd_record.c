@@ -190,8 +190,11 @@ int cmd_record(int argc, char **argv)
                 orders_path, last, end);
     }
     /* the append's checks first: a refusal there leaves everything as it was */
-    if (append && oq_record_check_append(r, append, &err)) {
-        rc = cli_fail(&err, "nothing was written");
+    int arc = append ? oq_record_check_append(r, append, &err) : 0;
+    if (arc) {
+        rc = cli_fail(&err, arc == OQ_EIO ? "nothing was written; --append adds to an existing "
+                                            "contacts file (the first day: --out alone)"
+                                          : "nothing was written");
         goto cleanup;
     }
     if (oq_record_write(r, out, &err)) {
