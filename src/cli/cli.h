@@ -26,6 +26,7 @@ int cmd_predict(int argc, char **argv);
 int cmd_uplift(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_split(int argc, char **argv);
+int cmd_record(int argc, char **argv);
 /* `offerq eval --contacts ...` (cmd_uplift.c) */
 int cmd_uplift_eval(int argc, char **argv);
 

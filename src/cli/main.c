@@ -27,6 +27,8 @@ static const command commands[] = {
     {"run", cmd_run, "nightly coupon job: Dyna-Q + budget plan -> recommendations"},
     {"eval", cmd_eval, "true and off-policy value of a run's coupon policy"},
     {"convert", cmd_convert, "a generated log as raw tables (contacts, customers, orders, ...)"},
+    {"record", cmd_record,
+     "a run's offers and the orders since, as contacts keeping the propensity"},
     {"split", cmd_split, "a log and its sidecars in N parts by customer, for mpirun ... --parts"},
     {"uplift", cmd_uplift, "your own campaign log: learned offer policy + IPS/DR estimates"},
     {"db", cmd_db, "PostgreSQL: the schema, load a log or raw tables, save a run"},
