@@ -1,6 +1,7 @@
 /* rawfeat.c - per-contact features from raw orders and events, as of each
  * contact's date (include/offerq/coupon/rawfeat.h). */
 #include "offerq/coupon/rawfeat.h"
+#include "fav_int.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -25,6 +26,10 @@ struct oq_rawfeat {
     int visit_days;
     char **levels; /* (ncat) sorted categories */
     oq_bgnbd_params bg;
+    /* the favourite filter (fav_int.h) and the mix's per-category profit */
+    double *pop; /* (ncat) share of the fit's known-category orders */
+    double *fk;  /* (ncat) mean value of a contact's order of each category */
+    double sum_f, pop_f;
     oq_rawfeat_info info;
     size_t nfeat;
     char names[OQ_RAWFEAT_MAX][32];
@@ -45,6 +50,8 @@ enum {
     F_REPEAT,
     F_VRATE,
     F_CONC,
+    F_EVID,
+    F_MIX,
     F_HC,
     F_HT,
     F_HRC,
@@ -248,6 +255,144 @@ static int levels_build(oq_rawfeat *rf)
     return 0;
 }
 
+/* Category of user's order on day (the last row that day with one; with
+ * a category column its own, else the user's last event that day, as
+ * gross.h step 1), -1 when none is known. ob, oe: the user's blocks of
+ * orders and events (oe NULL: no events). */
+static int day_cat(const oq_rawfeat *rf, const size_t *ob, const size_t *oe, int32_t day)
+{
+    int k = -1;
+    const bytable *o = &rf->o, *e = &rf->e;
+    if (ob && o->t->cat)
+        for (size_t j = by_before(o, ob[0], ob[1], day); j < ob[1] && o->t->date[o->ord[j]] == day;
+             j++)
+            if (o->cat[o->ord[j]] >= 0) k = o->cat[o->ord[j]];
+    if (k >= 0 || !oe) return k;
+    for (size_t j = by_before(e, oe[0], oe[1], day); j < oe[1] && e->t->date[e->ord[j]] == day; j++)
+        if (e->cat[e->ord[j]] >= 0) k = e->cat[e->ord[j]];
+    return k;
+}
+
+/* The value per category of the mix (rawfeat.h): the contacts of ct that
+ * ordered, with a finite value, whose order's category (day_cat) is known. */
+static void fit_mix(oq_rawfeat *rf, const oq_contacts *ct, double *sv, double *nv)
+{
+    oq_rawfeat_info *in = &rf->info;
+    size_t K = in->ncat;
+    double all = 0, nall = 0;
+    for (size_t i = 0; ct && ct->date && i < ct->n; i++) {
+        if (!ct->ordered[i] || !isfinite(ct->value[i])) continue;
+        size_t ob[2], oe[2];
+        int ho = by_find(&rf->o, ct->user[i], &ob[0], &ob[1]);
+        int he = by_find(&rf->e, ct->user[i], &oe[0], &oe[1]);
+        int k = day_cat(rf, ho ? ob : NULL, he ? oe : NULL, ct->date[i]);
+        if (k < 0) continue;
+        sv[k] += ct->value[i];
+        nv[k]++;
+        all += ct->value[i];
+        nall++;
+    }
+    in->mix_rows = (size_t)nall;
+    if (nall < 1) return;
+    double pooled = all / nall;
+    rf->pop_f = rf->sum_f = 0;
+    for (size_t k = 0; k < K; k++) {
+        rf->fk[k] = nv[k] >= OQ_RAWFEAT_MIX_MIN_ROWS ? sv[k] / nv[k] : pooled;
+        rf->sum_f += rf->fk[k];
+        rf->pop_f += rf->pop[k] * rf->fk[k];
+    }
+    in->mix_used = 1;
+}
+
+/* The favourite filter (fav_int.h, gross.h step 5) fitted on the orders
+ * and events before the day after ct's latest contact (all without ct):
+ * each order's category as day_cat, the grid fit of gross.c. */
+static int fit_filter(oq_rawfeat *rf, const oq_contacts *ct, oq_error *err)
+{
+    oq_rawfeat_info *in = &rf->info;
+    const bytable *o = &rf->o, *e = &rf->e;
+    size_t nu = o->nu, K = in->ncat, n = 0;
+    int32_t end = INT32_MAX;
+    if (ct && ct->date && ct->n) {
+        end = INT32_MIN;
+        for (size_t i = 0; i < ct->n; i++)
+            if (ct->date[i] >= end) end = ct->date[i] + 1;
+    }
+    in->filter_end = end;
+    if (K == 0 || nu == 0) return 0;
+    size_t *olo = malloc((nu + 1) * sizeof *olo), *elo = malloc(nu * sizeof *elo),
+           *ehi = malloc(nu * sizeof *ehi);
+    int32_t *oday = malloc((o->t->n ? o->t->n : 1) * sizeof *oday),
+            *ocat = malloc((o->t->n ? o->t->n : 1) * sizeof *ocat);
+    double *buf = calloc(2 * K, sizeof *buf);
+    rf->pop = calloc(K, sizeof *rf->pop);
+    rf->fk = calloc(K, sizeof *rf->fk);
+    int rc = 0;
+    if (!olo || !elo || !ehi || !oday || !ocat || !buf || !rf->pop || !rf->fk) {
+        rc = oq_error_oom(err, NULL, NULL);
+        goto cleanup;
+    }
+    size_t known = 0;
+    for (size_t u = 0; u < nu; u++) {
+        size_t ob[2] = {o->ustart[u], 0}, oe[2] = {0, 0};
+        ob[1] = by_before(o, ob[0], o->ustart[u + 1], end);
+        int he = by_find(e, o->t->user[o->ord[ob[0]]], &oe[0], &oe[1]);
+        if (he) oe[1] = by_before(e, oe[0], oe[1], end);
+        elo[u] = he ? oe[0] : 0;
+        ehi[u] = he ? oe[1] : 0;
+        olo[u] = n;
+        for (size_t j = ob[0]; j < ob[1]; j++, n++) {
+            oday[n] = o->t->date[o->ord[j]];
+            ocat[n] = -1;
+            /* the category of this row itself, else the day's last event */
+            if (o->t->cat && o->cat[o->ord[j]] >= 0)
+                ocat[n] = o->cat[o->ord[j]];
+            else if (he)
+                for (size_t x = by_before(e, oe[0], oe[1], oday[n]);
+                     x < oe[1] && e->t->date[e->ord[x]] == oday[n]; x++)
+                    if (e->cat[e->ord[x]] >= 0) ocat[n] = e->cat[e->ord[x]];
+            if (ocat[n] >= 0) {
+                buf[ocat[n]]++;
+                known++;
+            }
+        }
+    }
+    olo[nu] = n;
+    in->filter_orders = known;
+    if (!known) {
+        snprintf(in->note + strlen(in->note), sizeof in->note - strlen(in->note),
+                 "%sno order has a category (its own or an event on its day): no favourite "
+                 "filter, browse_evidence and mix_value not used",
+                 in->note[0] ? "; " : "");
+        goto cleanup;
+    }
+    for (size_t k = 0; k < K; k++)
+        rf->pop[k] = buf[k] / (double)known;
+    fav_data d = {.nc = nu,
+                  .olo = olo,
+                  .oday = oday,
+                  .ocat = ocat,
+                  .elo = elo,
+                  .ehi = ehi,
+                  .eord = e->ord,
+                  .eday = e->t->date,
+                  .ecat32 = e->cat};
+    if ((rc = oq_fav_fit_grid(&d, K, rf->pop, NULL, NULL, &in->drift, &in->conc, &in->alpha,
+                              &in->filter_loglik, err)))
+        goto cleanup;
+    in->filter_used = 1;
+    memset(buf, 0, 2 * K * sizeof *buf);
+    fit_mix(rf, ct, buf, buf + K);
+cleanup:
+    free(olo);
+    free(elo);
+    free(ehi);
+    free(oday);
+    free(ocat);
+    free(buf);
+    return rc;
+}
+
 /* The contacts of cts[0..k) (NULL ones skipped) as one history table. */
 static int history_build(oq_rawfeat *rf, const oq_contacts *const *cts, int k)
 {
@@ -301,6 +446,7 @@ int oq_rawfeat_new2(const oq_txtab *orders, const oq_txtab *events, const oq_con
         goto cleanup;
     }
     if (orders && (rc = fit_bgnbd(rf, err))) goto cleanup;
+    if (orders && events && (rc = fit_filter(rf, ct, err))) goto cleanup;
     if (!orders)
         snprintf(in->note, sizeof in->note,
                  "no orders: no BG/NBD, P(alive) not used (no recency, frequency, monetary "
@@ -312,24 +458,17 @@ int oq_rawfeat_new2(const oq_txtab *orders, const oq_txtab *events, const oq_con
     on[F_FAV] = orders && orders->cat;
     on[F_VIS] = on[F_DSV] = events != NULL;
     on[F_SHARE] = on[F_REPEAT] = on[F_VRATE] = on[F_CONC] = events != NULL;
+    on[F_EVID] = in->filter_used;
+    on[F_MIX] = in->mix_used;
     on[F_HC] = on[F_HT] = on[F_HRC] = on[F_HRT] = rf->h.t != NULL && control >= 0;
-    static const char *const nm[F_N] = {"recency_days",
-                                        "orders_before",
-                                        "monetary_mean",
-                                        "tenure_days",
-                                        "orders",
-                                        "p_alive",
-                                        "fav_category",
-                                        "visits",
-                                        "days_since_visit",
-                                        "fav_share",
-                                        "browse_repeat",
-                                        "visit_rate",
-                                        "browse_focus",
-                                        "contacts_control",
-                                        "contacts_offered",
-                                        "order_rate_control",
-                                        "order_rate_offered"};
+    static const char *const nm[F_N] = {
+        "recency_days",      "orders_before",    "monetary_mean",
+        "tenure_days",       "orders",           "p_alive",
+        "fav_category",      "visits",           "days_since_visit",
+        "fav_share",         "browse_repeat",    "visit_rate",
+        "browse_focus",      "browse_evidence",  "mix_value",
+        "contacts_control",  "contacts_offered", "order_rate_control",
+        "order_rate_offered"};
     for (int f = 0; f < F_N; f++) {
         if (!on[f]) continue;
         size_t k = rf->nfeat++;
@@ -369,6 +508,8 @@ void oq_rawfeat_free(oq_rawfeat *rf)
         for (size_t i = 0; i < rf->info.ncat; i++)
             free(rf->levels[i]);
     free(rf->levels);
+    free(rf->pop);
+    free(rf->fk);
     free(rf);
 }
 
@@ -415,12 +556,41 @@ static double focus(const bytable *e, size_t lo, size_t end, size_t K, scratch *
     return llr;
 }
 
+/* browse_evidence and (with the mix) mix_value of the events ord[lo, end)
+ * as of day d into f[0], f[1] (rawfeat.h). */
+static void filtered(const oq_rawfeat *rf, size_t lo, size_t end, int32_t d, double *f)
+{
+    const oq_rawfeat_info *in = &rf->info;
+    const bytable *e = &rf->e;
+    favp ph, pl, pm;
+    favp_init(&ph, in->ncat, in->drift, OQ_GROSS_EVIDENCE_HI);
+    favp_init(&pl, in->ncat, in->drift, OQ_GROSS_EVIDENCE_LO);
+    favp_init(&pm, in->ncat, in->drift, in->conc);
+    fav hi, lw, mx;
+    fav_init(&hi, &ph);
+    fav_init(&lw, &pl);
+    fav_init(&mx, &pm);
+    double llr = 0;
+    for (size_t j = lo; j < end; j++) {
+        size_t r = e->ord[j];
+        int c = e->cat[r];
+        if (c < 0) continue;
+        int32_t day = e->t->date[r];
+        llr += fav_observe_ll(&hi, day, c, &ph) - fav_observe_ll(&lw, day, c, &pl);
+        if (in->mix_used) fav_observe(&mx, day, c, &pm);
+    }
+    f[0] = llr;
+    if (!in->mix_used) return;
+    fav_move(&mx, d, &pm);
+    f[1] = in->alpha * fav_mean_f(&mx, rf->fk, rf->sum_f) + (1 - in->alpha) * rf->pop_f;
+}
+
 /* The features of user on day d into f (rf->nfeat). */
 static void features(const oq_rawfeat *rf, const char *user, int32_t d, scratch *sc, double *f)
 {
     unsigned *cnt = sc->cnt;
     size_t k = 0, lo, hi;
-    int fav = -1;
+    int favc = -1;
     const bytable *o = &rf->o, *e = &rf->e;
     if (o->t) {
         size_t end = 0;
@@ -458,13 +628,13 @@ static void features(const oq_rawfeat *rf, const char *user, int32_t d, scratch 
             }
             for (size_t j = has ? lo : 0; has && j < end; j++) {
                 int c = o->cat[o->ord[j]];
-                if (c >= 0 && cnt[c] == best && (fav < 0 || c < fav)) fav = c;
+                if (c >= 0 && cnt[c] == best && (favc < 0 || c < favc)) favc = c;
             }
             for (size_t j = has ? lo : 0; has && j < end; j++) {
                 int c = o->cat[o->ord[j]];
                 if (c >= 0) cnt[c] = 0;
             }
-            f[k++] = fav >= 0 ? (double)fav : NAN;
+            f[k++] = favc >= 0 ? (double)favc : NAN;
         }
     }
     if (e->t) {
@@ -477,7 +647,7 @@ static void features(const oq_rawfeat *rf, const char *user, int32_t d, scratch 
         if (!has || end == lo) {
             f[k++] = NAN;
         } else {
-            if (fav < 0) { /* no order category: the most viewed one */
+            if (favc < 0) { /* no order category: the most viewed one */
                 unsigned best = 0;
                 for (size_t j = lo; j < end; j++) {
                     int c = e->cat[e->ord[j]];
@@ -485,7 +655,7 @@ static void features(const oq_rawfeat *rf, const char *user, int32_t d, scratch 
                 }
                 for (size_t j = lo; j < end; j++) {
                     int c = e->cat[e->ord[j]];
-                    if (c >= 0 && cnt[c] == best && (fav < 0 || c < fav)) fav = c;
+                    if (c >= 0 && cnt[c] == best && (favc < 0 || c < favc)) favc = c;
                 }
                 for (size_t j = lo; j < end; j++) {
                     int c = e->cat[e->ord[j]];
@@ -494,7 +664,7 @@ static void features(const oq_rawfeat *rf, const char *user, int32_t d, scratch 
             }
             size_t same = 0;
             for (size_t j = lo; j < end; j++)
-                same += fav >= 0 && e->cat[e->ord[j]] == fav;
+                same += favc >= 0 && e->cat[e->ord[j]] == favc;
             f[k++] = (double)same / (double)(end - lo);
         }
         /* browse repeat rate over consecutive events, visit rate over active days */
@@ -511,6 +681,8 @@ static void features(const oq_rawfeat *rf, const char *user, int32_t d, scratch 
             f[k++] = (double)days / (double)(d - e->t->date[e->ord[lo]]);
         }
         f[k++] = has && end > lo ? focus(e, lo, end, rf->info.ncat ? rf->info.ncat : 1, sc) : 0;
+        if (rf->info.filter_used) filtered(rf, has ? lo : 0, has ? end : 0, d, f + k);
+        k += (size_t)rf->info.filter_used + (size_t)rf->info.mix_used;
     }
     const bytable *h = &rf->h;
     if (h->t && rf->control >= 0) {

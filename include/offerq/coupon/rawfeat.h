@@ -27,6 +27,29 @@
  *                     against 0.2, pi_e the earlier events' share of e's
  *                     category weighted exp(-0.05 x days ago), K categories
  *                     (0 without events): > 0 keeps to a drifting favourite
+ *   browse_evidence   with orders and events: the log path's browse
+ *                     concentration evidence (gross.h, oq_gross_evidence)
+ *                     from the raw tables: sum over u's events before d of
+ *                     log p_0.8(e) - log p_0.2(e), p_c(e) = (1 - c) / K + c
+ *                     pi_e, pi the favourite filter of gross.h step 5 (the
+ *                     same code, fav_int.h) with the fitted drift
+ *   mix_value         the next order's value by the category mix of that
+ *                     filter (gross.h step 5's p_k): alpha sum_k pi_k f_k +
+ *                     (1 - alpha) sum_k pop_k f_k, pi the filter with the
+ *                     fitted drift and conc moved to d, f_k the mean value of
+ *                     the contacts' orders of category k (fewer than
+ *                     OQ_RAWFEAT_MIX_MIN_ROWS: the pooled mean); needs the
+ *                     contacts (oq_rawfeat_new2) with an ordered contact of
+ *                     a known category
+ *     The filter's drift, conc and alpha are fitted once, by likelihood on
+ *     gross.h's grid (oq_fav_fit_grid, as the log path), on the orders and
+ *     events dated before the day after the latest contact of ct (all rows
+ *     without ct), so that rows appended after the campaign change neither
+ *     the fit nor any contact's features; an order's category is its own
+ *     (category column) or else the customer's last event on its day (gross.h
+ *     step 1); pop_k = the share of the fit's orders with a known category.
+ *     Without events, orders, or any order with a known category the two
+ *     features are absent (and info.note says why in the last case).
  *   contacts_control, contacts_offered      earlier contacts (before d) with
  *                     the control offer / with any other (oq_rawfeat_new2)
  *   order_rate_control, order_rate_offered  their order rates, smoothed:
@@ -44,6 +67,7 @@
 #include "offerq/coupon/bgnbd.h"
 
 #define OQ_RAWFEAT_MAX 20
+#define OQ_RAWFEAT_MIX_MIN_ROWS 5 /* fewer ordered contacts of a category: the pooled mean */
 
 typedef struct oq_rawfeat oq_rawfeat;
 
@@ -54,7 +78,15 @@ typedef struct oq_rawfeat_info {
     oq_bgnbd_fit_report fit; /* when fit_customers > 0 */
     int32_t fit_end;         /* orders before this day fit BG/NBD */
     size_t ncat;             /* categories over orders and events */
-    char note[512];          /* what is not used and why ("" when all is) */
+    /* the favourite filter (orders and events): fitted on the orders and
+       events before filter_end, over filter_orders orders with a category */
+    int filter_used;      /* 1: browse_evidence is a feature */
+    int mix_used;         /* 1: mix_value is a feature */
+    int32_t filter_end;   /* the day after the latest contact (INT32_MAX: none) */
+    size_t filter_orders; /* orders with a known category in the fit */
+    size_t mix_rows;      /* ordered contacts with a known category */
+    double drift, conc, alpha, filter_loglik;
+    char note[512]; /* what is not used and why ("" when all is) */
 } oq_rawfeat_info;
 
 /* Index orders and events (either may be NULL; both borrowed, must outlive
