@@ -325,10 +325,11 @@ static int fit_filter(oq_rawfeat *rf, const oq_contacts *ct, oq_error *err)
     int32_t *oday = malloc((o->t->n ? o->t->n : 1) * sizeof *oday),
             *ocat = malloc((o->t->n ? o->t->n : 1) * sizeof *ocat);
     double *buf = calloc(2 * K, sizeof *buf);
+    int64_t *uid = malloc(nu * sizeof *uid);
     rf->pop = calloc(K, sizeof *rf->pop);
     rf->fk = calloc(K, sizeof *rf->fk);
     int rc = 0;
-    if (!olo || !elo || !ehi || !oday || !ocat || !buf || !rf->pop || !rf->fk) {
+    if (!olo || !elo || !ehi || !oday || !ocat || !buf || !uid || !rf->pop || !rf->fk) {
         rc = oq_error_oom(err, NULL, NULL);
         goto cleanup;
     }
@@ -376,7 +377,13 @@ static int fit_filter(oq_rawfeat *rf, const oq_contacts *ct, oq_error *err)
                   .ehi = ehi,
                   .eord = e->ord,
                   .eday = e->t->date,
-                  .ecat32 = e->cat};
+                  .ecat32 = e->cat,
+                  .id = uid,
+                  .stride = (known + OQ_GROSS_FIT_ORDERS - 1) / OQ_GROSS_FIT_ORDERS};
+    /* above OQ_GROSS_FIT_ORDERS orders the grid scores a sample of the
+       customers, as gross.h step 5 (here by their index in sorted order) */
+    for (size_t u = 0; u < nu; u++)
+        uid[u] = (int64_t)u;
     if ((rc = oq_fav_fit_grid(&d, K, rf->pop, NULL, NULL, &in->drift, &in->conc, &in->alpha,
                               &in->filter_loglik, err)))
         goto cleanup;
@@ -390,6 +397,7 @@ cleanup:
     free(oday);
     free(ocat);
     free(buf);
+    free(uid);
     return rc;
 }
 

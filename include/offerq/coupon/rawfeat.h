@@ -47,7 +47,10 @@
  *     without ct), so that rows appended after the campaign change neither
  *     the fit nor any contact's features; an order's category is its own
  *     (category column) or else the customer's last event on its day (gross.h
- *     step 1); pop_k = the share of the fit's orders with a known category.
+ *     step 1); pop_k = the share of the fit's orders with a known category;
+ *     above OQ_GROSS_FIT_ORDERS of them the grid scores a sample of the
+ *     customers (those whose index in id order hashes to 0 mod stride, as
+ *     gross.h step 5 does with the numeric ids).
  *     Without events, orders, or any order with a known category the two
  *     features are absent (and info.note says why in the last case).
  *   contacts_control, contacts_offered      earlier contacts (before d) with
