@@ -1,7 +1,7 @@
 /* rawfeat.c - per-contact features from raw orders and events, as of each
  * contact's date (include/offerq/coupon/rawfeat.h). */
 #include "offerq/coupon/rawfeat.h"
-#include "fav_int.h"
+#include "offerq/coupon/gross.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -26,10 +26,13 @@ struct oq_rawfeat {
     int visit_days;
     char **levels; /* (ncat) sorted categories */
     oq_bgnbd_params bg;
-    /* the favourite filter (fav_int.h) and the mix's per-category profit */
-    double *pop; /* (ncat) share of the fit's known-category orders */
-    double *fk;  /* (ncat) mean value of a contact's order of each category */
-    double sum_f, pop_f;
+    /* the gross-profit model (gross.h) on the raw tables */
+    char **users; /* (nusers) sorted ids of orders, events and contacts (borrowed) */
+    size_t nusers;
+    oq_orders *gord; /* the orders with a value > 0, users as indices into users */
+    oq_events *gev;  /* the events with a category, the same way */
+    oq_gross *gm;    /* NULL: not fitted */
+    size_t slot;     /* feature index of browse_evidence (gross_value next) */
     oq_rawfeat_info info;
     size_t nfeat;
     char names[OQ_RAWFEAT_MAX][32];
@@ -255,63 +258,211 @@ static int levels_build(oq_rawfeat *rf)
     return 0;
 }
 
-/* Category of user's order on day (the last row that day with one; with
- * a category column its own, else the user's last event that day, as
- * gross.h step 1), -1 when none is known. ob, oe: the user's blocks of
- * orders and events (oe NULL: no events). */
-static int day_cat(const oq_rawfeat *rf, const size_t *ob, const size_t *oe, int32_t day)
+/* Category of the user's order on day, as gross.h step 1: the user's last
+ * event that day (oe: the user's block of events; NULL: none), -1 when none. */
+static int day_cat(const oq_rawfeat *rf, const size_t *oe, int32_t day)
 {
     int k = -1;
-    const bytable *o = &rf->o, *e = &rf->e;
-    if (ob && o->t->cat)
-        for (size_t j = by_before(o, ob[0], ob[1], day); j < ob[1] && o->t->date[o->ord[j]] == day;
-             j++)
-            if (o->cat[o->ord[j]] >= 0) k = o->cat[o->ord[j]];
-    if (k >= 0 || !oe) return k;
+    const bytable *e = &rf->e;
+    if (!oe) return k;
     for (size_t j = by_before(e, oe[0], oe[1], day); j < oe[1] && e->t->date[e->ord[j]] == day; j++)
         if (e->cat[e->ord[j]] >= 0) k = e->cat[e->ord[j]];
     return k;
 }
 
-/* The value per category of the mix (rawfeat.h): the contacts of ct that
- * ordered, with a finite value, whose order's category (day_cat) is known. */
-static void fit_mix(oq_rawfeat *rf, const oq_contacts *ct, double *sv, double *nv)
+/* ---- the gross-profit model of gross.h on the raw tables ------------------------
+ * gross.c's own fit and prediction, on the raw tables mapped onto its inputs:
+ * a user is its index in the sorted union of the ids of the orders, events
+ * and contacts (a user asked about later that none of them has: past the
+ * union), a category its level (< 65536), orders with a value > 0, events
+ * with a category; the fit's log has one row per user and contact day of ct
+ * (ordered: the contacts' summed value as the order's gross profit, its
+ * category its day's event; a user without contacts one row without an order). */
+
+static int cmp_pstr(const void *a, const void *b)
 {
-    oq_rawfeat_info *in = &rf->info;
-    size_t K = in->ncat;
-    double all = 0, nall = 0;
-    for (size_t i = 0; ct && ct->date && i < ct->n; i++) {
-        if (!ct->ordered[i] || !isfinite(ct->value[i])) continue;
-        size_t ob[2], oe[2];
-        int ho = by_find(&rf->o, ct->user[i], &ob[0], &ob[1]);
-        int he = by_find(&rf->e, ct->user[i], &oe[0], &oe[1]);
-        int k = day_cat(rf, ho ? ob : NULL, he ? oe : NULL, ct->date[i]);
-        if (k < 0) continue;
-        sv[k] += ct->value[i];
-        nv[k]++;
-        all += ct->value[i];
-        nall++;
-    }
-    in->mix_rows = (size_t)nall;
-    if (nall < 1) return;
-    double pooled = all / nall;
-    rf->pop_f = rf->sum_f = 0;
-    for (size_t k = 0; k < K; k++) {
-        rf->fk[k] = nv[k] >= OQ_RAWFEAT_MIX_MIN_ROWS ? sv[k] / nv[k] : pooled;
-        rf->sum_f += rf->fk[k];
-        rf->pop_f += rf->pop[k] * rf->fk[k];
-    }
-    in->mix_used = 1;
+    return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The favourite filter (fav_int.h, gross.h step 5) fitted on the orders
- * and events before the day after ct's latest contact (all without ct):
- * each order's category as day_cat, the grid fit of gross.c. */
-static int fit_filter(oq_rawfeat *rf, const oq_contacts *ct, oq_error *err)
+/* index of user u in rf->users, or -1 */
+static long user_ix(const oq_rawfeat *rf, const char *u)
+{
+    char *const *hit = bsearch(&u, rf->users, rf->nusers, sizeof *rf->users, cmp_pstr);
+    return hit ? (long)(hit - rf->users) : -1;
+}
+
+static int users_build(oq_rawfeat *rf, const oq_contacts *ct, const oq_contacts *ho)
+{
+    const oq_txtab *t[2] = {rf->o.t, rf->e.t};
+    const oq_contacts *c[2] = {ct, ho};
+    size_t n = 0;
+    for (int k = 0; k < 2; k++)
+        n += (t[k] ? t[k]->n : 0) + (c[k] ? c[k]->n : 0);
+    if (!(rf->users = malloc((n ? n : 1) * sizeof *rf->users))) return -1;
+    n = 0;
+    for (int k = 0; k < 2; k++) {
+        for (size_t i = 0; t[k] && i < t[k]->n; i++)
+            rf->users[n++] = t[k]->user[i];
+        for (size_t i = 0; c[k] && i < c[k]->n; i++)
+            rf->users[n++] = c[k]->user[i];
+    }
+    qsort(rf->users, n, sizeof *rf->users, cmp_pstr);
+    size_t u = 0;
+    for (size_t i = 0; i < n; i++)
+        if (u == 0 || strcmp(rf->users[i], rf->users[u - 1]) != 0) rf->users[u++] = rf->users[i];
+    rf->nusers = u;
+    return 0;
+}
+
+/* The orders (value > 0) and events (with a category) of rf as gross.h's,
+ * those dated before end only (INT32_MAX: all). */
+static int gross_tables(const oq_rawfeat *rf, int32_t end, oq_orders **go, oq_events **ge)
+{
+    const bytable *o = &rf->o, *e = &rf->e;
+    oq_orders *a = calloc(1, sizeof *a);
+    oq_events *b = calloc(1, sizeof *b);
+    *go = a;
+    *ge = b;
+    if (!a || !b) return -1;
+    size_t no = o->t->n, ne = e->t->n;
+    a->user_id = malloc((no ? no : 1) * sizeof *a->user_id);
+    a->day = malloc((no ? no : 1) * sizeof *a->day);
+    a->value = malloc((no ? no : 1) * sizeof *a->value);
+    b->user_id = malloc((ne ? ne : 1) * sizeof *b->user_id);
+    b->day = malloc((ne ? ne : 1) * sizeof *b->day);
+    b->category = malloc((ne ? ne : 1) * sizeof *b->category);
+    if (!a->user_id || !a->day || !a->value || !b->user_id || !b->day || !b->category) return -1;
+    for (size_t j = 0; j < no; j++) { /* (user, date) order: the users' order too */
+        size_t r = o->ord[j];
+        double v = o->t->value[r];
+        if (!(isfinite(v) && v > 0) || o->t->date[r] >= end) continue;
+        a->user_id[a->n] = user_ix(rf, o->t->user[r]);
+        a->day[a->n] = o->t->date[r];
+        a->value[a->n++] = v;
+    }
+    for (size_t j = 0; j < ne; j++) {
+        size_t r = e->ord[j];
+        if (e->cat[r] < 0 || e->t->date[r] >= end) continue;
+        b->user_id[b->n] = user_ix(rf, e->t->user[r]);
+        b->day[b->n] = e->t->date[r];
+        b->category[b->n++] = (uint16_t)e->cat[r];
+    }
+    a->cap = a->n;
+    b->cap = b->n;
+    return 0;
+}
+
+/* a log of n rows (user ids, days) for gross.c: only the columns it reads */
+typedef struct glog {
+    oq_log log;
+    oq_log_index *ix;
+    oq_events_ix *evx;
+} glog;
+
+static void glog_free(glog *g)
+{
+    free(g->log.user_id);
+    free(g->log.day);
+    free(g->log.category);
+    free(g->log.order);
+    free(g->log.profit);
+    oq_log_index_free(g->ix);
+    oq_events_ix_free(g->evx);
+}
+
+static int glog_alloc(glog *g, size_t n, size_t K)
+{
+    memset(g, 0, sizeof *g);
+    g->log.n = g->log.cap = n;
+    g->log.cats.n = (uint32_t)K;
+    g->log.user_id = calloc(n ? n : 1, sizeof *g->log.user_id);
+    g->log.day = calloc(n ? n : 1, sizeof *g->log.day);
+    g->log.category = calloc(n ? n : 1, sizeof *g->log.category);
+    g->log.order = calloc(n ? n : 1, 1);
+    g->log.profit = calloc(n ? n : 1, sizeof *g->log.profit);
+    return g->log.user_id && g->log.day && g->log.category && g->log.order && g->log.profit ? 0
+                                                                                            : -1;
+}
+
+static int glog_index(glog *g, const oq_events *ev, oq_error *err)
+{
+    int rc = oq_log_index_build(&g->log, &g->ix, err);
+    return rc ? rc : oq_events_ix_build(ev, g->ix, &g->evx, err);
+}
+
+typedef struct ckey {
+    long u;
+    int32_t day;
+    size_t i;
+} ckey;
+
+static int cmp_ckey(const void *x, const void *y)
+{
+    const ckey *a = x, *b = y;
+    if (a->u != b->u) return a->u < b->u ? -1 : 1;
+    if (a->day != b->day) return a->day < b->day ? -1 : 1;
+    return a->i < b->i ? -1 : a->i > b->i;
+}
+
+/* The fit's log (see above) from the contacts ct before end. */
+static int fit_log(const oq_rawfeat *rf, const oq_contacts *ct, int32_t end, glog *g)
+{
+    size_t n = ct && ct->date ? ct->n : 0, m = 0;
+    ckey *k = malloc((n + rf->nusers + 1) * sizeof *k);
+    if (!k) return -1;
+    for (size_t i = 0; i < n; i++)
+        if (ct->date[i] < end) k[m++] = (ckey){user_ix(rf, ct->user[i]), ct->date[i], i};
+    qsort(k, m, sizeof *k, cmp_ckey);
+    size_t rows = 0; /* distinct (user, day), then the users without one */
+    for (size_t j = 0; j < m; j++)
+        rows += j == 0 || k[j].u != k[j - 1].u || k[j].day != k[j - 1].day;
+    size_t at = 0, extra = 0;
+    for (size_t u = 0; u < rf->nusers; u++) {
+        while (at < m && k[at].u < (long)u)
+            at++;
+        if (at == m || k[at].u != (long)u) k[m + extra++] = (ckey){(long)u, 0, SIZE_MAX};
+    }
+    if (glog_alloc(g, rows + extra, rf->info.ncat)) {
+        free(k);
+        return -1;
+    }
+    oq_log *lg = &g->log;
+    size_t r = 0;
+    for (size_t j = 0; j < m; j++) {
+        if (j > 0 && k[j].u == k[j - 1].u && k[j].day == k[j - 1].day) {
+            r--;
+        } else {
+            lg->user_id[r] = k[j].u;
+            lg->day[r] = k[j].day;
+        }
+        size_t i = k[j].i;
+        if (ct->ordered[i] && isfinite(ct->value[i])) {
+            lg->order[r] = 1;
+            lg->profit[r] += ct->value[i];
+        }
+        r++;
+    }
+    for (size_t j = 0; j < r; j++) { /* the order's category; unknown: no margin row */
+        size_t oe[2];
+        int he = by_find(&rf->e, rf->users[lg->user_id[j]], &oe[0], &oe[1]);
+        int c = lg->order[j] ? day_cat(rf, he ? oe : NULL, lg->day[j]) : -1;
+        if (c < 0 || !(lg->profit[j] > 0)) lg->order[j] = 0;
+        lg->category[j] = (uint16_t)(c < 0 ? 0 : c);
+    }
+    for (size_t j = 0; j < extra; j++, r++) {
+        lg->user_id[r] = k[m + j].u;
+        lg->day[r] = end == INT32_MAX ? 0 : end - 1;
+    }
+    free(k);
+    return 0;
+}
+
+/* gross.h's model fitted on the orders and events before the day after
+ * ct's latest contact (all rows without ct); a fit that fails for want of
+ * data is a note. */
+static int fit_gross(oq_rawfeat *rf, const oq_contacts *ct, oq_error *err)
 {
     oq_rawfeat_info *in = &rf->info;
-    const bytable *o = &rf->o, *e = &rf->e;
-    size_t nu = o->nu, K = in->ncat, n = 0;
     int32_t end = INT32_MAX;
     if (ct && ct->date && ct->n) {
         end = INT32_MIN;
@@ -319,85 +470,81 @@ static int fit_filter(oq_rawfeat *rf, const oq_contacts *ct, oq_error *err)
             if (ct->date[i] >= end) end = ct->date[i] + 1;
     }
     in->filter_end = end;
-    if (K == 0 || nu == 0) return 0;
-    size_t *olo = malloc((nu + 1) * sizeof *olo), *elo = malloc(nu * sizeof *elo),
-           *ehi = malloc(nu * sizeof *ehi);
-    int32_t *oday = malloc((o->t->n ? o->t->n : 1) * sizeof *oday),
-            *ocat = malloc((o->t->n ? o->t->n : 1) * sizeof *ocat);
-    double *buf = calloc(2 * K, sizeof *buf);
-    int64_t *uid = malloc(nu * sizeof *uid);
-    rf->pop = calloc(K, sizeof *rf->pop);
-    rf->fk = calloc(K, sizeof *rf->fk);
+    if (in->ncat == 0 || in->ncat > UINT16_MAX) return 0;
+    oq_orders *fo = NULL;
+    oq_events *fe = NULL;
+    glog g;
+    memset(&g, 0, sizeof g);
+    oq_error e2 = {0};
     int rc = 0;
-    if (!olo || !elo || !ehi || !oday || !ocat || !buf || !uid || !rf->pop || !rf->fk) {
+    if (gross_tables(rf, INT32_MAX, &rf->gord, &rf->gev) || gross_tables(rf, end, &fo, &fe) ||
+        fit_log(rf, ct, end, &g)) {
         rc = oq_error_oom(err, NULL, NULL);
         goto cleanup;
     }
-    size_t known = 0;
-    for (size_t u = 0; u < nu; u++) {
-        size_t ob[2] = {o->ustart[u], 0}, oe[2] = {0, 0};
-        ob[1] = by_before(o, ob[0], o->ustart[u + 1], end);
-        int he = by_find(e, o->t->user[o->ord[ob[0]]], &oe[0], &oe[1]);
-        if (he) oe[1] = by_before(e, oe[0], oe[1], end);
-        elo[u] = he ? oe[0] : 0;
-        ehi[u] = he ? oe[1] : 0;
-        olo[u] = n;
-        for (size_t j = ob[0]; j < ob[1]; j++, n++) {
-            oday[n] = o->t->date[o->ord[j]];
-            ocat[n] = -1;
-            /* the category of this row itself, else the day's last event */
-            if (o->t->cat && o->cat[o->ord[j]] >= 0)
-                ocat[n] = o->cat[o->ord[j]];
-            else if (he)
-                for (size_t x = by_before(e, oe[0], oe[1], oday[n]);
-                     x < oe[1] && e->t->date[e->ord[x]] == oday[n]; x++)
-                    if (e->cat[e->ord[x]] >= 0) ocat[n] = e->cat[e->ord[x]];
-            if (ocat[n] >= 0) {
-                buf[ocat[n]]++;
-                known++;
-            }
-        }
+    if ((rc = glog_index(&g, fe, err))) goto cleanup;
+    rc = oq_gross_fit(&g.log, g.ix, fe, g.evx, fo, NULL, &rf->gm, &e2);
+    if (rc == OQ_ENOMEM) {
+        *err = e2;
+        goto cleanup;
     }
-    olo[nu] = n;
-    in->filter_orders = known;
-    if (!known) {
+    if (rc || !rf->gm->n_known) {
         snprintf(in->note + strlen(in->note), sizeof in->note - strlen(in->note),
-                 "%sno order has a category (its own or an event on its day): no favourite "
-                 "filter, browse_evidence and mix_value not used",
-                 in->note[0] ? "; " : "");
+                 "%sthe gross-profit model (gross.h): %.200s: browse_evidence and gross_value "
+                 "not used",
+                 in->note[0] ? "; " : "",
+                 rc ? e2.msg : "no order has a category (its own or an event on its day)");
+        oq_gross_free(rf->gm);
+        rf->gm = NULL;
+        rc = 0;
         goto cleanup;
     }
-    for (size_t k = 0; k < K; k++)
-        rf->pop[k] = buf[k] / (double)known;
-    fav_data d = {.nc = nu,
-                  .olo = olo,
-                  .oday = oday,
-                  .ocat = ocat,
-                  .elo = elo,
-                  .ehi = ehi,
-                  .eord = e->ord,
-                  .eday = e->t->date,
-                  .ecat32 = e->cat,
-                  .id = uid,
-                  .stride = (known + OQ_GROSS_FIT_ORDERS - 1) / OQ_GROSS_FIT_ORDERS};
-    /* above OQ_GROSS_FIT_ORDERS orders the grid scores a sample of the
-       customers, as gross.h step 5 (here by their index in sorted order) */
-    for (size_t u = 0; u < nu; u++)
-        uid[u] = (int64_t)u;
-    if ((rc = oq_fav_fit_grid(&d, K, rf->pop, NULL, NULL, &in->drift, &in->conc, &in->alpha,
-                              &in->filter_loglik, err)))
-        goto cleanup;
     in->filter_used = 1;
-    memset(buf, 0, 2 * K * sizeof *buf);
-    fit_mix(rf, ct, buf, buf + K);
+    in->filter_orders = rf->gm->n_known;
+    in->margin_rows = rf->gm->n_margin_rows;
+    in->drift = rf->gm->drift;
+    in->conc = rf->gm->conc;
+    in->alpha = rf->gm->alpha;
+    in->filter_loglik = rf->gm->loglik;
 cleanup:
-    free(olo);
-    free(elo);
-    free(ehi);
-    free(oday);
-    free(ocat);
-    free(buf);
-    free(uid);
+    oq_orders_free(fo);
+    oq_events_free(fe);
+    glog_free(&g);
+    return rc;
+}
+
+/* browse_evidence and gross_value of the n rows (crow into cust, day) into
+ * xe[i * nf + slot], [... + slot + 1]: gross.c's prediction on a log of
+ * these rows (each from its customer's history strictly before its day). */
+static int gross_rows(const oq_rawfeat *rf, const oq_customers *cust, const size_t *crow,
+                      const int32_t *day, size_t n, size_t nf, size_t slot, double *xe,
+                      oq_error *err)
+{
+    glog g;
+    double *gv = malloc((n ? n : 1) * sizeof *gv);
+    float *ev = malloc((n ? n : 1) * sizeof *ev);
+    int rc = 0;
+    if (!gv || !ev || glog_alloc(&g, n, rf->info.ncat)) {
+        rc = oq_error_oom(err, NULL, NULL);
+        goto cleanup;
+    }
+    for (size_t i = 0; i < n; i++) {
+        long u = user_ix(rf, cust->user[crow[i]]);
+        g.log.user_id[i] = u >= 0 ? u : (int64_t)(rf->nusers + crow[i]);
+        g.log.day[i] = day[i];
+    }
+    if ((rc = glog_index(&g, rf->gev, err)) ||
+        (rc = oq_gross_predict(rf->gm, &g.log, g.ix, rf->gev, g.evx, rf->gord, 0, gv, NULL, err)) ||
+        (rc = oq_gross_evidence(rf->gm, &g.log, g.ix, rf->gev, g.evx, 0, ev, NULL, 1, err)))
+        goto cleanup;
+    for (size_t i = 0; i < n; i++) {
+        xe[i * nf + slot] = ev[i];
+        xe[i * nf + slot + 1] = gv[i];
+    }
+cleanup:
+    free(gv);
+    free(ev);
+    glog_free(&g);
     return rc;
 }
 
@@ -454,7 +601,13 @@ int oq_rawfeat_new2(const oq_txtab *orders, const oq_txtab *events, const oq_con
         goto cleanup;
     }
     if (orders && (rc = fit_bgnbd(rf, err))) goto cleanup;
-    if (orders && events && (rc = fit_filter(rf, ct, err))) goto cleanup;
+    if (orders && events) {
+        if (users_build(rf, ct, ho)) {
+            rc = oq_error_oom(err, NULL, NULL);
+            goto cleanup;
+        }
+        if ((rc = fit_gross(rf, ct, err))) goto cleanup;
+    }
     if (!orders)
         snprintf(in->note, sizeof in->note,
                  "no orders: no BG/NBD, P(alive) not used (no recency, frequency, monetary "
@@ -467,14 +620,14 @@ int oq_rawfeat_new2(const oq_txtab *orders, const oq_txtab *events, const oq_con
     on[F_VIS] = on[F_DSV] = events != NULL;
     on[F_SHARE] = on[F_REPEAT] = on[F_VRATE] = on[F_CONC] = events != NULL;
     on[F_EVID] = in->filter_used;
-    on[F_MIX] = in->mix_used;
+    on[F_MIX] = in->filter_used;
     on[F_HC] = on[F_HT] = on[F_HRC] = on[F_HRT] = rf->h.t != NULL && control >= 0;
     static const char *const nm[F_N] = {
         "recency_days",      "orders_before",    "monetary_mean",
         "tenure_days",       "orders",           "p_alive",
         "fav_category",      "visits",           "days_since_visit",
         "fav_share",         "browse_repeat",    "visit_rate",
-        "browse_focus",      "browse_evidence",  "mix_value",
+        "browse_focus",      "browse_evidence",  "gross_value",
         "contacts_control",  "contacts_offered", "order_rate_control",
         "order_rate_offered"};
     for (int f = 0; f < F_N; f++) {
@@ -487,6 +640,7 @@ int oq_rawfeat_new2(const oq_txtab *orders, const oq_txtab *events, const oq_con
         else
             snprintf(rf->names[k], sizeof rf->names[k], "%s", nm[f]);
         rf->is_text[k] = f == F_FAV;
+        if (f == F_EVID) rf->slot = k;
     }
 cleanup:
     if (rc) {
@@ -500,6 +654,11 @@ cleanup:
 const oq_rawfeat_info *oq_rawfeat_info_get(const oq_rawfeat *rf)
 {
     return &rf->info;
+}
+
+const oq_gross *oq_rawfeat_gross(const oq_rawfeat *rf)
+{
+    return rf->gm;
 }
 
 void oq_rawfeat_free(oq_rawfeat *rf)
@@ -516,8 +675,10 @@ void oq_rawfeat_free(oq_rawfeat *rf)
         for (size_t i = 0; i < rf->info.ncat; i++)
             free(rf->levels[i]);
     free(rf->levels);
-    free(rf->pop);
-    free(rf->fk);
+    free(rf->users);
+    oq_orders_free(rf->gord);
+    oq_events_free(rf->gev);
+    oq_gross_free(rf->gm);
     free(rf);
 }
 
@@ -562,35 +723,6 @@ static double focus(const bytable *e, size_t lo, size_t end, size_t K, scratch *
         if (c >= 0) s->wd[c] = INT32_MIN;
     }
     return llr;
-}
-
-/* browse_evidence and (with the mix) mix_value of the events ord[lo, end)
- * as of day d into f[0], f[1] (rawfeat.h). */
-static void filtered(const oq_rawfeat *rf, size_t lo, size_t end, int32_t d, double *f)
-{
-    const oq_rawfeat_info *in = &rf->info;
-    const bytable *e = &rf->e;
-    favp ph, pl, pm;
-    favp_init(&ph, in->ncat, in->drift, OQ_GROSS_EVIDENCE_HI);
-    favp_init(&pl, in->ncat, in->drift, OQ_GROSS_EVIDENCE_LO);
-    favp_init(&pm, in->ncat, in->drift, in->conc);
-    fav hi, lw, mx;
-    fav_init(&hi, &ph);
-    fav_init(&lw, &pl);
-    fav_init(&mx, &pm);
-    double llr = 0;
-    for (size_t j = lo; j < end; j++) {
-        size_t r = e->ord[j];
-        int c = e->cat[r];
-        if (c < 0) continue;
-        int32_t day = e->t->date[r];
-        llr += fav_observe_ll(&hi, day, c, &ph) - fav_observe_ll(&lw, day, c, &pl);
-        if (in->mix_used) fav_observe(&mx, day, c, &pm);
-    }
-    f[0] = llr;
-    if (!in->mix_used) return;
-    fav_move(&mx, d, &pm);
-    f[1] = in->alpha * fav_mean_f(&mx, rf->fk, rf->sum_f) + (1 - in->alpha) * rf->pop_f;
 }
 
 /* The features of user on day d into f (rf->nfeat). */
@@ -689,8 +821,7 @@ static void features(const oq_rawfeat *rf, const char *user, int32_t d, scratch 
             f[k++] = (double)days / (double)(d - e->t->date[e->ord[lo]]);
         }
         f[k++] = has && end > lo ? focus(e, lo, end, rf->info.ncat ? rf->info.ncat : 1, sc) : 0;
-        if (rf->info.filter_used) filtered(rf, has ? lo : 0, has ? end : 0, d, f + k);
-        k += (size_t)rf->info.filter_used + (size_t)rf->info.mix_used;
+        k += 2 * (size_t)rf->info.filter_used; /* gross_rows fills them */
     }
     const bytable *h = &rf->h;
     if (h->t && rf->control >= 0) {
@@ -733,6 +864,7 @@ static int table(const oq_rawfeat *rf, const oq_customers *cust, const size_t *c
         sc.wd[c] = INT32_MIN;
     for (size_t i = 0; i < n; i++)
         features(rf, cust->user[crow[i]], day[i], &sc, xe + i * nf);
+    if (rf->gm && (rc = gross_rows(rf, cust, crow, day, n, nf, rf->slot, xe, err))) goto cleanup;
     const char *names[OQ_RAWFEAT_MAX];
     size_t nl[OQ_RAWFEAT_MAX];
     char *const *lv[OQ_RAWFEAT_MAX];

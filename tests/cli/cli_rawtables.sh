@@ -35,11 +35,11 @@ grep -q "derived: recency_days orders_before monetary_mean tenure_days orders_30
 grep -q "visits_30d days_since_visit fav_share" "$T/a.out" || fail "browsing features"
 grep -q "contacts_control contacts_offered order_rate_control order_rate_offered" "$T/a.out" ||
     fail "response history"
-# the favourite filter fitted from the raw tables (orders take their day's
-# event's category): its two features and its fit said
-grep -q "browse_focus browse_evidence mix_value contacts_control" "$T/a.out" || fail "filter features"
-grep -Eq "favourite filter on the orders and events before [0-9-]+ \([0-9]+ orders with a category\): drift [0-9.]+, conc [0-9.]+, alpha [0-9.]+; mix over [0-9]+ ordered contacts" "$T/a.out" ||
-    fail "filter fit said: $(grep favourite "$T/a.out")"
+# the gross-profit model (gross.h) fitted from the raw tables (orders take
+# their day's event's category): its two features and its fit said
+grep -q "browse_focus browse_evidence gross_value contacts_control" "$T/a.out" || fail "gross features"
+grep -Eq "gross-profit model \(gross.h\) on the orders and events before [0-9-]+ \([0-9]+ orders with a category, [0-9]+ ordered contact days for the margins\): favourite filter drift [0-9.]+, conc [0-9.]+, alpha [0-9.]+" "$T/a.out" ||
+    fail "gross fit said: $(grep gross-profit "$T/a.out")"
 # BG/NBD: either fitted or said why not (the generated log's campaign starts
 # with its first orders, so there is little before it)
 grep -Eq "BG/NBD on the orders before|P\(alive\) not used" "$T/a.out" || fail "BG/NBD said"
@@ -71,7 +71,7 @@ run "$T/b" --orders "$T/q/orders.csv" --events "$T/q/events.csv" > "$T/b.out" 2>
 cmp -s "$T/a/recommendations.csv" "$T/b/recommendations.csv" || fail "quirks changed the result"
 
 # no look-ahead: orders and events after every contact change nothing learnt
-# from the contacts, the favourite filter's fit included (same recommendation
+# from the contacts, the gross-profit model's fit included (same recommendation
 # day given by --as-of)
 asof=$(grep -o "recommendations as of [0-9-]*" "$T/a.out" | awk '{print $4}')
 { cat "$R/orders.csv"; for u in 1 2 3 4 5 6 7 8 9; do echo "$u,2030-01-0$u,999.5"; done; } > "$T/late.csv"
@@ -80,7 +80,7 @@ cat1=$(sed -n 2p "$R/events.csv" | awk -F, '{print $NF}')
 head -1 "$R/events.csv" | grep -q "category$" || fail "events' last column is not the category"
 run "$T/c" --orders "$T/late.csv" --events "$T/late_ev.csv" --as-of "$asof" > "$T/c.out" 2>&1 ||
     fail "late orders: $(cat "$T/c.out")"
-diff <(grep "favourite filter" "$T/a.out") <(grep "favourite filter" "$T/c.out") > /dev/null ||
+diff <(grep "gross-profit model" "$T/a.out") <(grep "gross-profit model" "$T/c.out") > /dev/null ||
     fail "rows after the contacts changed the filter's fit"
 diff <(sed -n '/^cross-fitted/,/^recommendations/p' "$T/a.out") \
     <(sed -n '/^cross-fitted/,/^recommendations/p' "$T/c.out") > /dev/null ||

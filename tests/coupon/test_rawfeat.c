@@ -222,7 +222,7 @@ static void test_no_orders(void **st)
     oq_txtab_free(evs);
 }
 
-/* ---- the favourite filter (browse_evidence, mix_value) ------------------------
+/* ---- the gross-profit model (browse_evidence, gross_value) ------------------------
  * A dense forward filter written out here (pi over all K categories, Bayes'
  * rule as in gross.h step 5), independent of the library's sparse one. */
 
@@ -364,28 +364,38 @@ static void dense_fit(const double *pop, double *drift, double *conc, double *al
     *ll = best;
 }
 
-/* browse_evidence and mix_value of user on January day d by the dense filter */
-static void dense_features(const char *user, int d, double drift, double conc, double alpha,
-                           const double *pop, const double *f, double *evid, double *mix)
+/* browse_evidence, and gross_value by gross.h step 6 from the model's
+ * fitted parts, of user on January day d: the dense filter, the user's
+ * orders before d (category: its day's event, gross.h step 1) */
+static void dense_features(const oq_gross *m, const char *user, int d, double *evid, double *g)
 {
-    dense hi, lo, m;
-    d_init(&hi, 3, drift, OQ_GROSS_EVIDENCE_HI);
-    d_init(&lo, 3, drift, OQ_GROSS_EVIDENCE_LO);
-    d_init(&m, 3, drift, conc);
+    dense hi, lo, f;
+    d_init(&hi, 3, m->drift, OQ_GROSS_EVIDENCE_HI);
+    d_init(&lo, 3, m->drift, OQ_GROSS_EVIDENCE_LO);
+    d_init(&f, 3, m->drift, m->conc);
     *evid = 0;
     for (size_t i = 0; i < sizeof shop_ev / sizeof *shop_ev; i++)
         if (!strcmp(shop_ev[i].user, user) && shop_ev[i].day < d) {
             *evid += d_observe(&hi, shop_ev[i].day, shop_ev[i].cat) -
                      d_observe(&lo, shop_ev[i].day, shop_ev[i].cat);
-            d_observe(&m, shop_ev[i].day, shop_ev[i].cat);
+            d_observe(&f, shop_ev[i].day, shop_ev[i].cat);
         }
-    d_move(&m, d);
-    double sf = 0, pf = 0;
-    for (int k = 0; k < 3; k++) {
-        sf += m.pi[k] * f[k];
-        pf += pop[k] * f[k];
-    }
-    *mix = alpha * sf + (1 - alpha) * pf;
+    d_move(&f, d);
+    double n = 0, dev = 0;
+    for (size_t j = 0; j < sizeof shop_ord / sizeof *shop_ord; j++)
+        if (!strcmp(shop_ord[j].user, user) && shop_ord[j].day < d) {
+            n++;
+            dev += log(10.0 + (double)j) - m->b[shop_ord[j].cat];
+        }
+    double P = 1 / m->sa2 + n / m->se2;
+    double mu = n ? (m->m0 / m->sa2 + dev / m->se2) / P : m->m0, pv = n ? 1 / P : m->sa2;
+    double S = 0;
+    for (int k = 0; k < 3; k++)
+        S += f.pi[k] * exp(m->b[k]) * m->margin[k];
+    double pf = 0;
+    for (int k = 0; k < 3; k++)
+        pf += m->pop[k] * exp(m->b[k]) * m->margin[k];
+    *g = exp(mu + pv / 2 + m->se2 / 2) * (m->alpha * S + (1 - m->alpha) * pf);
 }
 
 static void test_filter(void **st)
@@ -398,29 +408,36 @@ static void test_filter(void **st)
     oq_txtab *ords, *evs;
     filter_shop(0, &xc, &ct, &cust, &of, &rf, &ords, &evs);
     const oq_rawfeat_info *in = oq_rawfeat_info_get(rf);
-    assert_true(in->filter_used && in->mix_used);
+    const oq_gross *m = oq_rawfeat_gross(rf);
+    if (!in->filter_used) fail_msg("no gross model: %s", in->note);
+    assert_non_null(m);
     assert_int_equal(in->filter_end, jan(7)); /* the day after the latest contact */
-    /* 9 orders, all with a category (u1's Jan 4 one from its day's event B):
-       A 7, B 1, C 1 */
+    /* 9 orders, all with a category (their day's event): A 7, B 1, C 1 */
     assert_int_equal(in->filter_orders, 9);
     const double pop[3] = {7.0 / 9, 1.0 / 9, 1.0 / 9};
+    for (int k = 0; k < 3; k++)
+        assert_true(fabs(m->pop[k] - pop[k]) < 1e-15);
     double drift = 0, conc = 0, alpha = 0, ll = 0;
     dense_fit(pop, &drift, &conc, &alpha, &ll);
     assert_true(fabs(in->filter_loglik - ll) < 1e-9);
     assert_true(in->drift == drift && in->conc == conc && in->alpha == alpha);
-    /* the mix's value per category: A the mean of c1..c6's 2..12 = 7 (6
-       rows); B, C fewer than OQ_RAWFEAT_MIX_MIN_ROWS: the pooled mean of all
-       7 ordered contacts with a category, (42 + 9) / 7 */
-    assert_int_equal(in->mix_rows, 7);
-    const double f[3] = {7, 51.0 / 7, 51.0 / 7};
-    /* rows 7, 8, 9: u1, u2, u3 on Jan 6 (u1's Jan 6 event is not before it;
-       u3 has no events: evidence 0, the filter uniform) */
-    const char *who[3] = {"u1", "u2", "u3"};
-    for (size_t i = 0; i < 3; i++) {
-        double ev, mix;
-        dense_features(who[i], 6, drift, conc, alpha, pop, f, &ev, &mix);
-        assert_true(fabs(at(xc, 7 + i, "browse_evidence") - ev) < 1e-12);
-        assert_true(fabs(at(xc, 7 + i, "mix_value") - mix) < 1e-12);
+    /* margins (gross.h step 4) from the contacts that ordered: c1..c6 on
+       Jan 5 (profits 2..12, 42, against their orders' values 13..18, 93),
+       u2 on Jan 3 (9 against 12); C has 1 row < 5: the pooled 51 / 105 */
+    assert_int_equal(in->margin_rows, 7);
+    assert_true(fabs(m->margin[0] - 42.0 / 93) < 1e-15);
+    assert_true(fabs(m->margin[2] - 51.0 / 105) < 1e-15);
+    assert_true(fabs(m->margin[1] - 51.0 / 105) < 1e-15);
+    /* rows 6..9: u2 on Jan 3, u1, u2, u3 on Jan 6 (u1's Jan 6 event is not
+       before it; u3 has no events: evidence 0, the filter uniform, no
+       orders: the level's prior) */
+    const char *who[4] = {"u2", "u1", "u2", "u3"};
+    const int when[4] = {3, 6, 6, 6};
+    for (size_t i = 0; i < 4; i++) {
+        double ev, g;
+        dense_features(m, who[i], when[i], &ev, &g);
+        assert_true(fabs(at(xc, 6 + i, "browse_evidence") - ev) < 1e-5); /* float */
+        assert_true(fabs(at(xc, 6 + i, "gross_value") - g) < 1e-9 * g);
     }
     assert_true(at(xc, 9, "browse_evidence") == 0);
     /* u2 kept to C (evidence for the concentrated browser), u1 left A for B
@@ -439,13 +456,15 @@ static void test_filter(void **st)
                 in2->filter_loglik == in->filter_loglik);
     assert_int_equal(xc2->nattr, xc->nattr);
     assert_memory_equal(xc->x, xc2->x, xc->n * xc->nattr * sizeof *xc->x);
-    /* ... while the customers as of a later day see them (u1's C events) */
+    /* ... while the customers as of a later day see them (u1's C events and
+       its Jan 9 order) */
     oq_customers *now = NULL, *now2 = NULL;
     oq_error err = {0};
     assert_int_equal(oq_rawfeat_customers(rf, cust, jan(20), &now, &err), 0);
     assert_int_equal(oq_rawfeat_customers(rf2, cust2, jan(20), &now2, &err), 0);
     long u1 = oq_customers_find(now, "u1");
-    assert_true(at(now2, (size_t)u1, "mix_value") != at(now, (size_t)u1, "mix_value"));
+    assert_true(at(now2, (size_t)u1, "gross_value") != at(now, (size_t)u1, "gross_value"));
+    assert_true(at(now2, (size_t)u1, "browse_evidence") != at(now, (size_t)u1, "browse_evidence"));
     oq_customers_free(now);
     oq_customers_free(now2);
     oq_customers_free(xc2);
@@ -484,10 +503,12 @@ static void test_filter_absent(void **st)
     assert_int_equal(oq_rawfeat_new(NULL, evs, jan(1), 30, &rf, &err), 0);
     assert_false(oq_rawfeat_info_get(rf)->filter_used);
     oq_rawfeat_free(rf);
-    /* both, no contacts: the filter (the fit on all rows) but no mix */
+    /* both, no contacts: no ordered contact to give the margins, so no model
+       (said) */
     assert_int_equal(oq_rawfeat_new(ords, evs, jan(1), 30, &rf, &err), 0);
-    assert_true(oq_rawfeat_info_get(rf)->filter_used);
-    assert_false(oq_rawfeat_info_get(rf)->mix_used);
+    assert_false(oq_rawfeat_info_get(rf)->filter_used);
+    assert_null(oq_rawfeat_gross(rf));
+    assert_non_null(strstr(oq_rawfeat_info_get(rf)->note, "no margin"));
     assert_int_equal(oq_rawfeat_info_get(rf)->filter_end, INT32_MAX);
     oq_rawfeat_free(rf);
     oq_txtab_free(ords);
@@ -497,13 +518,14 @@ static void test_filter_absent(void **st)
     assert_int_equal(oq_orders_table_read(po, NULL, &ords, &err), 0);
     assert_int_equal(oq_rawfeat_new(ords, evs, jan(1), 30, &rf, &err), 0);
     assert_false(oq_rawfeat_info_get(rf)->filter_used);
-    assert_non_null(strstr(oq_rawfeat_info_get(rf)->note, "no favourite filter"));
+    assert_non_null(
+        strstr(oq_rawfeat_info_get(rf)->note, "browse_evidence and gross_value not used"));
     const char *pu = put("au.csv", "user_id\nu1\n");
     oq_customers *cust = NULL, *now = NULL;
     assert_int_equal(oq_customers_read(pu, NULL, &cust, &err), 0);
     assert_int_equal(oq_rawfeat_customers(rf, cust, jan(5), &now, &err), 0);
     for (size_t k = 0; k < now->nattr; k++)
-        assert_true(strcmp(now->attr[k], "browse_evidence") && strcmp(now->attr[k], "mix_value"));
+        assert_true(strcmp(now->attr[k], "browse_evidence") && strcmp(now->attr[k], "gross_value"));
     oq_customers_free(now);
     oq_customers_free(cust);
     oq_rawfeat_free(rf);

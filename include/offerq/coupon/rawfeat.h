@@ -28,31 +28,27 @@
  *                     category weighted exp(-0.05 x days ago), K categories
  *                     (0 without events): > 0 keeps to a drifting favourite
  *   browse_evidence   with orders and events: the log path's browse
- *                     concentration evidence (gross.h, oq_gross_evidence)
- *                     from the raw tables: sum over u's events before d of
- *                     log p_0.8(e) - log p_0.2(e), p_c(e) = (1 - c) / K + c
- *                     pi_e, pi the favourite filter of gross.h step 5 (the
- *                     same code, fav_int.h) with the fitted drift
- *   mix_value         the next order's value by the category mix of that
- *                     filter (gross.h step 5's p_k): alpha sum_k pi_k f_k +
- *                     (1 - alpha) sum_k pop_k f_k, pi the filter with the
- *                     fitted drift and conc moved to d, f_k the mean value of
- *                     the contacts' orders of category k (fewer than
- *                     OQ_RAWFEAT_MIX_MIN_ROWS: the pooled mean); needs the
- *                     contacts (oq_rawfeat_new2) with an ordered contact of
- *                     a known category
- *     The filter's drift, conc and alpha are fitted once, by likelihood on
- *     gross.h's grid (oq_fav_fit_grid, as the log path), on the orders and
- *     events dated before the day after the latest contact of ct (all rows
- *     without ct), so that rows appended after the campaign change neither
- *     the fit nor any contact's features; an order's category is its own
- *     (category column) or else the customer's last event on its day (gross.h
- *     step 1); pop_k = the share of the fit's orders with a known category;
- *     above OQ_GROSS_FIT_ORDERS of them the grid scores a sample of the
- *     customers (those whose index in id order hashes to 0 mod stride, as
- *     gross.h step 5 does with the numeric ids).
- *     Without events, orders, or any order with a known category the two
- *     features are absent (and info.note says why in the last case).
+ *                     concentration evidence (gross.h, oq_gross_evidence) of
+ *                     u's events before d, the favourite filter's drift
+ *                     fitted on the raw tables
+ *   gross_value       g, gross.h's expected gross profit of u's next order
+ *                     (oq_gross_predict: the level of u's order values before
+ *                     d, shrunk; the category mix of the favourite filter
+ *                     over u's events before d; each category's value effect
+ *                     and margin)
+ *     Both come from gross.c's own fit (oq_gross_fit), run on the raw tables
+ *     mapped onto its inputs: users as their index in the sorted ids of the
+ *     orders, events and contacts, categories as their levels (at most
+ *     65,535), the orders with a value > 0 (an order's category: its day's
+ *     event, gross.h step 1), the events with a category, and one log row
+ *     per user and contact day of ct whose ordered contacts' summed value is
+ *     the gross profit that gross.h step 4 divides by the day's order values
+ *     for the margins. The fit reads only the orders, events and contacts
+ *     dated before the day after ct's latest contact, so that rows appended
+ *     after the campaign change neither it nor any contact's features.
+ *     Absent without orders or events, and (with a note) when the fit has
+ *     no order with a category or no ordered contact matched to an order
+ *     (no contacts: oq_rawfeat_new).
  *   contacts_control, contacts_offered      earlier contacts (before d) with
  *                     the control offer / with any other (oq_rawfeat_new2)
  *   order_rate_control, order_rate_offered  their order rates, smoothed:
@@ -83,11 +79,11 @@ typedef struct oq_rawfeat_info {
     size_t ncat;             /* categories over orders and events */
     /* the favourite filter (orders and events): fitted on the orders and
        events before filter_end, over filter_orders orders with a category */
-    int filter_used;      /* 1: browse_evidence is a feature */
+    int filter_used;      /* 1: browse_evidence and gross_value are features */
     int mix_used;         /* 1: mix_value is a feature */
     int32_t filter_end;   /* the day after the latest contact (INT32_MAX: none) */
     size_t filter_orders; /* orders with a known category in the fit */
-    size_t mix_rows;      /* ordered contacts with a known category */
+    size_t margin_rows;   /* ordered contact days matched to an order (margins) */
     double drift, conc, alpha, filter_loglik;
     char note[512]; /* what is not used and why ("" when all is) */
 } oq_rawfeat_info;
@@ -104,6 +100,9 @@ int oq_rawfeat_new2(const oq_txtab *orders, const oq_txtab *events, const oq_con
                     const oq_contacts *ho, int control, int32_t fit_end, int visit_days,
                     oq_rawfeat **out, oq_error *err) OQ_WUR;
 const oq_rawfeat_info *oq_rawfeat_info_get(const oq_rawfeat *rf);
+/* The gross-profit model fitted on the raw tables (browse_evidence,
+ * gross_value), or NULL without one; borrowed from rf. */
+const struct oq_gross *oq_rawfeat_gross(const oq_rawfeat *rf);
 void oq_rawfeat_free(oq_rawfeat *rf);
 
 /* The model's table of the contacts ct: one row per contact, cust's

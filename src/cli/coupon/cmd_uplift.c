@@ -193,11 +193,10 @@ static int raw_prepare(const char *cmd, raw_tables *t, const oq_table_map *mapp,
     if (in->filter_used) {
         char d2[11] = "(all)";
         if (in->filter_end != INT32_MAX) oq_date_format(in->filter_end, d2);
-        printf("  favourite filter on the orders and events before %s (%zu orders with a "
-               "category): drift %.3g, conc %.2g, alpha %.1f",
-               d2, in->filter_orders, in->drift, in->conc, in->alpha);
-        if (in->mix_used) printf("; mix over %zu ordered contacts", in->mix_rows);
-        printf("\n");
+        printf("  gross-profit model (gross.h) on the orders and events before %s (%zu orders "
+               "with a category, %zu ordered contact days for the margins): favourite filter "
+               "drift %.3g, conc %.2g, alpha %.1f\n",
+               d2, in->filter_orders, in->margin_rows, in->drift, in->conc, in->alpha);
     }
     if (in->note[0]) {
         printf("  not used: %s\n", in->note);
