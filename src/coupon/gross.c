@@ -4,7 +4,6 @@
  * with known variances (Gelman et al., Bayesian Data Analysis, 3rd ed.,
  * section 2.5); sa2 by the method of moments. */
 #include "offerq/coupon/gross.h"
-#include "fav_int.h"
 #include "offerq/core/comm.h"
 #include "offerq/core/csv.h"
 #include "util/num.h"
@@ -440,32 +439,225 @@ static int fit_margins(const otab *t, const oq_log *log, const oq_log_index *ix,
     return 0;
 }
 
-/* Step 5: the favourite-category filter (fav_int.h, shared with rawfeat.c). */
+/* Step 5: the favourite-category filter. The posterior over the favourite,
+ * pi_k = u + w_k, is kept sparse: u is common to every category, w_k > 0 is
+ * held for at most OQ_GROSS_FAV_CAP categories the customer browsed (when
+ * the list is full the smallest w_k is spread over all K categories, which
+ * keeps sum_k pi_k = 1). The w_k share one scale, w_k = sc v_k, so that a
+ * day's move and an event's update rescale them in O(1). */
+typedef struct fav {
+    double u, sc;
+    int n;
+    int32_t last; /* day of the latest update; INT32_MIN: none yet */
+    int32_t k[OQ_GROSS_FAV_CAP];
+    double v[OQ_GROSS_FAV_CAP];
+} fav;
+
+#define FAV_NKEEP 64 /* gaps in days with a tabulated keep */
+
+/* One filter's parameters: K categories, drift, conc. */
+typedef struct favp {
+    double inv_k, conc, bg, cbg, log_stay; /* bg = (1 - conc) / K, cbg = conc / bg */
+    double keep[FAV_NKEEP]; /* (1 - drift)^d = exp(d log(1 - drift)), d < FAV_NKEEP */
+} favp;
+
+static void favp_init(favp *p, size_t K, double drift, double conc)
+{
+    p->inv_k = 1.0 / (double)K;
+    p->conc = conc;
+    p->bg = (1 - conc) / (double)K;
+    p->cbg = conc / p->bg;
+    p->log_stay = drift > 0 ? log1p(-drift) : 0;
+    for (int d = 0; d < FAV_NKEEP; d++)
+        p->keep[d] = exp(p->log_stay * (double)d);
+}
+
+static void fav_init(fav *s, const favp *p)
+{
+    s->u = p->inv_k;
+    s->sc = 1;
+    s->n = 0;
+    s->last = INT32_MIN;
+}
+
+/* The favourite's days from s->last to day: redrawn uniformly each day with
+ * probability drift, so pi <- keep pi + (1 - keep) / K, keep = (1 - drift)^days. */
+static void fav_move(fav *s, int32_t day, const favp *p)
+{
+    if (s->last == INT32_MIN || day <= s->last) return;
+    int64_t gap = (int64_t)day - s->last;
+    double keep = gap < FAV_NKEEP ? p->keep[gap] : exp(p->log_stay * (double)gap);
+    s->u = keep * s->u + (1 - keep) * p->inv_k;
+    s->sc *= keep;
+    s->last = day;
+}
+
+static int fav_find(const fav *s, int32_t e)
+{
+    for (int i = 0; i < s->n; i++)
+        if (s->k[i] == e) return i;
+    return -1;
+}
+
+/* Bayes update on an event on category e: P(e | favourite k) =
+ * conc [e = k] + (1 - conc) / K. */
+static void fav_observe(fav *s, int32_t day, int32_t e, const favp *p)
+{
+    if (s->last == INT32_MIN) s->last = day;
+    fav_move(s, day, p);
+    if (s->sc < 1e-150) { /* fold the scale in before it underflows */
+        for (int i = 0; i < s->n; i++)
+            s->v[i] *= s->sc;
+        s->sc = 1;
+    }
+    int j = fav_find(s, e);
+    if (j < 0) {
+        if (s->n == OQ_GROSS_FAV_CAP) {
+            int lo = 0;
+            for (int i = 1; i < s->n; i++)
+                if (s->v[i] < s->v[lo]) lo = i;
+            s->u += s->sc * s->v[lo] * p->inv_k;
+            s->k[lo] = s->k[s->n - 1];
+            s->v[lo] = s->v[s->n - 1];
+            s->n--;
+        }
+        j = s->n++;
+        s->k[j] = e;
+        s->v[j] = 0;
+    }
+    /* pi_k <- pi_k P(e | k) / z, z = bg + conc pi_e: u and the scale take the
+       factor bg / z; w_e's new value, (pi_e (bg + conc) - u bg) / z, is
+       sc' (v_e (1 + conc/bg) + (u / sc) conc/bg) with sc' = sc bg / z */
+    double pe = s->u + s->sc * s->v[j];
+    double r = p->bg / (p->bg + p->conc * pe);
+    s->v[j] = s->v[j] * (1 + p->cbg) + s->u / s->sc * p->cbg;
+    s->u *= r;
+    s->sc *= r;
+}
+
+static double fav_pi(const fav *s, int32_t k)
+{
+    int i = fav_find(s, k);
+    return i < 0 ? s->u : s->u + s->sc * s->v[i];
+}
+
+/* sum_k pi_k f_k */
+static double fav_mean_f(const fav *s, const double *f, double sum_f)
+{
+    double r = 0;
+    for (int i = 0; i < s->n; i++)
+        r += s->v[i] * f[s->k[i]];
+    return s->u * sum_f + s->sc * r;
+}
+
+static const double fav_drifts[OQ_GROSS_NDRIFT] = OQ_GROSS_DRIFTS;
+static const double fav_concs[OQ_GROSS_NCONC] = OQ_GROSS_CONCS;
+
+/* Whether customer c (user id u) is in the fit's sample: all when stride
+ * is 1, else those whose id hashes to 0 mod stride. */
+static int fav_sampled(int64_t u, uint64_t stride)
+{
+    return stride <= 1 || (((uint64_t)u * 0x9E3779B97F4A7C15ULL) >> 32) % stride == 0;
+}
+
+/* One (drift, conc): pi of the order's category just before each
+ * known-category order's day of the sampled customers (rec (n); -1 for the
+ * others). */
+static void fav_record(const otab *t, const oq_log_index *ix, const oq_events *ev,
+                       const oq_events_ix *evx, size_t K, uint64_t stride, double drift,
+                       double conc, double *rec)
+{
+    long nc = (long)t->nc;
+    favp p;
+    favp_init(&p, K, drift, conc);
+#pragma omp parallel for schedule(dynamic, 256)
+    for (long c = 0; c < nc; c++) {
+        fav s;
+        fav_init(&s, &p);
+        size_t e = evx->lo[c];
+        int in = fav_sampled(ix->user_id[c], stride);
+        for (size_t j = t->lo[c]; j < t->lo[c + 1]; j++) {
+            rec[j] = -1;
+            if (t->cat[j] < 0 || !in) continue;
+            for (; e < evx->hi[c] && ev->day[oq_events_ix_at(evx, e)] < t->day[j]; e++) {
+                size_t x = oq_events_ix_at(evx, e);
+                fav_observe(&s, ev->day[x], (int32_t)ev->category[x], &p);
+            }
+            fav_move(&s, t->day[j], &p);
+            rec[j] = fav_pi(&s, t->cat[j]);
+        }
+    }
+}
+
 static int fit_category(const otab *t, const oq_log_index *ix, const oq_events *ev,
                         const oq_events_ix *evx, size_t K, oq_gross *m, oq_comm *comm,
                         oq_error *err)
 {
+    double *rec = malloc((t->n ? t->n : 1) * sizeof *rec);
+    if (!rec) return oq_error_oom(err, NULL, NULL);
+    double best = -INFINITY;
+    int rc = 0;
     if (!evx) { /* no browsing: the population's shares (alpha 0) */
         m->loglik = 0;
         for (size_t j = 0; j < t->n; j++)
             if (t->cat[j] >= 0) m->loglik += log(m->pop[t->cat[j]]);
+        free(rec);
         return oq_comm_sum(comm, &m->loglik, 1, err);
     }
     uint64_t stride = (m->n_known + OQ_GROSS_FIT_ORDERS - 1) / OQ_GROSS_FIT_ORDERS;
     m->fit_stride = stride ? (size_t)stride : 1;
-    fav_data d = {.nc = t->nc,
-                  .olo = t->lo,
-                  .oday = t->day,
-                  .ocat = t->cat,
-                  .elo = evx->lo,
-                  .ehi = evx->hi,
-                  .eord = evx->order,
-                  .eday = ev->day,
-                  .ecat16 = ev->category,
-                  .id = ix->user_id,
-                  .stride = stride};
-    return oq_fav_fit_grid(&d, K, m->pop, comm, m->loglik_grid, &m->drift, &m->conc, &m->alpha,
-                           &m->loglik, err);
+    /* the alpha sums in fixed chunks of orders, added in chunk order: the
+       same result whatever the number of threads */
+    enum { CH = 4096 };
+    size_t nch = (t->n + CH - 1) / CH;
+    double *part = malloc((nch ? nch : 1) * OQ_GROSS_NALPHA * sizeof *part);
+    if (!part) {
+        free(rec);
+        return oq_error_oom(err, NULL, NULL);
+    }
+    for (int di = 0; di < OQ_GROSS_NDRIFT; di++)
+        for (int ci = 0; ci < OQ_GROSS_NCONC; ci++) {
+            fav_record(t, ix, ev, evx, K, stride, fav_drifts[di], fav_concs[ci], rec);
+            long nchl = (long)nch;
+#pragma omp parallel for schedule(static)
+            for (long b = 0; b < nchl; b++) {
+                double *pp = part + (size_t)b * OQ_GROSS_NALPHA;
+                for (int ai = 0; ai < OQ_GROSS_NALPHA; ai++)
+                    pp[ai] = 0;
+                size_t j1 = ((size_t)b + 1) * CH < t->n ? ((size_t)b + 1) * CH : t->n;
+                for (size_t j = (size_t)b * CH; j < j1; j++) {
+                    if (rec[j] < 0) continue;
+                    double pk = m->pop[t->cat[j]];
+                    for (int ai = 0; ai < OQ_GROSS_NALPHA; ai++) {
+                        double al = (ai + 1) / 10.0;
+                        pp[ai] += log(al * rec[j] + (1 - al) * pk);
+                    }
+                }
+            }
+            /* this part's sums (its chunks in order), then the parts' in rank order */
+            double lla[OQ_GROSS_NALPHA];
+            for (int ai = 0; ai < OQ_GROSS_NALPHA; ai++) {
+                lla[ai] = 0;
+                for (size_t b = 0; b < nch; b++)
+                    lla[ai] += part[b * OQ_GROSS_NALPHA + (size_t)ai];
+            }
+            if ((rc = oq_comm_sum(comm, lla, OQ_GROSS_NALPHA, err))) goto done;
+            for (int ai = 0; ai < OQ_GROSS_NALPHA; ai++) {
+                double al = (ai + 1) / 10.0, ll = lla[ai];
+                m->loglik_grid[di][ci][ai] = ll;
+                if (ll > best) {
+                    best = ll;
+                    m->drift = fav_drifts[di];
+                    m->conc = fav_concs[ci];
+                    m->alpha = al;
+                }
+            }
+        }
+    m->loglik = best;
+done:
+    free(part);
+    free(rec);
+    return rc;
 }
 
 int oq_gross_fit(const oq_log *log, const oq_log_index *ix, const oq_events *ev,
@@ -671,6 +863,16 @@ int oq_gross_predict(const oq_gross *m, const oq_log *log, const oq_log_index *i
 }
 
 /* ---- browse concentration evidence (gross.h) ----------------------------------- */
+
+/* log P(e | history) under the filter s (already moved to e's day), then the
+ * update: the predictive probability of an event is (1 - conc)/K + conc pi_e. */
+static double fav_observe_ll(fav *s, int32_t day, int32_t e, const favp *p)
+{
+    if (s->last != INT32_MIN) fav_move(s, day, p);
+    double pe = fav_pi(s, e);
+    fav_observe(s, day, e, p);
+    return log(p->bg + p->conc * pe);
+}
 
 int oq_gross_evidence(const oq_gross *m, const oq_log *log, const oq_log_index *ix,
                       const oq_events *ev, const oq_events_ix *evx, int32_t tomorrow, float *x_row,
