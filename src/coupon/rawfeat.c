@@ -470,6 +470,11 @@ static int fit_gross(oq_rawfeat *rf, const oq_contacts *ct, oq_error *err)
             if (ct->date[i] >= end) end = ct->date[i] + 1;
     }
     in->filter_end = end;
+    if (in->ncat > UINT16_MAX)
+        snprintf(in->note + strlen(in->note), sizeof in->note - strlen(in->note),
+                 "%s%zu categories, more than gross.h's 65,535: browse_evidence and gross_value "
+                 "not used",
+                 in->note[0] ? "; " : "", in->ncat);
     if (in->ncat == 0 || in->ncat > UINT16_MAX) return 0;
     oq_orders *fo = NULL;
     oq_events *fe = NULL;
