@@ -279,15 +279,10 @@ static int day_cat(const oq_rawfeat *rf, const size_t *oe, int32_t day)
  * (ordered: the contacts' summed value as the order's gross profit, its
  * category its day's event; a user without contacts one row without an order). */
 
-static int cmp_pstr(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* index of user u in rf->users, or -1 */
 static long user_ix(const oq_rawfeat *rf, const char *u)
 {
-    char *const *hit = bsearch(&u, rf->users, rf->nusers, sizeof *rf->users, cmp_pstr);
+    char *const *hit = bsearch(&u, rf->users, rf->nusers, sizeof *rf->users, cmp_str);
     return hit ? (long)(hit - rf->users) : -1;
 }
 
@@ -306,7 +301,7 @@ static int users_build(oq_rawfeat *rf, const oq_contacts *ct, const oq_contacts 
         for (size_t i = 0; c[k] && i < c[k]->n; i++)
             rf->users[n++] = c[k]->user[i];
     }
-    qsort(rf->users, n, sizeof *rf->users, cmp_pstr);
+    qsort(rf->users, n, sizeof *rf->users, cmp_str);
     size_t u = 0;
     for (size_t i = 0; i < n; i++)
         if (u == 0 || strcmp(rf->users[i], rf->users[u - 1]) != 0) rf->users[u++] = rf->users[i];
@@ -526,6 +521,7 @@ static int gross_rows(const oq_rawfeat *rf, const oq_customers *cust, const size
                       oq_error *err)
 {
     glog g;
+    memset(&g, 0, sizeof g); /* freed at cleanup even when gv or ev failed */
     double *gv = malloc((n ? n : 1) * sizeof *gv);
     float *ev = malloc((n ? n : 1) * sizeof *ev);
     int rc = 0;

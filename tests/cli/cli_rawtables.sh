@@ -4,8 +4,9 @@
 # events (offerq convert); `offerq run --contacts ... --orders --events`
 # derives each contact's features as of its date. Checked: every customer
 # gets one recommendation; exports' quirks (BOM, CRLF, quotes, no final
-# newline) give the same bytes; orders dated after every contact change
-# nothing learnt from the contacts (no look-ahead); without orders the
+# newline) give the same bytes; the gross-profit model's features and fit
+# said; orders and events dated after every contact change nothing learnt
+# from the contacts, that fit included (no look-ahead); without orders the
 # missing part is said on stderr and stdout; contacts without a date and a
 # bad cell in orders or events are refused with file:line:column.
 set -euo pipefail
