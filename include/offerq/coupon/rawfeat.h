@@ -66,7 +66,6 @@
 #include "offerq/coupon/bgnbd.h"
 
 #define OQ_RAWFEAT_MAX 20
-#define OQ_RAWFEAT_MIX_MIN_ROWS 5 /* fewer ordered contacts of a category: the pooled mean */
 
 typedef struct oq_rawfeat oq_rawfeat;
 
@@ -77,10 +76,10 @@ typedef struct oq_rawfeat_info {
     oq_bgnbd_fit_report fit; /* when fit_customers > 0 */
     int32_t fit_end;         /* orders before this day fit BG/NBD */
     size_t ncat;             /* categories over orders and events */
-    /* the favourite filter (orders and events): fitted on the orders and
-       events before filter_end, over filter_orders orders with a category */
+    /* the gross-profit model of gross.h (orders and events): fitted on the
+       orders, events and contacts before filter_end, over filter_orders
+       orders with a category; drift, conc, alpha: its favourite filter */
     int filter_used;      /* 1: browse_evidence and gross_value are features */
-    int mix_used;         /* 1: mix_value is a feature */
     int32_t filter_end;   /* the day after the latest contact (INT32_MAX: none) */
     size_t filter_orders; /* orders with a known category in the fit */
     size_t margin_rows;   /* ordered contact days matched to an order (margins) */
