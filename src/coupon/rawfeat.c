@@ -538,9 +538,11 @@ static int gross_rows(const oq_rawfeat *rf, const oq_customers *cust, const size
         (rc = oq_gross_predict(rf->gm, &g.log, g.ix, rf->gev, g.evx, rf->gord, 0, gv, NULL, err)) ||
         (rc = oq_gross_evidence(rf->gm, &g.log, g.ix, rf->gev, g.evx, 0, ev, NULL, 1, err)))
         goto cleanup;
+    /* a fit without residual spread (every customer one order: se2 = 0)
+       predicts 0/0: missing then, as a value that is not a number */
     for (size_t i = 0; i < n; i++) {
-        xe[i * nf + slot] = ev[i];
-        xe[i * nf + slot + 1] = gv[i];
+        xe[i * nf + slot] = isfinite(ev[i]) ? ev[i] : NAN;
+        xe[i * nf + slot + 1] = isfinite(gv[i]) && gv[i] > 0 ? gv[i] : NAN;
     }
 cleanup:
     free(gv);

@@ -2,9 +2,12 @@
  * events (tables.h, oq_orders_table_read / oq_events_table_read) and the
  * features derived from what they accept (rawfeat.h). The first byte picks:
  * bit 0 orders (0) or events (1); bit 1: also derive every feature for
- * three customers on fixed and extreme days. Accepted tables must hold only
- * what the readers promise; the features must be finite or missing (NaN),
- * P(alive) in [0, 1] and shares in [0, 1]. */
+ * three customers on fixed and extreme days; bit 2: with a fixed table of
+ * the other kind as well (events for fuzzed orders, orders for fuzzed
+ * events), so that the gross-profit model (browse_evidence, gross_value)
+ * runs on them. Accepted tables must hold only what the readers promise;
+ * the features must be finite or missing (NaN), P(alive) in [0, 1], shares
+ * in [0, 1] and gross_value > 0 where present. */
 #include "offerq/core/tables.h"
 #include "offerq/coupon/rawfeat.h"
 #include "fuzz_util.h"
@@ -26,7 +29,14 @@ static void check_tab(const oq_txtab *t, int orders)
     if (!orders && (t->value || (t->n && !t->cat))) abort(); /* no rows: nothing grown */
 }
 
-static void derive(const oq_txtab *t, int orders)
+/* the companion tables of bit 2: user 2 orders on its contact day (2025-03-03,
+ * day 20150) with an event that day, so that a margin can be estimated */
+static const char comp_events[] = "user_id,date,category\n1,2025-01-05,A\n1,2025-01-10,A\n"
+                                  "2,2025-03-03,B\nu1,2025-02-01,A\n2,2025-03-01,C\n";
+static const char comp_orders[] = "user_id,date,value,category\n1,2025-01-10,10,A\n"
+                                  "2,2025-03-03,8,\nu1,2025-02-01,-3,B\n";
+
+static void derive(const oq_txtab *t, int orders, int both)
 {
     static const char cust_csv[] = "user_id,age\n1,30\n2,\nu1,7\n";
     oq_error err = {0};
@@ -48,7 +58,13 @@ static void derive(const oq_txtab *t, int orders)
                       .ordered = ordered,
                       .value = value,
                       .user_col = 1};
-    if (oq_rawfeat_new2(orders ? t : NULL, orders ? NULL : t, &ct, NULL, 0, 20120, 30, &rf, &err))
+    oq_txtab *other = NULL;
+    if (both && (orders ? oq_events_table_read(fuzz_file(comp_events, sizeof comp_events - 1), NULL,
+                                               &other, &err)
+                        : oq_orders_table_read(fuzz_file(comp_orders, sizeof comp_orders - 1), NULL,
+                                               &other, &err)))
+        abort();
+    if (oq_rawfeat_new2(orders ? t : other, orders ? other : t, &ct, NULL, 0, 20120, 30, &rf, &err))
         abort();
     if (oq_rawfeat_contacts(rf, cust, &ct, &xc, &err)) abort();
     if (oq_rawfeat_customers(rf, cust, INT32_MIN / 2, &now, &err)) abort();
@@ -62,6 +78,8 @@ static void derive(const oq_txtab *t, int orders)
                 if ((!strcmp(nm, "p_alive") || !strcmp(nm, "fav_share")) && !isnan(v) &&
                     !(v >= 0 && v <= 1))
                     abort();
+                if (!strcmp(nm, "gross_value") && !isnan(v) && !(v > 0)) abort();
+                if (!strcmp(nm, "browse_evidence") && isnan(v)) abort();
                 if (tabs[k]->is_text[a] && !isnan(v) &&
                     !(v >= 0 && v < (double)tabs[k]->nlevels[a]))
                     abort();
@@ -71,12 +89,13 @@ static void derive(const oq_txtab *t, int orders)
     oq_customers_free(now);
     oq_customers_free(cust);
     oq_rawfeat_free(rf);
+    oq_txtab_free(other);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size == 0) return 0;
-    int orders = !(data[0] & 1), feats = (data[0] & 2) != 0;
+    int orders = !(data[0] & 1), feats = (data[0] & 2) != 0, both = (data[0] & 4) != 0;
     const char *path = fuzz_file(data + 1, size - 1);
     oq_error err = {0};
     oq_txtab *t = NULL;
@@ -88,7 +107,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     check_tab(t, orders);
-    if (feats) derive(t, orders);
+    if (feats) derive(t, orders, both);
     oq_txtab_free(t);
     return 0;
 }

@@ -46,6 +46,8 @@
  *     for the margins. The fit reads only the orders, events and contacts
  *     dated before the day after ct's latest contact, so that rows appended
  *     after the campaign change neither it nor any contact's features.
+ *     A prediction that is not a positive finite number (a fit without
+ *     residual spread, every customer one order) is missing (NaN).
  *     Absent without orders or events, and (with a note) when the fit has
  *     no order with a category or no ordered contact matched to an order
  *     (no contacts: oq_rawfeat_new).
