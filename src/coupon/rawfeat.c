@@ -1,6 +1,7 @@
 /* rawfeat.c - per-contact features from raw orders and events, as of each
  * contact's date (include/offerq/coupon/rawfeat.h). */
 #include "offerq/coupon/rawfeat.h"
+#include "offerq/coupon/gross.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -25,6 +26,13 @@ struct oq_rawfeat {
     int visit_days;
     char **levels; /* (ncat) sorted categories */
     oq_bgnbd_params bg;
+    /* the gross-profit model (gross.h) on the raw tables */
+    char **users; /* (nusers) sorted ids of orders, events and contacts (borrowed) */
+    size_t nusers;
+    oq_orders *gord; /* the orders with a value > 0, users as indices into users */
+    oq_events *gev;  /* the events with a category, the same way */
+    oq_gross *gm;    /* NULL: not fitted */
+    size_t slot;     /* feature index of browse_evidence (gross_value next) */
     oq_rawfeat_info info;
     size_t nfeat;
     char names[OQ_RAWFEAT_MAX][32];
@@ -45,6 +53,8 @@ enum {
     F_REPEAT,
     F_VRATE,
     F_CONC,
+    F_EVID,
+    F_MIX,
     F_HC,
     F_HT,
     F_HRC,
@@ -248,6 +258,299 @@ static int levels_build(oq_rawfeat *rf)
     return 0;
 }
 
+/* Category of the user's order on day, as gross.h step 1: the user's last
+ * event that day (oe: the user's block of events; NULL: none), -1 when none. */
+static int day_cat(const oq_rawfeat *rf, const size_t *oe, int32_t day)
+{
+    int k = -1;
+    const bytable *e = &rf->e;
+    if (!oe) return k;
+    for (size_t j = by_before(e, oe[0], oe[1], day); j < oe[1] && e->t->date[e->ord[j]] == day; j++)
+        if (e->cat[e->ord[j]] >= 0) k = e->cat[e->ord[j]];
+    return k;
+}
+
+/* ---- the gross-profit model of gross.h on the raw tables ------------------------
+ * gross.c's own fit and prediction, on the raw tables mapped onto its inputs:
+ * a user is its index in the sorted union of the ids of the orders, events
+ * and contacts (a user asked about later that none of them has: past the
+ * union), a category its level (< 65536), orders with a value > 0, events
+ * with a category; the fit's log has one row per user and contact day of ct
+ * (ordered: the contacts' summed value as the order's gross profit, its
+ * category its day's event; a user without contacts one row without an order). */
+
+/* index of user u in rf->users, or -1 */
+static long user_ix(const oq_rawfeat *rf, const char *u)
+{
+    char *const *hit = bsearch(&u, rf->users, rf->nusers, sizeof *rf->users, cmp_str);
+    return hit ? (long)(hit - rf->users) : -1;
+}
+
+static int users_build(oq_rawfeat *rf, const oq_contacts *ct, const oq_contacts *ho)
+{
+    const oq_txtab *t[2] = {rf->o.t, rf->e.t};
+    const oq_contacts *c[2] = {ct, ho};
+    size_t n = 0;
+    for (int k = 0; k < 2; k++)
+        n += (t[k] ? t[k]->n : 0) + (c[k] ? c[k]->n : 0);
+    if (!(rf->users = malloc((n ? n : 1) * sizeof *rf->users))) return -1;
+    n = 0;
+    for (int k = 0; k < 2; k++) {
+        for (size_t i = 0; t[k] && i < t[k]->n; i++)
+            rf->users[n++] = t[k]->user[i];
+        for (size_t i = 0; c[k] && i < c[k]->n; i++)
+            rf->users[n++] = c[k]->user[i];
+    }
+    qsort(rf->users, n, sizeof *rf->users, cmp_str);
+    size_t u = 0;
+    for (size_t i = 0; i < n; i++)
+        if (u == 0 || strcmp(rf->users[i], rf->users[u - 1]) != 0) rf->users[u++] = rf->users[i];
+    rf->nusers = u;
+    return 0;
+}
+
+/* The orders (value > 0) and events (with a category) of rf as gross.h's,
+ * those dated before end only (INT32_MAX: all). */
+static int gross_tables(const oq_rawfeat *rf, int32_t end, oq_orders **go, oq_events **ge)
+{
+    const bytable *o = &rf->o, *e = &rf->e;
+    oq_orders *a = calloc(1, sizeof *a);
+    oq_events *b = calloc(1, sizeof *b);
+    *go = a;
+    *ge = b;
+    if (!a || !b) return -1;
+    size_t no = o->t->n, ne = e->t->n;
+    a->user_id = malloc((no ? no : 1) * sizeof *a->user_id);
+    a->day = malloc((no ? no : 1) * sizeof *a->day);
+    a->value = malloc((no ? no : 1) * sizeof *a->value);
+    b->user_id = malloc((ne ? ne : 1) * sizeof *b->user_id);
+    b->day = malloc((ne ? ne : 1) * sizeof *b->day);
+    b->category = malloc((ne ? ne : 1) * sizeof *b->category);
+    if (!a->user_id || !a->day || !a->value || !b->user_id || !b->day || !b->category) return -1;
+    for (size_t j = 0; j < no; j++) { /* (user, date) order: the users' order too */
+        size_t r = o->ord[j];
+        double v = o->t->value[r];
+        if (!(isfinite(v) && v > 0) || o->t->date[r] >= end) continue;
+        a->user_id[a->n] = user_ix(rf, o->t->user[r]);
+        a->day[a->n] = o->t->date[r];
+        a->value[a->n++] = v;
+    }
+    for (size_t j = 0; j < ne; j++) {
+        size_t r = e->ord[j];
+        if (e->cat[r] < 0 || e->t->date[r] >= end) continue;
+        b->user_id[b->n] = user_ix(rf, e->t->user[r]);
+        b->day[b->n] = e->t->date[r];
+        b->category[b->n++] = (uint16_t)e->cat[r];
+    }
+    a->cap = a->n;
+    b->cap = b->n;
+    return 0;
+}
+
+/* a log of n rows (user ids, days) for gross.c: only the columns it reads */
+typedef struct glog {
+    oq_log log;
+    oq_log_index *ix;
+    oq_events_ix *evx;
+} glog;
+
+static void glog_free(glog *g)
+{
+    free(g->log.user_id);
+    free(g->log.day);
+    free(g->log.category);
+    free(g->log.order);
+    free(g->log.profit);
+    oq_log_index_free(g->ix);
+    oq_events_ix_free(g->evx);
+}
+
+static int glog_alloc(glog *g, size_t n, size_t K)
+{
+    memset(g, 0, sizeof *g);
+    g->log.n = g->log.cap = n;
+    g->log.cats.n = (uint32_t)K;
+    g->log.user_id = calloc(n ? n : 1, sizeof *g->log.user_id);
+    g->log.day = calloc(n ? n : 1, sizeof *g->log.day);
+    g->log.category = calloc(n ? n : 1, sizeof *g->log.category);
+    g->log.order = calloc(n ? n : 1, 1);
+    g->log.profit = calloc(n ? n : 1, sizeof *g->log.profit);
+    return g->log.user_id && g->log.day && g->log.category && g->log.order && g->log.profit ? 0
+                                                                                            : -1;
+}
+
+static int glog_index(glog *g, const oq_events *ev, oq_error *err)
+{
+    int rc = oq_log_index_build(&g->log, &g->ix, err);
+    return rc ? rc : oq_events_ix_build(ev, g->ix, &g->evx, err);
+}
+
+typedef struct ckey {
+    long u;
+    int32_t day;
+    size_t i;
+} ckey;
+
+static int cmp_ckey(const void *x, const void *y)
+{
+    const ckey *a = x, *b = y;
+    if (a->u != b->u) return a->u < b->u ? -1 : 1;
+    if (a->day != b->day) return a->day < b->day ? -1 : 1;
+    return a->i < b->i ? -1 : a->i > b->i;
+}
+
+/* The fit's log (see above) from the contacts ct before end. */
+static int fit_log(const oq_rawfeat *rf, const oq_contacts *ct, int32_t end, glog *g)
+{
+    size_t n = ct && ct->date ? ct->n : 0, m = 0;
+    ckey *k = malloc((n + rf->nusers + 1) * sizeof *k);
+    if (!k) return -1;
+    for (size_t i = 0; i < n; i++)
+        if (ct->date[i] < end) k[m++] = (ckey){user_ix(rf, ct->user[i]), ct->date[i], i};
+    qsort(k, m, sizeof *k, cmp_ckey);
+    size_t rows = 0; /* distinct (user, day), then the users without one */
+    for (size_t j = 0; j < m; j++)
+        rows += j == 0 || k[j].u != k[j - 1].u || k[j].day != k[j - 1].day;
+    size_t at = 0, extra = 0;
+    for (size_t u = 0; u < rf->nusers; u++) {
+        while (at < m && k[at].u < (long)u)
+            at++;
+        if (at == m || k[at].u != (long)u) k[m + extra++] = (ckey){(long)u, 0, SIZE_MAX};
+    }
+    if (glog_alloc(g, rows + extra, rf->info.ncat)) {
+        free(k);
+        return -1;
+    }
+    oq_log *lg = &g->log;
+    size_t r = 0;
+    for (size_t j = 0; j < m; j++) {
+        if (j > 0 && k[j].u == k[j - 1].u && k[j].day == k[j - 1].day) {
+            r--;
+        } else {
+            lg->user_id[r] = k[j].u;
+            lg->day[r] = k[j].day;
+        }
+        size_t i = k[j].i;
+        if (ct->ordered[i] && isfinite(ct->value[i])) {
+            lg->order[r] = 1;
+            lg->profit[r] += ct->value[i];
+        }
+        r++;
+    }
+    for (size_t j = 0; j < r; j++) { /* the order's category; unknown: no margin row */
+        size_t oe[2];
+        int he = by_find(&rf->e, rf->users[lg->user_id[j]], &oe[0], &oe[1]);
+        int c = lg->order[j] ? day_cat(rf, he ? oe : NULL, lg->day[j]) : -1;
+        if (c < 0 || !(lg->profit[j] > 0)) lg->order[j] = 0;
+        lg->category[j] = (uint16_t)(c < 0 ? 0 : c);
+    }
+    for (size_t j = 0; j < extra; j++, r++) {
+        lg->user_id[r] = k[m + j].u;
+        lg->day[r] = end == INT32_MAX ? 0 : end - 1;
+    }
+    free(k);
+    return 0;
+}
+
+/* gross.h's model fitted on the orders and events before the day after
+ * ct's latest contact (all rows without ct); a fit that fails for want of
+ * data is a note. */
+static int fit_gross(oq_rawfeat *rf, const oq_contacts *ct, oq_error *err)
+{
+    oq_rawfeat_info *in = &rf->info;
+    int32_t end = INT32_MAX;
+    if (ct && ct->date && ct->n) {
+        end = INT32_MIN;
+        for (size_t i = 0; i < ct->n; i++)
+            if (ct->date[i] >= end) end = ct->date[i] + 1;
+    }
+    in->filter_end = end;
+    if (in->ncat > UINT16_MAX)
+        snprintf(in->note + strlen(in->note), sizeof in->note - strlen(in->note),
+                 "%s%zu categories, more than gross.h's 65,535: browse_evidence and gross_value "
+                 "not used",
+                 in->note[0] ? "; " : "", in->ncat);
+    if (in->ncat == 0 || in->ncat > UINT16_MAX) return 0;
+    oq_orders *fo = NULL;
+    oq_events *fe = NULL;
+    glog g;
+    memset(&g, 0, sizeof g);
+    oq_error e2 = {0};
+    int rc = 0;
+    if (gross_tables(rf, INT32_MAX, &rf->gord, &rf->gev) || gross_tables(rf, end, &fo, &fe) ||
+        fit_log(rf, ct, end, &g)) {
+        rc = oq_error_oom(err, NULL, NULL);
+        goto cleanup;
+    }
+    if ((rc = glog_index(&g, fe, err))) goto cleanup;
+    rc = oq_gross_fit(&g.log, g.ix, fe, g.evx, fo, NULL, &rf->gm, &e2);
+    if (rc == OQ_ENOMEM) {
+        *err = e2;
+        goto cleanup;
+    }
+    if (rc || !rf->gm->n_known) {
+        snprintf(in->note + strlen(in->note), sizeof in->note - strlen(in->note),
+                 "%sthe gross-profit model (gross.h): %.200s: browse_evidence and gross_value "
+                 "not used",
+                 in->note[0] ? "; " : "",
+                 rc ? e2.msg : "no order has a category (its own or an event on its day)");
+        oq_gross_free(rf->gm);
+        rf->gm = NULL;
+        rc = 0;
+        goto cleanup;
+    }
+    in->filter_used = 1;
+    in->filter_orders = rf->gm->n_known;
+    in->margin_rows = rf->gm->n_margin_rows;
+    in->drift = rf->gm->drift;
+    in->conc = rf->gm->conc;
+    in->alpha = rf->gm->alpha;
+    in->filter_loglik = rf->gm->loglik;
+cleanup:
+    oq_orders_free(fo);
+    oq_events_free(fe);
+    glog_free(&g);
+    return rc;
+}
+
+/* browse_evidence and gross_value of the n rows (crow into cust, day) into
+ * xe[i * nf + slot], [... + slot + 1]: gross.c's prediction on a log of
+ * these rows (each from its customer's history strictly before its day). */
+static int gross_rows(const oq_rawfeat *rf, const oq_customers *cust, const size_t *crow,
+                      const int32_t *day, size_t n, size_t nf, size_t slot, double *xe,
+                      oq_error *err)
+{
+    glog g;
+    memset(&g, 0, sizeof g); /* freed at cleanup even when gv or ev failed */
+    double *gv = malloc((n ? n : 1) * sizeof *gv);
+    float *ev = malloc((n ? n : 1) * sizeof *ev);
+    int rc = 0;
+    if (!gv || !ev || glog_alloc(&g, n, rf->info.ncat)) {
+        rc = oq_error_oom(err, NULL, NULL);
+        goto cleanup;
+    }
+    for (size_t i = 0; i < n; i++) {
+        long u = user_ix(rf, cust->user[crow[i]]);
+        g.log.user_id[i] = u >= 0 ? u : (int64_t)(rf->nusers + crow[i]);
+        g.log.day[i] = day[i];
+    }
+    if ((rc = glog_index(&g, rf->gev, err)) ||
+        (rc = oq_gross_predict(rf->gm, &g.log, g.ix, rf->gev, g.evx, rf->gord, 0, gv, NULL, err)) ||
+        (rc = oq_gross_evidence(rf->gm, &g.log, g.ix, rf->gev, g.evx, 0, ev, NULL, 1, err)))
+        goto cleanup;
+    /* a fit without residual spread (every customer one order: se2 = 0)
+       predicts 0/0: missing then, as a value that is not a number */
+    for (size_t i = 0; i < n; i++) {
+        xe[i * nf + slot] = isfinite(ev[i]) ? ev[i] : NAN;
+        xe[i * nf + slot + 1] = isfinite(gv[i]) && gv[i] > 0 ? gv[i] : NAN;
+    }
+cleanup:
+    free(gv);
+    free(ev);
+    glog_free(&g);
+    return rc;
+}
+
 /* The contacts of cts[0..k) (NULL ones skipped) as one history table. */
 static int history_build(oq_rawfeat *rf, const oq_contacts *const *cts, int k)
 {
@@ -301,6 +604,13 @@ int oq_rawfeat_new2(const oq_txtab *orders, const oq_txtab *events, const oq_con
         goto cleanup;
     }
     if (orders && (rc = fit_bgnbd(rf, err))) goto cleanup;
+    if (orders && events) {
+        if (users_build(rf, ct, ho)) {
+            rc = oq_error_oom(err, NULL, NULL);
+            goto cleanup;
+        }
+        if ((rc = fit_gross(rf, ct, err))) goto cleanup;
+    }
     if (!orders)
         snprintf(in->note, sizeof in->note,
                  "no orders: no BG/NBD, P(alive) not used (no recency, frequency, monetary "
@@ -312,24 +622,17 @@ int oq_rawfeat_new2(const oq_txtab *orders, const oq_txtab *events, const oq_con
     on[F_FAV] = orders && orders->cat;
     on[F_VIS] = on[F_DSV] = events != NULL;
     on[F_SHARE] = on[F_REPEAT] = on[F_VRATE] = on[F_CONC] = events != NULL;
+    on[F_EVID] = in->filter_used;
+    on[F_MIX] = in->filter_used;
     on[F_HC] = on[F_HT] = on[F_HRC] = on[F_HRT] = rf->h.t != NULL && control >= 0;
-    static const char *const nm[F_N] = {"recency_days",
-                                        "orders_before",
-                                        "monetary_mean",
-                                        "tenure_days",
-                                        "orders",
-                                        "p_alive",
-                                        "fav_category",
-                                        "visits",
-                                        "days_since_visit",
-                                        "fav_share",
-                                        "browse_repeat",
-                                        "visit_rate",
-                                        "browse_focus",
-                                        "contacts_control",
-                                        "contacts_offered",
-                                        "order_rate_control",
-                                        "order_rate_offered"};
+    static const char *const nm[F_N] = {
+        "recency_days",      "orders_before",    "monetary_mean",
+        "tenure_days",       "orders",           "p_alive",
+        "fav_category",      "visits",           "days_since_visit",
+        "fav_share",         "browse_repeat",    "visit_rate",
+        "browse_focus",      "browse_evidence",  "gross_value",
+        "contacts_control",  "contacts_offered", "order_rate_control",
+        "order_rate_offered"};
     for (int f = 0; f < F_N; f++) {
         if (!on[f]) continue;
         size_t k = rf->nfeat++;
@@ -340,6 +643,7 @@ int oq_rawfeat_new2(const oq_txtab *orders, const oq_txtab *events, const oq_con
         else
             snprintf(rf->names[k], sizeof rf->names[k], "%s", nm[f]);
         rf->is_text[k] = f == F_FAV;
+        if (f == F_EVID) rf->slot = k;
     }
 cleanup:
     if (rc) {
@@ -353,6 +657,11 @@ cleanup:
 const oq_rawfeat_info *oq_rawfeat_info_get(const oq_rawfeat *rf)
 {
     return &rf->info;
+}
+
+const oq_gross *oq_rawfeat_gross(const oq_rawfeat *rf)
+{
+    return rf->gm;
 }
 
 void oq_rawfeat_free(oq_rawfeat *rf)
@@ -369,6 +678,10 @@ void oq_rawfeat_free(oq_rawfeat *rf)
         for (size_t i = 0; i < rf->info.ncat; i++)
             free(rf->levels[i]);
     free(rf->levels);
+    free(rf->users);
+    oq_orders_free(rf->gord);
+    oq_events_free(rf->gev);
+    oq_gross_free(rf->gm);
     free(rf);
 }
 
@@ -420,7 +733,7 @@ static void features(const oq_rawfeat *rf, const char *user, int32_t d, scratch 
 {
     unsigned *cnt = sc->cnt;
     size_t k = 0, lo, hi;
-    int fav = -1;
+    int favc = -1;
     const bytable *o = &rf->o, *e = &rf->e;
     if (o->t) {
         size_t end = 0;
@@ -458,13 +771,13 @@ static void features(const oq_rawfeat *rf, const char *user, int32_t d, scratch 
             }
             for (size_t j = has ? lo : 0; has && j < end; j++) {
                 int c = o->cat[o->ord[j]];
-                if (c >= 0 && cnt[c] == best && (fav < 0 || c < fav)) fav = c;
+                if (c >= 0 && cnt[c] == best && (favc < 0 || c < favc)) favc = c;
             }
             for (size_t j = has ? lo : 0; has && j < end; j++) {
                 int c = o->cat[o->ord[j]];
                 if (c >= 0) cnt[c] = 0;
             }
-            f[k++] = fav >= 0 ? (double)fav : NAN;
+            f[k++] = favc >= 0 ? (double)favc : NAN;
         }
     }
     if (e->t) {
@@ -477,7 +790,7 @@ static void features(const oq_rawfeat *rf, const char *user, int32_t d, scratch 
         if (!has || end == lo) {
             f[k++] = NAN;
         } else {
-            if (fav < 0) { /* no order category: the most viewed one */
+            if (favc < 0) { /* no order category: the most viewed one */
                 unsigned best = 0;
                 for (size_t j = lo; j < end; j++) {
                     int c = e->cat[e->ord[j]];
@@ -485,7 +798,7 @@ static void features(const oq_rawfeat *rf, const char *user, int32_t d, scratch 
                 }
                 for (size_t j = lo; j < end; j++) {
                     int c = e->cat[e->ord[j]];
-                    if (c >= 0 && cnt[c] == best && (fav < 0 || c < fav)) fav = c;
+                    if (c >= 0 && cnt[c] == best && (favc < 0 || c < favc)) favc = c;
                 }
                 for (size_t j = lo; j < end; j++) {
                     int c = e->cat[e->ord[j]];
@@ -494,7 +807,7 @@ static void features(const oq_rawfeat *rf, const char *user, int32_t d, scratch 
             }
             size_t same = 0;
             for (size_t j = lo; j < end; j++)
-                same += fav >= 0 && e->cat[e->ord[j]] == fav;
+                same += favc >= 0 && e->cat[e->ord[j]] == favc;
             f[k++] = (double)same / (double)(end - lo);
         }
         /* browse repeat rate over consecutive events, visit rate over active days */
@@ -511,6 +824,7 @@ static void features(const oq_rawfeat *rf, const char *user, int32_t d, scratch 
             f[k++] = (double)days / (double)(d - e->t->date[e->ord[lo]]);
         }
         f[k++] = has && end > lo ? focus(e, lo, end, rf->info.ncat ? rf->info.ncat : 1, sc) : 0;
+        k += 2 * (size_t)rf->info.filter_used; /* gross_rows fills them */
     }
     const bytable *h = &rf->h;
     if (h->t && rf->control >= 0) {
@@ -553,6 +867,7 @@ static int table(const oq_rawfeat *rf, const oq_customers *cust, const size_t *c
         sc.wd[c] = INT32_MIN;
     for (size_t i = 0; i < n; i++)
         features(rf, cust->user[crow[i]], day[i], &sc, xe + i * nf);
+    if (rf->gm && (rc = gross_rows(rf, cust, crow, day, n, nf, rf->slot, xe, err))) goto cleanup;
     const char *names[OQ_RAWFEAT_MAX];
     size_t nl[OQ_RAWFEAT_MAX];
     char *const *lv[OQ_RAWFEAT_MAX];

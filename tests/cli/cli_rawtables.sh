@@ -4,8 +4,9 @@
 # events (offerq convert); `offerq run --contacts ... --orders --events`
 # derives each contact's features as of its date. Checked: every customer
 # gets one recommendation; exports' quirks (BOM, CRLF, quotes, no final
-# newline) give the same bytes; orders dated after every contact change
-# nothing learnt from the contacts (no look-ahead); without orders the
+# newline) give the same bytes; the gross-profit model's features and fit
+# said; orders and events dated after every contact change nothing learnt
+# from the contacts, that fit included (no look-ahead); without orders the
 # missing part is said on stderr and stdout; contacts without a date and a
 # bad cell in orders or events are refused with file:line:column.
 set -euo pipefail
@@ -35,6 +36,11 @@ grep -q "derived: recency_days orders_before monetary_mean tenure_days orders_30
 grep -q "visits_30d days_since_visit fav_share" "$T/a.out" || fail "browsing features"
 grep -q "contacts_control contacts_offered order_rate_control order_rate_offered" "$T/a.out" ||
     fail "response history"
+# the gross-profit model (gross.h) fitted from the raw tables (orders take
+# their day's event's category): its two features and its fit said
+grep -q "browse_focus browse_evidence gross_value contacts_control" "$T/a.out" || fail "gross features"
+grep -Eq "gross-profit model \(gross.h\) on the orders and events before [0-9-]+ \([0-9]+ orders with a category, [0-9]+ ordered contact days for the margins\): favourite filter drift [0-9.]+, conc [0-9.]+, alpha [0-9.]+" "$T/a.out" ||
+    fail "gross fit said: $(grep gross-profit "$T/a.out")"
 # BG/NBD: either fitted or said why not (the generated log's campaign starts
 # with its first orders, so there is little before it)
 grep -Eq "BG/NBD on the orders before|P\(alive\) not used" "$T/a.out" || fail "BG/NBD said"
@@ -65,12 +71,18 @@ run "$T/b" --orders "$T/q/orders.csv" --events "$T/q/events.csv" > "$T/b.out" 2>
     fail "quirky exports: $(cat "$T/b.err")"
 cmp -s "$T/a/recommendations.csv" "$T/b/recommendations.csv" || fail "quirks changed the result"
 
-# no look-ahead: orders after every contact change nothing learnt from the
-# contacts (same recommendation day given by --as-of)
+# no look-ahead: orders and events after every contact change nothing learnt
+# from the contacts, the gross-profit model's fit included (same recommendation
+# day given by --as-of)
 asof=$(grep -o "recommendations as of [0-9-]*" "$T/a.out" | awk '{print $4}')
 { cat "$R/orders.csv"; for u in 1 2 3 4 5 6 7 8 9; do echo "$u,2030-01-0$u,999.5"; done; } > "$T/late.csv"
-run "$T/c" --orders "$T/late.csv" --events "$R/events.csv" --as-of "$asof" > "$T/c.out" 2>&1 ||
+cat1=$(sed -n 2p "$R/events.csv" | awk -F, '{print $NF}')
+{ cat "$R/events.csv"; for u in 1 2 3 4 5 6 7 8 9; do echo "$u,2030-01-0$u,$cat1"; done; } > "$T/late_ev.csv"
+head -1 "$R/events.csv" | grep -q "category$" || fail "events' last column is not the category"
+run "$T/c" --orders "$T/late.csv" --events "$T/late_ev.csv" --as-of "$asof" > "$T/c.out" 2>&1 ||
     fail "late orders: $(cat "$T/c.out")"
+diff <(grep "gross-profit model" "$T/a.out") <(grep "gross-profit model" "$T/c.out") > /dev/null ||
+    fail "rows after the contacts changed the filter's fit"
 diff <(sed -n '/^cross-fitted/,/^recommendations/p' "$T/a.out") \
     <(sed -n '/^cross-fitted/,/^recommendations/p' "$T/c.out") > /dev/null ||
     fail "orders after the contacts changed the cross-fitted estimates"

@@ -1,9 +1,12 @@
 /* fuzz_rawfeat.c - libFuzzer target: the features derived from a shop's
  * orders or events table (rawfeat.h) as of fixed and extreme days, for
  * three customers and four contacts. The first byte picks orders (bit 0
- * clear) or events (bit 0 set); the rest is the table, read by the readers
- * that fuzz_rawtables.c fuzzes alone. The features must be finite or
- * missing (NaN), P(alive) and shares in [0, 1], text levels in range. Each
+ * clear) or events (bit 0 set), and with bit 2 a fixed table of the other
+ * kind as well (events for fuzzed orders, orders for fuzzed events), so that
+ * the gross-profit model (browse_evidence, gross_value) runs on them; the
+ * rest is the table, read by the readers that fuzz_rawtables.c fuzzes alone.
+ * The features must be finite or missing (NaN), P(alive) and shares in
+ * [0, 1], gross_value > 0 where present, text levels in range. Each
  * accepted table with enough customers reaches the BG/NBD fit, so this
  * target runs at tens to hundreds of inputs a second; the readers' own
  * target runs at thousands. */
@@ -17,7 +20,14 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void derive(const oq_txtab *t, int orders)
+/* the companion tables of bit 2 of the first byte: user 2 orders on its contact day (2025-03-03,
+ * day 20150) with an event that day, so that a margin can be estimated */
+static const char comp_events[] = "user_id,date,category\n1,2025-01-05,A\n1,2025-01-10,A\n"
+                                  "2,2025-03-03,B\nu1,2025-02-01,A\n2,2025-03-01,C\n";
+static const char comp_orders[] = "user_id,date,value,category\n1,2025-01-10,10,A\n"
+                                  "2,2025-03-03,8,\nu1,2025-02-01,-3,B\n";
+
+static void derive(const oq_txtab *t, int orders, int both)
 {
     static const char cust_csv[] = "user_id,age\n1,30\n2,\nu1,7\n";
     oq_error err = {0};
@@ -39,7 +49,13 @@ static void derive(const oq_txtab *t, int orders)
                       .ordered = ordered,
                       .value = value,
                       .user_col = 1};
-    if (oq_rawfeat_new2(orders ? t : NULL, orders ? NULL : t, &ct, NULL, 0, 20120, 30, &rf, &err))
+    oq_txtab *other = NULL;
+    if (both && (orders ? oq_events_table_read(fuzz_file(comp_events, sizeof comp_events - 1), NULL,
+                                               &other, &err)
+                        : oq_orders_table_read(fuzz_file(comp_orders, sizeof comp_orders - 1), NULL,
+                                               &other, &err)))
+        abort();
+    if (oq_rawfeat_new2(orders ? t : other, orders ? other : t, &ct, NULL, 0, 20120, 30, &rf, &err))
         abort();
     if (oq_rawfeat_contacts(rf, cust, &ct, &xc, &err)) abort();
     if (oq_rawfeat_customers(rf, cust, INT32_MIN / 2, &now, &err)) abort();
@@ -53,6 +69,8 @@ static void derive(const oq_txtab *t, int orders)
                 if ((!strcmp(nm, "p_alive") || !strcmp(nm, "fav_share")) && !isnan(v) &&
                     !(v >= 0 && v <= 1))
                     abort();
+                if (!strcmp(nm, "gross_value") && !isnan(v) && !(v > 0)) abort();
+                if (!strcmp(nm, "browse_evidence") && isnan(v)) abort();
                 if (tabs[k]->is_text[a] && !isnan(v) &&
                     !(v >= 0 && v < (double)tabs[k]->nlevels[a]))
                     abort();
@@ -62,6 +80,7 @@ static void derive(const oq_txtab *t, int orders)
     oq_customers_free(now);
     oq_customers_free(cust);
     oq_rawfeat_free(rf);
+    oq_txtab_free(other);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -69,7 +88,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int orders = 0;
     oq_txtab *t = fuzz_read_txtab(data, size, &orders);
     if (!t) return 0;
-    derive(t, orders);
+    derive(t, orders, (data[0] & 4) != 0);
     oq_txtab_free(t);
     return 0;
 }

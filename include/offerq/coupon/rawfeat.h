@@ -27,6 +27,30 @@
  *                     against 0.2, pi_e the earlier events' share of e's
  *                     category weighted exp(-0.05 x days ago), K categories
  *                     (0 without events): > 0 keeps to a drifting favourite
+ *   browse_evidence   with orders and events: the log path's browse
+ *                     concentration evidence (gross.h, oq_gross_evidence) of
+ *                     u's events before d, the favourite filter's drift
+ *                     fitted on the raw tables
+ *   gross_value       g, gross.h's expected gross profit of u's next order
+ *                     (oq_gross_predict: the level of u's order values before
+ *                     d, shrunk; the category mix of the favourite filter
+ *                     over u's events before d; each category's value effect
+ *                     and margin)
+ *     Both come from gross.c's own fit (oq_gross_fit), run on the raw tables
+ *     mapped onto its inputs: users as their index in the sorted ids of the
+ *     orders, events and contacts, categories as their levels (at most
+ *     65,535), the orders with a value > 0 (an order's category: its day's
+ *     event, gross.h step 1), the events with a category, and one log row
+ *     per user and contact day of ct whose ordered contacts' summed value is
+ *     the gross profit that gross.h step 4 divides by the day's order values
+ *     for the margins. The fit reads only the orders, events and contacts
+ *     dated before the day after ct's latest contact, so that rows appended
+ *     after the campaign change neither it nor any contact's features.
+ *     A prediction that is not a positive finite number (a fit without
+ *     residual spread, every customer one order) is missing (NaN).
+ *     Absent without orders or events, and (with a note) when the fit has
+ *     no order with a category or no ordered contact matched to an order
+ *     (no contacts: oq_rawfeat_new).
  *   contacts_control, contacts_offered      earlier contacts (before d) with
  *                     the control offer / with any other (oq_rawfeat_new2)
  *   order_rate_control, order_rate_offered  their order rates, smoothed:
@@ -54,7 +78,15 @@ typedef struct oq_rawfeat_info {
     oq_bgnbd_fit_report fit; /* when fit_customers > 0 */
     int32_t fit_end;         /* orders before this day fit BG/NBD */
     size_t ncat;             /* categories over orders and events */
-    char note[512];          /* what is not used and why ("" when all is) */
+    /* the gross-profit model of gross.h (orders and events): fitted on the
+       orders, events and contacts before filter_end, over filter_orders
+       orders with a category; drift, conc, alpha: its favourite filter */
+    int filter_used;      /* 1: browse_evidence and gross_value are features */
+    int32_t filter_end;   /* the day after the latest contact (INT32_MAX: none) */
+    size_t filter_orders; /* orders with a known category in the fit */
+    size_t margin_rows;   /* ordered contact days matched to an order (margins) */
+    double drift, conc, alpha, filter_loglik;
+    char note[512]; /* what is not used and why ("" when all is) */
 } oq_rawfeat_info;
 
 /* Index orders and events (either may be NULL; both borrowed, must outlive
@@ -69,6 +101,9 @@ int oq_rawfeat_new2(const oq_txtab *orders, const oq_txtab *events, const oq_con
                     const oq_contacts *ho, int control, int32_t fit_end, int visit_days,
                     oq_rawfeat **out, oq_error *err) OQ_WUR;
 const oq_rawfeat_info *oq_rawfeat_info_get(const oq_rawfeat *rf);
+/* The gross-profit model fitted on the raw tables (browse_evidence,
+ * gross_value), or NULL without one; borrowed from rf. */
+const struct oq_gross *oq_rawfeat_gross(const oq_rawfeat *rf);
 void oq_rawfeat_free(oq_rawfeat *rf);
 
 /* The model's table of the contacts ct: one row per contact, cust's

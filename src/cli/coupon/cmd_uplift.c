@@ -190,6 +190,14 @@ static int raw_prepare(const char *cmd, raw_tables *t, const oq_table_map *mapp,
         printf("  BG/NBD on the orders before %s (%zu customers): r %.4g, alpha %.4g, a "
                "%.4g, b %.4g (converged)\n",
                d0, in->fit_customers, in->fit.p.r, in->fit.p.alpha, in->fit.p.a, in->fit.p.b);
+    if (in->filter_used) {
+        char d2[11] = "(all)";
+        if (in->filter_end != INT32_MAX) oq_date_format(in->filter_end, d2);
+        printf("  gross-profit model (gross.h) on the orders and events before %s (%zu orders "
+               "with a category, %zu ordered contact days for the margins): favourite filter "
+               "drift %.3g, conc %.2g, alpha %.1f\n",
+               d2, in->filter_orders, in->margin_rows, in->drift, in->conc, in->alpha);
+    }
     if (in->note[0]) {
         printf("  not used: %s\n", in->note);
         fprintf(stderr, "offerq %s: warning: %s\n", cmd, in->note);
