@@ -183,6 +183,7 @@ static int stage_reward_fit(job *j, oq_error *err)
                               .seq = &j->so,
                               .pmodel = &j->po,
                               .features = o->features,
+                              .seq_features = o->seq_features,
                               .seed = o->dq.seed,
                               .quiet = o->quiet,
                               .comm = j->comm};
@@ -805,6 +806,8 @@ static json_t *params_json(const oq_pipeline_opts *o, const oq_pipeline_result *
                                       (json_int_t)p->max_rows));
         json_object_set_new(json_object_get(j, "scorer"), "features",
                             json_string(oq_resp_features_name(o->features)));
+        json_object_set_new(json_object_get(j, "scorer"), "seq_features",
+                            json_boolean(o->seq_features));
     }
     if (j && o->reward == OQ_REWARD_SEQUENCE)
         json_object_set_new(json_object_get(j, "scorer"), "warm_start",

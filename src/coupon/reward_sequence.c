@@ -311,3 +311,135 @@ cleanup:
     free(g_tom);
     return rc;
 }
+
+/* The rows of s whose user_id has parity fold, as samples of their own. */
+static int fold_samples(const oq_seq_samples *s, int fold, oq_seq_samples **out, oq_error *err)
+{
+    size_t m = 0, tt = (size_t)s->seq_len * OQ_SEQ_NTOK;
+    for (size_t i = 0; i < s->n; i++)
+        m += (int)(s->user_id[i] & 1) == fold;
+    int rc = oq_seq_samples_new(m, s->seq_len, out, err);
+    if (rc) return rc;
+    oq_seq_samples *f = *out;
+    size_t k = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        if ((int)(s->user_id[i] & 1) != fold) continue;
+        memcpy(f->tok + k * tt, s->tok + i * tt, tt * sizeof *f->tok);
+        memcpy(f->state + k * OQ_SEQ_NSTATE, s->state + i * OQ_SEQ_NSTATE,
+               OQ_SEQ_NSTATE * sizeof *f->state);
+        f->coupon[k] = s->coupon[i];
+        f->order[k] = s->order[i];
+        f->reward[k] = s->reward[i];
+        f->g[k] = s->g[i];
+        f->user_id[k] = s->user_id[i];
+        k++;
+    }
+    return 0;
+}
+
+static float logit_of(double p)
+{
+    p = fmin(fmax(p, 1e-6), 1 - 1e-6);
+    return (float)log(p / (1 - p));
+}
+
+int oq_seq_fold_logits(const oq_reward_input *in, int gross_mix, float *row, size_t row_stride,
+                       float *tom, size_t tom_stride, oq_seq_fold_info *info, oq_error *err)
+{
+    const oq_log *log = in->log;
+    const oq_log_index *ix = in->ix;
+    size_t n = log->n, nc = ix->n_customers;
+    oq_events *ev = NULL;
+    oq_events_ix *evx = NULL;
+    oq_gross *gm = NULL;
+    oq_seq *sm = NULL;
+    oq_seq_data *d = NULL;
+    oq_seq_samples *s = NULL, *st = NULL, *sf = NULL;
+    oq_seq_epoch *hist = NULL;
+    double *g = malloc((n ? n : 1) * sizeof *g), *g_tom = malloc((nc ? nc : 1) * sizeof *g_tom);
+    double *p = malloc((n ? n : 1) * 4 * sizeof *p), *pt = malloc((nc ? nc : 1) * 4 * sizeof *pt);
+    double t0 = oq_now();
+    char used[256];
+    oq_seq_opts so;
+    if (in->seq)
+        so = *in->seq;
+    else
+        oq_seq_opts_default(&so);
+    if (in->epochs > 0) so.train.epochs = in->epochs;
+    so.train.seed = in->seed ? in->seed : 1;
+    so.train.quiet = so.train.quiet || in->quiet;
+    memset(info, 0, sizeof *info);
+    int rc = 0;
+    if (!g || !g_tom || !p || !pt ||
+        !(hist = calloc((size_t)(so.train.epochs > 0 ? so.train.epochs : 1), sizeof *hist))) {
+        rc = oq_error_oom(err, NULL, NULL);
+        goto cleanup;
+    }
+    if ((rc = oq_reward_read_events(in, &ev, used, sizeof used, err))) goto cleanup;
+    if (ev && (rc = oq_events_ix_build(ev, ix, &evx, err))) goto cleanup;
+    /* g only weighs the held-out DR value of early stopping; with the
+     * response model's category mix (no favourite filter with --features raw) */
+    oq_gross_opts go;
+    oq_gross_opts_default(&go);
+    go.mix = gross_mix;
+    const oq_orders *use = in->alive ? oq_alive_orders(in->alive) : NULL;
+    if ((rc = oq_gross_fit(log, ix, ev, evx, use, &go, &gm, err)) ||
+        (rc = oq_gross_predict(gm, log, ix, ev, evx, use, in->day, g, g_tom, err)))
+        goto cleanup;
+    if ((rc = oq_seq_new(&so.cfg, &log->cats, so.train.seed, &sm, err))) goto cleanup;
+    if ((rc = oq_seq_data_new(log, ix, ev, use, NULL, sm->cfg.seq_len, sm->cfg.n_bands,
+                              sm->band_edge, &d, err)) ||
+        (rc = oq_seq_data_build(d, log, in->alive, g, &s, err)) ||
+        (rc = oq_seq_data_build(d, in->tomorrow, in->alive, g_tom, &st, err)))
+        goto cleanup;
+    double edge[OQ_SEQ_MAX_BANDS]; /* the order value bands cut on this log */
+    memcpy(edge, sm->band_edge, sizeof edge);
+    info->n_params = sm->n_params;
+    for (size_t c = 0; c < nc; c++)
+        for (int a = 0; a < 4; a++)
+            tom[c * tom_stride + (size_t)a] = 0;
+    for (int fold = 0; fold < 2; fold++) {
+        /* a model of its own on one fold's customers (the same start as
+         * --reward sequence's), scoring the other fold's rows */
+        if (fold) {
+            if ((rc = oq_seq_new(&so.cfg, &log->cats, so.train.seed, &sm, err))) goto cleanup;
+            memcpy(sm->band_edge, edge, sizeof edge);
+        }
+        if ((rc = fold_samples(s, fold, &sf, err)) ||
+            (rc = oq_seq_train(sm, sf, &so.train, hist, &info->tr[fold], err)))
+            goto cleanup;
+        if (!in->quiet)
+            fprintf(stderr,
+                    "offerq: sequence columns: fold %d model on %zu rows, best epoch %d of %d\n",
+                    fold, sf->n, info->tr[fold].best_epoch, info->tr[fold].epochs_run);
+        oq_seq_samples_free(sf);
+        sf = NULL;
+        if ((rc = oq_seq_predict(sm, s, p, err)) || (rc = oq_seq_predict(sm, st, pt, err)))
+            goto cleanup;
+        for (size_t i = 0; i < n; i++)
+            if ((int)(log->user_id[i] & 1) != fold)
+                for (int a = 0; a < 4; a++)
+                    row[i * row_stride + (size_t)a] = logit_of(p[4 * i + a]);
+        for (size_t c = 0; c < nc; c++)
+            for (int a = 0; a < 4; a++)
+                tom[c * tom_stride + (size_t)a] += 0.5f * logit_of(pt[4 * c + a]);
+        oq_seq_free(sm);
+        sm = NULL;
+    }
+    info->seconds = oq_now() - t0;
+cleanup:
+    oq_seq_samples_free(s);
+    oq_seq_samples_free(st);
+    oq_seq_samples_free(sf);
+    oq_seq_data_free(d);
+    oq_seq_free(sm);
+    oq_gross_free(gm);
+    oq_events_ix_free(evx);
+    oq_events_free(ev);
+    free(hist);
+    free(g);
+    free(g_tom);
+    free(p);
+    free(pt);
+    return rc;
+}

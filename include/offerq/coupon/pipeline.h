@@ -80,6 +80,8 @@ typedef struct oq_pipeline_opts {
     int features;          /* the response model's features, OQ_RESP_FEATURES_* (response.h):
                               ALL (0, default), NO_EVIDENCE or RAW (without the features
                               built around the generator's story) */
+    int seq_features;      /* response: the sequence model's cross-fitted logits as 4 more
+                              inputs of the trees (reward.h, oq_reward_input.seq_features) */
     oq_dynaq_disc disc;
     oq_dynaq_config dq; /* dq.seed, dq.faithful, ... */
     int quiet;

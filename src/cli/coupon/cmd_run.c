@@ -110,6 +110,11 @@ static void help(FILE *fp)
         "                  and g's category mix from the customer's earlier orders\n"
         "                  instead of the favourite-category filter;\n"
         "                  docs/readme/worlds.md)\n"
+        "  --seq-features  give the response model's trees 4 more inputs: the sequence\n"
+        "                  model's logit of P(order | history, c) per coupon,\n"
+        "                  cross-fitted (a model per half of the customers scores the\n"
+        "                  other half; docs/readme/worlds.md). Trains two sequence\n"
+        "                  models (--seq-len, --epochs apply); boosted trees, one part\n"
         "  --interim       the same as --reward empirical: the logged mean reward per\n"
         "                  state x coupon, a baseline (for comparison)\n"
         "  --budget X      money for tomorrow's coupons (expected spend); default: no limit\n"
@@ -198,7 +203,8 @@ enum {
     O_CLVM,
     O_WARM,
     O_WARMFB,
-    O_COLD
+    O_COLD,
+    O_SEQFEAT
 };
 
 const struct option cli_run_options[] = {{"help", no_argument, 0, 'h'},
@@ -237,6 +243,7 @@ const struct option cli_run_options[] = {{"help", no_argument, 0, 'h'},
                                          {"warm-start", required_argument, 0, O_WARM},
                                          {"warm-fallback", no_argument, 0, O_WARMFB},
                                          {"cold-start", no_argument, 0, O_COLD},
+                                         {"seq-features", no_argument, 0, O_SEQFEAT},
                                          {0, 0, 0, 0}};
 
 /* *list (malloc'ed, or NULL) += "\n" url. */
@@ -402,6 +409,9 @@ int cli_run_parse_check(int argc, char **argv, oq_pipeline_opts *o, char **pg, i
         case O_TDEPTH:
             if (cli_long("run", "--tree-depth", optarg, 1, 16, &lv)) return 2;
             o->pmodel.depth = (int)lv;
+            break;
+        case O_SEQFEAT:
+            o->seq_features = 1;
             break;
         case O_FEATURES:
             if ((o->features = oq_resp_features_parse(optarg)) < 0)
