@@ -7,6 +7,7 @@
  * expected reward (rhat_has_alive). */
 #include "offerq/core/io.h"
 #include "offerq/coupon/gross.h"
+#include "offerq/coupon/response.h"
 #include "offerq/coupon/reward.h"
 #include "offerq/coupon/seq.h"
 #include "reward_int.h"
@@ -98,6 +99,9 @@ static json_t *report(const oq_reward *b)
         (json_int_t)m->tr.n_train, "val_rows", (json_int_t)m->tr.n_val, "epochs", ep,
         "val_dr_fixed_coupons", fixed, "val_dr_logged", m->tr.val_dr_logged, "propensities", mu,
         "seconds", m->fit_s);
+    if (j)
+        json_object_set_new(json_object_get(j, "config"), "state",
+                            json_string(c->n_extra_state ? "full" : "base"));
     json_t *warm = json_null();
     if (m->warm) {
         char d[11] = "unknown";
@@ -199,6 +203,74 @@ static int train(const oq_reward_input *in, const oq_seq_train_opts *o, sequence
     return in->save_model ? oq_seq_save(sm, in->save_model, err) : 0;
 }
 
+/* s as samples with n_state state features: its own, then x's nx per row
+ * (the rest zero). */
+static int widen(oq_seq_samples **sp, int n_state, const oq_resp_feat *x, int nx, oq_error *err)
+{
+    const oq_seq_samples *s = *sp;
+    oq_seq_samples *w = NULL;
+    int rc = oq_seq_samples_new_ns(s->n, s->seq_len, n_state, &w, err);
+    if (rc) return rc;
+    size_t tt = (size_t)s->seq_len * OQ_SEQ_NTOK, ns = (size_t)n_state;
+    memcpy(w->tok, s->tok, s->n * tt * sizeof *w->tok);
+    memcpy(w->coupon, s->coupon, s->n);
+    memcpy(w->order, s->order, s->n);
+    memcpy(w->reward, s->reward, s->n * sizeof *w->reward);
+    memcpy(w->g, s->g, s->n * sizeof *w->g);
+    memcpy(w->user_id, s->user_id, s->n * sizeof *w->user_id);
+    for (size_t i = 0; i < s->n; i++) {
+        memcpy(w->state + i * ns, s->state + i * (size_t)s->n_state,
+               (size_t)s->n_state * sizeof *w->state);
+        for (int k = 0; k < nx && s->n_state + k < n_state; k++)
+            w->state[i * ns + (size_t)(s->n_state + k)] = x[i * (size_t)nx + (size_t)k];
+    }
+    oq_seq_samples_free(*sp);
+    *sp = w;
+    return 0;
+}
+
+/* With a model of extra state features (`--seq-state full`, n_extra_state =
+ * OQ_RESP_NFEAT): the response model's 12 features of --features all
+ * (response.h; P(alive) in 10, the browse concentration evidence of gm in
+ * 11) appended to the state of the log's rows s and of tomorrow's st. */
+static int full_state(const oq_reward_input *in, const oq_seq_config *cfg, const oq_gross *gm,
+                      const oq_events *ev, const oq_events_ix *evx, oq_seq_samples **s,
+                      oq_seq_samples **st, oq_error *err)
+{
+    if (cfg->n_extra_state == 0) return 0;
+    if (cfg->n_extra_state != OQ_RESP_NFEAT)
+        return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
+                            "a sequence model with %d extra state features: this offerq fills "
+                            "0 or %d (--seq-state full)",
+                            cfg->n_extra_state, OQ_RESP_NFEAT);
+    const oq_log *log = in->log;
+    const oq_log_index *ix = in->ix;
+    size_t n = log->n, nc = ix->n_customers;
+    oq_resp_feat *X = malloc((n ? n : 1) * OQ_RESP_NFEAT * sizeof *X);
+    oq_resp_feat *Xt = malloc((nc ? nc : 1) * OQ_RESP_NFEAT * sizeof *Xt);
+    int rc = 0;
+    if (!X || !Xt) {
+        rc = oq_error_oom(err, NULL, NULL);
+        goto done;
+    }
+    if ((rc = oq_resp_features(log, ix, ev, evx, in->day, X, Xt, err))) goto done;
+    for (size_t i = 0; i < n; i++)
+        X[i * OQ_RESP_NFEAT + 10] =
+            in->alive ? (oq_resp_feat)oq_alive_p(in->alive, log->user_id[i], log->day[i]) : 1;
+    for (size_t c = 0; c < nc; c++)
+        Xt[c * OQ_RESP_NFEAT + 10] =
+            in->alive ? (oq_resp_feat)oq_alive_p(in->alive, ix->user_id[c], in->day) : 1;
+    if ((rc = oq_gross_evidence(gm, log, ix, ev, evx, in->day, X + 11, Xt + 11, OQ_RESP_NFEAT,
+                                err)) ||
+        (rc = widen(s, OQ_SEQ_NSTATE + OQ_RESP_NFEAT, X, OQ_RESP_NFEAT, err)) ||
+        (rc = widen(st, OQ_SEQ_NSTATE + OQ_RESP_NFEAT, Xt, OQ_RESP_NFEAT, err)))
+        goto done;
+done:
+    free(X);
+    free(Xt);
+    return rc;
+}
+
 void oq_seq_opts_default(oq_seq_opts *o)
 {
     memset(o, 0, sizeof *o);
@@ -273,7 +345,9 @@ int oq_reward_sequence_fit(const oq_reward_input *in, oq_reward **out, oq_error 
     int bound = m->loaded || m->warm; /* the model's categories and bands */
     if ((rc = oq_seq_data_new(log, ix, ev, use, bound ? sm : NULL, sm->cfg.seq_len, sm->cfg.n_bands,
                               sm->band_edge, &d, err)) ||
-        (rc = oq_seq_data_build(d, log, in->alive, g, &s, err)))
+        (rc = oq_seq_data_build(d, log, in->alive, g, &s, err)) ||
+        (rc = oq_seq_data_build(d, in->tomorrow, in->alive, g_tom, &st, err)) ||
+        (rc = full_state(in, &sm->cfg, gm, ev, evx, &s, &st, err)))
         goto cleanup;
     if (!m->loaded && (rc = train(in, &so.train, m, sm, s, err))) goto cleanup;
     m->cfg = sm->cfg;
@@ -285,9 +359,7 @@ int oq_reward_sequence_fit(const oq_reward_input *in, oq_reward **out, oq_error 
             m->rhat_log[4 * i + c] *= g[i] - oq_coupon_value(c);
     oq_seq_samples_free(s);
     s = NULL;
-    if ((rc = oq_seq_data_build(d, in->tomorrow, in->alive, g_tom, &st, err)) ||
-        (rc = oq_seq_predict(sm, st, m->p_order_tom, err)))
-        goto cleanup;
+    if ((rc = oq_seq_predict(sm, st, m->p_order_tom, err))) goto cleanup;
     for (size_t c = 0; c < nc; c++)
         for (int a = 0; a < 4; a++)
             m->rhat_tom[4 * c + a] = m->p_order_tom[4 * c + a] * (g_tom[c] - oq_coupon_value(a));
@@ -318,15 +390,15 @@ static int fold_samples(const oq_seq_samples *s, int fold, oq_seq_samples **out,
     size_t m = 0, tt = (size_t)s->seq_len * OQ_SEQ_NTOK;
     for (size_t i = 0; i < s->n; i++)
         m += (int)(s->user_id[i] & 1) == fold;
-    int rc = oq_seq_samples_new(m, s->seq_len, out, err);
+    int rc = oq_seq_samples_new_ns(m, s->seq_len, s->n_state, out, err);
     if (rc) return rc;
     oq_seq_samples *f = *out;
+    size_t ns = (size_t)s->n_state;
     size_t k = 0;
     for (size_t i = 0; i < s->n; i++) {
         if ((int)(s->user_id[i] & 1) != fold) continue;
         memcpy(f->tok + k * tt, s->tok + i * tt, tt * sizeof *f->tok);
-        memcpy(f->state + k * OQ_SEQ_NSTATE, s->state + i * OQ_SEQ_NSTATE,
-               OQ_SEQ_NSTATE * sizeof *f->state);
+        memcpy(f->state + k * ns, s->state + i * ns, ns * sizeof *f->state);
         f->coupon[k] = s->coupon[i];
         f->order[k] = s->order[i];
         f->reward[k] = s->reward[i];
@@ -390,7 +462,8 @@ int oq_seq_fold_logits(const oq_reward_input *in, int gross_mix, float *row, siz
     if ((rc = oq_seq_data_new(log, ix, ev, use, NULL, sm->cfg.seq_len, sm->cfg.n_bands,
                               sm->band_edge, &d, err)) ||
         (rc = oq_seq_data_build(d, log, in->alive, g, &s, err)) ||
-        (rc = oq_seq_data_build(d, in->tomorrow, in->alive, g_tom, &st, err)))
+        (rc = oq_seq_data_build(d, in->tomorrow, in->alive, g_tom, &st, err)) ||
+        (rc = full_state(in, &sm->cfg, gm, ev, evx, &s, &st, err)))
         goto cleanup;
     double edge[OQ_SEQ_MAX_BANDS]; /* the order value bands cut on this log */
     memcpy(edge, sm->band_edge, sizeof edge);

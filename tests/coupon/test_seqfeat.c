@@ -4,7 +4,8 @@
  * generated log: the columns are there and finite, a row's columns are the
  * logits of the model trained on the other half of the customers (rebuilt
  * here from the public seq.h calls), the fit is deterministic given the
- * seed, and the trees use the columns. */
+ * seed, and the trees use the columns. And `--seq-state full`, the
+ * sequence model given the response model's features as state. */
 #include "testutil.h"
 
 #include "coupon/reward_int.h"
@@ -240,11 +241,53 @@ static void test_cross_fit(void **state)
     fixture_free(&f);
 }
 
+/* `--seq-state full`: the sequence model with the response model's 12
+ * features after its own state; its file round-trips (format version 3) and
+ * refuses samples of the other width. */
+static void test_full_state(void **state)
+{
+    (void)state;
+    fixture f;
+    fixture_new(&f);
+    oq_error err = {0};
+    char mp[600];
+    snprintf(mp, sizeof mp, "%s/full.ofq", f.dir);
+    f.so.cfg.n_extra_state = OQ_RESP_NFEAT;
+    f.in.seq_features = 0;
+    f.in.save_model = mp;
+    oq_reward *r = NULL;
+    assert_int_equal(oq_reward_fit(OQ_REWARD_SEQUENCE, &f.in, &r, &err), 0);
+    size_t nc = f.ix->n_customers;
+    double *rt = malloc(nc * 4 * sizeof *rt);
+    assert_int_equal(r->ops->score_tomorrow(r, rt, &err), 0);
+    for (size_t i = 0; i < nc * 4; i++)
+        assert_true(isfinite(rt[i]));
+    oq_seq *m = NULL;
+    assert_int_equal(oq_seq_load(mp, &m, &err), 0);
+    assert_int_equal(m->cfg.n_extra_state, OQ_RESP_NFEAT);
+    /* the extra features were scaled from data: not the unit defaults */
+    int scaled = 0;
+    for (int k = OQ_SEQ_NSTATE; k < OQ_SEQ_NSTATE + OQ_RESP_NFEAT; k++)
+        scaled += m->state_std[k] != 1 || m->state_mean[k] != 0;
+    assert_true(scaled >= 8);
+    oq_seq_samples *s8 = NULL;
+    assert_int_equal(oq_seq_samples_new(3, m->cfg.seq_len, &s8, &err), 0);
+    double p[12];
+    assert_int_equal(oq_seq_predict(m, s8, p, &err), OQ_EINVAL);
+    assert_non_null(strstr(err.msg, "state features"));
+    oq_seq_samples_free(s8);
+    oq_seq_free(m);
+    free(rt);
+    oq_reward_free(r);
+    fixture_free(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_columns),
         cmocka_unit_test(test_cross_fit),
+        cmocka_unit_test(test_full_state),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

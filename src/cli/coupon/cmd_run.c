@@ -87,6 +87,10 @@ static void help(FILE *fp)
         "                  --reward transformer), or the sequence model's most epochs\n"
         "                  (default 10, early stopping on the held-out DR value)\n"
         "  --seq-len N     days of history of the sequence model (default 30)\n"
+        "  --seq-state SET the sequence model's state features: base (default: recency,\n"
+        "                  frequency, value, budget, P(alive), browsing beyond the\n"
+        "                  window) or full (also the response model's 12 features of\n"
+        "                  --features all; an ablation, docs/readme/worlds.md)\n"
         "  --warm-start DIR  the sequence model: start from yesterday's model (DIR/model.ofq\n"
         "                  of an earlier run, or a model file) and train it briefly (one\n"
         "                  epoch of 16,384 rows at lr 2e-5: the rows after its last day\n"
@@ -204,7 +208,8 @@ enum {
     O_WARM,
     O_WARMFB,
     O_COLD,
-    O_SEQFEAT
+    O_SEQFEAT,
+    O_SEQSTATE
 };
 
 const struct option cli_run_options[] = {{"help", no_argument, 0, 'h'},
@@ -244,6 +249,7 @@ const struct option cli_run_options[] = {{"help", no_argument, 0, 'h'},
                                          {"warm-fallback", no_argument, 0, O_WARMFB},
                                          {"cold-start", no_argument, 0, O_COLD},
                                          {"seq-features", no_argument, 0, O_SEQFEAT},
+                                         {"seq-state", required_argument, 0, O_SEQSTATE},
                                          {0, 0, 0, 0}};
 
 /* *list (malloc'ed, or NULL) += "\n" url. */
@@ -413,6 +419,12 @@ int cli_run_parse_check(int argc, char **argv, oq_pipeline_opts *o, char **pg, i
         case O_SEQFEAT:
             o->seq_features = 1;
             break;
+        case O_SEQSTATE:
+            if (strcmp(optarg, "base") && strcmp(optarg, "full"))
+                return cli_usage_error("run", "--seq-state: expected base or full, got '%s'",
+                                       optarg);
+            o->seq_state_full = !strcmp(optarg, "full");
+            break;
         case O_FEATURES:
             if ((o->features = oq_resp_features_parse(optarg)) < 0)
                 return cli_usage_error(
@@ -434,9 +446,9 @@ int cli_run_parse_check(int argc, char **argv, oq_pipeline_opts *o, char **pg, i
                                       "transformer or sequence");
     if (pepochs && reward != OQ_REWARD_SEQUENCE && o->profit_epochs > 8)
         return cli_usage_error("run", "--profit-epochs: at most 8 for the profit Transformer");
-    if (seqlen && reward != OQ_REWARD_SEQUENCE)
-        return cli_usage_error("run", "--seq-len is for the sequence model: it needs --reward "
-                                      "sequence");
+    if ((seqlen || o->seq_state_full) && reward != OQ_REWARD_SEQUENCE && !o->seq_features)
+        return cli_usage_error("run", "--seq-len and --seq-state are for the sequence model: "
+                                      "they need --reward sequence or --seq-features");
     if (o->clv.weight > 0 && o->dq.faithful)
         return cli_usage_error("run", "--clv-weight adds to the plan's values; the seed-faithful "
                                       "loop (--faithful) has no plan");
