@@ -9,7 +9,9 @@
  *     coupon response model (response.h): P(order | history, coupon) from the
  *     chosen learner (pmodel.h) times the expected margin g - value (gross.h);
  *     P(alive) is one of its inputs, so its r^ already is the whole expected
- *     reward (rhat_has_alive) and it predicts P(order) for the spend;
+ *     reward (rhat_has_alive) and it predicts P(order) for the spend; with
+ *     seq_features its trees also get the sequence model's cross-fitted
+ *     logits of P(order | history, c) (reward_int.h, oq_seq_fold_logits);
  *   OQ_REWARD_TRANSFORMER (reward_transformer.c): the profit Transformer
  *     (profit.h), loaded or trained on the log and its events stream;
  *   OQ_REWARD_SEQUENCE (reward_sequence.c): the sequence response model

@@ -118,7 +118,8 @@ static void help(FILE *fp)
         "                  model's logit of P(order | history, c) per coupon,\n"
         "                  cross-fitted (a model per half of the customers scores the\n"
         "                  other half; docs/readme/worlds.md). Trains two sequence\n"
-        "                  models (--seq-len, --epochs apply); boosted trees, one part\n"
+        "                  models (--seq-len and --seq-state apply); boosted trees,\n"
+        "                  one part\n"
         "  --interim       the same as --reward empirical: the logged mean reward per\n"
         "                  state x coupon, a baseline (for comparison)\n"
         "  --budget X      money for tomorrow's coupons (expected spend); default: no limit\n"
@@ -462,6 +463,11 @@ int cli_run_parse_check(int argc, char **argv, oq_pipeline_opts *o, char **pg, i
     o->reward = reward >= 0 ? reward : want_tf ? OQ_REWARD_TRANSFORMER : OQ_REWARD_RESPONSE;
     o->seq_len = seqlen;
     if (cli_clv_check("run", &o->clv)) return 2;
+    if (o->seq_features && (o->reward != OQ_REWARD_RESPONSE || o->pmodel.kind != OQ_PMODEL_BOOST ||
+                            oq_pipeline_parts(o) > 1))
+        return cli_usage_error("run", "--seq-features feeds the response model's boosted trees: "
+                                      "not with another --reward, --p-model logistic or "
+                                      "--shards N > 1");
     if (o->clv.weight > 0 && oq_pipeline_parts(o) > 1)
         return cli_usage_error("run", "--clv-weight needs the whole log in one part: not with "
                                       "--shards N > 1 (the Gamma-Gamma fit is not done in parts)");
