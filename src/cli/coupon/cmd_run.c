@@ -421,10 +421,10 @@ int cli_run_parse_check(int argc, char **argv, oq_pipeline_opts *o, char **pg, i
             o->seq_features = 1;
             break;
         case O_SEQSTATE:
-            if (strcmp(optarg, "base") && strcmp(optarg, "full"))
+            if (strcmp(optarg, "base") != 0 && strcmp(optarg, "full") != 0)
                 return cli_usage_error("run", "--seq-state: expected base or full, got '%s'",
                                        optarg);
-            o->seq_state_full = !strcmp(optarg, "full");
+            o->seq_state_full = strcmp(optarg, "full") == 0;
             break;
         case O_FEATURES:
             if ((o->features = oq_resp_features_parse(optarg)) < 0)
