@@ -14,7 +14,11 @@
 # Environment: WORLDS (default: "default alike drift02 cat16 cat64
 # fewpersuadable order combined"), FEATURES (default: "all no-evidence raw";
 # the name "sequence" runs --reward sequence, the sequence response model,
-# instead of a feature set of the default one),
+# instead of a feature set of the default one; SET+seq, e.g. all+seq or
+# raw+seq, runs the response model with --features SET --seq-features, the
+# sequence model's cross-fitted logits as 4 more inputs of its trees;
+# sequence-full runs --reward sequence --seq-state full, the sequence model
+# with the response model's 12 features in its state),
 # HELDOUT (seeds not used for tuning, reported apart; default "101 202"),
 # JOBS (runs at once, each with OMP_NUM_THREADS=1; default 2).
 set -euo pipefail
@@ -40,6 +44,8 @@ one() {
   for f in $FEATURES; do
     local how=(--features "$f")
     [ "$f" != sequence ] || how=(--reward sequence)
+    [ "$f" != sequence-full ] || how=(--reward sequence --seq-state full)
+    [ "${f%+seq}" = "$f" ] || how=(--features "${f%+seq}" --seq-features)
     "$B" run --log "$T/$w-$s.csv" --out-dir "$T/run-$w-$s-$f" --seed "$s" "${how[@]}" \
       --quiet >/dev/null 2>&1
     local t0=$SECONDS
@@ -91,7 +97,9 @@ lines = [f"World variants, next-day evaluation (`offerq eval`), {n} customers x 
          "all = the default response model; no-evidence = without feature 11; raw = without "
          "the features built around the generator's story (no evidence, g's category mix "
          "from earlier orders instead of the favourite filter); sequence = `--reward sequence`, "
-         "the sequence response model on the raw daily history; best fixed = the best of "
+         "the sequence response model on the raw daily history; SET+seq = the response model "
+         "with --features SET --seq-features (the sequence model's cross-fitted logits as 4 "
+         "more inputs of the trees); sequence-full = `--reward sequence --seq-state full`; best fixed = the best of "
          "coupons 5/10/20 per seed.", "",
          "| world | oracle uplift | " + " | ".join(cols) + " | " +
          " | ".join(f"{f} held-out" for f in feats) + " | raw - all (min to max) |",

@@ -449,6 +449,11 @@ static int load_params(const char *path, oq_pipeline_opts *o, oq_error *err)
              (o->features = oq_resp_features_parse(json_string_value(fe))) < 0))
             rc = oq_error_set(err, OQ_EPARSE, path, 0, 0,
                               "scorer.features: expected all, no-evidence or raw");
+        /* --seq-features and --seq-state full (runs before them had neither) */
+        json_t *sf = json_object_get(json_object_get(root, "scorer"), "seq_features");
+        json_t *ss = json_object_get(json_object_get(root, "scorer"), "seq_state");
+        o->seq_features = json_is_true(sf);
+        o->seq_state_full = json_is_string(ss) && !strcmp(json_string_value(ss), "full");
     }
     json_decref(root);
     return rc;

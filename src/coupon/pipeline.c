@@ -161,6 +161,7 @@ static int stage_reward_fit(job *j, oq_error *err)
     } else {
         oq_seq_opts_default(&j->so);
         if (o->seq_len > 0) j->so.cfg.seq_len = o->seq_len;
+        if (o->seq_state_full) j->so.cfg.n_extra_state = OQ_RESP_NFEAT;
     }
     int save = o->out_dir && !o->model_path &&
                (o->reward == OQ_REWARD_TRANSFORMER || o->reward == OQ_REWARD_SEQUENCE);
@@ -183,6 +184,7 @@ static int stage_reward_fit(job *j, oq_error *err)
                               .seq = &j->so,
                               .pmodel = &j->po,
                               .features = o->features,
+                              .seq_features = o->seq_features,
                               .seed = o->dq.seed,
                               .quiet = o->quiet,
                               .comm = j->comm};
@@ -805,10 +807,15 @@ static json_t *params_json(const oq_pipeline_opts *o, const oq_pipeline_result *
                                       (json_int_t)p->max_rows));
         json_object_set_new(json_object_get(j, "scorer"), "features",
                             json_string(oq_resp_features_name(o->features)));
+        json_object_set_new(json_object_get(j, "scorer"), "seq_features",
+                            json_boolean(o->seq_features));
     }
     if (j && o->reward == OQ_REWARD_SEQUENCE)
         json_object_set_new(json_object_get(j, "scorer"), "warm_start",
                             o->warm_start ? json_string(o->warm_start) : json_null());
+    if (j && (o->reward == OQ_REWARD_SEQUENCE || o->seq_features))
+        json_object_set_new(json_object_get(j, "scorer"), "seq_state",
+                            json_string(o->seq_state_full ? "full" : "base"));
     return j;
 }
 

@@ -17,8 +17,10 @@
 #endif
 
 #define F OQ_RESP_NFEAT
-#define NCOL (F + 2) /* features, "a coupon is offered", the coupon's value */
-#define BATCH 65536  /* customers' rows per prediction call (x 4 coupons) */
+/* features, "a coupon is offered", the coupon's value, then the extra columns
+ * (oq_pmodel_opts.n_extra) */
+#define NCOL_MAX (F + 2 + OQ_PMODEL_MAX_EXTRA)
+#define BATCH 65536 /* customers' rows per prediction call (x 4 coupons) */
 #define PREDICT_CONFIG                                                                             \
     "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, \"iteration_end\": 0, "            \
     "\"strict_shape\": false, \"missing\": NaN, \"cache_id\": 0}"
@@ -79,13 +81,17 @@ static int xgb_fail(oq_error *err, const char *what)
     return oq_error_set(err, OQ_EIO, NULL, 0, 0, "XGBoost %s: %s", what, XGBGetLastError());
 }
 
-/* Row i's inputs with coupon c into out[NCOL]. */
-static void put_row(const oq_resp_feat *x, int c, float *out)
+/* Row x's inputs (F features, then nx extra columns) with coupon c into
+ * out[F + 2 + nx]: the extra columns go after the coupon's two, so those
+ * keep their places (F, F + 1) with or without them. */
+static void put_row(const oq_resp_feat *x, int nx, int c, float *out)
 {
     for (int j = 0; j < F; j++)
         out[j] = x[j];
     out[F] = c != OQ_COUPON_NONE;
     out[F + 1] = (float)oq_coupon_value(c);
+    for (int e = 0; e < nx; e++)
+        out[F + 2 + e] = x[F + e];
 }
 
 /* Deterministic keep/drop of row i when subsampling to a share `keep`
@@ -110,6 +116,11 @@ static int check_opts(const oq_pmodel_opts *o, oq_error *err)
 {
     if (o->kind != OQ_PMODEL_BOOST && o->kind != OQ_PMODEL_LOGISTIC)
         return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "P(order) model: unknown kind %d", o->kind);
+    if (o->n_extra < 0 || o->n_extra > OQ_PMODEL_MAX_EXTRA ||
+        (o->n_extra && o->kind == OQ_PMODEL_LOGISTIC))
+        return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
+                            "P(order) model: %d extra columns (0 to %d, boosted trees only)",
+                            o->n_extra, OQ_PMODEL_MAX_EXTRA);
     if (o->kind == OQ_PMODEL_LOGISTIC) return 0;
     if (o->trees < 1 || o->trees > 100000 || o->depth < 1 || o->depth > 16 ||
         !(o->eta > 0 && o->eta <= 1) || !(o->subsample > 0 && o->subsample <= 1) ||
@@ -122,7 +133,8 @@ static int check_opts(const oq_pmodel_opts *o, oq_error *err)
 
 static int set_params(BoosterHandle b, const oq_pmodel_opts *o, oq_error *err)
 {
-    char v[7][48], mono[2 * NCOL + 3];
+    char v[7][48], mono[2 * NCOL_MAX + 3];
+    int ncol = F + 2 + o->n_extra;
     int threads = o->threads;
 #ifdef _OPENMP
     if (threads == 0) threads = omp_get_max_threads();
@@ -139,8 +151,8 @@ static int set_params(BoosterHandle b, const oq_pmodel_opts *o, oq_error *err)
      * the step from no coupon to one is free (sleeping dogs). */
     char *q = mono;
     *q++ = '(';
-    for (int j = 0; j < NCOL; j++)
-        q += sprintf(q, j + 1 < NCOL ? "0," : "1)");
+    for (int j = 0; j < ncol; j++)
+        q += sprintf(q, "%s%s", j == F + 1 ? "1" : "0", j + 1 < ncol ? "," : ")");
     const char *kv[][2] = {{"monotone_constraints", mono},
                            {"objective", "binary:logistic"},
                            {"tree_method", "hist"},
@@ -166,7 +178,8 @@ static int fit_boost(const oq_pmodel_opts *o, const oq_resp_feat *X, const uint8
     for (size_t i = 0; i < n; i++)
         used += keep >= 1 || keep_row(i, o->seed, keep);
     if (used == 0) return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "P(order) model: no rows");
-    float *M = malloc(used * NCOL * sizeof *M), *y = malloc(used * sizeof *y);
+    int nx = o->n_extra, ncol = F + 2 + nx;
+    float *M = malloc(used * (size_t)ncol * sizeof *M), *y = malloc(used * sizeof *y);
     DMatrixHandle d = NULL;
     int rc = 0;
     if (!M || !y) {
@@ -176,10 +189,10 @@ static int fit_boost(const oq_pmodel_opts *o, const oq_resp_feat *X, const uint8
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         if (keep < 1 && !keep_row(i, o->seed, keep)) continue;
-        put_row(X + i * F, coupon[i], M + k * NCOL);
+        put_row(X + i * (size_t)(F + nx), nx, coupon[i], M + k * (size_t)ncol);
         y[k++] = order[i];
     }
-    if (XGDMatrixCreateFromMat(M, (bst_ulong)used, NCOL, NAN, &d) ||
+    if (XGDMatrixCreateFromMat(M, (bst_ulong)used, (bst_ulong)ncol, NAN, &d) ||
         XGDMatrixSetFloatInfo(d, "label", y, (bst_ulong)used)) {
         rc = xgb_fail(err, "training matrix");
         goto cleanup;
@@ -276,7 +289,7 @@ static int forest_load(BoosterHandle b, forest *f, oq_error *err)
             int leaf = l < 0;
             if ((!leaf && (l >= (json_int_t)m || r < 0 || r >= (json_int_t)m ||
                            l <= (json_int_t)j || r <= (json_int_t)j)) ||
-                c < 0 || c >= NCOL) {
+                c < 0 || c >= NCOL_MAX) {
                 rc = oq_error_set(err, OQ_EFORMAT, NULL, 0, 0,
                                   "XGBoost model: tree %zu node %zu is malformed", t, j);
                 break;
@@ -298,11 +311,11 @@ done:
  * the coupon columns (F, F + 1), so most trees are walked once, not 4 times.
  * Same arithmetic as XGBoost's predictor: float sums of leaf values in tree
  * order from logit(base_score), then 1 / (1 + exp(-margin)). */
-static void predict_row(const forest *f, const oq_resp_feat *x, double p[4])
+static void predict_row(const forest *f, const oq_resp_feat *x, int nx, double p[4])
 {
-    float in[OQ_N_COUPONS][NCOL], margin[OQ_N_COUPONS];
+    float in[OQ_N_COUPONS][NCOL_MAX], margin[OQ_N_COUPONS];
     for (int c = 0; c < OQ_N_COUPONS; c++) {
-        put_row(x, c, in[c]);
+        put_row(x, nx, c, in[c]);
         margin[c] = f->base_margin;
     }
     for (size_t t = 0; t < f->ntrees; t++) {
@@ -316,7 +329,7 @@ static void predict_row(const forest *f, const oq_resp_feat *x, double p[4])
             unsigned ms = mask[top];
             while (nd->left >= 0) {
                 int j = nd->feat;
-                if (j < F) { /* the same for every coupon */
+                if (j != F && j != F + 1) { /* the same for every coupon */
                     nd = f->node + (in[0][j] < nd->cond ? nd->left : nd->right);
                     continue;
                 }
@@ -353,17 +366,19 @@ int oq_pmodel_fit(const oq_pmodel_opts *o, const oq_resp_feat *X, const uint8_t 
     int rc = check_opts(o, err);
     if (rc) return rc;
     if (n == 0) return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "P(order) model: no rows");
+    size_t w = (size_t)(F + o->n_extra);
     for (size_t i = 0; i < n; i++) {
         if (coupon[i] > 3)
             return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "P(order) model: coupon %d", coupon[i]);
-        for (int j = 0; j < F; j++)
-            if (!isfinite(X[i * F + j]))
+        for (size_t j = 0; j < w; j++)
+            if (!isfinite(X[i * w + j]))
                 return oq_error_set(err, OQ_ENUM, NULL, 0, 0, "P(order) model: non-finite feature");
     }
     oq_pmodel *m = calloc(1, sizeof *m);
     if (!m) return oq_error_oom(err, NULL, NULL);
     double t0 = oq_now();
     m->info.kind = o->kind;
+    m->info.n_extra = o->n_extra;
     m->info.rows = n;
     if (o->kind == OQ_PMODEL_LOGISTIC) {
         rc = oq_resp_fit(X, coupon, order, profit, aov, n, NULL, &m->resp, err);
@@ -391,9 +406,11 @@ int oq_pmodel_predict(const oq_pmodel *m, const oq_resp_feat *X, size_t n, doubl
         return 0;
     }
     long nn = (long)n;
+    int nx = m->info.n_extra;
+    size_t w = (size_t)(F + nx);
 #pragma omp parallel for schedule(static, 1024)
     for (long i = 0; i < nn; i++)
-        predict_row(&m->fo, X + (size_t)i * F, p + 4 * (size_t)i);
+        predict_row(&m->fo, X + (size_t)i * w, nx, p + 4 * (size_t)i);
     return 0;
 }
 
@@ -404,20 +421,22 @@ int oq_pmodel_predict_xgboost(const oq_pmodel *m, const oq_resp_feat *X, size_t 
         return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
                             "not a boosted P(order) model with its XGBoost booster");
     size_t cap = n < BATCH ? n : BATCH;
-    float *M = malloc((cap ? cap : 1) * OQ_N_COUPONS * NCOL * sizeof *M);
+    int nx = m->info.n_extra, ncol = F + 2 + nx;
+    float *M = malloc((cap ? cap : 1) * OQ_N_COUPONS * (size_t)ncol * sizeof *M);
     if (!M) return oq_error_oom(err, NULL, NULL);
     int rc = 0;
     for (size_t s = 0; s < n && !rc; s += BATCH) {
         size_t b = n - s < BATCH ? n - s : BATCH;
         for (size_t i = 0; i < b; i++)
             for (int c = 0; c < OQ_N_COUPONS; c++)
-                put_row(X + (s + i) * F, c, M + (i * OQ_N_COUPONS + (size_t)c) * NCOL);
+                put_row(X + (s + i) * (size_t)(F + nx), nx, c,
+                        M + (i * OQ_N_COUPONS + (size_t)c) * (size_t)ncol);
         /* In-place prediction from our dense buffer (no DMatrix copy). */
         char arr[160];
         snprintf(arr, sizeof arr,
                  "{\"data\": [%llu, true], \"shape\": [%zu, %d], \"typestr\": \"<f4\", "
                  "\"version\": 3}",
-                 (unsigned long long)(uintptr_t)M, b * OQ_N_COUPONS, NCOL);
+                 (unsigned long long)(uintptr_t)M, b * OQ_N_COUPONS, ncol);
         const bst_ulong *shape = NULL;
         bst_ulong dim = 0;
         const float *pred = NULL;
@@ -505,7 +524,8 @@ int oq_pmodel_from_bytes(const void *buf, size_t len, oq_pmodel **out, oq_error 
     p += sizeof nn;
     memcpy(&m->fo.base_margin, p, sizeof m->fo.base_margin);
     p += sizeof m->fo.base_margin;
-    if (nt > (size_t)(end - p) / sizeof(uint64_t) ||
+    if (m->info.n_extra < 0 || m->info.n_extra > OQ_PMODEL_MAX_EXTRA ||
+        nt > (size_t)(end - p) / sizeof(uint64_t) ||
         nn != ((size_t)(end - p) - nt * sizeof(uint64_t)) / sizeof(fnode) ||
         (size_t)(end - p) != nt * sizeof(uint64_t) + nn * sizeof(fnode))
         goto bad;
@@ -527,9 +547,9 @@ int oq_pmodel_from_bytes(const void *buf, size_t len, oq_pmodel **out, oq_error 
     if (nn) memcpy(m->fo.node, p, nn * sizeof(fnode));
     for (size_t k = 0; k < nn; k++) {
         const fnode *d = &m->fo.node[k];
-        if (d->left >= 0 &&
-            ((uint64_t)d->left >= nn || d->right < 0 || (uint64_t)d->right >= nn ||
-             d->left <= (int32_t)k || d->right <= (int32_t)k || d->feat < 0 || d->feat >= NCOL))
+        if (d->left >= 0 && ((uint64_t)d->left >= nn || d->right < 0 || (uint64_t)d->right >= nn ||
+                             d->left <= (int32_t)k || d->right <= (int32_t)k || d->feat < 0 ||
+                             d->feat >= F + 2 + m->info.n_extra))
             goto bad;
     }
     *out = m;

@@ -34,6 +34,10 @@ typedef struct response_reward {
     oq_resp resp;         /* logistic weights, or only rows and orders per coupon */
     oq_pmodel_info pinfo;
     gross_info ginfo;
+    int seq_features;             /* the sequence model's columns fed the trees */
+    oq_seq_fold_info seq_info;    /* ... and how its fold models trained */
+    oq_resp_feat *seq_x, *seq_xt; /* the trees' inputs (n, F + 4), (nc, F + 4), with
+                                     keep_seq_columns */
     char events[256];
 } response_reward;
 
@@ -179,6 +183,24 @@ static json_t *report(const oq_reward *b)
         (json_int_t)gi->n_orders, "categories", (int)gi->n_cats_used, "drift", gi->drift,
         "concentration", gi->conc, "alpha", gi->alpha, "level_mean", gi->m0, "level_var", gi->sa2,
         "order_var", gi->se2, "mix_factor", gi->pop_f);
+    if (j && r->seq_features) {
+        const oq_seq_fold_info *si = &r->seq_info;
+        json_t *folds = json_array();
+        for (int f = 0; f < 2; f++)
+            json_array_append_new(folds, json_pack("{s:i, s:I, s:I, s:i, s:i}", "user_id_parity", f,
+                                                   "train_rows", (json_int_t)si->tr[f].n_train,
+                                                   "val_rows", (json_int_t)si->tr[f].n_val,
+                                                   "best_epoch", si->tr[f].best_epoch, "epochs_run",
+                                                   si->tr[f].epochs_run));
+        json_object_set_new(
+            j, "seq_features",
+            json_pack("{s:s, s:s, s:I, s:o, s:f}", "columns",
+                      "logit P(order | history, c) of the sequence model, c = none/5/10/20", "fit",
+                      "cross-fitted: one model per user_id parity, each scoring the other's "
+                      "rows; tomorrow: the mean of the two models' logits",
+                      "parameters", (json_int_t)si->n_params, "folds", folds, "seconds",
+                      si->seconds));
+    }
     if (j) {
         json_object_set_new(j, "features", json_string(oq_resp_features_name(b->in->features)));
         json_object_set_new(
@@ -197,6 +219,8 @@ static void free_reward(oq_reward *b)
     free(m->p_order_tom);
     free(m->resp_x);
     free(m->gross_log);
+    free(m->seq_x);
+    free(m->seq_xt);
     free(m);
 }
 
@@ -211,7 +235,7 @@ typedef struct srow {
     int64_t user;
     int32_t day;
     uint8_t coupon, order;
-    oq_resp_feat x[OQ_RESP_NFEAT];
+    oq_resp_feat x[OQ_RESP_NFEAT + OQ_PMODEL_MAX_EXTRA];
     double profit, aov;
 } srow;
 
@@ -228,6 +252,7 @@ static int cmp_srow(const void *a, const void *b)
 static int fit_gathered(const oq_pmodel_opts *fo, oq_comm *comm, const srow *loc, size_t m,
                         int sorted, oq_pmodel **out, oq_error *err)
 {
+    size_t w = (size_t)(OQ_RESP_NFEAT + fo->n_extra);
     void *all = NULL, *bytes = NULL;
     size_t counts[OQ_COMM_MAX];
     oq_resp_feat *X = NULL;
@@ -242,7 +267,7 @@ static int fit_gathered(const oq_pmodel_opts *fo, oq_comm *comm, const srow *loc
             n += counts[r] / sizeof(srow);
         srow *rows = all;
         if (sorted) qsort(rows, n, sizeof *rows, cmp_srow);
-        X = malloc((n ? n : 1) * OQ_RESP_NFEAT * sizeof *X);
+        X = malloc((n ? n : 1) * w * sizeof *X);
         cp = malloc(n ? n : 1);
         od = malloc(n ? n : 1);
         pf = malloc((n ? n : 1) * sizeof *pf);
@@ -252,7 +277,7 @@ static int fit_gathered(const oq_pmodel_opts *fo, oq_comm *comm, const srow *loc
             goto cleanup;
         }
         for (size_t i = 0; i < n; i++) {
-            memcpy(X + i * OQ_RESP_NFEAT, rows[i].x, sizeof rows[i].x);
+            memcpy(X + i * w, rows[i].x, w * sizeof *X);
             cp[i] = rows[i].coupon;
             od[i] = rows[i].order;
             pf[i] = rows[i].profit;
@@ -319,6 +344,7 @@ int oq_pmodel_fit_log(const oq_pmodel_opts *po, oq_comm *comm, const oq_log *log
     oq_pmodel_opts fo = *po;
     fo.max_rows = SIZE_MAX; /* the sample is drawn here */
     fo.quiet = po->quiet || oq_comm_rank(comm) > 0;
+    size_t wd = (size_t)(OQ_RESP_NFEAT + po->n_extra); /* X's row width */
     if (oq_comm_size(comm) <= 1 && keep >= 1 && fold < 0) {
         rc = oq_pmodel_fit(&fo, X, log->coupon, log->order, log->profit, log->aov, n, out, err);
     } else {
@@ -339,7 +365,7 @@ int oq_pmodel_fit_log(const oq_pmodel_opts *po, oq_comm *comm, const oq_log *log
             w->day = log->day[i];
             w->coupon = log->coupon[i];
             w->order = log->order[i];
-            memcpy(w->x, X + i * OQ_RESP_NFEAT, sizeof w->x);
+            memcpy(w->x, X + i * wd, wd * sizeof *X);
             w->profit = log->profit[i];
             w->aov = log->aov[i];
         }
@@ -372,6 +398,7 @@ int oq_reward_response_fit(const oq_reward_input *in, oq_reward **out, oq_error 
     oq_resp_feat *X = malloc((n ? n : 1) * OQ_RESP_NFEAT * sizeof *X);
     oq_resp_feat *Xt = malloc((nc ? nc : 1) * OQ_RESP_NFEAT * sizeof *Xt);
     double *g_tom = malloc((nc ? nc : 1) * sizeof *g_tom);
+    oq_resp_feat *XS = NULL, *XtS = NULL; /* with --seq-features: (n, F + 4), (nc, F + 4) */
     oq_pmodel *pm = NULL;
     int rc = 0;
     if (m) {
@@ -411,10 +438,44 @@ int oq_reward_response_fit(const oq_reward_input *in, oq_reward **out, oq_error 
         po.seed = in->seed ? in->seed : 1;
     }
     po.quiet = po.quiet || in->quiet;
-    if ((rc = oq_pmodel_fit_log(&po, in->comm, log, X, -1, &pm, err)) ||
-        (rc = oq_pmodel_predict(pm, X, n, m->rhat_log, err)) ||
-        (rc = oq_pmodel_predict(pm, Xt, nc, m->p_order_tom, err)))
+    const oq_resp_feat *Xf = X, *Xtf = Xt; /* the trees' inputs */
+    if (in->seq_features) {
+        /* the history features, then the sequence model's 4 cross-fitted
+         * logits (reward_int.h) */
+        const size_t w = OQ_RESP_NFEAT + 4;
+        if (oq_comm_size(in->comm) > 1 || po.kind != OQ_PMODEL_BOOST) {
+            rc = oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
+                              "--seq-features needs the boosted P(order) model and one part");
+            goto cleanup;
+        }
+        if (!(XS = malloc((n ? n : 1) * w * sizeof *XS)) ||
+            !(XtS = malloc((nc ? nc : 1) * w * sizeof *XtS))) {
+            rc = oq_error_oom(err, NULL, NULL);
+            goto cleanup;
+        }
+        for (size_t i = 0; i < n; i++)
+            memcpy(XS + i * w, X + i * OQ_RESP_NFEAT, OQ_RESP_NFEAT * sizeof *X);
+        for (size_t c = 0; c < nc; c++)
+            memcpy(XtS + c * w, Xt + c * OQ_RESP_NFEAT, OQ_RESP_NFEAT * sizeof *Xt);
+        if ((rc = oq_seq_fold_logits(
+                 in,
+                 in->features == OQ_RESP_FEATURES_RAW ? OQ_GROSS_MIX_ORDERS : OQ_GROSS_MIX_FILTER,
+                 XS + OQ_RESP_NFEAT, w, XtS + OQ_RESP_NFEAT, w, &m->seq_info, err)))
+            goto cleanup;
+        m->seq_features = 1;
+        po.n_extra = 4;
+        Xf = XS;
+        Xtf = XtS;
+    }
+    if ((rc = oq_pmodel_fit_log(&po, in->comm, log, Xf, -1, &pm, err)) ||
+        (rc = oq_pmodel_predict(pm, Xf, n, m->rhat_log, err)) ||
+        (rc = oq_pmodel_predict(pm, Xtf, nc, m->p_order_tom, err)))
         goto cleanup;
+    if (in->keep_seq_columns && XS) {
+        m->seq_x = XS;
+        m->seq_xt = XtS;
+        XS = XtS = NULL;
+    }
     m->pinfo = *oq_pmodel_get_info(pm);
     /* the log-loss over every part's rows (a sum, then the mean) */
     double llsum[2] = {oq_pmodel_logloss_sum(m->rhat_log, log->coupon, log->order, n), 0};
@@ -481,9 +542,23 @@ cleanup:
     free(g_tom);
     free(X);
     free(Xt);
+    free(XS);
+    free(XtS);
     oq_events_ix_free(evx);
     oq_events_free(ev);
     return rc;
+}
+
+int oq_reward_response_seq_columns(const oq_reward *b, const oq_resp_feat **rows,
+                                   const oq_resp_feat **tomorrow, oq_error *err)
+{
+    const response_reward *m = (const response_reward *)b;
+    if (b->kind != OQ_REWARD_RESPONSE || !m->seq_x)
+        return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
+                            "the response model's sequence columns were not kept");
+    *rows = m->seq_x;
+    *tomorrow = m->seq_xt;
+    return 0;
 }
 
 int oq_reward_response_rows(const oq_reward *b, const oq_resp_feat **features, const double **rhat,

@@ -7,6 +7,7 @@
  * expected reward (rhat_has_alive). */
 #include "offerq/core/io.h"
 #include "offerq/coupon/gross.h"
+#include "offerq/coupon/response.h"
 #include "offerq/coupon/reward.h"
 #include "offerq/coupon/seq.h"
 #include "reward_int.h"
@@ -98,6 +99,9 @@ static json_t *report(const oq_reward *b)
         (json_int_t)m->tr.n_train, "val_rows", (json_int_t)m->tr.n_val, "epochs", ep,
         "val_dr_fixed_coupons", fixed, "val_dr_logged", m->tr.val_dr_logged, "propensities", mu,
         "seconds", m->fit_s);
+    if (j)
+        json_object_set_new(json_object_get(j, "config"), "state",
+                            json_string(c->n_extra_state ? "full" : "base"));
     json_t *warm = json_null();
     if (m->warm) {
         char d[11] = "unknown";
@@ -199,6 +203,74 @@ static int train(const oq_reward_input *in, const oq_seq_train_opts *o, sequence
     return in->save_model ? oq_seq_save(sm, in->save_model, err) : 0;
 }
 
+/* s as samples with n_state state features: its own, then x's nx per row
+ * (the rest zero). */
+static int widen(oq_seq_samples **sp, int n_state, const oq_resp_feat *x, int nx, oq_error *err)
+{
+    const oq_seq_samples *s = *sp;
+    oq_seq_samples *w = NULL;
+    int rc = oq_seq_samples_new_ns(s->n, s->seq_len, n_state, &w, err);
+    if (rc) return rc;
+    size_t tt = (size_t)s->seq_len * OQ_SEQ_NTOK, ns = (size_t)n_state;
+    memcpy(w->tok, s->tok, s->n * tt * sizeof *w->tok);
+    memcpy(w->coupon, s->coupon, s->n);
+    memcpy(w->order, s->order, s->n);
+    memcpy(w->reward, s->reward, s->n * sizeof *w->reward);
+    memcpy(w->g, s->g, s->n * sizeof *w->g);
+    memcpy(w->user_id, s->user_id, s->n * sizeof *w->user_id);
+    for (size_t i = 0; i < s->n; i++) {
+        memcpy(w->state + i * ns, s->state + i * (size_t)s->n_state,
+               (size_t)s->n_state * sizeof *w->state);
+        for (int k = 0; k < nx && s->n_state + k < n_state; k++)
+            w->state[i * ns + (size_t)(s->n_state + k)] = x[i * (size_t)nx + (size_t)k];
+    }
+    oq_seq_samples_free(*sp);
+    *sp = w;
+    return 0;
+}
+
+/* With a model of extra state features (`--seq-state full`, n_extra_state =
+ * OQ_RESP_NFEAT): the response model's 12 features of --features all
+ * (response.h; P(alive) in 10, the browse concentration evidence of gm in
+ * 11) appended to the state of the log's rows s and of tomorrow's st. */
+static int full_state(const oq_reward_input *in, const oq_seq_config *cfg, const oq_gross *gm,
+                      const oq_events *ev, const oq_events_ix *evx, oq_seq_samples **s,
+                      oq_seq_samples **st, oq_error *err)
+{
+    if (cfg->n_extra_state == 0) return 0;
+    if (cfg->n_extra_state != OQ_RESP_NFEAT)
+        return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
+                            "a sequence model with %d extra state features: this offerq fills "
+                            "0 or %d (--seq-state full)",
+                            cfg->n_extra_state, OQ_RESP_NFEAT);
+    const oq_log *log = in->log;
+    const oq_log_index *ix = in->ix;
+    size_t n = log->n, nc = ix->n_customers;
+    oq_resp_feat *X = malloc((n ? n : 1) * OQ_RESP_NFEAT * sizeof *X);
+    oq_resp_feat *Xt = malloc((nc ? nc : 1) * OQ_RESP_NFEAT * sizeof *Xt);
+    int rc = 0;
+    if (!X || !Xt) {
+        rc = oq_error_oom(err, NULL, NULL);
+        goto done;
+    }
+    if ((rc = oq_resp_features(log, ix, ev, evx, in->day, X, Xt, err))) goto done;
+    for (size_t i = 0; i < n; i++)
+        X[i * OQ_RESP_NFEAT + 10] =
+            in->alive ? (oq_resp_feat)oq_alive_p(in->alive, log->user_id[i], log->day[i]) : 1;
+    for (size_t c = 0; c < nc; c++)
+        Xt[c * OQ_RESP_NFEAT + 10] =
+            in->alive ? (oq_resp_feat)oq_alive_p(in->alive, ix->user_id[c], in->day) : 1;
+    if ((rc = oq_gross_evidence(gm, log, ix, ev, evx, in->day, X + 11, Xt + 11, OQ_RESP_NFEAT,
+                                err)) ||
+        (rc = widen(s, OQ_SEQ_NSTATE + OQ_RESP_NFEAT, X, OQ_RESP_NFEAT, err)) ||
+        (rc = widen(st, OQ_SEQ_NSTATE + OQ_RESP_NFEAT, Xt, OQ_RESP_NFEAT, err)))
+        goto done;
+done:
+    free(X);
+    free(Xt);
+    return rc;
+}
+
 void oq_seq_opts_default(oq_seq_opts *o)
 {
     memset(o, 0, sizeof *o);
@@ -273,7 +345,9 @@ int oq_reward_sequence_fit(const oq_reward_input *in, oq_reward **out, oq_error 
     int bound = m->loaded || m->warm; /* the model's categories and bands */
     if ((rc = oq_seq_data_new(log, ix, ev, use, bound ? sm : NULL, sm->cfg.seq_len, sm->cfg.n_bands,
                               sm->band_edge, &d, err)) ||
-        (rc = oq_seq_data_build(d, log, in->alive, g, &s, err)))
+        (rc = oq_seq_data_build(d, log, in->alive, g, &s, err)) ||
+        (rc = oq_seq_data_build(d, in->tomorrow, in->alive, g_tom, &st, err)) ||
+        (rc = full_state(in, &sm->cfg, gm, ev, evx, &s, &st, err)))
         goto cleanup;
     if (!m->loaded && (rc = train(in, &so.train, m, sm, s, err))) goto cleanup;
     m->cfg = sm->cfg;
@@ -285,9 +359,7 @@ int oq_reward_sequence_fit(const oq_reward_input *in, oq_reward **out, oq_error 
             m->rhat_log[4 * i + c] *= g[i] - oq_coupon_value(c);
     oq_seq_samples_free(s);
     s = NULL;
-    if ((rc = oq_seq_data_build(d, in->tomorrow, in->alive, g_tom, &st, err)) ||
-        (rc = oq_seq_predict(sm, st, m->p_order_tom, err)))
-        goto cleanup;
+    if ((rc = oq_seq_predict(sm, st, m->p_order_tom, err))) goto cleanup;
     for (size_t c = 0; c < nc; c++)
         for (int a = 0; a < 4; a++)
             m->rhat_tom[4 * c + a] = m->p_order_tom[4 * c + a] * (g_tom[c] - oq_coupon_value(a));
@@ -309,5 +381,138 @@ cleanup:
     oq_events_free(ev);
     free(g);
     free(g_tom);
+    return rc;
+}
+
+/* The rows of s whose user_id has parity fold, as samples of their own. */
+static int fold_samples(const oq_seq_samples *s, int fold, oq_seq_samples **out, oq_error *err)
+{
+    size_t m = 0, tt = (size_t)s->seq_len * OQ_SEQ_NTOK;
+    for (size_t i = 0; i < s->n; i++)
+        m += (int)(s->user_id[i] & 1) == fold;
+    int rc = oq_seq_samples_new_ns(m, s->seq_len, s->n_state, out, err);
+    if (rc) return rc;
+    oq_seq_samples *f = *out;
+    size_t ns = (size_t)s->n_state;
+    size_t k = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        if ((int)(s->user_id[i] & 1) != fold) continue;
+        memcpy(f->tok + k * tt, s->tok + i * tt, tt * sizeof *f->tok);
+        memcpy(f->state + k * ns, s->state + i * ns, ns * sizeof *f->state);
+        f->coupon[k] = s->coupon[i];
+        f->order[k] = s->order[i];
+        f->reward[k] = s->reward[i];
+        f->g[k] = s->g[i];
+        f->user_id[k] = s->user_id[i];
+        k++;
+    }
+    return 0;
+}
+
+static float logit_of(double p)
+{
+    p = fmin(fmax(p, 1e-6), 1 - 1e-6);
+    return (float)log(p / (1 - p));
+}
+
+int oq_seq_fold_logits(const oq_reward_input *in, int gross_mix, float *row, size_t row_stride,
+                       float *tom, size_t tom_stride, oq_seq_fold_info *info, oq_error *err)
+{
+    const oq_log *log = in->log;
+    const oq_log_index *ix = in->ix;
+    size_t n = log->n, nc = ix->n_customers;
+    oq_events *ev = NULL;
+    oq_events_ix *evx = NULL;
+    oq_gross *gm = NULL;
+    oq_seq *sm = NULL;
+    oq_seq_data *d = NULL;
+    oq_seq_samples *s = NULL, *st = NULL, *sf = NULL;
+    oq_seq_epoch *hist = NULL;
+    double *g = malloc((n ? n : 1) * sizeof *g), *g_tom = malloc((nc ? nc : 1) * sizeof *g_tom);
+    double *p = malloc((n ? n : 1) * 4 * sizeof *p), *pt = malloc((nc ? nc : 1) * 4 * sizeof *pt);
+    double t0 = oq_now();
+    char used[256];
+    oq_seq_opts so;
+    if (in->seq)
+        so = *in->seq;
+    else
+        oq_seq_opts_default(&so);
+    if (in->epochs > 0) so.train.epochs = in->epochs;
+    so.train.seed = in->seed ? in->seed : 1;
+    so.train.quiet = so.train.quiet || in->quiet;
+    memset(info, 0, sizeof *info);
+    int rc = 0;
+    if (!g || !g_tom || !p || !pt ||
+        !(hist = calloc((size_t)(so.train.epochs > 0 ? so.train.epochs : 1), sizeof *hist))) {
+        rc = oq_error_oom(err, NULL, NULL);
+        goto cleanup;
+    }
+    if ((rc = oq_reward_read_events(in, &ev, used, sizeof used, err))) goto cleanup;
+    if (ev && (rc = oq_events_ix_build(ev, ix, &evx, err))) goto cleanup;
+    /* g only weighs the held-out DR value of early stopping; with the
+     * response model's category mix (no favourite filter with --features raw) */
+    oq_gross_opts go;
+    oq_gross_opts_default(&go);
+    go.mix = gross_mix;
+    const oq_orders *use = in->alive ? oq_alive_orders(in->alive) : NULL;
+    if ((rc = oq_gross_fit(log, ix, ev, evx, use, &go, &gm, err)) ||
+        (rc = oq_gross_predict(gm, log, ix, ev, evx, use, in->day, g, g_tom, err)))
+        goto cleanup;
+    if ((rc = oq_seq_new(&so.cfg, &log->cats, so.train.seed, &sm, err))) goto cleanup;
+    if ((rc = oq_seq_data_new(log, ix, ev, use, NULL, sm->cfg.seq_len, sm->cfg.n_bands,
+                              sm->band_edge, &d, err)) ||
+        (rc = oq_seq_data_build(d, log, in->alive, g, &s, err)) ||
+        (rc = oq_seq_data_build(d, in->tomorrow, in->alive, g_tom, &st, err)) ||
+        (rc = full_state(in, &sm->cfg, gm, ev, evx, &s, &st, err)))
+        goto cleanup;
+    double edge[OQ_SEQ_MAX_BANDS]; /* the order value bands cut on this log */
+    memcpy(edge, sm->band_edge, sizeof edge);
+    info->n_params = sm->n_params;
+    for (size_t c = 0; c < nc; c++)
+        for (int a = 0; a < 4; a++)
+            tom[c * tom_stride + (size_t)a] = 0;
+    for (int fold = 0; fold < 2; fold++) {
+        /* a model of its own on one fold's customers (the same start as
+         * --reward sequence's), scoring the other fold's rows */
+        if (fold) {
+            if ((rc = oq_seq_new(&so.cfg, &log->cats, so.train.seed, &sm, err))) goto cleanup;
+            memcpy(sm->band_edge, edge, sizeof edge);
+        }
+        if ((rc = fold_samples(s, fold, &sf, err)) ||
+            (rc = oq_seq_train(sm, sf, &so.train, hist, &info->tr[fold], err)))
+            goto cleanup;
+        if (!in->quiet)
+            fprintf(stderr,
+                    "offerq: sequence columns: fold %d model on %zu rows, best epoch %d of %d\n",
+                    fold, sf->n, info->tr[fold].best_epoch, info->tr[fold].epochs_run);
+        oq_seq_samples_free(sf);
+        sf = NULL;
+        if ((rc = oq_seq_predict(sm, s, p, err)) || (rc = oq_seq_predict(sm, st, pt, err)))
+            goto cleanup;
+        for (size_t i = 0; i < n; i++)
+            if ((int)(log->user_id[i] & 1) != fold)
+                for (int a = 0; a < 4; a++)
+                    row[i * row_stride + (size_t)a] = logit_of(p[4 * i + a]);
+        for (size_t c = 0; c < nc; c++)
+            for (int a = 0; a < 4; a++)
+                tom[c * tom_stride + (size_t)a] += 0.5f * logit_of(pt[4 * c + a]);
+        oq_seq_free(sm);
+        sm = NULL;
+    }
+    info->seconds = oq_now() - t0;
+cleanup:
+    oq_seq_samples_free(s);
+    oq_seq_samples_free(st);
+    oq_seq_samples_free(sf);
+    oq_seq_data_free(d);
+    oq_seq_free(sm);
+    oq_gross_free(gm);
+    oq_events_ix_free(evx);
+    oq_events_free(ev);
+    free(hist);
+    free(g);
+    free(g_tom);
+    free(p);
+    free(pt);
     return rc;
 }

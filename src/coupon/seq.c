@@ -29,7 +29,7 @@
 #define OMP_FOR
 #endif
 
-#define NS OQ_SEQ_NSTATE
+#define NSC(cfg) (OQ_SEQ_NSTATE + (cfg)->n_extra_state) /* state features */
 
 static const char *tensor_names[OQ_SEQ_NTENSORS] = {
     "wtb",   "wto", "wtc", "wpe",     "qkvw",    "qkvb", "projw", "projb", "ln1w",
@@ -65,7 +65,7 @@ static void tensor_sizes(const oq_seq_config *c, size_t *sz)
 {
     size_t Vb = (size_t)c->n_browse, Vo = 1 + (size_t)c->n_bands, T = (size_t)c->seq_len,
            C = (size_t)c->d, L = (size_t)c->layers, F = (size_t)c->ff, H = (size_t)c->hidden,
-           Z = 2 * C + NS;
+           Z = 2 * C + (size_t)NSC(c);
     size_t s[OQ_SEQ_NTENSORS] = {Vb * C,
                                  Vo * C,
                                  OQ_SEQ_NCONTACT * C,
@@ -109,7 +109,8 @@ static int check_config(const oq_seq_config *c, oq_error *err)
         c->d % c->heads || c->pool_heads < 1 || c->d % c->pool_heads || c->layers < 1 ||
         c->layers > 64 || c->ff < 1 || c->ff > 65536 || c->hidden < 1 || c->hidden > 65536 ||
         c->n_bands < 1 || c->n_bands > OQ_SEQ_MAX_BANDS || c->n_browse < 2 || c->n_browse > 65537 ||
-        !(c->dropout >= 0 && c->dropout < 1))
+        !(c->dropout >= 0 && c->dropout < 1) || c->n_extra_state < 0 ||
+        c->n_extra_state > OQ_SEQ_MAX_STATE - OQ_SEQ_NSTATE)
         return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
                             "bad sequence model configuration (T=%d C=%d heads=%d L=%d F=%d "
                             "pool heads=%d H=%d bands=%d Vb=%d dropout=%g): heads must divide C",
@@ -137,7 +138,7 @@ static int model_alloc(const oq_seq_config *cfg, oq_seq **out, oq_error *err)
         return oq_error_oom(err, NULL, NULL);
     }
     point_params(&m->p, m->mem, m->tensor_size);
-    for (int k = 0; k < NS; k++)
+    for (int k = 0; k < OQ_SEQ_MAX_STATE; k++)
         m->state_std[k] = 1;
     m->last_day = OQ_SEQ_NO_DAY;
     *out = m;
@@ -175,7 +176,7 @@ int oq_seq_new(const oq_seq_config *cfg0, const oq_dict *cats, uint64_t seed, oq
         goto cleanup;
     }
     size_t C = (size_t)cfg.d, F = (size_t)cfg.ff, H = (size_t)cfg.hidden, L = (size_t)cfg.layers,
-           Z = 2 * C + NS;
+           Z = 2 * C + (size_t)NSC(&cfg);
     oq_seq_params *p = &m->p;
     for (int t = 0; t < 4; t++)
         fill_gauss(r, oq_seq_tensor(p, t), m->tensor_size[t]);
@@ -210,11 +211,12 @@ int oq_seq_check_shape(const oq_seq *m, const char *path, const oq_seq_config *w
     const oq_seq_config *h = &m->cfg;
     static const char *const what[] = {
         "days of history (seq_len)", "width (d)",     "encoder heads", "layers",
-        "feed-forward width",        "pooling heads", "head width",    "order value bands"};
-    int have[] = {h->seq_len, h->d,          h->heads,  h->layers,
-                  h->ff,      h->pool_heads, h->hidden, h->n_bands};
-    int need[] = {want->seq_len, want->d,          want->heads,  want->layers,
-                  want->ff,      want->pool_heads, want->hidden, want->n_bands};
+        "feed-forward width",        "pooling heads", "head width",    "order value bands",
+        "extra state features"};
+    int have[] = {h->seq_len,    h->d,      h->heads,   h->layers,       h->ff,
+                  h->pool_heads, h->hidden, h->n_bands, h->n_extra_state};
+    int need[] = {want->seq_len,    want->d,      want->heads,   want->layers,       want->ff,
+                  want->pool_heads, want->hidden, want->n_bands, want->n_extra_state};
     for (size_t k = 0; k < sizeof have / sizeof *have; k++)
         if (have[k] != need[k])
             return oq_error_set(err, OQ_EINVAL, path, 0, 0,
@@ -295,7 +297,7 @@ static oq_seq_acts *acts_new(const oq_seq_config *c, int B, int training)
     a->training = training;
     oq_nn_enc_dims d = enc_dims(c);
     size_t b = (size_t)B, T = (size_t)c->seq_len, C = (size_t)c->d, H = (size_t)c->hidden,
-           NP = (size_t)c->pool_heads, Z = 2 * C + NS;
+           NP = (size_t)c->pool_heads, Z = 2 * C + (size_t)NSC(c);
     struct {
         float **p;
         size_t n;
@@ -457,7 +459,8 @@ static void pool_backward1(float *dq, float *dkv, const float *du, const float *
 static void coupon_forward(const oq_seq *m, oq_seq_acts *a, int b, const float *zs)
 {
     const oq_seq_params *p = &m->p;
-    int T = m->cfg.seq_len, C = m->cfg.d, NP = m->cfg.pool_heads, H = m->cfg.hidden, Z = 2 * C + NS;
+    int T = m->cfg.seq_len, C = m->cfg.d, NP = m->cfg.pool_heads, H = m->cfg.hidden,
+        Z = 2 * C + NSC(&m->cfg);
     OMP_FOR
     for (int i = 0; i < b; i++)
         pool_forward1(a->u + (size_t)i * C, a->pa + (size_t)i * NP * T,
@@ -467,7 +470,7 @@ static void coupon_forward(const oq_seq *m, oq_seq_acts *a, int b, const float *
         float *z = a->z + (size_t)i * Z;
         memcpy(z, a->po + (size_t)i * C, (size_t)C * sizeof *z);
         memcpy(z + C, p->cq + (size_t)a->cp[i] * C, (size_t)C * sizeof *z);
-        memcpy(z + 2 * C, zs + (size_t)i * NS, NS * sizeof *z);
+        memcpy(z + 2 * C, zs + (size_t)i * NSC(&m->cfg), (size_t)NSC(&m->cfg) * sizeof *z);
     }
     oq_nn_matmul_forward(a->a1, a->z, p->h1w, p->h1b, b, Z, H);
     for (int i = 0; i < b; i++) {
@@ -582,7 +585,7 @@ static void backward_core(const oq_seq *m, oq_seq_acts *a, const oq_seq_params *
 {
     const oq_seq_config *c = &m->cfg;
     const oq_seq_params *p = &m->p;
-    int b = a->b, T = c->seq_len, C = c->d, H = c->hidden, NP = c->pool_heads, Z = 2 * C + NS,
+    int b = a->b, T = c->seq_len, C = c->d, H = c->hidden, NP = c->pool_heads, Z = 2 * C + NSC(c),
         N = b * T;
     oq_nn_enc_dims d = enc_dims(c);
 
@@ -670,7 +673,7 @@ double oq_seq_adamw(oq_seq *m, double lr, double beta1, double beta2, double eps
 
 double oq_seq_flops(const oq_seq_config *c, int training)
 {
-    double T = c->seq_len, C = c->d, H = c->hidden, Z = 2 * C + NS;
+    double T = c->seq_len, C = c->d, H = c->hidden, Z = 2 * C + NSC(c);
     oq_nn_enc_dims d = enc_dims(c);
     double trunk = oq_nn_enc_flops(&d) + 2 * T * C * 2 * C; /* + keys and values */
     double coupon = 2 * T * C * 2 + 2 * C * C + 2 * Z * H + 2 * H;
@@ -718,7 +721,7 @@ static int workers_reserve(oq_seq *m, int K)
         seq_worker *w = &ws->w[k];
         w->a = acts_new(&m->cfg, OQ_SEQ_MICRO, 1);
         w->gmem = malloc(m->n_params * sizeof *w->gmem);
-        w->zs = malloc((size_t)OQ_SEQ_MICRO * NS * sizeof *w->zs);
+        w->zs = malloc((size_t)OQ_SEQ_MICRO * (size_t)NSC(&m->cfg) * sizeof *w->zs);
         if (!w->a || !w->gmem || !w->zs) return OQ_ENOMEM;
         point_params(&w->g, w->gmem, m->tensor_size);
     }
@@ -747,7 +750,7 @@ static void micro_step(const oq_seq *m, seq_worker *w, const uint16_t *tok, cons
         a->y[i] = y[i0 + i];
     }
     if (w->bad) return;
-    memcpy(w->zs, zs + (size_t)i0 * NS, (size_t)bk * NS * sizeof *w->zs);
+    memcpy(w->zs, zs + (size_t)i0 * NSC(c), (size_t)bk * (size_t)NSC(c) * sizeof *w->zs);
     a->b = bk;
     a->dropped = c->dropout > 0;
     oq_nn_enc_dims d = enc_dims(c);
@@ -812,8 +815,9 @@ int oq_seq_step(oq_seq *m, const uint16_t *tok, const float *zs, const uint8_t *
 /* Standardised state features of sample i (clamped, NaN to 0). */
 static void zstate_of(const oq_seq *m, const oq_seq_samples *s, size_t i, float *z)
 {
-    for (int k = 0; k < NS; k++) {
-        double v = (s->state[i * NS + k] - m->state_mean[k]) / m->state_std[k];
+    for (int k = 0; k < NSC(&m->cfg); k++) {
+        double v =
+            (s->state[i * (size_t)s->n_state + (size_t)k] - m->state_mean[k]) / m->state_std[k];
         z[k] = (float)(v > Z_CLAMP ? Z_CLAMP : v < -Z_CLAMP ? -Z_CLAMP : v == v ? v : 0);
     }
 }
@@ -833,6 +837,10 @@ int oq_seq_predict(const oq_seq *m, const oq_seq_samples *s, double *out, oq_err
         return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
                             "samples have %d days of history, the model expects %d", s->seq_len,
                             c->seq_len);
+    if (s->n_state != NSC(c))
+        return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
+                            "samples have %d state features, the model expects %d", s->n_state,
+                            NSC(c));
     if (s->n == 0) return 0;
     int nt = 1;
 #ifdef _OPENMP
@@ -842,7 +850,7 @@ int oq_seq_predict(const oq_seq *m, const oq_seq_samples *s, double *out, oq_err
     long nchunk = (long)((s->n + PRED_CHUNK - 1) / PRED_CHUNK);
     if (nt > nchunk) nt = (int)nchunk;
     oq_seq_acts **acts = calloc((size_t)nt, sizeof(oq_seq_acts *));
-    float *zs = malloc((size_t)nt * PRED_CHUNK * NS * sizeof *zs);
+    float *zs = malloc((size_t)nt * PRED_CHUNK * (size_t)NSC(c) * sizeof *zs);
     int oom = !acts || !zs;
     for (int t = 0; !oom && t < nt; t++)
         oom = !(acts[t] = acts_new(c, PRED_CHUNK, 0));
@@ -865,7 +873,7 @@ int oq_seq_predict(const oq_seq *m, const oq_seq_samples *s, double *out, oq_err
         t = omp_get_thread_num();
 #endif
         oq_seq_acts *a = acts[t];
-        float *z = zs + (size_t)t * PRED_CHUNK * NS;
+        float *z = zs + (size_t)t * PRED_CHUNK * (size_t)NSC(c);
 #pragma omp for schedule(dynamic, 1)
         for (long ch = 0; ch < nchunk; ch++) {
             size_t i0 = (size_t)ch * PRED_CHUNK;
@@ -875,7 +883,7 @@ int oq_seq_predict(const oq_seq *m, const oq_seq_samples *s, double *out, oq_err
                 a->tok[j] = tk < lim[j % OQ_SEQ_NTOK] ? tk : repl[j % OQ_SEQ_NTOK];
             }
             for (int i = 0; i < b; i++)
-                zstate_of(m, s, i0 + i, z + (size_t)i * NS);
+                zstate_of(m, s, i0 + i, z + (size_t)i * (size_t)NSC(c));
             trunk_forward(m, a, b, 0);
             for (int k = 0; k < OQ_N_COUPONS; k++) {
                 memset(a->cp, k, (size_t)b);
@@ -933,14 +941,14 @@ int oq_seq_is_val(uint64_t seed, int64_t user_id, double val_frac)
 static int subset(const oq_seq_samples *s, const size_t *idx, size_t n, oq_seq_samples **out,
                   oq_error *err)
 {
-    int T = s->seq_len, rc = oq_seq_samples_new(n, T, out, err);
+    int T = s->seq_len, rc = oq_seq_samples_new_ns(n, T, s->n_state, out, err);
     oq_seq_samples *v = *out;
     if (rc || !v) return rc ? rc : OQ_ENOMEM;
-    size_t tt = (size_t)T * OQ_SEQ_NTOK;
+    size_t tt = (size_t)T * OQ_SEQ_NTOK, ns = (size_t)s->n_state;
     for (size_t j = 0; j < n; j++) {
         size_t i = idx[j];
         memcpy(v->tok + j * tt, s->tok + i * tt, tt * sizeof *v->tok);
-        memcpy(v->state + j * NS, s->state + i * NS, NS * sizeof *v->state);
+        memcpy(v->state + j * ns, s->state + i * ns, ns * sizeof *v->state);
         v->coupon[j] = s->coupon[i];
         v->order[j] = s->order[i];
         v->reward[j] = s->reward[i];
@@ -1077,6 +1085,10 @@ static int train_impl(oq_seq *m, const oq_seq_samples *s, const uint8_t *fresh,
     rp.first_epoch = warm ? 0 : 1;
     train_judge jd = {.best_dr = -INFINITY, .rp = &rp};
     int epochs = warm ? o->warm_epochs : o->epochs;
+    if (s->n_state != NSC(c))
+        return oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
+                            "samples have %d state features, the model expects %d", s->n_state,
+                            NSC(c));
     /* a warm start stops at its first epoch that is not better: on 70k
      * rows (bench/results/warm_seq.md) a second epoch never helped */
     int patience = warm ? 1 : o->patience;
@@ -1091,7 +1103,7 @@ static int train_impl(oq_seq *m, const oq_seq_samples *s, const uint8_t *fresh,
     va = malloc((s->n + 1) * sizeof *va);
     fr = warm ? malloc((s->n + 1) * sizeof *fr) : NULL;
     btok = malloc((size_t)o->batch * tt * sizeof *btok);
-    bz = malloc((size_t)o->batch * NS * sizeof *bz);
+    bz = malloc((size_t)o->batch * (size_t)NSC(&m->cfg) * sizeof *bz);
     by = malloc((size_t)o->batch * sizeof *by);
     bc = malloc((size_t)o->batch);
     jd.best = malloc(m->n_params * sizeof *jd.best);
@@ -1129,13 +1141,13 @@ static int train_impl(oq_seq *m, const oq_seq_samples *s, const uint8_t *fresh,
     jd.rate = rate;
     /* state scaling (two passes) from the training rows; a warm start keeps
      * the model's, which its weights were trained with */
-    for (int k = 0; k < NS && !warm; k++) {
+    for (int k = 0; k < NSC(&m->cfg) && !warm; k++) {
         double sum = 0, sq = 0;
         for (size_t j = 0; j < ntr; j++)
-            sum += s->state[tr[j] * NS + k];
+            sum += s->state[tr[j] * (size_t)s->n_state + (size_t)k];
         double mean = sum / ntr;
         for (size_t j = 0; j < ntr; j++) {
-            double x = s->state[tr[j] * NS + k] - mean;
+            double x = s->state[tr[j] * (size_t)s->n_state + (size_t)k] - mean;
             sq += x * x;
         }
         double var = sq / ntr;
@@ -1189,7 +1201,7 @@ static int train_impl(oq_seq *m, const oq_seq_samples *s, const uint8_t *fresh,
             for (size_t j = 0; j < b; j++) {
                 size_t i = tr[i0 + j];
                 memcpy(btok + j * tt, s->tok + i * tt, tt * sizeof *btok);
-                zstate_of(m, s, i, bz + j * NS);
+                zstate_of(m, s, i, bz + j * (size_t)NSC(&m->cfg));
                 bc[j] = s->coupon[i];
                 by[j] = (float)s->order[i];
             }
@@ -1268,14 +1280,23 @@ int oq_seq_train_warm(oq_seq *m, const oq_seq_samples *s, const uint8_t *fresh,
 
 int oq_seq_samples_new(size_t n, int seq_len, oq_seq_samples **out, oq_error *err)
 {
+    return oq_seq_samples_new_ns(n, seq_len, OQ_SEQ_NSTATE, out, err);
+}
+
+int oq_seq_samples_new_ns(size_t n, int seq_len, int n_state, oq_seq_samples **out, oq_error *err)
+{
     *out = NULL;
+    if (n_state < OQ_SEQ_NSTATE || n_state > OQ_SEQ_MAX_STATE)
+        return oq_error_set(err, OQ_EINVAL, NULL, 0, 0, "%d state features (%d to %d)", n_state,
+                            OQ_SEQ_NSTATE, OQ_SEQ_MAX_STATE);
     oq_seq_samples *s = calloc(1, sizeof *s);
     size_t m = n ? n : 1;
     if (s) {
         s->n = n;
         s->seq_len = seq_len;
+        s->n_state = n_state;
         s->tok = calloc(m * (size_t)seq_len * OQ_SEQ_NTOK, sizeof *s->tok);
-        s->state = calloc(m * NS, sizeof *s->state);
+        s->state = calloc(m * (size_t)n_state, sizeof *s->state);
         s->coupon = calloc(m, 1);
         s->order = calloc(m, 1);
         s->reward = calloc(m, sizeof *s->reward);
@@ -1313,16 +1334,19 @@ int oq_seq_save(const oq_seq *m, const char *path, oq_error *err)
     oq_wbuf w = {0};
     const oq_seq_config *c = &m->cfg;
     oq_wb_bytes(&w, MAGIC, 8);
-    oq_wb_u32(&w, OQ_SEQ_VERSION);
+    /* version 3 only with extra state features (a default model's file is
+     * version 2's, byte for byte) */
+    oq_wb_u32(&w, c->n_extra_state ? 3u : 2u);
     int dims[9] = {c->seq_len,    c->d,      c->heads,   c->layers,  c->ff,
                    c->pool_heads, c->hidden, c->n_bands, c->n_browse};
     for (int i = 0; i < 9; i++)
         oq_wb_u32(&w, (uint32_t)dims[i]);
     oq_wb_f32(&w, c->dropout);
     oq_wb_u32(&w, (uint32_t)m->last_day);
-    for (int k = 0; k < NS; k++)
+    if (c->n_extra_state) oq_wb_u32(&w, (uint32_t)c->n_extra_state);
+    for (int k = 0; k < NSC(c); k++)
         oq_wb_f64(&w, m->state_mean[k]);
-    for (int k = 0; k < NS; k++)
+    for (int k = 0; k < NSC(c); k++)
         oq_wb_f64(&w, m->state_std[k]);
     for (int k = 0; k + 1 < c->n_bands; k++)
         oq_wb_f64(&w, m->band_edge[k]);
@@ -1367,7 +1391,7 @@ int oq_seq_load(const char *path, oq_seq **out, oq_error *err)
         goto cleanup;
     }
     uint32_t ver = oq_rb_u32(&r);
-    if (ver != OQ_SEQ_VERSION && ver != 1) {
+    if (ver < 1 || ver > OQ_SEQ_VERSION) {
         rc = oq_error_set(err, OQ_EFORMAT, path, 0, 0,
                           "sequence model format version %u, this offerq reads versions 1 to %d",
                           ver, OQ_SEQ_VERSION);
@@ -1397,6 +1421,7 @@ int oq_seq_load(const char *path, oq_seq **out, oq_error *err)
                        .n_browse = dims[8]};
     c.dropout = oq_rb_f32(&r);
     int32_t last_day = ver >= 2 ? (int32_t)oq_rb_u32(&r) : OQ_SEQ_NO_DAY;
+    c.n_extra_state = ver >= 3 ? (int)oq_rb_u32(&r) : 0;
     if (r.bad) {
         rc = bad_file(err, path, "model file is truncated");
         goto cleanup;
@@ -1420,9 +1445,9 @@ int oq_seq_load(const char *path, oq_seq **out, oq_error *err)
     }
     if ((rc = model_alloc(&c, &m, err))) goto cleanup;
     m->last_day = last_day;
-    for (int k = 0; k < NS; k++)
+    for (int k = 0; k < NSC(&c); k++)
         m->state_mean[k] = oq_rb_f64(&r);
-    for (int k = 0; k < NS; k++)
+    for (int k = 0; k < NSC(&c); k++)
         m->state_std[k] = oq_rb_f64(&r);
     for (int k = 0; k + 1 < c.n_bands; k++)
         m->band_edge[k] = oq_rb_f64(&r);
@@ -1462,7 +1487,7 @@ int oq_seq_load(const char *path, oq_seq **out, oq_error *err)
             rc = bad_file(err, path, "non-finite weight: the model file is corrupt");
             goto cleanup;
         }
-    for (int k = 0; k < NS; k++)
+    for (int k = 0; k < NSC(&c); k++)
         if (!(m->state_std[k] > 0) || !isfinite(m->state_std[k]) || !isfinite(m->state_mean[k])) {
             rc = bad_file(err, path, "invalid state scaling in model file");
             goto cleanup;

@@ -66,6 +66,9 @@ typedef struct oq_pipeline_opts {
     const struct oq_seq_opts *seq; /* the sequence model's options; NULL: defaults (seq.h)
                                       with seq_len */
     int seq_len;           /* the sequence model's days of history when seq is NULL; 0: 30 */
+    int seq_state_full;    /* 1: the sequence model's state features also hold the response
+                              model's 12 (`offerq run --seq-state full`; seq.h n_extra_state)
+                              when seq is NULL */
     int shards;            /* 1. N > 1 with the response reward: the run in N parts,
                               threads of this process (oq_pipeline_run_part); with
                               another reward: N Dyna-Q shards trained in parallel and
@@ -80,6 +83,8 @@ typedef struct oq_pipeline_opts {
     int features;          /* the response model's features, OQ_RESP_FEATURES_* (response.h):
                               ALL (0, default), NO_EVIDENCE or RAW (without the features
                               built around the generator's story) */
+    int seq_features;      /* response: the sequence model's cross-fitted logits as 4 more
+                              inputs of the trees (reward.h, oq_reward_input.seq_features) */
     oq_dynaq_disc disc;
     oq_dynaq_config dq; /* dq.seed, dq.faithful, ... */
     int quiet;

@@ -41,6 +41,8 @@
 #include "offerq/coupon/response.h"
 
 enum { OQ_PMODEL_BOOST = 0, OQ_PMODEL_LOGISTIC = 1 };
+/* Most extra input columns after the history features (oq_pmodel_opts.n_extra). */
+#define OQ_PMODEL_MAX_EXTRA 4
 
 /* "boost" / "logistic"; parse returns the kind or -1. */
 const char *oq_pmodel_name(int kind);
@@ -62,6 +64,11 @@ typedef struct oq_pmodel_opts {
     uint64_t seed;           /* 1 */
     size_t max_rows;         /* rows used for the fit, 1,000,000 */
     int quiet;               /* no progress on stderr */
+    int n_extra;             /* extra input columns (boost only, at most
+                                OQ_PMODEL_MAX_EXTRA): each row of X is then the
+                                OQ_RESP_NFEAT history features and n_extra more
+                                (the sequence model's logits with `offerq run
+                                --seq-features`, reward.h); 0 */
 } oq_pmodel_opts;
 
 void oq_pmodel_opts_default(oq_pmodel_opts *o);
@@ -71,13 +78,14 @@ typedef struct oq_pmodel oq_pmodel;
 /* What the fit did (for report.json). */
 typedef struct oq_pmodel_info {
     int kind, trees, depth;
+    int n_extra;            /* the fit's extra columns: X's rows are OQ_RESP_NFEAT + n_extra */
     size_t rows_used, rows; /* rows fitted / rows given */
     double train_logloss;   /* 0 here; the nightly job fills in the log-loss of the
                                log's rows (oq_pmodel_logloss) from its predictions */
     double seconds;
 } oq_pmodel_info;
 
-/* Fit on n rows: features X (n, OQ_RESP_NFEAT), coupon (n, 0..3), order
+/* Fit on n rows: features X (n, OQ_RESP_NFEAT + o->n_extra), coupon (n, 0..3), order
  * (n, 0/1); profit and aov (n) feed the logistic learner's g (response.h)
  * and are otherwise unused. Errors: OQ_EINVAL (no rows, coupon > 3, bad
  * options), OQ_ENUM (non-finite feature), OQ_ENOMEM, OQ_EIO (XGBoost
@@ -86,7 +94,8 @@ int oq_pmodel_fit(const oq_pmodel_opts *o, const oq_resp_feat *X, const uint8_t 
                   const uint8_t *order, const double *profit, const double *aov, size_t n,
                   oq_pmodel **out, oq_error *err) OQ_WUR;
 
-/* P(order | x_i, c) for n rows and the 4 coupons into p (n, 4). The trees
+/* P(order | x_i, c) for n rows (X as the fit's: OQ_RESP_NFEAT + n_extra
+ * columns) and the 4 coupons into p (n, 4). The trees
  * are copied out of XGBoost after the fit and walked here, all 4 coupons of
  * a row in one walk (they part only at splits on the coupon columns):
  * about 3x fewer node visits than 4 separate predictions; parallel over

@@ -9,7 +9,9 @@
  *     coupon response model (response.h): P(order | history, coupon) from the
  *     chosen learner (pmodel.h) times the expected margin g - value (gross.h);
  *     P(alive) is one of its inputs, so its r^ already is the whole expected
- *     reward (rhat_has_alive) and it predicts P(order) for the spend;
+ *     reward (rhat_has_alive) and it predicts P(order) for the spend; with
+ *     seq_features its trees also get the sequence model's cross-fitted
+ *     logits of P(order | history, c) (reward_int.h, oq_seq_fold_logits);
  *   OQ_REWARD_TRANSFORMER (reward_transformer.c): the profit Transformer
  *     (profit.h), loaded or trained on the log and its events stream;
  *   OQ_REWARD_SEQUENCE (reward_sequence.c): the sequence response model
@@ -70,6 +72,12 @@ typedef struct oq_reward_input {
     const oq_pmodel_opts *pmodel;  /* response: the P(order) learner; NULL: defaults */
     int keep_features;             /* response: keep row features and g (oq_reward_response_rows) */
     int features;                  /* response: OQ_RESP_FEATURES_* (response.h); 0 = all */
+    int seq_features;              /* response: 1 = the sequence model's cross-fitted logits
+                                      of P(order | history, c), 4 columns, as extra inputs of
+                                      the trees (`offerq run --seq-features`; one part only,
+                                      boosted trees only); seq and epochs as for sequence */
+    int keep_seq_columns;          /* response with seq_features: keep the trees' inputs
+                                      (oq_reward_response_seq_columns; tests) */
     uint64_t seed;
     int quiet;
     /* A partitioned job (comm.h; response only): log, ix, tomorrow and alive
@@ -121,8 +129,15 @@ int oq_reward_sequence_fit(const oq_reward_input *in, oq_reward **out, oq_error 
 int oq_reward_response_rows(const oq_reward *m, const oq_resp_feat **features, const double **rhat,
                             const double **g, oq_error *err) OQ_WUR;
 
+/* With seq_features and keep_seq_columns: the trees' inputs of the log's
+ * rows (log->n, OQ_RESP_NFEAT + 4) and of tomorrow (n_customers, same), the
+ * sequence model's logits for coupons none/5/10/20 in the last 4 columns.
+ * OQ_EINVAL otherwise. */
+int oq_reward_response_seq_columns(const oq_reward *m, const oq_resp_feat **rows,
+                                   const oq_resp_feat **tomorrow, oq_error *err) OQ_WUR;
+
 /* P(order)'s learner (pmodel.h) fitted on the rows of log (features X,
- * (log->n, OQ_RESP_NFEAT)) whose user_id has parity fold (0 or 1; -1: every
+ * (log->n, OQ_RESP_NFEAT + po->n_extra)) whose user_id has parity fold (0 or 1; -1: every
  * row), over every part of a partitioned job (comm; NULL: one part): all
  * those rows, or above po->max_rows of them in the whole log the
  * deterministic sample of oq_pmodel_keep_key. One part fits on its rows in

@@ -60,22 +60,28 @@ struct oq_alive;  /* alive.h */
 #define OQ_SEQ_NTOK 3     /* sub-tokens per day: browse, order, contact */
 #define OQ_SEQ_MAX_SEQ 1024
 #define OQ_SEQ_MAX_BANDS 16
-#define OQ_SEQ_VERSION 2        /* 2: the last day trained on (version 1 files are read) */
+#define OQ_SEQ_VERSION                                                                             \
+    3                           /* 2: the last day trained on (version 1 files are read); 3: extra \
+                                   state features (written only by a model with them) */
+#define OQ_SEQ_MAX_STATE 24     /* OQ_SEQ_NSTATE + oq_seq_config.n_extra_state at most */
 #define OQ_SEQ_NO_DAY INT32_MIN /* oq_seq.last_day: unknown */
 #define OQ_SEQ_TOK_UNKNOWN 1    /* browse: a category the model does not know */
 #define OQ_SEQ_TOK_CAT0 2       /* browse: category k is 2 + k */
 
 typedef struct oq_seq_config {
-    int seq_len;    /* T, days of history: 30 */
-    int d;          /* C, model width: 32 */
-    int heads;      /* encoder heads: 4 (must divide d) */
-    int layers;     /* L: 1 */
-    int ff;         /* F, feed-forward width: 64 */
-    int pool_heads; /* heads of the coupon query pooling: 4 (must divide d) */
-    int hidden;     /* H, head MLP width: 64 */
-    int n_bands;    /* order value bands: 4 */
-    int n_browse;   /* Vb = 2 + categories (set by oq_seq_new) */
-    float dropout;  /* encoder dropout: 0.1 */
+    int seq_len;       /* T, days of history: 30 */
+    int d;             /* C, model width: 32 */
+    int heads;         /* encoder heads: 4 (must divide d) */
+    int layers;        /* L: 1 */
+    int ff;            /* F, feed-forward width: 64 */
+    int pool_heads;    /* heads of the coupon query pooling: 4 (must divide d) */
+    int hidden;        /* H, head MLP width: 64 */
+    int n_bands;       /* order value bands: 4 */
+    int n_browse;      /* Vb = 2 + categories (set by oq_seq_new) */
+    float dropout;     /* encoder dropout: 0.1 */
+    int n_extra_state; /* state features after the OQ_SEQ_NSTATE above (their caller fills
+                          them, e.g. `offerq run --seq-state full`: the response model's 12,
+                          response.h); 0 */
 } oq_seq_config;
 
 void oq_seq_config_default(oq_seq_config *cfg);
@@ -122,7 +128,7 @@ typedef struct oq_seq {
     float *mem, *gmem;
     float *m, *v; /* AdamW moments or NULL */
     long step;
-    double state_mean[OQ_SEQ_NSTATE], state_std[OQ_SEQ_NSTATE];
+    double state_mean[OQ_SEQ_MAX_STATE], state_std[OQ_SEQ_MAX_STATE];
     double band_edge[OQ_SEQ_MAX_BANDS]; /* (n_bands - 1) ascending value cuts */
     uint32_t n_cats;                    /* = n_browse - 2 */
     char **cat_names;                   /* (n_cats) category of browse token 2 + k */
@@ -149,7 +155,8 @@ typedef struct oq_seq_samples {
     size_t n;
     int seq_len;
     uint16_t *tok;    /* (n, T, 3) browse, order band, contact; oldest day first */
-    float *state;     /* (n, OQ_SEQ_NSTATE) raw state features */
+    int n_state;      /* state features per sample: OQ_SEQ_NSTATE + the model's n_extra_state */
+    float *state;     /* (n, n_state) raw state features */
     uint8_t *coupon;  /* (n) logged coupon */
     uint8_t *order;   /* (n) logged outcome */
     float *reward;    /* (n) logged net reward */
@@ -158,6 +165,10 @@ typedef struct oq_seq_samples {
 } oq_seq_samples;
 
 int oq_seq_samples_new(size_t n, int seq_len, oq_seq_samples **out, oq_error *err) OQ_WUR;
+/* The same with n_state state features per sample (OQ_SEQ_NSTATE to
+ * OQ_SEQ_MAX_STATE; zeros). */
+int oq_seq_samples_new_ns(size_t n, int seq_len, int n_state, oq_seq_samples **out,
+                          oq_error *err) OQ_WUR;
 void oq_seq_samples_free(oq_seq_samples *s);
 
 /* The sample builder: a log and its index, optionally the events stream and

@@ -87,6 +87,10 @@ static void help(FILE *fp)
         "                  --reward transformer), or the sequence model's most epochs\n"
         "                  (default 10, early stopping on the held-out DR value)\n"
         "  --seq-len N     days of history of the sequence model (default 30)\n"
+        "  --seq-state SET the sequence model's state features: base (default: recency,\n"
+        "                  frequency, value, budget, P(alive), browsing beyond the\n"
+        "                  window) or full (also the response model's 12 features of\n"
+        "                  --features all; an ablation, docs/readme/worlds.md)\n"
         "  --warm-start DIR  the sequence model: start from yesterday's model (DIR/model.ofq\n"
         "                  of an earlier run, or a model file) and train it briefly (one\n"
         "                  epoch of 16,384 rows at lr 2e-5: the rows after its last day\n"
@@ -110,6 +114,12 @@ static void help(FILE *fp)
         "                  and g's category mix from the customer's earlier orders\n"
         "                  instead of the favourite-category filter;\n"
         "                  docs/readme/worlds.md)\n"
+        "  --seq-features  give the response model's trees 4 more inputs: the sequence\n"
+        "                  model's logit of P(order | history, c) per coupon,\n"
+        "                  cross-fitted (a model per half of the customers scores the\n"
+        "                  other half; docs/readme/worlds.md). Trains two sequence\n"
+        "                  models (--seq-len and --seq-state apply); boosted trees,\n"
+        "                  one part\n"
         "  --interim       the same as --reward empirical: the logged mean reward per\n"
         "                  state x coupon, a baseline (for comparison)\n"
         "  --budget X      money for tomorrow's coupons (expected spend); default: no limit\n"
@@ -198,7 +208,9 @@ enum {
     O_CLVM,
     O_WARM,
     O_WARMFB,
-    O_COLD
+    O_COLD,
+    O_SEQFEAT,
+    O_SEQSTATE
 };
 
 const struct option cli_run_options[] = {{"help", no_argument, 0, 'h'},
@@ -237,6 +249,8 @@ const struct option cli_run_options[] = {{"help", no_argument, 0, 'h'},
                                          {"warm-start", required_argument, 0, O_WARM},
                                          {"warm-fallback", no_argument, 0, O_WARMFB},
                                          {"cold-start", no_argument, 0, O_COLD},
+                                         {"seq-features", no_argument, 0, O_SEQFEAT},
+                                         {"seq-state", required_argument, 0, O_SEQSTATE},
                                          {0, 0, 0, 0}};
 
 /* *list (malloc'ed, or NULL) += "\n" url. */
@@ -403,6 +417,15 @@ int cli_run_parse_check(int argc, char **argv, oq_pipeline_opts *o, char **pg, i
             if (cli_long("run", "--tree-depth", optarg, 1, 16, &lv)) return 2;
             o->pmodel.depth = (int)lv;
             break;
+        case O_SEQFEAT:
+            o->seq_features = 1;
+            break;
+        case O_SEQSTATE:
+            if (strcmp(optarg, "base") != 0 && strcmp(optarg, "full") != 0)
+                return cli_usage_error("run", "--seq-state: expected base or full, got '%s'",
+                                       optarg);
+            o->seq_state_full = strcmp(optarg, "full") == 0;
+            break;
         case O_FEATURES:
             if ((o->features = oq_resp_features_parse(optarg)) < 0)
                 return cli_usage_error(
@@ -424,9 +447,9 @@ int cli_run_parse_check(int argc, char **argv, oq_pipeline_opts *o, char **pg, i
                                       "transformer or sequence");
     if (pepochs && reward != OQ_REWARD_SEQUENCE && o->profit_epochs > 8)
         return cli_usage_error("run", "--profit-epochs: at most 8 for the profit Transformer");
-    if (seqlen && reward != OQ_REWARD_SEQUENCE)
-        return cli_usage_error("run", "--seq-len is for the sequence model: it needs --reward "
-                                      "sequence");
+    if ((seqlen || o->seq_state_full) && reward != OQ_REWARD_SEQUENCE && !o->seq_features)
+        return cli_usage_error("run", "--seq-len and --seq-state are for the sequence model: "
+                                      "they need --reward sequence or --seq-features");
     if (o->clv.weight > 0 && o->dq.faithful)
         return cli_usage_error("run", "--clv-weight adds to the plan's values; the seed-faithful "
                                       "loop (--faithful) has no plan");
@@ -440,6 +463,11 @@ int cli_run_parse_check(int argc, char **argv, oq_pipeline_opts *o, char **pg, i
     o->reward = reward >= 0 ? reward : want_tf ? OQ_REWARD_TRANSFORMER : OQ_REWARD_RESPONSE;
     o->seq_len = seqlen;
     if (cli_clv_check("run", &o->clv)) return 2;
+    if (o->seq_features && (o->reward != OQ_REWARD_RESPONSE || o->pmodel.kind != OQ_PMODEL_BOOST ||
+                            oq_pipeline_parts(o) > 1))
+        return cli_usage_error("run", "--seq-features feeds the response model's boosted trees: "
+                                      "not with another --reward, --p-model logistic or "
+                                      "--shards N > 1");
     if (o->clv.weight > 0 && oq_pipeline_parts(o) > 1)
         return cli_usage_error("run", "--clv-weight needs the whole log in one part: not with "
                                       "--shards N > 1 (the Gamma-Gamma fit is not done in parts)");
