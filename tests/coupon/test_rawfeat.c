@@ -80,6 +80,19 @@ static void write_shop(const char *late_value, const char **orders, const char *
                                 "u1,C,2025-01-20\nu1,B,2025-01-21\nzz,A,2025-01-01");
 }
 
+/* Frees what build() and filter_shop() hand back. */
+static void shop_free(oq_customers *xc, oq_contacts *ct, oq_customers *cust, oq_offers *of,
+                      oq_rawfeat *rf, oq_txtab *ords, oq_txtab *evs)
+{
+    oq_customers_free(xc);
+    oq_customers_free(cust);
+    oq_contacts_free(ct);
+    oq_offers_free(of);
+    oq_rawfeat_free(rf);
+    oq_txtab_free(ords);
+    oq_txtab_free(evs);
+}
+
 static void build(const char *late, oq_customers **xc, oq_contacts **ct, oq_customers **cust,
                   oq_offers **of, oq_rawfeat **rf, oq_txtab **ords, oq_txtab **evs)
 {
@@ -174,20 +187,8 @@ static void test_features(void **st)
     build("99999", &xc2, &ct2, &cust2, &of2, &rf2, &o2, &e2);
     assert_memory_equal(xc->x, xc2->x, xc->n * xc->nattr * sizeof *xc->x);
     oq_customers_free(now);
-    oq_customers_free(xc2);
-    oq_customers_free(cust2);
-    oq_contacts_free(ct2);
-    oq_offers_free(of2);
-    oq_rawfeat_free(rf2);
-    oq_txtab_free(o2);
-    oq_txtab_free(e2);
-    oq_customers_free(xc);
-    oq_customers_free(cust);
-    oq_contacts_free(ct);
-    oq_offers_free(of);
-    oq_rawfeat_free(rf);
-    oq_txtab_free(ords);
-    oq_txtab_free(evs);
+    shop_free(xc2, ct2, cust2, of2, rf2, o2, e2);
+    shop_free(xc, ct, cust, of, rf, ords, evs);
 }
 
 /* Without orders: no BG/NBD, said; without dates: refused. */
@@ -467,20 +468,8 @@ static void test_filter(void **st)
     assert_true(at(now2, (size_t)u1, "browse_evidence") != at(now, (size_t)u1, "browse_evidence"));
     oq_customers_free(now);
     oq_customers_free(now2);
-    oq_customers_free(xc2);
-    oq_customers_free(cust2);
-    oq_contacts_free(ct2);
-    oq_offers_free(of2);
-    oq_rawfeat_free(rf2);
-    oq_txtab_free(o2);
-    oq_txtab_free(e2);
-    oq_customers_free(xc);
-    oq_customers_free(cust);
-    oq_contacts_free(ct);
-    oq_offers_free(of);
-    oq_rawfeat_free(rf);
-    oq_txtab_free(ords);
-    oq_txtab_free(evs);
+    shop_free(xc2, ct2, cust2, of2, rf2, o2, e2);
+    shop_free(xc, ct, cust, of, rf, ords, evs);
 }
 
 /* Without events, or without any order category (no column, no events):
