@@ -37,6 +37,8 @@ struct oq_rawfeat {
     size_t nfeat;
     char names[OQ_RAWFEAT_MAX][32];
     int is_text[OQ_RAWFEAT_MAX];
+    int extra[OQ_RAWFEAT_MAX]; /* 1: left out of the tables by OQ_RAWFEAT_COMPACT */
+    int set;                   /* OQ_RAWFEAT_FULL (the default) or OQ_RAWFEAT_COMPACT */
 };
 
 enum {
@@ -643,6 +645,7 @@ int oq_rawfeat_new2(const oq_txtab *orders, const oq_txtab *events, const oq_con
         else
             snprintf(rf->names[k], sizeof rf->names[k], "%s", nm[f]);
         rf->is_text[k] = f == F_FAV;
+        rf->extra[k] = f == F_NORD || f == F_TEN || f == F_DSV || f == F_SHARE || f == F_CONC;
         if (f == F_EVID) rf->slot = k;
     }
 cleanup:
@@ -652,6 +655,21 @@ cleanup:
     }
     *out = rf;
     return 0;
+}
+
+int oq_rawfeat_set_features(oq_rawfeat *rf, int set)
+{
+    if (set != OQ_RAWFEAT_FULL && set != OQ_RAWFEAT_COMPACT) return -1;
+    rf->set = set;
+    return 0;
+}
+
+size_t oq_rawfeat_names(const oq_rawfeat *rf, int extra, const char **names)
+{
+    size_t m = 0;
+    for (size_t k = 0; k < rf->nfeat; k++)
+        if (rf->extra[k] == extra) names[m++] = rf->names[k];
+    return m;
 }
 
 const oq_rawfeat_info *oq_rawfeat_info_get(const oq_rawfeat *rf)
@@ -868,16 +886,26 @@ static int table(const oq_rawfeat *rf, const oq_customers *cust, const size_t *c
     for (size_t i = 0; i < n; i++)
         features(rf, cust->user[crow[i]], day[i], &sc, xe + i * nf);
     if (rf->gm && (rc = gross_rows(rf, cust, crow, day, n, nf, rf->slot, xe, err))) goto cleanup;
+    /* the columns kept, in order; the compact set's rows are moved down in
+       place (column m <= k of row i never lies after column k of row i) */
     const char *names[OQ_RAWFEAT_MAX];
-    size_t nl[OQ_RAWFEAT_MAX];
+    size_t nl[OQ_RAWFEAT_MAX], keep[OQ_RAWFEAT_MAX], m = 0;
+    int txt[OQ_RAWFEAT_MAX];
     char *const *lv[OQ_RAWFEAT_MAX];
     for (size_t k = 0; k < nf; k++) {
-        names[k] = rf->names[k];
-        nl[k] = rf->is_text[k] ? rf->info.ncat : 0;
-        lv[k] = rf->is_text[k] ? rf->levels : NULL;
+        if (rf->set == OQ_RAWFEAT_COMPACT && rf->extra[k]) continue;
+        keep[m] = k;
+        names[m] = rf->names[k];
+        txt[m] = rf->is_text[k];
+        nl[m] = rf->is_text[k] ? rf->info.ncat : 0;
+        lv[m] = rf->is_text[k] ? rf->levels : NULL;
+        m++;
     }
-    rc =
-        oq_customers_extend(cust, crow, n, nf, names, rf->is_text, nl, lv, xe, index_ids, out, err);
+    if (m < nf)
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < m; j++)
+                xe[i * m + j] = xe[i * nf + keep[j]];
+    rc = oq_customers_extend(cust, crow, n, m, names, txt, nl, lv, xe, index_ids, out, err);
 cleanup:
     free(xe);
     free(sc.cnt);

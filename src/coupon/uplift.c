@@ -27,6 +27,7 @@ struct oq_uplift_model {
     BoosterHandle vb;         /* E[value | ordered, x, a] */
     double *redeem, *contact; /* (K) */
     int fallback;             /* -1: the model's best offer; else this offer for all */
+    long vattr;               /* attribute giving V where finite (opts.value_attr); -1 */
 };
 
 void oq_uplift_opts_default(oq_uplift_opts *o)
@@ -207,6 +208,9 @@ int oq_uplift_fit(const oq_uplift_opts *o, const oq_customers *cust, const oq_co
     }
     m->ncol += K + OFFER_SHARED;
     m->fallback = -1;
+    m->vattr = -1;
+    for (size_t k = 0; o->value_attr && k < m->nattr; k++)
+        if (!m->is_text[k] && !strcmp(cust->attr[k], o->value_attr)) m->vattr = (long)k;
     memcpy(m->redeem, offers->redeem_cost, K * sizeof *m->redeem);
     memcpy(m->contact, offers->contact_cost, K * sizeof *m->contact);
     if (n == 0) {
@@ -314,11 +318,14 @@ int oq_uplift_predict(const oq_uplift_model *m, const oq_customers *c, const siz
             encode(m, c, rows ? rows[j] : j, a, X + (j * K + a) * m->ncol);
     if ((rc = predict_one(m->pb, X, nk, m->ncol, p, err))) goto cleanup;
     if ((rc = predict_one(m->vb, X, nk, m->ncol, v, err))) goto cleanup;
-    for (size_t j = 0; j < n; j++)
+    for (size_t j = 0; j < n; j++) {
+        double g = m->vattr < 0 ? NAN : c->x[(rows ? rows[j] : j) * c->nattr + (size_t)m->vattr];
         for (size_t a = 0; a < K; a++) {
             size_t t = j * K + a;
+            if (isfinite(g)) v[t] = g;
             q[t] = p[t] * (v[t] - m->redeem[a]) - m->contact[a];
         }
+    }
 cleanup:
     free(X);
     free(v);

@@ -32,13 +32,45 @@ run() { # out-dir, then extra options
 }
 run "$T/a" --orders "$R/orders.csv" --events "$R/events.csv" > "$T/a.out" 2> "$T/a.err" ||
     fail "run: $(cat "$T/a.err")"
-grep -q "derived: recency_days orders_before monetary_mean tenure_days orders_30d" "$T/a.out" || fail "derived"
-grep -q "visits_30d days_since_visit fav_share" "$T/a.out" || fail "browsing features"
+# the default (--history-features compact): one feature per kind of evidence,
+# the five that repeat them named as left out
+grep -q "derived: recency_days monetary_mean orders_30d visits_30d browse_repeat visit_rate" "$T/a.out" ||
+    fail "derived: $(grep derived "$T/a.out")"
 grep -q "contacts_control contacts_offered order_rate_control order_rate_offered" "$T/a.out" ||
     fail "response history"
+grep -q "left out (they repeat the above; --history-features full keeps them): orders_before tenure_days days_since_visit fav_share browse_focus$" "$T/a.out" ||
+    fail "left-out features said: $(grep "left out" "$T/a.out")"
+if grep "derived:" "$T/a.out" | grep -Eq "orders_before|tenure_days|days_since_visit|fav_share|browse_focus"; then
+    fail "a left-out feature is derived"
+fi
 # the gross-profit model (gross.h) fitted from the raw tables (orders take
-# their day's event's category): its two features and its fit said
-grep -q "browse_focus browse_evidence gross_value contacts_control" "$T/a.out" || fail "gross features"
+# their day's event's category): its two features and its fit said, and its
+# g is the value of an order
+grep -q "visit_rate browse_evidence gross_value contacts_control" "$T/a.out" || fail "gross features"
+grep -q "value of an order: gross_value, g of that model" "$T/a.out" || fail "order value said"
+# --history-features full: every feature, other recommendations
+run "$T/full" --orders "$R/orders.csv" --events "$R/events.csv" --history-features full \
+    > "$T/full.out" 2>&1 || fail "--history-features full: $(cat "$T/full.out")"
+grep -q "derived: recency_days orders_before monetary_mean tenure_days orders_30d" "$T/full.out" ||
+    fail "full: derived"
+grep -q "visits_30d days_since_visit fav_share browse_repeat visit_rate browse_focus browse_evidence gross_value" "$T/full.out" ||
+    fail "full: browsing features"
+if grep -q "left out" "$T/full.out"; then fail "full: something left out"; fi
+if cmp -s "$T/a/recommendations.csv" "$T/full/recommendations.csv"; then
+    fail "--history-features full gave the default's recommendations"
+fi
+# --order-value trees: the value trees, said, other expected profits
+run "$T/vt" --orders "$R/orders.csv" --events "$R/events.csv" --order-value trees \
+    > "$T/vt.out" 2>&1 || fail "--order-value trees: $(cat "$T/vt.out")"
+grep -q "value of an order: the value trees (--order-value trees)" "$T/vt.out" || fail "trees said"
+if cmp -s "$T/a/recommendations.csv" "$T/vt/recommendations.csv"; then
+    fail "--order-value trees gave the default's recommendations"
+fi
+for bad in "--history-features most" "--order-value mean"; do
+    # shellcheck disable=SC2086
+    if run "$T/x" --orders "$R/orders.csv" $bad > /dev/null 2> "$T/x.err"; then fail "$bad accepted"; fi
+    grep -q "expected" "$T/x.err" || fail "$bad message: $(cat "$T/x.err")"
+done
 grep -Eq "gross-profit model \(gross.h\) on the orders and events before [0-9-]+ \([0-9]+ orders with a category, [0-9]+ ordered contact days for the margins\): favourite filter drift [0-9.]+, conc [0-9.]+, alpha [0-9.]+" "$T/a.out" ||
     fail "gross fit said: $(grep gross-profit "$T/a.out")"
 # BG/NBD: either fitted or said why not (the generated log's campaign starts

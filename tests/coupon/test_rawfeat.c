@@ -186,6 +186,34 @@ static void test_features(void **st)
     oq_txtab *o2, *e2;
     build("99999", &xc2, &ct2, &cust2, &of2, &rf2, &o2, &e2);
     assert_memory_equal(xc->x, xc2->x, xc->n * xc->nattr * sizeof *xc->x);
+    /* the compact set: the full set's columns less the five repeats, the
+       same values (the contacts' table and the customers' as of a day) */
+    const char *rest[OQ_RAWFEAT_MAX];
+    assert_int_equal(oq_rawfeat_names(rf, 1, rest), 5);
+    static const char *const five[5] = {"orders_before", "tenure_days", "days_since_visit",
+                                        "fav_share", "browse_focus"};
+    for (int k = 0; k < 5; k++)
+        assert_string_equal(rest[k], five[k]);
+    assert_int_equal(oq_rawfeat_set_features(rf, 7), -1);
+    assert_int_equal(oq_rawfeat_set_features(rf, OQ_RAWFEAT_COMPACT), 0);
+    oq_customers *xs[2] = {xc, now}, *cs[2] = {NULL, NULL};
+    assert_int_equal(oq_rawfeat_contacts(rf, cust, ct, &cs[0], &err), 0);
+    assert_int_equal(oq_rawfeat_customers(rf, cust, feb2, &cs[1], &err), 0);
+    for (int t = 0; t < 2; t++) {
+        assert_int_equal(cs[t]->nattr, xs[t]->nattr - 5);
+        assert_int_equal(cs[t]->n, xs[t]->n);
+        for (size_t k = 0; k < cs[t]->nattr; k++) {
+            for (int j = 0; j < 5; j++)
+                assert_string_not_equal(cs[t]->attr[k], five[j]);
+            long f = col(xs[t], cs[t]->attr[k]);
+            assert_int_equal(cs[t]->is_text[k], xs[t]->is_text[f]);
+            for (size_t i = 0; i < cs[t]->n; i++) {
+                double a = cs[t]->x[i * cs[t]->nattr + k], b = xs[t]->x[i * xs[t]->nattr + f];
+                assert_true(a == b || (isnan(a) && isnan(b)));
+            }
+        }
+        oq_customers_free(cs[t]);
+    }
     oq_customers_free(now);
     shop_free(xc2, ct2, cust2, of2, rf2, o2, e2);
     shop_free(xc, ct, cust, of, rf, ords, evs);

@@ -418,12 +418,95 @@ static void test_rare_offer(void **st)
     free(dir);
 }
 
+/* opts.value_attr: V is the named attribute where it is known (a customer's
+ * expected order value, e.g. rawfeat.h's gross_value), the value trees
+ * elsewhere; P(order) is untouched; a name that is not a numeric attribute
+ * changes nothing. */
+static void test_value_attr(void **st)
+{
+    (void)st;
+    char *dir = tu_tmpdir(), p[600];
+    snprintf(p, sizeof p, "%s/offers.csv", dir);
+    FILE *f = fopen(p, "w");
+    fputs("offer,redeem_cost,contact_cost\nnone,0,0\nc5,5,0.5\n", f);
+    fclose(f);
+    gsl_rng *g = oq_rng_new(11, 1);
+    snprintf(p, sizeof p, "%s/customers.csv", dir);
+    FILE *cu = fopen(p, "w");
+    snprintf(p, sizeof p, "%s/contacts.csv", dir);
+    FILE *tr = fopen(p, "w");
+    fputs("user_id,kind,gross_value,region\n", cu);
+    fputs("user_id,offer,ordered,value\n", tr);
+    for (int i = 0; i < 3000; i++) {
+        int kind = i % 2, a = (int)gsl_rng_uniform_int(g, 2);
+        if (i % 5 == 0)
+            fprintf(cu, "u%d,%d,,r%d\n", i, kind, i % 3);
+        else
+            fprintf(cu, "u%d,%d,%.2f,r%d\n", i, kind, 25.0 + 10 * kind + (i % 7), i % 3);
+        int ordered = gsl_rng_uniform(g) < 0.1 + 0.1 * a * kind;
+        fprintf(tr, "u%d,%s,%d,%.2f\n", i, a ? "c5" : "none", ordered,
+                ordered ? 40.0 + 20 * kind : 0.0);
+    }
+    gsl_rng_free(g);
+    fclose(cu);
+    fclose(tr);
+    oq_offers *of = NULL;
+    oq_customers *c = NULL;
+    oq_contacts *ct = NULL;
+    read_tables(dir, "contacts.csv", &of, &c, &ct);
+    assert_string_equal(c->attr[1], "gross_value");
+    oq_error err = {0};
+    oq_uplift_opts o;
+    oq_uplift_opts_default(&o);
+    o.control = 0;
+    o.threads = 1;
+    enum { N = 40 };
+    size_t rows[N];
+    for (size_t j = 0; j < N; j++)
+        rows[j] = 3 * j;
+    double p0[N][2], q0[N][2], p1[N][2], q1[N][2];
+    oq_uplift_model *m = NULL;
+    assert_int_equal(oq_uplift_fit(&o, c, ct, NULL, 0, of, &m, &err), 0);
+    assert_int_equal(oq_uplift_predict(m, c, rows, N, &p0[0][0], &q0[0][0], &err), 0);
+    oq_uplift_free(m);
+    static const char *names[3] = {"gross_value", "region", "no_such"};
+    for (int k = 0; k < 3; k++) {
+        o.value_attr = names[k];
+        assert_int_equal(oq_uplift_fit(&o, c, ct, NULL, 0, of, &m, &err), 0);
+        assert_int_equal(oq_uplift_predict(m, c, rows, N, &p1[0][0], &q1[0][0], &err), 0);
+        oq_uplift_free(m);
+        size_t used = 0;
+        for (size_t j = 0; j < N; j++) {
+            double gv = c->x[rows[j] * c->nattr + 1];
+            for (int a = 0; a < 2; a++) {
+                assert_true(p1[j][a] == p0[j][a]); /* the same P(order) trees */
+                if (k == 0 && !isnan(gv)) {
+                    double want = p1[j][a] * (gv - of->redeem_cost[a]) - of->contact_cost[a];
+                    if (fabs(q1[j][a] - want) > 1e-12)
+                        fail_msg("row %zu offer %d: q %.15g, P (g - redeem) - contact %.15g",
+                                 rows[j], a, q1[j][a], want);
+                    used++;
+                } else if (q1[j][a] != q0[j][a]) {
+                    fail_msg("%s, row %zu offer %d: q %.15g, the value trees' %.15g", names[k],
+                             rows[j], a, q1[j][a], q0[j][a]);
+                }
+            }
+        }
+        if (k == 0) assert_true(used >= 50 && used < 2 * N); /* both cases met */
+    }
+    oq_offers_free(of);
+    oq_customers_free(c);
+    oq_contacts_free(ct);
+    tu_rmdir(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden),         cmocka_unit_test(test_coverage),
         cmocka_unit_test(test_learned_policy), cmocka_unit_test(test_stranger),
-        cmocka_unit_test(test_rare_offer),
+        cmocka_unit_test(test_rare_offer),     cmocka_unit_test(test_value_attr),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

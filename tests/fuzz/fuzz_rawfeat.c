@@ -3,7 +3,8 @@
  * three customers and four contacts. The first byte picks orders (bit 0
  * clear) or events (bit 0 set), and with bit 2 a fixed table of the other
  * kind as well (events for fuzzed orders, orders for fuzzed events), so that
- * the gross-profit model (browse_evidence, gross_value) runs on them; the
+ * the gross-profit model (browse_evidence, gross_value) runs on them, and
+ * with bit 3 the tables hold the compact set (OQ_RAWFEAT_COMPACT); the
  * rest is the table, read by the readers that fuzz_rawtables.c fuzzes alone.
  * The features must be finite or missing (NaN), P(alive) and shares in
  * [0, 1], gross_value > 0 where present, text levels in range. Each
@@ -27,7 +28,7 @@ static const char comp_events[] = "user_id,date,category\n1,2025-01-05,A\n1,2025
 static const char comp_orders[] = "user_id,date,value,category\n1,2025-01-10,10,A\n"
                                   "2,2025-03-03,8,\nu1,2025-02-01,-3,B\n";
 
-static void derive(const oq_txtab *t, int orders, int both)
+static void derive(const oq_txtab *t, int orders, int both, int compact)
 {
     static const char cust_csv[] = "user_id,age\n1,30\n2,\nu1,7\n";
     oq_error err = {0};
@@ -57,6 +58,7 @@ static void derive(const oq_txtab *t, int orders, int both)
         abort();
     if (oq_rawfeat_new2(orders ? t : other, orders ? other : t, &ct, NULL, 0, 20120, 30, &rf, &err))
         abort();
+    if (compact && oq_rawfeat_set_features(rf, OQ_RAWFEAT_COMPACT)) abort();
     if (oq_rawfeat_contacts(rf, cust, &ct, &xc, &err)) abort();
     if (oq_rawfeat_customers(rf, cust, INT32_MIN / 2, &now, &err)) abort();
     const oq_customers *tabs[2] = {xc, now};
@@ -88,7 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int orders = 0;
     oq_txtab *t = fuzz_read_txtab(data, size, &orders);
     if (!t) return 0;
-    derive(t, orders, (data[0] & 4) != 0);
+    derive(t, orders, (data[0] & 4) != 0, (data[0] & 8) != 0);
     oq_txtab_free(t);
     return 0;
 }

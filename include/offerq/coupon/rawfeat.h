@@ -101,6 +101,32 @@ int oq_rawfeat_new2(const oq_txtab *orders, const oq_txtab *events, const oq_con
                     const oq_contacts *ho, int control, int32_t fit_end, int visit_days,
                     oq_rawfeat **out, oq_error *err) OQ_WUR;
 const oq_rawfeat_info *oq_rawfeat_info_get(const oq_rawfeat *rf);
+
+/* Which of the features above the tables (oq_rawfeat_contacts,
+ * oq_rawfeat_customers) hold:
+ *   OQ_RAWFEAT_FULL     every one (the default)
+ *   OQ_RAWFEAT_COMPACT  one per kind of evidence, the log path's set
+ *                       (response.h: recency, frequency in the last k days,
+ *                       order value, P(alive), browse repeat, visit rate,
+ *                       visits, the concentration evidence, g, the contact
+ *                       history) plus fav_category: without orders_before,
+ *                       tenure_days, days_since_visit, fav_share and
+ *                       browse_focus, which repeat what those say (the
+ *                       order count and tenure are in P(alive)'s x and T and
+ *                       orders_<k>d, the last visit in visits_<k>d and
+ *                       visit_rate, the favourite's share and focus in
+ *                       browse_repeat and browse_evidence). `offerq run
+ *                       --contacts` trains on this set by default: with the
+ *                       five repeats its trees chose worse offers in every
+ *                       world measured (docs/readme/realdata.md).
+ * Returns 0, or -1 for another value. */
+#define OQ_RAWFEAT_FULL 0
+#define OQ_RAWFEAT_COMPACT 1
+int oq_rawfeat_set_features(oq_rawfeat *rf, int set);
+/* The names of the features computed (extra 0: in both sets; 1: only in
+ * the full set) into names (OQ_RAWFEAT_MAX), borrowed from rf; returns how
+ * many. */
+size_t oq_rawfeat_names(const oq_rawfeat *rf, int extra, const char **names);
 /* The gross-profit model fitted on the raw tables (browse_evidence,
  * gross_value), or NULL without one; borrowed from rf. */
 const struct oq_gross *oq_rawfeat_gross(const oq_rawfeat *rf);

@@ -12,7 +12,9 @@
  * that trees can group offers by cost: an offer shown to few customers then
  * shares the effect of offers of similar cost);
  *   P(order | x, a)         binary:logistic on every contact;
- *   V(x, a) = E[value | ordered, x, a]   reg:squarederror on the ordering contacts.
+ *   V(x, a) = E[value | ordered, x, a]   reg:squarederror on the ordering contacts,
+ *                           or an attribute that already is that expectation
+ *                           (opts.value_attr: g of the gross-profit model).
  * Expected net profit of offer a: q(x, a) = P (V - redeem_cost(a)) - contact_cost(a).
  * The policy: the offer of largest q (ties: the first in the catalogue);
  * with explore E it shows that offer with probability 1 - E + E/K and any
@@ -67,6 +69,10 @@ typedef struct oq_uplift_opts {
     double budget;                 /* total expected cost of the offers shown; <= 0: none */
     int control;                   /* index of the control offer ("no offer"), -1: none */
     int quiet;
+    const char *value_attr; /* NULL (the default): V from the value trees; else a numeric
+                               attribute of the customers' table that is the expected value
+                               of an order (rawfeat.h's gross_value): V is that attribute
+                               where it is finite, the trees' elsewhere */
 } oq_uplift_opts;
 
 void oq_uplift_opts_default(oq_uplift_opts *o);
@@ -75,6 +81,7 @@ void oq_uplift_opts_default(oq_uplift_opts *o);
  * pmodel.h; measured in docs/readme/realdata.md). */
 #define OQ_UPLIFT_HISTORY_TREES 400
 #define OQ_UPLIFT_HISTORY_DEPTH 4
+#define OQ_UPLIFT_HISTORY_MCW 20 /* P(order)'s min_child_weight */
 
 typedef struct oq_uplift_model oq_uplift_model;
 

@@ -78,6 +78,15 @@ static void help(FILE *fp)
         "                   (the day after the last contact: for a log whose contacts span\n"
         "                   its whole history; the 4 population parameters then see later\n"
         "                   orders) or a date YYYY-MM-DD\n"
+        "  --history-features SET  what the trees learn from, of the features derived\n"
+        "                   from the orders and events: compact (default: one per kind\n"
+        "                   of evidence, as the log path's model) or full (also\n"
+        "                   orders_before, tenure_days, days_since_visit, fav_share,\n"
+        "                   browse_focus, which repeat the others)\n"
+        "  --order-value V  the expected value of an order: gross (default: g of the\n"
+        "                   gross-profit model fitted on the orders and events, where\n"
+        "                   it exists; the value trees elsewhere) or trees (trees on\n"
+        "                   the ordering contacts' value)\n"
         "  --as-of DATE     the day recommendations are made for, YYYY-MM-DD (default:\n"
         "                   the day after the latest date of the contacts, orders, events)\n"
         "  --quiet          no progress on stderr\n\n"
@@ -98,6 +107,8 @@ typedef struct raw_tables {
     int32_t asof;
     int fit_until; /* 0: BG/NBD on the orders before the first contact; 1: the last; 2: date */
     int32_t fit_date;
+    int full;        /* --history-features full: every derived feature (rawfeat.h) */
+    int value_trees; /* --order-value trees: V from the value trees even with g */
     oq_txtab *ords, *evs;
     oq_rawfeat *rf;
     oq_customers *xc, *xh, *xn; /* NULL without orders and events */
@@ -171,6 +182,7 @@ static int raw_prepare(const char *cmd, raw_tables *t, const oq_table_map *mapp,
                dd);
     }
     if (oq_rawfeat_new2(t->ords, t->evs, ct, ho, control, fit_end, visit_days, &t->rf, &err) ||
+        (oq_rawfeat_set_features(t->rf, t->full ? OQ_RAWFEAT_FULL : OQ_RAWFEAT_COMPACT), 0) ||
         oq_rawfeat_contacts(t->rf, cust, ct, &t->xc, &err) ||
         (ho && oq_rawfeat_contacts(t->rf, cust, ho, &t->xh, &err)) ||
         (who && oq_rawfeat_customers(t->rf, who, asof, &t->xn, &err)))
@@ -186,6 +198,14 @@ static int raw_prepare(const char *cmd, raw_tables *t, const oq_table_map *mapp,
     for (size_t k = cust->nattr; k < t->xc->nattr; k++)
         printf(" %s", t->xc->attr[k]);
     printf("\n");
+    const char *rest[OQ_RAWFEAT_MAX];
+    size_t nrest = oq_rawfeat_names(t->rf, 1, rest);
+    if (!t->full && nrest) {
+        printf("  left out (they repeat the above; --history-features full keeps them):");
+        for (size_t k = 0; k < nrest; k++)
+            printf(" %s", rest[k]);
+        printf("\n");
+    }
     if (in->alive_used)
         printf("  BG/NBD on the orders before %s (%zu customers): r %.4g, alpha %.4g, a "
                "%.4g, b %.4g (converged)\n",
@@ -197,6 +217,10 @@ static int raw_prepare(const char *cmd, raw_tables *t, const oq_table_map *mapp,
                "with a category, %zu ordered contact days for the margins): favourite filter "
                "drift %.3g, conc %.2g, alpha %.1f\n",
                d2, in->filter_orders, in->margin_rows, in->drift, in->conc, in->alpha);
+        printf("  value of an order: %s\n",
+               t->value_trees ? "the value trees (--order-value trees)"
+                              : "gross_value, g of that model, where it is known (the value "
+                                "trees elsewhere; --order-value trees: the trees everywhere)");
     }
     if (in->note[0]) {
         printf("  not used: %s\n", in->note);
@@ -206,14 +230,23 @@ static int raw_prepare(const char *cmd, raw_tables *t, const oq_table_map *mapp,
     return 0;
 }
 
+/* V of the model (uplift.h): g of the raw tables' gross-profit model when
+ * there is one, unless --order-value trees. */
+static void raw_value(const raw_tables *t, oq_uplift_opts *o)
+{
+    if (t->rf && oq_rawfeat_info_get(t->rf)->filter_used && !t->value_trees)
+        o->value_attr = "gross_value";
+}
+
 /* With orders or events every contact is a row with its own history: a
  * larger table with more features, where the log path's trees (400 of depth
- * 4, pmodel.h) do better (docs/readme/realdata.md); an explicit --trees or
- * --tree-depth wins. */
+ * 4 with leaves of hessian 20, pmodel.h) do better (docs/readme/realdata.md);
+ * an explicit --trees or --tree-depth wins. */
 static void history_trees(oq_uplift_opts *o, int history, int set_trees, int set_depth)
 {
     if (history && !set_trees) o->trees = OQ_UPLIFT_HISTORY_TREES;
     if (history && !set_depth) o->depth = OQ_UPLIFT_HISTORY_DEPTH;
+    if (history) o->min_child_weight = OQ_UPLIFT_HISTORY_MCW;
 }
 
 int cmd_uplift(int argc, char **argv)
@@ -241,7 +274,9 @@ int cmd_uplift(int argc, char **argv)
         O_EVENTS,
         O_VISITDAYS,
         O_ASOF,
-        O_BGUNTIL
+        O_BGUNTIL,
+        O_HISTFEAT,
+        O_ORDERVALUE
     };
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},
                                          {"contacts", required_argument, 0, O_CONTACTS},
@@ -267,11 +302,13 @@ int cmd_uplift(int argc, char **argv)
                                          {"visit-days", required_argument, 0, O_VISITDAYS},
                                          {"as-of", required_argument, 0, O_ASOF},
                                          {"bgnbd-until", required_argument, 0, O_BGUNTIL},
+                                         {"history-features", required_argument, 0, O_HISTFEAT},
+                                         {"order-value", required_argument, 0, O_ORDERVALUE},
                                          {0, 0, 0, 0}};
     const char *contacts = NULL, *customers = NULL, *offers_path = NULL, *out = NULL;
     const char *target = NULL, *holdout = NULL, *control = NULL;
     const char *orders_path = NULL, *events_path = NULL;
-    int visit_days = 30, has_asof = 0, fit_until = 0;
+    int visit_days = 30, has_asof = 0, fit_until = 0, full = 0, value_trees = 0;
     int32_t asof = 0, fit_date = 0;
     char *columns = NULL;
     int crossfit = 1, guard = 0, select = 0, fixed = -1, c, set_trees = 0, set_depth = 0;
@@ -373,6 +410,18 @@ int cmd_uplift(int argc, char **argv)
                                        "date YYYY-MM-DD",
                                        optarg);
             break;
+        case O_HISTFEAT:
+            if (strcmp(optarg, "compact") && strcmp(optarg, "full"))
+                return cli_usage_error(
+                    "uplift", "--history-features: got \"%s\", expected compact or full", optarg);
+            full = !strcmp(optarg, "full");
+            break;
+        case O_ORDERVALUE:
+            if (strcmp(optarg, "gross") && strcmp(optarg, "trees"))
+                return cli_usage_error(
+                    "uplift", "--order-value: got \"%s\", expected gross or trees", optarg);
+            value_trees = !strcmp(optarg, "trees");
+            break;
         default:
             return cli_bad_option("uplift");
         }
@@ -435,9 +484,12 @@ int cmd_uplift(int argc, char **argv)
                       .has_asof = has_asof,
                       .asof = asof,
                       .fit_until = fit_until,
-                      .fit_date = fit_date};
+                      .fit_date = fit_date,
+                      .full = full,
+                      .value_trees = value_trees};
     if ((rc = raw_prepare("uplift", &rt, &map, o.control, o.quiet, cust, who, ct, ho)))
         goto cleanup;
+    raw_value(&rt, &o);
     if (rt.xc) {
         mc = rt.xc;
         hc = rt.xh;
@@ -764,6 +816,7 @@ int cmd_uplift_eval(int argc, char **argv)
     const oq_customers *mc = cust;
     if ((rc = raw_prepare("eval", &rt, &map, o.control, o.quiet, cust, NULL, ct, NULL)))
         goto cleanup;
+    raw_value(&rt, &o);
     if (rt.xc) mc = rt.xc;
     if (oq_uplift_crossfit_policy(&o, mc, ct, offers, policy, &rep, &err)) {
         rc = cli_fail(&err, NULL);
