@@ -411,13 +411,13 @@ int cmd_uplift(int argc, char **argv)
                                        optarg);
             break;
         case O_HISTFEAT:
-            if (strcmp(optarg, "compact") && strcmp(optarg, "full"))
+            if (strcmp(optarg, "compact") != 0 && strcmp(optarg, "full") != 0)
                 return cli_usage_error(
                     "uplift", "--history-features: got \"%s\", expected compact or full", optarg);
             full = !strcmp(optarg, "full");
             break;
         case O_ORDERVALUE:
-            if (strcmp(optarg, "gross") && strcmp(optarg, "trees"))
+            if (strcmp(optarg, "gross") != 0 && strcmp(optarg, "trees") != 0)
                 return cli_usage_error(
                     "uplift", "--order-value: got \"%s\", expected gross or trees", optarg);
             value_trees = !strcmp(optarg, "trees");
