@@ -10,6 +10,10 @@
 #              GEN_OPTS  extra options of offerq gen (e.g. --world bench/worlds/alike.json)
 #              BEFORE    another offerq binary (e.g. an earlier build) whose raw
 #                        path is measured on the same logs, in its own column
+#              MODEL_SEEDS  e.g. "1 2 3 4": both paths run once per model seed
+#                        (`run --seed M`: trees, folds) on each log, one line per
+#                        seed (SEED/M) and their mean (SEED/mean): a single run's
+#                        gap also holds the models' run-to-run spread
 set -euo pipefail
 B=${1:-build/offerq}
 N=${2:-10000}
@@ -21,14 +25,16 @@ pct() { # run folder -> % of the oracle's uplift
     "$B" eval --log "$d/log.csv" --run "$1" --quiet 2>/dev/null |
         awk '$1 == "offerq" {print $NF; exit}'
 }
-raw() { # binary, out-dir -> the raw path's % (its recommendations in a copy of the log path's run)
+raw() { # binary, out-dir[, more options] -> the raw path's % (its recommendations in a copy of the log path's run)
+    local bin=$1 out=$2
+    shift 2
     # shellcheck disable=SC2086
-    "$1" run --contacts "$d/raw/contacts.csv" --customers "$d/raw/customers.csv" \
+    "$bin" run --contacts "$d/raw/contacts.csv" --customers "$d/raw/customers.csv" \
         --offers "$d/raw/offers.csv" --orders "$d/raw/orders.csv" --events "$d/raw/events.csv" \
-        --out-dir "$2" --no-crossfit --quiet ${RAW_OPTS:-} > /dev/null 2>&1
-    cp -rL "$d/side" "$2.hyb"
-    cp "$2/recommendations.csv" "$2.hyb/recommendations.csv"
-    pct "$2.hyb"
+        --out-dir "$out" --no-crossfit --quiet ${RAW_OPTS:-} "$@" > /dev/null 2>&1
+    cp -rL "$d/side" "$out.hyb"
+    cp "$out/recommendations.csv" "$out.hyb/recommendations.csv"
+    pct "$out.hyb"
 }
 printf '%-5s %10s %10s %10s' seed log_path raw_path diff
 [ -n "${BEFORE:-}" ] && printf ' %10s %10s' raw_before diff
@@ -40,6 +46,19 @@ for s in $SEEDS; do
     "$B" gen --customers "$N" --seed "$s" --quiet ${GEN_OPTS:-} --out "$d/log.csv"
     "$B" run --log "$d/log.csv" --out-dir "$d/side" --quiet > /dev/null 2>&1
     "$B" convert --log "$d/log.csv" --out-dir "$d/raw" > /dev/null
+    if [ -n "${MODEL_SEEDS:-}" ]; then
+        sa=0 sb=0 k=0
+        for m in $MODEL_SEEDS; do
+            "$B" run --log "$d/log.csv" --out-dir "$d/side" --seed "$m" --quiet > /dev/null 2>&1
+            a=$(pct "$d/side")
+            b=$(raw "$B" "$d/raw$m" --seed "$m")
+            printf '%-9s %10s %10s %10.1f\n' "$s/$m" "$a" "$b" "$(echo "${b%\%} - ${a%\%}" | bc -l)"
+            sa=$(echo "$sa + ${a%\%}" | bc -l) sb=$(echo "$sb + ${b%\%}" | bc -l) k=$((k + 1))
+        done
+        printf '%-9s %9.2f%% %9.2f%% %10.2f\n' "$s/mean" "$(echo "$sa / $k" | bc -l)" \
+            "$(echo "$sb / $k" | bc -l)" "$(echo "($sb - $sa) / $k" | bc -l)"
+        continue
+    fi
     a=$(pct "$d/side")
     b=$(raw "$B" "$d/rawrun")
     printf '%-5s %10s %10s %10.1f' "$s" "$a" "$b" "$(echo "${b%\%} - ${a%\%}" | bc -l)"

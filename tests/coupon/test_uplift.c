@@ -160,6 +160,16 @@ static void test_coverage(void **st)
     }
 }
 
+/* dir/name opened for writing (the test fails if it cannot be). */
+static FILE *wopen(const char *dir, const char *name)
+{
+    char p[600];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    return f;
+}
+
 /* ---- the learned policy on a synthetic campaign ----------------------------- */
 
 /* Three offers; "pct10" moves only the north, "free shipping" only the east;
@@ -168,8 +178,7 @@ static void test_coverage(void **st)
 static void write_campaign(const char *dir, int n)
 {
     char p[600];
-    snprintf(p, sizeof p, "%s/offers.csv", dir);
-    FILE *f = fopen(p, "w");
+    FILE *f = wopen(dir, "offers.csv");
     fputs("offer,redeem_cost,contact_cost\nnone,0,0\npct10,5,0.2\nfree shipping,3,0.2\n", f);
     fclose(f);
     gsl_rng *g = oq_rng_new(42, 1);
@@ -356,20 +365,16 @@ static void test_stranger(void **st)
 static void test_rare_offer(void **st)
 {
     (void)st;
-    char *dir = tu_tmpdir(), p[600];
+    char *dir = tu_tmpdir();
     static const char *off[5] = {"none", "c5", "c10", "c20", "c25"};
     static const double cost[5] = {0, 5, 10, 20, 25};
-    snprintf(p, sizeof p, "%s/offers.csv", dir);
-    FILE *f = fopen(p, "w");
+    FILE *f = wopen(dir, "offers.csv");
     fputs("offer,redeem_cost,contact_cost\n", f);
     for (int a = 0; a < 5; a++)
         fprintf(f, "%s,%g,0\n", off[a], cost[a]);
     fclose(f);
     gsl_rng *g = oq_rng_new(7, 1);
-    snprintf(p, sizeof p, "%s/customers.csv", dir);
-    FILE *cu = fopen(p, "w");
-    snprintf(p, sizeof p, "%s/contacts.csv", dir);
-    FILE *tr = fopen(p, "w");
+    FILE *cu = wopen(dir, "customers.csv"), *tr = wopen(dir, "contacts.csv");
     fputs("user_id,kind\n", cu);
     fputs("user_id,offer,ordered,value\n", tr);
     for (int i = 0; i < 8000; i++) {
@@ -425,16 +430,12 @@ static void test_rare_offer(void **st)
 static void test_value_attr(void **st)
 {
     (void)st;
-    char *dir = tu_tmpdir(), p[600];
-    snprintf(p, sizeof p, "%s/offers.csv", dir);
-    FILE *f = fopen(p, "w");
+    char *dir = tu_tmpdir();
+    FILE *f = wopen(dir, "offers.csv");
     fputs("offer,redeem_cost,contact_cost\nnone,0,0\nc5,5,0.5\n", f);
     fclose(f);
     gsl_rng *g = oq_rng_new(11, 1);
-    snprintf(p, sizeof p, "%s/customers.csv", dir);
-    FILE *cu = fopen(p, "w");
-    snprintf(p, sizeof p, "%s/contacts.csv", dir);
-    FILE *tr = fopen(p, "w");
+    FILE *cu = wopen(dir, "customers.csv"), *tr = wopen(dir, "contacts.csv");
     fputs("user_id,kind,gross_value,region\n", cu);
     fputs("user_id,offer,ordered,value\n", tr);
     for (int i = 0; i < 3000; i++) {
