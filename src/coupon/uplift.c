@@ -28,6 +28,7 @@ struct oq_uplift_model {
     double *redeem, *contact; /* (K) */
     int fallback;             /* -1: the model's best offer; else this offer for all */
     long vattr;               /* attribute giving V where finite (opts.value_attr); -1 */
+    int ladder, control;      /* opts.ladder and the control offer (-1: none) */
 };
 
 void oq_uplift_opts_default(oq_uplift_opts *o)
@@ -69,8 +70,10 @@ static void encode(const oq_uplift_model *m, const oq_customers *c, size_t i, si
         }
     }
     size_t base = m->ncol - m->K - OFFER_SHARED;
+    /* a ladder (opts.ladder): the offers are told apart by their cost alone,
+     * the control by its own column too (its step is not constrained) */
     for (size_t b = 0; b < m->K; b++)
-        out[base + b] = (float)(b == a);
+        out[base + b] = !m->ladder || (int)b == m->control ? (float)(b == a) : 0.f;
     /* the offer's redeem cost as a number too: a tree can then split cheap
      * offers from dear ones at once, and an offer with few rows shares the
      * effect of offers of similar cost instead of being lumped with the rest
@@ -116,6 +119,7 @@ static int set_params(BoosterHandle b, const oq_uplift_opts *o, const char *obje
 static int fit_one(const oq_uplift_opts *o, const float *X, const float *y, size_t n, size_t ncol,
                    const char *objective, double base_score, BoosterHandle *out, oq_error *err)
 {
+    char *mono = NULL; /* opts.ladder: P(order) non-decreasing in the cost, the last column */
     DMatrixHandle d = NULL;
     int rc = 0;
     if (XGDMatrixCreateFromMat(X, (bst_ulong)n, (bst_ulong)ncol, NAN, &d) ||
@@ -128,12 +132,30 @@ static int fit_one(const oq_uplift_opts *o, const float *X, const float *y, size
         goto cleanup;
     }
     if ((rc = set_params(*out, o, objective, base_score, err))) goto cleanup;
+    if (o->ladder && !strcmp(objective, "binary:logistic")) {
+        char *q = mono = malloc(2 * ncol + 2);
+        if (!mono) {
+            rc = oq_error_oom(err, NULL, NULL);
+            goto cleanup;
+        }
+        *q++ = '(';
+        for (size_t j = 0; j < ncol; j++) {
+            *q++ = j + 1 == ncol ? '1' : '0';
+            *q++ = j + 1 < ncol ? ',' : ')';
+        }
+        *q = 0;
+        if (XGBoosterSetParam(*out, "monotone_constraints", mono)) {
+            rc = xgb_fail(err, "parameters");
+            goto cleanup;
+        }
+    }
     for (int t = 0; t < o->trees; t++)
         if (XGBoosterUpdateOneIter(*out, t, d)) {
             rc = xgb_fail(err, "training");
             goto cleanup;
         }
 cleanup:
+    free(mono);
     if (d) XGDMatrixFree(d);
     return rc;
 }
@@ -209,6 +231,19 @@ int oq_uplift_fit(const oq_uplift_opts *o, const oq_customers *cust, const oq_co
     m->ncol += K + OFFER_SHARED;
     m->fallback = -1;
     m->vattr = -1;
+    m->ladder = o->ladder;
+    m->control = o->control;
+    for (size_t a = 0; o->ladder && a < K; a++)
+        for (size_t b = a + 1; b < K; b++)
+            if ((int)a != o->control && (int)b != o->control &&
+                offers->redeem_cost[a] == offers->redeem_cost[b]) {
+                rc = oq_error_set(err, OQ_EINVAL, NULL, 0, 0,
+                                  "uplift: offers \"%s\" and \"%s\" both cost %g: on a discount "
+                                  "ladder (--discount-ladder) offers are told apart by their "
+                                  "redeem_cost alone, so each needs its own",
+                                  offers->name[a], offers->name[b], offers->redeem_cost[a]);
+                goto cleanup;
+            }
     for (size_t k = 0; o->value_attr && k < m->nattr; k++)
         if (!m->is_text[k] && !strcmp(cust->attr[k], o->value_attr)) m->vattr = (long)k;
     memcpy(m->redeem, offers->redeem_cost, K * sizeof *m->redeem);

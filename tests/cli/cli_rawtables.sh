@@ -66,6 +66,13 @@ grep -q "value of an order: the value trees (--order-value trees)" "$T/vt.out" |
 if cmp -s "$T/a/recommendations.csv" "$T/vt/recommendations.csv"; then
     fail "--order-value trees gave the default's recommendations"
 fi
+# --discount-ladder (the seed's catalogue none/5/10/20 is one): said, other recommendations
+run "$T/lad" --orders "$R/orders.csv" --events "$R/events.csv" --discount-ladder \
+    > "$T/lad.out" 2>&1 || fail "--discount-ladder: $(cat "$T/lad.out")"
+grep -q "model: the offers as a discount ladder (--discount-ladder)" "$T/lad.out" || fail "ladder said"
+if cmp -s "$T/a/recommendations.csv" "$T/lad/recommendations.csv"; then
+    fail "--discount-ladder gave the default's recommendations"
+fi
 for bad in "--history-features most" "--order-value mean"; do
     # shellcheck disable=SC2086
     if run "$T/x" --orders "$R/orders.csv" $bad > /dev/null 2> "$T/x.err"; then fail "$bad accepted"; fi

@@ -502,12 +502,96 @@ static void test_value_attr(void **st)
     free(dir);
 }
 
+/* opts.ladder: P(order) does not fall as the cost grows among the offers
+ * other than the control, even where the log says it does (kind 0 below
+ * orders less with c10 than with c5: the unconstrained model follows it);
+ * two offers of one cost are refused. */
+static void test_ladder(void **st)
+{
+    (void)st;
+    char *dir = tu_tmpdir();
+    static const char *off[4] = {"none", "c5", "c10", "c20"};
+    static const double pk[2][4] = {{0.2, 0.3, 0.1, 0.35}, {0.05, 0.1, 0.2, 0.3}};
+    FILE *f = wopen(dir, "offers.csv");
+    fputs("offer,redeem_cost,contact_cost\nnone,0,0\nc5,5,0\nc10,10,0\nc20,20,0\n", f);
+    fclose(f);
+    f = wopen(dir, "offers_dup.csv");
+    fputs("offer,redeem_cost,contact_cost\nnone,0,0\nc5,5,0\nc10,10,0\nalso5,5,0\n", f);
+    fclose(f);
+    gsl_rng *g = oq_rng_new(5, 1);
+    FILE *cu = wopen(dir, "customers.csv"), *tr = wopen(dir, "contacts.csv");
+    fputs("user_id,kind\n", cu);
+    fputs("user_id,offer,ordered,value\n", tr);
+    for (int i = 0; i < 8000; i++) {
+        int kind = i % 2, a = (int)gsl_rng_uniform_int(g, 4);
+        fprintf(cu, "u%d,%d\n", i, kind);
+        int ordered = gsl_rng_uniform(g) < pk[kind][a];
+        fprintf(tr, "u%d,%s,%d,%.2f\n", i, off[a], ordered, ordered ? 40.0 : 0.0);
+    }
+    gsl_rng_free(g);
+    fclose(cu);
+    fclose(tr);
+    oq_offers *of = NULL;
+    oq_customers *c = NULL;
+    oq_contacts *ct = NULL;
+    read_tables(dir, "contacts.csv", &of, &c, &ct);
+    oq_error err = {0};
+    oq_uplift_opts o;
+    oq_uplift_opts_default(&o);
+    o.control = 0;
+    o.threads = 1;
+    double pr[2][4], q[2][4];
+    size_t rows[2] = {0, 1}; /* u0 of kind 0, u1 of kind 1 */
+    oq_uplift_model *m = NULL;
+    assert_int_equal(oq_uplift_fit(&o, c, ct, NULL, 0, of, &m, &err), 0);
+    assert_int_equal(oq_uplift_predict(m, c, rows, 2, &pr[0][0], &q[0][0], &err), 0);
+    oq_uplift_free(m);
+    if (!(pr[0][2] < pr[0][1] - 0.1))
+        fail_msg("unconstrained, kind 0: P c5 %.3f, c10 %.3f (the log: 0.3, 0.1)", pr[0][1],
+                 pr[0][2]);
+    o.ladder = 1;
+    assert_int_equal(oq_uplift_fit(&o, c, ct, NULL, 0, of, &m, &err), 0);
+    assert_int_equal(oq_uplift_predict(m, c, rows, 2, &pr[0][0], &q[0][0], &err), 0);
+    oq_uplift_free(m);
+    for (int k = 0; k < 2; k++) {
+        printf("ladder, kind %d: P none %.3f c5 %.3f c10 %.3f c20 %.3f\n", k, pr[k][0], pr[k][1],
+               pr[k][2], pr[k][3]);
+        for (int a = 2; a < 4; a++)
+            if (pr[k][a] < pr[k][a - 1])
+                fail_msg("ladder, kind %d: P(%s) %.6f < P(%s) %.6f", k, off[a], pr[k][a],
+                         off[a - 1], pr[k][a - 1]);
+        /* the step from the control is free: kind 0's none (0.2) is above c10's */
+        assert_true(fabs(pr[k][3] - pk[k][3]) < 0.05 && fabs(pr[k][0] - pk[k][0]) < 0.05);
+    }
+    oq_offers_free(of);
+    char p[600];
+    snprintf(p, sizeof p, "%s/offers_dup.csv", dir);
+    assert_int_equal(oq_offers_read(p, &of, &err), 0);
+    oq_contacts_free(ct);
+    snprintf(p, sizeof p, "%s/contacts.csv", dir);
+    assert_int_equal(oq_contacts_read(p, NULL, of, &ct, &err), OQ_EPARSE); /* c20 unknown */
+    f = wopen(dir, "contacts_dup.csv");
+    fputs("user_id,offer,ordered,value\nu0,none,0,0\nu1,c5,1,40\nu2,also5,0,0\nu3,c10,1,40\n", f);
+    fclose(f);
+    snprintf(p, sizeof p, "%s/contacts_dup.csv", dir);
+    assert_int_equal(oq_contacts_read(p, NULL, of, &ct, &err), 0);
+    assert_int_equal(oq_uplift_fit(&o, c, ct, NULL, 0, of, &m, &err), OQ_EINVAL);
+    assert_null(m);
+    assert_non_null(strstr(err.msg, "\"c5\" and \"also5\" both cost 5"));
+    oq_offers_free(of);
+    oq_customers_free(c);
+    oq_contacts_free(ct);
+    tu_rmdir(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden),         cmocka_unit_test(test_coverage),
         cmocka_unit_test(test_learned_policy), cmocka_unit_test(test_stranger),
         cmocka_unit_test(test_rare_offer),     cmocka_unit_test(test_value_attr),
+        cmocka_unit_test(test_ladder),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

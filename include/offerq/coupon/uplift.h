@@ -73,6 +73,11 @@ typedef struct oq_uplift_opts {
                                attribute of the customers' table that is the expected value
                                of an order (rawfeat.h's gross_value): V is that attribute
                                where it is finite, the trees' elsewhere */
+    int ladder; /* 0 (the default); 1: the offers other than the control are one discount at
+                   different depths (`--discount-ladder`): P(order) is constrained not to fall
+                   as redeem_cost grows, and those offers are told apart by their cost alone
+                   (their indicator columns are held at 0; the control keeps its own, so the
+                   step from no offer to one is free); each needs its own cost (OQ_EINVAL) */
 } oq_uplift_opts;
 
 void oq_uplift_opts_default(oq_uplift_opts *o);

@@ -87,6 +87,11 @@ static void help(FILE *fp)
         "                   gross-profit model fitted on the orders and events, where\n"
         "                   it exists; the value trees elsewhere) or trees (trees on\n"
         "                   the ordering contacts' value)\n"
+        "  --discount-ladder  the offers other than the control are one discount at\n"
+        "                   different depths (e.g. 5, 10, 20 off): P(order) may not fall\n"
+        "                   as redeem_cost grows, and offers are told apart by their cost\n"
+        "                   alone (each needs its own); not for a catalogue of different\n"
+        "                   kinds (free shipping, a percentage, an e-mail variant)\n"
         "  --as-of DATE     the day recommendations are made for, YYYY-MM-DD (default:\n"
         "                   the day after the latest date of the contacts, orders, events)\n"
         "  --quiet          no progress on stderr\n\n"
@@ -276,7 +281,8 @@ int cmd_uplift(int argc, char **argv)
         O_ASOF,
         O_BGUNTIL,
         O_HISTFEAT,
-        O_ORDERVALUE
+        O_ORDERVALUE,
+        O_LADDER
     };
     static const struct option opts[] = {{"help", no_argument, 0, 'h'},
                                          {"contacts", required_argument, 0, O_CONTACTS},
@@ -304,6 +310,7 @@ int cmd_uplift(int argc, char **argv)
                                          {"bgnbd-until", required_argument, 0, O_BGUNTIL},
                                          {"history-features", required_argument, 0, O_HISTFEAT},
                                          {"order-value", required_argument, 0, O_ORDERVALUE},
+                                         {"discount-ladder", no_argument, 0, O_LADDER},
                                          {0, 0, 0, 0}};
     const char *contacts = NULL, *customers = NULL, *offers_path = NULL, *out = NULL;
     const char *target = NULL, *holdout = NULL, *control = NULL;
@@ -422,6 +429,9 @@ int cmd_uplift(int argc, char **argv)
                     "uplift", "--order-value: got \"%s\", expected gross or trees", optarg);
             value_trees = !strcmp(optarg, "trees");
             break;
+        case O_LADDER:
+            o.ladder = 1;
+            break;
         default:
             return cli_bad_option("uplift");
         }
@@ -490,6 +500,9 @@ int cmd_uplift(int argc, char **argv)
     if ((rc = raw_prepare("uplift", &rt, &map, o.control, o.quiet, cust, who, ct, ho)))
         goto cleanup;
     raw_value(&rt, &o);
+    if (o.ladder)
+        printf("model: the offers as a discount ladder (--discount-ladder): P(order) does not "
+               "fall as redeem_cost grows, offers told apart by their cost\n");
     if (rt.xc) {
         mc = rt.xc;
         hc = rt.xh;
